@@ -1,0 +1,77 @@
+// What every file loader shares: the source, the problem list, and reading a file named by
+// another file with the error placed where the name was written.
+
+import type { Problems } from './problems.js';
+import { RepoPathError, resolveRepoPath, type RepoFile, type RepoSource } from './source.js';
+import { parseYamlFile, problemAt, type PathSeg, type YamlFile } from './yaml-file.js';
+import { validateSchema, type SchemaName } from './schema.js';
+
+/** A place in a YAML file: where a value was written, for error messages. */
+export interface At {
+  y: YamlFile;
+  path: PathSeg[];
+}
+
+export class LoadContext {
+  private readonly yamlCache = new Map<string, Promise<YamlFile | undefined>>();
+  constructor(
+    readonly source: RepoSource,
+    readonly problems: Problems,
+  ) {}
+
+  at(at: At, message: string, which: 'key' | 'value' = 'value'): void {
+    problemAt(this.problems, at.y, at.path, message, which);
+  }
+
+  /** Resolves `rel` against the file at `at`; reports and returns undefined when it escapes. */
+  resolve(at: At, rel: string): string | undefined {
+    try {
+      return resolveRepoPath(at.y.file, rel);
+    } catch (err) {
+      if (err instanceof RepoPathError) {
+        this.at(at, err.message);
+        return undefined;
+      }
+      throw err;
+    }
+  }
+
+  /** Reads a file named at `at`; missing files and refused paths are reported there. */
+  async readNamed(at: At | undefined, repoPath: string, opts: { maxBytes: number; head?: number }, what: string): Promise<RepoFile | undefined> {
+    let file: RepoFile | null;
+    try {
+      file = await this.source.read(repoPath, opts);
+    } catch (err) {
+      if (!(err instanceof RepoPathError)) throw err;
+      if (at) this.at(at, err.message);
+      else this.problems.add({ file: repoPath, message: err.message });
+      return undefined;
+    }
+    if (!file) {
+      const msg = `${what} ${repoPath} does not exist in ${this.source.label}`;
+      if (at) this.at(at, msg);
+      else this.problems.add({ file: repoPath, message: msg });
+      return undefined;
+    }
+    return file;
+  }
+
+  /** Reads, parses and schema-validates a YAML file once; undefined if it has problems. */
+  yaml(at: At | undefined, repoPath: string, schema: SchemaName | ((y: YamlFile) => SchemaName | undefined), what: string): Promise<YamlFile | undefined> {
+    const key = `${repoPath}|${typeof schema === 'string' ? schema : 'dyn'}`;
+    let p = this.yamlCache.get(key);
+    if (!p) {
+      p = (async () => {
+        const file = await this.readNamed(at, repoPath, { maxBytes: 1024 * 1024 }, what);
+        if (!file) return undefined;
+        const y = parseYamlFile(repoPath, file.bytes, this.problems);
+        if (!y) return undefined;
+        const name = typeof schema === 'string' ? schema : schema(y);
+        if (!name) return undefined;
+        return validateSchema(name, y, this.problems) ? y : undefined;
+      })();
+      this.yamlCache.set(key, p);
+    }
+    return p;
+  }
+}

@@ -1,0 +1,60 @@
+// Fleet targeting: which system a gateway gets, by id or labels; the first matching target wins.
+
+import type { DeviceIdentity } from '../model/index.js';
+
+export const FLEET_FILE = 'rollgate.yaml';
+
+export interface TargetMatch {
+  ids?: string[];
+  labels?: Record<string, string | string[]>;
+  any?: true;
+}
+
+export interface SystemFiles {
+  manifest?: string;
+  topology?: string;
+  apps?: Record<string, string>;
+  health?: string;
+  constraints?: string;
+}
+
+export interface FleetTarget {
+  name: string;
+  match: TargetMatch;
+  system: string;
+  overrides?: {
+    component_types?: Record<string, { artifact_path?: string; artifact_name?: string; artifact_sha256?: string }>;
+    apps?: Record<string, { services?: Record<string, { image?: string; environment?: Record<string, string | number | boolean> }> }>;
+  };
+}
+
+export interface FleetDoc {
+  apiVersion: 'rollgate/v1';
+  kind: 'Fleet';
+  systems: Record<string, SystemFiles>;
+  targets: FleetTarget[];
+}
+
+export function targetMatches(m: TargetMatch, device: DeviceIdentity): boolean {
+  if (m.ids && !m.ids.includes(device.id)) return false;
+  if (m.labels) {
+    for (const [k, want] of Object.entries(m.labels)) {
+      const have = device.labels[k];
+      if (have === undefined) return false;
+      if (Array.isArray(want) ? !want.includes(have) : want !== have) return false;
+    }
+  }
+  return true;
+}
+
+/** Index of the first target matching the device, or -1. */
+export function findTarget(fleet: FleetDoc, device: DeviceIdentity): number {
+  return fleet.targets.findIndex((t) => targetMatches(t.match, device));
+}
+
+/** An identity that the target matches, for validating every target in CI. */
+export function exampleIdentity(t: FleetTarget): DeviceIdentity {
+  const labels: Record<string, string> = {};
+  for (const [k, v] of Object.entries(t.match.labels ?? {})) labels[k] = Array.isArray(v) ? v[0]! : v;
+  return { id: t.match.ids?.[0] ?? `example-of-${t.name}`, labels };
+}

@@ -1,0 +1,6 @@
+export { loadDesiredState, validateFleetRepo, type TargetValidation } from './load.js';
+export { DirectorySource, GitObjectSource, RepoPathError, type RepoSource } from './source.js';
+export { FleetRepoError, formatProblem, type Problem } from './problems.js';
+export { FLEET_FILE } from './fleet.js';
+export { componentsNamed, matchesEvery, matchesSome } from './constraints.js';
+export { schemaPath } from './schema.js';

@@ -1,0 +1,143 @@
+// The manifest stage: fleet repo (git objects or a directory) + device identity -> DesiredState.
+// Every file is read and validated before anything is returned; any problem rejects the repo.
+
+import type { DesiredApp, DesiredState, DeviceIdentity } from '../model/index.js';
+import { findCycleInOrder } from './order-rules.js';
+import { emptyConstraints, loadConstraints } from './constraints.js';
+import { loadComposeApp, type ServiceOverrides } from './compose.js';
+import { LoadContext, type At } from './context.js';
+import { exampleIdentity, findTarget, FLEET_FILE, type FleetDoc } from './fleet.js';
+import { emptyHealth, loadHealth } from './health.js';
+import { loadComponents, type ComponentOverrides } from './mender.js';
+import { FleetRepoError, formatProblem, Problems, type Problem } from './problems.js';
+import type { RepoSource } from './source.js';
+import type { YamlFile } from './yaml-file.js';
+
+async function loadFleet(ctx: LoadContext): Promise<YamlFile | undefined> {
+  const y = await ctx.yaml(undefined, FLEET_FILE, 'fleet', 'fleet file');
+  if (!y) return undefined;
+  const fleet = y.value as FleetDoc;
+  const names = new Map<string, number>();
+  fleet.targets.forEach((t, i) => {
+    if (names.has(t.name)) ctx.at({ y, path: ['targets', i, 'name'] }, `target name "${t.name}" is used twice (first at targets[${names.get(t.name)}])`);
+    names.set(t.name, i);
+    if (!(t.system in fleet.systems)) ctx.at({ y, path: ['targets', i, 'system'] }, `target "${t.name}" names system "${t.system}", which is not under "systems" (defined: ${Object.keys(fleet.systems).join(', ')})`);
+  });
+  return y;
+}
+
+async function loadSystem(ctx: LoadContext, fleetY: YamlFile, targetIndex: number, device: DeviceIdentity): Promise<DesiredState | undefined> {
+  const fleet = fleetY.value as FleetDoc;
+  const target = fleet.targets[targetIndex]!;
+  const files = fleet.systems[target.system];
+  if (!files) return undefined;
+  const sysAt = (k: string, ...rest: (string | number)[]): At => ({ y: fleetY, path: ['systems', target.system, k, ...rest] });
+  const ovAt = (...rest: (string | number)[]): At => ({ y: fleetY, path: ['targets', targetIndex, 'overrides', ...rest] });
+  const before = ctx.problems.count;
+
+  const componentOverrides: ComponentOverrides = new Map(Object.entries(target.overrides?.component_types ?? {}).map(([type, fields]) => [type, { fields, at: ovAt('component_types', type) }]));
+  let components: DesiredState['components'] = [];
+  if (files.manifest) {
+    const mPath = ctx.resolve(sysAt('manifest'), files.manifest);
+    const tPath = files.topology ? ctx.resolve(sysAt('topology'), files.topology) : undefined;
+    if (mPath) components = await loadComponents(ctx, sysAt('manifest'), mPath, tPath ? { at: sysAt('topology'), path: tPath } : undefined, componentOverrides);
+  } else {
+    if (files.topology) ctx.at(sysAt('topology'), `a topology without a manifest: set "manifest" for system "${target.system}"`);
+    for (const [, o] of componentOverrides) ctx.at(o.at, `override for a component type, but system "${target.system}" has no manifest`, 'key');
+  }
+
+  const apps: DesiredApp[] = [];
+  const appOverrides = target.overrides?.apps ?? {};
+  for (const name of Object.keys(appOverrides)) {
+    if (!files.apps?.[name]) ctx.at(ovAt('apps', name), `override for app "${name}", which system "${target.system}" does not run`, 'key');
+  }
+  for (const [name, file] of Object.entries(files.apps ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+    const p = ctx.resolve(sysAt('apps', name), file);
+    if (!p) continue;
+    const y = await ctx.yaml(sysAt('apps', name), p, 'compose-subset', 'compose file');
+    if (!y) continue;
+    const overrides: ServiceOverrides = new Map(Object.entries(appOverrides[name]?.services ?? {}).map(([svc, fields]) => [svc, { fields, at: ovAt('apps', name, 'services', svc) }]));
+    const app = await loadComposeApp(ctx, name, y, overrides);
+    if (app) apps.push(app);
+  }
+
+  let health = emptyHealth();
+  if (files.health) {
+    const p = ctx.resolve(sysAt('health'), files.health);
+    const y = p ? await ctx.yaml(sysAt('health'), p, 'health', 'health file') : undefined;
+    if (y) health = loadHealth(ctx, y, apps);
+  }
+  let constraints = emptyConstraints();
+  if (files.constraints) {
+    const p = ctx.resolve(sysAt('constraints'), files.constraints);
+    const y = p ? await ctx.yaml(sysAt('constraints'), p, 'constraints', 'constraints file') : undefined;
+    if (y) {
+      constraints = loadConstraints(ctx, y, components);
+      const cycle = findCycleInOrder(constraints.order);
+      if (cycle) ctx.at({ y, path: ['order'] }, `order rules form a cycle: ${cycle.join(' -> ')}`);
+    }
+  }
+  if (ctx.problems.count > before) return undefined;
+  return {
+    schema: 'rollgate.desired/v1',
+    source: ctx.source.ref,
+    device,
+    target: target.name,
+    system: target.system,
+    components: components.sort((a, b) => a.order - b.order || a.key.localeCompare(b.key)),
+    apps: apps.sort((a, b) => a.order - b.order || a.name.localeCompare(b.name)),
+    health,
+    constraints,
+  };
+}
+
+function dedupe(problems: Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const k = formatProblem(p);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/** The gateway's desired state; throws FleetRepoError naming every problem found. */
+export async function loadDesiredState(source: RepoSource, device: DeviceIdentity): Promise<DesiredState> {
+  const problems = new Problems();
+  const ctx = new LoadContext(source, problems);
+  const fleetY = await loadFleet(ctx);
+  problems.bail();
+  const fleet = fleetY!.value as FleetDoc;
+  const idx = findTarget(fleet, device);
+  if (idx < 0) {
+    const labels = Object.entries(device.labels).map(([k, v]) => `${k}=${v}`).join(', ') || 'none';
+    throw new FleetRepoError([{ file: FLEET_FILE, line: 1, column: 1, message: `no target matches gateway "${device.id}" (labels: ${labels}); targets: ${fleet.targets.map((t) => t.name).join(', ')}` }]);
+  }
+  const desired = await loadSystem(ctx, fleetY!, idx, device);
+  if (!desired) throw new FleetRepoError(dedupe(problems.list));
+  return desired;
+}
+
+export interface TargetValidation {
+  target: string;
+  system: string;
+  device: DeviceIdentity;
+  desired?: DesiredState;
+}
+
+/** Loads every target of the fleet repo (for the fleet repo's own CI); collects all problems. */
+export async function validateFleetRepo(source: RepoSource): Promise<{ targets: TargetValidation[]; problems: Problem[] }> {
+  const problems = new Problems();
+  const ctx = new LoadContext(source, problems);
+  const fleetY = await loadFleet(ctx);
+  if (!fleetY) return { targets: [], problems: problems.list };
+  const fleet = fleetY.value as FleetDoc;
+  const targets: TargetValidation[] = [];
+  for (let i = 0; i < fleet.targets.length; i++) {
+    const t = fleet.targets[i]!;
+    const device = exampleIdentity(t);
+    const desired = t.system in fleet.systems ? await loadSystem(ctx, fleetY, i, device) : undefined;
+    targets.push({ target: t.name, system: t.system, device, ...(desired ? { desired } : {}) });
+  }
+  return { targets, problems: dedupe(problems.list) };
+}

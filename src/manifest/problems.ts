@@ -1,0 +1,38 @@
+// Every validation failure is a Problem that names file:line:column and what was expected.
+// Loaders collect them all so `rollgate validate` reports everything in one run.
+
+export interface Problem {
+  file: string;
+  line?: number;
+  column?: number;
+  message: string;
+}
+
+export function formatProblem(p: Problem): string {
+  const where = p.line === undefined ? p.file : `${p.file}:${p.line}:${p.column ?? 1}`;
+  return `${where}: ${p.message}`;
+}
+
+/** Thrown when a fleet repo is rejected; carries every problem found. */
+export class FleetRepoError extends Error {
+  readonly problems: Problem[];
+  constructor(problems: Problem[]) {
+    super(`fleet repo rejected (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` + problems.map((p) => '  ' + formatProblem(p)).join('\n'));
+    this.name = 'FleetRepoError';
+    this.problems = problems;
+  }
+}
+
+/** Collects problems; `bail()` throws if any were added. */
+export class Problems {
+  readonly list: Problem[] = [];
+  add(p: Problem): void {
+    this.list.push(p);
+  }
+  get count(): number {
+    return this.list.length;
+  }
+  bail(): void {
+    if (this.list.length > 0) throw new FleetRepoError(this.list);
+  }
+}

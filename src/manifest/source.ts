@@ -1,0 +1,160 @@
+// Where fleet repo files come from: git objects of one commit, or a plain directory for local
+// work. Both refuse paths that leave the repo: absolute paths, `..` past the root, symlinks.
+
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import git from 'isomorphic-git';
+import type { SourceRef } from '../model/index.js';
+
+export class RepoPathError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RepoPathError';
+  }
+}
+
+export interface RepoFile {
+  bytes: Uint8Array;
+  /** Full size of the file; `bytes` may be a prefix when read with a head limit. */
+  size: number;
+}
+
+export interface RepoSource {
+  readonly ref: SourceRef;
+  /** Human description, e.g. `commit 3f2a1c9` or `working tree /srv/fleet`. */
+  readonly label: string;
+  /**
+   * Reads a repo-relative POSIX path. Returns null when it does not exist; throws RepoPathError
+   * for paths that escape the repo, symlinks, directories and files larger than `maxBytes`.
+   * With `head`, only the first `head` bytes are returned and larger files are allowed.
+   */
+  read(repoPath: string, opts: { maxBytes: number; head?: number }): Promise<RepoFile | null>;
+}
+
+/**
+ * Resolves `rel` against the directory of `fromFile` (both repo-relative) and checks it stays
+ * inside the repo. Returns a normalised POSIX path without a leading `./`.
+ */
+export function resolveRepoPath(fromFile: string, rel: string): string {
+  if (rel.length === 0) throw new RepoPathError('empty path');
+  if (rel.includes('\0') || rel.includes('\\')) throw new RepoPathError(`path ${JSON.stringify(rel)} contains a NUL or backslash`);
+  if (rel.startsWith('/')) throw new RepoPathError(`path ${JSON.stringify(rel)} is absolute; paths are relative to the file that names them`);
+  const joined = path.posix.normalize(path.posix.join(path.posix.dirname(fromFile), rel));
+  if (joined === '..' || joined.startsWith('../') || joined.startsWith('/')) {
+    throw new RepoPathError(`path ${JSON.stringify(rel)} leaves the repository`);
+  }
+  return joined.replace(/^\.\//, '');
+}
+
+function checkNormalised(repoPath: string): string[] {
+  const segs = repoPath.split('/');
+  if (repoPath.startsWith('/') || segs.some((s) => s === '..' || s === '.' || s === '')) {
+    throw new RepoPathError(`path ${JSON.stringify(repoPath)} is not a normalised repo path`);
+  }
+  if (segs[0] === '.git') throw new RepoPathError(`path ${JSON.stringify(repoPath)} is inside .git`);
+  return segs;
+}
+
+function tooLarge(repoPath: string, size: number, max: number): RepoPathError {
+  return new RepoPathError(`${repoPath} is ${size} bytes; the limit is ${max} bytes`);
+}
+
+export class DirectorySource implements RepoSource {
+  readonly ref: SourceRef;
+  readonly label: string;
+  constructor(readonly root: string) {
+    this.root = path.resolve(root);
+    this.ref = { path: this.root };
+    this.label = `working tree ${this.root}`;
+  }
+
+  async read(repoPath: string, opts: { maxBytes: number; head?: number }): Promise<RepoFile | null> {
+    const segs = checkNormalised(repoPath);
+    let cur = this.root;
+    for (let i = 0; i < segs.length; i++) {
+      cur = path.join(cur, segs[i]!);
+      let st: fs.Stats;
+      try {
+        st = await fsp.lstat(cur);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+        throw err;
+      }
+      if (st.isSymbolicLink()) throw new RepoPathError(`${segs.slice(0, i + 1).join('/')} is a symlink; symlinks are not followed`);
+      const last = i === segs.length - 1;
+      if (!last && !st.isDirectory()) return null;
+      if (last) {
+        if (!st.isFile()) throw new RepoPathError(`${repoPath} is not a regular file`);
+        if (opts.head === undefined && st.size > opts.maxBytes) throw tooLarge(repoPath, st.size, opts.maxBytes);
+        if (opts.head !== undefined) {
+          const fh = await fsp.open(cur, 'r');
+          try {
+            const n = Math.min(opts.head, st.size);
+            const buf = Buffer.alloc(n);
+            await fh.read(buf, 0, n, 0);
+            return { bytes: buf, size: st.size };
+          } finally {
+            await fh.close();
+          }
+        }
+        const bytes = await fsp.readFile(cur);
+        return { bytes, size: st.size };
+      }
+    }
+    return null;
+  }
+}
+
+const MODE_TREE = '040000';
+const MODE_SYMLINK = '120000';
+const MODE_SUBMODULE = '160000';
+
+/** Reads files of one commit straight from the object store: no checkout, nothing to drift. */
+export class GitObjectSource implements RepoSource {
+  readonly ref: SourceRef;
+  readonly label: string;
+  private readonly trees = new Map<string, Map<string, { mode: string; oid: string }>>();
+
+  constructor(
+    readonly gitdir: string,
+    readonly commit: string,
+  ) {
+    this.ref = { commit };
+    this.label = `commit ${commit.slice(0, 12)}`;
+  }
+
+  private async tree(oid: string): Promise<Map<string, { mode: string; oid: string }>> {
+    let t = this.trees.get(oid);
+    if (!t) {
+      const { tree } = await git.readTree({ fs, gitdir: this.gitdir, oid });
+      t = new Map(tree.map((e) => [e.path, { mode: e.mode, oid: e.oid }]));
+      this.trees.set(oid, t);
+    }
+    return t;
+  }
+
+  async read(repoPath: string, opts: { maxBytes: number; head?: number }): Promise<RepoFile | null> {
+    const segs = checkNormalised(repoPath);
+    let treeOid = (await git.readCommit({ fs, gitdir: this.gitdir, oid: this.commit })).commit.tree;
+    for (let i = 0; i < segs.length; i++) {
+      const entry = (await this.tree(treeOid)).get(segs[i]!);
+      if (!entry) return null;
+      const shown = segs.slice(0, i + 1).join('/');
+      if (entry.mode === MODE_SYMLINK) throw new RepoPathError(`${shown} is a symlink; symlinks are not followed`);
+      if (entry.mode === MODE_SUBMODULE) throw new RepoPathError(`${shown} is a submodule; submodules are not supported`);
+      const last = i === segs.length - 1;
+      if (!last) {
+        if (entry.mode !== MODE_TREE) return null;
+        treeOid = entry.oid;
+        continue;
+      }
+      if (entry.mode === MODE_TREE) throw new RepoPathError(`${repoPath} is a directory, not a file`);
+      const { blob } = await git.readBlob({ fs, gitdir: this.gitdir, oid: entry.oid });
+      if (opts.head !== undefined) return { bytes: blob.subarray(0, opts.head), size: blob.byteLength };
+      if (blob.byteLength > opts.maxBytes) throw tooLarge(repoPath, blob.byteLength, opts.maxBytes);
+      return { bytes: blob, size: blob.byteLength };
+    }
+    return null;
+  }
+}

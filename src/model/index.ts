@@ -1,0 +1,5 @@
+export type * from './desired.js';
+export type * from './observed.js';
+export type * from './plan.js';
+export { emptyObservedState } from './observed.js';
+export { planHasChanges } from './plan.js';

@@ -1,0 +1,40 @@
+// What the appliers observe on a gateway. Serialisable so it can be saved to a file and used
+// for offline diffs; the planner treats it as read-only input.
+
+export interface ObservedComponent {
+  key: string;
+  type: string;
+  id?: string;
+  /** The version the component `Provides`; absent when it could not be read. */
+  version?: string;
+}
+
+export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead' | 'removing';
+
+export interface ObservedContainer {
+  app: string;
+  service: string;
+  containerId: string;
+  configHash: string;
+  image: string;
+  state: ContainerState;
+  health?: 'starting' | 'healthy' | 'unhealthy';
+  /** The commit that created it, from its label. */
+  commit?: string;
+}
+
+export interface ObservedState {
+  schema: 'rollgate.observed/v1';
+  /** Free text saying where this came from: live, a file, a commit. */
+  origin: string;
+  components: ObservedComponent[];
+  containers: ObservedContainer[];
+  networks: { app: string; name: string }[];
+  volumes: { app: string; name: string }[];
+  /** Image references present on the gateway. */
+  images: string[];
+}
+
+export function emptyObservedState(origin = 'fresh gateway'): ObservedState {
+  return { schema: 'rollgate.observed/v1', origin, components: [], containers: [], networks: [], volumes: [], images: [] };
+}

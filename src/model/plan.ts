@@ -1,0 +1,80 @@
+// The plan: what the appliers execute, what `rollgate diff` prints, what the journal records.
+
+import type { ArtifactSource, DesiredState } from './desired.js';
+
+export type ComponentStepKind = 'download' | 'install' | 'reboot' | 'commit' | 'cleanup';
+export type ContainerStepKind =
+  | 'pull'
+  | 'create-network'
+  | 'create-volume'
+  | 'create'
+  | 'stop'
+  | 'start'
+  | 'remove'
+  | 'remove-network'
+  | 'remove-volume';
+export type StepKind = ComponentStepKind | ContainerStepKind;
+
+export type StepTarget =
+  | { kind: 'component'; key: string; type: string }
+  | { kind: 'service'; app: string; service: string }
+  | { kind: 'image'; ref: string }
+  | { kind: 'network'; app: string; name: string }
+  | { kind: 'volume'; app: string; name: string };
+
+export interface Step {
+  /** Stable and unique inside a plan, e.g. `install component/G13`. */
+  id: string;
+  kind: StepKind;
+  target: StepTarget;
+  /** Ids of steps in the same phase that must finish first. */
+  dependsOn: string[];
+  /** Versions for components; config hashes for services. */
+  from?: string;
+  to?: string;
+  /** The existing container a step acts on (stop/remove/start of an observed container). */
+  containerId?: string;
+  /** For `create`: the container this one replaces, kept until the change is confirmed. */
+  replaces?: string;
+  /** For `start` of a service with `depends_on: condition: service_healthy` on others. */
+  waitFor?: { service: string; condition: string }[];
+  artifact?: ArtifactSource;
+  image?: string;
+}
+
+export type ChangeAction = 'add' | 'change' | 'remove' | 'repair';
+
+export interface Change {
+  action: ChangeAction;
+  target: StepTarget;
+  from?: string;
+  to?: string;
+  reason: string;
+}
+
+export interface Stage {
+  /** `group 10`, or `group 10.2` when constraints split a group. */
+  name: string;
+  /** The order group; null for removals of apps that are no longer desired. */
+  order: number | null;
+  steps: Step[];
+}
+
+export interface Plan {
+  schema: 'rollgate.plan/v1';
+  desired: Pick<DesiredState, 'source' | 'device' | 'target' | 'system'>;
+  against: string;
+  changes: Change[];
+  /** Everything fetched before anything running is touched (safety rule 1). */
+  prepare: Step[];
+  stages: Stage[];
+  /** After every stage passed health: commits in ascending order, old containers removed. */
+  finalize: Step[];
+  /** Stage names in the order a failed apply undoes them. */
+  rollback: string[];
+  unchanged: { components: string[]; services: string[] };
+}
+
+export function planHasChanges(plan: Plan): boolean {
+  return plan.changes.length > 0;
+}
