@@ -1,0 +1,269 @@
+// The planner: DesiredState x ObservedState -> Plan. Pure and deterministic (same inputs, same
+// plan, byte for byte) and linear in the number of components, services and containers.
+
+import type { Change, DesiredApp, DesiredComponent, DesiredService, DesiredState, ObservedContainer, ObservedState, Plan, Stage, Step, StepTarget } from '../model/index.js';
+import { checkOrderRules, checkTransitions, layerGroup } from './transitions.js';
+import { stepId } from './ids.js';
+
+const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Services of an app in dependency order (dependencies first), ties by name. */
+export function serviceOrder(app: DesiredApp): DesiredService[] {
+  const byName = new Map(app.services.map((s) => [s.name, s]));
+  const done = new Set<string>();
+  const out: DesiredService[] = [];
+  const visit = (s: DesiredService, guard: Set<string>) => {
+    if (done.has(s.name) || guard.has(s.name)) return;
+    guard.add(s.name);
+    for (const d of Object.keys(s.config.dependsOn).sort(byString)) {
+      const dep = byName.get(d);
+      if (dep) visit(dep, guard);
+    }
+    done.add(s.name);
+    out.push(s);
+  };
+  for (const s of [...app.services].sort((a, b) => byString(a.name, b.name))) visit(s, new Set());
+  return out;
+}
+
+interface Unit {
+  order: number;
+  components: DesiredComponent[];
+  apps: string[];
+}
+
+class Builder {
+  readonly prepare: Step[] = [];
+  readonly finalize: Step[] = [];
+  readonly changes: Change[] = [];
+  private readonly pulled = new Set<string>();
+  /** Steps per app, built before stages are known. */
+  readonly appSteps = new Map<string, Step[]>();
+  readonly appFinalize = new Map<string, Step[]>();
+
+  constructor(readonly observed: ObservedState) {}
+
+  pull(image: string): void {
+    if (this.observed.images.includes(image)) return;
+    const target: StepTarget = { kind: 'image', ref: image };
+    const id = stepId('pull', target);
+    if (!this.pulled.has(image)) {
+      this.pulled.add(image);
+      this.prepare.push({ id, kind: 'pull', target, dependsOn: [], image });
+    }
+  }
+}
+
+function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], unchangedServices: string[]): void {
+  const steps: Step[] = [];
+  const fin: Step[] = [];
+  const obsNets = new Set(b.observed.networks.filter((n) => n.app === app.name).map((n) => n.name));
+  const obsVols = new Set(b.observed.volumes.filter((v) => v.app === app.name).map((v) => v.name));
+  const infra: string[] = [];
+  for (const n of app.networks) {
+    if (obsNets.has(n.name)) continue;
+    const target: StepTarget = { kind: 'network', app: app.name, name: n.name };
+    steps.push({ id: stepId('create-network', target), kind: 'create-network', target, dependsOn: [] });
+    infra.push(stepId('create-network', target));
+    b.changes.push({ action: 'add', target, reason: 'network' });
+  }
+  for (const v of app.volumes) {
+    if (obsVols.has(v.name)) continue;
+    const target: StepTarget = { kind: 'volume', app: app.name, name: v.name };
+    steps.push({ id: stepId('create-volume', target), kind: 'create-volume', target, dependsOn: [] });
+    infra.push(stepId('create-volume', target));
+    b.changes.push({ action: 'add', target, reason: 'named volume' });
+  }
+
+  const byService = new Map<string, ObservedContainer[]>();
+  for (const c of containers) byService.set(c.service, [...(byService.get(c.service) ?? []), c]);
+  const startIds = new Map<string, string>();
+  const removeContainer = (c: ObservedContainer, reason: string, stopInStage: boolean) => {
+    const target: StepTarget = { kind: 'service', app: app.name, service: c.service };
+    const stopId = stepId('stop', target, c.containerId);
+    if (stopInStage && c.state !== 'exited' && c.state !== 'created' && c.state !== 'dead') steps.push({ id: stopId, kind: 'stop', target, dependsOn: [], containerId: c.containerId });
+    fin.push({ id: stepId('remove', target, c.containerId), kind: 'remove', target, dependsOn: [], containerId: c.containerId });
+    b.changes.push({ action: 'remove', target, from: c.configHash.slice(0, 12), reason });
+  };
+
+  for (const svc of serviceOrder(app)) {
+    const target: StepTarget = { kind: 'service', app: app.name, service: svc.name };
+    const list = (byService.get(svc.name) ?? []).sort((x, y) => byString(x.containerId, y.containerId));
+    byService.delete(svc.name);
+    const matching = list.filter((c) => c.configHash === svc.configHash);
+    const match = matching.find((c) => c.state === 'running') ?? matching[0];
+    const others = list.filter((c) => c !== match);
+    const depStarts = Object.keys(svc.config.dependsOn).map((d) => startIds.get(d)).filter((x): x is string => x !== undefined);
+    const waitFor = Object.entries(svc.config.dependsOn)
+      .filter(([, c]) => c.condition !== 'service_started')
+      .map(([service, c]) => ({ service, condition: c.condition }))
+      .sort((x, y) => byString(x.service, y.service));
+    const start = (dependsOn: string[], containerId?: string): Step => {
+      const s: Step = { id: stepId('start', target), kind: 'start', target, dependsOn: [...dependsOn, ...depStarts], to: svc.configHash, ...(containerId ? { containerId } : {}), ...(waitFor.length ? { waitFor } : {}) };
+      startIds.set(svc.name, s.id);
+      return s;
+    };
+
+    if (match) {
+      for (const o of others) removeContainer(o, 'stale container of a service that already runs its desired configuration', true);
+      if (match.state === 'running') {
+        unchangedServices.push(`${app.name}/${svc.name}`);
+      } else {
+        steps.push(start([], match.containerId));
+        b.changes.push({ action: 'repair', target, to: svc.configHash.slice(0, 12), reason: `container is ${match.state}; it is started again` });
+      }
+      continue;
+    }
+
+    b.pull(svc.config.image); // pulls run in the prepare phase, before any stage
+    const createId = stepId('create', target);
+    const old = list.find((c) => c.state === 'running') ?? list[0];
+    for (const o of list) if (o !== old) removeContainer(o, 'stale container', true);
+    const create: Step = { id: createId, kind: 'create', target, dependsOn: [...infra], to: svc.configHash, image: svc.config.image, ...(old ? { replaces: old.containerId, from: old.configHash } : {}) };
+    if (!old) {
+      steps.push(create, start([createId]));
+      b.changes.push({ action: 'add', target, to: svc.config.image, reason: 'new service' });
+      continue;
+    }
+    const stopId = stepId('stop', target, old.containerId);
+    const stop: Step = { id: stopId, kind: 'stop', target, dependsOn: [], containerId: old.containerId };
+    if (app.strategy === 'stop-first') {
+      create.dependsOn.push(stopId);
+      steps.push(stop, create, start([createId]));
+    } else {
+      stop.dependsOn.push(createId);
+      steps.push(create, stop, start([stopId]));
+    }
+    fin.push({ id: stepId('remove', target, old.containerId), kind: 'remove', target, dependsOn: [], containerId: old.containerId });
+    const from = old.image === svc.config.image ? old.configHash.slice(0, 12) : old.image;
+    const to = old.image === svc.config.image ? svc.configHash.slice(0, 12) : svc.config.image;
+    b.changes.push({ action: 'change', target, from, to, reason: old.image === svc.config.image ? 'configuration changed' : 'image changed' });
+  }
+  for (const name of [...byService.keys()].sort(byString)) {
+    for (const c of byService.get(name)!) removeContainer(c, 'service is no longer in the compose file', true);
+  }
+
+  const removals = fin.map((s) => s.id);
+  const desiredNets = new Set(app.networks.map((n) => n.name));
+  for (const n of [...obsNets].sort(byString)) {
+    if (desiredNets.has(n)) continue;
+    const target: StepTarget = { kind: 'network', app: app.name, name: n };
+    fin.push({ id: stepId('remove-network', target), kind: 'remove-network', target, dependsOn: removals });
+    b.changes.push({ action: 'remove', target, reason: 'network no longer declared' });
+  }
+  if (app.pruneVolumes) {
+    const desiredVols = new Set(app.volumes.map((v) => v.name));
+    for (const v of [...obsVols].sort(byString)) {
+      if (desiredVols.has(v)) continue;
+      const target: StepTarget = { kind: 'volume', app: app.name, name: v };
+      fin.push({ id: stepId('remove-volume', target), kind: 'remove-volume', target, dependsOn: removals });
+      b.changes.push({ action: 'remove', target, reason: 'volume no longer declared (x-rollgate.prune_volumes)' });
+    }
+  }
+  if (steps.length > 0) b.appSteps.set(app.name, steps);
+  if (fin.length > 0) b.appFinalize.set(app.name, fin);
+}
+
+/** Containers and networks of apps that are no longer desired; their named volumes are kept. */
+function planRemovedApps(b: Builder, desiredApps: Set<string>): Step[] {
+  const steps: Step[] = [];
+  const gone = b.observed.containers.filter((c) => !desiredApps.has(c.app)).sort((x, y) => byString(x.app, y.app) || byString(x.service, y.service) || byString(x.containerId, y.containerId));
+  const removals: string[] = [];
+  for (const c of gone) {
+    const target: StepTarget = { kind: 'service', app: c.app, service: c.service };
+    if (c.state !== 'exited' && c.state !== 'created' && c.state !== 'dead') steps.push({ id: stepId('stop', target, c.containerId), kind: 'stop', target, dependsOn: [], containerId: c.containerId });
+    const rm: Step = { id: stepId('remove', target, c.containerId), kind: 'remove', target, dependsOn: [], containerId: c.containerId };
+    b.finalize.push(rm);
+    removals.push(rm.id);
+    b.changes.push({ action: 'remove', target, from: c.configHash.slice(0, 12), reason: `app "${c.app}" is no longer desired` });
+  }
+  for (const n of b.observed.networks.filter((x) => !desiredApps.has(x.app)).sort((x, y) => byString(x.app, y.app) || byString(x.name, y.name))) {
+    const target: StepTarget = { kind: 'network', app: n.app, name: n.name };
+    b.finalize.push({ id: stepId('remove-network', target), kind: 'remove-network', target, dependsOn: removals });
+    b.changes.push({ action: 'remove', target, reason: `app "${n.app}" is no longer desired` });
+  }
+  return steps;
+}
+
+export function plan(desired: DesiredState, observed: ObservedState): Plan {
+  const b = new Builder(observed);
+  const obsComp = new Map(observed.components.map((c) => [c.key, c]));
+  const changing: DesiredComponent[] = [];
+  const unchangedComponents: string[] = [];
+  for (const c of desired.components) {
+    const o = obsComp.get(c.key);
+    if (o?.version === c.version) unchangedComponents.push(c.key);
+    else changing.push(c);
+  }
+  checkOrderRules(changing, desired.constraints);
+
+  const unchangedServices: string[] = [];
+  const containersByApp = new Map<string, ObservedContainer[]>();
+  for (const c of observed.containers) containersByApp.set(c.app, [...(containersByApp.get(c.app) ?? []), c]);
+  for (const app of desired.apps) planApp(b, app, containersByApp.get(app.name) ?? [], unchangedServices);
+
+  // Units of work per order group; a group split by order rules keeps its apps in the last layer.
+  const groups = new Map<number, Unit>();
+  const unit = (order: number) => groups.get(order) ?? groups.set(order, { order, components: [], apps: [] }).get(order)!;
+  for (const c of changing) unit(c.order).components.push(c);
+  for (const app of desired.apps) if (b.appSteps.has(app.name)) unit(app.order).apps.push(app.name);
+
+  const stages: Stage[] = [];
+  const componentStages: DesiredComponent[][] = [];
+  for (const g of [...groups.values()].sort((x, y) => x.order - y.order)) {
+    const layers = layerGroup(g.components, desired.constraints);
+    layers.forEach((layer, i) => {
+      const name = layers.length > 1 ? `group ${g.order}.${i + 1}` : `group ${g.order}`;
+      const steps: Step[] = [];
+      for (const c of layer) {
+        const target: StepTarget = { kind: 'component', key: c.key, type: c.type };
+        const obs = obsComp.get(c.key)?.version;
+        const from = obs !== undefined ? { from: obs } : {};
+        b.prepare.push({ id: stepId('download', target), kind: 'download', target, dependsOn: [], ...from, to: c.version, artifact: c.artifact });
+        steps.push({ id: stepId('install', target), kind: 'install', target, dependsOn: [], ...from, to: c.version });
+        steps.push({ id: stepId('reboot', target), kind: 'reboot', target, dependsOn: [stepId('install', target)], to: c.version });
+        b.changes.push({ action: obs === undefined ? 'add' : 'change', target, ...from, to: c.version, reason: obs === undefined ? 'version not known on the gateway' : 'new version' });
+      }
+      if (i === layers.length - 1) for (const a of g.apps) steps.push(...b.appSteps.get(a)!);
+      if (layer.length > 0) componentStages.push(layer);
+      stages.push({ name, order: g.order, steps });
+    });
+  }
+  const start = new Map(desired.components.map((c) => [c.key, obsComp.get(c.key)?.version]));
+  checkTransitions(desired.components, start, componentStages, desired.constraints);
+
+  const removedAppSteps = planRemovedApps(b, new Set(desired.apps.map((a) => a.name)));
+  if (removedAppSteps.length > 0) stages.push({ name: 'remove', order: null, steps: removedAppSteps });
+
+  // Commit last, in ascending order, each stage's commits after the previous stage's.
+  let prevCommits: string[] = [];
+  for (const layer of componentStages) {
+    const ids: string[] = [];
+    for (const c of layer) {
+      const target: StepTarget = { kind: 'component', key: c.key, type: c.type };
+      const id = stepId('commit', target);
+      b.finalize.push({ id, kind: 'commit', target, dependsOn: prevCommits, to: c.version });
+      ids.push(id);
+    }
+    prevCommits = ids;
+  }
+  for (const app of desired.apps) b.finalize.push(...(b.appFinalize.get(app.name) ?? []));
+  for (const layer of componentStages) {
+    for (const c of layer) {
+      const target: StepTarget = { kind: 'component', key: c.key, type: c.type };
+      b.finalize.push({ id: stepId('cleanup', target), kind: 'cleanup', target, dependsOn: [stepId('commit', target)] });
+    }
+  }
+
+  return {
+    schema: 'rollgate.plan/v1',
+    desired: { source: desired.source, device: desired.device, target: desired.target, system: desired.system },
+    against: observed.origin,
+    changes: b.changes,
+    prepare: b.prepare,
+    stages,
+    finalize: b.finalize,
+    rollback: stages.map((s) => s.name).reverse(),
+    unchanged: { components: unchangedComponents, services: unchangedServices.sort(byString) },
+  };
+}
