@@ -1,0 +1,152 @@
+// Keeps a local object store in step with one branch of the fleet repo. A poll is one ls-refs
+// request; a fetch happens only when the branch moved, shallow and single-branch. The commit
+// handed out is always complete and readable: a failed or partial fetch leaves the previous one.
+
+import * as fs from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import git from 'isomorphic-git';
+import { authHeaders, type GitAuth } from './auth.js';
+import { SyncError, redactUrl } from './errors.js';
+import { CountingHttpClient } from './http-client.js';
+import { lsRemoteRef } from './ls-refs.js';
+
+export interface GitSyncOptions {
+  url: string;
+  /** Branch name (main) or full ref (refs/heads/main, refs/tags/v1). */
+  ref: string;
+  /** The object store, e.g. /var/lib/rollgate/repo.git */
+  gitdir: string;
+  auth?: GitAuth;
+  timeoutMs?: number;
+  idleTimeoutMs?: number;
+  /** Attempts per operation, the first included. */
+  attempts?: number;
+  backoffMs?: number;
+  /** Fetch this many commits (1 = shallow). */
+  depth?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface PollResult {
+  commit: string;
+  /** True when the commit was not in the object store before this poll. */
+  fetched: boolean;
+  /** HTTP requests this poll made. */
+  requests: number;
+}
+
+const PIN_PREFIX = 'refs/rollgate/';
+
+export function fullRef(ref: string): string {
+  return ref.startsWith('refs/') ? ref : `refs/heads/${ref}`;
+}
+
+export class GitSync {
+  private readonly o: Required<Omit<GitSyncOptions, 'auth'>> & { auth?: GitAuth };
+  constructor(opts: GitSyncOptions) {
+    this.o = { timeoutMs: 60_000, idleTimeoutMs: 20_000, attempts: 3, backoffMs: 1000, depth: 1, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), ...opts };
+  }
+
+  get gitdir(): string {
+    return this.o.gitdir;
+  }
+
+  private async client(): Promise<CountingHttpClient> {
+    return new CountingHttpClient({ timeoutMs: this.o.timeoutMs, idleTimeoutMs: this.o.idleTimeoutMs, headers: await authHeaders(this.o.auth), userAgent: 'git/rollgate' });
+  }
+
+  private async init(): Promise<void> {
+    if (!fs.existsSync(`${this.o.gitdir}/HEAD`)) {
+      await mkdir(this.o.gitdir, { recursive: true });
+      await git.init({ fs, gitdir: this.o.gitdir, bare: true, defaultBranch: 'main' });
+    }
+    // The URL may change in the config; credentials never go into it.
+    await git.addRemote({ fs, gitdir: this.o.gitdir, remote: 'origin', url: this.o.url, force: true });
+  }
+
+  private async retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    let last: unknown;
+    for (let attempt = 1; attempt <= this.o.attempts; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        last = err;
+        const retryable = err instanceof SyncError ? err.retryable : true;
+        if (!retryable || attempt === this.o.attempts) break;
+        const delay = this.o.backoffMs * 2 ** (attempt - 1) * (0.5 + Math.random() / 2);
+        await this.o.sleep(delay);
+      }
+    }
+    if (last instanceof SyncError) throw new SyncError(last.kind, `${what}: ${last.message}`, last.retryable);
+    throw new SyncError('unreachable', `${what}: ${redactMessage((last as Error).message, this.o.url)}`, true);
+  }
+
+  /** True when the commit and its root tree are in the object store. */
+  async hasCommit(oid: string): Promise<boolean> {
+    try {
+      const { commit } = await git.readCommit({ fs, gitdir: this.o.gitdir, oid });
+      await git.readTree({ fs, gitdir: this.o.gitdir, oid: commit.tree });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Asks the server where the ref points; fetches only when that commit is not here yet. */
+  async poll(): Promise<PollResult> {
+    await this.init();
+    const ref = fullRef(this.o.ref);
+    const url = redactUrl(this.o.url);
+    let requests = 0;
+    const remote = await this.retrying(`polling ${url} for ${ref}`, async () => {
+      const http = await this.client();
+      try {
+        return await lsRemoteRef(http, this.o.url, ref);
+      } finally {
+        requests += http.requests;
+      }
+    });
+    if (remote === null) throw new SyncError('not-found', `${url} has no ${ref}`, false);
+    if (await this.hasCommit(remote)) return { commit: remote, fetched: false, requests };
+    await this.retrying(`fetching ${ref} from ${url}`, async () => {
+      const http = await this.client();
+      try {
+        await git.fetch({ fs, http, gitdir: this.o.gitdir, url: this.o.url, ref, remoteRef: ref, singleBranch: true, depth: this.o.depth, tags: false, remote: 'origin' });
+      } catch (err) {
+        throw err instanceof SyncError ? err : classifyGitError(err, url);
+      } finally {
+        requests += http.requests;
+      }
+    });
+    if (!(await this.hasCommit(remote))) {
+      // The branch moved again between the poll and the fetch; the next poll picks it up.
+      const got = await git.resolveRef({ fs, gitdir: this.o.gitdir, ref: `refs/remotes/origin/${ref.replace(/^refs\/heads\//, '')}` }).catch(() => undefined);
+      if (got && (await this.hasCommit(got))) return { commit: got, fetched: true, requests };
+      throw new SyncError('corrupt', `fetched ${ref} from ${url}, but commit ${remote} is not complete in ${this.o.gitdir}`, true);
+    }
+    await this.pin('fetched', remote);
+    return { commit: remote, fetched: true, requests };
+  }
+
+  /** Keeps a commit in the object store under refs/rollgate/<name> (applied, last-good, ...). */
+  async pin(name: string, oid: string): Promise<void> {
+    await git.writeRef({ fs, gitdir: this.o.gitdir, ref: `${PIN_PREFIX}${name}`, value: oid, force: true });
+  }
+
+  async pinned(name: string): Promise<string | undefined> {
+    return git.resolveRef({ fs, gitdir: this.o.gitdir, ref: `${PIN_PREFIX}${name}` }).catch(() => undefined);
+  }
+}
+
+function redactMessage(msg: string, url: string): string {
+  return msg.split(url).join(redactUrl(url));
+}
+
+function classifyGitError(err: unknown, url: string): SyncError {
+  const e = err as { code?: string; data?: { statusCode?: number }; message: string };
+  const status = e.data?.statusCode;
+  if (status === 401 || status === 403) return new SyncError('auth', `the git server refused access to ${url} (HTTP ${status}): check the credentials file`, false);
+  if (status === 404) return new SyncError('not-found', `no git repository at ${url} (HTTP 404)`, false);
+  if (status !== undefined && status >= 500) return new SyncError('server', `the git server failed on ${url} (HTTP ${status})`, true);
+  return new SyncError('unreachable', redactMessage(e.message, url), true);
+}

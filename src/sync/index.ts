@@ -1,0 +1,4 @@
+export { GitSync, fullRef, type GitSyncOptions, type PollResult } from './git-sync.js';
+export { SyncError, redactUrl, type SyncErrorKind } from './errors.js';
+export type { GitAuth } from './auth.js';
+export { resolveRevision } from './revision.js';

@@ -1,0 +1,107 @@
+// A real Git smart-HTTP server for tests: `git http-backend` (CGI) behind a loopback HTTP
+// server, with request counting and faults on demand (down, 5xx, cut mid-pack, auth).
+
+import { spawn } from 'node:child_process';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+const BACKEND = '/usr/lib/git-core/git-http-backend';
+
+export type Fault = 'none' | 'error500' | 'cut-pack';
+
+export interface GitServer {
+  url(repo: string): string;
+  requests: { method: string; path: string }[];
+  fault: Fault;
+  /** When set, requests need `Authorization: Bearer <token>`. */
+  token?: string;
+  close(): Promise<void>;
+  port: number;
+}
+
+export async function startGitServer(projectRoot: string, port = 0): Promise<GitServer> {
+  const state: Omit<GitServer, 'close' | 'url' | 'port'> = { requests: [], fault: 'none' };
+  const server = http.createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://127.0.0.1');
+    state.requests.push({ method: req.method ?? 'GET', path: u.pathname + u.search });
+    if (state.token !== undefined && req.headers.authorization !== `Bearer ${state.token}`) {
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="fleet"' }).end('auth required');
+      return;
+    }
+    if (state.fault === 'error500') {
+      res.writeHead(500).end('injected failure');
+      return;
+    }
+    const body: Buffer[] = [];
+    req.on('data', (c: Buffer) => body.push(c));
+    req.on('end', () => {
+      const input = Buffer.concat(body);
+      const cutThis = state.fault === 'cut-pack' && input.includes(Buffer.from('want '));
+      const env: NodeJS.ProcessEnv = {
+        PATH: process.env['PATH'],
+        GIT_PROJECT_ROOT: projectRoot,
+        GIT_HTTP_EXPORT_ALL: '1',
+        PATH_INFO: u.pathname,
+        QUERY_STRING: u.search.replace(/^\?/, ''),
+        REQUEST_METHOD: req.method ?? 'GET',
+        CONTENT_TYPE: req.headers['content-type'] ?? '',
+        CONTENT_LENGTH: String(input.length),
+        REMOTE_ADDR: '127.0.0.1',
+        ...(req.headers['git-protocol'] ? { GIT_PROTOCOL: String(req.headers['git-protocol']), HTTP_GIT_PROTOCOL: String(req.headers['git-protocol']) } : {}),
+      };
+      const cgi = spawn(BACKEND, [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+      cgi.stdin.end(input);
+      let head = Buffer.alloc(0);
+      let headersDone = false;
+      let sent = 0;
+      cgi.stdout.on('data', (chunk: Buffer) => {
+        if (!headersDone) {
+          head = Buffer.concat([head, chunk]);
+          const idx = head.indexOf('\r\n\r\n');
+          const sep = idx >= 0 ? 4 : 2;
+          const at = idx >= 0 ? idx : head.indexOf('\n\n');
+          if (at < 0) return;
+          headersDone = true;
+          const headers: Record<string, string> = {};
+          let status = 200;
+          for (const line of head.subarray(0, at).toString('latin1').split(/\r?\n/)) {
+            const c = line.indexOf(':');
+            if (c < 0) continue;
+            const k = line.slice(0, c).trim();
+            const v = line.slice(c + 1).trim();
+            if (k.toLowerCase() === 'status') status = parseInt(v, 10);
+            else headers[k] = v;
+          }
+          res.writeHead(status, headers);
+          chunk = head.subarray(at + sep);
+        }
+        if (cutThis) {
+          const room = Math.max(0, 200 - sent);
+          if (room > 0) res.write(chunk.subarray(0, room));
+          sent += chunk.length;
+          if (sent >= 200) {
+            cgi.kill();
+            res.socket?.destroy();
+          }
+          return;
+        }
+        res.write(chunk);
+      });
+      cgi.on('close', () => {
+        if (!headersDone) res.writeHead(502);
+        res.end();
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const actualPort = (server.address() as AddressInfo).port;
+  const g = state as GitServer;
+  g.port = actualPort;
+  g.url = (repo: string) => `http://127.0.0.1:${actualPort}/${repo}`;
+  g.close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  return g;
+}
