@@ -1,0 +1,142 @@
+// `rollgate diff` and `rollgate validate`: what they do, apart from argument parsing.
+
+import { readFile } from 'node:fs/promises';
+import { emptyObservedState, type ObservedState, type Plan } from '../model/index.js';
+import { observedFromDesired, plan as makePlan, PlanError } from '../diff/index.js';
+import { loadDesiredState, validateFleetRepo, FleetRepoError, formatProblem, type Problem } from '../manifest/index.js';
+import { SyncError, type GitAuth } from '../sync/index.js';
+import { parseIdentity } from './identity.js';
+import { openRepo } from './open-repo.js';
+import { renderPlan } from './render.js';
+
+export const EXIT_OK = 0;
+export const EXIT_ERROR = 1;
+export const EXIT_CHANGES = 2;
+
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  colour: boolean;
+}
+
+export interface RepoOptions {
+  repo: string;
+  ref?: string;
+  authToken?: string;
+  authBasic?: string;
+  cacheDir?: string;
+  depth: string;
+}
+
+function auth(o: RepoOptions): GitAuth | undefined {
+  if (o.authToken && o.authBasic) throw new Error('give one of --auth-token-file and --auth-basic-file');
+  if (o.authToken) return { kind: 'token', file: o.authToken };
+  if (o.authBasic) return { kind: 'basic', file: o.authBasic };
+  return undefined;
+}
+
+function repoSpec(o: RepoOptions) {
+  const depth = Number(o.depth);
+  if (!Number.isInteger(depth) || depth < 1) throw new Error(`--depth takes a whole number of commits, got "${o.depth}"`);
+  const a = auth(o);
+  return { repo: o.repo, depth, ...(a ? { auth: a } : {}), ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}) };
+}
+
+/** Errors that users cause get their own message and exit 1; anything else is a bug and rethrown. */
+export function reportError(err: unknown, io: Io): number {
+  if (err instanceof FleetRepoError) {
+    io.err(`error: the fleet repo is invalid; nothing was planned\n`);
+    for (const p of err.problems) io.err(`  ${formatProblem(p)}\n`);
+    return EXIT_ERROR;
+  }
+  if (err instanceof PlanError) {
+    io.err(`error: no plan: ${err.message}\n`);
+    return EXIT_ERROR;
+  }
+  if (err instanceof SyncError || err instanceof Error) {
+    io.err(`error: ${err.message}\n`);
+    return EXIT_ERROR;
+  }
+  throw err;
+}
+
+export interface DiffOptions extends RepoOptions {
+  id?: string;
+  label: string[];
+  against: string;
+  output: 'human' | 'json';
+}
+
+async function readObservation(path: string): Promise<ObservedState> {
+  let data: unknown;
+  try {
+    data = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`cannot read the observation file ${path}: ${(err as Error).message}`);
+  }
+  const o = data as Partial<ObservedState>;
+  if (o?.schema !== 'rollgate.observed/v1' || !Array.isArray(o.components) || !Array.isArray(o.containers) || !Array.isArray(o.images) || !Array.isArray(o.networks) || !Array.isArray(o.volumes)) {
+    throw new Error(`${path} is not a rollgate observation (expected "schema": "rollgate.observed/v1" with components, containers, networks, volumes, images)`);
+  }
+  return { ...o, origin: `observation file ${path}` } as ObservedState;
+}
+
+export async function runDiff(o: DiffOptions, io: Io): Promise<number> {
+  const device = parseIdentity(o.id, o.label);
+  const repo = await openRepo(repoSpec(o));
+  try {
+    const source = await repo.source(o.ref);
+    const desired = await loadDesiredState(source, device);
+    let observed: ObservedState;
+    if (o.against === 'fresh') observed = emptyObservedState();
+    else if (o.against.startsWith('commit:')) {
+      const other = await repo.source(o.against.slice('commit:'.length));
+      observed = observedFromDesired(await loadDesiredState(other, device), `${other.label} (as applied and healthy)`);
+    } else if (o.against.startsWith('file:')) observed = await readObservation(o.against.slice('file:'.length));
+    else if (o.against === 'live') throw new Error('--against live needs the Docker and update-interface appliers, which are not part of this build yet; use fresh, commit:<rev> or file:<path>');
+    else throw new Error(`--against takes fresh, commit:<rev> or file:<path>, got "${o.against}"`);
+    const plan: Plan = makePlan(desired, observed);
+    io.out(o.output === 'json' ? JSON.stringify(plan, null, 2) + '\n' : renderPlan(plan, { colour: io.colour }));
+    return plan.changes.length > 0 ? EXIT_CHANGES : EXIT_OK;
+  } finally {
+    repo.close();
+  }
+}
+
+export interface ValidateOptions extends RepoOptions {
+  output: 'human' | 'json';
+}
+
+export async function runValidate(o: ValidateOptions, io: Io): Promise<number> {
+  const repo = await openRepo(repoSpec(o));
+  try {
+    const source = await repo.source(o.ref);
+    const { targets, problems } = await validateFleetRepo(source);
+    const planProblems: Problem[] = [];
+    const results = targets.map((t) => {
+      if (!t.desired) return { target: t.target, system: t.system, ok: false };
+      try {
+        const p = makePlan(t.desired, emptyObservedState());
+        return { target: t.target, system: t.system, ok: true, components: t.desired.components.length, apps: t.desired.apps.length, services: t.desired.apps.reduce((n, a) => n + a.services.length, 0), healthChecks: t.desired.health.checks.length, steps: p.prepare.length + p.stages.reduce((n, s) => n + s.steps.length, 0) + p.finalize.length };
+      } catch (err) {
+        if (!(err instanceof PlanError)) throw err;
+        planProblems.push({ file: `target ${t.target}`, message: `does not plan: ${err.message}` });
+        return { target: t.target, system: t.system, ok: false };
+      }
+    });
+    const all = [...problems, ...planProblems];
+    const ok = all.length === 0 && results.every((r) => r.ok);
+    if (o.output === 'json') io.out(JSON.stringify({ ok, source: source.label, targets: results, problems: all }, null, 2) + '\n');
+    else {
+      io.out(`Validating ${source.label}\n`);
+      for (const r of results) {
+        io.out(r.ok ? `  ✓ ${r.target} → ${r.system}: ${r.components} components, ${r.apps} apps, ${r.services} services, ${r.healthChecks} health checks\n` : `  ✗ ${r.target} → ${r.system}\n`);
+      }
+      for (const p of all) io.err(`  ${formatProblem(p)}\n`);
+      io.out(ok ? `OK: ${results.length} target${results.length === 1 ? '' : 's'} valid.\n` : `FAILED: ${all.length} problem${all.length === 1 ? '' : 's'}.\n`);
+    }
+    return ok ? EXIT_OK : EXIT_ERROR;
+  } finally {
+    repo.close();
+  }
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// The rollgate command line.
+
+import { Command, Option } from 'commander';
+import { collect } from './identity.js';
+import { EXIT_ERROR, reportError, runDiff, runValidate, type Io } from './commands.js';
+
+const io: Io = {
+  out: (s) => process.stdout.write(s),
+  err: (s) => process.stderr.write(s),
+  colour: Boolean(process.stdout.isTTY) && !process.env['NO_COLOR'],
+};
+
+function repoOptions(cmd: Command): Command {
+  return cmd
+    .option('--repo <url|path>', 'fleet repo: an http(s) URL, or a local path (a checkout or a bare repo)', '.')
+    .option('--ref <rev>', 'revision to read: branch, tag, commit id, with ~N or ^ (local path without --ref: the files as they are on disk, uncommitted changes included; URL default: main)')
+    .option('--auth-token-file <file>', 'URL repos: file holding a token, sent as "Authorization: Bearer"')
+    .option('--auth-basic-file <file>', 'URL repos: file holding "user:password"')
+    .option('--cache-dir <dir>', 'URL repos: keep the fetched objects here (default: a temporary directory, removed afterwards)')
+    .option('--depth <n>', 'URL repos: commits of history to fetch, enough to reach --against commit:<rev>', '50');
+}
+
+const program = new Command()
+  .name('rollgate')
+  .description('GitOps pull agent for edge gateways: device components behind update interfaces and Docker containers, as one system.')
+  .version('0.1.0')
+  .option('--color', 'colour the output even when it is not a terminal')
+  .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
+  .showHelpAfterError();
+
+program.on('option:color', () => (io.colour = true));
+program.on('option:no-color', () => (io.colour = false));
+
+repoOptions(
+  program
+    .command('diff')
+    .summary('show what a commit or working tree would change on a gateway (dry run)')
+    .description(
+      'Dry run: load the fleet repo at --ref (or the working tree), work out the desired state of the gateway --id/--label, and print the plan that would take the gateway from --against to it. Nothing is changed.\n\nExit status: 0 no changes, 2 changes, 1 error.',
+    ),
+)
+  .option('--id <gateway-id>', 'the gateway identity that targets match on')
+  .option('--label <key=value>', 'a gateway label (repeat for several)', collect, [])
+  .option('--against <what>', 'compare with: fresh (an empty gateway), commit:<rev> (the gateway as that commit left it), file:<path> (a saved observation)', 'fresh')
+  .addOption(new Option('--output <format>', 'human or json').choices(['human', 'json']).default('human'))
+  .addHelpText('after', '\nExamples:\n  rollgate diff --repo ./fleet --id gw-0001                       # working tree vs a fresh gateway\n  rollgate diff --repo ./fleet --ref main --against commit:main~1 --id gw-0001\n  rollgate diff --repo https://git.example.com/fleet.git --auth-token-file /etc/rollgate/token --id gw-0001 --output json')
+  .action(async (opts) => {
+    process.exitCode = await runDiff(opts, io).catch((e) => reportError(e, io));
+  });
+
+repoOptions(
+  program
+    .command('validate')
+    .summary("check that every target of a fleet repo loads and plans (for the fleet repo's CI)")
+    .description('Loads every target of the fleet repo with an identity it matches, reports every problem with file:line:column, and plans each target against a fresh gateway.\n\nExit status: 0 valid, 1 problems.'),
+)
+  .addOption(new Option('--output <format>', 'human or json').choices(['human', 'json']).default('human'))
+  .action(async (opts) => {
+    process.exitCode = await runValidate(opts, io).catch((e) => reportError(e, io));
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`error: ${(err as Error).message}\n`);
+  process.exitCode = EXIT_ERROR;
+});

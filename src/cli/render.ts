@@ -1,0 +1,80 @@
+// A plan for people: grouped by stage, +/~/-/! symbols, colour on a terminal.
+
+import type { Change, ChangeAction, Plan, Step } from '../model/index.js';
+import { targetName } from '../diff/index.js';
+
+const SYMBOL: Record<ChangeAction, string> = { add: '+', change: '~', remove: '-', repair: '!' };
+const COLOUR: Record<ChangeAction, number> = { add: 32, change: 33, remove: 31, repair: 36 };
+
+export interface RenderOptions {
+  colour: boolean;
+}
+
+function paint(on: boolean, code: number, s: string): string {
+  return on ? `\x1b[${code}m${s}\x1b[0m` : s;
+}
+
+function describeChange(c: Change, steps: Step[]): string {
+  const t = c.target;
+  const what =
+    t.kind === 'component' ? `component ${t.key} (${t.type})` : t.kind === 'service' ? `service ${t.app}/${t.service}` : t.kind === 'image' ? `image ${t.ref}` : `${t.kind} ${t.app}/${t.name}`;
+  const versions = c.from !== undefined || c.to !== undefined ? `  ${c.from ?? ''}${c.from !== undefined && c.to !== undefined ? ' → ' : ''}${c.to ?? ''}` : '';
+  const kinds = [...new Set(steps.filter((s) => targetName(s.target) === targetName(t)).map((s) => s.kind))];
+  const how = kinds.length > 0 ? `  [${kinds.join(' → ')}]` : '';
+  return `${what}${versions}${how}  (${c.reason})`;
+}
+
+export function renderPlan(plan: Plan, opts: RenderOptions): string {
+  const out: string[] = [];
+  const p = (code: number, s: string) => paint(opts.colour, code, s);
+  const d = plan.desired;
+  const src = d.source.commit ? `commit ${d.source.commit.slice(0, 12)}` : `working tree ${d.source.path}`;
+  out.push(p(1, `Gateway ${d.device.id}`) + ` · target ${d.target} · system ${d.system}`);
+  out.push(`  desired: ${src}`);
+  out.push(`  against: ${plan.against}`);
+  out.push('');
+  if (plan.changes.length === 0) {
+    out.push(p(32, 'No changes.') + ' The gateway already runs this state.');
+    return out.join('\n') + '\n';
+  }
+  const line = (c: Change, steps: Step[]) => `  ${p(COLOUR[c.action], SYMBOL[c.action])} ${describeChange(c, steps)}`;
+  const shown = new Set<Change>();
+  if (plan.prepare.length > 0) {
+    out.push(p(1, 'Prepare') + ' — fetched before anything running is touched');
+    for (const s of plan.prepare) {
+      const t = s.target;
+      const what = t.kind === 'image' ? `pull      ${t.ref}` : `download  ${s.to} for ${t.kind === 'component' ? t.key : ''} (${s.artifact?.kind === 'url' ? s.artifact.url : s.artifact?.path})`;
+      out.push(`  ${p(36, '↓')} ${what}`);
+    }
+    out.push('');
+  }
+  for (const stage of plan.stages) {
+    out.push(p(1, stage.name === 'remove' ? 'Remove apps no longer desired' : stage.name.replace(/^group/, 'Order group')));
+    const names = new Set(stage.steps.map((s) => targetName(s.target)));
+    for (const c of plan.changes) {
+      if (shown.has(c) || !names.has(targetName(c.target))) continue;
+      shown.add(c);
+      out.push(line(c, stage.steps));
+    }
+    out.push('');
+  }
+  const commits = plan.finalize.filter((s) => s.kind === 'commit');
+  const rest = plan.changes.filter((c) => !shown.has(c));
+  if (commits.length > 0 || rest.length > 0) {
+    out.push(p(1, 'Finalize') + ' — after the health window passes');
+    if (commits.length > 0) out.push(`  ${p(32, '✓')} commit ${commits.map((s) => (s.target.kind === 'component' ? s.target.key : '')).join(', ')} (ascending order groups)`);
+    const removals = plan.finalize.filter((s) => s.kind === 'remove' && plan.changes.every((c) => c.action !== 'remove' || targetName(c.target) !== targetName(s.target)));
+    if (removals.length > 0) out.push(`  ${p(31, '-')} remove the replaced containers: ${removals.map((s) => targetName(s.target).replace(/^service\//, '')).join(', ')}`);
+    for (const c of rest) out.push(line(c, plan.finalize));
+    out.push('');
+  }
+  if (plan.rollback.length > 1) out.push(`Rollback order if anything fails: ${plan.rollback.join(' → ')}`);
+  const count = (a: ChangeAction) => plan.changes.filter((c) => c.action === a).length;
+  const unchanged = plan.unchanged.components.length + plan.unchanged.services.length;
+  out.push(
+    `${p(1, 'Plan:')} ${count('add')} to add, ${count('change')} to change, ${count('remove')} to remove, ${count('repair')} to repair; ${unchanged} unchanged` +
+      (unchanged > 0 ? ` (${[...plan.unchanged.components, ...plan.unchanged.services].join(', ')})` : '') +
+      '.',
+  );
+  return out.join('\n') + '\n';
+}
