@@ -37,6 +37,7 @@ async function loadSystem(ctx: LoadContext, fleetY: YamlFile, targetIndex: numbe
 
   const componentOverrides: ComponentOverrides = new Map(Object.entries(target.overrides?.component_types ?? {}).map(([type, fields]) => [type, { fields, at: ovAt('component_types', type) }]));
   let components: DesiredState['components'] = [];
+  const beforeComponents = ctx.problems.count;
   if (files.manifest) {
     const mPath = ctx.resolve(sysAt('manifest'), files.manifest);
     const tPath = files.topology ? ctx.resolve(sysAt('topology'), files.topology) : undefined;
@@ -46,6 +47,8 @@ async function loadSystem(ctx: LoadContext, fleetY: YamlFile, targetIndex: numbe
     for (const [, o] of componentOverrides) ctx.at(o.at, `override for a component type, but system "${target.system}" has no manifest`, 'key');
   }
 
+  const componentsOk = ctx.problems.count === beforeComponents;
+  const beforeApps = ctx.problems.count;
   const apps: DesiredApp[] = [];
   const appOverrides = target.overrides?.apps ?? {};
   for (const name of Object.keys(appOverrides)) {
@@ -61,17 +64,20 @@ async function loadSystem(ctx: LoadContext, fleetY: YamlFile, targetIndex: numbe
     if (app) apps.push(app);
   }
 
+  // Checks that refer to components or apps are skipped when those failed to load: the
+  // problems that matter are already reported, and follow-on noise would bury them.
+  const appsOk = ctx.problems.count === beforeApps;
   let health = emptyHealth();
   if (files.health) {
     const p = ctx.resolve(sysAt('health'), files.health);
     const y = p ? await ctx.yaml(sysAt('health'), p, 'health', 'health file') : undefined;
-    if (y) health = loadHealth(ctx, y, apps);
+    if (y && appsOk) health = loadHealth(ctx, y, apps);
   }
   let constraints = emptyConstraints();
   if (files.constraints) {
     const p = ctx.resolve(sysAt('constraints'), files.constraints);
     const y = p ? await ctx.yaml(sysAt('constraints'), p, 'constraints', 'constraints file') : undefined;
-    if (y) {
+    if (y && componentsOk) {
       constraints = loadConstraints(ctx, y, components);
       const cycle = findCycleInOrder(constraints.order);
       if (cycle) ctx.at({ y, path: ['order'] }, `order rules form a cycle: ${cycle.join(' -> ')}`);
