@@ -26,6 +26,18 @@ export function serviceOrder(app: DesiredApp): DesiredService[] {
   return out;
 }
 
+function group(m: Map<string, Set<string>>, key: string): Set<string> {
+  let s = m.get(key);
+  if (!s) m.set(key, (s = new Set()));
+  return s;
+}
+
+function push<K, V>(m: Map<K, V[]>, key: K, v: V): void {
+  const list = m.get(key);
+  if (list) list.push(v);
+  else m.set(key, [v]);
+}
+
 interface Unit {
   order: number;
   components: DesiredComponent[];
@@ -41,10 +53,19 @@ class Builder {
   readonly appSteps = new Map<string, Step[]>();
   readonly appFinalize = new Map<string, Step[]>();
 
-  constructor(readonly observed: ObservedState) {}
+  /** Indexes built once, so planning stays linear in the size of the gateway. */
+  readonly images: Set<string>;
+  readonly networksByApp = new Map<string, Set<string>>();
+  readonly volumesByApp = new Map<string, Set<string>>();
+
+  constructor(readonly observed: ObservedState) {
+    this.images = new Set(observed.images);
+    for (const n of observed.networks) group(this.networksByApp, n.app).add(n.name);
+    for (const v of observed.volumes) group(this.volumesByApp, v.app).add(v.name);
+  }
 
   pull(image: string): void {
-    if (this.observed.images.includes(image)) return;
+    if (this.images.has(image)) return;
     const target: StepTarget = { kind: 'image', ref: image };
     const id = stepId('pull', target);
     if (!this.pulled.has(image)) {
@@ -57,8 +78,8 @@ class Builder {
 function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], unchangedServices: string[]): void {
   const steps: Step[] = [];
   const fin: Step[] = [];
-  const obsNets = new Set(b.observed.networks.filter((n) => n.app === app.name).map((n) => n.name));
-  const obsVols = new Set(b.observed.volumes.filter((v) => v.app === app.name).map((v) => v.name));
+  const obsNets = b.networksByApp.get(app.name) ?? new Set<string>();
+  const obsVols = b.volumesByApp.get(app.name) ?? new Set<string>();
   const infra: string[] = [];
   for (const n of app.networks) {
     if (obsNets.has(n.name)) continue;
@@ -76,7 +97,7 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
   }
 
   const byService = new Map<string, ObservedContainer[]>();
-  for (const c of containers) byService.set(c.service, [...(byService.get(c.service) ?? []), c]);
+  for (const c of containers) push(byService, c.service, c);
   const startIds = new Map<string, string>();
   const removeContainer = (c: ObservedContainer, reason: string, stopInStage: boolean) => {
     const target: StepTarget = { kind: 'service', app: app.name, service: c.service };
@@ -199,7 +220,7 @@ export function plan(desired: DesiredState, observed: ObservedState): Plan {
 
   const unchangedServices: string[] = [];
   const containersByApp = new Map<string, ObservedContainer[]>();
-  for (const c of observed.containers) containersByApp.set(c.app, [...(containersByApp.get(c.app) ?? []), c]);
+  for (const c of observed.containers) push(containersByApp, c.app, c);
   for (const app of desired.apps) planApp(b, app, containersByApp.get(app.name) ?? [], unchangedServices);
 
   // Units of work per order group; a group split by order rules keeps its apps in the last layer.

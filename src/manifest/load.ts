@@ -134,15 +134,15 @@ export interface TargetValidation {
 /** Loads every target of the fleet repo (for the fleet repo's own CI); collects all problems. */
 export async function validateFleetRepo(source: RepoSource): Promise<{ targets: TargetValidation[]; problems: Problem[] }> {
   const problems = new Problems();
-  const ctx = new LoadContext(source, problems);
-  const fleetY = await loadFleet(ctx);
+  const fleetY = await loadFleet(new LoadContext(source, problems));
   if (!fleetY) return { targets: [], problems: problems.list };
   const fleet = fleetY.value as FleetDoc;
   const targets: TargetValidation[] = [];
   for (let i = 0; i < fleet.targets.length; i++) {
     const t = fleet.targets[i]!;
     const device = exampleIdentity(t);
-    const desired = t.system in fleet.systems ? await loadSystem(ctx, fleetY, i, device) : undefined;
+    // A context per target: each one sees its files' problems itself (duplicates are merged below).
+    const desired = t.system in fleet.systems ? await loadSystem(new LoadContext(source, problems), fleetY, i, device) : undefined;
     targets.push({ target: t.name, system: t.system, device, ...(desired ? { desired } : {}) });
   }
   return { targets, problems: dedupe(problems.list) };

@@ -1,0 +1,60 @@
+// Planning speed: a release update of every service, for growing fleets of apps, plus 100
+// components. Writes a Markdown table to stdout; BENCHMARKS.md holds the recorded figures.
+
+import { plan } from '../src/diff/index.js';
+import { app, comp, desired, running, svc } from '../test/helpers/builders.js';
+
+function system(apps: number, servicesPerApp: number, components: number) {
+  const comps = Array.from({ length: components }, (_, i) => comp(`C${String(i).padStart(3, '0')}`, `type${i % 10}`, 'v2', 1 + (i % 10) * 10));
+  const appList = Array.from({ length: apps }, (_, a) =>
+    app(
+      `app${a}`,
+      100,
+      Array.from({ length: servicesPerApp }, (_, s) => svc(`s${s}`, `registry.local/app${a}/s${s}:2`, s > 0 ? { dependsOn: { [`s${s - 1}`]: { condition: 'service_started', required: true } } } : {})),
+    ),
+  );
+  const d = desired(comps, appList);
+  // The gateway runs the previous release: every service on another image, every component on v1.
+  const o = running(d, (x) => {
+    x.components.forEach((c) => (c.version = 'v1'));
+    x.containers.forEach((c) => {
+      c.configHash = 'f'.repeat(64);
+      c.image = c.image.replace(/:2$/, ':1');
+    });
+    x.images = x.images.map((i) => i.replace(/:2$/, ':1'));
+  });
+  return { d, o };
+}
+
+function measure(apps: number, services: number, components: number): { ms: number; steps: number } {
+  const { d, o } = system(apps, services, components);
+  for (let i = 0; i < 5; i++) plan(d, o); // warm up the JIT
+  const runs: number[] = [];
+  let steps = 0;
+  const deadline = Date.now() + 2000;
+  while (runs.length < 30 && (runs.length < 5 || Date.now() < deadline)) {
+    const t = process.hrtime.bigint();
+    const p = plan(d, o);
+    runs.push(Number(process.hrtime.bigint() - t) / 1e6);
+    steps = p.prepare.length + p.stages.reduce((n, s) => n + s.steps.length, 0) + p.finalize.length;
+  }
+  runs.sort((a, b) => a - b);
+  return { ms: runs[Math.floor(runs.length / 2)]!, steps };
+}
+
+const cases: [number, number, number][] = [
+  [10, 10, 0],
+  [25, 10, 0],
+  [50, 10, 0],
+  [100, 10, 0],
+  [200, 10, 0],
+  [200, 10, 100],
+];
+const results = cases.map((c) => ({ c, r: measure(...c) }));
+const base = results[0]!.r;
+console.log(`node ${process.version}, median of up to 30 runs after warm-up\n`);
+console.log('| apps × services | components | steps | median plan time (ms) | time per step (µs) | vs 10 × 10 |');
+console.log('|---|---|---|---|---|---|');
+for (const { c: [a, s, c], r } of results) {
+  console.log(`| ${a} × ${s} | ${c} | ${r.steps} | ${r.ms.toFixed(2)} | ${((r.ms * 1000) / r.steps).toFixed(1)} | ${(r.ms / base.ms).toFixed(1)}× |`);
+}

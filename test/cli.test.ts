@@ -1,0 +1,135 @@
+// `rollgate diff` and `rollgate validate` end to end: the built command, as a separate process,
+// against fleet-repo-example served by a real git http-backend.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Plan } from '../src/model/index.js';
+import { ExampleCopy, COMPOSE } from './helpers/example-copy.js';
+import { cleanup, exampleBareRepo, projectRoot, tempDir } from './helpers/fixtures.js';
+import { startGitServer, type GitServer } from './helpers/git-server.js';
+
+const CLI = join(projectRoot, 'dist/src/cli/main.js');
+
+/** Runs the CLI as a separate process without blocking this one, which serves the git repo. */
+function rollgate(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, NO_COLOR: '1' } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+describe('rollgate diff against a real git server', () => {
+  let root: string;
+  let server: GitServer;
+  let commits: string[];
+  let url: string;
+
+  before(async () => {
+    root = tempDir();
+    ({ commits } = exampleBareRepo(root));
+    server = await startGitServer(root);
+    url = server.url('fleet.git');
+  });
+  after(async () => {
+    await server.close();
+    cleanup(root);
+  });
+
+  test('v2 against v1: the rollout story, exit 2, human output', async () => {
+    const r = await rollgate('diff', '--repo', url, '--ref', 'main', '--against', 'commit:main~1', '--id', 'gw-0001');
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.out, /desired: commit 9f7ac31b3cd7/);
+    assert.match(r.out, /~ component G13 \(gateway\)  gateway-v1 → gateway-v2/);
+    assert.match(r.out, /~ service edge\/collector .*collector:1\.0 → .*collector:2\.0/);
+    assert.match(r.out, /Rollback order if anything fails: group 30 → group 20 → group 10/);
+    assert.match(r.out, /Plan: 0 to add, 5 to change, 0 to remove, 0 to repair; 1 unchanged \(edge\/broker\)/);
+    // the gateway group is listed before the RTOS group
+    assert.ok(r.out.indexOf('Order group 10') < r.out.indexOf('Order group 20'));
+  });
+
+  test('JSON output is the Plan, and the same commit against itself has no changes (exit 0)', async () => {
+    const j = await rollgate('diff', '--repo', url, '--ref', 'main', '--against', 'commit:main~1', '--id', 'gw-0042', '--label', 'role=gateway', '--output', 'json');
+    assert.equal(j.code, 2, j.err);
+    const plan = JSON.parse(j.out) as Plan;
+    assert.equal(plan.schema, 'rollgate.plan/v1');
+    assert.equal(plan.desired.source.commit, commits[1]);
+    assert.equal(plan.desired.target, 'gateways');
+    assert.deepEqual(plan.stages.map((s) => s.name), ['group 10', 'group 20', 'group 30']);
+    const same = await rollgate('diff', '--repo', url, '--ref', 'main', '--against', `commit:${commits[1]}`, '--id', 'gw-0001');
+    assert.equal(same.code, 0, same.err);
+    assert.match(same.out, /No changes\./);
+  });
+
+  test('against a saved observation file', async () => {
+    const j = await rollgate('diff', '--repo', url, '--id', 'gw-0001', '--output', 'json', '--against', 'fresh');
+    const plan = JSON.parse(j.out) as Plan;
+    assert.equal(plan.against, 'fresh gateway');
+    const obsFile = join(root, 'observed.json');
+    writeFileSync(obsFile, JSON.stringify({ schema: 'rollgate.observed/v1', origin: 'x', components: [{ key: 'G13', type: 'gateway', version: 'gateway-v2' }], containers: [], networks: [], volumes: [], images: [] }));
+    const r = await rollgate('diff', '--repo', url, '--id', 'gw-0001', '--output', 'json', '--against', `file:${obsFile}`);
+    const p2 = JSON.parse(r.out) as Plan;
+    assert.deepEqual(p2.unchanged.components, ['G13']);
+    writeFileSync(obsFile, '{"not": "an observation"}');
+    const bad = await rollgate('diff', '--repo', url, '--id', 'gw-0001', '--against', `file:${obsFile}`);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /is not a rollgate observation/);
+  });
+
+  test('errors exit 1 with a clear message: server down, unknown gateway, wrong token', async () => {
+    const down = await rollgate('diff', '--repo', 'http://127.0.0.1:9/fleet.git', '--id', 'gw-0001');
+    assert.equal(down.code, 1);
+    assert.match(down.err, /cannot reach http:\/\/127\.0\.0\.1:9\/fleet\.git/);
+    const nobody = await rollgate('diff', '--repo', url, '--id', 'gw-9999');
+    assert.equal(nobody.code, 1);
+    assert.match(nobody.err, /no target matches gateway "gw-9999"/);
+    server.token = 'right';
+    try {
+      const tok = join(root, 'tok');
+      writeFileSync(tok, 'wrong-secret');
+      const r = await rollgate('diff', '--repo', url, '--id', 'gw-0001', '--auth-token-file', tok);
+      assert.equal(r.code, 1);
+      assert.match(r.err, /refused access .*HTTP 401/);
+      assert.ok(!r.err.includes('wrong-secret'), 'credentials never appear in output');
+    } finally {
+      delete server.token;
+    }
+  });
+});
+
+describe('rollgate diff and validate on a working tree', () => {
+  test('a local working tree with an uncommitted change shows it', async () => {
+    const copy = new ExampleCopy().edit(COMPOSE, 'broker:1.0', 'broker:1.1');
+    const r = await rollgate('diff', '--repo', copy.dir, '--id', 'gw-0042', '--label', 'role=gateway', '--output', 'json');
+    assert.equal(r.code, 2);
+    const plan = JSON.parse(r.out) as Plan;
+    assert.ok(plan.prepare.some((s) => s.image === '127.0.0.1:5000/rollgate-example/broker:1.1'));
+    assert.equal(plan.desired.source.path, copy.dir);
+  });
+
+  test('validate: exit 0 on the example, exit 1 with every problem on a broken copy', async () => {
+    const ok = await rollgate('validate', '--repo', join(projectRoot, 'fleet-repo-example'));
+    assert.equal(ok.code, 0, ok.err);
+    assert.match(ok.out, /OK: 2 targets valid/);
+    const broken = new ExampleCopy().edit(COMPOSE, '    init: true\n    restart: unless-stopped\n    stop_grace_period', '    init: true\n    secrets: [x]\n    restart: unless-stopped\n    stop_grace_period');
+    const bad = await rollgate('validate', '--repo', broken.dir, '--output', 'json');
+    assert.equal(bad.code, 1);
+    const report = JSON.parse(bad.out) as { ok: boolean; problems: { file: string; line: number; message: string }[] };
+    assert.equal(report.ok, false);
+    assert.deepEqual(report.problems.map((p) => [p.file, p.line, p.message.split(' (')[0]]), [['systems/gateway/apps/edge/compose.yaml', 10, 'unsupported key "secrets"']]);
+  });
+
+  test('--help answers what the command does, its inputs and exit codes', async () => {
+    const h = await rollgate('diff', '--help');
+    assert.equal(h.code, 0);
+    assert.match(h.out, /Exit status: 0 no changes, 2 changes, 1 error/);
+    assert.match(h.out, /--against <what>/);
+  });
+});
