@@ -61,6 +61,35 @@ describe('the example fleet repo', () => {
   });
 });
 
+describe('the current Mender form: kind manifest + kind topology', () => {
+  const topologyCopy = () =>
+    new ExampleCopy()
+      .write(
+        MANIFEST,
+        ['api_version: mender/v1', 'kind: manifest', 'name: system-core-v2', 'system_types_compatible: [gateway-system]', 'component_types:', '  gateway:', '    artifact_name: gateway-v2', '    artifact_path: ../../artifacts/gateway-v2.mender', '    update_strategy: { order: 10 }', '  rtos:', '    artifact_path: ../../artifacts/rtos-v2.mender', '    update_strategy: { order: 20 }', ''].join('\n'),
+      )
+      .write('systems/gateway/topology.yaml', ['api_version: mender/v1', 'kind: topology', 'system_type: gateway-system', 'components:', '  - { component_type: gateway, interface: gateway-rootfs }', '  - { component_type: rtos, interface_args: [--port, /dev/ttyS1] }', '  - { component_type: rtos, interface_args: [--port, /dev/ttyS2] }', ''].join('\n'))
+      .edit(FLEET, 'manifest: systems/gateway/manifest.yaml', 'manifest: systems/gateway/manifest.yaml\n    topology: systems/gateway/topology.yaml')
+      .edit(CONSTRAINTS, /  - name: system-v1\n.*\n/, '');
+
+  test('components come from the topology; the interface defaults to the type; ids are answered later', async () => {
+    const d = await topologyCopy().load();
+    assert.deepEqual(d.components.map((c) => [c.key, c.interface, c.interfaceArgs, c.version, c.protocol, c.id]), [
+      ['gateway#1', 'gateway-rootfs', [], 'gateway-v2', 'manifest', undefined],
+      ['rtos#1', 'rtos', ['--port', '/dev/ttyS1'], 'rtos-v2', 'manifest', undefined],
+      ['rtos#2', 'rtos', ['--port', '/dev/ttyS2'], 'rtos-v2', 'manifest', undefined],
+    ]);
+  });
+
+  test('a topology component without a manifest entry, an incompatible system type, a missing topology', async () => {
+    const problems = await topologyCopy().edit('systems/gateway/topology.yaml', 'system_type: gateway-system', 'system_type: router').edit('systems/gateway/topology.yaml', '{ component_type: rtos, interface_args: [--port, /dev/ttyS2] }', '{ component_type: modem }').problems();
+    hasProblem(problems, 'systems/gateway/topology.yaml', 3, /system type "router" is not in the manifest's system_types_compatible/);
+    hasProblem(problems, 'systems/gateway/topology.yaml', 7, /component type "modem" has no entry in systems\/gateway\/manifest\.yaml/);
+    const noTopology = await topologyCopy().edit(FLEET, '\n    topology: systems/gateway/topology.yaml', '').problems();
+    hasProblem(noTopology, MANIFEST, 2, /kind "manifest" needs a topology file/);
+  });
+});
+
 describe('validation: every problem names file:line:column', () => {
   test('unsupported compose key names file, line and key', async () => {
     const problems = await new ExampleCopy().edit(COMPOSE, '    init: true\n    restart: unless-stopped\n    stop_grace_period', '    init: true\n    build: .\n    restart: unless-stopped\n    stop_grace_period').problems();

@@ -30,11 +30,11 @@ describe('sync against a real git http-backend', () => {
   const newSync = (name: string, extra: Partial<ConstructorParameters<typeof GitSync>[0]> = {}) =>
     new GitSync({ url: server.url('fleet.git'), ref: 'main', gitdir: join(root, 'state', name), sleep: noSleep, backoffMs: 1, ...extra });
 
-  function pushCommit(message: string): string {
+  function pushCommit(message: string, force = false): string {
     writeFileSync(join(work, 'NOTES.md'), `${message}\n`);
     run('git', ['add', '-A'], work);
     run('git', ['commit', '-q', '-m', message], work);
-    run('git', ['push', '-q', 'origin', 'main'], work);
+    run('git', ['push', '-q', ...(force ? ['-f'] : []), 'origin', 'main'], work);
     return run('git', ['rev-parse', 'HEAD'], work);
   }
 
@@ -71,19 +71,11 @@ describe('sync against a real git http-backend', () => {
     assert.equal(r.fetched, true);
     // force-push the branch back to a rewritten history
     run('git', ['reset', '-q', '--hard', first.commit], work);
-    const rewritten = pushCommitForce('rewritten history');
+    const rewritten = pushCommit('rewritten history', true);
     const r2 = await sync.poll();
     assert.equal(r2.commit, rewritten);
     assert.notEqual(r2.commit, next);
   });
-
-  function pushCommitForce(message: string): string {
-    writeFileSync(join(work, 'NOTES.md'), `${message}\n`);
-    run('git', ['add', '-A'], work);
-    run('git', ['commit', '-q', '-m', message], work);
-    run('git', ['push', '-q', '-f', 'origin', 'main'], work);
-    return run('git', ['rev-parse', 'HEAD'], work);
-  }
 
   test('server down: a clear error after the retries, and the previous commit stays usable', async () => {
     const sync = newSync('down', { attempts: 2 });
