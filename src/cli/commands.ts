@@ -1,7 +1,7 @@
 // `rollgate diff` and `rollgate validate`: what they do, apart from argument parsing.
 
 import { readFile } from 'node:fs/promises';
-import { emptyObservedState, type ObservedState, type Plan } from '../model/index.js';
+import { emptyObservedState, planHasChanges, type ObservedState, type Plan } from '../model/index.js';
 import { observedFromDesired, plan as makePlan, PlanError } from '../diff/index.js';
 import { loadDesiredState, validateFleetRepo, FleetRepoError, formatProblem, type Problem } from '../manifest/index.js';
 import { SyncError, type GitAuth } from '../sync/index.js';
@@ -97,7 +97,7 @@ export async function runDiff(o: DiffOptions, io: Io): Promise<number> {
     else throw new Error(`--against takes fresh, commit:<rev> or file:<path>, got "${o.against}"`);
     const plan: Plan = makePlan(desired, observed);
     io.out(o.output === 'json' ? JSON.stringify(plan, null, 2) + '\n' : renderPlan(plan, { colour: io.colour }));
-    return plan.changes.length > 0 ? EXIT_CHANGES : EXIT_OK;
+    return planHasChanges(plan) ? EXIT_CHANGES : EXIT_OK;
   } finally {
     repo.close();
   }

@@ -3,4 +3,3 @@ export { DirectorySource, GitObjectSource, RepoPathError, type RepoSource } from
 export { FleetRepoError, formatProblem, type Problem } from './problems.js';
 export { FLEET_FILE } from './fleet.js';
 export { componentsNamed, matchesEvery, matchesSome } from './constraints.js';
-export { schemaPath } from './schema.js';

@@ -28,10 +28,6 @@ function validator(name: SchemaName): ValidateFunction {
   return v;
 }
 
-export function schemaPath(name: SchemaName): string {
-  return new URL(`${name}.schema.json`, schemaDir).pathname;
-}
-
 function toPath(pointer: string): PathSeg[] {
   if (pointer === '') return [];
   return pointer
