@@ -33,6 +33,7 @@ export async function startGitServer(projectRoot: string, port = 0): Promise<Git
       return;
     }
     const body: Buffer[] = [];
+    req.on('error', () => {});
     req.on('data', (c: Buffer) => body.push(c));
     req.on('end', () => {
       const input = Buffer.concat(body);
@@ -50,6 +51,14 @@ export async function startGitServer(projectRoot: string, port = 0): Promise<Git
         ...(req.headers['git-protocol'] ? { GIT_PROTOCOL: String(req.headers['git-protocol']), HTTP_GIT_PROTOCOL: String(req.headers['git-protocol']) } : {}),
       };
       const cgi = spawn(BACKEND, [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+      // The backend may exit before reading its input, and clients may hang up mid-response:
+      // both are normal for a server and show up in the response, not as a crash.
+      cgi.stdin.on('error', () => {});
+      res.on('error', () => {});
+      cgi.on('error', () => {
+        if (!res.headersSent) res.writeHead(502);
+        res.end();
+      });
       cgi.stdin.end(input);
       let head = Buffer.alloc(0);
       let headersDone = false;
