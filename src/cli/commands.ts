@@ -5,6 +5,8 @@ import { emptyObservedState, planHasChanges, type ObservedState, type Plan } fro
 import { observedFromDesired, plan as makePlan, PlanError } from '../diff/index.js';
 import { loadDesiredState, validateFleetRepo, FleetRepoError, formatProblem, type Problem } from '../manifest/index.js';
 import { SyncError, type GitAuth } from '../sync/index.js';
+import { silentLog } from '../apply/index.js';
+import { observeLive, type GatewayOptions } from './gateway.js';
 import { parseIdentity } from './identity.js';
 import { openRepo } from './open-repo.js';
 import { renderPlan } from './render.js';
@@ -35,7 +37,7 @@ function auth(o: RepoOptions): GitAuth | undefined {
   return undefined;
 }
 
-function repoSpec(o: RepoOptions) {
+export function repoSpec(o: RepoOptions) {
   const depth = Number(o.depth);
   if (!Number.isInteger(depth) || depth < 1) throw new Error(`--depth takes a whole number of commits, got "${o.depth}"`);
   const a = auth(o);
@@ -60,7 +62,7 @@ export function reportError(err: unknown, io: Io): number {
   throw err;
 }
 
-export interface DiffOptions extends RepoOptions {
+export interface DiffOptions extends RepoOptions, GatewayOptions {
   id?: string;
   label: string[];
   against: string;
@@ -93,8 +95,8 @@ export async function runDiff(o: DiffOptions, io: Io): Promise<number> {
       const other = await repo.source(o.against.slice('commit:'.length));
       observed = observedFromDesired(await loadDesiredState(other, device), `${other.label} (as applied and healthy)`);
     } else if (o.against.startsWith('file:')) observed = await readObservation(o.against.slice('file:'.length));
-    else if (o.against === 'live') throw new Error('--against live needs the Docker and update-interface appliers, which are not part of this build yet; use fresh, commit:<rev> or file:<path>');
-    else throw new Error(`--against takes fresh, commit:<rev> or file:<path>, got "${o.against}"`);
+    else if (o.against === 'live') observed = await observeLive(o, silentLog);
+    else throw new Error(`--against takes fresh, live, commit:<rev> or file:<path>, got "${o.against}"`);
     const plan: Plan = makePlan(desired, observed);
     io.out(o.output === 'json' ? JSON.stringify(plan, null, 2) + '\n' : renderPlan(plan, { colour: io.colour }));
     return planHasChanges(plan) ? EXIT_CHANGES : EXIT_OK;

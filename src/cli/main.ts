@@ -4,12 +4,19 @@
 import { Command, Option } from 'commander';
 import { collect } from './identity.js';
 import { EXIT_ERROR, reportError, runDiff, runValidate, type Io } from './commands.js';
+import { DEFAULT_STATE_DIR, runApply, runObserve } from './apply-command.js';
 
 const io: Io = {
   out: (s) => process.stdout.write(s),
   err: (s) => process.stderr.write(s),
   colour: Boolean(process.stdout.isTTY) && !process.env['NO_COLOR'],
 };
+
+function gatewayOptions(cmd: Command): Command {
+  return cmd
+    .option('--docker-host <socket>', "the Docker Engine's unix socket (default: $DOCKER_HOST, else unix:///var/run/docker.sock)")
+    .option('--registry-auth-file <file>', 'YAML or JSON map of registry host to { username, password }, used for pulls; never logged');
+}
 
 function repoOptions(cmd: Command): Command {
   return cmd
@@ -42,9 +49,10 @@ repoOptions(
 )
   .option('--id <gateway-id>', 'the gateway identity that targets match on')
   .option('--label <key=value>', 'a gateway label (repeat for several)', collect, [])
-  .option('--against <what>', 'compare with: fresh (an empty gateway), commit:<rev> (the gateway as that commit left it), file:<path> (a saved observation)', 'fresh')
+  .option('--against <what>', 'compare with: fresh (an empty gateway), live (this gateway, observed now), commit:<rev> (the gateway as that commit left it), file:<path> (a saved observation, see "rollgate observe --save")', 'fresh')
+  .option('--docker-host <socket>', "with --against live: the Docker Engine's unix socket (default: $DOCKER_HOST, else unix:///var/run/docker.sock)")
   .addOption(new Option('--output <format>', 'human or json').choices(['human', 'json']).default('human'))
-  .addHelpText('after', '\nExamples:\n  rollgate diff --repo ./fleet --id gw-0001                       # working tree vs a fresh gateway\n  rollgate diff --repo ./fleet --ref main --against commit:main~1 --id gw-0001\n  rollgate diff --repo https://git.example.com/fleet.git --auth-token-file /etc/rollgate/token --id gw-0001 --output json')
+  .addHelpText('after', '\nExamples:\n  rollgate diff --repo ./fleet --id gw-0001                       # working tree vs a fresh gateway\n  rollgate diff --repo ./fleet --id gw-0001 --against live        # working tree vs this gateway, now\n  rollgate diff --repo ./fleet --ref main --against commit:main~1 --id gw-0001\n  rollgate diff --repo https://git.example.com/fleet.git --auth-token-file /etc/rollgate/token --id gw-0001 --output json')
   .action(async (opts) => {
     process.exitCode = await runDiff(opts, io).catch((e) => reportError(e, io));
   });
@@ -58,6 +66,38 @@ repoOptions(
   .addOption(new Option('--output <format>', 'human or json').choices(['human', 'json']).default('human'))
   .action(async (opts) => {
     process.exitCode = await runValidate(opts, io).catch((e) => reportError(e, io));
+  });
+
+gatewayOptions(
+  repoOptions(
+    program
+      .command('apply')
+      .summary('reconcile this gateway once, now: pull, converge, finalize (rolls back on failure)')
+      .description(
+        'One reconcile of this gateway: finish or put back an apply that a crash interrupted, observe the gateway, plan the change to the desired state of --ref (or the working tree), pull every image first, then converge in order. A failure before the change is confirmed puts everything back as it was. The agent does the same on its schedule.\n\nExit status: 0 applied or nothing to do, 1 error (nothing was changed), 3 failed and rolled back, 4 failed and could not be put back completely.',
+      ),
+  ),
+)
+  .option('--id <gateway-id>', 'the gateway identity that targets match on')
+  .option('--label <key=value>', 'a gateway label (repeat for several)', collect, [])
+  .option('--state-dir <dir>', 'where the journal of the apply in flight is kept', DEFAULT_STATE_DIR)
+  .option('--quiet', 'no progress lines on stderr')
+  .addOption(new Option('--output <format>', 'human or json').choices(['human', 'json']).default('human'))
+  .addHelpText('after', '\nExamples:\n  rollgate apply --repo ./fleet --ref main --id gw-0001\n  rollgate apply --repo https://git.example.com/fleet.git --id gw-0001 --registry-auth-file /etc/rollgate/registries.yaml')
+  .action(async (opts) => {
+    process.exitCode = await runApply(opts, io).catch((e) => reportError(e, io));
+  });
+
+gatewayOptions(
+  program
+    .command('observe')
+    .summary('show what rollgate manages on this gateway, or save it for offline diffs')
+    .description('Reads the live gateway (containers, networks and volumes that carry rollgate labels, and the images present) without changing anything. --save writes the observation to a file that "rollgate diff --against file:<path>" reads anywhere.'),
+)
+  .option('--save <file>', 'write the observation (JSON) to this file')
+  .addOption(new Option('--output <format>', 'human or json').choices(['human', 'json']).default('human'))
+  .action(async (opts) => {
+    process.exitCode = await runObserve(opts, io).catch((e) => reportError(e, io));
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -1,0 +1,49 @@
+// One reconcile: finish or put back whatever a crash interrupted, observe, plan, apply.
+// The agent's loop (schedule, health window, last good commit) is built around this.
+
+import { join } from 'node:path';
+import type { DesiredState, Plan } from '../model/index.js';
+import { plan as makePlan } from '../diff/index.js';
+import { applyPlan, Journal, observeGateway, resumeJournal, type Applier, type ApplyOutcome, type GatewayAppliers, type Log, type ResumeOutcome } from '../apply/index.js';
+
+export const JOURNAL_FILE = 'journal.json';
+
+export interface ReconcileDeps extends GatewayAppliers {
+  stateDir: string;
+  log: Log;
+  concurrency?: number;
+  confirm?: () => Promise<void>;
+}
+
+export interface ReconcileResult {
+  resumed?: ResumeOutcome;
+  plan: Plan;
+  /** Absent when the plan had no steps. */
+  outcome?: ApplyOutcome;
+}
+
+function appliersOf(d: GatewayAppliers): Applier[] {
+  return [d.docker].filter((a): a is NonNullable<typeof a> => a !== undefined);
+}
+
+export async function reconcileOnce(desired: DesiredState, deps: ReconcileDeps): Promise<ReconcileResult> {
+  const journal = new Journal(join(deps.stateDir, JOURNAL_FILE));
+  const appliers = appliersOf(deps);
+  const resumed = await resumeJournal(journal, appliers, deps.log);
+  if (resumed && resumed.undoErrors.length > 0) {
+    throw new Error(`the interrupted apply ${resumed.txn} could not be put back completely; nothing new is applied until it is: ${resumed.undoErrors.join('; ')}`);
+  }
+  const observed = await observeGateway(deps);
+  const plan = makePlan(desired, observed);
+  const steps = plan.prepare.length + plan.stages.reduce((n, s) => n + s.steps.length, 0) + plan.finalize.length;
+  if (steps === 0) return { ...(resumed ? { resumed } : {}), plan };
+  const outcome = await applyPlan(plan, {
+    appliers,
+    desired,
+    journal,
+    log: deps.log,
+    ...(deps.concurrency ? { concurrency: deps.concurrency } : {}),
+    ...(deps.confirm ? { confirm: deps.confirm } : {}),
+  });
+  return { ...(resumed ? { resumed } : {}), plan, outcome };
+}

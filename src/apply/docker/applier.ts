@@ -1,0 +1,262 @@
+// The Docker applier: runs and undoes the container steps of a plan through the Engine API.
+// Every step is safe to repeat (the Engine may restart, the agent may be killed), and every
+// object it creates carries the transaction's label so undo finds it even after a crash.
+
+import type { DesiredApp, DesiredService, Plan, Step } from '../../model/index.js';
+import type { Applier, StepContext, StepRecord } from '../applier.js';
+import { containerSpec, extraNetworks } from './container-spec.js';
+import type { Engine } from './engine.js';
+import { DockerError, engineMessage, portInUse, statusOf } from './errors.js';
+import { LABEL, containerName, networkName, volumeName } from './labels.js';
+import { observeDocker, type DockerObservation } from './observe.js';
+import { pullImage, type RegistryAuth } from './pull.js';
+import { healthyDeadlineMs, waitForDependency } from './wait.js';
+
+const KINDS = new Set(['pull', 'create-network', 'create-volume', 'create', 'stop', 'start', 'remove', 'remove-network', 'remove-volume']);
+
+export interface DockerApplierOptions {
+  registryAuth?: RegistryAuth;
+  pullAttempts?: number;
+  pullBackoffMs?: number;
+  /** Images to keep whatever happens, e.g. those of the last good commit. */
+  keepImages?: () => string[];
+  /** Overrides the deadline of depends_on waits (default: from the dependency's healthcheck). */
+  waitDeadlineMs?: number;
+}
+
+/** Status codes that mean "already so": repeating a step after a lost answer is not an error. */
+const ignore = async (p: Promise<unknown>, ...codes: number[]): Promise<void> => {
+  try {
+    await p;
+  } catch (err) {
+    if (!codes.includes(statusOf(err) ?? -1)) throw err;
+  }
+};
+
+function target(step: Step) {
+  const t = step.target;
+  if (t.kind === 'service' || t.kind === 'network' || t.kind === 'volume') return t;
+  throw new Error(`step ${step.id} has no app target`);
+}
+
+function findApp(ctx: StepContext, app: string): DesiredApp {
+  const a = ctx.desired?.apps.find((x) => x.name === app);
+  if (!a) throw new Error(`app "${app}" is not in the desired state this step was planned from`);
+  return a;
+}
+
+function findService(ctx: StepContext, app: string, service: string): DesiredService {
+  const s = findApp(ctx, app).services.find((x) => x.name === service);
+  if (!s) throw new Error(`service "${app}/${service}" is not in the desired state this step was planned from`);
+  return s;
+}
+
+export class DockerApplier implements Applier {
+  readonly name = 'docker';
+  /** Containers this process created, by `app/service`: how `start` finds what `create` made. */
+  private readonly created = new Map<string, string>();
+
+  constructor(
+    readonly engine: Engine,
+    private readonly opts: DockerApplierOptions = {},
+  ) {}
+
+  handles(step: Step): boolean {
+    return KINDS.has(step.kind);
+  }
+
+  observe(): Promise<DockerObservation> {
+    return observeDocker(this.engine);
+  }
+
+  async run(step: Step, ctx: StepContext): Promise<Omit<StepRecord, 'status'>> {
+    const e = this.engine;
+    switch (step.kind) {
+      case 'pull':
+        await pullImage(e, step.image!, { auth: this.opts.registryAuth, attempts: this.opts.pullAttempts, backoffMs: this.opts.pullBackoffMs, log: ctx.log });
+        return {};
+      case 'create-network': {
+        const t = target(step) as { app: string; name: string };
+        const net = findApp(ctx, t.app).networks.find((n) => n.name === t.name);
+        const name = networkName(t.app, t.name);
+        try {
+          await e.call((d) => d.createNetwork({ Name: name, CheckDuplicate: true, Driver: net?.driver ?? 'bridge', Internal: net?.internal ?? false, Labels: { [LABEL.app]: t.app, [LABEL.network]: t.name, [LABEL.txn]: ctx.txn } }));
+        } catch (err) {
+          if (statusOf(err) !== 409) throw err;
+          const info = await e.call((d) => d.getNetwork(name).inspect());
+          if (info.Labels?.[LABEL.app] !== t.app) throw new DockerError('engine', `a network named ${name} already exists and rollgate does not manage it; remove or rename it`);
+        }
+        return {};
+      }
+      case 'create-volume': {
+        const t = target(step) as { app: string; name: string };
+        const vol = findApp(ctx, t.app).volumes.find((v) => v.name === t.name);
+        const name = volumeName(t.app, t.name);
+        // Creating an existing volume returns it unchanged: its data is never at risk here.
+        const v = (await e.call((d) => d.createVolume({ Name: name, Driver: vol?.driver ?? 'local', Labels: { [LABEL.app]: t.app, [LABEL.volume]: t.name, [LABEL.txn]: ctx.txn } }))) as { Labels?: Record<string, string> | null };
+        if (v.Labels?.[LABEL.app] !== t.app) ctx.log.warn({ volume: name }, `volume ${name} already existed without rollgate's labels; it is used as it is, data included`);
+        return {};
+      }
+      case 'create':
+        return this.create(step, ctx);
+      case 'stop': {
+        await ignore(e.call((d) => d.getContainer(step.containerId!).stop()), 304, 404);
+        return { containerId: step.containerId! };
+      }
+      case 'start':
+        return this.start(step, ctx);
+      case 'remove': {
+        let image: string | undefined;
+        try {
+          image = (await e.call((d) => d.getContainer(step.containerId!).inspect())).Config.Image;
+        } catch (err) {
+          if (statusOf(err) === 404) return { containerId: step.containerId! };
+          throw err;
+        }
+        await ignore(e.call((d) => d.getContainer(step.containerId!).remove({ force: true, v: false })), 404, 409);
+        return { containerId: step.containerId!, ...(image ? { image } : {}) };
+      }
+      case 'remove-network': {
+        const t = target(step) as { app: string; name: string };
+        await ignore(e.call((d) => d.getNetwork(networkName(t.app, t.name)).remove()), 404);
+        return {};
+      }
+      case 'remove-volume': {
+        const t = target(step) as { app: string; name: string };
+        await ignore(e.call((d) => d.getVolume(volumeName(t.app, t.name)).remove()), 404);
+        return {};
+      }
+      default:
+        throw new Error(`the Docker applier does not execute "${step.kind}" steps`);
+    }
+  }
+
+  private async create(step: Step, ctx: StepContext): Promise<Omit<StepRecord, 'status'>> {
+    const t = target(step) as { app: string; service: string };
+    const svc = findService(ctx, t.app, t.service);
+    const id = { app: t.app, service: t.service, configHash: svc.configHash, txn: ctx.txn, ...(ctx.desired?.source.commit ? { commit: ctx.desired.source.commit } : {}) };
+    let spec = containerSpec(id, svc.config);
+    let containerId: string;
+    try {
+      containerId = (await this.engine.call((d) => d.createContainer(spec))).id;
+    } catch (err) {
+      if (statusOf(err) === 404) throw new DockerError('image-not-found', `image ${svc.config.image} of ${t.app}/${t.service} is not on the gateway: ${engineMessage(err)}`);
+      if (statusOf(err) !== 409) throw new DockerError('engine', `could not create the container of ${t.app}/${t.service}: ${engineMessage(err)}`);
+      // The name is taken: by this transaction (a retry after a lost answer) or by a leftover.
+      const existing = await this.engine.call((d) => d.getContainer(spec.name!).inspect());
+      if (existing.Config.Labels?.[LABEL.txn] === ctx.txn) containerId = existing.Id;
+      else {
+        spec = containerSpec(id, svc.config, `${containerName(t.app, t.service, svc.configHash)}-${ctx.txn.slice(0, 6)}`);
+        containerId = (await this.engine.call((d) => d.createContainer(spec))).id;
+      }
+    }
+    this.created.set(`${t.app}/${t.service}`, containerId);
+    for (const net of extraNetworks(t.app, svc.config)) {
+      await ignore(this.engine.call((d) => d.getNetwork(net).connect({ Container: containerId, EndpointConfig: { Aliases: [t.service] } })), 409, 403);
+    }
+    ctx.log.info({ app: t.app, service: t.service, container: containerId.slice(0, 12), image: svc.config.image }, `created ${t.app}/${t.service} (${svc.config.image})`);
+    return { containerId };
+  }
+
+  /** The container a `start` step means: the one it names, or the one this transaction created. */
+  private async startTarget(step: Step, txn: string): Promise<string | undefined> {
+    const t = target(step) as { app: string; service: string };
+    if (step.containerId) return step.containerId;
+    const mine = this.created.get(`${t.app}/${t.service}`);
+    if (mine) return mine;
+    const filters = JSON.stringify({ label: [`${LABEL.txn}=${txn}`, `${LABEL.app}=${t.app}`, `${LABEL.service}=${t.service}`] });
+    return (await this.engine.call((d) => d.listContainers({ all: true, filters })))[0]?.Id;
+  }
+
+  private async start(step: Step, ctx: StepContext): Promise<Omit<StepRecord, 'status'>> {
+    const t = target(step) as { app: string; service: string };
+    const containerId = await this.startTarget(step, ctx.txn);
+    if (!containerId) throw new Error(`the container of ${t.app}/${t.service} to start was not found`);
+    for (const w of step.waitFor ?? []) {
+      const dep = findService(ctx, t.app, w.service);
+      ctx.log.info({ app: t.app, service: t.service, waitsFor: w.service, condition: w.condition }, `${t.app}/${t.service} waits for ${w.service} (${w.condition})`);
+      await waitForDependency(this.engine, { app: t.app, service: t.service, dependency: dep, condition: w.condition, deadlineMs: this.opts.waitDeadlineMs ?? healthyDeadlineMs(dep) });
+    }
+    try {
+      await ignore(this.engine.call((d) => d.getContainer(containerId).start()), 304);
+    } catch (err) {
+      const msg = engineMessage(err);
+      const port = portInUse(msg);
+      if (port) throw new DockerError('port-in-use', `port ${port} is already in use on the gateway, so ${t.app}/${t.service} cannot start`);
+      throw new DockerError('engine', `${t.app}/${t.service} could not start: ${msg}`);
+    }
+    ctx.log.info({ app: t.app, service: t.service, container: containerId.slice(0, 12) }, `started ${t.app}/${t.service}`);
+    return { containerId };
+  }
+
+  async undo(step: Step, rec: StepRecord, ctx: StepContext): Promise<void> {
+    const e = this.engine;
+    switch (step.kind) {
+      case 'pull':
+      case 'create-volume': // a volume may hold data written since; it is kept (safety rule 2)
+      case 'remove':
+      case 'remove-network':
+      case 'remove-volume':
+        return;
+      case 'create-network': {
+        const t = target(step) as { app: string; name: string };
+        const name = networkName(t.app, t.name);
+        let labels: Record<string, string> | undefined;
+        try {
+          labels = (await e.call((d) => d.getNetwork(name).inspect())).Labels;
+        } catch (err) {
+          if (statusOf(err) === 404) return;
+          throw err;
+        }
+        if (labels?.[LABEL.txn] === ctx.txn) await ignore(e.call((d) => d.getNetwork(name).remove()), 404);
+        return;
+      }
+      case 'create': {
+        // Found by label, so a create the crash cut short (no id in the journal) is found too.
+        const t = target(step) as { app: string; service: string };
+        const filters = JSON.stringify({ label: [`${LABEL.txn}=${ctx.txn}`, `${LABEL.app}=${t.app}`, `${LABEL.service}=${t.service}`] });
+        for (const c of await e.call((d) => d.listContainers({ all: true, filters }))) {
+          await ignore(e.call((d) => d.getContainer(c.Id).remove({ force: true, v: false })), 404, 409);
+        }
+        return;
+      }
+      case 'start': {
+        // Stop what was started, so the container it replaced can have its ports back.
+        const id = rec.containerId ?? (await this.startTarget(step, ctx.txn));
+        if (id) await ignore(e.call((d) => d.getContainer(id).stop({ t: 5 })), 304, 404);
+        return;
+      }
+      case 'stop': {
+        const t = target(step) as { app: string; service: string };
+        try {
+          await ignore(e.call((d) => d.getContainer(step.containerId!).start()), 304);
+        } catch (err) {
+          if (statusOf(err) === 404) throw new DockerError('engine', `the container ${step.containerId!.slice(0, 12)} of ${t.app}/${t.service} is gone and cannot be started again`);
+          const port = portInUse(engineMessage(err));
+          throw new DockerError(port ? 'port-in-use' : 'engine', port ? `port ${port} is taken, so the previous container of ${t.app}/${t.service} cannot start again` : `the previous container of ${t.app}/${t.service} could not start again: ${engineMessage(err)}`);
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** Prunes the images of containers this apply removed, unless still wanted or in use. */
+  async afterFinalize(_plan: Plan, records: Record<string, StepRecord>, ctx: StepContext): Promise<void> {
+    const candidates = new Set(Object.values(records).flatMap((r) => (r.status === 'done' && r.image ? [r.image] : [])));
+    if (candidates.size === 0) return;
+    const keep = new Set(this.opts.keepImages?.() ?? []);
+    for (const app of ctx.desired?.apps ?? []) for (const s of app.services) keep.add(s.config.image);
+    for (const ref of candidates) {
+      if (keep.has(ref)) continue;
+      try {
+        await this.engine.call((d) => d.getImage(ref).remove());
+        ctx.log.info({ image: ref }, `pruned image ${ref}, which nothing uses any more`);
+      } catch (err) {
+        // 409: another container uses it; 404: already gone. Either way it is not ours to force.
+        if (statusOf(err) !== 409 && statusOf(err) !== 404) throw err;
+      }
+    }
+  }
+}

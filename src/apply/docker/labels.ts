@@ -1,0 +1,27 @@
+// Labels and names of the Docker objects rollgate manages. The labels are the only bookkeeping:
+// a fresh agent knows what runs, from which commit and with which configuration, from them.
+
+export const LABEL = {
+  app: 'io.rollgate.app',
+  service: 'io.rollgate.service',
+  commit: 'io.rollgate.commit',
+  configHash: 'io.rollgate.config-hash',
+  /** The transaction that created an object; undo and crash recovery find objects by it. */
+  txn: 'io.rollgate.txn',
+  network: 'io.rollgate.network',
+  volume: 'io.rollgate.volume',
+} as const;
+
+/** `edge-api-3f2a9c1b`: readable in `docker ps`, distinct for each configuration of a service. */
+export function containerName(app: string, service: string, configHash: string): string {
+  return `${app}-${service}-${configHash.slice(0, 8)}`;
+}
+
+/** Compose's own convention, so `docker network ls` reads the same as with docker-compose. */
+export function networkName(app: string, name: string): string {
+  return `${app}_${name}`;
+}
+
+export function volumeName(app: string, name: string): string {
+  return `${app}_${name}`;
+}

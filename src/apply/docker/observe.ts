@@ -1,0 +1,76 @@
+// Observation from the Engine alone, in four list calls whatever the number of containers.
+
+import type { ContainerState, ObservedContainer, ObservedState } from '../../model/index.js';
+import type { Engine } from './engine.js';
+import { LABEL } from './labels.js';
+
+export type DockerObservation = Pick<ObservedState, 'containers' | 'networks' | 'volumes' | 'images'>;
+
+const STATES = new Set<ContainerState>(['created', 'running', 'paused', 'restarting', 'exited', 'dead', 'removing']);
+
+/** The list call has no health field; its status text does: "Up 5 seconds (healthy)". */
+export function healthFromStatus(status: string): ObservedContainer['health'] {
+  const m = /\((healthy|unhealthy|health: starting)\)/.exec(status);
+  if (!m) return undefined;
+  return m[1] === 'health: starting' ? 'starting' : (m[1] as 'healthy' | 'unhealthy');
+}
+
+/** Tags as the Engine lists them, plus the untagged spelling compose files use for `:latest`. */
+export function imageRefs(tags: readonly string[] | null | undefined, digests: readonly string[] | null | undefined): string[] {
+  const out: string[] = [];
+  for (const t of tags ?? []) {
+    if (t === '<none>:<none>') continue;
+    out.push(t);
+    if (t.endsWith(':latest')) out.push(t.slice(0, -':latest'.length));
+  }
+  for (const d of digests ?? []) if (!d.startsWith('<none>')) out.push(d);
+  return out;
+}
+
+export async function observeDocker(engine: Engine): Promise<DockerObservation> {
+  const filters = (label: string) => ({ filters: JSON.stringify({ label: [label] }) });
+  const [containers, networks, volumes, images] = await Promise.all([
+    engine.call((d) => d.listContainers({ all: true, ...filters(LABEL.app) })),
+    engine.call((d) => d.listNetworks(filters(LABEL.app))),
+    engine.call((d) => d.listVolumes(filters(LABEL.app))),
+    engine.call((d) => d.listImages()),
+  ]);
+  const observed: DockerObservation = { containers: [], networks: [], volumes: [], images: [] };
+  for (const c of containers) {
+    const l = c.Labels ?? {};
+    const app = l[LABEL.app];
+    const service = l[LABEL.service];
+    if (!app || !service) continue;
+    const state = STATES.has(c.State as ContainerState) ? (c.State as ContainerState) : 'dead';
+    const health = healthFromStatus(c.Status ?? '');
+    const commit = l[LABEL.commit];
+    observed.containers.push({
+      app,
+      service,
+      containerId: c.Id,
+      configHash: l[LABEL.configHash] ?? '',
+      image: c.Image,
+      state,
+      ...(health ? { health } : {}),
+      ...(commit ? { commit } : {}),
+    });
+  }
+  for (const n of networks) {
+    const app = n.Labels?.[LABEL.app];
+    const name = n.Labels?.[LABEL.network];
+    if (app && name) observed.networks.push({ app, name });
+  }
+  for (const v of volumes.Volumes ?? []) {
+    const app = v.Labels?.[LABEL.app];
+    const name = v.Labels?.[LABEL.volume];
+    if (app && name) observed.volumes.push({ app, name });
+  }
+  const refs = new Set<string>();
+  for (const i of images) for (const r of imageRefs(i.RepoTags, i.RepoDigests)) refs.add(r);
+  observed.images = [...refs].sort();
+  const byKey = (a: { app: string; name: string }, b: { app: string; name: string }) => (a.app + '\0' + a.name < b.app + '\0' + b.name ? -1 : 1);
+  observed.containers.sort((a, b) => (a.app + '\0' + a.service + '\0' + a.containerId < b.app + '\0' + b.service + '\0' + b.containerId ? -1 : 1));
+  observed.networks.sort(byKey);
+  observed.volumes.sort(byKey);
+  return observed;
+}

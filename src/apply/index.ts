@@ -1,0 +1,12 @@
+export type { Applier, StepContext, StepRecord, StepStatus } from './applier.js';
+export { applyPlan, resumeJournal, NoApplierError, type ApplyOptions, type ApplyOutcome, type ApplyStatus, type ResumeOutcome } from './run-plan.js';
+export { Journal, JournalError, type JournalData, type JournalPhase } from './journal.js';
+export { writeFileAtomic } from './atomic-write.js';
+export { silentLog, type Log } from './log.js';
+export { observeGateway, type GatewayAppliers } from './observe-gateway.js';
+export { DockerApplier, type DockerApplierOptions } from './docker/applier.js';
+export { Engine, socketFromHost, DEFAULT_DOCKER_SOCKET, type EngineOptions } from './docker/engine.js';
+export { DockerError, type DockerErrorKind } from './docker/errors.js';
+export { LABEL, containerName, networkName, volumeName } from './docker/labels.js';
+export { containerSpec } from './docker/container-spec.js';
+export type { RegistryAuth, RegistryCredentials } from './docker/pull.js';

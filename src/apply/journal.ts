@@ -1,0 +1,89 @@
+// The journal of the transaction in flight (safety rule 4): every step is recorded as started
+// before it runs and as done after, so an agent that starts after a crash knows what to undo or
+// to finish.
+
+import { readFile, rm } from 'node:fs/promises';
+import type { Plan } from '../model/index.js';
+import type { StepRecord } from './applier.js';
+import { writeFileAtomic } from './atomic-write.js';
+
+export type JournalPhase = 'prepare' | 'stages' | 'confirm' | 'rolling-back' | 'finalize';
+
+export interface JournalData {
+  schema: 'rollgate.journal/v1';
+  txn: string;
+  startedAt: string;
+  phase: JournalPhase;
+  plan: Plan;
+  steps: Record<string, StepRecord>;
+  /** Step ids in the order they started: undo walks it backwards. */
+  order: string[];
+  error?: string;
+}
+
+export class JournalError extends Error {
+  override name = 'JournalError';
+}
+
+export class Journal {
+  private data: JournalData | undefined;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(readonly path: string) {}
+
+  /** The journal left by an interrupted apply, if any. A file that cannot be read is an error, never ignored. */
+  async load(): Promise<JournalData | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    let data: JournalData;
+    try {
+      data = JSON.parse(text) as JournalData;
+    } catch (err) {
+      throw new JournalError(`the journal ${this.path} is not valid JSON (${(err as Error).message}); it was written atomically, so this is damage from outside rollgate. Inspect it, then remove it to continue.`);
+    }
+    if (data.schema !== 'rollgate.journal/v1') throw new JournalError(`the journal ${this.path} has schema "${String(data.schema)}", which this rollgate does not know`);
+    this.data = data;
+    return data;
+  }
+
+  get current(): JournalData {
+    if (!this.data) throw new JournalError('no transaction in the journal');
+    return this.data;
+  }
+
+  async begin(txn: string, plan: Plan): Promise<void> {
+    this.data = { schema: 'rollgate.journal/v1', txn, startedAt: new Date().toISOString(), phase: 'prepare', plan, steps: {}, order: [] };
+    await this.flush();
+  }
+
+  async phase(phase: JournalPhase, error?: string): Promise<void> {
+    this.current.phase = phase;
+    if (error !== undefined) this.current.error = error;
+    await this.flush();
+  }
+
+  async step(id: string, record: StepRecord): Promise<void> {
+    const d = this.current;
+    if (!(id in d.steps)) d.order.push(id);
+    d.steps[id] = { ...d.steps[id], ...record };
+    await this.flush();
+  }
+
+  async clear(): Promise<void> {
+    await this.writing.catch(() => {});
+    this.data = undefined;
+    await rm(this.path, { force: true });
+  }
+
+  /** Writes are queued so concurrent steps never interleave their snapshots. */
+  private flush(): Promise<void> {
+    const snapshot = JSON.stringify(this.data, null, 1);
+    this.writing = this.writing.catch(() => {}).then(() => writeFileAtomic(this.path, snapshot));
+    return this.writing;
+  }
+}

@@ -1,0 +1,83 @@
+// `rollgate apply` (one reconcile, now) and `rollgate observe` (the live gateway as JSON).
+
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { writeFileAtomic, type Log } from '../apply/index.js';
+import { reconcileOnce } from '../agent/reconcile.js';
+import { loadDesiredState } from '../manifest/index.js';
+import { EXIT_ERROR, EXIT_OK, repoSpec, type Io, type RepoOptions } from './commands.js';
+import { dockerApplier, observeLive, type GatewayOptions } from './gateway.js';
+import { parseIdentity } from './identity.js';
+import { openRepo } from './open-repo.js';
+import { renderPlan } from './render.js';
+
+export const EXIT_ROLLED_BACK = 3;
+export const EXIT_ROLLBACK_INCOMPLETE = 4;
+export const DEFAULT_STATE_DIR = '/var/lib/rollgate';
+
+/** Progress for people on stderr: one line per event, no JSON. */
+function humanLog(io: Io, quiet: boolean): Log {
+  const line = (mark: string) => (_: Record<string, unknown>, msg: string) => io.err(`${mark} ${msg}\n`);
+  const noop = () => {};
+  return { debug: noop, info: quiet ? noop : line('·'), warn: line('!'), error: line('✗') };
+}
+
+export interface ApplyCommandOptions extends RepoOptions, GatewayOptions {
+  id?: string;
+  label: string[];
+  stateDir: string;
+  output: 'human' | 'json';
+  quiet?: boolean;
+}
+
+export async function runApply(o: ApplyCommandOptions, io: Io): Promise<number> {
+  const device = parseIdentity(o.id, o.label);
+  const log = humanLog(io, o.quiet === true || o.output === 'json');
+  const stateDir = resolve(o.stateDir);
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const repo = await openRepo(repoSpec(o));
+  try {
+    const source = await repo.source(o.ref);
+    const desired = await loadDesiredState(source, device);
+    const docker = await dockerApplier(o, log);
+    const r = await reconcileOnce(desired, { docker, stateDir, log });
+    if (o.output === 'json') io.out(JSON.stringify({ resumed: r.resumed ?? null, plan: r.plan, outcome: r.outcome ?? null }, null, 2) + '\n');
+    else {
+      if (r.resumed) io.out(`An apply interrupted in its ${r.resumed.interruptedIn} phase was ${r.resumed.action === 'finished' ? 'finished' : r.resumed.action === 'rolled-back' ? 'put back' : 'dropped (nothing had been touched)'}.\n`);
+      io.out(renderPlan(r.plan, { colour: io.colour }));
+      const out = r.outcome;
+      if (!out) io.out('Nothing to apply.\n');
+      else if (out.status === 'applied') io.out(`Applied${out.finalizeErrors.length ? `, with clean-up left for the next reconcile: ${out.finalizeErrors.join('; ')}` : ''}.\n`);
+      else if (out.status === 'prepare-failed') io.err(`error: nothing was changed: ${out.error}\n`);
+      else if (out.status === 'rolled-back') io.err(`ROLLED BACK: ${out.error}\nThe gateway runs what it ran before this apply.\n`);
+      else io.err(`ROLLBACK INCOMPLETE: ${out.error}\nCould not put back: ${out.undoErrors.join('; ')}\n`);
+    }
+    const s = r.outcome?.status;
+    return !s || s === 'applied' ? EXIT_OK : s === 'prepare-failed' ? EXIT_ERROR : s === 'rolled-back' ? EXIT_ROLLED_BACK : EXIT_ROLLBACK_INCOMPLETE;
+  } finally {
+    repo.close();
+  }
+}
+
+export interface ObserveCommandOptions extends GatewayOptions {
+  save?: string;
+  output: 'human' | 'json';
+}
+
+export async function runObserve(o: ObserveCommandOptions, io: Io): Promise<number> {
+  const observed = await observeLive(o, humanLog(io, true));
+  const json = JSON.stringify(observed, null, 2) + '\n';
+  if (o.save) {
+    await writeFileAtomic(resolve(o.save), json);
+    io.err(`saved to ${o.save}; diff against it with: rollgate diff --against file:${o.save}\n`);
+  }
+  if (o.output === 'json') io.out(json);
+  else if (!o.save) {
+    io.out(`${observed.origin}\n`);
+    for (const c of observed.containers) io.out(`  ${c.app}/${c.service}  ${c.state}${c.health ? ` (${c.health})` : ''}  ${c.image}  ${c.containerId.slice(0, 12)}  config ${c.configHash.slice(0, 12)}${c.commit ? `  commit ${c.commit.slice(0, 12)}` : ''}\n`);
+    for (const n of observed.networks) io.out(`  network ${n.app}/${n.name}\n`);
+    for (const v of observed.volumes) io.out(`  volume ${v.app}/${v.name}\n`);
+    if (observed.containers.length === 0) io.out('  no containers managed by rollgate\n');
+  }
+  return EXIT_OK;
+}

@@ -1,0 +1,33 @@
+// A fleet repo of Compose apps only, on disk, for the Docker tests: each `set` rewrites it and
+// returns the desired state as rollgate loads it (validation and config hashes included).
+
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DirectorySource, loadDesiredState } from '../../src/manifest/index.js';
+import type { DesiredState } from '../../src/model/index.js';
+import { tempDir } from './fixtures.js';
+
+export const GATEWAY = { id: 'gw-test', labels: {} };
+
+export class AppRepo {
+  constructor(readonly dir = tempDir('rollgate-apps-')) {}
+
+  /** Writes the repo with these apps (name -> compose YAML) and loads it. */
+  async set(apps: Record<string, string>): Promise<DesiredState> {
+    rmSync(join(this.dir, 'apps'), { recursive: true, force: true });
+    const lines = ['apiVersion: rollgate/v1', 'kind: Fleet', 'systems:', '  sys:'];
+    if (Object.keys(apps).length > 0) lines.push('    apps:');
+    for (const [name, yaml] of Object.entries(apps)) {
+      mkdirSync(join(this.dir, 'apps', name), { recursive: true });
+      writeFileSync(join(this.dir, 'apps', name, 'compose.yaml'), yaml);
+      lines.push(`      ${name}: apps/${name}/compose.yaml`);
+    }
+    lines.push('targets:', '  - name: all', '    match: { any: true }', '    system: sys');
+    writeFileSync(join(this.dir, 'rollgate.yaml'), lines.join('\n') + '\n');
+    return this.load();
+  }
+
+  load(): Promise<DesiredState> {
+    return loadDesiredState(new DirectorySource(this.dir), GATEWAY);
+  }
+}

@@ -1,0 +1,198 @@
+// A private Docker Engine and image registry for the tests and benchmarks, really started:
+// dockerd on its own socket, data root and exec root under a temp dir; Debian's
+// docker-registry on 127.0.0.1; tiny busybox images made with `docker import` and pushed there.
+//
+// scripts/run-tests.mjs starts one environment for the whole run and hands it to the test
+// processes through ROLLGATE_TEST_DOCKER (the path of its env.json); a test can restart the
+// Engine through it. Under CI=true a missing part fails the run; elsewhere tests skip loudly.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import tar from 'tar-stream';
+import { tempDir } from './fixtures.js';
+
+export interface DockerEnvInfo {
+  root: string;
+  socket: string;
+  registry: string;
+  dockerdArgs: string[];
+  dockerdPid: number;
+  registryPid: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What is missing on this machine for a real Docker environment; empty when all is there. */
+export function missingDockerParts(): string[] {
+  const missing: string[] = [];
+  const which = (c: string) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0;
+  if (!which('dockerd')) missing.push('dockerd (Debian package docker.io)');
+  if (!which('docker-registry')) missing.push('docker-registry (Debian package docker-registry)');
+  if (!existsSync('/usr/bin/busybox') && !existsSync('/bin/busybox')) missing.push('busybox (Debian package busybox-static)');
+  if (process.getuid?.() !== 0) missing.push('root (dockerd needs it)');
+  return missing;
+}
+
+async function waitFor(what: string, ms: number, probe: () => Promise<boolean>, log?: string): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await probe().catch(() => false)) return;
+    await sleep(100);
+  }
+  const tail = log && existsSync(log) ? `\n--- ${log} (tail) ---\n${readFileSync(log, 'utf8').split('\n').slice(-15).join('\n')}` : '';
+  throw new Error(`${what} did not come up within ${ms} ms${tail}`);
+}
+
+function portOpen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection({ host, port }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
+}
+
+function spawnDetached(cmd: string, args: string[], logFile: string): number {
+  const fd = openSync(logFile, 'a');
+  const p = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd] });
+  p.unref();
+  closeSync(fd);
+  return p.pid!;
+}
+
+export async function startEngine(info: Pick<DockerEnvInfo, 'root' | 'socket' | 'dockerdArgs'>): Promise<number> {
+  const pid = spawnDetached('dockerd', info.dockerdArgs, join(info.root, 'dockerd.log'));
+  const docker = new Docker({ socketPath: info.socket });
+  await waitFor('dockerd', 30_000, async () => (await docker.ping(), true), join(info.root, 'dockerd.log'));
+  return pid;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function stopPid(pid: number, ms = 20_000): Promise<void> {
+  if (!alive(pid)) return;
+  process.kill(pid, 'SIGTERM');
+  const until = Date.now() + ms;
+  while (alive(pid) && Date.now() < until) await sleep(100);
+  if (alive(pid)) process.kill(pid, 'SIGKILL');
+}
+
+/** Starts dockerd and the registry; the caller must call stopDockerEnv. */
+export async function startDockerEnv(): Promise<DockerEnvInfo> {
+  const missing = missingDockerParts();
+  if (missing.length) throw new Error(`cannot start a Docker Engine for the tests; missing: ${missing.join(', ')}`);
+  const root = tempDir('rollgate-docker-');
+  const socket = join(root, 'docker.sock');
+  const port = Number(process.env['ROLLGATE_TEST_REGISTRY_PORT'] ?? 5000);
+  if (await portOpen('127.0.0.1', port)) throw new Error(`port 127.0.0.1:${port} is taken, so the test registry cannot start there (set ROLLGATE_TEST_REGISTRY_PORT)`);
+  const dockerdArgs = ['--host', `unix://${socket}`, '--data-root', join(root, 'data'), '--exec-root', join(root, 'exec'), '--pidfile', join(root, 'docker.pid'), '--log-level', 'warn'];
+  const info: DockerEnvInfo = { root, socket, registry: `127.0.0.1:${port}`, dockerdArgs, dockerdPid: 0, registryPid: 0 };
+  info.dockerdPid = await startEngine(info);
+  mkdirSync(join(root, 'registry'), { recursive: true });
+  const config = join(root, 'registry', 'config.yml');
+  writeFileSync(config, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${join(root, 'registry', 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n`);
+  info.registryPid = spawnDetached('docker-registry', ['serve', config], join(root, 'registry.log'));
+  await waitFor('docker-registry', 15_000, () => portOpen('127.0.0.1', port), join(root, 'registry.log'));
+  writeFileSync(join(root, 'env.json'), JSON.stringify(info, null, 2));
+  return info;
+}
+
+export async function stopDockerEnv(envFile: string): Promise<void> {
+  const info = JSON.parse(readFileSync(envFile, 'utf8')) as DockerEnvInfo;
+  // Containers first, so the Engine stops quickly and leaves no docker-proxy behind.
+  try {
+    const docker = new Docker({ socketPath: info.socket });
+    const all = await docker.listContainers({ all: true });
+    await Promise.all(all.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
+  } catch {
+    /* the Engine may be gone already */
+  }
+  await stopPid(info.dockerdPid);
+  await stopPid(info.registryPid);
+  spawnSync('rm', ['-rf', info.root]);
+}
+
+/** The rootfs of every test image: busybox and its applets, and a file naming the version. */
+function rootfs(version: string): tar.Pack {
+  const busybox = existsSync('/usr/bin/busybox') ? '/usr/bin/busybox' : '/bin/busybox';
+  const applets = spawnSync(busybox, ['--list']).stdout.toString().split('\n').filter((a) => a && a !== 'busybox');
+  const pack = tar.pack();
+  for (const d of ['bin', 'etc', 'tmp', 'www', 'data', 'proc', 'sys', 'dev']) pack.entry({ name: d, type: 'directory', mode: d === 'tmp' ? 0o1777 : 0o755 });
+  pack.entry({ name: 'bin/busybox', mode: 0o755 }, readFileSync(busybox));
+  for (const a of applets) pack.entry({ name: `bin/${a}`, type: 'symlink', linkname: 'busybox' });
+  pack.entry({ name: 'etc/image-version', mode: 0o644 }, `${version}\n`);
+  pack.entry({ name: 'www/index.html', mode: 0o644 }, `version ${version}\n`);
+  pack.finalize();
+  return pack;
+}
+
+function follow(docker: Docker, stream: NodeJS.ReadableStream): Promise<void> {
+  return new Promise((resolve, reject) =>
+    docker.modem.followProgress(stream, (err: unknown, events: { error?: string }[]) => {
+      const e = err ?? events.find((x) => x.error)?.error;
+      if (e) reject(e instanceof Error ? e : new Error(String(e)));
+      else resolve();
+    }),
+  );
+}
+
+export class DockerEnv {
+  readonly docker: Docker;
+  private readonly made = new Set<string>();
+
+  constructor(
+    private info: DockerEnvInfo,
+    private readonly envFile: string,
+  ) {
+    this.docker = new Docker({ socketPath: info.socket });
+  }
+
+  get socket(): string {
+    return this.info.socket;
+  }
+
+  get registry(): string {
+    return this.info.registry;
+  }
+
+  /**
+   * `<registry>/<name>:<tag>`, imported and pushed to the registry; the local copy is removed
+   * unless `keepLocal`, so whoever uses it pulls it through the registry.
+   */
+  async image(name: string, tag: string, keepLocal = false): Promise<string> {
+    const ref = `${this.registry}/${name}:${tag}`;
+    if (this.made.has(ref)) return ref;
+    const stream = await this.docker.importImage(rootfs(`${name}:${tag}`) as unknown as NodeJS.ReadableStream, { repo: `${this.registry}/${name}`, tag, changes: ['CMD ["/bin/sleep","3600"]', 'ENV PATH=/bin'] });
+    await follow(this.docker, stream);
+    await follow(this.docker, await this.docker.getImage(ref).push({ authconfig: { serveraddress: this.registry } }));
+    if (!keepLocal) await this.docker.getImage(ref).remove();
+    this.made.add(ref);
+    return ref;
+  }
+
+  /** Stops the Engine (SIGTERM, as systemd would) and starts it again on the same data root. */
+  async restartEngine(downMs = 0): Promise<void> {
+    await stopPid(this.info.dockerdPid);
+    if (downMs > 0) await sleep(downMs);
+    this.info = { ...this.info, dockerdPid: await startEngine(this.info) };
+    writeFileSync(this.envFile, JSON.stringify(this.info, null, 2));
+  }
+}
+
+/** The environment run-tests.mjs started, or why there is none. */
+export function attachDockerEnv(): DockerEnv | { missing: string } {
+  const file = process.env['ROLLGATE_TEST_DOCKER'];
+  if (!file || !existsSync(file)) return { missing: process.env['ROLLGATE_TEST_DOCKER_ERROR'] ?? 'no Docker environment was started (run the tests with npm test)' };
+  return new DockerEnv(JSON.parse(readFileSync(file, 'utf8')) as DockerEnvInfo, file);
+}
