@@ -2,7 +2,6 @@
 // against fleet-repo-example served by a real git http-backend.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -10,21 +9,7 @@ import type { Plan } from '../src/model/index.js';
 import { ExampleCopy, COMPOSE } from './helpers/example-copy.js';
 import { cleanup, exampleBareRepo, projectRoot, tempDir } from './helpers/fixtures.js';
 import { startGitServer, type GitServer } from './helpers/git-server.js';
-
-const CLI = join(projectRoot, 'dist/src/cli/main.js');
-
-/** Runs the CLI as a separate process without blocking this one, which serves the git repo. */
-function rollgate(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, NO_COLOR: '1' } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
-}
+import { rollgate } from './helpers/cli.js';
 
 describe('rollgate diff against a real git server', () => {
   let root: string;
