@@ -1,0 +1,246 @@
+// Pure logic of src/apply, without an Engine: the container request built from a Compose
+// service, the reading of Engine answers and errors, and the plan runner's transaction rules
+// (with a recording applier; the real appliers are tested against the real Engine).
+
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { applyPlan, containerSpec, Journal, JournalError, LABEL, resumeJournal, silentLog, type Applier, type StepRecord } from '../src/apply/index.js';
+import { socketFromHost } from '../src/apply/docker/engine.js';
+import { engineMessage, isConnectionError, portInUse } from '../src/apply/docker/errors.js';
+import { healthFromStatus, imageRefs } from '../src/apply/docker/observe.js';
+import { classifyPullError, registryOf } from '../src/apply/docker/pull.js';
+import { healthyDeadlineMs } from '../src/apply/docker/wait.js';
+import { plan as makePlan } from '../src/diff/index.js';
+import { emptyObservedState, type Step } from '../src/model/index.js';
+import { app, desired, running, svc } from './helpers/builders.js';
+import { cleanup, tempDir } from './helpers/fixtures.js';
+
+describe('container request from a Compose service', () => {
+  const s = svc('api', 'reg:5000/api:2', {
+    command: ['httpd', '-f'],
+    environment: { A: '1', B: 'x=y' },
+    ports: [{ hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' }, { containerPort: 53, protocol: 'udp' }],
+    volumes: [
+      { type: 'volume', source: 'data', target: '/data', readOnly: false },
+      { type: 'bind', source: '/etc/gw', target: '/cfg', readOnly: true },
+      { type: 'volume', target: '/anon', readOnly: false },
+    ],
+    networks: ['back', 'front'],
+    restart: 'unless-stopped',
+    labels: { team: 'edge' },
+    healthcheck: { test: ['CMD', 'true'], intervalMs: 5000, timeoutMs: 2000, retries: 3, startPeriodMs: 1000 },
+    stopGracePeriodMs: 2500,
+    devices: ['/dev/ttyUSB0:/dev/ttyS0'],
+    tmpfs: ['/run:size=1m'],
+    logging: { driver: 'json-file', options: { 'max-size': '1m' } },
+  });
+  const spec = containerSpec({ app: 'edge', service: 'api', configHash: s.configHash, txn: 'tx1', commit: 'abc' }, s.config);
+
+  test('names, labels and environment', () => {
+    assert.equal(spec.name, `edge-api-${s.configHash.slice(0, 8)}`);
+    assert.deepEqual(spec.Labels, { team: 'edge', [LABEL.app]: 'edge', [LABEL.service]: 'api', [LABEL.configHash]: s.configHash, [LABEL.txn]: 'tx1', [LABEL.commit]: 'abc' });
+    assert.deepEqual(spec.Env, ['A=1', 'B=x=y']);
+    assert.deepEqual(spec.Cmd, ['httpd', '-f']);
+  });
+
+  test('ports, mounts, networks, restart, healthcheck in nanoseconds, stop timeout in whole seconds', () => {
+    const h = spec.HostConfig!;
+    assert.deepEqual(h.PortBindings, { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8080' }], '53/udp': [{ HostPort: '' }] });
+    assert.deepEqual(spec.ExposedPorts, { '80/tcp': {}, '53/udp': {} });
+    assert.deepEqual(h.Mounts, [
+      { Type: 'volume', Target: '/data', ReadOnly: false, Source: 'edge_data' },
+      { Type: 'bind', Target: '/cfg', ReadOnly: true, Source: '/etc/gw' },
+      { Type: 'volume', Target: '/anon', ReadOnly: false, Source: '' },
+    ]);
+    assert.equal(h.NetworkMode, 'edge_back');
+    assert.deepEqual(spec.NetworkingConfig, { EndpointsConfig: { edge_back: { Aliases: ['api'] } } });
+    assert.deepEqual(h.RestartPolicy, { Name: 'unless-stopped' });
+    assert.deepEqual(spec.Healthcheck, { Test: ['CMD', 'true'], Interval: 5e9, Timeout: 2e9, Retries: 3, StartPeriod: 1e9 });
+    assert.equal(spec.StopTimeout, 3);
+    assert.deepEqual(h.Devices, [{ PathOnHost: '/dev/ttyUSB0', PathInContainer: '/dev/ttyS0', CgroupPermissions: 'rwm' }]);
+    assert.deepEqual(h.Tmpfs, { '/run': 'size=1m' });
+    assert.deepEqual(h.LogConfig, { Type: 'json-file', Config: { 'max-size': '1m' } });
+  });
+
+  test('network_mode host: no networks, no aliases; restart "no" is the Engine\'s empty policy', () => {
+    const h = svc('x', 'img', { networks: [], networkMode: 'host' });
+    const sp = containerSpec({ app: 'a', service: 'x', configHash: h.configHash, txn: 't' }, h.config);
+    assert.equal(sp.HostConfig!.NetworkMode, 'host');
+    assert.equal(sp.NetworkingConfig, undefined);
+    assert.deepEqual(sp.HostConfig!.RestartPolicy, { Name: '' });
+  });
+
+  test('a disabled healthcheck overrides the image\'s', () => {
+    const h = svc('x', 'img', { healthcheck: { test: [], disable: true } });
+    assert.deepEqual(containerSpec({ app: 'a', service: 'x', configHash: h.configHash, txn: 't' }, h.config).Healthcheck, { Test: ['NONE'] });
+  });
+});
+
+describe('reading the Engine', () => {
+  test('health from the list call\'s status text', () => {
+    assert.equal(healthFromStatus('Up 5 seconds (healthy)'), 'healthy');
+    assert.equal(healthFromStatus('Up 1 second (health: starting)'), 'starting');
+    assert.equal(healthFromStatus('Up 2 minutes (unhealthy)'), 'unhealthy');
+    assert.equal(healthFromStatus('Exited (0) 3 seconds ago'), undefined);
+  });
+
+  test('image references: untagged spelling of :latest, digests, no <none>', () => {
+    assert.deepEqual(imageRefs(['busybox:latest', 'reg:5000/a:1', '<none>:<none>'], ['reg:5000/a@sha256:00', '<none>@<none>']), ['busybox:latest', 'busybox', 'reg:5000/a:1', 'reg:5000/a@sha256:00']);
+    assert.deepEqual(imageRefs(null, undefined), []);
+  });
+
+  test('port clashes in both of Docker\'s wordings', () => {
+    assert.equal(portInUse('driver failed programming external connectivity on endpoint x: Error starting userland proxy: listen tcp4 127.0.0.1:18111: bind: address already in use'), '127.0.0.1:18111');
+    assert.equal(portInUse('Bind for 0.0.0.0:8080 failed: port is already allocated'), '0.0.0.0:8080');
+    assert.equal(portInUse('no such image'), undefined);
+  });
+
+  test('pull failures: not found and refused credentials are final, an unreachable registry is retried', () => {
+    assert.equal(classifyPullError('manifest for 127.0.0.1:5000/t/x:9 not found: manifest unknown: manifest unknown'), 'not-found');
+    assert.equal(classifyPullError('pull access denied for foo, repository does not exist or may require \'docker login\''), 'not-found');
+    assert.equal(classifyPullError('Head "https://r/v2/a/manifests/1": unauthorized: authentication required'), 'auth');
+    assert.equal(classifyPullError('Get "http://127.0.0.1:5999/v2/": dial tcp 127.0.0.1:5999: connect: connection refused'), 'unreachable');
+    assert.equal(classifyPullError('something else'), 'other');
+  });
+
+  test('registry of an image reference, by Docker\'s rule', () => {
+    assert.equal(registryOf('127.0.0.1:5000/t/web:1'), '127.0.0.1:5000');
+    assert.equal(registryOf('registry.example.com/a/b'), 'registry.example.com');
+    assert.equal(registryOf('localhost/a'), 'localhost');
+    assert.equal(registryOf('library/busybox'), 'docker.io');
+    assert.equal(registryOf('busybox:1'), 'docker.io');
+  });
+
+  test('Engine errors: connection failures told apart, messages without dockerode\'s prefix', () => {
+    assert.equal(isConnectionError({ code: 'ECONNREFUSED' }), true);
+    assert.equal(isConnectionError({ message: 'socket hang up' }), true);
+    assert.equal(isConnectionError({ statusCode: 404, message: '(HTTP code 404) no such container - No such container: x' }), false);
+    assert.equal(engineMessage({ statusCode: 404, message: '(HTTP code 404) no such container - No such container: x' }), 'No such container: x');
+    assert.equal(engineMessage({ statusCode: 500, json: { message: 'boom' } }), 'boom');
+  });
+
+  test('Docker host: unix sockets only, with a clear error otherwise', () => {
+    assert.equal(socketFromHost(undefined), '/var/run/docker.sock');
+    assert.equal(socketFromHost('unix:///run/d.sock'), '/run/d.sock');
+    assert.throws(() => socketFromHost('tcp://10.0.0.1:2375'), /not supported: give the Engine's unix socket/);
+  });
+
+  test('a depends_on wait lasts long enough for the healthcheck to decide', () => {
+    const dep = svc('db', 'img', { healthcheck: { test: ['CMD', 'true'], intervalMs: 1000, timeoutMs: 500, retries: 3, startPeriodMs: 2000 } });
+    assert.equal(healthyDeadlineMs(dep), 2000 + 4 * 1500 + 5000);
+  });
+});
+
+/** An applier that records what it is asked to do, and fails where told. */
+class Recording implements Applier {
+  readonly name = 'recording';
+  calls: string[] = [];
+  constructor(private readonly failOn = new Set<string>()) {}
+  handles(step: Step): boolean {
+    return step.target.kind !== 'component';
+  }
+  async run(step: Step): Promise<Omit<StepRecord, 'status'>> {
+    this.calls.push(`run ${step.id}`);
+    if (this.failOn.has(step.id)) throw new Error(`told to fail ${step.id}`);
+    return {};
+  }
+  async undo(step: Step): Promise<void> {
+    this.calls.push(`undo ${step.id}`);
+    if (this.failOn.has(`undo ${step.id}`)) throw new Error('undo refused');
+  }
+}
+
+describe('the plan runner', () => {
+  const dir = tempDir('rollgate-runner-');
+  after(() => cleanup(dir));
+  const v1 = desired([], [app('edge', 30, [svc('db', 'db:1'), svc('api', 'api:1', { dependsOn: { db: { condition: 'service_started', required: true } } })])]);
+  const v2 = desired([], [app('edge', 30, [svc('db', 'db:2'), svc('api', 'api:2', { dependsOn: { db: { condition: 'service_started', required: true } } })])]);
+  const update = makePlan(v2, running(v1));
+  let n = 0;
+  const journal = () => new Journal(join(dir, `journal-${++n}.json`));
+
+  test('prepare, stages in dependency order, then finalize; the journal is cleared', async () => {
+    const a = new Recording();
+    const j = journal();
+    const out = await applyPlan(update, { appliers: [a], desired: v2, log: silentLog, journal: j });
+    assert.equal(out.status, 'applied');
+    const runs = a.calls.map((c) => c.replace(/^run /, ''));
+    const at = (prefix: string) => runs.findIndex((r) => r.startsWith(prefix));
+    assert.ok(at('pull image/api:2') < at('create service/edge/db') && at('pull image/db:2') < at('create service/edge/db'), runs.join('\n'));
+    assert.ok(at('start service/edge/db') < at('create service/edge/api') || at('start service/edge/db') < at('start service/edge/api'));
+    assert.ok(at('remove service/edge/db') > at('start service/edge/api'), 'old containers go only after every stage');
+    assert.equal(existsSync(j.path), false);
+  });
+
+  test('a failed pull: nothing else runs and nothing is undone', async () => {
+    const a = new Recording(new Set(['pull image/db:2']));
+    const out = await applyPlan(update, { appliers: [a], desired: v2, log: silentLog, journal: journal() });
+    assert.equal(out.status, 'prepare-failed');
+    assert.equal(out.failedStep, 'pull image/db:2');
+    assert.ok(a.calls.every((c) => c.startsWith('run pull')), a.calls.join('\n'));
+  });
+
+  test('a failed step: every step that ran is undone, newest first, and the outcome says rolled back', async () => {
+    const a = new Recording(new Set(['start service/edge/api']));
+    const out = await applyPlan(update, { appliers: [a], desired: v2, log: silentLog, journal: journal(), concurrency: 1 });
+    assert.equal(out.status, 'rolled-back');
+    assert.match(out.error!, /^start service\/edge\/api: told to fail/);
+    const ran = a.calls.filter((c) => c.startsWith('run')).map((c) => c.slice(4));
+    const undone = a.calls.filter((c) => c.startsWith('undo')).map((c) => c.slice(5));
+    assert.deepEqual(undone, ran.reverse(), 'the failed step too: it may have half happened');
+    assert.ok(!a.calls.some((c) => c.startsWith('run remove')), 'finalize never runs');
+  });
+
+  test('a failed health gate rolls back like a failed step', async () => {
+    const a = new Recording();
+    const out = await applyPlan(update, { appliers: [a], desired: v2, log: silentLog, journal: journal(), confirm: async () => Promise.reject(new Error('api-http failed 3 times')) });
+    assert.equal(out.status, 'rolled-back');
+    assert.equal(out.error, 'api-http failed 3 times');
+    assert.ok(a.calls.some((c) => c === 'undo create service/edge/db'));
+  });
+
+  test('an undo that fails is reported as an incomplete rollback, never as rolled back', async () => {
+    const a = new Recording(new Set(['start service/edge/api', 'undo create service/edge/db']));
+    const out = await applyPlan(update, { appliers: [a], desired: v2, log: silentLog, journal: journal() });
+    assert.equal(out.status, 'rollback-incomplete');
+    assert.deepEqual(out.undoErrors, ['create service/edge/db: undo refused']);
+  });
+
+  test('steps no applier executes are refused before anything runs', async () => {
+    const withComponent = desired([{ key: 'G', type: 'gw', interface: 'gw', interfaceArgs: [], protocol: 'update_manifest', version: '2', artifact: { kind: 'repo', path: 'a', size: 1 }, order: 10 }], []);
+    const a = new Recording();
+    await assert.rejects(applyPlan(makePlan(withComponent, emptyObservedState()), { appliers: [a], desired: withComponent, log: silentLog, journal: journal() }), /no applier in this build executes "download" steps/);
+    assert.deepEqual(a.calls, []);
+  });
+
+  test('resume: before finalize the interrupted steps are undone; in finalize the rest is finished', async () => {
+    const j = journal();
+    await j.begin('tx-a', update);
+    await j.phase('stages');
+    await j.step('create service/edge/db', { status: 'done', containerId: 'c1' });
+    await j.step(update.stages[0]!.steps.find((s) => s.kind === 'stop')!.id, { status: 'started' });
+    const a = new Recording();
+    const r = await resumeJournal(new Journal(j.path), [a], silentLog);
+    assert.equal(r?.action, 'rolled-back');
+    assert.deepEqual(a.calls, [`undo ${update.stages[0]!.steps.find((s) => s.kind === 'stop')!.id}`, 'undo create service/edge/db']);
+    assert.equal(existsSync(j.path), false);
+
+    const k = journal();
+    await k.begin('tx-b', update);
+    await k.phase('finalize');
+    await k.step(update.finalize[0]!.id, { status: 'done' });
+    const b = new Recording();
+    const f = await resumeJournal(new Journal(k.path), [b], silentLog);
+    assert.equal(f?.action, 'finished');
+    assert.deepEqual(b.calls, update.finalize.slice(1).map((s) => `run ${s.id}`));
+  });
+
+  test('a damaged journal is an error that says what to do, never ignored', async () => {
+    const path = join(dir, 'damaged.json');
+    writeFileSync(path, '{"schema": "rollgate.journal/v1", "txn"');
+    await assert.rejects(resumeJournal(new Journal(path), [], silentLog), (e: unknown) => e instanceof JournalError && /not valid JSON.*remove it to continue/.test(e.message));
+    assert.ok(readFileSync(path, 'utf8').length > 0, 'the damaged journal is left for inspection');
+  });
+});
