@@ -28,6 +28,8 @@ export class JournalError extends Error {
 export class Journal {
   private data: JournalData | undefined;
   private writing: Promise<void> = Promise.resolve();
+  /** The write that will carry changes made now; undefined once it has started. */
+  private next: Promise<void> | undefined;
 
   constructor(readonly path: string) {}
 
@@ -74,16 +76,35 @@ export class Journal {
     await this.flush();
   }
 
+  /**
+   * Records a step as finished without waiting for the disk: every later write carries it, and
+   * a crash before then leaves it `started`, which resume treats the same way (undo both).
+   */
+  stepDone(id: string, record: StepRecord): void {
+    const d = this.current;
+    if (!(id in d.steps)) d.order.push(id);
+    d.steps[id] = { ...d.steps[id], ...record };
+    this.flush().catch(() => {}); // a failing disk surfaces at the next awaited write
+  }
+
   async clear(): Promise<void> {
     await this.writing.catch(() => {});
     this.data = undefined;
     await rm(this.path, { force: true });
   }
 
-  /** Writes are queued so concurrent steps never interleave their snapshots. */
+  /**
+   * Group commit: concurrent steps share one atomic write. A caller's change is durable once a
+   * write that started after the change has finished; writes never overlap.
+   */
   private flush(): Promise<void> {
-    const snapshot = JSON.stringify(this.data, null, 1);
-    this.writing = this.writing.catch(() => {}).then(() => writeFileAtomic(this.path, snapshot));
-    return this.writing;
+    if (!this.next) {
+      this.next = this.writing.catch(() => {}).then(() => {
+        this.next = undefined;
+        return writeFileAtomic(this.path, JSON.stringify(this.data, null, 1));
+      });
+      this.writing = this.next;
+    }
+    return this.next;
   }
 }

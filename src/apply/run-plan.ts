@@ -122,7 +122,7 @@ async function finalizeAll(data: JournalData, appliers: Applier[], journal: Jour
     crashPoint('finalize');
     try {
       const r = await applierFor(appliers, step).run(step, ctx);
-      await journal.step(step.id, { ...r, status: 'done' });
+      journal.stepDone(step.id, { ...r, status: 'done' });
       outcome.ran?.push(step.id);
     } catch (err) {
       await journal.step(step.id, { status: 'failed', error: message(err) });
@@ -153,7 +153,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyOu
     crashPoint(step.kind);
     try {
       const r = await applierFor(appliers, step).run(step, ctx);
-      await journal.step(step.id, { ...r, status: 'done' });
+      journal.stepDone(step.id, { ...r, status: 'done' });
       outcome.ran.push(step.id);
     } catch (err) {
       await journal.step(step.id, { status: 'failed', error: message(err) });

@@ -1,0 +1,130 @@
+// rollgate against docker-compose (Debian's docker-compose package) on the same private Engine,
+// in the same run: a no-op reconcile of 20 running services, and a release update of all 20.
+// Needs root, docker.io, docker-registry, busybox-static and docker-compose. Prints Markdown;
+// BENCHMARKS.md holds the recorded figures and the method.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DockerApplier, Engine, silentLog } from '../src/apply/index.js';
+import { reconcileOnce } from '../src/agent/reconcile.js';
+import { AppRepo } from '../test/helpers/app-repo.js';
+import { DockerEnv, startDockerEnv, stopDockerEnv } from '../test/helpers/docker-env.js';
+import { CLI } from '../test/helpers/cli.js';
+import { tempDir } from '../test/helpers/fixtures.js';
+
+const SERVICES = 20;
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
+
+function compose(image: string): string {
+  const lines = ['services:'];
+  for (let i = 0; i < SERVICES; i++) lines.push(`  s${i}:`, `    image: ${image}`, '    command: ["sleep", "3600"]', '    init: true', `    environment: { N: "${i}" }`);
+  return lines.join('\n') + '\n';
+}
+
+function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const t = process.hrtime.bigint();
+  return fn().then((value) => ({ ms: Number(process.hrtime.bigint() - t) / 1e6, value }));
+}
+
+function run(cmd: string, args: string[], env: Record<string, string>, cwd?: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err}`))));
+  });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main() {
+  if (spawnSync('sh', ['-c', 'command -v docker-compose']).status !== 0) throw new Error('docker-compose is missing (Debian package docker-compose)');
+  const info = await startDockerEnv();
+  const envFile = join(info.root, 'env.json');
+  try {
+    const env = new DockerEnv(info, envFile);
+    const img1 = await env.image('bench/svc', '1', true);
+    const img2 = await env.image('bench/svc', '2', true);
+    const dockerHost = { DOCKER_HOST: `unix://${info.socket}` };
+    const version = spawnSync('docker-compose', ['version', '--short']).stdout.toString().trim();
+
+    // docker-compose project
+    const cdir = tempDir('bench-compose-');
+    const cfile = join(cdir, 'docker-compose.yml');
+    const composeUp = () => run('docker-compose', ['-p', 'cmp', '-f', cfile, 'up', '-d', '--remove-orphans'], dockerHost, cdir);
+
+    // rollgate app (both images are kept, as the last good commit's would be, so neither tool pulls)
+    const repo = new AppRepo();
+    const stateDir = tempDir('bench-state-');
+    const engine = new Engine({ socketPath: info.socket });
+    const applier = new DockerApplier(engine, { keepImages: () => [img1, img2] });
+    const rollgateOnce = async () => {
+      const d = await repo.load();
+      return reconcileOnce(d, { docker: applier, stateDir, log: silentLog, ...(process.env["BENCH_CONCURRENCY"] ? { concurrency: Number(process.env["BENCH_CONCURRENCY"]) } : {}) });
+    };
+    const rollgateCli = () => run(process.execPath, [CLI, 'apply', '--repo', repo.dir, '--id', 'gw-bench', '--state-dir', stateDir, '--quiet'], dockerHost);
+
+    mkdirSync(cdir, { recursive: true });
+    writeFileSync(cfile, compose(img1));
+    await repo.set({ rg: compose(img1) });
+    await composeUp();
+    const first = await rollgateOnce();
+    if (first.outcome?.status !== 'applied') throw new Error(`rollgate install failed: ${first.outcome?.error}`);
+
+    // No-op reconcile of 20 running services
+    const noop = { compose: [] as number[], rollgate: [] as number[], rollgateCli: [] as number[] };
+    let calls = 0;
+    for (let r = 0; r < ROUNDS; r++) {
+      noop.compose.push((await timed(composeUp)).ms);
+      const before = engine.calls;
+      const t = await timed(rollgateOnce);
+      calls = engine.calls - before;
+      if (t.value.outcome) throw new Error('the no-op reconcile planned changes');
+      noop.rollgate.push(t.ms);
+      noop.rollgateCli.push((await timed(rollgateCli)).ms);
+    }
+
+    // Release update of all 20 services, alternating between the two images
+    const upd = { compose: [] as number[], rollgate: [] as number[], rollgateCli: [] as number[] };
+    let image = img1;
+    for (let r = 0; r < ROUNDS; r++) {
+      image = image === img1 ? img2 : img1;
+      // Alternate which tool goes first, so neither always runs on an Engine still busy with the other's clean-up.
+      const composeRound = async () => {
+        writeFileSync(cfile, compose(image));
+        upd.compose.push((await timed(composeUp)).ms);
+      };
+      const rollgateRound = async () => {
+        await repo.set({ rg: compose(image) });
+        const t = await timed(rollgateOnce);
+        if (t.value.outcome?.status !== 'applied') throw new Error(`rollgate update failed: ${t.value.outcome?.error}`);
+        upd.rollgate.push(t.ms);
+      };
+      if (r % 2 === 0) await composeRound().then(rollgateRound);
+      else await rollgateRound().then(composeRound);
+      // The CLI round goes back and forth once more, so it updates too.
+      await repo.set({ rg: compose(image === img1 ? img2 : img1) });
+      upd.rollgateCli.push((await timed(rollgateCli)).ms);
+      await repo.set({ rg: compose(image) });
+      await rollgateOnce();
+    }
+
+    const row = (what: string, c: number[], g: number[], cli: number[]) =>
+      `| ${what} | ${median(c).toFixed(0)} | ${median(g).toFixed(0)} | ${(median(g) / median(c)).toFixed(3)}× | ${median(cli).toFixed(0)} | ${(median(cli) / median(c)).toFixed(2)}× |`;
+    console.log(`docker-compose ${version}, ${SERVICES} services, ${ROUNDS} rounds, medians in ms\n`);
+    console.log('| operation | docker-compose up -d | rollgate reconcile (in the agent) | ratio | rollgate apply (new process) | ratio |');
+    console.log('|---|---|---|---|---|---|');
+    console.log(row('no-op reconcile', noop.compose, noop.rollgate, noop.rollgateCli));
+    console.log(row('release update of all services', upd.compose, upd.rollgate, upd.rollgateCli));
+    console.log(`\nEngine API calls in a no-op reconcile: ${calls}`);
+    await run('docker-compose', ['-p', 'cmp', '-f', cfile, 'down', '-t', '1'], dockerHost, cdir).catch(() => {});
+  } finally {
+    await stopDockerEnv(envFile);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
