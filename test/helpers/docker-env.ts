@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import tar from 'tar-stream';
 import { tempDir } from './fixtures.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface DockerEnvInfo {
   root: string;
@@ -23,7 +24,6 @@ export interface DockerEnvInfo {
   registryPid: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** What is missing on this machine for a real Docker environment; empty when all is there. */
 export function missingDockerParts(): string[] {

@@ -53,8 +53,11 @@ function findService(ctx: StepContext, app: string, service: string): DesiredSer
 
 export class DockerApplier implements Applier {
   readonly name = 'docker';
-  /** Containers this process created, by `app/service`: how `start` finds what `create` made. */
-  private readonly created = new Map<string, string>();
+  /**
+   * The container each service's `create` made in the transaction in flight, by `app/service`:
+   * how `start` finds it without a lookup. Entries of an earlier transaction never match.
+   */
+  private readonly created = new Map<string, { txn: string; id: string }>();
 
   constructor(
     readonly engine: Engine,
@@ -150,7 +153,7 @@ export class DockerApplier implements Applier {
         containerId = (await this.engine.call((d) => d.createContainer(spec))).id;
       }
     }
-    this.created.set(`${t.app}/${t.service}`, containerId);
+    this.created.set(`${t.app}/${t.service}`, { txn: ctx.txn, id: containerId });
     for (const net of extraNetworks(t.app, svc.config)) {
       await ignore(this.engine.call((d) => d.getNetwork(net).connect({ Container: containerId, EndpointConfig: { Aliases: [t.service] } })), 409, 403);
     }
@@ -163,7 +166,7 @@ export class DockerApplier implements Applier {
     const t = target(step) as { app: string; service: string };
     if (step.containerId) return step.containerId;
     const mine = this.created.get(`${t.app}/${t.service}`);
-    if (mine) return mine;
+    if (mine?.txn === txn) return mine.id;
     const filters = JSON.stringify({ label: [`${LABEL.txn}=${txn}`, `${LABEL.app}=${t.app}`, `${LABEL.service}=${t.service}`] });
     return (await this.engine.call((d) => d.listContainers({ all: true, filters })))[0]?.Id;
   }

@@ -3,6 +3,7 @@
 
 import Docker from 'dockerode';
 import { DockerError, isConnectionError, unreachable } from './errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 
@@ -23,7 +24,6 @@ export function socketFromHost(host: string | undefined): string {
   throw new DockerError('engine-unreachable', `Docker host "${host}" is not supported: give the Engine's unix socket, e.g. unix:///var/run/docker.sock`);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class Engine {
   readonly docker: Docker;

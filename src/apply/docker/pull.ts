@@ -4,6 +4,7 @@
 import type { Log } from '../log.js';
 import type { Engine } from './engine.js';
 import { DockerError, engineMessage, isConnectionError, unreachable } from './errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface RegistryCredentials {
   username: string;
@@ -37,7 +38,6 @@ export function classifyPullError(msg: string): PullFailure {
   return 'other';
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function pullOnce(engine: Engine, ref: string, auth: RegistryCredentials | undefined, log: Log): Promise<void> {
   const stream = await engine.call((d) => d.pull(ref, auth ? { authconfig: { username: auth.username, password: auth.password, serveraddress: registryOf(ref) } } : {}));

@@ -6,8 +6,8 @@ import type { Engine } from './engine.js';
 import { DockerError } from './errors.js';
 import { LABEL } from './labels.js';
 import { healthFromStatus } from './observe.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // Docker's own healthcheck defaults.
 const DEFAULT_INTERVAL = 30_000;
