@@ -174,12 +174,13 @@ describe('the plan runner', () => {
     assert.equal(existsSync(j.path), false);
   });
 
-  test('a failed pull: nothing else runs and nothing is undone', async () => {
+  test('a failed pull: no stage step runs; only prepare steps get their undo (a download its Cleanup)', async () => {
     const a = new Recording(new Set(['pull image/db:2']));
     const out = await applyPlan(update, { appliers: [a], desired: v2, log: silentLog, journal: journal() });
     assert.equal(out.status, 'prepare-failed');
     assert.equal(out.failedStep, 'pull image/db:2');
-    assert.ok(a.calls.every((c) => c.startsWith('run pull')), a.calls.join('\n'));
+    assert.ok(a.calls.every((c) => c.startsWith('run pull') || c.startsWith('undo pull')), a.calls.join('\n'));
+    assert.ok(a.calls.some((c) => c.startsWith('run pull')));
   });
 
   test('a failed step: every step that ran is undone, newest first, and the outcome says rolled back', async () => {

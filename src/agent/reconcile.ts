@@ -23,17 +23,24 @@ export interface ReconcileResult {
 }
 
 function appliersOf(d: GatewayAppliers): Applier[] {
-  return [d.docker].filter((a): a is NonNullable<typeof a> => a !== undefined);
+  return [d.docker, d.interfaces].filter((a): a is NonNullable<typeof a> => a !== undefined);
 }
 
 export async function reconcileOnce(desired: DesiredState, deps: ReconcileDeps): Promise<ReconcileResult> {
   const journal = new Journal(join(deps.stateDir, JOURNAL_FILE));
   const appliers = appliersOf(deps);
-  const resumed = await resumeJournal(journal, appliers, deps.log);
+  const resumed = await resumeJournal(journal, appliers, deps.log, { ...(deps.confirm ? { confirm: deps.confirm } : {}), ...(deps.concurrency ? { concurrency: deps.concurrency } : {}) });
   if (resumed && resumed.undoErrors.length > 0) {
     throw new Error(`the interrupted apply ${resumed.txn} could not be put back completely; nothing new is applied until it is: ${resumed.undoErrors.join('; ')}`);
   }
-  const observed = await observeGateway(deps);
+  // A transaction that failed (before a crash or a reboot cut its rollback short, or after the
+  // gateway rebooted for it) is not tried again here: the failure is the answer.
+  if (resumed?.plan && resumed.outcome && resumed.outcome.status !== 'applied') return { resumed, plan: resumed.plan, outcome: resumed.outcome };
+  if (resumed?.plan && resumed.failure) {
+    const status = resumed.undoErrors.length > 0 ? 'rollback-incomplete' : 'rolled-back';
+    return { resumed, plan: resumed.plan, outcome: { txn: resumed.txn, status, error: resumed.failure, ran: [], undone: resumed.undone, undoErrors: resumed.undoErrors, finalizeErrors: [] } };
+  }
+  const observed = await observeGateway(deps, desired, deps.log);
   const plan = makePlan(desired, observed);
   const steps = plan.prepare.length + plan.stages.reduce((n, s) => n + s.steps.length, 0) + plan.finalize.length;
   if (steps === 0) return { ...(resumed ? { resumed } : {}), plan };

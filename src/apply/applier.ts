@@ -4,7 +4,8 @@
 import type { DesiredState, Plan, Step } from '../model/index.js';
 import type { Log } from './log.js';
 
-export type StepStatus = 'started' | 'done' | 'failed' | 'undone';
+/** `awaiting-reboot`: the step ran up to a reboot of the gateway itself, which the runner does once per stage. */
+export type StepStatus = 'started' | 'done' | 'failed' | 'undone' | 'awaiting-reboot';
 
 /** What the journal keeps of one step: enough to undo it after a crash. */
 export interface StepRecord {
@@ -14,6 +15,13 @@ export interface StepRecord {
   /** The image of a container a step removed: a candidate for pruning. */
   image?: string;
   error?: string;
+  /** Returned by `run` when the step needs the gateway to reboot before it can be verified. */
+  reboot?: 'gateway';
+}
+
+/** An undo that can never succeed (an interface without rollback): retrying is pointless. */
+export class UndoImpossibleError extends Error {
+  override name = 'UndoImpossibleError';
 }
 
 export interface StepContext {
@@ -31,6 +39,13 @@ export interface Applier {
   run(step: Step, ctx: StepContext): Promise<Omit<StepRecord, 'status'>>;
   /** Puts back what `run` did, including a run cut short by a crash. Must be safe to repeat. */
   undo(step: Step, record: StepRecord, ctx: StepContext): Promise<void>;
+  /**
+   * Reboots the gateway (steps of the stage returned `reboot: 'gateway'` and are journaled).
+   * Returns or throws only when the reboot did not happen; the process normally ends here.
+   */
+  rebootGateway?(ctx: StepContext): Promise<void>;
+  /** After the gateway came back: verifies a step that awaited the reboot. */
+  verifyAfterReboot?(step: Step, record: StepRecord, ctx: StepContext): Promise<void>;
   /** After the finalize phase: housekeeping such as pruning images nothing uses any more. */
   afterFinalize?(plan: Plan, records: Record<string, StepRecord>, ctx: StepContext): Promise<void>;
 }

@@ -10,3 +10,8 @@ export { DockerError, type DockerErrorKind } from './docker/errors.js';
 export { LABEL, containerName, networkName, volumeName } from './docker/labels.js';
 export { containerSpec } from './docker/container-spec.js';
 export type { RegistryAuth, RegistryCredentials } from './docker/pull.js';
+export { InterfaceApplier, DEFAULT_INTERFACE_DIRS, DEFAULT_TIMEOUTS, DEFAULT_CACHE_BYTES, DEFAULT_REBOOT_COMMAND, type InterfaceApplierOptions, type InterfaceTimeouts } from './interface/applier.js';
+export { InterfaceError } from './interface/invoke.js';
+export { ProtocolError, interfaceArgv, type InterfaceTarget, type InterfaceState, type Query, type RebootNeed } from './interface/protocol.js';
+export { ArtifactCache, DownloadError } from './interface/artifact-cache.js';
+export { UndoImpossibleError } from './applier.js';

@@ -3,11 +3,12 @@
 // to finish.
 
 import { readFile, rm } from 'node:fs/promises';
-import type { Plan } from '../model/index.js';
+import type { DesiredState, Plan } from '../model/index.js';
 import type { StepRecord } from './applier.js';
 import { writeFileAtomic } from './atomic-write.js';
 
-export type JournalPhase = 'prepare' | 'stages' | 'confirm' | 'rolling-back' | 'finalize';
+/** `commit`: confirmed, components being committed; a failed commit still rolls everything back. */
+export type JournalPhase = 'prepare' | 'stages' | 'confirm' | 'commit' | 'rolling-back' | 'finalize';
 
 export interface JournalData {
   schema: 'rollgate.journal/v1';
@@ -58,7 +59,23 @@ export class Journal {
     return this.data;
   }
 
-  async begin(txn: string, plan: Plan): Promise<void> {
+  /** The desired state the transaction applies, kept beside the journal for a resume after a reboot. */
+  get desiredPath(): string {
+    return `${this.path}.desired`;
+  }
+
+  async loadDesired(): Promise<DesiredState | undefined> {
+    try {
+      return JSON.parse(await readFile(this.desiredPath, 'utf8')) as DesiredState;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new JournalError(`cannot read ${this.desiredPath}: ${(err as Error).message}`);
+    }
+  }
+
+  async begin(txn: string, plan: Plan, desired?: DesiredState): Promise<void> {
+    if (desired) await writeFileAtomic(this.desiredPath, JSON.stringify(desired));
+    else await rm(this.desiredPath, { force: true });
     this.data = { schema: 'rollgate.journal/v1', txn, startedAt: new Date().toISOString(), phase: 'prepare', plan, steps: {}, order: [] };
     await this.flush();
   }
@@ -91,6 +108,7 @@ export class Journal {
     await this.writing.catch(() => {});
     this.data = undefined;
     await rm(this.path, { force: true });
+    await rm(this.desiredPath, { force: true });
   }
 
   /**

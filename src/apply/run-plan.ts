@@ -4,7 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { DesiredState, Plan, Step } from '../model/index.js';
-import type { Applier, StepContext, StepRecord } from './applier.js';
+import { UndoImpossibleError, type Applier, type StepContext } from './applier.js';
 import { crashPoint } from './crash-points.js';
 import { Journal, type JournalData } from './journal.js';
 import type { Log } from './log.js';
@@ -37,6 +37,8 @@ export interface ApplyOutcome {
   undoErrors: string[];
   /** Finalize steps that failed; the change stands, the next reconcile cleans up. */
   finalizeErrors: string[];
+  /** How many undo errors no retry can fix (interfaces without rollback). */
+  permanentUndoErrors?: number;
 }
 
 export class NoApplierError extends Error {
@@ -95,7 +97,18 @@ async function runGraph(steps: Step[], limit: number, exec: (s: Step) => Promise
   });
 }
 
-async function undoAll(data: JournalData, appliers: Applier[], journal: Journal, ctx: StepContext, outcome: Pick<ApplyOutcome, 'undone' | 'undoErrors'>): Promise<void> {
+function isPermanent(err: unknown): boolean {
+  return err instanceof UndoImpossibleError;
+}
+
+interface UndoTally {
+  undone: string[];
+  undoErrors: string[];
+  /** Undo errors that retrying cannot fix (an interface without rollback). */
+  permanentUndoErrors?: number;
+}
+
+async function undoAll(data: JournalData, appliers: Applier[], journal: Journal, ctx: StepContext, outcome: UndoTally): Promise<void> {
   const steps = new Map([...data.plan.prepare, ...data.plan.stages.flatMap((s) => s.steps)].map((s) => [s.id, s]));
   for (const id of [...data.order].reverse()) {
     const rec = data.steps[id];
@@ -110,12 +123,128 @@ async function undoAll(data: JournalData, appliers: Applier[], journal: Journal,
     } catch (err) {
       outcome.undoErrors.push(`${id}: ${message(err)}`);
       ctx.log.error({ step: id, err: message(err) }, `could not undo ${id}: ${message(err)}`);
+      if (isPermanent(err)) {
+        outcome.permanentUndoErrors = (outcome.permanentUndoErrors ?? 0) + 1;
+        await journal.step(id, { ...rec, status: 'undone', error: message(err) });
+      }
     }
   }
 }
 
+/** The transaction after prepare: stages, gateway reboots, confirm, commits, finalize; or rollback. */
+class Transaction {
+  constructor(
+    private readonly journal: Journal,
+    private readonly appliers: Applier[],
+    private readonly ctx: StepContext,
+    private readonly limit: number,
+    private readonly confirm: (() => Promise<void>) | undefined,
+    readonly outcome: ApplyOutcome,
+  ) {}
+
+  get data(): JournalData {
+    return this.journal.current;
+  }
+
+  readonly exec = async (step: Step): Promise<void> => {
+    await this.journal.step(step.id, { status: 'started' });
+    crashPoint(step.kind);
+    try {
+      const r = await applierFor(this.appliers, step).run(step, this.ctx);
+      if (r.reboot === 'gateway') await this.journal.step(step.id, { ...r, status: 'awaiting-reboot' });
+      else this.journal.stepDone(step.id, { ...r, status: 'done' });
+      this.outcome.ran.push(step.id);
+    } catch (err) {
+      await this.journal.step(step.id, { status: 'failed', error: message(err) });
+      this.outcome.ran.push(step.id);
+      throw err;
+    }
+  };
+
+  /** Runs every stage step not yet done, stage by stage; a stage whose steps await it ends in one reboot. */
+  async stages(): Promise<Failure | undefined> {
+    for (const stage of this.data.plan.stages) {
+      const todo = stage.steps.filter((s) => this.data.steps[s.id]?.status !== 'done');
+      if (todo.length === 0) continue;
+      this.ctx.log.info({ stage: stage.name, steps: todo.length }, `stage ${stage.name}`);
+      const f = await runGraph(todo, this.limit, this.exec);
+      if (f) return f;
+      const awaiting = stage.steps.filter((s) => this.data.steps[s.id]?.status === 'awaiting-reboot');
+      if (awaiting.length > 0) {
+        const first = awaiting[0]!;
+        const applier = applierFor(this.appliers, first);
+        if (!applier.rebootGateway) return { step: first, err: new Error(`${applier.name} asked for a gateway reboot it cannot perform`) };
+        this.ctx.log.warn({ stage: stage.name, steps: awaiting.map((s) => s.id) }, `stage ${stage.name} needs the gateway to reboot; the transaction is journaled and continues when the agent starts again`);
+        crashPoint('reboot-gateway');
+        try {
+          await applier.rebootGateway(this.ctx);
+          return { step: first, err: new Error('the reboot command returned but the gateway did not reboot') };
+        } catch (err) {
+          return { step: first, err };
+        }
+      }
+    }
+    return undefined;
+  }
+
+  /** After a gateway reboot: verifies the steps that awaited it. */
+  async verifyAfterReboot(): Promise<Failure | undefined> {
+    const steps = this.data.plan.stages.flatMap((s) => s.steps).filter((s) => this.data.steps[s.id]?.status === 'awaiting-reboot');
+    for (const step of steps) {
+      try {
+        await applierFor(this.appliers, step).verifyAfterReboot!(step, this.data.steps[step.id]!, this.ctx);
+        await this.journal.step(step.id, { status: 'done' });
+        this.outcome.ran.push(step.id);
+      } catch (err) {
+        await this.journal.step(step.id, { status: 'failed', error: message(err) });
+        return { step, err };
+      }
+    }
+    return undefined;
+  }
+
+  /** Confirm (the health window), then commit; any failure rolls back. Then finalize. */
+  async finish(fromPhase: 'stages' | 'commit'): Promise<ApplyOutcome> {
+    let failure: Failure | undefined;
+    if (fromPhase === 'stages' && this.confirm) {
+      await this.journal.phase('confirm');
+      try {
+        await this.confirm();
+      } catch (err) {
+        failure = { err };
+      }
+    }
+    if (!failure) {
+      // Commit last (safety rule 3), and a commit that fails still rolls every component back.
+      await this.journal.phase('commit');
+      const commits = this.data.plan.finalize.filter((s) => s.kind === 'commit' && this.data.steps[s.id]?.status !== 'done');
+      failure = await runGraph(commits, this.limit, this.exec);
+    }
+    if (failure) return this.rollback(failure);
+    await this.journal.phase('finalize');
+    const { txn, plan } = this.data;
+    await finalizeAll(this.data, this.appliers, this.journal, this.ctx, this.limit, this.outcome);
+    await this.journal.clear();
+    this.ctx.log.info({ txn, commit: plan.desired.source.commit }, 'applied');
+    return this.outcome;
+  }
+
+  async rollback(failure: Failure): Promise<ApplyOutcome> {
+    const txn = this.data.txn;
+    const error = failure.step ? `${failure.step.id}: ${message(failure.err)}` : message(failure.err);
+    this.ctx.log.error({ txn, step: failure.step?.id, err: message(failure.err) }, `apply failed, rolling back: ${error}`);
+    await this.journal.phase('rolling-back', error);
+    await undoAll(this.data, this.appliers, this.journal, { ...this.ctx, desired: undefined }, this.outcome);
+    // Reported as rollback-incomplete; the next reconcile plans afresh from what it observes.
+    await this.journal.clear();
+    return { ...this.outcome, status: this.outcome.undoErrors.length ? 'rollback-incomplete' : 'rolled-back', error, ...(failure.step ? { failedStep: failure.step.id } : {}) };
+  }
+}
+
+type Failure = { step?: Step; err: unknown };
+
 async function finalizeAll(data: JournalData, appliers: Applier[], journal: Journal, ctx: StepContext, limit: number, outcome: Pick<ApplyOutcome, 'finalizeErrors'> & { ran?: string[] }): Promise<void> {
-  const todo = data.plan.finalize.filter((s) => data.steps[s.id]?.status !== 'done');
+  const todo = data.plan.finalize.filter((s) => s.kind !== 'commit' && data.steps[s.id]?.status !== 'done');
   // A failed finalize step does not stop the others: the change is confirmed and stands.
   await runGraph(todo, limit, async (step) => {
     await journal.step(step.id, { status: 'started' });
@@ -140,101 +269,102 @@ async function finalizeAll(data: JournalData, appliers: Applier[], journal: Jour
   }
 }
 
+const newOutcome = (txn: string): ApplyOutcome => ({ txn, status: 'applied', ran: [], undone: [], undoErrors: [], finalizeErrors: [] });
+
 export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyOutcome> {
   const { appliers, journal, log } = opts;
   const all = [...plan.prepare, ...plan.stages.flatMap((s) => s.steps), ...plan.finalize];
   for (const s of all) applierFor(appliers, s); // refuse before touching anything
   const txn = randomUUID();
   const ctx: StepContext = { txn, desired: opts.desired, log };
-  const outcome: ApplyOutcome = { txn, status: 'applied', ran: [], undone: [], undoErrors: [], finalizeErrors: [] };
+  const t = new Transaction(journal, appliers, ctx, opts.concurrency ?? 4, opts.confirm, newOutcome(txn));
 
-  const exec = async (step: Step) => {
-    await journal.step(step.id, { status: 'started' });
-    crashPoint(step.kind);
-    try {
-      const r = await applierFor(appliers, step).run(step, ctx);
-      journal.stepDone(step.id, { ...r, status: 'done' });
-      outcome.ran.push(step.id);
-    } catch (err) {
-      await journal.step(step.id, { status: 'failed', error: message(err) });
-      outcome.ran.push(step.id);
-      throw err;
-    }
-  };
-
-  await journal.begin(txn, plan);
+  await journal.begin(txn, plan, opts.desired);
   log.info({ txn, commit: plan.desired.source.commit, changes: plan.changes.length }, `applying ${plan.changes.length} change(s)`);
-  const prepFail = await runGraph(plan.prepare, opts.prepareConcurrency ?? 3, exec);
+  const prepFail = await runGraph(plan.prepare, opts.prepareConcurrency ?? 3, t.exec);
   if (prepFail) {
-    // Nothing running was touched (safety rule 1): there is nothing to undo.
+    // Nothing running was touched (safety rule 1); downloads still get their Cleanup.
+    const error = message(prepFail.err);
+    await journal.phase('rolling-back', error);
+    await undoAll(journal.current, appliers, journal, ctx, t.outcome);
     await journal.clear();
-    return { ...outcome, status: 'prepare-failed', error: message(prepFail.err), failedStep: prepFail.step.id };
+    return { ...t.outcome, status: 'prepare-failed', error, failedStep: prepFail.step.id };
   }
 
   await journal.phase('stages');
   crashPoint('stages');
-  let failure: { step?: Step; err: unknown } | undefined;
-  for (const stage of plan.stages) {
-    log.info({ stage: stage.name, steps: stage.steps.length }, `stage ${stage.name}`);
-    const f = await runGraph(stage.steps, opts.concurrency ?? 4, exec);
-    if (f) {
-      failure = f;
-      break;
-    }
-  }
-  if (!failure && opts.confirm) {
-    await journal.phase('confirm');
-    try {
-      await opts.confirm();
-    } catch (err) {
-      failure = { err };
-    }
-  }
-  if (failure) {
-    const error = failure.step ? `${failure.step.id}: ${message(failure.err)}` : message(failure.err);
-    log.error({ txn, step: failure.step?.id, err: message(failure.err) }, `apply failed, rolling back: ${error}`);
-    await journal.phase('rolling-back', error);
-    await undoAll(journal.current, appliers, journal, { ...ctx, desired: undefined }, outcome);
-    await journal.clear();
-    return { ...outcome, status: outcome.undoErrors.length ? 'rollback-incomplete' : 'rolled-back', error, ...(failure.step ? { failedStep: failure.step.id } : {}) };
-  }
-
-  await journal.phase('finalize');
-  await finalizeAll(journal.current, appliers, journal, ctx, opts.concurrency ?? 4, outcome);
-  await journal.clear();
-  log.info({ txn, commit: plan.desired.source.commit }, 'applied');
-  return outcome;
+  const failure = await t.stages();
+  if (failure) return t.rollback(failure);
+  return t.finish('stages');
 }
+
+const INTERRUPTED = 'interrupted';
 
 export interface ResumeOutcome {
   txn: string;
-  /** `rolled-back`: the interrupted apply was put back; `finished`: its finalize was completed. */
-  action: 'nothing-touched' | 'rolled-back' | 'finished';
+  /**
+   * `rolled-back`: the interrupted apply was put back; `finished`: its finalize was completed;
+   * `continued`: it had rebooted the gateway on purpose and went on to the end.
+   */
+  action: 'nothing-touched' | 'rolled-back' | 'finished' | 'continued';
+  /** For `continued` (and a commit phase finished or rolled back): how it ended, and its plan. */
+  outcome?: ApplyOutcome;
+  plan?: Plan;
   undone: string[];
   undoErrors: string[];
   finalizeErrors: string[];
   interruptedIn: JournalData['phase'];
+  /** The failure the transaction was rolling back from, when it was not a crash. */
+  failure?: string;
+}
+
+export interface ResumeOptions {
+  /** The health window, for a transaction that continues after a gateway reboot. */
+  confirm?: () => Promise<void>;
+  concurrency?: number;
 }
 
 /**
- * Resumes the transaction a crash interrupted: before finalize it is put back (every step that
- * started is undone, newest first); in finalize the change was already confirmed, so finalize
- * is completed. Returns undefined when no transaction was in flight.
+ * Resumes the transaction a crash interrupted. Before its stages finished it is put back (every
+ * step that started is undone, newest first) — unless the stage ended in a gateway reboot that
+ * rollgate asked for, in which case the steps are verified and the transaction goes on. Once
+ * confirmed it is carried to the end. Returns undefined when no transaction was in flight.
  */
-export async function resumeJournal(journal: Journal, appliers: Applier[], log: Log): Promise<ResumeOutcome | undefined> {
+export async function resumeJournal(journal: Journal, appliers: Applier[], log: Log, opts: ResumeOptions = {}): Promise<ResumeOutcome | undefined> {
   const data = await journal.load();
   if (!data) return undefined;
   const ctx: StepContext = { txn: data.txn, log };
-  const out: ResumeOutcome = { txn: data.txn, action: 'nothing-touched', undone: [], undoErrors: [], finalizeErrors: [], interruptedIn: data.phase };
+  const out: ResumeOutcome = { txn: data.txn, action: 'nothing-touched', undone: [], undoErrors: [], finalizeErrors: [], interruptedIn: data.phase, ...(data.phase === 'rolling-back' && data.error && data.error !== INTERRUPTED ? { failure: data.error, plan: data.plan } : {}) };
   log.warn({ txn: data.txn, phase: data.phase }, `resuming the apply interrupted in its ${data.phase} phase`);
-  if (data.phase === 'finalize') {
-    await finalizeAll(data, appliers, journal, ctx, 4, out);
-    out.action = 'finished';
-  } else if (data.phase !== 'prepare') {
-    await journal.phase('rolling-back', data.error ?? 'interrupted');
-    await undoAll(data, appliers, journal, ctx, out);
-    out.action = 'rolled-back';
+  const t = new Transaction(journal, appliers, ctx, opts.concurrency ?? 4, opts.confirm, { ...newOutcome(data.txn), undone: out.undone, undoErrors: out.undoErrors, finalizeErrors: out.finalizeErrors });
+  const records = Object.values(data.steps);
+  const rebooted = data.phase === 'stages' && records.some((r) => r.status === 'awaiting-reboot') && !records.some((r) => r.status === 'started' || r.status === 'failed');
+
+  const settle = (o: ApplyOutcome): ResumeOutcome => ({ ...out, outcome: o, plan: data.plan, undoErrors: o.undoErrors, finalizeErrors: o.finalizeErrors, undone: o.undone });
+  if (rebooted) {
+    const desired = await journal.loadDesired();
+    if (desired) ctx.desired = desired;
+    log.info({ txn: data.txn }, 'the gateway rebooted for this transaction: verifying, then going on');
+    const f = (await t.verifyAfterReboot()) ?? (await t.stages());
+    const o = f ? await t.rollback(f) : await t.finish('stages');
+    return { ...settle(o), action: o.status === 'applied' ? 'continued' : 'rolled-back' };
   }
-  if (out.undoErrors.length === 0) await journal.clear();
+  if (data.phase === 'commit') {
+    const desired = await journal.loadDesired();
+    if (desired) ctx.desired = desired;
+    const o = await t.finish('commit');
+    return { ...settle(o), action: o.status === 'applied' ? 'finished' : 'rolled-back' };
+  }
+  if (data.phase === 'finalize') {
+    await finalizeAll(data, appliers, journal, ctx, opts.concurrency ?? 4, out);
+    out.action = 'finished';
+    await journal.clear();
+    return out;
+  }
+  const tally: UndoTally = { undone: out.undone, undoErrors: out.undoErrors };
+  if (data.phase !== 'rolling-back') await journal.phase('rolling-back', data.error ?? INTERRUPTED);
+  await undoAll(data, appliers, journal, ctx, tally);
+  out.action = out.interruptedIn === 'prepare' ? 'nothing-touched' : 'rolled-back';
+  if (out.undoErrors.length === (tally.permanentUndoErrors ?? 0)) await journal.clear();
   return out;
 }

@@ -6,14 +6,14 @@ import { writeFileAtomic, type Log } from '../apply/index.js';
 import { reconcileOnce } from '../agent/reconcile.js';
 import { loadDesiredState } from '../manifest/index.js';
 import { EXIT_ERROR, EXIT_OK, repoSpec, type Io, type RepoOptions } from './commands.js';
-import { dockerApplier, observeLive, type GatewayOptions } from './gateway.js';
+import { DEFAULT_STATE_DIR, gatewayAppliers, observeLive, type GatewayOptions } from './gateway.js';
 import { parseIdentity } from './identity.js';
 import { openRepo } from './open-repo.js';
 import { renderPlan } from './render.js';
 
 export const EXIT_ROLLED_BACK = 3;
 export const EXIT_ROLLBACK_INCOMPLETE = 4;
-export const DEFAULT_STATE_DIR = '/var/lib/rollgate';
+export { DEFAULT_STATE_DIR };
 
 /** Progress for people on stderr: one line per event, no JSON. */
 function humanLog(io: Io, quiet: boolean): Log {
@@ -21,6 +21,13 @@ function humanLog(io: Io, quiet: boolean): Log {
   const noop = () => {};
   return { debug: noop, info: quiet ? noop : line('·'), warn: line('!'), error: line('✗') };
 }
+
+const RESUMED = {
+  finished: 'finished',
+  'rolled-back': 'put back',
+  'nothing-touched': 'dropped (nothing had been touched)',
+  continued: 'continued after the gateway rebooted, and completed',
+} as const;
 
 export interface ApplyCommandOptions extends RepoOptions, GatewayOptions {
   id?: string;
@@ -39,11 +46,12 @@ export async function runApply(o: ApplyCommandOptions, io: Io): Promise<number> 
   try {
     const source = await repo.source(o.ref);
     const desired = await loadDesiredState(source, device);
-    const docker = await dockerApplier(o, log);
-    const r = await reconcileOnce(desired, { docker, stateDir, log });
+    const appliers = await gatewayAppliers({ ...o, stateDir }, log, desired);
+    if (appliers.interfaces) appliers.interfaces.repo = source;
+    const r = await reconcileOnce(desired, { ...appliers, stateDir, log });
     if (o.output === 'json') io.out(JSON.stringify({ resumed: r.resumed ?? null, plan: r.plan, outcome: r.outcome ?? null }, null, 2) + '\n');
     else {
-      if (r.resumed) io.out(`An apply interrupted in its ${r.resumed.interruptedIn} phase was ${r.resumed.action === 'finished' ? 'finished' : r.resumed.action === 'rolled-back' ? 'put back' : 'dropped (nothing had been touched)'}.\n`);
+      if (r.resumed) io.out(`An apply interrupted in its ${r.resumed.interruptedIn} phase was ${RESUMED[r.resumed.action]}.\n`);
       io.out(renderPlan(r.plan, { colour: io.colour }));
       const out = r.outcome;
       if (!out) io.out('Nothing to apply.\n');
@@ -60,6 +68,7 @@ export async function runApply(o: ApplyCommandOptions, io: Io): Promise<number> 
 }
 
 export interface ObserveCommandOptions extends GatewayOptions {
+  stateDir: string;
   save?: string;
   output: 'human' | 'json';
 }
@@ -78,6 +87,8 @@ export async function runObserve(o: ObserveCommandOptions, io: Io): Promise<numb
     for (const n of observed.networks) io.out(`  network ${n.app}/${n.name}\n`);
     for (const v of observed.volumes) io.out(`  volume ${v.app}/${v.name}\n`);
     if (observed.containers.length === 0) io.out('  no containers managed by rollgate\n');
+    for (const c of observed.components) io.out(`  component ${c.key} (${c.type}${c.id && c.id !== c.key ? `, id ${c.id}` : ''})  ${c.version ?? 'version unknown'}\n`);
+    if (observed.components.length === 0) io.out('  no device components recorded in the state directory\n');
   }
   return EXIT_OK;
 }

@@ -95,7 +95,7 @@ export async function runDiff(o: DiffOptions, io: Io): Promise<number> {
       const other = await repo.source(o.against.slice('commit:'.length));
       observed = observedFromDesired(await loadDesiredState(other, device), `${other.label} (as applied and healthy)`);
     } else if (o.against.startsWith('file:')) observed = await readObservation(o.against.slice('file:'.length));
-    else if (o.against === 'live') observed = await observeLive(o, silentLog);
+    else if (o.against === 'live') observed = await observeLive(o, silentLog, desired);
     else throw new Error(`--against takes fresh, live, commit:<rev> or file:<path>, got "${o.against}"`);
     const plan: Plan = makePlan(desired, observed);
     io.out(o.output === 'json' ? JSON.stringify(plan, null, 2) + '\n' : renderPlan(plan, { colour: io.colour }));

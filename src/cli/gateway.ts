@@ -1,13 +1,38 @@
-// The live gateway as the CLI reaches it: the Docker Engine's socket and registry credentials.
+// The live gateway as the CLI reaches it: the Docker Engine's socket and registry credentials,
+// the update interfaces' directories, the reboot command and the state directory.
 
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parse } from 'yaml';
-import { DockerApplier, Engine, observeGateway, socketFromHost, type Log, type RegistryAuth } from '../apply/index.js';
-import type { ObservedState } from '../model/index.js';
+import {
+  DEFAULT_CACHE_BYTES,
+  DEFAULT_INTERFACE_DIRS,
+  DEFAULT_REBOOT_COMMAND,
+  DockerApplier,
+  DockerError,
+  Engine,
+  InterfaceApplier,
+  observeGateway,
+  socketFromHost,
+  type GatewayAppliers,
+  type Log,
+  type RegistryAuth,
+} from '../apply/index.js';
+import type { DesiredState, ObservedState } from '../model/index.js';
+import { parseDuration } from '../manifest/duration.js';
+
+export const DEFAULT_STATE_DIR = '/var/lib/rollgate';
 
 export interface GatewayOptions {
   dockerHost?: string;
   registryAuthFile?: string;
+  stateDir?: string;
+  interfacesDir?: string[];
+  rebootCommand?: string;
+  artifactCacheSize?: string;
+  interfaceTimeout?: string;
+  interfaceKillGrace?: string;
+  rebootWait?: string;
 }
 
 /** `{ "registry.example.com": { username, password } }`, YAML or JSON. */
@@ -37,7 +62,55 @@ export async function dockerApplier(o: GatewayOptions, log: Log): Promise<Docker
   return new DockerApplier(engine, { ...(registryAuth ? { registryAuth } : {}) });
 }
 
+/** `1G`, `512M`, `64K` or a number of bytes. */
+export function parseSize(text: string, what: string): number {
+  const m = /^([0-9]+(?:\.[0-9]+)?)\s*([KMGT]i?B?|B)?$/i.exec(text.trim());
+  if (!m) throw new Error(`${what}: "${text}" is not a size (e.g. 512M, 2G, or bytes)`);
+  const unit = (m[2] ?? 'B').toUpperCase()[0]!;
+  const mult = { B: 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[unit as 'B'] ?? 1;
+  return Math.round(Number(m[1]) * mult);
+}
+
+function duration(text: string | undefined, what: string): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new Error(`${what}: "${text}" is not a duration (e.g. 30s, 5m, 4h)`);
+  return ms;
+}
+
+export function interfaceApplier(o: GatewayOptions, log: Log): InterfaceApplier {
+  const stateMs = duration(o.interfaceTimeout, '--interface-timeout');
+  const killGraceMs = duration(o.interfaceKillGrace, '--interface-kill-grace');
+  const rebootWaitMs = duration(o.rebootWait, '--reboot-wait');
+  const reboot = o.rebootCommand?.trim().split(/\s+/).filter(Boolean);
+  return new InterfaceApplier({
+    interfacesDirs: o.interfacesDir && o.interfacesDir.length > 0 ? o.interfacesDir.map((d) => resolve(d)) : DEFAULT_INTERFACE_DIRS,
+    stateDir: resolve(o.stateDir ?? DEFAULT_STATE_DIR),
+    cacheMaxBytes: o.artifactCacheSize ? parseSize(o.artifactCacheSize, '--artifact-cache-size') : DEFAULT_CACHE_BYTES,
+    rebootCommand: reboot && reboot.length > 0 ? reboot : DEFAULT_REBOOT_COMMAND,
+    ...(rebootWaitMs !== undefined ? { rebootWaitMs } : {}),
+    timeouts: { ...(stateMs !== undefined ? { stateMs } : {}), ...(killGraceMs !== undefined ? { killGraceMs } : {}) },
+    log,
+  });
+}
+
+/**
+ * The appliers this gateway needs for `desired`: the Docker Engine is required when the desired
+ * state has apps and used if reachable otherwise (to remove apps no longer desired).
+ */
+export async function gatewayAppliers(o: GatewayOptions, log: Log, desired?: DesiredState): Promise<GatewayAppliers> {
+  const needsDocker = (desired?.apps.length ?? 0) > 0 || o.dockerHost !== undefined || process.env['DOCKER_HOST'] !== undefined;
+  let docker: DockerApplier | undefined;
+  try {
+    docker = await dockerApplier(o, log);
+  } catch (err) {
+    if (needsDocker || !(err instanceof DockerError)) throw err;
+    log.info({}, `no Docker Engine reachable (${err.message}); no apps are desired, so only device components are handled`);
+  }
+  return { ...(docker ? { docker } : {}), interfaces: interfaceApplier(o, log) };
+}
+
 /** The live gateway, read-only. */
-export async function observeLive(o: GatewayOptions, log: Log): Promise<ObservedState> {
-  return observeGateway({ docker: await dockerApplier(o, log) });
+export async function observeLive(o: GatewayOptions, log: Log, desired?: DesiredState): Promise<ObservedState> {
+  return observeGateway(await gatewayAppliers(o, log, desired), desired, log);
 }

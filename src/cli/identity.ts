@@ -12,6 +12,6 @@ export function parseIdentity(id: string | undefined, labels: string[]): DeviceI
   return { id, labels: out };
 }
 
-export function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }

@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { collect } from './identity.js';
 import { EXIT_ERROR, reportError, runDiff, runValidate, type Io } from './commands.js';
 import { DEFAULT_STATE_DIR, runApply, runObserve } from './apply-command.js';
+import { DEFAULT_INTERFACE_DIRS, DEFAULT_REBOOT_COMMAND } from '../apply/index.js';
 
 const io: Io = {
   out: (s) => process.stdout.write(s),
@@ -12,10 +13,25 @@ const io: Io = {
   colour: Boolean(process.stdout.isTTY) && !process.env['NO_COLOR'],
 };
 
-function gatewayOptions(cmd: Command): Command {
+function interfaceOptions(cmd: Command): Command {
   return cmd
-    .option('--docker-host <socket>', "the Docker Engine's unix socket (default: $DOCKER_HOST, else unix:///var/run/docker.sock)")
+    .option('--state-dir <dir>', 'the journal of the apply in flight, component records and work directories, the artifact cache', DEFAULT_STATE_DIR)
+    .option('--interfaces-dir <dir>', `where update-interface executables and Update Modules are looked up, in order (repeat for several; default: ${DEFAULT_INTERFACE_DIRS.join(', ')})`, collect);
+}
+
+function gatewayOptions(cmd: Command): Command {
+  return interfaceOptions(cmd)
+    .option('--docker-host <socket>', "the Docker Engine's unix socket (default: $DOCKER_HOST, else unix:///var/run/docker.sock; needed only when apps are desired)")
     .option('--registry-auth-file <file>', 'YAML or JSON map of registry host to { username, password }, used for pulls; never logged');
+}
+
+function applyOptions(cmd: Command): Command {
+  return cmd
+    .option('--reboot-command <argv>', 'how the gateway reboots for NeedsArtifactReboot: Automatic (split on spaces, no shell)', DEFAULT_REBOOT_COMMAND.join(' '))
+    .option('--reboot-wait <duration>', 'how long the reboot command may take to take this process down before the reboot counts as failed', '5m')
+    .option('--interface-timeout <duration>', 'longest an interface state (Download, ArtifactInstall, ...) may run before SIGTERM', '4h')
+    .option('--interface-kill-grace <duration>', 'between SIGTERM and SIGKILL when an interface runs too long', '1m')
+    .option('--artifact-cache-size <size>', 'artifacts kept in <state-dir>/artifacts (least recently used go first)', '1G');
 }
 
 function repoOptions(cmd: Command): Command {
@@ -51,6 +67,8 @@ repoOptions(
   .option('--label <key=value>', 'a gateway label (repeat for several)', collect, [])
   .option('--against <what>', 'compare with: fresh (an empty gateway), live (this gateway, observed now), commit:<rev> (the gateway as that commit left it), file:<path> (a saved observation, see "rollgate observe --save")', 'fresh')
   .option('--docker-host <socket>', "with --against live: the Docker Engine's unix socket (default: $DOCKER_HOST, else unix:///var/run/docker.sock)")
+  .option('--state-dir <dir>', "with --against live: rollgate's state directory, where the versions it committed through Update Modules are recorded", DEFAULT_STATE_DIR)
+  .option('--interfaces-dir <dir>', `with --against live: where update interfaces are looked up (repeat for several; default: ${DEFAULT_INTERFACE_DIRS.join(', ')})`, collect)
   .addOption(new Option('--output <format>', 'human or json').choices(['human', 'json']).default('human'))
   .addHelpText('after', '\nExamples:\n  rollgate diff --repo ./fleet --id gw-0001                       # working tree vs a fresh gateway\n  rollgate diff --repo ./fleet --id gw-0001 --against live        # working tree vs this gateway, now\n  rollgate diff --repo ./fleet --ref main --against commit:main~1 --id gw-0001\n  rollgate diff --repo https://git.example.com/fleet.git --auth-token-file /etc/rollgate/token --id gw-0001 --output json')
   .action(async (opts) => {
@@ -68,19 +86,18 @@ repoOptions(
     process.exitCode = await runValidate(opts, io).catch((e) => reportError(e, io));
   });
 
-gatewayOptions(
+applyOptions(gatewayOptions(
   repoOptions(
     program
       .command('apply')
       .summary('reconcile this gateway once, now: pull, converge, finalize (rolls back on failure)')
       .description(
-        'One reconcile of this gateway: finish or put back an apply that a crash interrupted, observe the gateway, plan the change to the desired state of --ref (or the working tree), pull every image first, then converge in order. A failure before the change is confirmed puts everything back as it was. The agent does the same on its schedule.\n\nExit status: 0 applied or nothing to do, 1 error (nothing was changed), 3 failed and rolled back, 4 failed and could not be put back completely.',
+        'One reconcile of this gateway: finish or put back an apply that a crash interrupted, observe the gateway, plan the change to the desired state of --ref (or the working tree), pull every image and download and verify every artifact first, then converge in order group by group: containers through the Docker Engine, device components through their update interfaces. Components are committed only after every group installed and verified. A failure before that puts everything back as it was. The agent does the same on its schedule.\n\nExit status: 0 applied or nothing to do, 1 error (nothing was changed), 3 failed and rolled back, 4 failed and could not be put back completely.',
       ),
   ),
-)
+))
   .option('--id <gateway-id>', 'the gateway identity that targets match on')
   .option('--label <key=value>', 'a gateway label (repeat for several)', collect, [])
-  .option('--state-dir <dir>', 'where the journal of the apply in flight is kept', DEFAULT_STATE_DIR)
   .option('--quiet', 'no progress lines on stderr')
   .addOption(new Option('--output <format>', 'human or json').choices(['human', 'json']).default('human'))
   .addHelpText('after', '\nExamples:\n  rollgate apply --repo ./fleet --ref main --id gw-0001\n  rollgate apply --repo https://git.example.com/fleet.git --id gw-0001 --registry-auth-file /etc/rollgate/registries.yaml')

@@ -7,6 +7,9 @@ export interface ObservedComponent {
   id?: string;
   /** The version the component `Provides`; absent when it could not be read. */
   version?: string;
+  /** The interface's `Provides` and `Inventory` answers (repeated keys make lists). */
+  provides?: Record<string, string[]>;
+  inventory?: Record<string, string[]>;
 }
 
 export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead' | 'removing';

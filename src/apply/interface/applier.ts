@@ -1,0 +1,418 @@
+// The update-interface applier: device components (the gateway's rootfs, attached RTOS devices,
+// anything with an update-interface executable or a Mender Update Module) driven through the
+// Mender Orchestrator protocol, one plan step per protocol phase:
+//   download (prepare)  artifact fetched and verified, queries, Download      undo: Cleanup
+//   install             ArtifactInstall                                         undo: ArtifactRollback,
+//                                                                                 rollback reboot + verify, ArtifactFailure
+//   reboot              ArtifactReboot + ArtifactVerifyReboot, or a gateway reboot (Automatic)
+//   commit (finalize)   ArtifactCommit
+//   cleanup (finalize)  Cleanup
+
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { DesiredComponent, ObservedComponent, Step } from '../../model/index.js';
+import type { RepoSource } from '../../manifest/index.js';
+import { UndoImpossibleError, type Applier, type StepContext, type StepRecord } from '../applier.js';
+import type { Log } from '../log.js';
+import { ArtifactCache, DEFAULT_DOWNLOAD, type DownloadOptions } from './artifact-cache.js';
+import { readRecord, writeRecord, type ComponentRecord, type UpdateInFlight } from './component-record.js';
+import { invoke, InterfaceError, type InvocationResult } from './invoke.js';
+import {
+  interfaceArgv,
+  parseIdentity,
+  parseKeyValues,
+  parseNeedsReboot,
+  parseNeedsUnpacked,
+  parseSupportsRollback,
+  providedVersion,
+  ProtocolError,
+  type InterfaceState,
+  type InterfaceTarget,
+  type Query,
+} from './protocol.js';
+import { unpackArtifact } from './unpack-artifact.js';
+import { componentDirs, feedStreams, makeStreams, prepareWorkDir, settleFiles, type ComponentDirs, type StreamItem } from './work-dir.js';
+
+export const DEFAULT_INTERFACE_DIRS = ['/usr/share/mender-orchestrator/interfaces/v1', '/usr/share/mender-update-orchestrator/update-interfaces/v1', '/usr/share/mender/modules/v3'];
+
+export interface InterfaceTimeouts {
+  /** Queries (SupportsRollback, Provides, ...): they answer within seconds. */
+  queryMs: number;
+  /** Every other state; Mender's default for installs is four hours. */
+  stateMs: number;
+  /** Between SIGTERM and SIGKILL. */
+  killGraceMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: InterfaceTimeouts = { queryMs: 60_000, stateMs: 4 * 3600_000, killGraceMs: 60_000 };
+
+export interface InterfaceApplierOptions {
+  /** Searched in order for an interface's executable. */
+  interfacesDirs: string[];
+  /** Components' records and work directories go under `<stateDir>/components`, the cache under `<stateDir>/artifacts`. */
+  stateDir: string;
+  cacheMaxBytes?: number;
+  /** Reboots the gateway (argv, no shell). */
+  rebootCommand?: string[];
+  /** How long to wait for the reboot to take the process down before calling it failed. */
+  rebootWaitMs?: number;
+  timeouts?: Partial<InterfaceTimeouts>;
+  /** Bytes of each of stdout and stderr kept per call. */
+  outputLimit?: number;
+  /** `current_device_type` in the work directory; the desired system's name when not given. */
+  deviceType?: string;
+  download?: Partial<DownloadOptions>;
+  log: Log;
+}
+
+export const DEFAULT_CACHE_BYTES = 1024 * 1024 * 1024;
+export const DEFAULT_REBOOT_COMMAND = ['systemctl', 'reboot'];
+
+const PLAIN = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+function componentKey(step: Step): string {
+  if (step.target.kind !== 'component') throw new Error(`${step.id} is not a component step`);
+  return step.target.key;
+}
+
+export function targetOf(c: DesiredComponent): InterfaceTarget {
+  return { key: c.key, type: c.type, ...(c.id !== undefined ? { id: c.id } : {}), interface: c.interface, interfaceArgs: c.interfaceArgs, protocol: c.protocol };
+}
+
+export class InterfaceApplier implements Applier {
+  readonly name = 'update interfaces';
+  readonly cache: ArtifactCache;
+  private readonly timeouts: InterfaceTimeouts;
+  private readonly componentsDir: string;
+  /** The fleet repo artifacts are read from; set per apply. */
+  repo: RepoSource | undefined;
+
+  constructor(private readonly opts: InterfaceApplierOptions) {
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
+    this.componentsDir = join(opts.stateDir, 'components');
+    this.cache = new ArtifactCache(join(opts.stateDir, 'artifacts'), opts.cacheMaxBytes ?? DEFAULT_CACHE_BYTES, opts.log, { ...DEFAULT_DOWNLOAD, ...opts.download });
+  }
+
+  handles(step: Step): boolean {
+    return step.target.kind === 'component';
+  }
+
+  /** The executable of an interface: the first of the interface directories that has it. */
+  async executable(name: string): Promise<string> {
+    if (!PLAIN.test(name)) throw new Error(`interface name "${name}" is not a plain file name`);
+    for (const dir of this.opts.interfacesDirs) {
+      const p = join(dir, name);
+      try {
+        if ((await stat(p)).isFile()) return p;
+      } catch {
+        // next directory
+      }
+    }
+    throw new Error(`interface "${name}" not found in ${this.opts.interfacesDirs.join(', ')} (set the directories with --interfaces-dir)`);
+  }
+
+  private async call(t: InterfaceTarget, state: InterfaceState | Query, work: string, log: Log, extra: { feed?: StreamItem[] } = {}): Promise<InvocationResult & { consumed?: Set<string> }> {
+    const exe = await this.executable(t.interface);
+    const isQuery = !['Download', 'ArtifactInstall', 'ArtifactReboot', 'ArtifactVerifyReboot', 'ArtifactCommit', 'ArtifactRollback', 'ArtifactRollbackReboot', 'ArtifactVerifyRollbackReboot', 'ArtifactFailure', 'Cleanup'].includes(state);
+    let consumed: Set<string> | undefined;
+    const r = await invoke({
+      name: t.interface,
+      component: t.key,
+      state,
+      executable: exe,
+      argv: interfaceArgv(t, state, work),
+      cwd: work,
+      timeoutMs: isQuery ? this.timeouts.queryMs : this.timeouts.stateMs,
+      killGraceMs: this.timeouts.killGraceMs,
+      outputLimit: this.opts.outputLimit ?? 64 * 1024,
+      log,
+      ...(extra.feed ? { whileRunning: async (_c, exited) => void (consumed = await feedStreams(work, extra.feed!, exited)) } : {}),
+    });
+    if (!isQuery && (r.stdout.trim() || r.stderr.trim())) log.info({ interface: t.interface, component: t.key, state, stdout: r.stdout, stderr: r.stderr }, `${t.key} ${state}: ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-1)[0]}`);
+    return consumed ? { ...r, consumed } : r;
+  }
+
+  /** A query whose answer must parse; a bad answer names the interface, the query and the output. */
+  private async ask<T>(t: InterfaceTarget, query: Query, work: string, log: Log, parse: (s: string) => T): Promise<T> {
+    const r = await this.call(t, query, work, log);
+    try {
+      return parse(r.stdout);
+    } catch (err) {
+      if (err instanceof ProtocolError) throw new InterfaceError({ name: t.interface, component: t.key, state: query }, `protocol error: ${err.message}`, r);
+      throw err;
+    }
+  }
+
+  private dirs(key: string): ComponentDirs {
+    return componentDirs(this.componentsDir, key);
+  }
+
+  private async record(step: Step): Promise<{ rec: ComponentRecord & { update: UpdateInFlight }; dirs: ComponentDirs }> {
+    const key = componentKey(step);
+    const dirs = this.dirs(key);
+    const rec = await readRecord(dirs.record);
+    if (!rec?.update) throw new Error(`component ${key} has no update in flight in ${dirs.record}`);
+    return { rec: rec as ComponentRecord & { update: UpdateInFlight }, dirs };
+  }
+
+  private async save(dirs: ComponentDirs, rec: ComponentRecord): Promise<void> {
+    await writeRecord(dirs.record, rec);
+  }
+
+  // ---- observation -------------------------------------------------------------------------
+
+  /** Each component's identity and version, from its interface (`Identity`, `Provides`, `Inventory`). */
+  async observe(components: DesiredComponent[], log: Log, deviceType = ''): Promise<ObservedComponent[]> {
+    const out: ObservedComponent[] = [];
+    for (const c of components) out.push(await this.observeOne(targetOf(c), log, deviceType));
+    return out;
+  }
+
+  /** The components rollgate has a record of, for `rollgate observe` without a fleet repo. */
+  async recorded(): Promise<InterfaceTarget[]> {
+    const out: InterfaceTarget[] = [];
+    let names: string[] = [];
+    try {
+      names = await readdir(this.componentsDir);
+    } catch {
+      return out;
+    }
+    for (const n of names.sort()) {
+      const r = await readRecord(join(this.componentsDir, n, 'state.json'));
+      if (r) out.push(r.target);
+    }
+    return out;
+  }
+
+  async observeOne(t: InterfaceTarget, log: Log, deviceType = ''): Promise<ObservedComponent> {
+    const dirs = this.dirs(t.key);
+    const rec = await readRecord(dirs.record);
+    // Queries are stateless: a throwaway work directory keeps observation free of side effects.
+    const work = await mkdtemp(join(tmpdir(), 'rollgate-query-'));
+    try {
+      await prepareWorkDir(work, { artifactName: rec?.installed ?? '', artifactGroup: '', deviceType: this.opts.deviceType ?? deviceType }, false);
+      return await this.query(t, rec, work, log);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+
+  private async query(t: InterfaceTarget, rec: ComponentRecord | undefined, work: string, log: Log): Promise<ObservedComponent> {
+    const id = t.id ?? (await this.ask(t, 'Identity', work, log, parseIdentity));
+    const provides = await this.ask(t, 'Provides', work, log, (s) => parseKeyValues('Provides', s));
+    const inventory = await this.ask(t, 'Inventory', work, log, (s) => parseKeyValues('Inventory', s));
+    let version: string | undefined;
+    try {
+      version = providedVersion(provides, t.interface);
+    } catch (err) {
+      throw new InterfaceError({ name: t.interface, component: t.key, state: 'Provides' }, `protocol error: ${message(err)}`);
+    }
+    // Update Modules provide nothing themselves: what rollgate last committed stands in.
+    version ??= rec?.installed;
+    return { key: t.key, type: t.type, id, ...(version !== undefined ? { version } : {}), ...(Object.keys(inventory).length ? { inventory } : {}), ...(Object.keys(provides).length ? { provides } : {}) };
+  }
+
+  // ---- steps -------------------------------------------------------------------------------
+
+  async run(step: Step, ctx: StepContext): Promise<Omit<StepRecord, 'status'>> {
+    switch (step.kind) {
+      case 'download':
+        return this.download(step, ctx);
+      case 'install':
+        return this.install(step, ctx);
+      case 'reboot':
+        return this.reboot(step, ctx);
+      case 'commit':
+        return this.commit(step, ctx);
+      case 'cleanup':
+        return this.cleanup(step, ctx);
+      default:
+        throw new Error(`the interface applier does not run ${step.kind} steps`);
+    }
+  }
+
+  private async fetchArtifact(c: DesiredComponent, log: Log): Promise<string> {
+    const a = c.artifact;
+    if (a.kind === 'url') {
+      log.info({ component: c.key }, `downloading the artifact of ${c.key}`);
+      return this.cache.fromUrl(a.url, a.sha256);
+    }
+    if (!this.repo) throw new Error(`the artifact of ${c.key} is ${a.path} in the fleet repo, but no repo was given to read it from`);
+    const file = await this.repo.read(a.path, { maxBytes: Math.max(a.size, 1) });
+    if (!file) throw new Error(`the artifact ${a.path} of ${c.key} is not in ${this.repo.label}`);
+    return (await this.cache.fromBytes(file.bytes, a.path, a.sha256)).path;
+  }
+
+  private async download(step: Step, ctx: StepContext): Promise<Omit<StepRecord, 'status'>> {
+    const key = componentKey(step);
+    const c = ctx.desired?.components.find((x) => x.key === key);
+    if (!c) throw new Error(`component ${key} is not in the desired state`);
+    // Everything that can fail without touching the device comes first (safety rule 1).
+    const artifactPath = await this.fetchArtifact(c, ctx.log);
+    const dirs = this.dirs(key);
+    const previous = await readRecord(dirs.record);
+    const t: InterfaceTarget = { ...targetOf(c), ...(c.id === undefined && previous?.target.id ? { id: previous.target.id } : {}) };
+    await mkdir(dirs.root, { recursive: true });
+    await rm(dirs.payload, { recursive: true, force: true });
+    await prepareWorkDir(dirs.work, { artifactName: step.from ?? '', artifactGroup: '', deviceType: this.opts.deviceType ?? ctx.desired?.system ?? '' }, true);
+    const unpackedInfo = await unpackArtifact(artifactPath, join(dirs.work, 'header'), dirs.payload);
+    await writeFile(join(dirs.work, 'header', 'artifact_name'), `${unpackedInfo.name}\n`);
+    await writeFile(join(dirs.work, 'header', 'artifact_group'), `${unpackedInfo.group}\n`);
+    await writeFile(join(dirs.work, 'header', 'payload_type'), `${unpackedInfo.payloadType}\n`);
+    if (unpackedInfo.name !== c.version) throw new Error(`the artifact of ${key} is "${unpackedInfo.name}", not "${c.version}" as planned`);
+
+    const supportsRollback = await this.ask(t, 'SupportsRollback', dirs.work, ctx.log, parseSupportsRollback);
+    const reboot = await this.ask(t, 'NeedsArtifactReboot', dirs.work, ctx.log, parseNeedsReboot);
+    const unpacked = await this.ask(t, 'NeedsUnpackedArtifact', dirs.work, ctx.log, parseNeedsUnpacked);
+    if (!supportsRollback) ctx.log.warn({ component: key, interface: t.interface }, `interface "${t.interface}" of ${key} does not support rollback: if this apply fails after installing it, ${key} stays on ${c.version}`);
+    const update: UpdateInFlight = { txn: ctx.txn, ...(step.from !== undefined ? { from: step.from } : {}), to: c.version, supportsRollback, reboot, unpacked };
+    await this.save(dirs, { schema: 'rollgate.component/v1', target: t, ...(previous?.installed !== undefined ? { installed: previous.installed } : {}), update });
+
+    const items: StreamItem[] = unpacked ? unpackedInfo.files.map((name) => ({ name, path: join(dirs.payload, name), owned: true })) : [{ name: 'artifact.mender', path: artifactPath, owned: false }];
+    await makeStreams(dirs.work, items);
+    const r = await this.call(t, 'Download', dirs.work, ctx.log, { feed: items });
+    await settleFiles(dirs.work, items, r.consumed ?? new Set());
+    ctx.log.info({ component: key, version: c.version, streamed: [...(r.consumed ?? [])] }, `downloaded ${c.version} for ${key}`);
+    return {};
+  }
+
+  private async install(step: Step, ctx: StepContext): Promise<Omit<StepRecord, 'status'>> {
+    const { rec, dirs } = await this.record(step);
+    rec.update.installStarted = true;
+    await this.save(dirs, rec);
+    await this.call(rec.target, 'ArtifactInstall', dirs.work, ctx.log);
+    ctx.log.info({ component: rec.target.key, version: rec.update.to }, `installed ${rec.update.to} on ${rec.target.key}`);
+    return {};
+  }
+
+  private async reboot(step: Step, ctx: StepContext): Promise<Omit<StepRecord, 'status'>> {
+    const { rec, dirs } = await this.record(step);
+    const t = rec.target;
+    if (rec.update.reboot === 'No') return {};
+    rec.update.rebooted = true;
+    await this.save(dirs, rec);
+    if (rec.update.reboot === 'Automatic') return { reboot: 'gateway' };
+    await this.call(t, 'ArtifactReboot', dirs.work, ctx.log);
+    await this.call(t, 'ArtifactVerifyReboot', dirs.work, ctx.log);
+    ctx.log.info({ component: t.key }, `${t.key} rebooted into ${rec.update.to}`);
+    return {};
+  }
+
+  async rebootGateway(ctx: StepContext): Promise<void> {
+    const cmd = this.opts.rebootCommand ?? DEFAULT_REBOOT_COMMAND;
+    ctx.log.warn({ command: cmd }, `rebooting the gateway: ${cmd.join(' ')}`);
+    await invoke({ name: 'reboot command', component: 'gateway', state: 'reboot', executable: cmd[0]!, argv: cmd.slice(1), timeoutMs: 120_000, killGraceMs: 5_000, outputLimit: 16 * 1024, log: ctx.log });
+    const wait = this.opts.rebootWaitMs ?? 300_000;
+    await sleep(wait);
+    throw new Error(`"${cmd.join(' ')}" succeeded, but the gateway was still up ${Math.round(wait / 1000)} s later`);
+  }
+
+  async verifyAfterReboot(step: Step, _record: StepRecord, ctx: StepContext): Promise<void> {
+    const { rec, dirs } = await this.record(step);
+    await this.call(rec.target, 'ArtifactVerifyReboot', dirs.work, ctx.log);
+    ctx.log.info({ component: rec.target.key }, `${rec.target.key} came back on ${rec.update.to} after the gateway reboot`);
+  }
+
+  private async commit(step: Step, ctx: StepContext): Promise<Omit<StepRecord, 'status'>> {
+    const { rec, dirs } = await this.record(step);
+    await this.call(rec.target, 'ArtifactCommit', dirs.work, ctx.log);
+    rec.installed = rec.update.to;
+    rec.update.committed = true;
+    await this.save(dirs, rec);
+    ctx.log.info({ component: rec.target.key, version: rec.update.to }, `committed ${rec.update.to} on ${rec.target.key}`);
+    return {};
+  }
+
+  private async cleanup(step: Step, ctx: StepContext): Promise<Omit<StepRecord, 'status'>> {
+    const key = componentKey(step);
+    const dirs = this.dirs(key);
+    const rec = await readRecord(dirs.record);
+    if (!rec?.update) return {}; // a repeat after a crash: already cleaned up
+    await this.call(rec.target, 'Cleanup', dirs.work, ctx.log);
+    await this.forget(dirs, rec);
+    return {};
+  }
+
+  private async forget(dirs: ComponentDirs, rec: ComponentRecord): Promise<void> {
+    delete rec.update;
+    await this.save(dirs, rec);
+    await rm(dirs.payload, { recursive: true, force: true });
+    await rm(join(dirs.work, 'files'), { recursive: true, force: true });
+    await rm(join(dirs.work, 'tmp'), { recursive: true, force: true });
+  }
+
+  // ---- undo --------------------------------------------------------------------------------
+
+  async undo(step: Step, _record: StepRecord, ctx: StepContext): Promise<void> {
+    const key = componentKey(step);
+    const dirs = this.dirs(key);
+    const rec = await readRecord(dirs.record);
+    if (!rec?.update || rec.update.txn !== ctx.txn) return; // nothing of this transaction is left
+    switch (step.kind) {
+      case 'download':
+        // Download changed nothing installed: Cleanup is all that is owed.
+        try {
+          await this.call(rec.target, 'Cleanup', dirs.work, ctx.log);
+        } catch (err) {
+          ctx.log.warn({ component: key, err: message(err) }, `Cleanup of ${key} failed; its work directory is removed anyway: ${message(err)}`);
+        }
+        await this.forget(dirs, rec);
+        return;
+      case 'install':
+        return this.rollback(rec as ComponentRecord & { update: UpdateInFlight }, dirs, ctx);
+      default:
+        return; // reboot and commit are undone by the install's rollback
+    }
+  }
+
+  private async rollback(rec: ComponentRecord & { update: UpdateInFlight }, dirs: ComponentDirs, ctx: StepContext): Promise<void> {
+    const u = rec.update;
+    const t = rec.target;
+    if (!u.installStarted) return;
+    if (!u.supportsRollback) {
+      await this.call(t, 'ArtifactFailure', dirs.work, ctx.log).catch((err: unknown) => ctx.log.warn({ component: t.key }, message(err)));
+      u.installStarted = false;
+      await this.save(dirs, rec);
+      throw new UndoImpossibleError(`interface "${t.interface}" does not support rollback (SupportsRollback: No), so ${t.key} stays on ${u.to}${u.from ? ` instead of ${u.from}` : ''}`);
+    }
+    if (!u.rolledBack) {
+      await this.call(t, 'ArtifactRollback', dirs.work, ctx.log);
+      u.rolledBack = true;
+      await this.save(dirs, rec);
+    }
+    // The device may have rebooted into the new version without rollgate knowing (a power
+    // cut), so a component that needs reboots always gets its rollback reboot.
+    if (u.reboot === 'Yes') {
+      await this.call(t, 'ArtifactRollbackReboot', dirs.work, ctx.log);
+      await this.call(t, 'ArtifactVerifyRollbackReboot', dirs.work, ctx.log);
+    } else if (u.reboot === 'Automatic') {
+      if (!u.rollbackRebootRequested) {
+        u.rollbackRebootRequested = true;
+        await this.save(dirs, rec);
+        try {
+          await this.rebootGateway(ctx);
+        } catch (err) {
+          // The interface's verification below decides whether the old version runs.
+          ctx.log.warn({ component: t.key, err: message(err) }, `the rollback of ${t.key} wanted a gateway reboot that did not happen: ${message(err)}`);
+        }
+      }
+      await this.call(t, 'ArtifactVerifyRollbackReboot', dirs.work, ctx.log);
+    }
+    await this.call(t, 'ArtifactFailure', dirs.work, ctx.log);
+    u.installStarted = false;
+    if (u.committed) {
+      if (u.from !== undefined) rec.installed = u.from;
+      else delete rec.installed;
+    }
+    await this.save(dirs, rec);
+    ctx.log.info({ component: t.key, version: u.from }, `rolled ${t.key} back${u.from ? ` to ${u.from}` : ''}`);
+  }
+
+  afterFinalize(): Promise<void> {
+    this.cache.unpinAll();
+    return Promise.resolve();
+  }
+}

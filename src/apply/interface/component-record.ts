@@ -1,0 +1,52 @@
+// What rollgate keeps per component in the state directory: how to call its interface, the
+// version it last committed (Update Modules answer no `Provides`), and the update in flight
+// with the protocol answers and progress that an undo after a crash needs.
+
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../atomic-write.js';
+import type { InterfaceTarget, RebootNeed } from './protocol.js';
+
+export interface UpdateInFlight {
+  txn: string;
+  from?: string;
+  to: string;
+  supportsRollback: boolean;
+  reboot: RebootNeed;
+  unpacked: boolean;
+  installStarted?: boolean;
+  /** The component went through its reboot (its own, or the gateway's). */
+  rebooted?: boolean;
+  committed?: boolean;
+  rolledBack?: boolean;
+  /** A gateway reboot was asked for to finish the rollback. */
+  rollbackRebootRequested?: boolean;
+}
+
+export interface ComponentRecord {
+  schema: 'rollgate.component/v1';
+  target: InterfaceTarget;
+  /** The version rollgate last committed on this component. */
+  installed?: string;
+  update?: UpdateInFlight;
+}
+
+export async function readRecord(path: string): Promise<ComponentRecord | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const r = JSON.parse(text) as ComponentRecord;
+    if (r.schema !== 'rollgate.component/v1') throw new Error(`schema "${String(r.schema)}"`);
+    return r;
+  } catch (err) {
+    throw new Error(`the component record ${path} cannot be read (${(err as Error).message}); it is written atomically, so this is damage from outside rollgate`);
+  }
+}
+
+export async function writeRecord(path: string, r: ComponentRecord): Promise<void> {
+  await writeFileAtomic(path, JSON.stringify(r, null, 1));
+}

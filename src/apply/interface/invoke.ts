@@ -1,0 +1,126 @@
+// Runs one interface call as a child process: argv only (no shell), a deadline per call
+// (SIGTERM, then SIGKILL after a grace period), output captured with a size bound and logged.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Log } from '../log.js';
+
+export interface Invocation {
+  /** The interface's name, for messages. */
+  name: string;
+  /** The component key, for messages. */
+  component: string;
+  state: string;
+  executable: string;
+  argv: string[];
+  cwd?: string;
+  timeoutMs: number;
+  killGraceMs: number;
+  /** Bytes kept of each of stdout and stderr. */
+  outputLimit: number;
+  log: Log;
+  /** Called once the process runs, e.g. to feed the Download streams. */
+  whileRunning?: (child: ChildProcess, exited: Promise<void>) => Promise<void>;
+}
+
+export interface InvocationResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  ms: number;
+}
+
+/** A call that failed: names the interface, the component, the state and what it printed. */
+export class InterfaceError extends Error {
+  override name = 'InterfaceError';
+  constructor(
+    readonly invocation: Pick<Invocation, 'name' | 'component' | 'state'>,
+    readonly what: string,
+    readonly result?: Pick<InvocationResult, 'stdout' | 'stderr'>,
+  ) {
+    super(`interface "${invocation.name}" (component ${invocation.component}), state ${invocation.state}: ${what}${printed(result)}`);
+  }
+}
+
+function printed(r: Pick<InvocationResult, 'stdout' | 'stderr'> | undefined): string {
+  if (!r) return '';
+  const tail = (s: string) => {
+    const t = s.trim();
+    return t.length > 600 ? `…${t.slice(-600)}` : t;
+  };
+  const parts = [r.stderr.trim() && `stderr: ${tail(r.stderr)}`, r.stdout.trim() && `stdout: ${tail(r.stdout)}`].filter(Boolean);
+  return parts.length ? `; it printed ${parts.join(' | ')}` : '; it printed nothing';
+}
+
+class Capture {
+  private chunks: Buffer[] = [];
+  private kept = 0;
+  dropped = 0;
+  constructor(private readonly limit: number) {}
+  add(b: Buffer): void {
+    const room = this.limit - this.kept;
+    if (room <= 0) {
+      this.dropped += b.length;
+      return;
+    }
+    const part = b.length > room ? b.subarray(0, room) : b;
+    this.chunks.push(part);
+    this.kept += part.length;
+    this.dropped += b.length - part.length;
+  }
+  text(): string {
+    const s = Buffer.concat(this.chunks).toString('utf8');
+    return this.dropped > 0 ? `${s}\n[… ${this.dropped} more bytes not kept]` : s;
+  }
+}
+
+export async function invoke(inv: Invocation): Promise<InvocationResult> {
+  const started = Date.now();
+  const child = spawn(inv.executable, inv.argv, { cwd: inv.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const out = new Capture(inv.outputLimit);
+  const err = new Capture(inv.outputLimit);
+  child.stdout!.on('data', (b: Buffer) => out.add(b));
+  child.stderr!.on('data', (b: Buffer) => err.add(b));
+  let timedOut = false;
+  let killTimer: NodeJS.Timeout | undefined;
+  // The interface gets its own process group, so a timeout also stops what it started.
+  const signalGroup = (sig: NodeJS.Signals) => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, sig);
+    } catch {
+      child.kill(sig);
+    }
+  };
+  const termTimer = setTimeout(() => {
+    timedOut = true;
+    inv.log.warn({ interface: inv.name, component: inv.component, state: inv.state }, `interface "${inv.name}" (${inv.component}) ${inv.state} ran past ${inv.timeoutMs} ms: SIGTERM, SIGKILL in ${inv.killGraceMs} ms`);
+    signalGroup('SIGTERM');
+    killTimer = setTimeout(() => signalGroup('SIGKILL'), inv.killGraceMs);
+  }, inv.timeoutMs);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal }));
+  });
+  const feeding = inv.whileRunning?.(child, exited.then(() => undefined, () => undefined));
+  let status: { code: number | null; signal: NodeJS.Signals | null };
+  try {
+    status = await exited;
+  } catch (e) {
+    clearTimeout(termTimer);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InterfaceError(inv, code === 'ENOENT' ? `${inv.executable} does not exist` : code === 'EACCES' ? `${inv.executable} is not executable` : `cannot start ${inv.executable}: ${(e as Error).message}`);
+  } finally {
+    clearTimeout(termTimer);
+    if (killTimer) clearTimeout(killTimer);
+  }
+  // Whatever the interface started in the background must not outlive the call.
+  if (timedOut) signalGroup('SIGKILL');
+  const feedError = await feeding?.then(() => undefined, (e: unknown) => e);
+  const result: InvocationResult = { ...status, stdout: out.text(), stderr: err.text(), timedOut, ms: Date.now() - started };
+  inv.log.debug({ interface: inv.name, component: inv.component, state: inv.state, code: status.code, ms: result.ms, stdout: result.stdout, stderr: result.stderr }, `interface "${inv.name}" ${inv.state} → ${status.code ?? status.signal}`);
+  if (timedOut) throw new InterfaceError(inv, `no answer within ${inv.timeoutMs} ms; stopped with SIGTERM${status.signal === 'SIGKILL' ? ' and then SIGKILL' : ''}`, result);
+  if (status.code !== 0) throw new InterfaceError(inv, status.signal ? `killed by ${status.signal}` : `exited with code ${status.code}`, result);
+  if (feedError) throw new InterfaceError(inv, (feedError as Error).message, result);
+  return result;
+}

@@ -1,0 +1,115 @@
+// The update-interface protocol (Mender Orchestrator compatible), the pure part: how an
+// interface is invoked and what its query answers may be. Strict: an answer outside the
+// protocol is an error that names the interface, the query and what it printed.
+
+import type { InterfaceProtocol } from '../../model/index.js';
+
+export type InterfaceState =
+  | 'Download'
+  | 'ArtifactInstall'
+  | 'ArtifactReboot'
+  | 'ArtifactVerifyReboot'
+  | 'ArtifactCommit'
+  | 'ArtifactRollback'
+  | 'ArtifactRollbackReboot'
+  | 'ArtifactVerifyRollbackReboot'
+  | 'ArtifactFailure'
+  | 'Cleanup';
+
+export type Query = 'SupportsRollback' | 'NeedsArtifactReboot' | 'NeedsUnpackedArtifact' | 'ProvidePayloadFileSizes' | 'Identity' | 'Provides' | 'Inventory';
+
+export type RebootNeed = 'No' | 'Yes' | 'Automatic';
+
+/** What rollgate needs to call one component's interface. */
+export interface InterfaceTarget {
+  /** The component's key inside the system, for messages. */
+  key: string;
+  type: string;
+  id?: string;
+  interface: string;
+  interfaceArgs: string[];
+  protocol: InterfaceProtocol;
+}
+
+/**
+ * The argument vector after the executable. The current form does not pass the component id
+ * (the interface answers it through `Identity`); the 2024 form (`kind: update_manifest`) does.
+ * Update Modules read the first two and ignore the rest, so they run under both.
+ */
+export function interfaceArgv(t: InterfaceTarget, state: InterfaceState | Query, workDir: string): string[] {
+  if (t.protocol === 'update_manifest') return [state, workDir, t.type, t.id ?? t.key, ...t.interfaceArgs];
+  return [state, workDir, t.type, ...t.interfaceArgs];
+}
+
+export class ProtocolError extends Error {
+  override name = 'ProtocolError';
+}
+
+const YES_NO = ['Yes', 'No'] as const;
+const single: Record<'SupportsRollback' | 'NeedsArtifactReboot' | 'NeedsUnpackedArtifact' | 'ProvidePayloadFileSizes', { values: readonly string[]; fallback: string }> = {
+  SupportsRollback: { values: YES_NO, fallback: 'No' },
+  NeedsArtifactReboot: { values: ['No', 'Yes', 'Automatic'], fallback: 'No' },
+  NeedsUnpackedArtifact: { values: YES_NO, fallback: 'Yes' },
+  ProvidePayloadFileSizes: { values: YES_NO, fallback: 'No' },
+};
+
+function lines(stdout: string): string[] {
+  const out = stdout.replace(/\r\n/g, '\n').split('\n');
+  while (out.length > 0 && out[out.length - 1] === '') out.pop();
+  return out;
+}
+
+const shown = (s: string) => (s.length > 200 ? `${JSON.stringify(s.slice(0, 200))}…` : JSON.stringify(s));
+
+/** A single-line query: one line from a known set; empty output means the protocol's default. */
+export function parseChoice(query: keyof typeof single, stdout: string): string {
+  const spec = single[query];
+  const ls = lines(stdout);
+  if (ls.length === 0) return spec.fallback;
+  if (ls.length > 1) throw new ProtocolError(`${query} must answer one line, got ${ls.length}: ${shown(stdout)}`);
+  const v = ls[0]!.trim();
+  if (v === '') return spec.fallback;
+  if (!spec.values.includes(v)) throw new ProtocolError(`${query} must answer ${spec.values.join(', ')} or nothing, got ${shown(v)}`);
+  return v;
+}
+
+export const parseSupportsRollback = (stdout: string): boolean => parseChoice('SupportsRollback', stdout) === 'Yes';
+export const parseNeedsReboot = (stdout: string): RebootNeed => parseChoice('NeedsArtifactReboot', stdout) as RebootNeed;
+export const parseNeedsUnpacked = (stdout: string): boolean => parseChoice('NeedsUnpackedArtifact', stdout) === 'Yes';
+
+/** `Identity`: exactly one `id=<component id>` line. */
+export function parseIdentity(stdout: string): string {
+  const ls = lines(stdout);
+  if (ls.length !== 1) throw new ProtocolError(`Identity must answer one line "id=<component id>", got ${ls.length} lines: ${shown(stdout)}`);
+  const m = /^id=(.+)$/.exec(ls[0]!.trim());
+  if (!m) throw new ProtocolError(`Identity must answer "id=<component id>", got ${shown(ls[0]!)}`);
+  return m[1]!;
+}
+
+/** `Provides` and `Inventory`: `key=value` lines; a repeated key makes a list. */
+export function parseKeyValues(query: 'Provides' | 'Inventory', stdout: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [i, raw] of lines(stdout).entries()) {
+    const line = raw.trim();
+    if (line === '') continue;
+    const eq = line.indexOf('=');
+    if (eq <= 0) throw new ProtocolError(`${query} answers "key=value" lines; line ${i + 1} is ${shown(raw)}`);
+    (out[line.slice(0, eq)] ??= []).push(line.slice(eq + 1));
+  }
+  return out;
+}
+
+/**
+ * The version a component provides: `rootfs-image.<interface>.version`, else
+ * `rootfs-image.version`, else `artifact_name`. Undefined when the answer names none of them
+ * (Update Modules answer nothing; rollgate then uses what it last committed).
+ */
+export function providedVersion(provides: Record<string, string[]>, iface: string): string | undefined {
+  for (const key of [`rootfs-image.${iface}.version`, 'rootfs-image.version', 'artifact_name']) {
+    const v = provides[key];
+    if (v === undefined) continue;
+    if (v.length > 1) throw new ProtocolError(`Provides names ${key} ${v.length} times`);
+    return v[0];
+  }
+  return undefined;
+}
