@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -117,7 +117,7 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
     assert.equal(r.code, 3, r.out + r.err);
     assert.match(r.err, /state ArtifactVerifyReboot: exited with code 3/);
     assert.deepEqual(lab.running(), { G13: 'gateway-v1', R456: 'rtos-v1', R998: 'rtos-v1' });
-    const g13 = lab.calls().filter((c) => c.startsWith('G13 ') && !/Provides|Inventory|Supports|Needs/.test(c));
+    const g13 = lab.calls().filter((c) => c.startsWith('G13 ') && !/Provides|ProvidePayloadFileSizes|Inventory|Supports|Needs/.test(c));
     assert.deepEqual(g13, ['G13 Download', 'G13 ArtifactInstall', 'G13 ArtifactReboot', 'G13 ArtifactVerifyReboot', 'G13 ArtifactRollback', 'G13 ArtifactRollbackReboot', 'G13 ArtifactVerifyRollbackReboot', 'G13 ArtifactFailure', 'G13 Cleanup']);
   });
 
@@ -156,12 +156,12 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
   });
 
   test('malformed query answers are protocol errors naming interface, state and output', async () => {
-    lab.set('R456', 'misbehave/NeedsArtifactReboot', 'garbage');
+    lab.set('R456', 'misbehave/NeedsUnpackedArtifact', 'garbage');
     const r = await lab.apply();
     assert.equal(r.code, 1, r.out + r.err);
-    assert.match(r.err, /interface "rtos" \(component R456\), state NeedsArtifactReboot: protocol error: NeedsArtifactReboot must answer one line, got 2: "Maybe\\nperhaps\\n"/);
+    assert.match(r.err, /interface "rtos" \(component R456\), state NeedsUnpackedArtifact: protocol error: NeedsUnpackedArtifact must answer one line, got 2: "Maybe\\nperhaps\\n"/);
     assert.deepEqual(lab.running(), { G13: 'gateway-v1', R456: 'rtos-v1', R998: 'rtos-v1' });
-    lab.unset('R456', 'misbehave/NeedsArtifactReboot');
+    lab.unset('R456', 'misbehave/NeedsUnpackedArtifact');
     lab.set('G13', 'misbehave/Provides', 'garbage');
     const d = await rollgate('diff', ...lab.gatewayArgs(), '--against', 'live');
     assert.equal(d.code, 1, d.out + d.err);
@@ -207,6 +207,36 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
     } finally {
       lab2.close();
     }
+  });
+
+  test('the current form (kind manifest + topology): no id on the command line, Identity answers it', async () => {
+    rmSync(lab.stateDir, { recursive: true, force: true }); // records of the 2024-form keys would be listed too
+    const types = ['gateway', 'rtos'];
+    const manifest = ['api_version: mender/v1', 'kind: manifest', 'name: test-system-v2', 'system_types_compatible: [sim-system]', 'component_types:'];
+    for (const t of types) manifest.push(`  ${t}:`, `    artifact_path: artifacts/${t}-v2.mender`, `    update_strategy: { order: ${t === 'gateway' ? 10 : 20} }`);
+    writeFileSync(join(lab.repo, 'manifest.yaml'), manifest.join('\n') + '\n');
+    const topology = ['api_version: mender/v1', 'kind: topology', 'system_type: sim-system', 'components:'];
+    for (const c of lab.components) topology.push(`  - { component_type: ${c.type}, interface: ${c.iface}, interface_args: [${JSON.stringify(lab.device(c.id))}] }`);
+    writeFileSync(join(lab.repo, 'topology.yaml'), topology.join('\n') + '\n');
+    writeFileSync(join(lab.repo, 'rollgate.yaml'), readFileSync(join(lab.repo, 'rollgate.yaml'), 'utf8').replace('    manifest: manifest.yaml\n', '    manifest: manifest.yaml\n    topology: topology.yaml\n'));
+    const r = await lab.apply();
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(lab.running(), { G13: 'gateway-v2', R456: 'rtos-v2', R998: 'rtos-v2' });
+    const d = await rollgate('diff', ...lab.gatewayArgs(), '--against', 'live', '--output', 'json');
+    assert.equal(d.code, 0, d.out + d.err);
+    const o = await rollgate('observe', '--state-dir', lab.stateDir, '--interfaces-dir', lab.interfaces, '--output', 'json');
+    const ids = (JSON.parse(o.out) as { components: { id: string; version: string }[] }).components.map((c) => `${c.id}=${c.version}`).sort();
+    assert.deepEqual(ids, ['G13=gateway-v2', 'R456=rtos-v2', 'R998=rtos-v2']);
+  });
+
+  test('ProvidePayloadFileSizes: Yes calls DownloadWithFileSizes, each stream-next line carrying the size', async () => {
+    lab.set('R456', 'sizes', 'Yes');
+    const r = await lab.apply();
+    assert.equal(r.code, 0, r.err);
+    assert.ok(lab.calls().includes('R456 DownloadWithFileSizes') && !lab.calls().includes('R456 Download'));
+    assert.equal(readFileSync(join(lab.device('R456'), 'stream-lines'), 'utf8'), `streams/rtos-v2.img ${'rtos-v2 image\n'.length}\n`);
+    assert.equal(readFileSync(join(lab.device('R998'), 'stream-lines'), 'utf8'), 'streams/rtos-v2.img\n');
+    assert.deepEqual(lab.running(), { G13: 'gateway-v2', R456: 'rtos-v2', R998: 'rtos-v2' });
   });
 
   test('NeedsUnpackedArtifact: No gets the whole artifact as files/artifact.mender', async () => {
@@ -390,18 +420,20 @@ describe('update interfaces: artifacts at a URL', { skip }, () => {
   });
 
   test('an interrupted download resumes with a range request and installs', async () => {
+    // Big enough that the cut comes mid-body, after the client has received some of it.
+    lab.artifact('gateway', 'gateway-v9', 'gateway-rootfs', { 'gateway-v9.img': createHash('sha512').update('seed').digest('hex').repeat(20_000) });
     lab.seed(v(1));
-    lab.writeRepo(urlArtifact(3));
-    cutOnce.add('/gateway-v3.mender');
+    lab.writeRepo((type) => (type === 'gateway' ? urlArtifact(9)(type) : urlArtifact(3)(type)));
+    cutOnce.add('/gateway-v9.mender');
     requests.length = 0;
     const r = await lab.apply();
     assert.equal(r.code, 0, r.err);
-    assert.deepEqual(lab.running(), { G13: 'gateway-v3', R456: 'rtos-v3', R998: 'rtos-v3' });
-    const g = requests.filter((q) => q.path === '/gateway-v3.mender');
+    assert.deepEqual(lab.running(), { G13: 'gateway-v9', R456: 'rtos-v3', R998: 'rtos-v3' });
+    assert.match(r.err, /resuming the download of http:\/\/127\.0\.0\.1:\d+\/gateway-v9\.mender at byte [1-9]\d*/);
+    const g = requests.filter((q) => q.path === '/gateway-v9.mender');
     assert.equal(g.length, 2, JSON.stringify(requests));
     assert.equal(g[0]!.range, undefined);
-    assert.match(g[1]!.range ?? '', /^bytes=\d+-$/);
-    assert.ok(Number(/\d+/.exec(g[1]!.range!)![0]) > 0);
+    assert.match(g[1]!.range ?? '', /^bytes=[1-9]\d*-$/);
     // Cached: the same artifacts are not fetched again for the next apply.
     lab.seed(v(1));
     requests.length = 0;

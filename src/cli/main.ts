@@ -109,7 +109,7 @@ gatewayOptions(
   program
     .command('observe')
     .summary('show what rollgate manages on this gateway, or save it for offline diffs')
-    .description('Reads the live gateway (containers, networks and volumes that carry rollgate labels, and the images present) without changing anything. --save writes the observation to a file that "rollgate diff --against file:<path>" reads anywhere.'),
+    .description('Reads the live gateway (containers, networks and volumes that carry rollgate labels, the images present, and the device components rollgate has records of in --state-dir, each asked for its Identity, Provides and Inventory through its interface) without changing anything. --save writes the observation to a file that "rollgate diff --against file:<path>" reads anywhere.'),
 )
   .option('--save <file>', 'write the observation (JSON) to this file')
   .addOption(new Option('--output <format>', 'human or json').choices(['human', 'json']).default('human'))

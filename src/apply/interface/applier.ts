@@ -8,7 +8,7 @@
 //   commit (finalize)   ArtifactCommit
 //   cleanup (finalize)  Cleanup
 
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,6 +21,7 @@ import { readRecord, writeRecord, type ComponentRecord, type UpdateInFlight } fr
 import { invoke, InterfaceError, type InvocationResult } from './invoke.js';
 import {
   interfaceArgv,
+  parseChoice,
   parseIdentity,
   parseKeyValues,
   parseNeedsReboot,
@@ -71,6 +72,15 @@ export const DEFAULT_CACHE_BYTES = 1024 * 1024 * 1024;
 export const DEFAULT_REBOOT_COMMAND = ['systemctl', 'reboot'];
 
 const PLAIN = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+
+/** This boot of the gateway: a different one after a reboot, planned or not. */
+async function bootId(): Promise<string | undefined> {
+  try {
+    return (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
+  } catch {
+    return undefined;
+  }
+}
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 function componentKey(step: Step): string {
@@ -114,9 +124,13 @@ export class InterfaceApplier implements Applier {
     throw new Error(`interface "${name}" not found in ${this.opts.interfacesDirs.join(', ')} (set the directories with --interfaces-dir)`);
   }
 
-  private async call(t: InterfaceTarget, state: InterfaceState | Query, work: string, log: Log, extra: { feed?: StreamItem[] } = {}): Promise<InvocationResult & { consumed?: Set<string> }> {
+  private async protocolVersion(iface: string): Promise<string> {
+    return (await this.executable(iface)).includes('/modules/v3/') ? '3' : '1';
+  }
+
+  private async call(t: InterfaceTarget, state: InterfaceState | Query, work: string, log: Log, extra: { feed?: StreamItem[]; withSizes?: boolean } = {}): Promise<InvocationResult & { consumed?: Set<string> }> {
     const exe = await this.executable(t.interface);
-    const isQuery = !['Download', 'ArtifactInstall', 'ArtifactReboot', 'ArtifactVerifyReboot', 'ArtifactCommit', 'ArtifactRollback', 'ArtifactRollbackReboot', 'ArtifactVerifyRollbackReboot', 'ArtifactFailure', 'Cleanup'].includes(state);
+    const isQuery = !['Download', 'DownloadWithFileSizes', 'ArtifactInstall', 'ArtifactReboot', 'ArtifactVerifyReboot', 'ArtifactCommit', 'ArtifactRollback', 'ArtifactRollbackReboot', 'ArtifactVerifyRollbackReboot', 'ArtifactFailure', 'Cleanup'].includes(state);
     let consumed: Set<string> | undefined;
     const r = await invoke({
       name: t.interface,
@@ -129,7 +143,7 @@ export class InterfaceApplier implements Applier {
       killGraceMs: this.timeouts.killGraceMs,
       outputLimit: this.opts.outputLimit ?? 64 * 1024,
       log,
-      ...(extra.feed ? { whileRunning: async (_c, exited) => void (consumed = await feedStreams(work, extra.feed!, exited)) } : {}),
+      ...(extra.feed ? { whileRunning: async (_c, exited) => void (consumed = await feedStreams(work, extra.feed!, exited, extra.withSizes === true)) } : {}),
     });
     if (!isQuery && (r.stdout.trim() || r.stderr.trim())) log.info({ interface: t.interface, component: t.key, state, stdout: r.stdout, stderr: r.stderr }, `${t.key} ${state}: ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-1)[0]}`);
     return consumed ? { ...r, consumed } : r;
@@ -193,7 +207,7 @@ export class InterfaceApplier implements Applier {
     // Queries are stateless: a throwaway work directory keeps observation free of side effects.
     const work = await mkdtemp(join(tmpdir(), 'rollgate-query-'));
     try {
-      await prepareWorkDir(work, { artifactName: rec?.installed ?? '', artifactGroup: '', deviceType: this.opts.deviceType ?? deviceType }, false);
+      await prepareWorkDir(work, { version: await this.protocolVersion(t.interface), artifactName: rec?.installed ?? '', artifactGroup: '', deviceType: this.opts.deviceType ?? deviceType }, false);
       return await this.query(t, rec, work, log);
     } finally {
       await rm(work, { recursive: true, force: true });
@@ -257,24 +271,26 @@ export class InterfaceApplier implements Applier {
     const t: InterfaceTarget = { ...targetOf(c), ...(c.id === undefined && previous?.target.id ? { id: previous.target.id } : {}) };
     await mkdir(dirs.root, { recursive: true });
     await rm(dirs.payload, { recursive: true, force: true });
-    await prepareWorkDir(dirs.work, { artifactName: step.from ?? '', artifactGroup: '', deviceType: this.opts.deviceType ?? ctx.desired?.system ?? '' }, true);
+    await prepareWorkDir(dirs.work, { version: await this.protocolVersion(t.interface), artifactName: step.from ?? '', artifactGroup: '', deviceType: this.opts.deviceType ?? ctx.desired?.system ?? '' }, true);
     const unpackedInfo = await unpackArtifact(artifactPath, join(dirs.work, 'header'), dirs.payload);
     await writeFile(join(dirs.work, 'header', 'artifact_name'), `${unpackedInfo.name}\n`);
     await writeFile(join(dirs.work, 'header', 'artifact_group'), `${unpackedInfo.group}\n`);
     await writeFile(join(dirs.work, 'header', 'payload_type'), `${unpackedInfo.payloadType}\n`);
     if (unpackedInfo.name !== c.version) throw new Error(`the artifact of ${key} is "${unpackedInfo.name}", not "${c.version}" as planned`);
 
-    const supportsRollback = await this.ask(t, 'SupportsRollback', dirs.work, ctx.log, parseSupportsRollback);
-    const reboot = await this.ask(t, 'NeedsArtifactReboot', dirs.work, ctx.log, parseNeedsReboot);
     const unpacked = await this.ask(t, 'NeedsUnpackedArtifact', dirs.work, ctx.log, parseNeedsUnpacked);
-    if (!supportsRollback) ctx.log.warn({ component: key, interface: t.interface }, `interface "${t.interface}" of ${key} does not support rollback: if this apply fails after installing it, ${key} stays on ${c.version}`);
-    const update: UpdateInFlight = { txn: ctx.txn, ...(step.from !== undefined ? { from: step.from } : {}), to: c.version, supportsRollback, reboot, unpacked };
+    const withSizes = await this.ask(t, 'ProvidePayloadFileSizes', dirs.work, ctx.log, (s) => parseChoice('ProvidePayloadFileSizes', s) === 'Yes');
+    const update: UpdateInFlight = { txn: ctx.txn, ...(step.from !== undefined ? { from: step.from } : {}), to: c.version, supportsRollback: false, unpacked };
     await this.save(dirs, { schema: 'rollgate.component/v1', target: t, ...(previous?.installed !== undefined ? { installed: previous.installed } : {}), update });
 
     const items: StreamItem[] = unpacked ? unpackedInfo.files.map((name) => ({ name, path: join(dirs.payload, name), owned: true })) : [{ name: 'artifact.mender', path: artifactPath, owned: false }];
     await makeStreams(dirs.work, items);
-    const r = await this.call(t, 'Download', dirs.work, ctx.log, { feed: items });
+    const r = await this.call(t, withSizes ? 'DownloadWithFileSizes' : 'Download', dirs.work, ctx.log, { feed: items, withSizes });
     await settleFiles(dirs.work, items, r.consumed ?? new Set());
+    // The protocol asks SupportsRollback once Download completed.
+    update.supportsRollback = await this.ask(t, 'SupportsRollback', dirs.work, ctx.log, parseSupportsRollback);
+    await this.save(dirs, { schema: 'rollgate.component/v1', target: t, ...(previous?.installed !== undefined ? { installed: previous.installed } : {}), update });
+    if (!update.supportsRollback) ctx.log.warn({ component: key, interface: t.interface }, `interface "${t.interface}" of ${key} does not support rollback: if this apply fails after installing it, ${key} stays on ${c.version}`);
     ctx.log.info({ component: key, version: c.version, streamed: [...(r.consumed ?? [])] }, `downloaded ${c.version} for ${key}`);
     return {};
   }
@@ -282,8 +298,12 @@ export class InterfaceApplier implements Applier {
   private async install(step: Step, ctx: StepContext): Promise<Omit<StepRecord, 'status'>> {
     const { rec, dirs } = await this.record(step);
     rec.update.installStarted = true;
+    rec.update.bootId = await bootId();
     await this.save(dirs, rec);
     await this.call(rec.target, 'ArtifactInstall', dirs.work, ctx.log);
+    // The protocol asks NeedsArtifactReboot after ArtifactInstall (a package manager may only know then).
+    rec.update.reboot = await this.ask(rec.target, 'NeedsArtifactReboot', dirs.work, ctx.log, parseNeedsReboot);
+    await this.save(dirs, rec);
     ctx.log.info({ component: rec.target.key, version: rec.update.to }, `installed ${rec.update.to} on ${rec.target.key}`);
     return {};
   }
@@ -291,7 +311,7 @@ export class InterfaceApplier implements Applier {
   private async reboot(step: Step, ctx: StepContext): Promise<Omit<StepRecord, 'status'>> {
     const { rec, dirs } = await this.record(step);
     const t = rec.target;
-    if (rec.update.reboot === 'No') return {};
+    if ((rec.update.reboot ?? 'No') === 'No') return {};
     rec.update.rebooted = true;
     await this.save(dirs, rec);
     if (rec.update.reboot === 'Automatic') return { reboot: 'gateway' };
@@ -378,17 +398,24 @@ export class InterfaceApplier implements Applier {
       await this.save(dirs, rec);
       throw new UndoImpossibleError(`interface "${t.interface}" does not support rollback (SupportsRollback: No), so ${t.key} stays on ${u.to}${u.from ? ` instead of ${u.from}` : ''}`);
     }
+    // A crash during ArtifactInstall may have come before the reboot query.
+    if (u.reboot === undefined) {
+      u.reboot = await this.ask(t, 'NeedsArtifactReboot', dirs.work, ctx.log, parseNeedsReboot).catch(() => 'No' as const);
+      await this.save(dirs, rec);
+    }
     if (!u.rolledBack) {
       await this.call(t, 'ArtifactRollback', dirs.work, ctx.log);
       u.rolledBack = true;
       await this.save(dirs, rec);
     }
-    // The device may have rebooted into the new version without rollgate knowing (a power
-    // cut), so a component that needs reboots always gets its rollback reboot.
+    // A peripheral may have rebooted into the new version without rollgate knowing (a power
+    // cut), so one that reboots itself always gets its rollback reboot; the gateway reboots
+    // back if it rebooted since the install, on purpose or not.
+    const gatewayRebooted = u.rebooted === true || (u.bootId !== undefined && u.bootId !== (await bootId()));
     if (u.reboot === 'Yes') {
       await this.call(t, 'ArtifactRollbackReboot', dirs.work, ctx.log);
       await this.call(t, 'ArtifactVerifyRollbackReboot', dirs.work, ctx.log);
-    } else if (u.reboot === 'Automatic') {
+    } else if (u.reboot === 'Automatic' && (gatewayRebooted || u.rollbackRebootRequested)) {
       if (!u.rollbackRebootRequested) {
         u.rollbackRebootRequested = true;
         await this.save(dirs, rec);

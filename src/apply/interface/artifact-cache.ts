@@ -3,10 +3,9 @@
 // interrupted one stopped, with HTTP range requests.
 
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, truncate, utimes } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, truncate, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileAtomic } from '../atomic-write.js';
@@ -184,9 +183,16 @@ export class ArtifactCache {
         this.log.info({ url: shown, from: have }, `resuming the download of ${shown} at byte ${have}`);
       }
       if (!res.body) throw new DownloadError(`${shown} answered no body`, true);
-      const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
-      body.on('data', arm);
-      await pipeline(body, createWriteStream(part, { flags: append ? 'a' : 'w' }));
+      // Every chunk is on disk before the next is read: a cut connection keeps all it delivered.
+      const fh = await open(part, append ? 'a' : 'w');
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          arm();
+          await fh.write(chunk);
+        }
+      } finally {
+        await fh.close();
+      }
     } catch (err) {
       if (err instanceof DownloadError) throw err;
       const cause = (err as { cause?: Error }).cause;

@@ -11,7 +11,10 @@ export interface UpdateInFlight {
   from?: string;
   to: string;
   supportsRollback: boolean;
-  reboot: RebootNeed;
+  /** Asked after ArtifactInstall, as the protocol says; absent before. */
+  reboot?: RebootNeed;
+  /** The gateway's boot id when the install started: a different one means it rebooted since. */
+  bootId?: string;
   unpacked: boolean;
   installStarted?: boolean;
   /** The component went through its reboot (its own, or the gateway's). */

@@ -6,6 +6,7 @@ import type { InterfaceProtocol } from '../../model/index.js';
 
 export type InterfaceState =
   | 'Download'
+  | 'DownloadWithFileSizes'
   | 'ArtifactInstall'
   | 'ArtifactReboot'
   | 'ArtifactVerifyReboot'

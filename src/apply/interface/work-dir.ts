@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { constants, createReadStream, createWriteStream } from 'node:fs';
 import { close, open } from 'node:fs';
-import { copyFile, link, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -36,6 +36,8 @@ export function componentDirs(componentsDir: string, key: string): ComponentDirs
 }
 
 export interface WorkDirInfo {
+  /** The protocol version: 3 for Update Modules (modules/v3), 1 for Orchestrator interfaces. */
+  version: string;
   artifactName: string;
   artifactGroup: string;
   deviceType: string;
@@ -45,7 +47,7 @@ export interface WorkDirInfo {
 export async function prepareWorkDir(work: string, info: WorkDirInfo, fresh: boolean): Promise<void> {
   if (fresh) await rm(work, { recursive: true, force: true });
   await mkdir(join(work, 'tmp'), { recursive: true });
-  await writeFile(join(work, 'version'), '3\n');
+  await writeFile(join(work, 'version'), `${info.version}\n`);
   await writeFile(join(work, 'current_artifact_name'), `${info.artifactName}\n`);
   await writeFile(join(work, 'current_artifact_group'), `${info.artifactGroup}\n`);
   await writeFile(join(work, 'current_device_type'), `${info.deviceType}\n`);
@@ -87,7 +89,7 @@ export async function makeStreams(work: string, items: StreamItem[]): Promise<vo
  * stream per read, then the stream itself, then an empty read for the end. Returns the names
  * the interface consumed; none when it never opened `stream-next`.
  */
-export async function feedStreams(work: string, items: StreamItem[], exited: Promise<void>): Promise<Set<string>> {
+export async function feedStreams(work: string, items: StreamItem[], exited: Promise<void>, withSizes = false): Promise<Set<string>> {
   let over = false;
   void exited.then(() => (over = true));
   const gone = () => over;
@@ -96,7 +98,8 @@ export async function feedStreams(work: string, items: StreamItem[], exited: Pro
   for (const item of items) {
     const fd = await openWhenRead(next, gone);
     if (fd === undefined) return consumed;
-    await pipeline([Buffer.from(`streams/${item.name}\n`)], createWriteStream('', { fd }));
+    const size = withSizes ? ` ${(await stat(item.path)).size}` : '';
+    await pipeline([Buffer.from(`streams/${item.name}${size}\n`)], createWriteStream('', { fd }));
     const sfd = await openWhenRead(join(work, 'streams', item.name), gone);
     if (sfd === undefined) return consumed;
     await pipeline(createReadStream(item.path), createWriteStream('', { fd: sfd }));
