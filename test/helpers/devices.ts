@@ -28,7 +28,7 @@ export function requireMenderTools(): string | undefined {
 }
 
 /** A module-image artifact named `name` for payload type `type`, with these payload files. */
-export function buildArtifact(out: string, type: string, name: string, files: Record<string, string>): string {
+export function buildArtifact(out: string, type: string, name: string, files: Record<string, string | Buffer>): string {
   const dir = tempDir('rollgate-payload-');
   const args = ['write', 'module-image', '-T', type, '-n', name, '-t', 'sim-system', '-o', out, '--compression', 'gzip'];
   for (const [f, content] of Object.entries(files)) {
@@ -77,7 +77,7 @@ export class DeviceLab {
   }
 
   /** Builds (once) the artifact `name` for component type `type`; returns its repo path. */
-  artifact(type: string, name: string, payloadType = this.components.find((c) => c.type === type)?.iface ?? type, files?: Record<string, string>): string {
+  artifact(type: string, name: string, payloadType = this.components.find((c) => c.type === type)?.iface ?? type, files?: Record<string, string | Buffer>): string {
     const rel = `artifacts/${name}.mender`;
     if (!existsSync(join(this.repo, rel))) buildArtifact(join(this.repo, rel), payloadType, name, files ?? { [`${name}.img`]: `${name} image\n` });
     return rel;
