@@ -25,13 +25,16 @@ function before_(calls: string[], a: string, b: string): void {
   assert.ok(i < j, `${a} should come before ${b}:\n${calls.join('\n')}`);
 }
 
-describe('update interfaces: the protocol through rollgate apply', { skip }, () => {
-  let lab: DeviceLab;
-  before(() => {
-    lab = new DeviceLab();
-  });
+/** One lab per suite, closed after it; `each` runs before every test. */
+function labFor(each?: () => void): DeviceLab {
+  const lab = new DeviceLab();
   after(() => lab.close());
-  beforeEach(() => {
+  if (each) beforeEach(each);
+  return lab;
+}
+
+describe('update interfaces: the protocol through rollgate apply', { skip }, () => {
+  const lab = labFor(() => {
     lab.seed(v(1));
     lab.writeRepo(repoArtifact(2));
   });
@@ -252,12 +255,7 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
 });
 
 describe('update interfaces: reboots', { skip }, () => {
-  let lab: DeviceLab;
-  before(() => {
-    lab = new DeviceLab();
-  });
-  after(() => lab.close());
-  beforeEach(() => {
+  const lab = labFor(() => {
     lab.seed(v(1));
     lab.writeRepo(repoArtifact(2));
   });

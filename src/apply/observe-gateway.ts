@@ -20,7 +20,7 @@ export async function observeGateway(a: GatewayAppliers, desired?: DesiredState,
   const observed = emptyObservedState(`live gateway (${parts.join(', ')})`);
   if (a.docker) Object.assign(observed, await a.docker.observe());
   if (a.interfaces) {
-    const targets = desired?.components ?? (await a.interfaces.recorded()).map((t) => ({ ...t, version: '', artifact: { kind: 'repo' as const, path: '', size: 0 }, order: 0 }));
+    const targets = desired?.components ?? (await a.interfaces.recorded());
     observed.components = await a.interfaces.observe(targets, log, desired?.system ?? '');
   }
   return observed;

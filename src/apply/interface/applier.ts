@@ -21,6 +21,7 @@ import { readRecord, writeRecord, type ComponentRecord, type UpdateInFlight } fr
 import { invoke, InterfaceError, type InvocationResult } from './invoke.js';
 import {
   interfaceArgv,
+  isState,
   parseChoice,
   parseIdentity,
   parseKeyValues,
@@ -88,7 +89,8 @@ function componentKey(step: Step): string {
   return step.target.key;
 }
 
-export function targetOf(c: DesiredComponent): InterfaceTarget {
+/** Only the fields of a target, so records do not carry a desired component's artifact. */
+export function targetOf(c: InterfaceTarget): InterfaceTarget {
   return { key: c.key, type: c.type, ...(c.id !== undefined ? { id: c.id } : {}), interface: c.interface, interfaceArgs: c.interfaceArgs, protocol: c.protocol };
 }
 
@@ -130,7 +132,7 @@ export class InterfaceApplier implements Applier {
 
   private async call(t: InterfaceTarget, state: InterfaceState | Query, work: string, log: Log, extra: { feed?: StreamItem[]; withSizes?: boolean } = {}): Promise<InvocationResult & { consumed?: Set<string> }> {
     const exe = await this.executable(t.interface);
-    const isQuery = !['Download', 'DownloadWithFileSizes', 'ArtifactInstall', 'ArtifactReboot', 'ArtifactVerifyReboot', 'ArtifactCommit', 'ArtifactRollback', 'ArtifactRollbackReboot', 'ArtifactVerifyRollbackReboot', 'ArtifactFailure', 'Cleanup'].includes(state);
+    const isQuery = !isState(state);
     let consumed: Set<string> | undefined;
     const r = await invoke({
       name: t.interface,
@@ -179,7 +181,7 @@ export class InterfaceApplier implements Applier {
   // ---- observation -------------------------------------------------------------------------
 
   /** Each component's identity and version, from its interface (`Identity`, `Provides`, `Inventory`). */
-  async observe(components: DesiredComponent[], log: Log, deviceType = ''): Promise<ObservedComponent[]> {
+  async observe(components: InterfaceTarget[], log: Log, deviceType = ''): Promise<ObservedComponent[]> {
     const out: ObservedComponent[] = [];
     for (const c of components) out.push(await this.observeOne(targetOf(c), log, deviceType));
     return out;

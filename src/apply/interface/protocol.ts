@@ -2,35 +2,33 @@
 // interface is invoked and what its query answers may be. Strict: an answer outside the
 // protocol is an error that names the interface, the query and what it printed.
 
-import type { InterfaceProtocol } from '../../model/index.js';
+import type { DesiredComponent } from '../../model/index.js';
 
-export type InterfaceState =
-  | 'Download'
-  | 'DownloadWithFileSizes'
-  | 'ArtifactInstall'
-  | 'ArtifactReboot'
-  | 'ArtifactVerifyReboot'
-  | 'ArtifactCommit'
-  | 'ArtifactRollback'
-  | 'ArtifactRollbackReboot'
-  | 'ArtifactVerifyRollbackReboot'
-  | 'ArtifactFailure'
-  | 'Cleanup';
+/** The states, as opposed to the queries: each may run long and changes something. */
+export const STATES = [
+  'Download',
+  'DownloadWithFileSizes',
+  'ArtifactInstall',
+  'ArtifactReboot',
+  'ArtifactVerifyReboot',
+  'ArtifactCommit',
+  'ArtifactRollback',
+  'ArtifactRollbackReboot',
+  'ArtifactVerifyRollbackReboot',
+  'ArtifactFailure',
+  'Cleanup',
+] as const;
+
+export type InterfaceState = (typeof STATES)[number];
+
+export const isState = (s: string): s is InterfaceState => (STATES as readonly string[]).includes(s);
 
 export type Query = 'SupportsRollback' | 'NeedsArtifactReboot' | 'NeedsUnpackedArtifact' | 'ProvidePayloadFileSizes' | 'Identity' | 'Provides' | 'Inventory';
 
 export type RebootNeed = 'No' | 'Yes' | 'Automatic';
 
 /** What rollgate needs to call one component's interface. */
-export interface InterfaceTarget {
-  /** The component's key inside the system, for messages. */
-  key: string;
-  type: string;
-  id?: string;
-  interface: string;
-  interfaceArgs: string[];
-  protocol: InterfaceProtocol;
-}
+export type InterfaceTarget = Pick<DesiredComponent, 'key' | 'type' | 'id' | 'interface' | 'interfaceArgs' | 'protocol'>;
 
 /**
  * The argument vector after the executable. The current form does not pass the component id
