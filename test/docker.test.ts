@@ -277,7 +277,8 @@ volumes:
     apps.push('keep', 'gone');
     const gone = `services:\n  s:\n    image: ${img['worker1']}\n    init: true\n    volumes: ["vault:/data"]\nvolumes:\n  vault:\n`;
     await r.set({ keep: `services:\n  a:\n    image: ${img['worker1']}\n    init: true\n  b:\n    image: ${img['worker1']}\n    init: true\n`, gone });
-    assert.equal((await reconcile(await r.load())).outcome?.status, 'applied');
+    const first = await reconcile(await r.load());
+    assert.equal(first.outcome?.status, 'applied', `${first.outcome?.error}\n${log.text()}`);
     const d = await r.set({ keep: `services:\n  a:\n    image: ${img['worker1']}\n    init: true\n` });
     const res = await reconcile(d);
     assert.equal(res.outcome?.status, 'applied', res.outcome?.error);

@@ -96,7 +96,10 @@ export async function startDockerEnv(): Promise<DockerEnvInfo> {
   const socket = join(root, 'docker.sock');
   const port = Number(process.env['ROLLGATE_TEST_REGISTRY_PORT'] ?? 5000);
   if (await portOpen('127.0.0.1', port)) throw new Error(`port 127.0.0.1:${port} is taken, so the test registry cannot start there (set ROLLGATE_TEST_REGISTRY_PORT)`);
-  const dockerdArgs = ['--host', `unix://${socket}`, '--data-root', join(root, 'data'), '--exec-root', join(root, 'exec'), '--pidfile', join(root, 'docker.pid'), '--log-level', 'warn'];
+  const dockerdArgs = ['--host', `unix://${socket}`, '--data-root', join(root, 'data'), '--exec-root', join(root, 'exec'), '--pidfile', join(root, 'docker.pid'), '--log-level', 'warn',
+    // Every test app gets a network. The default pools hold 31, and bridges that an earlier Engine
+    // left behind still claim theirs, so a long run would run out; /24s from one /16 give 256.
+    '--default-address-pool', 'base=10.213.0.0/16,size=24'];
   const info: DockerEnvInfo = { root, socket, registry: `127.0.0.1:${port}`, dockerdArgs, dockerdPid: 0, registryPid: 0 };
   info.dockerdPid = await startEngine(info);
   mkdirSync(join(root, 'registry'), { recursive: true });
@@ -111,14 +114,19 @@ export async function startDockerEnv(): Promise<DockerEnvInfo> {
 export async function stopDockerEnv(envFile: string): Promise<void> {
   const info = JSON.parse(readFileSync(envFile, 'utf8')) as DockerEnvInfo;
   // Containers first, so the Engine stops quickly and leaves no docker-proxy behind.
+  let bridges: string[] = [];
   try {
     const docker = new Docker({ socketPath: info.socket });
     const all = await docker.listContainers({ all: true });
     await Promise.all(all.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
+    bridges = (await docker.listNetworks()).filter((n) => n.Driver === 'bridge' && n.Name !== 'bridge').map((n) => `br-${n.Id.slice(0, 12)}`);
+    await docker.pruneNetworks();
   } catch {
     /* the Engine may be gone already */
   }
   await stopPid(info.dockerdPid);
+  // A network's bridge outlives the Engine and keeps its address pool taken on this host.
+  for (const b of bridges) spawnSync('ip', ['link', 'del', b], { stdio: 'ignore' });
   await stopPid(info.registryPid);
   spawnSync('rm', ['-rf', info.root]);
 }
