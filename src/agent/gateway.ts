@@ -1,4 +1,4 @@
-// The live gateway as the CLI reaches it: the Docker Engine's socket and registry credentials,
+// The live gateway as the agent and the CLI reach it: the Docker Engine's socket and registry credentials,
 // the update interfaces' directories, the reboot command and the state directory.
 
 import { readFile } from 'node:fs/promises';

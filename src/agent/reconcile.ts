@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import type { DesiredState, Plan } from '../model/index.js';
 import { plan as makePlan } from '../diff/index.js';
-import { applyPlan, Journal, observeGateway, resumeJournal, type Applier, type ApplyOutcome, type GatewayAppliers, type Log, type ResumeOutcome } from '../apply/index.js';
+import { applyPlan, Journal, observeGateway, resumeJournal, type Applier, type ApplyOutcome, type FailureHook, type GatewayAppliers, type Log, type ResumeOutcome } from '../apply/index.js';
 
 export const JOURNAL_FILE = 'journal.json';
 
@@ -13,6 +13,7 @@ export interface ReconcileDeps extends GatewayAppliers {
   log: Log;
   concurrency?: number;
   confirm?: () => Promise<void>;
+  onFailure?: FailureHook;
 }
 
 export interface ReconcileResult {
@@ -22,14 +23,14 @@ export interface ReconcileResult {
   outcome?: ApplyOutcome;
 }
 
-function appliersOf(d: GatewayAppliers): Applier[] {
+export function appliersOf(d: GatewayAppliers): Applier[] {
   return [d.docker, d.interfaces].filter((a): a is NonNullable<typeof a> => a !== undefined);
 }
 
 export async function reconcileOnce(desired: DesiredState, deps: ReconcileDeps): Promise<ReconcileResult> {
   const journal = new Journal(join(deps.stateDir, JOURNAL_FILE));
   const appliers = appliersOf(deps);
-  const resumed = await resumeJournal(journal, appliers, deps.log, { ...(deps.confirm ? { confirm: deps.confirm } : {}), ...(deps.concurrency ? { concurrency: deps.concurrency } : {}) });
+  const resumed = await resumeInterrupted(deps);
   if (resumed && resumed.undoErrors.length > 0) {
     throw new Error(`the interrupted apply ${resumed.txn} could not be put back completely; nothing new is applied until it is: ${resumed.undoErrors.join('; ')}`);
   }
@@ -51,6 +52,24 @@ export async function reconcileOnce(desired: DesiredState, deps: ReconcileDeps):
     log: deps.log,
     ...(deps.concurrency ? { concurrency: deps.concurrency } : {}),
     ...(deps.confirm ? { confirm: deps.confirm } : {}),
+    ...(deps.onFailure ? { onFailure: deps.onFailure } : {}),
   });
   return { ...(resumed ? { resumed } : {}), plan, outcome };
+}
+
+/** Finishes or puts back the transaction a crash interrupted; undefined when none was in flight. */
+export async function resumeInterrupted(deps: ReconcileDeps): Promise<ResumeOutcome | undefined> {
+  const journal = new Journal(join(deps.stateDir, JOURNAL_FILE));
+  return resumeJournal(journal, appliersOf(deps), deps.log, {
+    ...(deps.confirm ? { confirm: deps.confirm } : {}),
+    ...(deps.concurrency ? { concurrency: deps.concurrency } : {}),
+    ...(deps.onFailure ? { onFailure: deps.onFailure } : {}),
+  });
+}
+
+/** The desired state the interrupted transaction was applying, when one is journaled. */
+export async function interruptedDesired(stateDir: string): Promise<DesiredState | undefined> {
+  const journal = new Journal(join(stateDir, JOURNAL_FILE));
+  if (!(await journal.load())) return undefined;
+  return journal.loadDesired();
 }

@@ -1,5 +1,5 @@
 export type { Applier, StepContext, StepRecord, StepStatus } from './applier.js';
-export { applyPlan, resumeJournal, NoApplierError, type ApplyOptions, type ApplyOutcome, type ApplyStatus, type ResumeOutcome } from './run-plan.js';
+export { applyPlan, resumeJournal, NoApplierError, type ApplyOptions, type ApplyOutcome, type ApplyStatus, type FailureHook, type ResumeOutcome } from './run-plan.js';
 export { Journal, JournalError, type JournalData, type JournalPhase } from './journal.js';
 export { writeFileAtomic } from './atomic-write.js';
 export { silentLog, type Log } from './log.js';

@@ -20,7 +20,11 @@ export interface ApplyOptions {
   prepareConcurrency?: number;
   /** The gate between the stages and finalize (the health window); throw to roll back. */
   confirm?: () => Promise<void>;
+  /** Called once the transaction has failed and before anything is undone, so the verdict is on disk first. */
+  onFailure?: FailureHook;
 }
+
+export type FailureHook = (error: string, failedStep?: string) => Promise<void>;
 
 export type ApplyStatus = 'applied' | 'prepare-failed' | 'rolled-back' | 'rollback-incomplete';
 
@@ -140,6 +144,7 @@ class Transaction {
     private readonly limit: number,
     private readonly confirm: (() => Promise<void>) | undefined,
     readonly outcome: ApplyOutcome,
+    private readonly onFailure?: FailureHook,
   ) {}
 
   get data(): JournalData {
@@ -234,6 +239,13 @@ class Transaction {
     const error = failure.step ? `${failure.step.id}: ${message(failure.err)}` : message(failure.err);
     this.ctx.log.error({ txn, step: failure.step?.id, err: message(failure.err) }, `apply failed, rolling back: ${error}`);
     await this.journal.phase('rolling-back', error);
+    if (this.onFailure) {
+      try {
+        await this.onFailure(error, failure.step?.id);
+      } catch (err) {
+        this.ctx.log.error({ txn, err: message(err) }, `could not record the failure: ${message(err)}`);
+      }
+    }
     await undoAll(this.data, this.appliers, this.journal, { ...this.ctx, desired: undefined }, this.outcome);
     // Reported as rollback-incomplete; the next reconcile plans afresh from what it observes.
     await this.journal.clear();
@@ -277,7 +289,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyOu
   for (const s of all) applierFor(appliers, s); // refuse before touching anything
   const txn = randomUUID();
   const ctx: StepContext = { txn, desired: opts.desired, log };
-  const t = new Transaction(journal, appliers, ctx, opts.concurrency ?? 4, opts.confirm, newOutcome(txn));
+  const t = new Transaction(journal, appliers, ctx, opts.concurrency ?? 4, opts.confirm, newOutcome(txn), opts.onFailure);
 
   await journal.begin(txn, plan, opts.desired);
   log.info({ txn, commit: plan.desired.source.commit, changes: plan.changes.length }, `applying ${plan.changes.length} change(s)`);
@@ -322,6 +334,7 @@ export interface ResumeOptions {
   /** The health window, for a transaction that continues after a gateway reboot. */
   confirm?: () => Promise<void>;
   concurrency?: number;
+  onFailure?: FailureHook;
 }
 
 /**
@@ -336,7 +349,7 @@ export async function resumeJournal(journal: Journal, appliers: Applier[], log: 
   const ctx: StepContext = { txn: data.txn, log };
   const out: ResumeOutcome = { txn: data.txn, action: 'nothing-touched', undone: [], undoErrors: [], finalizeErrors: [], interruptedIn: data.phase, ...(data.phase === 'rolling-back' && data.error && data.error !== INTERRUPTED ? { failure: data.error, plan: data.plan } : {}) };
   log.warn({ txn: data.txn, phase: data.phase }, `resuming the apply interrupted in its ${data.phase} phase`);
-  const t = new Transaction(journal, appliers, ctx, opts.concurrency ?? 4, opts.confirm, { ...newOutcome(data.txn), undone: out.undone, undoErrors: out.undoErrors, finalizeErrors: out.finalizeErrors });
+  const t = new Transaction(journal, appliers, ctx, opts.concurrency ?? 4, opts.confirm, { ...newOutcome(data.txn), undone: out.undone, undoErrors: out.undoErrors, finalizeErrors: out.finalizeErrors }, opts.onFailure);
   const records = Object.values(data.steps);
   const rebooted = data.phase === 'stages' && records.some((r) => r.status === 'awaiting-reboot') && !records.some((r) => r.status === 'started' || r.status === 'failed');
 

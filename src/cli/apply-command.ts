@@ -6,7 +6,7 @@ import { writeFileAtomic, type Log } from '../apply/index.js';
 import { reconcileOnce } from '../agent/reconcile.js';
 import { loadDesiredState } from '../manifest/index.js';
 import { EXIT_ERROR, EXIT_OK, repoSpec, type Io, type RepoOptions } from './commands.js';
-import { DEFAULT_STATE_DIR, gatewayAppliers, observeLive, type GatewayOptions } from './gateway.js';
+import { DEFAULT_STATE_DIR, gatewayAppliers, observeLive, type GatewayOptions } from '../agent/gateway.js';
 import { parseIdentity } from './identity.js';
 import { openRepo } from './open-repo.js';
 import { renderPlan } from './render.js';

@@ -6,7 +6,7 @@ import { observedFromDesired, plan as makePlan, PlanError } from '../diff/index.
 import { loadDesiredState, validateFleetRepo, FleetRepoError, formatProblem, type Problem } from '../manifest/index.js';
 import { SyncError, type GitAuth } from '../sync/index.js';
 import { silentLog } from '../apply/index.js';
-import { observeLive, type GatewayOptions } from './gateway.js';
+import { observeLive, type GatewayOptions } from '../agent/gateway.js';
 import { parseIdentity } from './identity.js';
 import { openRepo } from './open-repo.js';
 import { renderPlan } from './render.js';

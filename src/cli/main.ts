@@ -6,6 +6,8 @@ import { collect } from './identity.js';
 import { EXIT_ERROR, reportError, runDiff, runValidate, type Io } from './commands.js';
 import { DEFAULT_STATE_DIR, runApply, runObserve } from './apply-command.js';
 import { DEFAULT_INTERFACE_DIRS, DEFAULT_REBOOT_COMMAND } from '../apply/index.js';
+import { DEFAULT_CONFIG_FILE } from '../agent/config.js';
+import { addSettingOptions, runAgent, runHistory, runStatus, runSync } from './agent-command.js';
 
 const io: Io = {
   out: (s) => process.stdout.write(s),
@@ -115,6 +117,46 @@ gatewayOptions(
   .addOption(new Option('--output <format>', 'human or json').choices(['human', 'json']).default('human'))
   .action(async (opts) => {
     process.exitCode = await runObserve(opts, io).catch((e) => reportError(e, io));
+  });
+
+addSettingOptions(
+  program
+    .command('agent')
+    .summary('run the agent: poll the fleet repo, apply new commits behind the health gate, roll back to the last good commit')
+    .description(
+      `The daemon that runs on a gateway (under systemd: systemd/rollgate.service). It polls the fleet repo's branch on a schedule (one small request when nothing changed; a local repo path is watched too), applies a new commit (pull and download first, then containers and device components in order), checks health for a window, and commits. When the apply or its health fails, the commit is recorded as bad with the reason, everything is rolled back to the last good commit, and that commit's health is checked. A bad commit is never applied again automatically: the agent waits for the branch to move. An apply interrupted by a crash, a kill or a power cut is finished or put back at the next start, before anything new.\n\nSettings come from the configuration file (${DEFAULT_CONFIG_FILE}, or --config / ROLLGATE_CONFIG), then the environment, then these flags; a flag wins. "rollgate agent --print-config" shows the result and where each value came from. JSON logs go to stdout; Prometheus metrics to the loopback port of --metrics-listen; "rollgate sync" asks the running agent to reconcile now, "rollgate status" and "rollgate history" show what it did.`,
+    )
+    .option('--config <file>', `the configuration file (env ROLLGATE_CONFIG; default: ${DEFAULT_CONFIG_FILE}, optional when it does not exist)`)
+    .option('--print-config', 'print the effective configuration and where each value came from, then exit'),
+)
+  .addHelpText('after', `\nExamples:\n  rollgate agent                                     # everything from ${DEFAULT_CONFIG_FILE}\n  rollgate agent --repo https://git.example.com/fleet.git --id gw-0001 --label site=berlin\n  rollgate agent --repo /srv/fleet --id gw-0001 --interval 5m --jitter 1m --state-dir /tmp/rg\n  ROLLGATE_CRON='*/10 * * * *' rollgate agent --print-config`)
+  .action(async (opts) => {
+    process.exitCode = await runAgent(opts, io).catch((e) => reportError(e, io));
+  });
+
+const stateDirOption = (cmd: Command) =>
+  cmd
+    .option('--state-dir <dir>', `the agent's state directory (default: stateDir of the configuration file, else ${DEFAULT_STATE_DIR})`)
+    .option('--config <file>', `where the state directory is read from when --state-dir is not given (default: ${DEFAULT_CONFIG_FILE})`)
+    .addOption(new Option('--output <format>', 'human or json').choices(['human', 'json']).default('human'));
+
+stateDirOption(program.command('sync').summary('ask the running agent to reconcile now, and wait for the result'))
+  .description('Asks the agent running on this gateway (through <state-dir>/agent.sock) to poll and reconcile now, instead of at its next scheduled poll, and prints what happened. A reconcile already running finishes first.\n\nExit status: 0 applied or nothing to do (or the branch is on a bad commit), 1 error or no agent running, 3 rolled back, 4 rollback incomplete.')
+  .option('--timeout <seconds>', 'give up waiting after this long (the reconcile goes on in the agent)', '3600')
+  .action(async (opts) => {
+    process.exitCode = await runSync(opts, io).catch((e) => reportError(e, io));
+  });
+
+stateDirOption(program.command('status').summary('what the gateway runs: commit applied, last good, bad commits and why, the step in progress'))
+  .description('Reads the agent state of <state-dir> (it works while the agent is stopped) and, when the agent runs, asks it what it is doing now.')
+  .action(async (opts) => {
+    process.exitCode = await runStatus(opts, io).catch((e) => reportError(e, io));
+  });
+
+stateDirOption(program.command('history').summary('what the agent did, newest first: applies, rollbacks, rejected commits, resumes'))
+  .option('--limit <n>', 'entries to show', '20')
+  .action(async (opts) => {
+    process.exitCode = await runHistory(opts, io).catch((e) => reportError(e, io));
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

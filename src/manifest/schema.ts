@@ -13,7 +13,8 @@ export type SchemaName =
   | 'compose-subset'
   | 'mender-update-manifest'
   | 'mender-manifest'
-  | 'mender-topology';
+  | 'mender-topology'
+  | 'agent-config';
 
 const schemaDir = new URL('../../../schemas/', import.meta.url);
 const ajv = new Ajv({ allErrors: true, strict: false });

@@ -1,0 +1,239 @@
+// The agent's configuration: /etc/rollgate/config.yaml, validated against
+// schemas/agent-config.schema.json (with file:line:column errors), then environment variables,
+// then flags. The schema is the one list of settings: each leaf names its environment variable
+// (x-env), its flag (x-flag), its default and its documentation, so --help, the README's table
+// and the loader cannot drift apart.
+
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { Ajv } from 'ajv';
+import { validateCronExpression } from 'cron';
+import { formatProblem, type Problem } from '../manifest/index.js';
+import { Problems } from '../manifest/problems.js';
+import { validateSchema } from '../manifest/schema.js';
+import { parseYamlFile } from '../manifest/yaml-file.js';
+
+export const DEFAULT_CONFIG_FILE = '/etc/rollgate/config.yaml';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** The resolved configuration; every key of schemas/agent-config.schema.json. */
+export interface AgentConfig {
+  repo: { url: string; ref: string; tokenFile?: string; basicAuthFile?: string; timeout: string };
+  gateway: { id: string; labels: Record<string, string> };
+  stateDir: string;
+  schedule: { interval: string; cron?: string; jitter: string; watch: boolean; driftCheck: string; retry: string };
+  docker: { host?: string; registryAuthFile?: string };
+  interfaces: { dirs?: string[]; timeout: string; killGrace: string; rebootCommand: string; rebootWait: string; artifactCacheSize: string };
+  apply: { concurrency: number };
+  metrics: { listen: string };
+  log: { level: LogLevel };
+}
+
+interface LeafSchema {
+  type?: string;
+  enum?: string[];
+  $ref?: string;
+  pattern?: string;
+  default?: unknown;
+  description: string;
+  'x-env': string;
+  'x-flag': string;
+  'x-required'?: boolean;
+  items?: unknown;
+  additionalProperties?: unknown;
+}
+
+export interface Setting {
+  /** e.g. `schedule.interval` */
+  key: string;
+  path: string[];
+  schema: LeafSchema;
+  env: string;
+  /** e.g. `--interval <duration>` */
+  flag: string;
+  /** The commander attribute the flag lands in, e.g. `interval`. */
+  attr: string;
+  kind: 'string' | 'integer' | 'boolean' | 'list' | 'labels';
+  required: boolean;
+  description: string;
+  default?: unknown;
+}
+
+const schemaUrl = new URL('../../../schemas/agent-config.schema.json', import.meta.url);
+const SCHEMA = JSON.parse(readFileSync(schemaUrl, 'utf8')) as { definitions: Record<string, object>; properties: Record<string, unknown> };
+
+function camel(flag: string): string {
+  const long = flag.split(' ')[0]!.replace(/^--/, '');
+  return long.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function collectSettings(props: Record<string, unknown>, prefix: string[]): Setting[] {
+  const out: Setting[] = [];
+  for (const [name, raw] of Object.entries(props)) {
+    const s = raw as LeafSchema & { properties?: Record<string, unknown> };
+    const path = [...prefix, name];
+    if (s.properties) {
+      out.push(...collectSettings(s.properties, path));
+      continue;
+    }
+    const kind: Setting['kind'] = s.type === 'integer' ? 'integer' : s.type === 'boolean' ? 'boolean' : s.type === 'array' ? 'list' : s.type === 'object' ? 'labels' : 'string';
+    out.push({ key: path.join('.'), path, schema: s, env: s['x-env'], flag: s['x-flag'], attr: camel(s['x-flag']), kind, required: s['x-required'] === true, description: s.description, ...(s.default !== undefined ? { default: s.default } : {}) });
+  }
+  return out;
+}
+
+/** Every setting, in the order of the schema. */
+export const SETTINGS: readonly Setting[] = collectSettings(SCHEMA.properties, []);
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+
+function leafValidator(s: Setting) {
+  const schema = s.schema.$ref ? { ...SCHEMA.definitions[s.schema.$ref.split('/').pop()!] } : { ...s.schema };
+  return ajv.compile(schema);
+}
+
+function fromText(s: Setting, text: string, where: string): unknown {
+  switch (s.kind) {
+    case 'integer': {
+      if (!/^[0-9]+$/.test(text.trim())) throw new ConfigError(`${where}: expected a whole number, got "${text}"`);
+      return Number(text);
+    }
+    case 'boolean': {
+      const t = text.trim().toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(t)) return true;
+      if (['false', '0', 'no', 'off'].includes(t)) return false;
+      throw new ConfigError(`${where}: expected true or false, got "${text}"`);
+    }
+    case 'list':
+      return text.split(':').filter(Boolean);
+    case 'labels':
+      return labelsFrom(text.split(',').filter(Boolean), where);
+    default:
+      return text;
+  }
+}
+
+export function labelsFrom(pairs: string[], where: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of pairs) {
+    const eq = p.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`${where}: a label is key=value, got "${p}"`);
+    out[p.slice(0, eq).trim()] = p.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let cur = obj;
+  for (const seg of path.slice(0, -1)) cur = (cur[seg] ??= {}) as Record<string, unknown>;
+  cur[path[path.length - 1]!] = value;
+}
+
+function getPath(obj: unknown, path: string[]): unknown {
+  let cur = obj;
+  for (const seg of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[seg];
+  }
+  return cur;
+}
+
+export type Source = 'flag' | 'env' | 'file' | 'default' | 'systemd';
+
+export interface LoadedConfig {
+  config: AgentConfig;
+  /** Where each key's value came from. */
+  sources: Record<string, Source>;
+  /** The file read, when one was. */
+  file?: string;
+}
+
+export interface LoadOptions {
+  /** The file; ROLLGATE_CONFIG, then the default, when not given. A missing default file is fine. */
+  file?: string;
+  env: NodeJS.ProcessEnv;
+  /** Parsed flags of `rollgate agent`, by commander attribute. */
+  flags: Record<string, unknown>;
+  /** False for commands that only need the state directory (status, history, sync). */
+  requireAll: boolean;
+}
+
+export async function loadAgentConfig(o: LoadOptions): Promise<LoadedConfig> {
+  const explicit = o.file ?? o.env['ROLLGATE_CONFIG'];
+  const file = explicit ?? DEFAULT_CONFIG_FILE;
+  let fileValue: unknown = {};
+  let fileRead: string | undefined;
+  let bytes: Buffer | undefined;
+  try {
+    bytes = await readFile(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (explicit || code !== 'ENOENT') throw new ConfigError(`cannot read the configuration file ${file}: ${code === 'ENOENT' ? 'it does not exist' : (err as Error).message}`);
+  }
+  if (bytes) {
+    const problems = new Problems();
+    const y = parseYamlFile(file, bytes, problems);
+    if (y && y.value !== null && y.value !== undefined) validateSchema('agent-config', y, problems);
+    if (problems.count > 0) throw new ConfigError(`the configuration file is not valid:\n${problems.list.map((p: Problem) => '  ' + formatProblem(p)).join('\n')}`);
+    fileValue = y?.value ?? {};
+    fileRead = file;
+  }
+
+  const out: Record<string, unknown> = {};
+  const sources: Record<string, Source> = {};
+  const missing: Setting[] = [];
+  for (const s of SETTINGS) {
+    const flag = o.flags[s.attr];
+    const env = o.env[s.env];
+    let value: unknown;
+    let source: Source | undefined;
+    if (flag !== undefined && !(Array.isArray(flag) && flag.length === 0)) {
+      value = s.kind === 'labels' ? labelsFrom(flag as string[], s.flag.split(' ')[0]!) : s.kind === 'integer' || (s.kind === 'boolean' && typeof flag === 'string') ? fromText(s, String(flag), s.flag.split(' ')[0]!) : flag;
+      source = 'flag';
+    } else if (env !== undefined && env !== '') {
+      value = fromText(s, env, `${s.env}=${env}`);
+      source = 'env';
+    } else if (getPath(fileValue, s.path) !== undefined) {
+      value = getPath(fileValue, s.path);
+      source = 'file';
+    } else if (s.key === 'stateDir' && o.env['STATE_DIRECTORY']) {
+      value = o.env['STATE_DIRECTORY'].split(':')[0];
+      source = 'systemd';
+    } else if (s.default !== undefined) {
+      value = structuredClone(s.default);
+      source = 'default';
+    }
+    if (value === undefined) {
+      // The section exists even when none of its keys is set.
+      if (s.path.length > 1) setPath(out, s.path.slice(0, -1), getPath(out, s.path.slice(0, -1)) ?? {});
+      if (s.required) missing.push(s);
+      continue;
+    }
+    if (source === 'flag' || source === 'env') {
+      const v = leafValidator(s);
+      if (!v(value)) {
+        const where = source === 'flag' ? s.flag.split(' ')[0]! : s.env;
+        const exp = s.schema.$ref ? 'a duration like 30s, 5m or 1h' : s.schema.enum ? `one of ${s.schema.enum.join(', ')}` : s.schema.pattern ? `a value matching ${s.schema.pattern}` : (v.errors?.[0]?.message ?? 'a valid value');
+        throw new ConfigError(`${where}: expected ${exp}, got ${JSON.stringify(value)}`);
+      }
+    }
+    setPath(out, s.path, value);
+    sources[s.key] = source!;
+  }
+  if (o.requireAll && missing.length > 0) {
+    throw new ConfigError(
+      `the agent needs ${missing.map((s) => s.key).join(' and ')}; set ${missing.map((s) => `${s.key} in ${file}, ${s.env} or ${s.flag.split(' ')[0]}`).join('; and ')}`,
+    );
+  }
+  const config = out as unknown as AgentConfig;
+  if (config.schedule?.cron) {
+    const check = validateCronExpression(config.schedule.cron);
+    if (!check.valid) throw new ConfigError(`schedule.cron (${sources['schedule.cron']}): "${config.schedule.cron}" is not a cron expression: ${check.error?.message ?? 'invalid'}`);
+  }
+  return { config, sources, ...(fileRead ? { file: fileRead } : {}) };
+}

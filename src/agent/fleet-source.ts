@@ -1,0 +1,50 @@
+// Where the agent reads the fleet repo: a git server (smart HTTP, polled with one ls-refs
+// request; fetched into <stateDir>/repo.git only when the branch moved) or a local git
+// repository (read in place, watched for its branch to move).
+
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { GitSync, fullRef, resolveRevision, type GitAuth } from '../sync/index.js';
+
+export interface FleetSource {
+  /** The object store commits are read from. */
+  readonly gitdir: string;
+  /** Where the branch points now. */
+  poll(): Promise<{ commit: string; requests: number }>;
+  /** Keeps a commit's objects (the applied and last good commits) reachable. */
+  pin(name: string, commit: string): Promise<void>;
+  /** Files whose change means the branch may have moved (local repos only). */
+  readonly watchPaths: string[];
+  readonly description: string;
+}
+
+export const isUrl = (s: string) => /^https?:\/\//.test(s);
+
+export function fleetSource(o: { url: string; ref: string; stateDir: string; auth?: GitAuth; timeoutMs: number }): FleetSource {
+  if (isUrl(o.url)) {
+    const sync = new GitSync({ url: o.url, ref: o.ref, gitdir: join(o.stateDir, 'repo.git'), timeoutMs: o.timeoutMs, idleTimeoutMs: Math.min(o.timeoutMs, 20_000), depth: 1, ...(o.auth ? { auth: o.auth } : {}) });
+    return {
+      gitdir: sync.gitdir,
+      poll: async () => {
+        const r = await sync.poll();
+        return { commit: r.commit, requests: r.requests };
+      },
+      pin: (name, commit) => sync.pin(name, commit),
+      watchPaths: [],
+      description: `${o.url.replace(/\/\/[^@/]*@/, '//')} ${fullRef(o.ref)}`,
+    };
+  }
+  const root = resolve(o.url);
+  if (!existsSync(root) || !statSync(root).isDirectory()) throw new Error(`repo.url ${o.url} is neither an http(s) URL nor a directory`);
+  const gitdir = existsSync(join(root, '.git')) ? join(root, '.git') : existsSync(join(root, 'objects')) ? root : undefined;
+  if (!gitdir) throw new Error(`repo.url ${o.url} is a directory but not a git repository; the agent applies commits, so commit the fleet repo there (git init && git commit)`);
+  const ref = o.ref;
+  return {
+    gitdir,
+    poll: async () => ({ commit: await resolveRevision(gitdir, ref), requests: 0 }),
+    // A local repository belongs to its owner: rollgate writes nothing into it.
+    pin: async () => {},
+    watchPaths: [join(gitdir, 'HEAD'), join(gitdir, 'refs'), join(gitdir, 'packed-refs')],
+    description: `${root} ${ref}`,
+  };
+}

@@ -1,0 +1,207 @@
+// `rollgate agent` (the daemon), `rollgate sync` (reconcile now), `rollgate status` and
+// `rollgate history` (what the agent did, from the state directory; live details when it runs).
+
+import { resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { stringify } from 'yaml';
+import { Agent, type CycleReport, type LiveStatus } from '../agent/agent.js';
+import { SETTINGS, loadAgentConfig, type LoadedConfig } from '../agent/config.js';
+import { NoAgentError, callAgent } from '../agent/control.js';
+import { agentLogger } from '../agent/logger.js';
+import { JOURNAL_FILE } from '../agent/reconcile.js';
+import { readAgentState, type AgentState, type HistoryEntry } from '../agent/state.js';
+import { Journal, type JournalData } from '../apply/index.js';
+import { collect } from './identity.js';
+import { EXIT_ERROR, EXIT_OK, type Io } from './commands.js';
+import { EXIT_ROLLBACK_INCOMPLETE, EXIT_ROLLED_BACK } from './apply-command.js';
+
+
+/** One option per setting of the config schema, with its environment variable and default in the help. */
+export function addSettingOptions(cmd: Command): Command {
+  for (const s of SETTINGS) {
+    const dflt = s.default !== undefined && !(typeof s.default === 'object' && Object.keys(s.default as object).length === 0) ? ` (default: ${JSON.stringify(s.default)})` : '';
+    const help = `${s.description} [${s.key} in the config file; env ${s.env}]${dflt}`;
+    if (s.kind === 'boolean') {
+      const long = s.flag.split(' ')[0]!;
+      cmd.addOption(new Option(long, help));
+      cmd.addOption(new Option(`--no-${long.slice(2)}`, `turn ${s.key} off`));
+    } else if (s.kind === 'list' || s.kind === 'labels') cmd.addOption(new Option(s.flag, help).argParser(collect));
+    else cmd.addOption(new Option(s.flag, help));
+  }
+  return cmd;
+}
+
+export interface AgentCommandOptions extends Record<string, unknown> {
+  config?: string;
+  printConfig?: boolean;
+}
+
+async function loadConfig(o: AgentCommandOptions, requireAll: boolean): Promise<LoadedConfig> {
+  return loadAgentConfig({ ...(o.config ? { file: o.config } : {}), env: process.env, flags: o, requireAll });
+}
+
+function printConfig(loaded: LoadedConfig, io: Io): void {
+  io.out(`# the agent's effective configuration${loaded.file ? `; file ${loaded.file}` : '; no configuration file'}\n`);
+  const lines = stringify(loaded.config).split('\n');
+  io.out(lines.join('\n'));
+  io.out('# where each value came from:\n');
+  for (const s of SETTINGS) if (loaded.sources[s.key]) io.out(`#   ${s.key}: ${loaded.sources[s.key]}\n`);
+}
+
+export async function runAgent(o: AgentCommandOptions, io: Io): Promise<number> {
+  const loaded = await loadConfig(o, true);
+  if (o.printConfig) {
+    printConfig(loaded, io);
+    return EXIT_OK;
+  }
+  const config = { ...loaded.config, stateDir: resolve(loaded.config.stateDir) };
+  const log = agentLogger(config.log.level, config.gateway.id);
+  const agent = new Agent({ config, log });
+  let stopped!: () => void;
+  const done = new Promise<void>((r) => (stopped = r));
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      log.warn({ signal: sig }, `${sig} again: stopping now; the journal resumes the apply in flight at the next start`);
+      process.exit(EXIT_ERROR);
+    }
+    log.info({ signal: sig }, `${sig}: stopping`);
+    agent.stop().then(stopped, (err: Error) => {
+      log.error({ err: err.message }, `stopping failed: ${err.message}`);
+      stopped();
+    });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    await agent.start();
+  } catch (err) {
+    log.error({ err: (err as Error).message }, `the agent could not start: ${(err as Error).message}`);
+    throw err;
+  }
+  await done;
+  return EXIT_OK;
+}
+
+async function stateDirOf(o: AgentCommandOptions & { stateDir?: string }): Promise<string> {
+  if (typeof o.stateDir === 'string') return resolve(o.stateDir);
+  return resolve((await loadConfig(o, false)).config.stateDir);
+}
+
+const RESULT_TEXT: Record<CycleReport['result'], string> = {
+  unchanged: 'nothing new: the gateway matches the branch',
+  applied: 'applied',
+  'no-change': 'applied (nothing to change on this gateway)',
+  'rolled-back': 'ROLLED BACK',
+  'rollback-incomplete': 'ROLLBACK INCOMPLETE',
+  rejected: 'REJECTED (the fleet repo does not load at this commit; nothing was changed)',
+  'prepare-failed': 'not applied: preparing failed and nothing running was touched; the agent retries',
+  'bad-commit': 'the branch points at a commit that failed before; it is not applied again until the branch moves',
+  'poll-failed': 'the fleet repo could not be polled; the gateway is left as it is',
+  error: 'error; the gateway is left as it is',
+  stopping: 'the agent is stopping',
+};
+
+export async function runSync(o: AgentCommandOptions & { stateDir?: string; output: 'human' | 'json'; timeout: string }, io: Io): Promise<number> {
+  const stateDir = await stateDirOf(o);
+  const timeoutMs = Number(o.timeout) * 1000;
+  const r = (await callAgent(stateDir, 'POST', '/sync', Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 3_600_000)) as CycleReport;
+  if (o.output === 'json') io.out(JSON.stringify(r, null, 2) + '\n');
+  else {
+    io.out(`${RESULT_TEXT[r.result]}${r.commit ? `: commit ${r.commit.slice(0, 12)}` : ''}${r.to ? `; the gateway runs the last good commit ${r.to.slice(0, 12)}` : ''}\n`);
+    if (r.detail && r.result !== 'unchanged') io.out(`  ${r.detail}\n`);
+    if (r.steps?.length) io.out(`  steps: ${r.steps.join(', ')}\n`);
+  }
+  return r.result === 'rolled-back' ? EXIT_ROLLED_BACK : r.result === 'rollback-incomplete' ? EXIT_ROLLBACK_INCOMPLETE : ['rejected', 'poll-failed', 'error', 'prepare-failed'].includes(r.result) ? EXIT_ERROR : EXIT_OK;
+}
+
+export interface StatusReport {
+  stateDir: string;
+  agent: LiveStatus | null;
+  applied: AgentState['applied'] | null;
+  lastGood: AgentState['lastGood'] | null;
+  lastGoodUnhealthy: AgentState['lastGoodUnhealthy'] | null;
+  inProgress: (NonNullable<AgentState['inProgress']> & { phase?: JournalData['phase']; step?: string }) | null;
+  bad: AgentState['bad'];
+  lastError: AgentState['lastError'] | null;
+}
+
+async function live(stateDir: string): Promise<LiveStatus | null> {
+  try {
+    return (await callAgent(stateDir, 'GET', '/live', 5_000)) as LiveStatus;
+  } catch (err) {
+    if (err instanceof NoAgentError) return null;
+    throw err;
+  }
+}
+
+export async function statusReport(stateDir: string): Promise<StatusReport> {
+  const st = await readAgentState(stateDir);
+  const journal = await new Journal(resolve(stateDir, JOURNAL_FILE)).load();
+  const started = journal ? journal.order.filter((id) => journal.steps[id]?.status === 'started') : [];
+  const inProgress = st.inProgress || journal ? { ...(st.inProgress ?? { commit: journal?.plan.desired.source.commit ?? 'unknown', since: '', attempts: 1 }), ...(journal ? { phase: journal.phase } : {}), ...(started.length ? { step: started[started.length - 1]! } : {}) } : null;
+  return {
+    stateDir,
+    agent: await live(stateDir),
+    applied: st.applied ?? null,
+    lastGood: st.lastGood ?? null,
+    lastGoodUnhealthy: st.lastGoodUnhealthy ?? null,
+    inProgress,
+    bad: st.bad,
+    lastError: st.lastError ?? null,
+  };
+}
+
+const c12 = (c: string | undefined) => (c ? c.slice(0, 12) : 'none');
+
+export async function runStatus(o: AgentCommandOptions & { stateDir?: string; output: 'human' | 'json' }, io: Io): Promise<number> {
+  const r = await statusReport(await stateDirOf(o));
+  if (o.output === 'json') {
+    io.out(JSON.stringify(r, null, 2) + '\n');
+    return EXIT_OK;
+  }
+  const a = r.agent;
+  io.out(`state directory  ${r.stateDir}\n`);
+  io.out(`agent            ${a ? `running, pid ${a.pid}, ${a.phase}${a.commit ? ` ${c12(a.commit)}` : ''} since ${a.since}${a.nextPollAt ? `; next poll ${a.nextPollAt}` : ''}` : 'not running'}\n`);
+  if (a?.lastPoll) io.out(`last poll        ${a.lastPoll.at}: ${a.lastPoll.error ? `failed: ${a.lastPoll.error}` : `branch at ${c12(a.lastPoll.commit)}`}\n`);
+  io.out(`applied          ${r.applied ? `${c12(r.applied.commit)}  (${r.applied.at})` : 'nothing yet'}\n`);
+  io.out(`last good        ${r.lastGood ? `${c12(r.lastGood.commit)}  (${r.lastGood.at})` : 'none yet'}\n`);
+  if (r.lastGoodUnhealthy) io.out(`!! last good is UNHEALTHY since ${r.lastGoodUnhealthy.at}: ${r.lastGoodUnhealthy.reason}\n`);
+  if (r.inProgress) io.out(`in progress      ${c12(r.inProgress.commit)}${r.inProgress.phase ? `, journal phase ${r.inProgress.phase}` : ''}${r.inProgress.step ? `, step ${r.inProgress.step}` : ''}${r.inProgress.since ? ` (since ${r.inProgress.since})` : ''}\n`);
+  if (r.lastError) io.out(`last error       ${r.lastError.at}${r.lastError.commit ? ` (${c12(r.lastError.commit)})` : ''}: ${r.lastError.message}\n`);
+  if (r.bad.length === 0) io.out('bad commits      none\n');
+  else {
+    io.out(`bad commits      ${r.bad.length} (never applied again automatically; the agent waits for the branch to move)\n`);
+    for (const b of [...r.bad].reverse()) io.out(`  ✗ ${c12(b.commit)}  ${b.kind}  ${b.at}\n      ${b.reason.split('\n').join('\n      ')}\n`);
+  }
+  return EXIT_OK;
+}
+
+const EVENT_MARK: Record<HistoryEntry['event'], string> = {
+  applied: '✓',
+  unchanged: '=',
+  'rolled-back': '↩',
+  'rollback-incomplete': '✗',
+  rejected: '✗',
+  'prepare-failed': '!',
+  resumed: '»',
+  'last-good-unhealthy': '✗',
+  error: '!',
+};
+
+export async function runHistory(o: AgentCommandOptions & { stateDir?: string; output: 'human' | 'json'; limit: string }, io: Io): Promise<number> {
+  const st = await readAgentState(await stateDirOf(o));
+  const limit = Math.max(1, Number(o.limit) || 20);
+  const entries = st.history.slice(-limit).reverse();
+  if (o.output === 'json') {
+    io.out(JSON.stringify(entries, null, 2) + '\n');
+    return EXIT_OK;
+  }
+  if (entries.length === 0) io.out('no history yet\n');
+  for (const e of entries) {
+    io.out(`${EVENT_MARK[e.event]} ${e.at}  ${e.event}${e.commit ? `  ${c12(e.commit)}` : ''}${e.to ? ` → ${c12(e.to)}` : ''}${e.steps?.length ? `  (${e.steps.length} step${e.steps.length === 1 ? '' : 's'})` : ''}\n`);
+    if (e.detail) io.out(`    ${e.detail.split('\n').join('\n    ')}\n`);
+  }
+  return EXIT_OK;
+}
