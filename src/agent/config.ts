@@ -218,7 +218,8 @@ export async function loadAgentConfig(o: LoadOptions): Promise<LoadedConfig> {
       const v = leafValidator(s);
       if (!v(value)) {
         const where = source === 'flag' ? s.flag.split(' ')[0]! : s.env;
-        const exp = s.schema.$ref ? 'a duration like 30s, 5m or 1h' : s.schema.enum ? `one of ${s.schema.enum.join(', ')}` : s.schema.pattern ? `a value matching ${s.schema.pattern}` : (v.errors?.[0]?.message ?? 'a valid value');
+        const custom = (s.schema as { 'x-expected'?: string })['x-expected'];
+        const exp = custom ?? (s.schema.$ref ? 'a duration like 30s, 5m or 1h' : s.schema.enum ? `one of ${s.schema.enum.join(', ')}` : s.schema.pattern ? `a value matching ${s.schema.pattern}` : (v.errors?.[0]?.message ?? 'a valid value'));
         throw new ConfigError(`${where}: expected ${exp}, got ${JSON.stringify(value)}`);
       }
     }

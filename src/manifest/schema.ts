@@ -17,7 +17,8 @@ export type SchemaName =
   | 'agent-config';
 
 const schemaDir = new URL('../../../schemas/', import.meta.url);
-const ajv = new Ajv({ allErrors: true, strict: false });
+// verbose: errors carry their parent schema, for the list of known keys and x-expected texts.
+const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
 const compiled = new Map<SchemaName, ValidateFunction>();
 
 function validator(name: SchemaName): ValidateFunction {
@@ -110,7 +111,8 @@ function report(problems: Problems, y: YamlFile, e: ErrorObject): void {
         return;
       }
       const pattern = String(e.params['pattern']);
-      const expected = pattern.includes('ms|s|m|h') ? 'a duration like 500ms, 30s, 5m or 1m30s' : pattern.includes('0-9a-f]{64}') ? 'a sha256 as 64 lowercase hex digits' : `a value matching ${pattern}`;
+      const custom = (e.parentSchema as { 'x-expected'?: string } | undefined)?.['x-expected'];
+      const expected = custom ?? (pattern.includes('ms|s|m|h') ? 'a duration like 500ms, 30s, 5m or 1m30s' : pattern.includes('0-9a-f]{64}') ? 'a sha256 as 64 lowercase hex digits' : `a value matching ${pattern}`);
       problemAt(problems, y, path, `expected ${expected}, got ${describeType(value)}`);
       return;
     }
