@@ -189,6 +189,19 @@ export class DockerEnv {
     return ref;
   }
 
+  /** Stops the registry; its storage stays, so startRegistry brings every image back. */
+  async stopRegistry(): Promise<void> {
+    await stopPid(this.info.registryPid);
+  }
+
+  async startRegistry(): Promise<void> {
+    const port = Number(this.info.registry.split(':')[1]);
+    const pid = spawnDetached('docker-registry', ['serve', join(this.info.root, 'registry', 'config.yml')], join(this.info.root, 'registry.log'));
+    await waitFor('docker-registry', 15_000, () => portOpen('127.0.0.1', port), join(this.info.root, 'registry.log'));
+    this.info = { ...this.info, registryPid: pid };
+    writeFileSync(this.envFile, JSON.stringify(this.info, null, 2));
+  }
+
   /** Stops the Engine (SIGTERM, as systemd would) and starts it again on the same data root. */
   async restartEngine(downMs = 0): Promise<void> {
     await stopPid(this.info.dockerdPid);
