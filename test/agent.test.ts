@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { AgentProcess } from './helpers/agent-process.js';
+import { AgentProcess, lastHistory } from './helpers/agent-process.js';
 import { rollgate } from './helpers/cli.js';
 import { DeviceLab, requireMenderTools, UPDATE_MODULES } from './helpers/devices.js';
 import { startGitServer, type GitServer } from './helpers/git-server.js';
@@ -84,8 +84,6 @@ class FleetLab extends DeviceLab {
     assert.equal(this.journalExists(), false, 'no transaction is left in the journal');
   }
 }
-
-const lastHistory = (s: { history: { event: string; commit?: string; steps?: string[] }[] }, commit: string) => [...s.history].reverse().find((h) => h.commit === commit);
 
 describe('the agent end to end: commit, roll out, roll back, revert (real git server, real artifacts)', { skip: missing ?? false }, () => {
   let lab: FleetLab;

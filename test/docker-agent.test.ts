@@ -10,14 +10,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type Docker from 'dockerode';
 import { LABEL } from '../src/apply/index.js';
-import { AgentProcess } from './helpers/agent-process.js';
+import { AgentProcess, lastHistory } from './helpers/agent-process.js';
 import { requireDocker } from './helpers/docker-tests.js';
 import { cleanup, tempDir } from './helpers/fixtures.js';
 import { startGitServer, type GitServer } from './helpers/git-server.js';
 
 const env = requireDocker();
-
-const lastHistory = (s: { history: { event: string; commit?: string }[] }, commit: string) => [...s.history].reverse().find((h) => h.commit === commit);
 
 describe('the agent with containers (real git server, Engine and registry)', { skip: env ? false : 'no Docker Engine (see the line above)' }, () => {
   const root = tempDir('rollgate-docker-agent-');

@@ -13,7 +13,7 @@ import { configHashesOf, dockerContainerStates, healthWindow, HealthFailedError,
 import { FleetRepoError, GitObjectSource, loadDesiredState } from '../manifest/index.js';
 import type { DesiredState, DeviceIdentity } from '../model/index.js';
 import { badRecord, rollBackToLastGood, withBad, type BadCommit, type Convergence, type FailureKind } from '../rollback/index.js';
-import { gatewayAppliers, type GatewayOptions } from './gateway.js';
+import { durationMs as ms, gatewayAppliers, type GatewayOptions } from './gateway.js';
 import { observeGateway, type GatewayAppliers } from '../apply/index.js';
 import type { AgentConfig } from './config.js';
 import { serveControl } from './control.js';
@@ -24,7 +24,6 @@ import { interruptedDesired, reconcileOnce, resumeInterrupted, type ReconcileRes
 import { nextPollDelay, retryDelay, type ScheduleSpec } from './schedule.js';
 import { StateStore, type HistoryEntry } from './state.js';
 import { SystemdNotifier } from './systemd-notify.js';
-import { parseDuration } from '../manifest/duration.js';
 
 /** A commit interrupted this many times while being applied is recorded as bad. */
 export const MAX_INTERRUPTED_ATTEMPTS = 3;
@@ -67,12 +66,6 @@ export interface LiveStatus {
 const short = (c: string | undefined) => (c ? c.slice(0, 12) : 'none');
 const now = () => new Date().toISOString();
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
-
-function ms(text: string, key: string): number {
-  const v = parseDuration(text);
-  if (v === undefined) throw new Error(`${key}: "${text}" is not a duration`);
-  return v;
-}
 
 export interface AgentOptions {
   config: AgentConfig;

@@ -4,7 +4,7 @@
 
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { GitSync, fullRef, resolveRevision, type GitAuth } from '../sync/index.js';
+import { GitSync, fullRef, isUrl, resolveRevision, type GitAuth } from '../sync/index.js';
 
 export interface FleetSource {
   /** The object store commits are read from. */
@@ -17,8 +17,6 @@ export interface FleetSource {
   readonly watchPaths: string[];
   readonly description: string;
 }
-
-export const isUrl = (s: string) => /^https?:\/\//.test(s);
 
 export function fleetSource(o: { url: string; ref: string; stateDir: string; auth?: GitAuth; timeoutMs: number }): FleetSource {
   if (isUrl(o.url)) {

@@ -71,11 +71,15 @@ export function parseSize(text: string, what: string): number {
   return Math.round(Number(m[1]) * mult);
 }
 
-function duration(text: string | undefined, what: string): number | undefined {
-  if (text === undefined) return undefined;
+/** A duration setting in milliseconds; an error naming the setting when it is not one. */
+export function durationMs(text: string, what: string): number {
   const ms = parseDuration(text);
   if (ms === undefined) throw new Error(`${what}: "${text}" is not a duration (e.g. 30s, 5m, 4h)`);
   return ms;
+}
+
+function duration(text: string | undefined, what: string): number | undefined {
+  return text === undefined ? undefined : durationMs(text, what);
 }
 
 export function interfaceApplier(o: GatewayOptions, log: Log): InterfaceApplier {

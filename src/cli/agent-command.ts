@@ -42,8 +42,7 @@ async function loadConfig(o: AgentCommandOptions, requireAll: boolean): Promise<
 
 function printConfig(loaded: LoadedConfig, io: Io): void {
   io.out(`# the agent's effective configuration${loaded.file ? `; file ${loaded.file}` : '; no configuration file'}\n`);
-  const lines = stringify(loaded.config).split('\n');
-  io.out(lines.join('\n'));
+  io.out(stringify(loaded.config));
   io.out('# where each value came from:\n');
   for (const s of SETTINGS) if (loaded.sources[s.key]) io.out(`#   ${s.key}: ${loaded.sources[s.key]}\n`);
 }

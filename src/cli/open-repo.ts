@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DirectorySource, GitObjectSource, type RepoSource } from '../manifest/index.js';
-import { GitSync, resolveRevision, type GitAuth } from '../sync/index.js';
+import { GitSync, isUrl, resolveRevision, type GitAuth } from '../sync/index.js';
 
 export interface RepoSpec {
   repo: string;
@@ -20,8 +20,6 @@ export interface OpenedRepo {
   source(rev: string | undefined): Promise<RepoSource>;
   close(): void;
 }
-
-export const isUrl = (s: string) => /^https?:\/\//.test(s);
 
 function branchOf(rev: string): string {
   return rev.replace(/(~[0-9]*|\^1?)+$/, '');

@@ -14,6 +14,11 @@ export interface LogLine {
   [k: string]: unknown;
 }
 
+/** The newest history entry about a commit. */
+export function lastHistory(s: Pick<AgentState, 'history'>, commit: string): AgentState['history'][number] | undefined {
+  return [...s.history].reverse().find((h) => h.commit === commit);
+}
+
 export class AgentProcess {
   readonly logs: LogLine[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
