@@ -183,15 +183,40 @@ describe('the plan runner', () => {
     assert.ok(a.calls.some((c) => c.startsWith('run pull')));
   });
 
-  test('a failed step: every step that ran is undone, newest first, and the outcome says rolled back', async () => {
+  test('a failed step: every step that ran is undone, each after the steps that depended on it, prepare last; the outcome says rolled back', async () => {
     const a = new Recording(new Set(['start service/edge/api']));
     const out = await applyPlan(update, { appliers: [a], desired: v2, log: silentLog, journal: journal(), concurrency: 1 });
     assert.equal(out.status, 'rolled-back');
     assert.match(out.error!, /^start service\/edge\/api: told to fail/);
     const ran = a.calls.filter((c) => c.startsWith('run')).map((c) => c.slice(4));
     const undone = a.calls.filter((c) => c.startsWith('undo')).map((c) => c.slice(5));
-    assert.deepEqual(undone, ran.reverse(), 'the failed step too: it may have half happened');
+    assert.deepEqual([...undone].sort(), [...ran].sort(), 'the failed step too: it may have half happened');
+    const steps = [...update.prepare, ...update.stages.flatMap((st) => st.steps)];
+    for (const st of steps)
+      for (const d of st.dependsOn.filter((x) => undone.includes(x) && undone.includes(st.id))) assert.ok(undone.indexOf(st.id) < undone.indexOf(d), `${st.id} is undone before ${d}, which it depended on:\n${undone.join('\n')}`);
+    const firstPull = undone.findIndex((u) => u.startsWith('pull '));
+    assert.ok(undone.slice(firstPull).every((u) => u.startsWith('pull ')), `prepare steps are undone last:\n${undone.join('\n')}`);
     assert.ok(!a.calls.some((c) => c.startsWith('run remove')), 'finalize never runs');
+  });
+
+  test('steps that ran side by side are undone side by side, up to the concurrency', async () => {
+    const apps = (tag: string) => [0, 1, 2, 3].map((i) => app(`a${i}`, 30, [svc('s', `s${i}:${tag}`)]));
+    const from = desired([], apps('1'));
+    const to = desired([], apps('2'));
+    class Slow extends Recording {
+      now = 0;
+      most = 0;
+      override async undo(step: Step): Promise<void> {
+        this.most = Math.max(this.most, ++this.now);
+        await new Promise((r) => setTimeout(r, 20));
+        this.now--;
+        return super.undo(step);
+      }
+    }
+    const a = new Slow();
+    const out = await applyPlan(makePlan(to, running(from)), { appliers: [a], desired: to, log: silentLog, journal: journal(), concurrency: 4, confirm: async () => Promise.reject(new Error('unhealthy')) });
+    assert.equal(out.status, 'rolled-back');
+    assert.equal(a.most, 4, 'four independent apps are put back four at a time');
   });
 
   test('a failed health gate rolls back like a failed step', async () => {

@@ -1,6 +1,7 @@
 // Executes a Plan through the appliers as one transaction: prepare everything first, then the
 // stages in order (concurrent inside a stage, as the steps' dependencies allow), then confirm,
-// then finalize. A failure before finalize undoes every step that ran, newest first.
+// then finalize. A failure before finalize undoes every step that ran: the stages newest first,
+// each as concurrently as it ran.
 
 import { randomUUID } from 'node:crypto';
 import type { DesiredState, Plan, Step } from '../model/index.js';
@@ -112,26 +113,43 @@ interface UndoTally {
   permanentUndoErrors?: number;
 }
 
-async function undoAll(data: JournalData, appliers: Applier[], journal: Journal, ctx: StepContext, outcome: UndoTally): Promise<void> {
-  const steps = new Map([...data.plan.prepare, ...data.plan.stages.flatMap((s) => s.steps)].map((s) => [s.id, s]));
-  for (const id of [...data.order].reverse()) {
-    const rec = data.steps[id];
-    const step = steps.get(id);
-    if (!rec || !step || rec.status === 'undone') continue;
-    crashPoint('undo');
-    try {
-      await applierFor(appliers, step).undo(step, rec, ctx);
-      await journal.step(id, { ...rec, status: 'undone' });
-      outcome.undone.push(id);
-      ctx.log.info({ step: id }, `undid ${id}`);
-    } catch (err) {
-      outcome.undoErrors.push(`${id}: ${message(err)}`);
-      ctx.log.error({ step: id, err: message(err) }, `could not undo ${id}: ${message(err)}`);
-      if (isPermanent(err)) {
-        outcome.permanentUndoErrors = (outcome.permanentUndoErrors ?? 0) + 1;
-        await journal.step(id, { ...rec, status: 'undone', error: message(err) });
+/**
+ * Undoes every step that ran: the stages newest first, then prepare. Inside a stage, steps run
+ * concurrently just as they did forwards, so they are undone concurrently too, each after the
+ * steps that depended on it (a new container is stopped before the old one starts again). An
+ * undo that fails does not hold the others back: the rest of the gateway is still put back.
+ */
+async function undoAll(data: JournalData, appliers: Applier[], journal: Journal, ctx: StepContext, outcome: UndoTally, limit: number): Promise<void> {
+  const ran = (s: Step) => {
+    const rec = data.steps[s.id];
+    return rec !== undefined && rec.status !== 'undone';
+  };
+  const phases = [...data.plan.stages.map((s) => s.steps)].reverse();
+  phases.push(data.plan.prepare);
+  for (const phase of phases) {
+    const todo = phase.filter(ran);
+    if (todo.length === 0) continue;
+    // The undo of a step waits for the undo of every step that depended on it.
+    const dependents = new Map<string, string[]>();
+    for (const s of todo) for (const d of s.dependsOn) dependents.set(d, [...(dependents.get(d) ?? []), s.id]);
+    const reversed = todo.map((s) => ({ ...s, dependsOn: dependents.get(s.id) ?? [] }));
+    await runGraph(reversed, limit, async (step) => {
+      const rec = data.steps[step.id]!;
+      crashPoint('undo');
+      try {
+        await applierFor(appliers, step).undo(step, rec, ctx);
+        await journal.step(step.id, { ...rec, status: 'undone' });
+        outcome.undone.push(step.id);
+        ctx.log.info({ step: step.id }, `undid ${step.id}`);
+      } catch (err) {
+        outcome.undoErrors.push(`${step.id}: ${message(err)}`);
+        ctx.log.error({ step: step.id, err: message(err) }, `could not undo ${step.id}: ${message(err)}`);
+        if (isPermanent(err)) {
+          outcome.permanentUndoErrors = (outcome.permanentUndoErrors ?? 0) + 1;
+          await journal.step(step.id, { ...rec, status: 'undone', error: message(err) });
+        }
       }
-    }
+    });
   }
 }
 
@@ -246,7 +264,7 @@ class Transaction {
         this.ctx.log.error({ txn, err: message(err) }, `could not record the failure: ${message(err)}`);
       }
     }
-    await undoAll(this.data, this.appliers, this.journal, { ...this.ctx, desired: undefined }, this.outcome);
+    await undoAll(this.data, this.appliers, this.journal, { ...this.ctx, desired: undefined }, this.outcome, this.limit);
     // Reported as rollback-incomplete; the next reconcile plans afresh from what it observes.
     await this.journal.clear();
     return { ...this.outcome, status: this.outcome.undoErrors.length ? 'rollback-incomplete' : 'rolled-back', error, ...(failure.step ? { failedStep: failure.step.id } : {}) };
@@ -298,7 +316,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyOu
     // Nothing running was touched (safety rule 1); downloads still get their Cleanup.
     const error = message(prepFail.err);
     await journal.phase('rolling-back', error);
-    await undoAll(journal.current, appliers, journal, ctx, t.outcome);
+    await undoAll(journal.current, appliers, journal, ctx, t.outcome, opts.concurrency ?? 4);
     await journal.clear();
     return { ...t.outcome, status: 'prepare-failed', error, failedStep: prepFail.step.id };
   }
@@ -339,7 +357,7 @@ export interface ResumeOptions {
 
 /**
  * Resumes the transaction a crash interrupted. Before its stages finished it is put back (every
- * step that started is undone, newest first) — unless the stage ended in a gateway reboot that
+ * step that started is undone, the stages newest first) — unless the stage ended in a gateway reboot that
  * rollgate asked for, in which case the steps are verified and the transaction goes on. Once
  * confirmed it is carried to the end. Returns undefined when no transaction was in flight.
  */
@@ -376,7 +394,7 @@ export async function resumeJournal(journal: Journal, appliers: Applier[], log: 
   }
   const tally: UndoTally = { undone: out.undone, undoErrors: out.undoErrors };
   if (data.phase !== 'rolling-back') await journal.phase('rolling-back', data.error ?? INTERRUPTED);
-  await undoAll(data, appliers, journal, ctx, tally);
+  await undoAll(data, appliers, journal, ctx, tally, opts.concurrency ?? 4);
   out.action = out.interruptedIn === 'prepare' ? 'nothing-touched' : 'rolled-back';
   if (out.undoErrors.length === (tally.permanentUndoErrors ?? 0)) await journal.clear();
   return out;
