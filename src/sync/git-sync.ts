@@ -43,6 +43,8 @@ export function fullRef(ref: string): string {
 
 export class GitSync {
   private readonly o: Required<Omit<GitSyncOptions, 'auth'>> & { auth?: GitAuth };
+  private readonly complete = new Set<string>();
+  private remoteSet = false;
   constructor(opts: GitSyncOptions) {
     this.o = { timeoutMs: 60_000, idleTimeoutMs: 20_000, attempts: 3, backoffMs: 1000, depth: 1, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), ...opts };
   }
@@ -59,9 +61,13 @@ export class GitSync {
     if (!fs.existsSync(`${this.o.gitdir}/HEAD`)) {
       await mkdir(this.o.gitdir, { recursive: true });
       await git.init({ fs, gitdir: this.o.gitdir, bare: true, defaultBranch: 'main' });
+      this.remoteSet = false;
     }
-    // The URL may change in the config; credentials never go into it.
+    // The URL may change in the config between runs; credentials never go into it. Once per
+    // process, not per poll: a gateway's flash should not be written while nothing changes.
+    if (this.remoteSet) return;
     await git.addRemote({ fs, gitdir: this.o.gitdir, remote: 'origin', url: this.o.url, force: true });
+    this.remoteSet = true;
   }
 
   private async retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -83,9 +89,14 @@ export class GitSync {
 
   /** True when the commit and its root tree are in the object store. */
   async hasCommit(oid: string): Promise<boolean> {
+    // Objects are never removed from the store, so a commit found complete stays complete; an
+    // idle poll then costs the request and nothing else.
+    if (this.complete.has(oid)) return true;
     try {
       const { commit } = await git.readCommit({ fs, gitdir: this.o.gitdir, oid });
       await git.readTree({ fs, gitdir: this.o.gitdir, oid: commit.tree });
+      if (this.complete.size > 64) this.complete.clear();
+      this.complete.add(oid);
       return true;
     } catch {
       return false;

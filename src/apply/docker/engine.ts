@@ -1,7 +1,9 @@
 // One connection to a Docker Engine: dockerode on a unix socket, a count of API calls (the
 // benchmark reports it), and patience for an Engine that restarts in the middle of an apply.
 
-import Docker from 'dockerode';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type Docker from 'dockerode';
 import { DockerError, isConnectionError, unreachable } from './errors.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -25,27 +27,42 @@ export function socketFromHost(host: string | undefined): string {
 }
 
 
+// dockerode loads grpc, protobufjs and ssh2 with it (about 20 MB resident in the agent) for
+// features rollgate does not use, so it is loaded on the first Engine call: a gateway without a
+// Docker Engine never pays for it.
+const requireCjs = createRequire(import.meta.url);
+
 export class Engine {
-  readonly docker: Docker;
   readonly socketPath: string;
   private readonly reconnectMs: number;
+  private readonly callTimeoutMs: number;
+  private client?: Docker;
   /** Engine API requests made so far. */
   calls = 0;
 
   constructor(opts: EngineOptions) {
     this.socketPath = opts.socketPath;
     this.reconnectMs = opts.reconnectMs ?? 60_000;
-    this.docker = new Docker({ socketPath: opts.socketPath, timeout: opts.callTimeoutMs ?? 120_000 });
-    const modem = this.docker.modem as unknown as { dial: (...args: unknown[]) => unknown };
+    this.callTimeoutMs = opts.callTimeoutMs ?? 120_000;
+  }
+
+  get docker(): Docker {
+    if (this.client) return this.client;
+    const DockerClass = requireCjs('dockerode') as typeof Docker;
+    const client = new DockerClass({ socketPath: this.socketPath, timeout: this.callTimeoutMs });
+    const modem = client.modem as unknown as { dial: (...args: unknown[]) => unknown };
     const dial = modem.dial.bind(modem);
     modem.dial = (...args: unknown[]) => {
       this.calls++;
       return dial(...args);
     };
+    this.client = client;
+    return client;
   }
 
   /** Fails with the socket named when the Engine does not answer. */
   async ping(): Promise<void> {
+    if (!existsSync(this.socketPath)) throw unreachable(this.socketPath, Object.assign(new Error(`connect ENOENT ${this.socketPath}`), { code: 'ENOENT' }));
     try {
       await this.docker.ping();
     } catch (err) {
