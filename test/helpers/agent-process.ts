@@ -29,8 +29,10 @@ export class AgentProcess {
     readonly stateDir: string,
     args: string[],
     env: Record<string, string> = {},
+    /** Options for node itself, before the script (V8 flags, --report-on-signal, ...). */
+    nodeArgs: string[] = [],
   ) {
-    this.child = spawn(process.execPath, [CLI, 'agent', '--state-dir', stateDir, '--metrics-listen', '127.0.0.1:0', '--config', '/dev/null', ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [...nodeArgs, CLI, 'agent', '--state-dir', stateDir, '--metrics-listen', '127.0.0.1:0', '--config', '/dev/null', ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let partial = '';
     this.child.stdout!.on('data', (c: Buffer) => {
       partial += c.toString();

@@ -11,7 +11,8 @@ export type Fault = 'none' | 'error500' | 'cut-pack';
 
 export interface GitServer {
   url(repo: string): string;
-  requests: { method: string; path: string }[];
+  /** Every request, with the bytes of its body and of the response body (as they are sent). */
+  requests: { method: string; path: string; bytesIn: number; bytesOut: number }[];
   fault: Fault;
   /** When set, requests need `Authorization: Bearer <token>`. */
   token?: string;
@@ -23,7 +24,8 @@ export async function startGitServer(projectRoot: string, port = 0): Promise<Git
   const state: Omit<GitServer, 'close' | 'url' | 'port'> = { requests: [], fault: 'none' };
   const server = http.createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://127.0.0.1');
-    state.requests.push({ method: req.method ?? 'GET', path: u.pathname + u.search });
+    const entry = { method: req.method ?? 'GET', path: u.pathname + u.search, bytesIn: 0, bytesOut: 0 };
+    state.requests.push(entry);
     if (state.token !== undefined && req.headers.authorization !== `Bearer ${state.token}`) {
       res.writeHead(401, { 'www-authenticate': 'Basic realm="fleet"' }).end('auth required');
       return;
@@ -37,6 +39,7 @@ export async function startGitServer(projectRoot: string, port = 0): Promise<Git
     req.on('data', (c: Buffer) => body.push(c));
     req.on('end', () => {
       const input = Buffer.concat(body);
+      entry.bytesIn = input.length;
       const cutThis = state.fault === 'cut-pack' && input.includes(Buffer.from('want '));
       const env: NodeJS.ProcessEnv = {
         PATH: process.env['PATH'],
@@ -94,6 +97,7 @@ export async function startGitServer(projectRoot: string, port = 0): Promise<Git
           }
           return;
         }
+        entry.bytesOut += chunk.length;
         res.write(chunk);
       });
       cgi.on('close', () => {
