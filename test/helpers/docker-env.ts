@@ -136,13 +136,23 @@ function rootfs(version: string): tar.Pack {
   const busybox = existsSync('/usr/bin/busybox') ? '/usr/bin/busybox' : '/bin/busybox';
   const applets = spawnSync(busybox, ['--list']).stdout.toString().split('\n').filter((a) => a && a !== 'busybox');
   const pack = tar.pack();
-  for (const d of ['bin', 'etc', 'tmp', 'www', 'data', 'proc', 'sys', 'dev']) pack.entry({ name: d, type: 'directory', mode: d === 'tmp' ? 0o1777 : 0o755 });
+  for (const d of ['bin', 'etc', 'tmp', 'www', 'srv', 'data', 'proc', 'sys', 'dev']) pack.entry({ name: d, type: 'directory', mode: d === 'tmp' ? 0o1777 : 0o755 });
   pack.entry({ name: 'bin/busybox', mode: 0o755 }, readFileSync(busybox));
   for (const a of applets) pack.entry({ name: `bin/${a}`, type: 'symlink', linkname: 'busybox' });
   pack.entry({ name: 'etc/image-version', mode: 0o644 }, `${version}\n`);
-  pack.entry({ name: 'www/index.html', mode: 0o644 }, `version ${version}\n`);
+  for (const d of ['www', 'srv']) pack.entry({ name: `${d}/index.html`, mode: 0o644 }, `version ${version}\n`);
   pack.finalize();
   return pack;
+}
+
+/** Why busybox images cannot be made on this machine (busybox must be static), or undefined. */
+export function busyboxImageProblem(): string | undefined {
+  const busybox = existsSync('/usr/bin/busybox') ? '/usr/bin/busybox' : existsSync('/bin/busybox') ? '/bin/busybox' : undefined;
+  if (!busybox) return 'busybox is missing (Debian package busybox-static)';
+  // A dynamically linked busybox would not run in an image that has no libc.
+  const ldd = spawnSync('ldd', [busybox], { encoding: 'utf8' });
+  if (ldd.status === 0 && !/not a dynamic executable|statically linked/.test(ldd.stdout + ldd.stderr)) return `${busybox} is dynamically linked (install busybox-static)`;
+  return undefined;
 }
 
 function follow(docker: Docker, stream: NodeJS.ReadableStream): Promise<void> {
@@ -153,6 +163,13 @@ function follow(docker: Docker, stream: NodeJS.ReadableStream): Promise<void> {
       else resolve();
     }),
   );
+}
+
+/** `repo:tag` made locally with `docker import` of a busybox rootfs (httpd serves /www and /srv). */
+export async function importBusyboxImage(docker: Docker, repo: string, tag: string): Promise<string> {
+  const stream = await docker.importImage(rootfs(`${repo.split('/').slice(1).join('/')}:${tag}`) as unknown as NodeJS.ReadableStream, { repo, tag, changes: ['CMD ["/bin/sleep","3600"]', 'ENV PATH=/bin'] });
+  await follow(docker, stream);
+  return `${repo}:${tag}`;
 }
 
 export class DockerEnv {
@@ -181,8 +198,7 @@ export class DockerEnv {
   async image(name: string, tag: string, keepLocal = false): Promise<string> {
     const ref = `${this.registry}/${name}:${tag}`;
     if (this.made.has(ref)) return ref;
-    const stream = await this.docker.importImage(rootfs(`${name}:${tag}`) as unknown as NodeJS.ReadableStream, { repo: `${this.registry}/${name}`, tag, changes: ['CMD ["/bin/sleep","3600"]', 'ENV PATH=/bin'] });
-    await follow(this.docker, stream);
+    await importBusyboxImage(this.docker, `${this.registry}/${name}`, tag);
     await follow(this.docker, await this.docker.getImage(ref).push({ authconfig: { serveraddress: this.registry } }));
     if (!keepLocal) await this.docker.getImage(ref).remove();
     this.made.add(ref);
