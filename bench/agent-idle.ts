@@ -50,7 +50,7 @@ function fleet(srv: string): void {
   git('push', '-q', join(srv, 'fleet.git'), 'main');
 }
 
-function run(cmd: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function capture(cmd: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -115,7 +115,7 @@ async function measureAgent(server: GitServer, root: string, nodeArgs: string[])
 async function measurePeer(server: GitServer): Promise<{ cpuMsPerPoll: number; maxRssKb: number; requestsPerPoll: number; bytesPerPoll: number }> {
   const from = server.requests.length;
   // Asynchronously: the git server runs in this process.
-  const py = await run('python3', ['-c', `
+  const py = await capture('python3', ['-c', `
 import resource, subprocess, sys
 for _ in range(int(sys.argv[2])):
     subprocess.run(["git", "ls-remote", sys.argv[1], "refs/heads/main"], check=True, stdout=subprocess.DEVNULL)

@@ -3,12 +3,13 @@
 // Needs root, docker.io, docker-registry, busybox-static and docker-compose. Prints Markdown;
 // BENCHMARKS.md holds the recorded figures and the method.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DockerApplier, Engine, silentLog } from '../src/apply/index.js';
 import { reconcileOnce } from '../src/agent/reconcile.js';
 import { AppRepo } from '../test/helpers/app-repo.js';
+import { median, run } from './common.js';
 import { DockerEnv, startDockerEnv, stopDockerEnv } from '../test/helpers/docker-env.js';
 import { CLI } from '../test/helpers/cli.js';
 import { tempDir } from '../test/helpers/fixtures.js';
@@ -27,16 +28,7 @@ function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
   return fn().then((value) => ({ ms: Number(process.hrtime.bigint() - t) / 1e6, value }));
 }
 
-function run(cmd: string, args: string[], env: Record<string, string>, cwd?: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    p.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err}`))));
-  });
-}
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main() {
   if (spawnSync('sh', ['-c', 'command -v docker-compose']).status !== 0) throw new Error('docker-compose is missing (Debian package docker-compose)');

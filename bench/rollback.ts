@@ -6,12 +6,13 @@
 // Needs root, docker.io, docker-registry, busybox-static and docker-compose. Prints Markdown;
 // BENCHMARKS.md holds the recorded figures and the method.
 
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LABEL } from '../src/apply/index.js';
 import { AgentProcess, lastHistory, type LogLine } from '../test/helpers/agent-process.js';
+import { median, run } from './common.js';
 import { DockerEnv, startDockerEnv, stopDockerEnv } from '../test/helpers/docker-env.js';
 import { tempDir } from '../test/helpers/fixtures.js';
 import { startGitServer } from '../test/helpers/git-server.js';
@@ -40,16 +41,7 @@ checks:
     http: { url: "http://127.0.0.1:${port}/", expectStatus: 200 }
 ${Array.from({ length: SERVICES }, (_, i) => `  - name: s${i}-running\n    container: { app: app, service: s${i} }\n`).join('')}`;
 
-function run(cmd: string, args: string[], env: Record<string, string>, cwd?: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    p.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err}`))));
-  });
-}
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const at = (l: LogLine) => Date.parse(String(l['time']));
 
 async function main() {
