@@ -17,7 +17,7 @@ export interface JournalData {
   phase: JournalPhase;
   plan: Plan;
   steps: Record<string, StepRecord>;
-  /** Step ids in the order they started: undo walks it backwards. */
+  /** Step ids in the order they started (status shows the steps in progress in this order). */
   order: string[];
   error?: string;
 }

@@ -27,7 +27,7 @@ export function socketFromHost(host: string | undefined): string {
 }
 
 
-// dockerode loads grpc, protobufjs and ssh2 with it (about 20 MB resident in the agent) for
+// dockerode loads grpc, protobufjs and ssh2 with it (about 7 MB resident in the agent) for
 // features rollgate does not use, so it is loaded on the first Engine call: a gateway without a
 // Docker Engine never pays for it.
 const requireCjs = createRequire(import.meta.url);
