@@ -74,6 +74,20 @@ describe('agent configuration', () => {
     assert.equal((await load(undefined, { ROLLGATE_STATE_DIR: '/tmp/x' }, {}, false)).config.stateDir, '/tmp/x');
   });
 
+  test('per-state interface timeouts come from the file, the environment or flags; a name outside the protocol is refused at its line', async () => {
+    const d = dir();
+    const f = join(d, 'config.yaml');
+    writeFileSync(f, 'repo: { url: /srv/fleet }\ngateway: { id: gw }\ninterfaces:\n  stateTimeouts:\n    Download: 30m\n    ArtifactInstal: 2h\n');
+    await assert.rejects(load(f), /config\.yaml:6:5: unsupported key "ArtifactInstal" \(expected one of: Download, DownloadWithFileSizes, ArtifactInstall,/);
+    writeFileSync(f, 'repo: { url: /srv/fleet }\ngateway: { id: gw }\ninterfaces:\n  stateTimeouts:\n    Download: 30m\n');
+    assert.deepEqual((await load(f)).config.interfaces.stateTimeouts, { Download: '30m' });
+    assert.deepEqual((await load(f, { ROLLGATE_INTERFACE_STATE_TIMEOUTS: 'ArtifactInstall=2h,Provides=10s' })).config.interfaces.stateTimeouts, { ArtifactInstall: '2h', Provides: '10s' });
+    assert.deepEqual((await load(f, {}, { interfaceStateTimeout: ['Cleanup=1m'] })).config.interfaces.stateTimeouts, { Cleanup: '1m' });
+    await assert.rejects(load(f, { ROLLGATE_INTERFACE_STATE_TIMEOUTS: 'Install=2h' }), /ROLLGATE_INTERFACE_STATE_TIMEOUTS: expected State=duration pairs .* got \{"Install":"2h"\}/);
+    await assert.rejects(load(f, {}, { interfaceStateTimeout: ['Download=soon'] }), /--interface-state-timeout: expected State=duration pairs .* got \{"Download":"soon"\}/);
+    assert.deepEqual((await load('/dev/null', {}, { repo: '/srv', id: 'gw' })).config.interfaces.stateTimeouts, {});
+  });
+
   test('every setting is documented, has an environment variable and a flag, and appears in --help and the README', async () => {
     const help = spawnSync(process.execPath, [CLI, 'agent', '--help'], { encoding: 'utf8' }).stdout;
     const readme = readFileSync(join(projectRoot, 'README.md'), 'utf8');

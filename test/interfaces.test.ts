@@ -142,11 +142,20 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
     assert.deepEqual(lab.running(), { G13: 'gateway-v2', R456: 'rtos-v2', R998: 'rtos-v2' });
   });
 
-  test('a hanging ArtifactInstall: SIGTERM at the timeout, then rollback', async () => {
+  test('a hanging ArtifactInstall: SIGTERM at its own timeout, then rollback', async () => {
     lab.set('R456', 'misbehave/ArtifactInstall', 'hang');
-    const r = await lab.apply({ args: ['--interface-timeout', '2s', '--interface-kill-grace', '1s'] });
+    // The state's own timeout, not the general one, ends it.
+    const r = await lab.apply({ args: ['--interface-timeout', '1h', '--interface-state-timeout', 'ArtifactInstall=2s', '--interface-kill-grace', '1s'] });
     assert.equal(r.code, 3, r.out + r.err);
     assert.match(r.err, /interface "rtos" \(component R456\), state ArtifactInstall: no answer within 2000 ms; stopped with SIGTERM; it printed stderr: R456 hangs in ArtifactInstall/);
+    assert.deepEqual(lab.running(), { G13: 'gateway-v1', R456: 'rtos-v1', R998: 'rtos-v1' });
+  });
+
+  test('a timeout for a state the protocol does not have is refused before anything runs', async () => {
+    const r = await lab.apply({ args: ['--interface-state-timeout', 'Install=2s'] });
+    assert.equal(r.code, 1, r.out + r.err);
+    assert.match(r.err, /--interface-state-timeout: "Install" is not a state or query of the update-interface protocol/);
+    assert.deepEqual(lab.calls(), []);
     assert.deepEqual(lab.running(), { G13: 'gateway-v1', R456: 'rtos-v1', R998: 'rtos-v1' });
   });
 

@@ -1,8 +1,12 @@
 // The pure half of the update-interface protocol: invocation forms and strict query parsing.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { interfaceArgv, ProtocolError, type InterfaceTarget } from '../src/apply/index.js';
+import { DEFAULT_TIMEOUTS, interfaceArgv, ProtocolError, QUERIES, STATES, timeoutOf, type InterfaceTarget } from '../src/apply/index.js';
+import { stateTimeouts } from '../src/agent/gateway.js';
+import { projectRoot } from './helpers/fixtures.js';
 import { parseChoice, parseIdentity, parseKeyValues, parseNeedsReboot, parseNeedsUnpacked, parseSupportsRollback, providedVersion } from '../src/apply/interface/protocol.js';
 import { dirNameOf } from '../src/apply/interface/work-dir.js';
 
@@ -62,5 +66,28 @@ describe('update-interface protocol', () => {
       assert.ok(!d.includes('/') && d !== '..' && d !== '.', d);
     }
     assert.notEqual(dirNameOf('a/b'), dirNameOf('a_b'));
+  });
+
+  test("timeouts: a state's own, then Download's for DownloadWithFileSizes, then states or queries", () => {
+    const t = { ...DEFAULT_TIMEOUTS, stateMs: 1000, queryMs: 10, perState: stateTimeouts(['Download=30m', 'Provides=5s', 'ArtifactInstall=2h']) };
+    assert.equal(timeoutOf(t, 'Download'), 30 * 60_000);
+    assert.equal(timeoutOf(t, 'DownloadWithFileSizes'), 30 * 60_000);
+    assert.equal(timeoutOf(t, 'ArtifactInstall'), 2 * 3600_000);
+    assert.equal(timeoutOf(t, 'ArtifactCommit'), 1000);
+    assert.equal(timeoutOf(t, 'Provides'), 5000);
+    assert.equal(timeoutOf(t, 'Identity'), 10);
+    assert.equal(timeoutOf({ ...t, perState: { ...t.perState, DownloadWithFileSizes: 7 } }, 'DownloadWithFileSizes'), 7);
+    assert.deepEqual(stateTimeouts({ Cleanup: '1m' }), { Cleanup: 60_000 });
+  });
+
+  test('a timeout for a name outside the protocol, or not a duration, is refused, naming it', () => {
+    assert.throws(() => stateTimeouts(['ArtifactInstal=2h']), /--interface-state-timeout: "ArtifactInstal" is not a state or query of the update-interface protocol \(states: Download, .*ArtifactInstall/);
+    assert.throws(() => stateTimeouts(['Download']), /expected State=duration \(e\.g\. Download=30m\), got "Download"/);
+    assert.throws(() => stateTimeouts(['Download=soon']), /--interface-state-timeout Download: "soon" is not a duration/);
+  });
+
+  test("the agent configuration's stateTimeouts accepts exactly the protocol's states and queries", () => {
+    const schema = JSON.parse(readFileSync(join(projectRoot, 'schemas/agent-config.schema.json'), 'utf8')) as { properties: { interfaces: { properties: { stateTimeouts: { propertyNames: { enum: string[] } } } } } };
+    assert.deepEqual(schema.properties.interfaces.properties.stateTimeouts.propertyNames.enum, [...STATES, ...QUERIES]);
   });
 });

@@ -121,6 +121,7 @@ export class Agent {
       rebootCommand: i.rebootCommand,
       artifactCacheSize: i.artifactCacheSize,
       interfaceTimeout: i.timeout,
+      interfaceStateTimeout: i.stateTimeouts,
       interfaceKillGrace: i.killGrace,
       rebootWait: i.rebootWait,
     };

@@ -24,7 +24,7 @@ export interface AgentConfig {
   stateDir: string;
   schedule: { interval: string; cron?: string; jitter: string; watch: boolean; driftCheck: string; retry: string };
   docker: { host?: string; registryAuthFile?: string };
-  interfaces: { dirs?: string[]; timeout: string; killGrace: string; rebootCommand: string; rebootWait: string; artifactCacheSize: string };
+  interfaces: { dirs?: string[]; timeout: string; stateTimeouts: Record<string, string>; killGrace: string; rebootCommand: string; rebootWait: string; artifactCacheSize: string };
   apply: { concurrency: number };
   metrics: { listen: string };
   log: { level: LogLevel };
@@ -54,7 +54,7 @@ export interface Setting {
   flag: string;
   /** The commander attribute the flag lands in, e.g. `interval`. */
   attr: string;
-  kind: 'string' | 'integer' | 'boolean' | 'list' | 'labels';
+  kind: 'string' | 'integer' | 'boolean' | 'list' | 'map';
   required: boolean;
   description: string;
   default?: unknown;
@@ -77,7 +77,7 @@ function collectSettings(props: Record<string, unknown>, prefix: string[]): Sett
       out.push(...collectSettings(s.properties, path));
       continue;
     }
-    const kind: Setting['kind'] = s.type === 'integer' ? 'integer' : s.type === 'boolean' ? 'boolean' : s.type === 'array' ? 'list' : s.type === 'object' ? 'labels' : 'string';
+    const kind: Setting['kind'] = s.type === 'integer' ? 'integer' : s.type === 'boolean' ? 'boolean' : s.type === 'array' ? 'list' : s.type === 'object' ? 'map' : 'string';
     out.push({ key: path.join('.'), path, schema: s, env: s['x-env'], flag: s['x-flag'], attr: camel(s['x-flag']), kind, required: s['x-required'] === true, description: s.description, ...(s.default !== undefined ? { default: s.default } : {}) });
   }
   return out;
@@ -93,7 +93,8 @@ export class ConfigError extends Error {
 const ajv = new Ajv({ allErrors: true, strict: false });
 
 function leafValidator(s: Setting) {
-  const schema = s.schema.$ref ? { ...SCHEMA.definitions[s.schema.$ref.split('/').pop()!] } : { ...s.schema };
+  // The definitions come along: a map's values may refer to them.
+  const schema = s.schema.$ref ? { ...SCHEMA.definitions[s.schema.$ref.split('/').pop()!] } : { ...s.schema, definitions: SCHEMA.definitions };
   return ajv.compile(schema);
 }
 
@@ -111,18 +112,18 @@ function fromText(s: Setting, text: string, where: string): unknown {
     }
     case 'list':
       return text.split(':').filter(Boolean);
-    case 'labels':
-      return labelsFrom(text.split(',').filter(Boolean), where);
+    case 'map':
+      return pairsFrom(text.split(',').filter(Boolean), where);
     default:
       return text;
   }
 }
 
-export function labelsFrom(pairs: string[], where: string): Record<string, string> {
+export function pairsFrom(pairs: string[], where: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const p of pairs) {
     const eq = p.indexOf('=');
-    if (eq <= 0) throw new ConfigError(`${where}: a label is key=value, got "${p}"`);
+    if (eq <= 0) throw new ConfigError(`${where}: expected key=value pairs, got "${p}"`);
     out[p.slice(0, eq).trim()] = p.slice(eq + 1).trim();
   }
   return out;
@@ -193,7 +194,7 @@ export async function loadAgentConfig(o: LoadOptions): Promise<LoadedConfig> {
     let value: unknown;
     let source: Source | undefined;
     if (flag !== undefined && !(Array.isArray(flag) && flag.length === 0)) {
-      value = s.kind === 'labels' ? labelsFrom(flag as string[], s.flag.split(' ')[0]!) : s.kind === 'integer' || (s.kind === 'boolean' && typeof flag === 'string') ? fromText(s, String(flag), s.flag.split(' ')[0]!) : flag;
+      value = s.kind === 'map' ? pairsFrom(flag as string[], s.flag.split(' ')[0]!) : s.kind === 'integer' || (s.kind === 'boolean' && typeof flag === 'string') ? fromText(s, String(flag), s.flag.split(' ')[0]!) : flag;
       source = 'flag';
     } else if (env !== undefined && env !== '') {
       value = fromText(s, env, `${s.env}=${env}`);

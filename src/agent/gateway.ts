@@ -12,9 +12,14 @@ import {
   DockerError,
   Engine,
   InterfaceApplier,
+  isQuery,
+  isState,
   observeGateway,
+  QUERIES,
   socketFromHost,
+  STATES,
   type GatewayAppliers,
+  type InterfaceTimeouts,
   type Log,
   type RegistryAuth,
 } from '../apply/index.js';
@@ -31,6 +36,8 @@ export interface GatewayOptions {
   rebootCommand?: string;
   artifactCacheSize?: string;
   interfaceTimeout?: string;
+  /** `State=duration` pairs (the flag, repeated) or a map of them (the agent's configuration). */
+  interfaceStateTimeout?: string[] | Record<string, string>;
   interfaceKillGrace?: string;
   rebootWait?: string;
 }
@@ -82,8 +89,27 @@ function duration(text: string | undefined, what: string): number | undefined {
   return text === undefined ? undefined : durationMs(text, what);
 }
 
+/** `Download=30m`-style settings, checked: every name a protocol state or query, every value a duration. */
+export function stateTimeouts(given: string[] | Record<string, string> | undefined, what = '--interface-state-timeout'): InterfaceTimeouts['perState'] {
+  const pairs: [string, string][] = [];
+  if (Array.isArray(given)) {
+    for (const p of given) {
+      const eq = p.indexOf('=');
+      if (eq <= 0) throw new Error(`${what}: expected State=duration (e.g. Download=30m), got "${p}"`);
+      pairs.push([p.slice(0, eq).trim(), p.slice(eq + 1).trim()]);
+    }
+  } else if (given) pairs.push(...Object.entries(given));
+  const out: InterfaceTimeouts['perState'] = {};
+  for (const [name, text] of pairs) {
+    if (!isState(name) && !isQuery(name)) throw new Error(`${what}: "${name}" is not a state or query of the update-interface protocol (states: ${STATES.join(', ')}; queries: ${QUERIES.join(', ')})`);
+    out[name] = durationMs(text, `${what} ${name}`);
+  }
+  return out;
+}
+
 export function interfaceApplier(o: GatewayOptions, log: Log): InterfaceApplier {
   const stateMs = duration(o.interfaceTimeout, '--interface-timeout');
+  const perState = stateTimeouts(o.interfaceStateTimeout);
   const killGraceMs = duration(o.interfaceKillGrace, '--interface-kill-grace');
   const rebootWaitMs = duration(o.rebootWait, '--reboot-wait');
   const reboot = o.rebootCommand?.trim().split(/\s+/).filter(Boolean);
@@ -93,7 +119,7 @@ export function interfaceApplier(o: GatewayOptions, log: Log): InterfaceApplier 
     cacheMaxBytes: o.artifactCacheSize ? parseSize(o.artifactCacheSize, '--artifact-cache-size') : DEFAULT_CACHE_BYTES,
     rebootCommand: reboot && reboot.length > 0 ? reboot : DEFAULT_REBOOT_COMMAND,
     ...(rebootWaitMs !== undefined ? { rebootWaitMs } : {}),
-    timeouts: { ...(stateMs !== undefined ? { stateMs } : {}), ...(killGraceMs !== undefined ? { killGraceMs } : {}) },
+    timeouts: { ...(stateMs !== undefined ? { stateMs } : {}), ...(killGraceMs !== undefined ? { killGraceMs } : {}), perState },
     log,
   });
 }

@@ -25,7 +25,7 @@ export function addSettingOptions(cmd: Command): Command {
       const long = s.flag.split(' ')[0]!;
       cmd.addOption(new Option(long, help));
       cmd.addOption(new Option(`--no-${long.slice(2)}`, `turn ${s.key} off`));
-    } else if (s.kind === 'list' || s.kind === 'labels') cmd.addOption(new Option(s.flag, help).argParser(collect));
+    } else if (s.kind === 'list' || s.kind === 'map') cmd.addOption(new Option(s.flag, help).argParser(collect));
     else cmd.addOption(new Option(s.flag, help));
   }
   return cmd;

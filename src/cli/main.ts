@@ -32,6 +32,7 @@ function applyOptions(cmd: Command): Command {
     .option('--reboot-command <argv>', 'how the gateway reboots for NeedsArtifactReboot: Automatic (split on spaces, no shell)', DEFAULT_REBOOT_COMMAND.join(' '))
     .option('--reboot-wait <duration>', 'how long the reboot command may take to take this process down before the reboot counts as failed', '5m')
     .option('--interface-timeout <duration>', 'longest an interface state (Download, ArtifactInstall, ...) may run before SIGTERM', '4h')
+    .option('--interface-state-timeout <State=duration>', 'the timeout of one state or query, over --interface-timeout (queries: 1m); e.g. Download=30m, ArtifactInstall=2h, Provides=10s (repeat for several)', collect)
     .option('--interface-kill-grace <duration>', 'between SIGTERM and SIGKILL when an interface runs too long', '1m')
     .option('--artifact-cache-size <size>', 'artifacts kept in <state-dir>/artifacts (least recently used go first)', '1G');
 }

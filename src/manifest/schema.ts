@@ -103,6 +103,10 @@ function report(problems: Problems, y: YamlFile, e: ErrorObject): void {
       problemAt(problems, y, path, `expected ${JSON.stringify(e.params['allowedValue'])}, got ${describeType(value)}`);
       return;
     case 'enum':
+      if (e.propertyName !== undefined) {
+        problemAt(problems, y, [...path, e.propertyName], `unsupported key "${e.propertyName}" (expected one of: ${(e.params['allowedValues'] as unknown[]).join(', ')})`, 'key');
+        return;
+      }
       problemAt(problems, y, path, `expected one of ${(e.params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${describeType(value)}`);
       return;
     case 'pattern': {

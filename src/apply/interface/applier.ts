@@ -46,9 +46,16 @@ export interface InterfaceTimeouts {
   stateMs: number;
   /** Between SIGTERM and SIGKILL. */
   killGraceMs: number;
+  /** Single states and queries over the two above; DownloadWithFileSizes follows Download unless set. */
+  perState: Partial<Record<InterfaceState | Query, number>>;
 }
 
-export const DEFAULT_TIMEOUTS: InterfaceTimeouts = { queryMs: 60_000, stateMs: 4 * 3600_000, killGraceMs: 60_000 };
+export const DEFAULT_TIMEOUTS: InterfaceTimeouts = { queryMs: 60_000, stateMs: 4 * 3600_000, killGraceMs: 60_000, perState: {} };
+
+/** The deadline of one call: its own setting, else Download's for DownloadWithFileSizes, else the kind's. */
+export function timeoutOf(t: InterfaceTimeouts, state: InterfaceState | Query): number {
+  return t.perState[state] ?? (state === 'DownloadWithFileSizes' ? t.perState.Download : undefined) ?? (isState(state) ? t.stateMs : t.queryMs);
+}
 
 export interface InterfaceApplierOptions {
   /** Searched in order for an interface's executable. */
@@ -132,7 +139,6 @@ export class InterfaceApplier implements Applier {
 
   private async call(t: InterfaceTarget, state: InterfaceState | Query, work: string, log: Log, extra: { feed?: StreamItem[]; withSizes?: boolean } = {}): Promise<InvocationResult & { consumed?: Set<string> }> {
     const exe = await this.executable(t.interface);
-    const isQuery = !isState(state);
     let consumed: Set<string> | undefined;
     const r = await invoke({
       name: t.interface,
@@ -141,13 +147,13 @@ export class InterfaceApplier implements Applier {
       executable: exe,
       argv: interfaceArgv(t, state, work),
       cwd: work,
-      timeoutMs: isQuery ? this.timeouts.queryMs : this.timeouts.stateMs,
+      timeoutMs: timeoutOf(this.timeouts, state),
       killGraceMs: this.timeouts.killGraceMs,
       outputLimit: this.opts.outputLimit ?? 64 * 1024,
       log,
       ...(extra.feed ? { whileRunning: async (_c, exited) => void (consumed = await feedStreams(work, extra.feed!, exited, extra.withSizes === true)) } : {}),
     });
-    if (!isQuery && (r.stdout.trim() || r.stderr.trim())) log.info({ interface: t.interface, component: t.key, state, stdout: r.stdout, stderr: r.stderr }, `${t.key} ${state}: ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-1)[0]}`);
+    if (isState(state) && (r.stdout.trim() || r.stderr.trim())) log.info({ interface: t.interface, component: t.key, state, stdout: r.stdout, stderr: r.stderr }, `${t.key} ${state}: ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-1)[0]}`);
     return consumed ? { ...r, consumed } : r;
   }
 

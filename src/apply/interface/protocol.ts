@@ -23,7 +23,11 @@ export type InterfaceState = (typeof STATES)[number];
 
 export const isState = (s: string): s is InterfaceState => (STATES as readonly string[]).includes(s);
 
-export type Query = 'SupportsRollback' | 'NeedsArtifactReboot' | 'NeedsUnpackedArtifact' | 'ProvidePayloadFileSizes' | 'Identity' | 'Provides' | 'Inventory';
+export const QUERIES = ['SupportsRollback', 'NeedsArtifactReboot', 'NeedsUnpackedArtifact', 'ProvidePayloadFileSizes', 'Identity', 'Provides', 'Inventory'] as const;
+
+export type Query = (typeof QUERIES)[number];
+
+export const isQuery = (s: string): s is Query => (QUERIES as readonly string[]).includes(s);
 
 export type RebootNeed = 'No' | 'Yes' | 'Automatic';
 
