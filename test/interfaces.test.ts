@@ -124,6 +124,24 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
     assert.deepEqual(g13, ['G13 Download', 'G13 ArtifactInstall', 'G13 ArtifactReboot', 'G13 ArtifactVerifyReboot', 'G13 ArtifactRollback', 'G13 ArtifactRollbackReboot', 'G13 ArtifactVerifyRollbackReboot', 'G13 ArtifactFailure', 'G13 Cleanup']);
   });
 
+  test('ArtifactCommit fails in the second group: every component rolls back, the one already committed too', async () => {
+    lab.set('R456', 'misbehave/ArtifactCommit', 'fail');
+    const r = await lab.apply();
+    assert.equal(r.code, 3, r.out + r.err);
+    assert.match(r.err, /ROLLED BACK: commit component\/R456: interface "rtos" \(component R456\), state ArtifactCommit: exited with code 3/);
+    assert.deepEqual(lab.running(), { G13: 'gateway-v1', R456: 'rtos-v1', R998: 'rtos-v1' });
+    assert.deepEqual(lab.unsettled(), []);
+    const calls = lab.calls();
+    // G13 committed first (group 10), so its rollback comes after its commit, and last.
+    before_(calls, 'G13 ArtifactCommit', 'R456 ArtifactCommit');
+    before_(calls, 'G13 ArtifactCommit', 'G13 ArtifactRollback');
+    before_(calls, 'R456 ArtifactRollback', 'G13 ArtifactRollback');
+    for (const id of ['G13', 'R456', 'R998']) before_(calls, `${id} ArtifactFailure`, `${id} Cleanup`);
+    const d = await rollgate('diff', ...lab.gatewayArgs(), '--against', 'live');
+    assert.equal(d.code, 2, 'the rolled-back components still need the update');
+    assert.match(d.out, /~ component G13 \(gateway\)  gateway-v1 → gateway-v2/);
+  });
+
   test('an interface without rollback: the others roll back, it is reported as left on the new version (exit 4)', async () => {
     lab.set('R998', 'rollback', 'No');
     lab.set('R456', 'misbehave/ArtifactInstall', 'fail');
@@ -260,6 +278,59 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
     const img = readFileSync(join(lab.device('R456'), 'slot-b.img'));
     assert.equal(createHash('sha256').update(img).digest('hex'), createHash('sha256').update(readFileSync(join(lab.repo, 'artifacts/rtos-v2.mender'))).digest('hex'));
     assert.equal(readFileSync(join(lab.device('R998'), 'slot-b.img'), 'utf8'), 'rtos-v2 image\n');
+  });
+});
+
+describe('update interfaces: explicit constraints', { skip }, () => {
+  /** A lab of these components whose system has this constraints file. */
+  const constrained = (components: { id: string; type: string; iface: string; order: number }[], constraints: string) => {
+    const l = new DeviceLab(components);
+    l.seed(v(1));
+    l.writeRepo(repoArtifact(2));
+    writeFileSync(join(l.repo, 'constraints.yaml'), constraints);
+    writeFileSync(join(l.repo, 'rollgate.yaml'), readFileSync(join(l.repo, 'rollgate.yaml'), 'utf8').replace('    manifest: manifest.yaml\n', '    manifest: manifest.yaml\n    constraints: constraints.yaml\n'));
+    return l;
+  };
+
+  test('an order rule splits a shared group: the gateway installs and verifies before the RTOS starts, and rolls back after it', async () => {
+    const l = constrained(
+      [{ id: 'G13', type: 'gateway', iface: 'gateway-rootfs', order: 10 }, { id: 'R456', type: 'rtos', iface: 'rtos', order: 10 }],
+      'apiVersion: rollgate/v1\nkind: Constraints\norder:\n  - { name: gateway-before-rtos, before: gateway, after: rtos }\n',
+    );
+    try {
+      l.set('G13', 'reboot', 'Yes');
+      const ok = await l.apply();
+      assert.equal(ok.code, 0, ok.err);
+      assert.deepEqual(l.running(), { G13: 'gateway-v2', R456: 'rtos-v2' });
+      before_(l.calls(), 'G13 ArtifactVerifyReboot', 'R456 ArtifactInstall');
+
+      l.seed(v(1));
+      l.set('G13', 'reboot', 'Yes');
+      l.set('R456', 'misbehave/ArtifactInstall', 'fail');
+      const failed = await l.apply();
+      assert.equal(failed.code, 3, failed.out + failed.err);
+      assert.deepEqual(l.running(), { G13: 'gateway-v1', R456: 'rtos-v1' });
+      before_(l.calls(), 'R456 ArtifactRollback', 'G13 ArtifactRollback');
+    } finally {
+      l.close();
+    }
+  });
+
+  test('a forbidden combination on the way is refused before any interface is called, naming it', async () => {
+    // The RTOS in a lower group than the gateway would run rtos-v2 on gateway-v1 for a while.
+    const l = constrained(
+      [{ id: 'G13', type: 'gateway', iface: 'gateway-rootfs', order: 20 }, { id: 'R456', type: 'rtos', iface: 'rtos', order: 10 }],
+      'apiVersion: rollgate/v1\nkind: Constraints\ntransitions:\n  forbidden:\n    - name: new-rtos-on-old-gateway\n      versions: { gateway: gateway-v1, rtos: rtos-v2 }\n',
+    );
+    try {
+      const r = await l.apply();
+      assert.equal(r.code, 1, r.out + r.err);
+      assert.match(r.err, /forbidden combination "new-rtos-on-old-gateway" \(R456=rtos-v2, G13=gateway-v1\)/);
+      assert.ok(!l.calls().some((c) => !/ (Provides|Inventory|Identity)$/.test(c)), `only observation:\n${l.calls().join('\n')}`);
+      assert.deepEqual(l.running(), { G13: 'gateway-v1', R456: 'rtos-v1' });
+    } finally {
+      l.close();
+    }
   });
 });
 
