@@ -66,7 +66,7 @@ class FleetLab extends DeviceLab {
     return new AgentProcess(
       this.stateDir,
       ['--repo', this.url, '--ref', 'main', '--id', 'gw-test', '--interfaces-dir', this.interfaces, '--interfaces-dir', UPDATE_MODULES, '--reboot-command', `${this.rebootScript} ${this.devices}`, '--jitter', '0s', '--retry', '500ms', ...extra],
-      env,
+      { ROLLGATE_BOOT_ID_FILE: this.bootIdFile, ...env },
     );
   }
 

@@ -393,8 +393,11 @@ describe('update interfaces: the agent killed at every state, and started again'
   });
   after(() => lab.close());
 
-  /** Where the kill happens: a state of an interface (it SIGKILLs rollgate) or a journal record. */
-  const POINTS: { name: string; setup: (l: DeviceLab) => void; env?: Record<string, string>; powerCycle?: boolean }[] = [
+  /**
+   * Where the kill happens: a state of an interface (it SIGKILLs rollgate) or a journal record
+   * (`env`, given to run `envRun`, the first by default).
+   */
+  const POINTS: { name: string; setup: (l: DeviceLab) => void; env?: Record<string, string>; envRun?: number; powerCycle?: boolean; reboots?: boolean }[] = [
     { name: 'in G13 Download', setup: (l) => l.set('G13', 'misbehave/Download', 'kill-agent') },
     { name: 'in G13 ArtifactInstall', setup: (l) => l.set('G13', 'misbehave/ArtifactInstall', 'kill-agent') },
     { name: 'in R998 ArtifactInstall (second group)', setup: (l) => l.set('R998', 'misbehave/ArtifactInstall', 'kill-agent') },
@@ -412,6 +415,21 @@ describe('update interfaces: the agent killed at every state, and started again'
     { name: 'in the second undo', setup: (l) => l.set('R998', 'misbehave/ArtifactInstall', 'fail'), env: { ROLLGATE_CRASH_AT: 'undo:2' } },
     { name: 'in R456 ArtifactInstall, with a power cycle before the restart (A/B devices)', setup: (l) => (l.set('G13', 'reboot', 'Yes'), l.set('R456', 'reboot', 'Yes'), l.set('R456', 'misbehave/ArtifactInstall', 'kill-agent')), powerCycle: true },
     { name: 'in R456 ArtifactReboot, with a power cycle before the restart', setup: (l) => (l.set('R456', 'reboot', 'Yes'), l.set('R456', 'misbehave/ArtifactReboot', 'kill-agent')), powerCycle: true },
+    { name: 'in G13 ArtifactRollbackReboot', setup: (l) => (l.set('G13', 'reboot', 'Yes'), l.set('R998', 'misbehave/ArtifactInstall', 'fail'), l.set('G13', 'misbehave/ArtifactRollbackReboot', 'kill-agent')) },
+    { name: 'in G13 ArtifactVerifyRollbackReboot', setup: (l) => (l.set('G13', 'reboot', 'Yes'), l.set('R998', 'misbehave/ArtifactInstall', 'fail'), l.set('G13', 'misbehave/ArtifactVerifyRollbackReboot', 'kill-agent')) },
+    { name: 'in R456 DownloadWithFileSizes', setup: (l) => (l.set('R456', 'sizes', 'Yes'), l.set('R456', 'misbehave/DownloadWithFileSizes', 'kill-agent')) },
+    // A gateway reboot (Automatic) in the middle: the reboot takes the process down too.
+    { name: 'by the gateway reboot, then in G13 ArtifactVerifyReboot after it', setup: (l) => (l.set('G13', 'reboot', 'Automatic'), l.set('G13', 'misbehave/ArtifactVerifyReboot', 'kill-agent')), reboots: true },
+    { name: 'by the gateway reboot, then in R456 ArtifactInstall after it', setup: (l) => (l.set('G13', 'reboot', 'Automatic'), l.set('R456', 'misbehave/ArtifactInstall', 'kill-agent')), reboots: true },
+    { name: 'by the gateway reboot, then in R998 ArtifactRollback of a failed install after it', setup: (l) => (l.set('G13', 'reboot', 'Automatic'), l.set('R998', 'misbehave/ArtifactInstall', 'fail'), l.set('R998', 'misbehave/ArtifactRollback', 'kill-agent')), reboots: true },
+    { name: 'just before the gateway reboot command', setup: (l) => l.set('G13', 'reboot', 'Automatic'), env: { ROLLGATE_CRASH_AT: 'reboot-gateway:1' } },
+    {
+      name: "just before the rollback's gateway reboot, after the install's reboot",
+      setup: (l) => (l.set('G13', 'reboot', 'Automatic'), l.set('R998', 'misbehave/ArtifactInstall', 'fail')),
+      env: { ROLLGATE_CRASH_AT: 'reboot-gateway:1' },
+      envRun: 2,
+      reboots: true,
+    },
   ];
 
   for (const p of POINTS) {
@@ -419,12 +437,17 @@ describe('update interfaces: the agent killed at every state, and started again'
       lab.seed(v(1));
       lab.writeRepo(repoArtifact(2));
       p.setup(lab);
-      const first = await lab.apply(p.env ? { env: p.env } : {});
+      let runs = 0;
+      const run = () => lab.apply(p.env && ++runs === (p.envRun ?? 1) ? { env: p.env } : {});
+      const first = await run();
       const failing = existsSync(join(lab.device('R998'), 'misbehave/ArtifactInstall'));
       assert.equal(first.signal, 'SIGKILL', `the first run is killed: ${first.code} ${first.err}`);
       if (p.powerCycle) lab.powerCycle();
-      const second = await lab.apply();
+      let second = await run();
+      // Each gateway reboot takes the process down as well; it is started again, a bounded number of times.
+      while (second.signal === 'SIGKILL' && lab.reboots() > 0 && runs < 6) second = await run();
       assert.ok(second.signal === null, second.err);
+      if (p.reboots) assert.ok(lab.reboots() > 0, 'the gateway rebooted in the middle');
       const running = Object.values(lab.running());
       const allNew = running.every((x) => x.endsWith('-v2'));
       const allOld = running.every((x) => x.endsWith('-v1'));

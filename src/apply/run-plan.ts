@@ -198,7 +198,6 @@ class Transaction {
         const applier = applierFor(this.appliers, first);
         if (!applier.rebootGateway) return { step: first, err: new Error(`${applier.name} asked for a gateway reboot it cannot perform`) };
         this.ctx.log.warn({ stage: stage.name, steps: awaiting.map((s) => s.id) }, `stage ${stage.name} needs the gateway to reboot; the transaction is journaled and continues when the agent starts again`);
-        crashPoint('reboot-gateway');
         try {
           await applier.rebootGateway(this.ctx);
           return { step: first, err: new Error('the reboot command returned but the gateway did not reboot') };

@@ -3,6 +3,7 @@
 // disk naming them; `apply` runs the built CLI as a separate process.
 
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rollgateWith, type CliResult } from './cli.js';
@@ -66,11 +67,11 @@ export class DeviceLab {
     mkdirSync(this.interfaces, { recursive: true });
     mkdirSync(join(this.repo, 'artifacts'), { recursive: true });
     for (const name of new Set(components.map((c) => c.iface))) symlinkSync(SIMULATED_DEVICE, join(this.interfaces, name));
-    // A gateway reboot: every device boots the slot its boot flag names, and the agent dies
-    // with the power.
+    // A gateway reboot: every device boots the slot its boot flag names, the boot id changes
+    // (rollgate reads it from ROLLGATE_BOOT_ID_FILE), and the agent dies with the power.
     writeFileSync(
       this.rebootScript,
-      `#!/bin/sh\nfor d in "$1"/*/; do [ -f "$d/bootflag" ] && cat "$d/bootflag" > "$d/running"; done\necho reboot >> "$1/reboots.log"\nkill -9 $PPID\n`,
+      `#!/bin/sh\nfor d in "$1"/*/; do [ -f "$d/bootflag" ] && cat "$d/bootflag" > "$d/running"; done\ncat /proc/sys/kernel/random/uuid > "$1/boot_id"\necho reboot >> "$1/reboots.log"\nkill -9 $PPID\n`,
     );
     chmodSync(this.rebootScript, 0o755);
     for (const type of new Set(components.map((c) => c.type))) for (const v of ['v1', 'v2', 'v3']) this.artifact(type, `${type}-${v}`);
@@ -95,6 +96,16 @@ export class DeviceLab {
       writeFileSync(join(d, 'bootflag'), 'a\n');
     }
     writeFileSync(join(this.devices, 'calls.log'), '');
+    this.newBoot();
+  }
+
+  /** The simulated gateway's boot id, which rollgate compares to tell whether it rebooted. */
+  get bootIdFile(): string {
+    return join(this.devices, 'boot_id');
+  }
+
+  private newBoot(): void {
+    writeFileSync(this.bootIdFile, `${randomUUID()}\n`);
   }
 
   device(id: string): string {
@@ -150,6 +161,7 @@ export class DeviceLab {
       const d = this.device(c.id);
       writeFileSync(join(d, 'running'), readFileSync(join(d, 'bootflag')));
     }
+    this.newBoot();
   }
 
   /**
@@ -176,7 +188,7 @@ export class DeviceLab {
 
   /** `rollgate apply` on this lab, as a separate process. */
   apply(opts: { env?: Record<string, string>; args?: string[] } = {}): Promise<CliResult> {
-    return rollgateWith(opts.env ?? {}, 'apply', ...this.gatewayArgs(), '--reboot-command', `${this.rebootScript} ${this.devices}`, ...(opts.args ?? []));
+    return rollgateWith({ ROLLGATE_BOOT_ID_FILE: this.bootIdFile, ...opts.env }, 'apply', ...this.gatewayArgs(), '--reboot-command', `${this.rebootScript} ${this.devices}`, ...(opts.args ?? []));
   }
 
   gatewayArgs(): string[] {

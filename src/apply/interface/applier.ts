@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DesiredComponent, ObservedComponent, Step } from '../../model/index.js';
 import type { RepoSource } from '../../manifest/index.js';
+import { crashPoint } from '../crash-points.js';
 import { UndoImpossibleError, type Applier, type StepContext, type StepRecord } from '../applier.js';
 import type { Log } from '../log.js';
 import { ArtifactCache, DEFAULT_DOWNLOAD, type DownloadOptions } from './artifact-cache.js';
@@ -81,10 +82,14 @@ export const DEFAULT_REBOOT_COMMAND = ['systemctl', 'reboot'];
 
 const PLAIN = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 
+// ROLLGATE_BOOT_ID_FILE stands in for the kernel's boot id on a simulated gateway (the tests'
+// device lab reboots by rewriting it); unset in production.
+const BOOT_ID_FILE = process.env['ROLLGATE_BOOT_ID_FILE'] ?? '/proc/sys/kernel/random/boot_id';
+
 /** This boot of the gateway: a different one after a reboot, planned or not. */
 async function bootId(): Promise<string | undefined> {
   try {
-    return (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
+    return (await readFile(BOOT_ID_FILE, 'utf8')).trim();
   } catch {
     return undefined;
   }
@@ -321,6 +326,10 @@ export class InterfaceApplier implements Applier {
     const t = rec.target;
     if ((rec.update.reboot ?? 'No') === 'No') return {};
     rec.update.rebooted = true;
+    if (rec.update.reboot === 'Automatic') {
+      const now = await bootId();
+      if (now !== undefined) rec.update.rebootBootId = now;
+    }
     await this.save(dirs, rec);
     if (rec.update.reboot === 'Automatic') return { reboot: 'gateway' };
     await this.call(t, 'ArtifactReboot', dirs.work, ctx.log);
@@ -331,6 +340,7 @@ export class InterfaceApplier implements Applier {
 
   async rebootGateway(ctx: StepContext): Promise<void> {
     const cmd = this.opts.rebootCommand ?? DEFAULT_REBOOT_COMMAND;
+    crashPoint('reboot-gateway');
     ctx.log.warn({ command: cmd }, `rebooting the gateway: ${cmd.join(' ')}`);
     await invoke({ name: 'reboot command', component: 'gateway', state: 'reboot', executable: cmd[0]!, argv: cmd.slice(1), timeoutMs: 120_000, killGraceMs: 5_000, outputLimit: 16 * 1024, log: ctx.log });
     const wait = this.opts.rebootWaitMs ?? 300_000;
@@ -340,6 +350,13 @@ export class InterfaceApplier implements Applier {
 
   async verifyAfterReboot(step: Step, _record: StepRecord, ctx: StepContext): Promise<void> {
     const { rec, dirs } = await this.record(step);
+    const asked = rec.update.rebootBootId;
+    if (asked !== undefined && asked === (await bootId())) {
+      // rollgate was stopped after journaling the reboot and before it (a kill, a restart of the
+      // service): the device still runs what it ran, so verifying now would fail a good update.
+      ctx.log.warn({ component: rec.target.key }, `the gateway has not rebooted since ${rec.target.key} asked for it (rollgate was stopped in between): rebooting now`);
+      await this.rebootGateway(ctx);
+    }
     await this.call(rec.target, 'ArtifactVerifyReboot', dirs.work, ctx.log);
     ctx.log.info({ component: rec.target.key }, `${rec.target.key} came back on ${rec.update.to} after the gateway reboot`);
   }
@@ -424,8 +441,12 @@ export class InterfaceApplier implements Applier {
       await this.call(t, 'ArtifactRollbackReboot', dirs.work, ctx.log);
       await this.call(t, 'ArtifactVerifyRollbackReboot', dirs.work, ctx.log);
     } else if (u.reboot === 'Automatic' && (gatewayRebooted || u.rollbackRebootRequested)) {
-      if (!u.rollbackRebootRequested) {
+      const now = await bootId();
+      // Asked for before, but rollgate was stopped before the reboot happened: ask again.
+      const notYet = u.rollbackRebootBootId !== undefined && u.rollbackRebootBootId === now;
+      if (!u.rollbackRebootRequested || notYet) {
         u.rollbackRebootRequested = true;
+        if (now !== undefined) u.rollbackRebootBootId = now;
         await this.save(dirs, rec);
         try {
           await this.rebootGateway(ctx);

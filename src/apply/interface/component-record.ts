@@ -19,10 +19,14 @@ export interface UpdateInFlight {
   installStarted?: boolean;
   /** The component went through its reboot (its own, or the gateway's). */
   rebooted?: boolean;
+  /** The boot id when the gateway reboot was asked for: still the same afterwards means it never happened. */
+  rebootBootId?: string;
   committed?: boolean;
   rolledBack?: boolean;
   /** A gateway reboot was asked for to finish the rollback. */
   rollbackRebootRequested?: boolean;
+  /** The boot id when that rollback reboot was asked for. */
+  rollbackRebootBootId?: string;
 }
 
 export interface ComponentRecord {
