@@ -4,7 +4,8 @@
 
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -160,6 +161,21 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
     assert.deepEqual(lab.running(), { G13: 'gateway-v2', R456: 'rtos-v2', R998: 'rtos-v2' });
   });
 
+  test('an interface without rollback whose own install fails: reported as part-way, and installed again next time', async () => {
+    lab.set('R998', 'rollback', 'No');
+    lab.set('R998', 'misbehave/ArtifactInstall', 'fail');
+    const r = await lab.apply();
+    assert.equal(r.code, 4, r.out + r.err);
+    assert.match(r.err, /interface "rtos" does not support rollback \(SupportsRollback: No\), and its ArtifactInstall did not finish, so R998 may be part-way between rtos-v1 and rtos-v2; the next apply installs rtos-v2 again/);
+    assert.equal(lab.running()['G13'], 'gateway-v1');
+    lab.unset('R998', 'misbehave/ArtifactInstall');
+    lab.clearCalls();
+    const again = await lab.apply();
+    assert.equal(again.code, 0, again.err);
+    assert.ok(lab.calls().includes('R998 ArtifactInstall'));
+    assert.deepEqual(lab.running(), { G13: 'gateway-v2', R456: 'rtos-v2', R998: 'rtos-v2' });
+  });
+
   test('a hanging ArtifactInstall: SIGTERM at its own timeout, then rollback', async () => {
     lab.set('R456', 'misbehave/ArtifactInstall', 'hang');
     // The state's own timeout, not the general one, ends it.
@@ -234,6 +250,60 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
       assert.equal(readFileSync(join(target, 'app.conf'), 'utf8'), 'setting = 2\n');
       const live = await rollgate('diff', ...lab2.gatewayArgs(), '--against', 'live');
       assert.equal(live.code, 0, live.out);
+    } finally {
+      lab2.close();
+    }
+  });
+
+  test('Mender Update Modules directory (rolls back) and script (does not) through the same transaction', async () => {
+    const dest = join(lab.root, 'srv-web');
+    const marker = join(lab.root, 'script-ran');
+    const site = (n: number) => {
+      const src = join(lab.root, `site-v${n}`);
+      mkdirSync(join(src, 'css'), { recursive: true });
+      writeFileSync(join(src, 'index.html'), `site ${n}\n`);
+      writeFileSync(join(src, 'css', 'main.css'), `/* ${n} */\n`);
+      return execFileSync('tar', ['-cf', '-', '-C', src, '.']);
+    };
+    for (const n of [1, 2]) {
+      lab.artifact('web', `web-v${n}`, 'directory', { 'update.tar': site(n), dest_dir: `${dest}\n` });
+      lab.artifact('hook', `hook-v${n}`, 'script', { 'run.sh': `#!/bin/sh\necho hook-v${n} >> ${JSON.stringify(marker)}\n` });
+    }
+    const lab2 = new DeviceLab([{ id: 'G13', type: 'gateway', iface: 'gateway-rootfs', order: 10 }, { id: 'R456', type: 'rtos', iface: 'rtos', order: 20 }]);
+    try {
+      const manifest = (n: number) => {
+        lab2.writeRepo(repoArtifact(n));
+        const extra = [`  web:\n    artifact_path: artifacts/web-v${n}.mender\n    update_interface: directory\n    update_strategy: { order: 10 }`, `  hook:\n    artifact_path: artifacts/hook-v${n}.mender\n    update_interface: script\n    update_strategy: { order: 10 }`];
+        const text = readFileSync(join(lab2.repo, 'manifest.yaml'), 'utf8').replace('components:\n', `${extra.join('\n')}\ncomponents:\n  - { component_type: web, id: WEB1 }\n  - { component_type: hook, id: HOOK1 }\n`);
+        writeFileSync(join(lab2.repo, 'manifest.yaml'), text);
+      };
+      for (const f of ['web-v1', 'web-v2', 'hook-v1', 'hook-v2']) writeFileSync(join(lab2.repo, `artifacts/${f}.mender`), readFileSync(join(lab.repo, `artifacts/${f}.mender`)));
+      lab2.seed(v(1));
+      manifest(1);
+      const first = await lab2.apply();
+      assert.equal(first.code, 0, first.err);
+      assert.equal(readFileSync(join(dest, 'index.html'), 'utf8'), 'site 1\n');
+      assert.equal(readFileSync(marker, 'utf8'), 'hook-v1\n');
+
+      // The RTOS fails in group 20: the directory is put back; the script cannot be, and says so.
+      manifest(2);
+      lab2.set('R456', 'misbehave/ArtifactInstall', 'fail');
+      const failed = await lab2.apply();
+      assert.equal(failed.code, 4, failed.out + failed.err);
+      assert.match(failed.err, /interface "script" does not support rollback \(SupportsRollback: No\), so HOOK1 stays on hook-v2 instead of hook-v1/);
+      assert.equal(readFileSync(join(dest, 'index.html'), 'utf8'), 'site 1\n', 'the directory module restored the old tree');
+      assert.equal(readFileSync(join(dest, 'css', 'main.css'), 'utf8'), '/* 1 */\n');
+      assert.deepEqual(lab2.running(), { G13: 'gateway-v1', R456: 'rtos-v1' });
+
+      lab2.unset('R456', 'misbehave/ArtifactInstall');
+      const ok = await lab2.apply();
+      assert.equal(ok.code, 0, ok.err);
+      assert.equal(readFileSync(join(dest, 'index.html'), 'utf8'), 'site 2\n');
+      assert.deepEqual(lab2.running(), { G13: 'gateway-v2', R456: 'rtos-v2' });
+      // The script stayed on v2 after the failed apply, so the retry did not run it again.
+      assert.equal(readFileSync(marker, 'utf8'), 'hook-v1\nhook-v2\n');
+      const live = await rollgate('diff', ...lab2.gatewayArgs(), '--against', 'live');
+      assert.equal(live.code, 0, live.out + live.err);
     } finally {
       lab2.close();
     }

@@ -315,6 +315,7 @@ export class InterfaceApplier implements Applier {
     await this.save(dirs, rec);
     await this.call(rec.target, 'ArtifactInstall', dirs.work, ctx.log);
     // The protocol asks NeedsArtifactReboot after ArtifactInstall (a package manager may only know then).
+    rec.update.installDone = true;
     rec.update.reboot = await this.ask(rec.target, 'NeedsArtifactReboot', dirs.work, ctx.log, parseNeedsReboot);
     await this.save(dirs, rec);
     ctx.log.info({ component: rec.target.key, version: rec.update.to }, `installed ${rec.update.to} on ${rec.target.key}`);
@@ -420,8 +421,16 @@ export class InterfaceApplier implements Applier {
     if (!u.supportsRollback) {
       await this.call(t, 'ArtifactFailure', dirs.work, ctx.log).catch((err: unknown) => ctx.log.warn({ component: t.key }, message(err)));
       u.installStarted = false;
+      const cannot = `interface "${t.interface}" does not support rollback (SupportsRollback: No)`;
+      if (u.installDone) {
+        // It runs the new version now: the record says so, so the next apply does not install it
+        // again (an Update Module answers no Provides; the record is all rollgate knows).
+        rec.installed = u.to;
+        await this.save(dirs, rec);
+        throw new UndoImpossibleError(`${cannot}, so ${t.key} stays on ${u.to}${u.from ? ` instead of ${u.from}` : ''}`);
+      }
       await this.save(dirs, rec);
-      throw new UndoImpossibleError(`interface "${t.interface}" does not support rollback (SupportsRollback: No), so ${t.key} stays on ${u.to}${u.from ? ` instead of ${u.from}` : ''}`);
+      throw new UndoImpossibleError(`${cannot}, and its ArtifactInstall did not finish, so ${t.key} may be part-way between ${u.from ?? 'nothing'} and ${u.to}; the next apply installs ${u.to} again`);
     }
     // A crash during ArtifactInstall may have come before the reboot query.
     if (u.reboot === undefined) {

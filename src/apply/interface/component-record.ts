@@ -17,6 +17,8 @@ export interface UpdateInFlight {
   bootId?: string;
   unpacked: boolean;
   installStarted?: boolean;
+  /** ArtifactInstall returned success. */
+  installDone?: boolean;
   /** The component went through its reboot (its own, or the gateway's). */
   rebooted?: boolean;
   /** The boot id when the gateway reboot was asked for: still the same afterwards means it never happened. */
