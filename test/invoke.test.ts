@@ -1,0 +1,94 @@
+// One interface call as a real child process: bounded output, the deadline (SIGTERM to the
+// whole process group, then SIGKILL), and errors that name the interface, component and state.
+
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, describe, test } from 'node:test';
+import { InterfaceError, type Log } from '../src/apply/index.js';
+import { invoke, type Invocation } from '../src/apply/interface/invoke.js';
+import { cleanup, tempDir } from './helpers/fixtures.js';
+
+const dir = tempDir('rollgate-invoke-');
+after(() => cleanup(dir));
+
+function script(name: string, body: string, mode = 0o755): string {
+  const p = join(dir, name);
+  writeFileSync(p, `#!/bin/sh\n${body}\n`);
+  chmodSync(p, mode);
+  return p;
+}
+
+function recorder(): Log & { lines: { level: string; obj: Record<string, unknown>; msg: string }[] } {
+  const lines: { level: string; obj: Record<string, unknown>; msg: string }[] = [];
+  const at = (level: string) => (obj: Record<string, unknown>, msg: string) => void lines.push({ level, obj, msg });
+  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+const call = (executable: string, more: Partial<Invocation> = {}) =>
+  invoke({ name: 'rtos', component: 'R456', state: 'ArtifactInstall', executable, argv: ['ArtifactInstall', dir, 'rtos'], timeoutMs: 30_000, killGraceMs: 1_000, outputLimit: 64 * 1024, log: recorder(), ...more });
+
+/** Whether a process is still there; a zombie counts as gone. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = `/proc/${pid}/stat`;
+  return existsSync(stat) && readFileSync(stat, 'utf8').split(' ')[2] !== 'Z';
+}
+
+describe('an interface call', () => {
+  test('output past the bound is dropped and counted, in the result and in the log', async () => {
+    const exe = script('chatty', 'head -c 200000 /dev/zero | tr "\\0" o\nhead -c 100000 /dev/zero | tr "\\0" e >&2');
+    const log = recorder();
+    const r = await call(exe, { outputLimit: 4096, log });
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, `${'o'.repeat(4096)}\n[… ${200000 - 4096} more bytes not kept]`);
+    assert.equal(r.stderr, `${'e'.repeat(4096)}\n[… ${100000 - 4096} more bytes not kept]`);
+    const logged = log.lines.find((l) => l.obj['state'] === 'ArtifactInstall');
+    assert.ok(logged, 'the call is logged');
+    assert.equal(logged.obj['stdout'], r.stdout);
+  });
+
+  test('a failure names the interface, component, state and exit code, and quotes the end of what it printed', async () => {
+    const exe = script('fails', `echo "${'x'.repeat(2000)}"; echo "flash write failed at block 7" >&2; exit 5`);
+    await assert.rejects(call(exe), (e: unknown) => {
+      assert.ok(e instanceof InterfaceError);
+      assert.match(e.message, /^interface "rtos" \(component R456\), state ArtifactInstall: exited with code 5; it printed stderr: flash write failed at block 7 \| stdout: …x{600}$/);
+      return true;
+    });
+  });
+
+  test('past its deadline the whole process group gets SIGTERM, and what ignores it SIGKILL', async () => {
+    const pidFile = join(dir, 'child.pid');
+    // A child in the background that would outlive its parent, and a parent that ignores SIGTERM.
+    const exe = script('stubborn', `sleep 300 &\necho $! > ${pidFile}\ntrap '' TERM\necho "still busy" >&2\nwhile :; do sleep 1; done`);
+    const log = recorder();
+    await assert.rejects(call(exe, { timeoutMs: 500, killGraceMs: 500, log }), (e: unknown) => {
+      assert.ok(e instanceof InterfaceError);
+      assert.match(e.message, /state ArtifactInstall: no answer within 500 ms; stopped with SIGTERM and then SIGKILL; it printed stderr: still busy/);
+      return true;
+    });
+    assert.ok(log.lines.some((l) => l.level === 'warn' && /ran past 500 ms: SIGTERM, SIGKILL in 500 ms/.test(l.msg)));
+    const child = Number(readFileSync(pidFile, 'utf8'));
+    // The signal is delivered asynchronously: wait for it, bounded.
+    for (let i = 0; i < 50 && alive(child); i++) await sleep(100);
+    assert.equal(alive(child), false, `the background child ${child} was stopped with its interface`);
+  });
+
+  test('an executable that is missing or not executable is a clear error, not a crash', async () => {
+    await assert.rejects(call(join(dir, 'nope')), /interface "rtos" \(component R456\), state ArtifactInstall: \S+\/nope does not exist/);
+    const plain = script('not-executable', 'exit 0', 0o644);
+    await assert.rejects(call(plain), /state ArtifactInstall: \S+\/not-executable is not executable/);
+  });
+
+  test('a state the interface does not know: nothing printed, exit 0, which is success', async () => {
+    const exe = script('minimal', 'case "$1" in ArtifactInstall) echo installing ;; esac');
+    const r = await call(exe, { state: 'ArtifactVerifyRollbackReboot', argv: ['ArtifactVerifyRollbackReboot', dir, 'rtos'] });
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, '');
+  });
+});
