@@ -330,9 +330,10 @@ export class InterfaceApplier implements Applier {
     if (rec.update.reboot === 'Automatic') {
       const now = await bootId();
       if (now !== undefined) rec.update.rebootBootId = now;
+      await this.save(dirs, rec);
+      return { reboot: 'gateway' };
     }
     await this.save(dirs, rec);
-    if (rec.update.reboot === 'Automatic') return { reboot: 'gateway' };
     await this.call(t, 'ArtifactReboot', dirs.work, ctx.log);
     await this.call(t, 'ArtifactVerifyReboot', dirs.work, ctx.log);
     ctx.log.info({ component: t.key }, `${t.key} rebooted into ${rec.update.to}`);
@@ -445,12 +446,12 @@ export class InterfaceApplier implements Applier {
     // A peripheral may have rebooted into the new version without rollgate knowing (a power
     // cut), so one that reboots itself always gets its rollback reboot; the gateway reboots
     // back if it rebooted since the install, on purpose or not.
-    const gatewayRebooted = u.rebooted === true || (u.bootId !== undefined && u.bootId !== (await bootId()));
+    const now = await bootId();
+    const gatewayRebooted = u.rebooted === true || (u.bootId !== undefined && u.bootId !== now);
     if (u.reboot === 'Yes') {
       await this.call(t, 'ArtifactRollbackReboot', dirs.work, ctx.log);
       await this.call(t, 'ArtifactVerifyRollbackReboot', dirs.work, ctx.log);
     } else if (u.reboot === 'Automatic' && (gatewayRebooted || u.rollbackRebootRequested)) {
-      const now = await bootId();
       // Asked for before, but rollgate was stopped before the reboot happened: ask again.
       const notYet = u.rollbackRebootBootId !== undefined && u.rollbackRebootBootId === now;
       if (!u.rollbackRebootRequested || notYet) {
