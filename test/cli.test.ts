@@ -104,11 +104,19 @@ describe('rollgate diff and validate on a working tree', () => {
     assert.equal(ok.code, 0, ok.err);
     assert.match(ok.out, /OK: 2 targets valid/);
     const broken = new ExampleCopy().edit(COMPOSE, '    init: true\n    restart: unless-stopped\n    stop_grace_period', '    init: true\n    secrets: [x]\n    restart: unless-stopped\n    stop_grace_period');
+    // Every problem of every service in one run: the secret, and a refused key of another service.
+    broken.edit(COMPOSE, '    env_file: collector.env', '    env_file: collector.env\n    gpus: all');
     const bad = await rollgate('validate', '--repo', broken.dir, '--output', 'json');
     assert.equal(bad.code, 1);
     const report = JSON.parse(bad.out) as { ok: boolean; problems: { file: string; line: number; message: string }[] };
     assert.equal(report.ok, false);
-    assert.deepEqual(report.problems.map((p) => [p.file, p.line, p.message.split(' (')[0]]), [['systems/gateway/apps/edge/compose.yaml', 10, 'unsupported key "secrets"']]);
+    assert.deepEqual(
+      report.problems.map((p) => [p.file, p.line, p.message.split(' (')[0]]).sort(),
+      [
+        ['systems/gateway/apps/edge/compose.yaml', 10, 'secret "x" is not declared under the top-level "secrets" key'],
+        ['systems/gateway/apps/edge/compose.yaml', 23, '"gpus" needs a GPU device request that rollgate does not make yet; use "devices" for a device node'],
+      ].sort(),
+    );
   });
 
   test('--help answers what the command does, its inputs and exit codes', async () => {

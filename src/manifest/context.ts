@@ -56,6 +56,12 @@ export class LoadContext {
     return file;
   }
 
+  /** Reads and parses a YAML file whose checks are the loader's own (Compose files). */
+  async parse(at: At | undefined, repoPath: string, what: string): Promise<YamlFile | undefined> {
+    const file = await this.readNamed(at, repoPath, { maxBytes: 1024 * 1024 }, what);
+    return file ? parseYamlFile(repoPath, file.bytes, this.problems) : undefined;
+  }
+
   /** Reads, parses and schema-validates a YAML file once; undefined if it has problems. */
   yaml(at: At | undefined, repoPath: string, schema: SchemaName | ((y: YamlFile) => SchemaName | undefined), what: string): Promise<YamlFile | undefined> {
     const key = `${repoPath}|${typeof schema === 'string' ? schema : 'dyn'}`;

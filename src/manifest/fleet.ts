@@ -22,6 +22,7 @@ export interface FleetTarget {
   name: string;
   match: TargetMatch;
   system: string;
+  variables?: Record<string, string | number | boolean>;
   overrides?: {
     component_types?: Record<string, { artifact_path?: string; artifact_name?: string; artifact_sha256?: string }>;
     apps?: Record<string, { services?: Record<string, { image?: string; environment?: Record<string, string | number | boolean> }> }>;

@@ -1,4 +1,4 @@
-export { loadDesiredState, validateFleetRepo, type TargetValidation } from './load.js';
+export { loadDesiredState, validateFleetRepo, type LoadOptions, type TargetValidation } from './load.js';
 export { DirectorySource, GitObjectSource, RepoPathError, type RepoSource } from './source.js';
 export { FleetRepoError, formatProblem, type Problem } from './problems.js';
 export { FLEET_FILE } from './fleet.js';

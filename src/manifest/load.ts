@@ -4,7 +4,7 @@
 import type { DesiredApp, DesiredState, DeviceIdentity } from '../model/index.js';
 import { findCycleInOrder } from './order-rules.js';
 import { emptyConstraints, loadConstraints } from './constraints.js';
-import { loadComposeApp, type ServiceOverrides } from './compose.js';
+import { dotEnv, loadComposeApp, type ServiceOverrides } from './compose/index.js';
 import { LoadContext, type At } from './context.js';
 import { exampleIdentity, findTarget, FLEET_FILE, type FleetDoc } from './fleet.js';
 import { emptyHealth, loadHealth } from './health.js';
@@ -26,7 +26,15 @@ async function loadFleet(ctx: LoadContext): Promise<YamlFile | undefined> {
   return y;
 }
 
-async function loadSystem(ctx: LoadContext, fleetY: YamlFile, targetIndex: number, device: DeviceIdentity): Promise<DesiredState | undefined> {
+export interface LoadOptions {
+  /**
+   * The gateway's own variables (its variables file, `--var`): the highest layer for ${VAR} in
+   * Compose files, over the fleet target's `variables:` and the `.env` beside each Compose file.
+   */
+  variables?: Record<string, string>;
+}
+
+async function loadSystem(ctx: LoadContext, fleetY: YamlFile, targetIndex: number, device: DeviceIdentity, opts: LoadOptions): Promise<DesiredState | undefined> {
   const fleet = fleetY.value as FleetDoc;
   const target = fleet.targets[targetIndex]!;
   const files = fleet.systems[target.system];
@@ -50,6 +58,8 @@ async function loadSystem(ctx: LoadContext, fleetY: YamlFile, targetIndex: numbe
   const componentsOk = ctx.problems.count === beforeComponents;
   const beforeApps = ctx.problems.count;
   const apps: DesiredApp[] = [];
+  const warnings: string[] = [];
+  const targetVars = new Map(Object.entries(target.variables ?? {}).map(([k, v]) => [k, String(v)]));
   const appOverrides = target.overrides?.apps ?? {};
   for (const name of Object.keys(appOverrides)) {
     if (!files.apps?.[name]) ctx.at(ovAt('apps', name), `override for app "${name}", which system "${target.system}" does not run`, 'key');
@@ -57,10 +67,11 @@ async function loadSystem(ctx: LoadContext, fleetY: YamlFile, targetIndex: numbe
   for (const [name, file] of Object.entries(files.apps ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
     const p = ctx.resolve(sysAt('apps', name), file);
     if (!p) continue;
-    const y = await ctx.yaml(sysAt('apps', name), p, 'compose-subset', 'compose file');
+    const y = await ctx.parse(sysAt('apps', name), p, 'compose file');
     if (!y) continue;
     const overrides: ServiceOverrides = new Map(Object.entries(appOverrides[name]?.services ?? {}).map(([svc, fields]) => [svc, { fields, at: ovAt('apps', name, 'services', svc) }]));
-    const app = await loadComposeApp(ctx, name, y, overrides);
+    const variables = await dotEnv(ctx, p, new Map([...targetVars, ...Object.entries(opts.variables ?? {})]));
+    const app = await loadComposeApp(ctx, name, y, { variables, overrides, warn: (m) => warnings.push(m) });
     if (app) apps.push(app);
   }
 
@@ -94,6 +105,7 @@ async function loadSystem(ctx: LoadContext, fleetY: YamlFile, targetIndex: numbe
     apps: apps.sort((a, b) => a.order - b.order || a.name.localeCompare(b.name)),
     health,
     constraints,
+    ...(warnings.length ? { warnings } : {}),
   };
 }
 
@@ -108,7 +120,7 @@ function dedupe(problems: Problem[]): Problem[] {
 }
 
 /** The gateway's desired state; throws FleetRepoError naming every problem found. */
-export async function loadDesiredState(source: RepoSource, device: DeviceIdentity): Promise<DesiredState> {
+export async function loadDesiredState(source: RepoSource, device: DeviceIdentity, opts: LoadOptions = {}): Promise<DesiredState> {
   const problems = new Problems();
   const ctx = new LoadContext(source, problems);
   const fleetY = await loadFleet(ctx);
@@ -119,7 +131,7 @@ export async function loadDesiredState(source: RepoSource, device: DeviceIdentit
     const labels = Object.entries(device.labels).map(([k, v]) => `${k}=${v}`).join(', ') || 'none';
     throw new FleetRepoError([{ file: FLEET_FILE, line: 1, column: 1, message: `no target matches gateway "${device.id}" (labels: ${labels}); targets: ${fleet.targets.map((t) => t.name).join(', ')}` }]);
   }
-  const desired = await loadSystem(ctx, fleetY!, idx, device);
+  const desired = await loadSystem(ctx, fleetY!, idx, device, opts);
   if (!desired) throw new FleetRepoError(dedupe(problems.list));
   return desired;
 }
@@ -132,7 +144,7 @@ export interface TargetValidation {
 }
 
 /** Loads every target of the fleet repo (for the fleet repo's own CI); collects all problems. */
-export async function validateFleetRepo(source: RepoSource): Promise<{ targets: TargetValidation[]; problems: Problem[] }> {
+export async function validateFleetRepo(source: RepoSource, opts: LoadOptions = {}): Promise<{ targets: TargetValidation[]; problems: Problem[] }> {
   const problems = new Problems();
   const fleetY = await loadFleet(new LoadContext(source, problems));
   if (!fleetY) return { targets: [], problems: problems.list };
@@ -142,7 +154,7 @@ export async function validateFleetRepo(source: RepoSource): Promise<{ targets: 
     const t = fleet.targets[i]!;
     const device = exampleIdentity(t);
     // A context per target: each one sees its files' problems itself (duplicates are merged below).
-    const desired = t.system in fleet.systems ? await loadSystem(new LoadContext(source, problems), fleetY, i, device) : undefined;
+    const desired = t.system in fleet.systems ? await loadSystem(new LoadContext(source, problems), fleetY, i, device, opts) : undefined;
     targets.push({ target: t.name, system: t.system, device, ...(desired ? { desired } : {}) });
   }
   return { targets, problems: dedupe(problems.list) };

@@ -10,7 +10,6 @@ export type SchemaName =
   | 'fleet'
   | 'health'
   | 'constraints'
-  | 'compose-subset'
   | 'mender-update-manifest'
   | 'mender-manifest'
   | 'mender-topology'

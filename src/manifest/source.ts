@@ -30,7 +30,42 @@ export interface RepoSource {
    * With `head`, only the first `head` bytes are returned and larger files are allowed.
    */
   read(repoPath: string, opts: { maxBytes: number; head?: number }): Promise<RepoFile | null>;
+  /**
+   * A file or a whole directory (recursively), for mounts of repo files into containers. Null
+   * when nothing is there; throws RepoPathError for symlinks and submodules in it, and when it
+   * holds more than `limits` allow.
+   */
+  tree(repoPath: string, limits: TreeLimits): Promise<RepoTree | null>;
 }
+
+export interface TreeLimits {
+  maxBytes: number;
+  maxFiles: number;
+}
+
+export interface RepoTree {
+  kind: 'file' | 'dir';
+  /** For a file, one entry named by the file's name; for a directory, paths inside it (sorted). */
+  entries: { path: string; mode: number; bytes: Uint8Array }[];
+}
+
+/** Counts what a tree walk has taken, and stops it at the limits. */
+class TreeBudget {
+  bytes = 0;
+  files = 0;
+  constructor(
+    readonly root: string,
+    readonly limits: TreeLimits,
+  ) {}
+  take(size: number): void {
+    this.bytes += size;
+    this.files += 1;
+    if (this.files > this.limits.maxFiles) throw new RepoPathError(`${this.root} holds more than ${this.limits.maxFiles} files; the limit for a mounted directory is ${this.limits.maxFiles}`);
+    if (this.bytes > this.limits.maxBytes) throw new RepoPathError(`${this.root} holds more than ${this.limits.maxBytes} bytes; the limit for mounted files is ${this.limits.maxBytes} bytes`);
+  }
+}
+
+const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
 
 /**
  * Resolves `rel` against the directory of `fromFile` (both repo-relative) and checks it stays
@@ -44,7 +79,8 @@ export function resolveRepoPath(fromFile: string, rel: string): string {
   if (joined === '..' || joined.startsWith('../') || joined.startsWith('/')) {
     throw new RepoPathError(`path ${JSON.stringify(rel)} leaves the repository`);
   }
-  return joined.replace(/^\.\//, '');
+  // `./config/` names the directory `config`, as in Compose.
+  return joined.replace(/^\.\//, '').replace(/\/+$/, '');
 }
 
 function checkNormalised(repoPath: string): string[] {
@@ -104,6 +140,45 @@ export class DirectorySource implements RepoSource {
     }
     return null;
   }
+
+  async tree(repoPath: string, limits: TreeLimits): Promise<RepoTree | null> {
+    const segs = checkNormalised(repoPath);
+    let cur = this.root;
+    for (let i = 0; i < segs.length; i++) {
+      cur = path.join(cur, segs[i]!);
+      const st = await fsp.lstat(cur).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null;
+        throw err;
+      });
+      if (!st) return null;
+      if (st.isSymbolicLink()) throw new RepoPathError(`${segs.slice(0, i + 1).join('/')} is a symlink; symlinks are not followed`);
+      if (i < segs.length - 1 && !st.isDirectory()) return null;
+    }
+    const budget = new TreeBudget(repoPath, limits);
+    const top = await fsp.lstat(cur);
+    if (top.isFile()) {
+      budget.take(top.size);
+      return { kind: 'file', entries: [{ path: segs[segs.length - 1]!, mode: top.mode & 0o111 ? 0o755 : 0o644, bytes: await fsp.readFile(cur) }] };
+    }
+    if (!top.isDirectory()) throw new RepoPathError(`${repoPath} is neither a file nor a directory`);
+    const entries: RepoTree['entries'] = [];
+    const walk = async (dir: string, rel: string): Promise<void> => {
+      for (const name of (await fsp.readdir(dir)).sort()) {
+        if (rel === '' && name === '.git') continue;
+        const full = path.join(dir, name);
+        const r = rel ? `${rel}/${name}` : name;
+        const st = await fsp.lstat(full);
+        if (st.isSymbolicLink()) throw new RepoPathError(`${repoPath}/${r} is a symlink; symlinks are not followed`);
+        if (st.isDirectory()) await walk(full, r);
+        else if (st.isFile()) {
+          budget.take(st.size);
+          entries.push({ path: r, mode: st.mode & 0o111 ? 0o755 : 0o644, bytes: await fsp.readFile(full) });
+        }
+      }
+    };
+    await walk(cur, '');
+    return { kind: 'dir', entries: entries.sort(byPath) };
+  }
 }
 
 const MODE_TREE = '040000';
@@ -124,7 +199,7 @@ export class GitObjectSource implements RepoSource {
     this.label = `commit ${commit.slice(0, 12)}`;
   }
 
-  private async tree(oid: string): Promise<Map<string, { mode: string; oid: string }>> {
+  private async treeAt(oid: string): Promise<Map<string, { mode: string; oid: string }>> {
     let t = this.trees.get(oid);
     if (!t) {
       const { tree } = await git.readTree({ fs, gitdir: this.gitdir, oid });
@@ -134,11 +209,52 @@ export class GitObjectSource implements RepoSource {
     return t;
   }
 
+  async tree(repoPath: string, limits: TreeLimits): Promise<RepoTree | null> {
+    const segs = checkNormalised(repoPath);
+    let treeOid = (await git.readCommit({ fs, gitdir: this.gitdir, oid: this.commit })).commit.tree;
+    let entry: { mode: string; oid: string } | undefined;
+    for (let i = 0; i < segs.length; i++) {
+      entry = (await this.treeAt(treeOid)).get(segs[i]!);
+      if (!entry) return null;
+      const shown = segs.slice(0, i + 1).join('/');
+      if (entry.mode === MODE_SYMLINK) throw new RepoPathError(`${shown} is a symlink; symlinks are not followed`);
+      if (entry.mode === MODE_SUBMODULE) throw new RepoPathError(`${shown} is a submodule; submodules are not supported`);
+      if (i < segs.length - 1) {
+        if (entry.mode !== MODE_TREE) return null;
+        treeOid = entry.oid;
+      }
+    }
+    const budget = new TreeBudget(repoPath, limits);
+    const blob = async (oid: string): Promise<Uint8Array> => (await git.readBlob({ fs, gitdir: this.gitdir, oid })).blob;
+    const mode = (m: string) => (m === '100755' ? 0o755 : 0o644);
+    if (entry!.mode !== MODE_TREE) {
+      const bytes = await blob(entry!.oid);
+      budget.take(bytes.byteLength);
+      return { kind: 'file', entries: [{ path: segs[segs.length - 1]!, mode: mode(entry!.mode), bytes }] };
+    }
+    const entries: RepoTree['entries'] = [];
+    const walk = async (oid: string, rel: string): Promise<void> => {
+      for (const [name, e] of [...(await this.treeAt(oid))].sort(([a], [b]) => (a < b ? -1 : 1))) {
+        const r = rel ? `${rel}/${name}` : name;
+        if (e.mode === MODE_SYMLINK) throw new RepoPathError(`${repoPath}/${r} is a symlink; symlinks are not followed`);
+        if (e.mode === MODE_SUBMODULE) throw new RepoPathError(`${repoPath}/${r} is a submodule; submodules are not supported`);
+        if (e.mode === MODE_TREE) await walk(e.oid, r);
+        else {
+          const bytes = await blob(e.oid);
+          budget.take(bytes.byteLength);
+          entries.push({ path: r, mode: mode(e.mode), bytes });
+        }
+      }
+    };
+    await walk(entry!.oid, '');
+    return { kind: 'dir', entries: entries.sort(byPath) };
+  }
+
   async read(repoPath: string, opts: { maxBytes: number; head?: number }): Promise<RepoFile | null> {
     const segs = checkNormalised(repoPath);
     let treeOid = (await git.readCommit({ fs, gitdir: this.gitdir, oid: this.commit })).commit.tree;
     for (let i = 0; i < segs.length; i++) {
-      const entry = (await this.tree(treeOid)).get(segs[i]!);
+      const entry = (await this.treeAt(treeOid)).get(segs[i]!);
       if (!entry) return null;
       const shown = segs.slice(0, i + 1).join('/');
       if (entry.mode === MODE_SYMLINK) throw new RepoPathError(`${shown} is a symlink; symlinks are not followed`);

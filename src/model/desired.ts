@@ -42,15 +42,46 @@ export interface PortMapping {
   hostIp?: string;
   hostPort?: number;
   containerPort: number;
-  protocol: 'tcp' | 'udp';
+  protocol: 'tcp' | 'udp' | 'sctp';
+}
+
+/**
+ * A file or directory of the fleet repo that a service mounts (a relative bind mount, a config, a
+ * secret): its content travels in the desired state and is written under the state directory,
+ * content-addressed, before any container that mounts it is created.
+ */
+export interface FileTree {
+  /** sha256 over kind, paths, modes and contents: equal trees share one copy on the gateway. */
+  hash: string;
+  kind: 'file' | 'dir';
+  /** Secrets are written readable by root only on the host and are never printed. */
+  secret?: boolean;
+  /** For a file, one entry whose path is the file's name; for a directory, paths inside it. */
+  entries: { path: string; mode: number; base64: string }[];
 }
 
 export interface VolumeMount {
   type: 'volume' | 'bind' | 'tmpfs';
   /** Volume name (unprefixed, as in the compose file) or host path for binds. */
   source?: string;
+  /** A bind of a file tree of the fleet repo (FileTree.hash), written under the state directory. */
+  repo?: { hash: string; name?: string };
+  /**
+   * A bind of a relative path the fleet repo does not hold (a data directory such as
+   * `./mosquitto/data`): a directory of the app under the state directory, kept across updates.
+   */
+  data?: string;
   target: string;
   readOnly: boolean;
+  /** Bind propagation (rprivate, rslave, ...), when given. */
+  propagation?: string;
+  /** Volume: do not copy the image's content into a new volume. */
+  noCopy?: boolean;
+  /** Volume: mount a sub-path of the volume. */
+  subpath?: string;
+  /** tmpfs size in bytes and mode, when given. */
+  tmpfsSize?: number;
+  tmpfsMode?: number;
 }
 
 export interface Healthcheck {
@@ -59,10 +90,45 @@ export interface Healthcheck {
   timeoutMs?: number;
   retries?: number;
   startPeriodMs?: number;
+  startIntervalMs?: number;
   disable?: boolean;
 }
 
-/** A Compose service after validation and normalisation: what the Docker applier creates. */
+/** A network endpoint's settings beyond the service-name alias. */
+export interface NetworkEndpoint {
+  aliases?: string[];
+  ipv4Address?: string;
+  ipv6Address?: string;
+  linkLocalIps?: string[];
+  macAddress?: string;
+  priority?: number;
+}
+
+/** Resource limits a small gateway needs most: mem_limit, cpus, pids_limit, deploy.resources. */
+export interface Resources {
+  memoryBytes?: number;
+  memoryReservationBytes?: number;
+  memorySwapBytes?: number;
+  memSwappiness?: number;
+  nanoCpus?: number;
+  cpuShares?: number;
+  cpuPeriod?: number;
+  cpuQuota?: number;
+  cpuRtPeriod?: number;
+  cpuRtRuntime?: number;
+  cpusetCpus?: string;
+  cpusetMems?: string;
+  pidsLimit?: number;
+  oomKillDisable?: boolean;
+  oomScoreAdj?: number;
+  blkioWeight?: number;
+}
+
+/**
+ * A Compose service after interpolation, validation and normalisation: what the Docker applier
+ * creates. Keys added after the first release are optional and left out when unset, so a service
+ * that does not use them keeps its configuration hash (and its container) across an upgrade.
+ */
 export interface ServiceConfig {
   image: string;
   command?: string[];
@@ -74,9 +140,11 @@ export interface ServiceConfig {
   networks: string[];
   networkMode?: string;
   restart: RestartPolicy;
+  /** `on-failure:5`, `deploy.restart_policy.max_attempts`. */
+  restartMaxRetries?: number;
   labels: Record<string, string>;
   healthcheck?: Healthcheck;
-  dependsOn: Record<string, { condition: DependsCondition; required: boolean }>;
+  dependsOn: Record<string, { condition: DependsCondition; required: boolean; restart?: boolean }>;
   stopGracePeriodMs?: number;
   stopSignal?: string;
   user?: string;
@@ -91,16 +159,79 @@ export interface ServiceConfig {
   tmpfs: string[];
   extraHosts: string[];
   logging?: { driver: string; options: Record<string, string> };
+  /** Compose's container_name: the name the container has once it runs. */
+  containerName?: string;
+  /** Engine names of networks and volumes that are not `<app>_<key>` (top-level `name:`, `networks.x.name`, `external`). */
+  engineNames?: { networks?: Record<string, string>; volumes?: Record<string, string> };
+  networkEndpoints?: Record<string, NetworkEndpoint>;
+  expose?: string[];
+  tty?: boolean;
+  stdinOpen?: boolean;
+  shmSizeBytes?: number;
+  sysctls?: Record<string, string>;
+  securityOpt?: string[];
+  runtime?: string;
+  platform?: string;
+  resources?: Resources;
+  ulimits?: Record<string, { soft: number; hard: number }>;
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOpt?: string[];
+  domainname?: string;
+  pid?: string;
+  ipc?: string;
+  uts?: string;
+  usernsMode?: string;
+  cgroup?: string;
+  cgroupParent?: string;
+  groupAdd?: string[];
+  deviceCgroupRules?: string[];
+  macAddress?: string;
+  storageOpt?: Record<string, string>;
+  annotations?: Record<string, string>;
+  volumesFrom?: string[];
+  /** Hashes of the file trees this service mounts: a changed file replaces exactly its services. */
+  files?: string[];
 }
+
+export type PullPolicy = 'missing' | 'always' | 'never' | 'build' | { everyMs: number };
 
 export interface DesiredService {
   name: string;
   config: ServiceConfig;
   /** sha256 of the canonical JSON of `config`; the label that makes observation bookkeeping-free. */
   configHash: string;
+  /** deploy.update_config.order: start-first starts the new container before the old one stops. */
+  updateOrder?: 'start-first' | 'stop-first';
+  pullPolicy?: PullPolicy;
 }
 
 export type UpdateStrategy = 'new-before-old' | 'stop-first';
+
+export interface DesiredNetwork {
+  name: string;
+  driver: string;
+  internal: boolean;
+  /** The Engine's name when it is not `<app>_<name>`. */
+  engineName?: string;
+  /** Made outside rollgate: never created nor removed, must exist. */
+  external?: boolean;
+  attachable?: boolean;
+  enableIpv6?: boolean;
+  enableIpv4?: boolean;
+  driverOpts?: Record<string, string>;
+  labels?: Record<string, string>;
+  ipam?: { driver?: string; config: { subnet?: string; ipRange?: string; gateway?: string; auxAddresses?: Record<string, string> }[]; options?: Record<string, string> };
+}
+
+export interface DesiredVolume {
+  name: string;
+  driver: string;
+  engineName?: string;
+  external?: boolean;
+  driverOpts?: Record<string, string>;
+  labels?: Record<string, string>;
+}
 
 export interface DesiredApp {
   name: string;
@@ -109,8 +240,10 @@ export interface DesiredApp {
   /** Named volumes are kept on removal unless the app opts in. */
   pruneVolumes: boolean;
   services: DesiredService[];
-  networks: { name: string; driver: string; internal: boolean }[];
-  volumes: { name: string; driver: string }[];
+  networks: DesiredNetwork[];
+  volumes: DesiredVolume[];
+  /** File trees of the fleet repo that services mount, by hash. */
+  files?: FileTree[];
 }
 
 export type DurationMs = number;
@@ -161,4 +294,6 @@ export interface DesiredState {
   apps: DesiredApp[];
   health: HealthSpec;
   constraints: Constraints;
+  /** What loaded but deserves a look, e.g. a Compose variable that was not set (as Compose warns). */
+  warnings?: string[];
 }

@@ -1,6 +1,6 @@
 // Plain-data builders for planner tests: the planner is pure, so no I/O is needed.
 
-import { configHash } from '../../src/manifest/compose.js';
+import { configHash } from '../../src/manifest/compose/index.js';
 import type { DesiredApp, DesiredComponent, DesiredService, DesiredState, ObservedContainer, ObservedState, ServiceConfig } from '../../src/model/index.js';
 import { emptyObservedState } from '../../src/model/index.js';
 
