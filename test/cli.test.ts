@@ -114,7 +114,7 @@ describe('rollgate diff and validate on a working tree', () => {
       report.problems.map((p) => [p.file, p.line, p.message.split(' (')[0]]).sort(),
       [
         ['systems/gateway/apps/edge/compose.yaml', 10, 'secret "x" is not declared under the top-level "secrets" key'],
-        ['systems/gateway/apps/edge/compose.yaml', 23, '"gpus" needs a GPU device request that rollgate does not make yet; use "devices" for a device node'],
+        ['systems/gateway/apps/edge/compose.yaml', 24, '"gpus" needs a GPU device request that rollgate does not make yet; use "devices" for a device node'],
       ].sort(),
     );
   });

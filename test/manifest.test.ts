@@ -116,7 +116,7 @@ describe('validation: every problem names file:line:column', () => {
       .edit(HEALTH, 'window: 30s', 'window: soon')
       .edit(MANIFEST, 'update_interface: rtos', 'update_interface: rtos\n    colour: blue');
     const problems = await copy.problems();
-    hasProblem(problems, COMPOSE, 10, /expected one of "no", "always", "on-failure", "unless-stopped"/);
+    hasProblem(problems, COMPOSE, 10, /restart: expected "no", "always", "on-failure", "on-failure:<retries>" or "unless-stopped", got string "sometimes"/);
     hasProblem(problems, HEALTH, 4, /expected a duration/);
     hasProblem(problems, MANIFEST, undefined, /unsupported key "colour"/);
     assert.ok(!problems.some((p) => p.file === 'systems/gateway/constraints.yaml'), 'no follow-on noise from files that depend on a broken one');

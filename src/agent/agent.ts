@@ -13,7 +13,7 @@ import { configHashesOf, dockerContainerStates, healthWindow, HealthFailedError,
 import { FleetRepoError, GitObjectSource, loadDesiredState } from '../manifest/index.js';
 import type { DesiredState, DeviceIdentity } from '../model/index.js';
 import { badRecord, rollBackToLastGood, withBad, type BadCommit, type Convergence, type FailureKind } from '../rollback/index.js';
-import { durationMs as ms, gatewayAppliers, type GatewayOptions } from './gateway.js';
+import { durationMs as ms, gatewayAppliers, readVariables, type GatewayOptions } from './gateway.js';
 import { observeGateway, type GatewayAppliers } from '../apply/index.js';
 import type { AgentConfig } from './config.js';
 import { serveControl } from './control.js';
@@ -322,7 +322,10 @@ export class Agent {
 
   private async load(commit: string): Promise<{ desired: DesiredState; source: GitObjectSource }> {
     const source = new GitObjectSource(this.source.gitdir, commit);
-    return { desired: await loadDesiredState(source, this.identity), source };
+    const variables = this.cfg.gateway.variablesFile ? await readVariables([this.cfg.gateway.variablesFile]) : {};
+    const desired = await loadDesiredState(source, this.identity, { variables });
+    for (const w of desired.warnings ?? []) this.log.warn({ commit: commit.slice(0, 12) }, w);
+    return { desired, source };
   }
 
   private async appliers(desired: DesiredState | undefined, source?: GitObjectSource): Promise<GatewayAppliers> {

@@ -11,6 +11,7 @@ import {
   DockerApplier,
   DockerError,
   Engine,
+  hostPaths,
   InterfaceApplier,
   isQuery,
   isState,
@@ -24,6 +25,7 @@ import {
   type RegistryAuth,
 } from '../apply/index.js';
 import type { DesiredState, ObservedState } from '../model/index.js';
+import { parseEnvFile } from '../manifest/index.js';
 import { parseDuration } from '../manifest/duration.js';
 
 export const DEFAULT_STATE_DIR = '/var/lib/rollgate';
@@ -66,7 +68,32 @@ export async function dockerApplier(o: GatewayOptions, log: Log): Promise<Docker
   await engine.ping();
   const registryAuth = o.registryAuthFile ? await readRegistryAuth(o.registryAuthFile) : undefined;
   log.debug({ socket: engine.socketPath }, 'Docker Engine reachable');
-  return new DockerApplier(engine, { ...(registryAuth ? { registryAuth } : {}) });
+  return new DockerApplier(engine, { ...(registryAuth ? { registryAuth } : {}), paths: hostPaths(resolve(o.stateDir ?? DEFAULT_STATE_DIR)) });
+}
+
+/**
+ * The gateway's own variables for Compose files: variables files (the .env format), then
+ * `--var KEY=value`, later ones winning. Their values are never logged.
+ */
+export async function readVariables(files: string[] = [], pairs: string[] = []): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const file of files) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      throw new Error(`cannot read the variables file ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message}`);
+    }
+    const parsed = parseEnvFile(text, new Map(Object.entries(out)));
+    if (parsed.errors.length) throw new Error(`the variables file ${file} is not KEY=value lines:\n${parsed.errors.map((e) => `  ${file}:${e.line}: ${e.message}`).join('\n')}`);
+    Object.assign(out, parsed.env);
+  }
+  for (const p of pairs) {
+    const eq = p.indexOf('=');
+    if (eq <= 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(p.slice(0, eq))) throw new Error(`--var takes KEY=value (KEY of letters, digits and _), got "${p.slice(0, 40)}"`);
+    out[p.slice(0, eq)] = p.slice(eq + 1);
+  }
+  return out;
 }
 
 /** `1G`, `512M`, `64K` or a number of bytes. */

@@ -8,7 +8,7 @@ export { DockerApplier, type DockerApplierOptions } from './docker/applier.js';
 export { Engine, socketFromHost, DEFAULT_DOCKER_SOCKET, type EngineOptions } from './docker/engine.js';
 export { DockerError, type DockerErrorKind } from './docker/errors.js';
 export { LABEL, containerName, networkName, volumeName } from './docker/labels.js';
-export { containerSpec } from './docker/container-spec.js';
+export { containerSpec, hostPaths, type HostPaths } from './docker/container-spec.js';
 export type { RegistryAuth, RegistryCredentials } from './docker/pull.js';
 export { InterfaceApplier, DEFAULT_INTERFACE_DIRS, DEFAULT_TIMEOUTS, DEFAULT_CACHE_BYTES, DEFAULT_REBOOT_COMMAND, timeoutOf, type InterfaceApplierOptions, type InterfaceTimeouts } from './interface/applier.js';
 export { InterfaceError } from './interface/invoke.js';

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { writeFileAtomic, type Log } from '../apply/index.js';
 import { reconcileOnce } from '../agent/reconcile.js';
 import { loadDesiredState } from '../manifest/index.js';
-import { EXIT_ERROR, EXIT_OK, repoSpec, type Io, type RepoOptions } from './commands.js';
+import { EXIT_ERROR, EXIT_OK, loadOptions, printWarnings, repoSpec, type Io, type RepoOptions, type VariableOptions } from './commands.js';
 import { DEFAULT_STATE_DIR, gatewayAppliers, observeLive, type GatewayOptions } from '../agent/gateway.js';
 import { parseIdentity } from './identity.js';
 import { openRepo } from './open-repo.js';
@@ -29,7 +29,7 @@ const RESUMED = {
   continued: 'continued after the gateway rebooted, and completed',
 } as const;
 
-export interface ApplyCommandOptions extends RepoOptions, GatewayOptions {
+export interface ApplyCommandOptions extends RepoOptions, GatewayOptions, VariableOptions {
   id?: string;
   label: string[];
   stateDir: string;
@@ -45,7 +45,8 @@ export async function runApply(o: ApplyCommandOptions, io: Io): Promise<number> 
   const repo = await openRepo(repoSpec(o));
   try {
     const source = await repo.source(o.ref);
-    const desired = await loadDesiredState(source, device);
+    const desired = await loadDesiredState(source, device, await loadOptions(o));
+    if (o.output !== 'json') printWarnings(io, desired.warnings);
     const appliers = await gatewayAppliers({ ...o, stateDir }, log, desired);
     if (appliers.interfaces) appliers.interfaces.repo = source;
     const r = await reconcileOnce(desired, { ...appliers, stateDir, log });

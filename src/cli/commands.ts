@@ -6,7 +6,7 @@ import { observedFromDesired, plan as makePlan, PlanError } from '../diff/index.
 import { loadDesiredState, validateFleetRepo, FleetRepoError, formatProblem, type Problem } from '../manifest/index.js';
 import { SyncError, type GitAuth } from '../sync/index.js';
 import { silentLog } from '../apply/index.js';
-import { observeLive, type GatewayOptions } from '../agent/gateway.js';
+import { observeLive, readVariables, type GatewayOptions } from '../agent/gateway.js';
 import { parseIdentity } from './identity.js';
 import { openRepo } from './open-repo.js';
 import { renderPlan } from './render.js';
@@ -62,7 +62,20 @@ export function reportError(err: unknown, io: Io): number {
   throw err;
 }
 
-export interface DiffOptions extends RepoOptions, GatewayOptions {
+export interface VariableOptions {
+  var?: string[];
+  varFile?: string[];
+}
+
+export async function loadOptions(o: VariableOptions): Promise<{ variables: Record<string, string> }> {
+  return { variables: await readVariables(o.varFile ?? [], o.var ?? []) };
+}
+
+export function printWarnings(io: Io, warnings: readonly string[] | undefined): void {
+  for (const w of [...new Set(warnings ?? [])]) io.err(`warning: ${w}\n`);
+}
+
+export interface DiffOptions extends RepoOptions, GatewayOptions, VariableOptions {
   id?: string;
   label: string[];
   against: string;
@@ -88,12 +101,14 @@ export async function runDiff(o: DiffOptions, io: Io): Promise<number> {
   const repo = await openRepo(repoSpec(o));
   try {
     const source = await repo.source(o.ref);
-    const desired = await loadDesiredState(source, device);
+    const opts = await loadOptions(o);
+    const desired = await loadDesiredState(source, device, opts);
+    printWarnings(io, desired.warnings);
     let observed: ObservedState;
     if (o.against === 'fresh') observed = emptyObservedState();
     else if (o.against.startsWith('commit:')) {
       const other = await repo.source(o.against.slice('commit:'.length));
-      observed = observedFromDesired(await loadDesiredState(other, device), `${other.label} (as applied and healthy)`);
+      observed = observedFromDesired(await loadDesiredState(other, device, opts), `${other.label} (as applied and healthy)`);
     } else if (o.against.startsWith('file:')) observed = await readObservation(o.against.slice('file:'.length));
     else if (o.against === 'live') observed = await observeLive(o, silentLog, desired);
     else throw new Error(`--against takes fresh, live, commit:<rev> or file:<path>, got "${o.against}"`);
@@ -105,7 +120,7 @@ export async function runDiff(o: DiffOptions, io: Io): Promise<number> {
   }
 }
 
-export interface ValidateOptions extends RepoOptions {
+export interface ValidateOptions extends RepoOptions, VariableOptions {
   output: 'human' | 'json';
 }
 
@@ -113,7 +128,8 @@ export async function runValidate(o: ValidateOptions, io: Io): Promise<number> {
   const repo = await openRepo(repoSpec(o));
   try {
     const source = await repo.source(o.ref);
-    const { targets, problems } = await validateFleetRepo(source);
+    const { targets, problems } = await validateFleetRepo(source, await loadOptions(o));
+    printWarnings(io, targets.flatMap((t) => t.desired?.warnings ?? []));
     const planProblems: Problem[] = [];
     const results = targets.map((t) => {
       if (!t.desired) return { target: t.target, system: t.system, ok: false };

@@ -47,6 +47,13 @@ function repoOptions(cmd: Command): Command {
     .option('--depth <n>', 'URL repos: commits of history to fetch, enough to reach --against commit:<rev>', '50');
 }
 
+/** --var / --var-file: the gateway's own variables for ${VAR} in Compose files. */
+function variableOptions(cmd: Command): Command {
+  return cmd
+    .option('--var <KEY=value>', 'a value for ${KEY} in Compose files, over the fleet target\'s variables and the .env beside each Compose file (repeat for several)', collect, [])
+    .option('--var-file <file>', "a file of KEY=value lines (the .env format), as the agent's gateway.variablesFile; --var wins over it (repeat for several)", collect, []);
+}
+
 const program = new Command()
   .name('rollgate')
   .description('GitOps pull agent for edge gateways: device components behind update interfaces and Docker containers, as one system.')
@@ -58,14 +65,14 @@ const program = new Command()
 program.on('option:color', () => (io.colour = true));
 program.on('option:no-color', () => (io.colour = false));
 
-repoOptions(
+variableOptions(repoOptions(
   program
     .command('diff')
     .summary('show what a commit or working tree would change on a gateway (dry run)')
     .description(
-      'Dry run: load the fleet repo at --ref (or the working tree), work out the desired state of the gateway --id/--label, and print the plan that would take the gateway from --against to it. Nothing is changed.\n\nExit status: 0 no changes, 2 changes, 1 error.',
+      'Dry run: load the fleet repo at --ref (or the working tree), work out the desired state of the gateway --id/--label, and print the plan that would take the gateway from --against to it. Nothing is changed. Warnings (a Compose variable that is not set, a key that means nothing on a gateway) go to stderr.\n\nExit status: 0 no changes, 2 changes, 1 error.',
     ),
-)
+))
   .option('--id <gateway-id>', 'the gateway identity that targets match on')
   .option('--label <key=value>', 'a gateway label (repeat for several)', collect, [])
   .option('--against <what>', 'compare with: fresh (an empty gateway), live (this gateway, observed now), commit:<rev> (the gateway as that commit left it), file:<path> (a saved observation, see "rollgate observe --save")', 'fresh')
@@ -78,18 +85,18 @@ repoOptions(
     process.exitCode = await runDiff(opts, io).catch((e) => reportError(e, io));
   });
 
-repoOptions(
+variableOptions(repoOptions(
   program
     .command('validate')
     .summary("check that every target of a fleet repo loads and plans (for the fleet repo's CI)")
-    .description('Loads every target of the fleet repo with an identity it matches, reports every problem with file:line:column, and plans each target against a fresh gateway.\n\nExit status: 0 valid, 1 problems.'),
-)
+    .description('Loads every target of the fleet repo with an identity it matches, reports every problem with file:line:column, and plans each target against a fresh gateway. Compose files are read as docker compose reads them (anchors and merge keys, ${VAR} from the .env beside them, the target\'s variables and --var/--var-file); warnings go to stderr.\n\nExit status: 0 valid, 1 problems.'),
+))
   .addOption(new Option('--output <format>', 'human or json').choices(['human', 'json']).default('human'))
   .action(async (opts) => {
     process.exitCode = await runValidate(opts, io).catch((e) => reportError(e, io));
   });
 
-applyOptions(gatewayOptions(
+applyOptions(gatewayOptions(variableOptions(
   repoOptions(
     program
       .command('apply')
@@ -98,7 +105,7 @@ applyOptions(gatewayOptions(
         'One reconcile of this gateway: finish or put back an apply that a crash interrupted, observe the gateway, plan the change to the desired state of --ref (or the working tree), pull every image and download and verify every artifact first, then converge in order group by group: containers through the Docker Engine, device components through their update interfaces. Components are committed only after every group installed and verified. A failure before that puts everything back as it was. The agent does the same on its schedule.\n\nExit status: 0 applied or nothing to do, 1 error (nothing was changed), 3 failed and rolled back, 4 failed and could not be put back completely.',
       ),
   ),
-))
+)))
   .option('--id <gateway-id>', 'the gateway identity that targets match on')
   .option('--label <key=value>', 'a gateway label (repeat for several)', collect, [])
   .option('--quiet', 'no progress lines on stderr')

@@ -17,7 +17,7 @@ function paint(on: boolean, code: number, s: string): string {
 function describeChange(c: Change, steps: Step[]): string {
   const t = c.target;
   const what =
-    t.kind === 'component' ? `component ${t.key} (${t.type})` : t.kind === 'service' ? `service ${t.app}/${t.service}` : t.kind === 'image' ? `image ${t.ref}` : `${t.kind} ${t.app}/${t.name}`;
+    t.kind === 'component' ? `component ${t.key} (${t.type})` : t.kind === 'service' ? `service ${t.app}/${t.service}` : t.kind === 'image' ? `image ${t.ref}` : t.kind === 'files' ? `files ${t.app}/${t.hash.slice(0, 12)}` : `${t.kind} ${t.app}/${t.name}`;
   const versions = c.from !== undefined || c.to !== undefined ? `  ${c.from ?? ''}${c.from !== undefined && c.to !== undefined ? ' → ' : ''}${c.to ?? ''}` : '';
   const kinds = [...new Set(steps.filter((s) => targetName(s.target) === targetName(t)).map((s) => s.kind))];
   const how = kinds.length > 0 ? `  [${kinds.join(' → ')}]` : '';
@@ -43,7 +43,12 @@ export function renderPlan(plan: Plan, opts: RenderOptions): string {
     out.push(p(1, 'Prepare') + ' — fetched before anything running is touched');
     for (const s of plan.prepare) {
       const t = s.target;
-      const what = t.kind === 'image' ? `pull      ${t.ref}` : `download  ${s.to} for ${t.kind === 'component' ? t.key : ''} (${s.artifact?.kind === 'url' ? s.artifact.url : s.artifact?.path})`;
+      const what =
+        t.kind === 'image'
+          ? `pull      ${t.ref}${s.platform ? ` (${s.platform})` : ''}`
+          : t.kind === 'files'
+            ? `write     ${t.app} files ${t.hash.slice(0, 12)} from the fleet repo (${s.to ?? ''})`
+            : `download  ${s.to} for ${t.kind === 'component' ? t.key : ''} (${s.artifact?.kind === 'url' ? s.artifact.url : s.artifact?.path})`;
       out.push(`  ${p(36, '↓')} ${what}`);
     }
     out.push('');

@@ -8,6 +8,8 @@ export function targetName(t: StepTarget): string {
       return `service/${t.app}/${t.service}`;
     case 'image':
       return `image/${t.ref}`;
+    case 'files':
+      return `files/${t.app}/${t.hash.slice(0, 12)}`;
     case 'network':
       return `network/${t.app}/${t.name}`;
     case 'volume':

@@ -57,22 +57,52 @@ class Builder {
   readonly images: Set<string>;
   readonly networksByApp = new Map<string, Set<string>>();
   readonly volumesByApp = new Map<string, Set<string>>();
+  readonly engineNames = new Map<string, string>();
+  private readonly written = new Set<string>();
 
   constructor(readonly observed: ObservedState) {
     this.images = new Set(observed.images);
-    for (const n of observed.networks) group(this.networksByApp, n.app).add(n.name);
-    for (const v of observed.volumes) group(this.volumesByApp, v.app).add(v.name);
+    for (const n of observed.networks) {
+      group(this.networksByApp, n.app).add(n.name);
+      if (n.engineName) this.engineNames.set(`network/${n.app}/${n.name}`, n.engineName);
+    }
+    for (const v of observed.volumes) {
+      group(this.volumesByApp, v.app).add(v.name);
+      if (v.engineName) this.engineNames.set(`volume/${v.app}/${v.name}`, v.engineName);
+    }
   }
 
-  pull(image: string): void {
-    if (this.images.has(image)) return;
+  /** Pulls go first (safety rule 1); `pull_policy: always` (or a period) pulls even a present image. */
+  pull(svc: DesiredService): void {
+    const image = svc.config.image;
+    const policy = svc.pullPolicy ?? 'missing';
+    if (policy === 'never' || (policy === 'missing' && this.images.has(image))) return;
     const target: StepTarget = { kind: 'image', ref: image };
     const id = stepId('pull', target);
     if (!this.pulled.has(image)) {
       this.pulled.add(image);
-      this.prepare.push({ id, kind: 'pull', target, dependsOn: [], image });
+      this.prepare.push({ id, kind: 'pull', target, dependsOn: [], image, ...(svc.config.platform ? { platform: svc.config.platform } : {}) });
     }
   }
+
+  /** Repo files a new container mounts are written before anything running is touched. */
+  writeFiles(app: DesiredApp, svc: DesiredService): void {
+    for (const hash of svc.config.files ?? []) {
+      const target: StepTarget = { kind: 'files', app: app.name, hash };
+      const id = stepId('write-files', target);
+      if (this.written.has(id)) continue;
+      this.written.add(id);
+      const tree = app.files?.find((t) => t.hash === hash);
+      this.prepare.push({ id, kind: 'write-files', target, dependsOn: [], to: `${tree?.entries.length ?? 0} file${tree?.entries.length === 1 ? '' : 's'}` });
+    }
+  }
+}
+
+/** start-first needs the old container's host ports free while both run: without host ports only. */
+function updateOrder(app: DesiredApp, svc: DesiredService): 'start-first' | 'stop-first' | 'new-before-old' {
+  if (svc.updateOrder === 'stop-first') return 'stop-first';
+  if (svc.updateOrder === 'start-first' && !svc.config.ports.some((p) => p.hostPort !== undefined) && !svc.config.networkMode) return 'start-first';
+  return app.strategy;
 }
 
 function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], unchangedServices: string[]): void {
@@ -82,16 +112,16 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
   const obsVols = b.volumesByApp.get(app.name) ?? new Set<string>();
   const infra: string[] = [];
   for (const n of app.networks) {
-    if (obsNets.has(n.name)) continue;
+    if (obsNets.has(n.name) || n.external) continue;
     const target: StepTarget = { kind: 'network', app: app.name, name: n.name };
-    steps.push({ id: stepId('create-network', target), kind: 'create-network', target, dependsOn: [] });
+    steps.push({ id: stepId('create-network', target), kind: 'create-network', target, dependsOn: [], ...(n.engineName ? { engineName: n.engineName } : {}) });
     infra.push(stepId('create-network', target));
     b.changes.push({ action: 'add', target, reason: 'network' });
   }
   for (const v of app.volumes) {
-    if (obsVols.has(v.name)) continue;
+    if (obsVols.has(v.name) || v.external) continue;
     const target: StepTarget = { kind: 'volume', app: app.name, name: v.name };
-    steps.push({ id: stepId('create-volume', target), kind: 'create-volume', target, dependsOn: [] });
+    steps.push({ id: stepId('create-volume', target), kind: 'create-volume', target, dependsOn: [], ...(v.engineName ? { engineName: v.engineName } : {}) });
     infra.push(stepId('create-volume', target));
     b.changes.push({ action: 'add', target, reason: 'named volume' });
   }
@@ -119,8 +149,10 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
       .filter(([, c]) => c.condition !== 'service_started')
       .map(([service, c]) => ({ service, condition: c.condition }))
       .sort((x, y) => byString(x.service, y.service));
-    const start = (dependsOn: string[], containerId?: string): Step => {
-      const s: Step = { id: stepId('start', target), kind: 'start', target, dependsOn: [...dependsOn, ...depStarts], to: svc.configHash, ...(containerId ? { containerId } : {}), ...(waitFor.length ? { waitFor } : {}) };
+    const cn = svc.config.containerName ? { containerName: svc.config.containerName } : {};
+    const start = (dependsOn: string[], containerId?: string, extraWait: Step['waitFor'] = []): Step => {
+      const wait = [...waitFor, ...extraWait];
+      const s: Step = { id: stepId('start', target), kind: 'start', target, dependsOn: [...dependsOn, ...depStarts], to: svc.configHash, ...(containerId ? { containerId } : {}), ...(wait.length ? { waitFor: wait } : {}), ...cn };
       startIds.set(svc.name, s.id);
       return s;
     };
@@ -136,11 +168,12 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
       continue;
     }
 
-    b.pull(svc.config.image); // pulls run in the prepare phase, before any stage
+    b.pull(svc); // pulls run in the prepare phase, before any stage
+    b.writeFiles(app, svc);
     const createId = stepId('create', target);
     const old = list.find((c) => c.state === 'running') ?? list[0];
     for (const o of list) if (o !== old) removeContainer(o, 'stale container', true);
-    const create: Step = { id: createId, kind: 'create', target, dependsOn: [...infra], to: svc.configHash, image: svc.config.image, ...(old ? { replaces: old.containerId, from: old.configHash } : {}) };
+    const create: Step = { id: createId, kind: 'create', target, dependsOn: [...infra], to: svc.configHash, image: svc.config.image, ...(old ? { replaces: old.containerId, from: old.configHash } : {}), ...cn };
     if (!old) {
       steps.push(create, start([createId]));
       b.changes.push({ action: 'add', target, to: svc.config.image, reason: 'new service' });
@@ -148,9 +181,15 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
     }
     const stopId = stepId('stop', target, old.containerId);
     const stop: Step = { id: stopId, kind: 'stop', target, dependsOn: [], containerId: old.containerId };
-    if (app.strategy === 'stop-first') {
+    const order = updateOrder(app, svc);
+    if (order === 'stop-first') {
       create.dependsOn.push(stopId);
       steps.push(stop, create, start([createId]));
+    } else if (order === 'start-first') {
+      // The new container runs and is ready (healthy, when it has a healthcheck) before the old stops.
+      const s = start([createId], undefined, [{ service: svc.name, condition: 'ready' }]);
+      stop.dependsOn.push(s.id);
+      steps.push(create, s, stop);
     } else {
       stop.dependsOn.push(createId);
       steps.push(create, stop, start([stopId]));
@@ -169,7 +208,8 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
   for (const n of [...obsNets].sort(byString)) {
     if (desiredNets.has(n)) continue;
     const target: StepTarget = { kind: 'network', app: app.name, name: n };
-    fin.push({ id: stepId('remove-network', target), kind: 'remove-network', target, dependsOn: removals });
+    const engineName = b.engineNames.get(`network/${app.name}/${n}`);
+    fin.push({ id: stepId('remove-network', target), kind: 'remove-network', target, dependsOn: removals, ...(engineName ? { engineName } : {}) });
     b.changes.push({ action: 'remove', target, reason: 'network no longer declared' });
   }
   if (app.pruneVolumes) {
@@ -177,7 +217,8 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
     for (const v of [...obsVols].sort(byString)) {
       if (desiredVols.has(v)) continue;
       const target: StepTarget = { kind: 'volume', app: app.name, name: v };
-      fin.push({ id: stepId('remove-volume', target), kind: 'remove-volume', target, dependsOn: removals });
+      const engineName = b.engineNames.get(`volume/${app.name}/${v}`);
+      fin.push({ id: stepId('remove-volume', target), kind: 'remove-volume', target, dependsOn: removals, ...(engineName ? { engineName } : {}) });
       b.changes.push({ action: 'remove', target, reason: 'volume no longer declared (x-rollgate.prune_volumes)' });
     }
   }
@@ -200,7 +241,7 @@ function planRemovedApps(b: Builder, desiredApps: Set<string>): Step[] {
   }
   for (const n of b.observed.networks.filter((x) => !desiredApps.has(x.app)).sort((x, y) => byString(x.app, y.app) || byString(x.name, y.name))) {
     const target: StepTarget = { kind: 'network', app: n.app, name: n.name };
-    b.finalize.push({ id: stepId('remove-network', target), kind: 'remove-network', target, dependsOn: removals });
+    b.finalize.push({ id: stepId('remove-network', target), kind: 'remove-network', target, dependsOn: removals, ...(n.engineName ? { engineName: n.engineName } : {}) });
     b.changes.push({ action: 'remove', target, reason: `app "${n.app}" is no longer desired` });
   }
   return steps;

@@ -3,3 +3,4 @@ export { DirectorySource, GitObjectSource, RepoPathError, type RepoSource } from
 export { FleetRepoError, formatProblem, type Problem } from './problems.js';
 export { FLEET_FILE } from './fleet.js';
 export { componentsNamed, matchesEvery, matchesSome } from './constraints.js';
+export { parseEnvFile } from './compose/index.js';

@@ -60,6 +60,8 @@ export interface FileTree {
   entries: { path: string; mode: number; base64: string }[];
 }
 
+export type Propagation = 'private' | 'rprivate' | 'shared' | 'rshared' | 'slave' | 'rslave';
+
 export interface VolumeMount {
   type: 'volume' | 'bind' | 'tmpfs';
   /** Volume name (unprefixed, as in the compose file) or host path for binds. */
@@ -73,8 +75,8 @@ export interface VolumeMount {
   data?: string;
   target: string;
   readOnly: boolean;
-  /** Bind propagation (rprivate, rslave, ...), when given. */
-  propagation?: string;
+  /** Bind propagation, when given. */
+  propagation?: Propagation;
   /** Volume: do not copy the image's content into a new volume. */
   noCopy?: boolean;
   /** Volume: mount a sub-path of the volume. */

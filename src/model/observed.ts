@@ -32,8 +32,9 @@ export interface ObservedState {
   origin: string;
   components: ObservedComponent[];
   containers: ObservedContainer[];
-  networks: { app: string; name: string }[];
-  volumes: { app: string; name: string }[];
+  /** `engineName` when the Engine's name is not `<app>_<name>` (Compose `name:`). */
+  networks: { app: string; name: string; engineName?: string }[];
+  volumes: { app: string; name: string; engineName?: string }[];
   /** Image references present on the gateway. */
   images: string[];
 }

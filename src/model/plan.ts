@@ -5,6 +5,7 @@ import type { ArtifactSource, DesiredState } from './desired.js';
 export type ComponentStepKind = 'download' | 'install' | 'reboot' | 'commit' | 'cleanup';
 export type ContainerStepKind =
   | 'pull'
+  | 'write-files'
   | 'create-network'
   | 'create-volume'
   | 'create'
@@ -19,6 +20,7 @@ export type StepTarget =
   | { kind: 'component'; key: string; type: string }
   | { kind: 'service'; app: string; service: string }
   | { kind: 'image'; ref: string }
+  | { kind: 'files'; app: string; hash: string }
   | { kind: 'network'; app: string; name: string }
   | { kind: 'volume'; app: string; name: string };
 
@@ -40,6 +42,12 @@ export interface Step {
   waitFor?: { service: string; condition: string }[];
   artifact?: ArtifactSource;
   image?: string;
+  /** For `pull`: the platform to pull for (Compose `platform:`). */
+  platform?: string;
+  /** Compose's container_name of the service: `create` and `start` move the name to the new container. */
+  containerName?: string;
+  /** Engine name of a network or volume when it is not `<app>_<name>`; external ones are never touched. */
+  engineName?: string;
 }
 
 export type ChangeAction = 'add' | 'change' | 'remove' | 'repair';

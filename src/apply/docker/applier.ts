@@ -2,17 +2,19 @@
 // Every step is safe to repeat (the Engine may restart, the agent may be killed), and every
 // object it creates carries the transaction's label so undo finds it even after a crash.
 
+import { mkdir, stat } from 'node:fs/promises';
 import type { DesiredApp, DesiredService, Plan, Step } from '../../model/index.js';
 import type { Applier, StepContext, StepRecord } from '../applier.js';
-import { containerSpec, extraNetworks } from './container-spec.js';
+import { bindSource, containerSpec, dataMountSource, endpointConfig, extraNetworks, hostPaths, type HostPaths } from './container-spec.js';
+import { pruneTrees, writeTree } from './files.js';
 import type { Engine } from './engine.js';
 import { DockerError, engineMessage, portInUse, statusOf } from './errors.js';
 import { LABEL, containerName, networkName, volumeName } from './labels.js';
 import { observeDocker, type DockerObservation } from './observe.js';
 import { pullImage, type RegistryAuth } from './pull.js';
-import { healthyDeadlineMs, waitForDependency } from './wait.js';
+import { healthyDeadlineMs, waitForDependency, waitReady } from './wait.js';
 
-const KINDS = new Set(['pull', 'create-network', 'create-volume', 'create', 'stop', 'start', 'remove', 'remove-network', 'remove-volume']);
+const KINDS = new Set(['pull', 'write-files', 'create-network', 'create-volume', 'create', 'stop', 'start', 'remove', 'remove-network', 'remove-volume']);
 
 export interface DockerApplierOptions {
   registryAuth?: RegistryAuth;
@@ -22,7 +24,14 @@ export interface DockerApplierOptions {
   keepImages?: () => string[];
   /** Overrides the deadline of depends_on waits (default: from the dependency's healthcheck). */
   waitDeadlineMs?: number;
+  /** Where repo files and data directories that containers mount live (default: under /var/lib/rollgate). */
+  paths?: HostPaths;
 }
+
+/** Where the container that gave up its container_name waits until the change is confirmed. */
+const asideName = (name: string, txn: string) => `${name}-replaced-${txn.slice(0, 8)}`;
+/** The new container's name until it takes the container_name. */
+const pendingName = (name: string, txn: string) => `${name}-${txn.slice(0, 8)}`;
 
 /** Status codes that mean "already so": repeating a step after a lost answer is not an error. */
 const ignore = async (p: Promise<unknown>, ...codes: number[]): Promise<void> => {
@@ -59,10 +68,14 @@ export class DockerApplier implements Applier {
    */
   private readonly created = new Map<string, { txn: string; id: string }>();
 
+  readonly paths: HostPaths;
+
   constructor(
     readonly engine: Engine,
     private readonly opts: DockerApplierOptions = {},
-  ) {}
+  ) {
+    this.paths = opts.paths ?? hostPaths('/var/lib/rollgate');
+  }
 
   handles(step: Step): boolean {
     return KINDS.has(step.kind);
@@ -76,14 +89,36 @@ export class DockerApplier implements Applier {
     const e = this.engine;
     switch (step.kind) {
       case 'pull':
-        await pullImage(e, step.image!, { auth: this.opts.registryAuth, attempts: this.opts.pullAttempts, backoffMs: this.opts.pullBackoffMs, log: ctx.log });
+        await pullImage(e, step.image!, { auth: this.opts.registryAuth, attempts: this.opts.pullAttempts, backoffMs: this.opts.pullBackoffMs, log: ctx.log, ...(step.platform ? { platform: step.platform } : {}) });
         return {};
+      case 'write-files': {
+        const t = step.target as { app: string; hash: string };
+        const tree = findApp(ctx, t.app).files?.find((f) => f.hash === t.hash);
+        if (!tree) throw new Error(`files ${t.hash.slice(0, 12)} of app "${t.app}" are not in the desired state this step was planned from`);
+        if (await writeTree(this.paths.files, t.app, tree)) ctx.log.info({ app: t.app, files: t.hash.slice(0, 12), count: tree.entries.length }, `wrote ${tree.entries.length} file(s) of ${t.app} from the fleet repo`);
+        return {};
+      }
       case 'create-network': {
         const t = target(step) as { app: string; name: string };
         const net = findApp(ctx, t.app).networks.find((n) => n.name === t.name);
-        const name = networkName(t.app, t.name);
+        const name = step.engineName ?? networkName(t.app, t.name);
+        const ipam = net?.ipam
+          ? { IPAM: { Driver: net.ipam.driver ?? 'default', Config: net.ipam.config.map((c) => ({ ...(c.subnet ? { Subnet: c.subnet } : {}), ...(c.ipRange ? { IPRange: c.ipRange } : {}), ...(c.gateway ? { Gateway: c.gateway } : {}), ...(c.auxAddresses ? { AuxiliaryAddresses: c.auxAddresses } : {}) })), ...(net.ipam.options ? { Options: net.ipam.options } : {}) } }
+          : {};
         try {
-          await e.call((d) => d.createNetwork({ Name: name, CheckDuplicate: true, Driver: net?.driver ?? 'bridge', Internal: net?.internal ?? false, Labels: { [LABEL.app]: t.app, [LABEL.network]: t.name, [LABEL.txn]: ctx.txn } }));
+          await e.call((d) =>
+            d.createNetwork({
+              Name: name,
+              CheckDuplicate: true,
+              Driver: net?.driver ?? 'bridge',
+              Internal: net?.internal ?? false,
+              ...(net?.attachable ? { Attachable: true } : {}),
+              ...(net?.enableIpv6 !== undefined ? { EnableIPv6: net.enableIpv6 } : {}),
+              ...(net?.driverOpts ? { Options: net.driverOpts } : {}),
+              ...ipam,
+              Labels: { ...(net?.labels ?? {}), [LABEL.app]: t.app, [LABEL.network]: t.name, [LABEL.txn]: ctx.txn },
+            }),
+          );
         } catch (err) {
           if (statusOf(err) !== 409) throw err;
           const info = await e.call((d) => d.getNetwork(name).inspect());
@@ -94,9 +129,11 @@ export class DockerApplier implements Applier {
       case 'create-volume': {
         const t = target(step) as { app: string; name: string };
         const vol = findApp(ctx, t.app).volumes.find((v) => v.name === t.name);
-        const name = volumeName(t.app, t.name);
+        const name = step.engineName ?? volumeName(t.app, t.name);
         // Creating an existing volume returns it unchanged: its data is never at risk here.
-        const v = (await e.call((d) => d.createVolume({ Name: name, Driver: vol?.driver ?? 'local', Labels: { [LABEL.app]: t.app, [LABEL.volume]: t.name, [LABEL.txn]: ctx.txn } }))) as { Labels?: Record<string, string> | null };
+        const v = (await e.call((d) =>
+          d.createVolume({ Name: name, Driver: vol?.driver ?? 'local', ...(vol?.driverOpts ? { DriverOpts: vol.driverOpts } : {}), Labels: { ...(vol?.labels ?? {}), [LABEL.app]: t.app, [LABEL.volume]: t.name, [LABEL.txn]: ctx.txn } }),
+        )) as { Labels?: Record<string, string> | null };
         if (v.Labels?.[LABEL.app] !== t.app) ctx.log.warn({ volume: name }, `volume ${name} already existed without rollgate's labels; it is used as it is, data included`);
         return {};
       }
@@ -121,12 +158,12 @@ export class DockerApplier implements Applier {
       }
       case 'remove-network': {
         const t = target(step) as { app: string; name: string };
-        await ignore(e.call((d) => d.getNetwork(networkName(t.app, t.name)).remove()), 404);
+        await ignore(e.call((d) => d.getNetwork(step.engineName ?? networkName(t.app, t.name)).remove()), 404);
         return {};
       }
       case 'remove-volume': {
         const t = target(step) as { app: string; name: string };
-        await ignore(e.call((d) => d.getVolume(volumeName(t.app, t.name)).remove()), 404);
+        await ignore(e.call((d) => d.getVolume(step.engineName ?? volumeName(t.app, t.name)).remove()), 404);
         return {};
       }
       default:
@@ -134,11 +171,77 @@ export class DockerApplier implements Applier {
     }
   }
 
+  /** Everything a container's mounts need on the host: repo files, data directories, host paths. */
+  private async prepareMounts(app: DesiredApp, svc: DesiredService, ctx: StepContext): Promise<void> {
+    for (const hash of svc.config.files ?? []) {
+      const tree = app.files?.find((f) => f.hash === hash);
+      if (tree && (await writeTree(this.paths.files, app.name, tree))) ctx.log.warn({ app: app.name, files: hash.slice(0, 12) }, `files ${hash.slice(0, 12)} of ${app.name} were missing and were written again`);
+    }
+    for (const v of svc.config.volumes) {
+      if (v.type !== 'bind' || v.repo) continue;
+      // Compose creates a missing bind source as a directory; so do we (data directories included).
+      const src = v.data !== undefined ? dataMountSource(this.paths, app.name, v.data) : bindSource(this.paths, app.name, v)!;
+      if (!(await stat(src).then(() => true, () => false))) await mkdir(src, { recursive: true });
+    }
+  }
+
+  /** `volumes_from: [service]` names a service; the Engine wants the container that runs it now. */
+  private async volumesFrom(app: string, svc: DesiredService): Promise<string[] | undefined> {
+    const from = svc.config.volumesFrom;
+    if (!from) return undefined;
+    const out: string[] = [];
+    for (const f of from) {
+      if (f.startsWith('container:')) {
+        out.push(f.slice('container:'.length));
+        continue;
+      }
+      const [service, mode] = f.split(':');
+      const filters = JSON.stringify({ label: [`${LABEL.app}=${app}`, `${LABEL.service}=${service}`] });
+      const list = await this.engine.call((d) => d.listContainers({ all: true, filters }));
+      const c = list.find((x) => x.State === 'running') ?? list[0];
+      if (!c) throw new DockerError('engine', `${app}/${svc.name} takes volumes from service "${service}", which has no container`);
+      out.push(mode ? `${c.Id}:${mode}` : c.Id);
+    }
+    return out;
+  }
+
+  /** The container holding `name`, when one does. */
+  private async holder(name: string): Promise<{ Id: string; Name: string; Config: { Labels?: Record<string, string> | null } } | undefined> {
+    try {
+      return await this.engine.call((d) => d.getContainer(name).inspect());
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
   private async create(step: Step, ctx: StepContext): Promise<Omit<StepRecord, 'status'>> {
     const t = target(step) as { app: string; service: string };
+    const app = findApp(ctx, t.app);
     const svc = findService(ctx, t.app, t.service);
     const id = { app: t.app, service: t.service, configHash: svc.configHash, txn: ctx.txn, ...(ctx.desired?.source.commit ? { commit: ctx.desired.source.commit } : {}) };
-    let spec = containerSpec(id, svc.config);
+    await this.prepareMounts(app, svc, ctx);
+    const cn = svc.config.containerName;
+    if (cn) {
+      // A container_name held by a container rollgate does not manage (one `docker compose up` made,
+      // say) is reported before anything stops: rollgate never removes what it does not own.
+      const h = await this.holder(cn);
+      if (h && h.Config.Labels?.[LABEL.app] === undefined) {
+        const project = h.Config.Labels?.['com.docker.compose.project'];
+        throw new DockerError('engine', `container_name "${cn}" of ${t.app}/${t.service} is taken by container ${h.Name.replace(/^\//, '')}, which rollgate does not manage${project ? ` (docker compose project "${project}": run "docker compose down" there to hand the service over)` : '; remove or rename it'}`);
+      }
+      if (h && (h.Config.Labels?.[LABEL.app] !== t.app || h.Config.Labels?.[LABEL.service] !== t.service)) {
+        throw new DockerError('engine', `container_name "${cn}" of ${t.app}/${t.service} is taken by ${h.Config.Labels?.[LABEL.app]}/${h.Config.Labels?.[LABEL.service]}`);
+      }
+    }
+    const volumesFrom = await this.volumesFrom(t.app, svc);
+    const make = (name: string) => {
+      const spec = containerSpec(id, svc.config, name, this.paths);
+      if (volumesFrom) spec.HostConfig = { ...spec.HostConfig, VolumesFrom: volumesFrom };
+      return spec;
+    };
+    // With a container_name, the new container waits under another name until `start` moves the name.
+    let spec = make(cn ?? containerName(t.app, t.service, svc.configHash));
     let containerId: string;
     try {
       containerId = (await this.engine.call((d) => d.createContainer(spec))).id;
@@ -149,13 +252,18 @@ export class DockerApplier implements Applier {
       const existing = await this.engine.call((d) => d.getContainer(spec.name!).inspect());
       if (existing.Config.Labels?.[LABEL.txn] === ctx.txn) containerId = existing.Id;
       else {
-        spec = containerSpec(id, svc.config, `${containerName(t.app, t.service, svc.configHash)}-${ctx.txn.slice(0, 6)}`);
-        containerId = (await this.engine.call((d) => d.createContainer(spec))).id;
+        const other = cn ? pendingName(cn, ctx.txn) : `${containerName(t.app, t.service, svc.configHash)}-${ctx.txn.slice(0, 6)}`;
+        const again = await this.holder(other);
+        if (again?.Config.Labels?.[LABEL.txn] === ctx.txn) containerId = again.Id;
+        else {
+          spec = make(other);
+          containerId = (await this.engine.call((d) => d.createContainer(spec))).id;
+        }
       }
     }
     this.created.set(`${t.app}/${t.service}`, { txn: ctx.txn, id: containerId });
     for (const net of extraNetworks(t.app, svc.config)) {
-      await ignore(this.engine.call((d) => d.getNetwork(net).connect({ Container: containerId, EndpointConfig: { Aliases: [t.service] } })), 409, 403);
+      await ignore(this.engine.call((d) => d.getNetwork(net.name).connect({ Container: containerId, EndpointConfig: endpointConfig(t.service, svc.config, net.key) })), 409, 403);
     }
     ctx.log.info({ app: t.app, service: t.service, container: containerId.slice(0, 12), image: svc.config.image }, `created ${t.app}/${t.service} (${svc.config.image})`);
     return { containerId };
@@ -176,10 +284,12 @@ export class DockerApplier implements Applier {
     const containerId = await this.startTarget(step, ctx.txn);
     if (!containerId) throw new Error(`the container of ${t.app}/${t.service} to start was not found`);
     for (const w of step.waitFor ?? []) {
+      if (w.condition === 'ready') continue; // after the start, below
       const dep = findService(ctx, t.app, w.service);
       ctx.log.info({ app: t.app, service: t.service, waitsFor: w.service, condition: w.condition }, `${t.app}/${t.service} waits for ${w.service} (${w.condition})`);
       await waitForDependency(this.engine, { app: t.app, service: t.service, dependency: dep, condition: w.condition, deadlineMs: this.opts.waitDeadlineMs ?? healthyDeadlineMs(dep) });
     }
+    if (step.containerName) await this.takeName(step.containerName, containerId, t, ctx.txn);
     try {
       await ignore(this.engine.call((d) => d.getContainer(containerId).start()), 304);
     } catch (err) {
@@ -189,7 +299,33 @@ export class DockerApplier implements Applier {
       throw new DockerError('engine', `${t.app}/${t.service} could not start: ${msg}`);
     }
     ctx.log.info({ app: t.app, service: t.service, container: containerId.slice(0, 12) }, `started ${t.app}/${t.service}`);
+    if (step.waitFor?.some((w) => w.condition === 'ready')) {
+      const self = findService(ctx, t.app, t.service);
+      await waitReady(this.engine, { app: t.app, service: t.service, containerId, deadlineMs: this.opts.waitDeadlineMs ?? healthyDeadlineMs(self) });
+      ctx.log.info({ app: t.app, service: t.service }, `${t.app}/${t.service} is ready; its previous container stops now (start-first)`);
+    }
     return { containerId };
+  }
+
+  /** Moves the container_name to the new container: the holder (the one it replaces) steps aside. */
+  private async takeName(name: string, containerId: string, t: { app: string; service: string }, txn: string): Promise<void> {
+    const h = await this.holder(name);
+    if (h?.Id === containerId) return;
+    if (h) {
+      if (h.Config.Labels?.[LABEL.app] !== t.app || h.Config.Labels?.[LABEL.service] !== t.service) {
+        throw new DockerError('engine', `container_name "${name}" of ${t.app}/${t.service} is taken by container ${h.Name.replace(/^\//, '')}, which rollgate does not manage for this service`);
+      }
+      await this.engine.call((d) => d.getContainer(h.Id).rename({ name: asideName(name, txn) }));
+    }
+    await this.engine.call((d) => d.getContainer(containerId).rename({ name }));
+  }
+
+  /** Undoes takeName: the new container gives the name back to the one it replaced. */
+  private async giveNameBack(name: string, containerId: string | undefined, txn: string): Promise<void> {
+    const h = await this.holder(name);
+    if (h && h.Id === containerId) await this.engine.call((d) => d.getContainer(h.Id).rename({ name: pendingName(name, txn) }));
+    const aside = await this.holder(asideName(name, txn));
+    if (aside && (!h || h.Id === containerId)) await this.engine.call((d) => d.getContainer(aside.Id).rename({ name }));
   }
 
   async undo(step: Step, rec: StepRecord, ctx: StepContext): Promise<void> {
@@ -203,7 +339,7 @@ export class DockerApplier implements Applier {
         return;
       case 'create-network': {
         const t = target(step) as { app: string; name: string };
-        const name = networkName(t.app, t.name);
+        const name = step.engineName ?? networkName(t.app, t.name);
         let labels: Record<string, string> | undefined;
         try {
           labels = (await e.call((d) => d.getNetwork(name).inspect())).Labels;
@@ -227,6 +363,8 @@ export class DockerApplier implements Applier {
         // Stop what was started, so the container it replaced can have its ports back.
         const id = rec.containerId ?? (await this.startTarget(step, ctx.txn));
         if (id) await ignore(e.call((d) => d.getContainer(id).stop({ t: 5 })), 304, 404);
+        // A repair start (step.containerId) never moved a name.
+        if (step.containerName && !step.containerId) await this.giveNameBack(step.containerName, id, ctx.txn);
         return;
       }
       case 'stop': {
@@ -247,6 +385,7 @@ export class DockerApplier implements Applier {
 
   /** Prunes the images of containers this apply removed, unless still wanted or in use. */
   async afterFinalize(_plan: Plan, records: Record<string, StepRecord>, ctx: StepContext): Promise<void> {
+    await this.pruneFiles(ctx);
     const candidates = new Set(Object.values(records).flatMap((r) => (r.status === 'done' && r.image ? [r.image] : [])));
     if (candidates.size === 0) return;
     const keep = new Set(this.opts.keepImages?.() ?? []);
@@ -261,5 +400,18 @@ export class DockerApplier implements Applier {
         if (statusOf(err) !== 409 && statusOf(err) !== 404) throw err;
       }
     }
+  }
+
+  /** Copies of repo files that neither the desired state nor any container still uses. */
+  private async pruneFiles(ctx: StepContext): Promise<void> {
+    if (!ctx.desired) return; // a resumed apply: the next one prunes, knowing what is wanted
+    const keep = new Set<string>();
+    for (const app of ctx.desired.apps) for (const f of app.files ?? []) keep.add(`${app.name}/${f.hash}`);
+    const root = this.paths.files + '/';
+    for (const c of await this.engine.call((d) => d.listContainers({ all: true, filters: JSON.stringify({ label: [LABEL.app] }) }))) {
+      for (const m of c.Mounts ?? []) if (m.Source?.startsWith(root)) keep.add(m.Source.slice(root.length).split('/').slice(0, 2).join('/'));
+    }
+    const removed = await pruneTrees(this.paths.files, (app, hash) => keep.has(`${app}/${hash}`));
+    if (removed.length) ctx.log.info({ removed }, `removed ${removed.length} cop${removed.length === 1 ? 'y' : 'ies'} of fleet repo files that nothing uses any more`);
   }
 }

@@ -15,6 +15,8 @@ export interface RegistryCredentials {
 export type RegistryAuth = Record<string, RegistryCredentials>;
 
 export interface PullOptions {
+  /** Compose `platform:`, e.g. linux/arm64. */
+  platform?: string;
   auth?: RegistryAuth;
   /** Attempts while the registry is unreachable or failing. */
   attempts?: number;
@@ -39,8 +41,8 @@ export function classifyPullError(msg: string): PullFailure {
 }
 
 
-async function pullOnce(engine: Engine, ref: string, auth: RegistryCredentials | undefined, log: Log): Promise<void> {
-  const stream = await engine.call((d) => d.pull(ref, auth ? { authconfig: { username: auth.username, password: auth.password, serveraddress: registryOf(ref) } } : {}));
+async function pullOnce(engine: Engine, ref: string, auth: RegistryCredentials | undefined, log: Log, platform?: string): Promise<void> {
+  const stream = await engine.call((d) => d.pull(ref, { ...(auth ? { authconfig: { username: auth.username, password: auth.password, serveraddress: registryOf(ref) } } : {}), ...(platform ? { platform } : {}) }));
   const layers = new Set<string>();
   await new Promise<void>((resolve, reject) => {
     engine.docker.modem.followProgress(
@@ -67,7 +69,7 @@ export async function pullImage(engine: Engine, ref: string, opts: PullOptions):
   opts.log.info({ image: ref, registry }, `pulling ${ref}`);
   for (let attempt = 1; ; attempt++) {
     try {
-      await pullOnce(engine, ref, opts.auth?.[registry], opts.log);
+      await pullOnce(engine, ref, opts.auth?.[registry], opts.log, opts.platform);
       opts.log.info({ image: ref }, `pulled ${ref}`);
       return;
     } catch (err) {

@@ -2,7 +2,7 @@
 // Named volumes, host paths, repo files (content-addressed) and data directories all become one
 // VolumeMount shape for the container request.
 
-import type { VolumeMount } from '../../model/index.js';
+import type { Propagation, VolumeMount } from '../../model/index.js';
 import type { At } from '../context.js';
 import { RepoPathError, resolveRepoPath } from '../source.js';
 import type { AppFiles } from './files.js';
@@ -53,7 +53,7 @@ async function shortVolume(r: Reader, i: number, spec: string, scope: MountScope
     if (opt === 'ro') m.readOnly = true;
     else if (opt === 'rw') m.readOnly = false;
     else if (opt === 'nocopy') m.noCopy = true;
-    else if (PROPAGATION.has(opt)) m.propagation = opt;
+    else if (PROPAGATION.has(opt)) m.propagation = opt as Propagation;
     else if (CONSISTENCY.has(opt)) continue;
     else if (opt === 'z' || opt === 'Z') {
       r.ctx.at(at, `volumes: the SELinux relabel option "${opt}" is not supported (the Engine's mount API has no relabel); relabel the host path once, or drop ":${opt}"`);
@@ -124,7 +124,7 @@ async function longVolume(r: Reader, i: number, o: Raw, scope: MountScope): Prom
       else if (k === 'recursive' && bo!.str('recursive') !== 'enabled') r.ctx.at(bo!.here(k), 'volumes: only "recursive: enabled" (the Engine\'s default) is supported');
     }
     const b = await bindSource(r, v.here('source'), source, scope);
-    return b ? { type: 'bind', target, readOnly, ...b, ...(propagation && PROPAGATION.has(propagation) ? { propagation } : {}) } : undefined;
+    return b ? { type: 'bind', target, readOnly, ...b, ...(propagation && PROPAGATION.has(propagation) ? { propagation: propagation as Propagation } : {}) } : undefined;
   }
   r.ctx.at(v.here('type'), `volumes: mount type ${JSON.stringify(type)} is not supported on a gateway (expected volume, bind or tmpfs)`);
   return undefined;
