@@ -176,7 +176,10 @@ async function loadFileDefinitions(r: Reader, key: 'configs' | 'secrets', files:
       r.ctx.at(r.here(key, name), `${key.slice(0, -1)} "${name}" needs "file"${secret ? '' : ', "content"'} or "environment"`);
       continue;
     }
-    if (!checkKeys(d, secret ? SECRET_KEYS : CONFIG_KEYS, `${key.slice(0, -1)} "${name}"`, warn)) continue;
+    if (!checkKeys(d, secret ? SECRET_KEYS : CONFIG_KEYS, `${key.slice(0, -1)} "${name}"`, warn)) {
+      out.set(name, { refused: true });
+      continue;
+    }
     const file = d.str('file');
     const content = secret ? undefined : d.str('content');
     const env = d.str('environment');

@@ -165,8 +165,8 @@ export const SECRET_KEYS: Record<string, KeyRule> = {
   name: ok,
   labels: ok,
   external: no('external secrets live in a Swarm cluster; name a file on the gateway with "file: /etc/…", or a variable with "environment"'),
-  driver: no('secret drivers are a Swarm feature; name a file on the gateway with "file", or a variable with "environment"'),
-  driver_opts: no('secret drivers are a Swarm feature; name a file on the gateway with "file", or a variable with "environment"'),
+  driver: no('"driver" names a secret driver, a Swarm feature; name a file on the gateway with "file", or a variable with "environment"'),
+  driver_opts: no('"driver_opts" configures a secret driver, a Swarm feature; name a file on the gateway with "file", or a variable with "environment"'),
   template_driver: no('"template_driver" renders Swarm secrets, which a gateway does not use'),
 };
 

@@ -19,7 +19,8 @@ export interface MountScope {
   secrets: Map<string, FileSource>;
 }
 
-export type FileSource = { repo: { hash: string; name: string } } | { host: string };
+/** `refused`: defined, but with a key a gateway cannot do (reported there, not again at each use). */
+export type FileSource = { repo: { hash: string; name: string } } | { host: string } | { refused: true };
 
 const PROPAGATION = new Set(['shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate']);
 /** Docker Desktop's file-sharing hints: they change nothing on a Linux Engine, as in Compose. */
@@ -175,6 +176,7 @@ export function fileMounts(r: Reader, key: 'configs' | 'secrets', scope: MountSc
       r.ctx.at(at, `${key.slice(0, -1)} "${source}" is not declared under the top-level "${key}" key`);
       return;
     }
+    if ('refused' in def) return;
     const base = key === 'configs' ? '/' : '/run/secrets/';
     const path = target === undefined ? `${base}${source}` : target.startsWith('/') ? target : `${base}${target}`;
     out.push('host' in def ? { type: 'bind', source: def.host, target: path, readOnly: true } : { type: 'bind', repo: def.repo, target: path, readOnly: true });

@@ -366,7 +366,8 @@ export async function loadService(r: Reader, name: string, scope: ServiceScope):
   let image = r.str('image');
   if (r.has('build') && image === undefined) {
     r.ctx.at(r.here('build'), `service "${name}" is built from source ("build:"), and a gateway pulls released images from a registry: build and push the image in CI, then name it with "image:"`, 'key');
-  } else if (image === undefined) r.ctx.at(r.at, `service "${name}" needs an "image"`);
+  } else if (r.has('build')) scope.warn(r.here('build'), `"build" is accepted and has no effect: a gateway does not build; it pulls the image ${image}`);
+  else if (image === undefined) r.ctx.at(r.at, `service "${name}" needs an "image"`);
   else if (image === '') image = r.bad('image', 'an image reference');
 
   const environment: Record<string, string> = { ...(await scope.readEnvFiles(r, 'env_file')) };
