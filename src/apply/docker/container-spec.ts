@@ -187,6 +187,8 @@ export function containerSpec(id: ContainerIdentity, config: ServiceConfig, name
       ...(config.deviceCgroupRules ? { DeviceCgroupRules: config.deviceCgroupRules } : {}),
       ...(config.storageOpt ? { StorageOpt: config.storageOpt } : {}),
       ...(config.annotations ? { Annotations: config.annotations } : {}),
+      // Service names here; the applier puts the id of the container that runs each one now.
+      ...(config.volumesFrom ? { VolumesFrom: config.volumesFrom.map((v) => v.replace(/^container:/, '')) } : {}),
       Privileged: config.privileged,
       CapAdd: config.capAdd,
       CapDrop: config.capDrop,
