@@ -38,9 +38,68 @@ describe('container request from a Compose service', () => {
   });
   const spec = containerSpec({ app: 'edge', service: 'api', configHash: s.configHash, txn: 'tx1', commit: 'abc' }, s.config);
 
+  test('Compose keys beyond the first release: repo files, data directories, ~, limits, names, endpoints', () => {
+    const x = svc('mqtt', 'eclipse-mosquitto:2', {
+      volumes: [
+        { type: 'bind', repo: { hash: 'f'.repeat(64), name: 'mosquitto.conf' }, target: '/mosquitto/config/mosquitto.conf', readOnly: true },
+        { type: 'bind', data: 'apps/home/mosquitto/data', target: '/mosquitto/data', readOnly: false, propagation: 'rslave' },
+        { type: 'bind', source: '~/certs', target: '/certs', readOnly: true },
+        { type: 'volume', source: 'db', target: '/db', readOnly: false, noCopy: true },
+        { type: 'tmpfs', target: '/scratch', readOnly: false, tmpfsSize: 1048576 },
+      ],
+      restart: 'on-failure',
+      restartMaxRetries: 5,
+      containerName: 'mosquitto',
+      engineNames: { networks: { default: 'home_default' }, volumes: { db: 'influx-data' } },
+      networks: ['default'],
+      networkEndpoints: { default: { aliases: ['broker'], ipv4Address: '172.28.0.2' } },
+      expose: ['9001/tcp'],
+      resources: { memoryBytes: 64 * 1024 * 1024, nanoCpus: 5e8, pidsLimit: 100 },
+      ulimits: { nofile: { soft: 1024, hard: 2048 } },
+      sysctls: { 'net.core.somaxconn': '1024' },
+      tty: true,
+      shmSizeBytes: 1024,
+    });
+    const sp = containerSpec({ app: 'home', service: 'mqtt', configHash: x.configHash, txn: 't' }, x.config, 'mosquitto', { files: '/state/files', data: '/state/data', home: '/root' });
+    const h = sp.HostConfig!;
+    assert.equal(sp.name, 'mosquitto');
+    assert.deepEqual(
+      h.Mounts!.map((m) => [m.Type, m.Source]),
+      [
+        ['bind', `/state/files/home/${'f'.repeat(64)}/mosquitto.conf`],
+        ['bind', '/state/data/home/apps/home/mosquitto/data'],
+        ['bind', '/root/certs'],
+        ['volume', 'influx-data'],
+        ['tmpfs', ''],
+      ],
+    );
+    assert.deepEqual(h.Mounts![1]!.BindOptions, { Propagation: 'rslave' });
+    assert.deepEqual(h.Mounts![3]!.VolumeOptions, { NoCopy: true });
+    assert.deepEqual(h.Mounts![4]!.TmpfsOptions, { SizeBytes: 1048576 });
+    assert.deepEqual(h.RestartPolicy, { Name: 'on-failure', MaximumRetryCount: 5 });
+    assert.equal(h.NetworkMode, 'home_default');
+    assert.deepEqual(sp.NetworkingConfig, { EndpointsConfig: { home_default: { Aliases: ['mqtt', 'broker'], IPAMConfig: { IPv4Address: '172.28.0.2' } } } });
+    assert.deepEqual(sp.ExposedPorts, { '9001/tcp': {} });
+    assert.equal(h.Memory, 64 * 1024 * 1024);
+    assert.equal(h.NanoCpus, 5e8);
+    assert.equal(h.PidsLimit, 100);
+    assert.deepEqual(h.Ulimits, [{ Name: 'nofile', Soft: 1024, Hard: 2048 }]);
+    assert.deepEqual(h.Sysctls, { 'net.core.somaxconn': '1024' });
+    assert.equal(h.ShmSize, 1024);
+    assert.equal(sp.Tty, true);
+  });
+
   test('names, labels and environment', () => {
     assert.equal(spec.name, `edge-api-${s.configHash.slice(0, 8)}`);
-    assert.deepEqual(spec.Labels, { team: 'edge', [LABEL.app]: 'edge', [LABEL.service]: 'api', [LABEL.configHash]: s.configHash, [LABEL.txn]: 'tx1', [LABEL.commit]: 'abc' });
+    assert.deepEqual(spec.Labels, {
+      team: 'edge',
+      [LABEL.app]: 'edge',
+      [LABEL.service]: 'api',
+      [LABEL.configHash]: s.configHash,
+      [LABEL.txn]: 'tx1',
+      [LABEL.commit]: 'abc',
+      [LABEL.endpoints]: JSON.stringify({ edge_back: ['api'], edge_front: ['api'] }),
+    });
     assert.deepEqual(spec.Env, ['A=1', 'B=x=y']);
     assert.deepEqual(spec.Cmd, ['httpd', '-f']);
   });

@@ -257,3 +257,55 @@ describe('planner: determinism and shape', () => {
     }
   });
 });
+
+describe('planner: Compose files as people write them', () => {
+  const files = { hash: 'a'.repeat(64), kind: 'file' as const, entries: [{ path: 'mosquitto.conf', mode: 0o644, base64: '' }] };
+  const broker = (conf: string) => {
+    const s = svc('broker', 'mosquitto:2', { volumes: [{ type: 'bind', repo: { hash: conf, name: 'mosquitto.conf' }, target: '/mosquitto/config/mosquitto.conf', readOnly: true }], files: [conf] });
+    return s;
+  };
+
+  test('repo files are written in prepare, only for containers that are created', () => {
+    const d = desired([], [app('home', 30, [broker(files.hash), svc('ui', 'ui:1')], { files: [files] })]);
+    const fresh = plan(d, emptyObservedState());
+    assert.deepEqual(fresh.prepare.filter((s) => s.kind === 'write-files').map((s) => s.target), [{ kind: 'files', app: 'home', hash: files.hash }]);
+    assert.deepEqual(plan(d, running(d)).prepare, [], 'nothing is written when nothing is created');
+  });
+
+  test('pull_policy: never does not pull; always pulls a present image for a new container', () => {
+    const never = desired([], [app('a', 30, [{ ...svc('x', 'x:1'), pullPolicy: 'never' }])]);
+    assert.deepEqual(plan(never, emptyObservedState()).prepare, []);
+    const always = desired([], [app('a', 30, [{ ...svc('x', 'x:1'), pullPolicy: 'always' }])]);
+    assert.deepEqual(plan(always, { ...emptyObservedState(), images: ['x:1'] }).prepare.map((s) => s.kind), ['pull']);
+    const missing = desired([], [app('a', 30, [svc('x', 'x:1')])]);
+    assert.deepEqual(plan(missing, { ...emptyObservedState(), images: ['x:1'] }).prepare, []);
+  });
+
+  test('start-first: create, start and wait until ready, then drain and stop the old; with a host port it stays new-before-old', () => {
+    const v1 = desired([], [app('a', 30, [svc('web', 'web:1')])]);
+    const sf = (image: string, hostPort = false) => desired([], [app('a', 30, [{ ...svc('web', image, hostPort ? { ports: [{ containerPort: 80, hostPort: 8080, protocol: 'tcp' }] } : {}), updateOrder: 'start-first' }])]);
+    const steps = (p: Plan) => p.stages.flatMap((s) => s.steps);
+    const p = plan(sf('web:2'), running(v1));
+    assert.deepEqual(steps(p).map((s) => s.kind), ['create', 'start', 'stop']);
+    const [, start, stop] = steps(p);
+    assert.deepEqual(start!.waitFor, [{ service: 'web', condition: 'ready' }]);
+    assert.deepEqual(stop!.dependsOn, [start!.id]);
+    assert.equal(stop!.drain, true);
+    const withPort = plan(sf('web:2', true), running(v1));
+    assert.deepEqual(steps(withPort).map((s) => s.kind), ['create', 'stop', 'start'], 'the old container holds the host port until it stops');
+  });
+
+  test('container_name travels on create and start; external networks and volumes are never created', () => {
+    const d = desired([], [
+      app('home', 30, [svc('mqtt', 'm:1', { containerName: 'mosquitto', networks: ['iot'] })], {
+        networks: [{ name: 'iot', driver: 'bridge', internal: false, external: true, engineName: 'iot' }],
+        volumes: [{ name: 'db', driver: 'local', external: true, engineName: 'db' }, { name: 'cache', driver: 'local', engineName: 'home_cache' }],
+      }),
+    ]);
+    const p = plan(d, emptyObservedState());
+    const all = p.stages.flatMap((s) => s.steps);
+    assert.deepEqual(all.filter((s) => s.kind === 'create' || s.kind === 'start').map((s) => s.containerName), ['mosquitto', 'mosquitto']);
+    assert.ok(!all.some((s) => s.kind === 'create-network'));
+    assert.deepEqual(all.filter((s) => s.kind === 'create-volume').map((s) => [s.target.kind === 'volume' && s.target.name, s.engineName]), [['cache', 'home_cache']]);
+  });
+});
