@@ -3,6 +3,8 @@
 import type { DeviceIdentity } from '../model/index.js';
 
 export const FLEET_FILE = 'rollgate.yaml';
+/** sha256 of the artifacts fetched from the fleet's artifact_store, written by `rollgate artifacts lock`. */
+export const ARTIFACT_LOCK_FILE = 'rollgate-artifacts.lock.yaml';
 
 export interface TargetMatch {
   ids?: string[];
@@ -16,6 +18,7 @@ export interface SystemFiles {
   apps?: Record<string, string>;
   health?: string;
   constraints?: string;
+  artifacts?: string | string[];
 }
 
 export interface FleetTarget {
@@ -32,6 +35,7 @@ export interface FleetTarget {
 export interface FleetDoc {
   apiVersion: 'rollgate/v1';
   kind: 'Fleet';
+  artifact_store?: string;
   systems: Record<string, SystemFiles>;
   targets: FleetTarget[];
 }

@@ -49,7 +49,10 @@ async function loadSystem(ctx: LoadContext, fleetY: YamlFile, targetIndex: numbe
   if (files.manifest) {
     const mPath = ctx.resolve(sysAt('manifest'), files.manifest);
     const tPath = files.topology ? ctx.resolve(sysAt('topology'), files.topology) : undefined;
-    if (mPath) components = await loadComponents(ctx, sysAt('manifest'), mPath, tPath ? { at: sysAt('topology'), path: tPath } : undefined, componentOverrides);
+    const dirs = files.artifacts === undefined ? ['artifacts'] : Array.isArray(files.artifacts) ? files.artifacts : [files.artifacts];
+    const resolved = dirs.map((d) => (d === '.' || d === './' ? '' : ctx.resolve(sysAt('artifacts'), d))).filter((d): d is string => d !== undefined);
+    const lookup = { dirs: resolved, at: sysAt('artifacts'), ...(fleet.artifact_store ? { store: fleet.artifact_store } : {}) };
+    if (mPath) components = await loadComponents(ctx, { manifestAt: sysAt('manifest'), manifestPath: mPath, ...(tPath ? { topology: { at: sysAt('topology'), path: tPath } } : {}), overrides: componentOverrides, lookup, system: target.system });
   } else {
     if (files.topology) ctx.at(sysAt('topology'), `a topology without a manifest: set "manifest" for system "${target.system}"`);
     for (const [, o] of componentOverrides) ctx.at(o.at, `override for a component type, but system "${target.system}" has no manifest`, 'key');

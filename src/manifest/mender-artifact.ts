@@ -78,3 +78,29 @@ export async function readArtifactHeader(bytes: Uint8Array): Promise<ArtifactHea
     deviceTypes: h.artifact_depends?.device_type ?? h.device_types_compatible ?? [],
   };
 }
+
+/**
+ * Why an artifact cannot go to a component, or undefined when it can: its device types must
+ * name the component type (or, as artifacts built for a whole system do, one of the system's
+ * types), and every payload must be of the interface's type.
+ */
+export function incompatibility(header: Pick<ArtifactHeader, 'name' | 'deviceTypes' | 'payloadTypes'>, component: { type: string; interface: string }, systemTypes: readonly string[]): string | undefined {
+  const fits = [component.type, ...systemTypes];
+  if (header.deviceTypes.length > 0 && !header.deviceTypes.some((d) => fits.includes(d))) {
+    return `artifact "${header.name}" is for device types ${header.deviceTypes.join(', ')}, and component type "${component.type}" is none of them${systemTypes.length ? ` (nor is the system type ${systemTypes.join(', ')})` : ''}`;
+  }
+  const wrong = header.payloadTypes.filter((t) => t !== component.interface);
+  if (wrong.length > 0) return `artifact "${header.name}" carries a ${wrong.join(', ')} payload, and component type "${component.type}" installs through interface "${component.interface}"`;
+  return undefined;
+}
+
+/** The files of an artifact's first payload (`data/0000.tar[.gz]`), e.g. the manifest inside a manifest artifact. */
+export async function readPayloadFiles(bytes: Uint8Array): Promise<Map<string, Buffer>> {
+  const outer = await tarEntries(bytes, (n) => n.startsWith('data/0000.tar'));
+  const name = [...outer.keys()][0];
+  if (!name) throw new Error('the artifact has no payload data/0000.tar');
+  let inner = outer.get(name)!;
+  if (name === 'data/0000.tar.gz') inner = gunzipSync(inner);
+  else if (name !== 'data/0000.tar') throw new Error(`the payload is compressed as ${name}; rollgate reads gzip or uncompressed payloads here (mender-artifact write --compression gzip)`);
+  return tarEntries(inner, () => true);
+}

@@ -36,6 +36,8 @@ export interface RepoSource {
    * holds more than `limits` allow.
    */
   tree(repoPath: string, limits: TreeLimits): Promise<RepoTree | null>;
+  /** Paths of the regular files under a directory (recursively, sorted, at most `max`); null when it is not a directory. */
+  list(dir: string, max: number): Promise<string[] | null>;
 }
 
 export interface TreeLimits {
@@ -141,6 +143,24 @@ export class DirectorySource implements RepoSource {
     return null;
   }
 
+  async list(dir: string, max: number): Promise<string[] | null> {
+    const base = path.join(this.root, ...(dir === '' ? [] : checkNormalised(dir)));
+    const st = await fsp.lstat(base).catch(() => null);
+    if (!st?.isDirectory()) return null;
+    const out: string[] = [];
+    const walk = async (abs: string, rel: string): Promise<void> => {
+      for (const name of (await fsp.readdir(abs)).sort()) {
+        if (out.length >= max) return;
+        const e = await fsp.lstat(path.join(abs, name));
+        const r = rel ? `${rel}/${name}` : name;
+        if (e.isDirectory() && name !== '.git') await walk(path.join(abs, name), r);
+        else if (e.isFile()) out.push(r);
+      }
+    };
+    await walk(base, dir);
+    return out;
+  }
+
   async tree(repoPath: string, limits: TreeLimits): Promise<RepoTree | null> {
     const segs = checkNormalised(repoPath);
     let cur = this.root;
@@ -207,6 +227,27 @@ export class GitObjectSource implements RepoSource {
       this.trees.set(oid, t);
     }
     return t;
+  }
+
+  async list(dir: string, max: number): Promise<string[] | null> {
+    const segs = dir === '' ? [] : checkNormalised(dir);
+    let treeOid = (await git.readCommit({ fs, gitdir: this.gitdir, oid: this.commit })).commit.tree;
+    for (const seg of segs) {
+      const e = (await this.treeAt(treeOid)).get(seg);
+      if (!e || e.mode !== MODE_TREE) return null;
+      treeOid = e.oid;
+    }
+    const out: string[] = [];
+    const walk = async (oid: string, rel: string): Promise<void> => {
+      for (const [name, e] of [...(await this.treeAt(oid))].sort(([a], [b]) => (a < b ? -1 : 1))) {
+        if (out.length >= max) return;
+        const r = rel ? `${rel}/${name}` : name;
+        if (e.mode === MODE_TREE) await walk(e.oid, r);
+        else if (e.mode !== MODE_SYMLINK && e.mode !== MODE_SUBMODULE) out.push(r);
+      }
+    };
+    await walk(treeOid, dir);
+    return out;
   }
 
   async tree(repoPath: string, limits: TreeLimits): Promise<RepoTree | null> {

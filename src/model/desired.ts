@@ -33,6 +33,8 @@ export interface DesiredComponent {
   version: string;
   artifact: ArtifactSource;
   order: number;
+  /** Device types its artifact may name (the component type, the system's types): checked at download for artifacts at a URL. */
+  compatible?: string[];
 }
 
 export type RestartPolicy = 'no' | 'always' | 'on-failure' | 'unless-stopped';

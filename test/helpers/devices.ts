@@ -28,10 +28,13 @@ export function requireMenderTools(): string | undefined {
   return why;
 }
 
-/** A module-image artifact named `name` for payload type `type`, with these payload files. */
-export function buildArtifact(out: string, type: string, name: string, files: Record<string, string | Buffer>): string {
+/**
+ * A module-image artifact named `name` for payload type `type`, with these payload files; built
+ * for device type `deviceType`, the component type, as Mender builds artifacts of components.
+ */
+export function buildArtifact(out: string, type: string, name: string, files: Record<string, string | Buffer>, deviceType: string): string {
   const dir = tempDir('rollgate-payload-');
-  const args = ['write', 'module-image', '-T', type, '-n', name, '-t', 'sim-system', '-o', out, '--compression', 'gzip'];
+  const args = ['write', 'module-image', '-T', type, '-n', name, '-t', deviceType, '-o', out, '--compression', 'gzip'];
   for (const [f, content] of Object.entries(files)) {
     writeFileSync(join(dir, f), content);
     args.push('-f', join(dir, f));
@@ -80,7 +83,7 @@ export class DeviceLab {
   /** Builds (once) the artifact `name` for component type `type`; returns its repo path. */
   artifact(type: string, name: string, payloadType = this.components.find((c) => c.type === type)?.iface ?? type, files?: Record<string, string | Buffer>): string {
     const rel = `artifacts/${name}.mender`;
-    if (!existsSync(join(this.repo, rel))) buildArtifact(join(this.repo, rel), payloadType, name, files ?? { [`${name}.img`]: `${name} image\n` });
+    if (!existsSync(join(this.repo, rel))) buildArtifact(join(this.repo, rel), payloadType, name, files ?? { [`${name}.img`]: `${name} image\n` }, type);
     return rel;
   }
 

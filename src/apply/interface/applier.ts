@@ -8,7 +8,7 @@
 //   commit (finalize)   ArtifactCommit
 //   cleanup (finalize)  Cleanup
 
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,6 +20,7 @@ import type { Log } from '../log.js';
 import { ArtifactCache, DEFAULT_DOWNLOAD, type DownloadOptions } from './artifact-cache.js';
 import { readRecord, writeRecord, type ComponentRecord, type UpdateInFlight } from './component-record.js';
 import { invoke, InterfaceError, type InvocationResult } from './invoke.js';
+import { ARTIFACT_HEAD_BYTES, incompatibility, readArtifactHeader } from '../../manifest/mender-artifact.js';
 import {
   interfaceArgv,
   isState,
@@ -279,6 +280,12 @@ export class InterfaceApplier implements Applier {
     if (!c) throw new Error(`component ${key} is not in the desired state`);
     // Everything that can fail without touching the device comes first (safety rule 1).
     const artifactPath = await this.fetchArtifact(c, ctx.log);
+    if (c.compatible) {
+      // An artifact from a store could not be checked when the repo was loaded: it is now, before anything runs.
+      const head = await readHead(artifactPath, ARTIFACT_HEAD_BYTES);
+      const why = incompatibility(await readArtifactHeader(head), { type: c.type, interface: c.interface }, c.compatible.filter((t) => t !== c.type));
+      if (why) throw new Error(`${key}: ${why}; refused before anything runs`);
+    }
     const dirs = this.dirs(key);
     const previous = await readRecord(dirs.record);
     const t: InterfaceTarget = { ...targetOf(c), ...(c.id === undefined && previous?.target.id ? { id: previous.target.id } : {}) };
@@ -369,6 +376,18 @@ export class InterfaceApplier implements Applier {
     rec.installed = rec.update.to;
     rec.update.committed = true;
     await this.save(dirs, rec);
+    // A component that does not report the version it was given did not take the update, whatever
+    // its exit codes said: it is a failed update, rolled back, not "applied" and reinstalled forever.
+    const provides = await this.ask(rec.target, 'Provides', dirs.work, ctx.log, (out) => parseKeyValues('Provides', out));
+    let reported: string | undefined;
+    try {
+      reported = providedVersion(provides, rec.target.interface);
+    } catch (err) {
+      throw new InterfaceError({ name: rec.target.interface, component: rec.target.key, state: 'Provides' }, `protocol error after ArtifactCommit: ${message(err)}`);
+    }
+    if (reported !== undefined && reported !== rec.update.to) {
+      throw new InterfaceError({ name: rec.target.interface, component: rec.target.key, state: 'ArtifactCommit' }, `committed, but Provides then reports version ${JSON.stringify(reported)}, not ${JSON.stringify(rec.update.to)}: the update did not take`);
+    }
     ctx.log.info({ component: rec.target.key, version: rec.update.to }, `committed ${rec.update.to} on ${rec.target.key}`);
     return {};
   }
@@ -480,5 +499,16 @@ export class InterfaceApplier implements Applier {
   afterFinalize(): Promise<void> {
     this.cache.unpinAll();
     return Promise.resolve();
+  }
+}
+
+async function readHead(path: string, bytes: number): Promise<Uint8Array> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(bytes);
+    const { bytesRead } = await fh.read(buf, 0, bytes, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
   }
 }

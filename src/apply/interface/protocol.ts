@@ -104,11 +104,12 @@ export function parseKeyValues(query: 'Provides' | 'Inventory', stdout: string):
 
 /**
  * The version a component provides: `rootfs-image.<interface>.version`, else
- * `rootfs-image.version`, else `artifact_name`. Undefined when the answer names none of them
+ * `rootfs-image.version`, else `artifact_name`, else `version`. Undefined when the answer names none of them
  * (Update Modules answer nothing; rollgate then uses what it last committed).
  */
 export function providedVersion(provides: Record<string, string[]>, iface: string): string | undefined {
-  for (const key of [`rootfs-image.${iface}.version`, 'rootfs-image.version', 'artifact_name']) {
+  // `version`: what module-image artifacts provide (`--provides version:<name>`), as Mender's demo interfaces report it.
+  for (const key of [`rootfs-image.${iface}.version`, 'rootfs-image.version', 'artifact_name', 'version']) {
     const v = provides[key];
     if (v === undefined) continue;
     if (v.length > 1) throw new ProtocolError(`Provides names ${key} ${v.length} times`);
