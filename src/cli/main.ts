@@ -8,6 +8,7 @@ import { DEFAULT_STATE_DIR, runApply, runObserve } from './apply-command.js';
 import { DEFAULT_INTERFACE_DIRS, DEFAULT_REBOOT_COMMAND } from '../apply/index.js';
 import { DEFAULT_CONFIG_FILE } from '../agent/config.js';
 import { addSettingOptions, runAgent, runHistory, runStatus, runSync } from './agent-command.js';
+import { runArtifactsLock } from './artifacts-command.js';
 
 const io: Io = {
   out: (s) => process.stdout.write(s),
@@ -140,6 +141,21 @@ addSettingOptions(
   .addHelpText('after', `\nExamples:\n  rollgate agent                                     # everything from ${DEFAULT_CONFIG_FILE}\n  rollgate agent --repo https://git.example.com/fleet.git --id gw-0001 --label site=berlin\n  rollgate agent --repo /srv/fleet --id gw-0001 --interval 5m --jitter 1m --state-dir /tmp/rg\n  ROLLGATE_CRON='*/10 * * * *' rollgate agent --print-config`)
   .action(async (opts) => {
     process.exitCode = await runAgent(opts, io).catch((e) => reportError(e, io));
+  });
+
+const artifacts = program.command('artifacts').summary("artifacts of the fleet repo's manifests");
+artifacts
+  .command('lock')
+  .summary('fetch artifacts named by artifact_name from the artifact store and record their sha256')
+  .description(
+    `For manifests that name artifacts by artifact_name alone (as Mender publishes them) when the repo's artifact directories do not hold them: fetches each one from artifact_store of rollgate.yaml ({artifact_name} replaced), checks that it is the artifact of that name, and writes its sha256 and size to rollgate-artifacts.lock.yaml in --repo. Gateways download from the store and refuse bytes that do not match. Entries already locked are kept unless --refresh; entries no manifest names any more are dropped. Commit the file.\n\nExit status: 0 locked, 1 error (the lock file is not changed).`,
+  )
+  .option('--repo <path>', 'the fleet repo working tree (the lock file is written there)', '.')
+  .option('--auth-token-file <file>', 'a file holding a token, sent as "Authorization: Bearer" to the store')
+  .option('--max-size <size>', 'refuse artifacts larger than this', '2G')
+  .option('--refresh', 'fetch and check every artifact again, even those locked already')
+  .action(async (opts) => {
+    process.exitCode = await runArtifactsLock(opts, io).catch((e) => reportError(e, io));
   });
 
 const stateDirOption = (cmd: Command) =>

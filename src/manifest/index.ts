@@ -4,3 +4,6 @@ export { FleetRepoError, formatProblem, type Problem } from './problems.js';
 export { FLEET_FILE } from './fleet.js';
 export { componentsNamed, matchesEvery, matchesSome } from './constraints.js';
 export { parseEnvFile } from './compose/index.js';
+export { artifactsToLock, type LockNeeds } from './artifact-lock.js';
+export { ARTIFACT_LOCK_FILE } from './fleet.js';
+export { readArtifactHeader } from './mender-artifact.js';

@@ -52,7 +52,7 @@ export interface ArtifactLookup {
 }
 
 /** The artifacts of the lookup's directories by name, read once per load. */
-class ArtifactIndex {
+export class ArtifactIndex {
   private built?: Promise<Map<string, { path: string; size: number; header: ArtifactHeader }[]>>;
   private lock?: Promise<Map<string, { sha256: string }> | undefined>;
   constructor(
@@ -197,7 +197,7 @@ function checkInterface(ctx: LoadContext, at: At, name: string): boolean {
 
 /** Loads the components of a system; reports problems into ctx and skips broken entries. */
 /** A manifest as mender-orchestrator-manifest-gen packs it: the YAML is the artifact's payload. */
-async function manifestFromArtifact(ctx: LoadContext, at: At, repoPath: string): Promise<YamlFile | undefined> {
+export async function manifestFromArtifact(ctx: LoadContext, at: At, repoPath: string): Promise<YamlFile | undefined> {
   const file = await ctx.readNamed(at, repoPath, { maxBytes: 16 * 1024 * 1024 }, 'manifest artifact');
   if (!file) return undefined;
   try {

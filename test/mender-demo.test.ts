@@ -1,0 +1,169 @@
+// Mender Orchestrator's public demo (test/fixtures/mender-demo/SOURCE.md), unchanged: its
+// manifests in both shapes, its own rtos interface and mock instances, its premade artifacts,
+// through `rollgate apply` and `rollgate diff --against live`; then artifacts by name from an
+// artifact store, and the checks that refuse what cannot be right before anything runs.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { DirectorySource, validateFleetRepo } from '../src/manifest/index.js';
+import { readArtifactHeader } from '../src/manifest/index.js';
+import { rollgate } from './helpers/cli.js';
+import { requireMenderTools } from './helpers/devices.js';
+import { cleanup, projectRoot, tempDir } from './helpers/fixtures.js';
+
+const skip = requireMenderTools();
+const DEMO = join(projectRoot, 'test/fixtures/mender-demo');
+
+/** The README's command for the rtos artifacts, with the device (and payload) type given. */
+function buildAsReadme(dir: string, device: string, version: string, type = device): string {
+  const payload = join(dir, `${version}-payload`);
+  writeFileSync(payload, '');
+  const out = join(dir, `${version}.mender`);
+  execFileSync('mender-artifact', ['write', 'module-image', '--type', type, '--device-type', device, '--provides', `version:${version}`, '--clears-provides', 'version.*', '--no-default-clears-provides', '--no-default-software-version', '--file', payload, '--output-path', out, '--artifact-name', version], { stdio: 'ignore' });
+  rmSync(payload);
+  return out;
+}
+
+const FLEET = (manifest: string, extra = '') => `apiVersion: rollgate/v1\nkind: Fleet\n${extra}systems:\n  demo:\n    manifest: ${manifest}\ntargets:\n  - { name: all, match: { any: true }, system: demo }\n`;
+
+describe("Mender Orchestrator's demo, unchanged", { skip: skip ?? false }, () => {
+  let root: string;
+  let repo: string;
+  let env: string;
+  let ifaces: string;
+  let state: string;
+  const instance = (id: string, file: string) => join(env, 'mock_env/mock_instances', id, file);
+  const versionOf = (id: string) => /^version=(.*)$/m.exec(readFileSync(instance(id, 'Provides'), 'utf8'))?.[1];
+  const versions = () => ({ G13: versionOf('G13'), R456: versionOf('R456'), R998: versionOf('R998') });
+  const gateway = () => ['--repo', repo, '--id', 'gw-demo', '--state-dir', state, '--interfaces-dir', ifaces];
+
+  before(() => {
+    root = tempDir('rollgate-mender-demo-');
+    repo = join(root, 'fleet');
+    env = join(root, 'env');
+    state = join(root, 'state');
+    cpSync(join(DEMO, 'pregenerated_env'), env, { recursive: true });
+    ifaces = join(env, 'share/mender-update-orchestrator/update-interfaces/v1');
+    // The demo's mock interface stands in for the gateway's rootfs-image (see SOURCE.md).
+    copyFileSync(join(ifaces, 'rtos'), join(ifaces, 'rootfs-image'));
+    chmodSync(join(ifaces, 'rootfs-image'), 0o755);
+    mkdirSync(join(repo, 'artifacts'), { recursive: true });
+    mkdirSync(join(repo, 'manifests'), { recursive: true });
+    for (const v of ['rtos-v1', 'rtos-v2']) copyFileSync(join(DEMO, 'premade-artifacts', `${v}.mender`), join(repo, 'artifacts', `${v}.mender`));
+    for (const v of ['gateway-v1', 'gateway-v2']) buildAsReadme(join(repo, 'artifacts'), 'gateway', v, 'rootfs-image');
+    for (const f of ['manifest-v1.yaml', 'manifest-v2.yaml', 'manifest-v1.mender', 'manifest-v2.mender']) copyFileSync(join(DEMO, 'premade-artifacts', f), join(repo, 'manifests', f));
+  });
+  after(() => cleanup(root));
+
+  test("the premade rtos artifacts are what the README's command builds", async () => {
+    const dir = join(root, 'rebuilt');
+    mkdirSync(dir);
+    for (const v of ['rtos-v1', 'rtos-v2']) {
+      const premade = await readArtifactHeader(readFileSync(join(DEMO, 'premade-artifacts', `${v}.mender`)));
+      const rebuilt = await readArtifactHeader(readFileSync(buildAsReadme(dir, 'rtos', v)));
+      assert.deepEqual(rebuilt, premade);
+    }
+  });
+
+  test('v1 from the YAML manifest, v2 from the manifest artifact; diff against live is empty after each', async () => {
+    writeFileSync(join(repo, 'rollgate.yaml'), FLEET('manifests/manifest-v1.yaml'));
+    const v1 = await rollgate('apply', ...gateway());
+    assert.equal(v1.code, 0, v1.err);
+    assert.deepEqual(versions(), { G13: 'gateway-v1', R456: 'rtos-v1', R998: 'rtos-v1' });
+    const again = await rollgate('diff', ...gateway(), '--against', 'live');
+    assert.equal(again.code, 0, `nothing left to change:\n${again.out}${again.err}`);
+
+    writeFileSync(join(repo, 'rollgate.yaml'), FLEET('manifests/manifest-v2.mender'));
+    const plan = await rollgate('diff', ...gateway(), '--against', 'live', '--output', 'json');
+    assert.equal(plan.code, 2);
+    const steps = JSON.parse(plan.out) as { stages: { name: string; steps: { kind: string; target: { key?: string } }[] }[] };
+    assert.deepEqual(steps.stages.map((s) => [s.name, s.steps.filter((x) => x.kind === 'install').map((x) => x.target.key)]), [['group 10', ['G13']], ['group 20', ['R456', 'R998']]], 'the gateway before the RTOS devices');
+    const v2 = await rollgate('apply', ...gateway());
+    assert.equal(v2.code, 0, v2.err);
+    assert.deepEqual(versions(), { G13: 'gateway-v2', R456: 'rtos-v2', R998: 'rtos-v2' });
+    assert.equal((await rollgate('diff', ...gateway(), '--against', 'live')).code, 0);
+  });
+
+  test("a failing install on one RTOS device rolls every component back through the demo's interface", async () => {
+    writeFileSync(join(repo, 'rollgate.yaml'), FLEET('manifests/manifest-v1.mender'));
+    writeFileSync(instance('R998', 'ArtifactInstall.FAIL'), '');
+    try {
+      const r = await rollgate('apply', ...gateway());
+      assert.equal(r.code, 3, r.err);
+      assert.match(r.err, /ROLLED BACK/);
+      assert.deepEqual(versions(), { G13: 'gateway-v2', R456: 'rtos-v2', R998: 'rtos-v2' });
+    } finally {
+      rmSync(instance('R998', 'ArtifactInstall.FAIL'));
+    }
+    assert.equal((await rollgate('apply', ...gateway())).code, 0);
+    assert.deepEqual(versions(), { G13: 'gateway-v1', R456: 'rtos-v1', R998: 'rtos-v1' });
+  });
+
+  test('an artifact name the repo does not hold, and an artifact for another device type, are refused where they are named', async () => {
+    const broken = join(root, 'broken');
+    cpSync(repo, broken, { recursive: true });
+    writeFileSync(join(broken, 'manifests/manifest-v1.yaml'), readFileSync(join(broken, 'manifests/manifest-v1.yaml'), 'utf8').replace('artifact_name: rtos-v1', 'artifact_name: rtos-v7'));
+    buildAsReadme(join(broken, 'artifacts'), 'modem', 'gateway-v1', 'rootfs-image'); // replaces gateway-v1 with one built for a modem
+    writeFileSync(join(broken, 'rollgate.yaml'), FLEET('manifests/manifest-v1.yaml'));
+    const { problems } = await validateFleetRepo(new DirectorySource(broken));
+    const text = problems.map((p) => `${p.file}:${p.line}: ${p.message}`).join('\n');
+    assert.match(text, /manifests\/manifest-v1\.yaml:11: component type "rtos": no artifact named "rtos-v7" in artifacts of the fleet repo/);
+    assert.match(text, /manifests\/manifest-v1\.yaml:6: artifact "gateway-v1" is for device types modem, and component type "gateway" is none of them/);
+  });
+});
+
+describe('artifacts by name from an artifact store, with a lock file', { skip: skip ?? false }, () => {
+  let root: string;
+  let server: Server;
+  let store: string;
+  const served = new Map<string, Buffer>();
+  before(async () => {
+    root = tempDir('rollgate-store-');
+    server = createServer((req, res) => {
+      const body = served.get(decodeURIComponent(req.url ?? '').replace(/^\/store\//, ''));
+      res.writeHead(body ? 200 : 404).end(body);
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', () => ok()));
+    store = `http://127.0.0.1:${(server.address() as AddressInfo).port}/store/{artifact_name}.mender`;
+  });
+  after(() => {
+    server.close();
+    cleanup(root);
+  });
+
+  test('validate asks for the lock; "rollgate artifacts lock" records the sha256; the plan downloads by URL', async () => {
+    const repo = join(root, 'fleet');
+    const built = join(root, 'built');
+    mkdirSync(built, { recursive: true });
+    mkdirSync(join(repo, 'manifests'), { recursive: true });
+    for (const v of ['gateway-v1', 'rtos-v1']) served.set(`${v}.mender`, readFileSync(buildAsReadme(built, v.split('-')[0]!, v, v.startsWith('gateway') ? 'rootfs-image' : 'rtos')));
+    copyFileSync(join(DEMO, 'premade-artifacts/manifest-v1.yaml'), join(repo, 'manifests/manifest-v1.yaml'));
+    writeFileSync(join(repo, 'rollgate.yaml'), FLEET('manifests/manifest-v1.yaml', `artifact_store: ${store}\n`));
+
+    const before = await rollgate('validate', '--repo', repo);
+    assert.equal(before.code, 1);
+    assert.match(before.err, /artifact "gateway-v1" is not in artifacts and has no sha256 in rollgate-artifacts\.lock\.yaml; run "rollgate artifacts lock"/);
+
+    served.set('missing.mender', Buffer.from(''));
+    const lock = await rollgate('artifacts', 'lock', '--repo', repo);
+    assert.equal(lock.code, 0, lock.err);
+    assert.ok(existsSync(join(repo, 'rollgate-artifacts.lock.yaml')));
+    const ok = await rollgate('validate', '--repo', repo);
+    assert.equal(ok.code, 0, ok.err);
+    const plan = JSON.parse((await rollgate('diff', '--repo', repo, '--id', 'gw', '--output', 'json')).out) as { prepare: { kind: string; artifact?: { kind: string; url: string; sha256: string } }[] };
+    const downloads = plan.prepare.filter((s) => s.kind === 'download').map((s) => s.artifact!);
+    assert.ok(downloads.length === 3 && downloads.every((a) => a.kind === 'url' && a.url.startsWith('http://127.0.0.1:') && /^[0-9a-f]{64}$/.test(a.sha256)));
+
+    // The store serves other bytes under a locked name: a second lock keeps the recorded sum, --refresh sees the change.
+    served.set('rtos-v1.mender', readFileSync(buildAsReadme(built, 'rtos', 'rtos-v9')));
+    const refresh = await rollgate('artifacts', 'lock', '--repo', repo, '--refresh');
+    assert.equal(refresh.code, 1);
+    assert.match(refresh.err, /rtos-v1: .*the store's file is artifact "rtos-v9", not "rtos-v1"/);
+    assert.match(refresh.err, /rollgate-artifacts\.lock\.yaml was not changed/);
+  });
+});
