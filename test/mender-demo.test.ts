@@ -167,3 +167,36 @@ describe('artifacts by name from an artifact store, with a lock file', { skip: s
     assert.match(refresh.err, /rollgate-artifacts\.lock\.yaml was not changed/);
   });
 });
+
+describe('after ArtifactCommit, the component must provide the version it was given', { skip: skip ?? false }, () => {
+  test('an interface that commits and then provides an empty version is a failed update, rolled back, not "applied"', async () => {
+    const root = tempDir('rollgate-provides-');
+    try {
+      const ifaces = join(root, 'interfaces');
+      const dev = join(root, 'device');
+      mkdirSync(ifaces);
+      mkdirSync(dev);
+      // Exits 0 everywhere, records the states it ran, and provides an empty version once "committed".
+      writeFileSync(
+        join(ifaces, 'blank'),
+        `#!/bin/sh\necho "$1" >> ${dev}/calls\ncase "$1" in\n  SupportsRollback) echo Yes ;;\n  NeedsArtifactReboot) echo No ;;\n  Provides) if [ -f ${dev}/committed ]; then echo 'rootfs-image.version='; else echo 'rootfs-image.version=old'; fi ;;\n  ArtifactCommit) touch ${dev}/committed ;;\n  ArtifactRollback) rm -f ${dev}/committed ;;\nesac\nexit 0\n`,
+      );
+      chmodSync(join(ifaces, 'blank'), 0o755);
+      const repo = join(root, 'fleet');
+      mkdirSync(join(repo, 'artifacts'), { recursive: true });
+      buildAsReadme(join(repo, 'artifacts'), 'gateway', 'gateway-v5', 'blank');
+      writeFileSync(join(repo, 'manifest.yaml'), 'api_version: mender/v1\nkind: update_manifest\ncomponent_types:\n  gateway: { artifact_name: gateway-v5, update_interface: blank }\ncomponents:\n  - { component_type: gateway, id: G1 }\n');
+      writeFileSync(join(repo, 'rollgate.yaml'), FLEET('manifest.yaml'));
+      const args = ['--repo', repo, '--id', 'gw', '--state-dir', join(root, 'state'), '--interfaces-dir', ifaces];
+      const r = await rollgate('apply', ...args);
+      assert.equal(r.code, 3, r.out + r.err);
+      assert.match(r.err, /committed, but Provides then reports version "", not "gateway-v5": the update did not take/);
+      const calls = readFileSync(join(dev, 'calls'), 'utf8').split('\n');
+      assert.ok(calls.indexOf('ArtifactRollback') > calls.indexOf('ArtifactCommit'), 'rolled back after the commit');
+      const diff = await rollgate('diff', ...args, '--against', 'live');
+      assert.equal(diff.code, 2, 'still to do: the gateway runs "old"');
+    } finally {
+      cleanup(root);
+    }
+  });
+});
