@@ -115,6 +115,13 @@ configs:
     const copies = readdirSync(join(stateDir, 'files', 'edge')).sort();
     assert.deepEqual(copies, [...(v2.apps[0]!.files ?? []).map((f) => f.hash)].sort(), 'the v1 copy is gone, the v2 copies are there');
     assert.equal(statSync(join(stateDir, 'files')).mode & 0o777, 0o700);
+
+    // The default network made internal: refused naming it, and nothing is touched.
+    const net = (await docker.listNetworks({ filters: JSON.stringify({ label: [`${LABEL.app}=edge`] }) }))[0]!;
+    assert.match(net.Labels?.[LABEL.configHash] ?? '', /^[0-9a-f]{64}$/, 'the network carries the hash of its definition');
+    const v3 = await r.set({ edge: compose + 'networks:\n  default:\n    internal: true\n' }, { files: files('config v2\n') });
+    await assert.rejects(reconcile(v3), /network "default" of app "edge" is defined differently from the network on the gateway/);
+    assert.equal((await byService('edge'))['broker']!.Id, second['broker']!.Id);
   });
 
   test('interpolated values: .env, the target\'s variables and the gateway\'s; a secret from a variable is mounted and never logged', async () => {

@@ -309,3 +309,23 @@ describe('planner: Compose files as people write them', () => {
     assert.deepEqual(all.filter((s) => s.kind === 'create-volume').map((s) => [s.target.kind === 'volume' && s.target.name, s.engineName]), [['cache', 'home_cache']]);
   });
 });
+
+describe('planner: networks and volumes whose definition changed', () => {
+  const withNet = (internal: boolean, hash: string) => desired([], [app('a', 30, [svc('x', 'x:1')], { networks: [{ name: 'default', driver: 'bridge', internal, configHash: hash }], volumes: [{ name: 'data', driver: 'local', configHash: 'v1' }] })]);
+
+  test('a changed network is refused naming it, never applied halfway', () => {
+    const before = withNet(false, 'n1');
+    assert.throws(() => plan(withNet(true, 'n2'), running(before, (o) => (o.networks = [{ app: 'a', name: 'default', configHash: 'n1' }]))), (e: unknown) => e instanceof PlanError && /network "default" of app "a" is defined differently/.test(e.message));
+  });
+
+  test('a changed volume is refused: its data is never dropped silently', () => {
+    const d = withNet(false, 'n1');
+    assert.throws(() => plan(d, running(d, (o) => (o.volumes = [{ app: 'a', name: 'data', configHash: 'v0' }]))), /volume "data" of app "a" is defined differently .* would drop its data/);
+  });
+
+  test('an unchanged definition, or one made before definitions were labelled, plans as before', () => {
+    const d = withNet(false, 'n1');
+    assert.equal(plan(d, running(d, (o) => (o.networks = [{ app: 'a', name: 'default', configHash: 'n1' }]))).changes.length, 0);
+    assert.equal(plan(d, running(d, (o) => (o.networks = [{ app: 'a', name: 'default' }]))).changes.length, 0);
+  });
+});

@@ -11,6 +11,7 @@ import { crashPoint } from '../apply/crash-points.js';
 import { plan as makePlan } from '../diff/index.js';
 import { configHashesOf, dockerContainerStates, healthWindow, HealthFailedError, type HealthVerdict, type ProbeEnv } from '../health/index.js';
 import { FleetRepoError, GitObjectSource, loadDesiredState } from '../manifest/index.js';
+import { PlanError } from '../diff/index.js';
 import type { DesiredState, DeviceIdentity } from '../model/index.js';
 import { badRecord, rollBackToLastGood, withBad, type BadCommit, type Convergence, type FailureKind } from '../rollback/index.js';
 import { durationMs as ms, gatewayAppliers, readVariables, type GatewayOptions } from './gateway.js';
@@ -397,7 +398,19 @@ export class Agent {
       s.inProgress = { commit, since: now(), attempts: (s.inProgress?.commit === commit ? s.inProgress.attempts : 0) + 1 };
     });
     const verdicts: HealthVerdict[] = [];
-    const r = await reconcileOnce(desired, { ...a, stateDir: this.stateDir, log: this.log, concurrency: this.cfg.apply.concurrency, confirm: this.gate(desired, a, verdicts), onFailure: this.failureHook(commit, verdicts) });
+    let r: ReconcileResult;
+    try {
+      r = await reconcileOnce(desired, { ...a, stateDir: this.stateDir, log: this.log, concurrency: this.cfg.apply.concurrency, confirm: this.gate(desired, a, verdicts), onFailure: this.failureHook(commit, verdicts) });
+    } catch (err) {
+      if (!(err instanceof PlanError)) throw err;
+      // No plan takes this gateway to the commit (a constraint, a changed network or volume):
+      // nothing was touched, and trying again would find the same. The commit is rejected.
+      const reason = `no plan: ${err.message}`;
+      await this.markBad({ commit, kind: 'invalid', reason, at: now() });
+      await this.record((s) => void delete s.inProgress, { event: 'rejected', commit, detail: reason });
+      this.log.error({ commit, constraint: err.constraint }, `commit ${short(commit)} is rejected, nothing was changed: ${reason}`);
+      return { result: 'rejected', commit, detail: reason };
+    }
     return this.settle(commit, r);
   }
 

@@ -4,6 +4,7 @@
 import type { Change, DesiredApp, DesiredComponent, DesiredService, DesiredState, ObservedContainer, ObservedState, Plan, Stage, Step, StepTarget } from '../model/index.js';
 import { checkOrderRules, checkTransitions, layerGroup } from './transitions.js';
 import { stepId } from './ids.js';
+import { PlanError } from './errors.js';
 
 const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -105,7 +106,28 @@ function updateOrder(app: DesiredApp, svc: DesiredService): 'start-first' | 'sto
   return app.strategy;
 }
 
+/**
+ * A network or volume whose definition changed since the Engine object was made (its label says
+ * so) is refused, naming it: never applied halfway, never ignored. Objects made before rollgate
+ * labelled definitions carry no hash and are taken as they are.
+ */
+function checkDefinitions(b: Builder, app: DesiredApp): void {
+  for (const n of app.networks) {
+    const seen = b.observed.networks.find((o) => o.app === app.name && o.name === n.name)?.configHash;
+    if (seen && n.configHash && seen !== n.configHash) {
+      throw new PlanError(`network "${n.name}" of app "${app.name}" is defined differently from the network on the gateway (driver, internal, ipam, options or name changed); rollgate does not yet recreate a network with its containers attached: give it a new key in the Compose file (services move to a new network, the old one is removed), or remove the app's containers and network by hand`, `network ${app.name}/${n.name}`);
+    }
+  }
+  for (const v of app.volumes) {
+    const seen = b.observed.volumes.find((o) => o.app === app.name && o.name === v.name)?.configHash;
+    if (seen && v.configHash && seen !== v.configHash) {
+      throw new PlanError(`volume "${v.name}" of app "${app.name}" is defined differently from the volume on the gateway (driver, options or name changed); recreating it would drop its data, which rollgate never does silently: back it up and remove it by hand (docker volume rm), or give the volume a new key`, `volume ${app.name}/${v.name}`);
+    }
+  }
+}
+
 function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], unchangedServices: string[]): void {
+  checkDefinitions(b, app);
   const steps: Step[] = [];
   const fin: Step[] = [];
   const obsNets = b.networksByApp.get(app.name) ?? new Set<string>();

@@ -216,6 +216,8 @@ export interface DesiredNetwork {
   name: string;
   driver: string;
   internal: boolean;
+  /** sha256 of its definition; the Engine object carries it, so a changed definition is seen. */
+  configHash?: string;
   /** The Engine's name when it is not `<app>_<name>`. */
   engineName?: string;
   /** Made outside rollgate: never created nor removed, must exist. */
@@ -231,6 +233,8 @@ export interface DesiredNetwork {
 export interface DesiredVolume {
   name: string;
   driver: string;
+  /** sha256 of driver, options and name; a changed one is refused, never applied silently. */
+  configHash?: string;
   engineName?: string;
   external?: boolean;
   driverOpts?: Record<string, string>;

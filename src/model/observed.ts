@@ -33,8 +33,8 @@ export interface ObservedState {
   components: ObservedComponent[];
   containers: ObservedContainer[];
   /** `engineName` when the Engine's name is not `<app>_<name>` (Compose `name:`). */
-  networks: { app: string; name: string; engineName?: string }[];
-  volumes: { app: string; name: string; engineName?: string }[];
+  networks: { app: string; name: string; engineName?: string; configHash?: string }[];
+  volumes: { app: string; name: string; engineName?: string; configHash?: string }[];
   /** Image references present on the gateway. */
   images: string[];
 }

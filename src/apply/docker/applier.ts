@@ -116,7 +116,7 @@ export class DockerApplier implements Applier {
               ...(net?.enableIpv6 !== undefined ? { EnableIPv6: net.enableIpv6 } : {}),
               ...(net?.driverOpts ? { Options: net.driverOpts } : {}),
               ...ipam,
-              Labels: { ...(net?.labels ?? {}), [LABEL.app]: t.app, [LABEL.network]: t.name, [LABEL.txn]: ctx.txn },
+              Labels: { ...(net?.labels ?? {}), [LABEL.app]: t.app, [LABEL.network]: t.name, [LABEL.txn]: ctx.txn, ...(net?.configHash ? { [LABEL.configHash]: net.configHash } : {}) },
             }),
           );
         } catch (err) {
@@ -132,7 +132,7 @@ export class DockerApplier implements Applier {
         const name = step.engineName ?? volumeName(t.app, t.name);
         // Creating an existing volume returns it unchanged: its data is never at risk here.
         const v = (await e.call((d) =>
-          d.createVolume({ Name: name, Driver: vol?.driver ?? 'local', ...(vol?.driverOpts ? { DriverOpts: vol.driverOpts } : {}), Labels: { ...(vol?.labels ?? {}), [LABEL.app]: t.app, [LABEL.volume]: t.name, [LABEL.txn]: ctx.txn } }),
+          d.createVolume({ Name: name, Driver: vol?.driver ?? 'local', ...(vol?.driverOpts ? { DriverOpts: vol.driverOpts } : {}), Labels: { ...(vol?.labels ?? {}), [LABEL.app]: t.app, [LABEL.volume]: t.name, [LABEL.txn]: ctx.txn, ...(vol?.configHash ? { [LABEL.configHash]: vol.configHash } : {}) } }),
         )) as { Labels?: Record<string, string> | null };
         if (v.Labels?.[LABEL.app] !== t.app) ctx.log.warn({ volume: name }, `volume ${name} already existed without rollgate's labels; it is used as it is, data included`);
         return {};

@@ -58,12 +58,14 @@ export async function observeDocker(engine: Engine): Promise<DockerObservation> 
   for (const n of networks) {
     const app = n.Labels?.[LABEL.app];
     const name = n.Labels?.[LABEL.network];
-    if (app && name) observed.networks.push({ app, name, ...(n.Name !== `${app}_${name}` ? { engineName: n.Name } : {}) });
+    const hash = n.Labels?.[LABEL.configHash];
+    if (app && name) observed.networks.push({ app, name, ...(n.Name !== `${app}_${name}` ? { engineName: n.Name } : {}), ...(hash ? { configHash: hash } : {}) });
   }
   for (const v of volumes.Volumes ?? []) {
     const app = v.Labels?.[LABEL.app];
     const name = v.Labels?.[LABEL.volume];
-    if (app && name) observed.volumes.push({ app, name, ...(v.Name !== `${app}_${name}` ? { engineName: v.Name } : {}) });
+    const hash = v.Labels?.[LABEL.configHash];
+    if (app && name) observed.volumes.push({ app, name, ...(v.Name !== `${app}_${name}` ? { engineName: v.Name } : {}), ...(hash ? { configHash: hash } : {}) });
   }
   const refs = new Set<string>();
   for (const i of images) for (const r of imageRefs(i.RepoTags, i.RepoDigests)) refs.add(r);

@@ -347,6 +347,9 @@ export async function loadComposeApp(ctx: LoadContext, appName: string, y: YamlF
   for (const n of nets) if (!n.engineName && project !== appName) n.engineName = `${project}_${n.name}`;
   const vols = [...volumes].sort((a, b) => (a.name < b.name ? -1 : 1));
   for (const v of vols) if (!v.engineName && project !== appName) v.engineName = `${project}_${v.name}`;
+  // Hashes of the definitions, without the key: what the Engine object was made from.
+  for (const n of nets) if (!n.external) n.configHash = sha256Hex(canonicalJson({ ...n, name: undefined, configHash: undefined }));
+  for (const v of vols) if (!v.external) v.configHash = sha256Hex(canonicalJson({ ...v, name: undefined, configHash: undefined }));
   const trees = [...files.trees.values()].filter((t) => services.some((s) => s.config.files?.includes(t.hash)));
   return {
     name: appName,
