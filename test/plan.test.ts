@@ -329,3 +329,18 @@ describe('planner: networks and volumes whose definition changed', () => {
     assert.equal(plan(d, running(d, (o) => (o.networks = [{ app: 'a', name: 'default' }]))).changes.length, 0);
   });
 });
+
+describe('planner: depends_on restart', () => {
+  test('a service whose dependency is replaced restarts after it, when it asks to; otherwise it is left alone', () => {
+    const v = (db: string, restart: boolean) => desired([], [app('a', 30, [svc('db', db), svc('api', 'api:1', { dependsOn: { db: { condition: 'service_started', required: true, ...(restart ? { restart: true } : {}) } } })])]);
+    const p = plan(v('db:2', true), running(v('db:1', true)));
+    const steps = p.stages.flatMap((s) => s.steps);
+    const stopApi = steps.find((s) => s.kind === 'stop' && s.target.kind === 'service' && s.target.service === 'api')!;
+    const startDb = steps.find((s) => s.kind === 'start' && s.target.kind === 'service' && s.target.service === 'db')!;
+    assert.deepEqual(stopApi.dependsOn, [startDb.id], 'api stops only once the new db has started');
+    assert.ok(steps.some((s) => s.kind === 'start' && s.target.kind === 'service' && s.target.service === 'api' && s.containerId === stopApi.containerId), 'and starts again, the same container');
+    assert.match(p.changes.find((c) => c.target.kind === 'service' && c.target.service === 'api')!.reason, /restarted after db is replaced/);
+    const plain = plan(v('db:2', false), running(v('db:1', false)));
+    assert.deepEqual(plain.unchanged.services, ['a/api']);
+  });
+});

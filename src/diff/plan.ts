@@ -151,6 +151,8 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
   const byService = new Map<string, ObservedContainer[]>();
   for (const c of containers) push(byService, c.service, c);
   const startIds = new Map<string, string>();
+  /** Services that get a new container in this plan: `depends_on: {restart: true}` restarts their dependents. */
+  const replaced = new Set<string>();
   const removeContainer = (c: ObservedContainer, reason: string, stopInStage: boolean) => {
     const target: StepTarget = { kind: 'service', app: app.name, service: c.service };
     const stopId = stepId('stop', target, c.containerId);
@@ -181,7 +183,14 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
 
     if (match) {
       for (const o of others) removeContainer(o, 'stale container of a service that already runs its desired configuration', true);
-      if (match.state === 'running') {
+      const restartFor = Object.entries(svc.config.dependsOn).filter(([d, c]) => c.restart && replaced.has(d)).map(([d]) => d);
+      if (match.state === 'running' && restartFor.length > 0) {
+        // Compose's depends_on restart: the dependency got a new container, so this one restarts after it.
+        const stopId = stepId('stop', target, match.containerId);
+        steps.push({ id: stopId, kind: 'stop', target, dependsOn: restartFor.map((d) => startIds.get(d)!).filter(Boolean), containerId: match.containerId });
+        steps.push(start([stopId], match.containerId));
+        b.changes.push({ action: 'change', target, to: svc.configHash.slice(0, 12), reason: `restarted after ${restartFor.join(', ')} ${restartFor.length === 1 ? 'is' : 'are'} replaced (depends_on restart: true)` });
+      } else if (match.state === 'running') {
         unchangedServices.push(`${app.name}/${svc.name}`);
       } else {
         steps.push(start([], match.containerId));
@@ -192,6 +201,7 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
 
     b.pull(svc); // pulls run in the prepare phase, before any stage
     b.writeFiles(app, svc);
+    replaced.add(svc.name);
     const createId = stepId('create', target);
     const old = list.find((c) => c.state === 'running') ?? list[0];
     for (const o of list) if (o !== old) removeContainer(o, 'stale container', true);
