@@ -98,7 +98,6 @@ describe('container request from a Compose service', () => {
       [LABEL.configHash]: s.configHash,
       [LABEL.txn]: 'tx1',
       [LABEL.commit]: 'abc',
-      [LABEL.endpoints]: JSON.stringify({ edge_back: ['api'], edge_front: ['api'] }),
     });
     assert.deepEqual(spec.Env, ['A=1', 'B=x=y']);
     assert.deepEqual(spec.Cmd, ['httpd', '-f']);

@@ -281,7 +281,7 @@ describe('planner: Compose files as people write them', () => {
     assert.deepEqual(plan(missing, { ...emptyObservedState(), images: ['x:1'] }).prepare, []);
   });
 
-  test('start-first: create, start and wait until ready, then drain and stop the old; with a host port it stays new-before-old', () => {
+  test('start-first: create, start and wait until ready, then stop the old; with a host port it stays new-before-old', () => {
     const v1 = desired([], [app('a', 30, [svc('web', 'web:1')])]);
     const sf = (image: string, hostPort = false) => desired([], [app('a', 30, [{ ...svc('web', image, hostPort ? { ports: [{ containerPort: 80, hostPort: 8080, protocol: 'tcp' }] } : {}), updateOrder: 'start-first' }])]);
     const steps = (p: Plan) => p.stages.flatMap((s) => s.steps);
@@ -290,7 +290,6 @@ describe('planner: Compose files as people write them', () => {
     const [, start, stop] = steps(p);
     assert.deepEqual(start!.waitFor, [{ service: 'web', condition: 'ready' }]);
     assert.deepEqual(stop!.dependsOn, [start!.id]);
-    assert.equal(stop!.drain, true);
     const withPort = plan(sf('web:2', true), running(v1));
     assert.deepEqual(steps(withPort).map((s) => s.kind), ['create', 'stop', 'start'], 'the old container holds the host port until it stops');
   });

@@ -221,7 +221,6 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
       // The new container runs and is ready (healthy, when it has a healthcheck) before the old stops.
       const s = start([createId], undefined, [{ service: svc.name, condition: 'ready' }]);
       stop.dependsOn.push(s.id);
-      stop.drain = true;
       steps.push(create, s, stop);
     } else {
       stop.dependsOn.push(createId);

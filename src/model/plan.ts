@@ -46,11 +46,6 @@ export interface Step {
   platform?: string;
   /** Compose's container_name of the service: `create` and `start` move the name to the new container. */
   containerName?: string;
-  /**
-   * For the `stop` of a container replaced start-first: take it off its networks first (its
-   * name no longer resolves to it), let clients that just looked it up finish, then stop it.
-   */
-  drain?: boolean;
   /** Engine name of a network or volume when it is not `<app>_<name>`; external ones are never touched. */
   engineName?: string;
 }

@@ -140,7 +140,6 @@ export class DockerApplier implements Applier {
       case 'create':
         return this.create(step, ctx);
       case 'stop': {
-        if (step.drain) await this.drain(step.containerId!, ctx);
         await ignore(e.call((d) => d.getContainer(step.containerId!).stop()), 304, 404);
         return { containerId: step.containerId! };
       }
@@ -308,44 +307,6 @@ export class DockerApplier implements Applier {
     return { containerId };
   }
 
-  /** The networks and aliases a container was created with (its label), when it has them. */
-  private async endpoints(containerId: string): Promise<{ labels: Record<string, string[]>; connected: string[] } | undefined> {
-    let info;
-    try {
-      info = await this.engine.call((d) => d.getContainer(containerId).inspect());
-    } catch (err) {
-      if (statusOf(err) === 404) return undefined;
-      throw err;
-    }
-    const raw = info.Config.Labels?.[LABEL.endpoints];
-    if (!raw) return undefined; // made before rollgate labelled endpoints: stopped as it is
-    return { labels: JSON.parse(raw) as Record<string, string[]>, connected: Object.keys(info.NetworkSettings.Networks ?? {}) };
-  }
-
-  /**
-   * Start-first's last step: the old container leaves its networks before it stops, so the service
-   * name stops resolving to it at once (a stop alone leaves its address in the Engine's DNS until
-   * the network is torn down, after the process has exited).
-   */
-  private async drain(containerId: string, ctx: StepContext): Promise<void> {
-    const ep = await this.endpoints(containerId);
-    if (!ep) return;
-    for (const net of ep.connected.filter((n) => n in ep.labels)) {
-      await ignore(this.engine.call((d) => d.getNetwork(net).disconnect({ Container: containerId, Force: true })), 404);
-    }
-    ctx.log.debug({ container: containerId.slice(0, 12) }, 'the replaced container left its networks; it stops now');
-  }
-
-  /** Puts a drained container back on its networks, with its aliases (undo of a drained stop). */
-  private async undrain(containerId: string): Promise<void> {
-    const ep = await this.endpoints(containerId);
-    if (!ep) return;
-    for (const [net, aliases] of Object.entries(ep.labels)) {
-      if (ep.connected.includes(net)) continue;
-      await ignore(this.engine.call((d) => d.getNetwork(net).connect({ Container: containerId, EndpointConfig: { Aliases: aliases } })), 409, 403);
-    }
-  }
-
   /** Moves the container_name to the new container: the holder (the one it replaces) steps aside. */
   private async takeName(name: string, containerId: string, t: { app: string; service: string }, txn: string): Promise<void> {
     const h = await this.holder(name);
@@ -408,7 +369,6 @@ export class DockerApplier implements Applier {
       }
       case 'stop': {
         const t = target(step) as { app: string; service: string };
-        if (step.drain) await this.undrain(step.containerId!);
         try {
           await ignore(e.call((d) => d.getContainer(step.containerId!).start()), 304);
         } catch (err) {

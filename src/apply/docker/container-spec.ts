@@ -129,7 +129,6 @@ export function containerSpec(id: ContainerIdentity, config: ServiceConfig, name
     [LABEL.service]: id.service,
     [LABEL.configHash]: id.configHash,
     [LABEL.txn]: id.txn,
-    ...(config.networkMode ? {} : { [LABEL.endpoints]: JSON.stringify(Object.fromEntries(config.networks.map((n) => [engineNetwork(id.app, config, n), endpointConfig(id.service, config, n)['Aliases']]))) }),
     ...(id.commit ? { [LABEL.commit]: id.commit } : {}),
   };
   return {

@@ -9,8 +9,6 @@ export const LABEL = {
   /** The transaction that created an object; undo and crash recovery find objects by it. */
   txn: 'io.rollgate.txn',
   network: 'io.rollgate.network',
-  /** A container's networks and aliases (JSON), so a drained container can be put back on them. */
-  endpoints: 'io.rollgate.endpoints',
   volume: 'io.rollgate.volume',
 } as const;
 
