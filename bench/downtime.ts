@@ -80,6 +80,8 @@ async function otherProbes(docker: Docker, project: (l: Record<string, string>) 
 interface Measured {
   /** Per service: probes that found the service unreachable (addresses that did not answer, or no container by that name). */
   failed: number[];
+  /** Of those, the ones whose lookup found no container by that name (NXDOMAIN). */
+  nxdomain: number[];
   /** Per service: probes whose lookup got no answer in time (the Engine's DNS under load), counted apart. */
   dnsTimeouts: number[];
   periodMs: number;
@@ -112,16 +114,18 @@ async function measureAlone(docker: Docker, project: (l: Record<string, string>)
   const ms = Date.now() - t0;
   const after = await probeLines(docker, project);
   const failed: number[] = [];
+  const nxdomain: number[] = [];
   const dnsTimeouts: number[] = [];
   let probes = 0;
   for (const [svc, lines] of after) {
     const added = lines.slice(before.get(svc)?.length ?? 0);
     probes += added.length;
     failed.push(added.filter((l) => /FAIL-(refused|nxdomain)$/.test(l)).length);
+    nxdomain.push(added.filter((l) => l.endsWith('FAIL-nxdomain')).length);
     dnsTimeouts.push(added.filter((l) => l.endsWith('FAIL-dns-timeout')).length);
     if (process.env['BENCH_DEBUG']) process.stderr.write(`${svc}: ${added.map((l) => (l.endsWith('ok') ? '.' : l.replace(/.*FAIL-/, '[') + ']')).join('')}\n`);
   }
-  return { failed, dnsTimeouts, periodMs: (ms * after.size) / Math.max(1, probes) };
+  return { failed, nxdomain, dnsTimeouts, periodMs: (ms * after.size) / Math.max(1, probes) };
 }
 
 async function main() {
@@ -144,7 +148,7 @@ async function main() {
 
     const stateDir = tempDir('bench-state-');
     const applier = new DockerApplier(engine, { keepImages: () => [web, probeImage], paths: hostPaths(stateDir) });
-    const empty = () => ({ failed: [] as number[], dns: [] as number[], period: [] as number[] });
+    const empty = () => ({ failed: [] as number[], nx: [] as number[], dns: [] as number[], period: [] as number[] });
     const results: Record<string, ReturnType<typeof empty>> = { compose: empty(), 'rollgate default': empty(), 'rollgate start-first': empty() };
 
     const ready = async (project: (l: Record<string, string>) => boolean) => {
@@ -182,6 +186,7 @@ async function main() {
       });
       results['compose']!.failed.push(...c.failed);
       results['compose']!.dns.push(...c.dnsTimeouts);
+      results['compose']!.nx.push(...c.nxdomain);
       results['compose']!.period.push(c.periodMs);
       for (const [name, sf] of modes) {
         const appName = sf ? 'sf' : 'nbo';
@@ -192,6 +197,7 @@ async function main() {
         });
         results[name]!.failed.push(...m.failed);
         results[name]!.dns.push(...m.dnsTimeouts);
+        results[name]!.nx.push(...m.nxdomain);
         results[name]!.period.push(m.periodMs);
       }
     }
@@ -200,12 +206,12 @@ async function main() {
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
     const composeDown = mean(compose.failed) * median(compose.period);
     console.log(`docker-compose ${version}, ${SERVICES} services updated at once, ${ROUNDS} rounds: ${SERVICES * ROUNDS} service updates per tool\n`);
-    console.log('| tool | failed probes per service update: mean | max | total | lookups timed out (total) | probe period (ms) | downtime per service update (mean failed × period, ms) | ratio to compose |');
-    console.log('|---|---|---|---|---|---|---|---|');
+    console.log('| tool | failed probes per service update: mean | max | total | of which NXDOMAIN | lookups timed out | probe period (ms) | downtime per service update (mean failed × period, ms) | ratio to compose |');
+    console.log('|---|---|---|---|---|---|---|---|---|');
     for (const [name, r] of Object.entries(results)) {
       const down = mean(r.failed) * median(r.period);
       const ratio = composeDown > 0 ? (down / composeDown).toFixed(2) + '×' : '—';
-      console.log(`| ${name === 'compose' ? 'docker-compose up -d' : name} | ${mean(r.failed).toFixed(2)} | ${Math.max(...r.failed)} | ${r.failed.reduce((a, b) => a + b, 0)} | ${r.dns.reduce((a, b) => a + b, 0)} | ${median(r.period).toFixed(0)} | ${down.toFixed(0)} | ${ratio} |`);
+      console.log(`| ${name === 'compose' ? 'docker-compose up -d' : name} | ${mean(r.failed).toFixed(2)} | ${Math.max(...r.failed)} | ${r.failed.reduce((a, b) => a + b, 0)} | ${r.nx.reduce((a, b) => a + b, 0)} | ${r.dns.reduce((a, b) => a + b, 0)} | ${median(r.period).toFixed(0)} | ${down.toFixed(0)} | ${ratio} |`);
     }
     await run('docker-compose', ['-p', 'cmp', '-f', cfile, 'down', '-t', '1'], dockerHost, cdir).catch(() => {});
   } finally {

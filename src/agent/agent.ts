@@ -12,10 +12,10 @@ import { plan as makePlan } from '../diff/index.js';
 import { configHashesOf, dockerContainerStates, healthWindow, HealthFailedError, type HealthVerdict, type ProbeEnv } from '../health/index.js';
 import { FleetRepoError, GitObjectSource, loadDesiredState } from '../manifest/index.js';
 import { PlanError } from '../diff/index.js';
-import type { DesiredState, DeviceIdentity } from '../model/index.js';
+import type { DesiredState, DeviceIdentity, Plan } from '../model/index.js';
 import { badRecord, rollBackToLastGood, withBad, type BadCommit, type Convergence, type FailureKind } from '../rollback/index.js';
 import { durationMs as ms, gatewayAppliers, readVariables, type GatewayOptions } from './gateway.js';
-import { observeGateway, type GatewayAppliers } from '../apply/index.js';
+import { observeGateway, refreshableImages, type GatewayAppliers } from '../apply/index.js';
 import type { AgentConfig } from './config.js';
 import { serveControl } from './control.js';
 import { fleetSource, type FleetSource } from './fleet-source.js';
@@ -97,6 +97,8 @@ export class Agent {
   private skipLogged?: string;
   private live: LiveStatus = { pid: process.pid, phase: 'starting', since: now() };
   metricsAddress?: string;
+  /** When each pull_policy image was last asked about in the registry (a period counts from it). */
+  private readonly resolvedAt = new Map<string, number>();
 
   constructor(o: AgentOptions) {
     this.cfg = o.config;
@@ -400,7 +402,7 @@ export class Agent {
     const verdicts: HealthVerdict[] = [];
     let r: ReconcileResult;
     try {
-      r = await reconcileOnce(desired, { ...a, stateDir: this.stateDir, log: this.log, concurrency: this.cfg.apply.concurrency, confirm: this.gate(desired, a, verdicts), onFailure: this.failureHook(commit, verdicts) });
+      r = await reconcileOnce(desired, { ...a, stateDir: this.stateDir, log: this.log, concurrency: this.cfg.apply.concurrency, confirm: this.gate(desired, a, verdicts), onFailure: this.failureHook(commit, verdicts), refreshImages: this.dueImages(desired) });
     } catch (err) {
       if (!(err instanceof PlanError)) throw err;
       // No plan takes this gateway to the commit (a constraint, a changed network or volume):
@@ -498,11 +500,25 @@ export class Agent {
     return { result: 'rolled-back', commit: bad.commit, detail: bad.reason, steps: [...ran, ...report.steps], ...(report.to ? { to: report.to } : {}) };
   }
 
-  /** Takes the gateway to a commit's desired state without a health gate (the rollback target, drift). */
-  private async converge(commit: string): Promise<Convergence> {
+  /** pull_policy images due for a look in the registry: `always` every time, a period once it has passed. */
+  private dueImages(desired: DesiredState): string[] {
+    const at = Date.now();
+    const due = refreshableImages(desired, (image, everyMs) => everyMs === undefined || at - (this.resolvedAt.get(image) ?? 0) >= everyMs);
+    for (const image of due) this.resolvedAt.set(image, at);
+    return due;
+  }
+
+  /**
+   * Takes the gateway to a commit's desired state (the rollback target, drift). Without a health
+   * gate, except when an image moved in the registry: that is a new release of the service, so
+   * it passes the health window or is put back, as a commit would.
+   */
+  private async converge(commit: string, refresh = false): Promise<Convergence> {
     const { desired, source } = await this.load(commit);
     const a = await this.appliers(desired, source);
-    const r = await reconcileOnce(desired, { ...a, stateDir: this.stateDir, log: this.log, concurrency: this.cfg.apply.concurrency });
+    const refreshImages = refresh ? this.dueImages(desired) : [];
+    const gate = refreshImages.length ? { refreshImages, confirm: this.gate(desired, a, []), gateIf: (p: Plan) => p.changes.some((c) => c.cause === 'registry') } : {};
+    const r = await reconcileOnce(desired, { ...a, stateDir: this.stateDir, log: this.log, concurrency: this.cfg.apply.concurrency, ...gate });
     const o = r.outcome;
     if (!o || o.status === 'applied') return { ok: true, steps: o?.ran ?? [] };
     return { ok: false, error: o.error ?? o.status, steps: [...o.ran, ...o.undone] };
@@ -511,7 +527,7 @@ export class Agent {
   private async repairDrift(commit: string): Promise<CycleReport> {
     this.setPhase('applying', commit);
     try {
-      const conv = await this.converge(commit);
+      const conv = await this.converge(commit, true);
       if (conv.steps.length > 0) {
         await this.record(() => {}, { event: conv.ok ? 'applied' : 'error', commit, steps: conv.steps, detail: conv.ok ? 'drift repaired' : `drift repair failed: ${conv.error}` });
         if (conv.ok) this.log.info({ commit, steps: conv.steps }, `drift repaired: the gateway matches ${short(commit)} again`);

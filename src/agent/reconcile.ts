@@ -14,6 +14,10 @@ export interface ReconcileDeps extends GatewayAppliers {
   concurrency?: number;
   confirm?: () => Promise<void>;
   onFailure?: FailureHook;
+  /** Images to ask the registry about (pull_policy always or a period that is due). */
+  refreshImages?: string[];
+  /** When given, `confirm` (the health window) runs only for plans it accepts. */
+  gateIf?: (plan: Plan) => boolean;
 }
 
 export interface ReconcileResult {
@@ -41,7 +45,7 @@ export async function reconcileOnce(desired: DesiredState, deps: ReconcileDeps):
     const status = resumed.undoErrors.length > 0 ? 'rollback-incomplete' : 'rolled-back';
     return { resumed, plan: resumed.plan, outcome: { txn: resumed.txn, status, error: resumed.failure, ran: [], undone: resumed.undone, undoErrors: resumed.undoErrors, finalizeErrors: [] } };
   }
-  const observed = await observeGateway(deps, desired, deps.log);
+  const observed = await observeGateway(deps, desired, deps.log, deps.refreshImages ? { refreshImages: deps.refreshImages } : {});
   const plan = makePlan(desired, observed);
   const steps = plan.prepare.length + plan.stages.reduce((n, s) => n + s.steps.length, 0) + plan.finalize.length;
   if (steps === 0) return { ...(resumed ? { resumed } : {}), plan };
@@ -51,7 +55,7 @@ export async function reconcileOnce(desired: DesiredState, deps: ReconcileDeps):
     journal,
     log: deps.log,
     ...(deps.concurrency ? { concurrency: deps.concurrency } : {}),
-    ...(deps.confirm ? { confirm: deps.confirm } : {}),
+    ...(deps.confirm && (!deps.gateIf || deps.gateIf(plan)) ? { confirm: deps.confirm } : {}),
     ...(deps.onFailure ? { onFailure: deps.onFailure } : {}),
   });
   return { ...(resumed ? { resumed } : {}), plan, outcome };

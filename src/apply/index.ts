@@ -3,7 +3,7 @@ export { applyPlan, resumeJournal, NoApplierError, type ApplyOptions, type Apply
 export { Journal, JournalError, type JournalData, type JournalPhase } from './journal.js';
 export { writeFileAtomic } from './atomic-write.js';
 export { silentLog, type Log } from './log.js';
-export { observeGateway, type GatewayAppliers } from './observe-gateway.js';
+export { observeGateway, refreshableImages, type GatewayAppliers } from './observe-gateway.js';
 export { DockerApplier, type DockerApplierOptions } from './docker/applier.js';
 export { Engine, socketFromHost, DEFAULT_DOCKER_SOCKET, type EngineOptions } from './docker/engine.js';
 export { DockerError, type DockerErrorKind } from './docker/errors.js';

@@ -14,11 +14,27 @@ export interface GatewayAppliers {
  * Observes containers through the Engine and components through their interfaces: those of
  * `desired` when given (the components the fleet repo names), else those rollgate has records of.
  */
-export async function observeGateway(a: GatewayAppliers, desired?: DesiredState, log: Log = silentLog): Promise<ObservedState> {
+/** Images of services with a pull_policy that re-resolves: those whose tag moved in the registry are reported. */
+export function refreshableImages(desired: DesiredState | undefined, due: (image: string, everyMs: number | undefined) => boolean = () => true): string[] {
+  const out = new Set<string>();
+  for (const app of desired?.apps ?? []) {
+    for (const s of app.services) {
+      const p = s.pullPolicy;
+      if (p === 'always' || (typeof p === 'object' && due(s.config.image, p.everyMs))) if (!s.config.image.includes('@')) out.add(s.config.image);
+    }
+  }
+  return [...out].sort();
+}
+
+export async function observeGateway(a: GatewayAppliers, desired?: DesiredState, log: Log = silentLog, opts: { refreshImages?: string[] } = {}): Promise<ObservedState> {
   const parts = [a.docker ? `Docker Engine at unix://${a.docker.engine.socketPath}` : 'no Docker Engine'];
   if (a.interfaces) parts.push('update interfaces');
   const observed = emptyObservedState(`live gateway (${parts.join(', ')})`);
   if (a.docker) Object.assign(observed, await a.docker.observe());
+  if (a.docker && opts.refreshImages?.length) {
+    const moved = await a.docker.movedImages(opts.refreshImages, log);
+    if (moved.length) observed.movedImages = moved;
+  }
   if (a.interfaces) {
     const targets = desired?.components ?? (await a.interfaces.recorded());
     observed.components = await a.interfaces.observe(targets, log, desired?.system ?? '');

@@ -2,7 +2,7 @@
 
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { writeFileAtomic, type Log } from '../apply/index.js';
+import { refreshableImages, writeFileAtomic, type Log } from '../apply/index.js';
 import { reconcileOnce } from '../agent/reconcile.js';
 import { loadDesiredState } from '../manifest/index.js';
 import { EXIT_ERROR, EXIT_OK, loadOptions, printWarnings, repoSpec, type Io, type RepoOptions, type VariableOptions } from './commands.js';
@@ -49,7 +49,7 @@ export async function runApply(o: ApplyCommandOptions, io: Io): Promise<number> 
     if (o.output !== 'json') printWarnings(io, desired.warnings);
     const appliers = await gatewayAppliers({ ...o, stateDir }, log, desired);
     if (appliers.interfaces) appliers.interfaces.repo = source;
-    const r = await reconcileOnce(desired, { ...appliers, stateDir, log });
+    const r = await reconcileOnce(desired, { ...appliers, stateDir, log, refreshImages: refreshableImages(desired) });
     if (o.output === 'json') io.out(JSON.stringify({ resumed: r.resumed ?? null, plan: r.plan, outcome: r.outcome ?? null }, null, 2) + '\n');
     else {
       if (r.resumed) io.out(`An apply interrupted in its ${r.resumed.interruptedIn} phase was ${RESUMED[r.resumed.action]}.\n`);

@@ -59,10 +59,12 @@ class Builder {
   readonly networksByApp = new Map<string, Set<string>>();
   readonly volumesByApp = new Map<string, Set<string>>();
   readonly engineNames = new Map<string, string>();
+  readonly moved: Set<string>;
   private readonly written = new Set<string>();
 
   constructor(readonly observed: ObservedState) {
     this.images = new Set(observed.images);
+    this.moved = new Set(observed.movedImages ?? []);
     for (const n of observed.networks) {
       group(this.networksByApp, n.app).add(n.name);
       if (n.engineName) this.engineNames.set(`network/${n.app}/${n.name}`, n.engineName);
@@ -165,7 +167,9 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
     const target: StepTarget = { kind: 'service', app: app.name, service: svc.name };
     const list = (byService.get(svc.name) ?? []).sort((x, y) => byString(x.containerId, y.containerId));
     byService.delete(svc.name);
-    const matching = list.filter((c) => c.configHash === svc.configHash);
+    // pull_policy always (or a due period) and the tag moved in the registry: same configuration, new image.
+    const moved = b.moved.has(svc.config.image) && svc.pullPolicy !== undefined && svc.pullPolicy !== 'missing' && svc.pullPolicy !== 'never';
+    const matching = moved ? [] : list.filter((c) => c.configHash === svc.configHash);
     const match = matching.find((c) => c.state === 'running') ?? matching[0];
     const others = list.filter((c) => c !== match);
     const depStarts = Object.keys(svc.config.dependsOn).map((d) => startIds.get(d)).filter((x): x is string => x !== undefined);
@@ -229,7 +233,8 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
     fin.push({ id: stepId('remove', target, old.containerId), kind: 'remove', target, dependsOn: [], containerId: old.containerId });
     const from = old.image === svc.config.image ? old.configHash.slice(0, 12) : old.image;
     const to = old.image === svc.config.image ? svc.configHash.slice(0, 12) : svc.config.image;
-    b.changes.push({ action: 'change', target, from, to, reason: old.image === svc.config.image ? 'configuration changed' : 'image changed' });
+    const byRegistry = moved && old.configHash === svc.configHash;
+    b.changes.push({ action: 'change', target, from, to, reason: byRegistry ? `${svc.config.image} moved in the registry (pull_policy)` : old.image === svc.config.image ? 'configuration changed' : 'image changed', ...(byRegistry ? { cause: 'registry' as const } : {}) });
   }
   for (const name of [...byService.keys()].sort(byString)) {
     for (const c of byService.get(name)!) removeContainer(c, 'service is no longer in the compose file', true);

@@ -37,6 +37,11 @@ export interface ObservedState {
   volumes: { app: string; name: string; engineName?: string; configHash?: string }[];
   /** Image references present on the gateway. */
   images: string[];
+  /**
+   * Images of services with `pull_policy: always` (or a period) whose tag names another digest in
+   * the registry than the one on the gateway: their services are replaced, pulling first.
+   */
+  movedImages?: string[];
 }
 
 export function emptyObservedState(origin = 'fresh gateway'): ObservedState {

@@ -58,6 +58,8 @@ export interface Change {
   from?: string;
   to?: string;
   reason: string;
+  /** `registry`: the image's tag moved in the registry (pull_policy), not the fleet repo. */
+  cause?: 'registry';
 }
 
 export interface Stage {

@@ -5,13 +5,14 @@
 import { mkdir, stat } from 'node:fs/promises';
 import type { DesiredApp, DesiredService, Plan, Step } from '../../model/index.js';
 import type { Applier, StepContext, StepRecord } from '../applier.js';
+import type { Log } from '../log.js';
 import { bindSource, containerSpec, dataMountSource, endpointConfig, extraNetworks, hostPaths, type HostPaths } from './container-spec.js';
 import { pruneTrees, writeTree } from './files.js';
 import type { Engine } from './engine.js';
 import { DockerError, engineMessage, portInUse, statusOf } from './errors.js';
 import { LABEL, containerName, networkName, volumeName } from './labels.js';
 import { observeDocker, type DockerObservation } from './observe.js';
-import { pullImage, type RegistryAuth } from './pull.js';
+import { pullImage, registryOf, type RegistryAuth } from './pull.js';
 import { healthyDeadlineMs, waitForDependency, waitReady } from './wait.js';
 
 const KINDS = new Set(['pull', 'write-files', 'create-network', 'create-volume', 'create', 'stop', 'start', 'remove', 'remove-network', 'remove-volume']);
@@ -83,6 +84,39 @@ export class DockerApplier implements Applier {
 
   observe(): Promise<DockerObservation> {
     return observeDocker(this.engine);
+  }
+
+  /**
+   * Of these image references, those whose tag names another digest in the registry than the
+   * image on the gateway: one manifest request per image, made by the Engine with the registry
+   * credentials. A registry that cannot be asked is logged and the image taken as it is.
+   */
+  async movedImages(refs: string[], log: Log): Promise<string[]> {
+    const moved: string[] = [];
+    const containers = await this.engine.call((d) => d.listContainers({ all: true, filters: JSON.stringify({ label: [LABEL.app] }) }));
+    for (const ref of refs) {
+      // What runs is what counts: the images of the containers made from this reference.
+      const ids = [...new Set(containers.filter((c) => c.Image === ref).map((c) => c.ImageID))];
+      if (ids.length === 0) continue; // nothing runs it yet: the plan pulls it anyway
+      const auth = this.opts.registryAuth?.[registryOf(ref)];
+      let remote: string | undefined;
+      try {
+        const info = await this.engine.call((d) => d.getImage(ref).distribution(auth ? { authconfig: { username: auth.username, password: auth.password, serveraddress: registryOf(ref) } } : {}));
+        remote = info.Descriptor?.digest;
+      } catch (err) {
+        log.warn({ image: ref, err: engineMessage(err) }, `could not ask the registry whether ${ref} moved (pull_policy); it is kept as it is: ${engineMessage(err)}`);
+        continue;
+      }
+      if (!remote) continue;
+      for (const id of ids) {
+        const digests = (await this.engine.call((d) => d.getImage(id).inspect()).catch(() => undefined))?.RepoDigests ?? [];
+        if (digests.some((x) => x.endsWith(`@${remote}`))) continue;
+        log.info({ image: ref, digest: remote }, `${ref} now names ${remote} in the registry; its services are replaced (pull_policy)`);
+        moved.push(ref);
+        break;
+      }
+    }
+    return moved;
   }
 
   async run(step: Step, ctx: StepContext): Promise<Omit<StepRecord, 'status'>> {
