@@ -3,14 +3,12 @@
 // Needs root, docker.io, docker-registry, busybox-static and docker-compose. Prints Markdown;
 // BENCHMARKS.md holds the recorded figures and the method.
 
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DockerApplier, Engine, silentLog } from '../src/apply/index.js';
 import { reconcileOnce } from '../src/agent/reconcile.js';
 import { AppRepo } from '../test/helpers/app-repo.js';
-import { median, run } from './common.js';
-import { DockerEnv, startDockerEnv, stopDockerEnv } from '../test/helpers/docker-env.js';
+import { median, run, withComposeBench } from './common.js';
 import { CLI } from '../test/helpers/cli.js';
 import { tempDir } from '../test/helpers/fixtures.js';
 
@@ -31,15 +29,9 @@ function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
 
 
 async function main() {
-  if (spawnSync('sh', ['-c', 'command -v docker-compose']).status !== 0) throw new Error('docker-compose is missing (Debian package docker-compose)');
-  const info = await startDockerEnv();
-  const envFile = join(info.root, 'env.json');
-  try {
-    const env = new DockerEnv(info, envFile);
+  await withComposeBench(async ({ info, env, dockerHost, composeVersion: version }) => {
     const img1 = await env.image('bench/svc', '1', true);
     const img2 = await env.image('bench/svc', '2', true);
-    const dockerHost = { DOCKER_HOST: `unix://${info.socket}` };
-    const version = spawnSync('docker-compose', ['version', '--short']).stdout.toString().trim();
 
     // docker-compose project
     const cdir = tempDir('bench-compose-');
@@ -111,9 +103,7 @@ async function main() {
     console.log(row('release update of all services', upd.compose, upd.rollgate, upd.rollgateCli));
     console.log(`\nEngine API calls in a no-op reconcile: ${calls}`);
     await run('docker-compose', ['-p', 'cmp', '-f', cfile, 'down', '-t', '1'], dockerHost, cdir).catch(() => {});
-  } finally {
-    await stopDockerEnv(envFile);
-  }
+  });
 }
 
 main().catch((err: unknown) => {

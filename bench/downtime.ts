@@ -5,7 +5,6 @@
 // same private Engine, in the same run. Needs root, docker.io, docker-registry, busybox-static,
 // docker-compose. Prints Markdown; BENCHMARKS.md holds the recorded figures and the method.
 
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,28 +12,13 @@ import type Docker from 'dockerode';
 import { DockerApplier, Engine, hostPaths, silentLog } from '../src/apply/index.js';
 import { reconcileOnce } from '../src/agent/reconcile.js';
 import { AppRepo } from '../test/helpers/app-repo.js';
-import { median, run } from './common.js';
-import { DockerEnv, startDockerEnv, stopDockerEnv } from '../test/helpers/docker-env.js';
+import { median, run, withComposeBench } from './common.js';
 import { tempDir } from '../test/helpers/fixtures.js';
+import { probeCommand } from '../test/helpers/container-io.js';
 
 const SERVICES = 3;
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
 
-const probe = (service: string) => `    command:
-      - sh
-      - -c
-      - |
-        while true; do
-          answer=$$(nslookup ${service} 2>&1)
-          ips=$$(echo "$$answer" | sed -n 's/^Address: *\\([0-9.]*\\)$$/\\1/p')
-          if [ -n "$$ips" ]; then ok=FAIL-refused; elif echo "$$answer" | grep -q NXDOMAIN; then ok=FAIL-nxdomain; else ok=FAIL-dns-timeout; fi
-          for ip in $$ips; do
-            if printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 "$$ip" 8080 | grep -q version; then ok=ok; break; fi
-          done
-          echo "$$ok"
-          sleep 0.02
-        done
-`;
 
 function app(web: string, probeImage: string, release: number, startFirst: boolean): string {
   const lines = ['services:'];
@@ -51,7 +35,7 @@ function app(web: string, probeImage: string, release: number, startFirst: boole
       `  probe${i}:`,
       `    image: ${probeImage}`,
       '    init: true',
-      probe(`web${i}`).trimEnd(),
+      probeCommand(`web${i}`).trimEnd(),
     );
   }
   return lines.join('\n') + '\n';
@@ -129,15 +113,9 @@ async function measureAlone(docker: Docker, project: (l: Record<string, string>)
 }
 
 async function main() {
-  if (spawnSync('sh', ['-c', 'command -v docker-compose']).status !== 0) throw new Error('docker-compose is missing (Debian package docker-compose)');
-  const info = await startDockerEnv();
-  const envFile = join(info.root, 'env.json');
-  try {
-    const env = new DockerEnv(info, envFile);
+  await withComposeBench(async ({ info, env, dockerHost, composeVersion: version }) => {
     const web = await env.image('bench/web', '1', true);
     const probeImage = await env.image('bench/probe', '1', true);
-    const dockerHost = { DOCKER_HOST: `unix://${info.socket}` };
-    const version = spawnSync('docker-compose', ['version', '--short']).stdout.toString().trim();
     const engine = new Engine({ socketPath: info.socket });
     const docker = engine.docker;
 
@@ -214,9 +192,7 @@ async function main() {
       console.log(`| ${name === 'compose' ? 'docker-compose up -d' : name} | ${mean(r.failed).toFixed(2)} | ${Math.max(...r.failed)} | ${r.failed.reduce((a, b) => a + b, 0)} | ${r.nx.reduce((a, b) => a + b, 0)} | ${r.dns.reduce((a, b) => a + b, 0)} | ${median(r.period).toFixed(0)} | ${down.toFixed(0)} | ${ratio} |`);
     }
     await run('docker-compose', ['-p', 'cmp', '-f', cfile, 'down', '-t', '1'], dockerHost, cdir).catch(() => {});
-  } finally {
-    await stopDockerEnv(envFile);
-  }
+  });
 }
 
 main().catch((err: unknown) => {

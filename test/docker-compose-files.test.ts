@@ -14,21 +14,9 @@ import type { DesiredState } from '../src/model/index.js';
 import { AppRepo } from './helpers/app-repo.js';
 import { requireDocker } from './helpers/docker-tests.js';
 import { cleanup, tempDir } from './helpers/fixtures.js';
+import { exec, httpText, probeCommand } from './helpers/container-io.js';
 
 const env = requireDocker();
-
-async function exec(docker: Docker, id: string, cmd: string[]): Promise<string> {
-  const e = await docker.getContainer(id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, Tty: true });
-  const stream = await e.start({ hijack: true, stdin: false, Tty: true });
-  const chunks: Buffer[] = [];
-  stream.on('data', (c: Buffer) => chunks.push(c));
-  await new Promise((r) => stream.on('end', r));
-  return Buffer.concat(chunks).toString().trim();
-}
-
-async function httpText(port: number): Promise<string> {
-  return (await (await fetch(`http://127.0.0.1:${port}/`)).text()).trim();
-}
 
 class Lines implements Log {
   text = '';
@@ -225,27 +213,12 @@ secrets:
   probe:
     image: ${img['worker1']}
     init: true
-    # A client as curl or Go's net/http is: it looks the name up for each request and tries the
-    # addresses it gets in turn. (busybox-static's wget crashes outside loopback; nslookup and nc work.)
-    command:
-      - sh
-      - -c
-      - |
-        while true; do
-          ips=$$(nslookup web 2>&1 | sed -n 's/^Address: *\\([0-9.]*\\)$$/\\1/p')
-          ok="FAIL ($$ips)"
-          for ip in $$ips; do
-            if printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 "$$ip" 8080 | grep -q version; then ok=ok; break; fi
-          done
-          echo "$$ok"
-          sleep 0.1
-        done
-`;
+${probeCommand('web')}`;
     const r = repo();
     assert.equal((await reconcile(await r.set({ sf: compose('1') }))).outcome?.status, 'applied');
     const probeId = (await byService('sf'))['probe']!.Id;
     const before = (await byService('sf'))['web']!.Id;
-    const probeLines = async () => (await docker.getContainer(probeId).logs({ stdout: true, stderr: true })).toString().replace(/[^ -~\n]/g, '').split('\n').filter((l) => /ok|FAIL/.test(l));
+    const probeLines = async () => (await docker.getContainer(probeId).logs({ stdout: true, stderr: true })).toString().replace(/[^ -~\n]/g, '').split('\n').filter((l) => /ok$|FAIL-/.test(l));
     // The probe may start before the web server listens: only what it sees from its first answer on counts.
     while (!(await probeLines()).some((l) => /ok$/.test(l))) await new Promise((r) => setTimeout(r, 100));
     const settled = (await probeLines()).length;

@@ -14,6 +14,7 @@ import type { DesiredState } from '../src/model/index.js';
 import { AppRepo } from './helpers/app-repo.js';
 import { requireDocker } from './helpers/docker-tests.js';
 import { cleanup, tempDir } from './helpers/fixtures.js';
+import { exec, httpText } from './helpers/container-io.js';
 
 const env = requireDocker();
 
@@ -36,21 +37,6 @@ class Recorder implements Log {
 
 async function appContainers(docker: Docker, app: string) {
   return docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL.app}=${app}`] }) });
-}
-
-async function httpText(port: number): Promise<string> {
-  const r = await fetch(`http://127.0.0.1:${port}/`);
-  return (await r.text()).trim();
-}
-
-/** Output of a command run inside a container (TTY mode: one plain stream). */
-async function exec(docker: Docker, id: string, cmd: string[]): Promise<string> {
-  const e = await docker.getContainer(id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, Tty: true });
-  const stream = await e.start({ hijack: true, stdin: false, Tty: true });
-  const chunks: Buffer[] = [];
-  stream.on('data', (c: Buffer) => chunks.push(c));
-  await new Promise((r) => stream.on('end', r));
-  return Buffer.concat(chunks).toString().trim();
 }
 
 async function listening(port: number): Promise<Server> {

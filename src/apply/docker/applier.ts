@@ -94,9 +94,12 @@ export class DockerApplier implements Applier {
   async movedImages(refs: string[], log: Log): Promise<string[]> {
     const moved: string[] = [];
     const containers = await this.engine.call((d) => d.listContainers({ all: true, filters: JSON.stringify({ label: [LABEL.app] }) }));
+    // The list names a container's image by ID once its tag moved on the gateway: ask those what they were made from.
+    const made = new Map<string, string>();
+    for (const c of containers) made.set(c.Id, c.Image.startsWith('sha256:') ? ((await this.engine.call((d) => d.getContainer(c.Id).inspect()).catch(() => undefined))?.Config.Image ?? c.Image) : c.Image);
     for (const ref of refs) {
       // What runs is what counts: the images of the containers made from this reference.
-      const ids = [...new Set(containers.filter((c) => c.Image === ref).map((c) => c.ImageID))];
+      const ids = [...new Set(containers.filter((c) => made.get(c.Id) === ref).map((c) => c.ImageID))];
       if (ids.length === 0) continue; // nothing runs it yet: the plan pulls it anyway
       const auth = this.opts.registryAuth?.[registryOf(ref)];
       let remote: string | undefined;
