@@ -10,7 +10,7 @@ export async function exec(docker: Docker, id: string, cmd: string[]): Promise<s
   const chunks: Buffer[] = [];
   stream.on('data', (c: Buffer) => chunks.push(c));
   await new Promise((r) => stream.on('end', r));
-  return Buffer.concat(chunks).toString().trim();
+  return Buffer.concat(chunks).toString().replace(/\r\n/g, '\n').trim(); // a TTY ends lines with CRLF
 }
 
 export async function httpText(port: number): Promise<string> {

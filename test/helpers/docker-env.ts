@@ -99,7 +99,9 @@ export async function startDockerEnv(): Promise<DockerEnvInfo> {
   const dockerdArgs = ['--host', `unix://${socket}`, '--data-root', join(root, 'data'), '--exec-root', join(root, 'exec'), '--pidfile', join(root, 'docker.pid'), '--log-level', 'warn',
     // Every test app gets a network. The default pools hold 31, and bridges that an earlier Engine
     // left behind still claim theirs, so a long run would run out; /24s from one /16 give 256.
-    '--default-address-pool', 'base=10.213.0.0/16,size=24'];
+    '--default-address-pool', 'base=10.213.0.0/16,size=24',
+    // Real Compose files publish ports on every address ("1883:1883"); here they bind loopback only.
+    '--ip', '127.0.0.1'];
   const info: DockerEnvInfo = { root, socket, registry: `127.0.0.1:${port}`, dockerdArgs, dockerdPid: 0, registryPid: 0 };
   info.dockerdPid = await startEngine(info);
   mkdirSync(join(root, 'registry'), { recursive: true });
@@ -165,9 +167,14 @@ function follow(docker: Docker, stream: NodeJS.ReadableStream): Promise<void> {
   );
 }
 
-/** `repo:tag` made locally with `docker import` of a busybox rootfs (httpd serves /www and /srv). */
-export async function importBusyboxImage(docker: Docker, repo: string, tag: string): Promise<string> {
-  const stream = await docker.importImage(rootfs(`${repo.split('/').slice(1).join('/')}:${tag}`) as unknown as NodeJS.ReadableStream, { repo, tag, changes: ['CMD ["/bin/sleep","3600"]', 'ENV PATH=/bin'] });
+/**
+ * `repo:tag` made locally with `docker import` of a busybox rootfs (httpd serves /www and /srv).
+ * A `standIn` image runs `sleep` whatever command a Compose file gives it, so it can stand in
+ * for a real image (mosquitto, grafana) that cannot be pulled here.
+ */
+export async function importBusyboxImage(docker: Docker, repo: string, tag: string, standIn = false): Promise<string> {
+  const changes = ['CMD ["/bin/sleep","3600"]', 'ENV PATH=/bin', ...(standIn ? ['ENTRYPOINT ["/bin/sh", "-c", "exec sleep 3600", "stand-in"]'] : [])];
+  const stream = await docker.importImage(rootfs(`${repo.split('/').slice(1).join('/')}:${tag}`) as unknown as NodeJS.ReadableStream, { repo, tag, changes });
   await follow(docker, stream);
   return `${repo}:${tag}`;
 }
@@ -195,10 +202,10 @@ export class DockerEnv {
    * `<registry>/<name>:<tag>`, imported and pushed to the registry; the local copy is removed
    * unless `keepLocal`, so whoever uses it pulls it through the registry.
    */
-  async image(name: string, tag: string, keepLocal = false): Promise<string> {
+  async image(name: string, tag: string, keepLocal = false, standIn = false): Promise<string> {
     const ref = `${this.registry}/${name}:${tag}`;
     if (this.made.has(ref)) return ref;
-    await importBusyboxImage(this.docker, `${this.registry}/${name}`, tag);
+    await importBusyboxImage(this.docker, `${this.registry}/${name}`, tag, standIn);
     await follow(this.docker, await this.docker.getImage(ref).push({ authconfig: { serveraddress: this.registry } }));
     if (!keepLocal) await this.docker.getImage(ref).remove();
     this.made.add(ref);
