@@ -104,12 +104,23 @@ configs:
     assert.deepEqual(copies, [...(v2.apps[0]!.files ?? []).map((f) => f.hash)].sort(), 'the v1 copy is gone, the v2 copies are there');
     assert.equal(statSync(join(stateDir, 'files')).mode & 0o777, 0o700);
 
-    // The default network made internal: refused naming it, and nothing is touched.
+    // The default network made internal: it is made again with its containers; a failed release
+    // puts the previous network back, with the previous containers on it.
     const net = (await docker.listNetworks({ filters: JSON.stringify({ label: [`${LABEL.app}=edge`] }) }))[0]!;
     assert.match(net.Labels?.[LABEL.configHash] ?? '', /^[0-9a-f]{64}$/, 'the network carries the hash of its definition');
-    const v3 = await r.set({ edge: compose + 'networks:\n  default:\n    internal: true\n' }, { files: files('config v2\n') });
-    await assert.rejects(reconcile(v3), /network "default" of app "edge" is defined differently from the network on the gateway/);
-    assert.equal((await byService('edge'))['broker']!.Id, second['broker']!.Id);
+    const internal = await r.set({ edge: compose + 'networks:\n  default:\n    internal: true\n' }, { files: files('config v2\n') });
+    const failed = await reconcileOnce(internal, { docker: applier(), stateDir, log: silentLog, confirm: () => Promise.reject(new Error('health window failed')) });
+    assert.equal(failed.outcome?.status, 'rolled-back', failed.outcome?.error);
+    assert.equal((await docker.getNetwork('edge_default').inspect()).Internal, false, 'the previous network is back');
+    const after = await byService('edge');
+    assert.deepEqual([after['broker']!.Id, after['worker']!.Id], [second['broker']!.Id, second['worker']!.Id], 'the previous containers, running again on it');
+    assert.equal(await httpText(18301), 'config v2');
+    const made = await reconcile(internal);
+    assert.equal(made.outcome?.status, 'applied', made.outcome?.error);
+    assert.equal((await docker.getNetwork('edge_default').inspect()).Internal, true);
+    const third = await byService('edge');
+    assert.ok(third['broker']!.Id !== second['broker']!.Id && third['worker']!.Id !== second['worker']!.Id, 'every container on it is new');
+    assert.equal(third['worker']!.State, 'running');
   });
 
   test('interpolated values: .env, the target\'s variables and the gateway\'s; a secret from a variable is mounted and never logged', async () => {

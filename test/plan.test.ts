@@ -312,9 +312,18 @@ describe('planner: Compose files as people write them', () => {
 describe('planner: networks and volumes whose definition changed', () => {
   const withNet = (internal: boolean, hash: string) => desired([], [app('a', 30, [svc('x', 'x:1')], { networks: [{ name: 'default', driver: 'bridge', internal, configHash: hash }], volumes: [{ name: 'data', driver: 'local', configHash: 'v1' }] })]);
 
-  test('a changed network is refused naming it, never applied halfway', () => {
+  test('a changed network is made again: its containers stop first, the network is recreated, then new containers start on it', () => {
     const before = withNet(false, 'n1');
-    assert.throws(() => plan(withNet(true, 'n2'), running(before, (o) => (o.networks = [{ app: 'a', name: 'default', configHash: 'n1' }]))), (e: unknown) => e instanceof PlanError && /network "default" of app "a" is defined differently/.test(e.message));
+    const p = plan(withNet(true, 'n2'), running(before, (o) => (o.networks = [{ app: 'a', name: 'default', configHash: 'n1' }])));
+    const steps = p.stages.flatMap((s) => s.steps);
+    assert.deepEqual(steps.map((s) => s.kind), ['recreate-network', 'stop', 'create', 'start']);
+    const [recreate, stop, create] = steps;
+    assert.deepEqual(recreate!.dependsOn, [stop!.id], 'the network goes once its container has stopped');
+    assert.ok(create!.dependsOn.includes(recreate!.id), 'the new container is made on the new network');
+    assert.deepEqual(p.changes.map((c) => [c.action, c.target.kind, c.reason]), [
+      ['change', 'network', 'its definition changed: it is made again, and the containers on it with it (stop-first)'],
+      ['change', 'service', 'its network default is made again'],
+    ]);
   });
 
   test('a changed volume is refused: its data is never dropped silently', () => {

@@ -109,16 +109,16 @@ function updateOrder(app: DesiredApp, svc: DesiredService): 'start-first' | 'sto
 }
 
 /**
- * A network or volume whose definition changed since the Engine object was made (its label says
- * so) is refused, naming it: never applied halfway, never ignored. Objects made before rollgate
- * labelled definitions carry no hash and are taken as they are.
+ * Networks and volumes whose definition changed since the Engine object was made (its label says
+ * so; objects made before rollgate labelled definitions carry no hash and are taken as they are).
+ * A changed network is recreated with its containers; a changed volume is refused, naming it,
+ * because recreating it drops its data.
  */
-function checkDefinitions(b: Builder, app: DesiredApp): void {
+function changedDefinitions(b: Builder, app: DesiredApp): Set<string> {
+  const networks = new Set<string>();
   for (const n of app.networks) {
     const seen = b.observed.networks.find((o) => o.app === app.name && o.name === n.name)?.configHash;
-    if (seen && n.configHash && seen !== n.configHash) {
-      throw new PlanError(`network "${n.name}" of app "${app.name}" is defined differently from the network on the gateway (driver, internal, ipam, options or name changed); rollgate does not yet recreate a network with its containers attached: give it a new key in the Compose file (services move to a new network, the old one is removed), or remove the app's containers and network by hand`, `network ${app.name}/${n.name}`);
-    }
+    if (seen && n.configHash && seen !== n.configHash) networks.add(n.name);
   }
   for (const v of app.volumes) {
     const seen = b.observed.volumes.find((o) => o.app === app.name && o.name === v.name)?.configHash;
@@ -126,12 +126,25 @@ function checkDefinitions(b: Builder, app: DesiredApp): void {
       throw new PlanError(`volume "${v.name}" of app "${app.name}" is defined differently from the volume on the gateway (driver, options or name changed); recreating it would drop its data, which rollgate never does silently: back it up and remove it by hand (docker volume rm), or give the volume a new key`, `volume ${app.name}/${v.name}`);
     }
   }
+  return networks;
 }
 
 function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], unchangedServices: string[]): void {
-  checkDefinitions(b, app);
+  const recreated = changedDefinitions(b, app);
   const steps: Step[] = [];
   const fin: Step[] = [];
+  // A changed network is removed and made again once every container on it has stopped; the
+  // services on it get new containers on the new network (stop-first: they cannot overlap).
+  const recreateIds: string[] = [];
+  const stopsBeforeRecreate: string[] = [];
+  for (const n of app.networks.filter((x) => recreated.has(x.name))) {
+    const target: StepTarget = { kind: 'network', app: app.name, name: n.name };
+    const observed = b.observed.networks.find((o) => o.app === app.name && o.name === n.name);
+    const id = stepId('recreate-network', target);
+    steps.push({ id, kind: 'recreate-network', target, dependsOn: stopsBeforeRecreate, ...(n.engineName ? { engineName: n.engineName } : {}), ...(observed?.spec ? { previous: observed.spec } : {}) });
+    recreateIds.push(id);
+    b.changes.push({ action: 'change', target, ...(observed?.configHash ? { from: observed.configHash.slice(0, 12) } : {}), ...(n.configHash ? { to: n.configHash.slice(0, 12) } : {}), reason: 'its definition changed: it is made again, and the containers on it with it (stop-first)' });
+  }
   const obsNets = b.networksByApp.get(app.name) ?? new Set<string>();
   const obsVols = b.volumesByApp.get(app.name) ?? new Set<string>();
   const infra: string[] = [];
@@ -158,7 +171,10 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
   const removeContainer = (c: ObservedContainer, reason: string, stopInStage: boolean) => {
     const target: StepTarget = { kind: 'service', app: app.name, service: c.service };
     const stopId = stepId('stop', target, c.containerId);
-    if (stopInStage && c.state !== 'exited' && c.state !== 'created' && c.state !== 'dead') steps.push({ id: stopId, kind: 'stop', target, dependsOn: [], containerId: c.containerId });
+    if (stopInStage && c.state !== 'exited' && c.state !== 'created' && c.state !== 'dead') {
+      steps.push({ id: stopId, kind: 'stop', target, dependsOn: [], containerId: c.containerId });
+      stopsBeforeRecreate.push(stopId);
+    }
     fin.push({ id: stepId('remove', target, c.containerId), kind: 'remove', target, dependsOn: [], containerId: c.containerId });
     b.changes.push({ action: 'remove', target, from: c.configHash.slice(0, 12), reason });
   };
@@ -169,7 +185,8 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
     byService.delete(svc.name);
     // pull_policy always (or a due period) and the tag moved in the registry: same configuration, new image.
     const moved = b.moved.has(svc.config.image) && svc.pullPolicy !== undefined && svc.pullPolicy !== 'missing' && svc.pullPolicy !== 'never';
-    const matching = moved ? [] : list.filter((c) => c.configHash === svc.configHash);
+    const onRecreated = !svc.config.networkMode && svc.config.networks.some((n) => recreated.has(n));
+    const matching = moved || onRecreated ? [] : list.filter((c) => c.configHash === svc.configHash);
     const match = matching.find((c) => c.state === 'running') ?? matching[0];
     const others = list.filter((c) => c !== match);
     const depStarts = Object.keys(svc.config.dependsOn).map((d) => startIds.get(d)).filter((x): x is string => x !== undefined);
@@ -209,7 +226,7 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
     const createId = stepId('create', target);
     const old = list.find((c) => c.state === 'running') ?? list[0];
     for (const o of list) if (o !== old) removeContainer(o, 'stale container', true);
-    const create: Step = { id: createId, kind: 'create', target, dependsOn: [...infra], to: svc.configHash, image: svc.config.image, ...(old ? { replaces: old.containerId, from: old.configHash } : {}), ...cn };
+    const create: Step = { id: createId, kind: 'create', target, dependsOn: [...infra, ...(onRecreated ? recreateIds : [])], to: svc.configHash, image: svc.config.image, ...(old ? { replaces: old.containerId, from: old.configHash } : {}), ...cn };
     if (!old) {
       steps.push(create, start([createId]));
       b.changes.push({ action: 'add', target, to: svc.config.image, reason: 'new service' });
@@ -217,9 +234,10 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
     }
     const stopId = stepId('stop', target, old.containerId);
     const stop: Step = { id: stopId, kind: 'stop', target, dependsOn: [], containerId: old.containerId };
-    const order = updateOrder(app, svc);
+    const order = onRecreated ? 'stop-first' : updateOrder(app, svc);
     if (order === 'stop-first') {
       create.dependsOn.push(stopId);
+      if (onRecreated) stopsBeforeRecreate.push(stopId);
       steps.push(stop, create, start([createId]));
     } else if (order === 'start-first') {
       // The new container runs and is ready (healthy, when it has a healthcheck) before the old stops.
@@ -233,8 +251,16 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
     fin.push({ id: stepId('remove', target, old.containerId), kind: 'remove', target, dependsOn: [], containerId: old.containerId });
     const from = old.image === svc.config.image ? old.configHash.slice(0, 12) : old.image;
     const to = old.image === svc.config.image ? svc.configHash.slice(0, 12) : svc.config.image;
-    const byRegistry = moved && old.configHash === svc.configHash;
-    b.changes.push({ action: 'change', target, from, to, reason: byRegistry ? `${svc.config.image} moved in the registry (pull_policy)` : old.image === svc.config.image ? 'configuration changed' : 'image changed', ...(byRegistry ? { cause: 'registry' as const } : {}) });
+    const same = old.configHash === svc.configHash;
+    const byRegistry = moved && same;
+    const reason = byRegistry
+      ? `${svc.config.image} moved in the registry (pull_policy)`
+      : onRecreated && same
+        ? `its network ${svc.config.networks.filter((n) => recreated.has(n)).join(', ')} is made again`
+        : old.image === svc.config.image
+          ? 'configuration changed'
+          : 'image changed';
+    b.changes.push({ action: 'change', target, from, to, reason, ...(byRegistry ? { cause: 'registry' as const } : {}) });
   }
   for (const name of [...byService.keys()].sort(byString)) {
     for (const c of byService.get(name)!) removeContainer(c, 'service is no longer in the compose file', true);

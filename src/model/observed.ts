@@ -26,6 +26,17 @@ export interface ObservedContainer {
   commit?: string;
 }
 
+/** A network's settings as the Engine reports them: enough to make it again as it was. */
+export interface EngineNetworkSpec {
+  driver: string;
+  internal: boolean;
+  attachable: boolean;
+  enableIpv6: boolean;
+  options: Record<string, string>;
+  labels: Record<string, string>;
+  ipam: { driver: string; config: Record<string, unknown>[]; options: Record<string, string> };
+}
+
 export interface ObservedState {
   schema: 'rollgate.observed/v1';
   /** Free text saying where this came from: live, a file, a commit. */
@@ -33,7 +44,7 @@ export interface ObservedState {
   components: ObservedComponent[];
   containers: ObservedContainer[];
   /** `engineName` when the Engine's name is not `<app>_<name>` (Compose `name:`). */
-  networks: { app: string; name: string; engineName?: string; configHash?: string }[];
+  networks: { app: string; name: string; engineName?: string; configHash?: string; spec?: EngineNetworkSpec }[];
   volumes: { app: string; name: string; engineName?: string; configHash?: string }[];
   /** Image references present on the gateway. */
   images: string[];

@@ -1,12 +1,14 @@
 // The plan: what the appliers execute, what `rollgate diff` prints, what the journal records.
 
 import type { ArtifactSource, DesiredState } from './desired.js';
+import type { EngineNetworkSpec } from './observed.js';
 
 export type ComponentStepKind = 'download' | 'install' | 'reboot' | 'commit' | 'cleanup';
 export type ContainerStepKind =
   | 'pull'
   | 'write-files'
   | 'create-network'
+  | 'recreate-network'
   | 'create-volume'
   | 'create'
   | 'stop'
@@ -46,6 +48,8 @@ export interface Step {
   platform?: string;
   /** Compose's container_name of the service: `create` and `start` move the name to the new container. */
   containerName?: string;
+  /** For `recreate-network`: the network as the Engine had it, to make it again if the change is undone. */
+  previous?: EngineNetworkSpec;
   /** Engine name of a network or volume when it is not `<app>_<name>`; external ones are never touched. */
   engineName?: string;
 }

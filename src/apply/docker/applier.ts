@@ -4,7 +4,7 @@
 
 import { mkdir, stat } from 'node:fs/promises';
 import type { DesiredApp, DesiredService, Plan, Step } from '../../model/index.js';
-import type { Applier, StepContext, StepRecord } from '../applier.js';
+import { UndoImpossibleError, type Applier, type StepContext, type StepRecord } from '../applier.js';
 import type { Log } from '../log.js';
 import { bindSource, containerSpec, dataMountSource, endpointConfig, extraNetworks, hostPaths, type HostPaths } from './container-spec.js';
 import { pruneTrees, writeTree } from './files.js';
@@ -15,7 +15,7 @@ import { observeDocker, type DockerObservation } from './observe.js';
 import { pullImage, registryOf, type RegistryAuth } from './pull.js';
 import { healthyDeadlineMs, waitForDependency, waitReady } from './wait.js';
 
-const KINDS = new Set(['pull', 'write-files', 'create-network', 'create-volume', 'create', 'stop', 'start', 'remove', 'remove-network', 'remove-volume']);
+const KINDS = new Set(['pull', 'write-files', 'create-network', 'recreate-network', 'create-volume', 'create', 'stop', 'start', 'remove', 'remove-network', 'remove-volume']);
 
 export interface DockerApplierOptions {
   registryAuth?: RegistryAuth;
@@ -137,30 +137,27 @@ export class DockerApplier implements Applier {
       }
       case 'create-network': {
         const t = target(step) as { app: string; name: string };
+        await this.createNetwork(step, t, ctx);
+        return {};
+      }
+      case 'recreate-network': {
+        const t = target(step) as { app: string; name: string };
         const net = findApp(ctx, t.app).networks.find((n) => n.name === t.name);
         const name = step.engineName ?? networkName(t.app, t.name);
-        const ipam = net?.ipam
-          ? { IPAM: { Driver: net.ipam.driver ?? 'default', Config: net.ipam.config.map((c) => ({ ...(c.subnet ? { Subnet: c.subnet } : {}), ...(c.ipRange ? { IPRange: c.ipRange } : {}), ...(c.gateway ? { Gateway: c.gateway } : {}), ...(c.auxAddresses ? { AuxiliaryAddresses: c.auxAddresses } : {}) })), ...(net.ipam.options ? { Options: net.ipam.options } : {}) } }
-          : {};
-        try {
-          await e.call((d) =>
-            d.createNetwork({
-              Name: name,
-              CheckDuplicate: true,
-              Driver: net?.driver ?? 'bridge',
-              Internal: net?.internal ?? false,
-              ...(net?.attachable ? { Attachable: true } : {}),
-              ...(net?.enableIpv6 !== undefined ? { EnableIPv6: net.enableIpv6 } : {}),
-              ...(net?.driverOpts ? { Options: net.driverOpts } : {}),
-              ...ipam,
-              Labels: { ...(net?.labels ?? {}), [LABEL.app]: t.app, [LABEL.network]: t.name, [LABEL.txn]: ctx.txn, ...(net?.configHash ? { [LABEL.configHash]: net.configHash } : {}) },
-            }),
-          );
-        } catch (err) {
-          if (statusOf(err) !== 409) throw err;
-          const info = await e.call((d) => d.getNetwork(name).inspect());
-          if (info.Labels?.[LABEL.app] !== t.app) throw new DockerError('engine', `a network named ${name} already exists and rollgate does not manage it; remove or rename it`);
+        const cur = await e.call((d) => d.getNetwork(name).inspect()).catch((err: unknown) => {
+          if (statusOf(err) === 404) return undefined;
+          throw err;
+        });
+        if (cur && cur.Labels?.[LABEL.configHash] === net?.configHash) return {}; // made again already (a repeat)
+        if (cur) {
+          try {
+            await ignore(e.call((d) => d.getNetwork(name).remove()), 404);
+          } catch (err) {
+            throw new DockerError('engine', `network ${name} of ${t.app} could not be removed to be made again: ${engineMessage(err)} (a container that rollgate does not manage may still be on it)`);
+          }
         }
+        await this.createNetwork(step, t, ctx);
+        ctx.log.info({ app: t.app, network: name }, `network ${name} of ${t.app} was made again with its new definition`);
         return {};
       }
       case 'create-volume': {
@@ -206,6 +203,66 @@ export class DockerApplier implements Applier {
       default:
         throw new Error(`the Docker applier does not execute "${step.kind}" steps`);
     }
+  }
+
+  private async createNetwork(step: Step, t: { app: string; name: string }, ctx: StepContext): Promise<void> {
+    const e = this.engine;
+    const net = findApp(ctx, t.app).networks.find((n) => n.name === t.name);
+    const name = step.engineName ?? networkName(t.app, t.name);
+    const ipam = net?.ipam
+      ? { IPAM: { Driver: net.ipam.driver ?? 'default', Config: net.ipam.config.map((c) => ({ ...(c.subnet ? { Subnet: c.subnet } : {}), ...(c.ipRange ? { IPRange: c.ipRange } : {}), ...(c.gateway ? { Gateway: c.gateway } : {}), ...(c.auxAddresses ? { AuxiliaryAddresses: c.auxAddresses } : {}) })), ...(net.ipam.options ? { Options: net.ipam.options } : {}) } }
+      : {};
+    try {
+      await e.call((d) =>
+        d.createNetwork({
+          Name: name,
+          CheckDuplicate: true,
+          Driver: net?.driver ?? 'bridge',
+          Internal: net?.internal ?? false,
+          ...(net?.attachable ? { Attachable: true } : {}),
+          ...(net?.enableIpv6 !== undefined ? { EnableIPv6: net.enableIpv6 } : {}),
+          ...(net?.driverOpts ? { Options: net.driverOpts } : {}),
+          ...ipam,
+          Labels: { ...(net?.labels ?? {}), [LABEL.app]: t.app, [LABEL.network]: t.name, [LABEL.txn]: ctx.txn, ...(net?.configHash ? { [LABEL.configHash]: net.configHash } : {}) },
+        }),
+      );
+    } catch (err) {
+      if (statusOf(err) !== 409) throw err;
+      const info = await e.call((d) => d.getNetwork(name).inspect());
+      if (info.Labels?.[LABEL.app] !== t.app) throw new DockerError('engine', `a network named ${name} already exists and rollgate does not manage it; remove or rename it`);
+    }
+  }
+
+  /**
+   * Undo of a recreate: the network made in this transaction goes, the one there was before is
+   * made again as it was, and the containers that were on it are put back on it (a container
+   * holds the ID of its network, so the old containers would not start on the new one otherwise).
+   */
+  private async restoreNetwork(step: Step, ctx: StepContext): Promise<void> {
+    const e = this.engine;
+    const t = target(step) as { app: string; name: string };
+    const name = step.engineName ?? networkName(t.app, t.name);
+    const cur = await e.call((d) => d.getNetwork(name).inspect()).catch((err: unknown) => {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    });
+    if (cur && cur.Labels?.[LABEL.txn] !== ctx.txn) return; // never replaced: nothing to undo
+    if (!step.previous) throw new UndoImpossibleError(`network ${name} of ${t.app} was made again and its previous settings are unknown; recreate it by hand`);
+    if (cur) await ignore(e.call((d) => d.getNetwork(name).remove()), 404);
+    const p = step.previous;
+    await e.call((d) =>
+      d.createNetwork({ Name: name, CheckDuplicate: true, Driver: p.driver, Internal: p.internal, Attachable: p.attachable, EnableIPv6: p.enableIpv6, Options: p.options, Labels: p.labels, IPAM: { Driver: p.ipam.driver, Config: p.ipam.config, Options: p.ipam.options } }),
+    );
+    const id = (await e.call((d) => d.getNetwork(name).inspect())).Id;
+    for (const c of await e.call((d) => d.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL.app}=${t.app}`] }) }))) {
+      const info = await e.call((d) => d.getContainer(c.Id).inspect());
+      const ep = info.NetworkSettings.Networks?.[name];
+      if (!ep || ep.NetworkID === id) continue;
+      const aliases = (ep.Aliases ?? []).filter((a: string) => !c.Id.startsWith(a)); // the Engine adds the short id itself
+      await ignore(e.call((d) => d.getNetwork(name).disconnect({ Container: c.Id, Force: true })), 404, 500);
+      await ignore(e.call((d) => d.getNetwork(name).connect({ Container: c.Id, EndpointConfig: { Aliases: aliases } })), 409, 403);
+    }
+    ctx.log.info({ app: t.app, network: name }, `network ${name} of ${t.app} is back as it was, with its containers`);
   }
 
   /** Everything a container's mounts need on the host: repo files, data directories, host paths. */
@@ -374,6 +431,8 @@ export class DockerApplier implements Applier {
       case 'remove-network':
       case 'remove-volume':
         return;
+      case 'recreate-network':
+        return this.restoreNetwork(step, ctx);
       case 'create-network': {
         const t = target(step) as { app: string; name: string };
         const name = step.engineName ?? networkName(t.app, t.name);

@@ -1,6 +1,6 @@
 // Observation from the Engine alone, in four list calls whatever the number of containers.
 
-import type { ContainerState, ObservedContainer, ObservedState } from '../../model/index.js';
+import type { ContainerState, EngineNetworkSpec, ObservedContainer, ObservedState } from '../../model/index.js';
 import type { Engine } from './engine.js';
 import { LABEL } from './labels.js';
 
@@ -25,6 +25,19 @@ export function imageRefs(tags: readonly string[] | null | undefined, digests: r
   }
   for (const d of digests ?? []) if (!d.startsWith('<none>')) out.push(d);
   return out;
+}
+
+/** What the list call says of a network, as needed to make it again. */
+function networkSpec(n: { Driver?: string; Internal?: boolean; Attachable?: boolean; EnableIPv6?: boolean; Options?: Record<string, string> | null; Labels?: Record<string, string> | null; IPAM?: { Driver?: string; Config?: Record<string, unknown>[] | null; Options?: Record<string, string> | null } | null }): EngineNetworkSpec {
+  return {
+    driver: n.Driver ?? 'bridge',
+    internal: n.Internal ?? false,
+    attachable: n.Attachable ?? false,
+    enableIpv6: n.EnableIPv6 ?? false,
+    options: n.Options ?? {},
+    labels: n.Labels ?? {},
+    ipam: { driver: n.IPAM?.Driver ?? 'default', config: n.IPAM?.Config ?? [], options: n.IPAM?.Options ?? {} },
+  };
 }
 
 export async function observeDocker(engine: Engine): Promise<DockerObservation> {
@@ -59,7 +72,7 @@ export async function observeDocker(engine: Engine): Promise<DockerObservation> 
     const app = n.Labels?.[LABEL.app];
     const name = n.Labels?.[LABEL.network];
     const hash = n.Labels?.[LABEL.configHash];
-    if (app && name) observed.networks.push({ app, name, ...(n.Name !== `${app}_${name}` ? { engineName: n.Name } : {}), ...(hash ? { configHash: hash } : {}) });
+    if (app && name) observed.networks.push({ app, name, ...(n.Name !== `${app}_${name}` ? { engineName: n.Name } : {}), ...(hash ? { configHash: hash, spec: networkSpec(n) } : {}) });
   }
   for (const v of volumes.Volumes ?? []) {
     const app = v.Labels?.[LABEL.app];
