@@ -352,3 +352,35 @@ describe('planner: depends_on restart', () => {
     assert.deepEqual(plain.unchanged.services, ['a/api']);
   });
 });
+
+describe('planner: x-rollgate.recreate_volumes', () => {
+  test('a volume whose definition changed is a new volume beside the old one, and its services move to it', async () => {
+    const { DirectorySource, loadDesiredState } = await import('../src/manifest/index.js');
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tempDir, cleanup } = await import('./helpers/fixtures.js');
+    const dir = tempDir('rollgate-recreate-');
+    try {
+      mkdirSync(join(dir, 'app'));
+      writeFileSync(join(dir, 'rollgate.yaml'), 'apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  s: { apps: { home: app/compose.yaml } }\ntargets:\n  - { name: all, match: { any: true }, system: s }\n');
+      const load = async (opts: string) => {
+        writeFileSync(join(dir, 'app/compose.yaml'), `x-rollgate: { recreate_volumes: true }\nservices:\n  db: { image: "db:1", volumes: ["data:/data"] }\nvolumes:\n  data: { driver_opts: { ${opts} } }\n`);
+        return loadDesiredState(new DirectorySource(dir), { id: 'gw', labels: {} });
+      };
+      const v1 = await load('type: tmpfs, device: tmpfs');
+      const v2 = await load('type: tmpfs, device: tmpfs, o: "size=64m"');
+      const [n1, n2] = [v1.apps[0]!.volumes[0]!.engineName!, v2.apps[0]!.volumes[0]!.engineName!];
+      assert.match(n1, /^home_data-[0-9a-f]{8}$/);
+      assert.notEqual(n1, n2, 'the definition is in the name');
+      const p = plan(v2, running(v1));
+      assert.deepEqual(p.stages.flatMap((s) => s.steps).map((s) => [s.kind, s.engineName ?? '']), [
+        ['create-volume', n2],
+        ['create', ''],
+        ['stop', ''],
+        ['start', ''],
+      ]);
+    } finally {
+      cleanup(dir);
+    }
+  });
+});

@@ -121,9 +121,9 @@ function changedDefinitions(b: Builder, app: DesiredApp): Set<string> {
     if (seen && n.configHash && seen !== n.configHash) networks.add(n.name);
   }
   for (const v of app.volumes) {
-    const seen = b.observed.volumes.find((o) => o.app === app.name && o.name === v.name)?.configHash;
+    const seen = b.observed.volumes.find((o) => o.app === app.name && o.name === v.name && (o.engineName ?? `${app.name}_${o.name}`) === (v.engineName ?? `${app.name}_${v.name}`))?.configHash;
     if (seen && v.configHash && seen !== v.configHash) {
-      throw new PlanError(`volume "${v.name}" of app "${app.name}" is defined differently from the volume on the gateway (driver, options or name changed); recreating it would drop its data, which rollgate never does silently: back it up and remove it by hand (docker volume rm), or give the volume a new key`, `volume ${app.name}/${v.name}`);
+      throw new PlanError(`volume "${v.name}" of app "${app.name}" is defined differently from the volume on the gateway (driver, options or name changed); recreating it would drop its data, which rollgate never does silently: back it up and remove it by hand (docker volume rm), give the volume a new key, or set x-rollgate: { recreate_volumes: true } to have a changed volume made anew, empty, beside the old one`, `volume ${app.name}/${v.name}`);
     }
   }
   return networks;
@@ -156,7 +156,9 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
     b.changes.push({ action: 'add', target, reason: 'network' });
   }
   for (const v of app.volumes) {
-    if (obsVols.has(v.name) || v.external) continue;
+    // The same key under another Engine name (recreate_volumes) is another volume.
+    const have = b.observed.volumes.some((o) => o.app === app.name && o.name === v.name && (o.engineName ?? `${app.name}_${o.name}`) === (v.engineName ?? `${app.name}_${v.name}`));
+    if (have || v.external) continue;
     const target: StepTarget = { kind: 'volume', app: app.name, name: v.name };
     steps.push({ id: stepId('create-volume', target), kind: 'create-volume', target, dependsOn: [], ...(v.engineName ? { engineName: v.engineName } : {}) });
     infra.push(stepId('create-volume', target));

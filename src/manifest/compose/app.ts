@@ -145,13 +145,16 @@ function loadNetworks(r: Reader, project: string, warn: ServiceScope['warn']): D
   return out;
 }
 
-function loadVolumes(r: Reader, project: string, warn: ServiceScope['warn']): DesiredVolume[] {
+function loadVolumes(r: Reader, project: string, warn: ServiceScope['warn'], recreate: boolean): DesiredVolume[] {
   const out: DesiredVolume[] = [];
   for (const [name, d] of definitions(r, 'volumes')) {
     if (d) checkKeys(d, VOLUME_KEYS, `volume "${name}"`, warn);
     const ext = external(d);
     const given = d?.str('name') ?? ext.name;
-    const engineName = given ?? (ext.external ? name : `${project}_${name}`);
+    // x-rollgate.recreate_volumes: the definition is in the name, so a changed one is a new, empty
+    // volume beside the old (which a rollback finds untouched), never the old one altered.
+    const defined = recreate && !given && !ext.external ? `-${sha256Hex(canonicalJson({ driver: d?.str('driver') ?? 'local', opts: d?.mapOrList('driver_opts') ?? {}, labels: d?.mapOrList('labels') ?? {} })).slice(0, 8)}` : '';
+    const engineName = given ?? (ext.external ? name : `${project}_${name}${defined}`);
     const v: DesiredVolume = { name, driver: d?.str('driver') ?? 'local' };
     if (engineName !== `${project}_${name}` || ext.external) v.engineName = engineName;
     if (ext.external) {
@@ -231,16 +234,16 @@ export async function loadComposeApp(ctx: LoadContext, appName: string, y: YamlF
   for (const [name, path] of unset) warn({ y, path }, `variable ${name} is not set; it is replaced by an empty string, as in Compose`);
   const top = new Reader(ctx, { y, path: [] }, doc);
   checkKeys(top, TOP_LEVEL_KEYS, 'the Compose file', warn);
-  const xr = (isMap(doc['x-rollgate']) ? doc['x-rollgate'] : {}) as { order?: unknown; strategy?: unknown; prune_volumes?: unknown };
+  const xr = (isMap(doc['x-rollgate']) ? doc['x-rollgate'] : {}) as { order?: unknown; strategy?: unknown; prune_volumes?: unknown; recreate_volumes?: unknown };
   const x = new Reader(ctx, { y, path: ['x-rollgate'] }, xr as Raw);
-  for (const k of Object.keys(xr)) if (!['order', 'strategy', 'prune_volumes'].includes(k)) ctx.at(x.here(k), `unsupported key "${k}" in x-rollgate (expected one of: order, strategy, prune_volumes)`, 'key');
+  for (const k of Object.keys(xr)) if (!['order', 'strategy', 'prune_volumes', 'recreate_volumes'].includes(k)) ctx.at(x.here(k), `unsupported key "${k}" in x-rollgate (expected one of: order, strategy, prune_volumes, recreate_volumes)`, 'key');
   const order = x.num('order', { int: true, min: 1, max: 100 });
   const strategy = x.str('strategy');
   if (strategy !== undefined && strategy !== 'new-before-old' && strategy !== 'stop-first') x.bad('strategy', '"new-before-old" or "stop-first"');
 
   const project = projectName(top.str('name') ?? appName) || appName;
   const networks = loadNetworks(top, project, warn);
-  const volumes = loadVolumes(top, project, warn);
+  const volumes = loadVolumes(top, project, warn, x.bool('recreate_volumes') ?? false);
   const files = new AppFiles(ctx);
   const configs = await loadFileDefinitions(top, 'configs', files, y.file, inputs.variables, warn);
   const secrets = await loadFileDefinitions(top, 'secrets', files, y.file, inputs.variables, warn);
