@@ -192,6 +192,32 @@ secrets:
     assert.deepEqual((await containers('mq')).map((c) => c.Names[0]), ['/rg-mosquitto'], 'nothing left aside');
   });
 
+  test('service_healthy on a healthcheck that only the image defines: waited for; an image without one is refused before anything runs', async () => {
+    apps.add('hc');
+    // An image whose configuration carries a healthcheck (docker import cannot set one; a commit keeps it).
+    const stream = await docker.pull(img['web1']!);
+    await new Promise((done) => docker.modem.followProgress(stream, done));
+    const base = await docker.createContainer({ Image: img['web1'], Cmd: ['httpd', '-f', '-p', '8080', '-h', '/www'], Healthcheck: { Test: ['CMD', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:8080/'], Interval: 1e9, Timeout: 1e9, Retries: 3 } });
+    await base.commit({ repo: 't/with-healthcheck', tag: '1' });
+    await base.remove();
+    const compose = (dbImage: string) => `services:
+  db:
+    image: ${dbImage}
+    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+    init: true
+  api:
+    image: ${img['worker1']}
+    command: ["sleep", "3600"]
+    init: true
+    depends_on: { db: { condition: service_healthy } }
+`;
+    const r = repo();
+    const ok = await reconcile(await r.set({ hc: compose('t/with-healthcheck:1') }));
+    assert.equal(ok.outcome?.status, 'applied', ok.outcome?.error);
+    assert.equal((await byService('hc'))['api']!.State, 'running', 'api started once db was healthy by its image\'s healthcheck');
+    await assert.rejects(reconcile(await r.set({ hc: compose(img['web1']!) })), /"api" of app "hc" waits for "db" to be healthy .* has no healthcheck, neither in the Compose file nor in its image/);
+  });
+
   test('container_name held by a container rollgate does not manage: a clear error, and it is left alone', async () => {
     apps.add('foreign');
     const stream = await docker.pull(img['worker1']!);

@@ -384,3 +384,15 @@ describe('planner: x-rollgate.recreate_volumes', () => {
     }
   });
 });
+
+describe('planner: service_healthy on a healthcheck from the image', () => {
+  const d = desired([], [app('a', 30, [svc('db', 'db:1'), svc('api', 'api:1', { dependsOn: { db: { condition: 'service_healthy', required: true } } })])]);
+
+  test('an image without a healthcheck is refused before anything runs, naming both services', () => {
+    assert.throws(() => plan(d, { ...emptyObservedState(), images: ['db:1'], imagesWithoutHealthcheck: ['db:1'] }), /"api" of app "a" waits for "db" to be healthy .* "db" has no healthcheck, neither in the Compose file nor in its image db:1/);
+  });
+
+  test('an image with one (or not yet on the gateway) plans', () => {
+    assert.ok(plan(d, { ...emptyObservedState(), images: ['db:1'] }).stages.length > 0);
+  });
+});

@@ -31,6 +31,21 @@ export async function observeGateway(a: GatewayAppliers, desired?: DesiredState,
   if (a.interfaces) parts.push('update interfaces');
   const observed = emptyObservedState(`live gateway (${parts.join(', ')})`);
   if (a.docker) Object.assign(observed, await a.docker.observe());
+  if (a.docker && desired) {
+    // service_healthy on a service whose healthcheck must come from its image: read it now, so a
+    // dependency that can never be healthy is refused before anything runs.
+    const refs = new Set<string>();
+    for (const app of desired.apps) {
+      for (const s of app.services) {
+        for (const [dep, c] of Object.entries(s.config.dependsOn)) {
+          const d = app.services.find((x) => x.name === dep);
+          if (c.condition === 'service_healthy' && d && !d.config.healthcheck && observed.images.includes(d.config.image)) refs.add(d.config.image);
+        }
+      }
+    }
+    const without = await a.docker.imagesWithoutHealthcheck([...refs].sort());
+    if (without.length) observed.imagesWithoutHealthcheck = without;
+  }
   if (a.docker && opts.refreshImages?.length) {
     const moved = await a.docker.movedImages(opts.refreshImages, log);
     if (moved.length) observed.movedImages = moved;

@@ -129,7 +129,21 @@ function changedDefinitions(b: Builder, app: DesiredApp): Set<string> {
   return networks;
 }
 
+/** A `service_healthy` wait on a service that has no healthcheck anywhere could never end. */
+function checkHealthyWaits(b: Builder, app: DesiredApp): void {
+  const without = new Set(b.observed.imagesWithoutHealthcheck ?? []);
+  for (const s of app.services) {
+    for (const [dep, c] of Object.entries(s.config.dependsOn)) {
+      const d = app.services.find((x) => x.name === dep);
+      if (c.condition === 'service_healthy' && d && !d.config.healthcheck && without.has(d.config.image)) {
+        throw new PlanError(`"${s.name}" of app "${app.name}" waits for "${dep}" to be healthy (depends_on: service_healthy), but "${dep}" has no healthcheck, neither in the Compose file nor in its image ${d.config.image}`, `depends_on ${app.name}/${s.name}`);
+      }
+    }
+  }
+}
+
 function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], unchangedServices: string[]): void {
+  checkHealthyWaits(b, app);
   const recreated = changedDefinitions(b, app);
   const steps: Step[] = [];
   const fin: Step[] = [];

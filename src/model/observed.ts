@@ -53,6 +53,11 @@ export interface ObservedState {
    * the registry than the one on the gateway: their services are replaced, pulling first.
    */
   movedImages?: string[];
+  /**
+   * Images on the gateway that define no healthcheck, among those of services another service
+   * waits for with `service_healthy` without a healthcheck in the Compose file.
+   */
+  imagesWithoutHealthcheck?: string[];
 }
 
 export function emptyObservedState(origin = 'fresh gateway'): ObservedState {

@@ -86,6 +86,17 @@ export class DockerApplier implements Applier {
     return observeDocker(this.engine);
   }
 
+  /** Of these images on the gateway, those whose configuration defines no healthcheck. */
+  async imagesWithoutHealthcheck(refs: string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (const ref of refs) {
+      const info = await this.engine.call((d) => d.getImage(ref).inspect()).catch(() => undefined);
+      const test = (info?.Config as { Healthcheck?: { Test?: string[] } } | undefined)?.Healthcheck?.Test;
+      if (info && (!test || test.length === 0 || test[0] === 'NONE')) out.push(ref);
+    }
+    return out;
+  }
+
   /**
    * Of these image references, those whose tag names another digest in the registry than the
    * image on the gateway: one manifest request per image, made by the Engine with the registry
