@@ -7,7 +7,7 @@ import type { At } from '../context.js';
 import { DEPLOY_KEYS, nearestKey, SERVICE_KEYS, type KeyRule } from './keys.js';
 import { fileMounts, serviceVolumes, type MountScope } from './mounts.js';
 import { splitCommand } from './env-file.js';
-import { isMap, parseComposeDuration, Reader, type Raw } from './values.js';
+import { isMap, parseComposeDuration, Reader } from './values.js';
 
 /** Labels rollgate puts on what it manages; a compose file may not set them. */
 export const RESERVED_LABEL_PREFIX = 'io.rollgate.';
@@ -437,8 +437,7 @@ export async function loadService(r: Reader, name: string, scope: ServiceScope):
   const stopSignal = r.str('stop_signal');
   const logging = r.sub('logging');
   if (logging) for (const k of Object.keys(logging.raw)) if (k !== 'driver' && k !== 'options') logging.ctx.at(logging.here(k), `logging: unsupported key "${k}" (expected driver, options)`, 'key');
-  const profiles = r.list('profiles');
-  void profiles; // chosen by the app loader before a service is read
+  r.list('profiles'); // which services run is chosen by the app loader; here only the shape is checked
 
   const opt = <T>(v: T | undefined | null, f: (v: T) => Partial<ServiceConfig>): Partial<ServiceConfig> => (v === undefined || v === null ? {} : f(v));
   const nonEmpty = <T extends object>(v: T | undefined): T | undefined => (v && Object.keys(v).length > 0 ? v : undefined);
@@ -507,4 +506,3 @@ export async function loadService(r: Reader, name: string, scope: ServiceScope):
   return { config, links, ...(updateOrder ? { updateOrder } : {}), ...(pullPolicy ? { pullPolicy } : {}) };
 }
 
-export type { Raw };
