@@ -2,7 +2,7 @@
 
 import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { DirectorySource, FleetRepoError, loadDesiredState, type Problem } from '../../src/manifest/index.js';
+import { DirectorySource, type LoadOptions, FleetRepoError, loadDesiredState, type Problem } from '../../src/manifest/index.js';
 import type { DesiredState, DeviceIdentity } from '../../src/model/index.js';
 import { projectRoot, tempDir } from './fixtures.js';
 
@@ -35,8 +35,8 @@ export class ExampleCopy {
     symlinkSync(target, this.path(p));
     return this;
   }
-  load(device: DeviceIdentity = GATEWAY): Promise<DesiredState> {
-    return loadDesiredState(new DirectorySource(this.dir), device);
+  load(device: DeviceIdentity = GATEWAY, opts: LoadOptions = {}): Promise<DesiredState> {
+    return loadDesiredState(new DirectorySource(this.dir), device, opts);
   }
   /** The problems the load is rejected with; fails when it loads. */
   async problems(device: DeviceIdentity = GATEWAY): Promise<Problem[]> {
