@@ -112,14 +112,21 @@ async function loadSystem(ctx: LoadContext, fleetY: YamlFile, targetIndex: numbe
   };
 }
 
+/** Each problem once; a file's problems in the order of its lines, files in the order they were read. */
 function dedupe(problems: Problem[]): Problem[] {
   const seen = new Set<string>();
-  return problems.filter((p) => {
+  const unique = problems.filter((p) => {
     const k = formatProblem(p);
     if (seen.has(k)) return false;
     seen.add(k);
     return true;
   });
+  const fileOrder = new Map<string, number>();
+  for (const p of unique) if (!fileOrder.has(p.file)) fileOrder.set(p.file, fileOrder.size);
+  return unique
+    .map((p, i) => ({ p, i }))
+    .sort((a, b) => fileOrder.get(a.p.file)! - fileOrder.get(b.p.file)! || (a.p.line ?? 0) - (b.p.line ?? 0) || (a.p.column ?? 0) - (b.p.column ?? 0) || a.i - b.i)
+    .map((x) => x.p);
 }
 
 /** The gateway's desired state; throws FleetRepoError naming every problem found. */
