@@ -40,8 +40,12 @@ function fleet(srv: string): void {
   const devices = tempDir('bench-devices-');
   ex.edit(FLEET, /\n {4}apps:\n {6}edge: [^\n]*/, '').edit(FLEET, /\n {4}overrides:(\n {6}.*)+/, '');
   ex.write(MANIFEST, ex.read(MANIFEST).replaceAll('/var/lib/rollgate-example/', `${devices}/`));
-  ex.write(HEALTH, `apiVersion: rollgate/v1\nkind: Health\nwindow: 1s\ndeadline: 30s\ndefaults: { interval: 250ms, timeout: 1s }\nchecks:\n  - name: gateway-running\n    command: { argv: [test, -s, ${devices}/G13/running] }\n`);
-  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=Ops', '-c', 'user.email=ops@example.com', ...args], { cwd: ex.dir });
+  ex.write(
+    HEALTH,
+    `apiVersion: rollgate/v1\nkind: Health\nwindow: 1s\ndeadline: 30s\ndefaults: { interval: 250ms, timeout: 1s }\nchecks:\n  - name: gateway-running\n    command: { argv: [test, -s, ${devices}/G13/running] }\n`,
+  );
+  const git = (...args: string[]) =>
+    execFileSync('git', ['-c', 'user.name=Ops', '-c', 'user.email=ops@example.com', ...args], { cwd: ex.dir });
   mkdirSync(srv, { recursive: true });
   execFileSync('git', ['init', '-q', '--bare', '-b', 'main', join(srv, 'fleet.git')]);
   git('init', '-q', '-b', 'main');
@@ -84,7 +88,29 @@ interface Idle {
 
 /** The agent with these node options: the fleet applied, WARMUP polls, then POLLS measured. */
 async function measureAgent(server: GitServer, root: string, nodeArgs: string[]): Promise<Idle> {
-  const agent = new AgentProcess(join(root, `state-${Date.now()}`), ['--repo', server.url('fleet.git'), '--ref', 'main', '--id', 'gw-0042', '--label', 'role=gateway', '--interfaces-dir', join(projectRoot, 'fleet-repo-example/interfaces'), '--interval', INTERVAL, '--jitter', '0s', '--drift-check', '1h'], {}, nodeArgs);
+  const agent = new AgentProcess(
+    join(root, `state-${Date.now()}`),
+    [
+      '--repo',
+      server.url('fleet.git'),
+      '--ref',
+      'main',
+      '--id',
+      'gw-0042',
+      '--label',
+      'role=gateway',
+      '--interfaces-dir',
+      join(projectRoot, 'fleet-repo-example/interfaces'),
+      '--interval',
+      INTERVAL,
+      '--jitter',
+      '0s',
+      '--drift-check',
+      '1h',
+    ],
+    {},
+    nodeArgs,
+  );
   try {
     const metrics = String((await agent.waitForLog(/rollgate agent started/))['metrics']);
     await agent.until('the fleet applied', (s) => s.lastGood !== undefined, 120_000);
@@ -105,27 +131,48 @@ async function measureAgent(server: GitServer, root: string, nodeArgs: string[])
     const b = proc(agent.pid);
     const t = traffic(server, ra);
     const n = pb - pa;
-    return { polls: n, cpuMsPerPoll: (b.cpuMs - a.cpuMs) / n, requestsPerPoll: t.requests / n, bytesPerPoll: t.bytes / n, rssMinKb: Math.min(...rss), rssMaxKb: Math.max(...rss), hwmKb: b.hwmKb, afterApplyKb: afterApply.rssKb };
+    return {
+      polls: n,
+      cpuMsPerPoll: (b.cpuMs - a.cpuMs) / n,
+      requestsPerPoll: t.requests / n,
+      bytesPerPoll: t.bytes / n,
+      rssMinKb: Math.min(...rss),
+      rssMaxKb: Math.max(...rss),
+      hwmKb: b.hwmKb,
+      afterApplyKb: afterApply.rssKb,
+    };
   } finally {
     await agent.stop();
   }
 }
 
 /** The peer: git ls-remote, one process per poll, as a cron job or a shell loop runs it. */
-async function measurePeer(server: GitServer): Promise<{ cpuMsPerPoll: number; maxRssKb: number; requestsPerPoll: number; bytesPerPoll: number }> {
+async function measurePeer(
+  server: GitServer,
+): Promise<{ cpuMsPerPoll: number; maxRssKb: number; requestsPerPoll: number; bytesPerPoll: number }> {
   const from = server.requests.length;
   // Asynchronously: the git server runs in this process.
-  const py = await capture('python3', ['-c', `
+  const py = await capture('python3', [
+    '-c',
+    `
 import resource, subprocess, sys
 for _ in range(int(sys.argv[2])):
     subprocess.run(["git", "ls-remote", sys.argv[1], "refs/heads/main"], check=True, stdout=subprocess.DEVNULL)
 r = resource.getrusage(resource.RUSAGE_CHILDREN)
 print((r.ru_utime + r.ru_stime) * 1000, r.ru_maxrss)
-`, server.url('fleet.git'), String(PEER_POLLS)]);
+`,
+    server.url('fleet.git'),
+    String(PEER_POLLS),
+  ]);
   if (py.status !== 0) throw new Error(`git ls-remote failed: ${py.stderr}`);
   const [cpuMs, maxRssKb] = py.stdout.trim().split(' ').map(Number) as [number, number];
   const t = traffic(server, from);
-  return { cpuMsPerPoll: cpuMs / PEER_POLLS, maxRssKb, requestsPerPoll: t.requests / PEER_POLLS, bytesPerPoll: t.bytes / PEER_POLLS };
+  return {
+    cpuMsPerPoll: cpuMs / PEER_POLLS,
+    maxRssKb,
+    requestsPerPoll: t.requests / PEER_POLLS,
+    bytesPerPoll: t.bytes / PEER_POLLS,
+  };
 }
 
 async function main() {
@@ -141,11 +188,19 @@ async function main() {
 
     const mb = (kb: number) => (kb / 1024).toFixed(1);
     const git = execFileSync('git', ['--version']).toString().trim();
-    console.log(`rollgate agent${nodeArgs.length ? ` (node ${nodeArgs.join(' ')})` : ''}, interval ${INTERVAL}, ${agent.polls} polls measured after ${WARMUP} warm-up polls; peer: ${git}, ${PEER_POLLS} runs\n`);
-    console.log('| poller | CPU per poll (ms) | ratio | requests per poll | bytes per poll | resident memory at rest (MB) | peak (MB) |');
+    console.log(
+      `rollgate agent${nodeArgs.length ? ` (node ${nodeArgs.join(' ')})` : ''}, interval ${INTERVAL}, ${agent.polls} polls measured after ${WARMUP} warm-up polls; peer: ${git}, ${PEER_POLLS} runs\n`,
+    );
+    console.log(
+      '| poller | CPU per poll (ms) | ratio | requests per poll | bytes per poll | resident memory at rest (MB) | peak (MB) |',
+    );
     console.log('|---|---|---|---|---|---|---|');
-    console.log(`| rollgate agent (one process) | ${agent.cpuMsPerPoll.toFixed(2)} | ${(agent.cpuMsPerPoll / peer.cpuMsPerPoll).toFixed(2)}× | ${agent.requestsPerPoll.toFixed(2)} | ${agent.bytesPerPoll.toFixed(0)} | ${mb(agent.rssMinKb)}–${mb(agent.rssMaxKb)} | ${mb(agent.hwmKb)} |`);
-    console.log(`| git ls-remote (a process per poll) | ${peer.cpuMsPerPoll.toFixed(2)} | 1.00× | ${peer.requestsPerPoll.toFixed(2)} | ${peer.bytesPerPoll.toFixed(0)} | — | ${mb(peer.maxRssKb)} (one run) |`);
+    console.log(
+      `| rollgate agent (one process) | ${agent.cpuMsPerPoll.toFixed(2)} | ${(agent.cpuMsPerPoll / peer.cpuMsPerPoll).toFixed(2)}× | ${agent.requestsPerPoll.toFixed(2)} | ${agent.bytesPerPoll.toFixed(0)} | ${mb(agent.rssMinKb)}–${mb(agent.rssMaxKb)} | ${mb(agent.hwmKb)} |`,
+    );
+    console.log(
+      `| git ls-remote (a process per poll) | ${peer.cpuMsPerPoll.toFixed(2)} | 1.00× | ${peer.requestsPerPoll.toFixed(2)} | ${peer.bytesPerPoll.toFixed(0)} | — | ${mb(peer.maxRssKb)} (one run) |`,
+    );
     console.log(`\nagent RSS right after the first apply: ${mb(agent.afterApplyKb)} MB`);
   } finally {
     await server.close();

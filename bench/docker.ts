@@ -17,7 +17,14 @@ const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
 
 function compose(image: string): string {
   const lines = ['services:'];
-  for (let i = 0; i < SERVICES; i++) lines.push(`  s${i}:`, `    image: ${image}`, '    command: ["sleep", "3600"]', '    init: true', `    environment: { N: "${i}" }`);
+  for (let i = 0; i < SERVICES; i++)
+    lines.push(
+      `  s${i}:`,
+      `    image: ${image}`,
+      '    command: ["sleep", "3600"]',
+      '    init: true',
+      `    environment: { N: "${i}" }`,
+    );
   return lines.join('\n') + '\n';
 }
 
@@ -25,8 +32,6 @@ function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const t = process.hrtime.bigint();
   return fn().then((value) => ({ ms: Number(process.hrtime.bigint() - t) / 1e6, value }));
 }
-
-
 
 async function main() {
   await withComposeBench(async ({ info, env, dockerHost, composeVersion: version }) => {
@@ -36,7 +41,8 @@ async function main() {
     // docker-compose project
     const cdir = tempDir('bench-compose-');
     const cfile = join(cdir, 'docker-compose.yml');
-    const composeUp = () => run('docker-compose', ['-p', 'cmp', '-f', cfile, 'up', '-d', '--remove-orphans'], dockerHost, cdir);
+    const composeUp = () =>
+      run('docker-compose', ['-p', 'cmp', '-f', cfile, 'up', '-d', '--remove-orphans'], dockerHost, cdir);
 
     // rollgate app (both images are kept, as the last good commit's would be, so neither tool pulls)
     const repo = new AppRepo();
@@ -45,9 +51,19 @@ async function main() {
     const applier = new DockerApplier(engine, { keepImages: () => [img1, img2] });
     const rollgateOnce = async () => {
       const d = await repo.load();
-      return reconcileOnce(d, { docker: applier, stateDir, log: silentLog, ...(process.env["BENCH_CONCURRENCY"] ? { concurrency: Number(process.env["BENCH_CONCURRENCY"]) } : {}) });
+      return reconcileOnce(d, {
+        docker: applier,
+        stateDir,
+        log: silentLog,
+        ...(process.env['BENCH_CONCURRENCY'] ? { concurrency: Number(process.env['BENCH_CONCURRENCY']) } : {}),
+      });
     };
-    const rollgateCli = () => run(process.execPath, [CLI, 'apply', '--repo', repo.dir, '--id', 'gw-bench', '--state-dir', stateDir, '--quiet'], dockerHost);
+    const rollgateCli = () =>
+      run(
+        process.execPath,
+        [CLI, 'apply', '--repo', repo.dir, '--id', 'gw-bench', '--state-dir', stateDir, '--quiet'],
+        dockerHost,
+      );
 
     mkdirSync(cdir, { recursive: true });
     writeFileSync(cfile, compose(img1));
@@ -97,7 +113,9 @@ async function main() {
     const row = (what: string, c: number[], g: number[], cli: number[]) =>
       `| ${what} | ${median(c).toFixed(0)} | ${median(g).toFixed(0)} | ${(median(g) / median(c)).toFixed(3)}× | ${median(cli).toFixed(0)} | ${(median(cli) / median(c)).toFixed(2)}× |`;
     console.log(`docker-compose ${version}, ${SERVICES} services, ${ROUNDS} rounds, medians in ms\n`);
-    console.log('| operation | docker-compose up -d | rollgate reconcile (in the agent) | ratio | rollgate apply (new process) | ratio |');
+    console.log(
+      '| operation | docker-compose up -d | rollgate reconcile (in the agent) | ratio | rollgate apply (new process) | ratio |',
+    );
     console.log('|---|---|---|---|---|---|');
     console.log(row('no-op reconcile', noop.compose, noop.rollgate, noop.rollgateCli));
     console.log(row('release update of all services', upd.compose, upd.rollgate, upd.rollgateCli));

@@ -1,5 +1,6 @@
 // Per-service downtime during a release update, measured the way a client sees it: a probe
-// container per service, on the app's network, asks the service by name ~20 times a second (the other tools' probes paused meanwhile)
+// container per service, on the app's network, asks the service by name ~20 times a second (the other tools' probes
+// paused meanwhile)
 // (looking it up each time and trying every address, as curl or Go's net/http do) and logs ok or
 // FAIL. rollgate (default new-before-old, and start-first) against `docker-compose up -d`, on the
 // same private Engine, in the same run. Needs root, docker.io, docker-registry, busybox-static,
@@ -18,7 +19,6 @@ import { probeCommand } from '../test/helpers/container-io.js';
 
 const SERVICES = 3;
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
-
 
 function app(web: string, probeImage: string, release: number, startFirst: boolean): string {
   const lines = ['services:'];
@@ -41,15 +41,24 @@ function app(web: string, probeImage: string, release: number, startFirst: boole
   return lines.join('\n') + '\n';
 }
 
-async function probeLines(docker: Docker, project: (l: Record<string, string>) => boolean): Promise<Map<string, string[]>> {
+async function probeLines(
+  docker: Docker,
+  project: (l: Record<string, string>) => boolean,
+): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
   for (const c of await docker.listContainers({ all: true })) {
     const name = c.Labels['io.rollgate.service'] ?? c.Labels['com.docker.compose.service'];
     if (!name?.startsWith('probe') || !project(c.Labels)) continue;
-    const logs = await docker.getContainer(c.Id).logs({ stdout: true, stderr: true }).catch(() => undefined);
+    const logs = await docker
+      .getContainer(c.Id)
+      .logs({ stdout: true, stderr: true })
+      .catch(() => undefined);
     if (!logs) continue;
     const text = logs.toString().replace(/[^ -~\n]/g, '');
-    out.set(name.replace('probe', 'web'), text.split('\n').filter((l) => /ok$|FAIL-/.test(l)));
+    out.set(
+      name.replace('probe', 'web'),
+      text.split('\n').filter((l) => /ok$|FAIL-/.test(l)),
+    );
   }
   return out;
 }
@@ -57,12 +66,19 @@ async function probeLines(docker: Docker, project: (l: Record<string, string>) =
 /** The probes of the other tools' apps: paused while one tool is measured, so they do not load the machine. */
 async function otherProbes(docker: Docker, project: (l: Record<string, string>) => boolean): Promise<string[]> {
   return (await docker.listContainers({ all: true }))
-    .filter((c) => (c.Labels['io.rollgate.service'] ?? c.Labels['com.docker.compose.service'] ?? '').startsWith('probe') && !project(c.Labels))
+    .filter(
+      (c) =>
+        (c.Labels['io.rollgate.service'] ?? c.Labels['com.docker.compose.service'] ?? '').startsWith('probe') &&
+        !project(c.Labels),
+    )
     .map((c) => c.Id);
 }
 
 interface Measured {
-  /** Per service: probes that found the service unreachable (addresses that did not answer, or no container by that name). */
+  /**
+   * Per service: probes that found the service unreachable (addresses that did not answer, or no container by that
+   * name).
+   */
   failed: number[];
   /** Of those, the ones whose lookup found no container by that name (NXDOMAIN). */
   nxdomain: number[];
@@ -72,7 +88,11 @@ interface Measured {
 }
 
 /** Failed probes of each service during one update, and the probe's period, from the lines it added. */
-async function measure(docker: Docker, project: (l: Record<string, string>) => boolean, update: () => Promise<void>): Promise<Measured> {
+async function measure(
+  docker: Docker,
+  project: (l: Record<string, string>) => boolean,
+  update: () => Promise<void>,
+): Promise<Measured> {
   const others = await otherProbes(docker, project);
   const quiet = (p: Promise<unknown>) => p.catch(() => {}); // a probe that is gone needs no pausing
   for (const id of others) await quiet(docker.getContainer(id).pause());
@@ -83,7 +103,11 @@ async function measure(docker: Docker, project: (l: Record<string, string>) => b
   }
 }
 
-async function measureAlone(docker: Docker, project: (l: Record<string, string>) => boolean, update: () => Promise<void>): Promise<Measured> {
+async function measureAlone(
+  docker: Docker,
+  project: (l: Record<string, string>) => boolean,
+  update: () => Promise<void>,
+): Promise<Measured> {
   // Probes that were paused for another tool's round fail for a moment when they resume: the
   // window starts once every probe of this app answers again, three times in a row.
   for (;;) {
@@ -107,7 +131,10 @@ async function measureAlone(docker: Docker, project: (l: Record<string, string>)
     failed.push(added.filter((l) => /FAIL-(refused|nxdomain)$/.test(l)).length);
     nxdomain.push(added.filter((l) => l.endsWith('FAIL-nxdomain')).length);
     dnsTimeouts.push(added.filter((l) => l.endsWith('FAIL-dns-timeout')).length);
-    if (process.env['BENCH_DEBUG']) process.stderr.write(`${svc}: ${added.map((l) => (l.endsWith('ok') ? '.' : l.replace(/.*FAIL-/, '[') + ']')).join('')}\n`);
+    if (process.env['BENCH_DEBUG'])
+      process.stderr.write(
+        `${svc}: ${added.map((l) => (l.endsWith('ok') ? '.' : l.replace(/.*FAIL-/, '[') + ']')).join('')}\n`,
+      );
   }
   return { failed, nxdomain, dnsTimeouts, periodMs: (ms * after.size) / Math.max(1, probes) };
 }
@@ -127,7 +154,11 @@ async function main() {
     const stateDir = tempDir('bench-state-');
     const applier = new DockerApplier(engine, { keepImages: () => [web, probeImage], paths: hostPaths(stateDir) });
     const empty = () => ({ failed: [] as number[], nx: [] as number[], dns: [] as number[], period: [] as number[] });
-    const results: Record<string, ReturnType<typeof empty>> = { compose: empty(), 'rollgate default': empty(), 'rollgate start-first': empty() };
+    const results: Record<string, ReturnType<typeof empty>> = {
+      compose: empty(),
+      'rollgate default': empty(),
+      'rollgate start-first': empty(),
+    };
 
     const ready = async (project: (l: Record<string, string>) => boolean) => {
       // Until every probe has answered once, what it logs is start-up, not the update.
@@ -152,7 +183,11 @@ async function main() {
       const repo = new AppRepo();
       repos.set(name, repo);
       const appName = sf ? 'sf' : 'nbo';
-      const r = await reconcileOnce(await repo.set({ [appName]: app(web, probeImage, 0, sf) }), { docker: applier, stateDir, log: silentLog });
+      const r = await reconcileOnce(await repo.set({ [appName]: app(web, probeImage, 0, sf) }), {
+        docker: applier,
+        stateDir,
+        log: silentLog,
+      });
       if (r.outcome?.status !== 'applied') throw new Error(`rollgate install failed: ${r.outcome?.error}`);
       await ready((l) => l['io.rollgate.app'] === appName);
     }
@@ -169,10 +204,18 @@ async function main() {
       for (const [name, sf] of modes) {
         const appName = sf ? 'sf' : 'nbo';
         const repo = repos.get(name)!;
-        const m = await measure(docker, (l) => l['io.rollgate.app'] === appName, async () => {
-          const r = await reconcileOnce(await repo.set({ [appName]: app(web, probeImage, round, sf) }), { docker: applier, stateDir, log: silentLog });
-          if (r.outcome?.status !== 'applied') throw new Error(`rollgate update failed: ${r.outcome?.error}`);
-        });
+        const m = await measure(
+          docker,
+          (l) => l['io.rollgate.app'] === appName,
+          async () => {
+            const r = await reconcileOnce(await repo.set({ [appName]: app(web, probeImage, round, sf) }), {
+              docker: applier,
+              stateDir,
+              log: silentLog,
+            });
+            if (r.outcome?.status !== 'applied') throw new Error(`rollgate update failed: ${r.outcome?.error}`);
+          },
+        );
         results[name]!.failed.push(...m.failed);
         results[name]!.dns.push(...m.dnsTimeouts);
         results[name]!.nx.push(...m.nxdomain);
@@ -183,13 +226,19 @@ async function main() {
     const compose = results['compose']!;
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
     const composeDown = mean(compose.failed) * median(compose.period);
-    console.log(`docker-compose ${version}, ${SERVICES} services updated at once, ${ROUNDS} rounds: ${SERVICES * ROUNDS} service updates per tool\n`);
-    console.log('| tool | failed probes per service update: mean | max | total | of which NXDOMAIN | lookups timed out | probe period (ms) | downtime per service update (mean failed × period, ms) | ratio to compose |');
+    console.log(
+      `docker-compose ${version}, ${SERVICES} services updated at once, ${ROUNDS} rounds: ${SERVICES * ROUNDS} service updates per tool\n`,
+    );
+    console.log(
+      '| tool | failed probes per service update: mean | max | total | of which NXDOMAIN | lookups timed out | probe period (ms) | downtime per service update (mean failed × period, ms) | ratio to compose |',
+    );
     console.log('|---|---|---|---|---|---|---|---|---|');
     for (const [name, r] of Object.entries(results)) {
       const down = mean(r.failed) * median(r.period);
       const ratio = composeDown > 0 ? (down / composeDown).toFixed(2) + '×' : '—';
-      console.log(`| ${name === 'compose' ? 'docker-compose up -d' : name} | ${mean(r.failed).toFixed(2)} | ${Math.max(...r.failed)} | ${r.failed.reduce((a, b) => a + b, 0)} | ${r.nx.reduce((a, b) => a + b, 0)} | ${r.dns.reduce((a, b) => a + b, 0)} | ${median(r.period).toFixed(0)} | ${down.toFixed(0)} | ${ratio} |`);
+      console.log(
+        `| ${name === 'compose' ? 'docker-compose up -d' : name} | ${mean(r.failed).toFixed(2)} | ${Math.max(...r.failed)} | ${r.failed.reduce((a, b) => a + b, 0)} | ${r.nx.reduce((a, b) => a + b, 0)} | ${r.dns.reduce((a, b) => a + b, 0)} | ${median(r.period).toFixed(0)} | ${down.toFixed(0)} | ${ratio} |`,
+      );
     }
     await run('docker-compose', ['-p', 'cmp', '-f', cfile, 'down', '-t', '1'], dockerHost, cdir).catch(() => {});
   });

@@ -5,12 +5,20 @@ import { plan } from '../src/diff/index.js';
 import { app, comp, desired, running, svc } from '../test/helpers/builders.js';
 
 function system(apps: number, servicesPerApp: number, components: number) {
-  const comps = Array.from({ length: components }, (_, i) => comp(`C${String(i).padStart(3, '0')}`, `type${i % 10}`, 'v2', 1 + (i % 10) * 10));
+  const comps = Array.from({ length: components }, (_, i) =>
+    comp(`C${String(i).padStart(3, '0')}`, `type${i % 10}`, 'v2', 1 + (i % 10) * 10),
+  );
   const appList = Array.from({ length: apps }, (_, a) =>
     app(
       `app${a}`,
       100,
-      Array.from({ length: servicesPerApp }, (_, s) => svc(`s${s}`, `registry.local/app${a}/s${s}:2`, s > 0 ? { dependsOn: { [`s${s - 1}`]: { condition: 'service_started', required: true } } } : {})),
+      Array.from({ length: servicesPerApp }, (_, s) =>
+        svc(
+          `s${s}`,
+          `registry.local/app${a}/s${s}:2`,
+          s > 0 ? { dependsOn: { [`s${s - 1}`]: { condition: 'service_started', required: true } } } : {},
+        ),
+      ),
     ),
   );
   const d = desired(comps, appList);
@@ -55,6 +63,11 @@ const base = results[0]!.r;
 console.log(`node ${process.version}, median of up to 30 runs after warm-up\n`);
 console.log('| apps × services | components | steps | median plan time (ms) | time per step (µs) | vs 10 × 10 |');
 console.log('|---|---|---|---|---|---|');
-for (const { c: [a, s, c], r } of results) {
-  console.log(`| ${a} × ${s} | ${c} | ${r.steps} | ${r.ms.toFixed(2)} | ${((r.ms * 1000) / r.steps).toFixed(1)} | ${(r.ms / base.ms).toFixed(1)}× |`);
+for (const {
+  c: [a, s, c],
+  r,
+} of results) {
+  console.log(
+    `| ${a} × ${s} | ${c} | ${r.steps} | ${r.ms.toFixed(2)} | ${((r.ms * 1000) / r.steps).toFixed(1)} | ${(r.ms / base.ms).toFixed(1)}× |`,
+  );
 }

@@ -24,8 +24,18 @@ const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
 function compose(image: string, port: number, broken: boolean, round: number): string {
   const lines = ['services:'];
   for (let i = 0; i < SERVICES; i++) {
-    lines.push(`  s${i}:`, `    image: ${image}`, '    init: true', '    stop_grace_period: 2s', `    environment: { N: "${i}", ROUND: "${round}" }`);
-    if (i === 0) lines.push(`    command: ["httpd", "-f", "-p", "${broken ? 8081 : 8080}", "-h", "/www"]`, `    ports: ["127.0.0.1:${port}:8080"]`);
+    lines.push(
+      `  s${i}:`,
+      `    image: ${image}`,
+      '    init: true',
+      '    stop_grace_period: 2s',
+      `    environment: { N: "${i}", ROUND: "${round}" }`,
+    );
+    if (i === 0)
+      lines.push(
+        `    command: ["httpd", "-f", "-p", "${broken ? 8081 : 8080}", "-h", "/www"]`,
+        `    ports: ["127.0.0.1:${port}:8080"]`,
+      );
     else lines.push('    command: ["sleep", "3600"]');
   }
   return lines.join('\n') + '\n';
@@ -41,11 +51,11 @@ checks:
     http: { url: "http://127.0.0.1:${port}/", expectStatus: 200 }
 ${Array.from({ length: SERVICES }, (_, i) => `  - name: s${i}-running\n    container: { app: app, service: s${i} }\n`).join('')}`;
 
-
 const at = (l: LogLine) => Date.parse(String(l['time']));
 
 async function main() {
-  if (spawnSync('sh', ['-c', 'command -v docker-compose']).status !== 0) throw new Error('docker-compose is missing (Debian package docker-compose)');
+  if (spawnSync('sh', ['-c', 'command -v docker-compose']).status !== 0)
+    throw new Error('docker-compose is missing (Debian package docker-compose)');
   const info = await startDockerEnv();
   const envFile = join(info.root, 'env.json');
   const root = tempDir('bench-rollback-');
@@ -63,10 +73,16 @@ async function main() {
     mkdirSync(join(work, 'apps/app'), { recursive: true });
     mkdirSync(join(root, 'srv'), { recursive: true });
     execFileSync('git', ['init', '-q', '--bare', '-b', 'main', join(root, 'srv/fleet.git')]);
-    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=Ops', '-c', 'user.email=ops@example.com', ...args], { cwd: work }).toString().trim();
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=Ops', '-c', 'user.email=ops@example.com', ...args], { cwd: work })
+        .toString()
+        .trim();
     git('init', '-q', '-b', 'main');
     git('remote', 'add', 'origin', join(root, 'srv/fleet.git'));
-    writeFileSync(join(work, 'rollgate.yaml'), 'apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  sys:\n    apps:\n      app: apps/app/compose.yaml\n    health: health.yaml\ntargets:\n  - name: all\n    match: { any: true }\n    system: sys\n');
+    writeFileSync(
+      join(work, 'rollgate.yaml'),
+      'apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  sys:\n    apps:\n      app: apps/app/compose.yaml\n    health: health.yaml\ntargets:\n  - name: all\n    match: { any: true }\n    system: sys\n',
+    );
     writeFileSync(join(work, 'health.yaml'), HEALTH(18391));
     const commit = (yaml: string, message: string) => {
       writeFileSync(join(work, 'apps/app/compose.yaml'), yaml);
@@ -78,15 +94,34 @@ async function main() {
 
     // The agent on release 1.
     const c1 = commit(compose(good, 18391, false, 0), 'release 1');
-    agent = new AgentProcess(join(root, 'state'), ['--repo', server.url('fleet.git'), '--id', 'gw-bench', '--docker-host', `unix://${info.socket}`, '--interval', '500ms', '--jitter', '0s', '--retry', '500ms', '--drift-check', '1h']);
+    agent = new AgentProcess(join(root, 'state'), [
+      '--repo',
+      server.url('fleet.git'),
+      '--id',
+      'gw-bench',
+      '--docker-host',
+      `unix://${info.socket}`,
+      '--interval',
+      '500ms',
+      '--jitter',
+      '0s',
+      '--retry',
+      '500ms',
+      '--drift-check',
+      '1h',
+    ]);
     await agent.until('release 1 applied', (s) => s.lastGood?.commit === c1, 120_000);
-    const containers = async () => (await env.docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL.app}=app`] }) })).map((c) => `${c.Id}:${c.State}`).sort();
+    const containers = async () =>
+      (await env.docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL.app}=app`] }) }))
+        .map((c) => `${c.Id}:${c.State}`)
+        .sort();
     const before = await containers();
 
     // The docker-compose project, on release 1.
     const cdir = tempDir('bench-rollback-compose-');
     const cfile = join(cdir, 'docker-compose.yml');
-    const up = () => run('docker-compose', ['-p', 'cmp', '-f', cfile, 'up', '-d', '--remove-orphans'], dockerHost, cdir);
+    const up = () =>
+      run('docker-compose', ['-p', 'cmp', '-f', cfile, 'up', '-d', '--remove-orphans'], dockerHost, cdir);
     writeFileSync(cfile, compose(good, 18392, false, 0));
     await up();
 
@@ -108,7 +143,10 @@ async function main() {
       const healthy = find(/^rolled back: the gateway runs the last good commit/);
       if (process.env['BENCH_VERBOSE']) for (const l of logs) console.error(`${at(l) - at(failed)} ${l.msg}`);
       const now = await containers();
-      if (now.join() !== before.join()) throw new Error(`round ${r}: the containers after the rollback are not the last good ones:\n${now.join('\n')}\nbefore:\n${before.join('\n')}`);
+      if (now.join() !== before.join())
+        throw new Error(
+          `round ${r}: the containers after the rollback are not the last good ones:\n${now.join('\n')}\nbefore:\n${before.join('\n')}`,
+        );
       // docker-compose: the same release, then back by hand.
       writeFileSync(cfile, compose(next, 18392, true, r));
       await up();
@@ -116,21 +154,35 @@ async function main() {
       const t = process.hrtime.bigint();
       await up();
       const composeMs = Number(process.hrtime.bigint() - t) / 1e6;
-      rows.push({ detect: at(failed) - at(applied), running: at(undone) - at(failed), healthy: at(healthy) - at(failed), compose: composeMs });
+      rows.push({
+        detect: at(failed) - at(applied),
+        running: at(undone) - at(failed),
+        healthy: at(healthy) - at(failed),
+        compose: composeMs,
+      });
     }
 
     // The agent at rest with its 10 containers.
     await sleep(10_000);
-    const rss = Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${agent.pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+    const rss =
+      Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${agent.pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
 
     const m = (k: keyof (typeof rows)[number]) => median(rows.map((x) => x[k]));
     console.log(`${SERVICES} services, ${ROUNDS} rounds, medians in ms; docker-compose ${version}\n`);
-    console.log('| from the health failure to … | rollgate agent (ms) | docker-compose up -d of the old file (ms) | ratio |');
+    console.log(
+      '| from the health failure to … | rollgate agent (ms) | docker-compose up -d of the old file (ms) | ratio |',
+    );
     console.log('|---|---|---|---|');
-    console.log(`| the last good containers running again | ${m('running').toFixed(0)} | ${m('compose').toFixed(0)} | **${(m('running') / m('compose')).toFixed(2)}×** |`);
+    console.log(
+      `| the last good containers running again | ${m('running').toFixed(0)} | ${m('compose').toFixed(0)} | **${(m('running') / m('compose')).toFixed(2)}×** |`,
+    );
     console.log(`| … and their health window passed (window 2s) | ${m('healthy').toFixed(0)} | — | — |`);
-    console.log(`\nper round (rollgate running / healthy / compose): ${rows.map((x) => `${x.running.toFixed(0)}/${x.healthy.toFixed(0)}/${x.compose.toFixed(0)}`).join(', ')}`);
-    console.log(`from the apply's start to the health verdict (not part of the figure): median ${m('detect').toFixed(0)} ms`);
+    console.log(
+      `\nper round (rollgate running / healthy / compose): ${rows.map((x) => `${x.running.toFixed(0)}/${x.healthy.toFixed(0)}/${x.compose.toFixed(0)}`).join(', ')}`,
+    );
+    console.log(
+      `from the apply's start to the health verdict (not part of the figure): median ${m('detect').toFixed(0)} ms`,
+    );
     console.log(`agent resident memory at rest with ${SERVICES} containers: ${rss.toFixed(1)} MB`);
     await run('docker-compose', ['-p', 'cmp', '-f', cfile, 'down', '-t', '1'], dockerHost, cdir).catch(() => {});
   } finally {

@@ -31,12 +31,23 @@ const bold = (s) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const git = (...args) =>
-  execFileSync('git', args, { cwd: repo, env: { ...process.env, GIT_AUTHOR_NAME: 'Fleet Operator', GIT_AUTHOR_EMAIL: 'ops@example.com', GIT_COMMITTER_NAME: 'Fleet Operator', GIT_COMMITTER_EMAIL: 'ops@example.com' } })
+  execFileSync('git', args, {
+    cwd: repo,
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: 'Fleet Operator',
+      GIT_AUTHOR_EMAIL: 'ops@example.com',
+      GIT_COMMITTER_NAME: 'Fleet Operator',
+      GIT_COMMITTER_EMAIL: 'ops@example.com',
+    },
+  })
     .toString()
     .trim();
 
 const EDGE_LABEL = 'io.rollgate.app=edge';
-const IMAGES = ['broker:1.0', 'collector:1.0', 'collector:2.0', 'api:1.0', 'api:2.0'].map((t) => `127.0.0.1:5000/rollgate-example/${t}`);
+const IMAGES = ['broker:1.0', 'collector:1.0', 'collector:2.0', 'api:1.0', 'api:2.0'].map(
+  (t) => `127.0.0.1:5000/rollgate-example/${t}`,
+);
 
 function portFree(port) {
   return new Promise((done) => {
@@ -59,7 +70,8 @@ async function findEngine() {
   }
   const problem = busyboxImageProblem();
   if (problem) return { why: `the demo's images are made from busybox: ${problem}` };
-  if ((await docker.listContainers({ all: true, filters: JSON.stringify({ label: [EDGE_LABEL] }) })).length > 0) return { why: 'this Engine already runs a rollgate app named edge, which the demo leaves alone' };
+  if ((await docker.listContainers({ all: true, filters: JSON.stringify({ label: [EDGE_LABEL] }) })).length > 0)
+    return { why: 'this Engine already runs a rollgate app named edge, which the demo leaves alone' };
   if (!(await portFree(18080))) return { why: 'port 127.0.0.1:18080, where the example publishes its API, is taken' };
   return { docker, host };
 }
@@ -79,21 +91,43 @@ async function makeImages(docker) {
 
 async function removeEdge(docker, images) {
   const filters = JSON.stringify({ label: [EDGE_LABEL] });
-  for (const c of await docker.listContainers({ all: true, filters })) await docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
-  for (const n of await docker.listNetworks({ filters })) await docker.getNetwork(n.Id).remove().catch(() => {});
-  for (const v of (await docker.listVolumes({ filters })).Volumes ?? []) await docker.getVolume(v.Name).remove().catch(() => {});
-  for (const ref of images) await docker.getImage(ref).remove().catch(() => {});
+  for (const c of await docker.listContainers({ all: true, filters }))
+    await docker
+      .getContainer(c.Id)
+      .remove({ force: true })
+      .catch(() => {});
+  for (const n of await docker.listNetworks({ filters }))
+    await docker
+      .getNetwork(n.Id)
+      .remove()
+      .catch(() => {});
+  for (const v of (await docker.listVolumes({ filters })).Volumes ?? [])
+    await docker
+      .getVolume(v.Name)
+      .remove()
+      .catch(() => {});
+  for (const ref of images)
+    await docker
+      .getImage(ref)
+      .remove()
+      .catch(() => {});
 }
 
 /** fleet-repo-example at one step of its story, under this demo's directory; the edge app only with an Engine. */
 function writeFleet(version, failingCheck) {
-  for (const entry of readdirSync(repo)) if (entry !== '.git') rmSync(join(repo, entry), { recursive: true, force: true });
+  for (const entry of readdirSync(repo))
+    if (entry !== '.git') rmSync(join(repo, entry), { recursive: true, force: true });
   cpSync(join(root, 'fleet-repo-example'), repo, { recursive: true });
   if (version === 'v1') cpSync(join(root, 'examples/story/v1'), repo, { recursive: true });
   if (!engine.docker) {
     rmSync(join(repo, 'systems/gateway/apps'), { recursive: true, force: true });
     const fleetFile = join(repo, 'rollgate.yaml');
-    writeFileSync(fleetFile, readFileSync(fleetFile, 'utf8').replace(/\n {4}apps:\n {6}edge: [^\n]*/, '').replace(/\n {4}overrides:(\n {6}.*)+/, ''));
+    writeFileSync(
+      fleetFile,
+      readFileSync(fleetFile, 'utf8')
+        .replace(/\n {4}apps:\n {6}edge: [^\n]*/, '')
+        .replace(/\n {4}overrides:(\n {6}.*)+/, ''),
+    );
   }
   const manifest = join(repo, 'systems/gateway/manifest.yaml');
   writeFileSync(manifest, readFileSync(manifest, 'utf8').replaceAll('/var/lib/rollgate-example/', `${devices}/`));
@@ -108,15 +142,23 @@ defaults: { interval: 1s, timeout: 1s, failureThreshold: 2 }
 checks:
   - name: gateway-running
     command: { argv: [test, -s, ${devices}/G13/running] }
-${engine.docker ? `  - name: api-http
+${
+  engine.docker
+    ? `  - name: api-http
     http: { url: "http://127.0.0.1:18080/", expectStatus: 200 }
   - name: broker-healthy
     container: { app: edge, service: broker, condition: healthy }
   - name: collector-running
     container: { app: edge, service: collector }
-` : ''}${failingCheck ? `  - name: telemetry-api   # nothing listens there: this commit fails its health check
+`
+    : ''
+}${
+      failingCheck
+        ? `  - name: telemetry-api   # nothing listens there: this commit fails its health check
     http: { url: "http://127.0.0.1:18099/healthz" }
-` : ''}`,
+`
+        : ''
+    }`,
   );
   git('add', '-A');
 }
@@ -128,7 +170,8 @@ function rollgate(args, { show = true } = {}) {
   return r;
 }
 
-const status = () => JSON.parse(rollgate(['status', '--state-dir', stateDir, '--output', 'json'], { show: false }).stdout);
+const status = () =>
+  JSON.parse(rollgate(['status', '--state-dir', stateDir, '--output', 'json'], { show: false }).stdout);
 
 async function until(what, test, ms = 60_000) {
   const end = Date.now() + ms;
@@ -162,7 +205,8 @@ try {
   if (engine.docker) {
     console.log(bold(`== A Docker Engine answers at ${engine.host}: the demo runs the edge app too`));
     images = await makeImages(engine.docker);
-    if (images.length) console.log(`made ${images.length} example image(s) locally with docker import: ${images.join(', ')}`);
+    if (images.length)
+      console.log(`made ${images.length} example image(s) locally with docker import: ${images.join(', ')}`);
   } else console.log(bold(`== Devices only, no containers: ${engine.why}`));
   execFileSync('git', ['init', '-q', '-b', 'main', repo]);
   writeFleet('v1', false);
@@ -170,23 +214,57 @@ try {
   const c1 = git('rev-parse', 'HEAD');
 
   console.log(bold('== Start the agent on the example fleet repo (a local git repository, watched for commits)'));
-  const args = ['agent', '--repo', repo, '--ref', 'main', '--id', 'gw-0042', '--label', 'role=gateway', '--state-dir', stateDir, '--interfaces-dir', join(root, 'fleet-repo-example/interfaces'), '--interval', '1h', '--jitter', '0s', '--metrics-listen', '127.0.0.1:0', ...(engine.docker ? ['--docker-host', engine.host] : [])];
+  const args = [
+    'agent',
+    '--repo',
+    repo,
+    '--ref',
+    'main',
+    '--id',
+    'gw-0042',
+    '--label',
+    'role=gateway',
+    '--state-dir',
+    stateDir,
+    '--interfaces-dir',
+    join(root, 'fleet-repo-example/interfaces'),
+    '--interval',
+    '1h',
+    '--jitter',
+    '0s',
+    '--metrics-listen',
+    '127.0.0.1:0',
+    ...(engine.docker ? ['--docker-host', engine.host] : []),
+  ];
   console.log(`$ rollgate ${args.join(' ')} > agent.log &`);
   const logFd = openSync(join(work, 'agent.log'), 'w');
   // Without an Engine the agent must not be told about one: a DOCKER_HOST it cannot reach is an error.
-  const { DOCKER_HOST, ...agentEnv } = process.env;
-  agent = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', logFd, logFd], env: engine.docker ? process.env : agentEnv });
+  const agentEnv = { ...process.env };
+  delete agentEnv.DOCKER_HOST;
+  agent = spawn(process.execPath, [cli, ...args], {
+    stdio: ['ignore', logFd, logFd],
+    env: engine.docker ? process.env : agentEnv,
+  });
 
   await until('v1 to be applied', (s) => s.lastGood?.commit === c1);
   console.log(`\nThe gateway runs: ${await versions()}`);
   rollgate(['status', '--state-dir', stateDir]);
 
-  console.log(bold(`\n== Commit system v2 with a health check that fails: it is installed, fails its health window, and is rolled back`));
+  console.log(
+    bold(
+      `\n== Commit system v2 with a health check that fails: it is installed, fails its health window, and is rolled back`,
+    ),
+  );
   writeFleet('v2', true);
   git('commit', '-q', '-m', 'Roll out system v2, with a telemetry API check');
   const c2 = git('rev-parse', 'HEAD');
-  console.log(`$ git commit -m 'Roll out system v2, with a telemetry API check'   # ${c2.slice(0, 12)}; the agent sees the branch move`);
-  await until('v2 to be rolled back', (s) => s.bad.some((b) => b.commit === c2) && s.applied?.commit === c1 && !s.inProgress && s.agent?.phase === 'idle');
+  console.log(
+    `$ git commit -m 'Roll out system v2, with a telemetry API check'   # ${c2.slice(0, 12)}; the agent sees the branch move`,
+  );
+  await until(
+    'v2 to be rolled back',
+    (s) => s.bad.some((b) => b.commit === c2) && s.applied?.commit === c1 && !s.inProgress && s.agent?.phase === 'idle',
+  );
   console.log(`\nThe gateway runs: ${await versions()}`);
   rollgate(['status', '--state-dir', stateDir]);
   rollgate(['sync', '--state-dir', stateDir]);
@@ -199,13 +277,17 @@ try {
   await until('v2 to be applied', (s) => s.lastGood?.commit === c3);
   console.log(`\nThe gateway runs: ${await versions()}`);
   rollgate(['history', '--state-dir', stateDir]);
-  console.log(`\nThe agent's JSON log is in ${join(work, 'agent.log')}; every device call in ${join(devices, 'calls.log')}.`);
+  console.log(
+    `\nThe agent's JSON log is in ${join(work, 'agent.log')}; every device call in ${join(devices, 'calls.log')}.`,
+  );
 } catch (err) {
   failed = true;
   console.error(`demo failed: ${err.message}`);
   try {
     console.error(readFileSync(join(work, 'agent.log'), 'utf8').split('\n').slice(-30).join('\n'));
-  } catch {}
+  } catch {
+    // no log to show
+  }
 } finally {
   if (agent && agent.exitCode === null) {
     agent.kill('SIGTERM');

@@ -20,7 +20,20 @@ if (existsSync(dest)) {
 }
 const story = JSON.parse(readFileSync(join(root, 'examples/story/story.json'), 'utf8'));
 const work = flag === '--bare' ? mkdtempSync(join(tmpdir(), 'rollgate-example-')) : resolve(dest);
-const git = (...args) => execFileSync('git', args, { cwd: work, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, GIT_AUTHOR_NAME: 'Fleet Operator', GIT_AUTHOR_EMAIL: 'ops@example.com', GIT_COMMITTER_NAME: 'Fleet Operator', GIT_COMMITTER_EMAIL: 'ops@example.com' } }).toString().trim();
+const git = (...args) =>
+  execFileSync('git', args, {
+    cwd: work,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: 'Fleet Operator',
+      GIT_AUTHOR_EMAIL: 'ops@example.com',
+      GIT_COMMITTER_NAME: 'Fleet Operator',
+      GIT_COMMITTER_EMAIL: 'ops@example.com',
+    },
+  })
+    .toString()
+    .trim();
 execFileSync('git', ['init', '-q', '-b', 'main', work]);
 story.steps.forEach((step, i) => {
   for (const entry of git('ls-files').split('\n').filter(Boolean)) rmSync(join(work, entry));

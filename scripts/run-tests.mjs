@@ -20,7 +20,12 @@ const docker = files.filter((f) => f.startsWith('docker'));
 const ci = process.env.CI === 'true';
 
 const run = (list, extra = [], env = process.env) =>
-  list.length === 0 ? 0 : (spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...extra, ...list.map((f) => join(dir, f))], { stdio: 'inherit', env }).status ?? 1);
+  list.length === 0
+    ? 0
+    : (spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...extra, ...list.map((f) => join(dir, f))], {
+        stdio: 'inherit',
+        env,
+      }).status ?? 1);
 
 let status = run(plain);
 
@@ -39,10 +44,16 @@ if (docker.length > 0) {
       process.stderr.write(`CI=true and the Docker environment could not start, so the run fails:\n${why}\n`);
       process.exit(1);
     }
-    process.stderr.write(`\n!!! SKIPPING the Docker tests (${docker.join(', ')}): ${why}\n!!! Install docker.io, docker-registry and busybox-static and run as root to include them.\n\n`);
+    process.stderr.write(
+      `\n!!! SKIPPING the Docker tests (${docker.join(', ')}): ${why}\n!!! Install docker.io, docker-registry and busybox-static and run as root to include them.\n\n`,
+    );
     env.ROLLGATE_TEST_DOCKER_ERROR = why;
   }
-  const stop = async () => info && (await stopDockerEnv(join(info.root, 'env.json')).catch((e) => process.stderr.write(`could not stop the test Docker environment: ${e}\n`)));
+  const stop = async () =>
+    info &&
+    (await stopDockerEnv(join(info.root, 'env.json')).catch((e) =>
+      process.stderr.write(`could not stop the test Docker environment: ${e}\n`),
+    ));
   process.on('SIGINT', () => stop().then(() => process.exit(130)));
   try {
     const s = run(docker, ['--test-concurrency=1'], env);

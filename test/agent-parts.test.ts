@@ -27,13 +27,25 @@ const dir = () => {
 after(() => dirs.forEach(cleanup));
 
 describe('agent configuration', () => {
-  const load = (file: string | undefined = '/dev/null', env: NodeJS.ProcessEnv = {}, flags: Record<string, unknown> = {}, requireAll = true) => loadAgentConfig({ ...(file ? { file } : {}), env, flags, requireAll });
+  const load = (
+    file: string | undefined = '/dev/null',
+    env: NodeJS.ProcessEnv = {},
+    flags: Record<string, unknown> = {},
+    requireAll = true,
+  ) => loadAgentConfig({ ...(file ? { file } : {}), env, flags, requireAll });
 
   test('file, then environment, then flags; defaults fill the rest; the source of each value is known', async () => {
     const d = dir();
     const f = join(d, 'config.yaml');
-    writeFileSync(f, 'repo:\n  url: https://git.example.com/fleet.git\n  ref: stable\ngateway:\n  id: gw-file\n  labels: { site: berlin }\nschedule:\n  interval: 5m\n  jitter: 1m\n');
-    const { config, sources } = await load(f, { ROLLGATE_INTERVAL: '2m', ROLLGATE_GATEWAY_LABELS: 'site=paris,role=gateway' }, { id: 'gw-flag' });
+    writeFileSync(
+      f,
+      'repo:\n  url: https://git.example.com/fleet.git\n  ref: stable\ngateway:\n  id: gw-file\n  labels: { site: berlin }\nschedule:\n  interval: 5m\n  jitter: 1m\n',
+    );
+    const { config, sources } = await load(
+      f,
+      { ROLLGATE_INTERVAL: '2m', ROLLGATE_GATEWAY_LABELS: 'site=paris,role=gateway' },
+      { id: 'gw-flag' },
+    );
     assert.equal(config.repo.url, 'https://git.example.com/fleet.git');
     assert.equal(config.repo.ref, 'stable');
     assert.equal(config.gateway.id, 'gw-flag');
@@ -42,11 +54,18 @@ describe('agent configuration', () => {
     assert.equal(config.schedule.jitter, '1m');
     assert.equal(config.stateDir, '/var/lib/rollgate');
     assert.equal(config.metrics.listen, '127.0.0.1:9475');
-    assert.deepEqual([sources['gateway.id'], sources['schedule.interval'], sources['schedule.jitter'], sources['stateDir']], ['flag', 'env', 'file', 'default']);
+    assert.deepEqual(
+      [sources['gateway.id'], sources['schedule.interval'], sources['schedule.jitter'], sources['stateDir']],
+      ['flag', 'env', 'file', 'default'],
+    );
   });
 
   test("systemd's STATE_DIRECTORY is the state directory when nothing else sets it", async () => {
-    const { config, sources } = await load('/dev/null', { STATE_DIRECTORY: '/var/lib/rollgate-unit' }, { repo: '/srv/fleet', id: 'gw' });
+    const { config, sources } = await load(
+      '/dev/null',
+      { STATE_DIRECTORY: '/var/lib/rollgate-unit' },
+      { repo: '/srv/fleet', id: 'gw' },
+    );
     assert.equal(config.stateDir, '/var/lib/rollgate-unit');
     assert.equal(sources['stateDir'], 'systemd');
   });
@@ -54,22 +73,52 @@ describe('agent configuration', () => {
   test('a bad file is rejected with file:line:column and what was expected', async () => {
     const d = dir();
     const f = join(d, 'config.yaml');
-    writeFileSync(f, 'repo:\n  url: /srv/fleet\ngateway:\n  id: gw\nschedule:\n  interval: every five minutes\n  jiter: 10s\nmetrics:\n  listen: 0.0.0.0:9475\n');
+    writeFileSync(
+      f,
+      'repo:\n  url: /srv/fleet\ngateway:\n  id: gw\nschedule:\n  interval: every five minutes\n  jiter: 10s\nmetrics:\n  listen: 0.0.0.0:9475\n',
+    );
     await assert.rejects(load(f), (err: Error) => {
-      assert.match(err.message, /config\.yaml:6:\d+: expected a duration like 500ms, 30s, 5m or 1m30s, got string "every five minutes"/);
-      assert.match(err.message, /config\.yaml:7:\d+: unsupported key "jiter" \(expected one of: interval, cron, jitter, watch, driftCheck, retry\)/);
-      assert.match(err.message, /config\.yaml:9:\d+: expected "off", or a loopback address with a port such as 127\.0\.0\.1:9475, got string "0\.0\.0\.0:9475"/);
+      assert.match(
+        err.message,
+        /config\.yaml:6:\d+: expected a duration like 500ms, 30s, 5m or 1m30s, got string "every five minutes"/,
+      );
+      assert.match(
+        err.message,
+        /config\.yaml:7:\d+: unsupported key "jiter" \(expected one of: interval, cron, jitter, watch, driftCheck, retry\)/,
+      );
+      assert.match(
+        err.message,
+        /config\.yaml:9:\d+: expected "off", or a loopback address with a port such as 127\.0\.0\.1:9475, got string "0\.0\.0\.0:9475"/,
+      );
       return true;
     });
   });
 
   test('bad environment values and flags name the variable or flag; required keys say where to set them', async () => {
-    await assert.rejects(load(undefined, { ROLLGATE_INTERVAL: 'soon' }, { repo: '/srv', id: 'gw' }), /ROLLGATE_INTERVAL: expected a duration like 30s, 5m or 1h, got "soon"/);
-    await assert.rejects(load(undefined, { ROLLGATE_WATCH: 'maybe' }, { repo: '/srv', id: 'gw' }), /ROLLGATE_WATCH=maybe: expected true or false/);
-    await assert.rejects(load(undefined, {}, { repo: '/srv', id: 'gw', concurrency: 'lots' }), /--concurrency: expected a whole number, got "lots"/);
-    await assert.rejects(load(undefined, {}, { repo: '/srv', id: 'gw', cron: '61 * * * *' }), /schedule\.cron \(flag\): "61 \* \* \* \*" is not a cron expression/);
-    await assert.rejects(load(undefined, {}, {}), /the agent needs repo\.url and gateway\.id; set repo\.url in \S+, ROLLGATE_REPO or --repo; and gateway\.id in .*ROLLGATE_GATEWAY_ID or --id/);
-    await assert.rejects(load('/nonexistent/config.yaml'), /cannot read the configuration file \/nonexistent\/config\.yaml: it does not exist/);
+    await assert.rejects(
+      load(undefined, { ROLLGATE_INTERVAL: 'soon' }, { repo: '/srv', id: 'gw' }),
+      /ROLLGATE_INTERVAL: expected a duration like 30s, 5m or 1h, got "soon"/,
+    );
+    await assert.rejects(
+      load(undefined, { ROLLGATE_WATCH: 'maybe' }, { repo: '/srv', id: 'gw' }),
+      /ROLLGATE_WATCH=maybe: expected true or false/,
+    );
+    await assert.rejects(
+      load(undefined, {}, { repo: '/srv', id: 'gw', concurrency: 'lots' }),
+      /--concurrency: expected a whole number, got "lots"/,
+    );
+    await assert.rejects(
+      load(undefined, {}, { repo: '/srv', id: 'gw', cron: '61 * * * *' }),
+      /schedule\.cron \(flag\): "61 \* \* \* \*" is not a cron expression/,
+    );
+    await assert.rejects(
+      load(undefined, {}, {}),
+      /the agent needs repo\.url and gateway\.id; set repo\.url in \S+, ROLLGATE_REPO or --repo; and gateway\.id in .*ROLLGATE_GATEWAY_ID or --id/,
+    );
+    await assert.rejects(
+      load('/nonexistent/config.yaml'),
+      /cannot read the configuration file \/nonexistent\/config\.yaml: it does not exist/,
+    );
     // Commands that only need the state directory do not need the rest.
     assert.equal((await load(undefined, { ROLLGATE_STATE_DIR: '/tmp/x' }, {}, false)).config.stateDir, '/tmp/x');
   });
@@ -77,14 +126,35 @@ describe('agent configuration', () => {
   test('per-state interface timeouts come from the file, the environment or flags; a name outside the protocol is refused at its line', async () => {
     const d = dir();
     const f = join(d, 'config.yaml');
-    writeFileSync(f, 'repo: { url: /srv/fleet }\ngateway: { id: gw }\ninterfaces:\n  stateTimeouts:\n    Download: 30m\n    ArtifactInstal: 2h\n');
-    await assert.rejects(load(f), /config\.yaml:6:5: unsupported key "ArtifactInstal" \(expected one of: Download, DownloadWithFileSizes, ArtifactInstall,/);
-    writeFileSync(f, 'repo: { url: /srv/fleet }\ngateway: { id: gw }\ninterfaces:\n  stateTimeouts:\n    Download: 30m\n');
+    writeFileSync(
+      f,
+      'repo: { url: /srv/fleet }\ngateway: { id: gw }\ninterfaces:\n  stateTimeouts:\n    Download: 30m\n    ArtifactInstal: 2h\n',
+    );
+    await assert.rejects(
+      load(f),
+      /config\.yaml:6:5: unsupported key "ArtifactInstal" \(expected one of: Download, DownloadWithFileSizes, ArtifactInstall,/,
+    );
+    writeFileSync(
+      f,
+      'repo: { url: /srv/fleet }\ngateway: { id: gw }\ninterfaces:\n  stateTimeouts:\n    Download: 30m\n',
+    );
     assert.deepEqual((await load(f)).config.interfaces.stateTimeouts, { Download: '30m' });
-    assert.deepEqual((await load(f, { ROLLGATE_INTERFACE_STATE_TIMEOUTS: 'ArtifactInstall=2h,Provides=10s' })).config.interfaces.stateTimeouts, { ArtifactInstall: '2h', Provides: '10s' });
-    assert.deepEqual((await load(f, {}, { interfaceStateTimeout: ['Cleanup=1m'] })).config.interfaces.stateTimeouts, { Cleanup: '1m' });
-    await assert.rejects(load(f, { ROLLGATE_INTERFACE_STATE_TIMEOUTS: 'Install=2h' }), /ROLLGATE_INTERFACE_STATE_TIMEOUTS: expected State=duration pairs .* got \{"Install":"2h"\}/);
-    await assert.rejects(load(f, {}, { interfaceStateTimeout: ['Download=soon'] }), /--interface-state-timeout: expected State=duration pairs .* got \{"Download":"soon"\}/);
+    assert.deepEqual(
+      (await load(f, { ROLLGATE_INTERFACE_STATE_TIMEOUTS: 'ArtifactInstall=2h,Provides=10s' })).config.interfaces
+        .stateTimeouts,
+      { ArtifactInstall: '2h', Provides: '10s' },
+    );
+    assert.deepEqual((await load(f, {}, { interfaceStateTimeout: ['Cleanup=1m'] })).config.interfaces.stateTimeouts, {
+      Cleanup: '1m',
+    });
+    await assert.rejects(
+      load(f, { ROLLGATE_INTERFACE_STATE_TIMEOUTS: 'Install=2h' }),
+      /ROLLGATE_INTERFACE_STATE_TIMEOUTS: expected State=duration pairs .* got \{"Install":"2h"\}/,
+    );
+    await assert.rejects(
+      load(f, {}, { interfaceStateTimeout: ['Download=soon'] }),
+      /--interface-state-timeout: expected State=duration pairs .* got \{"Download":"soon"\}/,
+    );
     assert.deepEqual((await load('/dev/null', {}, { repo: '/srv', id: 'gw' })).config.interfaces.stateTimeouts, {});
   });
 
@@ -102,11 +172,22 @@ describe('agent configuration', () => {
   });
 
   test('--print-config shows the effective configuration and where each value came from', async () => {
-    const r = await rollgate('agent', '--config', '/dev/null', '--repo', '/srv/fleet', '--id', 'gw-7', '--interval', '30s', '--print-config');
+    const r = await rollgate(
+      'agent',
+      '--config',
+      '/dev/null',
+      '--repo',
+      '/srv/fleet',
+      '--id',
+      'gw-7',
+      '--interval',
+      '30s',
+      '--print-config',
+    );
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /url: \/srv\/fleet/);
-    assert.match(r.out, /#   schedule\.interval: flag/);
-    assert.match(r.out, /#   schedule\.jitter: default/);
+    assert.match(r.out, /# {3}schedule\.interval: flag/);
+    assert.match(r.out, /# {3}schedule\.jitter: default/);
   });
 });
 
@@ -114,7 +195,11 @@ describe('the health window (real servers and commands)', () => {
   const servers: Server[] = [];
   after(() => servers.forEach((s) => s.close()));
   const base = { required: true, intervalMs: 50, timeoutMs: 500, failureThreshold: 3 };
-  const spec = (checks: HealthCheck[], windowMs = 300, deadlineMs = 5_000): HealthSpec => ({ windowMs, deadlineMs, checks });
+  const spec = (checks: HealthCheck[], windowMs = 300, deadlineMs = 5_000): HealthSpec => ({
+    windowMs,
+    deadlineMs,
+    checks,
+  });
 
   async function http(handler: (n: number) => number): Promise<number> {
     let n = 0;
@@ -151,31 +236,84 @@ describe('the health window (real servers and commands)', () => {
 
   test('a required check failing threshold times in a row fails the window, naming the check and what it saw', async () => {
     const port = await http((n) => (n <= 1 ? 200 : 503));
-    const v = await healthWindow(spec([{ ...base, name: 'api', kind: 'http', url: `http://127.0.0.1:${port}/`, expectStatus: [200] }], 10_000), {}, { log: silentLog });
+    const v = await healthWindow(
+      spec([{ ...base, name: 'api', kind: 'http', url: `http://127.0.0.1:${port}/`, expectStatus: [200] }], 10_000),
+      {},
+      { log: silentLog },
+    );
     assert.equal(v.ok, false);
-    assert.match(v.reason!, /^api failed 3 time\(s\) in a row: http:\/\/127\.0\.0\.1:\d+\/ answered HTTP 503, expected 200$/);
+    assert.match(
+      v.reason!,
+      /^api failed 3 time\(s\) in a row: http:\/\/127\.0\.0\.1:\d+\/ answered HTTP 503, expected 200$/,
+    );
   });
 
   test('a flapping check never holds for the window: the deadline fails it instead of waiting forever', async () => {
     const port = await http((n) => (n % 2 === 0 ? 500 : 200));
-    const v = await healthWindow(spec([{ ...base, name: 'flappy', kind: 'http', url: `http://127.0.0.1:${port}/`, expectStatus: [200] }], 400, 1_000), {}, { log: silentLog });
+    const v = await healthWindow(
+      spec(
+        [{ ...base, name: 'flappy', kind: 'http', url: `http://127.0.0.1:${port}/`, expectStatus: [200] }],
+        400,
+        1_000,
+      ),
+      {},
+      { log: silentLog },
+    );
     assert.equal(v.ok, false);
     assert.match(v.reason!, /did not hold for 400 ms within the deadline of 1s/);
   });
 
   test('a command that hangs is killed at its timeout, and its output is in the reason', async () => {
-    const v = await healthWindow(spec([{ ...base, failureThreshold: 1, timeoutMs: 200, name: 'hang', kind: 'command', argv: ['sh', '-c', 'echo still thinking; exec sleep 30'] }]), {}, { log: silentLog });
+    const v = await healthWindow(
+      spec([
+        {
+          ...base,
+          failureThreshold: 1,
+          timeoutMs: 200,
+          name: 'hang',
+          kind: 'command',
+          argv: ['sh', '-c', 'echo still thinking; exec sleep 30'],
+        },
+      ]),
+      {},
+      { log: silentLog },
+    );
     assert.equal(v.ok, false);
-    assert.match(v.reason!, /sh -c echo still thinking; exec sleep 30 ran longer than 200 ms and was killed; it printed: still thinking/);
-    const v2 = await healthWindow(spec([{ ...base, failureThreshold: 1, name: 'missing', kind: 'command', argv: ['/nonexistent/probe'] }]), {}, { log: silentLog });
+    assert.match(
+      v.reason!,
+      /sh -c echo still thinking; exec sleep 30 ran longer than 200 ms and was killed; it printed: still thinking/,
+    );
+    const v2 = await healthWindow(
+      spec([{ ...base, failureThreshold: 1, name: 'missing', kind: 'command', argv: ['/nonexistent/probe'] }]),
+      {},
+      { log: silentLog },
+    );
     assert.match(v2.reason!, /\/nonexistent\/probe: ENOENT/);
   });
 
   test('a container check asks the Engine through the given view and wants the desired configuration', async () => {
     const containers = { service: async () => [{ running: true, configHash: 'old', health: 'healthy' }] };
-    const v = await healthWindow(spec([{ ...base, failureThreshold: 1, name: 'web', kind: 'container', app: 'a', service: 'web', condition: 'healthy' }]), { containers, configHashes: new Map([['a/web', 'new']]) }, { log: silentLog });
+    const v = await healthWindow(
+      spec([
+        {
+          ...base,
+          failureThreshold: 1,
+          name: 'web',
+          kind: 'container',
+          app: 'a',
+          service: 'web',
+          condition: 'healthy',
+        },
+      ]),
+      { containers, configHashes: new Map([['a/web', 'new']]) },
+      { log: silentLog },
+    );
     assert.match(v.reason!, /a\/web: no container of the desired configuration/);
-    const ok = await healthWindow(spec([{ ...base, name: 'web', kind: 'container', app: 'a', service: 'web', condition: 'healthy' }]), { containers, configHashes: new Map([['a/web', 'old']]) }, { log: silentLog });
+    const ok = await healthWindow(
+      spec([{ ...base, name: 'web', kind: 'container', app: 'a', service: 'web', condition: 'healthy' }]),
+      { containers, configHashes: new Map([['a/web', 'old']]) },
+      { log: silentLog },
+    );
     assert.equal(ok.ok, true);
   });
 });
@@ -184,13 +322,21 @@ describe('lock, state file, schedule', () => {
   test('a second agent on the same state directory is refused; a lock left by a killed agent is taken over', async () => {
     const d = dir();
     const lock = await AgentLock.acquire(d);
-    await assert.rejects(AgentLock.acquire(d), (err: Error) => err instanceof LockedError && /another rollgate agent \(pid \d+, since .*\) uses the state directory/.test(err.message));
+    await assert.rejects(
+      AgentLock.acquire(d),
+      (err: Error) =>
+        err instanceof LockedError &&
+        /another rollgate agent \(pid \d+, since .*\) uses the state directory/.test(err.message),
+    );
     await lock.release();
     // A holder that is gone: a real process, started and killed.
     const child = spawn('sleep', ['30']);
     await new Promise((r) => child.once('spawn', r));
     const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
-    writeFileSync(join(d, 'agent.lock'), JSON.stringify({ pid: child.pid, started: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19], since: 'then' }));
+    writeFileSync(
+      join(d, 'agent.lock'),
+      JSON.stringify({ pid: child.pid, started: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19], since: 'then' }),
+    );
     await assert.rejects(AgentLock.acquire(d), LockedError);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
@@ -207,22 +353,44 @@ describe('lock, state file, schedule', () => {
     });
     assert.equal((await readAgentState(d)).bad[0]!.reason, 'api down');
     writeFileSync(join(d, STATE_FILE), '{"schema":"rollgate.agent-state/v1","bad":[');
-    await assert.rejects(readAgentState(d), (err: Error) => err instanceof StateFileError && /is not valid JSON .* move it aside to start afresh/.test(err.message));
+    await assert.rejects(
+      readAgentState(d),
+      (err: Error) =>
+        err instanceof StateFileError && /is not valid JSON .* move it aside to start afresh/.test(err.message),
+    );
   });
 
   test('polls are spread by jitter; retries back off up to the schedule', () => {
-    assert.equal(nextPollDelay({ intervalMs: 60_000, jitterMs: 10_000 }, () => 0), 60_000);
-    assert.equal(nextPollDelay({ intervalMs: 60_000, jitterMs: 10_000 }, () => 0.5), 65_000);
+    assert.equal(
+      nextPollDelay({ intervalMs: 60_000, jitterMs: 10_000 }, () => 0),
+      60_000,
+    );
+    assert.equal(
+      nextPollDelay({ intervalMs: 60_000, jitterMs: 10_000 }, () => 0.5),
+      65_000,
+    );
     const cron = nextPollDelay({ intervalMs: 0, cron: '*/5 * * * * *', jitterMs: 0 }, () => 0);
     assert.ok(cron <= 5_000, `every 5 s: next within 5 s, got ${cron}`);
-    assert.deepEqual([1, 2, 3, 6].map((n) => retryDelay(30_000, n, 300_000)), [30_000, 60_000, 120_000, 300_000]);
+    assert.deepEqual(
+      [1, 2, 3, 6].map((n) => retryDelay(30_000, n, 300_000)),
+      [30_000, 60_000, 120_000, 300_000],
+    );
   });
 });
 
 describe('the systemd unit', () => {
   test('systemd-analyze verify accepts it, and it restarts, orders after network and Docker, notifies and is hardened', () => {
     const unit = readFileSync(join(projectRoot, 'systemd/rollgate.service'), 'utf8');
-    for (const line of ['Type=notify', 'Restart=on-failure', 'StateDirectory=rollgate', 'WatchdogSec=', 'NoNewPrivileges=yes', 'ProtectHome=read-only', 'PrivateTmp=yes']) assert.ok(unit.includes(line), `has ${line}`);
+    for (const line of [
+      'Type=notify',
+      'Restart=on-failure',
+      'StateDirectory=rollgate',
+      'WatchdogSec=',
+      'NoNewPrivileges=yes',
+      'ProtectHome=read-only',
+      'PrivateTmp=yes',
+    ])
+      assert.ok(unit.includes(line), `has ${line}`);
     assert.match(unit, /^After=.*network-online\.target.*docker\.service/m);
     assert.match(unit, /^ExecStart=\/usr\/local\/bin\/rollgate agent /m);
     // verify checks that ExecStart exists, so point it at the built CLI.

@@ -6,7 +6,17 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { applyPlan, containerSpec, Journal, JournalError, LABEL, resumeJournal, silentLog, type Applier, type StepRecord } from '../src/apply/index.js';
+import {
+  applyPlan,
+  containerSpec,
+  Journal,
+  JournalError,
+  LABEL,
+  resumeJournal,
+  silentLog,
+  type Applier,
+  type StepRecord,
+} from '../src/apply/index.js';
 import { socketFromHost } from '../src/apply/docker/engine.js';
 import { engineMessage, isConnectionError, portInUse } from '../src/apply/docker/errors.js';
 import { healthFromStatus, imageRefs } from '../src/apply/docker/observe.js';
@@ -21,7 +31,10 @@ describe('container request from a Compose service', () => {
   const s = svc('api', 'reg:5000/api:2', {
     command: ['httpd', '-f'],
     environment: { A: '1', B: 'x=y' },
-    ports: [{ hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' }, { containerPort: 53, protocol: 'udp' }],
+    ports: [
+      { hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' },
+      { containerPort: 53, protocol: 'udp' },
+    ],
     volumes: [
       { type: 'volume', source: 'data', target: '/data', readOnly: false },
       { type: 'bind', source: '/etc/gw', target: '/cfg', readOnly: true },
@@ -36,13 +49,27 @@ describe('container request from a Compose service', () => {
     tmpfs: ['/run:size=1m'],
     logging: { driver: 'json-file', options: { 'max-size': '1m' } },
   });
-  const spec = containerSpec({ app: 'edge', service: 'api', configHash: s.configHash, txn: 'tx1', commit: 'abc' }, s.config);
+  const spec = containerSpec(
+    { app: 'edge', service: 'api', configHash: s.configHash, txn: 'tx1', commit: 'abc' },
+    s.config,
+  );
 
   test('Compose keys beyond the first release: repo files, data directories, ~, limits, names, endpoints', () => {
     const x = svc('mqtt', 'eclipse-mosquitto:2', {
       volumes: [
-        { type: 'bind', repo: { hash: 'f'.repeat(64), name: 'mosquitto.conf' }, target: '/mosquitto/config/mosquitto.conf', readOnly: true },
-        { type: 'bind', data: 'apps/home/mosquitto/data', target: '/mosquitto/data', readOnly: false, propagation: 'rslave' },
+        {
+          type: 'bind',
+          repo: { hash: 'f'.repeat(64), name: 'mosquitto.conf' },
+          target: '/mosquitto/config/mosquitto.conf',
+          readOnly: true,
+        },
+        {
+          type: 'bind',
+          data: 'apps/home/mosquitto/data',
+          target: '/mosquitto/data',
+          readOnly: false,
+          propagation: 'rslave',
+        },
         { type: 'bind', source: '~/certs', target: '/certs', readOnly: true },
         { type: 'volume', source: 'db', target: '/db', readOnly: false, noCopy: true },
         { type: 'tmpfs', target: '/scratch', readOnly: false, tmpfsSize: 1048576 },
@@ -60,7 +87,12 @@ describe('container request from a Compose service', () => {
       tty: true,
       shmSizeBytes: 1024,
     });
-    const sp = containerSpec({ app: 'home', service: 'mqtt', configHash: x.configHash, txn: 't' }, x.config, 'mosquitto', { files: '/state/files', data: '/state/data', home: '/root' });
+    const sp = containerSpec(
+      { app: 'home', service: 'mqtt', configHash: x.configHash, txn: 't' },
+      x.config,
+      'mosquitto',
+      { files: '/state/files', data: '/state/data', home: '/root' },
+    );
     const h = sp.HostConfig!;
     assert.equal(sp.name, 'mosquitto');
     assert.deepEqual(
@@ -78,7 +110,9 @@ describe('container request from a Compose service', () => {
     assert.deepEqual(h.Mounts![4]!.TmpfsOptions, { SizeBytes: 1048576 });
     assert.deepEqual(h.RestartPolicy, { Name: 'on-failure', MaximumRetryCount: 5 });
     assert.equal(h.NetworkMode, 'home_default');
-    assert.deepEqual(sp.NetworkingConfig, { EndpointsConfig: { home_default: { Aliases: ['mqtt', 'broker'], IPAMConfig: { IPv4Address: '172.28.0.2' } } } });
+    assert.deepEqual(sp.NetworkingConfig, {
+      EndpointsConfig: { home_default: { Aliases: ['mqtt', 'broker'], IPAMConfig: { IPv4Address: '172.28.0.2' } } },
+    });
     assert.deepEqual(sp.ExposedPorts, { '9001/tcp': {} });
     assert.equal(h.Memory, 64 * 1024 * 1024);
     assert.equal(h.NanoCpus, 5e8);
@@ -105,7 +139,10 @@ describe('container request from a Compose service', () => {
 
   test('ports, mounts, networks, restart, healthcheck in nanoseconds, stop timeout in whole seconds', () => {
     const h = spec.HostConfig!;
-    assert.deepEqual(h.PortBindings, { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8080' }], '53/udp': [{ HostPort: '' }] });
+    assert.deepEqual(h.PortBindings, {
+      '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8080' }],
+      '53/udp': [{ HostPort: '' }],
+    });
     assert.deepEqual(spec.ExposedPorts, { '80/tcp': {}, '53/udp': {} });
     assert.deepEqual(h.Mounts, [
       { Type: 'volume', Target: '/data', ReadOnly: false, Source: 'edge_data' },
@@ -115,9 +152,17 @@ describe('container request from a Compose service', () => {
     assert.equal(h.NetworkMode, 'edge_back');
     assert.deepEqual(spec.NetworkingConfig, { EndpointsConfig: { edge_back: { Aliases: ['api'] } } });
     assert.deepEqual(h.RestartPolicy, { Name: 'unless-stopped' });
-    assert.deepEqual(spec.Healthcheck, { Test: ['CMD', 'true'], Interval: 5e9, Timeout: 2e9, Retries: 3, StartPeriod: 1e9 });
+    assert.deepEqual(spec.Healthcheck, {
+      Test: ['CMD', 'true'],
+      Interval: 5e9,
+      Timeout: 2e9,
+      Retries: 3,
+      StartPeriod: 1e9,
+    });
     assert.equal(spec.StopTimeout, 3);
-    assert.deepEqual(h.Devices, [{ PathOnHost: '/dev/ttyUSB0', PathInContainer: '/dev/ttyS0', CgroupPermissions: 'rwm' }]);
+    assert.deepEqual(h.Devices, [
+      { PathOnHost: '/dev/ttyUSB0', PathInContainer: '/dev/ttyS0', CgroupPermissions: 'rwm' },
+    ]);
     assert.deepEqual(h.Tmpfs, { '/run': 'size=1m' });
     assert.deepEqual(h.LogConfig, { Type: 'json-file', Config: { 'max-size': '1m' } });
   });
@@ -130,14 +175,17 @@ describe('container request from a Compose service', () => {
     assert.deepEqual(sp.HostConfig!.RestartPolicy, { Name: '' });
   });
 
-  test('a disabled healthcheck overrides the image\'s', () => {
+  test("a disabled healthcheck overrides the image's", () => {
     const h = svc('x', 'img', { healthcheck: { test: [], disable: true } });
-    assert.deepEqual(containerSpec({ app: 'a', service: 'x', configHash: h.configHash, txn: 't' }, h.config).Healthcheck, { Test: ['NONE'] });
+    assert.deepEqual(
+      containerSpec({ app: 'a', service: 'x', configHash: h.configHash, txn: 't' }, h.config).Healthcheck,
+      { Test: ['NONE'] },
+    );
   });
 });
 
 describe('reading the Engine', () => {
-  test('health from the list call\'s status text', () => {
+  test("health from the list call's status text", () => {
     assert.equal(healthFromStatus('Up 5 seconds (healthy)'), 'healthy');
     assert.equal(healthFromStatus('Up 1 second (health: starting)'), 'starting');
     assert.equal(healthFromStatus('Up 2 minutes (unhealthy)'), 'unhealthy');
@@ -145,25 +193,42 @@ describe('reading the Engine', () => {
   });
 
   test('image references: untagged spelling of :latest, digests, no <none>', () => {
-    assert.deepEqual(imageRefs(['busybox:latest', 'reg:5000/a:1', '<none>:<none>'], ['reg:5000/a@sha256:00', '<none>@<none>']), ['busybox:latest', 'busybox', 'reg:5000/a:1', 'reg:5000/a@sha256:00']);
+    assert.deepEqual(
+      imageRefs(['busybox:latest', 'reg:5000/a:1', '<none>:<none>'], ['reg:5000/a@sha256:00', '<none>@<none>']),
+      ['busybox:latest', 'busybox', 'reg:5000/a:1', 'reg:5000/a@sha256:00'],
+    );
     assert.deepEqual(imageRefs(null, undefined), []);
   });
 
-  test('port clashes in both of Docker\'s wordings', () => {
-    assert.equal(portInUse('driver failed programming external connectivity on endpoint x: Error starting userland proxy: listen tcp4 127.0.0.1:18111: bind: address already in use'), '127.0.0.1:18111');
+  test("port clashes in both of Docker's wordings", () => {
+    assert.equal(
+      portInUse(
+        'driver failed programming external connectivity on endpoint x: Error starting userland proxy: listen tcp4 127.0.0.1:18111: bind: address already in use',
+      ),
+      '127.0.0.1:18111',
+    );
     assert.equal(portInUse('Bind for 0.0.0.0:8080 failed: port is already allocated'), '0.0.0.0:8080');
     assert.equal(portInUse('no such image'), undefined);
   });
 
   test('pull failures: not found and refused credentials are final, an unreachable registry is retried', () => {
-    assert.equal(classifyPullError('manifest for 127.0.0.1:5000/t/x:9 not found: manifest unknown: manifest unknown'), 'not-found');
-    assert.equal(classifyPullError('pull access denied for foo, repository does not exist or may require \'docker login\''), 'not-found');
+    assert.equal(
+      classifyPullError('manifest for 127.0.0.1:5000/t/x:9 not found: manifest unknown: manifest unknown'),
+      'not-found',
+    );
+    assert.equal(
+      classifyPullError("pull access denied for foo, repository does not exist or may require 'docker login'"),
+      'not-found',
+    );
     assert.equal(classifyPullError('Head "https://r/v2/a/manifests/1": unauthorized: authentication required'), 'auth');
-    assert.equal(classifyPullError('Get "http://127.0.0.1:5999/v2/": dial tcp 127.0.0.1:5999: connect: connection refused'), 'unreachable');
+    assert.equal(
+      classifyPullError('Get "http://127.0.0.1:5999/v2/": dial tcp 127.0.0.1:5999: connect: connection refused'),
+      'unreachable',
+    );
     assert.equal(classifyPullError('something else'), 'other');
   });
 
-  test('registry of an image reference, by Docker\'s rule', () => {
+  test("registry of an image reference, by Docker's rule", () => {
     assert.equal(registryOf('127.0.0.1:5000/t/web:1'), '127.0.0.1:5000');
     assert.equal(registryOf('registry.example.com/a/b'), 'registry.example.com');
     assert.equal(registryOf('localhost/a'), 'localhost');
@@ -171,11 +236,17 @@ describe('reading the Engine', () => {
     assert.equal(registryOf('busybox:1'), 'docker.io');
   });
 
-  test('Engine errors: connection failures told apart, messages without dockerode\'s prefix', () => {
+  test("Engine errors: connection failures told apart, messages without dockerode's prefix", () => {
     assert.equal(isConnectionError({ code: 'ECONNREFUSED' }), true);
     assert.equal(isConnectionError({ message: 'socket hang up' }), true);
-    assert.equal(isConnectionError({ statusCode: 404, message: '(HTTP code 404) no such container - No such container: x' }), false);
-    assert.equal(engineMessage({ statusCode: 404, message: '(HTTP code 404) no such container - No such container: x' }), 'No such container: x');
+    assert.equal(
+      isConnectionError({ statusCode: 404, message: '(HTTP code 404) no such container - No such container: x' }),
+      false,
+    );
+    assert.equal(
+      engineMessage({ statusCode: 404, message: '(HTTP code 404) no such container - No such container: x' }),
+      'No such container: x',
+    );
     assert.equal(engineMessage({ statusCode: 500, json: { message: 'boom' } }), 'boom');
   });
 
@@ -186,7 +257,9 @@ describe('reading the Engine', () => {
   });
 
   test('a depends_on wait lasts long enough for the healthcheck to decide', () => {
-    const dep = svc('db', 'img', { healthcheck: { test: ['CMD', 'true'], intervalMs: 1000, timeoutMs: 500, retries: 3, startPeriodMs: 2000 } });
+    const dep = svc('db', 'img', {
+      healthcheck: { test: ['CMD', 'true'], intervalMs: 1000, timeoutMs: 500, retries: 3, startPeriodMs: 2000 },
+    });
     assert.equal(healthyDeadlineMs(dep), 2000 + 4 * 1500 + 5000);
   });
 });
@@ -213,8 +286,24 @@ class Recording implements Applier {
 describe('the plan runner', () => {
   const dir = tempDir('rollgate-runner-');
   after(() => cleanup(dir));
-  const v1 = desired([], [app('edge', 30, [svc('db', 'db:1'), svc('api', 'api:1', { dependsOn: { db: { condition: 'service_started', required: true } } })])]);
-  const v2 = desired([], [app('edge', 30, [svc('db', 'db:2'), svc('api', 'api:2', { dependsOn: { db: { condition: 'service_started', required: true } } })])]);
+  const v1 = desired(
+    [],
+    [
+      app('edge', 30, [
+        svc('db', 'db:1'),
+        svc('api', 'api:1', { dependsOn: { db: { condition: 'service_started', required: true } } }),
+      ]),
+    ],
+  );
+  const v2 = desired(
+    [],
+    [
+      app('edge', 30, [
+        svc('db', 'db:2'),
+        svc('api', 'api:2', { dependsOn: { db: { condition: 'service_started', required: true } } }),
+      ]),
+    ],
+  );
   const update = makePlan(v2, running(v1));
   let n = 0;
   const journal = () => new Journal(join(dir, `journal-${++n}.json`));
@@ -226,8 +315,14 @@ describe('the plan runner', () => {
     assert.equal(out.status, 'applied');
     const runs = a.calls.map((c) => c.replace(/^run /, ''));
     const at = (prefix: string) => runs.findIndex((r) => r.startsWith(prefix));
-    assert.ok(at('pull image/api:2') < at('create service/edge/db') && at('pull image/db:2') < at('create service/edge/db'), runs.join('\n'));
-    assert.ok(at('start service/edge/db') < at('create service/edge/api') || at('start service/edge/db') < at('start service/edge/api'));
+    assert.ok(
+      at('pull image/api:2') < at('create service/edge/db') && at('pull image/db:2') < at('create service/edge/db'),
+      runs.join('\n'),
+    );
+    assert.ok(
+      at('start service/edge/db') < at('create service/edge/api') ||
+        at('start service/edge/db') < at('start service/edge/api'),
+    );
     assert.ok(at('remove service/edge/db') > at('start service/edge/api'), 'old containers go only after every stage');
     assert.equal(existsSync(j.path), false);
   });
@@ -237,13 +332,22 @@ describe('the plan runner', () => {
     const out = await applyPlan(update, { appliers: [a], desired: v2, log: silentLog, journal: journal() });
     assert.equal(out.status, 'prepare-failed');
     assert.equal(out.failedStep, 'pull image/db:2');
-    assert.ok(a.calls.every((c) => c.startsWith('run pull') || c.startsWith('undo pull')), a.calls.join('\n'));
+    assert.ok(
+      a.calls.every((c) => c.startsWith('run pull') || c.startsWith('undo pull')),
+      a.calls.join('\n'),
+    );
     assert.ok(a.calls.some((c) => c.startsWith('run pull')));
   });
 
   test('a failed step: every step that ran is undone, each after the steps that depended on it, prepare last; the outcome says rolled back', async () => {
     const a = new Recording(new Set(['start service/edge/api']));
-    const out = await applyPlan(update, { appliers: [a], desired: v2, log: silentLog, journal: journal(), concurrency: 1 });
+    const out = await applyPlan(update, {
+      appliers: [a],
+      desired: v2,
+      log: silentLog,
+      journal: journal(),
+      concurrency: 1,
+    });
     assert.equal(out.status, 'rolled-back');
     assert.match(out.error!, /^start service\/edge\/api: told to fail/);
     const ran = a.calls.filter((c) => c.startsWith('run')).map((c) => c.slice(4));
@@ -251,9 +355,16 @@ describe('the plan runner', () => {
     assert.deepEqual([...undone].sort(), [...ran].sort(), 'the failed step too: it may have half happened');
     const steps = [...update.prepare, ...update.stages.flatMap((st) => st.steps)];
     for (const st of steps)
-      for (const d of st.dependsOn.filter((x) => undone.includes(x) && undone.includes(st.id))) assert.ok(undone.indexOf(st.id) < undone.indexOf(d), `${st.id} is undone before ${d}, which it depended on:\n${undone.join('\n')}`);
+      for (const d of st.dependsOn.filter((x) => undone.includes(x) && undone.includes(st.id)))
+        assert.ok(
+          undone.indexOf(st.id) < undone.indexOf(d),
+          `${st.id} is undone before ${d}, which it depended on:\n${undone.join('\n')}`,
+        );
     const firstPull = undone.findIndex((u) => u.startsWith('pull '));
-    assert.ok(undone.slice(firstPull).every((u) => u.startsWith('pull ')), `prepare steps are undone last:\n${undone.join('\n')}`);
+    assert.ok(
+      undone.slice(firstPull).every((u) => u.startsWith('pull ')),
+      `prepare steps are undone last:\n${undone.join('\n')}`,
+    );
     assert.ok(!a.calls.some((c) => c.startsWith('run remove')), 'finalize never runs');
   });
 
@@ -272,14 +383,27 @@ describe('the plan runner', () => {
       }
     }
     const a = new Slow();
-    const out = await applyPlan(makePlan(to, running(from)), { appliers: [a], desired: to, log: silentLog, journal: journal(), concurrency: 4, confirm: async () => Promise.reject(new Error('unhealthy')) });
+    const out = await applyPlan(makePlan(to, running(from)), {
+      appliers: [a],
+      desired: to,
+      log: silentLog,
+      journal: journal(),
+      concurrency: 4,
+      confirm: async () => Promise.reject(new Error('unhealthy')),
+    });
     assert.equal(out.status, 'rolled-back');
     assert.equal(a.most, 4, 'four independent apps are put back four at a time');
   });
 
   test('a failed health gate rolls back like a failed step', async () => {
     const a = new Recording();
-    const out = await applyPlan(update, { appliers: [a], desired: v2, log: silentLog, journal: journal(), confirm: async () => Promise.reject(new Error('api-http failed 3 times')) });
+    const out = await applyPlan(update, {
+      appliers: [a],
+      desired: v2,
+      log: silentLog,
+      journal: journal(),
+      confirm: async () => Promise.reject(new Error('api-http failed 3 times')),
+    });
     assert.equal(out.status, 'rolled-back');
     assert.equal(out.error, 'api-http failed 3 times');
     assert.ok(a.calls.some((c) => c === 'undo create service/edge/db'));
@@ -293,9 +417,31 @@ describe('the plan runner', () => {
   });
 
   test('steps no applier executes are refused before anything runs', async () => {
-    const withComponent = desired([{ key: 'G', type: 'gw', interface: 'gw', interfaceArgs: [], protocol: 'update_manifest', version: '2', artifact: { kind: 'repo', path: 'a', size: 1 }, order: 10 }], []);
+    const withComponent = desired(
+      [
+        {
+          key: 'G',
+          type: 'gw',
+          interface: 'gw',
+          interfaceArgs: [],
+          protocol: 'update_manifest',
+          version: '2',
+          artifact: { kind: 'repo', path: 'a', size: 1 },
+          order: 10,
+        },
+      ],
+      [],
+    );
     const a = new Recording();
-    await assert.rejects(applyPlan(makePlan(withComponent, emptyObservedState()), { appliers: [a], desired: withComponent, log: silentLog, journal: journal() }), /no applier in this build executes "download" steps/);
+    await assert.rejects(
+      applyPlan(makePlan(withComponent, emptyObservedState()), {
+        appliers: [a],
+        desired: withComponent,
+        log: silentLog,
+        journal: journal(),
+      }),
+      /no applier in this build executes "download" steps/,
+    );
     assert.deepEqual(a.calls, []);
   });
 
@@ -308,7 +454,10 @@ describe('the plan runner', () => {
     const a = new Recording();
     const r = await resumeJournal(new Journal(j.path), [a], silentLog);
     assert.equal(r?.action, 'rolled-back');
-    assert.deepEqual(a.calls, [`undo ${update.stages[0]!.steps.find((s) => s.kind === 'stop')!.id}`, 'undo create service/edge/db']);
+    assert.deepEqual(a.calls, [
+      `undo ${update.stages[0]!.steps.find((s) => s.kind === 'stop')!.id}`,
+      'undo create service/edge/db',
+    ]);
     assert.equal(existsSync(j.path), false);
 
     const k = journal();
@@ -318,13 +467,19 @@ describe('the plan runner', () => {
     const b = new Recording();
     const f = await resumeJournal(new Journal(k.path), [b], silentLog);
     assert.equal(f?.action, 'finished');
-    assert.deepEqual(b.calls, update.finalize.slice(1).map((s) => `run ${s.id}`));
+    assert.deepEqual(
+      b.calls,
+      update.finalize.slice(1).map((s) => `run ${s.id}`),
+    );
   });
 
   test('a damaged journal is an error that says what to do, never ignored', async () => {
     const path = join(dir, 'damaged.json');
     writeFileSync(path, '{"schema": "rollgate.journal/v1", "txn"');
-    await assert.rejects(resumeJournal(new Journal(path), [], silentLog), (e: unknown) => e instanceof JournalError && /not valid JSON.*remove it to continue/.test(e.message));
+    await assert.rejects(
+      resumeJournal(new Journal(path), [], silentLog),
+      (e: unknown) => e instanceof JournalError && /not valid JSON.*remove it to continue/.test(e.message),
+    );
     assert.ok(readFileSync(path, 'utf8').length > 0, 'the damaged journal is left for inspection');
   });
 });

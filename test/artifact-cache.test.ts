@@ -30,7 +30,10 @@ describe('artifact cache', () => {
 
   test('a sha256 the manifest gives must match', async () => {
     const cache = new ArtifactCache(dir, 1 << 20, silentLog);
-    await assert.rejects(cache.fromBytes(blob('x'), 'artifacts/x.mender', '00'.repeat(32)), /artifacts\/x\.mender has sha256 [0-9a-f]{64}, but the manifest says 0{64}/);
+    await assert.rejects(
+      cache.fromBytes(blob('x'), 'artifacts/x.mender', '00'.repeat(32)),
+      /artifacts\/x\.mender has sha256 [0-9a-f]{64}, but the manifest says 0{64}/,
+    );
   });
 
   test('a cached copy that no longer matches its sum is replaced', async () => {

@@ -32,7 +32,7 @@ describe('rollgate diff against a real git server', () => {
     const r = await rollgate('diff', '--repo', url, '--ref', 'main', '--against', 'commit:main~1', '--id', 'gw-0001');
     assert.equal(r.code, 2, r.err);
     assert.ok(r.out.includes(`desired: commit ${commits[commits.length - 1]!.slice(0, 12)}`), r.out);
-    assert.match(r.out, /~ component G13 \(gateway\)  gateway-v1 → gateway-v2/);
+    assert.match(r.out, /~ component G13 \(gateway\) {2}gateway-v1 → gateway-v2/);
     assert.match(r.out, /~ service edge\/collector .*collector:1\.0 → .*collector:2\.0/);
     assert.match(r.out, /Rollback order if anything fails: group 30 → group 20 → group 10/);
     assert.match(r.out, /Plan: 0 to add, 5 to change, 0 to remove, 0 to repair; 1 unchanged \(edge\/broker\)/);
@@ -41,14 +41,41 @@ describe('rollgate diff against a real git server', () => {
   });
 
   test('JSON output is the Plan, and the same commit against itself has no changes (exit 0)', async () => {
-    const j = await rollgate('diff', '--repo', url, '--ref', 'main', '--against', 'commit:main~1', '--id', 'gw-0042', '--label', 'role=gateway', '--output', 'json');
+    const j = await rollgate(
+      'diff',
+      '--repo',
+      url,
+      '--ref',
+      'main',
+      '--against',
+      'commit:main~1',
+      '--id',
+      'gw-0042',
+      '--label',
+      'role=gateway',
+      '--output',
+      'json',
+    );
     assert.equal(j.code, 2, j.err);
     const plan = JSON.parse(j.out) as Plan;
     assert.equal(plan.schema, 'rollgate.plan/v1');
     assert.equal(plan.desired.source.commit, commits[1]);
     assert.equal(plan.desired.target, 'gateways');
-    assert.deepEqual(plan.stages.map((s) => s.name), ['group 10', 'group 20', 'group 30']);
-    const same = await rollgate('diff', '--repo', url, '--ref', 'main', '--against', `commit:${commits[1]}`, '--id', 'gw-0001');
+    assert.deepEqual(
+      plan.stages.map((s) => s.name),
+      ['group 10', 'group 20', 'group 30'],
+    );
+    const same = await rollgate(
+      'diff',
+      '--repo',
+      url,
+      '--ref',
+      'main',
+      '--against',
+      `commit:${commits[1]}`,
+      '--id',
+      'gw-0001',
+    );
     assert.equal(same.code, 0, same.err);
     assert.match(same.out, /No changes\./);
   });
@@ -58,8 +85,29 @@ describe('rollgate diff against a real git server', () => {
     const plan = JSON.parse(j.out) as Plan;
     assert.equal(plan.against, 'fresh gateway');
     const obsFile = join(root, 'observed.json');
-    writeFileSync(obsFile, JSON.stringify({ schema: 'rollgate.observed/v1', origin: 'x', components: [{ key: 'G13', type: 'gateway', version: 'gateway-v2' }], containers: [], networks: [], volumes: [], images: [] }));
-    const r = await rollgate('diff', '--repo', url, '--id', 'gw-0001', '--output', 'json', '--against', `file:${obsFile}`);
+    writeFileSync(
+      obsFile,
+      JSON.stringify({
+        schema: 'rollgate.observed/v1',
+        origin: 'x',
+        components: [{ key: 'G13', type: 'gateway', version: 'gateway-v2' }],
+        containers: [],
+        networks: [],
+        volumes: [],
+        images: [],
+      }),
+    );
+    const r = await rollgate(
+      'diff',
+      '--repo',
+      url,
+      '--id',
+      'gw-0001',
+      '--output',
+      'json',
+      '--against',
+      `file:${obsFile}`,
+    );
     const p2 = JSON.parse(r.out) as Plan;
     assert.deepEqual(p2.unchanged.components, ['G13']);
     writeFileSync(obsFile, '{"not": "an observation"}');
@@ -92,7 +140,17 @@ describe('rollgate diff against a real git server', () => {
 describe('rollgate diff and validate on a working tree', () => {
   test('a local working tree with an uncommitted change shows it', async () => {
     const copy = new ExampleCopy().edit(COMPOSE, 'broker:1.0', 'broker:1.1');
-    const r = await rollgate('diff', '--repo', copy.dir, '--id', 'gw-0042', '--label', 'role=gateway', '--output', 'json');
+    const r = await rollgate(
+      'diff',
+      '--repo',
+      copy.dir,
+      '--id',
+      'gw-0042',
+      '--label',
+      'role=gateway',
+      '--output',
+      'json',
+    );
     assert.equal(r.code, 2);
     const plan = JSON.parse(r.out) as Plan;
     assert.ok(plan.prepare.some((s) => s.image === '127.0.0.1:5000/rollgate-example/broker:1.1'));
@@ -103,7 +161,11 @@ describe('rollgate diff and validate on a working tree', () => {
     const ok = await rollgate('validate', '--repo', join(projectRoot, 'fleet-repo-example'));
     assert.equal(ok.code, 0, ok.err);
     assert.match(ok.out, /OK: 2 targets valid/);
-    const broken = new ExampleCopy().edit(COMPOSE, '    init: true\n    restart: unless-stopped\n    stop_grace_period', '    init: true\n    secrets: [x]\n    restart: unless-stopped\n    stop_grace_period');
+    const broken = new ExampleCopy().edit(
+      COMPOSE,
+      '    init: true\n    restart: unless-stopped\n    stop_grace_period',
+      '    init: true\n    secrets: [x]\n    restart: unless-stopped\n    stop_grace_period',
+    );
     // Every problem of every service in one run: the secret, and a refused key of another service.
     broken.edit(COMPOSE, '    env_file: collector.env', '    env_file: collector.env\n    gpus: all');
     const bad = await rollgate('validate', '--repo', broken.dir, '--output', 'json');
@@ -114,7 +176,11 @@ describe('rollgate diff and validate on a working tree', () => {
       report.problems.map((p) => [p.file, p.line, p.message.split(' (')[0]]).sort(),
       [
         ['systems/gateway/apps/edge/compose.yaml', 10, 'secret "x" is not declared under the top-level "secrets" key'],
-        ['systems/gateway/apps/edge/compose.yaml', 24, '"gpus" needs a GPU device request that rollgate does not make yet; use "devices" for a device node'],
+        [
+          'systems/gateway/apps/edge/compose.yaml',
+          24,
+          '"gpus" needs a GPU device request that rollgate does not make yet; use "devices" for a device node',
+        ],
       ].sort(),
     );
   });
@@ -129,22 +195,51 @@ describe('rollgate diff and validate on a working tree', () => {
 
 describe("a gateway's variables: --var-file and --var, as the agent's gateway.variablesFile", () => {
   test('the file, then --var, over the target and the .env; a required one missing is an error at its place', async () => {
-    const copy = new ExampleCopy().edit(COMPOSE, 'BROKER_URL: http://broker:18083/', 'BROKER_URL: ${BROKER:?set BROKER for this gateway}\n      SITE: ${SITE:-nowhere}');
+    const copy = new ExampleCopy().edit(
+      COMPOSE,
+      'BROKER_URL: http://broker:18083/',
+      'BROKER_URL: ${BROKER:?set BROKER for this gateway}\n      SITE: ${SITE:-nowhere}',
+    );
     const dir = tempDir('rollgate-vars-');
     try {
       const missing = await rollgate('validate', '--repo', copy.dir);
       assert.equal(missing.code, 1);
-      assert.match(missing.err, /compose\.yaml:24:\d+: required variable BROKER is not set: set BROKER for this gateway/);
+      assert.match(
+        missing.err,
+        /compose\.yaml:24:\d+: required variable BROKER is not set: set BROKER for this gateway/,
+      );
       const file = join(dir, 'gw.env');
       writeFileSync(file, '# this gateway\nBROKER=http://10.0.0.5:1883/\nSITE=berlin\n');
-      const out = await rollgate('diff', '--repo', copy.dir, '--id', 'gw-0042', '--label', 'role=gateway', '--var-file', file, '--var', 'SITE=hamburg', '--output', 'json');
+      const out = await rollgate(
+        'diff',
+        '--repo',
+        copy.dir,
+        '--id',
+        'gw-0042',
+        '--label',
+        'role=gateway',
+        '--var-file',
+        file,
+        '--var',
+        'SITE=hamburg',
+        '--output',
+        'json',
+      );
       assert.equal(out.code, 2, out.err);
       const plan = JSON.parse(out.out) as Plan;
       assert.ok(plan.changes.length > 0);
       const { readVariables } = await import('../src/agent/gateway.js');
-      assert.deepEqual(await readVariables([file], ['SITE=hamburg']), { BROKER: 'http://10.0.0.5:1883/', SITE: 'hamburg' }, '--var wins over the file');
+      assert.deepEqual(
+        await readVariables([file], ['SITE=hamburg']),
+        { BROKER: 'http://10.0.0.5:1883/', SITE: 'hamburg' },
+        '--var wins over the file',
+      );
       const desired = await copy.load(undefined, { variables: { BROKER: 'x' } });
-      assert.equal(desired.apps[0]!.services.find((s) => s.name === 'collector')!.config.environment['SITE'], 'nowhere', 'the default when nothing sets it');
+      assert.equal(
+        desired.apps[0]!.services.find((s) => s.name === 'collector')!.config.environment['SITE'],
+        'nowhere',
+        'the default when nothing sets it',
+      );
       const bad = await rollgate('validate', '--repo', copy.dir, '--var', 'not a pair');
       assert.equal(bad.code, 1);
       assert.match(bad.err, /--var takes KEY=value/);

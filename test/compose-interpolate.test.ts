@@ -61,7 +61,10 @@ describe('interpolation, as Compose does it', () => {
   ];
   for (const [input, re] of errors) {
     test(`${JSON.stringify(input)} is an error`, () => {
-      assert.throws(() => interpolate(input, vars), (e: unknown) => e instanceof InterpolationError && re.test(e.message));
+      assert.throws(
+        () => interpolate(input, vars),
+        (e: unknown) => e instanceof InterpolationError && re.test(e.message),
+      );
     });
   }
 });
@@ -83,12 +86,25 @@ describe('.env files, as Compose reads them', () => {
     ].join('\n');
     const r = parseEnvFile(text, new Map([['OUTER', 'out']]));
     assert.deepEqual(r.errors, []);
-    assert.deepEqual(r.env, { A: '1', B: 'two words', C: 'single ${A} $$ kept', D: 'double 1 and "quotes"\nnext', E: '1-out', F: 'multi\nline', G: '', OUTER: 'out', H: 'url#fragment' });
+    assert.deepEqual(r.env, {
+      A: '1',
+      B: 'two words',
+      C: 'single ${A} $$ kept',
+      D: 'double 1 and "quotes"\nnext',
+      E: '1-out',
+      F: 'multi\nline',
+      G: '',
+      OUTER: 'out',
+      H: 'url#fragment',
+    });
   });
 
   test('a broken line is reported with its number, the others are kept', () => {
     const r = parseEnvFile('A=1\nthis is not an assignment\nB="open\n');
     assert.equal(r.env['A'], '1');
-    assert.deepEqual(r.errors.map((e) => e.line), [2, 3]);
+    assert.deepEqual(
+      r.errors.map((e) => e.line),
+      [2, 3],
+    );
   });
 });

@@ -24,7 +24,12 @@ const REFUSED: Record<string, RegExp[]> = {
   'ac-sparkjava-mysql': [/service "backend" is built from source/],
   'ac-spring-postgres': [/service "backend" is built from source/],
   'ac-traefik-golang': [/service "backend" is built from source/],
-  'mig-stack': [/service "forwarder" is built/, /service "grafana" is built/, /service "influxdb" is built/, /service "mqtt" is built/],
+  'mig-stack': [
+    /service "forwarder" is built/,
+    /service "grafana" is built/,
+    /service "influxdb" is built/,
+    /service "mqtt" is built/,
+  ],
   'loki-production': [/deploy\.replicas: 3 is not supported: a gateway runs exactly one container per service/],
   // Its README says to set DOCKER_SOCKET_PATH; without it the mount is ":/var/run/docker.sock", as in Compose.
   'edgex-portainer': [/volumes: expected .* got ":\/var\/run\/docker\.sock"/],
@@ -35,13 +40,17 @@ const VARIABLES: Record<string, Record<string, string>> = {
   'edgex-portainer': { DOCKER_SOCKET_PATH: '/var/run/docker.sock' },
 };
 
-const slugs = readdirSync(FIXTURES).filter((d) => d !== 'SOURCES.md').sort();
+const slugs = readdirSync(FIXTURES)
+  .filter((d) => d !== 'SOURCES.md')
+  .sort();
 const composeFile = (slug: string) => readdirSync(join(FIXTURES, slug)).find((f) => /compose.*\.ya?ml$/.test(f))!;
 
 function fleetRepo(root: string, slug: string, variables: Record<string, string> = {}): string {
   const dir = join(root, slug);
   cpSync(join(FIXTURES, slug), join(dir, 'app'), { recursive: true });
-  const vars = Object.entries(variables).map(([k, v]) => `      ${k}: "${v}"\n`).join('');
+  const vars = Object.entries(variables)
+    .map(([k, v]) => `      ${k}: "${v}"\n`)
+    .join('');
   writeFileSync(
     join(dir, 'rollgate.yaml'),
     `apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  s:\n    apps:\n      app: app/${composeFile(slug)}\ntargets:\n  - name: all\n    match: { any: true }\n    system: s\n${vars ? `    variables:\n${vars}` : ''}`,
@@ -65,7 +74,12 @@ describe('real Compose files, unchanged', () => {
   test('at least 30 of them, each with its source recorded', () => {
     const sources = readFileSync(join(FIXTURES, 'SOURCES.md'), 'utf8');
     assert.ok(slugs.length >= 30, `${slugs.length} fixtures`);
-    for (const s of slugs) assert.match(sources, new RegExp(`\\| ${s} \\| https://github\\.com/[^ ]+ \\| [0-9a-f]{40} \\|`), `${s} has its repository and commit in SOURCES.md`);
+    for (const s of slugs)
+      assert.match(
+        sources,
+        new RegExp(`\\| ${s} \\| https://github\\.com/[^ ]+ \\| [0-9a-f]{40} \\|`),
+        `${s} has its repository and commit in SOURCES.md`,
+      );
   });
 
   for (const slug of slugs) {
@@ -76,16 +90,31 @@ describe('real Compose files, unchanged', () => {
       if (refused && !VARIABLES[slug]) {
         // Every problem is one of the expected sentences, each reported once.
         assert.equal(fromTree.problems.length, refused.length, shown(fromTree.problems));
-        for (const re of refused) assert.equal(fromTree.problems.filter((p) => re.test(p.message)).length, 1, `${re} in:\n${shown(fromTree.problems)}`);
-        for (const p of fromTree.problems) assert.ok(p.line !== undefined && p.file.endsWith(composeFile(slug)), 'placed at file:line');
+        for (const re of refused)
+          assert.equal(
+            fromTree.problems.filter((p) => re.test(p.message)).length,
+            1,
+            `${re} in:\n${shown(fromTree.problems)}`,
+          );
+        for (const p of fromTree.problems)
+          assert.ok(p.line !== undefined && p.file.endsWith(composeFile(slug)), 'placed at file:line');
         return;
       }
       assert.deepEqual(fromTree.problems, [], shown(fromTree.problems));
       const desired = fromTree.targets[0]!.desired!;
       const app = desired.apps[0]!;
-      const raw = parse(readFileSync(join(FIXTURES, slug, composeFile(slug)), 'utf8'), { merge: true }) as { services: Record<string, { image?: string; profiles?: string[] }> };
-      const expected = Object.entries(raw.services).filter(([, s]) => !s.profiles).map(([n]) => n).sort();
-      assert.deepEqual(app.services.map((s) => s.name), expected, 'every service, none invented');
+      const raw = parse(readFileSync(join(FIXTURES, slug, composeFile(slug)), 'utf8'), { merge: true }) as {
+        services: Record<string, { image?: string; profiles?: string[] }>;
+      };
+      const expected = Object.entries(raw.services)
+        .filter(([, s]) => !s.profiles)
+        .map(([n]) => n)
+        .sort();
+      assert.deepEqual(
+        app.services.map((s) => s.name),
+        expected,
+        'every service, none invented',
+      );
 
       // Read from git objects (as the agent does): the same desired state.
       const commit = commitAll(dir);
@@ -97,8 +126,16 @@ describe('real Compose files, unchanged', () => {
       // It plans: pulls, repo files written before anything starts, every service created and started.
       const p = plan(desired, emptyObservedState());
       const steps = p.stages.flatMap((s) => s.steps);
-      for (const s of app.services) assert.ok(steps.some((x) => x.kind === 'start' && x.target.kind === 'service' && x.target.service === s.name), `${s.name} is started`);
-      for (const t of app.files ?? []) assert.ok(p.prepare.some((x) => x.kind === 'write-files' && x.target.kind === 'files' && x.target.hash === t.hash), 'repo files are written in prepare');
+      for (const s of app.services)
+        assert.ok(
+          steps.some((x) => x.kind === 'start' && x.target.kind === 'service' && x.target.service === s.name),
+          `${s.name} is started`,
+        );
+      for (const t of app.files ?? [])
+        assert.ok(
+          p.prepare.some((x) => x.kind === 'write-files' && x.target.kind === 'files' && x.target.hash === t.hash),
+          'repo files are written in prepare',
+        );
       // A gateway that runs it has nothing to change.
       assert.equal(plan(desired, observedFromDesired(desired, 'applied')).changes.length, 0);
     });

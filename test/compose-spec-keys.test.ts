@@ -17,7 +17,9 @@ interface SpecSchema {
   properties: Record<string, unknown>;
   definitions: Record<string, { properties: Record<string, unknown> }>;
 }
-const spec = JSON.parse(readFileSync(join(projectRoot, 'test/fixtures/compose-spec/compose-spec.json'), 'utf8')) as SpecSchema;
+const spec = JSON.parse(
+  readFileSync(join(projectRoot, 'test/fixtures/compose-spec/compose-spec.json'), 'utf8'),
+) as SpecSchema;
 
 type Doc = Record<string, unknown>;
 /** A sample use of a key: what it adds to the service (or to the top level), written as people write it. */
@@ -115,7 +117,10 @@ const SERVICE: Record<string, Sample> = {
   user: svc('user', '1000:1000'),
   userns_mode: svc('userns_mode', 'host'),
   uts: svc('uts', 'host'),
-  volumes: { service: { volumes: ['data:/data', './mosquitto.conf:/mosquitto/config/mosquitto.conf:ro'] }, top: { volumes: { data: {} } } },
+  volumes: {
+    service: { volumes: ['data:/data', './mosquitto.conf:/mosquitto/config/mosquitto.conf:ro'] },
+    top: { volumes: { data: {} } },
+  },
   volumes_from: svc('volumes_from', ['other']),
   working_dir: svc('working_dir', '/srv'),
 };
@@ -156,7 +161,10 @@ const VOLUME: Record<string, Sample> = {
   labels: vol({ labels: { a: 'b' } }),
 };
 
-const cfg = (v: Doc): Sample => ({ service: { configs: ['c'] }, top: { configs: { c: { file: './mosquitto.conf', ...v } } } });
+const cfg = (v: Doc): Sample => ({
+  service: { configs: ['c'] },
+  top: { configs: { c: { file: './mosquitto.conf', ...v } } },
+});
 const CONFIG: Record<string, Sample> = {
   file: { service: { configs: ['c'] }, top: { configs: { c: { file: './mosquitto.conf' } } } },
   content: { service: { configs: ['c'] }, top: { configs: { c: { content: 'listener 1883' } } } },
@@ -167,7 +175,10 @@ const CONFIG: Record<string, Sample> = {
   template_driver: cfg({ template_driver: 'golang' }),
 };
 
-const sec = (v: Doc): Sample => ({ service: { secrets: ['s'] }, top: { secrets: { s: { file: './token.txt', ...v } } } });
+const sec = (v: Doc): Sample => ({
+  service: { secrets: ['s'] },
+  top: { secrets: { s: { file: './token.txt', ...v } } },
+});
 const SECRET: Record<string, Sample> = {
   file: { service: { secrets: ['s'] }, top: { secrets: { s: { file: './token.txt' } } } },
   environment: { service: { secrets: ['s'] }, top: { secrets: { s: { environment: 'TOKEN' } } } },
@@ -206,9 +217,19 @@ describe('every key of the Compose specification is honoured, refused or warned 
     writeFileSync(join(dir, 'app/app.env'), 'LOG=debug\n');
     writeFileSync(join(dir, 'app/app.labels'), 'team=edge\n');
     const top = sample.top ?? {};
-    const doc: Doc = { ...top, services: { svc: { image: 'example/svc:1', ...(sample.service ?? {}) }, other: { image: 'example/other:1' }, ...((top['services'] as Doc | undefined) ?? {}) } };
+    const doc: Doc = {
+      ...top,
+      services: {
+        svc: { image: 'example/svc:1', ...(sample.service ?? {}) },
+        other: { image: 'example/other:1' },
+        ...((top['services'] as Doc | undefined) ?? {}),
+      },
+    };
     writeFileSync(join(dir, 'app/compose.yaml'), stringify(doc));
-    writeFileSync(join(dir, 'rollgate.yaml'), 'apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  s: { apps: { app: app/compose.yaml } }\ntargets:\n  - { name: all, match: { any: true }, system: s, variables: { TOKEN: t0ken } }\n');
+    writeFileSync(
+      join(dir, 'rollgate.yaml'),
+      'apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  s: { apps: { app: app/compose.yaml } }\ntargets:\n  - { name: all, match: { any: true }, system: s, variables: { TOKEN: t0ken } }\n',
+    );
     try {
       return await loadDesiredState(new DirectorySource(dir), { id: 'gw', labels: {} });
     } catch (err) {
@@ -220,11 +241,28 @@ describe('every key of the Compose specification is honoured, refused or warned 
   /** The container request of every service and the plan: what "honoured" has to change. */
   function effect(d: DesiredState): string {
     const app = d.apps[0]!;
-    const specs = app.services.map((s) => containerSpec({ app: app.name, service: s.name, configHash: 'h', txn: 't' }, s.config, undefined, hostPaths('/state')));
+    const specs = app.services.map((s) =>
+      containerSpec(
+        { app: app.name, service: s.name, configHash: 'h', txn: 't' },
+        s.config,
+        undefined,
+        hostPaths('/state'),
+      ),
+    );
     const p = plan(d, { ...emptyObservedState(), images: ['example/svc:1', 'example/other:1'] });
     // Configuration hashes change with any key at all: they are left out, so only real effects count.
     const noHashes = (k: string, v: unknown) => (k === 'to' || k === 'from' ? undefined : v);
-    return JSON.stringify({ specs, networks: app.networks, volumes: app.volumes, prepare: p.prepare, stages: p.stages, services: app.services.map((s) => [s.name, s.updateOrder, s.pullPolicy]) }, noHashes);
+    return JSON.stringify(
+      {
+        specs,
+        networks: app.networks,
+        volumes: app.volumes,
+        prepare: p.prepare,
+        stages: p.stages,
+        services: app.services.map((s) => [s.name, s.updateOrder, s.pullPolicy]),
+      },
+      noHashes,
+    );
   }
 
   async function outcome(key: string, sample: Sample, baseline: string): Promise<Outcome> {
@@ -234,10 +272,15 @@ describe('every key of the Compose specification is honoured, refused or warned 
       const hit = d.problems.find((p) => named.test(p.message));
       return { kind: hit ? 'refused' : 'nothing', detail: d.problems.map((p) => p.message).join(' | ') };
     }
-    const warned = d.warnings?.find((w) => w.includes(`"${key}" is accepted and has no effect`) || w.includes(`${key} is accepted and has no effect`));
+    const warned = d.warnings?.find(
+      (w) => w.includes(`"${key}" is accepted and has no effect`) || w.includes(`${key} is accepted and has no effect`),
+    );
     if (warned) return { kind: 'warned', detail: warned };
     const e = effect(d);
-    return { kind: e !== baseline ? 'honoured' : 'nothing', detail: 'the container request and the plan are the same as without the key' };
+    return {
+      kind: e !== baseline ? 'honoured' : 'nothing',
+      detail: 'the container request and the plan are the same as without the key',
+    };
   }
 
   const tables: [string, Record<string, unknown>, Record<string, Sample>, string][] = [
@@ -258,13 +301,54 @@ describe('every key of the Compose specification is honoured, refused or warned 
       for (const key of Object.keys(keys)) {
         const sample = samples[key];
         assert.ok(sample, `the Compose specification has ${where} key "${key}": add a sample of it to this test`);
-        const o = await outcome(`${prefix}${key}`.replace(/^deploy\.(.*)$/, (_, k: string) => (['labels', 'endpoint_mode', 'placement', 'rollback_config', 'replicas', 'mode'].includes(k) ? `deploy.${k}` : k)), sample, baseline);
+        const o = await outcome(
+          `${prefix}${key}`.replace(/^deploy\.(.*)$/, (_, k: string) =>
+            ['labels', 'endpoint_mode', 'placement', 'rollback_config', 'replicas', 'mode'].includes(k)
+              ? `deploy.${k}`
+              : k,
+          ),
+          sample,
+          baseline,
+        );
         assert.notEqual(o.kind, 'nothing', `${where} key "${key}" is silently ignored: ${o.detail}`);
         seen[key] = o.kind;
       }
       // Keys that must be honoured on a gateway are, not merely refused.
       const mustHonour: Record<string, string[]> = {
-        service: ['container_name', 'configs', 'secrets', 'volumes', 'environment', 'env_file', 'mem_limit', 'cpus', 'pids_limit', 'restart', 'ports', 'expose', 'links', 'tty', 'stdin_open', 'shm_size', 'sysctls', 'security_opt', 'ulimits', 'extra_hosts', 'dns', 'hostname', 'working_dir', 'read_only', 'pid', 'ipc', 'platform', 'runtime', 'memswap_limit', 'pull_policy', 'deploy', 'profiles'],
+        service: [
+          'container_name',
+          'configs',
+          'secrets',
+          'volumes',
+          'environment',
+          'env_file',
+          'mem_limit',
+          'cpus',
+          'pids_limit',
+          'restart',
+          'ports',
+          'expose',
+          'links',
+          'tty',
+          'stdin_open',
+          'shm_size',
+          'sysctls',
+          'security_opt',
+          'ulimits',
+          'extra_hosts',
+          'dns',
+          'hostname',
+          'working_dir',
+          'read_only',
+          'pid',
+          'ipc',
+          'platform',
+          'runtime',
+          'memswap_limit',
+          'pull_policy',
+          'deploy',
+          'profiles',
+        ],
         deploy: ['resources', 'restart_policy', 'update_config'],
         network: ['name', 'external', 'internal', 'ipam', 'driver'],
         volume: ['name', 'external', 'driver'],

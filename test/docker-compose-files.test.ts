@@ -42,8 +42,10 @@ describe('Compose files on the real Engine', { skip: env ? false : 'no Docker En
     repos.push(r);
     return r;
   };
-  const containers = async (app: string) => docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL.app}=${app}`] }) });
-  const byService = async (app: string) => Object.fromEntries((await containers(app)).map((c) => [c.Labels[LABEL.service]!, c]));
+  const containers = async (app: string) =>
+    docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL.app}=${app}`] }) });
+  const byService = async (app: string) =>
+    Object.fromEntries((await containers(app)).map((c) => [c.Labels[LABEL.service]!, c]));
 
   before(async () => {
     engine = new Engine({ socketPath: env!.socket, reconnectMs: 60_000 });
@@ -54,8 +56,16 @@ describe('Compose files on the real Engine', { skip: env ? false : 'no Docker En
     img['worker1'] = await env!.image('t/worker', '1');
   });
   after(async () => {
-    for (const a of apps) for (const c of await containers(a)) await docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
-    await docker.getContainer('rg-foreign').remove({ force: true }).catch(() => {});
+    for (const a of apps)
+      for (const c of await containers(a))
+        await docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => {});
+    await docker
+      .getContainer('rg-foreign')
+      .remove({ force: true })
+      .catch(() => {});
     for (const r of repos) cleanup(r.dir);
     cleanup(stateDir);
   });
@@ -82,7 +92,10 @@ configs:
     file: ./worker.conf
 `;
     const r = repo();
-    const files = (page: string) => ({ 'apps/edge/broker/www/index.html': page, 'apps/edge/worker.conf': 'interval=5\n' });
+    const files = (page: string) => ({
+      'apps/edge/broker/www/index.html': page,
+      'apps/edge/worker.conf': 'interval=5\n',
+    });
     const v1 = await r.set({ edge: compose }, { files: files('config v1\n') });
     assert.equal((await reconcile(v1)).outcome?.status, 'applied');
     assert.equal(await httpText(18301), 'config v1');
@@ -93,37 +106,71 @@ configs:
     const v2 = await r.set({ edge: compose }, { files: files('config v2\n') });
     const res = await reconcile(v2);
     assert.equal(res.outcome?.status, 'applied');
-    assert.deepEqual(res.plan.changes.map((c) => (c.target.kind === 'service' ? `${c.action} ${c.target.service}` : c.action)), ['change broker'], 'only the service that mounts the file');
-    assert.ok(res.plan.prepare.some((s) => s.kind === 'write-files'), 'the new file is written before anything is touched');
+    assert.deepEqual(
+      res.plan.changes.map((c) => (c.target.kind === 'service' ? `${c.action} ${c.target.service}` : c.action)),
+      ['change broker'],
+      'only the service that mounts the file',
+    );
+    assert.ok(
+      res.plan.prepare.some((s) => s.kind === 'write-files'),
+      'the new file is written before anything is touched',
+    );
     const second = await byService('edge');
     assert.notEqual(second['broker']!.Id, first['broker']!.Id);
     assert.equal(second['worker']!.Id, first['worker']!.Id, 'the worker does not mount it and keeps its container');
     assert.equal(await httpText(18301), 'config v2');
-    assert.equal(await exec(docker, second['broker']!.Id, ['cat', '/data/readings']), 'kept', 'a relative path the repo does not hold is data, kept across updates');
+    assert.equal(
+      await exec(docker, second['broker']!.Id, ['cat', '/data/readings']),
+      'kept',
+      'a relative path the repo does not hold is data, kept across updates',
+    );
     const copies = readdirSync(join(stateDir, 'files', 'edge')).sort();
-    assert.deepEqual(copies, [...(v2.apps[0]!.files ?? []).map((f) => f.hash)].sort(), 'the v1 copy is gone, the v2 copies are there');
+    assert.deepEqual(
+      copies,
+      [...(v2.apps[0]!.files ?? []).map((f) => f.hash)].sort(),
+      'the v1 copy is gone, the v2 copies are there',
+    );
     assert.equal(statSync(join(stateDir, 'files')).mode & 0o777, 0o700);
 
     // The default network made internal: it is made again with its containers; a failed release
     // puts the previous network back, with the previous containers on it.
     const net = (await docker.listNetworks({ filters: JSON.stringify({ label: [`${LABEL.app}=edge`] }) }))[0]!;
-    assert.match(net.Labels?.[LABEL.configHash] ?? '', /^[0-9a-f]{64}$/, 'the network carries the hash of its definition');
-    const internal = await r.set({ edge: compose + 'networks:\n  default:\n    internal: true\n' }, { files: files('config v2\n') });
-    const failed = await reconcileOnce(internal, { docker: applier(), stateDir, log: silentLog, confirm: () => Promise.reject(new Error('health window failed')) });
+    assert.match(
+      net.Labels?.[LABEL.configHash] ?? '',
+      /^[0-9a-f]{64}$/,
+      'the network carries the hash of its definition',
+    );
+    const internal = await r.set(
+      { edge: compose + 'networks:\n  default:\n    internal: true\n' },
+      { files: files('config v2\n') },
+    );
+    const failed = await reconcileOnce(internal, {
+      docker: applier(),
+      stateDir,
+      log: silentLog,
+      confirm: () => Promise.reject(new Error('health window failed')),
+    });
     assert.equal(failed.outcome?.status, 'rolled-back', failed.outcome?.error);
     assert.equal((await docker.getNetwork('edge_default').inspect()).Internal, false, 'the previous network is back');
     const after = await byService('edge');
-    assert.deepEqual([after['broker']!.Id, after['worker']!.Id], [second['broker']!.Id, second['worker']!.Id], 'the previous containers, running again on it');
+    assert.deepEqual(
+      [after['broker']!.Id, after['worker']!.Id],
+      [second['broker']!.Id, second['worker']!.Id],
+      'the previous containers, running again on it',
+    );
     assert.equal(await httpText(18301), 'config v2');
     const made = await reconcile(internal);
     assert.equal(made.outcome?.status, 'applied', made.outcome?.error);
     assert.equal((await docker.getNetwork('edge_default').inspect()).Internal, true);
     const third = await byService('edge');
-    assert.ok(third['broker']!.Id !== second['broker']!.Id && third['worker']!.Id !== second['worker']!.Id, 'every container on it is new');
+    assert.ok(
+      third['broker']!.Id !== second['broker']!.Id && third['worker']!.Id !== second['worker']!.Id,
+      'every container on it is new',
+    );
     assert.equal(third['worker']!.State, 'running');
   });
 
-  test('interpolated values: .env, the target\'s variables and the gateway\'s; a secret from a variable is mounted and never logged', async () => {
+  test("interpolated values: .env, the target's variables and the gateway's; a secret from a variable is mounted and never logged", async () => {
     apps.add('vars');
     const compose = `services:
   web:
@@ -142,7 +189,14 @@ secrets:
 `;
     const r = repo();
     const log = new Lines();
-    const d = await r.set({ vars: compose }, { files: { 'apps/vars/.env': 'PORT=18302\nSITE=lab\nGREETING=from-dotenv\n' }, variables: { GREETING: 'from-target' }, gatewayVariables: { TOKEN: 'tok-3f9a71', SITE: 'berlin-7' } });
+    const d = await r.set(
+      { vars: compose },
+      {
+        files: { 'apps/vars/.env': 'PORT=18302\nSITE=lab\nGREETING=from-dotenv\n' },
+        variables: { GREETING: 'from-target' },
+        gatewayVariables: { TOKEN: 'tok-3f9a71', SITE: 'berlin-7' },
+      },
+    );
     assert.equal((await reconcile(d, log)).outcome?.status, 'applied');
     assert.equal(await httpText(18302), 'version t/web:1');
     const c = (await byService('vars'))['web']!;
@@ -189,7 +243,11 @@ secrets:
     assert.equal(back.Id, v2.Id);
     assert.equal(back.State.Running, true);
     assert.equal(await httpText(18303), 'version t/web:2');
-    assert.deepEqual((await containers('mq')).map((c) => c.Names[0]), ['/rg-mosquitto'], 'nothing left aside');
+    assert.deepEqual(
+      (await containers('mq')).map((c) => c.Names[0]),
+      ['/rg-mosquitto'],
+      'nothing left aside',
+    );
   });
 
   test('service_healthy on a healthcheck that only the image defines: waited for; an image without one is refused before anything runs', async () => {
@@ -197,7 +255,16 @@ secrets:
     // An image whose configuration carries a healthcheck (docker import cannot set one; a commit keeps it).
     const stream = await docker.pull(img['web1']!);
     await new Promise((done) => docker.modem.followProgress(stream, done));
-    const base = await docker.createContainer({ Image: img['web1'], Cmd: ['httpd', '-f', '-p', '8080', '-h', '/www'], Healthcheck: { Test: ['CMD', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:8080/'], Interval: 1e9, Timeout: 1e9, Retries: 3 } });
+    const base = await docker.createContainer({
+      Image: img['web1'],
+      Cmd: ['httpd', '-f', '-p', '8080', '-h', '/www'],
+      Healthcheck: {
+        Test: ['CMD', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:8080/'],
+        Interval: 1e9,
+        Timeout: 1e9,
+        Retries: 3,
+      },
+    });
     await base.commit({ repo: 't/with-healthcheck', tag: '1' });
     await base.remove();
     const compose = (dbImage: string) => `services:
@@ -214,20 +281,43 @@ secrets:
     const r = repo();
     const ok = await reconcile(await r.set({ hc: compose('t/with-healthcheck:1') }));
     assert.equal(ok.outcome?.status, 'applied', ok.outcome?.error);
-    assert.equal((await byService('hc'))['api']!.State, 'running', 'api started once db was healthy by its image\'s healthcheck');
-    await assert.rejects(reconcile(await r.set({ hc: compose(img['web1']!) })), /"api" of app "hc" waits for "db" to be healthy .* has no healthcheck, neither in the Compose file nor in its image/);
+    assert.equal(
+      (await byService('hc'))['api']!.State,
+      'running',
+      "api started once db was healthy by its image's healthcheck",
+    );
+    await assert.rejects(
+      reconcile(await r.set({ hc: compose(img['web1']!) })),
+      /"api" of app "hc" waits for "db" to be healthy .* has no healthcheck, neither in the Compose file nor in its image/,
+    );
   });
 
   test('container_name held by a container rollgate does not manage: a clear error, and it is left alone', async () => {
     apps.add('foreign');
     const stream = await docker.pull(img['worker1']!);
     await new Promise((done) => docker.modem.followProgress(stream, done));
-    await docker.createContainer({ name: 'rg-foreign', Image: img['worker1'], Cmd: ['sleep', '3600'], Labels: { 'com.docker.compose.project': 'home' } });
+    await docker.createContainer({
+      name: 'rg-foreign',
+      Image: img['worker1'],
+      Cmd: ['sleep', '3600'],
+      Labels: { 'com.docker.compose.project': 'home' },
+    });
     const r = repo();
-    const res = await reconcile(await r.set({ foreign: `services:\n  svc:\n    image: ${img['worker1']}\n    container_name: rg-foreign\n    command: ["sleep", "3600"]\n    init: true\n` }));
+    const res = await reconcile(
+      await r.set({
+        foreign: `services:\n  svc:\n    image: ${img['worker1']}\n    container_name: rg-foreign\n    command: ["sleep", "3600"]\n    init: true\n`,
+      }),
+    );
     assert.notEqual(res.outcome?.status, 'applied');
-    assert.match(res.outcome && 'error' in res.outcome ? String(res.outcome.error) : '', /container_name "rg-foreign" of foreign\/svc is taken by container rg-foreign, which rollgate does not manage \(docker compose project "home": run "docker compose down" there/);
-    assert.equal((await docker.getContainer('rg-foreign').inspect()).Config.Labels['com.docker.compose.project'], 'home', 'left alone');
+    assert.match(
+      res.outcome && 'error' in res.outcome ? String(res.outcome.error) : '',
+      /container_name "rg-foreign" of foreign\/svc is taken by container rg-foreign, which rollgate does not manage \(docker compose project "home": run "docker compose down" there/,
+    );
+    assert.equal(
+      (await docker.getContainer('rg-foreign').inspect()).Config.Labels['com.docker.compose.project'],
+      'home',
+      'left alone',
+    );
   });
 
   test('start-first: the new container is ready before the old one stops, and a probe through the service name never fails', async () => {
@@ -255,14 +345,22 @@ ${probeCommand('web')}`;
     assert.equal((await reconcile(await r.set({ sf: compose('1') }))).outcome?.status, 'applied');
     const probeId = (await byService('sf'))['probe']!.Id;
     const before = (await byService('sf'))['web']!.Id;
-    const probeLines = async () => (await docker.getContainer(probeId).logs({ stdout: true, stderr: true })).toString().replace(/[^ -~\n]/g, '').split('\n').filter((l) => /ok$|FAIL-/.test(l));
+    const probeLines = async () =>
+      (await docker.getContainer(probeId).logs({ stdout: true, stderr: true }))
+        .toString()
+        .replace(/[^ -~\n]/g, '')
+        .split('\n')
+        .filter((l) => /ok$|FAIL-/.test(l));
     // The probe may start before the web server listens: only what it sees from its first answer on counts.
     while (!(await probeLines()).some((l) => /ok$/.test(l))) await new Promise((r) => setTimeout(r, 100));
     const settled = (await probeLines()).length;
     for (const v of ['2', '3']) {
       const res = await reconcile(await r.set({ sf: compose(v) }));
       assert.equal(res.outcome?.status, 'applied');
-      const kinds = res.plan.stages.flatMap((s) => s.steps).filter((s) => s.target.kind === 'service' && s.target.service === 'web').map((s) => s.kind);
+      const kinds = res.plan.stages
+        .flatMap((s) => s.steps)
+        .filter((s) => s.target.kind === 'service' && s.target.service === 'web')
+        .map((s) => s.kind);
       assert.deepEqual(kinds, ['create', 'start', 'stop'], 'start-first: the old container stops last');
     }
     assert.notEqual((await byService('sf'))['web']!.Id, before);
@@ -270,46 +368,75 @@ ${probeCommand('web')}`;
     const logs = during.join('\n');
     const ok = during.filter((l) => /ok$/.test(l)).length;
     const failed = during.filter((l) => /FAIL/.test(l)).length;
-    assert.ok(ok > 10, `the probe ran (${ok} answers): ${logs.slice(0, 400)} ${JSON.stringify((await docker.getContainer(probeId).inspect()).State)}`);
-    assert.equal(failed, 0, `no probe failed during two start-first updates (${ok} answered): ${during.filter((l) => /FAIL/.test(l)).join(', ')}`);
+    assert.ok(
+      ok > 10,
+      `the probe ran (${ok} answers): ${logs.slice(0, 400)} ${JSON.stringify((await docker.getContainer(probeId).inspect()).State)}`,
+    );
+    assert.equal(
+      failed,
+      0,
+      `no probe failed during two start-first updates (${ok} answered): ${during.filter((l) => /FAIL/.test(l)).join(', ')}`,
+    );
   });
 });
 
-describe('pull_policy on the real Engine and registry', { skip: env ? false : 'no Docker Engine (see the line above)' }, () => {
-  test('always: a tag that moved in the registry replaces its service (pulled first); unmoved, nothing changes', async () => {
-    const engine = new Engine({ socketPath: env!.socket, reconnectMs: 60_000 });
-    const docker = engine.docker;
-    const stateDir = tempDir('rollgate-state-');
-    const r = new AppRepo();
-    const push = async (ref: string) => {
-      const stream = await docker.getImage(ref).push({ authconfig: { serveraddress: env!.registry } });
-      await new Promise((done) => docker.modem.followProgress(stream, done));
-    };
-    try {
-      const a = await env!.image('t/mut', 'a', true);
-      const b = await env!.image('t/mut', 'b', true);
-      const latest = `${env!.registry}/t/mut:latest`;
-      await docker.getImage(a).tag({ repo: `${env!.registry}/t/mut`, tag: 'latest' });
-      await push(latest);
-      const d = await r.set({ mut: `services:\n  web:\n    image: ${latest}\n    pull_policy: always\n    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]\n    init: true\n    stop_grace_period: 2s\n    ports: ["127.0.0.1:18305:8080"]\n` });
-      const reconcile = () => reconcileOnce(d, { docker: new DockerApplier(engine, { paths: hostPaths(stateDir) }), stateDir, log: silentLog, refreshImages: [latest] });
-      assert.equal((await reconcile()).outcome?.status, 'applied');
-      assert.equal(await httpText(18305), 'version t/mut:a');
-      const unmoved = await reconcile();
-      assert.equal(unmoved.plan.changes.length, 0, 'the registry still names what runs');
+describe(
+  'pull_policy on the real Engine and registry',
+  { skip: env ? false : 'no Docker Engine (see the line above)' },
+  () => {
+    test('always: a tag that moved in the registry replaces its service (pulled first); unmoved, nothing changes', async () => {
+      const engine = new Engine({ socketPath: env!.socket, reconnectMs: 60_000 });
+      const docker = engine.docker;
+      const stateDir = tempDir('rollgate-state-');
+      const r = new AppRepo();
+      const push = async (ref: string) => {
+        const stream = await docker.getImage(ref).push({ authconfig: { serveraddress: env!.registry } });
+        await new Promise((done) => docker.modem.followProgress(stream, done));
+      };
+      try {
+        const a = await env!.image('t/mut', 'a', true);
+        const b = await env!.image('t/mut', 'b', true);
+        const latest = `${env!.registry}/t/mut:latest`;
+        await docker.getImage(a).tag({ repo: `${env!.registry}/t/mut`, tag: 'latest' });
+        await push(latest);
+        const d = await r.set({
+          mut: `services:\n  web:\n    image: ${latest}\n    pull_policy: always\n    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]\n    init: true\n    stop_grace_period: 2s\n    ports: ["127.0.0.1:18305:8080"]\n`,
+        });
+        const reconcile = () =>
+          reconcileOnce(d, {
+            docker: new DockerApplier(engine, { paths: hostPaths(stateDir) }),
+            stateDir,
+            log: silentLog,
+            refreshImages: [latest],
+          });
+        assert.equal((await reconcile()).outcome?.status, 'applied');
+        assert.equal(await httpText(18305), 'version t/mut:a');
+        const unmoved = await reconcile();
+        assert.equal(unmoved.plan.changes.length, 0, 'the registry still names what runs');
 
-      await docker.getImage(b).tag({ repo: `${env!.registry}/t/mut`, tag: 'latest' });
-      await push(latest);
-      const moved = await reconcile();
-      assert.equal(moved.outcome?.status, 'applied');
-      assert.deepEqual(moved.plan.changes.map((c) => [c.action, c.cause, c.reason]), [['change', 'registry', `${latest} moved in the registry (pull_policy)`]]);
-      assert.ok(moved.plan.prepare.some((s) => s.kind === 'pull'), 'pulled first');
-      assert.equal(await httpText(18305), 'version t/mut:b');
-      assert.equal((await reconcile()).plan.changes.length, 0, 'and then it is what the registry names');
-    } finally {
-      for (const c of await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL.app}=mut`] }) })) await docker.getContainer(c.Id).remove({ force: true });
-      cleanup(r.dir);
-      cleanup(stateDir);
-    }
-  });
-});
+        await docker.getImage(b).tag({ repo: `${env!.registry}/t/mut`, tag: 'latest' });
+        await push(latest);
+        const moved = await reconcile();
+        assert.equal(moved.outcome?.status, 'applied');
+        assert.deepEqual(
+          moved.plan.changes.map((c) => [c.action, c.cause, c.reason]),
+          [['change', 'registry', `${latest} moved in the registry (pull_policy)`]],
+        );
+        assert.ok(
+          moved.plan.prepare.some((s) => s.kind === 'pull'),
+          'pulled first',
+        );
+        assert.equal(await httpText(18305), 'version t/mut:b');
+        assert.equal((await reconcile()).plan.changes.length, 0, 'and then it is what the registry names');
+      } finally {
+        for (const c of await docker.listContainers({
+          all: true,
+          filters: JSON.stringify({ label: [`${LABEL.app}=mut`] }),
+        }))
+          await docker.getContainer(c.Id).remove({ force: true });
+        cleanup(r.dir);
+        cleanup(stateDir);
+      }
+    });
+  },
+);

@@ -45,49 +45,60 @@ async function listening(port: number): Promise<Server> {
   return s;
 }
 
-describe('Docker applier (real Engine, real registry)', { skip: env ? false : 'no Docker Engine (see the line above)' }, () => {
-  let engine: Engine;
-  let stateDir: string;
-  const repos: AppRepo[] = [];
-  const apps: string[] = [];
-  let log: Recorder;
-  let docker: Docker;
-  const img: Record<string, string> = {};
+describe(
+  'Docker applier (real Engine, real registry)',
+  { skip: env ? false : 'no Docker Engine (see the line above)' },
+  () => {
+    let engine: Engine;
+    let stateDir: string;
+    const repos: AppRepo[] = [];
+    const apps: string[] = [];
+    let log: Recorder;
+    let docker: Docker;
+    const img: Record<string, string> = {};
 
-  const applier = (opts: ConstructorParameters<typeof DockerApplier>[1] = {}) => new DockerApplier(engine, { pullBackoffMs: 100, ...opts });
-  const reconcile = (d: DesiredState, a = applier()): Promise<ReconcileResult> => reconcileOnce(d, { docker: a, stateDir, log });
-  const repo = () => {
-    const r = new AppRepo();
-    repos.push(r);
-    return r;
-  };
-  const byService = async (app: string) => Object.fromEntries((await appContainers(docker, app)).map((c) => [c.Labels[LABEL.service]!, c]));
+    const applier = (opts: ConstructorParameters<typeof DockerApplier>[1] = {}) =>
+      new DockerApplier(engine, { pullBackoffMs: 100, ...opts });
+    const reconcile = (d: DesiredState, a = applier()): Promise<ReconcileResult> =>
+      reconcileOnce(d, { docker: a, stateDir, log });
+    const repo = () => {
+      const r = new AppRepo();
+      repos.push(r);
+      return r;
+    };
+    const byService = async (app: string) =>
+      Object.fromEntries((await appContainers(docker, app)).map((c) => [c.Labels[LABEL.service]!, c]));
 
-  before(async () => {
-    engine = new Engine({ socketPath: env!.socket, reconnectMs: 60_000 });
-    docker = engine.docker;
-    stateDir = tempDir('rollgate-state-');
-    for (const [k, name, tag] of [
-      ['web1', 't/web', '1'],
-      ['web2', 't/web', '2'],
-      ['worker1', 't/worker', '1'],
-      ['db1', 't/db', '1'],
-    ] as const) {
-      img[k] = await env!.image(name, tag);
-    }
-  });
-  test.beforeEach(() => {
-    log = new Recorder();
-  });
-  after(async () => {
-    for (const a of apps) for (const c of await appContainers(docker, a)) await docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
-    for (const r of repos) cleanup(r.dir);
-    cleanup(stateDir);
-  });
+    before(async () => {
+      engine = new Engine({ socketPath: env!.socket, reconnectMs: 60_000 });
+      docker = engine.docker;
+      stateDir = tempDir('rollgate-state-');
+      for (const [k, name, tag] of [
+        ['web1', 't/web', '1'],
+        ['web2', 't/web', '2'],
+        ['worker1', 't/worker', '1'],
+        ['db1', 't/db', '1'],
+      ] as const) {
+        img[k] = await env!.image(name, tag);
+      }
+    });
+    test.beforeEach(() => {
+      log = new Recorder();
+    });
+    after(async () => {
+      for (const a of apps)
+        for (const c of await appContainers(docker, a))
+          await docker
+            .getContainer(c.Id)
+            .remove({ force: true })
+            .catch(() => {});
+      for (const r of repos) cleanup(r.dir);
+      cleanup(stateDir);
+    });
 
-  const webApp = (name: string, image: string, port: number, extra = '') => {
-    apps.push(name);
-    return `services:
+    const webApp = (name: string, image: string, port: number, extra = '') => {
+      apps.push(name);
+      return `services:
   web:
     image: ${image}
     command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
@@ -96,12 +107,14 @@ describe('Docker applier (real Engine, real registry)', { skip: env ? false : 'n
     stop_grace_period: 2s
     ports: ["127.0.0.1:${port}:8080"]
 ${extra}`;
-  };
+    };
 
-  test('fresh install: images pulled first, containers labelled and running, then a no-op reconcile costs four Engine calls', async () => {
-    const r = repo();
-    const d = await r.set({
-      fresh: webApp('fresh', img['web1']!, 18101) + `  worker:
+    test('fresh install: images pulled first, containers labelled and running, then a no-op reconcile costs four Engine calls', async () => {
+      const r = repo();
+      const d = await r.set({
+        fresh:
+          webApp('fresh', img['web1']!, 18101) +
+          `  worker:
     image: ${img['worker1']}
     command: ["sh", "-c", "echo started >> /data/log; exec sleep 3600"]
     init: true
@@ -110,68 +123,75 @@ ${extra}`;
 volumes:
   store:
 `,
+      });
+      const res = await reconcile(d);
+      assert.equal(res.outcome?.status, 'applied', res.outcome?.error);
+      // Safety rule 1: both pulls ran before the first container was created.
+      const lastPull = Math.max(...res.outcome!.ran.map((id, i) => (id.startsWith('pull') ? i : -1)));
+      const firstCreate = res.outcome!.ran.findIndex((id) => id.startsWith('create '));
+      assert.ok(lastPull >= 0 && lastPull < firstCreate, `pulls before creates: ${res.outcome!.ran.join(', ')}`);
+      assert.match(log.text(), /pulling 127\.0\.0\.1:\d+\/t\/web:1/);
+
+      const cs = await byService('fresh');
+      assert.deepEqual(Object.keys(cs).sort(), ['web', 'worker']);
+      for (const [name, c] of Object.entries(cs)) {
+        assert.equal(c.State, 'running', name);
+        assert.equal(c.Labels[LABEL.configHash], d.apps[0]!.services.find((s) => s.name === name)!.configHash);
+      }
+      assert.equal(await httpText(18101), 'version t/web:1');
+      const inspected = await docker.getContainer(cs['worker']!.Id).inspect();
+      assert.ok(inspected.Config.Env.includes('MODE=batch'));
+      assert.equal(inspected.HostConfig.Init, true);
+      assert.equal(inspected.Mounts[0]?.Name, 'fresh_store');
+      assert.ok(Object.keys(inspected.NetworkSettings.Networks).includes('fresh_default'));
+      assert.equal(existsSync(join(stateDir, JOURNAL_FILE)), false, 'the journal is cleared after a finished apply');
+
+      // A fresh applier (a restarted agent) knows what runs from the labels alone.
+      const fresh = new Engine({ socketPath: env!.socket });
+      const again = await reconcileOnce(d, { docker: new DockerApplier(fresh), stateDir, log });
+      assert.equal(again.plan.changes.length, 0, JSON.stringify(again.plan.changes));
+      assert.equal(again.outcome, undefined);
+      assert.equal(fresh.calls, 4, 'observation is four list calls, not one call per container');
+      assert.deepEqual(again.plan.unchanged.services, ['fresh/web', 'fresh/worker']);
     });
-    const res = await reconcile(d);
-    assert.equal(res.outcome?.status, 'applied', res.outcome?.error);
-    // Safety rule 1: both pulls ran before the first container was created.
-    const lastPull = Math.max(...res.outcome!.ran.map((id, i) => (id.startsWith('pull') ? i : -1)));
-    const firstCreate = res.outcome!.ran.findIndex((id) => id.startsWith('create '));
-    assert.ok(lastPull >= 0 && lastPull < firstCreate, `pulls before creates: ${res.outcome!.ran.join(', ')}`);
-    assert.match(log.text(), /pulling 127\.0\.0\.1:\d+\/t\/web:1/);
 
-    const cs = await byService('fresh');
-    assert.deepEqual(Object.keys(cs).sort(), ['web', 'worker']);
-    for (const [name, c] of Object.entries(cs)) {
-      assert.equal(c.State, 'running', name);
-      assert.equal(c.Labels[LABEL.configHash], d.apps[0]!.services.find((s) => s.name === name)!.configHash);
-    }
-    assert.equal(await httpText(18101), 'version t/web:1');
-    const inspected = await docker.getContainer(cs['worker']!.Id).inspect();
-    assert.ok(inspected.Config.Env.includes('MODE=batch'));
-    assert.equal(inspected.HostConfig.Init, true);
-    assert.equal(inspected.Mounts[0]?.Name, 'fresh_store');
-    assert.ok(Object.keys(inspected.NetworkSettings.Networks).includes('fresh_default'));
-    assert.equal(existsSync(join(stateDir, JOURNAL_FILE)), false, 'the journal is cleared after a finished apply');
-
-    // A fresh applier (a restarted agent) knows what runs from the labels alone.
-    const fresh = new Engine({ socketPath: env!.socket });
-    const again = await reconcileOnce(d, { docker: new DockerApplier(fresh), stateDir, log });
-    assert.equal(again.plan.changes.length, 0, JSON.stringify(again.plan.changes));
-    assert.equal(again.outcome, undefined);
-    assert.equal(fresh.calls, 4, 'observation is four list calls, not one call per container');
-    assert.deepEqual(again.plan.unchanged.services, ['fresh/web', 'fresh/worker']);
-  });
-
-  test('release update of one service: the other keeps its container, the old image is pruned', async () => {
-    const r = repo();
-    const worker = `  worker:
+    test('release update of one service: the other keeps its container, the old image is pruned', async () => {
+      const r = repo();
+      const worker = `  worker:
     image: ${img['worker1']}
     init: true
 `;
-    await r.set({ rel: webApp('rel', img['web1']!, 18102) + worker });
-    assert.equal((await reconcile(await r.load())).outcome?.status, 'applied');
-    const before = await byService('rel');
-    const d2 = await r.set({ rel: webApp('rel', img['web2']!, 18102) + worker });
-    const res = await reconcile(d2);
-    assert.equal(res.outcome?.status, 'applied', res.outcome?.error);
-    const after = await byService('rel');
-    assert.equal(after['worker']!.Id, before['worker']!.Id, 'the unchanged service keeps its container');
-    assert.notEqual(after['web']!.Id, before['web']!.Id);
-    assert.equal((await appContainers(docker, 'rel')).length, 2, 'the replaced container is removed once the change is confirmed');
-    assert.equal(await httpText(18102), 'version t/web:2');
-    // New before old, on a service holding a host port: create, stop the old, start the new.
-    const order = res.outcome!.ran.filter((id) => id.includes('rel/web'));
-    assert.deepEqual(order.map((id) => id.split(' ')[0]), ['create', 'stop', 'start', 'remove']);
-    const images = (await docker.listImages()).flatMap((i) => i.RepoTags ?? []);
-    assert.ok(!images.includes(img['web1']!), 'the image nothing uses any more is pruned');
-    assert.ok(images.includes(img['web2']!) && images.includes(img['worker1']!));
-  });
+      await r.set({ rel: webApp('rel', img['web1']!, 18102) + worker });
+      assert.equal((await reconcile(await r.load())).outcome?.status, 'applied');
+      const before = await byService('rel');
+      const d2 = await r.set({ rel: webApp('rel', img['web2']!, 18102) + worker });
+      const res = await reconcile(d2);
+      assert.equal(res.outcome?.status, 'applied', res.outcome?.error);
+      const after = await byService('rel');
+      assert.equal(after['worker']!.Id, before['worker']!.Id, 'the unchanged service keeps its container');
+      assert.notEqual(after['web']!.Id, before['web']!.Id);
+      assert.equal(
+        (await appContainers(docker, 'rel')).length,
+        2,
+        'the replaced container is removed once the change is confirmed',
+      );
+      assert.equal(await httpText(18102), 'version t/web:2');
+      // New before old, on a service holding a host port: create, stop the old, start the new.
+      const order = res.outcome!.ran.filter((id) => id.includes('rel/web'));
+      assert.deepEqual(
+        order.map((id) => id.split(' ')[0]),
+        ['create', 'stop', 'start', 'remove'],
+      );
+      const images = (await docker.listImages()).flatMap((i) => i.RepoTags ?? []);
+      assert.ok(!images.includes(img['web1']!), 'the image nothing uses any more is pruned');
+      assert.ok(images.includes(img['web2']!) && images.includes(img['worker1']!));
+    });
 
-  test('depends_on: service_started orders starts, service_healthy waits for the healthcheck', async () => {
-    const r = repo();
-    apps.push('deps');
-    const d = await r.set({
-      deps: `services:
+    test('depends_on: service_started orders starts, service_healthy waits for the healthcheck', async () => {
+      const r = repo();
+      apps.push('deps');
+      const d = await r.set({
+        deps: `services:
   db:
     image: ${img['db1']}
     command: ["sh", "-c", "sleep 1; touch /tmp/ready; exec sleep 3600"]
@@ -191,24 +211,27 @@ volumes:
     init: true
     depends_on: [app]
 `,
+      });
+      const res = await reconcile(d);
+      assert.equal(res.outcome?.status, 'applied', res.outcome?.error);
+      const cs = await byService('deps');
+      const db = await docker.getContainer(cs['db']!.Id).inspect();
+      const app = await docker.getContainer(cs['app']!.Id).inspect();
+      const side = await docker.getContainer(cs['side']!.Id).inspect();
+      const healthyAt = db.State.Health!.Log.find((l) => l.ExitCode === 0)!.End;
+      assert.ok(
+        new Date(app.State.StartedAt) >= new Date(healthyAt),
+        `app started ${app.State.StartedAt}, db healthy ${healthyAt}`,
+      );
+      assert.ok(new Date(side.State.StartedAt) >= new Date(app.State.StartedAt));
+      assert.match(log.text(), /deps\/app waits for db \(service_healthy\)/);
     });
-    const res = await reconcile(d);
-    assert.equal(res.outcome?.status, 'applied', res.outcome?.error);
-    const cs = await byService('deps');
-    const db = await docker.getContainer(cs['db']!.Id).inspect();
-    const app = await docker.getContainer(cs['app']!.Id).inspect();
-    const side = await docker.getContainer(cs['side']!.Id).inspect();
-    const healthyAt = db.State.Health!.Log.find((l) => l.ExitCode === 0)!.End;
-    assert.ok(new Date(app.State.StartedAt) >= new Date(healthyAt), `app started ${app.State.StartedAt}, db healthy ${healthyAt}`);
-    assert.ok(new Date(side.State.StartedAt) >= new Date(app.State.StartedAt));
-    assert.match(log.text(), /deps\/app waits for db \(service_healthy\)/);
-  });
 
-  test('a dependency that turns unhealthy fails the apply with both services named, and it is put back', async () => {
-    const r = repo();
-    apps.push('sick');
-    const d = await r.set({
-      sick: `services:
+    test('a dependency that turns unhealthy fails the apply with both services named, and it is put back', async () => {
+      const r = repo();
+      apps.push('sick');
+      const d = await r.set({
+        sick: `services:
   db:
     image: ${img['db1']}
     init: true
@@ -223,63 +246,86 @@ volumes:
     depends_on:
       db: { condition: service_healthy }
 `,
+      });
+      const res = await reconcile(d);
+      assert.equal(res.outcome?.status, 'rolled-back');
+      assert.match(res.outcome!.error!, /sick\/db is unhealthy, and sick\/app waits for it/);
+      assert.equal((await appContainers(docker, 'sick')).length, 0, 'nothing of the failed install is left');
     });
-    const res = await reconcile(d);
-    assert.equal(res.outcome?.status, 'rolled-back');
-    assert.match(res.outcome!.error!, /sick\/db is unhealthy, and sick\/app waits for it/);
-    assert.equal((await appContainers(docker, 'sick')).length, 0, 'nothing of the failed install is left');
-  });
 
-  test('drift: a container stopped, removed or replaced by hand is planned back', async () => {
-    const r = repo();
-    const d = await r.set({ drift: webApp('drift', img['web1']!, 18104) + `  worker:\n    image: ${img['worker1']}\n    init: true\n  extra:\n    image: ${img['worker1']}\n    init: true\n` });
-    assert.equal((await reconcile(d)).outcome?.status, 'applied');
-    const before = await byService('drift');
-    await docker.getContainer(before['web']!.Id).stop({ t: 1 });
-    await docker.getContainer(before['worker']!.Id).remove({ force: true });
-    // Replaced by hand: same labels, other configuration.
-    await docker.getContainer(before['extra']!.Id).remove({ force: true });
-    const hand = await docker.createContainer({ Image: img['worker1']!, Cmd: ['sleep', '3600'], Labels: { [LABEL.app]: 'drift', [LABEL.service]: 'extra', [LABEL.configHash]: 'by-hand' }, HostConfig: { Init: true } });
-    await hand.start();
+    test('drift: a container stopped, removed or replaced by hand is planned back', async () => {
+      const r = repo();
+      const d = await r.set({
+        drift:
+          webApp('drift', img['web1']!, 18104) +
+          `  worker:\n    image: ${img['worker1']}\n    init: true\n  extra:\n    image: ${img['worker1']}\n    init: true\n`,
+      });
+      assert.equal((await reconcile(d)).outcome?.status, 'applied');
+      const before = await byService('drift');
+      await docker.getContainer(before['web']!.Id).stop({ t: 1 });
+      await docker.getContainer(before['worker']!.Id).remove({ force: true });
+      // Replaced by hand: same labels, other configuration.
+      await docker.getContainer(before['extra']!.Id).remove({ force: true });
+      const hand = await docker.createContainer({
+        Image: img['worker1']!,
+        Cmd: ['sleep', '3600'],
+        Labels: { [LABEL.app]: 'drift', [LABEL.service]: 'extra', [LABEL.configHash]: 'by-hand' },
+        HostConfig: { Init: true },
+      });
+      await hand.start();
 
-    const observed = await observeGateway({ docker: applier() });
-    const p = makePlan(d, observed);
-    const actions = Object.fromEntries(p.changes.filter((c) => c.target.kind === 'service').map((c) => [c.target.kind === 'service' ? c.target.service : '', c.action]));
-    assert.deepEqual(actions, { web: 'repair', worker: 'add', extra: 'change' });
+      const observed = await observeGateway({ docker: applier() });
+      const p = makePlan(d, observed);
+      const actions = Object.fromEntries(
+        p.changes
+          .filter((c) => c.target.kind === 'service')
+          .map((c) => [c.target.kind === 'service' ? c.target.service : '', c.action]),
+      );
+      assert.deepEqual(actions, { web: 'repair', worker: 'add', extra: 'change' });
 
-    const res = await reconcile(d);
-    assert.equal(res.outcome?.status, 'applied', res.outcome?.error);
-    const after = await byService('drift');
-    assert.equal(after['web']!.Id, before['web']!.Id, 'a stopped container is started again, not replaced');
-    assert.equal(after['web']!.State, 'running');
-    assert.equal(after['worker']!.State, 'running');
-    assert.equal(after['extra']!.Labels[LABEL.configHash], d.apps[0]!.services.find((s) => s.name === 'extra')!.configHash);
-    assert.equal((await appContainers(docker, 'drift')).length, 3);
-    assert.equal((await reconcile(d)).plan.changes.length, 0);
-  });
+      const res = await reconcile(d);
+      assert.equal(res.outcome?.status, 'applied', res.outcome?.error);
+      const after = await byService('drift');
+      assert.equal(after['web']!.Id, before['web']!.Id, 'a stopped container is started again, not replaced');
+      assert.equal(after['web']!.State, 'running');
+      assert.equal(after['worker']!.State, 'running');
+      assert.equal(
+        after['extra']!.Labels[LABEL.configHash],
+        d.apps[0]!.services.find((s) => s.name === 'extra')!.configHash,
+      );
+      assert.equal((await appContainers(docker, 'drift')).length, 3);
+      assert.equal((await reconcile(d)).plan.changes.length, 0);
+    });
 
-  test('orphans: a service dropped from the file and an app dropped from the fleet are removed; named volumes stay', async () => {
-    const r = repo();
-    apps.push('keep', 'gone');
-    const gone = `services:\n  s:\n    image: ${img['worker1']}\n    init: true\n    volumes: ["vault:/data"]\nvolumes:\n  vault:\n`;
-    await r.set({ keep: `services:\n  a:\n    image: ${img['worker1']}\n    init: true\n  b:\n    image: ${img['worker1']}\n    init: true\n`, gone });
-    const first = await reconcile(await r.load());
-    assert.equal(first.outcome?.status, 'applied', `${first.outcome?.error}\n${log.text()}`);
-    const d = await r.set({ keep: `services:\n  a:\n    image: ${img['worker1']}\n    init: true\n` });
-    const res = await reconcile(d);
-    assert.equal(res.outcome?.status, 'applied', res.outcome?.error);
-    assert.deepEqual(Object.keys(await byService('keep')), ['a']);
-    assert.equal((await appContainers(docker, 'gone')).length, 0);
-    const nets = await docker.listNetworks({ filters: JSON.stringify({ label: [`${LABEL.app}=gone`] }) });
-    assert.equal(nets.length, 0, 'the network of the removed app is removed');
-    const vols = await docker.listVolumes({ filters: JSON.stringify({ label: [`${LABEL.app}=gone`] }) });
-    assert.deepEqual((vols.Volumes ?? []).map((v) => v.Name), ['gone_vault'], 'named volumes are never removed unless the app opts in');
-  });
+    test('orphans: a service dropped from the file and an app dropped from the fleet are removed; named volumes stay', async () => {
+      const r = repo();
+      apps.push('keep', 'gone');
+      const gone = `services:\n  s:\n    image: ${img['worker1']}\n    init: true\n    volumes: ["vault:/data"]\nvolumes:\n  vault:\n`;
+      await r.set({
+        keep: `services:\n  a:\n    image: ${img['worker1']}\n    init: true\n  b:\n    image: ${img['worker1']}\n    init: true\n`,
+        gone,
+      });
+      const first = await reconcile(await r.load());
+      assert.equal(first.outcome?.status, 'applied', `${first.outcome?.error}\n${log.text()}`);
+      const d = await r.set({ keep: `services:\n  a:\n    image: ${img['worker1']}\n    init: true\n` });
+      const res = await reconcile(d);
+      assert.equal(res.outcome?.status, 'applied', res.outcome?.error);
+      assert.deepEqual(Object.keys(await byService('keep')), ['a']);
+      assert.equal((await appContainers(docker, 'gone')).length, 0);
+      const nets = await docker.listNetworks({ filters: JSON.stringify({ label: [`${LABEL.app}=gone`] }) });
+      assert.equal(nets.length, 0, 'the network of the removed app is removed');
+      const vols = await docker.listVolumes({ filters: JSON.stringify({ label: [`${LABEL.app}=gone`] }) });
+      assert.deepEqual(
+        (vols.Volumes ?? []).map((v) => v.Name),
+        ['gone_vault'],
+        'named volumes are never removed unless the app opts in',
+      );
+    });
 
-  test('volume data survives an update that is rolled back, and the update that follows', async () => {
-    const r = repo();
-    apps.push('vol');
-    const compose = (image: string, port: number) => `services:
+    test('volume data survives an update that is rolled back, and the update that follows', async () => {
+      const r = repo();
+      apps.push('vol');
+      const compose = (image: string, port: number) => `services:
   web:
     image: ${image}
     command: ["sh", "-c", "test -f /data/first || date > /data/first; exec httpd -f -p 8080 -h /www"]
@@ -290,79 +336,107 @@ volumes:
 volumes:
   data:
 `;
-    await r.set({ vol: compose(img['web1']!, 18106) });
-    assert.equal((await reconcile(await r.load())).outcome?.status, 'applied');
-    const first = await exec(docker, (await byService('vol'))['web']!.Id, ['cat', '/data/first']);
-    assert.ok(first.length > 0);
+      await r.set({ vol: compose(img['web1']!, 18106) });
+      assert.equal((await reconcile(await r.load())).outcome?.status, 'applied');
+      const first = await exec(docker, (await byService('vol'))['web']!.Id, ['cat', '/data/first']);
+      assert.ok(first.length > 0);
 
-    const blocker = await listening(18107);
-    try {
-      const res = await reconcile(await r.set({ vol: compose(img['web2']!, 18107) }));
+      const blocker = await listening(18107);
+      try {
+        const res = await reconcile(await r.set({ vol: compose(img['web2']!, 18107) }));
+        assert.equal(res.outcome?.status, 'rolled-back');
+      } finally {
+        blocker.close();
+      }
+      assert.equal(await exec(docker, (await byService('vol'))['web']!.Id, ['cat', '/data/first']), first);
+      assert.equal((await reconcile(await r.load())).outcome?.status, 'applied');
+      const web = (await byService('vol'))['web']!;
+      assert.equal(web.Image, img['web2']);
+      assert.equal(
+        await exec(docker, web.Id, ['cat', '/data/first']),
+        first,
+        'the new container sees the data the old one wrote',
+      );
+    });
+
+    test('registry down before the apply: nothing running is touched, and the error names image and registry', async () => {
+      const r = repo();
+      await r.set({ down: webApp('down', img['web1']!, 18108) });
+      assert.equal((await reconcile(await r.load())).outcome?.status, 'applied');
+      const before = (await byService('down'))['web']!;
+      const d = await r.set({ down: webApp('down', '127.0.0.1:5999/t/web:2', 18108) });
+      const res = await reconcile(d, applier({ pullAttempts: 2 }));
+      assert.equal(res.outcome?.status, 'prepare-failed');
+      assert.match(
+        res.outcome!.error!,
+        /could not pull 127\.0\.0\.1:5999\/t\/web:2 from registry 127\.0\.0\.1:5999 after 2 attempts: .*connection refused/,
+      );
+      assert.match(log.text(), /retrying/);
+      const after = (await byService('down'))['web']!;
+      assert.equal(after.Id, before.Id);
+      assert.equal(after.State, 'running');
+      assert.equal(
+        (await docker.getContainer(after.Id).inspect()).State.StartedAt,
+        (await docker.getContainer(before.Id).inspect()).State.StartedAt,
+        'not even restarted',
+      );
+      assert.equal(await httpText(18108), 'version t/web:1');
+    });
+
+    test('an image that does not exist: one attempt, a clear error, nothing touched', async () => {
+      const r = repo();
+      await r.set({ nope: webApp('nope', img['web1']!, 18109) });
+      assert.equal((await reconcile(await r.load())).outcome?.status, 'applied');
+      const before = (await byService('nope'))['web']!.Id;
+      const missing = `${env!.registry}/t/does-not-exist:9`;
+      const res = await reconcile(await r.set({ nope: webApp('nope', missing, 18109) }));
+      assert.equal(res.outcome?.status, 'prepare-failed');
+      assert.match(
+        res.outcome!.error!,
+        new RegExp(`image ${missing.replace(/[.:/]/g, '\\$&')} was not found in registry`),
+      );
+      assert.doesNotMatch(log.text(), /retrying/);
+      assert.equal((await byService('nope'))['web']!.Id, before);
+    });
+
+    test('a host port taken when the new container starts: the error names the port and the app is put back', async () => {
+      const r = repo();
+      await r.set({
+        port: webApp('port', img['web1']!, 18110) + `  worker:\n    image: ${img['worker1']}\n    init: true\n`,
+      });
+      assert.equal((await reconcile(await r.load())).outcome?.status, 'applied');
+      const before = await byService('port');
+      const blocker = await listening(18111);
+      let res: ReconcileResult;
+      try {
+        res = await reconcile(
+          await r.set({
+            port:
+              webApp('port', img['web2']!, 18111) +
+              `  worker:\n    image: ${img['worker1']}\n    init: true\n    environment: { V: "2" }\n`,
+          }),
+        );
+      } finally {
+        blocker.close();
+      }
       assert.equal(res.outcome?.status, 'rolled-back');
-    } finally {
-      blocker.close();
-    }
-    assert.equal(await exec(docker, (await byService('vol'))['web']!.Id, ['cat', '/data/first']), first);
-    assert.equal((await reconcile(await r.load())).outcome?.status, 'applied');
-    const web = (await byService('vol'))['web']!;
-    assert.equal(web.Image, img['web2']);
-    assert.equal(await exec(docker, web.Id, ['cat', '/data/first']), first, 'the new container sees the data the old one wrote');
-  });
+      assert.match(
+        res.outcome!.error!,
+        /port 127\.0\.0\.1:18111 is already in use on the gateway, so port\/web cannot start/,
+      );
+      const after = await byService('port');
+      assert.deepEqual(
+        Object.fromEntries(Object.entries(after).map(([k, c]) => [k, [c.Id, c.State]])),
+        Object.fromEntries(Object.entries(before).map(([k, c]) => [k, [c.Id, 'running']])),
+      );
+      assert.equal((await appContainers(docker, 'port')).length, 2, 'no container of the failed apply is left');
+      assert.equal(await httpText(18110), 'version t/web:1');
+    });
 
-  test('registry down before the apply: nothing running is touched, and the error names image and registry', async () => {
-    const r = repo();
-    await r.set({ down: webApp('down', img['web1']!, 18108) });
-    assert.equal((await reconcile(await r.load())).outcome?.status, 'applied');
-    const before = (await byService('down'))['web']!;
-    const d = await r.set({ down: webApp('down', '127.0.0.1:5999/t/web:2', 18108) });
-    const res = await reconcile(d, applier({ pullAttempts: 2 }));
-    assert.equal(res.outcome?.status, 'prepare-failed');
-    assert.match(res.outcome!.error!, /could not pull 127\.0\.0\.1:5999\/t\/web:2 from registry 127\.0\.0\.1:5999 after 2 attempts: .*connection refused/);
-    assert.match(log.text(), /retrying/);
-    const after = (await byService('down'))['web']!;
-    assert.equal(after.Id, before.Id);
-    assert.equal(after.State, 'running');
-    assert.equal((await docker.getContainer(after.Id).inspect()).State.StartedAt, (await docker.getContainer(before.Id).inspect()).State.StartedAt, 'not even restarted');
-    assert.equal(await httpText(18108), 'version t/web:1');
-  });
-
-  test('an image that does not exist: one attempt, a clear error, nothing touched', async () => {
-    const r = repo();
-    await r.set({ nope: webApp('nope', img['web1']!, 18109) });
-    assert.equal((await reconcile(await r.load())).outcome?.status, 'applied');
-    const before = (await byService('nope'))['web']!.Id;
-    const missing = `${env!.registry}/t/does-not-exist:9`;
-    const res = await reconcile(await r.set({ nope: webApp('nope', missing, 18109) }));
-    assert.equal(res.outcome?.status, 'prepare-failed');
-    assert.match(res.outcome!.error!, new RegExp(`image ${missing.replace(/[.:/]/g, '\\$&')} was not found in registry`));
-    assert.doesNotMatch(log.text(), /retrying/);
-    assert.equal((await byService('nope'))['web']!.Id, before);
-  });
-
-  test('a host port taken when the new container starts: the error names the port and the app is put back', async () => {
-    const r = repo();
-    await r.set({ port: webApp('port', img['web1']!, 18110) + `  worker:\n    image: ${img['worker1']}\n    init: true\n` });
-    assert.equal((await reconcile(await r.load())).outcome?.status, 'applied');
-    const before = await byService('port');
-    const blocker = await listening(18111);
-    let res: ReconcileResult;
-    try {
-      res = await reconcile(await r.set({ port: webApp('port', img['web2']!, 18111) + `  worker:\n    image: ${img['worker1']}\n    init: true\n    environment: { V: "2" }\n` }));
-    } finally {
-      blocker.close();
-    }
-    assert.equal(res.outcome?.status, 'rolled-back');
-    assert.match(res.outcome!.error!, /port 127\.0\.0\.1:18111 is already in use on the gateway, so port\/web cannot start/);
-    const after = await byService('port');
-    assert.deepEqual(Object.fromEntries(Object.entries(after).map(([k, c]) => [k, [c.Id, c.State]])), Object.fromEntries(Object.entries(before).map(([k, c]) => [k, [c.Id, 'running']])));
-    assert.equal((await appContainers(docker, 'port')).length, 2, 'no container of the failed apply is left');
-    assert.equal(await httpText(18110), 'version t/web:1');
-  });
-
-  test('the Engine restarted during an apply: the apply ends applied or put back, and the next reconcile converges', async () => {
-    const r = repo();
-    apps.push('restart');
-    const compose = (v: string) => `services:
+    test('the Engine restarted during an apply: the apply ends applied or put back, and the next reconcile converges', async () => {
+      const r = repo();
+      apps.push('restart');
+      const compose = (v: string) => `services:
   db:
     image: ${img['db1']}
     command: ["sh", "-c", "sleep 2; touch /tmp/ready; exec sleep 3600"]
@@ -382,25 +456,32 @@ volumes:
     depends_on:
       db: { condition: service_healthy }
 `;
-    await r.set({ restart: compose('1') });
-    assert.equal((await reconcile(await r.load())).outcome?.status, 'applied');
-    const d2 = await r.set({ restart: compose('2') });
-    let restarting: Promise<void> | undefined;
-    log.onLine = (msg) => {
-      if (!restarting && /waits for db/.test(msg)) restarting = env!.restartEngine(500);
-    };
-    const res = await reconcile(d2);
-    await restarting;
-    assert.ok(restarting, 'the Engine was restarted in the middle of the apply');
-    assert.ok(res.outcome && ['applied', 'rolled-back'].includes(res.outcome.status), `${res.outcome?.status}: ${res.outcome?.error} / ${res.outcome?.undoErrors.join('; ')}`);
-    log.onLine = undefined;
-    const final = await reconcile(d2);
-    assert.ok(!final.outcome || final.outcome.status === 'applied', final.outcome?.error);
-    const cs = await appContainers(docker, 'restart');
-    assert.equal(cs.length, 2, `one container per service, no orphans: ${cs.map((c) => c.Names[0]).join(', ')}`);
-    for (const c of cs) {
-      assert.equal(c.State, 'running');
-      assert.equal(c.Labels[LABEL.configHash], d2.apps[0]!.services.find((s) => s.name === c.Labels[LABEL.service])!.configHash);
-    }
-  });
-});
+      await r.set({ restart: compose('1') });
+      assert.equal((await reconcile(await r.load())).outcome?.status, 'applied');
+      const d2 = await r.set({ restart: compose('2') });
+      let restarting: Promise<void> | undefined;
+      log.onLine = (msg) => {
+        if (!restarting && /waits for db/.test(msg)) restarting = env!.restartEngine(500);
+      };
+      const res = await reconcile(d2);
+      await restarting;
+      assert.ok(restarting, 'the Engine was restarted in the middle of the apply');
+      assert.ok(
+        res.outcome && ['applied', 'rolled-back'].includes(res.outcome.status),
+        `${res.outcome?.status}: ${res.outcome?.error} / ${res.outcome?.undoErrors.join('; ')}`,
+      );
+      log.onLine = undefined;
+      const final = await reconcile(d2);
+      assert.ok(!final.outcome || final.outcome.status === 'applied', final.outcome?.error);
+      const cs = await appContainers(docker, 'restart');
+      assert.equal(cs.length, 2, `one container per service, no orphans: ${cs.map((c) => c.Names[0]).join(', ')}`);
+      for (const c of cs) {
+        assert.equal(c.State, 'running');
+        assert.equal(
+          c.Labels[LABEL.configHash],
+          d2.apps[0]!.services.find((s) => s.name === c.Labels[LABEL.service])!.configHash,
+        );
+      }
+    });
+  },
+);

@@ -62,18 +62,31 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
     const d = await rollgate('diff', ...lab.gatewayArgs(), '--against', 'live');
     assert.equal(d.code, 0, d.out + d.err);
     assert.match(d.out, /No changes/);
-    const o = await rollgate('observe', '--state-dir', lab.stateDir, '--interfaces-dir', lab.interfaces, '--output', 'json');
+    const o = await rollgate(
+      'observe',
+      '--state-dir',
+      lab.stateDir,
+      '--interfaces-dir',
+      lab.interfaces,
+      '--output',
+      'json',
+    );
     assert.equal(o.code, 0, o.err);
-    const observed = JSON.parse(o.out) as { components: { key: string; version: string; inventory: Record<string, string[]> }[] };
-    assert.deepEqual(observed.components.map((c) => `${c.key}=${c.version}`), ['G13=gateway-v2', 'R456=rtos-v2', 'R998=rtos-v2']);
+    const observed = JSON.parse(o.out) as {
+      components: { key: string; version: string; inventory: Record<string, string[]> }[];
+    };
+    assert.deepEqual(
+      observed.components.map((c) => `${c.key}=${c.version}`),
+      ['G13=gateway-v2', 'R456=rtos-v2', 'R998=rtos-v2'],
+    );
     assert.deepEqual(observed.components[0]!.inventory['device'], ['G13']);
   });
 
   test('diff --against live shows each component version before the apply', async () => {
     const d = await rollgate('diff', ...lab.gatewayArgs(), '--against', 'live');
     assert.equal(d.code, 2, d.err);
-    assert.match(d.out, /~ component G13 \(gateway\)  gateway-v1 → gateway-v2/);
-    assert.match(d.out, /~ component R998 \(rtos\)  rtos-v1 → rtos-v2/);
+    assert.match(d.out, /~ component G13 \(gateway\) {2}gateway-v1 → gateway-v2/);
+    assert.match(d.out, /~ component R998 \(rtos\) {2}rtos-v1 → rtos-v2/);
   });
 
   test('a component already on the desired version is not touched', async () => {
@@ -82,18 +95,26 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
     assert.equal(r.code, 0, r.err);
     assert.deepEqual(lab.running(), { G13: 'gateway-v2', R456: 'rtos-v2', R998: 'rtos-v2' });
     const g13 = lab.calls().filter((c) => c.startsWith('G13 '));
-    assert.deepEqual([...new Set(g13)].sort(), ['G13 Inventory', 'G13 Provides'], `G13 got only queries:\n${g13.join('\n')}`);
+    assert.deepEqual(
+      [...new Set(g13)].sort(),
+      ['G13 Inventory', 'G13 Provides'],
+      `G13 got only queries:\n${g13.join('\n')}`,
+    );
   });
 
   test('Download fails: only Cleanup follows, nothing installed (exit 1)', async () => {
     lab.set('R998', 'misbehave/Download', 'fail');
     const r = await lab.apply();
     assert.equal(r.code, 1, r.out + r.err);
-    assert.match(r.err, /interface "rtos" \(component R998\), state Download: exited with code 3; it printed stderr: simulated failure of R998 in Download/);
+    assert.match(
+      r.err,
+      /interface "rtos" \(component R998\), state Download: exited with code 3; it printed stderr: simulated failure of R998 in Download/,
+    );
     assert.deepEqual(lab.running(), { G13: 'gateway-v1', R456: 'rtos-v1', R998: 'rtos-v1' });
     const calls = lab.calls();
     assert.ok(!calls.some((c) => /ArtifactInstall|ArtifactRollback|ArtifactCommit/.test(c)), calls.join('\n'));
-    for (const id of ['G13', 'R456', 'R998']) if (calls.includes(`${id} Download`)) before_(calls, `${id} Download`, `${id} Cleanup`);
+    for (const id of ['G13', 'R456', 'R998'])
+      if (calls.includes(`${id} Download`)) before_(calls, `${id} Download`, `${id} Cleanup`);
     assert.equal(lab.journalExists(), false);
   });
 
@@ -101,7 +122,10 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
     lab.set('R998', 'misbehave/ArtifactInstall', 'fail');
     const r = await lab.apply();
     assert.equal(r.code, 3, r.out + r.err);
-    assert.match(r.err, /ROLLED BACK: install component\/R998: interface "rtos" \(component R998\), state ArtifactInstall: exited with code 3/);
+    assert.match(
+      r.err,
+      /ROLLED BACK: install component\/R998: interface "rtos" \(component R998\), state ArtifactInstall: exited with code 3/,
+    );
     assert.deepEqual(lab.running(), { G13: 'gateway-v1', R456: 'rtos-v1', R998: 'rtos-v1' });
     assert.deepEqual(lab.unsettled(), []);
     const calls = lab.calls();
@@ -121,15 +145,30 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
     assert.equal(r.code, 3, r.out + r.err);
     assert.match(r.err, /state ArtifactVerifyReboot: exited with code 3/);
     assert.deepEqual(lab.running(), { G13: 'gateway-v1', R456: 'rtos-v1', R998: 'rtos-v1' });
-    const g13 = lab.calls().filter((c) => c.startsWith('G13 ') && !/Provides|ProvidePayloadFileSizes|Inventory|Supports|Needs/.test(c));
-    assert.deepEqual(g13, ['G13 Download', 'G13 ArtifactInstall', 'G13 ArtifactReboot', 'G13 ArtifactVerifyReboot', 'G13 ArtifactRollback', 'G13 ArtifactRollbackReboot', 'G13 ArtifactVerifyRollbackReboot', 'G13 ArtifactFailure', 'G13 Cleanup']);
+    const g13 = lab
+      .calls()
+      .filter((c) => c.startsWith('G13 ') && !/Provides|ProvidePayloadFileSizes|Inventory|Supports|Needs/.test(c));
+    assert.deepEqual(g13, [
+      'G13 Download',
+      'G13 ArtifactInstall',
+      'G13 ArtifactReboot',
+      'G13 ArtifactVerifyReboot',
+      'G13 ArtifactRollback',
+      'G13 ArtifactRollbackReboot',
+      'G13 ArtifactVerifyRollbackReboot',
+      'G13 ArtifactFailure',
+      'G13 Cleanup',
+    ]);
   });
 
   test('ArtifactCommit fails in the second group: every component rolls back, the one already committed too', async () => {
     lab.set('R456', 'misbehave/ArtifactCommit', 'fail');
     const r = await lab.apply();
     assert.equal(r.code, 3, r.out + r.err);
-    assert.match(r.err, /ROLLED BACK: commit component\/R456: interface "rtos" \(component R456\), state ArtifactCommit: exited with code 3/);
+    assert.match(
+      r.err,
+      /ROLLED BACK: commit component\/R456: interface "rtos" \(component R456\), state ArtifactCommit: exited with code 3/,
+    );
     assert.deepEqual(lab.running(), { G13: 'gateway-v1', R456: 'rtos-v1', R998: 'rtos-v1' });
     assert.deepEqual(lab.unsettled(), []);
     const calls = lab.calls();
@@ -140,7 +179,7 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
     for (const id of ['G13', 'R456', 'R998']) before_(calls, `${id} ArtifactFailure`, `${id} Cleanup`);
     const d = await rollgate('diff', ...lab.gatewayArgs(), '--against', 'live');
     assert.equal(d.code, 2, 'the rolled-back components still need the update');
-    assert.match(d.out, /~ component G13 \(gateway\)  gateway-v1 → gateway-v2/);
+    assert.match(d.out, /~ component G13 \(gateway\) {2}gateway-v1 → gateway-v2/);
   });
 
   test('an interface without rollback: the others roll back, it is reported as left on the new version (exit 4)', async () => {
@@ -148,7 +187,10 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
     lab.set('R456', 'misbehave/ArtifactInstall', 'fail');
     const r = await lab.apply();
     assert.equal(r.code, 4, r.out + r.err);
-    assert.match(r.err, /interface "rtos" does not support rollback \(SupportsRollback: No\), so R998 stays on rtos-v2 instead of rtos-v1/);
+    assert.match(
+      r.err,
+      /interface "rtos" does not support rollback \(SupportsRollback: No\), so R998 stays on rtos-v2 instead of rtos-v1/,
+    );
     const running = lab.running();
     assert.equal(running['G13'], 'gateway-v1');
     assert.equal(running['R456'], 'rtos-v1');
@@ -166,7 +208,10 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
     lab.set('R998', 'misbehave/ArtifactInstall', 'fail');
     const r = await lab.apply();
     assert.equal(r.code, 4, r.out + r.err);
-    assert.match(r.err, /interface "rtos" does not support rollback \(SupportsRollback: No\), and its ArtifactInstall did not finish, so R998 may be part-way between rtos-v1 and rtos-v2; the next apply installs rtos-v2 again/);
+    assert.match(
+      r.err,
+      /interface "rtos" does not support rollback \(SupportsRollback: No\), and its ArtifactInstall did not finish, so R998 may be part-way between rtos-v1 and rtos-v2; the next apply installs rtos-v2 again/,
+    );
     assert.equal(lab.running()['G13'], 'gateway-v1');
     lab.unset('R998', 'misbehave/ArtifactInstall');
     lab.clearCalls();
@@ -179,16 +224,31 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
   test('a hanging ArtifactInstall: SIGTERM at its own timeout, then rollback', async () => {
     lab.set('R456', 'misbehave/ArtifactInstall', 'hang');
     // The state's own timeout, not the general one, ends it.
-    const r = await lab.apply({ args: ['--interface-timeout', '1h', '--interface-state-timeout', 'ArtifactInstall=2s', '--interface-kill-grace', '1s'] });
+    const r = await lab.apply({
+      args: [
+        '--interface-timeout',
+        '1h',
+        '--interface-state-timeout',
+        'ArtifactInstall=2s',
+        '--interface-kill-grace',
+        '1s',
+      ],
+    });
     assert.equal(r.code, 3, r.out + r.err);
-    assert.match(r.err, /interface "rtos" \(component R456\), state ArtifactInstall: no answer within 2000 ms; stopped with SIGTERM; it printed stderr: R456 hangs in ArtifactInstall/);
+    assert.match(
+      r.err,
+      /interface "rtos" \(component R456\), state ArtifactInstall: no answer within 2000 ms; stopped with SIGTERM; it printed stderr: R456 hangs in ArtifactInstall/,
+    );
     assert.deepEqual(lab.running(), { G13: 'gateway-v1', R456: 'rtos-v1', R998: 'rtos-v1' });
   });
 
   test('a timeout for a state the protocol does not have is refused before anything runs', async () => {
     const r = await lab.apply({ args: ['--interface-state-timeout', 'Install=2s'] });
     assert.equal(r.code, 1, r.out + r.err);
-    assert.match(r.err, /--interface-state-timeout: "Install" is not a state or query of the update-interface protocol/);
+    assert.match(
+      r.err,
+      /--interface-state-timeout: "Install" is not a state or query of the update-interface protocol/,
+    );
     assert.deepEqual(lab.calls(), []);
     assert.deepEqual(lab.running(), { G13: 'gateway-v1', R456: 'rtos-v1', R998: 'rtos-v1' });
   });
@@ -205,31 +265,51 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
     lab.set('R456', 'misbehave/NeedsUnpackedArtifact', 'garbage');
     const r = await lab.apply();
     assert.equal(r.code, 1, r.out + r.err);
-    assert.match(r.err, /interface "rtos" \(component R456\), state NeedsUnpackedArtifact: protocol error: NeedsUnpackedArtifact must answer one line, got 2: "Maybe\\nperhaps\\n"/);
+    assert.match(
+      r.err,
+      /interface "rtos" \(component R456\), state NeedsUnpackedArtifact: protocol error: NeedsUnpackedArtifact must answer one line, got 2: "Maybe\\nperhaps\\n"/,
+    );
     assert.deepEqual(lab.running(), { G13: 'gateway-v1', R456: 'rtos-v1', R998: 'rtos-v1' });
     lab.unset('R456', 'misbehave/NeedsUnpackedArtifact');
     lab.set('G13', 'misbehave/Provides', 'garbage');
     const d = await rollgate('diff', ...lab.gatewayArgs(), '--against', 'live');
     assert.equal(d.code, 1, d.out + d.err);
-    assert.match(d.err, /interface "gateway-rootfs" \(component G13\), state Provides: protocol error: Provides answers "key=value" lines; line 1 is "Maybe"/);
+    assert.match(
+      d.err,
+      /interface "gateway-rootfs" \(component G13\), state Provides: protocol error: Provides answers "key=value" lines; line 1 is "Maybe"/,
+    );
   });
 
   test('Mender Update Modules (single-file) install real artifacts, and roll back', async () => {
     const target = join(lab.root, 'etc-app');
     const mk = (n: number) =>
-      lab.artifact('config', `config-v${n}`, 'single-file', { dest_dir: target, filename: 'app.conf', permissions: '0644', 'app.conf': `setting = ${n}\n` });
+      lab.artifact('config', `config-v${n}`, 'single-file', {
+        dest_dir: target,
+        filename: 'app.conf',
+        permissions: '0644',
+        'app.conf': `setting = ${n}\n`,
+      });
     mk(1);
     mk(2);
-    const lab2 = new DeviceLab([{ id: 'G13', type: 'gateway', iface: 'gateway-rootfs', order: 10 }, { id: 'R456', type: 'rtos', iface: 'rtos', order: 20 }]);
+    const lab2 = new DeviceLab([
+      { id: 'G13', type: 'gateway', iface: 'gateway-rootfs', order: 10 },
+      { id: 'R456', type: 'rtos', iface: 'rtos', order: 20 },
+    ]);
     try {
       // The module component is in group 10 with the gateway; the RTOS in group 20.
       const manifest = (cfg: number, sys: number) => {
         lab2.writeRepo(repoArtifact(sys));
-        const text = readFileSync(join(lab2.repo, 'manifest.yaml'), 'utf8')
-          .replace('components:\n', `  config:\n    artifact_path: artifacts/config-v${cfg}.mender\n    update_interface: single-file\n    update_strategy: { order: 10 }\ncomponents:\n  - { component_type: config, id: CFG1 }\n`);
+        const text = readFileSync(join(lab2.repo, 'manifest.yaml'), 'utf8').replace(
+          'components:\n',
+          `  config:\n    artifact_path: artifacts/config-v${cfg}.mender\n    update_interface: single-file\n    update_strategy: { order: 10 }\ncomponents:\n  - { component_type: config, id: CFG1 }\n`,
+        );
         writeFileSync(join(lab2.repo, 'manifest.yaml'), text);
       };
-      for (const n of [1, 2]) writeFileSync(join(lab2.repo, `artifacts/config-v${n}.mender`), readFileSync(join(lab.repo, `artifacts/config-v${n}.mender`)));
+      for (const n of [1, 2])
+        writeFileSync(
+          join(lab2.repo, `artifacts/config-v${n}.mender`),
+          readFileSync(join(lab.repo, `artifacts/config-v${n}.mender`)),
+        );
       lab2.seed(v(1));
       manifest(1, 1);
       const first = await lab2.apply();
@@ -267,17 +347,29 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
     };
     for (const n of [1, 2]) {
       lab.artifact('web', `web-v${n}`, 'directory', { 'update.tar': site(n), dest_dir: `${dest}\n` });
-      lab.artifact('hook', `hook-v${n}`, 'script', { 'run.sh': `#!/bin/sh\necho hook-v${n} >> ${JSON.stringify(marker)}\n` });
+      lab.artifact('hook', `hook-v${n}`, 'script', {
+        'run.sh': `#!/bin/sh\necho hook-v${n} >> ${JSON.stringify(marker)}\n`,
+      });
     }
-    const lab2 = new DeviceLab([{ id: 'G13', type: 'gateway', iface: 'gateway-rootfs', order: 10 }, { id: 'R456', type: 'rtos', iface: 'rtos', order: 20 }]);
+    const lab2 = new DeviceLab([
+      { id: 'G13', type: 'gateway', iface: 'gateway-rootfs', order: 10 },
+      { id: 'R456', type: 'rtos', iface: 'rtos', order: 20 },
+    ]);
     try {
       const manifest = (n: number) => {
         lab2.writeRepo(repoArtifact(n));
-        const extra = [`  web:\n    artifact_path: artifacts/web-v${n}.mender\n    update_interface: directory\n    update_strategy: { order: 10 }`, `  hook:\n    artifact_path: artifacts/hook-v${n}.mender\n    update_interface: script\n    update_strategy: { order: 10 }`];
-        const text = readFileSync(join(lab2.repo, 'manifest.yaml'), 'utf8').replace('components:\n', `${extra.join('\n')}\ncomponents:\n  - { component_type: web, id: WEB1 }\n  - { component_type: hook, id: HOOK1 }\n`);
+        const extra = [
+          `  web:\n    artifact_path: artifacts/web-v${n}.mender\n    update_interface: directory\n    update_strategy: { order: 10 }`,
+          `  hook:\n    artifact_path: artifacts/hook-v${n}.mender\n    update_interface: script\n    update_strategy: { order: 10 }`,
+        ];
+        const text = readFileSync(join(lab2.repo, 'manifest.yaml'), 'utf8').replace(
+          'components:\n',
+          `${extra.join('\n')}\ncomponents:\n  - { component_type: web, id: WEB1 }\n  - { component_type: hook, id: HOOK1 }\n`,
+        );
         writeFileSync(join(lab2.repo, 'manifest.yaml'), text);
       };
-      for (const f of ['web-v1', 'web-v2', 'hook-v1', 'hook-v2']) writeFileSync(join(lab2.repo, `artifacts/${f}.mender`), readFileSync(join(lab.repo, `artifacts/${f}.mender`)));
+      for (const f of ['web-v1', 'web-v2', 'hook-v1', 'hook-v2'])
+        writeFileSync(join(lab2.repo, `artifacts/${f}.mender`), readFileSync(join(lab.repo, `artifacts/${f}.mender`)));
       lab2.seed(v(1));
       manifest(1);
       const first = await lab2.apply();
@@ -290,8 +382,15 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
       lab2.set('R456', 'misbehave/ArtifactInstall', 'fail');
       const failed = await lab2.apply();
       assert.equal(failed.code, 4, failed.out + failed.err);
-      assert.match(failed.err, /interface "script" does not support rollback \(SupportsRollback: No\), so HOOK1 stays on hook-v2 instead of hook-v1/);
-      assert.equal(readFileSync(join(dest, 'index.html'), 'utf8'), 'site 1\n', 'the directory module restored the old tree');
+      assert.match(
+        failed.err,
+        /interface "script" does not support rollback \(SupportsRollback: No\), so HOOK1 stays on hook-v2 instead of hook-v1/,
+      );
+      assert.equal(
+        readFileSync(join(dest, 'index.html'), 'utf8'),
+        'site 1\n',
+        'the directory module restored the old tree',
+      );
       assert.equal(readFileSync(join(dest, 'css', 'main.css'), 'utf8'), '/* 1 */\n');
       assert.deepEqual(lab2.running(), { G13: 'gateway-v1', R456: 'rtos-v1' });
 
@@ -312,20 +411,50 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
   test('the current form (kind manifest + topology): no id on the command line, Identity answers it', async () => {
     rmSync(lab.stateDir, { recursive: true, force: true }); // records of the 2024-form keys would be listed too
     const types = ['gateway', 'rtos'];
-    const manifest = ['api_version: mender/v1', 'kind: manifest', 'name: test-system-v2', 'system_types_compatible: [sim-system]', 'component_types:'];
-    for (const t of types) manifest.push(`  ${t}:`, `    artifact_path: artifacts/${t}-v2.mender`, `    update_strategy: { order: ${t === 'gateway' ? 10 : 20} }`);
+    const manifest = [
+      'api_version: mender/v1',
+      'kind: manifest',
+      'name: test-system-v2',
+      'system_types_compatible: [sim-system]',
+      'component_types:',
+    ];
+    for (const t of types)
+      manifest.push(
+        `  ${t}:`,
+        `    artifact_path: artifacts/${t}-v2.mender`,
+        `    update_strategy: { order: ${t === 'gateway' ? 10 : 20} }`,
+      );
     writeFileSync(join(lab.repo, 'manifest.yaml'), manifest.join('\n') + '\n');
     const topology = ['api_version: mender/v1', 'kind: topology', 'system_type: sim-system', 'components:'];
-    for (const c of lab.components) topology.push(`  - { component_type: ${c.type}, interface: ${c.iface}, interface_args: [${JSON.stringify(lab.device(c.id))}] }`);
+    for (const c of lab.components)
+      topology.push(
+        `  - { component_type: ${c.type}, interface: ${c.iface}, interface_args: [${JSON.stringify(lab.device(c.id))}] }`,
+      );
     writeFileSync(join(lab.repo, 'topology.yaml'), topology.join('\n') + '\n');
-    writeFileSync(join(lab.repo, 'rollgate.yaml'), readFileSync(join(lab.repo, 'rollgate.yaml'), 'utf8').replace('    manifest: manifest.yaml\n', '    manifest: manifest.yaml\n    topology: topology.yaml\n'));
+    writeFileSync(
+      join(lab.repo, 'rollgate.yaml'),
+      readFileSync(join(lab.repo, 'rollgate.yaml'), 'utf8').replace(
+        '    manifest: manifest.yaml\n',
+        '    manifest: manifest.yaml\n    topology: topology.yaml\n',
+      ),
+    );
     const r = await lab.apply();
     assert.equal(r.code, 0, r.err);
     assert.deepEqual(lab.running(), { G13: 'gateway-v2', R456: 'rtos-v2', R998: 'rtos-v2' });
     const d = await rollgate('diff', ...lab.gatewayArgs(), '--against', 'live', '--output', 'json');
     assert.equal(d.code, 0, d.out + d.err);
-    const o = await rollgate('observe', '--state-dir', lab.stateDir, '--interfaces-dir', lab.interfaces, '--output', 'json');
-    const ids = (JSON.parse(o.out) as { components: { id: string; version: string }[] }).components.map((c) => `${c.id}=${c.version}`).sort();
+    const o = await rollgate(
+      'observe',
+      '--state-dir',
+      lab.stateDir,
+      '--interfaces-dir',
+      lab.interfaces,
+      '--output',
+      'json',
+    );
+    const ids = (JSON.parse(o.out) as { components: { id: string; version: string }[] }).components
+      .map((c) => `${c.id}=${c.version}`)
+      .sort();
     assert.deepEqual(ids, ['G13=gateway-v2', 'R456=rtos-v2', 'R998=rtos-v2']);
   });
 
@@ -334,7 +463,10 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
     const r = await lab.apply();
     assert.equal(r.code, 0, r.err);
     assert.ok(lab.calls().includes('R456 DownloadWithFileSizes') && !lab.calls().includes('R456 Download'));
-    assert.equal(readFileSync(join(lab.device('R456'), 'stream-lines'), 'utf8'), `streams/rtos-v2.img ${'rtos-v2 image\n'.length}\n`);
+    assert.equal(
+      readFileSync(join(lab.device('R456'), 'stream-lines'), 'utf8'),
+      `streams/rtos-v2.img ${'rtos-v2 image\n'.length}\n`,
+    );
     assert.equal(readFileSync(join(lab.device('R998'), 'stream-lines'), 'utf8'), 'streams/rtos-v2.img\n');
     assert.deepEqual(lab.running(), { G13: 'gateway-v2', R456: 'rtos-v2', R998: 'rtos-v2' });
   });
@@ -346,25 +478,42 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
     assert.equal(r.code, 0, r.err);
     // The simulated device installs whatever file it finds: here, the artifact itself.
     const img = readFileSync(join(lab.device('R456'), 'slot-b.img'));
-    assert.equal(createHash('sha256').update(img).digest('hex'), createHash('sha256').update(readFileSync(join(lab.repo, 'artifacts/rtos-v2.mender'))).digest('hex'));
+    assert.equal(
+      createHash('sha256').update(img).digest('hex'),
+      createHash('sha256')
+        .update(readFileSync(join(lab.repo, 'artifacts/rtos-v2.mender')))
+        .digest('hex'),
+    );
     assert.equal(readFileSync(join(lab.device('R998'), 'slot-b.img'), 'utf8'), 'rtos-v2 image\n');
   });
 });
 
 describe('update interfaces: explicit constraints', { skip }, () => {
   /** A lab of these components whose system has this constraints file. */
-  const constrained = (components: { id: string; type: string; iface: string; order: number }[], constraints: string) => {
+  const constrained = (
+    components: { id: string; type: string; iface: string; order: number }[],
+    constraints: string,
+  ) => {
     const l = new DeviceLab(components);
     l.seed(v(1));
     l.writeRepo(repoArtifact(2));
     writeFileSync(join(l.repo, 'constraints.yaml'), constraints);
-    writeFileSync(join(l.repo, 'rollgate.yaml'), readFileSync(join(l.repo, 'rollgate.yaml'), 'utf8').replace('    manifest: manifest.yaml\n', '    manifest: manifest.yaml\n    constraints: constraints.yaml\n'));
+    writeFileSync(
+      join(l.repo, 'rollgate.yaml'),
+      readFileSync(join(l.repo, 'rollgate.yaml'), 'utf8').replace(
+        '    manifest: manifest.yaml\n',
+        '    manifest: manifest.yaml\n    constraints: constraints.yaml\n',
+      ),
+    );
     return l;
   };
 
   test('an order rule splits a shared group: the gateway installs and verifies before the RTOS starts, and rolls back after it', async () => {
     const l = constrained(
-      [{ id: 'G13', type: 'gateway', iface: 'gateway-rootfs', order: 10 }, { id: 'R456', type: 'rtos', iface: 'rtos', order: 10 }],
+      [
+        { id: 'G13', type: 'gateway', iface: 'gateway-rootfs', order: 10 },
+        { id: 'R456', type: 'rtos', iface: 'rtos', order: 10 },
+      ],
       'apiVersion: rollgate/v1\nkind: Constraints\norder:\n  - { name: gateway-before-rtos, before: gateway, after: rtos }\n',
     );
     try {
@@ -389,14 +538,20 @@ describe('update interfaces: explicit constraints', { skip }, () => {
   test('a forbidden combination on the way is refused before any interface is called, naming it', async () => {
     // The RTOS in a lower group than the gateway would run rtos-v2 on gateway-v1 for a while.
     const l = constrained(
-      [{ id: 'G13', type: 'gateway', iface: 'gateway-rootfs', order: 20 }, { id: 'R456', type: 'rtos', iface: 'rtos', order: 10 }],
+      [
+        { id: 'G13', type: 'gateway', iface: 'gateway-rootfs', order: 20 },
+        { id: 'R456', type: 'rtos', iface: 'rtos', order: 10 },
+      ],
       'apiVersion: rollgate/v1\nkind: Constraints\ntransitions:\n  forbidden:\n    - name: new-rtos-on-old-gateway\n      versions: { gateway: gateway-v1, rtos: rtos-v2 }\n',
     );
     try {
       const r = await l.apply();
       assert.equal(r.code, 1, r.out + r.err);
       assert.match(r.err, /forbidden combination "new-rtos-on-old-gateway" \(R456=rtos-v2, G13=gateway-v1\)/);
-      assert.ok(!l.calls().some((c) => !/ (Provides|Inventory|Identity)$/.test(c)), `only observation:\n${l.calls().join('\n')}`);
+      assert.ok(
+        !l.calls().some((c) => !/ (Provides|Inventory|Identity)$/.test(c)),
+        `only observation:\n${l.calls().join('\n')}`,
+      );
       assert.deepEqual(l.running(), { G13: 'gateway-v1', R456: 'rtos-v1' });
     } finally {
       l.close();
@@ -443,7 +598,12 @@ describe('update interfaces: reboots', { skip }, () => {
     assert.deepEqual(lab.unsettled(), []);
     assert.equal(lab.reboots(), 2, 'the failed commit is not tried again in the same run');
     const g13 = lab.calls().filter((c) => /G13 Artifact(Rollback|VerifyRollbackReboot|Failure)|G13 Cleanup/.test(c));
-    assert.deepEqual(g13, ['G13 ArtifactRollback', 'G13 ArtifactVerifyRollbackReboot', 'G13 ArtifactFailure', 'G13 Cleanup']);
+    assert.deepEqual(g13, [
+      'G13 ArtifactRollback',
+      'G13 ArtifactVerifyRollbackReboot',
+      'G13 ArtifactFailure',
+      'G13 Cleanup',
+    ]);
   });
 
   test('a reboot command that does not reboot: the apply fails and rolls back', async () => {
@@ -467,32 +627,113 @@ describe('update interfaces: the agent killed at every state, and started again'
    * Where the kill happens: a state of an interface (it SIGKILLs rollgate) or a journal record
    * (`env`, given to run `envRun`, the first by default).
    */
-  const POINTS: { name: string; setup: (l: DeviceLab) => void; env?: Record<string, string>; envRun?: number; powerCycle?: boolean; reboots?: boolean }[] = [
+  const POINTS: {
+    name: string;
+    setup: (l: DeviceLab) => void;
+    env?: Record<string, string>;
+    envRun?: number;
+    powerCycle?: boolean;
+    reboots?: boolean;
+  }[] = [
     { name: 'in G13 Download', setup: (l) => l.set('G13', 'misbehave/Download', 'kill-agent') },
     { name: 'in G13 ArtifactInstall', setup: (l) => l.set('G13', 'misbehave/ArtifactInstall', 'kill-agent') },
-    { name: 'in R998 ArtifactInstall (second group)', setup: (l) => l.set('R998', 'misbehave/ArtifactInstall', 'kill-agent') },
-    { name: 'in G13 ArtifactReboot', setup: (l) => (l.set('G13', 'reboot', 'Yes'), l.set('G13', 'misbehave/ArtifactReboot', 'kill-agent')) },
-    { name: 'in G13 ArtifactVerifyReboot', setup: (l) => (l.set('G13', 'reboot', 'Yes'), l.set('G13', 'misbehave/ArtifactVerifyReboot', 'kill-agent')) },
+    {
+      name: 'in R998 ArtifactInstall (second group)',
+      setup: (l) => l.set('R998', 'misbehave/ArtifactInstall', 'kill-agent'),
+    },
+    {
+      name: 'in G13 ArtifactReboot',
+      setup: (l) => (l.set('G13', 'reboot', 'Yes'), l.set('G13', 'misbehave/ArtifactReboot', 'kill-agent')),
+    },
+    {
+      name: 'in G13 ArtifactVerifyReboot',
+      setup: (l) => (l.set('G13', 'reboot', 'Yes'), l.set('G13', 'misbehave/ArtifactVerifyReboot', 'kill-agent')),
+    },
     { name: 'in R456 ArtifactCommit', setup: (l) => l.set('R456', 'misbehave/ArtifactCommit', 'kill-agent') },
     { name: 'in G13 Cleanup', setup: (l) => l.set('G13', 'misbehave/Cleanup', 'kill-agent') },
-    { name: 'in R456 ArtifactRollback', setup: (l) => (l.set('R998', 'misbehave/ArtifactInstall', 'fail'), l.set('R456', 'misbehave/ArtifactRollback', 'kill-agent')) },
-    { name: 'in G13 ArtifactFailure', setup: (l) => (l.set('R998', 'misbehave/ArtifactInstall', 'fail'), l.set('G13', 'misbehave/ArtifactFailure', 'kill-agent')) },
+    {
+      name: 'in R456 ArtifactRollback',
+      setup: (l) => (
+        l.set('R998', 'misbehave/ArtifactInstall', 'fail'),
+        l.set('R456', 'misbehave/ArtifactRollback', 'kill-agent')
+      ),
+    },
+    {
+      name: 'in G13 ArtifactFailure',
+      setup: (l) => (
+        l.set('R998', 'misbehave/ArtifactInstall', 'fail'),
+        l.set('G13', 'misbehave/ArtifactFailure', 'kill-agent')
+      ),
+    },
     { name: 'at the journal record of download 2', setup: () => {}, env: { ROLLGATE_CRASH_AT: 'download:2' } },
     { name: 'at the journal record of install 2', setup: () => {}, env: { ROLLGATE_CRASH_AT: 'install:2' } },
     { name: 'at the journal record of reboot 1', setup: () => {}, env: { ROLLGATE_CRASH_AT: 'reboot:1' } },
     { name: 'at the journal record of commit 2', setup: () => {}, env: { ROLLGATE_CRASH_AT: 'commit:2' } },
     { name: 'at the first finalize record', setup: () => {}, env: { ROLLGATE_CRASH_AT: 'finalize:1' } },
-    { name: 'in the second undo', setup: (l) => l.set('R998', 'misbehave/ArtifactInstall', 'fail'), env: { ROLLGATE_CRASH_AT: 'undo:2' } },
-    { name: 'in R456 ArtifactInstall, with a power cycle before the restart (A/B devices)', setup: (l) => (l.set('G13', 'reboot', 'Yes'), l.set('R456', 'reboot', 'Yes'), l.set('R456', 'misbehave/ArtifactInstall', 'kill-agent')), powerCycle: true },
-    { name: 'in R456 ArtifactReboot, with a power cycle before the restart', setup: (l) => (l.set('R456', 'reboot', 'Yes'), l.set('R456', 'misbehave/ArtifactReboot', 'kill-agent')), powerCycle: true },
-    { name: 'in G13 ArtifactRollbackReboot', setup: (l) => (l.set('G13', 'reboot', 'Yes'), l.set('R998', 'misbehave/ArtifactInstall', 'fail'), l.set('G13', 'misbehave/ArtifactRollbackReboot', 'kill-agent')) },
-    { name: 'in G13 ArtifactVerifyRollbackReboot', setup: (l) => (l.set('G13', 'reboot', 'Yes'), l.set('R998', 'misbehave/ArtifactInstall', 'fail'), l.set('G13', 'misbehave/ArtifactVerifyRollbackReboot', 'kill-agent')) },
-    { name: 'in R456 DownloadWithFileSizes', setup: (l) => (l.set('R456', 'sizes', 'Yes'), l.set('R456', 'misbehave/DownloadWithFileSizes', 'kill-agent')) },
+    {
+      name: 'in the second undo',
+      setup: (l) => l.set('R998', 'misbehave/ArtifactInstall', 'fail'),
+      env: { ROLLGATE_CRASH_AT: 'undo:2' },
+    },
+    {
+      name: 'in R456 ArtifactInstall, with a power cycle before the restart (A/B devices)',
+      setup: (l) => (
+        l.set('G13', 'reboot', 'Yes'),
+        l.set('R456', 'reboot', 'Yes'),
+        l.set('R456', 'misbehave/ArtifactInstall', 'kill-agent')
+      ),
+      powerCycle: true,
+    },
+    {
+      name: 'in R456 ArtifactReboot, with a power cycle before the restart',
+      setup: (l) => (l.set('R456', 'reboot', 'Yes'), l.set('R456', 'misbehave/ArtifactReboot', 'kill-agent')),
+      powerCycle: true,
+    },
+    {
+      name: 'in G13 ArtifactRollbackReboot',
+      setup: (l) => (
+        l.set('G13', 'reboot', 'Yes'),
+        l.set('R998', 'misbehave/ArtifactInstall', 'fail'),
+        l.set('G13', 'misbehave/ArtifactRollbackReboot', 'kill-agent')
+      ),
+    },
+    {
+      name: 'in G13 ArtifactVerifyRollbackReboot',
+      setup: (l) => (
+        l.set('G13', 'reboot', 'Yes'),
+        l.set('R998', 'misbehave/ArtifactInstall', 'fail'),
+        l.set('G13', 'misbehave/ArtifactVerifyRollbackReboot', 'kill-agent')
+      ),
+    },
+    {
+      name: 'in R456 DownloadWithFileSizes',
+      setup: (l) => (l.set('R456', 'sizes', 'Yes'), l.set('R456', 'misbehave/DownloadWithFileSizes', 'kill-agent')),
+    },
     // A gateway reboot (Automatic) in the middle: the reboot takes the process down too.
-    { name: 'by the gateway reboot, then in G13 ArtifactVerifyReboot after it', setup: (l) => (l.set('G13', 'reboot', 'Automatic'), l.set('G13', 'misbehave/ArtifactVerifyReboot', 'kill-agent')), reboots: true },
-    { name: 'by the gateway reboot, then in R456 ArtifactInstall after it', setup: (l) => (l.set('G13', 'reboot', 'Automatic'), l.set('R456', 'misbehave/ArtifactInstall', 'kill-agent')), reboots: true },
-    { name: 'by the gateway reboot, then in R998 ArtifactRollback of a failed install after it', setup: (l) => (l.set('G13', 'reboot', 'Automatic'), l.set('R998', 'misbehave/ArtifactInstall', 'fail'), l.set('R998', 'misbehave/ArtifactRollback', 'kill-agent')), reboots: true },
-    { name: 'just before the gateway reboot command', setup: (l) => l.set('G13', 'reboot', 'Automatic'), env: { ROLLGATE_CRASH_AT: 'reboot-gateway:1' } },
+    {
+      name: 'by the gateway reboot, then in G13 ArtifactVerifyReboot after it',
+      setup: (l) => (l.set('G13', 'reboot', 'Automatic'), l.set('G13', 'misbehave/ArtifactVerifyReboot', 'kill-agent')),
+      reboots: true,
+    },
+    {
+      name: 'by the gateway reboot, then in R456 ArtifactInstall after it',
+      setup: (l) => (l.set('G13', 'reboot', 'Automatic'), l.set('R456', 'misbehave/ArtifactInstall', 'kill-agent')),
+      reboots: true,
+    },
+    {
+      name: 'by the gateway reboot, then in R998 ArtifactRollback of a failed install after it',
+      setup: (l) => (
+        l.set('G13', 'reboot', 'Automatic'),
+        l.set('R998', 'misbehave/ArtifactInstall', 'fail'),
+        l.set('R998', 'misbehave/ArtifactRollback', 'kill-agent')
+      ),
+      reboots: true,
+    },
+    {
+      name: 'just before the gateway reboot command',
+      setup: (l) => l.set('G13', 'reboot', 'Automatic'),
+      env: { ROLLGATE_CRASH_AT: 'reboot-gateway:1' },
+    },
     {
       name: "just before the rollback's gateway reboot, after the install's reboot",
       setup: (l) => (l.set('G13', 'reboot', 'Automatic'), l.set('R998', 'misbehave/ArtifactInstall', 'fail')),
@@ -522,7 +763,8 @@ describe('update interfaces: the agent killed at every state, and started again'
       const allNew = running.every((x) => x.endsWith('-v2'));
       const allOld = running.every((x) => x.endsWith('-v1'));
       assert.ok(allNew || allOld, `a mix of versions: ${JSON.stringify(lab.running())}\n${second.err}`);
-      if (failing) assert.ok(allOld && second.code === 3, `the failing install ends rolled back: ${second.code} ${second.err}`);
+      if (failing)
+        assert.ok(allOld && second.code === 3, `the failing install ends rolled back: ${second.code} ${second.err}`);
       else assert.ok(allNew && second.code === 0, `ends on the new versions: ${second.code} ${second.err}`);
       assert.deepEqual(lab.unsettled(), [], 'no device is left mid-update');
       assert.equal(lab.journalExists(), false);
@@ -554,7 +796,10 @@ describe('update interfaces: artifacts at a URL', { skip }, () => {
       const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
       if (m) {
         const from = Number(m[1]);
-        res.writeHead(206, { 'Content-Range': `bytes ${from}-${body.length - 1}/${body.length}`, 'Content-Length': body.length - from });
+        res.writeHead(206, {
+          'Content-Range': `bytes ${from}-${body.length - 1}/${body.length}`,
+          'Content-Length': body.length - from,
+        });
         res.end(body.subarray(from));
         return;
       }
@@ -575,17 +820,32 @@ describe('update interfaces: artifacts at a URL', { skip }, () => {
 
   const urlArtifact = (n: number, sha?: (type: string) => string) => (type: string) => {
     const name = `${type}-v${n}`;
-    const real = createHash('sha256').update(readFileSync(join(lab.repo, `artifacts/${name}.mender`))).digest('hex');
+    const real = createHash('sha256')
+      .update(readFileSync(join(lab.repo, `artifacts/${name}.mender`)))
+      .digest('hex');
     return { url: `${base}/${name}.mender`, name, sha256: sha ? sha(type) : real };
   };
 
   test('a checksum mismatch: nothing is installed, the error names the URL and both sums', async () => {
     lab.seed(v(1));
     const wrong = 'ab'.repeat(32);
-    lab.writeRepo(urlArtifact(2, (t) => (t === 'rtos' ? wrong : createHash('sha256').update(readFileSync(join(lab.repo, `artifacts/${t}-v2.mender`))).digest('hex'))));
+    lab.writeRepo(
+      urlArtifact(2, (t) =>
+        t === 'rtos'
+          ? wrong
+          : createHash('sha256')
+              .update(readFileSync(join(lab.repo, `artifacts/${t}-v2.mender`)))
+              .digest('hex'),
+      ),
+    );
     const r = await lab.apply();
     assert.equal(r.code, 1, r.out + r.err);
-    assert.match(r.err, new RegExp(`http://127\\.0\\.0\\.1:\\d+/rtos-v2\\.mender has sha256 [0-9a-f]{64}, but the manifest says ${wrong}; nothing was installed`));
+    assert.match(
+      r.err,
+      new RegExp(
+        `http://127\\.0\\.0\\.1:\\d+/rtos-v2\\.mender has sha256 [0-9a-f]{64}, but the manifest says ${wrong}; nothing was installed`,
+      ),
+    );
     assert.deepEqual(lab.running(), { G13: 'gateway-v1', R456: 'rtos-v1', R998: 'rtos-v1' });
     assert.ok(!lab.calls().some((c) => c.endsWith('ArtifactInstall')));
   });

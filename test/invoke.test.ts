@@ -27,7 +27,18 @@ function recorder(): Log & { lines: { level: string; obj: Record<string, unknown
 }
 
 const call = (executable: string, more: Partial<Invocation> = {}) =>
-  invoke({ name: 'rtos', component: 'R456', state: 'ArtifactInstall', executable, argv: ['ArtifactInstall', dir, 'rtos'], timeoutMs: 30_000, killGraceMs: 1_000, outputLimit: 64 * 1024, log: recorder(), ...more });
+  invoke({
+    name: 'rtos',
+    component: 'R456',
+    state: 'ArtifactInstall',
+    executable,
+    argv: ['ArtifactInstall', dir, 'rtos'],
+    timeoutMs: 30_000,
+    killGraceMs: 1_000,
+    outputLimit: 64 * 1024,
+    log: recorder(),
+    ...more,
+  });
 
 /** Whether a process is still there; a zombie counts as gone. */
 function alive(pid: number): boolean {
@@ -57,7 +68,10 @@ describe('an interface call', () => {
     const exe = script('fails', `echo "${'x'.repeat(2000)}"; echo "flash write failed at block 7" >&2; exit 5`);
     await assert.rejects(call(exe), (e: unknown) => {
       assert.ok(e instanceof InterfaceError);
-      assert.match(e.message, /^interface "rtos" \(component R456\), state ArtifactInstall: exited with code 5; it printed stderr: flash write failed at block 7 \| stdout: …x{600}$/);
+      assert.match(
+        e.message,
+        /^interface "rtos" \(component R456\), state ArtifactInstall: exited with code 5; it printed stderr: flash write failed at block 7 \| stdout: …x{600}$/,
+      );
       return true;
     });
   });
@@ -65,11 +79,17 @@ describe('an interface call', () => {
   test('past its deadline the whole process group gets SIGTERM, and what ignores it SIGKILL', async () => {
     const pidFile = join(dir, 'child.pid');
     // A child in the background that would outlive its parent, and a parent that ignores SIGTERM.
-    const exe = script('stubborn', `sleep 300 &\necho $! > ${pidFile}\ntrap '' TERM\necho "still busy" >&2\nwhile :; do sleep 1; done`);
+    const exe = script(
+      'stubborn',
+      `sleep 300 &\necho $! > ${pidFile}\ntrap '' TERM\necho "still busy" >&2\nwhile :; do sleep 1; done`,
+    );
     const log = recorder();
     await assert.rejects(call(exe, { timeoutMs: 500, killGraceMs: 500, log }), (e: unknown) => {
       assert.ok(e instanceof InterfaceError);
-      assert.match(e.message, /state ArtifactInstall: no answer within 500 ms; stopped with SIGTERM and then SIGKILL; it printed stderr: still busy/);
+      assert.match(
+        e.message,
+        /state ArtifactInstall: no answer within 500 ms; stopped with SIGTERM and then SIGKILL; it printed stderr: still busy/,
+      );
       return true;
     });
     assert.ok(log.lines.some((l) => l.level === 'warn' && /ran past 500 ms: SIGTERM, SIGKILL in 500 ms/.test(l.msg)));
@@ -80,14 +100,20 @@ describe('an interface call', () => {
   });
 
   test('an executable that is missing or not executable is a clear error, not a crash', async () => {
-    await assert.rejects(call(join(dir, 'nope')), /interface "rtos" \(component R456\), state ArtifactInstall: \S+\/nope does not exist/);
+    await assert.rejects(
+      call(join(dir, 'nope')),
+      /interface "rtos" \(component R456\), state ArtifactInstall: \S+\/nope does not exist/,
+    );
     const plain = script('not-executable', 'exit 0', 0o644);
     await assert.rejects(call(plain), /state ArtifactInstall: \S+\/not-executable is not executable/);
   });
 
   test('a state the interface does not know: nothing printed, exit 0, which is success', async () => {
     const exe = script('minimal', 'case "$1" in ArtifactInstall) echo installing ;; esac');
-    const r = await call(exe, { state: 'ArtifactVerifyRollbackReboot', argv: ['ArtifactVerifyRollbackReboot', dir, 'rtos'] });
+    const r = await call(exe, {
+      state: 'ArtifactVerifyRollbackReboot',
+      argv: ['ArtifactVerifyRollbackReboot', dir, 'rtos'],
+    });
     assert.equal(r.code, 0);
     assert.equal(r.stdout, '');
   });

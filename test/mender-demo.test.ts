@@ -24,12 +24,36 @@ function buildAsReadme(dir: string, device: string, version: string, type = devi
   const payload = join(dir, `${version}-payload`);
   writeFileSync(payload, '');
   const out = join(dir, `${version}.mender`);
-  execFileSync('mender-artifact', ['write', 'module-image', '--type', type, '--device-type', device, '--provides', `version:${version}`, '--clears-provides', 'version.*', '--no-default-clears-provides', '--no-default-software-version', '--file', payload, '--output-path', out, '--artifact-name', version], { stdio: 'ignore' });
+  execFileSync(
+    'mender-artifact',
+    [
+      'write',
+      'module-image',
+      '--type',
+      type,
+      '--device-type',
+      device,
+      '--provides',
+      `version:${version}`,
+      '--clears-provides',
+      'version.*',
+      '--no-default-clears-provides',
+      '--no-default-software-version',
+      '--file',
+      payload,
+      '--output-path',
+      out,
+      '--artifact-name',
+      version,
+    ],
+    { stdio: 'ignore' },
+  );
   rmSync(payload);
   return out;
 }
 
-const FLEET = (manifest: string, extra = '') => `apiVersion: rollgate/v1\nkind: Fleet\n${extra}systems:\n  demo:\n    manifest: ${manifest}\ntargets:\n  - { name: all, match: { any: true }, system: demo }\n`;
+const FLEET = (manifest: string, extra = '') =>
+  `apiVersion: rollgate/v1\nkind: Fleet\n${extra}systems:\n  demo:\n    manifest: ${manifest}\ntargets:\n  - { name: all, match: { any: true }, system: demo }\n`;
 
 describe("Mender Orchestrator's demo, unchanged", { skip: skip ?? false }, () => {
   let root: string;
@@ -54,9 +78,11 @@ describe("Mender Orchestrator's demo, unchanged", { skip: skip ?? false }, () =>
     chmodSync(join(ifaces, 'rootfs-image'), 0o755);
     mkdirSync(join(repo, 'artifacts'), { recursive: true });
     mkdirSync(join(repo, 'manifests'), { recursive: true });
-    for (const v of ['rtos-v1', 'rtos-v2']) copyFileSync(join(DEMO, 'premade-artifacts', `${v}.mender`), join(repo, 'artifacts', `${v}.mender`));
+    for (const v of ['rtos-v1', 'rtos-v2'])
+      copyFileSync(join(DEMO, 'premade-artifacts', `${v}.mender`), join(repo, 'artifacts', `${v}.mender`));
     for (const v of ['gateway-v1', 'gateway-v2']) buildAsReadme(join(repo, 'artifacts'), 'gateway', v, 'rootfs-image');
-    for (const f of ['manifest-v1.yaml', 'manifest-v2.yaml', 'manifest-v1.mender', 'manifest-v2.mender']) copyFileSync(join(DEMO, 'premade-artifacts', f), join(repo, 'manifests', f));
+    for (const f of ['manifest-v1.yaml', 'manifest-v2.yaml', 'manifest-v1.mender', 'manifest-v2.mender'])
+      copyFileSync(join(DEMO, 'premade-artifacts', f), join(repo, 'manifests', f));
   });
   after(() => cleanup(root));
 
@@ -81,8 +107,17 @@ describe("Mender Orchestrator's demo, unchanged", { skip: skip ?? false }, () =>
     writeFileSync(join(repo, 'rollgate.yaml'), FLEET('manifests/manifest-v2.mender'));
     const plan = await rollgate('diff', ...gateway(), '--against', 'live', '--output', 'json');
     assert.equal(plan.code, 2);
-    const steps = JSON.parse(plan.out) as { stages: { name: string; steps: { kind: string; target: { key?: string } }[] }[] };
-    assert.deepEqual(steps.stages.map((s) => [s.name, s.steps.filter((x) => x.kind === 'install').map((x) => x.target.key)]), [['group 10', ['G13']], ['group 20', ['R456', 'R998']]], 'the gateway before the RTOS devices');
+    const steps = JSON.parse(plan.out) as {
+      stages: { name: string; steps: { kind: string; target: { key?: string } }[] }[];
+    };
+    assert.deepEqual(
+      steps.stages.map((s) => [s.name, s.steps.filter((x) => x.kind === 'install').map((x) => x.target.key)]),
+      [
+        ['group 10', ['G13']],
+        ['group 20', ['R456', 'R998']],
+      ],
+      'the gateway before the RTOS devices',
+    );
     const v2 = await rollgate('apply', ...gateway());
     assert.equal(v2.code, 0, v2.err);
     assert.deepEqual(versions(), { G13: 'gateway-v2', R456: 'rtos-v2', R998: 'rtos-v2' });
@@ -107,13 +142,25 @@ describe("Mender Orchestrator's demo, unchanged", { skip: skip ?? false }, () =>
   test('an artifact name the repo does not hold, and an artifact for another device type, are refused where they are named', async () => {
     const broken = join(root, 'broken');
     cpSync(repo, broken, { recursive: true });
-    writeFileSync(join(broken, 'manifests/manifest-v1.yaml'), readFileSync(join(broken, 'manifests/manifest-v1.yaml'), 'utf8').replace('artifact_name: rtos-v1', 'artifact_name: rtos-v7'));
+    writeFileSync(
+      join(broken, 'manifests/manifest-v1.yaml'),
+      readFileSync(join(broken, 'manifests/manifest-v1.yaml'), 'utf8').replace(
+        'artifact_name: rtos-v1',
+        'artifact_name: rtos-v7',
+      ),
+    );
     buildAsReadme(join(broken, 'artifacts'), 'modem', 'gateway-v1', 'rootfs-image'); // replaces gateway-v1 with one built for a modem
     writeFileSync(join(broken, 'rollgate.yaml'), FLEET('manifests/manifest-v1.yaml'));
     const { problems } = await validateFleetRepo(new DirectorySource(broken));
     const text = problems.map((p) => `${p.file}:${p.line}: ${p.message}`).join('\n');
-    assert.match(text, /manifests\/manifest-v1\.yaml:11: component type "rtos": no artifact named "rtos-v7" in artifacts of the fleet repo/);
-    assert.match(text, /manifests\/manifest-v1\.yaml:6: artifact "gateway-v1" is for device types modem, and component type "gateway" is none of them/);
+    assert.match(
+      text,
+      /manifests\/manifest-v1\.yaml:11: component type "rtos": no artifact named "rtos-v7" in artifacts of the fleet repo/,
+    );
+    assert.match(
+      text,
+      /manifests\/manifest-v1\.yaml:6: artifact "gateway-v1" is for device types modem, and component type "gateway" is none of them/,
+    );
   });
 });
 
@@ -141,13 +188,20 @@ describe('artifacts by name from an artifact store, with a lock file', { skip: s
     const built = join(root, 'built');
     mkdirSync(built, { recursive: true });
     mkdirSync(join(repo, 'manifests'), { recursive: true });
-    for (const v of ['gateway-v1', 'rtos-v1']) served.set(`${v}.mender`, readFileSync(buildAsReadme(built, v.split('-')[0]!, v, v.startsWith('gateway') ? 'rootfs-image' : 'rtos')));
+    for (const v of ['gateway-v1', 'rtos-v1'])
+      served.set(
+        `${v}.mender`,
+        readFileSync(buildAsReadme(built, v.split('-')[0]!, v, v.startsWith('gateway') ? 'rootfs-image' : 'rtos')),
+      );
     copyFileSync(join(DEMO, 'premade-artifacts/manifest-v1.yaml'), join(repo, 'manifests/manifest-v1.yaml'));
     writeFileSync(join(repo, 'rollgate.yaml'), FLEET('manifests/manifest-v1.yaml', `artifact_store: ${store}\n`));
 
     const before = await rollgate('validate', '--repo', repo);
     assert.equal(before.code, 1);
-    assert.match(before.err, /artifact "gateway-v1" is not in artifacts and has no sha256 in rollgate-artifacts\.lock\.yaml; run "rollgate artifacts lock"/);
+    assert.match(
+      before.err,
+      /artifact "gateway-v1" is not in artifacts and has no sha256 in rollgate-artifacts\.lock\.yaml; run "rollgate artifacts lock"/,
+    );
 
     served.set('missing.mender', Buffer.from(''));
     const lock = await rollgate('artifacts', 'lock', '--repo', repo);
@@ -155,11 +209,19 @@ describe('artifacts by name from an artifact store, with a lock file', { skip: s
     assert.ok(existsSync(join(repo, 'rollgate-artifacts.lock.yaml')));
     const ok = await rollgate('validate', '--repo', repo);
     assert.equal(ok.code, 0, ok.err);
-    const plan = JSON.parse((await rollgate('diff', '--repo', repo, '--id', 'gw', '--output', 'json')).out) as { prepare: { kind: string; artifact?: { kind: string; url: string; sha256: string } }[] };
+    const plan = JSON.parse((await rollgate('diff', '--repo', repo, '--id', 'gw', '--output', 'json')).out) as {
+      prepare: { kind: string; artifact?: { kind: string; url: string; sha256: string } }[];
+    };
     const downloads = plan.prepare.filter((s) => s.kind === 'download').map((s) => s.artifact!);
-    assert.ok(downloads.length === 3 && downloads.every((a) => a.kind === 'url' && a.url.startsWith('http://127.0.0.1:') && /^[0-9a-f]{64}$/.test(a.sha256)));
+    assert.ok(
+      downloads.length === 3 &&
+        downloads.every(
+          (a) => a.kind === 'url' && a.url.startsWith('http://127.0.0.1:') && /^[0-9a-f]{64}$/.test(a.sha256),
+        ),
+    );
 
-    // The store serves other bytes under a locked name: a second lock keeps the recorded sum, --refresh sees the change.
+    // The store serves other bytes under a locked name: a second lock keeps the recorded sum, --refresh sees the
+    // change.
     served.set('rtos-v1.mender', readFileSync(buildAsReadme(built, 'rtos', 'rtos-v9')));
     const refresh = await rollgate('artifacts', 'lock', '--repo', repo, '--refresh');
     assert.equal(refresh.code, 1);
@@ -185,7 +247,10 @@ describe('after ArtifactCommit, the component must provide the version it was gi
       const repo = join(root, 'fleet');
       mkdirSync(join(repo, 'artifacts'), { recursive: true });
       buildAsReadme(join(repo, 'artifacts'), 'gateway', 'gateway-v5', 'blank');
-      writeFileSync(join(repo, 'manifest.yaml'), 'api_version: mender/v1\nkind: update_manifest\ncomponent_types:\n  gateway: { artifact_name: gateway-v5, update_interface: blank }\ncomponents:\n  - { component_type: gateway, id: G1 }\n');
+      writeFileSync(
+        join(repo, 'manifest.yaml'),
+        'api_version: mender/v1\nkind: update_manifest\ncomponent_types:\n  gateway: { artifact_name: gateway-v5, update_interface: blank }\ncomponents:\n  - { component_type: gateway, id: G1 }\n',
+      );
       writeFileSync(join(repo, 'rollgate.yaml'), FLEET('manifest.yaml'));
       const args = ['--repo', repo, '--id', 'gw', '--state-dir', join(root, 'state'), '--interfaces-dir', ifaces];
       const r = await rollgate('apply', ...args);
@@ -201,106 +266,166 @@ describe('after ArtifactCommit, the component must provide the version it was gi
   });
 });
 
-describe("Mender Orchestrator's current demo (kind: manifest + kind: topology), unchanged", { skip: skip ?? false }, () => {
-  const SUPPORT = join(projectRoot, 'test/fixtures/mender-orchestrator-support');
-  // The demo's rtos-interface keeps its instances where the demo installs them on a device.
-  const MOCK = '/data/mender-orchestrator/mock-instances';
-  let root: string;
-  let repo: string;
-  let ifaces: string;
-  let made: string[] = [];
+describe(
+  "Mender Orchestrator's current demo (kind: manifest + kind: topology), unchanged",
+  { skip: skip ?? false },
+  () => {
+    const SUPPORT = join(projectRoot, 'test/fixtures/mender-orchestrator-support');
+    // The demo's rtos-interface keeps its instances where the demo installs them on a device.
+    const MOCK = '/data/mender-orchestrator/mock-instances';
+    let root: string;
+    let repo: string;
+    let ifaces: string;
+    let made: string[] = [];
 
-  before(() => {
-    root = tempDir('rollgate-mender-topology-');
-    repo = join(root, 'fleet');
-    ifaces = join(root, 'interfaces');
-    mkdirSync(ifaces);
-    copyFileSync(join(SUPPORT, 'mock-env/interfaces/v1/rtos-interface'), join(ifaces, 'rtos-interface'));
-    chmodSync(join(ifaces, 'rtos-interface'), 0o755);
-    // Stand-in for the gateway's rootfs-image interface (which needs a real Mender device): it
-    // keeps the gateway's version in a file and reports it as rootfs-image.version.
-    const gw = join(root, 'gateway');
-    mkdirSync(gw);
-    writeFileSync(join(gw, 'current'), 'gateway-v0\n');
-    writeFileSync(
-      join(ifaces, 'rootfs-image'),
-      `#!/bin/sh\nG=${gw}\ncase "$1" in\n  Identity) echo id=G13 ;;\n  Provides) echo "rootfs-image.version=$(cat $G/current)" ;;\n  SupportsRollback) echo Yes ;;\n  NeedsArtifactReboot) echo No ;;\n  ArtifactInstall) cp $G/current $G/previous; cat "$2/header/artifact_name" > $G/current ;;\n  ArtifactRollback) [ -f $G/previous ] && cp $G/previous $G/current ;;\nesac\nexit 0\n`,
-    );
-    chmodSync(join(ifaces, 'rootfs-image'), 0o755);
-    // The instances' initial state, as the demo installs it (only where nothing is there already).
-    for (const dir of ['/data', '/data/mender-orchestrator', MOCK]) {
-      if (!existsSync(dir)) {
-        mkdirSync(dir);
-        made.push(dir);
+    before(() => {
+      root = tempDir('rollgate-mender-topology-');
+      repo = join(root, 'fleet');
+      ifaces = join(root, 'interfaces');
+      mkdirSync(ifaces);
+      copyFileSync(join(SUPPORT, 'mock-env/interfaces/v1/rtos-interface'), join(ifaces, 'rtos-interface'));
+      chmodSync(join(ifaces, 'rtos-interface'), 0o755);
+      // Stand-in for the gateway's rootfs-image interface (which needs a real Mender device): it
+      // keeps the gateway's version in a file and reports it as rootfs-image.version.
+      const gw = join(root, 'gateway');
+      mkdirSync(gw);
+      writeFileSync(join(gw, 'current'), 'gateway-v0\n');
+      writeFileSync(
+        join(ifaces, 'rootfs-image'),
+        `#!/bin/sh\nG=${gw}\ncase "$1" in\n  Identity) echo id=G13 ;;\n  Provides) echo "rootfs-image.version=$(cat $G/current)" ;;\n  SupportsRollback) echo Yes ;;\n  NeedsArtifactReboot) echo No ;;\n  ArtifactInstall) cp $G/current $G/previous; cat "$2/header/artifact_name" > $G/current ;;\n  ArtifactRollback) [ -f $G/previous ] && cp $G/previous $G/current ;;\nesac\nexit 0\n`,
+      );
+      chmodSync(join(ifaces, 'rootfs-image'), 0o755);
+      // The instances' initial state, as the demo installs it (only where nothing is there already).
+      for (const dir of ['/data', '/data/mender-orchestrator', MOCK]) {
+        if (!existsSync(dir)) {
+          mkdirSync(dir);
+          made.push(dir);
+        }
       }
-    }
-    for (const id of ['1', '2']) {
-      assert.ok(!existsSync(join(MOCK, id)) || made.includes(MOCK), `${MOCK}/${id} exists already and is not this test's`);
-      cpSync(join(SUPPORT, 'mock-env/mock-instances', id), join(MOCK, id), { recursive: true });
-      made.push(join(MOCK, id));
-    }
-    mkdirSync(join(repo, 'artifacts'), { recursive: true });
-    mkdirSync(join(repo, 'system'), { recursive: true });
-    copyFileSync(join(SUPPORT, 'mock-env/topology.yaml'), join(repo, 'system/topology.yaml'));
-    for (const f of ['manifest-v1.yaml', 'manifest-v2.mender', 'manifest-v3.yaml']) copyFileSync(join(SUPPORT, 'premade-artifacts', f), join(repo, 'system', f));
-    for (const v of ['rtos-v1', 'rtos-v2', 'rtos-v3']) copyFileSync(join(SUPPORT, 'premade-artifacts', `${v}.mender`), join(repo, 'artifacts', `${v}.mender`));
-    for (const v of ['gateway-v1', 'gateway-v2']) {
-      const img = join(root, `${v}.ext4`);
-      writeFileSync(img, `${v} root filesystem\n`);
-      execFileSync('mender-artifact', ['write', 'rootfs-image', '--file', img, '--device-type', 'gateway', '--artifact-name', v, '--output-path', join(repo, 'artifacts', `${v}.mender`)], { stdio: 'ignore' });
-    }
-  });
-  after(() => {
-    for (const dir of made.reverse()) rmSync(dir, { recursive: true, force: true });
-    made = [];
-    cleanup(root);
-  });
+      for (const id of ['1', '2']) {
+        assert.ok(
+          !existsSync(join(MOCK, id)) || made.includes(MOCK),
+          `${MOCK}/${id} exists already and is not this test's`,
+        );
+        cpSync(join(SUPPORT, 'mock-env/mock-instances', id), join(MOCK, id), { recursive: true });
+        made.push(join(MOCK, id));
+      }
+      mkdirSync(join(repo, 'artifacts'), { recursive: true });
+      mkdirSync(join(repo, 'system'), { recursive: true });
+      copyFileSync(join(SUPPORT, 'mock-env/topology.yaml'), join(repo, 'system/topology.yaml'));
+      for (const f of ['manifest-v1.yaml', 'manifest-v2.mender', 'manifest-v3.yaml'])
+        copyFileSync(join(SUPPORT, 'premade-artifacts', f), join(repo, 'system', f));
+      for (const v of ['rtos-v1', 'rtos-v2', 'rtos-v3'])
+        copyFileSync(join(SUPPORT, 'premade-artifacts', `${v}.mender`), join(repo, 'artifacts', `${v}.mender`));
+      for (const v of ['gateway-v1', 'gateway-v2']) {
+        const img = join(root, `${v}.ext4`);
+        writeFileSync(img, `${v} root filesystem\n`);
+        execFileSync(
+          'mender-artifact',
+          [
+            'write',
+            'rootfs-image',
+            '--file',
+            img,
+            '--device-type',
+            'gateway',
+            '--artifact-name',
+            v,
+            '--output-path',
+            join(repo, 'artifacts', `${v}.mender`),
+          ],
+          { stdio: 'ignore' },
+        );
+      }
+    });
+    after(() => {
+      for (const dir of made.reverse()) rmSync(dir, { recursive: true, force: true });
+      made = [];
+      cleanup(root);
+    });
 
-  const fleet = (manifest: string) => writeFileSync(join(repo, 'rollgate.yaml'), `apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  system-core:\n    manifest: system/${manifest}\n    topology: system/topology.yaml\ntargets:\n  - { name: all, match: { any: true }, system: system-core }\n`);
-  const args = () => ['--repo', repo, '--id', 'gw-demo', '--state-dir', join(root, 'state'), '--interfaces-dir', ifaces];
-  const rtos = (id: string) => /^version=(.*)$/m.exec(readFileSync(join(MOCK, id, 'Provides'), 'utf8'))?.[1];
-  const gateway = () => readFileSync(join(root, 'gateway/current'), 'utf8').trim();
+    const fleet = (manifest: string) =>
+      writeFileSync(
+        join(repo, 'rollgate.yaml'),
+        `apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  system-core:\n    manifest: system/${manifest}\n    topology: system/topology.yaml\ntargets:\n  - { name: all, match: { any: true }, system: system-core }\n`,
+      );
+    const args = () => [
+      '--repo',
+      repo,
+      '--id',
+      'gw-demo',
+      '--state-dir',
+      join(root, 'state'),
+      '--interfaces-dir',
+      ifaces,
+    ];
+    const rtos = (id: string) => /^version=(.*)$/m.exec(readFileSync(join(MOCK, id, 'Provides'), 'utf8'))?.[1];
+    const gateway = () => readFileSync(join(root, 'gateway/current'), 'utf8').trim();
 
-  // The demo's rtos-interface reads the version with jq 1.7 syntax (`.a.["b"]`); Debian 12 ships jq
-  // 1.6, where that is a syntax error, so the interface commits an empty version.
-  const jqVersion = execFileSync('jq', ['--version']).toString().trim();
-  const jq17 = !/^jq-1\.[0-6]\b/.test(jqVersion);
+    // The demo's rtos-interface reads the version with jq 1.7 syntax (`.a.["b"]`); Debian 12 ships jq
+    // 1.6, where that is a syntax error, so the interface commits an empty version.
+    const jqVersion = execFileSync('jq', ['--version']).toString().trim();
+    const jq17 = !/^jq-1\.[0-6]\b/.test(jqVersion);
 
-  test(`end to end with ${jqVersion}: ${jq17 ? 'v1, v2 from the manifest artifact, v3 with a failing RTOS rolled back' : 'the interface cannot read the version and commits an empty one, which rollgate rolls back instead of calling it applied'}`, async () => {
-    if (!jq17) {
+    test(`end to end with ${jqVersion}: ${jq17 ? 'v1, v2 from the manifest artifact, v3 with a failing RTOS rolled back' : 'the interface cannot read the version and commits an empty one, which rollgate rolls back instead of calling it applied'}`, async () => {
+      if (!jq17) {
+        fleet('manifest-v1.yaml');
+        const r = await rollgate('apply', ...args());
+        assert.equal(r.code, 3, r.err);
+        assert.match(
+          r.err,
+          /interface "rtos-interface" \(component rtos#1\), state ArtifactCommit: committed, but Provides then reports version "", not "rtos-v1": the update did not take/,
+        );
+        assert.deepEqual(
+          [gateway(), rtos('1'), rtos('2')],
+          ['gateway-v0', 'mock-env-rtos', 'mock-env-rtos'],
+          'every component back where it was',
+        );
+        assert.equal((await rollgate('diff', ...args(), '--against', 'live')).code, 2, 'and the update is still to do');
+        return;
+      }
       fleet('manifest-v1.yaml');
-      const r = await rollgate('apply', ...args());
-      assert.equal(r.code, 3, r.err);
-      assert.match(r.err, /interface "rtos-interface" \(component rtos#1\), state ArtifactCommit: committed, but Provides then reports version "", not "rtos-v1": the update did not take/);
-      assert.deepEqual([gateway(), rtos('1'), rtos('2')], ['gateway-v0', 'mock-env-rtos', 'mock-env-rtos'], 'every component back where it was');
-      assert.equal((await rollgate('diff', ...args(), '--against', 'live')).code, 2, 'and the update is still to do');
-      return;
-    }
-    fleet('manifest-v1.yaml');
-    const v1 = await rollgate('apply', ...args());
-    assert.equal(v1.code, 0, v1.err);
-    assert.deepEqual([gateway(), rtos('1'), rtos('2')], ['gateway-v1', 'rtos-v1', 'rtos-v1']);
-    assert.equal((await rollgate('diff', ...args(), '--against', 'live')).code, 0);
+      const v1 = await rollgate('apply', ...args());
+      assert.equal(v1.code, 0, v1.err);
+      assert.deepEqual([gateway(), rtos('1'), rtos('2')], ['gateway-v1', 'rtos-v1', 'rtos-v1']);
+      assert.equal((await rollgate('diff', ...args(), '--against', 'live')).code, 0);
 
-    fleet('manifest-v2.mender');
-    const v2 = await rollgate('apply', ...args());
-    assert.equal(v2.code, 0, v2.err);
-    assert.deepEqual([gateway(), rtos('1'), rtos('2')], ['gateway-v2', 'rtos-v2', 'rtos-v2']);
-    const live = await rollgate('observe', '--state-dir', join(root, 'state'), '--interfaces-dir', ifaces, '--output', 'json');
-    assert.deepEqual((JSON.parse(live.out) as { components: { id?: string }[] }).components.map((c) => c.id).sort(), ['G13', 'R123', 'R456'], 'ids answered by Identity');
-    assert.equal((await rollgate('diff', ...args(), '--against', 'live')).code, 0);
+      fleet('manifest-v2.mender');
+      const v2 = await rollgate('apply', ...args());
+      assert.equal(v2.code, 0, v2.err);
+      assert.deepEqual([gateway(), rtos('1'), rtos('2')], ['gateway-v2', 'rtos-v2', 'rtos-v2']);
+      const live = await rollgate(
+        'observe',
+        '--state-dir',
+        join(root, 'state'),
+        '--interfaces-dir',
+        ifaces,
+        '--output',
+        'json',
+      );
+      assert.deepEqual(
+        (JSON.parse(live.out) as { components: { id?: string }[] }).components.map((c) => c.id).sort(),
+        ['G13', 'R123', 'R456'],
+        'ids answered by Identity',
+      );
+      assert.equal((await rollgate('diff', ...args(), '--against', 'live')).code, 0);
 
-    fleet('manifest-v3.yaml');
-    writeFileSync(join(MOCK, '2', 'ArtifactInstall.FAIL'), '');
-    try {
-      const v3 = await rollgate('apply', ...args());
-      assert.equal(v3.code, 3, v3.err);
-      assert.deepEqual([gateway(), rtos('1'), rtos('2')], ['gateway-v2', 'rtos-v2', 'rtos-v2'], 'everything back on v2');
-    } finally {
-      rmSync(join(MOCK, '2', 'ArtifactInstall.FAIL'));
-    }
-    assert.equal((await rollgate('apply', ...args())).code, 0);
-    assert.deepEqual([gateway(), rtos('1'), rtos('2')], ['gateway-v2', 'rtos-v3', 'rtos-v3']);
-    assert.equal((await rollgate('diff', ...args(), '--against', 'live')).code, 0);
-  });
-});
+      fleet('manifest-v3.yaml');
+      writeFileSync(join(MOCK, '2', 'ArtifactInstall.FAIL'), '');
+      try {
+        const v3 = await rollgate('apply', ...args());
+        assert.equal(v3.code, 3, v3.err);
+        assert.deepEqual(
+          [gateway(), rtos('1'), rtos('2')],
+          ['gateway-v2', 'rtos-v2', 'rtos-v2'],
+          'everything back on v2',
+        );
+      } finally {
+        rmSync(join(MOCK, '2', 'ArtifactInstall.FAIL'));
+      }
+      assert.equal((await rollgate('apply', ...args())).code, 0);
+      assert.deepEqual([gateway(), rtos('1'), rtos('2')], ['gateway-v2', 'rtos-v3', 'rtos-v3']);
+      assert.equal((await rollgate('diff', ...args(), '--against', 'live')).code, 0);
+    });
+  },
+);

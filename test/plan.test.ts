@@ -23,28 +23,51 @@ function after(steps: Step[], later: string, earlier: string): void {
 const system = () =>
   desired(
     [comp('G13', 'gateway', 'gw-2', 10), comp('R456', 'rtos', 'rtos-2', 20), comp('R998', 'rtos', 'rtos-2', 20)],
-    [app('edge', 30, [svc('broker', 'r/broker:1'), svc('collector', 'r/collector:2', { dependsOn: { broker: { condition: 'service_healthy', required: true } } }), svc('api', 'r/api:2', { dependsOn: { collector: { condition: 'service_started', required: true } } })])],
+    [
+      app('edge', 30, [
+        svc('broker', 'r/broker:1'),
+        svc('collector', 'r/collector:2', { dependsOn: { broker: { condition: 'service_healthy', required: true } } }),
+        svc('api', 'r/api:2', { dependsOn: { collector: { condition: 'service_started', required: true } } }),
+      ]),
+    ],
   );
 
 describe('planner: a fresh gateway', () => {
   const p = plan(system(), emptyObservedState());
 
   test('everything is fetched in prepare, before any stage', () => {
-    assert.deepEqual(ids(p.prepare).sort(), ['download component/G13', 'download component/R456', 'download component/R998', 'pull image/r/api:2', 'pull image/r/broker:1', 'pull image/r/collector:2']);
+    assert.deepEqual(ids(p.prepare).sort(), [
+      'download component/G13',
+      'download component/R456',
+      'download component/R998',
+      'pull image/r/api:2',
+      'pull image/r/broker:1',
+      'pull image/r/collector:2',
+    ]);
     for (const s of p.stages) assert.ok(s.steps.every((x) => x.kind !== 'pull' && x.kind !== 'download'));
   });
 
   test('order groups run lowest first; rollback runs them in reverse', () => {
-    assert.deepEqual(p.stages.map((s) => s.name), ['group 10', 'group 20', 'group 30']);
+    assert.deepEqual(
+      p.stages.map((s) => s.name),
+      ['group 10', 'group 20', 'group 30'],
+    );
     assert.deepEqual(p.rollback, ['group 30', 'group 20', 'group 10']);
-    assert.deepEqual(ids(stage(p, 'group 20').steps), ['install component/R456', 'reboot component/R456', 'install component/R998', 'reboot component/R998']);
+    assert.deepEqual(ids(stage(p, 'group 20').steps), [
+      'install component/R456',
+      'reboot component/R456',
+      'install component/R998',
+      'reboot component/R998',
+    ]);
   });
 
   test('depends_on orders starts and carries the health condition', () => {
     const steps = stage(p, 'group 30').steps;
     after(steps, 'start service/edge/collector', 'start service/edge/broker');
     after(steps, 'start service/edge/api', 'start service/edge/collector');
-    assert.deepEqual(steps.find((s) => s.id === 'start service/edge/collector')!.waitFor, [{ service: 'broker', condition: 'service_healthy' }]);
+    assert.deepEqual(steps.find((s) => s.id === 'start service/edge/collector')!.waitFor, [
+      { service: 'broker', condition: 'service_healthy' },
+    ]);
     after(steps, 'create service/edge/broker', 'create-network network/edge/default');
   });
 
@@ -70,10 +93,19 @@ describe('planner: updates', () => {
 
   test('a component on the desired version is untouched; the others are installed', () => {
     const d = system();
-    const p = plan(d, running(d, (o) => (o.components.find((c) => c.key === 'R998')!.version = 'rtos-1')));
+    const p = plan(
+      d,
+      running(d, (o) => (o.components.find((c) => c.key === 'R998')!.version = 'rtos-1')),
+    );
     assert.deepEqual(ids(p.prepare), ['download component/R998']);
-    assert.deepEqual(p.changes.map((c) => [c.action, c.from, c.to]), [['change', 'rtos-1', 'rtos-2']]);
-    assert.deepEqual(p.stages.map((s) => s.name), ['group 20']);
+    assert.deepEqual(
+      p.changes.map((c) => [c.action, c.from, c.to]),
+      [['change', 'rtos-1', 'rtos-2']],
+    );
+    assert.deepEqual(
+      p.stages.map((s) => s.name),
+      ['group 20'],
+    );
   });
 
   test('new before old: create new, stop old, start new; the old container is removed in finalize', () => {
@@ -85,27 +117,44 @@ describe('planner: updates', () => {
     });
     const p = plan(d, old);
     const steps = stage(p, 'group 30').steps;
-    assert.deepEqual(ids(steps), ['create service/edge/collector', 'stop service/edge/collector@edge-collect', 'start service/edge/collector']);
+    assert.deepEqual(ids(steps), [
+      'create service/edge/collector',
+      'stop service/edge/collector@edge-collect',
+      'start service/edge/collector',
+    ]);
     after(steps, 'stop service/edge/collector@edge-collect', 'create service/edge/collector');
     after(steps, 'start service/edge/collector', 'stop service/edge/collector@edge-collect');
     assert.equal(steps[0]!.replaces, 'edge-collector-old');
     assert.deepEqual(ids(p.finalize), ['remove service/edge/collector@edge-collect']);
     assert.deepEqual(p.unchanged.services, ['edge/api', 'edge/broker']);
-    assert.deepEqual(p.changes.map((c) => [c.action, c.from, c.to]), [['change', 'r/collector:1', 'r/collector:2']]);
+    assert.deepEqual(
+      p.changes.map((c) => [c.action, c.from, c.to]),
+      [['change', 'r/collector:1', 'r/collector:2']],
+    );
   });
 
   test('stop-first when the app asks for it', () => {
     const d = system();
     d.apps[0]!.strategy = 'stop-first';
-    const p = plan(d, running(d, (o) => (o.containers.find((x) => x.service === 'api')!.configHash = 'f'.repeat(64))));
+    const p = plan(
+      d,
+      running(d, (o) => (o.containers.find((x) => x.service === 'api')!.configHash = 'f'.repeat(64))),
+    );
     const steps = stage(p, 'group 30').steps;
-    assert.deepEqual(ids(steps), ['stop service/edge/api@edge-api-old', 'create service/edge/api', 'start service/edge/api']);
+    assert.deepEqual(ids(steps), [
+      'stop service/edge/api@edge-api-old',
+      'create service/edge/api',
+      'start service/edge/api',
+    ]);
     after(steps, 'create service/edge/api', 'stop service/edge/api@edge-api-old');
   });
 
   test('images already on the gateway are not pulled again', () => {
     const d = system();
-    const p = plan(d, running(d, (o) => (o.containers = o.containers.filter((c) => c.service !== 'api'))));
+    const p = plan(
+      d,
+      running(d, (o) => (o.containers = o.containers.filter((c) => c.service !== 'api'))),
+    );
     assert.deepEqual(p.prepare, []);
     assert.deepEqual(ids(stage(p, 'group 30').steps), ['create service/edge/api', 'start service/edge/api']);
   });
@@ -114,8 +163,14 @@ describe('planner: updates', () => {
 describe('planner: drift', () => {
   test('a stopped container is started again', () => {
     const d = system();
-    const p = plan(d, running(d, (o) => (o.containers.find((x) => x.service === 'broker')!.state = 'exited')));
-    assert.deepEqual(p.changes.map((c) => c.action), ['repair']);
+    const p = plan(
+      d,
+      running(d, (o) => (o.containers.find((x) => x.service === 'broker')!.state = 'exited')),
+    );
+    assert.deepEqual(
+      p.changes.map((c) => c.action),
+      ['repair'],
+    );
     const start = stage(p, 'group 30').steps[0]!;
     assert.equal(start.kind, 'start');
     assert.equal(start.containerId, 'edge-broker-old');
@@ -123,7 +178,16 @@ describe('planner: drift', () => {
 
   test('a service no longer desired is stopped, then removed; its app network stays while used', () => {
     const d = system();
-    const o = running(d, (x) => x.containers.push({ app: 'edge', service: 'legacy', containerId: 'legacy-1', configHash: 'a'.repeat(64), image: 'r/legacy:1', state: 'running' }));
+    const o = running(d, (x) =>
+      x.containers.push({
+        app: 'edge',
+        service: 'legacy',
+        containerId: 'legacy-1',
+        configHash: 'a'.repeat(64),
+        image: 'r/legacy:1',
+        state: 'running',
+      }),
+    );
     const p = plan(d, o);
     assert.deepEqual(ids(stage(p, 'group 30').steps), ['stop service/edge/legacy@legacy-1']);
     assert.deepEqual(ids(p.finalize), ['remove service/edge/legacy@legacy-1']);
@@ -132,12 +196,22 @@ describe('planner: drift', () => {
   test('an app no longer desired is removed with its network, and its named volumes are kept', () => {
     const d = system();
     const o = running(d, (x) => {
-      x.containers.push({ app: 'old', service: 'db', containerId: 'db-1', configHash: 'a'.repeat(64), image: 'r/db:1', state: 'running' });
+      x.containers.push({
+        app: 'old',
+        service: 'db',
+        containerId: 'db-1',
+        configHash: 'a'.repeat(64),
+        image: 'r/db:1',
+        state: 'running',
+      });
       x.networks.push({ app: 'old', name: 'default' });
       x.volumes.push({ app: 'old', name: 'data' });
     });
     const p = plan(d, o);
-    assert.deepEqual(p.stages.map((s) => [s.name, s.order]), [['remove', null]]);
+    assert.deepEqual(
+      p.stages.map((s) => [s.name, s.order]),
+      [['remove', null]],
+    );
     assert.deepEqual(ids(p.finalize), ['remove service/old/db@db-1', 'remove-network network/old/default']);
     assert.ok(!p.finalize.some((s) => s.kind === 'remove-volume'));
   });
@@ -152,7 +226,19 @@ describe('planner: drift', () => {
 
   test('duplicate containers of one service: the matching one stays, the others go', () => {
     const d = system();
-    const p = plan(d, running(d, (o) => o.containers.push({ app: 'edge', service: 'api', containerId: 'api-dup', configHash: 'b'.repeat(64), image: 'r/api:1', state: 'exited' })));
+    const p = plan(
+      d,
+      running(d, (o) =>
+        o.containers.push({
+          app: 'edge',
+          service: 'api',
+          containerId: 'api-dup',
+          configHash: 'b'.repeat(64),
+          image: 'r/api:1',
+          state: 'exited',
+        }),
+      ),
+    );
     assert.deepEqual(ids(p.finalize), ['remove service/edge/api@api-dup']);
     assert.deepEqual(p.stages, [], 'an exited duplicate needs no stop');
   });
@@ -165,24 +251,39 @@ describe('planner: constraints', () => {
     const d = twoInOneGroup();
     d.constraints.order = [{ name: 'gateway-before-rtos', before: 'gateway', after: 'rtos' }];
     const p = plan(d, emptyObservedState());
-    assert.deepEqual(p.stages.map((s) => [s.name, ids(s.steps)[0]]), [
-      ['group 10.1', 'install component/G13'],
-      ['group 10.2', 'install component/R456'],
-    ]);
+    assert.deepEqual(
+      p.stages.map((s) => [s.name, ids(s.steps)[0]]),
+      [
+        ['group 10.1', 'install component/G13'],
+        ['group 10.2', 'install component/R456'],
+      ],
+    );
     assert.deepEqual(p.rollback, ['group 10.2', 'group 10.1']);
   });
 
   test('an order rule the groups contradict is refused, naming the rule', () => {
     const d = desired([comp('G13', 'gateway', 'gw-2', 20), comp('R456', 'rtos', 'rtos-2', 10)], []);
     d.constraints.order = [{ name: 'gateway-before-rtos', before: 'gateway', after: 'rtos' }];
-    assert.throws(() => plan(d, emptyObservedState()), (e: unknown) => e instanceof PlanError && e.constraint === 'gateway-before-rtos' && /rtos \(R456\) is in order group 10/.test(e.message));
+    assert.throws(
+      () => plan(d, emptyObservedState()),
+      (e: unknown) =>
+        e instanceof PlanError &&
+        e.constraint === 'gateway-before-rtos' &&
+        /rtos \(R456\) is in order group 10/.test(e.message),
+    );
   });
 
   test('an order rule is moot when one side does not change', () => {
     const d = desired([comp('G13', 'gateway', 'gw-2', 20), comp('R456', 'rtos', 'rtos-2', 10)], []);
     d.constraints.order = [{ name: 'gateway-before-rtos', before: 'gateway', after: 'rtos' }];
-    const p = plan(d, running(d, (o) => (o.components[1]!.version = 'rtos-1')));
-    assert.deepEqual(p.stages.map((s) => s.name), ['group 10']);
+    const p = plan(
+      d,
+      running(d, (o) => (o.components[1]!.version = 'rtos-1')),
+    );
+    assert.deepEqual(
+      p.stages.map((s) => s.name),
+      ['group 10'],
+    );
   });
 
   test('a forbidden combination on the way is refused, naming it', () => {
@@ -193,7 +294,11 @@ describe('planner: constraints', () => {
       o.components[0]!.version = 'gw-1';
       o.components[1]!.version = 'rtos-1';
     });
-    assert.throws(() => plan(d, from), (e: unknown) => e instanceof PlanError && e.constraint === 'new-rtos-on-old-gateway' && /G13=gw-1, R456=rtos-2/.test(e.message));
+    assert.throws(
+      () => plan(d, from),
+      (e: unknown) =>
+        e instanceof PlanError && e.constraint === 'new-rtos-on-old-gateway' && /G13=gw-1, R456=rtos-2/.test(e.message),
+    );
     // with the gateway first, the same constraint holds
     d.components[0]!.order = 5;
     assert.doesNotThrow(() => plan(d, from));
@@ -231,7 +336,14 @@ describe('planner: determinism and shape', () => {
     const o = running(d, (x) => {
       x.components[0]!.version = 'gw-1';
       x.containers[1]!.configHash = '0'.repeat(64);
-      x.containers.push({ app: 'gone', service: 'x', containerId: 'x1', configHash: '1'.repeat(64), image: 'i', state: 'running' });
+      x.containers.push({
+        app: 'gone',
+        service: 'x',
+        containerId: 'x1',
+        configHash: '1'.repeat(64),
+        image: 'i',
+        state: 'running',
+      });
     });
     const a = JSON.stringify(plan(d, o));
     assert.equal(JSON.stringify(plan(structuredClone(d), structuredClone(o))), a);
@@ -245,11 +357,21 @@ describe('planner: determinism and shape', () => {
 
   test('step ids are unique and dependencies point at steps of the same phase', () => {
     const d = system();
-    const p = plan(d, running(d, (o) => {
-      o.components.forEach((c) => (c.version = 'old'));
-      o.containers.forEach((c) => (c.configHash = '0'.repeat(64)));
-      o.containers.push({ app: 'edge', service: 'legacy', containerId: 'l1', configHash: '1', image: 'i', state: 'running' });
-    }));
+    const p = plan(
+      d,
+      running(d, (o) => {
+        o.components.forEach((c) => (c.version = 'old'));
+        o.containers.forEach((c) => (c.configHash = '0'.repeat(64)));
+        o.containers.push({
+          app: 'edge',
+          service: 'legacy',
+          containerId: 'l1',
+          configHash: '1',
+          image: 'i',
+          state: 'running',
+        });
+      }),
+    );
     for (const phase of [p.prepare, ...p.stages.map((s) => s.steps), p.finalize]) {
       const here = new Set(ids(phase));
       assert.equal(here.size, phase.length);
@@ -259,16 +381,33 @@ describe('planner: determinism and shape', () => {
 });
 
 describe('planner: Compose files as people write them', () => {
-  const files = { hash: 'a'.repeat(64), kind: 'file' as const, entries: [{ path: 'mosquitto.conf', mode: 0o644, base64: '' }] };
+  const files = {
+    hash: 'a'.repeat(64),
+    kind: 'file' as const,
+    entries: [{ path: 'mosquitto.conf', mode: 0o644, base64: '' }],
+  };
   const broker = (conf: string) => {
-    const s = svc('broker', 'mosquitto:2', { volumes: [{ type: 'bind', repo: { hash: conf, name: 'mosquitto.conf' }, target: '/mosquitto/config/mosquitto.conf', readOnly: true }], files: [conf] });
+    const s = svc('broker', 'mosquitto:2', {
+      volumes: [
+        {
+          type: 'bind',
+          repo: { hash: conf, name: 'mosquitto.conf' },
+          target: '/mosquitto/config/mosquitto.conf',
+          readOnly: true,
+        },
+      ],
+      files: [conf],
+    });
     return s;
   };
 
   test('repo files are written in prepare, only for containers that are created', () => {
     const d = desired([], [app('home', 30, [broker(files.hash), svc('ui', 'ui:1')], { files: [files] })]);
     const fresh = plan(d, emptyObservedState());
-    assert.deepEqual(fresh.prepare.filter((s) => s.kind === 'write-files').map((s) => s.target), [{ kind: 'files', app: 'home', hash: files.hash }]);
+    assert.deepEqual(
+      fresh.prepare.filter((s) => s.kind === 'write-files').map((s) => s.target),
+      [{ kind: 'files', app: 'home', hash: files.hash }],
+    );
     assert.deepEqual(plan(d, running(d)).prepare, [], 'nothing is written when nothing is created');
   });
 
@@ -276,78 +415,179 @@ describe('planner: Compose files as people write them', () => {
     const never = desired([], [app('a', 30, [{ ...svc('x', 'x:1'), pullPolicy: 'never' }])]);
     assert.deepEqual(plan(never, emptyObservedState()).prepare, []);
     const always = desired([], [app('a', 30, [{ ...svc('x', 'x:1'), pullPolicy: 'always' }])]);
-    assert.deepEqual(plan(always, { ...emptyObservedState(), images: ['x:1'] }).prepare.map((s) => s.kind), ['pull']);
+    assert.deepEqual(
+      plan(always, { ...emptyObservedState(), images: ['x:1'] }).prepare.map((s) => s.kind),
+      ['pull'],
+    );
     const missing = desired([], [app('a', 30, [svc('x', 'x:1')])]);
     assert.deepEqual(plan(missing, { ...emptyObservedState(), images: ['x:1'] }).prepare, []);
   });
 
   test('start-first: create, start and wait until ready, then stop the old; with a host port it stays new-before-old', () => {
     const v1 = desired([], [app('a', 30, [svc('web', 'web:1')])]);
-    const sf = (image: string, hostPort = false) => desired([], [app('a', 30, [{ ...svc('web', image, hostPort ? { ports: [{ containerPort: 80, hostPort: 8080, protocol: 'tcp' }] } : {}), updateOrder: 'start-first' }])]);
+    const sf = (image: string, hostPort = false) =>
+      desired(
+        [],
+        [
+          app('a', 30, [
+            {
+              ...svc('web', image, hostPort ? { ports: [{ containerPort: 80, hostPort: 8080, protocol: 'tcp' }] } : {}),
+              updateOrder: 'start-first',
+            },
+          ]),
+        ],
+      );
     const steps = (p: Plan) => p.stages.flatMap((s) => s.steps);
     const p = plan(sf('web:2'), running(v1));
-    assert.deepEqual(steps(p).map((s) => s.kind), ['create', 'start', 'stop']);
+    assert.deepEqual(
+      steps(p).map((s) => s.kind),
+      ['create', 'start', 'stop'],
+    );
     const [, start, stop] = steps(p);
     assert.deepEqual(start!.waitFor, [{ service: 'web', condition: 'ready' }]);
     assert.deepEqual(stop!.dependsOn, [start!.id]);
     const withPort = plan(sf('web:2', true), running(v1));
-    assert.deepEqual(steps(withPort).map((s) => s.kind), ['create', 'stop', 'start'], 'the old container holds the host port until it stops');
+    assert.deepEqual(
+      steps(withPort).map((s) => s.kind),
+      ['create', 'stop', 'start'],
+      'the old container holds the host port until it stops',
+    );
   });
 
   test('container_name travels on create and start; external networks and volumes are never created', () => {
-    const d = desired([], [
-      app('home', 30, [svc('mqtt', 'm:1', { containerName: 'mosquitto', networks: ['iot'] })], {
-        networks: [{ name: 'iot', driver: 'bridge', internal: false, external: true, engineName: 'iot' }],
-        volumes: [{ name: 'db', driver: 'local', external: true, engineName: 'db' }, { name: 'cache', driver: 'local', engineName: 'home_cache' }],
-      }),
-    ]);
+    const d = desired(
+      [],
+      [
+        app('home', 30, [svc('mqtt', 'm:1', { containerName: 'mosquitto', networks: ['iot'] })], {
+          networks: [{ name: 'iot', driver: 'bridge', internal: false, external: true, engineName: 'iot' }],
+          volumes: [
+            { name: 'db', driver: 'local', external: true, engineName: 'db' },
+            { name: 'cache', driver: 'local', engineName: 'home_cache' },
+          ],
+        }),
+      ],
+    );
     const p = plan(d, emptyObservedState());
     const all = p.stages.flatMap((s) => s.steps);
-    assert.deepEqual(all.filter((s) => s.kind === 'create' || s.kind === 'start').map((s) => s.containerName), ['mosquitto', 'mosquitto']);
+    assert.deepEqual(
+      all.filter((s) => s.kind === 'create' || s.kind === 'start').map((s) => s.containerName),
+      ['mosquitto', 'mosquitto'],
+    );
     assert.ok(!all.some((s) => s.kind === 'create-network'));
-    assert.deepEqual(all.filter((s) => s.kind === 'create-volume').map((s) => [s.target.kind === 'volume' && s.target.name, s.engineName]), [['cache', 'home_cache']]);
+    assert.deepEqual(
+      all
+        .filter((s) => s.kind === 'create-volume')
+        .map((s) => [s.target.kind === 'volume' && s.target.name, s.engineName]),
+      [['cache', 'home_cache']],
+    );
   });
 });
 
 describe('planner: networks and volumes whose definition changed', () => {
-  const withNet = (internal: boolean, hash: string) => desired([], [app('a', 30, [svc('x', 'x:1')], { networks: [{ name: 'default', driver: 'bridge', internal, configHash: hash }], volumes: [{ name: 'data', driver: 'local', configHash: 'v1' }] })]);
+  const withNet = (internal: boolean, hash: string) =>
+    desired(
+      [],
+      [
+        app('a', 30, [svc('x', 'x:1')], {
+          networks: [{ name: 'default', driver: 'bridge', internal, configHash: hash }],
+          volumes: [{ name: 'data', driver: 'local', configHash: 'v1' }],
+        }),
+      ],
+    );
 
   test('a changed network is made again: its containers stop first, the network is recreated, then new containers start on it', () => {
     const before = withNet(false, 'n1');
-    const p = plan(withNet(true, 'n2'), running(before, (o) => (o.networks = [{ app: 'a', name: 'default', configHash: 'n1' }])));
+    const p = plan(
+      withNet(true, 'n2'),
+      running(before, (o) => (o.networks = [{ app: 'a', name: 'default', configHash: 'n1' }])),
+    );
     const steps = p.stages.flatMap((s) => s.steps);
-    assert.deepEqual(steps.map((s) => s.kind), ['recreate-network', 'stop', 'create', 'start']);
+    assert.deepEqual(
+      steps.map((s) => s.kind),
+      ['recreate-network', 'stop', 'create', 'start'],
+    );
     const [recreate, stop, create] = steps;
     assert.deepEqual(recreate!.dependsOn, [stop!.id], 'the network goes once its container has stopped');
     assert.ok(create!.dependsOn.includes(recreate!.id), 'the new container is made on the new network');
-    assert.deepEqual(p.changes.map((c) => [c.action, c.target.kind, c.reason]), [
-      ['change', 'network', 'its definition changed: it is made again, and the containers on it with it (stop-first)'],
-      ['change', 'service', 'its network default is made again'],
-    ]);
+    assert.deepEqual(
+      p.changes.map((c) => [c.action, c.target.kind, c.reason]),
+      [
+        [
+          'change',
+          'network',
+          'its definition changed: it is made again, and the containers on it with it (stop-first)',
+        ],
+        ['change', 'service', 'its network default is made again'],
+      ],
+    );
   });
 
   test('a changed volume is refused: its data is never dropped silently', () => {
     const d = withNet(false, 'n1');
-    assert.throws(() => plan(d, running(d, (o) => (o.volumes = [{ app: 'a', name: 'data', configHash: 'v0' }]))), /volume "data" of app "a" is defined differently .* would drop its data/);
+    assert.throws(
+      () =>
+        plan(
+          d,
+          running(d, (o) => (o.volumes = [{ app: 'a', name: 'data', configHash: 'v0' }])),
+        ),
+      /volume "data" of app "a" is defined differently .* would drop its data/,
+    );
   });
 
   test('an unchanged definition, or one made before definitions were labelled, plans as before', () => {
     const d = withNet(false, 'n1');
-    assert.equal(plan(d, running(d, (o) => (o.networks = [{ app: 'a', name: 'default', configHash: 'n1' }]))).changes.length, 0);
-    assert.equal(plan(d, running(d, (o) => (o.networks = [{ app: 'a', name: 'default' }]))).changes.length, 0);
+    assert.equal(
+      plan(
+        d,
+        running(d, (o) => (o.networks = [{ app: 'a', name: 'default', configHash: 'n1' }])),
+      ).changes.length,
+      0,
+    );
+    assert.equal(
+      plan(
+        d,
+        running(d, (o) => (o.networks = [{ app: 'a', name: 'default' }])),
+      ).changes.length,
+      0,
+    );
   });
 });
 
 describe('planner: depends_on restart', () => {
   test('a service whose dependency is replaced restarts after it, when it asks to; otherwise it is left alone', () => {
-    const v = (db: string, restart: boolean) => desired([], [app('a', 30, [svc('db', db), svc('api', 'api:1', { dependsOn: { db: { condition: 'service_started', required: true, ...(restart ? { restart: true } : {}) } } })])]);
+    const v = (db: string, restart: boolean) =>
+      desired(
+        [],
+        [
+          app('a', 30, [
+            svc('db', db),
+            svc('api', 'api:1', {
+              dependsOn: {
+                db: { condition: 'service_started', required: true, ...(restart ? { restart: true } : {}) },
+              },
+            }),
+          ]),
+        ],
+      );
     const p = plan(v('db:2', true), running(v('db:1', true)));
     const steps = p.stages.flatMap((s) => s.steps);
     const stopApi = steps.find((s) => s.kind === 'stop' && s.target.kind === 'service' && s.target.service === 'api')!;
     const startDb = steps.find((s) => s.kind === 'start' && s.target.kind === 'service' && s.target.service === 'db')!;
     assert.deepEqual(stopApi.dependsOn, [startDb.id], 'api stops only once the new db has started');
-    assert.ok(steps.some((s) => s.kind === 'start' && s.target.kind === 'service' && s.target.service === 'api' && s.containerId === stopApi.containerId), 'and starts again, the same container');
-    assert.match(p.changes.find((c) => c.target.kind === 'service' && c.target.service === 'api')!.reason, /restarted after db is replaced/);
+    assert.ok(
+      steps.some(
+        (s) =>
+          s.kind === 'start' &&
+          s.target.kind === 'service' &&
+          s.target.service === 'api' &&
+          s.containerId === stopApi.containerId,
+      ),
+      'and starts again, the same container',
+    );
+    assert.match(
+      p.changes.find((c) => c.target.kind === 'service' && c.target.service === 'api')!.reason,
+      /restarted after db is replaced/,
+    );
     const plain = plan(v('db:2', false), running(v('db:1', false)));
     assert.deepEqual(plain.unchanged.services, ['a/api']);
   });
@@ -362,9 +602,15 @@ describe('planner: x-rollgate.recreate_volumes', () => {
     const dir = tempDir('rollgate-recreate-');
     try {
       mkdirSync(join(dir, 'app'));
-      writeFileSync(join(dir, 'rollgate.yaml'), 'apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  s: { apps: { home: app/compose.yaml } }\ntargets:\n  - { name: all, match: { any: true }, system: s }\n');
+      writeFileSync(
+        join(dir, 'rollgate.yaml'),
+        'apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  s: { apps: { home: app/compose.yaml } }\ntargets:\n  - { name: all, match: { any: true }, system: s }\n',
+      );
       const load = async (opts: string) => {
-        writeFileSync(join(dir, 'app/compose.yaml'), `x-rollgate: { recreate_volumes: true }\nservices:\n  db: { image: "db:1", volumes: ["data:/data"] }\nvolumes:\n  data: { driver_opts: { ${opts} } }\n`);
+        writeFileSync(
+          join(dir, 'app/compose.yaml'),
+          `x-rollgate: { recreate_volumes: true }\nservices:\n  db: { image: "db:1", volumes: ["data:/data"] }\nvolumes:\n  data: { driver_opts: { ${opts} } }\n`,
+        );
         return loadDesiredState(new DirectorySource(dir), { id: 'gw', labels: {} });
       };
       const v1 = await load('type: tmpfs, device: tmpfs');
@@ -373,12 +619,15 @@ describe('planner: x-rollgate.recreate_volumes', () => {
       assert.match(n1, /^home_data-[0-9a-f]{8}$/);
       assert.notEqual(n1, n2, 'the definition is in the name');
       const p = plan(v2, running(v1));
-      assert.deepEqual(p.stages.flatMap((s) => s.steps).map((s) => [s.kind, s.engineName ?? '']), [
-        ['create-volume', n2],
-        ['create', ''],
-        ['stop', ''],
-        ['start', ''],
-      ]);
+      assert.deepEqual(
+        p.stages.flatMap((s) => s.steps).map((s) => [s.kind, s.engineName ?? '']),
+        [
+          ['create-volume', n2],
+          ['create', ''],
+          ['stop', ''],
+          ['start', ''],
+        ],
+      );
     } finally {
       cleanup(dir);
     }
@@ -386,10 +635,21 @@ describe('planner: x-rollgate.recreate_volumes', () => {
 });
 
 describe('planner: service_healthy on a healthcheck from the image', () => {
-  const d = desired([], [app('a', 30, [svc('db', 'db:1'), svc('api', 'api:1', { dependsOn: { db: { condition: 'service_healthy', required: true } } })])]);
+  const d = desired(
+    [],
+    [
+      app('a', 30, [
+        svc('db', 'db:1'),
+        svc('api', 'api:1', { dependsOn: { db: { condition: 'service_healthy', required: true } } }),
+      ]),
+    ],
+  );
 
   test('an image without a healthcheck is refused before anything runs, naming both services', () => {
-    assert.throws(() => plan(d, { ...emptyObservedState(), images: ['db:1'], imagesWithoutHealthcheck: ['db:1'] }), /"api" of app "a" waits for "db" to be healthy .* "db" has no healthcheck, neither in the Compose file nor in its image db:1/);
+    assert.throws(
+      () => plan(d, { ...emptyObservedState(), images: ['db:1'], imagesWithoutHealthcheck: ['db:1'] }),
+      /"api" of app "a" waits for "db" to be healthy .* "db" has no healthcheck, neither in the Compose file nor in its image db:1/,
+    );
   });
 
   test('an image with one (or not yet on the gateway) plans', () => {

@@ -28,7 +28,14 @@ describe('sync against a real git http-backend', () => {
   });
 
   const newSync = (name: string, extra: Partial<ConstructorParameters<typeof GitSync>[0]> = {}) =>
-    new GitSync({ url: server.url('fleet.git'), ref: 'main', gitdir: join(root, 'state', name), sleep: noSleep, backoffMs: 1, ...extra });
+    new GitSync({
+      url: server.url('fleet.git'),
+      ref: 'main',
+      gitdir: join(root, 'state', name),
+      sleep: noSleep,
+      backoffMs: 1,
+      ...extra,
+    });
 
   function pushCommit(message: string, force = false): string {
     writeFileSync(join(work, 'NOTES.md'), `${message}\n`);
@@ -80,8 +87,21 @@ describe('sync against a real git http-backend', () => {
   test('server down: a clear error after the retries, and the previous commit stays usable', async () => {
     const sync = newSync('down', { attempts: 2 });
     const good = await sync.poll();
-    const dead = new GitSync({ url: 'http://127.0.0.1:9/fleet.git', ref: 'main', gitdir: sync.gitdir, sleep: noSleep, backoffMs: 1, attempts: 2 });
-    await assert.rejects(dead.poll(), (err: unknown) => err instanceof SyncError && err.kind === 'unreachable' && /cannot reach http:\/\/127\.0\.0\.1:9/.test(err.message));
+    const dead = new GitSync({
+      url: 'http://127.0.0.1:9/fleet.git',
+      ref: 'main',
+      gitdir: sync.gitdir,
+      sleep: noSleep,
+      backoffMs: 1,
+      attempts: 2,
+    });
+    await assert.rejects(
+      dead.poll(),
+      (err: unknown) =>
+        err instanceof SyncError &&
+        err.kind === 'unreachable' &&
+        /cannot reach http:\/\/127\.0\.0\.1:9/.test(err.message),
+    );
     assert.equal(await sync.hasCommit(good.commit), true);
   });
 
@@ -121,12 +141,18 @@ describe('sync against a real git http-backend', () => {
       assert.match(ok.commit, /^[0-9a-f]{40}$/);
 
       server.requests.length = 0;
-      await assert.rejects(newSync('auth-none').poll(), (e: unknown) => e instanceof SyncError && e.kind === 'auth' && !e.retryable);
+      await assert.rejects(
+        newSync('auth-none').poll(),
+        (e: unknown) => e instanceof SyncError && e.kind === 'auth' && !e.retryable,
+      );
       assert.equal(server.requests.length, 1, 'auth failures are not retried');
 
       const wrong = join(root, 'wrong');
       writeFileSync(wrong, 'not-the-token');
-      await assert.rejects(newSync('auth-wrong', { auth: { kind: 'token', file: wrong } }).poll(), (e: unknown) => e instanceof SyncError && e.kind === 'auth' && !e.message.includes('not-the-token'));
+      await assert.rejects(
+        newSync('auth-wrong', { auth: { kind: 'token', file: wrong } }).poll(),
+        (e: unknown) => e instanceof SyncError && e.kind === 'auth' && !e.message.includes('not-the-token'),
+      );
     } finally {
       delete server.token;
     }

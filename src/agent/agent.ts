@@ -9,11 +9,25 @@ import { watch, type FSWatcher } from 'chokidar';
 import type { Log } from '../apply/index.js';
 import { crashPoint } from '../apply/crash-points.js';
 import { plan as makePlan } from '../diff/index.js';
-import { configHashesOf, dockerContainerStates, healthWindow, HealthFailedError, type HealthVerdict, type ProbeEnv } from '../health/index.js';
+import {
+  configHashesOf,
+  dockerContainerStates,
+  healthWindow,
+  HealthFailedError,
+  type HealthVerdict,
+  type ProbeEnv,
+} from '../health/index.js';
 import { FleetRepoError, GitObjectSource, loadDesiredState } from '../manifest/index.js';
 import { PlanError } from '../diff/index.js';
 import type { DesiredState, DeviceIdentity, Plan } from '../model/index.js';
-import { badRecord, rollBackToLastGood, withBad, type BadCommit, type Convergence, type FailureKind } from '../rollback/index.js';
+import {
+  badRecord,
+  rollBackToLastGood,
+  withBad,
+  type BadCommit,
+  type Convergence,
+  type FailureKind,
+} from '../rollback/index.js';
 import { durationMs as ms, gatewayAppliers, readVariables, type GatewayOptions } from './gateway.js';
 import { observeGateway, refreshableImages, type GatewayAppliers } from '../apply/index.js';
 import type { AgentConfig } from './config.js';
@@ -105,7 +119,11 @@ export class Agent {
     this.log = o.log;
     this.notifier = o.notifier ?? new SystemdNotifier();
     this.identity = { id: o.config.gateway.id, labels: o.config.gateway.labels };
-    this.schedule = { intervalMs: ms(o.config.schedule.interval, 'schedule.interval'), jitterMs: ms(o.config.schedule.jitter, 'schedule.jitter'), ...(o.config.schedule.cron ? { cron: o.config.schedule.cron } : {}) };
+    this.schedule = {
+      intervalMs: ms(o.config.schedule.interval, 'schedule.interval'),
+      jitterMs: ms(o.config.schedule.jitter, 'schedule.jitter'),
+      ...(o.config.schedule.cron ? { cron: o.config.schedule.cron } : {}),
+    };
     this.driftMs = ms(o.config.schedule.driftCheck, 'schedule.driftCheck');
     this.retryMs = ms(o.config.schedule.retry, 'schedule.retry');
   }
@@ -142,7 +160,11 @@ export class Agent {
         ref: r.ref,
         stateDir: this.stateDir,
         timeoutMs: ms(r.timeout, 'repo.timeout'),
-        ...(r.tokenFile ? { auth: { kind: 'token' as const, file: r.tokenFile } } : r.basicAuthFile ? { auth: { kind: 'basic' as const, file: r.basicAuthFile } } : {}),
+        ...(r.tokenFile
+          ? { auth: { kind: 'token' as const, file: r.tokenFile } }
+          : r.basicAuthFile
+            ? { auth: { kind: 'basic' as const, file: r.basicAuthFile } }
+            : {}),
       });
       this.publishState();
       if (this.cfg.metrics.listen !== 'off') {
@@ -154,7 +176,14 @@ export class Agent {
       this.servers.push(await serveControl(this.stateDir, { sync: () => this.trigger('sync'), live: () => this.live }));
       const st = this.state.current;
       this.log.info(
-        { repo: this.source.description, stateDir: this.stateDir, applied: st.applied?.commit, lastGood: st.lastGood?.commit, bad: st.bad.length, metrics: this.live.metrics },
+        {
+          repo: this.source.description,
+          stateDir: this.stateDir,
+          applied: st.applied?.commit,
+          lastGood: st.lastGood?.commit,
+          bad: st.bad.length,
+          metrics: this.live.metrics,
+        },
         `rollgate agent started for gateway ${this.identity.id}: following ${this.source.description}; applied ${short(st.applied?.commit)}, last good ${short(st.lastGood?.commit)}`,
       );
       this.setPhase('applying');
@@ -191,7 +220,9 @@ export class Agent {
       return this.trigger(reason);
     });
     // Asked while a reconcile ran: if the one after it finds nothing new, the answer is the one that ran.
-    return Promise.all([first, this.queued]).then(([a, b]) => (b.result === 'unchanged' && a.result !== 'unchanged' ? a : b));
+    return Promise.all([first, this.queued]).then(([a, b]) =>
+      b.result === 'unchanged' && a.result !== 'unchanged' ? a : b,
+    );
   }
 
   private scheduleNext(last: CycleReport): void {
@@ -213,7 +244,10 @@ export class Agent {
     this.notifier.stopping();
     if (this.timer) clearTimeout(this.timer);
     if (this.running) {
-      this.log.info({ phase: this.live.phase, commit: this.live.commit }, `stopping once the reconcile in flight ends (${this.live.phase}${this.live.commit ? ` ${short(this.live.commit)}` : ''}); a second SIGTERM stops at once, and the journal resumes it at the next start`);
+      this.log.info(
+        { phase: this.live.phase, commit: this.live.commit },
+        `stopping once the reconcile in flight ends (${this.live.phase}${this.live.commit ? ` ${short(this.live.commit)}` : ''}); a second SIGTERM stops at once, and the journal resumes it at the next start`,
+      );
       await this.running.catch(() => {});
     }
     this.setPhase('stopping');
@@ -239,7 +273,9 @@ export class Agent {
         void this.trigger('watch');
       }, 300);
     });
-    this.watcher.on('error', (err) => this.log.warn({ err: message(err) }, `watching the fleet repo failed: ${message(err)}; the schedule still polls`));
+    this.watcher.on('error', (err) =>
+      this.log.warn({ err: message(err) }, `watching the fleet repo failed: ${message(err)}; the schedule still polls`),
+    );
   }
 
   private setPhase(phase: Phase, commit?: string): void {
@@ -292,7 +328,10 @@ export class Agent {
     if (bad) {
       this.metrics.polls.inc({ result: 'bad-commit' });
       if (this.skipLogged !== commit || reason === 'sync') {
-        this.log.warn({ commit, reason: bad.reason }, `the branch points at ${short(commit)}, which failed (${bad.kind}: ${bad.reason}); it is not applied again. Waiting for the branch to move; the gateway stays on ${short(st.applied?.commit)}`);
+        this.log.warn(
+          { commit, reason: bad.reason },
+          `the branch points at ${short(commit)}, which failed (${bad.kind}: ${bad.reason}); it is not applied again. Waiting for the branch to move; the gateway stays on ${short(st.applied?.commit)}`,
+        );
         this.skipLogged = commit;
       }
       this.setPhase('idle');
@@ -338,7 +377,10 @@ export class Agent {
   }
 
   private probeEnv(desired: DesiredState, a: GatewayAppliers): ProbeEnv {
-    return { configHashes: configHashesOf(desired), ...(a.docker ? { containers: dockerContainerStates(a.docker.engine.docker) } : {}) };
+    return {
+      configHashes: configHashesOf(desired),
+      ...(a.docker ? { containers: dockerContainerStates(a.docker.engine.docker) } : {}),
+    };
   }
 
   /** The health window of a desired state; throws HealthFailedError to roll the transaction back. */
@@ -347,7 +389,10 @@ export class Agent {
       const commit = desired.source.commit;
       this.setPhase('health', commit);
       crashPoint('confirm');
-      const v = await healthWindow(desired.health, this.probeEnv(desired, a), { log: this.log, subject: short(commit) });
+      const v = await healthWindow(desired.health, this.probeEnv(desired, a), {
+        log: this.log,
+        subject: short(commit),
+      });
       verdicts.push(v);
       if (!v.ok) throw new HealthFailedError(v);
     };
@@ -380,7 +425,10 @@ export class Agent {
         const reason = err.message;
         await this.markBad({ commit, kind: 'invalid', reason, at: now() });
         await this.record(() => {}, { event: 'rejected', commit, detail: reason });
-        this.log.error({ commit, problems: err.problems.length }, `commit ${short(commit)} is rejected, nothing was changed: ${reason}`);
+        this.log.error(
+          { commit, problems: err.problems.length },
+          `commit ${short(commit)} is rejected, nothing was changed: ${reason}`,
+        );
         return { result: 'rejected', commit, detail: reason };
       }
       await this.noteError(message(err), commit);
@@ -393,16 +441,31 @@ export class Agent {
       a = await this.appliers(desired, source);
     } catch (err) {
       await this.noteError(message(err), commit);
-      this.log.error({ commit, err: message(err) }, `cannot reach the gateway's appliers, nothing was changed: ${message(err)}`);
+      this.log.error(
+        { commit, err: message(err) },
+        `cannot reach the gateway's appliers, nothing was changed: ${message(err)}`,
+      );
       return { result: 'error', commit, detail: message(err) };
     }
     await this.record((s) => {
-      s.inProgress = { commit, since: now(), attempts: (s.inProgress?.commit === commit ? s.inProgress.attempts : 0) + 1 };
+      s.inProgress = {
+        commit,
+        since: now(),
+        attempts: (s.inProgress?.commit === commit ? s.inProgress.attempts : 0) + 1,
+      };
     });
     const verdicts: HealthVerdict[] = [];
     let r: ReconcileResult;
     try {
-      r = await reconcileOnce(desired, { ...a, stateDir: this.stateDir, log: this.log, concurrency: this.cfg.apply.concurrency, confirm: this.gate(desired, a, verdicts), onFailure: this.failureHook(commit, verdicts), refreshImages: this.dueImages(desired) });
+      r = await reconcileOnce(desired, {
+        ...a,
+        stateDir: this.stateDir,
+        log: this.log,
+        concurrency: this.cfg.apply.concurrency,
+        confirm: this.gate(desired, a, verdicts),
+        onFailure: this.failureHook(commit, verdicts),
+        refreshImages: this.dueImages(desired),
+      });
     } catch (err) {
       if (!(err instanceof PlanError)) throw err;
       // No plan takes this gateway to the commit (a constraint, a changed network or volume):
@@ -410,7 +473,10 @@ export class Agent {
       const reason = `no plan: ${err.message}`;
       await this.markBad({ commit, kind: 'invalid', reason, at: now() });
       await this.record((s) => void delete s.inProgress, { event: 'rejected', commit, detail: reason });
-      this.log.error({ commit, constraint: err.constraint }, `commit ${short(commit)} is rejected, nothing was changed: ${reason}`);
+      this.log.error(
+        { commit, constraint: err.constraint },
+        `commit ${short(commit)} is rejected, nothing was changed: ${reason}`,
+      );
       return { result: 'rejected', commit, detail: reason };
     }
     return this.settle(commit, r);
@@ -435,7 +501,10 @@ export class Agent {
         { event: 'applied', commit, steps, ...(o ? {} : { detail: 'nothing to change on this gateway' }) },
       );
       this.metrics.lastSuccess.set(Date.now() / 1000);
-      this.log.info({ commit, steps: steps.length }, `commit ${short(commit)} is applied, healthy, and the last good commit`);
+      this.log.info(
+        { commit, steps: steps.length },
+        `commit ${short(commit)} is applied, healthy, and the last good commit`,
+      );
       return { result: o ? 'applied' : 'no-change', commit, steps };
     }
     if (o.status === 'prepare-failed') {
@@ -446,19 +515,40 @@ export class Agent {
         },
         { event: 'prepare-failed', commit, detail: o.error ?? '', steps: o.ran },
       );
-      this.log.warn({ commit, err: o.error }, `commit ${short(commit)} could not be prepared, nothing running was touched; retrying soon: ${o.error}`);
+      this.log.warn(
+        { commit, err: o.error },
+        `commit ${short(commit)} could not be prepared, nothing running was touched; retrying soon: ${o.error}`,
+      );
       return { result: 'prepare-failed', commit, detail: o.error ?? '', steps: o.ran };
     }
     // Rolled back by its own transaction. The failure hook has recorded it as bad already
     // (unless it failed before the hook could run); make sure.
     const known = badRecord(this.state.current.bad, commit);
-    const bad: BadCommit = known ?? { commit, kind: o.status === 'rollback-incomplete' ? 'rollback-incomplete' : 'apply-failed', reason: o.error ?? 'failed', at: now(), ...(o.failedStep ? { step: o.failedStep } : {}) };
+    const bad: BadCommit = known ?? {
+      commit,
+      kind: o.status === 'rollback-incomplete' ? 'rollback-incomplete' : 'apply-failed',
+      reason: o.error ?? 'failed',
+      at: now(),
+      ...(o.failedStep ? { step: o.failedStep } : {}),
+    };
     if (o.status === 'rollback-incomplete') {
-      const b = { ...bad, kind: 'rollback-incomplete' as const, reason: `${bad.reason}; could not put back: ${o.undoErrors.join('; ')}` };
+      const b = {
+        ...bad,
+        kind: 'rollback-incomplete' as const,
+        reason: `${bad.reason}; could not put back: ${o.undoErrors.join('; ')}`,
+      };
       await this.markBad(b);
-      await this.record((s) => delete s.inProgress, { event: 'rollback-incomplete', commit, detail: b.reason, steps: [...o.ran, ...o.undone] });
+      await this.record((s) => delete s.inProgress, {
+        event: 'rollback-incomplete',
+        commit,
+        detail: b.reason,
+        steps: [...o.ran, ...o.undone],
+      });
       this.metrics.rollbacks.inc({ reason: 'rollback-incomplete' });
-      this.log.error({ commit, undoErrors: o.undoErrors }, `ROLLBACK INCOMPLETE for ${short(commit)}: ${b.reason}. The gateway is left as it is; nothing else is applied until the branch moves`);
+      this.log.error(
+        { commit, undoErrors: o.undoErrors },
+        `ROLLBACK INCOMPLETE for ${short(commit)}: ${b.reason}. The gateway is left as it is; nothing else is applied until the branch moves`,
+      );
       return { result: 'rollback-incomplete', commit, detail: b.reason, steps: [...o.ran, ...o.undone] };
     }
     if (!known) await this.markBad(bad);
@@ -477,7 +567,10 @@ export class Agent {
         const { desired } = await this.load(c);
         const a = await this.appliers(desired);
         this.setPhase('health', c);
-        return healthWindow(desired.health, this.probeEnv(desired, a), { log: this.log, subject: `last good ${short(c)}` });
+        return healthWindow(desired.health, this.probeEnv(desired, a), {
+          log: this.log,
+          subject: `last good ${short(c)}`,
+        });
       },
     });
     const unhealthy = report.healthy === false;
@@ -485,25 +578,39 @@ export class Agent {
       (s) => {
         if (report.to && report.converged) s.applied = { commit: report.to, at: now() };
         else if (!report.to) delete s.applied;
-        if (unhealthy) s.lastGoodUnhealthy = { commit: report.to!, reason: report.healthReason ?? 'unhealthy', at: now() };
+        if (unhealthy)
+          s.lastGoodUnhealthy = { commit: report.to!, reason: report.healthReason ?? 'unhealthy', at: now() };
         else delete s.lastGoodUnhealthy;
       },
       {
         event: unhealthy ? 'last-good-unhealthy' : 'rolled-back',
         commit: bad.commit,
         ...(report.to ? { to: report.to } : {}),
-        detail: unhealthy ? `${bad.reason}; and the last good commit is unhealthy too: ${report.healthReason}` : report.convergeError ? `${bad.reason}; converging to the last good commit failed: ${report.convergeError}` : bad.reason,
+        detail: unhealthy
+          ? `${bad.reason}; and the last good commit is unhealthy too: ${report.healthReason}`
+          : report.convergeError
+            ? `${bad.reason}; converging to the last good commit failed: ${report.convergeError}`
+            : bad.reason,
         steps: [...ran, ...report.steps],
       },
     );
     if (!unhealthy && report.converged) this.metrics.lastSuccess.set(Date.now() / 1000);
-    return { result: 'rolled-back', commit: bad.commit, detail: bad.reason, steps: [...ran, ...report.steps], ...(report.to ? { to: report.to } : {}) };
+    return {
+      result: 'rolled-back',
+      commit: bad.commit,
+      detail: bad.reason,
+      steps: [...ran, ...report.steps],
+      ...(report.to ? { to: report.to } : {}),
+    };
   }
 
   /** pull_policy images due for a look in the registry: `always` every time, a period once it has passed. */
   private dueImages(desired: DesiredState): string[] {
     const at = Date.now();
-    const due = refreshableImages(desired, (image, everyMs) => everyMs === undefined || at - (this.resolvedAt.get(image) ?? 0) >= everyMs);
+    const due = refreshableImages(
+      desired,
+      (image, everyMs) => everyMs === undefined || at - (this.resolvedAt.get(image) ?? 0) >= everyMs,
+    );
     for (const image of due) this.resolvedAt.set(image, at);
     return due;
   }
@@ -517,8 +624,20 @@ export class Agent {
     const { desired, source } = await this.load(commit);
     const a = await this.appliers(desired, source);
     const refreshImages = refresh ? this.dueImages(desired) : [];
-    const gate = refreshImages.length ? { refreshImages, confirm: this.gate(desired, a, []), gateIf: (p: Plan) => p.changes.some((c) => c.cause === 'registry') } : {};
-    const r = await reconcileOnce(desired, { ...a, stateDir: this.stateDir, log: this.log, concurrency: this.cfg.apply.concurrency, ...gate });
+    const gate = refreshImages.length
+      ? {
+          refreshImages,
+          confirm: this.gate(desired, a, []),
+          gateIf: (p: Plan) => p.changes.some((c) => c.cause === 'registry'),
+        }
+      : {};
+    const r = await reconcileOnce(desired, {
+      ...a,
+      stateDir: this.stateDir,
+      log: this.log,
+      concurrency: this.cfg.apply.concurrency,
+      ...gate,
+    });
     const o = r.outcome;
     if (!o || o.status === 'applied') return { ok: true, steps: o?.ran ?? [] };
     return { ok: false, error: o.error ?? o.status, steps: [...o.ran, ...o.undone] };
@@ -529,8 +648,14 @@ export class Agent {
     try {
       const conv = await this.converge(commit, true);
       if (conv.steps.length > 0) {
-        await this.record(() => {}, { event: conv.ok ? 'applied' : 'error', commit, steps: conv.steps, detail: conv.ok ? 'drift repaired' : `drift repair failed: ${conv.error}` });
-        if (conv.ok) this.log.info({ commit, steps: conv.steps }, `drift repaired: the gateway matches ${short(commit)} again`);
+        await this.record(() => {}, {
+          event: conv.ok ? 'applied' : 'error',
+          commit,
+          steps: conv.steps,
+          detail: conv.ok ? 'drift repaired' : `drift repair failed: ${conv.error}`,
+        });
+        if (conv.ok)
+          this.log.info({ commit, steps: conv.steps }, `drift repaired: the gateway matches ${short(commit)} again`);
         else this.log.error({ commit, err: conv.error }, `drift repair failed and was put back: ${conv.error}`);
       }
       if (!conv.ok) {
@@ -553,13 +678,30 @@ export class Agent {
     const desired = await interruptedDesired(this.stateDir);
     const commit = desired?.source.commit ?? st.inProgress?.commit;
     if (desired) {
-      const a = await this.appliers(desired, desired.source.commit ? new GitObjectSource(this.source.gitdir, desired.source.commit) : undefined);
+      const a = await this.appliers(
+        desired,
+        desired.source.commit ? new GitObjectSource(this.source.gitdir, desired.source.commit) : undefined,
+      );
       const verdicts: HealthVerdict[] = [];
-      const resumed = await resumeInterrupted({ ...a, stateDir: this.stateDir, log: this.log, concurrency: this.cfg.apply.concurrency, confirm: this.gate(desired, a, verdicts), ...(commit ? { onFailure: this.failureHook(commit, verdicts) } : {}) });
+      const resumed = await resumeInterrupted({
+        ...a,
+        stateDir: this.stateDir,
+        log: this.log,
+        concurrency: this.cfg.apply.concurrency,
+        confirm: this.gate(desired, a, verdicts),
+        ...(commit ? { onFailure: this.failureHook(commit, verdicts) } : {}),
+      });
       if (resumed) {
-        await this.record(() => {}, { event: 'resumed', ...(commit ? { commit } : {}), detail: `the apply interrupted in its ${resumed.interruptedIn} phase was ${resumed.action}`, steps: [...(resumed.outcome?.ran ?? []), ...resumed.undone] });
+        await this.record(() => {}, {
+          event: 'resumed',
+          ...(commit ? { commit } : {}),
+          detail: `the apply interrupted in its ${resumed.interruptedIn} phase was ${resumed.action}`,
+          steps: [...(resumed.outcome?.ran ?? []), ...resumed.undone],
+        });
         if (resumed.undoErrors.length > (resumed.outcome?.permanentUndoErrors ?? 0) && !resumed.outcome) {
-          throw new Error(`the apply interrupted by a crash could not be put back completely: ${resumed.undoErrors.join('; ')}; fix the cause and start the agent again`);
+          throw new Error(
+            `the apply interrupted by a crash could not be put back completely: ${resumed.undoErrors.join('; ')}; fix the cause and start the agent again`,
+          );
         }
       }
       if (!commit || !resumed) return;
@@ -587,13 +729,21 @@ export class Agent {
     }
     const attempts = this.state.current.inProgress?.attempts ?? 1;
     if (attempts >= MAX_INTERRUPTED_ATTEMPTS) {
-      const b: BadCommit = { commit, kind: 'interrupted', reason: `the agent was interrupted ${attempts} times while applying it`, at: now() };
+      const b: BadCommit = {
+        commit,
+        kind: 'interrupted',
+        reason: `the agent was interrupted ${attempts} times while applying it`,
+        at: now(),
+      };
       await this.markBad(b);
       await this.record((s) => delete s.inProgress);
       await this.rollBack(b, this.state.current.lastGood?.commit, []);
       return;
     }
-    this.log.warn({ commit, attempts }, `the apply of ${short(commit)} was interrupted (attempt ${attempts} of ${MAX_INTERRUPTED_ATTEMPTS}); it is tried again`);
+    this.log.warn(
+      { commit, attempts },
+      `the apply of ${short(commit)} was interrupted (attempt ${attempts} of ${MAX_INTERRUPTED_ATTEMPTS}); it is tried again`,
+    );
   }
 
   private async matchesLive(commit: string): Promise<boolean> {

@@ -24,7 +24,15 @@ export interface AgentConfig {
   stateDir: string;
   schedule: { interval: string; cron?: string; jitter: string; watch: boolean; driftCheck: string; retry: string };
   docker: { host?: string; registryAuthFile?: string };
-  interfaces: { dirs?: string[]; timeout: string; stateTimeouts: Record<string, string>; killGrace: string; rebootCommand: string; rebootWait: string; artifactCacheSize: string };
+  interfaces: {
+    dirs?: string[];
+    timeout: string;
+    stateTimeouts: Record<string, string>;
+    killGrace: string;
+    rebootCommand: string;
+    rebootWait: string;
+    artifactCacheSize: string;
+  };
   apply: { concurrency: number };
   metrics: { listen: string };
   log: { level: LogLevel };
@@ -61,7 +69,10 @@ export interface Setting {
 }
 
 const schemaUrl = new URL('../../../schemas/agent-config.schema.json', import.meta.url);
-const SCHEMA = JSON.parse(readFileSync(schemaUrl, 'utf8')) as { definitions: Record<string, object>; properties: Record<string, unknown> };
+const SCHEMA = JSON.parse(readFileSync(schemaUrl, 'utf8')) as {
+  definitions: Record<string, object>;
+  properties: Record<string, unknown>;
+};
 
 function camel(flag: string): string {
   const long = flag.split(' ')[0]!.replace(/^--/, '');
@@ -77,8 +88,28 @@ function collectSettings(props: Record<string, unknown>, prefix: string[]): Sett
       out.push(...collectSettings(s.properties, path));
       continue;
     }
-    const kind: Setting['kind'] = s.type === 'integer' ? 'integer' : s.type === 'boolean' ? 'boolean' : s.type === 'array' ? 'list' : s.type === 'object' ? 'map' : 'string';
-    out.push({ key: path.join('.'), path, schema: s, env: s['x-env'], flag: s['x-flag'], attr: camel(s['x-flag']), kind, required: s['x-required'] === true, description: s.description, ...(s.default !== undefined ? { default: s.default } : {}) });
+    const kind: Setting['kind'] =
+      s.type === 'integer'
+        ? 'integer'
+        : s.type === 'boolean'
+          ? 'boolean'
+          : s.type === 'array'
+            ? 'list'
+            : s.type === 'object'
+              ? 'map'
+              : 'string';
+    out.push({
+      key: path.join('.'),
+      path,
+      schema: s,
+      env: s['x-env'],
+      flag: s['x-flag'],
+      attr: camel(s['x-flag']),
+      kind,
+      required: s['x-required'] === true,
+      description: s.description,
+      ...(s.default !== undefined ? { default: s.default } : {}),
+    });
   }
   return out;
 }
@@ -94,7 +125,9 @@ const ajv = new Ajv({ allErrors: true, strict: false });
 
 function leafValidator(s: Setting) {
   // The definitions come along: a map's values may refer to them.
-  const schema = s.schema.$ref ? { ...SCHEMA.definitions[s.schema.$ref.split('/').pop()!] } : { ...s.schema, definitions: SCHEMA.definitions };
+  const schema = s.schema.$ref
+    ? { ...SCHEMA.definitions[s.schema.$ref.split('/').pop()!] }
+    : { ...s.schema, definitions: SCHEMA.definitions };
   return ajv.compile(schema);
 }
 
@@ -174,13 +207,19 @@ export async function loadAgentConfig(o: LoadOptions): Promise<LoadedConfig> {
     bytes = await readFile(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (explicit || code !== 'ENOENT') throw new ConfigError(`cannot read the configuration file ${file}: ${code === 'ENOENT' ? 'it does not exist' : (err as Error).message}`);
+    if (explicit || code !== 'ENOENT')
+      throw new ConfigError(
+        `cannot read the configuration file ${file}: ${code === 'ENOENT' ? 'it does not exist' : (err as Error).message}`,
+      );
   }
   if (bytes) {
     const problems = new Problems();
     const y = parseYamlFile(file, bytes, problems);
     if (y && y.value !== null && y.value !== undefined) validateSchema('agent-config', y, problems);
-    if (problems.count > 0) throw new ConfigError(`the configuration file is not valid:\n${problems.list.map((p: Problem) => '  ' + formatProblem(p)).join('\n')}`);
+    if (problems.count > 0)
+      throw new ConfigError(
+        `the configuration file is not valid:\n${problems.list.map((p: Problem) => '  ' + formatProblem(p)).join('\n')}`,
+      );
     fileValue = y?.value ?? {};
     fileRead = file;
   }
@@ -194,7 +233,12 @@ export async function loadAgentConfig(o: LoadOptions): Promise<LoadedConfig> {
     let value: unknown;
     let source: Source | undefined;
     if (flag !== undefined && !(Array.isArray(flag) && flag.length === 0)) {
-      value = s.kind === 'map' ? pairsFrom(flag as string[], s.flag.split(' ')[0]!) : s.kind === 'integer' || (s.kind === 'boolean' && typeof flag === 'string') ? fromText(s, String(flag), s.flag.split(' ')[0]!) : flag;
+      value =
+        s.kind === 'map'
+          ? pairsFrom(flag as string[], s.flag.split(' ')[0]!)
+          : s.kind === 'integer' || (s.kind === 'boolean' && typeof flag === 'string')
+            ? fromText(s, String(flag), s.flag.split(' ')[0]!)
+            : flag;
       source = 'flag';
     } else if (env !== undefined && env !== '') {
       value = fromText(s, env, `${s.env}=${env}`);
@@ -220,7 +264,15 @@ export async function loadAgentConfig(o: LoadOptions): Promise<LoadedConfig> {
       if (!v(value)) {
         const where = source === 'flag' ? s.flag.split(' ')[0]! : s.env;
         const custom = (s.schema as { 'x-expected'?: string })['x-expected'];
-        const exp = custom ?? (s.schema.$ref ? 'a duration like 30s, 5m or 1h' : s.schema.enum ? `one of ${s.schema.enum.join(', ')}` : s.schema.pattern ? `a value matching ${s.schema.pattern}` : (v.errors?.[0]?.message ?? 'a valid value'));
+        const exp =
+          custom ??
+          (s.schema.$ref
+            ? 'a duration like 30s, 5m or 1h'
+            : s.schema.enum
+              ? `one of ${s.schema.enum.join(', ')}`
+              : s.schema.pattern
+                ? `a value matching ${s.schema.pattern}`
+                : (v.errors?.[0]?.message ?? 'a valid value'));
         throw new ConfigError(`${where}: expected ${exp}, got ${JSON.stringify(value)}`);
       }
     }
@@ -235,7 +287,10 @@ export async function loadAgentConfig(o: LoadOptions): Promise<LoadedConfig> {
   const config = out as unknown as AgentConfig;
   if (config.schedule?.cron) {
     const check = validateCronExpression(config.schedule.cron);
-    if (!check.valid) throw new ConfigError(`schedule.cron (${sources['schedule.cron']}): "${config.schedule.cron}" is not a cron expression: ${check.error?.message ?? 'invalid'}`);
+    if (!check.valid)
+      throw new ConfigError(
+        `schedule.cron (${sources['schedule.cron']}): "${config.schedule.cron}" is not a cron expression: ${check.error?.message ?? 'invalid'}`,
+      );
   }
   return { config, sources, ...(fileRead ? { file: fileRead } : {}) };
 }

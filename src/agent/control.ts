@@ -62,7 +62,12 @@ export function callAgent(stateDir: string, method: 'GET' | 'POST', path: string
     });
     req.on('timeout', () => req.destroy(new Error(`the agent did not answer within ${timeoutMs / 1000}s`)));
     req.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') reject(new NoAgentError(`no rollgate agent is running on the state directory ${stateDir} (nothing listens on ${socketPath})`));
+      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED')
+        reject(
+          new NoAgentError(
+            `no rollgate agent is running on the state directory ${stateDir} (nothing listens on ${socketPath})`,
+          ),
+        );
       else reject(err);
     });
     req.end();

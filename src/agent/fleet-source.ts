@@ -18,9 +18,23 @@ export interface FleetSource {
   readonly description: string;
 }
 
-export function fleetSource(o: { url: string; ref: string; stateDir: string; auth?: GitAuth; timeoutMs: number }): FleetSource {
+export function fleetSource(o: {
+  url: string;
+  ref: string;
+  stateDir: string;
+  auth?: GitAuth;
+  timeoutMs: number;
+}): FleetSource {
   if (isUrl(o.url)) {
-    const sync = new GitSync({ url: o.url, ref: o.ref, gitdir: join(o.stateDir, 'repo.git'), timeoutMs: o.timeoutMs, idleTimeoutMs: Math.min(o.timeoutMs, 20_000), depth: 1, ...(o.auth ? { auth: o.auth } : {}) });
+    const sync = new GitSync({
+      url: o.url,
+      ref: o.ref,
+      gitdir: join(o.stateDir, 'repo.git'),
+      timeoutMs: o.timeoutMs,
+      idleTimeoutMs: Math.min(o.timeoutMs, 20_000),
+      depth: 1,
+      ...(o.auth ? { auth: o.auth } : {}),
+    });
     return {
       gitdir: sync.gitdir,
       poll: async () => {
@@ -33,9 +47,17 @@ export function fleetSource(o: { url: string; ref: string; stateDir: string; aut
     };
   }
   const root = resolve(o.url);
-  if (!existsSync(root) || !statSync(root).isDirectory()) throw new Error(`repo.url ${o.url} is neither an http(s) URL nor a directory`);
-  const gitdir = existsSync(join(root, '.git')) ? join(root, '.git') : existsSync(join(root, 'objects')) ? root : undefined;
-  if (!gitdir) throw new Error(`repo.url ${o.url} is a directory but not a git repository; the agent applies commits, so commit the fleet repo there (git init && git commit)`);
+  if (!existsSync(root) || !statSync(root).isDirectory())
+    throw new Error(`repo.url ${o.url} is neither an http(s) URL nor a directory`);
+  const gitdir = existsSync(join(root, '.git'))
+    ? join(root, '.git')
+    : existsSync(join(root, 'objects'))
+      ? root
+      : undefined;
+  if (!gitdir)
+    throw new Error(
+      `repo.url ${o.url} is a directory but not a git repository; the agent applies commits, so commit the fleet repo there (git init && git commit)`,
+    );
   const ref = o.ref;
   return {
     gitdir,

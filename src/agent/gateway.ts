@@ -52,12 +52,16 @@ export async function readRegistryAuth(file: string): Promise<RegistryAuth> {
   } catch (err) {
     throw new Error(`cannot read the registry credentials file ${file}: ${(err as Error).message}`);
   }
-  const bad = () => new Error(`${file}: expected a map of registry host to { username, password }, e.g.\n  registry.example.com:\n    username: gateway\n    password: s3cret`);
+  const bad = () =>
+    new Error(
+      `${file}: expected a map of registry host to { username, password }, e.g.\n  registry.example.com:\n    username: gateway\n    password: s3cret`,
+    );
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw bad();
   const out: RegistryAuth = {};
   for (const [host, v] of Object.entries(doc as Record<string, unknown>)) {
     const c = v as { username?: unknown; password?: unknown } | null;
-    if (!c || typeof c.username !== 'string' || typeof c.password !== 'string') throw new Error(`${file}: registry "${host}" needs a username and a password (strings)`);
+    if (!c || typeof c.username !== 'string' || typeof c.password !== 'string')
+      throw new Error(`${file}: registry "${host}" needs a username and a password (strings)`);
     out[host] = { username: c.username, password: c.password };
   }
   return out;
@@ -68,7 +72,10 @@ export async function dockerApplier(o: GatewayOptions, log: Log): Promise<Docker
   await engine.ping();
   const registryAuth = o.registryAuthFile ? await readRegistryAuth(o.registryAuthFile) : undefined;
   log.debug({ socket: engine.socketPath }, 'Docker Engine reachable');
-  return new DockerApplier(engine, { ...(registryAuth ? { registryAuth } : {}), paths: hostPaths(resolve(o.stateDir ?? DEFAULT_STATE_DIR)) });
+  return new DockerApplier(engine, {
+    ...(registryAuth ? { registryAuth } : {}),
+    paths: hostPaths(resolve(o.stateDir ?? DEFAULT_STATE_DIR)),
+  });
 }
 
 /**
@@ -82,15 +89,21 @@ export async function readVariables(files: string[] = [], pairs: string[] = []):
     try {
       text = await readFile(file, 'utf8');
     } catch (err) {
-      throw new Error(`cannot read the variables file ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message}`);
+      throw new Error(
+        `cannot read the variables file ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message}`,
+      );
     }
     const parsed = parseEnvFile(text, new Map(Object.entries(out)));
-    if (parsed.errors.length) throw new Error(`the variables file ${file} is not KEY=value lines:\n${parsed.errors.map((e) => `  ${file}:${e.line}: ${e.message}`).join('\n')}`);
+    if (parsed.errors.length)
+      throw new Error(
+        `the variables file ${file} is not KEY=value lines:\n${parsed.errors.map((e) => `  ${file}:${e.line}: ${e.message}`).join('\n')}`,
+      );
     Object.assign(out, parsed.env);
   }
   for (const p of pairs) {
     const eq = p.indexOf('=');
-    if (eq <= 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(p.slice(0, eq))) throw new Error(`--var takes KEY=value (KEY of letters, digits and _), got "${p.slice(0, 40)}"`);
+    if (eq <= 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(p.slice(0, eq)))
+      throw new Error(`--var takes KEY=value (KEY of letters, digits and _), got "${p.slice(0, 40)}"`);
     out[p.slice(0, eq)] = p.slice(eq + 1);
   }
   return out;
@@ -117,7 +130,10 @@ function duration(text: string | undefined, what: string): number | undefined {
 }
 
 /** `Download=30m`-style settings, checked: every name a protocol state or query, every value a duration. */
-export function stateTimeouts(given: string[] | Record<string, string> | undefined, what = '--interface-state-timeout'): InterfaceTimeouts['perState'] {
+export function stateTimeouts(
+  given: string[] | Record<string, string> | undefined,
+  what = '--interface-state-timeout',
+): InterfaceTimeouts['perState'] {
   const pairs: [string, string][] = [];
   if (Array.isArray(given)) {
     for (const p of given) {
@@ -128,7 +144,10 @@ export function stateTimeouts(given: string[] | Record<string, string> | undefin
   } else if (given) pairs.push(...Object.entries(given));
   const out: InterfaceTimeouts['perState'] = {};
   for (const [name, text] of pairs) {
-    if (!isState(name) && !isQuery(name)) throw new Error(`${what}: "${name}" is not a state or query of the update-interface protocol (states: ${STATES.join(', ')}; queries: ${QUERIES.join(', ')})`);
+    if (!isState(name) && !isQuery(name))
+      throw new Error(
+        `${what}: "${name}" is not a state or query of the update-interface protocol (states: ${STATES.join(', ')}; queries: ${QUERIES.join(', ')})`,
+      );
     out[name] = durationMs(text, `${what} ${name}`);
   }
   return out;
@@ -141,12 +160,17 @@ export function interfaceApplier(o: GatewayOptions, log: Log): InterfaceApplier 
   const rebootWaitMs = duration(o.rebootWait, '--reboot-wait');
   const reboot = o.rebootCommand?.trim().split(/\s+/).filter(Boolean);
   return new InterfaceApplier({
-    interfacesDirs: o.interfacesDir && o.interfacesDir.length > 0 ? o.interfacesDir.map((d) => resolve(d)) : DEFAULT_INTERFACE_DIRS,
+    interfacesDirs:
+      o.interfacesDir && o.interfacesDir.length > 0 ? o.interfacesDir.map((d) => resolve(d)) : DEFAULT_INTERFACE_DIRS,
     stateDir: resolve(o.stateDir ?? DEFAULT_STATE_DIR),
     cacheMaxBytes: o.artifactCacheSize ? parseSize(o.artifactCacheSize, '--artifact-cache-size') : DEFAULT_CACHE_BYTES,
     rebootCommand: reboot && reboot.length > 0 ? reboot : DEFAULT_REBOOT_COMMAND,
     ...(rebootWaitMs !== undefined ? { rebootWaitMs } : {}),
-    timeouts: { ...(stateMs !== undefined ? { stateMs } : {}), ...(killGraceMs !== undefined ? { killGraceMs } : {}), perState },
+    timeouts: {
+      ...(stateMs !== undefined ? { stateMs } : {}),
+      ...(killGraceMs !== undefined ? { killGraceMs } : {}),
+      perState,
+    },
     log,
   });
 }
@@ -156,13 +180,17 @@ export function interfaceApplier(o: GatewayOptions, log: Log): InterfaceApplier 
  * state has apps and used if reachable otherwise (to remove apps no longer desired).
  */
 export async function gatewayAppliers(o: GatewayOptions, log: Log, desired?: DesiredState): Promise<GatewayAppliers> {
-  const needsDocker = (desired?.apps.length ?? 0) > 0 || o.dockerHost !== undefined || process.env['DOCKER_HOST'] !== undefined;
+  const needsDocker =
+    (desired?.apps.length ?? 0) > 0 || o.dockerHost !== undefined || process.env['DOCKER_HOST'] !== undefined;
   let docker: DockerApplier | undefined;
   try {
     docker = await dockerApplier(o, log);
   } catch (err) {
     if (needsDocker || !(err instanceof DockerError)) throw err;
-    log.info({}, `no Docker Engine reachable (${err.message}); no apps are desired, so only device components are handled`);
+    log.info(
+      {},
+      `no Docker Engine reachable (${err.message}); no apps are desired, so only device components are handled`,
+    );
   }
   return { ...(docker ? { docker } : {}), interfaces: interfaceApplier(o, log) };
 }

@@ -47,7 +47,8 @@ export class AgentLock {
         await fh.close();
         return new AgentLock(file);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new LockedError(`cannot create the lock ${file}: ${(err as Error).message}`);
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
+          throw new LockedError(`cannot create the lock ${file}: ${(err as Error).message}`);
       }
       let holder: Holder | undefined;
       try {
@@ -55,7 +56,10 @@ export class AgentLock {
       } catch {
         holder = undefined; // torn by a crash between create and write: stale
       }
-      if (holder && alive(holder)) throw new LockedError(`another rollgate agent (pid ${holder.pid}, since ${holder.since}) uses the state directory ${stateDir}; only one agent may run per gateway`);
+      if (holder && alive(holder))
+        throw new LockedError(
+          `another rollgate agent (pid ${holder.pid}, since ${holder.since}) uses the state directory ${stateDir}; only one agent may run per gateway`,
+        );
       await unlink(file).catch(() => {});
     }
     throw new LockedError(`could not take the lock ${file}: another agent keeps taking it`);

@@ -5,14 +5,51 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export class AgentMetrics {
   readonly registry = new Registry();
-  readonly polls = new Counter({ name: 'rollgate_polls_total', help: 'Polls of the fleet repo, by result (unchanged, new-commit, bad-commit, failed).', labelNames: ['result'], registers: [this.registry] });
-  readonly reconciles = new Counter({ name: 'rollgate_reconciles_total', help: 'Reconciles, by result (applied, no-change, rolled-back, rollback-incomplete, prepare-failed, rejected, error).', labelNames: ['result'], registers: [this.registry] });
-  readonly duration = new Histogram({ name: 'rollgate_reconcile_duration_seconds', help: 'Time of reconciles that changed or checked something, health window included.', buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900], registers: [this.registry] });
-  readonly rollbacks = new Counter({ name: 'rollgate_rollbacks_total', help: 'Commits rolled back to the last good one, by reason (apply-failed, health-failed, ...).', labelNames: ['reason'], registers: [this.registry] });
-  readonly commit = new Gauge({ name: 'rollgate_commit_info', help: 'The commit the gateway runs (role="applied") and the last good one (role="last_good"); value 1.', labelNames: ['role', 'commit'], registers: [this.registry] });
-  readonly badCommits = new Gauge({ name: 'rollgate_bad_commits', help: 'Commits recorded as bad, which are never applied again automatically.', registers: [this.registry] });
-  readonly lastGoodHealthy = new Gauge({ name: 'rollgate_last_good_healthy', help: '0 when the last good state failed its health check after a rollback, else 1.', registers: [this.registry] });
-  readonly lastSuccess = new Gauge({ name: 'rollgate_last_reconcile_success_timestamp_seconds', help: 'When the gateway last matched the branch (or the last good commit) with health passed.', registers: [this.registry] });
+  readonly polls = new Counter({
+    name: 'rollgate_polls_total',
+    help: 'Polls of the fleet repo, by result (unchanged, new-commit, bad-commit, failed).',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly reconciles = new Counter({
+    name: 'rollgate_reconciles_total',
+    help: 'Reconciles, by result (applied, no-change, rolled-back, rollback-incomplete, prepare-failed, rejected, error).',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly duration = new Histogram({
+    name: 'rollgate_reconcile_duration_seconds',
+    help: 'Time of reconciles that changed or checked something, health window included.',
+    buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900],
+    registers: [this.registry],
+  });
+  readonly rollbacks = new Counter({
+    name: 'rollgate_rollbacks_total',
+    help: 'Commits rolled back to the last good one, by reason (apply-failed, health-failed, ...).',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly commit = new Gauge({
+    name: 'rollgate_commit_info',
+    help: 'The commit the gateway runs (role="applied") and the last good one (role="last_good"); value 1.',
+    labelNames: ['role', 'commit'],
+    registers: [this.registry],
+  });
+  readonly badCommits = new Gauge({
+    name: 'rollgate_bad_commits',
+    help: 'Commits recorded as bad, which are never applied again automatically.',
+    registers: [this.registry],
+  });
+  readonly lastGoodHealthy = new Gauge({
+    name: 'rollgate_last_good_healthy',
+    help: '0 when the last good state failed its health check after a rollback, else 1.',
+    registers: [this.registry],
+  });
+  readonly lastSuccess = new Gauge({
+    name: 'rollgate_last_reconcile_success_timestamp_seconds',
+    help: 'When the gateway last matched the branch (or the last good commit) with health passed.',
+    registers: [this.registry],
+  });
   readonly rss = new Gauge({
     name: 'rollgate_process_resident_memory_bytes',
     help: 'Resident memory of the agent.',
@@ -51,11 +88,18 @@ export class AgentMetrics {
       }
     });
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`cannot serve metrics on ${listen}: ${err.code === 'EADDRINUSE' ? 'the port is taken' : err.message} (set metrics.listen, ROLLGATE_METRICS_LISTEN or --metrics-listen; "off" turns them off)`)));
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(
+          new Error(
+            `cannot serve metrics on ${listen}: ${err.code === 'EADDRINUSE' ? 'the port is taken' : err.message} (set metrics.listen, ROLLGATE_METRICS_LISTEN or --metrics-listen; "off" turns them off)`,
+          ),
+        ),
+      );
       server.listen(port, host, () => resolve());
     });
     const a = server.address();
-    const address = a && typeof a === 'object' ? `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : listen;
+    const address =
+      a && typeof a === 'object' ? `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : listen;
     return { server, address };
   }
 }

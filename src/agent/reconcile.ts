@@ -4,7 +4,18 @@
 import { join } from 'node:path';
 import type { DesiredState, Plan } from '../model/index.js';
 import { plan as makePlan } from '../diff/index.js';
-import { applyPlan, Journal, observeGateway, resumeJournal, type Applier, type ApplyOutcome, type FailureHook, type GatewayAppliers, type Log, type ResumeOutcome } from '../apply/index.js';
+import {
+  applyPlan,
+  Journal,
+  observeGateway,
+  resumeJournal,
+  type Applier,
+  type ApplyOutcome,
+  type FailureHook,
+  type GatewayAppliers,
+  type Log,
+  type ResumeOutcome,
+} from '../apply/index.js';
 
 export const JOURNAL_FILE = 'journal.json';
 
@@ -36,16 +47,36 @@ export async function reconcileOnce(desired: DesiredState, deps: ReconcileDeps):
   const appliers = appliersOf(deps);
   const resumed = await resumeInterrupted(deps);
   if (resumed && resumed.undoErrors.length > 0) {
-    throw new Error(`the interrupted apply ${resumed.txn} could not be put back completely; nothing new is applied until it is: ${resumed.undoErrors.join('; ')}`);
+    throw new Error(
+      `the interrupted apply ${resumed.txn} could not be put back completely; nothing new is applied until it is: ${resumed.undoErrors.join('; ')}`,
+    );
   }
   // A transaction that failed (before a crash or a reboot cut its rollback short, or after the
   // gateway rebooted for it) is not tried again here: the failure is the answer.
-  if (resumed?.plan && resumed.outcome && resumed.outcome.status !== 'applied') return { resumed, plan: resumed.plan, outcome: resumed.outcome };
+  if (resumed?.plan && resumed.outcome && resumed.outcome.status !== 'applied')
+    return { resumed, plan: resumed.plan, outcome: resumed.outcome };
   if (resumed?.plan && resumed.failure) {
     const status = resumed.undoErrors.length > 0 ? 'rollback-incomplete' : 'rolled-back';
-    return { resumed, plan: resumed.plan, outcome: { txn: resumed.txn, status, error: resumed.failure, ran: [], undone: resumed.undone, undoErrors: resumed.undoErrors, finalizeErrors: [] } };
+    return {
+      resumed,
+      plan: resumed.plan,
+      outcome: {
+        txn: resumed.txn,
+        status,
+        error: resumed.failure,
+        ran: [],
+        undone: resumed.undone,
+        undoErrors: resumed.undoErrors,
+        finalizeErrors: [],
+      },
+    };
   }
-  const observed = await observeGateway(deps, desired, deps.log, deps.refreshImages ? { refreshImages: deps.refreshImages } : {});
+  const observed = await observeGateway(
+    deps,
+    desired,
+    deps.log,
+    deps.refreshImages ? { refreshImages: deps.refreshImages } : {},
+  );
   const plan = makePlan(desired, observed);
   const steps = plan.prepare.length + plan.stages.reduce((n, s) => n + s.steps.length, 0) + plan.finalize.length;
   if (steps === 0) return { ...(resumed ? { resumed } : {}), plan };

@@ -77,9 +77,14 @@ export async function readAgentState(stateDir: string): Promise<AgentState> {
   try {
     doc = JSON.parse(text) as AgentState;
   } catch (err) {
-    throw new StateFileError(`${file} is not valid JSON (${(err as Error).message}). It records the last good and the bad commits; move it aside to start afresh, and the agent treats the gateway as never updated`);
+    throw new StateFileError(
+      `${file} is not valid JSON (${(err as Error).message}). It records the last good and the bad commits; move it aside to start afresh, and the agent treats the gateway as never updated`,
+    );
   }
-  if (doc.schema !== 'rollgate.agent-state/v1') throw new StateFileError(`${file} has schema ${JSON.stringify(doc.schema)}; this rollgate reads rollgate.agent-state/v1`);
+  if (doc.schema !== 'rollgate.agent-state/v1')
+    throw new StateFileError(
+      `${file} has schema ${JSON.stringify(doc.schema)}; this rollgate reads rollgate.agent-state/v1`,
+    );
   return { ...emptyState(), ...doc };
 }
 

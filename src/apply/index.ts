@@ -1,5 +1,14 @@
 export type { Applier, StepContext, StepRecord, StepStatus } from './applier.js';
-export { applyPlan, resumeJournal, NoApplierError, type ApplyOptions, type ApplyOutcome, type ApplyStatus, type FailureHook, type ResumeOutcome } from './run-plan.js';
+export {
+  applyPlan,
+  resumeJournal,
+  NoApplierError,
+  type ApplyOptions,
+  type ApplyOutcome,
+  type ApplyStatus,
+  type FailureHook,
+  type ResumeOutcome,
+} from './run-plan.js';
 export { Journal, JournalError, type JournalData, type JournalPhase } from './journal.js';
 export { writeFileAtomic } from './atomic-write.js';
 export { silentLog, type Log } from './log.js';
@@ -10,8 +19,28 @@ export { DockerError, type DockerErrorKind } from './docker/errors.js';
 export { LABEL, containerName, networkName, volumeName } from './docker/labels.js';
 export { containerSpec, hostPaths, type HostPaths } from './docker/container-spec.js';
 export type { RegistryAuth, RegistryCredentials } from './docker/pull.js';
-export { InterfaceApplier, DEFAULT_INTERFACE_DIRS, DEFAULT_TIMEOUTS, DEFAULT_CACHE_BYTES, DEFAULT_REBOOT_COMMAND, timeoutOf, type InterfaceApplierOptions, type InterfaceTimeouts } from './interface/applier.js';
+export {
+  InterfaceApplier,
+  DEFAULT_INTERFACE_DIRS,
+  DEFAULT_TIMEOUTS,
+  DEFAULT_CACHE_BYTES,
+  DEFAULT_REBOOT_COMMAND,
+  timeoutOf,
+  type InterfaceApplierOptions,
+  type InterfaceTimeouts,
+} from './interface/applier.js';
 export { InterfaceError } from './interface/invoke.js';
-export { ProtocolError, interfaceArgv, isQuery, isState, QUERIES, STATES, type InterfaceTarget, type InterfaceState, type Query, type RebootNeed } from './interface/protocol.js';
+export {
+  ProtocolError,
+  interfaceArgv,
+  isQuery,
+  isState,
+  QUERIES,
+  STATES,
+  type InterfaceTarget,
+  type InterfaceState,
+  type Query,
+  type RebootNeed,
+} from './interface/protocol.js';
 export { ArtifactCache, DownloadError } from './interface/artifact-cache.js';
 export { UndoImpossibleError } from './applier.js';

@@ -47,9 +47,14 @@ export class Journal {
     try {
       data = JSON.parse(text) as JournalData;
     } catch (err) {
-      throw new JournalError(`the journal ${this.path} is not valid JSON (${(err as Error).message}); it was written atomically, so this is damage from outside rollgate. Inspect it, then remove it to continue.`);
+      throw new JournalError(
+        `the journal ${this.path} is not valid JSON (${(err as Error).message}); it was written atomically, so this is damage from outside rollgate. Inspect it, then remove it to continue.`,
+      );
     }
-    if (data.schema !== 'rollgate.journal/v1') throw new JournalError(`the journal ${this.path} has schema "${String(data.schema)}", which this rollgate does not know`);
+    if (data.schema !== 'rollgate.journal/v1')
+      throw new JournalError(
+        `the journal ${this.path} has schema "${String(data.schema)}", which this rollgate does not know`,
+      );
     this.data = data;
     return data;
   }
@@ -76,7 +81,15 @@ export class Journal {
   async begin(txn: string, plan: Plan, desired?: DesiredState): Promise<void> {
     if (desired) await writeFileAtomic(this.desiredPath, JSON.stringify(desired));
     else await rm(this.desiredPath, { force: true });
-    this.data = { schema: 'rollgate.journal/v1', txn, startedAt: new Date().toISOString(), phase: 'prepare', plan, steps: {}, order: [] };
+    this.data = {
+      schema: 'rollgate.journal/v1',
+      txn,
+      startedAt: new Date().toISOString(),
+      phase: 'prepare',
+      plan,
+      steps: {},
+      order: [],
+    };
     await this.flush();
   }
 
@@ -117,10 +130,12 @@ export class Journal {
    */
   private flush(): Promise<void> {
     if (!this.next) {
-      this.next = this.writing.catch(() => {}).then(() => {
-        this.next = undefined;
-        return writeFileAtomic(this.path, JSON.stringify(this.data, null, 1));
-      });
+      this.next = this.writing
+        .catch(() => {})
+        .then(() => {
+          this.next = undefined;
+          return writeFileAtomic(this.path, JSON.stringify(this.data, null, 1));
+        });
       this.writing = this.next;
     }
     return this.next;

@@ -15,18 +15,27 @@ export interface GatewayAppliers {
  * `desired` when given (the components the fleet repo names), else those rollgate has records of.
  */
 /** Images of services with a pull_policy that re-resolves: those whose tag moved in the registry are reported. */
-export function refreshableImages(desired: DesiredState | undefined, due: (image: string, everyMs: number | undefined) => boolean = () => true): string[] {
+export function refreshableImages(
+  desired: DesiredState | undefined,
+  due: (image: string, everyMs: number | undefined) => boolean = () => true,
+): string[] {
   const out = new Set<string>();
   for (const app of desired?.apps ?? []) {
     for (const s of app.services) {
       const p = s.pullPolicy;
-      if (p === 'always' || (typeof p === 'object' && due(s.config.image, p.everyMs))) if (!s.config.image.includes('@')) out.add(s.config.image);
+      if (p === 'always' || (typeof p === 'object' && due(s.config.image, p.everyMs)))
+        if (!s.config.image.includes('@')) out.add(s.config.image);
     }
   }
   return [...out].sort();
 }
 
-export async function observeGateway(a: GatewayAppliers, desired?: DesiredState, log: Log = silentLog, opts: { refreshImages?: string[] } = {}): Promise<ObservedState> {
+export async function observeGateway(
+  a: GatewayAppliers,
+  desired?: DesiredState,
+  log: Log = silentLog,
+  opts: { refreshImages?: string[] } = {},
+): Promise<ObservedState> {
   const parts = [a.docker ? `Docker Engine at unix://${a.docker.engine.socketPath}` : 'no Docker Engine'];
   if (a.interfaces) parts.push('update interfaces');
   const observed = emptyObservedState(`live gateway (${parts.join(', ')})`);
@@ -39,7 +48,13 @@ export async function observeGateway(a: GatewayAppliers, desired?: DesiredState,
       for (const s of app.services) {
         for (const [dep, c] of Object.entries(s.config.dependsOn)) {
           const d = app.services.find((x) => x.name === dep);
-          if (c.condition === 'service_healthy' && d && !d.config.healthcheck && observed.images.includes(d.config.image)) refs.add(d.config.image);
+          if (
+            c.condition === 'service_healthy' &&
+            d &&
+            !d.config.healthcheck &&
+            observed.images.includes(d.config.image)
+          )
+            refs.add(d.config.image);
         }
       }
     }

@@ -62,7 +62,11 @@ const message = (err: unknown) => (err instanceof Error ? err.message : String(e
  * Runs steps as their dependencies allow, at most `limit` at once. On the first failure no new
  * step starts; steps already running finish. Dependencies outside `steps` count as met.
  */
-async function runGraph(steps: Step[], limit: number, exec: (s: Step) => Promise<void>): Promise<{ step: Step; err: unknown } | undefined> {
+async function runGraph(
+  steps: Step[],
+  limit: number,
+  exec: (s: Step) => Promise<void>,
+): Promise<{ step: Step; err: unknown } | undefined> {
   const ids = new Set(steps.map((s) => s.id));
   const done = new Set<string>();
   const pending = [...steps];
@@ -74,7 +78,7 @@ async function runGraph(steps: Step[], limit: number, exec: (s: Step) => Promise
         if (running === 0) resolve(failure);
         return;
       }
-      for (let i = 0; i < pending.length && running < limit; ) {
+      for (let i = 0; i < pending.length && running < limit;) {
         const s = pending[i]!;
         if (s.dependsOn.every((d) => done.has(d) || !ids.has(d))) {
           pending.splice(i, 1);
@@ -94,7 +98,10 @@ async function runGraph(steps: Step[], limit: number, exec: (s: Step) => Promise
         } else i++;
       }
       if (running === 0 && pending.length > 0 && !failure) {
-        failure = { step: pending[0]!, err: new Error(`steps wait on each other and cannot start: ${pending.map((p) => p.id).join(', ')}`) };
+        failure = {
+          step: pending[0]!,
+          err: new Error(`steps wait on each other and cannot start: ${pending.map((p) => p.id).join(', ')}`),
+        };
         resolve(failure);
       }
     };
@@ -119,7 +126,14 @@ interface UndoTally {
  * steps that depended on it (a new container is stopped before the old one starts again). An
  * undo that fails does not hold the others back: the rest of the gateway is still put back.
  */
-async function undoAll(data: JournalData, appliers: Applier[], journal: Journal, ctx: StepContext, outcome: UndoTally, limit: number): Promise<void> {
+async function undoAll(
+  data: JournalData,
+  appliers: Applier[],
+  journal: Journal,
+  ctx: StepContext,
+  outcome: UndoTally,
+  limit: number,
+): Promise<void> {
   const ran = (s: Step) => {
     const rec = data.steps[s.id];
     return rec !== undefined && rec.status !== 'undone';
@@ -196,8 +210,12 @@ class Transaction {
       if (awaiting.length > 0) {
         const first = awaiting[0]!;
         const applier = applierFor(this.appliers, first);
-        if (!applier.rebootGateway) return { step: first, err: new Error(`${applier.name} asked for a gateway reboot it cannot perform`) };
-        this.ctx.log.warn({ stage: stage.name, steps: awaiting.map((s) => s.id) }, `stage ${stage.name} needs the gateway to reboot; the transaction is journaled and continues when the agent starts again`);
+        if (!applier.rebootGateway)
+          return { step: first, err: new Error(`${applier.name} asked for a gateway reboot it cannot perform`) };
+        this.ctx.log.warn(
+          { stage: stage.name, steps: awaiting.map((s) => s.id) },
+          `stage ${stage.name} needs the gateway to reboot; the transaction is journaled and continues when the agent starts again`,
+        );
         try {
           await applier.rebootGateway(this.ctx);
           return { step: first, err: new Error('the reboot command returned but the gateway did not reboot') };
@@ -211,7 +229,9 @@ class Transaction {
 
   /** After a gateway reboot: verifies the steps that awaited it. */
   async verifyAfterReboot(): Promise<Failure | undefined> {
-    const steps = this.data.plan.stages.flatMap((s) => s.steps).filter((s) => this.data.steps[s.id]?.status === 'awaiting-reboot');
+    const steps = this.data.plan.stages
+      .flatMap((s) => s.steps)
+      .filter((s) => this.data.steps[s.id]?.status === 'awaiting-reboot');
     for (const step of steps) {
       try {
         await applierFor(this.appliers, step).verifyAfterReboot!(step, this.data.steps[step.id]!, this.ctx);
@@ -239,7 +259,9 @@ class Transaction {
     if (!failure) {
       // Commit last (safety rule 3), and a commit that fails still rolls every component back.
       await this.journal.phase('commit');
-      const commits = this.data.plan.finalize.filter((s) => s.kind === 'commit' && this.data.steps[s.id]?.status !== 'done');
+      const commits = this.data.plan.finalize.filter(
+        (s) => s.kind === 'commit' && this.data.steps[s.id]?.status !== 'done',
+      );
       failure = await runGraph(commits, this.limit, this.exec);
     }
     if (failure) return this.rollback(failure);
@@ -254,7 +276,10 @@ class Transaction {
   async rollback(failure: Failure): Promise<ApplyOutcome> {
     const txn = this.data.txn;
     const error = failure.step ? `${failure.step.id}: ${message(failure.err)}` : message(failure.err);
-    this.ctx.log.error({ txn, step: failure.step?.id, err: message(failure.err) }, `apply failed, rolling back: ${error}`);
+    this.ctx.log.error(
+      { txn, step: failure.step?.id, err: message(failure.err) },
+      `apply failed, rolling back: ${error}`,
+    );
     await this.journal.phase('rolling-back', error);
     if (this.onFailure) {
       try {
@@ -263,16 +288,35 @@ class Transaction {
         this.ctx.log.error({ txn, err: message(err) }, `could not record the failure: ${message(err)}`);
       }
     }
-    await undoAll(this.data, this.appliers, this.journal, { ...this.ctx, desired: undefined }, this.outcome, this.limit);
+    await undoAll(
+      this.data,
+      this.appliers,
+      this.journal,
+      { ...this.ctx, desired: undefined },
+      this.outcome,
+      this.limit,
+    );
     // Reported as rollback-incomplete; the next reconcile plans afresh from what it observes.
     await this.journal.clear();
-    return { ...this.outcome, status: this.outcome.undoErrors.length ? 'rollback-incomplete' : 'rolled-back', error, ...(failure.step ? { failedStep: failure.step.id } : {}) };
+    return {
+      ...this.outcome,
+      status: this.outcome.undoErrors.length ? 'rollback-incomplete' : 'rolled-back',
+      error,
+      ...(failure.step ? { failedStep: failure.step.id } : {}),
+    };
   }
 }
 
 type Failure = { step?: Step; err: unknown };
 
-async function finalizeAll(data: JournalData, appliers: Applier[], journal: Journal, ctx: StepContext, limit: number, outcome: Pick<ApplyOutcome, 'finalizeErrors'> & { ran?: string[] }): Promise<void> {
+async function finalizeAll(
+  data: JournalData,
+  appliers: Applier[],
+  journal: Journal,
+  ctx: StepContext,
+  limit: number,
+  outcome: Pick<ApplyOutcome, 'finalizeErrors'> & { ran?: string[] },
+): Promise<void> {
   const todo = data.plan.finalize.filter((s) => s.kind !== 'commit' && data.steps[s.id]?.status !== 'done');
   // A failed finalize step does not stop the others: the change is confirmed and stands.
   await runGraph(todo, limit, async (step) => {
@@ -285,7 +329,10 @@ async function finalizeAll(data: JournalData, appliers: Applier[], journal: Jour
     } catch (err) {
       await journal.step(step.id, { status: 'failed', error: message(err) });
       outcome.finalizeErrors.push(`${step.id}: ${message(err)}`);
-      ctx.log.warn({ step: step.id, err: message(err) }, `finalize step ${step.id} failed; the next reconcile cleans up: ${message(err)}`);
+      ctx.log.warn(
+        { step: step.id, err: message(err) },
+        `finalize step ${step.id} failed; the next reconcile cleans up: ${message(err)}`,
+      );
     }
   });
   for (const a of appliers) {
@@ -298,7 +345,14 @@ async function finalizeAll(data: JournalData, appliers: Applier[], journal: Jour
   }
 }
 
-const newOutcome = (txn: string): ApplyOutcome => ({ txn, status: 'applied', ran: [], undone: [], undoErrors: [], finalizeErrors: [] });
+const newOutcome = (txn: string): ApplyOutcome => ({
+  txn,
+  status: 'applied',
+  ran: [],
+  undone: [],
+  undoErrors: [],
+  finalizeErrors: [],
+});
 
 export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyOutcome> {
   const { appliers, journal, log } = opts;
@@ -306,10 +360,21 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyOu
   for (const s of all) applierFor(appliers, s); // refuse before touching anything
   const txn = randomUUID();
   const ctx: StepContext = { txn, desired: opts.desired, log };
-  const t = new Transaction(journal, appliers, ctx, opts.concurrency ?? 4, opts.confirm, newOutcome(txn), opts.onFailure);
+  const t = new Transaction(
+    journal,
+    appliers,
+    ctx,
+    opts.concurrency ?? 4,
+    opts.confirm,
+    newOutcome(txn),
+    opts.onFailure,
+  );
 
   await journal.begin(txn, plan, opts.desired);
-  log.info({ txn, commit: plan.desired.source.commit, changes: plan.changes.length }, `applying ${plan.changes.length} change(s)`);
+  log.info(
+    { txn, commit: plan.desired.source.commit, changes: plan.changes.length },
+    `applying ${plan.changes.length} change(s)`,
+  );
   const prepFail = await runGraph(plan.prepare, opts.prepareConcurrency ?? 3, t.exec);
   if (prepFail) {
     // Nothing running was touched (safety rule 1); downloads still get their Cleanup.
@@ -360,17 +425,50 @@ export interface ResumeOptions {
  * rollgate asked for, in which case the steps are verified and the transaction goes on. Once
  * confirmed it is carried to the end. Returns undefined when no transaction was in flight.
  */
-export async function resumeJournal(journal: Journal, appliers: Applier[], log: Log, opts: ResumeOptions = {}): Promise<ResumeOutcome | undefined> {
+export async function resumeJournal(
+  journal: Journal,
+  appliers: Applier[],
+  log: Log,
+  opts: ResumeOptions = {},
+): Promise<ResumeOutcome | undefined> {
   const data = await journal.load();
   if (!data) return undefined;
   const ctx: StepContext = { txn: data.txn, log };
-  const out: ResumeOutcome = { txn: data.txn, action: 'nothing-touched', undone: [], undoErrors: [], finalizeErrors: [], interruptedIn: data.phase, ...(data.phase === 'rolling-back' && data.error && data.error !== INTERRUPTED ? { failure: data.error, plan: data.plan } : {}) };
+  const out: ResumeOutcome = {
+    txn: data.txn,
+    action: 'nothing-touched',
+    undone: [],
+    undoErrors: [],
+    finalizeErrors: [],
+    interruptedIn: data.phase,
+    ...(data.phase === 'rolling-back' && data.error && data.error !== INTERRUPTED
+      ? { failure: data.error, plan: data.plan }
+      : {}),
+  };
   log.warn({ txn: data.txn, phase: data.phase }, `resuming the apply interrupted in its ${data.phase} phase`);
-  const t = new Transaction(journal, appliers, ctx, opts.concurrency ?? 4, opts.confirm, { ...newOutcome(data.txn), undone: out.undone, undoErrors: out.undoErrors, finalizeErrors: out.finalizeErrors }, opts.onFailure);
+  const t = new Transaction(
+    journal,
+    appliers,
+    ctx,
+    opts.concurrency ?? 4,
+    opts.confirm,
+    { ...newOutcome(data.txn), undone: out.undone, undoErrors: out.undoErrors, finalizeErrors: out.finalizeErrors },
+    opts.onFailure,
+  );
   const records = Object.values(data.steps);
-  const rebooted = data.phase === 'stages' && records.some((r) => r.status === 'awaiting-reboot') && !records.some((r) => r.status === 'started' || r.status === 'failed');
+  const rebooted =
+    data.phase === 'stages' &&
+    records.some((r) => r.status === 'awaiting-reboot') &&
+    !records.some((r) => r.status === 'started' || r.status === 'failed');
 
-  const settle = (o: ApplyOutcome): ResumeOutcome => ({ ...out, outcome: o, plan: data.plan, undoErrors: o.undoErrors, finalizeErrors: o.finalizeErrors, undone: o.undone });
+  const settle = (o: ApplyOutcome): ResumeOutcome => ({
+    ...out,
+    outcome: o,
+    plan: data.plan,
+    undoErrors: o.undoErrors,
+    finalizeErrors: o.finalizeErrors,
+    undone: o.undone,
+  });
   if (rebooted) {
     const desired = await journal.loadDesired();
     if (desired) ctx.desired = desired;

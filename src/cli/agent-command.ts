@@ -15,11 +15,13 @@ import { collect } from './identity.js';
 import { EXIT_ERROR, EXIT_OK, type Io } from './commands.js';
 import { EXIT_ROLLBACK_INCOMPLETE, EXIT_ROLLED_BACK } from './apply-command.js';
 
-
 /** One option per setting of the config schema, with its environment variable and default in the help. */
 export function addSettingOptions(cmd: Command): Command {
   for (const s of SETTINGS) {
-    const dflt = s.default !== undefined && !(typeof s.default === 'object' && Object.keys(s.default as object).length === 0) ? ` (default: ${JSON.stringify(s.default)})` : '';
+    const dflt =
+      s.default !== undefined && !(typeof s.default === 'object' && Object.keys(s.default as object).length === 0)
+        ? ` (default: ${JSON.stringify(s.default)})`
+        : '';
     const help = `${s.description} [${s.key} in the config file; env ${s.env}]${dflt}`;
     if (s.kind === 'boolean') {
       const long = s.flag.split(' ')[0]!;
@@ -62,7 +64,10 @@ export async function runAgent(o: AgentCommandOptions, io: Io): Promise<number> 
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;
     if (signals > 1) {
-      log.warn({ signal: sig }, `${sig} again: stopping now; the journal resumes the apply in flight at the next start`);
+      log.warn(
+        { signal: sig },
+        `${sig} again: stopping now; the journal resumes the apply in flight at the next start`,
+      );
       process.exit(EXIT_ERROR);
     }
     log.info({ signal: sig }, `${sig}: stopping`);
@@ -102,17 +107,33 @@ const RESULT_TEXT: Record<CycleReport['result'], string> = {
   stopping: 'the agent is stopping',
 };
 
-export async function runSync(o: AgentCommandOptions & { stateDir?: string; output: 'human' | 'json'; timeout: string }, io: Io): Promise<number> {
+export async function runSync(
+  o: AgentCommandOptions & { stateDir?: string; output: 'human' | 'json'; timeout: string },
+  io: Io,
+): Promise<number> {
   const stateDir = await stateDirOf(o);
   const timeoutMs = Number(o.timeout) * 1000;
-  const r = (await callAgent(stateDir, 'POST', '/sync', Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 3_600_000)) as CycleReport;
+  const r = (await callAgent(
+    stateDir,
+    'POST',
+    '/sync',
+    Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 3_600_000,
+  )) as CycleReport;
   if (o.output === 'json') io.out(JSON.stringify(r, null, 2) + '\n');
   else {
-    io.out(`${RESULT_TEXT[r.result]}${r.commit ? `: commit ${r.commit.slice(0, 12)}` : ''}${r.to ? `; the gateway runs the last good commit ${r.to.slice(0, 12)}` : ''}\n`);
+    io.out(
+      `${RESULT_TEXT[r.result]}${r.commit ? `: commit ${r.commit.slice(0, 12)}` : ''}${r.to ? `; the gateway runs the last good commit ${r.to.slice(0, 12)}` : ''}\n`,
+    );
     if (r.detail && r.result !== 'unchanged') io.out(`  ${r.detail}\n`);
     if (r.steps?.length) io.out(`  steps: ${r.steps.join(', ')}\n`);
   }
-  return r.result === 'rolled-back' ? EXIT_ROLLED_BACK : r.result === 'rollback-incomplete' ? EXIT_ROLLBACK_INCOMPLETE : ['rejected', 'poll-failed', 'error', 'prepare-failed'].includes(r.result) ? EXIT_ERROR : EXIT_OK;
+  return r.result === 'rolled-back'
+    ? EXIT_ROLLED_BACK
+    : r.result === 'rollback-incomplete'
+      ? EXIT_ROLLBACK_INCOMPLETE
+      : ['rejected', 'poll-failed', 'error', 'prepare-failed'].includes(r.result)
+        ? EXIT_ERROR
+        : EXIT_OK;
 }
 
 export interface StatusReport {
@@ -139,7 +160,14 @@ export async function statusReport(stateDir: string): Promise<StatusReport> {
   const st = await readAgentState(stateDir);
   const journal = await new Journal(resolve(stateDir, JOURNAL_FILE)).load();
   const started = journal ? journal.order.filter((id) => journal.steps[id]?.status === 'started') : [];
-  const inProgress = st.inProgress || journal ? { ...(st.inProgress ?? { commit: journal?.plan.desired.source.commit ?? 'unknown', since: '', attempts: 1 }), ...(journal ? { phase: journal.phase } : {}), ...(started.length ? { step: started[started.length - 1]! } : {}) } : null;
+  const inProgress =
+    st.inProgress || journal
+      ? {
+          ...(st.inProgress ?? { commit: journal?.plan.desired.source.commit ?? 'unknown', since: '', attempts: 1 }),
+          ...(journal ? { phase: journal.phase } : {}),
+          ...(started.length ? { step: started[started.length - 1]! } : {}),
+        }
+      : null;
   return {
     stateDir,
     agent: await live(stateDir),
@@ -154,7 +182,10 @@ export async function statusReport(stateDir: string): Promise<StatusReport> {
 
 const c12 = (c: string | undefined) => (c ? c.slice(0, 12) : 'none');
 
-export async function runStatus(o: AgentCommandOptions & { stateDir?: string; output: 'human' | 'json' }, io: Io): Promise<number> {
+export async function runStatus(
+  o: AgentCommandOptions & { stateDir?: string; output: 'human' | 'json' },
+  io: Io,
+): Promise<number> {
   const r = await statusReport(await stateDirOf(o));
   if (o.output === 'json') {
     io.out(JSON.stringify(r, null, 2) + '\n');
@@ -162,17 +193,32 @@ export async function runStatus(o: AgentCommandOptions & { stateDir?: string; ou
   }
   const a = r.agent;
   io.out(`state directory  ${r.stateDir}\n`);
-  io.out(`agent            ${a ? `running, pid ${a.pid}, ${a.phase}${a.commit ? ` ${c12(a.commit)}` : ''} since ${a.since}${a.nextPollAt ? `; next poll ${a.nextPollAt}` : ''}` : 'not running'}\n`);
-  if (a?.lastPoll) io.out(`last poll        ${a.lastPoll.at}: ${a.lastPoll.error ? `failed: ${a.lastPoll.error}` : `branch at ${c12(a.lastPoll.commit)}`}\n`);
+  io.out(
+    `agent            ${a ? `running, pid ${a.pid}, ${a.phase}${a.commit ? ` ${c12(a.commit)}` : ''} since ${a.since}${a.nextPollAt ? `; next poll ${a.nextPollAt}` : ''}` : 'not running'}\n`,
+  );
+  if (a?.lastPoll)
+    io.out(
+      `last poll        ${a.lastPoll.at}: ${a.lastPoll.error ? `failed: ${a.lastPoll.error}` : `branch at ${c12(a.lastPoll.commit)}`}\n`,
+    );
   io.out(`applied          ${r.applied ? `${c12(r.applied.commit)}  (${r.applied.at})` : 'nothing yet'}\n`);
   io.out(`last good        ${r.lastGood ? `${c12(r.lastGood.commit)}  (${r.lastGood.at})` : 'none yet'}\n`);
-  if (r.lastGoodUnhealthy) io.out(`!! last good is UNHEALTHY since ${r.lastGoodUnhealthy.at}: ${r.lastGoodUnhealthy.reason}\n`);
-  if (r.inProgress) io.out(`in progress      ${c12(r.inProgress.commit)}${r.inProgress.phase ? `, journal phase ${r.inProgress.phase}` : ''}${r.inProgress.step ? `, step ${r.inProgress.step}` : ''}${r.inProgress.since ? ` (since ${r.inProgress.since})` : ''}\n`);
-  if (r.lastError) io.out(`last error       ${r.lastError.at}${r.lastError.commit ? ` (${c12(r.lastError.commit)})` : ''}: ${r.lastError.message}\n`);
+  if (r.lastGoodUnhealthy)
+    io.out(`!! last good is UNHEALTHY since ${r.lastGoodUnhealthy.at}: ${r.lastGoodUnhealthy.reason}\n`);
+  if (r.inProgress)
+    io.out(
+      `in progress      ${c12(r.inProgress.commit)}${r.inProgress.phase ? `, journal phase ${r.inProgress.phase}` : ''}${r.inProgress.step ? `, step ${r.inProgress.step}` : ''}${r.inProgress.since ? ` (since ${r.inProgress.since})` : ''}\n`,
+    );
+  if (r.lastError)
+    io.out(
+      `last error       ${r.lastError.at}${r.lastError.commit ? ` (${c12(r.lastError.commit)})` : ''}: ${r.lastError.message}\n`,
+    );
   if (r.bad.length === 0) io.out('bad commits      none\n');
   else {
-    io.out(`bad commits      ${r.bad.length} (never applied again automatically; the agent waits for the branch to move)\n`);
-    for (const b of [...r.bad].reverse()) io.out(`  ✗ ${c12(b.commit)}  ${b.kind}  ${b.at}\n      ${b.reason.split('\n').join('\n      ')}\n`);
+    io.out(
+      `bad commits      ${r.bad.length} (never applied again automatically; the agent waits for the branch to move)\n`,
+    );
+    for (const b of [...r.bad].reverse())
+      io.out(`  ✗ ${c12(b.commit)}  ${b.kind}  ${b.at}\n      ${b.reason.split('\n').join('\n      ')}\n`);
   }
   return EXIT_OK;
 }
@@ -189,7 +235,10 @@ const EVENT_MARK: Record<HistoryEntry['event'], string> = {
   error: '!',
 };
 
-export async function runHistory(o: AgentCommandOptions & { stateDir?: string; output: 'human' | 'json'; limit: string }, io: Io): Promise<number> {
+export async function runHistory(
+  o: AgentCommandOptions & { stateDir?: string; output: 'human' | 'json'; limit: string },
+  io: Io,
+): Promise<number> {
   const st = await readAgentState(await stateDirOf(o));
   const limit = Math.max(1, Number(o.limit) || 20);
   const entries = st.history.slice(-limit).reverse();
@@ -199,7 +248,9 @@ export async function runHistory(o: AgentCommandOptions & { stateDir?: string; o
   }
   if (entries.length === 0) io.out('no history yet\n');
   for (const e of entries) {
-    io.out(`${EVENT_MARK[e.event]} ${e.at}  ${e.event}${e.commit ? `  ${c12(e.commit)}` : ''}${e.to ? ` → ${c12(e.to)}` : ''}${e.steps?.length ? `  (${e.steps.length} step${e.steps.length === 1 ? '' : 's'})` : ''}\n`);
+    io.out(
+      `${EVENT_MARK[e.event]} ${e.at}  ${e.event}${e.commit ? `  ${c12(e.commit)}` : ''}${e.to ? ` → ${c12(e.to)}` : ''}${e.steps?.length ? `  (${e.steps.length} step${e.steps.length === 1 ? '' : 's'})` : ''}\n`,
+    );
     if (e.detail) io.out(`    ${e.detail.split('\n').join('\n    ')}\n`);
   }
   return EXIT_OK;

@@ -5,7 +5,16 @@ import { resolve } from 'node:path';
 import { refreshableImages, writeFileAtomic, type Log } from '../apply/index.js';
 import { reconcileOnce } from '../agent/reconcile.js';
 import { loadDesiredState } from '../manifest/index.js';
-import { EXIT_ERROR, EXIT_OK, loadOptions, printWarnings, repoSpec, type Io, type RepoOptions, type VariableOptions } from './commands.js';
+import {
+  EXIT_ERROR,
+  EXIT_OK,
+  loadOptions,
+  printWarnings,
+  repoSpec,
+  type Io,
+  type RepoOptions,
+  type VariableOptions,
+} from './commands.js';
 import { DEFAULT_STATE_DIR, gatewayAppliers, observeLive, type GatewayOptions } from '../agent/gateway.js';
 import { parseIdentity } from './identity.js';
 import { openRepo } from './open-repo.js';
@@ -50,19 +59,31 @@ export async function runApply(o: ApplyCommandOptions, io: Io): Promise<number> 
     const appliers = await gatewayAppliers({ ...o, stateDir }, log, desired);
     if (appliers.interfaces) appliers.interfaces.repo = source;
     const r = await reconcileOnce(desired, { ...appliers, stateDir, log, refreshImages: refreshableImages(desired) });
-    if (o.output === 'json') io.out(JSON.stringify({ resumed: r.resumed ?? null, plan: r.plan, outcome: r.outcome ?? null }, null, 2) + '\n');
+    if (o.output === 'json')
+      io.out(JSON.stringify({ resumed: r.resumed ?? null, plan: r.plan, outcome: r.outcome ?? null }, null, 2) + '\n');
     else {
-      if (r.resumed) io.out(`An apply interrupted in its ${r.resumed.interruptedIn} phase was ${RESUMED[r.resumed.action]}.\n`);
+      if (r.resumed)
+        io.out(`An apply interrupted in its ${r.resumed.interruptedIn} phase was ${RESUMED[r.resumed.action]}.\n`);
       io.out(renderPlan(r.plan, { colour: io.colour }));
       const out = r.outcome;
       if (!out) io.out('Nothing to apply.\n');
-      else if (out.status === 'applied') io.out(`Applied${out.finalizeErrors.length ? `, with clean-up left for the next reconcile: ${out.finalizeErrors.join('; ')}` : ''}.\n`);
+      else if (out.status === 'applied')
+        io.out(
+          `Applied${out.finalizeErrors.length ? `, with clean-up left for the next reconcile: ${out.finalizeErrors.join('; ')}` : ''}.\n`,
+        );
       else if (out.status === 'prepare-failed') io.err(`error: nothing was changed: ${out.error}\n`);
-      else if (out.status === 'rolled-back') io.err(`ROLLED BACK: ${out.error}\nThe gateway runs what it ran before this apply.\n`);
+      else if (out.status === 'rolled-back')
+        io.err(`ROLLED BACK: ${out.error}\nThe gateway runs what it ran before this apply.\n`);
       else io.err(`ROLLBACK INCOMPLETE: ${out.error}\nCould not put back: ${out.undoErrors.join('; ')}\n`);
     }
     const s = r.outcome?.status;
-    return !s || s === 'applied' ? EXIT_OK : s === 'prepare-failed' ? EXIT_ERROR : s === 'rolled-back' ? EXIT_ROLLED_BACK : EXIT_ROLLBACK_INCOMPLETE;
+    return !s || s === 'applied'
+      ? EXIT_OK
+      : s === 'prepare-failed'
+        ? EXIT_ERROR
+        : s === 'rolled-back'
+          ? EXIT_ROLLED_BACK
+          : EXIT_ROLLBACK_INCOMPLETE;
   } finally {
     repo.close();
   }
@@ -84,11 +105,17 @@ export async function runObserve(o: ObserveCommandOptions, io: Io): Promise<numb
   if (o.output === 'json') io.out(json);
   else if (!o.save) {
     io.out(`${observed.origin}\n`);
-    for (const c of observed.containers) io.out(`  ${c.app}/${c.service}  ${c.state}${c.health ? ` (${c.health})` : ''}  ${c.image}  ${c.containerId.slice(0, 12)}  config ${c.configHash.slice(0, 12)}${c.commit ? `  commit ${c.commit.slice(0, 12)}` : ''}\n`);
+    for (const c of observed.containers)
+      io.out(
+        `  ${c.app}/${c.service}  ${c.state}${c.health ? ` (${c.health})` : ''}  ${c.image}  ${c.containerId.slice(0, 12)}  config ${c.configHash.slice(0, 12)}${c.commit ? `  commit ${c.commit.slice(0, 12)}` : ''}\n`,
+      );
     for (const n of observed.networks) io.out(`  network ${n.app}/${n.name}\n`);
     for (const v of observed.volumes) io.out(`  volume ${v.app}/${v.name}\n`);
     if (observed.containers.length === 0) io.out('  no containers managed by rollgate\n');
-    for (const c of observed.components) io.out(`  component ${c.key} (${c.type}${c.id && c.id !== c.key ? `, id ${c.id}` : ''})  ${c.version ?? 'version unknown'}\n`);
+    for (const c of observed.components)
+      io.out(
+        `  component ${c.key} (${c.type}${c.id && c.id !== c.key ? `, id ${c.id}` : ''})  ${c.version ?? 'version unknown'}\n`,
+      );
     if (observed.components.length === 0) io.out('  no device components recorded in the state directory\n');
   }
   return EXIT_OK;

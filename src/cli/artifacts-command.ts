@@ -9,7 +9,13 @@ import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { writeFileAtomic } from '../apply/index.js';
 import { parseSize } from '../agent/gateway.js';
-import { ARTIFACT_LOCK_FILE, artifactsToLock, DirectorySource, formatProblem, readArtifactHeader } from '../manifest/index.js';
+import {
+  ARTIFACT_LOCK_FILE,
+  artifactsToLock,
+  DirectorySource,
+  formatProblem,
+  readArtifactHeader,
+} from '../manifest/index.js';
 import { EXIT_ERROR, EXIT_OK, type Io } from './commands.js';
 
 export interface LockOptions {
@@ -27,7 +33,11 @@ interface LockEntry {
 const IDLE_MS = 60_000;
 
 /** Streams `url` into a temporary file, hashing it; at most `max` bytes. */
-async function fetchArtifact(url: string, max: number, headers: Record<string, string>): Promise<{ file: string; sha256: string; size: number; dir: string }> {
+async function fetchArtifact(
+  url: string,
+  max: number,
+  headers: Record<string, string>,
+): Promise<{ file: string; sha256: string; size: number; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'rollgate-lock-'));
   const file = join(dir, 'artifact.mender');
   const abort = new AbortController();
@@ -39,7 +49,10 @@ async function fetchArtifact(url: string, max: number, headers: Record<string, s
   arm();
   try {
     const res = await fetch(url, { headers, signal: abort.signal, redirect: 'follow' });
-    if (res.status !== 200 || !res.body) throw new Error(`HTTP ${res.status}${res.status === 404 ? ' (no such artifact in the store)' : res.status === 401 || res.status === 403 ? ' (access refused: --auth-token-file?)' : ''}`);
+    if (res.status !== 200 || !res.body)
+      throw new Error(
+        `HTTP ${res.status}${res.status === 404 ? ' (no such artifact in the store)' : res.status === 401 || res.status === 403 ? ' (access refused: --auth-token-file?)' : ''}`,
+      );
     const hash = createHash('sha256');
     let size = 0;
     const fh = await open(file, 'w');
@@ -58,7 +71,9 @@ async function fetchArtifact(url: string, max: number, headers: Record<string, s
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     const cause = (err as { cause?: Error }).cause;
-    throw new Error(abort.signal.aborted ? (abort.signal.reason as Error).message : cause?.message ?? (err as Error).message);
+    throw new Error(
+      abort.signal.aborted ? (abort.signal.reason as Error).message : (cause?.message ?? (err as Error).message),
+    );
   } finally {
     clearTimeout(idle);
   }
@@ -86,10 +101,14 @@ export async function runArtifactsLock(o: LockOptions, io: Io): Promise<number> 
   const lockPath = join(root, ARTIFACT_LOCK_FILE);
   const old = await readLock(lockPath);
   if (needs.names.length > 0 && !needs.store) {
-    io.err(`error: manifests name ${needs.names.join(', ')} by artifact_name, the repo's artifact directories do not hold them, and rollgate.yaml sets no artifact_store to fetch them from\n`);
+    io.err(
+      `error: manifests name ${needs.names.join(', ')} by artifact_name, the repo's artifact directories do not hold them, and rollgate.yaml sets no artifact_store to fetch them from\n`,
+    );
     return EXIT_ERROR;
   }
-  const headers: Record<string, string> = o.authTokenFile ? { authorization: `Bearer ${(await readFile(o.authTokenFile, 'utf8')).trim()}` } : {};
+  const headers: Record<string, string> = o.authTokenFile
+    ? { authorization: `Bearer ${(await readFile(o.authTokenFile, 'utf8')).trim()}` }
+    : {};
   const max = parseSize(o.maxSize, '--max-size');
   const next: Record<string, LockEntry> = {};
   let failed = 0;
@@ -120,11 +139,15 @@ export async function runArtifactsLock(o: LockOptions, io: Io): Promise<number> 
     }
   }
   if (failed > 0) {
-    io.err(`error: ${failed} artifact${failed === 1 ? '' : 's'} could not be locked; ${ARTIFACT_LOCK_FILE} was not changed\n`);
+    io.err(
+      `error: ${failed} artifact${failed === 1 ? '' : 's'} could not be locked; ${ARTIFACT_LOCK_FILE} was not changed\n`,
+    );
     return EXIT_ERROR;
   }
   const body = `# Written by "rollgate artifacts lock": the sha256 of each artifact fetched from the fleet's\n# artifact_store. Gateways refuse an artifact whose bytes do not match. Commit this file.\n${stringify({ artifacts: next })}`;
   await writeFileAtomic(lockPath, body);
-  io.out(`OK: ${Object.keys(next).length} artifact${Object.keys(next).length === 1 ? '' : 's'} locked in ${ARTIFACT_LOCK_FILE}${needs.inRepo.length ? ` (${needs.inRepo.length} found in the repo need no entry)` : ''}.\n`);
+  io.out(
+    `OK: ${Object.keys(next).length} artifact${Object.keys(next).length === 1 ? '' : 's'} locked in ${ARTIFACT_LOCK_FILE}${needs.inRepo.length ? ` (${needs.inRepo.length} found in the repo need no entry)` : ''}.\n`,
+  );
   return EXIT_OK;
 }

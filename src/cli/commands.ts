@@ -39,7 +39,8 @@ function auth(o: RepoOptions): GitAuth | undefined {
 
 export function repoSpec(o: RepoOptions) {
   const depth = Number(o.depth);
-  if (!Number.isInteger(depth) || depth < 1) throw new Error(`--depth takes a whole number of commits, got "${o.depth}"`);
+  if (!Number.isInteger(depth) || depth < 1)
+    throw new Error(`--depth takes a whole number of commits, got "${o.depth}"`);
   const a = auth(o);
   return { repo: o.repo, depth, ...(a ? { auth: a } : {}), ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}) };
 }
@@ -90,8 +91,17 @@ async function readObservation(path: string): Promise<ObservedState> {
     throw new Error(`cannot read the observation file ${path}: ${(err as Error).message}`);
   }
   const o = data as Partial<ObservedState>;
-  if (o?.schema !== 'rollgate.observed/v1' || !Array.isArray(o.components) || !Array.isArray(o.containers) || !Array.isArray(o.images) || !Array.isArray(o.networks) || !Array.isArray(o.volumes)) {
-    throw new Error(`${path} is not a rollgate observation (expected "schema": "rollgate.observed/v1" with components, containers, networks, volumes, images)`);
+  if (
+    o?.schema !== 'rollgate.observed/v1' ||
+    !Array.isArray(o.components) ||
+    !Array.isArray(o.containers) ||
+    !Array.isArray(o.images) ||
+    !Array.isArray(o.networks) ||
+    !Array.isArray(o.volumes)
+  ) {
+    throw new Error(
+      `${path} is not a rollgate observation (expected "schema": "rollgate.observed/v1" with components, containers, networks, volumes, images)`,
+    );
   }
   return { ...o, origin: `observation file ${path}` } as ObservedState;
 }
@@ -108,7 +118,10 @@ export async function runDiff(o: DiffOptions, io: Io): Promise<number> {
     if (o.against === 'fresh') observed = emptyObservedState();
     else if (o.against.startsWith('commit:')) {
       const other = await repo.source(o.against.slice('commit:'.length));
-      observed = observedFromDesired(await loadDesiredState(other, device, opts), `${other.label} (as applied and healthy)`);
+      observed = observedFromDesired(
+        await loadDesiredState(other, device, opts),
+        `${other.label} (as applied and healthy)`,
+      );
     } else if (o.against.startsWith('file:')) observed = await readObservation(o.against.slice('file:'.length));
     else if (o.against === 'live') observed = await observeLive(o, silentLog, desired);
     else throw new Error(`--against takes fresh, live, commit:<rev> or file:<path>, got "${o.against}"`);
@@ -129,13 +142,25 @@ export async function runValidate(o: ValidateOptions, io: Io): Promise<number> {
   try {
     const source = await repo.source(o.ref);
     const { targets, problems } = await validateFleetRepo(source, await loadOptions(o));
-    printWarnings(io, targets.flatMap((t) => t.desired?.warnings ?? []));
+    printWarnings(
+      io,
+      targets.flatMap((t) => t.desired?.warnings ?? []),
+    );
     const planProblems: Problem[] = [];
     const results = targets.map((t) => {
       if (!t.desired) return { target: t.target, system: t.system, ok: false };
       try {
         const p = makePlan(t.desired, emptyObservedState());
-        return { target: t.target, system: t.system, ok: true, components: t.desired.components.length, apps: t.desired.apps.length, services: t.desired.apps.reduce((n, a) => n + a.services.length, 0), healthChecks: t.desired.health.checks.length, steps: p.prepare.length + p.stages.reduce((n, s) => n + s.steps.length, 0) + p.finalize.length };
+        return {
+          target: t.target,
+          system: t.system,
+          ok: true,
+          components: t.desired.components.length,
+          apps: t.desired.apps.length,
+          services: t.desired.apps.reduce((n, a) => n + a.services.length, 0),
+          healthChecks: t.desired.health.checks.length,
+          steps: p.prepare.length + p.stages.reduce((n, s) => n + s.steps.length, 0) + p.finalize.length,
+        };
       } catch (err) {
         if (!(err instanceof PlanError)) throw err;
         planProblems.push({ file: `target ${t.target}`, message: `does not plan: ${err.message}` });
@@ -144,14 +169,23 @@ export async function runValidate(o: ValidateOptions, io: Io): Promise<number> {
     });
     const all = [...problems, ...planProblems];
     const ok = all.length === 0 && results.every((r) => r.ok);
-    if (o.output === 'json') io.out(JSON.stringify({ ok, source: source.label, targets: results, problems: all }, null, 2) + '\n');
+    if (o.output === 'json')
+      io.out(JSON.stringify({ ok, source: source.label, targets: results, problems: all }, null, 2) + '\n');
     else {
       io.out(`Validating ${source.label}\n`);
       for (const r of results) {
-        io.out(r.ok ? `  ✓ ${r.target} → ${r.system}: ${r.components} components, ${r.apps} apps, ${r.services} services, ${r.healthChecks} health checks\n` : `  ✗ ${r.target} → ${r.system}\n`);
+        io.out(
+          r.ok
+            ? `  ✓ ${r.target} → ${r.system}: ${r.components} components, ${r.apps} apps, ${r.services} services, ${r.healthChecks} health checks\n`
+            : `  ✗ ${r.target} → ${r.system}\n`,
+        );
       }
       for (const p of all) io.err(`  ${formatProblem(p)}\n`);
-      io.out(ok ? `OK: ${results.length} target${results.length === 1 ? '' : 's'} valid.\n` : `FAILED: ${all.length} problem${all.length === 1 ? '' : 's'}.\n`);
+      io.out(
+        ok
+          ? `OK: ${results.length} target${results.length === 1 ? '' : 's'} valid.\n`
+          : `FAILED: ${all.length} problem${all.length === 1 ? '' : 's'}.\n`,
+      );
     }
     return ok ? EXIT_OK : EXIT_ERROR;
   } finally {

@@ -2,7 +2,8 @@ import type { DeviceIdentity } from '../model/index.js';
 
 /** `--id` and repeated `--label key=value` into a device identity. */
 export function parseIdentity(id: string | undefined, labels: string[]): DeviceIdentity {
-  if (!id) throw new Error('a gateway identity is needed: --id <gateway id> (and --label key=value for label targeting)');
+  if (!id)
+    throw new Error('a gateway identity is needed: --id <gateway id> (and --label key=value for label targeting)');
   const out: Record<string, string> = {};
   for (const l of labels) {
     const eq = l.indexOf('=');

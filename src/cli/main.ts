@@ -18,46 +18,98 @@ const io: Io = {
 
 function interfaceOptions(cmd: Command): Command {
   return cmd
-    .option('--state-dir <dir>', 'the journal of the apply in flight, component records and work directories, the artifact cache', DEFAULT_STATE_DIR)
-    .option('--interfaces-dir <dir>', `where update-interface executables and Update Modules are looked up, in order (repeat for several; default: ${DEFAULT_INTERFACE_DIRS.join(', ')})`, collect);
+    .option(
+      '--state-dir <dir>',
+      'the journal of the apply in flight, component records and work directories, the artifact cache',
+      DEFAULT_STATE_DIR,
+    )
+    .option(
+      '--interfaces-dir <dir>',
+      `where update-interface executables and Update Modules are looked up, in order (repeat for several; default: ${DEFAULT_INTERFACE_DIRS.join(', ')})`,
+      collect,
+    );
 }
 
 function gatewayOptions(cmd: Command): Command {
   return interfaceOptions(cmd)
-    .option('--docker-host <socket>', "the Docker Engine's unix socket (default: $DOCKER_HOST, else unix:///var/run/docker.sock; needed only when apps are desired)")
-    .option('--registry-auth-file <file>', 'YAML or JSON map of registry host to { username, password }, used for pulls; never logged');
+    .option(
+      '--docker-host <socket>',
+      "the Docker Engine's unix socket (default: $DOCKER_HOST, else unix:///var/run/docker.sock; needed only when apps are desired)",
+    )
+    .option(
+      '--registry-auth-file <file>',
+      'YAML or JSON map of registry host to { username, password }, used for pulls; never logged',
+    );
 }
 
 function applyOptions(cmd: Command): Command {
   return cmd
-    .option('--reboot-command <argv>', 'how the gateway reboots for NeedsArtifactReboot: Automatic (split on spaces, no shell)', DEFAULT_REBOOT_COMMAND.join(' '))
-    .option('--reboot-wait <duration>', 'how long the reboot command may take to take this process down before the reboot counts as failed', '5m')
-    .option('--interface-timeout <duration>', 'longest an interface state (Download, ArtifactInstall, ...) may run before SIGTERM', '4h')
-    .option('--interface-state-timeout <State=duration>', 'the timeout of one state or query, over --interface-timeout (queries: 1m); e.g. Download=30m, ArtifactInstall=2h, Provides=10s (repeat for several)', collect)
+    .option(
+      '--reboot-command <argv>',
+      'how the gateway reboots for NeedsArtifactReboot: Automatic (split on spaces, no shell)',
+      DEFAULT_REBOOT_COMMAND.join(' '),
+    )
+    .option(
+      '--reboot-wait <duration>',
+      'how long the reboot command may take to take this process down before the reboot counts as failed',
+      '5m',
+    )
+    .option(
+      '--interface-timeout <duration>',
+      'longest an interface state (Download, ArtifactInstall, ...) may run before SIGTERM',
+      '4h',
+    )
+    .option(
+      '--interface-state-timeout <State=duration>',
+      'the timeout of one state or query, over --interface-timeout (queries: 1m); e.g. Download=30m, ArtifactInstall=2h, Provides=10s (repeat for several)',
+      collect,
+    )
     .option('--interface-kill-grace <duration>', 'between SIGTERM and SIGKILL when an interface runs too long', '1m')
-    .option('--artifact-cache-size <size>', 'artifacts kept in <state-dir>/artifacts (least recently used go first)', '1G');
+    .option(
+      '--artifact-cache-size <size>',
+      'artifacts kept in <state-dir>/artifacts (least recently used go first)',
+      '1G',
+    );
 }
 
 function repoOptions(cmd: Command): Command {
   return cmd
     .option('--repo <url|path>', 'fleet repo: an http(s) URL, or a local path (a checkout or a bare repo)', '.')
-    .option('--ref <rev>', 'revision to read: branch, tag, commit id, with ~N or ^ (local path without --ref: the files as they are on disk, uncommitted changes included; URL default: main)')
+    .option(
+      '--ref <rev>',
+      'revision to read: branch, tag, commit id, with ~N or ^ (local path without --ref: the files as they are on disk, uncommitted changes included; URL default: main)',
+    )
     .option('--auth-token-file <file>', 'URL repos: file holding a token, sent as "Authorization: Bearer"')
     .option('--auth-basic-file <file>', 'URL repos: file holding "user:password"')
-    .option('--cache-dir <dir>', 'URL repos: keep the fetched objects here (default: a temporary directory, removed afterwards)')
+    .option(
+      '--cache-dir <dir>',
+      'URL repos: keep the fetched objects here (default: a temporary directory, removed afterwards)',
+    )
     .option('--depth <n>', 'URL repos: commits of history to fetch, enough to reach --against commit:<rev>', '50');
 }
 
 /** --var / --var-file: the gateway's own variables for ${VAR} in Compose files. */
 function variableOptions(cmd: Command): Command {
   return cmd
-    .option('--var <KEY=value>', 'a value for ${KEY} in Compose files, over the fleet target\'s variables and the .env beside each Compose file (repeat for several)', collect, [])
-    .option('--var-file <file>', "a file of KEY=value lines (the .env format), as the agent's gateway.variablesFile; --var wins over it (repeat for several)", collect, []);
+    .option(
+      '--var <KEY=value>',
+      "a value for ${KEY} in Compose files, over the fleet target's variables and the .env beside each Compose file (repeat for several)",
+      collect,
+      [],
+    )
+    .option(
+      '--var-file <file>',
+      "a file of KEY=value lines (the .env format), as the agent's gateway.variablesFile; --var wins over it (repeat for several)",
+      collect,
+      [],
+    );
 }
 
 const program = new Command()
   .name('rollgate')
-  .description('GitOps pull agent for edge gateways: device components behind update interfaces and Docker containers, as one system.')
+  .description(
+    'GitOps pull agent for edge gateways: device components behind update interfaces and Docker containers, as one system.',
+  )
   .version('0.1.0')
   .option('--color', 'colour the output even when it is not a terminal')
   .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
@@ -66,52 +118,83 @@ const program = new Command()
 program.on('option:color', () => (io.colour = true));
 program.on('option:no-color', () => (io.colour = false));
 
-variableOptions(repoOptions(
-  program
-    .command('diff')
-    .summary('show what a commit or working tree would change on a gateway (dry run)')
-    .description(
-      'Dry run: load the fleet repo at --ref (or the working tree), work out the desired state of the gateway --id/--label, and print the plan that would take the gateway from --against to it. Nothing is changed. Warnings (a Compose variable that is not set, a key that means nothing on a gateway) go to stderr.\n\nExit status: 0 no changes, 2 changes, 1 error.',
-    ),
-))
+variableOptions(
+  repoOptions(
+    program
+      .command('diff')
+      .summary('show what a commit or working tree would change on a gateway (dry run)')
+      .description(
+        'Dry run: load the fleet repo at --ref (or the working tree), work out the desired state of the gateway --id/--label, and print the plan that would take the gateway from --against to it. Nothing is changed. Warnings (a Compose variable that is not set, a key that means nothing on a gateway) go to stderr.\n\nExit status: 0 no changes, 2 changes, 1 error.',
+      ),
+  ),
+)
   .option('--id <gateway-id>', 'the gateway identity that targets match on')
   .option('--label <key=value>', 'a gateway label (repeat for several)', collect, [])
-  .option('--against <what>', 'compare with: fresh (an empty gateway), live (this gateway, observed now), commit:<rev> (the gateway as that commit left it), file:<path> (a saved observation, see "rollgate observe --save")', 'fresh')
-  .option('--docker-host <socket>', "with --against live: the Docker Engine's unix socket (default: $DOCKER_HOST, else unix:///var/run/docker.sock)")
-  .option('--state-dir <dir>', "with --against live: rollgate's state directory, where the versions it committed through Update Modules are recorded", DEFAULT_STATE_DIR)
-  .option('--interfaces-dir <dir>', `with --against live: where update interfaces are looked up (repeat for several; default: ${DEFAULT_INTERFACE_DIRS.join(', ')})`, collect)
+  .option(
+    '--against <what>',
+    'compare with: fresh (an empty gateway), live (this gateway, observed now), commit:<rev> (the gateway as that commit left it), file:<path> (a saved observation, see "rollgate observe --save")',
+    'fresh',
+  )
+  .option(
+    '--docker-host <socket>',
+    "with --against live: the Docker Engine's unix socket (default: $DOCKER_HOST, else unix:///var/run/docker.sock)",
+  )
+  .option(
+    '--state-dir <dir>',
+    "with --against live: rollgate's state directory, where the versions it committed through Update Modules are recorded",
+    DEFAULT_STATE_DIR,
+  )
+  .option(
+    '--interfaces-dir <dir>',
+    `with --against live: where update interfaces are looked up (repeat for several; default: ${DEFAULT_INTERFACE_DIRS.join(', ')})`,
+    collect,
+  )
   .addOption(new Option('--output <format>', 'human or json').choices(['human', 'json']).default('human'))
-  .addHelpText('after', '\nExamples:\n  rollgate diff --repo ./fleet --id gw-0001                       # working tree vs a fresh gateway\n  rollgate diff --repo ./fleet --id gw-0001 --against live        # working tree vs this gateway, now\n  rollgate diff --repo ./fleet --ref main --against commit:main~1 --id gw-0001\n  rollgate diff --repo https://git.example.com/fleet.git --auth-token-file /etc/rollgate/token --id gw-0001 --output json')
+  .addHelpText(
+    'after',
+    '\nExamples:\n  rollgate diff --repo ./fleet --id gw-0001                       # working tree vs a fresh gateway\n  rollgate diff --repo ./fleet --id gw-0001 --against live        # working tree vs this gateway, now\n  rollgate diff --repo ./fleet --ref main --against commit:main~1 --id gw-0001\n  rollgate diff --repo https://git.example.com/fleet.git --auth-token-file /etc/rollgate/token --id gw-0001 --output json',
+  )
   .action(async (opts) => {
     process.exitCode = await runDiff(opts, io).catch((e) => reportError(e, io));
   });
 
-variableOptions(repoOptions(
-  program
-    .command('validate')
-    .summary("check that every target of a fleet repo loads and plans (for the fleet repo's CI)")
-    .description('Loads every target of the fleet repo with an identity it matches, reports every problem with file:line:column, and plans each target against a fresh gateway. Compose files are read as docker compose reads them (anchors and merge keys, ${VAR} from the .env beside them, the target\'s variables and --var/--var-file); warnings go to stderr.\n\nExit status: 0 valid, 1 problems.'),
-))
+variableOptions(
+  repoOptions(
+    program
+      .command('validate')
+      .summary("check that every target of a fleet repo loads and plans (for the fleet repo's CI)")
+      .description(
+        "Loads every target of the fleet repo with an identity it matches, reports every problem with file:line:column, and plans each target against a fresh gateway. Compose files are read as docker compose reads them (anchors and merge keys, ${VAR} from the .env beside them, the target's variables and --var/--var-file); warnings go to stderr.\n\nExit status: 0 valid, 1 problems.",
+      ),
+  ),
+)
   .addOption(new Option('--output <format>', 'human or json').choices(['human', 'json']).default('human'))
   .action(async (opts) => {
     process.exitCode = await runValidate(opts, io).catch((e) => reportError(e, io));
   });
 
-applyOptions(gatewayOptions(variableOptions(
-  repoOptions(
-    program
-      .command('apply')
-      .summary('reconcile this gateway once, now: pull, converge, finalize (rolls back on failure)')
-      .description(
-        'One reconcile of this gateway: finish or put back an apply that a crash interrupted, observe the gateway, plan the change to the desired state of --ref (or the working tree), pull every image and download and verify every artifact first, then converge in order group by group: containers through the Docker Engine, device components through their update interfaces. Components are committed only after every group installed and verified. A failure before that puts everything back as it was. The agent does the same on its schedule.\n\nExit status: 0 applied or nothing to do, 1 error (nothing was changed), 3 failed and rolled back, 4 failed and could not be put back completely.',
+applyOptions(
+  gatewayOptions(
+    variableOptions(
+      repoOptions(
+        program
+          .command('apply')
+          .summary('reconcile this gateway once, now: pull, converge, finalize (rolls back on failure)')
+          .description(
+            'One reconcile of this gateway: finish or put back an apply that a crash interrupted, observe the gateway, plan the change to the desired state of --ref (or the working tree), pull every image and download and verify every artifact first, then converge in order group by group: containers through the Docker Engine, device components through their update interfaces. Components are committed only after every group installed and verified. A failure before that puts everything back as it was. The agent does the same on its schedule.\n\nExit status: 0 applied or nothing to do, 1 error (nothing was changed), 3 failed and rolled back, 4 failed and could not be put back completely.',
+          ),
       ),
+    ),
   ),
-)))
+)
   .option('--id <gateway-id>', 'the gateway identity that targets match on')
   .option('--label <key=value>', 'a gateway label (repeat for several)', collect, [])
   .option('--quiet', 'no progress lines on stderr')
   .addOption(new Option('--output <format>', 'human or json').choices(['human', 'json']).default('human'))
-  .addHelpText('after', '\nExamples:\n  rollgate apply --repo ./fleet --ref main --id gw-0001\n  rollgate apply --repo https://git.example.com/fleet.git --id gw-0001 --registry-auth-file /etc/rollgate/registries.yaml')
+  .addHelpText(
+    'after',
+    '\nExamples:\n  rollgate apply --repo ./fleet --ref main --id gw-0001\n  rollgate apply --repo https://git.example.com/fleet.git --id gw-0001 --registry-auth-file /etc/rollgate/registries.yaml',
+  )
   .action(async (opts) => {
     process.exitCode = await runApply(opts, io).catch((e) => reportError(e, io));
   });
@@ -120,7 +203,9 @@ gatewayOptions(
   program
     .command('observe')
     .summary('show what rollgate manages on this gateway, or save it for offline diffs')
-    .description('Reads the live gateway (containers, networks and volumes that carry rollgate labels, the images present, and the device components rollgate has records of in --state-dir, each asked for its Identity, Provides and Inventory through its interface) without changing anything. --save writes the observation to a file that "rollgate diff --against file:<path>" reads anywhere.'),
+    .description(
+      'Reads the live gateway (containers, networks and volumes that carry rollgate labels, the images present, and the device components rollgate has records of in --state-dir, each asked for its Identity, Provides and Inventory through its interface) without changing anything. --save writes the observation to a file that "rollgate diff --against file:<path>" reads anywhere.',
+    ),
 )
   .option('--save <file>', 'write the observation (JSON) to this file')
   .addOption(new Option('--output <format>', 'human or json').choices(['human', 'json']).default('human'))
@@ -131,14 +216,22 @@ gatewayOptions(
 addSettingOptions(
   program
     .command('agent')
-    .summary('run the agent: poll the fleet repo, apply new commits behind the health gate, roll back to the last good commit')
+    .summary(
+      'run the agent: poll the fleet repo, apply new commits behind the health gate, roll back to the last good commit',
+    )
     .description(
       `The daemon that runs on a gateway (under systemd: systemd/rollgate.service). It polls the fleet repo's branch on a schedule (one small request when nothing changed; a local repo path is watched too), applies a new commit (pull and download first, then containers and device components in order), checks health for a window, and commits. When the apply or its health fails, the commit is recorded as bad with the reason, everything is rolled back to the last good commit, and that commit's health is checked. A bad commit is never applied again automatically: the agent waits for the branch to move. An apply interrupted by a crash, a kill or a power cut is finished or put back at the next start, before anything new.\n\nSettings come from the configuration file (${DEFAULT_CONFIG_FILE}, or --config / ROLLGATE_CONFIG), then the environment, then these flags; a flag wins. "rollgate agent --print-config" shows the result and where each value came from. JSON logs go to stdout; Prometheus metrics to the loopback port of --metrics-listen; "rollgate sync" asks the running agent to reconcile now, "rollgate status" and "rollgate history" show what it did.`,
     )
-    .option('--config <file>', `the configuration file (env ROLLGATE_CONFIG; default: ${DEFAULT_CONFIG_FILE}, optional when it does not exist)`)
+    .option(
+      '--config <file>',
+      `the configuration file (env ROLLGATE_CONFIG; default: ${DEFAULT_CONFIG_FILE}, optional when it does not exist)`,
+    )
     .option('--print-config', 'print the effective configuration and where each value came from, then exit'),
 )
-  .addHelpText('after', `\nExamples:\n  rollgate agent                                     # everything from ${DEFAULT_CONFIG_FILE}\n  rollgate agent --repo https://git.example.com/fleet.git --id gw-0001 --label site=berlin\n  rollgate agent --repo /srv/fleet --id gw-0001 --interval 5m --jitter 1m --state-dir /tmp/rg\n  ROLLGATE_CRON='*/10 * * * *' rollgate agent --print-config`)
+  .addHelpText(
+    'after',
+    `\nExamples:\n  rollgate agent                                     # everything from ${DEFAULT_CONFIG_FILE}\n  rollgate agent --repo https://git.example.com/fleet.git --id gw-0001 --label site=berlin\n  rollgate agent --repo /srv/fleet --id gw-0001 --interval 5m --jitter 1m --state-dir /tmp/rg\n  ROLLGATE_CRON='*/10 * * * *' rollgate agent --print-config`,
+  )
   .action(async (opts) => {
     process.exitCode = await runAgent(opts, io).catch((e) => reportError(e, io));
   });
@@ -160,24 +253,40 @@ artifacts
 
 const stateDirOption = (cmd: Command) =>
   cmd
-    .option('--state-dir <dir>', `the agent's state directory (default: stateDir of the configuration file, else ${DEFAULT_STATE_DIR})`)
-    .option('--config <file>', `where the state directory is read from when --state-dir is not given (default: ${DEFAULT_CONFIG_FILE})`)
+    .option(
+      '--state-dir <dir>',
+      `the agent's state directory (default: stateDir of the configuration file, else ${DEFAULT_STATE_DIR})`,
+    )
+    .option(
+      '--config <file>',
+      `where the state directory is read from when --state-dir is not given (default: ${DEFAULT_CONFIG_FILE})`,
+    )
     .addOption(new Option('--output <format>', 'human or json').choices(['human', 'json']).default('human'));
 
 stateDirOption(program.command('sync').summary('ask the running agent to reconcile now, and wait for the result'))
-  .description('Asks the agent running on this gateway (through <state-dir>/agent.sock) to poll and reconcile now, instead of at its next scheduled poll, and prints what happened. A reconcile already running finishes first.\n\nExit status: 0 applied or nothing to do (or the branch is on a bad commit), 1 error or no agent running, 3 rolled back, 4 rollback incomplete.')
+  .description(
+    'Asks the agent running on this gateway (through <state-dir>/agent.sock) to poll and reconcile now, instead of at its next scheduled poll, and prints what happened. A reconcile already running finishes first.\n\nExit status: 0 applied or nothing to do (or the branch is on a bad commit), 1 error or no agent running, 3 rolled back, 4 rollback incomplete.',
+  )
   .option('--timeout <seconds>', 'give up waiting after this long (the reconcile goes on in the agent)', '3600')
   .action(async (opts) => {
     process.exitCode = await runSync(opts, io).catch((e) => reportError(e, io));
   });
 
-stateDirOption(program.command('status').summary('what the gateway runs: commit applied, last good, bad commits and why, the step in progress'))
-  .description('Reads the agent state of <state-dir> (it works while the agent is stopped) and, when the agent runs, asks it what it is doing now.')
+stateDirOption(
+  program
+    .command('status')
+    .summary('what the gateway runs: commit applied, last good, bad commits and why, the step in progress'),
+)
+  .description(
+    'Reads the agent state of <state-dir> (it works while the agent is stopped) and, when the agent runs, asks it what it is doing now.',
+  )
   .action(async (opts) => {
     process.exitCode = await runStatus(opts, io).catch((e) => reportError(e, io));
   });
 
-stateDirOption(program.command('history').summary('what the agent did, newest first: applies, rollbacks, rejected commits, resumes'))
+stateDirOption(
+  program.command('history').summary('what the agent did, newest first: applies, rollbacks, rejected commits, resumes'),
+)
   .option('--limit <n>', 'entries to show', '20')
   .action(async (opts) => {
     process.exitCode = await runHistory(opts, io).catch((e) => reportError(e, io));

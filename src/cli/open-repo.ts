@@ -35,15 +35,27 @@ export async function openRepo(spec: RepoSpec): Promise<OpenedRepo> {
         const r = rev ?? 'main';
         const branch = branchOf(r);
         if (/^[0-9a-f]{7,40}$/.test(branch)) {
-          if (fetched.size === 0) throw new Error(`with a URL, --ref names a branch or tag (optionally with ~N); "${branch}" looks like a commit id: give the branch first, e.g. --ref main, then --against commit:${branch}`);
+          if (fetched.size === 0)
+            throw new Error(
+              `with a URL, --ref names a branch or tag (optionally with ~N); "${branch}" looks like a commit id: give the branch first, e.g. --ref main, then --against commit:${branch}`,
+            );
         } else if (!fetched.has(branch)) {
           const ref = branch.startsWith('refs/') ? branch : `refs/heads/${branch}`;
-          const sync = new GitSync({ url: spec.repo, ref, gitdir, depth: spec.depth, ...(spec.auth ? { auth: spec.auth } : {}) });
+          const sync = new GitSync({
+            url: spec.repo,
+            ref,
+            gitdir,
+            depth: spec.depth,
+            ...(spec.auth ? { auth: spec.auth } : {}),
+          });
           const { commit } = await sync.poll();
           fetched.set(branch, commit);
           await sync.pin(`diff/${branch}`, commit);
         }
-        const oid = await resolveRevision(gitdir, /^[0-9a-f]{7,40}$/.test(branch) ? r : `diff/${branch}${r.slice(branch.length)}`);
+        const oid = await resolveRevision(
+          gitdir,
+          /^[0-9a-f]{7,40}$/.test(branch) ? r : `diff/${branch}${r.slice(branch.length)}`,
+        );
         return new GitObjectSource(gitdir, oid);
       },
       close() {
@@ -52,15 +64,23 @@ export async function openRepo(spec: RepoSpec): Promise<OpenedRepo> {
     };
   }
   const root = resolve(spec.repo);
-  if (!existsSync(root) || !statSync(root).isDirectory()) throw new Error(`${spec.repo} is not a directory or an http(s) URL`);
-  const gitdir = existsSync(join(root, '.git')) ? join(root, '.git') : existsSync(join(root, 'HEAD')) && existsSync(join(root, 'objects')) ? root : undefined;
+  if (!existsSync(root) || !statSync(root).isDirectory())
+    throw new Error(`${spec.repo} is not a directory or an http(s) URL`);
+  const gitdir = existsSync(join(root, '.git'))
+    ? join(root, '.git')
+    : existsSync(join(root, 'HEAD')) && existsSync(join(root, 'objects'))
+      ? root
+      : undefined;
   return {
     async source(rev) {
       if (rev === undefined) {
         if (gitdir === root) throw new Error(`${root} is a bare repository: give a revision with --ref`);
         return new DirectorySource(root);
       }
-      if (!gitdir) throw new Error(`${root} is not a git repository, so --ref ${rev} cannot be read; leave out --ref to use the files as they are`);
+      if (!gitdir)
+        throw new Error(
+          `${root} is not a git repository, so --ref ${rev} cannot be read; leave out --ref to use the files as they are`,
+        );
       return new GitObjectSource(gitdir, await resolveRevision(gitdir, rev));
     },
     close() {},

@@ -17,8 +17,19 @@ function paint(on: boolean, code: number, s: string): string {
 function describeChange(c: Change, steps: Step[]): string {
   const t = c.target;
   const what =
-    t.kind === 'component' ? `component ${t.key} (${t.type})` : t.kind === 'service' ? `service ${t.app}/${t.service}` : t.kind === 'image' ? `image ${t.ref}` : t.kind === 'files' ? `files ${t.app}/${t.hash.slice(0, 12)}` : `${t.kind} ${t.app}/${t.name}`;
-  const versions = c.from !== undefined || c.to !== undefined ? `  ${c.from ?? ''}${c.from !== undefined && c.to !== undefined ? ' → ' : ''}${c.to ?? ''}` : '';
+    t.kind === 'component'
+      ? `component ${t.key} (${t.type})`
+      : t.kind === 'service'
+        ? `service ${t.app}/${t.service}`
+        : t.kind === 'image'
+          ? `image ${t.ref}`
+          : t.kind === 'files'
+            ? `files ${t.app}/${t.hash.slice(0, 12)}`
+            : `${t.kind} ${t.app}/${t.name}`;
+  const versions =
+    c.from !== undefined || c.to !== undefined
+      ? `  ${c.from ?? ''}${c.from !== undefined && c.to !== undefined ? ' → ' : ''}${c.to ?? ''}`
+      : '';
   const kinds = [...new Set(steps.filter((s) => targetName(s.target) === targetName(t)).map((s) => s.kind))];
   const how = kinds.length > 0 ? `  [${kinds.join(' → ')}]` : '';
   return `${what}${versions}${how}  (${c.reason})`;
@@ -54,7 +65,9 @@ export function renderPlan(plan: Plan, opts: RenderOptions): string {
     out.push('');
   }
   for (const stage of plan.stages) {
-    out.push(p(1, stage.name === 'remove' ? 'Remove apps no longer desired' : stage.name.replace(/^group/, 'Order group')));
+    out.push(
+      p(1, stage.name === 'remove' ? 'Remove apps no longer desired' : stage.name.replace(/^group/, 'Order group')),
+    );
     const names = new Set(stage.steps.map((s) => targetName(s.target)));
     for (const c of plan.changes) {
       if (shown.has(c) || !names.has(targetName(c.target))) continue;
@@ -67,9 +80,19 @@ export function renderPlan(plan: Plan, opts: RenderOptions): string {
   const rest = plan.changes.filter((c) => !shown.has(c));
   if (commits.length > 0 || rest.length > 0) {
     out.push(p(1, 'Finalize') + ' — after the health window passes');
-    if (commits.length > 0) out.push(`  ${p(32, '✓')} commit ${commits.map((s) => (s.target.kind === 'component' ? s.target.key : '')).join(', ')} (ascending order groups)`);
-    const removals = plan.finalize.filter((s) => s.kind === 'remove' && plan.changes.every((c) => c.action !== 'remove' || targetName(c.target) !== targetName(s.target)));
-    if (removals.length > 0) out.push(`  ${p(31, '-')} remove the replaced containers: ${removals.map((s) => targetName(s.target).replace(/^service\//, '')).join(', ')}`);
+    if (commits.length > 0)
+      out.push(
+        `  ${p(32, '✓')} commit ${commits.map((s) => (s.target.kind === 'component' ? s.target.key : '')).join(', ')} (ascending order groups)`,
+      );
+    const removals = plan.finalize.filter(
+      (s) =>
+        s.kind === 'remove' &&
+        plan.changes.every((c) => c.action !== 'remove' || targetName(c.target) !== targetName(s.target)),
+    );
+    if (removals.length > 0)
+      out.push(
+        `  ${p(31, '-')} remove the replaced containers: ${removals.map((s) => targetName(s.target).replace(/^service\//, '')).join(', ')}`,
+      );
     for (const c of rest) out.push(line(c, plan.finalize));
     out.push('');
   }

@@ -1,7 +1,19 @@
 // The planner: DesiredState x ObservedState -> Plan. Pure and deterministic (same inputs, same
 // plan, byte for byte) and linear in the number of components, services and containers.
 
-import type { Change, DesiredApp, DesiredComponent, DesiredService, DesiredState, ObservedContainer, ObservedState, Plan, Stage, Step, StepTarget } from '../model/index.js';
+import type {
+  Change,
+  DesiredApp,
+  DesiredComponent,
+  DesiredService,
+  DesiredState,
+  ObservedContainer,
+  ObservedState,
+  Plan,
+  Stage,
+  Step,
+  StepTarget,
+} from '../model/index.js';
 import { checkOrderRules, checkTransitions, layerGroup } from './transitions.js';
 import { stepId } from './ids.js';
 import { PlanError } from './errors.js';
@@ -84,7 +96,14 @@ class Builder {
     const id = stepId('pull', target);
     if (!this.pulled.has(image)) {
       this.pulled.add(image);
-      this.prepare.push({ id, kind: 'pull', target, dependsOn: [], image, ...(svc.config.platform ? { platform: svc.config.platform } : {}) });
+      this.prepare.push({
+        id,
+        kind: 'pull',
+        target,
+        dependsOn: [],
+        image,
+        ...(svc.config.platform ? { platform: svc.config.platform } : {}),
+      });
     }
   }
 
@@ -96,7 +115,13 @@ class Builder {
       if (this.written.has(id)) continue;
       this.written.add(id);
       const tree = app.files?.find((t) => t.hash === hash);
-      this.prepare.push({ id, kind: 'write-files', target, dependsOn: [], to: `${tree?.entries.length ?? 0} file${tree?.entries.length === 1 ? '' : 's'}` });
+      this.prepare.push({
+        id,
+        kind: 'write-files',
+        target,
+        dependsOn: [],
+        to: `${tree?.entries.length ?? 0} file${tree?.entries.length === 1 ? '' : 's'}`,
+      });
     }
   }
 }
@@ -104,7 +129,12 @@ class Builder {
 /** start-first needs the old container's host ports free while both run: without host ports only. */
 function updateOrder(app: DesiredApp, svc: DesiredService): 'start-first' | 'stop-first' | 'new-before-old' {
   if (svc.updateOrder === 'stop-first') return 'stop-first';
-  if (svc.updateOrder === 'start-first' && !svc.config.ports.some((p) => p.hostPort !== undefined) && !svc.config.networkMode) return 'start-first';
+  if (
+    svc.updateOrder === 'start-first' &&
+    !svc.config.ports.some((p) => p.hostPort !== undefined) &&
+    !svc.config.networkMode
+  )
+    return 'start-first';
   return app.strategy;
 }
 
@@ -121,9 +151,17 @@ function changedDefinitions(b: Builder, app: DesiredApp): Set<string> {
     if (seen && n.configHash && seen !== n.configHash) networks.add(n.name);
   }
   for (const v of app.volumes) {
-    const seen = b.observed.volumes.find((o) => o.app === app.name && o.name === v.name && (o.engineName ?? `${app.name}_${o.name}`) === (v.engineName ?? `${app.name}_${v.name}`))?.configHash;
+    const seen = b.observed.volumes.find(
+      (o) =>
+        o.app === app.name &&
+        o.name === v.name &&
+        (o.engineName ?? `${app.name}_${o.name}`) === (v.engineName ?? `${app.name}_${v.name}`),
+    )?.configHash;
     if (seen && v.configHash && seen !== v.configHash) {
-      throw new PlanError(`volume "${v.name}" of app "${app.name}" is defined differently from the volume on the gateway (driver, options or name changed); recreating it would drop its data, which rollgate never does silently: back it up and remove it by hand (docker volume rm), give the volume a new key, or set x-rollgate: { recreate_volumes: true } to have a changed volume made anew, empty, beside the old one`, `volume ${app.name}/${v.name}`);
+      throw new PlanError(
+        `volume "${v.name}" of app "${app.name}" is defined differently from the volume on the gateway (driver, options or name changed); recreating it would drop its data, which rollgate never does silently: back it up and remove it by hand (docker volume rm), give the volume a new key, or set x-rollgate: { recreate_volumes: true } to have a changed volume made anew, empty, beside the old one`,
+        `volume ${app.name}/${v.name}`,
+      );
     }
   }
   return networks;
@@ -136,7 +174,10 @@ function checkHealthyWaits(b: Builder, app: DesiredApp): void {
     for (const [dep, c] of Object.entries(s.config.dependsOn)) {
       const d = app.services.find((x) => x.name === dep);
       if (c.condition === 'service_healthy' && d && !d.config.healthcheck && without.has(d.config.image)) {
-        throw new PlanError(`"${s.name}" of app "${app.name}" waits for "${dep}" to be healthy (depends_on: service_healthy), but "${dep}" has no healthcheck, neither in the Compose file nor in its image ${d.config.image}`, `depends_on ${app.name}/${s.name}`);
+        throw new PlanError(
+          `"${s.name}" of app "${app.name}" waits for "${dep}" to be healthy (depends_on: service_healthy), but "${dep}" has no healthcheck, neither in the Compose file nor in its image ${d.config.image}`,
+          `depends_on ${app.name}/${s.name}`,
+        );
       }
     }
   }
@@ -155,9 +196,22 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
     const target: StepTarget = { kind: 'network', app: app.name, name: n.name };
     const observed = b.observed.networks.find((o) => o.app === app.name && o.name === n.name);
     const id = stepId('recreate-network', target);
-    steps.push({ id, kind: 'recreate-network', target, dependsOn: stopsBeforeRecreate, ...(n.engineName ? { engineName: n.engineName } : {}), ...(observed?.spec ? { previous: observed.spec } : {}) });
+    steps.push({
+      id,
+      kind: 'recreate-network',
+      target,
+      dependsOn: stopsBeforeRecreate,
+      ...(n.engineName ? { engineName: n.engineName } : {}),
+      ...(observed?.spec ? { previous: observed.spec } : {}),
+    });
     recreateIds.push(id);
-    b.changes.push({ action: 'change', target, ...(observed?.configHash ? { from: observed.configHash.slice(0, 12) } : {}), ...(n.configHash ? { to: n.configHash.slice(0, 12) } : {}), reason: 'its definition changed: it is made again, and the containers on it with it (stop-first)' });
+    b.changes.push({
+      action: 'change',
+      target,
+      ...(observed?.configHash ? { from: observed.configHash.slice(0, 12) } : {}),
+      ...(n.configHash ? { to: n.configHash.slice(0, 12) } : {}),
+      reason: 'its definition changed: it is made again, and the containers on it with it (stop-first)',
+    });
   }
   const obsNets = b.networksByApp.get(app.name) ?? new Set<string>();
   const obsVols = b.volumesByApp.get(app.name) ?? new Set<string>();
@@ -165,16 +219,33 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
   for (const n of app.networks) {
     if (obsNets.has(n.name) || n.external) continue;
     const target: StepTarget = { kind: 'network', app: app.name, name: n.name };
-    steps.push({ id: stepId('create-network', target), kind: 'create-network', target, dependsOn: [], ...(n.engineName ? { engineName: n.engineName } : {}) });
+    steps.push({
+      id: stepId('create-network', target),
+      kind: 'create-network',
+      target,
+      dependsOn: [],
+      ...(n.engineName ? { engineName: n.engineName } : {}),
+    });
     infra.push(stepId('create-network', target));
     b.changes.push({ action: 'add', target, reason: 'network' });
   }
   for (const v of app.volumes) {
     // The same key under another Engine name (recreate_volumes) is another volume.
-    const have = b.observed.volumes.some((o) => o.app === app.name && o.name === v.name && (o.engineName ?? `${app.name}_${o.name}`) === (v.engineName ?? `${app.name}_${v.name}`));
+    const have = b.observed.volumes.some(
+      (o) =>
+        o.app === app.name &&
+        o.name === v.name &&
+        (o.engineName ?? `${app.name}_${o.name}`) === (v.engineName ?? `${app.name}_${v.name}`),
+    );
     if (have || v.external) continue;
     const target: StepTarget = { kind: 'volume', app: app.name, name: v.name };
-    steps.push({ id: stepId('create-volume', target), kind: 'create-volume', target, dependsOn: [], ...(v.engineName ? { engineName: v.engineName } : {}) });
+    steps.push({
+      id: stepId('create-volume', target),
+      kind: 'create-volume',
+      target,
+      dependsOn: [],
+      ...(v.engineName ? { engineName: v.engineName } : {}),
+    });
     infra.push(stepId('create-volume', target));
     b.changes.push({ action: 'add', target, reason: 'named volume' });
   }
@@ -191,7 +262,13 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
       steps.push({ id: stopId, kind: 'stop', target, dependsOn: [], containerId: c.containerId });
       stopsBeforeRecreate.push(stopId);
     }
-    fin.push({ id: stepId('remove', target, c.containerId), kind: 'remove', target, dependsOn: [], containerId: c.containerId });
+    fin.push({
+      id: stepId('remove', target, c.containerId),
+      kind: 'remove',
+      target,
+      dependsOn: [],
+      containerId: c.containerId,
+    });
     b.changes.push({ action: 'remove', target, from: c.configHash.slice(0, 12), reason });
   };
 
@@ -200,12 +277,18 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
     const list = (byService.get(svc.name) ?? []).sort((x, y) => byString(x.containerId, y.containerId));
     byService.delete(svc.name);
     // pull_policy always (or a due period) and the tag moved in the registry: same configuration, new image.
-    const moved = b.moved.has(svc.config.image) && svc.pullPolicy !== undefined && svc.pullPolicy !== 'missing' && svc.pullPolicy !== 'never';
+    const moved =
+      b.moved.has(svc.config.image) &&
+      svc.pullPolicy !== undefined &&
+      svc.pullPolicy !== 'missing' &&
+      svc.pullPolicy !== 'never';
     const onRecreated = !svc.config.networkMode && svc.config.networks.some((n) => recreated.has(n));
     const matching = moved || onRecreated ? [] : list.filter((c) => c.configHash === svc.configHash);
     const match = matching.find((c) => c.state === 'running') ?? matching[0];
     const others = list.filter((c) => c !== match);
-    const depStarts = Object.keys(svc.config.dependsOn).map((d) => startIds.get(d)).filter((x): x is string => x !== undefined);
+    const depStarts = Object.keys(svc.config.dependsOn)
+      .map((d) => startIds.get(d))
+      .filter((x): x is string => x !== undefined);
     const waitFor = Object.entries(svc.config.dependsOn)
       .filter(([, c]) => c.condition !== 'service_started')
       .map(([service, c]) => ({ service, condition: c.condition }))
@@ -213,25 +296,53 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
     const cn = svc.config.containerName ? { containerName: svc.config.containerName } : {};
     const start = (dependsOn: string[], containerId?: string, extraWait: Step['waitFor'] = []): Step => {
       const wait = [...waitFor, ...extraWait];
-      const s: Step = { id: stepId('start', target), kind: 'start', target, dependsOn: [...dependsOn, ...depStarts], to: svc.configHash, ...(containerId ? { containerId } : {}), ...(wait.length ? { waitFor: wait } : {}), ...cn };
+      const s: Step = {
+        id: stepId('start', target),
+        kind: 'start',
+        target,
+        dependsOn: [...dependsOn, ...depStarts],
+        to: svc.configHash,
+        ...(containerId ? { containerId } : {}),
+        ...(wait.length ? { waitFor: wait } : {}),
+        ...cn,
+      };
       startIds.set(svc.name, s.id);
       return s;
     };
 
     if (match) {
-      for (const o of others) removeContainer(o, 'stale container of a service that already runs its desired configuration', true);
-      const restartFor = Object.entries(svc.config.dependsOn).filter(([d, c]) => c.restart && replaced.has(d)).map(([d]) => d);
+      for (const o of others)
+        removeContainer(o, 'stale container of a service that already runs its desired configuration', true);
+      const restartFor = Object.entries(svc.config.dependsOn)
+        .filter(([d, c]) => c.restart && replaced.has(d))
+        .map(([d]) => d);
       if (match.state === 'running' && restartFor.length > 0) {
         // Compose's depends_on restart: the dependency got a new container, so this one restarts after it.
         const stopId = stepId('stop', target, match.containerId);
-        steps.push({ id: stopId, kind: 'stop', target, dependsOn: restartFor.map((d) => startIds.get(d)!).filter(Boolean), containerId: match.containerId });
+        steps.push({
+          id: stopId,
+          kind: 'stop',
+          target,
+          dependsOn: restartFor.map((d) => startIds.get(d)!).filter(Boolean),
+          containerId: match.containerId,
+        });
         steps.push(start([stopId], match.containerId));
-        b.changes.push({ action: 'change', target, to: svc.configHash.slice(0, 12), reason: `restarted after ${restartFor.join(', ')} ${restartFor.length === 1 ? 'is' : 'are'} replaced (depends_on restart: true)` });
+        b.changes.push({
+          action: 'change',
+          target,
+          to: svc.configHash.slice(0, 12),
+          reason: `restarted after ${restartFor.join(', ')} ${restartFor.length === 1 ? 'is' : 'are'} replaced (depends_on restart: true)`,
+        });
       } else if (match.state === 'running') {
         unchangedServices.push(`${app.name}/${svc.name}`);
       } else {
         steps.push(start([], match.containerId));
-        b.changes.push({ action: 'repair', target, to: svc.configHash.slice(0, 12), reason: `container is ${match.state}; it is started again` });
+        b.changes.push({
+          action: 'repair',
+          target,
+          to: svc.configHash.slice(0, 12),
+          reason: `container is ${match.state}; it is started again`,
+        });
       }
       continue;
     }
@@ -242,7 +353,16 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
     const createId = stepId('create', target);
     const old = list.find((c) => c.state === 'running') ?? list[0];
     for (const o of list) if (o !== old) removeContainer(o, 'stale container', true);
-    const create: Step = { id: createId, kind: 'create', target, dependsOn: [...infra, ...(onRecreated ? recreateIds : [])], to: svc.configHash, image: svc.config.image, ...(old ? { replaces: old.containerId, from: old.configHash } : {}), ...cn };
+    const create: Step = {
+      id: createId,
+      kind: 'create',
+      target,
+      dependsOn: [...infra, ...(onRecreated ? recreateIds : [])],
+      to: svc.configHash,
+      image: svc.config.image,
+      ...(old ? { replaces: old.containerId, from: old.configHash } : {}),
+      ...cn,
+    };
     if (!old) {
       steps.push(create, start([createId]));
       b.changes.push({ action: 'add', target, to: svc.config.image, reason: 'new service' });
@@ -264,7 +384,13 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
       stop.dependsOn.push(createId);
       steps.push(create, stop, start([stopId]));
     }
-    fin.push({ id: stepId('remove', target, old.containerId), kind: 'remove', target, dependsOn: [], containerId: old.containerId });
+    fin.push({
+      id: stepId('remove', target, old.containerId),
+      kind: 'remove',
+      target,
+      dependsOn: [],
+      containerId: old.containerId,
+    });
     const from = old.image === svc.config.image ? old.configHash.slice(0, 12) : old.image;
     const to = old.image === svc.config.image ? svc.configHash.slice(0, 12) : svc.config.image;
     const same = old.configHash === svc.configHash;
@@ -276,7 +402,14 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
         : old.image === svc.config.image
           ? 'configuration changed'
           : 'image changed';
-    b.changes.push({ action: 'change', target, from, to, reason, ...(byRegistry ? { cause: 'registry' as const } : {}) });
+    b.changes.push({
+      action: 'change',
+      target,
+      from,
+      to,
+      reason,
+      ...(byRegistry ? { cause: 'registry' as const } : {}),
+    });
   }
   for (const name of [...byService.keys()].sort(byString)) {
     for (const c of byService.get(name)!) removeContainer(c, 'service is no longer in the compose file', true);
@@ -288,7 +421,13 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
     if (desiredNets.has(n)) continue;
     const target: StepTarget = { kind: 'network', app: app.name, name: n };
     const engineName = b.engineNames.get(`network/${app.name}/${n}`);
-    fin.push({ id: stepId('remove-network', target), kind: 'remove-network', target, dependsOn: removals, ...(engineName ? { engineName } : {}) });
+    fin.push({
+      id: stepId('remove-network', target),
+      kind: 'remove-network',
+      target,
+      dependsOn: removals,
+      ...(engineName ? { engineName } : {}),
+    });
     b.changes.push({ action: 'remove', target, reason: 'network no longer declared' });
   }
   if (app.pruneVolumes) {
@@ -297,7 +436,13 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
       if (desiredVols.has(v)) continue;
       const target: StepTarget = { kind: 'volume', app: app.name, name: v };
       const engineName = b.engineNames.get(`volume/${app.name}/${v}`);
-      fin.push({ id: stepId('remove-volume', target), kind: 'remove-volume', target, dependsOn: removals, ...(engineName ? { engineName } : {}) });
+      fin.push({
+        id: stepId('remove-volume', target),
+        kind: 'remove-volume',
+        target,
+        dependsOn: removals,
+        ...(engineName ? { engineName } : {}),
+      });
       b.changes.push({ action: 'remove', target, reason: 'volume no longer declared (x-rollgate.prune_volumes)' });
     }
   }
@@ -308,19 +453,47 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
 /** Containers and networks of apps that are no longer desired; their named volumes are kept. */
 function planRemovedApps(b: Builder, desiredApps: Set<string>): Step[] {
   const steps: Step[] = [];
-  const gone = b.observed.containers.filter((c) => !desiredApps.has(c.app)).sort((x, y) => byString(x.app, y.app) || byString(x.service, y.service) || byString(x.containerId, y.containerId));
+  const gone = b.observed.containers
+    .filter((c) => !desiredApps.has(c.app))
+    .sort((x, y) => byString(x.app, y.app) || byString(x.service, y.service) || byString(x.containerId, y.containerId));
   const removals: string[] = [];
   for (const c of gone) {
     const target: StepTarget = { kind: 'service', app: c.app, service: c.service };
-    if (c.state !== 'exited' && c.state !== 'created' && c.state !== 'dead') steps.push({ id: stepId('stop', target, c.containerId), kind: 'stop', target, dependsOn: [], containerId: c.containerId });
-    const rm: Step = { id: stepId('remove', target, c.containerId), kind: 'remove', target, dependsOn: [], containerId: c.containerId };
+    if (c.state !== 'exited' && c.state !== 'created' && c.state !== 'dead')
+      steps.push({
+        id: stepId('stop', target, c.containerId),
+        kind: 'stop',
+        target,
+        dependsOn: [],
+        containerId: c.containerId,
+      });
+    const rm: Step = {
+      id: stepId('remove', target, c.containerId),
+      kind: 'remove',
+      target,
+      dependsOn: [],
+      containerId: c.containerId,
+    };
     b.finalize.push(rm);
     removals.push(rm.id);
-    b.changes.push({ action: 'remove', target, from: c.configHash.slice(0, 12), reason: `app "${c.app}" is no longer desired` });
+    b.changes.push({
+      action: 'remove',
+      target,
+      from: c.configHash.slice(0, 12),
+      reason: `app "${c.app}" is no longer desired`,
+    });
   }
-  for (const n of b.observed.networks.filter((x) => !desiredApps.has(x.app)).sort((x, y) => byString(x.app, y.app) || byString(x.name, y.name))) {
+  for (const n of b.observed.networks
+    .filter((x) => !desiredApps.has(x.app))
+    .sort((x, y) => byString(x.app, y.app) || byString(x.name, y.name))) {
     const target: StepTarget = { kind: 'network', app: n.app, name: n.name };
-    b.finalize.push({ id: stepId('remove-network', target), kind: 'remove-network', target, dependsOn: removals, ...(n.engineName ? { engineName: n.engineName } : {}) });
+    b.finalize.push({
+      id: stepId('remove-network', target),
+      kind: 'remove-network',
+      target,
+      dependsOn: removals,
+      ...(n.engineName ? { engineName: n.engineName } : {}),
+    });
     b.changes.push({ action: 'remove', target, reason: `app "${n.app}" is no longer desired` });
   }
   return steps;
@@ -345,7 +518,8 @@ export function plan(desired: DesiredState, observed: ObservedState): Plan {
 
   // Units of work per order group; a group split by order rules keeps its apps in the last layer.
   const groups = new Map<number, Unit>();
-  const unit = (order: number) => groups.get(order) ?? groups.set(order, { order, components: [], apps: [] }).get(order)!;
+  const unit = (order: number) =>
+    groups.get(order) ?? groups.set(order, { order, components: [], apps: [] }).get(order)!;
   for (const c of changing) unit(c.order).components.push(c);
   for (const app of desired.apps) if (b.appSteps.has(app.name)) unit(app.order).apps.push(app.name);
 
@@ -360,10 +534,30 @@ export function plan(desired: DesiredState, observed: ObservedState): Plan {
         const target: StepTarget = { kind: 'component', key: c.key, type: c.type };
         const obs = obsComp.get(c.key)?.version;
         const from = obs !== undefined ? { from: obs } : {};
-        b.prepare.push({ id: stepId('download', target), kind: 'download', target, dependsOn: [], ...from, to: c.version, artifact: c.artifact });
+        b.prepare.push({
+          id: stepId('download', target),
+          kind: 'download',
+          target,
+          dependsOn: [],
+          ...from,
+          to: c.version,
+          artifact: c.artifact,
+        });
         steps.push({ id: stepId('install', target), kind: 'install', target, dependsOn: [], ...from, to: c.version });
-        steps.push({ id: stepId('reboot', target), kind: 'reboot', target, dependsOn: [stepId('install', target)], to: c.version });
-        b.changes.push({ action: obs === undefined ? 'add' : 'change', target, ...from, to: c.version, reason: obs === undefined ? 'version not known on the gateway' : 'new version' });
+        steps.push({
+          id: stepId('reboot', target),
+          kind: 'reboot',
+          target,
+          dependsOn: [stepId('install', target)],
+          to: c.version,
+        });
+        b.changes.push({
+          action: obs === undefined ? 'add' : 'change',
+          target,
+          ...from,
+          to: c.version,
+          reason: obs === undefined ? 'version not known on the gateway' : 'new version',
+        });
       }
       if (i === layers.length - 1) for (const a of g.apps) steps.push(...b.appSteps.get(a)!);
       if (layer.length > 0) componentStages.push(layer);
@@ -392,7 +586,12 @@ export function plan(desired: DesiredState, observed: ObservedState): Plan {
   for (const layer of componentStages) {
     for (const c of layer) {
       const target: StepTarget = { kind: 'component', key: c.key, type: c.type };
-      b.finalize.push({ id: stepId('cleanup', target), kind: 'cleanup', target, dependsOn: [stepId('commit', target)] });
+      b.finalize.push({
+        id: stepId('cleanup', target),
+        kind: 'cleanup',
+        target,
+        dependsOn: [stepId('commit', target)],
+      });
     }
   }
 

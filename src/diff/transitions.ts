@@ -59,28 +59,46 @@ function describe(state: Map<string, string | undefined>, comps: DesiredComponen
  * Walks the stages from the observed versions to the desired ones and refuses the first
  * reachable state that is forbidden, or not allowed when an allow-list is given.
  */
-export function checkTransitions(all: DesiredComponent[], start: Map<string, string | undefined>, stages: DesiredComponent[][], constraints: Constraints): void {
+export function checkTransitions(
+  all: DesiredComponent[],
+  start: Map<string, string | undefined>,
+  stages: DesiredComponent[][],
+  constraints: Constraints,
+): void {
   const { forbidden, allowedTransitions, endStates } = constraints;
   if (forbidden.length === 0 && allowedTransitions.length === 0) return;
   const named = new Set<string>();
-  for (const p of [...forbidden, ...allowedTransitions, ...endStates]) for (const n of Object.keys(p.versions)) for (const c of componentsNamed(n, all)) named.add(c.key);
+  for (const p of [...forbidden, ...allowedTransitions, ...endStates])
+    for (const n of Object.keys(p.versions)) for (const c of componentsNamed(n, all)) named.add(c.key);
   const state = new Map(start);
   const versionsOf = (name: string) => componentsNamed(name, all).map((c) => state.get(c.key));
   const check = () => {
     for (const f of forbidden) {
       if (matchesSome(f.versions, versionsOf)) {
-        throw new PlanError(`the plan would pass through the forbidden combination "${f.name}" (${describe(state, all)})`, f.name);
+        throw new PlanError(
+          `the plan would pass through the forbidden combination "${f.name}" (${describe(state, all)})`,
+          f.name,
+        );
       }
     }
-    if (allowedTransitions.length > 0 && ![...allowedTransitions, ...endStates].some((a) => matchesEvery(a.versions, versionsOf))) {
-      throw new PlanError(`the plan would pass through a state that no allowed transition or end state accepts (${describe(state, all)})`, 'transitions.allowed');
+    if (
+      allowedTransitions.length > 0 &&
+      ![...allowedTransitions, ...endStates].some((a) => matchesEvery(a.versions, versionsOf))
+    ) {
+      throw new PlanError(
+        `the plan would pass through a state that no allowed transition or end state accepts (${describe(state, all)})`,
+        'transitions.allowed',
+      );
     }
   };
   for (const stage of stages) {
     const relevant = stage.filter((c) => named.has(c.key));
     const rest = stage.filter((c) => !named.has(c.key));
     if (relevant.length > MAX_CONSTRAINED_PER_STAGE) {
-      throw new PlanError(`${relevant.length} constrained components change in one stage (${relevant.map((c) => c.key).join(', ')}); at most ${MAX_CONSTRAINED_PER_STAGE} can be verified: spread them over order groups`, 'stage-size');
+      throw new PlanError(
+        `${relevant.length} constrained components change in one stage (${relevant.map((c) => c.key).join(', ')}); at most ${MAX_CONSTRAINED_PER_STAGE} can be verified: spread them over order groups`,
+        'stage-size',
+      );
     }
     // Unconstrained components do not change any verdict; apply them first.
     for (const c of rest) state.set(c.key, c.version);

@@ -9,7 +9,10 @@ import type { ContainerStates } from './probes.js';
 export function dockerContainerStates(docker: Docker): ContainerStates {
   return {
     async service(app, service) {
-      const list = await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL.app}=${app}`, `${LABEL.service}=${service}`] }) });
+      const list = await docker.listContainers({
+        all: true,
+        filters: JSON.stringify({ label: [`${LABEL.app}=${app}`, `${LABEL.service}=${service}`] }),
+      });
       return list.map((c) => {
         // "Up 3 seconds (healthy)"; the list API carries health only in the status text.
         const health = /\((healthy|unhealthy|health: starting)\)/.exec(c.Status)?.[1]?.replace('health: ', '');

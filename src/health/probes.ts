@@ -49,7 +49,9 @@ function httpProbe(c: Extract<HealthCheck, { kind: 'http' }>): Promise<ProbeResu
       resolve({ ok: false, detail: `${c.url} did not answer within ${c.timeoutMs} ms` });
       req.destroy();
     });
-    req.once('error', (err: NodeJS.ErrnoException) => resolve({ ok: false, detail: `${c.url}: ${err.code ?? err.message}` }));
+    req.once('error', (err: NodeJS.ErrnoException) =>
+      resolve({ ok: false, detail: `${c.url}: ${err.code ?? err.message}` }),
+    );
   });
 }
 
@@ -62,9 +64,14 @@ function tcpProbe(c: Extract<HealthCheck, { kind: 'tcp' }>): Promise<ProbeResult
       s.destroy();
       resolve(r);
     };
-    const timer = setTimeout(() => done({ ok: false, detail: `${where}: no connection within ${c.timeoutMs} ms` }), c.timeoutMs);
+    const timer = setTimeout(
+      () => done({ ok: false, detail: `${where}: no connection within ${c.timeoutMs} ms` }),
+      c.timeoutMs,
+    );
     s.once('connect', () => done({ ok: true, detail: `${where} accepts connections` }));
-    s.once('error', (err: NodeJS.ErrnoException) => done({ ok: false, detail: `${where}: ${err.code ?? err.message}` }));
+    s.once('error', (err: NodeJS.ErrnoException) =>
+      done({ ok: false, detail: `${where}: ${err.code ?? err.message}` }),
+    );
   });
 }
 
@@ -95,7 +102,8 @@ function commandProbe(c: Extract<HealthCheck, { kind: 'command' }>): Promise<Pro
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       const said = out.trim() ? `; it printed: ${out.trim()}` : '';
-      if (timedOut) resolve({ ok: false, detail: `${c.argv.join(' ')} ran longer than ${c.timeoutMs} ms and was killed${said}` });
+      if (timedOut)
+        resolve({ ok: false, detail: `${c.argv.join(' ')} ran longer than ${c.timeoutMs} ms and was killed${said}` });
       else if (code === 0) resolve({ ok: true, detail: 'exit 0' });
       else resolve({ ok: false, detail: `${c.argv.join(' ')} exited ${code ?? signal}${said}` });
     });
@@ -109,7 +117,9 @@ async function containerProbe(c: Extract<HealthCheck, { kind: 'container' }>, en
   try {
     list = await Promise.race([
       env.containers.service(c.app, c.service),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the Engine did not answer within ${c.timeoutMs} ms`)), c.timeoutMs).unref()),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`the Engine did not answer within ${c.timeoutMs} ms`)), c.timeoutMs).unref(),
+      ),
     ]);
   } catch (err) {
     return { ok: false, detail: `${name}: ${(err as Error).message}` };
@@ -121,7 +131,8 @@ async function containerProbe(c: Extract<HealthCheck, { kind: 'container' }>, en
   if (running.length === 0) return { ok: false, detail: `${name} is not running` };
   if (c.condition === 'healthy') {
     const healthy = running.some((x) => x.health === 'healthy');
-    if (!healthy) return { ok: false, detail: `${name} is ${running[0]!.health ?? 'without a health status'}, not healthy` };
+    if (!healthy)
+      return { ok: false, detail: `${name} is ${running[0]!.health ?? 'without a health status'}, not healthy` };
     return { ok: true, detail: `${name} is healthy` };
   }
   return { ok: true, detail: `${name} is running` };

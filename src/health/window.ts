@@ -45,7 +45,13 @@ const secs = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms} ms`);
 
 export function healthWindow(spec: HealthSpec, env: ProbeEnv, opts: WindowOptions): Promise<HealthVerdict> {
   const start = Date.now();
-  const tallies: CheckTally[] = spec.checks.map((c) => ({ name: c.name, required: c.required, passes: 0, failures: 0, consecutiveFailures: 0 }));
+  const tallies: CheckTally[] = spec.checks.map((c) => ({
+    name: c.name,
+    required: c.required,
+    passes: 0,
+    failures: 0,
+    consecutiveFailures: 0,
+  }));
   const required = tallies.filter((t) => t.required);
   const timers = new Set<NodeJS.Timeout>();
   const later = (ms: number, fn: () => void) => {
@@ -66,9 +72,21 @@ export function healthWindow(spec: HealthSpec, env: ProbeEnv, opts: WindowOption
       finished = true;
       for (const t of timers) clearTimeout(t);
       opts.signal?.removeEventListener('abort', onAbort);
-      const warnings = tallies.filter((t) => !t.required && t.last && !t.last.ok).map((t) => `${t.name}: ${t.last!.detail}`);
-      const verdict: HealthVerdict = { ok, ...(reason ? { reason } : {}), warnings, checks: tallies, elapsedMs: Date.now() - start };
-      if (ok) opts.log.info({ checks: tallies.length, warnings }, `health${subject} passed: ${required.length} required check(s) held for ${secs(spec.windowMs)}${warnings.length ? `; advisory failing: ${warnings.join('; ')}` : ''}`);
+      const warnings = tallies
+        .filter((t) => !t.required && t.last && !t.last.ok)
+        .map((t) => `${t.name}: ${t.last!.detail}`);
+      const verdict: HealthVerdict = {
+        ok,
+        ...(reason ? { reason } : {}),
+        warnings,
+        checks: tallies,
+        elapsedMs: Date.now() - start,
+      };
+      if (ok)
+        opts.log.info(
+          { checks: tallies.length, warnings },
+          `health${subject} passed: ${required.length} required check(s) held for ${secs(spec.windowMs)}${warnings.length ? `; advisory failing: ${warnings.join('; ')}` : ''}`,
+        );
       else opts.log.error({ reason }, `health${subject} failed: ${reason}`);
       resolve(verdict);
     };
@@ -91,8 +109,13 @@ export function healthWindow(spec: HealthSpec, env: ProbeEnv, opts: WindowOption
       }
     };
     later(spec.deadlineMs, () => {
-      const failing = tallies.filter((t) => t.required && !t.last?.ok).map((t) => `${t.name}: ${t.last?.detail ?? 'no answer yet'}`);
-      finish(false, `the required checks did not hold for ${secs(spec.windowMs)} within the deadline of ${secs(spec.deadlineMs)}${failing.length ? ` (failing: ${failing.join('; ')})` : ' (they kept failing and recovering)'}`);
+      const failing = tallies
+        .filter((t) => t.required && !t.last?.ok)
+        .map((t) => `${t.name}: ${t.last?.detail ?? 'no answer yet'}`);
+      finish(
+        false,
+        `the required checks did not hold for ${secs(spec.windowMs)} within the deadline of ${secs(spec.deadlineMs)}${failing.length ? ` (failing: ${failing.join('; ')})` : ' (they kept failing and recovering)'}`,
+      );
     });
     if (required.length === 0) windowTimer = later(spec.windowMs, () => finish(true));
 
@@ -107,11 +130,20 @@ export function healthWindow(spec: HealthSpec, env: ProbeEnv, opts: WindowOption
         if (r.ok) {
           tally.passes++;
           tally.consecutiveFailures = 0;
-          if (wasOk === false) opts.log.info({ check: check.name }, `health check ${check.name} passes again: ${r.detail}`);
+          if (wasOk === false)
+            opts.log.info({ check: check.name }, `health check ${check.name} passes again: ${r.detail}`);
         } else {
           tally.failures++;
           tally.consecutiveFailures++;
-          opts.log.warn({ check: check.name, required: check.required, failures: tally.consecutiveFailures, threshold: check.failureThreshold }, `health check ${check.name}${check.required ? '' : ' (advisory)'} failed (${tally.consecutiveFailures}/${check.failureThreshold}): ${r.detail}`);
+          opts.log.warn(
+            {
+              check: check.name,
+              required: check.required,
+              failures: tally.consecutiveFailures,
+              threshold: check.failureThreshold,
+            },
+            `health check ${check.name}${check.required ? '' : ' (advisory)'} failed (${tally.consecutiveFailures}/${check.failureThreshold}): ${r.detail}`,
+          );
           if (check.required && tally.consecutiveFailures >= check.failureThreshold) {
             return finish(false, `${check.name} failed ${tally.consecutiveFailures} time(s) in a row: ${r.detail}`);
           }

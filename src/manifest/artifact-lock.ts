@@ -30,15 +30,31 @@ export async function artifactsToLock(source: RepoSource): Promise<LockNeeds> {
     const at = { y: fleetY, path: ['systems', name, 'manifest'] };
     const path = ctx.resolve(at, sys.manifest);
     if (!path) continue;
-    const m = path.endsWith('.mender') ? await manifestFromArtifact(ctx, at, path) : await ctx.parse(at, path, 'manifest');
-    const types = (m?.value as { component_types?: Record<string, { artifact_path?: string; artifact_name?: string }> } | undefined)?.component_types ?? {};
-    const named = Object.values(types).filter((t) => t.artifact_path === undefined && typeof t.artifact_name === 'string').map((t) => t.artifact_name!);
+    const m = path.endsWith('.mender')
+      ? await manifestFromArtifact(ctx, at, path)
+      : await ctx.parse(at, path, 'manifest');
+    const types =
+      (m?.value as { component_types?: Record<string, { artifact_path?: string; artifact_name?: string }> } | undefined)
+        ?.component_types ?? {};
+    const named = Object.values(types)
+      .filter((t) => t.artifact_path === undefined && typeof t.artifact_name === 'string')
+      .map((t) => t.artifact_name!);
     for (const target of fleet.targets.filter((t) => t.system === name)) {
-      for (const o of Object.values(target.overrides?.component_types ?? {})) if (o.artifact_path === undefined && o.artifact_name) named.push(o.artifact_name);
+      for (const o of Object.values(target.overrides?.component_types ?? {}))
+        if (o.artifact_path === undefined && o.artifact_name) named.push(o.artifact_name);
     }
-    const dirs = sys.artifacts === undefined ? ['artifacts'] : Array.isArray(sys.artifacts) ? sys.artifacts : [sys.artifacts];
-    const index = await new ArtifactIndex(ctx, { dirs: dirs.map((d) => ctx.resolve({ y: fleetY, path: ['systems', name, 'artifacts'] }, d) ?? ''), at }).byName();
+    const dirs =
+      sys.artifacts === undefined ? ['artifacts'] : Array.isArray(sys.artifacts) ? sys.artifacts : [sys.artifacts];
+    const index = await new ArtifactIndex(ctx, {
+      dirs: dirs.map((d) => ctx.resolve({ y: fleetY, path: ['systems', name, 'artifacts'] }, d) ?? ''),
+      at,
+    }).byName();
     for (const n of named) (index.has(n) ? inRepo : want).add(n);
   }
-  return { ...(fleet.artifact_store ? { store: fleet.artifact_store } : {}), names: [...want].sort(), inRepo: [...inRepo].sort(), problems: problems.list };
+  return {
+    ...(fleet.artifact_store ? { store: fleet.artifact_store } : {}),
+    names: [...want].sort(),
+    inRepo: [...inRepo].sort(),
+    problems: problems.list,
+  };
 }

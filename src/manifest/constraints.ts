@@ -12,11 +12,17 @@ export function emptyConstraints(): Constraints {
 type RawCombination = { name: string; versions: Record<string, string | string[]> };
 
 function pattern(c: RawCombination): { name: string; versions: VersionPattern } {
-  return { name: c.name, versions: Object.fromEntries(Object.entries(c.versions).map(([k, v]) => [k, Array.isArray(v) ? v : [v]])) };
+  return {
+    name: c.name,
+    versions: Object.fromEntries(Object.entries(c.versions).map(([k, v]) => [k, Array.isArray(v) ? v : [v]])),
+  };
 }
 
 /** Components a constraint name refers to: a component key (or id) first, else a type. */
-export function componentsNamed<C extends { key: string; type: string; id?: string }>(name: string, components: C[]): C[] {
+export function componentsNamed<C extends { key: string; type: string; id?: string }>(
+  name: string,
+  components: C[],
+): C[] {
   const byKey = components.filter((c) => c.key === name || c.id === name);
   return byKey.length > 0 ? byKey : components.filter((c) => c.type === name);
 }
@@ -31,16 +37,27 @@ export function matchesEvery(p: VersionPattern, versionOf: (name: string) => (st
 
 /** For every name, some component named has one of the listed versions. */
 export function matchesSome(p: VersionPattern, versionOf: (name: string) => (string | undefined)[]): boolean {
-  return Object.entries(p).every(([name, allowed]) => versionOf(name).some((v) => allowed.includes('*') || (v !== undefined && allowed.includes(v))));
+  return Object.entries(p).every(([name, allowed]) =>
+    versionOf(name).some((v) => allowed.includes('*') || (v !== undefined && allowed.includes(v))),
+  );
 }
 
 export function loadConstraints(ctx: LoadContext, y: YamlFile, components: DesiredComponent[]): Constraints {
-  const doc = y.value as { endStates?: RawCombination[]; order?: { name: string; before: string; after: string }[]; transitions?: { allowed?: RawCombination[]; forbidden?: RawCombination[] } };
+  const doc = y.value as {
+    endStates?: RawCombination[];
+    order?: { name: string; before: string; after: string }[];
+    transitions?: { allowed?: RawCombination[]; forbidden?: RawCombination[] };
+  };
   const known = (name: string) => componentsNamed(name, components).length > 0;
   const checkNames = (list: RawCombination[] | undefined, path: (string | number)[]) =>
     (list ?? []).forEach((c, i) => {
       for (const n of Object.keys(c.versions)) {
-        if (!known(n)) ctx.at({ y, path: [...path, i, 'versions', n] }, `constraint "${c.name}" names "${n}", which is neither a component id nor a component type of this system`, 'key');
+        if (!known(n))
+          ctx.at(
+            { y, path: [...path, i, 'versions', n] },
+            `constraint "${c.name}" names "${n}", which is neither a component id nor a component type of this system`,
+            'key',
+          );
       }
     });
   checkNames(doc.endStates, ['endStates']);
@@ -48,9 +65,14 @@ export function loadConstraints(ctx: LoadContext, y: YamlFile, components: Desir
   checkNames(doc.transitions?.forbidden, ['transitions', 'forbidden']);
   (doc.order ?? []).forEach((o, i) => {
     for (const k of ['before', 'after'] as const) {
-      if (!known(o[k])) ctx.at({ y, path: ['order', i, k] }, `order rule "${o.name}" names "${o[k]}", which is neither a component id nor a component type of this system`);
+      if (!known(o[k]))
+        ctx.at(
+          { y, path: ['order', i, k] },
+          `order rule "${o.name}" names "${o[k]}", which is neither a component id nor a component type of this system`,
+        );
     }
-    if (o.before === o.after) ctx.at({ y, path: ['order', i] }, `order rule "${o.name}" puts "${o.before}" before itself`);
+    if (o.before === o.after)
+      ctx.at({ y, path: ['order', i] }, `order rule "${o.name}" puts "${o.before}" before itself`);
   });
   const c: Constraints = {
     endStates: (doc.endStates ?? []).map(pattern),
@@ -61,9 +83,16 @@ export function loadConstraints(ctx: LoadContext, y: YamlFile, components: Desir
   const desiredVersions = (name: string) => componentsNamed(name, components).map((x) => x.version);
   if (c.endStates.length > 0 && !c.endStates.some((e) => matchesEvery(e.versions, desiredVersions))) {
     const state = components.map((x) => `${x.key}=${x.version}`).join(', ');
-    ctx.at({ y, path: ['endStates'] }, `the desired state (${state}) is not an acceptable end state (acceptable: ${c.endStates.map((e) => e.name).join(', ')})`);
+    ctx.at(
+      { y, path: ['endStates'] },
+      `the desired state (${state}) is not an acceptable end state (acceptable: ${c.endStates.map((e) => e.name).join(', ')})`,
+    );
   }
   const hit = c.forbidden.find((f) => matchesSome(f.versions, desiredVersions));
-  if (hit) ctx.at({ y, path: ['transitions', 'forbidden', c.forbidden.indexOf(hit)] }, `the desired state itself matches the forbidden combination "${hit.name}"`);
+  if (hit)
+    ctx.at(
+      { y, path: ['transitions', 'forbidden', c.forbidden.indexOf(hit)] },
+      `the desired state itself matches the forbidden combination "${hit.name}"`,
+    );
   return c;
 }

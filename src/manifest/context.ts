@@ -37,7 +37,12 @@ export class LoadContext {
   }
 
   /** Reads a file named at `at`; missing files and refused paths are reported there. */
-  async readNamed(at: At | undefined, repoPath: string, opts: { maxBytes: number; head?: number }, what: string): Promise<RepoFile | undefined> {
+  async readNamed(
+    at: At | undefined,
+    repoPath: string,
+    opts: { maxBytes: number; head?: number },
+    what: string,
+  ): Promise<RepoFile | undefined> {
     let file: RepoFile | null;
     try {
       file = await this.source.read(repoPath, opts);
@@ -63,7 +68,12 @@ export class LoadContext {
   }
 
   /** Reads, parses and schema-validates a YAML file once; undefined if it has problems. */
-  yaml(at: At | undefined, repoPath: string, schema: SchemaName | ((y: YamlFile) => SchemaName | undefined), what: string): Promise<YamlFile | undefined> {
+  yaml(
+    at: At | undefined,
+    repoPath: string,
+    schema: SchemaName | ((y: YamlFile) => SchemaName | undefined),
+    what: string,
+  ): Promise<YamlFile | undefined> {
     const key = `${repoPath}|${typeof schema === 'string' ? schema : 'dyn'}`;
     let p = this.yamlCache.get(key);
     if (!p) {

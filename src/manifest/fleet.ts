@@ -28,7 +28,10 @@ export interface FleetTarget {
   variables?: Record<string, string | number | boolean>;
   overrides?: {
     component_types?: Record<string, { artifact_path?: string; artifact_name?: string; artifact_sha256?: string }>;
-    apps?: Record<string, { services?: Record<string, { image?: string; environment?: Record<string, string | number | boolean> }> }>;
+    apps?: Record<
+      string,
+      { services?: Record<string, { image?: string; environment?: Record<string, string | number | boolean> }> }
+    >;
   };
 }
 

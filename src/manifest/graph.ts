@@ -26,4 +26,3 @@ export function findCycle(deps: Map<string, string[]>): string[] | undefined {
   }
   return undefined;
 }
-

@@ -5,7 +5,13 @@ import type { LoadContext } from './context.js';
 import { parseDuration } from './duration.js';
 import type { YamlFile } from './yaml-file.js';
 
-export const HEALTH_DEFAULTS = { windowMs: 60_000, deadlineMs: 600_000, intervalMs: 5_000, timeoutMs: 5_000, failureThreshold: 3 };
+export const HEALTH_DEFAULTS = {
+  windowMs: 60_000,
+  deadlineMs: 600_000,
+  intervalMs: 5_000,
+  timeoutMs: 5_000,
+  failureThreshold: 3,
+};
 
 export function emptyHealth(): HealthSpec {
   return { windowMs: HEALTH_DEFAULTS.windowMs, deadlineMs: HEALTH_DEFAULTS.deadlineMs, checks: [] };
@@ -24,11 +30,20 @@ interface RawCheck {
 }
 
 export function loadHealth(ctx: LoadContext, y: YamlFile, apps: DesiredApp[]): HealthSpec {
-  const doc = y.value as { window?: string; deadline?: string; defaults?: { interval?: string; timeout?: string; failureThreshold?: number }; checks: RawCheck[] };
-  const ms = (s: string | undefined, dflt: number) => (s === undefined ? dflt : parseDuration(s) ?? dflt);
+  const doc = y.value as {
+    window?: string;
+    deadline?: string;
+    defaults?: { interval?: string; timeout?: string; failureThreshold?: number };
+    checks: RawCheck[];
+  };
+  const ms = (s: string | undefined, dflt: number) => (s === undefined ? dflt : (parseDuration(s) ?? dflt));
   const windowMs = ms(doc.window, HEALTH_DEFAULTS.windowMs);
   const deadlineMs = ms(doc.deadline, Math.max(HEALTH_DEFAULTS.deadlineMs, windowMs * 2));
-  if (deadlineMs < windowMs) ctx.at({ y, path: ['deadline'] }, `deadline (${doc.deadline}) is shorter than the window (${doc.window ?? '60s'}); the health gate could never pass`);
+  if (deadlineMs < windowMs)
+    ctx.at(
+      { y, path: ['deadline'] },
+      `deadline (${doc.deadline}) is shorter than the window (${doc.window ?? '60s'}); the health gate could never pass`,
+    );
   const d = doc.defaults ?? {};
   const names = new Set<string>();
   const checks: HealthCheck[] = [];
@@ -38,7 +53,10 @@ export function loadHealth(ctx: LoadContext, y: YamlFile, apps: DesiredApp[]): H
     names.add(c.name);
     const kinds = (['http', 'tcp', 'command', 'container'] as const).filter((k) => c[k] !== undefined);
     if (kinds.length !== 1) {
-      ctx.at(at, `a check has exactly one of http, tcp, command, container; "${c.name}" has ${kinds.length === 0 ? 'none' : kinds.join(' and ')}`);
+      ctx.at(
+        at,
+        `a check has exactly one of http, tcp, command, container; "${c.name}" has ${kinds.length === 0 ? 'none' : kinds.join(' and ')}`,
+      );
       return;
     }
     const base = {
@@ -50,7 +68,12 @@ export function loadHealth(ctx: LoadContext, y: YamlFile, apps: DesiredApp[]): H
     };
     if (c.http) {
       const es = c.http.expectStatus;
-      checks.push({ ...base, kind: 'http', url: c.http.url, expectStatus: es === undefined ? [200] : Array.isArray(es) ? es : [es] });
+      checks.push({
+        ...base,
+        kind: 'http',
+        url: c.http.url,
+        expectStatus: es === undefined ? [200] : Array.isArray(es) ? es : [es],
+      });
     } else if (c.tcp) {
       checks.push({ ...base, kind: 'tcp', host: c.tcp.host ?? '127.0.0.1', port: c.tcp.port });
     } else if (c.command) {
@@ -59,11 +82,23 @@ export function loadHealth(ctx: LoadContext, y: YamlFile, apps: DesiredApp[]): H
       const { app, service } = c.container;
       const a = apps.find((x) => x.name === app);
       const condition = c.container.condition ?? 'running';
-      if (!a) ctx.at({ y, path: ['checks', i, 'container', 'app'] }, `check "${c.name}" names app "${app}", which this system does not run (apps: ${apps.map((x) => x.name).join(', ') || 'none'})`);
+      if (!a)
+        ctx.at(
+          { y, path: ['checks', i, 'container', 'app'] },
+          `check "${c.name}" names app "${app}", which this system does not run (apps: ${apps.map((x) => x.name).join(', ') || 'none'})`,
+        );
       else {
         const svc = a.services.find((s) => s.name === service);
-        if (!svc) ctx.at({ y, path: ['checks', i, 'container', 'service'] }, `check "${c.name}" names service "${service}", which app "${app}" does not define`);
-        else if (condition === 'healthy' && !svc.config.healthcheck) ctx.at({ y, path: ['checks', i, 'container', 'condition'] }, `check "${c.name}" waits for "${app}/${service}" to be healthy, but it has no healthcheck`);
+        if (!svc)
+          ctx.at(
+            { y, path: ['checks', i, 'container', 'service'] },
+            `check "${c.name}" names service "${service}", which app "${app}" does not define`,
+          );
+        else if (condition === 'healthy' && !svc.config.healthcheck)
+          ctx.at(
+            { y, path: ['checks', i, 'container', 'condition'] },
+            `check "${c.name}" waits for "${app}/${service}" to be healthy, but it has no healthcheck`,
+          );
       }
       checks.push({ ...base, kind: 'container', app, service, condition });
     }

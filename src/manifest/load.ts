@@ -19,9 +19,17 @@ async function loadFleet(ctx: LoadContext): Promise<YamlFile | undefined> {
   const fleet = y.value as FleetDoc;
   const names = new Map<string, number>();
   fleet.targets.forEach((t, i) => {
-    if (names.has(t.name)) ctx.at({ y, path: ['targets', i, 'name'] }, `target name "${t.name}" is used twice (first at targets[${names.get(t.name)}])`);
+    if (names.has(t.name))
+      ctx.at(
+        { y, path: ['targets', i, 'name'] },
+        `target name "${t.name}" is used twice (first at targets[${names.get(t.name)}])`,
+      );
     names.set(t.name, i);
-    if (!(t.system in fleet.systems)) ctx.at({ y, path: ['targets', i, 'system'] }, `target "${t.name}" names system "${t.system}", which is not under "systems" (defined: ${Object.keys(fleet.systems).join(', ')})`);
+    if (!(t.system in fleet.systems))
+      ctx.at(
+        { y, path: ['targets', i, 'system'] },
+        `target "${t.name}" names system "${t.system}", which is not under "systems" (defined: ${Object.keys(fleet.systems).join(', ')})`,
+      );
   });
   return y;
 }
@@ -34,28 +42,66 @@ export interface LoadOptions {
   variables?: Record<string, string>;
 }
 
-async function loadSystem(ctx: LoadContext, fleetY: YamlFile, targetIndex: number, device: DeviceIdentity, opts: LoadOptions): Promise<DesiredState | undefined> {
+async function loadSystem(
+  ctx: LoadContext,
+  fleetY: YamlFile,
+  targetIndex: number,
+  device: DeviceIdentity,
+  opts: LoadOptions,
+): Promise<DesiredState | undefined> {
   const fleet = fleetY.value as FleetDoc;
   const target = fleet.targets[targetIndex]!;
   const files = fleet.systems[target.system];
   if (!files) return undefined;
-  const sysAt = (k: string, ...rest: (string | number)[]): At => ({ y: fleetY, path: ['systems', target.system, k, ...rest] });
-  const ovAt = (...rest: (string | number)[]): At => ({ y: fleetY, path: ['targets', targetIndex, 'overrides', ...rest] });
+  const sysAt = (k: string, ...rest: (string | number)[]): At => ({
+    y: fleetY,
+    path: ['systems', target.system, k, ...rest],
+  });
+  const ovAt = (...rest: (string | number)[]): At => ({
+    y: fleetY,
+    path: ['targets', targetIndex, 'overrides', ...rest],
+  });
   const before = ctx.problems.count;
 
-  const componentOverrides: ComponentOverrides = new Map(Object.entries(target.overrides?.component_types ?? {}).map(([type, fields]) => [type, { fields, at: ovAt('component_types', type) }]));
+  const componentOverrides: ComponentOverrides = new Map(
+    Object.entries(target.overrides?.component_types ?? {}).map(([type, fields]) => [
+      type,
+      { fields, at: ovAt('component_types', type) },
+    ]),
+  );
   let components: DesiredState['components'] = [];
   const beforeComponents = ctx.problems.count;
   if (files.manifest) {
     const mPath = ctx.resolve(sysAt('manifest'), files.manifest);
     const tPath = files.topology ? ctx.resolve(sysAt('topology'), files.topology) : undefined;
-    const dirs = files.artifacts === undefined ? ['artifacts'] : Array.isArray(files.artifacts) ? files.artifacts : [files.artifacts];
-    const resolved = dirs.map((d) => (d === '.' || d === './' ? '' : ctx.resolve(sysAt('artifacts'), d))).filter((d): d is string => d !== undefined);
-    const lookup = { dirs: resolved, at: sysAt('artifacts'), ...(fleet.artifact_store ? { store: fleet.artifact_store } : {}) };
-    if (mPath) components = await loadComponents(ctx, { manifestAt: sysAt('manifest'), manifestPath: mPath, ...(tPath ? { topology: { at: sysAt('topology'), path: tPath } } : {}), overrides: componentOverrides, lookup, system: target.system });
+    const dirs =
+      files.artifacts === undefined
+        ? ['artifacts']
+        : Array.isArray(files.artifacts)
+          ? files.artifacts
+          : [files.artifacts];
+    const resolved = dirs
+      .map((d) => (d === '.' || d === './' ? '' : ctx.resolve(sysAt('artifacts'), d)))
+      .filter((d): d is string => d !== undefined);
+    const lookup = {
+      dirs: resolved,
+      at: sysAt('artifacts'),
+      ...(fleet.artifact_store ? { store: fleet.artifact_store } : {}),
+    };
+    if (mPath)
+      components = await loadComponents(ctx, {
+        manifestAt: sysAt('manifest'),
+        manifestPath: mPath,
+        ...(tPath ? { topology: { at: sysAt('topology'), path: tPath } } : {}),
+        overrides: componentOverrides,
+        lookup,
+        system: target.system,
+      });
   } else {
-    if (files.topology) ctx.at(sysAt('topology'), `a topology without a manifest: set "manifest" for system "${target.system}"`);
-    for (const [, o] of componentOverrides) ctx.at(o.at, `override for a component type, but system "${target.system}" has no manifest`, 'key');
+    if (files.topology)
+      ctx.at(sysAt('topology'), `a topology without a manifest: set "manifest" for system "${target.system}"`);
+    for (const [, o] of componentOverrides)
+      ctx.at(o.at, `override for a component type, but system "${target.system}" has no manifest`, 'key');
   }
 
   const componentsOk = ctx.problems.count === beforeComponents;
@@ -65,14 +111,20 @@ async function loadSystem(ctx: LoadContext, fleetY: YamlFile, targetIndex: numbe
   const targetVars = new Map(Object.entries(target.variables ?? {}).map(([k, v]) => [k, String(v)]));
   const appOverrides = target.overrides?.apps ?? {};
   for (const name of Object.keys(appOverrides)) {
-    if (!files.apps?.[name]) ctx.at(ovAt('apps', name), `override for app "${name}", which system "${target.system}" does not run`, 'key');
+    if (!files.apps?.[name])
+      ctx.at(ovAt('apps', name), `override for app "${name}", which system "${target.system}" does not run`, 'key');
   }
   for (const [name, file] of Object.entries(files.apps ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
     const p = ctx.resolve(sysAt('apps', name), file);
     if (!p) continue;
     const y = await ctx.parse(sysAt('apps', name), p, 'compose file');
     if (!y) continue;
-    const overrides: ServiceOverrides = new Map(Object.entries(appOverrides[name]?.services ?? {}).map(([svc, fields]) => [svc, { fields, at: ovAt('apps', name, 'services', svc) }]));
+    const overrides: ServiceOverrides = new Map(
+      Object.entries(appOverrides[name]?.services ?? {}).map(([svc, fields]) => [
+        svc,
+        { fields, at: ovAt('apps', name, 'services', svc) },
+      ]),
+    );
     const variables = await dotEnv(ctx, p, new Map([...targetVars, ...Object.entries(opts.variables ?? {})]));
     const app = await loadComposeApp(ctx, name, y, { variables, overrides, warn: (m) => warnings.push(m) });
     if (app) apps.push(app);
@@ -125,12 +177,22 @@ function dedupe(problems: Problem[]): Problem[] {
   for (const p of unique) if (!fileOrder.has(p.file)) fileOrder.set(p.file, fileOrder.size);
   return unique
     .map((p, i) => ({ p, i }))
-    .sort((a, b) => fileOrder.get(a.p.file)! - fileOrder.get(b.p.file)! || (a.p.line ?? 0) - (b.p.line ?? 0) || (a.p.column ?? 0) - (b.p.column ?? 0) || a.i - b.i)
+    .sort(
+      (a, b) =>
+        fileOrder.get(a.p.file)! - fileOrder.get(b.p.file)! ||
+        (a.p.line ?? 0) - (b.p.line ?? 0) ||
+        (a.p.column ?? 0) - (b.p.column ?? 0) ||
+        a.i - b.i,
+    )
     .map((x) => x.p);
 }
 
 /** The gateway's desired state; throws FleetRepoError naming every problem found. */
-export async function loadDesiredState(source: RepoSource, device: DeviceIdentity, opts: LoadOptions = {}): Promise<DesiredState> {
+export async function loadDesiredState(
+  source: RepoSource,
+  device: DeviceIdentity,
+  opts: LoadOptions = {},
+): Promise<DesiredState> {
   const problems = new Problems();
   const ctx = new LoadContext(source, problems);
   const fleetY = await loadFleet(ctx);
@@ -138,8 +200,18 @@ export async function loadDesiredState(source: RepoSource, device: DeviceIdentit
   const fleet = fleetY!.value as FleetDoc;
   const idx = findTarget(fleet, device);
   if (idx < 0) {
-    const labels = Object.entries(device.labels).map(([k, v]) => `${k}=${v}`).join(', ') || 'none';
-    throw new FleetRepoError([{ file: FLEET_FILE, line: 1, column: 1, message: `no target matches gateway "${device.id}" (labels: ${labels}); targets: ${fleet.targets.map((t) => t.name).join(', ')}` }]);
+    const labels =
+      Object.entries(device.labels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ') || 'none';
+    throw new FleetRepoError([
+      {
+        file: FLEET_FILE,
+        line: 1,
+        column: 1,
+        message: `no target matches gateway "${device.id}" (labels: ${labels}); targets: ${fleet.targets.map((t) => t.name).join(', ')}`,
+      },
+    ]);
   }
   const desired = await loadSystem(ctx, fleetY!, idx, device, opts);
   if (!desired) throw new FleetRepoError(dedupe(problems.list));
@@ -154,7 +226,10 @@ export interface TargetValidation {
 }
 
 /** Loads every target of the fleet repo (for the fleet repo's own CI); collects all problems. */
-export async function validateFleetRepo(source: RepoSource, opts: LoadOptions = {}): Promise<{ targets: TargetValidation[]; problems: Problem[] }> {
+export async function validateFleetRepo(
+  source: RepoSource,
+  opts: LoadOptions = {},
+): Promise<{ targets: TargetValidation[]; problems: Problem[] }> {
   const problems = new Problems();
   const fleetY = await loadFleet(new LoadContext(source, problems));
   if (!fleetY) return { targets: [], problems: problems.list };
@@ -164,7 +239,10 @@ export async function validateFleetRepo(source: RepoSource, opts: LoadOptions = 
     const t = fleet.targets[i]!;
     const device = exampleIdentity(t);
     // A context per target: each one sees its files' problems itself (duplicates are merged below).
-    const desired = t.system in fleet.systems ? await loadSystem(new LoadContext(source, problems), fleetY, i, device, opts) : undefined;
+    const desired =
+      t.system in fleet.systems
+        ? await loadSystem(new LoadContext(source, problems), fleetY, i, device, opts)
+        : undefined;
     targets.push({ target: t.name, system: t.system, device, ...(desired ? { desired } : {}) });
   }
   return { targets, problems: dedupe(problems.list) };

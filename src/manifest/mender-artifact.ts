@@ -57,7 +57,10 @@ export async function readArtifactHeader(bytes: Uint8Array): Promise<ArtifactHea
   if (!headerName) throw new Error(`Mender artifact without a header.tar (format version ${formatVersion})`);
   let headerTar = outer.get(headerName)!;
   if (headerName === 'header.tar.gz') headerTar = gunzipSync(headerTar);
-  else if (headerName !== 'header.tar') throw new Error(`Mender artifact header compressed as ${headerName}; rollgate reads gzip or uncompressed headers (mender-artifact write --compression gzip)`);
+  else if (headerName !== 'header.tar')
+    throw new Error(
+      `Mender artifact header compressed as ${headerName}; rollgate reads gzip or uncompressed headers (mender-artifact write --compression gzip)`,
+    );
   const inner = await tarEntries(headerTar, (n) => n === 'header-info');
   const info = inner.get('header-info');
   if (!info) throw new Error('Mender artifact header has no header-info');
@@ -84,13 +87,18 @@ export async function readArtifactHeader(bytes: Uint8Array): Promise<ArtifactHea
  * name the component type (or, as artifacts built for a whole system do, one of the system's
  * types), and every payload must be of the interface's type.
  */
-export function incompatibility(header: Pick<ArtifactHeader, 'name' | 'deviceTypes' | 'payloadTypes'>, component: { type: string; interface: string }, systemTypes: readonly string[]): string | undefined {
+export function incompatibility(
+  header: Pick<ArtifactHeader, 'name' | 'deviceTypes' | 'payloadTypes'>,
+  component: { type: string; interface: string },
+  systemTypes: readonly string[],
+): string | undefined {
   const fits = [component.type, ...systemTypes];
   if (header.deviceTypes.length > 0 && !header.deviceTypes.some((d) => fits.includes(d))) {
     return `artifact "${header.name}" is for device types ${header.deviceTypes.join(', ')}, and component type "${component.type}" is none of them${systemTypes.length ? ` (nor is the system type ${systemTypes.join(', ')})` : ''}`;
   }
   const wrong = header.payloadTypes.filter((t) => t !== component.interface);
-  if (wrong.length > 0) return `artifact "${header.name}" carries a ${wrong.join(', ')} payload, and component type "${component.type}" installs through interface "${component.interface}"`;
+  if (wrong.length > 0)
+    return `artifact "${header.name}" carries a ${wrong.join(', ')} payload, and component type "${component.type}" installs through interface "${component.interface}"`;
   return undefined;
 }
 
@@ -101,6 +109,9 @@ export async function readPayloadFiles(bytes: Uint8Array): Promise<Map<string, B
   if (!name) throw new Error('the artifact has no payload data/0000.tar');
   let inner = outer.get(name)!;
   if (name === 'data/0000.tar.gz') inner = gunzipSync(inner);
-  else if (name !== 'data/0000.tar') throw new Error(`the payload is compressed as ${name}; rollgate reads gzip or uncompressed payloads here (mender-artifact write --compression gzip)`);
+  else if (name !== 'data/0000.tar')
+    throw new Error(
+      `the payload is compressed as ${name}; rollgate reads gzip or uncompressed payloads here (mender-artifact write --compression gzip)`,
+    );
   return tarEntries(inner, () => true);
 }

@@ -7,7 +7,13 @@ import type { At, LoadContext } from './context.js';
 import { validateSchema } from './schema.js';
 import { sha256Hex } from './canonical.js';
 import { ARTIFACT_LOCK_FILE } from './fleet.js';
-import { ARTIFACT_HEAD_BYTES, incompatibility, readArtifactHeader, readPayloadFiles, type ArtifactHeader } from './mender-artifact.js';
+import {
+  ARTIFACT_HEAD_BYTES,
+  incompatibility,
+  readArtifactHeader,
+  readPayloadFiles,
+  type ArtifactHeader,
+} from './mender-artifact.js';
 import { RepoPathError } from './source.js';
 import { parseYamlFile, problemAt, type YamlFile } from './yaml-file.js';
 
@@ -66,10 +72,12 @@ export class ArtifactIndex {
       for (const dir of this.lookup.dirs) {
         const files = (await this.ctx.source.list(dir, MAX_INDEXED_FILES)) ?? [];
         for (const path of files.filter((f) => f.endsWith('.mender'))) {
-          const f = await this.ctx.source.read(path, { maxBytes: MAX_REPO_ARTIFACT_BYTES, head: ARTIFACT_HEAD_BYTES }).catch((e: unknown) => {
-            if (e instanceof RepoPathError) return null;
-            throw e;
-          });
+          const f = await this.ctx.source
+            .read(path, { maxBytes: MAX_REPO_ARTIFACT_BYTES, head: ARTIFACT_HEAD_BYTES })
+            .catch((e: unknown) => {
+              if (e instanceof RepoPathError) return null;
+              throw e;
+            });
           if (!f) continue;
           try {
             const header = await readArtifactHeader(f.bytes);
@@ -93,7 +101,13 @@ export class ArtifactIndex {
       const out = new Map<string, { sha256: string }>();
       for (const [name, v] of Object.entries(doc?.artifacts ?? {})) {
         if (typeof v?.sha256 === 'string' && /^[0-9a-f]{64}$/.test(v.sha256)) out.set(name, { sha256: v.sha256 });
-        else if (y) problemAt(this.ctx.problems, y, ['artifacts', name], `expected { sha256: <64 hex digits> } for artifact "${name}"`);
+        else if (y)
+          problemAt(
+            this.ctx.problems,
+            y,
+            ['artifacts', name],
+            `expected { sha256: <64 hex digits> } for artifact "${name}"`,
+          );
       }
       return out;
     })();
@@ -101,10 +115,19 @@ export class ArtifactIndex {
   }
 }
 
-async function findByName(ctx: LoadContext, type: string, name: string, at: At, index: ArtifactIndex): Promise<ResolvedArtifact | undefined> {
+async function findByName(
+  ctx: LoadContext,
+  type: string,
+  name: string,
+  at: At,
+  index: ArtifactIndex,
+): Promise<ResolvedArtifact | undefined> {
   const found = (await index.byName()).get(name) ?? [];
   if (found.length > 1) {
-    ctx.at(at, `component type "${type}": artifact "${name}" is in ${found.map((f) => f.path).join(' and ')}; keep one`);
+    ctx.at(
+      at,
+      `component type "${type}": artifact "${name}" is in ${found.map((f) => f.path).join(' and ')}; keep one`,
+    );
     return undefined;
   }
   if (found.length === 1) {
@@ -116,32 +139,60 @@ async function findByName(ctx: LoadContext, type: string, name: string, at: At, 
     const lock = await index.lockFile();
     const entry = lock?.get(name);
     if (!entry) {
-      ctx.at(at, `component type "${type}": artifact "${name}" is not in ${index.lookup.dirs.join(', ')} and has no sha256 in ${ARTIFACT_LOCK_FILE}; run "rollgate artifacts lock" to fetch it from the artifact store and record it`);
+      ctx.at(
+        at,
+        `component type "${type}": artifact "${name}" is not in ${index.lookup.dirs.join(', ')} and has no sha256 in ${ARTIFACT_LOCK_FILE}; run "rollgate artifacts lock" to fetch it from the artifact store and record it`,
+      );
       return undefined;
     }
-    return { version: name, source: { kind: 'url', url: store.replaceAll('{artifact_name}', encodeURIComponent(name)), sha256: entry.sha256 } };
+    return {
+      version: name,
+      source: { kind: 'url', url: store.replaceAll('{artifact_name}', encodeURIComponent(name)), sha256: entry.sha256 },
+    };
   }
-  ctx.at(at, `component type "${type}": no artifact named "${name}" in ${index.lookup.dirs.join(', ')} of the fleet repo (set artifact_path, add the .mender file there, or set artifact_store in rollgate.yaml)`);
+  ctx.at(
+    at,
+    `component type "${type}": no artifact named "${name}" in ${index.lookup.dirs.join(', ')} of the fleet repo (set artifact_path, add the .mender file there, or set artifact_store in rollgate.yaml)`,
+  );
   return undefined;
 }
 
-async function resolveArtifact(ctx: LoadContext, type: string, base: { doc: ComponentTypeDoc; at: At }, override: { fields: ArtifactOverride; at: At } | undefined, cache: Map<string, Promise<ResolvedArtifact | undefined>>, index: ArtifactIndex): Promise<ResolvedArtifact | undefined> {
+async function resolveArtifact(
+  ctx: LoadContext,
+  type: string,
+  base: { doc: ComponentTypeDoc; at: At },
+  override: { fields: ArtifactOverride; at: At } | undefined,
+  cache: Map<string, Promise<ResolvedArtifact | undefined>>,
+  index: ArtifactIndex,
+): Promise<ResolvedArtifact | undefined> {
   const fields: ComponentTypeDoc = { ...base.doc, ...(override?.fields ?? {}) };
-  const pathAt: At = override?.fields.artifact_path !== undefined ? { y: override.at.y, path: [...override.at.path, 'artifact_path'] } : { y: base.at.y, path: [...base.at.path, 'artifact_path'] };
+  const pathAt: At =
+    override?.fields.artifact_path !== undefined
+      ? { y: override.at.y, path: [...override.at.path, 'artifact_path'] }
+      : { y: base.at.y, path: [...base.at.path, 'artifact_path'] };
   const typeAt: At = (override ?? base).at;
   if (fields.artifact_path === undefined) {
     // As Mender publishes manifests: the artifact by its name alone.
     if (fields.artifact_name === undefined) {
-      ctx.at(typeAt, `component type "${type}" names no artifact: give artifact_name (found among the repo's artifacts) or artifact_path`);
+      ctx.at(
+        typeAt,
+        `component type "${type}" names no artifact: give artifact_name (found among the repo's artifacts) or artifact_path`,
+      );
       return undefined;
     }
-    const nameAt: At = override?.fields.artifact_name !== undefined ? { y: override.at.y, path: [...override.at.path, 'artifact_name'] } : { y: base.at.y, path: [...base.at.path, 'artifact_name'] };
+    const nameAt: At =
+      override?.fields.artifact_name !== undefined
+        ? { y: override.at.y, path: [...override.at.path, 'artifact_name'] }
+        : { y: base.at.y, path: [...base.at.path, 'artifact_name'] };
     return findByName(ctx, type, fields.artifact_name, nameAt, index);
   }
   const p = fields.artifact_path;
   if (/^https?:\/\//.test(p)) {
     if (!fields.artifact_sha256 || !fields.artifact_name) {
-      ctx.at(pathAt, `artifact at a URL needs artifact_name and artifact_sha256 beside it, so it can be verified before anything is touched`);
+      ctx.at(
+        pathAt,
+        `artifact at a URL needs artifact_name and artifact_sha256 beside it, so it can be verified before anything is touched`,
+      );
       return undefined;
     }
     return { version: fields.artifact_name, source: { kind: 'url', url: p, sha256: fields.artifact_sha256 } };
@@ -157,22 +208,40 @@ async function resolveArtifact(ctx: LoadContext, type: string, base: { doc: Comp
   if (!pending) {
     pending = (async () => {
       const wantHash = fields.artifact_sha256 !== undefined;
-      const file = await ctx.readNamed(pathAt, repoPath, wantHash ? { maxBytes: MAX_REPO_ARTIFACT_BYTES } : { maxBytes: MAX_REPO_ARTIFACT_BYTES, head: ARTIFACT_HEAD_BYTES }, 'artifact');
+      const file = await ctx.readNamed(
+        pathAt,
+        repoPath,
+        wantHash
+          ? { maxBytes: MAX_REPO_ARTIFACT_BYTES }
+          : { maxBytes: MAX_REPO_ARTIFACT_BYTES, head: ARTIFACT_HEAD_BYTES },
+        'artifact',
+      );
       if (!file) return undefined;
       if (file.size > MAX_REPO_ARTIFACT_BYTES) {
-        ctx.at(pathAt, `artifact ${repoPath} is ${file.size} bytes; artifacts over ${MAX_REPO_ARTIFACT_BYTES} bytes belong at a URL`);
+        ctx.at(
+          pathAt,
+          `artifact ${repoPath} is ${file.size} bytes; artifacts over ${MAX_REPO_ARTIFACT_BYTES} bytes belong at a URL`,
+        );
         return undefined;
       }
       if (wantHash) {
         const actual = sha256Hex(file.bytes);
         if (actual !== fields.artifact_sha256) {
-          ctx.at(pathAt, `artifact ${repoPath} has sha256 ${actual}, but artifact_sha256 says ${fields.artifact_sha256}`);
+          ctx.at(
+            pathAt,
+            `artifact ${repoPath} has sha256 ${actual}, but artifact_sha256 says ${fields.artifact_sha256}`,
+          );
           return undefined;
         }
       }
       try {
         const header = await readArtifactHeader(file.bytes);
-        const source: ArtifactSource = { kind: 'repo', path: repoPath, size: file.size, ...(fields.artifact_sha256 ? { sha256: fields.artifact_sha256 } : {}) };
+        const source: ArtifactSource = {
+          kind: 'repo',
+          path: repoPath,
+          size: file.size,
+          ...(fields.artifact_sha256 ? { sha256: fields.artifact_sha256 } : {}),
+        };
         return { version: header.name, source, header };
       } catch (err) {
         ctx.at(pathAt, `${repoPath}: ${(err as Error).message}`);
@@ -203,7 +272,10 @@ export async function manifestFromArtifact(ctx: LoadContext, at: At, repoPath: s
   try {
     const header = await readArtifactHeader(file.bytes);
     if (!header.payloadTypes.includes('mender-orchestrator-manifest')) {
-      ctx.at(at, `${repoPath} is artifact "${header.name}" with a ${header.payloadTypes.join(', ') || 'no'} payload, not a manifest artifact (payload type mender-orchestrator-manifest)`);
+      ctx.at(
+        at,
+        `${repoPath} is artifact "${header.name}" with a ${header.payloadTypes.join(', ') || 'no'} payload, not a manifest artifact (payload type mender-orchestrator-manifest)`,
+      );
       return undefined;
     }
     const files = [...(await readPayloadFiles(file.bytes))].filter(([n]) => /\.ya?ml$/.test(n));
@@ -235,7 +307,12 @@ export async function loadComponents(ctx: LoadContext, input: ComponentsInput): 
     const kind = (y.value as { kind?: unknown } | null)?.kind;
     if (kind === 'update_manifest') return 'mender-update-manifest' as const;
     if (kind === 'manifest') return 'mender-manifest' as const;
-    problemAt(ctx.problems, y, ['kind'], `expected kind "update_manifest" (2024 form) or "manifest" (with a topology file), got ${JSON.stringify(kind)}`);
+    problemAt(
+      ctx.problems,
+      y,
+      ['kind'],
+      `expected kind "update_manifest" (2024 form) or "manifest" (with a topology file), got ${JSON.stringify(kind)}`,
+    );
     return undefined;
   };
   let m: YamlFile | undefined;
@@ -246,13 +323,26 @@ export async function loadComponents(ctx: LoadContext, input: ComponentsInput): 
   } else m = await ctx.yaml(manifestAt, manifestPath, schemaOf, 'manifest');
   if (!m) return [];
   const index = new ArtifactIndex(ctx, input.lookup);
-  const doc = m.value as { kind: string; component_types: Record<string, ComponentTypeDoc>; system_types_compatible?: string[]; components?: { component_type: string; id: string; args?: (string | number)[] }[] };
+  const doc = m.value as {
+    kind: string;
+    component_types: Record<string, ComponentTypeDoc>;
+    system_types_compatible?: string[];
+    components?: { component_type: string; id: string; args?: (string | number)[] }[];
+  };
   const cache = new Map<string, Promise<ResolvedArtifact | undefined>>();
   for (const [type, o] of overrides) {
-    if (!(type in doc.component_types)) ctx.at(o.at, `override for component type "${type}", which ${manifestPath} does not define`, 'key');
+    if (!(type in doc.component_types))
+      ctx.at(o.at, `override for component type "${type}", which ${manifestPath} does not define`, 'key');
   }
   const artifactFor = (type: string) =>
-    resolveArtifact(ctx, type, { doc: doc.component_types[type]!, at: { y: m, path: ['component_types', type] } }, overrides.get(type), cache, index);
+    resolveArtifact(
+      ctx,
+      type,
+      { doc: doc.component_types[type]!, at: { y: m, path: ['component_types', type] } },
+      overrides.get(type),
+      cache,
+      index,
+    );
   const orderOf = (type: string) => doc.component_types[type]?.update_strategy?.order ?? DEFAULT_COMPONENT_ORDER;
 
   const entries: { key: string; type: string; id?: string; iface: string; args: string[]; at: At }[] = [];
@@ -260,50 +350,93 @@ export async function loadComponents(ctx: LoadContext, input: ComponentsInput): 
   let protocol: InterfaceProtocol;
   if (doc.kind === 'update_manifest') {
     protocol = 'update_manifest';
-    if (topology) ctx.at(topology.at, `a topology file goes with kind "manifest"; ${manifestPath} is kind "update_manifest", which lists its components itself`);
+    if (topology)
+      ctx.at(
+        topology.at,
+        `a topology file goes with kind "manifest"; ${manifestPath} is kind "update_manifest", which lists its components itself`,
+      );
     const ids = new Map<string, number>();
     doc.components!.forEach((c, i) => {
       const at: At = { y: m, path: ['components', i] };
       const ct = doc.component_types[c.component_type];
       if (!ct) {
-        ctx.at({ y: m, path: ['components', i, 'component_type'] }, `unknown component type "${c.component_type}" (defined: ${Object.keys(doc.component_types).join(', ')})`);
+        ctx.at(
+          { y: m, path: ['components', i, 'component_type'] },
+          `unknown component type "${c.component_type}" (defined: ${Object.keys(doc.component_types).join(', ')})`,
+        );
         return;
       }
       if (ids.has(c.id)) {
-        ctx.at({ y: m, path: ['components', i, 'id'] }, `component id "${c.id}" is used twice (first at components[${ids.get(c.id)}])`);
+        ctx.at(
+          { y: m, path: ['components', i, 'id'] },
+          `component id "${c.id}" is used twice (first at components[${ids.get(c.id)}])`,
+        );
         return;
       }
       ids.set(c.id, i);
       // As in Mender's own demo manifests, the interface defaults to the component type.
       const iface = ct.update_interface ?? c.component_type;
-      if (!checkInterface(ctx, { y: m, path: ['component_types', c.component_type, ct.update_interface ? 'update_interface' : 'component_type'] }, iface)) return;
+      if (
+        !checkInterface(
+          ctx,
+          {
+            y: m,
+            path: ['component_types', c.component_type, ct.update_interface ? 'update_interface' : 'component_type'],
+          },
+          iface,
+        )
+      )
+        return;
       entries.push({ key: c.id, type: c.component_type, id: c.id, iface, args: (c.args ?? []).map(String), at });
     });
   } else {
     protocol = 'manifest';
     if (!topology) {
-      ctx.at({ y: m, path: ['kind'] }, `kind "manifest" needs a topology file: set "topology" for this system in rollgate.yaml`);
+      ctx.at(
+        { y: m, path: ['kind'] },
+        `kind "manifest" needs a topology file: set "topology" for this system in rollgate.yaml`,
+      );
       return [];
     }
     const t = await ctx.yaml(topology.at, topology.path, 'mender-topology', 'topology');
     if (!t) return [];
-    const tdoc = t.value as { system_type?: string; components: { component_type: string; interface?: string; interface_args?: (string | number)[] }[] };
+    const tdoc = t.value as {
+      system_type?: string;
+      components: { component_type: string; interface?: string; interface_args?: (string | number)[] }[];
+    };
     systemType = tdoc.system_type;
-    if (tdoc.system_type !== undefined && doc.system_types_compatible !== undefined && !doc.system_types_compatible.includes(tdoc.system_type)) {
-      ctx.at({ y: t, path: ['system_type'] }, `system type "${tdoc.system_type}" is not in the manifest's system_types_compatible (${doc.system_types_compatible.join(', ')})`);
+    if (
+      tdoc.system_type !== undefined &&
+      doc.system_types_compatible !== undefined &&
+      !doc.system_types_compatible.includes(tdoc.system_type)
+    ) {
+      ctx.at(
+        { y: t, path: ['system_type'] },
+        `system type "${tdoc.system_type}" is not in the manifest's system_types_compatible (${doc.system_types_compatible.join(', ')})`,
+      );
     }
     const seen = new Map<string, number>();
     tdoc.components.forEach((c, i) => {
       const at: At = { y: t, path: ['components', i] };
       if (!doc.component_types[c.component_type]) {
-        ctx.at({ y: t, path: ['components', i, 'component_type'] }, `component type "${c.component_type}" has no entry in ${manifestPath} (defined: ${Object.keys(doc.component_types).join(', ')})`);
+        ctx.at(
+          { y: t, path: ['components', i, 'component_type'] },
+          `component type "${c.component_type}" has no entry in ${manifestPath} (defined: ${Object.keys(doc.component_types).join(', ')})`,
+        );
         return;
       }
       const n = (seen.get(c.component_type) ?? 0) + 1;
       seen.set(c.component_type, n);
       const iface = c.interface ?? c.component_type;
-      if (!checkInterface(ctx, { y: t, path: ['components', i, c.interface ? 'interface' : 'component_type'] }, iface)) return;
-      entries.push({ key: `${c.component_type}#${n}`, type: c.component_type, iface, args: (c.interface_args ?? []).map(String), at });
+      if (!checkInterface(ctx, { y: t, path: ['components', i, c.interface ? 'interface' : 'component_type'] }, iface))
+        return;
+      entries.push({
+        key: `${c.component_type}#${n}`,
+        type: c.component_type,
+        iface,
+        args: (c.interface_args ?? []).map(String),
+        at,
+      });
     });
   }
   const systemTypes = [input.system, ...(doc.system_types_compatible ?? []), ...(systemType ? [systemType] : [])];
@@ -314,12 +447,24 @@ export async function loadComponents(ctx: LoadContext, input: ComponentsInput): 
     if (!art) continue;
     const why = art.header ? incompatibility(art.header, { type: e.type, interface: e.iface }, systemTypes) : undefined;
     if (why) {
-      if (!reported.has(`${e.type}|${e.iface}`)) ctx.at({ y: m, path: ['component_types', e.type] }, `${why}; refused before anything runs`);
+      if (!reported.has(`${e.type}|${e.iface}`))
+        ctx.at({ y: m, path: ['component_types', e.type] }, `${why}; refused before anything runs`);
       reported.add(`${e.type}|${e.iface}`);
       continue;
     }
     const compatible = art.source.kind === 'url' ? { compatible: [...new Set([e.type, ...systemTypes])] } : {};
-    out.push({ key: e.key, type: e.type, ...(e.id !== undefined ? { id: e.id } : {}), interface: e.iface, interfaceArgs: e.args, protocol, version: art.version, artifact: art.source, order: orderOf(e.type), ...compatible });
+    out.push({
+      key: e.key,
+      type: e.type,
+      ...(e.id !== undefined ? { id: e.id } : {}),
+      interface: e.iface,
+      interfaceArgs: e.args,
+      protocol,
+      version: art.version,
+      artifact: art.source,
+      order: orderOf(e.type),
+      ...compatible,
+    });
   }
   return out;
 }

@@ -17,7 +17,10 @@ export function formatProblem(p: Problem): string {
 export class FleetRepoError extends Error {
   readonly problems: Problem[];
   constructor(problems: Problem[]) {
-    super(`fleet repo rejected (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` + problems.map((p) => '  ' + formatProblem(p)).join('\n'));
+    super(
+      `fleet repo rejected (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => '  ' + formatProblem(p)).join('\n'),
+    );
     this.name = 'FleetRepoError';
     this.problems = problems;
   }

@@ -66,14 +66,17 @@ function prune(errors: ErrorObject[]): ErrorObject[] {
       const b = e.schemaPath.slice(prefix.length).split('/')[0]!;
       branches.set(b, [...(branches.get(b) ?? []), e]);
     }
-    const typeMismatch = (errs: ErrorObject[]): boolean => errs.some((e) => e.instancePath === any.instancePath && e.keyword === 'type');
+    const typeMismatch = (errs: ErrorObject[]): boolean =>
+      errs.some((e) => e.instancePath === any.instancePath && e.keyword === 'type');
     const applicable = [...branches.values()].filter((errs) => !typeMismatch(errs));
     for (const e of branchErrs) drop.add(e);
     drop.add(any);
     if (applicable.length > 0) {
       for (const e of applicable[0]!) drop.delete(e);
     } else {
-      const types = [...branches.values()].flatMap((errs) => errs.filter((e) => e.keyword === 'type').map((e) => String(e.params['type'])));
+      const types = [...branches.values()].flatMap((errs) =>
+        errs.filter((e) => e.keyword === 'type').map((e) => String(e.params['type'])),
+      );
       extra.push({ ...any, keyword: 'type', params: { type: [...new Set(types)].join(' or ') } });
     }
   }
@@ -103,19 +106,42 @@ function report(problems: Problems, y: YamlFile, e: ErrorObject): void {
       return;
     case 'enum':
       if (e.propertyName !== undefined) {
-        problemAt(problems, y, [...path, e.propertyName], `unsupported key "${e.propertyName}" (expected one of: ${(e.params['allowedValues'] as unknown[]).join(', ')})`, 'key');
+        problemAt(
+          problems,
+          y,
+          [...path, e.propertyName],
+          `unsupported key "${e.propertyName}" (expected one of: ${(e.params['allowedValues'] as unknown[]).join(', ')})`,
+          'key',
+        );
         return;
       }
-      problemAt(problems, y, path, `expected one of ${(e.params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${describeType(value)}`);
+      problemAt(
+        problems,
+        y,
+        path,
+        `expected one of ${(e.params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${describeType(value)}`,
+      );
       return;
     case 'pattern': {
       if (e.propertyName !== undefined) {
-        problemAt(problems, y, [...path, e.propertyName], `name "${e.propertyName}" is not allowed: it must match ${String(e.params['pattern'])}`, 'key');
+        problemAt(
+          problems,
+          y,
+          [...path, e.propertyName],
+          `name "${e.propertyName}" is not allowed: it must match ${String(e.params['pattern'])}`,
+          'key',
+        );
         return;
       }
       const pattern = String(e.params['pattern']);
       const custom = (e.parentSchema as { 'x-expected'?: string } | undefined)?.['x-expected'];
-      const expected = custom ?? (pattern.includes('ms|s|m|h') ? 'a duration like 500ms, 30s, 5m or 1m30s' : pattern.includes('0-9a-f]{64}') ? 'a sha256 as 64 lowercase hex digits' : `a value matching ${pattern}`);
+      const expected =
+        custom ??
+        (pattern.includes('ms|s|m|h')
+          ? 'a duration like 500ms, 30s, 5m or 1m30s'
+          : pattern.includes('0-9a-f]{64}')
+            ? 'a sha256 as 64 lowercase hex digits'
+            : `a value matching ${pattern}`);
       problemAt(problems, y, path, `expected ${expected}, got ${describeType(value)}`);
       return;
     }

@@ -36,7 +36,10 @@ export interface RepoSource {
    * holds more than `limits` allow.
    */
   tree(repoPath: string, limits: TreeLimits): Promise<RepoTree | null>;
-  /** Paths of the regular files under a directory (recursively, sorted, at most `max`); null when it is not a directory. */
+  /**
+   * Paths of the regular files under a directory (recursively, sorted, at most `max`); null when it is not a
+   * directory.
+   */
   list(dir: string, max: number): Promise<string[] | null>;
 }
 
@@ -62,8 +65,14 @@ class TreeBudget {
   take(size: number): void {
     this.bytes += size;
     this.files += 1;
-    if (this.files > this.limits.maxFiles) throw new RepoPathError(`${this.root} holds more than ${this.limits.maxFiles} files; the limit for a mounted directory is ${this.limits.maxFiles}`);
-    if (this.bytes > this.limits.maxBytes) throw new RepoPathError(`${this.root} holds more than ${this.limits.maxBytes} bytes; the limit for mounted files is ${this.limits.maxBytes} bytes`);
+    if (this.files > this.limits.maxFiles)
+      throw new RepoPathError(
+        `${this.root} holds more than ${this.limits.maxFiles} files; the limit for a mounted directory is ${this.limits.maxFiles}`,
+      );
+    if (this.bytes > this.limits.maxBytes)
+      throw new RepoPathError(
+        `${this.root} holds more than ${this.limits.maxBytes} bytes; the limit for mounted files is ${this.limits.maxBytes} bytes`,
+      );
   }
 }
 
@@ -75,8 +84,10 @@ const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? 
  */
 export function resolveRepoPath(fromFile: string, rel: string): string {
   if (rel.length === 0) throw new RepoPathError('empty path');
-  if (rel.includes('\0') || rel.includes('\\')) throw new RepoPathError(`path ${JSON.stringify(rel)} contains a NUL or backslash`);
-  if (rel.startsWith('/')) throw new RepoPathError(`path ${JSON.stringify(rel)} is absolute; paths are relative to the file that names them`);
+  if (rel.includes('\0') || rel.includes('\\'))
+    throw new RepoPathError(`path ${JSON.stringify(rel)} contains a NUL or backslash`);
+  if (rel.startsWith('/'))
+    throw new RepoPathError(`path ${JSON.stringify(rel)} is absolute; paths are relative to the file that names them`);
   const joined = path.posix.normalize(path.posix.join(path.posix.dirname(fromFile), rel));
   if (joined === '..' || joined.startsWith('../') || joined.startsWith('/')) {
     throw new RepoPathError(`path ${JSON.stringify(rel)} leaves the repository`);
@@ -116,10 +127,12 @@ export class DirectorySource implements RepoSource {
       try {
         st = await fsp.lstat(cur);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR')
+          return null;
         throw err;
       }
-      if (st.isSymbolicLink()) throw new RepoPathError(`${segs.slice(0, i + 1).join('/')} is a symlink; symlinks are not followed`);
+      if (st.isSymbolicLink())
+        throw new RepoPathError(`${segs.slice(0, i + 1).join('/')} is a symlink; symlinks are not followed`);
       const last = i === segs.length - 1;
       if (!last && !st.isDirectory()) return null;
       if (last) {
@@ -171,14 +184,20 @@ export class DirectorySource implements RepoSource {
         throw err;
       });
       if (!st) return null;
-      if (st.isSymbolicLink()) throw new RepoPathError(`${segs.slice(0, i + 1).join('/')} is a symlink; symlinks are not followed`);
+      if (st.isSymbolicLink())
+        throw new RepoPathError(`${segs.slice(0, i + 1).join('/')} is a symlink; symlinks are not followed`);
       if (i < segs.length - 1 && !st.isDirectory()) return null;
     }
     const budget = new TreeBudget(repoPath, limits);
     const top = await fsp.lstat(cur);
     if (top.isFile()) {
       budget.take(top.size);
-      return { kind: 'file', entries: [{ path: segs[segs.length - 1]!, mode: top.mode & 0o111 ? 0o755 : 0o644, bytes: await fsp.readFile(cur) }] };
+      return {
+        kind: 'file',
+        entries: [
+          { path: segs[segs.length - 1]!, mode: top.mode & 0o111 ? 0o755 : 0o644, bytes: await fsp.readFile(cur) },
+        ],
+      };
     }
     if (!top.isDirectory()) throw new RepoPathError(`${repoPath} is neither a file nor a directory`);
     const entries: RepoTree['entries'] = [];
@@ -259,14 +278,16 @@ export class GitObjectSource implements RepoSource {
       if (!entry) return null;
       const shown = segs.slice(0, i + 1).join('/');
       if (entry.mode === MODE_SYMLINK) throw new RepoPathError(`${shown} is a symlink; symlinks are not followed`);
-      if (entry.mode === MODE_SUBMODULE) throw new RepoPathError(`${shown} is a submodule; submodules are not supported`);
+      if (entry.mode === MODE_SUBMODULE)
+        throw new RepoPathError(`${shown} is a submodule; submodules are not supported`);
       if (i < segs.length - 1) {
         if (entry.mode !== MODE_TREE) return null;
         treeOid = entry.oid;
       }
     }
     const budget = new TreeBudget(repoPath, limits);
-    const blob = async (oid: string): Promise<Uint8Array> => (await git.readBlob({ fs, gitdir: this.gitdir, oid })).blob;
+    const blob = async (oid: string): Promise<Uint8Array> =>
+      (await git.readBlob({ fs, gitdir: this.gitdir, oid })).blob;
     const mode = (m: string) => (m === '100755' ? 0o755 : 0o644);
     if (entry!.mode !== MODE_TREE) {
       const bytes = await blob(entry!.oid);
@@ -277,8 +298,10 @@ export class GitObjectSource implements RepoSource {
     const walk = async (oid: string, rel: string): Promise<void> => {
       for (const [name, e] of [...(await this.treeAt(oid))].sort(([a], [b]) => (a < b ? -1 : 1))) {
         const r = rel ? `${rel}/${name}` : name;
-        if (e.mode === MODE_SYMLINK) throw new RepoPathError(`${repoPath}/${r} is a symlink; symlinks are not followed`);
-        if (e.mode === MODE_SUBMODULE) throw new RepoPathError(`${repoPath}/${r} is a submodule; submodules are not supported`);
+        if (e.mode === MODE_SYMLINK)
+          throw new RepoPathError(`${repoPath}/${r} is a symlink; symlinks are not followed`);
+        if (e.mode === MODE_SUBMODULE)
+          throw new RepoPathError(`${repoPath}/${r} is a submodule; submodules are not supported`);
         if (e.mode === MODE_TREE) await walk(e.oid, r);
         else {
           const bytes = await blob(e.oid);
@@ -299,7 +322,8 @@ export class GitObjectSource implements RepoSource {
       if (!entry) return null;
       const shown = segs.slice(0, i + 1).join('/');
       if (entry.mode === MODE_SYMLINK) throw new RepoPathError(`${shown} is a symlink; symlinks are not followed`);
-      if (entry.mode === MODE_SUBMODULE) throw new RepoPathError(`${shown} is a submodule; submodules are not supported`);
+      if (entry.mode === MODE_SUBMODULE)
+        throw new RepoPathError(`${shown} is a submodule; submodules are not supported`);
       const last = i === segs.length - 1;
       if (!last) {
         if (entry.mode !== MODE_TREE) return null;

@@ -24,7 +24,10 @@ export interface Position {
 
 export function parseYamlFile(file: string, bytes: Uint8Array, problems: Problems): YamlFile | undefined {
   if (bytes.byteLength > MAX_YAML_BYTES) {
-    problems.add({ file, message: `file is ${bytes.byteLength} bytes; the limit for a manifest is ${MAX_YAML_BYTES} bytes` });
+    problems.add({
+      file,
+      message: `file is ${bytes.byteLength} bytes; the limit for a manifest is ${MAX_YAML_BYTES} bytes`,
+    });
     return undefined;
   }
   let text: string;
@@ -35,7 +38,14 @@ export function parseYamlFile(file: string, bytes: Uint8Array, problems: Problem
     return undefined;
   }
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false, strict: true, version: '1.2', merge: true });
+  const doc = parseDocument(text, {
+    lineCounter: lines,
+    uniqueKeys: true,
+    prettyErrors: false,
+    strict: true,
+    version: '1.2',
+    merge: true,
+  });
   if (doc.errors.length > 0) {
     for (const e of doc.errors) {
       const pos = lines.linePos(e.pos[0]);
@@ -47,7 +57,12 @@ export function parseYamlFile(file: string, bytes: Uint8Array, problems: Problem
   try {
     value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (err) {
-    problems.add({ file, line: 1, column: 1, message: `YAML rejected: ${(err as Error).message} (at most ${MAX_ALIAS_COUNT} alias expansions)` });
+    problems.add({
+      file,
+      line: 1,
+      column: 1,
+      message: `YAML rejected: ${(err as Error).message} (at most ${MAX_ALIAS_COUNT} alias expansions)`,
+    });
     return undefined;
   }
   return { file, doc, lines, value };
@@ -84,7 +99,13 @@ export function positionOf(y: YamlFile, path: readonly PathSeg[], which: 'key' |
   return { line: pos.line, column: pos.col };
 }
 
-export function problemAt(problems: Problems, y: YamlFile, path: readonly PathSeg[], message: string, which: 'key' | 'value' = 'value'): void {
+export function problemAt(
+  problems: Problems,
+  y: YamlFile,
+  path: readonly PathSeg[],
+  message: string,
+  which: 'key' | 'value' = 'value',
+): void {
   const pos = positionOf(y, path, which);
   problems.add({ file: y.file, line: pos.line, column: pos.column, message });
 }

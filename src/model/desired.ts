@@ -17,8 +17,7 @@ export interface SourceRef {
 export type InterfaceProtocol = 'update_manifest' | 'manifest';
 
 export type ArtifactSource =
-  | { kind: 'repo'; path: string; sha256?: string; size: number }
-  | { kind: 'url'; url: string; sha256: string };
+  { kind: 'repo'; path: string; sha256?: string; size: number } | { kind: 'url'; url: string; sha256: string };
 
 export interface DesiredComponent {
   /** Unique key inside the system: the component id (2024 form) or `<type>.<n>` (topology form). */
@@ -33,7 +32,10 @@ export interface DesiredComponent {
   version: string;
   artifact: ArtifactSource;
   order: number;
-  /** Device types its artifact may name (the component type, the system's types): checked at download for artifacts at a URL. */
+  /**
+   * Device types its artifact may name (the component type, the system's types): checked at download for artifacts at
+   * a URL.
+   */
   compatible?: string[];
 }
 
@@ -165,7 +167,10 @@ export interface ServiceConfig {
   logging?: { driver: string; options: Record<string, string> };
   /** Compose's container_name: the name the container has once it runs. */
   containerName?: string;
-  /** Engine names of networks and volumes that are not `<app>_<key>` (top-level `name:`, `networks.x.name`, `external`). */
+  /**
+   * Engine names of networks and volumes that are not `<app>_<key>` (top-level `name:`, `networks.x.name`,
+   * `external`).
+   */
   engineNames?: { networks?: Record<string, string>; volumes?: Record<string, string> };
   networkEndpoints?: Record<string, NetworkEndpoint>;
   expose?: string[];
@@ -227,7 +232,11 @@ export interface DesiredNetwork {
   enableIpv4?: boolean;
   driverOpts?: Record<string, string>;
   labels?: Record<string, string>;
-  ipam?: { driver?: string; config: { subnet?: string; ipRange?: string; gateway?: string; auxAddresses?: Record<string, string> }[]; options?: Record<string, string> };
+  ipam?: {
+    driver?: string;
+    config: { subnet?: string; ipRange?: string; gateway?: string; auxAddresses?: Record<string, string> }[];
+    options?: Record<string, string>;
+  };
 }
 
 export interface DesiredVolume {

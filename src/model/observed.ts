@@ -61,5 +61,13 @@ export interface ObservedState {
 }
 
 export function emptyObservedState(origin = 'fresh gateway'): ObservedState {
-  return { schema: 'rollgate.observed/v1', origin, components: [], containers: [], networks: [], volumes: [], images: [] };
+  return {
+    schema: 'rollgate.observed/v1',
+    origin,
+    components: [],
+    containers: [],
+    networks: [],
+    volumes: [],
+    images: [],
+  };
 }

@@ -39,11 +39,17 @@ const short = (c: string) => c.slice(0, 12);
 export async function rollBackToLastGood(failed: BadCommit, deps: RollbackDeps): Promise<RollbackReport> {
   const { log } = deps;
   if (!deps.lastGood) {
-    log.warn({ failed: failed.commit }, `commit ${short(failed.commit)} failed (${failed.reason}); no commit has been good on this gateway yet, so it stays as the failed apply's rollback left it`);
+    log.warn(
+      { failed: failed.commit },
+      `commit ${short(failed.commit)} failed (${failed.reason}); no commit has been good on this gateway yet, so it stays as the failed apply's rollback left it`,
+    );
     return { failed, converged: true, steps: [] };
   }
   const to = deps.lastGood;
-  log.warn({ failed: failed.commit, to }, `rolling back to the last good commit ${short(to)} after ${short(failed.commit)} failed: ${failed.reason}`);
+  log.warn(
+    { failed: failed.commit, to },
+    `rolling back to the last good commit ${short(to)} after ${short(failed.commit)} failed: ${failed.reason}`,
+  );
   let conv: Convergence;
   try {
     conv = await deps.converge(to);
@@ -51,14 +57,28 @@ export async function rollBackToLastGood(failed: BadCommit, deps: RollbackDeps):
     conv = { ok: false, error: (err as Error).message, steps: [] };
   }
   if (!conv.ok) {
-    log.error({ to, err: conv.error }, `could not converge to the last good commit ${short(to)}: ${conv.error}; the gateway is left as it is`);
+    log.error(
+      { to, err: conv.error },
+      `could not converge to the last good commit ${short(to)}: ${conv.error}; the gateway is left as it is`,
+    );
     return { failed, to, converged: false, ...(conv.error ? { convergeError: conv.error } : {}), steps: conv.steps };
   }
-  if (conv.steps.length > 0) log.info({ to, steps: conv.steps }, `converged to ${short(to)} in ${conv.steps.length} step(s)`);
+  if (conv.steps.length > 0)
+    log.info({ to, steps: conv.steps }, `converged to ${short(to)} in ${conv.steps.length} step(s)`);
   const verdict = await deps.health(to);
   if (!verdict.ok) {
-    log.error({ to, reason: verdict.reason }, `the last good commit ${short(to)} is unhealthy too: ${verdict.reason}. The gateway is kept as it is and nothing else is rolled back; push a fix to the branch`);
-    return { failed, to, converged: true, steps: conv.steps, healthy: false, ...(verdict.reason ? { healthReason: verdict.reason } : {}) };
+    log.error(
+      { to, reason: verdict.reason },
+      `the last good commit ${short(to)} is unhealthy too: ${verdict.reason}. The gateway is kept as it is and nothing else is rolled back; push a fix to the branch`,
+    );
+    return {
+      failed,
+      to,
+      converged: true,
+      steps: conv.steps,
+      healthy: false,
+      ...(verdict.reason ? { healthReason: verdict.reason } : {}),
+    };
   }
   log.info({ to }, `rolled back: the gateway runs the last good commit ${short(to)} and it is healthy`);
   return { failed, to, converged: true, steps: conv.steps, healthy: true };

@@ -12,10 +12,15 @@ export async function authHeaders(auth: GitAuth | undefined): Promise<Record<str
   try {
     secret = (await readFile(auth.file, 'utf8')).trim();
   } catch (err) {
-    throw new SyncError('auth', `cannot read the ${auth.kind} file ${auth.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, false);
+    throw new SyncError(
+      'auth',
+      `cannot read the ${auth.kind} file ${auth.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      false,
+    );
   }
   if (secret === '') throw new SyncError('auth', `the ${auth.kind} file ${auth.file} is empty`, false);
   if (auth.kind === 'token') return { authorization: `Bearer ${secret}` };
-  if (!secret.includes(':')) throw new SyncError('auth', `the basic-auth file ${auth.file} must hold one line "user:password"`, false);
+  if (!secret.includes(':'))
+    throw new SyncError('auth', `the basic-auth file ${auth.file} must hold one line "user:password"`, false);
   return { authorization: `Basic ${Buffer.from(secret).toString('base64')}` };
 }

@@ -46,7 +46,15 @@ export class GitSync {
   private readonly complete = new Set<string>();
   private remoteSet = false;
   constructor(opts: GitSyncOptions) {
-    this.o = { timeoutMs: 60_000, idleTimeoutMs: 20_000, attempts: 3, backoffMs: 1000, depth: 1, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), ...opts };
+    this.o = {
+      timeoutMs: 60_000,
+      idleTimeoutMs: 20_000,
+      attempts: 3,
+      backoffMs: 1000,
+      depth: 1,
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      ...opts,
+    };
   }
 
   get gitdir(): string {
@@ -54,7 +62,12 @@ export class GitSync {
   }
 
   private async client(): Promise<CountingHttpClient> {
-    return new CountingHttpClient({ timeoutMs: this.o.timeoutMs, idleTimeoutMs: this.o.idleTimeoutMs, headers: await authHeaders(this.o.auth), userAgent: 'git/rollgate' });
+    return new CountingHttpClient({
+      timeoutMs: this.o.timeoutMs,
+      idleTimeoutMs: this.o.idleTimeoutMs,
+      headers: await authHeaders(this.o.auth),
+      userAgent: 'git/rollgate',
+    });
   }
 
   private async init(): Promise<void> {
@@ -122,7 +135,18 @@ export class GitSync {
     await this.retrying(`fetching ${ref} from ${url}`, async () => {
       const http = await this.client();
       try {
-        await git.fetch({ fs, http, gitdir: this.o.gitdir, url: this.o.url, ref, remoteRef: ref, singleBranch: true, depth: this.o.depth, tags: false, remote: 'origin' });
+        await git.fetch({
+          fs,
+          http,
+          gitdir: this.o.gitdir,
+          url: this.o.url,
+          ref,
+          remoteRef: ref,
+          singleBranch: true,
+          depth: this.o.depth,
+          tags: false,
+          remote: 'origin',
+        });
       } catch (err) {
         throw err instanceof SyncError ? err : classifyGitError(err, url);
       } finally {
@@ -131,9 +155,15 @@ export class GitSync {
     });
     if (!(await this.hasCommit(remote))) {
       // The branch moved again between the poll and the fetch; the next poll picks it up.
-      const got = await git.resolveRef({ fs, gitdir: this.o.gitdir, ref: `refs/remotes/origin/${ref.replace(/^refs\/heads\//, '')}` }).catch(() => undefined);
+      const got = await git
+        .resolveRef({ fs, gitdir: this.o.gitdir, ref: `refs/remotes/origin/${ref.replace(/^refs\/heads\//, '')}` })
+        .catch(() => undefined);
       if (got && (await this.hasCommit(got))) return { commit: got, fetched: true, requests };
-      throw new SyncError('corrupt', `fetched ${ref} from ${url}, but commit ${remote} is not complete in ${this.o.gitdir}`, true);
+      throw new SyncError(
+        'corrupt',
+        `fetched ${ref} from ${url}, but commit ${remote} is not complete in ${this.o.gitdir}`,
+        true,
+      );
     }
     await this.pin('fetched', remote);
     return { commit: remote, fetched: true, requests };
@@ -156,8 +186,14 @@ function redactMessage(msg: string, url: string): string {
 function classifyGitError(err: unknown, url: string): SyncError {
   const e = err as { code?: string; data?: { statusCode?: number }; message: string };
   const status = e.data?.statusCode;
-  if (status === 401 || status === 403) return new SyncError('auth', `the git server refused access to ${url} (HTTP ${status}): check the credentials file`, false);
+  if (status === 401 || status === 403)
+    return new SyncError(
+      'auth',
+      `the git server refused access to ${url} (HTTP ${status}): check the credentials file`,
+      false,
+    );
   if (status === 404) return new SyncError('not-found', `no git repository at ${url} (HTTP 404)`, false);
-  if (status !== undefined && status >= 500) return new SyncError('server', `the git server failed on ${url} (HTTP ${status})`, true);
+  if (status !== undefined && status >= 500)
+    return new SyncError('server', `the git server failed on ${url} (HTTP ${status})`, true);
   return new SyncError('unreachable', redactMessage(e.message, url), true);
 }

@@ -20,11 +20,23 @@ export class CountingHttpClient implements HttpClient {
   async request(req: GitHttpRequest): Promise<GitHttpResponse> {
     this.requests++;
     const ctl = new AbortController();
-    const deadline = setTimeout(() => ctl.abort(new SyncError('timeout', `request to ${redactUrl(req.url)} took longer than ${this.opts.timeoutMs} ms`, true)), this.opts.timeoutMs);
+    const deadline = setTimeout(
+      () =>
+        ctl.abort(
+          new SyncError('timeout', `request to ${redactUrl(req.url)} took longer than ${this.opts.timeoutMs} ms`, true),
+        ),
+      this.opts.timeoutMs,
+    );
     let idle: NodeJS.Timeout | undefined;
     const touch = () => {
       clearTimeout(idle);
-      idle = setTimeout(() => ctl.abort(new SyncError('timeout', `no data from ${redactUrl(req.url)} for ${this.opts.idleTimeoutMs} ms`, true)), this.opts.idleTimeoutMs);
+      idle = setTimeout(
+        () =>
+          ctl.abort(
+            new SyncError('timeout', `no data from ${redactUrl(req.url)} for ${this.opts.idleTimeoutMs} ms`, true),
+          ),
+        this.opts.idleTimeoutMs,
+      );
     };
     const done = () => {
       clearTimeout(deadline);
@@ -67,7 +79,14 @@ export class CountingHttpClient implements HttpClient {
         done();
       }
     }
-    return { url: res.url || req.url, method: req.method ?? 'GET', statusCode: res.status, statusMessage: res.statusText, headers, body: chunks() };
+    return {
+      url: res.url || req.url,
+      method: req.method ?? 'GET',
+      statusCode: res.status,
+      statusMessage: res.statusText,
+      headers,
+      body: chunks(),
+    };
   }
 }
 

@@ -22,7 +22,12 @@ export function parsePktLines(buf: Buffer): (string | null)[] {
       continue;
     }
     if (i + len > buf.length) throw new SyncError('protocol', 'truncated pkt-line in the server response', true);
-    out.push(buf.subarray(i + 4, i + len).toString('utf8').replace(/\n$/, ''));
+    out.push(
+      buf
+        .subarray(i + 4, i + len)
+        .toString('utf8')
+        .replace(/\n$/, ''),
+    );
     i += len;
   }
   return out;
@@ -35,7 +40,12 @@ async function readAll(body: AsyncIterableIterator<Uint8Array>): Promise<Buffer>
 }
 
 function checkStatus(status: number, url: string): void {
-  if (status === 401 || status === 403) throw new SyncError('auth', `the git server refused access to ${redactUrl(url)} (HTTP ${status}): check the credentials file`, false);
+  if (status === 401 || status === 403)
+    throw new SyncError(
+      'auth',
+      `the git server refused access to ${redactUrl(url)} (HTTP ${status}): check the credentials file`,
+      false,
+    );
   if (status === 404) throw new SyncError('not-found', `no git repository at ${redactUrl(url)} (HTTP 404)`, false);
   if (status >= 500) throw new SyncError('server', `the git server failed on ${redactUrl(url)} (HTTP ${status})`, true);
   if (status !== 200) throw new SyncError('protocol', `unexpected HTTP ${status} from ${redactUrl(url)}`, false);
@@ -44,11 +54,21 @@ function checkStatus(status: number, url: string): void {
 /** The commit id of `ref` (e.g. refs/heads/main) on the server, or null when it does not exist. */
 export async function lsRemoteRef(http: CountingHttpClient, url: string, ref: string): Promise<string | null> {
   const base = url.replace(/\/+$/, '');
-  const body = Buffer.concat([pkt('command=ls-refs\n'), pkt('agent=rollgate\n'), Buffer.from('0001'), pkt(`ref-prefix ${ref}\n`), Buffer.from('0000')]);
+  const body = Buffer.concat([
+    pkt('command=ls-refs\n'),
+    pkt('agent=rollgate\n'),
+    Buffer.from('0001'),
+    pkt(`ref-prefix ${ref}\n`),
+    Buffer.from('0000'),
+  ]);
   const res = await http.request({
     url: `${base}/git-upload-pack`,
     method: 'POST',
-    headers: { 'content-type': 'application/x-git-upload-pack-request', accept: 'application/x-git-upload-pack-result', 'git-protocol': 'version=2' },
+    headers: {
+      'content-type': 'application/x-git-upload-pack-request',
+      accept: 'application/x-git-upload-pack-result',
+      'git-protocol': 'version=2',
+    },
     body: (async function* () {
       yield body;
     })(),

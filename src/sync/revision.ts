@@ -10,7 +10,13 @@ export async function resolveRevision(gitdir: string, rev: string): Promise<stri
   let oid: string;
   if (/^[0-9a-f]{4,39}$/.test(base)) oid = await git.expandOid({ fs, gitdir, oid: base });
   else {
-    const candidates = [base, `refs/heads/${base}`, `refs/tags/${base}`, `refs/remotes/origin/${base}`, `refs/rollgate/${base}`];
+    const candidates = [
+      base,
+      `refs/heads/${base}`,
+      `refs/tags/${base}`,
+      `refs/remotes/origin/${base}`,
+      `refs/rollgate/${base}`,
+    ];
     let found: string | undefined;
     for (const ref of candidates) {
       found = await git.resolveRef({ fs, gitdir, ref }).catch(() => undefined);
@@ -27,7 +33,10 @@ export async function resolveRevision(gitdir: string, rev: string): Promise<stri
     for (let i = 0; i < n; i++) {
       const { commit } = await git.readCommit({ fs, gitdir, oid });
       const parent = commit.parent[0];
-      if (!parent) throw new Error(`revision "${rev}": commit ${oid.slice(0, 12)} has no parent${commit.parent.length === 0 ? ' (or the clone is shallow)' : ''}`);
+      if (!parent)
+        throw new Error(
+          `revision "${rev}": commit ${oid.slice(0, 12)} has no parent${commit.parent.length === 0 ? ' (or the clone is shallow)' : ''}`,
+        );
       oid = parent;
     }
   }

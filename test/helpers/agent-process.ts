@@ -32,7 +32,22 @@ export class AgentProcess {
     /** Options for node itself, before the script (V8 flags, --report-on-signal, ...). */
     nodeArgs: string[] = [],
   ) {
-    this.child = spawn(process.execPath, [...nodeArgs, CLI, 'agent', '--state-dir', stateDir, '--metrics-listen', '127.0.0.1:0', '--config', '/dev/null', ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(
+      process.execPath,
+      [
+        ...nodeArgs,
+        CLI,
+        'agent',
+        '--state-dir',
+        stateDir,
+        '--metrics-listen',
+        '127.0.0.1:0',
+        '--config',
+        '/dev/null',
+        ...args,
+      ],
+      { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let partial = '';
     this.child.stdout!.on('data', (c: Buffer) => {
       partial += c.toString();
@@ -75,7 +90,8 @@ export class AgentProcess {
       const s = this.state();
       if (s && test(s) && !existsSync(join(this.stateDir, 'journal.json'))) return s;
       if (!this.running) throw new Error(`the agent exited while waiting for ${what}:\n${this.text()}`);
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; state ${JSON.stringify(s)}\n${this.text()}`);
+      if (Date.now() > end)
+        throw new Error(`timed out waiting for ${what}; state ${JSON.stringify(s)}\n${this.text()}`);
       await sleep(150);
     }
   }

@@ -17,7 +17,14 @@ export class AppRepo {
    * of the repo (path -> content), e.g. config files beside a Compose file; `variables` are the
    * target's, `gatewayVariables` the gateway's own.
    */
-  async set(apps: Record<string, string>, extra: { files?: Record<string, string>; variables?: Record<string, string>; gatewayVariables?: Record<string, string> } = {}): Promise<DesiredState> {
+  async set(
+    apps: Record<string, string>,
+    extra: {
+      files?: Record<string, string>;
+      variables?: Record<string, string>;
+      gatewayVariables?: Record<string, string>;
+    } = {},
+  ): Promise<DesiredState> {
     rmSync(join(this.dir, 'apps'), { recursive: true, force: true });
     for (const [path, content] of Object.entries(extra.files ?? {})) {
       mkdirSync(dirname(join(this.dir, path)), { recursive: true });

@@ -6,7 +6,10 @@ import { projectRoot } from './fixtures.js';
 
 export function runDemo(env: Record<string, string>, ms = 240_000): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [join(projectRoot, 'scripts/demo.mjs')], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [join(projectRoot, 'scripts/demo.mjs')], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     p.stdout.on('data', (c: Buffer) => (out += c.toString()));
     p.stderr.on('data', (c: Buffer) => (out += c.toString()));

@@ -4,7 +4,16 @@
 
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { rollgateWith, type CliResult } from './cli.js';
 import { projectRoot, tempDir } from './fixtures.js';
@@ -20,7 +29,8 @@ export function requireMenderTools(): string | undefined {
   } catch {
     missing.push('mender-artifact (apt-get install mender-artifact)');
   }
-  if (!existsSync(join(UPDATE_MODULES, 'single-file'))) missing.push(`Update Modules in ${UPDATE_MODULES} (apt-get install mender-client)`);
+  if (!existsSync(join(UPDATE_MODULES, 'single-file')))
+    missing.push(`Update Modules in ${UPDATE_MODULES} (apt-get install mender-client)`);
   if (missing.length === 0) return undefined;
   const why = `missing: ${missing.join(', ')}`;
   if (process.env['CI'] === 'true') throw new Error(`update-interface tests cannot run under CI=true: ${why}`);
@@ -32,7 +42,13 @@ export function requireMenderTools(): string | undefined {
  * A module-image artifact named `name` for payload type `type`, with these payload files; built
  * for device type `deviceType`, the component type, as Mender builds artifacts of components.
  */
-export function buildArtifact(out: string, type: string, name: string, files: Record<string, string | Buffer>, deviceType: string): string {
+export function buildArtifact(
+  out: string,
+  type: string,
+  name: string,
+  files: Record<string, string | Buffer>,
+  deviceType: string,
+): string {
   const dir = tempDir('rollgate-payload-');
   const args = ['write', 'module-image', '-T', type, '-n', name, '-t', deviceType, '-o', out, '--compression', 'gzip'];
   for (const [f, content] of Object.entries(files)) {
@@ -69,7 +85,8 @@ export class DeviceLab {
   constructor(readonly components: ComponentSpec[] = SYSTEM) {
     mkdirSync(this.interfaces, { recursive: true });
     mkdirSync(join(this.repo, 'artifacts'), { recursive: true });
-    for (const name of new Set(components.map((c) => c.iface))) symlinkSync(SIMULATED_DEVICE, join(this.interfaces, name));
+    for (const name of new Set(components.map((c) => c.iface)))
+      symlinkSync(SIMULATED_DEVICE, join(this.interfaces, name));
     // A gateway reboot: every device boots the slot its boot flag names, the boot id changes
     // (rollgate reads it from ROLLGATE_BOOT_ID_FILE), and the agent dies with the power.
     writeFileSync(
@@ -77,13 +94,20 @@ export class DeviceLab {
       `#!/bin/sh\nfor d in "$1"/*/; do [ -f "$d/bootflag" ] && cat "$d/bootflag" > "$d/running"; done\ncat /proc/sys/kernel/random/uuid > "$1/boot_id"\necho reboot >> "$1/reboots.log"\nkill -9 $PPID\n`,
     );
     chmodSync(this.rebootScript, 0o755);
-    for (const type of new Set(components.map((c) => c.type))) for (const v of ['v1', 'v2', 'v3']) this.artifact(type, `${type}-${v}`);
+    for (const type of new Set(components.map((c) => c.type)))
+      for (const v of ['v1', 'v2', 'v3']) this.artifact(type, `${type}-${v}`);
   }
 
   /** Builds (once) the artifact `name` for component type `type`; returns its repo path. */
-  artifact(type: string, name: string, payloadType = this.components.find((c) => c.type === type)?.iface ?? type, files?: Record<string, string | Buffer>): string {
+  artifact(
+    type: string,
+    name: string,
+    payloadType = this.components.find((c) => c.type === type)?.iface ?? type,
+    files?: Record<string, string | Buffer>,
+  ): string {
     const rel = `artifacts/${name}.mender`;
-    if (!existsSync(join(this.repo, rel))) buildArtifact(join(this.repo, rel), payloadType, name, files ?? { [`${name}.img`]: `${name} image\n` }, type);
+    if (!existsSync(join(this.repo, rel)))
+      buildArtifact(join(this.repo, rel), payloadType, name, files ?? { [`${name}.img`]: `${name} image\n` }, type);
     return rel;
   }
 
@@ -115,7 +139,10 @@ export class DeviceLab {
     return join(this.devices, id);
   }
 
-  /** Sets a query answer or a misbehaviour: `set('G13', 'reboot', 'Yes')`, `set('R456', 'misbehave/ArtifactInstall', 'fail')`. */
+  /**
+   * Sets a query answer or a misbehaviour: `set('G13', 'reboot', 'Yes')`, `set('R456', 'misbehave/ArtifactInstall',
+   * 'fail')`.
+   */
   set(id: string, file: string, content: string): void {
     const p = join(this.device(id), file);
     mkdirSync(join(p, '..'), { recursive: true });
@@ -132,16 +159,25 @@ export class DeviceLab {
     for (const c of this.components) {
       const d = this.device(c.id);
       const slot = readFileSync(join(d, 'running'), 'utf8').trim();
-      out[c.id] = existsSync(join(d, `slot-${slot}`)) ? readFileSync(join(d, `slot-${slot}`), 'utf8').trim() : '(empty slot)';
+      out[c.id] = existsSync(join(d, `slot-${slot}`))
+        ? readFileSync(join(d, `slot-${slot}`), 'utf8').trim()
+        : '(empty slot)';
     }
     return out;
   }
 
-  /** Devices with an update in flight (a `previous` slot not cleaned up) or a boot flag that disagrees with what runs. */
+  /**
+   * Devices with an update in flight (a `previous` slot not cleaned up) or a boot flag that disagrees with what runs.
+   */
   unsettled(): string[] {
     return this.components
       .map((c) => c.id)
-      .filter((id) => existsSync(join(this.device(id), 'previous')) || readFileSync(join(this.device(id), 'bootflag'), 'utf8') !== readFileSync(join(this.device(id), 'running'), 'utf8'));
+      .filter(
+        (id) =>
+          existsSync(join(this.device(id), 'previous')) ||
+          readFileSync(join(this.device(id), 'bootflag'), 'utf8') !==
+            readFileSync(join(this.device(id), 'running'), 'utf8'),
+      );
   }
 
   /** Interface calls in order, as "<id> <State>". */
@@ -171,7 +207,10 @@ export class DeviceLab {
    * Writes the fleet repo: a 2024-form manifest with each type's artifact (`artifact(type)`
    * gives the repo path or a URL entry), every component's device directory as its last argument.
    */
-  writeRepo(artifact: (type: string) => string | { url: string; name: string; sha256: string }, extraTypes: Record<string, string> = {}): void {
+  writeRepo(
+    artifact: (type: string) => string | { url: string; name: string; sha256: string },
+    extraTypes: Record<string, string> = {},
+  ): void {
     const types = [...new Set(this.components.map((c) => c.type))];
     const lines = ['api_version: mender/v1', 'kind: update_manifest', 'version: test-system', 'component_types:'];
     for (const t of types) {
@@ -179,23 +218,57 @@ export class DeviceLab {
       const a = artifact(t);
       lines.push(`  ${t}:`);
       if (typeof a === 'string') lines.push(`    artifact_path: ${a}`);
-      else lines.push(`    artifact_path: ${a.url}`, `    artifact_name: ${a.name}`, `    artifact_sha256: ${a.sha256}`);
+      else
+        lines.push(`    artifact_path: ${a.url}`, `    artifact_name: ${a.name}`, `    artifact_sha256: ${a.sha256}`);
       lines.push(`    update_interface: ${c.iface}`, `    update_strategy: { order: ${c.order} }`);
       if (extraTypes[t]) lines.push(extraTypes[t]);
     }
     lines.push('components:');
-    for (const c of this.components) lines.push(`  - { component_type: ${c.type}, id: ${c.id}, args: [${JSON.stringify(this.device(c.id))}] }`);
+    for (const c of this.components)
+      lines.push(`  - { component_type: ${c.type}, id: ${c.id}, args: [${JSON.stringify(this.device(c.id))}] }`);
     writeFileSync(join(this.repo, 'manifest.yaml'), lines.join('\n') + '\n');
-    writeFileSync(join(this.repo, 'rollgate.yaml'), ['apiVersion: rollgate/v1', 'kind: Fleet', 'systems:', '  sim:', '    manifest: manifest.yaml', 'targets:', '  - name: all', '    match: { any: true }', '    system: sim', ''].join('\n'));
+    writeFileSync(
+      join(this.repo, 'rollgate.yaml'),
+      [
+        'apiVersion: rollgate/v1',
+        'kind: Fleet',
+        'systems:',
+        '  sim:',
+        '    manifest: manifest.yaml',
+        'targets:',
+        '  - name: all',
+        '    match: { any: true }',
+        '    system: sim',
+        '',
+      ].join('\n'),
+    );
   }
 
   /** `rollgate apply` on this lab, as a separate process. */
   apply(opts: { env?: Record<string, string>; args?: string[] } = {}): Promise<CliResult> {
-    return rollgateWith({ ROLLGATE_BOOT_ID_FILE: this.bootIdFile, ...opts.env }, 'apply', ...this.gatewayArgs(), '--reboot-command', `${this.rebootScript} ${this.devices}`, ...(opts.args ?? []));
+    return rollgateWith(
+      { ROLLGATE_BOOT_ID_FILE: this.bootIdFile, ...opts.env },
+      'apply',
+      ...this.gatewayArgs(),
+      '--reboot-command',
+      `${this.rebootScript} ${this.devices}`,
+      ...(opts.args ?? []),
+    );
   }
 
   gatewayArgs(): string[] {
-    return ['--repo', this.repo, '--id', 'gw-test', '--state-dir', this.stateDir, '--interfaces-dir', this.interfaces, '--interfaces-dir', UPDATE_MODULES];
+    return [
+      '--repo',
+      this.repo,
+      '--id',
+      'gw-test',
+      '--state-dir',
+      this.stateDir,
+      '--interfaces-dir',
+      this.interfaces,
+      '--interfaces-dir',
+      UPDATE_MODULES,
+    ];
   }
 
   journalExists(): boolean {

@@ -24,14 +24,14 @@ export interface DockerEnvInfo {
   registryPid: number;
 }
 
-
 /** What is missing on this machine for a real Docker environment; empty when all is there. */
 export function missingDockerParts(): string[] {
   const missing: string[] = [];
   const which = (c: string) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0;
   if (!which('dockerd')) missing.push('dockerd (Debian package docker.io)');
   if (!which('docker-registry')) missing.push('docker-registry (Debian package docker-registry)');
-  if (!existsSync('/usr/bin/busybox') && !existsSync('/bin/busybox')) missing.push('busybox (Debian package busybox-static)');
+  if (!existsSync('/usr/bin/busybox') && !existsSync('/bin/busybox'))
+    missing.push('busybox (Debian package busybox-static)');
   if (process.getuid?.() !== 0) missing.push('root (dockerd needs it)');
   return missing;
 }
@@ -42,7 +42,10 @@ async function waitFor(what: string, ms: number, probe: () => Promise<boolean>, 
     if (await probe().catch(() => false)) return;
     await sleep(100);
   }
-  const tail = log && existsSync(log) ? `\n--- ${log} (tail) ---\n${readFileSync(log, 'utf8').split('\n').slice(-15).join('\n')}` : '';
+  const tail =
+    log && existsSync(log)
+      ? `\n--- ${log} (tail) ---\n${readFileSync(log, 'utf8').split('\n').slice(-15).join('\n')}`
+      : '';
   throw new Error(`${what} did not come up within ${ms} ms${tail}`);
 }
 
@@ -95,18 +98,44 @@ export async function startDockerEnv(): Promise<DockerEnvInfo> {
   const root = tempDir('rollgate-docker-');
   const socket = join(root, 'docker.sock');
   const port = Number(process.env['ROLLGATE_TEST_REGISTRY_PORT'] ?? 5000);
-  if (await portOpen('127.0.0.1', port)) throw new Error(`port 127.0.0.1:${port} is taken, so the test registry cannot start there (set ROLLGATE_TEST_REGISTRY_PORT)`);
-  const dockerdArgs = ['--host', `unix://${socket}`, '--data-root', join(root, 'data'), '--exec-root', join(root, 'exec'), '--pidfile', join(root, 'docker.pid'), '--log-level', 'warn',
+  if (await portOpen('127.0.0.1', port))
+    throw new Error(
+      `port 127.0.0.1:${port} is taken, so the test registry cannot start there (set ROLLGATE_TEST_REGISTRY_PORT)`,
+    );
+  const dockerdArgs = [
+    '--host',
+    `unix://${socket}`,
+    '--data-root',
+    join(root, 'data'),
+    '--exec-root',
+    join(root, 'exec'),
+    '--pidfile',
+    join(root, 'docker.pid'),
+    '--log-level',
+    'warn',
     // Every test app gets a network. The default pools hold 31, and bridges that an earlier Engine
     // left behind still claim theirs, so a long run would run out; /24s from one /16 give 256.
-    '--default-address-pool', 'base=10.213.0.0/16,size=24',
+    '--default-address-pool',
+    'base=10.213.0.0/16,size=24',
     // Real Compose files publish ports on every address ("1883:1883"); here they bind loopback only.
-    '--ip', '127.0.0.1'];
-  const info: DockerEnvInfo = { root, socket, registry: `127.0.0.1:${port}`, dockerdArgs, dockerdPid: 0, registryPid: 0 };
+    '--ip',
+    '127.0.0.1',
+  ];
+  const info: DockerEnvInfo = {
+    root,
+    socket,
+    registry: `127.0.0.1:${port}`,
+    dockerdArgs,
+    dockerdPid: 0,
+    registryPid: 0,
+  };
   info.dockerdPid = await startEngine(info);
   mkdirSync(join(root, 'registry'), { recursive: true });
   const config = join(root, 'registry', 'config.yml');
-  writeFileSync(config, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${join(root, 'registry', 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n`);
+  writeFileSync(
+    config,
+    `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${join(root, 'registry', 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n`,
+  );
   info.registryPid = spawnDetached('docker-registry', ['serve', config], join(root, 'registry.log'));
   await waitFor('docker-registry', 15_000, () => portOpen('127.0.0.1', port), join(root, 'registry.log'));
   writeFileSync(join(root, 'env.json'), JSON.stringify(info, null, 2));
@@ -120,8 +149,17 @@ export async function stopDockerEnv(envFile: string): Promise<void> {
   try {
     const docker = new Docker({ socketPath: info.socket });
     const all = await docker.listContainers({ all: true });
-    await Promise.all(all.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
-    bridges = (await docker.listNetworks()).filter((n) => n.Driver === 'bridge' && n.Name !== 'bridge').map((n) => `br-${n.Id.slice(0, 12)}`);
+    await Promise.all(
+      all.map((c) =>
+        docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => {}),
+      ),
+    );
+    bridges = (await docker.listNetworks())
+      .filter((n) => n.Driver === 'bridge' && n.Name !== 'bridge')
+      .map((n) => `br-${n.Id.slice(0, 12)}`);
     await docker.pruneNetworks();
   } catch {
     /* the Engine may be gone already */
@@ -136,9 +174,13 @@ export async function stopDockerEnv(envFile: string): Promise<void> {
 /** The rootfs of every test image: busybox and its applets, and a file naming the version. */
 function rootfs(version: string): tar.Pack {
   const busybox = existsSync('/usr/bin/busybox') ? '/usr/bin/busybox' : '/bin/busybox';
-  const applets = spawnSync(busybox, ['--list']).stdout.toString().split('\n').filter((a) => a && a !== 'busybox');
+  const applets = spawnSync(busybox, ['--list'])
+    .stdout.toString()
+    .split('\n')
+    .filter((a) => a && a !== 'busybox');
   const pack = tar.pack();
-  for (const d of ['bin', 'etc', 'tmp', 'www', 'srv', 'data', 'proc', 'sys', 'dev']) pack.entry({ name: d, type: 'directory', mode: d === 'tmp' ? 0o1777 : 0o755 });
+  for (const d of ['bin', 'etc', 'tmp', 'www', 'srv', 'data', 'proc', 'sys', 'dev'])
+    pack.entry({ name: d, type: 'directory', mode: d === 'tmp' ? 0o1777 : 0o755 });
   pack.entry({ name: 'bin/busybox', mode: 0o755 }, readFileSync(busybox));
   for (const a of applets) pack.entry({ name: `bin/${a}`, type: 'symlink', linkname: 'busybox' });
   pack.entry({ name: 'etc/image-version', mode: 0o644 }, `${version}\n`);
@@ -149,11 +191,16 @@ function rootfs(version: string): tar.Pack {
 
 /** Why busybox images cannot be made on this machine (busybox must be static), or undefined. */
 export function busyboxImageProblem(): string | undefined {
-  const busybox = existsSync('/usr/bin/busybox') ? '/usr/bin/busybox' : existsSync('/bin/busybox') ? '/bin/busybox' : undefined;
+  const busybox = existsSync('/usr/bin/busybox')
+    ? '/usr/bin/busybox'
+    : existsSync('/bin/busybox')
+      ? '/bin/busybox'
+      : undefined;
   if (!busybox) return 'busybox is missing (Debian package busybox-static)';
   // A dynamically linked busybox would not run in an image that has no libc.
   const ldd = spawnSync('ldd', [busybox], { encoding: 'utf8' });
-  if (ldd.status === 0 && !/not a dynamic executable|statically linked/.test(ldd.stdout + ldd.stderr)) return `${busybox} is dynamically linked (install busybox-static)`;
+  if (ldd.status === 0 && !/not a dynamic executable|statically linked/.test(ldd.stdout + ldd.stderr))
+    return `${busybox} is dynamically linked (install busybox-static)`;
   return undefined;
 }
 
@@ -173,8 +220,15 @@ function follow(docker: Docker, stream: NodeJS.ReadableStream): Promise<void> {
  * for a real image (mosquitto, grafana) that cannot be pulled here.
  */
 export async function importBusyboxImage(docker: Docker, repo: string, tag: string, standIn = false): Promise<string> {
-  const changes = ['CMD ["/bin/sleep","3600"]', 'ENV PATH=/bin', ...(standIn ? ['ENTRYPOINT ["/bin/sh", "-c", "exec sleep 3600", "stand-in"]'] : [])];
-  const stream = await docker.importImage(rootfs(`${repo.split('/').slice(1).join('/')}:${tag}`) as unknown as NodeJS.ReadableStream, { repo, tag, changes });
+  const changes = [
+    'CMD ["/bin/sleep","3600"]',
+    'ENV PATH=/bin',
+    ...(standIn ? ['ENTRYPOINT ["/bin/sh", "-c", "exec sleep 3600", "stand-in"]'] : []),
+  ];
+  const stream = await docker.importImage(
+    rootfs(`${repo.split('/').slice(1).join('/')}:${tag}`) as unknown as NodeJS.ReadableStream,
+    { repo, tag, changes },
+  );
   await follow(docker, stream);
   return `${repo}:${tag}`;
 }
@@ -219,7 +273,11 @@ export class DockerEnv {
 
   async startRegistry(): Promise<void> {
     const port = Number(this.info.registry.split(':')[1]);
-    const pid = spawnDetached('docker-registry', ['serve', join(this.info.root, 'registry', 'config.yml')], join(this.info.root, 'registry.log'));
+    const pid = spawnDetached(
+      'docker-registry',
+      ['serve', join(this.info.root, 'registry', 'config.yml')],
+      join(this.info.root, 'registry.log'),
+    );
     await waitFor('docker-registry', 15_000, () => portOpen('127.0.0.1', port), join(this.info.root, 'registry.log'));
     this.info = { ...this.info, registryPid: pid };
     writeFileSync(this.envFile, JSON.stringify(this.info, null, 2));
@@ -237,6 +295,10 @@ export class DockerEnv {
 /** The environment run-tests.mjs started, or why there is none. */
 export function attachDockerEnv(): DockerEnv | { missing: string } {
   const file = process.env['ROLLGATE_TEST_DOCKER'];
-  if (!file || !existsSync(file)) return { missing: process.env['ROLLGATE_TEST_DOCKER_ERROR'] ?? 'no Docker environment was started (run the tests with npm test)' };
+  if (!file || !existsSync(file))
+    return {
+      missing:
+        process.env['ROLLGATE_TEST_DOCKER_ERROR'] ?? 'no Docker environment was started (run the tests with npm test)',
+    };
   return new DockerEnv(JSON.parse(readFileSync(file, 'utf8')) as DockerEnvInfo, file);
 }

@@ -2,7 +2,13 @@
 
 import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { DirectorySource, type LoadOptions, FleetRepoError, loadDesiredState, type Problem } from '../../src/manifest/index.js';
+import {
+  DirectorySource,
+  type LoadOptions,
+  FleetRepoError,
+  loadDesiredState,
+  type Problem,
+} from '../../src/manifest/index.js';
 import type { DesiredState, DeviceIdentity } from '../../src/model/index.js';
 import { projectRoot, tempDir } from './fixtures.js';
 

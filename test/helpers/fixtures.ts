@@ -13,7 +13,19 @@ export function tempDir(prefix = 'rollgate-test-'): string {
 }
 
 export function run(cmd: string, args: string[], cwd?: string): string {
-  return execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' } }).toString().trim();
+  return execFileSync(cmd, args, {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: 't',
+      GIT_AUTHOR_EMAIL: 't@example.com',
+      GIT_COMMITTER_NAME: 't',
+      GIT_COMMITTER_EMAIL: 't@example.com',
+    },
+  })
+    .toString()
+    .trim();
 }
 
 /** The example fleet repo's story as a bare repo at <root>/<name>.git; returns its commits, oldest first. */

@@ -51,7 +51,12 @@ export async function startGitServer(projectRoot: string, port = 0): Promise<Git
         CONTENT_TYPE: req.headers['content-type'] ?? '',
         CONTENT_LENGTH: String(input.length),
         REMOTE_ADDR: '127.0.0.1',
-        ...(req.headers['git-protocol'] ? { GIT_PROTOCOL: String(req.headers['git-protocol']), HTTP_GIT_PROTOCOL: String(req.headers['git-protocol']) } : {}),
+        ...(req.headers['git-protocol']
+          ? {
+              GIT_PROTOCOL: String(req.headers['git-protocol']),
+              HTTP_GIT_PROTOCOL: String(req.headers['git-protocol']),
+            }
+          : {}),
       };
       const cgi = spawn(BACKEND, [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
       // The backend may exit before reading its input, and clients may hang up mid-response:

@@ -6,7 +6,15 @@ import { mkdir, stat } from 'node:fs/promises';
 import type { DesiredApp, DesiredService, Plan, Step } from '../../model/index.js';
 import { UndoImpossibleError, type Applier, type StepContext, type StepRecord } from '../applier.js';
 import type { Log } from '../log.js';
-import { bindSource, containerSpec, dataMountSource, endpointConfig, extraNetworks, hostPaths, type HostPaths } from './container-spec.js';
+import {
+  bindSource,
+  containerSpec,
+  dataMountSource,
+  endpointConfig,
+  extraNetworks,
+  hostPaths,
+  type HostPaths,
+} from './container-spec.js';
 import { pruneTrees, writeTree } from './files.js';
 import type { Engine } from './engine.js';
 import { DockerError, engineMessage, portInUse, statusOf } from './errors.js';
@@ -15,7 +23,19 @@ import { observeDocker, type DockerObservation } from './observe.js';
 import { pullImage, registryOf, type RegistryAuth } from './pull.js';
 import { healthyDeadlineMs, waitForDependency, waitReady } from './wait.js';
 
-const KINDS = new Set(['pull', 'write-files', 'create-network', 'recreate-network', 'create-volume', 'create', 'stop', 'start', 'remove', 'remove-network', 'remove-volume']);
+const KINDS = new Set([
+  'pull',
+  'write-files',
+  'create-network',
+  'recreate-network',
+  'create-volume',
+  'create',
+  'stop',
+  'start',
+  'remove',
+  'remove-network',
+  'remove-volume',
+]);
 
 export interface DockerApplierOptions {
   registryAuth?: RegistryAuth;
@@ -104,10 +124,19 @@ export class DockerApplier implements Applier {
    */
   async movedImages(refs: string[], log: Log): Promise<string[]> {
     const moved: string[] = [];
-    const containers = await this.engine.call((d) => d.listContainers({ all: true, filters: JSON.stringify({ label: [LABEL.app] }) }));
+    const containers = await this.engine.call((d) =>
+      d.listContainers({ all: true, filters: JSON.stringify({ label: [LABEL.app] }) }),
+    );
     // The list names a container's image by ID once its tag moved on the gateway: ask those what they were made from.
     const made = new Map<string, string>();
-    for (const c of containers) made.set(c.Id, c.Image.startsWith('sha256:') ? ((await this.engine.call((d) => d.getContainer(c.Id).inspect()).catch(() => undefined))?.Config.Image ?? c.Image) : c.Image);
+    for (const c of containers)
+      made.set(
+        c.Id,
+        c.Image.startsWith('sha256:')
+          ? ((await this.engine.call((d) => d.getContainer(c.Id).inspect()).catch(() => undefined))?.Config.Image ??
+              c.Image)
+          : c.Image,
+      );
     for (const ref of refs) {
       // What runs is what counts: the images of the containers made from this reference.
       const ids = [...new Set(containers.filter((c) => made.get(c.Id) === ref).map((c) => c.ImageID))];
@@ -115,17 +144,32 @@ export class DockerApplier implements Applier {
       const auth = this.opts.registryAuth?.[registryOf(ref)];
       let remote: string | undefined;
       try {
-        const info = await this.engine.call((d) => d.getImage(ref).distribution(auth ? { authconfig: { username: auth.username, password: auth.password, serveraddress: registryOf(ref) } } : {}));
+        const info = await this.engine.call((d) =>
+          d
+            .getImage(ref)
+            .distribution(
+              auth
+                ? { authconfig: { username: auth.username, password: auth.password, serveraddress: registryOf(ref) } }
+                : {},
+            ),
+        );
         remote = info.Descriptor?.digest;
       } catch (err) {
-        log.warn({ image: ref, err: engineMessage(err) }, `could not ask the registry whether ${ref} moved (pull_policy); it is kept as it is: ${engineMessage(err)}`);
+        log.warn(
+          { image: ref, err: engineMessage(err) },
+          `could not ask the registry whether ${ref} moved (pull_policy); it is kept as it is: ${engineMessage(err)}`,
+        );
         continue;
       }
       if (!remote) continue;
       for (const id of ids) {
-        const digests = (await this.engine.call((d) => d.getImage(id).inspect()).catch(() => undefined))?.RepoDigests ?? [];
+        const digests =
+          (await this.engine.call((d) => d.getImage(id).inspect()).catch(() => undefined))?.RepoDigests ?? [];
         if (digests.some((x) => x.endsWith(`@${remote}`))) continue;
-        log.info({ image: ref, digest: remote }, `${ref} now names ${remote} in the registry; its services are replaced (pull_policy)`);
+        log.info(
+          { image: ref, digest: remote },
+          `${ref} now names ${remote} in the registry; its services are replaced (pull_policy)`,
+        );
         moved.push(ref);
         break;
       }
@@ -137,13 +181,26 @@ export class DockerApplier implements Applier {
     const e = this.engine;
     switch (step.kind) {
       case 'pull':
-        await pullImage(e, step.image!, { auth: this.opts.registryAuth, attempts: this.opts.pullAttempts, backoffMs: this.opts.pullBackoffMs, log: ctx.log, ...(step.platform ? { platform: step.platform } : {}) });
+        await pullImage(e, step.image!, {
+          auth: this.opts.registryAuth,
+          attempts: this.opts.pullAttempts,
+          backoffMs: this.opts.pullBackoffMs,
+          log: ctx.log,
+          ...(step.platform ? { platform: step.platform } : {}),
+        });
         return {};
       case 'write-files': {
         const t = step.target as { app: string; hash: string };
         const tree = findApp(ctx, t.app).files?.find((f) => f.hash === t.hash);
-        if (!tree) throw new Error(`files ${t.hash.slice(0, 12)} of app "${t.app}" are not in the desired state this step was planned from`);
-        if (await writeTree(this.paths.files, t.app, tree)) ctx.log.info({ app: t.app, files: t.hash.slice(0, 12), count: tree.entries.length }, `wrote ${tree.entries.length} file(s) of ${t.app} from the fleet repo`);
+        if (!tree)
+          throw new Error(
+            `files ${t.hash.slice(0, 12)} of app "${t.app}" are not in the desired state this step was planned from`,
+          );
+        if (await writeTree(this.paths.files, t.app, tree))
+          ctx.log.info(
+            { app: t.app, files: t.hash.slice(0, 12), count: tree.entries.length },
+            `wrote ${tree.entries.length} file(s) of ${t.app} from the fleet repo`,
+          );
         return {};
       }
       case 'create-network': {
@@ -155,20 +212,31 @@ export class DockerApplier implements Applier {
         const t = target(step) as { app: string; name: string };
         const net = findApp(ctx, t.app).networks.find((n) => n.name === t.name);
         const name = step.engineName ?? networkName(t.app, t.name);
-        const cur = await e.call((d) => d.getNetwork(name).inspect()).catch((err: unknown) => {
-          if (statusOf(err) === 404) return undefined;
-          throw err;
-        });
+        const cur = await e
+          .call((d) => d.getNetwork(name).inspect())
+          .catch((err: unknown) => {
+            if (statusOf(err) === 404) return undefined;
+            throw err;
+          });
         if (cur && cur.Labels?.[LABEL.configHash] === net?.configHash) return {}; // made again already (a repeat)
         if (cur) {
           try {
-            await ignore(e.call((d) => d.getNetwork(name).remove()), 404);
+            await ignore(
+              e.call((d) => d.getNetwork(name).remove()),
+              404,
+            );
           } catch (err) {
-            throw new DockerError('engine', `network ${name} of ${t.app} could not be removed to be made again: ${engineMessage(err)} (a container that rollgate does not manage may still be on it)`);
+            throw new DockerError(
+              'engine',
+              `network ${name} of ${t.app} could not be removed to be made again: ${engineMessage(err)} (a container that rollgate does not manage may still be on it)`,
+            );
           }
         }
         await this.createNetwork(step, t, ctx);
-        ctx.log.info({ app: t.app, network: name }, `network ${name} of ${t.app} was made again with its new definition`);
+        ctx.log.info(
+          { app: t.app, network: name },
+          `network ${name} of ${t.app} was made again with its new definition`,
+        );
         return {};
       }
       case 'create-volume': {
@@ -177,15 +245,34 @@ export class DockerApplier implements Applier {
         const name = step.engineName ?? volumeName(t.app, t.name);
         // Creating an existing volume returns it unchanged: its data is never at risk here.
         const v = (await e.call((d) =>
-          d.createVolume({ Name: name, Driver: vol?.driver ?? 'local', ...(vol?.driverOpts ? { DriverOpts: vol.driverOpts } : {}), Labels: { ...(vol?.labels ?? {}), [LABEL.app]: t.app, [LABEL.volume]: t.name, [LABEL.txn]: ctx.txn, ...(vol?.configHash ? { [LABEL.configHash]: vol.configHash } : {}) } }),
+          d.createVolume({
+            Name: name,
+            Driver: vol?.driver ?? 'local',
+            ...(vol?.driverOpts ? { DriverOpts: vol.driverOpts } : {}),
+            Labels: {
+              ...(vol?.labels ?? {}),
+              [LABEL.app]: t.app,
+              [LABEL.volume]: t.name,
+              [LABEL.txn]: ctx.txn,
+              ...(vol?.configHash ? { [LABEL.configHash]: vol.configHash } : {}),
+            },
+          }),
         )) as { Labels?: Record<string, string> | null };
-        if (v.Labels?.[LABEL.app] !== t.app) ctx.log.warn({ volume: name }, `volume ${name} already existed without rollgate's labels; it is used as it is, data included`);
+        if (v.Labels?.[LABEL.app] !== t.app)
+          ctx.log.warn(
+            { volume: name },
+            `volume ${name} already existed without rollgate's labels; it is used as it is, data included`,
+          );
         return {};
       }
       case 'create':
         return this.create(step, ctx);
       case 'stop': {
-        await ignore(e.call((d) => d.getContainer(step.containerId!).stop()), 304, 404);
+        await ignore(
+          e.call((d) => d.getContainer(step.containerId!).stop()),
+          304,
+          404,
+        );
         return { containerId: step.containerId! };
       }
       case 'start':
@@ -198,17 +285,27 @@ export class DockerApplier implements Applier {
           if (statusOf(err) === 404) return { containerId: step.containerId! };
           throw err;
         }
-        await ignore(e.call((d) => d.getContainer(step.containerId!).remove({ force: true, v: false })), 404, 409);
+        await ignore(
+          e.call((d) => d.getContainer(step.containerId!).remove({ force: true, v: false })),
+          404,
+          409,
+        );
         return { containerId: step.containerId!, ...(image ? { image } : {}) };
       }
       case 'remove-network': {
         const t = target(step) as { app: string; name: string };
-        await ignore(e.call((d) => d.getNetwork(step.engineName ?? networkName(t.app, t.name)).remove()), 404);
+        await ignore(
+          e.call((d) => d.getNetwork(step.engineName ?? networkName(t.app, t.name)).remove()),
+          404,
+        );
         return {};
       }
       case 'remove-volume': {
         const t = target(step) as { app: string; name: string };
-        await ignore(e.call((d) => d.getVolume(step.engineName ?? volumeName(t.app, t.name)).remove()), 404);
+        await ignore(
+          e.call((d) => d.getVolume(step.engineName ?? volumeName(t.app, t.name)).remove()),
+          404,
+        );
         return {};
       }
       default:
@@ -221,7 +318,18 @@ export class DockerApplier implements Applier {
     const net = findApp(ctx, t.app).networks.find((n) => n.name === t.name);
     const name = step.engineName ?? networkName(t.app, t.name);
     const ipam = net?.ipam
-      ? { IPAM: { Driver: net.ipam.driver ?? 'default', Config: net.ipam.config.map((c) => ({ ...(c.subnet ? { Subnet: c.subnet } : {}), ...(c.ipRange ? { IPRange: c.ipRange } : {}), ...(c.gateway ? { Gateway: c.gateway } : {}), ...(c.auxAddresses ? { AuxiliaryAddresses: c.auxAddresses } : {}) })), ...(net.ipam.options ? { Options: net.ipam.options } : {}) } }
+      ? {
+          IPAM: {
+            Driver: net.ipam.driver ?? 'default',
+            Config: net.ipam.config.map((c) => ({
+              ...(c.subnet ? { Subnet: c.subnet } : {}),
+              ...(c.ipRange ? { IPRange: c.ipRange } : {}),
+              ...(c.gateway ? { Gateway: c.gateway } : {}),
+              ...(c.auxAddresses ? { AuxiliaryAddresses: c.auxAddresses } : {}),
+            })),
+            ...(net.ipam.options ? { Options: net.ipam.options } : {}),
+          },
+        }
       : {};
     try {
       await e.call((d) =>
@@ -234,13 +342,23 @@ export class DockerApplier implements Applier {
           ...(net?.enableIpv6 !== undefined ? { EnableIPv6: net.enableIpv6 } : {}),
           ...(net?.driverOpts ? { Options: net.driverOpts } : {}),
           ...ipam,
-          Labels: { ...(net?.labels ?? {}), [LABEL.app]: t.app, [LABEL.network]: t.name, [LABEL.txn]: ctx.txn, ...(net?.configHash ? { [LABEL.configHash]: net.configHash } : {}) },
+          Labels: {
+            ...(net?.labels ?? {}),
+            [LABEL.app]: t.app,
+            [LABEL.network]: t.name,
+            [LABEL.txn]: ctx.txn,
+            ...(net?.configHash ? { [LABEL.configHash]: net.configHash } : {}),
+          },
         }),
       );
     } catch (err) {
       if (statusOf(err) !== 409) throw err;
       const info = await e.call((d) => d.getNetwork(name).inspect());
-      if (info.Labels?.[LABEL.app] !== t.app) throw new DockerError('engine', `a network named ${name} already exists and rollgate does not manage it; remove or rename it`);
+      if (info.Labels?.[LABEL.app] !== t.app)
+        throw new DockerError(
+          'engine',
+          `a network named ${name} already exists and rollgate does not manage it; remove or rename it`,
+        );
     }
   }
 
@@ -253,25 +371,55 @@ export class DockerApplier implements Applier {
     const e = this.engine;
     const t = target(step) as { app: string; name: string };
     const name = step.engineName ?? networkName(t.app, t.name);
-    const cur = await e.call((d) => d.getNetwork(name).inspect()).catch((err: unknown) => {
-      if (statusOf(err) === 404) return undefined;
-      throw err;
-    });
+    const cur = await e
+      .call((d) => d.getNetwork(name).inspect())
+      .catch((err: unknown) => {
+        if (statusOf(err) === 404) return undefined;
+        throw err;
+      });
     if (cur && cur.Labels?.[LABEL.txn] !== ctx.txn) return; // never replaced: nothing to undo
-    if (!step.previous) throw new UndoImpossibleError(`network ${name} of ${t.app} was made again and its previous settings are unknown; recreate it by hand`);
-    if (cur) await ignore(e.call((d) => d.getNetwork(name).remove()), 404);
+    if (!step.previous)
+      throw new UndoImpossibleError(
+        `network ${name} of ${t.app} was made again and its previous settings are unknown; recreate it by hand`,
+      );
+    if (cur)
+      await ignore(
+        e.call((d) => d.getNetwork(name).remove()),
+        404,
+      );
     const p = step.previous;
     await e.call((d) =>
-      d.createNetwork({ Name: name, CheckDuplicate: true, Driver: p.driver, Internal: p.internal, Attachable: p.attachable, EnableIPv6: p.enableIpv6, Options: p.options, Labels: p.labels, IPAM: { Driver: p.ipam.driver, Config: p.ipam.config, Options: p.ipam.options } }),
+      d.createNetwork({
+        Name: name,
+        CheckDuplicate: true,
+        Driver: p.driver,
+        Internal: p.internal,
+        Attachable: p.attachable,
+        EnableIPv6: p.enableIpv6,
+        Options: p.options,
+        Labels: p.labels,
+        IPAM: { Driver: p.ipam.driver, Config: p.ipam.config, Options: p.ipam.options },
+      }),
     );
     const id = (await e.call((d) => d.getNetwork(name).inspect())).Id;
-    for (const c of await e.call((d) => d.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL.app}=${t.app}`] }) }))) {
+    for (const c of await e.call((d) =>
+      d.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL.app}=${t.app}`] }) }),
+    )) {
       const info = await e.call((d) => d.getContainer(c.Id).inspect());
       const ep = info.NetworkSettings.Networks?.[name];
       if (!ep || ep.NetworkID === id) continue;
-      const aliases = (ep.Aliases ?? []).filter((a: string) => !c.Id.startsWith(a)); // the Engine adds the short id itself
-      await ignore(e.call((d) => d.getNetwork(name).disconnect({ Container: c.Id, Force: true })), 404, 500);
-      await ignore(e.call((d) => d.getNetwork(name).connect({ Container: c.Id, EndpointConfig: { Aliases: aliases } })), 409, 403);
+      // The Engine adds the short id itself.
+      const aliases = (ep.Aliases ?? []).filter((a: string) => !c.Id.startsWith(a));
+      await ignore(
+        e.call((d) => d.getNetwork(name).disconnect({ Container: c.Id, Force: true })),
+        404,
+        500,
+      );
+      await ignore(
+        e.call((d) => d.getNetwork(name).connect({ Container: c.Id, EndpointConfig: { Aliases: aliases } })),
+        409,
+        403,
+      );
     }
     ctx.log.info({ app: t.app, network: name }, `network ${name} of ${t.app} is back as it was, with its containers`);
   }
@@ -280,13 +428,24 @@ export class DockerApplier implements Applier {
   private async prepareMounts(app: DesiredApp, svc: DesiredService, ctx: StepContext): Promise<void> {
     for (const hash of svc.config.files ?? []) {
       const tree = app.files?.find((f) => f.hash === hash);
-      if (tree && (await writeTree(this.paths.files, app.name, tree))) ctx.log.warn({ app: app.name, files: hash.slice(0, 12) }, `files ${hash.slice(0, 12)} of ${app.name} were missing and were written again`);
+      if (tree && (await writeTree(this.paths.files, app.name, tree)))
+        ctx.log.warn(
+          { app: app.name, files: hash.slice(0, 12) },
+          `files ${hash.slice(0, 12)} of ${app.name} were missing and were written again`,
+        );
     }
     for (const v of svc.config.volumes) {
       if (v.type !== 'bind' || v.repo) continue;
       // Compose creates a missing bind source as a directory; so do we (data directories included).
-      const src = v.data !== undefined ? dataMountSource(this.paths, app.name, v.data) : bindSource(this.paths, app.name, v)!;
-      if (!(await stat(src).then(() => true, () => false))) await mkdir(src, { recursive: true });
+      const src =
+        v.data !== undefined ? dataMountSource(this.paths, app.name, v.data) : bindSource(this.paths, app.name, v)!;
+      if (
+        !(await stat(src).then(
+          () => true,
+          () => false,
+        ))
+      )
+        await mkdir(src, { recursive: true });
     }
   }
 
@@ -304,14 +463,20 @@ export class DockerApplier implements Applier {
       const filters = JSON.stringify({ label: [`${LABEL.app}=${app}`, `${LABEL.service}=${service}`] });
       const list = await this.engine.call((d) => d.listContainers({ all: true, filters }));
       const c = list.find((x) => x.State === 'running') ?? list[0];
-      if (!c) throw new DockerError('engine', `${app}/${svc.name} takes volumes from service "${service}", which has no container`);
+      if (!c)
+        throw new DockerError(
+          'engine',
+          `${app}/${svc.name} takes volumes from service "${service}", which has no container`,
+        );
       out.push(mode ? `${c.Id}:${mode}` : c.Id);
     }
     return out;
   }
 
   /** The container holding `name`, when one does. */
-  private async holder(name: string): Promise<{ Id: string; Name: string; Config: { Labels?: Record<string, string> | null } } | undefined> {
+  private async holder(
+    name: string,
+  ): Promise<{ Id: string; Name: string; Config: { Labels?: Record<string, string> | null } } | undefined> {
     try {
       return await this.engine.call((d) => d.getContainer(name).inspect());
     } catch (err) {
@@ -324,7 +489,13 @@ export class DockerApplier implements Applier {
     const t = target(step) as { app: string; service: string };
     const app = findApp(ctx, t.app);
     const svc = findService(ctx, t.app, t.service);
-    const id = { app: t.app, service: t.service, configHash: svc.configHash, txn: ctx.txn, ...(ctx.desired?.source.commit ? { commit: ctx.desired.source.commit } : {}) };
+    const id = {
+      app: t.app,
+      service: t.service,
+      configHash: svc.configHash,
+      txn: ctx.txn,
+      ...(ctx.desired?.source.commit ? { commit: ctx.desired.source.commit } : {}),
+    };
     await this.prepareMounts(app, svc, ctx);
     const cn = svc.config.containerName;
     if (cn) {
@@ -333,10 +504,16 @@ export class DockerApplier implements Applier {
       const h = await this.holder(cn);
       if (h && h.Config.Labels?.[LABEL.app] === undefined) {
         const project = h.Config.Labels?.['com.docker.compose.project'];
-        throw new DockerError('engine', `container_name "${cn}" of ${t.app}/${t.service} is taken by container ${h.Name.replace(/^\//, '')}, which rollgate does not manage${project ? ` (docker compose project "${project}": run "docker compose down" there to hand the service over)` : '; remove or rename it'}`);
+        throw new DockerError(
+          'engine',
+          `container_name "${cn}" of ${t.app}/${t.service} is taken by container ${h.Name.replace(/^\//, '')}, which rollgate does not manage${project ? ` (docker compose project "${project}": run "docker compose down" there to hand the service over)` : '; remove or rename it'}`,
+        );
       }
       if (h && (h.Config.Labels?.[LABEL.app] !== t.app || h.Config.Labels?.[LABEL.service] !== t.service)) {
-        throw new DockerError('engine', `container_name "${cn}" of ${t.app}/${t.service} is taken by ${h.Config.Labels?.[LABEL.app]}/${h.Config.Labels?.[LABEL.service]}`);
+        throw new DockerError(
+          'engine',
+          `container_name "${cn}" of ${t.app}/${t.service} is taken by ${h.Config.Labels?.[LABEL.app]}/${h.Config.Labels?.[LABEL.service]}`,
+        );
       }
     }
     const volumesFrom = await this.volumesFrom(t.app, svc);
@@ -351,13 +528,23 @@ export class DockerApplier implements Applier {
     try {
       containerId = (await this.engine.call((d) => d.createContainer(spec))).id;
     } catch (err) {
-      if (statusOf(err) === 404) throw new DockerError('image-not-found', `image ${svc.config.image} of ${t.app}/${t.service} is not on the gateway: ${engineMessage(err)}`);
-      if (statusOf(err) !== 409) throw new DockerError('engine', `could not create the container of ${t.app}/${t.service}: ${engineMessage(err)}`);
+      if (statusOf(err) === 404)
+        throw new DockerError(
+          'image-not-found',
+          `image ${svc.config.image} of ${t.app}/${t.service} is not on the gateway: ${engineMessage(err)}`,
+        );
+      if (statusOf(err) !== 409)
+        throw new DockerError(
+          'engine',
+          `could not create the container of ${t.app}/${t.service}: ${engineMessage(err)}`,
+        );
       // The name is taken: by this transaction (a retry after a lost answer) or by a leftover.
       const existing = await this.engine.call((d) => d.getContainer(spec.name!).inspect());
       if (existing.Config.Labels?.[LABEL.txn] === ctx.txn) containerId = existing.Id;
       else {
-        const other = cn ? pendingName(cn, ctx.txn) : `${containerName(t.app, t.service, svc.configHash)}-${ctx.txn.slice(0, 6)}`;
+        const other = cn
+          ? pendingName(cn, ctx.txn)
+          : `${containerName(t.app, t.service, svc.configHash)}-${ctx.txn.slice(0, 6)}`;
         const again = await this.holder(other);
         if (again?.Config.Labels?.[LABEL.txn] === ctx.txn) containerId = again.Id;
         else {
@@ -368,9 +555,20 @@ export class DockerApplier implements Applier {
     }
     this.created.set(`${t.app}/${t.service}`, { txn: ctx.txn, id: containerId });
     for (const net of extraNetworks(t.app, svc.config)) {
-      await ignore(this.engine.call((d) => d.getNetwork(net.name).connect({ Container: containerId, EndpointConfig: endpointConfig(t.service, svc.config, net.key) })), 409, 403);
+      await ignore(
+        this.engine.call((d) =>
+          d
+            .getNetwork(net.name)
+            .connect({ Container: containerId, EndpointConfig: endpointConfig(t.service, svc.config, net.key) }),
+        ),
+        409,
+        403,
+      );
     }
-    ctx.log.info({ app: t.app, service: t.service, container: containerId.slice(0, 12), image: svc.config.image }, `created ${t.app}/${t.service} (${svc.config.image})`);
+    ctx.log.info(
+      { app: t.app, service: t.service, container: containerId.slice(0, 12), image: svc.config.image },
+      `created ${t.app}/${t.service} (${svc.config.image})`,
+    );
     return { containerId };
   }
 
@@ -380,7 +578,9 @@ export class DockerApplier implements Applier {
     if (step.containerId) return step.containerId;
     const mine = this.created.get(`${t.app}/${t.service}`);
     if (mine?.txn === txn) return mine.id;
-    const filters = JSON.stringify({ label: [`${LABEL.txn}=${txn}`, `${LABEL.app}=${t.app}`, `${LABEL.service}=${t.service}`] });
+    const filters = JSON.stringify({
+      label: [`${LABEL.txn}=${txn}`, `${LABEL.app}=${t.app}`, `${LABEL.service}=${t.service}`],
+    });
     return (await this.engine.call((d) => d.listContainers({ all: true, filters })))[0]?.Id;
   }
 
@@ -391,34 +591,69 @@ export class DockerApplier implements Applier {
     for (const w of step.waitFor ?? []) {
       if (w.condition === 'ready') continue; // after the start, below
       const dep = findService(ctx, t.app, w.service);
-      ctx.log.info({ app: t.app, service: t.service, waitsFor: w.service, condition: w.condition }, `${t.app}/${t.service} waits for ${w.service} (${w.condition})`);
-      await waitForDependency(this.engine, { app: t.app, service: t.service, dependency: dep, condition: w.condition, deadlineMs: this.opts.waitDeadlineMs ?? healthyDeadlineMs(dep) });
+      ctx.log.info(
+        { app: t.app, service: t.service, waitsFor: w.service, condition: w.condition },
+        `${t.app}/${t.service} waits for ${w.service} (${w.condition})`,
+      );
+      await waitForDependency(this.engine, {
+        app: t.app,
+        service: t.service,
+        dependency: dep,
+        condition: w.condition,
+        deadlineMs: this.opts.waitDeadlineMs ?? healthyDeadlineMs(dep),
+      });
     }
     if (step.containerName) await this.takeName(step.containerName, containerId, t, ctx.txn);
     try {
-      await ignore(this.engine.call((d) => d.getContainer(containerId).start()), 304);
+      await ignore(
+        this.engine.call((d) => d.getContainer(containerId).start()),
+        304,
+      );
     } catch (err) {
       const msg = engineMessage(err);
       const port = portInUse(msg);
-      if (port) throw new DockerError('port-in-use', `port ${port} is already in use on the gateway, so ${t.app}/${t.service} cannot start`);
+      if (port)
+        throw new DockerError(
+          'port-in-use',
+          `port ${port} is already in use on the gateway, so ${t.app}/${t.service} cannot start`,
+        );
       throw new DockerError('engine', `${t.app}/${t.service} could not start: ${msg}`);
     }
-    ctx.log.info({ app: t.app, service: t.service, container: containerId.slice(0, 12) }, `started ${t.app}/${t.service}`);
+    ctx.log.info(
+      { app: t.app, service: t.service, container: containerId.slice(0, 12) },
+      `started ${t.app}/${t.service}`,
+    );
     if (step.waitFor?.some((w) => w.condition === 'ready')) {
       const self = findService(ctx, t.app, t.service);
-      await waitReady(this.engine, { app: t.app, service: t.service, containerId, deadlineMs: this.opts.waitDeadlineMs ?? healthyDeadlineMs(self) });
-      ctx.log.info({ app: t.app, service: t.service }, `${t.app}/${t.service} is ready; its previous container stops now (start-first)`);
+      await waitReady(this.engine, {
+        app: t.app,
+        service: t.service,
+        containerId,
+        deadlineMs: this.opts.waitDeadlineMs ?? healthyDeadlineMs(self),
+      });
+      ctx.log.info(
+        { app: t.app, service: t.service },
+        `${t.app}/${t.service} is ready; its previous container stops now (start-first)`,
+      );
     }
     return { containerId };
   }
 
   /** Moves the container_name to the new container: the holder (the one it replaces) steps aside. */
-  private async takeName(name: string, containerId: string, t: { app: string; service: string }, txn: string): Promise<void> {
+  private async takeName(
+    name: string,
+    containerId: string,
+    t: { app: string; service: string },
+    txn: string,
+  ): Promise<void> {
     const h = await this.holder(name);
     if (h?.Id === containerId) return;
     if (h) {
       if (h.Config.Labels?.[LABEL.app] !== t.app || h.Config.Labels?.[LABEL.service] !== t.service) {
-        throw new DockerError('engine', `container_name "${name}" of ${t.app}/${t.service} is taken by container ${h.Name.replace(/^\//, '')}, which rollgate does not manage for this service`);
+        throw new DockerError(
+          'engine',
+          `container_name "${name}" of ${t.app}/${t.service} is taken by container ${h.Name.replace(/^\//, '')}, which rollgate does not manage for this service`,
+        );
       }
       await this.engine.call((d) => d.getContainer(h.Id).rename({ name: asideName(name, txn) }));
     }
@@ -428,7 +663,8 @@ export class DockerApplier implements Applier {
   /** Undoes takeName: the new container gives the name back to the one it replaced. */
   private async giveNameBack(name: string, containerId: string | undefined, txn: string): Promise<void> {
     const h = await this.holder(name);
-    if (h && h.Id === containerId) await this.engine.call((d) => d.getContainer(h.Id).rename({ name: pendingName(name, txn) }));
+    if (h && h.Id === containerId)
+      await this.engine.call((d) => d.getContainer(h.Id).rename({ name: pendingName(name, txn) }));
     const aside = await this.holder(asideName(name, txn));
     if (aside && (!h || h.Id === containerId)) await this.engine.call((d) => d.getContainer(aside.Id).rename({ name }));
   }
@@ -454,22 +690,37 @@ export class DockerApplier implements Applier {
           if (statusOf(err) === 404) return;
           throw err;
         }
-        if (labels?.[LABEL.txn] === ctx.txn) await ignore(e.call((d) => d.getNetwork(name).remove()), 404);
+        if (labels?.[LABEL.txn] === ctx.txn)
+          await ignore(
+            e.call((d) => d.getNetwork(name).remove()),
+            404,
+          );
         return;
       }
       case 'create': {
         // Found by label, so a create the crash cut short (no id in the journal) is found too.
         const t = target(step) as { app: string; service: string };
-        const filters = JSON.stringify({ label: [`${LABEL.txn}=${ctx.txn}`, `${LABEL.app}=${t.app}`, `${LABEL.service}=${t.service}`] });
+        const filters = JSON.stringify({
+          label: [`${LABEL.txn}=${ctx.txn}`, `${LABEL.app}=${t.app}`, `${LABEL.service}=${t.service}`],
+        });
         for (const c of await e.call((d) => d.listContainers({ all: true, filters }))) {
-          await ignore(e.call((d) => d.getContainer(c.Id).remove({ force: true, v: false })), 404, 409);
+          await ignore(
+            e.call((d) => d.getContainer(c.Id).remove({ force: true, v: false })),
+            404,
+            409,
+          );
         }
         return;
       }
       case 'start': {
         // Stop what was started, so the container it replaced can have its ports back.
         const id = rec.containerId ?? (await this.startTarget(step, ctx.txn));
-        if (id) await ignore(e.call((d) => d.getContainer(id).stop({ t: 5 })), 304, 404);
+        if (id)
+          await ignore(
+            e.call((d) => d.getContainer(id).stop({ t: 5 })),
+            304,
+            404,
+          );
         // A repair start (step.containerId) never moved a name.
         if (step.containerName && !step.containerId) await this.giveNameBack(step.containerName, id, ctx.txn);
         return;
@@ -477,11 +728,23 @@ export class DockerApplier implements Applier {
       case 'stop': {
         const t = target(step) as { app: string; service: string };
         try {
-          await ignore(e.call((d) => d.getContainer(step.containerId!).start()), 304);
+          await ignore(
+            e.call((d) => d.getContainer(step.containerId!).start()),
+            304,
+          );
         } catch (err) {
-          if (statusOf(err) === 404) throw new DockerError('engine', `the container ${step.containerId!.slice(0, 12)} of ${t.app}/${t.service} is gone and cannot be started again`);
+          if (statusOf(err) === 404)
+            throw new DockerError(
+              'engine',
+              `the container ${step.containerId!.slice(0, 12)} of ${t.app}/${t.service} is gone and cannot be started again`,
+            );
           const port = portInUse(engineMessage(err));
-          throw new DockerError(port ? 'port-in-use' : 'engine', port ? `port ${port} is taken, so the previous container of ${t.app}/${t.service} cannot start again` : `the previous container of ${t.app}/${t.service} could not start again: ${engineMessage(err)}`);
+          throw new DockerError(
+            port ? 'port-in-use' : 'engine',
+            port
+              ? `port ${port} is taken, so the previous container of ${t.app}/${t.service} cannot start again`
+              : `the previous container of ${t.app}/${t.service} could not start again: ${engineMessage(err)}`,
+          );
         }
         return;
       }
@@ -493,7 +756,9 @@ export class DockerApplier implements Applier {
   /** Prunes the images of containers this apply removed, unless still wanted or in use. */
   async afterFinalize(_plan: Plan, records: Record<string, StepRecord>, ctx: StepContext): Promise<void> {
     await this.pruneFiles(ctx);
-    const candidates = new Set(Object.values(records).flatMap((r) => (r.status === 'done' && r.image ? [r.image] : [])));
+    const candidates = new Set(
+      Object.values(records).flatMap((r) => (r.status === 'done' && r.image ? [r.image] : [])),
+    );
     if (candidates.size === 0) return;
     const keep = new Set(this.opts.keepImages?.() ?? []);
     for (const app of ctx.desired?.apps ?? []) for (const s of app.services) keep.add(s.config.image);
@@ -515,10 +780,17 @@ export class DockerApplier implements Applier {
     const keep = new Set<string>();
     for (const app of ctx.desired.apps) for (const f of app.files ?? []) keep.add(`${app.name}/${f.hash}`);
     const root = this.paths.files + '/';
-    for (const c of await this.engine.call((d) => d.listContainers({ all: true, filters: JSON.stringify({ label: [LABEL.app] }) }))) {
-      for (const m of c.Mounts ?? []) if (m.Source?.startsWith(root)) keep.add(m.Source.slice(root.length).split('/').slice(0, 2).join('/'));
+    for (const c of await this.engine.call((d) =>
+      d.listContainers({ all: true, filters: JSON.stringify({ label: [LABEL.app] }) }),
+    )) {
+      for (const m of c.Mounts ?? [])
+        if (m.Source?.startsWith(root)) keep.add(m.Source.slice(root.length).split('/').slice(0, 2).join('/'));
     }
     const removed = await pruneTrees(this.paths.files, (app, hash) => keep.has(`${app}/${hash}`));
-    if (removed.length) ctx.log.info({ removed }, `removed ${removed.length} cop${removed.length === 1 ? 'y' : 'ies'} of fleet repo files that nothing uses any more`);
+    if (removed.length)
+      ctx.log.info(
+        { removed },
+        `removed ${removed.length} cop${removed.length === 1 ? 'y' : 'ies'} of fleet repo files that nothing uses any more`,
+      );
   }
 }

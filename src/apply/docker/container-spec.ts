@@ -56,7 +56,9 @@ export interface ContainerIdentity {
 
 const NS_PER_MS = 1_000_000;
 
-function healthcheck(hc: NonNullable<ServiceConfig['healthcheck']>): NonNullable<ContainerCreateOptions['Healthcheck']> {
+function healthcheck(
+  hc: NonNullable<ServiceConfig['healthcheck']>,
+): NonNullable<ContainerCreateOptions['Healthcheck']> {
   if (hc.disable) return { Test: ['NONE'] };
   return {
     Test: hc.test,
@@ -75,13 +77,24 @@ function device(spec: string): { PathOnHost: string; PathInContainer: string; Cg
 
 /** Networks after the first are connected before the container starts (API 1.41 takes one at create). */
 export function extraNetworks(app: string, config: ServiceConfig): { key: string; name: string }[] {
-  return config.networkMode ? [] : config.networks.slice(1).map((n) => ({ key: n, name: engineNetwork(app, config, n) }));
+  return config.networkMode
+    ? []
+    : config.networks.slice(1).map((n) => ({ key: n, name: engineNetwork(app, config, n) }));
 }
 
 /** The endpoint of one network: the service name as alias (as Compose), plus the file's settings. */
 export function endpointConfig(service: string, config: ServiceConfig, key: string): Record<string, unknown> {
   const ep = config.networkEndpoints?.[key];
-  const ipam = ep?.ipv4Address || ep?.ipv6Address || ep?.linkLocalIps ? { IPAMConfig: { ...(ep.ipv4Address ? { IPv4Address: ep.ipv4Address } : {}), ...(ep.ipv6Address ? { IPv6Address: ep.ipv6Address } : {}), ...(ep.linkLocalIps ? { LinkLocalIPs: ep.linkLocalIps } : {}) } } : {};
+  const ipam =
+    ep?.ipv4Address || ep?.ipv6Address || ep?.linkLocalIps
+      ? {
+          IPAMConfig: {
+            ...(ep.ipv4Address ? { IPv4Address: ep.ipv4Address } : {}),
+            ...(ep.ipv6Address ? { IPv6Address: ep.ipv6Address } : {}),
+            ...(ep.linkLocalIps ? { LinkLocalIPs: ep.linkLocalIps } : {}),
+          },
+        }
+      : {};
   return {
     Aliases: [service, ...(ep?.aliases ?? [])],
     ...ipam,
@@ -97,7 +110,14 @@ function ulimits(u: NonNullable<ServiceConfig['ulimits']>): { Name: string; Soft
 type EngineMount = NonNullable<NonNullable<ContainerCreateOptions['HostConfig']>['Mounts']>[number];
 
 function mount(id: ContainerIdentity, config: ServiceConfig, v: VolumeMount, paths: HostPaths): EngineMount {
-  const source = v.type === 'volume' ? (v.source ? engineVolume(id.app, config, v.source) : '') : v.type === 'bind' ? bindSource(paths, id.app, v)! : '';
+  const source =
+    v.type === 'volume'
+      ? v.source
+        ? engineVolume(id.app, config, v.source)
+        : ''
+      : v.type === 'bind'
+        ? bindSource(paths, id.app, v)!
+        : '';
   return {
     Type: v.type as EngineMount['Type'],
     Target: v.target,
@@ -106,23 +126,39 @@ function mount(id: ContainerIdentity, config: ServiceConfig, v: VolumeMount, pat
     Source: source,
     ...(v.propagation ? { BindOptions: { Propagation: v.propagation } } : {}),
     ...(v.noCopy ? { VolumeOptions: { NoCopy: true } as EngineMount['VolumeOptions'] } : {}),
-    ...(v.tmpfsSize !== undefined || v.tmpfsMode !== undefined ? { TmpfsOptions: { ...(v.tmpfsSize !== undefined ? { SizeBytes: v.tmpfsSize } : {}), ...(v.tmpfsMode !== undefined ? { Mode: v.tmpfsMode } : {}) } as EngineMount['TmpfsOptions'] } : {}),
+    ...(v.tmpfsSize !== undefined || v.tmpfsMode !== undefined
+      ? {
+          TmpfsOptions: {
+            ...(v.tmpfsSize !== undefined ? { SizeBytes: v.tmpfsSize } : {}),
+            ...(v.tmpfsMode !== undefined ? { Mode: v.tmpfsMode } : {}),
+          } as EngineMount['TmpfsOptions'],
+        }
+      : {}),
   };
 }
 
-export function containerSpec(id: ContainerIdentity, config: ServiceConfig, name = containerName(id.app, id.service, id.configHash), paths: HostPaths = hostPaths('/var/lib/rollgate')): ContainerCreateOptions {
+export function containerSpec(
+  id: ContainerIdentity,
+  config: ServiceConfig,
+  name = containerName(id.app, id.service, id.configHash),
+  paths: HostPaths = hostPaths('/var/lib/rollgate'),
+): ContainerCreateOptions {
   const exposed: Record<string, object> = {};
   const bindings: Record<string, { HostIp?: string; HostPort?: string }[]> = {};
   for (const p of config.ports) {
     const key = `${p.containerPort}/${p.protocol}`;
     exposed[key] = {};
-    (bindings[key] ??= []).push({ ...(p.hostIp ? { HostIp: p.hostIp } : {}), HostPort: p.hostPort !== undefined ? String(p.hostPort) : '' });
+    (bindings[key] ??= []).push({
+      ...(p.hostIp ? { HostIp: p.hostIp } : {}),
+      HostPort: p.hostPort !== undefined ? String(p.hostPort) : '',
+    });
   }
   for (const e of config.expose ?? []) exposed[e] = {};
   const mounts = config.volumes.map((v) => mount(id, config, v, paths));
   const first = config.networkMode ? undefined : config.networks[0];
   const r = config.resources ?? {};
-  const num = <K extends string>(k: K, v: number | undefined): Partial<Record<K, number>> => (v === undefined ? {} : ({ [k]: v } as Record<K, number>));
+  const num = <K extends string>(k: K, v: number | undefined): Partial<Record<K, number>> =>
+    v === undefined ? {} : ({ [k]: v } as Record<K, number>);
   const labels: Record<string, string> = {
     ...config.labels,
     [LABEL.app]: id.app,
@@ -153,7 +189,10 @@ export function containerSpec(id: ContainerIdentity, config: ServiceConfig, name
     HostConfig: {
       PortBindings: bindings,
       Mounts: mounts,
-      RestartPolicy: { Name: config.restart === 'no' ? '' : config.restart, ...(config.restartMaxRetries !== undefined ? { MaximumRetryCount: config.restartMaxRetries } : {}) },
+      RestartPolicy: {
+        Name: config.restart === 'no' ? '' : config.restart,
+        ...(config.restartMaxRetries !== undefined ? { MaximumRetryCount: config.restartMaxRetries } : {}),
+      },
       ...num('Memory', r.memoryBytes),
       ...num('MemoryReservation', r.memoryReservationBytes),
       ...num('MemorySwap', r.memorySwapBytes),
@@ -196,10 +235,21 @@ export function containerSpec(id: ContainerIdentity, config: ServiceConfig, name
       ReadonlyRootfs: config.readOnly,
       Devices: config.devices.map(device),
       ExtraHosts: config.extraHosts,
-      Tmpfs: Object.fromEntries(config.tmpfs.map((t) => { const [path, opts] = t.split(/:(.*)/s); return [path!, opts ?? '']; })),
+      Tmpfs: Object.fromEntries(
+        config.tmpfs.map((t) => {
+          const [path, opts] = t.split(/:(.*)/s);
+          return [path!, opts ?? ''];
+        }),
+      ),
       NetworkMode: config.networkMode ?? (first ? engineNetwork(id.app, config, first) : 'default'),
       ...(config.logging ? { LogConfig: { Type: config.logging.driver, Config: config.logging.options } } : {}),
     },
-    ...(first ? { NetworkingConfig: { EndpointsConfig: { [engineNetwork(id.app, config, first)]: endpointConfig(id.service, config, first) } } } : {}),
+    ...(first
+      ? {
+          NetworkingConfig: {
+            EndpointsConfig: { [engineNetwork(id.app, config, first)]: endpointConfig(id.service, config, first) },
+          },
+        }
+      : {}),
   };
 }

@@ -23,9 +23,11 @@ export function socketFromHost(host: string | undefined): string {
   if (!host) return DEFAULT_DOCKER_SOCKET;
   if (host.startsWith('unix://')) return host.slice('unix://'.length);
   if (host.startsWith('/')) return host;
-  throw new DockerError('engine-unreachable', `Docker host "${host}" is not supported: give the Engine's unix socket, e.g. unix:///var/run/docker.sock`);
+  throw new DockerError(
+    'engine-unreachable',
+    `Docker host "${host}" is not supported: give the Engine's unix socket, e.g. unix:///var/run/docker.sock`,
+  );
 }
-
 
 // dockerode loads grpc, protobufjs and ssh2 with it (about 7 MB resident in the agent) for
 // features rollgate does not use, so it is loaded on the first Engine call: a gateway without a
@@ -62,7 +64,11 @@ export class Engine {
 
   /** Fails with the socket named when the Engine does not answer. */
   async ping(): Promise<void> {
-    if (!existsSync(this.socketPath)) throw unreachable(this.socketPath, Object.assign(new Error(`connect ENOENT ${this.socketPath}`), { code: 'ENOENT' }));
+    if (!existsSync(this.socketPath))
+      throw unreachable(
+        this.socketPath,
+        Object.assign(new Error(`connect ENOENT ${this.socketPath}`), { code: 'ENOENT' }),
+      );
     try {
       await this.docker.ping();
     } catch (err) {

@@ -1,7 +1,14 @@
 // Docker Engine failures, translated into what an operator needs to know: which socket, which
 // image, which port, which service.
 
-export type DockerErrorKind = 'engine-unreachable' | 'image-not-found' | 'registry-unreachable' | 'registry-auth' | 'port-in-use' | 'dependency' | 'engine';
+export type DockerErrorKind =
+  | 'engine-unreachable'
+  | 'image-not-found'
+  | 'registry-unreachable'
+  | 'registry-auth'
+  | 'port-in-use'
+  | 'dependency'
+  | 'engine';
 
 export class DockerError extends Error {
   constructor(
@@ -46,15 +53,20 @@ export function engineMessage(err: unknown): string {
 export function unreachable(socketPath: string, err: unknown): DockerError {
   const code = (err as RawEngineError)?.code;
   const why =
-    code === 'ENOENT' ? 'the socket does not exist (is dockerd running?)'
-    : code === 'ECONNREFUSED' ? 'connection refused (is dockerd running?)'
-    : code === 'EACCES' ? 'permission denied (run as root or as a member of the docker group)'
-    : engineMessage(err);
+    code === 'ENOENT'
+      ? 'the socket does not exist (is dockerd running?)'
+      : code === 'ECONNREFUSED'
+        ? 'connection refused (is dockerd running?)'
+        : code === 'EACCES'
+          ? 'permission denied (run as root or as a member of the docker group)'
+          : engineMessage(err);
   return new DockerError('engine-unreachable', `Docker Engine unreachable at unix://${socketPath}: ${why}`);
 }
 
 /** A port clash as Docker reports it, in either of its wordings. */
 export function portInUse(message: string): string | undefined {
-  const m = /listen (?:tcp|udp)\d? ([^\s:]+:\d+): bind: address already in use/.exec(message) ?? /Bind for ([^\s]+:\d+) failed: port is already allocated/.exec(message);
+  const m =
+    /listen (?:tcp|udp)\d? ([^\s:]+:\d+): bind: address already in use/.exec(message) ??
+    /Bind for ([^\s]+:\d+) failed: port is already allocated/.exec(message);
   return m?.[1];
 }

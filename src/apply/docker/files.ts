@@ -8,7 +8,11 @@ import { chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
 import { dirname, join } from 'node:path';
 import type { FileTree } from '../../model/index.js';
 
-const exists = (p: string) => stat(p).then(() => true, () => false);
+const exists = (p: string) =>
+  stat(p).then(
+    () => true,
+    () => false,
+  );
 
 async function fsyncPath(p: string): Promise<void> {
   const fh = await open(p, constants.O_RDONLY);

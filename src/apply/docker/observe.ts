@@ -16,7 +16,10 @@ export function healthFromStatus(status: string): ObservedContainer['health'] {
 }
 
 /** Tags as the Engine lists them, plus the untagged spelling compose files use for `:latest`. */
-export function imageRefs(tags: readonly string[] | null | undefined, digests: readonly string[] | null | undefined): string[] {
+export function imageRefs(
+  tags: readonly string[] | null | undefined,
+  digests: readonly string[] | null | undefined,
+): string[] {
   const out: string[] = [];
   for (const t of tags ?? []) {
     if (t === '<none>:<none>') continue;
@@ -28,7 +31,15 @@ export function imageRefs(tags: readonly string[] | null | undefined, digests: r
 }
 
 /** What the list call says of a network, as needed to make it again. */
-function networkSpec(n: { Driver?: string; Internal?: boolean; Attachable?: boolean; EnableIPv6?: boolean; Options?: Record<string, string> | null; Labels?: Record<string, string> | null; IPAM?: { Driver?: string; Config?: Record<string, unknown>[] | null; Options?: Record<string, string> | null } | null }): EngineNetworkSpec {
+function networkSpec(n: {
+  Driver?: string;
+  Internal?: boolean;
+  Attachable?: boolean;
+  EnableIPv6?: boolean;
+  Options?: Record<string, string> | null;
+  Labels?: Record<string, string> | null;
+  IPAM?: { Driver?: string; Config?: Record<string, unknown>[] | null; Options?: Record<string, string> | null } | null;
+}): EngineNetworkSpec {
   return {
     driver: n.Driver ?? 'bridge',
     internal: n.Internal ?? false,
@@ -72,19 +83,34 @@ export async function observeDocker(engine: Engine): Promise<DockerObservation> 
     const app = n.Labels?.[LABEL.app];
     const name = n.Labels?.[LABEL.network];
     const hash = n.Labels?.[LABEL.configHash];
-    if (app && name) observed.networks.push({ app, name, ...(n.Name !== `${app}_${name}` ? { engineName: n.Name } : {}), ...(hash ? { configHash: hash, spec: networkSpec(n) } : {}) });
+    if (app && name)
+      observed.networks.push({
+        app,
+        name,
+        ...(n.Name !== `${app}_${name}` ? { engineName: n.Name } : {}),
+        ...(hash ? { configHash: hash, spec: networkSpec(n) } : {}),
+      });
   }
   for (const v of volumes.Volumes ?? []) {
     const app = v.Labels?.[LABEL.app];
     const name = v.Labels?.[LABEL.volume];
     const hash = v.Labels?.[LABEL.configHash];
-    if (app && name) observed.volumes.push({ app, name, ...(v.Name !== `${app}_${name}` ? { engineName: v.Name } : {}), ...(hash ? { configHash: hash } : {}) });
+    if (app && name)
+      observed.volumes.push({
+        app,
+        name,
+        ...(v.Name !== `${app}_${name}` ? { engineName: v.Name } : {}),
+        ...(hash ? { configHash: hash } : {}),
+      });
   }
   const refs = new Set<string>();
   for (const i of images) for (const r of imageRefs(i.RepoTags, i.RepoDigests)) refs.add(r);
   observed.images = [...refs].sort();
-  const byKey = (a: { app: string; name: string }, b: { app: string; name: string }) => (a.app + '\0' + a.name < b.app + '\0' + b.name ? -1 : 1);
-  observed.containers.sort((a, b) => (a.app + '\0' + a.service + '\0' + a.containerId < b.app + '\0' + b.service + '\0' + b.containerId ? -1 : 1));
+  const byKey = (a: { app: string; name: string }, b: { app: string; name: string }) =>
+    a.app + '\0' + a.name < b.app + '\0' + b.name ? -1 : 1;
+  observed.containers.sort((a, b) =>
+    a.app + '\0' + a.service + '\0' + a.containerId < b.app + '\0' + b.service + '\0' + b.containerId ? -1 : 1,
+  );
   observed.networks.sort(byKey);
   observed.volumes.sort(byKey);
   return observed;

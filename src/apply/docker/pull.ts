@@ -34,15 +34,37 @@ export function registryOf(ref: string): string {
 type PullFailure = 'not-found' | 'auth' | 'unreachable' | 'other';
 
 export function classifyPullError(msg: string): PullFailure {
-  if (/manifest unknown|manifest for .* not found|not found: manifest|repository .* not found|does not exist|name unknown|pull access denied/i.test(msg)) return 'not-found';
+  if (
+    /manifest unknown|manifest for .* not found|not found: manifest|repository .* not found|does not exist|name unknown|pull access denied/i.test(
+      msg,
+    )
+  )
+    return 'not-found';
   if (/unauthorized|authentication required|no basic auth credentials|denied/i.test(msg)) return 'auth';
-  if (/connection refused|no such host|i\/o timeout|dial tcp|TLS handshake timeout|EOF|server misbehaving|connection reset|Client.Timeout|503|502|500 Internal/i.test(msg)) return 'unreachable';
+  if (
+    /connection refused|no such host|i\/o timeout|dial tcp|TLS handshake timeout|EOF|server misbehaving|connection reset|Client.Timeout|503|502|500 Internal/i.test(
+      msg,
+    )
+  )
+    return 'unreachable';
   return 'other';
 }
 
-
-async function pullOnce(engine: Engine, ref: string, auth: RegistryCredentials | undefined, log: Log, platform?: string): Promise<void> {
-  const stream = await engine.call((d) => d.pull(ref, { ...(auth ? { authconfig: { username: auth.username, password: auth.password, serveraddress: registryOf(ref) } } : {}), ...(platform ? { platform } : {}) }));
+async function pullOnce(
+  engine: Engine,
+  ref: string,
+  auth: RegistryCredentials | undefined,
+  log: Log,
+  platform?: string,
+): Promise<void> {
+  const stream = await engine.call((d) =>
+    d.pull(ref, {
+      ...(auth
+        ? { authconfig: { username: auth.username, password: auth.password, serveraddress: registryOf(ref) } }
+        : {}),
+      ...(platform ? { platform } : {}),
+    }),
+  );
   const layers = new Set<string>();
   await new Promise<void>((resolve, reject) => {
     engine.docker.modem.followProgress(
@@ -77,12 +99,23 @@ export async function pullImage(engine: Engine, ref: string, opts: PullOptions):
       if (isConnectionError(err)) throw unreachable(engine.socketPath, err);
       const msg = engineMessage(err);
       const kind = classifyPullError(msg);
-      if (kind === 'not-found') throw new DockerError('image-not-found', `image ${ref} was not found in registry ${registry}: ${msg}`);
-      if (kind === 'auth') throw new DockerError('registry-auth', `registry ${registry} refused the credentials for ${ref}: ${msg}${opts.auth?.[registry] ? '' : ' (no credentials are configured for this registry)'}`);
+      if (kind === 'not-found')
+        throw new DockerError('image-not-found', `image ${ref} was not found in registry ${registry}: ${msg}`);
+      if (kind === 'auth')
+        throw new DockerError(
+          'registry-auth',
+          `registry ${registry} refused the credentials for ${ref}: ${msg}${opts.auth?.[registry] ? '' : ' (no credentials are configured for this registry)'}`,
+        );
       if (attempt >= attempts) {
-        throw new DockerError(kind === 'unreachable' ? 'registry-unreachable' : 'engine', `could not pull ${ref} from registry ${registry} after ${attempt} attempts: ${msg}`);
+        throw new DockerError(
+          kind === 'unreachable' ? 'registry-unreachable' : 'engine',
+          `could not pull ${ref} from registry ${registry} after ${attempt} attempts: ${msg}`,
+        );
       }
-      opts.log.warn({ image: ref, attempt, err: msg }, `pull of ${ref} failed (attempt ${attempt} of ${attempts}), retrying in ${wait} ms: ${msg}`);
+      opts.log.warn(
+        { image: ref, attempt, err: msg },
+        `pull of ${ref} failed (attempt ${attempt} of ${attempts}), retrying in ${wait} ms: ${msg}`,
+      );
       await sleep(wait);
       wait *= 2;
     }

@@ -1,9 +1,9 @@
 // The update-interface applier: device components (the gateway's rootfs, attached RTOS devices,
 // anything with an update-interface executable or a Mender Update Module) driven through the
 // Mender Orchestrator protocol, one plan step per protocol phase:
-//   download (prepare)  artifact fetched and verified, queries, Download      undo: Cleanup
-//   install             ArtifactInstall                                         undo: ArtifactRollback,
-//                                                                                 rollback reboot + verify, ArtifactFailure
+//   download (prepare)  artifact fetched and verified, queries, Download   undo: Cleanup
+//   install             ArtifactInstall                                      undo: ArtifactRollback,
+//                                                      rollback reboot + verify, ArtifactFailure
 //   reboot              ArtifactReboot + ArtifactVerifyReboot, or a gateway reboot (Automatic)
 //   commit (finalize)   ArtifactCommit
 //   cleanup (finalize)  Cleanup
@@ -37,9 +37,21 @@ import {
   type Query,
 } from './protocol.js';
 import { unpackArtifact } from './unpack-artifact.js';
-import { componentDirs, feedStreams, makeStreams, prepareWorkDir, settleFiles, type ComponentDirs, type StreamItem } from './work-dir.js';
+import {
+  componentDirs,
+  feedStreams,
+  makeStreams,
+  prepareWorkDir,
+  settleFiles,
+  type ComponentDirs,
+  type StreamItem,
+} from './work-dir.js';
 
-export const DEFAULT_INTERFACE_DIRS = ['/usr/share/mender-orchestrator/interfaces/v1', '/usr/share/mender-update-orchestrator/update-interfaces/v1', '/usr/share/mender/modules/v3'];
+export const DEFAULT_INTERFACE_DIRS = [
+  '/usr/share/mender-orchestrator/interfaces/v1',
+  '/usr/share/mender-update-orchestrator/update-interfaces/v1',
+  '/usr/share/mender/modules/v3',
+];
 
 export interface InterfaceTimeouts {
   /** Queries (SupportsRollback, Provides, ...): they answer within seconds. */
@@ -52,17 +64,29 @@ export interface InterfaceTimeouts {
   perState: Partial<Record<InterfaceState | Query, number>>;
 }
 
-export const DEFAULT_TIMEOUTS: InterfaceTimeouts = { queryMs: 60_000, stateMs: 4 * 3600_000, killGraceMs: 60_000, perState: {} };
+export const DEFAULT_TIMEOUTS: InterfaceTimeouts = {
+  queryMs: 60_000,
+  stateMs: 4 * 3600_000,
+  killGraceMs: 60_000,
+  perState: {},
+};
 
 /** The deadline of one call: its own setting, else Download's for DownloadWithFileSizes, else the kind's. */
 export function timeoutOf(t: InterfaceTimeouts, state: InterfaceState | Query): number {
-  return t.perState[state] ?? (state === 'DownloadWithFileSizes' ? t.perState.Download : undefined) ?? (isState(state) ? t.stateMs : t.queryMs);
+  return (
+    t.perState[state] ??
+    (state === 'DownloadWithFileSizes' ? t.perState.Download : undefined) ??
+    (isState(state) ? t.stateMs : t.queryMs)
+  );
 }
 
 export interface InterfaceApplierOptions {
   /** Searched in order for an interface's executable. */
   interfacesDirs: string[];
-  /** Components' records and work directories go under `<stateDir>/components`, the cache under `<stateDir>/artifacts`. */
+  /**
+   * Components' records and work directories go under `<stateDir>/components`, the cache under
+   * `<stateDir>/artifacts`.
+   */
   stateDir: string;
   cacheMaxBytes?: number;
   /** Reboots the gateway (argv, no shell). */
@@ -104,7 +128,14 @@ function componentKey(step: Step): string {
 
 /** Only the fields of a target, so records do not carry a desired component's artifact. */
 export function targetOf(c: InterfaceTarget): InterfaceTarget {
-  return { key: c.key, type: c.type, ...(c.id !== undefined ? { id: c.id } : {}), interface: c.interface, interfaceArgs: c.interfaceArgs, protocol: c.protocol };
+  return {
+    key: c.key,
+    type: c.type,
+    ...(c.id !== undefined ? { id: c.id } : {}),
+    interface: c.interface,
+    interfaceArgs: c.interfaceArgs,
+    protocol: c.protocol,
+  };
 }
 
 export class InterfaceApplier implements Applier {
@@ -118,7 +149,12 @@ export class InterfaceApplier implements Applier {
   constructor(private readonly opts: InterfaceApplierOptions) {
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
     this.componentsDir = join(opts.stateDir, 'components');
-    this.cache = new ArtifactCache(join(opts.stateDir, 'artifacts'), opts.cacheMaxBytes ?? DEFAULT_CACHE_BYTES, opts.log, { ...DEFAULT_DOWNLOAD, ...opts.download });
+    this.cache = new ArtifactCache(
+      join(opts.stateDir, 'artifacts'),
+      opts.cacheMaxBytes ?? DEFAULT_CACHE_BYTES,
+      opts.log,
+      { ...DEFAULT_DOWNLOAD, ...opts.download },
+    );
   }
 
   handles(step: Step): boolean {
@@ -136,14 +172,22 @@ export class InterfaceApplier implements Applier {
         // next directory
       }
     }
-    throw new Error(`interface "${name}" not found in ${this.opts.interfacesDirs.join(', ')} (set the directories with --interfaces-dir)`);
+    throw new Error(
+      `interface "${name}" not found in ${this.opts.interfacesDirs.join(', ')} (set the directories with --interfaces-dir)`,
+    );
   }
 
   private async protocolVersion(iface: string): Promise<string> {
     return (await this.executable(iface)).includes('/modules/v3/') ? '3' : '1';
   }
 
-  private async call(t: InterfaceTarget, state: InterfaceState | Query, work: string, log: Log, extra: { feed?: StreamItem[]; withSizes?: boolean } = {}): Promise<InvocationResult & { consumed?: Set<string> }> {
+  private async call(
+    t: InterfaceTarget,
+    state: InterfaceState | Query,
+    work: string,
+    log: Log,
+    extra: { feed?: StreamItem[]; withSizes?: boolean } = {},
+  ): Promise<InvocationResult & { consumed?: Set<string> }> {
     const exe = await this.executable(t.interface);
     let consumed: Set<string> | undefined;
     const r = await invoke({
@@ -157,9 +201,18 @@ export class InterfaceApplier implements Applier {
       killGraceMs: this.timeouts.killGraceMs,
       outputLimit: this.opts.outputLimit ?? 64 * 1024,
       log,
-      ...(extra.feed ? { whileRunning: async (_c, exited) => void (consumed = await feedStreams(work, extra.feed!, exited, extra.withSizes === true)) } : {}),
+      ...(extra.feed
+        ? {
+            whileRunning: async (_c, exited) =>
+              void (consumed = await feedStreams(work, extra.feed!, exited, extra.withSizes === true)),
+          }
+        : {}),
     });
-    if (isState(state) && (r.stdout.trim() || r.stderr.trim())) log.info({ interface: t.interface, component: t.key, state, stdout: r.stdout, stderr: r.stderr }, `${t.key} ${state}: ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-1)[0]}`);
+    if (isState(state) && (r.stdout.trim() || r.stderr.trim()))
+      log.info(
+        { interface: t.interface, component: t.key, state, stdout: r.stdout, stderr: r.stderr },
+        `${t.key} ${state}: ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-1)[0]}`,
+      );
     return consumed ? { ...r, consumed } : r;
   }
 
@@ -169,7 +222,12 @@ export class InterfaceApplier implements Applier {
     try {
       return parse(r.stdout);
     } catch (err) {
-      if (err instanceof ProtocolError) throw new InterfaceError({ name: t.interface, component: t.key, state: query }, `protocol error: ${err.message}`, r);
+      if (err instanceof ProtocolError)
+        throw new InterfaceError(
+          { name: t.interface, component: t.key, state: query },
+          `protocol error: ${err.message}`,
+          r,
+        );
       throw err;
     }
   }
@@ -178,7 +236,9 @@ export class InterfaceApplier implements Applier {
     return componentDirs(this.componentsDir, key);
   }
 
-  private async record(step: Step): Promise<{ rec: ComponentRecord & { update: UpdateInFlight }; dirs: ComponentDirs }> {
+  private async record(
+    step: Step,
+  ): Promise<{ rec: ComponentRecord & { update: UpdateInFlight }; dirs: ComponentDirs }> {
     const key = componentKey(step);
     const dirs = this.dirs(key);
     const rec = await readRecord(dirs.record);
@@ -221,14 +281,28 @@ export class InterfaceApplier implements Applier {
     // Queries are stateless: a throwaway work directory keeps observation free of side effects.
     const work = await mkdtemp(join(tmpdir(), 'rollgate-query-'));
     try {
-      await prepareWorkDir(work, { version: await this.protocolVersion(t.interface), artifactName: rec?.installed ?? '', artifactGroup: '', deviceType: this.opts.deviceType ?? deviceType }, false);
+      await prepareWorkDir(
+        work,
+        {
+          version: await this.protocolVersion(t.interface),
+          artifactName: rec?.installed ?? '',
+          artifactGroup: '',
+          deviceType: this.opts.deviceType ?? deviceType,
+        },
+        false,
+      );
       return await this.query(t, rec, work, log);
     } finally {
       await rm(work, { recursive: true, force: true });
     }
   }
 
-  private async query(t: InterfaceTarget, rec: ComponentRecord | undefined, work: string, log: Log): Promise<ObservedComponent> {
+  private async query(
+    t: InterfaceTarget,
+    rec: ComponentRecord | undefined,
+    work: string,
+    log: Log,
+  ): Promise<ObservedComponent> {
     const id = t.id ?? (await this.ask(t, 'Identity', work, log, parseIdentity));
     const provides = await this.ask(t, 'Provides', work, log, (s) => parseKeyValues('Provides', s));
     const inventory = await this.ask(t, 'Inventory', work, log, (s) => parseKeyValues('Inventory', s));
@@ -236,11 +310,21 @@ export class InterfaceApplier implements Applier {
     try {
       version = providedVersion(provides, t.interface);
     } catch (err) {
-      throw new InterfaceError({ name: t.interface, component: t.key, state: 'Provides' }, `protocol error: ${message(err)}`);
+      throw new InterfaceError(
+        { name: t.interface, component: t.key, state: 'Provides' },
+        `protocol error: ${message(err)}`,
+      );
     }
     // Update Modules provide nothing themselves: what rollgate last committed stands in.
     version ??= rec?.installed;
-    return { key: t.key, type: t.type, id, ...(version !== undefined ? { version } : {}), ...(Object.keys(inventory).length ? { inventory } : {}), ...(Object.keys(provides).length ? { provides } : {}) };
+    return {
+      key: t.key,
+      type: t.type,
+      id,
+      ...(version !== undefined ? { version } : {}),
+      ...(Object.keys(inventory).length ? { inventory } : {}),
+      ...(Object.keys(provides).length ? { provides } : {}),
+    };
   }
 
   // ---- steps -------------------------------------------------------------------------------
@@ -268,7 +352,8 @@ export class InterfaceApplier implements Applier {
       log.info({ component: c.key }, `downloading the artifact of ${c.key}`);
       return this.cache.fromUrl(a.url, a.sha256);
     }
-    if (!this.repo) throw new Error(`the artifact of ${c.key} is ${a.path} in the fleet repo, but no repo was given to read it from`);
+    if (!this.repo)
+      throw new Error(`the artifact of ${c.key} is ${a.path} in the fleet repo, but no repo was given to read it from`);
     const file = await this.repo.read(a.path, { maxBytes: Math.max(a.size, 1) });
     if (!file) throw new Error(`the artifact ${a.path} of ${c.key} is not in ${this.repo.label}`);
     return (await this.cache.fromBytes(file.bytes, a.path, a.sha256)).path;
@@ -283,35 +368,86 @@ export class InterfaceApplier implements Applier {
     if (c.compatible) {
       // An artifact from a store could not be checked when the repo was loaded: it is now, before anything runs.
       const head = await readHead(artifactPath, ARTIFACT_HEAD_BYTES);
-      const why = incompatibility(await readArtifactHeader(head), { type: c.type, interface: c.interface }, c.compatible.filter((t) => t !== c.type));
+      const why = incompatibility(
+        await readArtifactHeader(head),
+        { type: c.type, interface: c.interface },
+        c.compatible.filter((t) => t !== c.type),
+      );
       if (why) throw new Error(`${key}: ${why}; refused before anything runs`);
     }
     const dirs = this.dirs(key);
     const previous = await readRecord(dirs.record);
-    const t: InterfaceTarget = { ...targetOf(c), ...(c.id === undefined && previous?.target.id ? { id: previous.target.id } : {}) };
+    const t: InterfaceTarget = {
+      ...targetOf(c),
+      ...(c.id === undefined && previous?.target.id ? { id: previous.target.id } : {}),
+    };
     await mkdir(dirs.root, { recursive: true });
     await rm(dirs.payload, { recursive: true, force: true });
-    await prepareWorkDir(dirs.work, { version: await this.protocolVersion(t.interface), artifactName: step.from ?? '', artifactGroup: '', deviceType: this.opts.deviceType ?? ctx.desired?.system ?? '' }, true);
+    await prepareWorkDir(
+      dirs.work,
+      {
+        version: await this.protocolVersion(t.interface),
+        artifactName: step.from ?? '',
+        artifactGroup: '',
+        deviceType: this.opts.deviceType ?? ctx.desired?.system ?? '',
+      },
+      true,
+    );
     const unpackedInfo = await unpackArtifact(artifactPath, join(dirs.work, 'header'), dirs.payload);
     await writeFile(join(dirs.work, 'header', 'artifact_name'), `${unpackedInfo.name}\n`);
     await writeFile(join(dirs.work, 'header', 'artifact_group'), `${unpackedInfo.group}\n`);
     await writeFile(join(dirs.work, 'header', 'payload_type'), `${unpackedInfo.payloadType}\n`);
-    if (unpackedInfo.name !== c.version) throw new Error(`the artifact of ${key} is "${unpackedInfo.name}", not "${c.version}" as planned`);
+    if (unpackedInfo.name !== c.version)
+      throw new Error(`the artifact of ${key} is "${unpackedInfo.name}", not "${c.version}" as planned`);
 
     const unpacked = await this.ask(t, 'NeedsUnpackedArtifact', dirs.work, ctx.log, parseNeedsUnpacked);
-    const withSizes = await this.ask(t, 'ProvidePayloadFileSizes', dirs.work, ctx.log, (s) => parseChoice('ProvidePayloadFileSizes', s) === 'Yes');
-    const update: UpdateInFlight = { txn: ctx.txn, ...(step.from !== undefined ? { from: step.from } : {}), to: c.version, supportsRollback: false, unpacked };
-    await this.save(dirs, { schema: 'rollgate.component/v1', target: t, ...(previous?.installed !== undefined ? { installed: previous.installed } : {}), update });
+    const withSizes = await this.ask(
+      t,
+      'ProvidePayloadFileSizes',
+      dirs.work,
+      ctx.log,
+      (s) => parseChoice('ProvidePayloadFileSizes', s) === 'Yes',
+    );
+    const update: UpdateInFlight = {
+      txn: ctx.txn,
+      ...(step.from !== undefined ? { from: step.from } : {}),
+      to: c.version,
+      supportsRollback: false,
+      unpacked,
+    };
+    await this.save(dirs, {
+      schema: 'rollgate.component/v1',
+      target: t,
+      ...(previous?.installed !== undefined ? { installed: previous.installed } : {}),
+      update,
+    });
 
-    const items: StreamItem[] = unpacked ? unpackedInfo.files.map((name) => ({ name, path: join(dirs.payload, name), owned: true })) : [{ name: 'artifact.mender', path: artifactPath, owned: false }];
+    const items: StreamItem[] = unpacked
+      ? unpackedInfo.files.map((name) => ({ name, path: join(dirs.payload, name), owned: true }))
+      : [{ name: 'artifact.mender', path: artifactPath, owned: false }];
     await makeStreams(dirs.work, items);
-    const r = await this.call(t, withSizes ? 'DownloadWithFileSizes' : 'Download', dirs.work, ctx.log, { feed: items, withSizes });
+    const r = await this.call(t, withSizes ? 'DownloadWithFileSizes' : 'Download', dirs.work, ctx.log, {
+      feed: items,
+      withSizes,
+    });
     await settleFiles(dirs.work, items, r.consumed ?? new Set());
     // The protocol asks SupportsRollback once Download completed.
     update.supportsRollback = await this.ask(t, 'SupportsRollback', dirs.work, ctx.log, parseSupportsRollback);
-    await this.save(dirs, { schema: 'rollgate.component/v1', target: t, ...(previous?.installed !== undefined ? { installed: previous.installed } : {}), update });
-    if (!update.supportsRollback) ctx.log.warn({ component: key, interface: t.interface }, `interface "${t.interface}" of ${key} does not support rollback: if this apply fails after installing it, ${key} stays on ${c.version}`);
-    ctx.log.info({ component: key, version: c.version, streamed: [...(r.consumed ?? [])] }, `downloaded ${c.version} for ${key}`);
+    await this.save(dirs, {
+      schema: 'rollgate.component/v1',
+      target: t,
+      ...(previous?.installed !== undefined ? { installed: previous.installed } : {}),
+      update,
+    });
+    if (!update.supportsRollback)
+      ctx.log.warn(
+        { component: key, interface: t.interface },
+        `interface "${t.interface}" of ${key} does not support rollback: if this apply fails after installing it, ${key} stays on ${c.version}`,
+      );
+    ctx.log.info(
+      { component: key, version: c.version, streamed: [...(r.consumed ?? [])] },
+      `downloaded ${c.version} for ${key}`,
+    );
     return {};
   }
 
@@ -325,7 +461,10 @@ export class InterfaceApplier implements Applier {
     rec.update.installDone = true;
     rec.update.reboot = await this.ask(rec.target, 'NeedsArtifactReboot', dirs.work, ctx.log, parseNeedsReboot);
     await this.save(dirs, rec);
-    ctx.log.info({ component: rec.target.key, version: rec.update.to }, `installed ${rec.update.to} on ${rec.target.key}`);
+    ctx.log.info(
+      { component: rec.target.key, version: rec.update.to },
+      `installed ${rec.update.to} on ${rec.target.key}`,
+    );
     return {};
   }
 
@@ -351,7 +490,17 @@ export class InterfaceApplier implements Applier {
     const cmd = this.opts.rebootCommand ?? DEFAULT_REBOOT_COMMAND;
     crashPoint('reboot-gateway');
     ctx.log.warn({ command: cmd }, `rebooting the gateway: ${cmd.join(' ')}`);
-    await invoke({ name: 'reboot command', component: 'gateway', state: 'reboot', executable: cmd[0]!, argv: cmd.slice(1), timeoutMs: 120_000, killGraceMs: 5_000, outputLimit: 16 * 1024, log: ctx.log });
+    await invoke({
+      name: 'reboot command',
+      component: 'gateway',
+      state: 'reboot',
+      executable: cmd[0]!,
+      argv: cmd.slice(1),
+      timeoutMs: 120_000,
+      killGraceMs: 5_000,
+      outputLimit: 16 * 1024,
+      log: ctx.log,
+    });
     const wait = this.opts.rebootWaitMs ?? 300_000;
     await sleep(wait);
     throw new Error(`"${cmd.join(' ')}" succeeded, but the gateway was still up ${Math.round(wait / 1000)} s later`);
@@ -363,11 +512,17 @@ export class InterfaceApplier implements Applier {
     if (asked !== undefined && asked === (await bootId())) {
       // rollgate was stopped after journaling the reboot and before it (a kill, a restart of the
       // service): the device still runs what it ran, so verifying now would fail a good update.
-      ctx.log.warn({ component: rec.target.key }, `the gateway has not rebooted since ${rec.target.key} asked for it (rollgate was stopped in between): rebooting now`);
+      ctx.log.warn(
+        { component: rec.target.key },
+        `the gateway has not rebooted since ${rec.target.key} asked for it (rollgate was stopped in between): rebooting now`,
+      );
       await this.rebootGateway(ctx);
     }
     await this.call(rec.target, 'ArtifactVerifyReboot', dirs.work, ctx.log);
-    ctx.log.info({ component: rec.target.key }, `${rec.target.key} came back on ${rec.update.to} after the gateway reboot`);
+    ctx.log.info(
+      { component: rec.target.key },
+      `${rec.target.key} came back on ${rec.update.to} after the gateway reboot`,
+    );
   }
 
   private async commit(step: Step, ctx: StepContext): Promise<Omit<StepRecord, 'status'>> {
@@ -378,17 +533,28 @@ export class InterfaceApplier implements Applier {
     await this.save(dirs, rec);
     // A component that does not report the version it was given did not take the update, whatever
     // its exit codes said: it is a failed update, rolled back, not "applied" and reinstalled forever.
-    const provides = await this.ask(rec.target, 'Provides', dirs.work, ctx.log, (out) => parseKeyValues('Provides', out));
+    const provides = await this.ask(rec.target, 'Provides', dirs.work, ctx.log, (out) =>
+      parseKeyValues('Provides', out),
+    );
     let reported: string | undefined;
     try {
       reported = providedVersion(provides, rec.target.interface);
     } catch (err) {
-      throw new InterfaceError({ name: rec.target.interface, component: rec.target.key, state: 'Provides' }, `protocol error after ArtifactCommit: ${message(err)}`);
+      throw new InterfaceError(
+        { name: rec.target.interface, component: rec.target.key, state: 'Provides' },
+        `protocol error after ArtifactCommit: ${message(err)}`,
+      );
     }
     if (reported !== undefined && reported !== rec.update.to) {
-      throw new InterfaceError({ name: rec.target.interface, component: rec.target.key, state: 'ArtifactCommit' }, `committed, but Provides then reports version ${JSON.stringify(reported)}, not ${JSON.stringify(rec.update.to)}: the update did not take`);
+      throw new InterfaceError(
+        { name: rec.target.interface, component: rec.target.key, state: 'ArtifactCommit' },
+        `committed, but Provides then reports version ${JSON.stringify(reported)}, not ${JSON.stringify(rec.update.to)}: the update did not take`,
+      );
     }
-    ctx.log.info({ component: rec.target.key, version: rec.update.to }, `committed ${rec.update.to} on ${rec.target.key}`);
+    ctx.log.info(
+      { component: rec.target.key, version: rec.update.to },
+      `committed ${rec.update.to} on ${rec.target.key}`,
+    );
     return {};
   }
 
@@ -423,7 +589,10 @@ export class InterfaceApplier implements Applier {
         try {
           await this.call(rec.target, 'Cleanup', dirs.work, ctx.log);
         } catch (err) {
-          ctx.log.warn({ component: key, err: message(err) }, `Cleanup of ${key} failed; its work directory is removed anyway: ${message(err)}`);
+          ctx.log.warn(
+            { component: key, err: message(err) },
+            `Cleanup of ${key} failed; its work directory is removed anyway: ${message(err)}`,
+          );
         }
         await this.forget(dirs, rec);
         return;
@@ -434,12 +603,18 @@ export class InterfaceApplier implements Applier {
     }
   }
 
-  private async rollback(rec: ComponentRecord & { update: UpdateInFlight }, dirs: ComponentDirs, ctx: StepContext): Promise<void> {
+  private async rollback(
+    rec: ComponentRecord & { update: UpdateInFlight },
+    dirs: ComponentDirs,
+    ctx: StepContext,
+  ): Promise<void> {
     const u = rec.update;
     const t = rec.target;
     if (!u.installStarted) return;
     if (!u.supportsRollback) {
-      await this.call(t, 'ArtifactFailure', dirs.work, ctx.log).catch((err: unknown) => ctx.log.warn({ component: t.key }, message(err)));
+      await this.call(t, 'ArtifactFailure', dirs.work, ctx.log).catch((err: unknown) =>
+        ctx.log.warn({ component: t.key }, message(err)),
+      );
       u.installStarted = false;
       const cannot = `interface "${t.interface}" does not support rollback (SupportsRollback: No)`;
       if (u.installDone) {
@@ -447,14 +622,20 @@ export class InterfaceApplier implements Applier {
         // again (an Update Module answers no Provides; the record is all rollgate knows).
         rec.installed = u.to;
         await this.save(dirs, rec);
-        throw new UndoImpossibleError(`${cannot}, so ${t.key} stays on ${u.to}${u.from ? ` instead of ${u.from}` : ''}`);
+        throw new UndoImpossibleError(
+          `${cannot}, so ${t.key} stays on ${u.to}${u.from ? ` instead of ${u.from}` : ''}`,
+        );
       }
       await this.save(dirs, rec);
-      throw new UndoImpossibleError(`${cannot}, and its ArtifactInstall did not finish, so ${t.key} may be part-way between ${u.from ?? 'nothing'} and ${u.to}; the next apply installs ${u.to} again`);
+      throw new UndoImpossibleError(
+        `${cannot}, and its ArtifactInstall did not finish, so ${t.key} may be part-way between ${u.from ?? 'nothing'} and ${u.to}; the next apply installs ${u.to} again`,
+      );
     }
     // A crash during ArtifactInstall may have come before the reboot query.
     if (u.reboot === undefined) {
-      u.reboot = await this.ask(t, 'NeedsArtifactReboot', dirs.work, ctx.log, parseNeedsReboot).catch(() => 'No' as const);
+      u.reboot = await this.ask(t, 'NeedsArtifactReboot', dirs.work, ctx.log, parseNeedsReboot).catch(
+        () => 'No' as const,
+      );
       await this.save(dirs, rec);
     }
     if (!u.rolledBack) {
@@ -481,7 +662,10 @@ export class InterfaceApplier implements Applier {
           await this.rebootGateway(ctx);
         } catch (err) {
           // The interface's verification below decides whether the old version runs.
-          ctx.log.warn({ component: t.key, err: message(err) }, `the rollback of ${t.key} wanted a gateway reboot that did not happen: ${message(err)}`);
+          ctx.log.warn(
+            { component: t.key, err: message(err) },
+            `the rollback of ${t.key} wanted a gateway reboot that did not happen: ${message(err)}`,
+          );
         }
       }
       await this.call(t, 'ArtifactVerifyRollbackReboot', dirs.work, ctx.log);

@@ -103,7 +103,8 @@ export class ArtifactCache {
   /** An artifact read from the fleet repo's git objects; `expected` checked when the manifest gives it. */
   async fromBytes(bytes: Uint8Array, what: string, expected?: string): Promise<{ path: string; sha256: string }> {
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    if (expected !== undefined && expected !== sha256) throw new DownloadError(`${what} has sha256 ${sha256}, but the manifest says ${expected}`, false);
+    if (expected !== undefined && expected !== sha256)
+      throw new DownloadError(`${what} has sha256 ${sha256}, but the manifest says ${expected}`, false);
     const path = await this.once(sha256, async () => {
       const cached = await this.hit(sha256);
       if (cached) return cached;
@@ -134,14 +135,20 @@ export class ArtifactCache {
         await this.fetchInto(url, part);
       } catch (err) {
         lastError = err instanceof DownloadError ? err : new DownloadError(`${shown}: ${(err as Error).message}`, true);
-        this.log.warn({ url: shown, attempt, err: lastError.message }, `download of ${shown} failed (attempt ${attempt} of ${this.download.attempts}): ${lastError.message}`);
+        this.log.warn(
+          { url: shown, attempt, err: lastError.message },
+          `download of ${shown} failed (attempt ${attempt} of ${this.download.attempts}): ${lastError.message}`,
+        );
         if (!lastError.retryable) break;
         continue;
       }
       const actual = await sha256File(part);
       if (actual !== sha256) {
         await rm(part, { force: true });
-        throw new DownloadError(`${shown} has sha256 ${actual}, but the manifest says ${sha256}; nothing was installed`, false);
+        throw new DownloadError(
+          `${shown} has sha256 ${actual}, but the manifest says ${sha256}; nothing was installed`,
+          false,
+        );
       }
       await rename(part, this.pathOf(sha256));
       this.pinned.add(sha256);
@@ -158,19 +165,29 @@ export class ArtifactCache {
     let idle: NodeJS.Timeout | undefined;
     const arm = () => {
       clearTimeout(idle);
-      idle = setTimeout(() => abort.abort(new Error(`no data for ${this.download.idleTimeoutMs} ms`)), this.download.idleTimeoutMs);
+      idle = setTimeout(
+        () => abort.abort(new Error(`no data for ${this.download.idleTimeoutMs} ms`)),
+        this.download.idleTimeoutMs,
+      );
     };
     arm();
     try {
-      const res = await fetch(url, { headers: have > 0 ? { Range: `bytes=${have}-` } : {}, signal: abort.signal, redirect: 'follow' });
+      const res = await fetch(url, {
+        headers: have > 0 ? { Range: `bytes=${have}-` } : {},
+        signal: abort.signal,
+        redirect: 'follow',
+      });
       if (res.status === 416 && have > 0) {
         // The part is complete already (or the server's copy changed): the checksum decides.
         await res.body?.cancel();
         return;
       }
-      if (res.status === 404 || res.status === 410) throw new DownloadError(`${shown} does not exist (HTTP ${res.status})`, false);
-      if (res.status === 401 || res.status === 403) throw new DownloadError(`${shown} refused access (HTTP ${res.status})`, false);
-      if (res.status !== 200 && res.status !== 206) throw new DownloadError(`${shown} answered HTTP ${res.status}`, res.status >= 500 || res.status === 429);
+      if (res.status === 404 || res.status === 410)
+        throw new DownloadError(`${shown} does not exist (HTTP ${res.status})`, false);
+      if (res.status === 401 || res.status === 403)
+        throw new DownloadError(`${shown} refused access (HTTP ${res.status})`, false);
+      if (res.status !== 200 && res.status !== 206)
+        throw new DownloadError(`${shown} answered HTTP ${res.status}`, res.status >= 500 || res.status === 429);
       let append = false;
       if (res.status === 206) {
         const m = /^bytes (\d+)-/.exec(res.headers.get('content-range') ?? '');
@@ -196,7 +213,10 @@ export class ArtifactCache {
     } catch (err) {
       if (err instanceof DownloadError) throw err;
       const cause = (err as { cause?: Error }).cause;
-      throw new DownloadError(`${shown}: ${abort.signal.aborted ? (abort.signal.reason as Error).message : cause?.message ?? (err as Error).message}`, true);
+      throw new DownloadError(
+        `${shown}: ${abort.signal.aborted ? (abort.signal.reason as Error).message : (cause?.message ?? (err as Error).message)}`,
+        true,
+      );
     } finally {
       clearTimeout(idle);
     }
@@ -221,7 +241,10 @@ export class ArtifactCache {
       if (this.pinned.has(e.name.slice(0, -'.mender'.length))) continue;
       await rm(join(this.dir, e.name), { force: true });
       total -= e.size;
-      this.log.info({ artifact: e.name, bytes: e.size }, `artifact cache over ${this.maxBytes} bytes: dropped ${e.name}`);
+      this.log.info(
+        { artifact: e.name, bytes: e.size },
+        `artifact cache over ${this.maxBytes} bytes: dropped ${e.name}`,
+      );
     }
   }
 

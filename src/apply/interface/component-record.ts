@@ -52,7 +52,9 @@ export async function readRecord(path: string): Promise<ComponentRecord | undefi
     if (r.schema !== 'rollgate.component/v1') throw new Error(`schema "${String(r.schema)}"`);
     return r;
   } catch (err) {
-    throw new Error(`the component record ${path} cannot be read (${(err as Error).message}); it is written atomically, so this is damage from outside rollgate`);
+    throw new Error(
+      `the component record ${path} cannot be read (${(err as Error).message}); it is written atomically, so this is damage from outside rollgate`,
+    );
   }
 }
 

@@ -39,7 +39,9 @@ export class InterfaceError extends Error {
     readonly what: string,
     readonly result?: Pick<InvocationResult, 'stdout' | 'stderr'>,
   ) {
-    super(`interface "${invocation.name}" (component ${invocation.component}), state ${invocation.state}: ${what}${printed(result)}`);
+    super(
+      `interface "${invocation.name}" (component ${invocation.component}), state ${invocation.state}: ${what}${printed(result)}`,
+    );
   }
 }
 
@@ -49,7 +51,9 @@ function printed(r: Pick<InvocationResult, 'stdout' | 'stderr'> | undefined): st
     const t = s.trim();
     return t.length > 600 ? `…${t.slice(-600)}` : t;
   };
-  const parts = [r.stderr.trim() && `stderr: ${tail(r.stderr)}`, r.stdout.trim() && `stdout: ${tail(r.stdout)}`].filter(Boolean);
+  const parts = [r.stderr.trim() && `stderr: ${tail(r.stderr)}`, r.stdout.trim() && `stdout: ${tail(r.stdout)}`].filter(
+    Boolean,
+  );
   return parts.length ? `; it printed ${parts.join(' | ')}` : '; it printed nothing';
 }
 
@@ -94,7 +98,10 @@ export async function invoke(inv: Invocation): Promise<InvocationResult> {
   };
   const termTimer = setTimeout(() => {
     timedOut = true;
-    inv.log.warn({ interface: inv.name, component: inv.component, state: inv.state }, `interface "${inv.name}" (${inv.component}) ${inv.state} ran past ${inv.timeoutMs} ms: SIGTERM, SIGKILL in ${inv.killGraceMs} ms`);
+    inv.log.warn(
+      { interface: inv.name, component: inv.component, state: inv.state },
+      `interface "${inv.name}" (${inv.component}) ${inv.state} ran past ${inv.timeoutMs} ms: SIGTERM, SIGKILL in ${inv.killGraceMs} ms`,
+    );
     signalGroup('SIGTERM');
     killTimer = setTimeout(() => signalGroup('SIGKILL'), inv.killGraceMs);
   }, inv.timeoutMs);
@@ -102,25 +109,68 @@ export async function invoke(inv: Invocation): Promise<InvocationResult> {
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal }));
   });
-  const feeding = inv.whileRunning?.(child, exited.then(() => undefined, () => undefined));
+  const feeding = inv.whileRunning?.(
+    child,
+    exited.then(
+      () => undefined,
+      () => undefined,
+    ),
+  );
   let status: { code: number | null; signal: NodeJS.Signals | null };
   try {
     status = await exited;
   } catch (e) {
     clearTimeout(termTimer);
     const code = (e as NodeJS.ErrnoException).code;
-    throw new InterfaceError(inv, code === 'ENOENT' ? `${inv.executable} does not exist` : code === 'EACCES' ? `${inv.executable} is not executable` : `cannot start ${inv.executable}: ${(e as Error).message}`);
+    throw new InterfaceError(
+      inv,
+      code === 'ENOENT'
+        ? `${inv.executable} does not exist`
+        : code === 'EACCES'
+          ? `${inv.executable} is not executable`
+          : `cannot start ${inv.executable}: ${(e as Error).message}`,
+    );
   } finally {
     clearTimeout(termTimer);
     if (killTimer) clearTimeout(killTimer);
   }
   // Whatever the interface started in the background must not outlive the call.
   if (timedOut) signalGroup('SIGKILL');
-  const feedError = await feeding?.then(() => undefined, (e: unknown) => e);
-  const result: InvocationResult = { ...status, stdout: out.text(), stderr: err.text(), timedOut, ms: Date.now() - started };
-  inv.log.debug({ interface: inv.name, component: inv.component, state: inv.state, code: status.code, ms: result.ms, stdout: result.stdout, stderr: result.stderr }, `interface "${inv.name}" ${inv.state} → ${status.code ?? status.signal}`);
-  if (timedOut) throw new InterfaceError(inv, `no answer within ${inv.timeoutMs} ms; stopped with SIGTERM${status.signal === 'SIGKILL' ? ' and then SIGKILL' : ''}`, result);
-  if (status.code !== 0) throw new InterfaceError(inv, status.signal ? `killed by ${status.signal}` : `exited with code ${status.code}`, result);
+  const feedError = await feeding?.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  const result: InvocationResult = {
+    ...status,
+    stdout: out.text(),
+    stderr: err.text(),
+    timedOut,
+    ms: Date.now() - started,
+  };
+  inv.log.debug(
+    {
+      interface: inv.name,
+      component: inv.component,
+      state: inv.state,
+      code: status.code,
+      ms: result.ms,
+      stdout: result.stdout,
+      stderr: result.stderr,
+    },
+    `interface "${inv.name}" ${inv.state} → ${status.code ?? status.signal}`,
+  );
+  if (timedOut)
+    throw new InterfaceError(
+      inv,
+      `no answer within ${inv.timeoutMs} ms; stopped with SIGTERM${status.signal === 'SIGKILL' ? ' and then SIGKILL' : ''}`,
+      result,
+    );
+  if (status.code !== 0)
+    throw new InterfaceError(
+      inv,
+      status.signal ? `killed by ${status.signal}` : `exited with code ${status.code}`,
+      result,
+    );
   if (feedError) throw new InterfaceError(inv, (feedError as Error).message, result);
   return result;
 }

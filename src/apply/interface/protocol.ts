@@ -23,7 +23,15 @@ export type InterfaceState = (typeof STATES)[number];
 
 export const isState = (s: string): s is InterfaceState => (STATES as readonly string[]).includes(s);
 
-export const QUERIES = ['SupportsRollback', 'NeedsArtifactReboot', 'NeedsUnpackedArtifact', 'ProvidePayloadFileSizes', 'Identity', 'Provides', 'Inventory'] as const;
+export const QUERIES = [
+  'SupportsRollback',
+  'NeedsArtifactReboot',
+  'NeedsUnpackedArtifact',
+  'ProvidePayloadFileSizes',
+  'Identity',
+  'Provides',
+  'Inventory',
+] as const;
 
 export type Query = (typeof QUERIES)[number];
 
@@ -32,7 +40,10 @@ export const isQuery = (s: string): s is Query => (QUERIES as readonly string[])
 export type RebootNeed = 'No' | 'Yes' | 'Automatic';
 
 /** What rollgate needs to call one component's interface. */
-export type InterfaceTarget = Pick<DesiredComponent, 'key' | 'type' | 'id' | 'interface' | 'interfaceArgs' | 'protocol'>;
+export type InterfaceTarget = Pick<
+  DesiredComponent,
+  'key' | 'type' | 'id' | 'interface' | 'interfaceArgs' | 'protocol'
+>;
 
 /**
  * The argument vector after the executable. The current form does not pass the component id
@@ -49,7 +60,10 @@ export class ProtocolError extends Error {
 }
 
 const YES_NO = ['Yes', 'No'] as const;
-const single: Record<'SupportsRollback' | 'NeedsArtifactReboot' | 'NeedsUnpackedArtifact' | 'ProvidePayloadFileSizes', { values: readonly string[]; fallback: string }> = {
+const single: Record<
+  'SupportsRollback' | 'NeedsArtifactReboot' | 'NeedsUnpackedArtifact' | 'ProvidePayloadFileSizes',
+  { values: readonly string[]; fallback: string }
+> = {
   SupportsRollback: { values: YES_NO, fallback: 'No' },
   NeedsArtifactReboot: { values: ['No', 'Yes', 'Automatic'], fallback: 'No' },
   NeedsUnpackedArtifact: { values: YES_NO, fallback: 'Yes' },
@@ -72,18 +86,23 @@ export function parseChoice(query: keyof typeof single, stdout: string): string 
   if (ls.length > 1) throw new ProtocolError(`${query} must answer one line, got ${ls.length}: ${shown(stdout)}`);
   const v = ls[0]!.trim();
   if (v === '') return spec.fallback;
-  if (!spec.values.includes(v)) throw new ProtocolError(`${query} must answer ${spec.values.join(', ')} or nothing, got ${shown(v)}`);
+  if (!spec.values.includes(v))
+    throw new ProtocolError(`${query} must answer ${spec.values.join(', ')} or nothing, got ${shown(v)}`);
   return v;
 }
 
 export const parseSupportsRollback = (stdout: string): boolean => parseChoice('SupportsRollback', stdout) === 'Yes';
-export const parseNeedsReboot = (stdout: string): RebootNeed => parseChoice('NeedsArtifactReboot', stdout) as RebootNeed;
+export const parseNeedsReboot = (stdout: string): RebootNeed =>
+  parseChoice('NeedsArtifactReboot', stdout) as RebootNeed;
 export const parseNeedsUnpacked = (stdout: string): boolean => parseChoice('NeedsUnpackedArtifact', stdout) === 'Yes';
 
 /** `Identity`: exactly one `id=<component id>` line. */
 export function parseIdentity(stdout: string): string {
   const ls = lines(stdout);
-  if (ls.length !== 1) throw new ProtocolError(`Identity must answer one line "id=<component id>", got ${ls.length} lines: ${shown(stdout)}`);
+  if (ls.length !== 1)
+    throw new ProtocolError(
+      `Identity must answer one line "id=<component id>", got ${ls.length} lines: ${shown(stdout)}`,
+    );
   const m = /^id=(.+)$/.exec(ls[0]!.trim());
   if (!m) throw new ProtocolError(`Identity must answer "id=<component id>", got ${shown(ls[0]!)}`);
   return m[1]!;
@@ -108,7 +127,8 @@ export function parseKeyValues(query: 'Provides' | 'Inventory', stdout: string):
  * (Update Modules answer nothing; rollgate then uses what it last committed).
  */
 export function providedVersion(provides: Record<string, string[]>, iface: string): string | undefined {
-  // `version`: what module-image artifacts provide (`--provides version:<name>`), as Mender's demo interfaces report it.
+  // `version`: what module-image artifacts provide (`--provides version:<name>`), as Mender's demo interfaces report
+  // it.
   for (const key of [`rootfs-image.${iface}.version`, 'rootfs-image.version', 'artifact_name', 'version']) {
     const v = provides[key];
     if (v === undefined) continue;

@@ -39,11 +39,16 @@ async function collect(stream: Readable, limit: number, what: string): Promise<B
 function decompressor(name: string): Transform {
   if (name.endsWith('.gz')) return createGunzip();
   if (name.endsWith('.tar')) return new PassThrough();
-  throw new ArtifactFormatError(`${name} is compressed in a way rollgate does not read; build the artifact with "mender-artifact write ... --compression gzip" or none`);
+  throw new ArtifactFormatError(
+    `${name} is compressed in a way rollgate does not read; build the artifact with "mender-artifact write ... --compression gzip" or none`,
+  );
 }
 
 /** Iterates the entries of a tar stream, one at a time. */
-async function eachEntry(source: Readable, onEntry: (header: tar.Header, body: Readable) => Promise<void>): Promise<void> {
+async function eachEntry(
+  source: Readable,
+  onEntry: (header: tar.Header, body: Readable) => Promise<void>,
+): Promise<void> {
   const extract = tar.extract();
   const done = new Promise<void>((resolve, reject) => {
     extract.on('entry', (header, body, next) => {
@@ -52,7 +57,10 @@ async function eachEntry(source: Readable, onEntry: (header: tar.Header, body: R
       body.on('end', () => {
         if (!ended) {
           ended = true;
-          handled.then(() => next(), () => {});
+          handled.then(
+            () => next(),
+            () => {},
+          );
         }
       });
       const handled = onEntry(header, body as unknown as Readable).then(
@@ -78,12 +86,18 @@ async function eachEntry(source: Readable, onEntry: (header: tar.Header, body: R
  * them) and `payloadDir` (payload files). Throws ArtifactFormatError on anything the artifact's
  * manifest does not vouch for.
  */
-export async function unpackArtifact(artifactPath: string, headerDir: string, payloadDir: string): Promise<UnpackedArtifact> {
+export async function unpackArtifact(
+  artifactPath: string,
+  headerDir: string,
+  payloadDir: string,
+): Promise<UnpackedArtifact> {
   await mkdir(headerDir, { recursive: true });
   await mkdir(payloadDir, { recursive: true });
   let sums: Map<string, string> | undefined;
   const seen = new Map<string, string>();
-  let info: { artifact_provides?: { artifact_name?: string; artifact_group?: string }; payloads?: { type?: string | null }[] } | undefined;
+  let info:
+    | { artifact_provides?: { artifact_name?: string; artifact_group?: string }; payloads?: { type?: string | null }[] }
+    | undefined;
   const files: string[] = [];
   let payloads = 0;
 
@@ -105,8 +119,14 @@ export async function unpackArtifact(artifactPath: string, headerDir: string, pa
   await eachEntry(createReadStream(artifactPath), async (header, body) => {
     const name = header.name;
     if (name === 'version') {
-      const v = JSON.parse((await collect(body, 4096, 'version')).toString('utf8')) as { format?: string; version?: number };
-      if (v.format !== 'mender' || v.version !== 3) throw new ArtifactFormatError(`artifact format ${v.format} version ${v.version}; rollgate installs Mender artifacts of format version 3`);
+      const v = JSON.parse((await collect(body, 4096, 'version')).toString('utf8')) as {
+        format?: string;
+        version?: number;
+      };
+      if (v.format !== 'mender' || v.version !== 3)
+        throw new ArtifactFormatError(
+          `artifact format ${v.format} version ${v.version}; rollgate installs Mender artifacts of format version 3`,
+        );
       return;
     }
     if (name === 'manifest') {
@@ -127,16 +147,23 @@ export async function unpackArtifact(artifactPath: string, headerDir: string, pa
           await writeFile(join(headerDir, 'header-info'), bytes);
         } else if (h.name === 'headers/0000/type-info') await writeFile(join(headerDir, 'type-info'), bytes);
         else if (h.name === 'headers/0000/meta-data') await writeFile(join(headerDir, 'meta-data'), bytes);
-        else if (/^headers\/000[1-9]/.test(h.name)) throw new ArtifactFormatError('artifact carries more than one payload; update interfaces install one payload per artifact');
+        else if (/^headers\/000[1-9]/.test(h.name))
+          throw new ArtifactFormatError(
+            'artifact carries more than one payload; update interfaces install one payload per artifact',
+          );
       });
       return;
     }
     const data = /^data\/(\d{4})\.tar(\.gz|\.xz|\.zst|\.bz2)?$/.exec(name);
     if (data) {
       if (!sums) throw new ArtifactFormatError('artifact has data before its manifest');
-      if (++payloads > 1) throw new ArtifactFormatError('artifact carries more than one payload; update interfaces install one payload per artifact');
+      if (++payloads > 1)
+        throw new ArtifactFormatError(
+          'artifact carries more than one payload; update interfaces install one payload per artifact',
+        );
       await eachEntry(body.pipe(decompressor(name)), async (h, b) => {
-        if (h.type !== 'file' || !PLAIN_NAME.test(h.name) || h.name === '.' || h.name === '..') throw new ArtifactFormatError(`payload entry ${JSON.stringify(h.name)} is not a plain file`);
+        if (h.type !== 'file' || !PLAIN_NAME.test(h.name) || h.name === '.' || h.name === '..')
+          throw new ArtifactFormatError(`payload entry ${JSON.stringify(h.name)} is not a plain file`);
         const key = `data/${data[1]}/${h.name}`;
         await pipeline(b, hashed(key), createWriteStream(join(payloadDir, h.name)));
         files.push(h.name);
@@ -151,10 +178,20 @@ export async function unpackArtifact(artifactPath: string, headerDir: string, pa
   for (const [name, actual] of seen) {
     const want = sums.get(name);
     if (want === undefined) throw new ArtifactFormatError(`${name} is not listed in the artifact manifest`);
-    if (want !== actual) throw new ArtifactFormatError(`${name} has sha256 ${actual}, the artifact manifest says ${want}: the artifact is damaged`);
+    if (want !== actual)
+      throw new ArtifactFormatError(
+        `${name} has sha256 ${actual}, the artifact manifest says ${want}: the artifact is damaged`,
+      );
   }
-  for (const name of sums.keys()) if (name.startsWith('data/') && !seen.has(name)) throw new ArtifactFormatError(`${name} is in the artifact manifest but not in the artifact`);
+  for (const name of sums.keys())
+    if (name.startsWith('data/') && !seen.has(name))
+      throw new ArtifactFormatError(`${name} is in the artifact manifest but not in the artifact`);
   const artifactName = info.artifact_provides?.artifact_name;
   if (!artifactName) throw new ArtifactFormatError('artifact header names no artifact_name');
-  return { name: artifactName, group: info.artifact_provides?.artifact_group ?? '', payloadType: info.payloads?.[0]?.type ?? '', files };
+  return {
+    name: artifactName,
+    group: info.artifact_provides?.artifact_group ?? '',
+    payloadType: info.payloads?.[0]?.type ?? '',
+    files,
+  };
 }

@@ -81,7 +81,11 @@ export interface StreamItem {
 /** Named pipes for Download: `stream-next` and one per payload under `streams/`. */
 export async function makeStreams(work: string, items: StreamItem[]): Promise<void> {
   await mkdir(join(work, 'streams'), { recursive: true });
-  await execFileAsync('mkfifo', ['-m', '600', join(work, 'stream-next'), ...items.map((i) => join(work, 'streams', i.name))], { timeout: 10_000 });
+  await execFileAsync(
+    'mkfifo',
+    ['-m', '600', join(work, 'stream-next'), ...items.map((i) => join(work, 'streams', i.name))],
+    { timeout: 10_000 },
+  );
 }
 
 /**
@@ -89,7 +93,12 @@ export async function makeStreams(work: string, items: StreamItem[]): Promise<vo
  * stream per read, then the stream itself, then an empty read for the end. Returns the names
  * the interface consumed; none when it never opened `stream-next`.
  */
-export async function feedStreams(work: string, items: StreamItem[], exited: Promise<void>, withSizes = false): Promise<Set<string>> {
+export async function feedStreams(
+  work: string,
+  items: StreamItem[],
+  exited: Promise<void>,
+  withSizes = false,
+): Promise<Set<string>> {
   let over = false;
   void exited.then(() => (over = true));
   const gone = () => over;

@@ -2,7 +2,14 @@
 // merge keys, then ${VAR} interpolation from the app's variables, then every key checked against
 // the specification; every problem of every service is reported in the one run.
 
-import type { DesiredApp, DesiredNetwork, DesiredService, DesiredVolume, ServiceConfig, UpdateStrategy } from '../../model/index.js';
+import type {
+  DesiredApp,
+  DesiredNetwork,
+  DesiredService,
+  DesiredVolume,
+  ServiceConfig,
+  UpdateStrategy,
+} from '../../model/index.js';
 import { canonicalJson, sha256Hex } from '../canonical.js';
 import type { At, LoadContext } from '../context.js';
 import { findCycle } from '../graph.js';
@@ -38,7 +45,14 @@ export function configHash(config: ServiceConfig): string {
 }
 
 /** Interpolates every string value in place; problems and unset names are reported at their path. */
-function interpolateTree(ctx: LoadContext, y: YamlFile, value: unknown, path: PathSeg[], vars: Variables, unset: Map<string, PathSeg[]>): unknown {
+function interpolateTree(
+  ctx: LoadContext,
+  y: YamlFile,
+  value: unknown,
+  path: PathSeg[],
+  vars: Variables,
+  unset: Map<string, PathSeg[]>,
+): unknown {
   if (typeof value === 'string') {
     try {
       const r = interpolate(value, vars);
@@ -53,7 +67,11 @@ function interpolateTree(ctx: LoadContext, y: YamlFile, value: unknown, path: Pa
   if (Array.isArray(value)) return value.map((v, i) => interpolateTree(ctx, y, v, [...path, i], vars, unset));
   if (isMap(value)) {
     const out: Raw = {};
-    for (const [k, v] of Object.entries(value)) out[k] = k.startsWith('x-') && path.length <= 2 && k !== 'x-rollgate' ? v : interpolateTree(ctx, y, v, [...path, k], vars, unset);
+    for (const [k, v] of Object.entries(value))
+      out[k] =
+        k.startsWith('x-') && path.length <= 2 && k !== 'x-rollgate'
+          ? v
+          : interpolateTree(ctx, y, v, [...path, k], vars, unset);
     return out;
   }
   return value;
@@ -110,7 +128,13 @@ function loadNetworks(r: Reader, project: string, warn: ServiceScope['warn']): D
     if (engineName !== `${project}_${name}` || ext.external) n.engineName = engineName;
     if (ext.external) {
       n.external = true;
-      for (const k of Object.keys(d?.raw ?? {})) if (k !== 'external' && k !== 'name' && !k.startsWith('x-')) r.ctx.at(d!.here(k), `network "${name}" is external: rollgate does not create it, so "${k}" cannot apply`, 'key');
+      for (const k of Object.keys(d?.raw ?? {}))
+        if (k !== 'external' && k !== 'name' && !k.startsWith('x-'))
+          r.ctx.at(
+            d!.here(k),
+            `network "${name}" is external: rollgate does not create it, so "${k}" cannot apply`,
+            'key',
+          );
     }
     const attachable = d?.bool('attachable');
     const v6 = d?.bool('enable_ipv6');
@@ -124,21 +148,39 @@ function loadNetworks(r: Reader, project: string, warn: ServiceScope['warn']): D
     if (labels && Object.keys(labels).length) n.labels = labels;
     const ipam = d?.sub('ipam');
     if (ipam) {
-      for (const k of Object.keys(ipam.raw)) if (!['driver', 'config', 'options'].includes(k)) r.ctx.at(ipam.here(k), `ipam: unsupported key "${k}" (expected driver, config, options)`, 'key');
+      for (const k of Object.keys(ipam.raw))
+        if (!['driver', 'config', 'options'].includes(k))
+          r.ctx.at(ipam.here(k), `ipam: unsupported key "${k}" (expected driver, config, options)`, 'key');
       const cfg = Array.isArray(ipam.raw['config']) ? (ipam.raw['config'] as unknown[]) : [];
-      if (ipam.raw['config'] !== undefined && !Array.isArray(ipam.raw['config'])) ipam.bad('config', 'a list of subnets');
+      if (ipam.raw['config'] !== undefined && !Array.isArray(ipam.raw['config']))
+        ipam.bad('config', 'a list of subnets');
       const config = cfg.map((c, i) => {
         const cr = new Reader(r.ctx, ipam.here('config', i), isMap(c) ? c : {});
-        for (const k of Object.keys(cr.raw)) if (!['subnet', 'ip_range', 'gateway', 'aux_addresses'].includes(k)) r.ctx.at(cr.here(k), `ipam.config: unsupported key "${k}" (expected subnet, ip_range, gateway, aux_addresses)`, 'key');
+        for (const k of Object.keys(cr.raw))
+          if (!['subnet', 'ip_range', 'gateway', 'aux_addresses'].includes(k))
+            r.ctx.at(
+              cr.here(k),
+              `ipam.config: unsupported key "${k}" (expected subnet, ip_range, gateway, aux_addresses)`,
+              'key',
+            );
         const subnet = cr.str('subnet');
         const ipRange = cr.str('ip_range');
         const gateway = cr.str('gateway');
         const aux = cr.mapOrList('aux_addresses');
-        return { ...(subnet ? { subnet } : {}), ...(ipRange ? { ipRange } : {}), ...(gateway ? { gateway } : {}), ...(aux && Object.keys(aux).length ? { auxAddresses: aux } : {}) };
+        return {
+          ...(subnet ? { subnet } : {}),
+          ...(ipRange ? { ipRange } : {}),
+          ...(gateway ? { gateway } : {}),
+          ...(aux && Object.keys(aux).length ? { auxAddresses: aux } : {}),
+        };
       });
       const driver = ipam.str('driver');
       const options = ipam.mapOrList('options');
-      n.ipam = { config, ...(driver ? { driver } : {}), ...(options && Object.keys(options).length ? { options } : {}) };
+      n.ipam = {
+        config,
+        ...(driver ? { driver } : {}),
+        ...(options && Object.keys(options).length ? { options } : {}),
+      };
     }
     out.push(n);
   }
@@ -153,13 +195,22 @@ function loadVolumes(r: Reader, project: string, warn: ServiceScope['warn'], rec
     const given = d?.str('name') ?? ext.name;
     // x-rollgate.recreate_volumes: the definition is in the name, so a changed one is a new, empty
     // volume beside the old (which a rollback finds untouched), never the old one altered.
-    const defined = recreate && !given && !ext.external ? `-${sha256Hex(canonicalJson({ driver: d?.str('driver') ?? 'local', opts: d?.mapOrList('driver_opts') ?? {}, labels: d?.mapOrList('labels') ?? {} })).slice(0, 8)}` : '';
+    const defined =
+      recreate && !given && !ext.external
+        ? `-${sha256Hex(canonicalJson({ driver: d?.str('driver') ?? 'local', opts: d?.mapOrList('driver_opts') ?? {}, labels: d?.mapOrList('labels') ?? {} })).slice(0, 8)}`
+        : '';
     const engineName = given ?? (ext.external ? name : `${project}_${name}${defined}`);
     const v: DesiredVolume = { name, driver: d?.str('driver') ?? 'local' };
     if (engineName !== `${project}_${name}` || ext.external) v.engineName = engineName;
     if (ext.external) {
       v.external = true;
-      for (const k of Object.keys(d?.raw ?? {})) if (k !== 'external' && k !== 'name' && !k.startsWith('x-')) r.ctx.at(d!.here(k), `volume "${name}" is external: rollgate does not create it, so "${k}" cannot apply`, 'key');
+      for (const k of Object.keys(d?.raw ?? {}))
+        if (k !== 'external' && k !== 'name' && !k.startsWith('x-'))
+          r.ctx.at(
+            d!.here(k),
+            `volume "${name}" is external: rollgate does not create it, so "${k}" cannot apply`,
+            'key',
+          );
     }
     const opts = d?.mapOrList('driver_opts');
     const labels = d?.mapOrList('labels');
@@ -171,12 +222,22 @@ function loadVolumes(r: Reader, project: string, warn: ServiceScope['warn'], rec
 }
 
 /** Top-level configs and secrets: a repo file, a gateway file, inline content, or a variable. */
-async function loadFileDefinitions(r: Reader, key: 'configs' | 'secrets', files: AppFiles, composeFile: string, vars: Variables, warn: ServiceScope['warn']): Promise<Map<string, FileSource>> {
+async function loadFileDefinitions(
+  r: Reader,
+  key: 'configs' | 'secrets',
+  files: AppFiles,
+  composeFile: string,
+  vars: Variables,
+  warn: ServiceScope['warn'],
+): Promise<Map<string, FileSource>> {
   const out = new Map<string, FileSource>();
   const secret = key === 'secrets';
   for (const [name, d] of definitions(r, key)) {
     if (!d) {
-      r.ctx.at(r.here(key, name), `${key.slice(0, -1)} "${name}" needs "file"${secret ? '' : ', "content"'} or "environment"`);
+      r.ctx.at(
+        r.here(key, name),
+        `${key.slice(0, -1)} "${name}" needs "file"${secret ? '' : ', "content"'} or "environment"`,
+      );
       continue;
     }
     if (!checkKeys(d, secret ? SECRET_KEYS : CONFIG_KEYS, `${key.slice(0, -1)} "${name}"`, warn)) {
@@ -188,7 +249,10 @@ async function loadFileDefinitions(r: Reader, key: 'configs' | 'secrets', files:
     const env = d.str('environment');
     const given = [file, content, env].filter((x) => x !== undefined).length;
     if (given !== 1) {
-      r.ctx.at(d.at, `${key.slice(0, -1)} "${name}" needs exactly one of "file"${secret ? '' : ', "content"'} and "environment"`);
+      r.ctx.at(
+        d.at,
+        `${key.slice(0, -1)} "${name}" needs exactly one of "file"${secret ? '' : ', "content"'} and "environment"`,
+      );
       continue;
     }
     if (file !== undefined) {
@@ -210,7 +274,10 @@ async function loadFileDefinitions(r: Reader, key: 'configs' | 'secrets', files:
     else {
       const v = vars.get(env!);
       if (v === undefined) {
-        r.ctx.at(d.here('environment'), `${key.slice(0, -1)} "${name}" takes variable ${env}, which is not set (set it in the fleet target's variables or the gateway's variables file)`);
+        r.ctx.at(
+          d.here('environment'),
+          `${key.slice(0, -1)} "${name}" takes variable ${env}, which is not set (set it in the fleet target's variables or the gateway's variables file)`,
+        );
         continue;
       }
       out.set(name, { repo: files.content(name, v, d.here('environment'), secret) });
@@ -219,7 +286,12 @@ async function loadFileDefinitions(r: Reader, key: 'configs' | 'secrets', files:
   return out;
 }
 
-export async function loadComposeApp(ctx: LoadContext, appName: string, y: YamlFile, inputs: AppInputs): Promise<DesiredApp | undefined> {
+export async function loadComposeApp(
+  ctx: LoadContext,
+  appName: string,
+  y: YamlFile,
+  inputs: AppInputs,
+): Promise<DesiredApp | undefined> {
   const before = ctx.problems.count;
   const warn = (at: At, message: string) => {
     const pos = positionOf(at.y, at.path, 'key');
@@ -231,15 +303,28 @@ export async function loadComposeApp(ctx: LoadContext, appName: string, y: YamlF
   }
   const unset = new Map<string, PathSeg[]>();
   const doc = interpolateTree(ctx, y, y.value, [], inputs.variables, unset) as Raw;
-  for (const [name, path] of unset) warn({ y, path }, `variable ${name} is not set; it is replaced by an empty string, as in Compose`);
+  for (const [name, path] of unset)
+    warn({ y, path }, `variable ${name} is not set; it is replaced by an empty string, as in Compose`);
   const top = new Reader(ctx, { y, path: [] }, doc);
   checkKeys(top, TOP_LEVEL_KEYS, 'the Compose file', warn);
-  const xr = (isMap(doc['x-rollgate']) ? doc['x-rollgate'] : {}) as { order?: unknown; strategy?: unknown; prune_volumes?: unknown; recreate_volumes?: unknown };
+  const xr = (isMap(doc['x-rollgate']) ? doc['x-rollgate'] : {}) as {
+    order?: unknown;
+    strategy?: unknown;
+    prune_volumes?: unknown;
+    recreate_volumes?: unknown;
+  };
   const x = new Reader(ctx, { y, path: ['x-rollgate'] }, xr as Raw);
-  for (const k of Object.keys(xr)) if (!['order', 'strategy', 'prune_volumes', 'recreate_volumes'].includes(k)) ctx.at(x.here(k), `unsupported key "${k}" in x-rollgate (expected one of: order, strategy, prune_volumes, recreate_volumes)`, 'key');
+  for (const k of Object.keys(xr))
+    if (!['order', 'strategy', 'prune_volumes', 'recreate_volumes'].includes(k))
+      ctx.at(
+        x.here(k),
+        `unsupported key "${k}" in x-rollgate (expected one of: order, strategy, prune_volumes, recreate_volumes)`,
+        'key',
+      );
   const order = x.num('order', { int: true, min: 1, max: 100 });
   const strategy = x.str('strategy');
-  if (strategy !== undefined && strategy !== 'new-before-old' && strategy !== 'stop-first') x.bad('strategy', '"new-before-old" or "stop-first"');
+  if (strategy !== undefined && strategy !== 'new-before-old' && strategy !== 'stop-first')
+    x.bad('strategy', '"new-before-old" or "stop-first"');
 
   const project = projectName(top.str('name') ?? appName) || appName;
   const networks = loadNetworks(top, project, warn);
@@ -250,20 +335,36 @@ export async function loadComposeApp(ctx: LoadContext, appName: string, y: YamlF
 
   const rawServices = doc['services'];
   if (!isMap(rawServices) || Object.keys(rawServices).length === 0) {
-    ctx.at({ y, path: rawServices === undefined ? [] : ['services'] }, 'a Compose file needs "services", a mapping of service names to services');
+    ctx.at(
+      { y, path: rawServices === undefined ? [] : ['services'] },
+      'a Compose file needs "services", a mapping of service names to services',
+    );
     return undefined;
   }
-  const active = new Set((inputs.variables.get('COMPOSE_PROFILES') ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+  const active = new Set(
+    (inputs.variables.get('COMPOSE_PROFILES') ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
   const allNames = Object.keys(rawServices).sort();
   const serviceNames = new Set<string>();
   for (const name of allNames) {
-    if (!SERVICE_NAME.test(name)) ctx.at({ y, path: ['services', name] }, `service name "${name}" is not allowed: use letters, digits, ".", "_" and "-"`, 'key');
+    if (!SERVICE_NAME.test(name))
+      ctx.at(
+        { y, path: ['services', name] },
+        `service name "${name}" is not allowed: use letters, digits, ".", "_" and "-"`,
+        'key',
+      );
     const s = rawServices[name];
     const profiles = isMap(s) && Array.isArray(s['profiles']) ? (s['profiles'] as unknown[]).map(String) : [];
     // Compose starts a service with profiles only when one of them is active (COMPOSE_PROFILES).
-    if (profiles.length === 0 || profiles.some((p) => active.has(p) || p === '*' ) || active.has('*')) serviceNames.add(name);
+    if (profiles.length === 0 || profiles.some((p) => active.has(p) || p === '*') || active.has('*'))
+      serviceNames.add(name);
   }
-  for (const [name, o] of inputs.overrides) if (!(name in rawServices)) ctx.at(o.at, `override for service "${name}", which app "${appName}" (${y.file}) does not define`, 'key');
+  for (const [name, o] of inputs.overrides)
+    if (!(name in rawServices))
+      ctx.at(o.at, `override for service "${name}", which app "${appName}" (${y.file}) does not define`, 'key');
 
   const scope: ServiceScope = {
     serviceNames,
@@ -293,7 +394,11 @@ export async function loadComposeApp(ctx: LoadContext, appName: string, y: YamlF
       const target = loaded.get(link.service)?.config;
       if (!target || link.alias === link.service) continue;
       const shared = target.networks.filter((n) => l!.config.networks.includes(n));
-      if (shared.length === 0) ctx.at(link.at, `links: "${name}" and "${link.service}" share no network, so the alias "${link.alias}" cannot reach it`);
+      if (shared.length === 0)
+        ctx.at(
+          link.at,
+          `links: "${name}" and "${link.service}" share no network, so the alias "${link.alias}" cannot reach it`,
+        );
       for (const n of shared) {
         const ep = ((target.networkEndpoints ??= {})[n] ??= {});
         ep.aliases = [...new Set([...(ep.aliases ?? []), link.alias])].sort();
@@ -301,15 +406,25 @@ export async function loadComposeApp(ctx: LoadContext, appName: string, y: YamlF
     }
   }
 
-  const deps = new Map([...loaded].map(([n, l]) => [n, Object.keys(l?.config.dependsOn ?? {}).filter((d) => loaded.has(d))]));
+  const deps = new Map(
+    [...loaded].map(([n, l]) => [n, Object.keys(l?.config.dependsOn ?? {}).filter((d) => loaded.has(d))]),
+  );
   const cycle = findCycle(deps);
   if (cycle) ctx.at({ y, path: ['services', cycle[0]!, 'depends_on'] }, `depends_on cycle: ${cycle.join(' -> ')}`);
   const names = new Map<string, string>();
   for (const [name, l] of loaded) {
     const cn = l?.config.containerName;
     if (cn === undefined) continue;
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(cn)) ctx.at({ y, path: ['services', name, 'container_name'] }, `container_name "${cn}" is not a valid container name (letters, digits, "_", "." and "-", starting with a letter or digit)`);
-    if (names.has(cn)) ctx.at({ y, path: ['services', name, 'container_name'] }, `container_name "${cn}" is used by service "${names.get(cn)}" too`);
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(cn))
+      ctx.at(
+        { y, path: ['services', name, 'container_name'] },
+        `container_name "${cn}" is not a valid container name (letters, digits, "_", "." and "-", starting with a letter or digit)`,
+      );
+    if (names.has(cn))
+      ctx.at(
+        { y, path: ['services', name, 'container_name'] },
+        `container_name "${cn}" is used by service "${names.get(cn)}" too`,
+      );
     names.set(cn, name);
   }
   if (ctx.problems.count > before) return undefined;
@@ -327,7 +442,8 @@ export async function loadComposeApp(ctx: LoadContext, appName: string, y: YamlF
     if (config.networks.includes('default')) usesDefault = true;
     const engineNets: Record<string, string> = {};
     for (const n of config.networks) {
-      const e = netByName.get(n)?.engineName ?? (n === 'default' && project !== appName ? `${project}_default` : undefined);
+      const e =
+        netByName.get(n)?.engineName ?? (n === 'default' && project !== appName ? `${project}_default` : undefined);
       if (e) engineNets[n] = e;
     }
     const engineVols: Record<string, string> = {};
@@ -338,21 +454,38 @@ export async function loadComposeApp(ctx: LoadContext, appName: string, y: YamlF
       if (e) engineVols[m.source] = e;
     }
     if (Object.keys(engineNets).length || Object.keys(engineVols).length) {
-      config.engineNames = { ...(Object.keys(engineNets).length ? { networks: engineNets } : {}), ...(Object.keys(engineVols).length ? { volumes: engineVols } : {}) };
+      config.engineNames = {
+        ...(Object.keys(engineNets).length ? { networks: engineNets } : {}),
+        ...(Object.keys(engineVols).length ? { volumes: engineVols } : {}),
+      };
     }
     const hashes = [...new Set(config.volumes.flatMap((m) => (m.repo ? [m.repo.hash] : [])))].sort();
     if (hashes.length) config.files = hashes;
-    services.push({ name, config, configHash: configHash(config), ...(l.updateOrder ? { updateOrder: l.updateOrder } : {}), ...(l.pullPolicy ? { pullPolicy: l.pullPolicy } : {}) });
+    services.push({
+      name,
+      config,
+      configHash: configHash(config),
+      ...(l.updateOrder ? { updateOrder: l.updateOrder } : {}),
+      ...(l.pullPolicy ? { pullPolicy: l.pullPolicy } : {}),
+    });
   }
   const nets = [...networks].sort((a, b) => (a.name < b.name ? -1 : 1));
-  if (usesDefault && !netByName.has('default')) nets.unshift({ name: 'default', driver: 'bridge', internal: false, ...(project !== appName ? { engineName: `${project}_default` } : {}) });
+  if (usesDefault && !netByName.has('default'))
+    nets.unshift({
+      name: 'default',
+      driver: 'bridge',
+      internal: false,
+      ...(project !== appName ? { engineName: `${project}_default` } : {}),
+    });
   // Engine names for the project prefix when `name:` differs from the app's name.
   for (const n of nets) if (!n.engineName && project !== appName) n.engineName = `${project}_${n.name}`;
   const vols = [...volumes].sort((a, b) => (a.name < b.name ? -1 : 1));
   for (const v of vols) if (!v.engineName && project !== appName) v.engineName = `${project}_${v.name}`;
   // Hashes of the definitions, without the key: what the Engine object was made from.
-  for (const n of nets) if (!n.external) n.configHash = sha256Hex(canonicalJson({ ...n, name: undefined, configHash: undefined }));
-  for (const v of vols) if (!v.external) v.configHash = sha256Hex(canonicalJson({ ...v, name: undefined, configHash: undefined }));
+  for (const n of nets)
+    if (!n.external) n.configHash = sha256Hex(canonicalJson({ ...n, name: undefined, configHash: undefined }));
+  for (const v of vols)
+    if (!v.external) v.configHash = sha256Hex(canonicalJson({ ...v, name: undefined, configHash: undefined }));
   const trees = [...files.trees.values()].filter((t) => services.some((s) => s.config.files?.includes(t.hash)));
   return {
     name: appName,
@@ -366,7 +499,13 @@ export async function loadComposeApp(ctx: LoadContext, appName: string, y: YamlF
   };
 }
 
-async function readEnvFiles(ctx: LoadContext, composeFile: string, r: Reader, key: 'env_file' | 'label_file', vars: Variables): Promise<Record<string, string>> {
+async function readEnvFiles(
+  ctx: LoadContext,
+  composeFile: string,
+  r: Reader,
+  key: 'env_file' | 'label_file',
+  vars: Variables,
+): Promise<Record<string, string>> {
   const spec = r.raw[key];
   if (spec === undefined || spec === null) return {};
   const entries: { path: string; required: boolean; at: At }[] = [];
@@ -376,8 +515,11 @@ async function readEnvFiles(ctx: LoadContext, composeFile: string, r: Reader, ke
       const at = r.here(key, i);
       if (typeof e === 'string') entries.push({ path: e, required: true, at });
       else if (isMap(e) && typeof e['path'] === 'string') {
-        for (const k of Object.keys(e)) if (k !== 'path' && k !== 'required' && k !== 'format') ctx.at(r.here(key, i, k), `${key}: unsupported key "${k}" (expected path, required)`, 'key');
-        if (e['format'] !== undefined && e['format'] !== 'raw') ctx.at(r.here(key, i, 'format'), `${key}: only format "raw" is supported besides the default`);
+        for (const k of Object.keys(e))
+          if (k !== 'path' && k !== 'required' && k !== 'format')
+            ctx.at(r.here(key, i, k), `${key}: unsupported key "${k}" (expected path, required)`, 'key');
+        if (e['format'] !== undefined && e['format'] !== 'raw')
+          ctx.at(r.here(key, i, 'format'), `${key}: only format "raw" is supported besides the default`);
         entries.push({ path: e['path'], required: new Reader(ctx, at, e).bool('required') ?? true, at });
       } else r.bad([key, i], 'a path or { path, required }', e);
     });
@@ -396,7 +538,8 @@ async function readEnvFiles(ctx: LoadContext, composeFile: string, r: Reader, ke
     const f = await ctx.readNamed(e.at, repoPath, { maxBytes: MAX_ENV_FILE_BYTES }, key);
     if (!f) continue;
     const parsed = parseEnvFile(new TextDecoder().decode(f.bytes), vars);
-    for (const err of parsed.errors) ctx.problems.add({ file: repoPath, line: err.line, column: 1, message: err.message });
+    for (const err of parsed.errors)
+      ctx.problems.add({ file: repoPath, line: err.line, column: 1, message: err.message });
     Object.assign(env, parsed.env);
   }
   return env;

@@ -32,7 +32,8 @@ export function parseEnvFile(text: string, lookup: Variables = new Map()): EnvFi
     const key = m[1]!;
     if (!m[2]) {
       // `KEY` alone takes the value of that name from outside, as Compose does with the environment.
-      if (line.slice(m[0].length).trim() !== '') errors.push({ line: lineNo, message: `expected KEY=VALUE, got ${JSON.stringify(line.slice(0, 60))}` });
+      if (line.slice(m[0].length).trim() !== '')
+        errors.push({ line: lineNo, message: `expected KEY=VALUE, got ${JSON.stringify(line.slice(0, 60))}` });
       else if (lookup.has(key)) env[key] = lookup.get(key)!;
       continue;
     }
@@ -49,7 +50,10 @@ export function parseEnvFile(text: string, lookup: Variables = new Map()): EnvFi
         }
         if (close < 0) throw new InterpolationError(`the ${quote} quote opened on line ${lineNo} is never closed`);
         const after = body.slice(close + 1).trim();
-        if (after !== '' && !after.startsWith('#')) throw new InterpolationError(`unexpected text after the closing quote: ${JSON.stringify(after.slice(0, 30))}`);
+        if (after !== '' && !after.startsWith('#'))
+          throw new InterpolationError(
+            `unexpected text after the closing quote: ${JSON.stringify(after.slice(0, 30))}`,
+          );
         body = body.slice(0, close);
         env[key] = quote === "'" ? body : interpolate(unescapeDouble(body), scope()).value;
       } else {

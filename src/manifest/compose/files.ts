@@ -13,11 +13,25 @@ export const FILE_LIMITS = { maxBytes: 32 * 1024 * 1024, maxFiles: 4000 };
 /** Files that only keep an empty directory in Git: such a directory is data, not configuration. */
 const PLACEHOLDERS = new Set(['.gitkeep', '.keep', '.gitignore', '.placeholder', '.empty']);
 
-export function treeHash(kind: FileTree['kind'], entries: { path: string; mode: number; bytes: Uint8Array }[], secret = false): string {
-  return sha256Hex(canonicalJson({ kind, secret, entries: entries.map((e) => ({ path: e.path, mode: e.mode, sha256: sha256Hex(e.bytes) })) }));
+export function treeHash(
+  kind: FileTree['kind'],
+  entries: { path: string; mode: number; bytes: Uint8Array }[],
+  secret = false,
+): string {
+  return sha256Hex(
+    canonicalJson({
+      kind,
+      secret,
+      entries: entries.map((e) => ({ path: e.path, mode: e.mode, sha256: sha256Hex(e.bytes) })),
+    }),
+  );
 }
 
-export function fileTree(kind: FileTree['kind'], entries: { path: string; mode: number; bytes: Uint8Array }[], secret = false): FileTree {
+export function fileTree(
+  kind: FileTree['kind'],
+  entries: { path: string; mode: number; bytes: Uint8Array }[],
+  secret = false,
+): FileTree {
   return {
     hash: treeHash(kind, entries, secret),
     kind,
@@ -52,7 +66,8 @@ export class AppFiles {
   private add(tree: FileTree, at: At): void {
     if (this.trees.has(tree.hash)) return;
     this.bytes += tree.entries.reduce((n, e) => n + (e.base64.length * 3) / 4, 0);
-    if (this.bytes > FILE_LIMITS.maxBytes) this.ctx.at(at, `the files this app mounts from the fleet repo come to more than ${FILE_LIMITS.maxBytes} bytes`);
+    if (this.bytes > FILE_LIMITS.maxBytes)
+      this.ctx.at(at, `the files this app mounts from the fleet repo come to more than ${FILE_LIMITS.maxBytes} bytes`);
     this.trees.set(tree.hash, tree);
   }
 
@@ -63,18 +78,27 @@ export class AppFiles {
   async bind(repoPath: string, at: At): Promise<RepoMount | undefined> {
     const t = await this.load(repoPath, at);
     if (t === 'refused') return undefined;
-    if (t === null || (t.kind === 'dir' && t.entries.every((e) => PLACEHOLDERS.has(e.path.split('/').pop()!)))) return { data: repoPath };
+    if (t === null || (t.kind === 'dir' && t.entries.every((e) => PLACEHOLDERS.has(e.path.split('/').pop()!))))
+      return { data: repoPath };
     const tree = fileTree(t.kind, t.entries);
     this.add(tree, at);
     return { repo: { hash: tree.hash, ...(t.kind === 'file' ? { name: t.entries[0]!.path } : {}) } };
   }
 
   /** A config or secret file of the repo: it must exist and be a file. */
-  async file(repoPath: string, at: At, what: string, secret: boolean): Promise<{ hash: string; name: string } | undefined> {
+  async file(
+    repoPath: string,
+    at: At,
+    what: string,
+    secret: boolean,
+  ): Promise<{ hash: string; name: string } | undefined> {
     const t = await this.load(repoPath, at);
     if (t === 'refused') return undefined;
     if (t === null || t.kind !== 'file') {
-      this.ctx.at(at, `${what} ${repoPath} ${t === null ? 'does not exist' : 'is a directory, not a file'} in ${this.ctx.source.label}`);
+      this.ctx.at(
+        at,
+        `${what} ${repoPath} ${t === null ? 'does not exist' : 'is a directory, not a file'} in ${this.ctx.source.label}`,
+      );
       return undefined;
     }
     const tree = fileTree('file', t.entries, secret);

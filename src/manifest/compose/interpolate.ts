@@ -33,7 +33,10 @@ function closingBrace(s: string, from: number): number {
 
 function expandBraced(body: string, vars: Variables, unset: Set<string>): string {
   const m = NAME.exec(body);
-  if (!m) throw new InterpolationError(`"\${${body}}" is not a variable reference (a name of letters, digits and _, not starting with a digit)`);
+  if (!m)
+    throw new InterpolationError(
+      `"\${${body}}" is not a variable reference (a name of letters, digits and _, not starting with a digit)`,
+    );
   const name = m[0];
   const rest = body.slice(name.length);
   const value = vars.get(name);
@@ -44,7 +47,10 @@ function expandBraced(body: string, vars: Variables, unset: Set<string>): string
     return value ?? '';
   }
   const op = /^(:-|-|:\?|\?|:\+|\+)/.exec(rest)?.[0];
-  if (!op) throw new InterpolationError(`"\${${body}}" has an unknown modifier "${rest.slice(0, 2)}" (expected :-, -, :?, ?, :+ or +)`);
+  if (!op)
+    throw new InterpolationError(
+      `"\${${body}}" has an unknown modifier "${rest.slice(0, 2)}" (expected :-, -, :?, ?, :+ or +)`,
+    );
   const arg = () => expand(rest.slice(op.length), vars, unset);
   switch (op) {
     case ':-':
@@ -53,7 +59,9 @@ function expandBraced(body: string, vars: Variables, unset: Set<string>): string
       return isSet ? value : arg();
     case ':?':
       if (nonEmpty) return value;
-      throw new InterpolationError(`required variable ${name} is ${isSet ? 'empty' : 'not set'}: ${arg() || `${name} must be set`}`);
+      throw new InterpolationError(
+        `required variable ${name} is ${isSet ? 'empty' : 'not set'}: ${arg() || `${name} must be set`}`,
+      );
     case '?':
       if (isSet) return value;
       throw new InterpolationError(`required variable ${name} is not set: ${arg() || `${name} must be set`}`);

@@ -17,13 +17,15 @@ export const TOP_LEVEL_KEYS: Record<string, KeyRule> = {
   volumes: ok,
   configs: ok,
   secrets: ok,
-  include: no('"include" pulls in other Compose projects; write their services into this file, or give them an app of their own in rollgate.yaml'),
+  include: no(
+    '"include" pulls in other Compose projects; write their services into this file, or give them an app of their own in rollgate.yaml',
+  ),
   models: no('"models" runs AI models through Docker Model Runner, which a gateway does not have'),
 };
 
 export const SERVICE_KEYS: Record<string, KeyRule> = {
   annotations: ok,
-  attach: moot('rollgate never attaches to a container\'s output; it stays with the Engine\'s logging driver'),
+  attach: moot("rollgate never attaches to a container's output; it stays with the Engine's logging driver"),
   blkio_config: ok,
   build: ok, // refused per service in the loader unless an image is given too
   cap_add: ok,
@@ -45,7 +47,9 @@ export const SERVICE_KEYS: Record<string, KeyRule> = {
   credential_spec: no('"credential_spec" is for Windows containers'),
   depends_on: ok,
   deploy: ok,
-  develop: no('"develop" configures "docker compose watch" for rebuilding on a developer\'s machine; a gateway runs released images'),
+  develop: no(
+    '"develop" configures "docker compose watch" for rebuilding on a developer\'s machine; a gateway runs released images',
+  ),
   device_cgroup_rules: ok,
   devices: ok,
   dns: ok,
@@ -56,8 +60,12 @@ export const SERVICE_KEYS: Record<string, KeyRule> = {
   env_file: ok,
   environment: ok,
   expose: ok,
-  extends: no('"extends" is not supported yet; write the service out in full (YAML anchors and merge keys, <<: *common, work)'),
-  external_links: no('"external_links" links to containers outside this app; put them on a shared external network and use their names'),
+  extends: no(
+    '"extends" is not supported yet; write the service out in full (YAML anchors and merge keys, <<: *common, work)',
+  ),
+  external_links: no(
+    '"external_links" links to containers outside this app; put them on a shared external network and use their names',
+  ),
   extra_hosts: ok,
   gpus: no('"gpus" needs a GPU device request that rollgate does not make yet; use "devices" for a device node'),
   group_add: ok,
@@ -107,7 +115,9 @@ export const SERVICE_KEYS: Record<string, KeyRule> = {
   tmpfs: ok,
   tty: ok,
   ulimits: ok,
-  use_api_socket: no('"use_api_socket" hands the Docker socket and the host\'s registry credentials to the container; mount /var/run/docker.sock explicitly if the service needs it'),
+  use_api_socket: no(
+    '"use_api_socket" hands the Docker socket and the host\'s registry credentials to the container; mount /var/run/docker.sock explicitly if the service needs it',
+  ),
   user: ok,
   userns_mode: ok,
   uts: ok,
@@ -124,8 +134,12 @@ export const DEPLOY_KEYS: Record<string, KeyRule> = {
   update_config: ok,
   labels: no('"deploy.labels" label a Swarm service, which a gateway does not run; use "labels" for the container'),
   endpoint_mode: no('"deploy.endpoint_mode" is a Swarm setting; a gateway runs one container per service'),
-  placement: no('"deploy.placement" places Swarm tasks on nodes; a gateway is one node, and which gateways run an app is chosen in rollgate.yaml'),
-  rollback_config: no('"deploy.rollback_config" is a Swarm setting; rollgate rolls back a failed release to the last good commit by itself'),
+  placement: no(
+    '"deploy.placement" places Swarm tasks on nodes; a gateway is one node, and which gateways run an app is chosen in rollgate.yaml',
+  ),
+  rollback_config: no(
+    '"deploy.rollback_config" is a Swarm setting; rollgate rolls back a failed release to the last good commit by itself',
+  ),
 };
 
 export const NETWORK_KEYS: Record<string, KeyRule> = {
@@ -156,7 +170,9 @@ export const CONFIG_KEYS: Record<string, KeyRule> = {
   name: ok,
   labels: ok,
   external: no('external configs live in a Swarm cluster; keep the file in the fleet repo and name it with "file"'),
-  template_driver: no('"template_driver" renders Swarm configs; write the content itself, ${VAR} interpolation works in "content"'),
+  template_driver: no(
+    '"template_driver" renders Swarm configs; write the content itself, ${VAR} interpolation works in "content"',
+  ),
 };
 
 export const SECRET_KEYS: Record<string, KeyRule> = {
@@ -164,9 +180,15 @@ export const SECRET_KEYS: Record<string, KeyRule> = {
   environment: ok,
   name: ok,
   labels: ok,
-  external: no('external secrets live in a Swarm cluster; name a file on the gateway with "file: /etc/…", or a variable with "environment"'),
-  driver: no('"driver" names a secret driver, a Swarm feature; name a file on the gateway with "file", or a variable with "environment"'),
-  driver_opts: no('"driver_opts" configures a secret driver, a Swarm feature; name a file on the gateway with "file", or a variable with "environment"'),
+  external: no(
+    'external secrets live in a Swarm cluster; name a file on the gateway with "file: /etc/…", or a variable with "environment"',
+  ),
+  driver: no(
+    '"driver" names a secret driver, a Swarm feature; name a file on the gateway with "file", or a variable with "environment"',
+  ),
+  driver_opts: no(
+    '"driver_opts" configures a secret driver, a Swarm feature; name a file on the gateway with "file", or a variable with "environment"',
+  ),
   template_driver: no('"template_driver" renders Swarm secrets, which a gateway does not use'),
 };
 

@@ -26,14 +26,22 @@ const PROPAGATION = new Set(['shared', 'rshared', 'slave', 'rslave', 'private', 
 /** Docker Desktop's file-sharing hints: they change nothing on a Linux Engine, as in Compose. */
 const CONSISTENCY = new Set(['cached', 'delegated', 'consistent']);
 
-async function bindSource(r: Reader, at: At, src: string, scope: MountScope): Promise<Partial<VolumeMount> | undefined> {
+async function bindSource(
+  r: Reader,
+  at: At,
+  src: string,
+  scope: MountScope,
+): Promise<Partial<VolumeMount> | undefined> {
   if (src.startsWith('/') || src === '~' || src.startsWith('~/')) return { source: src };
   let repoPath: string;
   try {
     repoPath = resolveRepoPath(scope.composeFile, src);
   } catch (err) {
     if (!(err instanceof RepoPathError)) throw err;
-    r.ctx.at(at, `bind mount source ${JSON.stringify(src)}: ${err.message}; a gateway mounts files of the fleet repo, or absolute paths of the gateway`);
+    r.ctx.at(
+      at,
+      `bind mount source ${JSON.stringify(src)}: ${err.message}; a gateway mounts files of the fleet repo, or absolute paths of the gateway`,
+    );
     return undefined;
   }
   return scope.files.bind(repoPath, at);
@@ -44,7 +52,10 @@ async function shortVolume(r: Reader, i: number, spec: string, scope: MountScope
   const at = r.here('volumes', i);
   const parts = spec.split(':');
   if (parts.length > 3 || parts.some((p) => p === '')) {
-    r.ctx.at(at, `volumes: expected "volume:/path", "./dir:/path", "/host/path:/path" or "/path", with an optional ":ro", got ${JSON.stringify(spec)}`);
+    r.ctx.at(
+      at,
+      `volumes: expected "volume:/path", "./dir:/path", "/host/path:/path" or "/path", with an optional ":ro", got ${JSON.stringify(spec)}`,
+    );
     return undefined;
   }
   if (parts.length === 1) return { type: 'volume', target: parts[0]!, readOnly: false };
@@ -57,10 +68,16 @@ async function shortVolume(r: Reader, i: number, spec: string, scope: MountScope
     else if (PROPAGATION.has(opt)) m.propagation = opt as Propagation;
     else if (CONSISTENCY.has(opt)) continue;
     else if (opt === 'z' || opt === 'Z') {
-      r.ctx.at(at, `volumes: the SELinux relabel option "${opt}" is not supported (the Engine's mount API has no relabel); relabel the host path once, or drop ":${opt}"`);
+      r.ctx.at(
+        at,
+        `volumes: the SELinux relabel option "${opt}" is not supported (the Engine's mount API has no relabel); relabel the host path once, or drop ":${opt}"`,
+      );
       return undefined;
     } else {
-      r.ctx.at(at, `volumes: unknown mount option "${opt}" in ${JSON.stringify(spec)} (expected ro, rw, nocopy, or a propagation: ${[...PROPAGATION].join(', ')})`);
+      r.ctx.at(
+        at,
+        `volumes: unknown mount option "${opt}" in ${JSON.stringify(spec)} (expected ro, rw, nocopy, or a propagation: ${[...PROPAGATION].join(', ')})`,
+      );
       return undefined;
     }
   }
@@ -84,7 +101,8 @@ async function longVolume(r: Reader, i: number, o: Raw, scope: MountScope): Prom
   const v = new Reader(r.ctx, r.here('volumes', i), o);
   const known = new Set(['type', 'source', 'target', 'read_only', 'bind', 'volume', 'tmpfs', 'consistency']);
   for (const k of Object.keys(o)) {
-    if (!known.has(k) && !k.startsWith('x-')) r.ctx.at(v.here(k), `volumes: unsupported key "${k}" (expected one of: ${[...known].join(', ')})`, 'key');
+    if (!known.has(k) && !k.startsWith('x-'))
+      r.ctx.at(v.here(k), `volumes: unsupported key "${k}" (expected one of: ${[...known].join(', ')})`, 'key');
   }
   const type = v.str('type');
   const target = v.str('target');
@@ -99,17 +117,33 @@ async function longVolume(r: Reader, i: number, o: Raw, scope: MountScope): Prom
     const size = t?.raw['size'] !== undefined ? parseBytes(t.raw['size']) : undefined;
     if (t && t.raw['size'] !== undefined && size === undefined) t.bad('size', 'a size such as 64m');
     const mode = t?.num('mode', { int: true, min: 0 });
-    return { type: 'tmpfs', target, readOnly, ...(size !== undefined ? { tmpfsSize: size } : {}), ...(mode !== undefined ? { tmpfsMode: mode } : {}) };
+    return {
+      type: 'tmpfs',
+      target,
+      readOnly,
+      ...(size !== undefined ? { tmpfsSize: size } : {}),
+      ...(mode !== undefined ? { tmpfsMode: mode } : {}),
+    };
   }
   if (type === 'volume') {
     const vo = v.sub('volume');
     const noCopy = vo?.bool('nocopy');
-    if (vo?.has('subpath')) r.ctx.at(vo.here('subpath'), 'volumes: "volume.subpath" needs Docker Engine 26 or later, which rollgate does not require; mount the whole volume');
+    if (vo?.has('subpath'))
+      r.ctx.at(
+        vo.here('subpath'),
+        'volumes: "volume.subpath" needs Docker Engine 26 or later, which rollgate does not require; mount the whole volume',
+      );
     if (source !== undefined && !scope.volumes.has(source)) {
       r.ctx.at(v.here('source'), `volume "${source}" is not declared under the top-level "volumes" key`);
       return undefined;
     }
-    return { type: 'volume', target, readOnly, ...(source !== undefined ? { source } : {}), ...(noCopy ? { noCopy } : {}) };
+    return {
+      type: 'volume',
+      target,
+      readOnly,
+      ...(source !== undefined ? { source } : {}),
+      ...(noCopy ? { noCopy } : {}),
+    };
   }
   if (type === 'bind') {
     if (!source) {
@@ -120,14 +154,31 @@ async function longVolume(r: Reader, i: number, o: Raw, scope: MountScope): Prom
     const propagation = bo?.str('propagation');
     if (propagation !== undefined && !PROPAGATION.has(propagation)) bo!.bad('propagation', [...PROPAGATION].join(', '));
     for (const k of Object.keys(bo?.raw ?? {})) {
-      if (k === 'selinux') r.ctx.at(bo!.here(k), 'volumes: SELinux relabelling ("bind.selinux") is not supported by the Engine\'s mount API; relabel the host path once');
-      else if (k !== 'propagation' && k !== 'create_host_path' && k !== 'recursive') r.ctx.at(bo!.here(k), `volumes: unsupported key "bind.${k}" (expected propagation, create_host_path)`, 'key');
-      else if (k === 'recursive' && bo!.str('recursive') !== 'enabled') r.ctx.at(bo!.here(k), 'volumes: only "recursive: enabled" (the Engine\'s default) is supported');
+      if (k === 'selinux')
+        r.ctx.at(
+          bo!.here(k),
+          'volumes: SELinux relabelling ("bind.selinux") is not supported by the Engine\'s mount API; relabel the host path once',
+        );
+      else if (k !== 'propagation' && k !== 'create_host_path' && k !== 'recursive')
+        r.ctx.at(bo!.here(k), `volumes: unsupported key "bind.${k}" (expected propagation, create_host_path)`, 'key');
+      else if (k === 'recursive' && bo!.str('recursive') !== 'enabled')
+        r.ctx.at(bo!.here(k), 'volumes: only "recursive: enabled" (the Engine\'s default) is supported');
     }
     const b = await bindSource(r, v.here('source'), source, scope);
-    return b ? { type: 'bind', target, readOnly, ...b, ...(propagation && PROPAGATION.has(propagation) ? { propagation: propagation as Propagation } : {}) } : undefined;
+    return b
+      ? {
+          type: 'bind',
+          target,
+          readOnly,
+          ...b,
+          ...(propagation && PROPAGATION.has(propagation) ? { propagation: propagation as Propagation } : {}),
+        }
+      : undefined;
   }
-  r.ctx.at(v.here('type'), `volumes: mount type ${JSON.stringify(type)} is not supported on a gateway (expected volume, bind or tmpfs)`);
+  r.ctx.at(
+    v.here('type'),
+    `volumes: mount type ${JSON.stringify(type)} is not supported on a gateway (expected volume, bind or tmpfs)`,
+  );
   return undefined;
 }
 
@@ -138,7 +189,12 @@ export async function serviceVolumes(r: Reader, scope: MountScope): Promise<Volu
   const out: VolumeMount[] = [];
   for (let i = 0; i < raw.length; i++) {
     const item: unknown = raw[i];
-    const m = typeof item === 'string' ? await shortVolume(r, i, item, scope) : isMap(item) ? await longVolume(r, i, item, scope) : r.bad(['volumes', i], 'a mount string or mapping', item);
+    const m =
+      typeof item === 'string'
+        ? await shortVolume(r, i, item, scope)
+        : isMap(item)
+          ? await longVolume(r, i, item, scope)
+          : r.bad(['volumes', i], 'a mount string or mapping', item);
     if (!m) continue;
     if (!m.target.startsWith('/')) {
       r.ctx.at(r.here('volumes', i), `mount target "${m.target}" must be an absolute path in the container`);
@@ -166,8 +222,14 @@ export function fileMounts(r: Reader, key: 'configs' | 'secrets', scope: MountSc
       source = o.str('source');
       target = o.str('target');
       for (const k of Object.keys(item)) {
-        if (k === 'uid' || k === 'gid' || k === 'mode') r.ctx.at(o.here(k), `${key}: "${k}" is not supported yet: the file is mounted as it is written (mode 0644${key === 'secrets' ? ', or the mode of the gateway file' : ''})`, 'key');
-        else if (k !== 'source' && k !== 'target') r.ctx.at(o.here(k), `${key}: unsupported key "${k}" (expected source, target)`, 'key');
+        if (k === 'uid' || k === 'gid' || k === 'mode')
+          r.ctx.at(
+            o.here(k),
+            `${key}: "${k}" is not supported yet: the file is mounted as it is written (mode 0644${key === 'secrets' ? ', or the mode of the gateway file' : ''})`,
+            'key',
+          );
+        else if (k !== 'source' && k !== 'target')
+          r.ctx.at(o.here(k), `${key}: unsupported key "${k}" (expected source, target)`, 'key');
       }
     } else return void r.bad([key, i], `a ${key.slice(0, -1)} name or mapping`, item);
     if (!source) return void r.ctx.at(at, `${key}: a "source" naming one of the top-level ${key} is needed`);
@@ -179,7 +241,11 @@ export function fileMounts(r: Reader, key: 'configs' | 'secrets', scope: MountSc
     if ('refused' in def) return;
     const base = key === 'configs' ? '/' : '/run/secrets/';
     const path = target === undefined ? `${base}${source}` : target.startsWith('/') ? target : `${base}${target}`;
-    out.push('host' in def ? { type: 'bind', source: def.host, target: path, readOnly: true } : { type: 'bind', repo: def.repo, target: path, readOnly: true });
+    out.push(
+      'host' in def
+        ? { type: 'bind', source: def.host, target: path, readOnly: true }
+        : { type: 'bind', repo: def.repo, target: path, readOnly: true },
+    );
   });
   return out;
 }

@@ -2,7 +2,16 @@
 // what the Engine needs, or refused with the reason (keys.ts). Problems go to the context, each
 // at its place; the caller decides whether the app loads.
 
-import type { DependsCondition, Healthcheck, NetworkEndpoint, PortMapping, PullPolicy, Resources, RestartPolicy, ServiceConfig } from '../../model/index.js';
+import type {
+  DependsCondition,
+  Healthcheck,
+  NetworkEndpoint,
+  PortMapping,
+  PullPolicy,
+  Resources,
+  RestartPolicy,
+  ServiceConfig,
+} from '../../model/index.js';
 import type { At } from '../context.js';
 import { DEPLOY_KEYS, nearestKey, SERVICE_KEYS, type KeyRule } from './keys.js';
 import { fileMounts, serviceVolumes, type MountScope } from './mounts.js';
@@ -31,7 +40,12 @@ export interface LoadedService {
 }
 
 /** Reports keys that are refused, moot or unknown; returns false when the mapping has refused keys. */
-export function checkKeys(r: Reader, table: Record<string, KeyRule>, where: string, warn: (at: At, m: string) => void): boolean {
+export function checkKeys(
+  r: Reader,
+  table: Record<string, KeyRule>,
+  where: string,
+  warn: (at: At, m: string) => void,
+): boolean {
   let ok = true;
   for (const k of Object.keys(r.raw)) {
     if (k.startsWith('x-')) continue;
@@ -57,7 +71,9 @@ function parsePorts(r: Reader): PortMapping[] {
     const at = r.here('ports', i);
     if (isMap(p)) {
       const o = new Reader(r.ctx, at, p);
-      for (const k of Object.keys(p)) if (!['target', 'published', 'host_ip', 'protocol', 'mode', 'name', 'app_protocol'].includes(k)) r.ctx.at(o.here(k), `ports: unsupported key "${k}"`, 'key');
+      for (const k of Object.keys(p))
+        if (!['target', 'published', 'host_ip', 'protocol', 'mode', 'name', 'app_protocol'].includes(k))
+          r.ctx.at(o.here(k), `ports: unsupported key "${k}"`, 'key');
       const target = o.num('target', { int: true, min: 1, max: 65535 });
       const protocol = o.str('protocol') ?? 'tcp';
       const mode = o.str('mode');
@@ -69,22 +85,44 @@ function parsePorts(r: Reader): PortMapping[] {
       const hosts = published === undefined || published === '' ? [undefined] : portRange(published);
       if (!hosts) return void o.bad('published', 'a port or a range like 8000-8010');
       if (hosts.length > 1) return void o.bad('published', 'a single port for one target port');
-      out.push({ containerPort: target, protocol: protocol as PortMapping['protocol'], ...(hosts[0] !== undefined ? { hostPort: hosts[0] } : {}), ...(hostIp ? { hostIp } : {}) });
+      out.push({
+        containerPort: target,
+        protocol: protocol as PortMapping['protocol'],
+        ...(hosts[0] !== undefined ? { hostPort: hosts[0] } : {}),
+        ...(hostIp ? { hostIp } : {}),
+      });
       return;
     }
     if (typeof p !== 'string' && typeof p !== 'number') return void r.bad(['ports', i], 'a port string or mapping', p);
     const s = String(p);
-    const m = /^(?:(?:(\[[0-9a-fA-F:.]+\]|[0-9.]+|[0-9a-fA-F:]+::?[0-9a-fA-F:]*):)?([0-9]+(?:-[0-9]+)?)?:)?([0-9]+(?:-[0-9]+)?)(?:\/(tcp|udp|sctp))?$/.exec(s);
+    const m =
+      /^(?:(?:(\[[0-9a-fA-F:.]+\]|[0-9.]+|[0-9a-fA-F:]+::?[0-9a-fA-F:]*):)?([0-9]+(?:-[0-9]+)?)?:)?([0-9]+(?:-[0-9]+)?)(?:\/(tcp|udp|sctp))?$/.exec(
+        s,
+      );
     const inner = m ? portRange(m[3]!) : undefined;
     const outer = m?.[2] ? portRange(m[2]) : [undefined];
-    if (!m || !inner || !outer || (outer.length > 1 && outer.length !== inner.length) || (outer.length === 1 && outer[0] !== undefined && inner.length > 1)) {
-      r.ctx.at(at, `ports: expected a port like "8080:80", "127.0.0.1:8080:80/udp", "8000-8010:8000-8010" or "80", got ${JSON.stringify(s)}`);
+    if (
+      !m ||
+      !inner ||
+      !outer ||
+      (outer.length > 1 && outer.length !== inner.length) ||
+      (outer.length === 1 && outer[0] !== undefined && inner.length > 1)
+    ) {
+      r.ctx.at(
+        at,
+        `ports: expected a port like "8080:80", "127.0.0.1:8080:80/udp", "8000-8010:8000-8010" or "80", got ${JSON.stringify(s)}`,
+      );
       return;
     }
     const hostIp = m[1]?.replace(/^\[|\]$/g, '');
     inner.forEach((c, k) => {
       const hostPort = outer.length > 1 ? outer[k] : outer[0];
-      out.push({ containerPort: c!, protocol: (m[4] as PortMapping['protocol'] | undefined) ?? 'tcp', ...(hostPort !== undefined ? { hostPort } : {}), ...(hostIp ? { hostIp } : {}) });
+      out.push({
+        containerPort: c!,
+        protocol: (m[4] as PortMapping['protocol'] | undefined) ?? 'tcp',
+        ...(hostPort !== undefined ? { hostPort } : {}),
+        ...(hostIp ? { hostIp } : {}),
+      });
     });
   });
   return out;
@@ -115,13 +153,16 @@ function parseExpose(r: Reader): string[] | undefined {
 function parseHealthcheck(r: Reader): Healthcheck | undefined {
   const h = r.sub('healthcheck');
   if (!h) return undefined;
-  for (const k of Object.keys(h.raw)) if (!['test', 'interval', 'timeout', 'retries', 'start_period', 'start_interval', 'disable'].includes(k)) h.ctx.at(h.here(k), `healthcheck: unsupported key "${k}"`, 'key');
+  for (const k of Object.keys(h.raw))
+    if (!['test', 'interval', 'timeout', 'retries', 'start_period', 'start_interval', 'disable'].includes(k))
+      h.ctx.at(h.here(k), `healthcheck: unsupported key "${k}"`, 'key');
   let test: string[] = [];
   const t = h.raw['test'];
   if (typeof t === 'string') test = ['CMD-SHELL', t];
   else if (Array.isArray(t)) {
     test = t.map(String);
-    if (!['NONE', 'CMD', 'CMD-SHELL'].includes(test[0] ?? '')) h.ctx.at(h.here('test'), 'healthcheck test list must start with "CMD", "CMD-SHELL" or "NONE"');
+    if (!['NONE', 'CMD', 'CMD-SHELL'].includes(test[0] ?? ''))
+      h.ctx.at(h.here('test'), 'healthcheck test list must start with "CMD", "CMD-SHELL" or "NONE"');
   } else if (t !== undefined) h.bad('test', 'a command string or list');
   const out: Healthcheck = { test };
   const interval = h.duration('interval');
@@ -149,7 +190,10 @@ function parseRestart(r: Reader): { restart: RestartPolicy; restartMaxRetries?: 
   return { restart: m[1] as RestartPolicy, ...(m[2] !== undefined ? { restartMaxRetries: Number(m[2]) } : {}) };
 }
 
-function parseNetworks(r: Reader, scope: ServiceScope): { networks: string[]; endpoints?: Record<string, NetworkEndpoint> } {
+function parseNetworks(
+  r: Reader,
+  scope: ServiceScope,
+): { networks: string[]; endpoints?: Record<string, NetworkEndpoint> } {
   const raw = r.raw['networks'];
   if (raw === undefined || raw === null) return { networks: [] };
   const endpoints: Record<string, NetworkEndpoint> = {};
@@ -165,7 +209,22 @@ function parseNetworks(r: Reader, scope: ServiceScope): { networks: string[]; en
       }
       const e = new Reader(r.ctx, r.here('networks', n), v);
       for (const k of Object.keys(v)) {
-        if (!['aliases', 'ipv4_address', 'ipv6_address', 'link_local_ips', 'mac_address', 'priority', 'gw_priority'].includes(k)) r.ctx.at(e.here(k), `networks: unsupported endpoint key "${k}" (expected aliases, ipv4_address, ipv6_address, link_local_ips, mac_address, priority)`, 'key');
+        if (
+          ![
+            'aliases',
+            'ipv4_address',
+            'ipv6_address',
+            'link_local_ips',
+            'mac_address',
+            'priority',
+            'gw_priority',
+          ].includes(k)
+        )
+          r.ctx.at(
+            e.here(k),
+            `networks: unsupported endpoint key "${k}" (expected aliases, ipv4_address, ipv6_address, link_local_ips, mac_address, priority)`,
+            'key',
+          );
       }
       const ep: NetworkEndpoint = {};
       const aliases = e.list('aliases');
@@ -183,7 +242,9 @@ function parseNetworks(r: Reader, scope: ServiceScope): { networks: string[]; en
       if (Object.keys(ep).length) endpoints[n] = ep;
     }
   } else return r.bad('networks', 'a list of network names or a mapping') ?? { networks: [] };
-  for (const n of names) if (!scope.networks.has(n) && n !== 'default') r.ctx.at(r.here('networks'), `network "${n}" is not declared under the top-level "networks" key`);
+  for (const n of names)
+    if (!scope.networks.has(n) && n !== 'default')
+      r.ctx.at(r.here('networks'), `network "${n}" is not declared under the top-level "networks" key`);
   return { networks: names, ...(Object.keys(endpoints).length ? { endpoints } : {}) };
 }
 
@@ -199,7 +260,11 @@ function parseDevices(r: Reader): string[] {
       if (!src) return void r.ctx.at(o.at, 'devices: a "source" device path is needed');
       out.push([src, o.str('target') ?? src, o.str('permissions') ?? 'rwm'].join(':'));
     } else if (typeof d === 'string') {
-      if (!d.startsWith('/')) return void r.ctx.at(r.here('devices', i), `devices: ${JSON.stringify(d)} is not a device path (CDI device names are not supported)`);
+      if (!d.startsWith('/'))
+        return void r.ctx.at(
+          r.here('devices', i),
+          `devices: ${JSON.stringify(d)} is not a device path (CDI device names are not supported)`,
+        );
       out.push(d);
     } else r.bad(['devices', i], 'a device path string', d);
   });
@@ -215,7 +280,8 @@ function parseUlimits(r: Reader): ServiceConfig['ulimits'] {
       const o = new Reader(r.ctx, u.here(name), v);
       const soft = o.num('soft', { int: true });
       const hard = o.num('hard', { int: true });
-      if (soft === undefined || hard === undefined) r.ctx.at(o.at, `ulimits.${name}: expected a number, or both "soft" and "hard"`);
+      if (soft === undefined || hard === undefined)
+        r.ctx.at(o.at, `ulimits.${name}: expected a number, or both "soft" and "hard"`);
       else out[name] = { soft, hard };
     } else {
       const n = u.num(name, { int: true });
@@ -239,7 +305,8 @@ function parseExtraHosts(r: Reader): string[] {
       out.push(`${m[0]}:${m[1]}`);
     });
   } else if (isMap(raw)) {
-    for (const [h, ip] of Object.entries(raw)) for (const one of Array.isArray(ip) ? ip : [ip]) out.push(`${h}:${String(one)}`);
+    for (const [h, ip] of Object.entries(raw))
+      for (const one of Array.isArray(ip) ? ip : [ip]) out.push(`${h}:${String(one)}`);
   } else r.bad('extra_hosts', 'a list of "host:ip" or a mapping');
   return out;
 }
@@ -253,14 +320,20 @@ function parseDependsOn(r: Reader, name: string, scope: ServiceScope): ServiceCo
     for (const [d, c] of Object.entries(raw)) {
       const o = new Reader(r.ctx, r.here('depends_on', d), isMap(c) ? c : {});
       const condition = o.str('condition') ?? 'service_started';
-      if (!['service_started', 'service_healthy', 'service_completed_successfully'].includes(condition)) o.bad('condition', 'service_started, service_healthy or service_completed_successfully');
+      if (!['service_started', 'service_healthy', 'service_completed_successfully'].includes(condition))
+        o.bad('condition', 'service_started, service_healthy or service_completed_successfully');
       const restart = o.bool('restart');
-      out[d] = { condition: condition as DependsCondition, required: o.bool('required') ?? true, ...(restart ? { restart } : {}) };
+      out[d] = {
+        condition: condition as DependsCondition,
+        required: o.bool('required') ?? true,
+        ...(restart ? { restart } : {}),
+      };
     }
   } else r.bad('depends_on', 'a list of service names or a mapping');
   for (const d of Object.keys(out)) {
     if (d === name) r.ctx.at(r.here('depends_on'), `service "${name}" depends on itself`);
-    else if (!scope.serviceNames.has(d) && out[d]!.required) r.ctx.at(r.here('depends_on'), `service "${name}" depends on "${d}", which this file does not define`);
+    else if (!scope.serviceNames.has(d) && out[d]!.required)
+      r.ctx.at(r.here('depends_on'), `service "${name}" depends on "${d}", which this file does not define`);
     else if (!scope.serviceNames.has(d)) delete out[d]; // required: false on a service that is not there, as Compose
   }
   return out;
@@ -268,24 +341,58 @@ function parseDependsOn(r: Reader, name: string, scope: ServiceScope): ServiceCo
 
 const RESOURCE_KEYS = ['cpus', 'memory', 'pids', 'devices', 'generic_resources'];
 
-function parseDeploy(r: Reader, scope: ServiceScope, res: Resources, restart: { restart: RestartPolicy; restartMaxRetries?: number }): 'start-first' | 'stop-first' | undefined {
+function parseDeploy(
+  r: Reader,
+  scope: ServiceScope,
+  res: Resources,
+  restart: { restart: RestartPolicy; restartMaxRetries?: number },
+): 'start-first' | 'stop-first' | undefined {
   const d = r.sub('deploy');
   if (!d) return undefined;
   checkKeys(d, DEPLOY_KEYS, 'deploy', scope.warn);
   const mode = d.str('mode');
-  if (mode !== undefined && mode !== 'replicated' && mode !== 'global') d.ctx.at(d.here('mode'), `deploy.mode "${mode}" is not supported: a gateway runs one long-running container per service (replicated or global)`);
+  if (mode !== undefined && mode !== 'replicated' && mode !== 'global')
+    d.ctx.at(
+      d.here('mode'),
+      `deploy.mode "${mode}" is not supported: a gateway runs one long-running container per service (replicated or global)`,
+    );
   const replicas = d.num('replicas', { int: true, min: 0 });
-  if (replicas !== undefined && replicas !== 1) d.ctx.at(d.here('replicas'), `deploy.replicas: ${replicas} is not supported: a gateway runs exactly one container per service (several replicas would share its ports, container_name and devices)`);
+  if (replicas !== undefined && replicas !== 1)
+    d.ctx.at(
+      d.here('replicas'),
+      `deploy.replicas: ${replicas} is not supported: a gateway runs exactly one container per service (several replicas would share its ports, container_name and devices)`,
+    );
   const resources = d.sub('resources');
   if (resources) {
-    for (const k of Object.keys(resources.raw)) if (k !== 'limits' && k !== 'reservations') resources.ctx.at(resources.here(k), `deploy.resources: unsupported key "${k}" (expected limits, reservations)`, 'key');
+    for (const k of Object.keys(resources.raw))
+      if (k !== 'limits' && k !== 'reservations')
+        resources.ctx.at(
+          resources.here(k),
+          `deploy.resources: unsupported key "${k}" (expected limits, reservations)`,
+          'key',
+        );
     for (const which of ['limits', 'reservations'] as const) {
       const l = resources.sub(which);
       if (!l) continue;
       for (const k of Object.keys(l.raw)) {
-        if (!RESOURCE_KEYS.includes(k)) l.ctx.at(l.here(k), `deploy.resources.${which}: unsupported key "${k}" (expected cpus, memory${which === 'limits' ? ', pids' : ''})`, 'key');
-        else if (k === 'devices' || k === 'generic_resources') l.ctx.at(l.here(k), `deploy.resources.${which}.${k}: device requests (GPUs) are not supported; use "devices" for a device node`, 'key');
-        else if (k === 'pids' && which === 'reservations') l.ctx.at(l.here(k), 'deploy.resources.reservations.pids: a process count cannot be reserved; use limits.pids', 'key');
+        if (!RESOURCE_KEYS.includes(k))
+          l.ctx.at(
+            l.here(k),
+            `deploy.resources.${which}: unsupported key "${k}" (expected cpus, memory${which === 'limits' ? ', pids' : ''})`,
+            'key',
+          );
+        else if (k === 'devices' || k === 'generic_resources')
+          l.ctx.at(
+            l.here(k),
+            `deploy.resources.${which}.${k}: device requests (GPUs) are not supported; use "devices" for a device node`,
+            'key',
+          );
+        else if (k === 'pids' && which === 'reservations')
+          l.ctx.at(
+            l.here(k),
+            'deploy.resources.reservations.pids: a process count cannot be reserved; use limits.pids',
+            'key',
+          );
       }
       const cpus = l.num('cpus', { min: 0 });
       const mem = l.bytes('memory');
@@ -304,8 +411,13 @@ function parseDeploy(r: Reader, scope: ServiceScope, res: Resources, restart: { 
   const rp = d.sub('restart_policy');
   if (rp) {
     for (const k of Object.keys(rp.raw)) {
-      if (k === 'delay' || k === 'window') scope.warn(rp.here(k), `deploy.restart_policy.${k} is accepted and has no effect: the Engine restarts a container with its own back-off`);
-      else if (k !== 'condition' && k !== 'max_attempts') rp.ctx.at(rp.here(k), `deploy.restart_policy: unsupported key "${k}"`, 'key');
+      if (k === 'delay' || k === 'window')
+        scope.warn(
+          rp.here(k),
+          `deploy.restart_policy.${k} is accepted and has no effect: the Engine restarts a container with its own back-off`,
+        );
+      else if (k !== 'condition' && k !== 'max_attempts')
+        rp.ctx.at(rp.here(k), `deploy.restart_policy: unsupported key "${k}"`, 'key');
     }
     const cond = rp.str('condition') ?? 'any';
     const map: Record<string, RestartPolicy> = { none: 'no', 'on-failure': 'on-failure', any: 'always' };
@@ -313,13 +425,21 @@ function parseDeploy(r: Reader, scope: ServiceScope, res: Resources, restart: { 
     else restart.restart = map[cond]!;
     const max = rp.num('max_attempts', { int: true, min: 0 });
     if (max !== undefined && restart.restart === 'on-failure') restart.restartMaxRetries = max;
-    else if (max !== undefined) rp.ctx.at(rp.here('max_attempts'), 'deploy.restart_policy.max_attempts needs condition: on-failure (the Engine counts retries only then)');
+    else if (max !== undefined)
+      rp.ctx.at(
+        rp.here('max_attempts'),
+        'deploy.restart_policy.max_attempts needs condition: on-failure (the Engine counts retries only then)',
+      );
   }
   const uc = d.sub('update_config');
   let order: 'start-first' | 'stop-first' | undefined;
   if (uc) {
     for (const k of Object.keys(uc.raw)) {
-      if (['parallelism', 'delay', 'failure_action', 'monitor', 'max_failure_ratio'].includes(k)) scope.warn(uc.here(k), `deploy.update_config.${k} is accepted and has no effect: rollgate updates one gateway as one transaction, and its health window and rollback decide`);
+      if (['parallelism', 'delay', 'failure_action', 'monitor', 'max_failure_ratio'].includes(k))
+        scope.warn(
+          uc.here(k),
+          `deploy.update_config.${k} is accepted and has no effect: rollgate updates one gateway as one transaction, and its health window and rollback decide`,
+        );
       else if (k !== 'order') uc.ctx.at(uc.here(k), `deploy.update_config: unsupported key "${k}"`, 'key');
     }
     const o = uc.str('order');
@@ -340,7 +460,10 @@ function parsePullPolicy(r: Reader): PullPolicy | undefined {
   const ms = every ? parseComposeDuration(every[1]!) : undefined;
   if (ms !== undefined && ms > 0) return { everyMs: ms };
   if (p === 'build') {
-    r.ctx.at(r.here('pull_policy'), 'pull_policy "build" builds the image from source, and a gateway pulls released images from a registry');
+    r.ctx.at(
+      r.here('pull_policy'),
+      'pull_policy "build" builds the image from source, and a gateway pulls released images from a registry',
+    );
     return undefined;
   }
   return r.bad('pull_policy', 'always, missing, never, daily, weekly or every_<duration> (e.g. every_12h)');
@@ -365,37 +488,60 @@ export async function loadService(r: Reader, name: string, scope: ServiceScope):
   checkKeys(r, SERVICE_KEYS, `service "${name}"`, scope.warn);
   let image = r.str('image');
   if (r.has('build') && image === undefined) {
-    r.ctx.at(r.here('build'), `service "${name}" is built from source ("build:"), and a gateway pulls released images from a registry: build and push the image in CI, then name it with "image:"`, 'key');
-  } else if (r.has('build')) scope.warn(r.here('build'), `"build" is accepted and has no effect: a gateway does not build; it pulls the image ${image}`);
+    r.ctx.at(
+      r.here('build'),
+      `service "${name}" is built from source ("build:"), and a gateway pulls released images from a registry: build and push the image in CI, then name it with "image:"`,
+      'key',
+    );
+  } else if (r.has('build'))
+    scope.warn(
+      r.here('build'),
+      `"build" is accepted and has no effect: a gateway does not build; it pulls the image ${image}`,
+    );
   else if (image === undefined) r.ctx.at(r.at, `service "${name}" needs an "image"`);
   else if (image === '') image = r.bad('image', 'an image reference');
 
   const environment: Record<string, string> = { ...(await scope.readEnvFiles(r, 'env_file')) };
   const env = r.mapOrList('environment', (key, at) => {
     const v = scope.variable(key);
-    if (v === undefined) scope.warn(at, `environment variable ${key} takes the variable of that name, which is not set; it is left out, as in Compose`);
+    if (v === undefined)
+      scope.warn(
+        at,
+        `environment variable ${key} takes the variable of that name, which is not set; it is left out, as in Compose`,
+      );
     return v;
   });
   Object.assign(environment, env ?? {});
 
   const labels = { ...(await scope.readEnvFiles(r, 'label_file')), ...(r.mapOrList('labels') ?? {}) };
-  for (const k of Object.keys(labels)) if (k.startsWith(RESERVED_LABEL_PREFIX)) r.ctx.at(r.here('labels', k), `label "${k}" is reserved for rollgate's own bookkeeping`, 'key');
+  for (const k of Object.keys(labels))
+    if (k.startsWith(RESERVED_LABEL_PREFIX))
+      r.ctx.at(r.here('labels', k), `label "${k}" is reserved for rollgate's own bookkeeping`, 'key');
 
-  const volumes = [...(await serviceVolumes(r, scope)), ...fileMounts(r, 'configs', scope), ...fileMounts(r, 'secrets', scope)];
+  const volumes = [
+    ...(await serviceVolumes(r, scope)),
+    ...fileMounts(r, 'configs', scope),
+    ...fileMounts(r, 'secrets', scope),
+  ];
   const tmpfs = r.strList('tmpfs') ?? [];
   const { networks: nets, endpoints } = parseNetworks(r, scope);
   const networkMode = r.str('network_mode');
   let networks = nets;
   if (networkMode !== undefined) {
     if (r.has('networks')) r.ctx.at(r.here('network_mode'), 'network_mode and networks cannot be used together');
-    if (!['host', 'none', 'bridge'].includes(networkMode)) r.ctx.at(r.here('network_mode'), `network_mode "${networkMode}" is not supported (expected host, none or bridge; a service's or container's network namespace changes with every update of that service)`);
+    if (!['host', 'none', 'bridge'].includes(networkMode))
+      r.ctx.at(
+        r.here('network_mode'),
+        `network_mode "${networkMode}" is not supported (expected host, none or bridge; a service's or container's network namespace changes with every update of that service)`,
+      );
   } else if (networks.length === 0) networks = ['default'];
 
   const restart = parseRestart(r);
   const res: Resources = {};
   const updateOrder = parseDeploy(r, scope, res, restart);
   const scale = r.num('scale', { int: true, min: 0 });
-  if (scale !== undefined && scale !== 1) r.ctx.at(r.here('scale'), `scale: ${scale} is not supported: a gateway runs exactly one container per service`);
+  if (scale !== undefined && scale !== 1)
+    r.ctx.at(r.here('scale'), `scale: ${scale} is not supported: a gateway runs exactly one container per service`);
 
   const mem = r.bytes('mem_limit');
   const memRes = r.bytes('mem_reservation');
@@ -406,7 +552,8 @@ export async function loadService(r: Reader, name: string, scope: ServiceScope):
   if (swap !== undefined) res.memorySwapBytes = swap;
   if (cpus !== undefined) res.nanoCpus ??= Math.round(cpus * 1e9);
   const n = (k: string, opts: { int?: boolean; min?: number; max?: number } = { int: true }) => r.num(k, opts);
-  const setNum = (key: keyof Resources, v: number | undefined) => v !== undefined && ((res as Record<string, unknown>)[key] ??= v);
+  const setNum = (key: keyof Resources, v: number | undefined) =>
+    v !== undefined && ((res as Record<string, unknown>)[key] ??= v);
   setNum('cpuShares', n('cpu_shares'));
   setNum('cpuPeriod', n('cpu_period'));
   setNum('cpuQuota', n('cpu_quota'));
@@ -421,14 +568,16 @@ export async function loadService(r: Reader, name: string, scope: ServiceScope):
   if (oomKill !== undefined) res.oomKillDisable = oomKill;
   const blkio = r.sub('blkio_config');
   if (blkio) {
-    for (const k of Object.keys(blkio.raw)) if (k !== 'weight') blkio.ctx.at(blkio.here(k), `blkio_config.${k} is not supported (only "weight")`, 'key');
+    for (const k of Object.keys(blkio.raw))
+      if (k !== 'weight') blkio.ctx.at(blkio.here(k), `blkio_config.${k} is not supported (only "weight")`, 'key');
     setNum('blkioWeight', blkio.num('weight', { int: true, min: 10, max: 1000 }));
   }
 
   const links: LoadedService['links'] = [];
   (r.list('links') ?? []).forEach((l, i) => {
     const [svc, alias] = l.split(':');
-    if (!svc || !scope.serviceNames.has(svc)) return void r.ctx.at(r.here('links', i), `links: service "${svc ?? l}" is not defined in this file`);
+    if (!svc || !scope.serviceNames.has(svc))
+      return void r.ctx.at(r.here('links', i), `links: service "${svc ?? l}" is not defined in this file`);
     links.push({ service: svc, alias: alias ?? svc, at: r.here('links', i) });
   });
 
@@ -436,11 +585,16 @@ export async function loadService(r: Reader, name: string, scope: ServiceScope):
   const grace = r.duration('stop_grace_period');
   const stopSignal = r.str('stop_signal');
   const logging = r.sub('logging');
-  if (logging) for (const k of Object.keys(logging.raw)) if (k !== 'driver' && k !== 'options') logging.ctx.at(logging.here(k), `logging: unsupported key "${k}" (expected driver, options)`, 'key');
+  if (logging)
+    for (const k of Object.keys(logging.raw))
+      if (k !== 'driver' && k !== 'options')
+        logging.ctx.at(logging.here(k), `logging: unsupported key "${k}" (expected driver, options)`, 'key');
   r.list('profiles'); // which services run is chosen by the app loader; here only the shape is checked
 
-  const opt = <T>(v: T | undefined | null, f: (v: T) => Partial<ServiceConfig>): Partial<ServiceConfig> => (v === undefined || v === null ? {} : f(v));
-  const nonEmpty = <T extends object>(v: T | undefined): T | undefined => (v && Object.keys(v).length > 0 ? v : undefined);
+  const opt = <T>(v: T | undefined | null, f: (v: T) => Partial<ServiceConfig>): Partial<ServiceConfig> =>
+    v === undefined || v === null ? {} : f(v);
+  const nonEmpty = <T extends object>(v: T | undefined): T | undefined =>
+    v && Object.keys(v).length > 0 ? v : undefined;
   const listOpt = (k: string) => {
     const v = r.strList(k);
     return v && v.length ? v : undefined;
@@ -472,7 +626,9 @@ export async function loadService(r: Reader, name: string, scope: ServiceScope):
     ...opt(r.str('user'), (v) => ({ user: v })),
     ...opt(r.str('working_dir'), (v) => ({ workingDir: v })),
     ...opt(r.str('hostname'), (v) => ({ hostname: v })),
-    ...opt(logging, (l) => ({ logging: { driver: l.str('driver') ?? 'json-file', options: l.mapOrList('options') ?? {} } })),
+    ...opt(logging, (l) => ({
+      logging: { driver: l.str('driver') ?? 'json-file', options: l.mapOrList('options') ?? {} },
+    })),
     ...opt(r.str('container_name'), (v) => ({ containerName: v })),
     ...opt(endpoints, (v) => ({ networkEndpoints: v })),
     ...opt(parseExpose(r), (v) => ({ expose: v })),
@@ -505,4 +661,3 @@ export async function loadService(r: Reader, name: string, scope: ServiceScope):
   const pullPolicy = parsePullPolicy(r);
   return { config, links, ...(updateOrder ? { updateOrder } : {}), ...(pullPolicy ? { pullPolicy } : {}) };
 }
-

@@ -32,7 +32,11 @@ export class Reader {
     return { y: this.at.y, path: [...this.at.path, ...path] };
   }
 
-  bad(k: string | (string | number)[], expected: string, v: unknown = Array.isArray(k) ? undefined : this.raw[k]): undefined {
+  bad(
+    k: string | (string | number)[],
+    expected: string,
+    v: unknown = Array.isArray(k) ? undefined : this.raw[k],
+  ): undefined {
     const path = Array.isArray(k) ? k : [k];
     this.ctx.at(this.here(...path), `${path.join('.')}: expected ${expected}, got ${describe(v)}`);
     return undefined;
@@ -70,7 +74,13 @@ export class Reader {
     if (v === undefined || v === null) return undefined;
     const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
     const what = `${opts.int ? 'a whole number' : 'a number'}${opts.min !== undefined ? ` of at least ${opts.min}` : ''}${opts.max !== undefined ? ` of at most ${opts.max}` : ''}`;
-    if (!Number.isFinite(n) || (opts.int && !Number.isInteger(n)) || (opts.min !== undefined && n < opts.min) || (opts.max !== undefined && n > opts.max)) return this.bad(k, what);
+    if (
+      !Number.isFinite(n) ||
+      (opts.int && !Number.isInteger(n)) ||
+      (opts.min !== undefined && n < opts.min) ||
+      (opts.max !== undefined && n > opts.max)
+    )
+      return this.bad(k, what);
     return n;
   }
 
@@ -110,13 +120,17 @@ export class Reader {
    * `{K: V}` or `["K=V"]`. An entry without a value goes to `missing` (environment takes the
    * variable of that name; labels take "").
    */
-  mapOrList(k: string, missing: (key: string, at: At) => string | undefined = () => ''): Record<string, string> | undefined {
+  mapOrList(
+    k: string,
+    missing: (key: string, at: At) => string | undefined = () => '',
+  ): Record<string, string> | undefined {
     const v = this.raw[k];
     if (v === undefined || v === null) return undefined;
     const out: Record<string, string> = {};
     if (Array.isArray(v)) {
       v.forEach((item, i) => {
-        if (typeof item !== 'string' && typeof item !== 'number') return void this.bad([k, i], 'a "KEY=value" string', item);
+        if (typeof item !== 'string' && typeof item !== 'number')
+          return void this.bad([k, i], 'a "KEY=value" string', item);
         const s = String(item);
         const eq = s.indexOf('=');
         if (eq === 0) return void this.bad([k, i], 'a "KEY=value" string', item);
@@ -139,7 +153,18 @@ export class Reader {
   }
 }
 
-const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, t: 1024 ** 4, tb: 1024 ** 4 };
+const BYTE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  t: 1024 ** 4,
+  tb: 1024 ** 4,
+};
 
 export function parseBytes(v: unknown): number | undefined {
   if (typeof v === 'number') return Number.isInteger(v) && v >= 0 ? v : undefined;
