@@ -212,12 +212,7 @@ export class DockerApplier implements Applier {
         const t = target(step) as { app: string; name: string };
         const net = findApp(ctx, t.app).networks.find((n) => n.name === t.name);
         const name = step.engineName ?? networkName(t.app, t.name);
-        const cur = await e
-          .call((d) => d.getNetwork(name).inspect())
-          .catch((err: unknown) => {
-            if (statusOf(err) === 404) return undefined;
-            throw err;
-          });
+        const cur = await this.networkInfo(name);
         if (cur && cur.Labels?.[LABEL.configHash] === net?.configHash) return {}; // made again already (a repeat)
         if (cur) {
           try {
@@ -313,6 +308,16 @@ export class DockerApplier implements Applier {
     }
   }
 
+  /** A network as the Engine reports it, or undefined when there is none of that name. */
+  private async networkInfo(name: string): Promise<{ Id: string; Labels?: Record<string, string> } | undefined> {
+    try {
+      return await this.engine.call((d) => d.getNetwork(name).inspect());
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
   private async createNetwork(step: Step, t: { app: string; name: string }, ctx: StepContext): Promise<void> {
     const e = this.engine;
     const net = findApp(ctx, t.app).networks.find((n) => n.name === t.name);
@@ -371,12 +376,7 @@ export class DockerApplier implements Applier {
     const e = this.engine;
     const t = target(step) as { app: string; name: string };
     const name = step.engineName ?? networkName(t.app, t.name);
-    const cur = await e
-      .call((d) => d.getNetwork(name).inspect())
-      .catch((err: unknown) => {
-        if (statusOf(err) === 404) return undefined;
-        throw err;
-      });
+    const cur = await this.networkInfo(name);
     if (cur && cur.Labels?.[LABEL.txn] !== ctx.txn) return; // never replaced: nothing to undo
     if (!step.previous)
       throw new UndoImpossibleError(

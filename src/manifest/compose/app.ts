@@ -117,6 +117,14 @@ function external(r: Reader | undefined): { external: boolean; name?: string } {
   return { external: r.bool('external') ?? false };
 }
 
+/** An external network or volume is made outside rollgate: settings for making it cannot apply. */
+function refuseOnExternal(d: Reader, what: string): void {
+  for (const k of Object.keys(d.raw)) {
+    if (k === 'external' || k === 'name' || k.startsWith('x-')) continue;
+    d.ctx.at(d.here(k), `${what} is external: rollgate does not create it, so "${k}" cannot apply`, 'key');
+  }
+}
+
 function loadNetworks(r: Reader, project: string, warn: ServiceScope['warn']): DesiredNetwork[] {
   const out: DesiredNetwork[] = [];
   for (const [name, d] of definitions(r, 'networks')) {
@@ -128,13 +136,7 @@ function loadNetworks(r: Reader, project: string, warn: ServiceScope['warn']): D
     if (engineName !== `${project}_${name}` || ext.external) n.engineName = engineName;
     if (ext.external) {
       n.external = true;
-      for (const k of Object.keys(d?.raw ?? {}))
-        if (k !== 'external' && k !== 'name' && !k.startsWith('x-'))
-          r.ctx.at(
-            d!.here(k),
-            `network "${name}" is external: rollgate does not create it, so "${k}" cannot apply`,
-            'key',
-          );
+      refuseOnExternal(d!, `network "${name}"`);
     }
     const attachable = d?.bool('attachable');
     const v6 = d?.bool('enable_ipv6');
@@ -204,13 +206,7 @@ function loadVolumes(r: Reader, project: string, warn: ServiceScope['warn'], rec
     if (engineName !== `${project}_${name}` || ext.external) v.engineName = engineName;
     if (ext.external) {
       v.external = true;
-      for (const k of Object.keys(d?.raw ?? {}))
-        if (k !== 'external' && k !== 'name' && !k.startsWith('x-'))
-          r.ctx.at(
-            d!.here(k),
-            `volume "${name}" is external: rollgate does not create it, so "${k}" cannot apply`,
-            'key',
-          );
+      refuseOnExternal(d!, `volume "${name}"`);
     }
     const opts = d?.mapOrList('driver_opts');
     const labels = d?.mapOrList('labels');
