@@ -4,7 +4,7 @@
 
 import { LoadContext } from './context.js';
 import { FLEET_FILE, type FleetDoc } from './fleet.js';
-import { ArtifactIndex, manifestFromArtifact } from './mender.js';
+import { ArtifactIndex, artifactDirs, manifestFromArtifact } from './mender.js';
 import { Problems } from './problems.js';
 import type { RepoSource } from './source.js';
 
@@ -43,12 +43,8 @@ export async function artifactsToLock(source: RepoSource): Promise<LockNeeds> {
       for (const o of Object.values(target.overrides?.component_types ?? {}))
         if (o.artifact_path === undefined && o.artifact_name) named.push(o.artifact_name);
     }
-    const dirs =
-      sys.artifacts === undefined ? ['artifacts'] : Array.isArray(sys.artifacts) ? sys.artifacts : [sys.artifacts];
-    const index = await new ArtifactIndex(ctx, {
-      dirs: dirs.map((d) => ctx.resolve({ y: fleetY, path: ['systems', name, 'artifacts'] }, d) ?? ''),
-      at,
-    }).byName();
+    const dirs = artifactDirs(ctx, { y: fleetY, path: ['systems', name, 'artifacts'] }, sys.artifacts);
+    const index = await new ArtifactIndex(ctx, { dirs }).byName();
     for (const n of named) (index.has(n) ? inRepo : want).add(n);
   }
   return {

@@ -8,7 +8,7 @@ import { dotEnv, loadComposeApp, type ServiceOverrides } from './compose/index.j
 import { LoadContext, type At } from './context.js';
 import { exampleIdentity, findTarget, FLEET_FILE, type FleetDoc } from './fleet.js';
 import { emptyHealth, loadHealth } from './health.js';
-import { loadComponents, type ComponentOverrides } from './mender.js';
+import { artifactDirs, loadComponents, type ComponentOverrides } from './mender.js';
 import { FleetRepoError, formatProblem, Problems, type Problem } from './problems.js';
 import type { RepoSource } from './source.js';
 import type { YamlFile } from './yaml-file.js';
@@ -74,18 +74,8 @@ async function loadSystem(
   if (files.manifest) {
     const mPath = ctx.resolve(sysAt('manifest'), files.manifest);
     const tPath = files.topology ? ctx.resolve(sysAt('topology'), files.topology) : undefined;
-    const dirs =
-      files.artifacts === undefined
-        ? ['artifacts']
-        : Array.isArray(files.artifacts)
-          ? files.artifacts
-          : [files.artifacts];
-    const resolved = dirs
-      .map((d) => (d === '.' || d === './' ? '' : ctx.resolve(sysAt('artifacts'), d)))
-      .filter((d): d is string => d !== undefined);
     const lookup = {
-      dirs: resolved,
-      at: sysAt('artifacts'),
+      dirs: artifactDirs(ctx, sysAt('artifacts'), files.artifacts),
       ...(fleet.artifact_store ? { store: fleet.artifact_store } : {}),
     };
     if (mPath)

@@ -53,8 +53,14 @@ export interface ArtifactLookup {
   dirs: string[];
   /** `https://…/{artifact_name}.mender`: artifacts the repo does not hold. */
   store?: string;
-  /** Where dirs were named, for errors. */
-  at: At;
+}
+
+/** A system's `artifacts:` directories as repo paths (default `artifacts`; `.` is the repo root). */
+export function artifactDirs(ctx: LoadContext, at: At, given: string | string[] | undefined): string[] {
+  const dirs = given === undefined ? ['artifacts'] : Array.isArray(given) ? given : [given];
+  return dirs
+    .map((d) => (d === '.' || d === './' ? '' : ctx.resolve(at, d)))
+    .filter((d): d is string => d !== undefined);
 }
 
 /** The artifacts of the lookup's directories by name, read once per load. */

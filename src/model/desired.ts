@@ -123,7 +123,6 @@ export interface Resources {
   cpuRtPeriod?: number;
   cpuRtRuntime?: number;
   cpusetCpus?: string;
-  cpusetMems?: string;
   pidsLimit?: number;
   oomKillDisable?: boolean;
   oomScoreAdj?: number;

@@ -2,7 +2,7 @@
 // Every step is safe to repeat (the Engine may restart, the agent may be killed), and every
 // object it creates carries the transaction's label so undo finds it even after a crash.
 
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import type { DesiredApp, DesiredService, Plan, Step } from '../../model/index.js';
 import { UndoImpossibleError, type Applier, type StepContext, type StepRecord } from '../applier.js';
 import type { Log } from '../log.js';
@@ -15,7 +15,7 @@ import {
   hostPaths,
   type HostPaths,
 } from './container-spec.js';
-import { pruneTrees, writeTree } from './files.js';
+import { exists, pruneTrees, writeTree } from './files.js';
 import type { Engine } from './engine.js';
 import { DockerError, engineMessage, portInUse, statusOf } from './errors.js';
 import { LABEL, containerName, networkName, volumeName } from './labels.js';
@@ -439,13 +439,7 @@ export class DockerApplier implements Applier {
       // Compose creates a missing bind source as a directory; so do we (data directories included).
       const src =
         v.data !== undefined ? dataMountSource(this.paths, app.name, v.data) : bindSource(this.paths, app.name, v)!;
-      if (
-        !(await stat(src).then(
-          () => true,
-          () => false,
-        ))
-      )
-        await mkdir(src, { recursive: true });
+      if (!(await exists(src))) await mkdir(src, { recursive: true });
     }
   }
 

@@ -8,7 +8,8 @@ import { chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
 import { dirname, join } from 'node:path';
 import type { FileTree } from '../../model/index.js';
 
-const exists = (p: string) =>
+/** Whether anything is at `p`. */
+export const exists = (p: string): Promise<boolean> =>
   stat(p).then(
     () => true,
     () => false,
