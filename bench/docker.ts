@@ -5,8 +5,9 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DockerApplier, Engine, silentLog } from '../src/apply/index.js';
-import { reconcileOnce } from '../src/agent/reconcile.js';
+import { DockerApplier, Engine } from '../src/apply/index.js';
+import { silentLog } from '../src/base/log.js';
+import { reconcileOnce } from '../src/gateway/reconcile.js';
 import { AppRepo } from '../test/helpers/app-repo.js';
 import { median, run, withComposeBench } from './common.js';
 import { CLI } from '../test/helpers/cli.js';

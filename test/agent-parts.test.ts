@@ -14,7 +14,7 @@ import { nextPollDelay, retryDelay } from '../src/agent/schedule.js';
 import { StateFileError, StateStore, STATE_FILE, readAgentState } from '../src/agent/state.js';
 import { healthWindow } from '../src/health/index.js';
 import type { HealthCheck, HealthSpec } from '../src/model/index.js';
-import { silentLog } from '../src/apply/index.js';
+import { silentLog } from '../src/base/log.js';
 import { CLI, rollgate } from './helpers/cli.js';
 import { cleanup, projectRoot, tempDir } from './helpers/fixtures.js';
 

@@ -228,7 +228,7 @@ describe("a gateway's variables: --var-file and --var, as the agent's gateway.va
       assert.equal(out.code, 2, out.err);
       const plan = JSON.parse(out.out) as Plan;
       assert.ok(plan.changes.length > 0);
-      const { readVariables } = await import('../src/agent/gateway.js');
+      const { readVariables } = await import('../src/gateway/gateway.js');
       assert.deepEqual(
         await readVariables([file], ['SITE=hamburg']),
         { BROKER: 'http://10.0.0.5:1883/', SITE: 'hamburg' },

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
 import { LABEL } from '../src/apply/index.js';
-import { JOURNAL_FILE } from '../src/agent/reconcile.js';
+import { JOURNAL_FILE } from '../src/gateway/reconcile.js';
 import type { DesiredState, Plan } from '../src/model/index.js';
 import { AppRepo, GATEWAY } from './helpers/app-repo.js';
 import { rollgateWith } from './helpers/cli.js';

@@ -13,7 +13,7 @@ import {
   timeoutOf,
   type InterfaceTarget,
 } from '../src/apply/index.js';
-import { stateTimeouts } from '../src/agent/gateway.js';
+import { stateTimeouts } from '../src/gateway/gateway.js';
 import { projectRoot } from './helpers/fixtures.js';
 import {
   parseChoice,

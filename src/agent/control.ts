@@ -1,11 +1,11 @@
 // The agent's control socket, <stateDir>/agent.sock (mode 0600): `rollgate sync` asks for a
 // reconcile now and waits for its result; `rollgate status` asks what runs at this moment.
 
+import { statePath, STATE_DIR_ENTRIES } from '../base/state-dir.js';
 import { chmod, unlink } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import { join } from 'node:path';
 
-export const CONTROL_SOCKET = 'agent.sock';
 
 export interface ControlHandlers {
   sync(): Promise<unknown>;
@@ -13,7 +13,7 @@ export interface ControlHandlers {
 }
 
 export async function serveControl(stateDir: string, h: ControlHandlers): Promise<Server> {
-  const path = join(stateDir, CONTROL_SOCKET);
+  const path = statePath(stateDir, 'control');
   // We hold the agent lock, so a socket file left here belongs to a dead agent.
   await unlink(path).catch(() => {});
   const server = createServer((req, res) => {
@@ -44,7 +44,7 @@ export class NoAgentError extends Error {
 
 /** Calls the running agent; NoAgentError when none listens on the state directory. */
 export function callAgent(stateDir: string, method: 'GET' | 'POST', path: string, timeoutMs: number): Promise<unknown> {
-  const socketPath = join(stateDir, CONTROL_SOCKET);
+  const socketPath = statePath(stateDir, 'control');
   return new Promise((resolve, reject) => {
     const req = request({ socketPath, method, path, timeout: timeoutMs }, (res) => {
       let body = '';

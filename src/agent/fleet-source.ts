@@ -2,6 +2,7 @@
 // request; fetched into <stateDir>/repo.git only when the branch moved) or a local git
 // repository (read in place, watched for its branch to move).
 
+import { statePath, STATE_DIR_ENTRIES } from '../base/state-dir.js';
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GitSync, fullRef, isUrl, resolveRevision, type GitAuth } from '../sync/index.js';
@@ -29,7 +30,7 @@ export function fleetSource(o: {
     const sync = new GitSync({
       url: o.url,
       ref: o.ref,
-      gitdir: join(o.stateDir, 'repo.git'),
+      gitdir: statePath(o.stateDir, 'repo'),
       timeoutMs: o.timeoutMs,
       idleTimeoutMs: Math.min(o.timeoutMs, 20_000),
       depth: 1,

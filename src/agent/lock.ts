@@ -1,11 +1,11 @@
 // One agent per state directory. The lock file names the holder's pid and its start time (from
 // /proc), so a lock left by a killed agent is recognised as stale even if the pid was reused.
 
+import { statePath, STATE_DIR_ENTRIES } from '../base/state-dir.js';
 import { readFileSync } from 'node:fs';
 import { open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
-export const LOCK_FILE = 'agent.lock';
 
 interface Holder {
   pid: number;
@@ -37,7 +37,7 @@ export class AgentLock {
   private constructor(readonly file: string) {}
 
   static async acquire(stateDir: string): Promise<AgentLock> {
-    const file = join(stateDir, LOCK_FILE);
+    const file = statePath(stateDir, 'lock');
     const me: Holder = { pid: process.pid, started: startTime(process.pid) ?? '', since: new Date().toISOString() };
     for (let attempt = 0; attempt < 3; attempt++) {
       try {

@@ -2,18 +2,21 @@
 
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Condition } from '../model/index.js';
 
 export class AgentMetrics {
   readonly registry = new Registry();
   readonly polls = new Counter({
     name: 'rollgate_polls_total',
-    help: 'Polls of the fleet repo, by result (unchanged, new-commit, bad-commit, failed).',
+    help: 'Polls of the fleet repo, by result (unchanged, new-commit, bad-commit, poll-failed).',
     labelNames: ['result'],
     registers: [this.registry],
   });
   readonly reconciles = new Counter({
     name: 'rollgate_reconciles_total',
-    help: 'Reconciles, by result (applied, no-change, rolled-back, rollback-incomplete, prepare-failed, rejected, error).',
+    help:
+      'Reconciles, by verdict (applied, no-change, rolled-back, last-good-unhealthy, rollback-incomplete, ' +
+      'prepare-failed, rejected, drift-repaired, drift-repair-failed, error).',
     labelNames: ['result'],
     registers: [this.registry],
   });
@@ -58,6 +61,18 @@ export class AgentMetrics {
       this.set(process.memoryUsage.rss());
     },
   });
+
+  readonly condition = new Gauge({
+    name: 'rollgate_condition',
+    help: 'The gateway\'s conditions (Ready, Healthy, Stalled) with status and reason; value 1.',
+    labelNames: ['type', 'status', 'reason'],
+    registers: [this.registry],
+  });
+
+  setConditions(conditions: readonly Condition[]): void {
+    this.condition.reset();
+    for (const c of conditions) this.condition.set({ type: c.type, status: c.status, reason: c.reason }, 1);
+  }
 
   setCommits(applied: string | undefined, lastGood: string | undefined): void {
     this.commit.reset();

@@ -2,7 +2,7 @@
 // each applier's own (its result shapes differ); the plan runner only needs these two.
 
 import type { DesiredState, Plan, Step } from '../model/index.js';
-import type { Log } from './log.js';
+import type { Log } from '../base/log.js';
 
 /** `awaiting-reboot`: the step ran up to a reboot of the gateway itself, which the runner does once per stage. */
 export type StepStatus = 'started' | 'done' | 'failed' | 'undone' | 'awaiting-reboot';

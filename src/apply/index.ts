@@ -5,13 +5,10 @@ export {
   NoApplierError,
   type ApplyOptions,
   type ApplyOutcome,
-  type ApplyStatus,
   type FailureHook,
   type ResumeOutcome,
 } from './run-plan.js';
-export { Journal, JournalError, type JournalData, type JournalPhase } from './journal.js';
-export { writeFileAtomic } from './atomic-write.js';
-export { silentLog, type Log } from './log.js';
+export { Journal, JournalError, type JournalData } from './journal.js';
 export { observeGateway, refreshableImages, type GatewayAppliers } from './observe-gateway.js';
 export { DockerApplier, type DockerApplierOptions } from './docker/applier.js';
 export { Engine, socketFromHost, DEFAULT_DOCKER_SOCKET, type EngineOptions } from './docker/engine.js';

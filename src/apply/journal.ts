@@ -3,18 +3,17 @@
 // to finish.
 
 import { readFile, rm } from 'node:fs/promises';
-import type { DesiredState, Plan } from '../model/index.js';
+import type { DesiredState, Plan, TransactionPhase } from '../model/index.js';
 import type { StepRecord } from './applier.js';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '../base/atomic-write.js';
 
 /** `commit`: confirmed, components being committed; a failed commit still rolls everything back. */
-export type JournalPhase = 'prepare' | 'stages' | 'confirm' | 'commit' | 'rolling-back' | 'finalize';
 
 export interface JournalData {
   schema: 'rollgate.journal/v1';
   txn: string;
   startedAt: string;
-  phase: JournalPhase;
+  phase: TransactionPhase;
   plan: Plan;
   steps: Record<string, StepRecord>;
   /** Step ids in the order they started (status shows the steps in progress in this order). */
@@ -93,7 +92,7 @@ export class Journal {
     await this.flush();
   }
 
-  async phase(phase: JournalPhase, error?: string): Promise<void> {
+  async phase(phase: TransactionPhase, error?: string): Promise<void> {
     this.current.phase = phase;
     if (error !== undefined) this.current.error = error;
     await this.flush();

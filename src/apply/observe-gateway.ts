@@ -3,7 +3,7 @@
 import { emptyObservedState, type DesiredState, type ObservedState } from '../model/index.js';
 import type { DockerApplier } from './docker/applier.js';
 import type { InterfaceApplier } from './interface/applier.js';
-import { silentLog, type Log } from './log.js';
+import { silentLog, type Log } from '../base/log.js';
 
 export interface GatewayAppliers {
   docker?: DockerApplier;

@@ -4,11 +4,11 @@
 // each as concurrently as it ran.
 
 import { randomUUID } from 'node:crypto';
-import type { DesiredState, Plan, Step } from '../model/index.js';
+import type { DesiredState, Plan, ResumeReason, Step, TransactionReason } from '../model/index.js';
 import { UndoImpossibleError, type Applier, type StepContext } from './applier.js';
 import { crashPoint } from './crash-points.js';
 import { Journal, type JournalData } from './journal.js';
-import type { Log } from './log.js';
+import type { Log } from '../base/log.js';
 
 export interface ApplyOptions {
   appliers: Applier[];
@@ -27,11 +27,10 @@ export interface ApplyOptions {
 
 export type FailureHook = (error: string, failedStep?: string) => Promise<void>;
 
-export type ApplyStatus = 'applied' | 'prepare-failed' | 'rolled-back' | 'rollback-incomplete';
 
 export interface ApplyOutcome {
   txn: string;
-  status: ApplyStatus;
+  status: TransactionReason;
   /** What failed, in the operator's terms, naming the step. */
   error?: string;
   failedStep?: string;
@@ -400,7 +399,7 @@ export interface ResumeOutcome {
    * `rolled-back`: the interrupted apply was put back; `finished`: its finalize was completed;
    * `continued`: it had rebooted the gateway on purpose and went on to the end.
    */
-  action: 'nothing-touched' | 'rolled-back' | 'finished' | 'continued';
+  action: ResumeReason;
   /** For `continued` (and a commit phase finished or rolled back): how it ended, and its plan. */
   outcome?: ApplyOutcome;
   plan?: Plan;

@@ -8,8 +8,10 @@ import { Agent, type CycleReport, type LiveStatus } from '../agent/agent.js';
 import { SETTINGS, loadAgentConfig, type LoadedConfig } from '../agent/config.js';
 import { NoAgentError, callAgent } from '../agent/control.js';
 import { agentLogger } from '../agent/logger.js';
-import { JOURNAL_FILE } from '../agent/reconcile.js';
-import { readAgentState, type AgentState, type HistoryEntry } from '../agent/state.js';
+import { readAgentState, type AgentState } from '../agent/state.js';
+import { statePath } from '../base/state-dir.js';
+import type { Condition, VerdictReason } from '../model/index.js';
+import { reconciling } from '../model/index.js';
 import { Journal, type JournalData } from '../apply/index.js';
 import { collect } from './identity.js';
 import { EXIT_ERROR, EXIT_OK, type Io } from './commands.js';
@@ -93,7 +95,7 @@ async function stateDirOf(o: AgentCommandOptions & { stateDir?: string }): Promi
   return resolve((await loadConfig(o, false)).config.stateDir);
 }
 
-const RESULT_TEXT: Record<CycleReport['result'], string> = {
+const VERDICT_TEXT: Record<VerdictReason, string> = {
   unchanged: 'nothing new: the gateway matches the branch',
   applied: 'applied',
   'no-change': 'applied (nothing to change on this gateway)',
@@ -105,6 +107,21 @@ const RESULT_TEXT: Record<CycleReport['result'], string> = {
   'poll-failed': 'the fleet repo could not be polled; the gateway is left as it is',
   error: 'error; the gateway is left as it is',
   stopping: 'the agent is stopping',
+  'last-good-unhealthy': 'ROLLED BACK, and the last good commit is UNHEALTHY too',
+  resumed: 'an apply interrupted by a crash was resumed',
+  'drift-repaired': 'drift repaired: the gateway matches the applied commit again',
+  'drift-repair-failed': 'drift repair failed and was put back',
+};
+
+const EXIT_OF: Partial<Record<VerdictReason, number>> = {
+  'rolled-back': EXIT_ROLLED_BACK,
+  'last-good-unhealthy': EXIT_ROLLED_BACK,
+  'rollback-incomplete': EXIT_ROLLBACK_INCOMPLETE,
+  rejected: EXIT_ERROR,
+  'poll-failed': EXIT_ERROR,
+  error: EXIT_ERROR,
+  'prepare-failed': EXIT_ERROR,
+  'drift-repair-failed': EXIT_ERROR,
 };
 
 export async function runSync(
@@ -122,18 +139,12 @@ export async function runSync(
   if (o.output === 'json') io.out(JSON.stringify(r, null, 2) + '\n');
   else {
     io.out(
-      `${RESULT_TEXT[r.result]}${r.commit ? `: commit ${r.commit.slice(0, 12)}` : ''}${r.to ? `; the gateway runs the last good commit ${r.to.slice(0, 12)}` : ''}\n`,
+      `${VERDICT_TEXT[r.reason]}${r.commit ? `: commit ${r.commit.slice(0, 12)}` : ''}${r.to ? `; the gateway runs the last good commit ${r.to.slice(0, 12)}` : ''}\n`,
     );
-    if (r.detail && r.result !== 'unchanged') io.out(`  ${r.detail}\n`);
+    if (r.detail && r.reason !== 'unchanged') io.out(`  ${r.detail}\n`);
     if (r.steps?.length) io.out(`  steps: ${r.steps.join(', ')}\n`);
   }
-  return r.result === 'rolled-back'
-    ? EXIT_ROLLED_BACK
-    : r.result === 'rollback-incomplete'
-      ? EXIT_ROLLBACK_INCOMPLETE
-      : ['rejected', 'poll-failed', 'error', 'prepare-failed'].includes(r.result)
-        ? EXIT_ERROR
-        : EXIT_OK;
+  return EXIT_OF[r.reason] ?? EXIT_OK;
 }
 
 export interface StatusReport {
@@ -143,8 +154,11 @@ export interface StatusReport {
   lastGood: AgentState['lastGood'] | null;
   lastGoodUnhealthy: AgentState['lastGoodUnhealthy'] | null;
   inProgress: (NonNullable<AgentState['inProgress']> & { phase?: JournalData['phase']; step?: string }) | null;
+  lastAttempted: AgentState['lastAttempted'] | null;
   bad: AgentState['bad'];
   lastError: AgentState['lastError'] | null;
+  /** Ready, Healthy, Stalled from the state; Reconciling from the running agent. */
+  conditions: Condition[];
 }
 
 async function live(stateDir: string): Promise<LiveStatus | null> {
@@ -158,7 +172,7 @@ async function live(stateDir: string): Promise<LiveStatus | null> {
 
 export async function statusReport(stateDir: string): Promise<StatusReport> {
   const st = await readAgentState(stateDir);
-  const journal = await new Journal(resolve(stateDir, JOURNAL_FILE)).load();
+  const journal = await new Journal(statePath(stateDir, 'journal')).load();
   const started = journal ? journal.order.filter((id) => journal.steps[id]?.status === 'started') : [];
   const inProgress =
     st.inProgress || journal
@@ -168,15 +182,21 @@ export async function statusReport(stateDir: string): Promise<StatusReport> {
           ...(started.length ? { step: started[started.length - 1]! } : {}),
         }
       : null;
+  const agent = await live(stateDir);
   return {
     stateDir,
-    agent: await live(stateDir),
+    agent,
     applied: st.applied ?? null,
     lastGood: st.lastGood ?? null,
     lastGoodUnhealthy: st.lastGoodUnhealthy ?? null,
     inProgress,
+    lastAttempted: st.lastAttempted ?? null,
     bad: st.bad,
     lastError: st.lastError ?? null,
+    conditions: [
+      ...st.conditions,
+      ...(agent ? [reconciling(agent.phase, agent.since, agent.commit)] : []),
+    ],
   };
 }
 
@@ -204,6 +224,14 @@ export async function runStatus(
   io.out(`last good        ${r.lastGood ? `${c12(r.lastGood.commit)}  (${r.lastGood.at})` : 'none yet'}\n`);
   if (r.lastGoodUnhealthy)
     io.out(`!! last good is UNHEALTHY since ${r.lastGoodUnhealthy.at}: ${r.lastGoodUnhealthy.reason}\n`);
+  if (r.conditions.length) {
+    const width = Math.max(...r.conditions.map((c) => c.type.length));
+    io.out('conditions\n');
+    for (const c of r.conditions)
+      io.out(
+        `  ${c.type.padEnd(width)}  ${c.status.padEnd(7)} ${c.reason}${c.commit ? ` ${c12(c.commit)}` : ''} since ${c.since}\n`,
+      );
+  }
   if (r.inProgress)
     io.out(
       `in progress      ${c12(r.inProgress.commit)}${r.inProgress.phase ? `, journal phase ${r.inProgress.phase}` : ''}${r.inProgress.step ? `, step ${r.inProgress.step}` : ''}${r.inProgress.since ? ` (since ${r.inProgress.since})` : ''}\n`,
@@ -223,7 +251,7 @@ export async function runStatus(
   return EXIT_OK;
 }
 
-const EVENT_MARK: Record<HistoryEntry['event'], string> = {
+const EVENT_MARK: Record<VerdictReason, string> = {
   applied: '✓',
   unchanged: '=',
   'rolled-back': '↩',
@@ -233,6 +261,12 @@ const EVENT_MARK: Record<HistoryEntry['event'], string> = {
   resumed: '»',
   'last-good-unhealthy': '✗',
   error: '!',
+  'no-change': '=',
+  'bad-commit': '✗',
+  'poll-failed': '!',
+  stopping: '·',
+  'drift-repaired': '✓',
+  'drift-repair-failed': '!',
 };
 
 export async function runHistory(

@@ -2,9 +2,12 @@
 
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { refreshableImages, writeFileAtomic, type Log } from '../apply/index.js';
-import { reconcileOnce } from '../agent/reconcile.js';
+import { refreshableImages } from '../apply/index.js';
+import { writeFileAtomic } from '../base/atomic-write.js';
+import { type Log } from '../base/log.js';
+import { reconcileOnce } from '../gateway/reconcile.js';
 import { loadDesiredState } from '../manifest/index.js';
+import type { ResumeReason } from '../model/index.js';
 import {
   EXIT_ERROR,
   EXIT_OK,
@@ -15,7 +18,7 @@ import {
   type RepoOptions,
   type VariableOptions,
 } from './commands.js';
-import { DEFAULT_STATE_DIR, gatewayAppliers, observeLive, type GatewayOptions } from '../agent/gateway.js';
+import { DEFAULT_STATE_DIR, Gateway, type GatewayOptions } from '../gateway/gateway.js';
 import { parseIdentity } from './identity.js';
 import { openRepo } from './open-repo.js';
 import { renderPlan } from './render.js';
@@ -31,12 +34,12 @@ function humanLog(io: Io, quiet: boolean): Log {
   return { debug: noop, info: quiet ? noop : line('·'), warn: line('!'), error: line('✗') };
 }
 
-const RESUMED = {
+const RESUMED: Record<ResumeReason, string> = {
   finished: 'finished',
   'rolled-back': 'put back',
   'nothing-touched': 'dropped (nothing had been touched)',
   continued: 'continued after the gateway rebooted, and completed',
-} as const;
+};
 
 export interface ApplyCommandOptions extends RepoOptions, GatewayOptions, VariableOptions {
   id?: string;
@@ -56,8 +59,7 @@ export async function runApply(o: ApplyCommandOptions, io: Io): Promise<number> 
     const source = await repo.source(o.ref);
     const desired = await loadDesiredState(source, device, await loadOptions(o));
     if (o.output !== 'json') printWarnings(io, desired.warnings);
-    const appliers = await gatewayAppliers({ ...o, stateDir }, log, desired);
-    if (appliers.interfaces) appliers.interfaces.repo = source;
+    const appliers = await new Gateway({ ...o, stateDir }, log).appliers(desired, source);
     const r = await reconcileOnce(desired, { ...appliers, stateDir, log, refreshImages: refreshableImages(desired) });
     if (o.output === 'json')
       io.out(JSON.stringify({ resumed: r.resumed ?? null, plan: r.plan, outcome: r.outcome ?? null }, null, 2) + '\n');
@@ -96,7 +98,7 @@ export interface ObserveCommandOptions extends GatewayOptions {
 }
 
 export async function runObserve(o: ObserveCommandOptions, io: Io): Promise<number> {
-  const observed = await observeLive(o, humanLog(io, true));
+  const observed = await new Gateway(o, humanLog(io, true)).observe();
   const json = JSON.stringify(observed, null, 2) + '\n';
   if (o.save) {
     await writeFileAtomic(resolve(o.save), json);

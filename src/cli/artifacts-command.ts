@@ -7,8 +7,8 @@ import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { writeFileAtomic } from '../apply/index.js';
-import { parseSize } from '../agent/gateway.js';
+import { writeFileAtomic } from '../base/atomic-write.js';
+import { parseSize } from '../base/duration.js';
 import {
   ARTIFACT_LOCK_FILE,
   artifactsToLock,

@@ -5,8 +5,8 @@ import { emptyObservedState, planHasChanges, type ObservedState, type Plan } fro
 import { observedFromDesired, plan as makePlan, PlanError } from '../diff/index.js';
 import { loadDesiredState, validateFleetRepo, FleetRepoError, formatProblem, type Problem } from '../manifest/index.js';
 import { SyncError, type GitAuth } from '../sync/index.js';
-import { silentLog } from '../apply/index.js';
-import { observeLive, readVariables, type GatewayOptions } from '../agent/gateway.js';
+import { silentLog } from '../base/log.js';
+import { Gateway, readVariables, type GatewayOptions } from '../gateway/gateway.js';
 import { parseIdentity } from './identity.js';
 import { openRepo } from './open-repo.js';
 import { renderPlan } from './render.js';
@@ -123,7 +123,7 @@ export async function runDiff(o: DiffOptions, io: Io): Promise<number> {
         `${other.label} (as applied and healthy)`,
       );
     } else if (o.against.startsWith('file:')) observed = await readObservation(o.against.slice('file:'.length));
-    else if (o.against === 'live') observed = await observeLive(o, silentLog, desired);
+    else if (o.against === 'live') observed = await new Gateway(o, silentLog).observe(desired);
     else throw new Error(`--against takes fresh, live, commit:<rev> or file:<path>, got "${o.against}"`);
     const plan: Plan = makePlan(desired, observed);
     io.out(o.output === 'json' ? JSON.stringify(plan, null, 2) + '\n' : renderPlan(plan, { colour: io.colour }));

@@ -4,7 +4,7 @@
 // reported, never decisive. Waiting too long is a failure, never a hang.
 
 import type { HealthSpec } from '../model/index.js';
-import type { Log } from '../apply/index.js';
+import { Log } from '../base/log.js';
 import { probe, type ProbeEnv, type ProbeResult } from './probes.js';
 
 export interface CheckTally {

@@ -2,7 +2,7 @@
 
 import type { DesiredApp, HealthCheck, HealthSpec } from '../model/index.js';
 import type { LoadContext } from './context.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../base/duration.js';
 import type { YamlFile } from './yaml-file.js';
 
 export const HEALTH_DEFAULTS = {

@@ -3,3 +3,5 @@ export type * from './observed.js';
 export type * from './plan.js';
 export { emptyObservedState } from './observed.js';
 export { planHasChanges } from './plan.js';
+export type * from './status.js';
+export { Reason, CONDITION_TYPES, VERDICT_CONDITIONS, emptyState, reconciling, withVerdict } from './status.js';

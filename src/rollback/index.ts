@@ -1,2 +1,17 @@
-export { badRecord, withBad, MAX_BAD_COMMITS, type BadCommit, type FailureKind } from './bad-commits.js';
-export { rollBackToLastGood, type Convergence, type RollbackDeps, type RollbackReport } from './rollback.js';
+export { badRecord, withBad, MAX_BAD_COMMITS } from './bad-commits.js';
+export { rollBackToLastGood, type Convergence, type RollbackDeps, type RollbackReport } from './to-last-good.js';
+export {
+  afterPoll,
+  beginAttempt,
+  decide,
+  note,
+  MAX_INTERRUPTED_ATTEMPTS,
+  type Decision,
+  type Next,
+  type Outcome,
+  type PollDecision,
+  type RollbackSummary,
+  type TransactionSummary,
+  type Verdict,
+} from './verdict.js';
+export { CommitLifecycle, type LifecyclePorts, type LifecycleEvents, type StatePort } from './lifecycle.js';

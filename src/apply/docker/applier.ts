@@ -5,7 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { DesiredApp, DesiredService, Plan, Step } from '../../model/index.js';
 import { UndoImpossibleError, type Applier, type StepContext, type StepRecord } from '../applier.js';
-import type { Log } from '../log.js';
+import type { Log } from '../../base/log.js';
 import {
   bindSource,
   containerSpec,

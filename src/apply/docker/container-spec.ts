@@ -1,6 +1,7 @@
 // ServiceConfig -> the Engine's container create request. Pure, so every Compose key's
 // translation is unit tested without an Engine.
 
+import { statePath } from '../../base/state-dir.js';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ContainerCreateOptions } from 'dockerode';
@@ -18,7 +19,7 @@ export interface HostPaths {
 }
 
 export function hostPaths(stateDir: string): HostPaths {
-  return { files: join(stateDir, 'files'), data: join(stateDir, 'data'), home: homedir() };
+  return { files: statePath(stateDir, 'files'), data: statePath(stateDir, 'data'), home: homedir() };
 }
 
 export function repoMountSource(paths: HostPaths, app: string, repo: NonNullable<VolumeMount['repo']>): string {

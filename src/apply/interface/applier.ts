@@ -8,6 +8,7 @@
 //   commit (finalize)   ArtifactCommit
 //   cleanup (finalize)  Cleanup
 
+import { statePath } from '../../base/state-dir.js';
 import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,7 @@ import type { DesiredComponent, ObservedComponent, Step } from '../../model/inde
 import type { RepoSource } from '../../manifest/index.js';
 import { crashPoint } from '../crash-points.js';
 import { UndoImpossibleError, type Applier, type StepContext, type StepRecord } from '../applier.js';
-import type { Log } from '../log.js';
+import type { Log } from '../../base/log.js';
 import { ArtifactCache, DEFAULT_DOWNLOAD, type DownloadOptions } from './artifact-cache.js';
 import { readRecord, writeRecord, type ComponentRecord, type UpdateInFlight } from './component-record.js';
 import { invoke, InterfaceError, type InvocationResult } from './invoke.js';
@@ -143,18 +144,30 @@ export class InterfaceApplier implements Applier {
   readonly cache: ArtifactCache;
   private readonly timeouts: InterfaceTimeouts;
   private readonly componentsDir: string;
-  /** The fleet repo artifacts are read from; set per apply. */
-  repo: RepoSource | undefined;
-
-  constructor(private readonly opts: InterfaceApplierOptions) {
+  /**
+   * @param repo the fleet repo artifacts are read from; `forRepo` binds one
+   * @param cache shared by the copies `forRepo` makes
+   */
+  constructor(
+    private readonly opts: InterfaceApplierOptions,
+    readonly repo?: RepoSource,
+    cache?: ArtifactCache,
+  ) {
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
-    this.componentsDir = join(opts.stateDir, 'components');
-    this.cache = new ArtifactCache(
-      join(opts.stateDir, 'artifacts'),
+    this.componentsDir = statePath(opts.stateDir, 'components');
+    this.cache =
+      cache ??
+      new ArtifactCache(
+      statePath(opts.stateDir, 'artifacts'),
       opts.cacheMaxBytes ?? DEFAULT_CACHE_BYTES,
       opts.log,
       { ...DEFAULT_DOWNLOAD, ...opts.download },
     );
+  }
+
+  /** This applier reading artifacts from `repo`: a new applier sharing the cache; this one is unchanged. */
+  forRepo(repo: RepoSource): InterfaceApplier {
+    return new InterfaceApplier(this.opts, repo, this.cache);
   }
 
   handles(step: Step): boolean {

@@ -8,8 +8,8 @@ import { mkdir, open, readdir, rename, rm, stat, truncate, utimes } from 'node:f
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { writeFileAtomic } from '../atomic-write.js';
-import type { Log } from '../log.js';
+import { writeFileAtomic } from '../../base/atomic-write.js';
+import type { Log } from '../../base/log.js';
 
 export class DownloadError extends Error {
   override name = 'DownloadError';

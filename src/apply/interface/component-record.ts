@@ -3,7 +3,7 @@
 // with the protocol answers and progress that an undo after a crash needs.
 
 import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from '../atomic-write.js';
+import { writeFileAtomic } from '../../base/atomic-write.js';
 import type { InterfaceTarget, RebootNeed } from './protocol.js';
 
 export interface UpdateInFlight {

@@ -2,7 +2,7 @@
 // (SIGTERM, then SIGKILL after a grace period), output captured with a size bound and logged.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Log } from '../log.js';
+import type { Log } from '../../base/log.js';
 
 export interface Invocation {
   /** The interface's name, for messages. */

@@ -3,7 +3,7 @@
 // value or its string form and reports anything else once, at its place, in user terms.
 
 import type { At, LoadContext } from '../context.js';
-import { parseDuration } from '../duration.js';
+import { parseDuration } from '../../base/duration.js';
 
 export type Raw = Record<string, unknown>;
 

@@ -1,7 +1,8 @@
 // One reconcile: finish or put back whatever a crash interrupted, observe, plan, apply.
-// The agent's loop (schedule, health window, last good commit) is built around this.
+// The commit lifecycle (src/rollback), `rollgate apply`, the benches and the tests build on it.
 
-import { join } from 'node:path';
+import { statePath, STATE_DIR_ENTRIES } from '../base/state-dir.js';
+import type { Log } from '../base/log.js';
 import type { DesiredState, Plan } from '../model/index.js';
 import { plan as makePlan } from '../diff/index.js';
 import {
@@ -13,11 +14,10 @@ import {
   type ApplyOutcome,
   type FailureHook,
   type GatewayAppliers,
-  type Log,
   type ResumeOutcome,
 } from '../apply/index.js';
 
-export const JOURNAL_FILE = 'journal.json';
+export const JOURNAL_FILE = STATE_DIR_ENTRIES.journal;
 
 export interface ReconcileDeps extends GatewayAppliers {
   stateDir: string;
@@ -43,7 +43,7 @@ export function appliersOf(d: GatewayAppliers): Applier[] {
 }
 
 export async function reconcileOnce(desired: DesiredState, deps: ReconcileDeps): Promise<ReconcileResult> {
-  const journal = new Journal(join(deps.stateDir, JOURNAL_FILE));
+  const journal = new Journal(statePath(deps.stateDir, 'journal'));
   const appliers = appliersOf(deps);
   const resumed = await resumeInterrupted(deps);
   if (resumed && resumed.undoErrors.length > 0) {
@@ -94,7 +94,7 @@ export async function reconcileOnce(desired: DesiredState, deps: ReconcileDeps):
 
 /** Finishes or puts back the transaction a crash interrupted; undefined when none was in flight. */
 export async function resumeInterrupted(deps: ReconcileDeps): Promise<ResumeOutcome | undefined> {
-  const journal = new Journal(join(deps.stateDir, JOURNAL_FILE));
+  const journal = new Journal(statePath(deps.stateDir, 'journal'));
   return resumeJournal(journal, appliersOf(deps), deps.log, {
     ...(deps.confirm ? { confirm: deps.confirm } : {}),
     ...(deps.concurrency ? { concurrency: deps.concurrency } : {}),
@@ -104,7 +104,7 @@ export async function resumeInterrupted(deps: ReconcileDeps): Promise<ResumeOutc
 
 /** The desired state the interrupted transaction was applying, when one is journaled. */
 export async function interruptedDesired(stateDir: string): Promise<DesiredState | undefined> {
-  const journal = new Journal(join(stateDir, JOURNAL_FILE));
+  const journal = new Journal(statePath(stateDir, 'journal'));
   if (!(await journal.load())) return undefined;
   return journal.loadDesired();
 }

@@ -1,5 +1,7 @@
-// The live gateway as the agent and the CLI reach it: the Docker Engine's socket and registry credentials,
-// the update interfaces' directories, the reboot command and the state directory.
+// The live gateway as the agent and the CLI reach it: the Docker Engine's socket and registry
+// credentials, the update interfaces' directories, the reboot command and the state directory.
+// Its appliers are built once (the Engine pinged and the credentials read once, when first
+// needed) and bound to a fleet repo per commit without changing them.
 
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -21,14 +23,16 @@ import {
   STATES,
   type GatewayAppliers,
   type InterfaceTimeouts,
-  type Log,
   type RegistryAuth,
 } from '../apply/index.js';
 import type { DesiredState, ObservedState } from '../model/index.js';
 import { parseEnvFile } from '../manifest/index.js';
-import { parseDuration } from '../manifest/duration.js';
+import { durationMs, parseSize } from '../base/duration.js';
+import { DEFAULT_STATE_DIR } from '../base/state-dir.js';
+import type { Log } from '../base/log.js';
+import type { RepoSource } from '../manifest/index.js';
 
-export const DEFAULT_STATE_DIR = '/var/lib/rollgate';
+export { DEFAULT_STATE_DIR };
 
 export interface GatewayOptions {
   dockerHost?: string;
@@ -109,22 +113,6 @@ export async function readVariables(files: string[] = [], pairs: string[] = []):
   return out;
 }
 
-/** `1G`, `512M`, `64K` or a number of bytes. */
-export function parseSize(text: string, what: string): number {
-  const m = /^([0-9]+(?:\.[0-9]+)?)\s*([KMGT]i?B?|B)?$/i.exec(text.trim());
-  if (!m) throw new Error(`${what}: "${text}" is not a size (e.g. 512M, 2G, or bytes)`);
-  const unit = (m[2] ?? 'B').toUpperCase()[0]!;
-  const mult = { B: 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[unit as 'B'] ?? 1;
-  return Math.round(Number(m[1]) * mult);
-}
-
-/** A duration setting in milliseconds; an error naming the setting when it is not one. */
-export function durationMs(text: string, what: string): number {
-  const ms = parseDuration(text);
-  if (ms === undefined) throw new Error(`${what}: "${text}" is not a duration (e.g. 30s, 5m, 4h)`);
-  return ms;
-}
-
 function duration(text: string | undefined, what: string): number | undefined {
   return text === undefined ? undefined : durationMs(text, what);
 }
@@ -176,26 +164,47 @@ export function interfaceApplier(o: GatewayOptions, log: Log): InterfaceApplier 
 }
 
 /**
- * The appliers this gateway needs for `desired`: the Docker Engine is required when the desired
- * state has apps and used if reachable otherwise (to remove apps no longer desired).
+ * One gateway's appliers. The Docker applier is made on first need and kept: the Engine is
+ * required when the desired state has apps, and used if reachable otherwise (to remove apps no
+ * longer desired). The interface applier is made once; `appliers(desired, repo)` binds a copy to
+ * the commit's repo, sharing its artifact cache.
  */
-export async function gatewayAppliers(o: GatewayOptions, log: Log, desired?: DesiredState): Promise<GatewayAppliers> {
-  const needsDocker =
-    (desired?.apps.length ?? 0) > 0 || o.dockerHost !== undefined || process.env['DOCKER_HOST'] !== undefined;
-  let docker: DockerApplier | undefined;
-  try {
-    docker = await dockerApplier(o, log);
-  } catch (err) {
-    if (needsDocker || !(err instanceof DockerError)) throw err;
-    log.info(
-      {},
-      `no Docker Engine reachable (${err.message}); no apps are desired, so only device components are handled`,
-    );
-  }
-  return { ...(docker ? { docker } : {}), interfaces: interfaceApplier(o, log) };
-}
+export class Gateway {
+  private docker?: DockerApplier;
+  private readonly interfaces: InterfaceApplier;
 
-/** The live gateway, read-only. */
-export async function observeLive(o: GatewayOptions, log: Log, desired?: DesiredState): Promise<ObservedState> {
-  return observeGateway(await gatewayAppliers(o, log, desired), desired, log);
+  constructor(
+    readonly options: GatewayOptions,
+    private readonly log: Log,
+  ) {
+    this.interfaces = interfaceApplier(options, log);
+  }
+
+  async appliers(desired?: DesiredState, repo?: RepoSource): Promise<GatewayAppliers> {
+    const docker = await this.dockerFor(desired);
+    return { ...(docker ? { docker } : {}), interfaces: repo ? this.interfaces.forRepo(repo) : this.interfaces };
+  }
+
+  /** The live gateway, read-only. */
+  async observe(desired?: DesiredState): Promise<ObservedState> {
+    return observeGateway(await this.appliers(desired), desired, this.log);
+  }
+
+  private async dockerFor(desired: DesiredState | undefined): Promise<DockerApplier | undefined> {
+    if (this.docker) return this.docker;
+    const o = this.options;
+    const needsDocker =
+      (desired?.apps.length ?? 0) > 0 || o.dockerHost !== undefined || process.env['DOCKER_HOST'] !== undefined;
+    try {
+      this.docker = await dockerApplier(o, this.log);
+      return this.docker;
+    } catch (err) {
+      if (needsDocker || !(err instanceof DockerError)) throw err;
+      this.log.info(
+        {},
+        `no Docker Engine reachable (${err.message}); no apps are desired, so only device components are handled`,
+      );
+      return undefined;
+    }
+  }
 }

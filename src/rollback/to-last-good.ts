@@ -4,9 +4,10 @@
 // state's health. If the last good state is unhealthy too, say so and stop there: rolling back
 // further, or again, would only loop.
 
-import type { Log } from '../apply/index.js';
+import type { Log } from '../base/log.js';
 import type { HealthVerdict } from '../health/index.js';
-import type { BadCommit } from './bad-commits.js';
+import type { BadCommit } from '../model/index.js';
+import type { RollbackSummary } from './verdict.js';
 
 export interface Convergence {
   ok: boolean;
@@ -22,16 +23,8 @@ export interface RollbackDeps {
   log: Log;
 }
 
-export interface RollbackReport {
+export interface RollbackReport extends RollbackSummary {
   failed: BadCommit;
-  /** The commit rolled back to; absent when no commit was ever good on this gateway. */
-  to?: string;
-  converged: boolean;
-  convergeError?: string;
-  steps: string[];
-  /** The last good state's health after the rollback; absent when there was nothing to check. */
-  healthy?: boolean;
-  healthReason?: string;
 }
 
 const short = (c: string) => c.slice(0, 12);

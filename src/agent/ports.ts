@@ -1,0 +1,94 @@
+// The agent's wiring of the commit lifecycle's ports: commits are read from the fleet source's
+// git objects with the gateway's variables, appliers come from one Gateway built at start, the
+// health window probes the containers the Engine reports.
+
+import type { GatewayAppliers } from '../apply/index.js';
+import type { Log } from '../base/log.js';
+import { durationMs } from '../base/duration.js';
+import { Gateway, readVariables, type GatewayOptions } from '../gateway/gateway.js';
+import { configHashesOf, dockerContainerStates, healthWindow, type ProbeEnv } from '../health/index.js';
+import { GitObjectSource, loadDesiredState } from '../manifest/index.js';
+import { refreshableImages } from '../apply/index.js';
+import type { DesiredState } from '../model/index.js';
+import type { LifecycleEvents, LifecyclePorts, StatePort } from '../rollback/index.js';
+import type { AgentConfig } from './config.js';
+import { fleetSource, type FleetSource } from './fleet-source.js';
+
+export function gatewayOptions(cfg: AgentConfig): GatewayOptions {
+  const i = cfg.interfaces;
+  return {
+    stateDir: cfg.stateDir,
+    ...(cfg.docker.host ? { dockerHost: cfg.docker.host } : {}),
+    ...(cfg.docker.registryAuthFile ? { registryAuthFile: cfg.docker.registryAuthFile } : {}),
+    ...(i.dirs ? { interfacesDir: i.dirs } : {}),
+    rebootCommand: i.rebootCommand,
+    artifactCacheSize: i.artifactCacheSize,
+    interfaceTimeout: i.timeout,
+    interfaceStateTimeout: i.stateTimeouts,
+    interfaceKillGrace: i.killGrace,
+    rebootWait: i.rebootWait,
+  };
+}
+
+export function agentFleetSource(cfg: AgentConfig): FleetSource {
+  const r = cfg.repo;
+  return fleetSource({
+    url: r.url,
+    ref: r.ref,
+    stateDir: cfg.stateDir,
+    timeoutMs: durationMs(r.timeout, 'repo.timeout'),
+    ...(r.tokenFile
+      ? { auth: { kind: 'token' as const, file: r.tokenFile } }
+      : r.basicAuthFile
+        ? { auth: { kind: 'basic' as const, file: r.basicAuthFile } }
+        : {}),
+  });
+}
+
+function probeEnv(desired: DesiredState, a: GatewayAppliers): ProbeEnv {
+  return {
+    configHashes: configHashesOf(desired),
+    ...(a.docker ? { containers: dockerContainerStates(a.docker.engine.docker) } : {}),
+  };
+}
+
+export function lifecyclePorts(o: {
+  cfg: AgentConfig;
+  source: FleetSource;
+  store: StatePort;
+  log: Log;
+  events: LifecycleEvents;
+}): LifecyclePorts {
+  const { cfg, source, log } = o;
+  const gateway = new Gateway(gatewayOptions(cfg), log);
+  const identity = { id: cfg.gateway.id, labels: cfg.gateway.labels };
+  /** When each pull_policy image was last asked about in the registry (a period counts from it). */
+  const resolvedAt = new Map<string, number>();
+  return {
+    store: o.store,
+    stateDir: cfg.stateDir,
+    concurrency: cfg.apply.concurrency,
+    log,
+    events: o.events,
+    load: async (commit) => {
+      const repo = new GitObjectSource(source.gitdir, commit);
+      const variables = cfg.gateway.variablesFile ? await readVariables([cfg.gateway.variablesFile]) : {};
+      const desired = await loadDesiredState(repo, identity, { variables });
+      for (const w of desired.warnings ?? []) log.warn({ commit: commit.slice(0, 12) }, w);
+      return { desired, repo };
+    },
+    repoAt: (commit) => new GitObjectSource(source.gitdir, commit),
+    pin: (role, commit) => source.pin(role, commit),
+    appliers: (desired, repo) => gateway.appliers(desired, repo),
+    health: (desired, a, subject) => healthWindow(desired.health, probeEnv(desired, a), { log, subject }),
+    dueImages: (desired) => {
+      const at = Date.now();
+      const due = refreshableImages(
+        desired,
+        (image, everyMs) => everyMs === undefined || at - (resolvedAt.get(image) ?? 0) >= everyMs,
+      );
+      for (const image of due) resolvedAt.set(image, at);
+      return due;
+    },
+  };
+}

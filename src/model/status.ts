@@ -1,0 +1,264 @@
+// The one vocabulary rollgate speaks about a gateway's state: Flux-style conditions, each with a
+// reason from one closed set. The agent's verdicts, its persisted state and history, `rollgate
+// status`, `sync` and `history`, metrics labels and logs all use these words and no others; the
+// reasons' values are the strings already in state files, history and metrics, so nothing an
+// operator or a dashboard reads changed its spelling.
+
+export const Reason = {
+  // ---- verdicts on a commit
+  /** Applied, its health window passed: it is the last good commit now. */
+  Applied: 'applied',
+  /** The commit asks for nothing this gateway does not already run. */
+  NoChange: 'no-change',
+  /** A poll found the branch where it was. */
+  Unchanged: 'unchanged',
+  /** The commit failed and the gateway went back to the last good commit, which is healthy. */
+  RolledBack: 'rolled-back',
+  /** The commit failed and could not be put back completely; a person has to look. */
+  RollbackIncomplete: 'rollback-incomplete',
+  /** Rolled back, and the last good commit failed its health window too. */
+  LastGoodUnhealthy: 'last-good-unhealthy',
+  /** The commit does not load, or no plan reaches it; nothing was touched. */
+  Rejected: 'rejected',
+  /** Pulls or downloads failed before anything running was touched; retried soon. */
+  PrepareFailed: 'prepare-failed',
+  /** The branch points at a commit recorded as bad; it waits for the branch to move. */
+  KnownBad: 'bad-commit',
+  /** The fleet repo could not be polled. */
+  PollFailed: 'poll-failed',
+  /** Anything else that stopped a reconcile; the gateway is left as it is. */
+  Error: 'error',
+  /** The agent is stopping; nothing new starts. */
+  Stopping: 'stopping',
+  /** What a crash interrupted was finished or put back at start-up. */
+  Resumed: 'resumed',
+  /** Containers changed by hand were put back to the applied commit. */
+  DriftRepaired: 'drift-repaired',
+  /** Putting drift back failed, and what it changed was undone. */
+  DriftRepairFailed: 'drift-repair-failed',
+
+  // ---- why a commit is bad (each a bad-commit record's kind)
+  /** The fleet repo at this commit did not load, or no plan reaches it. */
+  Invalid: 'invalid',
+  /** A step failed and the apply was rolled back. */
+  ApplyFailed: 'apply-failed',
+  /** The apply went through, and the health window failed. */
+  HealthFailed: 'health-failed',
+  /** The agent was killed while applying it, again and again. */
+  Interrupted: 'interrupted',
+
+  // ---- what resuming an interrupted transaction did
+  /** Nothing had started; nothing to put back. */
+  NothingTouched: 'nothing-touched',
+  /** Its finalize was completed. */
+  Finished: 'finished',
+  /** It had rebooted the gateway on purpose and went on to its end. */
+  Continued: 'continued',
+
+  // ---- what the agent is doing (the Reconciling condition)
+  Starting: 'starting',
+  Idle: 'idle',
+  Polling: 'polling',
+  Applying: 'applying',
+  Health: 'health',
+  RollingBack: 'rolling-back',
+
+  // ---- a transaction's phases (its journal)
+  Prepare: 'prepare',
+  Stages: 'stages',
+  Confirm: 'confirm',
+  Commit: 'commit',
+  Finalize: 'finalize',
+} as const;
+
+export type Reason = (typeof Reason)[keyof typeof Reason];
+
+/** What one reconcile came to: the result of `rollgate sync`, a history entry, a metrics label. */
+export type VerdictReason = Extract<
+  Reason,
+  | 'applied'
+  | 'no-change'
+  | 'unchanged'
+  | 'rolled-back'
+  | 'rollback-incomplete'
+  | 'last-good-unhealthy'
+  | 'rejected'
+  | 'prepare-failed'
+  | 'bad-commit'
+  | 'poll-failed'
+  | 'error'
+  | 'stopping'
+  | 'resumed'
+  | 'drift-repaired'
+  | 'drift-repair-failed'
+>;
+
+/** Why a commit was recorded as bad. */
+export type BadReason = Extract<
+  Reason,
+  'invalid' | 'apply-failed' | 'health-failed' | 'rollback-incomplete' | 'interrupted'
+>;
+
+/** How one transaction ended. */
+export type TransactionReason = Extract<Reason, 'applied' | 'prepare-failed' | 'rolled-back' | 'rollback-incomplete'>;
+
+/** What resuming an interrupted transaction did. */
+export type ResumeReason = Extract<Reason, 'nothing-touched' | 'rolled-back' | 'finished' | 'continued'>;
+
+/** What the agent is doing. */
+export type ActivityReason = Extract<
+  Reason,
+  'starting' | 'idle' | 'polling' | 'applying' | 'health' | 'rolling-back' | 'stopping'
+>;
+
+/** A transaction's phase, as its journal records it. */
+export type TransactionPhase = Extract<
+  Reason,
+  'prepare' | 'stages' | 'confirm' | 'commit' | 'rolling-back' | 'finalize'
+>;
+
+/**
+ * - `Ready`: the gateway runs the branch's commit.
+ * - `Healthy`: what it runs passed its health window.
+ * - `Reconciling`: a reconcile is under way (live only, never persisted).
+ * - `Stalled`: nothing changes until a person acts (moves the branch, fixes the gateway).
+ */
+export type ConditionType = 'Ready' | 'Healthy' | 'Reconciling' | 'Stalled';
+export const CONDITION_TYPES: readonly ConditionType[] = ['Ready', 'Healthy', 'Reconciling', 'Stalled'];
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+export interface Condition {
+  type: ConditionType;
+  status: ConditionStatus;
+  reason: Reason;
+  /** For operators: what happened, naming the commit, step or check. */
+  message?: string;
+  commit?: string;
+  /** ISO time the condition last changed status or reason. */
+  since: string;
+}
+
+export interface CommitMark {
+  commit: string;
+  /** ISO time. */
+  at: string;
+}
+
+export interface BadCommit {
+  commit: string;
+  kind: BadReason;
+  reason: string;
+  /** ISO time it was recorded. */
+  at: string;
+  /** The step that failed, when one did. */
+  step?: string;
+}
+
+/** One entry of the gateway's history: a verdict and the conditions it set. */
+export interface HistoryEntry {
+  at: string;
+  event: VerdictReason;
+  commit?: string;
+  /** For rollbacks: the commit the gateway went back to. */
+  to?: string;
+  detail?: string;
+  /** Step ids that ran, in order. */
+  steps?: string[];
+  /** The conditions this verdict changed. */
+  conditions?: { type: ConditionType; status: ConditionStatus }[];
+}
+
+/** The gateway's status as data: what `rollgate status` shows and reports carry. */
+export interface GatewayStatus {
+  applied?: CommitMark;
+  lastGood?: CommitMark;
+  lastAttempted?: CommitMark & { reason: VerdictReason };
+  bad: BadCommit[];
+  conditions: Condition[];
+}
+
+/** The agent's persisted state: written through after every verdict (src/agent/state.ts). */
+export interface AgentState {
+  schema: 'rollgate.agent-state/v1';
+  /** The commit the gateway was last converged to. */
+  applied?: CommitMark;
+  /** The last commit that was applied and passed its health window. */
+  lastGood?: CommitMark;
+  /** The last commit a verdict was reached on, and the verdict. */
+  lastAttempted?: CommitMark & { reason: VerdictReason };
+  bad: BadCommit[];
+  /** The apply started and not yet ended; with the journal, what a crash interrupted. */
+  inProgress?: { commit: string; since: string; attempts: number };
+  /** Set when the last good state failed its health check after a rollback. */
+  lastGoodUnhealthy?: { commit: string; reason: string; at: string };
+  lastError?: { at: string; message: string; commit?: string };
+  /** Ready, Healthy, Stalled as the last verdicts left them (Reconciling is live only). */
+  conditions: Condition[];
+  history: HistoryEntry[];
+}
+
+export function emptyState(): AgentState {
+  return { schema: 'rollgate.agent-state/v1', bad: [], conditions: [], history: [] };
+}
+
+type Effect = Partial<Record<Exclude<ConditionType, 'Reconciling'>, ConditionStatus>>;
+
+/**
+ * The conditions each verdict sets. A verdict absent here (unchanged, resumed, stopping) leaves
+ * them as they were. Ready is about the branch: a rolled-back gateway is healthy and not ready.
+ */
+export const VERDICT_CONDITIONS: Readonly<Record<VerdictReason, Effect>> = {
+  applied: { Ready: 'True', Healthy: 'True', Stalled: 'False' },
+  'no-change': { Ready: 'True', Healthy: 'True', Stalled: 'False' },
+  'drift-repaired': { Ready: 'True', Stalled: 'False' },
+  'drift-repair-failed': { Ready: 'False' },
+  'rolled-back': { Ready: 'False', Healthy: 'True', Stalled: 'True' },
+  'last-good-unhealthy': { Ready: 'False', Healthy: 'False', Stalled: 'True' },
+  'rollback-incomplete': { Ready: 'False', Healthy: 'Unknown', Stalled: 'True' },
+  rejected: { Ready: 'False', Stalled: 'True' },
+  'bad-commit': { Ready: 'False', Stalled: 'True' },
+  'prepare-failed': { Ready: 'False', Stalled: 'False' },
+  'poll-failed': { Ready: 'Unknown' },
+  error: { Ready: 'Unknown' },
+  unchanged: {},
+  resumed: {},
+  stopping: {},
+};
+
+/** The conditions after a verdict: those it sets change (with `since` now), the others stay. */
+export function withVerdict(
+  conditions: readonly Condition[],
+  verdict: { reason: VerdictReason; commit?: string; message?: string },
+  at: string,
+): Condition[] {
+  const effect = VERDICT_CONDITIONS[verdict.reason];
+  const out = conditions.filter((c) => c.type !== 'Reconciling' && effect[c.type] === undefined);
+  for (const type of CONDITION_TYPES) {
+    const status = type === 'Reconciling' ? undefined : effect[type];
+    if (!status) continue;
+    const before = conditions.find((c) => c.type === type);
+    const same = before && before.status === status && before.reason === verdict.reason;
+    out.push({
+      type,
+      status,
+      reason: verdict.reason,
+      ...(verdict.message !== undefined ? { message: verdict.message } : {}),
+      ...(verdict.commit !== undefined ? { commit: verdict.commit } : {}),
+      since: same ? before.since : at,
+    });
+  }
+  return out.sort((a, b) => CONDITION_TYPES.indexOf(a.type) - CONDITION_TYPES.indexOf(b.type));
+}
+
+/** The live Reconciling condition from what the agent is doing. */
+export function reconciling(activity: ActivityReason, since: string, commit?: string): Condition {
+  const busy = activity !== 'idle' && activity !== 'stopping';
+  return {
+    type: 'Reconciling',
+    status: busy ? 'True' : 'False',
+    reason: activity,
+    since,
+    ...(commit ? { commit } : {}),
+  };
+}

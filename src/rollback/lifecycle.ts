@@ -1,0 +1,351 @@
+// The commit lifecycle: apply a commit behind the health gate, record the verdict, roll back to
+// the last good commit when the apply or its health fails, resume what a crash interrupted.
+// Every decision is `decide` (./verdict.ts); this module carries them out through its ports —
+// the state store, the fleet repo, the gateway's appliers, the health window, the log and the
+// agent's events (metrics, live status) — so the daemon holds no policy of its own.
+
+import { crashPoint } from '../apply/crash-points.js';
+import type { GatewayAppliers } from '../apply/index.js';
+import type { Log } from '../base/log.js';
+import { PlanError, plan as makePlan } from '../diff/index.js';
+import { interruptedDesired, reconcileOnce, resumeInterrupted, type ReconcileResult } from '../gateway/reconcile.js';
+import { HealthFailedError, type HealthVerdict } from '../health/index.js';
+import { FleetRepoError, type RepoSource } from '../manifest/index.js';
+import { observeGateway } from '../apply/index.js';
+import type { ActivityReason, AgentState, BadReason, DesiredState, Plan } from '../model/index.js';
+import { rollBackToLastGood, type Convergence } from './to-last-good.js';
+import {
+  beginAttempt,
+  decide,
+  note,
+  MAX_INTERRUPTED_ATTEMPTS,
+  type Decision,
+  type Outcome,
+  type TransactionSummary,
+  type Verdict,
+} from './verdict.js';
+
+export interface StatePort {
+  readonly current: Readonly<AgentState>;
+  /** Writes the new state through before returning. */
+  replace(next: AgentState): Promise<void>;
+}
+
+export interface LoadedCommit {
+  desired: DesiredState;
+  repo: RepoSource;
+}
+
+export interface LifecycleEvents {
+  /** What the agent is doing now (its live status and the Reconciling condition). */
+  activity(a: ActivityReason, commit?: string): void;
+  /** A verdict was recorded. */
+  verdict(v: Verdict): void;
+  /** A rollback to the last good commit begins, because of a commit that failed this way. */
+  rollingBack(kind: BadReason): void;
+}
+
+export interface LifecyclePorts {
+  store: StatePort;
+  /** Loads a commit's desired state; throws FleetRepoError when it does not load. */
+  load(commit: string): Promise<LoadedCommit>;
+  /** A repo reading the commit a journaled transaction was applying. */
+  repoAt(commit: string): RepoSource;
+  /** Keeps the applied and last good commits in the local repo (shallow fetches may drop them). */
+  pin(role: 'applied' | 'last-good', commit: string): Promise<void>;
+  appliers(desired?: DesiredState, repo?: RepoSource): Promise<GatewayAppliers>;
+  health(desired: DesiredState, appliers: GatewayAppliers, subject: string): Promise<HealthVerdict>;
+  /** pull_policy images due for a look in the registry. */
+  dueImages(desired: DesiredState): string[];
+  stateDir: string;
+  concurrency: number;
+  log: Log;
+  events: LifecycleEvents;
+}
+
+const short = (c: string | undefined) => (c ? c.slice(0, 12) : 'none');
+const now = () => new Date().toISOString();
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+function summary(o: NonNullable<ReconcileResult['outcome']>): TransactionSummary {
+  return {
+    status: o.status,
+    ran: o.ran,
+    undone: o.undone,
+    undoErrors: o.undoErrors,
+    ...(o.error !== undefined ? { error: o.error } : {}),
+    ...(o.failedStep !== undefined ? { failedStep: o.failedStep } : {}),
+  };
+}
+
+export class CommitLifecycle {
+  constructor(private readonly p: LifecyclePorts) {}
+
+  private get state(): Readonly<AgentState> {
+    return this.p.store.current;
+  }
+
+  /** Records a decision, then carries out its next action; resolves to the verdict it came to. */
+  private async carryOut(d: Decision): Promise<Verdict | undefined> {
+    if (d.state !== this.state) await this.p.store.replace(d.state);
+    if (d.pin) {
+      await this.p.pin('applied', d.pin).catch(() => {});
+      await this.p.pin('last-good', d.pin).catch(() => {});
+    }
+    if (d.verdict) this.report(d.verdict);
+    const next = d.next;
+    if (next.action === 'roll-back') return this.rollBack(next.failed, next.lastGood, next.ran);
+    return d.verdict;
+  }
+
+  private async decide(o: Outcome): Promise<Verdict | undefined> {
+    return this.carryOut(decide(this.state as AgentState, o, now()));
+  }
+
+  private report(v: Verdict): void {
+    const c = short(v.commit);
+    const log = this.p.log;
+    switch (v.reason) {
+      case 'applied':
+      case 'no-change':
+        log.info(
+          { commit: v.commit, steps: v.steps?.length ?? 0 },
+          `commit ${c} is applied, healthy, and the last good commit`,
+        );
+        break;
+      case 'rejected':
+        log.error({ commit: v.commit }, `commit ${c} is rejected, nothing was changed: ${v.detail}`);
+        break;
+      case 'prepare-failed':
+        log.warn(
+          { commit: v.commit, err: v.detail },
+          `commit ${c} could not be prepared, nothing running was touched; retrying soon: ${v.detail}`,
+        );
+        break;
+      case 'rollback-incomplete':
+        log.error(
+          { commit: v.commit },
+          `ROLLBACK INCOMPLETE for ${c}: ${v.detail}. The gateway is left as it is; ` +
+            'nothing else is applied until the branch moves',
+        );
+        break;
+      default:
+        break;
+    }
+    this.p.events.verdict(v);
+  }
+
+  /** The health window of a desired state; throws HealthFailedError to roll the transaction back. */
+  private gate(desired: DesiredState, a: GatewayAppliers, verdicts: HealthVerdict[]): () => Promise<void> {
+    return async () => {
+      const commit = desired.source.commit;
+      this.p.events.activity('health', commit);
+      crashPoint('confirm');
+      const v = await this.p.health(desired, a, short(commit));
+      verdicts.push(v);
+      if (!v.ok) throw new HealthFailedError(v);
+    };
+  }
+
+  /** Writes the verdict before the transaction undoes anything, so a crash cannot lose it (safety rule 6). */
+  private failureHook(commit: string, verdicts: HealthVerdict[]) {
+    return async (error: string, step?: string) => {
+      const healthFailed = verdicts.some((v) => !v.ok);
+      await this.decide({ kind: 'failing', commit, error, healthFailed, ...(step ? { step } : {}) });
+      this.p.events.activity('rolling-back', commit);
+      crashPoint('bad-recorded');
+    };
+  }
+
+  /** An error that is not a verdict on the commit: recorded once per distinct message, retried. */
+  private async error(commit: string | undefined, err: string): Promise<Verdict> {
+    const v: Verdict = { reason: 'error', detail: err, ...(commit ? { commit } : {}) };
+    const next = note(this.state as AgentState, v, now(), { error: err });
+    if (JSON.stringify(next.conditions) !== JSON.stringify(this.state.conditions) || next.lastError !== this.state.lastError)
+      await this.p.store.replace(next);
+    this.p.events.verdict(v);
+    return v;
+  }
+
+  /** A poll failed: the gateway is left as it is. */
+  async pollFailed(err: string): Promise<Verdict> {
+    const v: Verdict = { reason: 'poll-failed', detail: err };
+    const next = note(this.state as AgentState, v, now(), { error: err });
+    if (next.lastError?.message !== this.state.lastError?.message) await this.p.store.replace(next);
+    return v;
+  }
+
+  async applyCommit(commit: string): Promise<Verdict> {
+    this.p.events.activity('applying', commit);
+    let loaded: LoadedCommit;
+    try {
+      loaded = await this.p.load(commit);
+    } catch (err) {
+      if (err instanceof FleetRepoError) return (await this.decide({ kind: 'invalid', commit, reason: err.message }))!;
+      this.p.log.error({ commit, err: message(err) }, `cannot load commit ${short(commit)}: ${message(err)}`);
+      return this.error(commit, message(err));
+    }
+    const { desired, repo } = loaded;
+    let a: GatewayAppliers;
+    try {
+      a = await this.p.appliers(desired, repo);
+    } catch (err) {
+      this.p.log.error(
+        { commit, err: message(err) },
+        `cannot reach the gateway's appliers, nothing was changed: ${message(err)}`,
+      );
+      return this.error(commit, message(err));
+    }
+    await this.p.store.replace(beginAttempt(this.state as AgentState, commit, now()));
+    const verdicts: HealthVerdict[] = [];
+    let r: ReconcileResult;
+    try {
+      r = await reconcileOnce(desired, {
+        ...a,
+        stateDir: this.p.stateDir,
+        log: this.p.log,
+        concurrency: this.p.concurrency,
+        confirm: this.gate(desired, a, verdicts),
+        onFailure: this.failureHook(commit, verdicts),
+        refreshImages: this.p.dueImages(desired),
+      });
+    } catch (err) {
+      if (!(err instanceof PlanError)) throw err;
+      // No plan takes this gateway to the commit (a constraint, a changed network or volume):
+      // nothing was touched, and trying again would find the same. The commit is rejected.
+      return (await this.decide({ kind: 'invalid', commit, reason: `no plan: ${err.message}`, noPlan: true }))!;
+    }
+    return (await this.decide({
+      kind: 'transaction',
+      commit,
+      ...(r.outcome ? { transaction: summary(r.outcome) } : {}),
+    }))!;
+  }
+
+  private async rollBack(failed: Verdict extends never ? never : Parameters<typeof rollBackToLastGood>[0], lastGood: string | undefined, ran: string[]): Promise<Verdict | undefined> {
+    this.p.events.activity('rolling-back', failed.commit);
+    this.p.events.rollingBack(failed.kind);
+    const report = await rollBackToLastGood(failed, {
+      ...(lastGood ? { lastGood } : {}),
+      log: this.p.log,
+      converge: (c) => this.converge(c),
+      health: async (c) => {
+        const { desired } = await this.p.load(c);
+        const a = await this.p.appliers(desired);
+        this.p.events.activity('health', c);
+        return this.p.health(desired, a, `last good ${short(c)}`);
+      },
+    });
+    return this.decide({ kind: 'rollback', failed, rollback: report, ran });
+  }
+
+  /**
+   * Takes the gateway to a commit's desired state (the rollback target, drift). Without a health
+   * gate, except when an image moved in the registry: that is a new release of the service, so
+   * it passes the health window or is put back, as a commit would.
+   */
+  private async converge(commit: string, refresh = false): Promise<Convergence> {
+    const { desired, repo } = await this.p.load(commit);
+    const a = await this.p.appliers(desired, repo);
+    const refreshImages = refresh ? this.p.dueImages(desired) : [];
+    const gate = refreshImages.length
+      ? {
+          refreshImages,
+          confirm: this.gate(desired, a, []),
+          gateIf: (p: Plan) => p.changes.some((c) => c.cause === 'registry'),
+        }
+      : {};
+    const r = await reconcileOnce(desired, {
+      ...a,
+      stateDir: this.p.stateDir,
+      log: this.p.log,
+      concurrency: this.p.concurrency,
+      ...gate,
+    });
+    const o = r.outcome;
+    if (!o || o.status === 'applied') return { ok: true, steps: o?.ran ?? [] };
+    return { ok: false, error: o.error ?? o.status, steps: [...o.ran, ...o.undone] };
+  }
+
+  /** Puts back what changed on the gateway by hand (and releases of moved image tags). */
+  async repairDrift(commit: string): Promise<Verdict> {
+    this.p.events.activity('applying', commit);
+    let conv: Convergence;
+    try {
+      conv = await this.converge(commit, true);
+    } catch (err) {
+      this.p.log.warn({ commit, err: message(err) }, `drift check failed: ${message(err)}`);
+      return this.error(commit, message(err));
+    }
+    if (conv.steps.length === 0 && conv.ok) return { reason: 'unchanged', commit };
+    const v: Verdict = conv.ok
+      ? { reason: 'drift-repaired', commit, steps: conv.steps, detail: 'drift repaired' }
+      : { reason: 'drift-repair-failed', commit, steps: conv.steps, detail: `drift repair failed: ${conv.error}` };
+    let next = note(this.state as AgentState, v, now(), { history: true });
+    if (!conv.ok) next = note(next, v, now(), { error: conv.error ?? 'drift repair failed' });
+    await this.p.store.replace(next);
+    if (conv.ok)
+      this.p.log.info({ commit, steps: conv.steps }, `drift repaired: the gateway matches ${short(commit)} again`);
+    else this.p.log.error({ commit, err: conv.error }, `drift repair failed and was put back: ${conv.error}`);
+    this.p.events.verdict(v);
+    return v;
+  }
+
+  /** Finishes or puts back what a crash interrupted, and records the verdict, before anything new. */
+  async resumeAtStart(): Promise<void> {
+    const desired = await interruptedDesired(this.p.stateDir);
+    const commit = desired?.source.commit ?? this.state.inProgress?.commit;
+    let resumed: Extract<Outcome, { kind: 'interrupted' }>['resumed'];
+    if (desired) {
+      const a = await this.p.appliers(desired, commit ? this.p.repoAt(commit) : undefined);
+      const verdicts: HealthVerdict[] = [];
+      const r = await resumeInterrupted({
+        ...a,
+        stateDir: this.p.stateDir,
+        log: this.p.log,
+        concurrency: this.p.concurrency,
+        confirm: this.gate(desired, a, verdicts),
+        ...(commit ? { onFailure: this.failureHook(commit, verdicts) } : {}),
+      });
+      if (!r) return;
+      const v: Verdict = {
+        reason: 'resumed',
+        ...(commit ? { commit } : {}),
+        detail: `the apply interrupted in its ${r.interruptedIn} phase was ${r.action}`,
+        steps: [...(r.outcome?.ran ?? []), ...r.undone],
+      };
+      await this.p.store.replace(note(this.state as AgentState, v, now(), { history: true }));
+      if (r.undoErrors.length > (r.outcome?.permanentUndoErrors ?? 0) && !r.outcome) {
+        throw new Error(
+          `the apply interrupted by a crash could not be put back completely: ${r.undoErrors.join('; ')}; ` +
+            'fix the cause and start the agent again',
+        );
+      }
+      if (!commit) return;
+      resumed = { action: r.action, ...(r.outcome ? { transaction: summary(r.outcome) } : {}) };
+    }
+    if (!commit) return;
+    const o: Extract<Outcome, { kind: 'interrupted' }> = { kind: 'interrupted', commit, ...(resumed ? { resumed } : {}) };
+    let d = decide(this.state as AgentState, o, now());
+    if (d.next.action === 'check-live') d = decide(this.state as AgentState, { ...o, matchesLive: await this.matchesLive(commit) }, now());
+    if (d.next.action === 'retry') {
+      const attempts = this.state.inProgress?.attempts ?? 1;
+      this.p.log.warn(
+        { commit, attempts },
+        `the apply of ${short(commit)} was interrupted (attempt ${attempts} of ${MAX_INTERRUPTED_ATTEMPTS}); ` +
+          'it is tried again',
+      );
+    }
+    await this.carryOut(d);
+  }
+
+  private async matchesLive(commit: string): Promise<boolean> {
+    try {
+      const { desired } = await this.p.load(commit);
+      const observed = await observeGateway(await this.p.appliers(desired), desired, this.p.log);
+      return makePlan(desired, observed).changes.length === 0;
+    } catch {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,304 @@
+// The rollback policy, pure: given what happened to a commit and the gateway's state, the state
+// after it and what to do next. Every "what happens when health fails" decision is made here and
+// nowhere else; src/rollback/lifecycle.ts carries the decisions out. Safety rules 5 (a bad commit
+// is never applied again on its own) and 6 (the verdict is on disk before anything is undone) are
+// kept by these functions and checked by their table (test/rollback/verdict.test.ts).
+
+import {
+  Reason,
+  withVerdict,
+  type AgentState,
+  type BadCommit,
+  type BadReason,
+  type ResumeReason,
+  type TransactionReason,
+  type VerdictReason,
+} from '../model/index.js';
+import { badRecord, withBad } from './bad-commits.js';
+
+/** A commit interrupted this many times while being applied is recorded as bad. */
+export const MAX_INTERRUPTED_ATTEMPTS = 3;
+
+/** How one transaction ended, as far as the policy cares. Absent: the plan had no steps. */
+export interface TransactionSummary {
+  status: TransactionReason;
+  error?: string;
+  failedStep?: string;
+  ran: string[];
+  undone: string[];
+  undoErrors: string[];
+}
+
+/** The result of rolling back to the last good commit (src/rollback/rollback.ts). */
+export interface RollbackSummary {
+  /** The commit rolled back to; absent when no commit was ever good on this gateway. */
+  to?: string;
+  converged: boolean;
+  convergeError?: string;
+  steps: string[];
+  /** The last good state's health after the rollback; absent when there was nothing to check. */
+  healthy?: boolean;
+  healthReason?: string;
+}
+
+export type Outcome =
+  /** The commit does not load, or no plan reaches it. */
+  | { kind: 'invalid'; commit: string; reason: string; noPlan?: boolean }
+  /** The transaction of a commit ended (or had nothing to do: `transaction` absent). */
+  | { kind: 'transaction'; commit: string; transaction?: TransactionSummary; resumed?: boolean }
+  /** The transaction failed; recorded before anything is undone. */
+  | { kind: 'failing'; commit: string; error: string; step?: string; healthFailed: boolean }
+  /** The rollback to the last good commit ended. */
+  | { kind: 'rollback'; failed: BadCommit; rollback: RollbackSummary; ran: string[] }
+  /**
+   * At start-up, the commit in progress when the agent died. `resumed`: what resuming its journal
+   * did (absent without a journal); `matchesLive`: whether the gateway already runs it (asked for
+   * by the `check-live` action).
+   */
+  | {
+      kind: 'interrupted';
+      commit: string;
+      resumed?: { action: ResumeReason; transaction?: TransactionSummary };
+      matchesLive?: boolean;
+    };
+
+export type Next =
+  /** Nothing more for this commit. */
+  | { action: 'done' }
+  /** Go back to the last good commit (`lastGood` absent: there is none; stay as the undo left it). */
+  | { action: 'roll-back'; failed: BadCommit; lastGood?: string; ran: string[] }
+  /** Find out whether the gateway already runs the commit, and decide again. */
+  | { action: 'check-live' }
+  /** Leave it; the next poll applies the commit again. */
+  | { action: 'retry' }
+  /** Go on undoing; the verdict is recorded. */
+  | { action: 'undo' };
+
+export interface Verdict {
+  reason: VerdictReason;
+  commit?: string;
+  detail?: string;
+  steps?: string[];
+  /** For rollbacks: the commit the gateway went back to. */
+  to?: string;
+}
+
+export interface Decision {
+  state: AgentState;
+  next: Next;
+  /** What the reconcile came to; absent while the policy still has a step to take. */
+  verdict?: Verdict;
+  /** Pin the commit as applied and last good in the repo (so a shallow fetch keeps it). */
+  pin?: string;
+}
+
+const clone = (s: AgentState): AgentState => structuredClone(s);
+
+/** Records a verdict: history, conditions and the last attempted commit. */
+function recordVerdict(s: AgentState, v: Verdict, at: string, history = true): void {
+  const message = v.detail;
+  const c = { reason: v.reason, ...(v.commit ? { commit: v.commit } : {}), ...(message !== undefined ? { message } : {}) };
+  s.conditions = withVerdict(s.conditions, c, at);
+  if (v.commit && v.reason !== 'resumed') s.lastAttempted = { commit: v.commit, at, reason: v.reason };
+  if (history)
+    s.history.push({
+      at,
+      event: v.reason,
+      ...(v.commit ? { commit: v.commit } : {}),
+      ...(v.to ? { to: v.to } : {}),
+      ...(v.detail !== undefined ? { detail: v.detail } : {}),
+      ...(v.steps ? { steps: v.steps } : {}),
+    });
+}
+
+function markBad(s: AgentState, bad: BadCommit): void {
+  s.bad = withBad(s.bad, bad);
+  s.lastError = { at: bad.at, message: bad.reason, commit: bad.commit };
+}
+
+function applied(
+  state: AgentState,
+  commit: string,
+  at: string,
+  t: TransactionSummary | undefined,
+  resumed: boolean,
+): Decision {
+  const s = clone(state);
+  s.applied = { commit, at };
+  s.lastGood = { commit, at };
+  delete s.inProgress;
+  delete s.lastError;
+  delete s.lastGoodUnhealthy;
+  const steps = t?.ran ?? [];
+  const detail = t ? undefined : resumed ? 'finished after the agent restarted' : 'nothing to change on this gateway';
+  // The history says `applied` either way (the gateway runs the commit); the verdict says whether it changed anything.
+  recordVerdict(s, { reason: Reason.Applied, commit, steps, ...(detail ? { detail } : {}) }, at);
+  const v: Verdict = { reason: t ? Reason.Applied : Reason.NoChange, commit, steps };
+  s.lastAttempted = { commit, at, reason: v.reason };
+  return { state: s, next: { action: 'done' }, verdict: v, pin: commit };
+}
+
+/** After the transaction of `commit`: record, and say whether to roll back to the last good commit. */
+function afterTransaction(state: AgentState, commit: string, t: TransactionSummary | undefined, at: string, resumed = false): Decision {
+  if (!t || t.status === 'applied') return applied(state, commit, at, t, resumed);
+  const s = clone(state);
+  if (t.status === 'prepare-failed') {
+    delete s.inProgress;
+    const detail = t.error ?? '';
+    s.lastError = { at, message: t.error ?? 'prepare failed', commit };
+    const v: Verdict = { reason: Reason.PrepareFailed, commit, detail, steps: t.ran };
+    recordVerdict(s, v, at);
+    return { state: s, next: { action: 'retry' }, verdict: v };
+  }
+  // Rolled back by its own transaction. The failure hook has recorded it as bad already (unless
+  // it failed before the hook could run); make sure.
+  const known = badRecord(s.bad, commit);
+  const bad: BadCommit = known ?? {
+    commit,
+    kind: t.status === 'rollback-incomplete' ? Reason.RollbackIncomplete : Reason.ApplyFailed,
+    reason: t.error ?? 'failed',
+    at,
+    ...(t.failedStep ? { step: t.failedStep } : {}),
+  };
+  const ran = [...t.ran, ...t.undone];
+  delete s.inProgress;
+  if (t.status === 'rollback-incomplete') {
+    const b: BadCommit = {
+      ...bad,
+      kind: Reason.RollbackIncomplete,
+      reason: `${bad.reason}; could not put back: ${t.undoErrors.join('; ')}`,
+    };
+    markBad(s, b);
+    const v: Verdict = { reason: Reason.RollbackIncomplete, commit, detail: b.reason, steps: ran };
+    recordVerdict(s, v, at);
+    return { state: s, next: { action: 'done' }, verdict: v };
+  }
+  if (!known) markBad(s, bad);
+  return { state: s, next: rollBack(bad, s, ran) };
+}
+
+function rollBack(failed: BadCommit, s: AgentState, ran: string[]): Next {
+  return { action: 'roll-back', failed, ran, ...(s.lastGood ? { lastGood: s.lastGood.commit } : {}) };
+}
+
+/** The rollback to the last good commit ended: what the gateway runs now, and whether that is healthy. */
+function afterRollback(state: AgentState, failed: BadCommit, r: RollbackSummary, ran: string[], at: string): Decision {
+  const s = clone(state);
+  const unhealthy = r.healthy === false;
+  if (r.to && r.converged) s.applied = { commit: r.to, at };
+  else if (!r.to) delete s.applied;
+  if (unhealthy && r.to) s.lastGoodUnhealthy = { commit: r.to, reason: r.healthReason ?? 'unhealthy', at };
+  else delete s.lastGoodUnhealthy;
+  const v: Verdict = {
+    reason: unhealthy ? Reason.LastGoodUnhealthy : Reason.RolledBack,
+    commit: failed.commit,
+    ...(r.to ? { to: r.to } : {}),
+    detail: unhealthy
+      ? `${failed.reason}; and the last good commit is unhealthy too: ${r.healthReason}`
+      : r.convergeError
+        ? `${failed.reason}; converging to the last good commit failed: ${r.convergeError}`
+        : failed.reason,
+    steps: [...ran, ...r.steps],
+  };
+  recordVerdict(s, v, at);
+  return { state: s, next: { action: 'done' }, verdict: v };
+}
+
+function rejected(state: AgentState, commit: string, reason: string, at: string): Decision {
+  const s = clone(state);
+  markBad(s, { commit, kind: Reason.Invalid, reason, at });
+  delete s.inProgress;
+  const v: Verdict = { reason: Reason.Rejected, commit, detail: reason };
+  recordVerdict(s, v, at);
+  return { state: s, next: { action: 'done' }, verdict: v };
+}
+
+/** The transaction failed: the verdict goes on disk before anything is undone (safety rule 6). */
+function failing(state: AgentState, o: Extract<Outcome, { kind: 'failing' }>, at: string): Decision {
+  const s = clone(state);
+  const kind: BadReason = o.healthFailed ? Reason.HealthFailed : Reason.ApplyFailed;
+  markBad(s, { commit: o.commit, kind, reason: o.error, at, ...(o.step ? { step: o.step } : {}) });
+  return { state: s, next: { action: 'undo' } };
+}
+
+/** What a crash interrupted, once its journal (if any) was resumed. */
+function interrupted(state: AgentState, o: Extract<Outcome, { kind: 'interrupted' }>, at: string): Decision {
+  const { commit, resumed } = o;
+  if (resumed?.transaction) return afterTransaction(state, commit, resumed.transaction, at, true);
+  if (resumed?.action === 'finished') return afterTransaction(state, commit, undefined, at, true);
+  // The transaction was put back (or never began, or ended before the state said so).
+  const bad = badRecord(state.bad, commit);
+  const s = clone(state);
+  if (bad) {
+    delete s.inProgress;
+    return { state: s, next: rollBack(bad, s, []) };
+  }
+  if (!resumed) {
+    // It may have finished, health and all, with the crash before the state file said so.
+    if (o.matchesLive === undefined) return { state, next: { action: 'check-live' } };
+    if (o.matchesLive) return afterTransaction(state, commit, undefined, at, true);
+  }
+  const attempts = state.inProgress?.commit === commit ? state.inProgress.attempts : 1;
+  if (attempts >= MAX_INTERRUPTED_ATTEMPTS) {
+    const b: BadCommit = {
+      commit,
+      kind: Reason.Interrupted,
+      reason: `the agent was interrupted ${attempts} times while applying it`,
+      at,
+    };
+    markBad(s, b);
+    delete s.inProgress;
+    return { state: s, next: rollBack(b, s, []) };
+  }
+  return { state, next: { action: 'retry' } };
+}
+
+/** The policy: the state after an outcome, and what to do next. */
+export function decide(state: AgentState, o: Outcome, at: string): Decision {
+  switch (o.kind) {
+    case 'invalid':
+      return rejected(state, o.commit, o.reason, at);
+    case 'transaction':
+      return afterTransaction(state, o.commit, o.transaction, at, o.resumed === true);
+    case 'failing':
+      return failing(state, o, at);
+    case 'rollback':
+      return afterRollback(state, o.failed, o.rollback, o.ran, at);
+    case 'interrupted':
+      return interrupted(state, o, at);
+  }
+}
+
+/** A new attempt at `commit` begins: counted, so a commit that kills the agent again and again ends as bad. */
+export function beginAttempt(state: AgentState, commit: string, at: string): AgentState {
+  const s = clone(state);
+  s.inProgress = {
+    commit,
+    since: at,
+    attempts: (s.inProgress?.commit === commit ? s.inProgress.attempts : 0) + 1,
+  };
+  return s;
+}
+
+/** A verdict that changes no commit (a failed poll, a repaired drift): conditions, history, last error. */
+export function note(state: AgentState, v: Verdict, at: string, opts: { history?: boolean; error?: string } = {}): AgentState {
+  const s = clone(state);
+  recordVerdict(s, v, at, opts.history ?? false);
+  if (opts.error !== undefined && s.lastError?.message !== opts.error)
+    s.lastError = { at, message: opts.error, ...(v.commit ? { commit: v.commit } : {}) };
+  return s;
+}
+
+export type PollDecision =
+  | { action: 'skip-bad'; bad: BadCommit }
+  | { action: 'apply' }
+  | { action: 'check-drift' }
+  | { action: 'nothing' };
+
+/** After a poll found the branch at `commit`: skip a bad commit, apply a new one, check drift, or nothing. */
+export function afterPoll(state: AgentState, commit: string, driftDue: boolean): PollDecision {
+  const bad = badRecord(state.bad, commit);
+  if (bad) return { action: 'skip-bad', bad };
+  if (commit !== state.applied?.commit) return { action: 'apply' };
+  return driftDue ? { action: 'check-drift' } : { action: 'nothing' };
+}
