@@ -1,22 +1,25 @@
 #!/usr/bin/env node
 // Runs every compiled test file with Node's test runner (Node 20 takes no globs).
 //
-// Test files named docker*.test.js need a real Docker Engine and registry: this script starts
+// Test files named docker*.test.js (in any folder) need a real Docker Engine and registry: this script starts
 // one private environment for them (test/helpers/docker-env.ts), runs them one file at a time
 // (one of them restarts the Engine), and stops it afterwards. Under CI=true an environment that
 // cannot start fails the run; elsewhere those tests skip with a loud line saying why.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
+// test/ mirrors src/: test/<stage>/<name>.test.ts; an argument matches a file's path under test/
+// (`rollback`, `plan`, `apply/docker`).
 const dir = 'dist/test';
 const only = process.argv.slice(2);
-const files = readdirSync(dir)
-  .filter((f) => f.endsWith('.test.js'))
+const files = readdirSync(dir, { recursive: true })
+  .map(String)
+  .filter((f) => f.endsWith('.test.js') && !f.startsWith('helpers'))
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
   .sort();
-const plain = files.filter((f) => !f.startsWith('docker'));
-const docker = files.filter((f) => f.startsWith('docker'));
+const plain = files.filter((f) => !basename(f).startsWith('docker'));
+const docker = files.filter((f) => basename(f).startsWith('docker'));
 const ci = process.env.CI === 'true';
 
 const run = (list, extra = [], env = process.env) =>

@@ -8,10 +8,10 @@ import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { parse } from 'yaml';
-import { observedFromDesired, plan } from '../src/diff/index.js';
-import { DirectorySource, GitObjectSource, validateFleetRepo, type Problem } from '../src/manifest/index.js';
-import { emptyObservedState, type DesiredState } from '../src/model/index.js';
-import { cleanup, projectRoot, run, tempDir } from './helpers/fixtures.js';
+import { observedFromDesired, plan } from '../../src/diff/index.js';
+import { DirectorySource, GitObjectSource, validateFleetRepo, type Problem } from '../../src/manifest/index.js';
+import { emptyObservedState, type DesiredState } from '../../src/model/index.js';
+import { cleanup, projectRoot, run, tempDir } from '../helpers/fixtures.js';
 
 const FIXTURES = join(projectRoot, 'test/fixtures/compose-real');
 

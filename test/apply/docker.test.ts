@@ -6,16 +6,16 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type Docker from 'dockerode';
-import { DockerApplier, Engine, LABEL } from '../src/apply/index.js';
-import { type Log } from '../src/base/log.js';
-import { JOURNAL_FILE, reconcileOnce, type ReconcileResult } from '../src/gateway/reconcile.js';
-import { plan as makePlan } from '../src/diff/index.js';
-import { observeGateway } from '../src/apply/index.js';
-import type { DesiredState } from '../src/model/index.js';
-import { AppRepo } from './helpers/app-repo.js';
-import { requireDocker } from './helpers/docker-tests.js';
-import { cleanup, tempDir } from './helpers/fixtures.js';
-import { exec, httpText } from './helpers/container-io.js';
+import { DockerApplier, Engine, LABEL } from '../../src/apply/index.js';
+import { type Log } from '../../src/base/log.js';
+import { JOURNAL_FILE, reconcileOnce, type ReconcileResult } from '../../src/gateway/reconcile.js';
+import { plan as makePlan } from '../../src/diff/index.js';
+import { observeGateway } from '../../src/apply/index.js';
+import type { DesiredState } from '../../src/model/index.js';
+import { AppRepo } from '../helpers/app-repo.js';
+import { requireDocker } from '../helpers/docker-tests.js';
+import { cleanup, tempDir } from '../helpers/fixtures.js';
+import { exec, httpText } from '../helpers/container-io.js';
 
 const env = requireDocker();
 

@@ -10,11 +10,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DirectorySource, validateFleetRepo } from '../src/manifest/index.js';
-import { readArtifactHeader } from '../src/manifest/index.js';
-import { rollgate } from './helpers/cli.js';
-import { requireMenderTools } from './helpers/devices.js';
-import { cleanup, projectRoot, tempDir } from './helpers/fixtures.js';
+import { DirectorySource, validateFleetRepo } from '../../src/manifest/index.js';
+import { readArtifactHeader } from '../../src/manifest/index.js';
+import { rollgate } from '../helpers/cli.js';
+import { requireMenderTools } from '../helpers/devices.js';
+import { cleanup, projectRoot, tempDir } from '../helpers/fixtures.js';
 
 const skip = requireMenderTools();
 const DEMO = join(projectRoot, 'test/fixtures/mender-demo');

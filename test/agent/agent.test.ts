@@ -9,10 +9,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { AgentProcess, lastHistory } from './helpers/agent-process.js';
-import { rollgate } from './helpers/cli.js';
-import { DeviceLab, requireMenderTools, UPDATE_MODULES } from './helpers/devices.js';
-import { startGitServer, type GitServer } from './helpers/git-server.js';
+import { AgentProcess, lastHistory } from '../helpers/agent-process.js';
+import { rollgate } from '../helpers/cli.js';
+import { DeviceLab, requireMenderTools, UPDATE_MODULES } from '../helpers/devices.js';
+import { startGitServer, type GitServer } from '../helpers/git-server.js';
 
 const missing = requireMenderTools();
 

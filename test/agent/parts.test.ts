@@ -8,15 +8,15 @@ import { createServer as httpServer, type Server } from 'node:http';
 import { createServer as tcpServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { loadAgentConfig, SETTINGS } from '../src/agent/config.js';
-import { AgentLock, LockedError } from '../src/agent/lock.js';
-import { nextPollDelay, retryDelay } from '../src/agent/schedule.js';
-import { StateFileError, StateStore, STATE_FILE, readAgentState } from '../src/agent/state.js';
-import { healthWindow } from '../src/health/index.js';
-import type { HealthCheck, HealthSpec } from '../src/model/index.js';
-import { silentLog } from '../src/base/log.js';
-import { CLI, rollgate } from './helpers/cli.js';
-import { cleanup, projectRoot, tempDir } from './helpers/fixtures.js';
+import { loadAgentConfig, SETTINGS } from '../../src/agent/config.js';
+import { AgentLock, LockedError } from '../../src/agent/lock.js';
+import { nextPollDelay, retryDelay } from '../../src/agent/schedule.js';
+import { StateFileError, StateStore, STATE_FILE, readAgentState } from '../../src/agent/state.js';
+import { healthWindow } from '../../src/health/index.js';
+import type { HealthCheck, HealthSpec } from '../../src/model/index.js';
+import { silentLog } from '../../src/base/log.js';
+import { CLI, rollgate } from '../helpers/cli.js';
+import { cleanup, projectRoot, tempDir } from '../helpers/fixtures.js';
 
 const dirs: string[] = [];
 const dir = () => {

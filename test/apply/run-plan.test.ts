@@ -6,17 +6,17 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { applyPlan, containerSpec, Journal, JournalError, LABEL, resumeJournal, type Applier, type StepRecord } from '../src/apply/index.js';
-import { silentLog } from '../src/base/log.js';
-import { socketFromHost } from '../src/apply/docker/engine.js';
-import { engineMessage, isConnectionError, portInUse } from '../src/apply/docker/errors.js';
-import { healthFromStatus, imageRefs } from '../src/apply/docker/observe.js';
-import { classifyPullError, registryOf } from '../src/apply/docker/pull.js';
-import { healthyDeadlineMs } from '../src/apply/docker/wait.js';
-import { plan as makePlan } from '../src/diff/index.js';
-import { emptyObservedState, type Step } from '../src/model/index.js';
-import { app, desired, running, svc } from './helpers/builders.js';
-import { cleanup, tempDir } from './helpers/fixtures.js';
+import { applyPlan, containerSpec, Journal, JournalError, LABEL, resumeJournal, type Applier, type StepRecord } from '../../src/apply/index.js';
+import { silentLog } from '../../src/base/log.js';
+import { socketFromHost } from '../../src/apply/docker/engine.js';
+import { engineMessage, isConnectionError, portInUse } from '../../src/apply/docker/errors.js';
+import { healthFromStatus, imageRefs } from '../../src/apply/docker/observe.js';
+import { classifyPullError, registryOf } from '../../src/apply/docker/pull.js';
+import { healthyDeadlineMs } from '../../src/apply/docker/wait.js';
+import { plan as makePlan } from '../../src/diff/index.js';
+import { emptyObservedState, type Step } from '../../src/model/index.js';
+import { app, desired, running, svc } from '../helpers/builders.js';
+import { cleanup, tempDir } from '../helpers/fixtures.js';
 
 describe('container request from a Compose service', () => {
   const s = svc('api', 'reg:5000/api:2', {

@@ -10,8 +10,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { rollgate } from './helpers/cli.js';
-import { DeviceLab, requireMenderTools } from './helpers/devices.js';
+import { rollgate } from '../helpers/cli.js';
+import { DeviceLab, requireMenderTools } from '../helpers/devices.js';
 
 const skip = requireMenderTools();
 const v = (n: number) => (type: string) => `${type}-v${n}`;

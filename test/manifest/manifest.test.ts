@@ -6,9 +6,9 @@ import {
   loadDesiredState,
   validateFleetRepo,
   DirectorySource,
-} from '../src/manifest/index.js';
-import { CANARY, COMPOSE, CONSTRAINTS, ExampleCopy, FLEET, GATEWAY, HEALTH, MANIFEST } from './helpers/example-copy.js';
-import { cleanup, exampleBareRepo, tempDir } from './helpers/fixtures.js';
+} from '../../src/manifest/index.js';
+import { CANARY, COMPOSE, CONSTRAINTS, ExampleCopy, FLEET, GATEWAY, HEALTH, MANIFEST } from '../helpers/example-copy.js';
+import { cleanup, exampleBareRepo, tempDir } from '../helpers/fixtures.js';
 
 function hasProblem(
   problems: { file: string; line?: number; column?: number; message: string }[],

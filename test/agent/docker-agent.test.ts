@@ -9,11 +9,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type Docker from 'dockerode';
-import { LABEL } from '../src/apply/index.js';
-import { AgentProcess, lastHistory } from './helpers/agent-process.js';
-import { requireDocker } from './helpers/docker-tests.js';
-import { cleanup, tempDir } from './helpers/fixtures.js';
-import { startGitServer, type GitServer } from './helpers/git-server.js';
+import { LABEL } from '../../src/apply/index.js';
+import { AgentProcess, lastHistory } from '../helpers/agent-process.js';
+import { requireDocker } from '../helpers/docker-tests.js';
+import { cleanup, tempDir } from '../helpers/fixtures.js';
+import { startGitServer, type GitServer } from '../helpers/git-server.js';
 
 const env = requireDocker();
 

@@ -8,14 +8,14 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type Docker from 'dockerode';
 import { createServer, type Server } from 'node:net';
-import { DockerApplier, Engine, hostPaths, LABEL } from '../src/apply/index.js';
-import { silentLog, type Log } from '../src/base/log.js';
-import { reconcileOnce } from '../src/gateway/reconcile.js';
-import type { DesiredState } from '../src/model/index.js';
-import { AppRepo } from './helpers/app-repo.js';
-import { requireDocker } from './helpers/docker-tests.js';
-import { cleanup, tempDir } from './helpers/fixtures.js';
-import { exec, httpText, probeCommand } from './helpers/container-io.js';
+import { DockerApplier, Engine, hostPaths, LABEL } from '../../src/apply/index.js';
+import { silentLog, type Log } from '../../src/base/log.js';
+import { reconcileOnce } from '../../src/gateway/reconcile.js';
+import type { DesiredState } from '../../src/model/index.js';
+import { AppRepo } from '../helpers/app-repo.js';
+import { requireDocker } from '../helpers/docker-tests.js';
+import { cleanup, tempDir } from '../helpers/fixtures.js';
+import { exec, httpText, probeCommand } from '../helpers/container-io.js';
 
 const env = requireDocker();
 

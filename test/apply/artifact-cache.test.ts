@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
-import { ArtifactCache } from '../src/apply/index.js';
-import { silentLog } from '../src/base/log.js';
-import { cleanup, tempDir } from './helpers/fixtures.js';
+import { ArtifactCache } from '../../src/apply/index.js';
+import { silentLog } from '../../src/base/log.js';
+import { cleanup, tempDir } from '../helpers/fixtures.js';
 
 describe('artifact cache', () => {
   const dir = tempDir('rollgate-cache-');

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { GitSync, SyncError } from '../src/sync/index.js';
-import { GitObjectSource } from '../src/manifest/index.js';
-import { cleanup, exampleBareRepo, run, tempDir } from './helpers/fixtures.js';
-import { startGitServer, type GitServer } from './helpers/git-server.js';
+import { GitSync, SyncError } from '../../src/sync/index.js';
+import { GitObjectSource } from '../../src/manifest/index.js';
+import { cleanup, exampleBareRepo, run, tempDir } from '../helpers/fixtures.js';
+import { startGitServer, type GitServer } from '../helpers/git-server.js';
 
 const noSleep = async () => {};
 

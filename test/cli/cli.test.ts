@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Plan } from '../src/model/index.js';
-import { ExampleCopy, COMPOSE } from './helpers/example-copy.js';
-import { cleanup, exampleBareRepo, projectRoot, tempDir } from './helpers/fixtures.js';
-import { startGitServer, type GitServer } from './helpers/git-server.js';
-import { rollgate } from './helpers/cli.js';
+import type { Plan } from '../../src/model/index.js';
+import { ExampleCopy, COMPOSE } from '../helpers/example-copy.js';
+import { cleanup, exampleBareRepo, projectRoot, tempDir } from '../helpers/fixtures.js';
+import { startGitServer, type GitServer } from '../helpers/git-server.js';
+import { rollgate } from '../helpers/cli.js';
 
 describe('rollgate diff against a real git server', () => {
   let root: string;
@@ -228,7 +228,7 @@ describe("a gateway's variables: --var-file and --var, as the agent's gateway.va
       assert.equal(out.code, 2, out.err);
       const plan = JSON.parse(out.out) as Plan;
       assert.ok(plan.changes.length > 0);
-      const { readVariables } = await import('../src/gateway/gateway.js');
+      const { readVariables } = await import('../../src/gateway/gateway.js');
       assert.deepEqual(
         await readVariables([file], ['SITE=hamburg']),
         { BROKER: 'http://10.0.0.5:1883/', SITE: 'hamburg' },

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { plan, PlanError } from '../src/diff/index.js';
-import { emptyObservedState, type Plan, type Step } from '../src/model/index.js';
-import { app, comp, desired, running, svc } from './helpers/builders.js';
+import { plan, PlanError } from '../../src/diff/index.js';
+import { emptyObservedState, type Plan, type Step } from '../../src/model/index.js';
+import { app, comp, desired, running, svc } from '../helpers/builders.js';
 
 const ids = (steps: Step[]) => steps.map((s) => s.id);
 const stage = (p: Plan, name: string) => p.stages.find((s) => s.name === name)!;
@@ -595,10 +595,10 @@ describe('planner: depends_on restart', () => {
 
 describe('planner: x-rollgate.recreate_volumes', () => {
   test('a volume whose definition changed is a new volume beside the old one, and its services move to it', async () => {
-    const { DirectorySource, loadDesiredState } = await import('../src/manifest/index.js');
+    const { DirectorySource, loadDesiredState } = await import('../../src/manifest/index.js');
     const { mkdirSync, writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
-    const { tempDir, cleanup } = await import('./helpers/fixtures.js');
+    const { tempDir, cleanup } = await import('../helpers/fixtures.js');
     const dir = tempDir('rollgate-recreate-');
     try {
       mkdirSync(join(dir, 'app'));

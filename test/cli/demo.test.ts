@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { runDemo } from './helpers/demo.js';
+import { runDemo } from '../helpers/demo.js';
 
 test('npm run demo without a Docker Engine: devices only, said loudly; v1 out, v2 rolled back and refused, the fixed v2 out', async () => {
   const r = await runDemo({ DOCKER_HOST: 'unix:///nonexistent/docker.sock' });

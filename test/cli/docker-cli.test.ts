@@ -7,13 +7,13 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
-import { LABEL } from '../src/apply/index.js';
-import { JOURNAL_FILE } from '../src/gateway/reconcile.js';
-import type { DesiredState, Plan } from '../src/model/index.js';
-import { AppRepo, GATEWAY } from './helpers/app-repo.js';
-import { rollgateWith } from './helpers/cli.js';
-import { requireDocker } from './helpers/docker-tests.js';
-import { cleanup, tempDir } from './helpers/fixtures.js';
+import { LABEL } from '../../src/apply/index.js';
+import { JOURNAL_FILE } from '../../src/gateway/reconcile.js';
+import type { DesiredState, Plan } from '../../src/model/index.js';
+import { AppRepo, GATEWAY } from '../helpers/app-repo.js';
+import { rollgateWith } from '../helpers/cli.js';
+import { requireDocker } from '../helpers/docker-tests.js';
+import { cleanup, tempDir } from '../helpers/fixtures.js';
 
 const env = requireDocker();
 

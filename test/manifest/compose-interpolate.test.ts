@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { interpolate, InterpolationError, parseEnvFile } from '../src/manifest/compose/index.js';
+import { interpolate, InterpolationError, parseEnvFile } from '../../src/manifest/compose/index.js';
 
 const vars = new Map([
   ['SET', 'value'],

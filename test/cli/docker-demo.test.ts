@@ -5,9 +5,9 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { LABEL } from '../src/apply/index.js';
-import { runDemo } from './helpers/demo.js';
-import { requireDocker } from './helpers/docker-tests.js';
+import { LABEL } from '../../src/apply/index.js';
+import { runDemo } from '../helpers/demo.js';
+import { requireDocker } from '../helpers/docker-tests.js';
 
 const env = requireDocker();
 

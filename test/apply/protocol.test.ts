@@ -12,9 +12,9 @@ import {
   STATES,
   timeoutOf,
   type InterfaceTarget,
-} from '../src/apply/index.js';
-import { stateTimeouts } from '../src/gateway/gateway.js';
-import { projectRoot } from './helpers/fixtures.js';
+} from '../../src/apply/index.js';
+import { stateTimeouts } from '../../src/gateway/gateway.js';
+import { projectRoot } from '../helpers/fixtures.js';
 import {
   parseChoice,
   parseIdentity,
@@ -23,8 +23,8 @@ import {
   parseNeedsUnpacked,
   parseSupportsRollback,
   providedVersion,
-} from '../src/apply/interface/protocol.js';
-import { dirNameOf } from '../src/apply/interface/work-dir.js';
+} from '../../src/apply/interface/protocol.js';
+import { dirNameOf } from '../../src/apply/interface/work-dir.js';
 
 const t: InterfaceTarget = {
   key: 'R456',

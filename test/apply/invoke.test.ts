@@ -6,10 +6,10 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, test } from 'node:test';
-import { InterfaceError } from '../src/apply/index.js';
-import { type Log } from '../src/base/log.js';
-import { invoke, type Invocation } from '../src/apply/interface/invoke.js';
-import { cleanup, tempDir } from './helpers/fixtures.js';
+import { InterfaceError } from '../../src/apply/index.js';
+import { type Log } from '../../src/base/log.js';
+import { invoke, type Invocation } from '../../src/apply/interface/invoke.js';
+import { cleanup, tempDir } from '../helpers/fixtures.js';
 
 const dir = tempDir('rollgate-invoke-');
 after(() => cleanup(dir));

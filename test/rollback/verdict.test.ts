@@ -1,0 +1,374 @@
+// The rollback policy as a table: every row an outcome and a gateway state, and what the policy
+// must make of them — the state after, the verdict, the next action. Pure: no process, no Docker,
+// no git server.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { emptyState, type AgentState, type BadCommit, type ConditionType } from '../../src/model/index.js';
+import {
+  afterPoll,
+  beginAttempt,
+  decide,
+  MAX_INTERRUPTED_ATTEMPTS,
+  type Decision,
+  type Outcome,
+  type TransactionSummary,
+} from '../../src/rollback/index.js';
+
+const AT = '2026-11-30T10:00:00.000Z';
+const GOOD = 'a'.repeat(40);
+const NEW = 'b'.repeat(40);
+const OLDER = 'c'.repeat(40);
+
+function gateway(over: Partial<AgentState> = {}): AgentState {
+  return {
+    ...emptyState(),
+    applied: { commit: GOOD, at: 'earlier' },
+    lastGood: { commit: GOOD, at: 'earlier' },
+    ...over,
+  };
+}
+
+const inProgress = (attempts: number) => ({ inProgress: { commit: NEW, since: 'earlier', attempts } });
+const txn = (status: TransactionSummary['status'], over: Partial<TransactionSummary> = {}): TransactionSummary => ({
+  status,
+  ran: ['pull web', 'start web'],
+  undone: status === 'applied' || status === 'prepare-failed' ? [] : ['undo start web'],
+  undoErrors: [],
+  ...over,
+});
+const healthBad: BadCommit = { commit: NEW, kind: 'health-failed', reason: 'api down', at: 'earlier' };
+
+interface Expect {
+  next: Decision['next']['action'];
+  verdict?: string;
+  /** The bad record of NEW, by kind; null: none. */
+  bad?: BadCommit['kind'] | null;
+  badReason?: RegExp;
+  applied?: string | null;
+  lastGood?: string | null;
+  inProgress?: boolean;
+  lastGoodUnhealthy?: boolean;
+  history?: string;
+  /** Conditions as TYPE=Status. */
+  conditions?: Partial<Record<ConditionType, string>>;
+  rollBackTo?: string | null;
+  pin?: string;
+  /** The state object is returned as it was (nothing to write). */
+  unchangedState?: boolean;
+}
+
+interface Row {
+  name: string;
+  state: AgentState;
+  outcome: Outcome;
+  expect: Expect;
+}
+
+const rows: Row[] = [
+  {
+    name: 'applied and healthy: the commit is applied and the last good one',
+    state: gateway({ ...inProgress(1), lastError: { at: 'x', message: 'old' } }),
+    outcome: { kind: 'transaction', commit: NEW, transaction: txn('applied') },
+    expect: {
+      next: 'done',
+      verdict: 'applied',
+      applied: NEW,
+      lastGood: NEW,
+      inProgress: false,
+      history: 'applied',
+      pin: NEW,
+      conditions: { Ready: 'True', Healthy: 'True', Stalled: 'False' },
+      bad: null,
+    },
+  },
+  {
+    name: 'a commit with nothing to change on this gateway is applied and good',
+    state: gateway(inProgress(1)),
+    outcome: { kind: 'transaction', commit: NEW },
+    expect: { next: 'done', verdict: 'no-change', applied: NEW, lastGood: NEW, history: 'applied', pin: NEW },
+  },
+  {
+    name: 'health failed: recorded as bad before the undo (safety rule 6), then the undo goes on',
+    state: gateway(inProgress(1)),
+    outcome: { kind: 'failing', commit: NEW, error: 'api down', step: 'start web', healthFailed: true },
+    expect: { next: 'undo', bad: 'health-failed', badReason: /api down/, applied: GOOD, inProgress: true },
+  },
+  {
+    name: 'a step failed: recorded as apply-failed before the undo',
+    state: gateway(inProgress(1)),
+    outcome: { kind: 'failing', commit: NEW, error: 'port in use', step: 'start web', healthFailed: false },
+    expect: { next: 'undo', bad: 'apply-failed', badReason: /port in use/ },
+  },
+  {
+    name: 'health failed and the transaction rolled back: back to the last good commit, the record kept',
+    state: gateway({ ...inProgress(1), bad: [healthBad] }),
+    outcome: { kind: 'transaction', commit: NEW, transaction: txn('rolled-back', { error: 'api down' }) },
+    expect: { next: 'roll-back', rollBackTo: GOOD, bad: 'health-failed', inProgress: false, applied: GOOD },
+  },
+  {
+    name: 'apply failed before the failure hook ran: recorded now as apply-failed, then rolled back',
+    state: gateway(inProgress(1)),
+    outcome: {
+      kind: 'transaction',
+      commit: NEW,
+      transaction: txn('rolled-back', { error: 'no such image', failedStep: 'pull web' }),
+    },
+    expect: { next: 'roll-back', rollBackTo: GOOD, bad: 'apply-failed', badReason: /no such image/ },
+  },
+  {
+    name: 'a failure with no last good commit: nothing to roll back to',
+    state: { ...emptyState(), ...inProgress(1) },
+    outcome: { kind: 'transaction', commit: NEW, transaction: txn('rolled-back', { error: 'boom' }) },
+    expect: { next: 'roll-back', rollBackTo: null, bad: 'apply-failed' },
+  },
+  {
+    name: 'undo incomplete: recorded with what could not be put back, stalled, no rollback on top',
+    state: gateway({ ...inProgress(1), bad: [healthBad] }),
+    outcome: {
+      kind: 'transaction',
+      commit: NEW,
+      transaction: txn('rollback-incomplete', { error: 'api down', undoErrors: ['web: engine gone'] }),
+    },
+    expect: {
+      next: 'done',
+      verdict: 'rollback-incomplete',
+      bad: 'rollback-incomplete',
+      badReason: /api down; could not put back: web: engine gone/,
+      applied: GOOD,
+      history: 'rollback-incomplete',
+      conditions: { Ready: 'False', Healthy: 'Unknown', Stalled: 'True' },
+    },
+  },
+  {
+    name: 'prepare failed: nothing running was touched, not bad, retried',
+    state: gateway(inProgress(1)),
+    outcome: { kind: 'transaction', commit: NEW, transaction: txn('prepare-failed', { error: 'registry down' }) },
+    expect: {
+      next: 'retry',
+      verdict: 'prepare-failed',
+      bad: null,
+      applied: GOOD,
+      inProgress: false,
+      history: 'prepare-failed',
+      conditions: { Ready: 'False', Stalled: 'False' },
+    },
+  },
+  {
+    name: 'rejected (does not load): recorded as invalid, nothing touched, stalled until the branch moves',
+    state: gateway(),
+    outcome: { kind: 'invalid', commit: NEW, reason: 'compose.yaml:3: unknown key' },
+    expect: {
+      next: 'done',
+      verdict: 'rejected',
+      bad: 'invalid',
+      applied: GOOD,
+      history: 'rejected',
+      conditions: { Ready: 'False', Stalled: 'True' },
+    },
+  },
+  {
+    name: 'rejected (no plan reaches it): recorded as invalid, the attempt ended',
+    state: gateway(inProgress(1)),
+    outcome: { kind: 'invalid', commit: NEW, reason: 'no plan: volume data changed', noPlan: true },
+    expect: { next: 'done', verdict: 'rejected', bad: 'invalid', inProgress: false, history: 'rejected' },
+  },
+  {
+    name: 'rolled back to a healthy last good commit',
+    state: gateway({ bad: [healthBad], lastGoodUnhealthy: { commit: GOOD, reason: 'old', at: 'x' } }),
+    outcome: { kind: 'rollback', failed: healthBad, rollback: { to: GOOD, converged: true, steps: [], healthy: true }, ran: [] },
+    expect: {
+      next: 'done',
+      verdict: 'rolled-back',
+      applied: GOOD,
+      lastGood: GOOD,
+      lastGoodUnhealthy: false,
+      history: 'rolled-back',
+      conditions: { Ready: 'False', Healthy: 'True', Stalled: 'True' },
+    },
+  },
+  {
+    name: 'last good unhealthy: said so, and nothing rolled back further',
+    state: gateway({ bad: [healthBad] }),
+    outcome: {
+      kind: 'rollback',
+      failed: healthBad,
+      rollback: { to: GOOD, converged: true, steps: ['start web'], healthy: false, healthReason: 'db down' },
+      ran: [],
+    },
+    expect: {
+      next: 'done',
+      verdict: 'last-good-unhealthy',
+      applied: GOOD,
+      lastGoodUnhealthy: true,
+      history: 'last-good-unhealthy',
+      conditions: { Ready: 'False', Healthy: 'False', Stalled: 'True' },
+    },
+  },
+  {
+    name: 'converging to the last good commit failed: the gateway is not said to run it',
+    state: gateway({ applied: { commit: NEW, at: 'x' }, bad: [healthBad] }),
+    outcome: {
+      kind: 'rollback',
+      failed: healthBad,
+      rollback: { to: GOOD, converged: false, convergeError: 'engine gone', steps: [] },
+      ran: [],
+    },
+    expect: { next: 'done', verdict: 'rolled-back', applied: NEW, lastGood: GOOD, history: 'rolled-back' },
+  },
+  {
+    name: 'no last good commit to roll back to: the gateway runs nothing recorded',
+    state: { ...emptyState(), applied: { commit: NEW, at: 'x' }, bad: [healthBad] },
+    outcome: { kind: 'rollback', failed: healthBad, rollback: { converged: true, steps: [] }, ran: [] },
+    expect: { next: 'done', verdict: 'rolled-back', applied: null, lastGood: null, history: 'rolled-back' },
+  },
+  // ---- resumed after a crash, by the phase the journal was in
+  {
+    name: 'resumed, crash in prepare: nothing touched, tried again (attempt 1)',
+    state: gateway(inProgress(1)),
+    outcome: { kind: 'interrupted', commit: NEW, resumed: { action: 'nothing-touched' } },
+    expect: { next: 'retry', unchangedState: true },
+  },
+  {
+    name: 'resumed, crash in stages: put back, tried again (attempt 2)',
+    state: gateway(inProgress(2)),
+    outcome: { kind: 'interrupted', commit: NEW, resumed: { action: 'rolled-back' } },
+    expect: { next: 'retry', unchangedState: true, bad: null },
+  },
+  {
+    name: 'resumed, crash in confirm after a planned reboot: continued to its end and applied',
+    state: gateway(inProgress(1)),
+    outcome: { kind: 'interrupted', commit: NEW, resumed: { action: 'continued', transaction: txn('applied') } },
+    expect: { next: 'done', verdict: 'applied', applied: NEW, lastGood: NEW, inProgress: false, history: 'applied', pin: NEW },
+  },
+  {
+    name: 'resumed, crash in commit or finalize: finished, and the commit is good',
+    state: gateway(inProgress(1)),
+    outcome: { kind: 'interrupted', commit: NEW, resumed: { action: 'finished' } },
+    expect: { next: 'done', verdict: 'no-change', applied: NEW, lastGood: NEW, history: 'applied', pin: NEW },
+  },
+  {
+    name: 'resumed, crash in rolling-back from a health failure: the rollback finished, then back to last good',
+    state: gateway({ ...inProgress(1), bad: [healthBad] }),
+    outcome: {
+      kind: 'interrupted',
+      commit: NEW,
+      resumed: { action: 'rolled-back', transaction: txn('rolled-back', { error: 'api down' }) },
+    },
+    expect: { next: 'roll-back', rollBackTo: GOOD, bad: 'health-failed', inProgress: false },
+  },
+  {
+    name: 'resumed, the crash came after the bad record: back to the last good commit',
+    state: gateway({ ...inProgress(1), bad: [healthBad] }),
+    outcome: { kind: 'interrupted', commit: NEW, resumed: { action: 'rolled-back' } },
+    expect: { next: 'roll-back', rollBackTo: GOOD, inProgress: false },
+  },
+  {
+    name: 'no journal: ask whether the gateway already runs the commit',
+    state: gateway(inProgress(1)),
+    outcome: { kind: 'interrupted', commit: NEW },
+    expect: { next: 'check-live', unchangedState: true },
+  },
+  {
+    name: 'no journal, and the gateway runs it: the crash came after health, before the state file said so',
+    state: gateway(inProgress(1)),
+    outcome: { kind: 'interrupted', commit: NEW, matchesLive: true },
+    expect: { next: 'done', verdict: 'no-change', applied: NEW, lastGood: NEW, history: 'applied', pin: NEW },
+  },
+  {
+    name: 'no journal, not running it, attempt 2: tried again',
+    state: gateway(inProgress(2)),
+    outcome: { kind: 'interrupted', commit: NEW, matchesLive: false },
+    expect: { next: 'retry', unchangedState: true },
+  },
+  {
+    name: `interrupted ${MAX_INTERRUPTED_ATTEMPTS} times: bad, and back to the last good commit`,
+    state: gateway(inProgress(MAX_INTERRUPTED_ATTEMPTS)),
+    outcome: { kind: 'interrupted', commit: NEW, resumed: { action: 'rolled-back' } },
+    expect: {
+      next: 'roll-back',
+      rollBackTo: GOOD,
+      bad: 'interrupted',
+      badReason: /interrupted 3 times/,
+      inProgress: false,
+    },
+  },
+];
+
+function check(d: Decision, before: AgentState, e: Expect): void {
+  assert.equal(d.next.action, e.next, 'next action');
+  if (e.verdict !== undefined) assert.equal(d.verdict?.reason, e.verdict, 'verdict');
+  else assert.equal(d.verdict, undefined, 'no verdict yet');
+  const s = d.state;
+  const bad = s.bad.find((b) => b.commit === NEW);
+  if (e.bad === null) assert.equal(bad, undefined, 'no bad record');
+  else if (e.bad !== undefined) assert.equal(bad?.kind, e.bad, 'bad kind');
+  if (e.badReason) assert.match(bad?.reason ?? '', e.badReason);
+  if (e.applied !== undefined) assert.equal(s.applied?.commit ?? null, e.applied, 'applied');
+  if (e.lastGood !== undefined) assert.equal(s.lastGood?.commit ?? null, e.lastGood, 'last good');
+  if (e.inProgress !== undefined) assert.equal(s.inProgress !== undefined, e.inProgress, 'in progress');
+  if (e.lastGoodUnhealthy !== undefined) assert.equal(s.lastGoodUnhealthy !== undefined, e.lastGoodUnhealthy);
+  if (e.history !== undefined) {
+    assert.equal(s.history.length, before.history.length + 1, 'one history entry');
+    assert.equal(s.history.at(-1)?.event, e.history);
+  } else assert.equal(s.history.length, before.history.length, 'no history entry');
+  for (const [type, status] of Object.entries(e.conditions ?? {}))
+    assert.equal(s.conditions.find((c) => c.type === type)?.status, status, `condition ${type}`);
+  if (e.rollBackTo !== undefined) {
+    assert.ok(d.next.action === 'roll-back');
+    assert.equal(d.next.lastGood ?? null, e.rollBackTo, 'rolls back to');
+    assert.equal(d.next.failed.commit, NEW);
+  }
+  assert.equal(d.pin, e.pin, 'pinned commit');
+  if (e.unchangedState) assert.equal(s, before, 'the state is returned as it was');
+}
+
+describe('the rollback policy (decide), as a table', () => {
+  for (const row of rows)
+    test(row.name, () => {
+      const before = structuredClone(row.state);
+      const d = decide(row.state, row.outcome, AT);
+      assert.deepEqual(row.state, before, 'the input state is not changed');
+      check(d, row.state, row.expect);
+    });
+});
+
+describe('the rollback policy around a commit', () => {
+  test('a bad commit at the branch head is skipped, even when a drift check is due (safety rule 5)', () => {
+    const s = gateway({ bad: [healthBad] });
+    assert.equal(afterPoll(s, NEW, true).action, 'skip-bad');
+    assert.equal(afterPoll(s, GOOD, true).action, 'check-drift');
+    assert.equal(afterPoll(s, GOOD, false).action, 'nothing');
+    assert.equal(afterPoll(s, OLDER, false).action, 'apply');
+  });
+
+  test('attempts at one commit are counted; another commit starts again at 1', () => {
+    let s = beginAttempt(gateway(), NEW, AT);
+    s = beginAttempt(s, NEW, AT);
+    assert.equal(s.inProgress?.attempts, 2);
+    assert.equal(beginAttempt(s, OLDER, AT).inProgress?.attempts, 1);
+  });
+
+  test('health failure end to end: recorded, rolled back, the last good commit runs and is healthy', () => {
+    let s = beginAttempt(gateway(), NEW, AT);
+    const failing = decide(s, { kind: 'failing', commit: NEW, error: 'api down', healthFailed: true }, AT);
+    s = failing.state;
+    const ended = decide(s, { kind: 'transaction', commit: NEW, transaction: txn('rolled-back') }, AT);
+    assert.equal(ended.next.action, 'roll-back');
+    if (ended.next.action !== 'roll-back') return;
+    assert.deepEqual(ended.next.ran, ['pull web', 'start web', 'undo start web']);
+    const back = decide(
+      ended.state,
+      { kind: 'rollback', failed: ended.next.failed, rollback: { to: GOOD, converged: true, steps: [], healthy: true }, ran: ended.next.ran },
+      AT,
+    );
+    assert.equal(back.verdict?.reason, 'rolled-back');
+    assert.equal(back.verdict?.to, GOOD);
+    assert.equal(back.verdict?.detail, 'api down');
+    assert.equal(back.state.bad.length, 1);
+    assert.equal(back.state.lastAttempted?.commit, NEW);
+    assert.equal(back.state.lastAttempted?.reason, 'rolled-back');
+    // The commit is never applied again on its own.
+    assert.equal(afterPoll(back.state, NEW, false).action, 'skip-bad');
+  });
+});
