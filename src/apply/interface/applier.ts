@@ -20,6 +20,7 @@ import { UndoImpossibleError, type Applier, type StepContext, type StepRecord } 
 import type { Log } from '../../base/log.js';
 import { ArtifactCache, DEFAULT_DOWNLOAD, type DownloadOptions } from './artifact-cache.js';
 import { readRecord, writeRecord, type ComponentRecord, type UpdateInFlight } from './component-record.js';
+import { advance, reached, rollbackDone, undoOwed, type UpdateProgress } from './update-progress.js';
 import { invoke, InterfaceError, type InvocationResult } from './invoke.js';
 import { ARTIFACT_HEAD_BYTES, incompatibility, readArtifactHeader } from '../../manifest/mender-artifact.js';
 import {
@@ -121,6 +122,13 @@ async function bootId(): Promise<string | undefined> {
   }
 }
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/** Moves an update to its next state (the transition table checks it); the caller saves the record. */
+function move(u: UpdateInFlight, to: UpdateProgress): void {
+  const next = advance(u, to);
+  u.progress = next.progress;
+  if (next.forwardTo) u.forwardTo = next.forwardTo;
+}
 
 function componentKey(step: Step): string {
   if (step.target.kind !== 'component') throw new Error(`${step.id} is not a component step`);
@@ -427,6 +435,7 @@ export class InterfaceApplier implements Applier {
       to: c.version,
       supportsRollback: false,
       unpacked,
+      progress: 'downloading',
     };
     await this.save(dirs, {
       schema: 'rollgate.component/v1',
@@ -446,6 +455,7 @@ export class InterfaceApplier implements Applier {
     await settleFiles(dirs.work, items, r.consumed ?? new Set());
     // The protocol asks SupportsRollback once Download completed.
     update.supportsRollback = await this.ask(t, 'SupportsRollback', dirs.work, ctx.log, parseSupportsRollback);
+    move(update, 'downloaded');
     await this.save(dirs, {
       schema: 'rollgate.component/v1',
       target: t,
@@ -466,12 +476,12 @@ export class InterfaceApplier implements Applier {
 
   private async install(step: Step, ctx: StepContext): Promise<Omit<StepRecord, 'status'>> {
     const { rec, dirs } = await this.record(step);
-    rec.update.installStarted = true;
+    move(rec.update, 'installing');
     rec.update.bootId = await bootId();
     await this.save(dirs, rec);
     await this.call(rec.target, 'ArtifactInstall', dirs.work, ctx.log);
     // The protocol asks NeedsArtifactReboot after ArtifactInstall (a package manager may only know then).
-    rec.update.installDone = true;
+    move(rec.update, 'installed');
     rec.update.reboot = await this.ask(rec.target, 'NeedsArtifactReboot', dirs.work, ctx.log, parseNeedsReboot);
     await this.save(dirs, rec);
     ctx.log.info(
@@ -485,7 +495,7 @@ export class InterfaceApplier implements Applier {
     const { rec, dirs } = await this.record(step);
     const t = rec.target;
     if ((rec.update.reboot ?? 'No') === 'No') return {};
-    rec.update.rebooted = true;
+    move(rec.update, 'rebooting');
     if (rec.update.reboot === 'Automatic') {
       const now = await bootId();
       if (now !== undefined) rec.update.rebootBootId = now;
@@ -542,7 +552,7 @@ export class InterfaceApplier implements Applier {
     const { rec, dirs } = await this.record(step);
     await this.call(rec.target, 'ArtifactCommit', dirs.work, ctx.log);
     rec.installed = rec.update.to;
-    rec.update.committed = true;
+    move(rec.update, 'committed');
     await this.save(dirs, rec);
     // A component that does not report the version it was given did not take the update, whatever
     // its exit codes said: it is a failed update, rolled back, not "applied" and reinstalled forever.
@@ -623,14 +633,15 @@ export class InterfaceApplier implements Applier {
   ): Promise<void> {
     const u = rec.update;
     const t = rec.target;
-    if (!u.installStarted) return;
+    if (!undoOwed(u)) return;
     if (!u.supportsRollback) {
       await this.call(t, 'ArtifactFailure', dirs.work, ctx.log).catch((err: unknown) =>
         ctx.log.warn({ component: t.key }, message(err)),
       );
-      u.installStarted = false;
+      const installed = reached(u, 'installed');
+      move(u, 'failed');
       const cannot = `interface "${t.interface}" does not support rollback (SupportsRollback: No)`;
-      if (u.installDone) {
+      if (installed) {
         // It runs the new version now: the record says so, so the next apply does not install it
         // again (an Update Module answers no Provides; the record is all rollgate knows).
         rec.installed = u.to;
@@ -651,24 +662,29 @@ export class InterfaceApplier implements Applier {
       );
       await this.save(dirs, rec);
     }
-    if (!u.rolledBack) {
+    if (!rollbackDone(u)) {
+      if (u.progress !== 'rolling-back') {
+        move(u, 'rolling-back');
+        await this.save(dirs, rec);
+      }
       await this.call(t, 'ArtifactRollback', dirs.work, ctx.log);
-      u.rolledBack = true;
+      move(u, 'rolled-back');
       await this.save(dirs, rec);
     }
     // A peripheral may have rebooted into the new version without rollgate knowing (a power
     // cut), so one that reboots itself always gets its rollback reboot; the gateway reboots
     // back if it rebooted since the install, on purpose or not.
     const now = await bootId();
-    const gatewayRebooted = u.rebooted === true || (u.bootId !== undefined && u.bootId !== now);
+    const gatewayRebooted = reached(u, 'rebooting') || (u.bootId !== undefined && u.bootId !== now);
+    const rebootAsked = u.progress === 'rollback-rebooting';
     if (u.reboot === 'Yes') {
       await this.call(t, 'ArtifactRollbackReboot', dirs.work, ctx.log);
       await this.call(t, 'ArtifactVerifyRollbackReboot', dirs.work, ctx.log);
-    } else if (u.reboot === 'Automatic' && (gatewayRebooted || u.rollbackRebootRequested)) {
+    } else if (u.reboot === 'Automatic' && (gatewayRebooted || rebootAsked)) {
       // Asked for before, but rollgate was stopped before the reboot happened: ask again.
       const notYet = u.rollbackRebootBootId !== undefined && u.rollbackRebootBootId === now;
-      if (!u.rollbackRebootRequested || notYet) {
-        u.rollbackRebootRequested = true;
+      if (!rebootAsked || notYet) {
+        move(u, 'rollback-rebooting');
         if (now !== undefined) u.rollbackRebootBootId = now;
         await this.save(dirs, rec);
         try {
@@ -684,8 +700,9 @@ export class InterfaceApplier implements Applier {
       await this.call(t, 'ArtifactVerifyRollbackReboot', dirs.work, ctx.log);
     }
     await this.call(t, 'ArtifactFailure', dirs.work, ctx.log);
-    u.installStarted = false;
-    if (u.committed) {
+    const committed = reached(u, 'committed');
+    move(u, 'failed');
+    if (committed) {
       if (u.from !== undefined) rec.installed = u.from;
       else delete rec.installed;
     }

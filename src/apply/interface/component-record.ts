@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../../base/atomic-write.js';
 import type { InterfaceTarget, RebootNeed } from './protocol.js';
+import { fromLegacyFlags, type LegacyFlags, type UpdateProgress } from './update-progress.js';
 
 export interface UpdateInFlight {
   txn: string;
@@ -16,18 +17,12 @@ export interface UpdateInFlight {
   /** The gateway's boot id when the install started: a different one means it rebooted since. */
   bootId?: string;
   unpacked: boolean;
-  installStarted?: boolean;
-  /** ArtifactInstall returned success. */
-  installDone?: boolean;
-  /** The component went through its reboot (its own, or the gateway's). */
-  rebooted?: boolean;
+  /** How far the update has come (./update-progress.ts). */
+  progress: UpdateProgress;
+  forwardTo?: UpdateProgress;
   /** The boot id when the gateway reboot was asked for: still the same afterwards means it never happened. */
   rebootBootId?: string;
-  committed?: boolean;
-  rolledBack?: boolean;
-  /** A gateway reboot was asked for to finish the rollback. */
-  rollbackRebootRequested?: boolean;
-  /** The boot id when that rollback reboot was asked for. */
+  /** The boot id when the rollback's gateway reboot was asked for. */
   rollbackRebootBootId?: string;
 }
 
@@ -50,6 +45,13 @@ export async function readRecord(path: string): Promise<ComponentRecord | undefi
   try {
     const r = JSON.parse(text) as ComponentRecord;
     if (r.schema !== 'rollgate.component/v1') throw new Error(`schema "${String(r.schema)}"`);
+    // An update in flight recorded by an older rollgate, one flag per milestone.
+    if (r.update && r.update.progress === undefined) {
+      const legacy = r.update as UpdateInFlight & LegacyFlags;
+      const { installStarted, installDone, rebooted, committed, rolledBack, rollbackRebootRequested, ...rest } = legacy;
+      const flags = { installStarted, installDone, rebooted, committed, rolledBack, rollbackRebootRequested };
+      r.update = { ...rest, ...fromLegacyFlags(flags) };
+    }
     return r;
   } catch (err) {
     throw new Error(
