@@ -53,8 +53,8 @@ export class Agent {
   private servers: Server[] = [];
   private watcher?: FSWatcher;
   private timer?: NodeJS.Timeout;
-  private running?: Promise<Verdict>;
-  private queued?: Promise<Verdict>;
+  private running: Promise<Verdict> | undefined;
+  private queued: Promise<Verdict> | undefined;
   private stopping = false;
   private failuresInRow = 0;
   private lastDriftCheck = 0;

@@ -6,7 +6,6 @@ import { chmod, unlink } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import { join } from 'node:path';
 
-
 export interface ControlHandlers {
   sync(): Promise<unknown>;
   live(): unknown;

@@ -6,7 +6,6 @@ import { readFileSync } from 'node:fs';
 import { open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
-
 interface Holder {
   pid: number;
   /** Field 22 of /proc/<pid>/stat: clock ticks after boot; with the pid, unique. */

@@ -64,7 +64,7 @@ export class AgentMetrics {
 
   readonly condition = new Gauge({
     name: 'rollgate_condition',
-    help: 'The gateway\'s conditions (Ready, Healthy, Stalled) with status and reason; value 1.',
+    help: "The gateway's conditions (Ready, Healthy, Stalled) with status and reason; value 1.",
     labelNames: ['type', 'status', 'reason'],
     registers: [this.registry],
   });

@@ -28,7 +28,7 @@ export interface StepContext {
   /** The transaction id; objects an applier creates carry it so a crashed apply can find them. */
   txn: string;
   /** Absent when resuming from a journal: undo and finalize must not need it. */
-  desired?: DesiredState;
+  desired?: DesiredState | undefined;
   log: Log;
 }
 

@@ -27,7 +27,6 @@ export interface ApplyOptions {
 
 export type FailureHook = (error: string, failedStep?: string) => Promise<void>;
 
-
 export interface ApplyOutcome {
   txn: string;
   status: TransactionReason;

@@ -193,10 +193,7 @@ export async function statusReport(stateDir: string): Promise<StatusReport> {
     lastAttempted: st.lastAttempted ?? null,
     bad: st.bad,
     lastError: st.lastError ?? null,
-    conditions: [
-      ...st.conditions,
-      ...(agent ? [reconciling(agent.phase, agent.since, agent.commit)] : []),
-    ],
+    conditions: [...st.conditions, ...(agent ? [reconciling(agent.phase, agent.since, agent.commit)] : [])],
   };
 }
 

@@ -161,7 +161,10 @@ export class CommitLifecycle {
   private async error(commit: string | undefined, err: string): Promise<Verdict> {
     const v: Verdict = { reason: 'error', detail: err, ...(commit ? { commit } : {}) };
     const next = note(this.state as AgentState, v, now(), { error: err });
-    if (JSON.stringify(next.conditions) !== JSON.stringify(this.state.conditions) || next.lastError !== this.state.lastError)
+    if (
+      JSON.stringify(next.conditions) !== JSON.stringify(this.state.conditions) ||
+      next.lastError !== this.state.lastError
+    )
       await this.p.store.replace(next);
     this.p.events.verdict(v);
     return v;
@@ -222,7 +225,11 @@ export class CommitLifecycle {
     }))!;
   }
 
-  private async rollBack(failed: Verdict extends never ? never : Parameters<typeof rollBackToLastGood>[0], lastGood: string | undefined, ran: string[]): Promise<Verdict | undefined> {
+  private async rollBack(
+    failed: Verdict extends never ? never : Parameters<typeof rollBackToLastGood>[0],
+    lastGood: string | undefined,
+    ran: string[],
+  ): Promise<Verdict | undefined> {
     this.p.events.activity('rolling-back', failed.commit);
     this.p.events.rollingBack(failed.kind);
     const report = await rollBackToLastGood(failed, {
@@ -325,9 +332,14 @@ export class CommitLifecycle {
       resumed = { action: r.action, ...(r.outcome ? { transaction: summary(r.outcome) } : {}) };
     }
     if (!commit) return;
-    const o: Extract<Outcome, { kind: 'interrupted' }> = { kind: 'interrupted', commit, ...(resumed ? { resumed } : {}) };
+    const o: Extract<Outcome, { kind: 'interrupted' }> = {
+      kind: 'interrupted',
+      commit,
+      ...(resumed ? { resumed } : {}),
+    };
     let d = decide(this.state as AgentState, o, now());
-    if (d.next.action === 'check-live') d = decide(this.state as AgentState, { ...o, matchesLive: await this.matchesLive(commit) }, now());
+    if (d.next.action === 'check-live')
+      d = decide(this.state as AgentState, { ...o, matchesLive: await this.matchesLive(commit) }, now());
     if (d.next.action === 'retry') {
       const attempts = this.state.inProgress?.attempts ?? 1;
       this.p.log.warn(

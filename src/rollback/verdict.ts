@@ -97,7 +97,11 @@ const clone = (s: AgentState): AgentState => structuredClone(s);
 /** Records a verdict: history, conditions and the last attempted commit. */
 function recordVerdict(s: AgentState, v: Verdict, at: string, history = true): void {
   const message = v.detail;
-  const c = { reason: v.reason, ...(v.commit ? { commit: v.commit } : {}), ...(message !== undefined ? { message } : {}) };
+  const c = {
+    reason: v.reason,
+    ...(v.commit ? { commit: v.commit } : {}),
+    ...(message !== undefined ? { message } : {}),
+  };
   s.conditions = withVerdict(s.conditions, c, at);
   if (v.commit && v.reason !== 'resumed') s.lastAttempted = { commit: v.commit, at, reason: v.reason };
   if (history)
@@ -139,7 +143,13 @@ function applied(
 }
 
 /** After the transaction of `commit`: record, and say whether to roll back to the last good commit. */
-function afterTransaction(state: AgentState, commit: string, t: TransactionSummary | undefined, at: string, resumed = false): Decision {
+function afterTransaction(
+  state: AgentState,
+  commit: string,
+  t: TransactionSummary | undefined,
+  at: string,
+  resumed = false,
+): Decision {
   if (!t || t.status === 'applied') return applied(state, commit, at, t, resumed);
   const s = clone(state);
   if (t.status === 'prepare-failed') {
@@ -281,7 +291,12 @@ export function beginAttempt(state: AgentState, commit: string, at: string): Age
 }
 
 /** A verdict that changes no commit (a failed poll, a repaired drift): conditions, history, last error. */
-export function note(state: AgentState, v: Verdict, at: string, opts: { history?: boolean; error?: string } = {}): AgentState {
+export function note(
+  state: AgentState,
+  v: Verdict,
+  at: string,
+  opts: { history?: boolean; error?: string } = {},
+): AgentState {
   const s = clone(state);
   recordVerdict(s, v, at, opts.history ?? false);
   if (opts.error !== undefined && s.lastError?.message !== opts.error)
@@ -290,10 +305,7 @@ export function note(state: AgentState, v: Verdict, at: string, opts: { history?
 }
 
 export type PollDecision =
-  | { action: 'skip-bad'; bad: BadCommit }
-  | { action: 'apply' }
-  | { action: 'check-drift' }
-  | { action: 'nothing' };
+  { action: 'skip-bad'; bad: BadCommit } | { action: 'apply' } | { action: 'check-drift' } | { action: 'nothing' };
 
 /** After a poll found the branch at `commit`: skip a bad commit, apply a new one, check drift, or nothing. */
 export function afterPoll(state: AgentState, commit: string, driftDue: boolean): PollDecision {

@@ -22,7 +22,7 @@ const env = requireDocker();
 /** Every log line, for assertions on what operators see. */
 class Recorder implements Log {
   lines: { level: string; msg: string; obj: Record<string, unknown> }[] = [];
-  onLine?: (msg: string) => void;
+  onLine: ((msg: string) => void) | undefined;
   private add = (level: string) => (obj: Record<string, unknown>, msg: string) => {
     this.lines.push({ level, msg, obj });
     this.onLine?.(msg);

@@ -6,7 +6,16 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { applyPlan, containerSpec, Journal, JournalError, LABEL, resumeJournal, type Applier, type StepRecord } from '../../src/apply/index.js';
+import {
+  applyPlan,
+  containerSpec,
+  Journal,
+  JournalError,
+  LABEL,
+  resumeJournal,
+  type Applier,
+  type StepRecord,
+} from '../../src/apply/index.js';
 import { silentLog } from '../../src/base/log.js';
 import { socketFromHost } from '../../src/apply/docker/engine.js';
 import { engineMessage, isConnectionError, portInUse } from '../../src/apply/docker/errors.js';

@@ -34,19 +34,96 @@ describe('update progress: the transition table', () => {
 });
 
 describe('update progress: what an undo owes, by where the update got to', () => {
-  const rows: { path: UpdateProgress[]; owed: boolean; rolledBack: boolean; installed: boolean; rebooted: boolean; committed: boolean }[] = [
+  const rows: {
+    path: UpdateProgress[];
+    owed: boolean;
+    rolledBack: boolean;
+    installed: boolean;
+    rebooted: boolean;
+    committed: boolean;
+  }[] = [
     { path: ['downloading'], owed: false, rolledBack: false, installed: false, rebooted: false, committed: false },
-    { path: ['downloading', 'downloaded'], owed: false, rolledBack: false, installed: false, rebooted: false, committed: false },
-    { path: ['downloaded', 'installing'], owed: true, rolledBack: false, installed: false, rebooted: false, committed: false },
-    { path: ['installing', 'installed'], owed: true, rolledBack: false, installed: true, rebooted: false, committed: false },
-    { path: ['installed', 'rebooting'], owed: true, rolledBack: false, installed: true, rebooted: true, committed: false },
+    {
+      path: ['downloading', 'downloaded'],
+      owed: false,
+      rolledBack: false,
+      installed: false,
+      rebooted: false,
+      committed: false,
+    },
+    {
+      path: ['downloaded', 'installing'],
+      owed: true,
+      rolledBack: false,
+      installed: false,
+      rebooted: false,
+      committed: false,
+    },
+    {
+      path: ['installing', 'installed'],
+      owed: true,
+      rolledBack: false,
+      installed: true,
+      rebooted: false,
+      committed: false,
+    },
+    {
+      path: ['installed', 'rebooting'],
+      owed: true,
+      rolledBack: false,
+      installed: true,
+      rebooted: true,
+      committed: false,
+    },
     // Past its reboot's place: a component that reboots (the only case the rollback asks about) went through it.
-    { path: ['installed', 'committed'], owed: true, rolledBack: false, installed: true, rebooted: true, committed: true },
-    { path: ['rebooting', 'committed', 'rolling-back'], owed: true, rolledBack: false, installed: true, rebooted: true, committed: true },
-    { path: ['installing', 'rolling-back', 'rolled-back'], owed: true, rolledBack: true, installed: false, rebooted: false, committed: false },
-    { path: ['rebooting', 'rolling-back', 'rolled-back', 'rollback-rebooting'], owed: true, rolledBack: true, installed: true, rebooted: true, committed: false },
-    { path: ['committed', 'rolling-back', 'rolled-back', 'failed'], owed: false, rolledBack: true, installed: true, rebooted: true, committed: true },
-    { path: ['installed', 'failed'], owed: false, rolledBack: true, installed: true, rebooted: false, committed: false },
+    {
+      path: ['installed', 'committed'],
+      owed: true,
+      rolledBack: false,
+      installed: true,
+      rebooted: true,
+      committed: true,
+    },
+    {
+      path: ['rebooting', 'committed', 'rolling-back'],
+      owed: true,
+      rolledBack: false,
+      installed: true,
+      rebooted: true,
+      committed: true,
+    },
+    {
+      path: ['installing', 'rolling-back', 'rolled-back'],
+      owed: true,
+      rolledBack: true,
+      installed: false,
+      rebooted: false,
+      committed: false,
+    },
+    {
+      path: ['rebooting', 'rolling-back', 'rolled-back', 'rollback-rebooting'],
+      owed: true,
+      rolledBack: true,
+      installed: true,
+      rebooted: true,
+      committed: false,
+    },
+    {
+      path: ['committed', 'rolling-back', 'rolled-back', 'failed'],
+      owed: false,
+      rolledBack: true,
+      installed: true,
+      rebooted: true,
+      committed: true,
+    },
+    {
+      path: ['installed', 'failed'],
+      owed: false,
+      rolledBack: true,
+      installed: true,
+      rebooted: false,
+      committed: false,
+    },
   ];
   for (const r of rows)
     test(r.path.join(' → '), () => {
@@ -81,8 +158,11 @@ describe('update progress: records from before the state existed', () => {
       { installStarted: false, installDone: true, committed: true, rolledBack: true },
       { progress: 'failed', forwardTo: 'committed' },
     ],
-    ['no rollback support, failed', { installStarted: false, installDone: true }, { progress: 'failed', forwardTo: 'installed' }],
+    [
+      'no rollback support, failed',
+      { installStarted: false, installDone: true },
+      { progress: 'failed', forwardTo: 'installed' },
+    ],
   ];
-  for (const [name, flags, want] of rows)
-    test(name, () => assert.deepEqual(fromLegacyFlags(flags), want));
+  for (const [name, flags, want] of rows) test(name, () => assert.deepEqual(fromLegacyFlags(flags), want));
 });

@@ -7,7 +7,16 @@ import {
   validateFleetRepo,
   DirectorySource,
 } from '../../src/manifest/index.js';
-import { CANARY, COMPOSE, CONSTRAINTS, ExampleCopy, FLEET, GATEWAY, HEALTH, MANIFEST } from '../helpers/example-copy.js';
+import {
+  CANARY,
+  COMPOSE,
+  CONSTRAINTS,
+  ExampleCopy,
+  FLEET,
+  GATEWAY,
+  HEALTH,
+  MANIFEST,
+} from '../helpers/example-copy.js';
 import { cleanup, exampleBareRepo, tempDir } from '../helpers/fixtures.js';
 
 function hasProblem(

@@ -176,7 +176,12 @@ const rows: Row[] = [
   {
     name: 'rolled back to a healthy last good commit',
     state: gateway({ bad: [healthBad], lastGoodUnhealthy: { commit: GOOD, reason: 'old', at: 'x' } }),
-    outcome: { kind: 'rollback', failed: healthBad, rollback: { to: GOOD, converged: true, steps: [], healthy: true }, ran: [] },
+    outcome: {
+      kind: 'rollback',
+      failed: healthBad,
+      rollback: { to: GOOD, converged: true, steps: [], healthy: true },
+      ran: [],
+    },
     expect: {
       next: 'done',
       verdict: 'rolled-back',
@@ -239,7 +244,15 @@ const rows: Row[] = [
     name: 'resumed, crash in confirm after a planned reboot: continued to its end and applied',
     state: gateway(inProgress(1)),
     outcome: { kind: 'interrupted', commit: NEW, resumed: { action: 'continued', transaction: txn('applied') } },
-    expect: { next: 'done', verdict: 'applied', applied: NEW, lastGood: NEW, inProgress: false, history: 'applied', pin: NEW },
+    expect: {
+      next: 'done',
+      verdict: 'applied',
+      applied: NEW,
+      lastGood: NEW,
+      inProgress: false,
+      history: 'applied',
+      pin: NEW,
+    },
   },
   {
     name: 'resumed, crash in commit or finalize: finished, and the commit is good',
@@ -359,7 +372,12 @@ describe('the rollback policy around a commit', () => {
     assert.deepEqual(ended.next.ran, ['pull web', 'start web', 'undo start web']);
     const back = decide(
       ended.state,
-      { kind: 'rollback', failed: ended.next.failed, rollback: { to: GOOD, converged: true, steps: [], healthy: true }, ran: ended.next.ran },
+      {
+        kind: 'rollback',
+        failed: ended.next.failed,
+        rollback: { to: GOOD, converged: true, steps: [], healthy: true },
+        ran: ended.next.ran,
+      },
       AT,
     );
     assert.equal(back.verdict?.reason, 'rolled-back');

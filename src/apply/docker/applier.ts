@@ -182,9 +182,9 @@ export class DockerApplier implements Applier {
     switch (step.kind) {
       case 'pull':
         await pullImage(e, step.image!, {
-          auth: this.opts.registryAuth,
-          attempts: this.opts.pullAttempts,
-          backoffMs: this.opts.pullBackoffMs,
+          ...(this.opts.registryAuth ? { auth: this.opts.registryAuth } : {}),
+          ...(this.opts.pullAttempts !== undefined ? { attempts: this.opts.pullAttempts } : {}),
+          ...(this.opts.pullBackoffMs !== undefined ? { backoffMs: this.opts.pullBackoffMs } : {}),
           log: ctx.log,
           ...(step.platform ? { platform: step.platform } : {}),
         });
@@ -309,7 +309,9 @@ export class DockerApplier implements Applier {
   }
 
   /** A network as the Engine reports it, or undefined when there is none of that name. */
-  private async networkInfo(name: string): Promise<{ Id: string; Labels?: Record<string, string> } | undefined> {
+  private async networkInfo(
+    name: string,
+  ): Promise<{ Id: string; Labels?: Record<string, string> | undefined } | undefined> {
     try {
       return await this.engine.call((d) => d.getNetwork(name).inspect());
     } catch (err) {

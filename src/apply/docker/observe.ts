@@ -31,14 +31,20 @@ export function imageRefs(
 }
 
 /** What the list call says of a network, as needed to make it again. */
+type Maybe<T> = T | null | undefined;
+
 function networkSpec(n: {
-  Driver?: string;
-  Internal?: boolean;
-  Attachable?: boolean;
-  EnableIPv6?: boolean;
-  Options?: Record<string, string> | null;
-  Labels?: Record<string, string> | null;
-  IPAM?: { Driver?: string; Config?: Record<string, unknown>[] | null; Options?: Record<string, string> | null } | null;
+  Driver?: Maybe<string>;
+  Internal?: Maybe<boolean>;
+  Attachable?: Maybe<boolean>;
+  EnableIPv6?: Maybe<boolean>;
+  Options?: Maybe<Record<string, string>>;
+  Labels?: Maybe<Record<string, string>>;
+  IPAM?: Maybe<{
+    Driver?: Maybe<string>;
+    Config?: Maybe<Record<string, unknown>[]>;
+    Options?: Maybe<Record<string, string>>;
+  }>;
 }): EngineNetworkSpec {
   return {
     driver: n.Driver ?? 'bridge',

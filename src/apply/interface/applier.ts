@@ -165,12 +165,10 @@ export class InterfaceApplier implements Applier {
     this.componentsDir = statePath(opts.stateDir, 'components');
     this.cache =
       cache ??
-      new ArtifactCache(
-      statePath(opts.stateDir, 'artifacts'),
-      opts.cacheMaxBytes ?? DEFAULT_CACHE_BYTES,
-      opts.log,
-      { ...DEFAULT_DOWNLOAD, ...opts.download },
-    );
+      new ArtifactCache(statePath(opts.stateDir, 'artifacts'), opts.cacheMaxBytes ?? DEFAULT_CACHE_BYTES, opts.log, {
+        ...DEFAULT_DOWNLOAD,
+        ...opts.download,
+      });
   }
 
   /** This applier reading artifacts from `repo`: a new applier sharing the cache; this one is unchanged. */
@@ -477,7 +475,8 @@ export class InterfaceApplier implements Applier {
   private async install(step: Step, ctx: StepContext): Promise<Omit<StepRecord, 'status'>> {
     const { rec, dirs } = await this.record(step);
     move(rec.update, 'installing');
-    rec.update.bootId = await bootId();
+    const boot = await bootId();
+    if (boot !== undefined) rec.update.bootId = boot;
     await this.save(dirs, rec);
     await this.call(rec.target, 'ArtifactInstall', dirs.work, ctx.log);
     // The protocol asks NeedsArtifactReboot after ArtifactInstall (a package manager may only know then).

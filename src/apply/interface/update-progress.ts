@@ -38,7 +38,14 @@ export const UPDATE_TRANSITIONS: Readonly<Record<UpdateProgress, readonly Update
   failed: [],
 };
 
-const FORWARD: readonly UpdateProgress[] = ['downloading', 'downloaded', 'installing', 'installed', 'rebooting', 'committed'];
+const FORWARD: readonly UpdateProgress[] = [
+  'downloading',
+  'downloaded',
+  'installing',
+  'installed',
+  'rebooting',
+  'committed',
+];
 
 export interface Progress {
   progress: UpdateProgress;
@@ -85,12 +92,12 @@ export function rollbackDone(p: Progress): boolean {
 
 /** Records written before the state existed carried one flag per milestone. */
 export interface LegacyFlags {
-  installStarted?: boolean;
-  installDone?: boolean;
-  rebooted?: boolean;
-  committed?: boolean;
-  rolledBack?: boolean;
-  rollbackRebootRequested?: boolean;
+  installStarted?: boolean | undefined;
+  installDone?: boolean | undefined;
+  rebooted?: boolean | undefined;
+  committed?: boolean | undefined;
+  rolledBack?: boolean | undefined;
+  rollbackRebootRequested?: boolean | undefined;
 }
 
 export function fromLegacyFlags(f: LegacyFlags): Progress {
