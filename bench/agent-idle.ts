@@ -42,7 +42,8 @@ function fleet(srv: string): void {
   ex.write(MANIFEST, ex.read(MANIFEST).replaceAll('/var/lib/rollgate-example/', `${devices}/`));
   ex.write(
     HEALTH,
-    `apiVersion: rollgate/v1\nkind: Health\nwindow: 1s\ndeadline: 30s\ndefaults: { interval: 250ms, timeout: 1s }\nchecks:\n  - name: gateway-running\n    command: { argv: [test, -s, ${devices}/G13/running] }\n`,
+    `apiVersion: rollgate/v1\nkind: Health\nwindow: 1s\ndeadline: 30s\ndefaults: { interval: 250ms, timeout: 1s ` +
+      `}\nchecks:\n  - name: gateway-running\n    command: { argv: [test, -s, ${devices}/G13/running] }\n`,
   );
   const git = (...args: string[]) =>
     execFileSync('git', ['-c', 'user.name=Ops', '-c', 'user.email=ops@example.com', ...args], { cwd: ex.dir });
@@ -189,17 +190,24 @@ async function main() {
     const mb = (kb: number) => (kb / 1024).toFixed(1);
     const git = execFileSync('git', ['--version']).toString().trim();
     console.log(
-      `rollgate agent${nodeArgs.length ? ` (node ${nodeArgs.join(' ')})` : ''}, interval ${INTERVAL}, ${agent.polls} polls measured after ${WARMUP} warm-up polls; peer: ${git}, ${PEER_POLLS} runs\n`,
+      `rollgate agent${nodeArgs.length ? ` (node ${nodeArgs.join(' ')})` : ''}, ` +
+        `interval ${INTERVAL}, ${agent.polls} polls measured after ${WARMUP} warm-up polls; ` +
+        `peer: ${git}, ${PEER_POLLS} runs\n`,
     );
     console.log(
-      '| poller | CPU per poll (ms) | ratio | requests per poll | bytes per poll | resident memory at rest (MB) | peak (MB) |',
+      '| poller | CPU per poll (ms) | ratio | requests per poll | bytes per poll | resident memory at rest (MB) ' +
+        '| peak (MB) |',
     );
     console.log('|---|---|---|---|---|---|---|');
     console.log(
-      `| rollgate agent (one process) | ${agent.cpuMsPerPoll.toFixed(2)} | ${(agent.cpuMsPerPoll / peer.cpuMsPerPoll).toFixed(2)}× | ${agent.requestsPerPoll.toFixed(2)} | ${agent.bytesPerPoll.toFixed(0)} | ${mb(agent.rssMinKb)}–${mb(agent.rssMaxKb)} | ${mb(agent.hwmKb)} |`,
+      `| rollgate agent (one process) | ${agent.cpuMsPerPoll.toFixed(2)} ` +
+        `| ${(agent.cpuMsPerPoll / peer.cpuMsPerPoll).toFixed(2)}× | ${agent.requestsPerPoll.toFixed(2)} ` +
+        `| ${agent.bytesPerPoll.toFixed(0)} | ${mb(agent.rssMinKb)}–${mb(agent.rssMaxKb)} | ${mb(agent.hwmKb)} |`,
     );
     console.log(
-      `| git ls-remote (a process per poll) | ${peer.cpuMsPerPoll.toFixed(2)} | 1.00× | ${peer.requestsPerPoll.toFixed(2)} | ${peer.bytesPerPoll.toFixed(0)} | — | ${mb(peer.maxRssKb)} (one run) |`,
+      `| git ls-remote (a process per poll) | ${peer.cpuMsPerPoll.toFixed(2)} | 1.00× ` +
+        `| ${peer.requestsPerPoll.toFixed(2)} | ${peer.bytesPerPoll.toFixed(0)} | — ` +
+        `| ${mb(peer.maxRssKb)} (one run) |`,
     );
     console.log(`\nagent RSS right after the first apply: ${mb(agent.afterApplyKb)} MB`);
   } finally {

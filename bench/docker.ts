@@ -112,10 +112,12 @@ async function main() {
     }
 
     const row = (what: string, c: number[], g: number[], cli: number[]) =>
-      `| ${what} | ${median(c).toFixed(0)} | ${median(g).toFixed(0)} | ${(median(g) / median(c)).toFixed(3)}× | ${median(cli).toFixed(0)} | ${(median(cli) / median(c)).toFixed(2)}× |`;
+      `| ${what} | ${median(c).toFixed(0)} | ${median(g).toFixed(0)} | ${(median(g) / median(c)).toFixed(3)}× ` +
+      `| ${median(cli).toFixed(0)} | ${(median(cli) / median(c)).toFixed(2)}× |`;
     console.log(`docker-compose ${version}, ${SERVICES} services, ${ROUNDS} rounds, medians in ms\n`);
     console.log(
-      '| operation | docker-compose up -d | rollgate reconcile (in the agent) | ratio | rollgate apply (new process) | ratio |',
+      '| operation | docker-compose up -d | rollgate reconcile (in the agent) | ratio | rollgate apply (new ' +
+        'process) | ratio |',
     );
     console.log('|---|---|---|---|---|---|');
     console.log(row('no-op reconcile', noop.compose, noop.rollgate, noop.rollgateCli));

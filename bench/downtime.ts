@@ -31,7 +31,8 @@ function app(web: string, probeImage: string, release: number, startFirst: boole
       '    init: true',
       '    stop_grace_period: 2s',
       `    environment: { RELEASE: "${release}" }`,
-      '    healthcheck: { test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"], interval: 1s, timeout: 1s, retries: 3 }',
+      '    healthcheck: { test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"], interval: ' +
+        '1s, timeout: 1s, retries: 3 }',
       ...(startFirst ? ['    deploy: { update_config: { order: start-first } }'] : []),
       `  probe${i}:`,
       `    image: ${probeImage}`,
@@ -228,17 +229,22 @@ async function main() {
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
     const composeDown = mean(compose.failed) * median(compose.period);
     console.log(
-      `docker-compose ${version}, ${SERVICES} services updated at once, ${ROUNDS} rounds: ${SERVICES * ROUNDS} service updates per tool\n`,
+      `docker-compose ${version}, ${SERVICES} services updated at once, ${ROUNDS} rounds: ${SERVICES * ROUNDS} ` +
+        `service updates per tool\n`,
     );
     console.log(
-      '| tool | failed probes per service update: mean | max | total | of which NXDOMAIN | lookups timed out | probe period (ms) | downtime per service update (mean failed × period, ms) | ratio to compose |',
+      '| tool | failed probes per service update: mean | max | total | of which NXDOMAIN | lookups timed out | ' +
+        'probe period (ms) | downtime per service update (mean failed × period, ms) | ratio to compose |',
     );
     console.log('|---|---|---|---|---|---|---|---|---|');
     for (const [name, r] of Object.entries(results)) {
       const down = mean(r.failed) * median(r.period);
       const ratio = composeDown > 0 ? (down / composeDown).toFixed(2) + '×' : '—';
       console.log(
-        `| ${name === 'compose' ? 'docker-compose up -d' : name} | ${mean(r.failed).toFixed(2)} | ${Math.max(...r.failed)} | ${r.failed.reduce((a, b) => a + b, 0)} | ${r.nx.reduce((a, b) => a + b, 0)} | ${r.dns.reduce((a, b) => a + b, 0)} | ${median(r.period).toFixed(0)} | ${down.toFixed(0)} | ${ratio} |`,
+        `| ${name === 'compose' ? 'docker-compose up -d' : name} | ${mean(r.failed).toFixed(2)} ` +
+          `| ${Math.max(...r.failed)} | ${r.failed.reduce((a, b) => a + b, 0)} ` +
+          `| ${r.nx.reduce((a, b) => a + b, 0)} | ${r.dns.reduce((a, b) => a + b, 0)} ` +
+          `| ${median(r.period).toFixed(0)} | ${down.toFixed(0)} | ${ratio} |`,
       );
     }
     await run('docker-compose', ['-p', 'cmp', '-f', cfile, 'down', '-t', '1'], dockerHost, cdir).catch(() => {});

@@ -68,6 +68,7 @@ for (const {
   r,
 } of results) {
   console.log(
-    `| ${a} × ${s} | ${c} | ${r.steps} | ${r.ms.toFixed(2)} | ${((r.ms * 1000) / r.steps).toFixed(1)} | ${(r.ms / base.ms).toFixed(1)}× |`,
+    `| ${a} × ${s} | ${c} | ${r.steps} | ${r.ms.toFixed(2)} | ${((r.ms * 1000) / r.steps).toFixed(1)} ` +
+      `| ${(r.ms / base.ms).toFixed(1)}× |`,
   );
 }

@@ -41,6 +41,11 @@ function compose(image: string, port: number, broken: boolean, round: number): s
   return lines.join('\n') + '\n';
 }
 
+const runningChecks = Array.from(
+  { length: SERVICES },
+  (_, i) => `  - name: s${i}-running\n    container: { app: app, service: s${i} }\n`,
+).join('');
+
 const HEALTH = (port: number) => `apiVersion: rollgate/v1
 kind: Health
 window: 2s
@@ -49,7 +54,7 @@ defaults: { interval: 250ms, timeout: 1s, failureThreshold: 2 }
 checks:
   - name: s0-answers
     http: { url: "http://127.0.0.1:${port}/", expectStatus: 200 }
-${Array.from({ length: SERVICES }, (_, i) => `  - name: s${i}-running\n    container: { app: app, service: s${i} }\n`).join('')}`;
+${runningChecks}`;
 
 const at = (l: LogLine) => Date.parse(String(l['time']));
 
@@ -81,7 +86,8 @@ async function main() {
     git('remote', 'add', 'origin', join(root, 'srv/fleet.git'));
     writeFileSync(
       join(work, 'rollgate.yaml'),
-      'apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  sys:\n    apps:\n      app: apps/app/compose.yaml\n    health: health.yaml\ntargets:\n  - name: all\n    match: { any: true }\n    system: sys\n',
+      'apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  sys:\n    apps:\n      app: apps/app/compose.yaml\n    ' +
+        'health: health.yaml\ntargets:\n  - name: all\n    match: { any: true }\n    system: sys\n',
     );
     writeFileSync(join(work, 'health.yaml'), HEALTH(18391));
     const commit = (yaml: string, message: string) => {
@@ -145,7 +151,8 @@ async function main() {
       const now = await containers();
       if (now.join() !== before.join())
         throw new Error(
-          `round ${r}: the containers after the rollback are not the last good ones:\n${now.join('\n')}\nbefore:\n${before.join('\n')}`,
+          `round ${r}: the containers after the rollback are not the last good ` +
+            `ones:\n${now.join('\n')}\nbefore:\n${before.join('\n')}`,
         );
       // docker-compose: the same release, then back by hand.
       writeFileSync(cfile, compose(next, 18392, true, r));
@@ -174,11 +181,13 @@ async function main() {
     );
     console.log('|---|---|---|---|');
     console.log(
-      `| the last good containers running again | ${m('running').toFixed(0)} | ${m('compose').toFixed(0)} | **${(m('running') / m('compose')).toFixed(2)}×** |`,
+      `| the last good containers running again | ${m('running').toFixed(0)} | ${m('compose').toFixed(0)} | ` +
+        `**${(m('running') / m('compose')).toFixed(2)}×** |`,
     );
     console.log(`| … and their health window passed (window 2s) | ${m('healthy').toFixed(0)} | — | — |`);
     console.log(
-      `\nper round (rollgate running / healthy / compose): ${rows.map((x) => `${x.running.toFixed(0)}/${x.healthy.toFixed(0)}/${x.compose.toFixed(0)}`).join(', ')}`,
+      `\nper round (rollgate running / healthy / compose): ` +
+        rows.map((x) => `${x.running.toFixed(0)}/${x.healthy.toFixed(0)}/${x.compose.toFixed(0)}`).join(', '),
     );
     console.log(
       `from the apply's start to the health verdict (not part of the figure): median ${m('detect').toFixed(0)} ms`,

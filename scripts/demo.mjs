@@ -252,14 +252,16 @@ try {
 
   console.log(
     bold(
-      `\n== Commit system v2 with a health check that fails: it is installed, fails its health window, and is rolled back`,
+      `\n== Commit system v2 with a health check that fails: it is installed, fails its health window, and is ` +
+        `rolled back`,
     ),
   );
   writeFleet('v2', true);
   git('commit', '-q', '-m', 'Roll out system v2, with a telemetry API check');
   const c2 = git('rev-parse', 'HEAD');
   console.log(
-    `$ git commit -m 'Roll out system v2, with a telemetry API check'   # ${c2.slice(0, 12)}; the agent sees the branch move`,
+    `$ git commit -m 'Roll out system v2, with a telemetry API check'   # ${c2.slice(0, 12)}; the agent sees ` +
+      `the branch move`,
   );
   await until(
     'v2 to be rolled back',

@@ -48,7 +48,8 @@ if (docker.length > 0) {
       process.exit(1);
     }
     process.stderr.write(
-      `\n!!! SKIPPING the Docker tests (${docker.join(', ')}): ${why}\n!!! Install docker.io, docker-registry and busybox-static and run as root to include them.\n\n`,
+      `\n!!! SKIPPING the Docker tests (${docker.join(', ')}): ${why}\n!!! Install docker.io, docker-registry ` +
+        `and busybox-static and run as root to include them.\n\n`,
     );
     env.ROLLGATE_TEST_DOCKER_ERROR = why;
   }

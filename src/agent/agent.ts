@@ -239,7 +239,8 @@ export class Agent {
         this.log.warn(
           { commit, reason: next.bad.reason },
           `the branch points at ${short(commit)}, which failed (${next.bad.kind}: ${next.bad.reason}); ` +
-            `it is not applied again. Waiting for the branch to move; the gateway stays on ${short(st.applied?.commit)}`,
+            `it is not applied again. Waiting for the branch to move; the gateway stays ` +
+            `on ${short(st.applied?.commit)}`,
         );
         this.skipLogged = commit;
       }

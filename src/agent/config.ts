@@ -209,7 +209,8 @@ export async function loadAgentConfig(o: LoadOptions): Promise<LoadedConfig> {
     const code = (err as NodeJS.ErrnoException).code;
     if (explicit || code !== 'ENOENT')
       throw new ConfigError(
-        `cannot read the configuration file ${file}: ${code === 'ENOENT' ? 'it does not exist' : (err as Error).message}`,
+        `cannot read the configuration ` +
+          `file ${file}: ${code === 'ENOENT' ? 'it does not exist' : (err as Error).message}`,
       );
   }
   if (bytes) {
@@ -218,7 +219,8 @@ export async function loadAgentConfig(o: LoadOptions): Promise<LoadedConfig> {
     if (y && y.value !== null && y.value !== undefined) validateSchema('agent-config', y, problems);
     if (problems.count > 0)
       throw new ConfigError(
-        `the configuration file is not valid:\n${problems.list.map((p: Problem) => '  ' + formatProblem(p)).join('\n')}`,
+        `the configuration file is not ` +
+          `valid:\n${problems.list.map((p: Problem) => '  ' + formatProblem(p)).join('\n')}`,
       );
     fileValue = y?.value ?? {};
     fileRead = file;
@@ -281,7 +283,8 @@ export async function loadAgentConfig(o: LoadOptions): Promise<LoadedConfig> {
   }
   if (o.requireAll && missing.length > 0) {
     throw new ConfigError(
-      `the agent needs ${missing.map((s) => s.key).join(' and ')}; set ${missing.map((s) => `${s.key} in ${file}, ${s.env} or ${s.flag.split(' ')[0]}`).join('; and ')}`,
+      `the agent needs ${missing.map((s) => s.key).join(' and ')}; ` +
+        `set ${missing.map((s) => `${s.key} in ${file}, ${s.env} or ${s.flag.split(' ')[0]}`).join('; and ')}`,
     );
   }
   const config = out as unknown as AgentConfig;
@@ -289,7 +292,8 @@ export async function loadAgentConfig(o: LoadOptions): Promise<LoadedConfig> {
     const check = validateCronExpression(config.schedule.cron);
     if (!check.valid)
       throw new ConfigError(
-        `schedule.cron (${sources['schedule.cron']}): "${config.schedule.cron}" is not a cron expression: ${check.error?.message ?? 'invalid'}`,
+        `schedule.cron (${sources['schedule.cron']}): "${config.schedule.cron}" is not a cron ` +
+          `expression: ${check.error?.message ?? 'invalid'}`,
       );
   }
   return { config, sources, ...(fileRead ? { file: fileRead } : {}) };

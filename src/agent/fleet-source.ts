@@ -2,7 +2,7 @@
 // request; fetched into <stateDir>/repo.git only when the branch moved) or a local git
 // repository (read in place, watched for its branch to move).
 
-import { statePath, STATE_DIR_ENTRIES } from '../base/state-dir.js';
+import { statePath } from '../base/state-dir.js';
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GitSync, fullRef, isUrl, resolveRevision, type GitAuth } from '../sync/index.js';
@@ -57,7 +57,8 @@ export function fleetSource(o: {
       : undefined;
   if (!gitdir)
     throw new Error(
-      `repo.url ${o.url} is a directory but not a git repository; the agent applies commits, so commit the fleet repo there (git init && git commit)`,
+      `repo.url ${o.url} is a directory but not a git repository; the agent applies commits, so commit the ` +
+        `fleet repo there (git init && git commit)`,
     );
   const ref = o.ref;
   return {

@@ -1,10 +1,9 @@
 // One agent per state directory. The lock file names the holder's pid and its start time (from
 // /proc), so a lock left by a killed agent is recognised as stale even if the pid was reused.
 
-import { statePath, STATE_DIR_ENTRIES } from '../base/state-dir.js';
+import { statePath } from '../base/state-dir.js';
 import { readFileSync } from 'node:fs';
 import { open, readFile, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
 
 interface Holder {
   pid: number;
@@ -57,7 +56,8 @@ export class AgentLock {
       }
       if (holder && alive(holder))
         throw new LockedError(
-          `another rollgate agent (pid ${holder.pid}, since ${holder.since}) uses the state directory ${stateDir}; only one agent may run per gateway`,
+          `another rollgate agent (pid ${holder.pid}, since ${holder.since}) uses the state ` +
+            `directory ${stateDir}; only one agent may run per gateway`,
         );
       await unlink(file).catch(() => {});
     }

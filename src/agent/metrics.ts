@@ -106,7 +106,9 @@ export class AgentMetrics {
       server.once('error', (err: NodeJS.ErrnoException) =>
         reject(
           new Error(
-            `cannot serve metrics on ${listen}: ${err.code === 'EADDRINUSE' ? 'the port is taken' : err.message} (set metrics.listen, ROLLGATE_METRICS_LISTEN or --metrics-listen; "off" turns them off)`,
+            `cannot serve metrics ` +
+              `on ${listen}: ${err.code === 'EADDRINUSE' ? 'the port is taken' : err.message} (set ` +
+              `metrics.listen, ROLLGATE_METRICS_LISTEN or --metrics-listen; "off" turns them off)`,
           ),
         ),
       );

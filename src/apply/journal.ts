@@ -47,7 +47,8 @@ export class Journal {
       data = JSON.parse(text) as JournalData;
     } catch (err) {
       throw new JournalError(
-        `the journal ${this.path} is not valid JSON (${(err as Error).message}); it was written atomically, so this is damage from outside rollgate. Inspect it, then remove it to continue.`,
+        `the journal ${this.path} is not valid JSON (${(err as Error).message}); it was written atomically, so ` +
+          `this is damage from outside rollgate. Inspect it, then remove it to continue.`,
       );
     }
     if (data.schema !== 'rollgate.journal/v1')

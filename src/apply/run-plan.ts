@@ -212,7 +212,8 @@ class Transaction {
           return { step: first, err: new Error(`${applier.name} asked for a gateway reboot it cannot perform`) };
         this.ctx.log.warn(
           { stage: stage.name, steps: awaiting.map((s) => s.id) },
-          `stage ${stage.name} needs the gateway to reboot; the transaction is journaled and continues when the agent starts again`,
+          `stage ${stage.name} needs the gateway to reboot; the transaction is journaled and continues when the ` +
+            `agent starts again`,
         );
         try {
           await applier.rebootGateway(this.ctx);

@@ -95,6 +95,10 @@ async function stateDirOf(o: AgentCommandOptions & { stateDir?: string }): Promi
   return resolve((await loadConfig(o, false)).config.stateDir);
 }
 
+const c12 = (c: string | undefined) => (c ? c.slice(0, 12) : 'none');
+/** ` text` when the value is there, else nothing. */
+const when = <T>(v: T | undefined, text: (v: T) => string) => (v === undefined || v === '' ? '' : ` ${text(v)}`);
+
 const VERDICT_TEXT: Record<VerdictReason, string> = {
   unchanged: 'nothing new: the gateway matches the branch',
   applied: 'applied',
@@ -139,7 +143,10 @@ export async function runSync(
   if (o.output === 'json') io.out(JSON.stringify(r, null, 2) + '\n');
   else {
     io.out(
-      `${VERDICT_TEXT[r.reason]}${r.commit ? `: commit ${r.commit.slice(0, 12)}` : ''}${r.to ? `; the gateway runs the last good commit ${r.to.slice(0, 12)}` : ''}\n`,
+      VERDICT_TEXT[r.reason] +
+        (r.commit ? `: commit ${c12(r.commit)}` : '') +
+        (r.to ? `; the gateway runs the last good commit ${c12(r.to)}` : '') +
+        '\n',
     );
     if (r.detail && r.reason !== 'unchanged') io.out(`  ${r.detail}\n`);
     if (r.steps?.length) io.out(`  steps: ${r.steps.join(', ')}\n`);
@@ -197,8 +204,6 @@ export async function statusReport(stateDir: string): Promise<StatusReport> {
   };
 }
 
-const c12 = (c: string | undefined) => (c ? c.slice(0, 12) : 'none');
-
 export async function runStatus(
   o: AgentCommandOptions & { stateDir?: string; output: 'human' | 'json' },
   io: Io,
@@ -209,34 +214,41 @@ export async function runStatus(
     return EXIT_OK;
   }
   const a = r.agent;
-  io.out(`state directory  ${r.stateDir}\n`);
-  io.out(
-    `agent            ${a ? `running, pid ${a.pid}, ${a.phase}${a.commit ? ` ${c12(a.commit)}` : ''} since ${a.since}${a.nextPollAt ? `; next poll ${a.nextPollAt}` : ''}` : 'not running'}\n`,
+  const row = (label: string, value: string) => io.out(`${label.padEnd(17)}${value}\n`);
+  row('state directory', r.stateDir);
+  row(
+    'agent',
+    a
+      ? `running, pid ${a.pid}, ${a.phase}${when(a.commit, c12)} since ${a.since}` +
+          when(a.nextPollAt, (t) => `; next poll ${t}`)
+      : 'not running',
   );
   if (a?.lastPoll)
-    io.out(
-      `last poll        ${a.lastPoll.at}: ${a.lastPoll.error ? `failed: ${a.lastPoll.error}` : `branch at ${c12(a.lastPoll.commit)}`}\n`,
+    row(
+      'last poll',
+      `${a.lastPoll.at}: ` + (a.lastPoll.error ? `failed: ${a.lastPoll.error}` : `branch at ${c12(a.lastPoll.commit)}`),
     );
-  io.out(`applied          ${r.applied ? `${c12(r.applied.commit)}  (${r.applied.at})` : 'nothing yet'}\n`);
-  io.out(`last good        ${r.lastGood ? `${c12(r.lastGood.commit)}  (${r.lastGood.at})` : 'none yet'}\n`);
+  row('applied', r.applied ? `${c12(r.applied.commit)}  (${r.applied.at})` : 'nothing yet');
+  row('last good', r.lastGood ? `${c12(r.lastGood.commit)}  (${r.lastGood.at})` : 'none yet');
   if (r.lastGoodUnhealthy)
     io.out(`!! last good is UNHEALTHY since ${r.lastGoodUnhealthy.at}: ${r.lastGoodUnhealthy.reason}\n`);
   if (r.conditions.length) {
     const width = Math.max(...r.conditions.map((c) => c.type.length));
     io.out('conditions\n');
     for (const c of r.conditions)
-      io.out(
-        `  ${c.type.padEnd(width)}  ${c.status.padEnd(7)} ${c.reason}${c.commit ? ` ${c12(c.commit)}` : ''} since ${c.since}\n`,
-      );
+      io.out(`  ${c.type.padEnd(width)}  ${c.status.padEnd(7)} ${c.reason}${when(c.commit, c12)} since ${c.since}\n`);
   }
-  if (r.inProgress)
-    io.out(
-      `in progress      ${c12(r.inProgress.commit)}${r.inProgress.phase ? `, journal phase ${r.inProgress.phase}` : ''}${r.inProgress.step ? `, step ${r.inProgress.step}` : ''}${r.inProgress.since ? ` (since ${r.inProgress.since})` : ''}\n`,
+  const p = r.inProgress;
+  if (p)
+    row(
+      'in progress',
+      c12(p.commit) +
+        when(p.phase, (x) => `, journal phase ${x}`) +
+        when(p.step, (x) => `, step ${x}`) +
+        when(p.since, (x) => ` (since ${x})`),
     );
   if (r.lastError)
-    io.out(
-      `last error       ${r.lastError.at}${r.lastError.commit ? ` (${c12(r.lastError.commit)})` : ''}: ${r.lastError.message}\n`,
-    );
+    row('last error', `${r.lastError.at}${when(r.lastError.commit, (c) => `(${c12(c)})`)}: ${r.lastError.message}`);
   if (r.bad.length === 0) io.out('bad commits      none\n');
   else {
     io.out(
@@ -279,9 +291,9 @@ export async function runHistory(
   }
   if (entries.length === 0) io.out('no history yet\n');
   for (const e of entries) {
-    io.out(
-      `${EVENT_MARK[e.event]} ${e.at}  ${e.event}${e.commit ? `  ${c12(e.commit)}` : ''}${e.to ? ` → ${c12(e.to)}` : ''}${e.steps?.length ? `  (${e.steps.length} step${e.steps.length === 1 ? '' : 's'})` : ''}\n`,
-    );
+    const steps = e.steps?.length ? `  (${e.steps.length} step${e.steps.length === 1 ? '' : 's'})` : '';
+    const commits = (e.commit ? `  ${c12(e.commit)}` : '') + (e.to ? ` → ${c12(e.to)}` : '');
+    io.out(`${EVENT_MARK[e.event]} ${e.at}  ${e.event}${commits}${steps}\n`);
     if (e.detail) io.out(`    ${e.detail.split('\n').join('\n    ')}\n`);
   }
   return EXIT_OK;

@@ -71,7 +71,9 @@ export async function runApply(o: ApplyCommandOptions, io: Io): Promise<number> 
       if (!out) io.out('Nothing to apply.\n');
       else if (out.status === 'applied')
         io.out(
-          `Applied${out.finalizeErrors.length ? `, with clean-up left for the next reconcile: ${out.finalizeErrors.join('; ')}` : ''}.\n`,
+          out.finalizeErrors.length
+            ? `Applied, with clean-up left for the next reconcile: ${out.finalizeErrors.join('; ')}.\n`
+            : 'Applied.\n',
         );
       else if (out.status === 'prepare-failed') io.err(`error: nothing was changed: ${out.error}\n`);
       else if (out.status === 'rolled-back')
@@ -109,14 +111,17 @@ export async function runObserve(o: ObserveCommandOptions, io: Io): Promise<numb
     io.out(`${observed.origin}\n`);
     for (const c of observed.containers)
       io.out(
-        `  ${c.app}/${c.service}  ${c.state}${c.health ? ` (${c.health})` : ''}  ${c.image}  ${c.containerId.slice(0, 12)}  config ${c.configHash.slice(0, 12)}${c.commit ? `  commit ${c.commit.slice(0, 12)}` : ''}\n`,
+        `  ${c.app}/${c.service}  ${c.state}${c.health ? ` (${c.health})` : ''}  ${c.image} ` +
+          ` ${c.containerId.slice(0, 12)}  ` +
+          `config ${c.configHash.slice(0, 12)}${c.commit ? `  commit ${c.commit.slice(0, 12)}` : ''}\n`,
       );
     for (const n of observed.networks) io.out(`  network ${n.app}/${n.name}\n`);
     for (const v of observed.volumes) io.out(`  volume ${v.app}/${v.name}\n`);
     if (observed.containers.length === 0) io.out('  no containers managed by rollgate\n');
     for (const c of observed.components)
       io.out(
-        `  component ${c.key} (${c.type}${c.id && c.id !== c.key ? `, id ${c.id}` : ''})  ${c.version ?? 'version unknown'}\n`,
+        `  component ${c.key} (${c.type}${c.id && c.id !== c.key ? `, id ${c.id}` : ''}) ` +
+          ` ${c.version ?? 'version unknown'}\n`,
       );
     if (observed.components.length === 0) io.out('  no device components recorded in the state directory\n');
   }

@@ -51,7 +51,12 @@ async function fetchArtifact(
     const res = await fetch(url, { headers, signal: abort.signal, redirect: 'follow' });
     if (res.status !== 200 || !res.body)
       throw new Error(
-        `HTTP ${res.status}${res.status === 404 ? ' (no such artifact in the store)' : res.status === 401 || res.status === 403 ? ' (access refused: --auth-token-file?)' : ''}`,
+        `HTTP ${res.status}` +
+          (res.status === 404
+            ? ' (no such artifact in the store)'
+            : res.status === 401 || res.status === 403
+              ? ' (access refused: --auth-token-file?)'
+              : ''),
       );
     const hash = createHash('sha256');
     let size = 0;
@@ -102,7 +107,8 @@ export async function runArtifactsLock(o: LockOptions, io: Io): Promise<number> 
   const old = await readLock(lockPath);
   if (needs.names.length > 0 && !needs.store) {
     io.err(
-      `error: manifests name ${needs.names.join(', ')} by artifact_name, the repo's artifact directories do not hold them, and rollgate.yaml sets no artifact_store to fetch them from\n`,
+      `error: manifests name ${needs.names.join(', ')} by artifact_name, the repo's artifact directories do not ` +
+        `hold them, and rollgate.yaml sets no artifact_store to fetch them from\n`,
     );
     return EXIT_ERROR;
   }
@@ -140,14 +146,21 @@ export async function runArtifactsLock(o: LockOptions, io: Io): Promise<number> 
   }
   if (failed > 0) {
     io.err(
-      `error: ${failed} artifact${failed === 1 ? '' : 's'} could not be locked; ${ARTIFACT_LOCK_FILE} was not changed\n`,
+      `error: ${failed} artifact${failed === 1 ? '' : 's'} could not be locked; ${ARTIFACT_LOCK_FILE} was not ` +
+        `changed\n`,
     );
     return EXIT_ERROR;
   }
-  const body = `# Written by "rollgate artifacts lock": the sha256 of each artifact fetched from the fleet's\n# artifact_store. Gateways refuse an artifact whose bytes do not match. Commit this file.\n${stringify({ artifacts: next })}`;
+  const body =
+    `# Written by "rollgate artifacts lock": the sha256 of each artifact fetched from the fleet's\n# ` +
+    `artifact_store. Gateways refuse an artifact whose bytes do not match. Commit this ` +
+    `file.\n${stringify({ artifacts: next })}`;
   await writeFileAtomic(lockPath, body);
   io.out(
-    `OK: ${Object.keys(next).length} artifact${Object.keys(next).length === 1 ? '' : 's'} locked in ${ARTIFACT_LOCK_FILE}${needs.inRepo.length ? ` (${needs.inRepo.length} found in the repo need no entry)` : ''}.\n`,
+    `OK: ${Object.keys(next).length} artifact${Object.keys(next).length === 1 ? '' : 's'} locked ` +
+      `in ${ARTIFACT_LOCK_FILE}` +
+      (needs.inRepo.length ? ` (${needs.inRepo.length} found in the repo need no entry)` : '') +
+      '.\n',
   );
   return EXIT_OK;
 }

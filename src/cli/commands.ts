@@ -100,7 +100,8 @@ async function readObservation(path: string): Promise<ObservedState> {
     !Array.isArray(o.volumes)
   ) {
     throw new Error(
-      `${path} is not a rollgate observation (expected "schema": "rollgate.observed/v1" with components, containers, networks, volumes, images)`,
+      `${path} is not a rollgate observation (expected "schema": "rollgate.observed/v1" with components, ` +
+        `containers, networks, volumes, images)`,
     );
   }
   return { ...o, origin: `observation file ${path}` } as ObservedState;
@@ -176,7 +177,8 @@ export async function runValidate(o: ValidateOptions, io: Io): Promise<number> {
       for (const r of results) {
         io.out(
           r.ok
-            ? `  ✓ ${r.target} → ${r.system}: ${r.components} components, ${r.apps} apps, ${r.services} services, ${r.healthChecks} health checks\n`
+            ? `  ✓ ${r.target} → ${r.system}: ${r.components} components, ${r.apps} apps, ${r.services} ` +
+                `services, ${r.healthChecks} health checks\n`
             : `  ✗ ${r.target} → ${r.system}\n`,
         );
       }

@@ -25,7 +25,8 @@ function interfaceOptions(cmd: Command): Command {
     )
     .option(
       '--interfaces-dir <dir>',
-      `where update-interface executables and Update Modules are looked up, in order (repeat for several; default: ${DEFAULT_INTERFACE_DIRS.join(', ')})`,
+      `where update-interface executables and Update Modules are looked up, in order (repeat for several; ` +
+        `default: ${DEFAULT_INTERFACE_DIRS.join(', ')})`,
       collect,
     );
 }
@@ -34,7 +35,8 @@ function gatewayOptions(cmd: Command): Command {
   return interfaceOptions(cmd)
     .option(
       '--docker-host <socket>',
-      "the Docker Engine's unix socket (default: $DOCKER_HOST, else unix:///var/run/docker.sock; needed only when apps are desired)",
+      "the Docker Engine's unix socket (default: $DOCKER_HOST, else unix:///var/run/docker.sock; needed only " +
+        'when apps are desired)',
     )
     .option(
       '--registry-auth-file <file>',
@@ -61,7 +63,8 @@ function applyOptions(cmd: Command): Command {
     )
     .option(
       '--interface-state-timeout <State=duration>',
-      'the timeout of one state or query, over --interface-timeout (queries: 1m); e.g. Download=30m, ArtifactInstall=2h, Provides=10s (repeat for several)',
+      'the timeout of one state or query, over --interface-timeout (queries: 1m); e.g. Download=30m, ' +
+        'ArtifactInstall=2h, Provides=10s (repeat for several)',
       collect,
     )
     .option('--interface-kill-grace <duration>', 'between SIGTERM and SIGKILL when an interface runs too long', '1m')
@@ -77,7 +80,8 @@ function repoOptions(cmd: Command): Command {
     .option('--repo <url|path>', 'fleet repo: an http(s) URL, or a local path (a checkout or a bare repo)', '.')
     .option(
       '--ref <rev>',
-      'revision to read: branch, tag, commit id, with ~N or ^ (local path without --ref: the files as they are on disk, uncommitted changes included; URL default: main)',
+      'revision to read: branch, tag, commit id, with ~N or ^ (local path without --ref: the files as they are ' +
+        'on disk, uncommitted changes included; URL default: main)',
     )
     .option('--auth-token-file <file>', 'URL repos: file holding a token, sent as "Authorization: Bearer"')
     .option('--auth-basic-file <file>', 'URL repos: file holding "user:password"')
@@ -93,13 +97,15 @@ function variableOptions(cmd: Command): Command {
   return cmd
     .option(
       '--var <KEY=value>',
-      "a value for ${KEY} in Compose files, over the fleet target's variables and the .env beside each Compose file (repeat for several)",
+      "a value for ${KEY} in Compose files, over the fleet target's variables and the .env beside each Compose " +
+        'file (repeat for several)',
       collect,
       [],
     )
     .option(
       '--var-file <file>',
-      "a file of KEY=value lines (the .env format), as the agent's gateway.variablesFile; --var wins over it (repeat for several)",
+      "a file of KEY=value lines (the .env format), as the agent's gateway.variablesFile; --var wins over it " +
+        '(repeat for several)',
       collect,
       [],
     );
@@ -108,7 +114,8 @@ function variableOptions(cmd: Command): Command {
 const program = new Command()
   .name('rollgate')
   .description(
-    'GitOps pull agent for edge gateways: device components behind update interfaces and Docker containers, as one system.',
+    'GitOps pull agent for edge gateways: device components behind update interfaces and Docker containers, as ' +
+      'one system.',
   )
   .version('0.1.0')
   .option('--color', 'colour the output even when it is not a terminal')
@@ -124,7 +131,10 @@ variableOptions(
       .command('diff')
       .summary('show what a commit or working tree would change on a gateway (dry run)')
       .description(
-        'Dry run: load the fleet repo at --ref (or the working tree), work out the desired state of the gateway --id/--label, and print the plan that would take the gateway from --against to it. Nothing is changed. Warnings (a Compose variable that is not set, a key that means nothing on a gateway) go to stderr.\n\nExit status: 0 no changes, 2 changes, 1 error.',
+        'Dry run: load the fleet repo at --ref (or the working tree), work out the desired state of the gateway ' +
+          '--id/--label, and print the plan that would take the gateway from --against to it. Nothing is ' +
+          'changed. Warnings (a Compose variable that is not set, a key that means nothing on a gateway) go to ' +
+          'stderr.\n\nExit status: 0 no changes, 2 changes, 1 error.',
       ),
   ),
 )
@@ -132,7 +142,8 @@ variableOptions(
   .option('--label <key=value>', 'a gateway label (repeat for several)', collect, [])
   .option(
     '--against <what>',
-    'compare with: fresh (an empty gateway), live (this gateway, observed now), commit:<rev> (the gateway as that commit left it), file:<path> (a saved observation, see "rollgate observe --save")',
+    'compare with: fresh (an empty gateway), live (this gateway, observed now), commit:<rev> (the gateway as ' +
+      'that commit left it), file:<path> (a saved observation, see "rollgate observe --save")',
     'fresh',
   )
   .option(
@@ -141,18 +152,23 @@ variableOptions(
   )
   .option(
     '--state-dir <dir>',
-    "with --against live: rollgate's state directory, where the versions it committed through Update Modules are recorded",
+    "with --against live: rollgate's state directory, where the versions it committed through Update Modules " +
+      'are recorded',
     DEFAULT_STATE_DIR,
   )
   .option(
     '--interfaces-dir <dir>',
-    `with --against live: where update interfaces are looked up (repeat for several; default: ${DEFAULT_INTERFACE_DIRS.join(', ')})`,
+    `with --against live: where update interfaces are looked up (repeat for several; ` +
+      `default: ${DEFAULT_INTERFACE_DIRS.join(', ')})`,
     collect,
   )
   .addOption(new Option('--output <format>', 'human or json').choices(['human', 'json']).default('human'))
   .addHelpText(
     'after',
-    '\nExamples:\n  rollgate diff --repo ./fleet --id gw-0001                       # working tree vs a fresh gateway\n  rollgate diff --repo ./fleet --id gw-0001 --against live        # working tree vs this gateway, now\n  rollgate diff --repo ./fleet --ref main --against commit:main~1 --id gw-0001\n  rollgate diff --repo https://git.example.com/fleet.git --auth-token-file /etc/rollgate/token --id gw-0001 --output json',
+    '\nExamples:\n  rollgate diff --repo ./fleet --id gw-0001                       # working tree vs a fresh ' +
+      'gateway\n  rollgate diff --repo ./fleet --id gw-0001 --against live        # working tree vs this ' +
+      'gateway, now\n  rollgate diff --repo ./fleet --ref main --against commit:main~1 --id gw-0001\n  rollgate ' +
+      'diff --repo https://git.example.com/fleet.git --auth-token-file /etc/rollgate/token --id gw-0001 --output json',
   )
   .action(async (opts) => {
     process.exitCode = await runDiff(opts, io).catch((e) => reportError(e, io));
@@ -164,7 +180,10 @@ variableOptions(
       .command('validate')
       .summary("check that every target of a fleet repo loads and plans (for the fleet repo's CI)")
       .description(
-        "Loads every target of the fleet repo with an identity it matches, reports every problem with file:line:column, and plans each target against a fresh gateway. Compose files are read as docker compose reads them (anchors and merge keys, ${VAR} from the .env beside them, the target's variables and --var/--var-file); warnings go to stderr.\n\nExit status: 0 valid, 1 problems.",
+        'Loads every target of the fleet repo with an identity it matches, reports every problem with ' +
+          'file:line:column, and plans each target against a fresh gateway. Compose files are read as docker ' +
+          "compose reads them (anchors and merge keys, ${VAR} from the .env beside them, the target's variables " +
+          'and --var/--var-file); warnings go to stderr.\n\nExit status: 0 valid, 1 problems.',
       ),
   ),
 )
@@ -181,7 +200,14 @@ applyOptions(
           .command('apply')
           .summary('reconcile this gateway once, now: pull, converge, finalize (rolls back on failure)')
           .description(
-            'One reconcile of this gateway: finish or put back an apply that a crash interrupted, observe the gateway, plan the change to the desired state of --ref (or the working tree), pull every image and download and verify every artifact first, then converge in order group by group: containers through the Docker Engine, device components through their update interfaces. Components are committed only after every group installed and verified. A failure before that puts everything back as it was. The agent does the same on its schedule.\n\nExit status: 0 applied or nothing to do, 1 error (nothing was changed), 3 failed and rolled back, 4 failed and could not be put back completely.',
+            'One reconcile of this gateway: finish or put back an apply that a crash interrupted, observe the ' +
+              'gateway, plan the change to the desired state of --ref (or the working tree), pull every image ' +
+              'and download and verify every artifact first, then converge in order group by group: containers ' +
+              'through the Docker Engine, device components through their update interfaces. Components are ' +
+              'committed only after every group installed and verified. A failure before that puts everything ' +
+              'back as it was. The agent does the same on its schedule.\n\nExit status: 0 applied or nothing to ' +
+              'do, 1 error (nothing was changed), 3 failed and rolled back, 4 failed and could not be put back ' +
+              'completely.',
           ),
       ),
     ),
@@ -193,7 +219,8 @@ applyOptions(
   .addOption(new Option('--output <format>', 'human or json').choices(['human', 'json']).default('human'))
   .addHelpText(
     'after',
-    '\nExamples:\n  rollgate apply --repo ./fleet --ref main --id gw-0001\n  rollgate apply --repo https://git.example.com/fleet.git --id gw-0001 --registry-auth-file /etc/rollgate/registries.yaml',
+    '\nExamples:\n  rollgate apply --repo ./fleet --ref main --id gw-0001\n  rollgate apply --repo ' +
+      'https://git.example.com/fleet.git --id gw-0001 --registry-auth-file /etc/rollgate/registries.yaml',
   )
   .action(async (opts) => {
     process.exitCode = await runApply(opts, io).catch((e) => reportError(e, io));
@@ -204,7 +231,10 @@ gatewayOptions(
     .command('observe')
     .summary('show what rollgate manages on this gateway, or save it for offline diffs')
     .description(
-      'Reads the live gateway (containers, networks and volumes that carry rollgate labels, the images present, and the device components rollgate has records of in --state-dir, each asked for its Identity, Provides and Inventory through its interface) without changing anything. --save writes the observation to a file that "rollgate diff --against file:<path>" reads anywhere.',
+      'Reads the live gateway (containers, networks and volumes that carry rollgate labels, the images present, ' +
+        'and the device components rollgate has records of in --state-dir, each asked for its Identity, ' +
+        'Provides and Inventory through its interface) without changing anything. --save writes the observation ' +
+        'to a file that "rollgate diff --against file:<path>" reads anywhere.',
     ),
 )
   .option('--save <file>', 'write the observation (JSON) to this file')
@@ -220,7 +250,18 @@ addSettingOptions(
       'run the agent: poll the fleet repo, apply new commits behind the health gate, roll back to the last good commit',
     )
     .description(
-      `The daemon that runs on a gateway (under systemd: systemd/rollgate.service). It polls the fleet repo's branch on a schedule (one small request when nothing changed; a local repo path is watched too), applies a new commit (pull and download first, then containers and device components in order), checks health for a window, and commits. When the apply or its health fails, the commit is recorded as bad with the reason, everything is rolled back to the last good commit, and that commit's health is checked. A bad commit is never applied again automatically: the agent waits for the branch to move. An apply interrupted by a crash, a kill or a power cut is finished or put back at the next start, before anything new.\n\nSettings come from the configuration file (${DEFAULT_CONFIG_FILE}, or --config / ROLLGATE_CONFIG), then the environment, then these flags; a flag wins. "rollgate agent --print-config" shows the result and where each value came from. JSON logs go to stdout; Prometheus metrics to the loopback port of --metrics-listen; "rollgate sync" asks the running agent to reconcile now, "rollgate status" and "rollgate history" show what it did.`,
+      `The daemon that runs on a gateway (under systemd: systemd/rollgate.service). It polls the fleet repo's ` +
+        `branch on a schedule (one small request when nothing changed; a local repo path is watched too), ` +
+        `applies a new commit (pull and download first, then containers and device components in order), checks ` +
+        `health for a window, and commits. When the apply or its health fails, the commit is recorded as bad ` +
+        `with the reason, everything is rolled back to the last good commit, and that commit's health is ` +
+        `checked. A bad commit is never applied again automatically: the agent waits for the branch to move. An ` +
+        `apply interrupted by a crash, a kill or a power cut is finished or put back at the next start, before ` +
+        `anything new.\n\nSettings come from the configuration file (${DEFAULT_CONFIG_FILE}, or --config / ` +
+        `ROLLGATE_CONFIG), then the environment, then these flags; a flag wins. "rollgate agent --print-config" ` +
+        `shows the result and where each value came from. JSON logs go to stdout; Prometheus metrics to the ` +
+        `loopback port of --metrics-listen; "rollgate sync" asks the running agent to reconcile now, "rollgate ` +
+        `status" and "rollgate history" show what it did.`,
     )
     .option(
       '--config <file>',
@@ -230,7 +271,10 @@ addSettingOptions(
 )
   .addHelpText(
     'after',
-    `\nExamples:\n  rollgate agent                                     # everything from ${DEFAULT_CONFIG_FILE}\n  rollgate agent --repo https://git.example.com/fleet.git --id gw-0001 --label site=berlin\n  rollgate agent --repo /srv/fleet --id gw-0001 --interval 5m --jitter 1m --state-dir /tmp/rg\n  ROLLGATE_CRON='*/10 * * * *' rollgate agent --print-config`,
+    `\nExamples:\n  rollgate agent                                     # everything ` +
+      `from ${DEFAULT_CONFIG_FILE}\n  rollgate agent --repo https://git.example.com/fleet.git --id gw-0001 ` +
+      `--label site=berlin\n  rollgate agent --repo /srv/fleet --id gw-0001 --interval 5m --jitter 1m ` +
+      `--state-dir /tmp/rg\n  ROLLGATE_CRON='*/10 * * * *' rollgate agent --print-config`,
   )
   .action(async (opts) => {
     process.exitCode = await runAgent(opts, io).catch((e) => reportError(e, io));
@@ -241,7 +285,12 @@ artifacts
   .command('lock')
   .summary('fetch artifacts named by artifact_name from the artifact store and record their sha256')
   .description(
-    `For manifests that name artifacts by artifact_name alone (as Mender publishes them) when the repo's artifact directories do not hold them: fetches each one from artifact_store of rollgate.yaml ({artifact_name} replaced), checks that it is the artifact of that name, and writes its sha256 and size to rollgate-artifacts.lock.yaml in --repo. Gateways download from the store and refuse bytes that do not match. Entries already locked are kept unless --refresh; entries no manifest names any more are dropped. Commit the file.\n\nExit status: 0 locked, 1 error (the lock file is not changed).`,
+    `For manifests that name artifacts by artifact_name alone (as Mender publishes them) when the repo's ` +
+      `artifact directories do not hold them: fetches each one from artifact_store of rollgate.yaml ` +
+      `({artifact_name} replaced), checks that it is the artifact of that name, and writes its sha256 and size ` +
+      `to rollgate-artifacts.lock.yaml in --repo. Gateways download from the store and refuse bytes that do not ` +
+      `match. Entries already locked are kept unless --refresh; entries no manifest names any more are dropped. ` +
+      `Commit the file.\n\nExit status: 0 locked, 1 error (the lock file is not changed).`,
   )
   .option('--repo <path>', 'the fleet repo working tree (the lock file is written there)', '.')
   .option('--auth-token-file <file>', 'a file holding a token, sent as "Authorization: Bearer" to the store')
@@ -265,7 +314,10 @@ const stateDirOption = (cmd: Command) =>
 
 stateDirOption(program.command('sync').summary('ask the running agent to reconcile now, and wait for the result'))
   .description(
-    'Asks the agent running on this gateway (through <state-dir>/agent.sock) to poll and reconcile now, instead of at its next scheduled poll, and prints what happened. A reconcile already running finishes first.\n\nExit status: 0 applied or nothing to do (or the branch is on a bad commit), 1 error or no agent running, 3 rolled back, 4 rollback incomplete.',
+    'Asks the agent running on this gateway (through <state-dir>/agent.sock) to poll and reconcile now, instead ' +
+      'of at its next scheduled poll, and prints what happened. A reconcile already running finishes ' +
+      'first.\n\nExit status: 0 applied or nothing to do (or the branch is on a bad commit), 1 error or no ' +
+      'agent running, 3 rolled back, 4 rollback incomplete.',
   )
   .option('--timeout <seconds>', 'give up waiting after this long (the reconcile goes on in the agent)', '3600')
   .action(async (opts) => {
@@ -278,7 +330,8 @@ stateDirOption(
     .summary('what the gateway runs: commit applied, last good, bad commits and why, the step in progress'),
 )
   .description(
-    'Reads the agent state of <state-dir> (it works while the agent is stopped) and, when the agent runs, asks it what it is doing now.',
+    'Reads the agent state of <state-dir> (it works while the agent is stopped) and, when the agent runs, asks ' +
+      'it what it is doing now.',
   )
   .action(async (opts) => {
     process.exitCode = await runStatus(opts, io).catch((e) => reportError(e, io));

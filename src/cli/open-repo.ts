@@ -37,7 +37,8 @@ export async function openRepo(spec: RepoSpec): Promise<OpenedRepo> {
         if (/^[0-9a-f]{7,40}$/.test(branch)) {
           if (fetched.size === 0)
             throw new Error(
-              `with a URL, --ref names a branch or tag (optionally with ~N); "${branch}" looks like a commit id: give the branch first, e.g. --ref main, then --against commit:${branch}`,
+              `with a URL, --ref names a branch or tag (optionally with ~N); "${branch}" looks like a commit ` +
+                `id: give the branch first, e.g. --ref main, then --against commit:${branch}`,
             );
         } else if (!fetched.has(branch)) {
           const ref = branch.startsWith('refs/') ? branch : `refs/heads/${branch}`;
@@ -79,7 +80,8 @@ export async function openRepo(spec: RepoSpec): Promise<OpenedRepo> {
       }
       if (!gitdir)
         throw new Error(
-          `${root} is not a git repository, so --ref ${rev} cannot be read; leave out --ref to use the files as they are`,
+          `${root} is not a git repository, so --ref ${rev} cannot be read; leave out --ref to use the files as ` +
+            `they are`,
         );
       return new GitObjectSource(gitdir, await resolveRevision(gitdir, rev));
     },

@@ -59,7 +59,8 @@ export function renderPlan(plan: Plan, opts: RenderOptions): string {
           ? `pull      ${t.ref}${s.platform ? ` (${s.platform})` : ''}`
           : t.kind === 'files'
             ? `write     ${t.app} files ${t.hash.slice(0, 12)} from the fleet repo (${s.to ?? ''})`
-            : `download  ${s.to} for ${t.kind === 'component' ? t.key : ''} (${s.artifact?.kind === 'url' ? s.artifact.url : s.artifact?.path})`;
+            : `download  ${s.to} for ${t.kind === 'component' ? t.key : ''} ` +
+              `(${s.artifact?.kind === 'url' ? s.artifact.url : s.artifact?.path})`;
       out.push(`  ${p(36, '↓')} ${what}`);
     }
     out.push('');
@@ -82,7 +83,9 @@ export function renderPlan(plan: Plan, opts: RenderOptions): string {
     out.push(p(1, 'Finalize') + ' — after the health window passes');
     if (commits.length > 0)
       out.push(
-        `  ${p(32, '✓')} commit ${commits.map((s) => (s.target.kind === 'component' ? s.target.key : '')).join(', ')} (ascending order groups)`,
+        `  ${p(32, '✓')} ` +
+          `commit ${commits.map((s) => (s.target.kind === 'component' ? s.target.key : '')).join(', ')} ` +
+          `(ascending order groups)`,
       );
     const removals = plan.finalize.filter(
       (s) =>
@@ -91,7 +94,8 @@ export function renderPlan(plan: Plan, opts: RenderOptions): string {
     );
     if (removals.length > 0)
       out.push(
-        `  ${p(31, '-')} remove the replaced containers: ${removals.map((s) => targetName(s.target).replace(/^service\//, '')).join(', ')}`,
+        `  ${p(31, '-')} remove the replaced ` +
+          `containers: ${removals.map((s) => targetName(s.target).replace(/^service\//, '')).join(', ')}`,
       );
     for (const c of rest) out.push(line(c, plan.finalize));
     out.push('');
@@ -100,7 +104,8 @@ export function renderPlan(plan: Plan, opts: RenderOptions): string {
   const count = (a: ChangeAction) => plan.changes.filter((c) => c.action === a).length;
   const unchanged = plan.unchanged.components.length + plan.unchanged.services.length;
   out.push(
-    `${p(1, 'Plan:')} ${count('add')} to add, ${count('change')} to change, ${count('remove')} to remove, ${count('repair')} to repair; ${unchanged} unchanged` +
+    `${p(1, 'Plan:')} ${count('add')} to add, ${count('change')} to change, ${count('remove')} to ` +
+      `remove, ${count('repair')} to repair; ${unchanged} unchanged` +
       (unchanged > 0 ? ` (${[...plan.unchanged.components, ...plan.unchanged.services].join(', ')})` : '') +
       '.',
   );

@@ -159,7 +159,10 @@ function changedDefinitions(b: Builder, app: DesiredApp): Set<string> {
     )?.configHash;
     if (seen && v.configHash && seen !== v.configHash) {
       throw new PlanError(
-        `volume "${v.name}" of app "${app.name}" is defined differently from the volume on the gateway (driver, options or name changed); recreating it would drop its data, which rollgate never does silently: back it up and remove it by hand (docker volume rm), give the volume a new key, or set x-rollgate: { recreate_volumes: true } to have a changed volume made anew, empty, beside the old one`,
+        `volume "${v.name}" of app "${app.name}" is defined differently from the volume on the gateway (driver, ` +
+          `options or name changed); recreating it would drop its data, which rollgate never does silently: ` +
+          `back it up and remove it by hand (docker volume rm), give the volume a new key, or set x-rollgate: { ` +
+          `recreate_volumes: true } to have a changed volume made anew, empty, beside the old one`,
         `volume ${app.name}/${v.name}`,
       );
     }
@@ -175,7 +178,8 @@ function checkHealthyWaits(b: Builder, app: DesiredApp): void {
       const d = app.services.find((x) => x.name === dep);
       if (c.condition === 'service_healthy' && d && !d.config.healthcheck && without.has(d.config.image)) {
         throw new PlanError(
-          `"${s.name}" of app "${app.name}" waits for "${dep}" to be healthy (depends_on: service_healthy), but "${dep}" has no healthcheck, neither in the Compose file nor in its image ${d.config.image}`,
+          `"${s.name}" of app "${app.name}" waits for "${dep}" to be healthy (depends_on: service_healthy), but ` +
+            `"${dep}" has no healthcheck, neither in the Compose file nor in its image ${d.config.image}`,
           `depends_on ${app.name}/${s.name}`,
         );
       }
@@ -331,7 +335,9 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
           action: 'change',
           target,
           to: svc.configHash.slice(0, 12),
-          reason: `restarted after ${restartFor.join(', ')} ${restartFor.length === 1 ? 'is' : 'are'} replaced (depends_on restart: true)`,
+          reason:
+            `restarted after ${restartFor.join(', ')} ${restartFor.length === 1 ? 'is' : 'are'} replaced ` +
+            `(depends_on restart: true)`,
         });
       } else if (match.state === 'running') {
         unchangedServices.push(`${app.name}/${svc.name}`);

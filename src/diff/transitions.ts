@@ -42,7 +42,9 @@ export function checkOrderRules(changing: DesiredComponent[], constraints: Const
       for (const a of componentsNamed(r.after, changing)) {
         if (a.order < b.order) {
           throw new PlanError(
-            `order rule "${r.name}" is violated: ${r.after} (${a.key}) is in order group ${a.order}, which runs before ${r.before} (${b.key}) in group ${b.order}; give ${r.before} a lower update_strategy.order than ${r.after}`,
+            `order rule "${r.name}" is violated: ${r.after} (${a.key}) is in order group ${a.order}, which runs ` +
+              `before ${r.before} (${b.key}) in group ${b.order}; give ${r.before} a lower ` +
+              `update_strategy.order than ${r.after}`,
             r.name,
           );
         }
@@ -96,7 +98,9 @@ export function checkTransitions(
     const rest = stage.filter((c) => !named.has(c.key));
     if (relevant.length > MAX_CONSTRAINED_PER_STAGE) {
       throw new PlanError(
-        `${relevant.length} constrained components change in one stage (${relevant.map((c) => c.key).join(', ')}); at most ${MAX_CONSTRAINED_PER_STAGE} can be verified: spread them over order groups`,
+        `${relevant.length} constrained components change in one stage ` +
+          `(${relevant.map((c) => c.key).join(', ')}); at most ${MAX_CONSTRAINED_PER_STAGE} can be verified: ` +
+          `spread them over order groups`,
         'stage-size',
       );
     }

@@ -58,7 +58,8 @@ export async function readRegistryAuth(file: string): Promise<RegistryAuth> {
   }
   const bad = () =>
     new Error(
-      `${file}: expected a map of registry host to { username, password }, e.g.\n  registry.example.com:\n    username: gateway\n    password: s3cret`,
+      `${file}: expected a map of registry host to { username, password }, e.g.\n  registry.example.com:\n    ` +
+        `username: gateway\n    password: s3cret`,
     );
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw bad();
   const out: RegistryAuth = {};
@@ -93,14 +94,14 @@ export async function readVariables(files: string[] = [], pairs: string[] = []):
     try {
       text = await readFile(file, 'utf8');
     } catch (err) {
-      throw new Error(
-        `cannot read the variables file ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message}`,
-      );
+      const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message;
+      throw new Error(`cannot read the variables file ${file}: ${why}`);
     }
     const parsed = parseEnvFile(text, new Map(Object.entries(out)));
     if (parsed.errors.length)
       throw new Error(
-        `the variables file ${file} is not KEY=value lines:\n${parsed.errors.map((e) => `  ${file}:${e.line}: ${e.message}`).join('\n')}`,
+        `the variables file ${file} is not KEY=value ` +
+          `lines:\n${parsed.errors.map((e) => `  ${file}:${e.line}: ${e.message}`).join('\n')}`,
       );
     Object.assign(out, parsed.env);
   }
@@ -134,7 +135,8 @@ export function stateTimeouts(
   for (const [name, text] of pairs) {
     if (!isState(name) && !isQuery(name))
       throw new Error(
-        `${what}: "${name}" is not a state or query of the update-interface protocol (states: ${STATES.join(', ')}; queries: ${QUERIES.join(', ')})`,
+        `${what}: "${name}" is not a state or query of the update-interface protocol ` +
+          `(states: ${STATES.join(', ')}; queries: ${QUERIES.join(', ')})`,
       );
     out[name] = durationMs(text, `${what} ${name}`);
   }

@@ -48,7 +48,8 @@ export async function reconcileOnce(desired: DesiredState, deps: ReconcileDeps):
   const resumed = await resumeInterrupted(deps);
   if (resumed && resumed.undoErrors.length > 0) {
     throw new Error(
-      `the interrupted apply ${resumed.txn} could not be put back completely; nothing new is applied until it is: ${resumed.undoErrors.join('; ')}`,
+      `the interrupted apply ${resumed.txn} could not be put back completely; nothing new is applied until it ` +
+        `is: ${resumed.undoErrors.join('; ')}`,
     );
   }
   // A transaction that failed (before a crash or a reboot cut its rollback short, or after the

@@ -85,7 +85,8 @@ export function healthWindow(spec: HealthSpec, env: ProbeEnv, opts: WindowOption
       if (ok)
         opts.log.info(
           { checks: tallies.length, warnings },
-          `health${subject} passed: ${required.length} required check(s) held for ${secs(spec.windowMs)}${warnings.length ? `; advisory failing: ${warnings.join('; ')}` : ''}`,
+          `health${subject} passed: ${required.length} required check(s) held ` +
+            `for ${secs(spec.windowMs)}${warnings.length ? `; advisory failing: ${warnings.join('; ')}` : ''}`,
         );
       else opts.log.error({ reason }, `health${subject} failed: ${reason}`);
       resolve(verdict);
@@ -114,7 +115,9 @@ export function healthWindow(spec: HealthSpec, env: ProbeEnv, opts: WindowOption
         .map((t) => `${t.name}: ${t.last?.detail ?? 'no answer yet'}`);
       finish(
         false,
-        `the required checks did not hold for ${secs(spec.windowMs)} within the deadline of ${secs(spec.deadlineMs)}${failing.length ? ` (failing: ${failing.join('; ')})` : ' (they kept failing and recovering)'}`,
+        `the required checks did not hold for ${secs(spec.windowMs)} within the deadline ` +
+          `of ${secs(spec.deadlineMs)}` +
+          (failing.length ? ` (failing: ${failing.join('; ')})` : ' (they kept failing and recovering)'),
       );
     });
     if (required.length === 0) windowTimer = later(spec.windowMs, () => finish(true));
@@ -142,7 +145,8 @@ export function healthWindow(spec: HealthSpec, env: ProbeEnv, opts: WindowOption
               failures: tally.consecutiveFailures,
               threshold: check.failureThreshold,
             },
-            `health check ${check.name}${check.required ? '' : ' (advisory)'} failed (${tally.consecutiveFailures}/${check.failureThreshold}): ${r.detail}`,
+            `health check ${check.name}${check.required ? '' : ' (advisory)'} failed ` +
+              `(${tally.consecutiveFailures}/${check.failureThreshold}): ${r.detail}`,
           );
           if (check.required && tally.consecutiveFailures >= check.failureThreshold) {
             return finish(false, `${check.name} failed ${tally.consecutiveFailures} time(s) in a row: ${r.detail}`);

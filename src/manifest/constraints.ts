@@ -85,7 +85,8 @@ export function loadConstraints(ctx: LoadContext, y: YamlFile, components: Desir
     const state = components.map((x) => `${x.key}=${x.version}`).join(', ');
     ctx.at(
       { y, path: ['endStates'] },
-      `the desired state (${state}) is not an acceptable end state (acceptable: ${c.endStates.map((e) => e.name).join(', ')})`,
+      `the desired state (${state}) is not an acceptable end state ` +
+        `(acceptable: ${c.endStates.map((e) => e.name).join(', ')})`,
     );
   }
   const hit = c.forbidden.find((f) => matchesSome(f.versions, desiredVersions));

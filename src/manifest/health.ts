@@ -42,7 +42,8 @@ export function loadHealth(ctx: LoadContext, y: YamlFile, apps: DesiredApp[]): H
   if (deadlineMs < windowMs)
     ctx.at(
       { y, path: ['deadline'] },
-      `deadline (${doc.deadline}) is shorter than the window (${doc.window ?? '60s'}); the health gate could never pass`,
+      `deadline (${doc.deadline}) is shorter than the window (${doc.window ?? '60s'}); the health gate could ` +
+        `never pass`,
     );
   const d = doc.defaults ?? {};
   const names = new Set<string>();
@@ -55,7 +56,8 @@ export function loadHealth(ctx: LoadContext, y: YamlFile, apps: DesiredApp[]): H
     if (kinds.length !== 1) {
       ctx.at(
         at,
-        `a check has exactly one of http, tcp, command, container; "${c.name}" has ${kinds.length === 0 ? 'none' : kinds.join(' and ')}`,
+        `a check has exactly one of http, tcp, command, container; "${c.name}" ` +
+          `has ${kinds.length === 0 ? 'none' : kinds.join(' and ')}`,
       );
       return;
     }
@@ -85,7 +87,8 @@ export function loadHealth(ctx: LoadContext, y: YamlFile, apps: DesiredApp[]): H
       if (!a)
         ctx.at(
           { y, path: ['checks', i, 'container', 'app'] },
-          `check "${c.name}" names app "${app}", which this system does not run (apps: ${apps.map((x) => x.name).join(', ') || 'none'})`,
+          `check "${c.name}" names app "${app}", which this system does not run ` +
+            `(apps: ${apps.map((x) => x.name).join(', ') || 'none'})`,
         );
       else {
         const svc = a.services.find((s) => s.name === service);

@@ -28,7 +28,8 @@ async function loadFleet(ctx: LoadContext): Promise<YamlFile | undefined> {
     if (!(t.system in fleet.systems))
       ctx.at(
         { y, path: ['targets', i, 'system'] },
-        `target "${t.name}" names system "${t.system}", which is not under "systems" (defined: ${Object.keys(fleet.systems).join(', ')})`,
+        `target "${t.name}" names system "${t.system}", which is not under "systems" ` +
+          `(defined: ${Object.keys(fleet.systems).join(', ')})`,
       );
   });
   return y;
@@ -199,7 +200,9 @@ export async function loadDesiredState(
         file: FLEET_FILE,
         line: 1,
         column: 1,
-        message: `no target matches gateway "${device.id}" (labels: ${labels}); targets: ${fleet.targets.map((t) => t.name).join(', ')}`,
+        message:
+          `no target matches gateway "${device.id}" (labels: ${labels}); ` +
+          `targets: ${fleet.targets.map((t) => t.name).join(', ')}`,
       },
     ]);
   }

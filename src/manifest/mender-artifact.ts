@@ -59,7 +59,8 @@ export async function readArtifactHeader(bytes: Uint8Array): Promise<ArtifactHea
   if (headerName === 'header.tar.gz') headerTar = gunzipSync(headerTar);
   else if (headerName !== 'header.tar')
     throw new Error(
-      `Mender artifact header compressed as ${headerName}; rollgate reads gzip or uncompressed headers (mender-artifact write --compression gzip)`,
+      `Mender artifact header compressed as ${headerName}; rollgate reads gzip or uncompressed headers ` +
+        `(mender-artifact write --compression gzip)`,
     );
   const inner = await tarEntries(headerTar, (n) => n === 'header-info');
   const info = inner.get('header-info');
@@ -94,11 +95,18 @@ export function incompatibility(
 ): string | undefined {
   const fits = [component.type, ...systemTypes];
   if (header.deviceTypes.length > 0 && !header.deviceTypes.some((d) => fits.includes(d))) {
-    return `artifact "${header.name}" is for device types ${header.deviceTypes.join(', ')}, and component type "${component.type}" is none of them${systemTypes.length ? ` (nor is the system type ${systemTypes.join(', ')})` : ''}`;
+    return (
+      `artifact "${header.name}" is for device types ${header.deviceTypes.join(', ')}, and component type ` +
+      `"${component.type}" is none of ` +
+      `them${systemTypes.length ? ` (nor is the system type ${systemTypes.join(', ')})` : ''}`
+    );
   }
   const wrong = header.payloadTypes.filter((t) => t !== component.interface);
   if (wrong.length > 0)
-    return `artifact "${header.name}" carries a ${wrong.join(', ')} payload, and component type "${component.type}" installs through interface "${component.interface}"`;
+    return (
+      `artifact "${header.name}" carries a ${wrong.join(', ')} payload, and component type ` +
+      `"${component.type}" installs through interface "${component.interface}"`
+    );
   return undefined;
 }
 
@@ -111,7 +119,8 @@ export async function readPayloadFiles(bytes: Uint8Array): Promise<Map<string, B
   if (name === 'data/0000.tar.gz') inner = gunzipSync(inner);
   else if (name !== 'data/0000.tar')
     throw new Error(
-      `the payload is compressed as ${name}; rollgate reads gzip or uncompressed payloads here (mender-artifact write --compression gzip)`,
+      `the payload is compressed as ${name}; rollgate reads gzip or uncompressed payloads here (mender-artifact ` +
+        `write --compression gzip)`,
     );
   return tarEntries(inner, () => true);
 }

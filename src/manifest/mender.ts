@@ -147,7 +147,9 @@ async function findByName(
     if (!entry) {
       ctx.at(
         at,
-        `component type "${type}": artifact "${name}" is not in ${index.lookup.dirs.join(', ')} and has no sha256 in ${ARTIFACT_LOCK_FILE}; run "rollgate artifacts lock" to fetch it from the artifact store and record it`,
+        `component type "${type}": artifact "${name}" is not in ${index.lookup.dirs.join(', ')} and has no ` +
+          `sha256 in ${ARTIFACT_LOCK_FILE}; run "rollgate artifacts lock" to fetch it from the artifact store ` +
+          `and record it`,
       );
       return undefined;
     }
@@ -158,7 +160,8 @@ async function findByName(
   }
   ctx.at(
     at,
-    `component type "${type}": no artifact named "${name}" in ${index.lookup.dirs.join(', ')} of the fleet repo (set artifact_path, add the .mender file there, or set artifact_store in rollgate.yaml)`,
+    `component type "${type}": no artifact named "${name}" in ${index.lookup.dirs.join(', ')} of the fleet repo ` +
+      `(set artifact_path, add the .mender file there, or set artifact_store in rollgate.yaml)`,
   );
   return undefined;
 }
@@ -182,7 +185,8 @@ async function resolveArtifact(
     if (fields.artifact_name === undefined) {
       ctx.at(
         typeAt,
-        `component type "${type}" names no artifact: give artifact_name (found among the repo's artifacts) or artifact_path`,
+        `component type "${type}" names no artifact: give artifact_name (found among the repo's artifacts) or ` +
+          `artifact_path`,
       );
       return undefined;
     }
@@ -197,7 +201,8 @@ async function resolveArtifact(
     if (!fields.artifact_sha256 || !fields.artifact_name) {
       ctx.at(
         pathAt,
-        `artifact at a URL needs artifact_name and artifact_sha256 beside it, so it can be verified before anything is touched`,
+        `artifact at a URL needs artifact_name and artifact_sha256 beside it, so it can be verified before ` +
+          `anything is touched`,
       );
       return undefined;
     }
@@ -280,7 +285,8 @@ export async function manifestFromArtifact(ctx: LoadContext, at: At, repoPath: s
     if (!header.payloadTypes.includes('mender-orchestrator-manifest')) {
       ctx.at(
         at,
-        `${repoPath} is artifact "${header.name}" with a ${header.payloadTypes.join(', ') || 'no'} payload, not a manifest artifact (payload type mender-orchestrator-manifest)`,
+        `${repoPath} is artifact "${header.name}" with a ${header.payloadTypes.join(', ') || 'no'} payload, not ` +
+          `a manifest artifact (payload type mender-orchestrator-manifest)`,
       );
       return undefined;
     }
@@ -359,7 +365,8 @@ export async function loadComponents(ctx: LoadContext, input: ComponentsInput): 
     if (topology)
       ctx.at(
         topology.at,
-        `a topology file goes with kind "manifest"; ${manifestPath} is kind "update_manifest", which lists its components itself`,
+        `a topology file goes with kind "manifest"; ${manifestPath} is kind "update_manifest", which lists its ` +
+          `components itself`,
       );
     const ids = new Map<string, number>();
     doc.components!.forEach((c, i) => {
@@ -418,7 +425,8 @@ export async function loadComponents(ctx: LoadContext, input: ComponentsInput): 
     ) {
       ctx.at(
         { y: t, path: ['system_type'] },
-        `system type "${tdoc.system_type}" is not in the manifest's system_types_compatible (${doc.system_types_compatible.join(', ')})`,
+        `system type "${tdoc.system_type}" is not in the manifest's system_types_compatible ` +
+          `(${doc.system_types_compatible.join(', ')})`,
       );
     }
     const seen = new Map<string, number>();
@@ -427,7 +435,8 @@ export async function loadComponents(ctx: LoadContext, input: ComponentsInput): 
       if (!doc.component_types[c.component_type]) {
         ctx.at(
           { y: t, path: ['components', i, 'component_type'] },
-          `component type "${c.component_type}" has no entry in ${manifestPath} (defined: ${Object.keys(doc.component_types).join(', ')})`,
+          `component type "${c.component_type}" has no entry in ${manifestPath} ` +
+            `(defined: ${Object.keys(doc.component_types).join(', ')})`,
         );
         return;
       }

@@ -110,7 +110,8 @@ function report(problems: Problems, y: YamlFile, e: ErrorObject): void {
           problems,
           y,
           [...path, e.propertyName],
-          `unsupported key "${e.propertyName}" (expected one of: ${(e.params['allowedValues'] as unknown[]).join(', ')})`,
+          `unsupported key "${e.propertyName}" (expected one ` +
+            `of: ${(e.params['allowedValues'] as unknown[]).join(', ')})`,
           'key',
         );
         return;
@@ -119,7 +120,8 @@ function report(problems: Problems, y: YamlFile, e: ErrorObject): void {
         problems,
         y,
         path,
-        `expected one of ${(e.params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${describeType(value)}`,
+        `expected one of ${(e.params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, ` +
+          `got ${describeType(value)}`,
       );
       return;
     case 'pattern': {

@@ -67,11 +67,13 @@ class TreeBudget {
     this.files += 1;
     if (this.files > this.limits.maxFiles)
       throw new RepoPathError(
-        `${this.root} holds more than ${this.limits.maxFiles} files; the limit for a mounted directory is ${this.limits.maxFiles}`,
+        `${this.root} holds more than ${this.limits.maxFiles} files; the limit for a mounted directory ` +
+          `is ${this.limits.maxFiles}`,
       );
     if (this.bytes > this.limits.maxBytes)
       throw new RepoPathError(
-        `${this.root} holds more than ${this.limits.maxBytes} bytes; the limit for mounted files is ${this.limits.maxBytes} bytes`,
+        `${this.root} holds more than ${this.limits.maxBytes} bytes; the limit for mounted files ` +
+          `is ${this.limits.maxBytes} bytes`,
       );
   }
 }

@@ -34,7 +34,8 @@ export async function rollBackToLastGood(failed: BadCommit, deps: RollbackDeps):
   if (!deps.lastGood) {
     log.warn(
       { failed: failed.commit },
-      `commit ${short(failed.commit)} failed (${failed.reason}); no commit has been good on this gateway yet, so it stays as the failed apply's rollback left it`,
+      `commit ${short(failed.commit)} failed (${failed.reason}); no commit has been good on this gateway yet, ` +
+        `so it stays as the failed apply's rollback left it`,
     );
     return { failed, converged: true, steps: [] };
   }
@@ -62,7 +63,8 @@ export async function rollBackToLastGood(failed: BadCommit, deps: RollbackDeps):
   if (!verdict.ok) {
     log.error(
       { to, reason: verdict.reason },
-      `the last good commit ${short(to)} is unhealthy too: ${verdict.reason}. The gateway is kept as it is and nothing else is rolled back; push a fix to the branch`,
+      `the last good commit ${short(to)} is unhealthy too: ${verdict.reason}. The gateway is kept as it is and ` +
+        `nothing else is rolled back; push a fix to the branch`,
     );
     return {
       failed,

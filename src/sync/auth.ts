@@ -14,7 +14,8 @@ export async function authHeaders(auth: GitAuth | undefined): Promise<Record<str
   } catch (err) {
     throw new SyncError(
       'auth',
-      `cannot read the ${auth.kind} file ${auth.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      `cannot read the ${auth.kind} ` +
+        `file ${auth.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
       false,
     );
   }

@@ -35,7 +35,8 @@ export async function resolveRevision(gitdir: string, rev: string): Promise<stri
       const parent = commit.parent[0];
       if (!parent)
         throw new Error(
-          `revision "${rev}": commit ${oid.slice(0, 12)} has no parent${commit.parent.length === 0 ? ' (or the clone is shallow)' : ''}`,
+          `revision "${rev}": commit ${oid.slice(0, 12)} has no ` +
+            `parent${commit.parent.length === 0 ? ' (or the clone is shallow)' : ''}`,
         );
       oid = parent;
     }

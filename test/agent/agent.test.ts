@@ -58,7 +58,9 @@ class FleetLab extends DeviceLab {
     const probe = healthy ? this.devices : join(this.root, 'nothing-here');
     writeFileSync(
       join(this.repo, 'health.yaml'),
-      `apiVersion: rollgate/v1\nkind: Health\nwindow: 600ms\ndeadline: 20s\ndefaults: { interval: 150ms, timeout: 2s, failureThreshold: 2 }\nchecks:\n  - name: devices-answer\n    command: { argv: [test, -d, ${JSON.stringify(probe)}] }\n`,
+      `apiVersion: rollgate/v1\nkind: Health\nwindow: 600ms\ndeadline: 20s\ndefaults: { interval: 150ms, ` +
+        `timeout: 2s, failureThreshold: 2 }\nchecks:\n  - name: devices-answer\n    command: { argv: [test, ` +
+        `-d, ${JSON.stringify(probe)}] }\n`,
     );
   }
 
@@ -155,31 +157,35 @@ describe(
       lab.close();
     });
 
-    test('1. a commit is rolled out, passes health and becomes the last good commit; diff showed its steps before the push', async () => {
-      lab.write('v2', true);
-      const c1 = lab.commit('system v2');
-      commits.push(c1);
-      const expected = await lab.diffSteps();
-      assert.ok(expected.includes('install component/G13') && expected.includes('commit component/R998'));
-      lab.push();
-      agent = lab.agent({}, ['--interval', '1s']);
-      const s = await agent.until('c1 applied', (x) => x.lastGood?.commit === c1);
-      assert.equal(s.applied?.commit, c1);
-      // Steps of one stage run concurrently, so their order varies; the set is exact.
-      assert.deepEqual(
-        [...(lastHistory(s, c1)?.steps ?? [])].sort(),
-        [...expected].sort(),
-        'the agent ran exactly the steps rollgate diff showed',
-      );
-      lab.expectSettled('v2');
-      const st = await rollgate('status', '--state-dir', lab.stateDir, '--output', 'json');
-      const status = JSON.parse(st.out) as { agent: { pid: number } | null; lastGood: { commit: string } };
-      assert.equal(status.agent?.pid, agent.pid);
-      assert.equal(status.lastGood.commit, c1);
-      const metrics = await (await fetch(await agent.metricsUrl())).text();
-      assert.match(metrics, new RegExp(`rollgate_commit_info\\{role="last_good",commit="${c1}"\\} 1`));
-      assert.match(metrics, /rollgate_reconciles_total\{result="applied"\} 1/);
-    });
+    test(
+      '1. a commit is rolled out, passes health and becomes the last good commit; diff showed its steps ' +
+        'before the push',
+      async () => {
+        lab.write('v2', true);
+        const c1 = lab.commit('system v2');
+        commits.push(c1);
+        const expected = await lab.diffSteps();
+        assert.ok(expected.includes('install component/G13') && expected.includes('commit component/R998'));
+        lab.push();
+        agent = lab.agent({}, ['--interval', '1s']);
+        const s = await agent.until('c1 applied', (x) => x.lastGood?.commit === c1);
+        assert.equal(s.applied?.commit, c1);
+        // Steps of one stage run concurrently, so their order varies; the set is exact.
+        assert.deepEqual(
+          [...(lastHistory(s, c1)?.steps ?? [])].sort(),
+          [...expected].sort(),
+          'the agent ran exactly the steps rollgate diff showed',
+        );
+        lab.expectSettled('v2');
+        const st = await rollgate('status', '--state-dir', lab.stateDir, '--output', 'json');
+        const status = JSON.parse(st.out) as { agent: { pid: number } | null; lastGood: { commit: string } };
+        assert.equal(status.agent?.pid, agent.pid);
+        assert.equal(status.lastGood.commit, c1);
+        const metrics = await (await fetch(await agent.metricsUrl())).text();
+        assert.match(metrics, new RegExp(`rollgate_commit_info\\{role="last_good",commit="${c1}"\\} 1`));
+        assert.match(metrics, /rollgate_reconciles_total\{result="applied"\} 1/);
+      },
+    );
 
     test('idle: a poll when nothing changed is one request to the git server', async () => {
       const before = lab.server.requests.length;
@@ -199,87 +205,97 @@ describe(
       );
     });
 
-    test('2. a commit that fails its health check is rolled back, recorded as bad, and not applied again; 3. git revert is applied', async () => {
-      lab.write('v3', true);
-      const c2 = lab.commit('system v3');
-      lab.push();
-      await agent.until('c2 applied', (x) => x.lastGood?.commit === c2);
-      lab.expectSettled('v3');
+    test(
+      '2. a commit that fails its health check is rolled back, recorded as bad, and not applied again; 3. ' +
+        'git revert is applied',
+      async () => {
+        lab.write('v3', true);
+        const c2 = lab.commit('system v3');
+        lab.push();
+        await agent.until('c2 applied', (x) => x.lastGood?.commit === c2);
+        lab.expectSettled('v3');
 
-      lab.git('revert', '--no-edit', c2);
-      const c3 = lab.git('rev-parse', 'HEAD');
-      const expected = await lab.diffSteps();
-      assert.ok(expected.includes('install component/G13'), 'the revert installs v2 again');
-      lab.push();
-      const s3 = await agent.until('the revert applied', (x) => x.lastGood?.commit === c3);
-      assert.deepEqual([...(lastHistory(s3, c3)?.steps ?? [])].sort(), [...expected].sort());
-      lab.expectSettled('v2');
+        lab.git('revert', '--no-edit', c2);
+        const c3 = lab.git('rev-parse', 'HEAD');
+        const expected = await lab.diffSteps();
+        assert.ok(expected.includes('install component/G13'), 'the revert installs v2 again');
+        lab.push();
+        const s3 = await agent.until('the revert applied', (x) => x.lastGood?.commit === c3);
+        assert.deepEqual([...(lastHistory(s3, c3)?.steps ?? [])].sort(), [...expected].sort());
+        lab.expectSettled('v2');
 
-      lab.write('v3', false);
-      const bad = lab.commit('system v3 with a check that fails');
-      lab.push();
-      const s = await agent.until('the bad commit rolled back', (x) => lastHistory(x, bad)?.event === 'rolled-back');
-      assert.equal(s.applied?.commit, c3);
-      const rec = s.bad.find((b) => b.commit === bad)!;
-      assert.equal(rec.kind, 'health-failed');
-      assert.match(rec.reason, /devices-answer failed 2 time\(s\) in a row: test -d .*nothing-here exited 1/);
-      assert.equal(s.lastGood?.commit, c3);
-      lab.expectSettled('v2');
-      assert.equal(lastHistory(s, bad)?.event, 'rolled-back');
+        lab.write('v3', false);
+        const bad = lab.commit('system v3 with a check that fails');
+        lab.push();
+        const s = await agent.until('the bad commit rolled back', (x) => lastHistory(x, bad)?.event === 'rolled-back');
+        assert.equal(s.applied?.commit, c3);
+        const rec = s.bad.find((b) => b.commit === bad)!;
+        assert.equal(rec.kind, 'health-failed');
+        assert.match(rec.reason, /devices-answer failed 2 time\(s\) in a row: test -d .*nothing-here exited 1/);
+        assert.equal(s.lastGood?.commit, c3);
+        lab.expectSettled('v2');
+        assert.equal(lastHistory(s, bad)?.event, 'rolled-back');
 
-      // Later polls and a manual sync leave it alone: no interface is asked to install anything.
-      lab.clearCalls();
-      const sync = await rollgate('sync', '--state-dir', lab.stateDir);
-      assert.equal(sync.code, 0, sync.err);
-      assert.match(
-        sync.out,
-        /the branch points at a commit that failed before; it is not applied again until the branch moves/,
-      );
-      await agent.waitForLog(/^$/, 2_500).catch(() => {});
-      assert.deepEqual(
-        lab.calls().filter((c) => !/ (Identity|Provides|Inventory)$/.test(c)),
-        [],
-        'nothing was installed again',
-      );
-      const status = await rollgate('status', '--state-dir', lab.stateDir);
-      assert.match(status.out, /bad commits +1 \(never applied again automatically/);
-      assert.match(status.out, new RegExp(`✗ ${bad.slice(0, 12)}  health-failed`));
-      const history = await rollgate('history', '--state-dir', lab.stateDir);
-      assert.match(history.out, new RegExp(`↩ .*rolled-back  ${bad.slice(0, 12)} → ${c3.slice(0, 12)}`));
+        // Later polls and a manual sync leave it alone: no interface is asked to install anything.
+        lab.clearCalls();
+        const sync = await rollgate('sync', '--state-dir', lab.stateDir);
+        assert.equal(sync.code, 0, sync.err);
+        assert.match(
+          sync.out,
+          /the branch points at a commit that failed before; it is not applied again until the branch moves/,
+        );
+        await agent.waitForLog(/^$/, 2_500).catch(() => {});
+        assert.deepEqual(
+          lab.calls().filter((c) => !/ (Identity|Provides|Inventory)$/.test(c)),
+          [],
+          'nothing was installed again',
+        );
+        const status = await rollgate('status', '--state-dir', lab.stateDir);
+        assert.match(status.out, /bad commits +1 \(never applied again automatically/);
+        assert.match(status.out, new RegExp(`✗ ${bad.slice(0, 12)}  health-failed`));
+        const history = await rollgate('history', '--state-dir', lab.stateDir);
+        assert.match(history.out, new RegExp(`↩ .*rolled-back  ${bad.slice(0, 12)} → ${c3.slice(0, 12)}`));
 
-      // The next good commit is applied.
-      lab.write('v3', true);
-      const fixed = lab.commit('system v3, check fixed');
-      lab.push();
-      await agent.until('the fix applied', (x) => x.lastGood?.commit === fixed);
-      lab.expectSettled('v3');
-    });
+        // The next good commit is applied.
+        lab.write('v3', true);
+        const fixed = lab.commit('system v3, check fixed');
+        lab.push();
+        await agent.until('the fix applied', (x) => x.lastGood?.commit === fixed);
+        lab.expectSettled('v3');
+      },
+    );
 
-    test('6. the git server goes away: polls fail, nothing changes, and the next commit is applied once it is back', async () => {
-      const port = lab.server.port;
-      await lab.server.close();
-      const sync = await rollgate('sync', '--state-dir', lab.stateDir);
-      assert.equal(sync.code, 1);
-      assert.match(sync.out, /the fleet repo could not be polled; the gateway is left as it is/);
-      assert.match(sync.out, /ECONNREFUSED|unreachable|connect/i);
-      lab.write('v1', true);
-      const c = lab.commit('system v1 again');
-      lab.push();
-      await lab.serve(port);
-      await agent.until('applied after the server came back', (x) => x.lastGood?.commit === c, 30_000);
-      lab.expectSettled('v1');
-    });
+    test(
+      '6. the git server goes away: polls fail, nothing changes, and the next commit is applied once it is ' + 'back',
+      async () => {
+        const port = lab.server.port;
+        await lab.server.close();
+        const sync = await rollgate('sync', '--state-dir', lab.stateDir);
+        assert.equal(sync.code, 1);
+        assert.match(sync.out, /the fleet repo could not be polled; the gateway is left as it is/);
+        assert.match(sync.out, /ECONNREFUSED|unreachable|connect/i);
+        lab.write('v1', true);
+        const c = lab.commit('system v1 again');
+        lab.push();
+        await lab.serve(port);
+        await agent.until('applied after the server came back', (x) => x.lastGood?.commit === c, 30_000);
+        lab.expectSettled('v1');
+      },
+    );
 
-    test('SIGTERM stops the agent cleanly and releases the lock; a second agent is refused while one runs', async () => {
-      const second = lab.agent();
-      const r = await second.exited;
-      assert.equal(r.code, 1);
-      assert.match(second.text(), /another rollgate agent \(pid \d+, since .*\) uses the state directory/);
-      const stopped = await agent.stop();
-      assert.equal(stopped.code, 0);
-      assert.equal(existsSync(join(lab.stateDir, 'agent.lock')), false);
-      assert.match(agent.text(), /rollgate agent stopped/);
-    });
+    test(
+      'SIGTERM stops the agent cleanly and releases the lock; a second agent is refused while one ' + 'runs',
+      async () => {
+        const second = lab.agent();
+        const r = await second.exited;
+        assert.equal(r.code, 1);
+        assert.match(second.text(), /another rollgate agent \(pid \d+, since .*\) uses the state directory/);
+        const stopped = await agent.stop();
+        assert.equal(stopped.code, 0);
+        assert.equal(existsSync(join(lab.stateDir, 'agent.lock')), false);
+        assert.match(agent.text(), /rollgate agent stopped/);
+      },
+    );
   },
 );
 
@@ -314,57 +330,61 @@ describe(
   { skip: missing ?? false },
   () => {
     for (const [point, healthy] of KILL_POINTS) {
-      test(`killed at ${point} ${healthy ? 'applying a good commit' : 'rolling back a failing one'}: it ends on the new commit or the last good one`, async () => {
-        const lab = new FleetLab();
-        let agent: AgentProcess | undefined;
-        try {
-          lab.seed((t) => `${t}-v1`);
-          lab.init();
-          await lab.serve();
-          lab.write('v2', true);
-          const good = lab.commit('system v2');
-          lab.push();
-          agent = lab.agent({}, ['--interval', '1h']);
-          await agent.until('v2 applied', (x) => x.lastGood?.commit === good);
-          await agent.stop();
+      test(
+        `killed at ${point} ${healthy ? 'applying a good commit' : 'rolling back a failing one'}: it ends on ` +
+          `the new commit or the last good one`,
+        async () => {
+          const lab = new FleetLab();
+          let agent: AgentProcess | undefined;
+          try {
+            lab.seed((t) => `${t}-v1`);
+            lab.init();
+            await lab.serve();
+            lab.write('v2', true);
+            const good = lab.commit('system v2');
+            lab.push();
+            agent = lab.agent({}, ['--interval', '1h']);
+            await agent.until('v2 applied', (x) => x.lastGood?.commit === good);
+            await agent.stop();
 
-          lab.write('v3', healthy);
-          const next = lab.commit(healthy ? 'system v3' : 'system v3, failing');
-          lab.push();
-          agent = lab.agent({ ROLLGATE_CRASH_AT: point }, ['--interval', '1h']);
-          const ended = await agent.exited;
-          assert.equal(ended.signal, 'SIGKILL', `the agent died at ${point}:\n${agent.text()}`);
-          assert.doesNotThrow(() => agent!.state(), 'the state file is readable after the kill');
+            lab.write('v3', healthy);
+            const next = lab.commit(healthy ? 'system v3' : 'system v3, failing');
+            lab.push();
+            agent = lab.agent({ ROLLGATE_CRASH_AT: point }, ['--interval', '1h']);
+            const ended = await agent.exited;
+            assert.equal(ended.signal, 'SIGKILL', `the agent died at ${point}:\n${agent.text()}`);
+            assert.doesNotThrow(() => agent!.state(), 'the state file is readable after the kill');
 
-          agent = lab.agent({}, ['--interval', '1h']);
-          const s = await agent.until(
-            'settled',
-            (x) =>
-              !x.inProgress &&
-              (x.lastGood?.commit === next ||
-                (x.bad.some((b) => b.commit === next) && lastHistory(x, next)?.event === 'rolled-back')),
-          );
-          if (healthy) {
-            assert.equal(
-              s.lastGood?.commit,
-              next,
-              'a good commit interrupted by a crash is applied when the agent is back',
+            agent = lab.agent({}, ['--interval', '1h']);
+            const s = await agent.until(
+              'settled',
+              (x) =>
+                !x.inProgress &&
+                (x.lastGood?.commit === next ||
+                  (x.bad.some((b) => b.commit === next) && lastHistory(x, next)?.event === 'rolled-back')),
             );
-            lab.expectSettled('v3');
-          } else {
-            assert.equal(s.applied?.commit, good);
-            assert.equal(s.bad.find((b) => b.commit === next)?.kind, 'health-failed');
-            lab.expectSettled('v2');
+            if (healthy) {
+              assert.equal(
+                s.lastGood?.commit,
+                next,
+                'a good commit interrupted by a crash is applied when the agent is back',
+              );
+              lab.expectSettled('v3');
+            } else {
+              assert.equal(s.applied?.commit, good);
+              assert.equal(s.bad.find((b) => b.commit === next)?.kind, 'health-failed');
+              lab.expectSettled('v2');
+            }
+            const records = readFileSync(join(lab.stateDir, 'agent-state.json'), 'utf8');
+            assert.doesNotThrow(() => JSON.parse(records));
+            assert.deepEqual(lab.componentRecords().sort(), ['G13', 'R456', 'R998']);
+          } finally {
+            await agent?.kill();
+            await lab.server?.close();
+            lab.close();
           }
-          const records = readFileSync(join(lab.stateDir, 'agent-state.json'), 'utf8');
-          assert.doesNotThrow(() => JSON.parse(records));
-          assert.deepEqual(lab.componentRecords().sort(), ['G13', 'R456', 'R998']);
-        } finally {
-          await agent?.kill();
-          await lab.server?.close();
-          lab.close();
-        }
-      });
+        },
+      );
     }
   },
 );

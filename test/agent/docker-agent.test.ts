@@ -39,15 +39,20 @@ describe(
       mkdirSync(join(work, 'apps/web'), { recursive: true });
       writeFileSync(
         join(work, 'rollgate.yaml'),
-        'apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  sys:\n    apps:\n      web: apps/web/compose.yaml\n    health: health.yaml\ntargets:\n  - name: all\n    match: { any: true }\n    system: sys\n',
+        'apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  sys:\n    apps:\n      web: apps/web/compose.yaml\n  ' +
+          '  health: health.yaml\ntargets:\n  - name: all\n    match: { any: true }\n    system: sys\n',
       );
       writeFileSync(
         join(work, 'apps/web/compose.yaml'),
-        `services:\n  web:\n    image: ${image}\n    command: ["httpd", "-f", "-p", "${serves ? 8080 : 8081}", "-h", "/"]\n    init: true\n    stop_grace_period: 1s\n    ports: ["127.0.0.1:18191:8080"]\n`,
+        `services:\n  web:\n    image: ${image}\n    command: ["httpd", "-f", "-p", "${serves ? 8080 : 8081}", ` +
+          `"-h", "/"]\n    init: true\n    stop_grace_period: 1s\n    ports: ["127.0.0.1:18191:8080"]\n`,
       );
       writeFileSync(
         join(work, 'health.yaml'),
-        'apiVersion: rollgate/v1\nkind: Health\nwindow: 1s\ndeadline: 20s\ndefaults: { interval: 200ms, timeout: 1s, failureThreshold: 3 }\nchecks:\n  - name: web-answers\n    http: { url: "http://127.0.0.1:18191/bin/", expectStatus: [200, 403, 404] }\n  - name: web-running\n    container: { app: web, service: web }\n',
+        'apiVersion: rollgate/v1\nkind: Health\nwindow: 1s\ndeadline: 20s\ndefaults: { interval: 200ms, ' +
+          'timeout: 1s, failureThreshold: 3 }\nchecks:\n  - name: web-answers\n    http: { url: ' +
+          '"http://127.0.0.1:18191/bin/", expectStatus: [200, 403, 404] }\n  - name: web-running\n    ' +
+          'container: { app: web, service: web }\n',
       );
       git('add', '-A');
       git('commit', '-q', '-m', message);
@@ -83,70 +88,80 @@ describe(
       cleanup(root);
     });
 
-    test('a release that fails its health check is rolled back to the last good containers, and recorded as bad', async () => {
-      const c1 = commit(img['v1']!, true, 'web 1');
-      agent = new AgentProcess(stateDir, [
-        '--repo',
-        server.url('fleet.git'),
-        '--id',
-        'gw-docker',
-        '--docker-host',
-        `unix://${env!.socket}`,
-        '--interval',
-        '1s',
-        '--jitter',
-        '0s',
-        '--retry',
-        '500ms',
-      ]);
-      await agent.until('web 1 applied', (s) => s.lastGood?.commit === c1);
-      const [first] = await webContainers();
-      assert.equal(first?.State, 'running');
+    test(
+      'a release that fails its health check is rolled back to the last good containers, and recorded as ' + 'bad',
+      async () => {
+        const c1 = commit(img['v1']!, true, 'web 1');
+        agent = new AgentProcess(stateDir, [
+          '--repo',
+          server.url('fleet.git'),
+          '--id',
+          'gw-docker',
+          '--docker-host',
+          `unix://${env!.socket}`,
+          '--interval',
+          '1s',
+          '--jitter',
+          '0s',
+          '--retry',
+          '500ms',
+        ]);
+        await agent.until('web 1 applied', (s) => s.lastGood?.commit === c1);
+        const [first] = await webContainers();
+        assert.equal(first?.State, 'running');
 
-      const bad = commit(img['v2']!, false, 'web 2, serving on the wrong port');
-      const s = await agent.until('web 2 rolled back', (x) => lastHistory(x, bad)?.event === 'rolled-back');
-      assert.equal(s.applied?.commit, c1);
-      const rec = s.bad.find((b) => b.commit === bad)!;
-      assert.equal(rec.kind, 'health-failed');
-      assert.match(
-        rec.reason,
-        /web-answers failed 3 time\(s\) in a row: http:\/\/127\.0\.0\.1:18191\/bin\/: (ECONNRESET|ECONNREFUSED|socket hang up)/,
-      );
-      const after = await webContainers();
-      assert.deepEqual(
-        after.map((c) => [c.Id, c.State]),
-        [[first!.Id, 'running']],
-        'the old container runs again and the new one is gone: no orphan',
-      );
-      assert.equal((await fetch('http://127.0.0.1:18191/bin/')).status < 500, true);
-    });
+        const bad = commit(img['v2']!, false, 'web 2, serving on the wrong port');
+        const s = await agent.until('web 2 rolled back', (x) => lastHistory(x, bad)?.event === 'rolled-back');
+        assert.equal(s.applied?.commit, c1);
+        const rec = s.bad.find((b) => b.commit === bad)!;
+        assert.equal(rec.kind, 'health-failed');
+        assert.match(
+          rec.reason,
+          new RegExp(
+            String.raw`web-answers failed 3 time\(s\) in a row: http:\/\/127\.0\.0\.1:18191\/bin\/: (ECON` +
+              String.raw`NRESET|ECONNREFUSED|socket hang up)`,
+          ),
+        );
+        const after = await webContainers();
+        assert.deepEqual(
+          after.map((c) => [c.Id, c.State]),
+          [[first!.Id, 'running']],
+          'the old container runs again and the new one is gone: no orphan',
+        );
+        assert.equal((await fetch('http://127.0.0.1:18191/bin/')).status < 500, true);
+      },
+    );
 
-    test('6. the registry down: the release is not applied and nothing running is touched; back, it is applied; the Engine restarted: the next release is applied', async () => {
-      const before = (await webContainers())[0]!;
-      await env!.stopRegistry();
-      const c3 = commit(img['v3']!, true, 'web 3');
-      await agent.waitForLog(
-        new RegExp(`commit ${c3.slice(0, 12)} could not be prepared, nothing running was touched`),
-      );
-      assert.deepEqual(
-        (await webContainers()).map((c) => c.Id),
-        [before.Id],
-      );
-      assert.match(agent.state()!.lastError!.message, /127\.0\.0\.1:5000/);
-      await env!.startRegistry();
-      await agent.until('web 3 applied after the registry came back', (s) => s.lastGood?.commit === c3, 60_000);
-      const now = await webContainers();
-      assert.equal(now.length, 1);
-      assert.equal(now[0]!.Image, img['v3']);
+    test(
+      '6. the registry down: the release is not applied and nothing running is touched; back, it is applied; ' +
+        'the Engine restarted: the next release is applied',
+      async () => {
+        const before = (await webContainers())[0]!;
+        await env!.stopRegistry();
+        const c3 = commit(img['v3']!, true, 'web 3');
+        await agent.waitForLog(
+          new RegExp(`commit ${c3.slice(0, 12)} could not be prepared, nothing running was touched`),
+        );
+        assert.deepEqual(
+          (await webContainers()).map((c) => c.Id),
+          [before.Id],
+        );
+        assert.match(agent.state()!.lastError!.message, /127\.0\.0\.1:5000/);
+        await env!.startRegistry();
+        await agent.until('web 3 applied after the registry came back', (s) => s.lastGood?.commit === c3, 60_000);
+        const now = await webContainers();
+        assert.equal(now.length, 1);
+        assert.equal(now[0]!.Image, img['v3']);
 
-      await env!.restartEngine(1_000);
-      const c4 = commit(img['v1']!, true, 'web 1 again');
-      await agent.until('web 1 applied after the Engine restart', (s) => s.lastGood?.commit === c4, 90_000);
-      const last = await webContainers();
-      assert.deepEqual(
-        last.map((c) => [c.Image, c.State]),
-        [[img['v1'], 'running']],
-      );
-    });
+        await env!.restartEngine(1_000);
+        const c4 = commit(img['v1']!, true, 'web 1 again');
+        await agent.until('web 1 applied after the Engine restart', (s) => s.lastGood?.commit === c4, 90_000);
+        const last = await webContainers();
+        assert.deepEqual(
+          last.map((c) => [c.Image, c.State]),
+          [[img['v1'], 'running']],
+        );
+      },
+    );
   },
 );

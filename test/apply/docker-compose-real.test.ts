@@ -70,9 +70,11 @@ describe(
         .join('');
       writeFileSync(
         join(dir, 'rollgate.yaml'),
-        `apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  s:\n    apps:\n      ${app}: app/${file}\ntargets:\n  - name: all\n    match: { any: true }\n    system: s\n` +
+        `apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  s:\n    apps:\n      ${app}: app/${file}\ntargets:\n ` +
+          ` - name: all\n    match: { any: true }\n    system: s\n` +
           (vars ? `    variables:\n${vars}` : '') +
-          `    overrides:\n      apps:\n        ${app}:\n          services:\n${services.map((s) => `            ${s}: { image: ${JSON.stringify(image)} }\n`).join('')}`,
+          `    overrides:\n      apps:\n        ${app}:\n          ` +
+          `services:\n${services.map((s) => `            ${s}: { image: ${JSON.stringify(image)} }\n`).join('')}`,
       );
       return loadDesiredState(new DirectorySource(dir), { id: 'gw', labels: {} });
     }
@@ -86,50 +88,61 @@ describe(
       });
     const fixture = (slug: string, path: string) => readFileSync(join(FIXTURES, slug, path), 'utf8').trim();
 
-    test('awesome-compose prometheus-grafana: container_names, config directories from the repo, a named volume; updated, then a failed release rolled back', async () => {
-      const v1 = await reconcile(await fleet('ac-prometheus-grafana', 'prom', standIn['1']!));
-      assert.equal(v1.outcome?.status, 'applied', v1.outcome?.error);
-      const prom1 = await docker.getContainer('prometheus').inspect();
-      const graf1 = await docker.getContainer('grafana').inspect();
-      assert.ok(prom1.State.Running && graf1.State.Running);
-      assert.equal(
-        await exec(docker, prom1.Id, ['cat', '/etc/prometheus/prometheus.yml']),
-        fixture('ac-prometheus-grafana', 'prometheus/prometheus.yml'),
-      );
-      assert.equal(
-        await exec(docker, graf1.Id, ['cat', '/etc/grafana/provisioning/datasources/datasource.yml']),
-        fixture('ac-prometheus-grafana', 'grafana/datasource.yml'),
-      );
-      assert.ok(
-        prom1.Mounts.some((m) => m.Type === 'volume' && m.Name === 'prom_prom_data' && m.Destination === '/prometheus'),
-      );
-      assert.deepEqual(
-        prom1.Config.Cmd,
-        ['--config.file=/etc/prometheus/prometheus.yml'],
-        'the command as the file gives it',
-      );
-      await exec(docker, prom1.Id, ['sh', '-c', 'echo tsdb > /prometheus/wal']);
+    test(
+      'awesome-compose prometheus-grafana: container_names, config directories from the repo, a named ' +
+        'volume; updated, then a failed release rolled back',
+      async () => {
+        const v1 = await reconcile(await fleet('ac-prometheus-grafana', 'prom', standIn['1']!));
+        assert.equal(v1.outcome?.status, 'applied', v1.outcome?.error);
+        const prom1 = await docker.getContainer('prometheus').inspect();
+        const graf1 = await docker.getContainer('grafana').inspect();
+        assert.ok(prom1.State.Running && graf1.State.Running);
+        assert.equal(
+          await exec(docker, prom1.Id, ['cat', '/etc/prometheus/prometheus.yml']),
+          fixture('ac-prometheus-grafana', 'prometheus/prometheus.yml'),
+        );
+        assert.equal(
+          await exec(docker, graf1.Id, ['cat', '/etc/grafana/provisioning/datasources/datasource.yml']),
+          fixture('ac-prometheus-grafana', 'grafana/datasource.yml'),
+        );
+        assert.ok(
+          prom1.Mounts.some(
+            (m) => m.Type === 'volume' && m.Name === 'prom_prom_data' && m.Destination === '/prometheus',
+          ),
+        );
+        assert.deepEqual(
+          prom1.Config.Cmd,
+          ['--config.file=/etc/prometheus/prometheus.yml'],
+          'the command as the file gives it',
+        );
+        await exec(docker, prom1.Id, ['sh', '-c', 'echo tsdb > /prometheus/wal']);
 
-      const v2 = await reconcile(await fleet('ac-prometheus-grafana', 'prom', standIn['2']!));
-      assert.equal(v2.outcome?.status, 'applied', v2.outcome?.error);
-      const prom2 = await docker.getContainer('prometheus').inspect();
-      assert.notEqual(prom2.Id, prom1.Id);
-      assert.equal(prom2.Config.Image, standIn['2']);
-      assert.equal(await exec(docker, prom2.Id, ['cat', '/prometheus/wal']), 'tsdb', 'the named volume keeps its data');
+        const v2 = await reconcile(await fleet('ac-prometheus-grafana', 'prom', standIn['2']!));
+        assert.equal(v2.outcome?.status, 'applied', v2.outcome?.error);
+        const prom2 = await docker.getContainer('prometheus').inspect();
+        assert.notEqual(prom2.Id, prom1.Id);
+        assert.equal(prom2.Config.Image, standIn['2']);
+        assert.equal(
+          await exec(docker, prom2.Id, ['cat', '/prometheus/wal']),
+          'tsdb',
+          'the named volume keeps its data',
+        );
 
-      const failed = await reconcile(await fleet('ac-prometheus-grafana', 'prom', standIn['1']!), () =>
-        Promise.reject(new Error('health window failed')),
-      );
-      assert.equal(failed.outcome?.status, 'rolled-back');
-      const back = await docker.getContainer('prometheus').inspect();
-      assert.equal(back.Id, prom2.Id, 'the name is back on the running release');
-      assert.ok(back.State.Running && (await docker.getContainer('grafana').inspect()).State.Running);
-      assert.equal(
-        (await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL.app}=prom`] }) })).length,
-        2,
-        'nothing left aside',
-      );
-    });
+        const failed = await reconcile(await fleet('ac-prometheus-grafana', 'prom', standIn['1']!), () =>
+          Promise.reject(new Error('health window failed')),
+        );
+        assert.equal(failed.outcome?.status, 'rolled-back');
+        const back = await docker.getContainer('prometheus').inspect();
+        assert.equal(back.Id, prom2.Id, 'the name is back on the running release');
+        assert.ok(back.State.Running && (await docker.getContainer('grafana').inspect()).State.Running);
+        assert.equal(
+          (await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL.app}=prom`] }) }))
+            .length,
+          2,
+          'nothing left aside',
+        );
+      },
+    );
 
     test("ThingsBoard's mosquitto: its mosquitto.conf mounted from the repo, a published port", async () => {
       const r = await reconcile(await fleet('thingsboard-mosquitto', 'tb', standIn['1']!));
@@ -145,28 +158,34 @@ describe(
       );
     });
 
-    test("home-monitoring-grafana: ${DATA_DIR} from the target's variables, config files beside it, build beside an image", async () => {
-      const data = join(root, 'data');
-      const d = await fleet('home-monitoring-grafana', 'home', standIn['1']!, { DATA_DIR: data });
-      assert.ok(d.warnings?.some((w) => /"build" is accepted and has no effect/.test(w)));
-      const r = await reconcile(d);
-      assert.equal(r.outcome?.status, 'applied', r.outcome?.error);
-      const mosquitto = await docker.getContainer('mosquitto').inspect();
-      assert.equal(
-        await exec(docker, mosquitto.Id, ['cat', '/mosquitto/config/mosquitto.conf']),
-        fixture('home-monitoring-grafana', '01-mosquitto/mosquitto.conf'),
-      );
-      assert.equal(
-        await exec(docker, mosquitto.Id, ['cat', '/mosquitto/config/users']),
-        fixture('home-monitoring-grafana', '01-mosquitto/users'),
-      );
-      assert.ok(
-        mosquitto.Mounts.some((m) => m.Source === join(data, 'mosquitto/data') && m.Destination === '/mosquitto/data'),
-        'the interpolated host path',
-      );
-      assert.ok(existsSync(join(data, 'influxdb')), 'created as Compose creates a missing bind source');
-      for (const name of ['influxdb', 'grafana', 'mqttbridge'])
-        assert.ok((await docker.getContainer(name).inspect()).State.Running, `${name} runs`);
-    });
+    test(
+      "home-monitoring-grafana: ${DATA_DIR} from the target's variables, config files beside it, build " +
+        'beside an image',
+      async () => {
+        const data = join(root, 'data');
+        const d = await fleet('home-monitoring-grafana', 'home', standIn['1']!, { DATA_DIR: data });
+        assert.ok(d.warnings?.some((w) => /"build" is accepted and has no effect/.test(w)));
+        const r = await reconcile(d);
+        assert.equal(r.outcome?.status, 'applied', r.outcome?.error);
+        const mosquitto = await docker.getContainer('mosquitto').inspect();
+        assert.equal(
+          await exec(docker, mosquitto.Id, ['cat', '/mosquitto/config/mosquitto.conf']),
+          fixture('home-monitoring-grafana', '01-mosquitto/mosquitto.conf'),
+        );
+        assert.equal(
+          await exec(docker, mosquitto.Id, ['cat', '/mosquitto/config/users']),
+          fixture('home-monitoring-grafana', '01-mosquitto/users'),
+        );
+        assert.ok(
+          mosquitto.Mounts.some(
+            (m) => m.Source === join(data, 'mosquitto/data') && m.Destination === '/mosquitto/data',
+          ),
+          'the interpolated host path',
+        );
+        assert.ok(existsSync(join(data, 'influxdb')), 'created as Compose creates a missing bind source');
+        for (const name of ['influxdb', 'grafana', 'mqttbridge'])
+          assert.ok((await docker.getContainer(name).inspect()).State.Running, `${name} runs`);
+      },
+    );
   },
 );

@@ -110,12 +110,15 @@ describe(
 ${extra}`;
     };
 
-    test('fresh install: images pulled first, containers labelled and running, then a no-op reconcile costs four Engine calls', async () => {
-      const r = repo();
-      const d = await r.set({
-        fresh:
-          webApp('fresh', img['web1']!, 18101) +
-          `  worker:
+    test(
+      'fresh install: images pulled first, containers labelled and running, then a no-op reconcile costs ' +
+        'four Engine calls',
+      async () => {
+        const r = repo();
+        const d = await r.set({
+          fresh:
+            webApp('fresh', img['web1']!, 18101) +
+            `  worker:
     image: ${img['worker1']}
     command: ["sh", "-c", "echo started >> /data/log; exec sleep 3600"]
     init: true
@@ -124,37 +127,38 @@ ${extra}`;
 volumes:
   store:
 `,
-      });
-      const res = await reconcile(d);
-      assert.equal(res.outcome?.status, 'applied', res.outcome?.error);
-      // Safety rule 1: both pulls ran before the first container was created.
-      const lastPull = Math.max(...res.outcome!.ran.map((id, i) => (id.startsWith('pull') ? i : -1)));
-      const firstCreate = res.outcome!.ran.findIndex((id) => id.startsWith('create '));
-      assert.ok(lastPull >= 0 && lastPull < firstCreate, `pulls before creates: ${res.outcome!.ran.join(', ')}`);
-      assert.match(log.text(), /pulling 127\.0\.0\.1:\d+\/t\/web:1/);
+        });
+        const res = await reconcile(d);
+        assert.equal(res.outcome?.status, 'applied', res.outcome?.error);
+        // Safety rule 1: both pulls ran before the first container was created.
+        const lastPull = Math.max(...res.outcome!.ran.map((id, i) => (id.startsWith('pull') ? i : -1)));
+        const firstCreate = res.outcome!.ran.findIndex((id) => id.startsWith('create '));
+        assert.ok(lastPull >= 0 && lastPull < firstCreate, `pulls before creates: ${res.outcome!.ran.join(', ')}`);
+        assert.match(log.text(), /pulling 127\.0\.0\.1:\d+\/t\/web:1/);
 
-      const cs = await byService('fresh');
-      assert.deepEqual(Object.keys(cs).sort(), ['web', 'worker']);
-      for (const [name, c] of Object.entries(cs)) {
-        assert.equal(c.State, 'running', name);
-        assert.equal(c.Labels[LABEL.configHash], d.apps[0]!.services.find((s) => s.name === name)!.configHash);
-      }
-      assert.equal(await httpText(18101), 'version t/web:1');
-      const inspected = await docker.getContainer(cs['worker']!.Id).inspect();
-      assert.ok(inspected.Config.Env.includes('MODE=batch'));
-      assert.equal(inspected.HostConfig.Init, true);
-      assert.equal(inspected.Mounts[0]?.Name, 'fresh_store');
-      assert.ok(Object.keys(inspected.NetworkSettings.Networks).includes('fresh_default'));
-      assert.equal(existsSync(join(stateDir, JOURNAL_FILE)), false, 'the journal is cleared after a finished apply');
+        const cs = await byService('fresh');
+        assert.deepEqual(Object.keys(cs).sort(), ['web', 'worker']);
+        for (const [name, c] of Object.entries(cs)) {
+          assert.equal(c.State, 'running', name);
+          assert.equal(c.Labels[LABEL.configHash], d.apps[0]!.services.find((s) => s.name === name)!.configHash);
+        }
+        assert.equal(await httpText(18101), 'version t/web:1');
+        const inspected = await docker.getContainer(cs['worker']!.Id).inspect();
+        assert.ok(inspected.Config.Env.includes('MODE=batch'));
+        assert.equal(inspected.HostConfig.Init, true);
+        assert.equal(inspected.Mounts[0]?.Name, 'fresh_store');
+        assert.ok(Object.keys(inspected.NetworkSettings.Networks).includes('fresh_default'));
+        assert.equal(existsSync(join(stateDir, JOURNAL_FILE)), false, 'the journal is cleared after a finished apply');
 
-      // A fresh applier (a restarted agent) knows what runs from the labels alone.
-      const fresh = new Engine({ socketPath: env!.socket });
-      const again = await reconcileOnce(d, { docker: new DockerApplier(fresh), stateDir, log });
-      assert.equal(again.plan.changes.length, 0, JSON.stringify(again.plan.changes));
-      assert.equal(again.outcome, undefined);
-      assert.equal(fresh.calls, 4, 'observation is four list calls, not one call per container');
-      assert.deepEqual(again.plan.unchanged.services, ['fresh/web', 'fresh/worker']);
-    });
+        // A fresh applier (a restarted agent) knows what runs from the labels alone.
+        const fresh = new Engine({ socketPath: env!.socket });
+        const again = await reconcileOnce(d, { docker: new DockerApplier(fresh), stateDir, log });
+        assert.equal(again.plan.changes.length, 0, JSON.stringify(again.plan.changes));
+        assert.equal(again.outcome, undefined);
+        assert.equal(fresh.calls, 4, 'observation is four list calls, not one call per container');
+        assert.deepEqual(again.plan.unchanged.services, ['fresh/web', 'fresh/worker']);
+      },
+    );
 
     test('release update of one service: the other keeps its container, the old image is pruned', async () => {
       const r = repo();
@@ -259,7 +263,8 @@ volumes:
       const d = await r.set({
         drift:
           webApp('drift', img['web1']!, 18104) +
-          `  worker:\n    image: ${img['worker1']}\n    init: true\n  extra:\n    image: ${img['worker1']}\n    init: true\n`,
+          `  worker:\n    image: ${img['worker1']}\n    init: true\n  extra:\n    image: ${img['worker1']}\n    ` +
+          `init: true\n`,
       });
       assert.equal((await reconcile(d)).outcome?.status, 'applied');
       const before = await byService('drift');
@@ -298,30 +303,37 @@ volumes:
       assert.equal((await reconcile(d)).plan.changes.length, 0);
     });
 
-    test('orphans: a service dropped from the file and an app dropped from the fleet are removed; named volumes stay', async () => {
-      const r = repo();
-      apps.push('keep', 'gone');
-      const gone = `services:\n  s:\n    image: ${img['worker1']}\n    init: true\n    volumes: ["vault:/data"]\nvolumes:\n  vault:\n`;
-      await r.set({
-        keep: `services:\n  a:\n    image: ${img['worker1']}\n    init: true\n  b:\n    image: ${img['worker1']}\n    init: true\n`,
-        gone,
-      });
-      const first = await reconcile(await r.load());
-      assert.equal(first.outcome?.status, 'applied', `${first.outcome?.error}\n${log.text()}`);
-      const d = await r.set({ keep: `services:\n  a:\n    image: ${img['worker1']}\n    init: true\n` });
-      const res = await reconcile(d);
-      assert.equal(res.outcome?.status, 'applied', res.outcome?.error);
-      assert.deepEqual(Object.keys(await byService('keep')), ['a']);
-      assert.equal((await appContainers(docker, 'gone')).length, 0);
-      const nets = await docker.listNetworks({ filters: JSON.stringify({ label: [`${LABEL.app}=gone`] }) });
-      assert.equal(nets.length, 0, 'the network of the removed app is removed');
-      const vols = await docker.listVolumes({ filters: JSON.stringify({ label: [`${LABEL.app}=gone`] }) });
-      assert.deepEqual(
-        (vols.Volumes ?? []).map((v) => v.Name),
-        ['gone_vault'],
-        'named volumes are never removed unless the app opts in',
-      );
-    });
+    test(
+      'orphans: a service dropped from the file and an app dropped from the fleet are removed; named volumes ' + 'stay',
+      async () => {
+        const r = repo();
+        apps.push('keep', 'gone');
+        const gone =
+          `services:\n  s:\n    image: ${img['worker1']}\n    init: true\n    volumes: ` +
+          `["vault:/data"]\nvolumes:\n  vault:\n`;
+        await r.set({
+          keep:
+            `services:\n  a:\n    image: ${img['worker1']}\n    init: true\n  b:\n    ` +
+            `image: ${img['worker1']}\n    init: true\n`,
+          gone,
+        });
+        const first = await reconcile(await r.load());
+        assert.equal(first.outcome?.status, 'applied', `${first.outcome?.error}\n${log.text()}`);
+        const d = await r.set({ keep: `services:\n  a:\n    image: ${img['worker1']}\n    init: true\n` });
+        const res = await reconcile(d);
+        assert.equal(res.outcome?.status, 'applied', res.outcome?.error);
+        assert.deepEqual(Object.keys(await byService('keep')), ['a']);
+        assert.equal((await appContainers(docker, 'gone')).length, 0);
+        const nets = await docker.listNetworks({ filters: JSON.stringify({ label: [`${LABEL.app}=gone`] }) });
+        assert.equal(nets.length, 0, 'the network of the removed app is removed');
+        const vols = await docker.listVolumes({ filters: JSON.stringify({ label: [`${LABEL.app}=gone`] }) });
+        assert.deepEqual(
+          (vols.Volumes ?? []).map((v) => v.Name),
+          ['gone_vault'],
+          'named volumes are never removed unless the app opts in',
+        );
+      },
+    );
 
     test('volume data survives an update that is rolled back, and the update that follows', async () => {
       const r = repo();
@@ -360,29 +372,35 @@ volumes:
       );
     });
 
-    test('registry down before the apply: nothing running is touched, and the error names image and registry', async () => {
-      const r = repo();
-      await r.set({ down: webApp('down', img['web1']!, 18108) });
-      assert.equal((await reconcile(await r.load())).outcome?.status, 'applied');
-      const before = (await byService('down'))['web']!;
-      const d = await r.set({ down: webApp('down', '127.0.0.1:5999/t/web:2', 18108) });
-      const res = await reconcile(d, applier({ pullAttempts: 2 }));
-      assert.equal(res.outcome?.status, 'prepare-failed');
-      assert.match(
-        res.outcome!.error!,
-        /could not pull 127\.0\.0\.1:5999\/t\/web:2 from registry 127\.0\.0\.1:5999 after 2 attempts: .*connection refused/,
-      );
-      assert.match(log.text(), /retrying/);
-      const after = (await byService('down'))['web']!;
-      assert.equal(after.Id, before.Id);
-      assert.equal(after.State, 'running');
-      assert.equal(
-        (await docker.getContainer(after.Id).inspect()).State.StartedAt,
-        (await docker.getContainer(before.Id).inspect()).State.StartedAt,
-        'not even restarted',
-      );
-      assert.equal(await httpText(18108), 'version t/web:1');
-    });
+    test(
+      'registry down before the apply: nothing running is touched, and the error names image and ' + 'registry',
+      async () => {
+        const r = repo();
+        await r.set({ down: webApp('down', img['web1']!, 18108) });
+        assert.equal((await reconcile(await r.load())).outcome?.status, 'applied');
+        const before = (await byService('down'))['web']!;
+        const d = await r.set({ down: webApp('down', '127.0.0.1:5999/t/web:2', 18108) });
+        const res = await reconcile(d, applier({ pullAttempts: 2 }));
+        assert.equal(res.outcome?.status, 'prepare-failed');
+        assert.match(
+          res.outcome!.error!,
+          new RegExp(
+            String.raw`could not pull 127\.0\.0\.1:5999\/t\/web:2 from registry 127\.0\.0\.1:5999 after 2` +
+              String.raw` attempts: .*connection refused`,
+          ),
+        );
+        assert.match(log.text(), /retrying/);
+        const after = (await byService('down'))['web']!;
+        assert.equal(after.Id, before.Id);
+        assert.equal(after.State, 'running');
+        assert.equal(
+          (await docker.getContainer(after.Id).inspect()).State.StartedAt,
+          (await docker.getContainer(before.Id).inspect()).State.StartedAt,
+          'not even restarted',
+        );
+        assert.equal(await httpText(18108), 'version t/web:1');
+      },
+    );
 
     test('an image that does not exist: one attempt, a clear error, nothing touched', async () => {
       const r = repo();
@@ -400,44 +418,49 @@ volumes:
       assert.equal((await byService('nope'))['web']!.Id, before);
     });
 
-    test('a host port taken when the new container starts: the error names the port and the app is put back', async () => {
-      const r = repo();
-      await r.set({
-        port: webApp('port', img['web1']!, 18110) + `  worker:\n    image: ${img['worker1']}\n    init: true\n`,
-      });
-      assert.equal((await reconcile(await r.load())).outcome?.status, 'applied');
-      const before = await byService('port');
-      const blocker = await listening(18111);
-      let res: ReconcileResult;
-      try {
-        res = await reconcile(
-          await r.set({
-            port:
-              webApp('port', img['web2']!, 18111) +
-              `  worker:\n    image: ${img['worker1']}\n    init: true\n    environment: { V: "2" }\n`,
-          }),
+    test(
+      'a host port taken when the new container starts: the error names the port and the app is put ' + 'back',
+      async () => {
+        const r = repo();
+        await r.set({
+          port: webApp('port', img['web1']!, 18110) + `  worker:\n    image: ${img['worker1']}\n    init: true\n`,
+        });
+        assert.equal((await reconcile(await r.load())).outcome?.status, 'applied');
+        const before = await byService('port');
+        const blocker = await listening(18111);
+        let res: ReconcileResult;
+        try {
+          res = await reconcile(
+            await r.set({
+              port:
+                webApp('port', img['web2']!, 18111) +
+                `  worker:\n    image: ${img['worker1']}\n    init: true\n    environment: { V: "2" }\n`,
+            }),
+          );
+        } finally {
+          blocker.close();
+        }
+        assert.equal(res.outcome?.status, 'rolled-back');
+        assert.match(
+          res.outcome!.error!,
+          /port 127\.0\.0\.1:18111 is already in use on the gateway, so port\/web cannot start/,
         );
-      } finally {
-        blocker.close();
-      }
-      assert.equal(res.outcome?.status, 'rolled-back');
-      assert.match(
-        res.outcome!.error!,
-        /port 127\.0\.0\.1:18111 is already in use on the gateway, so port\/web cannot start/,
-      );
-      const after = await byService('port');
-      assert.deepEqual(
-        Object.fromEntries(Object.entries(after).map(([k, c]) => [k, [c.Id, c.State]])),
-        Object.fromEntries(Object.entries(before).map(([k, c]) => [k, [c.Id, 'running']])),
-      );
-      assert.equal((await appContainers(docker, 'port')).length, 2, 'no container of the failed apply is left');
-      assert.equal(await httpText(18110), 'version t/web:1');
-    });
+        const after = await byService('port');
+        assert.deepEqual(
+          Object.fromEntries(Object.entries(after).map(([k, c]) => [k, [c.Id, c.State]])),
+          Object.fromEntries(Object.entries(before).map(([k, c]) => [k, [c.Id, 'running']])),
+        );
+        assert.equal((await appContainers(docker, 'port')).length, 2, 'no container of the failed apply is left');
+        assert.equal(await httpText(18110), 'version t/web:1');
+      },
+    );
 
-    test('the Engine restarted during an apply: the apply ends applied or put back, and the next reconcile converges', async () => {
-      const r = repo();
-      apps.push('restart');
-      const compose = (v: string) => `services:
+    test(
+      'the Engine restarted during an apply: the apply ends applied or put back, and the next reconcile ' + 'converges',
+      async () => {
+        const r = repo();
+        apps.push('restart');
+        const compose = (v: string) => `services:
   db:
     image: ${img['db1']}
     command: ["sh", "-c", "sleep 2; touch /tmp/ready; exec sleep 3600"]
@@ -457,32 +480,33 @@ volumes:
     depends_on:
       db: { condition: service_healthy }
 `;
-      await r.set({ restart: compose('1') });
-      assert.equal((await reconcile(await r.load())).outcome?.status, 'applied');
-      const d2 = await r.set({ restart: compose('2') });
-      let restarting: Promise<void> | undefined;
-      log.onLine = (msg) => {
-        if (!restarting && /waits for db/.test(msg)) restarting = env!.restartEngine(500);
-      };
-      const res = await reconcile(d2);
-      await restarting;
-      assert.ok(restarting, 'the Engine was restarted in the middle of the apply');
-      assert.ok(
-        res.outcome && ['applied', 'rolled-back'].includes(res.outcome.status),
-        `${res.outcome?.status}: ${res.outcome?.error} / ${res.outcome?.undoErrors.join('; ')}`,
-      );
-      log.onLine = undefined;
-      const final = await reconcile(d2);
-      assert.ok(!final.outcome || final.outcome.status === 'applied', final.outcome?.error);
-      const cs = await appContainers(docker, 'restart');
-      assert.equal(cs.length, 2, `one container per service, no orphans: ${cs.map((c) => c.Names[0]).join(', ')}`);
-      for (const c of cs) {
-        assert.equal(c.State, 'running');
-        assert.equal(
-          c.Labels[LABEL.configHash],
-          d2.apps[0]!.services.find((s) => s.name === c.Labels[LABEL.service])!.configHash,
+        await r.set({ restart: compose('1') });
+        assert.equal((await reconcile(await r.load())).outcome?.status, 'applied');
+        const d2 = await r.set({ restart: compose('2') });
+        let restarting: Promise<void> | undefined;
+        log.onLine = (msg) => {
+          if (!restarting && /waits for db/.test(msg)) restarting = env!.restartEngine(500);
+        };
+        const res = await reconcile(d2);
+        await restarting;
+        assert.ok(restarting, 'the Engine was restarted in the middle of the apply');
+        assert.ok(
+          res.outcome && ['applied', 'rolled-back'].includes(res.outcome.status),
+          `${res.outcome?.status}: ${res.outcome?.error} / ${res.outcome?.undoErrors.join('; ')}`,
         );
-      }
-    });
+        log.onLine = undefined;
+        const final = await reconcile(d2);
+        assert.ok(!final.outcome || final.outcome.status === 'applied', final.outcome?.error);
+        const cs = await appContainers(docker, 'restart');
+        assert.equal(cs.length, 2, `one container per service, no orphans: ${cs.map((c) => c.Names[0]).join(', ')}`);
+        for (const c of cs) {
+          assert.equal(c.State, 'running');
+          assert.equal(
+            c.Labels[LABEL.configHash],
+            d2.apps[0]!.services.find((s) => s.name === c.Labels[LABEL.service])!.configHash,
+          );
+        }
+      },
+    );
   },
 );

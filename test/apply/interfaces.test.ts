@@ -108,7 +108,10 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
     assert.equal(r.code, 1, r.out + r.err);
     assert.match(
       r.err,
-      /interface "rtos" \(component R998\), state Download: exited with code 3; it printed stderr: simulated failure of R998 in Download/,
+      new RegExp(
+        String.raw`interface "rtos" \(component R998\), state Download: exited with code 3; it printed ` +
+          String.raw`stderr: simulated failure of R998 in Download`,
+      ),
     );
     assert.deepEqual(lab.running(), { G13: 'gateway-v1', R456: 'rtos-v1', R998: 'rtos-v1' });
     const calls = lab.calls();
@@ -124,7 +127,10 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
     assert.equal(r.code, 3, r.out + r.err);
     assert.match(
       r.err,
-      /ROLLED BACK: install component\/R998: interface "rtos" \(component R998\), state ArtifactInstall: exited with code 3/,
+      new RegExp(
+        String.raw`ROLLED BACK: install component\/R998: interface "rtos" \(component R998\), state Art` +
+          String.raw`ifactInstall: exited with code 3`,
+      ),
     );
     assert.deepEqual(lab.running(), { G13: 'gateway-v1', R456: 'rtos-v1', R998: 'rtos-v1' });
     assert.deepEqual(lab.unsettled(), []);
@@ -161,65 +167,84 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
     ]);
   });
 
-  test('ArtifactCommit fails in the second group: every component rolls back, the one already committed too', async () => {
-    lab.set('R456', 'misbehave/ArtifactCommit', 'fail');
-    const r = await lab.apply();
-    assert.equal(r.code, 3, r.out + r.err);
-    assert.match(
-      r.err,
-      /ROLLED BACK: commit component\/R456: interface "rtos" \(component R456\), state ArtifactCommit: exited with code 3/,
-    );
-    assert.deepEqual(lab.running(), { G13: 'gateway-v1', R456: 'rtos-v1', R998: 'rtos-v1' });
-    assert.deepEqual(lab.unsettled(), []);
-    const calls = lab.calls();
-    // G13 committed first (group 10), so its rollback comes after its commit, and last.
-    before_(calls, 'G13 ArtifactCommit', 'R456 ArtifactCommit');
-    before_(calls, 'G13 ArtifactCommit', 'G13 ArtifactRollback');
-    before_(calls, 'R456 ArtifactRollback', 'G13 ArtifactRollback');
-    for (const id of ['G13', 'R456', 'R998']) before_(calls, `${id} ArtifactFailure`, `${id} Cleanup`);
-    const d = await rollgate('diff', ...lab.gatewayArgs(), '--against', 'live');
-    assert.equal(d.code, 2, 'the rolled-back components still need the update');
-    assert.match(d.out, /~ component G13 \(gateway\) {2}gateway-v1 → gateway-v2/);
-  });
+  test(
+    'ArtifactCommit fails in the second group: every component rolls back, the one already committed ' + 'too',
+    async () => {
+      lab.set('R456', 'misbehave/ArtifactCommit', 'fail');
+      const r = await lab.apply();
+      assert.equal(r.code, 3, r.out + r.err);
+      assert.match(
+        r.err,
+        new RegExp(
+          String.raw`ROLLED BACK: commit component\/R456: interface "rtos" \(component R456\), state Arti` +
+            String.raw`factCommit: exited with code 3`,
+        ),
+      );
+      assert.deepEqual(lab.running(), { G13: 'gateway-v1', R456: 'rtos-v1', R998: 'rtos-v1' });
+      assert.deepEqual(lab.unsettled(), []);
+      const calls = lab.calls();
+      // G13 committed first (group 10), so its rollback comes after its commit, and last.
+      before_(calls, 'G13 ArtifactCommit', 'R456 ArtifactCommit');
+      before_(calls, 'G13 ArtifactCommit', 'G13 ArtifactRollback');
+      before_(calls, 'R456 ArtifactRollback', 'G13 ArtifactRollback');
+      for (const id of ['G13', 'R456', 'R998']) before_(calls, `${id} ArtifactFailure`, `${id} Cleanup`);
+      const d = await rollgate('diff', ...lab.gatewayArgs(), '--against', 'live');
+      assert.equal(d.code, 2, 'the rolled-back components still need the update');
+      assert.match(d.out, /~ component G13 \(gateway\) {2}gateway-v1 → gateway-v2/);
+    },
+  );
 
-  test('an interface without rollback: the others roll back, it is reported as left on the new version (exit 4)', async () => {
-    lab.set('R998', 'rollback', 'No');
-    lab.set('R456', 'misbehave/ArtifactInstall', 'fail');
-    const r = await lab.apply();
-    assert.equal(r.code, 4, r.out + r.err);
-    assert.match(
-      r.err,
-      /interface "rtos" does not support rollback \(SupportsRollback: No\), so R998 stays on rtos-v2 instead of rtos-v1/,
-    );
-    const running = lab.running();
-    assert.equal(running['G13'], 'gateway-v1');
-    assert.equal(running['R456'], 'rtos-v1');
-    assert.ok(lab.calls().includes('R998 ArtifactFailure'));
-    assert.ok(!lab.calls().includes('R998 ArtifactRollback'));
-    // Nothing is stuck: once the fault is gone, the next apply finishes the job.
-    lab.unset('R456', 'misbehave/ArtifactInstall');
-    const again = await lab.apply();
-    assert.equal(again.code, 0, again.err);
-    assert.deepEqual(lab.running(), { G13: 'gateway-v2', R456: 'rtos-v2', R998: 'rtos-v2' });
-  });
+  test(
+    'an interface without rollback: the others roll back, it is reported as left on the new version (exit ' + '4)',
+    async () => {
+      lab.set('R998', 'rollback', 'No');
+      lab.set('R456', 'misbehave/ArtifactInstall', 'fail');
+      const r = await lab.apply();
+      assert.equal(r.code, 4, r.out + r.err);
+      assert.match(
+        r.err,
+        new RegExp(
+          String.raw`interface "rtos" does not support rollback \(SupportsRollback: No\), so R998 stays o` +
+            String.raw`n rtos-v2 instead of rtos-v1`,
+        ),
+      );
+      const running = lab.running();
+      assert.equal(running['G13'], 'gateway-v1');
+      assert.equal(running['R456'], 'rtos-v1');
+      assert.ok(lab.calls().includes('R998 ArtifactFailure'));
+      assert.ok(!lab.calls().includes('R998 ArtifactRollback'));
+      // Nothing is stuck: once the fault is gone, the next apply finishes the job.
+      lab.unset('R456', 'misbehave/ArtifactInstall');
+      const again = await lab.apply();
+      assert.equal(again.code, 0, again.err);
+      assert.deepEqual(lab.running(), { G13: 'gateway-v2', R456: 'rtos-v2', R998: 'rtos-v2' });
+    },
+  );
 
-  test('an interface without rollback whose own install fails: reported as part-way, and installed again next time', async () => {
-    lab.set('R998', 'rollback', 'No');
-    lab.set('R998', 'misbehave/ArtifactInstall', 'fail');
-    const r = await lab.apply();
-    assert.equal(r.code, 4, r.out + r.err);
-    assert.match(
-      r.err,
-      /interface "rtos" does not support rollback \(SupportsRollback: No\), and its ArtifactInstall did not finish, so R998 may be part-way between rtos-v1 and rtos-v2; the next apply installs rtos-v2 again/,
-    );
-    assert.equal(lab.running()['G13'], 'gateway-v1');
-    lab.unset('R998', 'misbehave/ArtifactInstall');
-    lab.clearCalls();
-    const again = await lab.apply();
-    assert.equal(again.code, 0, again.err);
-    assert.ok(lab.calls().includes('R998 ArtifactInstall'));
-    assert.deepEqual(lab.running(), { G13: 'gateway-v2', R456: 'rtos-v2', R998: 'rtos-v2' });
-  });
+  test(
+    'an interface without rollback whose own install fails: reported as part-way, and installed again next ' + 'time',
+    async () => {
+      lab.set('R998', 'rollback', 'No');
+      lab.set('R998', 'misbehave/ArtifactInstall', 'fail');
+      const r = await lab.apply();
+      assert.equal(r.code, 4, r.out + r.err);
+      assert.match(
+        r.err,
+        new RegExp(
+          String.raw`interface "rtos" does not support rollback \(SupportsRollback: No\), and its Artifac` +
+            (String.raw`tInstall did not finish, so R998 may be part-way between rtos-v1 and rtos-v2; ` +
+              String.raw`the next apply installs rtos-v2 again`),
+        ),
+      );
+      assert.equal(lab.running()['G13'], 'gateway-v1');
+      lab.unset('R998', 'misbehave/ArtifactInstall');
+      lab.clearCalls();
+      const again = await lab.apply();
+      assert.equal(again.code, 0, again.err);
+      assert.ok(lab.calls().includes('R998 ArtifactInstall'));
+      assert.deepEqual(lab.running(), { G13: 'gateway-v2', R456: 'rtos-v2', R998: 'rtos-v2' });
+    },
+  );
 
   test('a hanging ArtifactInstall: SIGTERM at its own timeout, then rollback', async () => {
     lab.set('R456', 'misbehave/ArtifactInstall', 'hang');
@@ -237,7 +262,10 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
     assert.equal(r.code, 3, r.out + r.err);
     assert.match(
       r.err,
-      /interface "rtos" \(component R456\), state ArtifactInstall: no answer within 2000 ms; stopped with SIGTERM; it printed stderr: R456 hangs in ArtifactInstall/,
+      new RegExp(
+        String.raw`interface "rtos" \(component R456\), state ArtifactInstall: no answer within 2000 ms` +
+          String.raw`; stopped with SIGTERM; it printed stderr: R456 hangs in ArtifactInstall`,
+      ),
     );
     assert.deepEqual(lab.running(), { G13: 'gateway-v1', R456: 'rtos-v1', R998: 'rtos-v1' });
   });
@@ -267,7 +295,10 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
     assert.equal(r.code, 1, r.out + r.err);
     assert.match(
       r.err,
-      /interface "rtos" \(component R456\), state NeedsUnpackedArtifact: protocol error: NeedsUnpackedArtifact must answer one line, got 2: "Maybe\\nperhaps\\n"/,
+      new RegExp(
+        String.raw`interface "rtos" \(component R456\), state NeedsUnpackedArtifact: protocol error: Ne` +
+          String.raw`edsUnpackedArtifact must answer one line, got 2: "Maybe\\nperhaps\\n"`,
+      ),
     );
     assert.deepEqual(lab.running(), { G13: 'gateway-v1', R456: 'rtos-v1', R998: 'rtos-v1' });
     lab.unset('R456', 'misbehave/NeedsUnpackedArtifact');
@@ -276,7 +307,10 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
     assert.equal(d.code, 1, d.out + d.err);
     assert.match(
       d.err,
-      /interface "gateway-rootfs" \(component G13\), state Provides: protocol error: Provides answers "key=value" lines; line 1 is "Maybe"/,
+      new RegExp(
+        String.raw`interface "gateway-rootfs" \(component G13\), state Provides: protocol error: Provid` +
+          String.raw`es answers "key=value" lines; line 1 is "Maybe"`,
+      ),
     );
   });
 
@@ -301,7 +335,8 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
         lab2.writeRepo(repoArtifact(sys));
         const text = readFileSync(join(lab2.repo, 'manifest.yaml'), 'utf8').replace(
           'components:\n',
-          `  config:\n    artifact_path: artifacts/config-v${cfg}.mender\n    update_interface: single-file\n    update_strategy: { order: 10 }\ncomponents:\n  - { component_type: config, id: CFG1 }\n`,
+          `  config:\n    artifact_path: artifacts/config-v${cfg}.mender\n    update_interface: single-file\n   ` +
+            ` update_strategy: { order: 10 }\ncomponents:\n  - { component_type: config, id: CFG1 }\n`,
         );
         writeFileSync(join(lab2.repo, 'manifest.yaml'), text);
       };
@@ -359,12 +394,15 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
       const manifest = (n: number) => {
         lab2.writeRepo(repoArtifact(n));
         const extra = [
-          `  web:\n    artifact_path: artifacts/web-v${n}.mender\n    update_interface: directory\n    update_strategy: { order: 10 }`,
-          `  hook:\n    artifact_path: artifacts/hook-v${n}.mender\n    update_interface: script\n    update_strategy: { order: 10 }`,
+          `  web:\n    artifact_path: artifacts/web-v${n}.mender\n    update_interface: directory\n    ` +
+            `update_strategy: { order: 10 }`,
+          `  hook:\n    artifact_path: artifacts/hook-v${n}.mender\n    update_interface: script\n    ` +
+            `update_strategy: { order: 10 }`,
         ];
         const text = readFileSync(join(lab2.repo, 'manifest.yaml'), 'utf8').replace(
           'components:\n',
-          `${extra.join('\n')}\ncomponents:\n  - { component_type: web, id: WEB1 }\n  - { component_type: hook, id: HOOK1 }\n`,
+          `${extra.join('\n')}\ncomponents:\n  - { component_type: web, id: WEB1 }\n  - { component_type: hook, ` +
+            `id: HOOK1 }\n`,
         );
         writeFileSync(join(lab2.repo, 'manifest.yaml'), text);
       };
@@ -384,7 +422,10 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
       assert.equal(failed.code, 4, failed.out + failed.err);
       assert.match(
         failed.err,
-        /interface "script" does not support rollback \(SupportsRollback: No\), so HOOK1 stays on hook-v2 instead of hook-v1/,
+        new RegExp(
+          String.raw`interface "script" does not support rollback \(SupportsRollback: No\), so HOOK1 st` +
+            String.raw`ays on hook-v2 instead of hook-v1`,
+        ),
       );
       assert.equal(
         readFileSync(join(dest, 'index.html'), 'utf8'),
@@ -428,7 +469,8 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
     const topology = ['api_version: mender/v1', 'kind: topology', 'system_type: sim-system', 'components:'];
     for (const c of lab.components)
       topology.push(
-        `  - { component_type: ${c.type}, interface: ${c.iface}, interface_args: [${JSON.stringify(lab.device(c.id))}] }`,
+        `  - { component_type: ${c.type}, interface: ${c.iface}, interface_args: ` +
+          `[${JSON.stringify(lab.device(c.id))}] }`,
       );
     writeFileSync(join(lab.repo, 'topology.yaml'), topology.join('\n') + '\n');
     writeFileSync(
@@ -458,18 +500,21 @@ describe('update interfaces: the protocol through rollgate apply', { skip }, () 
     assert.deepEqual(ids, ['G13=gateway-v2', 'R456=rtos-v2', 'R998=rtos-v2']);
   });
 
-  test('ProvidePayloadFileSizes: Yes calls DownloadWithFileSizes, each stream-next line carrying the size', async () => {
-    lab.set('R456', 'sizes', 'Yes');
-    const r = await lab.apply();
-    assert.equal(r.code, 0, r.err);
-    assert.ok(lab.calls().includes('R456 DownloadWithFileSizes') && !lab.calls().includes('R456 Download'));
-    assert.equal(
-      readFileSync(join(lab.device('R456'), 'stream-lines'), 'utf8'),
-      `streams/rtos-v2.img ${'rtos-v2 image\n'.length}\n`,
-    );
-    assert.equal(readFileSync(join(lab.device('R998'), 'stream-lines'), 'utf8'), 'streams/rtos-v2.img\n');
-    assert.deepEqual(lab.running(), { G13: 'gateway-v2', R456: 'rtos-v2', R998: 'rtos-v2' });
-  });
+  test(
+    'ProvidePayloadFileSizes: Yes calls DownloadWithFileSizes, each stream-next line carrying the ' + 'size',
+    async () => {
+      lab.set('R456', 'sizes', 'Yes');
+      const r = await lab.apply();
+      assert.equal(r.code, 0, r.err);
+      assert.ok(lab.calls().includes('R456 DownloadWithFileSizes') && !lab.calls().includes('R456 Download'));
+      assert.equal(
+        readFileSync(join(lab.device('R456'), 'stream-lines'), 'utf8'),
+        `streams/rtos-v2.img ${'rtos-v2 image\n'.length}\n`,
+      );
+      assert.equal(readFileSync(join(lab.device('R998'), 'stream-lines'), 'utf8'), 'streams/rtos-v2.img\n');
+      assert.deepEqual(lab.running(), { G13: 'gateway-v2', R456: 'rtos-v2', R998: 'rtos-v2' });
+    },
+  );
 
   test('NeedsUnpackedArtifact: No gets the whole artifact as files/artifact.mender', async () => {
     lab.set('R456', 'unpacked', 'No');
@@ -508,32 +553,37 @@ describe('update interfaces: explicit constraints', { skip }, () => {
     return l;
   };
 
-  test('an order rule splits a shared group: the gateway installs and verifies before the RTOS starts, and rolls back after it', async () => {
-    const l = constrained(
-      [
-        { id: 'G13', type: 'gateway', iface: 'gateway-rootfs', order: 10 },
-        { id: 'R456', type: 'rtos', iface: 'rtos', order: 10 },
-      ],
-      'apiVersion: rollgate/v1\nkind: Constraints\norder:\n  - { name: gateway-before-rtos, before: gateway, after: rtos }\n',
-    );
-    try {
-      l.set('G13', 'reboot', 'Yes');
-      const ok = await l.apply();
-      assert.equal(ok.code, 0, ok.err);
-      assert.deepEqual(l.running(), { G13: 'gateway-v2', R456: 'rtos-v2' });
-      before_(l.calls(), 'G13 ArtifactVerifyReboot', 'R456 ArtifactInstall');
+  test(
+    'an order rule splits a shared group: the gateway installs and verifies before the RTOS starts, and ' +
+      'rolls back after it',
+    async () => {
+      const l = constrained(
+        [
+          { id: 'G13', type: 'gateway', iface: 'gateway-rootfs', order: 10 },
+          { id: 'R456', type: 'rtos', iface: 'rtos', order: 10 },
+        ],
+        'apiVersion: rollgate/v1\nkind: Constraints\norder:\n  - { name: gateway-before-rtos, before: gateway, ' +
+          'after: rtos }\n',
+      );
+      try {
+        l.set('G13', 'reboot', 'Yes');
+        const ok = await l.apply();
+        assert.equal(ok.code, 0, ok.err);
+        assert.deepEqual(l.running(), { G13: 'gateway-v2', R456: 'rtos-v2' });
+        before_(l.calls(), 'G13 ArtifactVerifyReboot', 'R456 ArtifactInstall');
 
-      l.seed(v(1));
-      l.set('G13', 'reboot', 'Yes');
-      l.set('R456', 'misbehave/ArtifactInstall', 'fail');
-      const failed = await l.apply();
-      assert.equal(failed.code, 3, failed.out + failed.err);
-      assert.deepEqual(l.running(), { G13: 'gateway-v1', R456: 'rtos-v1' });
-      before_(l.calls(), 'R456 ArtifactRollback', 'G13 ArtifactRollback');
-    } finally {
-      l.close();
-    }
-  });
+        l.seed(v(1));
+        l.set('G13', 'reboot', 'Yes');
+        l.set('R456', 'misbehave/ArtifactInstall', 'fail');
+        const failed = await l.apply();
+        assert.equal(failed.code, 3, failed.out + failed.err);
+        assert.deepEqual(l.running(), { G13: 'gateway-v1', R456: 'rtos-v1' });
+        before_(l.calls(), 'R456 ArtifactRollback', 'G13 ArtifactRollback');
+      } finally {
+        l.close();
+      }
+    },
+  );
 
   test('a forbidden combination on the way is refused before any interface is called, naming it', async () => {
     // The RTOS in a lower group than the gateway would run rtos-v2 on gateway-v1 for a while.
@@ -542,7 +592,8 @@ describe('update interfaces: explicit constraints', { skip }, () => {
         { id: 'G13', type: 'gateway', iface: 'gateway-rootfs', order: 20 },
         { id: 'R456', type: 'rtos', iface: 'rtos', order: 10 },
       ],
-      'apiVersion: rollgate/v1\nkind: Constraints\ntransitions:\n  forbidden:\n    - name: new-rtos-on-old-gateway\n      versions: { gateway: gateway-v1, rtos: rtos-v2 }\n',
+      'apiVersion: rollgate/v1\nkind: Constraints\ntransitions:\n  forbidden:\n    - name: ' +
+        'new-rtos-on-old-gateway\n      versions: { gateway: gateway-v1, rtos: rtos-v2 }\n',
     );
     try {
       const r = await l.apply();
@@ -565,46 +616,52 @@ describe('update interfaces: reboots', { skip }, () => {
     lab.writeRepo(repoArtifact(2));
   });
 
-  test('NeedsArtifactReboot: Automatic reboots the gateway once; after it, ArtifactVerifyReboot and on to the end', async () => {
-    lab.set('G13', 'reboot', 'Automatic');
-    const first = await lab.apply();
-    assert.equal(first.signal, 'SIGKILL', `the reboot command takes the process down: ${first.err}`);
-    assert.equal(lab.reboots(), 1);
-    assert.ok(lab.journalExists(), 'the transaction is journaled across the reboot');
-    assert.deepEqual(lab.running(), { G13: 'gateway-v2', R456: 'rtos-v1', R998: 'rtos-v1' });
-    const second = await lab.apply();
-    assert.equal(second.code, 0, second.err);
-    assert.match(second.out, /continued after the gateway rebooted, and completed/);
-    assert.deepEqual(lab.running(), { G13: 'gateway-v2', R456: 'rtos-v2', R998: 'rtos-v2' });
-    assert.deepEqual(lab.unsettled(), []);
-    const calls = lab.calls();
-    before_(calls, 'G13 ArtifactVerifyReboot', 'R456 ArtifactInstall');
-    assert.equal(lab.reboots(), 1);
-    assert.equal(lab.journalExists(), false);
-  });
+  test(
+    'NeedsArtifactReboot: Automatic reboots the gateway once; after it, ArtifactVerifyReboot and on to the ' + 'end',
+    async () => {
+      lab.set('G13', 'reboot', 'Automatic');
+      const first = await lab.apply();
+      assert.equal(first.signal, 'SIGKILL', `the reboot command takes the process down: ${first.err}`);
+      assert.equal(lab.reboots(), 1);
+      assert.ok(lab.journalExists(), 'the transaction is journaled across the reboot');
+      assert.deepEqual(lab.running(), { G13: 'gateway-v2', R456: 'rtos-v1', R998: 'rtos-v1' });
+      const second = await lab.apply();
+      assert.equal(second.code, 0, second.err);
+      assert.match(second.out, /continued after the gateway rebooted, and completed/);
+      assert.deepEqual(lab.running(), { G13: 'gateway-v2', R456: 'rtos-v2', R998: 'rtos-v2' });
+      assert.deepEqual(lab.unsettled(), []);
+      const calls = lab.calls();
+      before_(calls, 'G13 ArtifactVerifyReboot', 'R456 ArtifactInstall');
+      assert.equal(lab.reboots(), 1);
+      assert.equal(lab.journalExists(), false);
+    },
+  );
 
-  test('Automatic, and the gateway comes back on the old version: rolled back with a second reboot, not retried', async () => {
-    lab.set('G13', 'reboot', 'Automatic');
-    lab.set('G13', 'misbehave/ArtifactVerifyReboot', 'fail');
-    const first = await lab.apply();
-    assert.equal(first.signal, 'SIGKILL');
-    const second = await lab.apply();
-    assert.equal(second.signal, 'SIGKILL', `the rollback reboots the gateway back: ${second.err}`);
-    assert.equal(lab.reboots(), 2);
-    const third = await lab.apply();
-    assert.equal(third.code, 3, third.out + third.err);
-    assert.match(third.err, /ROLLED BACK: reboot component\/G13: .*ArtifactVerifyReboot/);
-    assert.deepEqual(lab.running(), { G13: 'gateway-v1', R456: 'rtos-v1', R998: 'rtos-v1' });
-    assert.deepEqual(lab.unsettled(), []);
-    assert.equal(lab.reboots(), 2, 'the failed commit is not tried again in the same run');
-    const g13 = lab.calls().filter((c) => /G13 Artifact(Rollback|VerifyRollbackReboot|Failure)|G13 Cleanup/.test(c));
-    assert.deepEqual(g13, [
-      'G13 ArtifactRollback',
-      'G13 ArtifactVerifyRollbackReboot',
-      'G13 ArtifactFailure',
-      'G13 Cleanup',
-    ]);
-  });
+  test(
+    'Automatic, and the gateway comes back on the old version: rolled back with a second reboot, not ' + 'retried',
+    async () => {
+      lab.set('G13', 'reboot', 'Automatic');
+      lab.set('G13', 'misbehave/ArtifactVerifyReboot', 'fail');
+      const first = await lab.apply();
+      assert.equal(first.signal, 'SIGKILL');
+      const second = await lab.apply();
+      assert.equal(second.signal, 'SIGKILL', `the rollback reboots the gateway back: ${second.err}`);
+      assert.equal(lab.reboots(), 2);
+      const third = await lab.apply();
+      assert.equal(third.code, 3, third.out + third.err);
+      assert.match(third.err, /ROLLED BACK: reboot component\/G13: .*ArtifactVerifyReboot/);
+      assert.deepEqual(lab.running(), { G13: 'gateway-v1', R456: 'rtos-v1', R998: 'rtos-v1' });
+      assert.deepEqual(lab.unsettled(), []);
+      assert.equal(lab.reboots(), 2, 'the failed commit is not tried again in the same run');
+      const g13 = lab.calls().filter((c) => /G13 Artifact(Rollback|VerifyRollbackReboot|Failure)|G13 Cleanup/.test(c));
+      assert.deepEqual(g13, [
+        'G13 ArtifactRollback',
+        'G13 ArtifactVerifyRollbackReboot',
+        'G13 ArtifactFailure',
+        'G13 Cleanup',
+      ]);
+    },
+  );
 
   test('a reboot command that does not reboot: the apply fails and rolls back', async () => {
     lab.set('G13', 'reboot', 'Automatic');
@@ -843,7 +900,8 @@ describe('update interfaces: artifacts at a URL', { skip }, () => {
     assert.match(
       r.err,
       new RegExp(
-        `http://127\\.0\\.0\\.1:\\d+/rtos-v2\\.mender has sha256 [0-9a-f]{64}, but the manifest says ${wrong}; nothing was installed`,
+        `http://127\\.0\\.0\\.1:\\d+/rtos-v2\\.mender has sha256 [0-9a-f]{64}, but the manifest says ${wrong}; ` +
+          `nothing was installed`,
       ),
     );
     assert.deepEqual(lab.running(), { G13: 'gateway-v1', R456: 'rtos-v1', R998: 'rtos-v1' });

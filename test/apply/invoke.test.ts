@@ -65,17 +65,23 @@ describe('an interface call', () => {
     assert.equal(logged.obj['stdout'], r.stdout);
   });
 
-  test('a failure names the interface, component, state and exit code, and quotes the end of what it printed', async () => {
-    const exe = script('fails', `echo "${'x'.repeat(2000)}"; echo "flash write failed at block 7" >&2; exit 5`);
-    await assert.rejects(call(exe), (e: unknown) => {
-      assert.ok(e instanceof InterfaceError);
-      assert.match(
-        e.message,
-        /^interface "rtos" \(component R456\), state ArtifactInstall: exited with code 5; it printed stderr: flash write failed at block 7 \| stdout: …x{600}$/,
-      );
-      return true;
-    });
-  });
+  test(
+    'a failure names the interface, component, state and exit code, and quotes the end of what it ' + 'printed',
+    async () => {
+      const exe = script('fails', `echo "${'x'.repeat(2000)}"; echo "flash write failed at block 7" >&2; exit 5`);
+      await assert.rejects(call(exe), (e: unknown) => {
+        assert.ok(e instanceof InterfaceError);
+        assert.match(
+          e.message,
+          new RegExp(
+            String.raw`^interface "rtos" \(component R456\), state ArtifactInstall: exited with code 5; i` +
+              String.raw`t printed stderr: flash write failed at block 7 \| stdout: …x{600}$`,
+          ),
+        );
+        return true;
+      });
+    },
+  );
 
   test('past its deadline the whole process group gets SIGTERM, and what ignores it SIGKILL', async () => {
     const pidFile = join(dir, 'child.pid');
@@ -89,7 +95,10 @@ describe('an interface call', () => {
       assert.ok(e instanceof InterfaceError);
       assert.match(
         e.message,
-        /state ArtifactInstall: no answer within 500 ms; stopped with SIGTERM and then SIGKILL; it printed stderr: still busy/,
+        new RegExp(
+          String.raw`state ArtifactInstall: no answer within 500 ms; stopped with SIGTERM and then SIGK` +
+            String.raw`ILL; it printed stderr: still busy`,
+        ),
       );
       return true;
     });

@@ -126,7 +126,10 @@ describe('update-interface protocol', () => {
   test('a timeout for a name outside the protocol, or not a duration, is refused, naming it', () => {
     assert.throws(
       () => stateTimeouts(['ArtifactInstal=2h']),
-      /--interface-state-timeout: "ArtifactInstal" is not a state or query of the update-interface protocol \(states: Download, .*ArtifactInstall/,
+      new RegExp(
+        String.raw`--interface-state-timeout: "ArtifactInstal" is not a state or query of the update-in` +
+          String.raw`terface protocol \(states: Download, .*ArtifactInstall`,
+      ),
     );
     assert.throws(() => stateTimeouts(['Download']), /expected State=duration \(e\.g\. Download=30m\), got "Download"/);
     assert.throws(

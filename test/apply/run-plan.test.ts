@@ -203,7 +203,8 @@ describe('reading the Engine', () => {
   test("port clashes in both of Docker's wordings", () => {
     assert.equal(
       portInUse(
-        'driver failed programming external connectivity on endpoint x: Error starting userland proxy: listen tcp4 127.0.0.1:18111: bind: address already in use',
+        'driver failed programming external connectivity on endpoint x: Error starting userland proxy: listen ' +
+          'tcp4 127.0.0.1:18111: bind: address already in use',
       ),
       '127.0.0.1:18111',
     );
@@ -339,34 +340,38 @@ describe('the plan runner', () => {
     assert.ok(a.calls.some((c) => c.startsWith('run pull')));
   });
 
-  test('a failed step: every step that ran is undone, each after the steps that depended on it, prepare last; the outcome says rolled back', async () => {
-    const a = new Recording(new Set(['start service/edge/api']));
-    const out = await applyPlan(update, {
-      appliers: [a],
-      desired: v2,
-      log: silentLog,
-      journal: journal(),
-      concurrency: 1,
-    });
-    assert.equal(out.status, 'rolled-back');
-    assert.match(out.error!, /^start service\/edge\/api: told to fail/);
-    const ran = a.calls.filter((c) => c.startsWith('run')).map((c) => c.slice(4));
-    const undone = a.calls.filter((c) => c.startsWith('undo')).map((c) => c.slice(5));
-    assert.deepEqual([...undone].sort(), [...ran].sort(), 'the failed step too: it may have half happened');
-    const steps = [...update.prepare, ...update.stages.flatMap((st) => st.steps)];
-    for (const st of steps)
-      for (const d of st.dependsOn.filter((x) => undone.includes(x) && undone.includes(st.id)))
-        assert.ok(
-          undone.indexOf(st.id) < undone.indexOf(d),
-          `${st.id} is undone before ${d}, which it depended on:\n${undone.join('\n')}`,
-        );
-    const firstPull = undone.findIndex((u) => u.startsWith('pull '));
-    assert.ok(
-      undone.slice(firstPull).every((u) => u.startsWith('pull ')),
-      `prepare steps are undone last:\n${undone.join('\n')}`,
-    );
-    assert.ok(!a.calls.some((c) => c.startsWith('run remove')), 'finalize never runs');
-  });
+  test(
+    'a failed step: every step that ran is undone, each after the steps that depended on it, prepare last; ' +
+      'the outcome says rolled back',
+    async () => {
+      const a = new Recording(new Set(['start service/edge/api']));
+      const out = await applyPlan(update, {
+        appliers: [a],
+        desired: v2,
+        log: silentLog,
+        journal: journal(),
+        concurrency: 1,
+      });
+      assert.equal(out.status, 'rolled-back');
+      assert.match(out.error!, /^start service\/edge\/api: told to fail/);
+      const ran = a.calls.filter((c) => c.startsWith('run')).map((c) => c.slice(4));
+      const undone = a.calls.filter((c) => c.startsWith('undo')).map((c) => c.slice(5));
+      assert.deepEqual([...undone].sort(), [...ran].sort(), 'the failed step too: it may have half happened');
+      const steps = [...update.prepare, ...update.stages.flatMap((st) => st.steps)];
+      for (const st of steps)
+        for (const d of st.dependsOn.filter((x) => undone.includes(x) && undone.includes(st.id)))
+          assert.ok(
+            undone.indexOf(st.id) < undone.indexOf(d),
+            `${st.id} is undone before ${d}, which it depended on:\n${undone.join('\n')}`,
+          );
+      const firstPull = undone.findIndex((u) => u.startsWith('pull '));
+      assert.ok(
+        undone.slice(firstPull).every((u) => u.startsWith('pull ')),
+        `prepare steps are undone last:\n${undone.join('\n')}`,
+      );
+      assert.ok(!a.calls.some((c) => c.startsWith('run remove')), 'finalize never runs');
+    },
+  );
 
   test('steps that ran side by side are undone side by side, up to the concurrency', async () => {
     const apps = (tag: string) => [0, 1, 2, 3].map((i) => app(`a${i}`, 30, [svc('s', `s${i}:${tag}`)]));

@@ -194,59 +194,62 @@ describe('rollgate diff and validate on a working tree', () => {
 });
 
 describe("a gateway's variables: --var-file and --var, as the agent's gateway.variablesFile", () => {
-  test('the file, then --var, over the target and the .env; a required one missing is an error at its place', async () => {
-    const copy = new ExampleCopy().edit(
-      COMPOSE,
-      'BROKER_URL: http://broker:18083/',
-      'BROKER_URL: ${BROKER:?set BROKER for this gateway}\n      SITE: ${SITE:-nowhere}',
-    );
-    const dir = tempDir('rollgate-vars-');
-    try {
-      const missing = await rollgate('validate', '--repo', copy.dir);
-      assert.equal(missing.code, 1);
-      assert.match(
-        missing.err,
-        /compose\.yaml:24:\d+: required variable BROKER is not set: set BROKER for this gateway/,
+  test(
+    'the file, then --var, over the target and the .env; a required one missing is an error at its ' + 'place',
+    async () => {
+      const copy = new ExampleCopy().edit(
+        COMPOSE,
+        'BROKER_URL: http://broker:18083/',
+        'BROKER_URL: ${BROKER:?set BROKER for this gateway}\n      SITE: ${SITE:-nowhere}',
       );
-      const file = join(dir, 'gw.env');
-      writeFileSync(file, '# this gateway\nBROKER=http://10.0.0.5:1883/\nSITE=berlin\n');
-      const out = await rollgate(
-        'diff',
-        '--repo',
-        copy.dir,
-        '--id',
-        'gw-0042',
-        '--label',
-        'role=gateway',
-        '--var-file',
-        file,
-        '--var',
-        'SITE=hamburg',
-        '--output',
-        'json',
-      );
-      assert.equal(out.code, 2, out.err);
-      const plan = JSON.parse(out.out) as Plan;
-      assert.ok(plan.changes.length > 0);
-      const { readVariables } = await import('../../src/gateway/gateway.js');
-      assert.deepEqual(
-        await readVariables([file], ['SITE=hamburg']),
-        { BROKER: 'http://10.0.0.5:1883/', SITE: 'hamburg' },
-        '--var wins over the file',
-      );
-      const desired = await copy.load(undefined, { variables: { BROKER: 'x' } });
-      assert.equal(
-        desired.apps[0]!.services.find((s) => s.name === 'collector')!.config.environment['SITE'],
-        'nowhere',
-        'the default when nothing sets it',
-      );
-      const bad = await rollgate('validate', '--repo', copy.dir, '--var', 'not a pair');
-      assert.equal(bad.code, 1);
-      assert.match(bad.err, /--var takes KEY=value/);
-      const gone = await rollgate('validate', '--repo', copy.dir, '--var-file', join(dir, 'nope.env'));
-      assert.match(gone.err, /cannot read the variables file .*nope\.env: it does not exist/);
-    } finally {
-      cleanup(dir);
-    }
-  });
+      const dir = tempDir('rollgate-vars-');
+      try {
+        const missing = await rollgate('validate', '--repo', copy.dir);
+        assert.equal(missing.code, 1);
+        assert.match(
+          missing.err,
+          /compose\.yaml:24:\d+: required variable BROKER is not set: set BROKER for this gateway/,
+        );
+        const file = join(dir, 'gw.env');
+        writeFileSync(file, '# this gateway\nBROKER=http://10.0.0.5:1883/\nSITE=berlin\n');
+        const out = await rollgate(
+          'diff',
+          '--repo',
+          copy.dir,
+          '--id',
+          'gw-0042',
+          '--label',
+          'role=gateway',
+          '--var-file',
+          file,
+          '--var',
+          'SITE=hamburg',
+          '--output',
+          'json',
+        );
+        assert.equal(out.code, 2, out.err);
+        const plan = JSON.parse(out.out) as Plan;
+        assert.ok(plan.changes.length > 0);
+        const { readVariables } = await import('../../src/gateway/gateway.js');
+        assert.deepEqual(
+          await readVariables([file], ['SITE=hamburg']),
+          { BROKER: 'http://10.0.0.5:1883/', SITE: 'hamburg' },
+          '--var wins over the file',
+        );
+        const desired = await copy.load(undefined, { variables: { BROKER: 'x' } });
+        assert.equal(
+          desired.apps[0]!.services.find((s) => s.name === 'collector')!.config.environment['SITE'],
+          'nowhere',
+          'the default when nothing sets it',
+        );
+        const bad = await rollgate('validate', '--repo', copy.dir, '--var', 'not a pair');
+        assert.equal(bad.code, 1);
+        assert.match(bad.err, /--var takes KEY=value/);
+        const gone = await rollgate('validate', '--repo', copy.dir, '--var-file', join(dir, 'nope.env'));
+        assert.match(gone.err, /cannot read the variables file .*nope\.env: it does not exist/);
+      } finally {
+        cleanup(dir);
+      }
+    },
+  );
 });

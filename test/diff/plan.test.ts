@@ -423,36 +423,43 @@ describe('planner: Compose files as people write them', () => {
     assert.deepEqual(plan(missing, { ...emptyObservedState(), images: ['x:1'] }).prepare, []);
   });
 
-  test('start-first: create, start and wait until ready, then stop the old; with a host port it stays new-before-old', () => {
-    const v1 = desired([], [app('a', 30, [svc('web', 'web:1')])]);
-    const sf = (image: string, hostPort = false) =>
-      desired(
-        [],
-        [
-          app('a', 30, [
-            {
-              ...svc('web', image, hostPort ? { ports: [{ containerPort: 80, hostPort: 8080, protocol: 'tcp' }] } : {}),
-              updateOrder: 'start-first',
-            },
-          ]),
-        ],
+  test(
+    'start-first: create, start and wait until ready, then stop the old; with a host port it stays ' + 'new-before-old',
+    () => {
+      const v1 = desired([], [app('a', 30, [svc('web', 'web:1')])]);
+      const sf = (image: string, hostPort = false) =>
+        desired(
+          [],
+          [
+            app('a', 30, [
+              {
+                ...svc(
+                  'web',
+                  image,
+                  hostPort ? { ports: [{ containerPort: 80, hostPort: 8080, protocol: 'tcp' }] } : {},
+                ),
+                updateOrder: 'start-first',
+              },
+            ]),
+          ],
+        );
+      const steps = (p: Plan) => p.stages.flatMap((s) => s.steps);
+      const p = plan(sf('web:2'), running(v1));
+      assert.deepEqual(
+        steps(p).map((s) => s.kind),
+        ['create', 'start', 'stop'],
       );
-    const steps = (p: Plan) => p.stages.flatMap((s) => s.steps);
-    const p = plan(sf('web:2'), running(v1));
-    assert.deepEqual(
-      steps(p).map((s) => s.kind),
-      ['create', 'start', 'stop'],
-    );
-    const [, start, stop] = steps(p);
-    assert.deepEqual(start!.waitFor, [{ service: 'web', condition: 'ready' }]);
-    assert.deepEqual(stop!.dependsOn, [start!.id]);
-    const withPort = plan(sf('web:2', true), running(v1));
-    assert.deepEqual(
-      steps(withPort).map((s) => s.kind),
-      ['create', 'stop', 'start'],
-      'the old container holds the host port until it stops',
-    );
-  });
+      const [, start, stop] = steps(p);
+      assert.deepEqual(start!.waitFor, [{ service: 'web', condition: 'ready' }]);
+      assert.deepEqual(stop!.dependsOn, [start!.id]);
+      const withPort = plan(sf('web:2', true), running(v1));
+      assert.deepEqual(
+        steps(withPort).map((s) => s.kind),
+        ['create', 'stop', 'start'],
+        'the old container holds the host port until it stops',
+      );
+    },
+  );
 
   test('container_name travels on create and start; external networks and volumes are never created', () => {
     const d = desired(
@@ -495,32 +502,36 @@ describe('planner: networks and volumes whose definition changed', () => {
       ],
     );
 
-  test('a changed network is made again: its containers stop first, the network is recreated, then new containers start on it', () => {
-    const before = withNet(false, 'n1');
-    const p = plan(
-      withNet(true, 'n2'),
-      running(before, (o) => (o.networks = [{ app: 'a', name: 'default', configHash: 'n1' }])),
-    );
-    const steps = p.stages.flatMap((s) => s.steps);
-    assert.deepEqual(
-      steps.map((s) => s.kind),
-      ['recreate-network', 'stop', 'create', 'start'],
-    );
-    const [recreate, stop, create] = steps;
-    assert.deepEqual(recreate!.dependsOn, [stop!.id], 'the network goes once its container has stopped');
-    assert.ok(create!.dependsOn.includes(recreate!.id), 'the new container is made on the new network');
-    assert.deepEqual(
-      p.changes.map((c) => [c.action, c.target.kind, c.reason]),
-      [
+  test(
+    'a changed network is made again: its containers stop first, the network is recreated, then new ' +
+      'containers start on it',
+    () => {
+      const before = withNet(false, 'n1');
+      const p = plan(
+        withNet(true, 'n2'),
+        running(before, (o) => (o.networks = [{ app: 'a', name: 'default', configHash: 'n1' }])),
+      );
+      const steps = p.stages.flatMap((s) => s.steps);
+      assert.deepEqual(
+        steps.map((s) => s.kind),
+        ['recreate-network', 'stop', 'create', 'start'],
+      );
+      const [recreate, stop, create] = steps;
+      assert.deepEqual(recreate!.dependsOn, [stop!.id], 'the network goes once its container has stopped');
+      assert.ok(create!.dependsOn.includes(recreate!.id), 'the new container is made on the new network');
+      assert.deepEqual(
+        p.changes.map((c) => [c.action, c.target.kind, c.reason]),
         [
-          'change',
-          'network',
-          'its definition changed: it is made again, and the containers on it with it (stop-first)',
+          [
+            'change',
+            'network',
+            'its definition changed: it is made again, and the containers on it with it (stop-first)',
+          ],
+          ['change', 'service', 'its network default is made again'],
         ],
-        ['change', 'service', 'its network default is made again'],
-      ],
-    );
-  });
+      );
+    },
+  );
 
   test('a changed volume is refused: its data is never dropped silently', () => {
     const d = withNet(false, 'n1');
@@ -594,44 +605,49 @@ describe('planner: depends_on restart', () => {
 });
 
 describe('planner: x-rollgate.recreate_volumes', () => {
-  test('a volume whose definition changed is a new volume beside the old one, and its services move to it', async () => {
-    const { DirectorySource, loadDesiredState } = await import('../../src/manifest/index.js');
-    const { mkdirSync, writeFileSync } = await import('node:fs');
-    const { join } = await import('node:path');
-    const { tempDir, cleanup } = await import('../helpers/fixtures.js');
-    const dir = tempDir('rollgate-recreate-');
-    try {
-      mkdirSync(join(dir, 'app'));
-      writeFileSync(
-        join(dir, 'rollgate.yaml'),
-        'apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  s: { apps: { home: app/compose.yaml } }\ntargets:\n  - { name: all, match: { any: true }, system: s }\n',
-      );
-      const load = async (opts: string) => {
+  test(
+    'a volume whose definition changed is a new volume beside the old one, and its services move to ' + 'it',
+    async () => {
+      const { DirectorySource, loadDesiredState } = await import('../../src/manifest/index.js');
+      const { mkdirSync, writeFileSync } = await import('node:fs');
+      const { join } = await import('node:path');
+      const { tempDir, cleanup } = await import('../helpers/fixtures.js');
+      const dir = tempDir('rollgate-recreate-');
+      try {
+        mkdirSync(join(dir, 'app'));
         writeFileSync(
-          join(dir, 'app/compose.yaml'),
-          `x-rollgate: { recreate_volumes: true }\nservices:\n  db: { image: "db:1", volumes: ["data:/data"] }\nvolumes:\n  data: { driver_opts: { ${opts} } }\n`,
+          join(dir, 'rollgate.yaml'),
+          'apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  s: { apps: { home: app/compose.yaml } }\ntargets:\n  ' +
+            '- { name: all, match: { any: true }, system: s }\n',
         );
-        return loadDesiredState(new DirectorySource(dir), { id: 'gw', labels: {} });
-      };
-      const v1 = await load('type: tmpfs, device: tmpfs');
-      const v2 = await load('type: tmpfs, device: tmpfs, o: "size=64m"');
-      const [n1, n2] = [v1.apps[0]!.volumes[0]!.engineName!, v2.apps[0]!.volumes[0]!.engineName!];
-      assert.match(n1, /^home_data-[0-9a-f]{8}$/);
-      assert.notEqual(n1, n2, 'the definition is in the name');
-      const p = plan(v2, running(v1));
-      assert.deepEqual(
-        p.stages.flatMap((s) => s.steps).map((s) => [s.kind, s.engineName ?? '']),
-        [
-          ['create-volume', n2],
-          ['create', ''],
-          ['stop', ''],
-          ['start', ''],
-        ],
-      );
-    } finally {
-      cleanup(dir);
-    }
-  });
+        const load = async (opts: string) => {
+          writeFileSync(
+            join(dir, 'app/compose.yaml'),
+            `x-rollgate: { recreate_volumes: true }\nservices:\n  db: { image: "db:1", volumes: ["data:/data"] ` +
+              `}\nvolumes:\n  data: { driver_opts: { ${opts} } }\n`,
+          );
+          return loadDesiredState(new DirectorySource(dir), { id: 'gw', labels: {} });
+        };
+        const v1 = await load('type: tmpfs, device: tmpfs');
+        const v2 = await load('type: tmpfs, device: tmpfs, o: "size=64m"');
+        const [n1, n2] = [v1.apps[0]!.volumes[0]!.engineName!, v2.apps[0]!.volumes[0]!.engineName!];
+        assert.match(n1, /^home_data-[0-9a-f]{8}$/);
+        assert.notEqual(n1, n2, 'the definition is in the name');
+        const p = plan(v2, running(v1));
+        assert.deepEqual(
+          p.stages.flatMap((s) => s.steps).map((s) => [s.kind, s.engineName ?? '']),
+          [
+            ['create-volume', n2],
+            ['create', ''],
+            ['stop', ''],
+            ['start', ''],
+          ],
+        );
+      } finally {
+        cleanup(dir);
+      }
+    },
+  );
 });
 
 describe('planner: service_healthy on a healthcheck from the image', () => {
@@ -648,7 +664,10 @@ describe('planner: service_healthy on a healthcheck from the image', () => {
   test('an image without a healthcheck is refused before anything runs, naming both services', () => {
     assert.throws(
       () => plan(d, { ...emptyObservedState(), images: ['db:1'], imagesWithoutHealthcheck: ['db:1'] }),
-      /"api" of app "a" waits for "db" to be healthy .* "db" has no healthcheck, neither in the Compose file nor in its image db:1/,
+      new RegExp(
+        String.raw`"api" of app "a" waits for "db" to be healthy .* "db" has no healthcheck, neither in` +
+          String.raw` the Compose file nor in its image db:1`,
+      ),
     );
   });
 

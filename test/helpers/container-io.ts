@@ -25,19 +25,22 @@ export async function httpText(port: number): Promise<string> {
  * (static glibc), so nslookup and nc do the work.
  */
 export function probeCommand(service: string): string {
-  return `    command:
+  return (
+    `    command:
       - sh
       - -c
       - |
         while true; do
           answer=$$(nslookup ${service} 2>&1)
           ips=$$(echo "$$answer" | sed -n 's/^Address: *\\([0-9.]*\\)$$/\\1/p')
-          if [ -n "$$ips" ]; then ok=FAIL-refused; elif echo "$$answer" | grep -q NXDOMAIN; then ok=FAIL-nxdomain; else ok=FAIL-dns-timeout; fi
+          if [ -n "$$ips" ]; then ok=FAIL-refused; elif echo "$$answer" | grep -q NXDOMAIN; then ` +
+    `ok=FAIL-nxdomain; else ok=FAIL-dns-timeout; fi
           for ip in $$ips; do
             if printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 "$$ip" 8080 | grep -q version; then ok=ok; break; fi
           done
           echo "$$ok"
           sleep 0.02
         done
-`;
+`
+  );
 }

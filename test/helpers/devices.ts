@@ -91,7 +91,8 @@ export class DeviceLab {
     // (rollgate reads it from ROLLGATE_BOOT_ID_FILE), and the agent dies with the power.
     writeFileSync(
       this.rebootScript,
-      `#!/bin/sh\nfor d in "$1"/*/; do [ -f "$d/bootflag" ] && cat "$d/bootflag" > "$d/running"; done\ncat /proc/sys/kernel/random/uuid > "$1/boot_id"\necho reboot >> "$1/reboots.log"\nkill -9 $PPID\n`,
+      `#!/bin/sh\nfor d in "$1"/*/; do [ -f "$d/bootflag" ] && cat "$d/bootflag" > "$d/running"; done\ncat ` +
+        `/proc/sys/kernel/random/uuid > "$1/boot_id"\necho reboot >> "$1/reboots.log"\nkill -9 $PPID\n`,
     );
     chmodSync(this.rebootScript, 0o755);
     for (const type of new Set(components.map((c) => c.type)))

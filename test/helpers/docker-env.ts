@@ -134,7 +134,9 @@ export async function startDockerEnv(): Promise<DockerEnvInfo> {
   const config = join(root, 'registry', 'config.yml');
   writeFileSync(
     config,
-    `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${join(root, 'registry', 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n`,
+    `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    ` +
+      `rootdirectory: ${join(root, 'registry', 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: ` +
+      `127.0.0.1:${port}\n`,
   );
   info.registryPid = spawnDetached('docker-registry', ['serve', config], join(root, 'registry.log'));
   await waitFor('docker-registry', 15_000, () => portOpen('127.0.0.1', port), join(root, 'registry.log'));

@@ -53,7 +53,9 @@ function fleetRepo(root: string, slug: string, variables: Record<string, string>
     .join('');
   writeFileSync(
     join(dir, 'rollgate.yaml'),
-    `apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  s:\n    apps:\n      app: app/${composeFile(slug)}\ntargets:\n  - name: all\n    match: { any: true }\n    system: s\n${vars ? `    variables:\n${vars}` : ''}`,
+    `apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  s:\n    apps:\n      app: ` +
+      `app/${composeFile(slug)}\ntargets:\n  - name: all\n    match: { any: true }\n    system: ` +
+      `s\n${vars ? `    variables:\n${vars}` : ''}`,
   );
   return dir;
 }

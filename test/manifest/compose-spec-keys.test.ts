@@ -228,7 +228,8 @@ describe('every key of the Compose specification is honoured, refused or warned 
     writeFileSync(join(dir, 'app/compose.yaml'), stringify(doc));
     writeFileSync(
       join(dir, 'rollgate.yaml'),
-      'apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  s: { apps: { app: app/compose.yaml } }\ntargets:\n  - { name: all, match: { any: true }, system: s, variables: { TOKEN: t0ken } }\n',
+      'apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  s: { apps: { app: app/compose.yaml } }\ntargets:\n  - ' +
+        '{ name: all, match: { any: true }, system: s, variables: { TOKEN: t0ken } }\n',
     );
     try {
       return await loadDesiredState(new DirectorySource(dir), { id: 'gw', labels: {} });

@@ -106,30 +106,33 @@ describe('sync against a real git http-backend', () => {
   });
 
   for (const fault of ['error500', 'cut-pack'] as const) {
-    test(`server failing mid-fetch (${fault}) leaves the previous commit usable, and the next poll recovers`, async () => {
-      const sync = newSync(`fault-${fault}`, { attempts: 2 });
-      const good = await sync.poll();
-      const next = pushCommit(`commit before ${fault}`);
-      // Let ls-refs through, then fail the fetch.
-      const orig = server.fault;
-      server.fault = fault === 'error500' ? 'none' : 'cut-pack';
-      if (fault === 'error500') {
-        const count = server.requests.length;
-        const watcher = setInterval(() => {
-          if (server.requests.length > count) server.fault = 'error500';
-        }, 0);
-        await assert.rejects(sync.poll(), SyncError);
-        clearInterval(watcher);
-      } else {
-        await assert.rejects(sync.poll(), SyncError);
-      }
-      server.fault = orig;
-      assert.equal(await sync.hasCommit(good.commit), true, 'previous commit still complete');
-      const src = new GitObjectSource(sync.gitdir, good.commit);
-      assert.ok(await src.read('rollgate.yaml', { maxBytes: 1 << 20 }));
-      const r = await sync.poll();
-      assert.equal(r.commit, next);
-    });
+    test(
+      `server failing mid-fetch (${fault}) leaves the previous commit usable, and the next poll ` + `recovers`,
+      async () => {
+        const sync = newSync(`fault-${fault}`, { attempts: 2 });
+        const good = await sync.poll();
+        const next = pushCommit(`commit before ${fault}`);
+        // Let ls-refs through, then fail the fetch.
+        const orig = server.fault;
+        server.fault = fault === 'error500' ? 'none' : 'cut-pack';
+        if (fault === 'error500') {
+          const count = server.requests.length;
+          const watcher = setInterval(() => {
+            if (server.requests.length > count) server.fault = 'error500';
+          }, 0);
+          await assert.rejects(sync.poll(), SyncError);
+          clearInterval(watcher);
+        } else {
+          await assert.rejects(sync.poll(), SyncError);
+        }
+        server.fault = orig;
+        assert.equal(await sync.hasCommit(good.commit), true, 'previous commit still complete');
+        const src = new GitObjectSource(sync.gitdir, good.commit);
+        assert.ok(await src.read('rollgate.yaml', { maxBytes: 1 << 20 }));
+        const r = await sync.poll();
+        assert.equal(r.commit, next);
+      },
+    );
   }
 
   test('auth: required token accepted; missing or wrong token is a non-retried auth error', async () => {

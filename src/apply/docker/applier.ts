@@ -223,7 +223,8 @@ export class DockerApplier implements Applier {
           } catch (err) {
             throw new DockerError(
               'engine',
-              `network ${name} of ${t.app} could not be removed to be made again: ${engineMessage(err)} (a container that rollgate does not manage may still be on it)`,
+              `network ${name} of ${t.app} could not be removed to be made again: ${engineMessage(err)} (a ` +
+                `container that rollgate does not manage may still be on it)`,
             );
           }
         }
@@ -500,15 +501,20 @@ export class DockerApplier implements Applier {
       const h = await this.holder(cn);
       if (h && h.Config.Labels?.[LABEL.app] === undefined) {
         const project = h.Config.Labels?.['com.docker.compose.project'];
+        const handOver = project
+          ? ` (docker compose project "${project}": run "docker compose down" there to hand the service over)`
+          : '; remove or rename it';
         throw new DockerError(
           'engine',
-          `container_name "${cn}" of ${t.app}/${t.service} is taken by container ${h.Name.replace(/^\//, '')}, which rollgate does not manage${project ? ` (docker compose project "${project}": run "docker compose down" there to hand the service over)` : '; remove or rename it'}`,
+          `container_name "${cn}" of ${t.app}/${t.service} is taken by container ${h.Name.replace(/^\//, '')}, ` +
+            `which rollgate does not manage${handOver}`,
         );
       }
       if (h && (h.Config.Labels?.[LABEL.app] !== t.app || h.Config.Labels?.[LABEL.service] !== t.service)) {
         throw new DockerError(
           'engine',
-          `container_name "${cn}" of ${t.app}/${t.service} is taken by ${h.Config.Labels?.[LABEL.app]}/${h.Config.Labels?.[LABEL.service]}`,
+          `container_name "${cn}" of ${t.app}/${t.service} is taken ` +
+            `by ${h.Config.Labels?.[LABEL.app]}/${h.Config.Labels?.[LABEL.service]}`,
         );
       }
     }
@@ -648,7 +654,8 @@ export class DockerApplier implements Applier {
       if (h.Config.Labels?.[LABEL.app] !== t.app || h.Config.Labels?.[LABEL.service] !== t.service) {
         throw new DockerError(
           'engine',
-          `container_name "${name}" of ${t.app}/${t.service} is taken by container ${h.Name.replace(/^\//, '')}, which rollgate does not manage for this service`,
+          `container_name "${name}" of ${t.app}/${t.service} is taken by ` +
+            `container ${h.Name.replace(/^\//, '')}, which rollgate does not manage for this service`,
         );
       }
       await this.engine.call((d) => d.getContainer(h.Id).rename({ name: asideName(name, txn) }));
@@ -732,7 +739,8 @@ export class DockerApplier implements Applier {
           if (statusOf(err) === 404)
             throw new DockerError(
               'engine',
-              `the container ${step.containerId!.slice(0, 12)} of ${t.app}/${t.service} is gone and cannot be started again`,
+              `the container ${step.containerId!.slice(0, 12)} of ${t.app}/${t.service} is gone and cannot be ` +
+                `started again`,
             );
           const port = portInUse(engineMessage(err));
           throw new DockerError(
@@ -786,7 +794,8 @@ export class DockerApplier implements Applier {
     if (removed.length)
       ctx.log.info(
         { removed },
-        `removed ${removed.length} cop${removed.length === 1 ? 'y' : 'ies'} of fleet repo files that nothing uses any more`,
+        `removed ${removed.length} cop${removed.length === 1 ? 'y' : 'ies'} of fleet repo files that nothing ` +
+          `uses any more`,
       );
   }
 }

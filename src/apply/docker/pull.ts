@@ -35,16 +35,20 @@ type PullFailure = 'not-found' | 'auth' | 'unreachable' | 'other';
 
 export function classifyPullError(msg: string): PullFailure {
   if (
-    /manifest unknown|manifest for .* not found|not found: manifest|repository .* not found|does not exist|name unknown|pull access denied/i.test(
-      msg,
-    )
+    new RegExp(
+      String.raw`manifest unknown|manifest for .* not found|not found: manifest|repository .* not found` +
+        String.raw`|does not exist|name unknown|pull access denied`,
+      'i',
+    ).test(msg)
   )
     return 'not-found';
   if (/unauthorized|authentication required|no basic auth credentials|denied/i.test(msg)) return 'auth';
   if (
-    /connection refused|no such host|i\/o timeout|dial tcp|TLS handshake timeout|EOF|server misbehaving|connection reset|Client.Timeout|503|502|500 Internal/i.test(
-      msg,
-    )
+    new RegExp(
+      String.raw`connection refused|no such host|i\/o timeout|dial tcp|TLS handshake timeout|EOF|server` +
+        String.raw` misbehaving|connection reset|Client.Timeout|503|502|500 Internal`,
+      'i',
+    ).test(msg)
   )
     return 'unreachable';
   return 'other';
@@ -104,7 +108,8 @@ export async function pullImage(engine: Engine, ref: string, opts: PullOptions):
       if (kind === 'auth')
         throw new DockerError(
           'registry-auth',
-          `registry ${registry} refused the credentials for ${ref}: ${msg}${opts.auth?.[registry] ? '' : ' (no credentials are configured for this registry)'}`,
+          `registry ${registry} refused the credentials ` +
+            `for ${ref}: ${msg}${opts.auth?.[registry] ? '' : ' (no credentials are configured for this registry)'}`,
         );
       if (attempt >= attempts) {
         throw new DockerError(

@@ -48,7 +48,8 @@ export async function waitForDependency(engine: Engine, t: WaitTarget): Promise<
       if (h === undefined)
         throw new DockerError(
           'dependency',
-          `${who} waits for ${what} to be healthy (depends_on: service_healthy), but ${what} has no healthcheck, neither in the Compose file nor in its image`,
+          `${who} waits for ${what} to be healthy (depends_on: service_healthy), but ${what} has no ` +
+            `healthcheck, neither in the Compose file nor in its image`,
         );
       if (h === 'unhealthy')
         throw new DockerError(
@@ -80,7 +81,8 @@ export async function waitForDependency(engine: Engine, t: WaitTarget): Promise<
     if (Date.now() > until) {
       throw new DockerError(
         'dependency',
-        `${what} did not become ${t.condition === 'service_healthy' ? 'healthy' : 'complete'} within ${Math.round(t.deadlineMs / 1000)} s, and ${who} waits for it`,
+        `${what} did not become ${t.condition === 'service_healthy' ? 'healthy' : 'complete'} ` +
+          `within ${Math.round(t.deadlineMs / 1000)} s, and ${who} waits for it`,
       );
     }
     await sleep(250);
@@ -109,12 +111,14 @@ export async function waitReady(
     if (!info.State.Running && !info.State.Restarting)
       throw new DockerError(
         'dependency',
-        `the new container of ${who} exited with code ${info.State.ExitCode}, so its previous container keeps running (start-first)`,
+        `the new container of ${who} exited with code ${info.State.ExitCode}, so its previous container keeps ` +
+          `running (start-first)`,
       );
     if (Date.now() > until)
       throw new DockerError(
         'dependency',
-        `the new container of ${who} was not ready within ${Math.round(t.deadlineMs / 1000)} s, so its previous container keeps running (start-first)`,
+        `the new container of ${who} was not ready within ${Math.round(t.deadlineMs / 1000)} s, so its previous ` +
+          `container keeps running (start-first)`,
       );
     await sleep(250);
   }

@@ -192,7 +192,8 @@ export class InterfaceApplier implements Applier {
       }
     }
     throw new Error(
-      `interface "${name}" not found in ${this.opts.interfacesDirs.join(', ')} (set the directories with --interfaces-dir)`,
+      `interface "${name}" not found in ${this.opts.interfacesDirs.join(', ')} (set the directories with ` +
+        `--interfaces-dir)`,
     );
   }
 
@@ -463,7 +464,8 @@ export class InterfaceApplier implements Applier {
     if (!update.supportsRollback)
       ctx.log.warn(
         { component: key, interface: t.interface },
-        `interface "${t.interface}" of ${key} does not support rollback: if this apply fails after installing it, ${key} stays on ${c.version}`,
+        `interface "${t.interface}" of ${key} does not support rollback: if this apply fails after installing ` +
+          `it, ${key} stays on ${c.version}`,
       );
     ctx.log.info(
       { component: key, version: c.version, streamed: [...(r.consumed ?? [])] },
@@ -536,7 +538,8 @@ export class InterfaceApplier implements Applier {
       // service): the device still runs what it ran, so verifying now would fail a good update.
       ctx.log.warn(
         { component: rec.target.key },
-        `the gateway has not rebooted since ${rec.target.key} asked for it (rollgate was stopped in between): rebooting now`,
+        `the gateway has not rebooted since ${rec.target.key} asked for it (rollgate was stopped in between): ` +
+          `rebooting now`,
       );
       await this.rebootGateway(ctx);
     }
@@ -570,7 +573,8 @@ export class InterfaceApplier implements Applier {
     if (reported !== undefined && reported !== rec.update.to) {
       throw new InterfaceError(
         { name: rec.target.interface, component: rec.target.key, state: 'ArtifactCommit' },
-        `committed, but Provides then reports version ${JSON.stringify(reported)}, not ${JSON.stringify(rec.update.to)}: the update did not take`,
+        `committed, but Provides then reports version ${JSON.stringify(reported)}, ` +
+          `not ${JSON.stringify(rec.update.to)}: the update did not take`,
       );
     }
     ctx.log.info(
@@ -651,7 +655,8 @@ export class InterfaceApplier implements Applier {
       }
       await this.save(dirs, rec);
       throw new UndoImpossibleError(
-        `${cannot}, and its ArtifactInstall did not finish, so ${t.key} may be part-way between ${u.from ?? 'nothing'} and ${u.to}; the next apply installs ${u.to} again`,
+        `${cannot}, and its ArtifactInstall did not finish, so ${t.key} may be part-way ` +
+          `between ${u.from ?? 'nothing'} and ${u.to}; the next apply installs ${u.to} again`,
       );
     }
     // A crash during ArtifactInstall may have come before the reboot query.

@@ -213,10 +213,10 @@ export class ArtifactCache {
     } catch (err) {
       if (err instanceof DownloadError) throw err;
       const cause = (err as { cause?: Error }).cause;
-      throw new DownloadError(
-        `${shown}: ${abort.signal.aborted ? (abort.signal.reason as Error).message : (cause?.message ?? (err as Error).message)}`,
-        true,
-      );
+      const why = abort.signal.aborted
+        ? (abort.signal.reason as Error).message
+        : (cause?.message ?? (err as Error).message);
+      throw new DownloadError(`${shown}: ${why}`, true);
     } finally {
       clearTimeout(idle);
     }

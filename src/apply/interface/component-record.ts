@@ -55,7 +55,8 @@ export async function readRecord(path: string): Promise<ComponentRecord | undefi
     return r;
   } catch (err) {
     throw new Error(
-      `the component record ${path} cannot be read (${(err as Error).message}); it is written atomically, so this is damage from outside rollgate`,
+      `the component record ${path} cannot be read (${(err as Error).message}); it is written atomically, so ` +
+        `this is damage from outside rollgate`,
     );
   }
 }

@@ -40,7 +40,8 @@ export class InterfaceError extends Error {
     readonly result?: Pick<InvocationResult, 'stdout' | 'stderr'>,
   ) {
     super(
-      `interface "${invocation.name}" (component ${invocation.component}), state ${invocation.state}: ${what}${printed(result)}`,
+      `interface "${invocation.name}" (component ${invocation.component}), ` +
+        `state ${invocation.state}: ${what}${printed(result)}`,
     );
   }
 }
@@ -100,7 +101,8 @@ export async function invoke(inv: Invocation): Promise<InvocationResult> {
     timedOut = true;
     inv.log.warn(
       { interface: inv.name, component: inv.component, state: inv.state },
-      `interface "${inv.name}" (${inv.component}) ${inv.state} ran past ${inv.timeoutMs} ms: SIGTERM, SIGKILL in ${inv.killGraceMs} ms`,
+      `interface "${inv.name}" (${inv.component}) ${inv.state} ran past ${inv.timeoutMs} ms: SIGTERM, SIGKILL ` +
+        `in ${inv.killGraceMs} ms`,
     );
     signalGroup('SIGTERM');
     killTimer = setTimeout(() => signalGroup('SIGKILL'), inv.killGraceMs);
@@ -162,7 +164,8 @@ export async function invoke(inv: Invocation): Promise<InvocationResult> {
   if (timedOut)
     throw new InterfaceError(
       inv,
-      `no answer within ${inv.timeoutMs} ms; stopped with SIGTERM${status.signal === 'SIGKILL' ? ' and then SIGKILL' : ''}`,
+      `no answer within ${inv.timeoutMs} ms; stopped with ` +
+        `SIGTERM${status.signal === 'SIGKILL' ? ' and then SIGKILL' : ''}`,
       result,
     );
   if (status.code !== 0)

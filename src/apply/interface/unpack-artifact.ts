@@ -40,7 +40,8 @@ function decompressor(name: string): Transform {
   if (name.endsWith('.gz')) return createGunzip();
   if (name.endsWith('.tar')) return new PassThrough();
   throw new ArtifactFormatError(
-    `${name} is compressed in a way rollgate does not read; build the artifact with "mender-artifact write ... --compression gzip" or none`,
+    `${name} is compressed in a way rollgate does not read; build the artifact with "mender-artifact write ... ` +
+      `--compression gzip" or none`,
   );
 }
 

@@ -197,10 +197,13 @@ function loadVolumes(r: Reader, project: string, warn: ServiceScope['warn'], rec
     const given = d?.str('name') ?? ext.name;
     // x-rollgate.recreate_volumes: the definition is in the name, so a changed one is a new, empty
     // volume beside the old (which a rollback finds untouched), never the old one altered.
-    const defined =
-      recreate && !given && !ext.external
-        ? `-${sha256Hex(canonicalJson({ driver: d?.str('driver') ?? 'local', opts: d?.mapOrList('driver_opts') ?? {}, labels: d?.mapOrList('labels') ?? {} })).slice(0, 8)}`
-        : '';
+    const definition = () =>
+      canonicalJson({
+        driver: d?.str('driver') ?? 'local',
+        opts: d?.mapOrList('driver_opts') ?? {},
+        labels: d?.mapOrList('labels') ?? {},
+      });
+    const defined = recreate && !given && !ext.external ? `-${sha256Hex(definition()).slice(0, 8)}` : '';
     const engineName = given ?? (ext.external ? name : `${project}_${name}${defined}`);
     const v: DesiredVolume = { name, driver: d?.str('driver') ?? 'local' };
     if (engineName !== `${project}_${name}` || ext.external) v.engineName = engineName;
@@ -272,7 +275,8 @@ async function loadFileDefinitions(
       if (v === undefined) {
         r.ctx.at(
           d.here('environment'),
-          `${key.slice(0, -1)} "${name}" takes variable ${env}, which is not set (set it in the fleet target's variables or the gateway's variables file)`,
+          `${key.slice(0, -1)} "${name}" takes variable ${env}, which is not set (set it in the fleet target's ` +
+            `variables or the gateway's variables file)`,
         );
         continue;
       }
@@ -414,7 +418,8 @@ export async function loadComposeApp(
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(cn))
       ctx.at(
         { y, path: ['services', name, 'container_name'] },
-        `container_name "${cn}" is not a valid container name (letters, digits, "_", "." and "-", starting with a letter or digit)`,
+        `container_name "${cn}" is not a valid container name (letters, digits, "_", "." and "-", starting with ` +
+          `a letter or digit)`,
       );
     if (names.has(cn))
       ctx.at(

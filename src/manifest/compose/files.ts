@@ -97,7 +97,8 @@ export class AppFiles {
     if (t === null || t.kind !== 'file') {
       this.ctx.at(
         at,
-        `${what} ${repoPath} ${t === null ? 'does not exist' : 'is a directory, not a file'} in ${this.ctx.source.label}`,
+        `${what} ${repoPath} ${t === null ? 'does not exist' : 'is a directory, not a file'} ` +
+          `in ${this.ctx.source.label}`,
       );
       return undefined;
     }

@@ -18,7 +18,8 @@ export const TOP_LEVEL_KEYS: Record<string, KeyRule> = {
   configs: ok,
   secrets: ok,
   include: no(
-    '"include" pulls in other Compose projects; write their services into this file, or give them an app of their own in rollgate.yaml',
+    '"include" pulls in other Compose projects; write their services into this file, or give them an app of ' +
+      'their own in rollgate.yaml',
   ),
   models: no('"models" runs AI models through Docker Model Runner, which a gateway does not have'),
 };
@@ -48,7 +49,8 @@ export const SERVICE_KEYS: Record<string, KeyRule> = {
   depends_on: ok,
   deploy: ok,
   develop: no(
-    '"develop" configures "docker compose watch" for rebuilding on a developer\'s machine; a gateway runs released images',
+    '"develop" configures "docker compose watch" for rebuilding on a developer\'s machine; a gateway runs ' +
+      'released images',
   ),
   device_cgroup_rules: ok,
   devices: ok,
@@ -116,7 +118,8 @@ export const SERVICE_KEYS: Record<string, KeyRule> = {
   tty: ok,
   ulimits: ok,
   use_api_socket: no(
-    '"use_api_socket" hands the Docker socket and the host\'s registry credentials to the container; mount /var/run/docker.sock explicitly if the service needs it',
+    '"use_api_socket" hands the Docker socket and the host\'s registry credentials to the container; mount ' +
+      '/var/run/docker.sock explicitly if the service needs it',
   ),
   user: ok,
   userns_mode: ok,
@@ -135,10 +138,12 @@ export const DEPLOY_KEYS: Record<string, KeyRule> = {
   labels: no('"deploy.labels" label a Swarm service, which a gateway does not run; use "labels" for the container'),
   endpoint_mode: no('"deploy.endpoint_mode" is a Swarm setting; a gateway runs one container per service'),
   placement: no(
-    '"deploy.placement" places Swarm tasks on nodes; a gateway is one node, and which gateways run an app is chosen in rollgate.yaml',
+    '"deploy.placement" places Swarm tasks on nodes; a gateway is one node, and which gateways run an app is ' +
+      'chosen in rollgate.yaml',
   ),
   rollback_config: no(
-    '"deploy.rollback_config" is a Swarm setting; rollgate rolls back a failed release to the last good commit by itself',
+    '"deploy.rollback_config" is a Swarm setting; rollgate rolls back a failed release to the last good commit ' +
+      'by itself',
   ),
 };
 
@@ -181,13 +186,16 @@ export const SECRET_KEYS: Record<string, KeyRule> = {
   name: ok,
   labels: ok,
   external: no(
-    'external secrets live in a Swarm cluster; name a file on the gateway with "file: /etc/…", or a variable with "environment"',
+    'external secrets live in a Swarm cluster; name a file on the gateway with "file: /etc/…", or a variable ' +
+      'with "environment"',
   ),
   driver: no(
-    '"driver" names a secret driver, a Swarm feature; name a file on the gateway with "file", or a variable with "environment"',
+    '"driver" names a secret driver, a Swarm feature; name a file on the gateway with "file", or a variable ' +
+      'with "environment"',
   ),
   driver_opts: no(
-    '"driver_opts" configures a secret driver, a Swarm feature; name a file on the gateway with "file", or a variable with "environment"',
+    '"driver_opts" configures a secret driver, a Swarm feature; name a file on the gateway with "file", or a ' +
+      'variable with "environment"',
   ),
   template_driver: no('"template_driver" renders Swarm secrets, which a gateway does not use'),
 };

@@ -40,7 +40,8 @@ async function bindSource(
     if (!(err instanceof RepoPathError)) throw err;
     r.ctx.at(
       at,
-      `bind mount source ${JSON.stringify(src)}: ${err.message}; a gateway mounts files of the fleet repo, or absolute paths of the gateway`,
+      `bind mount source ${JSON.stringify(src)}: ${err.message}; a gateway mounts files of the fleet repo, or ` +
+        `absolute paths of the gateway`,
     );
     return undefined;
   }
@@ -54,7 +55,8 @@ async function shortVolume(r: Reader, i: number, spec: string, scope: MountScope
   if (parts.length > 3 || parts.some((p) => p === '')) {
     r.ctx.at(
       at,
-      `volumes: expected "volume:/path", "./dir:/path", "/host/path:/path" or "/path", with an optional ":ro", got ${JSON.stringify(spec)}`,
+      `volumes: expected "volume:/path", "./dir:/path", "/host/path:/path" or "/path", with an optional ":ro", ` +
+        `got ${JSON.stringify(spec)}`,
     );
     return undefined;
   }
@@ -70,13 +72,15 @@ async function shortVolume(r: Reader, i: number, spec: string, scope: MountScope
     else if (opt === 'z' || opt === 'Z') {
       r.ctx.at(
         at,
-        `volumes: the SELinux relabel option "${opt}" is not supported (the Engine's mount API has no relabel); relabel the host path once, or drop ":${opt}"`,
+        `volumes: the SELinux relabel option "${opt}" is not supported (the Engine's mount API has no relabel); ` +
+          `relabel the host path once, or drop ":${opt}"`,
       );
       return undefined;
     } else {
       r.ctx.at(
         at,
-        `volumes: unknown mount option "${opt}" in ${JSON.stringify(spec)} (expected ro, rw, nocopy, or a propagation: ${[...PROPAGATION].join(', ')})`,
+        `volumes: unknown mount option "${opt}" in ${JSON.stringify(spec)} (expected ro, rw, nocopy, or a ` +
+          `propagation: ${[...PROPAGATION].join(', ')})`,
       );
       return undefined;
     }
@@ -131,7 +135,8 @@ async function longVolume(r: Reader, i: number, o: Raw, scope: MountScope): Prom
     if (vo?.has('subpath'))
       r.ctx.at(
         vo.here('subpath'),
-        'volumes: "volume.subpath" needs Docker Engine 26 or later, which rollgate does not require; mount the whole volume',
+        'volumes: "volume.subpath" needs Docker Engine 26 or later, which rollgate does not require; mount the ' +
+          'whole volume',
       );
     if (source !== undefined && !scope.volumes.has(source)) {
       r.ctx.at(v.here('source'), `volume "${source}" is not declared under the top-level "volumes" key`);
@@ -157,7 +162,8 @@ async function longVolume(r: Reader, i: number, o: Raw, scope: MountScope): Prom
       if (k === 'selinux')
         r.ctx.at(
           bo!.here(k),
-          'volumes: SELinux relabelling ("bind.selinux") is not supported by the Engine\'s mount API; relabel the host path once',
+          'volumes: SELinux relabelling ("bind.selinux") is not supported by the Engine\'s mount API; relabel ' +
+            'the host path once',
         );
       else if (k !== 'propagation' && k !== 'create_host_path' && k !== 'recursive')
         r.ctx.at(bo!.here(k), `volumes: unsupported key "bind.${k}" (expected propagation, create_host_path)`, 'key');
@@ -225,7 +231,8 @@ export function fileMounts(r: Reader, key: 'configs' | 'secrets', scope: MountSc
         if (k === 'uid' || k === 'gid' || k === 'mode')
           r.ctx.at(
             o.here(k),
-            `${key}: "${k}" is not supported yet: the file is mounted as it is written (mode 0644${key === 'secrets' ? ', or the mode of the gateway file' : ''})`,
+            `${key}: "${k}" is not supported yet: the file is mounted as it is written (mode ` +
+              `0644${key === 'secrets' ? ', or the mode of the gateway file' : ''})`,
             'key',
           );
         else if (k !== 'source' && k !== 'target')

@@ -95,10 +95,10 @@ function parsePorts(r: Reader): PortMapping[] {
     }
     if (typeof p !== 'string' && typeof p !== 'number') return void r.bad(['ports', i], 'a port string or mapping', p);
     const s = String(p);
-    const m =
-      /^(?:(?:(\[[0-9a-fA-F:.]+\]|[0-9.]+|[0-9a-fA-F:]+::?[0-9a-fA-F:]*):)?([0-9]+(?:-[0-9]+)?)?:)?([0-9]+(?:-[0-9]+)?)(?:\/(tcp|udp|sctp))?$/.exec(
-        s,
-      );
+    const m = new RegExp(
+      String.raw`^(?:(?:(\[[0-9a-fA-F:.]+\]|[0-9.]+|[0-9a-fA-F:]+::?[0-9a-fA-F:]*):)?([0-9]+(?:-[0-9]` +
+        String.raw`+)?)?:)?([0-9]+(?:-[0-9]+)?)(?:\/(tcp|udp|sctp))?$`,
+    ).exec(s);
     const inner = m ? portRange(m[3]!) : undefined;
     const outer = m?.[2] ? portRange(m[2]) : [undefined];
     if (
@@ -110,7 +110,8 @@ function parsePorts(r: Reader): PortMapping[] {
     ) {
       r.ctx.at(
         at,
-        `ports: expected a port like "8080:80", "127.0.0.1:8080:80/udp", "8000-8010:8000-8010" or "80", got ${JSON.stringify(s)}`,
+        `ports: expected a port like "8080:80", "127.0.0.1:8080:80/udp", "8000-8010:8000-8010" or "80", ` +
+          `got ${JSON.stringify(s)}`,
       );
       return;
     }
@@ -222,7 +223,8 @@ function parseNetworks(
         )
           r.ctx.at(
             e.here(k),
-            `networks: unsupported endpoint key "${k}" (expected aliases, ipv4_address, ipv6_address, link_local_ips, mac_address, priority)`,
+            `networks: unsupported endpoint key "${k}" (expected aliases, ipv4_address, ipv6_address, ` +
+              `link_local_ips, mac_address, priority)`,
             'key',
           );
       }
@@ -354,13 +356,15 @@ function parseDeploy(
   if (mode !== undefined && mode !== 'replicated' && mode !== 'global')
     d.ctx.at(
       d.here('mode'),
-      `deploy.mode "${mode}" is not supported: a gateway runs one long-running container per service (replicated or global)`,
+      `deploy.mode "${mode}" is not supported: a gateway runs one long-running container per service ` +
+        `(replicated or global)`,
     );
   const replicas = d.num('replicas', { int: true, min: 0 });
   if (replicas !== undefined && replicas !== 1)
     d.ctx.at(
       d.here('replicas'),
-      `deploy.replicas: ${replicas} is not supported: a gateway runs exactly one container per service (several replicas would share its ports, container_name and devices)`,
+      `deploy.replicas: ${replicas} is not supported: a gateway runs exactly one container per service (several ` +
+        `replicas would share its ports, container_name and devices)`,
     );
   const resources = d.sub('resources');
   if (resources) {
@@ -378,7 +382,8 @@ function parseDeploy(
         if (!RESOURCE_KEYS.includes(k))
           l.ctx.at(
             l.here(k),
-            `deploy.resources.${which}: unsupported key "${k}" (expected cpus, memory${which === 'limits' ? ', pids' : ''})`,
+            `deploy.resources.${which}: unsupported key "${k}" (expected cpus, ` +
+              `memory${which === 'limits' ? ', ' + 'pids' : ''})`,
             'key',
           );
         else if (k === 'devices' || k === 'generic_resources')
@@ -414,7 +419,8 @@ function parseDeploy(
       if (k === 'delay' || k === 'window')
         scope.warn(
           rp.here(k),
-          `deploy.restart_policy.${k} is accepted and has no effect: the Engine restarts a container with its own back-off`,
+          `deploy.restart_policy.${k} is accepted and has no effect: the Engine restarts a container with its ` +
+            `own back-off`,
         );
       else if (k !== 'condition' && k !== 'max_attempts')
         rp.ctx.at(rp.here(k), `deploy.restart_policy: unsupported key "${k}"`, 'key');
@@ -438,7 +444,8 @@ function parseDeploy(
       if (['parallelism', 'delay', 'failure_action', 'monitor', 'max_failure_ratio'].includes(k))
         scope.warn(
           uc.here(k),
-          `deploy.update_config.${k} is accepted and has no effect: rollgate updates one gateway as one transaction, and its health window and rollback decide`,
+          `deploy.update_config.${k} is accepted and has no effect: rollgate updates one gateway as one ` +
+            `transaction, and its health window and rollback decide`,
         );
       else if (k !== 'order') uc.ctx.at(uc.here(k), `deploy.update_config: unsupported key "${k}"`, 'key');
     }
@@ -490,7 +497,8 @@ export async function loadService(r: Reader, name: string, scope: ServiceScope):
   if (r.has('build') && image === undefined) {
     r.ctx.at(
       r.here('build'),
-      `service "${name}" is built from source ("build:"), and a gateway pulls released images from a registry: build and push the image in CI, then name it with "image:"`,
+      `service "${name}" is built from source ("build:"), and a gateway pulls released images from a registry: ` +
+        `build and push the image in CI, then name it with "image:"`,
       'key',
     );
   } else if (r.has('build'))
@@ -532,7 +540,8 @@ export async function loadService(r: Reader, name: string, scope: ServiceScope):
     if (!['host', 'none', 'bridge'].includes(networkMode))
       r.ctx.at(
         r.here('network_mode'),
-        `network_mode "${networkMode}" is not supported (expected host, none or bridge; a service's or container's network namespace changes with every update of that service)`,
+        `network_mode "${networkMode}" is not supported (expected host, none or bridge; a service's or ` +
+          `container's network namespace changes with every update of that service)`,
       );
   } else if (networks.length === 0) networks = ['default'];
 

@@ -73,7 +73,10 @@ export class Reader {
     const v = this.raw[k];
     if (v === undefined || v === null) return undefined;
     const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-    const what = `${opts.int ? 'a whole number' : 'a number'}${opts.min !== undefined ? ` of at least ${opts.min}` : ''}${opts.max !== undefined ? ` of at most ${opts.max}` : ''}`;
+    const what =
+      (opts.int ? 'a whole number' : 'a number') +
+      (opts.min !== undefined ? ` of at least ${opts.min}` : '') +
+      (opts.max !== undefined ? ` of at most ${opts.max}` : '');
     if (
       !Number.isFinite(n) ||
       (opts.int && !Number.isInteger(n)) ||
