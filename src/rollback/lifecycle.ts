@@ -12,7 +12,7 @@ import { interruptedDesired, reconcileOnce, resumeInterrupted, type ReconcileRes
 import { HealthFailedError, type HealthVerdict } from '../health/index.js';
 import { FleetRepoError, type RepoSource } from '../manifest/index.js';
 import { observeGateway } from '../apply/index.js';
-import type { ActivityReason, AgentState, BadReason, DesiredState, Plan } from '../model/index.js';
+import type { ActivityReason, AgentState, BadCommit, BadReason, DesiredState, Plan } from '../model/index.js';
 import { rollBackToLastGood, type Convergence } from './to-last-good.js';
 import {
   beginAttempt,
@@ -147,7 +147,7 @@ export class CommitLifecycle {
     };
   }
 
-  /** Writes the verdict before the transaction undoes anything, so a crash cannot lose it (safety rule 6). */
+  /** Writes the verdict before the transaction undoes anything, so a crash cannot lose it (safety rules 4, 5). */
   private failureHook(commit: string, verdicts: HealthVerdict[]) {
     return async (error: string, step?: string) => {
       const healthFailed = verdicts.some((v) => !v.ok);
@@ -160,21 +160,25 @@ export class CommitLifecycle {
   /** An error that is not a verdict on the commit: recorded once per distinct message, retried. */
   private async error(commit: string | undefined, err: string): Promise<Verdict> {
     const v: Verdict = { reason: 'error', detail: err, ...(commit ? { commit } : {}) };
-    const next = note(this.state as AgentState, v, now(), { error: err });
-    if (
-      JSON.stringify(next.conditions) !== JSON.stringify(this.state.conditions) ||
-      next.lastError !== this.state.lastError
-    )
-      await this.p.store.replace(next);
+    await this.noteOnce(note(this.state as AgentState, v, now(), { error: err }));
     this.p.events.verdict(v);
     return v;
+  }
+
+  /** Writes a noted error only when it says something new: one write per distinct error, not one per retry. */
+  private async noteOnce(next: AgentState): Promise<void> {
+    const before = this.state;
+    if (
+      next.lastError?.message !== before.lastError?.message ||
+      JSON.stringify(next.conditions) !== JSON.stringify(before.conditions)
+    )
+      await this.p.store.replace(next);
   }
 
   /** A poll failed: the gateway is left as it is. */
   async pollFailed(err: string): Promise<Verdict> {
     const v: Verdict = { reason: 'poll-failed', detail: err };
-    const next = note(this.state as AgentState, v, now(), { error: err });
-    if (next.lastError?.message !== this.state.lastError?.message) await this.p.store.replace(next);
+    await this.noteOnce(note(this.state as AgentState, v, now(), { error: err }));
     return v;
   }
 
@@ -226,7 +230,7 @@ export class CommitLifecycle {
   }
 
   private async rollBack(
-    failed: Verdict extends never ? never : Parameters<typeof rollBackToLastGood>[0],
+    failed: BadCommit,
     lastGood: string | undefined,
     ran: string[],
   ): Promise<Verdict | undefined> {

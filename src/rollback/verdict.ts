@@ -1,8 +1,9 @@
 // The rollback policy, pure: given what happened to a commit and the gateway's state, the state
 // after it and what to do next. Every "what happens when health fails" decision is made here and
-// nowhere else; src/rollback/lifecycle.ts carries the decisions out. Safety rules 5 (a bad commit
-// is never applied again on its own) and 6 (the verdict is on disk before anything is undone) are
-// kept by these functions and checked by their table (test/rollback/verdict.test.ts).
+// nowhere else; src/rollback/lifecycle.ts carries the decisions out. Safety rules 5 (one attempt
+// per commit: a bad commit is never applied again on its own) and 6 (a rollback is reported as a
+// rollback, naming the commit, the reason and what runs now) are kept by these functions and
+// checked by their table (test/rollback/verdict.test.ts).
 
 import {
   Reason,
@@ -223,7 +224,7 @@ function rejected(state: AgentState, commit: string, reason: string, at: string)
   return { state: s, next: { action: 'done' }, verdict: v };
 }
 
-/** The transaction failed: the verdict goes on disk before anything is undone (safety rule 6). */
+/** The transaction failed: the verdict goes on disk before anything is undone, so no crash loses it (rules 4, 5). */
 function failing(state: AgentState, o: Extract<Outcome, { kind: 'failing' }>, at: string): Decision {
   const s = clone(state);
   const kind: BadReason = o.healthFailed ? Reason.HealthFailed : Reason.ApplyFailed;

@@ -1,6 +1,6 @@
 // The README's first quick-start command, `npm run demo`, as a new user runs it on a machine
 // without a Docker Engine: the agent on fleet-repo-example's devices, a rollout, a failing commit
-// rolled back and refused, the fix rolled out. (test/docker-demo.test.ts runs it with an Engine.)
+// rolled back and refused, the fix rolled out. (test/cli/docker-demo.test.ts runs it with an Engine.)
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

@@ -1,0 +1,157 @@
+// The commit lifecycle through its ports, in memory: the decisions of the policy carried out —
+// recorded, pinned, reported — without a process, an Engine or a git server. (The agent's own
+// tests run the same lifecycle against real interfaces, containers and a git server.)
+
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { silentLog } from '../../src/base/log.js';
+import type { HealthVerdict } from '../../src/health/index.js';
+import { DirectorySource, FleetRepoError } from '../../src/manifest/index.js';
+import { emptyState, type AgentState, type DesiredState } from '../../src/model/index.js';
+import { CommitLifecycle, type LifecyclePorts, type Verdict } from '../../src/rollback/index.js';
+import { desired } from '../helpers/builders.js';
+import { cleanup, tempDir } from '../helpers/fixtures.js';
+
+const GOOD = 'a'.repeat(40);
+const NEW = 'b'.repeat(40);
+const BROKEN = 'd'.repeat(40);
+
+class MemoryStore {
+  writes = 0;
+  constructor(public current: AgentState) {}
+  replace(next: AgentState): Promise<void> {
+    this.writes++;
+    this.current = structuredClone(next);
+    return Promise.resolve();
+  }
+}
+
+const dirs: string[] = [];
+after(() => dirs.forEach(cleanup));
+
+function lab(state: Partial<AgentState> = {}, opts: { healthy?: boolean; appliersFail?: boolean } = {}) {
+  const stateDir = tempDir();
+  dirs.push(stateDir);
+  const store = new MemoryStore({ ...emptyState(), ...state });
+  const verdicts: Verdict[] = [];
+  const pins: string[] = [];
+  const activities: string[] = [];
+  let appliersCalls = 0;
+  const ports: LifecyclePorts = {
+    store,
+    stateDir,
+    concurrency: 2,
+    log: silentLog,
+    load: (commit) => {
+      if (commit === BROKEN)
+        return Promise.reject(
+          new FleetRepoError([{ file: 'rollgate.yaml', line: 3, message: 'unknown key "sytems"' }]),
+        );
+      const d: DesiredState = { ...desired([], []), source: { commit } };
+      return Promise.resolve({ desired: d, repo: new DirectorySource(stateDir) });
+    },
+    repoAt: () => new DirectorySource(stateDir),
+    pin: (role, commit) => {
+      pins.push(`${role} ${commit.slice(0, 1)}`);
+      return Promise.resolve();
+    },
+    appliers: () => {
+      appliersCalls++;
+      return opts.appliersFail ? Promise.reject(new Error('Docker Engine: connect ENOENT')) : Promise.resolve({});
+    },
+    health: (): Promise<HealthVerdict> =>
+      Promise.resolve({
+        ok: opts.healthy ?? true,
+        ...(opts.healthy === false ? { reason: 'db down' } : {}),
+        warnings: [],
+        checks: [],
+        elapsedMs: 1,
+      }),
+    dueImages: () => [],
+    events: {
+      activity: (a) => activities.push(a),
+      verdict: (v) => verdicts.push(v),
+      rollingBack: (kind) => activities.push(`rolling back: ${kind}`),
+    },
+  };
+  return { lifecycle: new CommitLifecycle(ports), store, verdicts, pins, activities, appliers: () => appliersCalls };
+}
+
+describe('the commit lifecycle, in memory', () => {
+  test('a commit with nothing to change becomes applied and last good, pinned in the repo, reported once', async () => {
+    const l = lab({ applied: { commit: GOOD, at: 'x' }, lastGood: { commit: GOOD, at: 'x' } });
+    const v = await l.lifecycle.applyCommit(NEW);
+    assert.equal(v.reason, 'no-change');
+    assert.equal(l.store.current.applied?.commit, NEW);
+    assert.equal(l.store.current.lastGood?.commit, NEW);
+    assert.equal(l.store.current.inProgress, undefined);
+    assert.deepEqual(l.pins, ['applied b', 'last-good b']);
+    assert.deepEqual(
+      l.verdicts.map((x) => x.reason),
+      ['no-change'],
+    );
+    assert.equal(l.store.current.conditions.find((c) => c.type === 'Ready')?.status, 'True');
+  });
+
+  test('a commit that does not load is rejected before any applier is reached, and recorded as bad', async () => {
+    const l = lab({ applied: { commit: GOOD, at: 'x' }, lastGood: { commit: GOOD, at: 'x' } });
+    const v = await l.lifecycle.applyCommit(BROKEN);
+    assert.equal(v.reason, 'rejected');
+    assert.match(v.detail ?? '', /rollgate\.yaml:3:1: unknown key "sytems"/);
+    assert.equal(l.appliers(), 0);
+    assert.equal(l.store.current.bad[0]?.kind, 'invalid');
+    assert.equal(l.store.current.applied?.commit, GOOD);
+    assert.deepEqual(l.pins, []);
+  });
+
+  test('an Engine that cannot be reached is an error, not a verdict on the commit: not bad, retried', async () => {
+    const l = lab({ applied: { commit: GOOD, at: 'x' } }, { appliersFail: true });
+    const v = await l.lifecycle.applyCommit(NEW);
+    assert.equal(v.reason, 'error');
+    assert.match(l.store.current.lastError?.message ?? '', /connect ENOENT/);
+    assert.deepEqual(l.store.current.bad, []);
+    assert.equal(l.store.current.history.length, 0);
+    const writes = l.store.writes;
+    await l.lifecycle.applyCommit(NEW);
+    assert.equal(l.store.writes, writes, 'the same error again writes nothing');
+  });
+
+  test('at start, an apply interrupted after its health window (no journal left) counts as applied', async () => {
+    const l = lab({ lastGood: { commit: GOOD, at: 'x' }, inProgress: { commit: NEW, since: 'x', attempts: 1 } });
+    await l.lifecycle.resumeAtStart();
+    assert.equal(l.store.current.applied?.commit, NEW);
+    assert.equal(l.store.current.lastGood?.commit, NEW);
+    assert.equal(l.store.current.inProgress, undefined);
+  });
+
+  test('at start, a commit interrupted three times is bad; the gateway goes back to the last good one', async () => {
+    const l = lab({
+      applied: { commit: GOOD, at: 'x' },
+      lastGood: { commit: GOOD, at: 'x' },
+      inProgress: { commit: BROKEN, since: 'x', attempts: 3 },
+    });
+    await l.lifecycle.resumeAtStart();
+    const s = l.store.current;
+    assert.equal(s.bad[0]?.kind, 'interrupted');
+    assert.equal(s.applied?.commit, GOOD);
+    assert.equal(s.history.at(-1)?.event, 'rolled-back');
+    assert.equal(s.history.at(-1)?.to, GOOD);
+    assert.ok(l.activities.includes('rolling back: interrupted'));
+  });
+
+  test('a rollback onto a last good commit that fails its health is reported as last-good-unhealthy', async () => {
+    const l = lab(
+      {
+        applied: { commit: GOOD, at: 'x' },
+        lastGood: { commit: GOOD, at: 'x' },
+        bad: [{ commit: NEW, kind: 'health-failed', reason: 'api down', at: 'x' }],
+        inProgress: { commit: NEW, since: 'x', attempts: 1 },
+      },
+      { healthy: false },
+    );
+    await l.lifecycle.resumeAtStart();
+    assert.equal(l.verdicts.at(-1)?.reason, 'last-good-unhealthy');
+    assert.equal(l.store.current.lastGoodUnhealthy?.reason, 'db down');
+    assert.equal(l.store.current.conditions.find((c) => c.type === 'Healthy')?.status, 'False');
+  });
+});
