@@ -229,11 +229,7 @@ export class CommitLifecycle {
     }))!;
   }
 
-  private async rollBack(
-    failed: BadCommit,
-    lastGood: string | undefined,
-    ran: string[],
-  ): Promise<Verdict | undefined> {
+  private async rollBack(failed: BadCommit, lastGood: string | undefined, ran: string[]): Promise<Verdict | undefined> {
     this.p.events.activity('rolling-back', failed.commit);
     this.p.events.rollingBack(failed.kind);
     const report = await rollBackToLastGood(failed, {
