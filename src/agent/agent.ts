@@ -22,8 +22,6 @@ import { StateStore } from './state.js';
 import { SystemdNotifier } from './systemd-notify.js';
 
 export type { LiveStatus };
-/** What one reconcile came to, as `rollgate sync` reports it. */
-export type CycleReport = Verdict;
 export type TriggerReason = 'start' | 'schedule' | 'sync' | 'watch';
 
 const short = (c: string | undefined) => (c ? c.slice(0, 12) : 'none');
@@ -227,7 +225,10 @@ export class Agent {
     } catch (err) {
       this.live.polled(undefined, message(err));
       this.metrics.polls.inc({ result: Reason.PollFailed });
-      this.log.warn({ err: message(err) }, `poll failed, the gateway is left as it is: ${message(err)}`);
+      this.log.warn(
+        { verdict: Reason.PollFailed, err: message(err) },
+        `poll failed, the gateway is left as it is: ${message(err)}`,
+      );
       return this.lifecycle.pollFailed(message(err));
     }
     const st = this.state.current;
@@ -237,7 +238,7 @@ export class Agent {
       this.metrics.polls.inc({ result: Reason.KnownBad });
       if (this.skipLogged !== commit || reason === 'sync') {
         this.log.warn(
-          { commit, reason: next.bad.reason },
+          { verdict: Reason.KnownBad, commit, reason: next.bad.reason },
           `the branch points at ${short(commit)}, which failed (${next.bad.kind}: ${next.bad.reason}); ` +
             `it is not applied again. Waiting for the branch to move; the gateway stays ` +
             `on ${short(st.applied?.commit)}`,

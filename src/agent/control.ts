@@ -1,9 +1,9 @@
 // The agent's control socket, <stateDir>/agent.sock (mode 0600): `rollgate sync` asks for a
 // reconcile now and waits for its result; `rollgate status` asks what runs at this moment.
 
-import { statePath } from '../base/state-dir.js';
 import { chmod, unlink } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
+import { statePath } from '../base/state-dir.js';
 
 export interface ControlHandlers {
   sync(): Promise<unknown>;

@@ -2,9 +2,9 @@
 // request; fetched into <stateDir>/repo.git only when the branch moved) or a local git
 // repository (read in place, watched for its branch to move).
 
-import { statePath } from '../base/state-dir.js';
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { statePath } from '../base/state-dir.js';
 import { GitSync, fullRef, isUrl, resolveRevision, type GitAuth } from '../sync/index.js';
 
 export interface FleetSource {

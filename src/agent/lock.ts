@@ -1,9 +1,9 @@
 // One agent per state directory. The lock file names the holder's pid and its start time (from
 // /proc), so a lock left by a killed agent is recognised as stale even if the pid was reused.
 
-import { statePath } from '../base/state-dir.js';
 import { readFileSync } from 'node:fs';
 import { open, readFile, unlink } from 'node:fs/promises';
+import { statePath } from '../base/state-dir.js';
 
 interface Holder {
   pid: number;

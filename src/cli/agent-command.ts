@@ -4,7 +4,8 @@
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { stringify } from 'yaml';
-import { Agent, type CycleReport, type LiveStatus } from '../agent/agent.js';
+import { Agent, type LiveStatus } from '../agent/agent.js';
+import type { Verdict } from '../rollback/index.js';
 import { SETTINGS, loadAgentConfig, type LoadedConfig } from '../agent/config.js';
 import { NoAgentError, callAgent } from '../agent/control.js';
 import { agentLogger } from '../agent/logger.js';
@@ -139,7 +140,7 @@ export async function runSync(
     'POST',
     '/sync',
     Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 3_600_000,
-  )) as CycleReport;
+  )) as Verdict;
   if (o.output === 'json') io.out(JSON.stringify(r, null, 2) + '\n');
   else {
     io.out(

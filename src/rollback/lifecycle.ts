@@ -102,32 +102,40 @@ export class CommitLifecycle {
     return this.carryOut(decide(this.state as AgentState, o, now()));
   }
 
+  /** Every verdict is logged with its reason (`verdict` field) in the status vocabulary. */
   private report(v: Verdict): void {
     const c = short(v.commit);
+    const fields = { verdict: v.reason, commit: v.commit, ...(v.to ? { to: v.to } : {}) };
     const log = this.p.log;
     switch (v.reason) {
       case 'applied':
       case 'no-change':
         log.info(
-          { commit: v.commit, steps: v.steps?.length ?? 0 },
+          { ...fields, steps: v.steps?.length ?? 0 },
           `commit ${c} is applied, healthy, and the last good commit`,
         );
         break;
       case 'rejected':
-        log.error({ commit: v.commit }, `commit ${c} is rejected, nothing was changed: ${v.detail}`);
+        log.error(fields, `commit ${c} is rejected, nothing was changed: ${v.detail}`);
         break;
       case 'prepare-failed':
         log.warn(
-          { commit: v.commit, err: v.detail },
+          { ...fields, err: v.detail },
           `commit ${c} could not be prepared, nothing running was touched; retrying soon: ${v.detail}`,
         );
         break;
       case 'rollback-incomplete':
         log.error(
-          { commit: v.commit },
+          fields,
           `ROLLBACK INCOMPLETE for ${c}: ${v.detail}. The gateway is left as it is; ` +
             'nothing else is applied until the branch moves',
         );
+        break;
+      case 'rolled-back':
+        log.warn(fields, `commit ${c} was rolled back; the gateway runs ${short(v.to)}: ${v.detail}`);
+        break;
+      case 'last-good-unhealthy':
+        log.error(fields, `commit ${c} was rolled back onto ${short(v.to)}, which is unhealthy: ${v.detail}`);
         break;
       default:
         break;

@@ -1,10 +1,10 @@
 // ServiceConfig -> the Engine's container create request. Pure, so every Compose key's
 // translation is unit tested without an Engine.
 
-import { statePath } from '../../base/state-dir.js';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ContainerCreateOptions } from 'dockerode';
+import { statePath } from '../../base/state-dir.js';
 import type { ServiceConfig, VolumeMount } from '../../model/index.js';
 import { LABEL, containerName, networkName, volumeName } from './labels.js';
 

@@ -4,8 +4,8 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type Docker from 'dockerode';
-import { DockerError, isConnectionError, unreachable } from './errors.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DockerError, isConnectionError, unreachable } from './errors.js';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 

@@ -1,10 +1,10 @@
 // Image pulls: retried with backoff while the registry is unreachable, never retried when the
 // image does not exist or the credentials are refused; credentials never reach the logs.
 
-import type { Log } from '../../base/log.js';
 import type { Engine } from './engine.js';
 import { DockerError, engineMessage, isConnectionError, unreachable } from './errors.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Log } from '../../base/log.js';
 
 export interface RegistryCredentials {
   username: string;

@@ -1,12 +1,12 @@
 // depends_on conditions: a service starts only once the services it waits for are healthy (or
 // completed). Every wait has a deadline; reaching it is a failure that names both services.
 
-import type { DesiredService } from '../../model/index.js';
 import type { Engine } from './engine.js';
 import { DockerError } from './errors.js';
 import { LABEL } from './labels.js';
 import { healthFromStatus } from './observe.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { DesiredService } from '../../model/index.js';
 
 // Docker's own healthcheck defaults.
 const DEFAULT_INTERVAL = 30_000;

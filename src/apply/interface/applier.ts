@@ -8,11 +8,11 @@
 //   commit (finalize)   ArtifactCommit
 //   cleanup (finalize)  Cleanup
 
-import { statePath } from '../../base/state-dir.js';
 import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { statePath } from '../../base/state-dir.js';
 import type { DesiredComponent, ObservedComponent, Step } from '../../model/index.js';
 import type { RepoSource } from '../../manifest/index.js';
 import { crashPoint } from '../crash-points.js';
