@@ -21,7 +21,6 @@ import {
   MAX_INTERRUPTED_ATTEMPTS,
   type Decision,
   type Outcome,
-  type TransactionSummary,
   type Verdict,
 } from './verdict.js';
 
@@ -66,17 +65,6 @@ export interface LifecyclePorts {
 const short = (c: string | undefined) => (c ? c.slice(0, 12) : 'none');
 const now = () => new Date().toISOString();
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
-
-function summary(o: NonNullable<ReconcileResult['outcome']>): TransactionSummary {
-  return {
-    status: o.status,
-    ran: o.ran,
-    undone: o.undone,
-    undoErrors: o.undoErrors,
-    ...(o.error !== undefined ? { error: o.error } : {}),
-    ...(o.failedStep !== undefined ? { failedStep: o.failedStep } : {}),
-  };
-}
 
 export class CommitLifecycle {
   constructor(private readonly p: LifecyclePorts) {}
@@ -233,7 +221,7 @@ export class CommitLifecycle {
     return (await this.decide({
       kind: 'transaction',
       commit,
-      ...(r.outcome ? { transaction: summary(r.outcome) } : {}),
+      ...(r.outcome ? { transaction: r.outcome } : {}),
     }))!;
   }
 
@@ -337,7 +325,7 @@ export class CommitLifecycle {
         );
       }
       if (!commit) return;
-      resumed = { action: r.action, ...(r.outcome ? { transaction: summary(r.outcome) } : {}) };
+      resumed = { action: r.action, ...(r.outcome ? { transaction: r.outcome } : {}) };
     }
     if (!commit) return;
     const o: Extract<Outcome, { kind: 'interrupted' }> = {

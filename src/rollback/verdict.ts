@@ -12,25 +12,21 @@ import {
   type BadCommit,
   type BadReason,
   type ResumeReason,
-  type TransactionReason,
   type VerdictReason,
 } from '../model/index.js';
+import type { ApplyOutcome } from '../apply/index.js';
 import { badRecord, withBad } from './bad-commits.js';
 
 /** A commit interrupted this many times while being applied is recorded as bad. */
 export const MAX_INTERRUPTED_ATTEMPTS = 3;
 
 /** How one transaction ended, as far as the policy cares. Absent: the plan had no steps. */
-export interface TransactionSummary {
-  status: TransactionReason;
-  error?: string;
-  failedStep?: string;
-  ran: string[];
-  undone: string[];
-  undoErrors: string[];
-}
+export type TransactionSummary = Pick<
+  ApplyOutcome,
+  'status' | 'error' | 'failedStep' | 'ran' | 'undone' | 'undoErrors'
+>;
 
-/** The result of rolling back to the last good commit (src/rollback/rollback.ts). */
+/** The result of rolling back to the last good commit (./to-last-good.ts). */
 export interface RollbackSummary {
   /** The commit rolled back to; absent when no commit was ever good on this gateway. */
   to?: string;
