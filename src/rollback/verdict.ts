@@ -6,7 +6,9 @@
 // checked by their table (test/rollback/verdict.test.ts).
 
 import {
+  CONDITION_TYPES,
   Reason,
+  VERDICT_CONDITIONS,
   withVerdict,
   type AgentState,
   type BadCommit,
@@ -101,15 +103,20 @@ function recordVerdict(s: AgentState, v: Verdict, at: string, history = true): v
   };
   s.conditions = withVerdict(s.conditions, c, at);
   if (v.commit && v.reason !== 'resumed') s.lastAttempted = { commit: v.commit, at, reason: v.reason };
-  if (history)
-    s.history.push({
-      at,
-      event: v.reason,
-      ...(v.commit ? { commit: v.commit } : {}),
-      ...(v.to ? { to: v.to } : {}),
-      ...(v.detail !== undefined ? { detail: v.detail } : {}),
-      ...(v.steps ? { steps: v.steps } : {}),
-    });
+  if (!history) return;
+  const changed = CONDITION_TYPES.flatMap((type) => {
+    const status = type === 'Reconciling' ? undefined : VERDICT_CONDITIONS[v.reason][type];
+    return status ? [{ type, status }] : [];
+  });
+  s.history.push({
+    at,
+    event: v.reason,
+    ...(v.commit ? { commit: v.commit } : {}),
+    ...(v.to ? { to: v.to } : {}),
+    ...(v.detail !== undefined ? { detail: v.detail } : {}),
+    ...(v.steps ? { steps: v.steps } : {}),
+    ...(changed.length ? { conditions: changed } : {}),
+  });
 }
 
 function markBad(s: AgentState, bad: BadCommit): void {

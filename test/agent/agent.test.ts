@@ -255,6 +255,22 @@ describe(
         assert.match(status.out, new RegExp(`✗ ${bad.slice(0, 12)}  health-failed`));
         const history = await rollgate('history', '--state-dir', lab.stateDir);
         assert.match(history.out, new RegExp(`↩ .*rolled-back  ${bad.slice(0, 12)} → ${c3.slice(0, 12)}`));
+        // One vocabulary: the status JSON, the human status and the metrics say the same.
+        const json = await rollgate('status', '--state-dir', lab.stateDir, '--output', 'json');
+        const { conditions, lastAttempted } = JSON.parse(json.out) as {
+          conditions: { type: string; status: string; reason: string }[];
+          lastAttempted: { commit: string; reason: string };
+        };
+        const cond = Object.fromEntries(conditions.map((c) => [c.type, `${c.status} ${c.reason}`]));
+        assert.equal(cond['Ready'], 'False rolled-back');
+        assert.equal(cond['Healthy'], 'True rolled-back');
+        assert.equal(cond['Stalled'], 'True rolled-back', 'nothing changes until the branch moves');
+        assert.match(cond['Reconciling'] ?? '', /^(False idle|True polling)$/);
+        assert.equal(lastAttempted.commit, bad);
+        assert.equal(lastAttempted.reason, 'rolled-back');
+        assert.match(status.out, /Stalled +True +rolled-back/);
+        const metricsText = await (await fetch(await agent.metricsUrl())).text();
+        assert.match(metricsText, /rollgate_condition\{type="Healthy",status="True",reason="rolled-back"\} 1/);
 
         // The next good commit is applied.
         lab.write('v3', true);

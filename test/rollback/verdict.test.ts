@@ -324,6 +324,11 @@ function check(d: Decision, before: AgentState, e: Expect): void {
   if (e.history !== undefined) {
     assert.equal(s.history.length, before.history.length + 1, 'one history entry');
     assert.equal(s.history.at(-1)?.event, e.history);
+    for (const [type, status] of Object.entries(e.conditions ?? {}))
+      assert.ok(
+        s.history.at(-1)?.conditions?.some((c) => c.type === type && c.status === status),
+        `the history entry records ${type}=${status}`,
+      );
   } else assert.equal(s.history.length, before.history.length, 'no history entry');
   for (const [type, status] of Object.entries(e.conditions ?? {}))
     assert.equal(s.conditions.find((c) => c.type === type)?.status, status, `condition ${type}`);
