@@ -221,7 +221,7 @@ export async function runStatus(
     'agent',
     a
       ? `running, pid ${a.pid}, ${a.phase}${when(a.commit, c12)} since ${a.since}` +
-          when(a.nextPollAt, (t) => `; next poll ${t}`)
+          (a.nextPollAt ? `; next poll ${a.nextPollAt}` : '')
       : 'not running',
   );
   if (a?.lastPoll)
