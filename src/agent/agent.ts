@@ -10,6 +10,7 @@ import type { Log } from '../base/log.js';
 import { durationMs as ms } from '../base/duration.js';
 import { Reason, type ActivityReason } from '../model/index.js';
 import { afterPoll, CommitLifecycle, type Verdict } from '../rollback/index.js';
+import { readTrustedKeys } from '../trust/index.js';
 import type { AgentConfig } from './config.js';
 import { serveControl } from './control.js';
 import type { FleetSource } from './fleet-source.js';
@@ -84,6 +85,8 @@ export class Agent {
       this.state = await StateStore.open(this.stateDir);
       this.source = agentFleetSource(this.cfg);
       this.live = new LiveView(this.state, this.metrics);
+      const keys = this.cfg.trust.keys ?? [];
+      const trusted = keys.length > 0 ? await readTrustedKeys(keys) : undefined;
       this.lifecycle = new CommitLifecycle(
         lifecyclePorts({
           cfg: this.cfg,
@@ -91,6 +94,7 @@ export class Agent {
           store: this.state,
           log: this.log,
           events: this.live.events(),
+          ...(trusted ? { trusted } : {}),
         }),
       );
       this.live.publish();

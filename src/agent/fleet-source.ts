@@ -14,6 +14,10 @@ export interface FleetSource {
   poll(): Promise<{ commit: string; requests: number }>;
   /** Keeps a commit's objects (the applied and last good commits) reachable. */
   pin(name: string, commit: string): Promise<void>;
+  /** Fetches more of the branch's history (URL sources; a local repository has all of it). */
+  deepen?(depth: number): Promise<void>;
+  /** The annotated tags that point at a commit (URL sources; a local repository's tags are read in place). */
+  tagsAt?(commit: string): Promise<{ name: string; oid: string }[]>;
   /** Files whose change means the branch may have moved (local repos only). */
   readonly watchPaths: string[];
   readonly description: string;
@@ -43,6 +47,8 @@ export function fleetSource(o: {
         return { commit: r.commit, requests: r.requests };
       },
       pin: (name, commit) => sync.pin(name, commit),
+      deepen: (depth) => sync.deepen(depth),
+      tagsAt: (commit) => sync.tagsAt(commit),
       watchPaths: [],
       description: `${o.url.replace(/\/\/[^@/]*@/, '//')} ${fullRef(o.ref)}`,
     };

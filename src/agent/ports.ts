@@ -11,6 +11,7 @@ import { GitObjectSource, loadDesiredState } from '../manifest/index.js';
 import { refreshableImages } from '../apply/index.js';
 import type { DesiredState } from '../model/index.js';
 import type { LifecycleEvents, LifecyclePorts, StatePort } from '../rollback/index.js';
+import { checkCommit, type TrustedKeys } from '../trust/index.js';
 import type { AgentConfig } from './config.js';
 import { fleetSource, type FleetSource } from './fleet-source.js';
 
@@ -58,6 +59,8 @@ export function lifecyclePorts(o: {
   store: StatePort;
   log: Log;
   events: LifecycleEvents;
+  /** Read at start (`readTrustedKeys`); absent: no keys configured. */
+  trusted?: TrustedKeys;
 }): LifecyclePorts {
   const { cfg, source, log } = o;
   const gateway = new Gateway(gatewayOptions(cfg), log);
@@ -78,6 +81,13 @@ export function lifecyclePorts(o: {
       return { desired, repo };
     },
     repoAt: (commit) => new GitObjectSource(source.gitdir, commit),
+    verify: (commit, applied) =>
+      checkCommit(source.gitdir, commit, applied, {
+        ...(o.trusted ? { policy: { keys: o.trusted, mode: cfg.trust.mode } } : {}),
+        allowRewrite: cfg.trust.allowRewrite,
+        ...(source.deepen ? { deepen: source.deepen } : {}),
+        ...(source.tagsAt ? { tagsAt: source.tagsAt } : {}),
+      }),
     pin: (role, commit) => source.pin(role, commit),
     appliers: (desired, repo) => gateway.appliers(desired, repo),
     health: (desired, a, subject) => healthWindow(desired.health, probeEnv(desired, a), { log, subject }),

@@ -13,6 +13,7 @@ import {
   EXIT_OK,
   loadOptions,
   printWarnings,
+  verifySource,
   repoSpec,
   type Io,
   type RepoOptions,
@@ -57,6 +58,7 @@ export async function runApply(o: ApplyCommandOptions, io: Io): Promise<number> 
   const repo = await openRepo(repoSpec(o));
   try {
     const source = await repo.source(o.ref);
+    await verifySource(source, o, io);
     const desired = await loadDesiredState(source, device, await loadOptions(o));
     if (o.output !== 'json') printWarnings(io, desired.warnings);
     const appliers = await new Gateway({ ...o, stateDir }, log).appliers(desired, source);

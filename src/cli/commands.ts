@@ -3,7 +3,16 @@
 import { readFile } from 'node:fs/promises';
 import { emptyObservedState, planHasChanges, type ObservedState, type Plan } from '../model/index.js';
 import { observedFromDesired, plan as makePlan, PlanError } from '../diff/index.js';
-import { loadDesiredState, validateFleetRepo, FleetRepoError, formatProblem, type Problem } from '../manifest/index.js';
+import {
+  GitObjectSource,
+  loadDesiredState,
+  validateFleetRepo,
+  FleetRepoError,
+  formatProblem,
+  type Problem,
+  type RepoSource,
+} from '../manifest/index.js';
+import { checkCommit, readTrustedKeys } from '../trust/index.js';
 import { SyncError, type GitAuth } from '../sync/index.js';
 import { silentLog } from '../base/log.js';
 import { Gateway, readVariables, type GatewayOptions } from '../gateway/gateway.js';
@@ -24,16 +33,19 @@ export interface Io {
 export interface RepoOptions {
   repo: string;
   ref?: string;
-  authToken?: string;
-  authBasic?: string;
+  /** commander's attributes of --auth-token-file and --auth-basic-file. */
+  authTokenFile?: string;
+  authBasicFile?: string;
   cacheDir?: string;
   depth: string;
+  trustedKeys?: string[];
+  trustMode?: 'head' | 'tag';
 }
 
 function auth(o: RepoOptions): GitAuth | undefined {
-  if (o.authToken && o.authBasic) throw new Error('give one of --auth-token-file and --auth-basic-file');
-  if (o.authToken) return { kind: 'token', file: o.authToken };
-  if (o.authBasic) return { kind: 'basic', file: o.authBasic };
+  if (o.authTokenFile && o.authBasicFile) throw new Error('give one of --auth-token-file and --auth-basic-file');
+  if (o.authTokenFile) return { kind: 'token', file: o.authTokenFile };
+  if (o.authBasicFile) return { kind: 'basic', file: o.authBasicFile };
   return undefined;
 }
 
@@ -43,6 +55,22 @@ export function repoSpec(o: RepoOptions) {
     throw new Error(`--depth takes a whole number of commits, got "${o.depth}"`);
   const a = auth(o);
   return { repo: o.repo, depth, ...(a ? { auth: a } : {}), ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}) };
+}
+
+/**
+ * With --trusted-keys, the commit read must be signed as the agent would require (the fleet repo's
+ * CI checks what gateways will accept); the working tree has no signature to check.
+ */
+export async function verifySource(source: RepoSource, o: RepoOptions, io: Io): Promise<void> {
+  if (!o.trustedKeys?.length) return;
+  if (!(source instanceof GitObjectSource))
+    throw new Error('--trusted-keys checks the signature of a commit: give one with --ref (the working tree has none)');
+  const keys = await readTrustedKeys(o.trustedKeys);
+  const signer = await checkCommit(source.gitdir, source.commit, undefined, {
+    policy: { keys, mode: o.trustMode ?? 'head' },
+    allowRewrite: true,
+  });
+  io.err(`trusted: commit ${source.commit.slice(0, 12)} is signed by ${signer}\n`);
 }
 
 /** Errors that users cause get their own message and exit 1; anything else is a bug and rethrown. */
@@ -112,6 +140,7 @@ export async function runDiff(o: DiffOptions, io: Io): Promise<number> {
   const repo = await openRepo(repoSpec(o));
   try {
     const source = await repo.source(o.ref);
+    await verifySource(source, o, io);
     const opts = await loadOptions(o);
     const desired = await loadDesiredState(source, device, opts);
     printWarnings(io, desired.warnings);
@@ -142,6 +171,7 @@ export async function runValidate(o: ValidateOptions, io: Io): Promise<number> {
   const repo = await openRepo(repoSpec(o));
   try {
     const source = await repo.source(o.ref);
+    await verifySource(source, o, io);
     const { targets, problems } = await validateFleetRepo(source, await loadOptions(o));
     printWarnings(
       io,

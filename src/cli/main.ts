@@ -89,7 +89,19 @@ function repoOptions(cmd: Command): Command {
       '--cache-dir <dir>',
       'URL repos: keep the fetched objects here (default: a temporary directory, removed afterwards)',
     )
-    .option('--depth <n>', 'URL repos: commits of history to fetch, enough to reach --against commit:<rev>', '50');
+    .option('--depth <n>', 'URL repos: commits of history to fetch, enough to reach --against commit:<rev>', '50')
+    .option(
+      '--trusted-keys <file>',
+      "refuse the commit unless it is signed by a key of this file (OpenPGP public keys, or SSH keys in git's " +
+        "allowed_signers format), as the agent's trust.keys does; repeat for several",
+      collect,
+      [],
+    )
+    .addOption(
+      new Option('--trust-mode <mode>', 'head: the commit is signed; tag: a signed tag points at it')
+        .choices(['head', 'tag'])
+        .default('head'),
+    );
 }
 
 /** --var / --var-file: the gateway's own variables for ${VAR} in Compose files. */

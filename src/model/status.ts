@@ -46,6 +46,10 @@ export const Reason = {
   HealthFailed: 'health-failed',
   /** The agent was killed while applying it, again and again. */
   Interrupted: 'interrupted',
+  /** Not signed by a trusted key (or its signature does not verify). */
+  Untrusted: 'untrusted',
+  /** It does not descend from the applied commit: a force-push or a downgrade. */
+  Rewrite: 'rewrite',
 
   // ---- what resuming an interrupted transaction did
   /** Nothing had started; nothing to put back. */
@@ -96,7 +100,7 @@ export type VerdictReason = Extract<
 /** Why a commit was recorded as bad. */
 export type BadReason = Extract<
   Reason,
-  'invalid' | 'apply-failed' | 'health-failed' | 'rollback-incomplete' | 'interrupted'
+  'invalid' | 'apply-failed' | 'health-failed' | 'rollback-incomplete' | 'interrupted' | 'untrusted' | 'rewrite'
 >;
 
 /** How one transaction ended. */

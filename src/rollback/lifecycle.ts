@@ -11,6 +11,7 @@ import { PlanError, plan as makePlan } from '../diff/index.js';
 import { interruptedDesired, reconcileOnce, resumeInterrupted, type ReconcileResult } from '../gateway/reconcile.js';
 import { HealthFailedError, type HealthVerdict } from '../health/index.js';
 import { FleetRepoError, type RepoSource } from '../manifest/index.js';
+import { TrustError } from '../trust/index.js';
 import { observeGateway } from '../apply/index.js';
 import type { ActivityReason, AgentState, BadCommit, BadReason, DesiredState, Plan } from '../model/index.js';
 import { rollBackToLastGood, type Convergence } from './to-last-good.js';
@@ -50,6 +51,12 @@ export interface LifecyclePorts {
   load(commit: string): Promise<LoadedCommit>;
   /** A repo reading the commit a journaled transaction was applying. */
   repoAt(commit: string): RepoSource;
+  /**
+   * Throws TrustError when the commit may not be applied: not signed by a trusted key (when keys
+   * are configured), or not a descendant of `applied` (unless rewrites are allowed). Resolves to
+   * the signer, when there is one.
+   */
+  verify(commit: string, applied: string | undefined): Promise<string | undefined>;
   /** Keeps the applied and last good commits in the local repo (shallow fetches may drop them). */
   pin(role: 'applied' | 'last-good', commit: string): Promise<void>;
   appliers(desired?: DesiredState, repo?: RepoSource): Promise<GatewayAppliers>;
@@ -180,6 +187,16 @@ export class CommitLifecycle {
 
   async applyCommit(commit: string): Promise<Verdict> {
     this.p.events.activity('applying', commit);
+    // Trust before anything runs (safety rule 9): a signature by a trusted key, no rewrite.
+    try {
+      const signer = await this.p.verify(commit, this.state.applied?.commit);
+      if (signer) this.p.log.info({ commit, signer }, `commit ${short(commit)} is signed by ${signer}`);
+    } catch (err) {
+      if (err instanceof TrustError)
+        return (await this.decide({ kind: 'invalid', commit, reason: err.message, bad: err.kind }))!;
+      this.p.log.error({ commit, err: message(err) }, `cannot verify commit ${short(commit)}: ${message(err)}`);
+      return this.error(commit, message(err));
+    }
     let loaded: LoadedCommit;
     try {
       loaded = await this.p.load(commit);
@@ -216,7 +233,7 @@ export class CommitLifecycle {
       if (!(err instanceof PlanError)) throw err;
       // No plan takes this gateway to the commit (a constraint, a changed network or volume):
       // nothing was touched, and trying again would find the same. The commit is rejected.
-      return (await this.decide({ kind: 'invalid', commit, reason: `no plan: ${err.message}`, noPlan: true }))!;
+      return (await this.decide({ kind: 'invalid', commit, reason: `no plan: ${err.message}` }))!;
     }
     return (await this.decide({
       kind: 'transaction',

@@ -41,8 +41,8 @@ export interface RollbackSummary {
 }
 
 export type Outcome =
-  /** The commit does not load, or no plan reaches it. */
-  | { kind: 'invalid'; commit: string; reason: string; noPlan?: boolean }
+  /** The commit does not load, no plan reaches it, or it is not trusted (`bad` says which). */
+  | { kind: 'invalid'; commit: string; reason: string; bad?: Extract<BadReason, 'invalid' | 'untrusted' | 'rewrite'> }
   /** The transaction of a commit ended (or had nothing to do: `transaction` absent). */
   | { kind: 'transaction'; commit: string; transaction?: TransactionSummary; resumed?: boolean }
   /** The transaction failed; recorded before anything is undone. */
@@ -218,9 +218,10 @@ function afterRollback(state: AgentState, failed: BadCommit, r: RollbackSummary,
   return { state: s, next: { action: 'done' }, verdict: v };
 }
 
-function rejected(state: AgentState, commit: string, reason: string, at: string): Decision {
+function rejected(state: AgentState, o: Extract<Outcome, { kind: 'invalid' }>, at: string): Decision {
+  const { commit, reason } = o;
   const s = clone(state);
-  markBad(s, { commit, kind: Reason.Invalid, reason, at });
+  markBad(s, { commit, kind: o.bad ?? Reason.Invalid, reason, at });
   delete s.inProgress;
   const v: Verdict = { reason: Reason.Rejected, commit, detail: reason };
   recordVerdict(s, v, at);
@@ -271,7 +272,7 @@ function interrupted(state: AgentState, o: Extract<Outcome, { kind: 'interrupted
 export function decide(state: AgentState, o: Outcome, at: string): Decision {
   switch (o.kind) {
     case 'invalid':
-      return rejected(state, o.commit, o.reason, at);
+      return rejected(state, o, at);
     case 'transaction':
       return afterTransaction(state, o.commit, o.transaction, at, o.resumed === true);
     case 'failing':

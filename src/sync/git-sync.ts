@@ -169,6 +169,78 @@ export class GitSync {
     return { commit: remote, fetched: true, requests };
   }
 
+  /**
+   * Fetches the branch's history `depth` commits deep (to prove a new commit descends from the
+   * applied one). Bounded by the caller; a failure is an error, not a verdict.
+   */
+  async deepen(depth: number): Promise<void> {
+    await this.init();
+    const ref = fullRef(this.o.ref);
+    const url = redactUrl(this.o.url);
+    await this.retrying(`fetching ${depth} commits of ${ref} from ${url}`, async () => {
+      const http = await this.client();
+      try {
+        await git.fetch({
+          fs,
+          http,
+          gitdir: this.o.gitdir,
+          url: this.o.url,
+          ref,
+          remoteRef: ref,
+          singleBranch: true,
+          depth,
+          tags: false,
+          remote: 'origin',
+        });
+      } catch (err) {
+        throw err instanceof SyncError ? err : classifyGitError(err, url);
+      }
+    });
+  }
+
+  /** The annotated tags on the server that point at `commit`, with their tag objects fetched. */
+  async tagsAt(commit: string): Promise<{ name: string; oid: string }[]> {
+    await this.init();
+    const url = redactUrl(this.o.url);
+    const refs = await this.retrying(`listing the tags of ${url}`, async () => {
+      const http = await this.client();
+      try {
+        return await git.listServerRefs({ http, url: this.o.url, prefix: 'refs/tags/', peelTags: true });
+      } catch (err) {
+        throw err instanceof SyncError ? err : classifyGitError(err, url);
+      }
+    });
+    const out: { name: string; oid: string }[] = [];
+    for (const r of refs.filter((x) => x.peeled === commit && x.oid !== commit)) {
+      const have = await git.readObject({ fs, gitdir: this.o.gitdir, oid: r.oid }).then(
+        () => true,
+        () => false,
+      );
+      if (!have)
+        await this.retrying(`fetching ${r.ref} from ${url}`, async () => {
+          const http = await this.client();
+          try {
+            await git.fetch({
+              fs,
+              http,
+              gitdir: this.o.gitdir,
+              url: this.o.url,
+              ref: r.ref,
+              remoteRef: r.ref,
+              singleBranch: true,
+              depth: 1,
+              tags: false,
+              remote: 'origin',
+            });
+          } catch (err) {
+            throw err instanceof SyncError ? err : classifyGitError(err, url);
+          }
+        });
+      out.push({ name: r.ref.replace(/^refs\/tags\//, ''), oid: r.oid });
+    }
+    return out;
+  }
+
   /** Keeps a commit in the object store under refs/rollgate/<name> (applied, last-good, ...). */
   async pin(name: string, oid: string): Promise<void> {
     await git.writeRef({ fs, gitdir: this.o.gitdir, ref: `${PIN_PREFIX}${name}`, value: oid, force: true });

@@ -1,11 +1,13 @@
 export { readTrustedKeys, TrustedKeysError, type AllowedSigner, type TrustedKeys } from './keys.js';
 export {
+  checkCommit,
   checkSignature,
   descendsFrom,
   splitSigned,
   TrustError,
   verifyCommit,
   type AncestryOptions,
+  type CommitGate,
   type TrustMode,
   type TrustPolicy,
 } from './verify.js';

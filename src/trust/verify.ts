@@ -130,8 +130,25 @@ async function rawObject(gitdir: string, oid: string): Promise<{ type: string; b
   return { type: o.type, bytes: Buffer.from(o.object as Uint8Array) };
 }
 
-/** Throws TrustError unless `commit` is signed (mode head) or tagged by a signed tag (mode tag) by a trusted key. */
-export async function verifyCommit(gitdir: string, commit: string, policy: TrustPolicy): Promise<string> {
+async function localTags(gitdir: string): Promise<{ name: string; oid: string }[]> {
+  const out: { name: string; oid: string }[] = [];
+  for (const name of await git.listTags({ fs, gitdir })) {
+    const oid = await git.resolveRef({ fs, gitdir, ref: `refs/tags/${name}` }).catch(() => undefined);
+    if (oid) out.push({ name, oid });
+  }
+  return out;
+}
+
+/**
+ * Throws TrustError unless `commit` is signed (mode head) or tagged by a signed tag (mode tag) by
+ * a trusted key; resolves to the signer. `tags`: the tags to look at (default: the local ones).
+ */
+export async function verifyCommit(
+  gitdir: string,
+  commit: string,
+  policy: TrustPolicy,
+  tags?: { name: string; oid: string }[],
+): Promise<string> {
   const trustedBy = `a key of ${policy.keys.files.join(', ')}`;
   if (policy.mode === 'head') {
     const { bytes } = await rawObject(gitdir, commit);
@@ -147,9 +164,7 @@ export async function verifyCommit(gitdir: string, commit: string, policy: Trust
     return r.signer;
   }
   const whys: string[] = [];
-  for (const tag of await git.listTags({ fs, gitdir })) {
-    const oid = await git.resolveRef({ fs, gitdir, ref: `refs/tags/${tag}` }).catch(() => undefined);
-    if (!oid) continue;
+  for (const { name: tag, oid } of tags ?? (await localTags(gitdir))) {
     const o = await rawObject(gitdir, oid).catch(() => undefined);
     if (o?.type !== 'tag') continue;
     const target = /^object ([0-9a-f]{40})$/m.exec(o.bytes.toString('latin1'))?.[1];
@@ -208,4 +223,42 @@ export async function descendsFrom(
     if (!edge || !o.deepen || attempt >= steps.length) return false;
     await o.deepen(steps[attempt]!);
   }
+}
+
+export interface CommitGate {
+  /** Absent: signatures are not checked. */
+  policy?: TrustPolicy;
+  allowRewrite: boolean;
+  deepen?: (depth: number) => Promise<void>;
+  tagsAt?: (commit: string) => Promise<{ name: string; oid: string }[]>;
+}
+
+/**
+ * Whether `commit` may be applied on a gateway that runs `applied`: signed as the policy asks,
+ * and a descendant of `applied` unless rewrites are allowed. Throws TrustError; resolves to the
+ * signer when signatures are checked.
+ */
+export async function checkCommit(
+  gitdir: string,
+  commit: string,
+  applied: string | undefined,
+  gate: CommitGate,
+): Promise<string | undefined> {
+  let signer: string | undefined;
+  if (gate.policy) {
+    const tags = gate.policy.mode === 'tag' && gate.tagsAt ? await gate.tagsAt(commit) : undefined;
+    signer = await verifyCommit(gitdir, commit, gate.policy, tags);
+  }
+  if (applied && applied !== commit && !gate.allowRewrite) {
+    const opts = gate.deepen ? { deepen: gate.deepen } : {};
+    if (!(await descendsFrom(gitdir, commit, applied, opts)))
+      throw new TrustError(
+        'rewrite',
+        `commit ${short(commit)} does not descend from ${short(applied)}, the commit this gateway runs: the ` +
+          'branch was force-pushed or moved back, and applying it would be a downgrade or a rewrite. Undo a ' +
+          'change with a new commit (git revert); to allow this once, run the agent with --allow-rewrite ' +
+          '(trust.allowRewrite)',
+      );
+  }
+  return signer;
 }

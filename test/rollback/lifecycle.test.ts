@@ -9,12 +9,14 @@ import type { HealthVerdict } from '../../src/health/index.js';
 import { DirectorySource, FleetRepoError } from '../../src/manifest/index.js';
 import { emptyState, type AgentState, type DesiredState } from '../../src/model/index.js';
 import { CommitLifecycle, type LifecyclePorts, type Verdict } from '../../src/rollback/index.js';
+import { TrustError } from '../../src/trust/index.js';
 import { desired } from '../helpers/builders.js';
 import { cleanup, tempDir } from '../helpers/fixtures.js';
 
 const GOOD = 'a'.repeat(40);
 const NEW = 'b'.repeat(40);
 const BROKEN = 'd'.repeat(40);
+const UNSIGNED = 'e'.repeat(40);
 
 class MemoryStore {
   writes = 0;
@@ -51,6 +53,10 @@ function lab(state: Partial<AgentState> = {}, opts: { healthy?: boolean; applier
       return Promise.resolve({ desired: d, repo: new DirectorySource(stateDir) });
     },
     repoAt: () => new DirectorySource(stateDir),
+    verify: (commit) =>
+      commit === UNSIGNED
+        ? Promise.reject(new TrustError('untrusted', `commit ${commit.slice(0, 12)} is not signed`))
+        : Promise.resolve(undefined),
     pin: (role, commit) => {
       pins.push(`${role} ${commit.slice(0, 1)}`);
       return Promise.resolve();
@@ -102,6 +108,16 @@ describe('the commit lifecycle, in memory', () => {
     assert.equal(l.store.current.bad[0]?.kind, 'invalid');
     assert.equal(l.store.current.applied?.commit, GOOD);
     assert.deepEqual(l.pins, []);
+  });
+
+  test('an untrusted commit is rejected before it is loaded, recorded as bad with kind untrusted', async () => {
+    const l = lab({ applied: { commit: GOOD, at: 'x' }, lastGood: { commit: GOOD, at: 'x' } });
+    const v = await l.lifecycle.applyCommit(UNSIGNED);
+    assert.equal(v.reason, 'rejected');
+    assert.match(v.detail ?? '', /is not signed/);
+    assert.equal(l.appliers(), 0);
+    assert.equal(l.store.current.bad[0]?.kind, 'untrusted');
+    assert.equal(l.store.current.applied?.commit, GOOD);
   });
 
   test('an Engine that cannot be reached is an error, not a verdict on the commit: not bad, retried', async () => {

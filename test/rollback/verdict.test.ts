@@ -170,7 +170,7 @@ const rows: Row[] = [
   {
     name: 'rejected (no plan reaches it): recorded as invalid, the attempt ended',
     state: gateway(inProgress(1)),
-    outcome: { kind: 'invalid', commit: NEW, reason: 'no plan: volume data changed', noPlan: true },
+    outcome: { kind: 'invalid', commit: NEW, reason: 'no plan: volume data changed' },
     expect: { next: 'done', verdict: 'rejected', bad: 'invalid', inProgress: false, history: 'rejected' },
   },
   {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { GitSync, SyncError } from '../../src/sync/index.js';
 import { GitObjectSource } from '../../src/manifest/index.js';
+import { descendsFrom } from '../../src/trust/index.js';
 import { cleanup, exampleBareRepo, run, tempDir } from '../helpers/fixtures.js';
 import { startGitServer, type GitServer } from '../helpers/git-server.js';
 
@@ -55,6 +56,23 @@ describe('sync against a real git http-backend', () => {
     assert.match(new TextDecoder().decode(fleet!.bytes), /kind: Fleet/);
     // shallow: the parent commit is not in the store
     assert.equal(await sync.hasCommit(commits[0]!), false);
+  });
+
+  test('deepen: a shallow clone fetches just enough history to prove a commit descends from an older one', async () => {
+    const sync = newSync('deepen');
+    const base = (await sync.poll()).commit;
+    pushCommit('deepen 1');
+    pushCommit('deepen 2');
+    const top = (await sync.poll()).commit;
+    assert.equal(await sync.hasCommit(base), true, 'the earlier poll left it');
+    assert.equal(await descendsFrom(sync.gitdir, top, base), false, 'the shallow store alone cannot tell');
+    let asked = 0;
+    const deepen = async (depth: number) => {
+      asked++;
+      await sync.deepen(depth);
+    };
+    assert.equal(await descendsFrom(sync.gitdir, top, base, { deepen }), true);
+    assert.equal(asked, 1, 'one deepening fetch was enough');
   });
 
   test('an unchanged poll costs exactly one request', async () => {

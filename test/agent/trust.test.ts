@@ -1,0 +1,138 @@
+// Trust, tried as an attacker would against a real Git smart-HTTP server: the agent (a process)
+// with trusted keys applies only commits signed by them (OpenPGP or SSH, made by git with real
+// gpg and ssh-keygen keys), refuses a force-push that moves the gateway back, proves descent by
+// fetching history when several commits arrive at once, and in tag mode applies an unsigned
+// commit that carries a signed tag. Nothing is touched on a refused commit.
+
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { AgentProcess } from '../helpers/agent-process.js';
+import { rollgate } from '../helpers/cli.js';
+import { requireMenderTools } from '../helpers/devices.js';
+import { FleetLab } from '../helpers/fleet-lab.js';
+import { Keyring, type GpgKey, type SshKey } from '../helpers/signing.js';
+
+const missing = requireMenderTools();
+
+describe(
+  'trust: signed commits, no rewrites, signed tags (real git server, real keys, the agent as a process)',
+  { skip: missing },
+  () => {
+    const lab = new FleetLab();
+    let ring: Keyring;
+    let gpgKey: GpgKey;
+    let sshKey: SshKey;
+    let keys: string[];
+    let agent: AgentProcess | undefined;
+    const installs = () => lab.calls().filter((c) => / ArtifactInstall$/.test(c));
+
+    before(async () => {
+      lab.init();
+      ring = new Keyring(join(lab.root, 'keys'));
+      lab.keyring = ring;
+      gpgKey = ring.gpgKey('Release Manager');
+      sshKey = ring.sshKey('ci-signer');
+      keys = [gpgKey.publicFile, ring.allowedSigners('allowed_signers', [sshKey])];
+      await lab.serve();
+    });
+    after(async () => {
+      await agent?.kill();
+      await lab.server.close();
+      lab.close();
+    });
+
+    const trusted = () => keys.flatMap((k) => ['--trusted-keys', k]);
+
+    test('validate --trusted-keys: the fleet repo CI sees what gateways will accept', async () => {
+      lab.write('v1', true);
+      const unsigned = lab.commit('system v1, unsigned');
+      lab.push();
+      const refused = await rollgate('validate', '--repo', lab.url, '--ref', 'main', ...trusted());
+      assert.equal(refused.code, 1);
+      assert.match(refused.err, new RegExp(`commit ${unsigned.slice(0, 12)} is not signed`));
+      lab.git(...gpgKey.gitConfig, 'commit', '-q', '--amend', '--no-edit', '-S');
+      lab.git('push', '-q', '-f', 'origin', 'main');
+      const ok = await rollgate('validate', '--repo', lab.url, '--ref', 'main', ...trusted());
+      assert.equal(ok.code, 0, ok.err);
+      assert.match(ok.err, /trusted: commit [0-9a-f]{12} is signed by Release Manager/);
+    });
+
+    test('a signed commit is applied; an unsigned one is rejected with nothing touched, and not retried', async () => {
+      const c1 = lab.git('rev-parse', 'HEAD');
+      agent = lab.agent({}, ['--interval', '1s', ...trusted()]);
+      await agent.until('v1 applied', (s) => s.lastGood?.commit === c1);
+      lab.expectSettled('v1');
+
+      lab.write('v2', true);
+      const unsigned = lab.commit('system v2, unsigned');
+      lab.clearCalls();
+      lab.push();
+      const s = await agent.until('the unsigned commit rejected', (x) => x.bad.some((b) => b.commit === unsigned));
+      const rec = s.bad.find((b) => b.commit === unsigned)!;
+      assert.equal(rec.kind, 'untrusted');
+      assert.match(rec.reason, /is not signed; this gateway applies only commits signed by a key of/);
+      assert.equal(s.applied?.commit, c1);
+      await agent.waitForLog(/^$/, 2_500).catch(() => {});
+      assert.deepEqual(installs(), [], 'nothing was installed');
+      lab.expectSettled('v1');
+      const status = await rollgate('status', '--state-dir', lab.stateDir);
+      assert.match(status.out, new RegExp(`✗ ${unsigned.slice(0, 12)}  untrusted`));
+      assert.match(status.out, /Stalled +True +rejected/);
+    });
+
+    let c2 = '';
+    test('the same change signed with an SSH key (gpg.format ssh) is applied', async () => {
+      lab.git(...sshKey.gitConfig, 'commit', '-q', '--amend', '--no-edit', '-S');
+      c2 = lab.git('rev-parse', 'HEAD');
+      lab.git('push', '-q', '-f', 'origin', 'main');
+      await agent!.until('v2 applied', (s) => s.lastGood?.commit === c2);
+      lab.expectSettled('v2');
+    });
+
+    test('a force-push back to the old signed commit is refused as a downgrade; last good stays', async () => {
+      const c1 = lab.git('rev-parse', 'HEAD~1');
+      lab.clearCalls();
+      lab.git('push', '-q', '-f', 'origin', `${c1}:main`);
+      const s = await agent!.until('the rewrite refused', (x) => x.bad.some((b) => b.commit === c1));
+      const rec = s.bad.find((b) => b.commit === c1)!;
+      assert.equal(rec.kind, 'rewrite');
+      assert.match(rec.reason, /does not descend from [0-9a-f]{12}, the commit this gateway runs.*git revert/);
+      assert.equal(s.applied?.commit, c2);
+      assert.equal(s.lastGood?.commit, c2, 'the old commit is not recorded as last good');
+      assert.deepEqual(installs(), []);
+      lab.expectSettled('v2');
+    });
+
+    test('three signed commits pushed at once: the agent fetches enough history to prove descent', async () => {
+      lab.git('push', '-q', '-f', 'origin', `${c2}:main`);
+      lab.write('v3', true);
+      lab.commit('system v3', gpgKey);
+      lab.write('v1', true);
+      lab.commit('system v1 again', sshKey);
+      lab.write('v3', true);
+      const top = lab.commit('system v3 again', gpgKey);
+      lab.push();
+      await agent!.until('the top commit applied', (s) => s.lastGood?.commit === top);
+      lab.expectSettled('v3');
+    });
+
+    test('mode tag: an unsigned commit with a tag signed by a trusted key is applied; without it, rejected', async () => {
+      await agent!.stop();
+      agent = lab.agent({}, ['--interval', '1s', '--trust-mode', 'tag', ...trusted()]);
+      lab.write('v2', true);
+      const untagged = lab.commit('system v2, no tag');
+      lab.push();
+      const s = await agent.until('the untagged commit rejected', (x) => x.bad.some((b) => b.commit === untagged));
+      assert.match(s.bad.find((b) => b.commit === untagged)!.reason, /carries no tag signed by/);
+
+      lab.write('v1', true);
+      const tagged = lab.commit('system v1, tagged');
+      lab.git(...sshKey.gitConfig, 'tag', '-s', 'release-1', '-m', 'release 1');
+      lab.git('push', '-q', 'origin', 'release-1');
+      lab.push();
+      await agent.until('the tagged commit applied', (x) => x.lastGood?.commit === tagged);
+      lab.expectSettled('v1');
+    });
+  },
+);
