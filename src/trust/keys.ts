@@ -114,10 +114,8 @@ export async function readTrustedKeys(files: readonly string[]): Promise<Trusted
     try {
       bytes = await readFile(file);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new TrustedKeysError(
-        `cannot read the trusted keys file ${file}: ${code === 'ENOENT' ? 'it does not exist' : (err as Error).message}`,
-      );
+      const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message;
+      throw new TrustedKeysError(`cannot read the trusted keys file ${file}: ${why}`);
     }
     const text = bytes.toString('utf8');
     const armored = text.includes('-----BEGIN PGP PUBLIC KEY BLOCK-----');

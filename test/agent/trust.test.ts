@@ -117,7 +117,7 @@ describe(
       lab.expectSettled('v3');
     });
 
-    test('mode tag: an unsigned commit with a tag signed by a trusted key is applied; without it, rejected', async () => {
+    test('mode tag: an unsigned commit with a signed tag by a trusted key is applied; without, rejected', async () => {
       await agent!.stop();
       agent = lab.agent({}, ['--interval', '1s', '--trust-mode', 'tag', ...trusted()]);
       lab.write('v2', true);

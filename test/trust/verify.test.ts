@@ -118,7 +118,7 @@ describe('trust: commit signatures verified in-process (real gpg and ssh-keygen 
     await assert.rejects(verifyCommit(gitdir, c, { keys: only, mode: 'head' }), /namespaces file, not git/);
   });
 
-  test('mode tag: an unsigned commit with a tag signed by a trusted key is accepted; an unsigned tag is not', async () => {
+  test('mode tag: an unsigned commit with a signed tag by a trusted key is accepted; an unsigned tag not', async () => {
     const c = commitSigned(repo, ring, 'i.txt', '9');
     git('tag', '-a', 'v-unsigned', '-m', 'unsigned', c);
     await refused(c, /carries no tag signed by .*tag v-unsigned is not signed/, 'tag');
