@@ -20,7 +20,7 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 /** The resolved configuration; every key of schemas/agent-config.schema.json. */
 export interface AgentConfig {
   repo: { url: string; ref: string; tokenFile?: string; basicAuthFile?: string; timeout: string };
-  trust: { keys?: string[]; mode: 'head' | 'tag'; allowRewrite: boolean };
+  trust: { keys?: string[]; mode: 'head' | 'tag'; allowRewrite: boolean; artifactKeys?: string[] };
   gateway: { id: string; labels: Record<string, string>; variablesFile?: string };
   stateDir: string;
   schedule: { interval: string; cron?: string; jitter: string; watch: boolean; driftCheck: string; retry: string };

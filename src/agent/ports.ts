@@ -19,6 +19,7 @@ export function gatewayOptions(cfg: AgentConfig): GatewayOptions {
   const i = cfg.interfaces;
   return {
     stateDir: cfg.stateDir,
+    ...(cfg.trust.artifactKeys?.length ? { artifactKeys: cfg.trust.artifactKeys } : {}),
     ...(cfg.docker.host ? { dockerHost: cfg.docker.host } : {}),
     ...(cfg.docker.registryAuthFile ? { registryAuthFile: cfg.docker.registryAuthFile } : {}),
     ...(i.dirs ? { interfacesDir: i.dirs } : {}),

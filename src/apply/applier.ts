@@ -19,6 +19,20 @@ export interface StepRecord {
   reboot?: 'gateway';
 }
 
+/**
+ * A prepare step found the commit itself at fault — an artifact whose signature does not verify,
+ * or whose sha256 is not what the commit says — so retrying cannot help: the commit is refused.
+ */
+export class RefusedError extends Error {
+  override name = 'RefusedError';
+  constructor(
+    readonly kind: 'untrusted' | 'invalid',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** An undo that can never succeed (an interface without rollback): retrying is pointless. */
 export class UndoImpossibleError extends Error {
   override name = 'UndoImpossibleError';

@@ -40,4 +40,4 @@ export {
   type RebootNeed,
 } from './interface/protocol.js';
 export { ArtifactCache, DownloadError } from './interface/artifact-cache.js';
-export { UndoImpossibleError } from './applier.js';
+export { RefusedError, UndoImpossibleError } from './applier.js';

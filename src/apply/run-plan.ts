@@ -5,7 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { DesiredState, Plan, ResumeReason, Step, TransactionReason } from '../model/index.js';
-import { UndoImpossibleError, type Applier, type StepContext } from './applier.js';
+import { RefusedError, UndoImpossibleError, type Applier, type StepContext } from './applier.js';
 import { crashPoint } from './crash-points.js';
 import { Journal, type JournalData } from './journal.js';
 import type { Log } from '../base/log.js';
@@ -42,6 +42,8 @@ export interface ApplyOutcome {
   finalizeErrors: string[];
   /** How many undo errors no retry can fix (interfaces without rollback). */
   permanentUndoErrors?: number;
+  /** A prepare step refused the commit itself (RefusedError): retrying cannot help. */
+  refused?: RefusedError['kind'];
 }
 
 export class NoApplierError extends Error {
@@ -381,7 +383,13 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyOu
     await journal.phase('rolling-back', error);
     await undoAll(journal.current, appliers, journal, ctx, t.outcome, opts.concurrency ?? 4);
     await journal.clear();
-    return { ...t.outcome, status: 'prepare-failed', error, failedStep: prepFail.step.id };
+    return {
+      ...t.outcome,
+      status: 'prepare-failed',
+      error,
+      failedStep: prepFail.step.id,
+      ...(prepFail.err instanceof RefusedError ? { refused: prepFail.err.kind } : {}),
+    };
   }
 
   await journal.phase('stages');

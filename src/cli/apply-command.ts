@@ -48,6 +48,8 @@ export interface ApplyCommandOptions extends RepoOptions, GatewayOptions, Variab
   stateDir: string;
   output: 'human' | 'json';
   quiet?: boolean;
+  /** --artifact-key, repeated. */
+  artifactKey?: string[];
 }
 
 export async function runApply(o: ApplyCommandOptions, io: Io): Promise<number> {
@@ -61,7 +63,8 @@ export async function runApply(o: ApplyCommandOptions, io: Io): Promise<number> 
     await verifySource(source, o, io);
     const desired = await loadDesiredState(source, device, await loadOptions(o));
     if (o.output !== 'json') printWarnings(io, desired.warnings);
-    const appliers = await new Gateway({ ...o, stateDir }, log).appliers(desired, source);
+    const artifactKeys = o.artifactKey?.length ? { artifactKeys: o.artifactKey } : {};
+    const appliers = await new Gateway({ ...o, stateDir, ...artifactKeys }, log).appliers(desired, source);
     const r = await reconcileOnce(desired, { ...appliers, stateDir, log, refreshImages: refreshableImages(desired) });
     if (o.output === 'json')
       io.out(JSON.stringify({ resumed: r.resumed ?? null, plan: r.plan, outcome: r.outcome ?? null }, null, 2) + '\n');

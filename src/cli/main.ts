@@ -47,6 +47,13 @@ function gatewayOptions(cmd: Command): Command {
 function applyOptions(cmd: Command): Command {
   return cmd
     .option(
+      '--artifact-key <file>',
+      'install only Mender artifacts signed with this PEM public key (RSA, ECDSA P-256, Ed25519), as the ' +
+        "agent's trust.artifactKeys; repeat for several",
+      collect,
+      [],
+    )
+    .option(
       '--reboot-command <argv>',
       'how the gateway reboots for NeedsArtifactReboot: Automatic (split on spaces, no shell)',
       DEFAULT_REBOOT_COMMAND.join(' '),

@@ -31,6 +31,7 @@ import { durationMs, parseSize } from '../base/duration.js';
 import { DEFAULT_STATE_DIR } from '../base/state-dir.js';
 import type { Log } from '../base/log.js';
 import type { RepoSource } from '../manifest/index.js';
+import { readArtifactKeys } from '../trust/index.js';
 
 export { DEFAULT_STATE_DIR };
 
@@ -46,6 +47,8 @@ export interface GatewayOptions {
   interfaceStateTimeout?: string[] | Record<string, string>;
   interfaceKillGrace?: string;
   rebootWait?: string;
+  /** PEM public keys artifacts must be signed with (trust.artifactKeys, --artifact-key). */
+  artifactKeys?: string[];
 }
 
 /** `{ "registry.example.com": { username, password } }`, YAML or JSON. */
@@ -149,7 +152,9 @@ export function interfaceApplier(o: GatewayOptions, log: Log): InterfaceApplier 
   const killGraceMs = duration(o.interfaceKillGrace, '--interface-kill-grace');
   const rebootWaitMs = duration(o.rebootWait, '--reboot-wait');
   const reboot = o.rebootCommand?.trim().split(/\s+/).filter(Boolean);
+  const artifactKeys = o.artifactKeys?.length ? readArtifactKeys(o.artifactKeys) : undefined;
   return new InterfaceApplier({
+    ...(artifactKeys ? { artifactKeys } : {}),
     interfacesDirs:
       o.interfacesDir && o.interfacesDir.length > 0 ? o.interfacesDir.map((d) => resolve(d)) : DEFAULT_INTERFACE_DIRS,
     stateDir: resolve(o.stateDir ?? DEFAULT_STATE_DIR),

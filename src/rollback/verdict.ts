@@ -25,7 +25,7 @@ export const MAX_INTERRUPTED_ATTEMPTS = 3;
 /** How one transaction ended, as far as the policy cares. Absent: the plan had no steps. */
 export type TransactionSummary = Pick<
   ApplyOutcome,
-  'status' | 'error' | 'failedStep' | 'ran' | 'undone' | 'undoErrors'
+  'status' | 'error' | 'failedStep' | 'ran' | 'undone' | 'undoErrors' | 'refused'
 >;
 
 /** The result of rolling back to the last good commit (./to-last-good.ts). */
@@ -156,6 +156,15 @@ function afterTransaction(
 ): Decision {
   if (!t || t.status === 'applied') return applied(state, commit, at, t, resumed);
   const s = clone(state);
+  if (t.status === 'prepare-failed' && t.refused) {
+    // Nothing was touched, and the commit itself is at fault (an artifact's signature or sum).
+    const reason = t.error ?? 'refused';
+    markBad(s, { commit, kind: t.refused, reason, at, ...(t.failedStep ? { step: t.failedStep } : {}) });
+    delete s.inProgress;
+    const v: Verdict = { reason: Reason.Rejected, commit, detail: reason, steps: t.ran };
+    recordVerdict(s, v, at);
+    return { state: s, next: { action: 'done' }, verdict: v };
+  }
   if (t.status === 'prepare-failed') {
     delete s.inProgress;
     const detail = t.error ?? '';

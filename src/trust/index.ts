@@ -11,3 +11,4 @@ export {
   type TrustMode,
   type TrustPolicy,
 } from './verify.js';
+export { artifactSignedBy, readArtifactKeys, ArtifactKeyError, type ArtifactKey } from './artifact.js';

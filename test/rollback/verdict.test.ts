@@ -155,6 +155,47 @@ const rows: Row[] = [
     },
   },
   {
+    name: 'an artifact whose signature does not verify: refused before anything ran, recorded as untrusted',
+    state: gateway(inProgress(1)),
+    outcome: {
+      kind: 'transaction',
+      commit: NEW,
+      transaction: txn('prepare-failed', { error: 'R456: not signed', refused: 'untrusted' }),
+    },
+    expect: {
+      next: 'done',
+      verdict: 'rejected',
+      bad: 'untrusted',
+      badReason: /not signed/,
+      applied: GOOD,
+      inProgress: false,
+      history: 'rejected',
+      conditions: { Ready: 'False', Stalled: 'True' },
+    },
+  },
+  {
+    name: 'an artifact whose sha256 never matches the commit: refused, recorded as invalid, not retried',
+    state: gateway(inProgress(1)),
+    outcome: {
+      kind: 'transaction',
+      commit: NEW,
+      transaction: txn('prepare-failed', { error: 'has sha256 x, but the manifest says y', refused: 'invalid' }),
+    },
+    expect: { next: 'done', verdict: 'rejected', bad: 'invalid', history: 'rejected' },
+  },
+  {
+    name: 'untrusted (not signed by a trusted key): recorded as untrusted, nothing touched',
+    state: gateway(),
+    outcome: { kind: 'invalid', commit: NEW, reason: 'commit is not signed', bad: 'untrusted' },
+    expect: { next: 'done', verdict: 'rejected', bad: 'untrusted', applied: GOOD, history: 'rejected' },
+  },
+  {
+    name: 'a rewrite (does not descend from the applied commit): recorded as rewrite, last good unchanged',
+    state: gateway(),
+    outcome: { kind: 'invalid', commit: NEW, reason: 'does not descend', bad: 'rewrite' },
+    expect: { next: 'done', verdict: 'rejected', bad: 'rewrite', applied: GOOD, lastGood: GOOD, history: 'rejected' },
+  },
+  {
     name: 'rejected (does not load): recorded as invalid, nothing touched, stalled until the branch moves',
     state: gateway(),
     outcome: { kind: 'invalid', commit: NEW, reason: 'compose.yaml:3: unknown key' },

@@ -16,11 +16,12 @@ import { statePath } from '../../base/state-dir.js';
 import type { DesiredComponent, ObservedComponent, Step } from '../../model/index.js';
 import type { RepoSource } from '../../manifest/index.js';
 import { crashPoint } from '../crash-points.js';
-import { UndoImpossibleError, type Applier, type StepContext, type StepRecord } from '../applier.js';
+import { RefusedError, UndoImpossibleError, type Applier, type StepContext, type StepRecord } from '../applier.js';
 import type { Log } from '../../base/log.js';
 import { ArtifactCache, DEFAULT_DOWNLOAD, type DownloadOptions } from './artifact-cache.js';
 import { readRecord, writeRecord, type ComponentRecord, type UpdateInFlight } from './component-record.js';
 import { advance, reached, rollbackDone, undoOwed, type UpdateProgress } from './update-progress.js';
+import type { ArtifactKey } from '../../trust/index.js';
 import { invoke, InterfaceError, type InvocationResult } from './invoke.js';
 import { ARTIFACT_HEAD_BYTES, incompatibility, readArtifactHeader } from '../../manifest/mender-artifact.js';
 import {
@@ -101,6 +102,8 @@ export interface InterfaceApplierOptions {
   /** `current_device_type` in the work directory; the desired system's name when not given. */
   deviceType?: string;
   download?: Partial<DownloadOptions>;
+  /** With any, only artifacts whose manifest.sig verifies with one of them are installed. */
+  artifactKeys?: readonly ArtifactKey[];
   log: Log;
 }
 
@@ -413,7 +416,12 @@ export class InterfaceApplier implements Applier {
       },
       true,
     );
-    const unpackedInfo = await unpackArtifact(artifactPath, join(dirs.work, 'header'), dirs.payload);
+    const unpackedInfo = await unpackArtifact(artifactPath, join(dirs.work, 'header'), dirs.payload, {
+      ...(this.opts.artifactKeys ? { verifyKeys: this.opts.artifactKeys } : {}),
+    }).catch((err: unknown) => {
+      if (err instanceof RefusedError) throw new RefusedError(err.kind, `${key} (${c.version}): ${err.message}`);
+      throw err;
+    });
     await writeFile(join(dirs.work, 'header', 'artifact_name'), `${unpackedInfo.name}\n`);
     await writeFile(join(dirs.work, 'header', 'artifact_group'), `${unpackedInfo.group}\n`);
     await writeFile(join(dirs.work, 'header', 'payload_type'), `${unpackedInfo.payloadType}\n`);

@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileAtomic } from '../../base/atomic-write.js';
 import type { Log } from '../../base/log.js';
+import { RefusedError } from '../applier.js';
 
 export class DownloadError extends Error {
   override name = 'DownloadError';
@@ -104,7 +105,7 @@ export class ArtifactCache {
   async fromBytes(bytes: Uint8Array, what: string, expected?: string): Promise<{ path: string; sha256: string }> {
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     if (expected !== undefined && expected !== sha256)
-      throw new DownloadError(`${what} has sha256 ${sha256}, but the manifest says ${expected}`, false);
+      throw new RefusedError('invalid', `${what} has sha256 ${sha256}, but the manifest says ${expected}`);
     const path = await this.once(sha256, async () => {
       const cached = await this.hit(sha256);
       if (cached) return cached;
@@ -145,9 +146,10 @@ export class ArtifactCache {
       const actual = await sha256File(part);
       if (actual !== sha256) {
         await rm(part, { force: true });
-        throw new DownloadError(
-          `${shown} has sha256 ${actual}, but the manifest says ${sha256}; nothing was installed`,
-          false,
+        throw new RefusedError(
+          'invalid',
+          `${shown} has sha256 ${actual}, but the manifest says ${sha256}; nothing was installed, and the ` +
+            'commit is refused (fix the sha256, e.g. with "rollgate artifacts lock", or the artifact, and push)',
         );
       }
       await rename(part, this.pathOf(sha256));

@@ -10,6 +10,8 @@ import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
+import { artifactSignedBy, type ArtifactKey } from '../../trust/index.js';
+import { RefusedError } from '../applier.js';
 
 export interface UnpackedArtifact {
   name: string;
@@ -91,7 +93,30 @@ export async function unpackArtifact(
   artifactPath: string,
   headerDir: string,
   payloadDir: string,
+  opts: { verifyKeys?: readonly ArtifactKey[] } = {},
 ): Promise<UnpackedArtifact> {
+  const keys = opts.verifyKeys ?? [];
+  let manifest: Buffer | undefined;
+  let signature: string | undefined;
+  let verified = keys.length === 0;
+  /** With verification keys, nothing past the manifest is read before its signature verifies. */
+  const verifySignature = () => {
+    if (verified) return;
+    if (!manifest) throw new ArtifactFormatError('artifact has no manifest');
+    if (signature === undefined)
+      throw new RefusedError(
+        'untrusted',
+        'the artifact is not signed, and this gateway installs only artifacts signed by one of its artifact ' +
+          'keys (sign it with "mender-artifact sign -k <private key>")',
+      );
+    if (!artifactSignedBy(manifest, signature, keys))
+      throw new RefusedError(
+        'untrusted',
+        `the artifact's signature (manifest.sig) does not verify with the artifact key` +
+          `${keys.length === 1 ? '' : 's'} of this gateway (${keys.map((k) => k.file).join(', ')})`,
+      );
+    verified = true;
+  };
   await mkdir(headerDir, { recursive: true });
   await mkdir(payloadDir, { recursive: true });
   let sums: Map<string, string> | undefined;
@@ -120,7 +145,9 @@ export async function unpackArtifact(
   await eachEntry(createReadStream(artifactPath), async (header, body) => {
     const name = header.name;
     if (name === 'version') {
-      const v = JSON.parse((await collect(body, 4096, 'version')).toString('utf8')) as {
+      const bytes = await collect(body, 4096, 'version');
+      seen.set('version', createHash('sha256').update(bytes).digest('hex'));
+      const v = JSON.parse(bytes.toString('utf8')) as {
         format?: string;
         version?: number;
       };
@@ -132,13 +159,18 @@ export async function unpackArtifact(
     }
     if (name === 'manifest') {
       sums = new Map();
-      for (const line of (await collect(body, 1 << 20, 'manifest')).toString('utf8').split('\n')) {
+      manifest = await collect(body, 1 << 20, 'manifest');
+      for (const line of manifest.toString('utf8').split('\n')) {
         const m = /^([0-9a-f]{64})\s+(\S.*)$/.exec(line.trim());
         if (m) sums.set(m[2]!, m[1]!);
       }
       return;
     }
-    if (name === 'manifest.sig') return;
+    if (name === 'manifest.sig') {
+      signature = (await collect(body, 64 * 1024, 'manifest.sig')).toString('latin1');
+      return;
+    }
+    verifySignature();
     if (name.startsWith('header.tar')) {
       const raw = await collect(body.pipe(hashed(name)), 16 << 20, name);
       await eachEntry(Readable.from([raw]).pipe(decompressor(name)), async (h, b) => {
@@ -175,6 +207,7 @@ export async function unpackArtifact(
   });
 
   if (!sums) throw new ArtifactFormatError('artifact has no manifest');
+  verifySignature();
   if (!info) throw new ArtifactFormatError('artifact has no header');
   for (const [name, actual] of seen) {
     const want = sums.get(name);
