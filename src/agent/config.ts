@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Ajv } from 'ajv';
 import { validateCronExpression } from 'cron';
-import { formatProblem, type Problem } from '../manifest/index.js';
+import { formatProblem, type GatewayPolicy, type Problem } from '../manifest/index.js';
 import { Problems } from '../manifest/problems.js';
 import { validateSchema } from '../manifest/schema.js';
 import { parseYamlFile } from '../manifest/yaml-file.js';
@@ -21,6 +21,8 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export interface AgentConfig {
   repo: { url: string; ref: string; tokenFile?: string; basicAuthFile?: string; timeout: string };
   trust: { keys?: string[]; mode: 'head' | 'tag'; allowRewrite: boolean; artifactKeys?: string[] };
+  /** What this gateway allows the fleet repo to ask for (src/manifest/policy.ts). */
+  policy: GatewayPolicy;
   gateway: { id: string; labels: Record<string, string>; variablesFile?: string };
   stateDir: string;
   schedule: { interval: string; cron?: string; jitter: string; watch: boolean; driftCheck: string; retry: string };
@@ -298,4 +300,31 @@ export async function loadAgentConfig(o: LoadOptions): Promise<LoadedConfig> {
       );
   }
   return { config, sources, ...(fileRead ? { file: fileRead } : {}) };
+}
+
+/**
+ * A gateway policy from a file, for `rollgate validate/diff/apply --policy-file`: the agent's
+ * configuration file (its `policy:` is used) or a file holding just the policy map. Checked
+ * against the configuration schema's `policy`, with errors naming the file.
+ */
+export async function readPolicyFile(file: string): Promise<GatewayPolicy> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message;
+    throw new ConfigError(`cannot read the policy file ${file}: ${why}`);
+  }
+  const problems = new Problems();
+  const y = parseYamlFile(file, new TextEncoder().encode(text), problems);
+  if (!y) throw new ConfigError(problems.list.map((p: Problem) => formatProblem(p)).join('\n'));
+  const doc = y.value as Record<string, unknown> | null;
+  const policy = doc && typeof doc === 'object' && 'policy' in doc ? doc['policy'] : doc;
+  const validate = ajv.compile(SCHEMA.properties['policy'] as object);
+  if (!validate(policy ?? {}))
+    throw new ConfigError(
+      `${file}: not a gateway policy: ` +
+        (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`.trim()).join('; '),
+    );
+  return (policy ?? {}) as GatewayPolicy;
 }

@@ -77,7 +77,7 @@ export function lifecyclePorts(o: {
     load: async (commit) => {
       const repo = new GitObjectSource(source.gitdir, commit);
       const variables = cfg.gateway.variablesFile ? await readVariables([cfg.gateway.variablesFile]) : {};
-      const desired = await loadDesiredState(repo, identity, { variables });
+      const desired = await loadDesiredState(repo, identity, { variables, policy: cfg.policy });
       for (const w of desired.warnings ?? []) log.warn({ commit: commit.slice(0, 12) }, w);
       return { desired, repo };
     },

@@ -10,8 +10,10 @@ import {
   FleetRepoError,
   formatProblem,
   type Problem,
+  type LoadOptions,
   type RepoSource,
 } from '../manifest/index.js';
+import { readPolicyFile } from '../agent/config.js';
 import { checkCommit, readTrustedKeys } from '../trust/index.js';
 import { SyncError, type GitAuth } from '../sync/index.js';
 import { silentLog } from '../base/log.js';
@@ -76,7 +78,11 @@ export async function verifySource(source: RepoSource, o: RepoOptions, io: Io): 
 /** Errors that users cause get their own message and exit 1; anything else is a bug and rethrown. */
 export function reportError(err: unknown, io: Io): number {
   if (err instanceof FleetRepoError) {
-    io.err(`error: the fleet repo is invalid; nothing was planned\n`);
+    io.err(
+      err.forbidden
+        ? "error: the commit asks for more than the gateway's policy allows; nothing was planned\n"
+        : 'error: the fleet repo is invalid; nothing was planned\n',
+    );
     for (const p of err.problems) io.err(`  ${formatProblem(p)}\n`);
     return EXIT_ERROR;
   }
@@ -94,10 +100,15 @@ export function reportError(err: unknown, io: Io): number {
 export interface VariableOptions {
   var?: string[];
   varFile?: string[];
+  /** --policy-file: check the commit against a gateway's policy. */
+  policyFile?: string;
 }
 
-export async function loadOptions(o: VariableOptions): Promise<{ variables: Record<string, string> }> {
-  return { variables: await readVariables(o.varFile ?? [], o.var ?? []) };
+export async function loadOptions(o: VariableOptions): Promise<LoadOptions> {
+  return {
+    variables: await readVariables(o.varFile ?? [], o.var ?? []),
+    ...(o.policyFile ? { policy: await readPolicyFile(o.policyFile) } : {}),
+  };
 }
 
 export function printWarnings(io: Io, warnings: readonly string[] | undefined): void {

@@ -122,6 +122,11 @@ function variableOptions(cmd: Command): Command {
       [],
     )
     .option(
+      '--policy-file <file>',
+      "check the commit against a gateway's policy: the agent's configuration file (its policy:) or a file " +
+        'of just the policy map; what it forbids is a problem naming the rule and the file:line',
+    )
+    .option(
       '--var-file <file>',
       "a file of KEY=value lines (the .env format), as the agent's gateway.variablesFile; --var wins over it " +
         '(repeat for several)',

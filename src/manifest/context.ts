@@ -1,6 +1,7 @@
 // What every file loader shares: the source, the problem list, and reading a file named by
 // another file with the error placed where the name was written.
 
+import type { GatewayPolicy } from './policy.js';
 import type { Problems } from './problems.js';
 import { RepoPathError, resolveRepoPath, type RepoFile, type RepoSource } from './source.js';
 import { parseYamlFile, problemAt, type PathSeg, type YamlFile } from './yaml-file.js';
@@ -17,10 +18,17 @@ export class LoadContext {
   constructor(
     readonly source: RepoSource,
     readonly problems: Problems,
+    /** The gateway's policy, when one is checked while loading. */
+    readonly policy?: GatewayPolicy,
   ) {}
 
   at(at: At, message: string, which: 'key' | 'value' = 'value'): void {
     problemAt(this.problems, at.y, at.path, message, which);
+  }
+
+  /** What the file asks for at `at` breaks the gateway's policy `rule`. */
+  breach(at: At, rule: string, message: string): void {
+    problemAt(this.problems, at.y, at.path, `forbidden by this gateway's ${rule}: ${message}`, 'value', rule);
   }
 
   /** Resolves `rel` against the file at `at`; reports and returns undefined when it escapes. */

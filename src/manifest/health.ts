@@ -4,6 +4,7 @@ import type { DesiredApp, HealthCheck, HealthSpec } from '../model/index.js';
 import type { LoadContext } from './context.js';
 import { parseDuration } from '../base/duration.js';
 import type { YamlFile } from './yaml-file.js';
+import { commandBreach } from './policy.js';
 
 export const HEALTH_DEFAULTS = {
   windowMs: 60_000,
@@ -79,6 +80,8 @@ export function loadHealth(ctx: LoadContext, y: YamlFile, apps: DesiredApp[]): H
     } else if (c.tcp) {
       checks.push({ ...base, kind: 'tcp', host: c.tcp.host ?? '127.0.0.1', port: c.tcp.port });
     } else if (c.command) {
+      const breach = ctx.policy ? commandBreach(c.command.argv, ctx.policy) : undefined;
+      if (breach) ctx.breach({ y, path: ['checks', i, 'command', 'argv'] }, 'policy.healthCommands', breach);
       checks.push({ ...base, kind: 'command', argv: c.command.argv });
     } else if (c.container) {
       const { app, service } = c.container;

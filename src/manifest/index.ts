@@ -7,3 +7,11 @@ export { parseEnvFile } from './compose/index.js';
 export { artifactsToLock, type LockNeeds } from './artifact-lock.js';
 export { ARTIFACT_LOCK_FILE } from './fleet.js';
 export { readArtifactHeader } from './mender-artifact.js';
+export {
+  commandBreach,
+  interfaceBreach,
+  registryOf,
+  serviceBreaches,
+  type Breach,
+  type GatewayPolicy,
+} from './policy.js';

@@ -8,6 +8,7 @@ import { dotEnv, loadComposeApp, type ServiceOverrides } from './compose/index.j
 import { LoadContext, type At } from './context.js';
 import { exampleIdentity, findTarget, FLEET_FILE, type FleetDoc } from './fleet.js';
 import { emptyHealth, loadHealth } from './health.js';
+import type { GatewayPolicy } from './policy.js';
 import { artifactDirs, loadComponents, type ComponentOverrides } from './mender.js';
 import { FleetRepoError, formatProblem, Problems, type Problem } from './problems.js';
 import type { RepoSource } from './source.js';
@@ -41,6 +42,8 @@ export interface LoadOptions {
    * Compose files, over the fleet target's `variables:` and the `.env` beside each Compose file.
    */
   variables?: Record<string, string>;
+  /** The gateway's policy: what the commit asks for beyond it is a problem naming the rule. */
+  policy?: GatewayPolicy;
 }
 
 async function loadSystem(
@@ -185,7 +188,7 @@ export async function loadDesiredState(
   opts: LoadOptions = {},
 ): Promise<DesiredState> {
   const problems = new Problems();
-  const ctx = new LoadContext(source, problems);
+  const ctx = new LoadContext(source, problems, opts.policy);
   const fleetY = await loadFleet(ctx);
   problems.bail();
   const fleet = fleetY!.value as FleetDoc;
@@ -234,7 +237,7 @@ export async function validateFleetRepo(
     // A context per target: each one sees its files' problems itself (duplicates are merged below).
     const desired =
       t.system in fleet.systems
-        ? await loadSystem(new LoadContext(source, problems), fleetY, i, device, opts)
+        ? await loadSystem(new LoadContext(source, problems, opts.policy), fleetY, i, device, opts)
         : undefined;
     targets.push({ target: t.name, system: t.system, device, ...(desired ? { desired } : {}) });
   }

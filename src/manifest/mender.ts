@@ -7,6 +7,7 @@ import type { At, LoadContext } from './context.js';
 import { validateSchema } from './schema.js';
 import { sha256Hex } from './canonical.js';
 import { ARTIFACT_LOCK_FILE } from './fleet.js';
+import { interfaceBreach } from './policy.js';
 import {
   ARTIFACT_HEAD_BYTES,
   incompatibility,
@@ -270,9 +271,13 @@ async function resolveArtifact(
 }
 
 function checkInterface(ctx: LoadContext, at: At, name: string): boolean {
-  if (INTERFACE_NAME.test(name)) return true;
-  ctx.at(at, `interface name "${name}" must be a plain file name (letters, digits, . _ + -)`);
-  return false;
+  if (!INTERFACE_NAME.test(name)) {
+    ctx.at(at, `interface name "${name}" must be a plain file name (letters, digits, . _ + -)`);
+    return false;
+  }
+  const breach = ctx.policy ? interfaceBreach({ interface: name }, ctx.policy) : undefined;
+  if (breach) ctx.breach(at, 'policy.interfaces', breach);
+  return true;
 }
 
 /** Loads the components of a system; reports problems into ctx and skips broken entries. */

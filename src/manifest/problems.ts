@@ -6,6 +6,8 @@ export interface Problem {
   line?: number;
   column?: number;
   message: string;
+  /** Set when the gateway's policy forbids what the file asks for: the policy key. */
+  rule?: string;
 }
 
 export function formatProblem(p: Problem): string {
@@ -23,6 +25,11 @@ export class FleetRepoError extends Error {
     );
     this.name = 'FleetRepoError';
     this.problems = problems;
+  }
+
+  /** Every problem is a breach of the gateway's policy (the repo is otherwise fine). */
+  get forbidden(): boolean {
+    return this.problems.length > 0 && this.problems.every((p) => p.rule !== undefined);
   }
 }
 

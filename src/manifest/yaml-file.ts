@@ -105,7 +105,8 @@ export function problemAt(
   path: readonly PathSeg[],
   message: string,
   which: 'key' | 'value' = 'value',
+  rule?: string,
 ): void {
   const pos = positionOf(y, path, which);
-  problems.add({ file: y.file, line: pos.line, column: pos.column, message });
+  problems.add({ file: y.file, line: pos.line, column: pos.column, message, ...(rule ? { rule } : {}) });
 }

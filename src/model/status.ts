@@ -50,6 +50,8 @@ export const Reason = {
   Untrusted: 'untrusted',
   /** It does not descend from the applied commit: a force-push or a downgrade. */
   Rewrite: 'rewrite',
+  /** It asks for more than the gateway's policy allows. */
+  Forbidden: 'forbidden',
 
   // ---- what resuming an interrupted transaction did
   /** Nothing had started; nothing to put back. */
@@ -100,7 +102,14 @@ export type VerdictReason = Extract<
 /** Why a commit was recorded as bad. */
 export type BadReason = Extract<
   Reason,
-  'invalid' | 'apply-failed' | 'health-failed' | 'rollback-incomplete' | 'interrupted' | 'untrusted' | 'rewrite'
+  | 'invalid'
+  | 'apply-failed'
+  | 'health-failed'
+  | 'rollback-incomplete'
+  | 'interrupted'
+  | 'untrusted'
+  | 'rewrite'
+  | 'forbidden'
 >;
 
 /** How one transaction ended. */

@@ -201,7 +201,10 @@ export class CommitLifecycle {
     try {
       loaded = await this.p.load(commit);
     } catch (err) {
-      if (err instanceof FleetRepoError) return (await this.decide({ kind: 'invalid', commit, reason: err.message }))!;
+      if (err instanceof FleetRepoError) {
+        const bad = err.forbidden ? ('forbidden' as const) : ('invalid' as const);
+        return (await this.decide({ kind: 'invalid', commit, reason: err.message, bad }))!;
+      }
       this.p.log.error({ commit, err: message(err) }, `cannot load commit ${short(commit)}: ${message(err)}`);
       return this.error(commit, message(err));
     }

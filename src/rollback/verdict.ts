@@ -42,7 +42,12 @@ export interface RollbackSummary {
 
 export type Outcome =
   /** The commit does not load, no plan reaches it, or it is not trusted (`bad` says which). */
-  | { kind: 'invalid'; commit: string; reason: string; bad?: Extract<BadReason, 'invalid' | 'untrusted' | 'rewrite'> }
+  | {
+      kind: 'invalid';
+      commit: string;
+      reason: string;
+      bad?: Extract<BadReason, 'invalid' | 'untrusted' | 'rewrite' | 'forbidden'>;
+    }
   /** The transaction of a commit ended (or had nothing to do: `transaction` absent). */
   | { kind: 'transaction'; commit: string; transaction?: TransactionSummary; resumed?: boolean }
   /** The transaction failed; recorded before anything is undone. */

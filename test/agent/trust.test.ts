@@ -2,7 +2,8 @@
 // with trusted keys applies only commits signed by them (OpenPGP or SSH, made by git with real
 // gpg and ssh-keygen keys), refuses a force-push that moves the gateway back, proves descent by
 // fetching history when several commits arrive at once, and in tag mode applies an unsigned
-// commit that carries a signed tag. Nothing is touched on a refused commit.
+// commit that carries a signed tag, and refuses what the gateway's policy forbids. Nothing is
+// touched on a refused commit.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -132,6 +133,24 @@ describe(
       lab.git('push', '-q', 'origin', 'release-1');
       lab.push();
       await agent.until('the tagged commit applied', (x) => x.lastGood?.commit === tagged);
+      lab.expectSettled('v1');
+    });
+
+    test("policy: the agent refuses a commit that uses an interface the gateway's policy does not allow", async () => {
+      await agent!.stop();
+      agent = lab.agent({}, ['--interval', '1s', '--policy-interface', 'gateway-rootfs']);
+      lab.write('v3', true);
+      const c = lab.commit('system v3, rtos interface not allowed here', gpgKey);
+      lab.clearCalls();
+      lab.push();
+      const s = await agent.until('the forbidden commit refused', (x) => x.bad.some((b) => b.commit === c));
+      const rec = s.bad.find((b) => b.commit === c)!;
+      assert.equal(rec.kind, 'forbidden');
+      assert.match(
+        rec.reason,
+        /manifest\.yaml:\d+:\d+: forbidden by this gateway's policy\.interfaces: interface rtos/,
+      );
+      assert.deepEqual(installs(), []);
       lab.expectSettled('v1');
     });
   },

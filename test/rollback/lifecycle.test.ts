@@ -17,6 +17,7 @@ const GOOD = 'a'.repeat(40);
 const NEW = 'b'.repeat(40);
 const BROKEN = 'd'.repeat(40);
 const UNSIGNED = 'e'.repeat(40);
+const PRIVILEGED = 'f'.repeat(40);
 
 class MemoryStore {
   writes = 0;
@@ -48,6 +49,12 @@ function lab(state: Partial<AgentState> = {}, opts: { healthy?: boolean; applier
       if (commit === BROKEN)
         return Promise.reject(
           new FleetRepoError([{ file: 'rollgate.yaml', line: 3, message: 'unknown key "sytems"' }]),
+        );
+      if (commit === PRIVILEGED)
+        return Promise.reject(
+          new FleetRepoError([
+            { file: 'app/compose.yaml', line: 9, message: 'privileged', rule: 'policy.allowPrivileged' },
+          ]),
         );
       const d: DesiredState = { ...desired([], []), source: { commit } };
       return Promise.resolve({ desired: d, repo: new DirectorySource(stateDir) });
@@ -108,6 +115,15 @@ describe('the commit lifecycle, in memory', () => {
     assert.equal(l.store.current.bad[0]?.kind, 'invalid');
     assert.equal(l.store.current.applied?.commit, GOOD);
     assert.deepEqual(l.pins, []);
+  });
+
+  test("a commit that asks for more than the gateway's policy allows is rejected as forbidden", async () => {
+    const l = lab({ applied: { commit: GOOD, at: 'x' }, lastGood: { commit: GOOD, at: 'x' } });
+    const v = await l.lifecycle.applyCommit(PRIVILEGED);
+    assert.equal(v.reason, 'rejected');
+    assert.match(v.detail ?? '', /app\/compose\.yaml:9:1: privileged/);
+    assert.equal(l.store.current.bad[0]?.kind, 'forbidden');
+    assert.equal(l.appliers(), 0);
   });
 
   test('an untrusted commit is rejected before it is loaded, recorded as bad with kind untrusted', async () => {

@@ -17,6 +17,7 @@ import { DEPLOY_KEYS, nearestKey, SERVICE_KEYS, type KeyRule } from './keys.js';
 import { fileMounts, serviceVolumes, type MountScope } from './mounts.js';
 import { splitCommand } from './env-file.js';
 import { isMap, parseComposeDuration, Reader } from './values.js';
+import { serviceBreaches } from '../policy.js';
 
 /** Labels rollgate puts on what it manages; a compose file may not set them. */
 export const RESERVED_LABEL_PREFIX = 'io.rollgate.';
@@ -668,5 +669,8 @@ export async function loadService(r: Reader, name: string, scope: ServiceScope):
     ...opt(listOpt('volumes_from'), (v) => ({ volumesFrom: v })),
   };
   const pullPolicy = parsePullPolicy(r);
+  if (r.ctx.policy)
+    for (const b of serviceBreaches(config, r.ctx.policy))
+      r.ctx.breach(r.has(String(b.key[0])) ? r.here(...b.key) : r.here(), b.rule, `service "${name}": ${b.message}`);
   return { config, links, ...(updateOrder ? { updateOrder } : {}), ...(pullPolicy ? { pullPolicy } : {}) };
 }

@@ -1,0 +1,170 @@
+// The gateway's policy, checked while a commit loads: a real Compose file (Home Assistant's
+// stack, unchanged) under a locked-down policy is refused with one problem per breach, each at
+// the file:line that asked for it and naming the rule; with no policy it loads as before.
+
+import assert from 'node:assert/strict';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import {
+  DirectorySource,
+  FleetRepoError,
+  loadDesiredState,
+  registryOf,
+  type GatewayPolicy,
+  type Problem,
+} from '../../src/manifest/index.js';
+import { rollgate } from '../helpers/cli.js';
+import { ExampleCopy } from '../helpers/example-copy.js';
+import { cleanup, projectRoot, tempDir } from '../helpers/fixtures.js';
+
+const HA = join(projectRoot, 'test/fixtures/compose-real/home-assistant');
+const device = { id: 'gw', labels: {} };
+
+describe('gateway policy', () => {
+  const root = tempDir('rollgate-policy-');
+  after(() => cleanup(root));
+
+  const repo = join(root, 'ha');
+  cpSync(HA, join(repo, 'app'), { recursive: true });
+  writeFileSync(
+    join(repo, 'rollgate.yaml'),
+    'apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  s:\n    apps:\n      ha: app/docker-compose.yml\n' +
+      'targets:\n  - name: all\n    match: { any: true }\n    system: s\n',
+  );
+  const compose = readFileSync(join(HA, 'docker-compose.yml'), 'utf8').split('\n');
+  /** The 1-based line of the n-th line containing `text`. */
+  const lineOf = (text: string, n = 1) => compose.map((l, i) => (l.includes(text) ? i + 1 : 0)).filter(Boolean)[n - 1];
+
+  const refused = async (policy: GatewayPolicy): Promise<Problem[]> => {
+    const err = await loadDesiredState(new DirectorySource(repo), device, { policy }).then(
+      () => assert.fail('loaded'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof FleetRepoError, String(err));
+    assert.equal(err.forbidden, true, 'every problem is a policy breach');
+    return err.problems;
+  };
+
+  test('with no policy, the real file loads (the default stays permissive)', async () => {
+    const d = await loadDesiredState(new DirectorySource(repo), device);
+    assert.equal(d.apps[0]?.services.length, 6);
+  });
+
+  test('locked down: every breach is a problem at its file:line, naming the rule', async () => {
+    const ps = await refused({
+      allowPrivileged: false,
+      allowHostNetwork: false,
+      devices: [],
+      registries: ['ghcr.io', 'docker.io'],
+    });
+    const at = (rule: string) => ps.filter((p) => p.rule === rule).map((p) => p.line);
+    assert.deepEqual(at('policy.allowPrivileged'), [lineOf('privileged: true')]);
+    assert.deepEqual(at('policy.allowHostNetwork').sort(), [
+      lineOf('network_mode: host'),
+      lineOf('network_mode: host', 2),
+    ]);
+    assert.deepEqual(at('policy.devices'), [lineOf('/dev/ttyUSB0')]);
+    assert.deepEqual(at('policy.registries'), [lineOf('image: lscr.io')]);
+    assert.equal(ps.length, 5);
+    for (const p of ps) {
+      assert.equal(p.file, 'app/docker-compose.yml');
+      assert.match(p.message, /^forbidden by this gateway's policy\.\w+: service "[\w-]+": /);
+    }
+    assert.match(
+      ps.find((p) => p.rule === 'policy.registries')!.message,
+      /lscr\.io.*pulls only from ghcr\.io, docker\.io/,
+    );
+  });
+
+  test('allow-lists: a device under an allowed prefix passes; relative binds are data directories', async () => {
+    const ps = await refused({ devices: ['/dev/ttyUSB'], bindPaths: ['/srv'], digestsOnly: true });
+    assert.equal(ps.filter((p) => p.rule === 'policy.devices').length, 0);
+    // Every image of the stack is a tag, not a digest.
+    assert.equal(ps.filter((p) => p.rule === 'policy.digestsOnly').length, 6);
+    // Its binds are relative paths of the repo: data directories in the state directory, always allowed.
+    assert.equal(ps.filter((p) => p.rule === 'policy.bindPaths').length, 0);
+  });
+
+  test('bind paths: a real exporter stack mounting / and /sys is refused outside /var/lib/docker', async () => {
+    const dir = join(root, 'exporters');
+    const src = join(projectRoot, 'test/fixtures/compose-real/dockprom-exporters');
+    cpSync(src, join(dir, 'app'), { recursive: true });
+    writeFileSync(
+      join(dir, 'rollgate.yaml'),
+      'apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  s:\n    apps:\n      mon: app/docker-compose.exporters.yml\n' +
+        'targets:\n  - name: all\n    match: { any: true }\n    system: s\n',
+    );
+    const err = await loadDesiredState(new DirectorySource(dir), device, {
+      policy: { bindPaths: ['/var/lib/docker', '/proc'] },
+    }).then(
+      () => assert.fail('loaded'),
+      (e: unknown) => e as FleetRepoError,
+    );
+    const text = readFileSync(join(src, 'docker-compose.exporters.yml'), 'utf8').split('\n');
+    const refusedSources = err.problems.map((p) => /bind mount of (\S+) /.exec(p.message)?.[1]).sort();
+    // /proc and /var/lib/docker/ are allowed; /, /sys, /var/run and /cgroup are not (twice / and /sys).
+    assert.deepEqual(refusedSources, ['/', '/', '/cgroup', '/sys', '/sys', '/var/run']);
+    for (const p of err.problems) {
+      assert.equal(p.rule, 'policy.bindPaths');
+      const src = /bind mount of (\S+) /.exec(p.message)![1]!;
+      assert.ok(text[p.line! - 1]!.includes(`${src}:`), `line ${p.line} is the mount of ${src}: ${text[p.line! - 1]}`);
+    }
+  });
+
+  test('health command checks and interfaces: forbidden at the health file and the manifest', async () => {
+    const ex = new ExampleCopy();
+    try {
+      ex.write(
+        'systems/gateway/health.yaml',
+        ex.read('systems/gateway/health.yaml') + '  - name: uptime\n    command: { argv: [/bin/sh, -c, "uptime"] }\n',
+      );
+      const err = await loadDesiredState(
+        new DirectorySource(ex.dir),
+        { id: 'gw-0001', labels: { role: 'gateway' } },
+        {
+          policy: { healthCommands: ['curl'], interfaces: ['gateway-rootfs'] },
+        },
+      ).then(
+        () => assert.fail('loaded'),
+        (e: unknown) => e as FleetRepoError,
+      );
+      const rules = err.problems.map((p) => `${p.file} ${p.rule}`).sort();
+      assert.deepEqual(rules, [
+        'systems/gateway/health.yaml policy.healthCommands',
+        'systems/gateway/manifest.yaml policy.interfaces',
+      ]);
+      assert.match(err.message, /command \/bin\/sh is not allowed \(policy\.healthCommands: curl\)/);
+      assert.match(err.message, /interface rtos is not allowed/);
+    } finally {
+      cleanup(ex.dir);
+    }
+  });
+
+  test('rollgate validate --policy-file: the fleet repo CI checks what a gateway allows', async () => {
+    const policyFile = join(root, 'config.yaml');
+    writeFileSync(policyFile, 'repo: { url: x }\npolicy:\n  allowPrivileged: false\n');
+    const r = await rollgate('validate', '--repo', repo, '--policy-file', policyFile);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.out + r.err,
+      /app\/docker-compose\.yml:\d+:\d+: forbidden by this gateway's policy\.allowPrivileged/,
+    );
+    writeFileSync(policyFile, 'policy:\n  allowPrivileged: nope\n');
+    const bad = await rollgate('validate', '--repo', repo, '--policy-file', policyFile);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /config\.yaml: not a gateway policy: \/allowPrivileged must be boolean/);
+  });
+
+  test('registries as Docker resolves them', () => {
+    const rows: [string, string][] = [
+      ['nginx', 'docker.io'],
+      ['library/nginx:1', 'docker.io'],
+      ['grafana/grafana', 'docker.io'],
+      ['ghcr.io/home-assistant/home-assistant:stable', 'ghcr.io'],
+      ['127.0.0.1:5000/app@sha256:' + 'a'.repeat(64), '127.0.0.1:5000'],
+      ['localhost/x', 'localhost'],
+    ];
+    for (const [image, registry] of rows) assert.equal(registryOf(image), registry, image);
+  });
+});
