@@ -39,7 +39,16 @@ export async function observeGateway(
   const parts = [a.docker ? `Docker Engine at unix://${a.docker.engine.socketPath}` : 'no Docker Engine'];
   if (a.interfaces) parts.push('update interfaces');
   const observed = emptyObservedState(`live gateway (${parts.join(', ')})`);
-  if (a.docker) Object.assign(observed, await a.docker.observe());
+  if (a.docker) {
+    const { foreign, ...docker } = await a.docker.observe();
+    Object.assign(observed, docker);
+    for (const f of foreign)
+      log.warn(
+        { app: f.app, owner: f.owner },
+        `app ${f.app} on this Engine belongs to another rollgate instance (state directory owner ${f.owner}); ` +
+          'it is reported, never touched',
+      );
+  }
   if (a.docker && desired) {
     // service_healthy on a service whose healthcheck must come from its image: read it now, so a
     // dependency that can never be healthy is refused before anything runs.

@@ -24,6 +24,8 @@ export const STATE_DIR_ENTRIES = {
   files: 'files',
   /** Data directories of relative bind mounts the repo does not hold. */
   data: 'data',
+  /** This state directory's identity: the owner label of every Docker object its agent creates. */
+  owner: 'owner',
 } as const;
 
 export type StateDirEntry = keyof typeof STATE_DIR_ENTRIES;

@@ -255,7 +255,8 @@ gatewayOptions(
     .command('observe')
     .summary('show what rollgate manages on this gateway, or save it for offline diffs')
     .description(
-      'Reads the live gateway (containers, networks and volumes that carry rollgate labels, the images present, ' +
+      'Reads the live gateway (containers, networks and volumes that carry rollgate labels and this state ' +
+        "directory's owner id, the images present, " +
         'and the device components rollgate has records of in --state-dir, each asked for its Identity, ' +
         'Provides and Inventory through its interface) without changing anything. --save writes the observation ' +
         'to a file that "rollgate diff --against file:<path>" reads anywhere.',

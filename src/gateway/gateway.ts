@@ -3,6 +3,8 @@
 // Its appliers are built once (the Engine pinged and the credentials read once, when first
 // needed) and bound to a fleet repo per commit without changing them.
 
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parse } from 'yaml';
@@ -28,7 +30,8 @@ import {
 import type { DesiredState, ObservedState } from '../model/index.js';
 import { parseEnvFile } from '../manifest/index.js';
 import { durationMs, parseSize } from '../base/duration.js';
-import { DEFAULT_STATE_DIR } from '../base/state-dir.js';
+import { DEFAULT_STATE_DIR, statePath } from '../base/state-dir.js';
+import { writeFileAtomic } from '../base/atomic-write.js';
 import type { Log } from '../base/log.js';
 import type { RepoSource } from '../manifest/index.js';
 import { readArtifactKeys } from '../trust/index.js';
@@ -75,14 +78,44 @@ export async function readRegistryAuth(file: string): Promise<RegistryAuth> {
   return out;
 }
 
+/**
+ * The identity of a state directory, made on first use: a random id in `<stateDir>/owner`. The
+ * Docker objects its agent creates carry it, so two state directories on one Engine never touch
+ * each other's apps. Undefined for a state directory that does not exist or cannot be written
+ * (a read-only `diff` or `observe`, which then sees every rollgate app).
+ */
+export async function ownerOf(stateDir: string): Promise<string | undefined> {
+  const file = statePath(stateDir, 'owner');
+  try {
+    const id = (await readFile(file, 'utf8')).trim();
+    if (/^[0-9a-f-]{36}$/.test(id)) return id;
+    throw new Error(`${file} does not hold an owner id (a UUID); it was changed outside rollgate`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  if (!existsSync(stateDir)) return undefined;
+  const id = randomUUID();
+  try {
+    await writeFileAtomic(file, `${id}\n`);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') return undefined;
+    throw err;
+  }
+  return id;
+}
+
 export async function dockerApplier(o: GatewayOptions, log: Log): Promise<DockerApplier> {
   const engine = new Engine({ socketPath: socketFromHost(o.dockerHost ?? process.env['DOCKER_HOST']) });
   await engine.ping();
   const registryAuth = o.registryAuthFile ? await readRegistryAuth(o.registryAuthFile) : undefined;
   log.debug({ socket: engine.socketPath }, 'Docker Engine reachable');
+  const stateDir = resolve(o.stateDir ?? DEFAULT_STATE_DIR);
+  const owner = await ownerOf(stateDir);
   return new DockerApplier(engine, {
     ...(registryAuth ? { registryAuth } : {}),
-    paths: hostPaths(resolve(o.stateDir ?? DEFAULT_STATE_DIR)),
+    paths: hostPaths(stateDir),
+    ...(owner ? { owner } : {}),
   });
 }
 

@@ -31,8 +31,9 @@ export class AppRepo {
       writeFileSync(join(this.dir, path), content);
     }
     this.gatewayVariables = extra.gatewayVariables ?? {};
-    const lines = ['apiVersion: rollgate/v1', 'kind: Fleet', 'systems:', '  sys:'];
-    if (Object.keys(apps).length > 0) lines.push('    apps:');
+    const none = Object.keys(apps).length === 0;
+    const lines = ['apiVersion: rollgate/v1', 'kind: Fleet', 'systems:', none ? '  sys: { apps: {} }' : '  sys:'];
+    if (!none) lines.push('    apps:');
     for (const [name, yaml] of Object.entries(apps)) {
       mkdirSync(join(this.dir, 'apps', name), { recursive: true });
       writeFileSync(join(this.dir, 'apps', name, 'compose.yaml'), yaml);

@@ -18,7 +18,7 @@ import {
 import { exists, pruneTrees, writeTree } from './files.js';
 import type { Engine } from './engine.js';
 import { DockerError, engineMessage, portInUse, statusOf } from './errors.js';
-import { LABEL, containerName, networkName, volumeName } from './labels.js';
+import { LABEL, containerName, networkName, ownedBy, volumeName } from './labels.js';
 import { observeDocker, type DockerObservation } from './observe.js';
 import { pullImage, registryOf, type RegistryAuth } from './pull.js';
 import { healthyDeadlineMs, waitForDependency, waitReady } from './wait.js';
@@ -47,6 +47,11 @@ export interface DockerApplierOptions {
   waitDeadlineMs?: number;
   /** Where repo files and data directories that containers mount live (default: under /var/lib/rollgate). */
   paths?: HostPaths;
+  /**
+   * The identity of the state directory this applier works for: every object it creates carries
+   * it, and it sees and removes only objects that carry it (or that predate owners).
+   */
+  owner?: string;
 }
 
 /** Where the container that gave up its container_name waits until the change is confirmed. */
@@ -103,7 +108,11 @@ export class DockerApplier implements Applier {
   }
 
   observe(): Promise<DockerObservation> {
-    return observeDocker(this.engine);
+    return observeDocker(this.engine, this.opts.owner);
+  }
+
+  private get ownerLabel(): Record<string, string> {
+    return this.opts.owner ? { [LABEL.owner]: this.opts.owner } : {};
   }
 
   /** Of these images on the gateway, those whose configuration defines no healthcheck. */
@@ -124,9 +133,9 @@ export class DockerApplier implements Applier {
    */
   async movedImages(refs: string[], log: Log): Promise<string[]> {
     const moved: string[] = [];
-    const containers = await this.engine.call((d) =>
-      d.listContainers({ all: true, filters: JSON.stringify({ label: [LABEL.app] }) }),
-    );
+    const containers = (
+      await this.engine.call((d) => d.listContainers({ all: true, filters: JSON.stringify({ label: [LABEL.app] }) }))
+    ).filter((c) => ownedBy(c.Labels, this.opts.owner));
     // The list names a container's image by ID once its tag moved on the gateway: ask those what they were made from.
     const made = new Map<string, string>();
     for (const c of containers)
@@ -250,10 +259,17 @@ export class DockerApplier implements Applier {
               [LABEL.app]: t.app,
               [LABEL.volume]: t.name,
               [LABEL.txn]: ctx.txn,
+              ...this.ownerLabel,
               ...(vol?.configHash ? { [LABEL.configHash]: vol.configHash } : {}),
             },
           }),
         )) as { Labels?: Record<string, string> | null };
+        if (!ownedBy(v.Labels, this.opts.owner))
+          throw new DockerError(
+            'engine',
+            `volume ${name} belongs to another rollgate instance (state directory owner ` +
+              `${v.Labels?.[LABEL.owner]}); its data is not shared: rename the app or remove that instance's app`,
+          );
         if (v.Labels?.[LABEL.app] !== t.app)
           ctx.log.warn(
             { volume: name },
@@ -355,6 +371,7 @@ export class DockerApplier implements Applier {
             [LABEL.app]: t.app,
             [LABEL.network]: t.name,
             [LABEL.txn]: ctx.txn,
+            ...this.ownerLabel,
             ...(net?.configHash ? { [LABEL.configHash]: net.configHash } : {}),
           },
         }),
@@ -362,6 +379,12 @@ export class DockerApplier implements Applier {
     } catch (err) {
       if (statusOf(err) !== 409) throw err;
       const info = await e.call((d) => d.getNetwork(name).inspect());
+      if (info.Labels?.[LABEL.app] === t.app && !ownedBy(info.Labels, this.opts.owner))
+        throw new DockerError(
+          'engine',
+          `a network named ${name} belongs to another rollgate instance (state directory owner ` +
+            `${info.Labels?.[LABEL.owner]}); it is left alone: rename the app or remove that instance's app`,
+        );
       if (info.Labels?.[LABEL.app] !== t.app)
         throw new DockerError(
           'engine',
@@ -492,6 +515,7 @@ export class DockerApplier implements Applier {
       configHash: svc.configHash,
       txn: ctx.txn,
       ...(ctx.desired?.source.commit ? { commit: ctx.desired.source.commit } : {}),
+      ...(this.opts.owner ? { owner: this.opts.owner } : {}),
     };
     await this.prepareMounts(app, svc, ctx);
     const cn = svc.config.containerName;
@@ -510,6 +534,12 @@ export class DockerApplier implements Applier {
             `which rollgate does not manage${handOver}`,
         );
       }
+      if (h && !ownedBy(h.Config.Labels, this.opts.owner))
+        throw new DockerError(
+          'engine',
+          `container_name "${cn}" of ${t.app}/${t.service} is taken by container ${h.Name.replace(/^\//, '')} of ` +
+            `another rollgate instance (state directory owner ${h.Config.Labels?.[LABEL.owner]}); it is left alone`,
+        );
       if (h && (h.Config.Labels?.[LABEL.app] !== t.app || h.Config.Labels?.[LABEL.service] !== t.service)) {
         throw new DockerError(
           'engine',

@@ -53,6 +53,8 @@ export interface ContainerIdentity {
   configHash: string;
   txn: string;
   commit?: string;
+  /** The state directory's identity (LABEL.owner). */
+  owner?: string;
 }
 
 const NS_PER_MS = 1_000_000;
@@ -167,6 +169,7 @@ export function containerSpec(
     [LABEL.configHash]: id.configHash,
     [LABEL.txn]: id.txn,
     ...(id.commit ? { [LABEL.commit]: id.commit } : {}),
+    ...(id.owner ? { [LABEL.owner]: id.owner } : {}),
   };
   return {
     name,

@@ -10,7 +10,18 @@ export const LABEL = {
   txn: 'io.rollgate.txn',
   network: 'io.rollgate.network',
   volume: 'io.rollgate.volume',
+  /** The identity of the state directory whose agent created the object (safety rule 10). */
+  owner: 'io.rollgate.owner',
 } as const;
+
+/**
+ * Whether an object with these labels belongs to `owner`. Objects made before owners existed
+ * carry none; they stay with whoever manages them, as before.
+ */
+export function ownedBy(labels: Record<string, string> | null | undefined, owner: string | undefined): boolean {
+  const o = labels?.[LABEL.owner];
+  return owner === undefined || o === undefined || o === owner;
+}
 
 /** `edge-api-3f2a9c1b`: readable in `docker ps`, distinct for each configuration of a service. */
 export function containerName(app: string, service: string, configHash: string): string {

@@ -2,9 +2,12 @@
 
 import type { ContainerState, EngineNetworkSpec, ObservedContainer, ObservedState } from '../../model/index.js';
 import type { Engine } from './engine.js';
-import { LABEL } from './labels.js';
+import { LABEL, ownedBy } from './labels.js';
 
-export type DockerObservation = Pick<ObservedState, 'containers' | 'networks' | 'volumes' | 'images'>;
+export type DockerObservation = Pick<ObservedState, 'containers' | 'networks' | 'volumes' | 'images'> & {
+  /** rollgate apps of another state directory on this Engine: reported, never touched. */
+  foreign: { app: string; owner: string }[];
+};
 
 const STATES = new Set<ContainerState>(['created', 'running', 'paused', 'restarting', 'exited', 'dead', 'removing']);
 
@@ -57,7 +60,7 @@ function networkSpec(n: {
   };
 }
 
-export async function observeDocker(engine: Engine): Promise<DockerObservation> {
+export async function observeDocker(engine: Engine, owner?: string): Promise<DockerObservation> {
   const filters = (label: string) => ({ filters: JSON.stringify({ label: [label] }) });
   const [containers, networks, volumes, images] = await Promise.all([
     engine.call((d) => d.listContainers({ all: true, ...filters(LABEL.app) })),
@@ -65,9 +68,17 @@ export async function observeDocker(engine: Engine): Promise<DockerObservation> 
     engine.call((d) => d.listVolumes(filters(LABEL.app))),
     engine.call((d) => d.listImages()),
   ]);
-  const observed: DockerObservation = { containers: [], networks: [], volumes: [], images: [] };
+  const observed: DockerObservation = { containers: [], networks: [], volumes: [], images: [], foreign: [] };
+  const foreign = new Map<string, string>();
+  const mine = (labels: Record<string, string> | null | undefined) => {
+    if (ownedBy(labels, owner)) return true;
+    const app = labels?.[LABEL.app];
+    if (app) foreign.set(app, labels![LABEL.owner]!);
+    return false;
+  };
   for (const c of containers) {
     const l = c.Labels ?? {};
+    if (!mine(l)) continue;
     const app = l[LABEL.app];
     const service = l[LABEL.service];
     if (!app || !service) continue;
@@ -86,6 +97,7 @@ export async function observeDocker(engine: Engine): Promise<DockerObservation> 
     });
   }
   for (const n of networks) {
+    if (!mine(n.Labels)) continue;
     const app = n.Labels?.[LABEL.app];
     const name = n.Labels?.[LABEL.network];
     const hash = n.Labels?.[LABEL.configHash];
@@ -98,6 +110,7 @@ export async function observeDocker(engine: Engine): Promise<DockerObservation> 
       });
   }
   for (const v of volumes.Volumes ?? []) {
+    if (!mine(v.Labels)) continue;
     const app = v.Labels?.[LABEL.app];
     const name = v.Labels?.[LABEL.volume];
     const hash = v.Labels?.[LABEL.configHash];
@@ -109,6 +122,7 @@ export async function observeDocker(engine: Engine): Promise<DockerObservation> 
         ...(hash ? { configHash: hash } : {}),
       });
   }
+  observed.foreign = [...foreign].map(([app, o]) => ({ app, owner: o })).sort((a, b) => (a.app < b.app ? -1 : 1));
   const refs = new Set<string>();
   for (const i of images) for (const r of imageRefs(i.RepoTags, i.RepoDigests)) refs.add(r);
   observed.images = [...refs].sort();

@@ -1,0 +1,126 @@
+// Ownership (safety rule 10), tried as it went wrong on a gateway: `rollgate apply` from another
+// state directory, of a fleet with no apps, used to remove the running app the first one had
+// deployed and prune its image. Every object now carries its state directory's owner id; another
+// instance reports the app and leaves it, and refuses to share its network or volume.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import Docker from 'dockerode';
+import { LABEL } from '../../src/apply/index.js';
+import { AppRepo, GATEWAY } from '../helpers/app-repo.js';
+import { rollgateWith } from '../helpers/cli.js';
+import { requireDocker } from '../helpers/docker-tests.js';
+import { cleanup, tempDir } from '../helpers/fixtures.js';
+
+const env = requireDocker();
+
+describe(
+  'ownership: one Engine, two state directories (real Engine)',
+  { skip: env ? false : 'no Docker Engine' },
+  () => {
+    let docker: Docker;
+    let mine: AppRepo;
+    let other: AppRepo;
+    let stateA: string;
+    let stateB: string;
+    let web: string;
+
+    const cli = (...args: string[]) => rollgateWith({ DOCKER_HOST: `unix://${env!.socket}` }, ...args);
+    const apply = (repo: AppRepo, stateDir: string) =>
+      cli('apply', '--repo', repo.dir, '--id', GATEWAY.id, '--state-dir', stateDir);
+    const containers = async () =>
+      docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL.app}=owned`] }) });
+    const compose = (port: number) => `services:
+  web:
+    image: ${web}
+    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+    init: true
+    stop_grace_period: 1s
+    ports: ["127.0.0.1:${port}:8080"]
+    volumes: ["data:/data"]
+volumes:
+  data:
+`;
+
+    before(async () => {
+      docker = new Docker({ socketPath: env!.socket });
+      mine = new AppRepo();
+      other = new AppRepo();
+      stateA = tempDir('rollgate-owner-a-');
+      stateB = tempDir('rollgate-owner-b-');
+      web = await env!.image('owned/web', '1');
+    });
+    after(async () => {
+      for (const c of await containers())
+        await docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => {});
+      await docker
+        .getNetwork('owned_default')
+        .remove()
+        .catch(() => {});
+      await docker
+        .getVolume('owned_data')
+        .remove()
+        .catch(() => {});
+      cleanup(mine.dir);
+      cleanup(other.dir);
+      cleanup(stateA);
+      cleanup(stateB);
+    });
+
+    test("the app carries its state directory's owner id on its container, network and volume", async () => {
+      await mine.set({ owned: compose(18301) });
+      const r = await apply(mine, stateA);
+      assert.equal(r.code, 0, r.err);
+      const owner = readFileSync(join(stateA, 'owner'), 'utf8').trim();
+      assert.match(owner, /^[0-9a-f-]{36}$/);
+      const [c] = await containers();
+      assert.equal(c?.Labels[LABEL.owner], owner);
+      assert.equal((await docker.getNetwork('owned_default').inspect()).Labels?.[LABEL.owner], owner);
+      assert.equal((await docker.getVolume('owned_data').inspect()).Labels?.[LABEL.owner], owner);
+    });
+
+    test('apply of a fleet with no apps from another state directory removes nothing and prunes no image', async () => {
+      await other.set({});
+      const before = await containers();
+      const r = await apply(other, stateB);
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.err, /app owned on this Engine belongs to another rollgate instance .*reported, never touched/);
+      const after = await containers();
+      assert.deepEqual(
+        after.map((c) => [c.Id, c.State]),
+        before.map((c) => [c.Id, c.State]),
+      );
+      assert.equal(after[0]?.State, 'running');
+      await docker.getImage(web).inspect(); // still there
+      const observed = await cli('observe', '--state-dir', stateB, '--output', 'json');
+      assert.equal(observed.code, 0, observed.err);
+      assert.deepEqual((JSON.parse(observed.out) as { containers: unknown[] }).containers, []);
+    });
+
+    test('the same app name from another state directory is refused: its network is not shared', async () => {
+      await other.set({ owned: compose(18302) });
+      const before = await containers();
+      const r = await apply(other, stateB);
+      assert.notEqual(r.code, 0);
+      assert.match(r.err, /network named owned_default belongs to another rollgate instance/);
+      const after = await containers();
+      assert.deepEqual(
+        after.map((c) => [c.Id, c.State]),
+        before.map((c) => [c.Id, c.State]),
+        "the first instance's container is untouched",
+      );
+    });
+
+    test('the owner can still change and remove its own app', async () => {
+      await mine.set({});
+      const r = await apply(mine, stateA);
+      assert.equal(r.code, 0, r.err);
+      assert.deepEqual(await containers(), []);
+    });
+  },
+);
