@@ -19,7 +19,14 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /** The resolved configuration; every key of schemas/agent-config.schema.json. */
 export interface AgentConfig {
-  repo: { url: string; ref: string; tokenFile?: string; basicAuthFile?: string; timeout: string };
+  repo: {
+    url: string;
+    ref: string;
+    tokenFile?: string;
+    basicAuthFile?: string;
+    timeout: string;
+    allowPlainHttpAuth: boolean;
+  };
   trust: { keys?: string[]; mode: 'head' | 'tag'; allowRewrite: boolean; artifactKeys?: string[] };
   /** What this gateway allows the fleet repo to ask for (src/manifest/policy.ts). */
   policy: GatewayPolicy;

@@ -29,12 +29,14 @@ export function fleetSource(o: {
   stateDir: string;
   auth?: GitAuth;
   timeoutMs: number;
+  allowPlainHttpAuth?: boolean;
 }): FleetSource {
   if (isUrl(o.url)) {
     const sync = new GitSync({
       url: o.url,
       ref: o.ref,
       gitdir: statePath(o.stateDir, 'repo'),
+      ...(o.allowPlainHttpAuth ? { allowPlainHttpAuth: true } : {}),
       timeoutMs: o.timeoutMs,
       idleTimeoutMs: Math.min(o.timeoutMs, 20_000),
       depth: 1,

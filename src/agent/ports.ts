@@ -39,6 +39,7 @@ export function agentFleetSource(cfg: AgentConfig): FleetSource {
     ref: r.ref,
     stateDir: cfg.stateDir,
     timeoutMs: durationMs(r.timeout, 'repo.timeout'),
+    allowPlainHttpAuth: r.allowPlainHttpAuth,
     ...(r.tokenFile
       ? { auth: { kind: 'token' as const, file: r.tokenFile } }
       : r.basicAuthFile

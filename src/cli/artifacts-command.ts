@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { writeFileAtomic } from '../base/atomic-write.js';
 import { parseSize } from '../base/duration.js';
+import { checkTransport } from '../sync/index.js';
 import {
   ARTIFACT_LOCK_FILE,
   artifactsToLock,
@@ -48,6 +49,7 @@ async function fetchArtifact(
   };
   arm();
   try {
+    checkTransport(new URL(url), headers, false);
     const res = await fetch(url, { headers, signal: abort.signal, redirect: 'follow' });
     if (res.status !== 200 || !res.body)
       throw new Error(

@@ -24,6 +24,8 @@ export interface GitSyncOptions {
   backoffMs?: number;
   /** Fetch this many commits (1 = shallow). */
   depth?: number;
+  /** Send credentials over plain http to a non-loopback host. */
+  allowPlainHttpAuth?: boolean;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -42,7 +44,10 @@ export function fullRef(ref: string): string {
 }
 
 export class GitSync {
-  private readonly o: Required<Omit<GitSyncOptions, 'auth'>> & { auth?: GitAuth };
+  private readonly o: Required<Omit<GitSyncOptions, 'auth' | 'allowPlainHttpAuth'>> & {
+    auth?: GitAuth;
+    allowPlainHttpAuth?: boolean;
+  };
   private readonly complete = new Set<string>();
   private remoteSet = false;
   constructor(opts: GitSyncOptions) {
@@ -67,6 +72,7 @@ export class GitSync {
       idleTimeoutMs: this.o.idleTimeoutMs,
       headers: await authHeaders(this.o.auth),
       userAgent: 'git/rollgate',
+      ...(this.o.allowPlainHttpAuth ? { allowPlainHttpAuth: true } : {}),
     });
   }
 

@@ -11,11 +11,60 @@ export interface HttpOptions {
   idleTimeoutMs: number;
   headers: Record<string, string>;
   userAgent: string;
+  /** Send credentials over plain http to a host other than loopback (off: refused). */
+  allowPlainHttpAuth?: boolean;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 5;
+
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\./.test(h);
 }
 
 export class CountingHttpClient implements HttpClient {
   requests = 0;
+  private finalUrl: string | undefined;
   constructor(private readonly opts: HttpOptions) {}
+
+  /**
+   * fetch, following redirects by hand: a POST is sent again with its body (Node's own following
+   * fails on a buffered body), and credentials are not sent on to another origin.
+   */
+  private async following(req: GitHttpRequest, body: Buffer | undefined, signal: AbortSignal): Promise<Response> {
+    let url = new URL(req.url);
+    const method = req.method ?? 'GET';
+    const payload = body;
+    let headers: Record<string, string> = {
+      ...(req.headers ?? {}),
+      ...this.opts.headers,
+      'user-agent': this.opts.userAgent,
+    };
+    const origin = url.origin;
+    for (let hop = 0; ; hop++) {
+      checkTransport(url, headers, this.opts.allowPlainHttpAuth);
+      const res = await fetch(url, {
+        method,
+        headers,
+        ...(payload ? { body: new Uint8Array(payload) } : {}),
+        signal,
+        redirect: 'manual',
+      });
+      const location = res.headers.get('location');
+      if (!REDIRECTS.has(res.status) || !location) {
+        this.finalUrl = url.href;
+        return res;
+      }
+      await res.body?.cancel();
+      if (hop >= MAX_REDIRECTS)
+        throw new SyncError('protocol', `more than ${MAX_REDIRECTS} redirects from ${redactUrl(req.url)}`, false);
+      // As git itself (CURL_REDIR_POST_ALL): a POST stays a POST, with its body, whatever the status.
+      url = new URL(location, url);
+      if (url.origin !== origin)
+        headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'));
+    }
+  }
 
   async request(req: GitHttpRequest): Promise<GitHttpResponse> {
     this.requests++;
@@ -51,13 +100,7 @@ export class CountingHttpClient implements HttpClient {
     }
     let res: Response;
     try {
-      res = await fetch(req.url, {
-        method: req.method ?? 'GET',
-        headers: { ...(req.headers ?? {}), ...this.opts.headers, 'user-agent': this.opts.userAgent },
-        ...(body ? { body } : {}),
-        signal: ctl.signal,
-        redirect: 'follow',
-      });
+      res = await this.following(req, body, ctl.signal);
     } catch (err) {
       done();
       throw toSyncError(err, ctl.signal, req.url);
@@ -80,7 +123,7 @@ export class CountingHttpClient implements HttpClient {
       }
     }
     return {
-      url: res.url || req.url,
+      url: res.url || this.finalUrl || req.url,
       method: req.method ?? 'GET',
       statusCode: res.status,
       statusMessage: res.statusText,
@@ -88,6 +131,18 @@ export class CountingHttpClient implements HttpClient {
       body: chunks(),
     };
   }
+}
+
+/** Credentials go over TLS, or to loopback, unless explicitly allowed. */
+export function checkTransport(url: URL, headers: Record<string, string>, allow: boolean | undefined): void {
+  if (allow || url.protocol !== 'http:' || isLoopback(url.hostname)) return;
+  if (!Object.keys(headers).some((k) => k.toLowerCase() === 'authorization')) return;
+  throw new SyncError(
+    'auth',
+    `refusing to send credentials to ${url.host} over plain http, where anyone on the path can read them: ` +
+      'use https, or allow it on purpose with repo.allowPlainHttpAuth (--allow-plain-http-auth)',
+    false,
+  );
 }
 
 function toSyncError(err: unknown, signal: AbortSignal, url: string): SyncError {

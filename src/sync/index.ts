@@ -3,3 +3,4 @@ export { SyncError, redactUrl, type SyncErrorKind } from './errors.js';
 export type { GitAuth } from './auth.js';
 export { resolveRevision } from './revision.js';
 export { isUrl } from './url.js';
+export { checkTransport } from './http-client.js';

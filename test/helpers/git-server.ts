@@ -16,6 +16,8 @@ export interface GitServer {
   fault: Fault;
   /** When set, requests need `Authorization: Bearer <token>`. */
   token?: string;
+  /** Paths under `from` answer a redirect of this status to the same path under `to`. */
+  redirect?: { from: string; to: string; status: 301 | 302 | 307 | 308 };
   close(): Promise<void>;
   port: number;
 }
@@ -26,6 +28,12 @@ export async function startGitServer(projectRoot: string, port = 0): Promise<Git
     const u = new URL(req.url ?? '/', 'http://127.0.0.1');
     const entry = { method: req.method ?? 'GET', path: u.pathname + u.search, bytesIn: 0, bytesOut: 0 };
     state.requests.push(entry);
+    const r = state.redirect;
+    if (r && u.pathname.startsWith(r.from)) {
+      req.resume();
+      res.writeHead(r.status, { location: r.to + u.pathname.slice(r.from.length) + u.search }).end();
+      return;
+    }
     if (state.token !== undefined && req.headers.authorization !== `Bearer ${state.token}`) {
       res.writeHead(401, { 'www-authenticate': 'Basic realm="fleet"' }).end('auth required');
       return;

@@ -75,6 +75,38 @@ describe('sync against a real git http-backend', () => {
     assert.equal(asked, 1, 'one deepening fetch was enough');
   });
 
+  for (const status of [307, 308, 301] as const)
+    test(`a repository that moved (HTTP ${status}): polls and fetches follow the redirect, bodies resent`, async () => {
+      server.redirect = { from: '/old/', to: '/', status };
+      try {
+        const u = new URL(server.url('fleet.git'));
+        const sync = newSync(`moved-${status}`, { url: `${u.origin}/old/fleet.git` });
+        const r = await sync.poll();
+        assert.equal(r.commit, run('git', ['rev-parse', 'HEAD'], work));
+        assert.equal(r.fetched, true);
+        assert.ok(server.requests.some((q) => q.path.startsWith('/old/')));
+      } finally {
+        delete server.redirect;
+      }
+    });
+
+  test('credentials are never sent over plain http to a host other than loopback', async () => {
+    const tokenFile = join(root, 'token');
+    writeFileSync(tokenFile, 's3cret-token\n');
+    const sync = newSync('plain-http', {
+      url: 'http://fleet.example.invalid/fleet.git',
+      auth: { kind: 'token', file: tokenFile },
+      attempts: 1,
+    });
+    const err = await sync.poll().then(
+      () => assert.fail('polled'),
+      (e: unknown) => e as SyncError,
+    );
+    assert.equal(err.kind, 'auth');
+    assert.match(err.message, /refusing to send credentials to fleet\.example\.invalid over plain http/);
+    assert.doesNotMatch(err.message, /s3cret/);
+  });
+
   test('an unchanged poll costs exactly one request', async () => {
     const sync = newSync('unchanged');
     await sync.poll();
