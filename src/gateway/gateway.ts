@@ -57,10 +57,23 @@ export interface GatewayOptions {
 /** `{ "registry.example.com": { username, password } }`, YAML or JSON. */
 export async function readRegistryAuth(file: string): Promise<RegistryAuth> {
   let doc: unknown;
+  let text: string;
   try {
-    doc = parse(await readFile(file, 'utf8'));
+    text = await readFile(file, 'utf8');
   } catch (err) {
     throw new Error(`cannot read the registry credentials file ${file}: ${(err as Error).message}`);
+  }
+  try {
+    doc = parse(text);
+  } catch (err) {
+    // The parser's message quotes the file around the error: a password, here. Only where and what.
+    const e = err as { linePos?: { line: number; col: number }[]; code?: string };
+    const at = e.linePos?.[0];
+    throw new Error(
+      `the registry credentials file ${file} is not valid YAML or JSON` +
+        (at ? ` (line ${at.line}, column ${at.col}${e.code ? `: ${e.code}` : ''})` : '') +
+        '; its content is not shown, as it holds passwords',
+    );
   }
   const bad = () =>
     new Error(
@@ -134,17 +147,19 @@ export async function readVariables(files: string[] = [], pairs: string[] = []):
       throw new Error(`cannot read the variables file ${file}: ${why}`);
     }
     const parsed = parseEnvFile(text, new Map(Object.entries(out)));
+    // Its values are secrets: the lines at fault are named, never quoted.
+    const quiet = (m: string) => m.replace(/, got .*$/s, '');
     if (parsed.errors.length)
       throw new Error(
-        `the variables file ${file} is not KEY=value ` +
-          `lines:\n${parsed.errors.map((e) => `  ${file}:${e.line}: ${e.message}`).join('\n')}`,
+        `the variables file ${file} is not KEY=value lines (the lines are not shown, as they may hold ` +
+          `secrets):\n${parsed.errors.map((e) => `  ${file}:${e.line}: ${quiet(e.message)}`).join('\n')}`,
       );
     Object.assign(out, parsed.env);
   }
   for (const p of pairs) {
     const eq = p.indexOf('=');
     if (eq <= 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(p.slice(0, eq)))
-      throw new Error(`--var takes KEY=value (KEY of letters, digits and _), got "${p.slice(0, 40)}"`);
+      throw new Error('--var takes KEY=value (KEY of letters, digits and _); one of them is not (not shown)');
     out[p.slice(0, eq)] = p.slice(eq + 1);
   }
   return out;

@@ -9,6 +9,7 @@ import { LoadContext, type At } from './context.js';
 import { exampleIdentity, findTarget, FLEET_FILE, type FleetDoc } from './fleet.js';
 import { emptyHealth, loadHealth } from './health.js';
 import type { GatewayPolicy } from './policy.js';
+import { CREDENTIALS_IN_URL, hasCredentials } from '../sync/url.js';
 import { artifactDirs, loadComponents, type ComponentOverrides } from './mender.js';
 import { FleetRepoError, formatProblem, Problems, type Problem } from './problems.js';
 import type { RepoSource } from './source.js';
@@ -78,6 +79,8 @@ async function loadSystem(
   if (files.manifest) {
     const mPath = ctx.resolve(sysAt('manifest'), files.manifest);
     const tPath = files.topology ? ctx.resolve(sysAt('topology'), files.topology) : undefined;
+    if (fleet.artifact_store && hasCredentials(fleet.artifact_store))
+      ctx.at({ y: fleetY, path: ['artifact_store'] }, `artifact_store ${CREDENTIALS_IN_URL}; use a token file`);
     const lookup = {
       dirs: artifactDirs(ctx, sysAt('artifacts'), files.artifacts),
       ...(fleet.artifact_store ? { store: fleet.artifact_store } : {}),

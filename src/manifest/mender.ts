@@ -8,6 +8,7 @@ import { validateSchema } from './schema.js';
 import { sha256Hex } from './canonical.js';
 import { ARTIFACT_LOCK_FILE } from './fleet.js';
 import { interfaceBreach } from './policy.js';
+import { CREDENTIALS_IN_URL, hasCredentials } from '../sync/url.js';
 import {
   ARTIFACT_HEAD_BYTES,
   incompatibility,
@@ -199,6 +200,10 @@ async function resolveArtifact(
   }
   const p = fields.artifact_path;
   if (/^https?:\/\//.test(p)) {
+    if (hasCredentials(p)) {
+      ctx.at(pathAt, `the artifact URL ${CREDENTIALS_IN_URL}; give the artifact store a token file instead`);
+      return undefined;
+    }
     if (!fields.artifact_sha256 || !fields.artifact_name) {
       ctx.at(
         pathAt,

@@ -9,6 +9,7 @@ import { authHeaders, type GitAuth } from './auth.js';
 import { SyncError, redactUrl } from './errors.js';
 import { CountingHttpClient } from './http-client.js';
 import { lsRemoteRef } from './ls-refs.js';
+import { CREDENTIALS_IN_URL, hasCredentials } from './url.js';
 
 export interface GitSyncOptions {
   url: string;
@@ -51,6 +52,13 @@ export class GitSync {
   private readonly complete = new Set<string>();
   private remoteSet = false;
   constructor(opts: GitSyncOptions) {
+    if (hasCredentials(opts.url))
+      throw new SyncError(
+        'auth',
+        `the repository URL ${redactUrl(opts.url)} ${CREDENTIALS_IN_URL}: put the token in a file ` +
+          '(repo.tokenFile, --auth-token-file) or "user:password" in one (repo.basicAuthFile, --auth-basic-file)',
+        false,
+      );
     this.o = {
       timeoutMs: 60_000,
       idleTimeoutMs: 20_000,

@@ -2,5 +2,5 @@ export { GitSync, fullRef, type GitSyncOptions, type PollResult } from './git-sy
 export { SyncError, redactUrl, type SyncErrorKind } from './errors.js';
 export type { GitAuth } from './auth.js';
 export { resolveRevision } from './revision.js';
-export { isUrl } from './url.js';
+export { CREDENTIALS_IN_URL, hasCredentials, isUrl } from './url.js';
 export { checkTransport } from './http-client.js';

@@ -339,6 +339,18 @@ describe('validation: every problem names file:line:column', () => {
       /has sha256 [0-9a-f]{64}, but artifact_sha256 says 0{64}/,
     );
     hasProblem(
+      await new ExampleCopy()
+        .edit(
+          MANIFEST,
+          'artifact_path: ../../artifacts/rtos-v2.mender',
+          'artifact_path: https://ci:s3cr3t@store.example.com/rtos-v2.mender',
+        )
+        .problems(),
+      MANIFEST,
+      12,
+      /the artifact URL carries credentials \(user:password@\)/,
+    );
+    hasProblem(
       await new ExampleCopy().write('artifacts/rtos-v2.mender', 'not a tar').problems(),
       MANIFEST,
       12,

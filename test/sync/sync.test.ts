@@ -90,6 +90,13 @@ describe('sync against a real git http-backend', () => {
       }
     });
 
+  test('a repository URL with credentials in it is refused, and the error does not repeat them', () => {
+    assert.throws(
+      () => newSync('creds', { url: 'https://ops:s3cr3t@git.example.com/fleet.git' }),
+      (e: Error) => /carries credentials .*repo\.tokenFile/.test(e.message) && !e.message.includes('s3cr3t'),
+    );
+  });
+
   test('credentials are never sent over plain http to a host other than loopback', async () => {
     const tokenFile = join(root, 'token');
     writeFileSync(tokenFile, 's3cret-token\n');
