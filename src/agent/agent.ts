@@ -3,11 +3,11 @@
 // lifecycle (src/rollback), which decides and records what happens to it. What a crash
 // interrupted is resumed before anything new; SIGTERM waits for the step in flight.
 
-import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Log } from '../base/log.js';
 import { durationMs as ms } from '../base/duration.js';
+import { removeLeftoverTempFiles, secureStateDir } from '../base/state-dir.js';
 import { Reason, type ActivityReason } from '../model/index.js';
 import { afterPoll, CommitLifecycle, type Verdict } from '../rollback/index.js';
 import { readTrustedKeys } from '../trust/index.js';
@@ -79,9 +79,12 @@ export class Agent {
 
   /** Takes the lock, resumes what a crash interrupted, starts the servers, the schedule and the watch. */
   async start(): Promise<void> {
-    await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+    await secureStateDir(this.stateDir);
     this.lock = await AgentLock.acquire(this.stateDir);
     try {
+      const leftovers = await removeLeftoverTempFiles(this.stateDir);
+      if (leftovers.length)
+        this.log.info({ removed: leftovers }, `removed ${leftovers.length} half-written file(s) a crash left behind`);
       this.state = await StateStore.open(this.stateDir);
       this.source = agentFleetSource(this.cfg);
       this.live = new LiveView(this.state, this.metrics);

@@ -1,6 +1,7 @@
 // Every path in the agent's state directory, named once. The agent, the CLI and the appliers
 // each use a few of them; an operator reading this file sees everything rollgate keeps there.
 
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export const DEFAULT_STATE_DIR = '/var/lib/rollgate';
@@ -33,4 +34,51 @@ export type StateDirEntry = keyof typeof STATE_DIR_ENTRIES;
 /** The absolute path of one entry of a state directory. */
 export function statePath(stateDir: string, entry: StateDirEntry): string {
   return join(stateDir, STATE_DIR_ENTRIES[entry]);
+}
+
+export class StateDirError extends Error {
+  override name = 'StateDirError';
+}
+
+/**
+ * The state directory decides what the agent runs (its repo objects, journal, files mounted into
+ * containers): it must belong to this user and be writable by nobody else. Made 0700 when new.
+ */
+export async function secureStateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const st = await stat(dir);
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid)
+    throw new StateDirError(
+      `the state directory ${dir} belongs to user ${st.uid}, not to this user (${uid}): whoever owns it can make ` +
+        `the agent run what they like; chown it, or choose another with --state-dir`,
+    );
+  if ((st.mode & 0o022) !== 0)
+    throw new StateDirError(
+      `the state directory ${dir} can be written by others (mode ${(st.mode & 0o777).toString(8)}): anyone who ` +
+        `can write there can make the agent run what they like; chmod 700 ${dir}`,
+    );
+}
+
+/**
+ * Removes the `*.<pid>.tmp` files an atomic write left when its process died mid-write: in the
+ * state directory itself and in each component's directory. Apps' data directories are theirs,
+ * and are not looked into.
+ */
+export async function removeLeftoverTempFiles(stateDir: string): Promise<string[]> {
+  const removed: string[] = [];
+  const sweep = async (dir: string) => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const e of entries)
+      if (e.isFile() && /\.\d+\.tmp$/.test(e.name)) {
+        await rm(join(dir, e.name), { force: true });
+        removed.push(join(dir, e.name));
+      }
+    return entries;
+  };
+  await sweep(stateDir);
+  const components = statePath(stateDir, 'components');
+  for (const e of await readdir(components, { withFileTypes: true }).catch(() => []))
+    if (e.isDirectory()) await sweep(join(components, e.name));
+  return removed;
 }

@@ -1,6 +1,6 @@
 // `rollgate apply` (one reconcile, now) and `rollgate observe` (the live gateway as JSON).
 
-import { mkdir } from 'node:fs/promises';
+import { secureStateDir } from '../base/state-dir.js';
 import { resolve } from 'node:path';
 import { refreshableImages } from '../apply/index.js';
 import { writeFileAtomic } from '../base/atomic-write.js';
@@ -56,7 +56,7 @@ export async function runApply(o: ApplyCommandOptions, io: Io): Promise<number> 
   const device = parseIdentity(o.id, o.label);
   const log = humanLog(io, o.quiet === true || o.output === 'json');
   const stateDir = resolve(o.stateDir);
-  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  await secureStateDir(stateDir);
   const repo = await openRepo(repoSpec(o));
   try {
     const source = await repo.source(o.ref);

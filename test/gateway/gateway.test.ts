@@ -37,7 +37,7 @@ describe('gateway files', () => {
     await assert.rejects(readVariables([], ['s3cr3t']), (e: Error) => !e.message.includes('s3cr3t'));
   });
 
-  test("a state directory's owner id is made once and kept; none for a state directory that does not exist", async () => {
+  test("a state directory's owner id is made once and kept; none when the directory does not exist", async () => {
     const state = join(dir, 'state');
     assert.equal(await ownerOf(state), undefined);
     mkdirSync(state);
