@@ -41,8 +41,48 @@ export async function readAgentState(stateDir: string): Promise<AgentState> {
     throw new StateFileError(
       `${file} has schema ${JSON.stringify(doc.schema)}; this rollgate reads rollgate.agent-state/v1`,
     );
+  const wrong = shapeProblem(doc);
+  if (wrong)
+    throw new StateFileError(
+      `${file}: ${wrong}. The file was changed outside rollgate; fix that field, or move the file aside to start ` +
+        'afresh (the agent then treats the gateway as never updated, and forgets its bad commits)',
+    );
   // Files written before conditions existed have none; the next verdict sets them.
   return { ...emptyState(), ...doc };
+}
+
+const kindOf = (v: unknown) =>
+  Array.isArray(v) ? 'a list' : v === null ? 'null' : typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+
+/** The first field whose type is wrong, as "path is X, expected Y"; undefined when the shape holds. */
+function shapeProblem(doc: unknown): string | undefined {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    return `the file holds ${kindOf(doc)}, not an object`;
+  const d = doc as Record<string, unknown>;
+  const str = (v: unknown) => typeof v === 'string';
+  const mark = (path: string, v: unknown) =>
+    v === undefined || (typeof v === 'object' && v !== null && str((v as { commit?: unknown }).commit))
+      ? undefined
+      : `${path} is ${kindOf(v)}, expected { commit, at }`;
+  const list = (path: string, v: unknown, each: (x: Record<string, unknown>) => boolean, expected: string) => {
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v)) return `${path} is ${kindOf(v)}, expected a list`;
+    const i = v.findIndex((x) => typeof x !== 'object' || x === null || !each(x as Record<string, unknown>));
+    return i < 0 ? undefined : `${path}[${i}] is not ${expected}`;
+  };
+  return (
+    mark('applied', d['applied']) ??
+    mark('lastGood', d['lastGood']) ??
+    mark('inProgress', d['inProgress']) ??
+    list(
+      'bad',
+      d['bad'],
+      (b) => str(b['commit']) && str(b['kind']) && str(b['reason']),
+      '{ commit, kind, reason, at }',
+    ) ??
+    list('history', d['history'], (h) => str(h['at']) && str(h['event']), '{ at, event, ... }') ??
+    list('conditions', d['conditions'], (c) => str(c['type']) && str(c['status']), '{ type, status, reason, since }')
+  );
 }
 
 export class StateStore implements StatePort {

@@ -38,6 +38,25 @@ export function loadHealth(ctx: LoadContext, y: YamlFile, apps: DesiredApp[]): H
     checks: RawCheck[];
   };
   const ms = (s: string | undefined, dflt: number) => (s === undefined ? dflt : (parseDuration(s) ?? dflt));
+  // Beyond a timer's reach (about 24.8 days) Node fires at once: a window that long would end, and
+  // fail, in milliseconds. Every duration is bounded well inside that.
+  const bounded = (path: (string | number)[], s: string | undefined, max: number, maxText: string) => {
+    if (s === undefined) return;
+    const v = parseDuration(s);
+    if (v === undefined) return;
+    if (v > max) ctx.at({ y, path }, `${path.join('.')}: ${s} is longer than ${maxText}, the most a health gate waits`);
+    else if (v === 0 && path.at(-1) !== 'window') ctx.at({ y, path }, `${path.join('.')}: must be longer than 0`);
+  };
+  const DAY = 86_400_000;
+  const HOUR = 3_600_000;
+  bounded(['window'], doc.window, DAY, '24h');
+  bounded(['deadline'], doc.deadline, DAY, '24h');
+  bounded(['defaults', 'interval'], doc.defaults?.interval, HOUR, '1h');
+  bounded(['defaults', 'timeout'], doc.defaults?.timeout, HOUR, '1h');
+  doc.checks.forEach((c, i) => {
+    bounded(['checks', i, 'interval'], c.interval, HOUR, '1h');
+    bounded(['checks', i, 'timeout'], c.timeout, HOUR, '1h');
+  });
   const windowMs = ms(doc.window, HEALTH_DEFAULTS.windowMs);
   const deadlineMs = ms(doc.deadline, Math.max(HEALTH_DEFAULTS.deadlineMs, windowMs * 2));
   if (deadlineMs < windowMs)

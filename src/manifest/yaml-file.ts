@@ -47,9 +47,14 @@ export function parseYamlFile(file: string, bytes: Uint8Array, problems: Problem
     merge: true,
   });
   if (doc.errors.length > 0) {
-    for (const e of doc.errors) {
+    // A structure nested deeper than the parser can follow shows up as many stack overflows: one problem.
+    const deep = doc.errors.find((e) => /Maximum call stack size exceeded/.test(e.message));
+    for (const e of deep ? [deep] : doc.errors) {
       const pos = lines.linePos(e.pos[0]);
-      problems.add({ file, line: pos.line, column: pos.col, message: `invalid YAML: ${firstLine(e.message)}` });
+      const message = deep
+        ? 'invalid YAML: nested too deeply to read (thousands of levels); no manifest needs that, so it is refused'
+        : `invalid YAML: ${firstLine(e.message)}`;
+      problems.add({ file, line: pos.line, column: pos.col, message });
     }
     return undefined;
   }

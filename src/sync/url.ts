@@ -12,5 +12,4 @@ export function hasCredentials(url: string): boolean {
 }
 
 export const CREDENTIALS_IN_URL =
-  'carries credentials (user:password@), which would end up in the state directory, in logs and in git ' +
-  'history';
+  'carries credentials (user:password@), which would end up in the state directory, in logs and in git ' + 'history';

@@ -395,6 +395,20 @@ describe('lock, state file, schedule', () => {
         (err: Error) =>
           err instanceof StateFileError && /is not valid JSON .* move it aside to start afresh/.test(err.message),
       );
+      // Valid JSON of the wrong shape (edited by hand): named, with what to do, not a TypeError later.
+      for (const [doc, why] of [
+        ['{"schema":"rollgate.agent-state/v1","bad":{"commit":"x"}}', /bad is an object, expected a list/],
+        ['{"schema":"rollgate.agent-state/v1","bad":[{"commit":7}]}', /bad\[0\] is not \{ commit, kind, reason, at \}/],
+        ['{"schema":"rollgate.agent-state/v1","lastGood":"abc"}', /lastGood is a string, expected \{ commit, at \}/],
+        ['{"schema":"rollgate.agent-state/v1","history":[null]}', /history\[0\] is not/],
+      ] as const) {
+        writeFileSync(join(d, STATE_FILE), doc);
+        await assert.rejects(
+          readAgentState(d),
+          (err: Error) =>
+            err instanceof StateFileError && why.test(err.message) && /move the file aside/.test(err.message),
+        );
+      }
     },
   );
 

@@ -265,6 +265,23 @@ describe('validation: every problem names file:line:column', () => {
     hasProblem(problems, HEALTH, undefined, /alias/i);
   });
 
+  test('health durations beyond what a timer can hold are refused where they are written', async () => {
+    const problems = await new ExampleCopy()
+      .edit(HEALTH, 'window: 30s', 'window: 1000h')
+      .edit(HEALTH, 'defaults: { interval: 5s,', 'defaults: { interval: 0s,')
+      .problems();
+    hasProblem(problems, HEALTH, 4, /window: 1000h is longer than 24h, the most a health gate waits/);
+    hasProblem(problems, HEALTH, 6, /defaults\.interval: must be longer than 0/);
+  });
+
+  test('a structure nested thousands of levels deep is one clear problem, not a stack overflow', async () => {
+    const problems = await new ExampleCopy()
+      .write(HEALTH, `x-deep: ${'['.repeat(20_000)}${']'.repeat(20_000)}\n`)
+      .problems();
+    assert.equal(problems.filter((p) => p.file === HEALTH).length, 1);
+    hasProblem(problems, HEALTH, 1, /nested too deeply to read/);
+  });
+
   test('oversized files are rejected before parsing', async () => {
     const problems = await new ExampleCopy().write(HEALTH, '# ' + 'x'.repeat(1024 * 1024 + 10) + '\n').problems();
     hasProblem(problems, FLEET, 10, /systems\/gateway\/health\.yaml is 1048589 bytes; the limit is 1048576 bytes/);

@@ -7,6 +7,7 @@ import { constants } from 'node:fs';
 import { chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { FileTree } from '../../model/index.js';
+import { writeError } from '../../base/atomic-write.js';
 
 /** Whether anything is at `p`. */
 export const exists = (p: string): Promise<boolean> =>
@@ -55,7 +56,7 @@ export async function writeTree(filesRoot: string, app: string, tree: FileTree):
     await rm(tmp, { recursive: true, force: true });
     // Another writer of the same content got there first: that copy is as good as ours.
     if (await exists(dest)) return false;
-    throw err;
+    throw writeError(dest, err);
   }
   return true;
 }

@@ -8,7 +8,7 @@ import { mkdir, open, readdir, rename, rm, stat, truncate, utimes } from 'node:f
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { writeFileAtomic } from '../../base/atomic-write.js';
+import { writeError, writeFileAtomic } from '../../base/atomic-write.js';
 import type { Log } from '../../base/log.js';
 import { RefusedError } from '../applier.js';
 
@@ -214,6 +214,7 @@ export class ArtifactCache {
       }
     } catch (err) {
       if (err instanceof DownloadError) throw err;
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw writeError(part, err);
       const cause = (err as { cause?: Error }).cause;
       const why = abort.signal.aborted
         ? (abort.signal.reason as Error).message
