@@ -9,7 +9,8 @@ import type { Log } from '../base/log.js';
 import { durationMs as ms } from '../base/duration.js';
 import { removeLeftoverTempFiles, secureStateDir } from '../base/state-dir.js';
 import { Reason, type ActivityReason } from '../model/index.js';
-import { afterPoll, CommitLifecycle, type Verdict } from '../rollback/index.js';
+import { afterPoll, badRecord, CommitLifecycle, type Verdict } from '../rollback/index.js';
+import { SyncError } from '../sync/index.js';
 import { readTrustedKeys } from '../trust/index.js';
 import type { AgentConfig } from './config.js';
 import { serveControl } from './control.js';
@@ -227,9 +228,14 @@ export class Agent {
     this.set('polling');
     let commit: string;
     try {
-      commit = (await this.source.poll()).commit;
+      commit = (await this.source.poll((c) => badRecord(this.state.current.bad, c) !== undefined)).commit;
       this.live.polled(commit);
     } catch (err) {
+      if (err instanceof SyncError && err.kind === 'too-large' && err.commit) {
+        this.live.polled(err.commit, err.message);
+        this.metrics.polls.inc({ result: 'new-commit' });
+        return this.lifecycle.refuse(err.commit, err.message);
+      }
       this.live.polled(undefined, message(err));
       this.metrics.polls.inc({ result: Reason.PollFailed });
       this.log.warn(

@@ -26,6 +26,7 @@ export interface AgentConfig {
     basicAuthFile?: string;
     timeout: string;
     allowPlainHttpAuth: boolean;
+    maxFetchSize: string;
   };
   trust: { keys?: string[]; mode: 'head' | 'tag'; allowRewrite: boolean; artifactKeys?: string[] };
   /** What this gateway allows the fleet repo to ask for (src/manifest/policy.ts). */

@@ -10,8 +10,8 @@ import { GitSync, fullRef, isUrl, resolveRevision, type GitAuth } from '../sync/
 export interface FleetSource {
   /** The object store commits are read from. */
   readonly gitdir: string;
-  /** Where the branch points now. */
-  poll(): Promise<{ commit: string; requests: number }>;
+  /** Where the branch points now; a commit `skip` names is not fetched. */
+  poll(skip?: (commit: string) => boolean): Promise<{ commit: string; requests: number }>;
   /** Keeps a commit's objects (the applied and last good commits) reachable. */
   pin(name: string, commit: string): Promise<void>;
   /** Fetches more of the branch's history (URL sources; a local repository has all of it). */
@@ -30,6 +30,7 @@ export function fleetSource(o: {
   auth?: GitAuth;
   timeoutMs: number;
   allowPlainHttpAuth?: boolean;
+  maxFetchBytes?: number;
 }): FleetSource {
   if (isUrl(o.url)) {
     const sync = new GitSync({
@@ -37,6 +38,7 @@ export function fleetSource(o: {
       ref: o.ref,
       gitdir: statePath(o.stateDir, 'repo'),
       ...(o.allowPlainHttpAuth ? { allowPlainHttpAuth: true } : {}),
+      ...(o.maxFetchBytes ? { maxFetchBytes: o.maxFetchBytes } : {}),
       timeoutMs: o.timeoutMs,
       idleTimeoutMs: Math.min(o.timeoutMs, 20_000),
       depth: 1,
@@ -44,8 +46,8 @@ export function fleetSource(o: {
     });
     return {
       gitdir: sync.gitdir,
-      poll: async () => {
-        const r = await sync.poll();
+      poll: async (skip) => {
+        const r = await sync.poll(skip);
         return { commit: r.commit, requests: r.requests };
       },
       pin: (name, commit) => sync.pin(name, commit),

@@ -4,7 +4,7 @@
 
 import type { GatewayAppliers } from '../apply/index.js';
 import type { Log } from '../base/log.js';
-import { durationMs } from '../base/duration.js';
+import { durationMs, parseSize } from '../base/duration.js';
 import { Gateway, readVariables, type GatewayOptions } from '../gateway/gateway.js';
 import { configHashesOf, dockerContainerStates, healthWindow, type ProbeEnv } from '../health/index.js';
 import { GitObjectSource, loadDesiredState } from '../manifest/index.js';
@@ -40,6 +40,7 @@ export function agentFleetSource(cfg: AgentConfig): FleetSource {
     stateDir: cfg.stateDir,
     timeoutMs: durationMs(r.timeout, 'repo.timeout'),
     allowPlainHttpAuth: r.allowPlainHttpAuth,
+    maxFetchBytes: parseSize(r.maxFetchSize, 'repo.maxFetchSize'),
     ...(r.tokenFile
       ? { auth: { kind: 'token' as const, file: r.tokenFile } }
       : r.basicAuthFile

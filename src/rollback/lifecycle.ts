@@ -178,6 +178,11 @@ export class CommitLifecycle {
       await this.p.store.replace(next);
   }
 
+  /** A commit refused before it could be read (too large to fetch): recorded as bad, nothing touched. */
+  async refuse(commit: string, reason: string): Promise<Verdict> {
+    return (await this.decide({ kind: 'invalid', commit, reason }))!;
+  }
+
   /** A poll failed: the gateway is left as it is. */
   async pollFailed(err: string): Promise<Verdict> {
     const v: Verdict = { reason: 'poll-failed', detail: err };

@@ -1,4 +1,13 @@
-export type SyncErrorKind = 'auth' | 'not-found' | 'unreachable' | 'server' | 'timeout' | 'protocol' | 'corrupt';
+export type SyncErrorKind =
+  | 'auth'
+  | 'not-found'
+  | 'unreachable'
+  | 'server'
+  | 'timeout'
+  | 'protocol'
+  | 'corrupt'
+  /** A fetch larger than the limit: the commit itself is at fault, and it is refused. */
+  | 'too-large';
 
 /** A sync failure in the user's terms; `retryable` says whether backing off can help. */
 export class SyncError extends Error {
@@ -6,6 +15,8 @@ export class SyncError extends Error {
     readonly kind: SyncErrorKind,
     message: string,
     readonly retryable: boolean,
+    /** For `too-large`: the commit that could not be fetched. */
+    readonly commit?: string,
   ) {
     super(message);
     this.name = 'SyncError';

@@ -9,6 +9,7 @@ import { authHeaders, type GitAuth } from './auth.js';
 import { SyncError, redactUrl } from './errors.js';
 import { CountingHttpClient } from './http-client.js';
 import { lsRemoteRef } from './ls-refs.js';
+import { formatSize } from '../base/duration.js';
 import { CREDENTIALS_IN_URL, hasCredentials } from './url.js';
 
 export interface GitSyncOptions {
@@ -27,6 +28,8 @@ export interface GitSyncOptions {
   depth?: number;
   /** Send credentials over plain http to a non-loopback host. */
   allowPlainHttpAuth?: boolean;
+  /** Bytes one fetch may download (the pack); the default suits a repo of manifests. */
+  maxFetchBytes?: number;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -40,12 +43,16 @@ export interface PollResult {
 
 const PIN_PREFIX = 'refs/rollgate/';
 
+/** 64 MiB: a fleet repo holds manifests; artifacts belong at URLs. */
+export const DEFAULT_MAX_FETCH_BYTES = 64 * 1024 * 1024;
+
 export function fullRef(ref: string): string {
   return ref.startsWith('refs/') ? ref : `refs/heads/${ref}`;
 }
 
 export class GitSync {
-  private readonly o: Required<Omit<GitSyncOptions, 'auth' | 'allowPlainHttpAuth'>> & {
+  private readonly o: Required<Omit<GitSyncOptions, 'auth' | 'allowPlainHttpAuth' | 'maxFetchBytes'>> & {
+    maxFetchBytes: number;
     auth?: GitAuth;
     allowPlainHttpAuth?: boolean;
   };
@@ -65,6 +72,7 @@ export class GitSync {
       attempts: 3,
       backoffMs: 1000,
       depth: 1,
+      maxFetchBytes: DEFAULT_MAX_FETCH_BYTES,
       sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
       ...opts,
     };
@@ -81,6 +89,7 @@ export class GitSync {
       headers: await authHeaders(this.o.auth),
       userAgent: 'git/rollgate',
       ...(this.o.allowPlainHttpAuth ? { allowPlainHttpAuth: true } : {}),
+      maxResponseBytes: this.o.maxFetchBytes,
     });
   }
 
@@ -130,8 +139,11 @@ export class GitSync {
     }
   }
 
-  /** Asks the server where the ref points; fetches only when that commit is not here yet. */
-  async poll(): Promise<PollResult> {
+  /**
+   * Asks the server where the ref points; fetches only when that commit is not here yet and
+   * `skip` (a commit already refused) does not say to leave it.
+   */
+  async poll(skip?: (commit: string) => boolean): Promise<PollResult> {
     await this.init();
     const ref = fullRef(this.o.ref);
     const url = redactUrl(this.o.url);
@@ -145,28 +157,40 @@ export class GitSync {
       }
     });
     if (remote === null) throw new SyncError('not-found', `${url} has no ${ref}`, false);
-    if (await this.hasCommit(remote)) return { commit: remote, fetched: false, requests };
-    await this.retrying(`fetching ${ref} from ${url}`, async () => {
-      const http = await this.client();
-      try {
-        await git.fetch({
-          fs,
-          http,
-          gitdir: this.o.gitdir,
-          url: this.o.url,
-          ref,
-          remoteRef: ref,
-          singleBranch: true,
-          depth: this.o.depth,
-          tags: false,
-          remote: 'origin',
-        });
-      } catch (err) {
-        throw err instanceof SyncError ? err : classifyGitError(err, url);
-      } finally {
-        requests += http.requests;
-      }
-    });
+    if (skip?.(remote) || (await this.hasCommit(remote))) return { commit: remote, fetched: false, requests };
+    try {
+      await this.retrying(`fetching ${ref} from ${url}`, async () => {
+        const http = await this.client();
+        try {
+          await git.fetch({
+            fs,
+            http,
+            gitdir: this.o.gitdir,
+            url: this.o.url,
+            ref,
+            remoteRef: ref,
+            singleBranch: true,
+            depth: this.o.depth,
+            tags: false,
+            remote: 'origin',
+          });
+        } catch (err) {
+          throw err instanceof SyncError ? err : classifyGitError(err, url);
+        } finally {
+          requests += http.requests;
+        }
+      });
+    } catch (err) {
+      if (!(err instanceof SyncError) || err.kind !== 'too-large') throw err;
+      throw new SyncError(
+        'too-large',
+        `commit ${remote.slice(0, 12)} of ${url} is more than ${formatSize(this.o.maxFetchBytes)} to ` +
+          'fetch, so it is refused (repo.maxFetchSize). A fleet repo holds manifests: put artifacts at URLs ' +
+          '(artifact_path: https://... with artifact_sha256, or artifact_store) rather than in git',
+        false,
+        remote,
+      );
+    }
     if (!(await this.hasCommit(remote))) {
       // The branch moved again between the poll and the fetch; the next poll picks it up.
       const got = await git
@@ -270,6 +294,9 @@ function redactMessage(msg: string, url: string): string {
 }
 
 function classifyGitError(err: unknown, url: string): SyncError {
+  // Our HTTP client's own errors may come back wrapped by isomorphic-git.
+  for (let c: unknown = err, i = 0; c && i < 5; c = (c as { cause?: unknown }).cause, i++)
+    if (c instanceof SyncError) return c;
   const e = err as { code?: string; data?: { statusCode?: number }; message: string };
   const status = e.data?.statusCode;
   if (status === 401 || status === 403)

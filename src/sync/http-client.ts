@@ -3,6 +3,7 @@
 
 import type { GitHttpRequest, GitHttpResponse, HttpClient } from 'isomorphic-git';
 import { SyncError, redactUrl } from './errors.js';
+import { formatSize } from '../base/duration.js';
 
 export interface HttpOptions {
   /** Whole request, headers to last byte. */
@@ -13,6 +14,8 @@ export interface HttpOptions {
   userAgent: string;
   /** Send credentials over plain http to a host other than loopback (off: refused). */
   allowPlainHttpAuth?: boolean;
+  /** Bytes one response may carry; more is cut off while streaming, with a clear error. */
+  maxResponseBytes?: number;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -109,11 +112,19 @@ export class CountingHttpClient implements HttpClient {
     res.headers.forEach((v, k) => (headers[k] = v));
     const stream = res.body;
     const signal = ctl.signal;
+    const max = this.opts.maxResponseBytes;
     async function* chunks(): AsyncGenerator<Uint8Array> {
+      let bytes = 0;
       try {
         if (!stream) return;
         for await (const c of stream as unknown as AsyncIterable<Uint8Array>) {
           touch();
+          bytes += c.byteLength;
+          if (max !== undefined && bytes > max) {
+            const e = new SyncError('too-large', `${redactUrl(req.url)} sent more than ${formatSize(max)}`, false);
+            ctl.abort(e);
+            throw e;
+          }
           yield c;
         }
       } catch (err) {

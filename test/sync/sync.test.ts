@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -112,6 +113,29 @@ describe('sync against a real git http-backend', () => {
     assert.equal(err.kind, 'auth');
     assert.match(err.message, /refusing to send credentials to fleet\.example\.invalid over plain http/);
     assert.doesNotMatch(err.message, /s3cret/);
+  });
+
+  test('a commit too large to fetch is cut off while streaming; a refused one is not fetched again', async () => {
+    const sync = newSync('too-large', { maxFetchBytes: 256 * 1024, attempts: 1 });
+    await sync.poll();
+    writeFileSync(join(work, 'firmware.bin'), randomBytes(2 * 1024 * 1024));
+    const big = pushCommit('a firmware image committed into git');
+    const err = await sync.poll().then(
+      () => assert.fail('fetched'),
+      (e: unknown) => e as SyncError,
+    );
+    assert.equal(err.kind, 'too-large');
+    assert.equal(err.commit, big);
+    assert.match(err.message, /is more than 256 KiB to fetch, so it is refused .*put artifacts at URLs/);
+    assert.ok(!(await sync.hasCommit(big)));
+    server.requests.length = 0;
+    const skipped = await sync.poll((c) => c === big);
+    assert.equal(skipped.commit, big);
+    assert.equal(skipped.fetched, false);
+    assert.equal(server.requests.length, 1, 'only the ls-refs request');
+    run('git', ['rm', '-q', 'firmware.bin'], work);
+    pushCommit('firmware moved to the artifact store');
+    assert.equal((await sync.poll()).fetched, true, 'the next commit, small again, is fetched');
   });
 
   test('an unchanged poll costs exactly one request', async () => {
