@@ -6,6 +6,8 @@
 // touched on a refused commit.
 
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { AgentProcess } from '../helpers/agent-process.js';
@@ -152,6 +154,25 @@ describe(
       );
       assert.deepEqual(installs(), []);
       lab.expectSettled('v1');
+    });
+
+    test('a commit too large to fetch is refused while streaming, recorded as bad, not fetched again', async () => {
+      await agent!.stop();
+      agent = lab.agent({}, ['--interval', '1s', '--max-fetch-size', '1M']);
+      writeFileSync(join(lab.repo, 'firmware.bin'), randomBytes(3 * 1024 * 1024));
+      const c = lab.commit('a firmware image committed into git');
+      lab.push();
+      const s = await agent.until('the large commit refused', (x) => x.bad.some((b) => b.commit === c));
+      assert.match(s.bad.find((b) => b.commit === c)!.reason, /more than 1 MiB to fetch.*put artifacts at URLs/);
+      lab.expectSettled('v1');
+      const before = lab.server.requests.length;
+      await agent.waitForLog(/^$/, 2_500).catch(() => {});
+      const since = lab.server.requests.slice(before);
+      assert.ok(since.length >= 1, 'it kept polling');
+      assert.ok(
+        since.every((r) => r.bytesOut < 64 * 1024),
+        'no fetch of the refused commit again: polls are ls-refs only',
+      );
     });
   },
 );
