@@ -55,6 +55,23 @@ export class Journal {
       throw new JournalError(
         `the journal ${this.path} has schema "${String(data.schema)}", which this rollgate does not know`,
       );
+    const wrong =
+      typeof data.txn !== 'string'
+        ? 'txn is not a string'
+        : typeof data.phase !== 'string'
+          ? 'phase is not a string'
+          : typeof data.steps !== 'object' || data.steps === null || Array.isArray(data.steps)
+            ? 'steps is not a map of step records'
+            : !Array.isArray(data.order)
+              ? 'order is not a list'
+              : typeof data.plan !== 'object' || data.plan === null || !Array.isArray(data.plan.stages)
+                ? 'plan is not a plan'
+                : undefined;
+    if (wrong)
+      throw new JournalError(
+        `the journal ${this.path} is damaged: ${wrong}. It was written atomically, so this is damage from ` +
+          'outside rollgate. Inspect it, then remove it to continue (what it was applying is not put back then)',
+      );
     this.data = data;
     return data;
   }

@@ -7,7 +7,14 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { descendsFrom, readTrustedKeys, TrustError, TrustedKeysError, verifyCommit } from '../../src/trust/index.js';
+import {
+  checkCommit,
+  descendsFrom,
+  readTrustedKeys,
+  TrustError,
+  TrustedKeysError,
+  verifyCommit,
+} from '../../src/trust/index.js';
 import { cleanup, tempDir } from '../helpers/fixtures.js';
 import { commitSigned, gitIn, Keyring, type GpgKey, type SshKey } from '../helpers/signing.js';
 
@@ -136,6 +143,19 @@ describe('trust: commit signatures verified in-process (real gpg and ssh-keygen 
     const bad = join(dir, 'bad_signers');
     writeFileSync(bad, 'ops@example.com ssh-ed25519\n');
     await assert.rejects(readTrustedKeys([bad]), /bad_signers:1: expected "principals \[options\] keytype base64-key"/);
+  });
+
+  test('checkCommit: a commit that does not descend from the applied one is a rewrite, unless allowed', async () => {
+    const older = git('rev-parse', 'HEAD~1');
+    const head = git('rev-parse', 'HEAD');
+    const err = await checkCommit(gitdir, older, head, { allowRewrite: false }).then(
+      () => assert.fail('accepted'),
+      (e: unknown) => e as TrustError,
+    );
+    assert.equal(err.kind, 'rewrite');
+    assert.match(err.message, /does not descend from [0-9a-f]{12}, the commit this gateway runs/);
+    assert.equal(await checkCommit(gitdir, older, head, { allowRewrite: true }), undefined);
+    assert.equal(await checkCommit(gitdir, head, older, { allowRewrite: false }), undefined, 'a descendant passes');
   });
 
   test('ancestry: a later commit descends from an earlier one; the earlier one does not descend from it', async () => {

@@ -45,6 +45,15 @@ export async function readRecord(path: string): Promise<ComponentRecord | undefi
   try {
     const r = JSON.parse(text) as ComponentRecord;
     if (r.schema !== 'rollgate.component/v1') throw new Error(`schema "${String(r.schema)}"`);
+    const t = r.target as Partial<InterfaceTarget> | undefined;
+    if (typeof t !== 'object' || t === null || typeof t.key !== 'string' || typeof t.interface !== 'string')
+      throw new Error('target is not { key, interface, ... }');
+    if (r.installed !== undefined && typeof r.installed !== 'string') throw new Error('installed is not a string');
+    if (
+      r.update !== undefined &&
+      (typeof r.update !== 'object' || r.update === null || typeof r.update.to !== 'string')
+    )
+      throw new Error('update is not { txn, to, ... }');
     // An update in flight recorded by an older rollgate, one flag per milestone.
     if (r.update && r.update.progress === undefined) {
       const legacy = r.update as UpdateInFlight & LegacyFlags;
@@ -56,7 +65,8 @@ export async function readRecord(path: string): Promise<ComponentRecord | undefi
   } catch (err) {
     throw new Error(
       `the component record ${path} cannot be read (${(err as Error).message}); it is written atomically, so ` +
-        `this is damage from outside rollgate`,
+        'this is damage from outside rollgate. Fix it, or move it aside: the component is then asked what it ' +
+        'runs, and an update that was in flight on it is not put back',
     );
   }
 }
