@@ -43,6 +43,8 @@ export interface StepContext {
   txn: string;
   /** Absent when resuming from a journal: undo and finalize must not need it. */
   desired?: DesiredState | undefined;
+  /** The plan the transaction runs; absent when resuming. */
+  plan?: Plan | undefined;
   log: Log;
 }
 

@@ -360,7 +360,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyOu
   const all = [...plan.prepare, ...plan.stages.flatMap((s) => s.steps), ...plan.finalize];
   for (const s of all) applierFor(appliers, s); // refuse before touching anything
   const txn = randomUUID();
-  const ctx: StepContext = { txn, desired: opts.desired, log };
+  const ctx: StepContext = { txn, desired: opts.desired, plan, log };
   const t = new Transaction(
     journal,
     appliers,

@@ -39,7 +39,7 @@ import {
   type InterfaceTarget,
   type Query,
 } from './protocol.js';
-import { unpackArtifact } from './unpack-artifact.js';
+import { checkArtifactSignature, unpackArtifact } from './unpack-artifact.js';
 import {
   componentDirs,
   feedStreams,
@@ -153,6 +153,8 @@ export function targetOf(c: InterfaceTarget): InterfaceTarget {
 export class InterfaceApplier implements Applier {
   readonly name = 'update interfaces';
   readonly cache: ArtifactCache;
+  /** Per transaction: every artifact's signature checked (see signaturesOf). */
+  private readonly signatures = new Map<string, Promise<void>>();
   private readonly timeouts: InterfaceTimeouts;
   private readonly componentsDir: string;
   /**
@@ -382,11 +384,42 @@ export class InterfaceApplier implements Applier {
     return (await this.cache.fromBytes(file.bytes, a.path, a.sha256)).path;
   }
 
+  /**
+   * With artifact keys: every artifact this transaction downloads is fetched and its signature
+   * checked before any interface is given one (once per transaction; every download step waits).
+   */
+  private signaturesOf(ctx: StepContext): Promise<void> {
+    const keys = this.opts.artifactKeys ?? [];
+    if (keys.length === 0 || !ctx.plan || !ctx.desired) return Promise.resolve();
+    let p = this.signatures.get(ctx.txn);
+    if (!p) {
+      const desired = ctx.desired;
+      const wanted = ctx.plan.prepare.filter((s) => s.kind === 'download' && s.target.kind === 'component');
+      p = Promise.all(
+        wanted.map(async (s) => {
+          const c = desired.components.find((x) => x.key === componentKey(s));
+          if (!c) return;
+          try {
+            await checkArtifactSignature(await this.fetchArtifact(c, ctx.log), keys);
+          } catch (err) {
+            if (err instanceof RefusedError)
+              throw new RefusedError(err.kind, `${c.key} (${c.version}): ${err.message}`);
+            throw err;
+          }
+        }),
+      ).then(() => undefined);
+      this.signatures.set(ctx.txn, p);
+      p.catch(() => {}); // each download step awaits it and reports it
+    }
+    return p;
+  }
+
   private async download(step: Step, ctx: StepContext): Promise<Omit<StepRecord, 'status'>> {
     const key = componentKey(step);
     const c = ctx.desired?.components.find((x) => x.key === key);
     if (!c) throw new Error(`component ${key} is not in the desired state`);
     // Everything that can fail without touching the device comes first (safety rule 1).
+    await this.signaturesOf(ctx);
     const artifactPath = await this.fetchArtifact(c, ctx.log);
     if (c.compatible) {
       // An artifact from a store could not be checked when the repo was loaded: it is now, before anything runs.

@@ -80,8 +80,53 @@ async function eachEntry(
     extract.on('error', reject);
   });
   source.on('error', (e) => extract.destroy(e));
+  // Stopped early (a handler threw): the file is closed now, not when it is collected.
+  extract.on('close', () => source.destroy());
   source.pipe(extract);
   await done;
+}
+
+/** Why an artifact's signature does not pass with `keys`; undefined when it does. */
+function signatureProblem(
+  manifest: Buffer,
+  signature: string | undefined,
+  keys: readonly ArtifactKey[],
+): RefusedError | undefined {
+  if (signature === undefined)
+    return new RefusedError(
+      'untrusted',
+      'the artifact is not signed, and this gateway installs only artifacts signed by one of its artifact ' +
+        'keys (sign it with "mender-artifact sign -k <private key>")',
+    );
+  if (!artifactSignedBy(manifest, signature, keys))
+    return new RefusedError(
+      'untrusted',
+      `the artifact's signature (manifest.sig) does not verify with the artifact key` +
+        `${keys.length === 1 ? '' : 's'} of this gateway (${keys.map((k) => k.file).join(', ')})`,
+    );
+  return undefined;
+}
+
+const STOP = new Error('enough read');
+
+/**
+ * Checks an artifact's signature by reading only its first entries (version, manifest,
+ * manifest.sig); throws RefusedError when it does not verify with `keys`.
+ */
+export async function checkArtifactSignature(artifactPath: string, keys: readonly ArtifactKey[]): Promise<void> {
+  let manifest: Buffer | undefined;
+  let signature: string | undefined;
+  await eachEntry(createReadStream(artifactPath), async (header, body) => {
+    if (header.name === 'manifest') manifest = await collect(body, 1 << 20, 'manifest');
+    else if (header.name === 'manifest.sig')
+      signature = (await collect(body, 64 * 1024, 'manifest.sig')).toString('latin1');
+    else if (header.name !== 'version') throw STOP;
+  }).catch((err: unknown) => {
+    if (err !== STOP) throw err;
+  });
+  if (!manifest) throw new ArtifactFormatError('artifact has no manifest');
+  const problem = signatureProblem(manifest, signature, keys);
+  if (problem) throw problem;
 }
 
 /**
@@ -103,18 +148,8 @@ export async function unpackArtifact(
   const verifySignature = () => {
     if (verified) return;
     if (!manifest) throw new ArtifactFormatError('artifact has no manifest');
-    if (signature === undefined)
-      throw new RefusedError(
-        'untrusted',
-        'the artifact is not signed, and this gateway installs only artifacts signed by one of its artifact ' +
-          'keys (sign it with "mender-artifact sign -k <private key>")',
-      );
-    if (!artifactSignedBy(manifest, signature, keys))
-      throw new RefusedError(
-        'untrusted',
-        `the artifact's signature (manifest.sig) does not verify with the artifact key` +
-          `${keys.length === 1 ? '' : 's'} of this gateway (${keys.map((k) => k.file).join(', ')})`,
-      );
+    const problem = signatureProblem(manifest, signature, keys);
+    if (problem) throw problem;
     verified = true;
   };
   await mkdir(headerDir, { recursive: true });
