@@ -1,0 +1,29 @@
+// The README's promise about the architecture: data flows one way, down the Development table —
+// a folder of src/ imports only from folders above it there. Read from the README and the code.
+
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, normalize, relative } from 'node:path';
+import { test } from 'node:test';
+import { projectRoot } from './helpers/fixtures.js';
+
+test('every import in src/ goes to the same folder or one above it in the README table', () => {
+  const readme = readFileSync(join(projectRoot, 'README.md'), 'utf8');
+  const order = [...readme.matchAll(/^\| `src\/(\w+)` \|/gm)].map((m) => m[1]!);
+  const folders = readdirSync(join(projectRoot, 'src'));
+  assert.deepEqual([...order].sort(), [...folders].sort(), 'the table lists every folder of src/');
+  const files = readdirSync(join(projectRoot, 'src'), { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith('.ts'));
+  const wrong: string[] = [];
+  for (const f of files) {
+    const me = f.split('/')[0]!;
+    const text = readFileSync(join(projectRoot, 'src', f), 'utf8');
+    for (const m of text.matchAll(/from '(\.[^']+)'/g)) {
+      const target = relative(join(projectRoot, 'src'), normalize(join(projectRoot, 'src', dirname(f), m[1]!)));
+      const other = target.split('/')[0]!;
+      if (other !== me && order.indexOf(other) > order.indexOf(me)) wrong.push(`src/${f} imports ${m[1]}`);
+    }
+  }
+  assert.deepEqual(wrong, [], 'imports that go against the flow');
+});
