@@ -159,27 +159,7 @@ export class GitSync {
     if (remote === null) throw new SyncError('not-found', `${url} has no ${ref}`, false);
     if (skip?.(remote) || (await this.hasCommit(remote))) return { commit: remote, fetched: false, requests };
     try {
-      await this.retrying(`fetching ${ref} from ${url}`, async () => {
-        const http = await this.client();
-        try {
-          await git.fetch({
-            fs,
-            http,
-            gitdir: this.o.gitdir,
-            url: this.o.url,
-            ref,
-            remoteRef: ref,
-            singleBranch: true,
-            depth: this.o.depth,
-            tags: false,
-            remote: 'origin',
-          });
-        } catch (err) {
-          throw err instanceof SyncError ? err : classifyGitError(err, url);
-        } finally {
-          requests += http.requests;
-        }
-      });
+      requests += await this.fetchRef(ref, this.o.depth, `fetching ${ref} from ${url}`);
     } catch (err) {
       if (!(err instanceof SyncError) || err.kind !== 'too-large') throw err;
       throw new SyncError(
@@ -215,25 +195,7 @@ export class GitSync {
     await this.init();
     const ref = fullRef(this.o.ref);
     const url = redactUrl(this.o.url);
-    await this.retrying(`fetching ${depth} commits of ${ref} from ${url}`, async () => {
-      const http = await this.client();
-      try {
-        await git.fetch({
-          fs,
-          http,
-          gitdir: this.o.gitdir,
-          url: this.o.url,
-          ref,
-          remoteRef: ref,
-          singleBranch: true,
-          depth,
-          tags: false,
-          remote: 'origin',
-        });
-      } catch (err) {
-        throw err instanceof SyncError ? err : classifyGitError(err, url);
-      }
-    });
+    await this.fetchRef(ref, depth, `fetching ${depth} commits of ${ref} from ${url}`);
   }
 
   /** The annotated tags on the server that point at `commit`, with their tag objects fetched. */
@@ -254,29 +216,37 @@ export class GitSync {
         () => true,
         () => false,
       );
-      if (!have)
-        await this.retrying(`fetching ${r.ref} from ${url}`, async () => {
-          const http = await this.client();
-          try {
-            await git.fetch({
-              fs,
-              http,
-              gitdir: this.o.gitdir,
-              url: this.o.url,
-              ref: r.ref,
-              remoteRef: r.ref,
-              singleBranch: true,
-              depth: 1,
-              tags: false,
-              remote: 'origin',
-            });
-          } catch (err) {
-            throw err instanceof SyncError ? err : classifyGitError(err, url);
-          }
-        });
+      if (!have) await this.fetchRef(r.ref, 1, `fetching ${r.ref} from ${url}`);
       out.push({ name: r.ref.replace(/^refs\/tags\//, ''), oid: r.oid });
     }
     return out;
+  }
+
+  /** One fetch of `ref`, `depth` commits deep, retried as the options say; resolves to the requests made. */
+  private async fetchRef(ref: string, depth: number, what: string): Promise<number> {
+    let requests = 0;
+    await this.retrying(what, async () => {
+      const http = await this.client();
+      try {
+        await git.fetch({
+          fs,
+          http,
+          gitdir: this.o.gitdir,
+          url: this.o.url,
+          ref,
+          remoteRef: ref,
+          singleBranch: true,
+          depth,
+          tags: false,
+          remote: 'origin',
+        });
+      } catch (err) {
+        throw err instanceof SyncError ? err : classifyGitError(err, redactUrl(this.o.url));
+      } finally {
+        requests += http.requests;
+      }
+    });
+    return requests;
   }
 
   /** Keeps a commit in the object store under refs/rollgate/<name> (applied, last-good, ...). */
