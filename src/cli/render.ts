@@ -74,6 +74,9 @@ export function renderPlan(plan: Plan, opts: RenderOptions): string {
       if (shown.has(c) || !names.has(targetName(c.target))) continue;
       shown.add(c);
       out.push(line(c, stage.steps));
+      for (const s of stage.steps)
+        if (targetName(s.target) === targetName(c.target))
+          for (const h of s.hooks ?? []) out.push(`      ${p(35, '↳')} ${h}`);
     }
     out.push('');
   }

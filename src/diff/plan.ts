@@ -2,6 +2,7 @@
 // plan, byte for byte) and linear in the number of components, services and containers.
 
 import type {
+  ServiceHook,
   Change,
   DesiredApp,
   DesiredComponent,
@@ -505,6 +506,24 @@ function planRemovedApps(b: Builder, desiredApps: Set<string>): Step[] {
   return steps;
 }
 
+const hookText = (k: string, h: ServiceHook) => `${k}: ${h.command.join(' ')}${h.user ? ` (as ${h.user})` : ''}`;
+
+/** Which Compose hooks each start and stop will run, so `rollgate diff` shows them where they run. */
+function annotateHooks(desired: DesiredState, observed: ObservedState, steps: Step[]): void {
+  for (const s of steps) {
+    if (s.target.kind !== 'service') continue;
+    const t = s.target;
+    if (s.kind === 'start') {
+      const svc = desired.apps.find((a) => a.name === t.app)?.services.find((x) => x.name === t.service);
+      const hooks = svc?.config.postStart ?? [];
+      if (hooks.length) s.hooks = hooks.map((h) => hookText('post_start', h));
+    } else if (s.kind === 'stop' && s.containerId) {
+      const hooks = observed.containers.find((c) => c.containerId === s.containerId)?.preStop ?? [];
+      if (hooks.length) s.hooks = hooks.map((h) => hookText('pre_stop', h));
+    }
+  }
+}
+
 export function plan(desired: DesiredState, observed: ObservedState): Plan {
   const b = new Builder(observed);
   const obsComp = new Map(observed.components.map((c) => [c.key, c]));
@@ -601,6 +620,7 @@ export function plan(desired: DesiredState, observed: ObservedState): Plan {
     }
   }
 
+  annotateHooks(desired, observed, [...stages.flatMap((s) => s.steps), ...b.finalize]);
   return {
     schema: 'rollgate.plan/v1',
     desired: { source: desired.source, device: desired.device, target: desired.target, system: desired.system },

@@ -66,6 +66,11 @@ export function serviceBreaches(c: ServiceConfig, p: GatewayPolicy): Breach[] {
     });
   if (c.privileged && p.allowPrivileged === false)
     out.push({ rule: 'policy.allowPrivileged', key: ['privileged'], message: 'privileged containers are not allowed' });
+  for (const k of ['post_start', 'pre_stop'] as const)
+    (k === 'post_start' ? c.postStart : c.preStop)?.forEach((h, i) => {
+      if (h.privileged && p.allowPrivileged === false)
+        out.push({ rule: 'policy.allowPrivileged', key: [k, i], message: `a privileged ${k} hook is not allowed` });
+    });
   if (c.networkMode === 'host' && p.allowHostNetwork === false)
     out.push({ rule: 'policy.allowHostNetwork', key: ['network_mode'], message: 'the host network is not allowed' });
   if (c.pid === 'host' && p.allowHostPid === false)

@@ -134,6 +134,15 @@ export interface Resources {
  * creates. Keys added after the first release are optional and left out when unset, so a service
  * that does not use them keeps its configuration hash (and its container) across an upgrade.
  */
+/** A Compose lifecycle hook (`post_start`, `pre_stop`): a command run inside the container. */
+export interface ServiceHook {
+  command: string[];
+  user?: string;
+  privileged?: boolean;
+  workingDir?: string;
+  environment?: Record<string, string>;
+}
+
 export interface ServiceConfig {
   image: string;
   command?: string[];
@@ -151,6 +160,10 @@ export interface ServiceConfig {
   healthcheck?: Healthcheck;
   dependsOn: Record<string, { condition: DependsCondition; required: boolean; restart?: boolean }>;
   stopGracePeriodMs?: number;
+  /** Run in the new container once it started; a failure fails the start and rolls back. */
+  postStart?: ServiceHook[];
+  /** Run in the container before it stops (bounded; a failure is logged and the stop goes on). */
+  preStop?: ServiceHook[];
   stopSignal?: string;
   user?: string;
   workingDir?: string;

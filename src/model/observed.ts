@@ -1,6 +1,8 @@
 // What the appliers observe on a gateway. Serialisable so it can be saved to a file and used
 // for offline diffs; the planner treats it as read-only input.
 
+import type { ServiceHook } from './desired.js';
+
 export interface ObservedComponent {
   key: string;
   type: string;
@@ -24,6 +26,8 @@ export interface ObservedContainer {
   health?: 'starting' | 'healthy' | 'unhealthy';
   /** The commit that created it, from its label. */
   commit?: string;
+  /** Its `pre_stop` hooks, as it was created with them (from its label). */
+  preStop?: ServiceHook[];
 }
 
 /** A network's settings as the Engine reports them: enough to make it again as it was. */

@@ -52,6 +52,8 @@ export interface Step {
   previous?: EngineNetworkSpec;
   /** Engine name of a network or volume when it is not `<app>_<name>`; external ones are never touched. */
   engineName?: string;
+  /** Compose hooks this step runs: `post_start` after a start, `pre_stop` before a stop (for `rollgate diff`). */
+  hooks?: string[];
 }
 
 export type ChangeAction = 'add' | 'change' | 'remove' | 'repair';

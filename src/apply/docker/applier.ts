@@ -3,7 +3,7 @@
 // object it creates carries the transaction's label so undo finds it even after a crash.
 
 import { mkdir } from 'node:fs/promises';
-import type { DesiredApp, DesiredService, Plan, Step } from '../../model/index.js';
+import type { DesiredApp, DesiredService, Plan, ServiceHook, Step } from '../../model/index.js';
 import { UndoImpossibleError, type Applier, type StepContext, type StepRecord } from '../applier.js';
 import type { Log } from '../../base/log.js';
 import {
@@ -19,7 +19,8 @@ import { exists, pruneTrees, writeTree } from './files.js';
 import type { Engine } from './engine.js';
 import { DockerError, engineMessage, portInUse, statusOf } from './errors.js';
 import { LABEL, containerName, networkName, ownedBy, volumeName } from './labels.js';
-import { observeDocker, type DockerObservation } from './observe.js';
+import { observeDocker, preStopOf, type DockerObservation } from './observe.js';
+import { hookLine, lastLine, runHook, runPreStop } from './hooks.js';
 import { pullImage, registryOf, type RegistryAuth } from './pull.js';
 import { healthyDeadlineMs, waitForDependency, waitReady } from './wait.js';
 
@@ -52,6 +53,9 @@ export interface DockerApplierOptions {
    * it, and it sees and removes only objects that carry it (or that predate owners).
    */
   owner?: string;
+  /** Longest a post_start or pre_stop hook may run (default 2 minutes / 30 seconds). */
+  postStartTimeoutMs?: number;
+  preStopTimeoutMs?: number;
 }
 
 /** Where the container that gave up its container_name waits until the change is confirmed. */
@@ -280,6 +284,7 @@ export class DockerApplier implements Applier {
       case 'create':
         return this.create(step, ctx);
       case 'stop': {
+        await this.preStop(step.containerId!, ctx);
         await ignore(
           e.call((d) => d.getContainer(step.containerId!).stop()),
           304,
@@ -655,6 +660,7 @@ export class DockerApplier implements Applier {
       { app: t.app, service: t.service, container: containerId.slice(0, 12) },
       `started ${t.app}/${t.service}`,
     );
+    await this.postStart(containerId, findService(ctx, t.app, t.service).config.postStart ?? [], t, ctx);
     if (step.waitFor?.some((w) => w.condition === 'ready')) {
       const self = findService(ctx, t.app, t.service);
       await waitReady(this.engine, {
@@ -669,6 +675,33 @@ export class DockerApplier implements Applier {
       );
     }
     return { containerId };
+  }
+
+  /** post_start hooks, in order: a failure (or one that does not end) fails the start, which is then undone. */
+  private async postStart(
+    containerId: string,
+    hooks: readonly ServiceHook[],
+    t: { app: string; service: string },
+    ctx: StepContext,
+  ): Promise<void> {
+    const timeoutMs = this.opts.postStartTimeoutMs ?? 120_000;
+    for (const [i, h] of hooks.entries()) {
+      const r = await runHook(this.engine, containerId, h, timeoutMs);
+      const what = `post_start hook ${i + 1} of ${t.app}/${t.service} (${hookLine(h)})`;
+      if (r.exitCode === undefined) throw new DockerError('hook', `${what} did not end within ${timeoutMs / 1000} s`);
+      if (r.exitCode !== 0)
+        throw new DockerError('hook', `${what} exited with code ${r.exitCode}: ${lastLine(r.output) || 'no output'}`);
+      ctx.log.info({ app: t.app, service: t.service, hook: hookLine(h) }, `${what} ran`);
+    }
+  }
+
+  /** The pre_stop hooks a running container was created with, before it stops. */
+  private async preStop(containerId: string, ctx: StepContext): Promise<void> {
+    const info = await this.engine.call((d) => d.getContainer(containerId).inspect()).catch(() => undefined);
+    const hooks = preStopOf(info?.Config.Labels?.[LABEL.preStop]);
+    if (!info?.State.Running || !hooks) return;
+    const who = `${info.Config.Labels?.[LABEL.app]}/${info.Config.Labels?.[LABEL.service]}`;
+    await runPreStop(this.engine, containerId, hooks, this.opts.preStopTimeoutMs ?? 30_000, who, ctx.log);
   }
 
   /** Moves the container_name to the new container: the holder (the one it replaces) steps aside. */

@@ -170,6 +170,7 @@ export function containerSpec(
     [LABEL.txn]: id.txn,
     ...(id.commit ? { [LABEL.commit]: id.commit } : {}),
     ...(id.owner ? { [LABEL.owner]: id.owner } : {}),
+    ...(config.preStop?.length ? { [LABEL.preStop]: JSON.stringify(config.preStop) } : {}),
   };
   return {
     name,

@@ -8,6 +8,8 @@ export type DockerErrorKind =
   | 'registry-auth'
   | 'port-in-use'
   | 'dependency'
+  /** A post_start hook failed or did not end: the start fails and is rolled back. */
+  | 'hook'
   | 'engine';
 
 export class DockerError extends Error {

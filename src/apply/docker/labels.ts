@@ -12,6 +12,8 @@ export const LABEL = {
   volume: 'io.rollgate.volume',
   /** The identity of the state directory whose agent created the object (safety rule 10). */
   owner: 'io.rollgate.owner',
+  /** A container's `pre_stop` hooks (JSON), run before it stops even after its service changed. */
+  preStop: 'io.rollgate.pre-stop',
 } as const;
 
 /**

@@ -1,6 +1,12 @@
 // Observation from the Engine alone, in four list calls whatever the number of containers.
 
-import type { ContainerState, EngineNetworkSpec, ObservedContainer, ObservedState } from '../../model/index.js';
+import type {
+  ContainerState,
+  EngineNetworkSpec,
+  ObservedContainer,
+  ObservedState,
+  ServiceHook,
+} from '../../model/index.js';
 import type { Engine } from './engine.js';
 import { LABEL, ownedBy } from './labels.js';
 
@@ -60,6 +66,19 @@ function networkSpec(n: {
   };
 }
 
+/** A container's pre_stop hooks from its label; a damaged label reads as none. */
+export function preStopOf(label: string | undefined): ServiceHook[] | undefined {
+  if (!label) return undefined;
+  try {
+    const v = JSON.parse(label) as unknown;
+    return Array.isArray(v) && v.every((h) => Array.isArray((h as ServiceHook).command))
+      ? (v as ServiceHook[])
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function observeDocker(engine: Engine, owner?: string): Promise<DockerObservation> {
   const filters = (label: string) => ({ filters: JSON.stringify({ label: [label] }) });
   const [containers, networks, volumes, images] = await Promise.all([
@@ -85,6 +104,7 @@ export async function observeDocker(engine: Engine, owner?: string): Promise<Doc
     const state = STATES.has(c.State as ContainerState) ? (c.State as ContainerState) : 'dead';
     const health = healthFromStatus(c.Status ?? '');
     const commit = l[LABEL.commit];
+    const preStop = preStopOf(l[LABEL.preStop]);
     observed.containers.push({
       app,
       service,
@@ -94,6 +114,7 @@ export async function observeDocker(engine: Engine, owner?: string): Promise<Doc
       state,
       ...(health ? { health } : {}),
       ...(commit ? { commit } : {}),
+      ...(preStop ? { preStop } : {}),
     });
   }
   for (const n of networks) {

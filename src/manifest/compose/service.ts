@@ -11,6 +11,7 @@ import type {
   Resources,
   RestartPolicy,
   ServiceConfig,
+  ServiceHook,
 } from '../../model/index.js';
 import type { At } from '../context.js';
 import { DEPLOY_KEYS, nearestKey, SERVICE_KEYS, type KeyRule } from './keys.js';
@@ -477,7 +478,38 @@ function parsePullPolicy(r: Reader): PullPolicy | undefined {
   return r.bad('pull_policy', 'always, missing, never, daily, weekly or every_<duration> (e.g. every_12h)');
 }
 
-function parseCommand(r: Reader, k: 'command' | 'entrypoint'): string[] | undefined {
+const HOOK_KEYS = ['command', 'user', 'privileged', 'working_dir', 'environment'];
+
+/** `post_start` / `pre_stop`: a list of { command, user, privileged, working_dir, environment }. */
+function parseHooks(r: Reader, k: 'post_start' | 'pre_stop'): ServiceHook[] | undefined {
+  const v = r.raw[k];
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v)) return r.bad(k, 'a list of hooks ({ command, user, privileged, working_dir, environment })');
+  const hooks: ServiceHook[] = [];
+  v.forEach((item, i) => {
+    if (!isMap(item)) return void r.bad([k, i], 'a hook ({ command, ... })', item);
+    const h = new Reader(r.ctx, r.here(k, i), item);
+    for (const key of Object.keys(item))
+      if (!HOOK_KEYS.includes(key) && !key.startsWith('x-'))
+        r.ctx.at(h.here(key), `${k}: unsupported key "${key}" (expected ${HOOK_KEYS.join(', ')})`, 'key');
+    const command = parseCommand(h, 'command');
+    if (!command || command.length === 0) return void h.bad('command', 'a command string or a list of arguments');
+    const user = h.str('user');
+    const privileged = h.bool('privileged');
+    const workingDir = h.str('working_dir');
+    const environment = h.mapOrList('environment');
+    hooks.push({
+      command,
+      ...(user !== undefined ? { user } : {}),
+      ...(privileged ? { privileged } : {}),
+      ...(workingDir !== undefined ? { workingDir } : {}),
+      ...(environment && Object.keys(environment).length ? { environment } : {}),
+    });
+  });
+  return hooks.length ? hooks : undefined;
+}
+
+function parseCommand(r: Reader, k: string): string[] | undefined {
   const v = r.raw[k];
   if (v === undefined || v === null) return undefined;
   if (typeof v === 'string') {
@@ -667,6 +699,8 @@ export async function loadService(r: Reader, name: string, scope: ServiceScope):
     ...opt(nonEmpty(r.mapOrList('storage_opt')), (v) => ({ storageOpt: v })),
     ...opt(nonEmpty(r.mapOrList('annotations')), (v) => ({ annotations: v })),
     ...opt(listOpt('volumes_from'), (v) => ({ volumesFrom: v })),
+    ...opt(parseHooks(r, 'post_start'), (v) => ({ postStart: v })),
+    ...opt(parseHooks(r, 'pre_stop'), (v) => ({ preStop: v })),
   };
   const pullPolicy = parsePullPolicy(r);
   if (r.ctx.policy)
