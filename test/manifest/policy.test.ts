@@ -3,7 +3,7 @@
 // the file:line that asked for it and naming the rule; with no policy it loads as before.
 
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import {
@@ -154,6 +154,41 @@ describe('gateway policy', () => {
     const bad = await rollgate('validate', '--repo', repo, '--policy-file', policyFile);
     assert.equal(bad.code, 1);
     assert.match(bad.err, /config\.yaml: not a gateway policy: \/allowPrivileged must be boolean/);
+  });
+
+  test('hooks: a privileged post_start is refused with privileged containers; a bad hook is a problem', async () => {
+    const dir = join(root, 'hooks');
+    const compose = (hook: string) =>
+      'services:\n  web:\n    image: nginx:1\n    post_start:\n' + hook + '    pre_stop:\n      - command: ["true"]\n';
+    const write = (hook: string) => {
+      mkdirSync(join(dir, 'app'), { recursive: true });
+      writeFileSync(join(dir, 'app', 'compose.yaml'), compose(hook));
+      writeFileSync(
+        join(dir, 'rollgate.yaml'),
+        'apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  s:\n    apps:\n      web: app/compose.yaml\n' +
+          'targets:\n  - name: all\n    match: { any: true }\n    system: s\n',
+      );
+    };
+    write('      - command: ["sh", "-c", "mount -o remount,rw /"]\n        privileged: true\n');
+    const loaded = await loadDesiredState(new DirectorySource(dir), device);
+    assert.deepEqual(loaded.apps[0]?.services[0]?.config.postStart, [
+      { command: ['sh', '-c', 'mount -o remount,rw /'], privileged: true },
+    ]);
+    const ps = await loadDesiredState(new DirectorySource(dir), device, { policy: { allowPrivileged: false } }).then(
+      () => assert.fail('loaded'),
+      (e: unknown) => (e as FleetRepoError).problems,
+    );
+    assert.deepEqual(
+      ps.map((p) => [p.rule, p.line]),
+      [['policy.allowPrivileged', 5]],
+    );
+    write('      - cmd: ["true"]\n');
+    const bad = await loadDesiredState(new DirectorySource(dir), device).then(
+      () => assert.fail('loaded'),
+      (e: unknown) => (e as FleetRepoError).problems.map((p) => p.message).join(' | '),
+    );
+    assert.match(bad, /post_start: unsupported key "cmd"/);
+    assert.match(bad, /command: expected a command string or a list of arguments/);
   });
 
   test('registries as Docker resolves them', () => {
