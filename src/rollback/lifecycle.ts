@@ -94,7 +94,7 @@ export class CommitLifecycle {
   }
 
   private async decide(o: Outcome): Promise<Verdict | undefined> {
-    return this.carryOut(decide(this.state as AgentState, o, now()));
+    return this.carryOut(decide(this.state, o, now()));
   }
 
   /** Every verdict is logged with its reason (`verdict` field) in the status vocabulary. */
@@ -163,7 +163,7 @@ export class CommitLifecycle {
   /** An error that is not a verdict on the commit: recorded once per distinct message, retried. */
   private async error(commit: string | undefined, err: string): Promise<Verdict> {
     const v: Verdict = { reason: 'error', detail: err, ...(commit ? { commit } : {}) };
-    await this.noteOnce(note(this.state as AgentState, v, now(), { error: err }));
+    await this.noteOnce(note(this.state, v, now(), { error: err }));
     this.p.events.verdict(v);
     return v;
   }
@@ -186,7 +186,7 @@ export class CommitLifecycle {
   /** A poll failed: the gateway is left as it is. */
   async pollFailed(err: string): Promise<Verdict> {
     const v: Verdict = { reason: 'poll-failed', detail: err };
-    await this.noteOnce(note(this.state as AgentState, v, now(), { error: err }));
+    await this.noteOnce(note(this.state, v, now(), { error: err }));
     return v;
   }
 
@@ -224,7 +224,7 @@ export class CommitLifecycle {
       );
       return this.error(commit, message(err));
     }
-    await this.p.store.replace(beginAttempt(this.state as AgentState, commit, now()));
+    await this.p.store.replace(beginAttempt(this.state, commit, now()));
     const verdicts: HealthVerdict[] = [];
     let r: ReconcileResult;
     try {
@@ -309,7 +309,7 @@ export class CommitLifecycle {
     const v: Verdict = conv.ok
       ? { reason: 'drift-repaired', commit, steps: conv.steps, detail: 'drift repaired' }
       : { reason: 'drift-repair-failed', commit, steps: conv.steps, detail: `drift repair failed: ${conv.error}` };
-    let next = note(this.state as AgentState, v, now(), { history: true });
+    let next = note(this.state, v, now(), { history: true });
     if (!conv.ok) next = note(next, v, now(), { error: conv.error ?? 'drift repair failed' });
     await this.p.store.replace(next);
     if (conv.ok)
@@ -342,7 +342,7 @@ export class CommitLifecycle {
         detail: `the apply interrupted in its ${r.interruptedIn} phase was ${r.action}`,
         steps: [...(r.outcome?.ran ?? []), ...r.undone],
       };
-      await this.p.store.replace(note(this.state as AgentState, v, now(), { history: true }));
+      await this.p.store.replace(note(this.state, v, now(), { history: true }));
       if (r.undoErrors.length > (r.outcome?.permanentUndoErrors ?? 0) && !r.outcome) {
         throw new Error(
           `the apply interrupted by a crash could not be put back completely: ${r.undoErrors.join('; ')}; ` +
@@ -358,9 +358,9 @@ export class CommitLifecycle {
       commit,
       ...(resumed ? { resumed } : {}),
     };
-    let d = decide(this.state as AgentState, o, now());
+    let d = decide(this.state, o, now());
     if (d.next.action === 'check-live')
-      d = decide(this.state as AgentState, { ...o, matchesLive: await this.matchesLive(commit) }, now());
+      d = decide(this.state, { ...o, matchesLive: await this.matchesLive(commit) }, now());
     if (d.next.action === 'retry') {
       const attempts = this.state.inProgress?.attempts ?? 1;
       this.p.log.warn(
