@@ -207,7 +207,9 @@ variableOptions(
         'Loads every target of the fleet repo with an identity it matches, reports every problem with ' +
           'file:line:column, and plans each target against a fresh gateway. Compose files are read as docker ' +
           "compose reads them (anchors and merge keys, ${VAR} from the .env beside them, the target's variables " +
-          'and --var/--var-file); warnings go to stderr.\n\nExit status: 0 valid, 1 problems.',
+          'and --var/--var-file); warnings go to stderr. With --trusted-keys the commit must be signed as the ' +
+          "agent requires, and with --policy-file it is checked against a gateway's policy, so the fleet repo's " +
+          'CI sees what gateways will accept.\n\nExit status: 0 valid, 1 problems.',
       ),
   ),
 )
