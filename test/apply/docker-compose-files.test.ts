@@ -14,19 +14,11 @@ import { reconcileOnce } from '../../src/gateway/reconcile.js';
 import type { DesiredState } from '../../src/model/index.js';
 import { AppRepo } from '../helpers/app-repo.js';
 import { requireDocker } from '../helpers/docker-tests.js';
+import { Lines } from '../helpers/log-lines.js';
 import { cleanup, tempDir } from '../helpers/fixtures.js';
 import { exec, httpText, probeCommand } from '../helpers/container-io.js';
 
 const env = requireDocker();
-
-class Lines implements Log {
-  text = '';
-  private add = (_o: Record<string, unknown>, msg: string) => void (this.text += msg + '\n');
-  debug = this.add;
-  info = this.add;
-  warn = this.add;
-  error = this.add;
-}
 
 describe('Compose files on the real Engine', { skip: env ? false : 'no Docker Engine (see the line above)' }, () => {
   let engine: Engine;

@@ -15,19 +15,11 @@ import { reconcileOnce } from '../../src/gateway/reconcile.js';
 import type { DesiredState } from '../../src/model/index.js';
 import { AppRepo } from '../helpers/app-repo.js';
 import { exec } from '../helpers/container-io.js';
-import { requireDocker } from '../helpers/docker-tests.js';
+import { removeApp, requireDocker } from '../helpers/docker-tests.js';
+import { Lines } from '../helpers/log-lines.js';
 import { cleanup, tempDir } from '../helpers/fixtures.js';
 
 const env = requireDocker();
-
-class Lines implements Log {
-  text = '';
-  private add = (_o: Record<string, unknown>, msg: string) => void (this.text += msg + '\n');
-  debug = this.add;
-  info = this.add;
-  warn = this.add;
-  error = this.add;
-}
 
 describe('Compose lifecycle hooks on the real Engine', { skip: env ? false : 'no Docker Engine' }, () => {
   let engine: Engine;
@@ -72,19 +64,7 @@ volumes:
     web = await env!.image('hooks/web', '1');
   });
   after(async () => {
-    for (const c of await containers())
-      await docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => {});
-    await docker
-      .getNetwork('hooks_default')
-      .remove()
-      .catch(() => {});
-    await docker
-      .getVolume('hooks_data')
-      .remove()
-      .catch(() => {});
+    await removeApp(docker, 'hooks', { networks: ['hooks_default'], volumes: ['hooks_data'] });
     cleanup(stateDir);
     cleanup(repo.dir);
   });

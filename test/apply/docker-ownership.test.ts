@@ -11,7 +11,7 @@ import Docker from 'dockerode';
 import { LABEL } from '../../src/apply/index.js';
 import { AppRepo, GATEWAY } from '../helpers/app-repo.js';
 import { rollgateWith } from '../helpers/cli.js';
-import { requireDocker } from '../helpers/docker-tests.js';
+import { removeApp, requireDocker } from '../helpers/docker-tests.js';
 import { cleanup, tempDir } from '../helpers/fixtures.js';
 
 const env = requireDocker();
@@ -53,19 +53,7 @@ volumes:
       web = await env!.image('owned/web', '1');
     });
     after(async () => {
-      for (const c of await containers())
-        await docker
-          .getContainer(c.Id)
-          .remove({ force: true })
-          .catch(() => {});
-      await docker
-        .getNetwork('owned_default')
-        .remove()
-        .catch(() => {});
-      await docker
-        .getVolume('owned_data')
-        .remove()
-        .catch(() => {});
+      await removeApp(docker, 'owned', { networks: ['owned_default'], volumes: ['owned_data'] });
       cleanup(mine.dir);
       cleanup(other.dir);
       cleanup(stateA);
