@@ -45,6 +45,7 @@ export interface AgentConfig {
     artifactCacheSize: string;
   };
   apply: { concurrency: number };
+  stateScripts: { timeout: string; retryInterval: string; retryTimeout: string };
   metrics: { listen: string };
   log: { level: LogLevel };
 }

@@ -70,7 +70,13 @@ export function lifecyclePorts(o: {
   const identity = { id: cfg.gateway.id, labels: cfg.gateway.labels };
   /** When each pull_policy image was last asked about in the registry (a period counts from it). */
   const resolvedAt = new Map<string, number>();
+  const scriptTimeouts = {
+    timeoutMs: durationMs(cfg.stateScripts.timeout, 'stateScripts.timeout'),
+    retryIntervalMs: durationMs(cfg.stateScripts.retryInterval, 'stateScripts.retryInterval'),
+    retryTimeoutMs: durationMs(cfg.stateScripts.retryTimeout, 'stateScripts.retryTimeout'),
+  };
   return {
+    scriptTimeouts,
     store: o.store,
     stateDir: cfg.stateDir,
     concurrency: cfg.apply.concurrency,

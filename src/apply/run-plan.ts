@@ -4,9 +4,18 @@
 // each as concurrently as it ran.
 
 import { randomUUID } from 'node:crypto';
-import type { DesiredState, Plan, ResumeReason, Step, TransactionReason } from '../model/index.js';
+import type {
+  DesiredState,
+  Plan,
+  ResumeReason,
+  ScriptAction,
+  ScriptState,
+  Step,
+  TransactionReason,
+} from '../model/index.js';
 import { RefusedError, UndoImpossibleError, type Applier, type StepContext } from './applier.js';
 import { crashPoint } from './crash-points.js';
+import type { StateScriptRunner } from './state-scripts.js';
 import { Journal, type JournalData } from './journal.js';
 import type { Log } from '../base/log.js';
 
@@ -23,6 +32,8 @@ export interface ApplyOptions {
   confirm?: () => Promise<void>;
   /** Called once the transaction has failed and before anything is undone, so the verdict is on disk first. */
   onFailure?: FailureHook;
+  /** The system's Mender state scripts, run at the transaction's stages. */
+  scripts?: StateScriptRunner;
 }
 
 export type FailureHook = (error: string, failedStep?: string) => Promise<void>;
@@ -169,6 +180,9 @@ async function undoAll(
 
 /** The transaction after prepare: stages, gateway reboots, confirm, commits, finalize; or rollback. */
 class Transaction {
+  /** The state whose scripts or steps failed: its Error scripts run on the way back. */
+  private failedState: ScriptState | undefined;
+
   constructor(
     private readonly journal: Journal,
     private readonly appliers: Applier[],
@@ -177,10 +191,30 @@ class Transaction {
     private readonly confirm: (() => Promise<void>) | undefined,
     readonly outcome: ApplyOutcome,
     private readonly onFailure?: FailureHook,
+    private readonly scripts?: StateScriptRunner,
   ) {}
 
   get data(): JournalData {
     return this.journal.current;
+  }
+
+  /** The state scripts of a stage, journaled one by one so a resumed transaction never runs one twice. */
+  async script(state: ScriptState, action: ScriptAction): Promise<void> {
+    if (!this.scripts) return;
+    if (action !== 'Error') this.failedState = state;
+    await this.scripts.run(state, action, {
+      done: (name) => this.data.steps[`script ${name}`]?.status === 'done',
+      record: (name) => this.journal.step(`script ${name}`, { status: 'done' }),
+    });
+  }
+
+  /** On the way back, script failures are logged: a rollback is not stopped by a script. */
+  async scriptsBack(state: ScriptState, action: ScriptAction): Promise<void> {
+    try {
+      await this.script(state, action);
+    } catch (err) {
+      this.ctx.log.warn({ state, action }, `${message(err)}; the rollback goes on`);
+    }
   }
 
   readonly exec = async (step: Step): Promise<void> => {
@@ -200,6 +234,11 @@ class Transaction {
 
   /** Runs every stage step not yet done, stage by stage; a stage whose steps await it ends in one reboot. */
   async stages(): Promise<Failure | undefined> {
+    try {
+      await this.script('ArtifactInstall', 'Enter');
+    } catch (err) {
+      return { err };
+    }
     for (const stage of this.data.plan.stages) {
       const todo = stage.steps.filter((s) => this.data.steps[s.id]?.status !== 'done');
       if (todo.length === 0) continue;
@@ -225,6 +264,11 @@ class Transaction {
         }
       }
     }
+    try {
+      await this.script('ArtifactInstall', 'Leave');
+    } catch (err) {
+      return { err };
+    }
     return undefined;
   }
 
@@ -249,10 +293,12 @@ class Transaction {
   /** Confirm (the health window), then commit; any failure rolls back. Then finalize. */
   async finish(fromPhase: 'stages' | 'commit'): Promise<ApplyOutcome> {
     let failure: Failure | undefined;
-    if (fromPhase === 'stages' && this.confirm) {
+    if (fromPhase === 'stages' && (this.confirm || this.scripts)) {
       await this.journal.phase('confirm');
       try {
-        await this.confirm();
+        await this.script('Health', 'Enter');
+        await this.confirm?.();
+        await this.script('Health', 'Leave');
       } catch (err) {
         failure = { err };
       }
@@ -263,7 +309,13 @@ class Transaction {
       const commits = this.data.plan.finalize.filter(
         (s) => s.kind === 'commit' && this.data.steps[s.id]?.status !== 'done',
       );
-      failure = await runGraph(commits, this.limit, this.exec);
+      try {
+        await this.script('ArtifactCommit', 'Enter');
+        failure = await runGraph(commits, this.limit, this.exec);
+        if (!failure) await this.script('ArtifactCommit', 'Leave');
+      } catch (err) {
+        failure = { err };
+      }
     }
     if (failure) return this.rollback(failure);
     await this.journal.phase('finalize');
@@ -289,6 +341,8 @@ class Transaction {
         this.ctx.log.error({ txn, err: message(err) }, `could not record the failure: ${message(err)}`);
       }
     }
+    if (this.failedState) await this.scriptsBack(this.failedState, 'Error');
+    await this.scriptsBack('ArtifactRollback', 'Enter');
     await undoAll(
       this.data,
       this.appliers,
@@ -297,6 +351,9 @@ class Transaction {
       this.outcome,
       this.limit,
     );
+    await this.scriptsBack('ArtifactRollback', 'Leave');
+    await this.scriptsBack('ArtifactFailure', 'Enter');
+    await this.scriptsBack('ArtifactFailure', 'Leave');
     // Reported as rollback-incomplete; the next reconcile plans afresh from what it observes.
     await this.journal.clear();
     return {
@@ -369,6 +426,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyOu
     opts.confirm,
     newOutcome(txn),
     opts.onFailure,
+    opts.scripts,
   );
 
   await journal.begin(txn, plan, opts.desired);
@@ -376,10 +434,19 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyOu
     { txn, commit: plan.desired.source.commit, changes: plan.changes.length },
     `applying ${plan.changes.length} change(s)`,
   );
-  const prepFail = await runGraph(plan.prepare, opts.prepareConcurrency ?? 3, t.exec);
+  // Download's state scripts wrap the prepare phase; a failing one is a failed prepare.
+  let prepFail: { step?: Step; err: unknown } | undefined;
+  try {
+    await t.script('Download', 'Enter');
+    prepFail = await runGraph(plan.prepare, opts.prepareConcurrency ?? 3, t.exec);
+    if (!prepFail) await t.script('Download', 'Leave');
+  } catch (err) {
+    prepFail = { err };
+  }
   if (prepFail) {
     // Nothing running was touched (safety rule 1); downloads still get their Cleanup.
     const error = message(prepFail.err);
+    await t.script('Download', 'Error');
     await journal.phase('rolling-back', error);
     await undoAll(journal.current, appliers, journal, ctx, t.outcome, opts.concurrency ?? 4);
     await journal.clear();
@@ -387,7 +454,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyOu
       ...t.outcome,
       status: 'prepare-failed',
       error,
-      failedStep: prepFail.step.id,
+      ...(prepFail.step ? { failedStep: prepFail.step.id } : {}),
       ...(prepFail.err instanceof RefusedError ? { refused: prepFail.err.kind } : {}),
     };
   }
@@ -424,6 +491,8 @@ export interface ResumeOptions {
   confirm?: () => Promise<void>;
   concurrency?: number;
   onFailure?: FailureHook;
+  /** The state scripts of the transaction's desired state: the ones the journal has not seen run. */
+  scripts?: StateScriptRunner;
 }
 
 /**
@@ -461,6 +530,7 @@ export async function resumeJournal(
     opts.confirm,
     { ...newOutcome(data.txn), undone: out.undone, undoErrors: out.undoErrors, finalizeErrors: out.finalizeErrors },
     opts.onFailure,
+    opts.scripts,
   );
   const records = Object.values(data.steps);
   const rebooted =
@@ -498,7 +568,16 @@ export async function resumeJournal(
   }
   const tally: UndoTally = { undone: out.undone, undoErrors: out.undoErrors };
   if (data.phase !== 'rolling-back') await journal.phase('rolling-back', data.error ?? INTERRUPTED);
+  const touched = out.interruptedIn !== 'prepare';
+  if (touched) await t.scriptsBack('ArtifactRollback', 'Enter');
   await undoAll(data, appliers, journal, ctx, tally, opts.concurrency ?? 4);
+  if (touched)
+    for (const [state, action] of [
+      ['ArtifactRollback', 'Leave'],
+      ['ArtifactFailure', 'Enter'],
+      ['ArtifactFailure', 'Leave'],
+    ] as const)
+      await t.scriptsBack(state, action);
   out.action = out.interruptedIn === 'prepare' ? 'nothing-touched' : 'rolled-back';
   if (out.undoErrors.length === (tally.permanentUndoErrors ?? 0)) await journal.clear();
   return out;

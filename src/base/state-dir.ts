@@ -25,6 +25,8 @@ export const STATE_DIR_ENTRIES = {
   files: 'files',
   /** Data directories of relative bind mounts the repo does not hold. */
   data: 'data',
+  /** Mender state scripts from the fleet repo, by the sha256 of their content. */
+  scripts: 'scripts',
   /** This state directory's identity: the owner label of every Docker object its agent creates. */
   owner: 'owner',
 } as const;

@@ -1,6 +1,7 @@
 // `rollgate apply` (one reconcile, now) and `rollgate observe` (the live gateway as JSON).
 
 import { secureStateDir } from '../base/state-dir.js';
+import { durationMs } from '../base/duration.js';
 import { resolve } from 'node:path';
 import { refreshableImages } from '../apply/index.js';
 import { writeFileAtomic } from '../base/atomic-write.js';
@@ -50,6 +51,21 @@ export interface ApplyCommandOptions extends RepoOptions, GatewayOptions, Variab
   quiet?: boolean;
   /** --artifact-key, repeated. */
   artifactKey?: string[];
+  stateScriptTimeout?: string;
+  stateScriptRetryInterval?: string;
+  stateScriptRetryTimeout?: string;
+}
+
+function scriptTimeouts(o: ApplyCommandOptions) {
+  const ms = (v: string | undefined, flag: string) => (v === undefined ? undefined : durationMs(v, flag));
+  const timeoutMs = ms(o.stateScriptTimeout, '--state-script-timeout');
+  const retryIntervalMs = ms(o.stateScriptRetryInterval, '--state-script-retry-interval');
+  const retryTimeoutMs = ms(o.stateScriptRetryTimeout, '--state-script-retry-timeout');
+  return {
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    ...(retryIntervalMs !== undefined ? { retryIntervalMs } : {}),
+    ...(retryTimeoutMs !== undefined ? { retryTimeoutMs } : {}),
+  };
 }
 
 export async function runApply(o: ApplyCommandOptions, io: Io): Promise<number> {
@@ -65,7 +81,13 @@ export async function runApply(o: ApplyCommandOptions, io: Io): Promise<number> 
     if (o.output !== 'json') printWarnings(io, desired.warnings);
     const artifactKeys = o.artifactKey?.length ? { artifactKeys: o.artifactKey } : {};
     const appliers = await new Gateway({ ...o, stateDir, ...artifactKeys }, log).appliers(desired, source);
-    const r = await reconcileOnce(desired, { ...appliers, stateDir, log, refreshImages: refreshableImages(desired) });
+    const r = await reconcileOnce(desired, {
+      ...appliers,
+      stateDir,
+      log,
+      refreshImages: refreshableImages(desired),
+      scriptTimeouts: scriptTimeouts(o),
+    });
     if (o.output === 'json')
       io.out(JSON.stringify({ resumed: r.resumed ?? null, plan: r.plan, outcome: r.outcome ?? null }, null, 2) + '\n');
     else {

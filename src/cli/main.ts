@@ -46,6 +46,9 @@ function gatewayOptions(cmd: Command): Command {
 
 function applyOptions(cmd: Command): Command {
   return cmd
+    .option('--state-script-timeout <duration>', 'longest one run of a Mender state script may take', '1h')
+    .option('--state-script-retry-interval <duration>', 'wait before running again a state script that exited 21', '1m')
+    .option('--state-script-retry-timeout <duration>', 'how long a state script may keep asking to run again', '30m')
     .option(
       '--artifact-key <file>',
       'install only Mender artifacts signed with this PEM public key (RSA, ECDSA P-256, Ed25519), as the ' +

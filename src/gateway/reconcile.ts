@@ -3,6 +3,7 @@
 
 import { statePath, STATE_DIR_ENTRIES } from '../base/state-dir.js';
 import type { Log } from '../base/log.js';
+import { StateScriptRunner, type ScriptTimeouts } from '../apply/state-scripts.js';
 import type { DesiredState, Plan } from '../model/index.js';
 import { plan as makePlan } from '../diff/index.js';
 import {
@@ -29,6 +30,24 @@ export interface ReconcileDeps extends GatewayAppliers {
   refreshImages?: string[];
   /** When given, `confirm` (the health window) runs only for plans it accepts. */
   gateIf?: (plan: Plan) => boolean;
+  /** Deadlines of the system's state scripts (default: Mender's). */
+  scriptTimeouts?: Partial<ScriptTimeouts>;
+}
+
+/** The runner of a desired state's state scripts; undefined when it has none. */
+function scriptsOf(desired: DesiredState | undefined, deps: ReconcileDeps): StateScriptRunner | undefined {
+  if (!desired?.stateScripts?.length) return undefined;
+  return new StateScriptRunner(desired.stateScripts, {
+    stateDir: deps.stateDir,
+    env: {
+      ROLLGATE_GATEWAY_ID: desired.device.id,
+      ROLLGATE_COMMIT: desired.source.commit ?? '',
+      ROLLGATE_SYSTEM: desired.system,
+      ROLLGATE_TARGET: desired.target,
+    },
+    ...(deps.scriptTimeouts ? { timeouts: deps.scriptTimeouts } : {}),
+    log: deps.log,
+  });
 }
 
 export interface ReconcileResult {
@@ -81,6 +100,7 @@ export async function reconcileOnce(desired: DesiredState, deps: ReconcileDeps):
   const plan = makePlan(desired, observed);
   const steps = plan.prepare.length + plan.stages.reduce((n, s) => n + s.steps.length, 0) + plan.finalize.length;
   if (steps === 0) return { ...(resumed ? { resumed } : {}), plan };
+  const scripts = scriptsOf(desired, deps);
   const outcome = await applyPlan(plan, {
     appliers,
     desired,
@@ -89,6 +109,7 @@ export async function reconcileOnce(desired: DesiredState, deps: ReconcileDeps):
     ...(deps.concurrency ? { concurrency: deps.concurrency } : {}),
     ...(deps.confirm && (!deps.gateIf || deps.gateIf(plan)) ? { confirm: deps.confirm } : {}),
     ...(deps.onFailure ? { onFailure: deps.onFailure } : {}),
+    ...(scripts ? { scripts } : {}),
   });
   return { ...(resumed ? { resumed } : {}), plan, outcome };
 }
@@ -96,7 +117,9 @@ export async function reconcileOnce(desired: DesiredState, deps: ReconcileDeps):
 /** Finishes or puts back the transaction a crash interrupted; undefined when none was in flight. */
 export async function resumeInterrupted(deps: ReconcileDeps): Promise<ResumeOutcome | undefined> {
   const journal = new Journal(statePath(deps.stateDir, 'journal'));
+  const scripts = (await journal.load()) ? scriptsOf(await journal.loadDesired(), deps) : undefined;
   return resumeJournal(journal, appliersOf(deps), deps.log, {
+    ...(scripts ? { scripts } : {}),
     ...(deps.confirm ? { confirm: deps.confirm } : {}),
     ...(deps.concurrency ? { concurrency: deps.concurrency } : {}),
     ...(deps.onFailure ? { onFailure: deps.onFailure } : {}),

@@ -17,6 +17,7 @@ export interface SystemFiles {
   topology?: string;
   apps?: Record<string, string>;
   health?: string;
+  state_scripts?: string;
   constraints?: string;
   artifacts?: string | string[];
 }

@@ -1,7 +1,7 @@
 // The manifest stage: fleet repo (git objects or a directory) + device identity -> DesiredState.
 // Every file is read and validated before anything is returned; any problem rejects the repo.
 
-import type { DesiredApp, DesiredState, DeviceIdentity } from '../model/index.js';
+import type { DesiredApp, DesiredState, DeviceIdentity, StateScript } from '../model/index.js';
 import { findCycleInOrder } from './order-rules.js';
 import { emptyConstraints, loadConstraints } from './constraints.js';
 import { dotEnv, loadComposeApp, type ServiceOverrides } from './compose/index.js';
@@ -9,6 +9,7 @@ import { LoadContext, type At } from './context.js';
 import { exampleIdentity, findTarget, FLEET_FILE, type FleetDoc } from './fleet.js';
 import { emptyHealth, loadHealth } from './health.js';
 import type { GatewayPolicy } from './policy.js';
+import { loadStateScripts } from './state-scripts.js';
 import { CREDENTIALS_IN_URL, hasCredentials } from '../sync/url.js';
 import { artifactDirs, loadComponents, type ComponentOverrides } from './mender.js';
 import { FleetRepoError, formatProblem, Problems, type Problem } from './problems.js';
@@ -146,6 +147,15 @@ async function loadSystem(
       if (cycle) ctx.at({ y, path: ['order'] }, `order rules form a cycle: ${cycle.join(' -> ')}`);
     }
   }
+  let stateScripts: StateScript[] = [];
+  if (files.state_scripts) {
+    const dir = ctx.resolve(sysAt('state_scripts'), files.state_scripts);
+    if (dir) {
+      stateScripts = await loadStateScripts(ctx, sysAt('state_scripts'), dir);
+      if (stateScripts.length && opts.policy?.stateScripts === false)
+        ctx.breach(sysAt('state_scripts'), 'policy.stateScripts', 'state scripts are not run on this gateway');
+    }
+  }
   if (ctx.problems.count > before) return undefined;
   return {
     schema: 'rollgate.desired/v1',
@@ -157,6 +167,7 @@ async function loadSystem(
     apps: apps.sort((a, b) => a.order - b.order || a.name.localeCompare(b.name)),
     health,
     constraints,
+    ...(stateScripts.length ? { stateScripts } : {}),
     ...(warnings.length ? { warnings } : {}),
   };
 }

@@ -23,6 +23,8 @@ export interface GatewayPolicy {
   healthCommands?: string[];
   /** Update interfaces and Update Modules components may use; absent: any. */
   interfaces?: string[];
+  /** Run the system's Mender state scripts (off: a commit with state scripts is refused). */
+  stateScripts?: boolean;
 }
 
 export interface Breach {

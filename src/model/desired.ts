@@ -134,6 +134,30 @@ export interface Resources {
  * creates. Keys added after the first release are optional and left out when unset, so a service
  * that does not use them keeps its configuration hash (and its container) across an upgrade.
  */
+/** The states state scripts run at: Mender's, and rollgate's own where Mender has none. */
+export type ScriptState =
+  | 'Download'
+  | 'ArtifactInstall'
+  | 'ArtifactReboot'
+  | 'ArtifactCommit'
+  | 'ArtifactRollback'
+  | 'ArtifactRollbackReboot'
+  | 'ArtifactFailure'
+  | 'Health';
+
+export type ScriptAction = 'Enter' | 'Leave' | 'Error';
+
+/** One Mender state script from the fleet repo: `ArtifactInstall_Enter_00_stop-logger`. */
+export interface StateScript {
+  name: string;
+  state: ScriptState;
+  action: ScriptAction;
+  /** Its content, base64 (scripts are small: the loader bounds them). */
+  base64: string;
+  /** sha256 of the content: where it is written, and what changes the plan's identity. */
+  sha256: string;
+}
+
 /** A Compose lifecycle hook (`post_start`, `pre_stop`): a command run inside the container. */
 export interface ServiceHook {
   command: string[];
@@ -322,6 +346,8 @@ export interface DesiredState {
   components: DesiredComponent[];
   apps: DesiredApp[];
   health: HealthSpec;
+  /** Mender state scripts of the system, in name order. */
+  stateScripts?: StateScript[];
   constraints: Constraints;
   /** What loaded but deserves a look, e.g. a Compose variable that was not set (as Compose warns). */
   warnings?: string[];

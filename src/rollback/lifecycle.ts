@@ -6,6 +6,7 @@
 
 import { crashPoint } from '../apply/crash-points.js';
 import type { GatewayAppliers } from '../apply/index.js';
+import type { ScriptTimeouts } from '../apply/state-scripts.js';
 import type { Log } from '../base/log.js';
 import { PlanError, plan as makePlan } from '../diff/index.js';
 import { interruptedDesired, reconcileOnce, resumeInterrupted, type ReconcileResult } from '../gateway/reconcile.js';
@@ -65,6 +66,8 @@ export interface LifecyclePorts {
   dueImages(desired: DesiredState): string[];
   stateDir: string;
   concurrency: number;
+  /** Deadlines of state scripts (stateScripts.* of the agent's configuration). */
+  scriptTimeouts?: Partial<ScriptTimeouts>;
   log: Log;
   events: LifecycleEvents;
 }
@@ -233,6 +236,8 @@ export class CommitLifecycle {
         stateDir: this.p.stateDir,
         log: this.p.log,
         concurrency: this.p.concurrency,
+        ...(this.p.scriptTimeouts ? { scriptTimeouts: this.p.scriptTimeouts } : {}),
+        ...(this.p.scriptTimeouts ? { scriptTimeouts: this.p.scriptTimeouts } : {}),
         confirm: this.gate(desired, a, verdicts),
         onFailure: this.failureHook(commit, verdicts),
         refreshImages: this.p.dueImages(desired),
@@ -288,6 +293,7 @@ export class CommitLifecycle {
       stateDir: this.p.stateDir,
       log: this.p.log,
       concurrency: this.p.concurrency,
+      ...(this.p.scriptTimeouts ? { scriptTimeouts: this.p.scriptTimeouts } : {}),
       ...gate,
     });
     const o = r.outcome;
@@ -332,6 +338,8 @@ export class CommitLifecycle {
         stateDir: this.p.stateDir,
         log: this.p.log,
         concurrency: this.p.concurrency,
+        ...(this.p.scriptTimeouts ? { scriptTimeouts: this.p.scriptTimeouts } : {}),
+        ...(this.p.scriptTimeouts ? { scriptTimeouts: this.p.scriptTimeouts } : {}),
         confirm: this.gate(desired, a, verdicts),
         ...(commit ? { onFailure: this.failureHook(commit, verdicts) } : {}),
       });

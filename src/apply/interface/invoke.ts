@@ -18,6 +18,8 @@ export interface Invocation {
   /** Bytes kept of each of stdout and stderr. */
   outputLimit: number;
   log: Log;
+  /** Added to the environment it inherits. */
+  env?: Record<string, string>;
   /** Called once the process runs, e.g. to feed the Download streams. */
   whileRunning?: (child: ChildProcess, exited: Promise<void>) => Promise<void>;
 }
@@ -37,7 +39,7 @@ export class InterfaceError extends Error {
   constructor(
     readonly invocation: Pick<Invocation, 'name' | 'component' | 'state'>,
     readonly what: string,
-    readonly result?: Pick<InvocationResult, 'stdout' | 'stderr'>,
+    readonly result?: Pick<InvocationResult, 'stdout' | 'stderr'> & Partial<Pick<InvocationResult, 'code'>>,
   ) {
     super(
       `interface "${invocation.name}" (component ${invocation.component}), ` +
@@ -82,7 +84,12 @@ class Capture {
 
 export async function invoke(inv: Invocation): Promise<InvocationResult> {
   const started = Date.now();
-  const child = spawn(inv.executable, inv.argv, { cwd: inv.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(inv.executable, inv.argv, {
+    cwd: inv.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+    ...(inv.env ? { env: { ...process.env, ...inv.env } } : {}),
+  });
   const out = new Capture(inv.outputLimit);
   const err = new Capture(inv.outputLimit);
   child.stdout!.on('data', (b: Buffer) => out.add(b));
