@@ -55,6 +55,8 @@ export interface Applier {
   run(step: Step, ctx: StepContext): Promise<Omit<StepRecord, 'status'>>;
   /** Puts back what `run` did, including a run cut short by a crash. Must be safe to repeat. */
   undo(step: Step, record: StepRecord, ctx: StepContext): Promise<void>;
+  /** Whether a `reboot` step will reboot anything (its component said it needs one), before it runs. */
+  willReboot?(step: Step, ctx: StepContext): Promise<boolean>;
   /**
    * Reboots the gateway (steps of the stage returned `reboot: 'gateway'` and are journaled).
    * Returns or throws only when the reboot did not happen; the process normally ends here.

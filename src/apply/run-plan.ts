@@ -217,7 +217,12 @@ class Transaction {
     }
   }
 
+  private rebootEnter: Promise<void> | undefined;
+
   readonly exec = async (step: Step): Promise<void> => {
+    // The first reboot the transaction really makes: ArtifactReboot's Enter scripts, once, before it.
+    if (step.kind === 'reboot' && this.scripts && (await applierFor(this.appliers, step).willReboot?.(step, this.ctx)))
+      await (this.rebootEnter ??= this.script('ArtifactReboot', 'Enter'));
     await this.journal.step(step.id, { status: 'started' });
     crashPoint(step.kind);
     try {
@@ -265,6 +270,11 @@ class Transaction {
       }
     }
     try {
+      // Leave follows Enter: in this run, or in the one before a gateway reboot (the journal says).
+      const entered =
+        this.rebootEnter !== undefined ||
+        this.scripts?.of('ArtifactReboot', 'Enter').some((s) => this.data.steps[`script ${s.name}`]) === true;
+      if (entered) await this.script('ArtifactReboot', 'Leave');
       await this.script('ArtifactInstall', 'Leave');
     } catch (err) {
       return { err };

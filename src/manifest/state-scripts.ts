@@ -12,7 +12,6 @@ export const SCRIPT_STATES: readonly ScriptState[] = [
   'ArtifactReboot',
   'ArtifactCommit',
   'ArtifactRollback',
-  'ArtifactRollbackReboot',
   'ArtifactFailure',
   'Health',
 ];
@@ -45,6 +44,14 @@ export async function loadStateScripts(ctx: LoadContext, at: At, dir: string): P
       continue;
     }
     const state = m[1] as ScriptState;
+    if (m[1] === 'ArtifactRollbackReboot') {
+      ctx.at(
+        at,
+        `${where}: rollgate does not run ArtifactRollbackReboot scripts (a component's rollback reboot happens ` +
+          'inside its interface); use ArtifactRollback scripts',
+      );
+      continue;
+    }
     if (!SCRIPT_STATES.includes(state)) {
       ctx.at(at, `${where}: "${m[1]}" is not a state scripts run at (${SCRIPT_STATES.join(', ')})`);
       continue;

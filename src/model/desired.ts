@@ -141,7 +141,6 @@ export type ScriptState =
   | 'ArtifactReboot'
   | 'ArtifactCommit'
   | 'ArtifactRollback'
-  | 'ArtifactRollbackReboot'
   | 'ArtifactFailure'
   | 'Health';
 

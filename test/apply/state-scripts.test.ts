@@ -51,6 +51,8 @@ describe('Mender state scripts through rollgate apply (real scripts, real interf
       'Download_Leave_00',
       'ArtifactInstall_Enter_00_stop-logger',
       'ArtifactInstall_Enter_10',
+      'ArtifactReboot_Enter_00',
+      'ArtifactReboot_Leave_00',
       'ArtifactInstall_Leave_00',
       'Health_Enter_00',
       'Health_Leave_00',
@@ -60,20 +62,37 @@ describe('Mender state scripts through rollgate apply (real scripts, real interf
       'ArtifactFailure_Enter_00',
     ];
     scripts(Object.fromEntries(all.map((n) => [n, 'exit 0'])));
+    lab.set('G13', 'reboot', 'Yes'); // the gateway's own component reboots: ArtifactReboot's scripts run around it
     const r = await lab.apply();
     assert.equal(r.code, 0, r.err);
     assert.deepEqual(lab.running(), { G13: 'gateway-v2', R456: 'rtos-v2', R998: 'rtos-v2' });
     const cs = calls();
     const ran = cs.filter((c) => c.startsWith('script ')).map((c) => c.slice(7));
-    assert.deepEqual(ran, all.slice(0, 9), 'every forward script once, in stage and name order; no rollback ones');
+    assert.deepEqual(ran, all.slice(0, 11), 'every forward script once, in stage and name order; no rollback ones');
     const at = (name: string) => cs.indexOf(`script ${name}`);
     assert.ok(at('Download_Enter_00') < first(cs, / Download$/));
     assert.ok(at('Download_Leave_00') > last(cs, / Download$/));
     assert.ok(at('ArtifactInstall_Enter_10') < first(cs, / ArtifactInstall$/));
     assert.ok(at('ArtifactInstall_Leave_00') > last(cs, / ArtifactInstall$/));
+    assert.ok(at('ArtifactReboot_Enter_00') < first(cs, / ArtifactReboot$/));
+    assert.ok(at('ArtifactReboot_Leave_00') > last(cs, / ArtifactVerifyReboot$/));
     assert.ok(at('ArtifactCommit_Enter_00') < first(cs, / ArtifactCommit$/));
     assert.ok(at('ArtifactCommit_Leave_00_notify') > last(cs, / ArtifactCommit$/));
     assert.ok(at('Health_Leave_00') < at('ArtifactCommit_Enter_00'));
+  });
+
+  test('no component reboots: ArtifactReboot scripts do not run, as in Mender', async () => {
+    scripts({
+      ArtifactReboot_Enter_00: 'exit 0',
+      ArtifactReboot_Leave_00: 'exit 0',
+      ArtifactInstall_Leave_00: 'exit 0',
+    });
+    const r = await lab.apply();
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(
+      calls().filter((c) => c.startsWith('script ')),
+      ['script ArtifactInstall_Leave_00'],
+    );
   });
 
   test('a failing Leave script rolls back: its Error scripts, then ArtifactRollback and ArtifactFailure', async () => {
@@ -146,12 +165,17 @@ describe('Mender state scripts through rollgate apply (real scripts, real interf
   });
 
   test('a script that is not executable, or not named as one, is refused before anything runs', async () => {
-    scripts({ ArtifactInstall_Enter_00: 'exit 0', Artifactinstall_Enter_00: 'exit 0' });
+    scripts({
+      ArtifactInstall_Enter_00: 'exit 0',
+      Artifactinstall_Enter_00: 'exit 0',
+      ArtifactRollbackReboot_Enter_00: 'exit 0',
+    });
     chmodSync(join(dir, 'ArtifactInstall_Enter_00'), 0o644);
     const r = await lab.apply();
     assert.equal(r.code, 1);
     assert.match(r.err, /state-scripts\/ArtifactInstall_Enter_00 is not executable in the commit/);
     assert.match(r.err, /"Artifactinstall" is not a state scripts run at/);
+    assert.match(r.err, /rollgate does not run ArtifactRollbackReboot scripts/);
     assert.deepEqual(calls(), []);
   });
 });

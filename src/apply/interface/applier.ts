@@ -533,6 +533,11 @@ export class InterfaceApplier implements Applier {
     return {};
   }
 
+  async willReboot(step: Step): Promise<boolean> {
+    const rec = await readRecord(this.dirs(componentKey(step)).record);
+    return (rec?.update?.reboot ?? 'No') !== 'No';
+  }
+
   private async reboot(step: Step, ctx: StepContext): Promise<Omit<StepRecord, 'status'>> {
     const { rec, dirs } = await this.record(step);
     const t = rec.target;
