@@ -1,6 +1,6 @@
 // A plan for people: grouped by stage, +/~/-/! symbols, colour on a terminal.
 
-import type { Change, ChangeAction, Plan, Step } from '../model/index.js';
+import type { Change, ChangeAction, Plan, ScriptAction, ScriptState, Step } from '../model/index.js';
 import { targetName } from '../diff/index.js';
 
 const SYMBOL: Record<ChangeAction, string> = { add: '+', change: '~', remove: '-', repair: '!' };
@@ -49,9 +49,15 @@ export function renderPlan(plan: Plan, opts: RenderOptions): string {
     return out.join('\n') + '\n';
   }
   const line = (c: Change, steps: Step[]) => `  ${p(COLOUR[c.action], SYMBOL[c.action])} ${describeChange(c, steps)}`;
+  /** The state scripts of a state and action, as one line where they run; nothing when there are none. */
+  const scripts = (state: ScriptState, action: ScriptAction, note = '') => {
+    const names = (plan.stateScripts ?? []).filter((s) => s.state === state && s.action === action).map((s) => s.name);
+    if (names.length) out.push(`  ${p(35, '§')} state scripts ${state}_${action}${note}: ${names.join(', ')}`);
+  };
   const shown = new Set<Change>();
   if (plan.prepare.length > 0) {
     out.push(p(1, 'Prepare') + ' — fetched before anything running is touched');
+    scripts('Download', 'Enter');
     for (const s of plan.prepare) {
       const t = s.target;
       const what =
@@ -63,8 +69,10 @@ export function renderPlan(plan: Plan, opts: RenderOptions): string {
               `(${s.artifact?.kind === 'url' ? s.artifact.url : s.artifact?.path})`;
       out.push(`  ${p(36, '↓')} ${what}`);
     }
+    scripts('Download', 'Leave');
     out.push('');
   }
+  if (plan.stages.length > 0) scripts('ArtifactInstall', 'Enter');
   for (const stage of plan.stages) {
     out.push(
       p(1, stage.name === 'remove' ? 'Remove apps no longer desired' : stage.name.replace(/^group/, 'Order group')),
@@ -80,10 +88,18 @@ export function renderPlan(plan: Plan, opts: RenderOptions): string {
     }
     out.push('');
   }
+  if (plan.stages.length > 0) {
+    scripts('ArtifactReboot', 'Enter', ' (when a component reboots)');
+    scripts('ArtifactReboot', 'Leave', ' (when a component reboots)');
+    scripts('ArtifactInstall', 'Leave');
+    scripts('Health', 'Enter');
+    scripts('Health', 'Leave');
+  }
   const commits = plan.finalize.filter((s) => s.kind === 'commit');
   const rest = plan.changes.filter((c) => !shown.has(c));
-  if (commits.length > 0 || rest.length > 0) {
+  if (commits.length > 0 || rest.length > 0 || plan.stateScripts?.some((s) => s.state === 'ArtifactCommit')) {
     out.push(p(1, 'Finalize') + ' — after the health window passes');
+    scripts('ArtifactCommit', 'Enter');
     if (commits.length > 0)
       out.push(
         `  ${p(32, '✓')} ` +
@@ -101,9 +117,14 @@ export function renderPlan(plan: Plan, opts: RenderOptions): string {
           `containers: ${removals.map((s) => targetName(s.target).replace(/^service\//, '')).join(', ')}`,
       );
     for (const c of rest) out.push(line(c, plan.finalize));
+    scripts('ArtifactCommit', 'Leave');
     out.push('');
   }
   if (plan.rollback.length > 1) out.push(`Rollback order if anything fails: ${plan.rollback.join(' → ')}`);
+  const back = (plan.stateScripts ?? []).filter(
+    (s) => s.action === 'Error' || s.state === 'ArtifactRollback' || s.state === 'ArtifactFailure',
+  );
+  if (back.length) out.push(`State scripts if anything fails: ${back.map((s) => s.name).join(', ')}`);
   const count = (a: ChangeAction) => plan.changes.filter((c) => c.action === a).length;
   const unchanged = plan.unchanged.components.length + plan.unchanged.services.length;
   out.push(

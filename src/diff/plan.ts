@@ -630,6 +630,9 @@ export function plan(desired: DesiredState, observed: ObservedState): Plan {
     stages,
     finalize: b.finalize,
     rollback: stages.map((s) => s.name).reverse(),
+    ...(desired.stateScripts?.length
+      ? { stateScripts: desired.stateScripts.map((s) => ({ state: s.state, action: s.action, name: s.name })) }
+      : {}),
     unchanged: { components: unchangedComponents, services: unchangedServices.sort(byString) },
   };
 }

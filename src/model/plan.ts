@@ -1,6 +1,6 @@
 // The plan: what the appliers execute, what `rollgate diff` prints, what the journal records.
 
-import type { ArtifactSource, DesiredState } from './desired.js';
+import type { ScriptAction, ScriptState, ArtifactSource, DesiredState } from './desired.js';
 import type { EngineNetworkSpec } from './observed.js';
 
 export type ComponentStepKind = 'download' | 'install' | 'reboot' | 'commit' | 'cleanup';
@@ -88,6 +88,8 @@ export interface Plan {
   finalize: Step[];
   /** Stage names in the order a failed apply undoes them. */
   rollback: string[];
+  /** The system's state scripts by state and action, in the order they run (for `rollgate diff`). */
+  stateScripts?: { state: ScriptState; action: ScriptAction; name: string }[];
   unchanged: { components: string[]; services: string[] };
 }
 

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, beforeEach, describe, test } from 'node:test';
+import { rollgate } from '../helpers/cli.js';
 import { DeviceLab, requireMenderTools } from '../helpers/devices.js';
 
 const skip = requireMenderTools();
@@ -79,6 +80,25 @@ describe('Mender state scripts through rollgate apply (real scripts, real interf
     assert.ok(at('ArtifactCommit_Enter_00') < first(cs, / ArtifactCommit$/));
     assert.ok(at('ArtifactCommit_Leave_00_notify') > last(cs, / ArtifactCommit$/));
     assert.ok(at('Health_Leave_00') < at('ArtifactCommit_Enter_00'));
+  });
+
+  test('rollgate diff shows the state scripts at their place in the stages', async () => {
+    scripts({
+      Download_Enter_00: 'exit 0',
+      ArtifactInstall_Enter_00: 'exit 0',
+      ArtifactCommit_Leave_00: 'exit 0',
+      ArtifactInstall_Error_00: 'exit 0',
+      ArtifactFailure_Leave_00: 'exit 0',
+    });
+    const r = await rollgate('diff', '--repo', lab.repo, '--id', 'gw-test', '--against', 'fresh');
+    assert.equal(r.code, 2, r.err);
+    const lines = r.out.split('\n');
+    const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+    assert.ok(at(/^Prepare/) < at(/state scripts Download_Enter: Download_Enter_00/));
+    assert.ok(at(/state scripts Download_Enter/) < at(/↓ download/));
+    assert.ok(at(/state scripts ArtifactInstall_Enter: ArtifactInstall_Enter_00/) < at(/^Order group/));
+    assert.ok(at(/^Finalize/) < at(/state scripts ArtifactCommit_Leave: ArtifactCommit_Leave_00/));
+    assert.match(r.out, /State scripts if anything fails: ArtifactFailure_Leave_00, ArtifactInstall_Error_00/);
   });
 
   test('no component reboots: ArtifactReboot scripts do not run, as in Mender', async () => {

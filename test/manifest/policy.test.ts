@@ -3,7 +3,7 @@
 // the file:line that asked for it and naming the rule; with no policy it loads as before.
 
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import {
@@ -189,6 +189,29 @@ describe('gateway policy', () => {
     );
     assert.match(bad, /post_start: unsupported key "cmd"/);
     assert.match(bad, /command: expected a command string or a list of arguments/);
+  });
+
+  test('state scripts: loaded with the executable bit; refused under policy.stateScripts off', async () => {
+    const ex = new ExampleCopy();
+    try {
+      ex.write('systems/gateway/state-scripts/ArtifactInstall_Enter_00_stop-logger', '#!/bin/sh\nexit 0\n');
+      chmodSync(ex.path('systems/gateway/state-scripts/ArtifactInstall_Enter_00_stop-logger'), 0o755);
+      ex.edit('rollgate.yaml', /(\n {4}manifest: [^\n]+\n)/, '$1    state_scripts: systems/gateway/state-scripts\n');
+      const id = { id: 'gw-0001', labels: { role: 'gateway' } };
+      const d = await loadDesiredState(new DirectorySource(ex.dir), id);
+      assert.deepEqual(
+        d.stateScripts?.map((s) => [s.name, s.state, s.action]),
+        [['ArtifactInstall_Enter_00_stop-logger', 'ArtifactInstall', 'Enter']],
+      );
+      const err = await loadDesiredState(new DirectorySource(ex.dir), id, { policy: { stateScripts: false } }).then(
+        () => assert.fail('loaded'),
+        (e: unknown) => e as FleetRepoError,
+      );
+      assert.equal(err.forbidden, true);
+      assert.match(err.message, /rollgate\.yaml:\d+:\d+: forbidden by this gateway's policy\.stateScripts/);
+    } finally {
+      cleanup(ex.dir);
+    }
   });
 
   test('registries as Docker resolves them', () => {
