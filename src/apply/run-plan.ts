@@ -218,11 +218,15 @@ class Transaction {
   }
 
   private rebootEnter: Promise<void> | undefined;
+  private appsEnter: Promise<void> | undefined;
 
   readonly exec = async (step: Step): Promise<void> => {
     // The first reboot the transaction really makes: ArtifactReboot's Enter scripts, once, before it.
     if (step.kind === 'reboot' && this.scripts && (await applierFor(this.appliers, step).willReboot?.(step, this.ctx)))
       await (this.rebootEnter ??= this.script('ArtifactReboot', 'Enter'));
+    // The first container step of the stages: Apps' Enter scripts, once, before it.
+    if (this.scripts && CONTAINER_TARGETS.has(step.target.kind) && this.data.phase === 'stages')
+      await (this.appsEnter ??= this.script('Apps', 'Enter'));
     await this.journal.step(step.id, { status: 'started' });
     crashPoint(step.kind);
     try {
@@ -275,6 +279,10 @@ class Transaction {
         this.rebootEnter !== undefined ||
         this.scripts?.of('ArtifactReboot', 'Enter').some((s) => this.data.steps[`script ${s.name}`]) === true;
       if (entered) await this.script('ArtifactReboot', 'Leave');
+      const appsEntered =
+        this.appsEnter !== undefined ||
+        this.scripts?.of('Apps', 'Enter').some((s) => this.data.steps[`script ${s.name}`]) === true;
+      if (appsEntered) await this.script('Apps', 'Leave');
       await this.script('ArtifactInstall', 'Leave');
     } catch (err) {
       return { err };
@@ -376,6 +384,9 @@ class Transaction {
 }
 
 type Failure = { step?: Step; err: unknown };
+
+/** The targets of the stages' container steps (Apps' state scripts run around them). */
+const CONTAINER_TARGETS = new Set<Step['target']['kind']>(['service', 'network', 'volume']);
 
 async function finalizeAll(
   data: JournalData,

@@ -89,6 +89,8 @@ export function renderPlan(plan: Plan, opts: RenderOptions): string {
     out.push('');
   }
   if (plan.stages.length > 0) {
+    scripts('Apps', 'Enter', ' (before the first container changes)');
+    scripts('Apps', 'Leave', ' (when containers changed)');
     scripts('ArtifactReboot', 'Enter', ' (when a component reboots)');
     scripts('ArtifactReboot', 'Leave', ' (when a component reboots)');
     scripts('ArtifactInstall', 'Leave');

@@ -14,6 +14,7 @@ export const SCRIPT_STATES: readonly ScriptState[] = [
   'ArtifactRollback',
   'ArtifactFailure',
   'Health',
+  'Apps',
 ];
 
 const NAME = /^([A-Za-z]+)_(Enter|Leave|Error)_([0-9]{2})(_[A-Za-z0-9._-]+)?$/;

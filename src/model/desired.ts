@@ -142,7 +142,8 @@ export type ScriptState =
   | 'ArtifactCommit'
   | 'ArtifactRollback'
   | 'ArtifactFailure'
-  | 'Health';
+  | 'Health'
+  | 'Apps';
 
 export type ScriptAction = 'Enter' | 'Leave' | 'Error';
 

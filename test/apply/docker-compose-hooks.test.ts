@@ -4,6 +4,9 @@
 // goes on. `rollgate diff` shows both where they run.
 
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type Docker from 'dockerode';
 import { DockerApplier, Engine, hostPaths, LABEL } from '../../src/apply/index.js';
@@ -12,7 +15,7 @@ import { renderPlan } from '../../src/cli/render.js';
 import { plan } from '../../src/diff/index.js';
 import { observeGateway } from '../../src/apply/index.js';
 import { reconcileOnce } from '../../src/gateway/reconcile.js';
-import type { DesiredState } from '../../src/model/index.js';
+import type { DesiredState, StateScript } from '../../src/model/index.js';
 import { AppRepo } from '../helpers/app-repo.js';
 import { exec } from '../helpers/container-io.js';
 import { removeApp, requireDocker } from '../helpers/docker-tests.js';
@@ -143,5 +146,39 @@ volumes:
     assert.equal(r.outcome?.status, 'applied', r.outcome?.error);
     assert.match(lines.text, /pre_stop hook 1 of hooks\/web \(sh -c exit 3\) exited with code 3; the stop goes on/);
     assert.match(lines.text, /pre_stop hook 1 of hooks\/web \(sleep 60\) did not end within 5 s; the stop goes on/);
+  });
+
+  test('Apps state scripts run around the containers of a change; a failing Apps_Enter changes nothing', async () => {
+    const marks = join(stateDir, 'marks.log');
+    const script = (name: string, body: string): StateScript => {
+      const text = `#!/bin/sh\necho ${name} >> ${marks}\n${body}\n`;
+      const [state, action] = name.split('_') as [StateScript['state'], StateScript['action']];
+      return {
+        name,
+        state,
+        action,
+        base64: Buffer.from(text).toString('base64'),
+        sha256: createHash('sha256').update(text).digest('hex'),
+      };
+    };
+    const withScripts = async (v: string, scripts: StateScript[]) => ({
+      ...(await repo.set({ hooks: compose(v, '["true"]', '["true"]') })),
+      stateScripts: scripts,
+    });
+    let r = await reconcile(
+      await withScripts('7', [script('Apps_Enter_00', 'exit 0'), script('Apps_Leave_00', 'exit 0')]),
+      new Lines(),
+    );
+    assert.equal(r.outcome?.status, 'applied', r.outcome?.error);
+    assert.deepEqual(readFileSync(marks, 'utf8').trim().split('\n'), ['Apps_Enter_00', 'Apps_Leave_00']);
+    const before = (await containers()).map((c) => [c.Id, c.State]);
+    r = await reconcile(await withScripts('8', [script('Apps_Enter_00', 'exit 4')]), new Lines());
+    assert.equal(r.outcome?.status, 'rolled-back');
+    assert.match(r.outcome?.error ?? '', /state script Apps_Enter_00 exited with code 4/);
+    assert.deepEqual(
+      (await containers()).map((c) => [c.Id, c.State]),
+      before,
+      'no container was touched',
+    );
   });
 });
