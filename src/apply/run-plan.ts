@@ -512,8 +512,11 @@ export interface ResumeOptions {
   confirm?: () => Promise<void>;
   concurrency?: number;
   onFailure?: FailureHook;
-  /** The state scripts of the transaction's desired state: the ones the journal has not seen run. */
-  scripts?: StateScriptRunner;
+  /**
+   * The state scripts of the transaction's desired state (read from beside the journal, only when
+   * one is there): the ones the journal has not seen run.
+   */
+  scriptsFor?: (desired: DesiredState | undefined) => StateScriptRunner | undefined;
 }
 
 /**
@@ -543,6 +546,10 @@ export async function resumeJournal(
       : {}),
   };
   log.warn({ txn: data.txn, phase: data.phase }, `resuming the apply interrupted in its ${data.phase} phase`);
+  // The desired state beside the journal, read once: for the state scripts and for going on.
+  let desiredRead: Promise<DesiredState | undefined> | undefined;
+  const desired = () => (desiredRead ??= journal.loadDesired());
+  const scripts = opts.scriptsFor?.(await desired());
   const t = new Transaction(
     journal,
     appliers,
@@ -551,7 +558,7 @@ export async function resumeJournal(
     opts.confirm,
     { ...newOutcome(data.txn), undone: out.undone, undoErrors: out.undoErrors, finalizeErrors: out.finalizeErrors },
     opts.onFailure,
-    opts.scripts,
+    scripts,
   );
   const records = Object.values(data.steps);
   const rebooted =
@@ -568,16 +575,16 @@ export async function resumeJournal(
     undone: o.undone,
   });
   if (rebooted) {
-    const desired = await journal.loadDesired();
-    if (desired) ctx.desired = desired;
+    const d = await desired();
+    if (d) ctx.desired = d;
     log.info({ txn: data.txn }, 'the gateway rebooted for this transaction: verifying, then going on');
     const f = (await t.verifyAfterReboot()) ?? (await t.stages());
     const o = f ? await t.rollback(f) : await t.finish('stages');
     return { ...settle(o), action: o.status === 'applied' ? 'continued' : 'rolled-back' };
   }
   if (data.phase === 'commit') {
-    const desired = await journal.loadDesired();
-    if (desired) ctx.desired = desired;
+    const d = await desired();
+    if (d) ctx.desired = d;
     const o = await t.finish('commit');
     return { ...settle(o), action: o.status === 'applied' ? 'finished' : 'rolled-back' };
   }

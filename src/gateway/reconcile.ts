@@ -117,9 +117,8 @@ export async function reconcileOnce(desired: DesiredState, deps: ReconcileDeps):
 /** Finishes or puts back the transaction a crash interrupted; undefined when none was in flight. */
 export async function resumeInterrupted(deps: ReconcileDeps): Promise<ResumeOutcome | undefined> {
   const journal = new Journal(statePath(deps.stateDir, 'journal'));
-  const scripts = (await journal.load()) ? scriptsOf(await journal.loadDesired(), deps) : undefined;
   return resumeJournal(journal, appliersOf(deps), deps.log, {
-    ...(scripts ? { scripts } : {}),
+    scriptsFor: (desired) => scriptsOf(desired, deps),
     ...(deps.confirm ? { confirm: deps.confirm } : {}),
     ...(deps.concurrency ? { concurrency: deps.concurrency } : {}),
     ...(deps.onFailure ? { onFailure: deps.onFailure } : {}),
