@@ -10,6 +10,8 @@ import { durationMs as ms } from '../base/duration.js';
 import { removeLeftoverTempFiles, secureStateDir } from '../base/state-dir.js';
 import { Reason, type ActivityReason } from '../model/index.js';
 import { afterPoll, badRecord, CommitLifecycle, type Verdict } from '../rollback/index.js';
+import { Gateway } from '../gateway/gateway.js';
+import type { Reporter } from '../report/index.js';
 import { SyncError } from '../sync/index.js';
 import { readTrustedKeys } from '../trust/index.js';
 import type { AgentConfig } from './config.js';
@@ -17,8 +19,10 @@ import { serveControl } from './control.js';
 import type { FleetSource } from './fleet-source.js';
 import { LiveView, type LiveStatus } from './live.js';
 import { AgentLock } from './lock.js';
+import type { PidLock } from '../base/pid-lock.js';
 import { AgentMetrics } from './metrics.js';
-import { agentFleetSource, lifecyclePorts } from './ports.js';
+import { agentFleetSource, gatewayOptions, lifecyclePorts } from './ports.js';
+import { startReporting } from './reporting.js';
 import { nextPollDelay, retryDelay, type ScheduleSpec } from './schedule.js';
 import { StateStore } from './state.js';
 import { SystemdNotifier } from './systemd-notify.js';
@@ -49,7 +53,8 @@ export class Agent {
   private state!: StateStore;
   private lifecycle!: CommitLifecycle;
   private live!: LiveView;
-  private lock?: AgentLock;
+  private lock?: PidLock;
+  private reporter: Reporter | undefined;
   private servers: Server[] = [];
   private watcher?: FSWatcher;
   private timer?: NodeJS.Timeout;
@@ -89,6 +94,7 @@ export class Agent {
       this.state = await StateStore.open(this.stateDir);
       this.source = agentFleetSource(this.cfg);
       this.live = new LiveView(this.state, this.metrics);
+      const gateway = new Gateway(gatewayOptions(this.cfg), this.log);
       const keys = this.cfg.trust.keys ?? [];
       const trusted = keys.length > 0 ? await readTrustedKeys(keys) : undefined;
       this.lifecycle = new CommitLifecycle(
@@ -98,9 +104,17 @@ export class Agent {
           store: this.state,
           log: this.log,
           events: this.live.events(),
+          gateway,
           ...(trusted ? { trusted } : {}),
         }),
       );
+      this.reporter = await startReporting({
+        cfg: this.cfg,
+        state: this.state,
+        live: this.live,
+        gateway,
+        log: this.log,
+      });
       this.live.publish();
       if (this.cfg.metrics.listen !== 'off') {
         const { server, address } = await this.metrics.serve(this.cfg.metrics.listen);
@@ -197,6 +211,7 @@ export class Agent {
   }
 
   private async close(): Promise<void> {
+    await this.reporter?.stop();
     await this.watcher?.close();
     await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     this.servers = [];

@@ -47,6 +47,8 @@ export interface AgentConfig {
   apply: { concurrency: number };
   stateScripts: { timeout: string; retryInterval: string; retryTimeout: string };
   metrics: { listen: string };
+  /** Reports to a fleet hub (src/report); off without a url. */
+  report: { url?: string; tokenFile?: string; heartbeat: string; outboxSize: string; caFile?: string };
   log: { level: LogLevel };
 }
 

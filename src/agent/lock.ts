@@ -1,70 +1,17 @@
-// One agent per state directory. The lock file names the holder's pid and its start time (from
-// /proc), so a lock left by a killed agent is recognised as stale even if the pid was reused.
+// One agent per state directory (src/base/pid-lock.ts).
 
-import { readFileSync } from 'node:fs';
-import { open, readFile, unlink } from 'node:fs/promises';
+import { LockedError, PidLock } from '../base/pid-lock.js';
 import { statePath } from '../base/state-dir.js';
 
-interface Holder {
-  pid: number;
-  /** Field 22 of /proc/<pid>/stat: clock ticks after boot; with the pid, unique. */
-  started: string;
-  since: string;
-}
+export { LockedError };
 
-export class LockedError extends Error {
-  override name = 'LockedError';
-}
-
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name may hold spaces and parentheses; fields follow the last ")".
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
-
-function alive(h: Holder): boolean {
-  const now = startTime(h.pid);
-  return now !== undefined && now === h.started;
-}
-
-export class AgentLock {
-  private constructor(readonly file: string) {}
-
-  static async acquire(stateDir: string): Promise<AgentLock> {
-    const file = statePath(stateDir, 'lock');
-    const me: Holder = { pid: process.pid, started: startTime(process.pid) ?? '', since: new Date().toISOString() };
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        const fh = await open(file, 'wx', 0o600);
-        await fh.writeFile(JSON.stringify(me) + '\n');
-        await fh.sync();
-        await fh.close();
-        return new AgentLock(file);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
-          throw new LockedError(`cannot create the lock ${file}: ${(err as Error).message}`);
-      }
-      let holder: Holder | undefined;
-      try {
-        holder = JSON.parse(await readFile(file, 'utf8')) as Holder;
-      } catch {
-        holder = undefined; // torn by a crash between create and write: stale
-      }
-      if (holder && alive(holder))
-        throw new LockedError(
-          `another rollgate agent (pid ${holder.pid}, since ${holder.since}) uses the state ` +
-            `directory ${stateDir}; only one agent may run per gateway`,
-        );
-      await unlink(file).catch(() => {});
-    }
-    throw new LockedError(`could not take the lock ${file}: another agent keeps taking it`);
-  }
-
-  async release(): Promise<void> {
-    await unlink(this.file).catch(() => {});
-  }
-}
+export const AgentLock = {
+  acquire(stateDir: string): Promise<PidLock> {
+    return PidLock.acquire(
+      statePath(stateDir, 'lock'),
+      (pid, since) =>
+        `another rollgate agent (pid ${pid}, since ${since}) uses the state directory ${stateDir}; ` +
+        'only one agent may run per gateway',
+    );
+  },
+};

@@ -64,9 +64,11 @@ export function lifecyclePorts(o: {
   events: LifecycleEvents;
   /** Read at start (`readTrustedKeys`); absent: no keys configured. */
   trusted?: TrustedKeys;
+  /** The agent's one Gateway; made here when not given. */
+  gateway?: Gateway;
 }): LifecyclePorts {
   const { cfg, source, log } = o;
-  const gateway = new Gateway(gatewayOptions(cfg), log);
+  const gateway = o.gateway ?? new Gateway(gatewayOptions(cfg), log);
   const identity = { id: cfg.gateway.id, labels: cfg.gateway.labels };
   /** When each pull_policy image was last asked about in the registry (a period counts from it). */
   const resolvedAt = new Map<string, number>();

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../base/atomic-write.js';
 import { statePath, STATE_DIR_ENTRIES } from '../base/state-dir.js';
-import { emptyState, type AgentState } from '../model/index.js';
+import { emptyState, type AgentState, type HistoryEntry } from '../model/index.js';
 import type { StatePort } from '../rollback/index.js';
 
 export type { AgentState };
@@ -86,6 +86,9 @@ function shapeProblem(doc: unknown): string | undefined {
 }
 
 export class StateStore implements StatePort {
+  /** Told, after each write, the history entries it appended (the reporter listens). */
+  onRecorded?: (appended: HistoryEntry[], state: Readonly<AgentState>) => Promise<void>;
+
   private constructor(
     readonly file: string,
     private state: AgentState,
@@ -102,8 +105,12 @@ export class StateStore implements StatePort {
   /** Writes the new state through before returning. */
   async replace(next: AgentState): Promise<void> {
     const bounded = { ...next, history: next.history.slice(-MAX_HISTORY) };
+    // Changes only ever append to the history (withVerdict), so what is new is what is past the old end.
+    const before = this.state.history;
+    const appended = next.history.length > before.length ? next.history.slice(before.length) : [];
     await writeFileAtomic(this.file, JSON.stringify(bounded, null, 2) + '\n');
     this.state = bounded;
+    if (appended.length && this.onRecorded) await this.onRecorded(appended, bounded);
   }
 
   /** Applies a change and writes it through before returning. */

@@ -29,6 +29,8 @@ export const STATE_DIR_ENTRIES = {
   scripts: 'scripts',
   /** This state directory's identity: the owner label of every Docker object its agent creates. */
   owner: 'owner',
+  /** Reports to the fleet hub not yet delivered (src/report/outbox.ts). */
+  outbox: 'outbox',
 } as const;
 
 export type StateDirEntry = keyof typeof STATE_DIR_ENTRIES;
@@ -79,6 +81,7 @@ export async function removeLeftoverTempFiles(stateDir: string): Promise<string[
     return entries;
   };
   await sweep(stateDir);
+  await sweep(statePath(stateDir, 'outbox'));
   const components = statePath(stateDir, 'components');
   for (const e of await readdir(components, { withFileTypes: true }).catch(() => []))
     if (e.isDirectory()) await sweep(join(components, e.name));

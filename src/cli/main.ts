@@ -6,9 +6,23 @@ import { collect } from './identity.js';
 import { EXIT_ERROR, reportError, runDiff, runValidate, type Io } from './commands.js';
 import { DEFAULT_STATE_DIR, runApply, runObserve } from './apply-command.js';
 import { DEFAULT_INTERFACE_DIRS, DEFAULT_REBOOT_COMMAND } from '../apply/index.js';
+import { ROLLGATE_VERSION } from '../base/version.js';
 import { DEFAULT_CONFIG_FILE } from '../agent/config.js';
 import { addSettingOptions, runAgent, runHistory, runStatus, runSync } from './agent-command.js';
 import { runArtifactsLock } from './artifacts-command.js';
+import { runFleetCommit, runFleetGateways, runFleetStatus } from './fleet-command.js';
+import {
+  DEFAULT_HUB_DATA_DIR,
+  runGatewayAdd,
+  runGatewayList,
+  runGatewayRemove,
+  runGatewayToken,
+  runHub,
+  runTokenAdd,
+  runTokenList,
+  runTokenRemove,
+} from './hub-command.js';
+import { DEFAULT_HUB_LISTEN } from '../hub/index.js';
 
 const io: Io = {
   out: (s) => process.stdout.write(s),
@@ -144,7 +158,7 @@ const program = new Command()
     'GitOps pull agent for edge gateways: device components behind update interfaces and Docker containers, as ' +
       'one system.',
   )
-  .version('0.1.0')
+  .version(ROLLGATE_VERSION)
   .option('--color', 'colour the output even when it is not a terminal')
   .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
   .showHelpAfterError();
@@ -373,6 +387,131 @@ stateDirOption(
   .option('--limit <n>', 'entries to show', '20')
   .action(async (opts) => {
     process.exitCode = await runHistory(opts, io).catch((e) => reportError(e, io));
+  });
+
+// ---- the fleet hub
+
+function databaseOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--database <url>',
+      'PostgreSQL: postgres://user@host/db (also $ROLLGATE_HUB_DATABASE); several hubs may share one',
+    )
+    .option(
+      '--data-dir <dir>',
+      `without --database: the embedded database (PGlite, PostgreSQL in-process) lives here, for one hub ` +
+        `(default ${DEFAULT_HUB_DATA_DIR})`,
+    )
+    .option('--config <file>', 'the hub configuration (YAML: listen, database, dataDir, tls, silentAfter, webhooks)');
+}
+
+function viaHubOptions(cmd: Command): Command {
+  return cmd
+    .option('--hub <url>', "go through this running hub's API instead of the database (also $ROLLGATE_HUB_URL)")
+    .option('--token-file <file>', 'with --hub: a file holding an admin token (also $ROLLGATE_HUB_TOKEN_FILE)');
+}
+
+const hub = program
+  .command('hub')
+  .summary('the fleet hub: gateways report to it, operators read it (REST API, web page, webhooks, metrics)')
+  .description(
+    'The fleet hub. `rollgate hub serve` (or just `rollgate hub`) runs the server; `gateway` and `token` ' +
+      'manage who may talk to it. Gateways report with their own token (report.url and report.tokenFile in the ' +
+      'agent configuration); people and scripts use reader or admin tokens.',
+  );
+
+databaseOptions(
+  hub
+    .command('serve', { isDefault: true })
+    .summary('run the hub server')
+    .description(
+      'Serves the REST API (/api/v1, described at /api/v1/openapi.json), the web page at /, Prometheus metrics ' +
+        'at /metrics and /healthz, over HTTP or HTTPS. The database is migrated at start. SIGTERM stops it after ' +
+        'the reports in flight are stored.',
+    ),
+)
+  .option('--listen <host:port>', `where to listen (default ${DEFAULT_HUB_LISTEN})`)
+  .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (with --tls-key)')
+  .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+  .option('--silent-after <duration>', 'a gateway with no report for this long is silent (default 15m)')
+  .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
+  .addHelpText(
+    'after',
+    '\nFirst steps:\n  rollgate hub token add --role admin ops        # your token, printed once\n' +
+      "  rollgate hub gateway add gw-0001 --label site=berlin   # the gateway's token, printed once\n" +
+      '  rollgate hub --listen 0.0.0.0:9480 --tls-cert hub.crt --tls-key hub.key\n' +
+      '  rollgate hub --database postgres://rollgate@db.example.com/rollgate   # on PostgreSQL',
+  )
+  .action(async (opts) => {
+    process.exitCode = await runHub(opts, io).catch((e) => reportError(e, io));
+  });
+
+const gatewayCmd = hub.command('gateway').summary('add, list, re-token or remove gateways');
+viaHubOptions(databaseOptions(gatewayCmd.command('add <id>').summary('add a gateway; prints its token once')))
+  .option('--label <key=value>', 'a label (repeat for several)', collect, [])
+  .action(async (id: string, opts) => {
+    process.exitCode = await runGatewayAdd(id, opts, io).catch((e) => reportError(e, io));
+  });
+viaHubOptions(
+  databaseOptions(gatewayCmd.command('token <id>').summary('a new token for a gateway; the old one stops')),
+).action(async (id: string, opts) => {
+  process.exitCode = await runGatewayToken(id, opts, io).catch((e) => reportError(e, io));
+});
+viaHubOptions(databaseOptions(gatewayCmd.command('remove <id>').summary('remove a gateway and its history'))).action(
+  async (id: string, opts) => {
+    process.exitCode = await runGatewayRemove(id, opts, io).catch((e) => reportError(e, io));
+  },
+);
+viaHubOptions(databaseOptions(gatewayCmd.command('list').summary('the gateways the hub knows')))
+  .addOption(new Option('--output <format>', 'human or json').choices(['human', 'json']).default('human'))
+  .action(async (opts) => {
+    process.exitCode = await runGatewayList(opts, io).catch((e) => reportError(e, io));
+  });
+
+const tokenCmd = hub.command('token').summary("people's and scripts' tokens: reader (read) or admin (read and change)");
+databaseOptions(tokenCmd.command('add <name>').summary('add a token; prints it once'))
+  .addOption(new Option('--role <role>', 'reader or admin').choices(['reader', 'admin']).default('reader'))
+  .action(async (name: string, opts) => {
+    process.exitCode = await runTokenAdd(name, opts, io).catch((e) => reportError(e, io));
+  });
+databaseOptions(tokenCmd.command('remove <name>').summary('remove a token')).action(async (name: string, opts) => {
+  process.exitCode = await runTokenRemove(name, opts, io).catch((e) => reportError(e, io));
+});
+databaseOptions(tokenCmd.command('list').summary('the tokens (names and roles; never the tokens)')).action(
+  async (opts) => {
+    process.exitCode = await runTokenList(opts, io).catch((e) => reportError(e, io));
+  },
+);
+
+function fleetOptions(cmd: Command): Command {
+  return cmd
+    .option('--hub <url>', 'the hub (also $ROLLGATE_HUB_URL)')
+    .option('--token-file <file>', 'a file holding a reader or admin token (also $ROLLGATE_HUB_TOKEN_FILE)')
+    .addOption(new Option('--output <format>', 'human or json').choices(['human', 'json']).default('human'));
+}
+
+const fleet = program
+  .command('fleet')
+  .summary('the fleet as the hub sees it: which gateways took a commit, which rolled back and why, which went silent');
+fleetOptions(
+  fleet.command('status').summary('gateways by condition, recent commits, failures, silent gateways'),
+).action(async (opts) => {
+  process.exitCode = await runFleetStatus(opts, io).catch((e) => reportError(e, io));
+});
+fleetOptions(
+  fleet
+    .command('commit <sha>')
+    .summary('one commit across the fleet: applied, healthy, rolled back (and why), rejected, pending, silent'),
+).action(async (sha: string, opts) => {
+  process.exitCode = await runFleetCommit(sha, opts, io).catch((e) => reportError(e, io));
+});
+fleetOptions(fleet.command('gateways').summary('the gateways, with filters'))
+  .option('--label <key=value>', 'only gateways with this label (repeat for several)', collect, [])
+  .option('--condition <cond>', 'Ready, Healthy or Stalled, with =True, =False or =Unknown')
+  .option('--commit <sha>', 'only gateways that run this commit')
+  .option('--stale', 'only gateways that stopped reporting')
+  .action(async (opts) => {
+    process.exitCode = await runFleetGateways(opts, io).catch((e) => reportError(e, io));
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -27,7 +27,7 @@ import {
   type InterfaceTimeouts,
   type RegistryAuth,
 } from '../apply/index.js';
-import type { DesiredState, ObservedState } from '../model/index.js';
+import type { DesiredState, ObservedState, ReportedComponent, ReportedContainer } from '../model/index.js';
 import { parseEnvFile } from '../manifest/index.js';
 import { durationMs, parseSize } from '../base/duration.js';
 import { DEFAULT_STATE_DIR, statePath } from '../base/state-dir.js';
@@ -243,6 +243,38 @@ export class Gateway {
   /** The live gateway, read-only. */
   async observe(desired?: DesiredState): Promise<ObservedState> {
     return observeGateway(await this.appliers(desired), desired, this.log);
+  }
+
+  /**
+   * What runs here, cheaply and read-only, for a report: component versions from rollgate's own
+   * records (no interface is called) and this state directory's containers as the Engine lists them.
+   */
+  async inventory(): Promise<{ components: ReportedComponent[]; containers: ReportedContainer[] }> {
+    const components = (await this.interfaces.records()).map((r) => ({
+      key: r.target.key,
+      type: r.target.type,
+      ...(r.installed !== undefined ? { version: r.installed } : {}),
+      ...(r.update ? { updating: true } : {}),
+    }));
+    if (!this.docker) {
+      try {
+        this.docker = await dockerApplier(this.options, this.log);
+      } catch {
+        // No Engine: a gateway of device components only. Not logged: the reconcile says it once.
+      }
+    }
+    const docker = this.docker;
+    const containers = docker
+      ? (await docker.observe()).containers.map((c) => ({
+          app: c.app,
+          service: c.service,
+          image: c.image,
+          state: c.state,
+          ...(c.health ? { health: c.health } : {}),
+          ...(c.commit ? { commit: c.commit } : {}),
+        }))
+      : [];
+    return { components, containers };
   }
 
   private async dockerFor(desired: DesiredState | undefined): Promise<DockerApplier | undefined> {

@@ -4,4 +4,6 @@ export type * from './plan.js';
 export { emptyObservedState } from './observed.js';
 export { planHasChanges } from './plan.js';
 export type * from './status.js';
+export type * from './report.js';
+export { REPORT_SCHEMA } from './report.js';
 export { Reason, CONDITION_TYPES, VERDICT_CONDITIONS, emptyState, reconciling, withVerdict } from './status.js';

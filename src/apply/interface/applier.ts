@@ -286,7 +286,12 @@ export class InterfaceApplier implements Applier {
 
   /** The components rollgate has a record of, for `rollgate observe` without a fleet repo. */
   async recorded(): Promise<InterfaceTarget[]> {
-    const out: InterfaceTarget[] = [];
+    return (await this.records()).map((r) => r.target);
+  }
+
+  /** Every component record, by key: what was last committed on each, and any update in flight. */
+  async records(): Promise<ComponentRecord[]> {
+    const out: ComponentRecord[] = [];
     let names: string[] = [];
     try {
       names = await readdir(this.componentsDir);
@@ -295,7 +300,7 @@ export class InterfaceApplier implements Applier {
     }
     for (const n of names.sort()) {
       const r = await readRecord(join(this.componentsDir, n, 'state.json'));
-      if (r) out.push(r.target);
+      if (r) out.push(r);
     }
     return out;
   }

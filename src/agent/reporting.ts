@@ -1,0 +1,114 @@
+// The agent's side of the fleet hub: the outbox in the state directory, the reporter's loop, and
+// the status a report carries, read from the persisted state, the live view and the gateway's
+// inventory. Nothing here can fail a reconcile: the worst a hub or a full disk does is a warning.
+
+import { readFile } from 'node:fs/promises';
+import type { Log } from '../base/log.js';
+import { durationMs, parseSize } from '../base/duration.js';
+import { statePath } from '../base/state-dir.js';
+import { ROLLGATE_VERSION } from '../base/version.js';
+import type { Gateway } from '../gateway/gateway.js';
+import type { ReportStatus } from '../model/index.js';
+import { Outbox, Reporter, reportEvents } from '../report/index.js';
+import { ConfigError, type AgentConfig } from './config.js';
+import type { LiveView } from './live.js';
+import type { StateStore } from './state.js';
+
+const INVENTORY_TIMEOUT_MS = 10_000;
+
+type Inventory = Pick<ReportStatus, 'components' | 'containers'>;
+
+async function readToken(file: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read the hub token file ${file} (report.tokenFile): ${(err as Error).message}`);
+  }
+  const token = text.trim();
+  if (!token || /\s/.test(token))
+    throw new ConfigError(
+      `the hub token file ${file} (report.tokenFile) must hold one token, as printed by ` +
+        '`rollgate hub gateway add <id>` (its content is not shown)',
+    );
+  return token;
+}
+
+export interface ReportingParts {
+  cfg: AgentConfig;
+  state: StateStore;
+  live: LiveView;
+  gateway: Gateway;
+  log: Log;
+}
+
+/** The reporter for `report:` of the configuration, wired to the state store; undefined without report.url. */
+export async function startReporting(p: ReportingParts): Promise<Reporter | undefined> {
+  const r = p.cfg.report;
+  if (!r.url) return undefined;
+  if (!r.tokenFile)
+    throw new ConfigError(
+      'report.url is set and report.tokenFile is not: the hub takes reports only with a gateway token ' +
+        `(\`rollgate hub gateway add ${p.cfg.gateway.id}\` prints one)`,
+    );
+  const token = await readToken(r.tokenFile);
+  let ca: string | undefined;
+  if (r.caFile) {
+    try {
+      ca = await readFile(r.caFile, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read report.caFile ${r.caFile}: ${(err as Error).message}`);
+    }
+  }
+  const outbox = await Outbox.open(statePath(p.cfg.stateDir, 'outbox'), parseSize(r.outboxSize, 'report.outboxSize'));
+  const startedAt = new Date().toISOString();
+  let known: Inventory = { components: [], containers: [] };
+  const inventory = async (): Promise<Inventory> => {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      known = await Promise.race([
+        p.gateway.inventory(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('took too long')), INVENTORY_TIMEOUT_MS);
+        }),
+      ]);
+    } catch (err) {
+      p.log.debug({ err: (err as Error).message }, 'the inventory for the hub could not be read; sending the last one');
+    } finally {
+      clearTimeout(timer);
+    }
+    return known;
+  };
+  const reporter = new Reporter({
+    url: r.url,
+    token,
+    ...(ca ? { ca } : {}),
+    gateway: p.cfg.gateway.id,
+    heartbeatMs: durationMs(r.heartbeat, 'report.heartbeat'),
+    outbox,
+    log: p.log,
+    status: async () => {
+      const st = p.state.current;
+      const inv = await inventory();
+      return {
+        labels: p.cfg.gateway.labels,
+        ...(st.applied ? { applied: st.applied } : {}),
+        ...(st.lastGood ? { lastGood: st.lastGood } : {}),
+        ...(st.lastAttempted ? { lastAttempted: st.lastAttempted } : {}),
+        ...(p.live.status.lastPoll?.commit ? { head: p.live.status.lastPoll.commit } : {}),
+        conditions: [...st.conditions, p.live.reconciling()],
+        bad: st.bad.slice(-20).map((b) => ({ commit: b.commit, kind: b.kind, reason: b.reason, at: b.at })),
+        ...(st.lastError ? { lastError: st.lastError } : {}),
+        ...inv,
+        version: ROLLGATE_VERSION,
+        rssBytes: process.memoryUsage.rss(),
+        startedAt,
+      };
+    },
+  });
+  p.state.onRecorded = (appended, after) => reporter.record(reportEvents(appended, after));
+  if (outbox.size > 0)
+    p.log.info({ waiting: outbox.size, lost: outbox.lost }, `${outbox.size} event(s) from before wait for the hub`);
+  reporter.start();
+  return reporter;
+}

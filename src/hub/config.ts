@@ -1,0 +1,84 @@
+// The hub's configuration file (`rollgate hub --config hub.yaml`): what flags say too, plus the
+// webhooks. Flags beat the file. Errors name the file and the key.
+
+import { readFile } from 'node:fs/promises';
+import { parse } from 'yaml';
+import { NOTIFY_KINDS, type NotifyKind } from './outcomes.js';
+import type { WebhookTarget } from './webhook-body.js';
+
+export interface HubFileConfig {
+  listen?: string;
+  database?: string;
+  dataDir?: string;
+  tls?: { cert: string; key: string };
+  silentAfter?: string;
+  webhooks: WebhookTarget[];
+}
+
+export class HubConfigError extends Error {
+  override name = 'HubConfigError';
+}
+
+const KEYS = ['listen', 'database', 'dataDir', 'tls', 'silentAfter', 'webhooks'];
+
+export async function readHubConfig(file: string): Promise<HubFileConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new HubConfigError(`cannot read the hub configuration ${file}: ${(err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parse(text) ?? {};
+  } catch (err) {
+    throw new HubConfigError(`${file} is not valid YAML: ${(err as Error).message}`);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw new HubConfigError(`${file}: expected a map of settings (${KEYS.join(', ')})`);
+  const d = doc as Record<string, unknown>;
+  for (const k of Object.keys(d))
+    if (!KEYS.includes(k)) throw new HubConfigError(`${file}: unknown key "${k}" (known: ${KEYS.join(', ')})`);
+  const str = (k: string): string | undefined => {
+    const v = d[k];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string') throw new HubConfigError(`${file}: ${k} must be a string`);
+    return v;
+  };
+  const out: HubFileConfig = { webhooks: [] };
+  for (const k of ['listen', 'database', 'dataDir', 'silentAfter'] as const) {
+    const v = str(k);
+    if (v !== undefined) out[k] = v;
+  }
+  if (d['tls'] !== undefined) {
+    const t = d['tls'] as { cert?: unknown; key?: unknown };
+    if (typeof t?.cert !== 'string' || typeof t?.key !== 'string')
+      throw new HubConfigError(`${file}: tls needs cert and key (paths of PEM files)`);
+    out.tls = { cert: t.cert, key: t.key };
+  }
+  const hooks = d['webhooks'] ?? [];
+  if (!Array.isArray(hooks)) throw new HubConfigError(`${file}: webhooks must be a list of { url, events }`);
+  for (const [i, h] of hooks.entries()) {
+    const w = h as { url?: unknown; events?: unknown; secretFile?: unknown };
+    const where = `${file}: webhooks[${i}]`;
+    if (typeof w?.url !== 'string' || !/^https?:\/\//.test(w.url))
+      throw new HubConfigError(`${where}.url must be an http:// or https:// URL`);
+    let events: NotifyKind[] = [...NOTIFY_KINDS];
+    if (w.events !== undefined) {
+      if (!Array.isArray(w.events) || w.events.some((e) => !(NOTIFY_KINDS as readonly unknown[]).includes(e)))
+        throw new HubConfigError(`${where}.events must be a list of ${NOTIFY_KINDS.join(', ')}`);
+      events = w.events as NotifyKind[];
+    }
+    let secret: string | undefined;
+    if (w.secretFile !== undefined) {
+      if (typeof w.secretFile !== 'string') throw new HubConfigError(`${where}.secretFile must be a path`);
+      try {
+        secret = (await readFile(w.secretFile, 'utf8')).trim();
+      } catch (err) {
+        throw new HubConfigError(`${where}.secretFile: cannot read ${w.secretFile}: ${(err as Error).message}`);
+      }
+    }
+    out.webhooks.push({ url: w.url, events, ...(secret ? { secret } : {}) });
+  }
+  return out;
+}

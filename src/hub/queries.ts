@@ -1,0 +1,373 @@
+// Reading the fleet: the gateways with filters, one gateway with its history, one commit across
+// the fleet, the event stream by cursor, and the summary the page opens with. Read-only SQL;
+// timestamps leave here as ISO strings.
+
+import type { ConditionStatus, ReportStatus } from '../model/index.js';
+import type {
+  CommitSummary,
+  FleetEvent,
+  FleetSummary,
+  GatewayCommit,
+  GatewayDetail,
+  GatewaySummary,
+  Page,
+  ReasonCount,
+} from './api-types.js';
+import type { Sql } from './db.js';
+import type { Outcome } from './outcomes.js';
+
+/** PostgreSQL's text timestamp ("2026-11-30 12:08:03.81+00") as ISO 8601. */
+export function iso(pg: string): string;
+export function iso(pg: string | null | undefined): string | undefined;
+export function iso(pg: string | null | undefined): string | undefined {
+  if (!pg) return undefined;
+  const t = pg.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00');
+  const d = new Date(t);
+  return Number.isNaN(d.getTime()) ? pg : d.toISOString();
+}
+
+interface GatewayRow {
+  id: string;
+  labels: Record<string, string>;
+  created_at: string;
+  first_seen: string | null;
+  last_seen: string | null;
+  silent_since: string | null;
+  applied_commit: string | null;
+  last_good_commit: string | null;
+  head_commit: string | null;
+  attempted_commit: string | null;
+  attempted_reason: string | null;
+  ready: ConditionStatus | null;
+  healthy: ConditionStatus | null;
+  stalled: ConditionStatus | null;
+  version: string | null;
+  reports: string;
+  lost_events: string;
+}
+
+const GATEWAY_COLUMNS = `id, labels, created_at, first_seen, last_seen, silent_since, applied_commit, last_good_commit,
+  head_commit, attempted_commit, attempted_reason, ready, healthy, stalled, status->>'version' as version, reports,
+  lost_events`;
+
+function summary(r: GatewayRow): GatewaySummary {
+  const cond: GatewaySummary['conditions'] = {};
+  if (r.ready) cond.Ready = r.ready;
+  if (r.healthy) cond.Healthy = r.healthy;
+  if (r.stalled) cond.Stalled = r.stalled;
+  return {
+    id: r.id,
+    labels: r.labels,
+    createdAt: iso(r.created_at),
+    ...(r.first_seen ? { firstSeen: iso(r.first_seen) } : {}),
+    ...(r.last_seen ? { lastSeen: iso(r.last_seen) } : {}),
+    silent: r.silent_since !== null,
+    ...(r.silent_since ? { silentSince: iso(r.silent_since) } : {}),
+    ...(r.applied_commit ? { applied: r.applied_commit } : {}),
+    ...(r.last_good_commit ? { lastGood: r.last_good_commit } : {}),
+    ...(r.head_commit ? { head: r.head_commit } : {}),
+    ...(r.attempted_commit ? { lastAttempted: { commit: r.attempted_commit, reason: r.attempted_reason ?? '' } } : {}),
+    conditions: cond,
+    ...(r.version ? { version: r.version } : {}),
+    reports: Number(r.reports),
+    lostEvents: Number(r.lost_events),
+  };
+}
+
+interface EventRow {
+  seq: string;
+  gateway_id: string;
+  event_id: string;
+  kind: FleetEvent['kind'];
+  verdict: string | null;
+  commit: string | null;
+  reason: string | null;
+  detail: string | null;
+  to: string | null;
+  at: string;
+  received_at: string;
+}
+
+const EVENT_COLUMNS = `seq, gateway_id, event_id, kind, verdict, commit, reason, detail, body->>'to' as "to", at,
+  received_at`;
+
+function event(r: EventRow): FleetEvent {
+  return {
+    seq: r.seq,
+    gateway: r.gateway_id,
+    id: r.event_id,
+    kind: r.kind,
+    ...(r.verdict ? { verdict: r.verdict as NonNullable<FleetEvent['verdict']> } : {}),
+    ...(r.commit ? { commit: r.commit } : {}),
+    ...(r.to ? { to: r.to } : {}),
+    ...(r.reason ? { reason: r.reason as NonNullable<FleetEvent['reason']> } : {}),
+    ...(r.detail ? { detail: r.detail } : {}),
+    at: iso(r.at),
+    receivedAt: iso(r.received_at),
+  };
+}
+
+export class QueryError extends Error {
+  override name = 'QueryError';
+  constructor(
+    message: string,
+    readonly status: 400 | 404 = 400,
+  ) {
+    super(message);
+  }
+}
+
+export interface GatewayFilter {
+  /** key=value pairs, all of which must match. */
+  labels?: Record<string, string>;
+  /** The applied commit, or a prefix of it (at least 7 hex digits). */
+  commit?: string;
+  /** `Ready`, `Ready=False`, `Healthy=True`, ...; a bare type means =True. */
+  condition?: string;
+  /** true: only silent gateways; false: only those reporting. */
+  stale?: boolean;
+  after?: string;
+  limit?: number;
+}
+
+const CONDITION = /^(Ready|Healthy|Stalled)(?:=(True|False|Unknown))?$/;
+
+export async function listGateways(db: Sql, f: GatewayFilter = {}): Promise<Page<GatewaySummary>> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const p = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  if (f.labels && Object.keys(f.labels).length) where.push(`labels @> ${p(JSON.stringify(f.labels))}::jsonb`);
+  if (f.commit) {
+    if (!/^[0-9a-f]{7,64}$/.test(f.commit)) throw new QueryError('commit takes 7 to 64 hex digits');
+    where.push(`applied_commit like ${p(f.commit + '%')}`);
+  }
+  if (f.condition) {
+    const m = CONDITION.exec(f.condition);
+    if (!m) throw new QueryError('condition takes Ready, Healthy or Stalled, with =True, =False or =Unknown');
+    where.push(`${m[1]!.toLowerCase()} = ${p(m[2] ?? 'True')}`);
+  }
+  if (f.stale === true) where.push('silent_since is not null');
+  if (f.stale === false) where.push('silent_since is null');
+  if (f.after) where.push(`id > ${p(f.after)}`);
+  const limit = Math.min(Math.max(f.limit ?? 100, 1), 1000);
+  const rows = await db.query<GatewayRow>(
+    `select ${GATEWAY_COLUMNS} from gateways ${where.length ? 'where ' + where.join(' and ') : ''}
+     order by id limit ${limit + 1}`,
+    params,
+  );
+  const items = rows.slice(0, limit).map(summary);
+  return { items, ...(rows.length > limit ? { next: items[items.length - 1]!.id } : {}) };
+}
+
+export async function getGateway(db: Sql, id: string, historyLimit = 50): Promise<GatewayDetail> {
+  const [row] = await db.query<GatewayRow & { status: (ReportStatus & { sentAt?: string }) | null }>(
+    `select ${GATEWAY_COLUMNS}, status from gateways where id = $1`,
+    [id],
+  );
+  if (!row) throw new QueryError(`no gateway ${id}`, 404);
+  const commits = await db.query<{
+    commit: string;
+    outcome: Outcome;
+    verdict: GatewayCommit['verdict'];
+    reason: string | null;
+    detail: string | null;
+    at: string;
+  }>(
+    `select commit, outcome, verdict, reason, detail, at from gateway_commits
+      where gateway_id = $1 order by at desc limit 50`,
+    [id],
+  );
+  const history = await db.query<EventRow>(
+    `select ${EVENT_COLUMNS} from events where gateway_id = $1 order by seq desc limit ${historyLimit}`,
+    [id],
+  );
+  return {
+    ...summary(row),
+    ...(row.status ? { status: row.status } : {}),
+    commits: commits.map((c) => ({
+      commit: c.commit,
+      outcome: c.outcome,
+      verdict: c.verdict,
+      ...(c.reason ? { reason: c.reason } : {}),
+      ...(c.detail ? { detail: c.detail } : {}),
+      at: iso(c.at),
+    })),
+    history: history.map(event),
+  };
+}
+
+/** The full sha of a commit the hub has seen, from a prefix of at least 7 hex digits. */
+export async function resolveCommit(db: Sql, prefix: string): Promise<string> {
+  if (!/^[0-9a-f]{7,64}$/.test(prefix)) throw new QueryError('a commit is 7 to 64 hex digits (lower case)');
+  const rows = await db.query<{ sha: string }>('select sha from commits where sha like $1 order by sha limit 5', [
+    prefix + '%',
+  ]);
+  if (rows.length === 0) throw new QueryError(`no gateway has reported commit ${prefix}`, 404);
+  if (rows.length > 1)
+    throw new QueryError(`${prefix} names several commits (${rows.map((r) => r.sha.slice(0, 12)).join(', ')})`);
+  return rows[0]!.sha;
+}
+
+export async function commitSummary(db: Sql, prefix: string): Promise<CommitSummary> {
+  const sha = await resolveCommit(db, prefix);
+  const [c] = await db.query<{ first_seen: string }>('select first_seen from commits where sha = $1', [sha]);
+  const counts = await db.query<{
+    gateways: string;
+    applied: string;
+    healthy: string;
+    rolled_back: string;
+    rejected: string;
+    retrying: string;
+    pending: string;
+    silent: string;
+    moved_on: string;
+  }>(
+    `with gc as (select gateway_id, outcome from gateway_commits where commit = $1),
+          later as (select distinct gateway_id from gateway_commits where commit <> $1 and at > $2::timestamptz)
+     select count(*) as gateways,
+       count(*) filter (where gc.outcome = 'applied') as applied,
+       count(*) filter (where gc.outcome = 'applied' and g.applied_commit = $1 and g.healthy = 'True'
+                          and g.silent_since is null) as healthy,
+       count(*) filter (where gc.outcome = 'rolled-back') as rolled_back,
+       count(*) filter (where gc.outcome = 'rejected') as rejected,
+       count(*) filter (where gc.outcome = 'retrying') as retrying,
+       count(*) filter (where gc.outcome is null and g.silent_since is null and
+                          (g.head_commit = $1 or l.gateway_id is null)) as pending,
+       count(*) filter (where gc.outcome is null and g.silent_since is not null) as silent,
+       count(*) filter (where gc.outcome is null and g.silent_since is null and g.head_commit is distinct from $1
+                          and l.gateway_id is not null) as moved_on
+     from gateways g left join gc on gc.gateway_id = g.id left join later l on l.gateway_id = g.id`,
+    [sha, c!.first_seen],
+  );
+  const n = counts[0]!;
+  const reasons = await db.query<{ outcome: Outcome; reason: string | null; count: string; example: string | null }>(
+    `select outcome, coalesce(reason, verdict) as reason, count(*) as count, min(detail) as example
+       from gateway_commits where commit = $1 and outcome in ('rolled-back', 'rejected', 'retrying')
+      group by outcome, coalesce(reason, verdict) order by count(*) desc, 2`,
+    [sha],
+  );
+  const failures = await db.query<{
+    gateway_id: string;
+    outcome: Outcome;
+    verdict: GatewayCommit['verdict'];
+    reason: string | null;
+    detail: string | null;
+    at: string;
+  }>(
+    `select gateway_id, outcome, verdict, reason, detail, at from gateway_commits
+      where commit = $1 and outcome in ('rolled-back', 'rejected') order by at desc limit 100`,
+    [sha],
+  );
+  return {
+    commit: sha,
+    firstSeen: iso(c!.first_seen),
+    gateways: Number(n.gateways),
+    applied: Number(n.applied),
+    healthy: Number(n.healthy),
+    rolledBack: Number(n.rolled_back),
+    rejected: Number(n.rejected),
+    retrying: Number(n.retrying),
+    pending: Number(n.pending),
+    silent: Number(n.silent),
+    movedOn: Number(n.moved_on),
+    reasons: reasons.map((r): ReasonCount => ({
+      outcome: r.outcome,
+      reason: r.reason ?? 'unknown',
+      count: Number(r.count),
+      ...(r.example ? { example: r.example } : {}),
+    })),
+    failures: failures.map((f) => ({
+      gateway: f.gateway_id,
+      commit: sha,
+      outcome: f.outcome,
+      verdict: f.verdict,
+      ...(f.reason ? { reason: f.reason } : {}),
+      ...(f.detail ? { detail: f.detail } : {}),
+      at: iso(f.at),
+    })),
+  };
+}
+
+export async function recentCommits(db: Sql, limit = 10): Promise<CommitSummary[]> {
+  const rows = await db.query<{ sha: string }>(
+    `select sha from commits order by first_seen desc, sha limit ${Math.min(Math.max(limit, 1), 100)}`,
+  );
+  const out: CommitSummary[] = [];
+  for (const r of rows) out.push(await commitSummary(db, r.sha));
+  return out;
+}
+
+export interface EventFilter {
+  after?: string;
+  limit?: number;
+  gateway?: string;
+  kind?: string;
+}
+
+export async function listEvents(db: Sql, f: EventFilter = {}): Promise<Page<FleetEvent>> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (f.after !== undefined) {
+    if (!/^\d{1,19}$/.test(f.after)) throw new QueryError('after takes the seq of an event (a whole number)');
+    params.push(f.after);
+    where.push(`seq > $${params.length}::bigint`);
+  }
+  if (f.gateway) {
+    params.push(f.gateway);
+    where.push(`gateway_id = $${params.length}`);
+  }
+  if (f.kind) {
+    params.push(f.kind);
+    where.push(`(kind = $${params.length} or verdict = $${params.length})`);
+  }
+  const limit = Math.min(Math.max(f.limit ?? 100, 1), 1000);
+  const rows = await db.query<EventRow>(
+    `select ${EVENT_COLUMNS} from events ${where.length ? 'where ' + where.join(' and ') : ''}
+     order by seq limit ${limit}`,
+    params,
+  );
+  const items = rows.map(event);
+  const last = items[items.length - 1];
+  return { items, ...(last ? { next: last.seq } : f.after ? { next: f.after } : {}) };
+}
+
+export async function fleetSummary(db: Sql): Promise<FleetSummary> {
+  const [n] = await db.query<{ gateways: string; never: string; silent: string }>(
+    `select count(*) as gateways, count(*) filter (where last_seen is null) as never,
+            count(*) filter (where silent_since is not null) as silent from gateways`,
+  );
+  const byCondition: FleetSummary['byCondition'] = {
+    Ready: { True: 0, False: 0, Unknown: 0 },
+    Healthy: { True: 0, False: 0, Unknown: 0 },
+    Stalled: { True: 0, False: 0, Unknown: 0 },
+  };
+  const conds = await db.query<{ type: 'Ready' | 'Healthy' | 'Stalled'; status: ConditionStatus; count: string }>(
+    `select 'Ready' as type, ready as status, count(*) as count from gateways where ready is not null group by ready
+     union all
+     select 'Healthy', healthy, count(*) from gateways where healthy is not null group by healthy
+     union all
+     select 'Stalled', stalled, count(*) from gateways where stalled is not null group by stalled`,
+  );
+  for (const c of conds)
+    if (byCondition[c.type] && c.status in byCondition[c.type]) byCondition[c.type][c.status] = Number(c.count);
+  const silent = await db.query<GatewayRow>(
+    `select ${GATEWAY_COLUMNS} from gateways where silent_since is not null order by last_seen limit 50`,
+  );
+  const failures = await db.query<EventRow>(
+    `select ${EVENT_COLUMNS} from events
+      where verdict in ('rolled-back', 'rollback-incomplete', 'last-good-unhealthy', 'rejected')
+      order by seq desc limit 20`,
+  );
+  return {
+    gateways: Number(n!.gateways),
+    neverSeen: Number(n!.never),
+    silent: Number(n!.silent),
+    byCondition,
+    commits: await recentCommits(db, 8),
+    silentGateways: silent.map(summary),
+    failures: failures.map(event),
+  };
+}

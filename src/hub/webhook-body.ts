@@ -1,0 +1,54 @@
+// What a webhook says: JSON with the facts and a `text` a person can read in a chat channel as
+// it is (Slack's and Mattermost's incoming webhooks show `text`).
+
+import type { ReportEvent } from '../model/index.js';
+import type { NotifyKind } from './outcomes.js';
+
+export interface WebhookTarget {
+  url: string;
+  /** The kinds it is sent; all of them when the configuration names none. */
+  events: readonly NotifyKind[];
+  /** When set, each body is signed: `X-Rollgate-Signature: sha256=<HMAC of the body>`. */
+  secret?: string;
+}
+
+export interface Notification {
+  kind: NotifyKind;
+  gateway: string;
+  commit?: string;
+  to?: string;
+  reason?: string;
+  detail?: string;
+  at: string;
+  text: string;
+}
+
+const short = (c: string | undefined) => (c ? c.slice(0, 12) : 'an unknown commit');
+
+export function notification(kind: NotifyKind, gateway: string, e: ReportEvent): Notification {
+  const why = [e.reason, e.detail].filter(Boolean).join(': ');
+  const because = why ? ` (${why})` : '';
+  const text =
+    kind === 'rejected'
+      ? `${gateway} rejected commit ${short(e.commit)}${because}; nothing on it was changed`
+      : kind === 'last-good-unhealthy'
+        ? `${gateway} rolled back commit ${short(e.commit)}${because}, and the last good commit ` +
+          `${short(e.to)} is unhealthy too: a person has to look`
+        : kind === 'rollback-incomplete'
+          ? `${gateway} could not completely roll back commit ${short(e.commit)}${because}: a person has to look`
+          : `${gateway} rolled back commit ${short(e.commit)}${because} to ${short(e.to)}`;
+  return {
+    kind,
+    gateway,
+    ...(e.commit ? { commit: e.commit } : {}),
+    ...(e.to ? { to: e.to } : {}),
+    ...(e.reason ? { reason: e.reason } : {}),
+    ...(e.detail ? { detail: e.detail } : {}),
+    at: e.at,
+    text,
+  };
+}
+
+export function silentNotification(gateway: string, lastSeen: string, at: string): Notification {
+  return { kind: 'silent', gateway, at, text: `${gateway} stopped reporting: last heard from at ${lastSeen}` };
+}

@@ -1,0 +1,194 @@
+// Sends the outbox and the gateway's status to the hub, beside the agent and never in its way:
+// recording a verdict is one small file write, and everything the network does happens in this
+// loop, on its own timers. A dead hub is a warning (said once per outage, with how much waits);
+// the events wait on disk and go, oldest first, when the hub answers again.
+
+import type { Log } from '../base/log.js';
+import { REPORT_SCHEMA, type Report, type ReportEvent, type ReportReceipt, type ReportStatus } from '../model/index.js';
+import type { Outbox } from './outbox.js';
+import { HubError, postJson } from './post.js';
+
+export interface ReporterOptions {
+  /** The hub's address; reports go to <url>/api/v1/reports. */
+  url: string;
+  token: string;
+  ca?: string;
+  gateway: string;
+  heartbeatMs: number;
+  outbox: Outbox;
+  /** The gateway's status now; it must not fail (it falls back to what it knew). */
+  status(): Promise<ReportStatus>;
+  log: Log;
+  /** Per request. */
+  timeoutMs?: number;
+  /** First delay after a failure; doubled each time up to `maxBackoffMs`. */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+const BATCH_EVENTS = 100;
+const BATCH_BYTES = 256 * 1024;
+
+const jittered = (ms: number, part: number) => Math.round(ms * (1 - part + Math.random() * part * 2));
+
+export function reportsUrl(base: string): URL {
+  const u = new URL(base);
+  u.pathname = `${u.pathname.replace(/\/+$/, '')}/api/v1/reports`;
+  return u;
+}
+
+export class Reporter {
+  private timer: NodeJS.Timeout | undefined;
+  private sending: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private failures = 0;
+  private batch = BATCH_EVENTS;
+  private outage: { since: number; message: string } | undefined;
+  private readonly url: URL;
+  /** Reports delivered, for tests and the status line. */
+  delivered = 0;
+
+  constructor(private readonly o: ReporterOptions) {
+    this.url = reportsUrl(o.url);
+  }
+
+  /** Sends the status now, then on the heartbeat. */
+  start(): void {
+    this.kick();
+  }
+
+  /** Writes verdicts to the outbox (before anything is sent) and sends them soon. Never throws. */
+  async record(events: ReportEvent[]): Promise<void> {
+    for (const e of events) {
+      try {
+        await this.o.outbox.add(e);
+      } catch (err) {
+        this.o.log.warn(
+          { err: (err as Error).message, verdict: e.verdict },
+          `a ${e.verdict} verdict could not be written to the report outbox; the hub will not hear of it: ` +
+            (err as Error).message,
+        );
+      }
+    }
+    if (events.length) this.kick();
+  }
+
+  /** Send as soon as the loop is free. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.sending) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.sending = this.loop().finally(() => {
+      this.sending = undefined;
+    });
+  }
+
+  /** Stops the timers; a send in flight ends (bounded by its timeout). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.sending;
+  }
+
+  private async loop(): Promise<void> {
+    let delay = this.o.heartbeatMs;
+    try {
+      do {
+        this.again = false;
+        await this.sendOnce();
+      } while ((this.again || this.o.outbox.size > 0) && !this.stopped);
+      if (this.outage) {
+        const secs = Math.round((Date.now() - this.outage.since) / 1000);
+        this.o.log.info({ hub: this.o.url }, `the hub answers again after ${secs}s; the outbox is delivered`);
+        this.outage = undefined;
+      }
+      this.failures = 0;
+      delay = jittered(this.o.heartbeatMs, 0.1);
+    } catch (err) {
+      delay = this.failed(err);
+    }
+    if (!this.stopped) this.timer = setTimeout(() => this.kick(), delay).unref();
+  }
+
+  /** One report: the status and the oldest events; what the hub acknowledges leaves the outbox. */
+  private async sendOnce(): Promise<void> {
+    const box = this.o.outbox;
+    const events = await box.oldest(this.batch, BATCH_BYTES);
+    for (const p of box.problems.splice(0))
+      this.o.log.warn({ file: p.file }, `an outbox file could not be read and is dropped: ${p.message}`);
+    const lost = box.lost;
+    const report: Report = {
+      schema: REPORT_SCHEMA,
+      gateway: this.o.gateway,
+      sentAt: new Date().toISOString(),
+      status: await this.o.status(),
+      events,
+      lost,
+    };
+    let receipt: ReportReceipt;
+    try {
+      receipt = (await postJson(this.url, report, {
+        token: this.o.token,
+        timeoutMs: this.o.timeoutMs ?? 30_000,
+        ...(this.o.ca ? { ca: this.o.ca } : {}),
+      })) as ReportReceipt;
+    } catch (err) {
+      if (err instanceof HubError && err.kind === 'too-large' && this.batch > 1) {
+        this.batch = Math.max(1, Math.floor(this.batch / 2));
+        this.again = true;
+        return;
+      }
+      if (err instanceof HubError && err.kind === 'rejected' && events.length === 1) {
+        // The hub will never take this one event; holding it would hold every later one back.
+        this.o.log.error(
+          { hub: this.o.url, event: events[0]!.id },
+          `the hub refuses the ${events[0]!.verdict} event of ${events[0]!.at} (${err.message}); it is dropped ` +
+            'and counted as lost',
+        );
+        await box.drop([events[0]!.id]);
+        return;
+      }
+      if (err instanceof HubError && err.kind === 'rejected' && events.length > 1) {
+        this.batch = 1; // find the one the hub refuses
+        this.again = true;
+        return;
+      }
+      throw err;
+    }
+    const done = [...(receipt.accepted ?? []), ...(receipt.duplicates ?? [])];
+    await box.acknowledge(done, lost);
+    this.delivered++;
+    if (events.length > 0 && done.length === 0)
+      throw new HubError('rejected', 'the hub acknowledged none of the events it was sent');
+  }
+
+  private failed(err: unknown): number {
+    this.failures++;
+    const message = err instanceof Error ? err.message : String(err);
+    const base = this.o.backoffMs ?? 1000;
+    const max = Math.min(this.o.maxBackoffMs ?? 5 * 60_000, Math.max(base, this.o.heartbeatMs));
+    const delay = jittered(Math.min(max, base * 2 ** Math.min(this.failures - 1, 20)), 0.2);
+    const waiting = this.o.outbox.size;
+    if (err instanceof HubError && err.kind === 'refused') {
+      this.o.log.error(
+        { hub: this.o.url, err: message },
+        `the hub refuses this gateway's token (${message}): check report.tokenFile against ` +
+          `\`rollgate hub gateway add ${this.o.gateway}\`; ${waiting} event(s) wait in the outbox`,
+      );
+    } else if (!this.outage || this.outage.message !== message) {
+      this.o.log.warn(
+        { hub: this.o.url, err: message, waiting },
+        `the hub at ${this.o.url} is out of reach (${message}); the gateway goes on, and ${waiting} event(s) ` +
+          `wait in the outbox (retrying with backoff)`,
+      );
+    }
+    this.outage ??= { since: Date.now(), message };
+    this.outage.message = message;
+    return delay;
+  }
+}
