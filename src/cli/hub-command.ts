@@ -4,11 +4,12 @@
 
 import { readFile } from 'node:fs/promises';
 import { destination, pino, stdTimeFunctions } from 'pino';
-import { durationMs } from '../base/duration.js';
+import { durationMs, parseSize } from '../base/duration.js';
 import { REDACT_PATHS } from '../agent/logger.js';
 import {
   addGateway,
   addToken,
+  DatabaseError,
   DEFAULT_HUB_LISTEN,
   Hub,
   listGateways,
@@ -89,7 +90,8 @@ export async function runHub(o: ServeFlags, io: Io): Promise<number> {
       ...(tls ? { tls } : {}),
       webhooks: file.webhooks,
       silentAfterMs: durationMs(silentAfter, '--silent-after'),
-      ...(o.maxReportSize ? { maxReportBytes: Number(o.maxReportSize) } : {}),
+      ...(o.maxReportSize ? { maxReportBytes: parseSize(o.maxReportSize, '--max-report-size') } : {}),
+      ...(file.webhookRetry ? { webhookBackoffMs: durationMs(file.webhookRetry, 'webhookRetry') } : {}),
     });
   } catch (err) {
     await db.close().catch(() => {});
@@ -128,7 +130,13 @@ function labelsOf(pairs: string[] = []): Record<string, string> {
 
 /** Runs `fn` on the database, migrated first. */
 async function onDatabase<T>(o: DatabaseFlags, fn: (db: Database) => Promise<T>): Promise<T> {
-  const db = await openFrom(o, await fileConfig(o));
+  const db = await openFrom(o, await fileConfig(o)).catch((err: unknown) => {
+    if (err instanceof DatabaseError && /another rollgate hub/.test(err.message))
+      throw new DatabaseError(
+        `${err.message}; or ask the running hub: --hub <its url> --token-file <a file with an admin token>`,
+      );
+    throw err;
+  });
   try {
     await migrate(db);
     return await fn(db);

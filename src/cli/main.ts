@@ -434,6 +434,7 @@ databaseOptions(
   .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (with --tls-key)')
   .option('--tls-key <file>', 'the PEM private key of --tls-cert')
   .option('--silent-after <duration>', 'a gateway with no report for this long is silent (default 15m)')
+  .option('--max-report-size <size>', 'the largest report the hub takes (default 1M)')
   .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
   .addHelpText(
     'after',

@@ -12,6 +12,8 @@ export interface HubFileConfig {
   dataDir?: string;
   tls?: { cert: string; key: string };
   silentAfter?: string;
+  /** The first retry of a failed webhook; doubled each time, up to an hour. */
+  webhookRetry?: string;
   webhooks: WebhookTarget[];
 }
 
@@ -19,7 +21,7 @@ export class HubConfigError extends Error {
   override name = 'HubConfigError';
 }
 
-const KEYS = ['listen', 'database', 'dataDir', 'tls', 'silentAfter', 'webhooks'];
+const KEYS = ['listen', 'database', 'dataDir', 'tls', 'silentAfter', 'webhookRetry', 'webhooks'];
 
 export async function readHubConfig(file: string): Promise<HubFileConfig> {
   let text: string;
@@ -46,7 +48,7 @@ export async function readHubConfig(file: string): Promise<HubFileConfig> {
     return v;
   };
   const out: HubFileConfig = { webhooks: [] };
-  for (const k of ['listen', 'database', 'dataDir', 'silentAfter'] as const) {
+  for (const k of ['listen', 'database', 'dataDir', 'silentAfter', 'webhookRetry'] as const) {
     const v = str(k);
     if (v !== undefined) out[k] = v;
   }

@@ -134,12 +134,17 @@ export class Hub {
     await this.o.db.close();
   }
 
+  /** Silence is noticed within a quarter of --silent-after, and at least every 10 s. */
+  private get jobIntervalMs(): number {
+    return this.o.jobIntervalMs ?? Math.min(10_000, Math.max(250, (this.o.silentAfterMs ?? 15 * 60_000) / 4));
+  }
+
   private scheduleJobs(delay: number): void {
     if (this.stopping) return;
     this.jobTimer = setTimeout(() => {
       this.jobs = this.runJobs().finally(() => {
         this.jobs = undefined;
-        this.scheduleJobs(this.o.jobIntervalMs ?? 10_000);
+        this.scheduleJobs(this.jobIntervalMs);
       });
     }, delay);
     this.jobTimer.unref();

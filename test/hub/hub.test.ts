@@ -1,0 +1,446 @@
+// The hub on both databases (embedded PGlite and a real PostgreSQL started for this file): reports
+// stored once however often they are sent, every bad report refused with a clear error and
+// nothing stored, one commit across the fleet, filters, the event cursor, silence and webhooks,
+// metrics, the OpenAPI document walked against the server, and a restart that loses nothing.
+
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { after, describe, test } from 'node:test';
+import { addGateway, addToken, Hub, migrate, MigrationError, type Database } from '../../src/hub/index.js';
+import { Lines } from '../helpers/log-lines.js';
+import {
+  call,
+  hubDatabases,
+  report,
+  sha,
+  status,
+  verdict,
+  WebhookReceiver,
+  type DatabaseKind,
+} from '../helpers/hub.js';
+
+const dbs = await hubDatabases();
+after(() => dbs.stop());
+
+interface Lab {
+  hub: Hub;
+  db: Database;
+  url: string;
+  admin: string;
+  reader: string;
+  gw: Record<string, string>;
+  log: Lines;
+  post(gateway: string, body: unknown, token?: string): ReturnType<typeof call>;
+  get(path: string): ReturnType<typeof call>;
+}
+
+async function lab(
+  kind: DatabaseKind,
+  gateways: Record<string, Record<string, string>>,
+  o: Partial<Parameters<typeof Hub.start>[0]> = {},
+): Promise<Lab> {
+  const fresh = await kind.fresh();
+  const db = await fresh.open();
+  const log = new Lines();
+  const hub = await Hub.start({ db, log, listen: '127.0.0.1:0', jobIntervalMs: 3_600_000, ...o });
+  const gw: Record<string, string> = {};
+  for (const [id, labels] of Object.entries(gateways)) gw[id] = await addGateway(db, id, labels);
+  const admin = await addToken(db, 'admin', 'ops');
+  const reader = await addToken(db, 'reader', 'dashboard');
+  return {
+    hub,
+    db,
+    url: hub.url,
+    admin,
+    reader,
+    gw,
+    log,
+    post: (gateway, body, token) => call(hub.url, 'POST', '/api/v1/reports', { token: token ?? gw[gateway], body }),
+    get: (path) => call(hub.url, 'GET', path, { token: reader }),
+  };
+}
+
+for (const kind of dbs.kinds) {
+  describe(`hub on ${kind.name}`, () => {
+    test('a report sent twice is stored once: the second answer lists its events as duplicates', async () => {
+      const l = await lab(kind, { 'gw-1': { site: 'berlin' } });
+      try {
+        const r = report('gw-1', status({ ready: 'True', applied: { commit: sha(1), at: new Date().toISOString() } }), [
+          verdict('applied', sha(1)),
+          verdict('drift-repaired', sha(1)),
+        ]);
+        const first = await l.post('gw-1', r);
+        assert.equal(first.status, 200, first.text);
+        assert.equal((first.body['accepted'] as string[]).length, 2);
+        const again = await l.post('gw-1', r);
+        assert.deepEqual(again.body['accepted'], []);
+        assert.deepEqual((again.body['duplicates'] as string[]).sort(), r.events.map((e) => e.id).sort());
+        const events = await l.get('/api/v1/events');
+        assert.equal((events.body['items'] as unknown[]).length, 2);
+        const g = await l.get('/api/v1/gateways/gw-1');
+        assert.equal(g.body['applied'], sha(1));
+        assert.equal(g.body['reports'], 2);
+        assert.deepEqual(g.body['labels'], { site: 'berlin' });
+      } finally {
+        await l.hub.stop();
+      }
+    });
+
+    test('bad reports are refused with a reason, and none of them stores anything', async () => {
+      const l = await lab(kind, { 'gw-1': {}, 'gw-2': {} }, { maxReportBytes: 64 * 1024 });
+      try {
+        const good = report('gw-1', status(), [verdict('applied', sha(1))]);
+        const cases: [string, Promise<Awaited<ReturnType<typeof call>>>, number, RegExp][] = [
+          ['no token', call(l.url, 'POST', '/api/v1/reports', { body: good }), 401, /not known/],
+          ['a made-up token', l.post('gw-1', good, 'rgw_madeup'), 401, /not known/],
+          ['a reader token', l.post('gw-1', good, l.reader), 401, /gateway token/],
+          ['another gateway', l.post('gw-2', good), 403, /belongs to gateway gw-2; it cannot report as gw-1/],
+          [
+            'too big',
+            l.post('gw-1', { ...good, status: { ...good.status, labels: { big: 'x'.repeat(100_000) } } }),
+            413,
+            /at most 65536/,
+          ],
+          [
+            'not JSON',
+            call(l.url, 'POST', '/api/v1/reports', { token: l.gw['gw-1'], raw: '{"schema": "rollgate.rep' }),
+            400,
+            /not JSON/,
+          ],
+          [
+            'not a report',
+            l.post('gw-1', { ...good, events: [{ ...good.events[0], verdict: 'exploded' }] }),
+            400,
+            /events\.0\.verdict must be equal to one of the allowed values/,
+          ],
+          ['a negative lost count', l.post('gw-1', { ...good, lost: -3 }), 400, /lost must be >= 0/],
+          [
+            'form data',
+            call(l.url, 'POST', '/api/v1/reports', { token: l.gw['gw-1'], raw: 'a=b', type: 'text/plain' }),
+            415,
+            /application\/json/,
+          ],
+        ];
+        for (const [what, p, code, msg] of cases) {
+          const a = await p;
+          assert.equal(a.status, code, `${what}: ${a.text}`);
+          assert.match(String(a.body['error']), msg, what);
+        }
+        assert.deepEqual((await l.get('/api/v1/events')).body['items'], [], 'nothing was stored');
+        const gw1 = await l.get('/api/v1/gateways/gw-1');
+        assert.equal(gw1.body['lastSeen'], undefined);
+        assert.match(l.log.text, /token of gateway gw-2 sent a report as gw-1/);
+        const api = await call(l.url, 'GET', '/api/v1/fleet', { token: l.gw['gw-1'] });
+        assert.equal(api.status, 401, 'a gateway token reads nothing');
+        assert.equal((await call(l.url, 'GET', '/api/v1/fleet')).status, 401);
+        assert.equal((await call(l.url, 'GET', '/metrics')).status, 401);
+        assert.equal((await call(l.url, 'GET', '/healthz')).status, 200, '/healthz needs no token');
+        const metrics = await l.get('/metrics');
+        assert.match(metrics.text, /rollgate_hub_reports_total\{result="refused"\} 4/);
+        assert.match(metrics.text, /rollgate_hub_reports_total\{result="invalid"\} 4/);
+        assert.match(metrics.text, /rollgate_hub_reports_total\{result="too-large"\} 1/);
+      } finally {
+        await l.hub.stop();
+      }
+    });
+
+    test('one commit across the fleet: applied, healthy, rolled back with reasons grouped, rejected, pending', async () => {
+      const ids = ['a1', 'a2', 'rb1', 'rb2', 'rj', 'pend', 'never'];
+      const l = await lab(kind, Object.fromEntries(ids.map((i) => [i, { ring: i.startsWith('a') ? '1' : '2' }])));
+      try {
+        const old = sha(1);
+        const c = sha(2);
+        const at = () => new Date().toISOString();
+        const send = async (id: string, st: ReturnType<typeof status>, ev: ReturnType<typeof verdict>[] = []) =>
+          assert.equal((await l.post(id, report(id, st, ev))).status, 200);
+        // Everyone ran `old` first, so the new commit appears after it.
+        for (const id of ids.slice(0, 6))
+          await send(id, status({ ready: 'True', healthy: 'True', applied: { commit: old, at: at() } }), [
+            verdict('applied', old),
+          ]);
+        await send('a1', status({ ready: 'True', healthy: 'True', applied: { commit: c, at: at() }, head: c }), [
+          verdict('applied', c),
+        ]);
+        await send('a2', status({ ready: 'True', healthy: 'False', applied: { commit: c, at: at() }, head: c }), [
+          verdict('applied', c),
+        ]);
+        for (const id of ['rb1', 'rb2'])
+          await send(id, status({ ready: 'False', healthy: 'True', applied: { commit: old, at: at() }, head: c }), [
+            verdict('rolled-back', c, { reason: 'health-failed', to: old, detail: `check web failed on ${id}` }),
+          ]);
+        await send('rj', status({ ready: 'False', applied: { commit: old, at: at() }, head: c }), [
+          verdict('rejected', c, { reason: 'invalid', detail: 'compose.yaml:3: unknown key' }),
+        ]);
+        await send('pend', status({ ready: 'True', applied: { commit: old, at: at() }, head: c }));
+
+        const s = (await l.get(`/api/v1/commits/${c.slice(0, 10)}`)).body;
+        assert.equal(s['commit'], c);
+        assert.deepEqual(
+          [s['gateways'], s['applied'], s['healthy'], s['rolledBack'], s['rejected'], s['pending'], s['silent']],
+          [7, 2, 1, 2, 1, 2, 0],
+          JSON.stringify(s),
+        );
+        assert.deepEqual(
+          (s['reasons'] as { outcome: string; reason: string; count: number }[]).map((r) => [
+            r.outcome,
+            r.reason,
+            r.count,
+          ]),
+          [
+            ['rolled-back', 'health-failed', 2],
+            ['rejected', 'invalid', 1],
+          ],
+        );
+        assert.equal((s['failures'] as unknown[]).length, 3);
+
+        const fleet = (await l.get('/api/v1/fleet')).body as {
+          gateways: number;
+          neverSeen: number;
+          byCondition: Record<string, Record<string, number>>;
+          commits: { commit: string }[];
+          failures: unknown[];
+        };
+        assert.equal(fleet.gateways, 7);
+        assert.equal(fleet.neverSeen, 1);
+        assert.deepEqual(fleet.byCondition['Ready'], { True: 3, False: 3, Unknown: 0 });
+        assert.deepEqual(fleet.byCondition['Healthy'], { True: 3, False: 1, Unknown: 0 });
+        assert.deepEqual(
+          fleet.commits.map((x) => x.commit),
+          [c, old],
+        );
+        assert.equal(fleet.failures.length, 3);
+
+        const twins = ['abcdef0' + '1'.repeat(33), 'abcdef0' + '2'.repeat(33)];
+        for (const head of twins) await send('never', status({ head }));
+        const ambiguous = await l.get('/api/v1/commits/abcdef0');
+        assert.equal(ambiguous.status, 400);
+        assert.match(String(ambiguous.body['error']), /names several commits/);
+        assert.equal((await l.get(`/api/v1/commits/${'f'.repeat(12)}`)).status, 404);
+
+        const page = async (q: string) =>
+          ((await l.get(`/api/v1/gateways?${q}`)).body['items'] as { id: string }[]).map((g) => g.id);
+        assert.deepEqual(await page('label=ring=1'), ['a1', 'a2']);
+        assert.deepEqual(await page(`commit=${c.slice(0, 8)}`), ['a1', 'a2']);
+        assert.deepEqual(await page('condition=Ready=False'), ['rb1', 'rb2', 'rj']);
+        assert.deepEqual(await page('condition=Healthy'), ['a1', 'rb1', 'rb2']);
+        assert.deepEqual(await page('limit=2'), ['a1', 'a2']);
+        assert.deepEqual(await page('limit=2&after=a2'), ['never', 'pend']);
+        assert.equal((await l.get('/api/v1/gateways?condition=Happy')).status, 400);
+      } finally {
+        await l.hub.stop();
+      }
+    });
+
+    test('the event stream pages by cursor, in order, with nothing twice and nothing skipped', async () => {
+      const l = await lab(kind, { 'gw-1': {}, 'gw-2': {} });
+      try {
+        const sent: string[] = [];
+        for (let i = 0; i < 7; i++) {
+          const id = i % 2 ? 'gw-2' : 'gw-1';
+          const e = [verdict('applied', sha(i + 10)), verdict('no-change', sha(i + 10))];
+          sent.push(...e.map((x) => x.id));
+          await l.post(id, report(id, status(), e));
+        }
+        const seen: string[] = [];
+        let after = '';
+        for (let n = 0; n < 10; n++) {
+          const p = (await l.get(`/api/v1/events?limit=4${after ? `&after=${after}` : ''}`)).body as {
+            items: { id: string }[];
+            next?: string;
+          };
+          if (p.items.length === 0) break;
+          seen.push(...p.items.map((x) => x.id));
+          after = p.next!;
+        }
+        assert.deepEqual(seen, sent);
+        const onlyGw2 = (await l.get('/api/v1/events?gateway=gw-2&kind=no-change')).body['items'] as unknown[];
+        assert.equal(onlyGw2.length, 3);
+        assert.equal((await l.get('/api/v1/events?after=abc')).status, 400);
+      } finally {
+        await l.hub.stop();
+      }
+    });
+
+    test('webhooks: a rollback and a silent gateway are told, retried after a failure, signed', async () => {
+      const hook = new WebhookReceiver(1);
+      await hook.start();
+      const l = await lab(
+        kind,
+        { 'gw-1': {}, 'gw-2': {} },
+        {
+          silentAfterMs: 400,
+          webhookBackoffMs: 50,
+          webhooks: [{ url: hook.url, events: ['rolled-back', 'silent'], secret: 's3cret' }],
+        },
+      );
+      try {
+        await l.post(
+          'gw-1',
+          report('gw-1', status(), [
+            verdict('rolled-back', sha(5), { reason: 'health-failed', to: sha(4), detail: 'check mqtt failed' }),
+            verdict('rejected', sha(6), { reason: 'invalid' }),
+          ]),
+        );
+        await l.post('gw-2', report('gw-2', status()));
+        await l.hub.runJobs(); // first delivery fails (500)
+        assert.equal(hook.received.length, 0);
+        assert.match(l.log.text, /webhook to .* failed \(HTTP 500\)/);
+        await new Promise((r) => setTimeout(r, 500));
+        await l.post('gw-1', report('gw-1', status())); // gw-1 keeps reporting; gw-2 went quiet
+        await l.hub.runJobs();
+        await l.hub.runJobs();
+        const kinds = hook.received.map((h) => `${String(h.body['kind'])} ${String(h.body['gateway'])}`).sort();
+        assert.deepEqual(kinds, ['rolled-back gw-1', 'silent gw-2'], 'rejections are not asked for here');
+        const rb = hook.received.find((h) => h.body['kind'] === 'rolled-back')!;
+        assert.equal(
+          rb.body['text'],
+          `gw-1 rolled back commit ${sha(5).slice(0, 12)} (health-failed: check mqtt failed) to ${sha(4).slice(0, 12)}`,
+        );
+        assert.equal(rb.signature, `sha256=${createHmac('sha256', 's3cret').update(rb.raw).digest('hex')}`);
+        const gw2 = (await l.get('/api/v1/gateways/gw-2')).body;
+        assert.equal(gw2['silent'], true);
+        assert.deepEqual(
+          ((await l.get('/api/v1/gateways?stale=true')).body['items'] as { id: string }[]).map((g) => g.id),
+          ['gw-2'],
+        );
+        await l.hub.runJobs();
+        assert.equal(hook.received.length, 2, 'each is delivered once');
+        // Back: the silence ends, and the history says so.
+        await l.post('gw-2', report('gw-2', status()));
+        const back = (await l.get('/api/v1/gateways/gw-2')).body as { silent: boolean; history: { kind: string }[] };
+        assert.equal(back.silent, false);
+        assert.deepEqual(
+          back.history.map((h) => h.kind),
+          ['back', 'silent'],
+        );
+      } finally {
+        await l.hub.stop();
+        await hook.stop();
+      }
+    });
+
+    test('metrics count gateways by condition and by commit; the OpenAPI document matches the server', async () => {
+      const l = await lab(kind, { 'gw-1': {}, 'gw-2': {} });
+      try {
+        const at = new Date().toISOString();
+        await l.post(
+          'gw-1',
+          report('gw-1', status({ ready: 'True', applied: { commit: sha(9), at } }), [verdict('applied', sha(9))]),
+        );
+        await l.post('gw-2', report('gw-2', status({ ready: 'False', applied: { commit: sha(8), at } })));
+        const m = (await l.get('/metrics')).text;
+        assert.match(m, /rollgate_hub_gateways_by_condition\{type="Ready",status="True"\} 1/);
+        assert.match(m, /rollgate_hub_gateways_by_condition\{type="Ready",status="False"\} 1/);
+        assert.match(m, new RegExp(`rollgate_hub_gateways_by_commit\\{commit="${sha(9)}"\\} 1`));
+        assert.match(m, /rollgate_hub_gateways\{state="reporting"\} 2/);
+        assert.match(m, /rollgate_hub_reports_total\{result="stored"\} 2/);
+        const doc = (await l.get('/api/v1/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
+        const fill = (p: string) => p.replace('{id}', 'gw-1').replace('{sha}', sha(9).slice(0, 9));
+        const gets = Object.entries(doc.paths).filter(([, ops]) => 'get' in ops);
+        assert.ok(gets.length >= 8);
+        for (const [p] of gets) {
+          const a = await l.get(fill(p));
+          assert.equal(a.status, 200, `GET ${p}: ${a.text.slice(0, 200)}`);
+        }
+        const undocumented = await l.get('/api/v1/nothing');
+        assert.equal(undocumented.status, 404);
+        assert.match(String(undocumented.body['error']), /openapi\.json/);
+      } finally {
+        await l.hub.stop();
+      }
+    });
+
+    test('a hub stopped and started again on the same database has everything, and admin changes need admin', async () => {
+      const fresh = await kind.fresh();
+      const db = await fresh.open();
+      const log = new Lines();
+      let hub = await Hub.start({ db, log, listen: '127.0.0.1:0' });
+      const token = await addGateway(db, 'gw-1');
+      const reader = await addToken(db, 'reader', 'r');
+      const admin = await addToken(db, 'admin', 'a');
+      const e = verdict('applied', sha(3));
+      await call(hub.url, 'POST', '/api/v1/reports', { token, body: report('gw-1', status(), [e]) });
+      await hub.stop();
+      hub = await Hub.start({ db: await fresh.open(), log, listen: '127.0.0.1:0' });
+      try {
+        const again = await call(hub.url, 'POST', '/api/v1/reports', { token, body: report('gw-1', status(), [e]) });
+        assert.deepEqual(again.body['duplicates'], [e.id], 'the restarted hub still knows the event');
+        const added = await call(hub.url, 'POST', '/api/v1/gateways', { token: reader, body: { id: 'gw-2' } });
+        assert.equal(added.status, 403);
+        const ok = await call(hub.url, 'POST', '/api/v1/gateways', {
+          token: admin,
+          body: { id: 'gw-2', labels: { a: 'b' } },
+        });
+        assert.equal(ok.status, 201);
+        const gw2 = String(ok.body['token']);
+        assert.equal(
+          (await call(hub.url, 'POST', '/api/v1/reports', { token: gw2, body: report('gw-2', status()) })).status,
+          200,
+        );
+        const dup = await call(hub.url, 'POST', '/api/v1/gateways', { token: admin, body: { id: 'gw-2' } });
+        assert.equal(dup.status, 409);
+        const rotated = await call(hub.url, 'POST', '/api/v1/gateways/gw-2/token', { token: admin });
+        assert.equal(rotated.status, 200);
+        await new Promise((r) => setTimeout(r, 10));
+        const bad = await call(hub.url, 'POST', '/api/v1/gateways', { token: admin, body: { id: '../etc' } });
+        assert.equal(bad.status, 400);
+        assert.match(String(bad.body['error']), /not a gateway id/);
+      } finally {
+        await hub.stop();
+      }
+    });
+
+    test('the schema is migrated once, and a database from a newer hub is refused by name', async () => {
+      const fresh = await kind.fresh();
+      const db = await fresh.open();
+      try {
+        assert.deepEqual(await migrate(db), [1]);
+        assert.deepEqual(await migrate(db), []);
+        await db.query("insert into schema_migrations (version, name) values (999, 'from the future')");
+        await assert.rejects(migrate(db), (err: unknown) => {
+          assert.ok(err instanceof MigrationError);
+          assert.match(err.message, /schema version 999, newer than this rollgate hub knows \(1\)/);
+          return true;
+        });
+      } finally {
+        await db.close();
+      }
+    });
+  });
+}
+
+describe('several hubs on one PostgreSQL', { skip: !dbs.postgres && 'PostgreSQL is not here' }, () => {
+  test('the background jobs run once across hubs: each silent gateway is told once', async () => {
+    const kind = dbs.kinds.find((k) => k.name === 'postgres')!;
+    const fresh = await kind.fresh();
+    const hook = new WebhookReceiver();
+    await hook.start();
+    const opts = { silentAfterMs: 200, webhooks: [{ url: hook.url, events: ['silent' as const] }] };
+    const hubs = await Promise.all(
+      [1, 2, 3].map(async () =>
+        Hub.start({ db: await fresh.open(), log: new Lines(), listen: '127.0.0.1:0', ...opts }),
+      ),
+    );
+    try {
+      const setup = await fresh.open();
+      const tokens: string[] = [];
+      for (let i = 0; i < 20; i++) tokens.push(await addGateway(setup, `gw-${i}`));
+      // Reports spread over the hubs, as a load balancer would.
+      await Promise.all(
+        tokens.map((t, i) =>
+          call(hubs[i % 3]!.url, 'POST', '/api/v1/reports', { token: t, body: report(`gw-${i}`, status()) }),
+        ),
+      );
+      await new Promise((r) => setTimeout(r, 400));
+      for (let round = 0; round < 3; round++) await Promise.all(hubs.map((h) => h.runJobs()));
+      const silent = await setup.query<{ n: string }>("select count(*) as n from events where kind = 'silent'");
+      assert.equal(Number(silent[0]!.n), 20);
+      assert.equal(hook.received.length, 20);
+      assert.equal(new Set(hook.received.map((h) => h.body['gateway'])).size, 20);
+      await setup.close();
+    } finally {
+      await Promise.all(hubs.map((h) => h.stop()));
+      await hook.stop();
+    }
+  });
+});
