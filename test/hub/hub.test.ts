@@ -144,7 +144,7 @@ for (const kind of dbs.kinds) {
       }
     });
 
-    test('one commit across the fleet: applied, healthy, rolled back with reasons grouped, rejected, pending', async () => {
+    test('one commit across the fleet: applied, healthy, rolled back by reason, rejected, pending', async () => {
       const ids = ['a1', 'a2', 'rb1', 'rb2', 'rj', 'pend', 'never'];
       const l = await lab(kind, Object.fromEntries(ids.map((i) => [i, { ring: i.startsWith('a') ? '1' : '2' }])));
       try {
@@ -350,7 +350,7 @@ for (const kind of dbs.kinds) {
       }
     });
 
-    test('a hub stopped and started again on the same database has everything, and admin changes need admin', async () => {
+    test('a hub started again on the same database has everything; admin changes need admin', async () => {
       const fresh = await kind.fresh();
       const db = await fresh.open();
       const log = new Lines();
