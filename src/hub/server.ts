@@ -88,6 +88,7 @@ export class Hub {
   private jobTimer: NodeJS.Timeout | undefined;
   private jobs: Promise<void> | undefined;
   private stopping = false;
+  private readonly startedAt = Date.now();
   /** http(s)://host:port */
   url = '';
 
@@ -154,7 +155,10 @@ export class Hub {
   async runJobs(): Promise<void> {
     const log = this.o.log;
     try {
-      const silent = await markSilent(this.o.db, this.o.silentAfterMs ?? 15 * 60_000, this.o.webhooks ?? []);
+      const after = this.o.silentAfterMs ?? 15 * 60_000;
+      // A hub that was down heard nobody: silence counts only once this process has listened that long.
+      const silent =
+        Date.now() - this.startedAt >= after ? await markSilent(this.o.db, after, this.o.webhooks ?? []) : [];
       if (silent.length)
         log.warn({ gateways: silent }, `${silent.length} gateway(s) stopped reporting: ${silent.join(', ')}`);
       if (this.o.webhooks?.length)

@@ -163,6 +163,8 @@ export class Reporter {
     const done = [...(receipt.accepted ?? []), ...(receipt.duplicates ?? [])];
     await box.acknowledge(done, lost);
     this.delivered++;
+    // After hunting down one refused event (or a too-large batch), batches grow back.
+    this.batch = Math.min(BATCH_EVENTS, this.batch * 2);
     if (events.length > 0 && done.length === 0)
       throw new HubError('rejected', 'the hub acknowledged none of the events it was sent');
   }
