@@ -68,11 +68,12 @@ export async function ingest(tx: Sql, all: Incoming[], webhooks: readonly Webhoo
   const fresh = ev.filter((x) => stored.has(`${x.gateway}\n${x.e.id}`));
 
   // ---- each gateway's newest verdict per commit, and the commits the fleet has seen
+  const key = (x: { gateway: string; e: ReportEvent }) => `${x.e.commit}\n${x.gateway}`;
   const outcomes = newestBy(
     fresh.filter((x) => x.e.commit && outcomeOf(x.e.verdict)),
-    (x) => `${x.e.commit}\n${x.gateway}`,
+    key,
     (x) => x.e.at,
-  );
+  ).sort((a, b) => (key(a) < key(b) ? -1 : 1));
   if (outcomes.length > 0)
     await tx.query(
       `insert into gateway_commits (commit, gateway_id, outcome, verdict, reason, detail, at)
@@ -109,7 +110,7 @@ export async function ingest(tx: Sql, all: Incoming[], webhooks: readonly Webhoo
        select s, least(a, now()) from unnest($1::text[], $2::timestamptz[]) as x(s, a)
        on conflict (sha) do update set first_seen = least(commits.first_seen, excluded.first_seen)
          where excluded.first_seen < commits.first_seen`,
-      [[...firsts.keys()], [...firsts.values()]],
+      [[...firsts.keys()].sort(), [...firsts.keys()].sort().map((k) => firsts.get(k)!)],
     );
 
   // ---- each gateway's status: the newest report of the batch, lost events summed
@@ -119,14 +120,15 @@ export async function ingest(tx: Sql, all: Incoming[], webhooks: readonly Webhoo
     lost.set(b.gateway, (lost.get(b.gateway) ?? 0) + b.report.lost);
     counts.set(b.gateway, (counts.get(b.gateway) ?? 0) + 1);
   }
+  // In id order: hubs writing batches at once lock the same rows in the same order, so never deadlock.
   const latest = newestBy(
     batch,
     (b) => b.gateway,
     (b) => b.report.sentAt,
-  );
+  ).sort((a, b) => (a.gateway < b.gateway ? -1 : a.gateway > b.gateway ? 1 : 0));
   if (latest.length === 0) return all.map(() => ({ accepted: [], duplicates: [], unknown: true }));
   const back = await tx.query<{ id: string; was_silent: string | null }>(
-    `with old as (select id, silent_since from gateways where id = any($1::text[]) for update)
+    `with old as (select id, silent_since from gateways where id = any($1::text[]) order by id for update)
      update gateways g set
        status = r.status::jsonb, last_seen = now(), first_seen = coalesce(g.first_seen, now()),
        applied_commit = r.applied, last_good_commit = r.last_good, head_commit = r.head,

@@ -107,6 +107,29 @@ function event(r: EventRow): FleetEvent {
   };
 }
 
+interface GatewayCommitRow {
+  commit: string;
+  gateway_id: string;
+  outcome: Outcome;
+  verdict: GatewayCommit['verdict'];
+  reason: string | null;
+  detail: string | null;
+  at: string;
+}
+
+const GATEWAY_COMMIT_COLUMNS = 'commit, gateway_id, outcome, verdict, reason, detail, at';
+
+function gatewayCommit(r: GatewayCommitRow): GatewayCommit {
+  return {
+    commit: r.commit,
+    outcome: r.outcome,
+    verdict: r.verdict,
+    ...(r.reason ? { reason: r.reason } : {}),
+    ...(r.detail ? { detail: r.detail } : {}),
+    at: iso(r.at),
+  };
+}
+
 export class QueryError extends Error {
   override name = 'QueryError';
   constructor(
@@ -168,16 +191,8 @@ export async function getGateway(db: Sql, id: string, historyLimit = 50): Promis
     [id],
   );
   if (!row) throw new QueryError(`no gateway ${id}`, 404);
-  const commits = await db.query<{
-    commit: string;
-    outcome: Outcome;
-    verdict: GatewayCommit['verdict'];
-    reason: string | null;
-    detail: string | null;
-    at: string;
-  }>(
-    `select commit, outcome, verdict, reason, detail, at from gateway_commits
-      where gateway_id = $1 order by at desc limit 50`,
+  const commits = await db.query<GatewayCommitRow>(
+    `select ${GATEWAY_COMMIT_COLUMNS} from gateway_commits where gateway_id = $1 order by at desc limit 50`,
     [id],
   );
   const history = await db.query<EventRow>(
@@ -187,14 +202,7 @@ export async function getGateway(db: Sql, id: string, historyLimit = 50): Promis
   return {
     ...summary(row),
     ...(row.status ? { status: row.status } : {}),
-    commits: commits.map((c) => ({
-      commit: c.commit,
-      outcome: c.outcome,
-      verdict: c.verdict,
-      ...(c.reason ? { reason: c.reason } : {}),
-      ...(c.detail ? { detail: c.detail } : {}),
-      at: iso(c.at),
-    })),
+    commits: commits.map(gatewayCommit),
     history: history.map(event),
   };
 }
@@ -249,15 +257,8 @@ export async function commitSummary(db: Sql, prefix: string): Promise<CommitSumm
       group by outcome, coalesce(reason, verdict) order by count(*) desc, 2`,
     [sha],
   );
-  const failures = await db.query<{
-    gateway_id: string;
-    outcome: Outcome;
-    verdict: GatewayCommit['verdict'];
-    reason: string | null;
-    detail: string | null;
-    at: string;
-  }>(
-    `select gateway_id, outcome, verdict, reason, detail, at from gateway_commits
+  const failures = await db.query<GatewayCommitRow>(
+    `select ${GATEWAY_COMMIT_COLUMNS} from gateway_commits
       where commit = $1 and outcome in ('rolled-back', 'rejected') order by at desc limit 100`,
     [sha],
   );
@@ -279,15 +280,7 @@ export async function commitSummary(db: Sql, prefix: string): Promise<CommitSumm
       count: Number(r.count),
       ...(r.example ? { example: r.example } : {}),
     })),
-    failures: failures.map((f) => ({
-      gateway: f.gateway_id,
-      commit: sha,
-      outcome: f.outcome,
-      verdict: f.verdict,
-      ...(f.reason ? { reason: f.reason } : {}),
-      ...(f.detail ? { detail: f.detail } : {}),
-      at: iso(f.at),
-    })),
+    failures: failures.map((f) => ({ gateway: f.gateway_id, ...gatewayCommit(f) })),
   };
 }
 

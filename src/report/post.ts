@@ -29,6 +29,8 @@ export interface PostOptions {
   token: string;
   timeoutMs: number;
   ca?: string;
+  /** Aborts the request (the agent stopping). */
+  signal?: AbortSignal;
 }
 
 const MAX_ANSWER = 1 << 20;
@@ -70,6 +72,7 @@ export function postJson(url: URL, body: unknown, o: PostOptions): Promise<unkno
         },
         timeout: o.timeoutMs,
         ...(o.ca ? { ca: o.ca } : {}),
+        ...(o.signal ? { signal: o.signal } : {}),
       },
       (res) => {
         readBody(res).then((text) => {

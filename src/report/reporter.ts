@@ -42,6 +42,7 @@ export class Reporter {
   private sending: Promise<void> | undefined;
   private again = false;
   private stopped = false;
+  private readonly abort = new AbortController();
   private failures = 0;
   private batch = BATCH_EVENTS;
   private outage: { since: number; message: string } | undefined;
@@ -88,10 +89,11 @@ export class Reporter {
     });
   }
 
-  /** Stops the timers; a send in flight ends (bounded by its timeout). */
+  /** Stops the timers and abandons a send in flight: what it carried stays in the outbox. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    this.abort.abort();
     await this.sending;
   }
 
@@ -135,6 +137,7 @@ export class Reporter {
       receipt = (await postJson(this.url, report, {
         token: this.o.token,
         timeoutMs: this.o.timeoutMs ?? 30_000,
+        signal: this.abort.signal,
         ...(this.o.ca ? { ca: this.o.ca } : {}),
       })) as ReportReceipt;
     } catch (err) {
@@ -170,6 +173,7 @@ export class Reporter {
   }
 
   private failed(err: unknown): number {
+    if (this.stopped) return 0;
     this.failures++;
     const message = err instanceof Error ? err.message : String(err);
     const base = this.o.backoffMs ?? 1000;

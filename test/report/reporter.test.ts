@@ -4,6 +4,8 @@
 // one event the hub will never take dropped without holding the others back.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -179,6 +181,64 @@ test('an event the hub will never take is dropped and counted, and the ones afte
     assert.equal(gw['lostEvents'], 1);
   } finally {
     await r.stop();
+    await hub.stop();
+  }
+});
+
+test('over HTTPS, the hub is trusted through report.caFile and reports arrive', async () => {
+  const dir = tempDir();
+  const key = join(dir, 'hub.key');
+  const crt = join(dir, 'hub.crt');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      crt,
+    ].concat(['-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']),
+    { stdio: 'ignore' },
+  );
+  const s = await prepare();
+  const hub = await Hub.start({
+    db: await openDatabase({ dataDir: s.dataDir }),
+    log: new Lines(),
+    listen: '127.0.0.1:0',
+    tls: { cert: readFileSync(crt, 'utf8'), key: readFileSync(key, 'utf8') },
+  });
+  assert.match(hub.url, /^https:/);
+  const log = new Lines();
+  const untrusting = await Outbox.open(join(tempDir(), 'outbox'), 1 << 20);
+  const plain = reporter(hub.url, s.token, untrusting, log);
+  const outbox = await Outbox.open(join(tempDir(), 'outbox'), 1 << 20);
+  const trusting = new Reporter({
+    url: hub.url,
+    token: s.token,
+    ca: readFileSync(crt, 'utf8'),
+    gateway: 'gw-1',
+    heartbeatMs: 60_000,
+    outbox,
+    log: new Lines(),
+    status: async () => status(),
+  });
+  try {
+    plain.start();
+    await plain.record([verdict('applied', sha(1))]);
+    await until('the untrusted certificate is named', () => /out of reach \(self-signed certificate/.test(log.text));
+    assert.equal(untrusting.size, 1);
+    trusting.start();
+    await trusting.record([verdict('applied', sha(2))]);
+    await until('delivered over HTTPS', () => outbox.size === 0);
+  } finally {
+    await plain.stop();
+    await trusting.stop();
     await hub.stop();
   }
 });

@@ -1,0 +1,85 @@
+// The agent's reports as bad input meets them: a hub url without a token, a token file that is
+// not there, and a hub that accepts connections and never answers — the agent applies its commit
+// all the same, keeps the verdict in its outbox, and stops at once on SIGTERM.
+
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { AgentProcess } from '../helpers/agent-process.js';
+import { requireMenderTools } from '../helpers/devices.js';
+import { FleetLab } from '../helpers/fleet-lab.js';
+
+const missing = requireMenderTools();
+
+describe('reporting to a hub, as the agent meets bad input', { skip: missing ?? false }, () => {
+  let lab: FleetLab;
+  let agent: AgentProcess | undefined;
+  let silent: Server;
+  const sockets: Socket[] = [];
+  let silentUrl = '';
+
+  before(async () => {
+    lab = new FleetLab();
+    lab.seed((t) => `${t}-v1`);
+    lab.init();
+    await lab.serve();
+    // A hub that takes the connection and then says nothing, ever.
+    silent = createServer((s) => void sockets.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    silentUrl = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
+  });
+  after(async () => {
+    await agent?.kill();
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => silent.close(r));
+    await lab.server.close();
+    lab.close();
+  });
+
+  test('a hub url without a token file stops the agent at start, naming the setting', async () => {
+    const a = lab.agent({}, ['--report-url', silentUrl]);
+    const { code } = await a.exited;
+    assert.notEqual(code, 0);
+    assert.match(a.text(), /report\.url is set and report\.tokenFile is not/);
+    assert.match(a.text(), /rollgate hub gateway add gw-test/);
+  });
+
+  test('a token file that cannot be read is named, and its content never shown', async () => {
+    const a = lab.agent({}, ['--report-url', silentUrl, '--report-token-file', join(lab.root, 'no-such-token')]);
+    await a.exited;
+    assert.match(a.text(), /cannot read the hub token file .*no-such-token \(report\.tokenFile\)/);
+    const two = join(lab.root, 'two-tokens');
+    writeFileSync(two, 'rgw_first secret-part\n');
+    const b = lab.agent({}, ['--report-url', silentUrl, '--report-token-file', two]);
+    await b.exited;
+    assert.match(b.text(), /must hold one token/);
+    assert.doesNotMatch(b.text(), /secret-part/);
+  });
+
+  test(
+    'a hub that never answers holds nothing up: the commit is applied, its verdict waits in the outbox',
+    { timeout: 25_000 },
+    async () => {
+      const token = join(lab.root, 'hub-token');
+      writeFileSync(token, 'rgw_some-token\n', { mode: 0o600 });
+      lab.write('v2', true);
+      const c = lab.commit('system v2');
+      lab.push();
+      agent = lab.agent({}, ['--interval', '1s', '--report-url', silentUrl, '--report-token-file', token]);
+      const s = await agent.until('v2 applied', (x) => x.lastGood?.commit === c);
+      assert.equal(s.applied?.commit, c);
+      lab.expectSettled('v2');
+      const outbox = join(lab.stateDir, 'outbox');
+      const waiting = readdirSync(outbox).filter((f) => f.endsWith('.json'));
+      assert.ok(waiting.length >= 1, 'the verdict is kept for the hub');
+      const kept = waiting.map((f) => JSON.parse(readFileSync(join(outbox, f), 'utf8')) as { verdict: string });
+      assert.ok(kept.some((e) => e.verdict === 'applied'));
+      // SIGTERM while a report hangs: the agent does not wait out the request.
+      const { code } = await agent.stop();
+      assert.equal(code, 0, agent.text());
+      assert.doesNotMatch(agent.text(), /"level":"error"|^error /m);
+    },
+  );
+});

@@ -1,0 +1,150 @@
+// `rollgate hub` and `rollgate fleet` as an operator types them: tokens printed once on stdout with
+// the words on stderr, a gateway added twice named, the embedded database held by a running hub
+// (and the way around it: --hub with an admin token), HTTPS with a private CA, and the errors of a
+// hub or database that is not there.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { rollgate } from '../helpers/cli.js';
+import { tempDir } from '../helpers/fixtures.js';
+import { freePort, HubProcess } from '../helpers/hub-lab.js';
+
+const root = tempDir('rollgate-hubcli-');
+const data = join(root, 'hub');
+const hubs: HubProcess[] = [];
+after(async () => {
+  for (const h of hubs) await h.kill('SIGTERM');
+});
+
+test('tokens are printed once, on stdout alone; a gateway added twice is named', async () => {
+  const admin = await rollgate('hub', 'token', 'add', '--role', 'admin', 'ops', '--data-dir', data);
+  assert.equal(admin.code, 0, admin.err);
+  assert.match(admin.out.trim(), /^rga_[A-Za-z0-9_-]{43}$/);
+  assert.match(admin.err, /admin token ops added\. Its token, shown this once/);
+  writeFileSync(join(root, 'admin.token'), admin.out);
+  const gw = await rollgate('hub', 'gateway', 'add', 'gw-1', '--label', 'site=berlin', '--data-dir', data);
+  assert.equal(gw.code, 0, gw.err);
+  assert.match(gw.out.trim(), /^rgw_/);
+  assert.match(gw.err, /set report\.url and report\.tokenFile/);
+  const twice = await rollgate('hub', 'gateway', 'add', 'gw-1', '--data-dir', data);
+  assert.equal(twice.code, 1);
+  assert.match(twice.err, /gateway gw-1 exists already; `rollgate hub gateway token gw-1` gives it a new token/);
+  const badId = await rollgate('hub', 'gateway', 'add', 'gw 1; rm -rf', '--data-dir', data);
+  assert.equal(badId.code, 1);
+  assert.match(badId.err, /is not a gateway id/);
+  const list = await rollgate('hub', 'token', 'list', '--data-dir', data);
+  assert.match(list.out, /^ops\tadmin\t/m);
+  assert.doesNotMatch(list.out, /rga_/, 'a token is never shown again');
+});
+
+test('a running hub holds its embedded database; --hub with an admin token goes through it', async () => {
+  const port = await freePort();
+  const hub = new HubProcess(['--data-dir', data, '--listen', `127.0.0.1:${port}`]);
+  hubs.push(hub);
+  await hub.listening();
+  const held = await rollgate('hub', 'gateway', 'add', 'gw-2', '--data-dir', data);
+  assert.equal(held.code, 1);
+  assert.match(held.err, /another rollgate hub \(pid \d+, .*\) uses the embedded database/);
+  assert.match(held.err, /--hub <its url> --token-file <a file with an admin token>/);
+  const url = `http://127.0.0.1:${port}`;
+  const via = await rollgate('hub', 'gateway', 'add', 'gw-2', '--hub', url, '--token-file', join(root, 'admin.token'));
+  assert.equal(via.code, 0, via.err);
+  assert.match(via.out.trim(), /^rgw_/);
+  const list = await rollgate(
+    'hub',
+    'gateway',
+    'list',
+    '--hub',
+    url,
+    '--token-file',
+    join(root, 'admin.token'),
+    '--output',
+    'json',
+  );
+  assert.deepEqual(
+    (JSON.parse(list.out) as { id: string }[]).map((g) => g.id),
+    ['gw-1', 'gw-2'],
+  );
+  const status = await rollgate('fleet', 'status', '--hub', url, '--token-file', join(root, 'admin.token'));
+  assert.equal(status.code, 0, status.err);
+  assert.match(status.out, /gateways {3}2: 0 reporting, 0 silent, 2 never reported/);
+  await hub.kill('SIGTERM');
+  assert.match(hub.out, /stopping: no new requests/);
+});
+
+test('HTTPS with a private CA: the hub serves it; `rollgate fleet` trusts it through NODE_EXTRA_CA_CERTS', async () => {
+  const key = join(root, 'hub.key');
+  const crt = join(root, 'hub.crt');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      crt,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
+  const port = await freePort();
+  const hub = new HubProcess([
+    '--data-dir',
+    data,
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--tls-cert',
+    crt,
+    '--tls-key',
+    key,
+  ]);
+  hubs.push(hub);
+  await hub.listening();
+  assert.match(hub.err, new RegExp(`listening on https://127\\.0\\.0\\.1:${port}`));
+  const args = ['fleet', 'status', '--hub', `https://127.0.0.1:${port}`, '--token-file', join(root, 'admin.token')];
+  const untrusted = await rollgate(...args);
+  assert.equal(untrusted.code, 1);
+  assert.match(untrusted.err, /cannot reach the hub at https:.*self-signed certificate/);
+  const { rollgateWith } = await import('../helpers/cli.js');
+  const trusted = await rollgateWith({ NODE_EXTRA_CA_CERTS: crt }, ...args);
+  assert.equal(trusted.code, 0, trusted.err);
+  assert.match(trusted.out, /gateways {3}2:/);
+  await hub.kill('SIGTERM');
+});
+
+test('a hub or a database that is not there is named, and no password is shown', async () => {
+  const port = await freePort();
+  const down = await rollgate(
+    'fleet',
+    'commit',
+    'abcdef1',
+    '--hub',
+    `http://127.0.0.1:${port}`,
+    '--token-file',
+    join(root, 'admin.token'),
+  );
+  assert.equal(down.code, 1);
+  assert.match(down.err, new RegExp(`cannot reach the hub at http://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`));
+  const pg = await rollgate('hub', 'token', 'list', '--database', `postgres://ops:hunter2@127.0.0.1:${port}/fleet`);
+  assert.equal(pg.code, 1);
+  assert.match(pg.err, /cannot reach the database postgres:\/\/ops:\*\*\*@127\.0\.0\.1/);
+  assert.doesNotMatch(pg.err, /hunter2/);
+  const notPg = await rollgate('hub', 'token', 'list', '--database', 'mysql://db/fleet');
+  assert.match(notPg.err, /--database takes a postgres:\/\/ URL/);
+  const noToken = await rollgate('fleet', 'status', '--hub', 'http://127.0.0.1:1');
+  assert.match(noToken.err, /a reader or admin token is needed/);
+});
