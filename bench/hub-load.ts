@@ -37,7 +37,13 @@ interface Result {
   hubRssMb: number;
   bytesPerEvent: number;
   bytesPerGateway: number;
+  /** Growth of the whole database per simulated gateway-day (288 reports, a verdict in one of ten). */
+  bytesPerGatewayDay: number;
 }
+
+const dbSize = async (db: Database) =>
+  Number((await db.query<{ n: string }>('select pg_database_size(current_database()) as n'))[0]!.n);
+const perDay = (growth: number, reports: number) => growth / (reports / 288);
 
 /** 10,000 gateways and their tokens, written in one statement each way. */
 async function register(db: Database): Promise<string[]> {
@@ -151,7 +157,7 @@ async function load(
   port: number,
   pid: number,
   tokens: string[],
-): Promise<Omit<Result, 'bytesPerEvent' | 'bytesPerGateway'>> {
+): Promise<Omit<Result, 'bytesPerEvent' | 'bytesPerGateway' | 'bytesPerGatewayDay'>> {
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const latencies: number[] = [];
   let sent = 0;
@@ -220,12 +226,15 @@ async function main(): Promise<void> {
   try {
     const setup = await openDatabase({ url: pg.url });
     const tokens = await register(setup);
+    await setup.query('vacuum analyze');
+    const before = await dbSize(setup);
     const { child, port } = await startHub(['--database', pg.url]);
     const r = await load('PostgreSQL 15', port, child.pid!, tokens);
     child.kill('SIGTERM');
     await new Promise((res) => child.once('exit', res));
     await setup.query('vacuum analyze');
-    results.push({ ...r, ...(await sizes(setup)) });
+    const grew = (await dbSize(setup)) - before;
+    results.push({ ...r, ...(await sizes(setup)), bytesPerGatewayDay: perDay(grew, r.reports) });
     await setup.close();
   } finally {
     await pg.stop();
@@ -236,6 +245,8 @@ async function main(): Promise<void> {
   {
     const setup = await openDatabase({ dataDir });
     const tokens = await register(setup);
+    await setup.query('vacuum analyze');
+    const before = await dbSize(setup);
     await setup.close();
     const { child, port } = await startHub(['--data-dir', dataDir]);
     const r = await load('embedded (PGlite)', port, child.pid!, tokens);
@@ -243,20 +254,16 @@ async function main(): Promise<void> {
     await new Promise((res) => child.once('exit', res));
     const after = await openDatabase({ dataDir });
     await after.query('vacuum analyze');
-    results.push({ ...r, ...(await sizes(after)) });
+    const grew = (await dbSize(after)) - before;
+    results.push({ ...r, ...(await sizes(after)), bytesPerGatewayDay: perDay(grew, r.reports) });
     await after.close();
   }
 
   const base = results[0]!.perSecond;
   const rows = results.map((r) => {
     const cells = [r.name, r.reports, r.perSecond.toFixed(0), `${(r.perSecond / base).toFixed(2)}×`, r.p50.toFixed(1)];
-    cells.push(
-      r.p99.toFixed(1),
-      r.errors,
-      r.hubRssMb.toFixed(0),
-      r.bytesPerEvent.toFixed(0),
-      r.bytesPerGateway.toFixed(0),
-    );
+    cells.push(r.p99.toFixed(1), r.errors, r.hubRssMb.toFixed(0), r.bytesPerEvent.toFixed(0));
+    cells.push(r.bytesPerGateway.toFixed(0), (r.bytesPerGatewayDay / 1024).toFixed(0));
     return `| ${cells.join(' | ')} |`;
   });
   console.log(
@@ -265,8 +272,8 @@ async function main(): Promise<void> {
         `one verdict event in every ${EVENT_EVERY} reports`,
       '',
       '| hub database | reports | reports/s | ratio | p50 ms | p99 ms | errors | hub peak RSS MB | bytes/event | ' +
-        'bytes/gateway |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+        'bytes/gateway | DB growth KiB per gateway-day |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
       ...rows,
     ].join('\n'),
   );

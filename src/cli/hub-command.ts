@@ -39,6 +39,7 @@ export interface ServeFlags extends DatabaseFlags {
   tlsCert?: string;
   tlsKey?: string;
   silentAfter?: string;
+  retain?: string;
   logLevel: string;
   maxReportSize?: string;
 }
@@ -90,6 +91,7 @@ export async function runHub(o: ServeFlags, io: Io): Promise<number> {
       ...(tls ? { tls } : {}),
       webhooks: file.webhooks,
       silentAfterMs: durationMs(silentAfter, '--silent-after'),
+      retainMs: durationMs(o.retain ?? file.retain ?? '2160h', '--retain'),
       ...(o.maxReportSize ? { maxReportBytes: parseSize(o.maxReportSize, '--max-report-size') } : {}),
       ...(file.webhookRetry ? { webhookBackoffMs: durationMs(file.webhookRetry, 'webhookRetry') } : {}),
     });

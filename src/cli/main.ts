@@ -435,6 +435,10 @@ databaseOptions(
   .option('--tls-key <file>', 'the PEM private key of --tls-cert')
   .option('--silent-after <duration>', 'a gateway with no report for this long is silent (default 15m)')
   .option('--max-report-size <size>', 'the largest report the hub takes (default 1M)')
+  .option(
+    '--retain <duration>',
+    "how long events are kept (default 2160h, 90 days); gateways' status and verdicts per commit stay",
+  )
   .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
   .addHelpText(
     'after',

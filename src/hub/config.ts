@@ -12,6 +12,8 @@ export interface HubFileConfig {
   dataDir?: string;
   tls?: { cert: string; key: string };
   silentAfter?: string;
+  /** How long events are kept. */
+  retain?: string;
   /** The first retry of a failed webhook; doubled each time, up to an hour. */
   webhookRetry?: string;
   webhooks: WebhookTarget[];
@@ -21,7 +23,7 @@ export class HubConfigError extends Error {
   override name = 'HubConfigError';
 }
 
-const KEYS = ['listen', 'database', 'dataDir', 'tls', 'silentAfter', 'webhookRetry', 'webhooks'];
+const KEYS = ['listen', 'database', 'dataDir', 'tls', 'silentAfter', 'retain', 'webhookRetry', 'webhooks'];
 
 export async function readHubConfig(file: string): Promise<HubFileConfig> {
   let text: string;
@@ -48,7 +50,7 @@ export async function readHubConfig(file: string): Promise<HubFileConfig> {
     return v;
   };
   const out: HubFileConfig = { webhooks: [] };
-  for (const k of ['listen', 'database', 'dataDir', 'silentAfter', 'webhookRetry'] as const) {
+  for (const k of ['listen', 'database', 'dataDir', 'silentAfter', 'retain', 'webhookRetry'] as const) {
     const v = str(k);
     if (v !== undefined) out[k] = v;
   }

@@ -13,6 +13,31 @@ import { silentNotification, type WebhookTarget } from './webhook-body.js';
 
 const SILENCE_LOCK = 0x72672d73696c; // "rg-sil"
 const WEBHOOK_LOCK = 0x72672d776862; // "rg-whb"
+const RETENTION_LOCK = 0x72672d726574; // "rg-ret"
+
+/**
+ * Forgets events (and finished webhook deliveries) older than `retainMs`, a bounded batch per
+ * round so a first run on a big table does not hold a long transaction. Each gateway's status and
+ * its newest verdict per commit stay. Returns how many events went.
+ */
+export async function forgetOld(db: Database, retainMs: number): Promise<number> {
+  const interval = `${retainMs} milliseconds`;
+  const n = await db.exclusive(RETENTION_LOCK, async (tx) => {
+    const gone = await tx.query(
+      `delete from events where seq in (
+         select seq from events where received_at < now() - $1::interval order by seq limit 20000)
+       returning seq`,
+      [interval],
+    );
+    await tx.query(
+      `delete from webhook_deliveries
+        where (delivered_at is not null or failed_at is not null) and created_at < now() - $1::interval`,
+      [interval],
+    );
+    return gone.length;
+  });
+  return n ?? 0;
+}
 
 /** Marks gateways silent that have not reported for `afterMs`; returns their ids. */
 export async function markSilent(db: Database, afterMs: number, webhooks: readonly WebhookTarget[]): Promise<string[]> {

@@ -12,7 +12,7 @@ import { addGateway, AdminError, authenticate, removeGateway, rotateGatewayToken
 import { Batcher } from './batcher.js';
 import type { Database } from './db.js';
 import { ingest, type Incoming, type Receipt } from './ingest.js';
-import { deliverWebhooks, markSilent } from './jobs.js';
+import { deliverWebhooks, forgetOld, markSilent } from './jobs.js';
 import { HubMetrics } from './metrics.js';
 import { migrate } from './migrations.js';
 import { openApiDocument } from './openapi.js';
@@ -48,6 +48,8 @@ export interface HubOptions {
   jobIntervalMs?: number;
   maxReportBytes?: number;
   webhookBackoffMs?: number;
+  /** Events older than this are forgotten (default 90 days). */
+  retainMs?: number;
 }
 
 class HttpError extends Error {
@@ -161,6 +163,8 @@ export class Hub {
         Date.now() - this.startedAt >= after ? await markSilent(this.o.db, after, this.o.webhooks ?? []) : [];
       if (silent.length)
         log.warn({ gateways: silent }, `${silent.length} gateway(s) stopped reporting: ${silent.join(', ')}`);
+      const forgotten = await forgetOld(this.o.db, this.o.retainMs ?? 90 * 24 * 3600_000);
+      if (forgotten) log.info({ events: forgotten }, `forgot ${forgotten} event(s) older than the retention`);
       if (this.o.webhooks?.length)
         await deliverWebhooks(this.o.db, {
           webhooks: this.o.webhooks,

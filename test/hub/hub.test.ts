@@ -390,6 +390,30 @@ for (const kind of dbs.kinds) {
       }
     });
 
+    test('events past the retention are forgotten; what gateways run and their verdicts per commit stay', async () => {
+      const l = await lab(kind, { 'gw-1': {} }, { retainMs: 300 });
+      try {
+        const at = new Date().toISOString();
+        const old = verdict('rolled-back', sha(1), { reason: 'health-failed' });
+        await l.post('gw-1', report('gw-1', status({ applied: { commit: sha(2), at } }), [old]));
+        await new Promise((r) => setTimeout(r, 500));
+        const recent = verdict('applied', sha(2));
+        await l.post('gw-1', report('gw-1', status({ applied: { commit: sha(2), at } }), [recent]));
+        await l.hub.runJobs();
+        const events = (await l.get('/api/v1/events')).body['items'] as { id: string }[];
+        assert.deepEqual(
+          events.map((e) => e.id),
+          [recent.id],
+        );
+        assert.match(l.log.text, /forgot 1 event\(s\) older than the retention/);
+        const c1 = (await l.get(`/api/v1/commits/${sha(1)}`)).body;
+        assert.equal(c1['rolledBack'], 1, 'the verdict per commit stays');
+        assert.equal((await l.get('/api/v1/gateways/gw-1')).body['applied'], sha(2));
+      } finally {
+        await l.hub.stop();
+      }
+    });
+
     test('the schema is migrated once, and a database from a newer hub is refused by name', async () => {
       const fresh = await kind.fresh();
       const db = await fresh.open();
