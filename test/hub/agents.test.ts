@@ -212,6 +212,14 @@ test('a gateway that stops reporting goes silent, is told of, and comes back', {
   assert.match(String(told?.body['text']), /gw-b stopped reporting: last heard from at/);
   const v3 = await lab.api<CommitSummary>(commitOf(commits[2]!));
   assert.equal(v3.healthy, 2, 'a silent gateway is not counted healthy');
+  // The page lists it under "Stopped reporting".
+  const page = await browser!.newPage();
+  await page.goto(lab.hubUrl + '/login');
+  await page.fill('input[name=token]', lab.readerToken);
+  await page.click('button[type=submit]');
+  assert.equal((await page.textContent('[data-testid="gateways-silent"]'))?.trim(), '1');
+  assert.match((await page.textContent('#silent')) ?? '', /gw-b/);
+  await page.close();
   agents.set('gw-b', lab.agent('gw-b'));
   const back = await lab.until<GatewayDetail>('gw-b back', '/api/v1/gateways/gw-b', (g) => !g.silent);
   assert.deepEqual(
