@@ -48,7 +48,14 @@ export interface AgentConfig {
   stateScripts: { timeout: string; retryInterval: string; retryTimeout: string };
   metrics: { listen: string };
   /** Reports to a fleet hub (src/report); off without a url. */
-  report: { url?: string; tokenFile?: string; heartbeat: string; outboxSize: string; caFile?: string };
+  report: {
+    url?: string;
+    tokenFile?: string;
+    heartbeat: string;
+    outboxSize: string;
+    caFile?: string;
+    allowPlainHttp: boolean;
+  };
   log: { level: LogLevel };
 }
 

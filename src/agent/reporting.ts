@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Log } from '../base/log.js';
 import { durationMs, parseSize } from '../base/duration.js';
+import { isLoopback } from '../base/loopback.js';
 import { statePath } from '../base/state-dir.js';
 import { ROLLGATE_VERSION } from '../base/version.js';
 import type { Gateway } from '../gateway/gateway.js';
@@ -50,6 +51,13 @@ export async function startReporting(p: ReportingParts): Promise<Reporter | unde
     throw new ConfigError(
       'report.url is set and report.tokenFile is not: the hub takes reports only with a gateway token ' +
         `(\`rollgate hub gateway add ${p.cfg.gateway.id}\` prints one)`,
+    );
+  const hub = new URL(r.url);
+  if (hub.protocol === 'http:' && !isLoopback(hub.hostname) && !r.allowPlainHttp)
+    throw new ConfigError(
+      `refusing to send this gateway's hub token to ${hub.host} over plain http, where anyone on the path can read ` +
+        'it and report as this gateway: use https (rollgate hub --tls-cert/--tls-key), or allow it on purpose with ' +
+        'report.allowPlainHttp (--report-allow-plain-http)',
     );
   const token = await readToken(r.tokenFile);
   let ca: string | undefined;

@@ -7,6 +7,7 @@ import { createServer as createHttp, type IncomingMessage, type Server, type Ser
 import { createServer as createHttps } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Log } from '../base/log.js';
+import { isLoopback } from '../base/loopback.js';
 import type { Report } from '../model/index.js';
 import { addGateway, AdminError, authenticate, removeGateway, rotateGatewayToken, type Principal } from './admin.js';
 import { Batcher } from './batcher.js';
@@ -123,6 +124,12 @@ export class Hub {
     const a = this.server.address() as AddressInfo;
     const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
     this.url = `${this.o.tls ? 'https' : 'http'}://${h}:${a.port}`;
+    if (!this.o.tls && !isLoopback(host))
+      this.o.log.warn(
+        { listen: this.url },
+        `listening on plain http on ${host}: tokens cross the network readable; give the hub --tls-cert and ` +
+          '--tls-key (agents refuse to send a token over plain http to another machine unless told to)',
+      );
   }
 
   /** Stops taking requests, waits for the jobs and the reports in flight, and closes the database. */

@@ -1,6 +1,7 @@
 // The HTTP client isomorphic-git uses, on Node's fetch: every request has a deadline and an idle
 // timeout, carries the auth headers, and is counted (a poll must cost one request).
 
+import { isLoopback } from '../base/loopback.js';
 import type { GitHttpRequest, GitHttpResponse, HttpClient } from 'isomorphic-git';
 import { SyncError, redactUrl } from './errors.js';
 import { formatSize } from '../base/duration.js';
@@ -20,11 +21,6 @@ export interface HttpOptions {
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 5;
-
-function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127\./.test(h);
-}
 
 export class CountingHttpClient implements HttpClient {
   requests = 0;

@@ -58,6 +58,17 @@ describe('reporting to a hub, as the agent meets bad input', { skip: missing ?? 
     assert.doesNotMatch(b.text(), /secret-part/);
   });
 
+  test('a token is not sent over plain http to another machine, unless allowed on purpose', async () => {
+    const token = join(lab.root, 'plain-token');
+    writeFileSync(token, 'rgw_some-token\n', { mode: 0o600 });
+    const a = lab.agent({}, ['--report-url', 'http://192.0.2.10:9480', '--report-token-file', token]);
+    const { code } = await a.exited;
+    assert.notEqual(code, 0);
+    assert.match(a.text(), /refusing to send this gateway's hub token to 192\.0\.2\.10:9480 over plain http/);
+    assert.match(a.text(), /--report-allow-plain-http/);
+    assert.doesNotMatch(a.text(), /rgw_some-token/);
+  });
+
   test(
     'a hub that never answers holds nothing up: the commit is applied, its verdict waits in the outbox',
     { timeout: 25_000 },
