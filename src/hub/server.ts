@@ -83,6 +83,16 @@ function bearer(req: IncomingMessage): string | undefined {
   return m ? m[1] : undefined;
 }
 
+/** Errors that mean the database is out of reach (not that a query is wrong). */
+function databaseDown(err: unknown): boolean {
+  const code = String((err as { code?: unknown }).code);
+  return (
+    ['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code) ||
+    /^(57P0[1-3]|08...)$/.test(code) ||
+    /Connection terminated|timeout exceeded when trying to connect/i.test((err as Error).message ?? '')
+  );
+}
+
 export class Hub {
   readonly metrics: HubMetrics;
   private server!: Server;
@@ -219,11 +229,17 @@ export class Hub {
       if (page) return await this.page(path, res);
       return await this.api(req, res, url, who);
     } catch (err) {
-      const status =
-        err instanceof HttpError || err instanceof QueryError || err instanceof AdminError ? err.status : 500;
-      if (status === 500) this.o.log.error({ path, err: (err as Error).message }, `${path}: ${(err as Error).message}`);
-      if (!res.headersSent)
-        this.json(res, status, { error: status === 500 ? 'internal error; see the hub log' : (err as Error).message });
+      const down = databaseDown(err);
+      const known = err instanceof HttpError || err instanceof QueryError || err instanceof AdminError;
+      const status = known ? err.status : down ? 503 : 500;
+      const message = (err as Error).message;
+      if (status >= 500) this.o.log.error({ path, err: message }, `${path}: ${message}`);
+      const answer = known
+        ? message
+        : down
+          ? 'the database does not answer; try again later (agents keep their reports and retry)'
+          : 'internal error; see the hub log';
+      if (!res.headersSent) this.json(res, status, { error: answer });
       else res.end();
     }
   }

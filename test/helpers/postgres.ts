@@ -13,6 +13,8 @@ export interface PostgresServer {
   url: string;
   dataDir: string;
   stop(): Promise<void>;
+  /** Starts it again after stop(), on the same data and socket. */
+  start(): Promise<void>;
 }
 
 function binDir(): string | undefined {
@@ -65,11 +67,14 @@ export async function startPostgres(o: StartOptions = {}): Promise<PostgresServe
     `-c max_connections=${o.maxConnections ?? 50}`,
     ...(o.fsync === false ? ['-c fsync=off', '-c synchronous_commit=off'] : []),
   ].join(' ');
-  run('pg_ctl', ['-D', dataDir, '-l', join(root, 'server.log'), '-o', opts, '-w', '-t', '60', 'start']);
+  const start = async () =>
+    run('pg_ctl', ['-D', dataDir, '-l', join(root, 'server.log'), '-o', opts, '-w', '-t', '60', 'start']);
+  await start();
   const url = `postgres://rollgate@localhost/postgres?host=${encodeURIComponent(socketDir)}`;
   return {
     url,
     dataDir,
+    start,
     stop: async () => {
       try {
         run('pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', 'stop']);

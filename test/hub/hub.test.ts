@@ -434,6 +434,32 @@ for (const kind of dbs.kinds) {
 }
 
 describe('several hubs on one PostgreSQL', { skip: !dbs.postgres && 'PostgreSQL is not here' }, () => {
+  test('PostgreSQL going away is a 503 the agent retries, and the hub goes on when it is back', async () => {
+    const kind = dbs.kinds.find((k) => k.name === 'postgres')!;
+    const fresh = await kind.fresh();
+    const db = await fresh.open();
+    const hub = await Hub.start({ db, log: new Lines(), listen: '127.0.0.1:0' });
+    try {
+      const token = await addGateway(db, 'gw-1');
+      const send = (e: ReturnType<typeof verdict>) =>
+        call(hub.url, 'POST', '/api/v1/reports', { token, body: report('gw-1', status(), [e]) });
+      assert.equal((await send(verdict('applied', sha(1)))).status, 200);
+      await dbs.postgres!.stop();
+      const e = verdict('rolled-back', sha(2), { reason: 'health-failed' });
+      const during = await send(e);
+      assert.equal(during.status, 503, during.text);
+      assert.match(String(during.body['error']), /the database does not answer/);
+      assert.equal((await call(hub.url, 'GET', '/healthz')).status, 503);
+      await dbs.postgres!.start();
+      const after = await send(e);
+      assert.equal(after.status, 200, after.text);
+      assert.deepEqual(after.body['accepted'], [e.id]);
+      assert.equal((await call(hub.url, 'GET', '/healthz')).status, 200);
+    } finally {
+      await hub.stop();
+    }
+  });
+
   test('the background jobs run once across hubs: each silent gateway is told once', async () => {
     const kind = dbs.kinds.find((k) => k.name === 'postgres')!;
     const fresh = await kind.fresh();
