@@ -120,6 +120,11 @@ export interface AdminFlags extends DatabaseFlags, Partial<HubClientOptions> {
   output?: 'human' | 'json';
 }
 
+/** Through a running hub's API: --hub, or $ROLLGATE_HUB_URL when no database is named. */
+function viaHub(o: AdminFlags): boolean {
+  return Boolean(o.hub ?? (o.database || o.dataDir ? undefined : process.env['ROLLGATE_HUB_URL']));
+}
+
 function labelsOf(pairs: string[] = []): Record<string, string> {
   const out: Record<string, string> = {};
   for (const p of pairs) {
@@ -155,7 +160,7 @@ function printToken(io: Io, what: string, token: string, hint: string): void {
 
 export async function runGatewayAdd(id: string, o: AdminFlags, io: Io): Promise<number> {
   const labels = labelsOf(o.label);
-  const token = o.hub
+  const token = viaHub(o)
     ? ((await hubRequest(hubClientOptions(o), 'POST', '/api/v1/gateways', { id, labels })) as { token: string }).token
     : await onDatabase(o, (db) => addGateway(db, id, labels));
   printToken(
@@ -168,7 +173,7 @@ export async function runGatewayAdd(id: string, o: AdminFlags, io: Io): Promise<
 }
 
 export async function runGatewayToken(id: string, o: AdminFlags, io: Io): Promise<number> {
-  const token = o.hub
+  const token = viaHub(o)
     ? (
         (await hubRequest(hubClientOptions(o), 'POST', `/api/v1/gateways/${encodeURIComponent(id)}/token`)) as {
           token: string;
@@ -180,14 +185,14 @@ export async function runGatewayToken(id: string, o: AdminFlags, io: Io): Promis
 }
 
 export async function runGatewayRemove(id: string, o: AdminFlags, io: Io): Promise<number> {
-  if (o.hub) await hubRequest(hubClientOptions(o), 'DELETE', `/api/v1/gateways/${encodeURIComponent(id)}`);
+  if (viaHub(o)) await hubRequest(hubClientOptions(o), 'DELETE', `/api/v1/gateways/${encodeURIComponent(id)}`);
   else await onDatabase(o, (db) => removeGateway(db, id));
   io.err(`gateway ${id} removed, with its history\n`);
   return EXIT_OK;
 }
 
 export async function runGatewayList(o: AdminFlags, io: Io): Promise<number> {
-  const page = o.hub
+  const page = viaHub(o)
     ? ((await hubRequest(hubClientOptions(o), 'GET', '/api/v1/gateways?limit=1000')) as Awaited<
         ReturnType<typeof listGateways>
       >)

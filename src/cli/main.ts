@@ -497,7 +497,18 @@ function fleetOptions(cmd: Command): Command {
 
 const fleet = program
   .command('fleet')
-  .summary('the fleet as the hub sees it: which gateways took a commit, which rolled back and why, which went silent');
+  .summary('the fleet as the hub sees it: which gateways took a commit, which rolled back and why, which went silent')
+  .description(
+    'Reads a rollgate hub (`rollgate hub`) with a reader or admin token. --hub and --token-file, or ' +
+      '$ROLLGATE_HUB_URL and $ROLLGATE_HUB_TOKEN_FILE, say which hub and which token.',
+  )
+  .addHelpText(
+    'after',
+    '\nExamples:\n  export ROLLGATE_HUB_URL=https://hub.example.com:9480\n' +
+      '  export ROLLGATE_HUB_TOKEN_FILE=~/.rollgate-hub-token\n' +
+      '  rollgate fleet status\n  rollgate fleet commit 3f2a91c --output json\n' +
+      '  rollgate fleet gateways --label site=berlin --condition Ready=False',
+  );
 fleetOptions(
   fleet.command('status').summary('gateways by condition, recent commits, failures, silent gateways'),
 ).action(async (opts) => {
