@@ -115,6 +115,7 @@ export class Agent {
         gateway,
         log: this.log,
       });
+      if (this.reporter) this.metrics.watchReporting(this.reporter);
       this.live.publish();
       if (this.cfg.metrics.listen !== 'off') {
         const { server, address } = await this.metrics.serve(this.cfg.metrics.listen);
@@ -123,7 +124,10 @@ export class Agent {
         this.live.status.metrics = `http://${address}/metrics`;
       }
       this.servers.push(
-        await serveControl(this.stateDir, { sync: () => this.trigger('sync'), live: () => this.live.status }),
+        await serveControl(this.stateDir, {
+          sync: () => this.trigger('sync'),
+          live: () => ({ ...this.live.status, ...(this.reporter ? { report: this.reporter.state() } : {}) }),
+        }),
       );
       const st = this.state.current;
       this.log.info(

@@ -3,6 +3,7 @@
 // published as gauges.
 
 import { Reason, reconciling, type ActivityReason, type Condition } from '../model/index.js';
+import type { ReportingState } from '../report/index.js';
 import type { LifecycleEvents, Verdict } from '../rollback/index.js';
 import type { AgentMetrics } from './metrics.js';
 import type { StateStore } from './state.js';
@@ -15,6 +16,8 @@ export interface LiveStatus {
   nextPollAt?: string;
   lastPoll?: { at: string; commit?: string; error?: string };
   metrics?: string;
+  /** Reports to the fleet hub, when report.url is set. */
+  report?: ReportingState;
 }
 
 const short = (c: string | undefined) => (c ? c.slice(0, 12) : 'none');

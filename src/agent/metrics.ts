@@ -3,6 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Condition } from '../model/index.js';
+import type { ReportingState } from '../report/index.js';
 
 export class AgentMetrics {
   readonly registry = new Registry();
@@ -68,6 +69,26 @@ export class AgentMetrics {
     labelNames: ['type', 'status', 'reason'],
     registers: [this.registry],
   });
+
+  /** Gauges of the fleet hub's outbox, read from the reporter at each scrape. */
+  watchReporting(reporter: { state(): ReportingState }): void {
+    new Gauge({
+      name: 'rollgate_report_outbox_events',
+      help: 'Verdict events waiting in the outbox for the fleet hub.',
+      registers: [this.registry],
+      collect() {
+        this.set(reporter.state().waiting);
+      },
+    });
+    new Gauge({
+      name: 'rollgate_report_hub_reachable',
+      help: '1 while the fleet hub takes reports, 0 while it is out of reach.',
+      registers: [this.registry],
+      collect() {
+        this.set(reporter.state().outage ? 0 : 1);
+      },
+    });
+  }
 
   setConditions(conditions: readonly Condition[]): void {
     this.condition.reset();

@@ -229,6 +229,16 @@ export async function runStatus(
       'last poll',
       `${a.lastPoll.at}: ` + (a.lastPoll.error ? `failed: ${a.lastPoll.error}` : `branch at ${c12(a.lastPoll.commit)}`),
     );
+  const rep = a?.report;
+  if (rep)
+    row(
+      'fleet hub',
+      `${rep.url}: ` +
+        (rep.outage ? `out of reach since ${rep.outage.since} (${rep.outage.error})` : 'reporting') +
+        `; ${rep.waiting} event(s) waiting` +
+        (rep.lost ? `, ${rep.lost} lost` : '') +
+        (rep.lastDelivered ? `; last delivered ${rep.lastDelivered}` : ''),
+    );
   row('applied', r.applied ? `${c12(r.applied.commit)}  (${r.applied.at})` : 'nothing yet');
   row('last good', r.lastGood ? `${c12(r.lastGood.commit)}  (${r.lastGood.at})` : 'none yet');
   if (r.lastGoodUnhealthy)

@@ -31,6 +31,19 @@ const BATCH_BYTES = 256 * 1024;
 
 const jittered = (ms: number, part: number) => Math.round(ms * (1 - part + Math.random() * part * 2));
 
+/** How reporting goes, for `rollgate status` and the agent's metrics. */
+export interface ReportingState {
+  url: string;
+  /** Events in the outbox. */
+  waiting: number;
+  /** Events dropped from a full outbox, not yet told to the hub. */
+  lost: number;
+  /** ISO time of the last report the hub took. */
+  lastDelivered?: string;
+  /** The hub out of reach: since when, and why. */
+  outage?: { since: string; error: string };
+}
+
 export function reportsUrl(base: string): URL {
   const u = new URL(base);
   u.pathname = `${u.pathname.replace(/\/+$/, '')}/api/v1/reports`;
@@ -49,6 +62,7 @@ export class Reporter {
   private readonly url: URL;
   /** Reports delivered, for tests and the status line. */
   delivered = 0;
+  private lastDelivered: string | undefined;
 
   constructor(private readonly o: ReporterOptions) {
     this.url = reportsUrl(o.url);
@@ -73,6 +87,18 @@ export class Reporter {
       }
     }
     if (events.length) this.kick();
+  }
+
+  state(): ReportingState {
+    return {
+      url: this.o.url,
+      waiting: this.o.outbox.size,
+      lost: this.o.outbox.lost,
+      ...(this.lastDelivered ? { lastDelivered: this.lastDelivered } : {}),
+      ...(this.outage
+        ? { outage: { since: new Date(this.outage.since).toISOString(), error: this.outage.message } }
+        : {}),
+    };
   }
 
   /** Send as soon as the loop is free. */
@@ -166,6 +192,7 @@ export class Reporter {
     const done = [...(receipt.accepted ?? []), ...(receipt.duplicates ?? [])];
     await box.acknowledge(done, lost);
     this.delivered++;
+    this.lastDelivered = new Date().toISOString();
     // After hunting down one refused event (or a too-large batch), batches grow back.
     this.batch = Math.min(BATCH_EVENTS, this.batch * 2);
     if (events.length > 0 && done.length === 0)

@@ -171,6 +171,12 @@ test('the hub killed while agents report, and restarted: nothing lost, nothing t
     assert.ok(a.running, 'a dead hub stops no agent');
     assert.equal(a.state()!.lastGood?.commit, commits[2]);
   }
+  // On the gateway, `rollgate status` and the metrics say the hub is out of reach and what waits.
+  const st = await rollgate('status', '--state-dir', lab.stateDir('gw-a'));
+  assert.match(st.out, new RegExp(`fleet hub +${lab.hubUrl}: out of reach since .*; [1-9]\\d* event\\(s\\) waiting`));
+  const metrics = await (await fetch(await agents.get('gw-a')!.metricsUrl())).text();
+  assert.match(metrics, /rollgate_report_hub_reachable 0/);
+  assert.match(metrics, /rollgate_report_outbox_events [1-9]/);
   await lab.startHub();
   const c = await lab.until<CommitSummary>(
     'v3 on all after the restart',
@@ -193,6 +199,13 @@ test('the hub killed while agents report, and restarted: nothing lost, nothing t
     assert.deepEqual(await onHub(gw), recorded(a), `${gw}: the hub has every verdict the agent recorded, once`);
     await a.waitForLog(/the hub answers again/);
   }
+  const st2 = await rollgate('status', '--state-dir', lab.stateDir('gw-a'), '--output', 'json');
+  const report = (
+    JSON.parse(st2.out) as { agent: { report: { waiting: number; outage?: unknown; lastDelivered: string } } }
+  ).agent.report;
+  assert.equal(report.waiting, 0);
+  assert.equal(report.outage, undefined);
+  assert.ok(report.lastDelivered);
 });
 
 test('a gateway that stops reporting goes silent, is told of, and comes back', { skip: missing }, async () => {
