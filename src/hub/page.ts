@@ -50,6 +50,10 @@ function layout(title: string, body: string, nav = true): string {
 <body><header><a href="/">rollgate fleet</a>${logout}</header><main>${body}</main></body></html>`;
 }
 
+export function renderNotFound(what: string): string {
+  return layout('Not found', `<h2>Not found</h2><p role="alert">${esc(what)}</p><p><a href="/">The fleet</a></p>`);
+}
+
 export function renderLoginPage(error?: string): string {
   return layout(
     'Log in',

@@ -17,7 +17,7 @@ import { deliverWebhooks, forgetOld, markSilent } from './jobs.js';
 import { HubMetrics } from './metrics.js';
 import { migrate } from './migrations.js';
 import { openApiDocument } from './openapi.js';
-import { renderCommitPage, renderFleetPage, renderGatewayPage, renderLoginPage } from './page.js';
+import { renderCommitPage, renderFleetPage, renderGatewayPage, renderLoginPage, renderNotFound } from './page.js';
 import {
   commitSummary,
   fleetSummary,
@@ -207,6 +207,7 @@ export class Hub {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://hub');
     const path = url.pathname;
+    const isPage = req.method === 'GET' && !path.startsWith('/api/') && path !== '/metrics' && path !== '/healthz';
     try {
       if (path === '/healthz') return await this.healthz(res);
       if (path === '/api/v1/reports') return await this.report(req, res);
@@ -239,8 +240,9 @@ export class Hub {
         : down
           ? 'the database does not answer; try again later (agents keep their reports and retry)'
           : 'internal error; see the hub log';
-      if (!res.headersSent) this.json(res, status, { error: answer });
-      else res.end();
+      if (res.headersSent) res.end();
+      else if (isPage && status === 404) this.html(res, renderNotFound(answer), 404);
+      else this.json(res, status, { error: answer });
     }
   }
 
@@ -250,8 +252,8 @@ export class Hub {
     res.end(text);
   }
 
-  private html(res: ServerResponse, body: string): void {
-    res.writeHead(200, {
+  private html(res: ServerResponse, body: string, status = 200): void {
+    res.writeHead(status, {
       'content-type': 'text/html; charset=utf-8',
       'cache-control': 'no-store',
       'content-security-policy':

@@ -157,6 +157,9 @@ test('the page shows the fleet in a real browser, after logging in', { skip: mis
   // And one commit's page: the reasons, grouped.
   await page.goto(`${lab.hubUrl}/commits/${commits[1]}`);
   assert.equal(await text('reason-rolled-back-health-failed'), '1');
+  const missingPage = await page.goto(`${lab.hubUrl}/gateways/gw-nowhere`);
+  assert.equal(missingPage?.status(), 404);
+  assert.match((await page.textContent('[role=alert]')) ?? '', /no gateway gw-nowhere/);
   await page.close();
 });
 
