@@ -9,30 +9,33 @@ import type { AddressInfo } from 'node:net';
 import type { Log } from '../base/log.js';
 import { isLoopback } from '../base/loopback.js';
 import type { Report } from '../model/index.js';
-import { addGateway, AdminError, authenticate, removeGateway, rotateGatewayToken, type Principal } from './admin.js';
+import { AdminError, authenticate, type Principal } from './admin.js';
+import { handleApi } from './api.js';
 import { Batcher } from './batcher.js';
 import type { Database } from './db.js';
 import { ingest, type Incoming, type Receipt } from './ingest.js';
 import { deliverWebhooks, forgetOld, markSilent } from './jobs.js';
 import { HubMetrics } from './metrics.js';
-import { migrate } from './migrations.js';
-import { openApiDocument } from './openapi.js';
-import { renderCommitPage, renderFleetPage, renderGatewayPage, renderLoginPage, renderNotFound } from './page.js';
 import {
-  commitSummary,
-  fleetSummary,
-  getGateway,
-  listEvents,
-  listGateways,
-  QueryError,
-  recentCommits,
-} from './queries.js';
+  bearer,
+  cookieToken,
+  COOKIE,
+  databaseDown,
+  html,
+  HttpError,
+  json,
+  jsonBody,
+  readBody,
+  redirect,
+} from './http.js';
+import { migrate } from './migrations.js';
+import { renderCommitPage, renderFleetPage, renderGatewayPage, renderLoginPage, renderNotFound } from './page.js';
+import { commitSummary, fleetSummary, getGateway, listGateways, QueryError } from './queries.js';
 import { parseReport } from './report-schema.js';
 import { hashToken } from './tokens.js';
 import type { WebhookTarget } from './webhook-body.js';
 
 export const DEFAULT_HUB_LISTEN = '127.0.0.1:9480';
-const COOKIE = 'rollgate_hub';
 const AUTH_CACHE_MS = 10_000;
 
 export interface HubOptions {
@@ -53,44 +56,11 @@ export interface HubOptions {
   retainMs?: number;
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 function parseListen(listen: string): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(listen);
   if (!m || Number(m[2]) > 65535)
     throw new Error(`--listen takes host:port (e.g. ${DEFAULT_HUB_LISTEN}), got "${listen}"`);
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
-}
-
-function cookieToken(req: IncomingMessage): string | undefined {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const [k, v] = part.trim().split('=');
-    if (k === COOKIE && v) return decodeURIComponent(v);
-  }
-  return undefined;
-}
-
-function bearer(req: IncomingMessage): string | undefined {
-  const h = req.headers.authorization;
-  const m = h ? /^Bearer\s+(\S+)$/i.exec(h) : null;
-  return m ? m[1] : undefined;
-}
-
-/** Errors that mean the database is out of reach (not that a query is wrong). */
-function databaseDown(err: unknown): boolean {
-  const code = String((err as { code?: unknown }).code);
-  return (
-    ['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code) ||
-    /^(57P0[1-3]|08...)$/.test(code) ||
-    /Connection terminated|timeout exceeded when trying to connect/i.test((err as Error).message ?? '')
-  );
 }
 
 export class Hub {
@@ -213,11 +183,10 @@ export class Hub {
       if (path === '/api/v1/reports') return await this.report(req, res);
       const page = !path.startsWith('/api/') && path !== '/metrics';
       if (path === '/login') return await this.login(req, res);
-      if (path === '/logout' && req.method === 'POST')
-        return this.redirect(res, '/login', `${COOKIE}=; Max-Age=0; Path=/`);
+      if (path === '/logout' && req.method === 'POST') return redirect(res, '/login', `${COOKIE}=; Max-Age=0; Path=/`);
       const who = await this.who(bearer(req) ?? (page ? cookieToken(req) : undefined));
       if (!who || who.role === 'gateway') {
-        if (page && req.method === 'GET') return this.redirect(res, '/login');
+        if (page && req.method === 'GET') return redirect(res, '/login');
         throw new HttpError(
           401,
           who ? 'a gateway token may only send reports' : 'a reader or admin token is needed (Authorization: Bearer)',
@@ -228,7 +197,7 @@ export class Hub {
         return void res.end(await this.metrics.registry.metrics());
       }
       if (page) return await this.page(path, res);
-      return await this.api(req, res, url, who);
+      return await handleApi(this.o.db, req, res, url, who);
     } catch (err) {
       const down = databaseDown(err);
       const known = err instanceof HttpError || err instanceof QueryError || err instanceof AdminError;
@@ -241,69 +210,17 @@ export class Hub {
           ? 'the database does not answer; try again later (agents keep their reports and retry)'
           : 'internal error; see the hub log';
       if (res.headersSent) res.end();
-      else if (isPage && status === 404) this.html(res, renderNotFound(answer), 404);
-      else this.json(res, status, { error: answer });
+      else if (isPage && status === 404) html(res, renderNotFound(answer), 404);
+      else json(res, status, { error: answer });
     }
-  }
-
-  private json(res: ServerResponse, status: number, body: unknown): void {
-    const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-    res.end(text);
-  }
-
-  private html(res: ServerResponse, body: string, status = 200): void {
-    res.writeHead(status, {
-      'content-type': 'text/html; charset=utf-8',
-      'cache-control': 'no-store',
-      'content-security-policy':
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-      'x-content-type-options': 'nosniff',
-    });
-    res.end(body);
-  }
-
-  private redirect(res: ServerResponse, to: string, cookie?: string): void {
-    res.writeHead(303, { location: to, ...(cookie ? { 'set-cookie': cookie } : {}) });
-    res.end();
   }
 
   private async healthz(res: ServerResponse): Promise<void> {
     try {
       await this.o.db.query('select 1');
-      this.json(res, 200, { ok: true });
+      json(res, 200, { ok: true });
     } catch (err) {
-      this.json(res, 503, { ok: false, error: `the database does not answer: ${(err as Error).message}` });
-    }
-  }
-
-  private async body(req: IncomingMessage, max: number): Promise<string> {
-    const declared = Number(req.headers['content-length'] ?? NaN);
-    if (declared > max) {
-      req.resume();
-      throw new HttpError(413, `the body is ${declared} bytes; the hub takes at most ${max}`);
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const c of req as AsyncIterable<Buffer>) {
-      size += c.length;
-      if (size > max) {
-        req.resume();
-        throw new HttpError(413, `the body is over ${max} bytes, the most the hub takes`);
-      }
-      chunks.push(c);
-    }
-    return Buffer.concat(chunks).toString('utf8');
-  }
-
-  private async jsonBody(req: IncomingMessage, max: number): Promise<unknown> {
-    const type = req.headers['content-type'] ?? '';
-    if (!/^application\/json\b/i.test(type)) throw new HttpError(415, 'send Content-Type: application/json');
-    const text = await this.body(req, max);
-    try {
-      return JSON.parse(text);
-    } catch (err) {
-      throw new HttpError(400, `the body is not JSON: ${(err as Error).message}`);
+      json(res, 503, { ok: false, error: `the database does not answer: ${(err as Error).message}` });
     }
   }
 
@@ -321,7 +238,7 @@ export class Hub {
     }
     let doc: unknown;
     try {
-      doc = await this.jsonBody(req, this.o.maxReportBytes ?? 1 << 20);
+      doc = await jsonBody(req, this.o.maxReportBytes ?? 1 << 20);
     } catch (err) {
       count(err instanceof HttpError && err.status === 413 ? 'too-large' : 'invalid');
       throw err;
@@ -353,110 +270,29 @@ export class Hub {
     }
     count('stored');
     if (receipt.accepted.length) this.metrics.events.inc(receipt.accepted.length);
-    this.json(res, 200, { accepted: receipt.accepted, duplicates: receipt.duplicates });
+    json(res, 200, { accepted: receipt.accepted, duplicates: receipt.duplicates });
   }
 
   private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method === 'GET') return this.html(res, renderLoginPage());
+    if (req.method === 'GET') return html(res, renderLoginPage());
     if (req.method !== 'POST') throw new HttpError(405, 'GET or POST');
-    const form = new URLSearchParams(await this.body(req, 4096));
+    const form = new URLSearchParams(await readBody(req, 4096));
     const token = (form.get('token') ?? '').trim();
     const who = await this.who(token);
     if (!who || who.role === 'gateway')
-      return this.html(res, renderLoginPage('That is not a reader or admin token of this hub.'));
+      return html(res, renderLoginPage('That is not a reader or admin token of this hub.'));
     const secure = this.o.tls ? '; Secure' : '';
-    this.redirect(res, '/', `${COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/${secure}`);
+    redirect(res, '/', `${COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/${secure}`);
   }
 
   private async page(path: string, res: ServerResponse): Promise<void> {
     const db = this.o.db;
     if (path === '/')
-      return this.html(res, renderFleetPage(await fleetSummary(db), (await listGateways(db, { limit: 500 })).items));
+      return html(res, renderFleetPage(await fleetSummary(db), (await listGateways(db, { limit: 500 })).items));
     let m = /^\/gateways\/([^/]+)$/.exec(path);
-    if (m) return this.html(res, renderGatewayPage(await getGateway(db, decodeURIComponent(m[1]!))));
+    if (m) return html(res, renderGatewayPage(await getGateway(db, decodeURIComponent(m[1]!))));
     m = /^\/commits\/([0-9a-f]{7,64})$/.exec(path);
-    if (m) return this.html(res, renderCommitPage(await commitSummary(db, m[1]!)));
+    if (m) return html(res, renderCommitPage(await commitSummary(db, m[1]!)));
     throw new HttpError(404, `no page ${path}`);
-  }
-
-  private async api(req: IncomingMessage, res: ServerResponse, url: URL, who: Principal): Promise<void> {
-    const db = this.o.db;
-    const q = url.searchParams;
-    const path = url.pathname;
-    const method = req.method ?? 'GET';
-    const num = (name: string) => {
-      const v = q.get(name);
-      if (v === null) return undefined;
-      if (!/^\d{1,6}$/.test(v)) throw new HttpError(400, `${name} takes a whole number`);
-      return Number(v);
-    };
-    const admin = () => {
-      if (who.role !== 'admin') throw new HttpError(403, 'this needs an admin token');
-    };
-    if (method === 'GET' && path === '/api/v1/openapi.json') return this.json(res, 200, openApiDocument());
-    if (method === 'GET' && path === '/api/v1/fleet') return this.json(res, 200, await fleetSummary(db));
-    if (path === '/api/v1/gateways') {
-      if (method === 'POST') {
-        admin();
-        const doc = (await this.jsonBody(req, 64 * 1024)) as { id?: unknown; labels?: unknown };
-        if (typeof doc?.id !== 'string') throw new HttpError(400, 'send { "id": "<gateway id>", "labels": {...} }');
-        const labels = (doc.labels ?? {}) as Record<string, string>;
-        const token = await addGateway(db, doc.id, labels);
-        return this.json(res, 201, { id: doc.id, token });
-      }
-      const labels: Record<string, string> = {};
-      for (const l of q.getAll('label')) {
-        const eq = l.indexOf('=');
-        if (eq <= 0) throw new HttpError(400, `label takes key=value, got "${l}"`);
-        labels[l.slice(0, eq)] = l.slice(eq + 1);
-      }
-      const stale = q.get('stale');
-      const limit = num('limit');
-      return this.json(
-        res,
-        200,
-        await listGateways(db, {
-          labels,
-          ...(q.get('commit') ? { commit: q.get('commit')! } : {}),
-          ...(q.get('condition') ? { condition: q.get('condition')! } : {}),
-          ...(stale !== null ? { stale: stale === 'true' || stale === '1' } : {}),
-          ...(q.get('after') ? { after: q.get('after')! } : {}),
-          ...(limit !== undefined ? { limit } : {}),
-        }),
-      );
-    }
-    let m = /^\/api\/v1\/gateways\/([^/]+)(\/token)?$/.exec(path);
-    if (m) {
-      const id = decodeURIComponent(m[1]!);
-      if (m[2]) {
-        if (method !== 'POST') throw new HttpError(405, 'POST makes a new token');
-        admin();
-        return this.json(res, 200, { id, token: await rotateGatewayToken(db, id) });
-      }
-      if (method === 'DELETE') {
-        admin();
-        await removeGateway(db, id);
-        return this.json(res, 200, { removed: id });
-      }
-      return this.json(res, 200, await getGateway(db, id, num('history') ?? 50));
-    }
-    if (method === 'GET' && path === '/api/v1/commits')
-      return this.json(res, 200, await recentCommits(db, num('limit') ?? 10));
-    m = /^\/api\/v1\/commits\/([^/]+)$/.exec(path);
-    if (method === 'GET' && m) return this.json(res, 200, await commitSummary(db, m[1]!));
-    if (method === 'GET' && path === '/api/v1/events') {
-      const limit = num('limit');
-      return this.json(
-        res,
-        200,
-        await listEvents(db, {
-          ...(q.get('after') ? { after: q.get('after')! } : {}),
-          ...(q.get('gateway') ? { gateway: q.get('gateway')! } : {}),
-          ...(q.get('kind') ? { kind: q.get('kind')! } : {}),
-          ...(limit !== undefined ? { limit } : {}),
-        }),
-      );
-    }
-    throw new HttpError(404, `no ${method} ${path} in /api/v1 (see /api/v1/openapi.json)`);
   }
 }
