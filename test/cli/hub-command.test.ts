@@ -4,13 +4,13 @@
 // hub or database that is not there.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { rollgate } from '../helpers/cli.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { freePort, HubProcess } from '../helpers/hub-lab.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 const root = tempDir('rollgate-hubcli-');
 const data = join(root, 'hub');
@@ -76,31 +76,7 @@ test('a running hub holds its embedded database; --hub with an admin token goes 
 });
 
 test('HTTPS with a private CA: the hub serves it; `rollgate fleet` trusts it through NODE_EXTRA_CA_CERTS', async () => {
-  const key = join(root, 'hub.key');
-  const crt = join(root, 'hub.crt');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      crt,
-      '-days',
-      '2',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
+  const { key, crt } = selfSignedCert(root);
   const port = await freePort();
   const hub = new HubProcess([
     '--data-dir',

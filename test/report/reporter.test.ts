@@ -4,7 +4,6 @@
 // one event the hub will never take dropped without holding the others back.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import { Outbox, Reporter } from '../../src/report/index.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { call, sha, status, verdict } from '../helpers/hub.js';
 import { Lines } from '../helpers/log-lines.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -186,26 +186,7 @@ test('an event the hub will never take is dropped and counted, and the ones afte
 });
 
 test('over HTTPS, the hub is trusted through report.caFile and reports arrive', async () => {
-  const dir = tempDir();
-  const key = join(dir, 'hub.key');
-  const crt = join(dir, 'hub.crt');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      crt,
-    ].concat(['-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']),
-    { stdio: 'ignore' },
-  );
+  const { key, crt } = selfSignedCert(tempDir());
   const s = await prepare();
   const hub = await Hub.start({
     db: await openDatabase({ dataDir: s.dataDir }),
