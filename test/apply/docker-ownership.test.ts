@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
 import { LABEL } from '../../src/apply/index.js';
+import { silentLog } from '../../src/base/log.js';
+import { Gateway } from '../../src/gateway/gateway.js';
 import { AppRepo, GATEWAY } from '../helpers/app-repo.js';
 import { rollgateWith } from '../helpers/cli.js';
 import { removeApp, requireDocker } from '../helpers/docker-tests.js';
@@ -70,6 +72,19 @@ volumes:
       assert.equal(c?.Labels[LABEL.owner], owner);
       assert.equal((await docker.getNetwork('owned_default').inspect()).Labels?.[LABEL.owner], owner);
       assert.equal((await docker.getVolume('owned_data').inspect()).Labels?.[LABEL.owner], owner);
+    });
+
+    test("the inventory a hub report carries lists the state directory's own containers only", async () => {
+      const gateway = (stateDir: string) =>
+        new Gateway({ stateDir, dockerHost: `unix://${env!.socket}`, interfacesDir: [tempDir()] }, silentLog);
+      const own = await gateway(stateA).inventory();
+      assert.deepEqual(
+        own.containers.map((c) => [c.app, c.service, c.image, c.state]),
+        [['owned', 'web', web, 'running']],
+      );
+      assert.deepEqual(own.components, []);
+      const theirs = await gateway(stateB).inventory();
+      assert.deepEqual(theirs.containers, [], "another state directory's gateway reports none of them");
     });
 
     test('apply of a fleet with no apps from another state directory removes nothing and prunes no image', async () => {
