@@ -222,6 +222,11 @@ export async function resolveCommit(db: Sql, prefix: string): Promise<string> {
 export async function commitSummary(db: Sql, prefix: string): Promise<CommitSummary> {
   const sha = await resolveCommit(db, prefix);
   const [c] = await db.query<{ first_seen: string }>('select first_seen from commits where sha = $1', [sha]);
+  return summaryOf(db, sha, c!.first_seen);
+}
+
+/** One commit the hub has seen, by its full sha and when it was first seen. */
+async function summaryOf(db: Sql, sha: string, firstSeen: string): Promise<CommitSummary> {
   const counts = await db.query<{
     gateways: string;
     applied: string;
@@ -248,7 +253,7 @@ export async function commitSummary(db: Sql, prefix: string): Promise<CommitSumm
        count(*) filter (where gc.outcome is null and g.silent_since is null and g.head_commit is distinct from $1
                           and l.gateway_id is not null) as moved_on
      from gateways g left join gc on gc.gateway_id = g.id left join later l on l.gateway_id = g.id`,
-    [sha, c!.first_seen],
+    [sha, firstSeen],
   );
   const n = counts[0]!;
   const reasons = await db.query<{ outcome: Outcome; reason: string | null; count: string; example: string | null }>(
@@ -264,7 +269,7 @@ export async function commitSummary(db: Sql, prefix: string): Promise<CommitSumm
   );
   return {
     commit: sha,
-    firstSeen: iso(c!.first_seen),
+    firstSeen: iso(firstSeen),
     gateways: Number(n.gateways),
     applied: Number(n.applied),
     healthy: Number(n.healthy),
@@ -285,11 +290,11 @@ export async function commitSummary(db: Sql, prefix: string): Promise<CommitSumm
 }
 
 export async function recentCommits(db: Sql, limit = 10): Promise<CommitSummary[]> {
-  const rows = await db.query<{ sha: string }>(
-    `select sha from commits order by first_seen desc, sha limit ${Math.min(Math.max(limit, 1), 100)}`,
+  const rows = await db.query<{ sha: string; first_seen: string }>(
+    `select sha, first_seen from commits order by first_seen desc, sha limit ${Math.min(Math.max(limit, 1), 100)}`,
   );
   const out: CommitSummary[] = [];
-  for (const r of rows) out.push(await commitSummary(db, r.sha));
+  for (const r of rows) out.push(await summaryOf(db, r.sha, r.first_seen));
   return out;
 }
 

@@ -63,6 +63,8 @@ export class Reporter {
   /** Reports delivered, for tests and the status line. */
   delivered = 0;
   private lastDelivered: string | undefined;
+  /** The status of this round of sending; read again after a new verdict, not for every batch of a backlog. */
+  private status: ReportStatus | undefined;
 
   constructor(private readonly o: ReporterOptions) {
     this.url = reportsUrl(o.url);
@@ -86,7 +88,10 @@ export class Reporter {
         );
       }
     }
-    if (events.length) this.kick();
+    if (events.length) {
+      this.status = undefined;
+      this.kick();
+    }
   }
 
   state(): ReportingState {
@@ -125,6 +130,7 @@ export class Reporter {
 
   private async loop(): Promise<void> {
     let delay = this.o.heartbeatMs;
+    this.status = undefined; // each round (a heartbeat, a retry, a verdict) sends the status as it is now
     try {
       do {
         this.again = false;
@@ -154,7 +160,7 @@ export class Reporter {
       schema: REPORT_SCHEMA,
       gateway: this.o.gateway,
       sentAt: new Date().toISOString(),
-      status: await this.o.status(),
+      status: (this.status ??= await this.o.status()),
       events,
       lost,
     };
