@@ -70,11 +70,19 @@ describe(
       const url = await agent.metricsUrl();
       const polls = async () =>
         Number(/rollgate_polls_total\{result="unchanged"\} (\d+)/.exec(await (await fetch(url)).text())?.[1] ?? 0);
-      const p0 = await polls();
-      const r0 = lab.server.requests.length;
-      await agent.waitForLog(/^$/, 3_500).catch(() => {}); // let ~3 polls happen
-      const p1 = await polls();
-      const r1 = lab.server.requests.length;
+      // Counted just after a poll ended (its counter moved), when no poll is in flight: a poll's request
+      // reaches the server before its counter moves, so reading both mid-poll would count it on one side only.
+      const justPolled = async (): Promise<[number, number]> => {
+        const start = await polls();
+        for (;;) {
+          const p = await polls();
+          if (p !== start) return [p, lab.server.requests.length];
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      const [p0, r0] = await justPolled();
+      await agent.waitForLog(/^$/, 2_500).catch(() => {}); // let a few polls happen
+      const [p1, r1] = await justPolled();
       assert.ok(p1 - p0 >= 2, `polled on the interval (${p1 - p0} polls)`);
       assert.equal(r1 - r0, p1 - p0, 'one request per poll');
       assert.ok(
