@@ -29,8 +29,11 @@ export interface AgentConfig {
     maxFetchSize: string;
   };
   trust: { keys?: string[]; mode: 'head' | 'tag'; allowRewrite: boolean; artifactKeys?: string[] };
-  /** What this gateway allows the fleet repo to ask for (src/manifest/policy.ts). */
-  policy: GatewayPolicy;
+  /**
+   * What this gateway allows the fleet repo to ask for (src/manifest/policy.ts); absent when no
+   * `policy` key is set anywhere (file, environment, flags): then everything is allowed.
+   */
+  policy?: GatewayPolicy;
   gateway: { id: string; labels: Record<string, string>; variablesFile?: string };
   stateDir: string;
   schedule: { interval: string; cron?: string; jitter: string; watch: boolean; driftCheck: string; retry: string };
@@ -69,6 +72,8 @@ interface LeafSchema {
   'x-env': string;
   'x-flag': string;
   'x-required'?: boolean;
+  /** What separates a list's items in an environment variable (default ":"). */
+  'x-separator'?: string;
   items?: unknown;
   additionalProperties?: unknown;
 }
@@ -165,7 +170,10 @@ function fromText(s: Setting, text: string, where: string): unknown {
       throw new ConfigError(`${where}: expected true or false, got "${text}"`);
     }
     case 'list':
-      return text.split(':').filter(Boolean);
+      return text
+        .split(s.schema['x-separator'] ?? ':')
+        .map((x) => x.trim())
+        .filter(Boolean);
     case 'map':
       return pairsFrom(text.split(',').filter(Boolean), where);
     default:
@@ -309,6 +317,13 @@ export async function loadAgentConfig(o: LoadOptions): Promise<LoadedConfig> {
     );
   }
   const config = out as unknown as AgentConfig;
+  // A policy is there once any of its keys is set, or the file has a policy: map (even an empty
+  // one, which allows nothing that reaches the host); otherwise there is none and all is allowed.
+  const policyGiven =
+    SETTINGS.some((s) => s.path[0] === 'policy' && sources[s.key] !== undefined) ||
+    (fileValue !== null && typeof fileValue === 'object' && 'policy' in fileValue);
+  if (!policyGiven) delete config.policy;
+  else config.policy ??= {};
   if (config.schedule?.cron) {
     const check = validateCronExpression(config.schedule.cron);
     if (!check.valid)

@@ -29,6 +29,7 @@ export function gatewayOptions(cfg: AgentConfig): GatewayOptions {
     interfaceStateTimeout: i.stateTimeouts,
     interfaceKillGrace: i.killGrace,
     rebootWait: i.rebootWait,
+    ...(cfg.policy ? { policy: cfg.policy } : {}),
   };
 }
 
@@ -49,8 +50,9 @@ export function agentFleetSource(cfg: AgentConfig): FleetSource {
   });
 }
 
-function probeEnv(desired: DesiredState, a: GatewayAppliers): ProbeEnv {
+function probeEnv(desired: DesiredState, a: GatewayAppliers, stateDir: string): ProbeEnv {
   return {
+    stateDir,
     configHashes: configHashesOf(desired),
     ...(a.docker ? { containers: dockerContainerStates(a.docker.engine.docker) } : {}),
   };
@@ -87,7 +89,11 @@ export function lifecyclePorts(o: {
     load: async (commit) => {
       const repo = new GitObjectSource(source.gitdir, commit);
       const variables = cfg.gateway.variablesFile ? await readVariables([cfg.gateway.variablesFile]) : {};
-      const desired = await loadDesiredState(repo, identity, { variables, policy: cfg.policy });
+      const desired = await loadDesiredState(repo, identity, {
+        variables,
+        stateDir: cfg.stateDir,
+        ...(cfg.policy ? { policy: cfg.policy } : {}),
+      });
       for (const w of desired.warnings ?? []) log.warn({ commit: commit.slice(0, 12) }, w);
       return { desired, repo };
     },
@@ -101,7 +107,7 @@ export function lifecyclePorts(o: {
       }),
     pin: (role, commit) => source.pin(role, commit),
     appliers: (desired, repo) => gateway.appliers(desired, repo),
-    health: (desired, a, subject) => healthWindow(desired.health, probeEnv(desired, a), { log, subject }),
+    health: (desired, a, subject) => healthWindow(desired.health, probeEnv(desired, a, cfg.stateDir), { log, subject }),
     dueImages: (desired) => {
       const at = Date.now();
       const due = refreshableImages(

@@ -20,13 +20,14 @@ export interface StepRecord {
 }
 
 /**
- * A prepare step found the commit itself at fault — an artifact whose signature does not verify,
- * or whose sha256 is not what the commit says — so retrying cannot help: the commit is refused.
+ * A step found the commit itself at fault — an artifact whose signature does not verify, or whose
+ * sha256 is not what the commit says, or a host path that resolves outside what the gateway's
+ * policy allows — so retrying cannot help: the commit is refused.
  */
 export class RefusedError extends Error {
   override name = 'RefusedError';
   constructor(
-    readonly kind: 'untrusted' | 'invalid',
+    readonly kind: 'untrusted' | 'invalid' | 'forbidden',
     message: string,
   ) {
     super(message);
@@ -64,6 +65,11 @@ export interface Applier {
   rebootGateway?(ctx: StepContext): Promise<void>;
   /** After the gateway came back: verifies a step that awaited the reboot. */
   verifyAfterReboot?(step: Step, record: StepRecord, ctx: StepContext): Promise<void>;
+  /**
+   * Before anything of the plan runs: refuses it (throws RefusedError) when what it would do on
+   * this gateway breaks a rule that only the gateway can decide (the policy on resolved paths).
+   */
+  vet?(plan: Plan, ctx: StepContext): Promise<void>;
   /** After the finalize phase: housekeeping such as pruning images nothing uses any more. */
   afterFinalize?(plan: Plan, records: Record<string, StepRecord>, ctx: StepContext): Promise<void>;
 }

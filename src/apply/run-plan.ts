@@ -36,7 +36,8 @@ export interface ApplyOptions {
   scripts?: StateScriptRunner;
 }
 
-export type FailureHook = (error: string, failedStep?: string) => Promise<void>;
+/** `refused`: the step refused the commit itself (RefusedError), e.g. as forbidden by the policy. */
+export type FailureHook = (error: string, failedStep?: string, refused?: RefusedError['kind']) => Promise<void>;
 
 export interface ApplyOutcome {
   txn: string;
@@ -53,7 +54,7 @@ export interface ApplyOutcome {
   finalizeErrors: string[];
   /** How many undo errors no retry can fix (interfaces without rollback). */
   permanentUndoErrors?: number;
-  /** A prepare step refused the commit itself (RefusedError): retrying cannot help. */
+  /** A step refused the commit itself (RefusedError): retrying cannot help. */
   refused?: RefusedError['kind'];
 }
 
@@ -354,7 +355,7 @@ class Transaction {
     await this.journal.phase('rolling-back', error);
     if (this.onFailure) {
       try {
-        await this.onFailure(error, failure.step?.id);
+        await this.onFailure(error, failure.step?.id, refusedKind(failure.err));
       } catch (err) {
         this.ctx.log.error({ txn, err: message(err) }, `could not record the failure: ${message(err)}`);
       }
@@ -379,11 +380,14 @@ class Transaction {
       status: this.outcome.undoErrors.length ? 'rollback-incomplete' : 'rolled-back',
       error,
       ...(failure.step ? { failedStep: failure.step.id } : {}),
+      ...(refusedKind(failure.err) ? { refused: refusedKind(failure.err)! } : {}),
     };
   }
 }
 
 type Failure = { step?: Step; err: unknown };
+
+const refusedKind = (err: unknown) => (err instanceof RefusedError ? err.kind : undefined);
 
 /** The targets of the stages' container steps (Apps' state scripts run around them). */
 const CONTAINER_TARGETS = new Set<Step['target']['kind']>(['service', 'network', 'volume']);
@@ -458,6 +462,8 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyOu
   // Download's state scripts wrap the prepare phase; a failing one is a failed prepare.
   let prepFail: { step?: Step; err: unknown } | undefined;
   try {
+    // What only the gateway can judge (paths as they resolve here), before anything runs.
+    for (const a of appliers) await a.vet?.(plan, ctx);
     await t.script('Download', 'Enter');
     prepFail = await runGraph(plan.prepare, opts.prepareConcurrency ?? 3, t.exec);
     if (!prepFail) await t.script('Download', 'Leave');

@@ -77,10 +77,12 @@ export async function runApply(o: ApplyCommandOptions, io: Io): Promise<number> 
   try {
     const source = await repo.source(o.ref);
     await verifySource(source, o, io);
-    const desired = await loadDesiredState(source, device, await loadOptions(o));
+    const loadOpts = await loadOptions({ ...o, stateDir });
+    const desired = await loadDesiredState(source, device, loadOpts);
     if (o.output !== 'json') printWarnings(io, desired.warnings);
     const artifactKeys = o.artifactKey?.length ? { artifactKeys: o.artifactKey } : {};
-    const appliers = await new Gateway({ ...o, stateDir, ...artifactKeys }, log).appliers(desired, source);
+    const policy = loadOpts.policy ? { policy: loadOpts.policy } : {};
+    const appliers = await new Gateway({ ...o, stateDir, ...artifactKeys, ...policy }, log).appliers(desired, source);
     const r = await reconcileOnce(desired, {
       ...appliers,
       stateDir,

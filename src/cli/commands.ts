@@ -1,6 +1,7 @@
 // `rollgate diff` and `rollgate validate`: what they do, apart from argument parsing.
 
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { emptyObservedState, planHasChanges, type ObservedState, type Plan } from '../model/index.js';
 import { observedFromDesired, plan as makePlan, PlanError } from '../diff/index.js';
 import {
@@ -17,6 +18,7 @@ import { readPolicyFile } from '../agent/config.js';
 import { checkCommit, readTrustedKeys } from '../trust/index.js';
 import { SyncError, type GitAuth } from '../sync/index.js';
 import { silentLog } from '../base/log.js';
+import { DEFAULT_STATE_DIR } from '../base/state-dir.js';
 import { Gateway, readVariables, type GatewayOptions } from '../gateway/gateway.js';
 import { parseIdentity } from './identity.js';
 import { openRepo } from './open-repo.js';
@@ -102,11 +104,14 @@ export interface VariableOptions {
   varFile?: string[];
   /** --policy-file: check the commit against a gateway's policy. */
   policyFile?: string;
+  /** The gateway's state directory (a health command there is refused); the default when not given. */
+  stateDir?: string;
 }
 
 export async function loadOptions(o: VariableOptions): Promise<LoadOptions> {
   return {
     variables: await readVariables(o.varFile ?? [], o.var ?? []),
+    stateDir: resolve(o.stateDir ?? DEFAULT_STATE_DIR),
     ...(o.policyFile ? { policy: await readPolicyFile(o.policyFile) } : {}),
   };
 }

@@ -141,7 +141,10 @@ function variableOptions(cmd: Command): Command {
     .option(
       '--policy-file <file>',
       "check the commit against a gateway's policy: the agent's configuration file (its policy:) or a file " +
-        'of just the policy map; what it forbids is a problem naming the rule and the file:line',
+        'of just the policy map. With a policy, whatever reaches the host (host namespaces, binds, devices, ' +
+        'volume and network drivers and options, security options, sysctls, runtimes, host ports, state ' +
+        'scripts, interfaces, health commands) is refused unless a rule allows it; paths are compared ' +
+        'normalised. What it forbids is a problem naming the rule and the file:line',
     )
     .option(
       '--var-file <file>',

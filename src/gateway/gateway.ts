@@ -33,7 +33,7 @@ import { durationMs, parseSize } from '../base/duration.js';
 import { DEFAULT_STATE_DIR, statePath } from '../base/state-dir.js';
 import { writeFileAtomic } from '../base/atomic-write.js';
 import type { Log } from '../base/log.js';
-import type { RepoSource } from '../manifest/index.js';
+import type { GatewayPolicy, RepoSource } from '../manifest/index.js';
 import { readArtifactKeys } from '../trust/index.js';
 
 export { DEFAULT_STATE_DIR };
@@ -52,6 +52,8 @@ export interface GatewayOptions {
   rebootWait?: string;
   /** PEM public keys artifacts must be signed with (trust.artifactKeys, --artifact-key). */
   artifactKeys?: string[];
+  /** The gateway's policy, for what only the gateway can judge: paths as they resolve here. */
+  policy?: GatewayPolicy;
 }
 
 /** `{ "registry.example.com": { username, password } }`, YAML or JSON. */
@@ -129,6 +131,7 @@ export async function dockerApplier(o: GatewayOptions, log: Log): Promise<Docker
     ...(registryAuth ? { registryAuth } : {}),
     paths: hostPaths(stateDir),
     ...(owner ? { owner } : {}),
+    ...(o.policy ? { policy: o.policy } : {}),
   });
 }
 

@@ -2,10 +2,14 @@
 // never outlives its timeout. Commands are spawned with argv arrays, no shell (safety rule 8).
 
 import { spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access, realpath } from 'node:fs/promises';
+import { join } from 'node:path';
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { connect } from 'node:net';
 import type { HealthCheck } from '../model/index.js';
+import { commandShape, hostPath, SYSTEM_PATH, underAny } from '../manifest/index.js';
 
 export interface ProbeResult {
   ok: boolean;
@@ -23,6 +27,52 @@ export interface ProbeEnv {
   containers?: ContainerStates;
   /** The config hash each desired service should run, `app/service` → hash. */
   configHashes?: Map<string, string>;
+  /** The agent's state directory: a command that lands in it (a file of the fleet repo) is never run. */
+  stateDir?: string;
+}
+
+/**
+ * The file a health command runs, or why it does not: a bare name on SYSTEM_PATH (never the
+ * agent's own PATH), an absolute path; either one, once every symlink is followed, outside the
+ * state directory, where the fleet repo's files are written (the agent runs it as root).
+ */
+export async function resolveCommand(exe: string, stateDir?: string): Promise<{ file: string } | { refused: string }> {
+  const shape = commandShape(exe, stateDir);
+  if (shape) return { refused: shape };
+  let file: string | undefined = exe;
+  if (!exe.includes('/')) {
+    file = undefined;
+    for (const dir of SYSTEM_PATH) {
+      const candidate = join(dir, exe);
+      if (
+        await access(candidate, constants.X_OK).then(
+          () => true,
+          () => false,
+        )
+      ) {
+        file = candidate;
+        break;
+      }
+    }
+    if (!file) return { refused: `${exe}: not found on the system PATH (${SYSTEM_PATH.join(':')})` };
+  }
+  let real: string;
+  try {
+    real = await realpath(file);
+  } catch (err) {
+    return { refused: `${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+  }
+  if (stateDir !== undefined) {
+    const dir = await realpath(stateDir).catch(() => stateDir);
+    const d = hostPath(dir);
+    if (typeof d !== 'string' && underAny(real, [d.path]))
+      return {
+        refused:
+          `${file} resolves to ${real}, in the state directory, where the fleet repo's files are; the agent ` +
+          `never runs them`,
+      };
+  }
+  return { file };
 }
 
 const OUTPUT_LIMIT = 512;
@@ -75,15 +125,24 @@ function tcpProbe(c: Extract<HealthCheck, { kind: 'tcp' }>): Promise<ProbeResult
   });
 }
 
-function commandProbe(c: Extract<HealthCheck, { kind: 'command' }>): Promise<ProbeResult> {
+async function commandProbe(c: Extract<HealthCheck, { kind: 'command' }>, env: ProbeEnv): Promise<ProbeResult> {
+  const [exe, ...args] = c.argv;
+  const found = await resolveCommand(exe ?? '', env.stateDir);
+  if ('refused' in found) return { ok: false, detail: `not run: ${found.refused}` };
   return new Promise((resolve) => {
-    const [file, ...args] = c.argv;
+    const file = found.file;
     let out = '';
     const keep = (b: Buffer) => {
       if (out.length < OUTPUT_LIMIT) out += b.toString().slice(0, OUTPUT_LIMIT - out.length);
     };
     // Its own process group, so a timeout takes down whatever the command started too.
-    const child = spawn(file!, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // argv0 as written: a multi-call binary (busybox) picks its applet by it.
+    const child = spawn(file, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      argv0: exe!,
+      env: { ...process.env, PATH: SYSTEM_PATH.join(':') },
+    });
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -145,7 +204,7 @@ export function probe(c: HealthCheck, env: ProbeEnv): Promise<ProbeResult> {
     case 'tcp':
       return tcpProbe(c);
     case 'command':
-      return commandProbe(c);
+      return commandProbe(c, env);
     case 'container':
       return containerProbe(c, env);
   }

@@ -20,6 +20,8 @@ export class LoadContext {
     readonly problems: Problems,
     /** The gateway's policy, when one is checked while loading. */
     readonly policy?: GatewayPolicy,
+    /** The gateway's state directory, where nothing may be run from (health commands). */
+    readonly stateDir?: string,
   ) {}
 
   at(at: At, message: string, which: 'key' | 'value' = 'value'): void {

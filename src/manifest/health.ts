@@ -4,7 +4,7 @@ import type { DesiredApp, HealthCheck, HealthSpec } from '../model/index.js';
 import type { LoadContext } from './context.js';
 import { parseDuration } from '../base/duration.js';
 import type { YamlFile } from './yaml-file.js';
-import { commandBreach } from './policy.js';
+import { commandBreach, commandShape } from './policy.js';
 
 export const HEALTH_DEFAULTS = {
   windowMs: 60_000,
@@ -99,7 +99,10 @@ export function loadHealth(ctx: LoadContext, y: YamlFile, apps: DesiredApp[]): H
     } else if (c.tcp) {
       checks.push({ ...base, kind: 'tcp', host: c.tcp.host ?? '127.0.0.1', port: c.tcp.port });
     } else if (c.command) {
-      const breach = ctx.policy ? commandBreach(c.command.argv, ctx.policy) : undefined;
+      // Run as root on the host: never a file of the fleet repo, whatever the policy (safety rule 9).
+      const shape = commandShape(c.command.argv[0] ?? '', ctx.stateDir);
+      if (shape) ctx.at({ y, path: ['checks', i, 'command', 'argv', 0] }, shape);
+      const breach = ctx.policy && !shape ? commandBreach(c.command.argv, ctx.policy) : undefined;
       if (breach) ctx.breach({ y, path: ['checks', i, 'command', 'argv'] }, 'policy.healthCommands', breach);
       checks.push({ ...base, kind: 'command', argv: c.command.argv });
     } else if (c.container) {

@@ -9,9 +9,21 @@ export { ARTIFACT_LOCK_FILE } from './fleet.js';
 export { readArtifactHeader } from './mender-artifact.js';
 export {
   commandBreach,
+  commandShape,
+  composeBreaches,
+  HARMLESS_KEYS,
+  HOST_KEYS,
+  hostPath,
+  imageBreaches,
   interfaceBreach,
+  localVolumeKind,
   registryOf,
-  serviceBreaches,
+  SYSTEM_PATH,
+  underAny,
   type Breach,
+  type ComposeSubject,
   type GatewayPolicy,
+  type HostKey,
+  type PolicyRule,
+  type ServiceSubject,
 } from './policy.js';

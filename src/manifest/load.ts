@@ -44,8 +44,13 @@ export interface LoadOptions {
    * Compose files, over the fleet target's `variables:` and the `.env` beside each Compose file.
    */
   variables?: Record<string, string>;
-  /** The gateway's policy: what the commit asks for beyond it is a problem naming the rule. */
+  /**
+   * The gateway's policy: what the commit asks for beyond it is a problem naming the rule. Absent:
+   * everything is allowed; present: what reaches the host is refused unless a rule allows it.
+   */
   policy?: GatewayPolicy;
+  /** The gateway's state directory: a health command there (a file of the fleet repo) is refused. */
+  stateDir?: string;
 }
 
 async function loadSystem(
@@ -152,7 +157,8 @@ async function loadSystem(
     const dir = ctx.resolve(sysAt('state_scripts'), files.state_scripts);
     if (dir) {
       stateScripts = await loadStateScripts(ctx, sysAt('state_scripts'), dir);
-      if (stateScripts.length && opts.policy?.stateScripts === false)
+      // Scripts of the fleet repo, run as root on the host: under a policy, only when a rule says so.
+      if (stateScripts.length && opts.policy && opts.policy.stateScripts !== true)
         ctx.breach(sysAt('state_scripts'), 'policy.stateScripts', 'state scripts are not run on this gateway');
     }
   }
@@ -202,7 +208,7 @@ export async function loadDesiredState(
   opts: LoadOptions = {},
 ): Promise<DesiredState> {
   const problems = new Problems();
-  const ctx = new LoadContext(source, problems, opts.policy);
+  const ctx = new LoadContext(source, problems, opts.policy, opts.stateDir);
   const fleetY = await loadFleet(ctx);
   problems.bail();
   const fleet = fleetY!.value as FleetDoc;
@@ -251,7 +257,7 @@ export async function validateFleetRepo(
     // A context per target: each one sees its files' problems itself (duplicates are merged below).
     const desired =
       t.system in fleet.systems
-        ? await loadSystem(new LoadContext(source, problems, opts.policy), fleetY, i, device, opts)
+        ? await loadSystem(new LoadContext(source, problems, opts.policy, opts.stateDir), fleetY, i, device, opts)
         : undefined;
     targets.push({ target: t.name, system: t.system, device, ...(desired ? { desired } : {}) });
   }

@@ -5,7 +5,7 @@
 // agent's events (metrics, live status) — so the daemon holds no policy of its own.
 
 import { crashPoint } from '../apply/crash-points.js';
-import type { GatewayAppliers } from '../apply/index.js';
+import type { GatewayAppliers, RefusedError } from '../apply/index.js';
 import type { ScriptTimeouts } from '../apply/state-scripts.js';
 import type { Log } from '../base/log.js';
 import { PlanError, plan as makePlan } from '../diff/index.js';
@@ -155,9 +155,16 @@ export class CommitLifecycle {
 
   /** Writes the verdict before the transaction undoes anything, so a crash cannot lose it (safety rules 4, 5). */
   private failureHook(commit: string, verdicts: HealthVerdict[]) {
-    return async (error: string, step?: string) => {
+    return async (error: string, step?: string, refused?: RefusedError['kind']) => {
       const healthFailed = verdicts.some((v) => !v.ok);
-      await this.decide({ kind: 'failing', commit, error, healthFailed, ...(step ? { step } : {}) });
+      await this.decide({
+        kind: 'failing',
+        commit,
+        error,
+        healthFailed,
+        ...(step ? { step } : {}),
+        ...(refused ? { refused } : {}),
+      });
       this.p.events.activity('rolling-back', commit);
       crashPoint('bad-recorded');
     };

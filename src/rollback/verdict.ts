@@ -51,7 +51,15 @@ export type Outcome =
   /** The transaction of a commit ended (or had nothing to do: `transaction` absent). */
   | { kind: 'transaction'; commit: string; transaction?: TransactionSummary; resumed?: boolean }
   /** The transaction failed; recorded before anything is undone. */
-  | { kind: 'failing'; commit: string; error: string; step?: string; healthFailed: boolean }
+  | {
+      kind: 'failing';
+      commit: string;
+      error: string;
+      step?: string;
+      healthFailed: boolean;
+      /** The failed step refused the commit itself (e.g. forbidden by the policy): that is why it is bad. */
+      refused?: Extract<BadReason, 'invalid' | 'untrusted' | 'forbidden'>;
+    }
   /** The rollback to the last good commit ended. */
   | { kind: 'rollback'; failed: BadCommit; rollback: RollbackSummary; ran: string[] }
   /**
@@ -245,7 +253,7 @@ function rejected(state: AgentState, o: Extract<Outcome, { kind: 'invalid' }>, a
 /** The transaction failed: the verdict goes on disk before anything is undone, so no crash loses it (rules 4, 5). */
 function failing(state: AgentState, o: Extract<Outcome, { kind: 'failing' }>, at: string): Decision {
   const s = clone(state);
-  const kind: BadReason = o.healthFailed ? Reason.HealthFailed : Reason.ApplyFailed;
+  const kind: BadReason = o.refused ?? (o.healthFailed ? Reason.HealthFailed : Reason.ApplyFailed);
   markBad(s, { commit: o.commit, kind, reason: o.error, at, ...(o.step ? { step: o.step } : {}) });
   return { state: s, next: { action: 'undo' } };
 }

@@ -1,6 +1,7 @@
 // The gateway's policy, checked while a commit loads: a real Compose file (Home Assistant's
 // stack, unchanged) under a locked-down policy is refused with one problem per breach, each at
-// the file:line that asked for it and naming the rule; with no policy it loads as before.
+// the file:line that asked for it and naming the rule; with no policy it loads as before. Under
+// any policy, what reaches the host is refused unless a rule allows it (deny by default).
 
 import assert from 'node:assert/strict';
 import { chmodSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -51,6 +52,8 @@ describe('gateway policy', () => {
     assert.equal(d.apps[0]?.services.length, 6);
   });
 
+  // Changed deliberately with deny-by-default: this policy names no host ports, so the five
+  // services that publish fixed host ports are refused too (before, unset meant any port).
   test('locked down: every breach is a problem at its file:line, naming the rule', async () => {
     const ps = await refused({
       allowPrivileged: false,
@@ -66,7 +69,12 @@ describe('gateway policy', () => {
     ]);
     assert.deepEqual(at('policy.devices'), [lineOf('/dev/ttyUSB0')]);
     assert.deepEqual(at('policy.registries'), [lineOf('image: lscr.io')]);
-    assert.equal(ps.length, 5);
+    // 80 (heimdall), 1883 and 9001 (mosquitto), 1880 (nodered), 8080 (zigbee2mqtt), each at its line.
+    assert.deepEqual(
+      at('policy.hostPorts'),
+      ['80:80', '"1883:1883"', '"9001:9001"', '"1880:1880"', '"8080:8080"'].map((p) => lineOf(p)),
+    );
+    assert.equal(ps.length, 10);
     for (const p of ps) {
       assert.equal(p.file, 'app/docker-compose.yml');
       assert.match(p.message, /^forbidden by this gateway's policy\.\w+: service "[\w-]+": /);
@@ -78,7 +86,8 @@ describe('gateway policy', () => {
   });
 
   test('allow-lists: a device under an allowed prefix passes; relative binds are data directories', async () => {
-    const ps = await refused({ devices: ['/dev/ttyUSB'], bindPaths: ['/srv'], digestsOnly: true });
+    const ps = await refused({ devices: ['/dev/ttyUSB'], bindPaths: ['/srv'], digestsOnly: true, hostPorts: [80] });
+    assert.equal(ps.filter((p) => p.rule === 'policy.hostPorts').length, 4, 'port 80 is allowed, the other four not');
     assert.equal(ps.filter((p) => p.rule === 'policy.devices').length, 0);
     // Every image of the stack is a tag, not a digest.
     assert.equal(ps.filter((p) => p.rule === 'policy.digestsOnly').length, 6);
@@ -102,10 +111,18 @@ describe('gateway policy', () => {
       (e: unknown) => e as FleetRepoError,
     );
     const text = readFileSync(join(src, 'docker-compose.exporters.yml'), 'utf8').split('\n');
-    const refusedSources = err.problems.map((p) => /bind mount of (\S+) /.exec(p.message)?.[1]).sort();
+    // Deny by default: the stack's host network, privileged container and /dev/kmsg are refused too.
+    assert.deepEqual([...new Set(err.problems.map((p) => p.rule))].sort(), [
+      'policy.allowHostNetwork',
+      'policy.allowPrivileged',
+      'policy.bindPaths',
+      'policy.devices',
+    ]);
+    const binds = err.problems.filter((p) => p.rule === 'policy.bindPaths');
+    const refusedSources = binds.map((p) => /bind mount of (\S+) /.exec(p.message)?.[1]).sort();
     // /proc and /var/lib/docker/ are allowed; /, /sys, /var/run and /cgroup are not (twice / and /sys).
     assert.deepEqual(refusedSources, ['/', '/', '/cgroup', '/sys', '/sys', '/var/run']);
-    for (const p of err.problems) {
+    for (const p of binds) {
       assert.equal(p.rule, 'policy.bindPaths');
       const src = /bind mount of (\S+) /.exec(p.message)![1]!;
       assert.ok(text[p.line! - 1]!.includes(`${src}:`), `line ${p.line} is the mount of ${src}: ${text[p.line! - 1]}`);
@@ -123,7 +140,8 @@ describe('gateway policy', () => {
         new DirectorySource(ex.dir),
         { id: 'gw-0001', labels: { role: 'gateway' } },
         {
-          policy: { healthCommands: ['curl'], interfaces: ['gateway-rootfs'] },
+          // The example's api publishes 127.0.0.1:18080, a fixed host port: allowed here, to reach the health file.
+          policy: { healthCommands: ['curl'], interfaces: ['gateway-rootfs'], hostPorts: ['18080'] },
         },
       ).then(
         () => assert.fail('loaded'),

@@ -4,7 +4,8 @@
 
 import { mkdir } from 'node:fs/promises';
 import type { DesiredApp, DesiredService, Plan, ServiceHook, Step } from '../../model/index.js';
-import { UndoImpossibleError, type Applier, type StepContext, type StepRecord } from '../applier.js';
+import { RefusedError, UndoImpossibleError, type Applier, type StepContext, type StepRecord } from '../applier.js';
+import type { GatewayPolicy } from '../../manifest/index.js';
 import type { Log } from '../../base/log.js';
 import {
   bindSource,
@@ -23,6 +24,7 @@ import { observeDocker, preStopOf, type DockerObservation } from './observe.js';
 import { hookLine, lastLine, runHook, runPreStop } from './hooks.js';
 import { pullImage, registryOf, type RegistryAuth } from './pull.js';
 import { healthyDeadlineMs, waitForDependency, waitReady } from './wait.js';
+import { refuseHostBreaches } from './host-policy.js';
 
 const KINDS = new Set([
   'pull',
@@ -53,6 +55,12 @@ export interface DockerApplierOptions {
    * it, and it sees and removes only objects that carry it (or that predate owners).
    */
   owner?: string;
+  /**
+   * The gateway's policy: what it says about paths as they resolve on this gateway, and about
+   * volumes rollgate did not make, is checked before the plan runs and before each container is
+   * created. Absent: no policy, everything allowed.
+   */
+  policy?: GatewayPolicy;
   /** Longest a post_start or pre_stop hook may run (default 2 minutes / 30 seconds). */
   postStartTimeoutMs?: number;
   preStopTimeoutMs?: number;
@@ -109,6 +117,37 @@ export class DockerApplier implements Applier {
 
   handles(step: Step): boolean {
     return KINDS.has(step.kind);
+  }
+
+  /** Whether a volume of this name is on the gateway, made by something other than rollgate. */
+  private async unmanagedVolume(name: string): Promise<boolean> {
+    try {
+      const v = (await this.engine.call((d) => d.getVolume(name).inspect())) as {
+        Labels?: Record<string, string> | null;
+      };
+      return v.Labels?.[LABEL.app] === undefined;
+    } catch (err) {
+      if (statusOf(err) === 404) return false;
+      throw err;
+    }
+  }
+
+  /** The policy on this gateway's paths and volumes for one service (safety rule 9). */
+  private async vetService(app: DesiredApp, svc: DesiredService): Promise<void> {
+    if (!this.opts.policy) return;
+    await refuseHostBreaches(app, svc, this.opts.policy, this.paths, {
+      unmanaged: (name) => this.unmanagedVolume(name),
+    });
+  }
+
+  /** Before anything runs: every container the plan creates, as its paths resolve here now. */
+  async vet(plan: Plan, ctx: StepContext): Promise<void> {
+    if (!this.opts.policy) return;
+    for (const step of plan.stages.flatMap((s) => s.steps)) {
+      if (step.kind !== 'create') continue;
+      const t = target(step) as { app: string; service: string };
+      await this.vetService(findApp(ctx, t.app), findService(ctx, t.app, t.service));
+    }
   }
 
   observe(): Promise<DockerObservation> {
@@ -273,6 +312,18 @@ export class DockerApplier implements Applier {
             'engine',
             `volume ${name} belongs to another rollgate instance (state directory owner ` +
               `${v.Labels?.[LABEL.owner]}); its data is not shared: rename the app or remove that instance's app`,
+          );
+        // Under a policy, data rollgate did not make is used only when the policy names it.
+        if (
+          this.opts.policy &&
+          v.Labels?.[LABEL.app] === undefined &&
+          !this.opts.policy.externalVolumes?.includes(name)
+        )
+          throw new RefusedError(
+            'forbidden',
+            `forbidden by this gateway's policy.externalVolumes: volume ${name} of ${t.app} is already on the ` +
+              `gateway and rollgate did not make it; using it is not allowed ` +
+              `(allowed: ${this.opts.policy.externalVolumes?.join(', ') || 'none'})`,
           );
         if (v.Labels?.[LABEL.app] !== t.app)
           ctx.log.warn(
@@ -522,6 +573,8 @@ export class DockerApplier implements Applier {
       ...(ctx.desired?.source.commit ? { commit: ctx.desired.source.commit } : {}),
       ...(this.opts.owner ? { owner: this.opts.owner } : {}),
     };
+    // Before a missing bind source is made (mkdir follows links too), and again just before the create.
+    await this.vetService(app, svc);
     await this.prepareMounts(app, svc, ctx);
     const cn = svc.config.containerName;
     if (cn) {
@@ -559,6 +612,7 @@ export class DockerApplier implements Applier {
       if (volumesFrom) spec.HostConfig = { ...spec.HostConfig, VolumesFrom: volumesFrom };
       return spec;
     };
+    await this.vetService(app, svc);
     // With a container_name, the new container waits under another name until `start` moves the name.
     let spec = make(cn ?? containerName(t.app, t.service, svc.configHash));
     let containerId: string;

@@ -20,7 +20,8 @@ import { AppFiles } from './files.js';
 import { interpolate, InterpolationError, type Variables } from './interpolate.js';
 import { CONFIG_KEYS, NETWORK_KEYS, SECRET_KEYS, TOP_LEVEL_KEYS, VOLUME_KEYS } from './keys.js';
 import type { FileSource } from './mounts.js';
-import { checkKeys, loadService, type ServiceScope } from './service.js';
+import { checkKeys, loadService, type LoadedService, type ServiceScope } from './service.js';
+import { composeBreaches, imageBreaches, type GatewayPolicy, type ServiceSubject } from '../policy.js';
 import { isMap, Reader, type Raw } from './values.js';
 
 export const DEFAULT_APP_ORDER = 100;
@@ -428,6 +429,13 @@ export async function loadComposeApp(
       );
     names.set(cn, name);
   }
+  // The fleet target's overrides first: the policy judges what would run.
+  for (const [name, l] of loaded) {
+    const ov = inputs.overrides.get(name)?.fields;
+    if (ov?.image && l) l.config.image = ov.image;
+    if (ov?.environment && l) for (const [k, v] of Object.entries(ov.environment)) l.config.environment[k] = String(v);
+  }
+  if (ctx.policy) checkPolicy(ctx, y, ctx.policy, { project, loaded, networks, volumes, overrides: inputs.overrides });
   if (ctx.problems.count > before) return undefined;
 
   const services: DesiredService[] = [];
@@ -437,9 +445,6 @@ export async function loadComposeApp(
   for (const name of [...loaded.keys()].sort()) {
     const l = loaded.get(name)!;
     const config = l.config;
-    const ov = inputs.overrides.get(name)?.fields;
-    if (ov?.image) config.image = ov.image;
-    if (ov?.environment) for (const [k, v] of Object.entries(ov.environment)) config.environment[k] = String(v);
     if (config.networks.includes('default')) usesDefault = true;
     const engineNets: Record<string, string> = {};
     for (const n of config.networks) {
@@ -498,6 +503,53 @@ export async function loadComposeApp(
     volumes: vols,
     ...(trees.length ? { files: trees.sort((a, b) => (a.hash < b.hash ? -1 : 1)) } : {}),
   };
+}
+
+/**
+ * The gateway's policy over one app: its images, and every key of HOST_KEYS, on what the app
+ * asks for once read (interpolated, merged, overridden), each breach at the place it was written.
+ */
+function checkPolicy(
+  ctx: LoadContext,
+  y: YamlFile,
+  policy: GatewayPolicy,
+  app: {
+    project: string;
+    loaded: Map<string, LoadedService | undefined>;
+    networks: DesiredNetwork[];
+    volumes: DesiredVolume[];
+    overrides: ServiceOverrides;
+  },
+): void {
+  const netName = (key: string) => app.networks.find((n) => n.name === key)?.engineName ?? `${app.project}_${key}`;
+  const services: ServiceSubject[] = [];
+  for (const [name, l] of app.loaded) {
+    if (!l) continue;
+    const override = app.overrides.get(name);
+    for (const b of imageBreaches(l.config.image, policy)) {
+      const at = override?.fields.image ? override.at : { y, path: ['services', name, 'image'] };
+      ctx.breach(at, b.rule, `service "${name}": ${b.message}`);
+    }
+    services.push({
+      name,
+      config: l.config,
+      mountAt: l.mountAt,
+      portAt: l.portAt,
+      networkNames: Object.fromEntries(l.config.networks.map((n) => [n, netName(n)])),
+    });
+  }
+  const breaches = composeBreaches(
+    {
+      services,
+      networks: app.networks.map((def) => ({ def, engineName: def.engineName ?? `${app.project}_${def.name}` })),
+      volumes: app.volumes.map((def) => ({ def, engineName: def.engineName ?? `${app.project}_${def.name}` })),
+    },
+    policy,
+  );
+  for (const b of breaches) {
+    const [scope, name] = b.path;
+    ctx.breach({ y, path: b.path }, b.rule, scope === 'services' ? `service "${name}": ${b.message}` : b.message);
+  }
 }
 
 async function readEnvFiles(

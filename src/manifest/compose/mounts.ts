@@ -188,7 +188,12 @@ async function longVolume(r: Reader, i: number, o: Raw, scope: MountScope): Prom
   return undefined;
 }
 
-export async function serviceVolumes(r: Reader, scope: MountScope): Promise<VolumeMount[]> {
+/** `where`, when given, gets where each mount returned was written, under the service: ['volumes', i]. */
+export async function serviceVolumes(
+  r: Reader,
+  scope: MountScope,
+  where: (string | number)[][] = [],
+): Promise<VolumeMount[]> {
   const raw = r.raw['volumes'];
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) return r.bad('volumes', 'a list of mounts') ?? [];
@@ -207,12 +212,18 @@ export async function serviceVolumes(r: Reader, scope: MountScope): Promise<Volu
       continue;
     }
     out.push(m);
+    where.push(['volumes', i]);
   }
   return out;
 }
 
 /** `configs:` / `secrets:` of a service: a name, or { source, target, uid, gid, mode }. */
-export function fileMounts(r: Reader, key: 'configs' | 'secrets', scope: MountScope): VolumeMount[] {
+export function fileMounts(
+  r: Reader,
+  key: 'configs' | 'secrets',
+  scope: MountScope,
+  where: (string | number)[][] = [],
+): VolumeMount[] {
   const raw = r.raw[key];
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) return r.bad(key, `a list of ${key} names or mappings`) ?? [];
@@ -248,6 +259,7 @@ export function fileMounts(r: Reader, key: 'configs' | 'secrets', scope: MountSc
     if ('refused' in def) return;
     const base = key === 'configs' ? '/' : '/run/secrets/';
     const path = target === undefined ? `${base}${source}` : target.startsWith('/') ? target : `${base}${target}`;
+    where.push([key, i]);
     out.push(
       'host' in def
         ? { type: 'bind', source: def.host, target: path, readOnly: true }

@@ -18,7 +18,6 @@ import { DEPLOY_KEYS, nearestKey, SERVICE_KEYS, type KeyRule } from './keys.js';
 import { fileMounts, serviceVolumes, type MountScope } from './mounts.js';
 import { splitCommand } from './env-file.js';
 import { isMap, parseComposeDuration, Reader } from './values.js';
-import { serviceBreaches } from '../policy.js';
 
 /** Labels rollgate puts on what it manages; a compose file may not set them. */
 export const RESERVED_LABEL_PREFIX = 'io.rollgate.';
@@ -39,6 +38,10 @@ export interface LoadedService {
   pullPolicy?: PullPolicy;
   /** `links:` as (service, alias): the alias is given to that service's endpoints. */
   links: { service: string; alias: string; at: At }[];
+  /** Where each of `config.volumes` was written, under the service (the policy's breaches point there). */
+  mountAt: (string | number)[][];
+  /** The index in `ports:` of each of `config.ports`. */
+  portAt: number[];
 }
 
 /** Reports keys that are refused, moot or unknown; returns false when the mapping has refused keys. */
@@ -64,7 +67,8 @@ export function checkKeys(
   return ok;
 }
 
-function parsePorts(r: Reader): PortMapping[] {
+/** `where`, when given, gets the index in `ports:` each mapping returned was written at. */
+function parsePorts(r: Reader, where: number[] = []): PortMapping[] {
   const raw = r.raw['ports'];
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) return r.bad('ports', 'a list of ports') ?? [];
@@ -87,6 +91,7 @@ function parsePorts(r: Reader): PortMapping[] {
       const hosts = published === undefined || published === '' ? [undefined] : portRange(published);
       if (!hosts) return void o.bad('published', 'a port or a range like 8000-8010');
       if (hosts.length > 1) return void o.bad('published', 'a single port for one target port');
+      where.push(i);
       out.push({
         containerPort: target,
         protocol: protocol as PortMapping['protocol'],
@@ -120,6 +125,7 @@ function parsePorts(r: Reader): PortMapping[] {
     const hostIp = m[1]?.replace(/^\[|\]$/g, '');
     inner.forEach((c, k) => {
       const hostPort = outer.length > 1 ? outer[k] : outer[0];
+      where.push(i);
       out.push({
         containerPort: c!,
         protocol: (m[4] as PortMapping['protocol'] | undefined) ?? 'tcp',
@@ -559,10 +565,12 @@ export async function loadService(r: Reader, name: string, scope: ServiceScope):
     if (k.startsWith(RESERVED_LABEL_PREFIX))
       r.ctx.at(r.here('labels', k), `label "${k}" is reserved for rollgate's own bookkeeping`, 'key');
 
+  const mountAt: (string | number)[][] = [];
+  const portAt: number[] = [];
   const volumes = [
-    ...(await serviceVolumes(r, scope)),
-    ...fileMounts(r, 'configs', scope),
-    ...fileMounts(r, 'secrets', scope),
+    ...(await serviceVolumes(r, scope, mountAt)),
+    ...fileMounts(r, 'configs', scope, mountAt),
+    ...fileMounts(r, 'secrets', scope, mountAt),
   ];
   const tmpfs = r.strList('tmpfs') ?? [];
   const { networks: nets, endpoints } = parseNetworks(r, scope);
@@ -644,7 +652,7 @@ export async function loadService(r: Reader, name: string, scope: ServiceScope):
   const config: ServiceConfig = {
     image: image ?? '',
     environment,
-    ports: parsePorts(r),
+    ports: parsePorts(r, portAt),
     volumes,
     networks: [...networks].sort(),
     restart: restart.restart,
@@ -703,8 +711,12 @@ export async function loadService(r: Reader, name: string, scope: ServiceScope):
     ...opt(parseHooks(r, 'pre_stop'), (v) => ({ preStop: v })),
   };
   const pullPolicy = parsePullPolicy(r);
-  if (r.ctx.policy)
-    for (const b of serviceBreaches(config, r.ctx.policy))
-      r.ctx.breach(r.has(String(b.key[0])) ? r.here(...b.key) : r.here(), b.rule, `service "${name}": ${b.message}`);
-  return { config, links, ...(updateOrder ? { updateOrder } : {}), ...(pullPolicy ? { pullPolicy } : {}) };
+  return {
+    config,
+    links,
+    mountAt,
+    portAt,
+    ...(updateOrder ? { updateOrder } : {}),
+    ...(pullPolicy ? { pullPolicy } : {}),
+  };
 }
