@@ -101,6 +101,29 @@ const rows: Row[] = [
     expect: { next: 'undo', bad: 'apply-failed', badReason: /port in use/ },
   },
   {
+    name: 'a step refused the commit (a bind source resolving outside the policy): recorded as forbidden',
+    state: gateway(inProgress(1)),
+    outcome: {
+      kind: 'failing',
+      commit: NEW,
+      error: 'forbidden by policy.bindPaths',
+      step: 'create web',
+      healthFailed: false,
+      refused: 'forbidden',
+    },
+    expect: { next: 'undo', bad: 'forbidden', badReason: /policy\.bindPaths/, inProgress: true },
+  },
+  {
+    name: 'refused as forbidden before anything ran (paths resolved at prepare): rejected, not retried',
+    state: gateway(inProgress(1)),
+    outcome: {
+      kind: 'transaction',
+      commit: NEW,
+      transaction: txn('prepare-failed', { error: '/srv/edge/x resolves to /etc', refused: 'forbidden' }),
+    },
+    expect: { next: 'done', verdict: 'rejected', bad: 'forbidden', applied: GOOD, history: 'rejected' },
+  },
+  {
     name: 'health failed and the transaction rolled back: back to the last good commit, the record kept',
     state: gateway({ ...inProgress(1), bad: [healthBad] }),
     outcome: { kind: 'transaction', commit: NEW, transaction: txn('rolled-back', { error: 'api down' }) },

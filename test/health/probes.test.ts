@@ -1,0 +1,81 @@
+// The health command probe runs a program as root on the host, so it never runs a file of the
+// fleet repo: a bare name is looked up on a fixed system PATH (never the agent's own), every
+// symlink is followed, and what lands in the state directory is refused — with or without a
+// policy, and whatever the commit's loader said. Real files, real processes.
+
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, beforeEach, describe, test } from 'node:test';
+import { probe } from '../../src/health/index.js';
+import type { HealthCheck } from '../../src/model/index.js';
+import { cleanup, tempDir } from '../helpers/fixtures.js';
+
+const command = (argv: string[]): HealthCheck => ({
+  name: 'c',
+  required: true,
+  intervalMs: 1000,
+  timeoutMs: 5000,
+  failureThreshold: 1,
+  kind: 'command',
+  argv,
+});
+
+describe('health command probe', () => {
+  const root = tempDir('rollgate-probe-');
+  after(() => cleanup(root));
+  const stateDir = join(root, 'state');
+  const marker = join(root, 'ran');
+  /** An executable that leaves a marker when it runs. */
+  const script = (path: string) => {
+    mkdirSync(join(path, '..'), { recursive: true });
+    writeFileSync(path, `#!/bin/sh\ntouch ${marker}\n`);
+    chmodSync(path, 0o755);
+    return path;
+  };
+  // As the Docker applier writes a fleet repo file that a container mounts.
+  const shipped = script(join(stateDir, 'files', 'app', '0123abcd', 'check'));
+  beforeEach(() => rmSync(marker, { force: true }));
+
+  test('a file of the fleet repo in the state directory is not run', async () => {
+    const r = await probe(command([shipped]), { stateDir });
+    assert.equal(r.ok, false);
+    assert.match(r.detail, /not run: .* is in the state directory/);
+    assert.equal(existsSync(marker), false, 'it did not run');
+  });
+
+  test('nor through a symlink outside the state directory that points into it', async () => {
+    const link = join(root, 'elsewhere', 'check');
+    mkdirSync(join(root, 'elsewhere'), { recursive: true });
+    symlinkSync(shipped, link);
+    const r = await probe(command([link]), { stateDir });
+    assert.equal(r.ok, false);
+    assert.match(r.detail, /resolves to .*\/files\/app\/0123abcd\/check, in the state directory/);
+    assert.equal(existsSync(marker), false, 'it did not run');
+  });
+
+  test('a bare name is looked up on the system PATH, never the agent’s own', async () => {
+    const evil = join(root, 'evil-bin');
+    script(join(evil, 'true'));
+    const before = process.env['PATH'];
+    process.env['PATH'] = `${evil}:${before}`;
+    try {
+      const r = await probe(command(['true']), { stateDir });
+      assert.equal(r.ok, true, r.detail);
+      assert.equal(existsSync(marker), false, 'the true on the agent’s PATH did not run');
+    } finally {
+      process.env['PATH'] = before;
+    }
+  });
+
+  test('the command runs with the system PATH; a relative path is refused', async () => {
+    const path = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+    const r = await probe(command(['sh', '-c', `test "$PATH" = "${path}"`]), { stateDir });
+    assert.equal(r.ok, true, r.detail);
+    const rel = await probe(command(['./check']), { stateDir });
+    assert.equal(rel.ok, false);
+    assert.match(rel.detail, /not an absolute path/);
+    const missing = await probe(command(['no-such-program-rollgate']), { stateDir });
+    assert.match(missing.detail, /not found on the system PATH/);
+  });
+});
