@@ -50,7 +50,8 @@ describe(
     const policy = (yaml: string) => writeFileSync(policyFile, `policy:\n${yaml}`);
     /** A service that sleeps; its extra keys indented for the service. */
     const service = (name: string, extra: string) =>
-      `  ${name}:\n    image: ${image}\n    command: ["sleep", "3600"]\n    init: true\n    stop_grace_period: 1s\n${extra}`;
+      `  ${name}:\n    image: ${image}\n    command: ["sleep", "3600"]\n    init: true\n` +
+      `    stop_grace_period: 1s\n${extra}`;
 
     before(async () => {
       docker = new Docker({ socketPath: env!.socket });
@@ -114,7 +115,7 @@ describe(
             'planter',
             `    volumes: ["${allowed}:/w"]\n    post_start:\n      - command: [ln, -s, /etc, /w/x]\n`,
           ),
-        victim: `x-rollgate: { order: 20 }\nservices:\n${service('web', `    volumes: ["${allowed}/x:/host-etc:ro"]\n`)}`,
+        victim: 'x-rollgate: { order: 20 }\nservices:\n' + service('web', `    volumes: ["${allowed}/x:/etc2:ro"]\n`),
       });
       const r = await apply('--output', 'json');
       assert.equal(r.code, 3, r.out + r.err);
@@ -145,7 +146,7 @@ describe(
       assert.ok(!volumes.some((v) => v.Name === 'loadtime_rootfs'), 'no volume was made');
     });
 
-    test('a volume already on the gateway that rollgate did not make: used only if externalVolumes names it', async () => {
+    test('a volume on the gateway that rollgate did not make: used only if externalVolumes names it', async () => {
       await docker.createVolume({ Name: 'adopt_data' }); // as `docker compose up` of project "adopt" left it
       await repo.set({ adopt: `services:\n${service('db', '    volumes: ["data:/data"]\n')}volumes:\n  data:\n` });
       policy('  allowPrivileged: false\n');
