@@ -29,7 +29,7 @@ describe(
     let allowed: string;
     let policyFile: string;
     let image: string;
-    const apps = ['linked', 'planted', 'victim', 'loadtime', 'adopt'];
+    const apps = ['linked', 'planted', 'victim', 'datadir', 'loadtime', 'adopt'];
 
     const apply = (...extra: string[]) =>
       rollgateWith(
@@ -126,6 +126,32 @@ describe(
       assert.match(out.outcome.error, new RegExp(`${allowed}/x resolves to /etc on this gateway`));
       assert.deepEqual(await containers('victim'), [], 'the victim was never created');
       assert.deepEqual(await containers('planted'), [], 'and the planter was rolled back');
+    });
+
+    test('a data directory a container wrote a link into: it must resolve inside the state directory', async () => {
+      // Relative binds the repo does not hold are data directories, always allowed — as long as
+      // they resolve inside the state directory. The container writes a link to /etc into its own.
+      policy('  allowPrivileged: false\n');
+      const writer = service(
+        'writer',
+        '    volumes: ["./shared:/w"]\n    post_start:\n      - command: [ln, -s, /etc, /w/x]\n',
+      );
+      await repo.set({ datadir: `services:\n${writer}` });
+      const first = await apply();
+      assert.equal(first.code, 0, first.out + first.err);
+      await repo.set({
+        datadir: `services:\n${writer}${service('reader', '    volumes: ["./shared/x:/etc2:ro"]\n')}`,
+      });
+      const r = await apply();
+      assert.equal(r.code, 1, r.out + r.err);
+      assert.match(r.err, /nothing was changed/);
+      assert.match(r.err, /datadir\/reader: bind mount of \/etc is not allowed.*\/shared\/x resolves to \/etc/);
+      const running = await containers('datadir');
+      assert.deepEqual(
+        running.map((c) => c.Labels[LABEL.service]),
+        ['writer'],
+        'the reader was never created; the writer runs on',
+      );
     });
 
     test('refused when the commit loads: rollgate apply stops before the Engine sees anything', async () => {
