@@ -6,11 +6,14 @@
 // commit the policy refuses when it loads never reaches the Engine.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
-import { LABEL } from '../../src/apply/index.js';
+import { DockerApplier, Engine, hostPaths, LABEL, RefusedError } from '../../src/apply/index.js';
+import { silentLog } from '../../src/base/log.js';
+import { plan as makePlan } from '../../src/diff/index.js';
+import { emptyObservedState } from '../../src/model/index.js';
 import { AppRepo, GATEWAY } from '../helpers/app-repo.js';
 import { rollgateWith } from '../helpers/cli.js';
 import { removeApp, requireDocker } from '../helpers/docker-tests.js';
@@ -29,7 +32,7 @@ describe(
     let allowed: string;
     let policyFile: string;
     let image: string;
-    const apps = ['linked', 'planted', 'victim', 'datadir', 'loadtime', 'adopt'];
+    const apps = ['linked', 'planted', 'victim', 'datadir', 'swapped', 'loadtime', 'adopt'];
 
     const apply = (...extra: string[]) =>
       rollgateWith(
@@ -152,6 +155,34 @@ describe(
         ['writer'],
         'the reader was never created; the writer runs on',
       );
+    });
+
+    test('a link swapped in between create and start: refused at the start, where the Engine resolves', async () => {
+      const d = await repo.set({ swapped: `services:\n${service('web', `    volumes: ["${allowed}/swap:/e:ro"]\n`)}` });
+      const applier = new DockerApplier(new Engine({ socketPath: env!.socket }), {
+        paths: hostPaths(stateDir),
+        policy: { bindPaths: [allowed] },
+      });
+      const p = makePlan(d, emptyObservedState());
+      const ctx = { txn: 'swap-test-txn', desired: d, plan: p, log: silentLog };
+      const steps = p.stages.flatMap((s) => s.steps);
+      for (const s of p.prepare) await applier.run(s, ctx);
+      for (const s of steps.filter((x) => x.kind === 'create-network' || x.kind === 'create'))
+        await applier.run(s, ctx);
+      assert.equal((await containers('swapped')).length, 1, 'created, with the bind source a directory it made');
+      // What a container with the allowed directory mounted read-write can do at any moment.
+      rmSync(join(allowed, 'swap'), { recursive: true });
+      symlinkSync('/etc', join(allowed, 'swap'));
+      const start = steps.find((x) => x.kind === 'start')!;
+      await assert.rejects(
+        applier.run(start, ctx),
+        (e: unknown) =>
+          e instanceof RefusedError &&
+          e.kind === 'forbidden' &&
+          /swap resolves to \/etc on this gateway/.test(e.message),
+      );
+      const [c] = await containers('swapped');
+      assert.notEqual(c!.State, 'running', 'it was never started');
     });
 
     test('refused when the commit loads: rollgate apply stops before the Engine sees anything', async () => {

@@ -694,6 +694,9 @@ export class DockerApplier implements Applier {
         deadlineMs: this.opts.waitDeadlineMs ?? healthyDeadlineMs(dep),
       });
     }
+    // The Engine resolves bind sources when the container starts, not when it is made: a link
+    // planted since the create (while this start waited, say) is caught here.
+    await this.vetService(findApp(ctx, t.app), findService(ctx, t.app, t.service));
     if (step.containerName) await this.takeName(step.containerName, containerId, t, ctx.txn);
     try {
       await ignore(
