@@ -112,6 +112,9 @@ describe('policy bypasses: refused under a policy', () => {
         assert.deepEqual(rules(await refused(repo(join(nets)), locked)), ['policy.allowHostNetwork'], nets);
       const byKey = repo(svc('    networks: [host]\n', 'networks:\n  host:\n    external: true\n'));
       assert.deepEqual(rules(await refused(byKey, locked)), ['policy.allowHostNetwork']);
+      // The default network every service joins without saying so, renamed.
+      const byDefault = repo(svc('', 'networks:\n  default:\n    name: host\n'));
+      assert.deepEqual(rules(await refused(byDefault, locked)), ['policy.allowHostNetwork']);
       const macvlan = repo(join('    driver: macvlan\n    driver_opts: { parent: eth0 }\n'));
       assert.deepEqual(rules(await refused(macvlan, locked)), ['policy.allowNetworkOptions', 'policy.networkDrivers']);
       const ipvlan = repo(join('    driver: ipvlan\n'));
