@@ -242,7 +242,7 @@ function bindFinding(raw: string, p: GatewayPolicy, what: string): string | unde
 function mountFindings(key: string) {
   return (s: ServiceSubject, p: GatewayPolicy): Finding[] =>
     s.config.volumes.flatMap((v, i) => {
-      const at = s.mountAt[i] ?? [key];
+      const at = s.mountAt[i] ?? ['volumes', i];
       if (at[0] !== key || v.type !== 'bind' || v.repo || v.data !== undefined || v.source === undefined) return [];
       const why = bindFinding(v.source, p, 'bind mount of');
       return why ? [{ at: at.slice(1), message: why }] : [];
