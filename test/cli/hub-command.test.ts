@@ -124,3 +124,15 @@ test('a hub or a database that is not there is named, and no password is shown',
   const noToken = await rollgate('fleet', 'status', '--hub', 'http://127.0.0.1:1');
   assert.match(noToken.err, /a reader or admin token is needed/);
 });
+
+test('a webhook URL with credentials stops the hub at start, named without its password', async () => {
+  const config = join(root, 'creds.yaml');
+  writeFileSync(config, 'webhooks:\n  - url: https://ops:hunter2@chat.example.com/hooks/abc\n    events: [silent]\n');
+  const port = await freePort();
+  const hub = new HubProcess(['--data-dir', join(root, 'creds'), '--listen', `127.0.0.1:${port}`, '--config', config]);
+  hubs.push(hub);
+  const outcome = await Promise.race([hub.exited.then((e) => e.code), hub.listening().then(() => 'listening')]);
+  assert.equal(outcome, 1, hub.err);
+  assert.match(hub.err, /webhooks\[0\]\.url \(to chat\.example\.com\) has credentials in it/);
+  assert.doesNotMatch(hub.err + hub.out, /hunter2/);
+});
