@@ -41,7 +41,7 @@ function newestBy<T>(rows: T[], key: (r: T) => string, at: (r: T) => string): T[
 }
 
 /** Errors of a value the database cannot hold (SQLSTATE classes 22 and 54), not of the database itself. */
-function cannotStore(err: unknown): boolean {
+export function cannotStore(err: unknown): boolean {
   return /^(22|54)/.test(String((err as { code?: unknown }).code));
 }
 
@@ -73,25 +73,25 @@ const eventColumns = (ev: Event[]) => [
 ];
 
 /**
- * Stores the events, deduplicated. The edge refuses what it knows the database cannot hold; should
- * one still be refused by the database, the batch is written again one event at a time, each
- * behind a savepoint, so that event is refused by itself and every other one is stored.
+ * Stores the events, deduplicated, in one statement. The edge refuses what it knows the database
+ * cannot hold; should the database still refuse one, the whole batch fails, and the batcher writes
+ * each report again alone with `oneByOne`: each event behind a savepoint, so that event is refused
+ * by itself and every other one is stored (a slow path, for what should not happen).
  */
-async function storeEvents(tx: Sql, ev: Event[]): Promise<{ stored: Set<string>; refused: Map<string, string> }> {
+async function storeEvents(
+  tx: Sql,
+  ev: Event[],
+  oneByOne: boolean,
+): Promise<{ stored: Set<string>; refused: Map<string, string> }> {
   const stored = new Set<string>();
   const refused = new Map<string, string>();
   const keep = (rows: { gateway_id: string; event_id: string }[]) => {
     for (const r of rows) stored.add(`${r.gateway_id}\n${r.event_id}`);
   };
   if (ev.length === 0) return { stored, refused };
-  await tx.query('savepoint events');
-  try {
+  if (!oneByOne) {
     keep(await tx.query(INSERT_EVENTS, eventColumns(ev)));
-    await tx.query('release savepoint events');
     return { stored, refused };
-  } catch (err) {
-    if (!cannotStore(err)) throw err;
-    await tx.query('rollback to savepoint events');
   }
   for (const x of ev) {
     await tx.query('savepoint event');
@@ -107,7 +107,14 @@ async function storeEvents(tx: Sql, ev: Event[]): Promise<{ stored: Set<string>;
   return { stored, refused };
 }
 
-export async function ingest(tx: Sql, all: Incoming[], webhooks: readonly WebhookTarget[]): Promise<Receipt[]> {
+export interface IngestOptions {
+  webhooks: readonly WebhookTarget[];
+  /** Each event behind its own savepoint: the batcher's second try of one report, after a batch failed. */
+  oneByOne?: boolean;
+}
+
+export async function ingest(tx: Sql, all: Incoming[], o: IngestOptions): Promise<Receipt[]> {
+  const webhooks = o.webhooks;
   // ---- who sent what: each report's token against its gateway's, with the gateways' rows locked
   // in id order (hubs writing batches at once lock the same rows in the same order, so never deadlock)
   const locked = await tx.query<GatewayLock>(
@@ -126,7 +133,7 @@ export async function ingest(tx: Sql, all: Incoming[], webhooks: readonly Webhoo
   // ---- events, deduplicated
   const ev: Event[] = [];
   for (const b of batch) for (const e of b.report.events) ev.push({ gateway: b.report.gateway, e });
-  const { stored, refused } = await storeEvents(tx, ev);
+  const { stored, refused } = await storeEvents(tx, ev, o.oneByOne ?? false);
   const fresh = ev.filter((x) => stored.has(`${x.gateway}\n${x.e.id}`));
 
   // ---- each gateway's newest verdict per commit, and the commits the fleet has seen
@@ -178,7 +185,14 @@ export async function ingest(tx: Sql, all: Incoming[], webhooks: readonly Webhoo
   // ---- each gateway's status: that of the newest report in its own order (./report-schema.ts, the
   // sequence). A numbering the hub has never seen is a state directory started anew: newer than
   // the ones it has seen, whatever its numbers. An older report stores its events, not its status.
-  const boots = [...new Set(batch.map((b) => `${b.report.gateway}\n${b.report.sequence.boot}`))].sort();
+  // Only a numbering other than the gateway's current one is looked up (most reports are of it).
+  const boots = [
+    ...new Set(
+      batch
+        .filter((b) => b.report.sequence.boot !== byId.get(b.report.gateway)!.report_boot)
+        .map((b) => `${b.report.gateway}\n${b.report.sequence.boot}`),
+    ),
+  ].sort();
   const newBoots = new Set<string>();
   if (boots.length > 0)
     for (const r of await tx.query<{ gateway_id: string; boot: string }>(

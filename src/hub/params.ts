@@ -80,28 +80,27 @@ export function isIsoTime(s: string): boolean {
 }
 
 /**
- * JSON.parse, after a linear scan that refuses nesting deeper than `maxDepth`: a deep document
- * costs the parser, the stringifier and PostgreSQL's jsonb a stack each, and no rollgate
- * document nests more than a few levels.
+ * JSON.parse (V8's parser keeps its own stack, so any depth parses), then a walk with its own
+ * stack that refuses nesting deeper than `maxDepth`: a deep document would cost the hub's
+ * recursive code and PostgreSQL's jsonb a stack each, and no rollgate document nests more than a
+ * few levels.
  */
 export function parseJson(text: string, maxDepth = MAX_JSON_DEPTH): unknown {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > maxDepth) throw bad(`the body nests deeper than ${maxDepth} levels`);
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
+  let doc: unknown;
   try {
-    return JSON.parse(text);
+    doc = JSON.parse(text);
   } catch (err) {
     throw bad(`the body is not JSON: ${(err as Error).message}`);
   }
+  const stack: { v: object; depth: number }[] = [];
+  if (doc && typeof doc === 'object') stack.push({ v: doc, depth: 1 });
+  while (stack.length > 0) {
+    const { v, depth } = stack.pop()!;
+    if (depth > maxDepth) throw bad(`the body nests deeper than ${maxDepth} levels`);
+    for (const x of Array.isArray(v) ? v : Object.values(v))
+      if (x && typeof x === 'object') stack.push({ v: x as object, depth: depth + 1 });
+  }
+  return doc;
 }
 
 /** The first string (or key) in `v` a PostgreSQL text cannot hold, as "where: U+XXXX". */

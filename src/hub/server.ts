@@ -12,7 +12,7 @@ import { AdminError, authenticate, type Principal } from './admin.js';
 import { API_ROUTES } from './api.js';
 import { Batcher } from './batcher.js';
 import type { Database } from './db.js';
-import { ingest, type Incoming, type Receipt } from './ingest.js';
+import { cannotStore, ingest, type Incoming, type Receipt } from './ingest.js';
 import { deliverWebhooks, forgetOld, markSilent } from './jobs.js';
 import { HubMetrics } from './metrics.js';
 import {
@@ -84,7 +84,11 @@ export class Hub {
 
   private constructor(private readonly o: HubOptions) {
     this.metrics = new HubMetrics(o.db);
-    this.batcher = new Batcher((items) => o.db.transaction((tx) => ingest(tx, items, o.webhooks ?? [])));
+    const webhooks = o.webhooks ?? [];
+    this.batcher = new Batcher((items) => o.db.transaction((tx) => ingest(tx, items, { webhooks })), {
+      write: async (item) => (await o.db.transaction((tx) => ingest(tx, [item], { webhooks, oneByOne: true })))[0]!,
+      retry: cannotStore,
+    });
     this.routes = [...this.ownRoutes(), ...API_ROUTES, ...this.pageRoutes()];
   }
 

@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { addGateway, addToken, Hub, removeToken } from '../../src/hub/index.js';
+import { cannotStore, ingest } from '../../src/hub/ingest.js';
+import { hashToken } from '../../src/hub/tokens.js';
 import type { GatewayDetail } from '../../src/hub/index.js';
 import { Lines } from '../helpers/log-lines.js';
 import { call, hubDatabases, lab, report, sha, status, TEST_BOOT, verdict, type Answer } from '../helpers/hub.js';
@@ -90,6 +92,31 @@ for (const kind of dbs.kinds) {
         assert.deepEqual((await l.post('gw-1', report('gw-1', status(), [ctl]))).body['accepted'], [ctl.id]);
         const back = (await l.get('/api/v1/gateways/gw-1')).body as unknown as GatewayDetail;
         assert.equal(back.history[0]!.detail, ctl.detail);
+      } finally {
+        await l.hub.stop();
+      }
+    });
+
+    test('behind the edge: an event the database refuses is refused alone when its report is tried alone', async () => {
+      const l = await lab(kind, { 'gw-1': {} });
+      try {
+        // As if the edge had missed a kind of character: the event reaches the database as it is.
+        const good = verdict('applied', sha(1));
+        const bad = verdict('rolled-back', sha(2), { reason: 'apply-failed', detail: `a${NUL}b` });
+        const item = { tokenHash: hashToken(l.gw['gw-1']!), report: report('gw-1', status(), [good, bad]) };
+        await assert.rejects(
+          l.db.transaction((tx) => ingest(tx, [item], { webhooks: [] })),
+          (err: unknown) => cannotStore(err),
+          'a batch fails as a whole',
+        );
+        const [alone] = await l.db.transaction((tx) => ingest(tx, [item], { webhooks: [], oneByOne: true }));
+        assert.deepEqual(alone!.accepted, [good.id]);
+        assert.deepEqual(
+          alone!.refused.map((r) => r.id),
+          [bad.id],
+        );
+        assert.match(alone!.refused[0]!.error, /the hub cannot store it/);
+        assert.equal((await l.get('/api/v1/gateways/gw-1')).body['reports'], 1);
       } finally {
         await l.hub.stop();
       }
@@ -364,6 +391,25 @@ for (const kind of dbs.kinds) {
         assert.equal((await now()).applied, sha(5));
         // Every event was stored, each once, whatever its report's place.
         assert.equal(((await l.get('/api/v1/events')).body['items'] as unknown[]).length, 5);
+        // A place that is not a number the hub can keep exactly is no place.
+        const base = report('gw-1', applied(9));
+        const places: [unknown, RegExp][] = [
+          [{ boot: 'b', seq: 2 ** 63 }, /sequence\.seq must be <= 9007199254740991/],
+          [{ boot: 'b', seq: 2 ** 53 }, /sequence\.seq must be <= 9007199254740991/],
+          [{ boot: 'b', seq: -1 }, /sequence\.seq must be >= 1/],
+          [{ boot: 'b', seq: 0 }, /sequence\.seq must be >= 1/],
+          [{ boot: 'b', seq: 1.5 }, /sequence\.seq must be integer/],
+          [{ boot: 'b', seq: '7' }, /sequence\.seq must be integer/],
+          [{ boot: 'b\u0000', seq: 7 }, /sequence\.boot must match pattern/],
+          [{ boot: '', seq: 7 }, /sequence\.boot must match pattern/],
+          [undefined, /must have required property 'sequence'/],
+        ];
+        for (const [sequence, msg] of places) {
+          const a = await l.post('gw-1', { ...base, sequence });
+          refused(`sequence ${JSON.stringify(sequence)}`, a, 400);
+          assert.match(says(a), msg);
+        }
+        assert.equal((await now()).applied, sha(5), 'none of them changed the status');
       } finally {
         await l.hub.stop();
       }
