@@ -1,7 +1,7 @@
 // `rollgate hub` and `rollgate fleet` as an operator types them: tokens printed once on stdout with
 // the words on stderr, a gateway added twice named, the embedded database held by a running hub
 // (and the way around it: --hub with an admin token), HTTPS with a private CA, and the errors of a
-// hub or database that is not there.
+// hub or database that is not there, a webhook with credentials, and a gateway's control characters.
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { rollgate } from '../helpers/cli.js';
 import { tempDir } from '../helpers/fixtures.js';
+import { call, report, sha, status, verdict } from '../helpers/hub.js';
 import { freePort, HubProcess } from '../helpers/hub-lab.js';
 import { selfSignedCert } from '../helpers/tls.js';
 
@@ -135,4 +136,44 @@ test('a webhook URL with credentials stops the hub at start, named without its p
   assert.equal(outcome, 1, hub.err);
   assert.match(hub.err, /webhooks\[0\]\.url \(to chat\.example\.com\) has credentials in it/);
   assert.doesNotMatch(hub.err + hub.out, /hunter2/);
+});
+
+test('`rollgate fleet commit` shows control characters a gateway sent as text, never as terminal codes', async () => {
+  const dir = join(root, 'ctl');
+  const admin = await rollgate('hub', 'token', 'add', '--role', 'admin', 'ops', '--data-dir', dir);
+  writeFileSync(join(root, 'ctl-admin.token'), admin.out);
+  const gw = await rollgate('hub', 'gateway', 'add', 'gw-ctl', '--data-dir', dir);
+  const port = await freePort();
+  const hub = new HubProcess(['--data-dir', dir, '--listen', `127.0.0.1:${port}`]);
+  hubs.push(hub);
+  await hub.listening();
+  const url = `http://127.0.0.1:${port}`;
+  const detail = 'check failed\u001b]0;pwned\u0007\u001b[2J\r\u202eoverwritten';
+  const e = verdict('rolled-back', sha(2), { reason: 'health-failed', to: sha(1), detail });
+  const sent = await call(url, 'POST', '/api/v1/reports', {
+    token: gw.out.trim(),
+    body: report('gw-ctl', status(), [e]),
+  });
+  assert.equal(sent.status, 200, sent.text);
+  const shown = await rollgate('fleet', 'commit', sha(2), '--hub', url, '--token-file', join(root, 'ctl-admin.token'));
+  assert.equal(shown.code, 0, shown.err);
+  for (const c of ['\u0007', '\u001b', '\r', '\u202e']) assert.ok(!shown.out.includes(c), JSON.stringify(c));
+  assert.match(shown.out, /check failed\\u001b\]0;pwned\\u0007\\u001b\[2J\\u000d\\u202eoverwritten/);
+  const json = await rollgate(
+    'fleet',
+    'commit',
+    sha(2),
+    '--hub',
+    url,
+    '--token-file',
+    join(root, 'ctl-admin.token'),
+    '--output',
+    'json',
+  );
+  assert.equal(
+    (JSON.parse(json.out) as { reasons: { example: string }[] }).reasons[0]!.example,
+    detail,
+    'JSON is exact',
+  );
+  await hub.kill('SIGTERM');
 });
