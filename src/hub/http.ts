@@ -87,12 +87,17 @@ export async function readBody(req: IncomingMessage, max: number): Promise<strin
   }
 }
 
-/** A JSON body (Content-Type: application/json), bounded in bytes and in depth. */
-export async function jsonBody(req: IncomingMessage, max: number): Promise<unknown> {
+/** A JSON body (Content-Type: application/json), bounded in bytes and in depth, with its text. */
+export async function jsonDocument(req: IncomingMessage, max: number): Promise<{ doc: unknown; text: string }> {
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/json\s*(;|$)/i.test(type)) {
     req.resume();
     throw new HttpError(415, 'send Content-Type: application/json');
   }
-  return parseJson(await readBody(req, max));
+  const text = await readBody(req, max);
+  return { doc: parseJson(text), text };
+}
+
+export async function jsonBody(req: IncomingMessage, max: number): Promise<unknown> {
+  return (await jsonDocument(req, max)).doc;
 }

@@ -79,11 +79,21 @@ export function isIsoTime(s: string): boolean {
   return true;
 }
 
+/** Whether `v` nests deeper than `left` more levels; the recursion stops one level past the bound. */
+function tooDeep(v: unknown, left: number): boolean {
+  if (v === null || typeof v !== 'object') return false;
+  if (left === 0) return true;
+  if (Array.isArray(v)) {
+    for (const x of v) if (tooDeep(x, left - 1)) return true;
+  } else for (const k in v) if (tooDeep((v as Record<string, unknown>)[k], left - 1)) return true;
+  return false;
+}
+
 /**
- * JSON.parse (V8's parser keeps its own stack, so any depth parses), then a walk with its own
- * stack that refuses nesting deeper than `maxDepth`: a deep document would cost the hub's
- * recursive code and PostgreSQL's jsonb a stack each, and no rollgate document nests more than a
- * few levels.
+ * JSON.parse (V8's parser keeps its own stack, so any depth parses), then a check that refuses
+ * nesting deeper than `maxDepth` (it never goes deeper itself): a deep document would cost the
+ * hub's recursive code and PostgreSQL's jsonb a stack each, and no rollgate document nests more
+ * than a few levels.
  */
 export function parseJson(text: string, maxDepth = MAX_JSON_DEPTH): unknown {
   let doc: unknown;
@@ -92,15 +102,17 @@ export function parseJson(text: string, maxDepth = MAX_JSON_DEPTH): unknown {
   } catch (err) {
     throw bad(`the body is not JSON: ${(err as Error).message}`);
   }
-  const stack: { v: object; depth: number }[] = [];
-  if (doc && typeof doc === 'object') stack.push({ v: doc, depth: 1 });
-  while (stack.length > 0) {
-    const { v, depth } = stack.pop()!;
-    if (depth > maxDepth) throw bad(`the body nests deeper than ${maxDepth} levels`);
-    for (const x of Array.isArray(v) ? v : Object.values(v))
-      if (x && typeof x === 'object') stack.push({ v: x as object, depth: depth + 1 });
-  }
+  if (tooDeep(doc, maxDepth)) throw bad(`the body nests deeper than ${maxDepth} levels`);
   return doc;
+}
+
+/**
+ * Whether a JSON text may hold a string PostgreSQL cannot: only through an escape (\u0000, or a
+ * \uD800–\uDFFF surrogate), as JSON holds no raw control character and the body was strict UTF-8.
+ * Most reports hold none, and need no walk through their strings.
+ */
+export function escapesUnstorable(text: string): boolean {
+  return /\\u(0000|[dD][89a-fA-F])/.test(text);
 }
 
 /** The first string (or key) in `v` a PostgreSQL text cannot hold, as "where: U+XXXX". */

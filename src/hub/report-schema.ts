@@ -165,20 +165,23 @@ export interface ParsedReport {
 
 /**
  * The report with the events the hub can take, and those it refuses and why; or why the report
- * as a whole is refused (its first fault).
+ * as a whole is refused (its first fault). `mayHoldUnstorable` false (its text has no escape that
+ * could make one) skips the walk through its strings.
  */
-export function parseReport(doc: unknown): ParsedReport | { error: string } {
+export function parseReport(doc: unknown, mayHoldUnstorable = true): ParsedReport | { error: string } {
   if (!checkEnvelope(doc)) return { error: firstError(checkEnvelope.errors, '').replace(/^\./, '') };
   const d = doc as unknown as Report;
-  const whole = firstUnstorable({ ...d, events: [] }, 'the report');
+  const whole = mayHoldUnstorable ? firstUnstorable({ ...d, events: [] }, 'the report') : undefined;
   if (whole) return { error: `${whole}, which the hub cannot store` };
   const events: ReportEvent[] = [];
   const refused: ParsedReport['refused'] = [];
   for (const [i, e] of (d.events as unknown[]).entries()) {
     const id = typeof (e as { id?: unknown }).id === 'string' ? (e as { id: string }).id.slice(0, 64) : `#${i}`;
-    const fault = checkEvent(e)
-      ? firstUnstorable(e, `events.${i}`)?.concat(', which the hub cannot store')
-      : firstError(checkEvent.errors, `events.${i}`);
+    const fault = !checkEvent(e)
+      ? firstError(checkEvent.errors, `events.${i}`)
+      : mayHoldUnstorable
+        ? firstUnstorable(e, `events.${i}`)?.concat(', which the hub cannot store')
+        : undefined;
     if (fault) refused.push({ id, error: fault });
     else events.push(e as ReportEvent);
   }

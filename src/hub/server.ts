@@ -22,13 +22,13 @@ import {
   databaseDown,
   HttpError,
   json,
-  jsonBody,
+  jsonDocument,
   readBody,
   redirect,
   sendHtml,
 } from './http.js';
 import { migrate } from './migrations.js';
-import { gatewayId, commitPrefix } from './params.js';
+import { commitPrefix, escapesUnstorable, gatewayId } from './params.js';
 import {
   renderCommitPage,
   renderFleetPage,
@@ -358,14 +358,14 @@ export class Hub {
           : 'no gateway token: reports take Authorization: Bearer rgw_… (`rollgate hub gateway add` prints one)',
       );
     }
-    let doc: unknown;
+    let body: { doc: unknown; text: string };
     try {
-      doc = await jsonBody(req, this.o.maxReportBytes ?? 1 << 20);
+      body = await jsonDocument(req, this.o.maxReportBytes ?? 1 << 20);
     } catch (err) {
       count(err instanceof HttpError && err.status === 413 ? 'too-large' : 'invalid');
       throw err;
     }
-    const parsed = parseReport(doc);
+    const parsed = parseReport(body.doc, escapesUnstorable(body.text));
     if ('error' in parsed) {
       count('invalid');
       throw new HttpError(400, `not a rollgate report: ${parsed.error}`);
