@@ -24,6 +24,8 @@ export const REJECTED_DIR = 'rejected';
 /** What outbox/rejected/ keeps, newest first: enough to see what went wrong, never a full disk. */
 const REJECTED_MAX_FILES = 100;
 const REJECTED_MAX_BYTES = 1 << 20;
+/** Far more than any event written here (its detail is cut at 4000 characters): a larger file is not one. */
+const MAX_EVENT_FILE = 256 * 1024;
 
 interface Entry {
   name: string;
@@ -133,6 +135,7 @@ export class Outbox {
       let why: string | undefined;
       let doc: unknown;
       try {
+        if (e.bytes > MAX_EVENT_FILE) throw new RangeError(`${e.bytes} bytes, more than any event`);
         doc = JSON.parse(await readFile(join(this.dir, e.name), 'utf8'));
         why = wrongShape(doc, e.id);
       } catch (err) {

@@ -98,11 +98,12 @@ test('a file that cannot be sent is set aside once, to outbox/rejected, counted 
   const y = Outbox.newId();
   writeFileSync(join(dir, name(4, y)), JSON.stringify({ id: y, at: good.at }));
   mkdirSync(join(dir, name(5, Outbox.newId())));
-  const again = await Outbox.open(dir, 1 << 20);
-  assert.equal(again.size, 6);
+  writeFileSync(join(dir, name(6, Outbox.newId())), `"${'x'.repeat(300 * 1024)}"`); // never read whole
+  const again = await Outbox.open(dir, 1 << 30);
+  assert.equal(again.size, 7);
   assert.deepEqual(await again.oldest(100, 1 << 20), [good]);
   assert.equal(again.size, 1);
-  assert.equal(again.lost, 5);
+  assert.equal(again.lost, 6);
   assert.deepEqual(
     again.problems.map((p) => p.message.replace(/ \(.*/, '')),
     [
@@ -111,9 +112,11 @@ test('a file that cannot be sent is set aside once, to outbox/rejected, counted 
       'it holds no event',
       'it holds no event',
       'it cannot be read',
+      'it cannot be read',
     ],
   );
-  assert.equal(readdirSync(join(dir, 'rejected')).length, 5);
+  assert.match(again.problems[5]!.message, /307202 bytes, more than any event/);
+  assert.equal(readdirSync(join(dir, 'rejected')).length, 6);
   again.problems.splice(0);
   assert.deepEqual(await again.oldest(100, 1 << 20), [good], 'the next read finds only the good one');
   assert.deepEqual(again.problems, [], 'each is said once');
