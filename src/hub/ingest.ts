@@ -189,8 +189,8 @@ export async function ingest(tx: Sql, all: Incoming[], o: IngestOptions): Promis
   const boots = [
     ...new Set(
       batch
-        .filter((b) => b.report.sequence.boot !== byId.get(b.report.gateway)!.report_boot)
-        .map((b) => `${b.report.gateway}\n${b.report.sequence.boot}`),
+        .filter((b) => b.report.sequence && b.report.sequence.boot !== byId.get(b.report.gateway)!.report_boot)
+        .map((b) => `${b.report.gateway}\n${b.report.sequence!.boot}`),
     ),
   ].sort();
   const newBoots = new Set<string>();
@@ -209,11 +209,16 @@ export async function ingest(tx: Sql, all: Incoming[], o: IngestOptions): Promis
   const counts = new Map<string, number>();
   for (const b of batch) {
     const g = b.report.gateway;
-    const { boot, seq } = b.report.sequence;
     const at = order.get(g)!;
     counts.set(g, (counts.get(g) ?? 0) + 1);
-    if (boot === at.boot ? seq <= at.seq : !newBoots.delete(`${g}\n${boot}`)) continue;
-    order.set(g, { boot, seq });
+    if (!b.report.sequence) {
+      // An agent from before the numbering: arrival order, until the gateway sends numbered reports.
+      if (at.boot !== null) continue;
+    } else {
+      const { boot, seq } = b.report.sequence;
+      if (boot === at.boot ? seq <= at.seq : !newBoots.delete(`${g}\n${boot}`)) continue;
+      order.set(g, { boot, seq });
+    }
     newest.set(g, b);
     // Lost counts come with new reports only: a report sent again, or replayed, is not counted twice.
     lost.set(g, (lost.get(g) ?? 0) + b.report.lost);
@@ -239,8 +244,8 @@ export async function ingest(tx: Sql, all: Incoming[], o: IngestOptions): Promis
        ready = case when r.win then r.ready else g.ready end,
        healthy = case when r.win then r.healthy else g.healthy end,
        stalled = case when r.win then r.stalled else g.stalled end,
-       report_boot = case when r.win then r.boot else g.report_boot end,
-       report_seq = case when r.win then r.seq else g.report_seq end,
+       report_boot = case when r.win and r.boot is not null then r.boot else g.report_boot end,
+       report_seq = case when r.win and r.boot is not null then r.seq else g.report_seq end,
        last_seen = now(), first_seen = coalesce(g.first_seen, now()),
        reports = g.reports + r.n, lost_events = g.lost_events + r.lost, silent_since = null
      from unnest($1::text[], $2::boolean[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
@@ -265,8 +270,8 @@ export async function ingest(tx: Sql, all: Incoming[], o: IngestOptions): Promis
       ids.map((id) => (win(id) ? conditionOf(win(id)!, 'Ready') : null)),
       ids.map((id) => (win(id) ? conditionOf(win(id)!, 'Healthy') : null)),
       ids.map((id) => (win(id) ? conditionOf(win(id)!, 'Stalled') : null)),
-      ids.map((id) => win(id)?.sequence.boot ?? null),
-      ids.map((id) => win(id)?.sequence.seq ?? null),
+      ids.map((id) => win(id)?.sequence?.boot ?? null),
+      ids.map((id) => win(id)?.sequence?.seq ?? null),
       ids.map((id) => counts.get(id)!),
       ids.map((id) => lost.get(id) ?? 0),
     ],

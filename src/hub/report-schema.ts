@@ -107,7 +107,7 @@ const STATUS_JSON_SCHEMA = object(['conditions', 'components', 'containers', 've
 });
 
 const envelope = (events: object) =>
-  object(['schema', 'gateway', 'sentAt', 'sequence', 'status', 'events', 'lost'], {
+  object(['schema', 'gateway', 'sentAt', 'status', 'events', 'lost'], {
     schema: { const: REPORT_SCHEMA },
     gateway: text(253),
     sentAt: time,

@@ -77,7 +77,11 @@ export interface Report {
   gateway: string;
   /** ISO time the agent sent it. */
   sentAt: string;
-  sequence: ReportSequence;
+  /**
+   * Always sent by this agent. Agents from before the numbering send none: the hub takes their
+   * reports' status in the order they arrive, as long as the gateway has sent no numbered one.
+   */
+  sequence?: ReportSequence;
   status: ReportStatus;
   /** Oldest first. */
   events: ReportEvent[];

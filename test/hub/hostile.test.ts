@@ -402,7 +402,6 @@ for (const kind of dbs.kinds) {
           [{ boot: 'b', seq: '7' }, /sequence\.seq must be integer/],
           [{ boot: 'b\u0000', seq: 7 }, /sequence\.boot must match pattern/],
           [{ boot: '', seq: 7 }, /sequence\.boot must match pattern/],
-          [undefined, /must have required property 'sequence'/],
         ];
         for (const [sequence, msg] of places) {
           const a = await l.post('gw-1', { ...base, sequence });
@@ -410,6 +409,32 @@ for (const kind of dbs.kinds) {
           assert.match(says(a), msg);
         }
         assert.equal((await now()).applied, sha(5), 'none of them changed the status');
+      } finally {
+        await l.hub.stop();
+      }
+    });
+
+    test('an agent from before the numbering is taken in arrival order, until its gateway numbers them', async () => {
+      const l = await lab(kind, { 'gw-1': {} });
+      try {
+        const at = new Date().toISOString();
+        const unnumbered = (n: number) => {
+          const { sequence: _none, ...r } = report('gw-1', status({ applied: { commit: sha(n), at } }), [
+            verdict('applied', sha(n)),
+          ]);
+          void _none;
+          return r;
+        };
+        const now = async () => (await l.get('/api/v1/gateways/gw-1')).body as unknown as GatewayDetail;
+        for (const n of [1, 2]) assert.equal((await l.post('gw-1', unnumbered(n))).status, 200);
+        assert.equal((await now()).applied, sha(2), 'arrival order, as before');
+        const numbered = report('gw-1', status({ applied: { commit: sha(3), at } }), [], 0, { boot: 'new', seq: 1 });
+        assert.equal((await l.post('gw-1', numbered)).status, 200);
+        assert.equal((await now()).applied, sha(3));
+        const late = await l.post('gw-1', unnumbered(4));
+        assert.equal(late.status, 200, 'its events are still taken');
+        assert.equal((late.body['accepted'] as string[]).length, 1);
+        assert.equal((await now()).applied, sha(3), 'but no longer its status');
       } finally {
         await l.hub.stop();
       }
