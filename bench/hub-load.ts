@@ -64,13 +64,14 @@ async function register(db: Database): Promise<string[]> {
 }
 
 /** What an agent sends: a status of about 1 KB (two containers, one component), sometimes a verdict. */
-function body(gateway: number, withEvent: boolean): string {
+function body(gateway: number, withEvent: boolean, seq: number): string {
   const now = new Date().toISOString();
   const commit = 'c0ffee' + String(gateway % 7).repeat(34);
   return JSON.stringify({
     schema: 'rollgate.report/v1',
     gateway: `gw-${String(gateway).padStart(5, '0')}`,
     sentAt: now,
+    sequence: { boot: 'bench', seq },
     lost: 0,
     status: {
       labels: { ring: String(gateway % 4), site: `site-${gateway % 50}` },
@@ -164,7 +165,7 @@ async function load(
   let events = 0;
   let errors = 0;
   // A warm-up, not counted: the hub's first requests compile and fill its caches.
-  for (let i = 0; i < 200; i++) await post(port, agent, tokens[i]!, body(i, false));
+  for (let i = 0; i < 200; i++) await post(port, agent, tokens[i]!, body(i, false, i + 1));
   const started = process.hrtime.bigint();
   const until = Date.now() + SECONDS * 1000;
   let hubRss = 0;
@@ -175,7 +176,7 @@ async function load(
         const n = sent++;
         const g = (n * 7919) % GATEWAYS;
         const withEvent = n % EVENT_EVERY === 0;
-        const data = body(g, withEvent);
+        const data = body(g, withEvent, 1000 + n);
         const t0 = process.hrtime.bigint();
         const status = await post(port, agent, tokens[g]!, data).catch(() => 0);
         latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);

@@ -13,6 +13,19 @@ export interface FleetFlags {
 
 const c12 = (c: string | undefined) => (c ? c.slice(0, 12) : '-');
 
+/**
+ * A gateway's words as a terminal shows them: control characters (an escape sequence that would
+ * retitle or clear the operator's terminal, a carriage return that would overwrite a line) and
+ * bidirectional overrides are written as \uXXXX, never obeyed.
+ */
+export function terminalText(s: string): string {
+  return s.replace(
+    // eslint-disable-next-line no-control-regex -- control characters are what this is about
+    /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 function commitLine(c: CommitSummary): string {
   return (
     `${c12(c.commit)}  applied ${c.applied} (healthy ${c.healthy}), rolled back ${c.rolledBack}, ` +
@@ -63,7 +76,10 @@ export async function runFleetCommit(sha: string, o: FleetFlags, io: Io): Promis
   if (c.reasons.length) {
     io.out('why\n');
     for (const r of c.reasons)
-      io.out(`  ${String(r.count).padStart(5)}  ${r.outcome} ${r.reason}${r.example ? `: ${r.example}` : ''}\n`);
+      io.out(
+        `  ${String(r.count).padStart(5)}  ${r.outcome} ${terminalText(r.reason)}` +
+          `${r.example ? `: ${terminalText(r.example)}` : ''}\n`,
+      );
   }
   if (c.failures.length) {
     io.out('gateways\n');

@@ -2,7 +2,9 @@
 // directly on the database or through the admin API. A token is returned once and only its hash
 // is stored.
 
+import { unstorableChar } from '../model/index.js';
 import type { Sql } from './db.js';
+import { GATEWAY_ID, LABEL_KEY, MAX_LABEL_VALUE, MAX_LABELS } from './params.js';
 import { hashToken, newToken, roleOf, type Role } from './tokens.js';
 
 export class AdminError extends Error {
@@ -15,23 +17,24 @@ export class AdminError extends Error {
   }
 }
 
-/** A gateway id as agents send it: what `gateway.id` allows, bounded. */
-const GATEWAY_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,252}$/;
-const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
-
-export function checkGatewayId(id: string): void {
-  if (!GATEWAY_ID.test(id))
+export function checkGatewayId(id: unknown): asserts id is string {
+  if (typeof id !== 'string' || !GATEWAY_ID.test(id))
     throw new AdminError(
-      `"${id.slice(0, 80)}" is not a gateway id: letters, digits and . _ : @ -, starting with a letter or digit, ` +
-        'at most 253 characters',
+      `"${String(id).slice(0, 80)}" is not a gateway id: letters, digits and . _ : @ -, starting with a letter or ` +
+        'digit, at most 253 characters',
     );
 }
 
-function checkLabels(labels: Record<string, string>): void {
-  for (const [k, v] of Object.entries(labels)) {
+/** Labels are a map of string to string, bounded; anything else is refused, whatever path it came by. */
+function checkLabels(labels: unknown): asserts labels is Record<string, string> {
+  if (typeof labels !== 'object' || labels === null || Array.isArray(labels))
+    throw new AdminError('labels are a map of key to value, e.g. { "site": "berlin" }');
+  const entries = Object.entries(labels);
+  if (entries.length > MAX_LABELS) throw new AdminError(`a gateway has at most ${MAX_LABELS} labels`);
+  for (const [k, v] of entries) {
     if (!LABEL_KEY.test(k)) throw new AdminError(`label key "${k.slice(0, 80)}" is not letters, digits and . _ / -`);
-    if (typeof v !== 'string' || v.length > 253)
-      throw new AdminError(`label ${k} needs a value of at most 253 characters`);
+    if (typeof v !== 'string' || v.length > MAX_LABEL_VALUE || unstorableChar(v))
+      throw new AdminError(`label ${k} needs a text value of at most ${MAX_LABEL_VALUE} characters`);
   }
 }
 

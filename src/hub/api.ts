@@ -1,96 +1,170 @@
-// The REST API under /api/v1 (described by ./openapi.ts) for reader and admin tokens: the fleet,
-// gateways with filters, one gateway, commits, the event stream; admins add, re-token and remove
-// gateways. Reports (gateway tokens) are taken by the server itself.
+// The REST API under /api/v1 for reader and admin tokens: the fleet, gateways with filters, one
+// gateway, commits, the event stream; admins add, re-token and remove gateways. Each route names
+// the kind of each parameter (./params.ts) and the server parses them before the handler runs;
+// the OpenAPI document (./openapi.ts) is written from these entries. Reports (gateway tokens) are
+// taken by the server itself.
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { addGateway, removeGateway, rotateGatewayToken, type Principal } from './admin.js';
-import type { Database } from './db.js';
+import { VERDICT_CONDITIONS } from '../model/index.js';
+import { addGateway, removeGateway, rotateGatewayToken } from './admin.js';
 import { HttpError, json, jsonBody } from './http.js';
 import { openApiDocument } from './openapi.js';
+import { boolean, commitPrefix, condition, cursor, eventKind, gatewayId, integer, labelSelector } from './params.js';
 import { commitSummary, fleetSummary, getGateway, listEvents, listGateways, recentCommits } from './queries.js';
+import { NEW_GATEWAY_JSON_SCHEMA, parseNewGateway } from './report-schema.js';
+import type { Route } from './routes.js';
 
-export async function handleApi(
-  db: Database,
-  req: IncomingMessage,
-  res: ServerResponse,
-  url: URL,
-  who: Principal,
-): Promise<void> {
-  const q = url.searchParams;
-  const path = url.pathname;
-  const method = req.method ?? 'GET';
-  const num = (name: string) => {
-    const v = q.get(name);
-    if (v === null) return undefined;
-    if (!/^\d{1,6}$/.test(v)) throw new HttpError(400, `${name} takes a whole number`);
-    return Number(v);
-  };
-  const admin = () => {
-    if (who.role !== 'admin') throw new HttpError(403, 'this needs an admin token');
-  };
-  if (method === 'GET' && path === '/api/v1/openapi.json') return json(res, 200, openApiDocument());
-  if (method === 'GET' && path === '/api/v1/fleet') return json(res, 200, await fleetSummary(db));
-  if (path === '/api/v1/gateways') {
-    if (method === 'POST') {
-      admin();
-      const doc = (await jsonBody(req, 64 * 1024)) as { id?: unknown; labels?: unknown };
-      if (typeof doc?.id !== 'string') throw new HttpError(400, 'send { "id": "<gateway id>", "labels": {...} }');
-      const labels = (doc.labels ?? {}) as Record<string, string>;
-      const token = await addGateway(db, doc.id, labels);
-      return json(res, 201, { id: doc.id, token });
-    }
-    const labels: Record<string, string> = {};
-    for (const l of q.getAll('label')) {
-      const eq = l.indexOf('=');
-      if (eq <= 0) throw new HttpError(400, `label takes key=value, got "${l}"`);
-      labels[l.slice(0, eq)] = l.slice(eq + 1);
-    }
-    const stale = q.get('stale');
-    const limit = num('limit');
-    return json(
-      res,
-      200,
-      await listGateways(db, {
-        labels,
-        ...(q.get('commit') ? { commit: q.get('commit')! } : {}),
-        ...(q.get('condition') ? { condition: q.get('condition')! } : {}),
-        ...(stale !== null ? { stale: stale === 'true' || stale === '1' } : {}),
-        ...(q.get('after') ? { after: q.get('after')! } : {}),
-        ...(limit !== undefined ? { limit } : {}),
-      }),
-    );
-  }
-  let m = /^\/api\/v1\/gateways\/([^/]+)(\/token)?$/.exec(path);
-  if (m) {
-    const id = decodeURIComponent(m[1]!);
-    if (m[2]) {
-      if (method !== 'POST') throw new HttpError(405, 'POST makes a new token');
-      admin();
-      return json(res, 200, { id, token: await rotateGatewayToken(db, id) });
-    }
-    if (method === 'DELETE') {
-      admin();
-      await removeGateway(db, id);
-      return json(res, 200, { removed: id });
-    }
-    return json(res, 200, await getGateway(db, id, num('history') ?? 50));
-  }
-  if (method === 'GET' && path === '/api/v1/commits')
-    return json(res, 200, await recentCommits(db, num('limit') ?? 10));
-  m = /^\/api\/v1\/commits\/([^/]+)$/.exec(path);
-  if (method === 'GET' && m) return json(res, 200, await commitSummary(db, m[1]!));
-  if (method === 'GET' && path === '/api/v1/events') {
-    const limit = num('limit');
-    return json(
-      res,
-      200,
-      await listEvents(db, {
-        ...(q.get('after') ? { after: q.get('after')! } : {}),
-        ...(q.get('gateway') ? { gateway: q.get('gateway')! } : {}),
-        ...(q.get('kind') ? { kind: q.get('kind')! } : {}),
-        ...(limit !== undefined ? { limit } : {}),
-      }),
-    );
-  }
-  throw new HttpError(404, `no ${method} ${path} in /api/v1 (see /api/v1/openapi.json)`);
-}
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const ok = (description: string, schema: object) => ({ description, content: { 'application/json': { schema } } });
+const str = { type: 'string' };
+const page = (item: string) => ({
+  type: 'object',
+  required: ['items'],
+  properties: { items: { type: 'array', items: ref(item) }, next: { type: 'string', description: 'pass as `after`' } },
+});
+const idParam = { id: { kind: gatewayId, description: 'gateway id' } };
+const EVENT_KINDS = [...Object.keys(VERDICT_CONDITIONS), 'silent', 'back'];
+
+export const API_ROUTES: readonly Route[] = [
+  {
+    method: 'GET',
+    path: '/api/v1/openapi.json',
+    access: 'reader',
+    summary: 'This document',
+    responses: { 200: ok('OpenAPI 3.1', { type: 'object' }) },
+    handle: async (c) => json(c.res, 200, openApiDocument(c.routes)),
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/fleet',
+    access: 'reader',
+    summary: 'The fleet at a glance',
+    responses: { 200: ok('Summary', ref('FleetSummary')) },
+    handle: async (c) => json(c.res, 200, await fleetSummary(c.db)),
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/gateways',
+    access: 'reader',
+    summary: 'Gateways, by id, with filters',
+    query: {
+      label: { kind: labelSelector, description: 'key=value; repeat for several, all must match', repeat: true },
+      commit: { kind: commitPrefix, description: 'the applied commit or a prefix of 7+ hex digits' },
+      condition: {
+        kind: condition,
+        description: 'Ready, Healthy or Stalled, optionally =True, =False, =Unknown (bare means =True)',
+      },
+      stale: { kind: boolean, description: 'true: only silent gateways; false: only reporting ones' },
+      after: { kind: gatewayId, description: 'the `next` of the previous page' },
+      limit: { kind: integer(1, 1000), description: 'how many (100)' },
+    },
+    responses: { 200: ok('A page of gateways', page('GatewaySummary')) },
+    handle: async ({ db, res, query: q }) => {
+      const labels = Object.fromEntries((q['label'] as [string, string][] | undefined) ?? []);
+      json(
+        res,
+        200,
+        await listGateways(db, {
+          labels,
+          ...(q['commit'] !== undefined ? { commit: q['commit'] as string } : {}),
+          ...(q['condition'] !== undefined ? { condition: q['condition'] as string } : {}),
+          ...(q['stale'] !== undefined ? { stale: q['stale'] as boolean } : {}),
+          ...(q['after'] !== undefined ? { after: q['after'] as string } : {}),
+          ...(q['limit'] !== undefined ? { limit: q['limit'] as number } : {}),
+        }),
+      );
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/gateways',
+    access: 'admin',
+    summary: 'Add a gateway (admin); its token is in the answer, once',
+    body: NEW_GATEWAY_JSON_SCHEMA,
+    responses: {
+      201: ok('Added', { type: 'object', properties: { id: str, token: str } }),
+      409: ok('Exists', ref('Error')),
+    },
+    handle: async ({ db, req, res }) => {
+      const doc = parseNewGateway(await jsonBody(req, 64 * 1024));
+      if ('error' in doc) throw new HttpError(400, `send { "id": "<gateway id>", "labels": {...} }: ${doc.error}`);
+      const token = await addGateway(db, doc.id, doc.labels);
+      json(res, 201, { id: doc.id, token });
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/gateways/{id}',
+    access: 'reader',
+    summary: 'One gateway: its status, the commits it reported on, its history',
+    pathParams: idParam,
+    query: { history: { kind: integer(1, 1000), description: 'how many events (50)' } },
+    responses: { 200: ok('The gateway', ref('GatewayDetail')) },
+    handle: async ({ db, res, path, query }) =>
+      json(res, 200, await getGateway(db, path['id'] as string, (query['history'] as number | undefined) ?? 50)),
+  },
+  {
+    method: 'DELETE',
+    path: '/api/v1/gateways/{id}',
+    access: 'admin',
+    summary: 'Remove a gateway and its history (admin)',
+    pathParams: idParam,
+    responses: { 200: ok('Removed', { type: 'object' }) },
+    handle: async ({ db, res, path }) => {
+      await removeGateway(db, path['id'] as string);
+      json(res, 200, { removed: path['id'] });
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/gateways/{id}/token',
+    access: 'admin',
+    summary: 'A new token for a gateway (admin); the old one stops working at once, on every hub',
+    pathParams: idParam,
+    responses: { 200: ok('The new token, once', { type: 'object', properties: { id: str, token: str } }) },
+    handle: async ({ db, res, path }) =>
+      json(res, 200, { id: path['id'], token: await rotateGatewayToken(db, path['id'] as string) }),
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/commits',
+    access: 'reader',
+    summary: 'The newest commits across the fleet',
+    query: { limit: { kind: integer(1, 100), description: 'how many (10)' } },
+    responses: { 200: ok('Commits, newest first', { type: 'array', items: ref('CommitSummary') }) },
+    handle: async ({ db, res, query }) =>
+      json(res, 200, await recentCommits(db, (query['limit'] as number | undefined) ?? 10)),
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/commits/{sha}',
+    access: 'reader',
+    summary: 'One commit across the fleet: applied, healthy, rolled back (reasons grouped), rejected, pending, silent',
+    pathParams: { sha: { kind: commitPrefix, description: 'the commit or a prefix of 7+ hex digits' } },
+    responses: { 200: ok('The commit', ref('CommitSummary')) },
+    handle: async ({ db, res, path }) => json(res, 200, await commitSummary(db, path['sha'] as string)),
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/events',
+    access: 'reader',
+    summary: 'The event stream, oldest first, by cursor',
+    query: {
+      after: { kind: cursor, description: 'the `next` of the previous page (a seq)' },
+      gateway: { kind: gatewayId, description: 'one gateway only' },
+      kind: { kind: eventKind(EVENT_KINDS), description: 'a verdict (rolled-back, …) or silent or back' },
+      limit: { kind: integer(1, 1000), description: 'how many (100)' },
+    },
+    responses: { 200: ok('A page of events', page('FleetEvent')) },
+    handle: async ({ db, res, query: q }) =>
+      json(
+        res,
+        200,
+        await listEvents(db, {
+          ...(q['after'] !== undefined ? { after: q['after'] as string } : {}),
+          ...(q['gateway'] !== undefined ? { gateway: q['gateway'] as string } : {}),
+          ...(q['kind'] !== undefined ? { kind: q['kind'] as string } : {}),
+          ...(q['limit'] !== undefined ? { limit: q['limit'] as number } : {}),
+        }),
+      ),
+  },
+];

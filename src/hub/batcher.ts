@@ -9,8 +9,18 @@ export class Batcher<In, Out> {
 
   constructor(
     private readonly write: (items: In[]) => Promise<Out[]>,
+    private readonly alone: {
+      /** How one item is written again alone after its batch failed; `write` when not given. */
+      write?: (item: In) => Promise<Out>;
+      /** Whether an error of a batch of one is worth a second try alone (by `alone.write`). */
+      retry?: (err: unknown) => boolean;
+    } = {},
     private readonly maxBatch = 500,
   ) {}
+
+  private writeOne(item: In): Promise<Out> {
+    return this.alone.write ? this.alone.write(item) : this.write([item]).then((out) => out[0]!);
+  }
 
   /** Number of items waiting. */
   get waiting(): number {
@@ -33,12 +43,12 @@ export class Batcher<In, Out> {
           const out = await this.write(batch.map((b) => b.item));
           batch.forEach((b, i) => b.resolve(out[i]!));
         } catch (err) {
-          if (batch.length === 1) batch[0]!.reject(err);
+          if (batch.length === 1 && !this.alone.retry?.(err)) batch[0]!.reject(err);
           // One item may be what failed the transaction: each alone, so only that one fails.
           else
             for (const b of batch)
-              await this.write([b.item]).then(
-                ([o]) => b.resolve(o!),
+              await this.writeOne(b.item).then(
+                (o) => b.resolve(o),
                 (e: unknown) => b.reject(e),
               );
         }

@@ -65,8 +65,15 @@ export async function readHubConfig(file: string): Promise<HubFileConfig> {
   for (const [i, h] of hooks.entries()) {
     const w = h as { url?: unknown; events?: unknown; secretFile?: unknown };
     const where = `${file}: webhooks[${i}]`;
-    if (typeof w?.url !== 'string' || !/^https?:\/\//.test(w.url))
+    if (typeof w?.url !== 'string' || !/^https?:\/\//.test(w.url) || !URL.canParse(w.url))
       throw new HubConfigError(`${where}.url must be an http:// or https:// URL`);
+    const u = new URL(w.url);
+    if (u.username || u.password)
+      throw new HubConfigError(
+        `${where}.url (to ${u.host}) has credentials in it (user:password@), which would be kept in the database ` +
+          'and could reach logs: take them out; a webhook that needs a secret has it in its path (as Slack ' +
+          'puts it), or signs with secretFile',
+      );
     let events: NotifyKind[] = [...NOTIFY_KINDS];
     if (w.events !== undefined) {
       if (!Array.isArray(w.events) || w.events.some((e) => !(NOTIFY_KINDS as readonly unknown[]).includes(e)))

@@ -57,16 +57,24 @@ class PostgresDatabase implements Database {
 
   async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    // A connection the server drops while it is checked out errors here as well as in its query;
+    // the query's error is the one that counts, and an unheard 'error' event would end the process.
+    const dropped = () => {};
+    client.on('error', dropped);
+    let broken: Error | undefined;
     try {
       await client.query('begin');
       const out = await fn({ query: async (t, p) => (await client.query(t, p as unknown[])).rows });
       await client.query('commit');
       return out;
     } catch (err) {
-      await client.query('rollback').catch(() => {});
+      await client.query('rollback').catch((e: unknown) => {
+        broken = e as Error; // the connection is gone: it is not given back to the pool
+      });
       throw err;
     } finally {
-      client.release();
+      client.off('error', dropped);
+      client.release(broken);
     }
   }
 

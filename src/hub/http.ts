@@ -2,22 +2,20 @@
 // a bearer header or the page's cookie, and the errors that carry a status.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HttpError, parseJson } from './params.js';
 
 export const COOKIE = 'rollgate_hub';
 
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { HttpError } from './params.js';
 
+/** The page's token from its cookie; a cookie that is not one the hub set is no token (never an error). */
 export function cookieToken(req: IncomingMessage): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
-    const [k, v] = part.trim().split('=');
-    if (k === COOKIE && v) return decodeURIComponent(v);
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== COOKIE) continue;
+    const v = part.slice(eq + 1).trim();
+    // The hub sets it URI-encoded; tokens are base64url, so anything else was not set by the hub.
+    if (/^[A-Za-z0-9_-]{1,200}$/.test(v)) return v;
   }
   return undefined;
 }
@@ -38,13 +36,18 @@ export function databaseDown(err: unknown): boolean {
   );
 }
 
-export function json(res: ServerResponse, status: number, body: unknown): void {
+export function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    ...headers,
+  });
   res.end(text);
 }
 
-export function html(res: ServerResponse, body: string, status = 200): void {
+export function sendHtml(res: ServerResponse, body: string, status = 200): void {
   res.writeHead(status, {
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-store',
@@ -60,6 +63,7 @@ export function redirect(res: ServerResponse, to: string, cookie?: string): void
   res.end();
 }
 
+/** The body as text, at most `max` bytes (413 past it); bytes that are not UTF-8 are a 400. */
 export async function readBody(req: IncomingMessage, max: number): Promise<string> {
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (declared > max) {
@@ -76,16 +80,24 @@ export async function readBody(req: IncomingMessage, max: number): Promise<strin
     }
     chunks.push(c);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw new HttpError(400, 'the body is not UTF-8 text');
+  }
+}
+
+/** A JSON body (Content-Type: application/json), bounded in bytes and in depth, with its text. */
+export async function jsonDocument(req: IncomingMessage, max: number): Promise<{ doc: unknown; text: string }> {
+  const type = req.headers['content-type'] ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(type)) {
+    req.resume();
+    throw new HttpError(415, 'send Content-Type: application/json');
+  }
+  const text = await readBody(req, max);
+  return { doc: parseJson(text), text };
 }
 
 export async function jsonBody(req: IncomingMessage, max: number): Promise<unknown> {
-  const type = req.headers['content-type'] ?? '';
-  if (!/^application\/json\b/i.test(type)) throw new HttpError(415, 'send Content-Type: application/json');
-  const text = await readBody(req, max);
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new HttpError(400, `the body is not JSON: ${(err as Error).message}`);
-  }
+  return (await jsonDocument(req, max)).doc;
 }

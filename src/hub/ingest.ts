@@ -10,15 +10,21 @@ import { notifyKindOf, outcomeOf } from './outcomes.js';
 import { notification, type WebhookTarget } from './webhook-body.js';
 
 export interface Incoming {
-  gateway: string;
+  /**
+   * The SHA-256 of the token the report came with. Who sent it is decided here, in the transaction
+   * that stores it, so a token rotated or removed a moment ago stores nothing, on every hub process.
+   */
+  tokenHash: string;
   report: Report;
 }
 
 export interface Receipt {
   accepted: string[];
   duplicates: string[];
-  /** The gateway was removed while its report was on the way; nothing of it was stored. */
-  unknown?: boolean;
+  /** Events the database would not take; the rest of the report is stored. */
+  refused: { id: string; error: string }[];
+  /** Nothing was stored: the token is no gateway's, or it is another gateway's (named). */
+  denied?: { unknown: true } | { owner: string };
 }
 
 const conditionOf = (r: Report, type: string) => r.status.conditions.find((c) => c.type === type)?.status ?? null;
@@ -34,37 +40,100 @@ function newestBy<T>(rows: T[], key: (r: T) => string, at: (r: T) => string): T[
   return [...out.values()];
 }
 
-export async function ingest(tx: Sql, all: Incoming[], webhooks: readonly WebhookTarget[]): Promise<Receipt[]> {
-  const ids = [...new Set(all.map((b) => b.gateway))];
-  const known = new Set(
-    (await tx.query<{ id: string }>('select id from gateways where id = any($1::text[])', [ids])).map((r) => r.id),
-  );
-  const batch = all.filter((b) => known.has(b.gateway));
-  // ---- events, deduplicated
-  const ev: { gateway: string; e: ReportEvent }[] = [];
-  for (const b of batch) for (const e of b.report.events) ev.push({ gateway: b.gateway, e });
+/** Errors of a value the database cannot hold (SQLSTATE classes 22 and 54), not of the database itself. */
+export function cannotStore(err: unknown): boolean {
+  return /^(22|54)/.test(String((err as { code?: unknown }).code));
+}
+
+interface GatewayLock {
+  id: string;
+  token_hash: string | null;
+  report_boot: string | null;
+  report_seq: string | null;
+}
+
+type Event = { gateway: string; e: ReportEvent };
+
+const INSERT_EVENTS = `insert into events (gateway_id, event_id, kind, verdict, commit, reason, detail, at, body)
+  select g, i, 'verdict', v, c, r, d, a, b::jsonb
+    from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
+                $8::text[]) as x(g, i, v, c, r, d, a, b)
+  on conflict (gateway_id, event_id) do nothing
+  returning gateway_id, event_id`;
+
+const eventColumns = (ev: Event[]) => [
+  ev.map((x) => x.gateway),
+  ev.map((x) => x.e.id),
+  ev.map((x) => x.e.verdict),
+  ev.map((x) => x.e.commit ?? null),
+  ev.map((x) => x.e.reason ?? null),
+  ev.map((x) => x.e.detail ?? null),
+  ev.map((x) => x.e.at),
+  ev.map((x) => JSON.stringify(x.e)),
+];
+
+/**
+ * Stores the events, deduplicated, in one statement. The edge refuses what it knows the database
+ * cannot hold; should the database still refuse one, the whole batch fails, and the batcher writes
+ * each report again alone with `oneByOne`: each event behind a savepoint, so that event is refused
+ * by itself and every other one is stored (a slow path, for what should not happen).
+ */
+async function storeEvents(
+  tx: Sql,
+  ev: Event[],
+  oneByOne: boolean,
+): Promise<{ stored: Set<string>; refused: Map<string, string> }> {
   const stored = new Set<string>();
-  if (ev.length > 0) {
-    const rows = await tx.query<{ gateway_id: string; event_id: string }>(
-      `insert into events (gateway_id, event_id, kind, verdict, commit, reason, detail, at, body)
-       select g, i, 'verdict', v, c, r, d, a, b::jsonb
-         from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
-                     $8::text[]) as x(g, i, v, c, r, d, a, b)
-       on conflict (gateway_id, event_id) do nothing
-       returning gateway_id, event_id`,
-      [
-        ev.map((x) => x.gateway),
-        ev.map((x) => x.e.id),
-        ev.map((x) => x.e.verdict),
-        ev.map((x) => x.e.commit ?? null),
-        ev.map((x) => x.e.reason ?? null),
-        ev.map((x) => x.e.detail ?? null),
-        ev.map((x) => x.e.at),
-        ev.map((x) => JSON.stringify(x.e)),
-      ],
-    );
+  const refused = new Map<string, string>();
+  const keep = (rows: { gateway_id: string; event_id: string }[]) => {
     for (const r of rows) stored.add(`${r.gateway_id}\n${r.event_id}`);
+  };
+  if (ev.length === 0) return { stored, refused };
+  if (!oneByOne) {
+    keep(await tx.query(INSERT_EVENTS, eventColumns(ev)));
+    return { stored, refused };
   }
+  for (const x of ev) {
+    await tx.query('savepoint event');
+    try {
+      keep(await tx.query(INSERT_EVENTS, eventColumns([x])));
+      await tx.query('release savepoint event');
+    } catch (err) {
+      if (!cannotStore(err)) throw err;
+      await tx.query('rollback to savepoint event');
+      refused.set(`${x.gateway}\n${x.e.id}`, `the hub cannot store it: ${(err as Error).message}`);
+    }
+  }
+  return { stored, refused };
+}
+
+export interface IngestOptions {
+  webhooks: readonly WebhookTarget[];
+  /** Each event behind its own savepoint: the batcher's second try of one report, after a batch failed. */
+  oneByOne?: boolean;
+}
+
+export async function ingest(tx: Sql, all: Incoming[], o: IngestOptions): Promise<Receipt[]> {
+  const webhooks = o.webhooks;
+  // ---- who sent what: each report's token against its gateway's, with the gateways' rows locked
+  // in id order (hubs writing batches at once lock the same rows in the same order, so never deadlock)
+  const locked = await tx.query<GatewayLock>(
+    `select id, token_hash, report_boot, report_seq from gateways
+      where id = any($1::text[]) or token_hash = any($2::text[]) order by id for update`,
+    [[...new Set(all.map((b) => b.report.gateway))], [...new Set(all.map((b) => b.tokenHash))]],
+  );
+  const byId = new Map(locked.map((r) => [r.id, r]));
+  const byToken = new Map(locked.filter((r) => r.token_hash).map((r) => [r.token_hash!, r.id]));
+  const denied = all.map((b): Receipt['denied'] => {
+    if (byId.get(b.report.gateway)?.token_hash === b.tokenHash) return undefined;
+    const owner = byToken.get(b.tokenHash);
+    return owner ? { owner } : { unknown: true };
+  });
+  const batch = all.filter((_, i) => !denied[i]);
+  // ---- events, deduplicated
+  const ev: Event[] = [];
+  for (const b of batch) for (const e of b.report.events) ev.push({ gateway: b.report.gateway, e });
+  const { stored, refused } = await storeEvents(tx, ev, o.oneByOne ?? false);
   const fresh = ev.filter((x) => stored.has(`${x.gateway}\n${x.e.id}`));
 
   // ---- each gateway's newest verdict per commit, and the commits the fleet has seen
@@ -113,47 +182,98 @@ export async function ingest(tx: Sql, all: Incoming[], webhooks: readonly Webhoo
       [[...firsts.keys()].sort(), [...firsts.keys()].sort().map((k) => firsts.get(k)!)],
     );
 
-  // ---- each gateway's status: the newest report of the batch, lost events summed
+  // ---- each gateway's status: that of the newest report in its own order (./report-schema.ts, the
+  // sequence). A numbering the hub has never seen is a state directory started anew: newer than
+  // the ones it has seen, whatever its numbers. An older report stores its events, not its status.
+  // Only a numbering other than the gateway's current one is looked up (most reports are of it).
+  const boots = [
+    ...new Set(
+      batch
+        .filter((b) => b.report.sequence && b.report.sequence.boot !== byId.get(b.report.gateway)!.report_boot)
+        .map((b) => `${b.report.gateway}\n${b.report.sequence!.boot}`),
+    ),
+  ].sort();
+  const newBoots = new Set<string>();
+  if (boots.length > 0)
+    for (const r of await tx.query<{ gateway_id: string; boot: string }>(
+      `insert into gateway_boots (gateway_id, boot) select * from unnest($1::text[], $2::text[])
+       on conflict do nothing returning gateway_id, boot`,
+      [boots.map((k) => k.split('\n')[0]), boots.map((k) => k.split('\n')[1])],
+    ))
+      newBoots.add(`${r.gateway_id}\n${r.boot}`);
+  const order = new Map<string, { boot: string | null; seq: number }>();
+  for (const r of locked)
+    order.set(r.id, { boot: r.report_boot, seq: r.report_seq === null ? 0 : Number(r.report_seq) });
+  const newest = new Map<string, Incoming>();
   const lost = new Map<string, number>();
   const counts = new Map<string, number>();
   for (const b of batch) {
-    lost.set(b.gateway, (lost.get(b.gateway) ?? 0) + b.report.lost);
-    counts.set(b.gateway, (counts.get(b.gateway) ?? 0) + 1);
+    const g = b.report.gateway;
+    const at = order.get(g)!;
+    counts.set(g, (counts.get(g) ?? 0) + 1);
+    if (!b.report.sequence) {
+      // An agent from before the numbering: arrival order, until the gateway sends numbered reports.
+      if (at.boot !== null) continue;
+    } else {
+      const { boot, seq } = b.report.sequence;
+      if (boot === at.boot ? seq <= at.seq : !newBoots.delete(`${g}\n${boot}`)) continue;
+      order.set(g, { boot, seq });
+    }
+    newest.set(g, b);
+    // Lost counts come with new reports only: a report sent again, or replayed, is not counted twice.
+    lost.set(g, (lost.get(g) ?? 0) + b.report.lost);
   }
-  // In id order: hubs writing batches at once lock the same rows in the same order, so never deadlock.
-  const latest = newestBy(
-    batch,
-    (b) => b.gateway,
-    (b) => b.report.sentAt,
-  ).sort((a, b) => (a.gateway < b.gateway ? -1 : a.gateway > b.gateway ? 1 : 0));
-  if (latest.length === 0) return all.map(() => ({ accepted: [], duplicates: [], unknown: true }));
+  const ids = [...counts.keys()].sort();
+  if (ids.length === 0)
+    return all.map((_, i) => ({
+      accepted: [],
+      duplicates: [],
+      refused: [],
+      ...(denied[i] ? { denied: denied[i] } : {}),
+    }));
+  const win = (id: string) => newest.get(id)?.report;
   const back = await tx.query<{ id: string; was_silent: string | null }>(
-    `with old as (select id, silent_since from gateways where id = any($1::text[]) order by id for update)
+    `with old as (select id, silent_since from gateways where id = any($1::text[]))
      update gateways g set
-       status = r.status::jsonb, last_seen = now(), first_seen = coalesce(g.first_seen, now()),
-       applied_commit = r.applied, last_good_commit = r.last_good, head_commit = r.head,
-       attempted_commit = r.attempted, attempted_reason = r.attempted_reason,
-       ready = r.ready, healthy = r.healthy, stalled = r.stalled,
+       status = case when r.win then r.status::jsonb else g.status end,
+       applied_commit = case when r.win then r.applied else g.applied_commit end,
+       last_good_commit = case when r.win then r.last_good else g.last_good_commit end,
+       head_commit = case when r.win then r.head else g.head_commit end,
+       attempted_commit = case when r.win then r.attempted else g.attempted_commit end,
+       attempted_reason = case when r.win then r.attempted_reason else g.attempted_reason end,
+       ready = case when r.win then r.ready else g.ready end,
+       healthy = case when r.win then r.healthy else g.healthy end,
+       stalled = case when r.win then r.stalled else g.stalled end,
+       report_boot = case when r.win and r.boot is not null then r.boot else g.report_boot end,
+       report_seq = case when r.win and r.boot is not null then r.seq else g.report_seq end,
+       last_seen = now(), first_seen = coalesce(g.first_seen, now()),
        reports = g.reports + r.n, lost_events = g.lost_events + r.lost, silent_since = null
-     from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                 $9::text[], $10::text[], $11::bigint[], $12::bigint[])
-            as r(id, status, applied, last_good, head, attempted, attempted_reason, ready, healthy, stalled, n, lost),
+     from unnest($1::text[], $2::boolean[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                 $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[], $15::bigint[])
+            as r(id, win, status, applied, last_good, head, attempted, attempted_reason, ready, healthy, stalled,
+                 boot, seq, n, lost),
           old
      where g.id = r.id and old.id = g.id
      returning g.id, old.silent_since as was_silent`,
     [
-      latest.map((b) => b.gateway),
-      latest.map((b) => JSON.stringify({ ...b.report.status, sentAt: b.report.sentAt })),
-      latest.map((b) => b.report.status.applied?.commit ?? null),
-      latest.map((b) => b.report.status.lastGood?.commit ?? null),
-      latest.map((b) => b.report.status.head ?? null),
-      latest.map((b) => b.report.status.lastAttempted?.commit ?? null),
-      latest.map((b) => b.report.status.lastAttempted?.reason ?? null),
-      latest.map((b) => conditionOf(b.report, 'Ready')),
-      latest.map((b) => conditionOf(b.report, 'Healthy')),
-      latest.map((b) => conditionOf(b.report, 'Stalled')),
-      latest.map((b) => counts.get(b.gateway)!),
-      latest.map((b) => lost.get(b.gateway)!),
+      ids,
+      ids.map((id) => newest.has(id)),
+      ids.map((id) => {
+        const r = win(id);
+        return r ? JSON.stringify({ ...r.status, sentAt: r.sentAt }) : null;
+      }),
+      ids.map((id) => win(id)?.status.applied?.commit ?? null),
+      ids.map((id) => win(id)?.status.lastGood?.commit ?? null),
+      ids.map((id) => win(id)?.status.head ?? null),
+      ids.map((id) => win(id)?.status.lastAttempted?.commit ?? null),
+      ids.map((id) => win(id)?.status.lastAttempted?.reason ?? null),
+      ids.map((id) => (win(id) ? conditionOf(win(id)!, 'Ready') : null)),
+      ids.map((id) => (win(id) ? conditionOf(win(id)!, 'Healthy') : null)),
+      ids.map((id) => (win(id) ? conditionOf(win(id)!, 'Stalled') : null)),
+      ids.map((id) => win(id)?.sequence?.boot ?? null),
+      ids.map((id) => win(id)?.sequence?.seq ?? null),
+      ids.map((id) => counts.get(id)!),
+      ids.map((id) => lost.get(id) ?? 0),
     ],
   );
   const returning = back.filter((r) => r.was_silent !== null);
@@ -177,12 +297,18 @@ export async function ingest(tx: Sql, all: Incoming[], webhooks: readonly Webhoo
   }
   await enqueueDeliveries(tx, deliveries);
 
-  return all.map((b) => {
-    if (!known.has(b.gateway)) return { accepted: [], duplicates: [], unknown: true };
+  return all.map((b, i) => {
+    if (denied[i]) return { accepted: [], duplicates: [], refused: [], denied: denied[i] };
     const accepted: string[] = [];
     const duplicates: string[] = [];
-    for (const e of b.report.events) (stored.has(`${b.gateway}\n${e.id}`) ? accepted : duplicates).push(e.id);
-    return { accepted, duplicates };
+    const no: Receipt['refused'] = [];
+    for (const e of b.report.events) {
+      const k = `${b.report.gateway}\n${e.id}`;
+      const why = refused.get(k);
+      if (why) no.push({ id: e.id, error: why });
+      else (stored.has(k) ? accepted : duplicates).push(e.id);
+    }
+    return { accepted, duplicates, refused: no };
   });
 }
 

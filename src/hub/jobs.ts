@@ -71,6 +71,22 @@ export async function markSilent(db: Database, afterMs: number, webhooks: readon
   return out ?? [];
 }
 
+/** Any user:password@ in a text, masked. */
+function withoutCredentials(text: string): string {
+  return text.replace(/\/\/[^/\s@]*@/g, '//***@');
+}
+
+/**
+ * A webhook's address as logs show it: scheme, host and the start of the path. Chat services put
+ * the webhook's secret in its path (Slack's /services/T…/B…/XXXX), so only that start is shown.
+ */
+export function shownUrl(url: string): string {
+  if (!URL.canParse(url)) return 'an unparseable URL';
+  const u = new URL(url);
+  const path = u.pathname.length > 12 ? `${u.pathname.slice(0, 12)}…` : u.pathname;
+  return `${u.protocol}//${u.host}${path}`;
+}
+
 export interface DeliveryOptions {
   webhooks: readonly WebhookTarget[];
   log: Log;
@@ -96,10 +112,24 @@ export async function deliverWebhooks(db: Database, o: DeliveryOptions): Promise
   );
   let delivered = 0;
   for (const d of due ?? []) {
-    const target = o.webhooks.find((w) => w.url === d.url);
+    const index = o.webhooks.findIndex((w) => w.url === d.url);
+    const target = o.webhooks[index];
+    const to = `${shownUrl(d.url)}${index >= 0 ? ` (webhooks[${index}])` : ''}`;
+    if (!target) {
+      // Taken out of the configuration since it was queued: it is not sent anywhere any more.
+      await db.query(
+        "update webhook_deliveries set failed_at = now(), last_error = 'no longer configured' where id = $1",
+        [d.id],
+      );
+      o.log.warn(
+        { url: shownUrl(d.url), kind: d.kind },
+        `a ${d.kind} webhook to ${to} is no longer configured; dropped`,
+      );
+      continue;
+    }
     const body = JSON.stringify(d.body);
     const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'rollgate-hub' };
-    if (target?.secret)
+    if (target.secret)
       headers['x-rollgate-signature'] = `sha256=${createHmac('sha256', target.secret).update(body).digest('hex')}`;
     let error: string | undefined;
     try {
@@ -113,7 +143,8 @@ export async function deliverWebhooks(db: Database, o: DeliveryOptions): Promise
       await res.arrayBuffer().catch(() => undefined);
       if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`;
     } catch (err) {
-      error = (err as Error).message;
+      const cause = (err as { cause?: { message?: unknown } }).cause?.message;
+      error = withoutCredentials(`${(err as Error).message}${typeof cause === 'string' ? `: ${cause}` : ''}`);
     }
     if (!error) {
       await db.query('update webhook_deliveries set delivered_at = now(), attempts = attempts + 1 where id = $1', [
@@ -131,8 +162,8 @@ export async function deliverWebhooks(db: Database, o: DeliveryOptions): Promise
         error,
       ]);
       o.log.error(
-        { url: d.url, kind: d.kind, attempts },
-        `a ${d.kind} webhook to ${d.url} failed ${attempts} times ` + `(${error}); it is given up`,
+        { url: shownUrl(d.url), kind: d.kind, attempts },
+        `a ${d.kind} webhook to ${to} failed ${attempts} times (${error}); it is given up`,
       );
       continue;
     }
@@ -142,8 +173,8 @@ export async function deliverWebhooks(db: Database, o: DeliveryOptions): Promise
       [d.id, attempts, error, `${delay} milliseconds`],
     );
     o.log.warn(
-      { url: d.url, kind: d.kind, attempts },
-      `a ${d.kind} webhook to ${d.url} failed (${error}); ` + `trying again in ${Math.round(delay / 1000)}s`,
+      { url: shownUrl(d.url), kind: d.kind, attempts },
+      `a ${d.kind} webhook to ${to} failed (${error}); trying again in ${Math.round(delay / 1000)}s`,
     );
   }
   return delivered;

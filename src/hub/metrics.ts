@@ -18,6 +18,12 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  readonly refusedEvents = new Counter({
+    name: 'rollgate_hub_events_refused_total',
+    help: 'Events this hub process refused one by one (the rest of their reports stored): each says why in the log.',
+    registers: [this.registry],
+  });
+
   constructor(db: Database) {
     const gateways = new Gauge({
       name: 'rollgate_hub_gateways',

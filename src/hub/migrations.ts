@@ -94,6 +94,20 @@ create table webhook_deliveries (
 create index webhook_deliveries_due on webhook_deliveries (next_at) where delivered_at is null and failed_at is null;
 `,
   },
+  {
+    version: 2,
+    name: "reports ordered by the gateway's own sequence",
+    sql: `
+alter table gateways add column report_boot text;
+alter table gateways add column report_seq bigint;
+create table gateway_boots (
+  gateway_id text not null references gateways (id) on delete cascade,
+  boot text not null,
+  first_seen timestamptz not null default now(),
+  primary key (gateway_id, boot)
+);
+`,
+  },
 ];
 
 /** The advisory lock key of migrations (any constant; "rg-mig" in ASCII). */

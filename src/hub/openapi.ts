@@ -1,37 +1,17 @@
-// The OpenAPI 3.1 document the hub serves at /api/v1/openapi.json. The report's schema is the one
-// the hub checks reports against (./report-schema.ts); a test walks every path here against the
-// running server.
+// The OpenAPI 3.1 document the hub serves at /api/v1/openapi.json, written from the route table
+// (./routes.ts): each route's parameters with the schema of their kind, so the document and what
+// the server checks cannot differ. The report's schema is the one the hub checks reports against
+// (./report-schema.ts); a test walks every path here against the running server, with hostile
+// values for every parameter.
 
 import { ROLLGATE_VERSION } from '../base/version.js';
 import { REPORT_JSON_SCHEMA } from './report-schema.js';
+import type { Route } from './routes.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const ok = (description: string, schema: object) => ({
+const error = (description: string) => ({
   description,
-  content: { 'application/json': { schema } },
-});
-const error = {
-  description: 'An error; `error` says what is wrong',
   content: { 'application/json': { schema: ref('Error') } },
-};
-const query = (name: string, description: string, schema: object = { type: 'string' }) => ({
-  name,
-  in: 'query',
-  required: false,
-  description,
-  schema,
-});
-const pathParam = (name: string, description: string) => ({
-  name,
-  in: 'path',
-  required: true,
-  description,
-  schema: { type: 'string' },
-});
-const page = (item: string) => ({
-  type: 'object',
-  required: ['items'],
-  properties: { items: { type: 'array', items: ref(item) }, next: { type: 'string', description: 'pass as `after`' } },
 });
 const str = { type: 'string' };
 const num = { type: 'integer' };
@@ -42,7 +22,43 @@ const conditions = {
   ),
 };
 
-export function openApiDocument(): object {
+function operation(r: Route): object {
+  const parameters = [
+    ...Object.entries(r.pathParams ?? {}).map(([name, p]) => ({
+      name,
+      in: 'path',
+      required: true,
+      description: p.description,
+      schema: p.kind.schema,
+    })),
+    ...Object.entries(r.query ?? {}).map(([name, p]) => ({
+      name,
+      in: 'query',
+      required: false,
+      description: p.description,
+      schema: p.repeat ? { type: 'array', items: p.kind.schema } : p.kind.schema,
+      ...(p.repeat ? { style: 'form', explode: true } : {}),
+    })),
+  ];
+  return {
+    summary: r.summary,
+    ...(r.access === 'none' ? { security: [] } : {}),
+    ...(parameters.length ? { parameters } : {}),
+    ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: r.body } } } } : {}),
+    responses: {
+      ...r.responses,
+      400: error('A malformed request: `error` names the part and what it takes'),
+      ...(r.access !== 'none' ? { 401: error('No token, or not one the hub knows') } : {}),
+      ...(r.access === 'admin' ? { 403: error('Not an admin token') } : {}),
+      ...(r.pathParams ? { 404: error('Nothing by that name') } : {}),
+      ...(r.body ? { 413: error('The body is too large'), 415: error('Not application/json') } : {}),
+    },
+  };
+}
+
+export function openApiDocument(routes: readonly Route[]): object {
+  const paths: Record<string, Record<string, object>> = {};
+  for (const r of routes) if (!r.hidden) (paths[r.path] ??= {})[r.method.toLowerCase()] = operation(r);
   return {
     openapi: '3.1.0',
     info: {
@@ -50,130 +66,12 @@ export function openApiDocument(): object {
       version: ROLLGATE_VERSION,
       description:
         'Gateways report their verdicts and status; people and scripts read the fleet. Every path needs a bearer ' +
-        'token: a gateway token for POST /api/v1/reports, a reader or admin token for the rest (admin to change).',
+        'token: a gateway token for POST /api/v1/reports, a reader or admin token for the rest (admin to change). ' +
+        'A request with a parameter a path does not take, or a value not of its kind, is answered 400.',
     },
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],
-    paths: {
-      '/healthz': {
-        get: {
-          summary: 'Whether the hub and its database answer (no token)',
-          security: [],
-          responses: { 200: ok('Up', { type: 'object' }), 503: error },
-        },
-      },
-      '/api/v1/reports': {
-        post: {
-          summary: 'A gateway reports its status and verdict events (gateway token; only as itself)',
-          requestBody: { required: true, content: { 'application/json': { schema: ref('Report') } } },
-          responses: {
-            200: ok('Stored; the agent may forget accepted and duplicate ids', ref('Receipt')),
-            400: error,
-            401: error,
-            403: error,
-            413: error,
-            415: error,
-          },
-        },
-      },
-      '/api/v1/fleet': {
-        get: { summary: 'The fleet at a glance', responses: { 200: ok('Summary', ref('FleetSummary')), 401: error } },
-      },
-      '/api/v1/gateways': {
-        get: {
-          summary: 'Gateways, by id, with filters',
-          parameters: [
-            query('label', 'key=value; repeat for several, all must match'),
-            query('commit', 'the applied commit or a prefix of 7+ hex digits'),
-            query('condition', 'Ready, Healthy or Stalled, optionally =True, =False, =Unknown (bare means =True)'),
-            query('stale', 'true: only silent gateways; false: only reporting ones', { type: 'boolean' }),
-            query('after', 'the `next` of the previous page'),
-            query('limit', '1 to 1000 (100)', num),
-          ],
-          responses: { 200: ok('A page of gateways', page('GatewaySummary')), 400: error, 401: error },
-        },
-        post: {
-          summary: 'Add a gateway (admin); its token is in the answer, once',
-          requestBody: {
-            required: true,
-            content: {
-              'application/json': {
-                schema: {
-                  type: 'object',
-                  required: ['id'],
-                  properties: { id: str, labels: { type: 'object', additionalProperties: str } },
-                },
-              },
-            },
-          },
-          responses: {
-            201: ok('Added', { type: 'object', properties: { id: str, token: str } }),
-            400: error,
-            403: error,
-            409: error,
-          },
-        },
-      },
-      '/api/v1/gateways/{id}': {
-        get: {
-          summary: 'One gateway: its status, the commits it reported on, its history',
-          parameters: [pathParam('id', 'gateway id'), query('history', 'how many events (50)', num)],
-          responses: { 200: ok('The gateway', ref('GatewayDetail')), 404: error },
-        },
-        delete: {
-          summary: 'Remove a gateway and its history (admin)',
-          parameters: [pathParam('id', 'gateway id')],
-          responses: { 200: ok('Removed', { type: 'object' }), 403: error, 404: error },
-        },
-      },
-      '/api/v1/gateways/{id}/token': {
-        post: {
-          summary: 'A new token for a gateway (admin); the old one stops working',
-          parameters: [pathParam('id', 'gateway id')],
-          responses: {
-            200: ok('The new token, once', { type: 'object', properties: { id: str, token: str } }),
-            403: error,
-            404: error,
-          },
-        },
-      },
-      '/api/v1/commits': {
-        get: {
-          summary: 'The newest commits across the fleet',
-          parameters: [query('limit', '1 to 100 (10)', num)],
-          responses: { 200: ok('Commits, newest first', { type: 'array', items: ref('CommitSummary') }) },
-        },
-      },
-      '/api/v1/commits/{sha}': {
-        get: {
-          summary:
-            'One commit across the fleet: applied, healthy, rolled back (reasons grouped), rejected, pending, silent',
-          parameters: [pathParam('sha', 'the commit or a prefix of 7+ hex digits')],
-          responses: { 200: ok('The commit', ref('CommitSummary')), 400: error, 404: error },
-        },
-      },
-      '/api/v1/events': {
-        get: {
-          summary: 'The event stream, oldest first, by cursor',
-          parameters: [
-            query('after', 'the `next` of the previous page (a seq)'),
-            query('gateway', 'one gateway only'),
-            query('kind', 'a verdict (rolled-back, …) or silent or back'),
-            query('limit', '1 to 1000 (100)', num),
-          ],
-          responses: { 200: ok('A page of events', page('FleetEvent')), 400: error },
-        },
-      },
-      '/api/v1/openapi.json': {
-        get: { summary: 'This document', responses: { 200: ok('OpenAPI 3.1', { type: 'object' }) } },
-      },
-      '/metrics': {
-        get: {
-          summary: 'Prometheus metrics (reader token)',
-          responses: { 200: { description: 'text exposition format' } },
-        },
-      },
-    },
+    paths,
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
       schemas: {
@@ -181,8 +79,16 @@ export function openApiDocument(): object {
         Report: REPORT_JSON_SCHEMA,
         Receipt: {
           type: 'object',
-          required: ['accepted', 'duplicates'],
-          properties: { accepted: { type: 'array', items: str }, duplicates: { type: 'array', items: str } },
+          required: ['accepted', 'duplicates', 'refused'],
+          properties: {
+            accepted: { type: 'array', items: str },
+            duplicates: { type: 'array', items: str },
+            refused: {
+              type: 'array',
+              description: 'events the hub will never store, each with why; the rest of the report is stored',
+              items: { type: 'object', required: ['id', 'error'], properties: { id: str, error: str } },
+            },
+          },
         },
         GatewaySummary: {
           type: 'object',

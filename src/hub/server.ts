@@ -8,12 +8,11 @@ import { createServer as createHttps } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Log } from '../base/log.js';
 import { isLoopback } from '../base/loopback.js';
-import type { Report } from '../model/index.js';
 import { AdminError, authenticate, type Principal } from './admin.js';
-import { handleApi } from './api.js';
+import { API_ROUTES } from './api.js';
 import { Batcher } from './batcher.js';
 import type { Database } from './db.js';
-import { ingest, type Incoming, type Receipt } from './ingest.js';
+import { cannotStore, ingest, type Incoming, type Receipt } from './ingest.js';
 import { deliverWebhooks, forgetOld, markSilent } from './jobs.js';
 import { HubMetrics } from './metrics.js';
 import {
@@ -21,22 +20,30 @@ import {
   cookieToken,
   COOKIE,
   databaseDown,
-  html,
   HttpError,
   json,
-  jsonBody,
+  jsonDocument,
   readBody,
   redirect,
+  sendHtml,
 } from './http.js';
 import { migrate } from './migrations.js';
-import { renderCommitPage, renderFleetPage, renderGatewayPage, renderLoginPage, renderNotFound } from './page.js';
+import { commitPrefix, escapesUnstorable, gatewayId } from './params.js';
+import {
+  renderCommitPage,
+  renderFleetPage,
+  renderGatewayPage,
+  renderLoginPage,
+  renderNotFound,
+  renderProblem,
+} from './page.js';
 import { commitSummary, fleetSummary, getGateway, listGateways, QueryError } from './queries.js';
 import { parseReport } from './report-schema.js';
-import { hashToken } from './tokens.js';
+import { match, parseRouteQuery, type Route, type RouteContext } from './routes.js';
+import { hashToken, roleOf } from './tokens.js';
 import type { WebhookTarget } from './webhook-body.js';
 
 export const DEFAULT_HUB_LISTEN = '127.0.0.1:9480';
-const AUTH_CACHE_MS = 10_000;
 
 export interface HubOptions {
   db: Database;
@@ -67,7 +74,7 @@ export class Hub {
   readonly metrics: HubMetrics;
   private server!: Server;
   private readonly batcher: Batcher<Incoming, Receipt>;
-  private readonly auth = new Map<string, { who: Principal | undefined; until: number }>();
+  private readonly routes: readonly Route[];
   private jobTimer: NodeJS.Timeout | undefined;
   private jobs: Promise<void> | undefined;
   private stopping = false;
@@ -77,7 +84,12 @@ export class Hub {
 
   private constructor(private readonly o: HubOptions) {
     this.metrics = new HubMetrics(o.db);
-    this.batcher = new Batcher((items) => o.db.transaction((tx) => ingest(tx, items, o.webhooks ?? [])));
+    const webhooks = o.webhooks ?? [];
+    this.batcher = new Batcher((items) => o.db.transaction((tx) => ingest(tx, items, { webhooks })), {
+      write: async (item) => (await o.db.transaction((tx) => ingest(tx, [item], { webhooks, oneByOne: true })))[0]!,
+      retry: cannotStore,
+    });
+    this.routes = [...this.ownRoutes(), ...API_ROUTES, ...this.pageRoutes()];
   }
 
   /** Migrates the database, listens, and starts the background jobs. */
@@ -163,41 +175,39 @@ export class Hub {
     }
   }
 
+  /**
+   * Who a token is, asked of the database on every request: a token rotated or removed stops
+   * working at once on every hub process (no process keeps a copy; see BENCHMARKS.md for the cost).
+   */
   private async who(token: string | undefined): Promise<Principal | undefined> {
-    if (!token) return undefined;
-    const key = hashToken(token);
-    const hit = this.auth.get(key);
-    if (hit && hit.until > Date.now()) return hit.who;
-    const who = await authenticate(this.o.db, token);
-    if (this.auth.size > 100_000) this.auth.clear();
-    this.auth.set(key, { who, until: Date.now() + AUTH_CACHE_MS });
-    return who;
+    return token ? authenticate(this.o.db, token) : undefined;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://hub');
-    const path = url.pathname;
-    const isPage = req.method === 'GET' && !path.startsWith('/api/') && path !== '/metrics' && path !== '/healthz';
+    let page = false;
+    let path = '';
     try {
-      if (path === '/healthz') return await this.healthz(res);
-      if (path === '/api/v1/reports') return await this.report(req, res);
-      const page = !path.startsWith('/api/') && path !== '/metrics';
-      if (path === '/login') return await this.login(req, res);
-      if (path === '/logout' && req.method === 'POST') return redirect(res, '/login', `${COOKIE}=; Max-Age=0; Path=/`);
-      const who = await this.who(bearer(req) ?? (page ? cookieToken(req) : undefined));
-      if (!who || who.role === 'gateway') {
-        if (page && req.method === 'GET') return redirect(res, '/login');
-        throw new HttpError(
-          401,
-          who ? 'a gateway token may only send reports' : 'a reader or admin token is needed (Authorization: Bearer)',
-        );
+      if (!URL.canParse(req.url ?? '/', 'http://hub')) throw new HttpError(400, 'the request target is not a URL');
+      const url = new URL(req.url ?? '/', 'http://hub');
+      path = url.pathname;
+      page = req.method === 'GET' && !path.startsWith('/api/') && path !== '/metrics' && path !== '/healthz';
+      const { route, path: params } = match(this.routes, req.method ?? 'GET', path);
+      page = Boolean(route.page);
+      const query = parseRouteQuery(route, url.search);
+      let who: Principal | undefined;
+      if (route.access === 'reader' || route.access === 'admin') {
+        who = await this.who(bearer(req) ?? (route.page ? cookieToken(req) : undefined));
+        if (!who || who.role === 'gateway') {
+          if (route.page && req.method === 'GET') return redirect(res, '/login');
+          throw new HttpError(
+            401,
+            who ? 'a gateway token may only send reports' : 'a reader or admin token is needed (Authorization: Bearer)',
+          );
+        }
+        if (route.access === 'admin' && who.role !== 'admin') throw new HttpError(403, 'this needs an admin token');
       }
-      if (path === '/metrics') {
-        res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
-        return void res.end(await this.metrics.registry.metrics());
-      }
-      if (page) return await this.page(path, res);
-      return await handleApi(this.o.db, req, res, url, who);
+      const c: RouteContext = { db: this.o.db, req, res, who, path: params, query, routes: this.routes };
+      return await route.handle(c);
     } catch (err) {
       const down = databaseDown(err);
       const known = err instanceof HttpError || err instanceof QueryError || err instanceof AdminError;
@@ -209,10 +219,119 @@ export class Hub {
         : down
           ? 'the database does not answer; try again later (agents keep their reports and retry)'
           : 'internal error; see the hub log';
+      // The rest of a body the hub did not read is drained, so the answer reaches the client.
+      if (!req.readableEnded) req.resume();
       if (res.headersSent) res.end();
-      else if (isPage && status === 404) html(res, renderNotFound(answer), 404);
-      else json(res, status, { error: answer });
+      else if (page && status === 404) sendHtml(res, renderNotFound(answer), 404);
+      else if (page && status < 500) sendHtml(res, renderProblem('Not a page', answer), status);
+      else json(res, status, { error: answer }, err instanceof HttpError ? err.headers : {});
     }
+  }
+
+  /** Routes the server answers itself: its health, reports from gateways, metrics. */
+  private ownRoutes(): Route[] {
+    const str = { type: 'string' };
+    return [
+      {
+        method: 'GET',
+        path: '/healthz',
+        access: 'none',
+        summary: 'Whether the hub and its database answer (no token)',
+        responses: { 200: { description: 'Up', content: { 'application/json': { schema: { type: 'object' } } } } },
+        handle: ({ res }) => this.healthz(res),
+      },
+      {
+        method: 'POST',
+        path: '/api/v1/reports',
+        access: 'gateway',
+        summary: 'A gateway reports its status and verdict events (gateway token; only as itself)',
+        body: { $ref: '#/components/schemas/Report' },
+        responses: {
+          200: {
+            description: 'Stored; the agent may forget accepted and duplicate ids, and drops refused ones',
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/Receipt' } } },
+          },
+          403: { description: 'The token belongs to another gateway' },
+          503: { description: 'The database does not answer; the agent keeps its events and retries' },
+        },
+        handle: ({ req, res }) => this.report(req, res),
+      },
+      {
+        method: 'GET',
+        path: '/metrics',
+        access: 'reader',
+        summary: 'Prometheus metrics (reader token)',
+        responses: { 200: { description: 'text exposition format', content: { 'text/plain': { schema: str } } } },
+        handle: async ({ res }) => {
+          const text = await this.metrics.registry.metrics();
+          res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
+          res.end(text);
+        },
+      },
+    ];
+  }
+
+  /** The page for people, and its login. */
+  private pageRoutes(): Route[] {
+    const db = this.o.db;
+    const page = { access: 'reader', page: true, hidden: true, responses: {} } as const;
+    return [
+      {
+        ...page,
+        method: 'GET',
+        path: '/',
+        summary: 'The fleet',
+        handle: async ({ res }) =>
+          sendHtml(res, renderFleetPage(await fleetSummary(db), (await listGateways(db, { limit: 500 })).items)),
+      },
+      {
+        ...page,
+        method: 'GET',
+        path: '/gateways/{id}',
+        summary: 'One gateway',
+        pathParams: { id: { kind: gatewayId, description: 'gateway id' } },
+        handle: async ({ res, path }) => sendHtml(res, renderGatewayPage(await getGateway(db, path['id'] as string))),
+      },
+      {
+        ...page,
+        method: 'GET',
+        path: '/commits/{sha}',
+        summary: 'One commit',
+        pathParams: { sha: { kind: commitPrefix, description: 'the commit or a prefix of 7+ hex digits' } },
+        handle: async ({ res, path }) =>
+          sendHtml(res, renderCommitPage(await commitSummary(db, path['sha'] as string))),
+      },
+      {
+        method: 'GET',
+        path: '/login',
+        access: 'none',
+        page: true,
+        hidden: true,
+        summary: 'The login form',
+        responses: {},
+        handle: async ({ res }) => sendHtml(res, renderLoginPage()),
+      },
+      {
+        method: 'POST',
+        path: '/login',
+        access: 'none',
+        page: true,
+        hidden: true,
+        summary: 'Log in with a reader or admin token',
+        responses: {},
+        handle: ({ req, res }) => this.login(req, res),
+      },
+      {
+        method: 'POST',
+        path: '/logout',
+        access: 'none',
+        page: true,
+        hidden: true,
+        summary: 'Log out',
+        responses: {},
+        handle: async ({ res }) => redirect(res, '/login', `${COOKIE}=; Max-Age=0; Path=/`),
+      },
+    ];
   }
 
   private async healthz(res: ServerResponse): Promise<void> {
@@ -226,73 +345,74 @@ export class Hub {
 
   private async report(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const count = (result: string) => this.metrics.reports.inc({ result });
-    if (req.method !== 'POST') throw new HttpError(405, 'reports are POSTed');
-    const who = await this.who(bearer(req));
-    if (!who || who.role !== 'gateway') {
+    const token = bearer(req);
+    // Whether the token is a gateway's is known only in the transaction that stores the report;
+    // what is plainly no gateway token is refused before the body is read.
+    if (!token || roleOf(token) !== 'gateway') {
       count('refused');
       req.resume();
       throw new HttpError(
         401,
-        who ? 'reports take a gateway token, not a reader or admin one' : 'this gateway token is not known to the hub',
+        token
+          ? 'reports take a gateway token (rgw_…), not a reader or admin one'
+          : 'no gateway token: reports take Authorization: Bearer rgw_… (`rollgate hub gateway add` prints one)',
       );
     }
-    let doc: unknown;
+    let body: { doc: unknown; text: string };
     try {
-      doc = await jsonBody(req, this.o.maxReportBytes ?? 1 << 20);
+      body = await jsonDocument(req, this.o.maxReportBytes ?? 1 << 20);
     } catch (err) {
       count(err instanceof HttpError && err.status === 413 ? 'too-large' : 'invalid');
       throw err;
     }
-    const parsed = parseReport(doc);
+    const parsed = parseReport(body.doc, escapesUnstorable(body.text));
     if ('error' in parsed) {
       count('invalid');
       throw new HttpError(400, `not a rollgate report: ${parsed.error}`);
     }
-    const report: Report = parsed.report;
-    if (report.gateway !== who.gateway) {
-      count('refused');
-      this.o.log.warn(
-        { gateway: who.gateway, claimed: report.gateway },
-        `the token of gateway ${who.gateway} sent a report as ${report.gateway}; refused`,
-      );
-      throw new HttpError(403, `this token belongs to gateway ${who.gateway}; it cannot report as ${report.gateway}`);
-    }
+    const { report } = parsed;
     let receipt: Receipt;
     try {
-      receipt = await this.batcher.submit({ gateway: who.gateway, report });
+      receipt = await this.batcher.submit({ tokenHash: hashToken(token), report });
     } catch (err) {
       count('error');
       throw err;
     }
-    if (receipt.unknown) {
+    if (receipt.denied) {
       count('refused');
-      throw new HttpError(401, `gateway ${who.gateway} was removed from the hub`);
+      if ('owner' in receipt.denied) {
+        const owner = receipt.denied.owner;
+        this.o.log.warn(
+          { gateway: owner, claimed: report.gateway },
+          `the token of gateway ${owner} sent a report as ${report.gateway}; refused`,
+        );
+        throw new HttpError(403, `this token belongs to gateway ${owner}; it cannot report as ${report.gateway}`);
+      }
+      throw new HttpError(
+        401,
+        `this gateway token is not known to the hub for ${report.gateway} (rotated, removed, or never given)`,
+      );
     }
     count('stored');
+    const refused = [...parsed.refused, ...receipt.refused];
     if (receipt.accepted.length) this.metrics.events.inc(receipt.accepted.length);
-    json(res, 200, { accepted: receipt.accepted, duplicates: receipt.duplicates });
+    if (refused.length) {
+      this.metrics.refusedEvents.inc(refused.length);
+      this.o.log.warn(
+        { gateway: report.gateway, refused },
+        `${refused.length} event(s) of gateway ${report.gateway} refused (the rest stored): ${refused[0]!.error}`,
+      );
+    }
+    json(res, 200, { accepted: receipt.accepted, duplicates: receipt.duplicates, refused });
   }
 
   private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method === 'GET') return html(res, renderLoginPage());
-    if (req.method !== 'POST') throw new HttpError(405, 'GET or POST');
     const form = new URLSearchParams(await readBody(req, 4096));
     const token = (form.get('token') ?? '').trim();
-    const who = await this.who(token);
+    const who = /^[A-Za-z0-9_-]{1,200}$/.test(token) ? await this.who(token) : undefined;
     if (!who || who.role === 'gateway')
-      return html(res, renderLoginPage('That is not a reader or admin token of this hub.'));
+      return sendHtml(res, renderLoginPage('That is not a reader or admin token of this hub.'));
     const secure = this.o.tls ? '; Secure' : '';
     redirect(res, '/', `${COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/${secure}`);
-  }
-
-  private async page(path: string, res: ServerResponse): Promise<void> {
-    const db = this.o.db;
-    if (path === '/')
-      return html(res, renderFleetPage(await fleetSummary(db), (await listGateways(db, { limit: 500 })).items));
-    let m = /^\/gateways\/([^/]+)$/.exec(path);
-    if (m) return html(res, renderGatewayPage(await getGateway(db, decodeURIComponent(m[1]!))));
-    m = /^\/commits\/([0-9a-f]{7,64})$/.exec(path);
-    if (m) return html(res, renderCommitPage(await commitSummary(db, m[1]!)));
-    throw new HttpError(404, `no page ${path}`);
   }
 }

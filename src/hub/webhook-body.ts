@@ -1,5 +1,7 @@
 // What a webhook says: JSON with the facts and a `text` a person can read in a chat channel as
-// it is (Slack's and Mattermost's incoming webhooks show `text`).
+// it is (Slack's and Mattermost's incoming webhooks show `text`). The facts stay exact for
+// machines; in `text`, words that came from a gateway cannot be chat markup: no mention
+// (<!channel>, <@U123>, @everyone), no link a reader could click, disguised or not.
 
 import type { ReportEvent } from '../model/index.js';
 import type { NotifyKind } from './outcomes.js';
@@ -24,6 +26,24 @@ export interface Notification {
 }
 
 const short = (c: string | undefined) => (c ? c.slice(0, 12) : 'an unknown commit');
+const ZWSP = '\u200B';
+
+/**
+ * `s` as plain words in Slack, Mattermost, Discord and Teams: `&`, `<` and `>` escaped as Slack
+ * asks (so <!channel>, <@U123> and <http://evil|click> are shown, not acted on); a zero-width
+ * space after every `@`, in every `://`, after the dot of anything that looks like a domain, and in
+ * a Markdown link's `](`, so no mention fires and nothing becomes a link a reader could click.
+ */
+export function chatText(s: string): string {
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/@/g, `@${ZWSP}`)
+    .replace(/:\/\//g, `:${ZWSP}//`)
+    .replace(/\]\(/g, `]${ZWSP}(`)
+    .replace(/\.(?=[A-Za-z]{2,})/g, `.${ZWSP}`);
+}
 
 export function notification(kind: NotifyKind, gateway: string, e: ReportEvent): Notification {
   const why = [e.reason, e.detail].filter(Boolean).join(': ');
@@ -45,10 +65,15 @@ export function notification(kind: NotifyKind, gateway: string, e: ReportEvent):
     ...(e.reason ? { reason: e.reason } : {}),
     ...(e.detail ? { detail: e.detail } : {}),
     at: e.at,
-    text,
+    text: chatText(text),
   };
 }
 
 export function silentNotification(gateway: string, lastSeen: string, at: string): Notification {
-  return { kind: 'silent', gateway, at, text: `${gateway} stopped reporting: last heard from at ${lastSeen}` };
+  return {
+    kind: 'silent',
+    gateway,
+    at,
+    text: chatText(`${gateway} stopped reporting: last heard from at ${lastSeen}`),
+  };
 }

@@ -61,11 +61,27 @@ export interface ReportStatus {
   startedAt: string;
 }
 
+/**
+ * Where a report stands in its gateway's order: the hub keeps the status of the newest report it
+ * has seen, whatever order reports arrive in. `seq` grows with every report of one state
+ * directory (it survives restarts); `boot` names that state directory's numbering, so a gateway
+ * whose state directory was wiped starts a new one, which the hub takes as newer.
+ */
+export interface ReportSequence {
+  boot: string;
+  seq: number;
+}
+
 export interface Report {
   schema: typeof REPORT_SCHEMA;
   gateway: string;
   /** ISO time the agent sent it. */
   sentAt: string;
+  /**
+   * Always sent by this agent. Agents from before the numbering send none: the hub takes their
+   * reports' status in the order they arrive, as long as the gateway has sent no numbered one.
+   */
+  sequence?: ReportSequence;
   status: ReportStatus;
   /** Oldest first. */
   events: ReportEvent[];
@@ -78,4 +94,32 @@ export interface ReportReceipt {
   /** Ids stored now, and ids the hub already had: the agent may forget both. */
   accepted: string[];
   duplicates: string[];
+  /** Events the hub will never store, and why: the agent drops them (counted as lost) and goes on. */
+  refused?: { id: string; error: string }[];
+}
+
+/**
+ * Characters PostgreSQL text cannot hold: NUL, and UTF-16 surrogates that are not part of a pair
+ * (they have no UTF-8 form). An interface's output may carry either; nothing else is refused.
+ */
+// eslint-disable-next-line no-control-regex -- NUL is the character this is about
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** The first character of `s` a report may not carry, as U+XXXX; undefined when there is none. */
+export function unstorableChar(s: string): string | undefined {
+  UNSTORABLE.lastIndex = 0;
+  const m = UNSTORABLE.exec(s);
+  return m ? `U+${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}` : undefined;
+}
+
+/** `v` with every string in it made storable: each such character becomes U+FFFD, as a decoder does. */
+export function storable<T>(v: T): T {
+  if (typeof v === 'string') return v.replace(UNSTORABLE, '\uFFFD') as T;
+  if (Array.isArray(v)) return v.map((x: unknown) => storable(x)) as T;
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[storable(k)] = storable(x);
+    return out as T;
+  }
+  return v;
 }

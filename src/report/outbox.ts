@@ -4,15 +4,28 @@
 // bounded: past the bound the oldest events go, and how many went is kept (`lost`) and told to
 // the hub with the next report. Heartbeats never queue here: a report carries the status as it
 // is when sent, so a stale heartbeat is never kept at all.
+//
+// A file that cannot be sent (unreadable, torn, not an event, or whose name and content name
+// different events) and an event the hub refuses are moved aside once, to outbox/rejected/
+// (bounded), counted as lost: nothing in the outbox can make the reporter send it again and again.
+// The outbox also numbers the reports (./sequence.ts lives beside the events it orders).
 
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../base/atomic-write.js';
-import type { ReportEvent } from '../model/index.js';
+import { storable, type ReportEvent, type ReportSequence } from '../model/index.js';
+import { ReportSequencer } from './sequence.js';
 
+const EVENT_ID = /^[A-Za-z0-9-]{1,64}$/;
 const EVENT_FILE = /^(\d{15})-(\d{6})-([A-Za-z0-9-]{1,64})\.json$/;
 const LOST_FILE = 'lost';
+export const REJECTED_DIR = 'rejected';
+/** What outbox/rejected/ keeps, newest first: enough to see what went wrong, never a full disk. */
+const REJECTED_MAX_FILES = 100;
+const REJECTED_MAX_BYTES = 1 << 20;
+/** Far more than any event written here (its detail is cut at 4000 characters): a larger file is not one. */
+const MAX_EVENT_FILE = 256 * 1024;
 
 interface Entry {
   name: string;
@@ -20,9 +33,20 @@ interface Entry {
   bytes: number;
 }
 
+/** A file moved to outbox/rejected/, and why. */
 export interface OutboxProblem {
   file: string;
   message: string;
+}
+
+/** Why the content of an event file cannot be sent as the event its name says; undefined when it can. */
+function wrongShape(doc: unknown, id: string): string | undefined {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return 'it holds no event (not a JSON object)';
+  const e = doc as Record<string, unknown>;
+  if (typeof e['id'] !== 'string') return 'it holds no event id';
+  if (e['id'] !== id) return `its name says event ${id} and its content event ${e['id'].slice(0, 64)}`;
+  if (typeof e['at'] !== 'string' || typeof e['verdict'] !== 'string') return 'it holds no event (no at or verdict)';
+  return undefined;
 }
 
 export class Outbox {
@@ -30,18 +54,19 @@ export class Outbox {
   private bytes = 0;
   private lostCount = 0;
   private seq = 0;
-  /** Files that could not be read back; dropped and counted as lost. */
+  /** Files set aside since the reporter last looked; it says each once. */
   readonly problems: OutboxProblem[] = [];
 
   private constructor(
     readonly dir: string,
     readonly maxBytes: number,
+    private readonly sequencer: ReportSequencer,
   ) {}
 
   /** Opens (and makes) the outbox directory, reading what a previous run left. */
   static async open(dir: string, maxBytes: number): Promise<Outbox> {
-    const box = new Outbox(dir, maxBytes);
     await mkdir(dir, { recursive: true, mode: 0o700 });
+    const box = new Outbox(dir, maxBytes, await ReportSequencer.open(dir));
     for (const name of (await readdir(dir)).sort()) {
       const m = EVENT_FILE.exec(name);
       if (!m) continue;
@@ -51,6 +76,8 @@ export class Outbox {
     }
     const lost = Number((await readFile(join(dir, LOST_FILE), 'utf8').catch(() => '0')).trim());
     box.lostCount = Number.isSafeInteger(lost) && lost > 0 ? lost : 0;
+    const reset = box.sequencer.reset;
+    if (reset) box.problems.push({ file: join(dir, 'sequence'), message: reset });
     return box;
   }
 
@@ -67,14 +94,23 @@ export class Outbox {
     return randomUUID();
   }
 
-  /** Writes the event through, then drops the oldest ones while the outbox is over its bound. */
+  /** The place of the next report in this state directory's order. */
+  nextSequence(): Promise<ReportSequence> {
+    return this.sequencer.next();
+  }
+
+  /**
+   * Writes the event through, then drops the oldest ones while the outbox is over its bound. Its
+   * strings are made storable first (an interface's output may hold a NUL), so the hub can keep it.
+   */
   async add(event: ReportEvent): Promise<void> {
-    const text = JSON.stringify(event) + '\n';
+    const clean = storable(EVENT_ID.test(event.id) ? event : { ...event, id: Outbox.newId() });
+    const text = JSON.stringify(clean) + '\n';
     const seq = String(this.seq++ % 1e6).padStart(6, '0');
-    const name = `${String(Date.now()).padStart(15, '0')}-${seq}-${event.id}.json`;
+    const name = `${String(Date.now()).padStart(15, '0')}-${seq}-${clean.id}.json`;
     await writeFileAtomic(join(this.dir, name), text);
     const bytes = Buffer.byteLength(text);
-    this.entries.push({ name, id: event.id, bytes });
+    this.entries.push({ name, id: clean.id, bytes });
     this.bytes += bytes;
     let dropped = 0;
     // The newest event stays even when it alone is over the bound: it is the one an operator needs.
@@ -87,43 +123,89 @@ export class Outbox {
     if (dropped) await this.addLost(dropped);
   }
 
-  /** The oldest events, up to `max` of them and about `maxBytes` together (at least one). */
+  /**
+   * The oldest events, up to `max` of them and about `maxBytes` together (at least one). A file
+   * that cannot be sent is set aside on the way, and the next one taken.
+   */
   async oldest(max: number, maxBytes: number): Promise<ReportEvent[]> {
     const out: ReportEvent[] = [];
     let total = 0;
     for (const e of this.entries.slice(0, max)) {
       if (out.length > 0 && total + e.bytes > maxBytes) break;
+      let why: string | undefined;
+      let doc: unknown;
       try {
-        out.push(JSON.parse(await readFile(join(this.dir, e.name), 'utf8')) as ReportEvent);
-        total += e.bytes;
+        if (e.bytes > MAX_EVENT_FILE) throw new RangeError(`${e.bytes} bytes, more than any event`);
+        doc = JSON.parse(await readFile(join(this.dir, e.name), 'utf8'));
+        why = wrongShape(doc, e.id);
       } catch (err) {
-        // Torn or changed by hand: it cannot be sent. Dropped, counted, and said.
-        this.problems.push({ file: join(this.dir, e.name), message: (err as Error).message });
-        await this.forget([e.id]);
-        await this.addLost(1);
+        why =
+          err instanceof SyntaxError
+            ? `it is not JSON, torn or edited by hand (${err.message})`
+            : `it cannot be read (${(err as Error).message})`;
       }
+      if (why) {
+        await this.setAside([e.id], why);
+        continue;
+      }
+      out.push(doc as ReportEvent);
+      total += e.bytes;
     }
     return out;
   }
 
-  /** Removes delivered events, and subtracts the lost count the hub was told. */
-  async acknowledge(ids: Iterable<string>, lostTold: number): Promise<void> {
-    await this.forget(ids);
+  /** Removes delivered events, and subtracts the lost count the hub was told; returns how many left. */
+  async acknowledge(ids: Iterable<string>, lostTold: number): Promise<number> {
+    const n = await this.forget(ids);
     if (lostTold > 0) {
       this.lostCount = Math.max(0, this.lostCount - lostTold);
       await writeFileAtomic(join(this.dir, LOST_FILE), `${this.lostCount}\n`);
     }
+    return n;
   }
 
-  /** Drops events the hub will never take, counting them as lost. */
-  async drop(ids: string[]): Promise<void> {
-    await this.forget(ids);
-    await this.addLost(ids.length);
-  }
-
-  private async forget(ids: Iterable<string>): Promise<void> {
+  /**
+   * Moves events that will never be sent to outbox/rejected/, once, and counts them as lost;
+   * each becomes a problem the reporter says once. Returns how many left the outbox.
+   */
+  async setAside(ids: string[], why: string): Promise<number> {
     const gone = new Set(ids);
     const keep: Entry[] = [];
+    const moved: Entry[] = [];
+    for (const e of this.entries) (gone.has(e.id) ? moved : keep).push(e);
+    if (moved.length === 0) return 0;
+    this.entries = keep;
+    const aside = join(this.dir, REJECTED_DIR);
+    await mkdir(aside, { recursive: true, mode: 0o700 });
+    for (const e of moved) {
+      this.bytes -= e.bytes;
+      // A file that cannot even be moved is removed: staying would send it again.
+      await rename(join(this.dir, e.name), join(aside, e.name)).catch(() =>
+        rm(join(this.dir, e.name), { force: true, recursive: true }),
+      );
+      this.problems.push({ file: join(aside, e.name), message: why });
+    }
+    await this.pruneRejected();
+    await this.addLost(moved.length);
+    return moved.length;
+  }
+
+  /** Keeps outbox/rejected/ to its newest files, within its bounds. */
+  private async pruneRejected(): Promise<void> {
+    const aside = join(this.dir, REJECTED_DIR);
+    const names = (await readdir(aside).catch(() => [] as string[])).sort().reverse();
+    let bytes = 0;
+    for (const [i, name] of names.entries()) {
+      bytes += (await stat(join(aside, name)).catch(() => ({ size: 0 }))).size;
+      if (i >= REJECTED_MAX_FILES || bytes > REJECTED_MAX_BYTES)
+        await rm(join(aside, name), { force: true, recursive: true });
+    }
+  }
+
+  private async forget(ids: Iterable<string>): Promise<number> {
+    const gone = new Set(ids);
+    const keep: Entry[] = [];
+    let n = 0;
     for (const e of this.entries) {
       if (!gone.has(e.id)) {
         keep.push(e);
@@ -131,8 +213,10 @@ export class Outbox {
       }
       this.bytes -= e.bytes;
       await rm(join(this.dir, e.name), { force: true });
+      n++;
     }
     this.entries = keep;
+    return n;
   }
 
   private async addLost(n: number): Promise<void> {

@@ -4,7 +4,14 @@
 // the events wait on disk and go, oldest first, when the hub answers again.
 
 import type { Log } from '../base/log.js';
-import { REPORT_SCHEMA, type Report, type ReportEvent, type ReportReceipt, type ReportStatus } from '../model/index.js';
+import {
+  REPORT_SCHEMA,
+  storable,
+  type Report,
+  type ReportEvent,
+  type ReportReceipt,
+  type ReportStatus,
+} from '../model/index.js';
 import type { Outbox } from './outbox.js';
 import { HubError, postJson } from './post.js';
 
@@ -153,14 +160,15 @@ export class Reporter {
   private async sendOnce(): Promise<void> {
     const box = this.o.outbox;
     const events = await box.oldest(this.batch, BATCH_BYTES);
-    for (const p of box.problems.splice(0))
-      this.o.log.warn({ file: p.file }, `an outbox file could not be read and is dropped: ${p.message}`);
+    this.sayProblems();
     const lost = box.lost;
     const report: Report = {
       schema: REPORT_SCHEMA,
       gateway: this.o.gateway,
       sentAt: new Date().toISOString(),
-      status: (this.status ??= await this.o.status()),
+      sequence: await box.nextSequence(),
+      // Made storable here as events are in the outbox: a NUL in a condition's message must not cost the report.
+      status: (this.status ??= storable(await this.o.status())),
       events,
       lost,
     };
@@ -178,31 +186,38 @@ export class Reporter {
         this.again = true;
         return;
       }
-      if (err instanceof HubError && err.kind === 'rejected' && events.length === 1) {
-        // The hub will never take this one event; holding it would hold every later one back.
-        this.o.log.error(
-          { hub: this.o.url, event: events[0]!.id },
-          `the hub refuses the ${events[0]!.verdict} event of ${events[0]!.at} (${err.message}); it is dropped ` +
-            'and counted as lost',
-        );
-        await box.drop([events[0]!.id]);
-        return;
-      }
-      if (err instanceof HubError && err.kind === 'rejected' && events.length > 1) {
-        this.batch = 1; // find the one the hub refuses
-        this.again = true;
-        return;
-      }
+      // Any other refusal is of the report as a whole (the hub refuses events one by one in its
+      // answer): no event is to blame, so none is dropped; they wait, and the error says why.
       throw err;
     }
-    const done = [...(receipt.accepted ?? []), ...(receipt.duplicates ?? [])];
-    await box.acknowledge(done, lost);
+    let left = await box.acknowledge([...(receipt.accepted ?? []), ...(receipt.duplicates ?? [])], lost);
+    for (const r of Array.isArray(receipt.refused) ? receipt.refused : []) {
+      const e = events.find((x) => x.id === r?.id);
+      if (!e) continue;
+      this.o.log.error(
+        { hub: this.o.url, event: e.id },
+        `the hub refuses the ${e.verdict} event of ${e.at} (${String(r.error)}); it is dropped and counted as lost`,
+      );
+      left += await box.setAside([e.id], `the hub refuses it: ${String(r.error)}`);
+      this.again = true; // the next report tells the hub it is lost
+    }
+    box.problems.splice(0); // refused events were said just now
     this.delivered++;
     this.lastDelivered = new Date().toISOString();
-    // After hunting down one refused event (or a too-large batch), batches grow back.
+    // After a too-large batch, batches grow back.
     this.batch = Math.min(BATCH_EVENTS, this.batch * 2);
-    if (events.length > 0 && done.length === 0)
-      throw new HubError('rejected', 'the hub acknowledged none of the events it was sent');
+    // Each round must empty some of the outbox, or it would send the same events again at once.
+    if (events.length > 0 && left === 0)
+      throw new HubError('rejected', 'the hub answered without taking or refusing any of the events it was sent');
+  }
+
+  /** Says each file the outbox set aside, once. */
+  private sayProblems(): void {
+    for (const p of this.o.outbox.problems.splice(0))
+      this.o.log.warn(
+        { file: p.file },
+        `an outbox file cannot be sent and is set aside (counted as lost): ${p.message}; it is kept in ${p.file}`,
+      );
   }
 
   private failed(err: unknown): number {
@@ -213,12 +228,20 @@ export class Reporter {
     const max = Math.min(this.o.maxBackoffMs ?? 5 * 60_000, Math.max(base, this.o.heartbeatMs));
     const delay = jittered(Math.min(max, base * 2 ** Math.min(this.failures - 1, 20)), 0.2);
     const waiting = this.o.outbox.size;
+    const again = this.outage?.message === message;
     if (err instanceof HubError && err.kind === 'refused') {
       this.o.log.error(
         { hub: this.o.url, err: message },
         `the hub refuses this gateway's token (${message}): check report.tokenFile against ` +
           `\`rollgate hub gateway add ${this.o.gateway}\`; ${waiting} event(s) wait in the outbox`,
       );
+    } else if (err instanceof HubError && err.kind === 'rejected') {
+      if (!again)
+        this.o.log.error(
+          { hub: this.o.url, err: message },
+          `the hub refuses this gateway's reports (${message}); the ${waiting} event(s) in the outbox wait, and ` +
+            'reports are tried again with backoff: the hub and this agent may be of different versions',
+        );
     } else if (!this.outage || this.outage.message !== message) {
       this.o.log.warn(
         { hub: this.o.url, err: message, waiting },

@@ -1,7 +1,7 @@
 // `rollgate hub` and `rollgate fleet` as an operator types them: tokens printed once on stdout with
 // the words on stderr, a gateway added twice named, the embedded database held by a running hub
 // (and the way around it: --hub with an admin token), HTTPS with a private CA, and the errors of a
-// hub or database that is not there.
+// hub or database that is not there, a webhook with credentials, and a gateway's control characters.
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { rollgate } from '../helpers/cli.js';
 import { tempDir } from '../helpers/fixtures.js';
+import { call, report, sha, status, verdict } from '../helpers/hub.js';
 import { freePort, HubProcess } from '../helpers/hub-lab.js';
 import { selfSignedCert } from '../helpers/tls.js';
 
@@ -123,4 +124,56 @@ test('a hub or a database that is not there is named, and no password is shown',
   assert.match(notPg.err, /--database takes a postgres:\/\/ URL/);
   const noToken = await rollgate('fleet', 'status', '--hub', 'http://127.0.0.1:1');
   assert.match(noToken.err, /a reader or admin token is needed/);
+});
+
+test('a webhook URL with credentials stops the hub at start, named without its password', async () => {
+  const config = join(root, 'creds.yaml');
+  writeFileSync(config, 'webhooks:\n  - url: https://ops:hunter2@chat.example.com/hooks/abc\n    events: [silent]\n');
+  const port = await freePort();
+  const hub = new HubProcess(['--data-dir', join(root, 'creds'), '--listen', `127.0.0.1:${port}`, '--config', config]);
+  hubs.push(hub);
+  const outcome = await Promise.race([hub.exited.then((e) => e.code), hub.listening().then(() => 'listening')]);
+  assert.equal(outcome, 1, hub.err);
+  assert.match(hub.err, /webhooks\[0\]\.url \(to chat\.example\.com\) has credentials in it/);
+  assert.doesNotMatch(hub.err + hub.out, /hunter2/);
+});
+
+test('`rollgate fleet commit` shows control characters a gateway sent as text, never as terminal codes', async () => {
+  const dir = join(root, 'ctl');
+  const admin = await rollgate('hub', 'token', 'add', '--role', 'admin', 'ops', '--data-dir', dir);
+  writeFileSync(join(root, 'ctl-admin.token'), admin.out);
+  const gw = await rollgate('hub', 'gateway', 'add', 'gw-ctl', '--data-dir', dir);
+  const port = await freePort();
+  const hub = new HubProcess(['--data-dir', dir, '--listen', `127.0.0.1:${port}`]);
+  hubs.push(hub);
+  await hub.listening();
+  const url = `http://127.0.0.1:${port}`;
+  const detail = 'check failed\u001b]0;pwned\u0007\u001b[2J\r\u202eoverwritten';
+  const e = verdict('rolled-back', sha(2), { reason: 'health-failed', to: sha(1), detail });
+  const sent = await call(url, 'POST', '/api/v1/reports', {
+    token: gw.out.trim(),
+    body: report('gw-ctl', status(), [e]),
+  });
+  assert.equal(sent.status, 200, sent.text);
+  const shown = await rollgate('fleet', 'commit', sha(2), '--hub', url, '--token-file', join(root, 'ctl-admin.token'));
+  assert.equal(shown.code, 0, shown.err);
+  for (const c of ['\u0007', '\u001b', '\r', '\u202e']) assert.ok(!shown.out.includes(c), JSON.stringify(c));
+  assert.match(shown.out, /check failed\\u001b\]0;pwned\\u0007\\u001b\[2J\\u000d\\u202eoverwritten/);
+  const json = await rollgate(
+    'fleet',
+    'commit',
+    sha(2),
+    '--hub',
+    url,
+    '--token-file',
+    join(root, 'ctl-admin.token'),
+    '--output',
+    'json',
+  );
+  assert.equal(
+    (JSON.parse(json.out) as { reasons: { example: string }[] }).reasons[0]!.example,
+    detail,
+    'JSON is exact',
+  );
+  await hub.kill('SIGTERM');
 });

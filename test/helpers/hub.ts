@@ -6,9 +6,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { openDatabase, type Database } from '../../src/hub/index.js';
-import type { Report, ReportEvent, ReportStatus, VerdictReason } from '../../src/model/index.js';
+import { addGateway, addToken, Hub, openDatabase, type Database, type HubOptions } from '../../src/hub/index.js';
+import type { Report, ReportEvent, ReportSequence, ReportStatus, VerdictReason } from '../../src/model/index.js';
 import { tempDir } from './fixtures.js';
+import { Lines } from './log-lines.js';
 import { createDatabase, missingPostgres, startPostgres, type PostgresServer } from './postgres.js';
 
 export interface DatabaseKind {
@@ -80,8 +81,26 @@ export function verdict(v: VerdictReason, commit: string, extra: Partial<ReportE
   return { id: randomUUID(), at: new Date().toISOString(), verdict: v, commit, ...extra };
 }
 
-export function report(gateway: string, st: ReportStatus, events: ReportEvent[] = [], lost = 0): Report {
-  return { schema: 'rollgate.report/v1', gateway, sentAt: new Date().toISOString(), status: st, events, lost };
+/** The numbering the test reports are in; each report made here comes after the one before. */
+export const TEST_BOOT = 'test-boot';
+let sequence = 0;
+
+export function report(
+  gateway: string,
+  st: ReportStatus,
+  events: ReportEvent[] = [],
+  lost = 0,
+  seq: ReportSequence = { boot: TEST_BOOT, seq: ++sequence },
+): Report {
+  return {
+    schema: 'rollgate.report/v1',
+    gateway,
+    sentAt: new Date().toISOString(),
+    sequence: seq,
+    status: st,
+    events,
+    lost,
+  };
 }
 
 export interface Answer {
@@ -94,13 +113,21 @@ export async function call(
   base: string,
   method: string,
   path: string,
-  o: { token?: string | undefined; body?: unknown; raw?: string; type?: string } = {},
+  o: {
+    token?: string | undefined;
+    body?: unknown;
+    raw?: string | Uint8Array;
+    type?: string;
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<Answer> {
   const res = await fetch(base + path, {
     method,
+    redirect: 'manual',
     headers: {
       ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
       ...(o.body !== undefined || o.raw !== undefined ? { 'content-type': o.type ?? 'application/json' } : {}),
+      ...o.headers,
     },
     ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : o.raw !== undefined ? { body: o.raw } : {}),
   });
@@ -112,6 +139,45 @@ export async function call(
     // not JSON (metrics, pages)
   }
   return { status: res.status, body, text };
+}
+
+/** A hub on a fresh database of `kind`, with gateways (and their tokens), an admin and a reader token. */
+export interface Lab {
+  hub: Hub;
+  db: Database;
+  url: string;
+  admin: string;
+  reader: string;
+  gw: Record<string, string>;
+  log: Lines;
+  post(gateway: string, body: unknown, token?: string): Promise<Answer>;
+  get(path: string): Promise<Answer>;
+}
+
+export async function lab(
+  kind: DatabaseKind,
+  gateways: Record<string, Record<string, string>>,
+  o: Partial<HubOptions> = {},
+): Promise<Lab> {
+  const fresh = await kind.fresh();
+  const db = await fresh.open();
+  const log = new Lines();
+  const hub = await Hub.start({ db, log, listen: '127.0.0.1:0', jobIntervalMs: 3_600_000, ...o });
+  const gw: Record<string, string> = {};
+  for (const [id, labels] of Object.entries(gateways)) gw[id] = await addGateway(db, id, labels);
+  const admin = await addToken(db, 'admin', 'ops');
+  const reader = await addToken(db, 'reader', 'dashboard');
+  return {
+    hub,
+    db,
+    url: hub.url,
+    admin,
+    reader,
+    gw,
+    log,
+    post: (gateway, body, token) => call(hub.url, 'POST', '/api/v1/reports', { token: token ?? gw[gateway], body }),
+    get: (path) => call(hub.url, 'GET', path, { token: reader }),
+  };
 }
 
 /** A webhook receiver on loopback: it records what it gets, and fails the first `failFirst` calls. */

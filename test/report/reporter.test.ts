@@ -1,10 +1,12 @@
 // The reporter against a real hub (embedded database, real HTTP on loopback): events delivered
 // once, a dead hub a single warning while events wait on disk, the backlog delivered when the hub
 // comes up on the same address, overflow counted as lost at the hub, a refused token named, and
-// one event the hub will never take dropped without holding the others back.
+// one event the hub will never take dropped without holding the others back; an outbox file that
+// cannot be sent set aside once; NULs cleaned before they reach the hub; and a report refused as
+// a whole costing no event.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -220,6 +222,119 @@ test('over HTTPS, the hub is trusted through report.caFile and reports arrive', 
   } finally {
     await plain.stop();
     await trusting.stop();
+    await hub.stop();
+  }
+});
+
+test('an outbox file whose name and content disagree is set aside once, and never sent again and again', async () => {
+  const s = await prepare();
+  const hub = await startHub(s, 0);
+  const dir = join(tempDir(), 'outbox');
+  const first = await Outbox.open(dir, 1 << 20);
+  const good = verdict('applied', sha(1));
+  await first.add(good);
+  const stray = verdict('applied', sha(2));
+  // A copy made by hand, or by a backup tool: the name says one event, the content another.
+  writeFileSync(join(dir, `000000000000001-000000-${Outbox.newId()}.json`), JSON.stringify(stray));
+  const outbox = await Outbox.open(dir, 1 << 20);
+  const log = new Lines();
+  const r = reporter(hub.url, s.token, outbox, log);
+  try {
+    r.start();
+    await until('the outbox is delivered', () => outbox.size === 0 && outbox.lost === 0);
+    const got = (await call(hub.url, 'GET', '/api/v1/events', { token: s.reader })).body['items'] as { id: string }[];
+    assert.deepEqual(
+      got.map((e) => e.id),
+      [good.id],
+    );
+    assert.equal(log.text.match(/cannot be sent and is set aside/g)?.length, 1, log.text);
+    assert.match(log.text, /its name says event .* and its content event/);
+    assert.equal(readdirSync(join(dir, 'rejected')).length, 1);
+    assert.ok(r.delivered <= 3, `${r.delivered} reports for two events and a lost count`);
+    const gw = (await call(hub.url, 'GET', '/api/v1/gateways/gw-1', { token: s.reader })).body;
+    assert.equal(gw['lostEvents'], 1);
+  } finally {
+    await r.stop();
+    await hub.stop();
+  }
+});
+
+test('a NUL from an interface, in an event or in the status, reaches the hub as U+FFFD', async () => {
+  const s = await prepare();
+  const hub = await startHub(s, 0);
+  const outbox = await Outbox.open(join(tempDir(), 'outbox'), 1 << 20);
+  const r = new Reporter({
+    url: hub.url,
+    token: s.token,
+    gateway: 'gw-1',
+    heartbeatMs: 60_000,
+    outbox,
+    log: new Lines(),
+    status: async () => status({ lastError: { at: new Date().toISOString(), message: 'install failed\u0000!' } }),
+    backoffMs: 50,
+  });
+  try {
+    r.start();
+    const e = verdict('rolled-back', sha(2), {
+      reason: 'apply-failed',
+      to: sha(1),
+      detail: 'stderr: boom\u0000\uDC00',
+    });
+    await r.record([e]);
+    await until('the outbox is empty', () => outbox.size === 0);
+    const gw = (await call(hub.url, 'GET', '/api/v1/gateways/gw-1', { token: s.reader })).body as {
+      history: { id: string; detail: string }[];
+      status: { lastError: { message: string } };
+    };
+    assert.deepEqual(
+      gw.history.map((h) => [h.id, h.detail]),
+      [[e.id, 'stderr: boom\uFFFD\uFFFD']],
+    );
+    assert.equal(gw.status.lastError.message, 'install failed\uFFFD!');
+  } finally {
+    await r.stop();
+    await hub.stop();
+  }
+});
+
+test('a report the hub refuses as a whole costs no event: they wait, and go once it is fixed', async () => {
+  const s = await prepare();
+  const hub = await startHub(s, 0);
+  const outbox = await Outbox.open(join(tempDir(), 'outbox'), 1 << 20);
+  const log = new Lines();
+  let broken = true;
+  const r = new Reporter({
+    url: hub.url,
+    token: s.token,
+    gateway: 'gw-1',
+    heartbeatMs: 60_000,
+    outbox,
+    log,
+    // A status the hub cannot take (as a newer agent's might be to an older hub).
+    status: async () => status(broken ? { head: 'not-a-commit' } : {}),
+    backoffMs: 20,
+    maxBackoffMs: 50,
+  });
+  try {
+    r.start();
+    const events = [verdict('applied', sha(1)), verdict('rolled-back', sha(2), { reason: 'health-failed' })];
+    await r.record(events);
+    await until('the refusal is said', () => /the hub refuses this gateway's reports/.test(log.text));
+    await sleep(300); // several tries
+    assert.equal(log.text.match(/the hub refuses this gateway's reports/g)?.length, 1, log.text);
+    assert.match(log.text, /status\.head must match pattern/);
+    assert.equal(outbox.size, 2, 'no event was dropped');
+    assert.equal(outbox.lost, 0);
+    broken = false;
+    r.kick();
+    await until('delivered', () => outbox.size === 0);
+    const got = (await call(hub.url, 'GET', '/api/v1/events', { token: s.reader })).body['items'] as { id: string }[];
+    assert.deepEqual(
+      got.map((e) => e.id),
+      events.map((e) => e.id),
+    );
+  } finally {
+    await r.stop();
     await hub.stop();
   }
 });

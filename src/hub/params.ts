@@ -1,0 +1,224 @@
+// The hub's edge: every part of a request is parsed here before any of it reaches a query, so a
+// malformed request is a 400 that says which part is wrong, never a 500 from deeper down. One
+// parser per kind of parameter (a gateway id, a commit prefix, a cursor, a bounded number, ...);
+// a route names the kind of each parameter it takes (./api.ts), and the OpenAPI document shows
+// the same kinds, so a new route gets its checks by naming them. Strict percent-decoding, JSON
+// with a bounded depth, and times that exist on a calendar live here too.
+
+import { unstorableChar } from '../model/index.js';
+
+/** An answer other than 200, with the words that say why. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    /** Extra headers of the answer (Allow for a 405). */
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** A gateway id as agents send it: what `gateway.id` allows, bounded. */
+export const GATEWAY_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,252}$/;
+export const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
+export const MAX_LABEL_VALUE = 253;
+export const MAX_LABELS = 64;
+/** Deeper JSON than this is no report and no admin request: refused before it is parsed. */
+export const MAX_JSON_DEPTH = 32;
+
+const bad = (message: string) => new HttpError(400, message);
+const shown = (s: string) => JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}…` : s);
+
+/** decodeURIComponent that answers 400 for malformed percent-encoding, and refuses what cannot be stored. */
+export function decodeStrict(raw: string, what: string): string {
+  let s: string;
+  try {
+    s = decodeURIComponent(raw);
+  } catch {
+    throw bad(`${what} has malformed percent-encoding: ${shown(raw)}`);
+  }
+  const c = unstorableChar(s);
+  if (c) throw bad(`${what} holds the character ${c}, which the hub does not take`);
+  return s;
+}
+
+/** The query string as name → values, decoded strictly (`+` is a space, as forms send it). */
+export function parseQuery(search: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const part of search.replace(/^\?/, '').split('&')) {
+    if (!part) continue;
+    const eq = part.indexOf('=');
+    const name = decodeStrict((eq < 0 ? part : part.slice(0, eq)).replace(/\+/g, ' '), 'a query parameter name');
+    const value = eq < 0 ? '' : decodeStrict(part.slice(eq + 1).replace(/\+/g, ' '), `query parameter ${name}`);
+    out.set(name, [...(out.get(name) ?? []), value]);
+  }
+  return out;
+}
+
+const DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const ISO_TIME = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.\d{1,9})?(?:Z|([+-])(\d\d):(\d\d))$/;
+
+/**
+ * Whether `s` is an ISO 8601 time that exists: a real day of a real month of years 1 to 9999, a
+ * time of day, an offset within ±14:00. JavaScript's own parser turns 2026-02-31 into March 3rd,
+ * and PostgreSQL refuses it; neither is what a report meant.
+ */
+export function isIsoTime(s: string): boolean {
+  const m = ISO_TIME.exec(s);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, ...number[]];
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const days = month === 2 && !leap ? 28 : DAYS[month! - 1];
+  if (year < 1 || !days || day! < 1 || day! > days || hour! > 23 || minute! > 59 || second! > 59) return false;
+  if (m[7]) {
+    const oh = Number(m[8]);
+    const om = Number(m[9]);
+    if (om > 59 || oh * 60 + om > 14 * 60) return false;
+  }
+  return true;
+}
+
+/** Whether `v` nests deeper than `left` more levels; the recursion stops one level past the bound. */
+function tooDeep(v: unknown, left: number): boolean {
+  if (v === null || typeof v !== 'object') return false;
+  if (left === 0) return true;
+  if (Array.isArray(v)) {
+    for (const x of v) if (tooDeep(x, left - 1)) return true;
+  } else for (const k in v) if (tooDeep((v as Record<string, unknown>)[k], left - 1)) return true;
+  return false;
+}
+
+/**
+ * JSON.parse (V8's parser keeps its own stack, so any depth parses), then a check that refuses
+ * nesting deeper than `maxDepth` (it never goes deeper itself): a deep document would cost the
+ * hub's recursive code and PostgreSQL's jsonb a stack each, and no rollgate document nests more
+ * than a few levels.
+ */
+export function parseJson(text: string, maxDepth = MAX_JSON_DEPTH): unknown {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw bad(`the body is not JSON: ${(err as Error).message}`);
+  }
+  if (tooDeep(doc, maxDepth)) throw bad(`the body nests deeper than ${maxDepth} levels`);
+  return doc;
+}
+
+/**
+ * Whether a JSON text may hold a string PostgreSQL cannot: only through an escape (\u0000, or a
+ * \uD800–\uDFFF surrogate), as JSON holds no raw control character and the body was strict UTF-8.
+ * Most reports hold none, and need no walk through their strings.
+ */
+export function escapesUnstorable(text: string): boolean {
+  return /\\u(0000|[dD][89a-fA-F])/.test(text);
+}
+
+/** The first string (or key) in `v` a PostgreSQL text cannot hold, as "where: U+XXXX". */
+export function firstUnstorable(v: unknown, where: string): string | undefined {
+  if (typeof v === 'string') {
+    const c = unstorableChar(v);
+    return c ? `${where} holds the character ${c}` : undefined;
+  }
+  if (Array.isArray(v)) {
+    for (const [i, x] of v.entries()) {
+      const hit = firstUnstorable(x, `${where}.${i}`);
+      if (hit) return hit;
+    }
+    return undefined;
+  }
+  if (v && typeof v === 'object')
+    for (const [k, x] of Object.entries(v)) {
+      const hit = firstUnstorable(k, `${where} (a key)`) ?? firstUnstorable(x, `${where}.${k}`);
+      if (hit) return hit;
+    }
+  return undefined;
+}
+
+/** How one kind of parameter is read, and how the OpenAPI document describes it. */
+export interface ParamKind<T> {
+  schema: Record<string, unknown>;
+  parse(raw: string, name: string): T;
+}
+
+const pattern = (re: RegExp, schema: Record<string, unknown>, says: string): ParamKind<string> => ({
+  schema: { type: 'string', pattern: re.source, ...schema },
+  parse(raw, name) {
+    if (!re.test(raw)) throw bad(`${name} takes ${says}, got ${shown(raw)}`);
+    return raw;
+  },
+});
+
+export const gatewayId = pattern(
+  GATEWAY_ID,
+  { maxLength: 253 },
+  'a gateway id (letters, digits and . _ : @ -, starting with a letter or digit, at most 253 characters)',
+);
+
+export const commitPrefix = pattern(/^[0-9a-f]{7,64}$/, {}, 'a commit: 7 to 64 hex digits (lower case)');
+
+export const condition = pattern(
+  /^(Ready|Healthy|Stalled)(=(True|False|Unknown))?$/,
+  {},
+  'Ready, Healthy or Stalled, with =True, =False or =Unknown',
+);
+
+/** A verdict, or the hub's own kinds of event. */
+export function eventKind(kinds: readonly string[]): ParamKind<string> {
+  return {
+    schema: { type: 'string', enum: [...kinds] },
+    parse(raw, name) {
+      if (!kinds.includes(raw)) throw bad(`${name} takes one of ${kinds.join(', ')}, got ${shown(raw)}`);
+      return raw;
+    },
+  };
+}
+
+export const boolean: ParamKind<boolean> = {
+  schema: { type: 'boolean' },
+  parse(raw, name) {
+    if (raw === 'true' || raw === '1') return true;
+    if (raw === 'false' || raw === '0') return false;
+    throw bad(`${name} takes true or false, got ${shown(raw)}`);
+  },
+};
+
+export function integer(min: number, max: number): ParamKind<number> {
+  return {
+    schema: { type: 'integer', minimum: min, maximum: max },
+    parse(raw, name) {
+      const n = /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
+      if (!(n >= min && n <= max)) throw bad(`${name} takes a whole number from ${min} to ${max}, got ${shown(raw)}`);
+      return n;
+    },
+  };
+}
+
+const BIGINT_MAX = 2n ** 63n - 1n;
+
+/** The seq of an event: a PostgreSQL bigint, kept as text (it may pass 2^53). */
+export const cursor: ParamKind<string> = {
+  schema: { type: 'string', pattern: '^\\d{1,19}$' },
+  parse(raw, name) {
+    if (!/^\d{1,19}$/.test(raw) || BigInt(raw) > BIGINT_MAX)
+      throw bad(`${name} takes the seq of an event (a whole number below 2^63), got ${shown(raw)}`);
+    return String(BigInt(raw));
+  },
+};
+
+/** `key=value`, a label to match. */
+export const labelSelector: ParamKind<[string, string]> = {
+  schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}=.{0,253}$' },
+  parse(raw, name) {
+    const eq = raw.indexOf('=');
+    const key = raw.slice(0, eq);
+    const value = raw.slice(eq + 1);
+    if (eq <= 0 || !LABEL_KEY.test(key) || value.length > MAX_LABEL_VALUE)
+      throw bad(
+        `${name} takes key=value (a key of letters, digits and . _ / -, a value of at most ${MAX_LABEL_VALUE} ` +
+          `characters), got ${shown(raw)}`,
+      );
+    return [key, value];
+  },
+};
