@@ -136,7 +136,8 @@ describe('provenance: which variables went into a value', () => {
 
   test('.env keys made from hidden variables are derived; errors have a version that quotes nothing', () => {
     const r = parseEnvFile(
-      'DSN=db://u:${PASSWORD}@h\nCOPY=$DSN\nPLAIN=${SET}\nLATER=x\nLATER=${PASSWORD}\nBAD="x" tail-secret\nUNCLOSED=${OOPS\n',
+      'DSN=db://u:${PASSWORD}@h\nCOPY=$DSN\nPLAIN=${SET}\nLATER=x\nLATER=${PASSWORD}\n' +
+        'BAD="x" tail-secret\nUNCLOSED=${OOPS\n',
       scope,
       secret,
     );
