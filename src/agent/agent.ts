@@ -21,6 +21,7 @@ import { LiveView, type LiveStatus } from './live.js';
 import { AgentLock } from './lock.js';
 import type { PidLock } from '../base/pid-lock.js';
 import { AgentMetrics } from './metrics.js';
+import { allowPublic } from './redaction.js';
 import { agentFleetSource, gatewayOptions, lifecyclePorts } from './ports.js';
 import { startReporting } from './reporting.js';
 import { nextPollDelay, retryDelay, type ScheduleSpec } from './schedule.js';
@@ -85,6 +86,7 @@ export class Agent {
 
   /** Takes the lock, resumes what a crash interrupted, starts the servers, the schedule and the watch. */
   async start(): Promise<void> {
+    allowPublic(this.cfg.gateway);
     await secureStateDir(this.stateDir);
     this.lock = await AgentLock.acquire(this.stateDir);
     try {
