@@ -19,7 +19,8 @@ const MIN_PARTIAL = 6;
 /** Values longer than this are looked for as a whole and line by line, never piecewise. */
 const MAX_PARTIAL_SOURCE = 256;
 
-const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+/** `s` as a regular expression that matches it literally. */
+export const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 const jsonEscaped = (s: string) => JSON.stringify(s).slice(1, -1);
 
 /** The base64 characters that depend only on `bytes` when they start `offset` bytes into a longer text. */

@@ -6,6 +6,7 @@
 // (`"${MEDIA}:/media"`), and any value long enough to be told apart is named wherever it appears.
 // Pure: values in, messages out.
 
+import { escapeRe } from '../base/redact.js';
 import type { PathSeg } from './yaml-file.js';
 
 /** Values shorter than this are named only in messages about a string they went into. */
@@ -34,7 +35,6 @@ interface Needle {
   word: boolean;
 }
 
-const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 const jsonEscaped = (s: string) => JSON.stringify(s).slice(1, -1);
 
 /** Does one path lead into the other (a problem about a list names the strings inside it, and back)? */
