@@ -3,13 +3,14 @@
 // the fleet hub and its webhooks. So a message never quotes such a value: where it would, it names
 // the variable. Interpolation says which strings of which file were made from which of them
 // (provenance, `taint`); a message about such a string shows it as the file wrote it
-// (`"${MEDIA}:/media"`), and any value long enough to be told apart is named wherever it appears.
+// (`"${MEDIA}:/media"`), any value long enough to be told apart is named wherever it appears, and a
+// shorter one where such a message quotes it whole ("on" is a word of many messages; `"on"` is it).
 // Pure: values in, messages out.
 
 import { escapeRe } from '../base/redact.js';
 import type { PathSeg } from './yaml-file.js';
 
-/** Values shorter than this are named only in messages about a string they went into. */
+/** Values shorter than this are named only where a message about a string they went into quotes them whole. */
 const MIN_ANYWHERE = 4;
 
 /** A string of a file that interpolation made from hidden variables. */
@@ -31,8 +32,8 @@ export interface Place {
 interface Needle {
   text: string;
   replacement: string;
-  /** Found only as a whole word: a short value must not eat into other words. */
-  word: boolean;
+  /** Found only as a whole quoted string: a short value must not eat into the message's own words. */
+  quoted: boolean;
 }
 
 const jsonEscaped = (s: string) => JSON.stringify(s).slice(1, -1);
@@ -84,11 +85,11 @@ export class Concealer {
   conceal(message: string, place?: Place): string {
     if (this.vars.size === 0) return message;
     const needles: Needle[] = [];
-    const add = (text: string, replacement: string, word: boolean) => {
+    const add = (text: string, replacement: string, quoted: boolean) => {
       if (text === '') return;
-      needles.push({ text, replacement, word });
+      needles.push({ text, replacement, quoted });
       const json = jsonEscaped(text);
-      if (json !== text) needles.push({ text: json, replacement, word });
+      if (json !== text) needles.push({ text: json, replacement, quoted });
     };
     if (place)
       for (const t of this.taints) {
@@ -107,7 +108,7 @@ export class Concealer {
     const byText = new Map<string, string>();
     for (const n of needles) if (!byText.has(n.text)) byText.set(n.text, n.replacement);
     const re = new RegExp(
-      needles.map((n) => (n.word ? `(?<![A-Za-z0-9])${escapeRe(n.text)}(?![A-Za-z0-9])` : escapeRe(n.text))).join('|'),
+      needles.map((n) => (n.quoted ? `(?<=")${escapeRe(n.text)}(?=")` : escapeRe(n.text))).join('|'),
       'g',
     );
     return message.replace(re, (m) => byText.get(m) ?? m);

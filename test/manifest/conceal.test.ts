@@ -76,6 +76,19 @@ describe('problems built from the gateway variables name the variable, never the
     names(text, 'PUBLISHED', 'pub-Secret-1');
   });
 
+  test('a label, a tmpfs size and a restart policy made from variables', async () => {
+    const text = await problems(
+      'services:\n  web:\n    image: busybox\n    labels: ["=${TENANT}"]\n' +
+        '    tmpfs: []\n    shm_size: "${SHM}"\n    restart: "${POLICY}"\n',
+      { TENANT: 'tenant-Acme-Secret', SHM: 'lots', POLICY: 'on' },
+    );
+    assert.match(text, /labels\.0: expected a "KEY=value" string, got string "=\$\{TENANT\}"/);
+    assert.match(text, /shm_size: expected a size .*got string "\$\{SHM\}"/);
+    assert.match(text, /restart: expected .*got string "\$\{POLICY\}"/);
+    assert.match(text, /"on-failure"/, 'a short value is named where it is quoted whole, not inside other words');
+    names(text, 'TENANT', 'tenant-Acme-Secret', '"lots"', '"on"');
+  });
+
   test('a policy breach about a bind made from a variable', async () => {
     const variables = { DATA_DIR: '/srv/secret-customer-acme' };
     await repo.set(
