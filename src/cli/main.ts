@@ -57,7 +57,7 @@ function gatewayOptions(cmd: Command): Command {
     )
     .option(
       '--registry-auth-file <file>',
-      'YAML or JSON map of registry host to { username, password }, used for pulls; never logged',
+      'YAML or JSON map of registry host to { username, password }, used for pulls; the passwords are never printed',
     );
 }
 
@@ -149,7 +149,7 @@ function variableOptions(cmd: Command): Command {
     .option(
       '--var-file <file>',
       "a file of KEY=value lines (the .env format), as the agent's gateway.variablesFile; --var wins over it " +
-        '(repeat for several)',
+        '(repeat for several). Values of both are never printed: output names the variable, or shows [redacted]',
       collect,
       [],
     );
