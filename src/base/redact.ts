@@ -18,6 +18,12 @@ export const CENSOR = '[redacted]';
 const MIN_PARTIAL = 6;
 /** Values longer than this are looked for as a whole and line by line, never piecewise. */
 const MAX_PARTIAL_SOURCE = 256;
+/**
+ * The most values kept (safety rule 11): files are read again at every reconcile, and a value
+ * that changes each time (a rotated token) must not grow the list for months. Those read least
+ * recently go first; a value still in a file is read again and stays.
+ */
+export const MAX_SECRETS = 1000;
 
 /** `s` as a regular expression that matches it literally. */
 export const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
@@ -76,11 +82,17 @@ export class Redactor {
       if (raw === undefined) continue;
       const v = raw.trim();
       const parts = v.includes('\n') ? [v, ...v.split(/\r?\n/).map((l) => l.trim())] : [v];
-      for (const p of parts)
-        if (p.length >= MIN_SECRET_LENGTH && !this.exempt.has(p) && !this.values.has(p)) {
-          this.values.add(p);
-          this.compiled = undefined;
-        }
+      for (const p of parts) {
+        if (p.length < MIN_SECRET_LENGTH || this.exempt.has(p)) continue;
+        // Read again: the newest, so the last to go when the list is full.
+        if (!this.values.delete(p)) this.compiled = undefined;
+        this.values.add(p);
+      }
+    }
+    for (const old of this.values) {
+      if (this.values.size <= MAX_SECRETS) break;
+      this.values.delete(old);
+      this.compiled = undefined;
     }
   }
 

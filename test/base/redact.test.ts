@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { CENSOR, MIN_SECRET_LENGTH, Redactor } from '../../src/base/redact.js';
+import { CENSOR, MAX_SECRETS, MIN_SECRET_LENGTH, Redactor } from '../../src/base/redact.js';
 
 const TOKEN = 'tok-9Fq2xLmP0aZ7';
 const PASSWORD = 'p@ss w/rd"\\+?';
@@ -78,6 +78,16 @@ describe('what the redactor leaves alone', () => {
     assert.equal(r.size, 0);
     const text = 'applied on 2026-01-01 at 10:11, abc';
     assert.equal(r.scrub(text), text);
+  });
+
+  test(`at most ${MAX_SECRETS} values: those read least recently go first, those read again stay`, () => {
+    const r = redactor('kept-token-1234', 'stale-token-1234');
+    for (let i = 0; i < MAX_SECRETS; i++) {
+      r.add([`rotated-${i}`]);
+      if (i % 100 === 0) r.add(['kept-token-1234']);
+    }
+    assert.equal(r.size, MAX_SECRETS);
+    assert.equal(r.scrub('kept-token-1234 stale-token-1234 rotated-999'), `${CENSOR} stale-token-1234 ${CENSOR}`);
   });
 
   test('values made public (the gateway id, its labels) are never masked', () => {
