@@ -10,7 +10,7 @@ import { durationMs as ms } from '../base/duration.js';
 import { removeLeftoverTempFiles, secureStateDir } from '../base/state-dir.js';
 import { Reason, type ActivityReason } from '../model/index.js';
 import { afterPoll, badRecord, CommitLifecycle, type Verdict } from '../rollback/index.js';
-import { Gateway } from '../gateway/gateway.js';
+import { Gateway, readVariables } from '../gateway/gateway.js';
 import type { Reporter } from '../report/index.js';
 import { SyncError } from '../sync/index.js';
 import { readTrustedKeys } from '../trust/index.js';
@@ -145,6 +145,10 @@ export class Agent {
           `applied ${short(st.applied?.commit)}, last good ${short(st.lastGood?.commit)}`,
       );
       this.live.set('applying');
+      // What a resumed apply prints is scrubbed too: the variables are known before it runs (every
+      // reconcile reads them again, and says so when the file is wrong).
+      const vars = this.cfg.gateway.variablesFile;
+      if (vars) await readVariables([vars]).catch(() => undefined);
       await this.lifecycle.resumeAtStart();
     } catch (err) {
       await this.close();
