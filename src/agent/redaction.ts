@@ -17,7 +17,7 @@ const VOCABULARY = new Set<string>([
   ...['trace', 'debug', 'info', 'warn', 'error', 'fatal'],
 ]);
 
-/** Keys whose values are identifiers, each with the shapes it takes. */
+/** The shapes identifiers take (commit ids, digests, ISO times, UUIDs), and the keys they are kept under. */
 const IDENTIFIER = /^(?:[0-9a-f]{40}|[0-9a-f]{64}|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z|[0-9a-f-]{36})$/;
 const IDENTIFIER_KEYS = new Set([
   'commit',

@@ -60,13 +60,23 @@ function spellings(s: string): string[] {
   return [...out].filter((x) => x.length >= MIN_SECRET_LENGTH);
 }
 
+interface Compiled {
+  /** Every spelling of every value. */
+  re: RegExp;
+  /** Values long enough that what a cut leaves of them is told apart. */
+  partials: string[];
+  /** The last and first MIN_PARTIAL characters of every head and tail of them a cut can leave. */
+  headEnds: Set<string>;
+  tailStarts: Set<string>;
+}
+
 /** Strings under keys it approves are left as they are (commit ids, timestamps, the vocabulary). */
 export type KeepValue = (key: string | undefined, value: string) => boolean;
 
 export class Redactor {
   private readonly values = new Set<string>();
   private readonly exempt = new Set<string>();
-  private compiled: { re: RegExp; partials: string[] } | undefined;
+  private compiled: Compiled | undefined;
 
   /** The number of values looked for. */
   get size(): number {
@@ -107,17 +117,22 @@ export class Redactor {
     }
   }
 
-  private compile(): { re: RegExp; partials: string[] } | undefined {
+  private compile(): Compiled | undefined {
     if (this.values.size === 0) return undefined;
     if (!this.compiled) {
       const all = new Set<string>();
       for (const v of this.values) for (const s of spellings(v)) all.add(s);
       // Longest first, so a value inside a longer one never leaves the longer one's rest behind.
       const sorted = [...all].sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
-      this.compiled = {
-        re: new RegExp(sorted.map(escapeRe).join('|'), 'g'),
-        partials: [...this.values].filter((v) => v.length >= 2 * MIN_PARTIAL && v.length <= MAX_PARTIAL_SOURCE),
-      };
+      const partials = [...this.values].filter((v) => v.length >= 2 * MIN_PARTIAL && v.length <= MAX_PARTIAL_SOURCE);
+      const headEnds = new Set<string>();
+      const tailStarts = new Set<string>();
+      for (const v of partials)
+        for (let n = Math.max(MIN_PARTIAL, Math.ceil(v.length / 2)); n < v.length; n++) {
+          headEnds.add(v.slice(n - MIN_PARTIAL, n));
+          tailStarts.add(v.slice(v.length - n, v.length - n + MIN_PARTIAL));
+        }
+      this.compiled = { re: new RegExp(sorted.map(escapeRe).join('|'), 'g'), partials, headEnds, tailStarts };
     }
     return this.compiled;
   }
@@ -141,15 +156,17 @@ export class Redactor {
     return c.partials.length
       ? whole
           .split('\n')
-          .map((l) => this.cutEdges(l, c.partials))
+          .map((l) => this.cutEdges(l, c))
           .join('\n')
       : whole;
   }
 
   /** A line that starts with the tail of a value or ends with its head: what a cut left of a secret. */
-  private cutEdges(line: string, partials: string[]): string {
+  private cutEdges(line: string, c: Compiled): string {
+    // Most lines end and start with nothing a cut could leave: two set lookups say so.
+    if (!c.headEnds.has(line.slice(-MIN_PARTIAL)) && !c.tailStarts.has(line.slice(0, MIN_PARTIAL))) return line;
     let out = line;
-    for (const v of partials) {
+    for (const v of c.partials) {
       const min = Math.max(MIN_PARTIAL, Math.ceil(v.length / 2));
       for (let n = Math.min(v.length - 1, out.length); n >= min; n--)
         if (out.endsWith(v.slice(0, n))) {
