@@ -74,7 +74,10 @@ describe(
         .toString()
         .trim();
 
-    /** The app `web`: its environment and secret files from the gateway; `extra` lines go under the service. */
+    /**
+     * The app `keeper` (its own name: other Docker tests run an app `web`), its environment and
+     * secret files from the gateway; `extra` lines go under its service `web`.
+     */
     function commit(message: string, extra: string[]): string {
       writeFileSync(
         join(work, 'compose.yaml'),
@@ -132,14 +135,14 @@ describe(
       git('remote', 'add', 'origin', join(srv, 'fleet.git'));
       writeFileSync(
         join(work, 'rollgate.yaml'),
-        'apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  sys:\n    apps:\n      web: compose.yaml\n' +
+        'apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  sys:\n    apps:\n      keeper: compose.yaml\n' +
           '    health: health.yaml\ntargets:\n  - name: all\n    match: { any: true }\n    system: sys\n',
       );
       writeFileSync(
         join(work, 'health.yaml'),
         'apiVersion: rollgate/v1\nkind: Health\nwindow: 1s\ndeadline: 30s\ndefaults: { interval: 200ms, ' +
           'timeout: 1s, failureThreshold: 3 }\nchecks:\n  - name: web-running\n' +
-          '    container: { app: web, service: web }\n',
+          '    container: { app: keeper, service: web }\n',
       );
       writeFileSync(
         files.variables,
@@ -173,7 +176,7 @@ describe(
       await hub?.kill('SIGTERM');
       await server?.close();
       await hook.stop().catch(() => {});
-      if (docker) await removeApp(docker, 'web', { networks: ['web_default'] });
+      if (docker) await removeApp(docker, 'keeper', { networks: ['keeper_default'] });
       cleanup(root);
     });
 
@@ -231,7 +234,7 @@ describe(
     test('a commit that applies: the container really has the secrets', async () => {
       const good = commit('web, reading its secrets', []);
       await agent.until('web applied', (s) => s.lastGood?.commit === good);
-      const [c] = await docker.listContainers({ filters: JSON.stringify({ label: [`${LABEL.app}=web`] }) });
+      const [c] = await docker.listContainers({ filters: JSON.stringify({ label: [`${LABEL.app}=keeper`] }) });
       assert.ok(c, 'web runs');
       const info = await docker.getContainer(c.Id).inspect();
       assert.ok(info.Config.Env.includes(`DB_PASSWORD=${PLANTED.dbPassword}`));
@@ -248,7 +251,7 @@ describe(
           'cert=$$(cat /run/secrets/api_cert); exit 3"]',
       ]);
       const s = await agent.until('rolled back', (x) => lastHistory(x, loud)?.event === 'rolled-back', 90_000);
-      await agent.waitForLog(/pre_stop hook 1 of web\/web .* exited with code 1/);
+      await agent.waitForLog(/pre_stop hook 1 of keeper\/web .* exited with code 1/);
       // Everything the hub was told has arrived, and the webhooks were sent.
       const wait = Date.now() + 30_000;
       for (;;) {
@@ -260,7 +263,7 @@ describe(
         await new Promise((r) => setTimeout(r, 300));
       }
       const reason = s.bad.find((b) => b.commit === loud)!.reason;
-      assert.match(reason, /post_start hook 1 of web\/web .* exited with code 3: db=\[redacted\] key=\[redacted\]/);
+      assert.match(reason, /post_start hook 1 of keeper\/web .* exited with code 3: db=\[redacted\] key=\[redacted\]/);
       assert.match(reason, /cert=\[redacted\]/);
     });
 
