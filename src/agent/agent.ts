@@ -10,7 +10,7 @@ import { durationMs as ms } from '../base/duration.js';
 import { removeLeftoverTempFiles, secureStateDir } from '../base/state-dir.js';
 import { Reason, type ActivityReason } from '../model/index.js';
 import { afterPoll, badRecord, CommitLifecycle, type Verdict } from '../rollback/index.js';
-import { Gateway } from '../gateway/gateway.js';
+import { Gateway, readVariables } from '../gateway/gateway.js';
 import type { Reporter } from '../report/index.js';
 import { SyncError } from '../sync/index.js';
 import { readTrustedKeys } from '../trust/index.js';
@@ -21,6 +21,7 @@ import { LiveView, type LiveStatus } from './live.js';
 import { AgentLock } from './lock.js';
 import type { PidLock } from '../base/pid-lock.js';
 import { AgentMetrics } from './metrics.js';
+import { allowPublic } from './redaction.js';
 import { agentFleetSource, gatewayOptions, lifecyclePorts } from './ports.js';
 import { startReporting } from './reporting.js';
 import { nextPollDelay, retryDelay, type ScheduleSpec } from './schedule.js';
@@ -85,6 +86,7 @@ export class Agent {
 
   /** Takes the lock, resumes what a crash interrupted, starts the servers, the schedule and the watch. */
   async start(): Promise<void> {
+    allowPublic(this.cfg.gateway);
     await secureStateDir(this.stateDir);
     this.lock = await AgentLock.acquire(this.stateDir);
     try {
@@ -143,6 +145,10 @@ export class Agent {
           `applied ${short(st.applied?.commit)}, last good ${short(st.lastGood?.commit)}`,
       );
       this.live.set('applying');
+      // What a resumed apply prints is scrubbed too: the variables are known before it runs (every
+      // reconcile reads them again, and says so when the file is wrong).
+      const vars = this.cfg.gateway.variablesFile;
+      if (vars) await readVariables([vars]).catch(() => undefined);
       await this.lifecycle.resumeAtStart();
     } catch (err) {
       await this.close();

@@ -1,9 +1,11 @@
 // The agent's control socket, <stateDir>/agent.sock (mode 0600): `rollgate sync` asks for a
-// reconcile now and waits for its result; `rollgate status` asks what runs at this moment.
+// reconcile now and waits for its result; `rollgate status` asks what runs at this moment. The
+// answers are scrubbed of the process's secrets, like everything else the agent lets out.
 
 import { chmod, unlink } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import { statePath } from '../base/state-dir.js';
+import { scrubbed } from './redaction.js';
 
 export interface ControlHandlers {
   sync(): Promise<unknown>;
@@ -17,7 +19,7 @@ export async function serveControl(stateDir: string, h: ControlHandlers): Promis
   const server = createServer((req, res) => {
     const reply = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body) + '\n');
+      res.end(JSON.stringify(scrubbed(body)) + '\n');
     };
     if (req.method === 'POST' && req.url === '/sync') {
       h.sync().then(

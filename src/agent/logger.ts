@@ -1,9 +1,12 @@
 // JSON log lines on stdout (journald under systemd), written synchronously so that a line logged
 // just before a crash or a reboot is not lost. Credentials are redacted wherever they appear as
-// fields; URLs are redacted where they are formatted (src/sync/errors.ts).
+// fields; URLs are redacted where they are formatted (src/sync/errors.ts); and every line is
+// scrubbed of the secrets the process read (the variables file, token and password files, gateway
+// secret files) before it is written, whatever field or message carries them.
 
 import { destination, pino, stdTimeFunctions, type Logger } from 'pino';
 import type { LogLevel } from './config.js';
+import { scrubLogLine } from './redaction.js';
 
 export const REDACT_PATHS = [
   'password',
@@ -28,6 +31,7 @@ export function agentLogger(level: LogLevel, gateway: string, dest: number | str
       level,
       base: { gateway },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      hooks: { streamWrite: scrubLogLine },
       timestamp: stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },

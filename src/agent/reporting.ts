@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import type { Log } from '../base/log.js';
 import { durationMs, parseSize } from '../base/duration.js';
 import { isLoopback } from '../base/loopback.js';
+import { processSecrets } from '../base/redact.js';
 import { statePath } from '../base/state-dir.js';
 import { ROLLGATE_VERSION } from '../base/version.js';
 import type { Gateway } from '../gateway/gateway.js';
@@ -13,6 +14,7 @@ import type { ReportStatus } from '../model/index.js';
 import { Outbox, Reporter, reportEvents } from '../report/index.js';
 import { ConfigError, type AgentConfig } from './config.js';
 import type { LiveView } from './live.js';
+import { scrubbed } from './redaction.js';
 import type { StateStore } from './state.js';
 
 const INVENTORY_TIMEOUT_MS = 10_000;
@@ -27,6 +29,7 @@ async function readToken(file: string): Promise<string> {
     throw new ConfigError(`cannot read the hub token file ${file} (report.tokenFile): ${(err as Error).message}`);
   }
   const token = text.trim();
+  processSecrets.add([token]);
   if (!token || /\s/.test(token))
     throw new ConfigError(
       `the hub token file ${file} (report.tokenFile) must hold one token, as printed by ` +
@@ -95,10 +98,11 @@ export async function startReporting(p: ReportingParts): Promise<Reporter | unde
     heartbeatMs: durationMs(r.heartbeat, 'report.heartbeat'),
     outbox,
     log: p.log,
+    // What the hub stores and shows, and its webhooks send on, is scrubbed of this process's secrets.
     status: async () => {
       const st = p.state.current;
       const inv = await inventory();
-      return {
+      return scrubbed({
         labels: p.cfg.gateway.labels,
         ...(st.applied ? { applied: st.applied } : {}),
         ...(st.lastGood ? { lastGood: st.lastGood } : {}),
@@ -111,10 +115,10 @@ export async function startReporting(p: ReportingParts): Promise<Reporter | unde
         version: ROLLGATE_VERSION,
         rssBytes: process.memoryUsage.rss(),
         startedAt,
-      };
+      });
     },
   });
-  p.state.onRecorded = (appended, after) => reporter.record(reportEvents(appended, after));
+  p.state.onRecorded = (appended, after) => reporter.record(scrubbed(reportEvents(appended, after)));
   if (outbox.size > 0)
     p.log.info({ waiting: outbox.size, lost: outbox.lost }, `${outbox.size} event(s) from before wait for the hub`);
   reporter.start();

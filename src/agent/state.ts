@@ -9,6 +9,7 @@ import { writeFileAtomic } from '../base/atomic-write.js';
 import { statePath, STATE_DIR_ENTRIES } from '../base/state-dir.js';
 import { emptyState, type AgentState, type HistoryEntry } from '../model/index.js';
 import type { StatePort } from '../rollback/index.js';
+import { scrubbed } from './redaction.js';
 
 export type { AgentState };
 export const STATE_FILE = STATE_DIR_ENTRIES.state;
@@ -86,7 +87,7 @@ function shapeProblem(doc: unknown): string | undefined {
 }
 
 export class StateStore implements StatePort {
-  /** Told, after each write, the history entries it appended (the reporter listens). */
+  /** Told, after each write, the history entries it appended (the reporter listens), as written. */
   onRecorded?: (appended: HistoryEntry[], state: Readonly<AgentState>) => Promise<void>;
 
   private constructor(
@@ -102,15 +103,21 @@ export class StateStore implements StatePort {
     return this.state;
   }
 
-  /** Writes the new state through before returning. */
+  /**
+   * Writes the new state through before returning. The file, which `rollgate status` and `history`
+   * read and reports are made from, is scrubbed of the process's secrets; the state in memory
+   * keeps the messages as they were, so an error that repeats is still seen to repeat.
+   */
   async replace(next: AgentState): Promise<void> {
     const bounded = { ...next, history: next.history.slice(-MAX_HISTORY) };
     // Changes only ever append to the history (withVerdict), so what is new is what is past the old end.
     const before = this.state.history;
     const appended = next.history.length > before.length ? next.history.slice(before.length) : [];
-    await writeFileAtomic(this.file, JSON.stringify(bounded, null, 2) + '\n');
+    const written = scrubbed(bounded);
+    await writeFileAtomic(this.file, JSON.stringify(written, null, 2) + '\n');
     this.state = bounded;
-    if (appended.length && this.onRecorded) await this.onRecorded(appended, bounded);
+    if (appended.length && this.onRecorded)
+      await this.onRecorded(written.history.slice(-Math.min(appended.length, written.history.length)), written);
   }
 
   /** Applies a change and writes it through before returning. */

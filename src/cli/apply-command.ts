@@ -23,7 +23,8 @@ import {
 import { DEFAULT_STATE_DIR, Gateway, type GatewayOptions } from '../gateway/gateway.js';
 import { parseIdentity } from './identity.js';
 import { openRepo } from './open-repo.js';
-import { renderPlan } from './render.js';
+import { presentPlan, renderPlan } from './render.js';
+import { allowPublic } from '../agent/redaction.js';
 
 export const EXIT_ROLLED_BACK = 3;
 export const EXIT_ROLLBACK_INCOMPLETE = 4;
@@ -70,6 +71,7 @@ function scriptTimeouts(o: ApplyCommandOptions) {
 
 export async function runApply(o: ApplyCommandOptions, io: Io): Promise<number> {
   const device = parseIdentity(o.id, o.label);
+  allowPublic(device);
   const log = humanLog(io, o.quiet === true || o.output === 'json');
   const stateDir = resolve(o.stateDir);
   await secureStateDir(stateDir);
@@ -77,11 +79,11 @@ export async function runApply(o: ApplyCommandOptions, io: Io): Promise<number> 
   try {
     const source = await repo.source(o.ref);
     await verifySource(source, o, io);
-    const loadOpts = await loadOptions({ ...o, stateDir });
-    const desired = await loadDesiredState(source, device, loadOpts);
+    const opts = await loadOptions({ ...o, stateDir });
+    const desired = await loadDesiredState(source, device, opts);
     if (o.output !== 'json') printWarnings(io, desired.warnings);
     const artifactKeys = o.artifactKey?.length ? { artifactKeys: o.artifactKey } : {};
-    const policy = loadOpts.policy ? { policy: loadOpts.policy } : {};
+    const policy = opts.policy ? { policy: opts.policy } : {};
     const appliers = await new Gateway({ ...o, stateDir, ...artifactKeys, ...policy }, log).appliers(desired, source);
     const r = await reconcileOnce(desired, {
       ...appliers,
@@ -90,12 +92,13 @@ export async function runApply(o: ApplyCommandOptions, io: Io): Promise<number> 
       refreshImages: refreshableImages(desired),
       scriptTimeouts: scriptTimeouts(o),
     });
+    const plan = presentPlan(r.plan, desired, opts.variables ?? {});
     if (o.output === 'json')
-      io.out(JSON.stringify({ resumed: r.resumed ?? null, plan: r.plan, outcome: r.outcome ?? null }, null, 2) + '\n');
+      io.out(JSON.stringify({ resumed: r.resumed ?? null, plan, outcome: r.outcome ?? null }, null, 2) + '\n');
     else {
       if (r.resumed)
         io.out(`An apply interrupted in its ${r.resumed.interruptedIn} phase was ${RESUMED[r.resumed.action]}.\n`);
-      io.out(renderPlan(r.plan, { colour: io.colour }));
+      io.out(renderPlan(plan, { colour: io.colour }));
       const out = r.outcome;
       if (!out) io.out('Nothing to apply.\n');
       else if (out.status === 'applied')

@@ -15,6 +15,7 @@ import {
   type RepoSource,
 } from '../manifest/index.js';
 import { readPolicyFile } from '../agent/config.js';
+import { allowPublic } from '../agent/redaction.js';
 import { checkCommit, readTrustedKeys } from '../trust/index.js';
 import { SyncError, type GitAuth } from '../sync/index.js';
 import { silentLog } from '../base/log.js';
@@ -22,7 +23,7 @@ import { DEFAULT_STATE_DIR } from '../base/state-dir.js';
 import { Gateway, readVariables, type GatewayOptions } from '../gateway/gateway.js';
 import { parseIdentity } from './identity.js';
 import { openRepo } from './open-repo.js';
-import { renderPlan } from './render.js';
+import { presentPlan, renderPlan } from './render.js';
 
 export const EXIT_OK = 0;
 export const EXIT_ERROR = 1;
@@ -153,6 +154,7 @@ async function readObservation(path: string): Promise<ObservedState> {
 
 export async function runDiff(o: DiffOptions, io: Io): Promise<number> {
   const device = parseIdentity(o.id, o.label);
+  allowPublic(device);
   const repo = await openRepo(repoSpec(o));
   try {
     const source = await repo.source(o.ref);
@@ -172,7 +174,8 @@ export async function runDiff(o: DiffOptions, io: Io): Promise<number> {
     else if (o.against === 'live') observed = await new Gateway(o, silentLog).observe(desired);
     else throw new Error(`--against takes fresh, live, commit:<rev> or file:<path>, got "${o.against}"`);
     const plan: Plan = makePlan(desired, observed);
-    io.out(o.output === 'json' ? JSON.stringify(plan, null, 2) + '\n' : renderPlan(plan, { colour: io.colour }));
+    const shown = presentPlan(plan, desired, opts.variables ?? {});
+    io.out(o.output === 'json' ? JSON.stringify(shown, null, 2) + '\n' : renderPlan(shown, { colour: io.colour }));
     return planHasChanges(plan) ? EXIT_CHANGES : EXIT_OK;
   } finally {
     repo.close();

@@ -6,6 +6,7 @@ import { collect } from './identity.js';
 import { EXIT_ERROR, reportError, runDiff, runValidate, type Io } from './commands.js';
 import { DEFAULT_STATE_DIR, runApply, runObserve } from './apply-command.js';
 import { DEFAULT_INTERFACE_DIRS, DEFAULT_REBOOT_COMMAND } from '../apply/index.js';
+import { processSecrets } from '../base/redact.js';
 import { ROLLGATE_VERSION } from '../base/version.js';
 import { DEFAULT_CONFIG_FILE } from '../agent/config.js';
 import { addSettingOptions, runAgent, runHistory, runStatus, runSync } from './agent-command.js';
@@ -24,9 +25,11 @@ import {
 } from './hub-command.js';
 import { DEFAULT_HUB_LISTEN } from '../hub/index.js';
 
+// The last line for secrets this process read (--var-file, --var, credentials files): whatever a
+// command prints is scrubbed of them (src/base/redact.ts).
 const io: Io = {
-  out: (s) => process.stdout.write(s),
-  err: (s) => process.stderr.write(s),
+  out: (s) => process.stdout.write(processSecrets.scrub(s)),
+  err: (s) => process.stderr.write(processSecrets.scrub(s)),
   colour: Boolean(process.stdout.isTTY) && !process.env['NO_COLOR'],
 };
 
@@ -54,7 +57,7 @@ function gatewayOptions(cmd: Command): Command {
     )
     .option(
       '--registry-auth-file <file>',
-      'YAML or JSON map of registry host to { username, password }, used for pulls; never logged',
+      'YAML or JSON map of registry host to { username, password }, used for pulls; the passwords are never printed',
     );
 }
 
@@ -149,7 +152,7 @@ function variableOptions(cmd: Command): Command {
     .option(
       '--var-file <file>',
       "a file of KEY=value lines (the .env format), as the agent's gateway.variablesFile; --var wins over it " +
-        '(repeat for several)',
+        '(repeat for several). Values of both are never printed: output names the variable, or shows [redacted]',
       collect,
       [],
     );
@@ -534,6 +537,6 @@ fleetOptions(fleet.command('gateways').summary('the gateways, with filters'))
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(`error: ${(err as Error).message}\n`);
+  io.err(`error: ${(err as Error).message}\n`);
   process.exitCode = EXIT_ERROR;
 });

@@ -1,7 +1,32 @@
-// A plan for people: grouped by stage, +/~/-/! symbols, colour on a terminal.
+// A plan for people: grouped by stage, +/~/-/! symbols, colour on a terminal. And the plan as
+// both people and scripts are shown it, without what the gateway's own variables hold.
 
-import type { Change, ChangeAction, Plan, ScriptAction, ScriptState, Step } from '../model/index.js';
+import type { Change, ChangeAction, DesiredState, Plan, ScriptAction, ScriptState, Step } from '../model/index.js';
 import { targetName } from '../diff/index.js';
+import { escapeRe, MIN_SECRET_LENGTH } from '../base/redact.js';
+import { Concealer } from '../manifest/index.js';
+
+/**
+ * The plan for output: a string made from the gateway's own variables (an image, a hook's command)
+ * is shown as the Compose file wrote it (`registry.example.com/app:${TAG}`), and any other that
+ * holds one of their values names the variable. The plan that runs is not changed.
+ */
+export function presentPlan(plan: Plan, desired: DesiredState, variables: Readonly<Record<string, string>>): Plan {
+  const made = new Map((desired.gatewayInterpolations ?? []).map((i) => [i.value, i.written]));
+  const concealer = new Concealer();
+  for (const [k, v] of Object.entries(variables)) concealer.hide(k, v);
+  // Inside a longer string (a step id names its image) only a value long enough to tell apart is replaced.
+  const inside = [...made.keys()].filter((v) => v.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
+  const re = inside.length ? new RegExp(inside.map(escapeRe).join('|'), 'g') : undefined;
+  const show = (s: string) => made.get(s) ?? concealer.conceal(re ? s.replace(re, (m) => made.get(m) ?? m) : s);
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return show(v);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  return walk(plan) as Plan;
+}
 
 const SYMBOL: Record<ChangeAction, string> = { add: '+', change: '~', remove: '-', repair: '!' };
 const COLOUR: Record<ChangeAction, number> = { add: 32, change: 33, remove: 31, repair: 36 };

@@ -5,7 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parse } from 'yaml';
 import {
@@ -33,6 +33,7 @@ import { durationMs, parseSize } from '../base/duration.js';
 import { DEFAULT_STATE_DIR, statePath } from '../base/state-dir.js';
 import { writeFileAtomic } from '../base/atomic-write.js';
 import type { Log } from '../base/log.js';
+import { processSecrets } from '../base/redact.js';
 import type { GatewayPolicy, RepoSource } from '../manifest/index.js';
 import { readArtifactKeys } from '../trust/index.js';
 
@@ -89,6 +90,8 @@ export async function readRegistryAuth(file: string): Promise<RegistryAuth> {
     if (!c || typeof c.username !== 'string' || typeof c.password !== 'string')
       throw new Error(`${file}: registry "${host}" needs a username and a password (strings)`);
     out[host] = { username: c.username, password: c.password };
+    // A user name is who, not a secret; the pair is what a basic-auth header carries (base64).
+    processSecrets.add([c.password, `${c.username}:${c.password}`]);
   }
   return out;
 }
@@ -137,7 +140,8 @@ export async function dockerApplier(o: GatewayOptions, log: Log): Promise<Docker
 
 /**
  * The gateway's own variables for Compose files: variables files (the .env format), then
- * `--var KEY=value`, later ones winning. Their values are never logged.
+ * `--var KEY=value`, later ones winning. Their values are secrets of this process (processSecrets):
+ * never logged, reported or printed.
  */
 export async function readVariables(files: string[] = [], pairs: string[] = []): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
@@ -151,11 +155,10 @@ export async function readVariables(files: string[] = [], pairs: string[] = []):
     }
     const parsed = parseEnvFile(text, new Map(Object.entries(out)));
     // Its values are secrets: the lines at fault are named, never quoted.
-    const quiet = (m: string) => m.replace(/, got .*$/s, '');
     if (parsed.errors.length)
       throw new Error(
         `the variables file ${file} is not KEY=value lines (the lines are not shown, as they may hold ` +
-          `secrets):\n${parsed.errors.map((e) => `  ${file}:${e.line}: ${quiet(e.message)}`).join('\n')}`,
+          `secrets):\n${parsed.errors.map((e) => `  ${file}:${e.line}: ${e.brief}`).join('\n')}`,
       );
     Object.assign(out, parsed.env);
   }
@@ -165,7 +168,32 @@ export async function readVariables(files: string[] = [], pairs: string[] = []):
       throw new Error('--var takes KEY=value (KEY of letters, digits and _); one of them is not (not shown)');
     out[p.slice(0, eq)] = p.slice(eq + 1);
   }
+  processSecrets.add(Object.values(out));
   return out;
+}
+
+/** The most of a gateway secret file read to keep its content out of output (a key, a token, a certificate). */
+const MAX_HOST_SECRET_BYTES = 64 * 1024;
+
+/**
+ * The gateway files the desired state mounts as secrets, read into processSecrets before anything
+ * runs: a container, a hook or a health check that prints one is scrubbed like the variables. A
+ * file that cannot be read is left to the Engine, which says so when it mounts it.
+ */
+export async function readHostSecrets(desired: DesiredState): Promise<void> {
+  for (const file of new Set(desired.apps.flatMap((a) => a.hostSecretFiles ?? []))) {
+    let handle: FileHandle | undefined;
+    try {
+      handle = await open(file, 'r');
+      const buf = Buffer.alloc(MAX_HOST_SECRET_BYTES);
+      const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+      processSecrets.add([buf.subarray(0, bytesRead).toString('utf8')]);
+    } catch {
+      // Missing or unreadable: nothing of it can be printed by what runs, either.
+    } finally {
+      await handle?.close();
+    }
+  }
 }
 
 function duration(text: string | undefined, what: string): number | undefined {
@@ -239,6 +267,7 @@ export class Gateway {
   }
 
   async appliers(desired?: DesiredState, repo?: RepoSource): Promise<GatewayAppliers> {
+    if (desired) await readHostSecrets(desired);
     const docker = await this.dockerFor(desired);
     return { ...(docker ? { docker } : {}), interfaces: repo ? this.interfaces.forRepo(repo) : this.interfaces };
   }

@@ -10,6 +10,7 @@ import { get as httpsGet } from 'node:https';
 import { connect } from 'node:net';
 import type { HealthCheck } from '../model/index.js';
 import { commandShape, hostPath, SYSTEM_PATH, underAny } from '../manifest/index.js';
+import { redactUrl } from '../sync/index.js';
 
 export interface ProbeResult {
   ok: boolean;
@@ -80,27 +81,29 @@ const OUTPUT_LIMIT = 512;
 // node:http rather than fetch: fetch refuses "bad ports" (6000, 6666, 10080, ...), which are
 // fine ports for a service on a gateway.
 function httpProbe(c: Extract<HealthCheck, { kind: 'http' }>): Promise<ProbeResult> {
+  // A URL's user and password (http://user:pw@host/) are in messages as ***, like the repository's.
+  const shown = redactUrl(c.url);
   return new Promise((resolve) => {
     let url: URL;
     try {
       url = new URL(c.url);
     } catch {
-      return resolve({ ok: false, detail: `${c.url} is not a URL` });
+      return resolve({ ok: false, detail: `${shown} is not a URL` });
     }
     const get = url.protocol === 'https:' ? httpsGet : httpGet;
     const req = get(url, { timeout: c.timeoutMs, headers: { 'user-agent': 'rollgate-health' } }, (res) => {
       res.resume();
       const status = res.statusCode ?? 0;
       if (c.expectStatus.includes(status)) resolve({ ok: true, detail: `HTTP ${status}` });
-      else resolve({ ok: false, detail: `${c.url} answered HTTP ${status}, expected ${c.expectStatus.join(' or ')}` });
+      else resolve({ ok: false, detail: `${shown} answered HTTP ${status}, expected ${c.expectStatus.join(' or ')}` });
       req.destroy();
     });
     req.once('timeout', () => {
-      resolve({ ok: false, detail: `${c.url} did not answer within ${c.timeoutMs} ms` });
+      resolve({ ok: false, detail: `${shown} did not answer within ${c.timeoutMs} ms` });
       req.destroy();
     });
     req.once('error', (err: NodeJS.ErrnoException) =>
-      resolve({ ok: false, detail: `${c.url}: ${err.code ?? err.message}` }),
+      resolve({ ok: false, detail: `${shown}: ${err.code ?? err.message}` }),
     );
   });
 }

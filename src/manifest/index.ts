@@ -1,6 +1,7 @@
 export { loadDesiredState, validateFleetRepo, type LoadOptions, type TargetValidation } from './load.js';
 export { DirectorySource, GitObjectSource, RepoPathError, type RepoSource } from './source.js';
 export { FleetRepoError, formatProblem, type Problem } from './problems.js';
+export { Concealer } from './conceal.js';
 export { FLEET_FILE } from './fleet.js';
 export { componentsNamed, matchesEvery, matchesSome } from './constraints.js';
 export { parseEnvFile } from './compose/index.js';

@@ -42,6 +42,8 @@ export interface LoadOptions {
   /**
    * The gateway's own variables (its variables file, `--var`): the highest layer for ${VAR} in
    * Compose files, over the fleet target's `variables:` and the `.env` beside each Compose file.
+   * They may be secrets: no problem or warning quotes them (it names the variable instead), and
+   * services say which environment values came from them (`secretEnvironment`).
    */
   variables?: Record<string, string>;
   /**
@@ -178,6 +180,13 @@ async function loadSystem(
   };
 }
 
+/** Problems for one load, which never quote the gateway's own variables. */
+function problemsFor(opts: LoadOptions): Problems {
+  const problems = new Problems();
+  for (const [k, v] of Object.entries(opts.variables ?? {})) problems.concealer.hide(k, v);
+  return problems;
+}
+
 /** Each problem once; a file's problems in the order of its lines, files in the order they were read. */
 function dedupe(problems: Problem[]): Problem[] {
   const seen = new Set<string>();
@@ -207,7 +216,7 @@ export async function loadDesiredState(
   device: DeviceIdentity,
   opts: LoadOptions = {},
 ): Promise<DesiredState> {
-  const problems = new Problems();
+  const problems = problemsFor(opts);
   const ctx = new LoadContext(source, problems, opts.policy, opts.stateDir);
   const fleetY = await loadFleet(ctx);
   problems.bail();
@@ -231,7 +240,8 @@ export async function loadDesiredState(
   }
   const desired = await loadSystem(ctx, fleetY!, idx, device, opts);
   if (!desired) throw new FleetRepoError(dedupe(problems.list));
-  return desired;
+  const made = problems.concealer.interpolations();
+  return made.length ? { ...desired, gatewayInterpolations: made } : desired;
 }
 
 export interface TargetValidation {
@@ -246,7 +256,7 @@ export async function validateFleetRepo(
   source: RepoSource,
   opts: LoadOptions = {},
 ): Promise<{ targets: TargetValidation[]; problems: Problem[] }> {
-  const problems = new Problems();
+  const problems = problemsFor(opts);
   const fleetY = await loadFleet(new LoadContext(source, problems));
   if (!fleetY) return { targets: [], problems: problems.list };
   const fleet = fleetY.value as FleetDoc;

@@ -1,6 +1,8 @@
 // Every validation failure is a Problem that names file:line:column and what was expected.
 // Loaders collect them all so `rollgate validate` reports everything in one run.
 
+import { Concealer, type Place } from './conceal.js';
+
 export interface Problem {
   file: string;
   line?: number;
@@ -36,8 +38,11 @@ export class FleetRepoError extends Error {
 /** Collects problems; `bail()` throws if any were added. */
 export class Problems {
   readonly list: Problem[] = [];
-  add(p: Problem): void {
-    this.list.push(p);
+  /** Every message goes through it: none quotes the gateway's own variables. */
+  readonly concealer = new Concealer();
+  /** `place`: the value the problem is about, so a string made from hidden variables is shown as written. */
+  add(p: Problem, place?: Place): void {
+    this.list.push({ ...p, message: this.concealer.conceal(p.message, place) });
   }
   get count(): number {
     return this.list.length;

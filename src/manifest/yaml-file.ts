@@ -113,5 +113,8 @@ export function problemAt(
   rule?: string,
 ): void {
   const pos = positionOf(y, path, which);
-  problems.add({ file: y.file, line: pos.line, column: pos.column, message, ...(rule ? { rule } : {}) });
+  problems.add(
+    { file: y.file, line: pos.line, column: pos.column, message, ...(rule ? { rule } : {}) },
+    { file: y.file, path },
+  );
 }

@@ -297,6 +297,8 @@ export interface DesiredApp {
   volumes: DesiredVolume[];
   /** File trees of the fleet repo that services mount, by hash. */
   files?: FileTree[];
+  /** Files of the gateway that are mounted as secrets (`secrets: { x: { file: /etc/... } }`). */
+  hostSecretFiles?: string[];
 }
 
 export type DurationMs = number;
@@ -351,4 +353,16 @@ export interface DesiredState {
   constraints: Constraints;
   /** What loaded but deserves a look, e.g. a Compose variable that was not set (as Compose warns). */
   warnings?: string[];
+  /**
+   * Strings of Compose files that interpolation made from the gateway's own variables, each with
+   * the file's text for it: output shows the text (`${TAG}`), never what the variables hold.
+   */
+  gatewayInterpolations?: GatewayInterpolation[];
+}
+
+export interface GatewayInterpolation {
+  /** As the file wrote it, e.g. `registry.example.com/app:${TAG}`. */
+  written: string;
+  /** What it became. */
+  value: string;
 }

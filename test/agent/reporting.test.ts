@@ -4,10 +4,12 @@
 
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { AgentProcess } from '../helpers/agent-process.js';
+import { rollgate } from '../helpers/cli.js';
 import { requireMenderTools } from '../helpers/devices.js';
 import { FleetLab } from '../helpers/fleet-lab.js';
 
@@ -67,6 +69,39 @@ describe('reporting to a hub, as the agent meets bad input', { skip: missing ?? 
     assert.match(a.text(), /refusing to send this gateway's hub token to 192\.0\.2\.10:9480 over plain http/);
     assert.match(a.text(), /--report-allow-plain-http/);
     assert.doesNotMatch(a.text(), /rgw_some-token/);
+  });
+
+  test('a hub that answers with the token it was sent: the log and rollgate status hold none of it', async () => {
+    const token = 'rgw_echoed-Back-Token-5521';
+    const file = join(lab.root, 'echo-token');
+    writeFileSync(file, `${token}\n`, { mode: 0o600 });
+    let refused = 0;
+    // A proxy in front of the hub that quotes the request it refuses, as such proxies do.
+    const echo = createHttpServer((req, res) => {
+      req.resume();
+      const auth = String(req.headers.authorization);
+      const status = refused++ < 2 ? 401 : 503;
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: `not accepted: ${auth} (${Buffer.from(auth).toString('base64')})` }));
+    });
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(echo.address() as { port: number }).port}`;
+    const a = lab.agent({}, ['--interval', '1s', '--report-url', url, '--report-token-file', file]);
+    try {
+      await a.waitForLog(/the hub refuses this gateway's token \(401: not accepted: Bearer \[redacted\]/);
+      await a.waitForLog(/the hub at .* is out of reach \(503: not accepted: Bearer \[redacted\]/);
+      const st = await rollgate('status', '--state-dir', lab.stateDir, '--output', 'json');
+      const outage = (JSON.parse(st.out) as { agent: { report: { outage?: { error: string } } } }).agent.report.outage;
+      assert.match(String(outage?.error), /not accepted: Bearer \[redacted\]/);
+      const human = await rollgate('status', '--state-dir', lab.stateDir);
+      for (const text of [a.text(), JSON.stringify(a.logs), st.out, human.out])
+        for (const form of [token, Buffer.from(`Bearer ${token}`).toString('base64')])
+          assert.ok(!text.includes(form), `${form} is in:\n${text}`);
+    } finally {
+      await a.stop();
+      echo.closeAllConnections();
+      await new Promise((r) => echo.close(r));
+    }
   });
 
   test(

@@ -108,3 +108,47 @@ describe('.env files, as Compose reads them', () => {
     );
   });
 });
+
+describe('provenance: which variables went into a value', () => {
+  const secret = new Set(['PASSWORD']);
+  const scope = new Map([...vars, ['PASSWORD', 'pw-secret-9']]);
+
+  test('the variables whose values went in, and none whose value did not', () => {
+    assert.deepEqual(interpolate('${SET}-$PORT', scope).used.sort(), ['PORT', 'SET']);
+    assert.deepEqual(interpolate('${UNSET:-${SET}}', scope).used, ['SET']);
+    assert.deepEqual(interpolate('${SET:+alt}', scope).used, [], 'only whether it is set went in');
+    assert.deepEqual(interpolate('$$SET', scope).used, []);
+  });
+
+  test('a required-variable message quotes the file, not a hidden value its text interpolates', () => {
+    assert.throws(
+      () => interpolate('${UNSET:?cannot log in with ${PASSWORD}}', scope, secret),
+      (e: unknown) =>
+        e instanceof InterpolationError &&
+        e.message === 'required variable UNSET is not set: cannot log in with ${PASSWORD}' &&
+        e.brief === 'required variable UNSET is not set',
+    );
+    assert.throws(
+      () => interpolate('${UNSET:?at ${SET}}', scope, secret),
+      (e: unknown) => e instanceof InterpolationError && e.message.endsWith(': at value'),
+    );
+  });
+
+  test('.env keys made from hidden variables are derived; errors have a version that quotes nothing', () => {
+    const r = parseEnvFile(
+      'DSN=db://u:${PASSWORD}@h\nCOPY=$DSN\nPLAIN=${SET}\nLATER=x\nLATER=${PASSWORD}\n' +
+        'BAD="x" tail-secret\nUNCLOSED=${OOPS\n',
+      scope,
+      secret,
+    );
+    assert.deepEqual(r.derived.sort(), ['COPY', 'DSN', 'LATER']);
+    assert.deepEqual(
+      r.errors.map((e) => [e.line, e.brief]),
+      [
+        [6, 'BAD: unexpected text after the closing quote'],
+        [7, 'UNCLOSED: a ${ has no closing }'],
+      ],
+    );
+    assert.match(r.errors[0]!.message, /tail-secret/, 'the full message (for repo files) still says what');
+  });
+});

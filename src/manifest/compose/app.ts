@@ -45,7 +45,11 @@ export function configHash(config: ServiceConfig): string {
   return sha256Hex(canonicalJson(config));
 }
 
-/** Interpolates every string value in place; problems and unset names are reported at their path. */
+/**
+ * Interpolates every string value in place; problems and unset names are reported at their path,
+ * and strings made from the gateway's own variables are marked, so problems about them name the
+ * variables instead of quoting what they hold.
+ */
 function interpolateTree(
   ctx: LoadContext,
   y: YamlFile,
@@ -55,9 +59,11 @@ function interpolateTree(
   unset: Map<string, PathSeg[]>,
 ): unknown {
   if (typeof value === 'string') {
+    const concealer = ctx.problems.concealer;
     try {
-      const r = interpolate(value, vars);
+      const r = interpolate(value, vars, concealer.names);
       for (const u of r.unset) if (!unset.has(u)) unset.set(u, path);
+      concealer.taint({ file: y.file, path }, value, r.value, r.used);
       return r.value;
     } catch (err) {
       if (!(err instanceof InterpolationError)) throw err;
@@ -78,7 +84,10 @@ function interpolateTree(
   return value;
 }
 
-/** The `.env` beside the Compose file: the lowest layer of the app's variables. */
+/**
+ * The `.env` beside the Compose file: the lowest layer of the app's variables. A value it makes
+ * from the gateway's own variables is as secret as they are.
+ */
 export async function dotEnv(ctx: LoadContext, composeFile: string, over: Variables): Promise<Map<string, string>> {
   const envPath = resolveRepoPath(composeFile, '.env');
   const f = await ctx.source.read(envPath, { maxBytes: MAX_ENV_FILE_BYTES }).catch((err: unknown) => {
@@ -89,8 +98,10 @@ export async function dotEnv(ctx: LoadContext, composeFile: string, over: Variab
     throw err;
   });
   if (!f) return new Map(over);
-  const parsed = parseEnvFile(new TextDecoder().decode(f.bytes), over);
+  const concealer = ctx.problems.concealer;
+  const parsed = parseEnvFile(new TextDecoder().decode(f.bytes), over, concealer.names);
   for (const e of parsed.errors) ctx.problems.add({ file: envPath, line: e.line, column: 1, message: e.message });
+  for (const k of parsed.derived) if (!over.has(k)) concealer.hide(k, parsed.env[k]!);
   return new Map([...Object.entries(parsed.env), ...over]);
 }
 
@@ -229,6 +240,7 @@ async function loadFileDefinitions(
   composeFile: string,
   vars: Variables,
   warn: ServiceScope['warn'],
+  hostSecrets: Set<string>,
 ): Promise<Map<string, FileSource>> {
   const out = new Map<string, FileSource>();
   const secret = key === 'secrets';
@@ -258,6 +270,7 @@ async function loadFileDefinitions(
     if (file !== undefined) {
       if (file.startsWith('/')) {
         out.set(name, { host: file }); // a file of the gateway: per-device values that stay out of Git
+        if (secret) hostSecrets.add(file);
         continue;
       }
       let repoPath: string;
@@ -296,7 +309,8 @@ export async function loadComposeApp(
   const before = ctx.problems.count;
   const warn = (at: At, message: string) => {
     const pos = positionOf(at.y, at.path, 'key');
-    inputs.warn(`${at.y.file}:${pos.line}:${pos.column}: ${message}`);
+    const said = ctx.problems.concealer.conceal(message, { file: at.y.file, path: at.path });
+    inputs.warn(`${at.y.file}:${pos.line}:${pos.column}: ${said}`);
   };
   if (!isMap(y.value)) {
     ctx.at({ y, path: [] }, 'a Compose file is a mapping with a "services" key');
@@ -331,8 +345,9 @@ export async function loadComposeApp(
   const networks = loadNetworks(top, project, warn);
   const volumes = loadVolumes(top, project, warn, x.bool('recreate_volumes') ?? false);
   const files = new AppFiles(ctx);
-  const configs = await loadFileDefinitions(top, 'configs', files, y.file, inputs.variables, warn);
-  const secrets = await loadFileDefinitions(top, 'secrets', files, y.file, inputs.variables, warn);
+  const hostSecrets = new Set<string>();
+  const configs = await loadFileDefinitions(top, 'configs', files, y.file, inputs.variables, warn, hostSecrets);
+  const secrets = await loadFileDefinitions(top, 'secrets', files, y.file, inputs.variables, warn, hostSecrets);
 
   const rawServices = doc['services'];
   if (!isMap(rawServices) || Object.keys(rawServices).length === 0) {
@@ -502,6 +517,7 @@ export async function loadComposeApp(
     networks: nets,
     volumes: vols,
     ...(trees.length ? { files: trees.sort((a, b) => (a.hash < b.hash ? -1 : 1)) } : {}),
+    ...(hostSecrets.size ? { hostSecretFiles: [...hostSecrets].sort() } : {}),
   };
 }
 
@@ -590,7 +606,7 @@ async function readEnvFiles(
     if (!e.required && !(await ctx.source.read(repoPath, { maxBytes: MAX_ENV_FILE_BYTES }).catch(() => null))) continue;
     const f = await ctx.readNamed(e.at, repoPath, { maxBytes: MAX_ENV_FILE_BYTES }, key);
     if (!f) continue;
-    const parsed = parseEnvFile(new TextDecoder().decode(f.bytes), vars);
+    const parsed = parseEnvFile(new TextDecoder().decode(f.bytes), vars, ctx.problems.concealer.names);
     for (const err of parsed.errors)
       ctx.problems.add({ file: repoPath, line: err.line, column: 1, message: err.message });
     Object.assign(env, parsed.env);

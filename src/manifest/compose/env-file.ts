@@ -6,19 +6,41 @@ import { interpolate, InterpolationError, type Variables } from './interpolate.j
 
 export interface EnvFileResult {
   env: Record<string, string>;
-  errors: { line: number; message: string }[];
+  /** `brief` says the same as `message` without quoting the file: for a file whose text is secret. */
+  errors: { line: number; message: string; brief: string }[];
+  /** Keys whose values were made from a `hidden` variable: as secret as it is. */
+  derived: string[];
 }
 
 const KEY = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*(=)?/;
 
 /**
  * Parses an env file. `lookup` answers ${VAR} references to names the file has not set itself
- * (Compose looks in the environment; rollgate in the variables of lower precedence).
+ * (Compose looks in the environment; rollgate in the variables of lower precedence); those in
+ * `hidden` are the gateway's own, and a key made from one is `derived`.
  */
-export function parseEnvFile(text: string, lookup: Variables = new Map()): EnvFileResult {
+export function parseEnvFile(
+  text: string,
+  lookup: Variables = new Map(),
+  hidden: ReadonlySet<string> = new Set(),
+): EnvFileResult {
   const env: Record<string, string> = {};
   const errors: EnvFileResult['errors'] = [];
+  const derived = new Set<string>();
   const scope = (): Variables => new Map([...lookup, ...Object.entries(env)]);
+  /** A name the file set itself is hidden when its value was made from a hidden one. */
+  const secretNames = (): ReadonlySet<string> => new Set([...[...hidden].filter((n) => !(n in env)), ...derived]);
+  const set = (key: string, value: string, used: readonly string[], names: ReadonlySet<string>) => {
+    env[key] = value;
+    if (used.some((u) => names.has(u))) derived.add(key);
+    else derived.delete(key);
+  };
+  const syntax = (lineNo: number, line: string) =>
+    errors.push({
+      line: lineNo,
+      message: `expected KEY=VALUE, got ${JSON.stringify(line.slice(0, 60))}`,
+      brief: 'expected KEY=VALUE',
+    });
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const lineNo = i + 1;
@@ -26,15 +48,14 @@ export function parseEnvFile(text: string, lookup: Variables = new Map()): EnvFi
     if (line === '' || line.startsWith('#')) continue;
     const m = KEY.exec(line);
     if (!m) {
-      errors.push({ line: lineNo, message: `expected KEY=VALUE, got ${JSON.stringify(line.slice(0, 60))}` });
+      syntax(lineNo, line);
       continue;
     }
     const key = m[1]!;
     if (!m[2]) {
       // `KEY` alone takes the value of that name from outside, as Compose does with the environment.
-      if (line.slice(m[0].length).trim() !== '')
-        errors.push({ line: lineNo, message: `expected KEY=VALUE, got ${JSON.stringify(line.slice(0, 60))}` });
-      else if (lookup.has(key)) env[key] = lookup.get(key)!;
+      if (line.slice(m[0].length).trim() !== '') syntax(lineNo, line);
+      else if (lookup.has(key)) set(key, lookup.get(key)!, [key], hidden);
       continue;
     }
     let raw = line.slice(m[0].length).trimStart();
@@ -53,19 +74,27 @@ export function parseEnvFile(text: string, lookup: Variables = new Map()): EnvFi
         if (after !== '' && !after.startsWith('#'))
           throw new InterpolationError(
             `unexpected text after the closing quote: ${JSON.stringify(after.slice(0, 30))}`,
+            'unexpected text after the closing quote',
           );
         body = body.slice(0, close);
-        env[key] = quote === "'" ? body : interpolate(unescapeDouble(body), scope()).value;
+        if (quote === "'") set(key, body, [], hidden);
+        else {
+          const names = secretNames();
+          const r = interpolate(unescapeDouble(body), scope(), names);
+          set(key, r.value, r.used, names);
+        }
       } else {
         raw = raw.replace(/(^|\s)#.*$/, '').trimEnd();
-        env[key] = interpolate(raw, scope()).value;
+        const names = secretNames();
+        const r = interpolate(raw, scope(), names);
+        set(key, r.value, r.used, names);
       }
     } catch (err) {
       if (!(err instanceof InterpolationError)) throw err;
-      errors.push({ line: lineNo, message: `${key}: ${err.message}` });
+      errors.push({ line: lineNo, message: `${key}: ${err.message}`, brief: `${key}: ${err.brief}` });
     }
   }
-  return { env, errors };
+  return { env, errors, derived: [...derived] };
 }
 
 function findClose(body: string, quote: string): number {

@@ -1,7 +1,8 @@
 // `${VAR}` interpolation with the Compose specification's semantics, so a file that works with
 // `docker compose` means the same here: $VAR, ${VAR}, ${VAR:-d}, ${VAR-d}, ${VAR:?err},
 // ${VAR?err}, ${VAR:+r}, ${VAR+r}, $$ for a literal $, and defaults that interpolate in turn.
-// Pure: the variables come in, the string (or the reason it cannot be made) goes out.
+// Pure: the variables come in, the string (or the reason it cannot be made) goes out, with the
+// variables whose values went into it, so a message about the result can name them (provenance).
 
 export type Variables = ReadonlyMap<string, string>;
 
@@ -9,10 +10,27 @@ export interface Interpolated {
   value: string;
   /** Variables that were unset where the file gave no default: they became "" (a warning, as in Compose). */
   unset: string[];
+  /** Variables whose values went into `value`. */
+  used: string[];
 }
 
 export class InterpolationError extends Error {
   override name = 'InterpolationError';
+  constructor(
+    message: string,
+    /** The same without the text it quotes, for files whose text is secret (a gateway's variables file). */
+    readonly brief: string = message,
+  ) {
+    super(message);
+  }
+}
+
+interface Scope {
+  vars: Variables;
+  unset: Set<string>;
+  used: Set<string>;
+  /** Variables whose values a message must not quote. */
+  hidden: ReadonlySet<string>;
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
@@ -31,40 +49,52 @@ function closingBrace(s: string, from: number): number {
   return -1;
 }
 
-function expandBraced(body: string, vars: Variables, unset: Set<string>): string {
+function expandBraced(body: string, sc: Scope): string {
   const m = NAME.exec(body);
   if (!m)
     throw new InterpolationError(
       `"\${${body}}" is not a variable reference (a name of letters, digits and _, not starting with a digit)`,
+      'a ${...} is not a variable reference (a name of letters, digits and _, not starting with a digit)',
     );
   const name = m[0];
   const rest = body.slice(name.length);
-  const value = vars.get(name);
+  const value = sc.vars.get(name);
   const isSet = value !== undefined;
   const nonEmpty = isSet && value !== '';
+  const take = (v: string) => (sc.used.add(name), v);
   if (rest === '') {
-    if (!isSet) unset.add(name);
-    return value ?? '';
+    if (!isSet) sc.unset.add(name);
+    return isSet ? take(value) : '';
   }
   const op = /^(:-|-|:\?|\?|:\+|\+)/.exec(rest)?.[0];
   if (!op)
     throw new InterpolationError(
       `"\${${body}}" has an unknown modifier "${rest.slice(0, 2)}" (expected :-, -, :?, ?, :+ or +)`,
+      'a ${...} has an unknown modifier (expected :-, -, :?, ?, :+ or +)',
     );
-  const arg = () => expand(rest.slice(op.length), vars, unset);
+  const text = rest.slice(op.length);
+  const arg = () => expand(text, sc);
+  /** The file's own words for a missing variable; as written when expanding them would quote a hidden value. */
+  const required = (state: string) => {
+    const inner: Scope = { ...sc, used: new Set() };
+    const said = expand(text, inner);
+    const words = [...inner.used].some((u) => sc.hidden.has(u)) ? text : said;
+    return new InterpolationError(
+      `required variable ${name} is ${state}: ${words || `${name} must be set`}`,
+      `required variable ${name} is ${state}`,
+    );
+  };
   switch (op) {
     case ':-':
-      return nonEmpty ? value : arg();
+      return nonEmpty ? take(value) : arg();
     case '-':
-      return isSet ? value : arg();
+      return isSet ? take(value) : arg();
     case ':?':
-      if (nonEmpty) return value;
-      throw new InterpolationError(
-        `required variable ${name} is ${isSet ? 'empty' : 'not set'}: ${arg() || `${name} must be set`}`,
-      );
+      if (nonEmpty) return take(value);
+      throw required(isSet ? 'empty' : 'not set');
     case '?':
-      if (isSet) return value;
-      throw new InterpolationError(`required variable ${name} is not set: ${arg() || `${name} must be set`}`);
+      if (isSet) return take(value);
+      throw required('not set');
     case ':+':
       return nonEmpty ? arg() : '';
     default:
@@ -72,7 +102,7 @@ function expandBraced(body: string, vars: Variables, unset: Set<string>): string
   }
 }
 
-function expand(s: string, vars: Variables, unset: Set<string>): string {
+function expand(s: string, sc: Scope): string {
   let out = '';
   for (let i = 0; i < s.length; i++) {
     const c = s[i]!;
@@ -86,8 +116,8 @@ function expand(s: string, vars: Variables, unset: Set<string>): string {
       i++;
     } else if (next === '{') {
       const end = closingBrace(s, i + 2);
-      if (end < 0) throw new InterpolationError(`"${s.slice(i, i + 40)}" has no closing }`);
-      out += expandBraced(s.slice(i + 2, end), vars, unset);
+      if (end < 0) throw new InterpolationError(`"${s.slice(i, i + 40)}" has no closing }`, 'a ${ has no closing }');
+      out += expandBraced(s.slice(i + 2, end), sc);
       i = end;
     } else {
       const m = NAME.exec(s.slice(i + 1));
@@ -95,8 +125,9 @@ function expand(s: string, vars: Variables, unset: Set<string>): string {
         out += '$'; // a lone $ (e.g. "cost: 5$") stays, as in Compose
         continue;
       }
-      const v = vars.get(m[0]);
-      if (v === undefined) unset.add(m[0]);
+      const v = sc.vars.get(m[0]);
+      if (v === undefined) sc.unset.add(m[0]);
+      else sc.used.add(m[0]);
       out += v ?? '';
       i += m[0].length;
     }
@@ -104,9 +135,13 @@ function expand(s: string, vars: Variables, unset: Set<string>): string {
   return out;
 }
 
-/** Interpolates one string; throws InterpolationError for a malformed reference or a required variable. */
-export function interpolate(s: string, vars: Variables): Interpolated {
-  const unset = new Set<string>();
-  const value = expand(s, vars, unset);
-  return { value, unset: [...unset] };
+/**
+ * Interpolates one string; throws InterpolationError for a malformed reference or a required
+ * variable. The message of a required variable quotes the file's own text, unexpanded, where
+ * expanding it would quote a `hidden` variable's value.
+ */
+export function interpolate(s: string, vars: Variables, hidden: ReadonlySet<string> = new Set()): Interpolated {
+  const sc: Scope = { vars, unset: new Set(), used: new Set(), hidden };
+  const value = expand(s, sc);
+  return { value, unset: [...sc.unset], used: [...sc.used] };
 }
