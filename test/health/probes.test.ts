@@ -78,4 +78,17 @@ describe('health command probe', () => {
     const missing = await probe(command(['no-such-program-rollgate']), { stateDir });
     assert.match(missing.detail, /not found on the system PATH/);
   });
+
+  test(
+    'under a policy it runs as nobody (uid, gid and groups 65534), unless allowRootHealthCommands says root',
+    { skip: process.getuid?.() === 0 ? false : 'needs root, as the agent on a gateway' },
+    async () => {
+      const who = command(['sh', '-c', 'test "$(id -u) $(id -g) $(id -G)" = "65534 65534 65534"']);
+      const policy = { healthCommands: ['sh'] };
+      const r = await probe(who, { stateDir, policy });
+      assert.equal(r.ok, true, r.detail);
+      assert.equal((await probe(who, { stateDir })).ok, false, 'without a policy: root, as the agent');
+      assert.equal((await probe(who, { stateDir, policy: { ...policy, allowRootHealthCommands: true } })).ok, false);
+    },
+  );
 });

@@ -292,4 +292,29 @@ describe('policy bypasses: refused under a policy', () => {
       assert.match(empty.err, /policy\.allowHostUts/);
     });
   });
+
+  describe('attacking the hardened policy: what still got through (issue 21, second round)', () => {
+    test('rollgate validate: the state directory comes from --state-dir or the agent’s configuration', async () => {
+      // validate had no --state-dir: a health command under the gateway's own state directory
+      // (where the repo's files are written) passed the fleet repo's CI, and the gateway refused it.
+      const stateDir = join(root, 'gw-state');
+      const health =
+        'apiVersion: rollgate/v1\nkind: Health\nchecks:\n' +
+        `  - name: c\n    command: { argv: [${stateDir}/files/app/0123/check] }\n`;
+      const dir = repo(svc(''), { health });
+      const config = join(root, 'gw-config.yaml');
+      writeFileSync(config, `stateDir: ${stateDir}\npolicy:\n  healthCommands: [${stateDir}/files/app/0123/check]\n`);
+      const fromConfig = await rollgate('validate', '--repo', dir, '--policy-file', config);
+      assert.equal(fromConfig.code, 1, fromConfig.out + fromConfig.err);
+      assert.match(
+        fromConfig.err,
+        /health\.yaml:\d+:\d+: command .*\/gw-state\/files\/app\/0123\/check is in the state directory/,
+      );
+      const byFlag = await rollgate('validate', '--repo', dir, '--state-dir', stateDir);
+      assert.equal(byFlag.code, 1, byFlag.out + byFlag.err);
+      assert.match(byFlag.err, /is in the state directory/);
+      const elsewhere = await rollgate('validate', '--repo', dir, '--state-dir', join(root, 'other-state'));
+      assert.equal(elsewhere.code, 0, elsewhere.out + elsewhere.err);
+    });
+  });
 });
