@@ -148,6 +148,8 @@ export function registryOf(image: string): string {
 export function hostPath(raw: string): { path: string } | string {
   if (!raw.startsWith('/')) return `${JSON.stringify(raw)} is not an absolute path`;
   if (raw.split('/').includes('..')) return `${JSON.stringify(raw)} goes through ".."`;
+  // No file of the host has one: the kernel would end the path there, and Node refuses to resolve it.
+  if (raw.includes('\0')) return `${JSON.stringify(raw)} contains a NUL character`;
   const n = posix.normalize(raw);
   return { path: n.length > 1 ? n.replace(/\/+$/, '') : n };
 }

@@ -377,6 +377,22 @@ describe('policy bypasses: refused under a policy', () => {
       }
     });
 
+    test('a NUL in a host path: refused when it loads, not first when the apply resolves it', async () => {
+      // "/srv/edge/x\0" is under /srv/edge as a string, and "/dev/ttyUSB0\0" starts with /dev/ttyUSB:
+      // both passed the load, and the gateway learnt of them only half-way into the apply.
+      const policy = { bindPaths: ['/srv/edge'], devices: ['/dev/ttyUSB'] };
+      const bind = await invalid(repo(svc('    volumes: ["/srv/edge/x\\u0000y:/x"]\n')), { policy });
+      assert.match(bind[0]!.message, /bind mount source ".*" contains a NUL character/);
+      const device = await invalid(repo(svc('    devices: ["/dev/ttyUSB0\\u0000:/dev/x"]\n')), { policy });
+      assert.match(device[0]!.message, /devices: ".*" contains a NUL character/);
+      const secret = await refused(
+        repo(svc('    secrets: [s]\n', 'secrets:\n  s:\n    file: "/srv/edge/s\\u0000"\n')),
+        policy,
+      );
+      assert.deepEqual(rules(secret), ['policy.bindPaths']);
+      assert.match(secret[0]!.message, /contains a NUL character/);
+    });
+
     test('rollgate validate: the state directory comes from --state-dir or the agent’s configuration', async () => {
       // validate had no --state-dir: a health command under the gateway's own state directory
       // (where the repo's files are written) passed the fleet repo's CI, and the gateway refused it.

@@ -270,6 +270,8 @@ function parseDevices(r: Reader): string[] {
       if (!src) return void r.ctx.at(o.at, 'devices: a "source" device path is needed');
       out.push([src, o.str('target') ?? src, o.str('permissions') ?? 'rwm'].join(':'));
     } else if (typeof d === 'string') {
+      if (d.includes('\0'))
+        return void r.ctx.at(r.here('devices', i), `devices: ${JSON.stringify(d)} contains a NUL character`);
       if (!d.startsWith('/'))
         return void r.ctx.at(
           r.here('devices', i),
