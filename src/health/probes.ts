@@ -148,11 +148,15 @@ async function commandProbe(c: Extract<HealthCheck, { kind: 'command' }>, env: P
     // argv0 as written: a multi-call binary (busybox) picks its applet by it.
     // Dropping to nobody takes root to do; an agent that is not root runs it as itself, unprivileged already.
     const user = process.getuid?.() === 0 ? healthCommandUser(env.policy) : undefined;
+    // Never systemd's notify socket: the unit lets any of its processes speak for the agent there
+    // (NotifyAccess=all, for systemd-notify), and WATCHDOG=trigger or STOPPING=1 would be the repo's to send.
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, PATH: SYSTEM_PATH.join(':') };
+    delete childEnv['NOTIFY_SOCKET'];
     const child = spawn(file, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
       argv0: exe!,
-      env: { ...process.env, PATH: SYSTEM_PATH.join(':') },
+      env: childEnv,
       ...(user ? { uid: user.uid, gid: user.gid, cwd: '/' } : {}),
     });
     let timedOut = false;

@@ -72,6 +72,14 @@ describe('health command probe', () => {
     const path = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
     const r = await probe(command(['sh', '-c', `test "$PATH" = "${path}"`]), { stateDir });
     assert.equal(r.ok, true, r.detail);
+    // Nor systemd's notify socket, where any process of the unit may speak for the agent (NotifyAccess=all).
+    process.env['NOTIFY_SOCKET'] = '/run/systemd/notify';
+    try {
+      const quiet = await probe(command(['sh', '-c', 'test -z "$NOTIFY_SOCKET"']), { stateDir });
+      assert.equal(quiet.ok, true, quiet.detail);
+    } finally {
+      delete process.env['NOTIFY_SOCKET'];
+    }
     const rel = await probe(command(['./check']), { stateDir });
     assert.equal(rel.ok, false);
     assert.match(rel.detail, /not an absolute path/);
