@@ -337,10 +337,11 @@ export async function loadAgentConfig(o: LoadOptions): Promise<LoadedConfig> {
 
 /**
  * A gateway policy from a file, for `rollgate validate/diff/apply --policy-file`: the agent's
- * configuration file (its `policy:` is used) or a file holding just the policy map. Checked
- * against the configuration schema's `policy`, with errors naming the file.
+ * configuration file (its `policy:` is used, and its `stateDir`, where the gateway writes the
+ * fleet repo's files) or a file holding just the policy map. Checked against the configuration
+ * schema's `policy`, with errors naming the file.
  */
-export async function readPolicyFile(file: string): Promise<GatewayPolicy> {
+export async function readPolicyFile(file: string): Promise<{ policy: GatewayPolicy; stateDir?: string }> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -359,5 +360,6 @@ export async function readPolicyFile(file: string): Promise<GatewayPolicy> {
       `${file}: not a gateway policy: ` +
         (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`.trim()).join('; '),
     );
-  return (policy ?? {}) as GatewayPolicy;
+  const stateDir = doc && typeof doc === 'object' && 'policy' in doc ? doc['stateDir'] : undefined;
+  return { policy: (policy ?? {}) as GatewayPolicy, ...(typeof stateDir === 'string' ? { stateDir } : {}) };
 }

@@ -50,9 +50,10 @@ export function agentFleetSource(cfg: AgentConfig): FleetSource {
   });
 }
 
-function probeEnv(desired: DesiredState, a: GatewayAppliers, stateDir: string): ProbeEnv {
+function probeEnv(desired: DesiredState, a: GatewayAppliers, cfg: AgentConfig): ProbeEnv {
   return {
-    stateDir,
+    stateDir: cfg.stateDir,
+    ...(cfg.policy ? { policy: cfg.policy } : {}),
     configHashes: configHashesOf(desired),
     ...(a.docker ? { containers: dockerContainerStates(a.docker.engine.docker) } : {}),
   };
@@ -107,7 +108,7 @@ export function lifecyclePorts(o: {
       }),
     pin: (role, commit) => source.pin(role, commit),
     appliers: (desired, repo) => gateway.appliers(desired, repo),
-    health: (desired, a, subject) => healthWindow(desired.health, probeEnv(desired, a, cfg.stateDir), { log, subject }),
+    health: (desired, a, subject) => healthWindow(desired.health, probeEnv(desired, a, cfg), { log, subject }),
     dueImages: (desired) => {
       const at = Date.now();
       const due = refreshableImages(

@@ -105,15 +105,19 @@ export interface VariableOptions {
   varFile?: string[];
   /** --policy-file: check the commit against a gateway's policy. */
   policyFile?: string;
-  /** The gateway's state directory (a health command there is refused); the default when not given. */
+  /**
+   * The gateway's state directory (a health command there is refused): this, else the stateDir of
+   * the agent's configuration given as --policy-file, else the default.
+   */
   stateDir?: string;
 }
 
 export async function loadOptions(o: VariableOptions): Promise<LoadOptions> {
+  const gateway = o.policyFile ? await readPolicyFile(o.policyFile) : undefined;
   return {
     variables: await readVariables(o.varFile ?? [], o.var ?? []),
-    stateDir: resolve(o.stateDir ?? DEFAULT_STATE_DIR),
-    ...(o.policyFile ? { policy: await readPolicyFile(o.policyFile) } : {}),
+    stateDir: resolve(o.stateDir ?? gateway?.stateDir ?? DEFAULT_STATE_DIR),
+    ...(gateway ? { policy: gateway.policy } : {}),
   };
 }
 

@@ -236,6 +236,12 @@ variableOptions(
       ),
   ),
 )
+  .option(
+    '--state-dir <dir>',
+    "the gateway's state directory, where the fleet repo's files are written: a health command there is " +
+      "refused, as the agent refuses it (default: stateDir of the agent's configuration given as --policy-file, " +
+      `else ${DEFAULT_STATE_DIR})`,
+  )
   .addOption(new Option('--output <format>', 'human or json').choices(['human', 'json']).default('human'))
   .action(async (opts) => {
     process.exitCode = await runValidate(opts, io).catch((e) => reportError(e, io));

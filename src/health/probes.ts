@@ -9,7 +9,14 @@ import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { connect } from 'node:net';
 import type { HealthCheck } from '../model/index.js';
-import { commandShape, hostPath, SYSTEM_PATH, underAny } from '../manifest/index.js';
+import {
+  commandShape,
+  healthCommandUser,
+  hostPath,
+  SYSTEM_PATH,
+  underAny,
+  type GatewayPolicy,
+} from '../manifest/index.js';
 import { redactUrl } from '../sync/index.js';
 
 export interface ProbeResult {
@@ -30,6 +37,8 @@ export interface ProbeEnv {
   configHashes?: Map<string, string>;
   /** The agent's state directory: a command that lands in it (a file of the fleet repo) is never run. */
   stateDir?: string;
+  /** The gateway's policy: under one, command checks run as nobody (healthCommandUser). */
+  policy?: GatewayPolicy;
 }
 
 /**
@@ -140,11 +149,18 @@ async function commandProbe(c: Extract<HealthCheck, { kind: 'command' }>, env: P
     };
     // Its own process group, so a timeout takes down whatever the command started too.
     // argv0 as written: a multi-call binary (busybox) picks its applet by it.
+    // Dropping to nobody takes root to do; an agent that is not root runs it as itself, unprivileged already.
+    const user = process.getuid?.() === 0 ? healthCommandUser(env.policy) : undefined;
+    // Never systemd's notify socket: the unit lets any of its processes speak for the agent there
+    // (NotifyAccess=all, for systemd-notify), and WATCHDOG=trigger or STOPPING=1 would be the repo's to send.
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, PATH: SYSTEM_PATH.join(':') };
+    delete childEnv['NOTIFY_SOCKET'];
     const child = spawn(file, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
       argv0: exe!,
-      env: { ...process.env, PATH: SYSTEM_PATH.join(':') },
+      env: childEnv,
+      ...(user ? { uid: user.uid, gid: user.gid, cwd: '/' } : {}),
     });
     let timedOut = false;
     const timer = setTimeout(() => {

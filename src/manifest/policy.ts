@@ -60,6 +60,8 @@ export interface GatewayPolicy {
   allowHostResources?: boolean;
   /** Executables health `command` checks may run (names on the system PATH, or absolute paths). */
   healthCommands?: string[];
+  /** Run health `command` checks as root; under a policy they run as nobody unless this is set. */
+  allowRootHealthCommands?: boolean;
   /** Update interfaces and Update Modules components may use. */
   interfaces?: string[];
   /** Run the system's Mender state scripts. */
@@ -146,6 +148,8 @@ export function registryOf(image: string): string {
 export function hostPath(raw: string): { path: string } | string {
   if (!raw.startsWith('/')) return `${JSON.stringify(raw)} is not an absolute path`;
   if (raw.split('/').includes('..')) return `${JSON.stringify(raw)} goes through ".."`;
+  // No file of the host has one: the kernel would end the path there, and Node refuses to resolve it.
+  if (raw.includes('\0')) return `${JSON.stringify(raw)} contains a NUL character`;
   const n = posix.normalize(raw);
   return { path: n.length > 1 ? n.replace(/\/+$/, '') : n };
 }
@@ -815,6 +819,19 @@ export function commandBreach(argv: readonly string[], p: GatewayPolicy): string
   return p.healthCommands?.length
     ? `command ${exe} is not allowed (policy.healthCommands: ${p.healthCommands.join(', ')})`
     : 'command checks are not allowed on this gateway (policy.healthCommands names none)';
+}
+
+/** nobody and nogroup (65534 on Debian, as on most Linux systems). */
+export const UNPRIVILEGED = { uid: 65534, gid: 65534 } as const;
+
+/**
+ * Who a health command runs as. Its arguments are the fleet repo's, so a program the policy
+ * allows reaches, as root, whatever its options reach (curl --unix-socket /var/run/docker.sock
+ * makes a privileged container; -o writes any file): under a policy it runs as nobody, unless
+ * policy.allowRootHealthCommands says root. Without a policy: as the agent (root).
+ */
+export function healthCommandUser(p: GatewayPolicy | undefined): typeof UNPRIVILEGED | undefined {
+  return p && p.allowRootHealthCommands !== true ? UNPRIVILEGED : undefined;
 }
 
 /** Under a policy: whether policy.interfaces names the component's interface. */

@@ -4,13 +4,16 @@
 // instance reports the app and leaves it, and refuses to share its network or volume.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
-import { LABEL } from '../../src/apply/index.js';
+import { DockerApplier, Engine, hostPaths, LABEL } from '../../src/apply/index.js';
 import { silentLog } from '../../src/base/log.js';
+import { plan as makePlan } from '../../src/diff/index.js';
 import { Gateway } from '../../src/gateway/gateway.js';
+import { emptyObservedState } from '../../src/model/index.js';
 import { AppRepo, GATEWAY } from '../helpers/app-repo.js';
 import { rollgateWith } from '../helpers/cli.js';
 import { removeApp, requireDocker } from '../helpers/docker-tests.js';
@@ -124,6 +127,105 @@ volumes:
       const r = await apply(mine, stateA);
       assert.equal(r.code, 0, r.err);
       assert.deepEqual(await containers(), []);
+    });
+  },
+);
+
+describe(
+  'volumes_from across state directories: another instance’s data is not this app’s (real Engine)',
+  { skip: env ? false : 'no Docker Engine' },
+  () => {
+    // The victim: app "vault" of state directory A, whose db keeps a secret in its volume. The
+    // thief commits to B's fleet repo an app of the same name, on no network (so nothing of A's is
+    // in its way), taking the volumes of "db": the applier looked "db" up by app and service
+    // labels alone, and A's container answered.
+    let docker: Docker;
+    let victim: AppRepo;
+    let thief: AppRepo;
+    let stateA: string;
+    let stateB: string;
+    let image: string;
+    const cli = (...args: string[]) => rollgateWith({ DOCKER_HOST: `unix://${env!.socket}` }, ...args);
+    const sleeper = (extra: string) =>
+      `    image: ${image}\n    command: ["sleep", "3600"]\n    init: true\n    stop_grace_period: 1s\n${extra}`;
+    /** Containers that mount the victim's volume, other than the victim's own. */
+    const mountingVault = async () =>
+      (await docker.listContainers({ all: true })).filter(
+        (c) =>
+          c.Labels[LABEL.owner] !== readFileSync(join(stateA, 'owner'), 'utf8').trim() &&
+          (c.Mounts ?? []).some((m) => m.Name === 'vault_data'),
+      );
+
+    before(async () => {
+      docker = new Docker({ socketPath: env!.socket });
+      victim = new AppRepo();
+      thief = new AppRepo();
+      stateA = tempDir('rollgate-vault-a-');
+      stateB = tempDir('rollgate-vault-b-');
+      image = await env!.image('vault/sh', '1');
+      await victim.set({
+        vault:
+          'services:\n  db:\n' +
+          sleeper(
+            '    volumes: ["data:/data"]\n    post_start:\n      - command: [sh, -c, "echo s3cret > /data/secret"]\n',
+          ) +
+          'volumes:\n  data:\n',
+      });
+      const r = await cli('apply', '--repo', victim.dir, '--id', GATEWAY.id, '--state-dir', stateA);
+      assert.equal(r.code, 0, r.err);
+    });
+    after(async () => {
+      await removeApp(docker, 'vault', { networks: ['vault_default'], volumes: ['vault_data'] });
+      cleanup(victim.dir);
+      cleanup(thief.dir);
+      cleanup(stateA);
+      cleanup(stateB);
+    });
+
+    test('a service the thief’s file does not define: refused when it loads, nothing made', async () => {
+      // Written as it is committed; that it does not load is what the apply below shows.
+      await thief
+        .set({ vault: `services:\n  thief:\n${sleeper('    network_mode: none\n    volumes_from: [db]\n')}` })
+        .catch(() => undefined);
+      const policyFile = join(stateB, '..', `${stateB.split('/').pop()}-policy.yaml`);
+      writeFileSync(policyFile, 'policy:\n  allowPrivileged: false\n');
+      const r = await cli(
+        'apply',
+        '--repo',
+        thief.dir,
+        '--id',
+        GATEWAY.id,
+        '--state-dir',
+        stateB,
+        '--policy-file',
+        policyFile,
+      );
+      cleanup(policyFile);
+      assert.deepEqual(await mountingVault(), [], "no container but the victim's mounts its volume");
+      assert.equal(r.code, 1, r.out + r.err);
+      assert.match(r.err, /volumes_from: service "db" is not a service of this file/);
+    });
+
+    test('a service it defines too: the thief’s own container of it, never the other instance’s', async () => {
+      // Its own "db" is created in the same stage as the thief, so it may not be there yet: the
+      // lookup must come back empty rather than find A's.
+      const desired = await thief.set({
+        vault:
+          `services:\n  db:\n${sleeper('    network_mode: none\n')}` +
+          `  thief:\n${sleeper('    network_mode: none\n    volumes_from: [db]\n')}`,
+      });
+      const applier = new DockerApplier(new Engine({ socketPath: env!.socket }), {
+        paths: hostPaths(stateB),
+        owner: randomUUID(),
+      });
+      const p = makePlan(desired, emptyObservedState());
+      const ctx = { txn: 'volumes-from-test', desired, plan: p, log: silentLog };
+      const create = p.stages.flatMap((s) => s.steps).find((x) => x.kind === 'create' && x.id.endsWith('/thief'))!;
+      await assert.rejects(
+        applier.run(create, ctx),
+        /vault\/thief takes volumes from service "db", which has no container/,
+      );
+      assert.deepEqual(await mountingVault(), [], "no container but the victim's mounts its volume");
     });
   },
 );

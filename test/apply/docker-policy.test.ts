@@ -32,7 +32,7 @@ describe(
     let allowed: string;
     let policyFile: string;
     let image: string;
-    const apps = ['linked', 'planted', 'victim', 'datadir', 'swapped', 'loadtime', 'adopt'];
+    const apps = ['linked', 'planted', 'victim', 'datadir', 'swapped', 'loadtime', 'adopt', 'escape'];
 
     const apply = (...extra: string[]) =>
       rollgateWith(
@@ -215,6 +215,42 @@ describe(
       const ok = await apply();
       assert.equal(ok.code, 0, ok.out + ok.err);
       assert.equal((await containers('adopt')).length, 1);
+    });
+
+    test('a config named as a path: refused when it loads, nothing written outside the files directory', async () => {
+      // The name was the file's name under <state-dir>/files/<app>/<hash>/, so "../../…/x" wrote x
+      // there as root, before anything ran — under a policy wherever the bind checks let it land
+      // (and a container with an allowed directory could swap a link in before the write),
+      // without one anywhere (/etc/cron.d).
+      const landing = join(root, 'escaped');
+      const name = `${'../'.repeat(16)}${landing.slice(1)}/cron`;
+      // Written as it is committed; that it does not load is what the applies below show.
+      await repo
+        .set({
+          escape:
+            `services:\n${service('web', `    configs: ["${name}"]\n`)}` +
+            `configs:\n  "${name}":\n    content: "* * * * * root id\\n"\n`,
+        })
+        .catch(() => undefined);
+      for (const underPolicy of [true, false]) {
+        policy(`  bindPaths: [${root}]\n`);
+        const r = underPolicy
+          ? await apply()
+          : await rollgateWith(
+              { DOCKER_HOST: `unix://${env!.socket}` },
+              'apply',
+              '--repo',
+              repo.dir,
+              '--id',
+              GATEWAY.id,
+              '--state-dir',
+              stateDir,
+            );
+        assert.equal(existsSync(join(landing, 'cron')), false, `nothing written there (policy: ${underPolicy})`);
+        assert.equal(r.code, 1, r.out + r.err);
+        assert.match(r.err, /config name ".*\/cron" is not allowed: use letters, digits/);
+        assert.deepEqual(await containers('escape'), []);
+      }
     });
   },
 );

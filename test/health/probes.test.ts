@@ -72,10 +72,31 @@ describe('health command probe', () => {
     const path = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
     const r = await probe(command(['sh', '-c', `test "$PATH" = "${path}"`]), { stateDir });
     assert.equal(r.ok, true, r.detail);
+    // Nor systemd's notify socket, where any process of the unit may speak for the agent (NotifyAccess=all).
+    process.env['NOTIFY_SOCKET'] = '/run/systemd/notify';
+    try {
+      const quiet = await probe(command(['sh', '-c', 'test -z "$NOTIFY_SOCKET"']), { stateDir });
+      assert.equal(quiet.ok, true, quiet.detail);
+    } finally {
+      delete process.env['NOTIFY_SOCKET'];
+    }
     const rel = await probe(command(['./check']), { stateDir });
     assert.equal(rel.ok, false);
     assert.match(rel.detail, /not an absolute path/);
     const missing = await probe(command(['no-such-program-rollgate']), { stateDir });
     assert.match(missing.detail, /not found on the system PATH/);
   });
+
+  test(
+    'under a policy it runs as nobody (uid, gid and groups 65534), unless allowRootHealthCommands says root',
+    { skip: process.getuid?.() === 0 ? false : 'needs root, as the agent on a gateway' },
+    async () => {
+      const who = command(['sh', '-c', 'test "$(id -u) $(id -g) $(id -G)" = "65534 65534 65534"']);
+      const policy = { healthCommands: ['sh'] };
+      const r = await probe(who, { stateDir, policy });
+      assert.equal(r.ok, true, r.detail);
+      assert.equal((await probe(who, { stateDir })).ok, false, 'without a policy: root, as the agent');
+      assert.equal((await probe(who, { stateDir, policy: { ...policy, allowRootHealthCommands: true } })).ok, false);
+    },
+  );
 });

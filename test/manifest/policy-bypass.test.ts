@@ -292,4 +292,128 @@ describe('policy bypasses: refused under a policy', () => {
       assert.match(empty.err, /policy\.allowHostUts/);
     });
   });
+
+  describe('attacking the hardened policy: what still got through (issue 21, second round)', () => {
+    /** Loads `dir` (no policy needed: these are wrong for any gateway); the problems. */
+    async function invalid(dir: string, opts: LoadOptions = {}): Promise<Problem[]> {
+      const err = await loadDesiredState(new DirectorySource(dir), device, opts).then(
+        () => assert.fail('loaded'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof FleetRepoError, String(err));
+      return err.problems;
+    }
+    const two = (thief: string, db = '  db:\n    image: nginx:1\n') =>
+      `services:\n${db}  thief:\n    image: nginx:1\n    network_mode: none\n${thief}`;
+
+    test('volumes_from a service the file does not define (another instance’s app of that name has it)', async () => {
+      // The applier looked the service up by app and service labels alone: another state
+      // directory's "db" of an app of the same name answered, and its volumes were mounted.
+      const ps = await invalid(repo(two('    volumes_from: [db]\n', '')), { policy: locked });
+      assert.equal(ps.length, 1);
+      assert.match(ps[0]!.message, /volumes_from: service "db" is not a service of this file/);
+      assert.equal(ps[0]!.line, 5);
+      for (const [from, why] of [
+        ['"service:db"', /expected "service", "service:ro", "container:name" or "container:name:ro"/],
+        ['"db:rw,z"', /expected "service"/],
+        ['"Container:portainer"', /expected "service"/],
+        ['thief', /service "thief" takes volumes from itself/],
+      ] as const) {
+        const bad = await invalid(repo(two(`    volumes_from: [${from}]\n`)));
+        assert.match(bad[0]!.message, why, from);
+      }
+      await loadDesiredState(new DirectorySource(repo(two('    volumes_from: ["db:ro"]\n'))), device, {
+        policy: locked,
+      });
+    });
+
+    test('pid, ipc, uts, userns_mode, cgroup: a value the Engine does not take is refused when it loads', async () => {
+      // pid: "service:db" reached the Engine as it was written and failed the create, half-way in.
+      for (const body of [
+        '    pid: "service:db"\n',
+        '    ipc: "service:db"\n',
+        '    pid: HOST\n',
+        '    ipc: "container:"\n',
+        '    uts: private\n',
+        '    userns_mode: "keep-id"\n',
+        '    cgroup: "container:x"\n',
+      ]) {
+        const ps = await invalid(repo(svc(body)));
+        assert.match(ps[0]!.message, /is not supported \(expected /, body);
+      }
+      const ps = await invalid(repo(svc('    ipc: "service:db"\n')));
+      assert.match(ps[0]!.message, /a service's container, and with it its namespace, changes with every update/);
+      for (const body of ['    ipc: "container:broker"\n', '    cgroup: private\n', '    ipc: shareable\n'])
+        await loadDesiredState(new DirectorySource(repo(svc(body))), device);
+    });
+
+    test('io.rollgate.* labels on a network or a volume (the owner, app and config-hash labels)', async () => {
+      for (const top of [
+        'networks:\n  default:\n    labels: { io.rollgate.owner: 0f8c2d5e-0000-4000-8000-000000000000 }\n',
+        'networks:\n  default:\n    labels: ["io.rollgate.config-hash=abc"]\n',
+        'volumes:\n  data:\n    labels: { io.rollgate.app: other }\n',
+      ]) {
+        const ps = await invalid(
+          repo(svc('    volumes: ["data:/data"]\n', `${top.startsWith('v') ? '' : 'volumes:\n  data:\n'}${top}`)),
+        );
+        assert.equal(ps.length, 1, top);
+        assert.match(ps[0]!.message, /label "io\.rollgate\.[a-z-]+" is reserved for rollgate's own bookkeeping/);
+      }
+    });
+
+    test('a config or secret named as a path: written, and mounted from, outside the files directory', async () => {
+      // The name is the file's name under <state-dir>/files/<app>/<hash>/: "../../../../etc/cron.d/x" was
+      // written there, as root, before anything ran.
+      const escape = '"../../../../../../../../../etc/cron.d/rollgate"';
+      for (const [body, top] of [
+        ['    configs: [c]\n', `configs:\n  c:\n    content: x\n  ${escape}:\n    content: "* * * * * root id\\n"\n`],
+        [`    configs: [${escape}]\n`, `configs:\n  ${escape}:\n    content: x\n`],
+        [`    secrets: [${escape}]\n`, `secrets:\n  ${escape}:\n    environment: TOKEN\n`],
+        ['    configs: [".."]\n', 'configs:\n  "..":\n    content: x\n'],
+      ]) {
+        const ps = await invalid(repo(svc(body!, top)), { variables: { TOKEN: 't' } });
+        assert.match(ps[0]!.message, /(config|secret) name ".*" is not allowed: use letters, digits/, top);
+        assert.equal(ps.length, 1, `one problem, at the definition: ${JSON.stringify(ps)}`);
+      }
+    });
+
+    test('a NUL in a host path: refused when it loads, not first when the apply resolves it', async () => {
+      // "/srv/edge/x\0" is under /srv/edge as a string, and "/dev/ttyUSB0\0" starts with /dev/ttyUSB:
+      // both passed the load, and the gateway learnt of them only half-way into the apply.
+      const policy = { bindPaths: ['/srv/edge'], devices: ['/dev/ttyUSB'] };
+      const bind = await invalid(repo(svc('    volumes: ["/srv/edge/x\\u0000y:/x"]\n')), { policy });
+      assert.match(bind[0]!.message, /bind mount source ".*" contains a NUL character/);
+      const device = await invalid(repo(svc('    devices: ["/dev/ttyUSB0\\u0000:/dev/x"]\n')), { policy });
+      assert.match(device[0]!.message, /devices: ".*" contains a NUL character/);
+      const secret = await refused(
+        repo(svc('    secrets: [s]\n', 'secrets:\n  s:\n    file: "/srv/edge/s\\u0000"\n')),
+        policy,
+      );
+      assert.deepEqual(rules(secret), ['policy.bindPaths']);
+      assert.match(secret[0]!.message, /contains a NUL character/);
+    });
+
+    test('rollgate validate: the state directory comes from --state-dir or the agent’s configuration', async () => {
+      // validate had no --state-dir: a health command under the gateway's own state directory
+      // (where the repo's files are written) passed the fleet repo's CI, and the gateway refused it.
+      const stateDir = join(root, 'gw-state');
+      const health =
+        'apiVersion: rollgate/v1\nkind: Health\nchecks:\n' +
+        `  - name: c\n    command: { argv: [${stateDir}/files/app/0123/check] }\n`;
+      const dir = repo(svc(''), { health });
+      const config = join(root, 'gw-config.yaml');
+      writeFileSync(config, `stateDir: ${stateDir}\npolicy:\n  healthCommands: [${stateDir}/files/app/0123/check]\n`);
+      const fromConfig = await rollgate('validate', '--repo', dir, '--policy-file', config);
+      assert.equal(fromConfig.code, 1, fromConfig.out + fromConfig.err);
+      assert.match(
+        fromConfig.err,
+        /health\.yaml:\d+:\d+: command .*\/gw-state\/files\/app\/0123\/check is in the state directory/,
+      );
+      const byFlag = await rollgate('validate', '--repo', dir, '--state-dir', stateDir);
+      assert.equal(byFlag.code, 1, byFlag.out + byFlag.err);
+      assert.match(byFlag.err, /is in the state directory/);
+      const elsewhere = await rollgate('validate', '--repo', dir, '--state-dir', join(root, 'other-state'));
+      assert.equal(elsewhere.code, 0, elsewhere.out + elsewhere.err);
+    });
+  });
 });

@@ -525,7 +525,10 @@ export class DockerApplier implements Applier {
     }
   }
 
-  /** `volumes_from: [service]` names a service; the Engine wants the container that runs it now. */
+  /**
+   * `volumes_from: [service]` names a service; the Engine wants the container that runs it now —
+   * one of this state directory's: another instance's app of the same name is not this app.
+   */
   private async volumesFrom(app: string, svc: DesiredService): Promise<string[] | undefined> {
     const from = svc.config.volumesFrom;
     if (!from) return undefined;
@@ -537,7 +540,9 @@ export class DockerApplier implements Applier {
       }
       const [service, mode] = f.split(':');
       const filters = JSON.stringify({ label: [`${LABEL.app}=${app}`, `${LABEL.service}=${service}`] });
-      const list = await this.engine.call((d) => d.listContainers({ all: true, filters }));
+      const list = (await this.engine.call((d) => d.listContainers({ all: true, filters }))).filter((c) =>
+        ownedBy(c.Labels, this.opts.owner),
+      );
       const c = list.find((x) => x.State === 'running') ?? list[0];
       if (!c)
         throw new DockerError(

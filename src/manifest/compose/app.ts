@@ -20,13 +20,15 @@ import { AppFiles } from './files.js';
 import { interpolate, InterpolationError, type Variables } from './interpolate.js';
 import { CONFIG_KEYS, NETWORK_KEYS, SECRET_KEYS, TOP_LEVEL_KEYS, VOLUME_KEYS } from './keys.js';
 import type { FileSource } from './mounts.js';
-import { checkKeys, loadService, type LoadedService, type ServiceScope } from './service.js';
+import { checkKeys, loadService, RESERVED_LABEL_PREFIX, type LoadedService, type ServiceScope } from './service.js';
 import { composeBreaches, imageBreaches, type GatewayPolicy, type ServiceSubject } from '../policy.js';
 import { isMap, Reader, type Raw } from './values.js';
 
 export const DEFAULT_APP_ORDER = 100;
 const MAX_ENV_FILE_BYTES = 256 * 1024;
 const SERVICE_NAME = /^[a-zA-Z0-9._-]+$/;
+/** Names of configs and secrets, as the Compose specification allows them. */
+const FILE_NAME = /^[a-zA-Z0-9._-]+$/;
 
 export interface ServiceOverride {
   image?: string;
@@ -137,6 +139,18 @@ function refuseOnExternal(d: Reader, what: string): void {
   }
 }
 
+/**
+ * Labels of a network or volume: rollgate's own (owner, app, config hash) are its bookkeeping
+ * on every object, never the Compose file's to set.
+ */
+function objectLabels(d: Reader | undefined): Record<string, string> | undefined {
+  const labels = d?.mapOrList('labels');
+  for (const k of Object.keys(labels ?? {}))
+    if (k.startsWith(RESERVED_LABEL_PREFIX))
+      d!.ctx.at(d!.here('labels', k), `label "${k}" is reserved for rollgate's own bookkeeping`, 'key');
+  return labels;
+}
+
 function loadNetworks(r: Reader, project: string, warn: ServiceScope['warn']): DesiredNetwork[] {
   const out: DesiredNetwork[] = [];
   for (const [name, d] of definitions(r, 'networks')) {
@@ -154,7 +168,7 @@ function loadNetworks(r: Reader, project: string, warn: ServiceScope['warn']): D
     const v6 = d?.bool('enable_ipv6');
     const v4 = d?.bool('enable_ipv4');
     const opts = d?.mapOrList('driver_opts');
-    const labels = d?.mapOrList('labels');
+    const labels = objectLabels(d);
     if (attachable) n.attachable = true;
     if (v6 !== undefined) n.enableIpv6 = v6;
     if (v4 === false) n.enableIpv4 = false;
@@ -224,7 +238,7 @@ function loadVolumes(r: Reader, project: string, warn: ServiceScope['warn'], rec
       refuseOnExternal(d!, `volume "${name}"`);
     }
     const opts = d?.mapOrList('driver_opts');
-    const labels = d?.mapOrList('labels');
+    const labels = objectLabels(d);
     if (opts && Object.keys(opts).length) v.driverOpts = opts;
     if (labels && Object.keys(labels).length) v.labels = labels;
     out.push(v);
@@ -245,6 +259,17 @@ async function loadFileDefinitions(
   const out = new Map<string, FileSource>();
   const secret = key === 'secrets';
   for (const [name, d] of definitions(r, key)) {
+    // The name is the file's name where it is written and mounted: never a path.
+    if (!FILE_NAME.test(name) || name === '.' || name === '..') {
+      r.ctx.at(
+        r.here(key, name),
+        `${key.slice(0, -1)} name ${JSON.stringify(name)} is not allowed: use letters, digits, ".", "_" and "-" ` +
+          '(as the Compose specification does), not "." or ".."',
+        'key',
+      );
+      out.set(name, { refused: true });
+      continue;
+    }
     if (!d) {
       r.ctx.at(
         r.here(key, name),

@@ -32,6 +32,10 @@ async function bindSource(
   src: string,
   scope: MountScope,
 ): Promise<Partial<VolumeMount> | undefined> {
+  if (src.includes('\0')) {
+    r.ctx.at(at, `bind mount source ${JSON.stringify(src)} contains a NUL character, which no path has`);
+    return undefined;
+  }
   if (src.startsWith('/') || src === '~' || src.startsWith('~/')) return { source: src };
   let repoPath: string;
   try {

@@ -270,6 +270,8 @@ function parseDevices(r: Reader): string[] {
       if (!src) return void r.ctx.at(o.at, 'devices: a "source" device path is needed');
       out.push([src, o.str('target') ?? src, o.str('permissions') ?? 'rwm'].join(':'));
     } else if (typeof d === 'string') {
+      if (d.includes('\0'))
+        return void r.ctx.at(r.here('devices', i), `devices: ${JSON.stringify(d)} contains a NUL character`);
       if (!d.startsWith('/'))
         return void r.ctx.at(
           r.here('devices', i),
@@ -279,6 +281,62 @@ function parseDevices(r: Reader): string[] {
     } else r.bad(['devices', i], 'a device path string', d);
   });
   return out;
+}
+
+/**
+ * The modes the Engine takes for each namespace key; `container:<name>` where a container's may
+ * be joined. Anything else would reach the Engine only to fail at create, half-way into an apply.
+ */
+const NAMESPACE_MODES = {
+  pid: { modes: ['host'], joins: true },
+  ipc: { modes: ['none', 'private', 'shareable', 'host'], joins: true },
+  uts: { modes: ['host'], joins: false },
+  userns_mode: { modes: ['host'], joins: false },
+  cgroup: { modes: ['host', 'private'], joins: false },
+} as const;
+const CONTAINER_REF = /^container:[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+function namespaceMode(r: Reader, key: keyof typeof NAMESPACE_MODES): string | undefined {
+  const v = r.str(key);
+  if (v === undefined) return undefined;
+  const { modes, joins } = NAMESPACE_MODES[key];
+  if ((modes as readonly string[]).includes(v) || (joins && CONTAINER_REF.test(v))) return v;
+  const expected = [...modes, ...(joins ? ['container:<name>'] : [])].join(', ');
+  r.ctx.at(
+    r.here(key),
+    `${key} ${JSON.stringify(v)} is not supported (expected ${expected})` +
+      (v.startsWith('service:')
+        ? "; a service's container, and with it its namespace, changes with every update of that service"
+        : ''),
+  );
+  // Still judged by the policy, which names what it would have reached.
+  return v;
+}
+
+/**
+ * `volumes_from`: `service[:ro|:rw]`, a service of this file (as Compose requires), or
+ * `container:name[:ro|:rw]`. The applier looks the service up among its own containers.
+ */
+function parseVolumesFrom(r: Reader, name: string, scope: ServiceScope): string[] | undefined {
+  const list = r.list('volumes_from');
+  if (!list?.length) return undefined;
+  list.forEach((v, i) => {
+    const m = /^(container:)?([a-zA-Z0-9][a-zA-Z0-9_.-]*)(?::(ro|rw))?$/.exec(v);
+    if (!m)
+      r.ctx.at(
+        r.here('volumes_from', i),
+        `volumes_from: expected "service", "service:ro", "container:name" or "container:name:ro", ` +
+          `got ${JSON.stringify(v)}`,
+      );
+    else if (!m[1] && m[2] === name) r.ctx.at(r.here('volumes_from', i), `service "${name}" takes volumes from itself`);
+    else if (!m[1] && !scope.serviceNames.has(m[2]!))
+      r.ctx.at(
+        r.here('volumes_from', i),
+        `volumes_from: service "${m[2]}" is not a service of this file (a container outside it is ` +
+          `"container:<name>")`,
+      );
+  });
+  return list;
 }
 
 function parseUlimits(r: Reader): ServiceConfig['ulimits'] {
@@ -695,18 +753,18 @@ export async function loadService(r: Reader, name: string, scope: ServiceScope):
     ...opt(listOpt('dns_search'), (v) => ({ dnsSearch: v })),
     ...opt(listOpt('dns_opt'), (v) => ({ dnsOpt: v })),
     ...opt(r.str('domainname'), (v) => ({ domainname: v })),
-    ...opt(r.str('pid'), (v) => ({ pid: v })),
-    ...opt(r.str('ipc'), (v) => ({ ipc: v })),
-    ...opt(r.str('uts'), (v) => ({ uts: v })),
-    ...opt(r.str('userns_mode'), (v) => ({ usernsMode: v })),
-    ...opt(r.str('cgroup'), (v) => ({ cgroup: v })),
+    ...opt(namespaceMode(r, 'pid'), (v) => ({ pid: v })),
+    ...opt(namespaceMode(r, 'ipc'), (v) => ({ ipc: v })),
+    ...opt(namespaceMode(r, 'uts'), (v) => ({ uts: v })),
+    ...opt(namespaceMode(r, 'userns_mode'), (v) => ({ usernsMode: v })),
+    ...opt(namespaceMode(r, 'cgroup'), (v) => ({ cgroup: v })),
     ...opt(r.str('cgroup_parent'), (v) => ({ cgroupParent: v })),
     ...opt(listOpt('group_add'), (v) => ({ groupAdd: v })),
     ...opt(listOpt('device_cgroup_rules'), (v) => ({ deviceCgroupRules: v })),
     ...opt(r.str('mac_address'), (v) => ({ macAddress: v })),
     ...opt(nonEmpty(r.mapOrList('storage_opt')), (v) => ({ storageOpt: v })),
     ...opt(nonEmpty(r.mapOrList('annotations')), (v) => ({ annotations: v })),
-    ...opt(listOpt('volumes_from'), (v) => ({ volumesFrom: v })),
+    ...opt(parseVolumesFrom(r, name, scope), (v) => ({ volumesFrom: v })),
     ...opt(parseHooks(r, 'post_start'), (v) => ({ postStart: v })),
     ...opt(parseHooks(r, 'pre_stop'), (v) => ({ preStop: v })),
   };
