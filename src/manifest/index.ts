@@ -17,6 +17,7 @@ export {
   HOST_KEYS,
   hostPath,
   imageBreaches,
+  interfaceArgsBreaches,
   interfaceBreach,
   localVolumeKind,
   registryOf,

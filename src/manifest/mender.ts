@@ -7,7 +7,7 @@ import type { At, LoadContext } from './context.js';
 import { validateSchema } from './schema.js';
 import { sha256Hex } from './canonical.js';
 import { ARTIFACT_LOCK_FILE } from './fleet.js';
-import { interfaceBreach } from './policy.js';
+import { interfaceArgsBreaches, interfaceBreach } from './policy.js';
 import { CREDENTIALS_IN_URL, hasCredentials } from '../sync/url.js';
 import {
   ARTIFACT_HEAD_BYTES,
@@ -410,7 +410,11 @@ export async function loadComponents(ctx: LoadContext, input: ComponentsInput): 
         )
       )
         return;
-      entries.push({ key: c.id, type: c.component_type, id: c.id, iface, args: (c.args ?? []).map(String), at });
+      const args = (c.args ?? []).map(String);
+      if (ctx.policy)
+        for (const b of interfaceArgsBreaches({ interface: iface, interfaceArgs: args, id: c.id }, ctx.policy))
+          ctx.breach({ y: m, path: ['components', i, b.on] }, 'policy.interfaceArgs', b.message);
+      entries.push({ key: c.id, type: c.component_type, id: c.id, iface, args, at });
     });
   } else {
     protocol = 'manifest';
@@ -455,13 +459,11 @@ export async function loadComponents(ctx: LoadContext, input: ComponentsInput): 
       const iface = c.interface ?? c.component_type;
       if (!checkInterface(ctx, { y: t, path: ['components', i, c.interface ? 'interface' : 'component_type'] }, iface))
         return;
-      entries.push({
-        key: `${c.component_type}#${n}`,
-        type: c.component_type,
-        iface,
-        args: (c.interface_args ?? []).map(String),
-        at,
-      });
+      const args = (c.interface_args ?? []).map(String);
+      if (ctx.policy)
+        for (const b of interfaceArgsBreaches({ interface: iface, interfaceArgs: args }, ctx.policy))
+          ctx.breach({ y: t, path: ['components', i, 'interface_args'] }, 'policy.interfaceArgs', b.message);
+      entries.push({ key: `${c.component_type}#${n}`, type: c.component_type, iface, args, at });
     });
   }
   const systemTypes = [input.system, ...(doc.system_types_compatible ?? []), ...(systemType ? [systemType] : [])];

@@ -64,6 +64,7 @@ describe(
           '0s',
           '--policy-interface',
           'rtos',
+          ...l.policyInterfaceArgs(),
           '--policy-health-command',
           'cat',
           ...policy,

@@ -245,6 +245,11 @@ export class DeviceLab {
     );
   }
 
+  /** The flags of a gateway policy that lets this lab's manifest pass its device directories to its interfaces. */
+  policyInterfaceArgs(): string[] {
+    return this.components.flatMap((c) => ['--policy-interface-arg', `${c.iface}=${this.device(c.id)}`]);
+  }
+
   /** `rollgate apply` on this lab, as a separate process. */
   apply(opts: { env?: Record<string, string>; args?: string[] } = {}): Promise<CliResult> {
     return rollgateWith(

@@ -148,8 +148,13 @@ describe('gateway policy', () => {
         (e: unknown) => e as FleetRepoError,
       );
       const rules = err.problems.map((p) => `${p.file} ${p.rule}`).sort();
+      // The example's three components also pass arguments (their device directories), which
+      // policy.interfaceArgs does not name.
       assert.deepEqual(rules, [
         'systems/gateway/health.yaml policy.healthCommands',
+        'systems/gateway/manifest.yaml policy.interfaceArgs',
+        'systems/gateway/manifest.yaml policy.interfaceArgs',
+        'systems/gateway/manifest.yaml policy.interfaceArgs',
         'systems/gateway/manifest.yaml policy.interfaces',
       ]);
       assert.match(err.message, /command \/bin\/sh is not allowed \(policy\.healthCommands: curl\)/);
