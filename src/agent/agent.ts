@@ -16,6 +16,7 @@ import { SyncError } from '../sync/index.js';
 import { readTrustedKeys } from '../trust/index.js';
 import type { AgentConfig } from './config.js';
 import { serveControl } from './control.js';
+import { forgetIn, forgetRequest } from './forget.js';
 import type { FleetSource } from './fleet-source.js';
 import { LiveView, type LiveStatus } from './live.js';
 import { AgentLock } from './lock.js';
@@ -33,7 +34,12 @@ export type TriggerReason = 'start' | 'schedule' | 'sync' | 'watch';
 const short = (c: string | undefined) => (c ? c.slice(0, 12) : 'none');
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 /** Verdicts after which the next poll comes sooner than the schedule, backing off. */
-const TRANSIENT = new Set<Verdict['reason']>([Reason.PollFailed, Reason.PrepareFailed, Reason.Error]);
+const TRANSIENT = new Set<Verdict['reason']>([
+  Reason.PollFailed,
+  Reason.PrepareFailed,
+  Reason.Error,
+  Reason.ConfigError,
+]);
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -59,11 +65,13 @@ export class Agent {
   private watcher?: FSWatcher;
   private timer?: NodeJS.Timeout;
   private running: Promise<Verdict> | undefined;
+  /** Everything that decides and writes the state runs in turn: reconciles, the start-up resume, `forget`. */
+  private turn: Promise<unknown> = Promise.resolve();
   private queued: Promise<Verdict> | undefined;
   private stopping = false;
   private failuresInRow = 0;
   private lastDriftCheck = 0;
-  private skipLogged?: string;
+  private skipLogged: string | undefined;
   metricsAddress?: string;
 
   constructor(o: AgentOptions) {
@@ -126,6 +134,15 @@ export class Agent {
       this.servers.push(
         await serveControl(this.stateDir, {
           sync: () => this.trigger('sync'),
+          forget: (body) => {
+            const req = forgetRequest(body);
+            return this.inTurn(async () => {
+              const v = await forgetIn(this.state, req, this.log);
+              this.skipLogged = undefined;
+              this.live.publish();
+              return v;
+            });
+          },
           live: () => ({ ...this.live.status, ...(this.reporter ? { report: this.reporter.state() } : {}) }),
         }),
       );
@@ -143,7 +160,7 @@ export class Agent {
           `applied ${short(st.applied?.commit)}, last good ${short(st.lastGood?.commit)}`,
       );
       this.live.set('applying');
-      await this.lifecycle.resumeAtStart();
+      await this.inTurn(() => this.lifecycle.resumeAtStart());
     } catch (err) {
       await this.close();
       throw err;
@@ -159,7 +176,7 @@ export class Agent {
     if (this.stopping) return Promise.resolve({ reason: Reason.Stopping });
     if (!this.running) {
       if (this.timer) clearTimeout(this.timer);
-      this.running = this.cycle(reason)
+      this.running = this.inTurn(() => this.cycle(reason))
         .catch((err: unknown): Verdict => {
           this.log.error({ err: message(err) }, `reconcile failed: ${message(err)}`);
           return { reason: Reason.Error, detail: message(err) };
@@ -180,6 +197,13 @@ export class Agent {
     return Promise.all([first, this.queued]).then(([a, b]) =>
       b.reason === Reason.Unchanged && a.reason !== Reason.Unchanged ? a : b,
     );
+  }
+
+  /** Runs `fn` after whatever decides and writes the state now has ended. */
+  private inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(fn, fn);
+    this.turn = run.catch(() => {});
+    return run;
   }
 
   private scheduleNext(last: Verdict): void {

@@ -1,5 +1,6 @@
 // The agent's control socket, <stateDir>/agent.sock (mode 0600): `rollgate sync` asks for a
-// reconcile now and waits for its result; `rollgate status` asks what runs at this moment.
+// reconcile now and waits for its result; `rollgate status` asks what runs at this moment;
+// `rollgate forget` clears a bad-commit record through the agent that owns the state.
 
 import { chmod, unlink } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
@@ -8,7 +9,17 @@ import { statePath } from '../base/state-dir.js';
 export interface ControlHandlers {
   sync(): Promise<unknown>;
   live(): unknown;
+  /** Clears a bad record; rejects with ControlRequestError when the request itself is wrong. */
+  forget(body: unknown): Promise<unknown>;
 }
+
+/** A request the agent refuses as it stands (HTTP 400): the message is for the person who sent it. */
+export class ControlRequestError extends Error {
+  override name = 'ControlRequestError';
+}
+
+/** A request body is a few fields; anything longer is not from rollgate. */
+const MAX_BODY = 64 * 1024;
 
 export async function serveControl(stateDir: string, h: ControlHandlers): Promise<Server> {
   const path = statePath(stateDir, 'control');
@@ -25,7 +36,26 @@ export async function serveControl(stateDir: string, h: ControlHandlers): Promis
         (err: Error) => reply(500, { error: err.message }),
       );
     } else if (req.method === 'GET' && req.url === '/live') reply(200, h.live());
-    else reply(404, { error: 'POST /sync or GET /live' });
+    else if (req.method === 'POST' && req.url === '/forget') {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => {
+        body += c;
+        if (body.length > MAX_BODY) req.destroy();
+      });
+      req.on('end', () => {
+        let doc: unknown;
+        try {
+          doc = JSON.parse(body);
+        } catch {
+          return reply(400, { error: 'the request is not JSON' });
+        }
+        h.forget(doc).then(
+          (r) => reply(200, r),
+          (err: Error) => reply(err instanceof ControlRequestError ? 400 : 500, { error: err.message }),
+        );
+      });
+    } else reply(404, { error: 'POST /sync, POST /forget or GET /live' });
   });
   server.requestTimeout = 0;
   await new Promise<void>((resolve, reject) => {
@@ -41,10 +71,17 @@ export class NoAgentError extends Error {
 }
 
 /** Calls the running agent; NoAgentError when none listens on the state directory. */
-export function callAgent(stateDir: string, method: 'GET' | 'POST', path: string, timeoutMs: number): Promise<unknown> {
+export function callAgent(
+  stateDir: string,
+  method: 'GET' | 'POST',
+  path: string,
+  timeoutMs: number,
+  body?: unknown,
+): Promise<unknown> {
   const socketPath = statePath(stateDir, 'control');
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, method, path, timeout: timeoutMs }, (res) => {
+    const headers = body === undefined ? {} : { 'content-type': 'application/json' };
+    const req = request({ socketPath, method, path, timeout: timeoutMs, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -68,6 +105,6 @@ export function callAgent(stateDir: string, method: 'GET' | 'POST', path: string
         );
       else reject(err);
     });
-    req.end();
+    req.end(body === undefined ? undefined : JSON.stringify(body));
   });
 }

@@ -38,6 +38,14 @@ export const Reason = {
   DriftRepaired: 'drift-repaired',
   /** Putting drift back failed, and what it changed was undone. */
   DriftRepairFailed: 'drift-repair-failed',
+  /**
+   * The gateway's own configuration is at fault (no target matches its id and labels, a file it
+   * names is missing or does not parse, an interface or the reboot command is not installed):
+   * never a verdict on the commit. Nothing was changed, nothing is recorded as bad; retried.
+   */
+  ConfigError: 'config-error',
+  /** An operator cleared a commit's bad record (`rollgate forget`); the next poll may apply it. */
+  Forgotten: 'forgotten',
 
   // ---- why a commit is bad (each a bad-commit record's kind)
   /** The fleet repo at this commit did not load, or no plan reaches it. */
@@ -99,6 +107,8 @@ export type VerdictReason = Extract<
   | 'resumed'
   | 'drift-repaired'
   | 'drift-repair-failed'
+  | 'config-error'
+  | 'forgotten'
 >;
 
 /** Why a commit was recorded as bad. */
@@ -236,11 +246,13 @@ export const VERDICT_CONDITIONS: Readonly<Record<VerdictReason, Effect>> = {
   rejected: { Ready: 'False', Stalled: 'True' },
   'bad-commit': { Ready: 'False', Stalled: 'True' },
   'prepare-failed': { Ready: 'False', Stalled: 'False' },
+  'config-error': { Ready: 'False', Stalled: 'True' },
   'poll-failed': { Ready: 'Unknown' },
   error: { Ready: 'Unknown' },
   unchanged: {},
   resumed: {},
   stopping: {},
+  forgotten: {},
 };
 
 /** The conditions after a verdict: those it sets change (with `since` now), the others stay. */
