@@ -8,6 +8,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import type { Log } from '../base/log.js';
 import { durationMs as ms } from '../base/duration.js';
 import { removeLeftoverTempFiles, secureStateDir } from '../base/state-dir.js';
+import { endLeftoverGroups } from '../base/process-group.js';
 import { Reason, type ActivityReason } from '../model/index.js';
 import { afterPoll, badRecord, CommitLifecycle, type Verdict } from '../rollback/index.js';
 import { Gateway } from '../gateway/gateway.js';
@@ -99,6 +100,8 @@ export class Agent {
       const leftovers = await removeLeftoverTempFiles(this.stateDir);
       if (leftovers.length)
         this.log.info({ removed: leftovers }, `removed ${leftovers.length} half-written file(s) a crash left behind`);
+      // What a killed agent started (a hung Download on a pipe nobody reads) is ended before its journal resumes.
+      await endLeftoverGroups(this.stateDir, ms(this.cfg.interfaces.killGrace, 'interfaces.killGrace'), this.log);
       this.state = await StateStore.open(this.stateDir);
       this.source = agentFleetSource(this.cfg);
       this.live = new LiveView(this.state, this.metrics);

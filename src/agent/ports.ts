@@ -49,9 +49,10 @@ export function agentFleetSource(cfg: AgentConfig): FleetSource {
   });
 }
 
-function probeEnv(desired: DesiredState, a: GatewayAppliers): ProbeEnv {
+function probeEnv(desired: DesiredState, a: GatewayAppliers, stateDir: string): ProbeEnv {
   return {
     configHashes: configHashesOf(desired),
+    stateDir,
     ...(a.docker ? { containers: dockerContainerStates(a.docker.engine.docker) } : {}),
   };
 }
@@ -101,7 +102,7 @@ export function lifecyclePorts(o: {
       }),
     pin: (role, commit) => source.pin(role, commit),
     appliers: (desired, repo) => gateway.appliers(desired, repo),
-    health: (desired, a, subject) => healthWindow(desired.health, probeEnv(desired, a), { log, subject }),
+    health: (desired, a, subject) => healthWindow(desired.health, probeEnv(desired, a, cfg.stateDir), { log, subject }),
     dueImages: (desired) => {
       const at = Date.now();
       const due = refreshableImages(

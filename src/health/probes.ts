@@ -1,7 +1,7 @@
 // One probe per check kind. A probe answers pass or fail with a reason; it never throws and
 // never outlives its timeout. Commands are spawned with argv arrays, no shell (safety rule 8).
 
-import { spawn } from 'node:child_process';
+import { runGroup } from '../base/process-group.js';
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { connect } from 'node:net';
@@ -23,7 +23,12 @@ export interface ProbeEnv {
   containers?: ContainerStates;
   /** The config hash each desired service should run, `app/service` → hash. */
   configHashes?: Map<string, string>;
+  /** Where command checks' process groups are recorded while they run (src/base/process-group.ts). */
+  stateDir?: string;
 }
+
+/** Between SIGTERM and SIGKILL for a command check past its timeout. */
+const COMMAND_KILL_GRACE_MS = 1_000;
 
 const OUTPUT_LIMIT = 512;
 
@@ -75,39 +80,34 @@ function tcpProbe(c: Extract<HealthCheck, { kind: 'tcp' }>): Promise<ProbeResult
   });
 }
 
-function commandProbe(c: Extract<HealthCheck, { kind: 'command' }>): Promise<ProbeResult> {
-  return new Promise((resolve) => {
-    const [file, ...args] = c.argv;
-    let out = '';
-    const keep = (b: Buffer) => {
-      if (out.length < OUTPUT_LIMIT) out += b.toString().slice(0, OUTPUT_LIMIT - out.length);
-    };
-    // Its own process group, so a timeout takes down whatever the command started too.
-    const child = spawn(file!, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }, c.timeoutMs);
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      resolve({ ok: false, detail: `${file}: ${(err as NodeJS.ErrnoException).code ?? err.message}` });
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      const said = out.trim() ? `; it printed: ${out.trim()}` : '';
-      if (timedOut)
-        resolve({ ok: false, detail: `${c.argv.join(' ')} ran longer than ${c.timeoutMs} ms and was killed${said}` });
-      else if (code === 0) resolve({ ok: true, detail: 'exit 0' });
-      else resolve({ ok: false, detail: `${c.argv.join(' ')} exited ${code ?? signal}${said}` });
-    });
+async function commandProbe(c: Extract<HealthCheck, { kind: 'command' }>, env: ProbeEnv): Promise<ProbeResult> {
+  const [file, ...args] = c.argv;
+  let out = '';
+  const keep = (b: Buffer) => {
+    if (out.length < OUTPUT_LIMIT) out += b.toString().slice(0, OUTPUT_LIMIT - out.length);
+  };
+  // Its own process group, so a timeout takes down whatever the command started too.
+  const run = runGroup({
+    file: file!,
+    args,
+    what: `health check ${c.name} (${c.argv.join(' ')})`,
+    ...(env.stateDir !== undefined ? { stateDir: env.stateDir } : {}),
+    timeoutMs: c.timeoutMs,
+    killGraceMs: COMMAND_KILL_GRACE_MS,
+    onStdout: keep,
+    onStderr: keep,
   });
+  let r: Awaited<typeof run.done>;
+  try {
+    r = await run.done;
+  } catch (err) {
+    return { ok: false, detail: `${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+  }
+  const said = out.trim() ? `; it printed: ${out.trim()}` : '';
+  if (r.timedOut)
+    return { ok: false, detail: `${c.argv.join(' ')} ran longer than ${c.timeoutMs} ms and was killed${said}` };
+  if (r.code === 0) return { ok: true, detail: 'exit 0' };
+  return { ok: false, detail: `${c.argv.join(' ')} exited ${r.code ?? r.signal}${said}` };
 }
 
 async function containerProbe(c: Extract<HealthCheck, { kind: 'container' }>, env: ProbeEnv): Promise<ProbeResult> {
@@ -145,7 +145,7 @@ export function probe(c: HealthCheck, env: ProbeEnv): Promise<ProbeResult> {
     case 'tcp':
       return tcpProbe(c);
     case 'command':
-      return commandProbe(c);
+      return commandProbe(c, env);
     case 'container':
       return containerProbe(c, env);
   }

@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   rmdirSync,
   symlinkSync,
@@ -327,6 +328,35 @@ describe('the health window (real servers and commands)', () => {
       { log: silentLog },
     );
     assert.match(v2.reason!, /\/nonexistent\/probe: ENOENT/);
+  });
+
+  test('a command that passes but leaves a child holding its output passes, and the child is ended', async () => {
+    const d = dir();
+    const pidFile = join(d, 'child.pid');
+    const v = await healthWindow(
+      spec([
+        {
+          ...base,
+          failureThreshold: 1,
+          timeoutMs: 5_000,
+          name: 'leaves-child',
+          kind: 'command',
+          argv: ['sh', '-c', `sleep 1000 & echo $! > ${pidFile}; echo ok`],
+        },
+      ]),
+      { stateDir: d },
+      { log: silentLog },
+    );
+    assert.equal(v.ok, true, v.reason);
+    const child = Number(readFileSync(pidFile, 'utf8'));
+    const running = () =>
+      existsSync(`/proc/${child}/stat`) && readFileSync(`/proc/${child}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+    for (let i = 0; i < 50 && running(); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(running(), false, 'the child is ended');
+    // A check may still be in flight when the window passed; it ends within its timeout.
+    for (let i = 0; i < 100 && readdirSync(join(d, 'processes')).length; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(readdirSync(join(d, 'processes')), [], 'nothing of the checks is left on record');
   });
 
   test('a container check asks the Engine through the given view and wants the desired configuration', async () => {

@@ -228,6 +228,7 @@ export class InterfaceApplier implements Applier {
       killGraceMs: this.timeouts.killGraceMs,
       outputLimit: this.opts.outputLimit ?? 64 * 1024,
       log,
+      stateDir: this.opts.stateDir,
       ...(extra.feed
         ? {
             whileRunning: async (_c, exited) =>
@@ -577,6 +578,7 @@ export class InterfaceApplier implements Applier {
       killGraceMs: 5_000,
       outputLimit: 16 * 1024,
       log: ctx.log,
+      stateDir: this.opts.stateDir,
     });
     const wait = this.opts.rebootWaitMs ?? 300_000;
     await sleep(wait);
