@@ -50,10 +50,13 @@ export async function serveControl(stateDir: string, h: ControlHandlers): Promis
         } catch {
           return reply(400, { error: 'the request is not JSON' });
         }
-        h.forget(doc).then(
-          (r) => reply(200, r),
-          (err: Error) => reply(err instanceof ControlRequestError ? 400 : 500, { error: err.message }),
-        );
+        // A handler that throws at once is answered like one that rejects: never a crash of the agent.
+        Promise.resolve(doc)
+          .then((d) => h.forget(d))
+          .then(
+            (r) => reply(200, r),
+            (err: Error) => reply(err instanceof ControlRequestError ? 400 : 500, { error: err.message }),
+          );
       });
     } else reply(404, { error: 'POST /sync, POST /forget or GET /live' });
   });

@@ -348,6 +348,19 @@ export class CommitLifecycle {
       this.p.log.warn({ commit, err: message(err) }, `drift check failed: ${message(err)}`);
       return this.error(commit, message(err));
     }
+    const last = this.state.lastAttempted;
+    if (conv.steps.length === 0 && conv.ok && last?.commit === commit && last.reason === 'config-error') {
+      // The configuration was fixed: the conditions it set (Stalled) must not outlive it.
+      const v: Verdict = {
+        reason: 'drift-repaired',
+        commit,
+        steps: [],
+        detail: "the gateway's configuration is fixed; the gateway matches the applied commit",
+      };
+      await this.p.store.replace(note(this.state, v, now(), { history: true }));
+      this.p.events.verdict(v);
+      return v;
+    }
     if (conv.steps.length === 0 && conv.ok) return { reason: 'unchanged', commit };
     const v: Verdict = conv.ok
       ? { reason: 'drift-repaired', commit, steps: conv.steps, detail: 'drift repaired' }

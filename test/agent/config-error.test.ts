@@ -5,11 +5,12 @@
 // example's simulated devices behind real `.mender` artifacts.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { AgentState } from '../../src/agent/state.js';
+import { callAgent } from '../../src/agent/control.js';
 import { AgentProcess, lastHistory } from '../helpers/agent-process.js';
 import { rollgate } from '../helpers/cli.js';
 import { requireMenderTools } from '../helpers/devices.js';
@@ -112,6 +113,21 @@ describe(
       const b = lab.agent({}, args);
       agents.push(b);
       await b.until('applied once the file is there', (x) => x.lastGood?.commit === commit);
+      // The file goes away under the applied commit (a drift check, which sync makes due): an error
+      // of the gateway, and when the file is back the conditions it set do not outlive it.
+      rmSync(vars);
+      const broken = await rollgate('sync', '--state-dir', lab.stateDir);
+      assert.equal(broken.code, 1);
+      assert.match(broken.out, /the gateway's own configuration is at fault/);
+      const stalled = Object.fromEntries(b.state()!.conditions.map((c) => [c.type, `${c.status} ${c.reason}`]));
+      assert.equal(stalled['Stalled'], 'True config-error');
+      assert.deepEqual(b.state()!.bad, []);
+      writeFileSync(vars, 'SITE=berlin\n');
+      const fixed = await rollgate('sync', '--state-dir', lab.stateDir);
+      assert.equal(fixed.code, 0, fixed.out);
+      const conds = Object.fromEntries(b.state()!.conditions.map((c) => [c.type, `${c.status} ${c.reason}`]));
+      assert.equal(conds['Stalled'], 'False drift-repaired');
+      assert.equal(conds['Ready'], 'True drift-repaired');
       await b.stop();
       lab.write('v3', true);
       const v3 = lab.commit('system v3');
@@ -187,6 +203,10 @@ describe('rollgate forget: an operator clears a bad record on one gateway', { sk
       const notHex = await rollgate('forget', 'HEAD~1', '--state-dir', lab.stateDir, '--reason', 'x');
       assert.equal(notHex.code, 1);
       assert.match(notHex.err, /"HEAD~1" is not a commit id/);
+      await assert.rejects(
+        callAgent(lab.stateDir, 'POST', '/forget', 5_000, { commit: 5, reason: 'x', by: 'me' }),
+        /not a forget request: commit is a number \(5\), expected a string/,
+      );
       assert.equal(agent.state()!.bad.length, 1, 'refused requests change nothing');
 
       mkdirSync(join(lab.root, 'nothing-here')); // the gateway is fixed
