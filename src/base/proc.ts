@@ -37,8 +37,8 @@ export function startTime(pid: number): string | undefined {
   return procInfo(pid)?.started;
 }
 
-/** The processes of a process group that still run (zombies have ended: they are left out). */
-export function groupMembers(pgid: number): ProcInfo[] {
+/** Every process that still runs (zombies have ended: they are left out). */
+export function allProcesses(): ProcInfo[] {
   const out: ProcInfo[] = [];
   let names: string[];
   try {
@@ -49,9 +49,14 @@ export function groupMembers(pgid: number): ProcInfo[] {
   for (const n of names) {
     if (!/^\d+$/.test(n)) continue;
     const p = procInfo(Number(n));
-    if (p && p.pgid === pgid && p.state !== 'Z') out.push(p);
+    if (p && p.state !== 'Z') out.push(p);
   }
   return out;
+}
+
+/** The processes of a process group that still run. */
+export function groupMembers(pgid: number): ProcInfo[] {
+  return allProcesses().filter((p) => p.pgid === pgid);
 }
 
 /** Whether the environment of `pid` holds `entry` (KEY=value); false when it cannot be read. */

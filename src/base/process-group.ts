@@ -19,7 +19,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileAtomic } from './atomic-write.js';
 import type { Log } from './log.js';
-import { environHas, groupMembers, procInfo, startTime, type ProcInfo } from './proc.js';
+import { allProcesses, environHas, groupMembers, procInfo, startTime, type ProcInfo } from './proc.js';
 import { describeProblem, fields, optional, shapeProblem, type Shape } from './shape.js';
 import { readStateFile, STATE_FILE_MAX_BYTES } from './state-file.js';
 import { statePath } from './state-dir.js';
@@ -33,7 +33,11 @@ const DRAIN_MS = 1_000;
 const POLL_MS = 50;
 
 export interface GroupRecord {
-  pgid: number;
+  /**
+   * The group, once it runs. The record is written before the process starts (so a kill at any
+   * moment leaves it on record): absent, its processes are found by their token alone.
+   */
+  pgid?: number;
   /** The leader's start time (/proc); absent when it was gone before it could be read. */
   started?: string;
   token: string;
@@ -56,7 +60,7 @@ const BOOK_SHAPE: Shape = fields<BookFile>({
   started: 'string',
   groups: {
     list: fields<GroupRecord>({
-      pgid: 'number',
+      pgid: optional('number'),
       started: optional('string'),
       token: 'string',
       what: 'string',
@@ -68,7 +72,8 @@ const BOOK_SHAPE: Shape = fields<BookFile>({
 /** This process's record of the groups it runs, in one state directory. Writes are best effort, in order. */
 class GroupBook {
   private static readonly books = new Map<string, GroupBook>();
-  private readonly groups = new Map<number, GroupRecord>();
+  /** By token. */
+  private readonly groups = new Map<string, GroupRecord>();
   private writing: Promise<void> = Promise.resolve();
   private warned = false;
 
@@ -88,13 +93,14 @@ class GroupBook {
     return join(this.dir, `${process.pid}.json`);
   }
 
+  /** Records (or updates) a group; resolves once the record is written. */
   add(r: GroupRecord): Promise<void> {
-    this.groups.set(r.pgid, r);
+    this.groups.set(r.token, r);
     return this.flush();
   }
 
-  remove(pgid: number): Promise<void> {
-    if (!this.groups.delete(pgid)) return Promise.resolve();
+  remove(token: string): Promise<void> {
+    if (!this.groups.delete(token)) return Promise.resolve();
     return this.flush();
   }
 
@@ -129,23 +135,23 @@ class GroupBook {
 }
 
 /**
- * The running processes that provably belong to a recorded group: in the group, with the group's
- * token in their environment, and for the leader the start time recorded. A damaged or hand-made
- * record naming pid 1 or an unrelated process (which has no token) names nothing.
+ * The running processes that provably belong to a recorded group: with the group's token in
+ * their environment, in the group when it is known, and for the leader the start time recorded.
+ * A damaged or hand-made record naming pid 1 or an unrelated process (which has no token) names
+ * nothing.
  */
 function membersOf(g: Pick<GroupRecord, 'pgid' | 'started' | 'token'>): ProcInfo[] {
+  const token = `${GROUP_TOKEN_ENV}=${g.token}`;
+  const ours = (p: ProcInfo) => p.pid !== process.pid && p.pid > 1 && environHas(p.pid, token);
+  // Killed between writing the record and starting the process: found by the token alone.
+  if (g.pgid === undefined) return allProcesses().filter(ours);
   if (!Number.isInteger(g.pgid) || g.pgid <= 1 || g.pgid === process.pid) return [];
   const leader = procInfo(g.pgid);
   // A live process with the leader's pid but another start time: the pid was reused, so the
   // group (which would have kept the pid from reuse) is gone.
   if (leader && leader.state !== 'Z' && g.started !== undefined && leader.started !== g.started) return [];
-  const token = `${GROUP_TOKEN_ENV}=${g.token}`;
   return groupMembers(g.pgid).filter(
-    (p) =>
-      p.pid !== process.pid &&
-      p.pid !== 1 &&
-      (p.pid !== g.pgid || g.started === undefined || p.started === g.started) &&
-      environHas(p.pid, token),
+    (p) => ours(p) && (p.pid !== g.pgid || g.started === undefined || p.started === g.started),
   );
 }
 
@@ -215,8 +221,12 @@ export interface GroupRun {
 }
 
 /** Runs `file` in a process group of its own (see the top of this file). */
-export function runGroup(o: GroupRunOptions): GroupRun {
+export async function runGroup(o: GroupRunOptions): Promise<GroupRun> {
   const token = randomUUID();
+  const book = o.stateDir !== undefined ? GroupBook.of(o.stateDir, o.log) : undefined;
+  let record: GroupRecord = { token, what: o.what, since: new Date().toISOString() };
+  // On record before it starts: whenever rollgate is killed, what it started can be found.
+  await book?.add(record);
   const child = spawn(o.file, o.args, {
     cwd: o.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -225,20 +235,12 @@ export function runGroup(o: GroupRunOptions): GroupRun {
   });
   child.stdout!.on('data', (b: Buffer) => o.onStdout(b));
   child.stderr!.on('data', (b: Buffer) => o.onStderr(b));
-  const book = o.stateDir !== undefined ? GroupBook.of(o.stateDir, o.log) : undefined;
-  let record: GroupRecord | undefined;
-  child.once('spawn', () => {
-    const started = startTime(child.pid!);
-    record = {
-      pgid: child.pid!,
-      ...(started ? { started } : {}),
-      token,
-      what: o.what,
-      since: new Date().toISOString(),
-    };
+  if (child.pid !== undefined) {
+    const started = startTime(child.pid);
+    record = { ...record, pgid: child.pid, ...(started ? { started } : {}) };
     void book?.add(record);
-  });
-  const group = () => ({ pgid: child.pid ?? -1, token, ...(record?.started ? { started: record.started } : {}) });
+  }
+  const group = () => record;
   const signalGroup = (sig: NodeJS.Signals) => {
     try {
       if (child.pid !== undefined) process.kill(-child.pid, sig);
@@ -278,6 +280,7 @@ export function runGroup(o: GroupRunOptions): GroupRun {
       status = await exitedWith;
     } catch (err) {
       clearTimeout(termTimer);
+      await book?.remove(token);
       throw err;
     }
     let leftOver: number[] = [];
@@ -308,7 +311,7 @@ export function runGroup(o: GroupRunOptions): GroupRun {
         child.stdout?.destroy();
         child.stderr?.destroy();
       }
-      if (record) await book?.remove(record.pgid);
+      await book?.remove(token);
     }
     return { ...status, timedOut, leftOver, outputCut: !outputClosed };
   })();

@@ -87,7 +87,7 @@ async function commandProbe(c: Extract<HealthCheck, { kind: 'command' }>, env: P
     if (out.length < OUTPUT_LIMIT) out += b.toString().slice(0, OUTPUT_LIMIT - out.length);
   };
   // Its own process group, so a timeout takes down whatever the command started too.
-  const run = runGroup({
+  const run = await runGroup({
     file: file!,
     args,
     what: `health check ${c.name} (${c.argv.join(' ')})`,

@@ -8,7 +8,6 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, test } from 'node:test';
-import { groupMembers } from '../../src/base/proc.js';
 import type { AgentProcess } from '../helpers/agent-process.js';
 import { requireMenderTools } from '../helpers/devices.js';
 import { FleetLab } from '../helpers/fleet-lab.js';
@@ -19,6 +18,20 @@ const missing = requireMenderTools();
 function alive(pid: number): boolean {
   const stat = `/proc/${pid}/stat`;
   return existsSync(stat) && readFileSync(stat, 'utf8').split(') ')[1]?.[0] !== 'Z';
+}
+
+/** The running processes of a process group, read from /proc here so the test stands on its own. */
+function groupMembers(pgid: number): { pid: number }[] {
+  return readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n) && alive(Number(n)))
+    .filter((n) => {
+      try {
+        return Number(readFileSync(`/proc/${n}/stat`, 'utf8').split(') ')[1]?.split(' ')[2]) === pgid;
+      } catch {
+        return false;
+      }
+    })
+    .map((n) => ({ pid: Number(n) }));
 }
 
 describe('what a killed agent started is ended when the agent starts again', { skip: missing ?? false }, () => {
@@ -51,21 +64,22 @@ describe('what a killed agent started is ended when the agent starts again', { s
       const args = ['--interval', '1h', '--interface-kill-grace', '2s'];
       agent = lab.agent({}, args);
       const children = join(lab.device('R456'), 'children');
-      while (!existsSync(children) || !readFileSync(children, 'utf8').trim()) {
+      for (let i = 0; i < 600 && !(existsSync(children) && readFileSync(children, 'utf8').trim()); i++) {
         assert.ok(agent.running, `the agent runs:\n${agent.text()}`);
         await sleep(50);
       }
+      assert.ok(existsSync(children), `the Download hangs with its child:\n${agent.text()}`);
       const child = Number(readFileSync(children, 'utf8').trim());
-      // The Download call's group, as the agent recorded it.
+      // The Download call's group: the child's, led by the interface itself.
+      const leader = Number(readFileSync(`/proc/${child}/stat`, 'utf8').split(') ')[1]?.split(' ')[2]);
       const book = join(lab.stateDir, 'processes', `${agent.pid}.json`);
-      let leader: number | undefined;
-      while (leader === undefined) {
-        if (existsSync(book)) {
-          const doc = JSON.parse(readFileSync(book, 'utf8')) as { groups: { pgid: number; what: string }[] };
-          leader = doc.groups.find((g) => g.what === '"rtos" (R456) Download')?.pgid;
-        }
-        if (leader === undefined) await sleep(50);
-      }
+      const recorded = () =>
+        existsSync(book) &&
+        (JSON.parse(readFileSync(book, 'utf8')) as { groups: { pgid?: number; what: string }[] }).groups.some(
+          (g) => g.pgid === leader && g.what === '"rtos" (R456) Download',
+        );
+      for (let i = 0; i < 100 && !recorded(); i++) await sleep(50);
+      assert.ok(recorded(), 'the agent records the group while it runs');
       stray.push(leader, child);
       assert.deepEqual(
         groupMembers(leader)
@@ -100,4 +114,46 @@ describe('what a killed agent started is ended when the agent starts again', { s
       lab.expectSettled('v2');
     },
   );
+
+  test('killed by an interface at once (its siblings hung on their Download pipes): none of them is left', async () => {
+    await agent?.kill();
+    await lab.server.close();
+    lab.close();
+    lab = new FleetLab();
+    lab.seed((t) => `${t}-v1`);
+    lab.init();
+    await lab.serve();
+    lab.write('v2', true);
+    const commit = lab.commit('system v2');
+    lab.push();
+    // R456 kills the agent as soon as its Download starts; G13 and R998 wait for streams that never come.
+    lab.set('R456', 'misbehave/Download', 'kill-agent');
+    const args = ['--interval', '1h', '--interface-kill-grace', '2s'];
+    agent = lab.agent({}, args);
+    const ended = await agent.exited;
+    assert.equal(ended.signal, 'SIGKILL');
+    const interfaces = () =>
+      readdirSync('/proc')
+        .filter((n) => /^\d+$/.test(n) && alive(Number(n)))
+        .filter((n) => {
+          try {
+            return readFileSync(`/proc/${n}/cmdline`, 'utf8').includes(lab.interfaces);
+          } catch {
+            return false;
+          }
+        })
+        .map(Number);
+    for (let i = 0; i < 40 && interfaces().length === 0; i++) await sleep(50);
+    const hung = interfaces();
+    stray.push(...hung);
+    assert.ok(hung.length > 0, 'the siblings hang on their pipes once the agent is gone');
+    agent = lab.agent({}, args);
+    await agent.until('applied after the restart', (x) => x.lastGood?.commit === commit);
+    assert.deepEqual(
+      hung.filter((pid) => alive(pid)),
+      [],
+      'none of the interfaces the killed agent started still runs',
+    );
+    lab.expectSettled('v2');
+  });
 });

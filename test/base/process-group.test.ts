@@ -92,6 +92,16 @@ describe('processes a killed rollgate left running', () => {
     assert.match(log.warnings.join('\n'), /"rtos" \(R456\) Download, started then by rollgate pid \d+, which is gone/);
   });
 
+  test('killed between writing the record and starting the process: found by its token alone', async () => {
+    const d = stateDir();
+    const g = await leftGroup('t-early');
+    const other = await leftGroup('t-other');
+    record(d, { pid: deadPid(), started: '1' }, [{ token: 't-early', what: 'x', since: 'then' }]);
+    const ended = await endLeftoverGroups(d, 2_000, recorder());
+    assert.deepEqual(ended.sort(), [g.leader, g.child].sort());
+    assert.ok(alive(other.leader) && alive(other.child), 'a group with another token is not touched');
+  });
+
   test('what a live rollgate (a rollgate diff beside the agent) runs is left alone', async () => {
     const d = stateDir();
     const owner = await leftGroup(undefined);

@@ -90,7 +90,7 @@ export async function invoke(inv: Invocation): Promise<InvocationResult> {
   const started = Date.now();
   const out = new Capture(inv.outputLimit);
   const err = new Capture(inv.outputLimit);
-  const run = runGroup({
+  const run = await runGroup({
     file: inv.executable,
     args: inv.argv,
     ...(inv.cwd !== undefined ? { cwd: inv.cwd } : {}),
