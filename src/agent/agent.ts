@@ -8,6 +8,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import type { Log } from '../base/log.js';
 import { durationMs as ms } from '../base/duration.js';
 import { removeLeftoverTempFiles, secureStateDir } from '../base/state-dir.js';
+import { endLeftoverGroups } from '../base/process-group.js';
 import { Reason, type ActivityReason } from '../model/index.js';
 import { afterPoll, badRecord, CommitLifecycle, type Verdict } from '../rollback/index.js';
 import { Gateway, readVariables } from '../gateway/gateway.js';
@@ -16,6 +17,7 @@ import { SyncError } from '../sync/index.js';
 import { readTrustedKeys } from '../trust/index.js';
 import type { AgentConfig } from './config.js';
 import { serveControl } from './control.js';
+import { forgetIn, forgetRequest } from './forget.js';
 import type { FleetSource } from './fleet-source.js';
 import { LiveView, type LiveStatus } from './live.js';
 import { AgentLock } from './lock.js';
@@ -34,7 +36,12 @@ export type TriggerReason = 'start' | 'schedule' | 'sync' | 'watch';
 const short = (c: string | undefined) => (c ? c.slice(0, 12) : 'none');
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 /** Verdicts after which the next poll comes sooner than the schedule, backing off. */
-const TRANSIENT = new Set<Verdict['reason']>([Reason.PollFailed, Reason.PrepareFailed, Reason.Error]);
+const TRANSIENT = new Set<Verdict['reason']>([
+  Reason.PollFailed,
+  Reason.PrepareFailed,
+  Reason.Error,
+  Reason.ConfigError,
+]);
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -60,11 +67,13 @@ export class Agent {
   private watcher?: FSWatcher;
   private timer?: NodeJS.Timeout;
   private running: Promise<Verdict> | undefined;
+  /** Everything that decides and writes the state runs in turn: reconciles, the start-up resume, `forget`. */
+  private turn: Promise<unknown> = Promise.resolve();
   private queued: Promise<Verdict> | undefined;
   private stopping = false;
   private failuresInRow = 0;
   private lastDriftCheck = 0;
-  private skipLogged?: string;
+  private skipLogged: string | undefined;
   metricsAddress?: string;
 
   constructor(o: AgentOptions) {
@@ -93,6 +102,8 @@ export class Agent {
       const leftovers = await removeLeftoverTempFiles(this.stateDir);
       if (leftovers.length)
         this.log.info({ removed: leftovers }, `removed ${leftovers.length} half-written file(s) a crash left behind`);
+      // What a killed agent started (a hung Download on a pipe nobody reads) is ended before its journal resumes.
+      await endLeftoverGroups(this.stateDir, ms(this.cfg.interfaces.killGrace, 'interfaces.killGrace'), this.log);
       this.state = await StateStore.open(this.stateDir);
       this.source = agentFleetSource(this.cfg);
       this.live = new LiveView(this.state, this.metrics);
@@ -128,6 +139,15 @@ export class Agent {
       this.servers.push(
         await serveControl(this.stateDir, {
           sync: () => this.trigger('sync'),
+          forget: (body) => {
+            const req = forgetRequest(body);
+            return this.inTurn(async () => {
+              const v = await forgetIn(this.state, req, this.log);
+              this.skipLogged = undefined;
+              this.live.publish();
+              return v;
+            });
+          },
           live: () => ({ ...this.live.status, ...(this.reporter ? { report: this.reporter.state() } : {}) }),
         }),
       );
@@ -149,7 +169,7 @@ export class Agent {
       // reconcile reads them again, and says so when the file is wrong).
       const vars = this.cfg.gateway.variablesFile;
       if (vars) await readVariables([vars]).catch(() => undefined);
-      await this.lifecycle.resumeAtStart();
+      await this.inTurn(() => this.lifecycle.resumeAtStart());
     } catch (err) {
       await this.close();
       throw err;
@@ -165,7 +185,7 @@ export class Agent {
     if (this.stopping) return Promise.resolve({ reason: Reason.Stopping });
     if (!this.running) {
       if (this.timer) clearTimeout(this.timer);
-      this.running = this.cycle(reason)
+      this.running = this.inTurn(() => this.cycle(reason))
         .catch((err: unknown): Verdict => {
           this.log.error({ err: message(err) }, `reconcile failed: ${message(err)}`);
           return { reason: Reason.Error, detail: message(err) };
@@ -186,6 +206,13 @@ export class Agent {
     return Promise.all([first, this.queued]).then(([a, b]) =>
       b.reason === Reason.Unchanged && a.reason !== Reason.Unchanged ? a : b,
     );
+  }
+
+  /** Runs `fn` after whatever decides and writes the state now has ended. */
+  private inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(fn, fn);
+    this.turn = run.catch(() => {});
+    return run;
   }
 
   private scheduleNext(last: Verdict): void {

@@ -1,5 +1,6 @@
 // The agent's control socket, <stateDir>/agent.sock (mode 0600): `rollgate sync` asks for a
-// reconcile now and waits for its result; `rollgate status` asks what runs at this moment. The
+// reconcile now and waits for its result; `rollgate status` asks what runs at this moment;
+// `rollgate forget` clears a bad-commit record through the agent that owns the state. The
 // answers are scrubbed of the process's secrets, like everything else the agent lets out.
 
 import { chmod, unlink } from 'node:fs/promises';
@@ -10,7 +11,17 @@ import { scrubbed } from './redaction.js';
 export interface ControlHandlers {
   sync(): Promise<unknown>;
   live(): unknown;
+  /** Clears a bad record; rejects with ControlRequestError when the request itself is wrong. */
+  forget(body: unknown): Promise<unknown>;
 }
+
+/** A request the agent refuses as it stands (HTTP 400): the message is for the person who sent it. */
+export class ControlRequestError extends Error {
+  override name = 'ControlRequestError';
+}
+
+/** A request body is a few fields; anything longer is not from rollgate. */
+const MAX_BODY = 64 * 1024;
 
 export async function serveControl(stateDir: string, h: ControlHandlers): Promise<Server> {
   const path = statePath(stateDir, 'control');
@@ -27,7 +38,29 @@ export async function serveControl(stateDir: string, h: ControlHandlers): Promis
         (err: Error) => reply(500, { error: err.message }),
       );
     } else if (req.method === 'GET' && req.url === '/live') reply(200, h.live());
-    else reply(404, { error: 'POST /sync or GET /live' });
+    else if (req.method === 'POST' && req.url === '/forget') {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => {
+        body += c;
+        if (body.length > MAX_BODY) req.destroy();
+      });
+      req.on('end', () => {
+        let doc: unknown;
+        try {
+          doc = JSON.parse(body);
+        } catch {
+          return reply(400, { error: 'the request is not JSON' });
+        }
+        // A handler that throws at once is answered like one that rejects: never a crash of the agent.
+        Promise.resolve(doc)
+          .then((d) => h.forget(d))
+          .then(
+            (r) => reply(200, r),
+            (err: Error) => reply(err instanceof ControlRequestError ? 400 : 500, { error: err.message }),
+          );
+      });
+    } else reply(404, { error: 'POST /sync, POST /forget or GET /live' });
   });
   server.requestTimeout = 0;
   await new Promise<void>((resolve, reject) => {
@@ -43,10 +76,17 @@ export class NoAgentError extends Error {
 }
 
 /** Calls the running agent; NoAgentError when none listens on the state directory. */
-export function callAgent(stateDir: string, method: 'GET' | 'POST', path: string, timeoutMs: number): Promise<unknown> {
+export function callAgent(
+  stateDir: string,
+  method: 'GET' | 'POST',
+  path: string,
+  timeoutMs: number,
+  body?: unknown,
+): Promise<unknown> {
   const socketPath = statePath(stateDir, 'control');
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, method, path, timeout: timeoutMs }, (res) => {
+    const headers = body === undefined ? {} : { 'content-type': 'application/json' };
+    const req = request({ socketPath, method, path, timeout: timeoutMs, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -70,6 +110,6 @@ export function callAgent(stateDir: string, method: 'GET' | 'POST', path: string
         );
       else reject(err);
     });
-    req.end();
+    req.end(body === undefined ? undefined : JSON.stringify(body));
   });
 }

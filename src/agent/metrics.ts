@@ -17,7 +17,7 @@ export class AgentMetrics {
     name: 'rollgate_reconciles_total',
     help:
       'Reconciles, by verdict (applied, no-change, rolled-back, last-good-unhealthy, rollback-incomplete, ' +
-      'prepare-failed, rejected, drift-repaired, drift-repair-failed, error).',
+      'prepare-failed, config-error, rejected, drift-repaired, drift-repair-failed, error).',
     labelNames: ['result'],
     registers: [this.registry],
   });

@@ -4,86 +4,83 @@
 // file is the old state or the new, never torn. The journal of the transaction in flight is a
 // separate file (src/apply/journal.ts).
 
-import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../base/atomic-write.js';
+import { describeProblem, shapeProblem } from '../base/shape.js';
+import { readStateFile, StateFileError, STATE_FILE_MAX_BYTES } from '../base/state-file.js';
 import { statePath, STATE_DIR_ENTRIES } from '../base/state-dir.js';
-import { emptyState, type AgentState, type HistoryEntry } from '../model/index.js';
+import { AGENT_STATE_SHAPE, emptyState, type AgentState, type HistoryEntry } from '../model/index.js';
 import type { StatePort } from '../rollback/index.js';
 import { scrubbed } from './redaction.js';
 
 export type { AgentState };
+export { StateFileError };
 export const STATE_FILE = STATE_DIR_ENTRIES.state;
 export const MAX_HISTORY = 200;
 
-export class StateFileError extends Error {
-  override name = 'StateFileError';
+const SHA = /^[0-9a-f]{7,64}$/;
+
+/**
+ * What can still be read of a damaged state file: the commits it names, so an operator who moves
+ * it aside knows what the gateway ran and which commits were refused before.
+ */
+function salvage(doc: unknown): string {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return '';
+  const d = doc as Record<string, unknown>;
+  const commitOf = (v: unknown) => {
+    const c = typeof v === 'object' && v !== null ? (v as { commit?: unknown }).commit : undefined;
+    return typeof c === 'string' && SHA.test(c) ? c : undefined;
+  };
+  const applied = commitOf(d['applied']);
+  const lastGood = commitOf(d['lastGood']);
+  const bad = Array.isArray(d['bad']) ? d['bad'].map(commitOf).filter((c): c is string => c !== undefined) : [];
+  const parts = [
+    ...(applied ? [`applied ${applied}`] : []),
+    ...(lastGood ? [`last good ${lastGood}`] : []),
+    ...(bad.length ? [`bad ${bad.join(', ')}`] : []),
+  ];
+  return parts.length ? ` What it still says: ${parts.join('; ')}.` : '';
 }
 
-/** Reads the state file; a missing file is a fresh gateway, an unreadable one is an error. */
+/**
+ * Reads the state file; a missing file is a fresh gateway. A file that is not the agent's state
+ * (not JSON, another shape, not a plain file) is an error naming the file and the field: the
+ * agent never starts on it and never writes over it, since it holds the last good commit and the
+ * commits that must not be applied again.
+ */
 export async function readAgentState(stateDir: string): Promise<AgentState> {
   const file = statePath(stateDir, 'state');
-  let text: string;
+  const text = await readStateFile(file, STATE_FILE_MAX_BYTES.agentState);
+  if (text === undefined) return emptyState();
+  const aside =
+    `The agent does not start on it, and does not write over it. Fix it, or move it aside ` +
+    `(mv ${file} ${file}.broken) to start afresh: the agent then treats the gateway as never updated and ` +
+    'forgets its bad commits, so a commit that failed before may be applied again.';
+  if (text.trim() === '')
+    throw new StateFileError(
+      file,
+      `${file} is empty; rollgate writes it whole, so it was emptied outside rollgate. ${aside}`,
+    );
+  let doc: unknown;
   try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyState();
-    throw new StateFileError(`cannot read ${file}: ${(err as Error).message}`);
-  }
-  let doc: AgentState;
-  try {
-    doc = JSON.parse(text) as AgentState;
+    doc = JSON.parse(text);
   } catch (err) {
     throw new StateFileError(
-      `${file} is not valid JSON (${(err as Error).message}). It records the last good and the bad commits; ` +
-        'move it aside to start afresh, and the agent treats the gateway as never updated',
+      file,
+      `${file} is not valid JSON (${(err as Error).message}); rollgate writes it whole, so it was changed ` +
+        `outside rollgate. ${aside}`,
     );
   }
-  if (doc.schema !== 'rollgate.agent-state/v1')
-    throw new StateFileError(
-      `${file} has schema ${JSON.stringify(doc.schema)}; this rollgate reads rollgate.agent-state/v1`,
-    );
-  const wrong = shapeProblem(doc);
+  // Files written before conditions (or history, or bad commits) existed have none; the next verdict sets them.
+  const defaults = { bad: [], conditions: [], history: [] };
+  const full = typeof doc === 'object' && doc !== null && !Array.isArray(doc) ? { ...defaults, ...doc } : doc;
+  const wrong = shapeProblem(full, AGENT_STATE_SHAPE);
   if (wrong)
     throw new StateFileError(
-      `${file}: ${wrong}. The file was changed outside rollgate; fix that field, or move the file aside to start ` +
-        'afresh (the agent then treats the gateway as never updated, and forgets its bad commits)',
+      file,
+      `${file}: ${describeProblem(wrong)}. It is not the agent state this rollgate writes ` +
+        `(rollgate.agent-state/v1); it was changed outside rollgate.${salvage(doc)} ${aside}`,
     );
-  // Files written before conditions existed have none; the next verdict sets them.
-  return { ...emptyState(), ...doc };
-}
-
-const kindOf = (v: unknown) =>
-  Array.isArray(v) ? 'a list' : v === null ? 'null' : typeof v === 'object' ? 'an object' : `a ${typeof v}`;
-
-/** The first field whose type is wrong, as "path is X, expected Y"; undefined when the shape holds. */
-function shapeProblem(doc: unknown): string | undefined {
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
-    return `the file holds ${kindOf(doc)}, not an object`;
-  const d = doc as Record<string, unknown>;
-  const str = (v: unknown) => typeof v === 'string';
-  const mark = (path: string, v: unknown) =>
-    v === undefined || (typeof v === 'object' && v !== null && str((v as { commit?: unknown }).commit))
-      ? undefined
-      : `${path} is ${kindOf(v)}, expected { commit, at }`;
-  const list = (path: string, v: unknown, each: (x: Record<string, unknown>) => boolean, expected: string) => {
-    if (v === undefined) return undefined;
-    if (!Array.isArray(v)) return `${path} is ${kindOf(v)}, expected a list`;
-    const i = v.findIndex((x) => typeof x !== 'object' || x === null || !each(x as Record<string, unknown>));
-    return i < 0 ? undefined : `${path}[${i}] is not ${expected}`;
-  };
-  return (
-    mark('applied', d['applied']) ??
-    mark('lastGood', d['lastGood']) ??
-    mark('inProgress', d['inProgress']) ??
-    list(
-      'bad',
-      d['bad'],
-      (b) => str(b['commit']) && str(b['kind']) && str(b['reason']),
-      '{ commit, kind, reason, at }',
-    ) ??
-    list('history', d['history'], (h) => str(h['at']) && str(h['event']), '{ at, event, ... }') ??
-    list('conditions', d['conditions'], (c) => str(c['type']) && str(c['status']), '{ type, status, reason, since }')
-  );
+  return full as AgentState;
 }
 
 export class StateStore implements StatePort {

@@ -2,10 +2,13 @@
 // before it runs and as done after, so an agent that starts after a crash knows what to undo or
 // to finish.
 
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
+import { DESIRED_STATE_SHAPE, PLAN_SHAPE } from '../model/index.js';
 import type { DesiredState, Plan, TransactionPhase } from '../model/index.js';
 import type { StepRecord } from './applier.js';
 import { writeFileAtomic } from '../base/atomic-write.js';
+import { describeProblem, fields, optional, shapeProblem, type Shape } from '../base/shape.js';
+import { readStateFile, StateFileError, STATE_FILE_MAX_BYTES } from '../base/state-file.js';
 
 /** `commit`: confirmed, components being committed; a failed commit still rolls everything back. */
 
@@ -25,6 +28,52 @@ export class JournalError extends Error {
   override name = 'JournalError';
 }
 
+const STEP_RECORD_SHAPE: Shape = fields<StepRecord>({
+  status: 'string',
+  containerId: optional('string'),
+  image: optional('string'),
+  error: optional('string'),
+  reboot: optional({ literal: 'gateway' }),
+});
+
+/** The journal's shape (src/base/shape.ts), checked whenever it is read back. */
+const JOURNAL_SHAPE: Shape = fields<JournalData>({
+  schema: { literal: 'rollgate.journal/v1' },
+  txn: 'string',
+  startedAt: 'string',
+  phase: 'string',
+  plan: PLAN_SHAPE,
+  steps: { map: STEP_RECORD_SHAPE },
+  order: { list: 'string' },
+  error: optional('string'),
+});
+
+const DAMAGED =
+  'It was written atomically, so this is damage from outside rollgate. Inspect it, then move it aside to ' +
+  'continue (mv it to a name ending in .broken); what it was applying is not put back then: check the gateway by hand';
+
+/** Reads a file of the journal; a wrong one is a JournalError naming it, never a TypeError later. */
+async function readJournalFile(path: string, what: string): Promise<string | undefined> {
+  try {
+    return await readStateFile(path, STATE_FILE_MAX_BYTES.journal);
+  } catch (err) {
+    if (err instanceof StateFileError) throw new JournalError(`the ${what}: ${err.message}`);
+    throw err;
+  }
+}
+
+function parseJournalFile(path: string, text: string, shape: Shape, what: string): unknown {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new JournalError(`the ${what} ${path} is not valid JSON (${(err as Error).message}). ${DAMAGED}`);
+  }
+  const wrong = shapeProblem(doc, shape);
+  if (wrong) throw new JournalError(`the ${what} ${path} is damaged: ${describeProblem(wrong)}. ${DAMAGED}`);
+  return doc;
+}
+
 export class Journal {
   private data: JournalData | undefined;
   private writing: Promise<void> = Promise.resolve();
@@ -35,45 +84,10 @@ export class Journal {
 
   /** The journal left by an interrupted apply, if any. A file that cannot be read is an error, never ignored. */
   async load(): Promise<JournalData | undefined> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
-    let data: JournalData;
-    try {
-      data = JSON.parse(text) as JournalData;
-    } catch (err) {
-      throw new JournalError(
-        `the journal ${this.path} is not valid JSON (${(err as Error).message}); it was written atomically, so ` +
-          `this is damage from outside rollgate. Inspect it, then remove it to continue.`,
-      );
-    }
-    if (data.schema !== 'rollgate.journal/v1')
-      throw new JournalError(
-        `the journal ${this.path} has schema "${String(data.schema)}", which this rollgate does not know`,
-      );
-    const wrong =
-      typeof data.txn !== 'string'
-        ? 'txn is not a string'
-        : typeof data.phase !== 'string'
-          ? 'phase is not a string'
-          : typeof data.steps !== 'object' || data.steps === null || Array.isArray(data.steps)
-            ? 'steps is not a map of step records'
-            : !Array.isArray(data.order)
-              ? 'order is not a list'
-              : typeof data.plan !== 'object' || data.plan === null || !Array.isArray(data.plan.stages)
-                ? 'plan is not a plan'
-                : undefined;
-    if (wrong)
-      throw new JournalError(
-        `the journal ${this.path} is damaged: ${wrong}. It was written atomically, so this is damage from ` +
-          'outside rollgate. Inspect it, then remove it to continue (what it was applying is not put back then)',
-      );
-    this.data = data;
-    return data;
+    const text = await readJournalFile(this.path, 'journal');
+    if (text === undefined) return undefined;
+    this.data = parseJournalFile(this.path, text, JOURNAL_SHAPE, 'journal') as JournalData;
+    return this.data;
   }
 
   get current(): JournalData {
@@ -87,12 +101,14 @@ export class Journal {
   }
 
   async loadDesired(): Promise<DesiredState | undefined> {
-    try {
-      return JSON.parse(await readFile(this.desiredPath, 'utf8')) as DesiredState;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new JournalError(`cannot read ${this.desiredPath}: ${(err as Error).message}`);
-    }
+    const text = await readJournalFile(this.desiredPath, 'desired state of the journal');
+    if (text === undefined) return undefined;
+    return parseJournalFile(
+      this.desiredPath,
+      text,
+      DESIRED_STATE_SHAPE,
+      'desired state of the journal',
+    ) as DesiredState;
   }
 
   async begin(txn: string, plan: Plan, desired?: DesiredState): Promise<void> {

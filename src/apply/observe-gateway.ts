@@ -50,6 +50,13 @@ export async function observeGateway(
       );
   }
   if (a.docker && desired) {
+    const seen = new Set(observed.volumes.map((v) => `${v.app}/${v.name}`));
+    const wanted = desired.apps.flatMap((app) =>
+      app.volumes
+        .filter((v) => !v.external && !seen.has(`${app.name}/${v.name}`))
+        .map((v) => ({ app: app.name, name: v.name, ...(v.engineName ? { engineName: v.engineName } : {}) })),
+    );
+    if (wanted.length) observed.volumes.push(...(await a.docker.adoptVolumes(wanted, log)));
     // service_healthy on a service whose healthcheck must come from its image: read it now, so a
     // dependency that can never be healthy is refused before anything runs.
     const refs = new Set<string>();

@@ -100,6 +100,7 @@ export class StateScriptRunner {
             outputLimit: 16 * 1024,
             log: this.o.log,
             env: { ...this.o.env, ROLLGATE_STATE: state, ROLLGATE_ACTION: action },
+            stateDir: this.o.stateDir,
           });
           this.o.log.info({ script: s.name }, `state script ${s.name} ran`);
           break;

@@ -30,17 +30,29 @@ export function writeError(path: string, err: unknown): WriteError {
   return new WriteError(path, code, `cannot write ${path}: ${why}`);
 }
 
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+/**
+ * @param opts.durable false: no fsync, for a record only a killed process (not a power cut) must
+ * find whole (the page cache outlives the process; a power cut ends what the record names anyway)
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  opts: { durable?: boolean } = {},
+): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`;
+  const durable = opts.durable ?? true;
   try {
     await writeFile(tmp, data, { mode: 0o600 });
-    const fh = await open(tmp, 'r+');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
+    if (durable) {
+      const fh = await open(tmp, 'r+');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
     }
     await rename(tmp, path);
+    if (!durable) return;
     const dir = await open(dirname(path), 'r');
     try {
       await dir.sync();

@@ -2,8 +2,8 @@
 // lock file names the holder's pid and its start time (from /proc), so a lock left by a killed
 // process is recognised as stale even if the pid was reused.
 
-import { readFileSync } from 'node:fs';
 import { open, readFile, unlink } from 'node:fs/promises';
+import { startTime } from './proc.js';
 
 interface Holder {
   pid: number;
@@ -14,16 +14,6 @@ interface Holder {
 
 export class LockedError extends Error {
   override name = 'LockedError';
-}
-
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name may hold spaces and parentheses; fields follow the last ")".
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
 }
 
 function alive(h: Holder): boolean {

@@ -31,6 +31,12 @@ export const STATE_DIR_ENTRIES = {
   owner: 'owner',
   /** Reports to the fleet hub not yet delivered (src/report/outbox.ts). */
   outbox: 'outbox',
+  /**
+   * The process groups each rollgate process started (interfaces, state scripts, health
+   * commands, the reboot command), one file per rollgate process: what a killed agent left
+   * running is found and ended at the next start (src/base/process-group.ts).
+   */
+  processes: 'processes',
 } as const;
 
 export type StateDirEntry = keyof typeof STATE_DIR_ENTRIES;
@@ -82,6 +88,7 @@ export async function removeLeftoverTempFiles(stateDir: string): Promise<string[
   };
   await sweep(stateDir);
   await sweep(statePath(stateDir, 'outbox'));
+  await sweep(statePath(stateDir, 'processes'));
   const components = statePath(stateDir, 'components');
   for (const e of await readdir(components, { withFileTypes: true }).catch(() => []))
     if (e.isDirectory()) await sweep(join(components, e.name));

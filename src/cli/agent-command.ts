@@ -1,6 +1,7 @@
 // `rollgate agent` (the daemon), `rollgate sync` (reconcile now), `rollgate status` and
 // `rollgate history` (what the agent did, from the state directory; live details when it runs).
 
+import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { stringify } from 'yaml';
@@ -8,6 +9,7 @@ import { Agent, type LiveStatus } from '../agent/agent.js';
 import type { Verdict } from '../rollback/index.js';
 import { SETTINGS, loadAgentConfig, type LoadedConfig } from '../agent/config.js';
 import { NoAgentError, callAgent } from '../agent/control.js';
+import { forgetOffline } from '../agent/forget.js';
 import { agentLogger } from '../agent/logger.js';
 import { readAgentState, type AgentState } from '../agent/state.js';
 import { statePath } from '../base/state-dir.js';
@@ -116,6 +118,10 @@ const VERDICT_TEXT: Record<VerdictReason, string> = {
   resumed: 'an apply interrupted by a crash was resumed',
   'drift-repaired': 'drift repaired: the gateway matches the applied commit again',
   'drift-repair-failed': 'drift repair failed and was put back',
+  'config-error':
+    "not applied: the gateway's own configuration is at fault, not the commit; nothing was changed, nothing is " +
+    'recorded as bad, and the agent retries',
+  forgotten: 'the bad record of the commit was cleared by an operator; the next poll may apply it',
 };
 
 const EXIT_OF: Partial<Record<VerdictReason, number>> = {
@@ -127,6 +133,7 @@ const EXIT_OF: Partial<Record<VerdictReason, number>> = {
   error: EXIT_ERROR,
   'prepare-failed': EXIT_ERROR,
   'drift-repair-failed': EXIT_ERROR,
+  'config-error': EXIT_ERROR,
 };
 
 export async function runSync(
@@ -153,6 +160,45 @@ export async function runSync(
     if (r.steps?.length) io.out(`  steps: ${r.steps.join(', ')}\n`);
   }
   return EXIT_OF[r.reason] ?? EXIT_OK;
+}
+
+/** Who runs this command, for the history: the user, and who they were before sudo. */
+function operator(): string {
+  const me = (() => {
+    try {
+      return userInfo().username;
+    } catch {
+      return `uid ${process.getuid?.() ?? '?'}`;
+    }
+  })();
+  const sudo = process.env['SUDO_USER'];
+  return sudo && sudo !== me ? `${me} (sudo from ${sudo})` : me;
+}
+
+export async function runForget(
+  commit: string,
+  o: AgentCommandOptions & { stateDir?: string; output: 'human' | 'json'; reason: string },
+  io: Io,
+): Promise<number> {
+  const stateDir = await stateDirOf(o);
+  const req = { commit, reason: o.reason, by: operator() };
+  let r: Verdict;
+  let via: string;
+  try {
+    r = (await callAgent(stateDir, 'POST', '/forget', 60_000, req)) as Verdict;
+    via = 'the running agent';
+  } catch (err) {
+    if (!(err instanceof NoAgentError)) throw err;
+    r = await forgetOffline(stateDir, req);
+    via = 'the state file (no agent is running)';
+  }
+  if (o.output === 'json') io.out(JSON.stringify(r, null, 2) + '\n');
+  else
+    io.out(
+      `cleared the bad record of commit ${c12(r.commit)} through ${via}; recorded in the history:\n  ${r.detail}\n` +
+        'If the branch still points at it, the next poll applies it again (rollgate sync: now).\n',
+    );
+  return EXIT_OK;
 }
 
 export interface StatusReport {
@@ -287,6 +333,8 @@ const EVENT_MARK: Record<VerdictReason, string> = {
   stopping: '·',
   'drift-repaired': '✓',
   'drift-repair-failed': '!',
+  'config-error': '!',
+  forgotten: '⌫',
 };
 
 export async function runHistory(

@@ -1,6 +1,7 @@
 // `rollgate apply` (one reconcile, now) and `rollgate observe` (the live gateway as JSON).
 
 import { secureStateDir } from '../base/state-dir.js';
+import { endLeftoverGroups } from '../base/process-group.js';
 import { durationMs } from '../base/duration.js';
 import { resolve } from 'node:path';
 import { refreshableImages } from '../apply/index.js';
@@ -75,6 +76,8 @@ export async function runApply(o: ApplyCommandOptions, io: Io): Promise<number> 
   const log = humanLog(io, o.quiet === true || o.output === 'json');
   const stateDir = resolve(o.stateDir);
   await secureStateDir(stateDir);
+  // What a killed rollgate started (an interface hung on a pipe) is ended before its journal is resumed.
+  await endLeftoverGroups(stateDir, durationMs(o.interfaceKillGrace ?? '1m', '--interface-kill-grace'), log);
   const repo = await openRepo(repoSpec(o));
   try {
     const source = await repo.source(o.ref);

@@ -9,7 +9,7 @@ import { DEFAULT_INTERFACE_DIRS, DEFAULT_REBOOT_COMMAND } from '../apply/index.j
 import { processSecrets } from '../base/redact.js';
 import { ROLLGATE_VERSION } from '../base/version.js';
 import { DEFAULT_CONFIG_FILE } from '../agent/config.js';
-import { addSettingOptions, runAgent, runHistory, runStatus, runSync } from './agent-command.js';
+import { addSettingOptions, runAgent, runForget, runHistory, runStatus, runSync } from './agent-command.js';
 import { runArtifactsLock } from './artifacts-command.js';
 import { runFleetCommit, runFleetGateways, runFleetStatus } from './fleet-command.js';
 import {
@@ -399,6 +399,27 @@ stateDirOption(
   .option('--limit <n>', 'entries to show', '20')
   .action(async (opts) => {
     process.exitCode = await runHistory(opts, io).catch((e) => reportError(e, io));
+  });
+
+stateDirOption(
+  program
+    .command('forget <commit>')
+    .summary('clear the bad record of a commit on this gateway, so that the agent may apply it again'),
+)
+  .description(
+    'A commit that failed on this gateway (rolled back, rejected, interrupted) is recorded as bad and never ' +
+      'applied again on its own; the agent waits for the branch to move. Use forget when the fault was not the ' +
+      "commit's: the gateway's configuration, a device or network that was down, a fix made on the gateway " +
+      'itself, so that the same commit may run again without a new commit. <commit> is the id rollgate status ' +
+      'shows, in full or abbreviated (4 hex digits at least).\n\nIt goes through the running agent (between ' +
+      "two reconciles), or, when none runs, edits <state-dir>/agent-state.json under the agent's lock. The " +
+      'history records who, when and why (--reason). If the branch still points at the commit, the next poll ' +
+      '(or rollgate sync) applies it.\n\nExit status: 0 cleared, 1 error (not a bad commit here, an abbreviation ' +
+      'that names several, no --reason).',
+  )
+  .requiredOption('--reason <why>', 'why it may be applied again; kept in the history')
+  .action(async (commit: string, opts) => {
+    process.exitCode = await runForget(commit, opts, io).catch((e) => reportError(e, io));
   });
 
 // ---- the fleet hub

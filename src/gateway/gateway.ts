@@ -36,6 +36,7 @@ import type { Log } from '../base/log.js';
 import { processSecrets } from '../base/redact.js';
 import type { GatewayPolicy, RepoSource } from '../manifest/index.js';
 import { readArtifactKeys } from '../trust/index.js';
+import { GatewayConfigError } from '../base/config-error.js';
 
 export { DEFAULT_STATE_DIR };
 
@@ -64,7 +65,10 @@ export async function readRegistryAuth(file: string): Promise<RegistryAuth> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read the registry credentials file ${file}: ${(err as Error).message}`);
+    throw new GatewayConfigError(
+      `cannot read the registry credentials file ${file}: ${(err as Error).message}`,
+      'docker.registryAuthFile',
+    );
   }
   try {
     doc = parse(text);
@@ -72,23 +76,28 @@ export async function readRegistryAuth(file: string): Promise<RegistryAuth> {
     // The parser's message quotes the file around the error: a password, here. Only where and what.
     const e = err as { linePos?: { line: number; col: number }[]; code?: string };
     const at = e.linePos?.[0];
-    throw new Error(
+    throw new GatewayConfigError(
       `the registry credentials file ${file} is not valid YAML or JSON` +
         (at ? ` (line ${at.line}, column ${at.col}${e.code ? `: ${e.code}` : ''})` : '') +
         '; its content is not shown, as it holds passwords',
+      'docker.registryAuthFile',
     );
   }
   const bad = () =>
-    new Error(
+    new GatewayConfigError(
       `${file}: expected a map of registry host to { username, password }, e.g.\n  registry.example.com:\n    ` +
         `username: gateway\n    password: s3cret`,
+      'docker.registryAuthFile',
     );
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw bad();
   const out: RegistryAuth = {};
   for (const [host, v] of Object.entries(doc as Record<string, unknown>)) {
     const c = v as { username?: unknown; password?: unknown } | null;
     if (!c || typeof c.username !== 'string' || typeof c.password !== 'string')
-      throw new Error(`${file}: registry "${host}" needs a username and a password (strings)`);
+      throw new GatewayConfigError(
+        `${file}: registry "${host}" needs a username and a password (strings)`,
+        'docker.registryAuthFile',
+      );
     out[host] = { username: c.username, password: c.password };
     // A user name is who, not a secret; the pair is what a basic-auth header carries (base64).
     processSecrets.add([c.password, `${c.username}:${c.password}`]);
@@ -151,14 +160,15 @@ export async function readVariables(files: string[] = [], pairs: string[] = []):
       text = await readFile(file, 'utf8');
     } catch (err) {
       const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message;
-      throw new Error(`cannot read the variables file ${file}: ${why}`);
+      throw new GatewayConfigError(`cannot read the variables file ${file}: ${why}`, 'gateway.variablesFile');
     }
     const parsed = parseEnvFile(text, new Map(Object.entries(out)));
     // Its values are secrets: the lines at fault are named, never quoted.
     if (parsed.errors.length)
-      throw new Error(
+      throw new GatewayConfigError(
         `the variables file ${file} is not KEY=value lines (the lines are not shown, as they may hold ` +
           `secrets):\n${parsed.errors.map((e) => `  ${file}:${e.line}: ${e.brief}`).join('\n')}`,
+        'gateway.variablesFile',
       );
     Object.assign(out, parsed.env);
   }

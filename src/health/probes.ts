@@ -1,10 +1,10 @@
 // One probe per check kind. A probe answers pass or fail with a reason; it never throws and
 // never outlives its timeout. Commands are spawned with argv arrays, no shell (safety rule 8).
 
-import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
+import { runGroup } from '../base/process-group.js';
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { connect } from 'node:net';
@@ -35,7 +35,10 @@ export interface ProbeEnv {
   containers?: ContainerStates;
   /** The config hash each desired service should run, `app/service` → hash. */
   configHashes?: Map<string, string>;
-  /** The agent's state directory: a command that lands in it (a file of the fleet repo) is never run. */
+  /**
+   * The agent's state directory: a command that lands in it (a file of the fleet repo) is never run;
+   * command checks' process groups are recorded there while they run (src/base/process-group.ts).
+   */
   stateDir?: string;
   /** The gateway's policy: under one, command checks run as nobody (healthCommandUser). */
   policy?: GatewayPolicy;
@@ -84,6 +87,9 @@ export async function resolveCommand(exe: string, stateDir?: string): Promise<{ 
   }
   return { file };
 }
+
+/** Between SIGTERM and SIGKILL for a command check past its timeout. */
+const COMMAND_KILL_GRACE_MS = 1_000;
 
 const OUTPUT_LIMIT = 512;
 
@@ -141,51 +147,39 @@ async function commandProbe(c: Extract<HealthCheck, { kind: 'command' }>, env: P
   const [exe, ...args] = c.argv;
   const found = await resolveCommand(exe ?? '', env.stateDir);
   if ('refused' in found) return { ok: false, detail: `not run: ${found.refused}` };
-  return new Promise((resolve) => {
-    const file = found.file;
-    let out = '';
-    const keep = (b: Buffer) => {
-      if (out.length < OUTPUT_LIMIT) out += b.toString().slice(0, OUTPUT_LIMIT - out.length);
-    };
-    // Its own process group, so a timeout takes down whatever the command started too.
+  const file = found.file;
+  let out = '';
+  const keep = (b: Buffer) => {
+    if (out.length < OUTPUT_LIMIT) out += b.toString().slice(0, OUTPUT_LIMIT - out.length);
+  };
+  // Dropping to nobody takes root to do; an agent that is not root runs it as itself, unprivileged already.
+  const user = process.getuid?.() === 0 ? healthCommandUser(env.policy) : undefined;
+  // Its own process group, so a timeout takes down whatever the command started too.
+  const run = await runGroup({
+    file,
+    args,
     // argv0 as written: a multi-call binary (busybox) picks its applet by it.
-    // Dropping to nobody takes root to do; an agent that is not root runs it as itself, unprivileged already.
-    const user = process.getuid?.() === 0 ? healthCommandUser(env.policy) : undefined;
-    // Never systemd's notify socket: the unit lets any of its processes speak for the agent there
-    // (NotifyAccess=all, for systemd-notify), and WATCHDOG=trigger or STOPPING=1 would be the repo's to send.
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, PATH: SYSTEM_PATH.join(':') };
-    delete childEnv['NOTIFY_SOCKET'];
-    const child = spawn(file, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-      argv0: exe!,
-      env: childEnv,
-      ...(user ? { uid: user.uid, gid: user.gid, cwd: '/' } : {}),
-    });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }, c.timeoutMs);
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      resolve({ ok: false, detail: `${file}: ${(err as NodeJS.ErrnoException).code ?? err.message}` });
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      const said = out.trim() ? `; it printed: ${out.trim()}` : '';
-      if (timedOut)
-        resolve({ ok: false, detail: `${c.argv.join(' ')} ran longer than ${c.timeoutMs} ms and was killed${said}` });
-      else if (code === 0) resolve({ ok: true, detail: 'exit 0' });
-      else resolve({ ok: false, detail: `${c.argv.join(' ')} exited ${code ?? signal}${said}` });
-    });
+    argv0: exe!,
+    env: { PATH: SYSTEM_PATH.join(':') },
+    ...(user ? { user, cwd: '/' } : {}),
+    what: `health check ${c.name} (${c.argv.join(' ')})`,
+    ...(env.stateDir !== undefined ? { stateDir: env.stateDir } : {}),
+    timeoutMs: c.timeoutMs,
+    killGraceMs: COMMAND_KILL_GRACE_MS,
+    onStdout: keep,
+    onStderr: keep,
   });
+  let r: Awaited<typeof run.done>;
+  try {
+    r = await run.done;
+  } catch (err) {
+    return { ok: false, detail: `${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+  }
+  const said = out.trim() ? `; it printed: ${out.trim()}` : '';
+  if (r.timedOut)
+    return { ok: false, detail: `${c.argv.join(' ')} ran longer than ${c.timeoutMs} ms and was killed${said}` };
+  if (r.code === 0) return { ok: true, detail: 'exit 0' };
+  return { ok: false, detail: `${c.argv.join(' ')} exited ${r.code ?? r.signal}${said}` };
 }
 
 async function containerProbe(c: Extract<HealthCheck, { kind: 'container' }>, env: ProbeEnv): Promise<ProbeResult> {

@@ -16,6 +16,7 @@ const BY_VERDICT: Partial<Record<VerdictReason, Outcome>> = {
   'last-good-unhealthy': 'rolled-back',
   rejected: 'rejected',
   'prepare-failed': 'retrying',
+  'config-error': 'retrying',
 };
 
 /** The outcome a verdict records for its commit; undefined for verdicts that record none. */

@@ -227,16 +227,19 @@ export async function loadDesiredState(
       Object.entries(device.labels)
         .map(([k, v]) => `${k}=${v}`)
         .join(', ') || 'none';
-    throw new FleetRepoError([
-      {
-        file: FLEET_FILE,
-        line: 1,
-        column: 1,
-        message:
-          `no target matches gateway "${device.id}" (labels: ${labels}); ` +
-          `targets: ${fleet.targets.map((t) => t.name).join(', ')}`,
-      },
-    ]);
+    throw new FleetRepoError(
+      [
+        {
+          file: FLEET_FILE,
+          line: 1,
+          column: 1,
+          message:
+            `no target matches gateway "${device.id}" (labels: ${labels}); ` +
+            `targets: ${fleet.targets.map((t) => t.name).join(', ')}`,
+        },
+      ],
+      'gateway.id, gateway.labels',
+    );
   }
   const desired = await loadSystem(ctx, fleetY!, idx, device, opts);
   if (!desired) throw new FleetRepoError(dedupe(problems.list));

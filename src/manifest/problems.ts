@@ -20,7 +20,14 @@ export function formatProblem(p: Problem): string {
 /** Thrown when a fleet repo is rejected; carries every problem found. */
 export class FleetRepoError extends Error {
   readonly problems: Problem[];
-  constructor(problems: Problem[]) {
+  /**
+   * @param gatewayFault set when the repo is fine and the gateway's own settings are at fault (no
+   * target matches its id and labels): the settings to fix, e.g. `gateway.id, gateway.labels`
+   */
+  constructor(
+    problems: Problem[],
+    readonly gatewayFault?: string,
+  ) {
     super(
       `fleet repo rejected (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
         problems.map((p) => '  ' + formatProblem(p)).join('\n'),

@@ -1,6 +1,8 @@
 // The desired state of one gateway, produced by src/manifest from a fleet repo and a device
 // identity. Plain data only: it is serialised into plans, JSON output and test fixtures.
 
+import { fields, optional, type Shape } from '../base/shape.js';
+
 export interface DeviceIdentity {
   id: string;
   labels: Record<string, string>;
@@ -366,3 +368,22 @@ export interface GatewayInterpolation {
   /** What it became. */
   value: string;
 }
+
+/**
+ * The desired state as a journal keeps it beside a transaction (src/base/shape.ts): the fields
+ * resuming reads before it hands the rest to the appliers.
+ */
+export const DESIRED_STATE_SHAPE: Shape = fields<DesiredState>({
+  schema: { literal: 'rollgate.desired/v1' },
+  source: fields<SourceRef>({ commit: optional('string'), path: optional('string') }),
+  device: fields<DeviceIdentity>({ id: 'string', labels: { map: 'string' } }),
+  target: 'string',
+  system: 'string',
+  components: { list: { fields: { key: 'string', type: 'string', interface: 'string' } } },
+  apps: { list: { fields: { name: 'string', services: { list: { fields: { name: 'string' } } } } } },
+  health: { fields: { checks: { list: 'unknown' } } },
+  stateScripts: optional({ list: { fields: { name: 'string', state: 'string', action: 'string' } } }),
+  constraints: 'unknown',
+  warnings: optional({ list: 'string' }),
+  gatewayInterpolations: optional({ list: { fields: { written: 'string', value: 'string' } } }),
+});

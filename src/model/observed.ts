@@ -49,7 +49,11 @@ export interface ObservedState {
   containers: ObservedContainer[];
   /** `engineName` when the Engine's name is not `<app>_<name>` (Compose `name:`). */
   networks: { app: string; name: string; engineName?: string; configHash?: string; spec?: EngineNetworkSpec }[];
-  volumes: { app: string; name: string; engineName?: string; configHash?: string }[];
+  /**
+   * `unlabelled`: a volume that existed without rollgate's labels (a `docker compose` left it),
+   * adopted as it is: used, never recreated or removed.
+   */
+  volumes: { app: string; name: string; engineName?: string; configHash?: string; unlabelled?: true }[];
   /** Image references present on the gateway. */
   images: string[];
   /**

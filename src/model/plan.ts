@@ -2,6 +2,7 @@
 
 import type { ScriptAction, ScriptState, ArtifactSource, DesiredState } from './desired.js';
 import type { EngineNetworkSpec } from './observed.js';
+import { fields, optional, type Shape } from '../base/shape.js';
 
 export type ComponentStepKind = 'download' | 'install' | 'reboot' | 'commit' | 'cleanup';
 export type ContainerStepKind =
@@ -96,3 +97,47 @@ export interface Plan {
 export function planHasChanges(plan: Plan): boolean {
   return plan.changes.length > 0;
 }
+
+const str = 'string';
+const strings: Shape = { list: str };
+
+/** A step as the journal keeps it (src/base/shape.ts): what resuming a transaction reads of it. */
+export const STEP_SHAPE: Shape = fields<Step>({
+  id: str,
+  kind: str,
+  // The target's other fields depend on its kind; the appliers read those they need.
+  target: { fields: { kind: str } },
+  dependsOn: strings,
+  from: optional(str),
+  to: optional(str),
+  containerId: optional(str),
+  replaces: optional(str),
+  waitFor: optional({ list: fields<{ service: string; condition: string }>({ service: str, condition: str }) }),
+  artifact: optional({ fields: { kind: str } }),
+  image: optional(str),
+  platform: optional(str),
+  containerName: optional(str),
+  previous: optional('unknown'),
+  engineName: optional(str),
+  hooks: optional(strings),
+});
+
+/** The shape of a plan read back from the journal. */
+export const PLAN_SHAPE: Shape = fields<Plan>({
+  schema: { literal: 'rollgate.plan/v1' },
+  desired: {
+    fields: {
+      source: fields<Plan['desired']['source']>({ commit: optional(str), path: optional(str) }),
+      target: str,
+      system: str,
+    },
+  },
+  against: str,
+  changes: { list: { fields: { action: str, reason: str } } },
+  prepare: { list: STEP_SHAPE },
+  stages: { list: fields<Stage>({ name: str, order: { nullable: 'number' }, steps: { list: STEP_SHAPE } }) },
+  finalize: { list: STEP_SHAPE },
+  rollback: strings,
+  stateScripts: optional({ list: { fields: { state: str, action: str, name: str } } }),
+  unchanged: fields<Plan['unchanged']>({ components: strings, services: strings }),
+});

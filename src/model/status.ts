@@ -4,6 +4,8 @@
 // reasons' values are the strings already in state files, history and metrics, so nothing an
 // operator or a dashboard reads changed its spelling.
 
+import { fields, optional, type Shape } from '../base/shape.js';
+
 export const Reason = {
   // ---- verdicts on a commit
   /** Applied, its health window passed: it is the last good commit now. */
@@ -36,6 +38,14 @@ export const Reason = {
   DriftRepaired: 'drift-repaired',
   /** Putting drift back failed, and what it changed was undone. */
   DriftRepairFailed: 'drift-repair-failed',
+  /**
+   * The gateway's own configuration is at fault (no target matches its id and labels, a file it
+   * names is missing or does not parse, an interface or the reboot command is not installed):
+   * never a verdict on the commit. Nothing was changed, nothing is recorded as bad; retried.
+   */
+  ConfigError: 'config-error',
+  /** An operator cleared a commit's bad record (`rollgate forget`); the next poll may apply it. */
+  Forgotten: 'forgotten',
 
   // ---- why a commit is bad (each a bad-commit record's kind)
   /** The fleet repo at this commit did not load, or no plan reaches it. */
@@ -97,6 +107,8 @@ export type VerdictReason = Extract<
   | 'resumed'
   | 'drift-repaired'
   | 'drift-repair-failed'
+  | 'config-error'
+  | 'forgotten'
 >;
 
 /** Why a commit was recorded as bad. */
@@ -180,6 +192,8 @@ export interface HistoryEntry {
   steps?: string[];
   /** The conditions this verdict changed. */
   conditions?: { type: ConditionType; status: ConditionStatus }[];
+  /** Who asked, for what an operator did by hand (`rollgate forget`). */
+  by?: string;
 }
 
 /** The gateway's status as data: what `rollgate status` shows and reports carry. */
@@ -232,11 +246,13 @@ export const VERDICT_CONDITIONS: Readonly<Record<VerdictReason, Effect>> = {
   rejected: { Ready: 'False', Stalled: 'True' },
   'bad-commit': { Ready: 'False', Stalled: 'True' },
   'prepare-failed': { Ready: 'False', Stalled: 'False' },
+  'config-error': { Ready: 'False', Stalled: 'True' },
   'poll-failed': { Ready: 'Unknown' },
   error: { Ready: 'Unknown' },
   unchanged: {},
   resumed: {},
   stopping: {},
+  forgotten: {},
 };
 
 /** The conditions after a verdict: those it sets change (with `since` now), the others stay. */
@@ -275,3 +291,48 @@ export function reconciling(activity: ActivityReason, since: string, commit?: st
     ...(commit ? { commit } : {}),
   };
 }
+
+const str = 'string';
+const MARK = fields<CommitMark>({ commit: str, at: str });
+
+/**
+ * The shape of `agent-state.json` (src/base/shape.ts), checked on every read so that a file of any
+ * other shape is named with its field, never met later as a TypeError. Reasons and kinds are
+ * checked as strings: a file a newer rollgate wrote may hold words this one does not know yet.
+ */
+export const AGENT_STATE_SHAPE: Shape = fields<AgentState>({
+  schema: { literal: 'rollgate.agent-state/v1' },
+  applied: optional(MARK),
+  lastGood: optional(MARK),
+  lastAttempted: optional(fields<NonNullable<AgentState['lastAttempted']>>({ commit: str, at: str, reason: str })),
+  bad: { list: fields<BadCommit>({ commit: str, kind: str, reason: str, at: str, step: optional(str) }) },
+  inProgress: optional(fields<NonNullable<AgentState['inProgress']>>({ commit: str, since: str, attempts: 'number' })),
+  lastGoodUnhealthy: optional(
+    fields<NonNullable<AgentState['lastGoodUnhealthy']>>({ commit: str, reason: str, at: str }),
+  ),
+  lastError: optional(fields<NonNullable<AgentState['lastError']>>({ at: str, message: str, commit: optional(str) })),
+  conditions: {
+    list: fields<Condition>({
+      type: str,
+      status: str,
+      reason: str,
+      message: optional(str),
+      commit: optional(str),
+      since: str,
+    }),
+  },
+  history: {
+    list: fields<HistoryEntry>({
+      at: str,
+      event: str,
+      commit: optional(str),
+      to: optional(str),
+      detail: optional(str),
+      steps: optional({ list: str }),
+      conditions: optional({
+        list: fields<{ type: ConditionType; status: ConditionStatus }>({ type: str, status: str }),
+      }),
+      by: optional(str),
+    }),
+  },
+});

@@ -1,4 +1,12 @@
-export { badRecord, withBad, MAX_BAD_COMMITS } from './bad-commits.js';
+export {
+  badRecord,
+  findBad,
+  forgetBad,
+  withBad,
+  ForgetError,
+  MAX_BAD_COMMITS,
+  type ForgetRequest,
+} from './bad-commits.js';
 export { rollBackToLastGood, type Convergence, type RollbackDeps, type RollbackReport } from './to-last-good.js';
 export {
   afterPoll,

@@ -11,7 +11,8 @@ import type { Log } from '../base/log.js';
 import { PlanError, plan as makePlan } from '../diff/index.js';
 import { interruptedDesired, reconcileOnce, resumeInterrupted, type ReconcileResult } from '../gateway/reconcile.js';
 import { HealthFailedError, type HealthVerdict } from '../health/index.js';
-import { FleetRepoError, type RepoSource } from '../manifest/index.js';
+import { FleetRepoError, formatProblem, type RepoSource } from '../manifest/index.js';
+import { GatewayConfigError } from '../base/config-error.js';
 import { TrustError } from '../trust/index.js';
 import { observeGateway } from '../apply/index.js';
 import type { ActivityReason, AgentState, BadCommit, BadReason, DesiredState, Plan } from '../model/index.js';
@@ -75,6 +76,18 @@ export interface LifecyclePorts {
 const short = (c: string | undefined) => (c ? c.slice(0, 12) : 'none');
 const now = () => new Date().toISOString();
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/** What to tell an operator when the gateway's own configuration is at fault; undefined for any other error. */
+function configFault(err: unknown): string | undefined {
+  if (err instanceof GatewayConfigError)
+    return `${err.message} (the gateway's configuration is at fault, not the commit: fix ${err.setting})`;
+  if (err instanceof FleetRepoError && err.gatewayFault)
+    return (
+      `${err.problems.map(formatProblem).join('; ')} (the gateway's configuration is at fault, not the commit: ` +
+      `fix ${err.gatewayFault})`
+    );
+  return undefined;
+}
 
 export class CommitLifecycle {
   constructor(private readonly p: LifecyclePorts) {}
@@ -170,6 +183,21 @@ export class CommitLifecycle {
     };
   }
 
+  /**
+   * The gateway's own configuration is at fault: nothing changed, nothing recorded as bad, tried
+   * again on the retry schedule. Logged once per distinct fault, not once per retry.
+   */
+  private async configError(commit: string, reason: string): Promise<Verdict> {
+    const d = decide(this.state, { kind: 'config-error', commit, reason }, now());
+    if (d.state !== this.state)
+      this.p.log.error(
+        { verdict: 'config-error', commit, err: reason },
+        `commit ${short(commit)} is not applied: ${reason}. Nothing was changed and the commit is not recorded ` +
+          'as bad; it is tried again on the retry schedule (restart the agent after changing its configuration file)',
+      );
+    return (await this.carryOut(d))!;
+  }
+
   /** An error that is not a verdict on the commit: recorded once per distinct message, retried. */
   private async error(commit: string | undefined, err: string): Promise<Verdict> {
     const v: Verdict = { reason: 'error', detail: err, ...(commit ? { commit } : {}) };
@@ -216,6 +244,8 @@ export class CommitLifecycle {
     try {
       loaded = await this.p.load(commit);
     } catch (err) {
+      const fault = configFault(err);
+      if (fault) return this.configError(commit, fault);
       if (err instanceof FleetRepoError) {
         const bad = err.forbidden ? ('forbidden' as const) : ('invalid' as const);
         return (await this.decide({ kind: 'invalid', commit, reason: err.message, bad }))!;
@@ -228,6 +258,8 @@ export class CommitLifecycle {
     try {
       a = await this.p.appliers(desired, repo);
     } catch (err) {
+      const fault = configFault(err);
+      if (fault) return this.configError(commit, fault);
       this.p.log.error(
         { commit, err: message(err) },
         `cannot reach the gateway's appliers, nothing was changed: ${message(err)}`,
@@ -250,6 +282,9 @@ export class CommitLifecycle {
         refreshImages: this.p.dueImages(desired),
       });
     } catch (err) {
+      // Found before any step ran (observing an interface that is not installed): nothing changed.
+      const fault = configFault(err);
+      if (fault) return this.configError(commit, fault);
       if (!(err instanceof PlanError)) throw err;
       // No plan takes this gateway to the commit (a constraint, a changed network or volume):
       // nothing was touched, and trying again would find the same. The commit is rejected.
@@ -315,8 +350,23 @@ export class CommitLifecycle {
     try {
       conv = await this.converge(commit, true);
     } catch (err) {
+      const fault = configFault(err);
+      if (fault) return this.configError(commit, fault);
       this.p.log.warn({ commit, err: message(err) }, `drift check failed: ${message(err)}`);
       return this.error(commit, message(err));
+    }
+    const last = this.state.lastAttempted;
+    if (conv.steps.length === 0 && conv.ok && last?.commit === commit && last.reason === 'config-error') {
+      // The configuration was fixed: the conditions it set (Stalled) must not outlive it.
+      const v: Verdict = {
+        reason: 'drift-repaired',
+        commit,
+        steps: [],
+        detail: "the gateway's configuration is fixed; the gateway matches the applied commit",
+      };
+      await this.p.store.replace(note(this.state, v, now(), { history: true }));
+      this.p.events.verdict(v);
+      return v;
     }
     if (conv.steps.length === 0 && conv.ok) return { reason: 'unchanged', commit };
     const v: Verdict = conv.ok

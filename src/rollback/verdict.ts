@@ -62,6 +62,8 @@ export type Outcome =
     }
   /** The rollback to the last good commit ended. */
   | { kind: 'rollback'; failed: BadCommit; rollback: RollbackSummary; ran: string[] }
+  /** The gateway's own configuration is at fault, not the commit; nothing was changed. */
+  | { kind: 'config-error'; commit: string; reason: string }
   /**
    * At start-up, the commit in progress when the agent died. `resumed`: what resuming its journal
    * did (absent without a journal); `matchesLive`: whether the gateway already runs it (asked for
@@ -258,6 +260,26 @@ function failing(state: AgentState, o: Extract<Outcome, { kind: 'failing' }>, at
   return { state: s, next: { action: 'undo' } };
 }
 
+/**
+ * A fault of the gateway's own configuration is an error of the gateway, never a verdict on the
+ * commit (DESIGN.md): nothing is recorded as bad, the gateway keeps what it runs, and the commit
+ * is tried again. The same fault again, unchanged, is not written again.
+ */
+function configError(state: AgentState, o: Extract<Outcome, { kind: 'config-error' }>, at: string): Decision {
+  const v: Verdict = { reason: Reason.ConfigError, commit: o.commit, detail: o.reason };
+  const known =
+    state.lastAttempted?.commit === o.commit &&
+    state.lastAttempted.reason === Reason.ConfigError &&
+    state.lastError?.message === o.reason &&
+    state.inProgress?.commit !== o.commit;
+  if (known) return { state, next: { action: 'retry' }, verdict: v };
+  const s = clone(state);
+  if (s.inProgress?.commit === o.commit) delete s.inProgress;
+  s.lastError = { at, message: o.reason, commit: o.commit };
+  recordVerdict(s, v, at);
+  return { state: s, next: { action: 'retry' }, verdict: v };
+}
+
 /** What a crash interrupted, once its journal (if any) was resumed. */
 function interrupted(state: AgentState, o: Extract<Outcome, { kind: 'interrupted' }>, at: string): Decision {
   const { commit, resumed } = o;
@@ -301,6 +323,8 @@ export function decide(state: AgentState, o: Outcome, at: string): Decision {
       return failing(state, o, at);
     case 'rollback':
       return afterRollback(state, o.failed, o.rollback, o.ran, at);
+    case 'config-error':
+      return configError(state, o, at);
     case 'interrupted':
       return interrupted(state, o, at);
   }

@@ -3,7 +3,17 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  symlinkSync,
+  truncateSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer as httpServer, type Server } from 'node:http';
 import { createServer as tcpServer } from 'node:net';
 import { join } from 'node:path';
@@ -17,7 +27,7 @@ import type { HealthCheck, HealthSpec } from '../../src/model/index.js';
 import { silentLog } from '../../src/base/log.js';
 import { CLI, rollgate } from '../helpers/cli.js';
 import { verifyUnit } from '../helpers/systemd-unit.js';
-import { cleanup, projectRoot, tempDir } from '../helpers/fixtures.js';
+import { cleanup, exampleBareRepo, projectRoot, tempDir } from '../helpers/fixtures.js';
 
 const dirs: string[] = [];
 const dir = () => {
@@ -320,6 +330,35 @@ describe('the health window (real servers and commands)', () => {
     assert.match(v2.reason!, /\/nonexistent\/probe: ENOENT/);
   });
 
+  test('a command that passes but leaves a child holding its output passes, and the child is ended', async () => {
+    const d = dir();
+    const pidFile = join(d, 'child.pid');
+    const v = await healthWindow(
+      spec([
+        {
+          ...base,
+          failureThreshold: 1,
+          timeoutMs: 5_000,
+          name: 'leaves-child',
+          kind: 'command',
+          argv: ['sh', '-c', `sleep 1000 & echo $! > ${pidFile}; echo ok`],
+        },
+      ]),
+      { stateDir: d },
+      { log: silentLog },
+    );
+    assert.equal(v.ok, true, v.reason);
+    const child = Number(readFileSync(pidFile, 'utf8'));
+    const running = () =>
+      existsSync(`/proc/${child}/stat`) && readFileSync(`/proc/${child}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+    for (let i = 0; i < 50 && running(); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(running(), false, 'the child is ended');
+    // A check may still be in flight when the window passed; it ends within its timeout.
+    for (let i = 0; i < 100 && readdirSync(join(d, 'processes')).length; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(readdirSync(join(d, 'processes')), [], 'nothing of the checks is left on record');
+  });
+
   test('a container check asks the Engine through the given view and wants the desired configuration', async () => {
     const containers = { service: async () => [{ running: true, configHash: 'old', health: 'healthy' }] };
     const v = await healthWindow(
@@ -394,24 +433,144 @@ describe('lock, state file, schedule', () => {
       await assert.rejects(
         readAgentState(d),
         (err: Error) =>
-          err instanceof StateFileError && /is not valid JSON .* move it aside to start afresh/.test(err.message),
+          err instanceof StateFileError && /is not valid JSON .* move it aside .* to start afresh/.test(err.message),
       );
       // Valid JSON of the wrong shape (edited by hand): named, with what to do, not a TypeError later.
       for (const [doc, why] of [
         ['{"schema":"rollgate.agent-state/v1","bad":{"commit":"x"}}', /bad is an object, expected a list/],
-        ['{"schema":"rollgate.agent-state/v1","bad":[{"commit":7}]}', /bad\[0\] is not \{ commit, kind, reason, at \}/],
-        ['{"schema":"rollgate.agent-state/v1","lastGood":"abc"}', /lastGood is a string, expected \{ commit, at \}/],
-        ['{"schema":"rollgate.agent-state/v1","history":[null]}', /history\[0\] is not/],
+        [
+          '{"schema":"rollgate.agent-state/v1","bad":[{"commit":7}]}',
+          /bad\[0\]\.commit is a number \(7\), expected a string/,
+        ],
+        ['{"schema":"rollgate.agent-state/v1","lastGood":"abc"}', /lastGood is a string \("abc"\), expected an object/],
+        ['{"schema":"rollgate.agent-state/v1","history":[null]}', /history\[0\] is null, expected an object/],
       ] as const) {
         writeFileSync(join(d, STATE_FILE), doc);
         await assert.rejects(
           readAgentState(d),
-          (err: Error) =>
-            err instanceof StateFileError && why.test(err.message) && /move the file aside/.test(err.message),
+          (err: Error) => err instanceof StateFileError && why.test(err.message) && /move it aside/.test(err.message),
         );
       }
     },
   );
+
+  // Every wrong shape an outsider tried: each names the file and the field, says what to do, and
+  // leaves the file as it was (it holds the last good and the bad commits).
+  const SCHEMA = '"schema":"rollgate.agent-state/v1"';
+  const WRONG_STATES: [string, string, RegExp][] = [
+    ['null', 'null', /the file holds null, expected an object/],
+    ['a list', '[]', /the file holds a list, expected an object/],
+    ['a number', '42', /the file holds a number \(42\), expected an object/],
+    ['no schema', '{"applied": 5}', /schema is missing \(expected "rollgate\.agent-state\/v1"\)/],
+    ['another schema', '{"schema":"rollgate.agent-state/v9"}', /schema is a string \("rollgate\.agent-state\/v9"\)/],
+    ['applied a number', `{${SCHEMA},"applied": 5}`, /applied is a number \(5\), expected an object/],
+    ['truncated', `{${SCHEMA},"bad":[{"commit":"ab`, /is not valid JSON/],
+    ['empty', '', /is empty/],
+    ['bad commits not a list', `{${SCHEMA},"bad":"b0b"}`, /bad is a string \("b0b"\), expected a list/],
+    [
+      'a bad commit without its kind',
+      `{${SCHEMA},"bad":[{"commit":"b0b","reason":"x","at":"t"}]}`,
+      /bad\[0\]\.kind is missing/,
+    ],
+    ['a history entry without its time', `{${SCHEMA},"history":[{"event":"applied"}]}`, /history\[0\]\.at is missing/],
+    [
+      'history steps not a list',
+      `{${SCHEMA},"history":[{"at":"t","event":"applied","steps":5}]}`,
+      /history\[0\]\.steps is a number/,
+    ],
+    [
+      'a condition of the wrong shape',
+      `{${SCHEMA},"conditions":[{"type":"Ready"}]}`,
+      /conditions\[0\]\.status is missing/,
+    ],
+    [
+      'attempts not a number',
+      `{${SCHEMA},"inProgress":{"commit":"c","since":"t","attempts":"2"}}`,
+      /inProgress\.attempts is a string/,
+    ],
+    ['lastError of the wrong shape', `{${SCHEMA},"lastError":"boom"}`, /lastError is a string/],
+  ];
+
+  test('a state file of any wrong shape names the file and the field, says what to do, is left as it was', async () => {
+    for (const [name, doc, why] of WRONG_STATES) {
+      const d = dir();
+      writeFileSync(join(d, STATE_FILE), doc);
+      await assert.rejects(
+        readAgentState(d),
+        (err: Error) =>
+          err instanceof StateFileError &&
+          err.message.includes(join(d, STATE_FILE)) &&
+          why.test(err.message) &&
+          /move it aside/.test(err.message),
+        name,
+      );
+      assert.equal(readFileSync(join(d, STATE_FILE), 'utf8'), doc, `${name}: the file is left as it was`);
+    }
+  });
+
+  test('what a damaged state file still names (applied, last good, bad commits) is in the error', async () => {
+    const d = dir();
+    const [a, g, b] = ['a', 'b', 'c'].map((x) => x.repeat(40));
+    writeFileSync(
+      join(d, STATE_FILE),
+      JSON.stringify({
+        schema: 'rollgate.agent-state/v1',
+        applied: { commit: a, at: 't' },
+        lastGood: { commit: g, at: 't' },
+        bad: [{ commit: b, kind: 'health-failed', reason: 'x', at: 't' }],
+        history: 'lost',
+      }),
+    );
+    await assert.rejects(readAgentState(d), (err: Error) =>
+      err.message.includes(`applied ${a}; last good ${g}; bad ${b}`),
+    );
+  });
+
+  test('a state file that is a symlink, a directory, a FIFO or huge is refused without being read', async () => {
+    const d = dir();
+    const f = join(d, STATE_FILE);
+    symlinkSync('/dev/zero', f);
+    await assert.rejects(readAgentState(d), /is a symbolic link \(to \/dev\/zero\)/);
+    unlinkSync(f);
+    mkdirSync(f);
+    await assert.rejects(readAgentState(d), /is a directory/);
+    rmdirSync(f);
+    spawnSync('mkfifo', [f]);
+    await assert.rejects(readAgentState(d), /is a FIFO/, 'a FIFO is refused, not waited on');
+    unlinkSync(f);
+    writeFileSync(f, '');
+    truncateSync(f, 100 * 1024 * 1024);
+    await assert.rejects(readAgentState(d), /is 104857600 bytes, more than the \d+ rollgate ever writes there/);
+  });
+
+  test('the agent does not start on a state file or journal of the wrong shape, and leaves it as it was', async () => {
+    const cases: [string, string, RegExp][] = [
+      [STATE_FILE, 'null', /agent-state\.json: the file holds null/],
+      [STATE_FILE, `{${SCHEMA},"bad":[{"commit":"b0b"}]}`, /agent-state\.json: bad\[0\]\.kind is missing/],
+      ['journal.json', 'null', /journal\.json is damaged: the file holds null/],
+      ['journal.json', '{"schema":"rollgate.journal/v1","txn":7}', /journal\.json is damaged: txn is a number/],
+    ];
+    const { gitdir } = exampleBareRepo(dir());
+    for (const [file, doc, why] of cases) {
+      const d = dir();
+      writeFileSync(join(d, file), doc);
+      const r = spawnSync(
+        process.execPath,
+        [CLI, 'agent', '--config', '/dev/null', '--state-dir', d, '--repo', gitdir, '--id', 'gw'].concat([
+          '--metrics-listen',
+          'off',
+        ]),
+        { encoding: 'utf8', timeout: 30_000 },
+      );
+      const out = r.stdout + r.stderr;
+      assert.equal(r.status, 1, out);
+      assert.ok(out.includes(join(d, file)), `names the file: ${out}`);
+      assert.match(out, why);
+      assert.doesNotMatch(out, /TypeError|Cannot read properties/);
+      assert.equal(readFileSync(join(d, file), 'utf8'), doc, 'left as it was');
+      assert.equal(existsSync(join(d, 'agent.lock')), false, 'the lock is released');
+    }
+  });
 
   test('polls are spread by jitter; retries back off up to the schedule', () => {
     assert.equal(

@@ -90,6 +90,7 @@ describe('what the agent lets out is scrubbed of its secrets', () => {
     const server = await serveControl(dir, {
       sync: async () => ({ reason: 'rejected', commit: COMMIT, detail: `bad value ${PASSWORD}` }),
       live: () => ({ pid: 1, phase: 'idle', lastPoll: { at: 'now', error: `the server said ${TOKEN}` } }),
+      forget: async () => ({ forgotten: COMMIT, detail: `was bad for ${PASSWORD}` }),
     });
     try {
       const live = JSON.stringify(await callAgent(dir, 'GET', '/live', 5_000));

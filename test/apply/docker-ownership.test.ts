@@ -108,19 +108,25 @@ volumes:
       assert.deepEqual((JSON.parse(observed.out) as { containers: unknown[] }).containers, []);
     });
 
-    test('the same app name from another state directory is refused: its network is not shared', async () => {
-      await other.set({ owned: compose(18302) });
-      const before = await containers();
-      const r = await apply(other, stateB);
-      assert.notEqual(r.code, 0);
-      assert.match(r.err, /network named owned_default belongs to another rollgate instance/);
-      const after = await containers();
-      assert.deepEqual(
-        after.map((c) => [c.Id, c.State]),
-        before.map((c) => [c.Id, c.State]),
-        "the first instance's container is untouched",
-      );
-    });
+    test(
+      'the same app name from another state directory is refused: ' + 'its network and volume are not shared',
+      async () => {
+        await other.set({ owned: compose(18302) });
+        const before = await containers();
+        const r = await apply(other, stateB);
+        assert.notEqual(r.code, 0);
+        // Both are made in the same stage, at once: whichever the Engine answers first refuses the apply.
+        assert.match(r.err, /(network named owned_default|volume owned_data) belongs to another rollgate instance/);
+        const owner = readFileSync(join(stateA, 'owner'), 'utf8').trim();
+        assert.equal((await docker.getVolume('owned_data').inspect()).Labels?.[LABEL.owner], owner);
+        const after = await containers();
+        assert.deepEqual(
+          after.map((c) => [c.Id, c.State]),
+          before.map((c) => [c.Id, c.State]),
+          "the first instance's container is untouched",
+        );
+      },
+    );
 
     test('the owner can still change and remove its own app', async () => {
       await mine.set({});
@@ -227,5 +233,114 @@ describe(
       );
       assert.deepEqual(await mountingVault(), [], "no container but the victim's mounts its volume");
     });
+  },
+);
+
+describe(
+  'ownership of volumes, read from the volume itself (real Engine)',
+  { skip: env ? false : 'no Docker Engine' },
+  () => {
+    let docker: Docker;
+    let repo: AppRepo;
+    let state: string;
+    let web: string;
+    const OTHER = '00000000-0000-4000-8000-000000000000';
+
+    const cli = (...args: string[]) => rollgateWith({ DOCKER_HOST: `unix://${env!.socket}` }, ...args);
+    const apply = () => cli('apply', '--repo', repo.dir, '--id', GATEWAY.id, '--state-dir', state);
+    const app = (port: number) => `services:
+  web:
+    image: ${web}
+    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+    init: true
+    stop_grace_period: 1s
+    ports: ["127.0.0.1:${port}:8080"]
+    volumes: ["data:/data"]
+volumes:
+  data:
+`;
+
+    before(async () => {
+      docker = new Docker({ socketPath: env!.socket });
+      repo = new AppRepo();
+      state = tempDir('rollgate-volumes-');
+      web = await env!.image('owned/web', '1');
+    });
+    after(async () => {
+      for (const a of ['fresh', 'theirs', 'legacy'])
+        await removeApp(docker, a, { networks: [`${a}_default`], volumes: [`${a}_data`] });
+      cleanup(repo.dir);
+      cleanup(state);
+    });
+
+    test('a volume rollgate makes carries its labels, and nothing claims it already existed', async () => {
+      await repo.set({ fresh: app(18551) });
+      const r = await apply();
+      assert.equal(r.code, 0, r.err);
+      assert.doesNotMatch(r.out + r.err, /already existed/);
+      const owner = readFileSync(join(state, 'owner'), 'utf8').trim();
+      const labels = (await docker.getVolume('fresh_data').inspect()).Labels;
+      assert.equal(labels?.[LABEL.owner], owner);
+      assert.equal(labels?.[LABEL.app], 'fresh');
+      await repo.set({});
+      assert.equal((await apply()).code, 0);
+    });
+
+    test("another instance's volume of the same name is refused, naming it; its labels and data are left", async () => {
+      await docker.createVolume({
+        Name: 'theirs_data',
+        Labels: { [LABEL.app]: 'theirs', [LABEL.volume]: 'data', [LABEL.owner]: OTHER },
+      });
+      const mount = (await docker.getVolume('theirs_data').inspect()).Mountpoint;
+      writeFileSync(join(mount, 'theirs.txt'), 'their data\n');
+      await repo.set({ theirs: app(18552) });
+      const r = await apply();
+      assert.notEqual(r.code, 0, 'refused');
+      assert.match(
+        r.err,
+        new RegExp(`volume theirs_data belongs to another rollgate instance \\(state directory owner ${OTHER}\\)`),
+      );
+      const labels = (await docker.getVolume('theirs_data').inspect()).Labels;
+      assert.equal(labels?.[LABEL.owner], OTHER, 'its labels are as they were');
+      assert.equal(readFileSync(join(mount, 'theirs.txt'), 'utf8'), 'their data\n');
+      const mine = await docker.listContainers({
+        all: true,
+        filters: JSON.stringify({ label: [`${LABEL.app}=theirs`] }),
+      });
+      assert.deepEqual(mine, [], 'no container of the refused app is left');
+      await repo.set({});
+      await apply();
+    });
+
+    test(
+      'a volume docker compose left (no rollgate labels) is adopted with its data, ' + 'said once, not planned again',
+      async () => {
+        await docker.createVolume({ Name: 'legacy_data', Labels: { 'com.docker.compose.project': 'legacy' } });
+        const mount = (await docker.getVolume('legacy_data').inspect()).Mountpoint;
+        writeFileSync(join(mount, 'old.txt'), 'written under docker compose\n');
+        await repo.set({ legacy: app(18553) });
+        const r = await apply();
+        assert.equal(r.code, 0, r.err);
+        const said = (r.out + r.err).match(/volume legacy_data already existed without rollgate's labels[^\n]*/g) ?? [];
+        assert.equal(said.length, 1, `reported once: ${r.out}${r.err}`);
+        assert.match(
+          said[0]!,
+          /made by docker compose for project "legacy"\); it is adopted as volume "data" of app "legacy"/,
+        );
+        const [c] = await docker.listContainers({ filters: JSON.stringify({ label: [`${LABEL.app}=legacy`] }) });
+        assert.ok(
+          c?.Mounts.some((m) => m.Name === 'legacy_data' && m.Destination === '/data'),
+          'the container uses it',
+        );
+        assert.equal(readFileSync(join(mount, 'old.txt'), 'utf8'), 'written under docker compose\n');
+        const again = await apply();
+        assert.equal(again.code, 0, again.err);
+        assert.match(again.out, /Nothing to apply/, 'the adopted volume is not planned again');
+        await repo.set({});
+        assert.equal((await apply()).code, 0);
+        await docker.getVolume('legacy_data').inspect(); // never removed: it is not rollgate's
+        assert.equal(readFileSync(join(mount, 'old.txt'), 'utf8'), 'written under docker compose\n');
+      },
+    );
   },
 );

@@ -2,7 +2,7 @@
 // whole process group, then SIGKILL), and errors that name the interface, component and state.
 
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, test } from 'node:test';
@@ -102,7 +102,11 @@ describe('an interface call', () => {
       );
       return true;
     });
-    assert.ok(log.lines.some((l) => l.level === 'warn' && /ran past 500 ms: SIGTERM, SIGKILL in 500 ms/.test(l.msg)));
+    assert.ok(
+      log.lines.some(
+        (l) => l.level === 'warn' && /ran past 500 ms: SIGTERM to its process group, SIGKILL in 500 ms/.test(l.msg),
+      ),
+    );
     const child = Number(readFileSync(pidFile, 'utf8'));
     // The signal is delivered asynchronously: wait for it, bounded.
     for (let i = 0; i < 50 && alive(child); i++) await sleep(100);
@@ -126,5 +130,71 @@ describe('an interface call', () => {
     });
     assert.equal(r.code, 0);
     assert.equal(r.stdout, '');
+  });
+
+  test(
+    'it exits leaving a child that holds its output: the call ends, and that child is ended',
+    { timeout: 60_000 },
+    async () => {
+      const pidFile = join(dir, 'left.pid');
+      const exe = script('leaves-child', `sleep 1000 &\necho $! > ${pidFile}\necho installed`);
+      const log = recorder();
+      const r = await call(exe, { killGraceMs: 2_000, log });
+      assert.equal(r.code, 0);
+      assert.equal(r.stdout, 'installed\n');
+      const child = Number(readFileSync(pidFile, 'utf8'));
+      for (let i = 0; i < 50 && alive(child); i++) await sleep(100);
+      assert.equal(alive(child), false, `the child ${child} holding the output was ended`);
+      assert.ok(
+        log.lines.some(
+          (l) => l.level === 'warn' && new RegExp(`leaving 1 process\\(es\\) .*pids ${child}\\)`).test(l.msg),
+        ),
+        'and that is said',
+      );
+    },
+  );
+
+  test(
+    'past its deadline, a child that left the group holding the output does not hang the call',
+    { timeout: 60_000 },
+    async () => {
+      const pidFile = join(dir, 'escaped.pid');
+      const exe = script('escapes', `setsid sleep 1000 &\necho $! > ${pidFile}\nexec sleep 3600`);
+      try {
+        await assert.rejects(call(exe, { timeoutMs: 500, killGraceMs: 500 }), /no answer within 500 ms/);
+      } finally {
+        const escaped = Number(readFileSync(pidFile, 'utf8'));
+        // Not in the interface's group any more, so not rollgate's to end: the test ends it.
+        assert.equal(alive(escaped), true, 'a process that left the group is not signalled');
+        process.kill(escaped, 'SIGKILL');
+      }
+    },
+  );
+
+  test('while it runs its process group is recorded in the state directory, and forgotten when it ends', async () => {
+    const state = join(dir, 'state');
+    mkdirSync(state, { mode: 0o700 });
+    const go = join(dir, 'go');
+    const exe = script('waits', `while [ ! -f ${go} ]; do sleep 0.05; done`);
+    const running = call(exe, { stateDir: state });
+    const book = join(state, 'processes', `${process.pid}.json`);
+    while (!existsSync(book)) await sleep(20);
+    const doc = JSON.parse(readFileSync(book, 'utf8')) as {
+      pid: number;
+      groups: { pgid: number; token: string; what: string }[];
+    };
+    assert.equal(doc.pid, process.pid);
+    assert.equal(doc.groups.length, 1);
+    assert.equal(doc.groups[0]!.what, '"rtos" (R456) ArtifactInstall');
+    assert.ok(alive(doc.groups[0]!.pgid), 'the group is named by its leader, which runs');
+    assert.ok(
+      readFileSync(`/proc/${doc.groups[0]!.pgid}/environ`, 'utf8').includes(
+        `ROLLGATE_PROCESS_GROUP=${doc.groups[0]!.token}`,
+      ),
+      'the token is in its environment',
+    );
+    writeFileSync(go, '');
+    await running;
+    assert.equal(existsSync(book), false, 'nothing is left on record once it ended');
   });
 });

@@ -483,7 +483,7 @@ describe('the plan runner', () => {
     writeFileSync(path, '{"schema": "rollgate.journal/v1", "txn"');
     await assert.rejects(
       resumeJournal(new Journal(path), [], silentLog),
-      (e: unknown) => e instanceof JournalError && /not valid JSON.*remove it to continue/.test(e.message),
+      (e: unknown) => e instanceof JournalError && /not valid JSON.*move it aside to continue/.test(e.message),
     );
     assert.ok(readFileSync(path, 'utf8').length > 0, 'the damaged journal is left for inspection');
   });

@@ -190,6 +190,11 @@ describe('rollgate diff and validate on a working tree', () => {
     assert.equal(h.code, 0);
     assert.match(h.out, /Exit status: 0 no changes, 2 changes, 1 error/);
     assert.match(h.out, /--against <what>/);
+    const f = await rollgate('forget', '--help');
+    assert.equal(f.code, 0);
+    assert.match(f.out, /Use forget when the fault was not the\s+commit's/);
+    assert.match(f.out, /--reason <why>/);
+    assert.match(f.out, /Exit status: 0 cleared, 1 error/);
   });
 });
 

@@ -370,6 +370,45 @@ const rows: Row[] = [
       inProgress: false,
     },
   },
+  {
+    name: "the gateway's own configuration is at fault (no target matches it): nothing bad, the gateway stays, retried",
+    state: gateway(inProgress(1)),
+    outcome: { kind: 'config-error', commit: NEW, reason: 'no target matches gateway "gw-typo"' },
+    expect: {
+      next: 'retry',
+      verdict: 'config-error',
+      bad: null,
+      applied: GOOD,
+      lastGood: GOOD,
+      inProgress: false,
+      history: 'config-error',
+      conditions: { Ready: 'False', Stalled: 'True' },
+    },
+  },
+  {
+    name: 'a configuration fault never turns an old bad record into another, nor removes it',
+    state: gateway({ bad: [healthBad] }),
+    outcome: { kind: 'config-error', commit: NEW, reason: 'cannot read the variables file /etc/rollgate/vars' },
+    expect: { next: 'retry', verdict: 'config-error', bad: 'health-failed', history: 'config-error' },
+  },
+  {
+    name: 'the same configuration fault again: nothing new to write, retried',
+    state: gateway({
+      lastAttempted: { commit: NEW, at: 'earlier', reason: 'config-error' },
+      lastError: { at: 'earlier', message: 'no target', commit: NEW },
+    }),
+    outcome: { kind: 'config-error', commit: NEW, reason: 'no target' },
+    expect: { next: 'retry', verdict: 'config-error', bad: null, unchangedState: true },
+  },
+  {
+    name: 'another configuration fault on the same commit is recorded',
+    state: gateway({
+      lastAttempted: { commit: NEW, at: 'earlier', reason: 'config-error' },
+      lastError: { at: 'earlier', message: 'no target', commit: NEW },
+    }),
+    outcome: { kind: 'config-error', commit: NEW, reason: 'interface "rtos" not found' },
+    expect: { next: 'retry', verdict: 'config-error', bad: null, history: 'config-error' },
+  },
 ];
 
 function check(d: Decision, before: AgentState, e: Expect): void {

@@ -107,6 +107,8 @@ export class DockerApplier implements Applier {
   private readonly created = new Map<string, { txn: string; id: string }>();
 
   readonly paths: HostPaths;
+  /** Volumes without rollgate's labels already reported as adopted: said once, not at every reconcile. */
+  private readonly reportedVolumes = new Set<string>();
 
   constructor(
     readonly engine: Engine,
@@ -291,8 +293,15 @@ export class DockerApplier implements Applier {
         const t = target(step) as { app: string; name: string };
         const vol = findApp(ctx, t.app).volumes.find((v) => v.name === t.name);
         const name = step.engineName ?? volumeName(t.app, t.name);
+        // Ownership is read from the volume itself (the create call's answer carries no labels):
+        // before, so nothing of another owner is touched, and after, in case another made it meanwhile.
+        const before = await this.volumeInfo(name);
+        if (before) {
+          this.volumeOwnership(name, t, before.Labels, ctx.log);
+          return {};
+        }
         // Creating an existing volume returns it unchanged: its data is never at risk here.
-        const v = (await e.call((d) =>
+        await e.call((d) =>
           d.createVolume({
             Name: name,
             Driver: vol?.driver ?? 'local',
@@ -306,30 +315,10 @@ export class DockerApplier implements Applier {
               ...(vol?.configHash ? { [LABEL.configHash]: vol.configHash } : {}),
             },
           }),
-        )) as { Labels?: Record<string, string> | null };
-        if (!ownedBy(v.Labels, this.opts.owner))
-          throw new DockerError(
-            'engine',
-            `volume ${name} belongs to another rollgate instance (state directory owner ` +
-              `${v.Labels?.[LABEL.owner]}); its data is not shared: rename the app or remove that instance's app`,
-          );
-        // Under a policy, data rollgate did not make is used only when the policy names it.
-        if (
-          this.opts.policy &&
-          v.Labels?.[LABEL.app] === undefined &&
-          !this.opts.policy.externalVolumes?.includes(name)
-        )
-          throw new RefusedError(
-            'forbidden',
-            `forbidden by this gateway's policy.externalVolumes: volume ${name} of ${t.app} is already on the ` +
-              `gateway and rollgate did not make it; using it is not allowed ` +
-              `(allowed: ${this.opts.policy.externalVolumes?.join(', ') || 'none'})`,
-          );
-        if (v.Labels?.[LABEL.app] !== t.app)
-          ctx.log.warn(
-            { volume: name },
-            `volume ${name} already existed without rollgate's labels; it is used as it is, data included`,
-          );
+        );
+        const after = await this.volumeInfo(name);
+        if (!after) throw new DockerError('engine', `volume ${name} was created, but the Engine does not show it`);
+        this.volumeOwnership(name, t, after.Labels, ctx.log);
         return {};
       }
       case 'create':
@@ -379,6 +368,93 @@ export class DockerApplier implements Applier {
       default:
         throw new Error(`the Docker applier does not execute "${step.kind}" steps`);
     }
+  }
+
+  /** A volume as the Engine reports it, or undefined when there is none of that name. */
+  private async volumeInfo(name: string): Promise<{ Labels?: Record<string, string> | null } | undefined> {
+    try {
+      return (await this.engine.call((d) => d.getVolume(name).inspect())) as { Labels?: Record<string, string> | null };
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Whether an existing volume may be used as `app`'s volume `key`: refused (DockerError naming it)
+   * when it belongs to another rollgate instance or to another of this instance's volumes; used
+   * when it is this one; adopted, and reported once, when it carries no rollgate labels (a volume a
+   * `docker compose` of the same project left, with its data). Returns whether it was adopted.
+   */
+  volumeOwnership(
+    name: string,
+    v: { app: string; name: string },
+    labels: Record<string, string> | null | undefined,
+    log: Log,
+  ): 'own' | 'adopted' {
+    const owner = labels?.[LABEL.owner];
+    if (owner !== undefined && !ownedBy(labels, this.opts.owner))
+      throw new DockerError(
+        'engine',
+        `volume ${name} belongs to another rollgate instance (state directory owner ${owner}); its data is not ` +
+          `shared and it is left alone: rename app "${v.app}" or the volume, or remove that instance's app`,
+      );
+    const app = labels?.[LABEL.app];
+    if (app !== undefined) {
+      if (app === v.app && labels?.[LABEL.volume] === v.name) return 'own';
+      throw new DockerError(
+        'engine',
+        `volume ${name} is volume "${labels?.[LABEL.volume]}" of app "${app}"; it is not shared with volume ` +
+          `"${v.name}" of app "${v.app}": give one of them another name`,
+      );
+    }
+    // Under a policy, data rollgate did not make is used only when the policy names it.
+    if (!this.mayAdopt(name))
+      throw new RefusedError(
+        'forbidden',
+        `forbidden by this gateway's policy.externalVolumes: volume ${name} of ${v.app} is already on the ` +
+          `gateway and rollgate did not make it; using it is not allowed ` +
+          `(allowed: ${this.opts.policy?.externalVolumes?.join(', ') || 'none'})`,
+      );
+    if (!this.reportedVolumes.has(name)) {
+      this.reportedVolumes.add(name);
+      const project = labels?.['com.docker.compose.project'];
+      log.warn(
+        { volume: name, app: v.app },
+        `volume ${name} already existed without rollgate's labels (` +
+          (project ? `made by docker compose for project "${project}"` : 'made by hand or by another tool') +
+          `); it is adopted as volume "${v.name}" of app "${v.app}", data included, as it is: rollgate never ` +
+          'removes or recreates it (remove it by hand to have rollgate make its own)',
+      );
+    }
+    return 'adopted';
+  }
+
+  /** Whether a volume rollgate did not make may be used (under a policy: when policy.externalVolumes names it). */
+  private mayAdopt(name: string): boolean {
+    return !this.opts.policy || (this.opts.policy.externalVolumes ?? []).includes(name);
+  }
+
+  /**
+   * Of the desired volumes the Engine's labels did not show, those that exist without rollgate's
+   * labels: adopted as they are (reported once), so they are not planned again at every reconcile.
+   * Another owner's are left out; creating them is refused by name.
+   */
+  async adoptVolumes(
+    wanted: { app: string; name: string; engineName?: string }[],
+    log: Log,
+  ): Promise<{ app: string; name: string; engineName?: string; unlabelled: true }[]> {
+    const out: { app: string; name: string; engineName?: string; unlabelled: true }[] = [];
+    for (const w of wanted) {
+      const name = w.engineName ?? volumeName(w.app, w.name);
+      const info = await this.volumeInfo(name);
+      if (!info || info.Labels?.[LABEL.app] !== undefined || info.Labels?.[LABEL.owner] !== undefined) continue;
+      // Not adopted in observation: its create step is planned, and refused there by name.
+      if (!this.mayAdopt(name)) continue;
+      this.volumeOwnership(name, w, info.Labels, log);
+      out.push({ app: w.app, name: w.name, ...(w.engineName ? { engineName: w.engineName } : {}), unlabelled: true });
+    }
+    return out;
   }
 
   /** A network as the Engine reports it, or undefined when there is none of that name. */

@@ -8,6 +8,7 @@
 //   commit (finalize)   ArtifactCommit
 //   cleanup (finalize)  Cleanup
 
+import { GatewayConfigError } from '../../base/config-error.js';
 import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -196,9 +197,10 @@ export class InterfaceApplier implements Applier {
         // next directory
       }
     }
-    throw new Error(
-      `interface "${name}" not found in ${this.opts.interfacesDirs.join(', ')} (set the directories with ` +
-        `--interfaces-dir)`,
+    throw new GatewayConfigError(
+      `interface "${name}" not found in ${this.opts.interfacesDirs.join(', ')}: install it on this gateway, or ` +
+        `set the directories with interfaces.dirs (--interfaces-dir)`,
+      'interfaces.dirs',
     );
   }
 
@@ -226,6 +228,7 @@ export class InterfaceApplier implements Applier {
       killGraceMs: this.timeouts.killGraceMs,
       outputLimit: this.opts.outputLimit ?? 64 * 1024,
       log,
+      stateDir: this.opts.stateDir,
       ...(extra.feed
         ? {
             whileRunning: async (_c, exited) =>
@@ -575,6 +578,7 @@ export class InterfaceApplier implements Applier {
       killGraceMs: 5_000,
       outputLimit: 16 * 1024,
       log: ctx.log,
+      stateDir: this.opts.stateDir,
     });
     const wait = this.opts.rebootWaitMs ?? 300_000;
     await sleep(wait);

@@ -1,8 +1,10 @@
-// Runs one interface call as a child process: argv only (no shell), a deadline per call
-// (SIGTERM, then SIGKILL after a grace period), output captured with a size bound and logged.
+// Runs one interface call as a child process: argv only (no shell), in a process group of its
+// own recorded in the state directory (src/base/process-group.ts), a deadline per call (SIGTERM
+// to the group, then SIGKILL after a grace period), output captured with a size bound and logged.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { Log } from '../../base/log.js';
+import { runGroup } from '../../base/process-group.js';
 
 export interface Invocation {
   /** The interface's name, for messages. */
@@ -22,6 +24,8 @@ export interface Invocation {
   env?: Record<string, string>;
   /** Called once the process runs, e.g. to feed the Download streams. */
   whileRunning?: (child: ChildProcess, exited: Promise<void>) => Promise<void>;
+  /** Where its process group is recorded while it runs, so a killed agent's leftovers are ended. */
+  stateDir?: string;
 }
 
 export interface InvocationResult {
@@ -84,52 +88,32 @@ class Capture {
 
 export async function invoke(inv: Invocation): Promise<InvocationResult> {
   const started = Date.now();
-  const child = spawn(inv.executable, inv.argv, {
-    cwd: inv.cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-    ...(inv.env ? { env: { ...process.env, ...inv.env } } : {}),
-  });
   const out = new Capture(inv.outputLimit);
   const err = new Capture(inv.outputLimit);
-  child.stdout!.on('data', (b: Buffer) => out.add(b));
-  child.stderr!.on('data', (b: Buffer) => err.add(b));
-  let timedOut = false;
-  let killTimer: NodeJS.Timeout | undefined;
-  // The interface gets its own process group, so a timeout also stops what it started.
-  const signalGroup = (sig: NodeJS.Signals) => {
-    try {
-      if (child.pid !== undefined) process.kill(-child.pid, sig);
-    } catch {
-      child.kill(sig);
-    }
-  };
-  const termTimer = setTimeout(() => {
-    timedOut = true;
-    inv.log.warn(
-      { interface: inv.name, component: inv.component, state: inv.state },
-      `interface "${inv.name}" (${inv.component}) ${inv.state} ran past ${inv.timeoutMs} ms: SIGTERM, SIGKILL ` +
-        `in ${inv.killGraceMs} ms`,
-    );
-    signalGroup('SIGTERM');
-    killTimer = setTimeout(() => signalGroup('SIGKILL'), inv.killGraceMs);
-  }, inv.timeoutMs);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal }));
+  const run = await runGroup({
+    file: inv.executable,
+    args: inv.argv,
+    ...(inv.cwd !== undefined ? { cwd: inv.cwd } : {}),
+    ...(inv.env ? { env: inv.env } : {}),
+    what: `"${inv.name}" (${inv.component}) ${inv.state}`,
+    ...(inv.stateDir !== undefined ? { stateDir: inv.stateDir } : {}),
+    timeoutMs: inv.timeoutMs,
+    killGraceMs: inv.killGraceMs,
+    onStdout: (b) => out.add(b),
+    onStderr: (b) => err.add(b),
+    onTimeout: () =>
+      inv.log.warn(
+        { interface: inv.name, component: inv.component, state: inv.state },
+        `interface "${inv.name}" (${inv.component}) ${inv.state} ran past ${inv.timeoutMs} ms: SIGTERM to its ` +
+          `process group, SIGKILL in ${inv.killGraceMs} ms`,
+      ),
+    log: inv.log,
   });
-  const feeding = inv.whileRunning?.(
-    child,
-    exited.then(
-      () => undefined,
-      () => undefined,
-    ),
-  );
-  let status: { code: number | null; signal: NodeJS.Signals | null };
+  const feeding = inv.whileRunning?.(run.child, run.exited);
+  let status: Awaited<typeof run.done>;
   try {
-    status = await exited;
+    status = await run.done;
   } catch (e) {
-    clearTimeout(termTimer);
     const code = (e as NodeJS.ErrnoException).code;
     throw new InterfaceError(
       inv,
@@ -139,18 +123,15 @@ export async function invoke(inv: Invocation): Promise<InvocationResult> {
           ? `${inv.executable} is not executable`
           : `cannot start ${inv.executable}: ${(e as Error).message}`,
     );
-  } finally {
-    clearTimeout(termTimer);
-    if (killTimer) clearTimeout(killTimer);
   }
-  // Whatever the interface started in the background must not outlive the call.
-  if (timedOut) signalGroup('SIGKILL');
+  const timedOut = status.timedOut;
   const feedError = await feeding?.then(
     () => undefined,
     (e: unknown) => e,
   );
   const result: InvocationResult = {
-    ...status,
+    code: status.code,
+    signal: status.signal,
     stdout: out.text(),
     stderr: err.text(),
     timedOut,

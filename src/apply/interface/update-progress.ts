@@ -38,6 +38,8 @@ export const UPDATE_TRANSITIONS: Readonly<Record<UpdateProgress, readonly Update
   failed: [],
 };
 
+export const UPDATE_PROGRESSES = Object.keys(UPDATE_TRANSITIONS) as UpdateProgress[];
+
 const FORWARD: readonly UpdateProgress[] = [
   'downloading',
   'downloaded',
