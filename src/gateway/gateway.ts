@@ -52,6 +52,8 @@ export interface GatewayOptions {
   rebootWait?: string;
   /** PEM public keys artifacts must be signed with (trust.artifactKeys, --artifact-key). */
   artifactKeys?: string[];
+  /** How long a step waits for an Engine that went away before the transaction is paused (docker.engineWait). */
+  engineWait?: string;
 }
 
 /** `{ "registry.example.com": { username, password } }`, YAML or JSON. */
@@ -119,7 +121,11 @@ export async function ownerOf(stateDir: string): Promise<string | undefined> {
 }
 
 export async function dockerApplier(o: GatewayOptions, log: Log): Promise<DockerApplier> {
-  const engine = new Engine({ socketPath: socketFromHost(o.dockerHost ?? process.env['DOCKER_HOST']) });
+  const reconnectMs = duration(o.engineWait, 'docker.engineWait');
+  const engine = new Engine({
+    socketPath: socketFromHost(o.dockerHost ?? process.env['DOCKER_HOST']),
+    ...(reconnectMs !== undefined ? { reconnectMs } : {}),
+  });
   await engine.ping();
   const registryAuth = o.registryAuthFile ? await readRegistryAuth(o.registryAuthFile) : undefined;
   log.debug({ socket: engine.socketPath }, 'Docker Engine reachable');

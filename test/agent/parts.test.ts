@@ -346,7 +346,7 @@ describe('the health window (real servers and commands)', () => {
     assert.equal(ok.ok, true);
   });
 
-  test('a healthcheck still starting is no failure: the check waits for it, and only the deadline fails it', async () => {
+  test('a healthcheck still starting is no failure: the check waits, and only the deadline fails it', async () => {
     let calls = 0;
     const starting = {
       service: async () => [{ running: true, configHash: 'h', health: ++calls <= 4 ? 'starting' : 'healthy' }],
