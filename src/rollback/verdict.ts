@@ -265,6 +265,8 @@ function failing(state: AgentState, o: Extract<Outcome, { kind: 'failing' }>, at
   const s = clone(state);
   const kind: BadReason = o.healthFailed ? Reason.HealthFailed : Reason.ApplyFailed;
   markBad(s, { commit: o.commit, kind, reason: o.error, at, ...(o.step ? { step: o.step } : {}) });
+  // From here on the commit is being rolled back: if the Engine pauses the undo, it is finished first.
+  s.rollingBack = { commit: o.commit, since: at };
   return { state: s, next: { action: 'undo' } };
 }
 

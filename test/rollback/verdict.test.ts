@@ -352,6 +352,12 @@ const rows: Row[] = [
   },
   // ---- a rollback under way, and a stalled gateway looked at again
   {
+    name: 'a commit failing: its rollback is under way from now on, before the undo (a paused undo is finished first)',
+    state: gateway(inProgress(1)),
+    outcome: { kind: 'failing', commit: NEW, error: 'api down', healthFailed: true },
+    expect: { next: 'undo', bad: 'health-failed', rollingBack: true },
+  },
+  {
     name: 'a failed commit goes back to the last good commit, recorded as under way until that ends',
     state: gateway({ ...inProgress(1), bad: [healthBad] }),
     outcome: { kind: 'transaction', commit: NEW, transaction: txn('rolled-back', { error: 'api down' }) },
