@@ -77,7 +77,12 @@ export async function startEngine(info: Pick<DockerEnvInfo, 'root' | 'socket' | 
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  // A dockerd that exited is a zombie until the process that started it reaps it: not running.
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
   } catch {
     return false;
   }
