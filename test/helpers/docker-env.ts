@@ -318,12 +318,23 @@ export class DockerEnv {
 
   /** Starts the Engine again. A containerd a killed Engine left behind is stopped if the Engine cannot use it. */
   async startEngine(): Promise<void> {
+    // A killed dockerd leaves its pid file; while the process that started it has not reaped it, the
+    // pid even exists (a zombie), and dockerd refuses to start over it.
+    const pidFile = join(this.info.root, 'docker.pid');
+    if (existsSync(pidFile) && !alive(Number(readFileSync(pidFile, 'utf8').trim())))
+      spawnSync('rm', ['-f', pidFile]);
     try {
       this.info = { ...this.info, dockerdPid: await startEngine(this.info) };
-    } catch (err) {
+    } catch {
+      // After a SIGKILL, dockerd 20.10 sometimes gives up waiting for the containerd it starts (the
+      // old one's shims are still being reattached); stopped, a second start comes up.
+      const tried = this.info.dockerdPid;
+      const pidFile = join(this.info.root, 'docker.pid');
+      const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : tried;
+      if (alive(pid)) await stopPid(pid);
       const left = this.containerdPid();
-      if (left === undefined) throw err;
-      await stopDockerdLeftovers(this.info, left);
+      if (left !== undefined) await stopDockerdLeftovers(this.info, left);
+      spawnSync('rm', ['-f', pidFile]);
       this.info = { ...this.info, dockerdPid: await startEngine(this.info) };
     }
     writeFileSync(this.envFile, JSON.stringify(this.info, null, 2));

@@ -652,7 +652,7 @@ export class DockerApplier implements Applier {
       if (port)
         throw new DockerError(
           'port-in-use',
-          `port ${port} is already in use on the gateway, so ${t.app}/${t.service} cannot start`,
+          `port ${port} is already in use on the gateway, so ${t.app}/${t.service} cannot start (${msg})`,
         );
       throw new DockerError('engine', `${t.app}/${t.service} could not start: ${msg}`);
     }
