@@ -321,8 +321,7 @@ export class DockerEnv {
     // A killed dockerd leaves its pid file; while the process that started it has not reaped it, the
     // pid even exists (a zombie), and dockerd refuses to start over it.
     const pidFile = join(this.info.root, 'docker.pid');
-    if (existsSync(pidFile) && !alive(Number(readFileSync(pidFile, 'utf8').trim())))
-      spawnSync('rm', ['-f', pidFile]);
+    if (existsSync(pidFile) && !alive(Number(readFileSync(pidFile, 'utf8').trim()))) spawnSync('rm', ['-f', pidFile]);
     try {
       this.info = { ...this.info, dockerdPid: await startEngine(this.info) };
     } catch {
