@@ -829,6 +829,9 @@ export async function resumeJournal(
     ] as const)
       await t.scriptsBack(state, action);
   out.action = out.interruptedIn === 'prepare' ? 'nothing-touched' : 'rolled-back';
-  if (out.undoErrors.length === (tally.permanentUndoErrors ?? 0)) await journal.clear();
+  // The rollback of a failure that falls short is reported (rollback-incomplete) like one that was
+  // never interrupted, and the next reconcile plans afresh from what it observes; a crash's undo
+  // that falls short keeps its journal, so nothing new is applied until it is put back.
+  if (out.undoErrors.length === (tally.permanentUndoErrors ?? 0) || out.failure !== undefined) await journal.clear();
   return out;
 }

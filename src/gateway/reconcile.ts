@@ -65,7 +65,7 @@ export async function reconcileOnce(desired: DesiredState, deps: ReconcileDeps):
   const journal = new Journal(statePath(deps.stateDir, 'journal'));
   const appliers = appliersOf(deps);
   const resumed = await resumeInterrupted(deps, desired.source.commit);
-  if (resumed && resumed.undoErrors.length > 0) {
+  if (resumed && resumed.undoErrors.length > 0 && !resumed.failure) {
     throw new Error(
       `the interrupted apply ${resumed.txn} could not be put back completely; nothing new is applied until it ` +
         `is: ${resumed.undoErrors.join('; ')}`,

@@ -23,6 +23,7 @@ import {
   MAX_INTERRUPTED_ATTEMPTS,
   type Decision,
   type Outcome,
+  type TransactionSummary,
   type Verdict,
 } from './verdict.js';
 
@@ -443,14 +444,21 @@ export class CommitLifecycle {
       const verdicts: HealthVerdict[] = [];
       const r = await this.resumeJournal(desired, commit, verdicts);
       if (!r) return undefined;
-      if (r.undoErrors.length > (r.outcome?.permanentUndoErrors ?? 0) && !r.outcome) {
+      const short = r.undoErrors.length > (r.outcome?.permanentUndoErrors ?? 0) && !r.outcome;
+      if (short && r.failure === undefined) {
         throw new Error(
           `the apply interrupted by a crash could not be put back completely: ${r.undoErrors.join('; ')}; ` +
             'fix the cause and start the agent again',
         );
       }
       if (!commit) return undefined;
-      resumed = { action: r.action, ...(r.outcome ? { transaction: r.outcome } : {}) };
+      // The rollback of a failed commit, resumed, fell short: said as such (and looked at again later).
+      const incomplete: TransactionSummary | undefined =
+        short && r.failure !== undefined
+          ? { status: 'rollback-incomplete', error: r.failure, ran: [], undone: r.undone, undoErrors: r.undoErrors }
+          : undefined;
+      const transaction = r.outcome ?? incomplete;
+      resumed = { action: r.action, ...(transaction ? { transaction } : {}) };
     }
     if (!commit) return undefined;
     const o: Extract<Outcome, { kind: 'interrupted' }> = {

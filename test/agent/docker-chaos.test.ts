@@ -361,9 +361,22 @@ describe('chaos: faults at random moments, real parts (seeded)', { skip: missing
       }
       if (Date.now() > end) {
         const sh = (cmd: string) => spawnSync('sh', ['-c', cmd], { encoding: 'utf8' }).stdout.trim();
+        const containers = await docker
+          .listContainers({ all: true })
+          .then((cs) =>
+            cs.map(
+              (c) =>
+                `${c.Names[0]} ${c.State} ${c.Labels[LABEL.commit]?.slice(0, 8)} ` +
+                Object.values(c.NetworkSettings?.Networks ?? {})
+                  .map((n) => n.IPAddress)
+                  .join(','),
+            ),
+          )
+          .catch((err: Error) => [err.message]);
         const around =
           `who listens on ${WEB_PORT}: ${sh(`ss -tlnp | grep :${WEB_PORT} || true`)}\n` +
-          `proxies: ${sh('ps -eo pid,ppid,stat,args | grep [d]ocker-proxy || true')}`;
+          `proxies: ${sh('ps -eo pid,ppid,stat,args | grep [d]ocker-proxy || true')}\n` +
+          `containers: ${containers.join('; ')}`;
         throw new Error(
           `round ${p.round} did not settle (seed ${SEED}): ${why}\n${around}\n${logs.join('\n')}\n${agent.text()}`,
         );

@@ -935,7 +935,8 @@ export class DockerApplier implements Applier {
           throw new DockerError(
             port ? 'port-in-use' : 'engine',
             port
-              ? `port ${port} is taken, so the previous container of ${t.app}/${t.service} cannot start again`
+              ? `port ${port} is taken, so the previous container of ${t.app}/${t.service} cannot start again ` +
+                  `(${engineMessage(err)})`
               : `the previous container of ${t.app}/${t.service} could not start again: ${engineMessage(err)}`,
           );
         }
