@@ -335,6 +335,30 @@ describe('chaos: faults at random moments, real parts (seeded)', { skip: missing
   const verdictOn = (s: AgentState, commit: string) =>
     s.history.filter((h) => h.commit === commit && FINAL.has(h.event)).at(-1)?.event;
 
+  /** What the Engine and the host say about the app's port and containers, for a failure's message. */
+  async function diagnose(): Promise<string> {
+    const sh = (cmd: string) => spawnSync('sh', ['-c', cmd], { encoding: 'utf8' }).stdout.trim();
+    const containers = await docker
+      .listContainers({ all: true })
+      .then((cs) =>
+        cs.map(
+          (c) =>
+            `${c.Names[0]} ${c.State} ${c.Labels[LABEL.commit]?.slice(0, 8)} ` +
+            Object.values(c.NetworkSettings?.Networks ?? {})
+              .map((n) => n.IPAddress)
+              .join(','),
+        ),
+      )
+      .catch((err: Error) => [err.message]);
+    return (
+      `who listens on ${WEB_PORT}: ${sh(`ss -tlnp | grep :${WEB_PORT} || true`)}\n` +
+      `proxies: ${sh('ps -eo pid,ppid,stat,args | grep [d]ocker-proxy || true')}\n` +
+      `addresses: ${sh("ip -o -4 addr | grep -E 'docker0|br-' | awk '{print $2, $4}' || true")}\n` +
+      `DNAT: ${sh(`iptables -t nat -S DOCKER 2>/dev/null | grep ${WEB_PORT} || true`)}\n` +
+      `containers: ${containers.join('; ')}`
+    );
+  }
+
   /** Waits until the agent has a verdict on `p` and the gateway matches what it applied. */
   async function settle(p: Pushed): Promise<AgentState> {
     const end = Date.now() + 150_000;
@@ -351,7 +375,9 @@ describe('chaos: faults at random moments, real parts (seeded)', { skip: missing
         else if (STALLED.has(verdictOn(s, p.commit)!)) {
           // Only an interface killed in its own rollback may leave the gateway stalled; it is looked at again.
           if (p.fault !== 'interface-kill')
-            throw new Error(`round ${p.round}: ${verdictOn(s, p.commit)} (seed ${SEED})\n${agent.text()}`);
+            throw new Error(
+              `round ${p.round}: ${verdictOn(s, p.commit)} (seed ${SEED})\n${await diagnose()}\n${agent.text()}`,
+            );
           why = `${verdictOn(s, p.commit)}, until the agent looks again`;
         } else {
           const off = await mismatch(s);
@@ -360,23 +386,7 @@ describe('chaos: faults at random moments, real parts (seeded)', { skip: missing
         }
       }
       if (Date.now() > end) {
-        const sh = (cmd: string) => spawnSync('sh', ['-c', cmd], { encoding: 'utf8' }).stdout.trim();
-        const containers = await docker
-          .listContainers({ all: true })
-          .then((cs) =>
-            cs.map(
-              (c) =>
-                `${c.Names[0]} ${c.State} ${c.Labels[LABEL.commit]?.slice(0, 8)} ` +
-                Object.values(c.NetworkSettings?.Networks ?? {})
-                  .map((n) => n.IPAddress)
-                  .join(','),
-            ),
-          )
-          .catch((err: Error) => [err.message]);
-        const around =
-          `who listens on ${WEB_PORT}: ${sh(`ss -tlnp | grep :${WEB_PORT} || true`)}\n` +
-          `proxies: ${sh('ps -eo pid,ppid,stat,args | grep [d]ocker-proxy || true')}\n` +
-          `containers: ${containers.join('; ')}`;
+        const around = await diagnose();
         throw new Error(
           `round ${p.round} did not settle (seed ${SEED}): ${why}\n${around}\n${logs.join('\n')}\n${agent.text()}`,
         );

@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type Docker from 'dockerode';
@@ -20,6 +20,15 @@ import { removeApp, requireDocker } from '../helpers/docker-tests.js';
 import { cleanup, tempDir } from '../helpers/fixtures.js';
 
 const env = requireDocker();
+
+/** A process that runs (not a zombie waiting for its parent). */
+function running(pid: number): boolean {
+  try {
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z');
+  } catch {
+    return false;
+  }
+}
 
 /** The transaction was paused (not failed, not rolled back) because of the gateway. */
 const paused = (why: 'engine-away' | 'disk-full', phase?: string) => (err: unknown) =>
@@ -253,7 +262,8 @@ describe(
       assert.equal((await l.reconcile(d1)).outcome?.status, 'applied', l.log.text());
       const app = (await containersOf('eng-wedged')).find((c) => c.Labels[LABEL.service] === 'app')!;
       await docker.getContainer(app.Id).stop({ t: 1 });
-      leftovers.push(...(await env!.wedgeContainer(app.Id)));
+      const wedged = await env!.wedgeContainer(app.Id);
+      leftovers.push(...wedged);
       await assert.rejects(docker.getContainer(app.Id).start(), /already in use|already exists/);
       // The drift check starts a stopped container; this one cannot start, so it is recreated from its definition.
       const r = await l.reconcile(d1);
@@ -262,6 +272,8 @@ describe(
       const cs = await l.runs(d1);
       const again = cs.find((c) => c.Labels[LABEL.service] === 'app')!;
       assert.notEqual(again.Id, app.Id);
+      const task = wedged[0]!;
+      assert.ok(!running(task), `the task the Engine had lost (pid ${task}) was stopped, not left beside the new one`);
       assert.equal(again.Names[0], app.Names[0], 'the same name');
       assert.deepEqual(again.Labels, app.Labels, 'the same labels: the same service and configuration');
     });

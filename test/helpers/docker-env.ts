@@ -370,7 +370,8 @@ export class DockerEnv {
       mkdirSync(join(rootfs, 'bin'), { recursive: true });
       copyFileSync(existsSync('/usr/bin/busybox') ? '/usr/bin/busybox' : '/bin/busybox', join(rootfs, 'bin/busybox'));
       const ctr = (...args: string[]) => execFileSync('ctr', ['--address', address, '-n', 'moby', ...args]).toString();
-      ctr('run', '-d', '--rootfs', rootfs, id, '/bin/busybox', 'sleep', '3600');
+      // In the cgroup the Engine gives the container's task, as a task it lost track of would be.
+      ctr('run', '-d', '--cgroup', `/docker/${id}`, '--rootfs', rootfs, id, '/bin/busybox', 'sleep', '3600');
       const task = ctr('task', 'ls')
         .split('\n')
         .find((l) => l.startsWith(id));

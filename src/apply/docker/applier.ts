@@ -17,6 +17,7 @@ import {
   type HostPaths,
 } from './container-spec.js';
 import { exists, pruneTrees, writeTree } from './files.js';
+import { stopOrphanedTask } from './orphan-task.js';
 import type { Engine } from './engine.js';
 import { DockerError, engineMessage, isStuckContainer, portInUse, statusOf } from './errors.js';
 import { LABEL, containerName, networkName, ownedBy, volumeName } from './labels.js';
@@ -694,6 +695,15 @@ export class DockerApplier implements Applier {
         `${who} cannot start again (${engineMessage(err)}: its task outlived an Engine restart); it is made ` +
           `anew from its own definition`,
       );
+      const stopped = await stopOrphanedTask(
+        id,
+        (await this.engine.call((d) => d.getContainer(id).inspect())).HostConfig.CgroupParent,
+      );
+      if (stopped.length)
+        ctx.log.warn(
+          { container: id.slice(0, 12), pids: stopped },
+          `stopped ${stopped.length} process(es) of the task ${who} had left running`,
+        );
       const made = await this.recreate(id);
       await ignore(
         this.engine.call((d) => d.getContainer(made).start()),
