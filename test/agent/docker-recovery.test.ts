@@ -68,16 +68,16 @@ describe(
         .toString()
         .trim();
 
-    /** The app `web` serving on PORT (or on the wrong port); its health also needs the flag file. */
+    /** The app `rec` (service `web`) serving on PORT (or on the wrong port); its health also needs the flag file. */
     function commit(v: string, serves: boolean, slowStop = false): string {
-      mkdirSync(join(work, 'apps/web'), { recursive: true });
+      mkdirSync(join(work, 'apps/rec'), { recursive: true });
       writeFileSync(
         join(work, 'rollgate.yaml'),
-        'apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  sys:\n    apps:\n      web: apps/web/compose.yaml\n  ' +
+        'apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  sys:\n    apps:\n      rec: apps/rec/compose.yaml\n  ' +
           '  health: health.yaml\ntargets:\n  - name: all\n    match: { any: true }\n    system: sys\n',
       );
       writeFileSync(
-        join(work, 'apps/web/compose.yaml'),
+        join(work, 'apps/rec/compose.yaml'),
         `services:\n  web:\n    image: ${image}\n    command: ["httpd", "-f", "-p", "${serves ? 8080 : 8081}", ` +
           // Without init, httpd as PID 1 ignores SIGTERM: stopping it takes the whole grace period.
           `"-h", "/"]\n    init: ${!slowStop}\n    stop_grace_period: ${slowStop ? '8s' : '1s'}\n    environment: ` +
@@ -88,7 +88,7 @@ describe(
         'apiVersion: rollgate/v1\nkind: Health\nwindow: 1s\ndeadline: 20s\ndefaults: { interval: 200ms, ' +
           'timeout: 1s, failureThreshold: 3 }\nchecks:\n  - name: web-answers\n    http: { url: ' +
           `"http://127.0.0.1:${PORT}/bin/", expectStatus: [200, 403, 404] }\n  - name: web-running\n    ` +
-          `container: { app: web, service: web }\n  - name: flag\n    command: { argv: [test, -f, ${flag}] }\n`,
+          `container: { app: rec, service: web }\n  - name: flag\n    command: { argv: [test, -f, ${flag}] }\n`,
       );
       git('add', '-A');
       git('commit', '-q', '-m', `web ${v}`);
@@ -97,7 +97,7 @@ describe(
     }
 
     const webContainers = () =>
-      docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL.app}=web`] }) });
+      docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL.app}=rec`] }) });
 
     /** The gateway runs exactly the web container of `commit`, running. */
     async function runs(commitId: string): Promise<void> {
@@ -151,7 +151,7 @@ describe(
       await agent?.kill();
       await server?.close();
       if (!env!.engineRunning) await env!.startEngine();
-      await removeApp(docker, 'web', { networks: ['web_default'] });
+      await removeApp(docker, 'rec', { networks: ['rec_default'] });
       cleanup(root);
     });
 
