@@ -9,6 +9,7 @@ import { after, describe, test } from 'node:test';
 import {
   applyPlan,
   containerSpec,
+  DockerError,
   Journal,
   JournalError,
   LABEL,
@@ -265,22 +266,31 @@ describe('reading the Engine', () => {
   });
 });
 
-/** An applier that records what it is asked to do, and fails where told. */
+/** An applier that records what it is asked to do, and fails where told (`away`: as if the Engine were gone). */
 class Recording implements Applier {
   readonly name = 'recording';
   calls: string[] = [];
-  constructor(private readonly failOn = new Set<string>()) {}
+  constructor(
+    private readonly failOn = new Set<string>(),
+    readonly away = new Set<string>(),
+  ) {}
   handles(step: Step): boolean {
     return step.target.kind !== 'component';
   }
   async run(step: Step): Promise<Omit<StepRecord, 'status'>> {
     this.calls.push(`run ${step.id}`);
+    this.gone(step.id);
     if (this.failOn.has(step.id)) throw new Error(`told to fail ${step.id}`);
     return {};
   }
   async undo(step: Step): Promise<void> {
     this.calls.push(`undo ${step.id}`);
+    this.gone(`undo ${step.id}`);
     if (this.failOn.has(`undo ${step.id}`)) throw new Error('undo refused');
+  }
+  private gone(id: string): void {
+    if (this.away.delete(id))
+      throw new DockerError('engine-unreachable', 'Docker Engine unreachable at unix:///x.sock: connection refused');
   }
 }
 
@@ -419,6 +429,55 @@ describe('the plan runner', () => {
     const out = await applyPlan(update, { appliers: [a], desired: v2, log: silentLog, journal: journal() });
     assert.equal(out.status, 'rollback-incomplete');
     assert.deepEqual(out.undoErrors, ['create service/edge/db: undo refused']);
+  });
+
+  test('a step the Engine was away for pauses the transaction with its journal; it then goes on forward', async () => {
+    const j = journal();
+    const a = new Recording(new Set(), new Set(['start service/edge/api']));
+    await assert.rejects(
+      applyPlan(update, { appliers: [a], desired: v2, log: silentLog, journal: j }),
+      (e: unknown) => (e as Error).name === 'TransactionSuspendedError' && /paused in its stages phase/.test(`${e}`),
+    );
+    assert.equal(existsSync(j.path), true, 'the journal is kept');
+    assert.ok(!a.calls.some((c) => c.startsWith('undo')), 'nothing is put back');
+    const b = new Recording();
+    const r = await resumeJournal(new Journal(j.path), [b], silentLog);
+    assert.equal(r?.action, 'continued');
+    assert.equal(r?.outcome?.status, 'applied');
+    assert.ok(b.calls.includes('run start service/edge/api'), 'the step runs again');
+    assert.ok(!b.calls.some((c) => c.startsWith('undo') || c === 'run create service/edge/db'), b.calls.join());
+    assert.equal(existsSync(j.path), false);
+  });
+
+  test('an undo the Engine was away for pauses the rollback (never rollback-incomplete); then it ends', async () => {
+    const j = journal();
+    const a = new Recording(new Set(['start service/edge/api']), new Set(['undo create service/edge/db']));
+    await assert.rejects(applyPlan(update, { appliers: [a], desired: v2, log: silentLog, journal: j }), (e: unknown) =>
+      /paused in its rolling-back phase/.test(`${e}`),
+    );
+    assert.equal(existsSync(j.path), true);
+    const r = await resumeJournal(new Journal(j.path), [new Recording()], silentLog);
+    assert.equal(r?.action, 'rolled-back');
+    assert.equal(r?.failure, 'start service/edge/api: told to fail start service/edge/api');
+    assert.deepEqual(r?.undoErrors, []);
+    assert.equal(existsSync(j.path), false);
+  });
+
+  test('the rollback of a failure, resumed, that falls short is reported and its journal cleared', async () => {
+    const j = journal();
+    await j.begin('tx-c', update);
+    await j.phase('stages');
+    await j.step('create service/edge/db', { status: 'done', containerId: 'c1' });
+    await j.phase('rolling-back', 'health check failed: api down');
+    const r = await resumeJournal(
+      new Journal(j.path),
+      [new Recording(new Set(['undo create service/edge/db']))],
+      silentLog,
+    );
+    assert.equal(r?.failure, 'health check failed: api down');
+    assert.deepEqual(r?.undoErrors, ['create service/edge/db: undo refused']);
+    // Resumed again and again, it would fail the same way for ever: the next reconcile plans afresh.
+    assert.equal(existsSync(j.path), false);
   });
 
   test('steps no applier executes are refused before anything runs', async () => {
