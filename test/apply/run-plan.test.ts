@@ -19,7 +19,13 @@ import {
 } from '../../src/apply/index.js';
 import { silentLog } from '../../src/base/log.js';
 import { socketFromHost } from '../../src/apply/docker/engine.js';
-import { engineMessage, isConnectionError, portInUse } from '../../src/apply/docker/errors.js';
+import {
+  engineMessage,
+  isConnectionError,
+  isEngineGoingAway,
+  isStuckContainer,
+  portInUse,
+} from '../../src/apply/docker/errors.js';
 import { healthFromStatus, imageRefs } from '../../src/apply/docker/observe.js';
 import { classifyPullError, registryOf } from '../../src/apply/docker/pull.js';
 import { healthyDeadlineMs } from '../../src/apply/docker/wait.js';
@@ -250,6 +256,31 @@ describe('reading the Engine', () => {
       'No such container: x',
     );
     assert.equal(engineMessage({ statusCode: 500, json: { message: 'boom' } }), 'boom');
+  });
+
+  test('an Engine going away, in the words a real dockerd 20.10 used while stopped with SIGTERM mid-call', () => {
+    const e500 = (message: string) => ({ statusCode: 500, json: { message }, message: `(HTTP code 500) - ${message}` });
+    for (const away of [
+      { code: 'ENOENT', message: 'connect ENOENT /run/docker.sock' },
+      { code: 'ECONNRESET', message: 'socket hang up' },
+      { code: 'EPIPE', message: 'write EPIPE' },
+      e500('create v1: database not open'),
+      e500('failed to update store for object type *libnetwork.endpoint: open : no such file or directory'),
+      e500('transport is closing: unavailable'),
+    ])
+      assert.equal(isEngineGoingAway(away), true, away.message);
+    for (const own of [
+      e500('driver failed programming external connectivity: Bind for 127.0.0.1:80 failed: port is already allocated'),
+      { statusCode: 404, message: '(HTTP code 404) no such container - No such container: x' },
+      { statusCode: 409, message: 'database not open' },
+    ])
+      assert.equal(isEngineGoingAway(own), false, own.message);
+    assert.equal(
+      isStuckContainer('task 5fae4f53562770f3674733a57ad066992d7a82dd1ba68a7f692f9529eea287fb: already exists'),
+      true,
+    );
+    assert.equal(isStuckContainer('id already in use'), true);
+    assert.equal(isStuckContainer('Conflict. The container name "/web" is already in use by container "abc"'), false);
   });
 
   test('Docker host: unix sockets only, with a clear error otherwise', () => {
