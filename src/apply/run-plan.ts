@@ -440,17 +440,15 @@ class Transaction {
   }
 
   private async leaveStages(): Promise<undefined> {
-    {
-      const entered =
-        this.rebootEnter !== undefined ||
-        this.scripts?.of('ArtifactReboot', 'Enter').some((s) => this.data.steps[`script ${s.name}`]) === true;
-      if (entered) await this.script('ArtifactReboot', 'Leave');
-      const appsEntered =
-        this.appsEnter !== undefined ||
-        this.scripts?.of('Apps', 'Enter').some((s) => this.data.steps[`script ${s.name}`]) === true;
-      if (appsEntered) await this.script('Apps', 'Leave');
-      await this.script('ArtifactInstall', 'Leave');
-    }
+    const entered =
+      this.rebootEnter !== undefined ||
+      this.scripts?.of('ArtifactReboot', 'Enter').some((s) => this.data.steps[`script ${s.name}`]) === true;
+    if (entered) await this.script('ArtifactReboot', 'Leave');
+    const appsEntered =
+      this.appsEnter !== undefined ||
+      this.scripts?.of('Apps', 'Enter').some((s) => this.data.steps[`script ${s.name}`]) === true;
+    if (appsEntered) await this.script('Apps', 'Leave');
+    await this.script('ArtifactInstall', 'Leave');
     return undefined;
   }
 
@@ -702,7 +700,8 @@ export interface ResumeOptions {
 /**
  * Resumes the transaction a crash interrupted. Before its stages finished it is put back (every
  * step that started is undone, the stages newest first) — unless the stage ended in a gateway reboot that
- * rollgate asked for, in which case the steps are verified and the transaction goes on. Once
+ * rollgate asked for, in which case the steps are verified and the transaction goes on, or the
+ * gateway paused it (the Engine away, the disk full), in which case it goes on too. Once
  * confirmed it is carried to the end. Returns undefined when no transaction was in flight.
  */
 export async function resumeJournal(

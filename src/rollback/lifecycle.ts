@@ -15,7 +15,13 @@ import { FleetRepoError, type RepoSource } from '../manifest/index.js';
 import { TrustError } from '../trust/index.js';
 import { observeGateway } from '../apply/index.js';
 import type { ActivityReason, AgentState, BadCommit, BadReason, DesiredState, Plan } from '../model/index.js';
-import { isInterruption, rollBackToLastGood, type Convergence, type WatchedHealth } from './to-last-good.js';
+import {
+  isInterruption,
+  rollBackToLastGood,
+  type Convergence,
+  type RollbackReport,
+  type WatchedHealth,
+} from './to-last-good.js';
 import {
   beginAttempt,
   decide,
@@ -330,7 +336,7 @@ export class CommitLifecycle {
   async recover(failed: BadCommit, lastGood: string): Promise<Verdict> {
     this.p.events.activity('rolling-back', failed.commit);
     const still: Verdict = { reason: 'bad-commit', commit: failed.commit, detail: failed.reason };
-    let report;
+    let report: RollbackReport;
     try {
       report = await rollBackToLastGood(failed, {
         lastGood,
@@ -341,12 +347,12 @@ export class CommitLifecycle {
     } catch (err) {
       this.p.log.warn(
         { commit: failed.commit, err: message(err) },
-        `looking again at the gateway ${short(failed.commit)} left stalled failed: ${message(err)}; later again`,
+        `could not look again at the gateway ${short(failed.commit)} left stalled: ${message(err)}; later again`,
       );
       return still;
     }
     const v = await this.decide({ kind: 'recovery', failed, rollback: report });
-    if (v) this.p.log.info({ commit: failed.commit, to: lastGood }, `recovered: ${v.detail}`);
+    if (v?.reason === 'rolled-back') this.p.log.info({ commit: failed.commit, to: lastGood }, `recovered: ${v.detail}`);
     return v ?? still;
   }
 
