@@ -73,6 +73,9 @@ export class Agent {
   private stopping = false;
   private failuresInRow = 0;
   private lastDriftCheck = 0;
+  /** Looks again at a gateway a rollback left stalled: when the last was, and how many in a row found it still so. */
+  private lastRecovery = 0;
+  private recoveriesInRow = 0;
   private skipLogged: string | undefined;
   metricsAddress?: string;
 
@@ -298,7 +301,25 @@ export class Agent {
     }
     const st = this.state.current;
     const driftDue = reason === 'sync' || Date.now() - this.lastDriftCheck >= this.driftMs;
-    const next = afterPoll(st, commit, driftDue);
+    // A stalled gateway is looked at again soon after, then less and less often, up to the drift check's period.
+    const recoverDue =
+      reason === 'sync' ||
+      Date.now() - this.lastRecovery >= Math.min(this.driftMs, this.retryMs * 2 ** this.recoveriesInRow);
+    const next = afterPoll(st, commit, driftDue, recoverDue);
+    if (next.action === 'finish-rollback') {
+      this.metrics.polls.inc({ result: Reason.KnownBad });
+      const v = await this.lifecycle.finishRollback();
+      this.metrics.reconciles.inc({ result: v.reason === Reason.Unchanged ? Reason.NoChange : v.reason });
+      return v;
+    }
+    if (next.action === 'recover') {
+      this.metrics.polls.inc({ result: Reason.KnownBad });
+      const v = await this.lifecycle.recover(next.failed, next.lastGood);
+      this.lastRecovery = Date.now();
+      this.recoveriesInRow = v.reason === Reason.KnownBad ? this.recoveriesInRow + 1 : 0;
+      if (v.reason !== Reason.KnownBad) this.metrics.reconciles.inc({ result: v.reason });
+      return v;
+    }
     if (next.action === 'skip-bad') {
       this.metrics.polls.inc({ result: Reason.KnownBad });
       if (this.skipLogged !== commit || reason === 'sync') {

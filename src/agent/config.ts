@@ -37,7 +37,7 @@ export interface AgentConfig {
   gateway: { id: string; labels: Record<string, string>; variablesFile?: string };
   stateDir: string;
   schedule: { interval: string; cron?: string; jitter: string; watch: boolean; driftCheck: string; retry: string };
-  docker: { host?: string; registryAuthFile?: string };
+  docker: { host?: string; registryAuthFile?: string; engineWait: string };
   interfaces: {
     dirs?: string[];
     timeout: string;

@@ -22,6 +22,7 @@ export function gatewayOptions(cfg: AgentConfig): GatewayOptions {
     ...(cfg.trust.artifactKeys?.length ? { artifactKeys: cfg.trust.artifactKeys } : {}),
     ...(cfg.docker.host ? { dockerHost: cfg.docker.host } : {}),
     ...(cfg.docker.registryAuthFile ? { registryAuthFile: cfg.docker.registryAuthFile } : {}),
+    engineWait: cfg.docker.engineWait,
     ...(i.dirs ? { interfacesDir: i.dirs } : {}),
     rebootCommand: i.rebootCommand,
     artifactCacheSize: i.artifactCacheSize,

@@ -3,6 +3,7 @@
 
 import type { DesiredState, Plan, Step } from '../model/index.js';
 import type { Log } from '../base/log.js';
+import { DockerError } from './docker/errors.js';
 
 /** `awaiting-reboot`: the step ran up to a reboot of the gateway itself, which the runner does once per stage. */
 export type StepStatus = 'started' | 'done' | 'failed' | 'undone' | 'awaiting-reboot';
@@ -39,6 +40,29 @@ export class UndoImpossibleError extends Error {
   override name = 'UndoImpossibleError';
 }
 
+/**
+ * Why a step could not run that is the gateway's and not the commit's: the Docker Engine away
+ * (stopped, restarting) for longer than a step waits for it, or the state directory's disk full,
+ * so the journal cannot record the next step. Neither is a verdict on the commit: the transaction
+ * stops where it is, its journal kept, and goes on when the gateway is back.
+ */
+export type Interruption = 'engine-away' | 'disk-full';
+
+export function interruptionOf(err: unknown): Interruption | undefined {
+  if (err instanceof DockerError && err.kind === 'engine-unreachable') return 'engine-away';
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return 'disk-full';
+  return undefined;
+}
+
+/** Whether the Engine (or whatever an applier acts on) went away since the watch began. */
+export interface OutageWatch {
+  readonly interrupted: boolean;
+  /** `interrupted`, or away right now (an Engine shutting down still serves what it had begun). */
+  check(): Promise<boolean>;
+  stop(): void;
+}
+
 export interface StepContext {
   /** The transaction id; objects an applier creates carry it so a crashed apply can find them. */
   txn: string;
@@ -72,4 +96,14 @@ export interface Applier {
   vet?(plan: Plan, ctx: StepContext): Promise<void>;
   /** After the finalize phase: housekeeping such as pruning images nothing uses any more. */
   afterFinalize?(plan: Plan, records: Record<string, StepRecord>, ctx: StepContext): Promise<void>;
+  /** Notices what it acts on going away during a transaction (the Docker Engine restarting). */
+  watch?(): OutageWatch;
+  /** Waits, bounded, until what it acts on answers again; throws an `engine-away` interruption when it does not. */
+  awaitAvailable?(): Promise<void>;
+  /**
+   * After what it acts on went away and came back: puts a step that ran back in the state it
+   * left (a container the Engine stopped on its way down runs again, one it started again with
+   * its restart policy is stopped again). Returns a changed record, e.g. a container made anew.
+   */
+  resettle?(step: Step, record: StepRecord, ctx: StepContext): Promise<Omit<StepRecord, 'status'> | undefined>;
 }

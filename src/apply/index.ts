@@ -3,6 +3,7 @@ export {
   applyPlan,
   resumeJournal,
   NoApplierError,
+  TransactionSuspendedError,
   type ApplyOptions,
   type ApplyOutcome,
   type FailureHook,
@@ -40,4 +41,4 @@ export {
   type RebootNeed,
 } from './interface/protocol.js';
 export { ArtifactCache, DownloadError } from './interface/artifact-cache.js';
-export { RefusedError, UndoImpossibleError } from './applier.js';
+export { RefusedError, UndoImpossibleError, interruptionOf, type Interruption, type OutageWatch } from './applier.js';

@@ -5,7 +5,7 @@
 import { rm } from 'node:fs/promises';
 import { DESIRED_STATE_SHAPE, PLAN_SHAPE } from '../model/index.js';
 import type { DesiredState, Plan, TransactionPhase } from '../model/index.js';
-import type { StepRecord } from './applier.js';
+import type { Interruption, StepRecord } from './applier.js';
 import { writeFileAtomic } from '../base/atomic-write.js';
 import { describeProblem, fields, optional, shapeProblem, type Shape } from '../base/shape.js';
 import { readStateFile, StateFileError, STATE_FILE_MAX_BYTES } from '../base/state-file.js';
@@ -22,6 +22,19 @@ export interface JournalData {
   /** Step ids in the order they started (status shows the steps in progress in this order). */
   order: string[];
   error?: string;
+  /**
+   * Set when the transaction stopped because of the gateway, not the commit (the Docker Engine
+   * away, the disk full): it goes on from here rather than being put back. `failure`: it had
+   * failed already, and was about to be rolled back.
+   */
+  suspended?: Suspension;
+}
+
+export interface Suspension {
+  reason: Interruption;
+  at: string;
+  error: string;
+  failure?: string;
 }
 
 export class JournalError extends Error {
@@ -45,6 +58,9 @@ const JOURNAL_SHAPE: Shape = fields<JournalData>({
   plan: PLAN_SHAPE,
   steps: { map: STEP_RECORD_SHAPE },
   order: { list: 'string' },
+  suspended: optional(
+    fields<Suspension>({ reason: 'string', at: 'string', error: 'string', failure: optional('string') }),
+  ),
   error: optional('string'),
 });
 
@@ -129,6 +145,18 @@ export class Journal {
   async phase(phase: TransactionPhase, error?: string): Promise<void> {
     this.current.phase = phase;
     if (error !== undefined) this.current.error = error;
+    await this.flush();
+  }
+
+  /** Marks the transaction as paused by the gateway; cleared by `resume`. */
+  async suspend(s: Suspension): Promise<void> {
+    this.current.suspended = s;
+    await this.flush();
+  }
+
+  async resume(): Promise<void> {
+    if (!this.current.suspended) return;
+    delete this.current.suspended;
     await this.flush();
   }
 

@@ -13,10 +13,18 @@ import type {
   Step,
   TransactionReason,
 } from '../model/index.js';
-import { RefusedError, UndoImpossibleError, type Applier, type StepContext } from './applier.js';
+import {
+  interruptionOf,
+  RefusedError,
+  UndoImpossibleError,
+  type Applier,
+  type Interruption,
+  type OutageWatch,
+  type StepContext,
+} from './applier.js';
 import { crashPoint } from './crash-points.js';
 import type { StateScriptRunner } from './state-scripts.js';
-import { Journal, type JournalData } from './journal.js';
+import { Journal, type JournalData, type Suspension } from './journal.js';
 import type { Log } from '../base/log.js';
 
 export interface ApplyOptions {
@@ -61,6 +69,31 @@ export interface ApplyOutcome {
 export class NoApplierError extends Error {
   override name = 'NoApplierError';
 }
+
+/**
+ * The transaction stopped where it was because of the gateway (the Docker Engine away longer than
+ * a step waits, the state disk full), not because of the commit. Its journal is kept, marked
+ * suspended, and the next reconcile goes on from it: not a verdict, nothing put back.
+ */
+export class TransactionSuspendedError extends Error {
+  override name = 'TransactionSuspendedError';
+  constructor(
+    readonly interruption: Interruption,
+    readonly txn: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Transactions this process suspended. A full disk may keep the journal from saying so, and the
+ * process that paused a transaction knows it anyway; after a restart the journal alone decides.
+ */
+const suspendedHere = new Map<string, Suspension>();
+
+/** How often the Engine may go away inside one transaction before a step's failure is taken as final. */
+const MAX_OUTAGES = 3;
 
 function applierFor(appliers: Applier[], step: Step): Applier {
   const a = appliers.find((x) => x.handles(step));
@@ -130,6 +163,8 @@ interface UndoTally {
   undoErrors: string[];
   /** Undo errors that retrying cannot fix (an interface without rollback). */
   permanentUndoErrors?: number;
+  /** An undo that could not run because of the gateway (the Engine away, the disk full): not an undo error. */
+  interrupted?: { kind: Interruption; err: unknown };
 }
 
 /**
@@ -153,6 +188,7 @@ async function undoAll(
   const phases = [...data.plan.stages.map((s) => s.steps)].reverse();
   phases.push(data.plan.prepare);
   for (const phase of phases) {
+    if (outcome.interrupted) return;
     const todo = phase.filter(ran);
     if (todo.length === 0) continue;
     // The undo of a step waits for the undo of every step that depended on it.
@@ -160,6 +196,7 @@ async function undoAll(
     for (const s of todo) for (const d of s.dependsOn) dependents.set(d, [...(dependents.get(d) ?? []), s.id]);
     const reversed = todo.map((s) => ({ ...s, dependsOn: dependents.get(s.id) ?? [] }));
     await runGraph(reversed, limit, async (step) => {
+      if (outcome.interrupted) return; // the rest waits for the gateway too, from the journal
       const rec = data.steps[step.id]!;
       crashPoint('undo');
       try {
@@ -168,6 +205,12 @@ async function undoAll(
         outcome.undone.push(step.id);
         ctx.log.info({ step: step.id }, `undid ${step.id}`);
       } catch (err) {
+        const kind = interruptionOf(err);
+        if (kind) {
+          // The undo waits for the gateway and goes on later, from the journal (safety rule 4).
+          outcome.interrupted ??= { kind, err };
+          return;
+        }
         outcome.undoErrors.push(`${step.id}: ${message(err)}`);
         ctx.log.error({ step: step.id, err: message(err) }, `could not undo ${step.id}: ${message(err)}`);
         if (isPermanent(err)) {
@@ -197,6 +240,113 @@ class Transaction {
 
   get data(): JournalData {
     return this.journal.current;
+  }
+
+  /** Watches of what the appliers act on, from the first stage to the end of the health window. */
+  private watches: OutageWatch[] = [];
+  private outages = 0;
+
+  watch(): void {
+    this.unwatch();
+    this.watches = this.appliers.flatMap((a) => (a.watch ? [a.watch()] : []));
+  }
+
+  unwatch(): void {
+    for (const w of this.watches) w.stop();
+    this.watches = [];
+  }
+
+  /** The Docker Engine went away (and maybe came back) since the watch began, or is going away now. */
+  private async gatewayWentAway(): Promise<boolean> {
+    for (const w of this.watches) if (await w.check()) return true;
+    return false;
+  }
+
+  /**
+   * Stops the transaction where it is, because of the gateway: the journal keeps it, marked
+   * suspended (when the disk lets it), and the next reconcile goes on from it. `failure`: it had
+   * failed already and is to be rolled back, never gone on with.
+   */
+  async suspend(kind: Interruption, err: unknown, failure?: string): Promise<never> {
+    this.unwatch();
+    const d = this.data;
+    const s: Suspension = {
+      reason: kind,
+      at: new Date().toISOString(),
+      error: message(err),
+      ...(failure !== undefined ? { failure } : {}),
+    };
+    suspendedHere.set(d.txn, s);
+    await this.journal.suspend(s).catch(() => {}); // a full disk: this process remembers
+    const until = kind === 'engine-away' ? 'the Docker Engine answers again' : 'the disk has room again';
+    const what = failure !== undefined ? 'its rollback' : 'it';
+    this.ctx.log.warn(
+      { txn: d.txn, phase: d.phase, interruption: kind, err: message(err) },
+      `the transaction is paused in its ${d.phase} phase (${message(err)}); ${what} goes on from the journal ` +
+        `once ${until}. This is not a verdict on the commit`,
+    );
+    throw new TransactionSuspendedError(
+      kind,
+      d.txn,
+      `the transaction of ${d.plan.desired.source.commit?.slice(0, 12) ?? 'the desired state'} is paused in its ` +
+        `${d.phase} phase until ${until}: ${message(err)}`,
+    );
+  }
+
+  /** Suspends on an interruption (rethrowing anything else). */
+  async orSuspend<T>(p: Promise<T>, failure?: string): Promise<T> {
+    try {
+      return await p;
+    } catch (err) {
+      const kind = interruptionOf(err);
+      if (kind) await this.suspend(kind, err, failure);
+      throw err;
+    }
+  }
+
+  /**
+   * The Engine went away during the transaction, and something failed: wait for it (bounded;
+   * past the bound the transaction is suspended), put back in place what its restart undid, and
+   * go on. Only a failure that persists with the Engine there is final. False when it went away
+   * too often in this transaction.
+   */
+  private async afterOutage(why: string): Promise<boolean> {
+    if (this.outages >= MAX_OUTAGES || !(await this.gatewayWentAway())) return false;
+    try {
+      return await this.recoverFromOutage(why);
+    } catch (err) {
+      if (err instanceof TransactionSuspendedError) throw err;
+      this.ctx.log.error({ txn: this.data.txn, err: message(err) }, `after the Engine came back: ${message(err)}`);
+      return false;
+    }
+  }
+
+  private async recoverFromOutage(why: string): Promise<boolean> {
+    this.outages++;
+    this.ctx.log.warn(
+      { txn: this.data.txn, outage: this.outages },
+      `the Docker Engine went away during the transaction, and then ${why}; once it answers, what its ` +
+        'restart stopped runs again and this is tried again',
+    );
+    for (const a of this.appliers) if (a.awaitAvailable) await this.orSuspend(a.awaitAvailable());
+    this.watch();
+    await this.orSuspend(this.resettle());
+    return true;
+  }
+
+  /** After an outage of the Engine: every step that ran is put back in the state it left. */
+  async resettle(): Promise<void> {
+    const done = this.data.plan.stages
+      .flatMap((st) => st.steps)
+      .filter((st) => this.data.steps[st.id]?.status === 'done');
+    // Replaced containers stop before the new ones start, so they can have the ports back.
+    const order = [...done.filter((st) => st.kind === 'stop'), ...done.filter((st) => st.kind !== 'stop')];
+    for (const step of order) {
+      const a = applierFor(this.appliers, step);
+      const rec = this.data.steps[step.id]!;
+      const r = await a.resettle?.(step, rec, this.ctx);
+      if (r) await this.journal.step(step.id, { ...rec, ...r, status: 'done' });
+    }
   }
 
   /** The state scripts of a stage, journaled one by one so a resumed transaction never runs one twice. */
@@ -245,16 +395,23 @@ class Transaction {
   /** Runs every stage step not yet done, stage by stage; a stage whose steps await it ends in one reboot. */
   async stages(): Promise<Failure | undefined> {
     try {
-      await this.script('ArtifactInstall', 'Enter');
+      await this.orSuspend(this.script('ArtifactInstall', 'Enter'));
     } catch (err) {
+      if (err instanceof TransactionSuspendedError) throw err;
       return { err };
     }
     for (const stage of this.data.plan.stages) {
-      const todo = stage.steps.filter((s) => this.data.steps[s.id]?.status !== 'done');
-      if (todo.length === 0) continue;
-      this.ctx.log.info({ stage: stage.name, steps: todo.length }, `stage ${stage.name}`);
-      const f = await runGraph(todo, this.limit, this.exec);
-      if (f) return f;
+      for (;;) {
+        const todo = stage.steps.filter((s) => this.data.steps[s.id]?.status !== 'done');
+        if (todo.length === 0) break;
+        this.ctx.log.info({ stage: stage.name, steps: todo.length }, `stage ${stage.name}`);
+        const f = await runGraph(todo, this.limit, this.exec);
+        if (!f) break;
+        const kind = interruptionOf(f.err);
+        if (kind) await this.suspend(kind, f.err);
+        if (await this.afterOutage(`${f.step?.id ?? 'a step'} failed (${message(f.err)})`)) continue;
+        return f;
+      }
       const awaiting = stage.steps.filter((s) => this.data.steps[s.id]?.status === 'awaiting-reboot');
       if (awaiting.length > 0) {
         const first = awaiting[0]!;
@@ -276,18 +433,23 @@ class Transaction {
     }
     try {
       // Leave follows Enter: in this run, or in the one before a gateway reboot (the journal says).
-      const entered =
-        this.rebootEnter !== undefined ||
-        this.scripts?.of('ArtifactReboot', 'Enter').some((s) => this.data.steps[`script ${s.name}`]) === true;
-      if (entered) await this.script('ArtifactReboot', 'Leave');
-      const appsEntered =
-        this.appsEnter !== undefined ||
-        this.scripts?.of('Apps', 'Enter').some((s) => this.data.steps[`script ${s.name}`]) === true;
-      if (appsEntered) await this.script('Apps', 'Leave');
-      await this.script('ArtifactInstall', 'Leave');
+      return await this.orSuspend(this.leaveStages());
     } catch (err) {
+      if (err instanceof TransactionSuspendedError) throw err;
       return { err };
     }
+  }
+
+  private async leaveStages(): Promise<undefined> {
+    const entered =
+      this.rebootEnter !== undefined ||
+      this.scripts?.of('ArtifactReboot', 'Enter').some((s) => this.data.steps[`script ${s.name}`]) === true;
+    if (entered) await this.script('ArtifactReboot', 'Leave');
+    const appsEntered =
+      this.appsEnter !== undefined ||
+      this.scripts?.of('Apps', 'Enter').some((s) => this.data.steps[`script ${s.name}`]) === true;
+    if (appsEntered) await this.script('Apps', 'Leave');
+    await this.script('ArtifactInstall', 'Leave');
     return undefined;
   }
 
@@ -313,18 +475,28 @@ class Transaction {
   async finish(fromPhase: 'stages' | 'commit'): Promise<ApplyOutcome> {
     let failure: Failure | undefined;
     if (fromPhase === 'stages' && (this.confirm || this.scripts)) {
-      await this.journal.phase('confirm');
-      try {
-        await this.script('Health', 'Enter');
-        await this.confirm?.();
-        await this.script('Health', 'Leave');
-      } catch (err) {
-        failure = { err };
+      await this.orSuspend(this.journal.phase('confirm'));
+      for (;;) {
+        try {
+          await this.script('Health', 'Enter');
+          await this.confirm?.();
+          await this.script('Health', 'Leave');
+          failure = undefined;
+          break;
+        } catch (err) {
+          const kind = interruptionOf(err);
+          if (kind) await this.suspend(kind, err);
+          // A health window the Engine's restart cut across says nothing about the commit: it runs again.
+          if (await this.afterOutage(`the health window failed (${message(err)})`)) continue;
+          failure = { err };
+          break;
+        }
       }
     }
+    this.unwatch();
     if (!failure) {
       // Commit last (safety rule 3), and a commit that fails still rolls every component back.
-      await this.journal.phase('commit');
+      await this.orSuspend(this.journal.phase('commit'));
       const commits = this.data.plan.finalize.filter(
         (s) => s.kind === 'commit' && this.data.steps[s.id]?.status !== 'done',
       );
@@ -337,7 +509,7 @@ class Transaction {
       }
     }
     if (failure) return this.rollback(failure);
-    await this.journal.phase('finalize');
+    await this.orSuspend(this.journal.phase('finalize'));
     const { txn, plan } = this.data;
     await finalizeAll(this.data, this.appliers, this.journal, this.ctx, this.limit, this.outcome);
     await this.journal.clear();
@@ -346,13 +518,14 @@ class Transaction {
   }
 
   async rollback(failure: Failure): Promise<ApplyOutcome> {
+    this.unwatch();
     const txn = this.data.txn;
     const error = failure.step ? `${failure.step.id}: ${message(failure.err)}` : message(failure.err);
     this.ctx.log.error(
       { txn, step: failure.step?.id, err: message(failure.err) },
       `apply failed, rolling back: ${error}`,
     );
-    await this.journal.phase('rolling-back', error);
+    await this.orSuspend(this.journal.phase('rolling-back', error), error);
     if (this.onFailure) {
       try {
         await this.onFailure(error, failure.step?.id, refusedKind(failure.err));
@@ -362,14 +535,9 @@ class Transaction {
     }
     if (this.failedState) await this.scriptsBack(this.failedState, 'Error');
     await this.scriptsBack('ArtifactRollback', 'Enter');
-    await undoAll(
-      this.data,
-      this.appliers,
-      this.journal,
-      { ...this.ctx, desired: undefined },
-      this.outcome,
-      this.limit,
-    );
+    const tally: UndoTally = this.outcome;
+    await undoAll(this.data, this.appliers, this.journal, { ...this.ctx, desired: undefined }, tally, this.limit);
+    if (tally.interrupted) await this.suspend(tally.interrupted.kind, tally.interrupted.err, error);
     await this.scriptsBack('ArtifactRollback', 'Leave');
     await this.scriptsBack('ArtifactFailure', 'Enter');
     await this.scriptsBack('ArtifactFailure', 'Leave');
@@ -486,11 +654,16 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyOu
     };
   }
 
-  await journal.phase('stages');
+  await t.orSuspend(journal.phase('stages'));
   crashPoint('stages');
-  const failure = await t.stages();
-  if (failure) return t.rollback(failure);
-  return t.finish('stages');
+  t.watch();
+  try {
+    const failure = await t.stages();
+    if (failure) return await t.rollback(failure);
+    return await t.finish('stages');
+  } finally {
+    t.unwatch();
+  }
 }
 
 const INTERRUPTED = 'interrupted';
@@ -523,12 +696,18 @@ export interface ResumeOptions {
    * one is there): the ones the journal has not seen run.
    */
   scriptsFor?: (desired: DesiredState | undefined) => StateScriptRunner | undefined;
+  /**
+   * The commit being applied now: a transaction the gateway paused (the Engine away, the disk
+   * full) goes on only when it applies this commit, and is put back otherwise. Absent: it goes on.
+   */
+  forwardFor?: string | undefined;
 }
 
 /**
  * Resumes the transaction a crash interrupted. Before its stages finished it is put back (every
  * step that started is undone, the stages newest first) — unless the stage ended in a gateway reboot that
- * rollgate asked for, in which case the steps are verified and the transaction goes on. Once
+ * rollgate asked for, in which case the steps are verified and the transaction goes on, or the
+ * gateway paused it (the Engine away, the disk full), in which case it goes on too. Once
  * confirmed it is carried to the end. Returns undefined when no transaction was in flight.
  */
 export async function resumeJournal(
@@ -540,6 +719,13 @@ export async function resumeJournal(
   const data = await journal.load();
   if (!data) return undefined;
   const ctx: StepContext = { txn: data.txn, log };
+  const pause = data.suspended ?? suspendedHere.get(data.txn);
+  suspendedHere.delete(data.txn);
+  // Paused after it had failed: its rollback goes on, whatever phase the journal could still record.
+  if (pause?.failure !== undefined && data.phase !== 'rolling-back') {
+    data.phase = 'rolling-back';
+    data.error = pause.failure;
+  }
   const out: ResumeOutcome = {
     txn: data.txn,
     action: 'nothing-touched',
@@ -580,6 +766,38 @@ export async function resumeJournal(
     finalizeErrors: o.finalizeErrors,
     undone: o.undone,
   });
+  if (pause && !rebooted && (data.phase === 'stages' || data.phase === 'confirm')) {
+    const d = await desired();
+    if (d && (opts.forwardFor === undefined || d.source.commit === opts.forwardFor)) {
+      // Safety rule 4 lets a transaction end at the new commit or the last good one. This one did
+      // not fail, and did not crash: the gateway stopped it (the Engine away, the disk full) with
+      // every step it ran journaled, and every step is safe to repeat. Putting it all back to apply it all again
+      // would disrupt the gateway twice for one change, so it goes on: the steps not recorded as
+      // done run (again), the health window runs in full, and a failure there rolls back as ever.
+      ctx.desired = d;
+      ctx.plan = data.plan;
+      log.info(
+        { txn: data.txn, phase: data.phase, interruption: pause.reason },
+        `going on with the transaction paused in its ${data.phase} phase (${pause.error}); nothing is put back`,
+      );
+      await t.orSuspend(journal.resume());
+      t.watch();
+      try {
+        let f: Failure | undefined;
+        try {
+          await t.orSuspend(t.resettle());
+        } catch (err) {
+          if (err instanceof TransactionSuspendedError) throw err;
+          f = { err };
+        }
+        if (!f && data.phase === 'stages') f = await t.stages();
+        const o = f ? await t.rollback(f) : await t.finish('stages');
+        return { ...settle(o), action: o.status === 'applied' ? 'continued' : 'rolled-back' };
+      } finally {
+        t.unwatch();
+      }
+    }
+  }
   if (rebooted) {
     const d = await desired();
     if (d) ctx.desired = d;
@@ -601,10 +819,13 @@ export async function resumeJournal(
     return out;
   }
   const tally: UndoTally = { undone: out.undone, undoErrors: out.undoErrors };
-  if (data.phase !== 'rolling-back') await journal.phase('rolling-back', data.error ?? INTERRUPTED);
+  const failure = data.error ?? INTERRUPTED;
+  if (data.phase !== 'rolling-back' || pause) await t.orSuspend(journal.phase('rolling-back', failure), failure);
+  if (pause) await t.orSuspend(journal.resume(), failure);
   const touched = out.interruptedIn !== 'prepare';
   if (touched) await t.scriptsBack('ArtifactRollback', 'Enter');
   await undoAll(data, appliers, journal, ctx, tally, opts.concurrency ?? 4);
+  if (tally.interrupted) await t.suspend(tally.interrupted.kind, tally.interrupted.err, failure);
   if (touched)
     for (const [state, action] of [
       ['ArtifactRollback', 'Leave'],
@@ -613,6 +834,9 @@ export async function resumeJournal(
     ] as const)
       await t.scriptsBack(state, action);
   out.action = out.interruptedIn === 'prepare' ? 'nothing-touched' : 'rolled-back';
-  if (out.undoErrors.length === (tally.permanentUndoErrors ?? 0)) await journal.clear();
+  // The rollback of a failure that falls short is reported (rollback-incomplete) like one that was
+  // never interrupted, and the next reconcile plans afresh from what it observes; a crash's undo
+  // that falls short keeps its journal, so nothing new is applied until it is put back.
+  if (out.undoErrors.length === (tally.permanentUndoErrors ?? 0) || out.failure !== undefined) await journal.clear();
   return out;
 }

@@ -260,10 +260,12 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
   const startIds = new Map<string, string>();
   /** Services that get a new container in this plan: `depends_on: {restart: true}` restarts their dependents. */
   const replaced = new Set<string>();
-  const removeContainer = (c: ObservedContainer, reason: string, stopInStage: boolean) => {
+  /** Plans a container away; returns the id of the step that stops it in the stage, when it runs. */
+  const removeContainer = (c: ObservedContainer, reason: string, stopInStage: boolean): string | undefined => {
     const target: StepTarget = { kind: 'service', app: app.name, service: c.service };
     const stopId = stepId('stop', target, c.containerId);
-    if (stopInStage && c.state !== 'exited' && c.state !== 'created' && c.state !== 'dead') {
+    const stops = stopInStage && c.state !== 'exited' && c.state !== 'created' && c.state !== 'dead';
+    if (stops) {
       steps.push({ id: stopId, kind: 'stop', target, dependsOn: [], containerId: c.containerId });
       stopsBeforeRecreate.push(stopId);
     }
@@ -275,6 +277,7 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
       containerId: c.containerId,
     });
     b.changes.push({ action: 'remove', target, from: c.configHash.slice(0, 12), reason });
+    return stops ? stopId : undefined;
   };
 
   for (const svc of serviceOrder(app)) {
@@ -316,8 +319,10 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
     };
 
     if (match) {
-      for (const o of others)
-        removeContainer(o, 'stale container of a service that already runs its desired configuration', true);
+      const staleStops = others.flatMap((o) => {
+        const id = removeContainer(o, 'stale container of a service that already runs its desired configuration', true);
+        return id ? [id] : [];
+      });
       const restartFor = Object.entries(svc.config.dependsOn)
         .filter(([d, c]) => c.restart && replaced.has(d))
         .map(([d]) => d);
@@ -343,7 +348,8 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
       } else if (match.state === 'running') {
         unchangedServices.push(`${app.name}/${svc.name}`);
       } else {
-        steps.push(start([], match.containerId));
+        // A stale container of the service that still runs may hold its ports: it stops first.
+        steps.push(start(staleStops, match.containerId));
         b.changes.push({
           action: 'repair',
           target,

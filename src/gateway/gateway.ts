@@ -56,6 +56,8 @@ export interface GatewayOptions {
   artifactKeys?: string[];
   /** The gateway's policy, for what only the gateway can judge: paths as they resolve here. */
   policy?: GatewayPolicy;
+  /** How long a step waits for an Engine that went away before the transaction is paused (docker.engineWait). */
+  engineWait?: string;
 }
 
 /** `{ "registry.example.com": { username, password } }`, YAML or JSON. */
@@ -133,7 +135,11 @@ export async function ownerOf(stateDir: string): Promise<string | undefined> {
 }
 
 export async function dockerApplier(o: GatewayOptions, log: Log): Promise<DockerApplier> {
-  const engine = new Engine({ socketPath: socketFromHost(o.dockerHost ?? process.env['DOCKER_HOST']) });
+  const reconnectMs = duration(o.engineWait, 'docker.engineWait');
+  const engine = new Engine({
+    socketPath: socketFromHost(o.dockerHost ?? process.env['DOCKER_HOST']),
+    ...(reconnectMs !== undefined ? { reconnectMs } : {}),
+  });
   await engine.ping();
   const registryAuth = o.registryAuthFile ? await readRegistryAuth(o.registryAuthFile) : undefined;
   log.debug({ socket: engine.socketPath }, 'Docker Engine reachable');

@@ -64,8 +64,8 @@ export function appliersOf(d: GatewayAppliers): Applier[] {
 export async function reconcileOnce(desired: DesiredState, deps: ReconcileDeps): Promise<ReconcileResult> {
   const journal = new Journal(statePath(deps.stateDir, 'journal'));
   const appliers = appliersOf(deps);
-  const resumed = await resumeInterrupted(deps);
-  if (resumed && resumed.undoErrors.length > 0) {
+  const resumed = await resumeInterrupted(deps, desired.source.commit);
+  if (resumed && resumed.undoErrors.length > 0 && !resumed.failure) {
     throw new Error(
       `the interrupted apply ${resumed.txn} could not be put back completely; nothing new is applied until it ` +
         `is: ${resumed.undoErrors.join('; ')}`,
@@ -74,6 +74,14 @@ export async function reconcileOnce(desired: DesiredState, deps: ReconcileDeps):
   // A transaction that failed (before a crash or a reboot cut its rollback short, or after the
   // gateway rebooted for it) is not tried again here: the failure is the answer.
   if (resumed?.plan && resumed.outcome && resumed.outcome.status !== 'applied')
+    return { resumed, plan: resumed.plan, outcome: resumed.outcome };
+  // The same commit's transaction, paused by the gateway, went on to its end: that is this apply.
+  if (
+    resumed?.action === 'continued' &&
+    resumed.plan &&
+    resumed.outcome &&
+    resumed.plan.desired.source.commit === desired.source.commit
+  )
     return { resumed, plan: resumed.plan, outcome: resumed.outcome };
   if (resumed?.plan && resumed.failure) {
     const status = resumed.undoErrors.length > 0 ? 'rollback-incomplete' : 'rolled-back';
@@ -114,10 +122,14 @@ export async function reconcileOnce(desired: DesiredState, deps: ReconcileDeps):
   return { ...(resumed ? { resumed } : {}), plan, outcome };
 }
 
-/** Finishes or puts back the transaction a crash interrupted; undefined when none was in flight. */
-export async function resumeInterrupted(deps: ReconcileDeps): Promise<ResumeOutcome | undefined> {
+/**
+ * Finishes or puts back the transaction a crash interrupted; undefined when none was in flight.
+ * One the gateway paused goes on when it applies `forwardFor` (or whatever it applies, when absent).
+ */
+export async function resumeInterrupted(deps: ReconcileDeps, forwardFor?: string): Promise<ResumeOutcome | undefined> {
   const journal = new Journal(statePath(deps.stateDir, 'journal'));
   return resumeJournal(journal, appliersOf(deps), deps.log, {
+    forwardFor,
     scriptsFor: (desired) => scriptsOf(desired, deps),
     ...(deps.confirm ? { confirm: deps.confirm } : {}),
     ...(deps.concurrency ? { concurrency: deps.concurrency } : {}),

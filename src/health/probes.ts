@@ -23,6 +23,11 @@ export interface ProbeResult {
   ok: boolean;
   /** Why it failed (or a short note when it passed), in the operator's terms. */
   detail: string;
+  /**
+   * Not decided yet (a healthcheck still `starting`, an Engine that does not answer now): not a
+   * pass, and not a failure either until the window's deadline.
+   */
+  pending?: boolean;
 }
 
 /** What the container probe needs to know of the Engine; the agent passes one backed by Docker. */
@@ -194,7 +199,12 @@ async function containerProbe(c: Extract<HealthCheck, { kind: 'container' }>, en
       ),
     ]);
   } catch (err) {
-    return { ok: false, detail: `${name}: ${(err as Error).message}` };
+    // The Engine may be restarting: what the container does cannot be told now, which is no failure yet.
+    return {
+      ok: false,
+      pending: true,
+      detail: `${name}: the Docker Engine does not answer: ${(err as Error).message}`,
+    };
   }
   const want = env.configHashes?.get(name);
   const current = want ? list.filter((x) => x.configHash === want) : list;
@@ -203,6 +213,8 @@ async function containerProbe(c: Extract<HealthCheck, { kind: 'container' }>, en
   if (running.length === 0) return { ok: false, detail: `${name} is not running` };
   if (c.condition === 'healthy') {
     const healthy = running.some((x) => x.health === 'healthy');
+    if (!healthy && running.some((x) => x.health === 'starting'))
+      return { ok: false, pending: true, detail: `${name} is starting: its healthcheck has not decided yet` };
     if (!healthy)
       return { ok: false, detail: `${name} is ${running[0]!.health ?? 'without a health status'}, not healthy` };
     return { ok: true, detail: `${name} is healthy` };

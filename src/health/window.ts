@@ -129,12 +129,16 @@ export function healthWindow(spec: HealthSpec, env: ProbeEnv, opts: WindowOption
         const r = await probe(check, env);
         if (finished) return;
         const wasOk = tally.last?.ok;
+        const wasPending = tally.last?.pending === true;
         tally.last = r;
         if (r.ok) {
           tally.passes++;
           tally.consecutiveFailures = 0;
           if (wasOk === false)
             opts.log.info({ check: check.name }, `health check ${check.name} passes again: ${r.detail}`);
+        } else if (r.pending) {
+          // Undecided (a healthcheck still starting): the window cannot hold yet, and only the deadline fails it.
+          if (!wasPending) opts.log.info({ check: check.name }, `health check ${check.name} waits: ${r.detail}`);
         } else {
           tally.failures++;
           tally.consecutiveFailures++;

@@ -219,6 +219,11 @@ export interface AgentState {
   inProgress?: { commit: string; since: string; attempts: number };
   /** Set when the last good state failed its health check after a rollback. */
   lastGoodUnhealthy?: { commit: string; reason: string; at: string };
+  /**
+   * A failed commit whose rollback to the last good commit has not ended: the Docker Engine went
+   * away (or the disk filled) during it. It is finished before anything else, once it can be.
+   */
+  rollingBack?: { commit: string; since: string };
   lastError?: { at: string; message: string; commit?: string };
   /** Ready, Healthy, Stalled as the last verdicts left them (Reconciling is live only). */
   conditions: Condition[];
@@ -311,6 +316,7 @@ export const AGENT_STATE_SHAPE: Shape = fields<AgentState>({
     fields<NonNullable<AgentState['lastGoodUnhealthy']>>({ commit: str, reason: str, at: str }),
   ),
   lastError: optional(fields<NonNullable<AgentState['lastError']>>({ at: str, message: str, commit: optional(str) })),
+  rollingBack: optional(fields<NonNullable<AgentState['rollingBack']>>({ commit: str, since: str })),
   conditions: {
     list: fields<Condition>({
       type: str,

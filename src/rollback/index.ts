@@ -13,6 +13,7 @@ export {
   beginAttempt,
   decide,
   note,
+  stalledOn,
   MAX_INTERRUPTED_ATTEMPTS,
   type Decision,
   type Next,

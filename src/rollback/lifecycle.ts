@@ -5,7 +5,7 @@
 // agent's events (metrics, live status) — so the daemon holds no policy of its own.
 
 import { crashPoint } from '../apply/crash-points.js';
-import type { GatewayAppliers, RefusedError } from '../apply/index.js';
+import type { GatewayAppliers, RefusedError, ResumeOutcome } from '../apply/index.js';
 import type { ScriptTimeouts } from '../apply/state-scripts.js';
 import type { Log } from '../base/log.js';
 import { PlanError, plan as makePlan } from '../diff/index.js';
@@ -16,7 +16,13 @@ import { GatewayConfigError } from '../base/config-error.js';
 import { TrustError } from '../trust/index.js';
 import { observeGateway } from '../apply/index.js';
 import type { ActivityReason, AgentState, BadCommit, BadReason, DesiredState, Plan } from '../model/index.js';
-import { rollBackToLastGood, type Convergence } from './to-last-good.js';
+import {
+  isInterruption,
+  rollBackToLastGood,
+  type Convergence,
+  type RollbackReport,
+  type WatchedHealth,
+} from './to-last-good.js';
 import {
   beginAttempt,
   decide,
@@ -24,6 +30,7 @@ import {
   MAX_INTERRUPTED_ATTEMPTS,
   type Decision,
   type Outcome,
+  type TransactionSummary,
   type Verdict,
 } from './verdict.js';
 
@@ -90,6 +97,9 @@ function configFault(err: unknown): string | undefined {
 }
 
 export class CommitLifecycle {
+  /** The commit whose transaction the gateway paused (the Engine away, the disk full): going on is no new attempt. */
+  private paused: string | undefined;
+
   constructor(private readonly p: LifecyclePorts) {}
 
   private get state(): Readonly<AgentState> {
@@ -198,6 +208,35 @@ export class CommitLifecycle {
     return (await this.carryOut(d))!;
   }
 
+  /**
+   * The gateway paused what was under way (the Docker Engine away longer than a step waits, the
+   * disk full): an error that changed nothing final. The journal (and a rollback under way) is
+   * kept, and goes on at the next reconcile, once the Engine answers or the disk has room.
+   */
+  private async interrupted(commit: string | undefined, err: unknown): Promise<Verdict> {
+    this.p.log.warn(
+      { commit, err: message(err) },
+      `paused, not a verdict on ${short(commit)}: ${message(err)}; it goes on at the next reconcile`,
+    );
+    return this.error(commit, message(err)).catch((e: unknown) => {
+      // A full disk may not take the note either; the next reconcile tries again all the same.
+      this.p.log.warn({ err: message(e) }, `could not record the pause: ${message(e)}`);
+      const v: Verdict = { reason: 'error', detail: message(err), ...(commit ? { commit } : {}) };
+      return v;
+    });
+  }
+
+  /** The health window, noting whether the Docker Engine went away while it ran (then it says nothing). */
+  private async watchedHealth(desired: DesiredState, a: GatewayAppliers, subject: string): Promise<WatchedHealth> {
+    const watch = a.docker?.watch();
+    try {
+      const v = await this.p.health(desired, a, subject);
+      return !v.ok && (await watch?.check()) ? { ...v, engineWentAway: true } : v;
+    } finally {
+      watch?.stop();
+    }
+  }
+
   /** An error that is not a verdict on the commit: recorded once per distinct message, retried. */
   private async error(commit: string | undefined, err: string): Promise<Verdict> {
     const v: Verdict = { reason: 'error', detail: err, ...(commit ? { commit } : {}) };
@@ -266,7 +305,21 @@ export class CommitLifecycle {
       );
       return this.error(commit, message(err));
     }
-    await this.p.store.replace(beginAttempt(this.state, commit, now()));
+    try {
+      return await this.attempt(commit, desired, repo, a);
+    } catch (err) {
+      if (isInterruption(err)) {
+        this.paused = commit;
+        return this.interrupted(commit, err);
+      }
+      throw err;
+    }
+  }
+
+  private async attempt(commit: string, desired: DesiredState, repo: RepoSource, a: GatewayAppliers): Promise<Verdict> {
+    // Going on with a transaction the gateway paused is the same attempt (the count is of crashes).
+    if (this.paused !== commit) await this.p.store.replace(beginAttempt(this.state, commit, now()));
+    this.paused = undefined;
     const verdicts: HealthVerdict[] = [];
     let r: ReconcileResult;
     try {
@@ -304,14 +357,45 @@ export class CommitLifecycle {
       ...(lastGood ? { lastGood } : {}),
       log: this.p.log,
       converge: (c) => this.converge(c),
-      health: async (c) => {
-        const { desired } = await this.p.load(c);
-        const a = await this.p.appliers(desired);
-        this.p.events.activity('health', c);
-        return this.p.health(desired, a, `last good ${short(c)}`);
-      },
+      health: (c) => this.lastGoodHealth(c),
     });
     return this.decide({ kind: 'rollback', failed, rollback: report, ran });
+  }
+
+  private async lastGoodHealth(c: string): Promise<WatchedHealth> {
+    const { desired } = await this.p.load(c);
+    const a = await this.p.appliers(desired);
+    this.p.events.activity('health', c);
+    return this.watchedHealth(desired, a, `last good ${short(c)}`);
+  }
+
+  /**
+   * Looks again at a gateway the rollback of `failed` left stalled (incomplete, or on an unhealthy
+   * last good commit): converge to the last good commit, check its health with the window's
+   * usual rules. Back and healthy: recorded as the rollback it was meant to be. Otherwise nothing
+   * new is recorded, and the agent looks again later. The commit stays bad.
+   */
+  async recover(failed: BadCommit, lastGood: string): Promise<Verdict> {
+    this.p.events.activity('rolling-back', failed.commit);
+    const still: Verdict = { reason: 'bad-commit', commit: failed.commit, detail: failed.reason };
+    let report: RollbackReport;
+    try {
+      report = await rollBackToLastGood(failed, {
+        lastGood,
+        log: this.p.log,
+        converge: (c) => this.converge(c),
+        health: (c) => this.lastGoodHealth(c),
+      });
+    } catch (err) {
+      this.p.log.warn(
+        { commit: failed.commit, err: message(err) },
+        `could not look again at the gateway ${short(failed.commit)} left stalled: ${message(err)}; later again`,
+      );
+      return still;
+    }
+    const v = await this.decide({ kind: 'recovery', failed, rollback: report });
+    if (v?.reason === 'rolled-back') this.p.log.info({ commit: failed.commit, to: lastGood }, `recovered: ${v.detail}`);
+    return v ?? still;
   }
 
   /**
@@ -382,42 +466,64 @@ export class CommitLifecycle {
     return v;
   }
 
-  /** Finishes or puts back what a crash interrupted, and records the verdict, before anything new. */
+  /**
+   * Finishes or puts back what a crash interrupted, and records the verdict, before anything new.
+   * What waits for the gateway (the Engine away, the disk full) is left for the first reconcile.
+   */
   async resumeAtStart(): Promise<void> {
-    const desired = await interruptedDesired(this.p.stateDir);
-    const commit = desired?.source.commit ?? this.state.inProgress?.commit;
+    try {
+      await this.resumePending();
+    } catch (err) {
+      if (!isInterruption(err)) throw err;
+      const commit = this.state.rollingBack?.commit ?? this.state.inProgress?.commit;
+      await this.interrupted(commit, err);
+    }
+  }
+
+  /** A rollback the gateway paused (the Engine away, the disk full) goes on to its end and its verdict. */
+  async finishRollback(): Promise<Verdict> {
+    const commit = this.state.rollingBack?.commit;
+    this.p.events.activity('rolling-back', commit);
+    try {
+      return (await this.resumePending()) ?? { reason: 'unchanged', ...(commit ? { commit } : {}) };
+    } catch (err) {
+      if (isInterruption(err)) return this.interrupted(commit, err);
+      throw err;
+    }
+  }
+
+  private async resumePending(): Promise<Verdict | undefined> {
+    let desired = await interruptedDesired(this.p.stateDir);
+    const rb = this.state.rollingBack;
+    if (desired && rb && desired.source.commit !== rb.commit) {
+      // The journal is the rollback's own convergence to the last good commit: it is finished (or
+      // put back) first, and then the rollback goes on, converging and checking health as ever.
+      await this.resumeJournal(desired, desired.source.commit);
+      desired = undefined;
+    }
+    const commit = desired?.source.commit ?? rb?.commit ?? this.state.inProgress?.commit;
     let resumed: Extract<Outcome, { kind: 'interrupted' }>['resumed'];
     if (desired) {
-      const a = await this.p.appliers(desired, commit ? this.p.repoAt(commit) : undefined);
       const verdicts: HealthVerdict[] = [];
-      const r = await resumeInterrupted({
-        ...a,
-        stateDir: this.p.stateDir,
-        log: this.p.log,
-        concurrency: this.p.concurrency,
-        ...(this.p.scriptTimeouts ? { scriptTimeouts: this.p.scriptTimeouts } : {}),
-        ...(this.p.scriptTimeouts ? { scriptTimeouts: this.p.scriptTimeouts } : {}),
-        confirm: this.gate(desired, a, verdicts),
-        ...(commit ? { onFailure: this.failureHook(commit, verdicts) } : {}),
-      });
-      if (!r) return;
-      const v: Verdict = {
-        reason: 'resumed',
-        ...(commit ? { commit } : {}),
-        detail: `the apply interrupted in its ${r.interruptedIn} phase was ${r.action}`,
-        steps: [...(r.outcome?.ran ?? []), ...r.undone],
-      };
-      await this.p.store.replace(note(this.state, v, now(), { history: true }));
-      if (r.undoErrors.length > (r.outcome?.permanentUndoErrors ?? 0) && !r.outcome) {
+      const r = await this.resumeJournal(desired, commit, verdicts);
+      if (!r) return undefined;
+      const short = r.undoErrors.length > (r.outcome?.permanentUndoErrors ?? 0) && !r.outcome;
+      if (short && r.failure === undefined) {
         throw new Error(
           `the apply interrupted by a crash could not be put back completely: ${r.undoErrors.join('; ')}; ` +
             'fix the cause and start the agent again',
         );
       }
-      if (!commit) return;
-      resumed = { action: r.action, ...(r.outcome ? { transaction: r.outcome } : {}) };
+      if (!commit) return undefined;
+      // The rollback of a failed commit, resumed, fell short: said as such (and looked at again later).
+      const incomplete: TransactionSummary | undefined =
+        short && r.failure !== undefined
+          ? { status: 'rollback-incomplete', error: r.failure, ran: [], undone: r.undone, undoErrors: r.undoErrors }
+          : undefined;
+      const transaction = r.outcome ?? incomplete;
+      resumed = { action: r.action, ...(transaction ? { transaction } : {}) };
     }
-    if (!commit) return;
+    if (!commit) return undefined;
     const o: Extract<Outcome, { kind: 'interrupted' }> = {
       kind: 'interrupted',
       commit,
@@ -434,7 +540,34 @@ export class CommitLifecycle {
           'it is tried again',
       );
     }
-    await this.carryOut(d);
+    return this.carryOut(d);
+  }
+
+  /** Resumes the journaled transaction of `desired` and notes it in the history. */
+  private async resumeJournal(
+    desired: DesiredState,
+    commit: string | undefined,
+    verdicts?: HealthVerdict[],
+  ): Promise<ResumeOutcome | undefined> {
+    const a = await this.p.appliers(desired, commit ? this.p.repoAt(commit) : undefined);
+    const r = await resumeInterrupted({
+      ...a,
+      stateDir: this.p.stateDir,
+      log: this.p.log,
+      concurrency: this.p.concurrency,
+      ...(this.p.scriptTimeouts ? { scriptTimeouts: this.p.scriptTimeouts } : {}),
+      ...(verdicts ? { confirm: this.gate(desired, a, verdicts) } : {}),
+      ...(verdicts && commit ? { onFailure: this.failureHook(commit, verdicts) } : {}),
+    });
+    if (!r) return undefined;
+    const v: Verdict = {
+      reason: 'resumed',
+      ...(commit ? { commit } : {}),
+      detail: `the apply interrupted in its ${r.interruptedIn} phase was ${r.action}`,
+      steps: [...(r.outcome?.ran ?? []), ...r.undone],
+    };
+    await this.p.store.replace(note(this.state, v, now(), { history: true }));
+    return r;
   }
 
   private async matchesLive(commit: string): Promise<boolean> {

@@ -65,6 +65,11 @@ export type Outcome =
   /** The gateway's own configuration is at fault, not the commit; nothing was changed. */
   | { kind: 'config-error'; commit: string; reason: string }
   /**
+   * A gateway the last rollback left stalled (rollback incomplete, last good commit unhealthy)
+   * was converged to the last good commit again and its health checked again.
+   */
+  | { kind: 'recovery'; failed: BadCommit; rollback: RollbackSummary }
+  /**
    * At start-up, the commit in progress when the agent died. `resumed`: what resuming its journal
    * did (absent without a journal); `matchesLive`: whether the gateway already runs it (asked for
    * by the `check-live` action).
@@ -201,6 +206,7 @@ function afterTransaction(
   const ran = [...t.ran, ...t.undone];
   delete s.inProgress;
   if (t.status === 'rollback-incomplete') {
+    delete s.rollingBack;
     const b: BadCommit = {
       ...bad,
       kind: Reason.RollbackIncomplete,
@@ -212,16 +218,26 @@ function afterTransaction(
     return { state: s, next: { action: 'done' }, verdict: v };
   }
   if (!known) markBad(s, bad);
-  return { state: s, next: rollBack(bad, s, ran) };
+  return { state: s, next: rollBack(bad, s, ran, at) };
 }
 
-function rollBack(failed: BadCommit, s: AgentState, ran: string[]): Next {
+/** Back to the last good commit; until that ends, the state says so (a rollback paused is finished first). */
+function rollBack(failed: BadCommit, s: AgentState, ran: string[], at: string): Next {
+  s.rollingBack = { commit: failed.commit, since: s.rollingBack?.commit === failed.commit ? s.rollingBack.since : at };
   return { action: 'roll-back', failed, ran, ...(s.lastGood ? { lastGood: s.lastGood.commit } : {}) };
 }
 
 /** The rollback to the last good commit ended: what the gateway runs now, and whether that is healthy. */
-function afterRollback(state: AgentState, failed: BadCommit, r: RollbackSummary, ran: string[], at: string): Decision {
+function afterRollback(
+  state: AgentState,
+  failed: BadCommit,
+  r: RollbackSummary,
+  ran: string[],
+  at: string,
+  recovered?: string,
+): Decision {
   const s = clone(state);
+  delete s.rollingBack;
   const unhealthy = r.healthy === false;
   if (r.to && r.converged) s.applied = { commit: r.to, at };
   else if (!r.to) delete s.applied;
@@ -231,11 +247,13 @@ function afterRollback(state: AgentState, failed: BadCommit, r: RollbackSummary,
     reason: unhealthy ? Reason.LastGoodUnhealthy : Reason.RolledBack,
     commit: failed.commit,
     ...(r.to ? { to: r.to } : {}),
-    detail: unhealthy
-      ? `${failed.reason}; and the last good commit is unhealthy too: ${r.healthReason}`
-      : r.convergeError
-        ? `${failed.reason}; converging to the last good commit failed: ${r.convergeError}`
-        : failed.reason,
+    detail:
+      (recovered ?? '') +
+      (unhealthy
+        ? `${failed.reason}; and the last good commit is unhealthy too: ${r.healthReason}`
+        : r.convergeError
+          ? `${failed.reason}; converging to the last good commit failed: ${r.convergeError}`
+          : failed.reason),
     steps: [...ran, ...r.steps],
   };
   recordVerdict(s, v, at);
@@ -257,6 +275,8 @@ function failing(state: AgentState, o: Extract<Outcome, { kind: 'failing' }>, at
   const s = clone(state);
   const kind: BadReason = o.refused ?? (o.healthFailed ? Reason.HealthFailed : Reason.ApplyFailed);
   markBad(s, { commit: o.commit, kind, reason: o.error, at, ...(o.step ? { step: o.step } : {}) });
+  // From here on the commit is being rolled back: if the Engine pauses the undo, it is finished first.
+  s.rollingBack = { commit: o.commit, since: at };
   return { state: s, next: { action: 'undo' } };
 }
 
@@ -280,6 +300,29 @@ function configError(state: AgentState, o: Extract<Outcome, { kind: 'config-erro
   return { state: s, next: { action: 'retry' }, verdict: v };
 }
 
+/**
+ * A stalled gateway looked at again. Back on the last good commit and healthy: that is the
+ * rollback the commit's failure asked for, recorded as one (`rolled-back`, Healthy=True) — the
+ * commit stays bad. Converged but still unhealthy: said once (`last-good-unhealthy`), not again at
+ * every look. Not converged: nothing new to record; the next look comes later (the agent backs off).
+ */
+function recovery(state: AgentState, o: Extract<Outcome, { kind: 'recovery' }>, at: string): Decision {
+  const r = o.rollback;
+  const was = state.lastAttempted?.reason;
+  if (!r.converged || (r.healthy === false && was === Reason.LastGoodUnhealthy))
+    return { state, next: { action: 'done' } };
+  const note = `recovered from ${was ?? 'a stalled rollback'}: the gateway is back on the last good commit; `;
+  return afterRollback(state, o.failed, r, [], at, r.healthy === false ? undefined : note);
+}
+
+/** What a stalled gateway is left with, when a look at it again may help: the failed commit whose rollback stalled. */
+export function stalledOn(state: AgentState): BadCommit | undefined {
+  const last = state.lastAttempted;
+  if (!last || (last.reason !== Reason.RollbackIncomplete && last.reason !== Reason.LastGoodUnhealthy))
+    return undefined;
+  return badRecord(state.bad, last.commit);
+}
+
 /** What a crash interrupted, once its journal (if any) was resumed. */
 function interrupted(state: AgentState, o: Extract<Outcome, { kind: 'interrupted' }>, at: string): Decision {
   const { commit, resumed } = o;
@@ -290,7 +333,7 @@ function interrupted(state: AgentState, o: Extract<Outcome, { kind: 'interrupted
   const s = clone(state);
   if (bad) {
     delete s.inProgress;
-    return { state: s, next: rollBack(bad, s, []) };
+    return { state: s, next: rollBack(bad, s, [], at) };
   }
   if (!resumed) {
     // It may have finished, health and all, with the crash before the state file said so.
@@ -307,7 +350,7 @@ function interrupted(state: AgentState, o: Extract<Outcome, { kind: 'interrupted
     };
     markBad(s, b);
     delete s.inProgress;
-    return { state: s, next: rollBack(b, s, []) };
+    return { state: s, next: rollBack(b, s, [], at) };
   }
   return { state, next: { action: 'retry' } };
 }
@@ -325,6 +368,8 @@ export function decide(state: AgentState, o: Outcome, at: string): Decision {
       return afterRollback(state, o.failed, o.rollback, o.ran, at);
     case 'config-error':
       return configError(state, o, at);
+    case 'recovery':
+      return recovery(state, o, at);
     case 'interrupted':
       return interrupted(state, o, at);
   }
@@ -356,11 +401,32 @@ export function note(
 }
 
 export type PollDecision =
-  { action: 'skip-bad'; bad: BadCommit } | { action: 'apply' } | { action: 'check-drift' } | { action: 'nothing' };
+  | { action: 'skip-bad'; bad: BadCommit }
+  | { action: 'apply' }
+  | { action: 'check-drift' }
+  | { action: 'nothing' }
+  /** A rollback the Engine (or a full disk) paused is finished before anything else. */
+  | { action: 'finish-rollback'; failed: BadCommit }
+  /** The gateway a rollback left stalled is converged to the last good commit again and checked. */
+  | { action: 'recover'; failed: BadCommit; lastGood: string };
 
-/** After a poll found the branch at `commit`: skip a bad commit, apply a new one, check drift, or nothing. */
-export function afterPoll(state: AgentState, commit: string, driftDue: boolean): PollDecision {
+/**
+ * After a poll found the branch at `commit`: finish a paused rollback, skip a bad commit (looking
+ * again at a gateway its rollback left stalled, when `recoverDue`), apply a new one, check drift,
+ * or nothing. A bad commit is never applied again (safety rule 5).
+ */
+export function afterPoll(
+  state: AgentState,
+  commit: string,
+  driftDue: boolean,
+  recoverDue: boolean = driftDue,
+): PollDecision {
+  const pending = state.rollingBack && badRecord(state.bad, state.rollingBack.commit);
+  if (pending) return { action: 'finish-rollback', failed: pending };
   const bad = badRecord(state.bad, commit);
+  const stalled = bad && stalledOn(state);
+  if (stalled && recoverDue && state.lastGood)
+    return { action: 'recover', failed: stalled, lastGood: state.lastGood.commit };
   if (bad) return { action: 'skip-bad', bad };
   if (commit !== state.applied?.commit) return { action: 'apply' };
   return driftDue ? { action: 'check-drift' } : { action: 'nothing' };

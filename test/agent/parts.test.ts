@@ -384,6 +384,34 @@ describe('the health window (real servers and commands)', () => {
     );
     assert.equal(ok.ok, true);
   });
+
+  test('a healthcheck still starting is no failure: the check waits, and only the deadline fails it', async () => {
+    let calls = 0;
+    const starting = {
+      service: async () => [{ running: true, configHash: 'h', health: ++calls <= 4 ? 'starting' : 'healthy' }],
+    };
+    const check: HealthCheck = {
+      ...base,
+      failureThreshold: 1,
+      name: 'web',
+      kind: 'container',
+      app: 'a',
+      service: 'web',
+      condition: 'healthy',
+    };
+    const hashes = new Map([['a/web', 'h']]);
+    const v = await healthWindow(spec([check]), { containers: starting, configHashes: hashes }, { log: silentLog });
+    assert.equal(v.ok, true, v.reason);
+    assert.ok(calls > 4, 'it asked again while the container was starting');
+    const never = { service: async () => [{ running: true, configHash: 'h', health: 'starting' }] };
+    const late = await healthWindow(
+      spec([check], 300, 600),
+      { containers: never, configHashes: hashes },
+      { log: silentLog },
+    );
+    assert.equal(late.ok, false);
+    assert.match(late.reason!, /within the deadline of 600 ms \(failing: web: a\/web is starting/);
+  });
 });
 
 describe('lock, state file, schedule', () => {

@@ -9,6 +9,7 @@ import { after, describe, test } from 'node:test';
 import {
   applyPlan,
   containerSpec,
+  DockerError,
   Journal,
   JournalError,
   LABEL,
@@ -18,7 +19,13 @@ import {
 } from '../../src/apply/index.js';
 import { silentLog } from '../../src/base/log.js';
 import { socketFromHost } from '../../src/apply/docker/engine.js';
-import { engineMessage, isConnectionError, portInUse } from '../../src/apply/docker/errors.js';
+import {
+  engineMessage,
+  isConnectionError,
+  isEngineGoingAway,
+  isStuckContainer,
+  portInUse,
+} from '../../src/apply/docker/errors.js';
 import { healthFromStatus, imageRefs } from '../../src/apply/docker/observe.js';
 import { classifyPullError, registryOf } from '../../src/apply/docker/pull.js';
 import { healthyDeadlineMs } from '../../src/apply/docker/wait.js';
@@ -251,6 +258,31 @@ describe('reading the Engine', () => {
     assert.equal(engineMessage({ statusCode: 500, json: { message: 'boom' } }), 'boom');
   });
 
+  test('an Engine going away, in the words a real dockerd 20.10 used while stopped with SIGTERM mid-call', () => {
+    const e500 = (message: string) => ({ statusCode: 500, json: { message }, message: `(HTTP code 500) - ${message}` });
+    for (const away of [
+      { code: 'ENOENT', message: 'connect ENOENT /run/docker.sock' },
+      { code: 'ECONNRESET', message: 'socket hang up' },
+      { code: 'EPIPE', message: 'write EPIPE' },
+      e500('create v1: database not open'),
+      e500('failed to update store for object type *libnetwork.endpoint: open : no such file or directory'),
+      e500('transport is closing: unavailable'),
+    ])
+      assert.equal(isEngineGoingAway(away), true, away.message);
+    for (const own of [
+      e500('driver failed programming external connectivity: Bind for 127.0.0.1:80 failed: port is already allocated'),
+      { statusCode: 404, message: '(HTTP code 404) no such container - No such container: x' },
+      { statusCode: 409, message: 'database not open' },
+    ])
+      assert.equal(isEngineGoingAway(own), false, own.message);
+    assert.equal(
+      isStuckContainer('task 5fae4f53562770f3674733a57ad066992d7a82dd1ba68a7f692f9529eea287fb: already exists'),
+      true,
+    );
+    assert.equal(isStuckContainer('id already in use'), true);
+    assert.equal(isStuckContainer('Conflict. The container name "/web" is already in use by container "abc"'), false);
+  });
+
   test('Docker host: unix sockets only, with a clear error otherwise', () => {
     assert.equal(socketFromHost(undefined), '/var/run/docker.sock');
     assert.equal(socketFromHost('unix:///run/d.sock'), '/run/d.sock');
@@ -265,22 +297,31 @@ describe('reading the Engine', () => {
   });
 });
 
-/** An applier that records what it is asked to do, and fails where told. */
+/** An applier that records what it is asked to do, and fails where told (`away`: as if the Engine were gone). */
 class Recording implements Applier {
   readonly name = 'recording';
   calls: string[] = [];
-  constructor(private readonly failOn = new Set<string>()) {}
+  constructor(
+    private readonly failOn = new Set<string>(),
+    readonly away = new Set<string>(),
+  ) {}
   handles(step: Step): boolean {
     return step.target.kind !== 'component';
   }
   async run(step: Step): Promise<Omit<StepRecord, 'status'>> {
     this.calls.push(`run ${step.id}`);
+    this.gone(step.id);
     if (this.failOn.has(step.id)) throw new Error(`told to fail ${step.id}`);
     return {};
   }
   async undo(step: Step): Promise<void> {
     this.calls.push(`undo ${step.id}`);
+    this.gone(`undo ${step.id}`);
     if (this.failOn.has(`undo ${step.id}`)) throw new Error('undo refused');
+  }
+  private gone(id: string): void {
+    if (this.away.delete(id))
+      throw new DockerError('engine-unreachable', 'Docker Engine unreachable at unix:///x.sock: connection refused');
   }
 }
 
@@ -419,6 +460,55 @@ describe('the plan runner', () => {
     const out = await applyPlan(update, { appliers: [a], desired: v2, log: silentLog, journal: journal() });
     assert.equal(out.status, 'rollback-incomplete');
     assert.deepEqual(out.undoErrors, ['create service/edge/db: undo refused']);
+  });
+
+  test('a step the Engine was away for pauses the transaction with its journal; it then goes on forward', async () => {
+    const j = journal();
+    const a = new Recording(new Set(), new Set(['start service/edge/api']));
+    await assert.rejects(
+      applyPlan(update, { appliers: [a], desired: v2, log: silentLog, journal: j }),
+      (e: unknown) => (e as Error).name === 'TransactionSuspendedError' && /paused in its stages phase/.test(`${e}`),
+    );
+    assert.equal(existsSync(j.path), true, 'the journal is kept');
+    assert.ok(!a.calls.some((c) => c.startsWith('undo')), 'nothing is put back');
+    const b = new Recording();
+    const r = await resumeJournal(new Journal(j.path), [b], silentLog);
+    assert.equal(r?.action, 'continued');
+    assert.equal(r?.outcome?.status, 'applied');
+    assert.ok(b.calls.includes('run start service/edge/api'), 'the step runs again');
+    assert.ok(!b.calls.some((c) => c.startsWith('undo') || c === 'run create service/edge/db'), b.calls.join());
+    assert.equal(existsSync(j.path), false);
+  });
+
+  test('an undo the Engine was away for pauses the rollback (never rollback-incomplete); then it ends', async () => {
+    const j = journal();
+    const a = new Recording(new Set(['start service/edge/api']), new Set(['undo create service/edge/db']));
+    await assert.rejects(applyPlan(update, { appliers: [a], desired: v2, log: silentLog, journal: j }), (e: unknown) =>
+      /paused in its rolling-back phase/.test(`${e}`),
+    );
+    assert.equal(existsSync(j.path), true);
+    const r = await resumeJournal(new Journal(j.path), [new Recording()], silentLog);
+    assert.equal(r?.action, 'rolled-back');
+    assert.equal(r?.failure, 'start service/edge/api: told to fail start service/edge/api');
+    assert.deepEqual(r?.undoErrors, []);
+    assert.equal(existsSync(j.path), false);
+  });
+
+  test('the rollback of a failure, resumed, that falls short is reported and its journal cleared', async () => {
+    const j = journal();
+    await j.begin('tx-c', update);
+    await j.phase('stages');
+    await j.step('create service/edge/db', { status: 'done', containerId: 'c1' });
+    await j.phase('rolling-back', 'health check failed: api down');
+    const r = await resumeJournal(
+      new Journal(j.path),
+      [new Recording(new Set(['undo create service/edge/db']))],
+      silentLog,
+    );
+    assert.equal(r?.failure, 'health check failed: api down');
+    assert.deepEqual(r?.undoErrors, ['create service/edge/db: undo refused']);
+    // Resumed again and again, it would fail the same way for ever: the next reconcile plans afresh.
+    assert.equal(existsSync(j.path), false);
   });
 
   test('steps no applier executes are refused before anything runs', async () => {

@@ -176,6 +176,25 @@ describe('planner: drift', () => {
     assert.equal(start.containerId, 'edge-broker-old');
   });
 
+  test('a stopped container starts again only after a running stale one of its service stops (its ports)', () => {
+    // As a rollback interrupted by an Engine restart leaves it: the replaced container stopped, the new one running.
+    const d = system();
+    const o = running(d, (x) => {
+      x.containers.find((c) => c.service === 'broker')!.state = 'exited';
+      x.containers.push({
+        app: 'edge',
+        service: 'broker',
+        containerId: 'feedfacecafe0001',
+        configHash: 'b'.repeat(64),
+        image: 'r/broker:2',
+        state: 'running',
+      });
+    });
+    const steps = stage(plan(d, o), 'group 30').steps;
+    assert.deepEqual(ids(steps).sort(), ['start service/edge/broker', 'stop service/edge/broker@feedfacecafe']);
+    after(steps, 'start service/edge/broker', 'stop service/edge/broker@feedfacecafe');
+  });
+
   test('a service no longer desired is stopped, then removed; its app network stays while used', () => {
     const d = system();
     const o = running(d, (x) =>

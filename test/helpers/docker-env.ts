@@ -6,8 +6,8 @@
 // processes through ROLLGATE_TEST_DOCKER (the path of its env.json); a test can restart the
 // Engine through it. Under CI=true a missing part fails the run; elsewhere tests skip loudly.
 
-import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -77,7 +77,12 @@ export async function startEngine(info: Pick<DockerEnvInfo, 'root' | 'socket' | 
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  // A dockerd that exited is a zombie until the process that started it reaps it: not running.
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
   } catch {
     return false;
   }
@@ -287,11 +292,111 @@ export class DockerEnv {
 
   /** Stops the Engine (SIGTERM, as systemd would) and starts it again on the same data root. */
   async restartEngine(downMs = 0): Promise<void> {
-    await stopPid(this.info.dockerdPid);
+    await this.stopEngine();
     if (downMs > 0) await sleep(downMs);
-    this.info = { ...this.info, dockerdPid: await startEngine(this.info) };
+    await this.startEngine();
+  }
+
+  /** Stops the Engine with SIGTERM and waits until it is gone (it stops its containers first). */
+  async stopEngine(): Promise<void> {
+    await stopPid(this.info.dockerdPid);
+  }
+
+  /**
+   * Kills the Engine with SIGKILL, as a crash or the OOM killer would: its containerd and the
+   * containers' shims may outlive it, and the next start finds them.
+   */
+  async killEngine(): Promise<void> {
+    const pid = this.info.dockerdPid;
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
+    for (let i = 0; i < 100 && alive(pid); i++) await sleep(50);
+  }
+
+  get engineRunning(): boolean {
+    return alive(this.info.dockerdPid);
+  }
+
+  /** Starts the Engine again. A containerd a killed Engine left behind is stopped if the Engine cannot use it. */
+  async startEngine(): Promise<void> {
+    // A killed dockerd leaves its pid file; while the process that started it has not reaped it, the
+    // pid even exists (a zombie), and dockerd refuses to start over it.
+    const pidFile = join(this.info.root, 'docker.pid');
+    if (existsSync(pidFile) && !alive(Number(readFileSync(pidFile, 'utf8').trim()))) spawnSync('rm', ['-f', pidFile]);
+    try {
+      this.info = { ...this.info, dockerdPid: await startEngine(this.info) };
+    } catch {
+      // After a SIGKILL, dockerd 20.10 sometimes gives up waiting for the containerd it starts (the
+      // old one's shims are still being reattached); stopped, a second start comes up.
+      const tried = this.info.dockerdPid;
+      const pidFile = join(this.info.root, 'docker.pid');
+      const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : tried;
+      if (alive(pid)) await stopPid(pid);
+      const left = this.containerdPid();
+      if (left !== undefined) await stopDockerdLeftovers(this.info, left);
+      spawnSync('rm', ['-f', pidFile]);
+      this.info = { ...this.info, dockerdPid: await startEngine(this.info) };
+    }
     writeFileSync(this.envFile, JSON.stringify(this.info, null, 2));
   }
+
+  private containerdPid(): number | undefined {
+    const f = join(this.info.root, 'exec', 'containerd', 'containerd.pid');
+    const pid = existsSync(f) ? Number(readFileSync(f, 'utf8').trim()) : NaN;
+    return Number.isInteger(pid) && alive(pid) ? pid : undefined;
+  }
+
+  /**
+   * Leaves a stopped container wedged as an Engine crash leaves some: containerd still holds a
+   * task under its id, so the Engine cannot start it ever again ("id already in use"). Made the
+   * way it happens, with the real parts: the Engine is stopped, its containerd is run on its own
+   * with the Engine's configuration, the task is made there with ctr, and the Engine started
+   * again finds it. Returns the pids to kill when done (the task and its shim outlive the Engine).
+   */
+  async wedgeContainer(id: string): Promise<number[]> {
+    await this.stopEngine();
+    const dir = join(this.info.root, 'exec', 'containerd');
+    const address = join(dir, 'containerd.sock');
+    const containerd = spawn('containerd', ['--config', join(dir, 'containerd.toml')], {
+      stdio: 'ignore',
+      detached: true,
+    });
+    const pids: number[] = [];
+    try {
+      await waitFor('containerd', 15_000, async () => {
+        execFileSync('ctr', ['--address', address, 'version'], { stdio: 'ignore' });
+        return true;
+      });
+      const rootfs = join(this.info.root, 'wedge-rootfs');
+      mkdirSync(join(rootfs, 'bin'), { recursive: true });
+      copyFileSync(existsSync('/usr/bin/busybox') ? '/usr/bin/busybox' : '/bin/busybox', join(rootfs, 'bin/busybox'));
+      const ctr = (...args: string[]) => execFileSync('ctr', ['--address', address, '-n', 'moby', ...args]).toString();
+      // In the cgroup the Engine gives the container's task, as a task it lost track of would be.
+      ctr('run', '-d', '--cgroup', `/docker/${id}`, '--rootfs', rootfs, id, '/bin/busybox', 'sleep', '3600');
+      const task = ctr('task', 'ls')
+        .split('\n')
+        .find((l) => l.startsWith(id));
+      const pid = Number(task?.trim().split(/\s+/)[1]);
+      if (Number.isInteger(pid)) {
+        pids.push(pid);
+        const shim = Number(
+          spawnSync('ps', ['-o', 'ppid=', '-p', String(pid)])
+            .stdout.toString()
+            .trim(),
+        );
+        if (Number.isInteger(shim) && shim > 1) pids.push(shim);
+      }
+    } finally {
+      await stopPid(containerd.pid!);
+    }
+    await this.startEngine();
+    return pids;
+  }
+}
+
+/** After a killed Engine: its containerd, if it still holds the socket, goes too. */
+async function stopDockerdLeftovers(info: DockerEnvInfo, containerd: number): Promise<void> {
+  await stopPid(containerd, 10_000);
+  spawnSync('rm', ['-f', join(info.root, 'exec', 'containerd', 'containerd.pid')]);
 }
 
 /** The environment run-tests.mjs started, or why there is none. */

@@ -186,4 +186,43 @@ describe('the commit lifecycle, in memory', () => {
     assert.equal(l.store.current.lastGoodUnhealthy?.reason, 'db down');
     assert.equal(l.store.current.conditions.find((c) => c.type === 'Healthy')?.status, 'False');
   });
+
+  test('a rollback the Engine paused is finished first: back to the last good commit, verdict recorded', async () => {
+    const l = lab({
+      applied: { commit: GOOD, at: 'x' },
+      lastGood: { commit: GOOD, at: 'x' },
+      bad: [{ commit: NEW, kind: 'health-failed', reason: 'api down', at: 'x' }],
+      rollingBack: { commit: NEW, since: 'x' },
+    });
+    const v = await l.lifecycle.finishRollback();
+    assert.equal(v.reason, 'rolled-back');
+    assert.equal(v.to, GOOD);
+    assert.equal(l.store.current.rollingBack, undefined);
+    assert.equal(l.store.current.history.at(-1)?.event, 'rolled-back');
+  });
+
+  test('a stalled gateway looked at again: still unhealthy, nothing new; healthy again, the rollback', async () => {
+    const stalled: Partial<AgentState> = {
+      applied: { commit: GOOD, at: 'x' },
+      lastGood: { commit: GOOD, at: 'x' },
+      bad: [{ commit: NEW, kind: 'health-failed', reason: 'api down', at: 'x' }],
+      lastAttempted: { commit: NEW, at: 'x', reason: 'last-good-unhealthy' },
+      lastGoodUnhealthy: { commit: GOOD, reason: 'db down', at: 'x' },
+    };
+    const still = lab(stalled, { healthy: false });
+    const v1 = await still.lifecycle.recover(still.store.current.bad[0]!, GOOD);
+    assert.equal(v1.reason, 'bad-commit');
+    assert.equal(still.store.writes, 0, 'nothing new recorded');
+    const back = lab(stalled);
+    const v2 = await back.lifecycle.recover(back.store.current.bad[0]!, GOOD);
+    assert.equal(v2.reason, 'rolled-back');
+    assert.match(v2.detail ?? '', /^recovered from last-good-unhealthy/);
+    assert.equal(back.store.current.lastGoodUnhealthy, undefined);
+    assert.equal(back.store.current.conditions.find((c) => c.type === 'Healthy')?.status, 'True');
+    assert.deepEqual(
+      back.store.current.bad.map((b) => b.commit),
+      [NEW],
+      'the commit stays bad',
+    );
+  });
 });

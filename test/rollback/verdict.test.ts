@@ -56,6 +56,9 @@ interface Expect {
   pin?: string;
   /** The state object is returned as it was (nothing to write). */
   unchangedState?: boolean;
+  /** A rollback of NEW to the last good commit is recorded as under way (finished first after a pause). */
+  rollingBack?: boolean;
+  detail?: RegExp;
 }
 
 interface Row {
@@ -409,6 +412,125 @@ const rows: Row[] = [
     outcome: { kind: 'config-error', commit: NEW, reason: 'interface "rtos" not found' },
     expect: { next: 'retry', verdict: 'config-error', bad: null, history: 'config-error' },
   },
+  // ---- a rollback under way, and a stalled gateway looked at again
+  {
+    name: 'a commit failing: its rollback is under way from now on, before the undo (a paused undo is finished first)',
+    state: gateway(inProgress(1)),
+    outcome: { kind: 'failing', commit: NEW, error: 'api down', healthFailed: true },
+    expect: { next: 'undo', bad: 'health-failed', rollingBack: true },
+  },
+  {
+    name: 'a failed commit goes back to the last good commit, recorded as under way until that ends',
+    state: gateway({ ...inProgress(1), bad: [healthBad] }),
+    outcome: { kind: 'transaction', commit: NEW, transaction: txn('rolled-back', { error: 'api down' }) },
+    expect: { next: 'roll-back', rollBackTo: GOOD, rollingBack: true },
+  },
+  {
+    name: 'the rollback to the last good commit ended: no longer under way',
+    state: gateway({ bad: [healthBad], rollingBack: { commit: NEW, since: 'earlier' } }),
+    outcome: {
+      kind: 'rollback',
+      failed: healthBad,
+      rollback: { to: GOOD, converged: true, steps: [], healthy: true },
+      ran: [],
+    },
+    expect: { next: 'done', verdict: 'rolled-back', history: 'rolled-back', rollingBack: false },
+  },
+  {
+    name: 'a rollback paused by the Engine and resumed after a restart: finished, back to the last good commit',
+    state: gateway({ bad: [healthBad], rollingBack: { commit: NEW, since: 'earlier' } }),
+    outcome: { kind: 'interrupted', commit: NEW },
+    expect: { next: 'roll-back', rollBackTo: GOOD, rollingBack: true },
+  },
+  {
+    name: 'rollback incomplete, looked at again: back on the last good commit and healthy, recorded as rolled back',
+    state: gateway({
+      bad: [{ ...healthBad, kind: 'rollback-incomplete' }],
+      lastAttempted: { commit: NEW, at: 'earlier', reason: 'rollback-incomplete' },
+    }),
+    outcome: {
+      kind: 'recovery',
+      failed: { ...healthBad, kind: 'rollback-incomplete' },
+      rollback: { to: GOOD, converged: true, steps: ['start web'], healthy: true },
+    },
+    expect: {
+      next: 'done',
+      verdict: 'rolled-back',
+      bad: 'rollback-incomplete',
+      applied: GOOD,
+      lastGood: GOOD,
+      history: 'rolled-back',
+      detail: /^recovered from rollback-incomplete: the gateway is back on the last good commit; api down$/,
+      conditions: { Ready: 'False', Healthy: 'True', Stalled: 'True' },
+    },
+  },
+  {
+    name: 'last good unhealthy, looked at again and healthy now: rolled back, Healthy=True, the commit still bad',
+    state: gateway({
+      bad: [healthBad],
+      lastAttempted: { commit: NEW, at: 'earlier', reason: 'last-good-unhealthy' },
+      lastGoodUnhealthy: { commit: GOOD, reason: 'web is starting', at: 'earlier' },
+    }),
+    outcome: {
+      kind: 'recovery',
+      failed: healthBad,
+      rollback: { to: GOOD, converged: true, steps: [], healthy: true },
+    },
+    expect: {
+      next: 'done',
+      verdict: 'rolled-back',
+      bad: 'health-failed',
+      lastGoodUnhealthy: false,
+      history: 'rolled-back',
+      conditions: { Ready: 'False', Healthy: 'True', Stalled: 'True' },
+    },
+  },
+  {
+    name: 'last good unhealthy, looked at again and still unhealthy: nothing new recorded (no history at every look)',
+    state: gateway({
+      bad: [healthBad],
+      lastAttempted: { commit: NEW, at: 'earlier', reason: 'last-good-unhealthy' },
+      lastGoodUnhealthy: { commit: GOOD, reason: 'db down', at: 'earlier' },
+    }),
+    outcome: {
+      kind: 'recovery',
+      failed: healthBad,
+      rollback: { to: GOOD, converged: true, steps: [], healthy: false, healthReason: 'db down' },
+    },
+    expect: { next: 'done', unchangedState: true },
+  },
+  {
+    name: 'rollback incomplete, looked at again: converged but unhealthy, said once as last-good-unhealthy',
+    state: gateway({
+      bad: [{ ...healthBad, kind: 'rollback-incomplete' }],
+      lastAttempted: { commit: NEW, at: 'earlier', reason: 'rollback-incomplete' },
+    }),
+    outcome: {
+      kind: 'recovery',
+      failed: { ...healthBad, kind: 'rollback-incomplete' },
+      rollback: { to: GOOD, converged: true, steps: [], healthy: false, healthReason: 'db down' },
+    },
+    expect: {
+      next: 'done',
+      verdict: 'last-good-unhealthy',
+      history: 'last-good-unhealthy',
+      lastGoodUnhealthy: true,
+      conditions: { Healthy: 'False', Stalled: 'True' },
+    },
+  },
+  {
+    name: 'rollback incomplete, looked at again and still not converged: nothing new recorded, looked at later',
+    state: gateway({
+      bad: [{ ...healthBad, kind: 'rollback-incomplete' }],
+      lastAttempted: { commit: NEW, at: 'earlier', reason: 'rollback-incomplete' },
+    }),
+    outcome: {
+      kind: 'recovery',
+      failed: { ...healthBad, kind: 'rollback-incomplete' },
+      rollback: { to: GOOD, converged: false, convergeError: 'port taken', steps: [] },
+    },
+    expect: { next: 'done', unchangedState: true },
+  },
 ];
 
 function check(d: Decision, before: AgentState, e: Expect): void {
@@ -442,6 +564,8 @@ function check(d: Decision, before: AgentState, e: Expect): void {
   }
   assert.equal(d.pin, e.pin, 'pinned commit');
   if (e.unchangedState) assert.equal(s, before, 'the state is returned as it was');
+  if (e.rollingBack !== undefined) assert.equal(s.rollingBack?.commit === NEW, e.rollingBack, 'rollback under way');
+  if (e.detail) assert.match(d.verdict?.detail ?? '', e.detail);
 }
 
 describe('the rollback policy (decide), as a table', () => {
@@ -461,6 +585,38 @@ describe('the rollback policy around a commit', () => {
     assert.equal(afterPoll(s, GOOD, true).action, 'check-drift');
     assert.equal(afterPoll(s, GOOD, false).action, 'nothing');
     assert.equal(afterPoll(s, OLDER, false).action, 'apply');
+  });
+
+  test('after a poll, as a table: a paused rollback first, a stalled gateway looked at again when due', () => {
+    const stalled = (reason: 'rollback-incomplete' | 'last-good-unhealthy' | 'rolled-back') =>
+      gateway({ bad: [healthBad], lastAttempted: { commit: NEW, at: 'x', reason } });
+    const paused = gateway({ bad: [healthBad], rollingBack: { commit: NEW, since: 'x' } });
+    const withoutLastGood = (st: AgentState): AgentState => {
+      const rest = { ...st };
+      delete rest.lastGood;
+      return rest;
+    };
+    const rows: [string, AgentState, string, boolean, boolean, string][] = [
+      ['a rollback under way, whatever the branch', paused, NEW, false, false, 'finish-rollback'],
+      ['a rollback under way, the branch moved on', paused, OLDER, false, false, 'finish-rollback'],
+      ['rollback incomplete, a look due', stalled('rollback-incomplete'), NEW, false, true, 'recover'],
+      ['last good unhealthy, a look due', stalled('last-good-unhealthy'), NEW, false, true, 'recover'],
+      ['rollback incomplete, no look due yet', stalled('rollback-incomplete'), NEW, true, false, 'skip-bad'],
+      ['rolled back cleanly: nothing to look at again', stalled('rolled-back'), NEW, true, true, 'skip-bad'],
+      ['stalled, and the branch moved to a new commit', stalled('rollback-incomplete'), OLDER, false, true, 'apply'],
+      [
+        'stalled with no last good commit: nothing to go back to',
+        withoutLastGood(stalled('rollback-incomplete')),
+        NEW,
+        false,
+        true,
+        'skip-bad',
+      ],
+    ];
+    for (const [name, state, head, driftDue, recoverDue, action] of rows)
+      assert.equal(afterPoll(state, head, driftDue, recoverDue).action, action, name);
+    const r = afterPoll(stalled('rollback-incomplete'), NEW, false, true);
+    assert.ok(r.action === 'recover' && r.lastGood === GOOD && r.failed.commit === NEW);
   });
 
   test('attempts at one commit are counted; another commit starts again at 1', () => {

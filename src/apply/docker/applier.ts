@@ -3,8 +3,16 @@
 // object it creates carries the transaction's label so undo finds it even after a crash.
 
 import { mkdir } from 'node:fs/promises';
+import type Docker from 'dockerode';
 import type { DesiredApp, DesiredService, Plan, ServiceHook, Step } from '../../model/index.js';
-import { RefusedError, UndoImpossibleError, type Applier, type StepContext, type StepRecord } from '../applier.js';
+import {
+  RefusedError,
+  UndoImpossibleError,
+  type Applier,
+  type OutageWatch,
+  type StepContext,
+  type StepRecord,
+} from '../applier.js';
 import type { GatewayPolicy } from '../../manifest/index.js';
 import type { Log } from '../../base/log.js';
 import {
@@ -17,8 +25,9 @@ import {
   type HostPaths,
 } from './container-spec.js';
 import { exists, pruneTrees, writeTree } from './files.js';
+import { stopOrphanedTask } from './orphan-task.js';
 import type { Engine } from './engine.js';
-import { DockerError, engineMessage, portInUse, statusOf } from './errors.js';
+import { DockerError, engineMessage, isStuckContainer, portInUse, statusOf } from './errors.js';
 import { LABEL, containerName, networkName, ownedBy, volumeName } from './labels.js';
 import { observeDocker, preStopOf, type DockerObservation } from './observe.js';
 import { hookLine, lastLine, runHook, runPreStop } from './hooks.js';
@@ -779,32 +788,29 @@ export class DockerApplier implements Applier {
     // planted since the create (while this start waited, say) is caught here.
     await this.vetService(findApp(ctx, t.app), findService(ctx, t.app, t.service));
     if (step.containerName) await this.takeName(step.containerName, containerId, t, ctx.txn);
+    let runs: string;
     try {
-      await ignore(
-        this.engine.call((d) => d.getContainer(containerId).start()),
-        304,
-      );
+      runs = await this.startContainer(containerId, `${t.app}/${t.service}`, ctx);
     } catch (err) {
+      if (err instanceof DockerError && err.kind === 'engine-unreachable') throw err;
       const msg = engineMessage(err);
       const port = portInUse(msg);
       if (port)
         throw new DockerError(
           'port-in-use',
-          `port ${port} is already in use on the gateway, so ${t.app}/${t.service} cannot start`,
+          `port ${port} is already in use on the gateway, so ${t.app}/${t.service} cannot start (${msg})`,
         );
       throw new DockerError('engine', `${t.app}/${t.service} could not start: ${msg}`);
     }
-    ctx.log.info(
-      { app: t.app, service: t.service, container: containerId.slice(0, 12) },
-      `started ${t.app}/${t.service}`,
-    );
-    await this.postStart(containerId, findService(ctx, t.app, t.service).config.postStart ?? [], t, ctx);
+    if (runs !== containerId) this.created.set(`${t.app}/${t.service}`, { txn: ctx.txn, id: runs });
+    ctx.log.info({ app: t.app, service: t.service, container: runs.slice(0, 12) }, `started ${t.app}/${t.service}`);
+    await this.postStart(runs, findService(ctx, t.app, t.service).config.postStart ?? [], t, ctx);
     if (step.waitFor?.some((w) => w.condition === 'ready')) {
       const self = findService(ctx, t.app, t.service);
       await waitReady(this.engine, {
         app: t.app,
         service: t.service,
-        containerId,
+        containerId: runs,
         deadlineMs: this.opts.waitDeadlineMs ?? healthyDeadlineMs(self),
       });
       ctx.log.info(
@@ -812,7 +818,146 @@ export class DockerApplier implements Applier {
         `${t.app}/${t.service} is ready; its previous container stops now (start-first)`,
       );
     }
-    return { containerId };
+    return { containerId: runs };
+  }
+
+  /**
+   * Starts a container and resolves to the one that runs: itself, or — when its task outlived an
+   * Engine restart and it can never start again — a copy made from its own definition (every
+   * setting and label, so it is the same service and configuration), which takes its name.
+   */
+  private async startContainer(id: string, who: string, ctx: StepContext): Promise<string> {
+    try {
+      await ignore(
+        this.engine.call((d) => d.getContainer(id).start()),
+        304,
+      );
+      return id;
+    } catch (err) {
+      if (!isStuckContainer(engineMessage(err))) throw err;
+      ctx.log.warn(
+        { container: id.slice(0, 12), err: engineMessage(err) },
+        `${who} cannot start again (${engineMessage(err)}: its task outlived an Engine restart); it is made ` +
+          `anew from its own definition`,
+      );
+      const stopped = await stopOrphanedTask(
+        id,
+        (await this.engine.call((d) => d.getContainer(id).inspect())).HostConfig.CgroupParent,
+      );
+      if (stopped.length)
+        ctx.log.warn(
+          { container: id.slice(0, 12), pids: stopped },
+          `stopped ${stopped.length} process(es) of the task ${who} had left running`,
+        );
+      const made = await this.recreate(id);
+      await ignore(
+        this.engine.call((d) => d.getContainer(made).start()),
+        304,
+      );
+      ctx.log.info({ container: made.slice(0, 12), was: id.slice(0, 12) }, `${who} runs again as a new container`);
+      return made;
+    }
+  }
+
+  /**
+   * A copy of a container, from what the Engine says of it, under its name; the original is
+   * removed. The copy is made before the original goes, so a crash in between leaves two
+   * containers of the service (the next plan removes the stale one), never none.
+   */
+  private async recreate(id: string): Promise<string> {
+    const info = await this.engine.call((d) => d.getContainer(id).inspect());
+    const name = info.Name.replace(/^\//, '');
+    const spare = `${name}-recreated`;
+    const left = await this.holder(spare);
+    if (left)
+      await ignore(
+        this.engine.call((d) => d.getContainer(left.Id).remove({ force: true, v: false })),
+        404,
+        409,
+      );
+    const networks = Object.entries(info.NetworkSettings.Networks ?? {});
+    const primary = info.HostConfig.NetworkMode;
+    const endpoint = (ep: (typeof networks)[number][1]) => ({
+      ...(ep.IPAMConfig ? { IPAMConfig: ep.IPAMConfig } : {}),
+      ...(ep.Links ? { Links: ep.Links } : {}),
+      // The Engine adds the container's short id as an alias itself.
+      Aliases: (ep.Aliases ?? []).filter((a: string) => !id.startsWith(a)),
+    });
+    const config = { ...info.Config } as Record<string, unknown>;
+    if (config['Hostname'] === id.slice(0, 12)) delete config['Hostname'];
+    const first = networks.find(([n]) => n === primary);
+    const made = (
+      await this.engine.call((d) =>
+        d.createContainer({
+          ...config,
+          name: spare,
+          HostConfig: info.HostConfig,
+          ...(first ? { NetworkingConfig: { EndpointsConfig: { [first[0]]: endpoint(first[1]) } } } : {}),
+        } as Docker.ContainerCreateOptions),
+      )
+    ).id;
+    for (const [net, ep] of networks) {
+      if (net === primary) continue;
+      await ignore(
+        this.engine.call((d) => d.getNetwork(net).connect({ Container: made, EndpointConfig: endpoint(ep) })),
+        409,
+        403,
+      );
+    }
+    await ignore(
+      this.engine.call((d) => d.getContainer(id).remove({ force: true, v: false })),
+      404,
+    );
+    await this.engine.call((d) => d.getContainer(made).rename({ name }));
+    return made;
+  }
+
+  watch(): OutageWatch {
+    return this.engine.watch();
+  }
+
+  async awaitAvailable(): Promise<void> {
+    await this.engine.waitUntilAnswering();
+  }
+
+  /**
+   * After the Engine went away and came back: a container a step started runs again (the Engine
+   * stopped it on its way down, and brings back only those with a restart policy), and one a step
+   * stopped is stopped again (`restart: always` brings it back with the Engine).
+   */
+  async resettle(step: Step, rec: StepRecord, ctx: StepContext): Promise<Omit<StepRecord, 'status'> | undefined> {
+    if (step.kind !== 'start' && step.kind !== 'stop') return undefined;
+    const t = target(step) as { app: string; service: string };
+    const who = `${t.app}/${t.service}`;
+    const id = step.kind === 'stop' ? step.containerId : (rec.containerId ?? (await this.startTarget(step, ctx.txn)));
+    if (!id) return undefined;
+    let state: { Running: boolean; Restarting: boolean };
+    try {
+      state = (await this.engine.call((d) => d.getContainer(id).inspect())).State;
+    } catch (err) {
+      if (statusOf(err) === 404 && step.kind === 'stop') return undefined;
+      throw err;
+    }
+    if (step.kind === 'stop') {
+      if (!state.Running && !state.Restarting) return undefined;
+      await ignore(
+        this.engine.call((d) => d.getContainer(id).stop()),
+        304,
+        404,
+      );
+      ctx.log.info(
+        { app: t.app, service: t.service },
+        `the replaced container of ${who} came back with the Engine; stopped again`,
+      );
+      return undefined;
+    }
+    if (state.Running) return undefined;
+    const runs = await this.startContainer(id, who, ctx);
+    ctx.log.info(
+      { app: t.app, service: t.service, container: runs.slice(0, 12) },
+      `${who} was stopped when the Engine went away; started again`,
+    );
+    return runs === id ? undefined : { containerId: runs };
   }
 
   /** post_start hooks, in order: a failure (or one that does not end) fails the start, which is then undone. */
@@ -932,11 +1077,9 @@ export class DockerApplier implements Applier {
       case 'stop': {
         const t = target(step) as { app: string; service: string };
         try {
-          await ignore(
-            e.call((d) => d.getContainer(step.containerId!).start()),
-            304,
-          );
+          await this.startContainer(step.containerId!, `the previous container of ${t.app}/${t.service}`, ctx);
         } catch (err) {
+          if (err instanceof DockerError && err.kind === 'engine-unreachable') throw err;
           if (statusOf(err) === 404)
             throw new DockerError(
               'engine',
@@ -947,7 +1090,8 @@ export class DockerApplier implements Applier {
           throw new DockerError(
             port ? 'port-in-use' : 'engine',
             port
-              ? `port ${port} is taken, so the previous container of ${t.app}/${t.service} cannot start again`
+              ? `port ${port} is taken, so the previous container of ${t.app}/${t.service} cannot start again ` +
+                  `(${engineMessage(err)})`
               : `the previous container of ${t.app}/${t.service} could not start again: ${engineMessage(err)}`,
           );
         }

@@ -1,11 +1,22 @@
 // One connection to a Docker Engine: dockerode on a unix socket, a count of API calls (the
-// benchmark reports it), and patience for an Engine that restarts in the middle of an apply.
+// benchmark reports it), and patience for an Engine that restarts in the middle of an apply: an
+// Engine that is stopping, restarting or answering with its shutdown errors is waited for, and
+// only a fault that persists while it answers is the request's own.
 
 import { existsSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { createRequire } from 'node:module';
 import type Docker from 'dockerode';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DockerError, isConnectionError, unreachable } from './errors.js';
+import {
+  DockerError,
+  engineMessage,
+  isConnectionError,
+  isEngineGoingAway,
+  portInUse,
+  statusOf,
+  unreachable,
+} from './errors.js';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 
@@ -17,6 +28,16 @@ export interface EngineOptions {
   /** How long a step keeps retrying while the Engine is unreachable (it may be restarting). */
   reconnectMs?: number;
 }
+
+/** Whether the Engine went away (stopped, restarted) since the watch began. */
+export interface EngineWatch {
+  readonly interrupted: boolean;
+  /** `interrupted`, or the Engine does not answer a new connection now (it may be shutting down). */
+  check(): Promise<boolean>;
+  stop(): void;
+}
+
+const PING_TIMEOUT_MS = 5_000;
 
 /** `unix:///run/docker.sock`, `/run/docker.sock` or DOCKER_HOST; TCP Engines are not supported. */
 export function socketFromHost(host: string | undefined): string {
@@ -51,7 +72,15 @@ export class Engine {
   get docker(): Docker {
     if (this.client) return this.client;
     const DockerClass = requireCjs('dockerode') as typeof Docker;
-    const client = new DockerClass({ socketPath: this.socketPath, timeout: this.callTimeoutMs });
+    // A connection per call, never kept alive: dockerd stopping closes its listener first and
+    // then serves the connections already open while it stops every container and closes its
+    // stores, so a kept connection would see the Engine's own shutdown as exited containers and
+    // "database not open". A new connection is refused at once, and the call waits for the Engine.
+    const client = new DockerClass({
+      socketPath: this.socketPath,
+      timeout: this.callTimeoutMs,
+      agent: new Agent({ keepAlive: false }),
+    } as Docker.DockerOptions);
     const modem = client.modem as unknown as { dial: (...args: unknown[]) => unknown };
     const dial = modem.dial.bind(modem);
     modem.dial = (...args: unknown[]) => {
@@ -76,21 +105,114 @@ export class Engine {
     }
   }
 
+  /** How long a call waits for an Engine that went away before it fails. */
+  get patienceMs(): number {
+    return this.reconnectMs;
+  }
+
   /**
-   * Runs an Engine call; while the Engine is unreachable, retries with backoff for up to
-   * `reconnectMs`, then fails naming the socket. Calls must be safe to repeat.
+   * Whether the Engine answers a ping on a new connection now: one that is shutting down has
+   * closed its listener already, and a hung one does not answer in time.
+   */
+  answers(): Promise<boolean> {
+    if (!existsSync(this.socketPath)) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const req = request({ socketPath: this.socketPath, path: '/_ping', agent: false, timeout: PING_TIMEOUT_MS });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      req.on('timeout', () => req.destroy(new Error('ping timed out')));
+      req.on('error', () => resolve(false));
+      req.end();
+    });
+  }
+
+  /** Waits until the Engine answers, for up to `patienceMs`; then fails naming the socket. */
+  async waitUntilAnswering(cause?: unknown, deadline = Date.now() + this.reconnectMs): Promise<void> {
+    let wait = 200;
+    for (;;) {
+      if (await this.answers()) return;
+      if (Date.now() + wait > deadline)
+        throw unreachable(
+          this.socketPath,
+          cause ?? Object.assign(new Error(`connect ENOENT ${this.socketPath}`), { code: 'ENOENT' }),
+        );
+      await sleep(wait);
+      wait = Math.min(wait * 2, 2_000);
+    }
+  }
+
+  /** Times a call found the Engine away (stopping, restarting, gone) so far. */
+  outages = 0;
+
+  /**
+   * Notices the Engine going away from now on, however briefly: an events stream stays open on
+   * the Engine's socket, and an Engine that stops closes it. Calls that found it away count too.
+   */
+  watch(): EngineWatch {
+    const before = this.outages;
+    let broken = false;
+    let stopped = false;
+    const lost = () => {
+      if (!stopped) broken = true;
+    };
+    const req = request({
+      socketPath: this.socketPath,
+      path: `/events?filters=${encodeURIComponent(JSON.stringify({ type: ['daemon'] }))}`,
+    });
+    req.on('response', (res) => {
+      if (res.statusCode !== 200) lost();
+      res.on('data', () => {});
+      res.on('end', lost);
+      res.on('close', lost);
+      res.on('error', lost);
+    });
+    req.on('error', lost);
+    req.end();
+    // The stream must not keep the agent's event loop alive on its own.
+    req.on('socket', (s) => s.unref());
+    const away = () => broken || this.outages > before;
+    return {
+      get interrupted() {
+        return away();
+      },
+      check: async () => away() || !(await this.answers()),
+      stop() {
+        stopped = true;
+        req.destroy();
+      },
+    };
+  }
+
+  /**
+   * Runs an Engine call. An Engine that is unreachable or answers with its shutdown errors is
+   * waited for (with backoff, for up to `reconnectMs`) and the call made again; then it fails
+   * naming the socket. A server error while the Engine answers a ping is tried once more: only a
+   * fault that persists with a healthy Engine is the call's own. Calls must be safe to repeat.
    */
   async call<T>(fn: (docker: Docker) => Promise<T>, patient = true): Promise<T> {
     const deadline = Date.now() + (patient ? this.reconnectMs : 0);
-    let wait = 200;
+    let whileUp = 0;
     for (;;) {
       try {
         return await fn(this.docker);
       } catch (err) {
-        if (!isConnectionError(err)) throw err;
-        if (Date.now() + wait > deadline) throw unreachable(this.socketPath, err);
-        await sleep(wait);
-        wait = Math.min(wait * 2, 2_000);
+        const away = isEngineGoingAway(err);
+        const serverError = (statusOf(err) ?? 0) >= 500 && !portInUse(engineMessage(err));
+        if (!patient) throw isConnectionError(err) ? unreachable(this.socketPath, err) : err;
+        if (!away && !serverError) throw err;
+        if (await this.answers()) {
+          // An Engine just started may still open its stores ("failed to update store" on a fresh
+          // Engine was seen too): its own texts get a few tries, any other server error one.
+          if (whileUp >= (away ? 3 : 1) || Date.now() > deadline)
+            throw isConnectionError(err) ? unreachable(this.socketPath, err) : err;
+          await sleep(200 * 2 ** whileUp++);
+          continue;
+        }
+        this.outages++;
+        await this.waitUntilAnswering(err, deadline);
+        whileUp = 0;
       }
     }
   }

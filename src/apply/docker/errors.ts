@@ -38,7 +38,43 @@ const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE
 export function isConnectionError(err: unknown): boolean {
   const e = err as RawEngineError;
   if (e?.code && CONNECTION_CODES.has(e.code)) return true;
-  return /socket hang up|Timeout of \d+ms exceeded/i.test(e?.message ?? '');
+  return /socket hang up|Timeout of \d+ms exceeded|Cannot connect to the Docker daemon|unexpected EOF/i.test(
+    e?.message ?? '',
+  );
+}
+
+/**
+ * What dockerd 20.10 answers while it shuts down, read off a real Engine stopped with SIGTERM in
+ * the middle of creates, starts, stops, renames and volume calls (connection errors aside: its
+ * socket goes first, so most calls get ENOENT, ECONNRESET "socket hang up" or EPIPE). The stores
+ * close under the requests still in flight; none of these says anything about the request.
+ */
+const SHUTDOWN_TEXTS = [
+  /database not open/i,
+  /failed to update store for object type/i,
+  /transport is closing/i,
+  /use of closed network connection/i,
+  /daemon is shutting down|server is shutting down|shutdown in progress/i,
+  /context canceled/i,
+  /^EOF$|: EOF$/,
+];
+
+/** The Engine is going away (stopping, restarting) rather than refusing this request. */
+export function isEngineGoingAway(err: unknown): boolean {
+  if (isConnectionError(err)) return true;
+  const status = statusOf(err);
+  return status !== undefined && status >= 500 && SHUTDOWN_TEXTS.some((re) => re.test(engineMessage(err)));
+}
+
+/**
+ * A container the Engine cannot start again because its task outlived it: containerd still holds
+ * it after an Engine restart ("task <id>: already exists", seen on a real Engine stopped with
+ * SIGTERM during a stop and started again). Starting it again fails forever; it has to be made anew.
+ */
+export function isStuckContainer(message: string): boolean {
+  return /task [0-9a-f]{12,}: already exists|container [0-9a-f]{12,} is already in use|id already in use/i.test(
+    message,
+  );
 }
 
 export function statusOf(err: unknown): number | undefined {
