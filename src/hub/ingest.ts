@@ -32,13 +32,19 @@ const DEFAULT_ORDER_LAPSE_MS = 15 * 60_000;
 
 const conditionOf = (r: Report, type: string) => r.status.conditions.find((c) => c.type === type)?.status ?? null;
 
-/** Newest first wins: one row per key, the one with the latest `at`. */
+/**
+ * Newest first wins: one row per key, the one with the latest `at` — no later than now, since a
+ * time ahead of the hub's (a gateway's clock before NTP set it right, a forged report) would
+ * otherwise outlast every verdict that comes after it.
+ */
 function newestBy<T>(rows: T[], key: (r: T) => string, at: (r: T) => string): T[] {
   const out = new Map<string, T>();
+  const now = Date.now();
+  const when = (r: T) => Math.min(Date.parse(at(r)), now);
   for (const r of rows) {
     const k = key(r);
     const have = out.get(k);
-    if (!have || Date.parse(at(have)) <= Date.parse(at(r))) out.set(k, r);
+    if (!have || when(have) <= when(r)) out.set(k, r);
   }
   return [...out.values()];
 }
@@ -165,7 +171,9 @@ export async function ingest(tx: Sql, all: Incoming[], o: IngestOptions): Promis
   if (outcomes.length > 0)
     await tx.query(
       `insert into gateway_commits (commit, gateway_id, outcome, verdict, reason, detail, at)
-       select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+       select c, g, o, v, r, d, least(a, now())
+         from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+           as x(c, g, o, v, r, d, a)
        on conflict (commit, gateway_id) do update
          set outcome = excluded.outcome, verdict = excluded.verdict, reason = excluded.reason,
              detail = excluded.detail, at = excluded.at

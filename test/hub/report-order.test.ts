@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, test } from 'node:test';
 import type { GatewayDetail } from '../../src/hub/index.js';
 import type { ReportSequence } from '../../src/model/index.js';
-import { call, hubDatabases, lab, report, sha, status } from '../helpers/hub.js';
+import { call, hubDatabases, lab, report, sha, status, verdict } from '../helpers/hub.js';
 
 const dbs = await hubDatabases();
 after(() => dbs.stop());
@@ -87,6 +87,34 @@ for (const kind of dbs.kinds) {
         assert.equal(await now(), sha(6), 'in the order they arrive, as before the numbering');
         const events = await l.get('/api/v1/gateways/gw-1');
         assert.equal((events.body as unknown as GatewayDetail).reports, 6, 'every report was taken');
+      } finally {
+        await l.hub.stop();
+      }
+    });
+
+    test('a verdict dated in the future (a clock ahead, a forged report) does not outlast later ones', async () => {
+      const l = await lab(kind, { 'gw-1': {}, 'gw-2': {} });
+      try {
+        const commit = async (n: number) => (await l.get(`/api/v1/commits/${sha(n)}`)).body;
+        const ahead = '2099-01-01T00:00:00.000Z';
+        // gw-1's clock is 70 years ahead when sha(1) fails its health window; NTP then sets it right,
+        // the bad record is forgotten, and the commit is applied again.
+        const failed = verdict('rolled-back', sha(1), { at: ahead, reason: 'health-failed', detail: 'probe down' });
+        assert.equal((await l.post('gw-1', report('gw-1', status(), [failed]))).status, 200);
+        assert.equal((await commit(1))['rolledBack'], 1);
+        const ok = verdict('applied', sha(1));
+        assert.equal((await l.post('gw-1', report('gw-1', applied(1), [ok]))).status, 200);
+        const now = await commit(1);
+        assert.equal(now['applied'], 1, JSON.stringify(now));
+        assert.equal(now['rolledBack'], 0, 'the later verdict is the one that counts');
+        // A future date is no "later commit" either: gw-2, which has said nothing on sha(2) yet, is pending
+        // on it, not moved on, because of a verdict dated 2099 on another commit.
+        const future = verdict('applied', sha(3), { at: ahead });
+        assert.equal((await l.post('gw-2', report('gw-2', applied(3), [future]))).status, 200);
+        assert.equal((await l.post('gw-1', report('gw-1', status({ head: sha(2) }), []))).status, 200);
+        const two = await commit(2);
+        assert.equal(two['movedOn'], 0, JSON.stringify(two));
+        assert.equal(two['pending'], 2);
       } finally {
         await l.hub.stop();
       }
