@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileAtomic } from '../base/atomic-write.js';
 import type { Log } from '../base/log.js';
+import { clip } from '../base/redact.js';
 import { statePath } from '../base/state-dir.js';
 import type { ScriptAction, ScriptState, StateScript } from '../model/index.js';
 import { crashPoint } from './crash-points.js';
@@ -127,5 +128,5 @@ export class StateScriptRunner {
 
 const tail = (s: string | undefined) => {
   const last = (s ?? '').trim().split('\n').slice(-1)[0]?.trim();
-  return last ? `: ${last.slice(0, 300)}` : '';
+  return last ? `: ${clip(last, 300, 'start')}` : '';
 };

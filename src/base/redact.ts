@@ -35,17 +35,30 @@ function base64Core(bytes: Buffer, offset: number): string {
   return enc.slice(Math.ceil((8 * offset) / 6), Math.floor((8 * (offset + bytes.length)) / 6));
 }
 
+const unicodeEscape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
 /** Every spelling of `s` that an error, a URL, a header or a JSON document could carry. */
 function spellings(s: string): string[] {
-  const out = new Set([s]);
+  const out = new Set([s, s.normalize('NFC'), s.normalize('NFD')]);
   const json = jsonEscaped(s);
   out.add(json);
   out.add(jsonEscaped(json)); // JSON text inside a JSON string (a server's error body in a log field)
+  // JSON as other encoders write it: Go's escapes <, > and & (and U+2028, U+2029); Python's, and
+  // most that write ASCII only, every character past ASCII, in UTF-16 units (😀 is \ud83d\ude00).
+  out.add(json.replace(/[<>&\u2028\u2029]/g, unicodeEscape));
+  const ascii = json.replace(/[^\x20-\x7e]/g, unicodeEscape);
+  out.add(ascii);
+  out.add(ascii.replace(/\\u[0-9a-f]{4}/g, (m) => `\\u${m.slice(2).toUpperCase()}`));
   const pct = encodeURIComponent(s);
   out.add(pct);
   out.add(pct.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()));
   out.add(encodeURI(s));
+  out.add(new URLSearchParams({ v: s }).toString().slice(2)); // a form: a space is +
+  out.add(encodeURIComponent(pct)); // a URL inside a URL's query (a redirect's target)
   const bytes = Buffer.from(s, 'utf8');
+  const hex = bytes.toString('hex');
+  out.add(hex);
+  out.add(hex.toUpperCase());
   const b64 = bytes.toString('base64');
   out.add(b64);
   out.add(b64.replace(/=+$/, ''));
@@ -215,3 +228,21 @@ export class Redactor {
 
 /** The secrets of this process. Readers of secret files register here; every output is scrubbed through it. */
 export const processSecrets = new Redactor();
+
+/**
+ * Room kept past a bound on output, so that a secret the bound cuts is still whole when it is
+ * scrubbed (./clip): longer values are looked for whole and line by line only anyway.
+ */
+export const CLIP_MARGIN = 2 * MAX_PARTIAL_SOURCE;
+
+/**
+ * At most `max` characters of `text`, its start or its end, with `mark` where it was cut: scrubbed
+ * of the process's secrets before it is cut, since what a cut leaves of a secret is found by no
+ * search (the mark stands between it and the edge of the line). Whoever keeps a bounded part of
+ * what a program printed keeps CLIP_MARGIN more and clips it here.
+ */
+export function clip(text: string, max: number, keep: 'start' | 'end', mark = '…'): string {
+  const s = text.length > max ? processSecrets.scrub(text) : text;
+  if (s.length <= max) return s;
+  return keep === 'start' ? `${s.slice(0, max)}${mark}` : `${mark}${s.slice(s.length - max)}`;
+}

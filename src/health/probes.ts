@@ -4,7 +4,9 @@
 import { constants } from 'node:fs';
 import { access, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { runGroup } from '../base/process-group.js';
+import { clip, CLIP_MARGIN } from '../base/redact.js';
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { connect } from 'node:net';
@@ -153,9 +155,15 @@ async function commandProbe(c: Extract<HealthCheck, { kind: 'command' }>, env: P
   const found = await resolveCommand(exe ?? '', env.stateDir);
   if ('refused' in found) return { ok: false, detail: `not run: ${found.refused}` };
   const file = found.file;
+  // The start of what it printed, with a margin so that a secret the bound cuts is scrubbed whole
+  // (../base/redact.ts), each stream decoded as a stream: a character may come in two chunks.
   let out = '';
-  const keep = (b: Buffer) => {
-    if (out.length < OUTPUT_LIMIT) out += b.toString().slice(0, OUTPUT_LIMIT - out.length);
+  const room = OUTPUT_LIMIT + CLIP_MARGIN;
+  const keep = () => {
+    const text = new StringDecoder('utf8');
+    return (b: Buffer) => {
+      if (out.length < room) out += text.write(b).slice(0, room - out.length);
+    };
   };
   // Dropping to nobody takes root to do; an agent that is not root runs it as itself, unprivileged already.
   const user = process.getuid?.() === 0 ? healthCommandUser(env.policy) : undefined;
@@ -171,8 +179,8 @@ async function commandProbe(c: Extract<HealthCheck, { kind: 'command' }>, env: P
     ...(env.stateDir !== undefined ? { stateDir: env.stateDir } : {}),
     timeoutMs: c.timeoutMs,
     killGraceMs: COMMAND_KILL_GRACE_MS,
-    onStdout: keep,
-    onStderr: keep,
+    onStdout: keep(),
+    onStderr: keep(),
   });
   let r: Awaited<typeof run.done>;
   try {
@@ -180,7 +188,7 @@ async function commandProbe(c: Extract<HealthCheck, { kind: 'command' }>, env: P
   } catch (err) {
     return { ok: false, detail: `${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
   }
-  const said = out.trim() ? `; it printed: ${out.trim()}` : '';
+  const said = out.trim() ? `; it printed: ${clip(out.trim(), OUTPUT_LIMIT, 'start')}` : '';
   if (r.timedOut)
     return { ok: false, detail: `${c.argv.join(' ')} ran longer than ${c.timeoutMs} ms and was killed${said}` };
   if (r.code === 0) return { ok: true, detail: 'exit 0' };

@@ -57,10 +57,17 @@ export async function addGateway(db: Sql, id: string, labels: Record<string, str
   return token;
 }
 
-/** A new token for a gateway; the old one stops working. */
+/**
+ * A new token for a gateway; the old one stops working. Whoever held the old one may have sent
+ * reports numbered past the gateway's own, so the order of its reports starts again: the first
+ * report under the new token sets its status (./ingest.ts).
+ */
 export async function rotateGatewayToken(db: Sql, id: string): Promise<string> {
   const token = newToken('gateway');
-  const rows = await db.query('update gateways set token_hash = $2 where id = $1 returning id', [id, hashToken(token)]);
+  const rows = await db.query(
+    'update gateways set token_hash = $2, report_taken_at = null where id = $1 returning id',
+    [id, hashToken(token)],
+  );
   if (rows.length === 0) throw new AdminError(`no gateway ${id}; \`rollgate hub gateway add ${id}\` adds it`, 404);
   return token;
 }

@@ -27,15 +27,24 @@ export interface Receipt {
   denied?: { unknown: true } | { owner: string };
 }
 
+/** The hub's --silent-after by default. */
+const DEFAULT_ORDER_LAPSE_MS = 15 * 60_000;
+
 const conditionOf = (r: Report, type: string) => r.status.conditions.find((c) => c.type === type)?.status ?? null;
 
-/** Newest first wins: one row per key, the one with the latest `at`. */
+/**
+ * Newest first wins: one row per key, the one with the latest `at` — no later than now, since a
+ * time ahead of the hub's (a gateway's clock before NTP set it right, a forged report) would
+ * otherwise outlast every verdict that comes after it.
+ */
 function newestBy<T>(rows: T[], key: (r: T) => string, at: (r: T) => string): T[] {
   const out = new Map<string, T>();
+  const now = Date.now();
+  const when = (r: T) => Math.min(Date.parse(at(r)), now);
   for (const r of rows) {
     const k = key(r);
     const have = out.get(k);
-    if (!have || Date.parse(at(have)) <= Date.parse(at(r))) out.set(k, r);
+    if (!have || when(have) <= when(r)) out.set(k, r);
   }
   return [...out.values()];
 }
@@ -50,6 +59,8 @@ interface GatewayLock {
   token_hash: string | null;
   report_boot: string | null;
   report_seq: string | null;
+  /** No report has set the status for the lapse (or the token was rotated since). */
+  order_lapsed: boolean;
 }
 
 type Event = { gateway: string; e: ReportEvent };
@@ -109,6 +120,13 @@ async function storeEvents(
 
 export interface IngestOptions {
   webhooks: readonly WebhookTarget[];
+  /**
+   * How long the order of a gateway's reports holds while none of them sets its status (the hub's
+   * --silent-after; 15 minutes by default). The gateway keeps reporting, so it reports in another
+   * order: its state directory brought back from a backup, an agent from before the numbering, or
+   * the order was taken by whoever held its token. Then the reports that arrive set it again.
+   */
+  orderLapseMs?: number;
   /** Each event behind its own savepoint: the batcher's second try of one report, after a batch failed. */
   oneByOne?: boolean;
 }
@@ -118,9 +136,16 @@ export async function ingest(tx: Sql, all: Incoming[], o: IngestOptions): Promis
   // ---- who sent what: each report's token against its gateway's, with the gateways' rows locked
   // in id order (hubs writing batches at once lock the same rows in the same order, so never deadlock)
   const locked = await tx.query<GatewayLock>(
-    `select id, token_hash, report_boot, report_seq from gateways
+    `select id, token_hash, report_boot, report_seq,
+            (report_taken_at is null or report_taken_at < now() - $3::double precision * interval '1 millisecond')
+              as order_lapsed
+       from gateways
       where id = any($1::text[]) or token_hash = any($2::text[]) order by id for update`,
-    [[...new Set(all.map((b) => b.report.gateway))], [...new Set(all.map((b) => b.tokenHash))]],
+    [
+      [...new Set(all.map((b) => b.report.gateway))],
+      [...new Set(all.map((b) => b.tokenHash))],
+      o.orderLapseMs ?? DEFAULT_ORDER_LAPSE_MS,
+    ],
   );
   const byId = new Map(locked.map((r) => [r.id, r]));
   const byToken = new Map(locked.filter((r) => r.token_hash).map((r) => [r.token_hash!, r.id]));
@@ -146,7 +171,9 @@ export async function ingest(tx: Sql, all: Incoming[], o: IngestOptions): Promis
   if (outcomes.length > 0)
     await tx.query(
       `insert into gateway_commits (commit, gateway_id, outcome, verdict, reason, detail, at)
-       select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+       select c, g, o, v, r, d, least(a, now())
+         from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+           as x(c, g, o, v, r, d, a)
        on conflict (commit, gateway_id) do update
          set outcome = excluded.outcome, verdict = excluded.verdict, reason = excluded.reason,
              detail = excluded.detail, at = excluded.at
@@ -186,6 +213,8 @@ export async function ingest(tx: Sql, all: Incoming[], o: IngestOptions): Promis
   // sequence). A numbering the hub has never seen is a state directory started anew: newer than
   // the ones it has seen, whatever its numbers. An older report stores its events, not its status.
   // Only a numbering other than the gateway's current one is looked up (most reports are of it).
+  // No order holds for good: one that set no status for the lapse, or whose token was rotated since
+  // (whoever held the old one may have taken the order), gives way to the first report that comes.
   const boots = [
     ...new Set(
       batch
@@ -201,9 +230,13 @@ export async function ingest(tx: Sql, all: Incoming[], o: IngestOptions): Promis
       [boots.map((k) => k.split('\n')[0]), boots.map((k) => k.split('\n')[1])],
     ))
       newBoots.add(`${r.gateway_id}\n${r.boot}`);
-  const order = new Map<string, { boot: string | null; seq: number }>();
+  const order = new Map<string, { boot: string | null; seq: number; lapsed: boolean }>();
   for (const r of locked)
-    order.set(r.id, { boot: r.report_boot, seq: r.report_seq === null ? 0 : Number(r.report_seq) });
+    order.set(r.id, {
+      boot: r.report_boot,
+      seq: r.report_seq === null ? 0 : Number(r.report_seq),
+      lapsed: r.order_lapsed,
+    });
   const newest = new Map<string, Incoming>();
   const lost = new Map<string, number>();
   const counts = new Map<string, number>();
@@ -213,11 +246,13 @@ export async function ingest(tx: Sql, all: Incoming[], o: IngestOptions): Promis
     counts.set(g, (counts.get(g) ?? 0) + 1);
     if (!b.report.sequence) {
       // An agent from before the numbering: arrival order, until the gateway sends numbered reports.
-      if (at.boot !== null) continue;
+      if (at.boot !== null && !at.lapsed) continue;
+      order.set(g, { boot: null, seq: 0, lapsed: false });
     } else {
       const { boot, seq } = b.report.sequence;
-      if (boot === at.boot ? seq <= at.seq : !newBoots.delete(`${g}\n${boot}`)) continue;
-      order.set(g, { boot, seq });
+      const isNew = newBoots.delete(`${g}\n${boot}`);
+      if ((boot === at.boot ? seq <= at.seq : !isNew) && !at.lapsed) continue;
+      order.set(g, { boot, seq, lapsed: false });
     }
     newest.set(g, b);
     // Lost counts come with new reports only: a report sent again, or replayed, is not counted twice.
@@ -244,8 +279,9 @@ export async function ingest(tx: Sql, all: Incoming[], o: IngestOptions): Promis
        ready = case when r.win then r.ready else g.ready end,
        healthy = case when r.win then r.healthy else g.healthy end,
        stalled = case when r.win then r.stalled else g.stalled end,
-       report_boot = case when r.win and r.boot is not null then r.boot else g.report_boot end,
-       report_seq = case when r.win and r.boot is not null then r.seq else g.report_seq end,
+       report_boot = case when r.win then r.boot else g.report_boot end,
+       report_seq = case when r.win then r.seq else g.report_seq end,
+       report_taken_at = case when r.win then now() else g.report_taken_at end,
        last_seen = now(), first_seen = coalesce(g.first_seen, now()),
        reports = g.reports + r.n, lost_events = g.lost_events + r.lost, silent_since = null
      from unnest($1::text[], $2::boolean[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],

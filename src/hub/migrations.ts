@@ -108,6 +108,13 @@ create table gateway_boots (
 );
 `,
   },
+  {
+    version: 3,
+    name: "when the order of a gateway's reports last set its status",
+    sql: `
+alter table gateways add column report_taken_at timestamptz;
+`,
+  },
 ];
 
 /** The advisory lock key of migrations (any constant; "rg-mig" in ASCII). */

@@ -85,8 +85,10 @@ export class Hub {
   private constructor(private readonly o: HubOptions) {
     this.metrics = new HubMetrics(o.db);
     const webhooks = o.webhooks ?? [];
-    this.batcher = new Batcher((items) => o.db.transaction((tx) => ingest(tx, items, { webhooks })), {
-      write: async (item) => (await o.db.transaction((tx) => ingest(tx, [item], { webhooks, oneByOne: true })))[0]!,
+    const orderLapseMs = o.silentAfterMs ?? 15 * 60_000;
+    this.batcher = new Batcher((items) => o.db.transaction((tx) => ingest(tx, items, { webhooks, orderLapseMs })), {
+      write: async (item) =>
+        (await o.db.transaction((tx) => ingest(tx, [item], { webhooks, orderLapseMs, oneByOne: true })))[0]!,
       retry: cannotStore,
     });
     this.routes = [...this.ownRoutes(), ...API_ROUTES, ...this.pageRoutes()];

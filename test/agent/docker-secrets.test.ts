@@ -4,7 +4,8 @@
 // and registry, following a real git server that wants the token and reporting to a real hub
 // process with a webhook receiver, goes through a commit that does not validate because of a
 // variable, a commit that applies, and a commit that rolls back because a hook printed the
-// secrets it was given. Then every output is searched for the planted values: the agent's log,
+// secrets it was given (and a hook that prints one where the agent cuts what it keeps). Then
+// every output is searched for the planted values, whole, encoded or in pieces: the agent's log,
 // `rollgate status` and `history` (human and JSON), the state and outbox files, the hub's API,
 // its page, its own log and the webhook bodies. The secrets were really used: the container has
 // them in its environment and its secret files.
@@ -95,6 +96,8 @@ describe(
           // The old container says what it holds when it stops, and fails (logged, the stop goes on).
           '    pre_stop:',
           '      - command: ["sh", "-c", "echo stopping with $$DB_PASSWORD $$API_KEY; exit 1"]',
+          // One long line, of which the agent keeps the last 16 KiB: the cut goes through API_KEY.
+          `      - command: ["sh", "-c", "printf key=%s%0${16384 - 12}d $$API_KEY 0; exit 1"]`,
           ...extra,
           'secrets:',
           '  db_pass: { environment: DB_PASSWORD }',
@@ -252,6 +255,7 @@ describe(
       ]);
       const s = await agent.until('rolled back', (x) => lastHistory(x, loud)?.event === 'rolled-back', 90_000);
       await agent.waitForLog(/pre_stop hook 1 of keeper\/web .* exited with code 1/);
+      await agent.waitForLog(/pre_stop hook 2 of keeper\/web .* exited with code 1; the stop goes on: …/);
       // Everything the hub was told has arrived, and the webhooks were sent.
       const wait = Date.now() + 30_000;
       for (;;) {
@@ -297,9 +301,11 @@ describe(
 
       const planted = { ...PLANTED, hubToken };
       const leaks: string[] = [];
+      // A value whole, encoded, or any 8 characters of it in a row (what a cut left of it).
+      const pieces = (v: string) => Array.from({ length: v.length - 7 }, (_, i) => v.slice(i, i + 8));
       for (const [where, text] of outputs)
         for (const [name, value] of Object.entries(planted))
-          for (const form of [value, encodeURIComponent(value), Buffer.from(value).toString('base64')])
+          for (const form of [encodeURIComponent(value), Buffer.from(value).toString('base64'), ...pieces(value)])
             if (text.includes(form)) leaks.push(`${name} (${form}) in ${where}`);
       assert.deepEqual(leaks, [], 'no planted value is in any output');
       // The searches could find a leak: the outputs are there and say what happened.

@@ -3,7 +3,15 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { CENSOR, MAX_SECRETS, MIN_SECRET_LENGTH, Redactor } from '../../src/base/redact.js';
+import {
+  CENSOR,
+  clip,
+  CLIP_MARGIN,
+  MAX_SECRETS,
+  MIN_SECRET_LENGTH,
+  processSecrets,
+  Redactor,
+} from '../../src/base/redact.js';
 
 const TOKEN = 'tok-9Fq2xLmP0aZ7';
 const PASSWORD = 'p@ss w/rd"\\+?';
@@ -47,6 +55,35 @@ describe('the redactor finds a secret however it is spelled', () => {
   ];
   for (const [what, text, secret] of rows) test(what, () => void clean(r, text, secret));
 
+  describe('as programs other than rollgate spell it', () => {
+    const AMP = 'pw&<gw>-Secret 2028\u2028x';
+    const UNI = 'Pässwörd-Ünï-😀-key';
+    const u = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+    const json = (s: string) => JSON.stringify(s).slice(1, -1);
+    const spelled: [string, string, string][] = [
+      ['in JSON from Go (<, > and & as \\u003c...; U+2028 too)', json(AMP).replace(/[<>&\u2028]/g, u), AMP],
+      ['in JSON from Python (ASCII only: \\u00e4, 😀 as a surrogate pair)', json(UNI).replace(/[^ -~]/g, u), UNI],
+      [
+        'in JSON with upper-case escapes',
+        json(UNI).replace(/[^ -~]/g, (c) => `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`),
+        UNI,
+      ],
+      ['form-encoded (a space is +)', new URLSearchParams({ pw: AMP }).toString().slice(3), AMP],
+      ['percent-encoded twice (a URL in a query)', encodeURIComponent(encodeURIComponent(AMP)), AMP],
+      ['decomposed (NFD), as a Mac writes a file name', UNI.normalize('NFD'), UNI],
+      ['composed (NFC), registered decomposed', UNI, UNI.normalize('NFD')],
+      ['hex', Buffer.from(UNI).toString('hex'), UNI],
+      ['HEX', Buffer.from(AMP).toString('hex').toUpperCase(), AMP],
+    ];
+    for (const [what, text, value] of spelled)
+      test(what, () => {
+        const one = redactor(value);
+        const out = one.scrub(`said: ${text} (end)`);
+        assert.notEqual(text, value, 'a spelling of its own');
+        assert.equal(out, `said: ${CENSOR} (end)`);
+      });
+  });
+
   test('base64 inside a longer encoded text, at each of the three offsets', () => {
     for (const prefix of ['', 'x', 'xy', 'xyz', '{"token":"']) {
       const b64 = Buffer.from(`${prefix}${TOKEN}","more":"data"}`).toString('base64');
@@ -69,6 +106,29 @@ describe('the redactor finds a secret however it is spelled', () => {
     const m = redactor(key);
     assert.ok(!m.scrub(`key: ${key}`).includes('QUJDREVG'));
     assert.ok(!m.scrub('line two alone: UVJTVFVWV1hZWg==').includes('UVJTVFVW'));
+  });
+});
+
+describe('a bounded part of what a program printed is scrubbed before it is cut', () => {
+  const SECRET = 'clip-Secret-Across-The-Cut-5512';
+  processSecrets.add([SECRET]);
+
+  test('its start or its end, with a mark where it was cut, and no piece of a secret the cut went through', () => {
+    const text = `${'a'.repeat(90)}${SECRET}${'b'.repeat(90)}`;
+    const head = clip(text, 100, 'start');
+    assert.equal(head, `${'a'.repeat(90)}${CENSOR}…`);
+    const tail = clip(text, 100, 'end');
+    assert.equal(tail, `…${CENSOR}${'b'.repeat(90)}`);
+    assert.equal(clip('short', 100, 'start'), 'short');
+    assert.equal(clip(text, 95, 'start', ''), `${'a'.repeat(90)}${CENSOR.slice(0, 5)}`);
+  });
+
+  test(`the margin kept past a bound (${CLIP_MARGIN}) holds any value short enough to be searched piecewise`, () => {
+    const long = 'L'.repeat(256);
+    const r = redactor(long);
+    // A value this long is found in a line cut at either edge; CLIP_MARGIN covers those cut elsewhere.
+    assert.ok(CLIP_MARGIN >= long.length);
+    assert.equal(r.scrub(`x ${long.slice(0, 200)}`), `x ${CENSOR}`);
   });
 });
 

@@ -1,15 +1,18 @@
 // What `rollgate diff`, `validate` and `apply` print never holds a value of the gateway's secret
-// files: --var-file and --var values are named or shown as the Compose file wrote them, and a git
-// server that echoes the credentials it was sent is scrubbed. The CLI as a process.
+// files: --var-file and --var values are named or shown as the Compose file wrote them, a git
+// server that echoes the credentials it was sent is scrubbed, and so is an update interface that
+// prints one — in long output that rollgate cuts, or in JSON written by Go or Python. The CLI as a
+// process, with a real interface executable.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Plan } from '../../src/model/index.js';
 import { rollgate } from '../helpers/cli.js';
+import { DeviceLab, requireMenderTools, SIMULATED_DEVICE } from '../helpers/devices.js';
 import { cleanup, tempDir } from '../helpers/fixtures.js';
 
 const root = tempDir('rollgate-cli-secrets-');
@@ -116,5 +119,86 @@ describe('a git server that echoes the credentials it was sent', () => {
     assert.equal(r.code, 1);
     assert.match(r.err, /you sent Basic \[redacted\]/);
     noneOf(r.err, Buffer.from(basic).toString('base64'), 'basic-Pw-55320', encodeURIComponent(basic));
+  });
+});
+
+/** The longest run of 6 or more characters of `secret` that `text` holds, or '' (what a cut left of it). */
+function pieceOf(text: string, secret: string): string {
+  for (let n = secret.length; n >= 6; n--)
+    for (let i = 0; i + n <= secret.length; i++)
+      if (text.includes(secret.slice(i, i + n))) return secret.slice(i, i + n);
+  return '';
+}
+
+describe('an update interface that prints a gateway secret', { skip: requireMenderTools() }, () => {
+  /** Cut by rollgate where it keeps only so much of what an interface printed. */
+  const CUT = 'gw-Secret-Cut-Into-Two-8831';
+  /** In JSON as Go writes it (<, > and & as \u003c, \u003e, \u0026). */
+  const GO = 'pw&<gw>-Go-Secret-4410';
+  /** In JSON as Python writes it (every character past ASCII as \uXXXX, 😀 as a surrogate pair). */
+  const PY = 'Pässwörd-Py-Secret-😀-5521';
+  const varFile = write('interface.env', `CUT=${CUT}\nGO_PW=${GO}\nPY_PW=${PY}\n`);
+  let lab: DeviceLab;
+  const answer = () => join(lab.root, 'SupportsRollback.answer');
+  const installError = () => join(lab.root, 'ArtifactInstall.stderr');
+
+  before(() => {
+    lab = new DeviceLab([{ id: 'G13', type: 'gateway', iface: 'gateway-rootfs', order: 10 }]);
+    // The simulated device, but for the answers and the errors a test plants.
+    const iface = join(lab.interfaces, 'gateway-rootfs');
+    rmSync(iface);
+    writeFileSync(
+      iface,
+      `#!/bin/sh\ncase "$1" in\n  SupportsRollback) [ -f '${answer()}' ] && exec cat '${answer()}' ;;\n` +
+        `  ArtifactInstall) [ -f '${installError()}' ] && { cat '${installError()}' >&2; exit 1; } ;;\nesac\n` +
+        `exec '${SIMULATED_DEVICE}' "$@"\n`,
+    );
+    chmodSync(iface, 0o755);
+    lab.writeRepo(() => 'artifacts/gateway-v2.mender');
+  });
+  after(() => lab?.close());
+
+  const apply = async () => {
+    lab.seed(() => 'gateway-v1');
+    rmSync(lab.stateDir, { recursive: true, force: true });
+    const r = await lab.apply({ args: ['--var-file', varFile] });
+    return { ...r, text: r.out + r.err };
+  };
+
+  test('a query answer cut at 200 characters, with the secret across the cut', async () => {
+    writeFileSync(answer(), `${'Z'.repeat(180)}${CUT}${'Q'.repeat(100)}\n`);
+    try {
+      const r = await apply();
+      assert.equal(r.code, 1, r.text);
+      assert.match(r.text, /SupportsRollback must answer Yes, No or nothing, got "Z{180}/);
+      assert.equal(pieceOf(r.text, CUT), '', r.text);
+    } finally {
+      rmSync(answer());
+    }
+  });
+
+  test('an error whose last 600 characters start inside the secret, and JSON from Go and Python', async () => {
+    const go = JSON.stringify({ error: 'login refused', password: GO })
+      .replace(/&/g, '\\u0026')
+      .replace(/</g, '\\u003c')
+      .replace(/>/g, '\\u003e');
+    const py = JSON.stringify({ password: PY }).replace(
+      /[\u0080-\uffff]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    );
+    assert.ok(!go.includes(GO) && !py.includes(PY) && py.includes('\\ud83d\\ude00'), `${go}\n${py}`);
+    const after = `${'B'.repeat(200)}\n${go}\n${py}`;
+    // Of the secret, all but its first 4 characters are in the 600 that are kept.
+    const pad = 600 - (CUT.length - 4) - after.length;
+    writeFileSync(installError(), `${'A'.repeat(1000)}${CUT}${'B'.repeat(pad)}${after}\n`);
+    try {
+      const r = await apply();
+      assert.equal(r.code, 3, r.text);
+      assert.match(r.text, /ArtifactInstall.*it printed stderr: …/);
+      assert.match(r.text, /login refused/);
+      for (const secret of [CUT, GO, PY]) assert.equal(pieceOf(r.text, secret), '', `${secret} in:\n${r.text}`);
+    } finally {
+      rmSync(installError());
+    }
   });
 });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, beforeEach, describe, test } from 'node:test';
+import { CENSOR, processSecrets } from '../../src/base/redact.js';
 import { probe } from '../../src/health/index.js';
 import type { HealthCheck } from '../../src/model/index.js';
 import { cleanup, tempDir } from '../helpers/fixtures.js';
@@ -99,4 +100,22 @@ describe('health command probe', () => {
       assert.equal((await probe(who, { stateDir, policy: { ...policy, allowRootHealthCommands: true } })).ok, false);
     },
   );
+
+  test('what a command printed is read as text across its writes, and a secret at the bound goes whole', async () => {
+    // ä is two bytes, written apart: decoded chunk by chunk, each half was a U+FFFD and the rest of
+    // the word was no longer the secret the scrubbing looks for.
+    const split = await probe(
+      command(['sh', '-c', String.raw`printf 'p\303'; sleep 0.3; printf '\244sswort-Geheim-7781\n'; exit 1`]),
+      { stateDir },
+    );
+    assert.equal(split.ok, false);
+    assert.match(split.detail, /it printed: pässwort-Geheim-7781$/);
+    // The output is kept up to 512 characters; this secret starts at 500.
+    const secret = 'probe-Secret-Cut-At-The-Bound-0415';
+    processSecrets.add([secret]);
+    const cut = await probe(command(['sh', '-c', `printf '%0500d${secret}tail'; exit 1`]), { stateDir });
+    const out = processSecrets.scrub(cut.detail);
+    assert.match(out, new RegExp(`it printed: 0{500}\\${CENSOR.slice(0, -1)}\\]`));
+    for (let i = 0; i + 6 <= secret.length; i++) assert.ok(!out.includes(secret.slice(i, i + 6)), out);
+  });
 });

@@ -4,7 +4,9 @@
 // the container's own stop.
 
 import { PassThrough } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import type { Log } from '../../base/log.js';
+import { clip, CLIP_MARGIN } from '../../base/redact.js';
 import type { ServiceHook } from '../../model/index.js';
 import type { Engine } from './engine.js';
 
@@ -35,12 +37,17 @@ export async function runHook(
     }),
   );
   const stream = await engine.call(() => exec.start({ hijack: true, stdin: false }));
+  // The end of what it printed, with a margin so that a secret the bound cuts is scrubbed whole
+  // (../../base/redact.ts), each stream decoded as a stream: a character may come in two chunks.
   let output = '';
-  const keep = (c: Buffer) => {
-    output = (output + c.toString('utf8')).slice(-OUTPUT_LIMIT);
+  const keep = () => {
+    const text = new StringDecoder('utf8');
+    return (c: Buffer) => {
+      output = (output + text.write(c)).slice(-(OUTPUT_LIMIT + CLIP_MARGIN));
+    };
   };
-  const out = new PassThrough().on('data', keep);
-  const err = new PassThrough().on('data', keep);
+  const out = new PassThrough().on('data', keep());
+  const err = new PassThrough().on('data', keep());
   engine.docker.modem.demuxStream(stream, out, err);
   let timer: NodeJS.Timeout | undefined;
   const ended = await Promise.race([
@@ -54,10 +61,10 @@ export async function runHook(
   clearTimeout(timer);
   if (!ended) {
     stream.destroy();
-    return { output };
+    return { output: clip(output, OUTPUT_LIMIT, 'end') };
   }
   const info = await engine.call(() => exec.inspect());
-  return { exitCode: info.ExitCode ?? 0, output };
+  return { exitCode: info.ExitCode ?? 0, output: clip(output, OUTPUT_LIMIT, 'end') };
 }
 
 export const hookLine = (h: ServiceHook) => h.command.join(' ');

@@ -3,7 +3,9 @@
 // to the group, then SIGKILL after a grace period), output captured with a size bound and logged.
 
 import type { ChildProcess } from 'node:child_process';
+import { StringDecoder } from 'node:string_decoder';
 import type { Log } from '../../base/log.js';
+import { clip, CLIP_MARGIN } from '../../base/redact.js';
 import { runGroup } from '../../base/process-group.js';
 
 export interface Invocation {
@@ -54,35 +56,34 @@ export class InterfaceError extends Error {
 
 function printed(r: Pick<InvocationResult, 'stdout' | 'stderr'> | undefined): string {
   if (!r) return '';
-  const tail = (s: string) => {
-    const t = s.trim();
-    return t.length > 600 ? `…${t.slice(-600)}` : t;
-  };
+  const tail = (s: string) => clip(s.trim(), 600, 'end');
   const parts = [r.stderr.trim() && `stderr: ${tail(r.stderr)}`, r.stdout.trim() && `stdout: ${tail(r.stdout)}`].filter(
     Boolean,
   );
   return parts.length ? `; it printed ${parts.join(' | ')}` : '; it printed nothing';
 }
 
+/** The first `limit` bytes of a stream, and past them a margin, so a secret the bound cuts is scrubbed whole. */
 class Capture {
   private chunks: Buffer[] = [];
   private kept = 0;
-  dropped = 0;
+  private total = 0;
   constructor(private readonly limit: number) {}
   add(b: Buffer): void {
-    const room = this.limit - this.kept;
-    if (room <= 0) {
-      this.dropped += b.length;
-      return;
-    }
+    this.total += b.length;
+    const room = this.limit + CLIP_MARGIN - this.kept;
+    if (room <= 0) return;
     const part = b.length > room ? b.subarray(0, room) : b;
     this.chunks.push(part);
     this.kept += part.length;
-    this.dropped += b.length - part.length;
   }
   text(): string {
-    const s = Buffer.concat(this.chunks).toString('utf8');
-    return this.dropped > 0 ? `${s}\n[… ${this.dropped} more bytes not kept]` : s;
+    const all = Buffer.concat(this.chunks);
+    if (this.total <= this.limit) return all.toString('utf8');
+    // The whole characters of the first `limit` bytes: where the cut goes once the secrets are out.
+    const head = new StringDecoder('utf8').write(all.subarray(0, this.limit));
+    const s = clip(all.toString('utf8'), head.length, 'start', '');
+    return `${s}\n[… ${this.total - Buffer.byteLength(head)} more bytes not kept]`;
   }
 }
 

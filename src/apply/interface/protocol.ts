@@ -2,6 +2,7 @@
 // interface is invoked and what its query answers may be. Strict: an answer outside the
 // protocol is an error that names the interface, the query and what it printed.
 
+import { clip } from '../../base/redact.js';
 import type { DesiredComponent } from '../../model/index.js';
 
 /** The states, as opposed to the queries: each may run long and changes something. */
@@ -76,7 +77,8 @@ function lines(stdout: string): string[] {
   return out;
 }
 
-const shown = (s: string) => (s.length > 200 ? `${JSON.stringify(s.slice(0, 200))}…` : JSON.stringify(s));
+/** What an interface answered, quoted; a long answer is cut (its secrets scrubbed first: ../../base/redact.ts). */
+const shown = (s: string) => JSON.stringify(clip(s, 200, 'start'));
 
 /** A single-line query: one line from a known set; empty output means the protocol's default. */
 export function parseChoice(query: keyof typeof single, stdout: string): string {
