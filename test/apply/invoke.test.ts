@@ -178,15 +178,21 @@ describe('an interface call', () => {
     const exe = script('waits', `while [ ! -f ${go} ]; do sleep 0.05; done`);
     const running = call(exe, { stateDir: state });
     const book = join(state, 'processes', `${process.pid}.json`);
-    while (!existsSync(book)) await sleep(20);
-    const doc = JSON.parse(readFileSync(book, 'utf8')) as {
-      pid: number;
-      groups: { pgid: number; token: string; what: string }[];
-    };
+    type Book = { pid: number; groups: { pgid?: number; token: string; what: string }[] };
+    // The record is written before the process starts (so a kill right after the spawn finds it by
+    // its token); its group id follows once the process runs.
+    const read = (): Book | undefined =>
+      existsSync(book) ? (JSON.parse(readFileSync(book, 'utf8')) as Book) : undefined;
+    let doc = read();
+    for (let i = 0; i < 500 && doc?.groups[0]?.pgid === undefined; i++) {
+      await sleep(20);
+      doc = read();
+    }
+    assert.ok(doc, 'the book is written');
     assert.equal(doc.pid, process.pid);
     assert.equal(doc.groups.length, 1);
     assert.equal(doc.groups[0]!.what, '"rtos" (R456) ArtifactInstall');
-    assert.ok(alive(doc.groups[0]!.pgid), 'the group is named by its leader, which runs');
+    assert.ok(alive(doc.groups[0]!.pgid!), 'the group is named by its leader, which runs');
     assert.ok(
       readFileSync(`/proc/${doc.groups[0]!.pgid}/environ`, 'utf8').includes(
         `ROLLGATE_PROCESS_GROUP=${doc.groups[0]!.token}`,
