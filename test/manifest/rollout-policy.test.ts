@@ -263,6 +263,13 @@ const ROWS: Row[] = [
     column: 31,
   },
   {
+    name: 'a misspelt key in a target\'s own gate: that problem alone, not also "expected none"',
+    target: '    rollout:\n      gate: { sucess_percent: 90 }\n      waves: [{ percent: 100 }]\n',
+    message: /unsupported key "sucess_percent" \(expected one of: success_percent, soak/,
+    at: 'sucess_percent',
+    column: 15,
+  },
+  {
     name: 'a policy without waves (schema)',
     tail: 'rollout:\n  gate: { soak: 1m }\n',
     message: /missing required key "waves"/,
