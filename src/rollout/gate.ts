@@ -23,6 +23,8 @@ export interface GateInput {
   resumedAt?: number;
   /** The gateways of the wave that the hub knows, with what it knows of them. */
   members: readonly GatewayEvidence[];
+  /** How many gateways of the policy's track (every wave) the hub knows: none means no evidence at all. */
+  known: number;
   /** The hub's clock. */
   now: number;
 }
@@ -54,7 +56,7 @@ function causeText(c: WaitCause): string {
     case 'silent':
       return `${c.count} not reporting`;
     case 'empty':
-      return 'no gateway is in this wave (its match names none the hub knows)';
+      return 'no gateway the hub knows is in this wave';
   }
 }
 
@@ -111,9 +113,10 @@ export function evaluateGate(input: GateInput): GateResult {
       `${name}: ${failed} failed, more than the ${g.maxFailures} it tolerates (${failures.slice(0, 5).join('; ')}` +
         `${failures.length > 5 ? `; and ${failures.length - 5} more` : ''})`,
     );
-  if (members === 0 && wave.select.kind === 'percent')
-    // A small fleet leaves a percent wave empty: it admitted no one, so no one is at risk.
-    return result('advance', `${name} has no gateway: nothing to wait for`);
+  if (members === 0 && wave.select.kind === 'percent' && input.known > 0)
+    // A small fleet leaves a percent wave empty: it admitted no one the hub knows, so no one is at risk. A hub
+    // that knows no gateway at all has no evidence, and that is no reason to go on.
+    return result('advance', `${name} has none of the ${input.known} gateways the hub knows: nothing to wait for`);
   if (counted > 0 && n.healthy >= needed)
     return result(
       'advance',
@@ -128,11 +131,12 @@ export function evaluateGate(input: GateInput): GateResult {
   if (n.pending > 0) causes.push({ kind: 'pending', count: n.pending });
   if (n.silent > 0) causes.push({ kind: 'silent', count: n.silent });
   const why = causes.map(causeText).join('; ');
-  if (now >= timeoutAt)
-    return result(
-      g.onTimeout,
-      `${name} timed out at ${iso(timeoutAt)} (${formatDuration(g.timeoutMs)}): ${why}`,
-      causes,
-    );
+  if (now >= timeoutAt) {
+    const timedOut = `${name} timed out at ${iso(timeoutAt)} (${formatDuration(g.timeoutMs)}): ${why}`;
+    // An abort makes the target bad for good; a wave in which no gateway ran the target says nothing about it.
+    if (g.onTimeout === 'abort' && n.healthy + n.soaking + n.applying + n.failed === 0)
+      return result('pause', `${timedOut}; no gateway ran the target, so it pauses rather than aborts`, causes);
+    return result(g.onTimeout, timedOut, causes);
+  }
   return result('wait', `${name} waits: ${why}; times out at ${iso(timeoutAt)}, then ${g.onTimeout}s`, causes);
 }

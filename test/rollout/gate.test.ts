@@ -46,6 +46,8 @@ interface Row {
   members: GatewayEvidence[];
   now: number;
   resumedAt?: number;
+  /** Gateways of the track the hub knows; default: the members and 10 more. */
+  known?: number;
   decision: GateResult['decision'];
   causes?: WaitCause['kind'][];
   counts?: Partial<GateResult['counts']>;
@@ -188,6 +190,23 @@ const ROWS: Row[] = [
     decision: 'abort',
   },
   {
+    name: 'on_timeout abort, but no gateway ran the target: pause (nothing says the target is bad)',
+    wave: percentWave({ onTimeout: 'abort' }),
+    members: many(3, (id) => ({ id, target: OTHER, lastSeen: at(239) })),
+    now: at(240),
+    decision: 'pause',
+    causes: ['threshold', 'pending'],
+    message: /no gateway ran the target, so it pauses rather than aborts/,
+  },
+  {
+    name: 'on_timeout abort with an empty canary wave: pause',
+    wave: canaryWave({ onTimeout: 'abort' }),
+    members: [],
+    now: at(240),
+    decision: 'pause',
+    causes: ['empty'],
+  },
+  {
     name: 'resumed after a pause: the timeout counts from the resumption',
     members: many(3, (id) => ({ id, target: TARGET, lastSeen: at(299) })),
     now: at(300),
@@ -203,7 +222,7 @@ const ROWS: Row[] = [
     now: at(10),
     decision: 'wait',
     causes: ['empty'],
-    message: /no gateway is in this wave/,
+    message: /no gateway the hub knows is in this wave/,
   },
   {
     name: '... and at its timeout it pauses: an empty canary wave never lets a rollout through',
@@ -216,9 +235,18 @@ const ROWS: Row[] = [
   {
     name: 'a percent wave that a small fleet leaves empty admitted no one: advance',
     members: [],
+    known: 3,
     now: at(1),
     decision: 'advance',
-    message: /has no gateway/,
+    message: /wave "early" has none of the 3 gateways the hub knows: nothing to wait for/,
+  },
+  {
+    name: 'a hub that knows no gateway has no evidence: even an empty percent wave waits',
+    members: [],
+    known: 0,
+    now: at(1),
+    decision: 'wait',
+    causes: ['empty'],
   },
   {
     name: 'success 100% of 3 with 2 healthy: wait for the third',
@@ -238,6 +266,7 @@ describe('the gate, row by row', () => {
         target: TARGET,
         openedAt: T0,
         members: r.members,
+        known: r.known ?? r.members.length + 10,
         now: r.now,
         ...(r.resumedAt !== undefined ? { resumedAt: r.resumedAt } : {}),
       });
@@ -262,6 +291,7 @@ test('every member has a standing, in the order given', () => {
     target: TARGET,
     openedAt: T0,
     now: at(31),
+    known: 6,
     members: [
       healthy('h', 0, 30),
       healthy('s', 25, 30),
