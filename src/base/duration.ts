@@ -23,7 +23,7 @@ export function durationMs(text: string, what: string): number {
 
 /** 90_000 → `1m30s`, 0 → `0s`, 250 → `250ms`: the way people write durations. */
 export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms > 0 && ms < 1000) return `${Math.round(ms)}ms`;
   let s = Math.round(ms / 1000);
   const h = Math.floor(s / 3600);
   s -= h * 3600;
