@@ -21,6 +21,17 @@ export function durationMs(text: string, what: string): number {
   return ms;
 }
 
+/** 90_000 → `1m30s`, 0 → `0s`, 250 → `250ms`: the way people write durations. */
+export function formatDuration(ms: number): string {
+  if (ms > 0 && ms < 1000) return `${Math.round(ms)}ms`;
+  let s = Math.round(ms / 1000);
+  const h = Math.floor(s / 3600);
+  s -= h * 3600;
+  const m = Math.floor(s / 60);
+  s -= m * 60;
+  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s || (!h && !m) ? `${s}s` : ''}`;
+}
+
 /** `1G`, `512M`, `64K` or a number of bytes. */
 export function parseSize(text: string, what: string): number {
   const m = /^([0-9]+(?:\.[0-9]+)?)\s*([KMGT]i?B?|B)?$/i.exec(text.trim());

@@ -1,6 +1,7 @@
 // Fleet targeting: which system a gateway gets, by id or labels; the first matching target wins.
 
 import type { DeviceIdentity } from '../model/index.js';
+import type { RolloutDoc } from './rollout.js';
 
 export const FLEET_FILE = 'rollgate.yaml';
 /** sha256 of the artifacts fetched from the fleet's artifact_store, written by `rollgate artifacts lock`. */
@@ -27,6 +28,8 @@ export interface FleetTarget {
   match: TargetMatch;
   system: string;
   variables?: Record<string, string | number | boolean>;
+  /** This target's own rollout policy, over the fleet's; `none`: its gateways take a rollout's target at once. */
+  rollout?: RolloutDoc | 'none';
   overrides?: {
     component_types?: Record<string, { artifact_path?: string; artifact_name?: string; artifact_sha256?: string }>;
     apps?: Record<
@@ -40,6 +43,8 @@ export interface FleetDoc {
   apiVersion: 'rollgate/v1';
   kind: 'Fleet';
   artifact_store?: string;
+  /** The fleet's rollout policy (README "Staged rollouts"); absent: every commit reaches every gateway at once. */
+  rollout?: RolloutDoc;
   systems: Record<string, SystemFiles>;
   targets: FleetTarget[];
 }

@@ -1,8 +1,9 @@
-export { loadDesiredState, validateFleetRepo, type LoadOptions, type TargetValidation } from './load.js';
+export { loadDesiredState, readFleet, validateFleetRepo, type LoadOptions, type TargetValidation } from './load.js';
 export { DirectorySource, GitObjectSource, RepoPathError, type RepoSource } from './source.js';
 export { FleetRepoError, formatProblem, type Problem } from './problems.js';
 export { Concealer } from './conceal.js';
-export { FLEET_FILE } from './fleet.js';
+export { FLEET_FILE, findTarget, targetMatches, type FleetDoc, type TargetMatch } from './fleet.js';
+export { DEFAULT_GATE, MAX_GATE_DURATION_MS } from './rollout.js';
 export { componentsNamed, matchesEvery, matchesSome } from './constraints.js';
 export { parseEnvFile } from './compose/index.js';
 export { artifactsToLock, type LockNeeds } from './artifact-lock.js';

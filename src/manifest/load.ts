@@ -14,6 +14,8 @@ import { CREDENTIALS_IN_URL, hasCredentials } from '../sync/url.js';
 import { artifactDirs, loadComponents, type ComponentOverrides } from './mender.js';
 import { FleetRepoError, formatProblem, Problems, type Problem } from './problems.js';
 import type { RepoSource } from './source.js';
+import { resolveFleetRollout } from './rollout.js';
+import type { FleetRollout } from '../model/rollout.js';
 import type { YamlFile } from './yaml-file.js';
 
 async function loadFleet(ctx: LoadContext): Promise<YamlFile | undefined> {
@@ -35,7 +37,20 @@ async function loadFleet(ctx: LoadContext): Promise<YamlFile | undefined> {
           `(defined: ${Object.keys(fleet.systems).join(', ')})`,
       );
   });
+  for (const issue of resolveFleetRollout(fleet).issues) ctx.at({ y, path: issue.path }, issue.message, issue.which);
   return y;
+}
+
+/**
+ * The fleet file alone, validated, with its rollout policies resolved (for `rollgate rollout`, which needs
+ * no system of it); throws FleetRepoError naming every problem.
+ */
+export async function readFleet(source: RepoSource): Promise<{ fleet: FleetDoc; rollout: FleetRollout }> {
+  const problems = new Problems();
+  const fleetY = await loadFleet(new LoadContext(source, problems));
+  problems.bail();
+  const fleet = fleetY!.value as FleetDoc;
+  return { fleet, rollout: resolveFleetRollout(fleet).rollout };
 }
 
 export interface LoadOptions {

@@ -13,7 +13,8 @@ export type SchemaName =
   | 'mender-update-manifest'
   | 'mender-manifest'
   | 'mender-topology'
-  | 'agent-config';
+  | 'agent-config'
+  | 'rollout-state';
 
 const schemaDir = new URL('../../../schemas/', import.meta.url);
 // verbose: errors carry their parent schema, for the list of known keys and x-expected texts.
