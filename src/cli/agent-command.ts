@@ -122,6 +122,9 @@ const VERDICT_TEXT: Record<VerdictReason, string> = {
     "not applied: the gateway's own configuration is at fault, not the commit; nothing was changed, nothing is " +
     'recorded as bad, and the agent retries',
   forgotten: 'the bad record of the commit was cleared by an operator; the next poll may apply it',
+  deferred:
+    'not yet: a gate defers the commit (nothing is recorded against it); the gateway keeps what it runs, or runs ' +
+    "the rollout's base meanwhile",
 };
 
 const EXIT_OF: Partial<Record<VerdictReason, number>> = {
@@ -211,6 +214,10 @@ export interface StatusReport {
   lastAttempted: AgentState['lastAttempted'] | null;
   bad: AgentState['bad'];
   lastError: AgentState['lastError'] | null;
+  /** The staged rollout at the branch's head and this gateway's place in it. */
+  rollout: AgentState['rollout'] | null;
+  /** The commit a gate says "not yet" to, and why. */
+  deferred: AgentState['deferred'] | null;
   /** Ready, Healthy, Stalled from the state; Reconciling from the running agent. */
   conditions: Condition[];
 }
@@ -247,6 +254,8 @@ export async function statusReport(stateDir: string): Promise<StatusReport> {
     lastAttempted: st.lastAttempted ?? null,
     bad: st.bad,
     lastError: st.lastError ?? null,
+    rollout: st.rollout ?? null,
+    deferred: st.deferred ?? null,
     conditions: [...st.conditions, ...(agent ? [reconciling(agent.phase, agent.since, agent.commit)] : [])],
   };
 }
@@ -289,6 +298,22 @@ export async function runStatus(
   row('last good', r.lastGood ? `${c12(r.lastGood.commit)}  (${r.lastGood.at})` : 'none yet');
   if (r.lastGoodUnhealthy)
     io.out(`!! last good is UNHEALTHY since ${r.lastGoodUnhealthy.at}: ${r.lastGoodUnhealthy.reason}\n`);
+  const ro = r.rollout;
+  if (ro)
+    row(
+      'rollout',
+      `${ro.id} (${ro.state}), target ${c12(ro.target)}, base ${c12(ro.base)}: ` +
+        (ro.wave
+          ? `wave ${ro.wave.number} of ${ro.wave.of} "${ro.wave.name}" (${ro.wave.open ? 'open' : 'not open'}); `
+          : '') +
+        `runs the ${ro.runs}${when(ro.code, (x) => `(${x})`)}`,
+    );
+  const d = r.deferred;
+  if (d)
+    row(
+      'deferred',
+      `${c12(d.commit)} at the ${d.gate} gate since ${d.since}${when(d.until, (x) => `, until ${x}`)}: ${d.detail}`,
+    );
   if (r.conditions.length) {
     const width = Math.max(...r.conditions.map((c) => c.type.length));
     io.out('conditions\n');
@@ -335,6 +360,7 @@ const EVENT_MARK: Record<VerdictReason, string> = {
   'drift-repair-failed': '!',
   'config-error': '!',
   forgotten: '⌫',
+  deferred: '…',
 };
 
 export async function runHistory(

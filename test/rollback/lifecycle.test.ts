@@ -64,6 +64,10 @@ function lab(state: Partial<AgentState> = {}, opts: { healthy?: boolean; applier
       commit === UNSIGNED
         ? Promise.reject(new TrustError('untrusted', `commit ${commit.slice(0, 12)} is not signed`))
         : Promise.resolve(undefined),
+    descends: () => Promise.resolve(true),
+    gateway: { id: 'gw-test', labels: {} },
+    rolloutState: () => Promise.resolve(undefined),
+    rolloutPolicy: () => Promise.resolve({ rollout: { targets: {} } }),
     pin: (role, commit) => {
       pins.push(`${role} ${commit.slice(0, 1)}`);
       return Promise.resolve();
