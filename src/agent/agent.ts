@@ -353,6 +353,7 @@ export class Agent {
     this.lastDriftCheck = Date.now();
     if (v.reason !== Reason.Unchanged) this.metrics.duration.observe((Date.now() - started) / 1000);
     this.metrics.reconciles.inc({ result: v.reason === Reason.Unchanged ? Reason.NoChange : v.reason });
-    return v;
+    // Nothing drifted: what the poll says is what the gateway waits on, if anything.
+    return v.reason === Reason.Unchanged ? this.lifecycle.settled(chosen) : v;
   }
 }

@@ -47,6 +47,8 @@ export type GateAnswer =
   | { kind: 'refuse'; commit: string; bad: Refusal; reason: string }
   | {
       kind: 'defer';
+      /** The commit that waits, when not the subject's (the rollout's target, for a head that carries its file). */
+      commit?: string;
       /** What makes two deferrals the same, so one is recorded once. */
       cause: string;
       why: string;
@@ -154,9 +156,10 @@ export async function runGates(gates: readonly Gate[], subject: Subject, p: Gate
     if (a.rollout) rollout = a.rollout;
     if (a.kind === 'defer') {
       const why = { cause: a.cause, why: a.why, ...(a.until !== undefined ? { until: a.until } : {}) };
+      const commit = a.commit ?? s.commit;
       if (a.instead === undefined)
-        return { kind: 'defer', gate: g.name, commit: s.commit, ...why, ...(rollout ? { rollout } : {}), passed };
-      deferral = { gate: g.name, commit: s.commit, ...why, instead: a.instead };
+        return { kind: 'defer', gate: g.name, commit, ...why, ...(rollout ? { rollout } : {}), passed };
+      deferral = { gate: g.name, commit, ...why, instead: a.instead };
       s = { ...s, commit: a.instead };
       continue;
     }

@@ -96,6 +96,7 @@ export const rolloutGate: Gate = {
     const wave = w ? `wave ${w.index + 1} of ${w.of} "${w.name}"` : 'its wave';
     return {
       kind: 'defer',
+      commit: st.target,
       cause: `rollout ${st.id} target ${st.target} ${a.reason.code} at ${wave}`,
       why: a.reason.message,
       until: a.reason.code === 'paused' ? `the rollout resumes and ${wave} opens` : `${wave} opens`,

@@ -85,6 +85,17 @@ describe('the admission gates', () => {
     assert.deepEqual(checked, ['a']);
     const stopped = await runGates([defer(), policy], subject(), ports());
     assert.equal(stopped.kind, 'defer');
+    assert.equal(
+      stopped.kind === 'defer' && stopped.commit,
+      HEAD,
+      "the subject's commit waits, unless it names another",
+    );
+    const named = await runGates(
+      [gate('rollout', () => Promise.resolve({ kind: 'defer', commit: TARGET, cause: 'c', why: 'w', instead: BASE }))],
+      subject(),
+      ports(),
+    );
+    assert.equal(named.kind === 'pass' && named.deferral?.commit, TARGET);
     assert.deepEqual(checked, ['a'], 'nothing after a plain deferral');
   });
 

@@ -172,6 +172,7 @@ describe('the rollout gate, as a table', () => {
         }
       } else if (a.kind === 'defer' && e.kind === 'defer') {
         assert.equal(a.instead, e.instead);
+        assert.equal(a.commit, TARGET, 'the target waits, not the head that carries the file');
         assert.equal(a.rollout?.code, e.code);
         assert.equal(a.rollout?.runs, 'base');
         assert.deepEqual(a.rollout?.wave, { number: 2, of: 2, name: 'everyone', open: false });
