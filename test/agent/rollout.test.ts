@@ -152,7 +152,7 @@ describe(
       assert.deepEqual(event?.rollout, { id: 'edge-v2', target }, 'the report names the rollout and its target');
     });
 
-    test('idle under a rollout: the gateway waits on the base, and a poll is one request to the git server', async () => {
+    test('idle under a rollout: the gateway waits on the base, a poll is one request to the git server', async () => {
       const url = await agent!.metricsUrl();
       const polls = async () =>
         Number(/rollgate_polls_total\{result="unchanged"\} (\d+)/.exec(await (await fetch(url)).text())?.[1] ?? 0);
@@ -231,7 +231,7 @@ describe(
       assert.equal(agent!.state()!.applied?.commit, base);
     });
 
-    test('a gateway offline through several steps of a new rollout goes straight to what it should run now', async () => {
+    test('offline through several steps of a new rollout: straight to what it should run now', async () => {
       await agent!.stop();
       const seen = agent!.state()!.history.length;
       // A new rollout of the commit pushed mid-rollout: started, paused, resumed with the gateway's wave open.
