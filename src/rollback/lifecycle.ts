@@ -125,8 +125,11 @@ const isGatesPassed = (r: GatesPassed | Verdict): r is GatesPassed => 'kind' in 
 export class CommitLifecycle {
   /** The commit whose transaction the gateway paused (the Engine away, the disk full): going on is no new attempt. */
   private paused: string | undefined;
-  /** The last head chosen for, with the applied commit then: the same again asks no gate. */
-  private chosen: { head: string; applied: string | undefined; choice: Choice } | undefined;
+  /**
+   * The last head chosen for, with what the answer rests on (the applied commit, the bad ones, which
+   * `rollgate forget` may change): the same again asks no gate.
+   */
+  private chosen: { key: string; choice: Choice } | undefined;
 
   constructor(private readonly p: LifecyclePorts) {}
 
@@ -305,13 +308,16 @@ export class CommitLifecycle {
     const applied = this.state.applied?.commit;
     // A head refused before is not read again; the poll's decision skips it (safety rule 5).
     if (badRecord(this.state.bad, head)) return { head, commit: head };
-    const known = this.chosen;
-    if (known && known.head === head && known.applied === applied) return known.choice;
+    const key = [head, applied, ...this.state.bad.map((b) => b.commit)].join(' ');
+    if (this.chosen?.key === key) return this.chosen.choice;
     const r = await this.gated(CHOOSE_GATES, { head, commit: head, ...(applied ? { applied } : {}) });
     if (!isGatesPassed(r)) {
       // A commit the rollout names that is refused stays the one to run: the poll's decision skips it.
       if (r.reason === Reason.Rejected && r.commit && r.commit !== head)
-        this.chosen = { head, applied, choice: { head, commit: r.commit } };
+        this.chosen = {
+          key: [head, applied, ...this.state.bad.map((b) => b.commit)].join(' '),
+          choice: { head, commit: r.commit },
+        };
       return r;
     }
     for (const n of r.notes) this.p.log.info({ commit: head }, n);
@@ -341,7 +347,7 @@ export class CommitLifecycle {
         );
     }
     if (d) await this.defer({ ...d, instead: d.instead });
-    this.chosen = { head, applied, choice };
+    this.chosen = { key, choice };
     return choice;
   }
 
