@@ -306,8 +306,10 @@ export class CommitLifecycle {
    */
   async choose(head: string): Promise<Choice | Verdict> {
     const applied = this.state.applied?.commit;
-    // A head refused before is not read again; the poll's decision skips it (safety rule 5).
-    if (badRecord(this.state.bad, head)) return { head, commit: head };
+    // A head refused before is not read again; the poll's decision skips it (safety rule 5). A head
+    // the gateway runs passed the gates when it was applied (a head that carries a rollout file is
+    // never run itself): it is not judged again while it runs.
+    if (badRecord(this.state.bad, head) || head === applied) return { head, commit: head };
     const key = [head, applied, ...this.state.bad.map((b) => b.commit)].join(' ');
     if (this.chosen?.key === key) return this.chosen.choice;
     const r = await this.gated(CHOOSE_GATES, { head, commit: head, ...(applied ? { applied } : {}) });

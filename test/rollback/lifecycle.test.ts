@@ -316,4 +316,12 @@ describe('the commit lifecycle, in memory', () => {
     assert.equal(((await l.lifecycle.choose(HEAD)) as Verdict).reason, 'rejected', 'checked again');
     assert.deepEqual(verified, ['9', 'e', '9', 'e']);
   });
+
+  test('the commit the gateway runs is not judged again while it runs (keys changed since, say)', async () => {
+    const l = lab({ applied: { commit: UNSIGNED, at: 'x' }, lastGood: { commit: UNSIGNED, at: 'x' } });
+    const c = await l.lifecycle.choose(UNSIGNED);
+    assert.deepEqual(c, { head: UNSIGNED, commit: UNSIGNED });
+    assert.equal(l.store.writes, 0);
+    assert.deepEqual(l.store.current.bad, []);
+  });
 });
