@@ -301,8 +301,8 @@ export class CommitLifecycle {
   /**
    * Which commit the gateway may run now, for the branch's `head`: the gates of the choose phase
    * (trust, descent, rollout). A refusal is recorded as the bad commit it is; a deferral is
-   * recorded once per cause, and the commit to run meanwhile chosen. The answer for one head and
-   * one applied commit is kept: an idle poll asks no gate again.
+   * recorded once per cause, and the commit to run meanwhile chosen. The answer is kept for as long
+   * as what it rests on holds (the head, the applied commit, the bad ones): an idle poll asks no gate.
    */
   async choose(head: string): Promise<Choice | Verdict> {
     const applied = this.state.applied?.commit;
@@ -310,16 +310,13 @@ export class CommitLifecycle {
     // the gateway runs passed the gates when it was applied (a head that carries a rollout file is
     // never run itself): it is not judged again while it runs.
     if (badRecord(this.state.bad, head) || head === applied) return { head, commit: head };
-    const key = [head, applied, ...this.state.bad.map((b) => b.commit)].join(' ');
-    if (this.chosen?.key === key) return this.chosen.choice;
+    const keyNow = () => [head, applied, ...this.state.bad.map((b) => b.commit)].join(' ');
+    if (this.chosen?.key === keyNow()) return this.chosen.choice;
     const r = await this.gated(CHOOSE_GATES, { head, commit: head, ...(applied ? { applied } : {}) });
     if (!isGatesPassed(r)) {
       // A commit the rollout names that is refused stays the one to run: the poll's decision skips it.
       if (r.reason === Reason.Rejected && r.commit && r.commit !== head)
-        this.chosen = {
-          key: [head, applied, ...this.state.bad.map((b) => b.commit)].join(' '),
-          choice: { head, commit: r.commit },
-        };
+        this.chosen = { key: keyNow(), choice: { head, commit: r.commit } };
       return r;
     }
     for (const n of r.notes) this.p.log.info({ commit: head }, n);
@@ -348,8 +345,8 @@ export class CommitLifecycle {
           `rollout ${ro.id}: this gateway runs the ${ro.runs} ${short(choice.commit)}: ${ro.message}`,
         );
     }
-    if (d) await this.defer({ ...d, instead: d.instead });
-    this.chosen = { key, choice };
+    if (d) await this.defer(d);
+    this.chosen = { key: keyNow(), choice };
     return choice;
   }
 
