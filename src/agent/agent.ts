@@ -9,7 +9,7 @@ import type { Log } from '../base/log.js';
 import { durationMs as ms } from '../base/duration.js';
 import { removeLeftoverTempFiles, secureStateDir } from '../base/state-dir.js';
 import { endLeftoverGroups } from '../base/process-group.js';
-import { Reason, type ActivityReason } from '../model/index.js';
+import { Reason, VERDICTS, type ActivityReason } from '../model/index.js';
 import { afterPoll, badRecord, CommitLifecycle, type Verdict } from '../rollback/index.js';
 import { Gateway, readVariables } from '../gateway/gateway.js';
 import type { Reporter } from '../report/index.js';
@@ -309,7 +309,7 @@ export class Agent {
     if (next.action === 'finish-rollback') {
       this.metrics.polls.inc({ result: Reason.KnownBad });
       const v = await this.lifecycle.finishRollback();
-      this.metrics.reconciles.inc({ result: v.reason === Reason.Unchanged ? Reason.NoChange : v.reason });
+      this.countReconcile(v);
       return v;
     }
     if (next.action === 'recover') {
@@ -317,7 +317,7 @@ export class Agent {
       const v = await this.lifecycle.recover(next.failed, next.lastGood);
       this.lastRecovery = Date.now();
       this.recoveriesInRow = v.reason === Reason.KnownBad ? this.recoveriesInRow + 1 : 0;
-      if (v.reason !== Reason.KnownBad) this.metrics.reconciles.inc({ result: v.reason });
+      this.countReconcile(v);
       return v;
     }
     if (next.action === 'skip-bad') {
@@ -340,7 +340,13 @@ export class Agent {
       next.action === 'apply' ? await this.lifecycle.applyCommit(commit) : await this.lifecycle.repairDrift(commit);
     this.lastDriftCheck = Date.now();
     if (v.reason !== Reason.Unchanged) this.metrics.duration.observe((Date.now() - started) / 1000);
-    this.metrics.reconciles.inc({ result: v.reason === Reason.Unchanged ? Reason.NoChange : v.reason });
+    this.countReconcile(v);
     return v;
+  }
+
+  /** Counted under the label its row in the verdict table gives (none: not a reconcile's end). */
+  private countReconcile(v: Verdict): void {
+    const result = VERDICTS[v.reason].reconciles;
+    if (result !== null) this.metrics.reconciles.inc({ result });
   }
 }

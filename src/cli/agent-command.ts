@@ -13,8 +13,8 @@ import { forgetOffline } from '../agent/forget.js';
 import { agentLogger } from '../agent/logger.js';
 import { readAgentState, type AgentState } from '../agent/state.js';
 import { statePath } from '../base/state-dir.js';
-import type { Condition, VerdictReason } from '../model/index.js';
-import { reconciling } from '../model/index.js';
+import type { Condition, SyncExit } from '../model/index.js';
+import { reconciling, verdictFacts } from '../model/index.js';
 import { Journal, type JournalData } from '../apply/index.js';
 import { collect } from './identity.js';
 import { EXIT_ERROR, EXIT_OK, type Io } from './commands.js';
@@ -102,39 +102,33 @@ const c12 = (c: string | undefined) => (c ? c.slice(0, 12) : 'none');
 /** ` text` when the value is there, else nothing. */
 const when = <T>(v: T | undefined, text: (v: T) => string) => (v === undefined || v === '' ? '' : ` ${text(v)}`);
 
-const VERDICT_TEXT: Record<VerdictReason, string> = {
-  unchanged: 'nothing new: the gateway matches the branch',
-  applied: 'applied',
-  'no-change': 'applied (nothing to change on this gateway)',
-  'rolled-back': 'ROLLED BACK',
-  'rollback-incomplete': 'ROLLBACK INCOMPLETE',
-  rejected: 'REJECTED (the fleet repo does not load at this commit; nothing was changed)',
-  'prepare-failed': 'not applied: preparing failed and nothing running was touched; the agent retries',
-  'bad-commit': 'the branch points at a commit that failed before; it is not applied again until the branch moves',
-  'poll-failed': 'the fleet repo could not be polled; the gateway is left as it is',
-  error: 'error; the gateway is left as it is',
-  stopping: 'the agent is stopping',
-  'last-good-unhealthy': 'ROLLED BACK, and the last good commit is UNHEALTHY too',
-  resumed: 'an apply interrupted by a crash was resumed',
-  'drift-repaired': 'drift repaired: the gateway matches the applied commit again',
-  'drift-repair-failed': 'drift repair failed and was put back',
-  'config-error':
-    "not applied: the gateway's own configuration is at fault, not the commit; nothing was changed, nothing is " +
-    'recorded as bad, and the agent retries',
-  forgotten: 'the bad record of the commit was cleared by an operator; the next poll may apply it',
+/** How `rollgate sync` exits after each kind of verdict (the verdict table says which kind). */
+export const SYNC_EXIT_CODE: Readonly<Record<SyncExit, number>> = {
+  ok: EXIT_OK,
+  error: EXIT_ERROR,
+  'rolled-back': EXIT_ROLLED_BACK,
+  'rollback-incomplete': EXIT_ROLLBACK_INCOMPLETE,
 };
 
-const EXIT_OF: Partial<Record<VerdictReason, number>> = {
-  'rolled-back': EXIT_ROLLED_BACK,
-  'last-good-unhealthy': EXIT_ROLLED_BACK,
-  'rollback-incomplete': EXIT_ROLLBACK_INCOMPLETE,
-  rejected: EXIT_ERROR,
-  'poll-failed': EXIT_ERROR,
-  error: EXIT_ERROR,
-  'prepare-failed': EXIT_ERROR,
-  'drift-repair-failed': EXIT_ERROR,
-  'config-error': EXIT_ERROR,
-};
+/**
+ * Prints a verdict as `rollgate sync` does and returns its exit code. A reason this rollgate does
+ * not know (an agent newer than the CLI) is printed as it is and is no success.
+ */
+export function printVerdict(r: Verdict, output: 'human' | 'json', io: Io): number {
+  const row = verdictFacts(r.reason);
+  if (output === 'json') io.out(JSON.stringify(r, null, 2) + '\n');
+  else {
+    io.out(
+      (row?.sync ?? `${String(r.reason)} (a verdict this rollgate does not know)`) +
+        (r.commit ? `: commit ${c12(r.commit)}` : '') +
+        (r.to ? `; the gateway runs the last good commit ${c12(r.to)}` : '') +
+        '\n',
+    );
+    if (r.detail && r.reason !== 'unchanged') io.out(`  ${r.detail}\n`);
+    if (r.steps?.length) io.out(`  steps: ${r.steps.join(', ')}\n`);
+  }
+  return row ? SYNC_EXIT_CODE[row.exit] : EXIT_ERROR;
+}
 
 export async function runSync(
   o: AgentCommandOptions & { stateDir?: string; output: 'human' | 'json'; timeout: string },
@@ -148,18 +142,7 @@ export async function runSync(
     '/sync',
     Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 3_600_000,
   )) as Verdict;
-  if (o.output === 'json') io.out(JSON.stringify(r, null, 2) + '\n');
-  else {
-    io.out(
-      VERDICT_TEXT[r.reason] +
-        (r.commit ? `: commit ${c12(r.commit)}` : '') +
-        (r.to ? `; the gateway runs the last good commit ${c12(r.to)}` : '') +
-        '\n',
-    );
-    if (r.detail && r.reason !== 'unchanged') io.out(`  ${r.detail}\n`);
-    if (r.steps?.length) io.out(`  steps: ${r.steps.join(', ')}\n`);
-  }
-  return EXIT_OF[r.reason] ?? EXIT_OK;
+  return printVerdict(r, o.output, io);
 }
 
 /** Who runs this command, for the history: the user, and who they were before sudo. */
@@ -317,26 +300,6 @@ export async function runStatus(
   return EXIT_OK;
 }
 
-const EVENT_MARK: Record<VerdictReason, string> = {
-  applied: '✓',
-  unchanged: '=',
-  'rolled-back': '↩',
-  'rollback-incomplete': '✗',
-  rejected: '✗',
-  'prepare-failed': '!',
-  resumed: '»',
-  'last-good-unhealthy': '✗',
-  error: '!',
-  'no-change': '=',
-  'bad-commit': '✗',
-  'poll-failed': '!',
-  stopping: '·',
-  'drift-repaired': '✓',
-  'drift-repair-failed': '!',
-  'config-error': '!',
-  forgotten: '⌫',
-};
-
 export async function runHistory(
   o: AgentCommandOptions & { stateDir?: string; output: 'human' | 'json'; limit: string },
   io: Io,
@@ -352,7 +315,7 @@ export async function runHistory(
   for (const e of entries) {
     const steps = e.steps?.length ? `  (${e.steps.length} step${e.steps.length === 1 ? '' : 's'})` : '';
     const commits = (e.commit ? `  ${c12(e.commit)}` : '') + (e.to ? ` → ${c12(e.to)}` : '');
-    io.out(`${EVENT_MARK[e.event]} ${e.at}  ${e.event}${commits}${steps}\n`);
+    io.out(`${verdictFacts(e.event)?.mark ?? '?'} ${e.at}  ${e.event}${commits}${steps}\n`);
     if (e.detail) io.out(`    ${e.detail.split('\n').join('\n    ')}\n`);
   }
   return EXIT_OK;

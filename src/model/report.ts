@@ -3,7 +3,8 @@
 // A report is one gateway's status now plus the verdict events not yet delivered; each event has
 // an id the hub deduplicates on, so sending one twice is harmless (at-least-once delivery).
 
-import type { BadReason, CommitMark, Condition, ConditionType, ConditionStatus, VerdictReason } from './status.js';
+import type { BadReason, CommitMark, Condition, ConditionType, ConditionStatus } from './status.js';
+import type { VerdictReason } from './verdicts.js';
 
 export const REPORT_SCHEMA = 'rollgate.report/v1';
 
