@@ -110,6 +110,7 @@ export class Agent {
       this.state = await StateStore.open(this.stateDir);
       this.source = agentFleetSource(this.cfg);
       this.live = new LiveView(this.state, this.metrics);
+      this.live.onChange = () => this.notifier.status(this.live.line());
       const gateway = new Gateway(gatewayOptions(this.cfg), this.log);
       const keys = this.cfg.trust.keys ?? [];
       const trusted = keys.length > 0 ? await readTrustedKeys(keys) : undefined;
@@ -237,6 +238,7 @@ export class Agent {
     this.notifier.stopping();
     if (this.timer) clearTimeout(this.timer);
     if (this.running) {
+      this.live.stopRequested();
       const { phase, commit } = this.live.status;
       this.log.info(
         { phase, commit },

@@ -26,11 +26,24 @@ import {
 import { DEFAULT_HUB_LISTEN } from '../hub/index.js';
 import { reportRolloutError, runRolloutExplain } from './rollout-command.js';
 
+// A reader that went away (`rollgate history | head`) costs only the rest of the output: the
+// command runs to its end (an apply is not cut short by a closed pipe) and exits with its own
+// code, without an EPIPE stack trace.
+const gone = new Set<NodeJS.WriteStream>();
+for (const stream of [process.stdout, process.stderr])
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+    gone.add(stream);
+  });
+const write = (stream: NodeJS.WriteStream, s: string) => {
+  if (!gone.has(stream)) stream.write(s);
+};
+
 // The last line for secrets this process read (--var-file, --var, credentials files): whatever a
 // command prints is scrubbed of them (src/base/redact.ts).
 const io: Io = {
-  out: (s) => process.stdout.write(processSecrets.scrub(s)),
-  err: (s) => process.stderr.write(processSecrets.scrub(s)),
+  out: (s) => write(process.stdout, processSecrets.scrub(s)),
+  err: (s) => write(process.stderr, processSecrets.scrub(s)),
   colour: Boolean(process.stdout.isTTY) && !process.env['NO_COLOR'],
 };
 

@@ -95,6 +95,14 @@ export type ActivityReason = Extract<
   'starting' | 'idle' | 'polling' | 'applying' | 'health' | 'rolling-back' | 'stopping'
 >;
 
+/**
+ * How far the activity has come, for `rollgate status` and systemd's STATUS= line: the step an
+ * apply has started (the n-th of the plan's), or when the health window can pass at the
+ * earliest (every required check held for the window) and when it fails at the latest.
+ */
+export type ActivityProgress =
+  { kind: 'step'; n: number; of: number; step: string } | { kind: 'health'; passAt: string; failAt: string };
+
 /** A transaction's phase, as its journal records it. */
 export type TransactionPhase = Extract<
   Reason,

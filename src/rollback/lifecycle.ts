@@ -15,7 +15,15 @@ import { FleetRepoError, formatProblem, type RepoSource } from '../manifest/inde
 import { GatewayConfigError } from '../base/config-error.js';
 import { TrustError } from '../trust/index.js';
 import { observeGateway } from '../apply/index.js';
-import type { ActivityReason, AgentState, BadCommit, BadReason, DesiredState, Plan } from '../model/index.js';
+import type {
+  ActivityProgress,
+  ActivityReason,
+  AgentState,
+  BadCommit,
+  BadReason,
+  DesiredState,
+  Plan,
+} from '../model/index.js';
 import {
   isInterruption,
   rollBackToLastGood,
@@ -46,8 +54,10 @@ export interface LoadedCommit {
 }
 
 export interface LifecycleEvents {
-  /** What the agent is doing now (its live status and the Reconciling condition). */
-  activity(a: ActivityReason, commit?: string): void;
+  /** What the agent is doing now (its live status and the Reconciling condition), and how far it has come. */
+  activity(a: ActivityReason, commit?: string, progress?: ActivityProgress): void;
+  /** The step an apply (or a rollback's convergence) has started. */
+  progress?(p: ActivityProgress): void;
   /** A verdict was recorded. */
   verdict(v: Verdict): void;
   /** A rollback to the last good commit begins, because of a commit that failed this way. */
@@ -164,15 +174,29 @@ export class CommitLifecycle {
     this.p.events.verdict(v);
   }
 
+  /** Tells the agent a health window begins, and when it passes at the earliest and fails at the latest. */
+  private healthBegins(desired: DesiredState, commit: string | undefined): void {
+    const at = Date.now();
+    this.p.events.activity('health', commit, {
+      kind: 'health',
+      passAt: new Date(at + desired.health.windowMs).toISOString(),
+      failAt: new Date(at + desired.health.deadlineMs).toISOString(),
+    });
+  }
+
+  private readonly onStep = (p: Extract<ActivityProgress, { kind: 'step' }>) => this.p.events.progress?.(p);
+
   /** The health window of a desired state; throws HealthFailedError to roll the transaction back. */
   private gate(desired: DesiredState, a: GatewayAppliers, verdicts: HealthVerdict[]): () => Promise<void> {
     return async () => {
       const commit = desired.source.commit;
-      this.p.events.activity('health', commit);
+      this.healthBegins(desired, commit);
       crashPoint('confirm');
       const v = await this.p.health(desired, a, short(commit));
       verdicts.push(v);
       if (!v.ok) throw new HealthFailedError(v);
+      // The components' commits and the removal of replaced containers follow.
+      this.p.events.activity('applying', commit);
     };
   }
 
@@ -333,6 +357,7 @@ export class CommitLifecycle {
         confirm: this.gate(desired, a, verdicts),
         onFailure: this.failureHook(commit, verdicts),
         refreshImages: this.p.dueImages(desired),
+        onStep: this.onStep,
       });
     } catch (err) {
       // Found before any step ran (observing an interface that is not installed): nothing changed.
@@ -365,7 +390,7 @@ export class CommitLifecycle {
   private async lastGoodHealth(c: string): Promise<WatchedHealth> {
     const { desired } = await this.p.load(c);
     const a = await this.p.appliers(desired);
-    this.p.events.activity('health', c);
+    this.healthBegins(desired, c);
     return this.watchedHealth(desired, a, `last good ${short(c)}`);
   }
 
@@ -421,6 +446,7 @@ export class CommitLifecycle {
       concurrency: this.p.concurrency,
       ...(this.p.scriptTimeouts ? { scriptTimeouts: this.p.scriptTimeouts } : {}),
       ...gate,
+      onStep: this.onStep,
     });
     const o = r.outcome;
     if (!o || o.status === 'applied') return { ok: true, steps: o?.ran ?? [] };

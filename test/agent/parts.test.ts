@@ -635,7 +635,7 @@ describe('the systemd unit', () => {
       ])
         assert.ok(unit.includes(line), `has ${line}`);
       assert.match(unit, /^After=.*network-online\.target.*docker\.service/m);
-      assert.match(unit, /^ExecStart=\/usr\/local\/bin\/rollgate agent /m);
+      assert.match(unit, /^ExecStart=\/opt\/rollgate\/bin\/rollgate agent /m);
       verifyUnit('rollgate.service', unit);
     },
   );
