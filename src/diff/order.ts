@@ -6,7 +6,8 @@
 //      those the opposite change passes in the declared order, so undoing a change that planned
 //      always plans);
 //   3. else the first order of the stages, by the declared order's preference, that passes —
-//      a depth-first search over which constrained stages have run, bounded by MAX_SEARCHED_STAGES;
+//      a depth-first search over which constrained stages have run, bounded by MAX_SEARCHED_STAGES
+//      and SEARCH_BUDGET;
 //   4. else it refuses, naming what the declared order and its reverse would pass through.
 // Stages themselves are never split: components of one stage update at the same time.
 
@@ -25,6 +26,8 @@ export interface Unit {
 
 /** Above this many stages with constrained components, other orders than the two declared ones are not searched. */
 export const MAX_SEARCHED_STAGES = 10;
+/** The most states a search for an order checks (every mix inside each stage tried), about a second's work. */
+export const SEARCH_BUDGET = 200_000;
 
 function describeUnit(u: Unit): string {
   const types = [...new Set(u.components.map((c) => c.type))];
@@ -39,12 +42,20 @@ const sequence = (units: Unit[]) => units.map(describeUnit).join(' → ');
  * depends only on which constrained stages have run: an order that failed from there is not tried
  * again, and the search visits each such set at most once.
  */
-function search(declared: Unit[], check: TransitionCheck, start: VersionState): Unit[] | undefined {
+function search(
+  declared: Unit[],
+  check: TransitionCheck,
+  start: VersionState,
+): { units: Unit[] } | { gaveUp: string } | undefined {
   const bit = new Map<number, number>();
   declared.forEach((u, i) => {
     if (check.relevant(u.components).length > 0) bit.set(i, 1 << bit.size);
   });
-  if (bit.size > MAX_SEARCHED_STAGES) return undefined;
+  if (bit.size > MAX_SEARCHED_STAGES)
+    return {
+      gaveUp: `other orders are not searched with more than ${MAX_SEARCHED_STAGES} stages of constrained components`,
+    };
+  const budget = check.checked + SEARCH_BUDGET;
   const dead = new Set<number>();
   const used = declared.map(() => false);
   const path: number[] = [];
@@ -53,6 +64,7 @@ function search(declared: Unit[], check: TransitionCheck, start: VersionState): 
     if (dead.has(ran)) return false;
     for (let i = 0; i < declared.length; i++) {
       if (used[i]) continue;
+      if (check.checked > budget) return false;
       const after = new Map(state);
       if (check.stage(after, declared[i]!.components)) continue;
       used[i] = true;
@@ -64,7 +76,9 @@ function search(declared: Unit[], check: TransitionCheck, start: VersionState): 
     dead.add(ran);
     return false;
   };
-  return next(0, new Map(start)) ? path.map((i) => declared[i]!) : undefined;
+  if (next(0, new Map(start))) return { units: path.map((i) => declared[i]!) };
+  if (check.checked > budget) return { gaveUp: `no other order was found within ${SEARCH_BUDGET} states checked` };
+  return undefined;
 }
 
 /** The stages in the order they run, and why; throws PlanError when no order passes. */
@@ -100,30 +114,29 @@ export function chooseOrder(
     };
   }
   const found = many ? search(declared, check, start) : undefined;
-  if (found) {
+  if (found && 'units' in found) {
     return {
-      units: found,
+      units: found.units,
       order: {
         chosen: 'searched',
         reason:
-          `searched: ${sequence(found)}, since in the declared order the plan would pass through ${forwards.what}, ` +
-          `and reversed through ${backwards!.what}`,
+          `searched: ${sequence(found.units)}, since in the declared order the plan would pass through ` +
+          `${forwards.what}, and reversed through ${backwards!.what}`,
       },
     };
   }
-  throw refusal(declared, check, forwards, backwards);
+  throw refusal(declared, check, forwards, backwards && { ...backwards, then: found?.gaveUp });
 }
 
-function refusal(declared: Unit[], check: TransitionCheck, forwards: Violation, backwards?: Violation): PlanError {
+function refusal(
+  declared: Unit[],
+  check: TransitionCheck,
+  forwards: Violation,
+  backwards?: Violation & { then: string | undefined },
+): PlanError {
   let message = `the plan would pass through ${forwards.what}`;
-  if (backwards) {
-    const searched = declared.filter((u) => check.relevant(u.components).length > 0).length;
-    message +=
-      `; reversed, through ${backwards.what}; ` +
-      (searched > MAX_SEARCHED_STAGES
-        ? `other orders are not searched with more than ${MAX_SEARCHED_STAGES} stages of constrained components`
-        : 'and no other order of the stages passes');
-  }
+  if (backwards)
+    message += `; reversed, through ${backwards.what}; ${backwards.then ?? 'and no other order of the stages passes'}`;
   const shared = declared.find((u) => check.relevant(u.components).length > 1);
   if (shared)
     message +=

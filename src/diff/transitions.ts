@@ -74,6 +74,8 @@ export class TransitionCheck {
   readonly active: boolean;
   private readonly named = new Set<string>();
   private readonly keysOf = new Map<string, string[]>();
+  /** States checked so far: what bounds a search for an order. */
+  checked = 0;
 
   constructor(
     private readonly all: DesiredComponent[],
@@ -111,6 +113,7 @@ export class TransitionCheck {
   }
 
   private refusal(state: VersionState): Violation | undefined {
+    this.checked++;
     const versionsOf = (name: string) => (this.keysOf.get(name) ?? []).map((k) => state.get(k));
     const { forbidden, allowedTransitions, endStates } = this.constraints;
     const f = forbidden.find((x) => matchesSome(x.versions, versionsOf));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { plan, PlanError } from '../../src/diff/index.js';
-import { MAX_SEARCHED_STAGES } from '../../src/diff/order.js';
+import { MAX_SEARCHED_STAGES, SEARCH_BUDGET } from '../../src/diff/order.js';
 import { emptyObservedState, type Plan, type Step } from '../../src/model/index.js';
 import { app, comp, desired, running, svc } from '../helpers/builders.js';
 
@@ -544,6 +544,22 @@ describe('planner: the order of the stages (a downgrade, a revert)', () => {
             'of one stage, such as rtos (group 20), update at the same time, so every mix of them must be accepted; ' +
             'an order rule splits a group into stages)',
     );
+  });
+
+  test('the search is bounded by the states it checks: past them, the plan is refused saying so', () => {
+    // Ten stages of seven constrained components each; the last type can never change, so every order
+    // of the nine others is tried, each stage with its 127 mixes, until the budget ends the search.
+    const types = Array.from({ length: 10 }, (_, t) => `t${t}`);
+    const d = desired(
+      types.flatMap((t, i) => Array.from({ length: 7 }, (_, k) => comp(`${t}-${k}`, t, 'v2', 10 * (i + 1)))),
+      [],
+    );
+    d.constraints.forbidden = [
+      { name: 'last-never', versions: { t9: ['v2'] } },
+      { name: 'never', versions: Object.fromEntries(types.map((t) => [t, ['never']])) },
+    ];
+    const from = running(d, (o) => o.components.forEach((c) => (c.version = 'v1')));
+    assert.throws(() => plan(d, from), new RegExp(`no other order was found within ${SEARCH_BUDGET} states checked`));
   });
 
   test('the search is bounded: past that many constrained stages, only the two declared orders are tried', () => {
