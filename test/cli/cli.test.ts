@@ -190,6 +190,7 @@ describe('rollgate diff and validate on a working tree', () => {
     assert.equal(h.code, 0);
     assert.match(h.out, /Exit status: 0 no changes, 2 changes, 1 error/);
     assert.match(h.out, /--against <what>/);
+    assert.match(h.out, /The stages are listed in\s+the order they would run, with the order and why/);
     const f = await rollgate('forget', '--help');
     assert.equal(f.code, 0);
     assert.match(f.out, /Use forget when the fault was not the\s+commit's/);
