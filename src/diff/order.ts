@@ -46,14 +46,14 @@ function search(
   declared: Unit[],
   check: TransitionCheck,
   start: VersionState,
-): { units: Unit[] } | { gaveUp: string } | undefined {
+): { units: Unit[] } | { notFound: string } {
   const bit = new Map<number, number>();
   declared.forEach((u, i) => {
     if (check.relevant(u.components).length > 0) bit.set(i, 1 << bit.size);
   });
   if (bit.size > MAX_SEARCHED_STAGES)
     return {
-      gaveUp: `other orders are not searched with more than ${MAX_SEARCHED_STAGES} stages of constrained components`,
+      notFound: `other orders are not searched with more than ${MAX_SEARCHED_STAGES} stages of constrained components`,
     };
   const budget = check.checked + SEARCH_BUDGET;
   const dead = new Set<number>();
@@ -77,8 +77,8 @@ function search(
     return false;
   };
   if (next(0, new Map(start))) return { units: path.map((i) => declared[i]!) };
-  if (check.checked > budget) return { gaveUp: `no other order was found within ${SEARCH_BUDGET} states checked` };
-  return undefined;
+  if (check.checked > budget) return { notFound: `no other order was found within ${SEARCH_BUDGET} states checked` };
+  return { notFound: 'and no other order of the stages passes' };
 }
 
 /** The stages in the order they run, and why; throws PlanError when no order passes. */
@@ -100,9 +100,10 @@ export function chooseOrder(
     const checked = check.active ? '; every state on the way is accepted by the constraints' : '';
     return { units: declared, order: { chosen: 'declared', reason: `as declared: ${sequence(declared)}${checked}` } };
   }
+  if (!many) throw refusal(declared, check, forwards);
   const reversed = [...declared].reverse();
-  const backwards = many ? walk(reversed) : undefined;
-  if (many && !backwards) {
+  const backwards = walk(reversed);
+  if (!backwards) {
     return {
       units: reversed,
       order: {
@@ -113,30 +114,29 @@ export function chooseOrder(
       },
     };
   }
-  const found = many ? search(declared, check, start) : undefined;
-  if (found && 'units' in found) {
+  const found = search(declared, check, start);
+  if ('units' in found) {
     return {
       units: found.units,
       order: {
         chosen: 'searched',
         reason:
           `searched: ${sequence(found.units)}, since in the declared order the plan would pass through ` +
-          `${forwards.what}, and reversed through ${backwards!.what}`,
+          `${forwards.what}, and reversed through ${backwards.what}`,
       },
     };
   }
-  throw refusal(declared, check, forwards, backwards && { ...backwards, then: found?.gaveUp });
+  throw refusal(declared, check, forwards, { ...backwards, then: found.notFound });
 }
 
 function refusal(
   declared: Unit[],
   check: TransitionCheck,
   forwards: Violation,
-  backwards?: Violation & { then: string | undefined },
+  backwards?: Violation & { then: string },
 ): PlanError {
   let message = `the plan would pass through ${forwards.what}`;
-  if (backwards)
-    message += `; reversed, through ${backwards.what}; ${backwards.then ?? 'and no other order of the stages passes'}`;
+  if (backwards) message += `; reversed, through ${backwards.what}; ${backwards.then}`;
   const shared = declared.find((u) => check.relevant(u.components).length > 1);
   if (shared)
     message +=
