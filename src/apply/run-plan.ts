@@ -644,8 +644,13 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyOu
 
   await journal.begin(txn, plan, opts.desired);
   log.info(
-    { txn, commit: plan.desired.source.commit, changes: plan.changes.length },
-    `applying ${plan.changes.length} change(s)`,
+    {
+      txn,
+      commit: plan.desired.source.commit,
+      changes: plan.changes.length,
+      ...(plan.order ? { order: plan.order.chosen } : {}),
+    },
+    `applying ${plan.changes.length} change(s)${plan.order ? `; order: ${plan.order.reason}` : ''}`,
   );
   // Download's state scripts wrap the prepare phase; a failing one is a failed prepare.
   let prepFail: { step?: Step; err: unknown } | undefined;

@@ -194,8 +194,10 @@ variableOptions(
       .description(
         'Dry run: load the fleet repo at --ref (or the working tree), work out the desired state of the gateway ' +
           '--id/--label, and print the plan that would take the gateway from --against to it. Nothing is ' +
-          'changed. Warnings (a Compose variable that is not set, a key that means nothing on a gateway) go to ' +
-          'stderr.\n\nExit status: 0 no changes, 2 changes, 1 error.',
+          'changed. The stages are listed in the order they would run, with the order and why: the declared ' +
+          'order, or reversed when the declared one would pass through a state the constraints refuse (a ' +
+          'downgrade, a revert). Warnings (a Compose variable that is not set, a key that means nothing on a ' +
+          'gateway) go to stderr.\n\nExit status: 0 no changes, 2 changes, 1 error.',
       ),
   ),
 )

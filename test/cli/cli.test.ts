@@ -6,8 +6,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Plan } from '../../src/model/index.js';
-import { ExampleCopy, COMPOSE } from '../helpers/example-copy.js';
-import { cleanup, exampleBareRepo, projectRoot, tempDir } from '../helpers/fixtures.js';
+import { ExampleCopy, COMPOSE, MANIFEST } from '../helpers/example-copy.js';
+import { cleanup, exampleBareRepo, projectRoot, run, tempDir } from '../helpers/fixtures.js';
 import { startGitServer, type GitServer } from '../helpers/git-server.js';
 import { rollgate } from '../helpers/cli.js';
 
@@ -190,11 +190,81 @@ describe('rollgate diff and validate on a working tree', () => {
     assert.equal(h.code, 0);
     assert.match(h.out, /Exit status: 0 no changes, 2 changes, 1 error/);
     assert.match(h.out, /--against <what>/);
+    assert.match(h.out, /The stages are listed in\s+the order they would run, with the order and why/);
     const f = await rollgate('forget', '--help');
     assert.equal(f.code, 0);
     assert.match(f.out, /Use forget when the fault was not the\s+commit's/);
     assert.match(f.out, /--reason <why>/);
     assert.match(f.out, /Exit status: 0 cleared, 1 error/);
+  });
+});
+
+describe('rollgate diff of a revert on the example: the order it chose, and why', () => {
+  // fleet-repo-example as shipped (gateway and RTOS at v2), then a commit that puts its manifest
+  // back to v1, then `git revert` of that commit: v2 again.
+  const copy = new ExampleCopy();
+  const git = (...args: string[]) => run('git', ['-C', copy.dir, ...args]);
+  const diff = (...extra: string[]) =>
+    rollgate('diff', '--repo', copy.dir, '--ref', 'main', '--against', 'commit:main~1', '--id', 'gw-0001', ...extra);
+  before(() => {
+    git('init', '-q', '-b', 'main');
+    git('add', '-A');
+    git('commit', '-q', '-m', 'system v2, as shipped');
+    copy
+      .edit(MANIFEST, 'version: system-core-v2', 'version: system-core-v1')
+      .edit(MANIFEST, 'artifacts/gateway-v2.mender', 'artifacts/gateway-v1.mender')
+      .edit(MANIFEST, 'artifacts/rtos-v2.mender', 'artifacts/rtos-v1.mender');
+    git('commit', '-q', '-a', '-m', 'back to system v1');
+  });
+  after(() => cleanup(copy.dir));
+
+  test('the manifest back to v1: the RTOS devices first, then the gateway, and the plan says why', async () => {
+    const r = await diff();
+    assert.equal(r.code, 2, r.err);
+    assert.match(
+      r.out,
+      new RegExp(
+        'Order: reversed: rtos \\(group 20\\) → gateway \\(group 10\\), the declared order backwards as a ' +
+          'downgrade runs, since in the declared order the plan would pass through the forbidden combination ' +
+          '"new-rtos-on-old-gateway" \\(G13=gateway-v1, R456=rtos-v2, R998=rtos-v2\\)',
+      ),
+    );
+    assert.ok(r.out.indexOf('Order group 20') < r.out.indexOf('Order group 10'), r.out);
+    assert.match(r.out, /~ component G13 \(gateway\) {2}gateway-v2 → gateway-v1/);
+    assert.match(r.out, /✓ commit R456, R998, G13 \(in the order of the stages\)/);
+    assert.match(r.out, /Rollback order if anything fails: group 10 → group 20/);
+    const j = await diff('--output', 'json');
+    assert.equal(j.code, 2, j.err);
+    const plan = JSON.parse(j.out) as Plan;
+    assert.deepEqual(
+      plan.stages.map((s) => s.name),
+      ['group 20', 'group 10'],
+    );
+    assert.equal(plan.order?.chosen, 'reversed');
+  });
+
+  test('git revert of it (v2 again) runs in the declared order, and says so', async () => {
+    git('revert', '--no-edit', 'HEAD');
+    try {
+      const r = await diff();
+      assert.equal(r.code, 2, r.err);
+      assert.match(
+        r.out,
+        /Order: as declared: gateway \(group 10\) → rtos \(group 20\); every state on the way is accepted by the/,
+      );
+      assert.ok(r.out.indexOf('Order group 10') < r.out.indexOf('Order group 20'), r.out);
+      assert.match(r.out, /✓ commit G13, R456, R998 \(ascending order groups\)/);
+    } finally {
+      git('reset', '-q', '--hard', 'HEAD~1');
+    }
+  });
+
+  test("a component's reboot is shown as what it is: a reboot only if its interface asks for one", async () => {
+    // The example's interfaces answer NeedsArtifactReboot: No. The protocol asks it after
+    // ArtifactInstall, so no plan can know the answer; diff says so instead of promising a reboot.
+    const r = await diff();
+    assert.doesNotMatch(r.out, /\[install → reboot\]/);
+    assert.match(r.out, /~ component R456 \(rtos\) {2}rtos-v2 → rtos-v1 {2}\[install → reboot if its interface asks\]/);
   });
 });
 
