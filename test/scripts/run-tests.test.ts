@@ -33,7 +33,7 @@ after(() => cleanup(dir));
 
 function runner(...args: string[]) {
   // Without NODE_TEST_CONTEXT, which would make the runner's own runs report to this one instead.
-  const env = { ...process.env, CI: '' };
+  const env: NodeJS.ProcessEnv = { ...process.env, CI: '' };
   delete env['NODE_TEST_CONTEXT'];
   const r = spawnSync(process.execPath, [join(projectRoot, 'scripts/run-tests.mjs'), `--dir=${dir}`, ...args], {
     cwd: projectRoot,
