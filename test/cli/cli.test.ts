@@ -238,7 +238,7 @@ describe("a gateway's variables: --var-file and --var, as the agent's gateway.va
       const copy = new ExampleCopy().edit(
         COMPOSE,
         'BROKER_URL: http://broker:18083/',
-        'BROKER_URL: ${BROKER:?set BROKER for this gateway}\n      SITE: ${SITE:-nowhere}',
+        'BROKER_URL: ${BROKER:?set BROKER for this gateway}',
       );
       const dir = tempDir('rollgate-vars-');
       try {
@@ -277,8 +277,8 @@ describe("a gateway's variables: --var-file and --var, as the agent's gateway.va
         const desired = await copy.load(undefined, { variables: { BROKER: 'x' } });
         assert.equal(
           desired.apps[0]!.services.find((s) => s.name === 'collector')!.config.environment['SITE'],
-          'nowhere',
-          'the default when nothing sets it',
+          'unknown',
+          "the example's default when nothing sets it",
         );
         const bad = await rollgate('validate', '--repo', copy.dir, '--var', 'not a pair');
         assert.equal(bad.code, 1);

@@ -169,6 +169,17 @@ describe(
       assert.match(without.out, /^live gateway \(no Docker Engine, update interfaces\)\n/);
     });
 
+    test('a directory in the socket’s place (a bind mount of a missing socket made): no Engine, both ways', () => {
+      const { without, named } = observeBothWays('mkdir /run/docker.sock');
+      assert.equal(without.code, 0, without.err);
+      assert.deepEqual(named, without);
+      assert.equal(
+        without.err,
+        '! Docker Engine unreachable at unix:///var/run/docker.sock: it is a directory, not a socket (is dockerd ' +
+          'running?); containers are not observed\n',
+      );
+    });
+
     test('a socket that refuses: an error naming it, both ways (it was "no Docker Engine" without the flag)', () => {
       // A socket file whose server has gone: connections are refused.
       const stale = `"$0" -e "require('net').createServer().listen('/run/docker.sock', () => process.exit(0))"`;

@@ -1,7 +1,7 @@
 // One connection to a Docker Engine: dockerode on a unix socket, a count of API calls (the
 // benchmark reports it), and patience for an Engine that restarts in the middle of an apply.
 
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type Docker from 'dockerode';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -64,10 +64,19 @@ export class Engine {
 
   /** Fails with the socket named when the Engine does not answer. */
   async ping(): Promise<void> {
-    if (!existsSync(this.socketPath))
+    const st = statSync(this.socketPath, { throwIfNoEntry: false });
+    if (!st)
       throw unreachable(
         this.socketPath,
         Object.assign(new Error(`connect ENOENT ${this.socketPath}`), { code: 'ENOENT' }),
+      );
+    // Docker makes a directory where a bind mount's source is missing: a container that mounted
+    // the socket on a host without one leaves a directory of its name.
+    if (!st.isSocket())
+      throw new DockerError(
+        'engine-unreachable',
+        `Docker Engine unreachable at unix://${this.socketPath}: it is a ${st.isDirectory() ? 'directory' : 'file'}, ` +
+          'not a socket (is dockerd running?)',
       );
     try {
       await this.docker.ping();
