@@ -68,6 +68,11 @@ export async function hubRequest(o: HubClientOptions, method: string, path: stri
   } catch (err) {
     throw new HubClientError(`cannot read the token file ${o.tokenFile}: ${(err as Error).message}`);
   }
+  if (token === '')
+    throw new HubClientError(
+      `the token file ${o.tokenFile} is empty: put a reader or admin token in it ` +
+        '(`rollgate hub token add --role reader <name>` on the hub makes one)',
+    );
   let ca: string[] | undefined;
   if (o.caFile) {
     try {

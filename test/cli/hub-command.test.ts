@@ -144,6 +144,11 @@ test('a token the hub does not know is said to be refused, naming its file, neve
   );
   assert.doesNotMatch(r.err, /is needed/);
   assert.doesNotMatch(r.err, /thisIsNotAToken/, 'the token is never shown');
+  const empty = join(root, 'empty.token');
+  writeFileSync(empty, '\n');
+  const e = await rollgate('fleet', 'status', '--hub', `http://127.0.0.1:${port}`, '--token-file', empty);
+  assert.equal(e.code, 1);
+  assert.match(e.err, new RegExp(`the token file ${empty} is empty: put a reader or admin token in it`));
   await hub.kill('SIGTERM');
 });
 
