@@ -6,8 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { rootCertificates } from 'node:tls';
 import { networkReason, untrustedCertificate } from '../base/net-error.js';
+import { withDefaultCas } from '../base/tls-trust.js';
 
 export interface HubClientOptions {
   hub: string;
@@ -76,7 +76,7 @@ export async function hubRequest(o: HubClientOptions, method: string, path: stri
   let ca: string[] | undefined;
   if (o.caFile) {
     try {
-      ca = [...rootCertificates, await readFile(o.caFile, 'utf8')];
+      ca = withDefaultCas(await readFile(o.caFile, 'utf8'));
     } catch (err) {
       throw new HubClientError(`cannot read the CA file ${o.caFile}: ${(err as Error).message}`);
     }

@@ -123,6 +123,9 @@ test('HTTPS with a private CA: the hub serves it; `rollgate fleet` trusts it wit
   const other = await rollgate(...args, '--ca-file', wrongCa.crt);
   assert.equal(other.code, 1);
   assert.match(other.err, new RegExp(`; ${wrongCa.crt} does not hold the CA that signed it`));
+  // --ca-file adds to what the process trusts already (here NODE_EXTRA_CA_CERTS), never replaces it.
+  const both = await rollgateWith({ NODE_EXTRA_CA_CERTS: crt }, ...args, '--ca-file', wrongCa.crt);
+  assert.equal(both.code, 0, both.err);
   await hub.kill('SIGTERM');
 });
 
