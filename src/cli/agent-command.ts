@@ -1,18 +1,28 @@
 // `rollgate agent` (the daemon), `rollgate sync` (reconcile now), `rollgate status` and
 // `rollgate history` (what the agent did, from the state directory; live details when it runs).
 
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { stringify } from 'yaml';
+import { Document, isCollection, isNode } from 'yaml';
 import { Agent, type LiveStatus } from '../agent/agent.js';
 import type { Verdict } from '../rollback/index.js';
-import { SETTINGS, loadAgentConfig, type LoadedConfig } from '../agent/config.js';
+import {
+  DEFAULT_CONFIG_FILE,
+  SETTINGS,
+  loadAgentConfig,
+  type AgentConfig,
+  type LoadedConfig,
+  type Setting,
+  type Source,
+} from '../agent/config.js';
 import { NoAgentError, callAgent } from '../agent/control.js';
 import { forgetOffline } from '../agent/forget.js';
 import { agentLogger } from '../agent/logger.js';
 import { readAgentState, type AgentState } from '../agent/state.js';
-import { statePath } from '../base/state-dir.js';
+import { StateDirError, statePath } from '../base/state-dir.js';
 import type { Condition, SyncExit } from '../model/index.js';
 import { reconciling, verdictFacts } from '../model/index.js';
 import { Journal, type JournalData } from '../apply/index.js';
@@ -47,17 +57,73 @@ async function loadConfig(o: AgentCommandOptions, requireAll: boolean): Promise<
   return loadAgentConfig({ ...(o.config ? { file: o.config } : {}), env: process.env, flags: o, requireAll });
 }
 
-function printConfig(loaded: LoadedConfig, io: Io): void {
-  io.out(`# the agent's effective configuration${loaded.file ? `; file ${loaded.file}` : '; no configuration file'}\n`);
-  io.out(stringify(loaded.config));
-  io.out('# where each value came from:\n');
-  for (const s of SETTINGS) if (loaded.sources[s.key]) io.out(`#   ${s.key}: ${loaded.sources[s.key]}\n`);
+function settingValue(config: AgentConfig, path: string[]): unknown {
+  let cur: unknown = config;
+  for (const seg of path) cur = (cur as Record<string, unknown> | undefined)?.[seg];
+  return cur;
+}
+
+/** Where a setting's value came from, as the person would set it there. */
+function origin(s: Setting, source: Source, file: string | undefined): string {
+  switch (source) {
+    case 'flag':
+      return s.flag.split(' ')[0]!;
+    case 'env':
+      return s.env;
+    case 'file':
+      return `file ${file}`;
+    case 'systemd':
+      return 'STATE_DIRECTORY (systemd)';
+    default:
+      return 'default';
+  }
+}
+
+/**
+ * The effective configuration as a configuration file would hold it, each value with where it came
+ * from; one the agent needs and nobody set is shown empty, with where to set it. Nothing is needed
+ * to print it: it is how a person finds out what to set.
+ */
+function printConfig(loaded: LoadedConfig, o: AgentCommandOptions, io: Io): void {
+  // In the schema's order, which is the README's: the settings set, and those the agent needs.
+  const doc = new Document({});
+  const missing: string[] = [];
+  for (const s of SETTINGS) {
+    const source = loaded.sources[s.key];
+    if (!source && !s.required) continue;
+    doc.setIn(s.path, doc.createNode(source ? settingValue(loaded.config, s.path) : null));
+    const node = doc.getIn(s.path, true);
+    if (!isNode(node)) continue;
+    if (isCollection(node)) node.flow = true;
+    if (source) node.comment = ` ${origin(s, source, loaded.file)}`;
+    else {
+      const where = `${s.key} in the file, ${s.env} or ${s.flag.split(' ')[0]}`;
+      node.comment = ` not set: the agent needs it (${where})`;
+      missing.push(s.key);
+    }
+  }
+  if (loaded.config.policy && !SETTINGS.some((s) => s.path[0] === 'policy' && loaded.sources[s.key])) {
+    doc.set('policy', doc.createNode({}));
+    const node = doc.get('policy', true);
+    if (isCollection(node)) node.flow = true;
+    if (isNode(node))
+      node.comment = ` file ${loaded.file}: a policy with no rules, so whatever reaches the host is refused`;
+  }
+  const file = o.config ?? process.env['ROLLGATE_CONFIG'] ?? DEFAULT_CONFIG_FILE;
+  const from = loaded.file ? `file ${loaded.file}` : `no file (${file} does not exist)`;
+  io.out(
+    `# The agent's effective configuration: ${from},\n` +
+      '# then the environment, then flags; a flag wins. After each value, where it came from.\n',
+  );
+  if (missing.length)
+    io.out(`# The agent does not start until ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} set.\n`);
+  io.out(doc.toString({ nullStr: '' }));
 }
 
 export async function runAgent(o: AgentCommandOptions, io: Io): Promise<number> {
-  const loaded = await loadConfig(o, true);
+  const loaded = await loadConfig(o, !o.printConfig);
   if (o.printConfig) {
-    printConfig(loaded, io);
+    printConfig(loaded, o, io);
     return EXIT_OK;
   }
   const config = { ...loaded.config, stateDir: resolve(loaded.config.stateDir) };
@@ -86,16 +152,58 @@ export async function runAgent(o: AgentCommandOptions, io: Io): Promise<number> 
   try {
     await agent.start();
   } catch (err) {
-    log.error({ err: (err as Error).message }, `the agent could not start: ${(err as Error).message}`);
-    throw err;
+    // Said once, in the log (journald under systemd): the message says what to do.
+    log.error({}, `the agent could not start: ${(err as Error).message}`);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    return EXIT_ERROR;
   }
   await done;
   return EXIT_OK;
 }
 
+/**
+ * The agent's state directory, which must exist: a status of a directory no agent ever used would
+ * read "applied nothing yet" of a gateway that may run an agent elsewhere.
+ */
 async function stateDirOf(o: AgentCommandOptions & { stateDir?: string }): Promise<string> {
-  if (typeof o.stateDir === 'string') return resolve(o.stateDir);
-  return resolve((await loadConfig(o, false)).config.stateDir);
+  let dir: string;
+  let from: string;
+  if (typeof o.stateDir === 'string') {
+    dir = resolve(o.stateDir);
+    from = 'from --state-dir';
+  } else {
+    const loaded = await loadConfig(o, false);
+    dir = resolve(loaded.config.stateDir);
+    const source = loaded.sources['stateDir'];
+    from =
+      source === 'file'
+        ? `stateDir of ${loaded.file}`
+        : source === 'env'
+          ? 'from ROLLGATE_STATE_DIR'
+          : source === 'systemd'
+            ? 'from STATE_DIRECTORY'
+            : `the default; no configuration file sets stateDir`;
+  }
+  const st = await stat(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw new StateDirError(`cannot read the state directory ${dir} (${from}): ${err.code ?? err.message}`);
+  });
+  if (!st)
+    throw new StateDirError(
+      `the state directory ${dir} (${from}) does not exist, so no agent has run with it. Give the agent's with ` +
+        `--state-dir, or its configuration with --config (stateDir there)`,
+    );
+  if (!st.isDirectory()) throw new StateDirError(`${dir} (${from}) is not a directory`);
+  try {
+    await access(dir, constants.R_OK | constants.X_OK);
+  } catch {
+    throw new StateDirError(
+      `this user may not read the state directory ${dir} (${from}; mode ${(st.mode & 0o777).toString(8)}, owner ` +
+        `uid ${st.uid}), which holds what the gateway runs: run this as root (sudo), or as its owner`,
+    );
+  }
+  return dir;
 }
 
 const c12 = (c: string | undefined) => (c ? c.slice(0, 12) : 'none');

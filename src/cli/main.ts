@@ -495,10 +495,15 @@ function databaseOptions(cmd: Command): Command {
     .option('--config <file>', 'the hub configuration (YAML: listen, database, dataDir, tls, silentAfter, webhooks)');
 }
 
+const CA_FILE_HELP =
+  "PEM certificates to trust for the hub's TLS certificate besides the system's, for a hub with a private CA " +
+  '(also $ROLLGATE_HUB_CA_FILE)';
+
 function viaHubOptions(cmd: Command): Command {
   return cmd
     .option('--hub <url>', "go through this running hub's API instead of the database (also $ROLLGATE_HUB_URL)")
-    .option('--token-file <file>', 'with --hub: a file holding an admin token (also $ROLLGATE_HUB_TOKEN_FILE)');
+    .option('--token-file <file>', 'with --hub: a file holding an admin token (also $ROLLGATE_HUB_TOKEN_FILE)')
+    .option('--ca-file <file>', CA_FILE_HELP);
 }
 
 const hub = program
@@ -582,6 +587,7 @@ function fleetOptions(cmd: Command): Command {
   return cmd
     .option('--hub <url>', 'the hub (also $ROLLGATE_HUB_URL)')
     .option('--token-file <file>', 'a file holding a reader or admin token (also $ROLLGATE_HUB_TOKEN_FILE)')
+    .option('--ca-file <file>', CA_FILE_HELP)
     .addOption(new Option('--output <format>', 'human or json').choices(['human', 'json']).default('human'));
 }
 
@@ -590,7 +596,8 @@ const fleet = program
   .summary('the fleet as the hub sees it: which gateways took a commit, which rolled back and why, which went silent')
   .description(
     'Reads a rollgate hub (`rollgate hub`) with a reader or admin token. --hub and --token-file, or ' +
-      '$ROLLGATE_HUB_URL and $ROLLGATE_HUB_TOKEN_FILE, say which hub and which token.',
+      '$ROLLGATE_HUB_URL and $ROLLGATE_HUB_TOKEN_FILE, say which hub and which token; --ca-file (or ' +
+      "$ROLLGATE_HUB_CA_FILE) trusts a hub whose certificate a private CA signed, as the agent's report.caFile.",
   )
   .addHelpText(
     'after',

@@ -218,9 +218,9 @@ describe('agent configuration', () => {
       '--print-config',
     );
     assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /url: \/srv\/fleet/);
-    assert.match(r.out, /# {3}schedule\.interval: flag/);
-    assert.match(r.out, /# {3}schedule\.jitter: default/);
+    assert.match(r.out, /url: \/srv\/fleet # --repo\n/);
+    assert.match(r.out, /interval: 30s # --interval\n/);
+    assert.match(r.out, /jitter: 10s # default\n/);
   });
 });
 

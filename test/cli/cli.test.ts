@@ -10,6 +10,7 @@ import { ExampleCopy, COMPOSE, MANIFEST } from '../helpers/example-copy.js';
 import { cleanup, exampleBareRepo, projectRoot, run, tempDir } from '../helpers/fixtures.js';
 import { startGitServer, type GitServer } from '../helpers/git-server.js';
 import { rollgate } from '../helpers/cli.js';
+import { freePort } from '../helpers/hub-lab.js';
 
 describe('rollgate diff against a real git server', () => {
   let root: string;
@@ -129,11 +130,43 @@ describe('rollgate diff against a real git server', () => {
       writeFileSync(tok, 'wrong-secret');
       const r = await rollgate('diff', '--repo', url, '--id', 'gw-0001', '--auth-token-file', tok);
       assert.equal(r.code, 1);
-      assert.match(r.err, /refused access .*HTTP 401/);
+      assert.match(r.err, new RegExp(`refused the token in ${tok} \\(HTTP 401\\): check that it is valid`));
       assert.ok(!r.err.includes('wrong-secret'), 'credentials never appear in output');
     } finally {
       delete server.token;
     }
+  });
+
+  test('a server that asks for credentials when none were given says how to give them', async () => {
+    server.token = 'right';
+    try {
+      const r = await rollgate('diff', '--repo', url, '--id', 'gw-0001');
+      assert.equal(r.code, 1);
+      assert.match(r.err, /needs credentials \(HTTP 401\) and none were given: put a token in a file and give it /);
+      assert.match(r.err, /--auth-token-file \(repo\.tokenFile in the agent's configuration\)/);
+      assert.match(r.err, /"user:password" with --auth-basic-file \(repo\.basicAuthFile\)/);
+      assert.doesNotMatch(r.err, /check the credentials file/, 'there is none');
+    } finally {
+      delete server.token;
+    }
+  });
+
+  test('a host that does not resolve is named, with what to check; so is a port where nothing listens', async () => {
+    // .invalid never resolves (RFC 2606); without any DNS server the lookup fails too, with EAI_AGAIN.
+    const r = await rollgate('diff', '--repo', 'https://fleet.nonexistent.invalid/fleet.git', '--id', 'gw-0001');
+    assert.equal(r.code, 1);
+    assert.match(r.err, /cannot reach https:\/\/fleet\.nonexistent\.invalid\/fleet\.git\/git-upload-pack: /);
+    assert.match(
+      r.err,
+      new RegExp(
+        'the host name fleet\\.nonexistent\\.invalid (does not resolve \\(ENOTFOUND\\): check the host in the URL, ' +
+          "and this machine's DNS|could not be resolved: no DNS server answered)",
+      ),
+    );
+    const port = await freePort();
+    const down = await rollgate('diff', '--repo', `http://127.0.0.1:${port}/fleet.git`, '--id', 'gw-0001');
+    assert.equal(down.code, 1);
+    assert.match(down.err, new RegExp(`nothing listens on 127\\.0\\.0\\.1 port ${port} \\(ECONNREFUSED\\)`));
   });
 });
 
@@ -275,7 +308,7 @@ describe("a gateway's variables: --var-file and --var, as the agent's gateway.va
       const copy = new ExampleCopy().edit(
         COMPOSE,
         'BROKER_URL: http://broker:18083/',
-        'BROKER_URL: ${BROKER:?set BROKER for this gateway}\n      SITE: ${SITE:-nowhere}',
+        'BROKER_URL: ${BROKER:?set BROKER for this gateway}',
       );
       const dir = tempDir('rollgate-vars-');
       try {
@@ -314,8 +347,8 @@ describe("a gateway's variables: --var-file and --var, as the agent's gateway.va
         const desired = await copy.load(undefined, { variables: { BROKER: 'x' } });
         assert.equal(
           desired.apps[0]!.services.find((s) => s.name === 'collector')!.config.environment['SITE'],
-          'nowhere',
-          'the default when nothing sets it',
+          'unknown',
+          "the example's default when nothing sets it",
         );
         const bad = await rollgate('validate', '--repo', copy.dir, '--var', 'not a pair');
         assert.equal(bad.code, 1);
