@@ -1,0 +1,161 @@
+// What `docker compose` (v2) sends to the Engine for a Compose key, and what rollgate sends for the
+// same file: the findings of the comparison in test/apply/docker-compose-fidelity.test.ts, each
+// pinned here without an Engine (the Compose side of each was read from compose 2.26's requests).
+
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import type { ContainerCreateOptions } from 'dockerode';
+import { containerSpec, hostPaths } from '../../src/apply/index.js';
+import { FleetRepoError } from '../../src/manifest/index.js';
+import type { DesiredApp, DesiredState } from '../../src/model/index.js';
+import { AppRepo } from '../helpers/app-repo.js';
+import { cleanup } from '../helpers/fixtures.js';
+
+const repo = new AppRepo();
+after(() => cleanup(repo.dir));
+const STATE = '/var/lib/rollgate';
+const paths = hostPaths(STATE);
+
+async function app(yaml: string, files: Record<string, string> = {}): Promise<DesiredApp> {
+  const d: DesiredState = await repo.set({ edge: yaml }, { files });
+  return d.apps[0]!;
+}
+
+function spec(a: DesiredApp, service: string): ContainerCreateOptions {
+  const s = a.services.find((x) => x.name === service)!;
+  return containerSpec({ app: a.name, service, configHash: s.configHash, txn: 't' }, s.config, 'c', paths);
+}
+
+async function problems(yaml: string, files: Record<string, string> = {}): Promise<string[]> {
+  try {
+    await repo.set({ edge: yaml }, { files });
+  } catch (err) {
+    if (err instanceof FleetRepoError) return err.problems.map((p) => p.message);
+    throw err;
+  }
+  assert.fail('the file loaded');
+}
+
+describe('Compose fidelity: what reaches the Engine is what docker compose sends', () => {
+  test('top-level name: containers attach to <name>_<network>, where the network is made', async () => {
+    const a = await app(
+      'name: edgex\nservices:\n  core:\n    image: x:1\n    networks: [edgex-network]\n' +
+        'networks:\n  edgex-network:\n    driver: bridge\n',
+    );
+    const s = spec(a, 'core');
+    assert.equal(s.HostConfig?.NetworkMode, 'edgex_edgex-network');
+    assert.deepEqual(Object.keys(s.NetworkingConfig?.EndpointsConfig ?? {}), ['edgex_edgex-network']);
+    assert.equal(a.networks.find((n) => n.name === 'edgex-network')?.engineName, 'edgex_edgex-network');
+  });
+
+  test('a port published twice with the same binding is one binding, as Compose merges it', async () => {
+    const a = await app(
+      'services:\n  broker:\n    image: x:1\n    ports:\n      - "1883:1883"\n      - "9001:9001"\n' +
+        '      - "1883:1883"\n      - "1883:1883/udp"\n',
+    );
+    assert.deepEqual(spec(a, 'broker').HostConfig?.PortBindings, {
+      '1883/tcp': [{ HostPort: '1883' }],
+      '9001/tcp': [{ HostPort: '9001' }],
+      '1883/udp': [{ HostPort: '1883' }],
+    });
+  });
+
+  test('${PWD} is the project folder: ${PWD}/x binds what ./x binds', async () => {
+    const a = await app(
+      'services:\n  broker:\n    image: x:1\n    environment:\n      HERE: ${PWD}\n    volumes:\n' +
+        '      - ${PWD}/mosquitto/config:/mosquitto/config\n      - ${PWD}/mqtt:/mqtt\n      - ./mqtt:/mqtt2\n',
+      { 'apps/edge/mosquitto/config/mosquitto.conf': 'listener 1883\n' },
+    );
+    const mounts = spec(a, 'broker').HostConfig?.Mounts ?? [];
+    const src = (target: string) => mounts.find((m) => m.Target === target)?.Source;
+    assert.equal(src('/mqtt'), `${STATE}/data/edge/apps/edge/mqtt`, 'not the host /mqtt');
+    assert.equal(src('/mqtt'), src('/mqtt2'));
+    const config = a.services[0]!.config.volumes.find((v) => v.target === '/mosquitto/config');
+    assert.ok(config?.repo, 'the folder of the repo, as ./mosquitto/config');
+    assert.equal(src('/mosquitto/config'), `${STATE}/files/edge/${config.repo.hash}`);
+    assert.equal(a.services[0]!.config.environment['HERE'], `${STATE}/data/edge/apps/edge`);
+  });
+
+  test('${PWD} set by the fleet is taken as it is', async () => {
+    const d = await repo.set(
+      { edge: 'services:\n  broker:\n    image: x:1\n    volumes:\n      - ${PWD}/mqtt:/mqtt\n' },
+      { variables: { PWD: '/opt/edge' } },
+    );
+    assert.equal(d.apps[0]!.services[0]!.config.volumes[0]!.source, '/opt/edge/mqtt');
+  });
+
+  test('environment: a name without a value, unset on the gateway, is sent bare (no image default)', async () => {
+    const a = await app(
+      'services:\n  api:\n    image: x:1\n    environment:\n      - TZ\n      - LEVEL=debug\n      - SITE\n',
+    );
+    const env = spec(a, 'api').Env ?? [];
+    assert.deepEqual([...env].sort(), ['LEVEL=debug', 'SITE', 'TZ']);
+    const set = await repo.set(
+      { edge: 'services:\n  api:\n    image: x:1\n    environment: [TZ]\n' },
+      { variables: { TZ: 'Europe/Berlin' } },
+    );
+    const s = set.apps[0]!.services[0]!;
+    assert.deepEqual(containerSpec({ app: 'edge', service: 'api', configHash: s.configHash, txn: 't' }, s.config).Env, [
+      'TZ=Europe/Berlin',
+    ]);
+  });
+
+  test('links: Engine links on the endpoints, not aliases of the linked service; a dependency too', async () => {
+    const a = await app(
+      'services:\n  web:\n    image: x:1\n    links: ["db:database", db, "db:database"]\n  db:\n    image: x:1\n',
+    );
+    const web = spec(a, 'web');
+    assert.deepEqual(web.HostConfig?.Links, ['db:database', 'db:db']);
+    assert.deepEqual(web.NetworkingConfig?.EndpointsConfig?.['edge_default']?.Links, ['db:database', 'db:db']);
+    assert.deepEqual(spec(a, 'db').NetworkingConfig?.EndpointsConfig?.['edge_default']?.Aliases, ['db']);
+    assert.deepEqual(a.services.find((s) => s.name === 'web')!.config.dependsOn, {
+      db: { condition: 'service_started', required: true, restart: true },
+    });
+  });
+
+  test('init is left to the Engine unless the file sets it', async () => {
+    const a = await app(
+      'services:\n  a:\n    image: x:1\n  b:\n    image: x:1\n    init: false\n  c:\n    image: x:1\n    init: true\n',
+    );
+    assert.equal('Init' in (spec(a, 'a').HostConfig ?? {}), false);
+    assert.equal(spec(a, 'b').HostConfig?.Init, false);
+    assert.equal(spec(a, 'c').HostConfig?.Init, true);
+  });
+
+  test('SELinux relabel options on binds are accepted and sent as Compose sends them', async () => {
+    const d = await repo.set({
+      edge:
+        'services:\n  a:\n    image: x:1\n    volumes:\n      - /srv/media:/media:z\n      - /srv/cfg:/cfg:ro,Z\n' +
+        '      - type: bind\n        source: /srv/a\n        target: /a\n' +
+        '        bind: { selinux: z, create_host_path: true }\n' +
+        '      - type: bind\n        source: /srv/b\n        target: /b\n        bind: { selinux: Z }\n',
+    });
+    const s = spec(d.apps[0]!, 'a');
+    assert.deepEqual(s.HostConfig?.Binds, ['/srv/media:/media:rw,z', '/srv/cfg:/cfg:ro,Z', '/srv/a:/a:rw,z']);
+    assert.deepEqual(
+      s.HostConfig?.Mounts?.map((m) => m.Target),
+      ['/b'],
+      'without create_host_path Compose mounts it through the mount API, which has no relabel',
+    );
+    assert.ok(d.warnings?.some((w) => /bind\.selinux.*create_host_path/.test(w)));
+  });
+
+  test('a volume made empty by an unset variable: the error names the variable', async () => {
+    const msgs = await problems('services:\n  a:\n    image: x:1\n    volumes:\n      - "${MEDIA_DIR}:/media/"\n');
+    assert.ok(
+      msgs.some((m) => m.includes('":/media/"') && m.includes('variable MEDIA_DIR is not set')),
+      msgs.join('\n'),
+    );
+  });
+
+  test('a secret whose file is missing: the file is missing, and the secret is declared', async () => {
+    const msgs = await problems(
+      'services:\n  a:\n    image: x:1\n    secrets: [token]\nsecrets:\n  token:\n    file: ./token.txt\n',
+    );
+    assert.ok(
+      msgs.some((m) => /token\.txt does not exist/.test(m)),
+      msgs.join('\n'),
+    );
+    assert.ok(!msgs.some((m) => /not declared/.test(m)), msgs.join('\n'));
+  });
+});
