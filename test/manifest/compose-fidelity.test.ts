@@ -140,6 +140,27 @@ describe('Compose fidelity: what reaches the Engine is what docker compose sends
     assert.ok(d.warnings?.some((w) => /bind\.selinux.*create_host_path/.test(w)));
   });
 
+  test('SELinux options on a named volume are accepted, and sent as Compose sends them: not at all', async () => {
+    const d = await repo.set({
+      edge: 'services:\n  db:\n    image: x:1\n    volumes: ["data:/var/lib/db:Z"]\nvolumes:\n  data: {}\n',
+    });
+    const s = spec(d.apps[0]!, 'db');
+    assert.equal(s.HostConfig?.Binds, undefined);
+    assert.deepEqual(
+      s.HostConfig?.Mounts?.map((m) => [m.Type, m.Source, m.Target]),
+      [['volume', 'edge_data', '/var/lib/db']],
+    );
+    assert.ok(d.warnings?.some((w) => /"Z" is accepted and has no effect on the named volume "data"/.test(w)));
+  });
+
+  test('a .env that is a directory is not an env file, as for Compose', async () => {
+    const d = await repo.set(
+      { edge: 'services:\n  db:\n    image: x:1\n    volumes: [".env/data:/data"]\n' },
+      { files: { 'apps/edge/.env/data/.gitkeep': '' } },
+    );
+    assert.equal(d.apps[0]!.services[0]!.config.volumes[0]!.data, 'apps/edge/.env/data');
+  });
+
   test('a volume made empty by an unset variable: the error names the variable', async () => {
     const msgs = await problems('services:\n  a:\n    image: x:1\n    volumes:\n      - "${MEDIA_DIR}:/media/"\n');
     assert.ok(

@@ -120,6 +120,8 @@ function interpolateTree(
  */
 export async function dotEnv(ctx: LoadContext, composeFile: string, over: Variables): Promise<Map<string, string>> {
   const envPath = resolveRepoPath(composeFile, '.env');
+  // A `.env` directory (a project's data folder) is not an env file; Compose passes it by too.
+  if ((await ctx.source.list(envPath, 1).catch(() => null)) !== null) return new Map(over);
   const f = await ctx.source.read(envPath, { maxBytes: MAX_ENV_FILE_BYTES }).catch((err: unknown) => {
     if (err instanceof RepoPathError) {
       ctx.problems.add({ file: envPath, message: err.message });

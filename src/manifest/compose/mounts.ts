@@ -108,11 +108,13 @@ async function shortVolume(r: Reader, i: number, spec: string, scope: MountScope
       return undefined;
     }
     if (m.selinux) {
-      r.ctx.at(
+      // Compose mounts a named volume through the Engine's mount API, without the option: same here.
+      scope.warn(
         at,
-        `volumes: the SELinux relabel option "${m.selinux}" applies to bind mounts, and "${src}" is a volume`,
+        `volumes: the SELinux relabel option "${m.selinux}" is accepted and has no effect on the named volume ` +
+          `"${src}", as in Docker Compose (the Engine labels its local volumes itself)`,
       );
-      return undefined;
+      delete m.selinux;
     }
     return { ...m, source: src };
   }
