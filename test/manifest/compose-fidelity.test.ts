@@ -161,6 +161,17 @@ describe('Compose fidelity: what reaches the Engine is what docker compose sends
     assert.equal(d.apps[0]!.services[0]!.config.volumes[0]!.data, 'apps/edge/.env/data');
   });
 
+  test('the path in the container is cleaned, as Compose cleans it', async () => {
+    const a = await app(
+      'services:\n  grafana:\n    image: x:1\n    volumes:\n      - ./provisioning/:/etc/grafana/provisioning/\n' +
+        '      - type: volume\n        source: data\n        target: /var//lib/grafana/\nvolumes:\n  data: {}\n',
+    );
+    assert.deepEqual(
+      spec(a, 'grafana').HostConfig?.Mounts?.map((m) => m.Target),
+      ['/etc/grafana/provisioning', '/var/lib/grafana'],
+    );
+  });
+
   test('a volume made empty by an unset variable: the error names the variable', async () => {
     const msgs = await problems('services:\n  a:\n    image: x:1\n    volumes:\n      - "${MEDIA_DIR}:/media/"\n');
     assert.ok(

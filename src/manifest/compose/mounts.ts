@@ -242,6 +242,8 @@ export async function serviceVolumes(
           ? await longVolume(r, i, item, scope)
           : r.bad(['volumes', i], 'a mount string or mapping', item);
     if (!m) continue;
+    // Compose cleans the path in the container ("/etc/grafana/provisioning/" is ".../provisioning").
+    if (m.target.startsWith('/')) m.target = posix.normalize(m.target).replace(/(.)\/+$/, '$1');
     if (!m.target.startsWith('/')) {
       r.ctx.at(r.here('volumes', i), `mount target "${m.target}" must be an absolute path in the container`);
       continue;
