@@ -172,6 +172,23 @@ describe('Compose fidelity: what reaches the Engine is what docker compose sends
     );
   });
 
+  test('networks and volumes no service uses are not made, as with Compose', async () => {
+    const d = await repo.set({
+      edge:
+        'services:\n  a:\n    image: x:1\n    networks: [front]\n    volumes: [data:/data]\n' +
+        'networks:\n  front: {}\n  spare: {}\nvolumes:\n  data: {}\n  logs: { driver_opts: { type: none } }\n',
+    });
+    assert.deepEqual(
+      d.apps[0]!.networks.map((n) => n.name),
+      ['front'],
+    );
+    assert.deepEqual(
+      d.apps[0]!.volumes.map((v) => v.name),
+      ['data'],
+    );
+    assert.ok(d.warnings?.some((w) => /volume "logs" is used by no service/.test(w)));
+  });
+
   test('a volume made empty by an unset variable: the error names the variable', async () => {
     const msgs = await problems('services:\n  a:\n    image: x:1\n    volumes:\n      - "${MEDIA_DIR}:/media/"\n');
     assert.ok(

@@ -548,7 +548,22 @@ export async function loadComposeApp(
       ...(l.pullPolicy ? { pullPolicy: l.pullPolicy } : {}),
     });
   }
-  const nets = [...networks].sort((a, b) => (a.name < b.name ? -1 : 1));
+  // Compose makes only the networks and volumes its services use; a definition nothing uses is left alone.
+  const usedNets = new Set(services.flatMap((s) => s.config.networks));
+  const usedVols = new Set(
+    services.flatMap((s) => s.config.volumes.flatMap((m) => (m.type === 'volume' && m.source ? [m.source] : []))),
+  );
+  for (const [kind, defs, used] of [
+    ['network', networks, usedNets],
+    ['volume', volumes, usedVols],
+  ] as const)
+    for (const d of defs)
+      if (!used.has(d.name))
+        warn(
+          { y, path: [`${kind}s`, d.name] },
+          `${kind} "${d.name}" is used by no service, so it is not made, as with Compose`,
+        );
+  const nets = networks.filter((n) => usedNets.has(n.name)).sort((a, b) => (a.name < b.name ? -1 : 1));
   if (usesDefault && !netByName.has('default'))
     nets.unshift({
       name: 'default',
@@ -558,7 +573,7 @@ export async function loadComposeApp(
     });
   // Engine names for the project prefix when `name:` differs from the app's name.
   for (const n of nets) if (!n.engineName && project !== appName) n.engineName = `${project}_${n.name}`;
-  const vols = [...volumes].sort((a, b) => (a.name < b.name ? -1 : 1));
+  const vols = volumes.filter((v) => usedVols.has(v.name)).sort((a, b) => (a.name < b.name ? -1 : 1));
   for (const v of vols) if (!v.engineName && project !== appName) v.engineName = `${project}_${v.name}`;
   // Hashes of the definitions, without the key: what the Engine object was made from.
   for (const n of nets)
