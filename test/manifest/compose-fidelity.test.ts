@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { ContainerCreateOptions } from 'dockerode';
 import { containerSpec, hostPaths } from '../../src/apply/index.js';
+import { plan } from '../../src/diff/index.js';
 import { FleetRepoError } from '../../src/manifest/index.js';
-import type { DesiredApp, DesiredState } from '../../src/model/index.js';
+import { emptyObservedState, type DesiredApp, type DesiredState } from '../../src/model/index.js';
 import { AppRepo } from '../helpers/app-repo.js';
 import { cleanup } from '../helpers/fixtures.js';
 
@@ -187,6 +188,21 @@ describe('Compose fidelity: what reaches the Engine is what docker compose sends
       ['data'],
     );
     assert.ok(d.warnings?.some((w) => /volume "logs" is used by no service/.test(w)));
+  });
+
+  test('volumes_from: the source is a dependency, made before the container that takes from it', async () => {
+    const d = await repo.set({
+      edge:
+        'services:\n  web:\n    image: x:1\n    volumes: [html:/var/www]\n  ws:\n    image: x:1\n' +
+        '    volumes_from: [web]\nvolumes:\n  html: {}\n',
+    });
+    const ws = d.apps[0]!.services.find((s) => s.name === 'ws')!;
+    assert.deepEqual(ws.config.dependsOn, { web: { condition: 'service_started', required: true } });
+    const steps = plan(d, emptyObservedState()).stages.flatMap((s) => s.steps);
+    const create = steps.find((s) => s.kind === 'create' && s.target.kind === 'service' && s.target.service === 'ws');
+    const source = steps.find((s) => s.kind === 'create' && s.target.kind === 'service' && s.target.service === 'web');
+    assert.ok(create && source);
+    assert.ok(create.dependsOn.includes(source.id), `${create.id} waits for ${source.id}`);
   });
 
   test('a volume made empty by an unset variable: the error names the variable', async () => {

@@ -729,8 +729,15 @@ export async function loadService(r: Reader, name: string, scope: ServiceScope):
     links.push({ service: svc, alias: alias ?? svc, at: r.here('links', i) });
   });
   const dependsOn = parseDependsOn(r, name, scope);
-  // As compose-go: a link is a dependency too (started first, restarted after it gets a new container).
+  // As compose-go: a link is a dependency too (started first, restarted after it gets a new container),
+  // and so is a service whose volumes this one takes (it must exist first).
   for (const l of links) dependsOn[l.service] ??= { condition: 'service_started', required: true, restart: true };
+  const volumesFrom = parseVolumesFrom(r, name, scope);
+  for (const v of volumesFrom ?? []) {
+    const from = v.split(':')[0]!;
+    if (!v.startsWith('container:') && scope.serviceNames.has(from))
+      dependsOn[from] ??= { condition: 'service_started', required: true };
+  }
 
   const init = r.bool('init');
   const hc = parseHealthcheck(r);
@@ -816,7 +823,7 @@ export async function loadService(r: Reader, name: string, scope: ServiceScope):
     ...opt(r.str('mac_address'), (v) => ({ macAddress: v })),
     ...opt(nonEmpty(r.mapOrList('storage_opt')), (v) => ({ storageOpt: v })),
     ...opt(nonEmpty(r.mapOrList('annotations')), (v) => ({ annotations: v })),
-    ...opt(parseVolumesFrom(r, name, scope), (v) => ({ volumesFrom: v })),
+    ...opt(volumesFrom, (v) => ({ volumesFrom: v })),
     ...opt(parseHooks(r, 'post_start'), (v) => ({ postStart: v })),
     ...opt(parseHooks(r, 'pre_stop'), (v) => ({ preStop: v })),
   };
