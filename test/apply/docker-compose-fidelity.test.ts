@@ -5,6 +5,16 @@
 // in ALLOWED below, with its reason, or the test fails naming it. Images are one fake image (see
 // test/helpers/compose-fidelity.ts) tagged under every name the files use.
 //
+// What the test Engine cannot give, the harness gives both tools alike, and no file is edited:
+// - one fake image, tagged under every image name, holding the fake at every program path the files
+//   name (entrypoints, healthcheck commands, /bin/sh), /etc/passwd and /etc/group entries for the
+//   user and group names they use, and a healthcheck of its own, as many real images have;
+// - host devices a file maps that this machine lacks, made for the run as twins of /dev/null;
+// - external networks and volumes, made before both tools run, as their users make them;
+// - long-syntax bind sources under the run's folder that are not there, made before both run;
+// - one HOME for both: Compose's environment, rollgate's gateway variable and `~`.
+// Files that still cannot run here are in SKIPPED, each with its reason; slow ones in SLOW.
+//
 // Compose v2 comes from scripts/get-compose-v2.sh (.ci/run calls it): under CI=true its absence fails
 // the run; elsewhere the comparison is skipped with a loud line.
 
