@@ -735,7 +735,7 @@ export async function loadService(r: Reader, name: string, scope: ServiceScope):
   const volumesFrom = parseVolumesFrom(r, name, scope);
   for (const v of volumesFrom ?? []) {
     const from = v.split(':')[0]!;
-    if (!v.startsWith('container:') && scope.serviceNames.has(from))
+    if (!v.startsWith('container:') && from !== name && scope.serviceNames.has(from))
       dependsOn[from] ??= { condition: 'service_started', required: true };
   }
 
