@@ -3,6 +3,8 @@
 // pinned here without an Engine (the Compose side of each was read from compose 2.26's requests).
 
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { ContainerCreateOptions } from 'dockerode';
 import { containerSpec, hostPaths } from '../../src/apply/index.js';
@@ -99,6 +101,20 @@ describe('Compose fidelity: what reaches the Engine is what docker compose sends
     assert.deepEqual(containerSpec({ app: 'edge', service: 'api', configHash: s.configHash, txn: 't' }, s.config).Env, [
       'TZ=Europe/Berlin',
     ]);
+  });
+
+  test('a bare environment name the fleet target overrides is sent with its value only', async () => {
+    await repo.set({ edge: 'services:\n  api:\n    image: x:1\n    environment: [TZ, SITE]\n' });
+    writeFileSync(
+      join(repo.dir, 'rollgate.yaml'),
+      'apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  sys:\n    apps:\n      edge: apps/edge/compose.yaml\n' +
+        'targets:\n  - name: all\n    match: { any: true }\n    system: sys\n    overrides:\n      apps:\n' +
+        '        edge:\n          services:\n            api: { environment: { TZ: UTC } }\n',
+    );
+    const d = await repo.load();
+    const s = d.apps[0]!.services[0]!;
+    const env = containerSpec({ app: 'edge', service: 'api', configHash: s.configHash, txn: 't' }, s.config).Env;
+    assert.deepEqual([...(env ?? [])].sort(), ['SITE', 'TZ=UTC']);
   });
 
   test('links: Engine links on the endpoints, not aliases of the linked service; a dependency too', async () => {

@@ -506,7 +506,13 @@ export async function loadComposeApp(
   for (const [name, l] of loaded) {
     const ov = inputs.overrides.get(name)?.fields;
     if (ov?.image && l) l.config.image = ov.image;
-    if (ov?.environment && l) for (const [k, v] of Object.entries(ov.environment)) l.config.environment[k] = String(v);
+    if (ov?.environment && l) {
+      for (const [k, v] of Object.entries(ov.environment)) l.config.environment[k] = String(v);
+      // A name the target sets is no longer sent bare.
+      const unset = l.config.environmentUnset?.filter((k) => !(k in ov.environment!));
+      if (unset?.length) l.config.environmentUnset = unset;
+      else delete l.config.environmentUnset;
+    }
   }
   if (ctx.policy) checkPolicy(ctx, y, ctx.policy, { project, loaded, networks, volumes, overrides: inputs.overrides });
   if (ctx.problems.count > before) return undefined;
