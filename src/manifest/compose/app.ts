@@ -455,7 +455,7 @@ export async function loadComposeApp(
     ...(projectDir ? { projectDir } : {}),
     unsetNote: (at) => unsetNote(unset, at.path),
     warn,
-    readEnvFiles: (r, key) => readEnvFiles(ctx, y.file, r, key, inputs.variables),
+    readEnvFiles: (r, key) => readEnvFiles(ctx, y.file, r, key, variables),
   };
   const loaded = new Map<string, Awaited<ReturnType<typeof loadService>>>();
   for (const name of [...serviceNames]) {
@@ -564,7 +564,7 @@ export async function loadComposeApp(
     ['volume', volumes, usedVols],
   ] as const)
     for (const d of defs)
-      if (!used.has(d.name))
+      if (!used.has(d.name) && !d.external)
         warn(
           { y, path: [`${kind}s`, d.name] },
           `${kind} "${d.name}" is used by no service, so it is not made, as with Compose`,
