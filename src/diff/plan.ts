@@ -361,11 +361,17 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
     const createId = stepId('create', target);
     const old = list.find((c) => c.state === 'running') ?? list[0];
     for (const o of list) if (o !== old) removeContainer(o, 'stale container', true);
+    // volumes_from names a service's container, which the Engine wants to exist when this one is created.
+    const sources = (svc.config.volumesFrom ?? [])
+      .filter((v) => !v.startsWith('container:'))
+      .map((v) => v.split(':')[0]!)
+      .filter((s) => replaced.has(s))
+      .map((s) => stepId('create', { kind: 'service', app: app.name, service: s }));
     const create: Step = {
       id: createId,
       kind: 'create',
       target,
-      dependsOn: [...infra, ...(onRecreated ? recreateIds : [])],
+      dependsOn: [...infra, ...(onRecreated ? recreateIds : []), ...sources],
       to: svc.configHash,
       image: svc.config.image,
       ...(old ? { replaces: old.containerId, from: old.configHash } : {}),
