@@ -1,12 +1,18 @@
 // Planning speed: a release update of every service, for growing fleets of apps, plus 100
-// components. Writes a Markdown table to stdout; BENCHMARKS.md holds the recorded figures.
+// components; then the same under constraints, as an upgrade (the declared order passes) and as a
+// downgrade (it does not: the planner finds the reverse). Writes a Markdown table to stdout;
+// BENCHMARKS.md holds the recorded figures.
 
 import { plan } from '../src/diff/index.js';
 import { app, comp, desired, running, svc } from '../test/helpers/builders.js';
 
-function system(apps: number, servicesPerApp: number, components: number) {
+/** `upgrade`/`downgrade`: each type's new version is forbidden beside the type before it on its old one. */
+type Constrained = 'upgrade' | 'downgrade' | undefined;
+
+function system(apps: number, servicesPerApp: number, components: number, constrained?: Constrained) {
+  const [from, to] = constrained === 'downgrade' ? ['v2', 'v1'] : ['v1', 'v2'];
   const comps = Array.from({ length: components }, (_, i) =>
-    comp(`C${String(i).padStart(3, '0')}`, `type${i % 10}`, 'v2', 1 + (i % 10) * 10),
+    comp(`C${String(i).padStart(3, '0')}`, `type${i % 10}`, to, 1 + (i % 10) * 10),
   );
   const appList = Array.from({ length: apps }, (_, a) =>
     app(
@@ -22,9 +28,14 @@ function system(apps: number, servicesPerApp: number, components: number) {
     ),
   );
   const d = desired(comps, appList);
-  // The gateway runs the previous release: every service on another image, every component on v1.
+  if (constrained)
+    d.constraints.forbidden = Array.from({ length: 9 }, (_, k) => ({
+      name: `type${k + 1}-needs-type${k}`,
+      versions: { [`type${k}`]: ['v1'], [`type${k + 1}`]: ['v2'] },
+    }));
+  // The gateway runs the previous release: every service on another image, every component on the other version.
   const o = running(d, (x) => {
-    x.components.forEach((c) => (c.version = 'v1'));
+    x.components.forEach((c) => (c.version = from));
     x.containers.forEach((c) => {
       c.configHash = 'f'.repeat(64);
       c.image = c.image.replace(/:2$/, ':1');
@@ -34,8 +45,13 @@ function system(apps: number, servicesPerApp: number, components: number) {
   return { d, o };
 }
 
-function measure(apps: number, services: number, components: number): { ms: number; steps: number } {
-  const { d, o } = system(apps, services, components);
+function measure(
+  apps: number,
+  services: number,
+  components: number,
+  constrained?: Constrained,
+): { ms: number; steps: number; order: string } {
+  const { d, o } = system(apps, services, components, constrained);
   for (let i = 0; i < 5; i++) plan(d, o); // warm up the JIT
   const runs: number[] = [];
   let steps = 0;
@@ -47,16 +63,18 @@ function measure(apps: number, services: number, components: number): { ms: numb
     steps = p.prepare.length + p.stages.reduce((n, s) => n + s.steps.length, 0) + p.finalize.length;
   }
   runs.sort((a, b) => a - b);
-  return { ms: runs[Math.floor(runs.length / 2)]!, steps };
+  return { ms: runs[Math.floor(runs.length / 2)]!, steps, order: plan(d, o).order?.chosen ?? '' };
 }
 
-const cases: [number, number, number][] = [
+const cases: [number, number, number, Constrained?][] = [
   [10, 10, 0],
   [25, 10, 0],
   [50, 10, 0],
   [100, 10, 0],
   [200, 10, 0],
   [200, 10, 100],
+  [200, 10, 100, 'upgrade'],
+  [200, 10, 100, 'downgrade'],
 ];
 const results = cases.map((c) => ({ c, r: measure(...c) }));
 const base = results[0]!.r;
@@ -64,11 +82,12 @@ console.log(`node ${process.version}, median of up to 30 runs after warm-up\n`);
 console.log('| apps × services | components | steps | median plan time (ms) | time per step (µs) | vs 10 × 10 |');
 console.log('|---|---|---|---|---|---|');
 for (const {
-  c: [a, s, c],
+  c: [a, s, c, constrained],
   r,
 } of results) {
+  const comps = constrained ? `${c}, constrained ${constrained} (order: ${r.order})` : `${c}`;
   console.log(
-    `| ${a} × ${s} | ${c} | ${r.steps} | ${r.ms.toFixed(2)} | ${((r.ms * 1000) / r.steps).toFixed(1)} ` +
+    `| ${a} × ${s} | ${comps} | ${r.steps} | ${r.ms.toFixed(2)} | ${((r.ms * 1000) / r.steps).toFixed(1)} ` +
       `| ${(r.ms / base.ms).toFixed(1)}× |`,
   );
 }

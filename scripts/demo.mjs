@@ -170,14 +170,17 @@ function rollgate(args, { show = true } = {}) {
   return r;
 }
 
-const status = () =>
-  JSON.parse(rollgate(['status', '--state-dir', stateDir, '--output', 'json'], { show: false }).stdout);
+/** The agent's status, once it has made its state directory (until then `rollgate status` says there is none). */
+function status() {
+  const r = rollgate(['status', '--state-dir', stateDir, '--output', 'json'], { show: false });
+  return r.status === 0 ? JSON.parse(r.stdout) : undefined;
+}
 
 async function until(what, test, ms = 60_000) {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     const s = status();
-    if (test(s)) return s;
+    if (s && test(s)) return s;
     await sleep(300);
   }
   throw new Error(`timed out waiting for ${what}; the agent's log is ${join(work, 'agent.log')}`);
@@ -238,7 +241,7 @@ try {
   ];
   console.log(`$ rollgate ${args.join(' ')} > agent.log &`);
   const logFd = openSync(join(work, 'agent.log'), 'w');
-  // Without an Engine the agent must not be told about one: a DOCKER_HOST it cannot reach is an error.
+  // Without an Engine the agent is not told about one: a DOCKER_HOST whose socket refuses is an error.
   const agentEnv = { ...process.env };
   delete agentEnv.DOCKER_HOST;
   agent = spawn(process.execPath, [cli, ...args], {

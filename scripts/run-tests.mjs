@@ -5,14 +5,21 @@
 // one private environment for them (test/helpers/docker-env.ts), runs them one file at a time
 // (one of them restarts the Engine), and stops it afterwards. Under CI=true an environment that
 // cannot start fails the run; elsewhere those tests skip with a loud line saying why.
+//
+// Each part prints Node's summary; the run ends on one line with the totals of both parts, skipped suites included
+// (scripts/test-totals.mjs counts them). `--dir=<dir>` runs the test files of another directory.
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
+const started = process.hrtime.bigint();
 // test/ mirrors src/: test/<stage>/<name>.test.ts; an argument matches a file's path under test/
 // (`rollback`, `plan`, `apply/docker`).
-const dir = 'dist/test';
-const only = process.argv.slice(2);
+const args = process.argv.slice(2);
+const dir = args.find((a) => a.startsWith('--dir='))?.slice('--dir='.length) ?? 'dist/test';
+const only = args.filter((a) => !a.startsWith('--dir='));
 const files = readdirSync(dir, { recursive: true })
   .map(String)
   .filter((f) => f.endsWith('.test.js') && !f.startsWith('helpers'))
@@ -22,13 +29,46 @@ const plain = files.filter((f) => !basename(f).startsWith('docker'));
 const docker = files.filter((f) => basename(f).startsWith('docker'));
 const ci = process.env.CI === 'true';
 
-const run = (list, extra = [], env = process.env) =>
-  list.length === 0
-    ? 0
-    : (spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...extra, ...list.map((f) => join(dir, f))], {
-        stdio: 'inherit',
-        env,
-      }).status ?? 1);
+const reporter = fileURLToPath(new URL('./test-totals.mjs', import.meta.url));
+const totalsDir = mkdtempSync(join(tmpdir(), 'rollgate-test-totals-'));
+const parts = [];
+const run = (list, extra = [], env = process.env) => {
+  if (list.length === 0) return 0;
+  const totals = join(totalsDir, `${parts.length}.json`);
+  parts.push(totals);
+  const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout'];
+  reporters.push(`--test-reporter=${reporter}`, `--test-reporter-destination=${totals}`);
+  const argv = ['--test', ...reporters, ...extra, ...list.map((f) => join(dir, f))];
+  return spawnSync(process.execPath, argv, { stdio: 'inherit', env }).status ?? 1;
+};
+
+/** The totals of every part; a part whose runner died before its report counts as one failure. */
+function closingLine() {
+  const sum = { tests: 0, passed: 0, failed: 0, cancelled: 0, skipped: 0, skippedSuites: 0, todo: 0 };
+  for (const file of parts) {
+    let t;
+    try {
+      t = JSON.parse(readFileSync(file, 'utf8'));
+    } catch {
+      t = { tests: 1, failed: 1 };
+    }
+    for (const k of Object.keys(sum)) sum[k] += t[k] ?? 0;
+  }
+  rmSync(totalsDir, { recursive: true, force: true });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  return (
+    `== all tests: ${sum.tests} tests, ${sum.passed} passed, ${sum.failed} failed` +
+    (sum.cancelled ? ` (${sum.cancelled} cancelled)` : '') +
+    `, ${sum.skipped} skipped` +
+    (sum.skippedSuites ? ` (${plural(sum.skippedSuites, 'whole suite')})` : '') +
+    `, ${sum.todo} todo; ${plural(files.length, 'file')} in ${seconds.toFixed(1)} s\n`
+  );
+}
+const finish = (status) => {
+  process.stdout.write(closingLine());
+  process.exit(status);
+};
 
 let status = run(plain);
 
@@ -45,7 +85,7 @@ if (docker.length > 0) {
     const why = err instanceof Error ? err.message : String(err);
     if (ci) {
       process.stderr.write(`CI=true and the Docker environment could not start, so the run fails:\n${why}\n`);
-      process.exit(1);
+      finish(1);
     }
     process.stderr.write(
       `\n!!! SKIPPING the Docker tests (${docker.join(', ')}): ${why}\n!!! Install docker.io, docker-registry ` +
@@ -58,7 +98,7 @@ if (docker.length > 0) {
     (await stopDockerEnv(join(info.root, 'env.json')).catch((e) =>
       process.stderr.write(`could not stop the test Docker environment: ${e}\n`),
     ));
-  process.on('SIGINT', () => stop().then(() => process.exit(130)));
+  process.on('SIGINT', () => stop().then(() => finish(130)));
   try {
     const s = run(docker, ['--test-concurrency=1'], env);
     if (s !== 0) status = s;
@@ -66,4 +106,4 @@ if (docker.length > 0) {
     await stop();
   }
 }
-process.exit(status);
+finish(status);

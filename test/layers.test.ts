@@ -27,3 +27,13 @@ test('every import in src/ goes to the same folder or one above it in the README
   }
   assert.deepEqual(wrong, [], 'imports that go against the flow');
 });
+
+test('docs/ARCHITECTURE.md lists the stages in the README table’s order, each with its own section', () => {
+  const readme = readFileSync(join(projectRoot, 'README.md'), 'utf8');
+  const order = [...readme.matchAll(/^\| `src\/(\w+)` \|/gm)].map((m) => m[1]!);
+  const doc = readFileSync(join(projectRoot, 'docs', 'ARCHITECTURE.md'), 'utf8');
+  const table = [...doc.matchAll(/^\| \d+ \| `src\/(\w+)` \|/gm)].map((m) => m[1]!);
+  assert.deepEqual(table, order, 'the stage table');
+  const sections = [...doc.matchAll(/^### \w+ \(`src\/(\w+)`\)/gm)].map((m) => m[1]!);
+  assert.deepEqual(sections, order, 'the stage-by-stage sections');
+});

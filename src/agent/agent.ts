@@ -9,7 +9,7 @@ import type { Log } from '../base/log.js';
 import { durationMs as ms } from '../base/duration.js';
 import { removeLeftoverTempFiles, secureStateDir } from '../base/state-dir.js';
 import { endLeftoverGroups } from '../base/process-group.js';
-import { Reason, type ActivityReason } from '../model/index.js';
+import { Reason, VERDICTS, type ActivityReason } from '../model/index.js';
 import { afterPoll, badRecord, CommitLifecycle, type Verdict } from '../rollback/index.js';
 import { Gateway, readVariables } from '../gateway/gateway.js';
 import type { Reporter } from '../report/index.js';
@@ -110,6 +110,7 @@ export class Agent {
       this.state = await StateStore.open(this.stateDir);
       this.source = agentFleetSource(this.cfg);
       this.live = new LiveView(this.state, this.metrics);
+      this.live.onChange = () => this.notifier.status(this.live.line());
       const gateway = new Gateway(gatewayOptions(this.cfg), this.log);
       const keys = this.cfg.trust.keys ?? [];
       const trusted = keys.length > 0 ? await readTrustedKeys(keys) : undefined;
@@ -237,6 +238,7 @@ export class Agent {
     this.notifier.stopping();
     if (this.timer) clearTimeout(this.timer);
     if (this.running) {
+      this.live.stopRequested();
       const { phase, commit } = this.live.status;
       this.log.info(
         { phase, commit },
@@ -307,14 +309,14 @@ export class Agent {
     if (afterPoll(this.state.current, commit, driftDue, recoverDue).action === 'finish-rollback') {
       this.metrics.polls.inc({ result: Reason.KnownBad });
       const v = await this.lifecycle.finishRollback();
-      this.metrics.reconciles.inc({ result: v.reason === Reason.Unchanged ? Reason.NoChange : v.reason });
+      this.countReconcile(v);
       return v;
     }
     // Which commit the head gives this gateway now: not always the head (a staged rollout's wave).
     const chosen = await this.lifecycle.choose(commit);
     if ('reason' in chosen) {
       this.metrics.polls.inc({ result: 'new-commit' });
-      this.metrics.reconciles.inc({ result: chosen.reason });
+      this.countReconcile(chosen);
       return chosen;
     }
     const head = commit;
@@ -326,7 +328,7 @@ export class Agent {
       const v = await this.lifecycle.recover(next.failed, next.lastGood);
       this.lastRecovery = Date.now();
       this.recoveriesInRow = v.reason === Reason.KnownBad ? this.recoveriesInRow + 1 : 0;
-      if (v.reason !== Reason.KnownBad) this.metrics.reconciles.inc({ result: v.reason });
+      this.countReconcile(v);
       return v;
     }
     if (next.action === 'skip-bad') {
@@ -352,8 +354,14 @@ export class Agent {
         : await this.lifecycle.repairDrift(commit);
     this.lastDriftCheck = Date.now();
     if (v.reason !== Reason.Unchanged) this.metrics.duration.observe((Date.now() - started) / 1000);
-    this.metrics.reconciles.inc({ result: v.reason === Reason.Unchanged ? Reason.NoChange : v.reason });
+    this.countReconcile(v);
     // Nothing drifted: what the poll says is what the gateway waits on, if anything.
     return v.reason === Reason.Unchanged ? this.lifecycle.settled(chosen) : v;
+  }
+
+  /** Counted under the label its row in the verdict table gives (none: not a reconcile's end). */
+  private countReconcile(v: Verdict): void {
+    const result = VERDICTS[v.reason].reconciles;
+    if (result !== null) this.metrics.reconciles.inc({ result });
   }
 }

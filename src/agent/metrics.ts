@@ -2,7 +2,7 @@
 
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Condition } from '../model/index.js';
+import { RECONCILE_RESULTS, type Condition } from '../model/index.js';
 import type { ReportingState } from '../report/index.js';
 
 export class AgentMetrics {
@@ -15,9 +15,7 @@ export class AgentMetrics {
   });
   readonly reconciles = new Counter({
     name: 'rollgate_reconciles_total',
-    help:
-      'Reconciles, by verdict (applied, no-change, rolled-back, last-good-unhealthy, rollback-incomplete, ' +
-      'prepare-failed, config-error, rejected, drift-repaired, drift-repair-failed, error).',
+    help: `Reconciles, by verdict (${RECONCILE_RESULTS.join(', ')}).`,
     labelNames: ['result'],
     registers: [this.registry],
   });

@@ -27,6 +27,8 @@ export class SystemdNotifier {
   private readonly socket: string | undefined;
   private readonly dgram: UnixDgram | undefined;
   private watchdog: NodeJS.Timeout | undefined;
+  /** The STATUS= last sent: the same line again is not sent (each may cost a systemd-notify process). */
+  private lastStatus: string | undefined;
 
   constructor(env: NodeJS.ProcessEnv = process.env) {
     this.socket = env['NOTIFY_SOCKET'] || undefined;
@@ -59,10 +61,13 @@ export class SystemdNotifier {
   }
 
   ready(status: string): void {
+    this.lastStatus = status;
     this.send(`READY=1\nSTATUS=${status}`);
   }
 
   status(status: string): void {
+    if (status === this.lastStatus) return;
+    this.lastStatus = status;
     this.send(`STATUS=${status}`);
   }
 

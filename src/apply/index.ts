@@ -8,6 +8,7 @@ export {
   type ApplyOutcome,
   type FailureHook,
   type ResumeOutcome,
+  type StepHook,
 } from './run-plan.js';
 export { Journal, JournalError, type JournalData } from './journal.js';
 export { observeGateway, refreshableImages, type GatewayAppliers } from './observe-gateway.js';

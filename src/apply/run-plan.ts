@@ -5,6 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type {
+  ActivityProgress,
   DesiredState,
   Plan,
   ResumeReason,
@@ -42,7 +43,11 @@ export interface ApplyOptions {
   onFailure?: FailureHook;
   /** The system's Mender state scripts, run at the transaction's stages. */
   scripts?: StateScriptRunner;
+  /** Called as each step of the plan starts, with its place among them all (what STATUS= shows). */
+  onStep?: StepHook;
 }
+
+export type StepHook = (p: Extract<ActivityProgress, { kind: 'step' }>) => void;
 
 /** `refused`: the step refused the commit itself (RefusedError), e.g. as forbidden by the policy. */
 export type FailureHook = (error: string, failedStep?: string, refused?: RefusedError['kind']) => Promise<void>;
@@ -226,6 +231,8 @@ async function undoAll(
 class Transaction {
   /** The state whose scripts or steps failed: its Error scripts run on the way back. */
   private failedState: ScriptState | undefined;
+  /** Steps started so far, of every step in the plan. */
+  private startedSteps = 0;
 
   constructor(
     private readonly journal: Journal,
@@ -236,7 +243,16 @@ class Transaction {
     readonly outcome: ApplyOutcome,
     private readonly onFailure?: FailureHook,
     private readonly scripts?: StateScriptRunner,
+    private readonly onStep?: StepHook,
   ) {}
+
+  /** Counts a step that starts, and tells onStep. */
+  readonly started = (step: Step): void => {
+    if (!this.onStep) return;
+    const { prepare, stages, finalize } = this.data.plan;
+    const of = prepare.length + stages.reduce((n, s) => n + s.steps.length, 0) + finalize.length;
+    this.onStep({ kind: 'step', n: ++this.startedSteps, of, step: step.id });
+  };
 
   get data(): JournalData {
     return this.journal.current;
@@ -378,6 +394,7 @@ class Transaction {
     // The first container step of the stages: Apps' Enter scripts, once, before it.
     if (this.scripts && CONTAINER_TARGETS.has(step.target.kind) && this.data.phase === 'stages')
       await (this.appsEnter ??= this.script('Apps', 'Enter'));
+    this.started(step);
     await this.journal.step(step.id, { status: 'started' });
     crashPoint(step.kind);
     try {
@@ -511,7 +528,7 @@ class Transaction {
     if (failure) return this.rollback(failure);
     await this.orSuspend(this.journal.phase('finalize'));
     const { txn, plan } = this.data;
-    await finalizeAll(this.data, this.appliers, this.journal, this.ctx, this.limit, this.outcome);
+    await finalizeAll(this.data, this.appliers, this.journal, this.ctx, this.limit, this.outcome, this.started);
     await this.journal.clear();
     this.ctx.log.info({ txn, commit: plan.desired.source.commit }, 'applied');
     return this.outcome;
@@ -567,10 +584,12 @@ async function finalizeAll(
   ctx: StepContext,
   limit: number,
   outcome: Pick<ApplyOutcome, 'finalizeErrors'> & { ran?: string[] },
+  started?: (step: Step) => void,
 ): Promise<void> {
   const todo = data.plan.finalize.filter((s) => s.kind !== 'commit' && data.steps[s.id]?.status !== 'done');
   // A failed finalize step does not stop the others: the change is confirmed and stands.
   await runGraph(todo, limit, async (step) => {
+    started?.(step);
     await journal.step(step.id, { status: 'started' });
     crashPoint('finalize');
     try {
@@ -620,12 +639,18 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyOu
     newOutcome(txn),
     opts.onFailure,
     opts.scripts,
+    opts.onStep,
   );
 
   await journal.begin(txn, plan, opts.desired);
   log.info(
-    { txn, commit: plan.desired.source.commit, changes: plan.changes.length },
-    `applying ${plan.changes.length} change(s)`,
+    {
+      txn,
+      commit: plan.desired.source.commit,
+      changes: plan.changes.length,
+      ...(plan.order ? { order: plan.order.chosen } : {}),
+    },
+    `applying ${plan.changes.length} change(s)${plan.order ? `; order: ${plan.order.reason}` : ''}`,
   );
   // Download's state scripts wrap the prepare phase; a failing one is a failed prepare.
   let prepFail: { step?: Step; err: unknown } | undefined;

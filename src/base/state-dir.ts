@@ -2,7 +2,8 @@
 // each use a few of them; an operator reading this file sees everything rollgate keeps there.
 
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 export const DEFAULT_STATE_DIR = '/var/lib/rollgate';
 
@@ -55,7 +56,11 @@ export class StateDirError extends Error {
  * containers): it must belong to this user and be writable by nobody else. Made 0700 when new.
  */
 export async function secureStateDir(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw cannotCreate(dir, err as NodeJS.ErrnoException);
+  }
   const st = await stat(dir);
   const uid = process.getuid?.();
   if (uid !== undefined && st.uid !== uid)
@@ -68,6 +73,29 @@ export async function secureStateDir(dir: string): Promise<void> {
       `the state directory ${dir} can be written by others (mode ${(st.mode & 0o777).toString(8)}): anyone who ` +
         `can write there can make the agent run what they like; chmod 700 ${dir}`,
     );
+}
+
+const WHY: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'the file system is read-only',
+  ENOTDIR: 'a file is in the way',
+  EEXIST: 'a file of that name is in the way',
+};
+
+/** A state directory that cannot be made, said once, with what to do (a raw `EACCES: ... mkdir` says neither). */
+function cannotCreate(dir: string, err: NodeJS.ErrnoException): Error {
+  const why = err.code ? WHY[err.code] : undefined;
+  if (!why) return err;
+  // The deepest directory that exists is the one that refused.
+  let parent = dirname(dir);
+  while (parent !== dirname(parent) && !existsSync(parent)) parent = dirname(parent);
+  const user = process.getuid?.() === 0 ? 'root' : 'this user';
+  return new StateDirError(
+    `cannot create the state directory ${dir}: ${why} (in ${parent}). rollgate keeps what it applied there, and a ` +
+      `gateway's agent runs as root: run it as root, choose a directory ${user} can write with --state-dir ` +
+      `(stateDir or ROLLGATE_STATE_DIR for the agent), or make ${parent} writable by ${user}`,
+  );
 }
 
 /**

@@ -1,20 +1,30 @@
 // `rollgate agent` (the daemon), `rollgate sync` (reconcile now), `rollgate status` and
 // `rollgate history` (what the agent did, from the state directory; live details when it runs).
 
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { stringify } from 'yaml';
+import { Document, isCollection, isNode } from 'yaml';
 import { Agent, type LiveStatus } from '../agent/agent.js';
 import type { Verdict } from '../rollback/index.js';
-import { SETTINGS, loadAgentConfig, type LoadedConfig } from '../agent/config.js';
+import {
+  DEFAULT_CONFIG_FILE,
+  SETTINGS,
+  loadAgentConfig,
+  type AgentConfig,
+  type LoadedConfig,
+  type Setting,
+  type Source,
+} from '../agent/config.js';
 import { NoAgentError, callAgent } from '../agent/control.js';
 import { forgetOffline } from '../agent/forget.js';
 import { agentLogger } from '../agent/logger.js';
 import { readAgentState, type AgentState } from '../agent/state.js';
-import { statePath } from '../base/state-dir.js';
-import type { Condition, VerdictReason } from '../model/index.js';
-import { reconciling } from '../model/index.js';
+import { StateDirError, statePath } from '../base/state-dir.js';
+import type { Condition, SyncExit } from '../model/index.js';
+import { reconciling, verdictFacts } from '../model/index.js';
 import { Journal, type JournalData } from '../apply/index.js';
 import { collect } from './identity.js';
 import { EXIT_ERROR, EXIT_OK, type Io } from './commands.js';
@@ -47,17 +57,73 @@ async function loadConfig(o: AgentCommandOptions, requireAll: boolean): Promise<
   return loadAgentConfig({ ...(o.config ? { file: o.config } : {}), env: process.env, flags: o, requireAll });
 }
 
-function printConfig(loaded: LoadedConfig, io: Io): void {
-  io.out(`# the agent's effective configuration${loaded.file ? `; file ${loaded.file}` : '; no configuration file'}\n`);
-  io.out(stringify(loaded.config));
-  io.out('# where each value came from:\n');
-  for (const s of SETTINGS) if (loaded.sources[s.key]) io.out(`#   ${s.key}: ${loaded.sources[s.key]}\n`);
+function settingValue(config: AgentConfig, path: string[]): unknown {
+  let cur: unknown = config;
+  for (const seg of path) cur = (cur as Record<string, unknown> | undefined)?.[seg];
+  return cur;
+}
+
+/** Where a setting's value came from, as the person would set it there. */
+function origin(s: Setting, source: Source, file: string | undefined): string {
+  switch (source) {
+    case 'flag':
+      return s.flag.split(' ')[0]!;
+    case 'env':
+      return s.env;
+    case 'file':
+      return `file ${file}`;
+    case 'systemd':
+      return 'STATE_DIRECTORY (systemd)';
+    default:
+      return 'default';
+  }
+}
+
+/**
+ * The effective configuration as a configuration file would hold it, each value with where it came
+ * from; one the agent needs and nobody set is shown empty, with where to set it. Nothing is needed
+ * to print it: it is how a person finds out what to set.
+ */
+function printConfig(loaded: LoadedConfig, o: AgentCommandOptions, io: Io): void {
+  // In the schema's order, which is the README's: the settings set, and those the agent needs.
+  const doc = new Document({});
+  const missing: string[] = [];
+  for (const s of SETTINGS) {
+    const source = loaded.sources[s.key];
+    if (!source && !s.required) continue;
+    doc.setIn(s.path, doc.createNode(source ? settingValue(loaded.config, s.path) : null));
+    const node = doc.getIn(s.path, true);
+    if (!isNode(node)) continue;
+    if (isCollection(node)) node.flow = true;
+    if (source) node.comment = ` ${origin(s, source, loaded.file)}`;
+    else {
+      const where = `${s.key} in the file, ${s.env} or ${s.flag.split(' ')[0]}`;
+      node.comment = ` not set: the agent needs it (${where})`;
+      missing.push(s.key);
+    }
+  }
+  if (loaded.config.policy && !SETTINGS.some((s) => s.path[0] === 'policy' && loaded.sources[s.key])) {
+    doc.set('policy', doc.createNode({}));
+    const node = doc.get('policy', true);
+    if (isCollection(node)) node.flow = true;
+    if (isNode(node))
+      node.comment = ` file ${loaded.file}: a policy with no rules, so whatever reaches the host is refused`;
+  }
+  const file = o.config ?? process.env['ROLLGATE_CONFIG'] ?? DEFAULT_CONFIG_FILE;
+  const from = loaded.file ? `file ${loaded.file}` : `no file (${file} does not exist)`;
+  io.out(
+    `# The agent's effective configuration: ${from},\n` +
+      '# then the environment, then flags; a flag wins. After each value, where it came from.\n',
+  );
+  if (missing.length)
+    io.out(`# The agent does not start until ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} set.\n`);
+  io.out(doc.toString({ nullStr: '' }));
 }
 
 export async function runAgent(o: AgentCommandOptions, io: Io): Promise<number> {
-  const loaded = await loadConfig(o, true);
+  const loaded = await loadConfig(o, !o.printConfig);
   if (o.printConfig) {
-    printConfig(loaded, io);
+    printConfig(loaded, o, io);
     return EXIT_OK;
   }
   const config = { ...loaded.config, stateDir: resolve(loaded.config.stateDir) };
@@ -86,58 +152,91 @@ export async function runAgent(o: AgentCommandOptions, io: Io): Promise<number> 
   try {
     await agent.start();
   } catch (err) {
-    log.error({ err: (err as Error).message }, `the agent could not start: ${(err as Error).message}`);
-    throw err;
+    // Said once, in the log (journald under systemd): the message says what to do.
+    log.error({}, `the agent could not start: ${(err as Error).message}`);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    return EXIT_ERROR;
   }
   await done;
   return EXIT_OK;
 }
 
+/**
+ * The agent's state directory, which must exist: a status of a directory no agent ever used would
+ * read "applied nothing yet" of a gateway that may run an agent elsewhere.
+ */
 async function stateDirOf(o: AgentCommandOptions & { stateDir?: string }): Promise<string> {
-  if (typeof o.stateDir === 'string') return resolve(o.stateDir);
-  return resolve((await loadConfig(o, false)).config.stateDir);
+  let dir: string;
+  let from: string;
+  if (typeof o.stateDir === 'string') {
+    dir = resolve(o.stateDir);
+    from = 'from --state-dir';
+  } else {
+    const loaded = await loadConfig(o, false);
+    dir = resolve(loaded.config.stateDir);
+    const source = loaded.sources['stateDir'];
+    from =
+      source === 'file'
+        ? `stateDir of ${loaded.file}`
+        : source === 'env'
+          ? 'from ROLLGATE_STATE_DIR'
+          : source === 'systemd'
+            ? 'from STATE_DIRECTORY'
+            : `the default; no configuration file sets stateDir`;
+  }
+  const st = await stat(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw new StateDirError(`cannot read the state directory ${dir} (${from}): ${err.code ?? err.message}`);
+  });
+  if (!st)
+    throw new StateDirError(
+      `the state directory ${dir} (${from}) does not exist, so no agent has run with it. Give the agent's with ` +
+        `--state-dir, or its configuration with --config (stateDir there)`,
+    );
+  if (!st.isDirectory()) throw new StateDirError(`${dir} (${from}) is not a directory`);
+  try {
+    await access(dir, constants.R_OK | constants.X_OK);
+  } catch {
+    throw new StateDirError(
+      `this user may not read the state directory ${dir} (${from}; mode ${(st.mode & 0o777).toString(8)}, owner ` +
+        `uid ${st.uid}), which holds what the gateway runs: run this as root (sudo), or as its owner`,
+    );
+  }
+  return dir;
 }
 
 const c12 = (c: string | undefined) => (c ? c.slice(0, 12) : 'none');
 /** ` text` when the value is there, else nothing. */
 const when = <T>(v: T | undefined, text: (v: T) => string) => (v === undefined || v === '' ? '' : ` ${text(v)}`);
 
-const VERDICT_TEXT: Record<VerdictReason, string> = {
-  unchanged: 'nothing new: the gateway matches the branch',
-  applied: 'applied',
-  'no-change': 'applied (nothing to change on this gateway)',
-  'rolled-back': 'ROLLED BACK',
-  'rollback-incomplete': 'ROLLBACK INCOMPLETE',
-  rejected: 'REJECTED (the fleet repo does not load at this commit; nothing was changed)',
-  'prepare-failed': 'not applied: preparing failed and nothing running was touched; the agent retries',
-  'bad-commit': 'the branch points at a commit that failed before; it is not applied again until the branch moves',
-  'poll-failed': 'the fleet repo could not be polled; the gateway is left as it is',
-  error: 'error; the gateway is left as it is',
-  stopping: 'the agent is stopping',
-  'last-good-unhealthy': 'ROLLED BACK, and the last good commit is UNHEALTHY too',
-  resumed: 'an apply interrupted by a crash was resumed',
-  'drift-repaired': 'drift repaired: the gateway matches the applied commit again',
-  'drift-repair-failed': 'drift repair failed and was put back',
-  'config-error':
-    "not applied: the gateway's own configuration is at fault, not the commit; nothing was changed, nothing is " +
-    'recorded as bad, and the agent retries',
-  forgotten: 'the bad record of the commit was cleared by an operator; the next poll may apply it',
-  deferred:
-    'not yet: a gate defers the commit (nothing is recorded against it); the gateway keeps what it runs, or runs ' +
-    "the rollout's base meanwhile",
+/** How `rollgate sync` exits after each kind of verdict (the verdict table says which kind). */
+export const SYNC_EXIT_CODE: Readonly<Record<SyncExit, number>> = {
+  ok: EXIT_OK,
+  error: EXIT_ERROR,
+  'rolled-back': EXIT_ROLLED_BACK,
+  'rollback-incomplete': EXIT_ROLLBACK_INCOMPLETE,
 };
 
-const EXIT_OF: Partial<Record<VerdictReason, number>> = {
-  'rolled-back': EXIT_ROLLED_BACK,
-  'last-good-unhealthy': EXIT_ROLLED_BACK,
-  'rollback-incomplete': EXIT_ROLLBACK_INCOMPLETE,
-  rejected: EXIT_ERROR,
-  'poll-failed': EXIT_ERROR,
-  error: EXIT_ERROR,
-  'prepare-failed': EXIT_ERROR,
-  'drift-repair-failed': EXIT_ERROR,
-  'config-error': EXIT_ERROR,
-};
+/**
+ * Prints a verdict as `rollgate sync` does and returns its exit code. A reason this rollgate does
+ * not know (an agent newer than the CLI) is printed as it is and is no success.
+ */
+export function printVerdict(r: Verdict, output: 'human' | 'json', io: Io): number {
+  const row = verdictFacts(r.reason);
+  if (output === 'json') io.out(JSON.stringify(r, null, 2) + '\n');
+  else {
+    io.out(
+      (row?.sync ?? `${String(r.reason)} (a verdict this rollgate does not know)`) +
+        (r.commit ? `: commit ${c12(r.commit)}` : '') +
+        (r.to ? `; the gateway runs the last good commit ${c12(r.to)}` : '') +
+        '\n',
+    );
+    if (r.detail && r.reason !== 'unchanged') io.out(`  ${r.detail}\n`);
+    if (r.steps?.length) io.out(`  steps: ${r.steps.join(', ')}\n`);
+  }
+  return row ? SYNC_EXIT_CODE[row.exit] : EXIT_ERROR;
+}
 
 export async function runSync(
   o: AgentCommandOptions & { stateDir?: string; output: 'human' | 'json'; timeout: string },
@@ -151,18 +250,7 @@ export async function runSync(
     '/sync',
     Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 3_600_000,
   )) as Verdict;
-  if (o.output === 'json') io.out(JSON.stringify(r, null, 2) + '\n');
-  else {
-    io.out(
-      VERDICT_TEXT[r.reason] +
-        (r.commit ? `: commit ${c12(r.commit)}` : '') +
-        (r.to ? `; the gateway runs the last good commit ${c12(r.to)}` : '') +
-        '\n',
-    );
-    if (r.detail && r.reason !== 'unchanged') io.out(`  ${r.detail}\n`);
-    if (r.steps?.length) io.out(`  steps: ${r.steps.join(', ')}\n`);
-  }
-  return EXIT_OF[r.reason] ?? EXIT_OK;
+  return printVerdict(r, o.output, io);
 }
 
 /** Who runs this command, for the history: the user, and who they were before sudo. */
@@ -342,27 +430,6 @@ export async function runStatus(
   return EXIT_OK;
 }
 
-const EVENT_MARK: Record<VerdictReason, string> = {
-  applied: '✓',
-  unchanged: '=',
-  'rolled-back': '↩',
-  'rollback-incomplete': '✗',
-  rejected: '✗',
-  'prepare-failed': '!',
-  resumed: '»',
-  'last-good-unhealthy': '✗',
-  error: '!',
-  'no-change': '=',
-  'bad-commit': '✗',
-  'poll-failed': '!',
-  stopping: '·',
-  'drift-repaired': '✓',
-  'drift-repair-failed': '!',
-  'config-error': '!',
-  forgotten: '⌫',
-  deferred: '…',
-};
-
 export async function runHistory(
   o: AgentCommandOptions & { stateDir?: string; output: 'human' | 'json'; limit: string },
   io: Io,
@@ -378,7 +445,7 @@ export async function runHistory(
   for (const e of entries) {
     const steps = e.steps?.length ? `  (${e.steps.length} step${e.steps.length === 1 ? '' : 's'})` : '';
     const commits = (e.commit ? `  ${c12(e.commit)}` : '') + (e.to ? ` → ${c12(e.to)}` : '');
-    io.out(`${EVENT_MARK[e.event]} ${e.at}  ${e.event}${commits}${steps}\n`);
+    io.out(`${verdictFacts(e.event)?.mark ?? '?'} ${e.at}  ${e.event}${commits}${steps}\n`);
     if (e.detail) io.out(`    ${e.detail.split('\n').join('\n    ')}\n`);
   }
   return EXIT_OK;

@@ -135,7 +135,9 @@ export interface ObserveCommandOptions extends GatewayOptions {
 }
 
 export async function runObserve(o: ObserveCommandOptions, io: Io): Promise<number> {
-  const observed = await new Gateway(o, humanLog(io, true)).observe();
+  const gateway = new Gateway(o, humanLog(io, true));
+  const observed = await gateway.observe();
+  if (gateway.noEngine) io.err(`! ${gateway.noEngine}; containers are not observed\n`);
   const json = JSON.stringify(observed, null, 2) + '\n';
   if (o.save) {
     await writeFileAtomic(resolve(o.save), json);

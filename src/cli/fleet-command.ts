@@ -8,6 +8,7 @@ import { hubClientOptions, hubRequest } from './hub-client.js';
 export interface FleetFlags {
   hub?: string;
   tokenFile?: string;
+  caFile?: string;
   output: 'human' | 'json';
 }
 

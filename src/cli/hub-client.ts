@@ -1,11 +1,18 @@
 // The CLI's side of the hub API: `rollgate fleet` and the admin commands with --hub. The token is
 // read from a file (or $ROLLGATE_HUB_TOKEN_FILE), never from the command line, where `ps` shows it.
+// Requests go over node:http(s), as the agent's reports do, so a hub with a private CA is trusted
+// with --ca-file (fetch takes no CA of its own).
 
 import { readFile } from 'node:fs/promises';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { networkReason, untrustedCertificate } from '../base/net-error.js';
+import { withDefaultCas } from '../base/tls-trust.js';
 
 export interface HubClientOptions {
   hub: string;
   tokenFile: string;
+  /** PEM certificates to trust for the hub's TLS certificate, besides the system's. */
   caFile?: string;
 }
 
@@ -13,17 +20,45 @@ export class HubClientError extends Error {
   override name = 'HubClientError';
 }
 
-/** --hub and --token-file, from the flags or the environment. */
-export function hubClientOptions(o: { hub?: string; tokenFile?: string }): HubClientOptions {
+/** --hub, --token-file and --ca-file, from the flags or the environment. */
+export function hubClientOptions(o: { hub?: string; tokenFile?: string; caFile?: string }): HubClientOptions {
   const hub = o.hub ?? process.env['ROLLGATE_HUB_URL'];
   const tokenFile = o.tokenFile ?? process.env['ROLLGATE_HUB_TOKEN_FILE'];
+  const caFile = o.caFile ?? process.env['ROLLGATE_HUB_CA_FILE'];
   if (!hub) throw new HubClientError('which hub? --hub <url> or ROLLGATE_HUB_URL (e.g. http://127.0.0.1:9480)');
   if (!tokenFile)
     throw new HubClientError(
       'a reader or admin token is needed: --token-file <file> or ROLLGATE_HUB_TOKEN_FILE ' +
         '(`rollgate hub token add --role reader <name>` makes one)',
     );
-  return { hub, tokenFile };
+  return { hub, tokenFile, ...(caFile ? { caFile } : {}) };
+}
+
+const MAX_ANSWER = 64 << 20;
+
+interface Answer {
+  status: number;
+  text: string;
+}
+
+function send(url: URL, method: string, headers: Record<string, string>, body: string | undefined, ca?: string[]) {
+  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise<Answer>((resolve, reject) => {
+    const req = request(url, { method, headers, timeout: 30_000, ...(ca ? { ca } : {}) }, (res: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_ANSWER) req.destroy(new Error('the answer is larger than 64 MiB'));
+        else chunks.push(c);
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer within 30 s')));
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 export async function hubRequest(o: HubClientOptions, method: string, path: string, body?: unknown): Promise<unknown> {
@@ -33,32 +68,54 @@ export async function hubRequest(o: HubClientOptions, method: string, path: stri
   } catch (err) {
     throw new HubClientError(`cannot read the token file ${o.tokenFile}: ${(err as Error).message}`);
   }
-  const url = new URL(path, o.hub.endsWith('/') ? o.hub : o.hub + '/');
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      signal: AbortSignal.timeout(30_000),
-    });
-  } catch (err) {
-    const cause = (err as { cause?: { message?: string } }).cause?.message;
-    throw new HubClientError(`cannot reach the hub at ${o.hub}: ${cause ?? (err as Error).message}`);
+  if (token === '')
+    throw new HubClientError(
+      `the token file ${o.tokenFile} is empty: put a reader or admin token in it ` +
+        '(`rollgate hub token add --role reader <name>` on the hub makes one)',
+    );
+  let ca: string[] | undefined;
+  if (o.caFile) {
+    try {
+      ca = withDefaultCas(await readFile(o.caFile, 'utf8'));
+    } catch (err) {
+      throw new HubClientError(`cannot read the CA file ${o.caFile}: ${(err as Error).message}`);
+    }
   }
-  const text = await res.text();
+  if (!URL.canParse(o.hub) || !/^https?:$/.test(new URL(o.hub).protocol))
+    throw new HubClientError(`the hub's address is an http:// or https:// URL, got "${o.hub}"`);
+  const url = new URL(path, o.hub.endsWith('/') ? o.hub : o.hub + '/');
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${token}`,
+    ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+  };
+  let res: Answer;
+  try {
+    res = await send(url, method, headers, body !== undefined ? JSON.stringify(body) : undefined, ca);
+  } catch (err) {
+    const why = networkReason(err, url) ?? (err as Error).message;
+    const hint = untrustedCertificate(err)
+      ? o.caFile
+        ? `; ${o.caFile} does not hold the CA that signed it`
+        : "; if the hub's certificate comes from a private CA, give that CA's certificate (PEM) with --ca-file " +
+          '<file> or ROLLGATE_HUB_CA_FILE'
+      : '';
+    throw new HubClientError(`cannot reach the hub at ${o.hub}: ${why}${hint}`);
+  }
   let doc: unknown;
   try {
-    doc = JSON.parse(text);
+    doc = JSON.parse(res.text);
   } catch {
     throw new HubClientError(`the hub at ${o.hub} answered ${res.status} with something that is not JSON`);
   }
-  if (!res.ok) {
-    const e = (doc as { error?: unknown }).error;
-    throw new HubClientError(`the hub answered ${res.status}: ${typeof e === 'string' ? e : 'no reason given'}`);
-  }
+  const e = (doc as { error?: unknown } | null)?.error;
+  const said = typeof e === 'string' ? e : 'no reason given';
+  if (res.status === 401)
+    throw new HubClientError(
+      `the hub refused the token in ${o.tokenFile} (401: ${said}); put a current reader or admin token in it ` +
+        '(`rollgate hub token add --role reader <name>` on the hub makes one)',
+    );
+  if (res.status === 403)
+    throw new HubClientError(`the hub refused the token in ${o.tokenFile} for this (403: ${said})`);
+  if (res.status < 200 || res.status >= 300) throw new HubClientError(`the hub answered ${res.status}: ${said}`);
   return doc;
 }

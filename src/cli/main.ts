@@ -26,11 +26,24 @@ import {
 import { DEFAULT_HUB_LISTEN } from '../hub/index.js';
 import { reportRolloutError, runRolloutExplain } from './rollout-command.js';
 
+// A reader that went away (`rollgate history | head`) costs only the rest of the output: the
+// command runs to its end (an apply is not cut short by a closed pipe) and exits with its own
+// code, without an EPIPE stack trace.
+const gone = new Set<NodeJS.WriteStream>();
+for (const stream of [process.stdout, process.stderr])
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+    gone.add(stream);
+  });
+const write = (stream: NodeJS.WriteStream, s: string) => {
+  if (!gone.has(stream)) stream.write(s);
+};
+
 // The last line for secrets this process read (--var-file, --var, credentials files): whatever a
 // command prints is scrubbed of them (src/base/redact.ts).
 const io: Io = {
-  out: (s) => process.stdout.write(processSecrets.scrub(s)),
-  err: (s) => process.stderr.write(processSecrets.scrub(s)),
+  out: (s) => write(process.stdout, processSecrets.scrub(s)),
+  err: (s) => write(process.stderr, processSecrets.scrub(s)),
   colour: Boolean(process.stdout.isTTY) && !process.env['NO_COLOR'],
 };
 
@@ -181,8 +194,10 @@ variableOptions(
       .description(
         'Dry run: load the fleet repo at --ref (or the working tree), work out the desired state of the gateway ' +
           '--id/--label, and print the plan that would take the gateway from --against to it. Nothing is ' +
-          'changed. Warnings (a Compose variable that is not set, a key that means nothing on a gateway) go to ' +
-          'stderr.\n\nExit status: 0 no changes, 2 changes, 1 error.',
+          'changed. The stages are listed in the order they would run, with the order and why: the declared ' +
+          'order, or reversed when the declared one would pass through a state the constraints refuse (a ' +
+          'downgrade, a revert). Warnings (a Compose variable that is not set, a key that means nothing on a ' +
+          'gateway) go to stderr.\n\nExit status: 0 no changes, 2 changes, 1 error.',
       ),
   ),
 )
@@ -480,10 +495,15 @@ function databaseOptions(cmd: Command): Command {
     .option('--config <file>', 'the hub configuration (YAML: listen, database, dataDir, tls, silentAfter, webhooks)');
 }
 
+const CA_FILE_HELP =
+  "PEM certificates to trust for the hub's TLS certificate besides the system's, for a hub with a private CA " +
+  '(also $ROLLGATE_HUB_CA_FILE)';
+
 function viaHubOptions(cmd: Command): Command {
   return cmd
     .option('--hub <url>', "go through this running hub's API instead of the database (also $ROLLGATE_HUB_URL)")
-    .option('--token-file <file>', 'with --hub: a file holding an admin token (also $ROLLGATE_HUB_TOKEN_FILE)');
+    .option('--token-file <file>', 'with --hub: a file holding an admin token (also $ROLLGATE_HUB_TOKEN_FILE)')
+    .option('--ca-file <file>', CA_FILE_HELP);
 }
 
 const hub = program
@@ -567,6 +587,7 @@ function fleetOptions(cmd: Command): Command {
   return cmd
     .option('--hub <url>', 'the hub (also $ROLLGATE_HUB_URL)')
     .option('--token-file <file>', 'a file holding a reader or admin token (also $ROLLGATE_HUB_TOKEN_FILE)')
+    .option('--ca-file <file>', CA_FILE_HELP)
     .addOption(new Option('--output <format>', 'human or json').choices(['human', 'json']).default('human'));
 }
 
@@ -575,7 +596,8 @@ const fleet = program
   .summary('the fleet as the hub sees it: which gateways took a commit, which rolled back and why, which went silent')
   .description(
     'Reads a rollgate hub (`rollgate hub`) with a reader or admin token. --hub and --token-file, or ' +
-      '$ROLLGATE_HUB_URL and $ROLLGATE_HUB_TOKEN_FILE, say which hub and which token.',
+      '$ROLLGATE_HUB_URL and $ROLLGATE_HUB_TOKEN_FILE, say which hub and which token; --ca-file (or ' +
+      "$ROLLGATE_HUB_CA_FILE) trusts a hub whose certificate a private CA signed, as the agent's report.caFile.",
   )
   .addHelpText(
     'after',

@@ -28,6 +28,8 @@ export function presentPlan(plan: Plan, desired: DesiredState, variables: Readon
   return walk(plan) as Plan;
 }
 
+const REBOOT_IF_ASKED = 'reboot if its interface asks';
+
 const SYMBOL: Record<ChangeAction, string> = { add: '+', change: '~', remove: '-', repair: '!' };
 const COLOUR: Record<ChangeAction, number> = { add: 32, change: 33, remove: 31, repair: 36 };
 
@@ -56,7 +58,8 @@ function describeChange(c: Change, steps: Step[]): string {
       ? `  ${c.from ?? ''}${c.from !== undefined && c.to !== undefined ? ' → ' : ''}${c.to ?? ''}`
       : '';
   const kinds = [...new Set(steps.filter((s) => targetName(s.target) === targetName(t)).map((s) => s.kind))];
-  const how = kinds.length > 0 ? `  [${kinds.join(' → ')}]` : '';
+  // The interface says whether it reboots only after its install (NeedsArtifactReboot): a plan cannot know.
+  const how = kinds.length > 0 ? `  [${kinds.map((k) => (k === 'reboot' ? REBOOT_IF_ASKED : k)).join(' → ')}]` : '';
   return `${what}${versions}${how}  (${c.reason})`;
 }
 
@@ -97,6 +100,7 @@ export function renderPlan(plan: Plan, opts: RenderOptions): string {
     scripts('Download', 'Leave');
     out.push('');
   }
+  if (plan.order) out.push(`${p(1, 'Order:')} ${plan.order.reason}`, '');
   if (plan.stages.length > 0) scripts('ArtifactInstall', 'Enter');
   for (const stage of plan.stages) {
     out.push(
@@ -127,11 +131,12 @@ export function renderPlan(plan: Plan, opts: RenderOptions): string {
   if (commits.length > 0 || rest.length > 0 || plan.stateScripts?.some((s) => s.state === 'ArtifactCommit')) {
     out.push(p(1, 'Finalize') + ' — after the health window passes');
     scripts('ArtifactCommit', 'Enter');
+    const ascending = !plan.order || plan.order.chosen === 'declared';
     if (commits.length > 0)
       out.push(
         `  ${p(32, '✓')} ` +
           `commit ${commits.map((s) => (s.target.kind === 'component' ? s.target.key : '')).join(', ')} ` +
-          `(ascending order groups)`,
+          `(${ascending ? 'ascending order groups' : 'in the order of the stages'})`,
       );
     const removals = plan.finalize.filter(
       (s) =>

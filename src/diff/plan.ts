@@ -15,7 +15,8 @@ import type {
   Step,
   StepTarget,
 } from '../model/index.js';
-import { checkOrderRules, checkTransitions, layerGroup } from './transitions.js';
+import { checkOrderRules, layerGroup, TransitionCheck } from './transitions.js';
+import { chooseOrder, type Unit } from './order.js';
 import { stepId } from './ids.js';
 import { PlanError } from './errors.js';
 
@@ -50,12 +51,6 @@ function push<K, V>(m: Map<K, V[]>, key: K, v: V): void {
   const list = m.get(key);
   if (list) list.push(v);
   else m.set(key, [v]);
-}
-
-interface Unit {
-  order: number;
-  components: DesiredComponent[];
-  apps: string[];
 }
 
 class Builder {
@@ -366,11 +361,17 @@ function planApp(b: Builder, app: DesiredApp, containers: ObservedContainer[], u
     const createId = stepId('create', target);
     const old = list.find((c) => c.state === 'running') ?? list[0];
     for (const o of list) if (o !== old) removeContainer(o, 'stale container', true);
+    // volumes_from names a service's container, which the Engine wants to exist when this one is created.
+    const sources = (svc.config.volumesFrom ?? [])
+      .filter((v) => !v.startsWith('container:'))
+      .map((v) => v.split(':')[0]!)
+      .filter((s) => replaced.has(s))
+      .map((s) => stepId('create', { kind: 'service', app: app.name, service: s }));
     const create: Step = {
       id: createId,
       kind: 'create',
       target,
-      dependsOn: [...infra, ...(onRecreated ? recreateIds : [])],
+      dependsOn: [...infra, ...(onRecreated ? recreateIds : []), ...sources],
       to: svc.configHash,
       image: svc.config.image,
       ...(old ? { replaces: old.containerId, from: old.configHash } : {}),
@@ -548,60 +549,67 @@ export function plan(desired: DesiredState, observed: ObservedState): Plan {
   for (const app of desired.apps) planApp(b, app, containersByApp.get(app.name) ?? [], unchangedServices);
 
   // Units of work per order group; a group split by order rules keeps its apps in the last layer.
-  const groups = new Map<number, Unit>();
-  const unit = (order: number) =>
-    groups.get(order) ?? groups.set(order, { order, components: [], apps: [] }).get(order)!;
-  for (const c of changing) unit(c.order).components.push(c);
-  for (const app of desired.apps) if (b.appSteps.has(app.name)) unit(app.order).apps.push(app.name);
+  const groups = new Map<number, { components: DesiredComponent[]; apps: string[] }>();
+  const group = (order: number) => groups.get(order) ?? groups.set(order, { components: [], apps: [] }).get(order)!;
+  for (const c of changing) group(c.order).components.push(c);
+  for (const app of desired.apps) if (b.appSteps.has(app.name)) group(app.order).apps.push(app.name);
+  const declared: Unit[] = [];
+  for (const [order, g] of [...groups.entries()].sort((x, y) => x[0] - y[0])) {
+    const layers = layerGroup(g.components, desired.constraints);
+    layers.forEach((layer, i) =>
+      declared.push({
+        name: layers.length > 1 ? `group ${order}.${i + 1}` : `group ${order}`,
+        order,
+        components: layer,
+        apps: i === layers.length - 1 ? g.apps : [],
+      }),
+    );
+  }
+  const start = new Map(desired.components.map((c) => [c.key, obsComp.get(c.key)?.version]));
+  const chosen = chooseOrder(declared, new TransitionCheck(desired.components, desired.constraints), start);
 
   const stages: Stage[] = [];
   const componentStages: DesiredComponent[][] = [];
-  for (const g of [...groups.values()].sort((x, y) => x.order - y.order)) {
-    const layers = layerGroup(g.components, desired.constraints);
-    layers.forEach((layer, i) => {
-      const name = layers.length > 1 ? `group ${g.order}.${i + 1}` : `group ${g.order}`;
-      const steps: Step[] = [];
-      for (const c of layer) {
-        const target: StepTarget = { kind: 'component', key: c.key, type: c.type };
-        const obs = obsComp.get(c.key)?.version;
-        const from = obs !== undefined ? { from: obs } : {};
-        b.prepare.push({
-          id: stepId('download', target),
-          kind: 'download',
-          target,
-          dependsOn: [],
-          ...from,
-          to: c.version,
-          artifact: c.artifact,
-        });
-        steps.push({ id: stepId('install', target), kind: 'install', target, dependsOn: [], ...from, to: c.version });
-        steps.push({
-          id: stepId('reboot', target),
-          kind: 'reboot',
-          target,
-          dependsOn: [stepId('install', target)],
-          to: c.version,
-        });
-        b.changes.push({
-          action: obs === undefined ? 'add' : 'change',
-          target,
-          ...from,
-          to: c.version,
-          reason: obs === undefined ? 'version not known on the gateway' : 'new version',
-        });
-      }
-      if (i === layers.length - 1) for (const a of g.apps) steps.push(...b.appSteps.get(a)!);
-      if (layer.length > 0) componentStages.push(layer);
-      stages.push({ name, order: g.order, steps });
-    });
+  for (const u of chosen.units) {
+    const steps: Step[] = [];
+    for (const c of u.components) {
+      const target: StepTarget = { kind: 'component', key: c.key, type: c.type };
+      const obs = obsComp.get(c.key)?.version;
+      const from = obs !== undefined ? { from: obs } : {};
+      b.prepare.push({
+        id: stepId('download', target),
+        kind: 'download',
+        target,
+        dependsOn: [],
+        ...from,
+        to: c.version,
+        artifact: c.artifact,
+      });
+      steps.push({ id: stepId('install', target), kind: 'install', target, dependsOn: [], ...from, to: c.version });
+      steps.push({
+        id: stepId('reboot', target),
+        kind: 'reboot',
+        target,
+        dependsOn: [stepId('install', target)],
+        to: c.version,
+      });
+      b.changes.push({
+        action: obs === undefined ? 'add' : 'change',
+        target,
+        ...from,
+        to: c.version,
+        reason: obs === undefined ? 'version not known on the gateway' : 'new version',
+      });
+    }
+    for (const a of u.apps) steps.push(...b.appSteps.get(a)!);
+    if (u.components.length > 0) componentStages.push(u.components);
+    stages.push({ name: u.name, order: u.order, steps });
   }
-  const start = new Map(desired.components.map((c) => [c.key, obsComp.get(c.key)?.version]));
-  checkTransitions(desired.components, start, componentStages, desired.constraints);
 
   const removedAppSteps = planRemovedApps(b, new Set(desired.apps.map((a) => a.name)));
   if (removedAppSteps.length > 0) stages.push({ name: 'remove', order: null, steps: removedAppSteps });
 
-  // Commit last, in ascending order, each stage's commits after the previous stage's.
+  // Commit last, in the order the stages ran, each stage's commits after the previous stage's.
   let prevCommits: string[] = [];
   for (const layer of componentStages) {
     const ids: string[] = [];
@@ -636,6 +644,7 @@ export function plan(desired: DesiredState, observed: ObservedState): Plan {
     stages,
     finalize: b.finalize,
     rollback: stages.map((s) => s.name).reverse(),
+    ...(chosen.order ? { order: chosen.order } : {}),
     ...(desired.stateScripts?.length
       ? { stateScripts: desired.stateScripts.map((s) => ({ state: s.state, action: s.action, name: s.name })) }
       : {}),

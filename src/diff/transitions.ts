@@ -53,49 +53,55 @@ export function checkOrderRules(changing: DesiredComponent[], constraints: Const
   }
 }
 
-function describe(state: Map<string, string | undefined>, comps: DesiredComponent[]): string {
-  return comps.map((c) => `${c.key}=${state.get(c.key) ?? 'unknown'}`).join(', ');
+/** The first state on the way that the constraints refuse. */
+export interface Violation {
+  /** The constraint's name; `transitions.allowed` for a state no allowed transition accepts. */
+  constraint: string;
+  /** The state and why it is refused, e.g. `the forbidden combination "x" (G13=gateway-v1, R456=rtos-v2)`. */
+  what: string;
 }
 
+/** Versions by component key: what the gateway runs at one point of a plan. */
+export type VersionState = Map<string, string | undefined>;
+
 /**
- * Walks the stages from the observed versions to the desired ones and refuses the first
- * reachable state that is forbidden, or not allowed when an allow-list is given.
+ * The states a sequence of stages passes through, checked against forbidden and allowed
+ * combinations. Built once per plan; the names the constraints use are resolved once, so a check
+ * costs the size of the constraints, not of the gateway.
  */
-export function checkTransitions(
-  all: DesiredComponent[],
-  start: Map<string, string | undefined>,
-  stages: DesiredComponent[][],
-  constraints: Constraints,
-): void {
-  const { forbidden, allowedTransitions, endStates } = constraints;
-  if (forbidden.length === 0 && allowedTransitions.length === 0) return;
-  const named = new Set<string>();
-  for (const p of [...forbidden, ...allowedTransitions, ...endStates])
-    for (const n of Object.keys(p.versions)) for (const c of componentsNamed(n, all)) named.add(c.key);
-  const state = new Map(start);
-  const versionsOf = (name: string) => componentsNamed(name, all).map((c) => state.get(c.key));
-  const check = () => {
-    for (const f of forbidden) {
-      if (matchesSome(f.versions, versionsOf)) {
-        throw new PlanError(
-          `the plan would pass through the forbidden combination "${f.name}" (${describe(state, all)})`,
-          f.name,
-        );
+export class TransitionCheck {
+  /** False when there is nothing to check (no forbidden combination, no allow-list). */
+  readonly active: boolean;
+  private readonly named = new Set<string>();
+  private readonly keysOf = new Map<string, string[]>();
+  /** States checked so far: what bounds a search for an order. */
+  checked = 0;
+
+  constructor(
+    private readonly all: DesiredComponent[],
+    private readonly constraints: Constraints,
+  ) {
+    const { forbidden, allowedTransitions, endStates } = constraints;
+    this.active = forbidden.length > 0 || allowedTransitions.length > 0;
+    if (!this.active) return;
+    for (const p of [...forbidden, ...allowedTransitions, ...endStates]) {
+      for (const n of Object.keys(p.versions)) {
+        if (this.keysOf.has(n)) continue;
+        const keys = componentsNamed(n, all).map((c) => c.key);
+        this.keysOf.set(n, keys);
+        for (const k of keys) this.named.add(k);
       }
     }
-    if (
-      allowedTransitions.length > 0 &&
-      ![...allowedTransitions, ...endStates].some((a) => matchesEvery(a.versions, versionsOf))
-    ) {
-      throw new PlanError(
-        `the plan would pass through a state that no allowed transition or end state accepts (${describe(state, all)})`,
-        'transitions.allowed',
-      );
-    }
-  };
-  for (const stage of stages) {
-    const relevant = stage.filter((c) => named.has(c.key));
-    const rest = stage.filter((c) => !named.has(c.key));
+  }
+
+  /** The components of a stage whose version can change a verdict. */
+  relevant(stage: DesiredComponent[]): DesiredComponent[] {
+    return this.active ? stage.filter((c) => this.named.has(c.key)) : [];
+  }
+
+  /** Refuses a stage with more constrained components than every mix of them can be checked for. */
+  checkSize(stage: DesiredComponent[]): void {
+    const relevant = this.relevant(stage);
     if (relevant.length > MAX_CONSTRAINED_PER_STAGE) {
       throw new PlanError(
         `${relevant.length} constrained components change in one stage ` +
@@ -104,16 +110,58 @@ export function checkTransitions(
         'stage-size',
       );
     }
+  }
+
+  private refusal(state: VersionState): Violation | undefined {
+    this.checked++;
+    const versionsOf = (name: string) => (this.keysOf.get(name) ?? []).map((k) => state.get(k));
+    const { forbidden, allowedTransitions, endStates } = this.constraints;
+    const f = forbidden.find((x) => matchesSome(x.versions, versionsOf));
+    if (f) return { constraint: f.name, what: `the forbidden combination "${f.name}" (${this.describe(state)})` };
+    if (
+      allowedTransitions.length > 0 &&
+      ![...allowedTransitions, ...endStates].some((a) => matchesEvery(a.versions, versionsOf))
+    )
+      return {
+        constraint: 'transitions.allowed',
+        what: `a state that no allowed transition or end state accepts (${this.describe(state)})`,
+      };
+    return undefined;
+  }
+
+  private describe(state: VersionState): string {
+    return this.all.map((c) => `${c.key}=${state.get(c.key) ?? 'unknown'}`).join(', ');
+  }
+
+  /**
+   * Runs one stage on top of `state`, every mix of its components being reachable: the first
+   * refused state, or undefined with `state` now the state after the stage.
+   */
+  stage(state: VersionState, stage: DesiredComponent[]): Violation | undefined {
+    const relevant = this.relevant(stage);
     // Unconstrained components do not change any verdict; apply them first.
-    for (const c of rest) state.set(c.key, c.version);
+    for (const c of stage) if (!this.named.has(c.key)) state.set(c.key, c.version);
     const base = new Map(state);
     for (let mask = 1; mask < 1 << relevant.length; mask++) {
       for (let i = 0; i < relevant.length; i++) {
         const c = relevant[i]!;
         state.set(c.key, mask & (1 << i) ? c.version : base.get(c.key));
       }
-      check();
+      const v = this.refusal(state);
+      if (v) return v;
     }
     for (const c of relevant) state.set(c.key, c.version);
+    return undefined;
+  }
+
+  /** Walks the stages from the observed versions to the desired ones: the first refused state. */
+  walk(start: VersionState, stages: DesiredComponent[][]): Violation | undefined {
+    if (!this.active) return undefined;
+    const state = new Map(start);
+    for (const s of stages) {
+      const v = this.stage(state, s);
+      if (v) return v;
+    }
+    return undefined;
   }
 }

@@ -4,7 +4,7 @@
 // needed) and bound to a fleet repo per commit without changing them.
 
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parse } from 'yaml';
@@ -132,6 +132,10 @@ export async function ownerOf(stateDir: string): Promise<string | undefined> {
     throw err;
   }
   return id;
+}
+
+function isSocket(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isSocket() === true;
 }
 
 export async function dockerApplier(o: GatewayOptions, log: Log): Promise<DockerApplier> {
@@ -325,21 +329,34 @@ export class Gateway {
     return { components, containers };
   }
 
+  /**
+   * Whether this gateway has a Docker Engine is read from its socket, however it was named (a flag,
+   * DOCKER_HOST or the default): no socket there (nothing, or a directory a bind mount left) is a
+   * gateway of device components only, fine while no apps are desired; a socket that refuses, or
+   * that this user may not use, is an error, since apps it runs would otherwise go unseen.
+   */
   private async dockerFor(desired: DesiredState | undefined): Promise<DockerApplier | undefined> {
     if (this.docker) return this.docker;
     const o = this.options;
-    const needsDocker =
-      (desired?.apps.length ?? 0) > 0 || o.dockerHost !== undefined || process.env['DOCKER_HOST'] !== undefined;
     try {
       this.docker = await dockerApplier(o, this.log);
+      this.noEngine = undefined;
       return this.docker;
     } catch (err) {
-      if (needsDocker || !(err instanceof DockerError)) throw err;
-      this.log.info(
-        {},
-        `no Docker Engine reachable (${err.message}); no apps are desired, so only device components are handled`,
-      );
+      let socket: string | undefined;
+      try {
+        socket = socketFromHost(o.dockerHost ?? process.env['DOCKER_HOST']);
+      } catch {
+        // not a unix socket: the error says so
+      }
+      const absent = err instanceof DockerError && socket !== undefined && !isSocket(socket);
+      if (!absent || (desired?.apps.length ?? 0) > 0) throw err;
+      this.noEngine = err.message;
+      this.log.info({}, `${err.message}; no apps are desired, so only device components are handled`);
       return undefined;
     }
   }
+
+  /** Why the last look found no Docker Engine on this gateway (no socket where it was looked for). */
+  noEngine: string | undefined;
 }

@@ -16,6 +16,7 @@ import {
   type FailureHook,
   type GatewayAppliers,
   type ResumeOutcome,
+  type StepHook,
 } from '../apply/index.js';
 
 export const JOURNAL_FILE = STATE_DIR_ENTRIES.journal;
@@ -32,6 +33,8 @@ export interface ReconcileDeps extends GatewayAppliers {
   gateIf?: (plan: Plan) => boolean;
   /** Deadlines of the system's state scripts (default: Mender's). */
   scriptTimeouts?: Partial<ScriptTimeouts>;
+  /** Told as each step of the plan starts. */
+  onStep?: StepHook;
 }
 
 /** The runner of a desired state's state scripts; undefined when it has none. */
@@ -118,6 +121,7 @@ export async function reconcileOnce(desired: DesiredState, deps: ReconcileDeps):
     ...(deps.confirm && (!deps.gateIf || deps.gateIf(plan)) ? { confirm: deps.confirm } : {}),
     ...(deps.onFailure ? { onFailure: deps.onFailure } : {}),
     ...(scripts ? { scripts } : {}),
+    ...(deps.onStep ? { onStep: deps.onStep } : {}),
   });
   return { ...(resumed ? { resumed } : {}), plan, outcome };
 }

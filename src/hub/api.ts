@@ -4,7 +4,7 @@
 // the OpenAPI document (./openapi.ts) is written from these entries. Reports (gateway tokens) are
 // taken by the server itself.
 
-import { VERDICT_CONDITIONS } from '../model/index.js';
+import { VERDICT_REASONS } from '../model/index.js';
 import { addGateway, removeGateway, rotateGatewayToken } from './admin.js';
 import { HttpError, json, jsonBody } from './http.js';
 import { openApiDocument } from './openapi.js';
@@ -22,7 +22,7 @@ const page = (item: string) => ({
   properties: { items: { type: 'array', items: ref(item) }, next: { type: 'string', description: 'pass as `after`' } },
 });
 const idParam = { id: { kind: gatewayId, description: 'gateway id' } };
-const EVENT_KINDS = [...Object.keys(VERDICT_CONDITIONS), 'silent', 'back'];
+const EVENT_KINDS = [...VERDICT_REASONS, 'silent', 'back'];
 
 export const API_ROUTES: readonly Route[] = [
   {

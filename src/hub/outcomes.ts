@@ -1,40 +1,42 @@
-// What a verdict says about the commit it names, fleet-wide: the hub counts each gateway once
-// per commit, by the newest verdict it reported on it. Pure.
+// What a verdict says about the commit it names, fleet-wide, and which verdicts a webhook tells
+// about: both read from the verdict table (src/model/verdicts.ts). Pure.
 
-import type { VerdictReason } from '../model/index.js';
+import {
+  COMMIT_OUTCOMES,
+  VERDICTS,
+  verdictsWhere,
+  type CommitOutcome,
+  type NotifyingVerdict,
+  type VerdictReason,
+} from '../model/index.js';
 
 /** How one gateway stands with one commit. */
-export type Outcome = 'applied' | 'rolled-back' | 'rejected' | 'retrying';
+export type Outcome = CommitOutcome;
 
-export const OUTCOMES: readonly Outcome[] = ['applied', 'rolled-back', 'rejected', 'retrying'];
+export const OUTCOMES: readonly Outcome[] = COMMIT_OUTCOMES;
 
-const BY_VERDICT: Partial<Record<VerdictReason, Outcome>> = {
-  applied: 'applied',
-  'no-change': 'applied',
-  'rolled-back': 'rolled-back',
-  'rollback-incomplete': 'rolled-back',
-  'last-good-unhealthy': 'rolled-back',
-  rejected: 'rejected',
-  'prepare-failed': 'retrying',
-  'config-error': 'retrying',
-};
+/** The outcomes that are a failure of the commit on a gateway (the fleet's lists of failures). */
+export const FAILED_OUTCOMES: readonly Outcome[] = ['rolled-back', 'rejected'];
+
+/** The verdicts that end in a failed outcome, in the table's order. */
+export const FAILURE_VERDICTS: readonly VerdictReason[] = verdictsWhere(
+  (row) => row.outcome !== null && FAILED_OUTCOMES.includes(row.outcome),
+);
 
 /** The outcome a verdict records for its commit; undefined for verdicts that record none. */
 export function outcomeOf(verdict: VerdictReason): Outcome | undefined {
-  return BY_VERDICT[verdict];
+  return VERDICTS[verdict].outcome ?? undefined;
 }
 
-/** Verdicts an operator is told about by webhook. */
-export type NotifyKind = 'rolled-back' | 'rollback-incomplete' | 'rejected' | 'last-good-unhealthy' | 'silent';
+/** What an operator is told about by webhook: the verdicts whose row says so, and a gateway gone silent. */
+export type NotifyKind = NotifyingVerdict | 'silent';
 
 export const NOTIFY_KINDS: readonly NotifyKind[] = [
-  'rolled-back',
-  'rollback-incomplete',
-  'rejected',
-  'last-good-unhealthy',
+  ...verdictsWhere((row) => row.notify !== null).map((r) => r as NotifyingVerdict),
   'silent',
 ];
 
-export function notifyKindOf(verdict: VerdictReason): NotifyKind | undefined {
-  return (NOTIFY_KINDS as readonly string[]).includes(verdict) ? (verdict as NotifyKind) : undefined;
+/** The webhook kind of a verdict (the verdict itself), or undefined when no webhook tells about it. */
+export function notifyKindOf(verdict: VerdictReason): NotifyingVerdict | undefined {
+  return VERDICTS[verdict].notify ? (verdict as NotifyingVerdict) : undefined;
 }

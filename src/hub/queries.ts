@@ -14,7 +14,7 @@ import type {
   ReasonCount,
 } from './api-types.js';
 import type { Sql } from './db.js';
-import type { Outcome } from './outcomes.js';
+import { FAILED_OUTCOMES, FAILURE_VERDICTS, type Outcome } from './outcomes.js';
 
 /** PostgreSQL's text timestamp ("2026-11-30 12:08:03.81+00") as ISO 8601. */
 export function iso(pg: string): string;
@@ -264,8 +264,8 @@ async function summaryOf(db: Sql, sha: string, firstSeen: string): Promise<Commi
   );
   const failures = await db.query<GatewayCommitRow>(
     `select ${GATEWAY_COMMIT_COLUMNS} from gateway_commits
-      where commit = $1 and outcome in ('rolled-back', 'rejected') order by at desc limit 100`,
-    [sha],
+      where commit = $1 and outcome = any($2::text[]) order by at desc limit 100`,
+    [sha, FAILED_OUTCOMES],
   );
   return {
     commit: sha,
@@ -356,8 +356,8 @@ export async function fleetSummary(db: Sql): Promise<FleetSummary> {
   );
   const failures = await db.query<EventRow>(
     `select ${EVENT_COLUMNS} from events
-      where verdict in ('rolled-back', 'rollback-incomplete', 'last-good-unhealthy', 'rejected')
-      order by seq desc limit 20`,
+      where verdict = any($1::text[]) order by seq desc limit 20`,
+    [FAILURE_VERDICTS],
   );
   return {
     gateways: Number(n!.gateways),

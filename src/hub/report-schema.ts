@@ -8,10 +8,9 @@
 // answer, and never holds back the others.
 
 import { Ajv, type ErrorObject } from 'ajv';
-import { CONDITION_TYPES, REPORT_SCHEMA, VERDICT_CONDITIONS, type Report, type ReportEvent } from '../model/index.js';
+import { CONDITION_TYPES, REPORT_SCHEMA, VERDICT_REASONS, type Report, type ReportEvent } from '../model/index.js';
 import { firstUnstorable, isIsoTime, LABEL_KEY, MAX_LABEL_VALUE, MAX_LABELS } from './params.js';
 
-const VERDICTS = Object.keys(VERDICT_CONDITIONS);
 const BAD_REASONS = [
   'invalid',
   'apply-failed',
@@ -40,7 +39,7 @@ const conditionStatus = { type: 'string', enum: ['True', 'False', 'Unknown'] };
 export const EVENT_JSON_SCHEMA = object(['id', 'at', 'verdict'], {
   id: { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$' },
   at: time,
-  verdict: { type: 'string', enum: VERDICTS },
+  verdict: { type: 'string', enum: VERDICT_REASONS },
   commit,
   to: commit,
   reason: { type: 'string', enum: BAD_REASONS },

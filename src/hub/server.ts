@@ -198,12 +198,17 @@ export class Hub {
       const query = parseRouteQuery(route, url.search);
       let who: Principal | undefined;
       if (route.access === 'reader' || route.access === 'admin') {
-        who = await this.who(bearer(req) ?? (route.page ? cookieToken(req) : undefined));
+        const token = bearer(req) ?? (route.page ? cookieToken(req) : undefined);
+        who = await this.who(token);
         if (!who || who.role === 'gateway') {
           if (route.page && req.method === 'GET') return redirect(res, '/login');
           throw new HttpError(
             401,
-            who ? 'a gateway token may only send reports' : 'a reader or admin token is needed (Authorization: Bearer)',
+            who
+              ? 'a gateway token may only send reports'
+              : token
+                ? 'the hub does not know this token (removed, rotated, or made for another hub)'
+                : 'a reader or admin token is needed (Authorization: Bearer)',
           );
         }
         if (route.access === 'admin' && who.role !== 'admin') throw new HttpError(403, 'this needs an admin token');

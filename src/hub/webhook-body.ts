@@ -3,7 +3,7 @@
 // machines; in `text`, words that came from a gateway cannot be chat markup: no mention
 // (<!channel>, <@U123>, @everyone), no link a reader could click, disguised or not.
 
-import type { ReportEvent } from '../model/index.js';
+import { VERDICTS, type NotifyingVerdict, type ReportEvent } from '../model/index.js';
 import type { NotifyKind } from './outcomes.js';
 
 export interface WebhookTarget {
@@ -45,18 +45,14 @@ export function chatText(s: string): string {
     .replace(/\.(?=[A-Za-z]{2,})/g, `.${ZWSP}`);
 }
 
-export function notification(kind: NotifyKind, gateway: string, e: ReportEvent): Notification {
+export function notification(kind: NotifyingVerdict, gateway: string, e: ReportEvent): Notification {
   const why = [e.reason, e.detail].filter(Boolean).join(': ');
-  const because = why ? ` (${why})` : '';
-  const text =
-    kind === 'rejected'
-      ? `${gateway} rejected commit ${short(e.commit)}${because}; nothing on it was changed`
-      : kind === 'last-good-unhealthy'
-        ? `${gateway} rolled back commit ${short(e.commit)}${because}, and the last good commit ` +
-          `${short(e.to)} is unhealthy too: a person has to look`
-        : kind === 'rollback-incomplete'
-          ? `${gateway} could not completely roll back commit ${short(e.commit)}${because}: a person has to look`
-          : `${gateway} rolled back commit ${short(e.commit)}${because} to ${short(e.to)}`;
+  const text = VERDICTS[kind].notify({
+    gateway,
+    commit: short(e.commit),
+    to: short(e.to),
+    because: why ? ` (${why})` : '',
+  });
   return {
     kind,
     gateway,

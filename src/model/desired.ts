@@ -90,6 +90,8 @@ export interface VolumeMount {
   /** tmpfs size in bytes and mode, when given. */
   tmpfsSize?: number;
   tmpfsMode?: number;
+  /** Bind: SELinux relabel, shared (`z`) or private (`Z`), as `docker compose` passes it. */
+  selinux?: 'z' | 'Z';
 }
 
 export interface Healthcheck {
@@ -174,6 +176,11 @@ export interface ServiceConfig {
   command?: string[];
   entrypoint?: string[];
   environment: Record<string, string>;
+  /**
+   * Names listed in `environment:` without a value that the gateway does not set: sent bare, as
+   * Compose sends them, so the Engine drops the image's default for them.
+   */
+  environmentUnset?: string[];
   ports: PortMapping[];
   volumes: VolumeMount[];
   /** Network names as in the compose file (unprefixed); empty with networkMode set. */
@@ -198,7 +205,14 @@ export interface ServiceConfig {
   privileged: boolean;
   capAdd: string[];
   capDrop: string[];
+  /** `init: true`. */
   init: boolean;
+  /**
+   * `init: false` written in the file: sent as such, which overrides an Engine configured with
+   * `"init": true`. Unset, the Engine's own default applies, as with Compose. (A flag beside `init`
+   * rather than an optional `init`, so services that do not set it keep their configuration hash.)
+   */
+  initDisabled?: true;
   readOnly: boolean;
   tmpfs: string[];
   extraHosts: string[];
@@ -237,6 +251,11 @@ export interface ServiceConfig {
   storageOpt?: Record<string, string>;
   annotations?: Record<string, string>;
   volumesFrom?: string[];
+  /**
+   * `links:` as the Engine takes them, `service:alias`: the alias is resolved to the linked service's
+   * name on the networks the two share, so it follows the service across its updates.
+   */
+  links?: string[];
   /** Hashes of the file trees this service mounts: a changed file replaces exactly its services. */
   files?: string[];
 }

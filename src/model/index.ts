@@ -7,12 +7,14 @@ export { DESIRED_STATE_SHAPE } from './desired.js';
 export type * from './status.js';
 export type * from './report.js';
 export { REPORT_SCHEMA, storable, unstorableChar } from './report.js';
+export { AGENT_STATE_SHAPE, Reason, CONDITION_TYPES, emptyState, reconciling, withVerdict } from './status.js';
+export type * from './verdicts.js';
 export {
-  AGENT_STATE_SHAPE,
-  Reason,
-  CONDITION_TYPES,
+  COMMIT_OUTCOMES,
+  RECONCILE_RESULTS,
   VERDICT_CONDITIONS,
-  emptyState,
-  reconciling,
-  withVerdict,
-} from './status.js';
+  VERDICT_REASONS,
+  VERDICTS,
+  verdictFacts,
+  verdictsWhere,
+} from './verdicts.js';

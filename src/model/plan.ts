@@ -4,6 +4,10 @@ import type { ScriptAction, ScriptState, ArtifactSource, DesiredState } from './
 import type { EngineNetworkSpec } from './observed.js';
 import { fields, optional, type Shape } from '../base/shape.js';
 
+/**
+ * `reboot` reboots only when the interface answers NeedsArtifactReboot with Yes or Automatic, which
+ * the protocol asks after ArtifactInstall (a package manager may only know then): a plan cannot know.
+ */
 export type ComponentStepKind = 'download' | 'install' | 'reboot' | 'commit' | 'cleanup';
 export type ContainerStepKind =
   | 'pull'
@@ -77,6 +81,25 @@ export interface Stage {
   steps: Step[];
 }
 
+/** Which order the stages run in, and why. */
+export type OrderChoice =
+  /** Order groups lowest first, order rules inside a group. */
+  | 'declared'
+  /**
+   * The declared order backwards, as a rollback runs: the declared one would pass through a state
+   * the constraints refuse. Its states are those the opposite change passes in the declared order,
+   * so the undo of a change that planned (a revert, a rollout's return to its base) plans too.
+   */
+  | 'reversed'
+  /** Neither passes: the first order of the stages that does, by the declared order's preference. */
+  | 'searched';
+
+export interface PlanOrder {
+  chosen: OrderChoice;
+  /** For people: the stages in the order they run, and why this order. */
+  reason: string;
+}
+
 export interface Plan {
   schema: 'rollgate.plan/v1';
   desired: Pick<DesiredState, 'source' | 'device' | 'target' | 'system'>;
@@ -89,6 +112,8 @@ export interface Plan {
   finalize: Step[];
   /** Stage names in the order a failed apply undoes them. */
   rollback: string[];
+  /** How the stages were ordered, when there are two or more. */
+  order?: PlanOrder;
   /** The system's state scripts by state and action, in the order they run (for `rollgate diff`). */
   stateScripts?: { state: ScriptState; action: ScriptAction; name: string }[];
   unchanged: { components: string[]; services: string[] };
@@ -138,6 +163,7 @@ export const PLAN_SHAPE: Shape = fields<Plan>({
   stages: { list: fields<Stage>({ name: str, order: { nullable: 'number' }, steps: { list: STEP_SHAPE } }) },
   finalize: { list: STEP_SHAPE },
   rollback: strings,
+  order: optional(fields<PlanOrder>({ chosen: str, reason: str })),
   stateScripts: optional({ list: { fields: { state: str, action: str, name: str } } }),
   unchanged: fields<Plan['unchanged']>({ components: strings, services: strings }),
 });

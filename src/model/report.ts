@@ -4,7 +4,8 @@
 // an id the hub deduplicates on, so sending one twice is harmless (at-least-once delivery).
 
 import type { RolloutRef, RolloutStanding } from './rollout.js';
-import type { BadReason, CommitMark, Condition, ConditionType, ConditionStatus, VerdictReason } from './status.js';
+import type { BadReason, CommitMark, Condition, ConditionType, ConditionStatus } from './status.js';
+import type { VerdictReason } from './verdicts.js';
 
 export const REPORT_SCHEMA = 'rollgate.report/v1';
 

@@ -6,46 +6,26 @@
 
 import { fields, optional, type Shape } from '../base/shape.js';
 import type { RolloutRef, RolloutStanding } from './rollout.js';
+import { VERDICT_CONDITIONS, type VerdictReason } from './verdicts.js';
 
 export const Reason = {
-  // ---- verdicts on a commit
-  /** Applied, its health window passed: it is the last good commit now. */
+  // ---- verdicts on a commit: what each means, sets and says is its row in ./verdicts.ts
   Applied: 'applied',
-  /** The commit asks for nothing this gateway does not already run. */
   NoChange: 'no-change',
-  /** A poll found the branch where it was. */
   Unchanged: 'unchanged',
-  /** The commit failed and the gateway went back to the last good commit, which is healthy. */
   RolledBack: 'rolled-back',
-  /** The commit failed and could not be put back completely; a person has to look. */
   RollbackIncomplete: 'rollback-incomplete',
-  /** Rolled back, and the last good commit failed its health window too. */
   LastGoodUnhealthy: 'last-good-unhealthy',
-  /** The commit does not load, or no plan reaches it; nothing was touched. */
   Rejected: 'rejected',
-  /** Pulls or downloads failed before anything running was touched; retried soon. */
   PrepareFailed: 'prepare-failed',
-  /** The branch points at a commit recorded as bad; it waits for the branch to move. */
   KnownBad: 'bad-commit',
-  /** The fleet repo could not be polled. */
   PollFailed: 'poll-failed',
-  /** Anything else that stopped a reconcile; the gateway is left as it is. */
   Error: 'error',
-  /** The agent is stopping; nothing new starts. */
   Stopping: 'stopping',
-  /** What a crash interrupted was finished or put back at start-up. */
   Resumed: 'resumed',
-  /** Containers changed by hand were put back to the applied commit. */
   DriftRepaired: 'drift-repaired',
-  /** Putting drift back failed, and what it changed was undone. */
   DriftRepairFailed: 'drift-repair-failed',
-  /**
-   * The gateway's own configuration is at fault (no target matches its id and labels, a file it
-   * names is missing or does not parse, an interface or the reboot command is not installed):
-   * never a verdict on the commit. Nothing was changed, nothing is recorded as bad; retried.
-   */
   ConfigError: 'config-error',
-  /** An operator cleared a commit's bad record (`rollgate forget`); the next poll may apply it. */
   Forgotten: 'forgotten',
   /**
    * A gate said "not yet" to the commit (a rollout wave not open yet): never a verdict on it. Nothing
@@ -93,30 +73,8 @@ export const Reason = {
   Finalize: 'finalize',
 } as const;
 
-export type Reason = (typeof Reason)[keyof typeof Reason];
-
-/** What one reconcile came to: the result of `rollgate sync`, a history entry, a metrics label. */
-export type VerdictReason = Extract<
-  Reason,
-  | 'applied'
-  | 'no-change'
-  | 'unchanged'
-  | 'rolled-back'
-  | 'rollback-incomplete'
-  | 'last-good-unhealthy'
-  | 'rejected'
-  | 'prepare-failed'
-  | 'bad-commit'
-  | 'poll-failed'
-  | 'error'
-  | 'stopping'
-  | 'resumed'
-  | 'drift-repaired'
-  | 'drift-repair-failed'
-  | 'config-error'
-  | 'forgotten'
-  | 'deferred'
->;
+/** Every word; a verdict's row in ./verdicts.ts makes it one without a constant here. */
+export type Reason = (typeof Reason)[keyof typeof Reason] | VerdictReason;
 
 /** Why a commit was recorded as bad. */
 export type BadReason = Extract<
@@ -142,6 +100,14 @@ export type ActivityReason = Extract<
   Reason,
   'starting' | 'idle' | 'polling' | 'applying' | 'health' | 'rolling-back' | 'stopping'
 >;
+
+/**
+ * How far the activity has come, for `rollgate status` and systemd's STATUS= line: the step an
+ * apply has started (the n-th of the plan's), or when the health window can pass at the
+ * earliest (every required check held for the window) and when it fails at the latest.
+ */
+export type ActivityProgress =
+  { kind: 'step'; n: number; of: number; step: string } | { kind: 'health'; passAt: string; failAt: string };
 
 /** A transaction's phase, as its journal records it. */
 export type TransactionPhase = Extract<
@@ -268,34 +234,6 @@ export interface AgentState {
 export function emptyState(): AgentState {
   return { schema: 'rollgate.agent-state/v1', bad: [], conditions: [], history: [] };
 }
-
-type Effect = Partial<Record<Exclude<ConditionType, 'Reconciling'>, ConditionStatus>>;
-
-/**
- * The conditions each verdict sets. A verdict absent here (unchanged, resumed, stopping) leaves
- * them as they were. Ready is about the branch: a rolled-back gateway is healthy and not ready.
- */
-export const VERDICT_CONDITIONS: Readonly<Record<VerdictReason, Effect>> = {
-  applied: { Ready: 'True', Healthy: 'True', Stalled: 'False' },
-  'no-change': { Ready: 'True', Healthy: 'True', Stalled: 'False' },
-  'drift-repaired': { Ready: 'True', Stalled: 'False' },
-  'drift-repair-failed': { Ready: 'False' },
-  'rolled-back': { Ready: 'False', Healthy: 'True', Stalled: 'True' },
-  'last-good-unhealthy': { Ready: 'False', Healthy: 'False', Stalled: 'True' },
-  'rollback-incomplete': { Ready: 'False', Healthy: 'Unknown', Stalled: 'True' },
-  rejected: { Ready: 'False', Stalled: 'True' },
-  'bad-commit': { Ready: 'False', Stalled: 'True' },
-  'prepare-failed': { Ready: 'False', Stalled: 'False' },
-  'config-error': { Ready: 'False', Stalled: 'True' },
-  // Not on the branch's commit yet, and nothing for a person to do: the gate opens by itself.
-  deferred: { Ready: 'False', Stalled: 'False' },
-  'poll-failed': { Ready: 'Unknown' },
-  error: { Ready: 'Unknown' },
-  unchanged: {},
-  resumed: {},
-  stopping: {},
-  forgotten: {},
-};
 
 /** The conditions after a verdict: those it sets change (with `since` now), the others stay. */
 export function withVerdict(

@@ -2,17 +2,16 @@
 // change appended and the state after it in, events out.
 
 import { randomUUID } from 'node:crypto';
-import type { AgentState, HistoryEntry, ReportEvent, VerdictReason } from '../model/index.js';
+import { verdictFacts, type AgentState, type HistoryEntry, type ReportEvent } from '../model/index.js';
 
-/** Verdicts that say nothing new about the gateway; the heartbeat covers them. */
-const QUIET = new Set<VerdictReason>(['unchanged', 'stopping']);
 /** Details are for people; a runaway one is cut so one event never fills a report. */
 const MAX_DETAIL = 4000;
 
 export function reportEvents(appended: readonly HistoryEntry[], after: Readonly<AgentState>): ReportEvent[] {
   const out: ReportEvent[] = [];
   for (const h of appended) {
-    if (QUIET.has(h.event)) continue;
+    // Verdicts that say nothing new about the gateway (their row says quiet); the heartbeat covers them.
+    if (verdictFacts(h.event)?.quiet) continue;
     const bad = h.commit ? after.bad.find((b) => b.commit === h.commit) : undefined;
     out.push({
       id: randomUUID(),

@@ -3,6 +3,7 @@
 
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { networkReason } from '../base/net-error.js';
 
 export type HubErrorKind =
   /** Not reached, timed out, or 5xx: try again later. */
@@ -96,7 +97,7 @@ export function postJson(url: URL, body: unknown, o: PostOptions): Promise<unkno
     );
     req.on('timeout', () => req.destroy(new HubError('unreachable', `no answer within ${o.timeoutMs} ms`)));
     req.on('error', (err) =>
-      reject(err instanceof HubError ? err : new HubError('unreachable', (err as Error).message)),
+      reject(err instanceof HubError ? err : new HubError('unreachable', networkReason(err, url) ?? err.message)),
     );
     req.end(data);
   });

@@ -16,6 +16,7 @@ import { GatewayConfigError } from '../base/config-error.js';
 import { observeGateway } from '../apply/index.js';
 import {
   Reason,
+  type ActivityProgress,
   type ActivityReason,
   type AgentState,
   type BadCommit,
@@ -64,8 +65,10 @@ export interface StatePort {
 }
 
 export interface LifecycleEvents {
-  /** What the agent is doing now (its live status and the Reconciling condition). */
-  activity(a: ActivityReason, commit?: string): void;
+  /** What the agent is doing now (its live status and the Reconciling condition), and how far it has come. */
+  activity(a: ActivityReason, commit?: string, progress?: ActivityProgress): void;
+  /** The step an apply (or a rollback's convergence) has started. */
+  progress?(p: ActivityProgress): void;
   /** A verdict was recorded. */
   verdict(v: Verdict): void;
   /** A rollback to the last good commit begins, because of a commit that failed this way. */
@@ -195,15 +198,29 @@ export class CommitLifecycle {
     this.p.events.verdict(v);
   }
 
+  /** Tells the agent a health window begins, and when it passes at the earliest and fails at the latest. */
+  private healthBegins(desired: DesiredState, commit: string | undefined): void {
+    const at = Date.now();
+    this.p.events.activity('health', commit, {
+      kind: 'health',
+      passAt: new Date(at + desired.health.windowMs).toISOString(),
+      failAt: new Date(at + desired.health.deadlineMs).toISOString(),
+    });
+  }
+
+  private readonly onStep = (p: Extract<ActivityProgress, { kind: 'step' }>) => this.p.events.progress?.(p);
+
   /** The health window of a desired state; throws HealthFailedError to roll the transaction back. */
   private gate(desired: DesiredState, a: GatewayAppliers, verdicts: HealthVerdict[]): () => Promise<void> {
     return async () => {
       const commit = desired.source.commit;
-      this.p.events.activity('health', commit);
+      this.healthBegins(desired, commit);
       crashPoint('confirm');
       const v = await this.p.health(desired, a, short(commit));
       verdicts.push(v);
       if (!v.ok) throw new HealthFailedError(v);
+      // The components' commits and the removal of replaced containers follow.
+      this.p.events.activity('applying', commit);
     };
   }
 
@@ -483,6 +500,7 @@ export class CommitLifecycle {
         confirm: this.gate(desired, a, verdicts),
         onFailure: this.failureHook(commit, verdicts),
         refreshImages: this.p.dueImages(desired),
+        onStep: this.onStep,
       });
     } catch (err) {
       // Found before any step ran (observing an interface that is not installed): nothing changed.
@@ -515,7 +533,7 @@ export class CommitLifecycle {
   private async lastGoodHealth(c: string): Promise<WatchedHealth> {
     const { desired } = await this.p.load(c);
     const a = await this.p.appliers(desired);
-    this.p.events.activity('health', c);
+    this.healthBegins(desired, c);
     return this.watchedHealth(desired, a, `last good ${short(c)}`);
   }
 
@@ -571,6 +589,7 @@ export class CommitLifecycle {
       concurrency: this.p.concurrency,
       ...(this.p.scriptTimeouts ? { scriptTimeouts: this.p.scriptTimeouts } : {}),
       ...gate,
+      onStep: this.onStep,
     });
     const o = r.outcome;
     if (!o || o.status === 'applied') return { ok: true, steps: o?.ran ?? [] };

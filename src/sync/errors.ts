@@ -1,3 +1,5 @@
+import type { GitAuth } from './auth.js';
+
 export type SyncErrorKind =
   | 'auth'
   | 'not-found'
@@ -35,4 +37,29 @@ export function redactUrl(url: string): string {
   } catch {
     return url.replace(/\/\/[^/@]*@/, '//***@');
   }
+}
+
+/**
+ * A 401 or 403 from the git server, said for what was sent: no credentials at all (say how to give
+ * them), or the ones from a file (say which file to check).
+ */
+export function refusedAccess(url: string, status: number, auth: GitAuth | undefined): SyncError {
+  const where = redactUrl(url);
+  if (!auth)
+    return new SyncError(
+      'auth',
+      `the git server at ${where} needs credentials (HTTP ${status}) and none were given: put a token in a file ` +
+        'and give it with --auth-token-file (repo.tokenFile in the agent\'s configuration), or "user:password" ' +
+        'with --auth-basic-file (repo.basicAuthFile)',
+      false,
+    );
+  const what = auth.kind === 'token' ? 'the token' : 'the user:password';
+  return new SyncError(
+    'auth',
+    status === 401
+      ? `the git server at ${where} refused ${what} in ${auth.file} (HTTP 401): check that it is valid and current`
+      : `the git server at ${where} refused access (HTTP 403) with ${what} in ${auth.file}: check that it may ` +
+          'read this repository',
+    false,
+  );
 }

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import git from 'isomorphic-git';
 import { authHeaders, type GitAuth } from './auth.js';
-import { SyncError, redactUrl } from './errors.js';
+import { SyncError, redactUrl, refusedAccess } from './errors.js';
 import { CountingHttpClient } from './http-client.js';
 import { lsRemoteRef } from './ls-refs.js';
 import { formatSize } from '../base/duration.js';
@@ -90,6 +90,7 @@ export class GitSync {
       userAgent: 'git/rollgate',
       ...(this.o.allowPlainHttpAuth ? { allowPlainHttpAuth: true } : {}),
       maxResponseBytes: this.o.maxFetchBytes,
+      ...(this.o.auth ? { auth: this.o.auth } : {}),
     });
   }
 
@@ -207,7 +208,7 @@ export class GitSync {
       try {
         return await git.listServerRefs({ http, url: this.o.url, prefix: 'refs/tags/', peelTags: true });
       } catch (err) {
-        throw err instanceof SyncError ? err : classifyGitError(err, url);
+        throw err instanceof SyncError ? err : classifyGitError(err, url, this.o.auth);
       }
     });
     const out: { name: string; oid: string }[] = [];
@@ -241,7 +242,7 @@ export class GitSync {
           remote: 'origin',
         });
       } catch (err) {
-        throw err instanceof SyncError ? err : classifyGitError(err, redactUrl(this.o.url));
+        throw err instanceof SyncError ? err : classifyGitError(err, redactUrl(this.o.url), this.o.auth);
       } finally {
         requests += http.requests;
       }
@@ -263,18 +264,13 @@ function redactMessage(msg: string, url: string): string {
   return msg.split(url).join(redactUrl(url));
 }
 
-function classifyGitError(err: unknown, url: string): SyncError {
+function classifyGitError(err: unknown, url: string, auth: GitAuth | undefined): SyncError {
   // Our HTTP client's own errors may come back wrapped by isomorphic-git.
   for (let c: unknown = err, i = 0; c && i < 5; c = (c as { cause?: unknown }).cause, i++)
     if (c instanceof SyncError) return c;
   const e = err as { code?: string; data?: { statusCode?: number }; message: string };
   const status = e.data?.statusCode;
-  if (status === 401 || status === 403)
-    return new SyncError(
-      'auth',
-      `the git server refused access to ${url} (HTTP ${status}): check the credentials file`,
-      false,
-    );
+  if (status === 401 || status === 403) return refusedAccess(url, status, auth);
   if (status === 404) return new SyncError('not-found', `no git repository at ${url} (HTTP 404)`, false);
   if (status !== undefined && status >= 500)
     return new SyncError('server', `the git server failed on ${url} (HTTP ${status})`, true);

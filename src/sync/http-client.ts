@@ -2,8 +2,10 @@
 // timeout, carries the auth headers, and is counted (a poll must cost one request).
 
 import { isLoopback } from '../base/loopback.js';
+import { networkReason } from '../base/net-error.js';
 import type { GitHttpRequest, GitHttpResponse, HttpClient } from 'isomorphic-git';
 import { SyncError, redactUrl } from './errors.js';
+import type { GitAuth } from './auth.js';
 import { formatSize } from '../base/duration.js';
 
 export interface HttpOptions {
@@ -17,6 +19,8 @@ export interface HttpOptions {
   allowPlainHttpAuth?: boolean;
   /** Bytes one response may carry; more is cut off while streaming, with a clear error. */
   maxResponseBytes?: number;
+  /** Where the credentials in `headers` came from, for an error that says which file to check. */
+  auth?: GitAuth;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -26,6 +30,10 @@ export class CountingHttpClient implements HttpClient {
   requests = 0;
   private finalUrl: string | undefined;
   constructor(private readonly opts: HttpOptions) {}
+
+  get auth(): GitAuth | undefined {
+    return this.opts.auth;
+  }
 
   /**
    * fetch, following redirects by hand: a POST is sent again with its body (Node's own following
@@ -156,6 +164,6 @@ function toSyncError(err: unknown, signal: AbortSignal, url: string): SyncError 
   if (signal.aborted && signal.reason instanceof SyncError) return signal.reason;
   if (err instanceof SyncError) return err;
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  const detail = cause?.code ?? cause?.message ?? (err as Error).message;
+  const detail = networkReason(err, new URL(url)) ?? cause?.code ?? cause?.message ?? (err as Error).message;
   return new SyncError('unreachable', `cannot reach ${redactUrl(url)}: ${detail}`, true);
 }

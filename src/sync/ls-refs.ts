@@ -1,7 +1,7 @@
 // One small request per poll: a stateless protocol v2 `ls-refs` for exactly one ref, posted
 // without the capability round trip. Servers without v2 get the v0 ref advertisement instead.
 
-import { SyncError, redactUrl } from './errors.js';
+import { SyncError, redactUrl, refusedAccess } from './errors.js';
 import type { CountingHttpClient } from './http-client.js';
 
 function pkt(line: string): Buffer {
@@ -39,13 +39,8 @@ async function readAll(body: AsyncIterableIterator<Uint8Array>): Promise<Buffer>
   return Buffer.concat(chunks);
 }
 
-function checkStatus(status: number, url: string): void {
-  if (status === 401 || status === 403)
-    throw new SyncError(
-      'auth',
-      `the git server refused access to ${redactUrl(url)} (HTTP ${status}): check the credentials file`,
-      false,
-    );
+function checkStatus(status: number, url: string, http: CountingHttpClient): void {
+  if (status === 401 || status === 403) throw refusedAccess(url, status, http.auth);
   if (status === 404) throw new SyncError('not-found', `no git repository at ${redactUrl(url)} (HTTP 404)`, false);
   if (status >= 500) throw new SyncError('server', `the git server failed on ${redactUrl(url)} (HTTP ${status})`, true);
   if (status !== 200) throw new SyncError('protocol', `unexpected HTTP ${status} from ${redactUrl(url)}`, false);
@@ -74,7 +69,7 @@ export async function lsRemoteRef(http: CountingHttpClient, url: string, ref: st
     })(),
   });
   const data = await readAll(res.body as AsyncIterableIterator<Uint8Array>);
-  checkStatus(res.statusCode, url);
+  checkStatus(res.statusCode, url, http);
   let lines: (string | null)[];
   try {
     lines = parsePktLines(data);
@@ -95,7 +90,7 @@ export async function lsRemoteRef(http: CountingHttpClient, url: string, ref: st
 async function lsRemoteRefV0(http: CountingHttpClient, base: string, ref: string): Promise<string | null> {
   const res = await http.request({ url: `${base}/info/refs?service=git-upload-pack`, method: 'GET', headers: {} });
   const data = await readAll(res.body as AsyncIterableIterator<Uint8Array>);
-  checkStatus(res.statusCode, base);
+  checkStatus(res.statusCode, base, http);
   for (const l of parsePktLines(data)) {
     if (l === null || l.startsWith('#')) continue;
     const [oid, rest] = l.split(' ');

@@ -79,6 +79,8 @@ interface Pushed {
   version: string;
   v: number;
   fault: Fault;
+  /** The Engine came back from its SIGKILL holding the app's port for no running container (see heldPort). */
+  engineHeldPort?: boolean;
 }
 
 class ChaosLab extends FleetLab {
@@ -335,6 +337,19 @@ describe('chaos: faults at random moments, real parts (seeded)', { skip: missing
   const verdictOn = (s: AgentState, commit: string) =>
     s.history.filter((h) => h.commit === commit && FINAL.has(h.event)).at(-1)?.event;
 
+  /**
+   * True when the commit stalled on the app's port while the Engine's own docker-proxy holds it and no
+   * running container publishes it: the Engine kept an allocation through its SIGKILL.
+   */
+  async function heldPort(s: AgentState, commit: string): Promise<boolean> {
+    const bad = s.bad.find((b) => b.commit === commit);
+    if (!bad || !new RegExp(`port \\S+:${WEB_PORT} is taken`).test(bad.reason)) return false;
+    const listener = spawnSync('sh', ['-c', `ss -tlnp | grep :${WEB_PORT} || true`], { encoding: 'utf8' }).stdout;
+    if (!listener.includes('docker-proxy')) return false;
+    const running = await docker.listContainers({ filters: JSON.stringify({ status: ['running'] }) });
+    return !running.some((c) => c.Ports?.some((port) => port.PublicPort === WEB_PORT));
+  }
+
   /** What the Engine and the host say about the app's port and containers, for a failure's message. */
   async function diagnose(): Promise<string> {
     const sh = (cmd: string) => spawnSync('sh', ['-c', cmd], { encoding: 'utf8' }).stdout.trim();
@@ -373,8 +388,16 @@ describe('chaos: faults at random moments, real parts (seeded)', { skip: missing
         else if (!verdictOn(s, p.commit))
           why = `no verdict yet; the last was ${last?.reason} on ${last?.commit?.slice(0, 8)}`;
         else if (STALLED.has(verdictOn(s, p.commit)!)) {
-          // Only an interface killed in its own rollback may leave the gateway stalled; it is looked at again.
-          if (p.fault !== 'interface-kill')
+          // A dockerd killed with the app running may come back holding the app's port for a container
+          // that no longer runs (its docker-proxy restored, the allocation never released): no start can
+          // take the port until the Engine is restarted. The agent says so and stalls; an operator
+          // restarts the Engine (systemctl restart docker), which this does, and the agent's look again
+          // must then bring the gateway back to its last good commit.
+          if (p.fault === 'dockerd-kill' && !p.engineHeldPort && (await heldPort(s, p.commit))) {
+            p.engineHeldPort = true;
+            say(`round ${p.round}: the Engine holds port ${WEB_PORT} for no running container; restarting it`);
+            await env!.restartEngine();
+          } else if (p.fault !== 'interface-kill' && !p.engineHeldPort)
             throw new Error(
               `round ${p.round}: ${verdictOn(s, p.commit)} (seed ${SEED})\n${await diagnose()}\n${agent.text()}`,
             );
@@ -428,7 +451,8 @@ describe('chaos: faults at random moments, real parts (seeded)', { skip: missing
 
       // The right verdict: a healthy commit is applied whatever happened to the Engine, the git server or the
       // disk; only an interface killed mid-state may fail it (its state failed). An unhealthy one is rolled back.
-      if (good && fault !== 'interface-kill') assert.equal(verdict, 'applied', `round ${round} (seed ${SEED})`);
+      if (good && fault !== 'interface-kill' && !p.engineHeldPort)
+        assert.equal(verdict, 'applied', `round ${round} (seed ${SEED})`);
       if (good && fault === 'interface-kill' && verdict === 'rolled-back')
         assert.ok(bad?.kind === 'apply-failed' || bad?.kind === 'rollback-incomplete', `round ${round}: ${bad?.kind}`);
       if (!good) assert.equal(verdict, 'rolled-back', `round ${round} (seed ${SEED})`);
@@ -440,7 +464,9 @@ describe('chaos: faults at random moments, real parts (seeded)', { skip: missing
         const before = verdicts.slice(0, -1);
         const ok =
           verdicts.length === 1 ||
-          (q.fault === 'interface-kill' && before.every((v) => STALLED.has(v)) && !STALLED.has(verdicts.at(-1)!));
+          ((q.fault === 'interface-kill' || q.engineHeldPort === true) &&
+            before.every((v) => STALLED.has(v)) &&
+            !STALLED.has(verdicts.at(-1)!));
         assert.ok(ok, `commit ${q.commit.slice(0, 8)} of round ${q.round}: ${verdicts.join(', ')} (seed ${SEED})`);
       }
       // No process left over: every interface process is the live agent's own.

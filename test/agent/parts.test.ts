@@ -218,9 +218,9 @@ describe('agent configuration', () => {
       '--print-config',
     );
     assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /url: \/srv\/fleet/);
-    assert.match(r.out, /# {3}schedule\.interval: flag/);
-    assert.match(r.out, /# {3}schedule\.jitter: default/);
+    assert.match(r.out, /url: \/srv\/fleet # --repo\n/);
+    assert.match(r.out, /interval: 30s # --interval\n/);
+    assert.match(r.out, /jitter: 10s # default\n/);
   });
 });
 
@@ -635,7 +635,7 @@ describe('the systemd unit', () => {
       ])
         assert.ok(unit.includes(line), `has ${line}`);
       assert.match(unit, /^After=.*network-online\.target.*docker\.service/m);
-      assert.match(unit, /^ExecStart=\/usr\/local\/bin\/rollgate agent /m);
+      assert.match(unit, /^ExecStart=\/opt\/rollgate\/bin\/rollgate agent /m);
       verifyUnit('rollgate.service', unit);
     },
   );

@@ -585,20 +585,56 @@ describe('update interfaces: explicit constraints', { skip }, () => {
     },
   );
 
-  test('a forbidden combination on the way is refused before any interface is called, naming it', async () => {
-    // The RTOS in a lower group than the gateway would run rtos-v2 on gateway-v1 for a while.
+  test(
+    'a declared order that would pass through a forbidden combination runs backwards: the interfaces are called ' +
+      'in the order that avoids it',
+    async () => {
+      // The RTOS in a lower group than the gateway would run rtos-v2 on gateway-v1 for a while.
+      const l = constrained(
+        [
+          { id: 'G13', type: 'gateway', iface: 'gateway-rootfs', order: 20 },
+          { id: 'R456', type: 'rtos', iface: 'rtos', order: 10 },
+        ],
+        'apiVersion: rollgate/v1\nkind: Constraints\ntransitions:\n  forbidden:\n    - name: ' +
+          'new-rtos-on-old-gateway\n      versions: { gateway: gateway-v1, rtos: rtos-v2 }\n',
+      );
+      try {
+        const r = await l.apply();
+        assert.equal(r.code, 0, r.out + r.err);
+        assert.match(
+          r.out + r.err,
+          /order: reversed: gateway \(group 20\) → rtos \(group 10\), the declared order backwards/,
+        );
+        assert.deepEqual(l.running(), { G13: 'gateway-v2', R456: 'rtos-v2' });
+        before_(l.calls(), 'G13 ArtifactInstall', 'R456 ArtifactInstall');
+        before_(l.calls(), 'G13 ArtifactCommit', 'R456 ArtifactCommit');
+      } finally {
+        l.close();
+      }
+    },
+  );
+
+  test('when no order passes the constraints, the apply is refused before any interface is called', async () => {
+    // The RTOS first would run rtos-v2 on gateway-v1 for a while; the gateway first, rtos-v1 on gateway-v2.
     const l = constrained(
       [
         { id: 'G13', type: 'gateway', iface: 'gateway-rootfs', order: 20 },
         { id: 'R456', type: 'rtos', iface: 'rtos', order: 10 },
       ],
       'apiVersion: rollgate/v1\nkind: Constraints\ntransitions:\n  forbidden:\n    - name: ' +
-        'new-rtos-on-old-gateway\n      versions: { gateway: gateway-v1, rtos: rtos-v2 }\n',
+        'new-rtos-on-old-gateway\n      versions: { gateway: gateway-v1, rtos: rtos-v2 }\n    - name: ' +
+        'old-rtos-on-new-gateway\n      versions: { gateway: gateway-v2, rtos: rtos-v1 }\n',
     );
     try {
       const r = await l.apply();
       assert.equal(r.code, 1, r.out + r.err);
-      assert.match(r.err, /forbidden combination "new-rtos-on-old-gateway" \(R456=rtos-v2, G13=gateway-v1\)/);
+      assert.match(
+        r.err,
+        new RegExp(
+          'forbidden combination "new-rtos-on-old-gateway" \\(R456=rtos-v2, G13=gateway-v1\\); reversed, through ' +
+            'the forbidden combination "old-rtos-on-new-gateway" \\(R456=rtos-v1, G13=gateway-v2\\)',
+        ),
+      );
       assert.ok(
         !l.calls().some((c) => !/ (Provides|Inventory|Identity)$/.test(c)),
         `only observation:\n${l.calls().join('\n')}`,

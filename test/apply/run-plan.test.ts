@@ -201,10 +201,25 @@ describe('reading the Engine', () => {
 
   test('image references: untagged spelling of :latest, digests, no <none>', () => {
     assert.deepEqual(
-      imageRefs(['busybox:latest', 'reg:5000/a:1', '<none>:<none>'], ['reg:5000/a@sha256:00', '<none>@<none>']),
-      ['busybox:latest', 'busybox', 'reg:5000/a:1', 'reg:5000/a@sha256:00'],
+      imageRefs(['reg:5000/a:1', 'localhost/b:latest', '<none>:<none>'], ['reg:5000/a@sha256:00', '<none>@<none>']),
+      ['reg:5000/a:1', 'localhost/b:latest', 'localhost/b', 'reg:5000/a@sha256:00'],
     );
     assert.deepEqual(imageRefs(null, undefined), []);
+  });
+
+  test('image references: a Docker Hub image is present under every spelling a Compose file may use', () => {
+    const refs = imageRefs(['busybox:latest', 'eclipse/ditto-ui:3'], ['eclipse/ditto-ui@sha256:00']);
+    for (const r of [
+      'busybox',
+      'busybox:latest',
+      'library/busybox',
+      'docker.io/library/busybox:latest',
+      'docker.io/busybox',
+      'eclipse/ditto-ui:3',
+      'docker.io/eclipse/ditto-ui:3',
+      'docker.io/eclipse/ditto-ui@sha256:00',
+    ])
+      assert.ok(refs.includes(r), `${r} in ${refs.join(' ')}`);
   });
 
   test("port clashes in both of Docker's wordings", () => {

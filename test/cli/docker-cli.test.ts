@@ -139,12 +139,13 @@ volumes:
       assert.equal((await containers('cli')).length, 2);
     });
 
-    test('an Engine that is not there: the error names the socket', async () => {
+    test('an Engine that is not there: a gateway without Docker, said naming the socket', async () => {
+      // As without DOCKER_HOST (test/cli/errors.test.ts): no socket is no Engine, however it was named.
       const r = await rollgateWith({ DOCKER_HOST: 'unix:///nonexistent/docker.sock' }, 'observe');
-      assert.equal(r.code, 1);
+      assert.equal(r.code, 0, r.err);
       assert.match(
         r.err,
-        /Docker Engine unreachable at unix:\/\/\/nonexistent\/docker\.sock: the socket does not exist/,
+        /Docker Engine unreachable at unix:\/\/\/nonexistent\/docker\.sock: the socket does not exist .*; containers/,
       );
     });
 

@@ -76,7 +76,7 @@ test('a running hub holds its embedded database; --hub with an admin token goes 
   assert.match(hub.out, /stopping: no new requests/);
 });
 
-test('HTTPS with a private CA: the hub serves it; `rollgate fleet` trusts it through NODE_EXTRA_CA_CERTS', async () => {
+test('HTTPS with a private CA: the hub serves it; `rollgate fleet` trusts it with --ca-file', async () => {
   const { key, crt } = selfSignedCert(root);
   const port = await freePort();
   const hub = new HubProcess([
@@ -96,10 +96,62 @@ test('HTTPS with a private CA: the hub serves it; `rollgate fleet` trusts it thr
   const untrusted = await rollgate(...args);
   assert.equal(untrusted.code, 1);
   assert.match(untrusted.err, /cannot reach the hub at https:.*self-signed certificate/);
-  const { rollgateWith } = await import('../helpers/cli.js');
-  const trusted = await rollgateWith({ NODE_EXTRA_CA_CERTS: crt }, ...args);
+  assert.match(untrusted.err, /give that CA's certificate \(PEM\) with --ca-file <file> or ROLLGATE_HUB_CA_FILE/);
+  const trusted = await rollgate(...args, '--ca-file', crt);
   assert.equal(trusted.code, 0, trusted.err);
   assert.match(trusted.out, /gateways {3}2:/);
+  // The system's CAs stay trusted beside it, and the environment does as well as the flag.
+  const { rollgateWith } = await import('../helpers/cli.js');
+  const byEnv = await rollgateWith({ ROLLGATE_HUB_CA_FILE: crt }, ...args);
+  assert.equal(byEnv.code, 0, byEnv.err);
+  const admin = await rollgate('hub', 'gateway', 'list', '--hub', `https://127.0.0.1:${port}`, '--ca-file', crt);
+  assert.equal(admin.code, 1, 'no token file: refused before any request');
+  const listed = await rollgate(
+    'hub',
+    'gateway',
+    'list',
+    '--hub',
+    `https://127.0.0.1:${port}`,
+    '--token-file',
+    join(root, 'admin.token'),
+    '--ca-file',
+    crt,
+  );
+  assert.equal(listed.code, 0, listed.err);
+  assert.match(listed.out, /^gw-1\t/m);
+  const wrongCa = selfSignedCert(tempDir('rollgate-otherca-'));
+  const other = await rollgate(...args, '--ca-file', wrongCa.crt);
+  assert.equal(other.code, 1);
+  assert.match(other.err, new RegExp(`; ${wrongCa.crt} does not hold the CA that signed it`));
+  // --ca-file adds to what the process trusts already (here NODE_EXTRA_CA_CERTS), never replaces it.
+  const both = await rollgateWith({ NODE_EXTRA_CA_CERTS: crt }, ...args, '--ca-file', wrongCa.crt);
+  assert.equal(both.code, 0, both.err);
+  await hub.kill('SIGTERM');
+});
+
+test('a token the hub does not know is said to be refused, naming its file, never said to be missing', async () => {
+  const port = await freePort();
+  const hub = new HubProcess(['--data-dir', data, '--listen', `127.0.0.1:${port}`]);
+  hubs.push(hub);
+  await hub.listening();
+  const wrong = join(root, 'wrong.token');
+  writeFileSync(wrong, 'rgr_thisIsNotATokenTheHubHasEverGivenToAnyone0000000\n');
+  const r = await rollgate('fleet', 'status', '--hub', `http://127.0.0.1:${port}`, '--token-file', wrong);
+  assert.equal(r.code, 1);
+  assert.match(
+    r.err,
+    new RegExp(
+      `the hub refused the token in ${wrong} \\(401: the hub does not know this token \\(removed, rotated, or ` +
+        'made for another hub\\)\\); put a current reader or admin token in it',
+    ),
+  );
+  assert.doesNotMatch(r.err, /is needed/);
+  assert.doesNotMatch(r.err, /thisIsNotAToken/, 'the token is never shown');
+  const empty = join(root, 'empty.token');
+  writeFileSync(empty, '\n');
+  const e = await rollgate('fleet', 'status', '--hub', `http://127.0.0.1:${port}`, '--token-file', empty);
+  assert.equal(e.code, 1);
+  assert.match(e.err, new RegExp(`the token file ${empty} is empty: put a reader or admin token in it`));
   await hub.kill('SIGTERM');
 });
 

@@ -10,7 +10,7 @@ import { tempDir } from './fixtures.js';
 
 export function verifyUnit(name: string, unit: string): void {
   const copy = join(tempDir(), name);
-  writeFileSync(copy, unit.replace('/usr/local/bin/rollgate', `${process.execPath} ${CLI}`));
+  writeFileSync(copy, unit.replaceAll('/opt/rollgate/bin/rollgate', `${process.execPath} ${CLI}`));
   const r = spawnSync('systemd-analyze', ['verify', copy], { encoding: 'utf8' });
   if (r.error) {
     if (process.env['CI'] === 'true') throw new Error(`CI=true and systemd-analyze cannot run: ${r.error.message}`);

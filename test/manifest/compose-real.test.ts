@@ -1,4 +1,4 @@
-// Real Compose files from public projects (test/fixtures/compose-real/SOURCES.md), each put
+// Real Compose files from public projects (test/fixtures/compose-real*/SOURCES.md), each put
 // unchanged into a one-app fleet repo: every one validates and plans, or is refused with one
 // clear sentence per thing a gateway cannot do. They are read from git objects as the agent
 // reads them, and from the working tree as `rollgate diff` reads it, with the same result.
@@ -13,7 +13,8 @@ import { DirectorySource, GitObjectSource, validateFleetRepo, type Problem } fro
 import { emptyObservedState, type DesiredState } from '../../src/model/index.js';
 import { cleanup, projectRoot, run, tempDir } from '../helpers/fixtures.js';
 
-const FIXTURES = join(projectRoot, 'test/fixtures/compose-real');
+/** Two sets, from different repositories; the second is also compared with Compose on an Engine. */
+const SETS = ['compose-real', 'compose-real2'].map((d) => join(projectRoot, 'test/fixtures', d));
 
 /** What a gateway cannot do, one sentence per refused service or key; everything else must load. */
 const REFUSED: Record<string, RegExp[]> = {
@@ -33,6 +34,13 @@ const REFUSED: Record<string, RegExp[]> = {
   'loki-production': [/deploy\.replicas: 3 is not supported: a gateway runs exactly one container per service/],
   // Its README says to set DOCKER_SOCKET_PATH; without it the mount is ":/var/run/docker.sock", as in Compose.
   'edgex-portainer': [/volumes: expected .* got ":\/var\/run\/docker\.sock"/],
+  // Its mounts of ../../documentation leave this one-app repo (in Ditto's own repo they stay inside it).
+  ditto: [
+    /"\.\.\/\.\.\/documentation\/src\/main\/resources\/openapi".* leaves the repository/,
+    /"\.\.\/\.\.\/documentation\/src\/main\/resources\/images".* leaves the repository/,
+    /"\.\.\/\.\.\/documentation\/src\/main\/resources\/images".* leaves the repository/,
+    /"\.\.\/\.\.\/documentation\/src\/main\/resources\/wot".* leaves the repository/,
+  ],
 };
 
 /** Values the projects tell their users to set, given as the fleet target's variables. */
@@ -40,21 +48,26 @@ const VARIABLES: Record<string, Record<string, string>> = {
   'edgex-portainer': { DOCKER_SOCKET_PATH: '/var/run/docker.sock' },
 };
 
-const slugs = readdirSync(FIXTURES)
-  .filter((d) => d !== 'SOURCES.md')
-  .sort();
-const composeFile = (slug: string) => readdirSync(join(FIXTURES, slug)).find((f) => /compose.*\.ya?ml$/.test(f))!;
+/** `set/slug` of every fixture. */
+const slugs = SETS.flatMap((set) =>
+  readdirSync(set)
+    .filter((d) => d !== 'SOURCES.md')
+    .sort()
+    .map((d) => join(set, d)),
+);
+const name = (fixture: string) => fixture.split('/').pop()!;
+const composeFile = (fixture: string) => readdirSync(fixture).find((f) => /(compose|stack).*\.ya?ml$/.test(f))!;
 
-function fleetRepo(root: string, slug: string, variables: Record<string, string> = {}): string {
-  const dir = join(root, slug);
-  cpSync(join(FIXTURES, slug), join(dir, 'app'), { recursive: true });
+function fleetRepo(root: string, fixture: string, variables: Record<string, string> = {}): string {
+  const dir = join(root, name(fixture));
+  cpSync(fixture, join(dir, 'app'), { recursive: true });
   const vars = Object.entries(variables)
     .map(([k, v]) => `      ${k}: "${v}"\n`)
     .join('');
   writeFileSync(
     join(dir, 'rollgate.yaml'),
     `apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  s:\n    apps:\n      app: ` +
-      `app/${composeFile(slug)}\ntargets:\n  - name: all\n    match: { any: true }\n    system: ` +
+      `app/${composeFile(fixture)}\ntargets:\n  - name: all\n    match: { any: true }\n    system: ` +
       `s\n${vars ? `    variables:\n${vars}` : ''}`,
   );
   return dir;
@@ -73,39 +86,43 @@ describe('real Compose files, unchanged', () => {
   const root = tempDir('rollgate-real-');
   after(() => cleanup(root));
 
-  test('at least 30 of them, each with its source recorded', () => {
-    const sources = readFileSync(join(FIXTURES, 'SOURCES.md'), 'utf8');
-    assert.ok(slugs.length >= 30, `${slugs.length} fixtures`);
-    for (const s of slugs)
-      assert.match(
-        sources,
-        new RegExp(`\\| ${s} \\| https://github\\.com/[^ ]+ \\| [0-9a-f]{40} \\|`),
-        `${s} has its repository and commit in SOURCES.md`,
-      );
+  test('at least 30 of them in each set, each with its source recorded', () => {
+    for (const set of SETS) {
+      const sources = readFileSync(join(set, 'SOURCES.md'), 'utf8');
+      const mine = slugs.filter((s) => s.startsWith(set + '/'));
+      assert.ok(mine.length >= 30, `${mine.length} fixtures in ${set}`);
+      for (const s of mine)
+        assert.match(
+          sources,
+          new RegExp(`\\| ${name(s)} \\| https://github\\.com/[^ ]+ \\| [0-9a-f]{40} \\|`),
+          `${s} has its repository and commit in SOURCES.md`,
+        );
+    }
   });
 
-  for (const slug of slugs) {
-    test(slug, async () => {
-      const dir = fleetRepo(root, slug, VARIABLES[slug]);
+  for (const fixture of slugs) {
+    const slug = name(fixture);
+    test(fixture.split('/').slice(-2).join('/'), async () => {
+      const dir = fleetRepo(root, fixture, VARIABLES[slug]);
       const fromTree = await validateFleetRepo(new DirectorySource(dir));
       const refused = REFUSED[slug];
       if (refused && !VARIABLES[slug]) {
-        // Every problem is one of the expected sentences, each reported once.
+        // Every problem is one of the expected sentences, each reported as often as it is listed.
         assert.equal(fromTree.problems.length, refused.length, shown(fromTree.problems));
         for (const re of refused)
           assert.equal(
             fromTree.problems.filter((p) => re.test(p.message)).length,
-            1,
+            refused.filter((r) => r.source === re.source).length,
             `${re} in:\n${shown(fromTree.problems)}`,
           );
         for (const p of fromTree.problems)
-          assert.ok(p.line !== undefined && p.file.endsWith(composeFile(slug)), 'placed at file:line');
+          assert.ok(p.line !== undefined && p.file.endsWith(composeFile(fixture)), 'placed at file:line');
         return;
       }
       assert.deepEqual(fromTree.problems, [], shown(fromTree.problems));
       const desired = fromTree.targets[0]!.desired!;
       const app = desired.apps[0]!;
-      const raw = parse(readFileSync(join(FIXTURES, slug, composeFile(slug)), 'utf8'), { merge: true }) as {
+      const raw = parse(readFileSync(join(fixture, composeFile(fixture)), 'utf8'), { merge: true }) as {
         services: Record<string, { image?: string; profiles?: string[] }>;
       };
       const expected = Object.entries(raw.services)

@@ -93,6 +93,27 @@ test('verdicts reach the hub once, and leave the outbox only then', async () => 
   }
 });
 
+test('a hub whose host does not resolve is named, with what to check', async () => {
+  const log = new Lines();
+  const outbox = await Outbox.open(join(tempDir(), 'outbox'), 1 << 20);
+  const r = reporter('https://hub.nonexistent.invalid:9480', 'rgw_t', outbox, log);
+  r.start();
+  try {
+    await r.record([verdict('applied', sha(1))]);
+    await until('a warning', () => /out of reach/.test(log.text));
+    // .invalid never resolves (RFC 2606); without any DNS server the lookup fails too, with EAI_AGAIN.
+    assert.match(
+      log.text,
+      new RegExp(
+        'out of reach \\(the host name hub\\.nonexistent\\.invalid (does not resolve \\(ENOTFOUND\\): check the ' +
+          'host in the URL|could not be resolved: no DNS server answered)',
+      ),
+    );
+  } finally {
+    await r.stop();
+  }
+});
+
 test('a dead hub is one warning; the backlog waits on disk and goes when the hub is back, nothing twice', async () => {
   const s = await prepare();
   const port = await freePort();

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { emptyState, type AgentState, type BadCommit, type ConditionType } from '../../src/model/index.js';
+import { emptyState, VERDICTS, type AgentState, type BadCommit, type ConditionType } from '../../src/model/index.js';
 import {
   afterPoll,
   beginAttempt,
@@ -690,6 +690,20 @@ describe('the rollback policy (decide), as a table', () => {
       assert.deepEqual(row.state, before, 'the input state is not changed');
       check(d, row.state, row.expect);
     });
+
+  test('every verdict the rows reach records its commit as bad exactly when its row in the verdict table says', () => {
+    const reached = new Set<string>();
+    for (const row of rows) {
+      const v = decide(row.state, row.outcome, AT).verdict;
+      if (!v?.commit) continue;
+      reached.add(v.reason);
+      const isBad = (s: AgentState) => s.bad.some((b) => b.commit === v.commit);
+      const after = isBad(decide(row.state, row.outcome, AT).state);
+      // A verdict that records nothing as bad keeps a record made before (a config error does).
+      assert.equal(after, VERDICTS[v.reason].bad || isBad(row.state), `${row.name}: ${v.reason}`);
+    }
+    assert.ok(reached.size >= 6, `the rows reach several verdicts: ${[...reached].join(', ')}`);
+  });
 });
 
 describe('the rollback policy around a commit', () => {

@@ -614,7 +614,7 @@ export class DockerApplier implements Applier {
    * `volumes_from: [service]` names a service; the Engine wants the container that runs it now —
    * one of this state directory's: another instance's app of the same name is not this app.
    */
-  private async volumesFrom(app: string, svc: DesiredService): Promise<string[] | undefined> {
+  private async volumesFrom(app: string, svc: DesiredService, ctx: StepContext): Promise<string[] | undefined> {
     const from = svc.config.volumesFrom;
     if (!from) return undefined;
     const out: string[] = [];
@@ -628,7 +628,13 @@ export class DockerApplier implements Applier {
       const list = (await this.engine.call((d) => d.listContainers({ all: true, filters }))).filter((c) =>
         ownedBy(c.Labels, this.opts.owner),
       );
-      const c = list.find((x) => x.State === 'running') ?? list[0];
+      // The container of the source's desired configuration (just made, in a plan that replaces it), else the
+      // one that runs.
+      const wanted = ctx.desired?.apps
+        .find((a) => a.name === app)
+        ?.services.find((x) => x.name === service)?.configHash;
+      const c =
+        list.find((x) => x.Labels[LABEL.configHash] === wanted) ?? list.find((x) => x.State === 'running') ?? list[0];
       if (!c)
         throw new DockerError(
           'engine',
@@ -696,7 +702,7 @@ export class DockerApplier implements Applier {
         );
       }
     }
-    const volumesFrom = await this.volumesFrom(t.app, svc);
+    const volumesFrom = await this.volumesFrom(t.app, svc, ctx);
     const make = (name: string) => {
       const spec = containerSpec(id, svc.config, name, this.paths);
       if (volumesFrom) spec.HostConfig = { ...spec.HostConfig, VolumesFrom: volumesFrom };

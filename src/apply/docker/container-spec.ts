@@ -100,6 +100,8 @@ export function endpointConfig(service: string, config: ServiceConfig, key: stri
       : {};
   return {
     Aliases: [service, ...(ep?.aliases ?? [])],
+    // As Compose: the links on every endpoint; the Engine resolves each where the linked service is.
+    ...(config.links?.length ? { Links: config.links } : {}),
     ...ipam,
     ...(ep?.macAddress ? { MacAddress: ep.macAddress } : {}),
     ...(ep?.priority !== undefined ? { GwPriority: ep.priority } : {}),
@@ -157,7 +159,17 @@ export function containerSpec(
     });
   }
   for (const e of config.expose ?? []) exposed[e] = {};
-  const mounts = config.volumes.map((v) => mount(id, config, v, paths));
+  // A bind relabelled for SELinux goes as Compose sends it, `src:dst:rw,z`: the mount API has no relabel.
+  const mounts = config.volumes.filter((v) => !v.selinux).map((v) => mount(id, config, v, paths));
+  const binds = config.volumes
+    .filter((v) => v.selinux)
+    .map((v) =>
+      [
+        bindSource(paths, id.app, v),
+        v.target,
+        [v.readOnly ? 'ro' : 'rw', v.selinux, v.propagation ?? []].flat().join(','),
+      ].join(':'),
+    );
   const first = config.networkMode ? undefined : config.networks[0];
   const r = config.resources ?? {};
   const num = <K extends string>(k: K, v: number | undefined): Partial<Record<K, number>> =>
@@ -177,7 +189,7 @@ export function containerSpec(
     Image: config.image,
     ...(config.command ? { Cmd: config.command } : {}),
     ...(config.entrypoint ? { Entrypoint: config.entrypoint } : {}),
-    Env: Object.entries(config.environment).map(([k, v]) => `${k}=${v}`),
+    Env: [...Object.entries(config.environment).map(([k, v]) => `${k}=${v}`), ...(config.environmentUnset ?? [])],
     Labels: labels,
     ExposedPorts: exposed,
     ...(config.user ? { User: config.user } : {}),
@@ -194,6 +206,7 @@ export function containerSpec(
     HostConfig: {
       PortBindings: bindings,
       Mounts: mounts,
+      ...(binds.length ? { Binds: binds } : {}),
       RestartPolicy: {
         Name: config.restart === 'no' ? '' : config.restart,
         ...(config.restartMaxRetries !== undefined ? { MaximumRetryCount: config.restartMaxRetries } : {}),
@@ -236,7 +249,9 @@ export function containerSpec(
       Privileged: config.privileged,
       CapAdd: config.capAdd,
       CapDrop: config.capDrop,
-      Init: config.init,
+      // Unset unless the file sets it, as Compose: the Engine's own default (daemon.json "init") applies.
+      ...(config.init ? { Init: true } : config.initDisabled ? { Init: false } : {}),
+      ...(config.links?.length ? { Links: config.links } : {}),
       ReadonlyRootfs: config.readOnly,
       Devices: config.devices.map(device),
       ExtraHosts: config.extraHosts,

@@ -3,7 +3,7 @@
 // Engine that is stopping, restarting or answering with its shutdown errors is waited for, and
 // only a fault that persists while it answers is the request's own.
 
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createRequire } from 'node:module';
 import type Docker from 'dockerode';
@@ -93,10 +93,19 @@ export class Engine {
 
   /** Fails with the socket named when the Engine does not answer. */
   async ping(): Promise<void> {
-    if (!existsSync(this.socketPath))
+    const st = statSync(this.socketPath, { throwIfNoEntry: false });
+    if (!st)
       throw unreachable(
         this.socketPath,
         Object.assign(new Error(`connect ENOENT ${this.socketPath}`), { code: 'ENOENT' }),
+      );
+    // Docker makes a directory where a bind mount's source is missing: a container that mounted
+    // the socket on a host without one leaves a directory of its name.
+    if (!st.isSocket())
+      throw new DockerError(
+        'engine-unreachable',
+        `Docker Engine unreachable at unix://${this.socketPath}: it is a ${st.isDirectory() ? 'directory' : 'file'}, ` +
+          'not a socket (is dockerd running?)',
       );
     try {
       await this.docker.ping();

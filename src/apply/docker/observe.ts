@@ -32,11 +32,24 @@ export function imageRefs(
   const out: string[] = [];
   for (const t of tags ?? []) {
     if (t === '<none>:<none>') continue;
-    out.push(t);
-    if (t.endsWith(':latest')) out.push(t.slice(0, -':latest'.length));
+    for (const s of [t, ...hubSpellings(t)]) {
+      out.push(s);
+      if (s.endsWith(':latest')) out.push(s.slice(0, -':latest'.length));
+    }
   }
-  for (const d of digests ?? []) if (!d.startsWith('<none>')) out.push(d);
+  for (const d of digests ?? []) if (!d.startsWith('<none>')) out.push(d, ...hubSpellings(d));
   return out;
+}
+
+/**
+ * The Engine names a Docker Hub image without its registry (`eclipse/ditto-ui:1`, `postgres:16`);
+ * a Compose file may spell it `docker.io/eclipse/ditto-ui:1` or `library/postgres:16`, and it is the
+ * same image, present (as Compose finds it), not one to pull.
+ */
+function hubSpellings(ref: string): string[] {
+  const first = ref.split('/')[0]!;
+  if (ref.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost')) return [];
+  return ref.includes('/') ? [`docker.io/${ref}`] : [`library/${ref}`, `docker.io/library/${ref}`, `docker.io/${ref}`];
 }
 
 /** What the list call says of a network, as needed to make it again. */

@@ -525,6 +525,12 @@ export class InterfaceApplier implements Applier {
 
   private async install(step: Step, ctx: StepContext): Promise<Omit<StepRecord, 'status'>> {
     const { rec, dirs } = await this.record(step);
+    if (rec.update.progress === 'installed') {
+      // ArtifactInstall returned and NeedsArtifactReboot was answered, but the journal could not say
+      // so (the disk full, the Engine away): the transaction goes on forward from here, not again.
+      ctx.log.info({ component: rec.target.key }, `${rec.target.key} has ${rec.update.to} installed already`);
+      return {};
+    }
     move(rec.update, 'installing');
     const boot = await bootId();
     if (boot !== undefined) rec.update.bootId = boot;

@@ -10,6 +10,8 @@ import type {
   ServiceConfig,
   UpdateStrategy,
 } from '../../model/index.js';
+import { posix } from 'node:path';
+import { DEFAULT_STATE_DIR, statePath } from '../../base/state-dir.js';
 import { canonicalJson, sha256Hex } from '../canonical.js';
 import type { At, LoadContext } from '../context.js';
 import { findCycle } from '../graph.js';
@@ -19,7 +21,7 @@ import { parseEnvFile } from './env-file.js';
 import { AppFiles } from './files.js';
 import { interpolate, InterpolationError, type Variables } from './interpolate.js';
 import { CONFIG_KEYS, NETWORK_KEYS, SECRET_KEYS, TOP_LEVEL_KEYS, VOLUME_KEYS } from './keys.js';
-import type { FileSource } from './mounts.js';
+import { inProject, type FileSource } from './mounts.js';
 import { checkKeys, loadService, RESERVED_LABEL_PREFIX, type LoadedService, type ServiceScope } from './service.js';
 import { composeBreaches, imageBreaches, type GatewayPolicy, type ServiceSubject } from '../policy.js';
 import { isMap, Reader, type Raw } from './values.js';
@@ -47,6 +49,31 @@ export function configHash(config: ServiceConfig): string {
   return sha256Hex(canonicalJson(config));
 }
 
+/** Variables that were not set: where each was first met, and the ones each string met. */
+interface Unset {
+  first: Map<string, PathSeg[]>;
+  /** By JSON of the string's path. */
+  at: Map<string, string[]>;
+}
+
+/** " (variable X is not set ...)" for a value made from unset variables, which Compose makes empty too. */
+function unsetNote(unset: Unset, path: readonly PathSeg[]): string {
+  const names = unset.at.get(JSON.stringify(path));
+  if (!names?.length) return '';
+  return names.length === 1
+    ? ` (variable ${names[0]} is not set, so it became an empty string, as in Compose)`
+    : ` (variables ${names.join(', ')} are not set, so they became empty strings, as in Compose)`;
+}
+
+/**
+ * The project folder on the gateway, which `${PWD}` names unless the variables set PWD: the folder
+ * of the Compose file under the app's data directory, where a relative path the repo does not hold
+ * is kept (`./mqtt` and `${PWD}/mqtt` are one place, as with Compose run from the project folder).
+ */
+export function projectFolder(stateDir: string, appName: string, composeFile: string): string {
+  return posix.join(statePath(stateDir, 'data'), appName, posix.dirname(composeFile));
+}
+
 /**
  * Interpolates every string value in place; problems and unset names are reported at their path,
  * and strings made from the gateway's own variables are marked, so problems about them name the
@@ -58,13 +85,14 @@ function interpolateTree(
   value: unknown,
   path: PathSeg[],
   vars: Variables,
-  unset: Map<string, PathSeg[]>,
+  unset: Unset,
 ): unknown {
   if (typeof value === 'string') {
     const concealer = ctx.problems.concealer;
     try {
       const r = interpolate(value, vars, concealer.names);
-      for (const u of r.unset) if (!unset.has(u)) unset.set(u, path);
+      for (const u of r.unset) if (!unset.first.has(u)) unset.first.set(u, path);
+      if (r.unset.length) unset.at.set(JSON.stringify(path), r.unset);
       concealer.taint({ file: y.file, path }, value, r.value, r.used);
       return r.value;
     } catch (err) {
@@ -92,6 +120,8 @@ function interpolateTree(
  */
 export async function dotEnv(ctx: LoadContext, composeFile: string, over: Variables): Promise<Map<string, string>> {
   const envPath = resolveRepoPath(composeFile, '.env');
+  // A `.env` directory (a project's data folder) is not an env file; Compose passes it by too.
+  if ((await ctx.source.list(envPath, 1).catch(() => null)) !== null) return new Map(over);
   const f = await ctx.source.read(envPath, { maxBytes: MAX_ENV_FILE_BYTES }).catch((err: unknown) => {
     if (err instanceof RepoPathError) {
       ctx.problems.add({ file: envPath, message: err.message });
@@ -151,7 +181,7 @@ function objectLabels(d: Reader | undefined): Record<string, string> | undefined
   return labels;
 }
 
-function loadNetworks(r: Reader, project: string, warn: ServiceScope['warn']): DesiredNetwork[] {
+function loadNetworks(r: Reader, project: string, appName: string, warn: ServiceScope['warn']): DesiredNetwork[] {
   const out: DesiredNetwork[] = [];
   for (const [name, d] of definitions(r, 'networks')) {
     if (d) checkKeys(d, NETWORK_KEYS, `network "${name}"`, warn);
@@ -159,7 +189,8 @@ function loadNetworks(r: Reader, project: string, warn: ServiceScope['warn']): D
     const given = d?.str('name') ?? ext.name;
     const engineName = given ?? (ext.external ? name : `${project}_${name}`);
     const n: DesiredNetwork = { name, driver: d?.str('driver') ?? 'bridge', internal: d?.bool('internal') ?? false };
-    if (engineName !== `${project}_${name}` || ext.external) n.engineName = engineName;
+    // Every name but the applier's own `<app>_<key>` is written down, for the network and its services alike.
+    if (engineName !== `${appName}_${name}` || ext.external) n.engineName = engineName;
     if (ext.external) {
       n.external = true;
       refuseOnExternal(d!, `network "${name}"`);
@@ -255,6 +286,7 @@ async function loadFileDefinitions(
   vars: Variables,
   warn: ServiceScope['warn'],
   hostSecrets: Set<string>,
+  projectDir: string | undefined,
 ): Promise<Map<string, FileSource>> {
   const out = new Map<string, FileSource>();
   const secret = key === 'secrets';
@@ -270,6 +302,8 @@ async function loadFileDefinitions(
       out.set(name, { refused: true });
       continue;
     }
+    // A definition that does not load is reported here, once: its uses are not "not declared".
+    out.set(name, { refused: true });
     if (!d) {
       r.ctx.at(
         r.here(key, name),
@@ -277,11 +311,9 @@ async function loadFileDefinitions(
       );
       continue;
     }
-    if (!checkKeys(d, secret ? SECRET_KEYS : CONFIG_KEYS, `${key.slice(0, -1)} "${name}"`, warn)) {
-      out.set(name, { refused: true });
-      continue;
-    }
-    const file = d.str('file');
+    if (!checkKeys(d, secret ? SECRET_KEYS : CONFIG_KEYS, `${key.slice(0, -1)} "${name}"`, warn)) continue;
+    const written = d.str('file');
+    const file = written === undefined ? undefined : (inProject(projectDir, written) ?? written);
     const content = secret ? undefined : d.str('content');
     const env = d.str('environment');
     const given = [file, content, env].filter((x) => x !== undefined).length;
@@ -341,9 +373,12 @@ export async function loadComposeApp(
     ctx.at({ y, path: [] }, 'a Compose file is a mapping with a "services" key');
     return undefined;
   }
-  const unset = new Map<string, PathSeg[]>();
-  const doc = interpolateTree(ctx, y, y.value, [], inputs.variables, unset) as Raw;
-  for (const [name, path] of unset)
+  const unset: Unset = { first: new Map(), at: new Map() };
+  const folder = projectFolder(ctx.stateDir ?? DEFAULT_STATE_DIR, appName, y.file);
+  const pwdGiven = inputs.variables.has('PWD');
+  const variables: Variables = pwdGiven ? inputs.variables : new Map([...inputs.variables, ['PWD', folder]]);
+  const doc = interpolateTree(ctx, y, y.value, [], variables, unset) as Raw;
+  for (const [name, path] of unset.first)
     warn({ y, path }, `variable ${name} is not set; it is replaced by an empty string, as in Compose`);
   const top = new Reader(ctx, { y, path: [] }, doc);
   checkKeys(top, TOP_LEVEL_KEYS, 'the Compose file', warn);
@@ -367,12 +402,13 @@ export async function loadComposeApp(
     x.bad('strategy', '"new-before-old" or "stop-first"');
 
   const project = projectName(top.str('name') ?? appName) || appName;
-  const networks = loadNetworks(top, project, warn);
+  const networks = loadNetworks(top, project, appName, warn);
   const volumes = loadVolumes(top, project, warn, x.bool('recreate_volumes') ?? false);
   const files = new AppFiles(ctx);
   const hostSecrets = new Set<string>();
-  const configs = await loadFileDefinitions(top, 'configs', files, y.file, inputs.variables, warn, hostSecrets);
-  const secrets = await loadFileDefinitions(top, 'secrets', files, y.file, inputs.variables, warn, hostSecrets);
+  const projectDir = pwdGiven ? undefined : folder;
+  const configs = await loadFileDefinitions(top, 'configs', files, y.file, variables, warn, hostSecrets, projectDir);
+  const secrets = await loadFileDefinitions(top, 'secrets', files, y.file, variables, warn, hostSecrets, projectDir);
 
   const rawServices = doc['services'];
   if (!isMap(rawServices) || Object.keys(rawServices).length === 0) {
@@ -415,9 +451,11 @@ export async function loadComposeApp(
     composeFile: y.file,
     configs,
     secrets,
-    variable: (n) => inputs.variables.get(n),
+    variable: (n) => variables.get(n),
+    ...(projectDir ? { projectDir } : {}),
+    unsetNote: (at) => unsetNote(unset, at.path),
     warn,
-    readEnvFiles: (r, key) => readEnvFiles(ctx, y.file, r, key, inputs.variables),
+    readEnvFiles: (r, key) => readEnvFiles(ctx, y.file, r, key, variables),
   };
   const loaded = new Map<string, Awaited<ReturnType<typeof loadService>>>();
   for (const name of [...serviceNames]) {
@@ -429,21 +467,16 @@ export async function loadComposeApp(
     loaded.set(name, await loadService(new Reader(ctx, { y, path: ['services', name] }, s), name, scope));
   }
 
-  // links: the alias names the linked service on every network the two share.
+  // links: the Engine resolves the alias to the linked service's name on the networks the two share.
   for (const [name, l] of loaded) {
     for (const link of l?.links ?? []) {
       const target = loaded.get(link.service)?.config;
       if (!target || link.alias === link.service) continue;
-      const shared = target.networks.filter((n) => l!.config.networks.includes(n));
-      if (shared.length === 0)
+      if (!target.networks.some((n) => l!.config.networks.includes(n)))
         ctx.at(
           link.at,
           `links: "${name}" and "${link.service}" share no network, so the alias "${link.alias}" cannot reach it`,
         );
-      for (const n of shared) {
-        const ep = ((target.networkEndpoints ??= {})[n] ??= {});
-        ep.aliases = [...new Set([...(ep.aliases ?? []), link.alias])].sort();
-      }
     }
   }
 
@@ -473,7 +506,13 @@ export async function loadComposeApp(
   for (const [name, l] of loaded) {
     const ov = inputs.overrides.get(name)?.fields;
     if (ov?.image && l) l.config.image = ov.image;
-    if (ov?.environment && l) for (const [k, v] of Object.entries(ov.environment)) l.config.environment[k] = String(v);
+    if (ov?.environment && l) {
+      for (const [k, v] of Object.entries(ov.environment)) l.config.environment[k] = String(v);
+      // A name the target sets is no longer sent bare.
+      const unset = l.config.environmentUnset?.filter((k) => !(k in ov.environment!));
+      if (unset?.length) l.config.environmentUnset = unset;
+      else delete l.config.environmentUnset;
+    }
   }
   if (ctx.policy) checkPolicy(ctx, y, ctx.policy, { project, loaded, networks, volumes, overrides: inputs.overrides });
   if (ctx.problems.count > before) return undefined;
@@ -515,7 +554,22 @@ export async function loadComposeApp(
       ...(l.pullPolicy ? { pullPolicy: l.pullPolicy } : {}),
     });
   }
-  const nets = [...networks].sort((a, b) => (a.name < b.name ? -1 : 1));
+  // Compose makes only the networks and volumes its services use; a definition nothing uses is left alone.
+  const usedNets = new Set(services.flatMap((s) => s.config.networks));
+  const usedVols = new Set(
+    services.flatMap((s) => s.config.volumes.flatMap((m) => (m.type === 'volume' && m.source ? [m.source] : []))),
+  );
+  for (const [kind, defs, used] of [
+    ['network', networks, usedNets],
+    ['volume', volumes, usedVols],
+  ] as const)
+    for (const d of defs)
+      if (!used.has(d.name) && !d.external)
+        warn(
+          { y, path: [`${kind}s`, d.name] },
+          `${kind} "${d.name}" is used by no service, so it is not made, as with Compose`,
+        );
+  const nets = networks.filter((n) => usedNets.has(n.name)).sort((a, b) => (a.name < b.name ? -1 : 1));
   if (usesDefault && !netByName.has('default'))
     nets.unshift({
       name: 'default',
@@ -525,7 +579,7 @@ export async function loadComposeApp(
     });
   // Engine names for the project prefix when `name:` differs from the app's name.
   for (const n of nets) if (!n.engineName && project !== appName) n.engineName = `${project}_${n.name}`;
-  const vols = [...volumes].sort((a, b) => (a.name < b.name ? -1 : 1));
+  const vols = volumes.filter((v) => usedVols.has(v.name)).sort((a, b) => (a.name < b.name ? -1 : 1));
   for (const v of vols) if (!v.engineName && project !== appName) v.engineName = `${project}_${v.name}`;
   // Hashes of the definitions, without the key: what the Engine object was made from.
   for (const n of nets)

@@ -2,6 +2,7 @@
 // Named volumes, host paths, repo files (content-addressed) and data directories all become one
 // VolumeMount shape for the container request.
 
+import { posix } from 'node:path';
 import type { Propagation, VolumeMount } from '../../model/index.js';
 import type { At } from '../context.js';
 import { RepoPathError, resolveRepoPath } from '../source.js';
@@ -17,6 +18,22 @@ export interface MountScope {
   /** Top-level configs and secrets, resolved: a file to mount, or a host path. */
   configs: Map<string, FileSource>;
   secrets: Map<string, FileSource>;
+  /**
+   * The project folder on the gateway, which `${PWD}` names: a bind source under it is the
+   * relative path it names (`${PWD}/mqtt` is `./mqtt`), as with Compose run from the project folder.
+   */
+  projectDir?: string;
+  /** Why the value at `at` is not what the file meant: the variables it names that are not set ('' if none). */
+  unsetNote(at: At): string;
+  warn(at: At, message: string): void;
+}
+
+/** `path` relative to the project folder (`./x`), when it is the folder or under it. */
+export function inProject(projectDir: string | undefined, path: string): string | undefined {
+  if (!projectDir || !path.startsWith('/')) return undefined;
+  const rel = posix.relative(projectDir, posix.normalize(path));
+  if (rel === '') return '.';
+  return rel.startsWith('../') || rel === '..' || rel.startsWith('/') ? undefined : `./${rel}`;
 }
 
 /** `refused`: defined, but with a key a gateway cannot do (reported there, not again at each use). */
@@ -36,10 +53,11 @@ async function bindSource(
     r.ctx.at(at, `bind mount source ${JSON.stringify(src)} contains a NUL character, which no path has`);
     return undefined;
   }
-  if (src.startsWith('/') || src === '~' || src.startsWith('~/')) return { source: src };
+  const rel = inProject(scope.projectDir, src) ?? src;
+  if (rel.startsWith('/') || rel === '~' || rel.startsWith('~/')) return { source: rel };
   let repoPath: string;
   try {
-    repoPath = resolveRepoPath(scope.composeFile, src);
+    repoPath = resolveRepoPath(scope.composeFile, rel);
   } catch (err) {
     if (!(err instanceof RepoPathError)) throw err;
     r.ctx.at(
@@ -60,7 +78,7 @@ async function shortVolume(r: Reader, i: number, spec: string, scope: MountScope
     r.ctx.at(
       at,
       `volumes: expected "volume:/path", "./dir:/path", "/host/path:/path" or "/path", with an optional ":ro", ` +
-        `got ${JSON.stringify(spec)}`,
+        `got ${JSON.stringify(spec)}${scope.unsetNote(at)}`,
     );
     return undefined;
   }
@@ -73,17 +91,11 @@ async function shortVolume(r: Reader, i: number, spec: string, scope: MountScope
     else if (opt === 'nocopy') m.noCopy = true;
     else if (PROPAGATION.has(opt)) m.propagation = opt as Propagation;
     else if (CONSISTENCY.has(opt)) continue;
-    else if (opt === 'z' || opt === 'Z') {
+    else if (opt === 'z' || opt === 'Z') m.selinux = opt;
+    else {
       r.ctx.at(
         at,
-        `volumes: the SELinux relabel option "${opt}" is not supported (the Engine's mount API has no relabel); ` +
-          `relabel the host path once, or drop ":${opt}"`,
-      );
-      return undefined;
-    } else {
-      r.ctx.at(
-        at,
-        `volumes: unknown mount option "${opt}" in ${JSON.stringify(spec)} (expected ro, rw, nocopy, or a ` +
+        `volumes: unknown mount option "${opt}" in ${JSON.stringify(spec)} (expected ro, rw, nocopy, z, Z, or a ` +
           `propagation: ${[...PROPAGATION].join(', ')})`,
       );
       return undefined;
@@ -94,6 +106,15 @@ async function shortVolume(r: Reader, i: number, spec: string, scope: MountScope
     if (!scope.volumes.has(src)) {
       r.ctx.at(at, `volume "${src}" is not declared under the top-level "volumes" key`);
       return undefined;
+    }
+    if (m.selinux) {
+      // Compose mounts a named volume through the Engine's mount API, without the option: same here.
+      scope.warn(
+        at,
+        `volumes: the SELinux relabel option "${m.selinux}" is accepted and has no effect on the named volume ` +
+          `"${src}", as in Docker Compose (the Engine labels its local volumes itself)`,
+      );
+      delete m.selinux;
     }
     return { ...m, source: src };
   }
@@ -163,17 +184,26 @@ async function longVolume(r: Reader, i: number, o: Raw, scope: MountScope): Prom
     const propagation = bo?.str('propagation');
     if (propagation !== undefined && !PROPAGATION.has(propagation)) bo!.bad('propagation', [...PROPAGATION].join(', '));
     for (const k of Object.keys(bo?.raw ?? {})) {
-      if (k === 'selinux')
+      if (k !== 'propagation' && k !== 'create_host_path' && k !== 'recursive' && k !== 'selinux')
         r.ctx.at(
           bo!.here(k),
-          'volumes: SELinux relabelling ("bind.selinux") is not supported by the Engine\'s mount API; relabel ' +
-            'the host path once',
+          `volumes: unsupported key "bind.${k}" (expected propagation, create_host_path, selinux)`,
+          'key',
         );
-      else if (k !== 'propagation' && k !== 'create_host_path' && k !== 'recursive')
-        r.ctx.at(bo!.here(k), `volumes: unsupported key "bind.${k}" (expected propagation, create_host_path)`, 'key');
       else if (k === 'recursive' && bo!.str('recursive') !== 'enabled')
         r.ctx.at(bo!.here(k), 'volumes: only "recursive: enabled" (the Engine\'s default) is supported');
     }
+    const selinux = bo?.str('selinux');
+    if (selinux !== undefined && selinux !== 'z' && selinux !== 'Z') bo!.bad('selinux', '"z" or "Z"');
+    // Compose relabels a long-syntax bind only with create_host_path: true (it sends the others through the
+    // Engine's mount API, which has no relabel); the same file does the same here.
+    const relabel = (selinux === 'z' || selinux === 'Z') && bo?.bool('create_host_path') === true;
+    if ((selinux === 'z' || selinux === 'Z') && !relabel)
+      scope.warn(
+        bo!.here('selinux'),
+        `"bind.selinux" is accepted and has no effect without "create_host_path: true", as in Docker Compose ` +
+          `(which mounts such a bind through the Engine's mount API, which has no relabel)`,
+      );
     const b = await bindSource(r, v.here('source'), source, scope);
     return b
       ? {
@@ -182,6 +212,7 @@ async function longVolume(r: Reader, i: number, o: Raw, scope: MountScope): Prom
           readOnly,
           ...b,
           ...(propagation && PROPAGATION.has(propagation) ? { propagation: propagation as Propagation } : {}),
+          ...(relabel ? { selinux: selinux as 'z' | 'Z' } : {}),
         }
       : undefined;
   }
@@ -211,6 +242,8 @@ export async function serviceVolumes(
           ? await longVolume(r, i, item, scope)
           : r.bad(['volumes', i], 'a mount string or mapping', item);
     if (!m) continue;
+    // Compose cleans the path in the container ("/etc/grafana/provisioning/" is ".../provisioning").
+    if (m.target.startsWith('/')) m.target = posix.normalize(m.target).replace(/(.)\/+$/, '$1');
     if (!m.target.startsWith('/')) {
       r.ctx.at(r.here('volumes', i), `mount target "${m.target}" must be an absolute path in the container`);
       continue;

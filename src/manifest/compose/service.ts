@@ -22,6 +22,30 @@ import { isMap, parseComposeDuration, Reader } from './values.js';
 /** Labels rollgate puts on what it manages; a compose file may not set them. */
 export const RESERVED_LABEL_PREFIX = 'io.rollgate.';
 
+/**
+ * Compose's unicity rule for lists (compose-go's EnforceUnicity): a later entry with the key of an
+ * earlier one replaces it, in the earlier one's place. `where`, when given, follows the entries.
+ */
+export function unique<T>(items: T[], key: (t: T) => string, where?: unknown[]): T[] {
+  const out: T[] = [];
+  const at: unknown[] = [];
+  const seen = new Map<string, number>();
+  items.forEach((t, i) => {
+    const k = key(t);
+    const j = seen.get(k);
+    if (j !== undefined) {
+      out[j] = t;
+      at[j] = where?.[i];
+    } else {
+      seen.set(k, out.length);
+      out.push(t);
+      at.push(where?.[i]);
+    }
+  });
+  if (where) where.splice(0, where.length, ...at);
+  return out;
+}
+
 export interface ServiceScope extends MountScope {
   serviceNames: Set<string>;
   networks: Set<string>;
@@ -29,7 +53,6 @@ export interface ServiceScope extends MountScope {
   variable(name: string): string | undefined;
   /** env_file and label_file, read from the repo and parsed. */
   readEnvFiles(r: Reader, key: 'env_file' | 'label_file'): Promise<Record<string, string>>;
-  warn(at: At, message: string): void;
 }
 
 export interface LoadedService {
@@ -68,7 +91,7 @@ export function checkKeys(
 }
 
 /** `where`, when given, gets the index in `ports:` each mapping returned was written at. */
-function parsePorts(r: Reader, where: number[] = []): PortMapping[] {
+function parsePorts(r: Reader, unsetNote: (at: At) => string, where: number[] = []): PortMapping[] {
   const raw = r.raw['ports'];
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) return r.bad('ports', 'a list of ports') ?? [];
@@ -118,7 +141,7 @@ function parsePorts(r: Reader, where: number[] = []): PortMapping[] {
       r.ctx.at(
         at,
         `ports: expected a port like "8080:80", "127.0.0.1:8080:80/udp", "8000-8010:8000-8010" or "80", ` +
-          `got ${JSON.stringify(s)}`,
+          `got ${JSON.stringify(s)}${unsetNote(at)}`,
       );
       return;
     }
@@ -134,7 +157,8 @@ function parsePorts(r: Reader, where: number[] = []): PortMapping[] {
       });
     });
   });
-  return out;
+  // Compose merges identical bindings ("1883:1883" twice is one binding), keeping the first one's place.
+  return unique(out, (p) => `${p.hostIp ?? '0.0.0.0'}:${p.hostPort ?? ''}:${p.containerPort}/${p.protocol}`, where);
 }
 
 function portRange(s: string): number[] | undefined {
@@ -607,16 +631,21 @@ export async function loadService(r: Reader, name: string, scope: ServiceScope):
   else if (image === '') image = r.bad('image', 'an image reference');
 
   const environment: Record<string, string> = { ...(await scope.readEnvFiles(r, 'env_file')) };
+  const unsetEnv = new Set<string>();
   const env = r.mapOrList('environment', (key, at) => {
     const v = scope.variable(key);
-    if (v === undefined)
+    if (v === undefined && environment[key] === undefined) {
       scope.warn(
         at,
-        `environment variable ${key} takes the variable of that name, which is not set; it is left out, as in Compose`,
+        `environment variable ${key} takes the variable of that name, which is not set; it is sent without a ` +
+          `value, as Compose sends it (the container does not get the image's default for it)`,
       );
+      unsetEnv.add(key);
+    }
     return v;
   });
   Object.assign(environment, env ?? {});
+  for (const k of Object.keys(environment)) unsetEnv.delete(k);
 
   const labels = { ...(await scope.readEnvFiles(r, 'label_file')), ...(r.mapOrList('labels') ?? {}) };
   for (const k of Object.keys(labels))
@@ -630,7 +659,7 @@ export async function loadService(r: Reader, name: string, scope: ServiceScope):
     ...fileMounts(r, 'configs', scope, mountAt),
     ...fileMounts(r, 'secrets', scope, mountAt),
   ];
-  const tmpfs = r.strList('tmpfs') ?? [];
+  const tmpfs = [...new Set(r.strList('tmpfs') ?? [])];
   const { networks: nets, endpoints } = parseNetworks(r, scope);
   const networkMode = r.str('network_mode');
   let networks = nets;
@@ -682,13 +711,35 @@ export async function loadService(r: Reader, name: string, scope: ServiceScope):
   }
 
   const links: LoadedService['links'] = [];
-  (r.list('links') ?? []).forEach((l, i) => {
-    const [svc, alias] = l.split(':');
-    if (!svc || !scope.serviceNames.has(svc))
-      return void r.ctx.at(r.here('links', i), `links: service "${svc ?? l}" is not defined in this file`);
+  const rawLinks = r.list('links') ?? [];
+  unique(
+    rawLinks.map((l, i) => ({ l, i })),
+    (x) => x.l,
+  ).forEach(({ l, i }) => {
+    const parts = l.split(':');
+    const [svc, alias] = parts;
+    if (parts.length > 2 || !svc || alias === '')
+      return void r.ctx.at(
+        r.here('links', i),
+        `links: expected "service" or "service:alias", got ${JSON.stringify(l)}`,
+      );
+    if (!scope.serviceNames.has(svc))
+      return void r.ctx.at(r.here('links', i), `links: service "${svc}" is not defined in this file`);
+    if (svc === name) return void r.ctx.at(r.here('links', i), `links: service "${name}" links to itself`);
     links.push({ service: svc, alias: alias ?? svc, at: r.here('links', i) });
   });
+  const dependsOn = parseDependsOn(r, name, scope);
+  // As compose-go: a link is a dependency too (started first, restarted after it gets a new container),
+  // and so is a service whose volumes this one takes (it must exist first).
+  for (const l of links) dependsOn[l.service] ??= { condition: 'service_started', required: true, restart: true };
+  const volumesFrom = parseVolumesFrom(r, name, scope);
+  for (const v of volumesFrom ?? []) {
+    const from = v.split(':')[0]!;
+    if (!v.startsWith('container:') && from !== name && scope.serviceNames.has(from))
+      dependsOn[from] ??= { condition: 'service_started', required: true };
+  }
 
+  const init = r.bool('init');
   const hc = parseHealthcheck(r);
   const grace = r.duration('stop_grace_period');
   const stopSignal = r.str('stop_signal');
@@ -707,23 +758,31 @@ export async function loadService(r: Reader, name: string, scope: ServiceScope):
     const v = r.strList(k);
     return v && v.length ? v : undefined;
   };
+  // Exact repeats are one entry, as Compose's unicity rule makes them for these keys.
+  const uniqueOpt = (k: string) => {
+    const v = listOpt(k);
+    return v && [...new Set(v)];
+  };
   const config: ServiceConfig = {
     image: image ?? '',
     environment,
-    ports: parsePorts(r, portAt),
+    ports: parsePorts(r, scope.unsetNote, portAt),
     volumes,
     networks: [...networks].sort(),
     restart: restart.restart,
     labels,
-    dependsOn: parseDependsOn(r, name, scope),
+    dependsOn,
     devices: parseDevices(r),
     privileged: r.bool('privileged') ?? false,
-    capAdd: (r.list('cap_add') ?? []).slice().sort(),
-    capDrop: (r.list('cap_drop') ?? []).slice().sort(),
-    init: r.bool('init') ?? false,
+    capAdd: [...new Set(r.list('cap_add') ?? [])].sort(),
+    capDrop: [...new Set(r.list('cap_drop') ?? [])].sort(),
+    init: init === true,
     readOnly: r.bool('read_only') ?? false,
     tmpfs,
-    extraHosts: parseExtraHosts(r),
+    extraHosts: [...new Set(parseExtraHosts(r))],
+    ...opt(init === false || undefined, () => ({ initDisabled: true as const })),
+    ...opt(unsetEnv.size ? [...unsetEnv].sort() : undefined, (v) => ({ environmentUnset: v })),
+    ...opt(links.length ? links.map((l) => `${l.service}:${l.alias}`) : undefined, (v) => ({ links: v })),
     ...opt(restart.restartMaxRetries, (v) => ({ restartMaxRetries: v })),
     ...opt(parseCommand(r, 'command'), (v) => ({ command: v })),
     ...opt(parseCommand(r, 'entrypoint'), (v) => ({ entrypoint: v })),
@@ -749,9 +808,9 @@ export async function loadService(r: Reader, name: string, scope: ServiceScope):
     ...opt(r.str('platform'), (v) => ({ platform: v })),
     ...opt(nonEmpty(res), (v) => ({ resources: v })),
     ...opt(parseUlimits(r), (v) => ({ ulimits: v })),
-    ...opt(listOpt('dns'), (v) => ({ dns: v })),
-    ...opt(listOpt('dns_search'), (v) => ({ dnsSearch: v })),
-    ...opt(listOpt('dns_opt'), (v) => ({ dnsOpt: v })),
+    ...opt(uniqueOpt('dns'), (v) => ({ dns: v })),
+    ...opt(uniqueOpt('dns_search'), (v) => ({ dnsSearch: v })),
+    ...opt(uniqueOpt('dns_opt'), (v) => ({ dnsOpt: v })),
     ...opt(r.str('domainname'), (v) => ({ domainname: v })),
     ...opt(namespaceMode(r, 'pid'), (v) => ({ pid: v })),
     ...opt(namespaceMode(r, 'ipc'), (v) => ({ ipc: v })),
@@ -764,7 +823,7 @@ export async function loadService(r: Reader, name: string, scope: ServiceScope):
     ...opt(r.str('mac_address'), (v) => ({ macAddress: v })),
     ...opt(nonEmpty(r.mapOrList('storage_opt')), (v) => ({ storageOpt: v })),
     ...opt(nonEmpty(r.mapOrList('annotations')), (v) => ({ annotations: v })),
-    ...opt(parseVolumesFrom(r, name, scope), (v) => ({ volumesFrom: v })),
+    ...opt(volumesFrom, (v) => ({ volumesFrom: v })),
     ...opt(parseHooks(r, 'post_start'), (v) => ({ postStart: v })),
     ...opt(parseHooks(r, 'pre_stop'), (v) => ({ preStop: v })),
   };
