@@ -301,19 +301,28 @@ export class Agent {
       );
       return this.lifecycle.pollFailed(message(err));
     }
-    const st = this.state.current;
     const driftDue = reason === 'sync' || Date.now() - this.lastDriftCheck >= this.driftMs;
     // A stalled gateway is looked at again soon after, then less and less often, up to the drift check's period.
     const recoverDue =
       reason === 'sync' ||
       Date.now() - this.lastRecovery >= Math.min(this.driftMs, this.retryMs * 2 ** this.recoveriesInRow);
-    const next = afterPoll(st, commit, driftDue, recoverDue);
-    if (next.action === 'finish-rollback') {
+    if (afterPoll(this.state.current, commit, driftDue, recoverDue).action === 'finish-rollback') {
       this.metrics.polls.inc({ result: Reason.KnownBad });
       const v = await this.lifecycle.finishRollback();
       this.countReconcile(v);
       return v;
     }
+    // Which commit the head gives this gateway now: not always the head (a staged rollout's wave).
+    const chosen = await this.lifecycle.choose(commit);
+    if ('reason' in chosen) {
+      this.metrics.polls.inc({ result: 'new-commit' });
+      this.countReconcile(chosen);
+      return chosen;
+    }
+    const head = commit;
+    commit = chosen.commit;
+    const st = this.state.current;
+    const next = afterPoll(st, commit, driftDue, recoverDue);
     if (next.action === 'recover') {
       this.metrics.polls.inc({ result: Reason.KnownBad });
       const v = await this.lifecycle.recover(next.failed, next.lastGood);
@@ -327,7 +336,8 @@ export class Agent {
       if (this.skipLogged !== commit || reason === 'sync') {
         this.log.warn(
           { verdict: Reason.KnownBad, commit, reason: next.bad.reason },
-          `the branch points at ${short(commit)}, which failed (${next.bad.kind}: ${next.bad.reason}); ` +
+          `${commit === head ? 'the branch points at' : `the rollout at ${short(head)} gives this gateway`} ` +
+            `${short(commit)}, which failed (${next.bad.kind}: ${next.bad.reason}); ` +
             `it is not applied again. Waiting for the branch to move; the gateway stays ` +
             `on ${short(st.applied?.commit)}`,
         );
@@ -336,14 +346,17 @@ export class Agent {
       return { reason: Reason.KnownBad, commit, detail: next.bad.reason };
     }
     this.metrics.polls.inc({ result: next.action === 'apply' ? 'new-commit' : Reason.Unchanged });
-    if (next.action === 'nothing') return { reason: Reason.Unchanged, commit };
+    if (next.action === 'nothing') return this.lifecycle.settled(chosen);
     const started = Date.now();
     const v =
-      next.action === 'apply' ? await this.lifecycle.applyCommit(commit) : await this.lifecycle.repairDrift(commit);
+      next.action === 'apply'
+        ? await this.lifecycle.applyCommit(commit, chosen)
+        : await this.lifecycle.repairDrift(commit);
     this.lastDriftCheck = Date.now();
     if (v.reason !== Reason.Unchanged) this.metrics.duration.observe((Date.now() - started) / 1000);
     this.countReconcile(v);
-    return v;
+    // Nothing drifted: what the poll says is what the gateway waits on, if anything.
+    return v.reason === Reason.Unchanged ? this.lifecycle.settled(chosen) : v;
   }
 
   /** Counted under the label its row in the verdict table gives (none: not a reconcile's end). */

@@ -7,11 +7,19 @@ import type { Log } from '../base/log.js';
 import { durationMs, parseSize } from '../base/duration.js';
 import { Gateway, readVariables, type GatewayOptions } from '../gateway/gateway.js';
 import { configHashesOf, dockerContainerStates, healthWindow, type ProbeEnv } from '../health/index.js';
-import { GitObjectSource, loadDesiredState } from '../manifest/index.js';
+import {
+  FleetRepoError,
+  findTarget,
+  GitObjectSource,
+  loadDesiredState,
+  readFleet,
+  RepoPathError,
+} from '../manifest/index.js';
 import { refreshableImages } from '../apply/index.js';
 import type { DesiredState } from '../model/index.js';
 import type { LifecycleEvents, LifecyclePorts, StatePort } from '../rollback/index.js';
-import { checkCommit, type TrustedKeys } from '../trust/index.js';
+import { parseRolloutState, ROLLOUT_FILE } from '../rollout/index.js';
+import { checkCommit, descendsFrom, type TrustedKeys } from '../trust/index.js';
 import type { AgentConfig } from './config.js';
 import { fleetSource, type FleetSource } from './fleet-source.js';
 
@@ -60,6 +68,9 @@ function probeEnv(desired: DesiredState, a: GatewayAppliers, cfg: AgentConfig): 
   };
 }
 
+/** The largest rollgate-rollout.yaml read, as any fleet repo file (it is written by a promoter, signed, small). */
+const MAX_ROLLOUT_STATE_BYTES = 1024 * 1024;
+
 export function lifecyclePorts(o: {
   cfg: AgentConfig;
   source: FleetSource;
@@ -100,13 +111,35 @@ export function lifecyclePorts(o: {
       return { desired, repo };
     },
     repoAt: (commit) => new GitObjectSource(source.gitdir, commit),
-    verify: (commit, applied) =>
-      checkCommit(source.gitdir, commit, applied, {
+    verify: (commit) =>
+      checkCommit(source.gitdir, commit, undefined, {
         ...(o.trusted ? { policy: { keys: o.trusted, mode: cfg.trust.mode } } : {}),
         allowRewrite: cfg.trust.allowRewrite,
-        ...(source.deepen ? { deepen: source.deepen } : {}),
         ...(source.tagsAt ? { tagsAt: source.tagsAt } : {}),
       }),
+    descends: (commit, ancestor) =>
+      descendsFrom(source.gitdir, commit, ancestor, source.deepen ? { deepen: source.deepen } : {}),
+    allowRewrite: cfg.trust.allowRewrite,
+    gateway: identity,
+    // Both read git objects already in the store: the head's, fetched by the poll that found it, and
+    // the target's, which the rollout gate reached (fetching history) when it checked its descent.
+    rolloutState: async (commit) => {
+      let file;
+      try {
+        file = await new GitObjectSource(source.gitdir, commit).read(ROLLOUT_FILE, {
+          maxBytes: MAX_ROLLOUT_STATE_BYTES,
+        });
+      } catch (err) {
+        if (err instanceof RepoPathError) throw new FleetRepoError([{ file: ROLLOUT_FILE, message: err.message }]);
+        throw err;
+      }
+      return file ? parseRolloutState(file.bytes) : undefined;
+    },
+    rolloutPolicy: async (commit) => {
+      const { fleet, rollout } = await readFleet(new GitObjectSource(source.gitdir, commit));
+      const t = findTarget(fleet, identity);
+      return { rollout, ...(t >= 0 ? { target: fleet.targets[t]!.name } : {}) };
+    },
     pin: (role, commit) => source.pin(role, commit),
     appliers: (desired, repo) => gateway.appliers(desired, repo),
     health: (desired, a, subject) => healthWindow(desired.health, probeEnv(desired, a, cfg), { log, subject }),

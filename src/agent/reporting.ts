@@ -111,6 +111,7 @@ export async function startReporting(p: ReportingParts): Promise<Reporter | unde
         conditions: [...st.conditions, p.live.reconciling()],
         bad: st.bad.slice(-20).map((b) => ({ commit: b.commit, kind: b.kind, reason: b.reason, at: b.at })),
         ...(st.lastError ? { lastError: st.lastError } : {}),
+        ...(st.rollout ? { rollout: st.rollout } : {}),
         ...inv,
         version: ROLLGATE_VERSION,
         rssBytes: process.memoryUsage.rss(),

@@ -302,6 +302,10 @@ export interface StatusReport {
   lastAttempted: AgentState['lastAttempted'] | null;
   bad: AgentState['bad'];
   lastError: AgentState['lastError'] | null;
+  /** The staged rollout at the branch's head and this gateway's place in it. */
+  rollout: AgentState['rollout'] | null;
+  /** The commit a gate says "not yet" to, and why. */
+  deferred: AgentState['deferred'] | null;
   /** Ready, Healthy, Stalled from the state; Reconciling from the running agent. */
   conditions: Condition[];
 }
@@ -338,6 +342,8 @@ export async function statusReport(stateDir: string): Promise<StatusReport> {
     lastAttempted: st.lastAttempted ?? null,
     bad: st.bad,
     lastError: st.lastError ?? null,
+    rollout: st.rollout ?? null,
+    deferred: st.deferred ?? null,
     conditions: [...st.conditions, ...(agent ? [reconciling(agent.phase, agent.since, agent.commit)] : [])],
   };
 }
@@ -380,6 +386,22 @@ export async function runStatus(
   row('last good', r.lastGood ? `${c12(r.lastGood.commit)}  (${r.lastGood.at})` : 'none yet');
   if (r.lastGoodUnhealthy)
     io.out(`!! last good is UNHEALTHY since ${r.lastGoodUnhealthy.at}: ${r.lastGoodUnhealthy.reason}\n`);
+  const ro = r.rollout;
+  if (ro)
+    row(
+      'rollout',
+      `${ro.id} (${ro.state}), target ${c12(ro.target)}, base ${c12(ro.base)}: ` +
+        (ro.wave
+          ? `wave ${ro.wave.number} of ${ro.wave.of} "${ro.wave.name}" (${ro.wave.open ? 'open' : 'not open'}); `
+          : '') +
+        `runs the ${ro.runs}${when(ro.code, (x) => `(${x})`)}`,
+    );
+  const d = r.deferred;
+  if (d)
+    row(
+      'deferred',
+      `${c12(d.commit)} at the ${d.gate} gate since ${d.since}${when(d.until, (x) => `, until ${x}`)}: ${d.detail}`,
+    );
   if (r.conditions.length) {
     const width = Math.max(...r.conditions.map((c) => c.type.length));
     io.out('conditions\n');

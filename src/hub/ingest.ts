@@ -65,10 +65,11 @@ interface GatewayLock {
 
 type Event = { gateway: string; e: ReportEvent };
 
-const INSERT_EVENTS = `insert into events (gateway_id, event_id, kind, verdict, commit, reason, detail, at, body)
-  select g, i, 'verdict', v, c, r, d, a, b::jsonb
+const INSERT_EVENTS = `insert into events (gateway_id, event_id, kind, verdict, commit, reason, detail, at, body,
+                    rollout_id, rollout_target)
+  select g, i, 'verdict', v, c, r, d, a, b::jsonb, ri, rt
     from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
-                $8::text[]) as x(g, i, v, c, r, d, a, b)
+                $8::text[], $9::text[], $10::text[]) as x(g, i, v, c, r, d, a, b, ri, rt)
   on conflict (gateway_id, event_id) do nothing
   returning gateway_id, event_id`;
 
@@ -81,6 +82,8 @@ const eventColumns = (ev: Event[]) => [
   ev.map((x) => x.e.detail ?? null),
   ev.map((x) => x.e.at),
   ev.map((x) => JSON.stringify(x.e)),
+  ev.map((x) => x.e.rollout?.id ?? null),
+  ev.map((x) => x.e.rollout?.target ?? null),
 ];
 
 /**
@@ -282,12 +285,15 @@ export async function ingest(tx: Sql, all: Incoming[], o: IngestOptions): Promis
        report_boot = case when r.win then r.boot else g.report_boot end,
        report_seq = case when r.win then r.seq else g.report_seq end,
        report_taken_at = case when r.win then now() else g.report_taken_at end,
+       rollout_id = case when r.win then r.rollout_id else g.rollout_id end,
+       rollout_target = case when r.win then r.rollout_target else g.rollout_target end,
        last_seen = now(), first_seen = coalesce(g.first_seen, now()),
        reports = g.reports + r.n, lost_events = g.lost_events + r.lost, silent_since = null
      from unnest($1::text[], $2::boolean[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                 $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[], $15::bigint[])
+                 $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[], $15::bigint[],
+                 $16::text[], $17::text[])
             as r(id, win, status, applied, last_good, head, attempted, attempted_reason, ready, healthy, stalled,
-                 boot, seq, n, lost),
+                 boot, seq, n, lost, rollout_id, rollout_target),
           old
      where g.id = r.id and old.id = g.id
      returning g.id, old.silent_since as was_silent`,
@@ -310,6 +316,8 @@ export async function ingest(tx: Sql, all: Incoming[], o: IngestOptions): Promis
       ids.map((id) => win(id)?.sequence?.seq ?? null),
       ids.map((id) => counts.get(id)!),
       ids.map((id) => lost.get(id) ?? 0),
+      ids.map((id) => win(id)?.status.rollout?.id ?? null),
+      ids.map((id) => win(id)?.status.rollout?.target ?? null),
     ],
   );
   const returning = back.filter((r) => r.was_silent !== null);

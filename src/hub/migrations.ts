@@ -115,6 +115,17 @@ create table gateway_boots (
 alter table gateways add column report_taken_at timestamptz;
 `,
   },
+  {
+    version: 4,
+    name: 'the staged rollout each report and each gateway acted under',
+    sql: `
+alter table events add column rollout_id text;
+alter table events add column rollout_target text;
+create index events_rollout on events (rollout_id, rollout_target) where rollout_id is not null;
+alter table gateways add column rollout_id text;
+alter table gateways add column rollout_target text;
+`,
+  },
 ];
 
 /** The advisory lock key of migrations (any constant; "rg-mig" in ASCII). */

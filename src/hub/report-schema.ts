@@ -32,6 +32,8 @@ const object = (required: string[], properties: Record<string, unknown>) => ({
   properties,
 });
 const mark = object(['commit', 'at'], { commit, at: time });
+const rolloutId = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' };
+const rolloutRef = object(['id', 'target'], { id: rolloutId, target: commit });
 const conditionStatus = { type: 'string', enum: ['True', 'False', 'Unknown'] };
 
 export const EVENT_JSON_SCHEMA = object(['id', 'at', 'verdict'], {
@@ -47,6 +49,7 @@ export const EVENT_JSON_SCHEMA = object(['id', 'at', 'verdict'], {
     maxItems: 8,
     items: object(['type', 'status'], { type: { enum: CONDITION_TYPES }, status: conditionStatus }),
   },
+  rollout: rolloutRef,
 });
 
 const STATUS_JSON_SCHEMA = object(['conditions', 'components', 'containers', 'version', 'labels'], {
@@ -78,6 +81,21 @@ const STATUS_JSON_SCHEMA = object(['conditions', 'components', 'containers', 've
     items: object(['commit', 'kind', 'reason', 'at'], { commit, kind: text(64), reason: text(8000), at: time }),
   },
   lastError: object(['at', 'message'], { at: time, message: text(8000), commit: text(64) }),
+  rollout: object(['id', 'target', 'base', 'state', 'runs', 'code', 'message'], {
+    id: rolloutId,
+    target: commit,
+    base: commit,
+    state: text(32),
+    runs: { enum: ['base', 'target'] },
+    code: text(32),
+    wave: object(['number', 'of', 'name', 'open'], {
+      number: count,
+      of: count,
+      name: text(253),
+      open: { type: 'boolean' },
+    }),
+    message: text(8000),
+  }),
   components: {
     type: 'array',
     maxItems: 1000,

@@ -3,6 +3,7 @@
 // A report is one gateway's status now plus the verdict events not yet delivered; each event has
 // an id the hub deduplicates on, so sending one twice is harmless (at-least-once delivery).
 
+import type { RolloutRef, RolloutStanding } from './rollout.js';
 import type { BadReason, CommitMark, Condition, ConditionType, ConditionStatus } from './status.js';
 import type { VerdictReason } from './verdicts.js';
 
@@ -22,6 +23,8 @@ export interface ReportEvent {
   reason?: BadReason;
   detail?: string;
   conditions?: { type: ConditionType; status: ConditionStatus }[];
+  /** The staged rollout the gateway acted under: a hub counts only reports about its target (newer agents). */
+  rollout?: RolloutRef;
 }
 
 export interface ReportedComponent {
@@ -53,6 +56,8 @@ export interface ReportStatus {
   conditions: Condition[];
   bad: { commit: string; kind: BadReason; reason: string; at: string }[];
   lastError?: { at: string; message: string; commit?: string };
+  /** The staged rollout at the branch's head and the gateway's place in it. Optional: newer agents, and a rollout. */
+  rollout?: RolloutStanding;
   components: ReportedComponent[];
   containers: ReportedContainer[];
   version: string;

@@ -153,6 +153,29 @@ export interface WaveMembership {
   exact?: boolean;
 }
 
+/** A rollout as a verdict names it: the one the gateway acted under (history entries, reports). */
+export interface RolloutRef {
+  id: string;
+  /** The commit the rollout takes to the fleet. */
+  target: string;
+}
+
+/**
+ * Where a gateway stands in the rollout at the branch's head, as its agent worked it out: what the
+ * agent keeps in its state, `rollgate status` shows and reports carry to the hub.
+ */
+export interface RolloutStanding extends RolloutRef {
+  base: string;
+  state: RolloutStateName;
+  /** The commit admission gives the gateway now. */
+  runs: 'base' | 'target';
+  code: AdmissionCode;
+  /** Absent when the gateway's policy has no waves. */
+  wave?: { number: number; of: number; name: string; open: boolean };
+  /** Why, for people (the admission's message). */
+  message: string;
+}
+
 export interface Admission {
   admitted: boolean;
   runs: { commit: string; as: 'head' | 'base' | 'target' };

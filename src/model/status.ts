@@ -5,6 +5,7 @@
 // operator or a dashboard reads changed its spelling.
 
 import { fields, optional, type Shape } from '../base/shape.js';
+import type { RolloutRef, RolloutStanding } from './rollout.js';
 import { VERDICT_CONDITIONS, type VerdictReason } from './verdicts.js';
 
 export const Reason = {
@@ -26,6 +27,11 @@ export const Reason = {
   DriftRepairFailed: 'drift-repair-failed',
   ConfigError: 'config-error',
   Forgotten: 'forgotten',
+  /**
+   * A gate said "not yet" to the commit (a rollout wave not open yet): never a verdict on it. Nothing
+   * is recorded as bad; the gateway keeps what it runs, or runs the rollout's base meanwhile.
+   */
+  Deferred: 'deferred',
 
   // ---- why a commit is bad (each a bad-commit record's kind)
   /** The fleet repo at this commit did not load, or no plan reaches it. */
@@ -110,6 +116,28 @@ export type TransactionPhase = Extract<
 >;
 
 /**
+ * The admission gates a commit passes before it is applied, in their order (src/rollback/gates):
+ * the head's signature, its descent from the applied commit, the rollout wave (which commit the
+ * gateway may run now), the maintenance window (when), the gateway's policy (what it asks for).
+ */
+export type GateName = 'trust' | 'descent' | 'rollout' | 'window' | 'policy';
+
+/** A gate's "not yet": which commit waits, at which gate, why and until when. */
+export interface Deferral {
+  commit: string;
+  gate: GateName;
+  /** What makes two deferrals the same: one is recorded once, however many polls find it again. */
+  cause: string;
+  detail: string;
+  /** When the gate may answer otherwise: a time, or what has to happen (`wave 3 of 4 "half" opens`). */
+  until?: string;
+  /** The commit the gateway runs meanwhile (a rollout's base); absent: it keeps what it runs. */
+  instead?: string;
+  /** ISO time it was first recorded. */
+  since: string;
+}
+
+/**
  * - `Ready`: the gateway runs the branch's commit.
  * - `Healthy`: what it runs passed its health window.
  * - `Reconciling`: a reconcile is under way (live only, never persisted).
@@ -161,6 +189,8 @@ export interface HistoryEntry {
   conditions?: { type: ConditionType; status: ConditionStatus }[];
   /** Who asked, for what an operator did by hand (`rollgate forget`). */
   by?: string;
+  /** The staged rollout the gateway acted under when the verdict was recorded. */
+  rollout?: RolloutRef;
 }
 
 /** The gateway's status as data: what `rollgate status` shows and reports carry. */
@@ -192,6 +222,10 @@ export interface AgentState {
    */
   rollingBack?: { commit: string; since: string };
   lastError?: { at: string; message: string; commit?: string };
+  /** The staged rollout at the branch's head, and where this gateway stands in it; absent: none runs. */
+  rollout?: RolloutStanding;
+  /** The commit a gate said "not yet" to, and why (a verdict of its own, recorded once per cause). */
+  deferred?: Deferral;
   /** Ready, Healthy, Stalled as the last verdicts left them (Reconciling is live only). */
   conditions: Condition[];
   history: HistoryEntry[];
@@ -240,6 +274,7 @@ export function reconciling(activity: ActivityReason, since: string, commit?: st
 
 const str = 'string';
 const MARK = fields<CommitMark>({ commit: str, at: str });
+const ROLLOUT_REF = fields<RolloutRef>({ id: str, target: str });
 
 /**
  * The shape of `agent-state.json` (src/base/shape.ts), checked on every read so that a file of any
@@ -258,6 +293,31 @@ export const AGENT_STATE_SHAPE: Shape = fields<AgentState>({
   ),
   lastError: optional(fields<NonNullable<AgentState['lastError']>>({ at: str, message: str, commit: optional(str) })),
   rollingBack: optional(fields<NonNullable<AgentState['rollingBack']>>({ commit: str, since: str })),
+  rollout: optional(
+    fields<RolloutStanding>({
+      id: str,
+      target: str,
+      base: str,
+      state: str,
+      runs: str,
+      code: str,
+      wave: optional(
+        fields<NonNullable<RolloutStanding['wave']>>({ number: 'number', of: 'number', name: str, open: 'boolean' }),
+      ),
+      message: str,
+    }),
+  ),
+  deferred: optional(
+    fields<Deferral>({
+      commit: str,
+      gate: str,
+      cause: str,
+      detail: str,
+      until: optional(str),
+      instead: optional(str),
+      since: str,
+    }),
+  ),
   conditions: {
     list: fields<Condition>({
       type: str,
@@ -280,6 +340,7 @@ export const AGENT_STATE_SHAPE: Shape = fields<AgentState>({
         list: fields<{ type: ConditionType; status: ConditionStatus }>({ type: str, status: str }),
       }),
       by: optional(str),
+      rollout: optional(ROLLOUT_REF),
     }),
   },
 });

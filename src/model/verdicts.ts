@@ -265,6 +265,24 @@ export const VERDICTS = {
     notify: null,
     reconciles: null,
   },
+  /**
+   * A gate said "not yet" to the commit (a rollout wave not open yet): never a verdict on it. Nothing
+   * is recorded as bad; the gateway keeps what it runs, or runs the rollout's base meanwhile. Not on
+   * the branch's commit yet, and nothing for a person to do: the gate opens by itself.
+   */
+  deferred: {
+    conditions: { Ready: 'False', Stalled: 'False' },
+    bad: false,
+    sync:
+      'not yet: a gate defers the commit (nothing is recorded against it); the gateway keeps what it runs, or runs ' +
+      "the rollout's base meanwhile",
+    exit: 'ok',
+    mark: '…',
+    quiet: false,
+    outcome: null,
+    notify: null,
+    reconciles: 'deferred',
+  },
 } as const satisfies Record<string, VerdictFacts>;
 
 /** What one reconcile came to: the result of `rollgate sync`, a history entry, a metrics label. */

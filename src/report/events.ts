@@ -22,6 +22,7 @@ export function reportEvents(appended: readonly HistoryEntry[], after: Readonly<
       ...(bad ? { reason: bad.kind } : {}),
       ...(h.detail ? { detail: h.detail.length > MAX_DETAIL ? `${h.detail.slice(0, MAX_DETAIL)}…` : h.detail } : {}),
       ...(h.conditions ? { conditions: h.conditions } : {}),
+      ...(h.rollout ? { rollout: h.rollout } : {}),
     });
   }
   return out;

@@ -21,6 +21,24 @@ export {
   type PollDecision,
   type RollbackSummary,
   type TransactionSummary,
+  type Standing,
   type Verdict,
+  withStanding,
 } from './verdict.js';
-export { CommitLifecycle, type LifecyclePorts, type LifecycleEvents, type StatePort } from './lifecycle.js';
+export {
+  CommitLifecycle,
+  type Choice,
+  type LifecyclePorts,
+  type LifecycleEvents,
+  type LoadedCommit,
+  type StatePort,
+} from './lifecycle.js';
+export {
+  GATES,
+  CHOOSE_GATES,
+  APPLY_GATES,
+  runGates,
+  type Gate,
+  type GateAnswer,
+  type GatePorts,
+} from './gates/index.js';

@@ -13,17 +13,30 @@ import { interruptedDesired, reconcileOnce, resumeInterrupted, type ReconcileRes
 import { HealthFailedError, type HealthVerdict } from '../health/index.js';
 import { FleetRepoError, formatProblem, type RepoSource } from '../manifest/index.js';
 import { GatewayConfigError } from '../base/config-error.js';
-import { TrustError } from '../trust/index.js';
 import { observeGateway } from '../apply/index.js';
-import type {
-  ActivityProgress,
-  ActivityReason,
-  AgentState,
-  BadCommit,
-  BadReason,
-  DesiredState,
-  Plan,
+import {
+  Reason,
+  type ActivityProgress,
+  type ActivityReason,
+  type AgentState,
+  type BadCommit,
+  type BadReason,
+  type DesiredState,
+  type GateName,
+  type Plan,
 } from '../model/index.js';
+import type { RolloutStanding } from '../model/rollout.js';
+import { badRecord } from './bad-commits.js';
+import {
+  APPLY_GATES,
+  CHOOSE_GATES,
+  runGates,
+  type Gate,
+  type GateOutcome,
+  type GatePorts,
+  type LoadedCommit,
+  type Subject,
+} from './gates/index.js';
 import {
   isInterruption,
   rollBackToLastGood,
@@ -40,17 +53,15 @@ import {
   type Outcome,
   type TransactionSummary,
   type Verdict,
+  withStanding,
 } from './verdict.js';
+
+export type { LoadedCommit };
 
 export interface StatePort {
   readonly current: Readonly<AgentState>;
   /** Writes the new state through before returning. */
   replace(next: AgentState): Promise<void>;
-}
-
-export interface LoadedCommit {
-  desired: DesiredState;
-  repo: RepoSource;
 }
 
 export interface LifecycleEvents {
@@ -64,18 +75,11 @@ export interface LifecycleEvents {
   rollingBack(kind: BadReason): void;
 }
 
-export interface LifecyclePorts {
+/** The admission gates' ports (./gates/gate.ts: signatures, history, the rollout's files, loading) and the rest. */
+export interface LifecyclePorts extends GatePorts {
   store: StatePort;
-  /** Loads a commit's desired state; throws FleetRepoError when it does not load. */
-  load(commit: string): Promise<LoadedCommit>;
   /** A repo reading the commit a journaled transaction was applying. */
   repoAt(commit: string): RepoSource;
-  /**
-   * Throws TrustError when the commit may not be applied: not signed by a trusted key (when keys
-   * are configured), or not a descendant of `applied` (unless rewrites are allowed). Resolves to
-   * the signer, when there is one.
-   */
-  verify(commit: string, applied: string | undefined): Promise<string | undefined>;
   /** Keeps the applied and last good commits in the local repo (shallow fetches may drop them). */
   pin(role: 'applied' | 'last-good', commit: string): Promise<void>;
   appliers(desired?: DesiredState, repo?: RepoSource): Promise<GatewayAppliers>;
@@ -91,6 +95,18 @@ export interface LifecyclePorts {
 }
 
 const short = (c: string | undefined) => (c ? c.slice(0, 12) : 'none');
+
+/** What the choose gates made of the branch's head: the commit the gateway may run now, and why. */
+export interface Choice {
+  head: string;
+  /** The head, or the rollout's target or base. */
+  commit: string;
+  rollout?: RolloutStanding;
+  /** When `commit` stands in for a commit a gate deferred (the base, for the target of a wave not open yet). */
+  deferral?: { gate: GateName; commit: string; why: string; until?: string };
+}
+
+const isChoice = (r: Choice | Verdict): r is Choice => !('reason' in r);
 const now = () => new Date().toISOString();
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -106,9 +122,17 @@ function configFault(err: unknown): string | undefined {
   return undefined;
 }
 
+type GatesPassed = Extract<GateOutcome, { kind: 'pass' }>;
+const isGatesPassed = (r: GatesPassed | Verdict): r is GatesPassed => 'kind' in r;
+
 export class CommitLifecycle {
   /** The commit whose transaction the gateway paused (the Engine away, the disk full): going on is no new attempt. */
   private paused: string | undefined;
+  /**
+   * The last head chosen for, with what the answer rests on (the applied commit, the bad ones, which
+   * `rollgate forget` may change): the same again asks no gate.
+   */
+  private chosen: { key: string; choice: Choice } | undefined;
 
   constructor(private readonly p: LifecyclePorts) {}
 
@@ -291,53 +315,172 @@ export class CommitLifecycle {
     return v;
   }
 
-  async applyCommit(commit: string): Promise<Verdict> {
+  /**
+   * Which commit the gateway may run now, for the branch's `head`: the gates of the choose phase
+   * (trust, descent, rollout). A refusal is recorded as the bad commit it is; a deferral is
+   * recorded once per cause, and the commit to run meanwhile chosen. The answer is kept for as long
+   * as what it rests on holds (the head, the applied commit, the bad ones): an idle poll asks no gate.
+   */
+  async choose(head: string): Promise<Choice | Verdict> {
+    const applied = this.state.applied?.commit;
+    // A head refused before is not read again; the poll's decision skips it (safety rule 5). A head
+    // the gateway runs passed the gates when it was applied (a head that carries a rollout file is
+    // never run itself): it is not judged again while it runs.
+    if (badRecord(this.state.bad, head) || head === applied) return { head, commit: head };
+    const keyNow = () => [head, applied, ...this.state.bad.map((b) => b.commit)].join(' ');
+    if (this.chosen?.key === keyNow()) return this.chosen.choice;
+    const r = await this.gated(CHOOSE_GATES, { head, commit: head, ...(applied ? { applied } : {}) });
+    if (!isGatesPassed(r)) {
+      // A commit the rollout names that is refused stays the one to run: the poll's decision skips it.
+      if (r.reason === Reason.Rejected && r.commit && r.commit !== head)
+        this.chosen = { key: keyNow(), choice: { head, commit: r.commit } };
+      return r;
+    }
+    for (const n of r.notes) this.p.log.info({ commit: head }, n);
+    const d = r.deferral;
+    const choice: Choice = {
+      head,
+      commit: r.subject.commit,
+      ...(r.rollout ? { rollout: r.rollout } : {}),
+      ...(d
+        ? { deferral: { gate: d.gate, commit: d.commit, why: d.why, ...(d.until ? { until: d.until } : {}) } }
+        : {}),
+    };
+    const before = this.state;
+    const next = withStanding(before, {
+      ...(r.rollout ? { rollout: r.rollout } : {}),
+      wants: d?.commit ?? choice.commit,
+      ...(d ? { deferredAt: d.gate } : {}),
+      passed: r.passed,
+    });
+    if (next !== before) {
+      await this.p.store.replace(next);
+      const ro = r.rollout;
+      if (ro && (before.rollout?.id !== ro.id || before.rollout.code !== ro.code || before.rollout.runs !== ro.runs))
+        this.p.log.info(
+          { rollout: ro.id, target: ro.target, admission: ro.code, runs: choice.commit },
+          `rollout ${ro.id}: this gateway runs the ${ro.runs} ${short(choice.commit)}: ${ro.message}`,
+        );
+    }
+    if (d) await this.defer(d);
+    this.chosen = { key: keyNow(), choice };
+    return choice;
+  }
+
+  /** What a poll that finds nothing to change says: the deferral the gateway waits on, or nothing new. */
+  settled(c: Choice): Verdict {
+    const d = c.deferral;
+    return d
+      ? { reason: Reason.Deferred, commit: d.commit, detail: d.why }
+      : { reason: Reason.Unchanged, commit: c.commit };
+  }
+
+  /**
+   * Applies the commit the gateway may run now behind the health gate, once the gates of the apply
+   * phase (window, policy) admit it. Given a branch head alone (`chosen` absent), it is chosen first.
+   */
+  async applyCommit(commit: string, chosen?: Choice): Promise<Verdict> {
     this.p.events.activity('applying', commit);
-    // Trust before anything runs (safety rule 9): a signature by a trusted key, no rewrite.
-    try {
-      const signer = await this.p.verify(commit, this.state.applied?.commit);
-      if (signer) this.p.log.info({ commit, signer }, `commit ${short(commit)} is signed by ${signer}`);
-    } catch (err) {
-      if (err instanceof TrustError)
-        return (await this.decide({ kind: 'invalid', commit, reason: err.message, bad: err.kind }))!;
-      this.p.log.error({ commit, err: message(err) }, `cannot verify commit ${short(commit)}: ${message(err)}`);
-      return this.error(commit, message(err));
+    let c = chosen;
+    if (!c) {
+      const r = await this.choose(commit);
+      if (!isChoice(r)) return r;
+      const bad = badRecord(this.state.bad, r.commit);
+      if (bad) return { reason: Reason.KnownBad, commit: r.commit, detail: bad.reason };
+      if (r.commit === this.state.applied?.commit) return this.settled(r);
+      c = r;
     }
-    let loaded: LoadedCommit;
-    try {
-      loaded = await this.p.load(commit);
-    } catch (err) {
-      const fault = configFault(err);
-      if (fault) return this.configError(commit, fault);
-      if (err instanceof FleetRepoError) {
-        const bad = err.forbidden ? ('forbidden' as const) : ('invalid' as const);
-        return (await this.decide({ kind: 'invalid', commit, reason: err.message, bad }))!;
-      }
-      this.p.log.error({ commit, err: message(err) }, `cannot load commit ${short(commit)}: ${message(err)}`);
-      return this.error(commit, message(err));
-    }
-    const { desired, repo } = loaded;
+    const applied = this.state.applied?.commit;
+    const r = await this.gated(APPLY_GATES, { head: c.head, commit: c.commit, ...(applied ? { applied } : {}) });
+    if (!isGatesPassed(r)) return r;
+    if (!r.loaded) throw new Error('no admission gate loaded the commit (the policy gate is missing)');
+    const target = c.commit;
+    const { desired, repo } = r.loaded;
     let a: GatewayAppliers;
     try {
       a = await this.p.appliers(desired, repo);
     } catch (err) {
       const fault = configFault(err);
-      if (fault) return this.configError(commit, fault);
+      if (fault) return this.configError(target, fault);
       this.p.log.error(
-        { commit, err: message(err) },
+        { commit: target, err: message(err) },
         `cannot reach the gateway's appliers, nothing was changed: ${message(err)}`,
       );
-      return this.error(commit, message(err));
+      return this.error(target, message(err));
     }
     try {
-      return await this.attempt(commit, desired, repo, a);
+      return await this.attempt(target, desired, repo, a);
     } catch (err) {
       if (isInterruption(err)) {
-        this.paused = commit;
-        return this.interrupted(commit, err);
+        this.paused = target;
+        return this.interrupted(target, err);
       }
       throw err;
     }
+  }
+
+  /**
+   * Asks the gates; what stops them is carried out here, in one place: a refusal recorded as bad
+   * (safety rule 9: nothing touched), a deferral recorded once per cause, a gate that could not
+   * tell an error of the gateway (its configuration's, or one retried).
+   */
+  private async gated(gates: readonly Gate[], s: Subject): Promise<GatesPassed | Verdict> {
+    const r = await runGates(gates, s, this.p);
+    switch (r.kind) {
+      case 'pass':
+        return r;
+      case 'refuse': {
+        const bad = badRecord(this.state.bad, r.commit);
+        if (bad) return { reason: Reason.KnownBad, commit: r.commit, detail: bad.reason };
+        return (await this.decide({ kind: 'invalid', commit: r.commit, reason: r.reason, bad: r.bad }))!;
+      }
+      case 'defer':
+        return this.defer(r);
+      case 'error': {
+        const fault = configFault(r.error);
+        if (fault) return this.configError(r.commit, fault);
+        const why = message(r.error);
+        this.p.log.error(
+          { commit: r.commit, gate: r.gate, err: why },
+          `cannot tell whether commit ${short(r.commit)} may run (${r.gate} gate): ${why}`,
+        );
+        return this.error(r.commit, why);
+      }
+    }
+  }
+
+  /** A gate said "not yet": recorded (and logged) once per cause, never a verdict on the commit. */
+  private async defer(d: {
+    gate: GateName;
+    commit: string;
+    cause: string;
+    why: string;
+    until?: string;
+    instead?: string;
+  }): Promise<Verdict> {
+    const before = this.state.history.length;
+    const dec = decide(
+      this.state,
+      {
+        kind: 'deferred',
+        commit: d.commit,
+        gate: d.gate,
+        cause: d.cause,
+        detail: d.why,
+        ...(d.until !== undefined ? { until: d.until } : {}),
+        ...(d.instead !== undefined ? { instead: d.instead } : {}),
+      },
+      now(),
+    );
+    if (dec.state.history.length > before)
+      this.p.log.info(
+        { verdict: Reason.Deferred, commit: d.commit, gate: d.gate, until: d.until, instead: d.instead },
+        `commit ${short(d.commit)} waits at the ${d.gate} gate, and nothing is recorded against it: ${d.why}` +
+          (d.instead
+            ? `; meanwhile the gateway runs ${short(d.instead)}`
+            : '; meanwhile the gateway keeps what it runs'),
+      );
+    return (await this.carryOut(dec))!;
   }
 
   private async attempt(commit: string, desired: DesiredState, repo: RepoSource, a: GatewayAppliers): Promise<Verdict> {

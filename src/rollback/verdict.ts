@@ -13,9 +13,11 @@ import {
   type AgentState,
   type BadCommit,
   type BadReason,
+  type GateName,
   type ResumeReason,
   type VerdictReason,
 } from '../model/index.js';
+import type { RolloutStanding } from '../model/rollout.js';
 import type { ApplyOutcome } from '../apply/index.js';
 import { badRecord, withBad } from './bad-commits.js';
 
@@ -64,6 +66,19 @@ export type Outcome =
   | { kind: 'rollback'; failed: BadCommit; rollback: RollbackSummary; ran: string[] }
   /** The gateway's own configuration is at fault, not the commit; nothing was changed. */
   | { kind: 'config-error'; commit: string; reason: string }
+  /**
+   * A gate said "not yet" to the commit: no verdict on it. `cause` tells deferrals apart (one is
+   * recorded once); `instead`: the commit the gateway runs meanwhile (a rollout's base).
+   */
+  | {
+      kind: 'deferred';
+      commit: string;
+      gate: GateName;
+      cause: string;
+      detail: string;
+      until?: string;
+      instead?: string;
+    }
   /**
    * A gateway the last rollback left stalled (rollback incomplete, last good commit unhealthy)
    * was converged to the last good commit again and its health checked again.
@@ -136,6 +151,7 @@ function recordVerdict(s: AgentState, v: Verdict, at: string, history = true): v
     ...(v.detail !== undefined ? { detail: v.detail } : {}),
     ...(v.steps ? { steps: v.steps } : {}),
     ...(changed.length ? { conditions: changed } : {}),
+    ...(s.rollout ? { rollout: { id: s.rollout.id, target: s.rollout.target } } : {}),
   });
 }
 
@@ -157,6 +173,7 @@ function applied(
   delete s.inProgress;
   delete s.lastError;
   delete s.lastGoodUnhealthy;
+  if (s.deferred?.commit === commit) delete s.deferred;
   const steps = t?.ran ?? [];
   const detail = t ? undefined : resumed ? 'finished after the agent restarted' : 'nothing to change on this gateway';
   // The history says `applied` either way (the gateway runs the commit); the verdict says whether it changed anything.
@@ -301,6 +318,67 @@ function configError(state: AgentState, o: Extract<Outcome, { kind: 'config-erro
 }
 
 /**
+ * Not yet (safety rule 5 is not in play: nothing is bad). Recorded — history, conditions, the
+ * deferral in the state — once per cause; the same cause found again by later polls writes
+ * nothing, though a detail that changed (two waves open now, not one) is kept up to date quietly.
+ */
+function deferred(state: AgentState, o: Extract<Outcome, { kind: 'deferred' }>, at: string): Decision {
+  const v: Verdict = { reason: Reason.Deferred, commit: o.commit, detail: o.detail };
+  const d = {
+    commit: o.commit,
+    gate: o.gate,
+    cause: o.cause,
+    detail: o.detail,
+    ...(o.until !== undefined ? { until: o.until } : {}),
+    ...(o.instead !== undefined ? { instead: o.instead } : {}),
+  };
+  const was = state.deferred;
+  if (was && was.commit === o.commit && was.gate === o.gate && was.cause === o.cause) {
+    if (JSON.stringify({ ...was, since: '' }) === JSON.stringify({ ...d, since: '' }))
+      return { state, next: { action: 'done' }, verdict: v };
+    const s = clone(state);
+    s.deferred = { ...d, since: was.since };
+    return { state: s, next: { action: 'done' }, verdict: v };
+  }
+  const s = clone(state);
+  s.deferred = { ...d, since: at };
+  recordVerdict(s, v, at);
+  return { state: s, next: { action: 'done' }, verdict: v };
+}
+
+/** What the gates made of a new head, as far as the state cares (src/rollback/gates). */
+export interface Standing {
+  /** The rollout at the head and where the gateway stands in it; absent: none runs. */
+  rollout?: RolloutStanding;
+  /** The commit the gateway wants now: the one a gate deferred, else the one it may run. */
+  wants: string;
+  /** The gate that deferred it, when one did. */
+  deferredAt?: GateName;
+  /** The gates the head passed (a deferral made at one of them earlier has lapsed). */
+  passed: readonly GateName[];
+}
+
+/**
+ * The rollout the gateway stands in now, from the gates of a new head: kept in the state (status
+ * and reports show it, verdicts name it) without a history entry of its own. A deferral that has
+ * lapsed (its gate passed now, or the gateway wants another commit: the rollout moved on, or
+ * ended) is dropped with it.
+ */
+export function withStanding(state: AgentState, now: Standing): AgentState {
+  const d = state.deferred;
+  const lapsed =
+    d !== undefined &&
+    (d.commit !== now.wants ||
+      (now.deferredAt !== undefined ? d.gate !== now.deferredAt : now.passed.includes(d.gate)));
+  if (JSON.stringify(state.rollout) === JSON.stringify(now.rollout) && !lapsed) return state;
+  const s = clone(state);
+  if (now.rollout) s.rollout = now.rollout;
+  else delete s.rollout;
+  if (lapsed) delete s.deferred;
+  return s;
+}
+
+/**
  * A stalled gateway looked at again. Back on the last good commit and healthy: that is the
  * rollback the commit's failure asked for, recorded as one (`rolled-back`, Healthy=True) — the
  * commit stays bad. Converged but still unhealthy: said once (`last-good-unhealthy`), not again at
@@ -368,6 +446,8 @@ export function decide(state: AgentState, o: Outcome, at: string): Decision {
       return afterRollback(state, o.failed, o.rollback, o.ran, at);
     case 'config-error':
       return configError(state, o, at);
+    case 'deferred':
+      return deferred(state, o, at);
     case 'recovery':
       return recovery(state, o, at);
     case 'interrupted':

@@ -3,6 +3,7 @@ export {
   checkCommit,
   checkSignature,
   descendsFrom,
+  rewriteMessage,
   splitSigned,
   TrustError,
   verifyCommit,

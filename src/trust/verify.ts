@@ -225,6 +225,16 @@ export async function descendsFrom(
   }
 }
 
+/** Why a commit that does not descend from the applied one is refused. */
+export function rewriteMessage(commit: string, applied: string): string {
+  return (
+    `commit ${short(commit)} does not descend from ${short(applied)}, the commit this gateway runs: the ` +
+    'branch was force-pushed or moved back, and applying it would be a downgrade or a rewrite. Undo a ' +
+    'change with a new commit (git revert); to allow this once, run the agent with --allow-rewrite ' +
+    '(trust.allowRewrite)'
+  );
+}
+
 export interface CommitGate {
   /** Absent: signatures are not checked. */
   policy?: TrustPolicy;
@@ -252,13 +262,7 @@ export async function checkCommit(
   if (applied && applied !== commit && !gate.allowRewrite) {
     const opts = gate.deepen ? { deepen: gate.deepen } : {};
     if (!(await descendsFrom(gitdir, commit, applied, opts)))
-      throw new TrustError(
-        'rewrite',
-        `commit ${short(commit)} does not descend from ${short(applied)}, the commit this gateway runs: the ` +
-          'branch was force-pushed or moved back, and applying it would be a downgrade or a rewrite. Undo a ' +
-          'change with a new commit (git revert); to allow this once, run the agent with --allow-rewrite ' +
-          '(trust.allowRewrite)',
-      );
+      throw new TrustError('rewrite', rewriteMessage(commit, applied));
   }
   return signer;
 }

@@ -20,20 +20,20 @@ test('history shows a verdict it does not know with a ? mark, next to those it k
   const dir = tempDir('rollgate-history-');
   const history = [
     { at: '2026-11-30T12:00:00.000Z', event: 'applied', commit: 'a'.repeat(40) },
-    { at: '2026-11-30T12:01:00.000Z', event: 'deferred', commit: 'b'.repeat(40) },
+    { at: '2026-11-30T12:01:00.000Z', event: 'quarantined', commit: 'b'.repeat(40) },
   ];
   writeFileSync(statePath(dir, 'state'), JSON.stringify({ ...emptyState(), history }));
   const io = captured();
   assert.equal(await runHistory({ stateDir: dir, output: 'human', limit: '10' }, io), EXIT_OK);
   assert.equal(
     io.text(),
-    `? 2026-11-30T12:01:00.000Z  deferred  ${'b'.repeat(12)}\n✓ 2026-11-30T12:00:00.000Z  applied  ${'a'.repeat(12)}\n`,
+    `? 2026-11-30T12:01:00.000Z  quarantined  ${'b'.repeat(12)}\n✓ 2026-11-30T12:00:00.000Z  applied  ${'a'.repeat(12)}\n`,
   );
 });
 
 test('sync prints a verdict it does not know as it is, and exits with an error', () => {
   const io = captured();
-  const v = { reason: 'deferred', commit: 'b'.repeat(40) } as unknown as Verdict;
+  const v = { reason: 'quarantined', commit: 'b'.repeat(40) } as unknown as Verdict;
   assert.equal(printVerdict(v, 'human', io), EXIT_ERROR);
-  assert.equal(io.text(), `deferred (a verdict this rollgate does not know): commit ${'b'.repeat(12)}\n`);
+  assert.equal(io.text(), `quarantined (a verdict this rollgate does not know): commit ${'b'.repeat(12)}\n`);
 });

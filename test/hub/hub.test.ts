@@ -43,6 +43,62 @@ for (const kind of dbs.kinds) {
       }
     });
 
+    test('under a staged rollout: each event and each gateway is stored with the rollout and target', async () => {
+      const l = await lab(kind, { 'gw-1': {}, 'gw-2': {} });
+      try {
+        const ro = { id: 'edge-v2', target: sha(2) };
+        const standing = {
+          ...ro,
+          base: sha(1),
+          state: 'rolling' as const,
+          runs: 'base' as const,
+          code: 'not-yet' as const,
+          wave: { number: 2, of: 4, name: 'early', open: false },
+          message: 'not yet: wave 2 of 4 "early" opens once the waves before it pass their gates',
+        };
+        const under = report('gw-1', status({ rollout: standing }), [
+          verdict('applied', sha(1), { rollout: ro }),
+          verdict('deferred', sha(2), { rollout: ro, detail: standing.message }),
+        ]);
+        const a = await l.post('gw-1', under);
+        assert.equal(a.status, 200, a.text);
+        assert.equal((a.body['accepted'] as string[]).length, 2, a.text);
+        // An agent from before rollouts sends neither: stored as ever.
+        const before = await l.post('gw-2', report('gw-2', status(), [verdict('applied', sha(1))]));
+        assert.equal(before.status, 200, before.text);
+        const events = await l.db.query<{ g: string; v: string; id: string | null; t: string | null; body: unknown }>(
+          `select gateway_id as g, verdict as v, rollout_id as id, rollout_target as t, body->'rollout' as body
+             from events where kind = 'verdict' order by seq`,
+        );
+        assert.deepEqual(
+          events.map((e) => [e.g, e.v, e.id, e.t, e.body ?? null]),
+          [
+            ['gw-1', 'applied', 'edge-v2', sha(2), ro],
+            ['gw-1', 'deferred', 'edge-v2', sha(2), ro],
+            ['gw-2', 'applied', null, null, null],
+          ],
+        );
+        const gws = await l.db.query<{ id: string; rid: string | null; t: string | null; code: string | null }>(
+          `select id, rollout_id as rid, rollout_target as t, status->'rollout'->>'code' as code
+             from gateways order by id`,
+        );
+        assert.deepEqual(
+          gws.map((g) => [g.id, g.rid, g.t, g.code]),
+          [
+            ['gw-1', 'edge-v2', sha(2), 'not-yet'],
+            ['gw-2', null, null, null],
+          ],
+        );
+        // "Not yet" says nothing about the target: no outcome for it, fleet-wide.
+        const [n] = await l.db.query<{ n: string }>('select count(*) as n from gateway_commits where commit = $1', [
+          sha(2),
+        ]);
+        assert.equal(Number(n!.n), 0);
+      } finally {
+        await l.hub.stop();
+      }
+    });
+
     test('bad reports are refused with a reason, and none of them stores anything', async () => {
       const l = await lab(kind, { 'gw-1': {}, 'gw-2': {} }, { maxReportBytes: 64 * 1024 });
       try {
@@ -375,12 +431,12 @@ for (const kind of dbs.kinds) {
       const fresh = await kind.fresh();
       const db = await fresh.open();
       try {
-        assert.deepEqual(await migrate(db), [1, 2, 3]);
+        assert.deepEqual(await migrate(db), [1, 2, 3, 4]);
         assert.deepEqual(await migrate(db), []);
         await db.query("insert into schema_migrations (version, name) values (999, 'from the future')");
         await assert.rejects(migrate(db), (err: unknown) => {
           assert.ok(err instanceof MigrationError);
-          assert.match(err.message, /schema version 999, newer than this rollgate hub knows \(3\)/);
+          assert.match(err.message, /schema version 999, newer than this rollgate hub knows \(4\)/);
           return true;
         });
       } finally {

@@ -41,3 +41,23 @@ test('a runaway detail is cut, so one event never fills a report', () => {
   assert.ok(e!.detail!.length <= 4001);
   assert.ok(e!.detail!.endsWith('…'));
 });
+
+test('a verdict recorded under a staged rollout names it in its event; a deferral is not quiet', () => {
+  const rollout = { id: 'edge-v2', target: B };
+  const events = reportEvents(
+    [
+      { at: '2026-11-30T12:00:00.000Z', event: 'applied', commit: A, rollout },
+      { at: '2026-11-30T12:00:01.000Z', event: 'deferred', commit: B, detail: 'not yet: wave 2', rollout },
+      { at: '2026-11-30T12:00:02.000Z', event: 'applied', commit: A },
+    ],
+    emptyState(),
+  );
+  assert.deepEqual(
+    events.map((e) => [e.verdict, e.commit, e.rollout]),
+    [
+      ['applied', A, rollout],
+      ['deferred', B, rollout],
+      ['applied', A, undefined],
+    ],
+  );
+});

@@ -6,11 +6,18 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { silentLog } from '../../src/base/log.js';
 import type { HealthVerdict } from '../../src/health/index.js';
-import { DirectorySource, FleetRepoError } from '../../src/manifest/index.js';
+import { DEFAULT_GATE, DirectorySource, FleetRepoError } from '../../src/manifest/index.js';
 import { emptyState, type AgentState, type DesiredState } from '../../src/model/index.js';
-import { CommitLifecycle, type LifecyclePorts, type Verdict } from '../../src/rollback/index.js';
+import {
+  CommitLifecycle,
+  forgetBad,
+  type Choice,
+  type LifecyclePorts,
+  type Verdict,
+} from '../../src/rollback/index.js';
 import { TrustError } from '../../src/trust/index.js';
 import { desired } from '../helpers/builders.js';
+import { rolloutFile } from '../helpers/gate-ports.js';
 import { cleanup, tempDir } from '../helpers/fixtures.js';
 
 const GOOD = 'a'.repeat(40);
@@ -32,7 +39,10 @@ class MemoryStore {
 const dirs: string[] = [];
 after(() => dirs.forEach(cleanup));
 
-function lab(state: Partial<AgentState> = {}, opts: { healthy?: boolean; appliersFail?: boolean } = {}) {
+function lab(
+  state: Partial<AgentState> = {},
+  opts: { healthy?: boolean; appliersFail?: boolean; ports?: Partial<LifecyclePorts> } = {},
+) {
   const stateDir = tempDir();
   dirs.push(stateDir);
   const store = new MemoryStore({ ...emptyState(), ...state });
@@ -64,6 +74,10 @@ function lab(state: Partial<AgentState> = {}, opts: { healthy?: boolean; applier
       commit === UNSIGNED
         ? Promise.reject(new TrustError('untrusted', `commit ${commit.slice(0, 12)} is not signed`))
         : Promise.resolve(undefined),
+    descends: () => Promise.resolve(true),
+    gateway: { id: 'gw-test', labels: {} },
+    rolloutState: () => Promise.resolve(undefined),
+    rolloutPolicy: () => Promise.resolve({ rollout: { targets: {} } }),
     pin: (role, commit) => {
       pins.push(`${role} ${commit.slice(0, 1)}`);
       return Promise.resolve();
@@ -86,6 +100,7 @@ function lab(state: Partial<AgentState> = {}, opts: { healthy?: boolean; applier
       verdict: (v) => verdicts.push(v),
       rollingBack: (kind) => activities.push(`rolling back: ${kind}`),
     },
+    ...opts.ports,
   };
   return { lifecycle: new CommitLifecycle(ports), store, verdicts, pins, activities, appliers: () => appliersCalls };
 }
@@ -224,5 +239,89 @@ describe('the commit lifecycle, in memory', () => {
       [NEW],
       'the commit stays bad',
     );
+  });
+
+  test('under a rollout, a wave not open: the base runs, the target deferred once, the head asked once', async () => {
+    const TARGET = 'b'.repeat(40);
+    const HEAD = '9'.repeat(40);
+    let asked = 0;
+    const l = lab(
+      { applied: { commit: GOOD, at: 'x' }, lastGood: { commit: GOOD, at: 'x' } },
+      {
+        ports: {
+          rolloutState: () => (asked++, Promise.resolve(rolloutFile({ base: GOOD, target: TARGET }))),
+          rolloutPolicy: () =>
+            Promise.resolve({
+              rollout: {
+                fleet: {
+                  waves: [
+                    { name: 'canary', select: { kind: 'match', match: { ids: ['gw-0'] } }, gate: DEFAULT_GATE },
+                    { name: 'rest', select: { kind: 'percent', percent: 100 }, gate: DEFAULT_GATE },
+                  ],
+                },
+                targets: {},
+              },
+            }),
+        },
+      },
+    );
+    for (let poll = 0; poll < 3; poll++) {
+      const c = (await l.lifecycle.choose(HEAD)) as Choice;
+      assert.equal(c.commit, GOOD, 'the base');
+      assert.equal(c.deferral?.commit, TARGET);
+      assert.equal(l.lifecycle.settled(c).reason, 'deferred');
+    }
+    assert.equal(asked, 1, 'an idle poll asks no gate again');
+    assert.deepEqual(
+      l.store.current.history.map((h) => h.event),
+      ['deferred'],
+      'recorded once',
+    );
+    assert.equal(l.store.current.rollout?.code, 'not-yet');
+    assert.deepEqual(l.store.current.bad, []);
+  });
+
+  test('an untrusted rollout base is refused once; found again, nothing new; forgotten, checked again', async () => {
+    const TARGET = 'b'.repeat(40);
+    const HEAD = '9'.repeat(40);
+    const verified: string[] = [];
+    const l = lab(
+      { applied: { commit: TARGET, at: 'x' }, lastGood: { commit: TARGET, at: 'x' } },
+      {
+        ports: {
+          verify: (c) => {
+            verified.push(c[0]!);
+            return c === UNSIGNED
+              ? Promise.reject(new TrustError('untrusted', `commit ${c.slice(0, 12)} is not signed`))
+              : Promise.resolve(undefined);
+          },
+          rolloutState: () =>
+            Promise.resolve(
+              rolloutFile({ base: UNSIGNED, target: TARGET, state: 'aborted', bad: [TARGET], fleetWaves: 0 }),
+            ),
+          rolloutPolicy: () => Promise.resolve({ rollout: { targets: {} } }),
+        },
+      },
+    );
+    const first = await l.lifecycle.choose(HEAD);
+    assert.equal((first as Verdict).reason, 'rejected');
+    assert.equal(l.store.current.bad[0]?.commit, UNSIGNED);
+    assert.equal(l.store.current.bad[0]?.kind, 'untrusted');
+    const writes = l.store.writes;
+    const again = (await l.lifecycle.choose(HEAD)) as Choice;
+    assert.equal(again.commit, UNSIGNED, 'the commit to run is still the refused one: the poll skips it');
+    assert.equal(l.store.writes, writes, 'nothing new recorded');
+    assert.deepEqual(verified, ['9', 'e']);
+    await l.store.replace(forgetBad(l.store.current, { commit: UNSIGNED, reason: 'test', by: 'test' }, 'y').state);
+    assert.equal(((await l.lifecycle.choose(HEAD)) as Verdict).reason, 'rejected', 'checked again');
+    assert.deepEqual(verified, ['9', 'e', '9', 'e']);
+  });
+
+  test('the commit the gateway runs is not judged again while it runs (keys changed since, say)', async () => {
+    const l = lab({ applied: { commit: UNSIGNED, at: 'x' }, lastGood: { commit: UNSIGNED, at: 'x' } });
+    const c = await l.lifecycle.choose(UNSIGNED);
+    assert.deepEqual(c, { head: UNSIGNED, commit: UNSIGNED });
+    assert.equal(l.store.writes, 0);
+    assert.deepEqual(l.store.current.bad, []);
   });
 });

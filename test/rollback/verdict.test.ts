@@ -10,6 +10,7 @@ import {
   beginAttempt,
   decide,
   MAX_INTERRUPTED_ATTEMPTS,
+  withStanding,
   type Decision,
   type Outcome,
   type TransactionSummary,
@@ -38,6 +39,37 @@ const txn = (status: TransactionSummary['status'], over: Partial<TransactionSumm
   ...over,
 });
 const healthBad: BadCommit = { commit: NEW, kind: 'health-failed', reason: 'api down', at: 'earlier' };
+const WAVE3 = 'not yet: wave 3 of 4 "half" opens once the waves before it pass their gates (1 of 4 waves open)';
+const notYet = (over: Partial<Extract<Outcome, { kind: 'deferred' }>> = {}): Outcome => ({
+  kind: 'deferred',
+  commit: NEW,
+  gate: 'rollout',
+  cause: `rollout edge-v2 target ${NEW} not-yet at wave 3 of 4 "half"`,
+  detail: WAVE3,
+  until: 'wave 3 of 4 "half" opens',
+  instead: GOOD,
+  ...over,
+});
+const deferral = (over: Partial<NonNullable<AgentState['deferred']>> = {}): NonNullable<AgentState['deferred']> => ({
+  commit: NEW,
+  gate: 'rollout',
+  cause: `rollout edge-v2 target ${NEW} not-yet at wave 3 of 4 "half"`,
+  detail: WAVE3,
+  until: 'wave 3 of 4 "half" opens',
+  instead: GOOD,
+  since: 'earlier',
+  ...over,
+});
+const STANDING: NonNullable<AgentState['rollout']> = {
+  id: 'edge-v2',
+  target: NEW,
+  base: GOOD,
+  state: 'rolling',
+  runs: 'base',
+  code: 'not-yet',
+  wave: { number: 3, of: 4, name: 'half', open: false },
+  message: WAVE3,
+};
 
 interface Expect {
   next: Decision['next']['action'];
@@ -59,6 +91,10 @@ interface Expect {
   /** A rollback of NEW to the last good commit is recorded as under way (finished first after a pause). */
   rollingBack?: boolean;
   detail?: RegExp;
+  /** The deferral kept in the state: its detail and since; null: none. */
+  deferred?: { detail: string; since: string } | null;
+  /** The rollout the new history entry names. */
+  historyRollout?: { id: string; target: string };
 }
 
 interface Row {
@@ -531,6 +567,77 @@ const rows: Row[] = [
     },
     expect: { next: 'done', unchangedState: true },
   },
+  {
+    name: 'deferred by its rollout wave: recorded once, nothing bad, not ready, not stalled (the wave opens by itself)',
+    state: gateway(),
+    outcome: notYet(),
+    expect: {
+      next: 'done',
+      verdict: 'deferred',
+      detail: /^not yet: wave 3 of 4 "half"/,
+      history: 'deferred',
+      conditions: { Ready: 'False', Stalled: 'False' },
+      bad: null,
+      applied: GOOD,
+      lastGood: GOOD,
+      deferred: { detail: WAVE3, since: AT },
+    },
+  },
+  {
+    name: 'deferred again for the same cause, at a later poll: nothing is written (no history spam)',
+    state: gateway({ deferred: deferral() }),
+    outcome: notYet(),
+    expect: { next: 'done', verdict: 'deferred', unchangedState: true, deferred: { detail: WAVE3, since: 'earlier' } },
+  },
+  {
+    name: 'the same cause, said with newer numbers (two waves open now): kept up to date quietly, no history entry',
+    state: gateway({ deferred: deferral() }),
+    outcome: notYet({ detail: WAVE3.replace('1 of 4', '2 of 4') }),
+    expect: {
+      next: 'done',
+      verdict: 'deferred',
+      bad: null,
+      deferred: { detail: WAVE3.replace('1 of 4', '2 of 4'), since: 'earlier' },
+    },
+  },
+  {
+    name: 'another cause (the rollout paused before the wave): recorded anew',
+    state: gateway({ deferred: deferral() }),
+    outcome: notYet({ cause: `rollout edge-v2 target ${NEW} paused at wave 3 of 4 "half"`, detail: 'paused' }),
+    expect: { next: 'done', verdict: 'deferred', history: 'deferred', deferred: { detail: 'paused', since: AT } },
+  },
+  {
+    name: 'the deferred commit applied at last: its deferral is done with',
+    state: gateway({ ...inProgress(1), deferred: deferral() }),
+    outcome: { kind: 'transaction', commit: NEW, transaction: txn('applied') },
+    expect: { next: 'done', verdict: 'applied', history: 'applied', applied: NEW, pin: NEW, deferred: null },
+  },
+  {
+    name: "the base applied while the target waits: the target's deferral stays",
+    state: gateway({ inProgress: { commit: OLDER, since: 'earlier', attempts: 1 }, deferred: deferral() }),
+    outcome: { kind: 'transaction', commit: OLDER, transaction: txn('applied') },
+    expect: {
+      next: 'done',
+      verdict: 'applied',
+      history: 'applied',
+      applied: OLDER,
+      pin: OLDER,
+      deferred: { detail: WAVE3, since: 'earlier' },
+    },
+  },
+  {
+    name: 'a verdict recorded under a rollout names it (id and target), for the hub to count',
+    state: gateway({ ...inProgress(1), rollout: { ...STANDING, runs: 'target', code: 'admitted' } }),
+    outcome: { kind: 'transaction', commit: NEW, transaction: txn('applied') },
+    expect: {
+      next: 'done',
+      verdict: 'applied',
+      history: 'applied',
+      applied: NEW,
+      pin: NEW,
+      historyRollout: { id: 'edge-v2', target: NEW },
+    },
+  },
 ];
 
 function check(d: Decision, before: AgentState, e: Expect): void {
@@ -566,6 +673,13 @@ function check(d: Decision, before: AgentState, e: Expect): void {
   if (e.unchangedState) assert.equal(s, before, 'the state is returned as it was');
   if (e.rollingBack !== undefined) assert.equal(s.rollingBack?.commit === NEW, e.rollingBack, 'rollback under way');
   if (e.detail) assert.match(d.verdict?.detail ?? '', e.detail);
+  if (e.deferred === null) assert.equal(s.deferred, undefined, 'no deferral');
+  else if (e.deferred !== undefined) {
+    assert.equal(s.deferred?.detail, e.deferred.detail, 'deferral detail');
+    assert.equal(s.deferred?.since, e.deferred.since, 'deferred since');
+  }
+  if (e.historyRollout) assert.deepEqual(s.history.at(-1)?.rollout, e.historyRollout, 'the rollout it names');
+  else if (e.history !== undefined) assert.equal(s.history.at(-1)?.rollout, undefined, 'names no rollout');
 }
 
 describe('the rollback policy (decide), as a table', () => {
@@ -631,6 +745,68 @@ describe('the rollback policy around a commit', () => {
       assert.equal(afterPoll(state, head, driftDue, recoverDue).action, action, name);
     const r = afterPoll(stalled('rollback-incomplete'), NEW, false, true);
     assert.ok(r.action === 'recover' && r.lastGood === GOOD && r.failed.commit === NEW);
+  });
+
+  test('the rollout a gateway stands in, as a table: kept without history, a deferral that lapsed dropped', () => {
+    const admitted = { ...STANDING, runs: 'target' as const, code: 'admitted' as const };
+    const rows: [string, AgentState, Parameters<typeof withStanding>[1], 'same' | 'kept' | 'dropped', string?][] = [
+      [
+        'nothing new: the same state object',
+        gateway({ rollout: STANDING, deferred: deferral() }),
+        {
+          rollout: STANDING,
+          wants: NEW,
+          deferredAt: 'rollout',
+          passed: ['trust', 'descent'],
+        },
+        'same',
+      ],
+      ['no rollout, no deferral', gateway(), { wants: NEW, passed: ['trust', 'descent', 'rollout'] }, 'same'],
+      [
+        'the wave opened: the standing changes, the rollout deferral lapses',
+        gateway({ rollout: STANDING, deferred: deferral() }),
+        { rollout: admitted, wants: NEW, passed: ['trust', 'descent', 'rollout'] },
+        'dropped',
+        'admitted',
+      ],
+      [
+        'a new rollout of another target: the old deferral lapses',
+        gateway({ rollout: STANDING, deferred: deferral() }),
+        {
+          rollout: { ...STANDING, id: 'edge-v3', target: OLDER },
+          wants: OLDER,
+          deferredAt: 'rollout',
+          passed: ['trust', 'descent'],
+        },
+        'dropped',
+        'not-yet',
+      ],
+      [
+        'the rollout file removed: no standing, the deferral lapses',
+        gateway({ rollout: STANDING, deferred: deferral() }),
+        { wants: NEW, passed: ['trust', 'descent', 'rollout'] },
+        'dropped',
+      ],
+      [
+        "a later gate's deferral of the commit still wanted stays",
+        gateway({ deferred: deferral({ gate: 'window' }) }),
+        { rollout: admitted, wants: NEW, passed: ['trust', 'descent', 'rollout'] },
+        'kept',
+        'admitted',
+      ],
+    ];
+    for (const [name, state, now, deferralAfter, code] of rows) {
+      const before = structuredClone(state);
+      const after = withStanding(state, now);
+      assert.deepEqual(state, before, `${name}: the input is not changed`);
+      if (deferralAfter === 'same') {
+        assert.equal(after, state, name);
+        continue;
+      }
+      assert.equal(after.deferred !== undefined, deferralAfter === 'kept', `${name}: deferral ${deferralAfter}`);
+      assert.equal(after.rollout?.code, code, `${name}: standing`);
+      assert.equal(after.history.length, state.history.length, `${name}: no history entry`);
+    }
   });
 
   test('attempts at one commit are counted; another commit starts again at 1', () => {
