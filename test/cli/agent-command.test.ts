@@ -27,7 +27,8 @@ test('history shows a verdict it does not know with a ? mark, next to those it k
   assert.equal(await runHistory({ stateDir: dir, output: 'human', limit: '10' }, io), EXIT_OK);
   assert.equal(
     io.text(),
-    `? 2026-11-30T12:01:00.000Z  quarantined  ${'b'.repeat(12)}\n✓ 2026-11-30T12:00:00.000Z  applied  ${'a'.repeat(12)}\n`,
+    `? 2026-11-30T12:01:00.000Z  quarantined  ${'b'.repeat(12)}\n` +
+      `✓ 2026-11-30T12:00:00.000Z  applied  ${'a'.repeat(12)}\n`,
   );
 });
 
