@@ -3,7 +3,7 @@
 // downgrade (it does not: the planner finds the reverse). Writes a Markdown table to stdout;
 // BENCHMARKS.md holds the recorded figures.
 
-import { plan } from '../src/diff/index.js';
+import { plan } from '../src/plan/index.js';
 import { app, comp, desired, running, svc } from '../test/helpers/builders.js';
 
 /** `upgrade`/`downgrade`: each type's new version is forbidden beside the type before it on its old one. */

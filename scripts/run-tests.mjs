@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 
 const started = process.hrtime.bigint();
 // test/ mirrors src/: test/<stage>/<name>.test.ts; an argument matches a file's path under test/
-// (`rollback`, `plan`, `apply/docker`).
+// (`lifecycle`, `plan`, `apply/docker`).
 const args = process.argv.slice(2);
 const dir = args.find((a) => a.startsWith('--dir='))?.slice('--dir='.length) ?? 'dist/test';
 const only = args.filter((a) => !a.startsWith('--dir='));

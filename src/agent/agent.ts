@@ -1,6 +1,6 @@
 // The daemon: polls the fleet repo on a schedule (and on triggers: start, `rollgate sync`, a
 // change of a local repo), one reconcile at a time, and hands each commit to the commit
-// lifecycle (src/rollback), which decides and records what happens to it. What a crash
+// lifecycle (src/lifecycle), which decides and records what happens to it. What a crash
 // interrupted is resumed before anything new; SIGTERM waits for the step in flight.
 
 import type { Server } from 'node:http';
@@ -10,7 +10,7 @@ import { durationMs as ms } from '../base/duration.js';
 import { removeLeftoverTempFiles, secureStateDir } from '../base/state-dir.js';
 import { endLeftoverGroups } from '../base/process-group.js';
 import { Reason, VERDICTS, type ActivityReason } from '../model/index.js';
-import { afterPoll, badRecord, CommitLifecycle, type Verdict } from '../rollback/index.js';
+import { afterPoll, badRecord, CommitLifecycle, type Verdict } from '../lifecycle/index.js';
 import { Gateway, readVariables } from '../gateway/gateway.js';
 import type { Reporter } from '../report/index.js';
 import { SyncError } from '../sync/index.js';

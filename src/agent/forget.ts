@@ -5,8 +5,8 @@
 
 import type { Log } from '../base/log.js';
 import { fields, shapeProblem, describeProblem } from '../base/shape.js';
-import type { Verdict } from '../rollback/index.js';
-import { ForgetError, forgetBad, type ForgetRequest } from '../rollback/index.js';
+import type { Verdict } from '../lifecycle/index.js';
+import { ForgetError, forgetBad, type ForgetRequest } from '../lifecycle/index.js';
 import { ControlRequestError } from './control.js';
 import { AgentLock, LockedError } from './lock.js';
 import { StateStore } from './state.js';

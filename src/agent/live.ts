@@ -4,7 +4,7 @@
 
 import { Reason, reconciling, type ActivityProgress, type ActivityReason, type Condition } from '../model/index.js';
 import type { ReportingState } from '../report/index.js';
-import type { LifecycleEvents, Verdict } from '../rollback/index.js';
+import type { LifecycleEvents, Verdict } from '../lifecycle/index.js';
 import type { AgentMetrics } from './metrics.js';
 import type { StateStore } from './state.js';
 

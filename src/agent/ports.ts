@@ -17,7 +17,7 @@ import {
 } from '../manifest/index.js';
 import { refreshableImages } from '../apply/index.js';
 import type { DesiredState } from '../model/index.js';
-import type { LifecycleEvents, LifecyclePorts, StatePort } from '../rollback/index.js';
+import type { LifecycleEvents, LifecyclePorts, StatePort } from '../lifecycle/index.js';
 import { parseRolloutState, ROLLOUT_FILE } from '../rollout/index.js';
 import { checkCommit, descendsFrom, type TrustedKeys } from '../trust/index.js';
 import type { AgentConfig } from './config.js';

@@ -9,7 +9,7 @@ import { describeProblem, shapeProblem } from '../base/shape.js';
 import { readStateFile, StateFileError, STATE_FILE_MAX_BYTES } from '../base/state-file.js';
 import { statePath, STATE_DIR_ENTRIES } from '../base/state-dir.js';
 import { AGENT_STATE_SHAPE, emptyState, type AgentState, type HistoryEntry } from '../model/index.js';
-import type { StatePort } from '../rollback/index.js';
+import type { StatePort } from '../lifecycle/index.js';
 import { scrubbed } from './redaction.js';
 
 export type { AgentState };

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { Document, isCollection, isNode } from 'yaml';
 import { Agent, type LiveStatus } from '../agent/agent.js';
-import type { Verdict } from '../rollback/index.js';
+import type { Verdict } from '../lifecycle/index.js';
 import {
   DEFAULT_CONFIG_FILE,
   SETTINGS,

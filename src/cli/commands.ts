@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { emptyObservedState, planHasChanges, type ObservedState, type Plan } from '../model/index.js';
-import { observedFromDesired, plan as makePlan, PlanError } from '../diff/index.js';
+import { observedFromDesired, plan as makePlan, PlanError } from '../plan/index.js';
 import {
   GitObjectSource,
   loadDesiredState,

@@ -2,7 +2,7 @@
 // both people and scripts are shown it, without what the gateway's own variables hold.
 
 import type { Change, ChangeAction, DesiredState, Plan, ScriptAction, ScriptState, Step } from '../model/index.js';
-import { targetName } from '../diff/index.js';
+import { targetName } from '../plan/index.js';
 import { escapeRe, MIN_SECRET_LENGTH } from '../base/redact.js';
 import { Concealer } from '../manifest/index.js';
 

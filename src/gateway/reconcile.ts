@@ -1,11 +1,11 @@
 // One reconcile: finish or put back whatever a crash interrupted, observe, plan, apply.
-// The commit lifecycle (src/rollback), `rollgate apply`, the benches and the tests build on it.
+// The commit lifecycle (src/lifecycle), `rollgate apply`, the benches and the tests build on it.
 
 import { statePath, STATE_DIR_ENTRIES } from '../base/state-dir.js';
 import type { Log } from '../base/log.js';
 import { StateScriptRunner, type ScriptTimeouts } from '../apply/state-scripts.js';
 import type { DesiredState, Plan } from '../model/index.js';
-import { plan as makePlan } from '../diff/index.js';
+import { plan as makePlan } from '../plan/index.js';
 import {
   applyPlan,
   Journal,

@@ -116,7 +116,7 @@ export type TransactionPhase = Extract<
 >;
 
 /**
- * The admission gates a commit passes before it is applied, in their order (src/rollback/gates):
+ * The admission gates a commit passes before it is applied, in their order (src/lifecycle/gates):
  * the head's signature, its descent from the applied commit, the rollout wave (which commit the
  * gateway may run now), the maintenance window (when), the gateway's policy (what it asks for).
  */

@@ -2,7 +2,7 @@
 // verdicts (the conditions a verdict sets, what `rollgate sync` prints and how it exits, the mark
 // in `rollgate history`, what is sent to the hub, how the hub counts a commit, which verdicts a
 // webhook tells about and in what words, the metrics' labels) is derived from this table, so a
-// new reason is one row here, its producer (decide() in src/rollback/verdict.ts) and a test;
+// new reason is one row here, its producer (decide() in src/lifecycle/verdict.ts) and a test;
 // test/model/verdicts.test.ts walks the rows through every derived view and checks that the
 // README's vocabulary names each reason. The reasons' spellings are the strings already in state
 // files, history and metrics: changing one breaks what operators and dashboards read.

@@ -12,7 +12,7 @@ import type Docker from 'dockerode';
 import { DockerApplier, Engine, hostPaths, LABEL } from '../../src/apply/index.js';
 import type { Log } from '../../src/base/log.js';
 import { renderPlan } from '../../src/cli/render.js';
-import { plan } from '../../src/diff/index.js';
+import { plan } from '../../src/plan/index.js';
 import { observeGateway } from '../../src/apply/index.js';
 import { reconcileOnce } from '../../src/gateway/reconcile.js';
 import type { DesiredState, StateScript } from '../../src/model/index.js';

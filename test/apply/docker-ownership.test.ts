@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
 import { DockerApplier, Engine, hostPaths, LABEL } from '../../src/apply/index.js';
 import { silentLog } from '../../src/base/log.js';
-import { plan as makePlan } from '../../src/diff/index.js';
+import { plan as makePlan } from '../../src/plan/index.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { emptyObservedState } from '../../src/model/index.js';
 import { AppRepo, GATEWAY } from '../helpers/app-repo.js';

@@ -9,7 +9,7 @@ import type Docker from 'dockerode';
 import { DockerApplier, Engine, LABEL } from '../../src/apply/index.js';
 import { type Log } from '../../src/base/log.js';
 import { JOURNAL_FILE, reconcileOnce, type ReconcileResult } from '../../src/gateway/reconcile.js';
-import { plan as makePlan } from '../../src/diff/index.js';
+import { plan as makePlan } from '../../src/plan/index.js';
 import { observeGateway } from '../../src/apply/index.js';
 import type { DesiredState } from '../../src/model/index.js';
 import { AppRepo } from '../helpers/app-repo.js';

@@ -29,7 +29,7 @@ import {
 import { healthFromStatus, imageRefs } from '../../src/apply/docker/observe.js';
 import { classifyPullError, registryOf } from '../../src/apply/docker/pull.js';
 import { healthyDeadlineMs } from '../../src/apply/docker/wait.js';
-import { plan as makePlan } from '../../src/diff/index.js';
+import { plan as makePlan } from '../../src/plan/index.js';
 import { emptyObservedState, type Step } from '../../src/model/index.js';
 import { app, desired, running, svc } from '../helpers/builders.js';
 import { cleanup, tempDir } from '../helpers/fixtures.js';

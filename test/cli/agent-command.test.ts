@@ -8,7 +8,7 @@ import { statePath } from '../../src/base/state-dir.js';
 import { printVerdict, runHistory } from '../../src/cli/agent-command.js';
 import { EXIT_ERROR, EXIT_OK, type Io } from '../../src/cli/commands.js';
 import { emptyState } from '../../src/model/index.js';
-import type { Verdict } from '../../src/rollback/index.js';
+import type { Verdict } from '../../src/lifecycle/index.js';
 import { tempDir } from '../helpers/fixtures.js';
 
 function captured(): Io & { text: () => string } {

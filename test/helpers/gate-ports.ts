@@ -4,7 +4,7 @@
 import { DirectorySource } from '../../src/manifest/index.js';
 import type { DesiredState, DeviceIdentity } from '../../src/model/index.js';
 import type { FleetRollout } from '../../src/model/rollout.js';
-import type { GatePorts, LoadedCommit, Subject } from '../../src/rollback/gates/index.js';
+import type { GatePorts, LoadedCommit, Subject } from '../../src/lifecycle/gates/index.js';
 import { parseRolloutState, type ParsedRolloutState } from '../../src/rollout/index.js';
 import { desired } from './builders.js';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { ContainerCreateOptions } from 'dockerode';
 import { containerSpec, hostPaths } from '../../src/apply/index.js';
-import { plan } from '../../src/diff/index.js';
+import { plan } from '../../src/plan/index.js';
 import { FleetRepoError } from '../../src/manifest/index.js';
 import { emptyObservedState, type DesiredApp, type DesiredState } from '../../src/model/index.js';
 import { AppRepo } from '../helpers/app-repo.js';

@@ -8,7 +8,7 @@ import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { parse } from 'yaml';
-import { observedFromDesired, plan } from '../../src/diff/index.js';
+import { observedFromDesired, plan } from '../../src/plan/index.js';
 import { DirectorySource, GitObjectSource, validateFleetRepo, type Problem } from '../../src/manifest/index.js';
 import { emptyObservedState, type DesiredState } from '../../src/model/index.js';
 import { cleanup, projectRoot, run, tempDir } from '../helpers/fixtures.js';

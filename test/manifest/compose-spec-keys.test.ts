@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { containerSpec, hostPaths } from '../../src/apply/index.js';
-import { plan } from '../../src/diff/index.js';
+import { plan } from '../../src/plan/index.js';
 import { DirectorySource, FleetRepoError, loadDesiredState } from '../../src/manifest/index.js';
 import { emptyObservedState, type DesiredState } from '../../src/model/index.js';
 import { cleanup, projectRoot, tempDir } from '../helpers/fixtures.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { plan, PlanError } from '../../src/diff/index.js';
-import { MAX_SEARCHED_STAGES, SEARCH_BUDGET } from '../../src/diff/order.js';
+import { plan, PlanError } from '../../src/plan/index.js';
+import { MAX_SEARCHED_STAGES, SEARCH_BUDGET } from '../../src/plan/order.js';
 import { emptyObservedState, type Plan, type Step } from '../../src/model/index.js';
 import { app, comp, desired, running, svc } from '../helpers/builders.js';
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { emptyState, type AgentState, type BadCommit } from '../../src/model/index.js';
-import { ForgetError, forgetBad } from '../../src/rollback/index.js';
+import { ForgetError, forgetBad } from '../../src/lifecycle/index.js';
 
 const AT = '2026-12-01T10:00:00.000Z';
 const bad = (commit: string, kind: BadCommit['kind'] = 'health-failed'): BadCommit => ({

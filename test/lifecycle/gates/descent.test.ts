@@ -3,8 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { descentGate } from '../../../src/rollback/gates/descent.js';
-import type { GateAnswer } from '../../../src/rollback/gates/index.js';
+import { descentGate } from '../../../src/lifecycle/gates/descent.js';
+import type { GateAnswer } from '../../../src/lifecycle/gates/index.js';
 import { APPLIED, HEAD, ports, subject } from '../../helpers/gate-ports.js';
 
 interface Row {

@@ -1,4 +1,4 @@
-// The admission gates, in the order a commit meets them. Each is one file; test/rollback/gates/
+// The admission gates, in the order a commit meets them. Each is one file; test/lifecycle/gates/
 // holds each one's table, and a test of this list (the order, the phases).
 
 import { descentGate } from './descent.js';

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { windowGate } from '../../../src/rollback/gates/window.js';
+import { windowGate } from '../../../src/lifecycle/gates/window.js';
 import { BASE, ports, subject } from '../../helpers/gate-ports.js';
 
 describe('the window gate, as a table', () => {

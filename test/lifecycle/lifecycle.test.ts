@@ -14,7 +14,7 @@ import {
   type Choice,
   type LifecyclePorts,
   type Verdict,
-} from '../../src/rollback/index.js';
+} from '../../src/lifecycle/index.js';
 import { TrustError } from '../../src/trust/index.js';
 import { desired } from '../helpers/builders.js';
 import { rolloutFile } from '../helpers/gate-ports.js';

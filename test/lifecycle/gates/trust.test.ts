@@ -2,8 +2,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { GateAnswer } from '../../../src/rollback/gates/index.js';
-import { trustGate } from '../../../src/rollback/gates/trust.js';
+import type { GateAnswer } from '../../../src/lifecycle/gates/index.js';
+import { trustGate } from '../../../src/lifecycle/gates/trust.js';
 import { TrustError } from '../../../src/trust/index.js';
 import { BASE, HEAD, ports, subject } from '../../helpers/gate-ports.js';
 

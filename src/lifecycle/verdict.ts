@@ -1,9 +1,9 @@
 // The rollback policy, pure: given what happened to a commit and the gateway's state, the state
 // after it and what to do next. Every "what happens when health fails" decision is made here and
-// nowhere else; src/rollback/lifecycle.ts carries the decisions out. Safety rules 5 (one attempt
+// nowhere else; src/lifecycle/lifecycle.ts carries the decisions out. Safety rules 5 (one attempt
 // per commit: a bad commit is never applied again on its own) and 6 (a rollback is reported as a
 // rollback, naming the commit, the reason and what runs now) are kept by these functions and
-// checked by their table (test/rollback/verdict.test.ts).
+// checked by their table (test/lifecycle/verdict.test.ts).
 
 import {
   CONDITION_TYPES,
@@ -244,7 +244,7 @@ function deferred(state: AgentState, o: Extract<Outcome, { kind: 'deferred' }>, 
   return { state: s, next: { action: 'done' }, verdict: v };
 }
 
-/** What the gates made of a new head, as far as the state cares (src/rollback/gates). */
+/** What the gates made of a new head, as far as the state cares (src/lifecycle/gates). */
 export interface Standing {
   /** The rollout at the head and where the gateway stands in it; absent: none runs. */
   rollout?: RolloutStanding;

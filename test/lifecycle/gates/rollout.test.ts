@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DEFAULT_GATE, FleetRepoError } from '../../../src/manifest/index.js';
 import type { AdmissionCode, FleetRollout } from '../../../src/model/rollout.js';
-import type { GatePorts } from '../../../src/rollback/gates/index.js';
-import { rolloutGate } from '../../../src/rollback/gates/rollout.js';
+import type { GatePorts } from '../../../src/lifecycle/gates/index.js';
+import { rolloutGate } from '../../../src/lifecycle/gates/rollout.js';
 import { TrustError } from '../../../src/trust/index.js';
 import { BASE, HEAD, ports, rolloutFile, subject, TARGET } from '../../helpers/gate-ports.js';
 

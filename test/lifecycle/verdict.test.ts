@@ -14,7 +14,7 @@ import {
   type Decision,
   type Outcome,
   type TransactionSummary,
-} from '../../src/rollback/index.js';
+} from '../../src/lifecycle/index.js';
 
 const AT = '2026-11-30T10:00:00.000Z';
 const GOOD = 'a'.repeat(40);

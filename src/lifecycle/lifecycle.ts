@@ -8,7 +8,7 @@ import { crashPoint } from '../apply/crash-points.js';
 import type { GatewayAppliers, RefusedError, ResumeOutcome } from '../apply/index.js';
 import type { ScriptTimeouts } from '../apply/state-scripts.js';
 import type { Log } from '../base/log.js';
-import { PlanError, plan as makePlan } from '../diff/index.js';
+import { PlanError, plan as makePlan } from '../plan/index.js';
 import { interruptedDesired, reconcileOnce, resumeInterrupted, type ReconcileResult } from '../gateway/reconcile.js';
 import { HealthFailedError, type HealthVerdict } from '../health/index.js';
 import { FleetRepoError, formatProblem, type RepoSource } from '../manifest/index.js';

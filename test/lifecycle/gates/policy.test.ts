@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { GatewayConfigError } from '../../../src/base/config-error.js';
 import { FleetRepoError } from '../../../src/manifest/index.js';
-import type { LoadedCommit } from '../../../src/rollback/gates/index.js';
-import { policyGate } from '../../../src/rollback/gates/policy.js';
+import type { LoadedCommit } from '../../../src/lifecycle/gates/index.js';
+import { policyGate } from '../../../src/lifecycle/gates/policy.js';
 import { BASE, ports, subject } from '../../helpers/gate-ports.js';
 
 const broken = new FleetRepoError([{ file: 'rollgate.yaml', line: 3, message: 'unknown key "sytems"' }]);

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { APPLY_GATES, CHOOSE_GATES, GATES, runGates, type Gate } from '../../../src/rollback/gates/index.js';
+import { APPLY_GATES, CHOOSE_GATES, GATES, runGates, type Gate } from '../../../src/lifecycle/gates/index.js';
 import { BASE, HEAD, ports, subject, TARGET } from '../../helpers/gate-ports.js';
 
 const gate = (name: Gate['name'], check: Gate['check']): Gate => ({ name, phase: 'choose', why: 'test', check });
