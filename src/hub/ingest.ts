@@ -291,7 +291,8 @@ export async function ingest(tx: Sql, all: Incoming[], o: IngestOptions): Promis
        -- clock): a rollout's soak counts from here. A report that breaks the run starts it again.
        healthy_since = case when not r.win then g.healthy_since
                             when r.healthy is distinct from 'True' or r.applied is null then null
-                            when g.healthy = 'True' and g.applied_commit = r.applied then coalesce(g.healthy_since, now())
+                            when g.healthy = 'True' and g.applied_commit = r.applied
+                              then coalesce(g.healthy_since, now())
                             else now() end,
        last_seen = now(), first_seen = coalesce(g.first_seen, now()),
        reports = g.reports + r.n, lost_events = g.lost_events + r.lost, silent_since = null

@@ -255,7 +255,7 @@ export interface RolloutEvidence {
   gateways: EvidenceGateway[];
 }
 
-/** How a rollout command ends, for the exit code: `waits` (2) and `attention` (3: paused or aborted) tell a timer or CI. */
+/** How a rollout command ends: `waits` (exit 2) and `attention` (3: paused or aborted) tell a timer or CI. */
 export type RolloutExit = 'ok' | 'waits' | 'attention';
 
 /** What a rollout command decided: a step to write as a commit, or nothing to write and why. */

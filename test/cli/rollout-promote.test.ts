@@ -67,7 +67,7 @@ describe('rollgate rollout start and promote: a good commit through its waves', 
     assert.match(message, /^rollout edge-v2: start, [0-9a-f]{12} → [0-9a-f]{12}\n\nrelease v2\n/);
   });
 
-  test('promote with no report: the canaries are not reporting, so the wave waits (exit 2), nothing written', async () => {
+  test('no report: the canaries are not reporting, so the wave waits (exit 2) and nothing is written', async () => {
     const before = lab.head();
     const r = await lab.rollout('promote');
     assert.equal(r.code, 2, r.err);
@@ -92,7 +92,7 @@ describe('rollgate rollout start and promote: a good commit through its waves', 
     assert.match(r.out, /2 soaking, the first done at/);
   });
 
-  test('confirmed healthy after the soak: wave 2 opens with the exact threshold for the gateways the hub knows', async () => {
+  test('healthy for the soak, confirmed: wave 2 opens with the exact threshold for the gateways known', async () => {
     await sleep(1_100);
     await healthy(CANARIES);
     const before = lab.head();
