@@ -122,7 +122,13 @@ export function lifecyclePorts(o: {
     ...(o.promoterKeys
       ? {
           promoterSigner: (commit: string) => signedBy(source.gitdir, commit, o.promoterKeys!),
-          commitShape: (commit: string) => commitShape(source.gitdir, commit),
+          // A shallow store may lack the parent of a new head: one more commit of history is fetched then.
+          commitShape: (commit: string) =>
+            commitShape(source.gitdir, commit).catch(async (err: unknown) => {
+              if (!source.deepen) throw err;
+              await source.deepen(2);
+              return commitShape(source.gitdir, commit);
+            }),
         }
       : {}),
     descends: (commit, ancestor) =>
