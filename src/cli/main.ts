@@ -26,6 +26,7 @@ import {
 import { DEFAULT_HUB_LISTEN } from '../hub/index.js';
 import { reportRolloutError, runRolloutExplain } from './rollout-command.js';
 import { addRolloutCommands } from './rollout-commands.js';
+import { promoterOptions } from './hub-promoter.js';
 
 // A reader that went away (`rollgate history | head`) costs only the rest of the output: the
 // command runs to its end (an apply is not cut short by a closed pipe) and exits with its own
@@ -495,7 +496,10 @@ function databaseOptions(cmd: Command): Command {
       `without --database: the embedded database (PGlite, PostgreSQL in-process) lives here, for one hub ` +
         `(default ${DEFAULT_HUB_DATA_DIR})`,
     )
-    .option('--config <file>', 'the hub configuration (YAML: listen, database, dataDir, tls, silentAfter, webhooks)');
+    .option(
+      '--config <file>',
+      'the hub configuration (YAML: listen, database, dataDir, tls, silentAfter, webhooks, promoter)',
+    );
 }
 
 const CA_FILE_HELP =
@@ -548,6 +552,8 @@ databaseOptions(
   .action(async (opts) => {
     process.exitCode = await runHub(opts, io).catch((e) => reportError(e, io));
   });
+
+promoterOptions(hub.commands.find((c) => c.name() === 'serve')!);
 
 const gatewayCmd = hub.command('gateway').summary('add, list, re-token or remove gateways');
 viaHubOptions(databaseOptions(gatewayCmd.command('add <id>').summary('add a gateway; prints its token once')))
