@@ -135,6 +135,7 @@ const pg = dbs.kinds.find((k) => k.name === 'postgres');
 describe('several hubs on one PostgreSQL: each round runs once', { skip: pg ? false : 'PostgreSQL is missing' }, () => {
   const lab = new PromoterLab();
   const hubs: Hub[] = [];
+  const logs: Lines[] = [];
   let url = '';
   let commits: { base: string; target: string };
   before(async () => {
@@ -149,6 +150,7 @@ describe('several hubs on one PostgreSQL: each round runs once', { skip: pg ? fa
     const signer = await readSigner(lab.keyFile);
     for (const name of ['a', 'b']) {
       const log = new Lines();
+      logs.push(log);
       hubs.push(
         await Hub.start({
           db: await openDatabase({ url, poolSize: 3 }),
@@ -195,5 +197,23 @@ describe('several hubs on one PostgreSQL: each round runs once', { skip: pg ? fa
     const s = lab.stateAt();
     assert.equal(s.steps.filter((x) => x.action === 'open').length, 1, 'one step');
     assert.match(s.steps.at(-1)!.by, /^promoter@hub-[ab]$/);
+  });
+
+  test('a round that cannot reach the git server writes nothing, says so, and the next round goes on', async () => {
+    const head = lab.head();
+    lab.server.fault = 'error500';
+    const hub = hubs[0]!;
+    try {
+      assert.equal(await hub.promoter!.round(), 'failed');
+    } finally {
+      lab.server.fault = 'none';
+    }
+    assert.equal(lab.head(), head);
+    assert.match(
+      logs[0]!.text,
+      /promoter: the round failed and wrote nothing; the rollout holds, and the next round tries again/,
+    );
+    const next = await hub.promoter!.round();
+    assert.ok(typeof next === 'object' && next.outcome.kind === 'none', 'the half wave waits');
   });
 });
