@@ -7,7 +7,7 @@ import type { At, LoadContext } from './context.js';
 import { validateSchema } from './schema.js';
 import { sha256Hex } from './canonical.js';
 import { ARTIFACT_LOCK_FILE } from './fleet.js';
-import { interfaceArgsBreaches, interfaceBreach } from './policy.js';
+import { interfaceArgsBreaches, interfaceBreach } from './interface-policy.js';
 import { CREDENTIALS_IN_URL, hasCredentials } from '../sync/url.js';
 import {
   ARTIFACT_HEAD_BYTES,

@@ -23,7 +23,8 @@ import { interpolate, InterpolationError, type Variables } from './interpolate.j
 import { CONFIG_KEYS, NETWORK_KEYS, SECRET_KEYS, TOP_LEVEL_KEYS, VOLUME_KEYS } from './keys.js';
 import { inProject, type FileSource } from './mounts.js';
 import { checkKeys, loadService, RESERVED_LABEL_PREFIX, type LoadedService, type ServiceScope } from './service.js';
-import { composeBreaches, imageBreaches, type GatewayPolicy, type ServiceSubject } from '../policy.js';
+import { composeBreaches, imageBreaches, type GatewayPolicy } from '../policy.js';
+import type { ServiceSubject } from '../host-keys/index.js';
 import { isMap, Reader, type Raw } from './values.js';
 
 export const DEFAULT_APP_ORDER = 100;
