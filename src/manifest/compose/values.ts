@@ -184,3 +184,27 @@ export function parseComposeDuration(v: string): number | undefined {
   const ms = parseDuration(t.replace(/([0-9.]+)ns/g, (_, n: string) => `${Number(n) / 1000}us`));
   return ms;
 }
+
+/**
+ * Compose's unicity rule for lists (compose-go's EnforceUnicity): a later entry with the key of an
+ * earlier one replaces it, in the earlier one's place. `where`, when given, follows the entries.
+ */
+export function unique<T>(items: T[], key: (t: T) => string, where?: unknown[]): T[] {
+  const out: T[] = [];
+  const at: unknown[] = [];
+  const seen = new Map<string, number>();
+  items.forEach((t, i) => {
+    const k = key(t);
+    const j = seen.get(k);
+    if (j !== undefined) {
+      out[j] = t;
+      at[j] = where?.[i];
+    } else {
+      seen.set(k, out.length);
+      out.push(t);
+      at.push(where?.[i]);
+    }
+  });
+  if (where) where.splice(0, where.length, ...at);
+  return out;
+}
