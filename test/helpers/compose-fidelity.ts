@@ -1,8 +1,9 @@
 // The comparison of test/apply/docker-compose-fidelity.test.ts: a real Compose file brought up by
 // Docker Compose v2 and by rollgate on the same Engine, and what each made, inspected (flattened
-// into comparable fields by compose-flatten.ts). Images are stood in for by one fake image whose every program (entrypoint,
-// shell, healthcheck command) is the same small script: it ignores its arguments, sleeps as a
-// container's main process and succeeds as a check, so both tools get the same containers to make.
+// into comparable fields by compose-flatten.ts). Images are stood in for by one fake image whose
+// every program (entrypoint, shell, healthcheck command) is the same small script: it ignores its
+// arguments, sleeps as a container's main process and succeeds as a check, so both tools get the
+// same containers to make.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
