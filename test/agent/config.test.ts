@@ -5,18 +5,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { loadAgentConfig, SETTINGS } from '../../src/agent/config.js';
 import { CLI, rollgate } from '../helpers/cli.js';
-import { cleanup, projectRoot, tempDir } from '../helpers/fixtures.js';
+import { projectRoot } from '../helpers/fixtures.js';
+import { tempDirs } from '../helpers/temp-dirs.js';
 
-const dirs: string[] = [];
-const dir = () => {
-  const d = tempDir('rollgate-agent-parts-');
-  dirs.push(d);
-  return d;
-};
-after(() => dirs.forEach(cleanup));
+const dir = tempDirs('rollgate-agent-parts-');
 
 describe('agent configuration', () => {
   const load = (

@@ -14,20 +14,15 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { AgentLock, LockedError } from '../../src/agent/lock.js';
 import { nextPollDelay, retryDelay } from '../../src/agent/schedule.js';
 import { StateFileError, StateStore, STATE_FILE, readAgentState } from '../../src/agent/state.js';
 import { CLI } from '../helpers/cli.js';
-import { cleanup, exampleBareRepo, tempDir } from '../helpers/fixtures.js';
+import { exampleBareRepo } from '../helpers/fixtures.js';
+import { tempDirs } from '../helpers/temp-dirs.js';
 
-const dirs: string[] = [];
-const dir = () => {
-  const d = tempDir('rollgate-agent-parts-');
-  dirs.push(d);
-  return d;
-};
-after(() => dirs.forEach(cleanup));
+const dir = tempDirs('rollgate-agent-parts-');
 
 describe('lock, state file, schedule', () => {
   test(

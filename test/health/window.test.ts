@@ -10,15 +10,9 @@ import { after, describe, test } from 'node:test';
 import { healthWindow } from '../../src/health/index.js';
 import type { HealthCheck, HealthSpec } from '../../src/model/index.js';
 import { silentLog } from '../../src/base/log.js';
-import { cleanup, tempDir } from '../helpers/fixtures.js';
+import { tempDirs } from '../helpers/temp-dirs.js';
 
-const dirs: string[] = [];
-const dir = () => {
-  const d = tempDir('rollgate-agent-parts-');
-  dirs.push(d);
-  return d;
-};
-after(() => dirs.forEach(cleanup));
+const dir = tempDirs('rollgate-agent-parts-');
 
 describe('the health window (real servers and commands)', () => {
   const servers: Server[] = [];
