@@ -6,7 +6,7 @@ import type { ArtifactSource } from '../model/index.js';
 import type { At, LoadContext } from './context.js';
 import { sha256Hex } from './canonical.js';
 import { ARTIFACT_LOCK_FILE } from './fleet.js';
-import { CREDENTIALS_IN_URL, hasCredentials } from '../sync/url.js';
+import { CREDENTIALS_IN_URL, hasCredentials } from '../base/url.js';
 import { ARTIFACT_HEAD_BYTES, readArtifactHeader, type ArtifactHeader } from './mender-artifact.js';
 import { RepoPathError } from './source.js';
 import { parseYamlFile, problemAt } from './yaml-file.js';

@@ -6,11 +6,11 @@ import * as fs from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import git from 'isomorphic-git';
 import { authHeaders, type GitAuth } from './auth.js';
-import { SyncError, redactUrl, refusedAccess } from './errors.js';
+import { SyncError, refusedAccess } from './errors.js';
 import { CountingHttpClient } from './http-client.js';
 import { lsRemoteRef } from './ls-refs.js';
 import { formatSize } from '../base/duration.js';
-import { CREDENTIALS_IN_URL, hasCredentials } from './url.js';
+import { CREDENTIALS_IN_URL, hasCredentials, redactUrl } from '../base/url.js';
 
 export interface GitSyncOptions {
   url: string;
