@@ -62,7 +62,9 @@ export interface ShapeProblem {
   expected: string;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A mapping (a JSON or YAML object), not null and not a list. */
+export const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 const join = (path: string, key: string | number) =>
   typeof key === 'number'
     ? `${path}[${key}]`

@@ -8,7 +8,7 @@ import { reconcileOnce } from '../gateway/reconcile.js';
 import { HealthFailedError, type HealthVerdict } from '../health/index.js';
 import type { ActivityProgress, DesiredState, Plan } from '../model/index.js';
 import type { LifecyclePorts } from './ports.js';
-import { short } from './recorder.js';
+import { shortCommit } from '../base/short-commit.js';
 import type { Convergence, WatchedHealth } from './to-last-good.js';
 
 /** What every run is given: the state directory, the log, the concurrency and the state scripts' deadlines. */
@@ -45,7 +45,7 @@ export function healthGate(
     const commit = desired.source.commit;
     healthBegins(p, desired, commit);
     crashPoint('confirm');
-    const v = await p.health(desired, a, short(commit));
+    const v = await p.health(desired, a, shortCommit(commit));
     verdicts.push(v);
     if (!v.ok) throw new HealthFailedError(v);
     // The components' commits and the removal of replaced containers follow.
@@ -74,7 +74,7 @@ export async function lastGoodHealth(p: LifecyclePorts, c: string): Promise<Watc
   const { desired } = await p.load(c);
   const a = await p.appliers(desired);
   healthBegins(p, desired, c);
-  return watchedHealth(p, desired, a, `last good ${short(c)}`);
+  return watchedHealth(p, desired, a, `last good ${shortCommit(c)}`);
 }
 
 /**

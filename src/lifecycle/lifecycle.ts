@@ -22,7 +22,9 @@ import {
   type Subject,
 } from './gates/index.js';
 import type { LifecyclePorts } from './ports.js';
-import { configFault, message, now, Recorder, short } from './recorder.js';
+import { errorMessage } from '../base/error-message.js';
+import { shortCommit } from '../base/short-commit.js';
+import { configFault, now, Recorder } from './recorder.js';
 import { resumePending } from './resume.js';
 import { isInterruption, rollBackToLastGood, type Convergence, type RollbackReport } from './to-last-good.js';
 import { beginAttempt, note, withStanding, type Verdict } from './verdict.js';
@@ -119,7 +121,7 @@ export class CommitLifecycle {
       if (ro && (before.rollout?.id !== ro.id || before.rollout.code !== ro.code || before.rollout.runs !== ro.runs))
         this.p.log.info(
           { rollout: ro.id, target: ro.target, admission: ro.code, runs: choice.commit },
-          `rollout ${ro.id}: this gateway runs the ${ro.runs} ${short(choice.commit)}: ${ro.message}`,
+          `rollout ${ro.id}: this gateway runs the ${ro.runs} ${shortCommit(choice.commit)}: ${ro.message}`,
         );
     }
     if (d) await this.rec.defer(d);
@@ -163,10 +165,10 @@ export class CommitLifecycle {
       const fault = configFault(err);
       if (fault) return this.rec.configError(target, fault);
       this.p.log.error(
-        { commit: target, err: message(err) },
-        `cannot reach the gateway's appliers, nothing was changed: ${message(err)}`,
+        { commit: target, err: errorMessage(err) },
+        `cannot reach the gateway's appliers, nothing was changed: ${errorMessage(err)}`,
       );
-      return this.rec.error(target, message(err));
+      return this.rec.error(target, errorMessage(err));
     }
     try {
       return await this.attempt(target, desired, repo, a);
@@ -199,10 +201,10 @@ export class CommitLifecycle {
       case 'error': {
         const fault = configFault(r.error);
         if (fault) return this.rec.configError(r.commit, fault);
-        const why = message(r.error);
+        const why = errorMessage(r.error);
         this.p.log.error(
           { commit: r.commit, gate: r.gate, err: why },
-          `cannot tell whether commit ${short(r.commit)} may run (${r.gate} gate): ${why}`,
+          `cannot tell whether commit ${shortCommit(r.commit)} may run (${r.gate} gate): ${why}`,
         );
         return this.rec.error(r.commit, why);
       }
@@ -271,8 +273,9 @@ export class CommitLifecycle {
       });
     } catch (err) {
       this.p.log.warn(
-        { commit: failed.commit, err: message(err) },
-        `could not look again at the gateway ${short(failed.commit)} left stalled: ${message(err)}; later again`,
+        { commit: failed.commit, err: errorMessage(err) },
+        `could not look again at the gateway ${shortCommit(failed.commit)} left stalled: ${errorMessage(err)}; ` +
+          'later again',
       );
       return still;
     }
@@ -290,8 +293,8 @@ export class CommitLifecycle {
     } catch (err) {
       const fault = configFault(err);
       if (fault) return this.rec.configError(commit, fault);
-      this.p.log.warn({ commit, err: message(err) }, `drift check failed: ${message(err)}`);
-      return this.rec.error(commit, message(err));
+      this.p.log.warn({ commit, err: errorMessage(err) }, `drift check failed: ${errorMessage(err)}`);
+      return this.rec.error(commit, errorMessage(err));
     }
     const last = this.state.lastAttempted;
     if (conv.steps.length === 0 && conv.ok && last?.commit === commit && last.reason === 'config-error') {
@@ -314,7 +317,10 @@ export class CommitLifecycle {
     if (!conv.ok) next = note(next, v, now(), { error: conv.error ?? 'drift repair failed' });
     await this.p.store.replace(next);
     if (conv.ok)
-      this.p.log.info({ commit, steps: conv.steps }, `drift repaired: the gateway matches ${short(commit)} again`);
+      this.p.log.info(
+        { commit, steps: conv.steps },
+        `drift repaired: the gateway matches ${shortCommit(commit)} again`,
+      );
     else this.p.log.error({ commit, err: conv.error }, `drift repair failed and was put back: ${conv.error}`);
     this.p.events.verdict(v);
     return v;

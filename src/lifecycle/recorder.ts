@@ -11,10 +11,10 @@ import { FleetRepoError, formatProblem } from '../manifest/index.js';
 import { Reason, type AgentState, type BadCommit, type GateName } from '../model/index.js';
 import type { LifecyclePorts } from './ports.js';
 import { decide, note, type Decision, type Outcome, type Verdict } from './verdict.js';
+import { shortCommit } from '../base/short-commit.js';
+import { errorMessage } from '../base/error-message.js';
 
-export const short = (c: string | undefined) => (c ? c.slice(0, 12) : 'none');
 export const now = () => new Date().toISOString();
-export const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /** What to tell an operator when the gateway's own configuration is at fault; undefined for any other error. */
 export function configFault(err: unknown): string | undefined {
@@ -70,7 +70,7 @@ export class Recorder {
 
   /** Every verdict is logged with its reason (`verdict` field) in the status vocabulary. */
   private report(v: Verdict): void {
-    const c = short(v.commit);
+    const c = shortCommit(v.commit);
     const fields = { verdict: v.reason, commit: v.commit, ...(v.to ? { to: v.to } : {}) };
     const log = this.p.log;
     switch (v.reason) {
@@ -98,10 +98,10 @@ export class Recorder {
         );
         break;
       case 'rolled-back':
-        log.warn(fields, `commit ${c} was rolled back; the gateway runs ${short(v.to)}: ${v.detail}`);
+        log.warn(fields, `commit ${c} was rolled back; the gateway runs ${shortCommit(v.to)}: ${v.detail}`);
         break;
       case 'last-good-unhealthy':
-        log.error(fields, `commit ${c} was rolled back onto ${short(v.to)}, which is unhealthy: ${v.detail}`);
+        log.error(fields, `commit ${c} was rolled back onto ${shortCommit(v.to)}, which is unhealthy: ${v.detail}`);
         break;
       default:
         break;
@@ -135,7 +135,7 @@ export class Recorder {
     if (d.state !== this.state)
       this.p.log.error(
         { verdict: 'config-error', commit, err: reason },
-        `commit ${short(commit)} is not applied: ${reason}. Nothing was changed and the commit is not recorded ` +
+        `commit ${shortCommit(commit)} is not applied: ${reason}. Nothing was changed and the commit is not recorded ` +
           'as bad; it is tried again on the retry schedule (restart the agent after changing its configuration file)',
       );
     return (await this.carryOut(d))!;
@@ -148,13 +148,13 @@ export class Recorder {
    */
   async interrupted(commit: string | undefined, err: unknown): Promise<Verdict> {
     this.p.log.warn(
-      { commit, err: message(err) },
-      `paused, not a verdict on ${short(commit)}: ${message(err)}; it goes on at the next reconcile`,
+      { commit, err: errorMessage(err) },
+      `paused, not a verdict on ${shortCommit(commit)}: ${errorMessage(err)}; it goes on at the next reconcile`,
     );
-    return this.error(commit, message(err)).catch((e: unknown) => {
+    return this.error(commit, errorMessage(err)).catch((e: unknown) => {
       // A full disk may not take the note either; the next reconcile tries again all the same.
-      this.p.log.warn({ err: message(e) }, `could not record the pause: ${message(e)}`);
-      const v: Verdict = { reason: 'error', detail: message(err), ...(commit ? { commit } : {}) };
+      this.p.log.warn({ err: errorMessage(e) }, `could not record the pause: ${errorMessage(e)}`);
+      const v: Verdict = { reason: 'error', detail: errorMessage(err), ...(commit ? { commit } : {}) };
       return v;
     });
   }
@@ -196,9 +196,9 @@ export class Recorder {
     if (dec.state.history.length > before)
       this.p.log.info(
         { verdict: Reason.Deferred, commit: d.commit, gate: d.gate, until: d.until, instead: d.instead },
-        `commit ${short(d.commit)} waits at the ${d.gate} gate, and nothing is recorded against it: ${d.why}` +
+        `commit ${shortCommit(d.commit)} waits at the ${d.gate} gate, and nothing is recorded against it: ${d.why}` +
           (d.instead
-            ? `; meanwhile the gateway runs ${short(d.instead)}`
+            ? `; meanwhile the gateway runs ${shortCommit(d.instead)}`
             : '; meanwhile the gateway keeps what it runs'),
       );
     return (await this.carryOut(dec))!;

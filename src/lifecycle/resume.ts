@@ -8,7 +8,8 @@ import type { DesiredState } from '../model/index.js';
 import { plan as makePlan } from '../plan/index.js';
 import { healthGate, runSettings } from './gateway-runs.js';
 import type { LifecyclePorts } from './ports.js';
-import { now, short, type Recorder } from './recorder.js';
+import { shortCommit } from '../base/short-commit.js';
+import { now, type Recorder } from './recorder.js';
 import {
   decide,
   MAX_INTERRUPTED_ATTEMPTS,
@@ -62,7 +63,7 @@ export async function resumePending(rec: Recorder, p: LifecyclePorts): Promise<V
     const attempts = rec.state.inProgress?.attempts ?? 1;
     p.log.warn(
       { commit, attempts },
-      `the apply of ${short(commit)} was interrupted (attempt ${attempts} of ${MAX_INTERRUPTED_ATTEMPTS}); ` +
+      `the apply of ${shortCommit(commit)} was interrupted (attempt ${attempts} of ${MAX_INTERRUPTED_ATTEMPTS}); ` +
         'it is tried again',
     );
   }

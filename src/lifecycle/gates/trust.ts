@@ -4,8 +4,7 @@
 
 import { TrustError } from '../../trust/index.js';
 import type { Gate } from './gate.js';
-
-const short = (c: string) => c.slice(0, 12);
+import { shortCommit } from '../../base/short-commit.js';
 
 export const trustGate: Gate = {
   name: 'trust',
@@ -14,7 +13,7 @@ export const trustGate: Gate = {
   async check(s, p) {
     try {
       const signer = await p.verify(s.head);
-      return { kind: 'admit', ...(signer ? { note: `commit ${short(s.head)} is signed by ${signer}` } : {}) };
+      return { kind: 'admit', ...(signer ? { note: `commit ${shortCommit(s.head)} is signed by ${signer}` } : {}) };
     } catch (err) {
       if (err instanceof TrustError) return { kind: 'refuse', commit: s.head, bad: err.kind, reason: err.message };
       throw err;

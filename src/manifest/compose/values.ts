@@ -4,10 +4,12 @@
 
 import type { At, LoadContext } from '../context.js';
 import { parseDuration } from '../../base/duration.js';
+import { isObject } from '../../base/shape.js';
 
 export type Raw = Record<string, unknown>;
 
-export const isMap = (v: unknown): v is Raw => v !== null && typeof v === 'object' && !Array.isArray(v);
+/** A Compose mapping (src/base/shape.ts says what a mapping is). */
+export const isMap: (v: unknown) => v is Raw = isObject;
 
 export function describe(v: unknown): string {
   if (v === null || v === undefined) return 'nothing';
