@@ -1,26 +1,11 @@
 // What a case of the policy's table is: a use of a key, under a policy, that the row allows or refuses.
 
-import { type GatewayPolicy, type PolicyRule } from '../../../src/manifest/index.js';
+import type { GatewayPolicy, PolicyRule } from '../../../src/manifest/index.js';
 import type { DesiredNetwork, DesiredVolume, ServiceConfig, VolumeMount } from '../../../src/model/index.js';
+import { svc } from '../../helpers/builders.js';
 
-export const baseService = (): ServiceConfig => ({
-  image: 'example/svc:1',
-  environment: {},
-  ports: [],
-  volumes: [],
-  networks: ['default'],
-  restart: 'no',
-  labels: {},
-  dependsOn: {},
-  devices: [],
-  privileged: false,
-  capAdd: [],
-  capDrop: [],
-  init: false,
-  readOnly: false,
-  tmpfs: [],
-  extraHosts: [],
-});
+/** A service that asks for nothing of the host: what each case adds to. */
+export const baseService = (): ServiceConfig => svc('svc', 'example/svc:1', { init: false }).config;
 
 export interface ServiceCase {
   config?: Partial<ServiceConfig>;
