@@ -15,7 +15,7 @@ export async function imagesWithoutHealthcheck(env: DockerEnv, refs: string[]): 
   const out: string[] = [];
   for (const ref of refs) {
     const info = await env.engine.call((d) => d.getImage(ref).inspect()).catch(() => undefined);
-    const test = (info?.Config as { Healthcheck?: { Test?: string[] } } | undefined)?.Healthcheck?.Test;
+    const test = info?.Config?.Healthcheck?.Test;
     if (info && (!test || test.length === 0 || test[0] === 'NONE')) out.push(ref);
   }
   return out;

@@ -12,10 +12,11 @@ import type { StepOf, VolumeTarget } from '../../model/index.js';
 
 type VolumeInfo = { Labels?: Record<string, string> | null };
 
-/** A volume as the Engine reports it, or undefined when there is none of that name. */
+/** A volume as the Engine reports it (its labels may be null), or undefined when there is none of that name. */
 async function volumeInfo(env: DockerEnv, name: string): Promise<VolumeInfo | undefined> {
   try {
-    return (await env.engine.call((d) => d.getVolume(name).inspect())) as VolumeInfo;
+    const info: VolumeInfo = await env.engine.call((d) => d.getVolume(name).inspect());
+    return info;
   } catch (err) {
     if (statusOf(err) === 404) return undefined;
     throw err;
