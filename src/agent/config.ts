@@ -176,7 +176,7 @@ function fromText(s: Setting, text: string, where: string): unknown {
         .filter(Boolean);
     case 'map':
       return pairsFrom(text.split(',').filter(Boolean), where);
-    default:
+    case 'string':
       return text;
   }
 }

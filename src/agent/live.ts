@@ -55,7 +55,10 @@ function doing(s: LiveStatus, lastGood: string | undefined): { now: string; awai
         now: `rolling back ${c} to last good ${shortCommit(lastGood)}${stepNow}`,
         awaited: `the rollback of ${c}${stepAwaited}`,
       };
-    default:
+    case 'starting':
+    case 'idle':
+    case 'polling':
+    case 'stopping':
       return undefined;
   }
 }
