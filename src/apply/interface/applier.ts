@@ -41,6 +41,7 @@ import {
   type Query,
 } from './protocol.js';
 import { checkArtifactSignature, unpackArtifact } from './unpack-artifact.js';
+import { DEFAULT_CACHE_BYTES, DEFAULT_INTERFACE_DIRS, DEFAULT_REBOOT_COMMAND } from './defaults.js';
 import {
   componentDirs,
   feedStreams,
@@ -51,11 +52,7 @@ import {
   type StreamItem,
 } from './work-dir.js';
 
-export const DEFAULT_INTERFACE_DIRS = [
-  '/usr/share/mender-orchestrator/interfaces/v1',
-  '/usr/share/mender-update-orchestrator/update-interfaces/v1',
-  '/usr/share/mender/modules/v3',
-];
+export { DEFAULT_CACHE_BYTES, DEFAULT_INTERFACE_DIRS, DEFAULT_REBOOT_COMMAND };
 
 export interface InterfaceTimeouts {
   /** Queries (SupportsRollback, Provides, ...): they answer within seconds. */
@@ -107,9 +104,6 @@ export interface InterfaceApplierOptions {
   artifactKeys?: readonly ArtifactKey[];
   log: Log;
 }
-
-export const DEFAULT_CACHE_BYTES = 1024 * 1024 * 1024;
-export const DEFAULT_REBOOT_COMMAND = ['systemctl', 'reboot'];
 
 const PLAIN = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 
