@@ -14,6 +14,7 @@ import { AgentProcess } from '../test/helpers/agent-process.js';
 import { DEVICES_FLEET_AGENT_ARGS, pushDevicesFleet } from '../test/helpers/devices-fleet.js';
 import { startDockerEnv, stopDockerEnv } from '../test/helpers/docker-env.js';
 import { tempDir } from '../test/helpers/fixtures.js';
+import { median } from './common.js';
 import { startGitServer, type GitServer } from '../test/helpers/git-server.js';
 
 const POLLS = Number(process.env['BENCH_POLLS'] ?? 300);
@@ -64,6 +65,7 @@ interface Idle {
   requestsPerPoll: number;
   bytesPerPoll: number;
   rssMinKb: number;
+  rssMedianKb: number;
   rssMaxKb: number;
   hwmKb: number;
   afterApplyKb: number;
@@ -114,6 +116,7 @@ async function measureAgent(server: GitServer, root: string, nodeArgs: string[],
       requestsPerPoll: t.requests / n,
       bytesPerPoll: t.bytes / n,
       rssMinKb: Math.min(...rss),
+      rssMedianKb: median(rss),
       rssMaxKb: Math.max(...rss),
       hwmKb: b.hwmKb,
       afterApplyKb: afterApply.rssKb,
@@ -174,14 +177,15 @@ async function main() {
         `peer: ${git}, ${PEER_POLLS} runs\n`,
     );
     console.log(
-      '| poller | CPU per poll (ms) | ratio | requests per poll | bytes per poll | resident memory at rest (MB) ' +
-        '| peak (MB) |',
+      '| poller | CPU per poll (ms) | ratio | requests per poll | bytes per poll | resident memory at rest, median ' +
+        '(min–max) (MB) | peak (MB) |',
     );
     console.log('|---|---|---|---|---|---|---|');
     console.log(
       `| rollgate agent (one process) | ${agent.cpuMsPerPoll.toFixed(2)} ` +
         `| ${(agent.cpuMsPerPoll / peer.cpuMsPerPoll).toFixed(2)}× | ${agent.requestsPerPoll.toFixed(2)} ` +
-        `| ${agent.bytesPerPoll.toFixed(0)} | ${mb(agent.rssMinKb)}–${mb(agent.rssMaxKb)} | ${mb(agent.hwmKb)} |`,
+        `| ${agent.bytesPerPoll.toFixed(0)} | ${mb(agent.rssMedianKb)} (${mb(agent.rssMinKb)}–${mb(agent.rssMaxKb)}) ` +
+        `| ${mb(agent.hwmKb)} |`,
     );
     console.log(
       `| git ls-remote (a process per poll) | ${peer.cpuMsPerPoll.toFixed(2)} | 1.00× ` +
