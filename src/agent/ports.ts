@@ -40,6 +40,7 @@ export function gatewayOptions(cfg: AgentConfig): GatewayOptions {
     interfaceKillGrace: i.killGrace,
     rebootWait: i.rebootWait,
     ...(cfg.policy ? { policy: cfg.policy } : {}),
+    engineWhenNeeded: true,
   };
 }
 

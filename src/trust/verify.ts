@@ -5,7 +5,7 @@
 
 import * as fs from 'node:fs';
 import git from 'isomorphic-git';
-import { createMessage, readSignature, verify, type PublicKey } from 'openpgp';
+import type { PublicKey } from 'openpgp';
 import type { TrustedKeys } from './keys.js';
 import { isSshSignature, parseSshSignature, SshSigError, verifySshSignature } from './sshsig.js';
 import { shortCommit } from '../base/short-commit.js';
@@ -97,6 +97,8 @@ export async function checkSignature(
   }
   if (!signature.includes('-----BEGIN PGP SIGNATURE-----'))
     return { ok: false, why: 'its signature is neither OpenPGP nor SSH' };
+  // Loaded already when OpenPGP keys are trusted (./keys.ts); else now, to name the key that signed.
+  const { createMessage, readSignature, verify } = await import('openpgp');
   let parsed;
   try {
     parsed = await readSignature({ armoredSignature: signature });

@@ -32,13 +32,10 @@ export {
 } from './env.js';
 export { targetOf } from './download-step.js';
 
-export const DEFAULT_INTERFACE_DIRS = [
-  '/usr/share/mender-orchestrator/interfaces/v1',
-  '/usr/share/mender-update-orchestrator/update-interfaces/v1',
-  '/usr/share/mender/modules/v3',
-];
 
-export const DEFAULT_CACHE_BYTES = 1024 * 1024 * 1024;
+import { DEFAULT_CACHE_BYTES } from './defaults.js';
+
+export { DEFAULT_CACHE_BYTES, DEFAULT_INTERFACE_DIRS } from './defaults.js';
 
 const STEPS = {
   download: { run: download, undo: (env, step, _rec, ctx) => undoDownload(env, step, ctx) },

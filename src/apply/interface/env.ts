@@ -26,6 +26,7 @@ import {
 } from './protocol.js';
 import { advance, type UpdateProgress } from './update-progress.js';
 import { componentDirs, feedStreams, type ComponentDirs, type StreamItem } from './work-dir.js';
+import { DEFAULT_REBOOT_COMMAND } from './defaults.js';
 
 export interface InterfaceTimeouts {
   /** Queries (SupportsRollback, Provides, ...): they answer within seconds. */
@@ -78,7 +79,7 @@ export interface InterfaceApplierOptions {
   log: Log;
 }
 
-export const DEFAULT_REBOOT_COMMAND = ['systemctl', 'reboot'];
+export { DEFAULT_REBOOT_COMMAND };
 
 const PLAIN = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 
