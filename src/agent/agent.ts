@@ -15,7 +15,7 @@ import { Gateway, readVariables } from '../gateway/gateway.js';
 import type { Reporter } from '../report/index.js';
 import { SyncError } from '../sync/index.js';
 import { readTrustedKeys } from '../trust/index.js';
-import type { AgentConfig } from './config.js';
+import { ConfigError, type AgentConfig } from './config.js';
 import { serveControl } from './control.js';
 import { forgetIn, forgetRequest } from './forget.js';
 import type { FleetSource } from './fleet-source.js';
@@ -114,6 +114,13 @@ export class Agent {
       const gateway = new Gateway(gatewayOptions(this.cfg), this.log);
       const keys = this.cfg.trust.keys ?? [];
       const trusted = keys.length > 0 ? await readTrustedKeys(keys) : undefined;
+      const promoterFiles = this.cfg.trust.promoterKeys ?? [];
+      if (promoterFiles.length > 0 && !trusted)
+        throw new ConfigError(
+          'trust.promoterKeys is set without trust.keys: a promoter key narrows what a trusted fleet may sign, so ' +
+            'it takes the release keys (trust.keys) too',
+        );
+      const promoterKeys = promoterFiles.length > 0 ? await readTrustedKeys(promoterFiles) : undefined;
       this.lifecycle = new CommitLifecycle(
         lifecyclePorts({
           cfg: this.cfg,
@@ -123,6 +130,7 @@ export class Agent {
           events: this.live.events(),
           gateway,
           ...(trusted ? { trusted } : {}),
+          ...(promoterKeys ? { promoterKeys } : {}),
         }),
       );
       this.reporter = await startReporting({

@@ -28,7 +28,14 @@ export interface AgentConfig {
     allowPlainHttpAuth: boolean;
     maxFetchSize: string;
   };
-  trust: { keys?: string[]; mode: 'head' | 'tag'; allowRewrite: boolean; artifactKeys?: string[] };
+  trust: {
+    keys?: string[];
+    /** Keys that may sign a rollout step and nothing else (src/lifecycle/gates/promoter-rules.ts). */
+    promoterKeys?: string[];
+    mode: 'head' | 'tag';
+    allowRewrite: boolean;
+    artifactKeys?: string[];
+  };
   /**
    * What this gateway allows the fleet repo to ask for (src/manifest/policy.ts); absent when no
    * `policy` key is set anywhere (file, environment, flags): then everything is allowed.

@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { collect } from '../identity.js';
 import { outputOption } from './options.js';
+import { addRolloutStepCommands } from './rollout-steps.js';
 import type { Reporter, Runner } from './run.js';
 
 const rolloutCommand = () => import('../rollout-command.js');
@@ -15,10 +16,12 @@ export function addRolloutCommands(program: Command, run: Runner): void {
     .summary("the fleet's staged rollout: which wave a gateway is in, what it may run now, and why")
     .description(
       'A staged rollout takes a commit to the fleet in waves (rollout: in rollgate.yaml), each behind a gate; ' +
-        'its progress is rollgate-rollout.yaml at the branch head. `explain` works out, offline, what one gateway ' +
-        'runs now. The promoter that opens waves, pauses and aborts, and the agent acting on the rollout, are not ' +
-        'built yet (README "Staged rollouts").',
+        'its progress is rollgate-rollout.yaml at the branch head, written only by signed commits: `start`, ' +
+        "`promote` (one step of the promoter, on the hub's evidence), `pause`, `resume`, `abort`. `status` shows " +
+        'the rollout and its gates; `explain` works out, offline, what one gateway runs now (README "Staged ' +
+        'rollouts").',
     );
+  addRolloutStepCommands(rollout, run);
   rollout
     .command('explain')
     .summary('what a gateway runs now under the rollout, and why: its wave, admitted or not, the commit')

@@ -86,8 +86,13 @@ export const rolloutGate: Gate = {
       try {
         await p.verify(runs);
       } catch (err) {
-        if (err instanceof TrustError) return { kind: 'refuse', commit: runs, bad: err.kind, reason: err.message };
-        throw err;
+        if (!(err instanceof TrustError)) throw err;
+        const promoter = await p.promoterSigner?.(runs);
+        const reason = promoter
+          ? `${err.message}: it is signed by the promoter key of ${promoter} alone, which signs rollout steps, never ` +
+            'a commit gateways run'
+          : err.message;
+        return { kind: 'refuse', commit: runs, bad: err.kind, reason };
       }
     }
     if (a.admitted || a.reason.code === 'aborted') return { kind: 'admit', runs, rollout };
