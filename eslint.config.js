@@ -22,8 +22,6 @@ export default tseslint.config(
       'max-lines': ['error', { max: 450, skipBlankLines: false, skipComments: false }],
     },
   },
-  // TEMPORARY — removed when branch "lazy" lands (it reshapes the CLI's entry point).
-  { files: ['src/cli/**'], rules: { 'max-lines': 'off' } },
   {
     // A switch over a union (a step's kind, a verdict's reason) must name every member: a member
     // added later is a lint error where it is not handled, not a `default` that hides it.
@@ -32,12 +30,5 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
     },
-  },
-  {
-    // TEMPORARY, removed when branches "lazy" (src/cli) and "split" (src/lifecycle) land: each of
-    // these files has one switch with a `default` for members of its union (origin(): 'default';
-    // report(): the verdict reasons that log nothing), and other helpers are splitting the files.
-    files: ['src/cli/agent-command.ts', 'src/lifecycle/lifecycle.ts'],
-    rules: { '@typescript-eslint/switch-exhaustiveness-check': 'off' },
   },
 );

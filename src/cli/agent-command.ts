@@ -33,7 +33,7 @@ function origin(s: Setting, source: Source, file: string | undefined): string {
       return `file ${file}`;
     case 'systemd':
       return 'STATE_DIRECTORY (systemd)';
-    default:
+    case 'default':
       return 'default';
   }
 }

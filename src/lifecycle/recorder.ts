@@ -103,7 +103,18 @@ export class Recorder {
       case 'last-good-unhealthy':
         log.error(fields, `commit ${c} was rolled back onto ${shortCommit(v.to)}, which is unhealthy: ${v.detail}`);
         break;
-      default:
+      // Logged where they happen (the poll, the gates, the drift check), or nothing to say.
+      case 'bad-commit':
+      case 'config-error':
+      case 'deferred':
+      case 'drift-repair-failed':
+      case 'drift-repaired':
+      case 'error':
+      case 'forgotten':
+      case 'poll-failed':
+      case 'resumed':
+      case 'stopping':
+      case 'unchanged':
         break;
     }
     this.p.events.verdict(v);

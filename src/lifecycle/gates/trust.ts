@@ -54,10 +54,12 @@ async function asRolloutStep(head: string, err: TrustError, p: GatePorts): Promi
   const breaches = promoterRuleBreaches(await factsOf(head, p));
   if (breaches.length)
     return refuse(
-      `commit ${shortCommit(head)} is signed by the promoter key of ${promoter} and no release key; a promoter key signs ` +
-        `a rollout step and nothing else, and this one breaks ${breaches.map((b) => `${b.rule}: ${b.why}`).join('; ')}`,
+      `commit ${shortCommit(head)} is signed by the promoter key of ${promoter} and no release key; a promoter key ` +
+        `signs a rollout step and nothing else, and this one breaks ` +
+        breaches.map((b) => `${b.rule}: ${b.why}`).join('; '),
     );
-  return { kind: 'admit', note: `commit ${shortCommit(head)} is a rollout step signed by the promoter key of ${promoter}` };
+  const note = `commit ${shortCommit(head)} is a rollout step signed by the promoter key of ${promoter}`;
+  return { kind: 'admit', note };
 }
 
 export const trustGate: Gate = {
