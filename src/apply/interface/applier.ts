@@ -32,7 +32,6 @@ export {
 } from './env.js';
 export { targetOf } from './download-step.js';
 
-
 import { DEFAULT_CACHE_BYTES } from './defaults.js';
 
 export { DEFAULT_CACHE_BYTES, DEFAULT_INTERFACE_DIRS } from './defaults.js';
