@@ -6,6 +6,7 @@ import { DEFAULT_HUB_DATA_DIR, DEFAULT_HUB_LISTEN } from '../../hub/defaults.js'
 import { collect } from '../identity.js';
 import { CA_FILE_HELP, outputOption } from './options.js';
 import type { Runner } from './run.js';
+import { promoterOptions } from './hub-promoter.js';
 
 const hubCommand = () => import('../hub-command.js');
 
@@ -20,7 +21,10 @@ function databaseOptions(cmd: Command): Command {
       `without --database: the embedded database (PGlite, PostgreSQL in-process) lives here, for one hub ` +
         `(default ${DEFAULT_HUB_DATA_DIR})`,
     )
-    .option('--config <file>', 'the hub configuration (YAML: listen, database, dataDir, tls, silentAfter, webhooks)');
+    .option(
+      '--config <file>',
+      'the hub configuration (YAML: listen, database, dataDir, tls, silentAfter, webhooks, promoter)',
+    );
 }
 
 function viaHubOptions(cmd: Command): Command {
@@ -40,15 +44,17 @@ export function addHubCommands(program: Command, run: Runner): void {
         'agent configuration); people and scripts use reader or admin tokens.',
     );
 
-  databaseOptions(
-    hub
-      .command('serve', { isDefault: true })
-      .summary('run the hub server')
-      .description(
-        'Serves the REST API (/api/v1, described at /api/v1/openapi.json), the web page at /, Prometheus metrics ' +
-          'at /metrics and /healthz, over HTTP or HTTPS. The database is migrated at start. SIGTERM stops it after ' +
-          'the reports in flight are stored.',
-      ),
+  promoterOptions(
+    databaseOptions(
+      hub
+        .command('serve', { isDefault: true })
+        .summary('run the hub server')
+        .description(
+          'Serves the REST API (/api/v1, described at /api/v1/openapi.json), the web page at /, Prometheus metrics ' +
+            'at /metrics and /healthz, over HTTP or HTTPS. The database is migrated at start. SIGTERM stops it after ' +
+            'the reports in flight are stored.',
+        ),
+    ),
   )
     .option('--listen <host:port>', `where to listen (default ${DEFAULT_HUB_LISTEN})`)
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (with --tls-key)')
