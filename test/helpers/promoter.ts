@@ -1,0 +1,35 @@
+// The promoter as the fleet tests and the rollout benchmark run it: a process with the CLI contract
+// of `rollgate rollout start|promote|pause|resume|abort|status` (exit 0 a step written, complete or
+// nothing to do; 2 the wave waits; 3 paused or aborted; 1 an error). This is the one place that says
+// which program that is.
+
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { projectRoot } from './fixtures.js';
+
+/** The program and its leading arguments; a command and its options follow. */
+export const PROMOTER: readonly string[] = [join(projectRoot, 'dist/test/helpers/promoter-standin.js')];
+
+/** The environment variable and value that make the promoter kill itself after deciding, before its push. */
+export const CRASH_BEFORE_PUSH = { ROLLGATE_CRASH_AT: 'before-push:1' };
+
+export interface PromoterRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  out: string;
+  err: string;
+}
+
+export function runPromoter(command: string, args: string[], env: Record<string, string> = {}): Promise<PromoterRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...PROMOTER, command, ...args], {
+      env: { ...process.env, NO_COLOR: '1', ...env },
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, out, err }));
+  });
+}
