@@ -166,7 +166,7 @@ describe(
       }
       for (const id of waiting) assert.equal(fleet.state(id).rollout?.code, 'paused');
       const status = await fleet.promoter('status');
-      assert.equal(status.code, 0, status.err);
+      assert.equal(status.code, 3, `paused needs a person: ${status.err}`);
       assert.match(status.out, /paused/);
       assert.match(status.out, /bob@example\.com/);
 

@@ -202,7 +202,7 @@ function write(s: RolloutState, message: string): void {
   )![1]!;
   git('add', ROLLOUT_FILE);
   git('-c', `user.signingkey=${fpr}`, '-c', 'gpg.format=openpgp', 'commit', '-q', '-S', '-m', message);
-  if (process.env['ROLLGATE_CRASH_AT'] === 'before-push:1') process.kill(process.pid, 'SIGKILL');
+  if (process.env['ROLLGATE_CRASH_AT'] === 'promote-push') process.kill(process.pid, 'SIGKILL');
   git('push', '-q', 'origin', `HEAD:${o.ref!}`);
   process.stdout.write(`${message}\npushed ${short(git('rev-parse', 'HEAD'))} to ${o.ref}\n`);
 }
@@ -252,7 +252,7 @@ async function main(): Promise<number> {
           (g ? `  gate: ${g.message}\n` : ''),
       );
     }
-    return 0;
+    return s.state === 'paused' || s.state === 'aborted' ? 3 : 0;
   }
   const step = (action: RolloutStep['action'], why: string, extra: Partial<RolloutStep> = {}): RolloutStep => ({
     at: now(),

@@ -11,7 +11,7 @@ import { projectRoot } from './fixtures.js';
 export const PROMOTER: readonly string[] = [join(projectRoot, 'dist/test/helpers/promoter-standin.js')];
 
 /** The environment variable and value that make the promoter kill itself after deciding, before its push. */
-export const CRASH_BEFORE_PUSH = { ROLLGATE_CRASH_AT: 'before-push:1' };
+export const CRASH_BEFORE_PUSH = { ROLLGATE_CRASH_AT: 'promote-push' };
 
 export interface PromoterRun {
   code: number | null;

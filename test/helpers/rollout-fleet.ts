@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentState } from '../../src/model/index.js';
 import type { RolloutState } from '../../src/model/rollout.js';
-import { parseRolloutState, ROLLOUT_FILE } from '../../src/rollout/index.js';
+import { DirectorySource, readFleet } from '../../src/manifest/index.js';
+import { exactThreshold, parseRolloutState, ROLLOUT_FILE, waveOf } from '../../src/rollout/index.js';
 import type { GatewayDetail } from '../../src/hub/index.js';
 import { AgentProcess } from './agent-process.js';
 import { rollgate } from './cli.js';
@@ -37,18 +38,24 @@ export const GATEWAYS: FleetGateway[] = Array.from({ length: 8 }, (_, i) => ({
 /**
  * The rollout policy the fleet's tests use: the canaries, then 20%, 50% and 100% of the six others
  * (2, then 1 more, then the last 3, with the thresholds the promoter publishes). Soak and timeout are
- * seconds, so a wave passes in a few seconds once its gateways are healthy.
+ * seconds, so a wave passes in a few seconds once its gateways are healthy. `gate` replaces the
+ * fleet's gate; `canary` and `early` give those waves a gate of their own (flow YAML, `{ ... }`).
  */
-export const POLICY = [
-  'rollout:',
-  '  gate: { success_percent: 100, soak: 2s, timeout: 10m, silent_after: 10s }',
-  '  waves:',
-  '    - { name: canary, match: { labels: { ring: canary } } }',
-  '    - { name: early, percent: 20 }',
-  '    - { name: half, percent: 50 }',
-  '    - { name: everyone, percent: 100 }',
-  '',
-].join('\n');
+export function rolloutPolicy(o: { gate?: string; canary?: string; early?: string } = {}): string {
+  const own = (g?: string) => (g ? `, gate: ${g}` : '');
+  return [
+    'rollout:',
+    `  gate: ${o.gate ?? '{ success_percent: 100, soak: 2s, timeout: 10m, silent_after: 10s }'}`,
+    '  waves:',
+    `    - { name: canary, match: { labels: { ring: canary } }${own(o.canary)} }`,
+    `    - { name: early, percent: 20${own(o.early)} }`,
+    '    - { name: half, percent: 50 }',
+    '    - { name: everyone, percent: 100 }',
+    '',
+  ].join('\n');
+}
+
+export const POLICY = rolloutPolicy();
 
 export interface WriteOptions {
   /** Gateways whose health check fails on this version. */
@@ -246,6 +253,30 @@ export class RolloutFleet {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * The gateways of each wave of the rollout at the head, as they will be once every wave is open: the
+   * published thresholds so far, and for the waves not open yet the exact ones a promoter publishes for
+   * the gateways the hub knows (all of this fleet's). Worked out offline, as any gateway can.
+   */
+  async wavePlan(): Promise<string[][]> {
+    const s = this.rollout();
+    if (!s) throw new Error('no rollout at the head');
+    const dir = join(this.root, 'target-tree');
+    rmSync(dir, { recursive: true, force: true });
+    execFileSync('git', ['--git-dir', join(this.srv, 'fleet.git'), 'worktree', 'add', '-q', '--detach', dir, s.target]);
+    const { rollout } = await readFleet(new DirectorySource(dir));
+    execFileSync('git', ['--git-dir', join(this.srv, 'fleet.git'), 'worktree', 'remove', '--force', dir]);
+    const policy = rollout.fleet!;
+    const published = s.waves.fleet.map((w) => w.threshold);
+    policy.waves.forEach((w, i) => {
+      if (i >= published.length && w.select.kind === 'percent' && w.select.percent < 100)
+        published[i] = exactThreshold(policy, i, this.gateways, s.salt, published);
+    });
+    const plan: string[][] = policy.waves.map(() => []);
+    for (const g of this.gateways) plan[waveOf(policy, g, s.salt, published).index]!.push(g.id);
+    return plan;
   }
 
   agentArgs(id: string): string[] {
