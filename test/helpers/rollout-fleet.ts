@@ -39,15 +39,18 @@ export const GATEWAYS: FleetGateway[] = Array.from({ length: 8 }, (_, i) => ({
  * The rollout policy the fleet's tests use: the canaries, then 20%, 50% and 100% of the six others
  * (2, then 1 more, then the last 3, with the thresholds the promoter publishes). Soak and timeout are
  * seconds, so a wave passes in a few seconds once its gateways are healthy. `gate` replaces the
- * fleet's gate; `canary` and `early` give those waves a gate of their own (flow YAML, `{ ... }`).
+ * fleet's gate; `canary` and `early` give those waves a gate of their own, `canaryMatch` the canary wave
+ * its gateways (flow YAML, `{ ... }`).
  */
-export function rolloutPolicy(o: { gate?: string; canary?: string; early?: string } = {}): string {
+export function rolloutPolicy(
+  o: { gate?: string; canary?: string; early?: string; canaryMatch?: string } = {},
+): string {
   const own = (g?: string) => (g ? `, gate: ${g}` : '');
   return [
     'rollout:',
     `  gate: ${o.gate ?? '{ success_percent: 100, soak: 2s, timeout: 10m, silent_after: 10s }'}`,
     '  waves:',
-    `    - { name: canary, match: { labels: { ring: canary } }${own(o.canary)} }`,
+    `    - { name: canary, match: ${o.canaryMatch ?? '{ labels: { ring: canary } }'}${own(o.canary)} }`,
     `    - { name: early, percent: 20${own(o.early)} }`,
     '    - { name: half, percent: 50 }',
     '    - { name: everyone, percent: 100 }',
@@ -403,6 +406,17 @@ export class RolloutFleet {
         throw new Error(
           `not every gateway reported polling ${head}: ${all.map((d) => `${d.id} ${d.head}`).join(', ')}`,
         );
+      await sleep(250);
+    }
+  }
+
+  /** Polls the hub's `path` until `test` holds for its answer. */
+  async hubUntil<T>(what: string, path: string, test: (doc: T) => boolean, ms = 60_000): Promise<T> {
+    const end = Date.now() + ms;
+    for (;;) {
+      const doc = await this.api<T>(path);
+      if (test(doc)) return doc;
+      if (Date.now() > end) throw new Error(`the hub never showed ${what}: ${JSON.stringify(doc).slice(0, 2000)}`);
       await sleep(250);
     }
   }
