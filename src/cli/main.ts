@@ -25,6 +25,7 @@ import {
 } from './hub-command.js';
 import { DEFAULT_HUB_LISTEN } from '../hub/index.js';
 import { reportRolloutError, runRolloutExplain } from './rollout-command.js';
+import { addRolloutCommands } from './rollout-commands.js';
 
 // A reader that went away (`rollgate history | head`) costs only the rest of the output: the
 // command runs to its end (an apply is not cut short by a closed pipe) and exits with its own
@@ -445,10 +446,12 @@ const rollout = program
   .summary("the fleet's staged rollout: which wave a gateway is in, what it may run now, and why")
   .description(
     'A staged rollout takes a commit to the fleet in waves (rollout: in rollgate.yaml), each behind a gate; ' +
-      'its progress is rollgate-rollout.yaml at the branch head. `explain` works out, offline, what one gateway ' +
-      'runs now. The promoter that opens waves, pauses and aborts, and the agent acting on the rollout, are not ' +
-      'built yet (README "Staged rollouts").',
+      'its progress is rollgate-rollout.yaml at the branch head, written only by signed commits: `start`, ' +
+      "`promote` (one step of the promoter, on the hub's evidence), `pause`, `resume`, `abort`. `status` shows " +
+      'the rollout and its gates; `explain` works out, offline, what one gateway runs now (README "Staged ' +
+      'rollouts").',
   );
+addRolloutCommands(rollout, io);
 rollout
   .command('explain')
   .summary('what a gateway runs now under the rollout, and why: its wave, admitted or not, the commit')

@@ -8,9 +8,22 @@ import { VERDICT_REASONS } from '../model/index.js';
 import { addGateway, removeGateway, rotateGatewayToken } from './admin.js';
 import { HttpError, json, jsonBody } from './http.js';
 import { openApiDocument } from './openapi.js';
-import { boolean, commitPrefix, condition, cursor, eventKind, gatewayId, integer, labelSelector } from './params.js';
+import {
+  boolean,
+  commitPrefix,
+  condition,
+  cursor,
+  eventKind,
+  fullCommit,
+  gatewayId,
+  integer,
+  labelSelector,
+  rolloutId,
+} from './params.js';
 import { commitSummary, fleetSummary, getGateway, listEvents, listGateways, recentCommits } from './queries.js';
 import { NEW_GATEWAY_JSON_SCHEMA, parseNewGateway } from './report-schema.js';
+import { evidenceJson } from '../promoter/evidence.js';
+import { rolloutEvidence } from './rollout-evidence.js';
 import type { Route } from './routes.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -166,5 +179,22 @@ export const API_ROUTES: readonly Route[] = [
           ...(q['limit'] !== undefined ? { limit: q['limit'] as number } : {}),
         }),
       ),
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/rollouts/{id}/evidence',
+    access: 'reader',
+    summary:
+      "A rollout's evidence for its gates: every gateway the hub knows and what its reports say about the " +
+      "target, on the hub's clock (the promoter reads it)",
+    pathParams: { id: { kind: rolloutId, description: 'the rollout, as rollgate-rollout.yaml names it' } },
+    query: { target: { kind: fullCommit, description: "the rollout's target: a full commit id (needed)" } },
+    responses: { 200: ok('The evidence', ref('RolloutEvidence')) },
+    handle: async ({ db, res, path, query: q }) => {
+      const target = q['target'] as string | undefined;
+      if (target === undefined)
+        throw new HttpError(400, "target is needed: the rollout's target commit (only reports about it count)");
+      json(res, 200, evidenceJson(path['id'] as string, target, await rolloutEvidence(db, target)));
+    },
   },
 ];

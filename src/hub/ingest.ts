@@ -173,13 +173,13 @@ export async function ingest(tx: Sql, all: Incoming[], o: IngestOptions): Promis
   ).sort((a, b) => (key(a) < key(b) ? -1 : 1));
   if (outcomes.length > 0)
     await tx.query(
-      `insert into gateway_commits (commit, gateway_id, outcome, verdict, reason, detail, at)
-       select c, g, o, v, r, d, least(a, now())
+      `insert into gateway_commits (commit, gateway_id, outcome, verdict, reason, detail, at, received_at)
+       select c, g, o, v, r, d, least(a, now()), now()
          from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
            as x(c, g, o, v, r, d, a)
        on conflict (commit, gateway_id) do update
          set outcome = excluded.outcome, verdict = excluded.verdict, reason = excluded.reason,
-             detail = excluded.detail, at = excluded.at
+             detail = excluded.detail, at = excluded.at, received_at = excluded.received_at
          where gateway_commits.at <= excluded.at`,
       [
         outcomes.map((x) => x.e.commit!),
@@ -287,6 +287,13 @@ export async function ingest(tx: Sql, all: Incoming[], o: IngestOptions): Promis
        report_taken_at = case when r.win then now() else g.report_taken_at end,
        rollout_id = case when r.win then r.rollout_id else g.rollout_id end,
        rollout_target = case when r.win then r.rollout_target else g.rollout_target end,
+       -- Since when the hub has heard, report after report, this gateway run its commit healthy (the hub's
+       -- clock): a rollout's soak counts from here. A report that breaks the run starts it again.
+       healthy_since = case when not r.win then g.healthy_since
+                            when r.healthy is distinct from 'True' or r.applied is null then null
+                            when g.healthy = 'True' and g.applied_commit = r.applied
+                              then coalesce(g.healthy_since, now())
+                            else now() end,
        last_seen = now(), first_seen = coalesce(g.first_seen, now()),
        reports = g.reports + r.n, lost_events = g.lost_events + r.lost, silent_since = null
      from unnest($1::text[], $2::boolean[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],

@@ -126,6 +126,14 @@ alter table gateways add column rollout_id text;
 alter table gateways add column rollout_target text;
 `,
   },
+  {
+    version: 5,
+    name: "a rollout's evidence on the hub's clock: since when a gateway runs its commit healthy, when a verdict came",
+    sql: `
+alter table gateways add column healthy_since timestamptz;
+alter table gateway_commits add column received_at timestamptz;
+`,
+  },
 ];
 
 /** The advisory lock key of migrations (any constant; "rg-mig" in ASCII). */

@@ -164,6 +164,43 @@ export function openApiDocument(routes: readonly Route[]): object {
           },
         },
         FleetSummary: { type: 'object', required: ['gateways', 'byCondition', 'commits'] },
+        RolloutEvidence: {
+          type: 'object',
+          description:
+            "What the hub's reports say about a rollout's target. Times are milliseconds since the epoch on the " +
+            "hub's clock; a gateway's own clock is never used.",
+          required: ['rollout', 'target', 'now', 'gateways'],
+          properties: {
+            rollout: str,
+            target: str,
+            now: { type: 'integer', description: "the hub's clock when it answered" },
+            gateways: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['id', 'labels', 'target', 'lastSeen', 'healthySince', 'failed'],
+                properties: {
+                  id: str,
+                  labels: { type: 'object', additionalProperties: str, description: 'as its agent reports them' },
+                  target: {
+                    type: ['string', 'null'],
+                    description: 'the target when its reports are about it; else the commit it runs',
+                  },
+                  lastSeen: { type: ['integer', 'null'], description: 'its last report of any kind' },
+                  healthySince: {
+                    type: ['integer', 'null'],
+                    description: 'since when, report after report, it has run the target healthy',
+                  },
+                  failed: {
+                    type: ['object', 'null'],
+                    description: 'its newest verdict on the target is a failure (rolled back, rejected)',
+                    properties: { at: { type: 'integer' }, reason: str },
+                  },
+                },
+              },
+            },
+          },
+        },
       },
     },
   };

@@ -158,6 +158,19 @@ export const gatewayId = pattern(
 
 export const commitPrefix = pattern(/^[0-9a-f]{7,64}$/, {}, 'a commit: 7 to 64 hex digits (lower case)');
 
+export const fullCommit = pattern(
+  /^([0-9a-f]{40}|[0-9a-f]{64})$/,
+  {},
+  'a full commit id (40 or 64 lower-case hex digits)',
+);
+
+/** A rollout's id, as rollgate-rollout.yaml spells it (schemas/rollout-state.schema.json). */
+export const rolloutId = pattern(
+  /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/,
+  { maxLength: 128 },
+  'a rollout id (letters, digits and . _ -, starting with a letter or digit, at most 128 characters)',
+);
+
 export const condition = pattern(
   /^(Ready|Healthy|Stalled)(=(True|False|Unknown))?$/,
   {},

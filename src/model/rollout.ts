@@ -237,3 +237,36 @@ export interface GateResult {
   /** One sentence for people: what was decided and why. */
   message: string;
 }
+
+/** One gateway as the hub's evidence about a rollout's target names it: who it is, and what its reports say. */
+export interface EvidenceGateway extends GatewayEvidence {
+  /** The labels the gateway reports (its own identity), else those the hub was given for it. */
+  labels: Record<string, string>;
+}
+
+/**
+ * What the hub knows about one rollout's target: every gateway it knows, with times on its own
+ * clock (`GET /api/v1/rollouts/{id}/evidence?target=<sha>`). The promoter puts each gateway in its
+ * track and wave itself, from the target's policy, as the gateway does.
+ */
+export interface RolloutEvidence {
+  /** The hub's clock when it answered (ms since the epoch). */
+  now: number;
+  gateways: EvidenceGateway[];
+}
+
+/** How a rollout command ends: `waits` (exit 2) and `attention` (3: paused or aborted) tell a timer or CI. */
+export type RolloutExit = 'ok' | 'waits' | 'attention';
+
+/** What a rollout command decided: a step to write as a commit, or nothing to write and why. */
+export type RolloutOutcome =
+  | {
+      kind: 'write';
+      /** The state with the step taken. */
+      state: RolloutState;
+      step: RolloutStep;
+      /** The commit's subject: what the step does. */
+      title: string;
+      exit: RolloutExit;
+    }
+  | { kind: 'none'; message: string; exit: RolloutExit };

@@ -11,3 +11,15 @@ export {
   trackOf,
   type ParsedRolloutState,
 } from './state.js';
+export {
+  abortRollout,
+  pauseRollout,
+  resumeRollout,
+  RolloutActionError,
+  startRollout,
+  type Actor,
+  type StartInput,
+} from './operate.js';
+export { decidePromotion, type PromoteInput } from './promote.js';
+export { judgeTracks, stepTime, tracksOf, type Track, type TrackGate } from './tracks.js';
+export { renderRolloutState } from './write.js';

@@ -250,6 +250,56 @@ export class GitSync {
     return requests;
   }
 
+  /**
+   * Pushes `commit` (a child of `expected`, in the object store) to the branch, only if the branch is
+   * still at `expected`: never forced. 'moved' when the branch is elsewhere now, so the caller reads
+   * it again and decides anew; the server's own compare-and-swap covers a move during the push.
+   */
+  async push(commit: string, expected: string): Promise<'pushed' | 'moved'> {
+    await this.init();
+    const ref = fullRef(this.o.ref);
+    const url = redactUrl(this.o.url);
+    const local = `${PIN_PREFIX}push`;
+    await git.writeRef({ fs, gitdir: this.o.gitdir, ref: local, value: commit, force: true });
+    const http = await this.client();
+    try {
+      await git.push({
+        fs,
+        http,
+        gitdir: this.o.gitdir,
+        url: this.o.url,
+        ref: local,
+        remoteRef: ref,
+        force: false,
+        // The update goes from `expected` or not at all: a branch moved back and forth is moved too.
+        onPrePush: ({ remoteRef }) => remoteRef.oid === expected,
+      });
+      return 'pushed';
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code === 'UserCanceledError' || code === 'PushRejectedError') return 'moved';
+      if (code === 'GitPushError') {
+        // The server refused the update: because the branch moved meanwhile, or for a reason of its own (a hook).
+        const now = await lsRemoteRef(await this.client(), this.o.url, ref).catch(() => undefined);
+        if (now !== undefined && now !== expected) return 'moved';
+        throw new SyncError(
+          'server',
+          `the git server refused to update ${ref} of ${url}: ${(err as Error).message}`,
+          false,
+        );
+      }
+      const e = classifyGitError(err, url, this.o.auth);
+      if (e.kind === 'auth' && /HTTP 403/.test(e.message))
+        throw new SyncError(
+          'auth',
+          `the git server at ${url} refused the push (HTTP 403): the credentials may read but not write, or the ` +
+            'server takes no pushes over HTTP (git http-backend: http.receivepack)',
+          false,
+        );
+      throw e;
+    }
+  }
+
   /** Keeps a commit in the object store under refs/rollgate/<name> (applied, last-good, ...). */
   async pin(name: string, oid: string): Promise<void> {
     await git.writeRef({ fs, gitdir: this.o.gitdir, ref: `${PIN_PREFIX}${name}`, value: oid, force: true });

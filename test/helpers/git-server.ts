@@ -16,6 +16,8 @@ export interface GitServer {
   fault: Fault;
   /** When set, requests need `Authorization: Bearer <token>`. */
   token?: string;
+  /** Called as each request arrives, before it is served (a test moves the branch under a push). */
+  onRequest?: ((r: { method: string; path: string }) => void) | undefined;
   /** Paths under `from` answer a redirect of this status to the same path under `to`. */
   redirect?: { from: string; to: string; status: 301 | 302 | 307 | 308 };
   close(): Promise<void>;
@@ -28,6 +30,7 @@ export async function startGitServer(projectRoot: string, port = 0): Promise<Git
     const u = new URL(req.url ?? '/', 'http://127.0.0.1');
     const entry = { method: req.method ?? 'GET', path: u.pathname + u.search, bytesIn: 0, bytesOut: 0 };
     state.requests.push(entry);
+    state.onRequest?.(entry);
     const r = state.redirect;
     if (r && u.pathname.startsWith(r.from)) {
       req.resume();
