@@ -1,14 +1,12 @@
-// The promoter as the fleet tests and the rollout benchmark run it: a process with the CLI contract
-// of `rollgate rollout start|promote|pause|resume|abort|status` (exit 0 a step written, complete or
-// nothing to do; 2 the wave waits; 3 paused or aborted; 1 an error). This is the one place that says
-// which program that is.
+// The promoter as the fleet tests and the rollout benchmark run it: `rollgate rollout
+// start|promote|pause|resume|abort|status` as a process (exit 0 a step written, complete or nothing to
+// do; 2 the wave waits; 3 paused or aborted; 1 an error). The one place that says which program it is.
 
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { projectRoot } from './fixtures.js';
+import { CLI } from './cli.js';
 
 /** The program and its leading arguments; a command and its options follow. */
-export const PROMOTER: readonly string[] = [join(projectRoot, 'dist/test/helpers/promoter-standin.js')];
+export const PROMOTER: readonly string[] = [CLI, 'rollout'];
 
 /** The environment variable and value that make the promoter kill itself after deciding, before its push. */
 export const CRASH_BEFORE_PUSH = { ROLLGATE_CRASH_AT: 'promote-push' };
