@@ -211,6 +211,12 @@ async function main(): Promise<void> {
         promotes++;
         outcome[String(r.code)] = (outcome[String(r.code)] ?? 0) + 1;
         if (r.code === 1) process.stderr.write(`promote: ${r.err}`);
+        const on = sims.filter((x) => x.healthyOn === target).length;
+        const tried = sims.filter((x) => x.installs.some((i) => i.commit === target)).length;
+        process.stderr.write(
+          `${name} +${((Date.now() - t0) / 1000).toFixed(0)} s: promote ${r.code}; ` +
+            `${tried} installed, ${on} healthy on it\n`,
+        );
         const state = execFileSync('git', ['--git-dir', bare, 'show', 'main:rollgate-rollout.yaml']).toString();
         if (/^state: (complete|aborted)$/m.test(state)) ended = Date.now();
       }
