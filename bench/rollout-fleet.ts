@@ -182,25 +182,24 @@ async function main(): Promise<void> {
   const sims = ids.map((id, i) => new SimGateway(id, labelsOf(i), tokens[i]!, plane, realClock, SIM));
   for (const s of sims) s.seed(v1);
   let stopped = false;
-  const running = sims.map((s) => s.run(() => stopped));
+  let running: Promise<void>[] = [];
 
-  const phase = async (name: string, target: string, base: string, until: () => boolean) => {
+  /** A rollout from its start to `until()`; `started` runs once the start is pushed. */
+  const phase = async (name: string, target: string, base: string, until: () => boolean, started?: () => void) => {
     const cpu0 = { git: cpuOf(gitServer.pid!), hub: cpuOf(hub.pid!), pg: cpuOfAll(pgPids(pg.dataDir)) };
     const git0 = await gitStats();
     const reports0 = plane.counts.reports;
     const t0 = Date.now();
-    const started = await runPromoter('start', [
+    const start = await runPromoter('start', [
       ...promoterArgs,
-      '--target',
-      target,
-      '--base',
-      base,
+      ...['--target', target, '--base', base],
       '--id',
       name,
       '--why',
       name,
     ]);
-    if (started.code !== 0) throw new Error(`rollout start: ${started.out}${started.err}`);
+    if (start.code !== 0) throw new Error(`rollout start: ${start.out}${start.err}`);
+    started?.();
     const from = git('ls-remote', 'origin', 'main').split('\t')[0]!;
     let ended: number | undefined;
     let promotes = 0;
@@ -244,7 +243,14 @@ async function main(): Promise<void> {
     };
   };
 
-  const good = await phase('edge-v2', v2, v1, () => sims.every((s) => s.healthyOn === v2));
+  // The first rollout of the branch: its gateways start once it is there, or they would take v2 as the head.
+  const good = await phase(
+    'edge-v2',
+    v2,
+    v1,
+    () => sims.every((s) => s.healthyOn === v2),
+    () => (running = sims.map((s) => s.run(() => stopped))),
+  );
   writeFleet('v3', false);
   const v3 = commit('system v3: its health check fails');
   const bad = await phase('edge-v3', v3, v2, () => sims.every((s) => s.applied === v2 && !s.state.rollingBack));
@@ -295,14 +301,21 @@ async function main(): Promise<void> {
   console.log(JSON.stringify({ N, SIM, SOAK_S, PROMOTE_MS, good, bad, peers: peerRows, plane: plane.counts }, null, 2));
 }
 
+async function cleanUp(): Promise<never> {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  execFileSync('gpgconf', ['--kill', 'gpg-agent'], { env: keyring.env });
+  rmSync(root, { recursive: true, force: true });
+  process.exit();
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    process.exitCode = 1;
+    void cleanUp();
+  });
+
 main()
   .catch((err: unknown) => {
     console.error(err);
     process.exitCode = 1;
   })
-  .finally(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-    execFileSync('gpgconf', ['--kill', 'gpg-agent'], { env: keyring.env });
-    rmSync(root, { recursive: true, force: true });
-    process.exit();
-  });
+  .finally(cleanUp);
