@@ -1,12 +1,14 @@
-// A staged rollout to 10,000 simulated gateways (./rollout-sim.ts: the agent's own lifecycle policy
-// and rollout code, a simulated applier) against the real git server (git http-backend, in a process
-// of its own), the real hub (on PostgreSQL) and the real promoter (`rollgate rollout promote`, run on
-// a timer as a systemd timer would). Two rollouts under a scaled-down gate schedule: a good commit,
-// from the promoter's start to every gateway healthy on it, and a bad one (its health fails wherever
-// it is installed), until the abort has every gateway back on the base. Measured: the times, the
-// commits the rollout writes, the git server's and the hub's requests and CPU, and how many gateways
-// installed the bad commit. The peer, nixmade/orchestrator's sliding window (./rollout-peer.ts), runs
-// the same gateways in simulated time with the same schedule. Run with `npm run bench:rollout`.
+// A staged rollout to simulated gateways (./rollout-sim.ts: the agent's own lifecycle policy and
+// rollout code, a simulated applier) against the real git server (git http-backend, in a process of
+// its own), the real hub (on PostgreSQL) and the real promoter (`rollgate rollout promote`, run on a
+// timer as a systemd timer would): 2,000 gateways by default, as many as this machine's git server
+// serves in reasonable time. Two rollouts under a scaled-down gate schedule: a good commit, from the
+// promoter's start to every gateway healthy on it, and a bad one (its health fails wherever it is
+// installed), until the abort has every gateway back on the base. Measured: the times, the commits
+// the rollout writes, the git server's and the hub's requests and CPU, and how many gateways
+// installed the bad commit. Then 10,000 of the same gateways under the same schedule in simulated
+// time (./rollout-compare.ts): rollgate's waves against the peer, nixmade/orchestrator's sliding
+// window. Run with `npm run bench:rollout`.
 
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,12 +24,16 @@ import { freePort } from '../test/helpers/hub-lab.js';
 import { startPostgres } from '../test/helpers/postgres.js';
 import { runPromoter } from '../test/helpers/promoter.js';
 import { Keyring } from '../test/helpers/signing.js';
-import { SlidingWindowPeer } from './rollout-peer.js';
+import { compare } from './rollout-compare.js';
+import { fleetYaml } from './rollout-model.js';
 import { GitPlane, Limiter } from './rollout-plane.js';
-import { realClock, SimGateway, VirtualClock, type SimOptions } from './rollout-sim.js';
+import { realClock, SimGateway, type SimOptions } from './rollout-sim.js';
 
 const env = (k: string, d: number) => Number(process.env[`ROLLGATE_BENCH_${k}`] ?? d);
-const N = env('GATEWAYS', 10_000);
+/** The fleet against the real git server, hub and promoter. */
+const N = env('GATEWAYS', 2_000);
+/** The fleet of the comparison in simulated time. */
+const MODEL_N = env('MODEL_GATEWAYS', 10_000);
 const SIM: SimOptions = {
   pollMs: env('POLL_S', 120) * 1000,
   heartbeatMs: env('HEARTBEAT_S', 60) * 1000,
@@ -76,14 +82,7 @@ const pgPids = (dataDir: string) =>
   execFileSync('pgrep', ['-f', dataDir]).toString().split('\n').filter(Boolean).map(Number);
 
 function writeFleet(version: string, healthy: boolean): void {
-  writeFileSync(
-    join(work, 'rollgate.yaml'),
-    `apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  gw:\n    manifest: manifest.yaml\n    health: health.yaml\n` +
-      `targets:\n  - { name: all, match: { any: true }, system: gw }\nrollout:\n` +
-      `  gate: { success_percent: 95, soak: ${SOAK_S}s, timeout: 2h, silent_after: ${SILENT_S}s }\n` +
-      `  waves:\n    - { name: canary, match: { labels: { ring: canary } }, gate: { success_percent: 100 } }\n` +
-      `    - { name: early, percent: 10 }\n    - { name: half, percent: 50 }\n    - { name: everyone, percent: 100 }\n`,
-  );
+  writeFileSync(join(work, 'rollgate.yaml'), fleetYaml(SOAK_S, SILENT_S));
   writeFileSync(
     join(work, 'manifest.yaml'),
     `api_version: mender/v1\nkind: update_manifest\nversion: ${version}\ncomponent_types:\n  rtos:\n` +
@@ -259,46 +258,12 @@ async function main(): Promise<void> {
   plane.close();
   for (const c of cleanups.splice(0).reverse()) await c();
 
-  // ---- the peer: the same gateways and schedule, nixmade's sliding window, in simulated time
-  const peers = [5, 1].map((batchPercent) => {
-    const clock = new VirtualClock();
-    const peer = new SlidingWindowPeer(
-      {
-        batchPercent,
-        successPercent: 100,
-        successTimeoutMs: SOAK_S * 1000,
-        durationTimeoutMs: 2 * 3600_000,
-        passMs: PROMOTE_MS,
-      },
-      clock,
-    );
-    const fleet = ids.map((id, i) => new SimGateway(id, labelsOf(i), '', peer, clock, SIM));
-    peer.seed(ids, 'v1');
-    for (const s of fleet) s.seed('v1');
-    return { batchPercent, clock, peer, fleet };
-  });
-  const peerRows = [];
-  for (const p of peers) {
-    let stop = false;
-    void Promise.all(p.fleet.map((s) => s.run(() => stop)));
-    void p.peer.run(() => stop);
-    p.peer.setTarget('v2', true);
-    await p.clock.run(() => p.fleet.every((s) => s.healthyOn === 'v2') && p.peer.lkg === 'v2', 48 * 3600_000);
-    const goodS = p.clock.now() / 1000;
-    const t1 = p.clock.now();
-    p.peer.setTarget('v3', false);
-    await p.clock.run(() => p.peer.lkb === 'v3' && p.fleet.every((s) => s.applied === 'v2'), t1 + 48 * 3600_000);
-    const badS = (p.clock.now() - t1) / 1000;
-    stop = true;
-    peerRows.push({
-      batchPercent: p.batchPercent,
-      goodS,
-      badS,
-      installedBad: p.fleet.filter((s) => s.installs.some((x) => x.commit === 'v3')).length,
-      requests: p.peer.requests,
-    });
-  }
-  console.log(JSON.stringify({ N, SIM, SOAK_S, PROMOTE_MS, good, bad, peers: peerRows, plane: plane.counts }, null, 2));
+  // ---- the same gateways and schedule in simulated time: rollgate's waves against nixmade's sliding window
+  const schedule = { sim: SIM, soakS: SOAK_S, silentS: SILENT_S, promoteMs: PROMOTE_MS, canaryEvery: CANARY_EVERY };
+  const modelled = await compare({ ...schedule, gateways: MODEL_N });
+  console.log(
+    JSON.stringify({ N, MODEL_N, SIM, SOAK_S, PROMOTE_MS, good, bad, plane: plane.counts, modelled }, null, 2),
+  );
 }
 
 async function cleanUp(): Promise<never> {
