@@ -22,6 +22,7 @@ import { parseRolloutState, ROLLOUT_FILE } from '../rollout/index.js';
 import { checkCommit, commitShape, descendsFrom, signedBy, type TrustedKeys } from '../trust/index.js';
 import type { AgentConfig } from './config.js';
 import { fleetSource, type FleetSource } from './fleet-source.js';
+import { shortCommit } from '../base/short-commit.js';
 
 export function gatewayOptions(cfg: AgentConfig): GatewayOptions {
   const i = cfg.interfaces;
@@ -39,6 +40,7 @@ export function gatewayOptions(cfg: AgentConfig): GatewayOptions {
     interfaceKillGrace: i.killGrace,
     rebootWait: i.rebootWait,
     ...(cfg.policy ? { policy: cfg.policy } : {}),
+    engineWhenNeeded: true,
   };
 }
 
@@ -109,7 +111,7 @@ export function lifecyclePorts(o: {
         stateDir: cfg.stateDir,
         ...(cfg.policy ? { policy: cfg.policy } : {}),
       });
-      for (const w of desired.warnings ?? []) log.warn({ commit: commit.slice(0, 12) }, w);
+      for (const w of desired.warnings ?? []) log.warn({ commit: shortCommit(commit) }, w);
       return { desired, repo };
     },
     repoAt: (commit) => new GitObjectSource(source.gitdir, commit),

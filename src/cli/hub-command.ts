@@ -23,11 +23,12 @@ import {
   type Database,
   type HubFileConfig,
 } from '../hub/index.js';
-import { EXIT_OK, type Io } from './commands.js';
+import { DEFAULT_HUB_DATA_DIR } from '../hub/defaults.js';
+import { EXIT_OK, type Io } from './io.js';
 import { hubClientOptions, hubRequest, type HubClientOptions } from './hub-client.js';
 import { promoterSettings, type PromoterFlags } from './hub-promoter.js';
 
-export const DEFAULT_HUB_DATA_DIR = '/var/lib/rollgate-hub';
+export { DEFAULT_HUB_DATA_DIR };
 
 export interface DatabaseFlags {
   database?: string;

@@ -43,8 +43,9 @@ import { parseReport } from './report-schema.js';
 import { match, parseRouteQuery, type Route, type RouteContext } from './routes.js';
 import { hashToken, roleOf } from './tokens.js';
 import type { WebhookTarget } from './webhook-body.js';
+import { DEFAULT_HUB_LISTEN } from './defaults.js';
 
-export const DEFAULT_HUB_LISTEN = '127.0.0.1:9480';
+export { DEFAULT_HUB_LISTEN };
 
 export interface HubOptions {
   db: Database;

@@ -9,8 +9,7 @@ import { FleetRepoError } from '../../manifest/index.js';
 import { TrustError } from '../../trust/index.js';
 import type { Gate, GateAnswer, GatePorts } from './gate.js';
 import { promoterRuleBreaches, type PromoterCommit } from './promoter-rules.js';
-
-const short = (c: string) => c.slice(0, 12);
+import { shortCommit } from '../../base/short-commit.js';
 
 /** Why a commit is not signed by a release key; undefined when it is. */
 async function releaseProblem(p: GatePorts, commit: string): Promise<string | undefined> {
@@ -55,10 +54,12 @@ async function asRolloutStep(head: string, err: TrustError, p: GatePorts): Promi
   const breaches = promoterRuleBreaches(await factsOf(head, p));
   if (breaches.length)
     return refuse(
-      `commit ${short(head)} is signed by the promoter key of ${promoter} and no release key; a promoter key signs ` +
-        `a rollout step and nothing else, and this one breaks ${breaches.map((b) => `${b.rule}: ${b.why}`).join('; ')}`,
+      `commit ${shortCommit(head)} is signed by the promoter key of ${promoter} and no release key; a promoter key ` +
+        `signs a rollout step and nothing else, and this one breaks ` +
+        breaches.map((b) => `${b.rule}: ${b.why}`).join('; '),
     );
-  return { kind: 'admit', note: `commit ${short(head)} is a rollout step signed by the promoter key of ${promoter}` };
+  const note = `commit ${shortCommit(head)} is a rollout step signed by the promoter key of ${promoter}`;
+  return { kind: 'admit', note };
 }
 
 export const trustGate: Gate = {
@@ -68,7 +69,7 @@ export const trustGate: Gate = {
   async check(s, p) {
     try {
       const signer = await p.verify(s.head);
-      return { kind: 'admit', ...(signer ? { note: `commit ${short(s.head)} is signed by ${signer}` } : {}) };
+      return { kind: 'admit', ...(signer ? { note: `commit ${shortCommit(s.head)} is signed by ${signer}` } : {}) };
     } catch (err) {
       if (!(err instanceof TrustError)) throw err;
       if (err.kind === 'untrusted') return asRolloutStep(s.head, err, p);
