@@ -58,9 +58,11 @@ describe("a staged rollout's gate in a real fleet", { skip: missing ?? false }, 
     const step = s.steps.at(-1)!;
     assert.equal(step.action, 'pause');
     assert.match(step.why, /timed out/);
-    assert.match(step.why, /1 of 2 healthy/);
-    assert.match(step.why, /not reporting/);
-    assert.deepEqual([step.evidence?.healthy, step.evidence?.silent], [1, 1]);
+    // gw-01 may or may not have finished its soak when the wave timed out (how fast it applies is the
+    // machine's business); gw-02 never reported, so the wave could not pass either way.
+    assert.match(step.why, /[01] of 2 healthy for the soak, 2 needed/);
+    assert.match(step.why, /1 not reporting/);
+    assert.equal(step.evidence?.silent, 1);
     const status = await fleet.promoter('status');
     assert.equal(status.code, 3, status.err);
     assert.match(status.out, /paused/);
