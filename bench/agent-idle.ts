@@ -1,16 +1,20 @@
 // The agent at rest: memory (RSS) and CPU per poll when the branch has not moved, against the
 // plainest poller there is, `git ls-remote <url> refs/heads/main` once per poll, in the same run
 // against the same git smart-HTTP server. The fleet is the demo's: fleet-repo-example's three
-// devices (apps left out, so no Docker Engine is needed), applied once before measuring.
+// devices (apps left out, so no Docker Engine is needed), applied once before measuring. With
+// BENCH_ENGINE=1 a private Docker Engine runs beside it (as on most gateways; run it under
+// `flock /tmp/rollgate-docker.lock`), and the agent is given its socket.
 // Prints Markdown; BENCHMARKS.md holds the recorded figures and the method.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentProcess } from '../test/helpers/agent-process.js';
-import { ExampleCopy, FLEET, HEALTH, MANIFEST } from '../test/helpers/example-copy.js';
-import { projectRoot, tempDir } from '../test/helpers/fixtures.js';
+import { DEVICES_FLEET_AGENT_ARGS, pushDevicesFleet } from '../test/helpers/devices-fleet.js';
+import { startDockerEnv, stopDockerEnv } from '../test/helpers/docker-env.js';
+import { tempDir } from '../test/helpers/fixtures.js';
+import { median } from './common.js';
 import { startGitServer, type GitServer } from '../test/helpers/git-server.js';
 
 const POLLS = Number(process.env['BENCH_POLLS'] ?? 300);
@@ -32,27 +36,6 @@ function proc(pid: number): Proc {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
   return { cpuMs: ((Number(rest[11]) + Number(rest[12])) * 1000) / TICK, rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
-}
-
-/** The fleet of the demo, committed and pushed to a bare repository the server serves. */
-function fleet(srv: string): void {
-  const ex = new ExampleCopy();
-  const devices = tempDir('bench-devices-');
-  ex.edit(FLEET, /\n {4}apps:\n {6}edge: [^\n]*/, '').edit(FLEET, /\n {4}overrides:(\n {6}.*)+/, '');
-  ex.write(MANIFEST, ex.read(MANIFEST).replaceAll('/var/lib/rollgate-example/', `${devices}/`));
-  ex.write(
-    HEALTH,
-    `apiVersion: rollgate/v1\nkind: Health\nwindow: 1s\ndeadline: 30s\ndefaults: { interval: 250ms, timeout: 1s ` +
-      `}\nchecks:\n  - name: gateway-running\n    command: { argv: [test, -s, ${devices}/G13/running] }\n`,
-  );
-  const git = (...args: string[]) =>
-    execFileSync('git', ['-c', 'user.name=Ops', '-c', 'user.email=ops@example.com', ...args], { cwd: ex.dir });
-  mkdirSync(srv, { recursive: true });
-  execFileSync('git', ['init', '-q', '--bare', '-b', 'main', join(srv, 'fleet.git')]);
-  git('init', '-q', '-b', 'main');
-  git('add', '-A');
-  git('commit', '-q', '-m', 'system v2');
-  git('push', '-q', join(srv, 'fleet.git'), 'main');
 }
 
 function capture(cmd: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
@@ -82,26 +65,21 @@ interface Idle {
   requestsPerPoll: number;
   bytesPerPoll: number;
   rssMinKb: number;
+  rssMedianKb: number;
   rssMaxKb: number;
   hwmKb: number;
   afterApplyKb: number;
 }
 
 /** The agent with these node options: the fleet applied, WARMUP polls, then POLLS measured. */
-async function measureAgent(server: GitServer, root: string, nodeArgs: string[]): Promise<Idle> {
+async function measureAgent(server: GitServer, root: string, nodeArgs: string[], extra: string[]): Promise<Idle> {
   const agent = new AgentProcess(
     join(root, `state-${Date.now()}`),
     [
       '--repo',
       server.url('fleet.git'),
-      '--ref',
-      'main',
-      '--id',
-      'gw-0042',
-      '--label',
-      'role=gateway',
-      '--interfaces-dir',
-      join(projectRoot, 'fleet-repo-example/interfaces'),
+      ...DEVICES_FLEET_AGENT_ARGS,
+      ...extra,
       '--interval',
       INTERVAL,
       '--jitter',
@@ -138,6 +116,7 @@ async function measureAgent(server: GitServer, root: string, nodeArgs: string[])
       requestsPerPoll: t.requests / n,
       bytesPerPoll: t.bytes / n,
       rssMinKb: Math.min(...rss),
+      rssMedianKb: median(rss),
       rssMaxKb: Math.max(...rss),
       hwmKb: b.hwmKb,
       afterApplyKb: afterApply.rssKb,
@@ -179,30 +158,34 @@ print((r.ru_utime + r.ru_stime) * 1000, r.ru_maxrss)
 async function main() {
   const root = tempDir('bench-agent-idle-');
   const srv = join(root, 'srv');
-  fleet(srv);
+  pushDevicesFleet(srv);
   const server = await startGitServer(srv);
+  const engine = process.env['BENCH_ENGINE'] === '1' ? await startDockerEnv() : undefined;
   try {
     // BENCH_NODE_ARGS: options for the agent's node (V8 flags), to try memory settings.
     const nodeArgs = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-    const agent = await measureAgent(server, root, nodeArgs);
+    const extra = engine ? ['--docker-host', `unix://${engine.socket}`] : [];
+    const agent = await measureAgent(server, root, nodeArgs, extra);
     const peer = await measurePeer(server);
 
     const mb = (kb: number) => (kb / 1024).toFixed(1);
     const git = execFileSync('git', ['--version']).toString().trim();
     console.log(
-      `rollgate agent${nodeArgs.length ? ` (node ${nodeArgs.join(' ')})` : ''}, ` +
+      `rollgate agent${nodeArgs.length ? ` (node ${nodeArgs.join(' ')})` : ''}` +
+        `${engine ? ', a Docker Engine beside it' : ''}, ` +
         `interval ${INTERVAL}, ${agent.polls} polls measured after ${WARMUP} warm-up polls; ` +
         `peer: ${git}, ${PEER_POLLS} runs\n`,
     );
     console.log(
-      '| poller | CPU per poll (ms) | ratio | requests per poll | bytes per poll | resident memory at rest (MB) ' +
-        '| peak (MB) |',
+      '| poller | CPU per poll (ms) | ratio | requests per poll | bytes per poll | resident memory at rest, median ' +
+        '(min–max) (MB) | peak (MB) |',
     );
     console.log('|---|---|---|---|---|---|---|');
     console.log(
       `| rollgate agent (one process) | ${agent.cpuMsPerPoll.toFixed(2)} ` +
         `| ${(agent.cpuMsPerPoll / peer.cpuMsPerPoll).toFixed(2)}× | ${agent.requestsPerPoll.toFixed(2)} ` +
-        `| ${agent.bytesPerPoll.toFixed(0)} | ${mb(agent.rssMinKb)}–${mb(agent.rssMaxKb)} | ${mb(agent.hwmKb)} |`,
+        `| ${agent.bytesPerPoll.toFixed(0)} | ${mb(agent.rssMedianKb)} (${mb(agent.rssMinKb)}–${mb(agent.rssMaxKb)}) ` +
+        `| ${mb(agent.hwmKb)} |`,
     );
     console.log(
       `| git ls-remote (a process per poll) | ${peer.cpuMsPerPoll.toFixed(2)} | 1.00× ` +
@@ -212,6 +195,7 @@ async function main() {
     console.log(`\nagent RSS right after the first apply: ${mb(agent.afterApplyKb)} MB`);
   } finally {
     await server.close();
+    if (engine) await stopDockerEnv(join(engine.root, 'env.json'));
   }
 }
 

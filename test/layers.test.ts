@@ -37,3 +37,50 @@ test('docs/ARCHITECTURE.md lists the stages in the README table’s order, each 
   const sections = [...doc.matchAll(/^### \w+ \(`src\/(\w+)`\)/gm)].map((m) => m[1]!);
   assert.deepEqual(sections, order, 'the stage-by-stage sections');
 });
+
+/** Every relative module a source file names: imports, re-exports, side-effect and dynamic imports. */
+function modulesOf(text: string): string[] {
+  const re = /(?:\bfrom\s*|\bimport\s*\(\s*|^import\s+)'(\.[^']+)'/gm;
+  return [...text.matchAll(re)].map((m) => m[1]!);
+}
+
+/** The folder of src/ each relative module of src/<file> is in. */
+function foldersNamed(file: string): { module: string; folder: string }[] {
+  const text = readFileSync(join(projectRoot, 'src', file), 'utf8');
+  return modulesOf(text).map((module) => ({
+    module,
+    folder: relative(join(projectRoot, 'src'), normalize(join(projectRoot, 'src', dirname(file), module))).split(
+      '/',
+    )[0]!,
+  }));
+}
+
+const sources = () =>
+  readdirSync(join(projectRoot, 'src'), { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith('.ts'));
+
+test('dynamic imports and side-effect imports go down the README table too', () => {
+  const readme = readFileSync(join(projectRoot, 'README.md'), 'utf8');
+  const order = [...readme.matchAll(/^\| `src\/(\w+)` \|/gm)].map((m) => m[1]!);
+  const wrong = sources().flatMap((f) =>
+    foldersNamed(f)
+      .filter(({ folder }) => folder !== f.split('/')[0] && order.indexOf(folder) > order.indexOf(f.split('/')[0]!))
+      .map(({ module }) => `src/${f} imports ${module}`),
+  );
+  assert.deepEqual(wrong, [], 'imports that go against the flow');
+});
+
+test('the stages without effects (ARCHITECTURE: "none") import only src/base and each other', () => {
+  const doc = readFileSync(join(projectRoot, 'docs', 'ARCHITECTURE.md'), 'utf8');
+  const pure = new Set([...doc.matchAll(/^\| \d+ \| `src\/(\w+)` \|[^|]+\| none\b/gm)].map((m) => m[1]!));
+  assert.deepEqual([...pure].sort(), ['manifest', 'model', 'plan', 'rollout'], 'the stages the table calls pure');
+  const wrong = sources()
+    .filter((f) => pure.has(f.split('/')[0]!))
+    .flatMap((f) =>
+      foldersNamed(f)
+        .filter(({ folder }) => folder !== 'base' && !pure.has(folder))
+        .map(({ module }) => `src/${f} imports ${module}`),
+    );
+  assert.deepEqual(wrong, [], 'a pure stage that imports a stage with effects');
+});

@@ -15,7 +15,7 @@ import { Gateway, readVariables } from '../gateway/gateway.js';
 import type { Reporter } from '../report/index.js';
 import { SyncError } from '../sync/index.js';
 import { readTrustedKeys } from '../trust/index.js';
-import type { AgentConfig } from './config.js';
+import { ConfigError, type AgentConfig } from './config.js';
 import { serveControl } from './control.js';
 import { forgetIn, forgetRequest } from './forget.js';
 import type { FleetSource } from './fleet-source.js';
@@ -29,12 +29,12 @@ import { startReporting } from './reporting.js';
 import { nextPollDelay, retryDelay, type ScheduleSpec } from './schedule.js';
 import { StateStore } from './state.js';
 import { SystemdNotifier } from './systemd-notify.js';
+import { shortCommit } from '../base/short-commit.js';
+import { errorMessage } from '../base/error-message.js';
 
 export type { LiveStatus };
 export type TriggerReason = 'start' | 'schedule' | 'sync' | 'watch';
 
-const short = (c: string | undefined) => (c ? c.slice(0, 12) : 'none');
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 /** Verdicts after which the next poll comes sooner than the schedule, backing off. */
 const TRANSIENT = new Set<Verdict['reason']>([
   Reason.PollFailed,
@@ -114,6 +114,13 @@ export class Agent {
       const gateway = new Gateway(gatewayOptions(this.cfg), this.log);
       const keys = this.cfg.trust.keys ?? [];
       const trusted = keys.length > 0 ? await readTrustedKeys(keys) : undefined;
+      const promoterFiles = this.cfg.trust.promoterKeys ?? [];
+      if (promoterFiles.length > 0 && !trusted)
+        throw new ConfigError(
+          'trust.promoterKeys is set without trust.keys: a promoter key narrows what a trusted fleet may sign, so ' +
+            'it takes the release keys (trust.keys) too',
+        );
+      const promoterKeys = promoterFiles.length > 0 ? await readTrustedKeys(promoterFiles) : undefined;
       this.lifecycle = new CommitLifecycle(
         lifecyclePorts({
           cfg: this.cfg,
@@ -123,6 +130,7 @@ export class Agent {
           events: this.live.events(),
           gateway,
           ...(trusted ? { trusted } : {}),
+          ...(promoterKeys ? { promoterKeys } : {}),
         }),
       );
       this.reporter = await startReporting({
@@ -166,7 +174,7 @@ export class Agent {
           metrics: this.live.status.metrics,
         },
         `rollgate agent started for gateway ${this.cfg.gateway.id}: following ${this.source.description}; ` +
-          `applied ${short(st.applied?.commit)}, last good ${short(st.lastGood?.commit)}`,
+          `applied ${shortCommit(st.applied?.commit)}, last good ${shortCommit(st.lastGood?.commit)}`,
       );
       this.live.set('applying');
       // What a resumed apply prints is scrubbed too: the variables are known before it runs (every
@@ -191,8 +199,8 @@ export class Agent {
       if (this.timer) clearTimeout(this.timer);
       this.running = this.inTurn(() => this.cycle(reason))
         .catch((err: unknown): Verdict => {
-          this.log.error({ err: message(err) }, `reconcile failed: ${message(err)}`);
-          return { reason: Reason.Error, detail: message(err) };
+          this.log.error({ err: errorMessage(err) }, `reconcile failed: ${errorMessage(err)}`);
+          return { reason: Reason.Error, detail: errorMessage(err) };
         })
         .finally(() => {
           this.running = undefined;
@@ -242,7 +250,7 @@ export class Agent {
       const { phase, commit } = this.live.status;
       this.log.info(
         { phase, commit },
-        `stopping once the reconcile in flight ends (${phase}${commit ? ` ${short(commit)}` : ''}); ` +
+        `stopping once the reconcile in flight ends (${phase}${commit ? ` ${shortCommit(commit)}` : ''}); ` +
           'a second SIGTERM stops at once, and the journal resumes it at the next start',
       );
       await this.running.catch(() => {});
@@ -272,7 +280,10 @@ export class Agent {
       }, 300);
     });
     this.watcher.on('error', (err) =>
-      this.log.warn({ err: message(err) }, `watching the fleet repo failed: ${message(err)}; the schedule still polls`),
+      this.log.warn(
+        { err: errorMessage(err) },
+        `watching the fleet repo failed: ${errorMessage(err)}; the schedule still polls`,
+      ),
     );
   }
 
@@ -293,13 +304,13 @@ export class Agent {
         this.metrics.polls.inc({ result: 'new-commit' });
         return this.lifecycle.refuse(err.commit, err.message);
       }
-      this.live.polled(undefined, message(err));
+      this.live.polled(undefined, errorMessage(err));
       this.metrics.polls.inc({ result: Reason.PollFailed });
       this.log.warn(
-        { verdict: Reason.PollFailed, err: message(err) },
-        `poll failed, the gateway is left as it is: ${message(err)}`,
+        { verdict: Reason.PollFailed, err: errorMessage(err) },
+        `poll failed, the gateway is left as it is: ${errorMessage(err)}`,
       );
-      return this.lifecycle.pollFailed(message(err));
+      return this.lifecycle.pollFailed(errorMessage(err));
     }
     const driftDue = reason === 'sync' || Date.now() - this.lastDriftCheck >= this.driftMs;
     // A stalled gateway is looked at again soon after, then less and less often, up to the drift check's period.
@@ -336,10 +347,10 @@ export class Agent {
       if (this.skipLogged !== commit || reason === 'sync') {
         this.log.warn(
           { verdict: Reason.KnownBad, commit, reason: next.bad.reason },
-          `${commit === head ? 'the branch points at' : `the rollout at ${short(head)} gives this gateway`} ` +
-            `${short(commit)}, which failed (${next.bad.kind}: ${next.bad.reason}); ` +
+          `${commit === head ? 'the branch points at' : `the rollout at ${shortCommit(head)} gives this gateway`} ` +
+            `${shortCommit(commit)}, which failed (${next.bad.kind}: ${next.bad.reason}); ` +
             `it is not applied again. Waiting for the branch to move; the gateway stays ` +
-            `on ${short(st.applied?.commit)}`,
+            `on ${shortCommit(st.applied?.commit)}`,
         );
         this.skipLogged = commit;
       }

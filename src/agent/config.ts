@@ -4,7 +4,6 @@
 // (x-env), its flag (x-flag), its default and its documentation, so --help, the README's table
 // and the loader cannot drift apart.
 
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Ajv } from 'ajv';
 import { validateCronExpression } from 'cron';
@@ -12,8 +11,9 @@ import { formatProblem, type GatewayPolicy, type Problem } from '../manifest/ind
 import { Problems } from '../manifest/problems.js';
 import { validateSchema } from '../manifest/schema.js';
 import { parseYamlFile } from '../manifest/yaml-file.js';
+import { AGENT_CONFIG_SCHEMA as SCHEMA, DEFAULT_CONFIG_FILE, SETTINGS, type Setting } from './settings.js';
 
-export const DEFAULT_CONFIG_FILE = '/etc/rollgate/config.yaml';
+export { DEFAULT_CONFIG_FILE, SETTINGS, type Setting };
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -28,7 +28,14 @@ export interface AgentConfig {
     allowPlainHttpAuth: boolean;
     maxFetchSize: string;
   };
-  trust: { keys?: string[]; mode: 'head' | 'tag'; allowRewrite: boolean; artifactKeys?: string[] };
+  trust: {
+    keys?: string[];
+    /** Keys that may sign a rollout step and nothing else (src/lifecycle/gates/promoter-rules.ts). */
+    promoterKeys?: string[];
+    mode: 'head' | 'tag';
+    allowRewrite: boolean;
+    artifactKeys?: string[];
+  };
   /**
    * What this gateway allows the fleet repo to ask for (src/manifest/policy.ts); absent when no
    * `policy` key is set anywhere (file, environment, flags): then everything is allowed.
@@ -61,87 +68,6 @@ export interface AgentConfig {
   };
   log: { level: LogLevel };
 }
-
-interface LeafSchema {
-  type?: string;
-  enum?: string[];
-  $ref?: string;
-  pattern?: string;
-  default?: unknown;
-  description: string;
-  'x-env': string;
-  'x-flag': string;
-  'x-required'?: boolean;
-  /** What separates a list's items in an environment variable (default ":"). */
-  'x-separator'?: string;
-  items?: unknown;
-  additionalProperties?: unknown;
-}
-
-export interface Setting {
-  /** e.g. `schedule.interval` */
-  key: string;
-  path: string[];
-  schema: LeafSchema;
-  env: string;
-  /** e.g. `--interval <duration>` */
-  flag: string;
-  /** The commander attribute the flag lands in, e.g. `interval`. */
-  attr: string;
-  kind: 'string' | 'integer' | 'boolean' | 'list' | 'map';
-  required: boolean;
-  description: string;
-  default?: unknown;
-}
-
-const schemaUrl = new URL('../../../schemas/agent-config.schema.json', import.meta.url);
-const SCHEMA = JSON.parse(readFileSync(schemaUrl, 'utf8')) as {
-  definitions: Record<string, object>;
-  properties: Record<string, unknown>;
-};
-
-function camel(flag: string): string {
-  const long = flag.split(' ')[0]!.replace(/^--/, '');
-  return long.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-}
-
-function collectSettings(props: Record<string, unknown>, prefix: string[]): Setting[] {
-  const out: Setting[] = [];
-  for (const [name, raw] of Object.entries(props)) {
-    const s = raw as LeafSchema & { properties?: Record<string, unknown> };
-    const path = [...prefix, name];
-    if (s.properties) {
-      out.push(...collectSettings(s.properties, path));
-      continue;
-    }
-    const kind: Setting['kind'] =
-      s.type === 'integer'
-        ? 'integer'
-        : s.type === 'boolean'
-          ? 'boolean'
-          : s.type === 'array'
-            ? 'list'
-            : s.type === 'object'
-              ? 'map'
-              : 'string';
-    out.push({
-      key: path.join('.'),
-      path,
-      schema: s,
-      env: s['x-env'],
-      flag: s['x-flag'],
-      attr: camel(s['x-flag']),
-      kind,
-      required: s['x-required'] === true,
-      description: s.description,
-      ...(s.default !== undefined ? { default: s.default } : {}),
-    });
-  }
-  return out;
-}
-
-/** Every setting, in the order of the schema. */
-export const SETTINGS: readonly Setting[] = collectSettings(SCHEMA.properties, []);
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -176,7 +102,7 @@ function fromText(s: Setting, text: string, where: string): unknown {
         .filter(Boolean);
     case 'map':
       return pairsFrom(text.split(',').filter(Boolean), where);
-    default:
+    case 'string':
       return text;
   }
 }

@@ -7,6 +7,7 @@ import type { ReportingState } from '../report/index.js';
 import type { LifecycleEvents, Verdict } from '../lifecycle/index.js';
 import type { AgentMetrics } from './metrics.js';
 import type { StateStore } from './state.js';
+import { shortCommit } from '../base/short-commit.js';
 
 export interface LiveStatus {
   pid: number;
@@ -24,7 +25,6 @@ export interface LiveStatus {
   report?: ReportingState;
 }
 
-const short = (c: string | undefined) => (c ? c.slice(0, 12) : 'none');
 const now = () => new Date().toISOString();
 /** A time of the next minutes, as `systemctl status` readers want it: 12:03:00 UTC. */
 const clock = (iso: string) => `${iso.slice(11, 19)} UTC`;
@@ -35,7 +35,7 @@ const clock = (iso: string) => `${iso.slice(11, 19)} UTC`;
  */
 function doing(s: LiveStatus, lastGood: string | undefined): { now: string; awaited: string } | undefined {
   // Without a commit: the start-up's resume of what a crash interrupted, before its journal is read.
-  const c = s.commit ? `commit ${short(s.commit)}` : 'what a crash interrupted';
+  const c = s.commit ? `commit ${shortCommit(s.commit)}` : 'what a crash interrupted';
   const p = s.progress;
   const stepNow = p?.kind === 'step' ? `: step ${p.n}/${p.of} (${p.step})` : '';
   const stepAwaited = p?.kind === 'step' ? ` (step ${p.n}/${p.of}, ${p.step})` : '';
@@ -52,10 +52,13 @@ function doing(s: LiveStatus, lastGood: string | undefined): { now: string; awai
     }
     case 'rolling-back':
       return {
-        now: `rolling back ${c} to last good ${short(lastGood)}${stepNow}`,
+        now: `rolling back ${c} to last good ${shortCommit(lastGood)}${stepNow}`,
         awaited: `the rollback of ${c}${stepAwaited}`,
       };
-    default:
+    case 'starting':
+    case 'idle':
+    case 'polling':
+    case 'stopping':
       return undefined;
   }
 }
@@ -109,7 +112,7 @@ export class LiveView {
     const bad = st.bad.length ? `, ${st.bad.length} bad commit(s)` : '';
     // A poll is part of being idle: the line does not flicker at every one.
     const phase = this.status.phase === 'polling' ? 'idle' : this.status.phase;
-    return `${phase}: applied ${short(st.applied?.commit)}, last good ${short(st.lastGood?.commit)}${bad}`;
+    return `${phase}: applied ${shortCommit(st.applied?.commit)}, last good ${shortCommit(st.lastGood?.commit)}${bad}`;
   }
 
   /** The persisted state's commits and health as gauges. */

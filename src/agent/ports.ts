@@ -19,9 +19,10 @@ import { refreshableImages } from '../apply/index.js';
 import type { DesiredState } from '../model/index.js';
 import type { LifecycleEvents, LifecyclePorts, StatePort } from '../lifecycle/index.js';
 import { parseRolloutState, ROLLOUT_FILE } from '../rollout/index.js';
-import { checkCommit, descendsFrom, type TrustedKeys } from '../trust/index.js';
+import { checkCommit, commitShape, descendsFrom, signedBy, type TrustedKeys } from '../trust/index.js';
 import type { AgentConfig } from './config.js';
 import { fleetSource, type FleetSource } from './fleet-source.js';
+import { shortCommit } from '../base/short-commit.js';
 
 export function gatewayOptions(cfg: AgentConfig): GatewayOptions {
   const i = cfg.interfaces;
@@ -39,6 +40,7 @@ export function gatewayOptions(cfg: AgentConfig): GatewayOptions {
     interfaceKillGrace: i.killGrace,
     rebootWait: i.rebootWait,
     ...(cfg.policy ? { policy: cfg.policy } : {}),
+    engineWhenNeeded: true,
   };
 }
 
@@ -79,6 +81,8 @@ export function lifecyclePorts(o: {
   events: LifecycleEvents;
   /** Read at start (`readTrustedKeys`); absent: no keys configured. */
   trusted?: TrustedKeys;
+  /** trust.promoterKeys, read at start: keys that may sign a rollout step alone. */
+  promoterKeys?: TrustedKeys;
   /** The agent's one Gateway; made here when not given. */
   gateway?: Gateway;
 }): LifecyclePorts {
@@ -107,7 +111,7 @@ export function lifecyclePorts(o: {
         stateDir: cfg.stateDir,
         ...(cfg.policy ? { policy: cfg.policy } : {}),
       });
-      for (const w of desired.warnings ?? []) log.warn({ commit: commit.slice(0, 12) }, w);
+      for (const w of desired.warnings ?? []) log.warn({ commit: shortCommit(commit) }, w);
       return { desired, repo };
     },
     repoAt: (commit) => new GitObjectSource(source.gitdir, commit),
@@ -117,6 +121,18 @@ export function lifecyclePorts(o: {
         allowRewrite: cfg.trust.allowRewrite,
         ...(source.tagsAt ? { tagsAt: source.tagsAt } : {}),
       }),
+    ...(o.promoterKeys
+      ? {
+          promoterSigner: (commit: string) => signedBy(source.gitdir, commit, o.promoterKeys!),
+          // A shallow store may lack the parent of a new head: one more commit of history is fetched then.
+          commitShape: (commit: string) =>
+            commitShape(source.gitdir, commit).catch(async (err: unknown) => {
+              if (!source.deepen) throw err;
+              await source.deepen(2);
+              return commitShape(source.gitdir, commit);
+            }),
+        }
+      : {}),
     descends: (commit, ancestor) =>
       descendsFrom(source.gitdir, commit, ancestor, source.deepen ? { deepen: source.deepen } : {}),
     allowRewrite: cfg.trust.allowRewrite,

@@ -5,7 +5,7 @@
 // separate file (src/apply/journal.ts).
 
 import { writeFileAtomic } from '../base/atomic-write.js';
-import { describeProblem, shapeProblem } from '../base/shape.js';
+import { describeProblem, isObject, shapeProblem } from '../base/shape.js';
 import { readStateFile, StateFileError, STATE_FILE_MAX_BYTES } from '../base/state-file.js';
 import { statePath, STATE_DIR_ENTRIES } from '../base/state-dir.js';
 import { AGENT_STATE_SHAPE, emptyState, type AgentState, type HistoryEntry } from '../model/index.js';
@@ -72,7 +72,7 @@ export async function readAgentState(stateDir: string): Promise<AgentState> {
   }
   // Files written before conditions (or history, or bad commits) existed have none; the next verdict sets them.
   const defaults = { bad: [], conditions: [], history: [] };
-  const full = typeof doc === 'object' && doc !== null && !Array.isArray(doc) ? { ...defaults, ...doc } : doc;
+  const full = isObject(doc) ? { ...defaults, ...doc } : doc;
   const wrong = shapeProblem(full, AGENT_STATE_SHAPE);
   if (wrong)
     throw new StateFileError(

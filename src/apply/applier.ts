@@ -107,3 +107,14 @@ export interface Applier {
    */
   resettle?(step: Step, record: StepRecord, ctx: StepContext): Promise<Omit<StepRecord, 'status'> | undefined>;
 }
+
+export class NoApplierError extends Error {
+  override name = 'NoApplierError';
+}
+
+/** The applier that executes a step (the first that handles it). */
+export function applierFor(appliers: readonly Applier[], step: Step): Applier {
+  const a = appliers.find((x) => x.handles(step));
+  if (!a) throw new NoApplierError(`no applier in this build executes "${step.kind}" steps (${step.id})`);
+  return a;
+}

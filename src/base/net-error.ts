@@ -32,6 +32,7 @@ export function untrustedCertificate(err: unknown): boolean {
  */
 export function networkReason(err: unknown, url: URL): string | undefined {
   const code = networkCode(err);
+  if (code === undefined) return undefined;
   const host = url.hostname;
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
   switch (code) {

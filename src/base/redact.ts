@@ -27,7 +27,8 @@ export const MAX_SECRETS = 1000;
 
 /** `s` as a regular expression that matches it literally. */
 export const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
-const jsonEscaped = (s: string) => JSON.stringify(s).slice(1, -1);
+/** `s` as it stands inside a JSON string (quotes, backslashes and control characters escaped). */
+export const jsonEscaped = (s: string) => JSON.stringify(s).slice(1, -1);
 
 /** The base64 characters that depend only on `bytes` when they start `offset` bytes into a longer text. */
 function base64Core(bytes: Buffer, offset: number): string {

@@ -17,7 +17,9 @@ export type Shape =
   /** An object used as a map: any keys, each value of this shape. */
   | { map: Shape }
   | { nullable: Shape }
-  | { fields: Readonly<Record<string, Shape | Optional>> };
+  | { fields: Readonly<Record<string, Shape | Optional>> }
+  /** An object of one of several shapes, chosen by the word in its field `tag` (a discriminated union). */
+  | { tag: string; variants: Readonly<Record<string, Shape>> };
 
 export interface Optional {
   optional: Shape;
@@ -36,6 +38,24 @@ export function fields<T>(f: FieldsOf<T>): Shape {
   return { fields: f as Record<string, Shape | Optional> };
 }
 
+/**
+ * Like `fields<T>`, for a record read back only in part: every key of T is named, and a key T
+ * requires that no reader needs back may still be `optional()`, so that a file without it loads.
+ */
+export function fieldsAsRead<T>(f: {
+  [K in keyof T]-?: K extends OptionalKeys<T> ? Optional : Shape | Optional;
+}): Shape {
+  return { fields: f as Record<string, Shape | Optional> };
+}
+
+/**
+ * The shape of a union of object types told apart by their field `tag`: one shape for each word
+ * the tag may hold, and the compiler wants one for every member of T.
+ */
+export function tagged<T, D extends keyof T & string>(tag: D, variants: { [K in T[D] & string]: Shape }): Shape {
+  return { tag, variants };
+}
+
 /** What a JSON value is, in words. */
 export function kindOf(v: unknown): string {
   if (v === null) return 'null';
@@ -51,7 +71,7 @@ function expected(s: Shape): string {
   if ('literal' in s) return JSON.stringify(s.literal);
   if ('oneOf' in s) return `one of ${s.oneOf.join(', ')}`;
   if ('list' in s) return 'a list';
-  if ('map' in s || 'fields' in s) return 'an object';
+  if ('map' in s || 'fields' in s || 'tag' in s) return 'an object';
   return `null or ${expected(s.nullable)}`;
 }
 
@@ -62,7 +82,9 @@ export interface ShapeProblem {
   expected: string;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A mapping (a JSON or YAML object), not null and not a list. */
+export const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 const join = (path: string, key: string | number) =>
   typeof key === 'number'
     ? `${path}[${key}]`
@@ -90,6 +112,17 @@ export function shapeProblem(value: unknown, shape: Shape, path = ''): ShapeProb
     return undefined;
   }
   if (!isObject(value)) return wrong();
+  if ('tag' in shape) {
+    const word = value[shape.tag];
+    const variant = typeof word === 'string' && Object.hasOwn(shape.variants, word) ? shape.variants[word] : undefined;
+    if (variant) return shapeProblem(value, variant, path);
+    const words = Object.keys(shape.variants);
+    return {
+      path: join(path, shape.tag),
+      found: word === undefined ? 'missing' : kindOf(word),
+      expected: `one of ${words.join(', ')}`,
+    };
+  }
   if ('map' in shape) {
     for (const [k, v] of Object.entries(value)) {
       const p = shapeProblem(v, shape.map, join(path, k));

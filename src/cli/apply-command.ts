@@ -11,24 +11,21 @@ import { reconcileOnce } from '../gateway/reconcile.js';
 import { loadDesiredState } from '../manifest/index.js';
 import type { ResumeReason } from '../model/index.js';
 import {
-  EXIT_ERROR,
-  EXIT_OK,
   loadOptions,
   printWarnings,
   verifySource,
   repoSpec,
-  type Io,
   type RepoOptions,
   type VariableOptions,
 } from './commands.js';
+import { EXIT_ERROR, EXIT_OK, EXIT_ROLLBACK_INCOMPLETE, EXIT_ROLLED_BACK, type Io } from './io.js';
 import { DEFAULT_STATE_DIR, Gateway, type GatewayOptions } from '../gateway/gateway.js';
 import { parseIdentity } from './identity.js';
 import { openRepo } from './open-repo.js';
 import { presentPlan, renderPlan } from './render.js';
 import { allowPublic } from '../agent/redaction.js';
 
-export const EXIT_ROLLED_BACK = 3;
-export const EXIT_ROLLBACK_INCOMPLETE = 4;
+export { EXIT_ROLLBACK_INCOMPLETE, EXIT_ROLLED_BACK };
 export { DEFAULT_STATE_DIR };
 
 /** Progress for people on stderr: one line per event, no JSON. */

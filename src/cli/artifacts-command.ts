@@ -17,7 +17,7 @@ import {
   formatProblem,
   readArtifactHeader,
 } from '../manifest/index.js';
-import { EXIT_ERROR, EXIT_OK, type Io } from './commands.js';
+import { EXIT_ERROR, EXIT_OK, type Io } from './io.js';
 
 export interface LockOptions {
   repo: string;

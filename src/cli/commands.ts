@@ -24,16 +24,9 @@ import { Gateway, readVariables, type GatewayOptions } from '../gateway/gateway.
 import { parseIdentity } from './identity.js';
 import { openRepo } from './open-repo.js';
 import { presentPlan, renderPlan } from './render.js';
+import { EXIT_CHANGES, EXIT_ERROR, EXIT_OK, type Io } from './io.js';
 
-export const EXIT_OK = 0;
-export const EXIT_ERROR = 1;
-export const EXIT_CHANGES = 2;
-
-export interface Io {
-  out: (s: string) => void;
-  err: (s: string) => void;
-  colour: boolean;
-}
+export { EXIT_CHANGES, EXIT_ERROR, EXIT_OK, type Io };
 
 export interface RepoOptions {
   repo: string;

@@ -2,7 +2,7 @@
 // terminal (human) or a script (--output json).
 
 import type { CommitSummary, FleetSummary, GatewaySummary, Page } from '../hub/index.js';
-import { EXIT_OK, type Io } from './commands.js';
+import { EXIT_OK, type Io } from './io.js';
 import { hubClientOptions, hubRequest } from './hub-client.js';
 
 export interface FleetFlags {

@@ -23,10 +23,12 @@ import {
   type Database,
   type HubFileConfig,
 } from '../hub/index.js';
-import { EXIT_OK, type Io } from './commands.js';
+import { DEFAULT_HUB_DATA_DIR } from '../hub/defaults.js';
+import { EXIT_OK, type Io } from './io.js';
 import { hubClientOptions, hubRequest, type HubClientOptions } from './hub-client.js';
+import { promoterSettings, type PromoterFlags } from './hub-promoter.js';
 
-export const DEFAULT_HUB_DATA_DIR = '/var/lib/rollgate-hub';
+export { DEFAULT_HUB_DATA_DIR };
 
 export interface DatabaseFlags {
   database?: string;
@@ -34,7 +36,7 @@ export interface DatabaseFlags {
   config?: string;
 }
 
-export interface ServeFlags extends DatabaseFlags {
+export interface ServeFlags extends DatabaseFlags, PromoterFlags {
   listen?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -81,6 +83,7 @@ export async function runHub(o: ServeFlags, io: Io): Promise<number> {
       ? { cert: await readPem(certPath, '--tls-cert'), key: await readPem(keyPath, '--tls-key') }
       : undefined;
   const silentAfter = o.silentAfter ?? file.silentAfter ?? '15m';
+  const promoter = await promoterSettings(o, file.promoter);
   const db = await openFrom(o, file);
   let hub: Hub;
   try {
@@ -94,6 +97,7 @@ export async function runHub(o: ServeFlags, io: Io): Promise<number> {
       retainMs: durationMs(o.retain ?? file.retain ?? '2160h', '--retain'),
       ...(o.maxReportSize ? { maxReportBytes: parseSize(o.maxReportSize, '--max-report-size') } : {}),
       ...(file.webhookRetry ? { webhookBackoffMs: durationMs(file.webhookRetry, 'webhookRetry') } : {}),
+      ...(promoter ? { promoter } : {}),
     });
   } catch (err) {
     await db.close().catch(() => {});
@@ -103,6 +107,12 @@ export async function runHub(o: ServeFlags, io: Io): Promise<number> {
     { url: hub.url, database: db.description, webhooks: file.webhooks.length },
     `rollgate hub listening on ${hub.url}, database ${db.description}`,
   );
+  if (promoter)
+    log.info(
+      { repo: promoter.repo.repo, ref: promoter.repo.ref, by: promoter.by, signer: promoter.signer.fingerprint },
+      `promoter: a step of the rollout on ${promoter.repo.ref} every ${promoter.intervalMs / 1000}s, signed by ` +
+        `${promoter.signer.name} <${promoter.signer.email}>`,
+    );
   io.err(`rollgate hub listening on ${hub.url} (database: ${db.description})\n`);
   await new Promise<void>((resolve) => {
     const stop = () => {

@@ -37,6 +37,7 @@ import { processSecrets } from '../base/redact.js';
 import type { GatewayPolicy, RepoSource } from '../manifest/index.js';
 import { readArtifactKeys } from '../trust/index.js';
 import { GatewayConfigError } from '../base/config-error.js';
+import { holdsRollgateObjects } from './engine-probe.js';
 
 export { DEFAULT_STATE_DIR };
 
@@ -58,6 +59,13 @@ export interface GatewayOptions {
   policy?: GatewayPolicy;
   /** How long a step waits for an Engine that went away before the transaction is paused (docker.engineWait). */
   engineWait?: string;
+  /**
+   * The agent's: with no apps desired, the Engine client is made only when a transaction is in
+   * flight or the Engine holds rollgate's objects (to remove, or another instance's to report), so a
+   * gateway of devices never loads it. Otherwise it is made whenever an Engine answers: the CLI's
+   * observation lists the images present.
+   */
+  engineWhenNeeded?: boolean;
 }
 
 /** `{ "registry.example.com": { username, password } }`, YAML or JSON. */
@@ -308,7 +316,7 @@ export class Gateway {
       ...(r.installed !== undefined ? { version: r.installed } : {}),
       ...(r.update ? { updating: true } : {}),
     }));
-    if (!this.docker) {
+    if (!this.docker && (!this.options.engineWhenNeeded || (await this.engineNeeded()))) {
       try {
         this.docker = await dockerApplier(this.options, this.log);
       } catch {
@@ -338,6 +346,7 @@ export class Gateway {
   private async dockerFor(desired: DesiredState | undefined): Promise<DockerApplier | undefined> {
     if (this.docker) return this.docker;
     const o = this.options;
+    if (o.engineWhenNeeded && !desired?.apps.length && !(await this.engineNeeded())) return undefined;
     try {
       this.docker = await dockerApplier(o, this.log);
       this.noEngine = undefined;
@@ -354,6 +363,21 @@ export class Gateway {
       this.noEngine = err.message;
       this.log.info({}, `${err.message}; no apps are desired, so only device components are handled`);
       return undefined;
+    }
+  }
+
+  /**
+   * With no apps desired, whether the Engine client is needed all the same: a transaction in flight
+   * (its steps may be the Engine's), or rollgate's objects on the Engine. An Engine that does not
+   * answer the question (no socket, refused, not allowed) is left to dockerFor, which says why.
+   */
+  private async engineNeeded(): Promise<boolean> {
+    if (existsSync(statePath(resolve(this.options.stateDir ?? DEFAULT_STATE_DIR), 'journal'))) return true;
+    try {
+      const socket = socketFromHost(this.options.dockerHost ?? process.env['DOCKER_HOST']);
+      return !isSocket(socket) || (await holdsRollgateObjects(socket));
+    } catch {
+      return true;
     }
   }
 

@@ -19,7 +19,7 @@ import {
   underAny,
   type GatewayPolicy,
 } from '../manifest/index.js';
-import { redactUrl } from '../sync/index.js';
+import { redactUrl } from '../base/url.js';
 
 export interface ProbeResult {
   ok: boolean;

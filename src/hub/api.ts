@@ -23,7 +23,7 @@ import {
 import { commitSummary, fleetSummary, getGateway, listEvents, listGateways, recentCommits } from './queries.js';
 import { NEW_GATEWAY_JSON_SCHEMA, parseNewGateway } from './report-schema.js';
 import { evidenceJson } from '../promoter/evidence.js';
-import { rolloutEvidence } from './rollout-evidence.js';
+import { reportedTarget, rolloutEvidence } from './rollout-evidence.js';
 import type { Route } from './routes.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -188,13 +188,19 @@ export const API_ROUTES: readonly Route[] = [
       "A rollout's evidence for its gates: every gateway the hub knows and what its reports say about the " +
       "target, on the hub's clock (the promoter reads it)",
     pathParams: { id: { kind: rolloutId, description: 'the rollout, as rollgate-rollout.yaml names it' } },
-    query: { target: { kind: fullCommit, description: "the rollout's target: a full commit id (needed)" } },
+    query: {
+      target: {
+        kind: fullCommit,
+        description:
+          "the rollout's target, a full commit id (the promoter gives it); default: the target most of the " +
+          "rollout's gateways name in their reports",
+      },
+    },
     responses: { 200: ok('The evidence', ref('RolloutEvidence')) },
     handle: async ({ db, res, path, query: q }) => {
-      const target = q['target'] as string | undefined;
-      if (target === undefined)
-        throw new HttpError(400, "target is needed: the rollout's target commit (only reports about it count)");
-      json(res, 200, evidenceJson(path['id'] as string, target, await rolloutEvidence(db, target)));
+      const id = path['id'] as string;
+      const target = (q['target'] as string | undefined) ?? (await reportedTarget(db, id));
+      json(res, 200, evidenceJson(id, target ?? null, await rolloutEvidence(db, target)));
     },
   },
 ];

@@ -17,13 +17,38 @@ export interface HubFileConfig {
   /** The first retry of a failed webhook; doubled each time, up to an hour. */
   webhookRetry?: string;
   webhooks: WebhookTarget[];
+  /** The promoter loop (`rollgate hub --promote-repo`), as `promoter:` in the file. */
+  promoter?: PromoterFileConfig;
 }
+
+/** `promoter:` of hub.yaml: the flags --promote-<key> say the same. */
+export interface PromoterFileConfig {
+  repo?: string;
+  ref?: string;
+  signingKey?: string;
+  signingPassphraseFile?: string;
+  authTokenFile?: string;
+  authBasicFile?: string;
+  by?: string;
+  interval?: string;
+}
+
+const PROMOTER_KEYS = [
+  'repo',
+  'ref',
+  'signingKey',
+  'signingPassphraseFile',
+  'authTokenFile',
+  'authBasicFile',
+  'by',
+  'interval',
+] as const;
 
 export class HubConfigError extends Error {
   override name = 'HubConfigError';
 }
 
-const KEYS = ['listen', 'database', 'dataDir', 'tls', 'silentAfter', 'retain', 'webhookRetry', 'webhooks'];
+const KEYS = ['listen', 'database', 'dataDir', 'tls', 'silentAfter', 'retain', 'webhookRetry', 'webhooks', 'promoter'];
 
 export async function readHubConfig(file: string): Promise<HubFileConfig> {
   let text: string;
@@ -59,6 +84,19 @@ export async function readHubConfig(file: string): Promise<HubFileConfig> {
     if (typeof t?.cert !== 'string' || typeof t?.key !== 'string')
       throw new HubConfigError(`${file}: tls needs cert and key (paths of PEM files)`);
     out.tls = { cert: t.cert, key: t.key };
+  }
+  const pr = d['promoter'];
+  if (pr !== undefined) {
+    if (typeof pr !== 'object' || pr === null || Array.isArray(pr))
+      throw new HubConfigError(`${file}: promoter must be a map (${PROMOTER_KEYS.join(', ')})`);
+    const promoter: PromoterFileConfig = {};
+    for (const [k, v] of Object.entries(pr)) {
+      if (!(PROMOTER_KEYS as readonly string[]).includes(k))
+        throw new HubConfigError(`${file}: unknown key "promoter.${k}" (known: ${PROMOTER_KEYS.join(', ')})`);
+      if (typeof v !== 'string') throw new HubConfigError(`${file}: promoter.${k} must be a string`);
+      promoter[k as (typeof PROMOTER_KEYS)[number]] = v;
+    }
+    out.promoter = promoter;
   }
   const hooks = d['webhooks'] ?? [];
   if (!Array.isArray(hooks)) throw new HubConfigError(`${file}: webhooks must be a list of { url, events }`);

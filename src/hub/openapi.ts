@@ -172,7 +172,10 @@ export function openApiDocument(routes: readonly Route[]): object {
           required: ['rollout', 'target', 'now', 'gateways'],
           properties: {
             rollout: str,
-            target: str,
+            target: {
+              type: ['string', 'null'],
+              description: 'the target the evidence is about; null when none was given and no report names one',
+            },
             now: { type: 'integer', description: "the hub's clock when it answered" },
             gateways: {
               type: 'array',

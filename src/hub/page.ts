@@ -6,8 +6,10 @@
 
 import type { CommitSummary, FleetEvent, FleetSummary, GatewayDetail, GatewaySummary } from './api-types.js';
 import { html, hubPath, raw, type Html } from './html.js';
+import { shortCommit } from '../base/short-commit.js';
 
-const short = (c: string | undefined) => (c ? c.slice(0, 12) : '—');
+/** A commit as everywhere else (src/base/short-commit.ts), with the page's dash for none. */
+const short = (c: string | undefined) => shortCommit(c, '—');
 const when = (t: string | undefined) => (t ? t.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '—');
 
 /** A table with a header row. */

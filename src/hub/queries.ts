@@ -15,6 +15,7 @@ import type {
 } from './api-types.js';
 import type { Sql } from './db.js';
 import { FAILED_OUTCOMES, FAILURE_VERDICTS, type Outcome } from './outcomes.js';
+import { shortCommit } from '../base/short-commit.js';
 
 /** PostgreSQL's text timestamp ("2026-11-30 12:08:03.81+00") as ISO 8601. */
 export function iso(pg: string): string;
@@ -215,7 +216,7 @@ export async function resolveCommit(db: Sql, prefix: string): Promise<string> {
   ]);
   if (rows.length === 0) throw new QueryError(`no gateway has reported commit ${prefix}`, 404);
   if (rows.length > 1)
-    throw new QueryError(`${prefix} names several commits (${rows.map((r) => r.sha.slice(0, 12)).join(', ')})`);
+    throw new QueryError(`${prefix} names several commits (${rows.map((r) => shortCommit(r.sha)).join(', ')})`);
   return rows[0]!.sha;
 }
 

@@ -38,7 +38,18 @@ function labelsOf(r: Row): Record<string, string> {
   return out;
 }
 
-export async function rolloutEvidence(db: Sql, target: string): Promise<RolloutEvidence> {
+/** The target most of the rollout's gateways name in their reports; undefined when none does. */
+export async function reportedTarget(db: Sql, rollout: string): Promise<string | undefined> {
+  const [row] = await db.query<{ t: string }>(
+    `select rollout_target as t from gateways where rollout_id = $1 and rollout_target is not null
+      group by rollout_target order by count(*) desc, rollout_target limit 1`,
+    [rollout],
+  );
+  return row?.t;
+}
+
+/** What the reports say about `target`; with none, every gateway names the commit it runs and nothing more. */
+export async function rolloutEvidence(db: Sql, target: string | undefined): Promise<RolloutEvidence> {
   const [clock] = await db.query<{ now: string }>('select (extract(epoch from now()) * 1000)::bigint as now');
   const rows = await db.query<Row>(
     `select g.id, g.labels, g.status -> 'labels' as reported,
@@ -48,10 +59,10 @@ export async function rolloutEvidence(db: Sql, target: string): Promise<RolloutE
             (extract(epoch from coalesce(c.received_at, c.at)) * 1000)::bigint as verdict_at
        from gateways g left join gateway_commits c on c.commit = $1 and c.gateway_id = g.id
       order by g.id`,
-    [target],
+    [target ?? ''],
   );
   const gateways = rows.map((r): EvidenceGateway => {
-    const on = r.applied_commit === target;
+    const on = target !== undefined && r.applied_commit === target;
     // About the target: it runs it, or reported a verdict on it (applied, failed, retrying).
     const about = on || r.outcome !== null;
     const lastSeen = ms(r.last_seen);
@@ -60,7 +71,7 @@ export async function rolloutEvidence(db: Sql, target: string): Promise<RolloutE
     return {
       id: r.id,
       labels: labelsOf(r),
-      ...(about ? { target } : r.applied_commit ? { target: r.applied_commit } : {}),
+      ...(about ? { target: target! } : r.applied_commit ? { target: r.applied_commit } : {}),
       ...(lastSeen !== undefined ? { lastSeen } : {}),
       ...(healthySince !== undefined ? { healthySince } : {}),
       ...(failed ? { failed: { at: ms(r.verdict_at)!, reason: failure(r) } } : {}),

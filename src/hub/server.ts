@@ -15,6 +15,7 @@ import type { Database } from './db.js';
 import { cannotStore, ingest, type Incoming, type Receipt } from './ingest.js';
 import { deliverWebhooks, forgetOld, markSilent } from './jobs.js';
 import { HubMetrics } from './metrics.js';
+import { PromoterLoop, type PromoterSettings } from './promoter-loop.js';
 import {
   bearer,
   cookieToken,
@@ -42,8 +43,9 @@ import { parseReport } from './report-schema.js';
 import { match, parseRouteQuery, type Route, type RouteContext } from './routes.js';
 import { hashToken, roleOf } from './tokens.js';
 import type { WebhookTarget } from './webhook-body.js';
+import { DEFAULT_HUB_LISTEN } from './defaults.js';
 
-export const DEFAULT_HUB_LISTEN = '127.0.0.1:9480';
+export { DEFAULT_HUB_LISTEN };
 
 export interface HubOptions {
   db: Database;
@@ -61,6 +63,8 @@ export interface HubOptions {
   webhookBackoffMs?: number;
   /** Events older than this are forgotten (default 90 days). */
   retainMs?: number;
+  /** The promoter loop: one step of the fleet repo's rollout every interval, on this hub's evidence. */
+  promoter?: PromoterSettings;
 }
 
 function parseListen(listen: string): { host: string; port: number } {
@@ -78,6 +82,8 @@ export class Hub {
   private jobTimer: NodeJS.Timeout | undefined;
   private jobs: Promise<void> | undefined;
   private stopping = false;
+  /** Running when the hub was given a promoter. */
+  readonly promoter: PromoterLoop | undefined;
   private readonly startedAt = Date.now();
   /** http(s)://host:port */
   url = '';
@@ -92,6 +98,7 @@ export class Hub {
       retry: cannotStore,
     });
     this.routes = [...this.ownRoutes(), ...API_ROUTES, ...this.pageRoutes()];
+    this.promoter = o.promoter ? new PromoterLoop(o.db, o.log, o.promoter) : undefined;
   }
 
   /** Migrates the database, listens, and starts the background jobs. */
@@ -101,6 +108,7 @@ export class Hub {
     const hub = new Hub(o);
     await hub.listen();
     hub.scheduleJobs(0);
+    hub.promoter?.start();
     return hub;
   }
 
@@ -135,6 +143,7 @@ export class Hub {
       this.server.closeIdleConnections();
     });
     await this.jobs;
+    await this.promoter?.stop();
     await this.o.db.close();
   }
 

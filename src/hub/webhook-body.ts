@@ -5,6 +5,7 @@
 
 import { VERDICTS, type NotifyingVerdict, type ReportEvent } from '../model/index.js';
 import type { NotifyKind } from './outcomes.js';
+import { shortCommit } from '../base/short-commit.js';
 
 export interface WebhookTarget {
   url: string;
@@ -25,7 +26,8 @@ export interface Notification {
   text: string;
 }
 
-const short = (c: string | undefined) => (c ? c.slice(0, 12) : 'an unknown commit');
+/** A commit as everywhere else (src/base/short-commit.ts), with words a chat can say for none. */
+const short = (c: string | undefined) => shortCommit(c, 'an unknown commit');
 const ZWSP = '\u200B';
 
 /**

@@ -2,6 +2,7 @@
 // 5). Pure functions over the list the agent persists.
 
 import type { AgentState, BadCommit } from '../model/index.js';
+import { shortCommit } from '../base/short-commit.js';
 
 /** Old records beyond this are dropped; a commit that old is far behind the branch. */
 export const MAX_BAD_COMMITS = 100;
@@ -28,21 +29,20 @@ export class ForgetError extends Error {
   override name = 'ForgetError';
 }
 
-const c12 = (c: string) => c.slice(0, 12);
-
 /** The one bad record `commit` (full or abbreviated) names; ForgetError when none or several do. */
 export function findBad(list: readonly BadCommit[], commit: string): BadCommit {
   const want = commit.trim().toLowerCase();
   if (!/^[0-9a-f]{4,64}$/.test(want))
     throw new ForgetError(`"${commit}" is not a commit id (4 to 64 hexadecimal digits, as git prints them)`);
   const known = list.length
-    ? `the bad commits here are: ${list.map((b) => `${c12(b.commit)} (${b.kind})`).join(', ')}`
+    ? `the bad commits here are: ${list.map((b) => `${shortCommit(b.commit)} (${b.kind})`).join(', ')}`
     : 'this gateway has no bad commits';
   const found = list.filter((b) => b.commit.startsWith(want));
   if (found.length === 0) throw new ForgetError(`${commit} is not recorded as bad on this gateway; ${known}`);
   if (found.length > 1)
     throw new ForgetError(
-      `${commit} names ${found.length} bad commits (${found.map((b) => c12(b.commit)).join(', ')}); give more of it`,
+      `${commit} names ${found.length} bad commits (${found.map((b) => shortCommit(b.commit)).join(', ')}); ` +
+        'give more of it',
     );
   return found[0]!;
 }

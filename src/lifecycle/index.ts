@@ -25,14 +25,8 @@ export {
   type Verdict,
   withStanding,
 } from './verdict.js';
-export {
-  CommitLifecycle,
-  type Choice,
-  type LifecyclePorts,
-  type LifecycleEvents,
-  type LoadedCommit,
-  type StatePort,
-} from './lifecycle.js';
+export { CommitLifecycle, type Choice, type LoadedCommit } from './lifecycle.js';
+export type { LifecyclePorts, LifecycleEvents, StatePort } from './ports.js';
 export {
   GATES,
   CHOOSE_GATES,

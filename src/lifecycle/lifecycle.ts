@@ -1,100 +1,35 @@
-// The commit lifecycle: apply a commit behind the health gate, record the verdict, roll back to
-// the last good commit when the apply or its health fails, resume what a crash interrupted.
-// Every decision is `decide` (./verdict.ts); this module carries them out through its ports —
-// the state store, the fleet repo, the gateway's appliers, the health window, the log and the
-// agent's events (metrics, live status) — so the daemon holds no policy of its own.
+// The commit lifecycle: choose the commit the gateway may run, apply it behind the health gate,
+// roll back to the last good commit when the apply or its health fails, repair drift, resume what a
+// crash interrupted. Every decision is `decide` (./verdict.ts), recorded by ./recorder.ts; this
+// module carries them out through its ports (./ports.ts), so the daemon holds no policy of its own.
 
-import { crashPoint } from '../apply/crash-points.js';
-import type { GatewayAppliers, RefusedError, ResumeOutcome } from '../apply/index.js';
-import type { ScriptTimeouts } from '../apply/state-scripts.js';
-import type { Log } from '../base/log.js';
-import { PlanError, plan as makePlan } from '../plan/index.js';
-import { interruptedDesired, reconcileOnce, resumeInterrupted, type ReconcileResult } from '../gateway/reconcile.js';
-import { HealthFailedError, type HealthVerdict } from '../health/index.js';
-import { FleetRepoError, formatProblem, type RepoSource } from '../manifest/index.js';
-import { GatewayConfigError } from '../base/config-error.js';
-import { observeGateway } from '../apply/index.js';
-import {
-  Reason,
-  type ActivityProgress,
-  type ActivityReason,
-  type AgentState,
-  type BadCommit,
-  type BadReason,
-  type DesiredState,
-  type GateName,
-  type Plan,
-} from '../model/index.js';
+import type { GatewayAppliers } from '../apply/index.js';
+import { reconcileOnce, type ReconcileResult } from '../gateway/reconcile.js';
+import type { HealthVerdict } from '../health/index.js';
+import type { RepoSource } from '../manifest/index.js';
+import { Reason, type AgentState, type BadCommit, type DesiredState, type GateName } from '../model/index.js';
 import type { RolloutStanding } from '../model/rollout.js';
+import { PlanError } from '../plan/index.js';
 import { badRecord } from './bad-commits.js';
+import { converge, healthGate, lastGoodHealth, onStep, runSettings } from './gateway-runs.js';
 import {
   APPLY_GATES,
   CHOOSE_GATES,
   runGates,
   type Gate,
   type GateOutcome,
-  type GatePorts,
   type LoadedCommit,
   type Subject,
 } from './gates/index.js';
-import {
-  isInterruption,
-  rollBackToLastGood,
-  type Convergence,
-  type RollbackReport,
-  type WatchedHealth,
-} from './to-last-good.js';
-import {
-  beginAttempt,
-  decide,
-  note,
-  MAX_INTERRUPTED_ATTEMPTS,
-  type Decision,
-  type Outcome,
-  type TransactionSummary,
-  type Verdict,
-  withStanding,
-} from './verdict.js';
+import type { LifecyclePorts } from './ports.js';
+import { errorMessage } from '../base/error-message.js';
+import { shortCommit } from '../base/short-commit.js';
+import { configFault, now, Recorder } from './recorder.js';
+import { resumePending } from './resume.js';
+import { isInterruption, rollBackToLastGood, type Convergence, type RollbackReport } from './to-last-good.js';
+import { beginAttempt, note, withStanding, type Verdict } from './verdict.js';
 
 export type { LoadedCommit };
-
-export interface StatePort {
-  readonly current: Readonly<AgentState>;
-  /** Writes the new state through before returning. */
-  replace(next: AgentState): Promise<void>;
-}
-
-export interface LifecycleEvents {
-  /** What the agent is doing now (its live status and the Reconciling condition), and how far it has come. */
-  activity(a: ActivityReason, commit?: string, progress?: ActivityProgress): void;
-  /** The step an apply (or a rollback's convergence) has started. */
-  progress?(p: ActivityProgress): void;
-  /** A verdict was recorded. */
-  verdict(v: Verdict): void;
-  /** A rollback to the last good commit begins, because of a commit that failed this way. */
-  rollingBack(kind: BadReason): void;
-}
-
-/** The admission gates' ports (./gates/gate.ts: signatures, history, the rollout's files, loading) and the rest. */
-export interface LifecyclePorts extends GatePorts {
-  store: StatePort;
-  /** A repo reading the commit a journaled transaction was applying. */
-  repoAt(commit: string): RepoSource;
-  /** Keeps the applied and last good commits in the local repo (shallow fetches may drop them). */
-  pin(role: 'applied' | 'last-good', commit: string): Promise<void>;
-  appliers(desired?: DesiredState, repo?: RepoSource): Promise<GatewayAppliers>;
-  health(desired: DesiredState, appliers: GatewayAppliers, subject: string): Promise<HealthVerdict>;
-  /** pull_policy images due for a look in the registry. */
-  dueImages(desired: DesiredState): string[];
-  stateDir: string;
-  concurrency: number;
-  /** Deadlines of state scripts (stateScripts.* of the agent's configuration). */
-  scriptTimeouts?: Partial<ScriptTimeouts>;
-  log: Log;
-  events: LifecycleEvents;
-}
-
-const short = (c: string | undefined) => (c ? c.slice(0, 12) : 'none');
 
 /** What the choose gates made of the branch's head: the commit the gateway may run now, and why. */
 export interface Choice {
@@ -107,20 +42,6 @@ export interface Choice {
 }
 
 const isChoice = (r: Choice | Verdict): r is Choice => !('reason' in r);
-const now = () => new Date().toISOString();
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
-
-/** What to tell an operator when the gateway's own configuration is at fault; undefined for any other error. */
-function configFault(err: unknown): string | undefined {
-  if (err instanceof GatewayConfigError)
-    return `${err.message} (the gateway's configuration is at fault, not the commit: fix ${err.setting})`;
-  if (err instanceof FleetRepoError && err.gatewayFault)
-    return (
-      `${err.problems.map(formatProblem).join('; ')} (the gateway's configuration is at fault, not the commit: ` +
-      `fix ${err.gatewayFault})`
-    );
-  return undefined;
-}
 
 type GatesPassed = Extract<GateOutcome, { kind: 'pass' }>;
 const isGatesPassed = (r: GatesPassed | Verdict): r is GatesPassed => 'kind' in r;
@@ -134,184 +55,25 @@ export class CommitLifecycle {
    */
   private chosen: { key: string; choice: Choice } | undefined;
 
-  constructor(private readonly p: LifecyclePorts) {}
+  private readonly rec: Recorder;
+
+  constructor(private readonly p: LifecyclePorts) {
+    this.rec = new Recorder(p, (failed, lastGood, ran) => this.rollBack(failed, lastGood, ran));
+  }
 
   private get state(): Readonly<AgentState> {
     return this.p.store.current;
   }
 
-  /** Records a decision, then carries out its next action; resolves to the verdict it came to. */
-  private async carryOut(d: Decision): Promise<Verdict | undefined> {
-    if (d.state !== this.state) await this.p.store.replace(d.state);
-    if (d.pin) {
-      await this.p.pin('applied', d.pin).catch(() => {});
-      await this.p.pin('last-good', d.pin).catch(() => {});
-    }
-    if (d.verdict) this.report(d.verdict);
-    const next = d.next;
-    if (next.action === 'roll-back') return this.rollBack(next.failed, next.lastGood, next.ran);
-    return d.verdict;
-  }
-
-  private async decide(o: Outcome): Promise<Verdict | undefined> {
-    return this.carryOut(decide(this.state, o, now()));
-  }
-
-  /** Every verdict is logged with its reason (`verdict` field) in the status vocabulary. */
-  private report(v: Verdict): void {
-    const c = short(v.commit);
-    const fields = { verdict: v.reason, commit: v.commit, ...(v.to ? { to: v.to } : {}) };
-    const log = this.p.log;
-    switch (v.reason) {
-      case 'applied':
-      case 'no-change':
-        log.info(
-          { ...fields, steps: v.steps?.length ?? 0 },
-          `commit ${c} is applied, healthy, and the last good commit`,
-        );
-        break;
-      case 'rejected':
-        log.error(fields, `commit ${c} is rejected, nothing was changed: ${v.detail}`);
-        break;
-      case 'prepare-failed':
-        log.warn(
-          { ...fields, err: v.detail },
-          `commit ${c} could not be prepared, nothing running was touched; retrying soon: ${v.detail}`,
-        );
-        break;
-      case 'rollback-incomplete':
-        log.error(
-          fields,
-          `ROLLBACK INCOMPLETE for ${c}: ${v.detail}. The gateway is left as it is; ` +
-            'nothing else is applied until the branch moves',
-        );
-        break;
-      case 'rolled-back':
-        log.warn(fields, `commit ${c} was rolled back; the gateway runs ${short(v.to)}: ${v.detail}`);
-        break;
-      case 'last-good-unhealthy':
-        log.error(fields, `commit ${c} was rolled back onto ${short(v.to)}, which is unhealthy: ${v.detail}`);
-        break;
-      default:
-        break;
-    }
-    this.p.events.verdict(v);
-  }
-
-  /** Tells the agent a health window begins, and when it passes at the earliest and fails at the latest. */
-  private healthBegins(desired: DesiredState, commit: string | undefined): void {
-    const at = Date.now();
-    this.p.events.activity('health', commit, {
-      kind: 'health',
-      passAt: new Date(at + desired.health.windowMs).toISOString(),
-      failAt: new Date(at + desired.health.deadlineMs).toISOString(),
-    });
-  }
-
-  private readonly onStep = (p: Extract<ActivityProgress, { kind: 'step' }>) => this.p.events.progress?.(p);
-
-  /** The health window of a desired state; throws HealthFailedError to roll the transaction back. */
-  private gate(desired: DesiredState, a: GatewayAppliers, verdicts: HealthVerdict[]): () => Promise<void> {
-    return async () => {
-      const commit = desired.source.commit;
-      this.healthBegins(desired, commit);
-      crashPoint('confirm');
-      const v = await this.p.health(desired, a, short(commit));
-      verdicts.push(v);
-      if (!v.ok) throw new HealthFailedError(v);
-      // The components' commits and the removal of replaced containers follow.
-      this.p.events.activity('applying', commit);
-    };
-  }
-
-  /** Writes the verdict before the transaction undoes anything, so a crash cannot lose it (safety rules 4, 5). */
-  private failureHook(commit: string, verdicts: HealthVerdict[]) {
-    return async (error: string, step?: string, refused?: RefusedError['kind']) => {
-      const healthFailed = verdicts.some((v) => !v.ok);
-      await this.decide({
-        kind: 'failing',
-        commit,
-        error,
-        healthFailed,
-        ...(step ? { step } : {}),
-        ...(refused ? { refused } : {}),
-      });
-      this.p.events.activity('rolling-back', commit);
-      crashPoint('bad-recorded');
-    };
-  }
-
-  /**
-   * The gateway's own configuration is at fault: nothing changed, nothing recorded as bad, tried
-   * again on the retry schedule. Logged once per distinct fault, not once per retry.
-   */
-  private async configError(commit: string, reason: string): Promise<Verdict> {
-    const d = decide(this.state, { kind: 'config-error', commit, reason }, now());
-    if (d.state !== this.state)
-      this.p.log.error(
-        { verdict: 'config-error', commit, err: reason },
-        `commit ${short(commit)} is not applied: ${reason}. Nothing was changed and the commit is not recorded ` +
-          'as bad; it is tried again on the retry schedule (restart the agent after changing its configuration file)',
-      );
-    return (await this.carryOut(d))!;
-  }
-
-  /**
-   * The gateway paused what was under way (the Docker Engine away longer than a step waits, the
-   * disk full): an error that changed nothing final. The journal (and a rollback under way) is
-   * kept, and goes on at the next reconcile, once the Engine answers or the disk has room.
-   */
-  private async interrupted(commit: string | undefined, err: unknown): Promise<Verdict> {
-    this.p.log.warn(
-      { commit, err: message(err) },
-      `paused, not a verdict on ${short(commit)}: ${message(err)}; it goes on at the next reconcile`,
-    );
-    return this.error(commit, message(err)).catch((e: unknown) => {
-      // A full disk may not take the note either; the next reconcile tries again all the same.
-      this.p.log.warn({ err: message(e) }, `could not record the pause: ${message(e)}`);
-      const v: Verdict = { reason: 'error', detail: message(err), ...(commit ? { commit } : {}) };
-      return v;
-    });
-  }
-
-  /** The health window, noting whether the Docker Engine went away while it ran (then it says nothing). */
-  private async watchedHealth(desired: DesiredState, a: GatewayAppliers, subject: string): Promise<WatchedHealth> {
-    const watch = a.docker?.watch();
-    try {
-      const v = await this.p.health(desired, a, subject);
-      return !v.ok && (await watch?.check()) ? { ...v, engineWentAway: true } : v;
-    } finally {
-      watch?.stop();
-    }
-  }
-
-  /** An error that is not a verdict on the commit: recorded once per distinct message, retried. */
-  private async error(commit: string | undefined, err: string): Promise<Verdict> {
-    const v: Verdict = { reason: 'error', detail: err, ...(commit ? { commit } : {}) };
-    await this.noteOnce(note(this.state, v, now(), { error: err }));
-    this.p.events.verdict(v);
-    return v;
-  }
-
-  /** Writes a noted error only when it says something new: one write per distinct error, not one per retry. */
-  private async noteOnce(next: AgentState): Promise<void> {
-    const before = this.state;
-    if (
-      next.lastError?.message !== before.lastError?.message ||
-      JSON.stringify(next.conditions) !== JSON.stringify(before.conditions)
-    )
-      await this.p.store.replace(next);
-  }
-
   /** A commit refused before it could be read (too large to fetch): recorded as bad, nothing touched. */
   async refuse(commit: string, reason: string): Promise<Verdict> {
-    return (await this.decide({ kind: 'invalid', commit, reason }))!;
+    return (await this.rec.decide({ kind: 'invalid', commit, reason }))!;
   }
 
   /** A poll failed: the gateway is left as it is. */
   async pollFailed(err: string): Promise<Verdict> {
     const v: Verdict = { reason: 'poll-failed', detail: err };
-    await this.noteOnce(note(this.state, v, now(), { error: err }));
+    await this.rec.noteOnce(note(this.state, v, now(), { error: err }));
     return v;
   }
 
@@ -359,10 +121,10 @@ export class CommitLifecycle {
       if (ro && (before.rollout?.id !== ro.id || before.rollout.code !== ro.code || before.rollout.runs !== ro.runs))
         this.p.log.info(
           { rollout: ro.id, target: ro.target, admission: ro.code, runs: choice.commit },
-          `rollout ${ro.id}: this gateway runs the ${ro.runs} ${short(choice.commit)}: ${ro.message}`,
+          `rollout ${ro.id}: this gateway runs the ${ro.runs} ${shortCommit(choice.commit)}: ${ro.message}`,
         );
     }
-    if (d) await this.defer(d);
+    if (d) await this.rec.defer(d);
     this.chosen = { key: keyNow(), choice };
     return choice;
   }
@@ -401,19 +163,19 @@ export class CommitLifecycle {
       a = await this.p.appliers(desired, repo);
     } catch (err) {
       const fault = configFault(err);
-      if (fault) return this.configError(target, fault);
+      if (fault) return this.rec.configError(target, fault);
       this.p.log.error(
-        { commit: target, err: message(err) },
-        `cannot reach the gateway's appliers, nothing was changed: ${message(err)}`,
+        { commit: target, err: errorMessage(err) },
+        `cannot reach the gateway's appliers, nothing was changed: ${errorMessage(err)}`,
       );
-      return this.error(target, message(err));
+      return this.rec.error(target, errorMessage(err));
     }
     try {
       return await this.attempt(target, desired, repo, a);
     } catch (err) {
       if (isInterruption(err)) {
         this.paused = target;
-        return this.interrupted(target, err);
+        return this.rec.interrupted(target, err);
       }
       throw err;
     }
@@ -432,55 +194,21 @@ export class CommitLifecycle {
       case 'refuse': {
         const bad = badRecord(this.state.bad, r.commit);
         if (bad) return { reason: Reason.KnownBad, commit: r.commit, detail: bad.reason };
-        return (await this.decide({ kind: 'invalid', commit: r.commit, reason: r.reason, bad: r.bad }))!;
+        return (await this.rec.decide({ kind: 'invalid', commit: r.commit, reason: r.reason, bad: r.bad }))!;
       }
       case 'defer':
-        return this.defer(r);
+        return this.rec.defer(r);
       case 'error': {
         const fault = configFault(r.error);
-        if (fault) return this.configError(r.commit, fault);
-        const why = message(r.error);
+        if (fault) return this.rec.configError(r.commit, fault);
+        const why = errorMessage(r.error);
         this.p.log.error(
           { commit: r.commit, gate: r.gate, err: why },
-          `cannot tell whether commit ${short(r.commit)} may run (${r.gate} gate): ${why}`,
+          `cannot tell whether commit ${shortCommit(r.commit)} may run (${r.gate} gate): ${why}`,
         );
-        return this.error(r.commit, why);
+        return this.rec.error(r.commit, why);
       }
     }
-  }
-
-  /** A gate said "not yet": recorded (and logged) once per cause, never a verdict on the commit. */
-  private async defer(d: {
-    gate: GateName;
-    commit: string;
-    cause: string;
-    why: string;
-    until?: string;
-    instead?: string;
-  }): Promise<Verdict> {
-    const before = this.state.history.length;
-    const dec = decide(
-      this.state,
-      {
-        kind: 'deferred',
-        commit: d.commit,
-        gate: d.gate,
-        cause: d.cause,
-        detail: d.why,
-        ...(d.until !== undefined ? { until: d.until } : {}),
-        ...(d.instead !== undefined ? { instead: d.instead } : {}),
-      },
-      now(),
-    );
-    if (dec.state.history.length > before)
-      this.p.log.info(
-        { verdict: Reason.Deferred, commit: d.commit, gate: d.gate, until: d.until, instead: d.instead },
-        `commit ${short(d.commit)} waits at the ${d.gate} gate, and nothing is recorded against it: ${d.why}` +
-          (d.instead
-            ? `; meanwhile the gateway runs ${short(d.instead)}`
-            : '; meanwhile the gateway keeps what it runs'),
-      );
-    return (await this.carryOut(dec))!;
   }
 
   private async attempt(commit: string, desired: DesiredState, repo: RepoSource, a: GatewayAppliers): Promise<Verdict> {
@@ -492,26 +220,22 @@ export class CommitLifecycle {
     try {
       r = await reconcileOnce(desired, {
         ...a,
-        stateDir: this.p.stateDir,
-        log: this.p.log,
-        concurrency: this.p.concurrency,
-        ...(this.p.scriptTimeouts ? { scriptTimeouts: this.p.scriptTimeouts } : {}),
-        ...(this.p.scriptTimeouts ? { scriptTimeouts: this.p.scriptTimeouts } : {}),
-        confirm: this.gate(desired, a, verdicts),
-        onFailure: this.failureHook(commit, verdicts),
+        ...runSettings(this.p),
+        confirm: healthGate(this.p, desired, a, verdicts),
+        onFailure: this.rec.failureHook(commit, verdicts),
         refreshImages: this.p.dueImages(desired),
-        onStep: this.onStep,
+        onStep: onStep(this.p),
       });
     } catch (err) {
       // Found before any step ran (observing an interface that is not installed): nothing changed.
       const fault = configFault(err);
-      if (fault) return this.configError(commit, fault);
+      if (fault) return this.rec.configError(commit, fault);
       if (!(err instanceof PlanError)) throw err;
       // No plan takes this gateway to the commit (a constraint, a changed network or volume):
       // nothing was touched, and trying again would find the same. The commit is rejected.
-      return (await this.decide({ kind: 'invalid', commit, reason: `no plan: ${err.message}` }))!;
+      return (await this.rec.decide({ kind: 'invalid', commit, reason: `no plan: ${err.message}` }))!;
     }
-    return (await this.decide({
+    return (await this.rec.decide({
       kind: 'transaction',
       commit,
       ...(r.outcome ? { transaction: r.outcome } : {}),
@@ -524,17 +248,10 @@ export class CommitLifecycle {
     const report = await rollBackToLastGood(failed, {
       ...(lastGood ? { lastGood } : {}),
       log: this.p.log,
-      converge: (c) => this.converge(c),
-      health: (c) => this.lastGoodHealth(c),
+      converge: (c) => converge(this.p, c),
+      health: (c) => lastGoodHealth(this.p, c),
     });
-    return this.decide({ kind: 'rollback', failed, rollback: report, ran });
-  }
-
-  private async lastGoodHealth(c: string): Promise<WatchedHealth> {
-    const { desired } = await this.p.load(c);
-    const a = await this.p.appliers(desired);
-    this.healthBegins(desired, c);
-    return this.watchedHealth(desired, a, `last good ${short(c)}`);
+    return this.rec.decide({ kind: 'rollback', failed, rollback: report, ran });
   }
 
   /**
@@ -551,49 +268,20 @@ export class CommitLifecycle {
       report = await rollBackToLastGood(failed, {
         lastGood,
         log: this.p.log,
-        converge: (c) => this.converge(c),
-        health: (c) => this.lastGoodHealth(c),
+        converge: (c) => converge(this.p, c),
+        health: (c) => lastGoodHealth(this.p, c),
       });
     } catch (err) {
       this.p.log.warn(
-        { commit: failed.commit, err: message(err) },
-        `could not look again at the gateway ${short(failed.commit)} left stalled: ${message(err)}; later again`,
+        { commit: failed.commit, err: errorMessage(err) },
+        `could not look again at the gateway ${shortCommit(failed.commit)} left stalled: ${errorMessage(err)}; ` +
+          'later again',
       );
       return still;
     }
-    const v = await this.decide({ kind: 'recovery', failed, rollback: report });
+    const v = await this.rec.decide({ kind: 'recovery', failed, rollback: report });
     if (v?.reason === 'rolled-back') this.p.log.info({ commit: failed.commit, to: lastGood }, `recovered: ${v.detail}`);
     return v ?? still;
-  }
-
-  /**
-   * Takes the gateway to a commit's desired state (the rollback target, drift). Without a health
-   * gate, except when an image moved in the registry: that is a new release of the service, so
-   * it passes the health window or is put back, as a commit would.
-   */
-  private async converge(commit: string, refresh = false): Promise<Convergence> {
-    const { desired, repo } = await this.p.load(commit);
-    const a = await this.p.appliers(desired, repo);
-    const refreshImages = refresh ? this.p.dueImages(desired) : [];
-    const gate = refreshImages.length
-      ? {
-          refreshImages,
-          confirm: this.gate(desired, a, []),
-          gateIf: (p: Plan) => p.changes.some((c) => c.cause === 'registry'),
-        }
-      : {};
-    const r = await reconcileOnce(desired, {
-      ...a,
-      stateDir: this.p.stateDir,
-      log: this.p.log,
-      concurrency: this.p.concurrency,
-      ...(this.p.scriptTimeouts ? { scriptTimeouts: this.p.scriptTimeouts } : {}),
-      ...gate,
-      onStep: this.onStep,
-    });
-    const o = r.outcome;
-    if (!o || o.status === 'applied') return { ok: true, steps: o?.ran ?? [] };
-    return { ok: false, error: o.error ?? o.status, steps: [...o.ran, ...o.undone] };
   }
 
   /** Puts back what changed on the gateway by hand (and releases of moved image tags). */
@@ -601,12 +289,12 @@ export class CommitLifecycle {
     this.p.events.activity('applying', commit);
     let conv: Convergence;
     try {
-      conv = await this.converge(commit, true);
+      conv = await converge(this.p, commit, true);
     } catch (err) {
       const fault = configFault(err);
-      if (fault) return this.configError(commit, fault);
-      this.p.log.warn({ commit, err: message(err) }, `drift check failed: ${message(err)}`);
-      return this.error(commit, message(err));
+      if (fault) return this.rec.configError(commit, fault);
+      this.p.log.warn({ commit, err: errorMessage(err) }, `drift check failed: ${errorMessage(err)}`);
+      return this.rec.error(commit, errorMessage(err));
     }
     const last = this.state.lastAttempted;
     if (conv.steps.length === 0 && conv.ok && last?.commit === commit && last.reason === 'config-error') {
@@ -629,7 +317,10 @@ export class CommitLifecycle {
     if (!conv.ok) next = note(next, v, now(), { error: conv.error ?? 'drift repair failed' });
     await this.p.store.replace(next);
     if (conv.ok)
-      this.p.log.info({ commit, steps: conv.steps }, `drift repaired: the gateway matches ${short(commit)} again`);
+      this.p.log.info(
+        { commit, steps: conv.steps },
+        `drift repaired: the gateway matches ${shortCommit(commit)} again`,
+      );
     else this.p.log.error({ commit, err: conv.error }, `drift repair failed and was put back: ${conv.error}`);
     this.p.events.verdict(v);
     return v;
@@ -641,11 +332,11 @@ export class CommitLifecycle {
    */
   async resumeAtStart(): Promise<void> {
     try {
-      await this.resumePending();
+      await resumePending(this.rec, this.p);
     } catch (err) {
       if (!isInterruption(err)) throw err;
       const commit = this.state.rollingBack?.commit ?? this.state.inProgress?.commit;
-      await this.interrupted(commit, err);
+      await this.rec.interrupted(commit, err);
     }
   }
 
@@ -654,98 +345,10 @@ export class CommitLifecycle {
     const commit = this.state.rollingBack?.commit;
     this.p.events.activity('rolling-back', commit);
     try {
-      return (await this.resumePending()) ?? { reason: 'unchanged', ...(commit ? { commit } : {}) };
+      return (await resumePending(this.rec, this.p)) ?? { reason: 'unchanged', ...(commit ? { commit } : {}) };
     } catch (err) {
-      if (isInterruption(err)) return this.interrupted(commit, err);
+      if (isInterruption(err)) return this.rec.interrupted(commit, err);
       throw err;
-    }
-  }
-
-  private async resumePending(): Promise<Verdict | undefined> {
-    let desired = await interruptedDesired(this.p.stateDir);
-    const rb = this.state.rollingBack;
-    if (desired && rb && desired.source.commit !== rb.commit) {
-      // The journal is the rollback's own convergence to the last good commit: it is finished (or
-      // put back) first, and then the rollback goes on, converging and checking health as ever.
-      await this.resumeJournal(desired, desired.source.commit);
-      desired = undefined;
-    }
-    const commit = desired?.source.commit ?? rb?.commit ?? this.state.inProgress?.commit;
-    let resumed: Extract<Outcome, { kind: 'interrupted' }>['resumed'];
-    if (desired) {
-      const verdicts: HealthVerdict[] = [];
-      const r = await this.resumeJournal(desired, commit, verdicts);
-      if (!r) return undefined;
-      const short = r.undoErrors.length > (r.outcome?.permanentUndoErrors ?? 0) && !r.outcome;
-      if (short && r.failure === undefined) {
-        throw new Error(
-          `the apply interrupted by a crash could not be put back completely: ${r.undoErrors.join('; ')}; ` +
-            'fix the cause and start the agent again',
-        );
-      }
-      if (!commit) return undefined;
-      // The rollback of a failed commit, resumed, fell short: said as such (and looked at again later).
-      const incomplete: TransactionSummary | undefined =
-        short && r.failure !== undefined
-          ? { status: 'rollback-incomplete', error: r.failure, ran: [], undone: r.undone, undoErrors: r.undoErrors }
-          : undefined;
-      const transaction = r.outcome ?? incomplete;
-      resumed = { action: r.action, ...(transaction ? { transaction } : {}) };
-    }
-    if (!commit) return undefined;
-    const o: Extract<Outcome, { kind: 'interrupted' }> = {
-      kind: 'interrupted',
-      commit,
-      ...(resumed ? { resumed } : {}),
-    };
-    let d = decide(this.state, o, now());
-    if (d.next.action === 'check-live')
-      d = decide(this.state, { ...o, matchesLive: await this.matchesLive(commit) }, now());
-    if (d.next.action === 'retry') {
-      const attempts = this.state.inProgress?.attempts ?? 1;
-      this.p.log.warn(
-        { commit, attempts },
-        `the apply of ${short(commit)} was interrupted (attempt ${attempts} of ${MAX_INTERRUPTED_ATTEMPTS}); ` +
-          'it is tried again',
-      );
-    }
-    return this.carryOut(d);
-  }
-
-  /** Resumes the journaled transaction of `desired` and notes it in the history. */
-  private async resumeJournal(
-    desired: DesiredState,
-    commit: string | undefined,
-    verdicts?: HealthVerdict[],
-  ): Promise<ResumeOutcome | undefined> {
-    const a = await this.p.appliers(desired, commit ? this.p.repoAt(commit) : undefined);
-    const r = await resumeInterrupted({
-      ...a,
-      stateDir: this.p.stateDir,
-      log: this.p.log,
-      concurrency: this.p.concurrency,
-      ...(this.p.scriptTimeouts ? { scriptTimeouts: this.p.scriptTimeouts } : {}),
-      ...(verdicts ? { confirm: this.gate(desired, a, verdicts) } : {}),
-      ...(verdicts && commit ? { onFailure: this.failureHook(commit, verdicts) } : {}),
-    });
-    if (!r) return undefined;
-    const v: Verdict = {
-      reason: 'resumed',
-      ...(commit ? { commit } : {}),
-      detail: `the apply interrupted in its ${r.interruptedIn} phase was ${r.action}`,
-      steps: [...(r.outcome?.ran ?? []), ...r.undone],
-    };
-    await this.p.store.replace(note(this.state, v, now(), { history: true }));
-    return r;
-  }
-
-  private async matchesLive(commit: string): Promise<boolean> {
-    try {
-      const { desired } = await this.p.load(commit);
-      const observed = await observeGateway(await this.p.appliers(desired), desired, this.p.log);
-      return makePlan(desired, observed).changes.length === 0;
-    } catch {
-      return false;
     }
   }
 }

@@ -9,6 +9,7 @@ import type { Log } from '../base/log.js';
 import type { HealthVerdict } from '../health/index.js';
 import type { BadCommit } from '../model/index.js';
 import type { RollbackSummary } from './verdict.js';
+import { shortCommit } from '../base/short-commit.js';
 
 /** A health verdict, and whether the Docker Engine went away while it was taken (then it says nothing). */
 export type WatchedHealth = HealthVerdict & { engineWentAway?: boolean };
@@ -39,14 +40,12 @@ export interface RollbackReport extends RollbackSummary {
   failed: BadCommit;
 }
 
-const short = (c: string) => c.slice(0, 12);
-
 export async function rollBackToLastGood(failed: BadCommit, deps: RollbackDeps): Promise<RollbackReport> {
   const { log } = deps;
   if (!deps.lastGood) {
     log.warn(
       { failed: failed.commit },
-      `commit ${short(failed.commit)} failed (${failed.reason}); no commit has been good on this gateway yet, ` +
+      `commit ${shortCommit(failed.commit)} failed (${failed.reason}); no commit has been good on this gateway yet, ` +
         `so it stays as the failed apply's rollback left it`,
     );
     return { failed, converged: true, steps: [] };
@@ -54,7 +53,8 @@ export async function rollBackToLastGood(failed: BadCommit, deps: RollbackDeps):
   const to = deps.lastGood;
   log.warn(
     { failed: failed.commit, to },
-    `rolling back to the last good commit ${short(to)} after ${short(failed.commit)} failed: ${failed.reason}`,
+    `rolling back to the last good commit ${shortCommit(to)} after ${shortCommit(failed.commit)} failed: ` +
+      failed.reason,
   );
   const steps: string[] = [];
   let verdict: WatchedHealth;
@@ -70,25 +70,25 @@ export async function rollBackToLastGood(failed: BadCommit, deps: RollbackDeps):
     if (!conv.ok) {
       log.error(
         { to, err: conv.error },
-        `could not converge to the last good commit ${short(to)}: ${conv.error}; the gateway is left as it is`,
+        `could not converge to the last good commit ${shortCommit(to)}: ${conv.error}; the gateway is left as it is`,
       );
       return { failed, to, converged: false, ...(conv.error ? { convergeError: conv.error } : {}), steps };
     }
     if (conv.steps.length > 0)
-      log.info({ to, steps: conv.steps }, `converged to ${short(to)} in ${conv.steps.length} step(s)`);
+      log.info({ to, steps: conv.steps }, `converged to ${shortCommit(to)} in ${conv.steps.length} step(s)`);
     verdict = await deps.health(to);
     if (verdict.ok || !verdict.engineWentAway || attempt >= MAX_ENGINE_RETRIES) break;
     // What the Engine's restart stopped is converged back, and the health window runs again in full.
     log.warn(
       { to, reason: verdict.reason },
-      `the Docker Engine went away during the health window of the last good commit ${short(to)} ` +
+      `the Docker Engine went away during the health window of the last good commit ${shortCommit(to)} ` +
         `(${verdict.reason}); converging again and checking again`,
     );
   }
   if (!verdict.ok) {
     log.error(
       { to, reason: verdict.reason },
-      `the last good commit ${short(to)} is unhealthy too: ${verdict.reason}. The gateway is kept as it is and ` +
+      `the last good commit ${shortCommit(to)} is unhealthy too: ${verdict.reason}. The gateway is kept as it is and ` +
         `nothing else is rolled back; push a fix to the branch`,
     );
     return {
@@ -100,6 +100,6 @@ export async function rollBackToLastGood(failed: BadCommit, deps: RollbackDeps):
       ...(verdict.reason ? { healthReason: verdict.reason } : {}),
     };
   }
-  log.info({ to }, `rolled back: the gateway runs the last good commit ${short(to)} and it is healthy`);
+  log.info({ to }, `rolled back: the gateway runs the last good commit ${shortCommit(to)} and it is healthy`);
   return { failed, to, converged: true, steps, healthy: true };
 }

@@ -4,7 +4,8 @@
 
 import { LoadContext } from './context.js';
 import { FLEET_FILE, type FleetDoc } from './fleet.js';
-import { ArtifactIndex, artifactDirs, manifestFromArtifact } from './mender.js';
+import { ArtifactIndex, artifactDirs } from './artifact-source.js';
+import { manifestFromArtifact } from './mender.js';
 import { Problems } from './problems.js';
 import type { RepoSource } from './source.js';
 

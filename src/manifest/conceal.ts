@@ -9,6 +9,7 @@
 
 import { escapeRe } from '../base/redact.js';
 import type { PathSeg } from './yaml-file.js';
+import { jsonEscaped } from '../base/redact.js';
 
 /** Values shorter than this are named only where a message about a string they went into quotes them whole. */
 const MIN_ANYWHERE = 4;
@@ -35,8 +36,6 @@ interface Needle {
   /** Found only as a whole quoted string: a short value must not eat into the message's own words. */
   quoted: boolean;
 }
-
-const jsonEscaped = (s: string) => JSON.stringify(s).slice(1, -1);
 
 /** Does one path lead into the other (a problem about a list names the strings inside it, and back)? */
 function related(a: readonly PathSeg[], b: readonly PathSeg[]): boolean {

@@ -4,7 +4,7 @@ import type { DesiredApp, HealthCheck, HealthSpec } from '../model/index.js';
 import type { LoadContext } from './context.js';
 import { parseDuration } from '../base/duration.js';
 import type { YamlFile } from './yaml-file.js';
-import { commandBreach, commandShape } from './policy.js';
+import { commandBreach, commandShape } from './health-command-policy.js';
 
 export const HEALTH_DEFAULTS = {
   windowMs: 60_000,

@@ -9,26 +9,16 @@ export { parseEnvFile } from './compose/index.js';
 export { artifactsToLock, type LockNeeds } from './artifact-lock.js';
 export { ARTIFACT_LOCK_FILE } from './fleet.js';
 export { readArtifactHeader } from './mender-artifact.js';
+export { composeBreaches, imageBreaches, type Breach, type GatewayPolicy, type PolicyRule } from './policy.js';
 export {
-  commandBreach,
-  commandShape,
-  composeBreaches,
   HARMLESS_KEYS,
-  healthCommandUser,
   HOST_KEYS,
-  hostPath,
-  imageBreaches,
-  interfaceArgsBreaches,
-  interfaceBreach,
   localVolumeKind,
-  registryOf,
-  SYSTEM_PATH,
-  underAny,
-  UNPRIVILEGED,
-  type Breach,
   type ComposeSubject,
-  type GatewayPolicy,
   type HostKey,
-  type PolicyRule,
   type ServiceSubject,
-} from './policy.js';
+} from './host-keys/index.js';
+export { hostPath, underAny } from './host-path.js';
+export { registryOf } from './image-ref.js';
+export { commandBreach, commandShape, healthCommandUser, SYSTEM_PATH, UNPRIVILEGED } from './health-command-policy.js';
+export { interfaceArgsBreaches, interfaceBreach } from './interface-policy.js';

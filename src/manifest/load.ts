@@ -10,8 +10,9 @@ import { exampleIdentity, findTarget, FLEET_FILE, type FleetDoc } from './fleet.
 import { emptyHealth, loadHealth } from './health.js';
 import type { GatewayPolicy } from './policy.js';
 import { loadStateScripts } from './state-scripts.js';
-import { CREDENTIALS_IN_URL, hasCredentials } from '../sync/url.js';
-import { artifactDirs, loadComponents, type ComponentOverrides } from './mender.js';
+import { CREDENTIALS_IN_URL, hasCredentials } from '../base/url.js';
+import { artifactDirs, type ComponentOverrides } from './artifact-source.js';
+import { loadComponents } from './mender.js';
 import { FleetRepoError, formatProblem, Problems, type Problem } from './problems.js';
 import type { RepoSource } from './source.js';
 import { resolveFleetRollout } from './rollout.js';

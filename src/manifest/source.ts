@@ -6,6 +6,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import git from 'isomorphic-git';
 import type { SourceRef } from '../model/index.js';
+import { shortCommit } from '../base/short-commit.js';
 
 export class RepoPathError extends Error {
   constructor(message: string) {
@@ -237,7 +238,7 @@ export class GitObjectSource implements RepoSource {
     readonly commit: string,
   ) {
     this.ref = { commit };
-    this.label = `commit ${commit.slice(0, 12)}`;
+    this.label = `commit ${shortCommit(commit)}`;
   }
 
   private async treeAt(oid: string): Promise<Map<string, { mode: string; oid: string }>> {

@@ -2,7 +2,7 @@ export type * from './desired.js';
 export type * from './observed.js';
 export type * from './plan.js';
 export { emptyObservedState } from './observed.js';
-export { planHasChanges, PLAN_SHAPE, STEP_SHAPE } from './plan.js';
+export { isComponentStep, isContainerStep, planHasChanges, PLAN_SHAPE, STEP_SHAPE } from './plan.js';
 export { DESIRED_STATE_SHAPE } from './desired.js';
 export type * from './status.js';
 export type * from './report.js';

@@ -1,4 +1,4 @@
-import type { StepKind, StepTarget } from '../model/index.js';
+import type { StepKind, StepOf, StepTarget } from '../model/index.js';
 
 export function targetName(t: StepTarget): string {
   switch (t.kind) {
@@ -17,6 +17,7 @@ export function targetName(t: StepTarget): string {
   }
 }
 
-export function stepId(kind: StepKind, target: StepTarget, containerId?: string): string {
+/** `install component/G13`; a step on one container names it (`stop service/edge/api@3f2a9c1b0d4e`). */
+export function stepId<K extends StepKind>(kind: K, target: StepOf<K>['target'], containerId?: string): string {
   return `${kind} ${targetName(target)}${containerId ? '@' + containerId.slice(0, 12) : ''}`;
 }

@@ -16,7 +16,8 @@ export interface EvidenceGatewayJson {
 
 export interface RolloutEvidenceJson {
   rollout: string;
-  target: string;
+  /** Null when the request named none and no gateway's reports name one. */
+  target: string | null;
   now: number;
   gateways: EvidenceGatewayJson[];
 }
@@ -25,7 +26,7 @@ export class EvidenceError extends Error {
   override name = 'EvidenceError';
 }
 
-export function evidenceJson(id: string, target: string, e: RolloutEvidence): RolloutEvidenceJson {
+export function evidenceJson(id: string, target: string | null, e: RolloutEvidence): RolloutEvidenceJson {
   return {
     rollout: id,
     target,

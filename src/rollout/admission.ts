@@ -9,6 +9,7 @@ import type { DeviceIdentity } from '../model/index.js';
 import type { Admission, AdmissionCode, RolloutState, TrackKey, TrackPolicy } from '../model/rollout.js';
 import { waveOf } from './membership.js';
 import { openedWaves, trackName } from './state.js';
+import { shortCommit } from '../base/short-commit.js';
 
 export interface AdmissionInput {
   gateway: DeviceIdentity;
@@ -20,8 +21,6 @@ export interface AdmissionInput {
   policy: TrackPolicy;
   track: TrackKey;
 }
-
-const short = (c: string) => c.slice(0, 12);
 
 function decided(
   admitted: boolean,
@@ -69,8 +68,8 @@ export function admit(input: AdmissionInput): Admission {
       false,
       base,
       'aborted',
-      `rollout ${state.id} was aborted: its target ${short(state.target)} is bad and is never tried again; every ` +
-        `gateway runs the base ${short(state.base)}`,
+      `rollout ${state.id} was aborted: its target ${shortCommit(state.target)} is bad and is never tried again; ` +
+        `every gateway runs the base ${shortCommit(state.base)}`,
       wave,
     );
   if (state.state === 'complete')

@@ -8,6 +8,7 @@ import { validateSchema } from '../manifest/schema.js';
 import { parseYamlFile, problemAt, type PathSeg, type YamlFile } from '../manifest/yaml-file.js';
 import type { FleetRollout, OpenedWave, RolloutState, TrackKey, TrackPolicy } from '../model/rollout.js';
 import { waveThreshold } from './membership.js';
+import { shortCommit } from '../base/short-commit.js';
 
 export const ROLLOUT_FILE = 'rollgate-rollout.yaml';
 
@@ -16,8 +17,6 @@ export interface ParsedRolloutState {
   /** The file as parsed, for problems found later (against the target's policy) to point into. */
   y: YamlFile;
 }
-
-const short = (c: string) => c.slice(0, 12);
 
 /** Milliseconds of a time the schema has checked the shape of; NaN for a date that does not exist. */
 export function timeOf(iso: string): number {
@@ -29,26 +28,29 @@ export function timeOf(iso: string): number {
 /** The rules of the state on its own, each at the value that breaks it. */
 function stateProblems(s: RolloutState, y: YamlFile, problems: Problems): void {
   const at = (path: PathSeg[], message: string) => problemAt(problems, y, path, message);
-  if (s.base === s.target) at(['target'], `target is the base ${short(s.base)}: there is nothing to roll out`);
+  if (s.base === s.target) at(['target'], `target is the base ${shortCommit(s.base)}: there is nothing to roll out`);
   const bad = new Map<string, number>();
   s.bad.forEach((b, i) => {
     if (bad.has(b.commit))
-      at(['bad', i, 'commit'], `commit ${short(b.commit)} is listed as bad twice (first at bad[${bad.get(b.commit)}])`);
+      at(
+        ['bad', i, 'commit'],
+        `commit ${shortCommit(b.commit)} is listed as bad twice (first at bad[${bad.get(b.commit)}])`,
+      );
     bad.set(b.commit, i);
   });
   if (bad.has(s.base))
-    at(['base'], `base ${short(s.base)} is listed under bad: the base is what every gateway falls back to`);
+    at(['base'], `base ${shortCommit(s.base)} is listed under bad: the base is what every gateway falls back to`);
   const targetBad = bad.get(s.target);
   if (targetBad !== undefined && s.state !== 'aborted')
     at(
       ['target'],
-      `target ${short(s.target)} is a bad commit (bad[${targetBad}]: ${s.bad[targetBad]!.reason}): a bad commit is ` +
-        'never rolled out again',
+      `target ${shortCommit(s.target)} is a bad commit (bad[${targetBad}]: ${s.bad[targetBad]!.reason}): ` +
+        'a bad commit is never rolled out again',
     );
   if (targetBad === undefined && s.state === 'aborted')
     at(
       ['state'],
-      `an aborted rollout's target ${short(s.target)} must be listed under bad, so it is never tried again`,
+      `an aborted rollout's target ${shortCommit(s.target)} must be listed under bad, so it is never tried again`,
     );
   const times = (list: { path: PathSeg[]; iso: string }[], what: string) => {
     let last = -Infinity;
@@ -148,7 +150,8 @@ export function stateAgainstPolicy(parsed: ParsedRolloutState, fleet: FleetRollo
     if (policy === undefined || policy === 'none') {
       at(
         path,
-        `opens waves of ${whose}, but rollgate.yaml of the target ${short(state.target)} gives ${whose} no waves` +
+        `opens waves of ${whose}, but rollgate.yaml of the target ${shortCommit(state.target)} gives ${whose} ` +
+          'no waves' +
           (key.kind === 'target' && policy === undefined ? ' (no rollout of its own)' : ''),
       );
       continue;

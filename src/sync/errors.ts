@@ -1,3 +1,4 @@
+import { redactUrl } from '../base/url.js';
 import type { GitAuth } from './auth.js';
 
 export type SyncErrorKind =
@@ -22,20 +23,6 @@ export class SyncError extends Error {
   ) {
     super(message);
     this.name = 'SyncError';
-  }
-}
-
-/** Removes credentials from a URL before it appears in a message or a log. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.username || u.password) {
-      u.username = '***';
-      u.password = '';
-    }
-    return u.toString();
-  } catch {
-    return url.replace(/\/\/[^/@]*@/, '//***@');
   }
 }
 

@@ -6,11 +6,12 @@ import * as fs from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import git from 'isomorphic-git';
 import { authHeaders, type GitAuth } from './auth.js';
-import { SyncError, redactUrl, refusedAccess } from './errors.js';
+import { SyncError, refusedAccess } from './errors.js';
 import { CountingHttpClient } from './http-client.js';
 import { lsRemoteRef } from './ls-refs.js';
 import { formatSize } from '../base/duration.js';
-import { CREDENTIALS_IN_URL, hasCredentials } from './url.js';
+import { CREDENTIALS_IN_URL, hasCredentials, redactUrl } from '../base/url.js';
+import { shortCommit } from '../base/short-commit.js';
 
 export interface GitSyncOptions {
   url: string;
@@ -165,7 +166,7 @@ export class GitSync {
       if (!(err instanceof SyncError) || err.kind !== 'too-large') throw err;
       throw new SyncError(
         'too-large',
-        `commit ${remote.slice(0, 12)} of ${url} is more than ${formatSize(this.o.maxFetchBytes)} to ` +
+        `commit ${shortCommit(remote)} of ${url} is more than ${formatSize(this.o.maxFetchBytes)} to ` +
           'fetch, so it is refused (repo.maxFetchSize). A fleet repo holds manifests: put artifacts at URLs ' +
           '(artifact_path: https://... with artifact_sha256, or artifact_store) rather than in git',
         false,

@@ -4,7 +4,8 @@
 import { isLoopback } from '../base/loopback.js';
 import { networkReason } from '../base/net-error.js';
 import type { GitHttpRequest, GitHttpResponse, HttpClient } from 'isomorphic-git';
-import { SyncError, redactUrl } from './errors.js';
+import { redactUrl } from '../base/url.js';
+import { SyncError } from './errors.js';
 import type { GitAuth } from './auth.js';
 import { formatSize } from '../base/duration.js';
 

@@ -1,7 +1,8 @@
 // One small request per poll: a stateless protocol v2 `ls-refs` for exactly one ref, posted
 // without the capability round trip. Servers without v2 get the v0 ref advertisement instead.
 
-import { SyncError, redactUrl, refusedAccess } from './errors.js';
+import { redactUrl } from '../base/url.js';
+import { SyncError, refusedAccess } from './errors.js';
 import type { CountingHttpClient } from './http-client.js';
 
 function pkt(line: string): Buffer {

@@ -2,6 +2,7 @@
 
 import * as fs from 'node:fs';
 import git from 'isomorphic-git';
+import { shortCommit } from '../base/short-commit.js';
 
 export async function resolveRevision(gitdir: string, rev: string): Promise<string> {
   const m = /^(.*?)((?:~[0-9]*|\^1?)*)$/.exec(rev);
@@ -35,7 +36,7 @@ export async function resolveRevision(gitdir: string, rev: string): Promise<stri
       const parent = commit.parent[0];
       if (!parent)
         throw new Error(
-          `revision "${rev}": commit ${oid.slice(0, 12)} has no ` +
+          `revision "${rev}": commit ${shortCommit(oid)} has no ` +
             `parent${commit.parent.length === 0 ? ' (or the clone is shallow)' : ''}`,
         );
       oid = parent;

@@ -4,7 +4,7 @@
 // gpg.ssh.allowedSignersFile); a plain `.pub` line is taken as a key any principal may use.
 
 import { readFile } from 'node:fs/promises';
-import { readKeys, type PublicKey } from 'openpgp';
+import type { PublicKey } from 'openpgp';
 import { sshPublicKey, SshSigError, type SshPublicKey } from './sshsig.js';
 
 export interface AllowedSigner {
@@ -121,6 +121,8 @@ export async function readTrustedKeys(files: readonly string[]): Promise<Trusted
     const armored = text.includes('-----BEGIN PGP PUBLIC KEY BLOCK-----');
     if (armored || (bytes.length > 0 && (bytes[0]! & 0x80) !== 0)) {
       try {
+        // openpgp.js is loaded by the first OpenPGP key: a gateway without one never loads it.
+        const { readKeys } = await import('openpgp');
         const found = armored
           ? await readKeys({ armoredKeys: text })
           : await readKeys({ binaryKeys: new Uint8Array(bytes) });

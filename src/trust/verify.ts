@@ -5,9 +5,10 @@
 
 import * as fs from 'node:fs';
 import git from 'isomorphic-git';
-import { createMessage, readSignature, verify, type PublicKey } from 'openpgp';
+import type { PublicKey } from 'openpgp';
 import type { TrustedKeys } from './keys.js';
 import { isSshSignature, parseSshSignature, SshSigError, verifySshSignature } from './sshsig.js';
+import { shortCommit } from '../base/short-commit.js';
 
 export type TrustMode = 'head' | 'tag';
 
@@ -26,8 +27,6 @@ export class TrustError extends Error {
     super(message);
   }
 }
-
-const short = (c: string) => c.slice(0, 12);
 
 /** A commit or tag object split into what was signed and the signature (absent: unsigned). */
 export function splitSigned(raw: Buffer, type: 'commit' | 'tag'): { payload: Buffer; signature?: string } {
@@ -98,6 +97,8 @@ export async function checkSignature(
   }
   if (!signature.includes('-----BEGIN PGP SIGNATURE-----'))
     return { ok: false, why: 'its signature is neither OpenPGP nor SSH' };
+  // Loaded already when OpenPGP keys are trusted (./keys.ts); else now, to name the key that signed.
+  const { createMessage, readSignature, verify } = await import('openpgp');
   let parsed;
   try {
     parsed = await readSignature({ armoredSignature: signature });
@@ -156,11 +157,11 @@ export async function verifyCommit(
     if (!signature)
       throw new TrustError(
         'untrusted',
-        `commit ${short(commit)} is not signed; this gateway applies only commits signed by ${trustedBy} ` +
+        `commit ${shortCommit(commit)} is not signed; this gateway applies only commits signed by ${trustedBy} ` +
           '(git commit -S)',
       );
     const r = await checkSignature(payload, signature, policy.keys);
-    if (!r.ok) throw new TrustError('untrusted', `commit ${short(commit)} is not trusted: ${r.why}`);
+    if (!r.ok) throw new TrustError('untrusted', `commit ${shortCommit(commit)} is not trusted: ${r.why}`);
     return r.signer;
   }
   const whys: string[] = [];
@@ -180,7 +181,7 @@ export async function verifyCommit(
   }
   throw new TrustError(
     'untrusted',
-    `commit ${short(commit)} carries no tag signed by ${trustedBy} (git tag -s)` +
+    `commit ${shortCommit(commit)} carries no tag signed by ${trustedBy} (git tag -s)` +
       (whys.length ? `: ${whys.join('; ')}` : ''),
   );
 }
@@ -228,7 +229,7 @@ export async function descendsFrom(
 /** Why a commit that does not descend from the applied one is refused. */
 export function rewriteMessage(commit: string, applied: string): string {
   return (
-    `commit ${short(commit)} does not descend from ${short(applied)}, the commit this gateway runs: the ` +
+    `commit ${shortCommit(commit)} does not descend from ${shortCommit(applied)}, the commit this gateway runs: the ` +
     'branch was force-pushed or moved back, and applying it would be a downgrade or a rewrite. Undo a ' +
     'change with a new commit (git revert); to allow this once, run the agent with --allow-rewrite ' +
     '(trust.allowRewrite)'

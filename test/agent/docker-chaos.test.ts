@@ -24,7 +24,18 @@ import type { AgentState } from '../../src/model/index.js';
 import type { AgentProcess } from '../helpers/agent-process.js';
 import { removeApp, requireDocker } from '../helpers/docker-tests.js';
 import { requireMenderTools } from '../helpers/devices.js';
-import { FleetLab } from '../helpers/fleet-lab.js';
+import {
+  APP,
+  ChaosLab,
+  FAULTS,
+  FINAL,
+  GIT_PORT,
+  prng,
+  STALLED,
+  WEB_PORT,
+  type Fault,
+  type Pushed,
+} from '../helpers/chaos-lab.js';
 
 const env = requireDocker();
 const missing = env ? requireMenderTools() : 'no Docker Engine';
@@ -32,100 +43,6 @@ const missing = env ? requireMenderTools() : 'no Docker Engine';
 const SEED = Number(process.env['ROLLGATE_CHAOS_SEED'] ?? 20261202);
 const SECONDS = Number(process.env['ROLLGATE_CHAOS_SECONDS'] ?? 150);
 const MAX_ROUNDS = Math.max(8, Math.ceil(SECONDS / 4));
-const GIT_PORT = 18630;
-const WEB_PORT = 18621;
-const APP = 'chaos';
-
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const FAULTS = [
-  'agent-kill',
-  'interface-kill',
-  'dockerd-term',
-  'dockerd-kill',
-  'git-down',
-  'git-cut',
-  'disk-full',
-] as const;
-type Fault = (typeof FAULTS)[number];
-
-/** Verdicts that end a commit; the history says `applied` for both applied and no-change. */
-const FINAL = new Set([
-  'applied',
-  'no-change',
-  'rolled-back',
-  'last-good-unhealthy',
-  'rollback-incomplete',
-  'rejected',
-]);
-/** Verdicts that leave the gateway stalled until it is looked at again. */
-const STALLED = new Set(['rollback-incomplete', 'last-good-unhealthy']);
-
-interface Pushed {
-  commit: string;
-  round: number;
-  good: boolean;
-  /** The devices' version suffix (v1..v3) and the web service's V. */
-  version: string;
-  v: number;
-  fault: Fault;
-  /** The Engine came back from its SIGKILL holding the app's port for no running container (see heldPort). */
-  engineHeldPort?: boolean;
-}
-
-class ChaosLab extends FleetLab {
-  image = '';
-
-  /** Devices on `version`, the app's web service with V=`v`; healthy or not (the devices check fails). */
-  writeChaos(version: string, v: number, healthy: boolean): void {
-    this.write(version, healthy);
-    const fleet = join(this.repo, 'rollgate.yaml');
-    writeFileSync(
-      fleet,
-      [
-        'apiVersion: rollgate/v1',
-        'kind: Fleet',
-        'systems:',
-        '  sim:',
-        '    manifest: manifest.yaml',
-        '    health: health.yaml',
-        '    apps:',
-        `      ${APP}: apps/${APP}/compose.yaml`,
-        'targets:',
-        '  - name: all',
-        '    match: { any: true }',
-        '    system: sim',
-        '',
-      ].join('\n'),
-    );
-    mkdirSync(join(this.repo, 'apps', APP), { recursive: true });
-    // No restart policy: a container the Engine stops on its way down stays down until rollgate starts it.
-    writeFileSync(
-      join(this.repo, 'apps', APP, 'compose.yaml'),
-      `services:\n  web:\n    image: ${this.image}\n    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]\n` +
-        `    init: true\n    stop_grace_period: 1s\n    environment: { V: "${v}" }\n    ports: ` +
-        `["127.0.0.1:${WEB_PORT}:8080"]\n`,
-    );
-    const probe = healthy ? this.devices : join(this.root, 'nothing-here');
-    writeFileSync(
-      join(this.repo, 'health.yaml'),
-      `apiVersion: rollgate/v1\nkind: Health\nwindow: 600ms\ndeadline: 20s\ndefaults: { interval: 150ms, ` +
-        `timeout: 2s, failureThreshold: 2 }\nchecks:\n  - name: devices-answer\n    command: { argv: [test, ` +
-        `-d, ${JSON.stringify(probe)}] }\n  - name: web-answers\n    http: { url: "http://127.0.0.1:${WEB_PORT}/", ` +
-        `expectStatus: [200] }\n  - name: web-running\n    container: { app: ${APP}, service: web }\n`,
-    );
-  }
-}
 
 describe('chaos: faults at random moments, real parts (seeded)', { skip: missing ?? false }, () => {
   let lab: ChaosLab;

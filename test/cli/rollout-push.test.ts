@@ -132,7 +132,7 @@ describe('rollgate rollout: pushes that race, a promoter killed, a hub away, loc
       '--signing-key',
       lab.keyFile,
       '--hub',
-      lab.hub.url,
+      lab.hubUrl,
       '--hub-token-file',
       wrong,
     );

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { addGateway, addToken, Hub, openDatabase, type Database } from '../../src/hub/index.js';
+import { addGateway, addToken, Hub, migrate, openDatabase, type Database } from '../../src/hub/index.js';
 import { silentLog } from '../../src/base/log.js';
 import type { ReportEvent, VerdictReason } from '../../src/model/index.js';
 import type { RolloutState } from '../../src/model/rollout.js';
@@ -36,8 +36,10 @@ export class PromoterLab {
   readonly readerFile = join(this.root, 'reader.token');
   readonly keyring = new Keyring(join(this.root, 'keys'));
   server!: GitServer;
+  /** The hub in this process, unless `init` was told there is another. */
   hub!: Hub;
-  db!: Database;
+  /** Where reports go and evidence comes from. */
+  hubUrl = '';
   key!: GpgKey;
   private readonly tokens = new Map<string, string>();
   readonly labels = new Map<string, Record<string, string>>();
@@ -79,7 +81,8 @@ export class PromoterLab {
     this.git('pull', '-q', '--ff-only', 'origin', 'main');
   }
 
-  async init(): Promise<void> {
+  /** The repo, the git server, the keys; and a hub in this process unless `inProcessHub` is false. */
+  async init(o: { inProcessHub?: boolean } = {}): Promise<void> {
     cpSync(join(projectRoot, 'fleet-repo-example'), this.work, { recursive: true });
     const fleet = join(this.work, 'rollgate.yaml');
     writeFileSync(fleet, readFileSync(fleet, 'utf8').replace(/\nrollout:[\s\S]*$/, '\n') + TEST_POLICY);
@@ -101,13 +104,21 @@ export class PromoterLab {
       ),
       { mode: 0o600 },
     );
-    this.db = await openDatabase({ dataDir: join(this.root, 'hub') });
-    this.hub = await Hub.start({ db: this.db, log: silentLog, listen: '127.0.0.1:0' });
-    writeFileSync(this.readerFile, (await addToken(this.db, 'reader', 'promoter')) + '\n', { mode: 0o600 });
+    if (o.inProcessHub === false) return;
+    const db = await openDatabase({ dataDir: join(this.root, 'hub') });
+    await migrate(db);
+    await this.prepareHub(db);
+    this.hub = await Hub.start({ db, log: silentLog, listen: '127.0.0.1:0' });
+    this.hubUrl = this.hub.url;
+  }
+
+  /** A hub's database with the reader token and the gateways (canaries, and the others), each with its token. */
+  async prepareHub(db: Database): Promise<void> {
+    writeFileSync(this.readerFile, (await addToken(db, 'reader', 'promoter')) + '\n', { mode: 0o600 });
     for (const id of [...CANARIES, ...OTHERS]) {
       const labels: Record<string, string> = { role: 'gateway', ...(CANARIES.includes(id) ? { ring: 'canary' } : {}) };
       this.labels.set(id, labels);
-      this.tokens.set(id, await addGateway(this.db, id, labels));
+      this.tokens.set(id, await addGateway(db, id, labels));
     }
   }
 
@@ -127,7 +138,7 @@ export class PromoterLab {
       ...(o.healthy !== undefined ? { healthy: o.healthy ? 'True' : 'False' } : {}),
     });
     const events = [...(o.events ?? []), ...(o.verdicts ?? []).map(([v, c]) => verdict(v, c))];
-    const a = await call(this.hub.url, 'POST', '/api/v1/reports', {
+    const a = await call(this.hubUrl, 'POST', '/api/v1/reports', {
       token: this.tokens.get(id)!,
       body: report(id, st, events),
     });
@@ -142,7 +153,7 @@ export class PromoterLab {
   rolloutWith(env: Record<string, string>, command: string, ...args: string[]): Promise<CliResult> {
     const signing = command === 'status' ? [] : ['--signing-key', this.keyFile];
     const hub =
-      command === 'promote' || command === 'status' ? ['--hub', this.hub.url, '--hub-token-file', this.readerFile] : [];
+      command === 'promote' || command === 'status' ? ['--hub', this.hubUrl, '--hub-token-file', this.readerFile] : [];
     return rollgateWith(env, 'rollout', command, '--repo', this.url, ...signing, ...hub, ...args);
   }
 

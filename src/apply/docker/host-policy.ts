@@ -17,6 +17,8 @@ import {
 import type { DesiredApp, DesiredService, VolumeMount } from '../../model/index.js';
 import { RefusedError } from '../applier.js';
 import { bindSource, engineVolume, type HostPaths } from './container-spec.js';
+import type { DockerEnv } from './env.js';
+import { unmanagedVolume } from './volume-steps.js';
 
 /** Links followed before a path is taken as a loop (the kernel's own limit is 40). */
 const MAX_LINKS = 40;
@@ -139,4 +141,12 @@ export async function hostBreaches(
 export async function refuseHostBreaches(...args: Parameters<typeof hostBreaches>): Promise<void> {
   const found = await hostBreaches(...args);
   if (found.length) throw new RefusedError('forbidden', found.join('; '));
+}
+
+/** The policy on this gateway's paths and volumes for one service, as they are now (safety rule 9). */
+export async function vetService(env: DockerEnv, app: DesiredApp, svc: DesiredService): Promise<void> {
+  if (!env.opts.policy) return;
+  await refuseHostBreaches(app, svc, env.opts.policy, env.paths, {
+    unmanaged: (name) => unmanagedVolume(env, name),
+  });
 }

@@ -38,3 +38,9 @@ export function networkName(app: string, name: string): string {
 export function volumeName(app: string, name: string): string {
   return `${app}_${name}`;
 }
+
+/** Where the container that gave up its container_name waits until the change is confirmed. */
+export const asideName = (name: string, txn: string) => `${name}-replaced-${txn.slice(0, 8)}`;
+
+/** The new container's name until it takes the container_name. */
+export const pendingName = (name: string, txn: string) => `${name}-${txn.slice(0, 8)}`;

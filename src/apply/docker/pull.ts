@@ -5,6 +5,7 @@ import type { Engine } from './engine.js';
 import { DockerError, engineMessage, isConnectionError, unreachable } from './errors.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Log } from '../../base/log.js';
+import { registryOf } from '../../manifest/index.js';
 
 export interface RegistryCredentials {
   username: string;
@@ -24,12 +25,8 @@ export interface PullOptions {
   log: Log;
 }
 
-/** The registry an image reference points at, by Docker's rule: a first part with a dot, a colon or `localhost`. */
-export function registryOf(ref: string): string {
-  const first = ref.split('/')[0]!;
-  if (ref.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost')) return first;
-  return 'docker.io';
-}
+/** The registry an image reference points at: the policy's own answer, so a pull's credentials go where it allowed. */
+export { registryOf };
 
 type PullFailure = 'not-found' | 'auth' | 'unreachable' | 'other';
 

@@ -65,6 +65,13 @@ export interface GatePorts {
    * mode) by a trusted key; resolves to undefined when no keys are configured.
    */
   verify(commit: string): Promise<string | undefined>;
+  /**
+   * With promoter keys configured (trust.promoterKeys): who of them signed the commit itself; undefined
+   * when none did. Absent: no promoter keys, and a head not signed by a release key is untrusted.
+   */
+  promoterSigner?(commit: string): Promise<string | undefined>;
+  /** The parents of a commit and the paths it changes against its first parent (a promoter-signed head's rule). */
+  commitShape?(commit: string): Promise<{ parents: string[]; changed: string[] }>;
   /** Whether `commit` descends from `ancestor` (or is it), fetching history past a shallow edge as needed. */
   descends(commit: string, ancestor: string): Promise<boolean>;
   /** trust.allowRewrite: a head that does not descend from the applied commit passes the descent gate. */

@@ -17,8 +17,7 @@ import type { Admission, RolloutStanding, RolloutState } from '../../model/rollo
 import { admit, ROLLOUT_FILE, stateAgainstPolicy, trackOf } from '../../rollout/index.js';
 import { TrustError } from '../../trust/index.js';
 import { ADMIT, type Gate, type GateAnswer } from './gate.js';
-
-const short = (c: string) => c.slice(0, 12);
+import { shortCommit } from '../../base/short-commit.js';
 
 /** The gateway's place in the rollout, as the state keeps it and reports carry it. */
 export function standingOf(state: RolloutState, a: Admission): RolloutStanding {
@@ -63,8 +62,8 @@ export const rolloutGate: Gate = {
       if (!(await p.descends(s.head, c)))
         return refuseHead(
           s.head,
-          `${ROLLOUT_FILE} names ${short(c)} as the rollout's ${role}, which is not a commit of the branch's history ` +
-            `before ${short(s.head)}: a rollout takes the fleet to and back along its branch`,
+          `${ROLLOUT_FILE} names ${shortCommit(c)} as the rollout's ${role}, which is not a commit of the branch's ` +
+            `history before ${shortCommit(s.head)}: a rollout takes the fleet to and back along its branch`,
         );
     let policy;
     try {
@@ -73,7 +72,7 @@ export const rolloutGate: Gate = {
       if (!(err instanceof FleetRepoError)) throw err;
       return refuseHead(
         s.head,
-        `the policy of rollout ${st.id} (rollgate.yaml of its target ${short(st.target)}): ${err.message}`,
+        `the policy of rollout ${st.id} (rollgate.yaml of its target ${shortCommit(st.target)}): ${err.message}`,
       );
     }
     const problems = stateAgainstPolicy(parsed, policy.rollout);
@@ -87,8 +86,13 @@ export const rolloutGate: Gate = {
       try {
         await p.verify(runs);
       } catch (err) {
-        if (err instanceof TrustError) return { kind: 'refuse', commit: runs, bad: err.kind, reason: err.message };
-        throw err;
+        if (!(err instanceof TrustError)) throw err;
+        const promoter = await p.promoterSigner?.(runs);
+        const reason = promoter
+          ? `${err.message}: it is signed by the promoter key of ${promoter} alone, which signs rollout steps, never ` +
+            'a commit gateways run'
+          : err.message;
+        return { kind: 'refuse', commit: runs, bad: err.kind, reason };
       }
     }
     if (a.admitted || a.reason.code === 'aborted') return { kind: 'admit', runs, rollout };

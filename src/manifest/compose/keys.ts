@@ -2,6 +2,9 @@
 // says why a gateway cannot do it. A key in neither table is not Compose at all (a typo): it is
 // reported with the nearest known key. Nothing is ever silently ignored.
 
+import type { At } from '../context.js';
+import type { Reader } from './values.js';
+
 /** honoured: changes the container or the plan; noEffect: accepted with a warning saying why it means nothing here. */
 export type KeyRule = { honoured: true } | { refused: string } | { noEffect: string };
 
@@ -226,4 +229,27 @@ function editDistance(a: string, b: string): number {
     }
   }
   return prev[b.length]!;
+}
+
+/** Reports keys that are refused, moot or unknown; returns false when the mapping has refused keys. */
+export function checkKeys(
+  r: Reader,
+  table: Record<string, KeyRule>,
+  where: string,
+  warn: (at: At, m: string) => void,
+): boolean {
+  let ok = true;
+  for (const k of Object.keys(r.raw)) {
+    if (k.startsWith('x-')) continue;
+    const rule = table[k];
+    if (!rule) {
+      const near = nearestKey(k, Object.keys(table));
+      r.ctx.at(r.here(k), `unsupported key "${k}" in ${where}${near ? ` (did you mean "${near}"?)` : ''}`, 'key');
+      ok = false;
+    } else if ('refused' in rule) {
+      r.ctx.at(r.here(k), rule.refused, 'key');
+      ok = false;
+    } else if ('noEffect' in rule) warn(r.here(k), `"${k}" is accepted and has no effect: ${rule.noEffect}`);
+  }
+  return ok;
 }

@@ -4,10 +4,12 @@
 
 import type { At, LoadContext } from '../context.js';
 import { parseDuration } from '../../base/duration.js';
+import { isObject } from '../../base/shape.js';
 
 export type Raw = Record<string, unknown>;
 
-export const isMap = (v: unknown): v is Raw => v !== null && typeof v === 'object' && !Array.isArray(v);
+/** A Compose mapping (src/base/shape.ts says what a mapping is). */
+export const isMap: (v: unknown) => v is Raw = isObject;
 
 export function describe(v: unknown): string {
   if (v === null || v === undefined) return 'nothing';
@@ -183,4 +185,28 @@ export function parseComposeDuration(v: string): number | undefined {
   if (/^[0-9]+$/.test(t)) return Number(t) * 1000;
   const ms = parseDuration(t.replace(/([0-9.]+)ns/g, (_, n: string) => `${Number(n) / 1000}us`));
   return ms;
+}
+
+/**
+ * Compose's unicity rule for lists (compose-go's EnforceUnicity): a later entry with the key of an
+ * earlier one replaces it, in the earlier one's place. `where`, when given, follows the entries.
+ */
+export function unique<T>(items: T[], key: (t: T) => string, where?: unknown[]): T[] {
+  const out: T[] = [];
+  const at: unknown[] = [];
+  const seen = new Map<string, number>();
+  items.forEach((t, i) => {
+    const k = key(t);
+    const j = seen.get(k);
+    if (j !== undefined) {
+      out[j] = t;
+      at[j] = where?.[i];
+    } else {
+      seen.set(k, out.length);
+      out.push(t);
+      at.push(where?.[i]);
+    }
+  });
+  if (where) where.splice(0, where.length, ...at);
+  return out;
 }

@@ -1,9 +1,9 @@
 // The operator's rollout commands (start, promote, pause, resume, abort, status) as the command line
-// shows them: options, --help and exit codes. What each does is in ./rollout-steps.ts and
-// ./rollout-status.ts, loaded when the command runs.
+// shows them: options, --help and exit codes. What each does is in ../rollout-steps.ts and
+// ../rollout-status.ts, loaded when the command runs.
 
 import { Option, type Command } from 'commander';
-import type { Io } from './commands.js';
+import type { Runner } from './run.js';
 
 export const ROLLOUT_EXIT_HELP =
   '\n\nExit status: 0 a step was written, or nothing to do (the rollout is complete, or none runs); 2 the open ' +
@@ -51,22 +51,21 @@ function hubOptions(cmd: Command, what: string): Command {
     );
 }
 
-const load = () => import('./rollout-steps.js');
+const load = () => import('../rollout-steps.js');
 
 /** A command's run function; commander hands it the options of that command's own flags. */
-type Run = (opts: never, io: Io) => Promise<number>;
+type Run = (opts: never, io: Parameters<Parameters<Runner>[0]>[0]) => Promise<number>;
 
-function action(io: Io, run: () => Promise<Run>) {
-  return async (opts: unknown) => {
-    const steps = await load();
-    process.exitCode = await (
-      await run()
-    )(opts as never, io).catch((e: unknown) => steps.reportRolloutStepError(e, io));
-  };
+function action(run: Runner, command: () => Promise<Run>) {
+  return (opts: unknown) =>
+    run(
+      async (io) => (await command())(opts as never, io),
+      async (e, io) => (await load()).reportRolloutStepError(e, io),
+    );
 }
 
 /** Adds start, promote, pause, resume, abort and status under `rollgate rollout`. */
-export function addRolloutCommands(rollout: Command, io: Io): void {
+export function addRolloutStepCommands(rollout: Command, run: Runner): void {
   signingOptions(
     repoOptions(
       rollout
@@ -98,7 +97,7 @@ export function addRolloutCommands(rollout: Command, io: Io): void {
         '--auth-token-file /etc/rollgate/git-token \\\n    --target main --signing-key release.key ' +
         '--by alice@example.com --why "release v2"',
     )
-    .action(action(io, async () => (await load()).runRolloutStart as Run));
+    .action(action(run, async () => (await load()).runRolloutStart as Run));
 
   hubOptions(
     signingOptions(
@@ -132,7 +131,7 @@ export function addRolloutCommands(rollout: Command, io: Io): void {
         '--auth-token-file /etc/rollgate/git-token \\\n    --hub https://hub.example.com:9480 --hub-token-file ' +
         '/etc/rollgate/hub-reader-token --signing-key /etc/rollgate/promoter.key',
     )
-    .action(action(io, async () => (await load()).runRolloutPromote as Run));
+    .action(action(run, async () => (await load()).runRolloutPromote as Run));
 
   for (const [name, summary, description] of [
     [
@@ -166,7 +165,7 @@ export function addRolloutCommands(rollout: Command, io: Io): void {
       .option('--by <who>', 'who (an e-mail); recorded in the step')
       .option('--why <text>', 'why; recorded in the step and the commit message')
       .action(
-        action(io, async () => {
+        action(run, async () => {
           const m = await load();
           return (
             name === 'pause' ? m.runRolloutPause : name === 'resume' ? m.runRolloutResume : m.runRolloutAbort
@@ -190,9 +189,5 @@ export function addRolloutCommands(rollout: Command, io: Io): void {
         ),
     ),
     'whose reports judge the open waves (optional)',
-  ).action(async (opts: Parameters<typeof import('./rollout-status.js').runRolloutStatus>[0]) => {
-    const steps = await load();
-    const { runRolloutStatus } = await import('./rollout-status.js');
-    process.exitCode = await runRolloutStatus(opts, io).catch((e: unknown) => steps.reportRolloutStepError(e, io));
-  });
+  ).action(action(run, async () => (await import('../rollout-status.js')).runRolloutStatus as Run));
 }

@@ -1,0 +1,6 @@
+// The hub's defaults, in a module of their own: the CLI's help shows them without loading the hub.
+
+export const DEFAULT_HUB_LISTEN = '127.0.0.1:9480';
+
+/** Where the embedded database lives when neither --database nor --data-dir says otherwise. */
+export const DEFAULT_HUB_DATA_DIR = '/var/lib/rollgate-hub';

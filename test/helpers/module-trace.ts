@@ -1,0 +1,67 @@
+// Which modules a rollgate process has loaded, asked of the real process: `node --import` this
+// file (MODULE_TRACE_ARGS) with MODULE_TRACE_ENV set to a file, and the process writes there every
+// module it loaded so far when it gets SIGUSR2, and again as it exits. ES modules are seen by
+// loader hooks (./module-trace-hooks.ts), CommonJS ones in the require cache (dockerode and pg
+// are CommonJS, and dockerode is required, not imported).
+
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire, register } from 'node:module';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+export const MODULE_TRACE_ENV = 'ROLLGATE_TEST_MODULE_TRACE';
+
+/** The node options that load the trace into a process. */
+export const MODULE_TRACE_ARGS = ['--import', import.meta.url];
+
+// Set only in the environment of a traced process: a test that imports these helpers is not traced.
+const out = process.env[MODULE_TRACE_ENV];
+if (out) {
+  const esm = `${out}.esm`;
+  register('./module-trace-hooks.js', import.meta.url, { data: { file: esm } });
+  const cache = createRequire(import.meta.url).cache;
+  const dump = () => {
+    const loaded = [...(existsSync(esm) ? readFileSync(esm, 'utf8').split('\n') : []), ...Object.keys(cache)];
+    writeFileSync(`${out}.tmp`, loaded.filter(Boolean).join('\n') + '\n');
+    renameSync(`${out}.tmp`, out);
+  };
+  process.on('SIGUSR2', dump);
+  process.on('exit', dump);
+}
+
+/** The npm packages among loaded modules (URLs or paths): `pg`, `@electric-sql/pglite`, ... */
+export function packagesIn(modules: readonly string[]): Set<string> {
+  const names = new Set<string>();
+  for (const m of modules) {
+    const path = m.startsWith('file:') ? fileURLToPath(m) : m;
+    const at = path.lastIndexOf('/node_modules/');
+    if (at < 0) continue;
+    const [first, second] = path.slice(at + '/node_modules/'.length).split('/');
+    names.add(first!.startsWith('@') ? `${first}/${second}` : first!);
+  }
+  return names;
+}
+
+/** rollgate's own modules among them, relative to dist/src (`cli/main.js`, `hub/db.js`). */
+export function ownModulesIn(modules: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  for (const m of modules) {
+    const path = m.startsWith('file:') ? fileURLToPath(m) : m;
+    const at = path.lastIndexOf('/dist/src/');
+    if (at >= 0 && !path.includes('/node_modules/')) out.add(path.slice(at + '/dist/src/'.length));
+  }
+  return out;
+}
+
+/** What the process traced into `file` has loaded by now (it writes the list on SIGUSR2). */
+export async function loadedNow(pid: number, file: string): Promise<string[]> {
+  rmSync(file, { force: true });
+  process.kill(pid, 'SIGUSR2');
+  for (let i = 0; i < 200 && !existsSync(file); i++) await sleep(50);
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean);
+}
+
+/** What a traced process that has exited had loaded. */
+export function loadedAtExit(file: string): string[] {
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean);
+}
