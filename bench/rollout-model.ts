@@ -6,7 +6,7 @@
 // (src/hub/ingest.ts, rollout-evidence.ts): the last report's time, since when the gateway has run
 // its commit healthy without a break, and a failure reported on the target — all on this clock.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DirectorySource, findTarget, readFleet, type FleetDoc } from '../src/manifest/index.js';
 import type { ReportEvent, ReportStatus } from '../src/model/index.js';
@@ -57,10 +57,12 @@ export class ModelRollgatePlane implements ControlPlane {
   }
 
   async load(yaml: string): Promise<void> {
-    const dir = join(tempDir('rollgate-bench-model-'), 'repo');
+    const root = tempDir('rollgate-bench-model-');
+    const dir = join(root, 'repo');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'rollgate.yaml'), yaml);
     ({ fleet: this.fleet, rollout: this.rollout } = await readFleet(new DirectorySource(dir)));
+    rmSync(root, { recursive: true, force: true });
   }
 
   healthy(_g: SimGateway, commit: string): boolean {
