@@ -1,4 +1,4 @@
-// The HTTP client isomorphic-git uses, on Node's fetch: every request has a deadline and an idle
+// The HTTP client isomorphic-git and the poll use, on node:http(s): every request has a deadline and an idle
 // timeout, carries the auth headers, and is counted (a poll must cost one request).
 
 import { isLoopback } from '../base/loopback.js';
@@ -8,6 +8,8 @@ import { redactUrl } from '../base/url.js';
 import { SyncError } from './errors.js';
 import type { GitAuth } from './auth.js';
 import { formatSize } from '../base/duration.js';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 
 export interface HttpOptions {
   /** Whole request, headers to last byte. */
@@ -37,13 +39,17 @@ export class CountingHttpClient implements HttpClient {
   }
 
   /**
-   * fetch, following redirects by hand: a POST is sent again with its body (Node's own following
-   * fails on a buffered body), and credentials are not sent on to another origin.
+   * One request over node:http(s), following redirects by hand: a POST is sent again with its body,
+   * and credentials are not sent on to another origin. node:http rather than fetch: undici and its
+   * WebAssembly parser cost the resident agent about 9 MB for the one small request a poll makes.
    */
-  private async following(req: GitHttpRequest, body: Buffer | undefined, signal: AbortSignal): Promise<Response> {
+  private async following(
+    req: GitHttpRequest,
+    body: Buffer | undefined,
+    signal: AbortSignal,
+  ): Promise<IncomingMessage> {
     let url = new URL(req.url);
     const method = req.method ?? 'GET';
-    const payload = body;
     let headers: Record<string, string> = {
       ...(req.headers ?? {}),
       ...this.opts.headers,
@@ -52,19 +58,13 @@ export class CountingHttpClient implements HttpClient {
     const origin = url.origin;
     for (let hop = 0; ; hop++) {
       checkTransport(url, headers, this.opts.allowPlainHttpAuth);
-      const res = await fetch(url, {
-        method,
-        headers,
-        ...(payload ? { body: new Uint8Array(payload) } : {}),
-        signal,
-        redirect: 'manual',
-      });
-      const location = res.headers.get('location');
-      if (!REDIRECTS.has(res.status) || !location) {
+      const res = await send(url, method, headers, body, signal);
+      const location = res.headers.location;
+      if (!REDIRECTS.has(res.statusCode ?? 0) || !location) {
         this.finalUrl = url.href;
         return res;
       }
-      await res.body?.cancel();
+      res.destroy();
       if (hop >= MAX_REDIRECTS)
         throw new SyncError('protocol', `more than ${MAX_REDIRECTS} redirects from ${redactUrl(req.url)}`, false);
       // As git itself (CURL_REDIR_POST_ALL): a POST stays a POST, with its body, whatever the status.
@@ -106,7 +106,7 @@ export class CountingHttpClient implements HttpClient {
       for await (const c of req.body as AsyncIterable<Uint8Array>) chunks.push(c);
       body = Buffer.concat(chunks);
     }
-    let res: Response;
+    let res: IncomingMessage;
     try {
       res = await this.following(req, body, ctl.signal);
     } catch (err) {
@@ -114,15 +114,14 @@ export class CountingHttpClient implements HttpClient {
       throw toSyncError(err, ctl.signal, req.url);
     }
     const headers: Record<string, string> = {};
-    res.headers.forEach((v, k) => (headers[k] = v));
-    const stream = res.body;
+    for (const [k, v] of Object.entries(res.headers))
+      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
     const signal = ctl.signal;
     const max = this.opts.maxResponseBytes;
     async function* chunks(): AsyncGenerator<Uint8Array> {
       let bytes = 0;
       try {
-        if (!stream) return;
-        for await (const c of stream as unknown as AsyncIterable<Uint8Array>) {
+        for await (const c of res as AsyncIterable<Buffer>) {
           touch();
           bytes += c.byteLength;
           if (max !== undefined && bytes > max) {
@@ -132,21 +131,52 @@ export class CountingHttpClient implements HttpClient {
           }
           yield c;
         }
+        // An aborted response ends its stream early rather than failing it: say why it ended.
+        if (signal.aborted) throw signal.reason;
+        if (!res.complete)
+          throw new SyncError('unreachable', `${redactUrl(req.url)} closed the connection early`, true);
       } catch (err) {
         throw toSyncError(err, signal, req.url);
       } finally {
+        res.destroy();
         done();
       }
     }
     return {
-      url: res.url || this.finalUrl || req.url,
+      url: this.finalUrl || req.url,
       method: req.method ?? 'GET',
-      statusCode: res.status,
-      statusMessage: res.statusText,
+      statusCode: res.statusCode ?? 0,
+      statusMessage: res.statusMessage ?? '',
       headers,
       body: chunks(),
     };
   }
+}
+
+/** Sends one request; resolves with the response once its headers are in. */
+function send(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: Buffer | undefined,
+  signal: AbortSignal,
+): Promise<IncomingMessage> {
+  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method,
+        headers: body ? { ...headers, 'content-length': String(body.length) } : headers,
+        signal,
+        // A fresh connection per request, as the poll's one request a minute wants: no idle sockets kept.
+        agent: false,
+      },
+      resolve,
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** Credentials go over TLS, or to loopback, unless explicitly allowed. */

@@ -1,8 +1,9 @@
 // A command loads what it uses, asked of the real processes (test/helpers/module-trace.ts lists
 // every module a process loaded): `rollgate --version` and `--help` load the argument parser and
 // nothing else; the agent at rest on a fleet of devices does not load the hub's database drivers,
-// openpgp without OpenPGP keys to check, nor the Docker Engine client with no Engine; each of them
-// is loaded by what needs it. The Engine client with an Engine: test/agent/docker-lazy-engine.test.ts.
+// openpgp without OpenPGP keys to check, the Docker Engine client with no Engine, nor Node's fetch
+// (undici: a poll is one request over node:http); each of them is loaded by what needs it.
+// The Engine client with an Engine: test/agent/docker-lazy-engine.test.ts.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -21,6 +22,7 @@ import {
   MODULE_TRACE_ENV,
   ownModulesIn,
   packagesIn,
+  UNDICI,
 } from '../helpers/module-trace.js';
 import { Keyring, type GpgKey, type SshKey } from '../helpers/signing.js';
 
@@ -120,6 +122,11 @@ describe('a command loads only the modules it uses (real processes, their loaded
     const packages = packagesIn(modules);
     assert.ok(packages.has('isomorphic-git'), `the trace sees what the agent uses: ${[...packages].join(', ')}`);
     assert.deepEqual(heavyIn(packages), []);
+    assert.ok(
+      modules.some((m) => m.startsWith('node:internal/')),
+      "the trace sees Node's own modules",
+    );
+    assert.ok(!modules.includes(UNDICI), "the poll goes over node:http: Node's fetch (undici) is not loaded");
     const hub = [...ownModulesIn(modules)].filter((m) => m.startsWith('hub/') || m === 'cli/hub-command.js');
     assert.deepEqual(hub, ['hub/defaults.js'], "none of the hub's modules but its defaults, which the help shows");
   });

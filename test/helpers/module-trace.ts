@@ -2,7 +2,7 @@
 // file (MODULE_TRACE_ARGS) with MODULE_TRACE_ENV set to a file, and the process writes there every
 // module it loaded so far when it gets SIGUSR2, and again as it exits. ES modules are seen by
 // loader hooks (./module-trace-hooks.ts), CommonJS ones in the require cache (dockerode and pg
-// are CommonJS, and dockerode is required, not imported).
+// are CommonJS, and dockerode is required, not imported), Node's own in process.moduleLoadList.
 
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire, register } from 'node:module';
@@ -21,13 +21,26 @@ if (out) {
   register('./module-trace-hooks.js', import.meta.url, { data: { file: esm } });
   const cache = createRequire(import.meta.url).cache;
   const dump = () => {
-    const loaded = [...(existsSync(esm) ? readFileSync(esm, 'utf8').split('\n') : []), ...Object.keys(cache)];
+    const loaded = [
+      ...(existsSync(esm) ? readFileSync(esm, 'utf8').split('\n') : []),
+      ...Object.keys(cache),
+      ...nodeInternals(),
+    ];
     writeFileSync(`${out}.tmp`, loaded.filter(Boolean).join('\n') + '\n');
     renameSync(`${out}.tmp`, out);
   };
   process.on('SIGUSR2', dump);
   process.on('exit', dump);
 }
+
+/** Node's own modules loaded so far, as `node:internal/deps/undici/undici` (fetch's client is one). */
+function nodeInternals(): string[] {
+  const list = (process as unknown as { moduleLoadList?: string[] }).moduleLoadList ?? [];
+  return list.filter((m) => m.startsWith('NativeModule ')).map((m) => `node:${m.slice('NativeModule '.length)}`);
+}
+
+/** Whether Node's fetch (undici, with its WebAssembly parser) was loaded. */
+export const UNDICI = 'node:internal/deps/undici/undici';
 
 /** The npm packages among loaded modules (URLs or paths): `pg`, `@electric-sql/pglite`, ... */
 export function packagesIn(modules: readonly string[]): Set<string> {
