@@ -69,6 +69,9 @@ interface Idle {
   rssMaxKb: number;
   hwmKb: number;
   afterApplyKb: number;
+  /** The first and the last second's sample: a long run (BENCH_POLLS=20000) shows whether it stays flat. */
+  rssFirstKb: number;
+  rssLastKb: number;
 }
 
 /** The agent with these node options: the fleet applied, WARMUP polls, then POLLS measured. */
@@ -120,6 +123,8 @@ async function measureAgent(server: GitServer, root: string, nodeArgs: string[],
       rssMaxKb: Math.max(...rss),
       hwmKb: b.hwmKb,
       afterApplyKb: afterApply.rssKb,
+      rssFirstKb: rss[0]!,
+      rssLastKb: rss[rss.length - 1]!,
     };
   } finally {
     await agent.stop();
@@ -193,6 +198,9 @@ async function main() {
         `| ${mb(peer.maxRssKb)} (one run) |`,
     );
     console.log(`\nagent RSS right after the first apply: ${mb(agent.afterApplyKb)} MB`);
+    console.log(
+      `agent RSS at the first and the last measured second: ${mb(agent.rssFirstKb)}, ${mb(agent.rssLastKb)} MB`,
+    );
   } finally {
     await server.close();
     if (engine) await stopDockerEnv(join(engine.root, 'env.json'));
