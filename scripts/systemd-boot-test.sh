@@ -313,7 +313,9 @@ gsh "rollgate status | grep 'last good        $(c12 "$C2")' >/dev/null" || die "
 
 # --- the hub's unit ---------------------------------------------------------------------------
 say "README hub: on a gateway install, rollgate hub says what to install; the drivers installed beside rollgate"
-gsh '{ rollgate hub token list --data-dir /tmp/no-hub 2>&1 || true; } | grep -F "npm install -g --prefix /opt/rollgate pg@"' ||
+HUB_INSTALL=$(grep -m1 '^npm install -g --prefix /opt/rollgate .*pglite' "$ROOT/README.md") ||
+  die "the README has no install of the hub's drivers"
+gsh "{ rollgate hub token list --data-dir /tmp/no-hub 2>&1 || true; } | grep -F '$HUB_INSTALL'" ||
   die "rollgate hub on a gateway install does not say what to install"
 gsh "cd /srv/pkg && npm install -g --prefix /opt/rollgate --offline --cache /var/cache/rollgate-npm --no-audit --no-fund \
   $HUB_DRIVERS >/root/npm-hub.log 2>&1 || { tail -n 30 /root/npm-hub.log; exit 1; }" || die "the hub's drivers did not install"
