@@ -4,16 +4,18 @@
 # through the README's "Install", "Run it as a systemd service" and the hub's systemd steps, as a
 # root user types them on the guest:
 #
-#   - npm pack in a clean checkout of this worktree (prepack builds), then in the guest
-#     npm install -g --prefix /opt/rollgate ./rollgate-<version>.tgz and the /usr/local/bin link;
+#   - npm pack in a clean checkout of this worktree (prepack builds and bundles), then in the guest
+#     npm install -g --prefix /opt/rollgate ./rollgate-<version>.tgz and the /usr/local/bin link,
+#     at most 25 MiB on disk and without the hub's database drivers;
 #   - the agent's unit: start (Type=notify: readiness), systemctl status and its Status: line,
 #     an apply of the fleet repo's commit with its health window, the sandbox as the README says
 #     (no device policy, no CAP_SYS_TIME, the README's drop-in merged), no warning about
 #     /etc/rollgate's mode, the watchdog restarting a frozen agent (SIGSTOP; WatchdogSec lowered
 #     by a drop-in), a restart after kill -9, and a stop that waits for a health window;
-#   - the hub's unit: an admin token added before the first start, start as a dynamic user that
-#     reads /etc/rollgate/hub.yaml as a credential, a gateway added through its API, the agent
-#     reporting to it, stop.
+#   - the hub's unit: `rollgate hub` on the gateway install saying what to install, the drivers
+#     installed beside rollgate as the README says, an admin token added before the first start,
+#     start as a dynamic user that reads /etc/rollgate/hub.yaml as a credential, a gateway added
+#     through its API, the agent reporting to it, stop.
 #
 # The guest reaches no network, so Node.js and npm are the host's (bound read-only where
 # NodeSource puts them, /usr/bin/node and /usr/lib/node_modules/npm), and rollgate's dependencies
@@ -115,11 +117,15 @@ ln -s "$ROOT/node_modules" "$WORK/checkout/node_modules"
   { tail -n 30 "$WORK/pack.log" >&2; die "npm pack failed"; }
 TGZ=$(cd "$WORK/pkg" && ls rollgate-*.tgz)
 tar -tzf "$WORK/pkg/$TGZ" >"$WORK/pkg.list"
-grep -qx 'package/dist/src/cli/main.js' "$WORK/pkg.list" || die "$TGZ has no dist/src/cli/main.js"
+grep -qx 'package/dist/bundle/cli/rollgate.mjs' "$WORK/pkg.list" || die "$TGZ has no dist/bundle/cli/rollgate.mjs"
 say "$TGZ: $(du -k "$WORK/pkg/$TGZ" | cut -f1) KiB"
 say "filling the npm cache the guest installs from ($NPM_CACHE)"
+# The hub's database drivers too: the README's hub install adds them beside rollgate (package.json's peerDependencies).
+HUB_DRIVERS=$(node -e 'const p = require(process.argv[1]).peerDependencies;
+  console.log(Object.entries(p).map(([n, v]) => n + "@" + v).join(" "))' "$ROOT/package.json")
+# shellcheck disable=SC2086
 npm install -g --prefix "$WORK/fill" --cache "$NPM_CACHE" --prefer-offline --ignore-scripts --no-audit --no-fund \
-  "$WORK/pkg/$TGZ" >"$WORK/fill.log" 2>&1 || { tail -n 30 "$WORK/fill.log" >&2; die "npm could not fill its cache"; }
+  "$WORK/pkg/$TGZ" $HUB_DRIVERS >"$WORK/fill.log" 2>&1 || { tail -n 30 "$WORK/fill.log" >&2; die "npm could not fill its cache"; }
 rm -rf "$WORK/fill"
 
 # --- the fleet repo the agent follows: the example's devices, without the Compose app ---------
@@ -187,6 +193,11 @@ gsh "cd /srv/pkg
   rollgate --version" || die "the README's install failed"
 gsh 'test -d /opt/rollgate/lib/node_modules/rollgate && ! test -L /opt/rollgate/lib/node_modules/rollgate' ||
   die "the package is not a copy under /opt/rollgate"
+INSTALL_KIB=$(gsh 'du -sk /opt/rollgate | cut -f1')
+say "the gateway install: $INSTALL_KIB KiB on disk under /opt/rollgate"
+[ "$INSTALL_KIB" -le $((25 * 1024)) ] || die "the gateway install takes $INSTALL_KIB KiB, more than 25 MiB"
+gsh '! test -e /opt/rollgate/lib/node_modules/pg && ! test -e /opt/rollgate/lib/node_modules/rollgate/node_modules/pg' ||
+  die "a gateway install has the hub's database driver pg"
 if gsh 'test -f /opt/rollgate/lib/node_modules/rollgate/node_modules/unix-dgram/build/Release/unix_dgram.node'; then
   say "sd_notify goes through the unix-dgram addon"
 else
@@ -301,6 +312,13 @@ gsh "rollgate status --output json | grep '\"commit\": \"$C2\"' >/dev/null" || d
 gsh "rollgate status | grep 'last good        $(c12 "$C2")' >/dev/null" || die "$C2 is not the last good commit"
 
 # --- the hub's unit ---------------------------------------------------------------------------
+say "README hub: on a gateway install, rollgate hub says what to install; the drivers installed beside rollgate"
+HUB_INSTALL=$(grep -m1 '^npm install -g --prefix /opt/rollgate .*pglite' "$ROOT/README.md") ||
+  die "the README has no install of the hub's drivers"
+gsh "{ rollgate hub token list --data-dir /tmp/no-hub 2>&1 || true; } | grep -F '$HUB_INSTALL'" ||
+  die "rollgate hub on a gateway install does not say what to install"
+gsh "cd /srv/pkg && npm install -g --prefix /opt/rollgate --offline --cache /var/cache/rollgate-npm --no-audit --no-fund \
+  $HUB_DRIVERS >/root/npm-hub.log 2>&1 || { tail -n 30 /root/npm-hub.log; exit 1; }" || die "the hub's drivers did not install"
 say "README hub: unit, hub.yaml in the 0700 /etc/rollgate, admin token before the first start"
 gsh "install -m 0644 /opt/rollgate/lib/node_modules/rollgate/systemd/rollgate-hub.service /etc/systemd/system/
   install -d -m 0700 /etc/rollgate && echo 'listen: 0.0.0.0:9480' > /etc/rollgate/hub.yaml

@@ -6,7 +6,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { Ajv } from 'ajv';
-import { validateCronExpression } from 'cron';
+import { Cron } from 'croner';
 import { formatProblem, type GatewayPolicy, type Problem } from '../manifest/index.js';
 import { Problems } from '../manifest/problems.js';
 import { validateSchema } from '../manifest/schema.js';
@@ -251,11 +251,11 @@ export async function loadAgentConfig(o: LoadOptions): Promise<LoadedConfig> {
   if (!policyGiven) delete config.policy;
   else config.policy ??= {};
   if (config.schedule?.cron) {
-    const check = validateCronExpression(config.schedule.cron);
-    if (!check.valid)
+    const problem = cronProblem(config.schedule.cron);
+    if (problem)
       throw new ConfigError(
         `schedule.cron (${sources['schedule.cron']}): "${config.schedule.cron}" is not a cron ` +
-          `expression: ${check.error?.message ?? 'invalid'}`,
+          `expression: ${problem}`,
       );
   }
   return { config, sources, ...(fileRead ? { file: fileRead } : {}) };
@@ -288,4 +288,13 @@ export async function readPolicyFile(file: string): Promise<{ policy: GatewayPol
     );
   const stateDir = doc && typeof doc === 'object' && 'policy' in doc ? doc['stateDir'] : undefined;
   return { policy: (policy ?? {}) as GatewayPolicy, ...(typeof stateDir === 'string' ? { stateDir } : {}) };
+}
+
+/** Why a cron expression cannot schedule polls, if it cannot: malformed, or no date it ever matches. */
+function cronProblem(expression: string): string | undefined {
+  try {
+    return new Cron(expression, { paused: true }).nextRun() === null ? 'it matches no date to come' : undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message.replace(/^CronPattern: /, '') : String(err);
+  }
 }

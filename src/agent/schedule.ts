@@ -1,7 +1,7 @@
 // When the next poll is due: an interval or a cron expression, plus random jitter so a fleet
 // does not reach the git server in step.
 
-import { CronTime } from 'cron';
+import { Cron } from 'croner';
 
 export interface ScheduleSpec {
   intervalMs: number;
@@ -10,7 +10,8 @@ export interface ScheduleSpec {
 }
 
 export function nextPollDelay(s: ScheduleSpec, random: () => number = Math.random): number {
-  const base = s.cron ? new CronTime(s.cron).getTimeout() : s.intervalMs;
+  // A Cron made without a function only computes dates; configuration refused expressions that never fire.
+  const base = s.cron ? (new Cron(s.cron, { paused: true }).msToNext() ?? s.intervalMs) : s.intervalMs;
   return Math.max(0, Math.round(base + random() * s.jitterMs));
 }
 

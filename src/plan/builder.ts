@@ -4,6 +4,9 @@
 
 import type { Change, DesiredApp, ObservedState, Step } from '../model/index.js';
 
+type ObservedNetwork = ObservedState['networks'][number];
+type ObservedVolume = ObservedState['volumes'][number];
+
 export const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 export function push<K, V>(m: Map<K, V[]>, key: K, v: V): void {
@@ -32,6 +35,11 @@ export class Builder {
   /** Indexes built once, so planning stays linear in the size of the gateway. */
   readonly images: Set<string>;
   readonly networksByApp = new Map<string, Set<string>>();
+  /** The gateway's network of an app by name (the first, as a search would find it). */
+  private readonly networkByName = new Map<string, ObservedNetwork>();
+  /** The gateway's volumes of an app by name, in the gateway's order. */
+  private readonly volumesByName = new Map<string, ObservedVolume[]>();
+  readonly imagesWithoutHealthcheck: Set<string>;
   readonly volumesByApp = new Map<string, Set<string>>();
   readonly engineNames = new Map<string, string>();
   readonly moved: Set<string>;
@@ -39,14 +47,26 @@ export class Builder {
   constructor(readonly observed: ObservedState) {
     this.images = new Set(observed.images);
     this.moved = new Set(observed.movedImages ?? []);
+    this.imagesWithoutHealthcheck = new Set(observed.imagesWithoutHealthcheck ?? []);
     for (const n of observed.networks) {
       group(this.networksByApp, n.app).add(n.name);
+      const key = `${n.app}\0${n.name}`;
+      if (!this.networkByName.has(key)) this.networkByName.set(key, n);
       if (n.engineName) this.engineNames.set(`network/${n.app}/${n.name}`, n.engineName);
     }
     for (const v of observed.volumes) {
       group(this.volumesByApp, v.app).add(v.name);
+      push(this.volumesByName, `${v.app}\0${v.name}`, v);
       if (v.engineName) this.engineNames.set(`volume/${v.app}/${v.name}`, v.engineName);
     }
+  }
+
+  observedNetwork(app: string, name: string): ObservedNetwork | undefined {
+    return this.networkByName.get(`${app}\0${name}`);
+  }
+
+  observedVolumes(app: string, name: string): readonly ObservedVolume[] {
+    return this.volumesByName.get(`${app}\0${name}`) ?? [];
   }
 }
 

@@ -12,7 +12,7 @@ import { stepId } from './ids.js';
 export function changedNetworks(b: Builder, app: DesiredApp): Set<string> {
   const networks = new Set<string>();
   for (const n of app.networks) {
-    const seen = b.observed.networks.find((o) => o.app === app.name && o.name === n.name)?.configHash;
+    const seen = b.observedNetwork(app.name, n.name)?.configHash;
     if (seen && n.configHash && seen !== n.configHash) networks.add(n.name);
   }
   return networks;
@@ -26,7 +26,7 @@ export function planRecreatedNetworks(b: Builder, a: AppSteps): void {
   const app = a.app;
   for (const n of app.networks.filter((x) => a.recreated.has(x.name))) {
     const target: NetworkTarget = { kind: 'network', app: app.name, name: n.name };
-    const observed = b.observed.networks.find((o) => o.app === app.name && o.name === n.name);
+    const observed = b.observedNetwork(app.name, n.name);
     const id = stepId('recreate-network', target);
     a.steps.push({
       id,

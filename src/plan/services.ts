@@ -38,10 +38,11 @@ export function serviceOrder(app: DesiredApp): DesiredService[] {
 
 /** A `service_healthy` wait on a service that has no healthcheck anywhere could never end. */
 export function checkHealthyWaits(b: Builder, app: DesiredApp): void {
-  const without = new Set(b.observed.imagesWithoutHealthcheck ?? []);
+  const without = b.imagesWithoutHealthcheck;
+  const byName = new Map(app.services.map((s) => [s.name, s]));
   for (const s of app.services) {
     for (const [dep, c] of Object.entries(s.config.dependsOn)) {
-      const d = app.services.find((x) => x.name === dep);
+      const d = byName.get(dep);
       if (c.condition === 'service_healthy' && d && !d.config.healthcheck && without.has(d.config.image)) {
         throw new PlanError(
           `"${s.name}" of app "${app.name}" waits for "${dep}" to be healthy (depends_on: service_healthy), but ` +

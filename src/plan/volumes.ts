@@ -22,7 +22,7 @@ function sameVolume(
 /** A volume whose definition changed since it was made is refused: rollgate never drops data silently. */
 export function checkVolumeDefinitions(b: Builder, app: DesiredApp): void {
   for (const v of app.volumes) {
-    const seen = b.observed.volumes.find((o) => sameVolume(app, o, v))?.configHash;
+    const seen = b.observedVolumes(app.name, v.name).find((o) => sameVolume(app, o, v))?.configHash;
     if (seen && v.configHash && seen !== v.configHash) {
       throw new PlanError(
         `volume "${v.name}" of app "${app.name}" is defined differently from the volume on the gateway (driver, ` +
@@ -39,7 +39,7 @@ export function checkVolumeDefinitions(b: Builder, app: DesiredApp): void {
 export function planNewVolumes(b: Builder, a: AppSteps): void {
   const app = a.app;
   for (const v of app.volumes) {
-    if (b.observed.volumes.some((o) => sameVolume(app, o, v)) || v.external) continue;
+    if (b.observedVolumes(app.name, v.name).some((o) => sameVolume(app, o, v)) || v.external) continue;
     const target: VolumeTarget = { kind: 'volume', app: app.name, name: v.name };
     a.steps.push({
       id: stepId('create-volume', target),

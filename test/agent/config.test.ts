@@ -107,6 +107,14 @@ describe('agent configuration', () => {
       /schedule\.cron \(flag\): "61 \* \* \* \*" is not a cron expression/,
     );
     await assert.rejects(
+      load(undefined, {}, { repo: '/srv', id: 'gw', cron: '0 0 31 2 *' }),
+      /schedule\.cron \(flag\): "0 0 31 2 \*" is not a cron expression: it matches no date to come/,
+    );
+    await assert.rejects(
+      load(undefined, {}, { repo: '/srv', id: 'gw', cron: '* * * *' }),
+      /"\* \* \* \*" is not a cron expression: .*five or six/,
+    );
+    await assert.rejects(
       load(undefined, {}, {}),
       new RegExp(
         String.raw`the agent needs repo\.url and gateway\.id; set repo\.url in \S+, ROLLGATE_REPO or --` +

@@ -221,6 +221,11 @@ describe('lock, state file, schedule', () => {
     );
     const cron = nextPollDelay({ intervalMs: 0, cron: '*/5 * * * * *', jitterMs: 0 }, () => 0);
     assert.ok(cron <= 5_000, `every 5 s: next within 5 s, got ${cron}`);
+    // Five fields are minutes first, in local time: 03:00 tomorrow or today, never later than a day.
+    const daily = nextPollDelay({ intervalMs: 0, cron: '0 3 * * *', jitterMs: 0 }, () => 0);
+    const at = new Date(Date.now() + daily);
+    assert.ok(daily > 0 && daily <= 86_400_000, `daily: next within a day, got ${daily}`);
+    assert.deepEqual([at.getHours(), at.getMinutes()], [3, 0], `due at ${at.toString()}`);
     assert.deepEqual(
       [1, 2, 3, 6].map((n) => retryDelay(30_000, n, 300_000)),
       [30_000, 60_000, 120_000, 300_000],

@@ -3,12 +3,17 @@
 
 import { Option, type Command } from 'commander';
 import { DEFAULT_HUB_DATA_DIR, DEFAULT_HUB_LISTEN } from '../../hub/defaults.js';
+import { hubDriversMissing } from '../hub-drivers.js';
 import { collect } from '../identity.js';
 import { CA_FILE_HELP, outputOption } from './options.js';
 import type { Runner } from './run.js';
 import { promoterOptions } from './hub-promoter.js';
 
-const hubCommand = () => import('../hub-command.js');
+// The drivers are missing on a gateway install: said as what to install.
+const hubCommand = () =>
+  import('../hub-command.js').catch((err: unknown) => {
+    throw hubDriversMissing(err);
+  });
 
 function databaseOptions(cmd: Command): Command {
   return cmd
