@@ -4,7 +4,13 @@
 // written from it is written as a secret. A file that does not open (no key, wrong key, changed
 // value or MAC) is a refused path: the loader reports it as a problem of the commit, naming the file.
 
-import { RepoPathError, type RepoFile, type RepoSource, type RepoTree, type TreeLimits } from '../manifest/source.js';
+import {
+  UndecryptableFileError,
+  type RepoFile,
+  type RepoSource,
+  type RepoTree,
+  type TreeLimits,
+} from '../manifest/source.js';
 import { openSopsFile, SopsError, type DecryptionKeys } from '../trust/index.js';
 
 /** Bytes a SOPS file always holds (its metadata's key), looked for before any parsing. */
@@ -33,7 +39,7 @@ export class DecryptingSource implements RepoSource {
       if (r.kind === 'unchecked') this.notes.add(r.note);
       return r.bytes;
     } catch (err) {
-      if (err instanceof SopsError) throw new RepoPathError(err.message);
+      if (err instanceof SopsError) throw new UndecryptableFileError(err.message);
       throw err;
     }
   }

@@ -15,6 +15,11 @@ export class RepoPathError extends Error {
   }
 }
 
+/** An encrypted file that does not open (no key, wrong key, changed): refused even where a missing file is not. */
+export class UndecryptableFileError extends RepoPathError {
+  override name = 'UndecryptableFileError';
+}
+
 export interface RepoFile {
   bytes: Uint8Array;
   /** Full size of the file; `bytes` may be a prefix when read with a head limit. */

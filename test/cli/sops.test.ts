@@ -78,6 +78,17 @@ test('validate with one site’s key fails on the other site’s file, naming it
   noPlaintext(r.out + r.err);
 });
 
+test('an optional env_file that does not decrypt is a problem, not a file passed by', async () => {
+  const repo = fleetRepo();
+  writeFileSync(
+    join(repo, 'site-a', 'compose.yaml'),
+    'services:\n  web:\n    image: busybox:latest\n    env_file: [{ path: secrets.env, required: false }]\n',
+  );
+  const r = await rollgate('validate', '--repo', repo, '--decryption-key', siteB.file);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /site-a\/secrets\.env is SOPS-encrypted, and no key this gateway holds opens it/);
+});
+
 test('a changed value or MAC fails validate with the key, and passes the structure check without it', async () => {
   const repo = fleetRepo();
   const file = join(repo, 'site-a', 'secrets.env');

@@ -5,7 +5,7 @@
 import { posix } from 'node:path';
 import { statePath } from '../../base/state-dir.js';
 import type { At, LoadContext } from '../context.js';
-import { RepoPathError, resolveRepoPath } from '../source.js';
+import { RepoPathError, resolveRepoPath, UndecryptableFileError } from '../source.js';
 import type { PathSeg, YamlFile } from '../yaml-file.js';
 import { parseEnvFile } from './env-file.js';
 import { interpolate, InterpolationError, type Variables } from './interpolate.js';
@@ -138,7 +138,11 @@ export async function readEnvFiles(
       ctx.at(e.at, `${key} ${JSON.stringify(e.path)}: ${err.message}`);
       continue;
     }
-    if (!e.required && !(await ctx.source.read(repoPath, { maxBytes: MAX_ENV_FILE_BYTES }).catch(() => null))) continue;
+    // An optional file that is missing is passed by; one that is there but does not decrypt is a problem.
+    const present = await ctx.source
+      .read(repoPath, { maxBytes: MAX_ENV_FILE_BYTES })
+      .catch((err: unknown) => (err instanceof UndecryptableFileError ? 'undecryptable' : null));
+    if (!e.required && !present) continue;
     const f = await ctx.readNamed(e.at, repoPath, { maxBytes: MAX_ENV_FILE_BYTES }, key);
     if (!f) continue;
     const parsed = parseEnvFile(new TextDecoder().decode(f.bytes), vars, ctx.problems.concealer.names);

@@ -38,7 +38,14 @@ export function readSopsFile(file: string, text: string): SopsFile | null {
   if (!looksLikeSops(text)) return null;
   if (/^sops_(lastmodified|mac)=/m.test(text)) return readDotenv(text);
   const ext = extension(file);
-  const doc = parseDocument(text, ext === 'json' || text.trimStart().startsWith('{'));
+  let doc: unknown;
+  try {
+    doc = parseDocument(text, ext === 'json' || text.trimStart().startsWith('{'));
+  } catch (err) {
+    // A script or a binary that merely names sops's keys is not a broken SOPS file; one with its values is.
+    if (!text.includes('ENC[AES256_GCM,')) return null;
+    throw err;
+  }
   if (!isMap(doc)) return null;
   const metadata = doc.get('sops');
   if (!isMap(metadata)) return null;
