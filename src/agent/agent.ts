@@ -14,7 +14,7 @@ import { afterPoll, badRecord, CommitLifecycle, type Verdict } from '../lifecycl
 import { Gateway, readVariables } from '../gateway/gateway.js';
 import type { Reporter } from '../report/index.js';
 import { SyncError } from '../sync/index.js';
-import { readTrustedKeys } from '../trust/index.js';
+import { DecryptionKeyError, readDecryptionKeys, readTrustedKeys } from '../trust/index.js';
 import { ConfigError, type AgentConfig } from './config.js';
 import { serveControl } from './control.js';
 import { forgetIn, forgetRequest } from './forget.js';
@@ -121,6 +121,9 @@ export class Agent {
             'it takes the release keys (trust.keys) too',
         );
       const promoterKeys = promoterFiles.length > 0 ? await readTrustedKeys(promoterFiles) : undefined;
+      const decryptionKeys = await readDecryptionKeys(this.cfg.secrets?.keyFiles ?? [], true).catch((err: unknown) => {
+        throw err instanceof DecryptionKeyError ? new ConfigError(`secrets.keyFiles: ${err.message}`) : err;
+      });
       this.lifecycle = new CommitLifecycle(
         lifecyclePorts({
           cfg: this.cfg,
@@ -131,6 +134,7 @@ export class Agent {
           gateway,
           ...(trusted ? { trusted } : {}),
           ...(promoterKeys ? { promoterKeys } : {}),
+          decryptionKeys,
         }),
       );
       this.reporter = await startReporting({

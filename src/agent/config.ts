@@ -36,6 +36,8 @@ export interface AgentConfig {
     allowRewrite: boolean;
     artifactKeys?: string[];
   };
+  /** The keys that open SOPS-encrypted files of the fleet repo (src/trust/sops). */
+  secrets?: { keyFiles?: string[] };
   /**
    * What this gateway allows the fleet repo to ask for (src/manifest/policy.ts); absent when no
    * `policy` key is set anywhere (file, environment, flags): then everything is allowed.

@@ -12,7 +12,16 @@ import { refreshableImages } from '../apply/index.js';
 import type { DesiredState } from '../model/index.js';
 import type { LifecycleEvents, LifecyclePorts, StatePort } from '../lifecycle/index.js';
 import { readRolloutState } from '../rollout/index.js';
-import { checkCommit, commitShape, descendsFrom, signedBy, type TrustedKeys } from '../trust/index.js';
+import {
+  checkCommit,
+  commitShape,
+  descendsFrom,
+  NO_KEYS,
+  signedBy,
+  type DecryptionKeys,
+  type TrustedKeys,
+} from '../trust/index.js';
+import { DecryptingSource } from '../gateway/decrypting-source.js';
 import type { AgentConfig } from './config.js';
 import { fleetSource, type FleetSource } from './fleet-source.js';
 import { shortCommit } from '../base/short-commit.js';
@@ -75,6 +84,8 @@ export function lifecyclePorts(o: {
   promoterKeys?: TrustedKeys;
   /** The agent's one Gateway; made here when not given. */
   gateway?: Gateway;
+  /** secrets.keyFiles, read at start; absent or empty: an encrypted file is refused. */
+  decryptionKeys?: DecryptionKeys;
 }): LifecyclePorts {
   const { cfg, source, log } = o;
   const gateway = o.gateway ?? new Gateway(gatewayOptions(cfg), log);
@@ -94,7 +105,7 @@ export function lifecyclePorts(o: {
     log,
     events: o.events,
     load: async (commit) => {
-      const repo = new GitObjectSource(source.gitdir, commit);
+      const repo = new DecryptingSource(new GitObjectSource(source.gitdir, commit), o.decryptionKeys ?? NO_KEYS);
       const variables = cfg.gateway.variablesFile ? await readVariables([cfg.gateway.variablesFile]) : {};
       const desired = await loadDesiredState(repo, identity, {
         variables,

@@ -17,6 +17,7 @@ import {
   repoSpec,
   type RepoOptions,
   type VariableOptions,
+  decrypting,
 } from './commands.js';
 import { EXIT_ERROR, EXIT_OK, EXIT_ROLLBACK_INCOMPLETE, EXIT_ROLLED_BACK, type Io } from './io.js';
 import { DEFAULT_STATE_DIR, Gateway, type GatewayOptions } from '../gateway/gateway.js';
@@ -80,7 +81,7 @@ export async function runApply(o: ApplyCommandOptions, io: Io): Promise<number> 
     const source = await repo.source(o.ref);
     await verifySource(source, o, io);
     const opts = await loadOptions({ ...o, stateDir });
-    const desired = await loadDesiredState(source, device, opts);
+    const desired = await loadDesiredState(await decrypting(source, o, true), device, opts);
     if (o.output !== 'json') printWarnings(io, desired.warnings);
     const artifactKeys = o.artifactKey?.length ? { artifactKeys: o.artifactKey } : {};
     const policy = opts.policy ? { policy: opts.policy } : {};

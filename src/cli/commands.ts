@@ -16,7 +16,17 @@ import {
 } from '../manifest/index.js';
 import { readPolicyFile } from '../agent/config.js';
 import { allowPublic } from '../agent/redaction.js';
-import { checkCommit, commitShape, descendsFrom, readTrustedKeys, signedBy, TrustError } from '../trust/index.js';
+import {
+  checkCommit,
+  commitShape,
+  descendsFrom,
+  NO_KEYS,
+  readDecryptionKeys,
+  readTrustedKeys,
+  signedBy,
+  TrustError,
+} from '../trust/index.js';
+import { DecryptingSource } from '../gateway/decrypting-source.js';
 import { shortCommit } from '../base/short-commit.js';
 import { SyncError, type GitAuth } from '../sync/index.js';
 import { silentLog } from '../base/log.js';
@@ -127,6 +137,25 @@ export interface VariableOptions {
    * the agent's configuration given as --policy-file, else the default.
    */
   stateDir?: string;
+  /** --decryption-key: files of keys that open SOPS-encrypted files. */
+  decryptionKey?: string[];
+}
+
+/**
+ * The fleet repo with its SOPS-encrypted files opened by the --decryption-key keys. Without a key,
+ * `required` (apply) refuses an encrypted file; otherwise (validate, diff) its structure is checked.
+ */
+export async function decrypting(source: RepoSource, o: VariableOptions, required: boolean): Promise<DecryptingSource> {
+  const files = o.decryptionKey ?? [];
+  return new DecryptingSource(
+    source,
+    files.length ? await readDecryptionKeys(files, false) : required ? NO_KEYS : null,
+  );
+}
+
+/** What could not be checked without a key, as warnings. */
+export function uncheckedNotes(source: RepoSource): string[] {
+  return source instanceof DecryptingSource ? [...source.notes] : [];
 }
 
 export async function loadOptions(o: VariableOptions): Promise<LoadOptions> {
@@ -181,12 +210,13 @@ export async function runDiff(o: DiffOptions, io: Io): Promise<number> {
     const source = await repo.source(o.ref);
     await verifySource(source, o, io);
     const opts = await loadOptions(o);
-    const desired = await loadDesiredState(source, device, opts);
-    printWarnings(io, desired.warnings);
+    const decrypted = await decrypting(source, o, false);
+    const desired = await loadDesiredState(decrypted, device, opts);
+    printWarnings(io, [...(desired.warnings ?? []), ...uncheckedNotes(decrypted)]);
     let observed: ObservedState;
     if (o.against === 'fresh') observed = emptyObservedState();
     else if (o.against.startsWith('commit:')) {
-      const other = await repo.source(o.against.slice('commit:'.length));
+      const other = await decrypting(await repo.source(o.against.slice('commit:'.length)), o, false);
       observed = observedFromDesired(
         await loadDesiredState(other, device, opts),
         `${other.label} (as applied and healthy)`,
@@ -210,13 +240,11 @@ export interface ValidateOptions extends RepoOptions, VariableOptions {
 export async function runValidate(o: ValidateOptions, io: Io): Promise<number> {
   const repo = await openRepo(repoSpec(o));
   try {
-    const source = await repo.source(o.ref);
-    await verifySource(source, o, io);
+    const source = await decrypting(await repo.source(o.ref), o, false);
+    await verifySource(source.inner, o, io);
     const { targets, problems } = await validateFleetRepo(source, await loadOptions(o));
-    printWarnings(
-      io,
-      targets.flatMap((t) => t.desired?.warnings ?? []),
-    );
+    const unchecked = uncheckedNotes(source);
+    printWarnings(io, [...targets.flatMap((t) => t.desired?.warnings ?? []), ...unchecked]);
     const planProblems: Problem[] = [];
     const results = targets.map((t) => {
       if (!t.desired) return { target: t.target, system: t.system, ok: false };
@@ -241,7 +269,7 @@ export async function runValidate(o: ValidateOptions, io: Io): Promise<number> {
     const all = [...problems, ...planProblems];
     const ok = all.length === 0 && results.every((r) => r.ok);
     if (o.output === 'json')
-      io.out(JSON.stringify({ ok, source: source.label, targets: results, problems: all }, null, 2) + '\n');
+      io.out(JSON.stringify({ ok, source: source.label, targets: results, problems: all, unchecked }, null, 2) + '\n');
     else {
       io.out(`Validating ${source.label}\n`);
       for (const r of results) {

@@ -1,5 +1,5 @@
 export { loadDesiredState, readFleet, validateFleetRepo, type LoadOptions, type TargetValidation } from './load.js';
-export { DirectorySource, GitObjectSource, RepoPathError, type RepoSource } from './source.js';
+export { DirectorySource, GitObjectSource, RepoPathError, UndecryptableFileError, type RepoSource } from './source.js';
 export { FleetRepoError, formatProblem, type Problem } from './problems.js';
 export { Concealer } from './conceal.js';
 export { FLEET_FILE, findTarget, targetMatches, type FleetDoc, type TargetMatch } from './fleet.js';

@@ -15,10 +15,17 @@ export class RepoPathError extends Error {
   }
 }
 
+/** An encrypted file that does not open (no key, wrong key, changed): refused even where a missing file is not. */
+export class UndecryptableFileError extends RepoPathError {
+  override name = 'UndecryptableFileError';
+}
+
 export interface RepoFile {
   bytes: Uint8Array;
   /** Full size of the file; `bytes` may be a prefix when read with a head limit. */
   size: number;
+  /** The plaintext of a SOPS-encrypted file: as secret as the gateway's own variables. */
+  decrypted?: true;
 }
 
 export interface RepoSource {
@@ -53,6 +60,8 @@ export interface RepoTree {
   kind: 'file' | 'dir';
   /** For a file, one entry named by the file's name; for a directory, paths inside it (sorted). */
   entries: { path: string; mode: number; bytes: Uint8Array }[];
+  /** Some entry was SOPS-encrypted: the tree is written as a secret. */
+  decrypted?: true;
 }
 
 /** Counts what a tree walk has taken, and stops it at the limits. */

@@ -14,3 +14,14 @@ export {
 } from './verify.js';
 export { artifactSignedBy, readArtifactKeys, ArtifactKeyError, type ArtifactKey } from './artifact.js';
 export { commitShape, signedBy, type CommitShape } from './commit-shape.js';
+export {
+  openSopsFile,
+  readDecryptionKeys,
+  looksLikeSops,
+  DecryptionKeyError,
+  NO_KEYS,
+  SopsError,
+  UNCHECKED_VALUE,
+  type DecryptionKeys,
+  type SopsResult,
+} from './sops/index.js';

@@ -139,6 +139,14 @@ export function variableOptions(cmd: Command): Command {
         'normalised. What it forbids is a problem naming the rule and the file:line',
     )
     .option(
+      '--decryption-key <file>',
+      'an age identity file or an armored OpenPGP private key that opens SOPS-encrypted files of the fleet repo, ' +
+        "as the agent's secrets.keyFiles (repeat for several). validate and diff without one check an encrypted " +
+        "file's structure and say that its values and MAC were not checked; apply without one refuses it",
+      collect,
+      [],
+    )
+    .option(
       '--var-file <file>',
       "a file of KEY=value lines (the .env format), as the agent's gateway.variablesFile; --var wins over it " +
         '(repeat for several). Values of both are never printed: output names the variable, or shows [redacted]',

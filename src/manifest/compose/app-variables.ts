@@ -5,7 +5,7 @@
 import { posix } from 'node:path';
 import { statePath } from '../../base/state-dir.js';
 import type { At, LoadContext } from '../context.js';
-import { RepoPathError, resolveRepoPath } from '../source.js';
+import { RepoPathError, resolveRepoPath, UndecryptableFileError } from '../source.js';
 import type { PathSeg, YamlFile } from '../yaml-file.js';
 import { parseEnvFile } from './env-file.js';
 import { interpolate, InterpolationError, type Variables } from './interpolate.js';
@@ -96,7 +96,9 @@ export async function dotEnv(ctx: LoadContext, composeFile: string, over: Variab
   if (!f) return new Map(over);
   const concealer = ctx.problems.concealer;
   const parsed = parseEnvFile(new TextDecoder().decode(f.bytes), over, concealer.names);
-  for (const e of parsed.errors) ctx.problems.add({ file: envPath, line: e.line, column: 1, message: e.message });
+  for (const e of parsed.errors)
+    ctx.problems.add({ file: envPath, line: e.line, column: 1, message: f.decrypted ? e.brief : e.message });
+  if (f.decrypted) for (const [k, v] of Object.entries(parsed.env)) if (!over.has(k)) concealer.hide(k, v);
   for (const k of parsed.derived) if (!over.has(k)) concealer.hide(k, parsed.env[k]!);
   return new Map([...Object.entries(parsed.env), ...over]);
 }
@@ -136,12 +138,18 @@ export async function readEnvFiles(
       ctx.at(e.at, `${key} ${JSON.stringify(e.path)}: ${err.message}`);
       continue;
     }
-    if (!e.required && !(await ctx.source.read(repoPath, { maxBytes: MAX_ENV_FILE_BYTES }).catch(() => null))) continue;
+    // An optional file that is missing is passed by; one that is there but does not decrypt is a problem.
+    const present = await ctx.source
+      .read(repoPath, { maxBytes: MAX_ENV_FILE_BYTES })
+      .catch((err: unknown) => (err instanceof UndecryptableFileError ? 'undecryptable' : null));
+    if (!e.required && !present) continue;
     const f = await ctx.readNamed(e.at, repoPath, { maxBytes: MAX_ENV_FILE_BYTES }, key);
     if (!f) continue;
     const parsed = parseEnvFile(new TextDecoder().decode(f.bytes), vars, ctx.problems.concealer.names);
     for (const err of parsed.errors)
-      ctx.problems.add({ file: repoPath, line: err.line, column: 1, message: err.message });
+      ctx.problems.add({ file: repoPath, line: err.line, column: 1, message: f.decrypted ? err.brief : err.message });
+    // A decrypted file's values are named, never quoted, in every message after this one.
+    if (f.decrypted) for (const [k, v] of Object.entries(parsed.env)) ctx.problems.concealer.hide(k, v);
     Object.assign(env, parsed.env);
   }
   return env;

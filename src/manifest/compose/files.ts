@@ -80,7 +80,7 @@ export class AppFiles {
     if (t === 'refused') return undefined;
     if (t === null || (t.kind === 'dir' && t.entries.every((e) => PLACEHOLDERS.has(e.path.split('/').pop()!))))
       return { data: repoPath };
-    const tree = fileTree(t.kind, t.entries);
+    const tree = fileTree(t.kind, t.entries, t.decrypted === true);
     this.add(tree, at);
     return { repo: { hash: tree.hash, ...(t.kind === 'file' ? { name: t.entries[0]!.path } : {}) } };
   }
@@ -102,7 +102,7 @@ export class AppFiles {
       );
       return undefined;
     }
-    const tree = fileTree('file', t.entries, secret);
+    const tree = fileTree('file', t.entries, secret || t.decrypted === true);
     this.add(tree, at);
     return { hash: tree.hash, name: t.entries[0]!.path };
   }
