@@ -140,5 +140,6 @@ export function formatInZone(t: number, zone: string): string {
       .map((p) => [p.type, p.value]),
   );
   const sec = parts.second === '00' ? '' : `:${parts.second}`;
-  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}${sec} ${zone} (${new Date(t).toISOString().replace('.000Z', 'Z')})`;
+  const utc = new Date(t).toISOString().replace('.000Z', 'Z');
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}${sec} ${zone} (${utc})`;
 }

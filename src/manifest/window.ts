@@ -82,7 +82,8 @@ export function resolveWindow(
     if (o.from === o.to) {
       issues.push({
         path: [...oAt, 'to'],
-        message: `from and to are both ${o.from}: a window of no length (for a whole day, write from "00:00" to "23:59")`,
+        message:
+          `from and to are both ${o.from}: a window of no length ` + '(for a whole day, write from "00:00" to "23:59")',
       });
       return;
     }

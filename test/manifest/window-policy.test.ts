@@ -26,7 +26,9 @@ describe('which window a target gets', () => {
       'window:\n  time_zone: Europe/Berlin\n  open:\n    - cron: "0 2 * * 0"\n      duration: 2h\n' +
         SYSTEMS +
         'targets:\n' +
-        '  - { name: own, match: { ids: [a] }, system: s, window: { time_zone: Asia/Tokyo, open: [{ from: "22:00", to: "02:00" }], expected_duration: 5m, rollbacks: in-window } }\n' +
+        '  - name: own\n    match: { ids: [a] }\n    system: s\n' +
+        '    window:\n      time_zone: Asia/Tokyo\n      open: [{ from: "22:00", to: "02:00" }]\n' +
+        '      expected_duration: 5m\n      rollbacks: in-window\n' +
         '  - { name: sys, match: { ids: [b] }, system: t }\n' +
         '  - { name: fleet, match: { ids: [c] }, system: s }\n' +
         '  - { name: none, match: { any: true }, system: s, window: none }\n',
