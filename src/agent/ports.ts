@@ -14,12 +14,14 @@ import {
   loadDesiredState,
   readFleet,
   RepoPathError,
+  windowOfTarget,
 } from '../manifest/index.js';
 import { refreshableImages } from '../apply/index.js';
 import type { DesiredState } from '../model/index.js';
 import type { LifecycleEvents, LifecyclePorts, StatePort } from '../lifecycle/index.js';
 import { parseRolloutState, ROLLOUT_FILE } from '../rollout/index.js';
-import { checkCommit, commitShape, descendsFrom, signedBy, type TrustedKeys } from '../trust/index.js';
+import { checkCommit, commitShape, committedAt, descendsFrom, signedBy, type TrustedKeys } from '../trust/index.js';
+import { systemClock } from './clock.js';
 import type { AgentConfig } from './config.js';
 import { fleetSource, type FleetSource } from './fleet-source.js';
 import { shortCommit } from '../base/short-commit.js';
@@ -156,6 +158,14 @@ export function lifecyclePorts(o: {
       const t = findTarget(fleet, identity);
       return { rollout, ...(t >= 0 ? { target: fleet.targets[t]!.name } : {}) };
     },
+    // A target that matches no gateway is the policy gate's to report (config-error): no window then.
+    maintenanceWindow: async (commit) => {
+      const { fleet } = await readFleet(new GitObjectSource(source.gitdir, commit));
+      const t = findTarget(fleet, identity);
+      return t >= 0 ? windowOfTarget(fleet, t) : undefined;
+    },
+    clock: systemClock(),
+    commitTime: (commit) => committedAt(source.gitdir, commit),
     pin: (role, commit) => source.pin(role, commit),
     appliers: (desired, repo) => gateway.appliers(desired, repo),
     health: (desired, a, subject) => healthWindow(desired.health, probeEnv(desired, a, cfg), { log, subject }),
