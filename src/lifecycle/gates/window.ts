@@ -16,7 +16,7 @@ import { FleetRepoError, formatInZone, nextStart } from '../../manifest/index.js
 import type { MaintenanceWindow } from '../../model/window.js';
 import { ADMIT, type Gate, type GateAnswer, type Subject } from './gate.js';
 
-/** How far a commit's date may be ahead of the gateway's clock before the clock counts as wrong (committers drift too). */
+/** How far a commit's date may be ahead of the gateway's clock before the clock counts as wrong. */
 export const COMMIT_CLOCK_SLACK_MS = 10 * 60_000;
 
 /** Why running `s.commit` is a return to a commit the gateway ran before; undefined when it is not one. */
