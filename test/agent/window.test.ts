@@ -92,7 +92,7 @@ describe('a maintenance window with a real agent: the commit waits, then applies
     await agent.until('v1 applied', (x) => x.lastGood?.commit === v1, 180_000);
   });
 
-  test('v2 waits for its window (deferred, nothing touched, status says until when), then is applied in it', async () => {
+  test('v2 waits for its window (deferred, nothing touched, status says until when), then applies', async () => {
     lab.clearCalls();
     // The window opens 25 s from now (a cron with seconds, in UTC) and stays open an hour.
     const opens = new Date(Math.ceil((Date.now() + 25_000) / 1000) * 1000);
