@@ -49,10 +49,11 @@ function* spansOf(o: WindowOpening, zone: string, after: number): Generator<Span
   }
 }
 
-/** The window's open spans from `from` on, overlapping ones joined, in order. */
-function* openSpans(w: MaintenanceWindow, from: number): Generator<Span> {
-  const back = Math.max(...w.openings.map(longest));
-  const streams = w.openings.map((o) => spansOf(o, w.zone, from - back - 1));
+/**
+ * Spans of several ordered streams from `from` on, in order, overlapping ones joined: the time at
+ * least one of them is open. Stops a year ahead, or after MAX_SPANS.
+ */
+function* joined(streams: Iterator<Span>[], from: number): Generator<Span> {
   const heads = streams.map((s) => s.next());
   let cur: Span | undefined;
   for (let n = 0; n < MAX_SPANS; n++) {
@@ -73,6 +74,15 @@ function* openSpans(w: MaintenanceWindow, from: number): Generator<Span> {
     cur = { ...s };
   }
   if (cur) yield cur;
+}
+
+/** The window's open spans from `from` on (the one open at `from` first), in order. */
+function openSpans(w: MaintenanceWindow, from: number): Generator<Span> {
+  const back = Math.max(...w.openings.map(longest));
+  return joined(
+    w.openings.map((o) => spansOf(o, w.zone, from - back - 1)),
+    from,
+  );
 }
 
 /** Whether the window is open at `t`; open: until when, and how long is left; closed: when it opens next. */
@@ -104,23 +114,33 @@ export function nextStart(w: MaintenanceWindow, t: number): number | undefined {
 export function openMsBetween(ws: readonly MaintenanceWindow[], from: number, to: number): number {
   if (to <= from) return 0;
   if (ws.length === 0) return to - from;
-  const spans: Span[] = [];
-  for (const w of ws)
-    for (const s of openSpans(w, from)) {
-      if (s.start >= to) break;
-      spans.push({ start: Math.max(s.start, from), end: Math.min(s.end, to) });
-    }
-  spans.sort((a, b) => a.start - b.start);
   let total = 0;
-  let cur: Span | undefined;
-  for (const s of spans) {
-    if (cur && s.start <= cur.end) cur.end = Math.max(cur.end, s.end);
-    else {
-      if (cur) total += cur.end - cur.start;
-      cur = { ...s };
-    }
+  for (const s of joined(
+    ws.map((w) => openSpans(w, from)),
+    from,
+  )) {
+    if (s.start >= to) break;
+    total += Math.min(s.end, to) - Math.max(s.start, from);
   }
-  return total + (cur ? cur.end - cur.start : 0);
+  return total;
+}
+
+/**
+ * The moment by which at least one of the windows has been open for `needMs` since `from` (a wave's
+ * timeout counted in open time); undefined when they are not open that long within a year.
+ */
+export function openFor(ws: readonly MaintenanceWindow[], from: number, needMs: number): number | undefined {
+  if (ws.length === 0) return from + needMs;
+  let left = needMs;
+  for (const s of joined(
+    ws.map((w) => openSpans(w, from)),
+    from,
+  )) {
+    const start = Math.max(s.start, from);
+    if (s.end - start >= left) return start + left;
+    left -= s.end - start;
+  }
+  return undefined;
 }
 
 /** `2026-12-06 02:00 Europe/Berlin (01:00Z)`: a moment as the window's zone reads it, and in UTC. */
