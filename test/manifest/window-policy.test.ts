@@ -3,11 +3,11 @@
 // the line and column of the key, and says why.
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { DirectorySource, FleetRepoError, formatProblem, readFleet, windowOfTarget } from '../../src/manifest/index.js';
-import { tempDir } from '../helpers/fixtures.js';
+import { projectRoot, tempDir } from '../helpers/fixtures.js';
 
 const FLEET = 'rollgate.yaml';
 
@@ -98,4 +98,32 @@ describe('a window that breaks a rule is a problem at its key', () => {
       const text2 = err.problems.map(formatProblem).join('\n');
       assert.match(text2, want);
     });
+});
+
+test("the README's window is read as it says: Sundays 02:00 for 2h and weeknights 22:00 to 02:00, Berlin", async () => {
+  const readme = readFileSync(`${projectRoot}/README.md`, 'utf8');
+  const section = readme.slice(readme.indexOf('## Maintenance windows'));
+  const yaml = /```yaml\n([^`]*)```/.exec(section)![1]!;
+  const { fleet } = await readFleet(new DirectorySource(fleetDir(`systems:\n  gateway-system: {}\n${yaml}`)));
+  assert.deepEqual(windowOfTarget(fleet, 0), {
+    zone: 'Europe/Berlin',
+    openings: [
+      { kind: 'cron', cron: '0 2 * * 0', durationMs: 2 * 3_600_000 },
+      { kind: 'range', days: [1, 2, 3, 4, 5], from: '22:00', to: '02:00' },
+    ],
+    expectedMs: 20 * 60_000,
+    rollbacks: 'at-once',
+    from: 'targets[0].window',
+  });
+});
+
+test("fleet-repo-example's commented window, uncommented, is a valid Sunday-night window", async () => {
+  const text = readFileSync(`${projectRoot}/fleet-repo-example/rollgate.yaml`, 'utf8');
+  const on = text.replace(/^ {4}# (window:| {2}.*)$/gm, '    $1');
+  assert.notEqual(on, text, 'the example carries a commented window');
+  const dir = tempDir('rollgate-window-example-');
+  writeFileSync(join(dir, FLEET), on);
+  const { fleet } = await readFleet(new DirectorySource(dir));
+  assert.deepEqual(windowOfTarget(fleet, 1)?.openings, [{ kind: 'range', days: [0], from: '02:00', to: '04:00' }]);
+  assert.equal(windowOfTarget(fleet, 0), undefined, 'the canary target has none');
 });
