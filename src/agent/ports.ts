@@ -7,7 +7,7 @@ import type { Log } from '../base/log.js';
 import { durationMs, parseSize } from '../base/duration.js';
 import { Gateway, readVariables, type GatewayOptions } from '../gateway/gateway.js';
 import { configHashesOf, dockerContainerStates, healthWindow, type ProbeEnv } from '../health/index.js';
-import { findTarget, GitObjectSource, loadDesiredState, readFleet } from '../manifest/index.js';
+import { findTarget, GitObjectSource, loadDesiredState, readFleet, windowOfTarget } from '../manifest/index.js';
 import { refreshableImages } from '../apply/index.js';
 import type { DesiredState } from '../model/index.js';
 import type { LifecycleEvents, LifecyclePorts, StatePort } from '../lifecycle/index.js';
@@ -15,6 +15,7 @@ import { readRolloutState } from '../rollout/index.js';
 import {
   checkCommit,
   commitShape,
+  committedAt,
   descendsFrom,
   NO_KEYS,
   signedBy,
@@ -22,6 +23,7 @@ import {
   type TrustedKeys,
 } from '../trust/index.js';
 import { DecryptingSource } from '../gateway/decrypting-source.js';
+import { systemClock } from './clock.js';
 import type { AgentConfig } from './config.js';
 import { fleetSource, type FleetSource } from './fleet-source.js';
 import { shortCommit } from '../base/short-commit.js';
@@ -146,6 +148,14 @@ export function lifecyclePorts(o: {
       const t = findTarget(fleet, identity);
       return { rollout, ...(t >= 0 ? { target: fleet.targets[t]!.name } : {}) };
     },
+    // A target that matches no gateway is the policy gate's to report (config-error): no window then.
+    maintenanceWindow: async (commit) => {
+      const { fleet } = await readFleet(new GitObjectSource(source.gitdir, commit));
+      const t = findTarget(fleet, identity);
+      return t >= 0 ? windowOfTarget(fleet, t) : undefined;
+    },
+    clock: systemClock(),
+    commitTime: (commit) => committedAt(source.gitdir, commit),
     pin: (role, commit) => source.pin(role, commit),
     appliers: (desired, repo) => gateway.appliers(desired, repo),
     health: (desired, a, subject) => healthWindow(desired.health, probeEnv(desired, a, cfg), { log, subject }),

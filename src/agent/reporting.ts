@@ -112,6 +112,7 @@ export async function startReporting(p: ReportingParts): Promise<Reporter | unde
         bad: st.bad.slice(-20).map((b) => ({ commit: b.commit, kind: b.kind, reason: b.reason, at: b.at })),
         ...(st.lastError ? { lastError: st.lastError } : {}),
         ...(st.rollout ? { rollout: st.rollout } : {}),
+        ...(st.deferred ? { deferred: st.deferred } : {}),
         ...inv,
         version: ROLLGATE_VERSION,
         rssBytes: process.memoryUsage.rss(),

@@ -7,11 +7,17 @@ import { join, resolve } from 'node:path';
 import {
   FleetRepoError,
   findTarget,
+  formatInZone,
   formatProblem,
   GitObjectSource,
+  nextStart,
   readFleet,
   RepoPathError,
+  windowAt,
+  windowOfTarget,
 } from '../manifest/index.js';
+import { formatDuration } from '../base/duration.js';
+import type { MaintenanceWindow } from '../model/window.js';
 import type { RepoFile } from '../manifest/source.js';
 import type { Admission, RolloutPolicy, RolloutState, TrackKey } from '../model/rollout.js';
 import { isUrl } from '../sync/index.js';
@@ -66,6 +72,26 @@ function waveLine(a: Admission): string {
   );
 }
 
+/** The gateway's maintenance window now: open, or when a change may start. */
+function windowNow(w: MaintenanceWindow, now: number) {
+  const at = windowAt(w, now);
+  const start = nextStart(w, now);
+  return {
+    from: w.from,
+    zone: w.zone,
+    open: at.open,
+    ...(at.open ? { closesAt: new Date(at.closesAt).toISOString() } : {}),
+    startsAt: start === undefined ? null : new Date(start).toISOString(),
+    text:
+      start === now
+        ? `${w.from}: open, ${formatDuration((at as { leftMs: number }).leftMs)} left: a change starts now`
+        : start === undefined
+          ? `${w.from}: no opening within a year leaves ${formatDuration(w.expectedMs)} for a transaction`
+          : `${w.from}: ${at.open ? 'open, too little left' : 'closed'}; a change waits for the window that ` +
+            `opens at ${formatInZone(start, w.zone)}`,
+  };
+}
+
 export async function runRolloutExplain(o: ExplainOptions, io: Io): Promise<number> {
   const gateway = parseIdentity(o.id, o.label);
   if (!isUrl(o.repo)) {
@@ -108,6 +134,8 @@ export async function runRolloutExplain(o: ExplainOptions, io: Io): Promise<numb
     const fleetTarget = ti >= 0 ? fleet.targets[ti]!.name : undefined;
     const { key, policy } = trackOf(rollout, fleetTarget);
     const a = admit({ gateway, head: head.commit, policy, track: key, ...(state ? { state } : {}) });
+    const mw = ti >= 0 ? windowOfTarget(fleet, ti) : undefined;
+    const window = mw ? windowNow(mw, Date.now()) : null;
 
     const rolloutOut = state
       ? {
@@ -129,6 +157,7 @@ export async function runRolloutExplain(o: ExplainOptions, io: Io): Promise<numb
         admitted: a.admitted,
         runs: a.runs,
         reason: a.reason,
+        window,
       };
       io.out(JSON.stringify(out, null, 2) + '\n');
       return EXIT_OK;
@@ -155,6 +184,7 @@ export async function runRolloutExplain(o: ExplainOptions, io: Io): Promise<numb
     io.out(`  admitted  ${a.admitted ? 'yes' : 'no'}\n`);
     io.out(`  runs      ${short(a.runs.commit)} (the ${a.runs.as === 'head' ? 'branch head' : a.runs.as})\n`);
     io.out(`  reason    ${t(a.reason.message)}\n`);
+    io.out(`  window    ${window ? t(window.text) : 'none: it changes as soon as it may run a commit'}\n`);
     return EXIT_OK;
   } finally {
     repo.close();

@@ -300,6 +300,14 @@ export function renderGatewayPage(g: GatewayDetail): string {
       ? 'reporting'
       : 'never reported';
   const rss = st?.rssBytes ? ` · ${Math.round(st.rssBytes / 1048576)} MiB resident` : '';
+  // What the gateway waits for (a maintenance window, a rollout's wave): one line.
+  const d = st?.deferred;
+  const waiting = d
+    ? html`<tr>
+        <th>waiting</th>
+        <td data-testid="gw-waiting"><code>${short(d.commit)}</code> at the ${d.gate} gate: ${d.detail}</td>
+      </tr>`
+    : '';
   const history = g.history.map((e) => eventRow(e, false));
   const labels = [
     ...Object.entries(g.labels).map(
@@ -342,6 +350,7 @@ export function renderGatewayPage(g: GatewayDetail): string {
           <th>last attempted</th>
           <td><code>${short(g.lastAttempted?.commit)}</code> ${g.lastAttempted?.reason}</td>
         </tr>
+        ${waiting}
       </table>
       <h2>Labels</h2>
       ${orNone(labels.length > 0 && table('labels', ['label', 'value', 'from'], labels, 'width:auto'), 'None.')}

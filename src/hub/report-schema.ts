@@ -96,6 +96,15 @@ const STATUS_JSON_SCHEMA = object(['conditions', 'components', 'containers', 've
     }),
     message: text(8000),
   }),
+  deferred: object(['commit', 'gate', 'cause', 'detail', 'since'], {
+    commit,
+    gate: text(32),
+    cause: text(2000),
+    detail: text(8000),
+    until: text(2000),
+    instead: commit,
+    since: time,
+  }),
   components: {
     type: 'array',
     maxItems: 1000,

@@ -153,7 +153,14 @@ export class CommitLifecycle {
       c = r;
     }
     const applied = this.state.applied?.commit;
-    const r = await this.gated(APPLY_GATES, { head: c.head, commit: c.commit, ...(applied ? { applied } : {}) });
+    const lastGood = this.state.lastGood?.commit;
+    const r = await this.gated(APPLY_GATES, {
+      head: c.head,
+      commit: c.commit,
+      ...(applied ? { applied } : {}),
+      ...(lastGood ? { lastGood } : {}),
+      ...(c.rollout ? { rollout: c.rollout } : {}),
+    });
     if (!isGatesPassed(r)) return r;
     if (!r.loaded) throw new Error('no admission gate loaded the commit (the policy gate is missing)');
     const target = c.commit;

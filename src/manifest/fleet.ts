@@ -2,6 +2,7 @@
 
 import type { DeviceIdentity } from '../model/index.js';
 import type { RolloutDoc } from './rollout.js';
+import type { WindowDoc } from './window.js';
 
 export const FLEET_FILE = 'rollgate.yaml';
 /** sha256 of the artifacts fetched from the fleet's artifact_store, written by `rollgate artifacts lock`. */
@@ -21,6 +22,8 @@ export interface SystemFiles {
   state_scripts?: string;
   constraints?: string;
   artifacts?: string | string[];
+  /** When gateways running this system may change (over the fleet's `window:`). */
+  window?: WindowDoc;
 }
 
 export interface FleetTarget {
@@ -30,6 +33,8 @@ export interface FleetTarget {
   variables?: Record<string, string | number | boolean>;
   /** This target's own rollout policy, over the fleet's; `none`: its gateways take a rollout's target at once. */
   rollout?: RolloutDoc | 'none';
+  /** This target's maintenance window, over its system's and the fleet's; `none`: its gateways change at any time. */
+  window?: WindowDoc | 'none';
   overrides?: {
     component_types?: Record<string, { artifact_path?: string; artifact_name?: string; artifact_sha256?: string }>;
     apps?: Record<
@@ -45,6 +50,8 @@ export interface FleetDoc {
   artifact_store?: string;
   /** The fleet's rollout policy (README "Staged rollouts"); absent: every commit reaches every gateway at once. */
   rollout?: RolloutDoc;
+  /** When the fleet's gateways may change what they run (README "Maintenance windows"); absent: at any time. */
+  window?: WindowDoc;
   systems: Record<string, SystemFiles>;
   targets: FleetTarget[];
 }

@@ -16,6 +16,7 @@ import { loadComponents } from './mender.js';
 import { FleetRepoError, formatProblem, Problems, type Problem } from './problems.js';
 import type { RepoSource } from './source.js';
 import { resolveFleetRollout } from './rollout.js';
+import { windowIssues } from './window.js';
 import type { FleetRollout } from '../model/rollout.js';
 import type { YamlFile } from './yaml-file.js';
 
@@ -38,7 +39,8 @@ async function loadFleet(ctx: LoadContext): Promise<YamlFile | undefined> {
           `(defined: ${Object.keys(fleet.systems).join(', ')})`,
       );
   });
-  for (const issue of resolveFleetRollout(fleet).issues) ctx.at({ y, path: issue.path }, issue.message, issue.which);
+  for (const issue of [...resolveFleetRollout(fleet).issues, ...windowIssues(fleet)])
+    ctx.at({ y, path: issue.path }, issue.message, issue.which);
   return y;
 }
 

@@ -150,6 +150,8 @@ function report(problems: Problems, y: YamlFile, e: ErrorObject): void {
     }
     case 'propertyNames':
       return; // reported through the nested pattern error
+    case 'if':
+      return; // reported through the errors of the branch that applied
     default:
       problemAt(problems, y, path, `${e.instancePath || 'document'} ${e.message ?? 'is invalid'}`);
   }

@@ -18,3 +18,4 @@ export {
   verdictFacts,
   verdictsWhere,
 } from './verdicts.js';
+export type * from './window.js';

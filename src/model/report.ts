@@ -4,7 +4,7 @@
 // an id the hub deduplicates on, so sending one twice is harmless (at-least-once delivery).
 
 import type { RolloutRef, RolloutStanding } from './rollout.js';
-import type { BadReason, CommitMark, Condition, ConditionType, ConditionStatus } from './status.js';
+import type { BadReason, CommitMark, Condition, ConditionType, ConditionStatus, Deferral } from './status.js';
 import type { VerdictReason } from './verdicts.js';
 
 export const REPORT_SCHEMA = 'rollgate.report/v1';
@@ -58,6 +58,8 @@ export interface ReportStatus {
   lastError?: { at: string; message: string; commit?: string };
   /** The staged rollout at the branch's head and the gateway's place in it. Optional: newer agents, and a rollout. */
   rollout?: RolloutStanding;
+  /** The commit a gate defers and why (`waiting for the window that opens at …`). Optional: newer agents. */
+  deferred?: Deferral;
   components: ReportedComponent[];
   containers: ReportedContainer[];
   version: string;

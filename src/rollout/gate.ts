@@ -5,6 +5,8 @@
 // opened, confirmed by a report at its end, and from a gateway that still reports.
 
 import { formatDuration } from '../base/duration.js';
+import { openFor } from '../manifest/index.js';
+import type { MaintenanceWindow } from '../model/window.js';
 import type {
   GateCounts,
   GateResult,
@@ -27,6 +29,12 @@ export interface GateInput {
   known: number;
   /** The hub's clock. */
   now: number;
+  /**
+   * The maintenance windows of the wave's gateways: its timeout counts only while one of them is
+   * open, so a weekend window does not time a wave out. Absent or empty: all the time counts (a
+   * gateway without a window may change at any time).
+   */
+  windows?: readonly MaintenanceWindow[];
 }
 
 function standing(e: GatewayEvidence, input: GateInput): { standing: GatewayStanding; doneAt?: number } {
@@ -96,7 +104,11 @@ export function evaluateGate(input: GateInput): GateResult {
     silent: n.silent,
     failed,
   };
-  const timeoutAt = Math.max(input.openedAt, input.resumedAt ?? -Infinity) + g.timeoutMs;
+  const start = Math.max(input.openedAt, input.resumedAt ?? -Infinity);
+  const windows = input.windows ?? [];
+  // Windows that are not open that long within a year: the timeout counts all the time, as without them.
+  const timeoutAt = (windows.length ? openFor(windows, start, g.timeoutMs) : undefined) ?? start + g.timeoutMs;
+  const inWindows = windows.length ? " (counted while its gateways' maintenance windows are open)" : '';
   const result = (decision: GateResult['decision'], message: string, causes: WaitCause[] = []): GateResult => ({
     decision,
     counts,
@@ -132,11 +144,15 @@ export function evaluateGate(input: GateInput): GateResult {
   if (n.silent > 0) causes.push({ kind: 'silent', count: n.silent });
   const why = causes.map(causeText).join('; ');
   if (now >= timeoutAt) {
-    const timedOut = `${name} timed out at ${iso(timeoutAt)} (${formatDuration(g.timeoutMs)}): ${why}`;
+    const timedOut = `${name} timed out at ${iso(timeoutAt)} (${formatDuration(g.timeoutMs)}${inWindows}): ${why}`;
     // An abort makes the target bad for good; a wave in which no gateway ran the target says nothing about it.
     if (g.onTimeout === 'abort' && n.healthy + n.soaking + n.applying + n.failed === 0)
       return result('pause', `${timedOut}; no gateway ran the target, so it pauses rather than aborts`, causes);
     return result(g.onTimeout, timedOut, causes);
   }
-  return result('wait', `${name} waits: ${why}; times out at ${iso(timeoutAt)}, then ${g.onTimeout}s`, causes);
+  return result(
+    'wait',
+    `${name} waits: ${why}; times out at ${iso(timeoutAt)}${inWindows}, then ${g.onTimeout}s`,
+    causes,
+  );
 }

@@ -3,7 +3,8 @@
 // gateway puts itself (the target's rollgate.yaml: first matching fleet target, then its wave), and
 // each track's open wave judged by its gate on the hub's evidence. Pure.
 
-import { findTarget, type FleetDoc } from '../manifest/index.js';
+import { findTarget, windowOfTarget, type FleetDoc } from '../manifest/index.js';
+import type { MaintenanceWindow } from '../model/window.js';
 import type {
   EvidenceGateway,
   FleetRollout,
@@ -64,6 +65,21 @@ export function gatewaysOf(track: Track, fleet: FleetDoc, rollout: FleetRollout,
   });
 }
 
+/**
+ * The maintenance windows of a wave's gateways, each its target's, once each; none when one of them
+ * has no window (it may change at any time, so all the time counts toward the wave's timeout).
+ */
+export function windowsOf(fleet: FleetDoc, members: readonly EvidenceGateway[]): MaintenanceWindow[] {
+  const out = new Map<string, MaintenanceWindow>();
+  for (const g of members) {
+    const t = findTarget(fleet, g);
+    const w = t >= 0 ? windowOfTarget(fleet, t) : undefined;
+    if (!w) return [];
+    out.set(JSON.stringify(w), w);
+  }
+  return [...out.values()];
+}
+
 /** Each track's open wave (tracks with none opened yet are left out) judged by its gate. */
 export function judgeTracks(
   state: RolloutState,
@@ -87,6 +103,7 @@ export function judgeTracks(
       members,
       known: known.length,
       now: evidence.now,
+      windows: windowsOf(fleet, members),
     });
     out.push({ track, wave, known, members, gate });
   }

@@ -46,3 +46,9 @@ export async function signedBy(gitdir: string, commit: string, keys: TrustedKeys
   const r = await checkSignature(payload, signature, keys);
   return r.ok ? r.signer : undefined;
 }
+
+/** The committer's date of a commit, in ms since the epoch: what a gateway's clock is checked against. */
+export async function committedAt(gitdir: string, commit: string): Promise<number> {
+  const { commit: c } = await git.readCommit({ fs, gitdir, oid: commit });
+  return c.committer.timestamp * 1000;
+}

@@ -13,7 +13,7 @@ export {
   type TrustPolicy,
 } from './verify.js';
 export { artifactSignedBy, readArtifactKeys, ArtifactKeyError, type ArtifactKey } from './artifact.js';
-export { commitShape, signedBy, type CommitShape } from './commit-shape.js';
+export { commitShape, committedAt, signedBy, type CommitShape } from './commit-shape.js';
 export {
   openSopsFile,
   readDecryptionKeys,

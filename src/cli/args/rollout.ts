@@ -31,7 +31,9 @@ export function addRolloutCommands(program: Command, run: Runner): void {
         '--id/--label runs now, as the gateway itself would: its wave (waves that name gateways by labels or ids ' +
         'first, then percent waves by a stable hash of the id with the rollout salt), whether the wave is open, and ' +
         'the commit it runs (the target when admitted, else the base; the base for everyone after an abort). ' +
-        'Without rollgate-rollout.yaml, every gateway follows the branch head.\n\nExit status: 0 explained, 1 error ' +
+        "Without rollgate-rollout.yaml, every gateway follows the branch head. It also says the gateway's " +
+        'maintenance window (README "Maintenance windows") on this machine\'s clock: open, or when a change may ' +
+        'start.\n\nExit status: 0 explained, 1 error ' +
         '(an invalid rollout file or policy, an unreadable repo).',
     )
     .option(

@@ -14,6 +14,15 @@ import type { RepoSource } from '../../manifest/index.js';
 import type { BadReason, DesiredState, DeviceIdentity, GateName } from '../../model/index.js';
 import type { FleetRollout, RolloutStanding } from '../../model/rollout.js';
 import type { ParsedRolloutState } from '../../rollout/index.js';
+import type { MaintenanceWindow } from '../../model/window.js';
+
+export interface ClockReading {
+  now: number;
+  /** False: the system says its clock is not synchronised (timedatectl); undefined: it cannot tell. */
+  synchronised?: boolean;
+  /** How the system told, for the message (`timedatectl: NTPSynchronized=no`). */
+  source?: string;
+}
 
 export interface LoadedCommit {
   desired: DesiredState;
@@ -31,6 +40,10 @@ export interface Subject {
   commit: string;
   /** The commit the gateway runs now. */
   applied?: string;
+  /** The last good commit: running it again is a return, which a maintenance window does not hold. */
+  lastGood?: string;
+  /** Where the gateway stands in the rollout at the head (the apply gates get it from the choice). */
+  rollout?: RolloutStanding;
 }
 
 export type GateAnswer =
@@ -85,6 +98,15 @@ export interface GatePorts {
    * (undefined when none matches it). Throws FleetRepoError.
    */
   rolloutPolicy(commit: string): Promise<{ rollout: FleetRollout; target?: string }>;
+  /**
+   * The maintenance window `commit`'s fleet file gives this gateway; undefined when none. Absent:
+   * no windows are read. Throws FleetRepoError.
+   */
+  maintenanceWindow?(commit: string): Promise<MaintenanceWindow | undefined>;
+  /** The gateway's clock: now, and whether the system says it is synchronised (undefined: it cannot tell). */
+  clock?(): Promise<ClockReading>;
+  /** The committer's date of a commit (ms since the epoch): a clock before it is obviously wrong. */
+  commitTime?(commit: string): Promise<number>;
   /** Loads a commit's desired state under the gateway's policy; throws FleetRepoError when it does not load. */
   load(commit: string): Promise<LoadedCommit>;
 }

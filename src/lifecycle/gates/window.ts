@@ -1,14 +1,98 @@
-// The maintenance window gate: where a rule about *when* a gateway may change plugs in (issue 27).
-// A commit that would change the gateway outside its window is to be deferred — `until` the window
-// opens, the gateway keeping what it runs, nothing recorded as bad. No window is configured yet, so
-// it admits every commit; it sits after the rollout gate (which decides what to run) and before the
-// policy gate (which loads the commit: no need to, when it cannot run now).
+// The maintenance window gate (README "Maintenance windows"): a commit that would change the
+// gateway waits for the window its fleet file gives this gateway — deferred `until` the window
+// opens with the transaction's expected duration left, the gateway keeping what it runs, nothing
+// recorded as bad. It sits after the rollout gate (which decides what to run) and before the
+// policy gate (no need to load a commit that cannot run now).
+//
+// A return is not held (by default): the last good commit again, or a rollout's base after an
+// abort. Health failures roll back inside the transaction and never reach a gate at all.
+//
+// A clock that is obviously wrong — before the commit's own date, or one the system says is not
+// synchronised — opens no window by itself: the commit waits, and the deferral says why.
 
-import { ADMIT, type Gate } from './gate.js';
+import { formatDuration } from '../../base/duration.js';
+import { shortCommit } from '../../base/short-commit.js';
+import { FleetRepoError, formatInZone, nextStart } from '../../manifest/index.js';
+import type { MaintenanceWindow } from '../../model/window.js';
+import { ADMIT, type Gate, type GateAnswer, type Subject } from './gate.js';
+
+/** How far a commit's date may be ahead of the gateway's clock before the clock counts as wrong. */
+export const COMMIT_CLOCK_SLACK_MS = 10 * 60_000;
+
+/** Why running `s.commit` is a return to a commit the gateway ran before; undefined when it is not one. */
+function returning(s: Subject): string | undefined {
+  if (s.lastGood !== undefined && s.commit === s.lastGood) return 'the last good commit';
+  const r = s.rollout;
+  if (r && r.code === 'aborted' && s.commit === r.base) return `the base of the aborted rollout ${r.id}`;
+  return undefined;
+}
+
+const iso = (t: number) => new Date(t).toISOString();
+
+function waiting(s: Subject, w: MaintenanceWindow, at: number | undefined): GateAnswer {
+  if (at === undefined)
+    return {
+      kind: 'defer',
+      cause: `window ${w.from} never long enough`,
+      why:
+        `fetched, waiting for a maintenance window (${w.from}): none in the next year stays open for the ` +
+        `expected ${formatDuration(w.expectedMs)} of a transaction`,
+    };
+  const opens = formatInZone(at, w.zone);
+  return {
+    kind: 'defer',
+    cause: `window ${w.from} opens ${iso(at)}`,
+    why:
+      `fetched, waiting for the window that opens at ${opens} (${w.from}; a transaction starts with at least ` +
+      `${formatDuration(w.expectedMs)} of the window left); the gateway keeps ${shortCommit(s.applied)}`,
+    until: `the window opens at ${opens}`,
+  };
+}
 
 export const windowGate: Gate = {
   name: 'window',
   phase: 'apply',
   why: 'when the gateway may change; asked only when there is a change to make, before the commit is loaded',
-  check: () => Promise.resolve(ADMIT),
+  async check(s, p) {
+    if (!p.maintenanceWindow) return ADMIT;
+    let w;
+    try {
+      w = await p.maintenanceWindow(s.commit);
+    } catch (err) {
+      // A fleet file that does not hold is the policy gate's to refuse, with all its problems.
+      if (err instanceof FleetRepoError && !err.gatewayFault) return ADMIT;
+      throw err;
+    }
+    if (!w) return ADMIT;
+    const back = returning(s);
+    if (back && w.rollbacks === 'at-once')
+      return { kind: 'admit', note: `${shortCommit(s.commit)} is ${back}: a return is not held by the window` };
+    const clock = p.clock ? await p.clock() : { now: Date.now() };
+    const now = clock.now;
+    if (clock.synchronised === false)
+      return {
+        kind: 'defer',
+        cause: 'clock not synchronised',
+        why:
+          `the gateway's clock is not synchronised (${clock.source ?? 'the system says so'}): a clock that may be ` +
+          `wrong opens no maintenance window (${w.from}) by itself; the commit waits until it is synchronised`,
+        until: "the gateway's clock is synchronised",
+      };
+    if (p.commitTime) {
+      const committed = await p.commitTime(s.commit);
+      if (now + COMMIT_CLOCK_SLACK_MS < committed)
+        return {
+          kind: 'defer',
+          cause: 'clock before the commit',
+          why:
+            `the gateway's clock (${iso(now)}) is before the date of commit ${shortCommit(s.commit)} ` +
+            `(${iso(committed)}): a clock this wrong opens no maintenance window (${w.from}) by itself; ` +
+            'the commit waits until the clock is set',
+          until: "the gateway's clock is past the commit's date",
+        };
+    }
+    const at = nextStart(w, now);
+    if (at === now) return ADMIT;
+    return waiting(s, w, at);
+  },
 };
