@@ -294,6 +294,10 @@ export async function readPolicyFile(file: string): Promise<{ policy: GatewayPol
 
 /** Why a cron expression cannot schedule polls, if it cannot: malformed, or no date it ever matches. */
 function cronProblem(expression: string): string | undefined {
+  // croner also takes a seventh field (years) and nicknames; the agent documents five or six fields.
+  const fields = expression.trim().split(/\s+/).length;
+  if (fields < 5 || fields > 6)
+    return `it has ${fields} field(s), and a poll schedule takes five or six (seconds first)`;
   try {
     return new Cron(expression, { paused: true }).nextRun() === null ? 'it matches no date to come' : undefined;
   } catch (err) {
