@@ -13,7 +13,7 @@ const short = (c: string | undefined) => shortCommit(c, '—');
 const when = (t: string | undefined) => (t ? t.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '—');
 
 /** A table with a header row. */
-function table(id: string, headers: string[], rows: Html | Html[], style?: string): Html {
+export function table(id: string, headers: string[], rows: Html | Html[], style?: string): Html {
   return html`<table id="${id}" style="${style}">
     <tr>
       ${headers.map((h) => html`<th>${h}</th>`)}
@@ -47,7 +47,7 @@ code{font:12px ui-monospace,monospace}
 form.logout{margin-left:auto}
 `);
 
-function layout(title: string, body: Html, nav = true): string {
+export function layout(title: string, body: Html, nav = true): string {
   const logout = nav && html`<form class="logout" method="post" action="/logout"><button>Log out</button></form>`;
   return html`<!doctype html>
     <html lang="en">

@@ -16,6 +16,9 @@ import { cannotStore, ingest, type Incoming, type Receipt } from './ingest.js';
 import { deliverWebhooks, forgetOld, markSilent } from './jobs.js';
 import { HubMetrics } from './metrics.js';
 import { PromoterLoop, type PromoterSettings } from './promoter-loop.js';
+import { FleetRepoReader, type FleetRepoSpec } from './fleet-repo.js';
+import { RolloutActions } from './rollout-actions.js';
+import { rolloutRoutes } from './rollout-routes.js';
 import {
   bearer,
   cookieToken,
@@ -65,6 +68,8 @@ export interface HubOptions {
   retainMs?: number;
   /** The promoter loop: one step of the fleet repo's rollout every interval, on this hub's evidence. */
   promoter?: PromoterSettings;
+  /** The fleet repo the pages read (read-only): commits, the head, rollouts. */
+  repo?: FleetRepoSpec;
 }
 
 function parseListen(listen: string): { host: string; port: number } {
@@ -84,6 +89,8 @@ export class Hub {
   private stopping = false;
   /** Running when the hub was given a promoter. */
   readonly promoter: PromoterLoop | undefined;
+  /** Reading the fleet repo when the hub was given one. */
+  readonly fleetRepo: FleetRepoReader | undefined;
   private readonly startedAt = Date.now();
   /** http(s)://host:port */
   url = '';
@@ -97,8 +104,14 @@ export class Hub {
         (await o.db.transaction((tx) => ingest(tx, [item], { webhooks, orderLapseMs, oneByOne: true })))[0]!,
       retry: cannotStore,
     });
-    this.routes = [...this.ownRoutes(), ...API_ROUTES, ...this.pageRoutes()];
     this.promoter = o.promoter ? new PromoterLoop(o.db, o.log, o.promoter) : undefined;
+    this.fleetRepo = o.repo ? new FleetRepoReader(o.repo, o.log) : undefined;
+    const rollouts = rolloutRoutes({
+      reader: this.fleetRepo,
+      actions: o.promoter ? new RolloutActions(o.promoter) : undefined,
+      log: o.log,
+    });
+    this.routes = [...this.ownRoutes(), ...API_ROUTES, ...rollouts, ...this.pageRoutes()];
   }
 
   /** Migrates the database, listens, and starts the background jobs. */
@@ -109,6 +122,7 @@ export class Hub {
     await hub.listen();
     hub.scheduleJobs(0);
     hub.promoter?.start();
+    hub.fleetRepo?.start();
     return hub;
   }
 
@@ -144,6 +158,7 @@ export class Hub {
     });
     await this.jobs;
     await this.promoter?.stop();
+    await this.fleetRepo?.stop();
     await this.o.db.close();
   }
 
