@@ -43,7 +43,8 @@ function fleetFile(version: string): void {
   writeFileSync(
     join(repo, 'rollgate.yaml'),
     'apiVersion: rollgate/v1\nkind: Fleet\nsystems:\n  edge:\n    manifest: manifest.yaml\ntargets:\n' +
-      '  - name: all\n    match: { ids: [gw-1] }\n    system: edge\nrollout:\n  gate: { success_percent: 100, soak: 1m, ' +
+      '  - name: all\n    match: { ids: [gw-1] }\n    system: edge\n' +
+      'rollout:\n  gate: { success_percent: 100, soak: 1m, ' +
       'timeout: 1h }\n  waves:\n    - { name: canary, match: { labels: { ring: canary } } }\n' +
       '    - { name: everyone, percent: 100 }\n',
   );
