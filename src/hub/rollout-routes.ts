@@ -5,11 +5,13 @@
 
 import type { Log } from '../base/log.js';
 import { RolloutActionError } from '../rollout/index.js';
-import type { FleetRepoReader, RepoRead } from './fleet-repo.js';
+import { FleetRepoReader, type FleetRepoSpec, type RepoRead } from './fleet-repo.js';
+import { noteFrom, type CommitNote } from './pages/commit-note.js';
+import type { PromoterSettings } from './promoter-loop.js';
 import { bearer, cookieToken, HttpError, json, readBody, redirect, sendHtml } from './http.js';
 import { renderRolloutList, renderRolloutPage, type PageAccess } from './pages/rollouts.js';
 import { rolloutId } from './params.js';
-import { checkForm, csrfToken, reasonOf, ROLLOUT_ACTIONS, type RolloutActions } from './rollout-actions.js';
+import { checkForm, csrfToken, reasonOf, ROLLOUT_ACTIONS, RolloutActions } from './rollout-actions.js';
 import type { Route, RouteContext } from './routes.js';
 import { rolloutView, type RolloutView } from './rollout-view.js';
 import { hubPath } from './html.js';
@@ -45,6 +47,21 @@ function access(c: RouteContext, d: RolloutRouteDeps): PageAccess {
     return { noActions: 'This hub has no promoter (--promote-repo and a signing key), so it cannot act on rollouts.' };
   const token = cookieToken(c.req) ?? bearer(c.req);
   return token ? { csrf: csrfToken(token) } : {};
+}
+
+/** The fleet repo's reader (with --repo, else the promoter's repo) and the rollout routes of a hub. */
+export function rolloutConsole(o: { repo?: FleetRepoSpec; promoter?: PromoterSettings; log: Log }): {
+  reader: FleetRepoReader | undefined;
+  routes: Route[];
+} {
+  const reader = o.repo ? new FleetRepoReader(o.repo, o.log) : undefined;
+  const actions = o.promoter ? new RolloutActions(o.promoter) : undefined;
+  return { reader, routes: rolloutRoutes({ reader, actions, log: o.log }) };
+}
+
+/** Subject lines and the head mark for commit ids on the other pages, from the last read. */
+export function commitNotes(reader: FleetRepoReader | undefined): CommitNote {
+  return noteFrom(reader?.read().snapshot);
 }
 
 export function rolloutRoutes(d: RolloutRouteDeps): Route[] {
@@ -100,6 +117,13 @@ export function rolloutRoutes(d: RolloutRouteDeps): Route[] {
         sendHtml(c.res, renderRolloutPage(await viewOf(c.db, d, c.path['id'] as string), readOf(d), access(c, d))),
     },
     ...forms,
+    // Only a hub that reads a fleet repo serves (and documents) the rollouts' API.
+    ...(d.reader ? apiRoutes(d) : []),
+  ];
+}
+
+function apiRoutes(d: RolloutRouteDeps): Route[] {
+  return [
     {
       method: 'GET',
       path: '/api/v1/rollouts',

@@ -16,9 +16,8 @@ import { cannotStore, ingest, type Incoming, type Receipt } from './ingest.js';
 import { deliverWebhooks, forgetOld, markSilent } from './jobs.js';
 import { HubMetrics } from './metrics.js';
 import { PromoterLoop, type PromoterSettings } from './promoter-loop.js';
-import { FleetRepoReader, type FleetRepoSpec } from './fleet-repo.js';
-import { RolloutActions } from './rollout-actions.js';
-import { rolloutRoutes } from './rollout-routes.js';
+import type { FleetRepoReader, FleetRepoSpec } from './fleet-repo.js';
+import { commitNotes, rolloutConsole } from './rollout-routes.js';
 import {
   bearer,
   cookieToken,
@@ -105,12 +104,8 @@ export class Hub {
       retry: cannotStore,
     });
     this.promoter = o.promoter ? new PromoterLoop(o.db, o.log, o.promoter) : undefined;
-    this.fleetRepo = o.repo ? new FleetRepoReader(o.repo, o.log) : undefined;
-    const rollouts = rolloutRoutes({
-      reader: this.fleetRepo,
-      actions: o.promoter ? new RolloutActions(o.promoter) : undefined,
-      log: o.log,
-    });
+    const { reader, routes: rollouts } = rolloutConsole(o);
+    this.fleetRepo = reader;
     this.routes = [...this.ownRoutes(), ...API_ROUTES, ...rollouts, ...this.pageRoutes()];
   }
 
@@ -306,6 +301,7 @@ export class Hub {
   private pageRoutes(): Route[] {
     const db = this.o.db;
     const page = { access: 'reader', page: true, hidden: true, responses: {} } as const;
+    const notes = () => commitNotes(this.fleetRepo);
     return [
       {
         ...page,
@@ -313,7 +309,10 @@ export class Hub {
         path: '/',
         summary: 'The fleet',
         handle: async ({ res }) =>
-          sendHtml(res, renderFleetPage(await fleetSummary(db), (await listGateways(db, { limit: 500 })).items)),
+          sendHtml(
+            res,
+            renderFleetPage(await fleetSummary(db), (await listGateways(db, { limit: 500 })).items, notes()),
+          ),
       },
       {
         ...page,
@@ -330,7 +329,7 @@ export class Hub {
         summary: 'One commit',
         pathParams: { sha: { kind: commitPrefix, description: 'the commit or a prefix of 7+ hex digits' } },
         handle: async ({ res, path }) =>
-          sendHtml(res, renderCommitPage(await commitSummary(db, path['sha'] as string))),
+          sendHtml(res, renderCommitPage(await commitSummary(db, path['sha'] as string), notes())),
       },
       {
         method: 'GET',

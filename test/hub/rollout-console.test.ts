@@ -154,6 +154,15 @@ test(
     const forms = await admin.$$eval('form[data-action]', (fs) => fs.map((f) => f.getAttribute('data-action')));
     assert.deepEqual(forms, ['pause', 'promote', 'abort']);
 
+    // The fleet page names each commit by its subject and marks what the head says the fleet should run.
+    await pageUntil(admin, '/', 'the target marked', async () =>
+      /head: rolling out/.test((await admin.textContent(`tr[data-commit="${v2}"]`)) ?? ''),
+    );
+    assert.match((await admin.textContent(`tr[data-commit="${v2}"]`)) ?? '', /system v2, the release/);
+    assert.match((await admin.textContent(`tr[data-commit="${v1}"]`)) ?? '', /head: base\s*system v1/);
+    await admin.screenshot({ path: join(shots, '2b-fleet-commits.png'), fullPage: true });
+    await admin.goto(`${fleet.hubUrl}/rollouts/edge-v2`);
+
     // A reader sees the same numbers and no buttons; its POST is refused.
     const reader = await login(readerToken);
     await reader.goto(`${fleet.hubUrl}/rollouts/edge-v2`);
