@@ -27,6 +27,7 @@ import { DEFAULT_HUB_DATA_DIR } from '../hub/defaults.js';
 import { EXIT_OK, type Io } from './io.js';
 import { hubClientOptions, hubRequest, type HubClientOptions } from './hub-client.js';
 import { promoterSettings, type PromoterFlags } from './hub-promoter.js';
+import { repoSettings, type RepoFlags } from './hub-repo.js';
 
 export { DEFAULT_HUB_DATA_DIR };
 
@@ -36,7 +37,7 @@ export interface DatabaseFlags {
   config?: string;
 }
 
-export interface ServeFlags extends DatabaseFlags, PromoterFlags {
+export interface ServeFlags extends DatabaseFlags, PromoterFlags, RepoFlags {
   listen?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -84,6 +85,7 @@ export async function runHub(o: ServeFlags, io: Io): Promise<number> {
       : undefined;
   const silentAfter = o.silentAfter ?? file.silentAfter ?? '15m';
   const promoter = await promoterSettings(o, file.promoter);
+  const repo = repoSettings(o, promoter);
   const db = await openFrom(o, file);
   let hub: Hub;
   try {
@@ -98,6 +100,7 @@ export async function runHub(o: ServeFlags, io: Io): Promise<number> {
       ...(o.maxReportSize ? { maxReportBytes: parseSize(o.maxReportSize, '--max-report-size') } : {}),
       ...(file.webhookRetry ? { webhookBackoffMs: durationMs(file.webhookRetry, 'webhookRetry') } : {}),
       ...(promoter ? { promoter } : {}),
+      ...(repo ? { repo } : {}),
     });
   } catch (err) {
     await db.close().catch(() => {});

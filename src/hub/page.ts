@@ -7,13 +7,14 @@
 import type { CommitSummary, FleetEvent, FleetSummary, GatewayDetail, GatewaySummary } from './api-types.js';
 import { html, hubPath, raw, type Html } from './html.js';
 import { shortCommit } from '../base/short-commit.js';
+import type { CommitNote } from './pages/commit-note.js';
 
 /** A commit as everywhere else (src/base/short-commit.ts), with the page's dash for none. */
 const short = (c: string | undefined) => shortCommit(c, '—');
 const when = (t: string | undefined) => (t ? t.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '—');
 
 /** A table with a header row. */
-function table(id: string, headers: string[], rows: Html | Html[], style?: string): Html {
+export function table(id: string, headers: string[], rows: Html | Html[], style?: string): Html {
   return html`<table id="${id}" style="${style}">
     <tr>
       ${headers.map((h) => html`<th>${h}</th>`)}
@@ -45,9 +46,11 @@ code{font:12px ui-monospace,monospace}
 .muted{color:#6b7280}
 .legend .key{margin-right:12px}.legend i{display:inline-block;width:10px;height:10px;margin-right:4px}
 form.logout{margin-left:auto}
+.head-mark{margin-left:6px;padding:0 6px;border-radius:8px;background:#2563eb;color:#fff;font-size:11px}
+.subject{margin-left:6px}
 `);
 
-function layout(title: string, body: Html, nav = true): string {
+export function layout(title: string, body: Html, nav = true): string {
   const logout = nav && html`<form class="logout" method="post" action="/logout"><button>Log out</button></form>`;
   return html`<!doctype html>
     <html lang="en">
@@ -116,13 +119,13 @@ function bar(c: CommitSummary): Html {
   return html`<div class="bar" role="img" aria-label="${label}">${parts}</div>`;
 }
 
-function commitRow(c: CommitSummary): Html {
+function commitRow(c: CommitSummary, note: CommitNote = () => html``): Html {
   const id = short(c.commit);
   const n = (k: keyof CommitSummary) => html`<td data-testid="commit-${id}-${k}">${String(c[k])}</td>`;
   return html`<tr data-commit="${c.commit}">
     <td>
       <a href="${hubPath('commits', c.commit)}"><code>${id}</code></a
-      ><br />
+      >${note(c.commit)}<br />
       <span class="muted">${when(c.firstSeen)}</span>
     </td>
     <td>${bar(c)}</td>
@@ -167,7 +170,7 @@ function eventRow(e: FleetEvent, withGateway = true): Html {
   </tr>`;
 }
 
-export function renderFleetPage(s: FleetSummary, gateways: GatewaySummary[]): string {
+export function renderFleetPage(s: FleetSummary, gateways: GatewaySummary[], note?: CommitNote): string {
   const card = (id: string, label: string, n: number) =>
     html`<div class="card"><b data-testid="${id}">${n}</b>${label}</div>`;
   const cond = (['Ready', 'Healthy', 'Stalled'] as const).map((t) => {
@@ -196,7 +199,11 @@ export function renderFleetPage(s: FleetSummary, gateways: GatewaySummary[]): st
       ${
         s.commits.length
           ? html`<p class="legend">${legend}</p>
-              ${table('commits', COMMIT_HEAD, s.commits.map(commitRow))}`
+              ${table(
+                'commits',
+                COMMIT_HEAD,
+                s.commits.map((c) => commitRow(c, note)),
+              )}`
           : html`<p class="muted">No gateway has reported a commit yet.</p>`
       }
       <h2>Failures</h2>
@@ -219,7 +226,7 @@ export function renderFleetPage(s: FleetSummary, gateways: GatewaySummary[]): st
   );
 }
 
-export function renderCommitPage(c: CommitSummary): string {
+export function renderCommitPage(c: CommitSummary, note?: CommitNote): string {
   const reasons = c.reasons.map(
     (r) =>
       html`<tr>
@@ -243,7 +250,7 @@ export function renderCommitPage(c: CommitSummary): string {
     `Commit ${short(c.commit)}`,
     html`<h2>Commit <code>${c.commit}</code></h2>
       <p class="muted">first seen ${when(c.firstSeen)}, ${c.gateways} gateways</p>
-      ${table('commits', COMMIT_HEAD, commitRow(c))}
+      ${table('commits', COMMIT_HEAD, commitRow(c, note))}
       <h2>Why it failed</h2>
       ${orNone(
         reasons.length > 0 && table('reasons', ['outcome', 'reason', 'gateways', 'for example'], reasons),

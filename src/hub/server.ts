@@ -16,6 +16,8 @@ import { cannotStore, ingest, type Incoming, type Receipt } from './ingest.js';
 import { deliverWebhooks, forgetOld, markSilent } from './jobs.js';
 import { HubMetrics } from './metrics.js';
 import { PromoterLoop, type PromoterSettings } from './promoter-loop.js';
+import type { FleetRepoReader, FleetRepoSpec } from './fleet-repo.js';
+import { commitNotes, rolloutConsole } from './rollout-routes.js';
 import {
   bearer,
   cookieToken,
@@ -65,6 +67,8 @@ export interface HubOptions {
   retainMs?: number;
   /** The promoter loop: one step of the fleet repo's rollout every interval, on this hub's evidence. */
   promoter?: PromoterSettings;
+  /** The fleet repo the pages read (read-only): commits, the head, rollouts. */
+  repo?: FleetRepoSpec;
 }
 
 function parseListen(listen: string): { host: string; port: number } {
@@ -84,6 +88,8 @@ export class Hub {
   private stopping = false;
   /** Running when the hub was given a promoter. */
   readonly promoter: PromoterLoop | undefined;
+  /** Reading the fleet repo when the hub was given one. */
+  readonly fleetRepo: FleetRepoReader | undefined;
   private readonly startedAt = Date.now();
   /** http(s)://host:port */
   url = '';
@@ -97,8 +103,10 @@ export class Hub {
         (await o.db.transaction((tx) => ingest(tx, [item], { webhooks, orderLapseMs, oneByOne: true })))[0]!,
       retry: cannotStore,
     });
-    this.routes = [...this.ownRoutes(), ...API_ROUTES, ...this.pageRoutes()];
     this.promoter = o.promoter ? new PromoterLoop(o.db, o.log, o.promoter) : undefined;
+    const { reader, routes: rollouts } = rolloutConsole(o);
+    this.fleetRepo = reader;
+    this.routes = [...this.ownRoutes(), ...API_ROUTES, ...rollouts, ...this.pageRoutes()];
   }
 
   /** Migrates the database, listens, and starts the background jobs. */
@@ -109,6 +117,7 @@ export class Hub {
     await hub.listen();
     hub.scheduleJobs(0);
     hub.promoter?.start();
+    hub.fleetRepo?.start();
     return hub;
   }
 
@@ -144,6 +153,7 @@ export class Hub {
     });
     await this.jobs;
     await this.promoter?.stop();
+    await this.fleetRepo?.stop();
     await this.o.db.close();
   }
 
@@ -291,6 +301,7 @@ export class Hub {
   private pageRoutes(): Route[] {
     const db = this.o.db;
     const page = { access: 'reader', page: true, hidden: true, responses: {} } as const;
+    const notes = () => commitNotes(this.fleetRepo);
     return [
       {
         ...page,
@@ -298,7 +309,10 @@ export class Hub {
         path: '/',
         summary: 'The fleet',
         handle: async ({ res }) =>
-          sendHtml(res, renderFleetPage(await fleetSummary(db), (await listGateways(db, { limit: 500 })).items)),
+          sendHtml(
+            res,
+            renderFleetPage(await fleetSummary(db), (await listGateways(db, { limit: 500 })).items, notes()),
+          ),
       },
       {
         ...page,
@@ -315,7 +329,7 @@ export class Hub {
         summary: 'One commit',
         pathParams: { sha: { kind: commitPrefix, description: 'the commit or a prefix of 7+ hex digits' } },
         handle: async ({ res, path }) =>
-          sendHtml(res, renderCommitPage(await commitSummary(db, path['sha'] as string))),
+          sendHtml(res, renderCommitPage(await commitSummary(db, path['sha'] as string), notes())),
       },
       {
         method: 'GET',

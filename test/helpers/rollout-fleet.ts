@@ -84,6 +84,8 @@ export class RolloutFleet {
   server!: GitServer;
   hub?: HubProcess;
   hubPort = 0;
+  /** More arguments of the hub process (read when it starts, once the git server runs). */
+  hubArgs: () => string[] = () => [];
   private readonly versions = new Set<string>();
 
   constructor(readonly gateways: FleetGateway[] = GATEWAYS) {}
@@ -160,7 +162,7 @@ export class RolloutFleet {
   }
 
   async startHub(): Promise<HubProcess> {
-    this.hub = new HubProcess(['--data-dir', this.hubData, '--listen', `127.0.0.1:${this.hubPort}`]);
+    this.hub = new HubProcess(['--data-dir', this.hubData, '--listen', `127.0.0.1:${this.hubPort}`, ...this.hubArgs()]);
     await this.hub.listening();
     return this.hub;
   }

@@ -30,7 +30,8 @@ export function addFleetCommands(program: Command, run: Runner): void {
       '\nExamples:\n  export ROLLGATE_HUB_URL=https://hub.example.com:9480\n' +
         '  export ROLLGATE_HUB_TOKEN_FILE=~/.rollgate-hub-token\n' +
         '  rollgate fleet status\n  rollgate fleet commit 3f2a91c --output json\n' +
-        '  rollgate fleet gateways --label site=berlin --condition Ready=False',
+        '  rollgate fleet gateways --label site=berlin --condition Ready=False\n' +
+        '  rollgate fleet rollout edge-v2',
     );
   fleetOptions(
     fleet.command('status').summary('gateways by condition, recent commits, failures, silent gateways'),
@@ -40,6 +41,13 @@ export function addFleetCommands(program: Command, run: Runner): void {
       .command('commit <sha>')
       .summary('one commit across the fleet: applied, healthy, rolled back (and why), rejected, pending, silent'),
   ).action((sha: string, opts) => run(async (io) => (await fleetCommand()).runFleetCommit(sha, opts, io)));
+  fleetOptions(
+    fleet
+      .command('rollout [id]')
+      .summary('the rollouts (a hub started with --repo); with an id its waves, why it waits, its signed steps'),
+  ).action((id: string | undefined, opts) =>
+    run(async (io) => (await import('../fleet-rollout.js')).runFleetRollout(id, opts, io)),
+  );
   fleetOptions(fleet.command('gateways').summary('the gateways, with filters'))
     .option('--label <key=value>', 'only gateways with this label (repeat for several)', collect, [])
     .option('--condition <cond>', 'Ready, Healthy or Stalled, with =True, =False or =Unknown')

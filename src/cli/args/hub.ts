@@ -8,6 +8,7 @@ import { collect } from '../identity.js';
 import { CA_FILE_HELP, outputOption } from './options.js';
 import type { Runner } from './run.js';
 import { promoterOptions } from './hub-promoter.js';
+import { repoOptions } from './hub-repo.js';
 
 // The drivers are missing on a gateway install: said as what to install.
 const hubCommand = () =>
@@ -49,18 +50,16 @@ export function addHubCommands(program: Command, run: Runner): void {
         'agent configuration); people and scripts use reader or admin tokens.',
     );
 
-  promoterOptions(
-    databaseOptions(
-      hub
-        .command('serve', { isDefault: true })
-        .summary('run the hub server')
-        .description(
-          'Serves the REST API (/api/v1, described at /api/v1/openapi.json), the web page at /, Prometheus metrics ' +
-            'at /metrics and /healthz, over HTTP or HTTPS. The database is migrated at start. SIGTERM stops it after ' +
-            'the reports in flight are stored.',
-        ),
-    ),
-  )
+  const serve = hub
+    .command('serve', { isDefault: true })
+    .summary('run the hub server')
+    .description(
+      'Serves the REST API (/api/v1, described at /api/v1/openapi.json), the web page at /, Prometheus metrics ' +
+        'at /metrics and /healthz, over HTTP or HTTPS. The database is migrated at start. SIGTERM stops it after ' +
+        'the reports in flight are stored. With --repo it reads the fleet repo: commit subjects, the branch head ' +
+        'and the rollout pages (/rollouts).',
+    );
+  repoOptions(promoterOptions(databaseOptions(serve)))
     .option('--listen <host:port>', `where to listen (default ${DEFAULT_HUB_LISTEN})`)
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (with --tls-key)')
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
