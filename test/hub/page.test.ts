@@ -124,6 +124,7 @@ test('ids and commits the hub would refuse are escaped by the renderer all the s
     pending: 0,
     silent: 0,
     movedOn: 0,
+    neverSeen: 0,
     reasons: [{ outcome: 'rolled-back', reason: p, count: 1, example: p }],
     failures: [{ gateway: p, commit: p, outcome: 'rolled-back', verdict: 'rolled-back', reason: p, detail: p, at }],
   });
