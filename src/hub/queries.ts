@@ -49,9 +49,9 @@ export interface GatewayRow {
   lost_events: string;
 }
 
-export const GATEWAY_COLUMNS = `id, labels, created_at, first_seen, last_seen, silent_since, applied_commit, last_good_commit,
-  head_commit, attempted_commit, attempted_reason, ready, healthy, stalled, status->>'version' as version, reports,
-  lost_events`;
+export const GATEWAY_COLUMNS = `id, labels, created_at, first_seen, last_seen, silent_since, applied_commit,
+  last_good_commit, head_commit, attempted_commit, attempted_reason, ready, healthy, stalled,
+  status->>'version' as version, reports, lost_events`;
 
 export function summary(r: GatewayRow): GatewaySummary {
   const cond: GatewaySummary['conditions'] = {};
