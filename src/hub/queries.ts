@@ -77,7 +77,7 @@ export function summary(r: GatewayRow): GatewaySummary {
   };
 }
 
-interface EventRow {
+export interface EventRow {
   seq: string;
   gateway_id: string;
   event_id: string;
@@ -91,10 +91,10 @@ interface EventRow {
   received_at: string;
 }
 
-const EVENT_COLUMNS = `seq, gateway_id, event_id, kind, verdict, commit, reason, detail, body->>'to' as "to", at,
+export const EVENT_COLUMNS = `seq, gateway_id, event_id, kind, verdict, commit, reason, detail, body->>'to' as "to", at,
   received_at`;
 
-function event(r: EventRow): FleetEvent {
+export function event(r: EventRow): FleetEvent {
   return {
     seq: r.seq,
     gateway: r.gateway_id,
