@@ -34,12 +34,13 @@ const unescape = (s: string) =>
 
 for (const kind of dbs.kinds) {
   describe(`the board on ${kind.name}`, () => {
-    test('the gateway list reaches every one of 520 gateways, says what it shows of how many, filters as the API does', async () => {
+    test('the list reaches each of 520 gateways, says what it shows of how many, filters as the API does', async () => {
       const l = await lab(kind, { 'gw-live': { ring: '1' } });
       try {
         const ids = Array.from({ length: 520 }, (_, i) => `gw-${String(i).padStart(4, '0')}`);
         await l.db.query(
-          `insert into gateways (id, labels) select i, jsonb_build_object('ring', r) from unnest($1::text[], $2::text[]) as x(i, r)`,
+          `insert into gateways (id, labels)
+           select i, jsonb_build_object('ring', r) from unnest($1::text[], $2::text[]) as x(i, r)`,
           [ids, ids.map((_, i) => String(i % 4))],
         );
         const applied = status({ ready: 'True', applied: { commit: sha(1), at: new Date().toISOString() } });
@@ -121,7 +122,7 @@ for (const kind of dbs.kinds) {
       }
     });
 
-    test('a finished commit is moved on, failures are grouped, versions are counted, a gateway page says things once', async () => {
+    test('a finished commit is moved on, failures grouped, versions counted, a gateway says things once', async () => {
       const gws = ['a1', 'a2', 'a3', 'b1', 'b2'];
       const l = await lab(kind, { ...Object.fromEntries(gws.map((g) => [g, { ring: g[0]! }])), never: {} });
       try {
