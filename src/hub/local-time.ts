@@ -7,7 +7,10 @@ export const LOCAL_TIME_PATH = '/assets/local-time.js';
 
 export const LOCAL_TIME_JS = `"use strict";
 (function () {
-  var abs = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium", timeZoneName: "short" });
+  var abs = new Intl.DateTimeFormat(undefined, {
+    year: "numeric", month: "short", day: "numeric",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short"
+  });
   function rel(ms) {
     var s = Math.round(Math.abs(ms) / 1000);
     var t = s < 60 ? s + " s" : s < 3600 ? Math.round(s / 60) + " min" :
