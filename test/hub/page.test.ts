@@ -33,7 +33,8 @@ const all = PLANTED.join(' ');
 /** Elements none of the hub's own markup has; any of them in a page came from a planted value. */
 // The hub's own script (/assets/local-time.js) is the one script element a page may have.
 const FOREIGN =
-  'img, svg, textarea, h1, script:not([src="/assets/local-time.js"]), iframe, b:not([data-testid]), a[href^="javascript"], a:not([href])';
+  'img, svg, textarea, h1, script:not([src="/assets/local-time.js"]), iframe, b:not([data-testid]), ' +
+  'a[href^="javascript"], a:not([href])';
 
 let browser: Browser | undefined;
 let l: Lab | undefined;
