@@ -21,6 +21,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
 import { importBusyboxImage, busyboxImageProblem } from '../dist/test/helpers/docker-env.js';
+import { rolloutDemo } from './demo-rollout.mjs';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist/src/cli/main.js');
 const work = mkdtempSync(join(tmpdir(), 'rollgate-demo-'));
@@ -30,9 +31,9 @@ const stateDir = join(work, 'state');
 const bold = (s) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-const git = (...args) =>
+const gitIn = (cwd, ...args) =>
   execFileSync('git', args, {
-    cwd: repo,
+    cwd,
     env: {
       ...process.env,
       GIT_AUTHOR_NAME: 'Fleet Operator',
@@ -43,6 +44,7 @@ const git = (...args) =>
   })
     .toString()
     .trim();
+const git = (...args) => gitIn(repo, ...args);
 
 const EDGE_LABEL = 'io.rollgate.app=edge';
 const IMAGES = ['broker:1.0', 'collector:1.0', 'collector:2.0', 'api:1.0', 'api:2.0'].map(
@@ -113,15 +115,30 @@ async function removeEdge(docker, images) {
       .catch(() => {});
 }
 
-/** fleet-repo-example at one step of its story, under this demo's directory; the edge app only with an Engine. */
-function writeFleet(version, failingCheck) {
-  for (const entry of readdirSync(repo))
-    if (entry !== '.git') rmSync(join(repo, entry), { recursive: true, force: true });
-  cpSync(join(root, 'fleet-repo-example'), repo, { recursive: true });
-  if (version === 'v1') cpSync(join(root, 'examples/story/v1'), repo, { recursive: true });
-  if (!engine.docker) {
-    rmSync(join(repo, 'systems/gateway/apps'), { recursive: true, force: true });
-    const fleetFile = join(repo, 'rollgate.yaml');
+/**
+ * fleet-repo-example at one step of its story, in `dir` (this demo's repo), its devices under `devs`; the edge
+ * app only with an Engine (`docker`); `rollout`: the `rollout:` part of rollgate.yaml instead of the example's;
+ * `running`: the file the health check finds the gateway device's running slot in.
+ */
+function writeFleet(
+  version,
+  failingCheck,
+  { dir = repo, devs = devices, docker = engine.docker, rollout, running = `${devs}/G13/running` } = {},
+) {
+  const git = (...args) => gitIn(dir, ...args);
+  // The rollout's state (rollgate-rollout.yaml, written by `rollgate rollout`) stays as it is.
+  for (const entry of readdirSync(dir))
+    if (entry !== '.git' && entry !== 'rollgate-rollout.yaml')
+      rmSync(join(dir, entry), { recursive: true, force: true });
+  cpSync(join(root, 'fleet-repo-example'), dir, { recursive: true });
+  if (version === 'v1') cpSync(join(root, 'examples/story/v1'), dir, { recursive: true });
+  if (rollout !== undefined) {
+    const fleetFile = join(dir, 'rollgate.yaml');
+    writeFileSync(fleetFile, readFileSync(fleetFile, 'utf8').replace(/\n# Staged rollout[^]*$/, `\n${rollout}`));
+  }
+  if (!docker) {
+    rmSync(join(dir, 'systems/gateway/apps'), { recursive: true, force: true });
+    const fleetFile = join(dir, 'rollgate.yaml');
     writeFileSync(
       fleetFile,
       readFileSync(fleetFile, 'utf8')
@@ -129,10 +146,10 @@ function writeFleet(version, failingCheck) {
         .replace(/\n {4}overrides:(\n {6}.*)+/, ''),
     );
   }
-  const manifest = join(repo, 'systems/gateway/manifest.yaml');
-  writeFileSync(manifest, readFileSync(manifest, 'utf8').replaceAll('/var/lib/rollgate-example/', `${devices}/`));
+  const manifest = join(dir, 'systems/gateway/manifest.yaml');
+  writeFileSync(manifest, readFileSync(manifest, 'utf8').replaceAll('/var/lib/rollgate-example/', `${devs}/`));
   writeFileSync(
-    join(repo, 'systems/gateway/health.yaml'),
+    join(dir, 'systems/gateway/health.yaml'),
     `# Checked for a window after every apply; a required check that fails rolls the commit back.
 apiVersion: rollgate/v1
 kind: Health
@@ -141,9 +158,9 @@ deadline: 60s
 defaults: { interval: 1s, timeout: 1s, failureThreshold: 2 }
 checks:
   - name: gateway-running
-    command: { argv: [test, -s, ${devices}/G13/running] }
+    command: { argv: [test, -s, ${running}] }
 ${
-  engine.docker
+  docker
     ? `  - name: api-http
     http: { url: "http://127.0.0.1:18080/", expectStatus: 200 }
   - name: broker-healthy
@@ -285,6 +302,8 @@ try {
   console.log(
     `\nThe agent's JSON log is in ${join(work, 'agent.log')}; every device call in ${join(devices, 'calls.log')}.`,
   );
+  if (process.env.ROLLGATE_DEMO_ROLLOUT !== 'skip')
+    await rolloutDemo(work, { root, cli, bold, gitIn, writeFleet, rollgate });
 } catch (err) {
   failed = true;
   console.error(`demo failed: ${err.message}`);

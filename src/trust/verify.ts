@@ -8,6 +8,7 @@ import git from 'isomorphic-git';
 import type { PublicKey } from 'openpgp';
 import type { TrustedKeys } from './keys.js';
 import { isSshSignature, parseSshSignature, SshSigError, verifySshSignature } from './sshsig.js';
+import { formatDuration } from '../base/duration.js';
 import { shortCommit } from '../base/short-commit.js';
 
 export type TrustMode = 'head' | 'tag';
@@ -112,18 +113,29 @@ export async function checkSignature(
       ok: false,
       why: `it is signed by OpenPGP key ${keyIds.map((k) => k.toHex().toUpperCase()).join(', ')}, which is not trusted`,
     };
-  const problem = await pgpKeyProblem(trusted.key, now);
+  // A signature made after this gateway's "now" says the gateway's clock is behind (a dead RTC, no
+  // NTP yet), not that the signature is bad: the key is judged at the later of the two times, so a
+  // signature made after the key expired or was revoked is still refused, and a commit is never
+  // recorded bad for the gateway's clock.
+  const created = parsed.packets[0]?.created ?? undefined;
+  const ahead = created && created.getTime() > now.getTime() ? created.getTime() - now.getTime() : 0;
+  const at = ahead > 0 ? created! : now;
+  const problem = await pgpKeyProblem(trusted.key, at);
   const who = `${trusted.key.getUserIDs()[0] ?? trusted.key.getKeyID().toHex().toUpperCase()}`;
   if (problem) return { ok: false, why: `the OpenPGP key of ${who} ${problem}` };
   try {
     const message = await createMessage({ binary: new Uint8Array(payload) });
-    const { signatures } = await verify({ message, signature: parsed, verificationKeys: trusted.key, date: now });
+    const { signatures } = await verify({ message, signature: parsed, verificationKeys: trusted.key, date: at });
     if (signatures.length === 0) throw new Error('no signature');
     await Promise.all(signatures.map((s) => s.verified));
   } catch (err) {
     return { ok: false, why: `its OpenPGP signature by ${who} does not verify: ${(err as Error).message}` };
   }
-  return { ok: true, signer: `${who} (OpenPGP, ${trusted.source})` };
+  const skew =
+    ahead > 0
+      ? `; signed ${formatDuration(ahead)} after this gateway's clock (${now.toISOString()}): check its time`
+      : '';
+  return { ok: true, signer: `${who} (OpenPGP, ${trusted.source})${skew}` };
 }
 
 async function rawObject(gitdir: string, oid: string): Promise<{ type: string; bytes: Buffer }> {

@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { AgentProcess } from '../helpers/agent-process.js';
@@ -17,6 +17,10 @@ import { FleetLab } from '../helpers/fleet-lab.js';
 import { Keyring, type GpgKey, type SshKey } from '../helpers/signing.js';
 
 const missing = requireMenderTools();
+const FAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
+const faketimeMissing = existsSync(FAKETIME) ? false : `${FAKETIME} is missing (apt-get install faketime)`;
+if (faketimeMissing && process.env['CI'] === 'true') throw new Error(`CI=true and ${faketimeMissing}`);
+if (faketimeMissing) process.stderr.write(`\n!!! SKIPPING the clock-behind trust test: ${faketimeMissing}\n\n`);
 
 describe(
   'trust: signed commits, no rewrites, signed tags (real git server, real keys, the agent as a process)',
@@ -119,6 +123,39 @@ describe(
       await agent!.until('the top commit applied', (s) => s.lastGood?.commit === top);
       lab.expectSettled('v3');
     });
+
+    test(
+      'a gateway whose clock is hours behind applies a signed commit and says its clock is behind',
+      {
+        skip: faketimeMissing,
+      },
+      async () => {
+        await agent!.stop();
+        // libfaketime: this agent believes it is 5 hours earlier than the signer did.
+        agent = lab.agent({ LD_PRELOAD: FAKETIME, FAKETIME: '-5h', FAKETIME_DONT_FAKE_MONOTONIC: '1' }, [
+          '--interval',
+          '1s',
+          ...trusted(),
+        ]);
+        lab.write('v1', true);
+        const c = lab.commit('system v1, signed by a clock ahead of the gateway', gpgKey);
+        lab.push();
+        const s = await agent.until(
+          'the commit applied',
+          (x) => x.lastGood?.commit === c || x.bad.some((b) => b.commit === c),
+        );
+        assert.deepEqual(
+          s.bad.filter((b) => b.commit === c),
+          [],
+          "not recorded bad for the gateway's clock",
+        );
+        assert.equal(s.lastGood?.commit, c);
+        await agent.waitForLog(/signed [45]h[0-9ms]* after this gateway's clock \(.*\): check its time/);
+        lab.expectSettled('v1');
+        await agent.stop();
+        agent = lab.agent({}, ['--interval', '1s', ...trusted()]);
+      },
+    );
 
     test('mode tag: an unsigned commit with a signed tag by a trusted key is applied; without, rejected', async () => {
       await agent!.stop();

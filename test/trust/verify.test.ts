@@ -9,8 +9,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   checkCommit,
+  checkSignature,
   descendsFrom,
   readTrustedKeys,
+  splitSigned,
   TrustError,
   TrustedKeysError,
   verifyCommit,
@@ -102,6 +104,36 @@ describe('trust: commit signatures verified in-process (real gpg and ssh-keygen 
     assert.match(await verifyCommit(gitdir, c, await policy()), /Revoked Signer/);
     ring.revoke(revoked);
     await refused(c, /Revoked Signer.* is revoked/);
+  });
+
+  /** The payload and signature of commit `c`, as the gate reads them. */
+  const signedParts = (c: string) => {
+    const raw = Buffer.from(git('cat-file', 'commit', c) + '\n', 'latin1');
+    const { payload, signature } = splitSigned(raw, 'commit');
+    assert.ok(signature, 'the commit carries a signature');
+    return { payload, signature };
+  };
+
+  test('a gateway whose clock is behind the signature still trusts it, and says the clock is behind', async () => {
+    const c = commitSigned(repo, ring, 'clock.txt', 'behind', signer);
+    const { payload, signature } = signedParts(c);
+    const behind = new Date(Date.now() - 3 * 3600_000);
+    const r = await checkSignature(payload, signature, (await policy()).keys, behind);
+    assert.ok(r.ok, r.ok ? '' : r.why);
+    assert.match(r.signer, /Fleet Signer .*signed \d+h\d*m?\d*s? after this gateway's clock .*check its time/);
+    const onTime = await checkSignature(payload, signature, (await policy()).keys);
+    assert.ok(onTime.ok && !/clock/.test(onTime.signer), 'no clock note when the clock is right');
+  });
+
+  test('a clock behind does not revive a revoked key: its signature is refused', async () => {
+    const key = ring.gpgKey('Compromised Signer');
+    const c = commitSigned(repo, ring, 'clock-revoked.txt', 'late', key);
+    ring.revoke(key);
+    const { payload, signature } = signedParts(c);
+    const keys = await readTrustedKeys([key.publicFile]);
+    const r = await checkSignature(payload, signature, keys, new Date(Date.now() - 3 * 3600_000));
+    assert.equal(r.ok, false);
+    assert.match(r.ok ? '' : r.why, /Compromised Signer.* is revoked/);
   });
 
   for (const [name, key] of [
