@@ -113,6 +113,7 @@ th a{color:inherit}
 .bar span{display:block;height:100%}
 .applied{background:#2e9d57}.rolled-back{background:#d64545}.rejected{background:#e5892a}
 .retrying{background:#e7c43b}.pending{background:#9aa3ae}.silent{background:#4b5563}.moved-on{background:#b7d7c2}
+td[class^='m-'] a{color:inherit}
 .m-good{color:#2e7d32}.m-bad{color:#c62828;font-weight:600}.m-busy{color:#b26a00}.m-quiet,.m-unknown{color:#6b7280}
 code{font:12px ui-monospace,monospace}
 .muted{color:#6b7280}
