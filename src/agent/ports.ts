@@ -7,18 +7,11 @@ import type { Log } from '../base/log.js';
 import { durationMs, parseSize } from '../base/duration.js';
 import { Gateway, readVariables, type GatewayOptions } from '../gateway/gateway.js';
 import { configHashesOf, dockerContainerStates, healthWindow, type ProbeEnv } from '../health/index.js';
-import {
-  FleetRepoError,
-  findTarget,
-  GitObjectSource,
-  loadDesiredState,
-  readFleet,
-  RepoPathError,
-} from '../manifest/index.js';
+import { findTarget, GitObjectSource, loadDesiredState, readFleet } from '../manifest/index.js';
 import { refreshableImages } from '../apply/index.js';
 import type { DesiredState } from '../model/index.js';
 import type { LifecycleEvents, LifecyclePorts, StatePort } from '../lifecycle/index.js';
-import { parseRolloutState, ROLLOUT_FILE } from '../rollout/index.js';
+import { readRolloutState } from '../rollout/index.js';
 import { checkCommit, commitShape, descendsFrom, signedBy, type TrustedKeys } from '../trust/index.js';
 import type { AgentConfig } from './config.js';
 import { fleetSource, type FleetSource } from './fleet-source.js';
@@ -69,9 +62,6 @@ function probeEnv(desired: DesiredState, a: GatewayAppliers, cfg: AgentConfig): 
     ...(a.docker ? { containers: dockerContainerStates(a.docker.engine.docker) } : {}),
   };
 }
-
-/** The largest rollgate-rollout.yaml read, as any fleet repo file (it is written by a promoter, signed, small). */
-const MAX_ROLLOUT_STATE_BYTES = 1024 * 1024;
 
 export function lifecyclePorts(o: {
   cfg: AgentConfig;
@@ -139,18 +129,7 @@ export function lifecyclePorts(o: {
     gateway: identity,
     // Both read git objects already in the store: the head's, fetched by the poll that found it, and
     // the target's, which the rollout gate reached (fetching history) when it checked its descent.
-    rolloutState: async (commit) => {
-      let file;
-      try {
-        file = await new GitObjectSource(source.gitdir, commit).read(ROLLOUT_FILE, {
-          maxBytes: MAX_ROLLOUT_STATE_BYTES,
-        });
-      } catch (err) {
-        if (err instanceof RepoPathError) throw new FleetRepoError([{ file: ROLLOUT_FILE, message: err.message }]);
-        throw err;
-      }
-      return file ? parseRolloutState(file.bytes) : undefined;
-    },
+    rolloutState: (commit) => readRolloutState(new GitObjectSource(source.gitdir, commit)),
     rolloutPolicy: async (commit) => {
       const { fleet, rollout } = await readFleet(new GitObjectSource(source.gitdir, commit));
       const t = findTarget(fleet, identity);

@@ -16,7 +16,8 @@ import {
 } from '../manifest/index.js';
 import { readPolicyFile } from '../agent/config.js';
 import { allowPublic } from '../agent/redaction.js';
-import { checkCommit, readTrustedKeys } from '../trust/index.js';
+import { checkCommit, commitShape, descendsFrom, readTrustedKeys, signedBy, TrustError } from '../trust/index.js';
+import { shortCommit } from '../base/short-commit.js';
 import { SyncError, type GitAuth } from '../sync/index.js';
 import { silentLog } from '../base/log.js';
 import { DEFAULT_STATE_DIR } from '../base/state-dir.js';
@@ -37,6 +38,7 @@ export interface RepoOptions {
   cacheDir?: string;
   depth: string;
   trustedKeys?: string[];
+  promoterKeys?: string[];
   trustMode?: 'head' | 'tag';
 }
 
@@ -57,18 +59,40 @@ export function repoSpec(o: RepoOptions) {
 
 /**
  * With --trusted-keys, the commit read must be signed as the agent would require (the fleet repo's
- * CI checks what gateways will accept); the working tree has no signature to check.
+ * CI checks what gateways will accept); the working tree has no signature to check. With
+ * --promoter-keys too, a head those keys sign passes only as a rollout step, judged by the agent's
+ * own trust gate.
  */
 export async function verifySource(source: RepoSource, o: RepoOptions, io: Io): Promise<void> {
+  if (o.promoterKeys?.length && !o.trustedKeys?.length)
+    throw new Error(
+      '--promoter-keys narrows what --trusted-keys accept: give the release keys with --trusted-keys too',
+    );
   if (!o.trustedKeys?.length) return;
   if (!(source instanceof GitObjectSource))
     throw new Error('--trusted-keys checks the signature of a commit: give one with --ref (the working tree has none)');
   const keys = await readTrustedKeys(o.trustedKeys);
-  const signer = await checkCommit(source.gitdir, source.commit, undefined, {
-    policy: { keys, mode: o.trustMode ?? 'head' },
-    allowRewrite: true,
+  const verify = (commit: string) =>
+    checkCommit(source.gitdir, commit, undefined, {
+      policy: { keys, mode: o.trustMode ?? 'head' },
+      allowRewrite: true,
+    });
+  if (!o.promoterKeys?.length) {
+    io.err(`trusted: commit ${shortCommit(source.commit)} is signed by ${await verify(source.commit)}\n`);
+    return;
+  }
+  const promoterKeys = await readTrustedKeys(o.promoterKeys);
+  const { judgeTrust } = await import('../lifecycle/index.js');
+  const { readRolloutState } = await import('../rollout/index.js');
+  const answer = await judgeTrust(source.commit, {
+    verify,
+    promoterSigner: (commit) => signedBy(source.gitdir, commit, promoterKeys),
+    commitShape: (commit) => commitShape(source.gitdir, commit),
+    descends: (commit, ancestor) => descendsFrom(source.gitdir, commit, ancestor),
+    rolloutState: (commit) => readRolloutState(new GitObjectSource(source.gitdir, commit)),
   });
-  io.err(`trusted: commit ${source.commit.slice(0, 12)} is signed by ${signer}\n`);
+  if (answer.kind === 'refuse') throw new TrustError(answer.bad === 'rewrite' ? 'rewrite' : 'untrusted', answer.reason);
+  if (answer.kind === 'admit') io.err(`trusted: ${answer.note ?? `commit ${shortCommit(source.commit)}`}\n`);
 }
 
 /** Errors that users cause get their own message and exit 1; anything else is a bug and rethrown. */

@@ -31,8 +31,10 @@ export {
   GATES,
   CHOOSE_GATES,
   APPLY_GATES,
+  judgeTrust,
   runGates,
   type Gate,
   type GateAnswer,
   type GatePorts,
+  type TrustPorts,
 } from './gates/index.js';

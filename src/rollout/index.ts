@@ -4,6 +4,7 @@ export { bucketOf, exactThreshold, waveOf, waveThreshold } from './membership.js
 export {
   openedWaves,
   parseRolloutState,
+  readRolloutState,
   ROLLOUT_FILE,
   stateAgainstPolicy,
   timeOf,

@@ -4,6 +4,7 @@
 // and then against the policy of the target commit — with problems at file:line:column.
 
 import { FleetRepoError, Problems, type Problem } from '../manifest/problems.js';
+import { RepoPathError, type RepoSource } from '../manifest/source.js';
 import { validateSchema } from '../manifest/schema.js';
 import { parseYamlFile, problemAt, type PathSeg, type YamlFile } from '../manifest/yaml-file.js';
 import type { FleetRollout, OpenedWave, RolloutState, TrackKey, TrackPolicy } from '../model/rollout.js';
@@ -108,6 +109,21 @@ export function parseRolloutState(bytes: Uint8Array, file = ROLLOUT_FILE): Parse
   stateProblems(state, y, problems);
   problems.bail();
   return { state, y };
+}
+
+/** The largest rollgate-rollout.yaml read, as any fleet repo file (it is written by a promoter, signed, small). */
+const MAX_ROLLOUT_STATE_BYTES = 1024 * 1024;
+
+/** The rollout state file of a commit (undefined: it has none); FleetRepoError when it does not hold. */
+export async function readRolloutState(repo: RepoSource): Promise<ParsedRolloutState | undefined> {
+  let file;
+  try {
+    file = await repo.read(ROLLOUT_FILE, { maxBytes: MAX_ROLLOUT_STATE_BYTES });
+  } catch (err) {
+    if (err instanceof RepoPathError) throw new FleetRepoError([{ file: ROLLOUT_FILE, message: err.message }]);
+    throw err;
+  }
+  return file ? parseRolloutState(file.bytes) : undefined;
 }
 
 export function trackName(key: TrackKey): string {

@@ -47,6 +47,9 @@ describe(
     };
     /** Pushes `head` as the branch (forced: the test moves it back to the promoter's last step each time). */
     const pushHead = () => lab.git('push', '-q', '-f', 'origin', 'main');
+    /** The fleet repo's CI: `rollgate validate` of the checkout's head with the release key. */
+    const validate = (...args: string[]) =>
+      rollgate('validate', '--repo', lab.repo, '--ref', 'main', '--trusted-keys', release.publicFile, ...args);
     const refused = async (head: string, rule: RegExp) => {
       lab.clearCalls();
       pushHead();
@@ -60,6 +63,9 @@ describe(
       assert.match(rec.reason, rule);
       assert.equal(s.applied?.commit, target, 'the gateway stays on the target');
       assert.deepEqual(installs(), [], 'nothing was installed');
+      const ci = await validate('--promoter-keys', promoter.publicFile);
+      assert.equal(ci.code, 1, 'the fleet repo CI refuses it too');
+      assert.match(ci.err, rule);
       lab.git('reset', '-q', '--hard', step);
     };
 
@@ -137,6 +143,26 @@ describe(
         agent.logs.some((l) => /is a rollout step signed by the promoter key of Promoter/.test(l.msg)),
         'the log says who signed the step',
       );
+    });
+
+    test("validate --promoter-keys: the fleet repo's CI accepts the promoter's step as gateways do", async () => {
+      const ci = await validate('--promoter-keys', promoter.publicFile);
+      assert.equal(ci.code, 0, ci.err);
+      assert.match(ci.err, /trusted: commit [0-9a-f]{12} is a rollout step signed by the promoter key of Promoter/);
+      const releaseOnly = await validate();
+      assert.equal(releaseOnly.code, 1, 'without the promoter key the step is not signed by a trusted key');
+      assert.match(releaseOnly.err, /OpenPGP key [0-9A-F]{16}, which is not trusted/);
+      const alone = await rollgate(
+        'validate',
+        '--repo',
+        lab.repo,
+        '--ref',
+        'main',
+        '--promoter-keys',
+        promoter.publicFile,
+      );
+      assert.equal(alone.code, 1);
+      assert.match(alone.err, /--promoter-keys narrows what --trusted-keys accept/);
     });
 
     test('a promoter-signed head that also changes a manifest is refused', async () => {

@@ -106,6 +106,13 @@ export function repoOptions(cmd: Command): Command {
       collect,
       [],
     )
+    .option(
+      '--promoter-keys <file>',
+      "with --trusted-keys: keys that may sign a step of a staged rollout and nothing else, as the agent's " +
+        'trust.promoterKeys does (a head they sign passes only as such a step); repeat for several',
+      collect,
+      [],
+    )
     .addOption(
       new Option('--trust-mode <mode>', 'head: the commit is signed; tag: a signed tag points at it')
         .choices(['head', 'tag'])

@@ -27,3 +27,4 @@ export {
   type Subject,
 } from './gate.js';
 export { standingOf } from './rollout.js';
+export { judgeTrust, type TrustPorts } from './trust.js';

@@ -12,7 +12,7 @@ import { promoterRuleBreaches, type PromoterCommit } from './promoter-rules.js';
 import { shortCommit } from '../../base/short-commit.js';
 
 /** Why a commit is not signed by a release key; undefined when it is. */
-async function releaseProblem(p: GatePorts, commit: string): Promise<string | undefined> {
+async function releaseProblem(p: TrustPorts, commit: string): Promise<string | undefined> {
   try {
     await p.verify(commit);
     return undefined;
@@ -24,7 +24,7 @@ async function releaseProblem(p: GatePorts, commit: string): Promise<string | un
 }
 
 /** The facts the promoter rules judge, read through the ports. */
-async function factsOf(head: string, p: GatePorts): Promise<PromoterCommit> {
+async function factsOf(head: string, p: TrustPorts): Promise<PromoterCommit> {
   const { parents, changed } = await p.commitShape!(head);
   let state;
   try {
@@ -47,7 +47,7 @@ async function factsOf(head: string, p: GatePorts): Promise<PromoterCommit> {
   return { parents, changed, hasRolloutFile: state !== undefined, named };
 }
 
-async function asRolloutStep(head: string, err: TrustError, p: GatePorts): Promise<GateAnswer> {
+async function asRolloutStep(head: string, err: TrustError, p: TrustPorts): Promise<GateAnswer> {
   const refuse = (reason: string): GateAnswer => ({ kind: 'refuse', commit: head, bad: 'untrusted', reason });
   const promoter = p.commitShape ? await p.promoterSigner?.(head) : undefined;
   if (!promoter) return refuse(err.message);
@@ -62,18 +62,24 @@ async function asRolloutStep(head: string, err: TrustError, p: GatePorts): Promi
   return { kind: 'admit', note };
 }
 
+/** What judging a head's signature reads: `rollgate validate` gives these too, to see what gateways will accept. */
+export type TrustPorts = Pick<GatePorts, 'verify' | 'promoterSigner' | 'commitShape' | 'descends' | 'rolloutState'>;
+
+/** Whether `head` is signed as this gateway requires: by a release key, or as a rollout step by a promoter key. */
+export async function judgeTrust(head: string, p: TrustPorts): Promise<GateAnswer> {
+  try {
+    const signer = await p.verify(head);
+    return { kind: 'admit', ...(signer ? { note: `commit ${shortCommit(head)} is signed by ${signer}` } : {}) };
+  } catch (err) {
+    if (!(err instanceof TrustError)) throw err;
+    if (err.kind === 'untrusted') return asRolloutStep(head, err, p);
+    return { kind: 'refuse', commit: head, bad: err.kind, reason: err.message };
+  }
+}
+
 export const trustGate: Gate = {
   name: 'trust',
   phase: 'choose',
   why: 'nothing is read from a commit before its signature is known to be a trusted one',
-  async check(s, p) {
-    try {
-      const signer = await p.verify(s.head);
-      return { kind: 'admit', ...(signer ? { note: `commit ${shortCommit(s.head)} is signed by ${signer}` } : {}) };
-    } catch (err) {
-      if (!(err instanceof TrustError)) throw err;
-      if (err.kind === 'untrusted') return asRolloutStep(s.head, err, p);
-      return { kind: 'refuse', commit: s.head, bad: err.kind, reason: err.message };
-    }
-  },
+  check: (s, p) => judgeTrust(s.head, p),
 };
