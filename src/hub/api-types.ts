@@ -3,6 +3,7 @@
 
 import type { ConditionStatus, ReportStatus, VerdictReason, BadReason } from '../model/index.js';
 import type { Outcome } from './outcomes.js';
+import type { CommitCounts } from './commit-counts.js';
 
 export interface GatewaySummary {
   id: string;
@@ -66,25 +67,10 @@ export interface ReasonCount {
   example?: string;
 }
 
-/** One commit across the fleet. */
-export interface CommitSummary {
+/** One commit across the fleet: its counts (./commit-counts.ts), why it failed and where. */
+export interface CommitSummary extends CommitCounts {
   commit: string;
   firstSeen: string;
-  /** Every gateway the hub knows. */
-  gateways: number;
-  applied: number;
-  /** Applied, still run, and healthy. */
-  healthy: number;
-  rolledBack: number;
-  rejected: number;
-  /** Pulls or downloads failed; the gateway tries again. */
-  retrying: number;
-  /** Reporting, and no verdict on this commit yet. */
-  pending: number;
-  /** Silent, with no verdict on this commit. */
-  silent: number;
-  /** Gateways that reported verdicts only on later commits since this one appeared. */
-  movedOn: number;
   /** Rolled back and rejected, grouped by reason. */
   reasons: ReasonCount[];
   /** Gateways that rolled back or rejected it, newest first (at most 100). */

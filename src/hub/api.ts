@@ -9,15 +9,14 @@ import { addGateway, removeGateway, rotateGatewayToken } from './admin.js';
 import { HttpError, json, jsonBody } from './http.js';
 import { openApiDocument } from './openapi.js';
 import {
-  boolean,
   commitPrefix,
-  condition,
   cursor,
   eventKind,
   fullCommit,
+  GATEWAY_FILTER_PARAMS,
+  gatewayFilterOf,
   gatewayId,
   integer,
-  labelSelector,
   rolloutId,
 } from './params.js';
 import { commitSummary, fleetSummary, getGateway, listEvents, listGateways, recentCommits } from './queries.js';
@@ -60,32 +59,21 @@ export const API_ROUTES: readonly Route[] = [
     access: 'reader',
     summary: 'Gateways, by id, with filters',
     query: {
-      label: { kind: labelSelector, description: 'key=value; repeat for several, all must match', repeat: true },
-      commit: { kind: commitPrefix, description: 'the applied commit or a prefix of 7+ hex digits' },
-      condition: {
-        kind: condition,
-        description: 'Ready, Healthy or Stalled, optionally =True, =False, =Unknown (bare means =True)',
-      },
-      stale: { kind: boolean, description: 'true: only silent gateways; false: only reporting ones' },
+      ...GATEWAY_FILTER_PARAMS,
       after: { kind: gatewayId, description: 'the `next` of the previous page' },
       limit: { kind: integer(1, 1000), description: 'how many (100)' },
     },
     responses: { 200: ok('A page of gateways', page('GatewaySummary')) },
-    handle: async ({ db, res, query: q }) => {
-      const labels = Object.fromEntries((q['label'] as [string, string][] | undefined) ?? []);
+    handle: async ({ db, res, query: q }) =>
       json(
         res,
         200,
         await listGateways(db, {
-          labels,
-          ...(q['commit'] !== undefined ? { commit: q['commit'] as string } : {}),
-          ...(q['condition'] !== undefined ? { condition: q['condition'] as string } : {}),
-          ...(q['stale'] !== undefined ? { stale: q['stale'] as boolean } : {}),
+          ...gatewayFilterOf(q),
           ...(q['after'] !== undefined ? { after: q['after'] as string } : {}),
           ...(q['limit'] !== undefined ? { limit: q['limit'] as number } : {}),
         }),
-      );
-    },
+      ),
   },
   {
     method: 'POST',

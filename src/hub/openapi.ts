@@ -156,6 +156,7 @@ export function openApiDocument(routes: readonly Route[]): object {
             pending: num,
             silent: num,
             movedOn: num,
+            neverSeen: num,
             reasons: {
               type: 'array',
               items: { type: 'object', properties: { outcome: str, reason: str, count: num, example: str } },

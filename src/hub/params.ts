@@ -6,6 +6,8 @@
 // with a bounded depth, and times that exist on a calendar live here too.
 
 import { unstorableChar } from '../model/index.js';
+import { GATEWAY_STATES, type GatewayFilter, type GatewayState } from './gateway-filter.js';
+import type { Param } from './routes.js';
 
 /** An answer other than 200, with the words that say why. */
 export class HttpError extends Error {
@@ -235,3 +237,80 @@ export const labelSelector: ParamKind<[string, string]> = {
     return [key, value];
   },
 };
+
+/** Part of a gateway id to look for. */
+export const idSearch: ParamKind<string> = {
+  schema: { type: 'string', maxLength: 253 },
+  parse(raw, name) {
+    if (raw.length > 253) throw bad(`${name} takes at most 253 characters, got ${raw.length}`);
+    return raw;
+  },
+};
+
+/** One of a fixed list of words. */
+export function oneOf<T extends string>(words: readonly T[]): ParamKind<T> {
+  return {
+    schema: { type: 'string', enum: [...words] },
+    parse(raw, name) {
+      if (!(words as readonly string[]).includes(raw))
+        throw bad(`${name} takes one of ${words.join(', ')}, got ${shown(raw)}`);
+      return raw as T;
+    },
+  };
+}
+
+/** `type=version`: a component of that type at that version. */
+export const componentVersion: ParamKind<[string, string]> = {
+  schema: { type: 'string', pattern: '^[^=]{1,128}=.{1,253}$' },
+  parse(raw, name) {
+    const eq = raw.indexOf('=');
+    if (eq <= 0 || eq > 128 || raw.length - eq - 1 < 1 || raw.length - eq - 1 > 253)
+      throw bad(`${name} takes type=version (a component's type and version), got ${shown(raw)}`);
+    return [raw.slice(0, eq), raw.slice(eq + 1)];
+  },
+};
+
+/** `app/service=image`: an app's service running that image. */
+export const serviceImage: ParamKind<[string, string, string]> = {
+  schema: { type: 'string', pattern: '^[^/=]{1,128}/[^=]{1,128}=.{1,512}$' },
+  parse(raw, name) {
+    const m = /^([^/=]{1,128})\/([^=]{1,128})=(.{1,512})$/s.exec(raw);
+    if (!m) throw bad(`${name} takes app/service=image, got ${shown(raw)}`);
+    return [m[1]!, m[2]!, m[3]!];
+  },
+};
+
+/**
+ * The filters of a gateway list, the API's and the page's alike: one table, so both take the same
+ * names, the same kinds and the same words for them.
+ */
+export const GATEWAY_FILTER_PARAMS = {
+  q: { kind: idSearch, description: 'part of the gateway id, any case' },
+  label: { kind: labelSelector, description: 'key=value; repeat for several, all must match', repeat: true },
+  commit: { kind: commitPrefix, description: 'the applied commit or a prefix of 7+ hex digits' },
+  target: { kind: commitPrefix, description: "the staged rollout's target its last report named (7+ hex digits)" },
+  condition: {
+    kind: condition,
+    description: 'Ready, Healthy or Stalled, optionally =True, =False, =Unknown (bare means =True)',
+  },
+  stale: { kind: boolean, description: 'true: only silent gateways; false: only reporting ones' },
+  state: { kind: oneOf(GATEWAY_STATES), description: 'reporting, silent or never (never reported)' },
+  component: { kind: componentVersion, description: 'type=version: runs a component of that type at that version' },
+  service: { kind: serviceImage, description: "app/service=image: that app's service runs that image" },
+} satisfies Record<string, Param>;
+
+/** The filter a parsed query names (its other parameters are left to the route). */
+export function gatewayFilterOf(q: Record<string, unknown>): GatewayFilter {
+  const labels = (q['label'] as [string, string][] | undefined) ?? [];
+  const f: GatewayFilter = {};
+  if (labels.length) f.labels = Object.fromEntries(labels);
+  if (q['q'] !== undefined) f.search = q['q'] as string;
+  if (q['commit'] !== undefined) f.commit = q['commit'] as string;
+  if (q['target'] !== undefined) f.target = q['target'] as string;
+  if (q['condition'] !== undefined) f.condition = q['condition'] as string;
+  if (q['stale'] !== undefined) f.stale = q['stale'] as boolean;
+  if (q['state'] !== undefined) f.state = q['state'] as GatewayState;
+  if (q['component'] !== undefined) f.component = q['component'] as [string, string];
+  if (q['service'] !== undefined) f.service = q['service'] as [string, string, string];
+  return f;
+}

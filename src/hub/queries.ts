@@ -16,6 +16,8 @@ import type {
 import type { Sql } from './db.js';
 import { FAILED_OUTCOMES, FAILURE_VERDICTS, type Outcome } from './outcomes.js';
 import { shortCommit } from '../base/short-commit.js';
+import { commitCounts, type CommitCounts } from './commit-counts.js';
+import { FilterError, gatewayWhere, type GatewayFilter } from './gateway-filter.js';
 
 /** PostgreSQL's text timestamp ("2026-11-30 12:08:03.81+00") as ISO 8601. */
 export function iso(pg: string): string;
@@ -27,7 +29,7 @@ export function iso(pg: string | null | undefined): string | undefined {
   return Number.isNaN(d.getTime()) ? pg : d.toISOString();
 }
 
-interface GatewayRow {
+export interface GatewayRow {
   id: string;
   labels: Record<string, string>;
   created_at: string;
@@ -47,11 +49,11 @@ interface GatewayRow {
   lost_events: string;
 }
 
-const GATEWAY_COLUMNS = `id, labels, created_at, first_seen, last_seen, silent_since, applied_commit, last_good_commit,
-  head_commit, attempted_commit, attempted_reason, ready, healthy, stalled, status->>'version' as version, reports,
-  lost_events`;
+export const GATEWAY_COLUMNS = `id, labels, created_at, first_seen, last_seen, silent_since, applied_commit,
+  last_good_commit, head_commit, attempted_commit, attempted_reason, ready, healthy, stalled,
+  status->>'version' as version, reports, lost_events`;
 
-function summary(r: GatewayRow): GatewaySummary {
+export function summary(r: GatewayRow): GatewaySummary {
   const cond: GatewaySummary['conditions'] = {};
   if (r.ready) cond.Ready = r.ready;
   if (r.healthy) cond.Healthy = r.healthy;
@@ -75,7 +77,7 @@ function summary(r: GatewayRow): GatewaySummary {
   };
 }
 
-interface EventRow {
+export interface EventRow {
   seq: string;
   gateway_id: string;
   event_id: string;
@@ -89,10 +91,10 @@ interface EventRow {
   received_at: string;
 }
 
-const EVENT_COLUMNS = `seq, gateway_id, event_id, kind, verdict, commit, reason, detail, body->>'to' as "to", at,
+export const EVENT_COLUMNS = `seq, gateway_id, event_id, kind, verdict, commit, reason, detail, body->>'to' as "to", at,
   received_at`;
 
-function event(r: EventRow): FleetEvent {
+export function event(r: EventRow): FleetEvent {
   return {
     seq: r.seq,
     gateway: r.gateway_id,
@@ -141,45 +143,27 @@ export class QueryError extends Error {
   }
 }
 
-export interface GatewayFilter {
-  /** key=value pairs, all of which must match. */
-  labels?: Record<string, string>;
-  /** The applied commit, or a prefix of it (at least 7 hex digits). */
-  commit?: string;
-  /** `Ready`, `Ready=False`, `Healthy=True`, ...; a bare type means =True. */
-  condition?: string;
-  /** true: only silent gateways; false: only those reporting. */
-  stale?: boolean;
+/** A page of gateways by id, for the API's cursor. */
+export interface GatewayListOptions extends GatewayFilter {
   after?: string;
   limit?: number;
 }
 
-const CONDITION = /^(Ready|Healthy|Stalled)(?:=(True|False|Unknown))?$/;
-
-export async function listGateways(db: Sql, f: GatewayFilter = {}): Promise<Page<GatewaySummary>> {
-  const where: string[] = [];
+export async function listGateways(db: Sql, f: GatewayListOptions = {}): Promise<Page<GatewaySummary>> {
   const params: unknown[] = [];
-  const p = (v: unknown) => {
-    params.push(v);
-    return `$${params.length}`;
-  };
-  if (f.labels && Object.keys(f.labels).length) where.push(`labels @> ${p(JSON.stringify(f.labels))}::jsonb`);
-  if (f.commit) {
-    if (!/^[0-9a-f]{7,64}$/.test(f.commit)) throw new QueryError('commit takes 7 to 64 hex digits');
-    where.push(`applied_commit like ${p(f.commit + '%')}`);
+  let where: string;
+  try {
+    where = gatewayWhere(f, params);
+  } catch (err) {
+    throw err instanceof FilterError ? new QueryError(err.message) : err;
   }
-  if (f.condition) {
-    const m = CONDITION.exec(f.condition);
-    if (!m) throw new QueryError('condition takes Ready, Healthy or Stalled, with =True, =False or =Unknown');
-    where.push(`${m[1]!.toLowerCase()} = ${p(m[2] ?? 'True')}`);
+  if (f.after) {
+    params.push(f.after);
+    where += ` and id > $${params.length}`;
   }
-  if (f.stale === true) where.push('silent_since is not null');
-  if (f.stale === false) where.push('silent_since is null');
-  if (f.after) where.push(`id > ${p(f.after)}`);
   const limit = Math.min(Math.max(f.limit ?? 100, 1), 1000);
   const rows = await db.query<GatewayRow>(
-    `select ${GATEWAY_COLUMNS} from gateways ${where.length ? 'where ' + where.join(' and ') : ''}
-     order by id limit ${limit + 1}`,
+    `select ${GATEWAY_COLUMNS} from gateways where ${where} order by id limit ${limit + 1}`,
     params,
   );
   const items = rows.slice(0, limit).map(summary);
@@ -226,37 +210,9 @@ export async function commitSummary(db: Sql, prefix: string): Promise<CommitSumm
   return summaryOf(db, sha, c!.first_seen);
 }
 
-/** One commit the hub has seen, by its full sha and when it was first seen. */
-async function summaryOf(db: Sql, sha: string, firstSeen: string): Promise<CommitSummary> {
-  const counts = await db.query<{
-    gateways: string;
-    applied: string;
-    healthy: string;
-    rolled_back: string;
-    rejected: string;
-    retrying: string;
-    pending: string;
-    silent: string;
-    moved_on: string;
-  }>(
-    `with gc as (select gateway_id, outcome from gateway_commits where commit = $1),
-          later as (select distinct gateway_id from gateway_commits where commit <> $1 and at > $2::timestamptz)
-     select count(*) as gateways,
-       count(*) filter (where gc.outcome = 'applied') as applied,
-       count(*) filter (where gc.outcome = 'applied' and g.applied_commit = $1 and g.healthy = 'True'
-                          and g.silent_since is null) as healthy,
-       count(*) filter (where gc.outcome = 'rolled-back') as rolled_back,
-       count(*) filter (where gc.outcome = 'rejected') as rejected,
-       count(*) filter (where gc.outcome = 'retrying') as retrying,
-       count(*) filter (where gc.outcome is null and g.silent_since is null and
-                          (g.head_commit = $1 or l.gateway_id is null)) as pending,
-       count(*) filter (where gc.outcome is null and g.silent_since is not null) as silent,
-       count(*) filter (where gc.outcome is null and g.silent_since is null and g.head_commit is distinct from $1
-                          and l.gateway_id is not null) as moved_on
-     from gateways g left join gc on gc.gateway_id = g.id left join later l on l.gateway_id = g.id`,
-    [sha, firstSeen],
-  );
-  const n = counts[0]!;
+/** One commit the hub has seen, by its full sha and when it was first seen, with its counts. */
+async function summaryOf(db: Sql, sha: string, firstSeen: string, counts?: CommitCounts): Promise<CommitSummary> {
+  const n = counts ?? (await commitCounts(db, [sha])).get(sha)!;
   const reasons = await db.query<{ outcome: Outcome; reason: string | null; count: string; example: string | null }>(
     `select outcome, coalesce(reason, verdict) as reason, count(*) as count, min(detail) as example
        from gateway_commits where commit = $1 and outcome in ('rolled-back', 'rejected', 'retrying')
@@ -271,15 +227,7 @@ async function summaryOf(db: Sql, sha: string, firstSeen: string): Promise<Commi
   return {
     commit: sha,
     firstSeen: iso(firstSeen),
-    gateways: Number(n.gateways),
-    applied: Number(n.applied),
-    healthy: Number(n.healthy),
-    rolledBack: Number(n.rolled_back),
-    rejected: Number(n.rejected),
-    retrying: Number(n.retrying),
-    pending: Number(n.pending),
-    silent: Number(n.silent),
-    movedOn: Number(n.moved_on),
+    ...n,
     reasons: reasons.map((r): ReasonCount => ({
       outcome: r.outcome,
       reason: r.reason ?? 'unknown',
@@ -294,8 +242,12 @@ export async function recentCommits(db: Sql, limit = 10): Promise<CommitSummary[
   const rows = await db.query<{ sha: string; first_seen: string }>(
     `select sha, first_seen from commits order by first_seen desc, sha limit ${Math.min(Math.max(limit, 1), 100)}`,
   );
+  const counts = await commitCounts(
+    db,
+    rows.map((r) => r.sha),
+  );
   const out: CommitSummary[] = [];
-  for (const r of rows) out.push(await summaryOf(db, r.sha, r.first_seen));
+  for (const r of rows) out.push(await summaryOf(db, r.sha, r.first_seen, counts.get(r.sha)));
   return out;
 }
 

@@ -111,7 +111,10 @@ export function match(routes: readonly Route[], method: string, rawPath: string)
 export function parseRouteQuery(route: Route, search: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const takes = route.query ?? {};
-  for (const [name, values] of parseQuery(search)) {
+  for (const [name, given] of parseQuery(search)) {
+    // A form sends its empty fields: on a page, an empty value is a filter not set.
+    const values = route.page ? given.filter((v) => v !== '') : given;
+    if (values.length === 0) continue;
     const p = takes[name];
     if (!p) {
       const known = Object.keys(takes);

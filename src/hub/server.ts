@@ -31,16 +31,10 @@ import {
   sendHtml,
 } from './http.js';
 import { migrate } from './migrations.js';
-import { commitPrefix, escapesUnstorable, gatewayId } from './params.js';
-import {
-  renderCommitPage,
-  renderFleetPage,
-  renderGatewayPage,
-  renderLoginPage,
-  renderNotFound,
-  renderProblem,
-} from './page.js';
-import { commitSummary, fleetSummary, getGateway, listGateways, QueryError } from './queries.js';
+import { escapesUnstorable } from './params.js';
+import { renderLoginPage, renderNotFound, renderProblem } from './page.js';
+import { pageRoutes } from './page-routes.js';
+import { QueryError } from './queries.js';
 import { parseReport } from './report-schema.js';
 import { match, parseRouteQuery, type Route, type RouteContext } from './routes.js';
 import { hashToken, roleOf } from './tokens.js';
@@ -299,38 +293,8 @@ export class Hub {
 
   /** The page for people, and its login. */
   private pageRoutes(): Route[] {
-    const db = this.o.db;
-    const page = { access: 'reader', page: true, hidden: true, responses: {} } as const;
-    const notes = () => commitNotes(this.fleetRepo);
     return [
-      {
-        ...page,
-        method: 'GET',
-        path: '/',
-        summary: 'The fleet',
-        handle: async ({ res }) =>
-          sendHtml(
-            res,
-            renderFleetPage(await fleetSummary(db), (await listGateways(db, { limit: 500 })).items, notes()),
-          ),
-      },
-      {
-        ...page,
-        method: 'GET',
-        path: '/gateways/{id}',
-        summary: 'One gateway',
-        pathParams: { id: { kind: gatewayId, description: 'gateway id' } },
-        handle: async ({ res, path }) => sendHtml(res, renderGatewayPage(await getGateway(db, path['id'] as string))),
-      },
-      {
-        ...page,
-        method: 'GET',
-        path: '/commits/{sha}',
-        summary: 'One commit',
-        pathParams: { sha: { kind: commitPrefix, description: 'the commit or a prefix of 7+ hex digits' } },
-        handle: async ({ res, path }) =>
-          sendHtml(res, renderCommitPage(await commitSummary(db, path['sha'] as string), notes())),
-      },
+      ...pageRoutes(this.o.db, { tls: Boolean(this.o.tls), notes: () => commitNotes(this.fleetRepo) }),
       {
         method: 'GET',
         path: '/login',

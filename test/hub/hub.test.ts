@@ -187,9 +187,11 @@ for (const kind of dbs.kinds) {
         assert.equal(s['commit'], c);
         assert.deepEqual(
           [s['gateways'], s['applied'], s['healthy'], s['rolledBack'], s['rejected'], s['pending'], s['silent']],
-          [7, 2, 1, 2, 1, 2, 0],
+          // 'never' never reported: not pending on this commit (nor on every other), but counted apart
+          [7, 2, 1, 2, 1, 1, 0],
           JSON.stringify(s),
         );
+        assert.equal(s['neverSeen'], 1);
         assert.deepEqual(
           (s['reasons'] as { outcome: string; reason: string; count: number }[]).map((r) => [
             r.outcome,

@@ -28,11 +28,6 @@ const CSS = raw(`<style>
 td.n{text-align:right;font-variant-numeric:tabular-nums}
 </style>`);
 
-/** The "Rollouts" link of the header's navigation (wired in by whoever owns the header). */
-export function rolloutsNavLink(): Html {
-  return html`<a href="/rollouts">Rollouts</a>`;
-}
-
 /** Says how fresh the fleet repo's read is, and when the last read failed. */
 export function repoStatus(r: RepoRead | undefined): Html {
   if (!r) return html`<p class="muted">The hub does not read the fleet repo: start it with <code>--repo</code>.</p>`;
@@ -75,6 +70,7 @@ export function renderRolloutList(read: RepoRead | undefined): string {
           ? table('rollouts', ['rollout', 'state', 'base → target', 'started', 'last step'], rows)
           : html`<p class="muted">No rollout in the fleet repo's recent history.</p>`
       }`,
+    { section: '/rollouts', self: '/rollouts' },
   );
 }
 
@@ -262,5 +258,6 @@ export function renderRolloutPage(v: RolloutView, read: RepoRead | undefined, ac
             </ul>`
           : html`<p class="muted">None.</p>`
       }`,
+    { section: '/rollouts', self: hubPath('rollouts', v.id) },
   );
 }

@@ -1,0 +1,147 @@
+// The board's pages at fleet size: PostgreSQL (started here, as bench/hub-load.ts does) holding
+// 10,000 gateways, each with a report (labels, an RTOS component, two containers), and a history of
+// COMMITS commits every gateway gave a verdict on (one in twenty rolled back). Timed, in one process
+// and by the same code the hub serves them with: the overview (summary, the first gateways, the
+// failures grouped), a page of the gateway list (filtered, sorted, counted), the versions, one
+// commit, and the overview's commit counts the way the hub did them before (one join over every
+// gateway per recent commit, and a scan of the history after it), for the ratio. A rollout page is
+// not in this tree yet: ROLLOUT_PAGE below is the hook for it. Run with `npm run bench:pages`.
+
+import { failureGroups, fleetVersions, gatewayListPage } from '../src/hub/board-queries.js';
+import { commitCounts } from '../src/hub/commit-counts.js';
+import { openDatabase, type Database } from '../src/hub/index.js';
+import { migrate } from '../src/hub/migrations.js';
+import { renderFleetPage, renderGatewayList } from '../src/hub/page.js';
+import { renderVersionsPage } from '../src/hub/page-fleet.js';
+import { commitSummary, fleetSummary, recentCommits } from '../src/hub/queries.js';
+import { startPostgres } from '../test/helpers/postgres.js';
+import { createHash } from 'node:crypto';
+
+const GATEWAYS = Number(process.env['ROLLGATE_BENCH_GATEWAYS'] ?? 10_000);
+const COMMITS = Number(process.env['ROLLGATE_BENCH_COMMITS'] ?? 40);
+const ROUNDS = Number(process.env['ROLLGATE_BENCH_ROUNDS'] ?? 15);
+const sha = (n: number) => createHash('sha1').update(`bench ${n}`).digest('hex');
+
+/** A page to time beside the others once it exists (console's rollout page): name → one render. */
+const ROLLOUT_PAGE: Record<string, (db: Database) => Promise<unknown>> = {};
+
+async function fill(db: Database): Promise<void> {
+  await migrate(db);
+  const ids = Array.from({ length: GATEWAYS }, (_, i) => `gw-${String(i).padStart(5, '0')}`);
+  const t0 = Date.now() - COMMITS * 3600_000;
+  await db.query(
+    `insert into commits (sha, first_seen)
+     select s, to_timestamp(t / 1000.0) from unnest($1::text[], $2::float8[]) as x(s, t)`,
+    [Array.from({ length: COMMITS }, (_, c) => sha(c)), Array.from({ length: COMMITS }, (_, c) => t0 + c * 3600_000)],
+  );
+  const last = sha(COMMITS - 1);
+  for (let i = 0; i < ids.length; i += 1000) {
+    const chunk = ids.slice(i, i + 1000);
+    const status = chunk.map((_, j) =>
+      JSON.stringify({
+        labels: {},
+        conditions: [],
+        bad: [],
+        version: '0.1.0',
+        components: [{ key: 'R1', type: 'rtos', version: `rtos-v${(i + j) % 3}` }],
+        containers: [
+          { app: 'shop', service: 'web', image: `shop/web:${(i + j) % 4}`, state: 'running', commit: last },
+          { app: 'shop', service: 'db', image: 'postgres:16', state: 'running', commit: last },
+        ],
+      }),
+    );
+    await db.query(
+      `insert into gateways (id, labels, last_seen, first_seen, applied_commit, head_commit, ready, healthy, stalled,
+                             status, silent_since)
+       select i, jsonb_build_object('ring', (n % 4)::text), now(), now(), $3, $3, 'True', 'True', 'False', s::jsonb,
+              case when n % 50 = 0 then now() end
+         from unnest($1::text[], $2::text[]) with ordinality as x(i, s, n)`,
+      [chunk, status, last],
+    );
+  }
+  // Every gateway's verdict on every commit: the history the old overview scanned.
+  for (let c = 0; c < COMMITS; c++)
+    await db.query(
+      `insert into gateway_commits (commit, gateway_id, outcome, verdict, reason, detail, at, received_at)
+       select $1, id, case when random() < 0.05 then 'rolled-back' else 'applied' end, 'applied', null, null,
+              to_timestamp($2 / 1000.0), now()
+         from gateways`,
+      [sha(c), t0 + c * 3600_000 + 60_000],
+    );
+  await db.query(
+    `update gateway_commits set verdict = 'rolled-back', reason = 'health-failed', detail = 'probe web failed'
+      where outcome = 'rolled-back'`,
+  );
+  await db.query('analyze');
+}
+
+/** The overview's commit counts as the hub did them before this change, for the ratio. */
+async function oldCounts(db: Database): Promise<void> {
+  const rows = await db.query<{ sha: string; first_seen: string }>(
+    'select sha, first_seen from commits order by first_seen desc, sha limit 8',
+  );
+  for (const r of rows)
+    await db.query(
+      `with gc as (select gateway_id, outcome from gateway_commits where commit = $1),
+            later as (select distinct gateway_id from gateway_commits where commit <> $1 and at > $2::timestamptz)
+       select count(*), count(*) filter (where gc.outcome = 'applied'),
+              count(*) filter (where gc.outcome is null and g.silent_since is null and
+                                 (g.head_commit = $1 or l.gateway_id is null)) as pending,
+              count(*) filter (where gc.outcome is null and g.silent_since is null
+                                 and g.head_commit is distinct from $1 and l.gateway_id is not null) as moved_on
+         from gateways g left join gc on gc.gateway_id = g.id left join later l on l.gateway_id = g.id`,
+      [r.sha, r.first_seen],
+    );
+}
+
+async function time(what: () => Promise<unknown>): Promise<number> {
+  for (let i = 0; i < 2; i++) await what();
+  const ms: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const t = process.hrtime.bigint();
+    await what();
+    ms.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  return ms.sort((a, b) => a - b)[Math.floor(ms.length / 2)]!;
+}
+
+const pg = await startPostgres({ fsync: false });
+try {
+  const db = await openDatabase({ url: pg.url, poolSize: 4 });
+  const t = Date.now();
+  await fill(db);
+  process.stderr.write(`${GATEWAYS} gateways, ${COMMITS} commits filled in ${Date.now() - t} ms\n`);
+  const recent = (await db.query<{ sha: string }>('select sha from commits order by first_seen desc limit 8')).map(
+    (r) => r.sha,
+  );
+  const rows: [string, number][] = [
+    [
+      'overview (summary, first 25 gateways, failures grouped, rendered)',
+      await time(async () => {
+        const list = await gatewayListPage(db, {}, 'id', 0, 25);
+        renderFleetPage(await fleetSummary(db), list.items, { failures: await failureGroups(db), listed: list.total });
+      }),
+    ],
+    ['overview: counts of the 8 newest commits, now (commit-counts.ts)', await time(() => commitCounts(db, recent))],
+    ['overview: counts of the 8 newest commits, before', await time(() => oldCounts(db))],
+    [
+      'gateway list: label filter, sorted by last report, page 40 of 100, rendered',
+      await time(async () => {
+        const list = await gatewayListPage(db, { labels: { ring: '1' } }, '-last-seen', 3900, 100);
+        renderGatewayList({ list, filters: [['label', 'ring=1']], sort: '-last-seen', per: 100 });
+      }),
+    ],
+    ['gateway list: id search, first page', await time(() => gatewayListPage(db, { search: 'gw-012' }, 'id', 0, 100))],
+    ['versions, rendered', await time(async () => renderVersionsPage(await fleetVersions(db)))],
+    ['one commit (API /commits/{sha})', await time(() => commitSummary(db, recent[0]!))],
+    ['30 newest commits (/commits)', await time(() => recentCommits(db, 30))],
+  ];
+  for (const [name, page] of Object.entries(ROLLOUT_PAGE)) rows.push([name, await time(() => page(db))]);
+  const base = rows[0]![1];
+  process.stdout.write(`| page (${GATEWAYS} gateways, ${COMMITS} commits of history) | median ms | vs overview |\n`);
+  process.stdout.write('|---|---|---|\n');
+  for (const [name, ms] of rows) process.stdout.write(`| ${name} | ${ms.toFixed(1)} | ${(ms / base).toFixed(2)}× |\n`);
+  await db.close();
+} finally {
+  await pg.stop();
+}

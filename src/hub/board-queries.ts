@@ -1,0 +1,150 @@
+// What the board's pages read beyond the API's shapes: a page of the gateway list with its counts
+// (so nothing is ever cut without saying so), the versions that run across the fleet, and the
+// failures of the newest commits grouped by commit and reason. Each reads current state, or the
+// rows of a few commits through gateway_commits' primary key: never the history.
+
+import type { Sql } from './db.js';
+import { gatewayOrder, gatewayWhere, type GatewayFilter, type GatewaySort } from './gateway-filter.js';
+import type { FleetEvent, GatewaySummary, Page } from './api-types.js';
+import type { Outcome } from './outcomes.js';
+import { event, EVENT_COLUMNS, GATEWAY_COLUMNS, iso, summary, type EventRow, type GatewayRow } from './queries.js';
+
+export interface GatewayListPage {
+  items: GatewaySummary[];
+  /** Where this page starts in the filtered list (0-based). */
+  offset: number;
+  /** Gateways the filter matches. */
+  matching: number;
+  /** Every gateway the hub knows. */
+  total: number;
+}
+
+export async function gatewayListPage(
+  db: Sql,
+  f: GatewayFilter,
+  sort: GatewaySort,
+  offset: number,
+  limit: number,
+): Promise<GatewayListPage> {
+  const params: unknown[] = [];
+  const where = gatewayWhere(f, params);
+  const [n] = await db.query<{ matching: string; total: string }>(
+    `select count(*) filter (where ${where}) as matching, count(*) as total from gateways`,
+    params,
+  );
+  const rows = await db.query<GatewayRow>(
+    `select ${GATEWAY_COLUMNS} from gateways where ${where} order by ${gatewayOrder(sort)}
+     limit ${Math.max(1, Math.floor(limit))} offset ${Math.max(0, Math.floor(offset))}`,
+    params,
+  );
+  return { items: rows.map(summary), offset, matching: Number(n!.matching), total: Number(n!.total) };
+}
+
+export interface VersionCount {
+  /** A component's type, or an app's `app/service`. */
+  what: string;
+  /** The component's version, or the service's image. */
+  version: string;
+  gateways: number;
+}
+
+export interface FleetVersions {
+  components: VersionCount[];
+  services: VersionCount[];
+  /** Gateways whose last report said what they run (the rest never reported). */
+  reported: number;
+}
+
+/** Which component versions and service images run on how many gateways, from their last reports. */
+export async function fleetVersions(db: Sql): Promise<FleetVersions> {
+  const components = await db.query<{ what: string; version: string; n: string }>(
+    `select c->>'type' as what, coalesce(c->>'version', '') as version, count(distinct g.id) as n
+       from gateways g, jsonb_array_elements(case when jsonb_typeof(g.status->'components') = 'array'
+                                                  then g.status->'components' else '[]'::jsonb end) c
+      group by 1, 2 order by 1, 3 desc, 2`,
+  );
+  const services = await db.query<{ what: string; version: string; n: string }>(
+    `select (c->>'app') || '/' || (c->>'service') as what, coalesce(c->>'image', '') as version,
+            count(distinct g.id) as n
+       from gateways g, jsonb_array_elements(case when jsonb_typeof(g.status->'containers') = 'array'
+                                                  then g.status->'containers' else '[]'::jsonb end) c
+      group by 1, 2 order by 1, 3 desc, 2`,
+  );
+  const [r] = await db.query<{ n: string }>('select count(*) as n from gateways where status is not null');
+  const out = (rows: { what: string; version: string; n: string }[]) =>
+    rows.map((x) => ({ what: x.what, version: x.version, gateways: Number(x.n) }));
+  return { components: out(components), services: out(services), reported: Number(r!.n) };
+}
+
+export interface FailureGroup {
+  commit: string;
+  outcome: Outcome;
+  reason: string;
+  count: number;
+  /** One gateway's words for it. */
+  example?: string;
+  /** The newest verdict of the group, ISO. */
+  latest: string;
+  /** The gateways behind the count, by id (at most `perGroup`). */
+  gateways: string[];
+}
+
+/**
+ * The rollbacks, rejections and retries of the newest `commits` commits, one row per commit and
+ * reason: each gateway's newest verdict on a commit, so a gateway that failed five times counts once.
+ */
+export async function failureGroups(db: Sql, commits = 8, perGroup = 100): Promise<FailureGroup[]> {
+  const rows = await db.query<{
+    commit: string;
+    outcome: Outcome;
+    reason: string;
+    n: string;
+    example: string | null;
+    latest: string;
+    gateways: string[];
+  }>(
+    `with recent as (select sha from commits order by first_seen desc, sha limit $1)
+     select gc.commit, gc.outcome, coalesce(gc.reason, gc.verdict) as reason, count(*) as n,
+            min(gc.detail) as example, max(gc.at)::text as latest,
+            (array_agg(gc.gateway_id order by gc.gateway_id))[1:$2] as gateways
+       from recent join gateway_commits gc on gc.commit = recent.sha
+      where gc.outcome in ('rolled-back', 'rejected', 'retrying')
+      group by 1, 2, 3 order by max(gc.at) desc, 4 desc`,
+    [commits, perGroup],
+  );
+  return rows.map((r) => ({
+    commit: r.commit,
+    outcome: r.outcome,
+    reason: r.reason,
+    count: Number(r.n),
+    ...(r.example ? { example: r.example } : {}),
+    latest: iso(r.latest),
+    gateways: r.gateways,
+  }));
+}
+
+/** The event stream newest first, a page before the cursor `before` (a seq); `next` is the next cursor. */
+export async function newestEvents(
+  db: Sql,
+  f: { before?: string; gateway?: string; kind?: string; limit: number },
+): Promise<Page<FleetEvent>> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const p = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  if (f.before !== undefined) where.push(`seq < ${p(f.before)}::bigint`);
+  if (f.gateway) where.push(`gateway_id = ${p(f.gateway)}`);
+  if (f.kind) {
+    const k = p(f.kind);
+    where.push(`(kind = ${k} or verdict = ${k})`);
+  }
+  const rows = await db.query<EventRow>(
+    `select ${EVENT_COLUMNS} from events ${where.length ? 'where ' + where.join(' and ') : ''}
+     order by seq desc limit ${f.limit + 1}`,
+    params,
+  );
+  const items = rows.slice(0, f.limit).map(event);
+  return { items, ...(rows.length > f.limit ? { next: items[items.length - 1]!.seq } : {}) };
+}
