@@ -196,6 +196,14 @@ export function renderGatewayPage(g: GatewayDetail, o: { hubUrl?: string; now?: 
   const errors = errorLines(g, now);
   const state = g.silent ? html`<span class="m-bad">silent since ${when(g.silentSince, now)}</span>` : gatewayState(g);
   const rss = st?.rssBytes ? ` · ${Math.round(st.rssBytes / 1048576)} MiB resident` : '';
+  // What the gateway waits for (a maintenance window, a rollout's wave): one line.
+  const d = st?.deferred;
+  const waiting = d
+    ? html`<tr>
+        <th>waiting</th>
+        <td data-testid="gw-waiting"><code>${short(d.commit)}</code> at the ${d.gate} gate: ${d.detail}</td>
+      </tr>`
+    : '';
   const history = g.history.map(
     (e) =>
       html`<tr>
@@ -246,6 +254,7 @@ export function renderGatewayPage(g: GatewayDetail, o: { hubUrl?: string; now?: 
               <th>last attempted</th>
               <td><code>${short(g.lastAttempted?.commit)}</code> ${g.lastAttempted?.reason}</td>
             </tr>
+            ${waiting}
           </table>
           <h2>Conditions</h2>
           ${table('conditions', ['type', 'status', 'reason', 'message', 'since'], conds)}
