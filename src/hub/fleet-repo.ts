@@ -14,6 +14,7 @@ import type { RolloutState } from '../model/rollout.js';
 import { openPromoterRepo, readRolloutState, type PromoterRepo } from '../promoter/index.js';
 import { readTrustedKeys, splitSigned, checkSignature, type TrustedKeys } from '../trust/index.js';
 import type { GitAuth } from '../sync/index.js';
+import { Rounds } from './rounds.js';
 
 export interface FleetRepoSpec {
   /** An http(s) URL or a local git repository. */
@@ -79,9 +80,7 @@ export class FleetRepoReader {
   private keys: TrustedKeys | undefined;
   private snapshot: RepoSnapshot | undefined;
   private failed: { at: number; message: string } | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = false;
+  private readonly rounds: Rounds;
 
   constructor(
     private readonly spec: FleetRepoSpec,
@@ -94,6 +93,7 @@ export class FleetRepoReader {
       cacheDir: this.cache,
       ...(spec.auth ? { auth: spec.auth } : {}),
     });
+    this.rounds = new Rounds(() => this.refresh(), spec.intervalMs ?? 30_000);
   }
 
   get name(): string {
@@ -106,23 +106,13 @@ export class FleetRepoReader {
   }
 
   start(): void {
-    this.schedule(0);
+    this.rounds.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    await this.rounds.stop();
     this.repo.close();
     rmSync(this.cache, { recursive: true, force: true });
-  }
-
-  private schedule(delay: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.refresh().finally(() => this.schedule(this.spec.intervalMs ?? 30_000));
-    }, delay);
-    this.timer.unref();
   }
 
   /** Reads the head; reads its history only when the head moved. Public so a write can be seen at once. */

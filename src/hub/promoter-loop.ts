@@ -20,6 +20,8 @@ import {
 } from '../promoter/index.js';
 import type { Database, Sql } from './db.js';
 import { rolloutEvidence } from './rollout-evidence.js';
+import { Rounds } from './rounds.js';
+import { shortCommit } from '../base/short-commit.js';
 
 /** The advisory lock key of the promoter's rounds ("rg-pro"). */
 export const PROMOTER_LOCK = 0x72672d70726f;
@@ -32,14 +34,10 @@ export interface PromoterSettings {
   intervalMs: number;
 }
 
-const short = (c: string) => c.slice(0, 12);
-
 export class PromoterLoop {
   private readonly cache = mkdtempSync(join(tmpdir(), 'rollgate-hub-promoter-'));
   private readonly repo: PromoterRepo;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
-  private stopped = false;
+  private readonly rounds: Rounds;
   /** What the last round said, so a rollout that waits is logged when its reason changes, not every round. */
   private said = '';
 
@@ -49,26 +47,17 @@ export class PromoterLoop {
     private readonly s: PromoterSettings,
   ) {
     this.repo = openPromoterRepo({ ...s.repo, cacheDir: this.cache, depth: 50 });
+    this.rounds = new Rounds(() => this.round(), s.intervalMs);
   }
 
   start(): void {
-    this.schedule(0);
+    this.rounds.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    await this.rounds.stop();
     this.repo.close();
     rmSync(this.cache, { recursive: true, force: true });
-  }
-
-  private schedule(delay: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.round().finally(() => this.schedule(this.s.intervalMs));
-    }, delay);
-    this.timer.unref();
   }
 
   /** One round: a step, nothing to write, or 'skipped' when another hub holds the round. Public for tests. */
@@ -104,7 +93,7 @@ export class PromoterLoop {
     const o = r.outcome;
     if (o.kind === 'write') {
       this.said = '';
-      const line = `promoter: ${o.title} (commit ${short(r.commit!)}): ${o.step.why}`;
+      const line = `promoter: ${o.title} (commit ${shortCommit(r.commit!)}): ${o.step.why}`;
       const fields = { repo: this.repo.name, commit: r.commit, action: o.step.action };
       if (o.exit === 'attention') this.log.warn(fields, line);
       else this.log.info(fields, line);
