@@ -85,7 +85,7 @@ export async function runHub(o: ServeFlags, io: Io): Promise<number> {
       : undefined;
   const silentAfter = o.silentAfter ?? file.silentAfter ?? '15m';
   const promoter = await promoterSettings(o, file.promoter);
-  const repo = repoSettings(o, promoter);
+  const repo = repoSettings(o, promoter, file.repo);
   const db = await openFrom(o, file);
   let hub: Hub;
   try {

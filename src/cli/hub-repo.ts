@@ -4,6 +4,7 @@
 import { durationMs } from '../base/duration.js';
 import type { FleetRepoSpec } from '../hub/fleet-repo.js';
 import type { PromoterSettings } from '../hub/index.js';
+import type { RepoFileConfig } from '../hub/config.js';
 import { isUrl } from '../sync/index.js';
 
 export interface RepoFlags {
@@ -15,26 +16,41 @@ export interface RepoFlags {
   repoInterval?: string;
 }
 
-/** What the pages read, or undefined when neither --repo nor a promoter names a repository. */
-export function repoSettings(f: RepoFlags, promoter: PromoterSettings | undefined): FleetRepoSpec | undefined {
-  const repo = f.repo ?? promoter?.repo.repo;
+/**
+ * What the pages read, or undefined when neither --repo, hub.yaml's `repo:` nor a promoter names a
+ * repository. Flags win over the file, the file over the promoter's settings.
+ */
+export function repoSettings(
+  f: RepoFlags,
+  promoter: PromoterSettings | undefined,
+  file: RepoFileConfig = {},
+): FleetRepoSpec | undefined {
+  const repo = f.repo ?? file.url ?? promoter?.repo.repo;
   if (!repo) return undefined;
   const same = repo === promoter?.repo.repo;
-  if (f.repoAuthTokenFile && f.repoAuthBasicFile)
-    throw new Error('give one of --repo-auth-token-file and --repo-auth-basic-file');
-  const auth = f.repoAuthTokenFile
-    ? { kind: 'token' as const, file: f.repoAuthTokenFile }
-    : f.repoAuthBasicFile
-      ? { kind: 'basic' as const, file: f.repoAuthBasicFile }
+  const tokenFile = f.repoAuthTokenFile ?? (f.repoAuthBasicFile ? undefined : file.authTokenFile);
+  const basicFile = f.repoAuthBasicFile ?? (f.repoAuthTokenFile ? undefined : file.authBasicFile);
+  if (tokenFile && basicFile)
+    throw new Error(
+      'give one of --repo-auth-token-file and --repo-auth-basic-file (or repo.authTokenFile and …BasicFile)',
+    );
+  const auth = tokenFile
+    ? { kind: 'token' as const, file: tokenFile }
+    : basicFile
+      ? { kind: 'basic' as const, file: basicFile }
       : same
         ? promoter?.repo.auth
         : undefined;
   if (auth && !isUrl(repo)) throw new Error('--repo-auth-… files are for a repository at a URL');
+  const trustedKeys = f.repoTrustedKeys?.length ? f.repoTrustedKeys : file.trustedKeys;
   return {
     repo,
-    ref: f.repoRef ?? (same ? promoter?.repo.ref : undefined) ?? 'main',
+    ref: f.repoRef ?? file.ref ?? (same ? promoter?.repo.ref : undefined) ?? 'main',
     ...(auth ? { auth } : {}),
-    ...(f.repoTrustedKeys?.length ? { trustedKeys: f.repoTrustedKeys } : {}),
-    intervalMs: durationMs(f.repoInterval ?? '30s', '--repo-interval'),
+    ...(trustedKeys?.length ? { trustedKeys } : {}),
+    intervalMs: durationMs(
+      f.repoInterval ?? file.interval ?? '30s',
+      f.repoInterval ? '--repo-interval' : 'repo.interval',
+    ),
   };
 }

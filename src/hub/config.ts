@@ -19,7 +19,22 @@ export interface HubFileConfig {
   webhooks: WebhookTarget[];
   /** The promoter loop (`rollgate hub --promote-repo`), as `promoter:` in the file. */
   promoter?: PromoterFileConfig;
+  /** The fleet repo the pages read (`rollgate hub --repo`), as `repo:` in the file. */
+  repo?: RepoFileConfig;
 }
+
+/** `repo:` of hub.yaml: the flags --repo and --repo-<key> say the same. */
+export interface RepoFileConfig {
+  /** The repository's URL, or a local path. */
+  url?: string;
+  ref?: string;
+  authTokenFile?: string;
+  authBasicFile?: string;
+  trustedKeys?: string[];
+  interval?: string;
+}
+
+const REPO_KEYS = ['url', 'ref', 'authTokenFile', 'authBasicFile', 'trustedKeys', 'interval'] as const;
 
 /** `promoter:` of hub.yaml: the flags --promote-<key> say the same. */
 export interface PromoterFileConfig {
@@ -48,7 +63,18 @@ export class HubConfigError extends Error {
   override name = 'HubConfigError';
 }
 
-const KEYS = ['listen', 'database', 'dataDir', 'tls', 'silentAfter', 'retain', 'webhookRetry', 'webhooks', 'promoter'];
+const KEYS = [
+  'listen',
+  'database',
+  'dataDir',
+  'tls',
+  'silentAfter',
+  'retain',
+  'webhookRetry',
+  'webhooks',
+  'promoter',
+  'repo',
+];
 
 export async function readHubConfig(file: string): Promise<HubFileConfig> {
   let text: string;
@@ -98,6 +124,7 @@ export async function readHubConfig(file: string): Promise<HubFileConfig> {
     }
     out.promoter = promoter;
   }
+  if (d['repo'] !== undefined) out.repo = repoConfig(file, d['repo']);
   const hooks = d['webhooks'] ?? [];
   if (!Array.isArray(hooks)) throw new HubConfigError(`${file}: webhooks must be a list of { url, events }`);
   for (const [i, h] of hooks.entries()) {
@@ -130,4 +157,22 @@ export async function readHubConfig(file: string): Promise<HubFileConfig> {
     out.webhooks.push({ url: w.url, events, ...(secret ? { secret } : {}) });
   }
   return out;
+}
+
+function repoConfig(file: string, r: unknown): RepoFileConfig {
+  if (typeof r !== 'object' || r === null || Array.isArray(r))
+    throw new HubConfigError(`${file}: repo must be a map (${REPO_KEYS.join(', ')})`);
+  const repo: RepoFileConfig = {};
+  for (const [k, v] of Object.entries(r)) {
+    if (k === 'trustedKeys') {
+      if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
+        throw new HubConfigError(`${file}: repo.trustedKeys must be a list of paths`);
+      repo.trustedKeys = v as string[];
+    } else if ((REPO_KEYS as readonly string[]).includes(k)) {
+      if (typeof v !== 'string') throw new HubConfigError(`${file}: repo.${k} must be a string`);
+      repo[k as Exclude<(typeof REPO_KEYS)[number], 'trustedKeys'>] = v;
+    } else throw new HubConfigError(`${file}: unknown key "repo.${k}" (known: ${REPO_KEYS.join(', ')})`);
+  }
+  if (!repo.url) throw new HubConfigError(`${file}: repo.url names the fleet repo (a URL, or a local path)`);
+  return repo;
 }
