@@ -67,7 +67,7 @@ function waveLine(a: Admission): string {
   const head = `${w.index + 1} of ${w.of} "${w.name}"`;
   if (w.by === 'match') return `${head}: its match names this gateway (waves that name gateways take theirs first)`;
   return (
-    `${head}: its bucket ${w.bucket!.toFixed(6)} is under this wave's threshold ${w.threshold}` +
+    `${head}: its bucket ${w.bucket!.toFixed(6)} is under this wave's threshold ${w.threshold!.toFixed(6)}` +
     `${w.exact ? ' (exact: published by the promoter)' : ''} and not under an earlier wave's`
   );
 }

@@ -95,7 +95,8 @@ export async function runRolloutStatus(o: StepFlags & HubFlags, io: Io): Promise
     if (tracks.length === 0) io.out("  the target's policy has no waves: every gateway takes the target at once\n");
     for (const tr of tracks) {
       const waves = wavesOf(tr).map((w) => {
-        const threshold = w.threshold !== undefined ? `, threshold ${w.threshold}` : '';
+        // The hash share the promoter published as exact for this wave, to the bucket's precision in `explain`.
+        const threshold = w.threshold !== undefined ? `, threshold ${w.threshold.toFixed(6)}` : '';
         return `${w.number} ${w.name}${w.open ? ` (open since ${w.opened}${threshold})` : ''}`;
       });
       io.out(`  waves of ${tr.name}: ${t(waves.join(', '))}\n`);
