@@ -4,8 +4,8 @@
 // and by the same code the hub serves them with: the overview (summary, the first gateways, the
 // failures grouped), a page of the gateway list (filtered, sorted, counted), the versions, one
 // commit, and the overview's commit counts the way the hub did them before (one join over every
-// gateway per recent commit, and a scan of the history after it), for the ratio. A rollout page is
-// not in this tree yet: ROLLOUT_PAGE below is the hook for it. Run with `npm run bench:pages`.
+// gateway per recent commit, and a scan of the history after it), for the ratio; last, a rollout's page
+// over the same gateways (./hub-rollout-page.ts). Run with `npm run bench:pages`.
 
 import { failureGroups, fleetVersions, gatewayListPage } from '../src/hub/board-queries.js';
 import { commitCounts } from '../src/hub/commit-counts.js';
@@ -15,15 +15,13 @@ import { renderFleetPage, renderGatewayList } from '../src/hub/page.js';
 import { renderVersionsPage } from '../src/hub/page-fleet.js';
 import { commitSummary, fleetSummary, recentCommits } from '../src/hub/queries.js';
 import { startPostgres } from '../test/helpers/postgres.js';
+import { rolloutPageBench } from './hub-rollout-page.js';
 import { createHash } from 'node:crypto';
 
 const GATEWAYS = Number(process.env['ROLLGATE_BENCH_GATEWAYS'] ?? 10_000);
 const COMMITS = Number(process.env['ROLLGATE_BENCH_COMMITS'] ?? 40);
 const ROUNDS = Number(process.env['ROLLGATE_BENCH_ROUNDS'] ?? 15);
 const sha = (n: number) => createHash('sha1').update(`bench ${n}`).digest('hex');
-
-/** A page to time beside the others once it exists (console's rollout page): name → one render. */
-const ROLLOUT_PAGE: Record<string, (db: Database) => Promise<unknown>> = {};
 
 async function fill(db: Database): Promise<void> {
   await migrate(db);
@@ -136,7 +134,17 @@ try {
     ['one commit (API /commits/{sha})', await time(() => commitSummary(db, recent[0]!))],
     ['30 newest commits (/commits)', await time(() => recentCommits(db, 30))],
   ];
-  for (const [name, page] of Object.entries(ROLLOUT_PAGE)) rows.push([name, await time(() => page(db))]);
+  // Last: it relabels the gateways and adds the rollout's evidence, which the rows above must not see.
+  const rollout = await rolloutPageBench(db);
+  rows.push([
+    'a rollout page: 3 of 4 waves open, half the fleet on the target (/rollouts/{id})',
+    await time(rollout.render),
+  ]);
+  // The page shows what it was filled with: each wave's members, read back as the browser test reads them.
+  const page = String(await rollout.render());
+  const members = [...page.matchAll(/data-testid="wave-fleet-(\d)-members">(\d+)</g)].map((m) => `${m[1]}: ${m[2]}`);
+  process.stdout.write(`rollout page: members by wave ${members.join(', ')}\n`);
+  await rollout.close();
   const base = rows[0]![1];
   process.stdout.write(`| page (${GATEWAYS} gateways, ${COMMITS} commits of history) | median ms | vs overview |\n`);
   process.stdout.write('|---|---|---|\n');
