@@ -6,14 +6,13 @@ import type { RolloutView } from '../hub/rollout-view.js';
 import { EXIT_OK, type Io } from './io.js';
 import { hubClientOptions, hubRequest } from './hub-client.js';
 import { terminalText as t, type FleetFlags } from './fleet-command.js';
+import { shortCommit } from '../base/short-commit.js';
 
 interface RolloutList {
   repo: { name: string; ref: string; head: string; readAt: string } | null;
   failed?: { at: string; message: string };
   rollouts: { id: string; state: string; base: string; target: string; current: boolean; steps: number }[];
 }
-
-const c12 = (c: string) => c.slice(0, 12);
 
 export async function runFleetRollout(id: string | undefined, o: FleetFlags, io: Io): Promise<number> {
   const client = hubClientOptions(o);
@@ -23,12 +22,13 @@ export async function runFleetRollout(id: string | undefined, o: FleetFlags, io:
       io.out(JSON.stringify(l, null, 2) + '\n');
       return EXIT_OK;
     }
-    if (l.repo) io.out(`fleet repo ${t(l.repo.name)} ${t(l.repo.ref)} at ${c12(l.repo.head)}, read ${l.repo.readAt}\n`);
+    if (l.repo)
+      io.out(`fleet repo ${t(l.repo.name)} ${t(l.repo.ref)} at ${shortCommit(l.repo.head)}, read ${l.repo.readAt}\n`);
     if (l.failed) io.out(`reading the fleet repo failed at ${l.failed.at}: ${t(l.failed.message)}\n`);
     if (!l.rollouts.length) io.out("no rollout in the fleet repo's recent history\n");
     for (const r of l.rollouts)
       io.out(
-        `${t(r.id)}  ${r.state}  ${c12(r.base)} -> ${c12(r.target)}  ${r.steps} step(s)` +
+        `${t(r.id)}  ${r.state}  ${shortCommit(r.base)} -> ${shortCommit(r.target)}  ${r.steps} step(s)` +
           `${r.current ? '  (at the head)' : ''}\n`,
       );
     return EXIT_OK;
@@ -40,7 +40,10 @@ export async function runFleetRollout(id: string | undefined, o: FleetFlags, io:
   }
   const subject = (s: string | undefined) => (s ? ` ${t(s)}` : '');
   io.out(`rollout ${t(v.id)} (${v.state})\n`);
-  io.out(`  base   ${c12(v.base)}${subject(v.baseSubject)}\n  target ${c12(v.target)}${subject(v.targetSubject)}\n`);
+  io.out(
+    `  base   ${shortCommit(v.base)}${subject(v.baseSubject)}\n` +
+      `  target ${shortCommit(v.target)}${subject(v.targetSubject)}\n`,
+  );
   io.out(`  ${t(v.why)}\n`);
   for (const tr of v.tracks) {
     io.out(`waves (${t(tr.track)})\n`);
@@ -55,7 +58,7 @@ export async function runFleetRollout(id: string | undefined, o: FleetFlags, io:
   }
   io.out('steps\n');
   for (const s of v.steps) {
-    const commit = s.commit ? `  (${c12(s.commit)}, ${t(s.signer ?? '')})` : '';
+    const commit = s.commit ? `  (${shortCommit(s.commit)}, ${t(s.signer ?? '')})` : '';
     io.out(`  ${s.at}  ${s.action} by ${t(s.by)}: ${t(s.why)}${commit}\n`);
   }
   return EXIT_OK;

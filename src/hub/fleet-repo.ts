@@ -15,6 +15,7 @@ import { openPromoterRepo, readRolloutState, type PromoterRepo } from '../promot
 import { readTrustedKeys, splitSigned, checkSignature, type TrustedKeys } from '../trust/index.js';
 import type { GitAuth } from '../sync/index.js';
 import { Rounds } from './rounds.js';
+import { shortCommit } from '../base/short-commit.js';
 
 export interface FleetRepoSpec {
   /** An http(s) URL or a local git repository. */
@@ -124,7 +125,7 @@ export class FleetRepoReader {
         this.snapshot = { ...this.snapshot, readAt: Date.now() };
       } else {
         this.snapshot = await this.readAt(head);
-        this.log.info({ repo: this.name, head }, `fleet repo: ${this.spec.ref} is at ${head.slice(0, 12)}`);
+        this.log.info({ repo: this.name, head }, `fleet repo: ${this.spec.ref} is at ${shortCommit(head)}`);
       }
       this.failed = undefined;
     } catch (err) {

@@ -16,6 +16,7 @@ import type { Route, RouteContext } from './routes.js';
 import { rolloutView, type RolloutView } from './rollout-view.js';
 import { hubPath } from './html.js';
 import type { Sql } from './db.js';
+import { shortCommit } from '../base/short-commit.js';
 
 export interface RolloutRouteDeps {
   reader: FleetRepoReader | undefined;
@@ -89,7 +90,7 @@ export function rolloutRoutes(d: RolloutRouteDeps): Route[] {
         const r = await d.actions.act(c.db, action, id, by, why);
         d.log.info(
           { rollout: id, action, by, commit: r.commit },
-          `rollout ${id}: ${action} by ${by}${r.commit ? `, commit ${r.commit.slice(0, 12)}` : ''}: ${why}`,
+          `rollout ${id}: ${action} by ${by}${r.commit ? `, commit ${shortCommit(r.commit)}` : ''}: ${why}`,
         );
       } catch (err) {
         if (err instanceof RolloutActionError) throw new HttpError(409, err.message);

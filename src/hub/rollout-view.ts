@@ -14,6 +14,7 @@ import type { RepoCommit, RepoRollout, RepoSnapshot } from './fleet-repo.js';
 import { rolloutEvidence } from './rollout-evidence.js';
 import type { FleetDoc } from '../manifest/index.js';
 import { GitObjectSource } from '../manifest/index.js';
+import { shortCommit } from '../base/short-commit.js';
 
 export interface WaveView {
   number: number;
@@ -70,8 +71,6 @@ export interface RolloutView {
   now: number;
 }
 
-const short = (c: string) => c.slice(0, 12);
-
 function selects(t: Track, i: number): string {
   const s = t.policy.waves[i]!.select;
   if (s.kind === 'percent') return `${s.percent}%`;
@@ -91,9 +90,10 @@ function sentence(s: RolloutState, tracks: TrackView[]): string {
   }
   if (s.state === 'aborted') {
     const a = last('abort');
-    return `Aborted by ${a?.by ?? '?'} at ${a?.at ?? '?'}: ${a?.why ?? ''}; every gateway returns to ${short(s.base)}.`;
+    const back = shortCommit(s.base);
+    return `Aborted by ${a?.by ?? '?'} at ${a?.at ?? '?'}: ${a?.why ?? ''}; every gateway returns to ${back}.`;
   }
-  if (s.state === 'complete') return `Complete: every gateway runs ${short(s.target)}.`;
+  if (s.state === 'complete') return `Complete: every gateway runs ${shortCommit(s.target)}.`;
   const gates = tracks.filter((t) => t.gate);
   if (!gates.length) return 'Rolling: no wave has opened yet.';
   return gates.map((t) => `${t.track} wave ${t.gate!.wave}: ${t.gate!.message}`).join(' ');

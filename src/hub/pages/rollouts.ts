@@ -8,8 +8,8 @@ import { layout, table } from '../page.js';
 import type { RepoRead } from '../fleet-repo.js';
 import type { RolloutView, TrackView, WaveView } from '../rollout-view.js';
 import type { RolloutAction } from '../rollout-actions.js';
+import { shortCommit } from '../../base/short-commit.js';
 
-const short = (c: string) => c.slice(0, 12);
 const when = (ms: number) =>
   new Date(ms)
     .toISOString()
@@ -33,7 +33,8 @@ export function repoStatus(r: RepoRead | undefined): Html {
   if (!r) return html`<p class="muted">The hub does not read the fleet repo: start it with <code>--repo</code>.</p>`;
   const head = r.snapshot
     ? html`<p class="muted" data-testid="repo-head">
-        ${r.snapshot.repo} ${r.snapshot.ref} at <code>${short(r.snapshot.head)}</code>, read ${when(r.snapshot.readAt)}
+        ${r.snapshot.repo} ${r.snapshot.ref} at <code>${shortCommit(r.snapshot.head)}</code>, read
+        ${when(r.snapshot.readAt)}
       </p>`
     : '';
   const failed =
@@ -55,7 +56,7 @@ export function renderRolloutList(read: RepoRead | undefined): string {
     return html`<tr data-rollout="${s.id}">
       <td><a href="${hubPath('rollouts', s.id)}">${s.id}</a>${r.current ? html` <b>(at the head)</b>` : ''}</td>
       <td>${state(s.state)}</td>
-      <td><code>${short(s.base)}</code> → <code>${short(s.target)}</code></td>
+      <td><code>${shortCommit(s.base)}</code> → <code>${shortCommit(s.target)}</code></td>
       <td>${s.steps[0]?.at}</td>
       <td>${s.steps.at(-1)?.action} by ${s.steps.at(-1)?.by}: ${s.steps.at(-1)?.why}</td>
     </tr>`;
@@ -224,7 +225,7 @@ export function renderRolloutPage(v: RolloutView, read: RepoRead | undefined, ac
         <td>${s.action}${s.track ? ` ${s.track}` : ''}${s.wave !== undefined ? ` wave ${s.wave + 1}` : ''}</td>
         <td>${s.by}</td>
         <td>${s.why}</td>
-        <td>${s.commit ? html`<code>${short(s.commit)}</code>` : html`<span class="muted">older</span>`}</td>
+        <td>${s.commit ? html`<code>${shortCommit(s.commit)}</code>` : html`<span class="muted">older</span>`}</td>
         <td>${s.signer}</td>
       </tr>`,
   );
@@ -236,11 +237,11 @@ export function renderRolloutPage(v: RolloutView, read: RepoRead | undefined, ac
       <table style="width:auto">
         <tr>
           <th>base</th>
-          <td><code data-testid="rollout-base">${short(v.base)}</code>${subject(v.baseSubject)}</td>
+          <td><code data-testid="rollout-base">${shortCommit(v.base)}</code>${subject(v.baseSubject)}</td>
         </tr>
         <tr>
           <th>target</th>
-          <td><code data-testid="rollout-target">${short(v.target)}</code>${subject(v.targetSubject)}</td>
+          <td><code data-testid="rollout-target">${shortCommit(v.target)}</code>${subject(v.targetSubject)}</td>
         </tr>
       </table>
       <p class="why" data-testid="rollout-why">${v.why}</p>
@@ -254,7 +255,7 @@ export function renderRolloutPage(v: RolloutView, read: RepoRead | undefined, ac
       ${
         v.bad.length
           ? html`<ul>
-              ${v.bad.map((b) => html`<li><code>${short(b.commit)}</code> (${b.rollout}): ${b.reason}</li>`)}
+              ${v.bad.map((b) => html`<li><code>${shortCommit(b.commit)}</code> (${b.rollout}): ${b.reason}</li>`)}
             </ul>`
           : html`<p class="muted">None.</p>`
       }`,
