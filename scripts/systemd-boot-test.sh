@@ -296,6 +296,9 @@ gsh 'rm /etc/systemd/system/rollgate.service.d/watchdog.conf && systemctl daemon
 
 say "a stop waits for the health window of a commit in flight"
 sed -e 's/-v1\.mender/-v2.mender/' -e 's/system-core-v1/system-core-v2/' -i "$FLEET/systems/gateway/manifest.yaml"
+# A window long enough that a Status: sampled from a busy host (each sample is a call into the guest) sees it.
+sed -e 's/^window: 8s$/window: 30s/' -i "$FLEET/systems/gateway/health.yaml"
+grep -qx 'window: 30s' "$FLEET/systems/gateway/health.yaml" || die "the second commit's health window was not set"
 fleet_git commit -qam 'system v2'
 C2=$(fleet_git rev-parse HEAD)
 : >"$STATUSES"
