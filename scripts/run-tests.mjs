@@ -6,9 +6,14 @@
 // (one of them restarts the Engine), and stops it afterwards. Under CI=true an environment that
 // cannot start fails the run; elsewhere those tests skip with a loud line saying why.
 //
+// The two parts run side by side: Node's runner takes one plain file at a time on a 2-core machine, and the
+// Docker part mostly waits on the Engine, so together they end about when the longer one does. The Docker
+// part's report is kept in a file and printed whole when it ends, so the two never interleave.
+// ROLLGATE_TEST_SERIAL=1 runs them one after the other (to tell a load-sensitive failure from a real one).
+//
 // Each part prints Node's summary; the run ends on one line with the totals of both parts, skipped suites included
 // (scripts/test-totals.mjs counts them). `--dir=<dir>` runs the test files of another directory.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -32,14 +37,19 @@ const ci = process.env.CI === 'true';
 const reporter = fileURLToPath(new URL('./test-totals.mjs', import.meta.url));
 const totalsDir = mkdtempSync(join(tmpdir(), 'rollgate-test-totals-'));
 const parts = [];
-const run = (list, extra = [], env = process.env) => {
-  if (list.length === 0) return 0;
+/** One part in Node's runner; `report` names a file for its spec report (stdout when absent). */
+const run = (list, { extra = [], env = process.env, report } = {}) => {
+  if (list.length === 0) return Promise.resolve(0);
   const totals = join(totalsDir, `${parts.length}.json`);
   parts.push(totals);
-  const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout'];
+  const reporters = ['--test-reporter=spec', `--test-reporter-destination=${report ?? 'stdout'}`];
   reporters.push(`--test-reporter=${reporter}`, `--test-reporter-destination=${totals}`);
   const argv = ['--test', ...reporters, ...extra, ...list.map((f) => join(dir, f))];
-  return spawnSync(process.execPath, argv, { stdio: 'inherit', env }).status ?? 1;
+  const child = spawn(process.execPath, argv, { stdio: ['ignore', report ? 'ignore' : 'inherit', 'inherit'], env });
+  return new Promise((resolve) => {
+    child.on('error', () => resolve(1));
+    child.on('close', (code) => resolve(code ?? 1));
+  });
 };
 
 /** The totals of every part; a part whose runner died before its report counts as one failure. */
@@ -70,7 +80,9 @@ const finish = (status) => {
   process.exit(status);
 };
 
-let status = run(plain);
+const serial = process.env.ROLLGATE_TEST_SERIAL === '1';
+const plainPart = run(plain);
+let status = serial ? await plainPart : 0;
 
 if (docker.length > 0) {
   const { startDockerEnv, stopDockerEnv } = await import('../dist/test/helpers/docker-env.js');
@@ -85,6 +97,7 @@ if (docker.length > 0) {
     const why = err instanceof Error ? err.message : String(err);
     if (ci) {
       process.stderr.write(`CI=true and the Docker environment could not start, so the run fails:\n${why}\n`);
+      await plainPart;
       finish(1);
     }
     process.stderr.write(
@@ -99,11 +112,24 @@ if (docker.length > 0) {
       process.stderr.write(`could not stop the test Docker environment: ${e}\n`),
     ));
   process.on('SIGINT', () => stop().then(() => finish(130)));
+  const report = serial ? undefined : join(totalsDir, 'docker-report.txt');
   try {
-    const s = run(docker, ['--test-concurrency=1'], env);
+    const s = await run(docker, { extra: ['--test-concurrency=1'], env, ...(report ? { report } : {}) });
     if (s !== 0) status = s;
   } finally {
     await stop();
   }
+  if (report) {
+    let text = '';
+    try {
+      text = readFileSync(report, 'utf8');
+    } catch {
+      text = '(the Docker part wrote no report)\n';
+    }
+    process.stdout.write(`\n==== the Docker part (${docker.length} files, run beside the plain part) ====\n${text}`);
+    process.stdout.write('==== end of the Docker part ====\n\n');
+  }
 }
+const plainStatus = await plainPart;
+if (plainStatus !== 0) status = plainStatus;
 finish(status);
