@@ -3,6 +3,7 @@
 // inventory. Nothing here can fail a reconcile: the worst a hub or a full disk does is a warning.
 
 import { readFile } from 'node:fs/promises';
+import { withDefaultCas } from '../base/tls-trust.js';
 import type { Log } from '../base/log.js';
 import { durationMs, parseSize } from '../base/duration.js';
 import { isLoopback } from '../base/loopback.js';
@@ -63,10 +64,11 @@ export async function startReporting(p: ReportingParts): Promise<Reporter | unde
         'report.allowPlainHttp (--report-allow-plain-http)',
     );
   const token = await readToken(r.tokenFile);
-  let ca: string | undefined;
+  // Besides the system's CAs, as the README says: Node's `ca` alone would replace them.
+  let ca: string[] | undefined;
   if (r.caFile) {
     try {
-      ca = await readFile(r.caFile, 'utf8');
+      ca = withDefaultCas(await readFile(r.caFile, 'utf8'));
     } catch (err) {
       throw new ConfigError(`cannot read report.caFile ${r.caFile}: ${(err as Error).message}`);
     }

@@ -29,7 +29,8 @@ export class HubError extends Error {
 export interface PostOptions {
   token: string;
   timeoutMs: number;
-  ca?: string;
+  /** PEM certificates to trust; Node's `ca`, so it replaces the defaults (see withDefaultCas). */
+  ca?: string | string[];
   /** Aborts the request (the agent stopping). */
   signal?: AbortSignal;
 }

@@ -19,7 +19,8 @@ export interface ReporterOptions {
   /** The hub's address; reports go to <url>/api/v1/reports. */
   url: string;
   token: string;
-  ca?: string;
+  /** PEM certificates to trust; Node's `ca`, so it replaces the defaults (see withDefaultCas). */
+  ca?: string | string[];
   gateway: string;
   heartbeatMs: number;
   outbox: Outbox;

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,6 +13,8 @@ import type { AgentProcess } from '../helpers/agent-process.js';
 import { rollgate } from '../helpers/cli.js';
 import { requireMenderTools } from '../helpers/devices.js';
 import { FleetLab } from '../helpers/fleet-lab.js';
+import { tempDir } from '../helpers/fixtures.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 const missing = requireMenderTools();
 
@@ -101,6 +104,43 @@ describe('reporting to a hub, as the agent meets bad input', { skip: missing ?? 
       await a.stop();
       echo.closeAllConnections();
       await new Promise((r) => echo.close(r));
+    }
+  });
+
+  test('report.caFile adds a CA to those the system trusts: a hub another trusted CA signed is reached', async () => {
+    // The hub's certificate is trusted through NODE_EXTRA_CA_CERTS; report.caFile names an unrelated private CA.
+    const hubCert = selfSignedCert(tempDir('rollgate-hubca-'));
+    const other = selfSignedCert(tempDir('rollgate-otherca-'));
+    const seen: string[] = [];
+    const hub = createHttpsServer({ key: readFileSync(hubCert.key), cert: readFileSync(hubCert.crt) }, (req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      req.resume();
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end('{"error":"busy"}');
+    });
+    await new Promise<void>((r) => hub.listen(0, '127.0.0.1', () => r()));
+    const url = `https://127.0.0.1:${(hub.address() as { port: number }).port}`;
+    const token = join(lab.root, 'ca-token');
+    writeFileSync(token, 'rgw_ca-test\n', { mode: 0o600 });
+    const a = lab.agent({ NODE_EXTRA_CA_CERTS: hubCert.crt }, [
+      '--report-url',
+      url,
+      '--report-token-file',
+      token,
+      '--report-ca-file',
+      other.crt,
+    ]);
+    try {
+      await a.waitForLog(/the hub at .* is out of reach \(503/);
+      assert.ok(
+        seen.some((r) => r.startsWith('POST ')),
+        `no report reached the hub: ${seen.join(', ')}`,
+      );
+      assert.doesNotMatch(a.text(), /self-signed certificate/);
+    } finally {
+      await a.stop();
+      hub.closeAllConnections();
+      await new Promise((r) => hub.close(r));
     }
   });
 
