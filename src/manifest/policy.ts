@@ -9,7 +9,7 @@
 // to on the gateway.
 
 import { HOST_KEYS, type ComposeSubject, type Finding, type HostKey } from './host-keys/index.js';
-import { registryOf } from './image-ref.js';
+import { registryOf, sameRegistry } from './image-ref.js';
 
 export interface GatewayPolicy {
   /** Registries images may come from (`docker.io` for Docker Hub); absent: any. */
@@ -104,11 +104,11 @@ export function composeBreaches(
 /** What an image reference breaks of policy.registries and policy.digestsOnly (unset: any image). */
 export function imageBreaches(image: string, p: GatewayPolicy): { rule: PolicyRule; message: string }[] {
   const out: { rule: PolicyRule; message: string }[] = [];
-  if (p.registries && !p.registries.includes(registryOf(image)))
+  const registry = registryOf(image);
+  if (p.registries && !p.registries.some((allowed) => sameRegistry(allowed, registry)))
     out.push({
       rule: 'policy.registries',
-      message:
-        `image ${image} comes from ${registryOf(image)}, and this gateway pulls only from ` + p.registries.join(', '),
+      message: `image ${image} comes from ${registry}, and this gateway pulls only from ` + p.registries.join(', '),
     });
   if (p.digestsOnly && !/@sha256:[0-9a-f]{64}$/.test(image))
     out.push({

@@ -39,6 +39,13 @@ const ROWS: [string, string][] = [
   ['registry:5000/app', 'registry:5000'],
   ['[::1]:5000/app', '[::1]:5000'],
   ['registry/app', 'docker.io'],
+  // Docker Hub's old name is Docker Hub; a capital letter makes the first part a host (Docker's parser:
+  // a repository path is lower case), so a policy that allows docker.io does not let it through.
+  ['index.docker.io/library/nginx', 'docker.io'],
+  ['index.docker.io/team/app:1', 'docker.io'],
+  ['Evil/app:1', 'Evil'],
+  ['Registry/team/app', 'Registry'],
+  ['Docker.IO/library/nginx', 'Docker.IO'],
 ];
 
 describe('image references: the registry', () => {
@@ -59,4 +66,20 @@ describe('image references: the registry', () => {
         'a policy that allows another registry refuses it, naming the registry',
       );
     });
+});
+
+describe('image references: what a policy of registries lets through', () => {
+  const allowed = (image: string, registries: string[]) => imageBreaches(image, { registries }).length === 0;
+  test('a capitalised first part is a host Docker would contact, not Docker Hub', () => {
+    assert.equal(allowed('Evil/app:1', ['docker.io']), false);
+    assert.equal(allowed('Evil/app:1', ['evil']), true, 'host names are compared without regard to case');
+  });
+  test('Docker Hub by any of its names, and host names in any case', () => {
+    assert.equal(allowed('index.docker.io/library/nginx', ['docker.io']), true);
+    assert.equal(allowed('nginx', ['index.docker.io']), true);
+    assert.equal(allowed('Docker.IO/library/nginx', ['docker.io']), true);
+    assert.equal(allowed('LOCALHOST:5000/app', ['localhost:5000']), true);
+    assert.equal(allowed('localhost:5001/app', ['localhost:5000']), false);
+    assert.equal(allowed('registry-1.docker.io/library/nginx', ['docker.io']), false, 'not a name Docker rewrites');
+  });
 });
