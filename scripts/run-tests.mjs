@@ -6,10 +6,10 @@
 // (one of them restarts the Engine), and stops it afterwards. Under CI=true an environment that
 // cannot start fails the run; elsewhere those tests skip with a loud line saying why.
 //
-// The two parts run side by side: Node's runner takes one plain file at a time on a 2-core machine, and the
-// Docker part mostly waits on the Engine, so together they end about when the longer one does. The Docker
-// part's report is kept in a file and printed whole when it ends, so the two never interleave.
-// ROLLGATE_TEST_SERIAL=1 runs them one after the other (to tell a load-sensitive failure from a real one).
+// ROLLGATE_TEST_PARALLEL=1 runs the two parts side by side: Node's runner takes one plain file at a time on a
+// 2-core machine and the Docker part mostly waits on the Engine, so together they end about when the longer
+// one does. The Docker part's report is then kept in a file and printed whole when it ends. Not yet the
+// default: a few timing-sensitive tests (a hub's 3 s silence window) have failed beside it on a loaded machine.
 //
 // Each part prints Node's summary; the run ends on one line with the totals of both parts, skipped suites included
 // (scripts/test-totals.mjs counts them). `--dir=<dir>` runs the test files of another directory.
@@ -80,7 +80,7 @@ const finish = (status) => {
   process.exit(status);
 };
 
-const serial = process.env.ROLLGATE_TEST_SERIAL === '1';
+const serial = process.env.ROLLGATE_TEST_PARALLEL !== '1';
 const plainPart = run(plain);
 let status = serial ? await plainPart : 0;
 
