@@ -7,10 +7,15 @@
 // these tests then hang for minutes to days, which the run's own limit turns into a failure.)
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { openSopsFile, readDecryptionKeys, SopsError } from '../../src/trust/index.js';
 import { compileSopsRegex, SopsRegexError } from '../../src/trust/sops/regex.js';
+import { projectRoot } from '../helpers/fixtures.js';
 import { ageKeygen, sopsEncrypt } from '../helpers/sops-writer.js';
 
 /** `yaml` (a SOPS file) with its metadata changed by `edit`. */
@@ -132,4 +137,49 @@ test('a dotenv list index past the metadata is refused at once; sops’s own ord
   assert.ok(sorted.indexOf('__list_10__') < sorted.indexOf('__list_2__'), 'the fixture is in sops’s order');
   const r = await openSopsFile('app/s.env', Buffer.from(sorted), keys);
   assert.equal(r.kind === 'decrypted' && Buffer.from(r.bytes).toString(), 'DB_PASSWORD=site-a-password\n');
+});
+
+/** sops's functional-test OpenPGP key: its secret in a gpg home of its own, and as a gateway's key file. */
+function sopsTestGpg(): { home: string; keyFile: string; fingerprint: string } {
+  const home = mkdtempSync(join(tmpdir(), 'rollgate-sops-gpg-'));
+  chmodSync(home, 0o700);
+  const asc = join(projectRoot, 'test', 'fixtures', 'sops', 'sops_functional_tests_key.asc');
+  execFileSync('gpg', ['--batch', '--import', asc], { env: { ...process.env, GNUPGHOME: home }, stdio: 'ignore' });
+  const keyFile = join(home, 'gateway.asc');
+  copyFileSync(asc, keyFile);
+  chmodSync(keyFile, 0o600);
+  return { home, keyFile, fingerprint: 'FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4' };
+}
+
+test('an OpenPGP data key that inflates to 64 MB (gpg compresses) is refused before it is inflated', async () => {
+  const gpg = sopsTestGpg();
+  const keys = await readDecryptionKeys([gpg.keyFile], true);
+  // 64 MiB of zeros, compressed and encrypted by gpg to the gateway's key: about 70 kB of armor.
+  const bomb = execFileSync(
+    'gpg',
+    ['--batch', '--trust-model', 'always', '-e', '-r', gpg.fingerprint, '--compress-algo', 'zlib', '-z', '9', '-a'],
+    { env: { ...process.env, GNUPGHOME: gpg.home }, input: Buffer.alloc(64 * 1024 * 1024), encoding: 'utf8' },
+  );
+  assert.ok(bomb.length < 200_000, `the armored message is ${bomb.length} characters`);
+  const file = withMetadata(sopsEncrypt('yaml', { token: 'whatever-it-is' }, [ageKeygen().recipient]), (m) => {
+    m['age'] = [];
+    m['pgp'] = [{ fp: gpg.fingerprint, enc: bomb, created_at: '2026-11-30T10:00:00Z' }];
+  });
+  assert.match(await refusal('app/bomb.yaml', file, keys), /its data key is more than 1024 bytes, not 32/);
+  // A data key gpg wrapped as sops does (compressed too) still opens: the fixture files sops wrote.
+  const real = readFileSync(join(projectRoot, 'test', 'fixtures', 'sops', 'format.enc.yaml'));
+  assert.equal((await openSopsFile('format.enc.yaml', real, keys)).kind, 'decrypted');
+});
+
+test('a file naming more than 1000 recipients is refused before any is tried', async () => {
+  const gw = ageKeygen();
+  const keys = await readDecryptionKeys([gw.file], true);
+  const file = withMetadata(sopsEncrypt('yaml', { token: 'whatever-it-is' }, [gw.recipient]), (m) => {
+    const one = (m['age'] as unknown[])[0];
+    m['age'] = Array.from({ length: 1001 }, () => ({ ...(one as object) }));
+  });
+  assert.match(
+    await refusal('app/many.yaml', file, keys),
+    /names 1001 recipients; rollgate opens files of at most 1000/,
+  );
 });
