@@ -44,7 +44,10 @@ export function reasonOf(form: URLSearchParams): string {
   const why = (form.get('why') ?? '').trim();
   if (!why) throw new HttpError(400, 'give a reason: it is recorded in the signed commit, with who acted');
   if (why.length > MAX_REASON) throw new HttpError(400, `the reason is over ${MAX_REASON} characters`);
-  // eslint-disable-next-line no-control-regex -- a reason is one paragraph of text
+  // The form's field is one line. A line break would let the reason write lines of the signed
+  // commit's message that look like the hub's own (`abort by … (hub admin)`) or like a trailer.
+  if (/[\n\u0085\u2028\u2029]/.test(why)) throw new HttpError(400, 'the reason is one line: it holds a line break');
+  // eslint-disable-next-line no-control-regex -- a reason is one line of text
   if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(why)) throw new HttpError(400, 'the reason holds control characters');
   return why;
 }

@@ -21,6 +21,13 @@ export interface WindowDoc {
   rollbacks?: RollbackTiming;
 }
 
+/**
+ * A cron opening's first runs from a fixed moment (so a check gives the same answer any day): none
+ * is a cron that never fires (30 February), and two closer than its duration overlap.
+ */
+const SAMPLED_RUNS = 50;
+const CRON_REFERENCE = new Date(Date.UTC(2024, 0, 1));
+
 /** How long a transaction is expected to take when the window does not say. */
 export const DEFAULT_EXPECTED_MS = 15 * 60_000;
 
@@ -58,8 +65,9 @@ export function resolveWindow(
   doc.open.forEach((o, i) => {
     const oAt = [...at, 'open', i];
     if ('cron' in o) {
+      let runs: Date[];
       try {
-        cronOf(o.cron, zoneOk ? doc.time_zone : 'UTC');
+        runs = cronOf(o.cron, zoneOk ? doc.time_zone : 'UTC').nextRuns(SAMPLED_RUNS, CRON_REFERENCE);
       } catch (err) {
         issues.push({
           path: [...oAt, 'cron'],
@@ -68,6 +76,20 @@ export function resolveWindow(
         return;
       }
       const durationMs = ms(o.duration);
+      const gap = Math.min(...runs.slice(1).map((r, i) => r.getTime() - runs[i]!.getTime()));
+      if (runs.length === 0)
+        issues.push({
+          path: [...oAt, 'cron'],
+          message: `cron "${o.cron}" never fires (no such date): the window never opens`,
+        });
+      else if (gap < durationMs)
+        issues.push({
+          path: [...oAt, 'cron'],
+          message:
+            `cron "${o.cron}" fires again ${formatDuration(gap)} after it fires, before its duration ${o.duration} ` +
+            'is over: openings that overlap are one longer opening (write it so), and the gateways would spend ' +
+            'seconds joining them at every poll',
+        });
       if (durationMs === 0) issues.push({ path: [...oAt, 'duration'], message: 'duration 0s never opens the window' });
       else if (durationMs < expectedMs)
         issues.push({

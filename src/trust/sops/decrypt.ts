@@ -8,6 +8,7 @@
 
 import { createDecipheriv, createHash } from 'node:crypto';
 import type { SopsFile, SopsValue } from './format.js';
+import { compileSopsRegex, SopsRegexError, type SopsRegex } from './regex.js';
 
 export class SopsDecryptError extends Error {
   override name = 'SopsDecryptError';
@@ -31,11 +32,14 @@ export function encryptionRule(metadata: Map<string, SopsValue>): (path: readonl
   };
   for (const k of ['encrypted_comment_regex', 'unencrypted_comment_regex'])
     if (text(k) !== '') throw new SopsDecryptError(`its metadata sets ${k}, which rollgate does not support`);
-  const regex = (k: string) => {
+  // Go's RE2, never a backtracking RegExp: the pattern is the commit's, the time to match it the gateway's.
+  const regex = (k: string): SopsRegex | undefined => {
+    if (text(k) === '') return undefined;
     try {
-      return text(k) === '' ? undefined : new RegExp(text(k));
-    } catch {
-      throw new SopsDecryptError(`its metadata's ${k} is not a regular expression rollgate can read`);
+      return compileSopsRegex(text(k));
+    } catch (err) {
+      if (!(err instanceof SopsRegexError)) throw err;
+      throw new SopsDecryptError(`its metadata's ${k} is not a regular expression rollgate can read: ${err.message}`);
     }
   };
   const unencSuffix = text('unencrypted_suffix');

@@ -83,19 +83,22 @@ function readDotenv(text: string): SopsFile {
     else tree.set(key, value);
   });
   const metadata = new Map<string, SopsValue>();
-  for (const [key, value] of flat) unflatten(metadata, key, value);
+  for (const [key, value] of flat) unflatten(metadata, key, value, flat.length);
   return { store: 'dotenv', tree, metadata };
 }
 
 /** Puts `value` where a flattened key such as `pgp__list_0__map_enc` says. */
-function unflatten(root: Map<string, SopsValue>, key: string, value: string): void {
+function unflatten(root: Map<string, SopsValue>, key: string, value: string, most: number): void {
   const tokens = key.split(/(?=__map_|__list_)/);
   let holder: Map<string, SopsValue> | SopsValue[] = root;
   let slot: string | number = tokens[0]!;
   for (const t of tokens.slice(1)) {
     const list = t.startsWith(LIST_SEP);
-    const next: string | number = list ? Number(t.slice(LIST_SEP.length)) : t.slice(MAP_SEP.length);
-    if (list && !Number.isInteger(next)) throw new SopsFormatError(`metadata key sops_${key} has a bad list index`);
+    const index = t.slice(LIST_SEP.length);
+    if (list && !/^(0|[1-9]\d{0,5})$/.test(index))
+      throw new SopsFormatError(`metadata key sops_${key.slice(0, 200)} has a bad list index`);
+    const next: string | number = list ? Number(index) : t.slice(MAP_SEP.length);
+    inList(holder, slot, key, most);
     const existing: SopsValue | undefined = isMap(holder) ? holder.get(slot as string) : holder[slot as number];
     const child: Map<string, SopsValue> | SopsValue[] =
       existing !== undefined && (Array.isArray(existing) || isMap(existing)) ? existing : list ? [] : new Map();
@@ -104,8 +107,22 @@ function unflatten(root: Map<string, SopsValue>, key: string, value: string): vo
     holder = child;
     slot = next;
   }
+  inList(holder, slot, key, most);
   if (isMap(holder)) holder.set(slot as string, value);
   else holder[slot as number] = value;
+}
+
+/**
+ * A list index is at most the number of metadata keys: a larger one (`__list_4294967294`) would
+ * make a list with a hole of any length, which every later loop over it walks, missing item by
+ * missing item, for minutes. (sops sorts the keys as text, so `__list_10` may come before `__list_2`.)
+ */
+function inList(holder: Map<string, SopsValue> | SopsValue[], slot: string | number, key: string, most: number): void {
+  if (Array.isArray(holder) && (slot as number) >= most)
+    throw new SopsFormatError(
+      `metadata key sops_${key.slice(0, 200)} names item ${slot} of a list, ` +
+        `and the file has only ${most} metadata keys`,
+    );
 }
 
 /** The plaintext file as `sops --decrypt` writes it for the same store. */

@@ -85,6 +85,9 @@ interface Stanza {
   enc: string;
 }
 
+/** The most recipients a file may name. */
+const MAX_STANZAS = 1000;
+
 /** The encrypted data keys a file's metadata holds, top-level and in key groups. */
 function stanzas(metadata: Map<string, SopsValue>): Stanza[] {
   const out: Stanza[] = [];
@@ -108,6 +111,10 @@ function stanzas(metadata: Map<string, SopsValue>): Stanza[] {
       );
     for (const g of groups) if (g instanceof Map) collect(g);
   }
+  // Each is a public-key decryption tried with every key held: a file of tens of thousands would
+  // hold the agent for minutes.
+  if (out.length > MAX_STANZAS)
+    throw new DecryptionKeyError(`it names ${out.length} recipients; rollgate opens files of at most ${MAX_STANZAS}`);
   return out;
 }
 
@@ -122,6 +129,7 @@ function otherRecipients(metadata: Map<string, SopsValue>): string[] {
 export async function openDataKey(metadata: Map<string, SopsValue>, keys: DecryptionKeys): Promise<Uint8Array> {
   const all = stanzas(metadata);
   const failures: string[] = [];
+  let pgpKeys: PrivateKey[] | undefined;
   for (const s of all) {
     if (s.kind === 'age' && keys.age.length > 0) {
       const { Decrypter, armor } = await import('age-encryption');
@@ -137,12 +145,8 @@ export async function openDataKey(metadata: Map<string, SopsValue>, keys: Decryp
     if (s.kind === 'pgp' && keys.pgp.length > 0) {
       const openpgp = await import('openpgp');
       try {
-        const message = await openpgp.readMessage({ armoredMessage: s.enc });
-        const decryptionKeys = await Promise.all(
-          keys.pgp.map((k) => openpgp.readPrivateKey({ armoredKey: k.armored })),
-        );
-        const { data } = await openpgp.decrypt({ message, decryptionKeys, format: 'binary' });
-        return checkLength(data);
+        pgpKeys ??= await Promise.all(keys.pgp.map((k) => openpgp.readPrivateKey({ armoredKey: k.armored })));
+        return checkLength(await pgpDataKey(openpgp, s.enc, pgpKeys));
       } catch (err) {
         if (err instanceof DecryptionKeyError) throw err;
         if (keys.pgp.some((k) => k.fingerprint === s.name.toUpperCase()))
@@ -158,6 +162,45 @@ export async function openDataKey(metadata: Map<string, SopsValue>, keys: Decryp
       (held.length ? `the keys held are ${held.join(', ')}` : 'no decryption key is configured'),
   );
 }
+
+/**
+ * An OpenPGP stanza's data key, read as a stream and no further than a data key can be: the message
+ * is the commit's, and gpg compresses what it encrypts, so a few hundred kilobytes of it can inflate
+ * to gigabytes (an agent killed for its memory). Reading on to the end checks the message's MDC or
+ * AEAD tag, which openpgp.js does as the stream ends.
+ */
+async function pgpDataKey(openpgp: typeof import('openpgp'), armored: string, keys: PrivateKey[]): Promise<Uint8Array> {
+  const armoredMessage = new ReadableStream<string>({
+    start(c) {
+      c.enqueue(armored);
+      c.close();
+    },
+  });
+  const message = await openpgp.readMessage({ armoredMessage });
+  const { data } = await openpgp.decrypt({
+    message,
+    decryptionKeys: keys,
+    format: 'binary',
+    config: { allowUnauthenticatedStream: true },
+  });
+  const reader = data.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_DATA_KEY) {
+      await reader.cancel();
+      throw new DecryptionKeyError(`its data key is more than ${MAX_DATA_KEY} bytes, not 32`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** What a data key may be read up to before it is refused (it is 32 bytes). */
+const MAX_DATA_KEY = 1024;
 
 function checkLength(key: Uint8Array): Uint8Array {
   if (key.length !== 32) throw new DecryptionKeyError(`its data key is ${key.length} bytes, not 32`);
