@@ -10,6 +10,7 @@ import type { RepoSource } from '../manifest/index.js';
 import { Reason, type AgentState, type BadCommit, type DesiredState, type GateName } from '../model/index.js';
 import type { RolloutStanding } from '../model/rollout.js';
 import { PlanError } from '../plan/index.js';
+import { AheadOfWindow } from './ahead.js';
 import { badRecord } from './bad-commits.js';
 import { converge, healthGate, lastGoodHealth, onStep, runSettings } from './gateway-runs.js';
 import {
@@ -56,9 +57,11 @@ export class CommitLifecycle {
   private chosen: { key: string; choice: Choice } | undefined;
 
   private readonly rec: Recorder;
+  private readonly ahead: AheadOfWindow;
 
   constructor(private readonly p: LifecyclePorts) {
     this.rec = new Recorder(p, (failed, lastGood, ran) => this.rollBack(failed, lastGood, ran));
+    this.ahead = new AheadOfWindow(p, (d) => this.rec.defer(d));
   }
 
   private get state(): Readonly<AgentState> {
@@ -204,7 +207,7 @@ export class CommitLifecycle {
         return (await this.rec.decide({ kind: 'invalid', commit: r.commit, reason: r.reason, bad: r.bad }))!;
       }
       case 'defer':
-        return this.rec.defer(r);
+        return r.gate === 'window' ? this.ahead.defer(r) : this.rec.defer(r);
       case 'error': {
         const fault = configFault(r.error);
         if (fault) return this.rec.configError(r.commit, fault);

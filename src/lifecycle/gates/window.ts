@@ -35,7 +35,7 @@ function waiting(s: Subject, w: MaintenanceWindow, at: number | undefined): Gate
       kind: 'defer',
       cause: `window ${w.from} never long enough`,
       why:
-        `fetched, waiting for a maintenance window (${w.from}): none in the next year stays open for the ` +
+        `waiting for a maintenance window (${w.from}): none in the next year stays open for the ` +
         `expected ${formatDuration(w.expectedMs)} of a transaction`,
     };
   const opens = formatInZone(at, w.zone);
@@ -43,7 +43,7 @@ function waiting(s: Subject, w: MaintenanceWindow, at: number | undefined): Gate
     kind: 'defer',
     cause: `window ${w.from} opens ${iso(at)}`,
     why:
-      `fetched, waiting for the window that opens at ${opens} (${w.from}; a transaction starts with at least ` +
+      `waiting for the window that opens at ${opens} (${w.from}; a transaction starts with at least ` +
       `${formatDuration(w.expectedMs)} of the window left); the gateway keeps ${shortCommit(s.applied)}`,
     until: `the window opens at ${opens}`,
   };
