@@ -16,6 +16,7 @@ import { converge, healthGate, lastGoodHealth, onStep, runSettings } from './gat
 import {
   APPLY_GATES,
   CHOOSE_GATES,
+  REVERT_LOOKBACK,
   runGates,
   type Gate,
   type GateOutcome,
@@ -40,6 +41,16 @@ export interface Choice {
   rollout?: RolloutStanding;
   /** When `commit` stands in for a commit a gate deferred (the base, for the target of a wave not open yet). */
   deferral?: { gate: GateName; commit: string; why: string; until?: string };
+}
+
+/** The commits the history says the gateway ran good before `lastGood`, newest first, a few. */
+function goodBefore(state: Readonly<AgentState>, lastGood: string | undefined): string[] {
+  const out: string[] = [];
+  for (let i = state.history.length - 1; i >= 0 && out.length < REVERT_LOOKBACK; i--) {
+    const h = state.history[i]!;
+    if (h.event === Reason.Applied && h.commit && h.commit !== lastGood && !out.includes(h.commit)) out.push(h.commit);
+  }
+  return out;
 }
 
 const isChoice = (r: Choice | Verdict): r is Choice => !('reason' in r);
@@ -157,11 +168,13 @@ export class CommitLifecycle {
     }
     const applied = this.state.applied?.commit;
     const lastGood = this.state.lastGood?.commit;
+    const earlierGood = goodBefore(this.state, lastGood);
     const r = await this.gated(APPLY_GATES, {
       head: c.head,
       commit: c.commit,
       ...(applied ? { applied } : {}),
       ...(lastGood ? { lastGood } : {}),
+      ...(earlierGood.length ? { earlierGood } : {}),
       ...(c.rollout ? { rollout: c.rollout } : {}),
     });
     if (!isGatesPassed(r)) return r;

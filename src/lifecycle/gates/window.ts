@@ -4,8 +4,8 @@
 // recorded as bad. It sits after the rollout gate (which decides what to run) and before the
 // policy gate (no need to load a commit that cannot run now).
 //
-// A return is not held (by default): the last good commit again, or a rollout's base after an
-// abort. Health failures roll back inside the transaction and never reach a gate at all.
+// A return is not held (by default): the last good commit again, a rollout's base after an abort,
+// or a commit that gives the gateway what a commit it ran good gave it (a `git revert`). Health failures roll back inside the transaction and never reach a gate at all.
 //
 // A clock that is obviously wrong — before the commit's own date, or one the system says is not
 // synchronised — opens no window by itself: the commit waits, and the deferral says why.
@@ -14,16 +14,48 @@ import { formatDuration } from '../../base/duration.js';
 import { shortCommit } from '../../base/short-commit.js';
 import { FleetRepoError, formatInZone, nextStart } from '../../manifest/index.js';
 import type { MaintenanceWindow } from '../../model/window.js';
-import { ADMIT, type Gate, type GateAnswer, type Subject } from './gate.js';
+import { ADMIT, type Gate, type GateAnswer, type GatePorts, type Subject } from './gate.js';
 
 /** How far a commit's date may be ahead of the gateway's clock before the clock counts as wrong. */
 export const COMMIT_CLOCK_SLACK_MS = 10 * 60_000;
 
-/** Why running `s.commit` is a return to a commit the gateway ran before; undefined when it is not one. */
-function returning(s: Subject): string | undefined {
+/** How many good commits a commit is compared with to find a revert: the last good one and two before it. */
+export const REVERT_LOOKBACK = 3;
+
+/** What a commit gives this gateway, whichever commit it is: its desired state but for its source. */
+async function sameness(p: GatePorts, commit: string): Promise<string> {
+  const { desired } = await p.load(commit);
+  return JSON.stringify({ ...desired, source: null });
+}
+
+/**
+ * Why running `s.commit` is a return to what the gateway ran before; undefined when it is not one.
+ * By id: the last good commit, or the base of an aborted rollout. By content: a commit that gives
+ * this gateway exactly what a commit it ran good gave it (a `git revert` of the last change, or of
+ * the two before it) — its desired state, loaded as the policy gate loads it, is that commit's.
+ */
+async function returning(s: Subject, p: GatePorts): Promise<string | undefined> {
   if (s.lastGood !== undefined && s.commit === s.lastGood) return 'the last good commit';
   const r = s.rollout;
   if (r && r.code === 'aborted' && s.commit === r.base) return `the base of the aborted rollout ${r.id}`;
+  const good = [...new Set([s.lastGood, ...(s.earlierGood ?? [])])]
+    .filter((c): c is string => c !== undefined && c !== s.commit)
+    .slice(0, REVERT_LOOKBACK);
+  if (good.length === 0) return undefined;
+  let mine: string;
+  try {
+    mine = await sameness(p, s.commit);
+  } catch {
+    return undefined; // a commit that does not load is the policy gate's to refuse
+  }
+  for (const g of good) {
+    const theirs = await sameness(p, g).catch(() => undefined);
+    if (theirs === mine)
+      return (
+        `what ${g === s.lastGood ? 'the last good commit' : 'the earlier good commit'} ${shortCommit(g)} gave ` +
+        'this gateway'
+      );
+  }
   return undefined;
 }
 
@@ -64,9 +96,8 @@ export const windowGate: Gate = {
       throw err;
     }
     if (!w) return ADMIT;
-    const back = returning(s);
-    if (back && w.rollbacks === 'at-once')
-      return { kind: 'admit', note: `${shortCommit(s.commit)} is ${back}: a return is not held by the window` };
+    const back = w.rollbacks === 'at-once' ? await returning(s, p) : undefined;
+    if (back) return { kind: 'admit', note: `${shortCommit(s.commit)} is ${back}: a return is not held by the window` };
     const clock = p.clock ? await p.clock() : { now: Date.now() };
     const now = clock.now;
     if (clock.synchronised === false)
