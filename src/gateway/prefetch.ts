@@ -11,7 +11,7 @@ import type { DesiredState } from '../model/index.js';
 import { plan as makePlan } from '../plan/index.js';
 import { appliersOf } from './reconcile.js';
 
-/** What was fetched ahead: image references pulled, component keys whose artifact is in the cache. */
+/** What was fetched ahead: image references pulled, artifacts in the cache (a repo path, or a URL's sha256). */
 export interface Prefetched {
   images: string[];
   artifacts: string[];
@@ -31,7 +31,12 @@ export async function prefetch(desired: DesiredState, a: GatewayAppliers, log: L
     const applier = applierFor(appliers, step);
     if (!(await applier.prefetch?.(step, ctx))) continue;
     if (step.kind === 'pull') done.images.push(step.image);
-    else if (step.kind === 'download') done.artifacts.push(step.target.key);
+    else if (step.kind === 'download') {
+      const a = desired.components.find((c) => c.key === step.target.key)?.artifact;
+      // Components that share an artifact share one copy in the cache: it is counted once.
+      const name = a?.kind === 'url' ? `sha256:${a.sha256}` : (a?.path ?? step.target.key);
+      if (!done.artifacts.includes(name)) done.artifacts.push(name);
+    }
   }
   return done;
 }

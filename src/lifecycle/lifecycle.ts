@@ -178,6 +178,7 @@ export class CommitLifecycle {
       ...(c.rollout ? { rollout: c.rollout } : {}),
     });
     if (!isGatesPassed(r)) return r;
+    for (const n of r.notes) this.p.log.info({ commit: c.commit }, n);
     if (!r.loaded) throw new Error('no admission gate loaded the commit (the policy gate is missing)');
     const target = c.commit;
     const { desired, repo } = r.loaded;
