@@ -5,14 +5,19 @@
 // policy gate (no need to load a commit that cannot run now).
 //
 // A return is not held (by default): the last good commit again, a rollout's base after an abort,
-// or a commit that gives the gateway what a commit it ran good gave it (a `git revert`). Health failures roll back inside the transaction and never reach a gate at all.
+// or a commit that gives the gateway what a commit it ran good gave it (a `git revert`). Health
+// failures roll back inside the transaction and never reach a gate at all.
+//
+// An app may carry its own window (`x-rollgate.window`): a commit that changes the app waits for
+// it and the target's together — the transaction starts when every window of what changes is open.
 //
 // A clock that is obviously wrong — before the commit's own date, or one the system says is not
 // synchronised — opens no window by itself: the commit waits, and the deferral says why.
 
 import { formatDuration } from '../../base/duration.js';
 import { shortCommit } from '../../base/short-commit.js';
-import { FleetRepoError, formatInZone, nextStart } from '../../manifest/index.js';
+import { FleetRepoError, formatInZone, nextStartAll } from '../../manifest/index.js';
+import type { DesiredApp } from '../../model/index.js';
 import type { MaintenanceWindow } from '../../model/window.js';
 import { ADMIT, type Gate, type GateAnswer, type GatePorts, type Subject } from './gate.js';
 
@@ -59,6 +64,55 @@ async function returning(s: Subject, p: GatePorts): Promise<string | undefined> 
   return undefined;
 }
 
+/**
+ * The windows of the apps `s.commit` changes on this gateway (README "Maintenance windows": an
+ * app's own `x-rollgate.window`): an app it adds, or whose desired state differs from the applied
+ * commit's but for the window itself. A commit that does not load has none here: the policy gate
+ * refuses it; an applied commit that does not load any more counts every app as changed.
+ */
+async function changedAppWindows(s: Subject, p: GatePorts): Promise<MaintenanceWindow[]> {
+  let apps: DesiredApp[];
+  try {
+    apps = (await p.load(s.commit)).desired.apps.filter((a) => a.window);
+  } catch {
+    return [];
+  }
+  if (apps.length === 0) return [];
+  const before = s.applied
+    ? await p.load(s.applied).then(
+        (l) => l.desired.apps,
+        () => undefined,
+      )
+    : [];
+  const same = (a: DesiredApp, b: DesiredApp | undefined) =>
+    b !== undefined && JSON.stringify({ ...a, window: null }) === JSON.stringify({ ...b, window: null });
+  return apps
+    .filter(
+      (a) =>
+        !before ||
+        !same(
+          a,
+          before.find((b) => b.name === a.name),
+        ),
+    )
+    .map((a) => a.window!);
+}
+
+/**
+ * Several windows as one, for what is said and decided of them all: a return waits only when one
+ * of them says `in-window`; the zone of the first names the moment; where each is written.
+ */
+function together(ws: MaintenanceWindow[]): MaintenanceWindow {
+  if (ws.length === 1) return ws[0]!;
+  return {
+    zone: ws[0]!.zone,
+    openings: [],
+    expectedMs: Math.max(...ws.map((w) => w.expectedMs)),
+    rollbacks: ws.some((w) => w.rollbacks === 'in-window') ? 'in-window' : 'at-once',
+    from: ws.map((w) => w.from).join(' and '),
+  };
+}
+
 const iso = (t: number) => new Date(t).toISOString();
 
 function waiting(s: Subject, w: MaintenanceWindow, at: number | undefined): GateAnswer {
@@ -87,7 +141,7 @@ export const windowGate: Gate = {
   why: 'when the gateway may change; asked only when there is a change to make, before the commit is loaded',
   async check(s, p) {
     if (!p.maintenanceWindow) return ADMIT;
-    let w;
+    let w: MaintenanceWindow | undefined;
     try {
       w = await p.maintenanceWindow(s.commit);
     } catch (err) {
@@ -95,7 +149,9 @@ export const windowGate: Gate = {
       if (err instanceof FleetRepoError && !err.gatewayFault) return ADMIT;
       throw err;
     }
-    if (!w) return ADMIT;
+    const parts = [...(w ? [w] : []), ...(await changedAppWindows(s, p))];
+    if (parts.length === 0) return ADMIT;
+    w = together(parts);
     const back = w.rollbacks === 'at-once' ? await returning(s, p) : undefined;
     if (back) return { kind: 'admit', note: `${shortCommit(s.commit)} is ${back}: a return is not held by the window` };
     const clock = p.clock ? await p.clock() : { now: Date.now() };
@@ -122,7 +178,7 @@ export const windowGate: Gate = {
           until: "the gateway's clock is past the commit's date",
         };
     }
-    const at = nextStart(w, now);
+    const at = nextStartAll(parts, now);
     if (at === now) return ADMIT;
     return waiting(s, w, at);
   },
