@@ -20,14 +20,14 @@ export class AheadOfWindow {
     private readonly record: (d: Deferral) => Promise<Verdict>,
   ) {}
 
-  /** Records the window gate's deferral, fetching what the commit needs meanwhile. */
-  async defer(d: Deferral): Promise<Verdict> {
+  /** Records the window gate's deferral, fetching what the commit needs meanwhile (loaded through `load`). */
+  async defer(d: Deferral, load: LifecyclePorts['load'] = (c) => this.p.load(c)): Promise<Verdict> {
     const say = (what: string) => this.record({ ...d, why: `${what}, ${d.why}` });
     if (this.done?.commit === d.commit) return say(this.done.said);
     await say('downloading what it needs');
     let said: string;
     try {
-      const { desired, repo } = await this.p.load(d.commit);
+      const { desired, repo } = await load(d.commit);
       const got = prefetchedText(await prefetch(desired, await this.p.appliers(desired, repo), this.p.log));
       said = `downloaded (${got ?? 'all it needs was on the gateway already'})`;
       this.done = { commit: d.commit, said };

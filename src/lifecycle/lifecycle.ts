@@ -211,7 +211,12 @@ export class CommitLifecycle {
    * tell an error of the gateway (its configuration's, or one retried).
    */
   private async gated(gates: readonly Gate[], s: Subject): Promise<GatesPassed | Verdict> {
-    const r = await runGates(gates, s, this.p);
+    // One load of a commit for all the gates of one pass and what they lead to (the window gate
+    // compares desired states, the policy gate loads the commit, a deferral downloads for it).
+    const loads = new Map<string, Promise<LoadedCommit>>();
+    const load = (c: string) => loads.get(c) ?? (loads.set(c, this.p.load(c)), loads.get(c)!);
+    const p: LifecyclePorts = Object.assign(Object.create(this.p) as LifecyclePorts, { load });
+    const r = await runGates(gates, s, p);
     switch (r.kind) {
       case 'pass':
         return r;
@@ -221,7 +226,7 @@ export class CommitLifecycle {
         return (await this.rec.decide({ kind: 'invalid', commit: r.commit, reason: r.reason, bad: r.bad }))!;
       }
       case 'defer':
-        return r.gate === 'window' ? this.ahead.defer(r) : this.rec.defer(r);
+        return r.gate === 'window' ? this.ahead.defer(r, load) : this.rec.defer(r);
       case 'error': {
         const fault = configFault(r.error);
         if (fault) return this.rec.configError(r.commit, fault);
