@@ -94,6 +94,12 @@ export interface Applier {
    * this gateway breaks a rule that only the gateway can decide (the policy on resolved paths).
    */
   vet?(plan: Plan, ctx: StepContext): Promise<void>;
+  /**
+   * Ahead of a maintenance window (README "Maintenance windows"): fetches what a prepare step needs
+   * — an image pulled, an artifact into the cache — touching nothing that runs and no device (an
+   * interface's Download is the transaction's). False when the step fetches nothing this way.
+   */
+  prefetch?(step: Step, ctx: StepContext): Promise<boolean>;
   /** After the finalize phase: housekeeping such as pruning images nothing uses any more. */
   afterFinalize?(plan: Plan, records: Record<string, StepRecord>, ctx: StepContext): Promise<void>;
   /** Notices what it acts on going away during a transaction (the Docker Engine restarting). */

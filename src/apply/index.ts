@@ -42,4 +42,11 @@ export {
   type RebootNeed,
 } from './interface/protocol.js';
 export { ArtifactCache, DownloadError } from './interface/artifact-cache.js';
-export { RefusedError, UndoImpossibleError, interruptionOf, type Interruption, type OutageWatch } from './applier.js';
+export {
+  applierFor,
+  RefusedError,
+  UndoImpossibleError,
+  interruptionOf,
+  type Interruption,
+  type OutageWatch,
+} from './applier.js';

@@ -10,11 +10,13 @@ import type { RepoSource } from '../manifest/index.js';
 import { Reason, type AgentState, type BadCommit, type DesiredState, type GateName } from '../model/index.js';
 import type { RolloutStanding } from '../model/rollout.js';
 import { PlanError } from '../plan/index.js';
+import { AheadOfWindow } from './ahead.js';
 import { badRecord } from './bad-commits.js';
 import { converge, healthGate, lastGoodHealth, onStep, runSettings } from './gateway-runs.js';
 import {
   APPLY_GATES,
   CHOOSE_GATES,
+  REVERT_LOOKBACK,
   runGates,
   type Gate,
   type GateOutcome,
@@ -41,6 +43,16 @@ export interface Choice {
   deferral?: { gate: GateName; commit: string; why: string; until?: string };
 }
 
+/** The commits the history says the gateway ran good before `lastGood`, newest first, a few. */
+function goodBefore(state: Readonly<AgentState>, lastGood: string | undefined): string[] {
+  const out: string[] = [];
+  for (let i = state.history.length - 1; i >= 0 && out.length < REVERT_LOOKBACK; i--) {
+    const h = state.history[i]!;
+    if (h.event === Reason.Applied && h.commit && h.commit !== lastGood && !out.includes(h.commit)) out.push(h.commit);
+  }
+  return out;
+}
+
 const isChoice = (r: Choice | Verdict): r is Choice => !('reason' in r);
 
 type GatesPassed = Extract<GateOutcome, { kind: 'pass' }>;
@@ -56,9 +68,11 @@ export class CommitLifecycle {
   private chosen: { key: string; choice: Choice } | undefined;
 
   private readonly rec: Recorder;
+  private readonly ahead: AheadOfWindow;
 
   constructor(private readonly p: LifecyclePorts) {
     this.rec = new Recorder(p, (failed, lastGood, ran) => this.rollBack(failed, lastGood, ran));
+    this.ahead = new AheadOfWindow(p, (d) => this.rec.defer(d));
   }
 
   private get state(): Readonly<AgentState> {
@@ -154,14 +168,17 @@ export class CommitLifecycle {
     }
     const applied = this.state.applied?.commit;
     const lastGood = this.state.lastGood?.commit;
+    const earlierGood = goodBefore(this.state, lastGood);
     const r = await this.gated(APPLY_GATES, {
       head: c.head,
       commit: c.commit,
       ...(applied ? { applied } : {}),
       ...(lastGood ? { lastGood } : {}),
+      ...(earlierGood.length ? { earlierGood } : {}),
       ...(c.rollout ? { rollout: c.rollout } : {}),
     });
     if (!isGatesPassed(r)) return r;
+    for (const n of r.notes) this.p.log.info({ commit: c.commit }, n);
     if (!r.loaded) throw new Error('no admission gate loaded the commit (the policy gate is missing)');
     const target = c.commit;
     const { desired, repo } = r.loaded;
@@ -194,7 +211,12 @@ export class CommitLifecycle {
    * tell an error of the gateway (its configuration's, or one retried).
    */
   private async gated(gates: readonly Gate[], s: Subject): Promise<GatesPassed | Verdict> {
-    const r = await runGates(gates, s, this.p);
+    // One load of a commit for all the gates of one pass and what they lead to (the window gate
+    // compares desired states, the policy gate loads the commit, a deferral downloads for it).
+    const loads = new Map<string, Promise<LoadedCommit>>();
+    const load = (c: string) => loads.get(c) ?? (loads.set(c, this.p.load(c)), loads.get(c)!);
+    const p: LifecyclePorts = Object.assign(Object.create(this.p) as LifecyclePorts, { load });
+    const r = await runGates(gates, s, p);
     switch (r.kind) {
       case 'pass':
         return r;
@@ -204,7 +226,7 @@ export class CommitLifecycle {
         return (await this.rec.decide({ kind: 'invalid', commit: r.commit, reason: r.reason, bad: r.bad }))!;
       }
       case 'defer':
-        return this.rec.defer(r);
+        return r.gate === 'window' ? this.ahead.defer(r, load) : this.rec.defer(r);
       case 'error': {
         const fault = configFault(r.error);
         if (fault) return this.rec.configError(r.commit, fault);

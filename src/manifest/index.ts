@@ -23,4 +23,4 @@ export { registryOf } from './image-ref.js';
 export { commandBreach, commandShape, healthCommandUser, SYSTEM_PATH, UNPRIVILEGED } from './health-command-policy.js';
 export { interfaceArgsBreaches, interfaceBreach } from './interface-policy.js';
 export { windowOfTarget, resolveWindow, knownZone, WEEKDAYS, DEFAULT_EXPECTED_MS, type WindowDoc } from './window.js';
-export { windowAt, nextStart, openFor, openMsBetween, formatInZone } from './window-time.js';
+export { windowAt, nextStart, nextStartAll, openFor, openMsBetween, formatInZone } from './window-time.js';

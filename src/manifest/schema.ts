@@ -14,7 +14,11 @@ export type SchemaName =
   | 'mender-manifest'
   | 'mender-topology'
   | 'agent-config'
-  | 'rollout-state';
+  | 'rollout-state'
+  | 'compose-x-rollgate';
+
+/** Schemas another refers to by `$id` (the Compose file's x-rollgate.window is the fleet file's window). */
+const REFERS_TO: Partial<Record<SchemaName, SchemaName[]>> = { 'compose-x-rollgate': ['fleet'] };
 
 const schemaDir = new URL('../../../schemas/', import.meta.url);
 // verbose: errors carry their parent schema, for the list of known keys and x-expected texts.
@@ -24,8 +28,15 @@ const compiled = new Map<SchemaName, ValidateFunction>();
 function validator(name: SchemaName): ValidateFunction {
   const cached = compiled.get(name);
   if (cached) return cached;
-  const schema = JSON.parse(readFileSync(new URL(`${name}.schema.json`, schemaDir), 'utf8')) as object;
-  const v = ajv.compile(schema);
+  const read = (n: SchemaName) =>
+    JSON.parse(readFileSync(new URL(`${n}.schema.json`, schemaDir), 'utf8')) as { $id?: string };
+  for (const dep of REFERS_TO[name] ?? []) {
+    const d = read(dep);
+    if (d.$id && !ajv.getSchema(d.$id)) ajv.addSchema(d);
+  }
+  const schema = read(name);
+  // A schema added for another's references is compiled once, under its $id.
+  const v = (schema.$id ? ajv.getSchema(schema.$id) : undefined) ?? ajv.compile(schema);
   compiled.set(name, v);
   return v;
 }

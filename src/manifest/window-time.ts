@@ -108,6 +108,26 @@ export function nextStart(w: MaintenanceWindow, t: number): number | undefined {
 }
 
 /**
+ * The first moment from `t` on at which every one of the windows lets a transaction start (each
+ * open with its expected duration left): a commit that changes parts with windows of their own
+ * waits for all of them together. undefined when that does not happen within a year.
+ */
+export function nextStartAll(ws: readonly MaintenanceWindow[], t: number): number | undefined {
+  if (ws.length === 0) return t;
+  let at = t;
+  // Each round moves to the latest of the windows' next starts: no moment before it suits them all.
+  for (let round = 0; round < MAX_SPANS; round++) {
+    const starts = ws.map((w) => nextStart(w, at));
+    if (starts.some((x) => x === undefined)) return undefined;
+    const latest = Math.max(...(starts as number[]));
+    if (starts.every((x) => x === latest)) return latest;
+    if (latest > t + LOOK_AHEAD_MS) return undefined;
+    at = latest;
+  }
+  return undefined;
+}
+
+/**
  * How long, between `from` and `to`, at least one of the windows was open: the time a staged
  * rollout's wave timeout counts for gateways that may only change inside them. No windows: all of it.
  */

@@ -2,6 +2,7 @@
 // identity. Plain data only: it is serialised into plans, JSON output and test fixtures.
 
 import { fields, optional, type Shape } from '../base/shape.js';
+import type { MaintenanceWindow } from './window.js';
 
 export interface DeviceIdentity {
   id: string;
@@ -320,6 +321,11 @@ export interface DesiredApp {
   files?: FileTree[];
   /** Files of the gateway that are mounted as secrets (`secrets: { x: { file: /etc/... } }`). */
   hostSecretFiles?: string[];
+  /**
+   * The app's own maintenance window (`x-rollgate.window`): a commit that changes the app waits for
+   * it too, with the target's (README "Maintenance windows").
+   */
+  window?: MaintenanceWindow;
 }
 
 export type DurationMs = number;

@@ -89,6 +89,13 @@ export class DockerApplier implements Applier {
     return undoStep(STEPS, this.env, containerStep(step), rec, ctx);
   }
 
+  /** An image pulled ahead of its window: the same pull as the step's, which leaves what runs alone. */
+  async prefetch(step: Step, ctx: StepContext): Promise<boolean> {
+    if (step.kind !== 'pull') return false;
+    await IMAGE_STEPS.pull.run(this.env, step, ctx);
+    return true;
+  }
+
   watch(): OutageWatch {
     return this.engine.watch();
   }

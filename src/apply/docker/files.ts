@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import type { FileTree } from '../../model/index.js';
 import { writeError } from '../../base/atomic-write.js';
 
@@ -25,6 +25,29 @@ async function fsyncPath(p: string): Promise<void> {
   }
 }
 
+/**
+ * The modes a tree is written with. Plaintext secrets (a Compose `secrets:` file, a decrypted SOPS
+ * file) are root's alone: 0600 files in 0700 directories. They are bind-mounted as Compose mounts a
+ * `secrets:` file, the host file's owner and mode as they are (README "Encrypted secrets"). Other
+ * files keep the mode git gave them, in directories anyone may enter.
+ */
+export function treeModes(tree: Pick<FileTree, 'secret'>): { dir: number; file?: number } {
+  return tree.secret ? { dir: 0o700, file: 0o600 } : { dir: 0o755 };
+}
+
+/** Makes the directories from `root` (which exists) down to `dir`, each with `mode` whatever the umask. */
+async function mkdirs(root: string, dir: string, mode: number): Promise<void> {
+  const rel = relative(root, dir);
+  if (!rel) return;
+  let at = root;
+  for (const part of rel.split(sep)) {
+    at = join(at, part);
+    if (await exists(at)) continue;
+    await mkdir(at, { mode });
+    await chmod(at, mode);
+  }
+}
+
 /** Writes one tree; returns false when it was already there. */
 export async function writeTree(filesRoot: string, app: string, tree: FileTree): Promise<boolean> {
   const appDir = join(filesRoot, app);
@@ -35,19 +58,22 @@ export async function writeTree(filesRoot: string, app: string, tree: FileTree):
   await chmod(filesRoot, 0o700);
   await mkdir(appDir, { recursive: true, mode: 0o700 });
   const tmp = join(appDir, `.tmp-${tree.hash.slice(0, 12)}-${randomBytes(4).toString('hex')}`);
-  await mkdir(tmp, { mode: 0o755 });
+  const modes = treeModes(tree);
+  await mkdir(tmp, { mode: modes.dir });
   try {
+    await chmod(tmp, modes.dir);
     for (const e of tree.entries) {
       const file = join(tmp, ...e.path.split('/'));
-      await mkdir(dirname(file), { recursive: true, mode: 0o755 });
-      const fh = await open(file, 'wx', tree.secret ? 0o444 : e.mode);
+      await mkdirs(tmp, dirname(file), modes.dir);
+      const mode = modes.file ?? e.mode;
+      const fh = await open(file, 'wx', mode);
       try {
         await fh.writeFile(Buffer.from(e.base64, 'base64'));
         await fh.sync();
       } finally {
         await fh.close();
       }
-      await chmod(file, tree.secret ? 0o444 : e.mode); // the umask must not change what the container sees
+      await chmod(file, mode); // the umask must not change what the container sees
     }
     await fsyncPath(tmp);
     await rename(tmp, dest);

@@ -16,7 +16,7 @@ import type { Applier, StepContext, StepRecord } from '../applier.js';
 import { keep, runStep, undoStep, type HandlerTable, type StepResult } from '../step-handlers.js';
 import { ArtifactCache, DEFAULT_DOWNLOAD } from './artifact-cache.js';
 import type { ComponentRecord } from './component-record.js';
-import { download, targetOf, undoDownload } from './download-step.js';
+import { download, fetchArtifact, targetOf, undoDownload } from './download-step.js';
 import { InterfaceEnv, type InterfaceApplierOptions } from './env.js';
 import { cleanup, commit, install, reboot, verifyAfterReboot, willReboot } from './install-steps.js';
 import { observeOne, records } from './observe.js';
@@ -115,6 +115,19 @@ export class InterfaceApplier implements Applier {
 
   undo(step: Step, record: StepRecord, ctx: StepContext): Promise<void> {
     return undoStep(STEPS, this.env, componentStep(step), record, ctx);
+  }
+
+  /**
+   * An artifact fetched ahead of its window into the cache (checked against its sha256, and kept
+   * from eviction until a transaction's end); the interface is not called: its Download is the
+   * first state of the transaction, in the work directory the install reads.
+   */
+  async prefetch(step: Step, ctx: StepContext): Promise<boolean> {
+    if (step.kind !== 'download') return false;
+    const c = ctx.desired?.components.find((x) => x.key === step.target.key);
+    if (!c) throw new Error(`component ${step.target.key} is not in the desired state`);
+    await fetchArtifact(this.env, c, ctx.log);
+    return true;
   }
 
   willReboot(step: Step): Promise<boolean> {

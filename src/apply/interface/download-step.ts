@@ -28,7 +28,8 @@ export function targetOf(c: InterfaceTarget): InterfaceTarget {
   };
 }
 
-async function fetchArtifact(env: InterfaceEnv, c: DesiredComponent, log: Log): Promise<string> {
+/** The component's artifact in the cache: fetched by URL or read from the fleet repo, its sha256 checked. */
+export async function fetchArtifact(env: InterfaceEnv, c: DesiredComponent, log: Log): Promise<string> {
   const a = c.artifact;
   if (a.kind === 'url') {
     log.info({ component: c.key }, `downloading the artifact of ${c.key}`);

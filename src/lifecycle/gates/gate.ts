@@ -42,6 +42,11 @@ export interface Subject {
   applied?: string;
   /** The last good commit: running it again is a return, which a maintenance window does not hold. */
   lastGood?: string;
+  /**
+   * Commits the gateway ran good before the last good one, newest first (a few, from its history): a
+   * commit that gives this gateway what one of them gave it (a `git revert`) is a return too.
+   */
+  earlierGood?: string[];
   /** Where the gateway stands in the rollout at the head (the apply gates get it from the choice). */
   rollout?: RolloutStanding;
 }

@@ -27,4 +27,5 @@ export {
   type Subject,
 } from './gate.js';
 export { standingOf } from './rollout.js';
+export { REVERT_LOOKBACK } from './window.js';
 export { judgeTrust, type TrustPorts } from './trust.js';

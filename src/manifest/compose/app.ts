@@ -11,6 +11,7 @@ import { positionOf, type YamlFile } from '../yaml-file.js';
 import { checkPolicy } from './app-policy.js';
 import { interpolateTree, projectFolder, readEnvFiles, unsetNote, type Unset } from './app-variables.js';
 import { loadFileDefinitions, loadNetworks, loadVolumes } from './definitions.js';
+import { appWindow } from './app-window.js';
 import { AppFiles } from './files.js';
 import type { Variables } from './interpolate.js';
 import { checkKeys, TOP_LEVEL_KEYS } from './keys.js';
@@ -72,15 +73,18 @@ export async function loadComposeApp(
     strategy?: unknown;
     prune_volumes?: unknown;
     recreate_volumes?: unknown;
+    window?: unknown;
   };
   const x = new Reader(ctx, { y, path: ['x-rollgate'] }, xr as Raw);
   for (const k of Object.keys(xr))
-    if (!['order', 'strategy', 'prune_volumes', 'recreate_volumes'].includes(k))
+    if (!['order', 'strategy', 'prune_volumes', 'recreate_volumes', 'window'].includes(k))
       ctx.at(
         x.here(k),
-        `unsupported key "${k}" in x-rollgate (expected one of: order, strategy, prune_volumes, recreate_volumes)`,
+        `unsupported key "${k}" in x-rollgate (expected one of: order, strategy, prune_volumes, recreate_volumes, ` +
+          'window)',
         'key',
       );
+  const window = xr.window === undefined ? undefined : appWindow(ctx, y, appName);
   const order = x.num('order', { int: true, min: 1, max: 100 });
   const strategy = x.str('strategy');
   if (strategy !== undefined && strategy !== 'new-before-old' && strategy !== 'stop-first')
@@ -277,6 +281,7 @@ export async function loadComposeApp(
     order: order ?? DEFAULT_APP_ORDER,
     strategy: (strategy as UpdateStrategy | undefined) ?? 'new-before-old',
     pruneVolumes: x.bool('prune_volumes') ?? false,
+    ...(window ? { window } : {}),
     services,
     networks: nets,
     volumes: vols,

@@ -279,8 +279,8 @@ export function fileMounts(
         if (k === 'uid' || k === 'gid' || k === 'mode')
           r.ctx.at(
             o.here(k),
-            `${key}: "${k}" is not supported yet: the file is mounted as it is written (mode ` +
-              `0644${key === 'secrets' ? ', or the mode of the gateway file' : ''})`,
+            `${key}: "${k}" is not supported yet: the file is mounted as it is written (` +
+              `${key === 'secrets' ? "0600 and root's, or the gateway file's own mode" : 'the mode git gives it'})`,
             'key',
           );
         else if (k !== 'source' && k !== 'target')
