@@ -12,6 +12,7 @@
 // does takes it first, so hubs writing at once on one PostgreSQL change the count rows one after
 // the other and never deadlock on them. Both tables are filled from the rows in the migration.
 
+import type { Database } from './db.js';
 import type { Migration } from './migrations.js';
 
 /** The advisory lock of count changes (any constant; "rg-cnt" in ASCII). */
@@ -199,3 +200,35 @@ export const COUNTS_MIGRATION: Migration = {
   name: "counts kept as reports change them: the gateways by state, each commit's verdicts by the gateway's state",
   sql: SQL,
 };
+
+/** No gateway can have this id (it has spaces), so the warm-up below touches no real row. */
+const WARM_UP_ID = 'rollgate counts warm-up';
+
+class WarmedUp extends Error {}
+
+/**
+ * Runs every count trigger once, in a transaction rolled back, so the first reports after a start
+ * do not wait while the database compiles them (on the embedded database that was a few hundred
+ * milliseconds on the first report, enough to make a gateway that had just reported look silent).
+ */
+export async function warmUpCounts(db: Database): Promise<void> {
+  await db
+    .transaction(async (tx) => {
+      await tx.query('insert into gateways (id) values ($1)', [WARM_UP_ID]);
+      await tx.query(
+        `insert into gateway_commits (commit, gateway_id, outcome, verdict, at)
+         values ('0', $1, 'applied', 'applied', now())`,
+        [WARM_UP_ID],
+      );
+      await tx.query(`update gateway_commits set outcome = 'rejected' where gateway_id = $1`, [WARM_UP_ID]);
+      await tx.query(`update gateways set applied_commit = '0', last_seen = now(), healthy = 'True' where id = $1`, [
+        WARM_UP_ID,
+      ]);
+      await tx.query('delete from gateway_commits where gateway_id = $1', [WARM_UP_ID]);
+      await tx.query('delete from gateways where id = $1', [WARM_UP_ID]);
+      throw new WarmedUp();
+    })
+    .catch((err: unknown) => {
+      if (!(err instanceof WarmedUp)) throw err;
+    });
+}
