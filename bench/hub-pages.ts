@@ -11,9 +11,11 @@ import { failureGroups, fleetVersions, gatewayListPage } from '../src/hub/board-
 import { commitCounts } from '../src/hub/commit-counts.js';
 import { openDatabase, type Database } from '../src/hub/index.js';
 import { migrate } from '../src/hub/migrations.js';
-import { renderFleetPage, renderGatewayList } from '../src/hub/page.js';
+import { renderCommitsPage, renderFleetPage, renderGatewayList } from '../src/hub/page.js';
 import { renderVersionsPage } from '../src/hub/page-fleet.js';
-import { commitSummary, fleetSummary, recentCommits } from '../src/hub/queries.js';
+import { fleetOverview, fleetSummary } from '../src/hub/fleet-summary.js';
+import { commitSummary, recentCommitLines, recentCommits } from '../src/hub/queries.js';
+import { recountCommitCounts } from '../test/helpers/commit-recount.js';
 import { startPostgres } from '../test/helpers/postgres.js';
 import { rolloutPageBench } from './hub-rollout-page.js';
 import { createHash } from 'node:crypto';
@@ -117,11 +119,16 @@ try {
       'overview (summary, first 25 gateways, failures grouped, rendered)',
       await time(async () => {
         const list = await gatewayListPage(db, {}, 'id', 0, 25);
-        renderFleetPage(await fleetSummary(db), list.items, { failures: await failureGroups(db), listed: list.total });
+        renderFleetPage(await fleetOverview(db), list.items, { failures: await failureGroups(db), listed: list.total });
       }),
     ],
-    ['overview: counts of the 8 newest commits, now (commit-counts.ts)', await time(() => commitCounts(db, recent))],
-    ['overview: counts of the 8 newest commits, before', await time(() => oldCounts(db))],
+    ['overview: counts of the 8 newest commits, kept (commit-counts.ts)', await time(() => commitCounts(db, recent))],
+    [
+      'overview: counts of the 8 newest commits, counted from the gateways and verdicts (the last change)',
+      await time(() => recountCommitCounts(db, recent)),
+    ],
+    ['overview: counts of the 8 newest commits, before both', await time(() => oldCounts(db))],
+    ['API summary (/api/v1/fleet: each commit with reasons and failures)', await time(() => fleetSummary(db))],
     [
       'gateway list: label filter, sorted by last report, page 40 of 100, rendered',
       await time(async () => {
@@ -132,7 +139,11 @@ try {
     ['gateway list: id search, first page', await time(() => gatewayListPage(db, { search: 'gw-012' }, 'id', 0, 100))],
     ['versions, rendered', await time(async () => renderVersionsPage(await fleetVersions(db)))],
     ['one commit (API /commits/{sha})', await time(() => commitSummary(db, recent[0]!))],
-    ['30 newest commits (/commits)', await time(() => recentCommits(db, 30))],
+    [
+      '30 newest commits (/commits), rendered',
+      await time(async () => renderCommitsPage(await recentCommitLines(db, 30))),
+    ],
+    ['30 newest commits with reasons and failures (API /api/v1/commits)', await time(() => recentCommits(db, 30))],
   ];
   // Last: it relabels the gateways and adds the rollout's evidence, which the rows above must not see.
   const rollout = await rolloutPageBench(db);

@@ -14,6 +14,7 @@ export interface RepoFlags {
   repoAuthBasicFile?: string;
   repoTrustedKeys?: string[];
   repoInterval?: string;
+  repoCaFile?: string;
 }
 
 /**
@@ -42,12 +43,16 @@ export function repoSettings(
         ? promoter?.repo.auth
         : undefined;
   if (auth && !isUrl(repo)) throw new Error('--repo-auth-… files are for a repository at a URL');
+  const caFile = f.repoCaFile ?? file.caFile;
+  if (caFile && !isUrl(repo))
+    throw new Error(`--repo-ca-file (repo.caFile) is for a repository at an https URL, not the path ${repo}`);
   const trustedKeys = f.repoTrustedKeys?.length ? f.repoTrustedKeys : file.trustedKeys;
   return {
     repo,
     ref: f.repoRef ?? file.ref ?? (same ? promoter?.repo.ref : undefined) ?? 'main',
     ...(auth ? { auth } : {}),
     ...(trustedKeys?.length ? { trustedKeys } : {}),
+    ...(caFile ? { caFile } : {}),
     intervalMs: durationMs(
       f.repoInterval ?? file.interval ?? '30s',
       f.repoInterval ? '--repo-interval' : 'repo.interval',

@@ -68,9 +68,13 @@ export interface ReasonCount {
 }
 
 /** One commit across the fleet: its counts (./commit-counts.ts), why it failed and where. */
-export interface CommitSummary extends CommitCounts {
+/** A commit and its counts: what a commit's row on the pages shows. */
+export interface CommitLine extends CommitCounts {
   commit: string;
   firstSeen: string;
+}
+
+export interface CommitSummary extends CommitLine {
   /** Rolled back and rejected, grouped by reason. */
   reasons: ReasonCount[];
   /** Gateways that rolled back or rejected it, newest first (at most 100). */
@@ -89,6 +93,15 @@ export interface FleetSummary {
   /** The newest rollbacks and rejections. */
   failures: FleetEvent[];
 }
+
+/**
+ * What the overview page reads: the summary without what it does not show (the API's per-commit
+ * reasons and failure lists, the newest failure events: the page groups failures its own way).
+ */
+export type FleetOverview = Omit<FleetSummary, 'commits' | 'failures'> & {
+  commits: CommitLine[];
+  failures?: FleetEvent[];
+};
 
 export interface Page<T> {
   items: T[];

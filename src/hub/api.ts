@@ -19,7 +19,8 @@ import {
   integer,
   rolloutId,
 } from './params.js';
-import { commitSummary, fleetSummary, getGateway, listEvents, listGateways, recentCommits } from './queries.js';
+import { fleetSummary } from './fleet-summary.js';
+import { commitSummary, getGateway, listEvents, listGateways, recentCommits } from './queries.js';
 import { NEW_GATEWAY_JSON_SCHEMA, parseNewGateway } from './report-schema.js';
 import { evidenceJson } from '../promoter/evidence.js';
 import { reportedTarget, rolloutEvidence } from './rollout-evidence.js';

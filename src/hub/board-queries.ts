@@ -28,8 +28,11 @@ export async function gatewayListPage(
 ): Promise<GatewayListPage> {
   const params: unknown[] = [];
   const where = gatewayWhere(f, params);
+  // Unfiltered (the overview's list), both numbers are the fleet's size, kept as gateways come and go.
   const [n] = await db.query<{ matching: string; total: string }>(
-    `select count(*) filter (where ${where}) as matching, count(*) as total from gateways`,
+    where === 'true'
+      ? 'select coalesce(sum(n), 0) as matching, coalesce(sum(n), 0) as total from gateway_state_counts'
+      : `select count(*) filter (where ${where}) as matching, count(*) as total from gateways`,
     params,
   );
   const rows = await db.query<GatewayRow>(

@@ -1,9 +1,9 @@
-// How a few commits stand across the fleet, in two grouped queries whatever their number: the
-// verdicts on those commits (read through gateway_commits' primary key, so only the rows of those
-// commits), and the fleet's current state grouped by applied commit and state (one pass over the
-// gateways, a handful of groups). What a gateway that said nothing on a commit is — pending, moved
-// on, silent — follows from the two by subtraction. Nothing here reads history: an overview costs
-// the same after a thousand commits as after ten.
+// How a few commits stand across the fleet, from the counts kept as reports change them
+// (./count-tables.ts): the gateways grouped by the commit they run and whether they report, and
+// each commit's verdicts grouped by outcome and the state of the gateway that gave it. What a
+// gateway that said nothing on a commit is — pending, moved on, silent — follows from the two by
+// subtraction. Two small reads whatever the fleet's size or history: the rows read are a handful
+// per commit the fleet runs and per commit shown, never a row per gateway.
 
 import type { Sql } from './db.js';
 import type { Outcome } from './outcomes.js';
@@ -56,9 +56,8 @@ export async function commitCounts(db: Sql, shas: readonly string[]): Promise<Ma
   // The fleet's state in a handful of groups, then set against each commit: which of those groups
   // run a commit first seen after it.
   const states = await db.query<StateCounts>(
-    `with s as (select a.first_seen, g.silent_since is not null as silent, g.last_seen is null as never,
-                       count(*) as n
-                  from gateways g left join commits a on a.sha = g.applied_commit group by 1, 2, 3)
+    `with s as (select a.first_seen, g.silent, not g.seen as never, sum(g.n) as n
+                  from gateway_state_counts g left join commits a on a.sha = g.applied_commit group by 1, 2, 3)
      select c.sha,
             coalesce(sum(s.n) filter (where not s.silent and not s.never), 0) as reporting,
             coalesce(sum(s.n) filter (where s.silent and not s.never), 0) as silent,
@@ -69,17 +68,15 @@ export async function commitCounts(db: Sql, shas: readonly string[]): Promise<Ma
     [shas],
   );
   const verdicts = await db.query<VerdictGroup>(
-    `select gc.commit, gc.outcome, count(*) as n,
-            count(*) filter (where g.silent_since is not null) as silent,
-            count(*) filter (where gc.outcome = 'applied' and g.applied_commit = gc.commit and g.healthy = 'True'
-                               and g.silent_since is null) as healthy,
-            count(*) filter (where g.silent_since is null and a.first_seen > c.first_seen) as newer
+    `select v.commit, v.outcome, sum(v.n) as n,
+            coalesce(sum(v.n) filter (where v.silent), 0) as silent,
+            coalesce(sum(v.n) filter (where v.healthy), 0) as healthy,
+            coalesce(sum(v.n) filter (where not v.silent and a.first_seen > c.first_seen), 0) as newer
        from unnest($1::text[]) as c0(sha)
        join commits c on c.sha = c0.sha
-       join gateway_commits gc on gc.commit = c.sha
-       join gateways g on g.id = gc.gateway_id
-       left join commits a on a.sha = g.applied_commit
-      group by gc.commit, gc.outcome`,
+       join commit_verdict_counts v on v.commit = c.sha
+       left join commits a on a.sha = v.applied_commit
+      group by v.commit, v.outcome`,
     [shas],
   );
   for (const sha of shas) {

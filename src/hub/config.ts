@@ -32,9 +32,11 @@ export interface RepoFileConfig {
   authBasicFile?: string;
   trustedKeys?: string[];
   interval?: string;
+  /** PEM certificates of CAs trusted for an https repository besides the defaults. */
+  caFile?: string;
 }
 
-const REPO_KEYS = ['url', 'ref', 'authTokenFile', 'authBasicFile', 'trustedKeys', 'interval'] as const;
+const REPO_KEYS = ['url', 'ref', 'authTokenFile', 'authBasicFile', 'trustedKeys', 'interval', 'caFile'] as const;
 
 /** `promoter:` of hub.yaml: the flags --promote-<key> say the same. */
 export interface PromoterFileConfig {

@@ -22,6 +22,8 @@ export interface FleetRepoSpec {
   repo: string;
   ref: string;
   auth?: GitAuth;
+  /** PEM certificates of CAs to trust for an https repository, besides the defaults (a private CA). */
+  caFile?: string;
   /** Key files (OpenPGP or allowed_signers) commits are verified with, as the agent's trust.keys. */
   trustedKeys?: string[];
   /** How often the head is polled (default 30 s). */
@@ -93,6 +95,7 @@ export class FleetRepoReader {
       depth: spec.depth ?? 100,
       cacheDir: this.cache,
       ...(spec.auth ? { auth: spec.auth } : {}),
+      ...(spec.caFile !== undefined ? { caFile: spec.caFile } : {}),
     });
     this.rounds = new Rounds(() => this.refresh(), spec.intervalMs ?? 30_000);
   }

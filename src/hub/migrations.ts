@@ -3,6 +3,7 @@
 // one PostgreSQL take an advisory lock, so exactly one of them migrates and the others wait.
 
 import type { Database } from './db.js';
+import { COUNTS_MIGRATION } from './count-tables.js';
 
 export interface Migration {
   version: number;
@@ -134,7 +135,31 @@ alter table gateways add column healthy_since timestamptz;
 alter table gateway_commits add column received_at timestamptz;
 `,
   },
+  COUNTS_MIGRATION,
 ];
+
+/**
+ * A migration's statements: split at a semicolon that ends a line, except inside a dollar-quoted
+ * body ($$ … $$, a function's), whose own statements end lines too.
+ */
+export function statementsOf(sql: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  sql.split('$$').forEach((part, i) => {
+    if (i % 2 === 1) {
+      current += `$$${part}$$`;
+      return;
+    }
+    const pieces = part.split(/;\s*$/m);
+    current += pieces[0];
+    for (const p of pieces.slice(1)) {
+      out.push(current);
+      current = p;
+    }
+  });
+  out.push(current);
+  return out.map((s) => s.trim()).filter(Boolean);
+}
 
 /** The advisory lock key of migrations (any constant; "rg-mig" in ASCII). */
 const MIGRATION_LOCK = 0x72672d6d6967;
@@ -163,11 +188,7 @@ export async function migrate(db: Database): Promise<number[]> {
     const applied: number[] = [];
     for (const m of MIGRATIONS) {
       if (have.has(m.version)) continue;
-      for (const stmt of m.sql
-        .split(/;\s*$/m)
-        .map((s) => s.trim())
-        .filter(Boolean))
-        await tx.query(stmt);
+      for (const stmt of statementsOf(m.sql)) await tx.query(stmt);
       await tx.query('insert into schema_migrations (version, name) values ($1, $2)', [m.version, m.name]);
       applied.push(m.version);
     }

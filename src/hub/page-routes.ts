@@ -21,7 +21,8 @@ import {
   oneOf,
   parseQuery,
 } from './params.js';
-import { commitSummary, fleetSummary, getGateway, recentCommits } from './queries.js';
+import { fleetOverview } from './fleet-summary.js';
+import { commitSummary, getGateway, recentCommitLines } from './queries.js';
 import type { CommitNote } from './pages/commit-note.js';
 import type { Route } from './routes.js';
 import { VERDICT_REASONS } from '../model/index.js';
@@ -56,7 +57,7 @@ export function pageRoutes(db: Database, o: { tls: boolean; notes?: () => Commit
       summary: 'The fleet',
       handle: async ({ res }) => {
         const [s, list, failures] = [
-          await fleetSummary(db),
+          await fleetOverview(db),
           await gatewayListPage(db, {}, 'id', 0, OVERVIEW_GATEWAYS),
           await failureGroups(db),
         ];
@@ -100,7 +101,7 @@ export function pageRoutes(db: Database, o: { tls: boolean; notes?: () => Commit
       method: 'GET',
       path: '/commits',
       summary: 'The newest commits',
-      handle: async ({ res }) => sendHtml(res, renderCommitsPage(await recentCommits(db, 30), Date.now(), note())),
+      handle: async ({ res }) => sendHtml(res, renderCommitsPage(await recentCommitLines(db, 30), Date.now(), note())),
     },
     {
       ...page,

@@ -5,7 +5,7 @@
 // tests read them. This file holds the overview, the commits and the login; the gateway pages are
 // in ./page-gateways.ts, the versions and events in ./page-fleet.ts, the shared parts in ./page-parts.ts.
 
-import type { CommitSummary, FleetSummary, GatewaySummary } from './api-types.js';
+import type { CommitLine, CommitSummary, FleetOverview, GatewaySummary } from './api-types.js';
 import type { FailureGroup } from './board-queries.js';
 import { html, hubPath, type Html } from './html.js';
 import { meaningOf } from './meaning.js';
@@ -60,7 +60,7 @@ const SEGMENTS = [
   ['movedOn', 'moved-on'],
 ] as const;
 
-function bar(c: CommitSummary): Html {
+function bar(c: CommitLine): Html {
   const total = SEGMENTS.reduce((n, [k]) => n + c[k], 0) || 1;
   const parts = SEGMENTS.filter(([k]) => c[k] > 0).map(
     ([k, cls]) =>
@@ -73,9 +73,9 @@ function bar(c: CommitSummary): Html {
 /** No subject or head mark: the hub does not read the fleet repo. */
 const NO_NOTE: CommitNote = () => html``;
 
-function commitRow(c: CommitSummary, now: number, note: CommitNote = NO_NOTE): Html {
+function commitRow(c: CommitLine, now: number, note: CommitNote = NO_NOTE): Html {
   const id = short(c.commit);
-  const n = (k: keyof CommitSummary) => html`<td data-testid="commit-${id}-${k}">${String(c[k])}</td>`;
+  const n = (k: keyof CommitLine) => html`<td data-testid="commit-${id}-${k}">${String(c[k])}</td>`;
   return html`<tr data-commit="${c.commit}">
     <td>
       <a href="${hubPath('commits', c.commit)}"><code>${id}</code></a
@@ -139,7 +139,7 @@ export interface FleetPageExtras {
   note?: CommitNote;
 }
 
-export function renderFleetPage(s: FleetSummary, gateways: GatewaySummary[], x: FleetPageExtras = {}): string {
+export function renderFleetPage(s: FleetOverview, gateways: GatewaySummary[], x: FleetPageExtras = {}): string {
   const now = x.now ?? Date.now();
   const card = (id: string, label: string, n: number, filter: Record<string, string>) =>
     html`<div class="card">${listLink(filter, html`<b data-testid="${id}">${n}</b>${label}`)}</div>`;
@@ -166,7 +166,8 @@ export function renderFleetPage(s: FleetSummary, gateways: GatewaySummary[], x: 
   const failures = x.failures
     ? orNone(x.failures.length > 0 && failureTable(x.failures, now), 'No rollbacks, rejections or retries.')
     : orNone(
-        s.failures.length > 0 &&
+        s.failures !== undefined &&
+          s.failures.length > 0 &&
           table(
             'failures',
             ['gateway', 'at', 'verdict', 'commit', 'reason', 'detail'],
@@ -228,7 +229,7 @@ export function renderFleetPage(s: FleetSummary, gateways: GatewaySummary[], x: 
 }
 
 /** The newest commits, each with its bar. */
-export function renderCommitsPage(commits: CommitSummary[], now = Date.now(), note?: CommitNote): string {
+export function renderCommitsPage(commits: CommitLine[], now = Date.now(), note?: CommitNote): string {
   return layout(
     'Commits',
     html`<h2>Recent commits</h2>

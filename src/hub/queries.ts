@@ -1,12 +1,12 @@
 // Reading the fleet: the gateways with filters, one gateway with its history, one commit across
-// the fleet, the event stream by cursor, and the summary the page opens with. Read-only SQL;
+// the fleet, the newest commits, the event stream by cursor (the summary is ./fleet-summary.ts). Read-only SQL;
 // timestamps leave here as ISO strings.
 
 import type { ConditionStatus, ReportStatus } from '../model/index.js';
 import type {
+  CommitLine,
   CommitSummary,
   FleetEvent,
-  FleetSummary,
   GatewayCommit,
   GatewayDetail,
   GatewaySummary,
@@ -14,7 +14,7 @@ import type {
   ReasonCount,
 } from './api-types.js';
 import type { Sql } from './db.js';
-import { FAILED_OUTCOMES, FAILURE_VERDICTS, type Outcome } from './outcomes.js';
+import { FAILED_OUTCOMES, type Outcome } from './outcomes.js';
 import { shortCommit } from '../base/short-commit.js';
 import { commitCounts, type CommitCounts } from './commit-counts.js';
 import { FilterError, gatewayWhere, type GatewayFilter } from './gateway-filter.js';
@@ -210,6 +210,9 @@ export async function commitSummary(db: Sql, prefix: string): Promise<CommitSumm
   return summaryOf(db, sha, c!.first_seen);
 }
 
+/** The failed outcomes as an SQL list of constants, so the partial index of failed verdicts serves the query. */
+const FAILED_IN = FAILED_OUTCOMES.map((o) => `'${o}'`).join(', ');
+
 /** One commit the hub has seen, by its full sha and when it was first seen, with its counts. */
 async function summaryOf(db: Sql, sha: string, firstSeen: string, counts?: CommitCounts): Promise<CommitSummary> {
   const n = counts ?? (await commitCounts(db, [sha])).get(sha)!;
@@ -221,8 +224,8 @@ async function summaryOf(db: Sql, sha: string, firstSeen: string, counts?: Commi
   );
   const failures = await db.query<GatewayCommitRow>(
     `select ${GATEWAY_COMMIT_COLUMNS} from gateway_commits
-      where commit = $1 and outcome = any($2::text[]) order by at desc limit 100`,
-    [sha, FAILED_OUTCOMES],
+      where commit = $1 and outcome in (${FAILED_IN}) order by at desc limit 100`,
+    [sha],
   );
   return {
     commit: sha,
@@ -238,7 +241,8 @@ async function summaryOf(db: Sql, sha: string, firstSeen: string, counts?: Commi
   };
 }
 
-export async function recentCommits(db: Sql, limit = 10): Promise<CommitSummary[]> {
+/** The newest commits with their counts, newest first: the rows the pages show, with nothing more. */
+export async function recentCommitLines(db: Sql, limit = 10): Promise<CommitLine[]> {
   const rows = await db.query<{ sha: string; first_seen: string }>(
     `select sha, first_seen from commits order by first_seen desc, sha limit ${Math.min(Math.max(limit, 1), 100)}`,
   );
@@ -246,8 +250,13 @@ export async function recentCommits(db: Sql, limit = 10): Promise<CommitSummary[
     db,
     rows.map((r) => r.sha),
   );
+  return rows.map((r) => ({ commit: r.sha, firstSeen: iso(r.first_seen), ...counts.get(r.sha)! }));
+}
+
+/** The newest commits as the API gives them: each with its reasons and its failures. */
+export async function recentCommits(db: Sql, limit = 10): Promise<CommitSummary[]> {
   const out: CommitSummary[] = [];
-  for (const r of rows) out.push(await summaryOf(db, r.sha, r.first_seen, counts.get(r.sha)));
+  for (const c of await recentCommitLines(db, limit)) out.push(await summaryOf(db, c.commit, c.firstSeen, c));
   return out;
 }
 
@@ -283,42 +292,4 @@ export async function listEvents(db: Sql, f: EventFilter = {}): Promise<Page<Fle
   const items = rows.map(event);
   const last = items[items.length - 1];
   return { items, ...(last ? { next: last.seq } : f.after ? { next: f.after } : {}) };
-}
-
-export async function fleetSummary(db: Sql): Promise<FleetSummary> {
-  const [n] = await db.query<{ gateways: string; never: string; silent: string }>(
-    `select count(*) as gateways, count(*) filter (where last_seen is null) as never,
-            count(*) filter (where silent_since is not null) as silent from gateways`,
-  );
-  const byCondition: FleetSummary['byCondition'] = {
-    Ready: { True: 0, False: 0, Unknown: 0 },
-    Healthy: { True: 0, False: 0, Unknown: 0 },
-    Stalled: { True: 0, False: 0, Unknown: 0 },
-  };
-  const conds = await db.query<{ type: 'Ready' | 'Healthy' | 'Stalled'; status: ConditionStatus; count: string }>(
-    `select 'Ready' as type, ready as status, count(*) as count from gateways where ready is not null group by ready
-     union all
-     select 'Healthy', healthy, count(*) from gateways where healthy is not null group by healthy
-     union all
-     select 'Stalled', stalled, count(*) from gateways where stalled is not null group by stalled`,
-  );
-  for (const c of conds)
-    if (byCondition[c.type] && c.status in byCondition[c.type]) byCondition[c.type][c.status] = Number(c.count);
-  const silent = await db.query<GatewayRow>(
-    `select ${GATEWAY_COLUMNS} from gateways where silent_since is not null order by last_seen limit 50`,
-  );
-  const failures = await db.query<EventRow>(
-    `select ${EVENT_COLUMNS} from events
-      where verdict = any($1::text[]) order by seq desc limit 20`,
-    [FAILURE_VERDICTS],
-  );
-  return {
-    gateways: Number(n!.gateways),
-    neverSeen: Number(n!.never),
-    silent: Number(n!.silent),
-    byCondition,
-    commits: await recentCommits(db, 8),
-    silentGateways: silent.map(summary),
-    failures: failures.map(event),
-  };
 }

@@ -31,6 +31,7 @@ import {
   sendHtml,
 } from './http.js';
 import { migrate } from './migrations.js';
+import { warmUpCounts } from './count-tables.js';
 import { escapesUnstorable } from './params.js';
 import { renderLoginPage, renderNotFound, renderProblem } from './page.js';
 import { pageRoutes } from './page-routes.js';
@@ -107,6 +108,7 @@ export class Hub {
   static async start(o: HubOptions): Promise<Hub> {
     const applied = await migrate(o.db);
     if (applied.length) o.log.info({ versions: applied }, `database schema migrated to version ${applied.at(-1)}`);
+    await warmUpCounts(o.db);
     const hub = new Hub(o);
     await hub.listen();
     hub.scheduleJobs(0);

@@ -20,6 +20,8 @@ export interface PromoterRepoSpec {
   /** The branch. */
   ref: string;
   auth?: GitAuth;
+  /** URL repos: PEM certificates of CAs trusted besides the defaults (a git server with a private CA). */
+  caFile?: string;
   /** URL repos: where objects are kept between runs; default a temporary directory, removed on close. */
   cacheDir?: string;
   /** URL repos: commits fetched at first. */
@@ -94,6 +96,7 @@ function urlRepo(spec: PromoterRepoSpec): PromoterRepo {
     gitdir,
     depth: spec.depth,
     ...(spec.auth ? { auth: spec.auth } : {}),
+    ...(spec.caFile !== undefined ? { caFile: spec.caFile } : {}),
   });
   const deepen = { deepen: (n: number) => sync.deepen(n) };
   let head: string | undefined;

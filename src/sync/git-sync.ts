@@ -12,6 +12,7 @@ import { lsRemoteRef } from './ls-refs.js';
 import { formatSize } from '../base/duration.js';
 import { CREDENTIALS_IN_URL, hasCredentials, redactUrl } from '../base/url.js';
 import { shortCommit } from '../base/short-commit.js';
+import { withDefaultCas } from '../base/tls-trust.js';
 
 export interface GitSyncOptions {
   url: string;
@@ -29,6 +30,11 @@ export interface GitSyncOptions {
   depth?: number;
   /** Send credentials over plain http to a non-loopback host. */
   allowPlainHttpAuth?: boolean;
+  /**
+   * A file of PEM certificates of CAs to trust for an https server, besides the defaults (Node's
+   * roots and NODE_EXTRA_CA_CERTS): for a git server whose certificate a private CA signed.
+   */
+  caFile?: string;
   /** Bytes one fetch may download (the pack); the default suits a repo of manifests. */
   maxFetchBytes?: number;
   sleep?: (ms: number) => Promise<void>;
@@ -47,16 +53,32 @@ const PIN_PREFIX = 'refs/rollgate/';
 /** 64 MiB: a fleet repo holds manifests; artifacts belong at URLs. */
 export const DEFAULT_MAX_FETCH_BYTES = 64 * 1024 * 1024;
 
+/** A CA file's certificates; a file that cannot be read or holds none is refused at once, naming it. */
+function readCaFile(file: string): string {
+  let pem: string;
+  try {
+    pem = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new SyncError('auth', `cannot read the CA file ${file}: ${(err as Error).message}`, false);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+    throw new SyncError('auth', `the CA file ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`, false);
+  return pem;
+}
+
 export function fullRef(ref: string): string {
   return ref.startsWith('refs/') ? ref : `refs/heads/${ref}`;
 }
 
 export class GitSync {
-  private readonly o: Required<Omit<GitSyncOptions, 'auth' | 'allowPlainHttpAuth' | 'maxFetchBytes'>> & {
+  private readonly o: Required<Omit<GitSyncOptions, 'auth' | 'allowPlainHttpAuth' | 'maxFetchBytes' | 'caFile'>> & {
     maxFetchBytes: number;
     auth?: GitAuth;
     allowPlainHttpAuth?: boolean;
+    caFile?: string;
   };
+  /** The CAs trusted for https, when a CA file adds to the defaults; read once, at construction. */
+  private readonly ca: string[] | undefined;
   private readonly complete = new Set<string>();
   private remoteSet = false;
   constructor(opts: GitSyncOptions) {
@@ -77,6 +99,7 @@ export class GitSync {
       sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
       ...opts,
     };
+    this.ca = opts.caFile === undefined ? undefined : withDefaultCas(readCaFile(opts.caFile));
   }
 
   get gitdir(): string {
@@ -92,6 +115,7 @@ export class GitSync {
       ...(this.o.allowPlainHttpAuth ? { allowPlainHttpAuth: true } : {}),
       maxResponseBytes: this.o.maxFetchBytes,
       ...(this.o.auth ? { auth: this.o.auth } : {}),
+      ...(this.ca ? { ca: this.ca, caFile: this.o.caFile! } : {}),
     });
   }
 

@@ -2,7 +2,7 @@
 // timeout, carries the auth headers, and is counted (a poll must cost one request).
 
 import { isLoopback } from '../base/loopback.js';
-import { networkReason } from '../base/net-error.js';
+import { networkCode, networkReason, untrustedCertificate } from '../base/net-error.js';
 import type { GitHttpRequest, GitHttpResponse, HttpClient } from 'isomorphic-git';
 import { redactUrl } from '../base/url.js';
 import { SyncError } from './errors.js';
@@ -24,6 +24,10 @@ export interface HttpOptions {
   maxResponseBytes?: number;
   /** Where the credentials in `headers` came from, for an error that says which file to check. */
   auth?: GitAuth;
+  /** The CAs an https server's certificate may come from: the defaults and a CA file's (../base/tls-trust.ts). */
+  ca?: string[];
+  /** The CA file they came from, for an error that says which file to check. */
+  caFile?: string;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -58,7 +62,7 @@ export class CountingHttpClient implements HttpClient {
     const origin = url.origin;
     for (let hop = 0; ; hop++) {
       checkTransport(url, headers, this.opts.allowPlainHttpAuth);
-      const res = await send(url, method, headers, body, signal);
+      const res = await send(url, method, headers, body, signal, this.opts.ca);
       const location = res.headers.location;
       if (!REDIRECTS.has(res.statusCode ?? 0) || !location) {
         this.finalUrl = url.href;
@@ -111,7 +115,7 @@ export class CountingHttpClient implements HttpClient {
       res = await this.following(req, body, ctl.signal);
     } catch (err) {
       done();
-      throw toSyncError(err, ctl.signal, req.url);
+      throw toSyncError(err, ctl.signal, req.url, this.opts.caFile);
     }
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(res.headers))
@@ -160,6 +164,7 @@ function send(
   headers: Record<string, string>,
   body: Buffer | undefined,
   signal: AbortSignal,
+  ca: string[] | undefined,
 ): Promise<IncomingMessage> {
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
@@ -171,6 +176,7 @@ function send(
         signal,
         // A fresh connection per request, as the poll's one request a minute wants: no idle sockets kept.
         agent: false,
+        ...(ca && url.protocol === 'https:' ? { ca } : {}),
       },
       resolve,
     );
@@ -191,9 +197,20 @@ export function checkTransport(url: URL, headers: Record<string, string>, allow:
   );
 }
 
-function toSyncError(err: unknown, signal: AbortSignal, url: string): SyncError {
+function toSyncError(err: unknown, signal: AbortSignal, url: string, caFile?: string): SyncError {
   if (signal.aborted && signal.reason instanceof SyncError) return signal.reason;
   if (err instanceof SyncError) return err;
+  if (untrustedCertificate(err))
+    // Trying again cannot help: the trust is configuration.
+    return new SyncError(
+      'unreachable',
+      `${redactUrl(url)}: the server's TLS certificate is signed by no CA this machine trusts (${networkCode(err)})` +
+        (caFile
+          ? `; ${caFile} does not hold the CA that signed it`
+          : "; if it comes from a private CA, give that CA's certificate (PEM) as the repository's CA file " +
+            "(repo.caFile; the hub's --repo-ca-file)"),
+      false,
+    );
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   const detail = networkReason(err, new URL(url)) ?? cause?.code ?? cause?.message ?? (err as Error).message;
   return new SyncError('unreachable', `cannot reach ${redactUrl(url)}: ${detail}`, true);

@@ -3,6 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 const BACKEND = '/usr/lib/git-core/git-http-backend';
@@ -24,9 +25,14 @@ export interface GitServer {
   port: number;
 }
 
-export async function startGitServer(projectRoot: string, port = 0): Promise<GitServer> {
+/** `tls`: serve https with this key and certificate (PEM text) instead of http. */
+export async function startGitServer(
+  projectRoot: string,
+  port = 0,
+  o: { tls?: { key: string; cert: string } } = {},
+): Promise<GitServer> {
   const state: Omit<GitServer, 'close' | 'url' | 'port'> = { requests: [], fault: 'none' };
-  const server = http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     const u = new URL(req.url ?? '/', 'http://127.0.0.1');
     const entry = { method: req.method ?? 'GET', path: u.pathname + u.search, bytesIn: 0, bytesOut: 0 };
     state.requests.push(entry);
@@ -121,12 +127,13 @@ export async function startGitServer(projectRoot: string, port = 0): Promise<Git
         res.end();
       });
     });
-  });
+  };
+  const server = o.tls ? https.createServer(o.tls, handler) : http.createServer(handler);
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const actualPort = (server.address() as AddressInfo).port;
   const g = state as GitServer;
   g.port = actualPort;
-  g.url = (repo: string) => `http://127.0.0.1:${actualPort}/${repo}`;
+  g.url = (repo: string) => `${o.tls ? 'https' : 'http'}://127.0.0.1:${actualPort}/${repo}`;
   g.close = () =>
     new Promise<void>((resolve) => {
       server.closeAllConnections();

@@ -20,5 +20,9 @@ export function repoOptions(cmd: Command): Command {
       collect,
       [],
     )
-    .option('--repo-interval <duration>', 'how often the branch head is read (default 30s)');
+    .option('--repo-interval <duration>', 'how often the branch head is read (default 30s)')
+    .option(
+      '--repo-ca-file <file>',
+      "PEM certificates of CAs to trust for an https repository besides the system's (a git server with a private CA)",
+    );
 }
