@@ -11,6 +11,8 @@
 // one does. The Docker part's report is then kept in a file and printed whole when it ends. Not yet the
 // default: a few timing-sensitive tests (a hub's 3 s silence window) have failed beside it on a loaded machine.
 //
+// Files under test/soak/ (long runs: tens of thousands of polls) run only with ROLLGATE_SOAK=1.
+//
 // Each part prints Node's summary; the run ends on one line with the totals of both parts, skipped suites included
 // (scripts/test-totals.mjs counts them). `--dir=<dir>` runs the test files of another directory.
 import { spawn } from 'node:child_process';
@@ -23,12 +25,15 @@ const started = process.hrtime.bigint();
 // test/ mirrors src/: test/<stage>/<name>.test.ts; an argument matches a file's path under test/
 // (`lifecycle`, `plan`, `apply/docker`).
 const args = process.argv.slice(2);
+// The soaks (test/soak/) run for half an hour or more: only when asked, never in the default run.
+const soak = process.env.ROLLGATE_SOAK === '1';
 const dir = args.find((a) => a.startsWith('--dir='))?.slice('--dir='.length) ?? 'dist/test';
 const only = args.filter((a) => !a.startsWith('--dir='));
 const files = readdirSync(dir, { recursive: true })
   .map(String)
   .filter((f) => f.endsWith('.test.js') && !f.startsWith('helpers'))
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
+  .filter((f) => soak || !f.startsWith('soak/'))
   .sort();
 const plain = files.filter((f) => !basename(f).startsWith('docker'));
 const docker = files.filter((f) => basename(f).startsWith('docker'));
