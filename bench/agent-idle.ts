@@ -3,7 +3,8 @@
 // against the same git smart-HTTP server. The fleet is the demo's: fleet-repo-example's three
 // devices (apps left out, so no Docker Engine is needed), applied once before measuring. With
 // BENCH_ENGINE=1 a private Docker Engine runs beside it (as on most gateways; run it under
-// `flock /tmp/rollgate-docker.lock`), and the agent is given its socket.
+// `flock /tmp/rollgate-docker.lock`), and the agent is given its socket. BENCH_APP_SERVICES=10 adds
+// an app of that many sleeping services (images through the test registry), so the Engine too.
 // Prints Markdown; BENCHMARKS.md holds the recorded figures and the method.
 
 import { execFileSync, spawn } from 'node:child_process';
@@ -12,7 +13,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentProcess } from '../test/helpers/agent-process.js';
 import { DEVICES_FLEET_AGENT_ARGS, pushDevicesFleet } from '../test/helpers/devices-fleet.js';
-import { startDockerEnv, stopDockerEnv } from '../test/helpers/docker-env.js';
+import { DockerEnv, startDockerEnv, stopDockerEnv } from '../test/helpers/docker-env.js';
 import { tempDir } from '../test/helpers/fixtures.js';
 import { median } from './common.js';
 import { startGitServer, type GitServer } from '../test/helpers/git-server.js';
@@ -21,6 +22,7 @@ const POLLS = Number(process.env['BENCH_POLLS'] ?? 300);
 const WARMUP = Number(process.env['BENCH_WARMUP_POLLS'] ?? 50);
 const INTERVAL = process.env['BENCH_INTERVAL'] ?? '200ms';
 const PEER_POLLS = Number(process.env['BENCH_PEER_POLLS'] ?? 100);
+const APP_SERVICES = Number(process.env['BENCH_APP_SERVICES'] ?? 0);
 const TICK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 
 interface Proc {
@@ -163,9 +165,13 @@ print((r.ru_utime + r.ru_stime) * 1000, r.ru_maxrss)
 async function main() {
   const root = tempDir('bench-agent-idle-');
   const srv = join(root, 'srv');
-  pushDevicesFleet(srv);
+  const engine = process.env['BENCH_ENGINE'] === '1' || APP_SERVICES > 0 ? await startDockerEnv() : undefined;
+  const image =
+    engine && APP_SERVICES > 0
+      ? await new DockerEnv(engine, join(engine.root, 'env.json')).image('bench/idle', '1')
+      : undefined;
+  pushDevicesFleet(srv, image ? { app: { image, services: APP_SERVICES } } : {});
   const server = await startGitServer(srv);
-  const engine = process.env['BENCH_ENGINE'] === '1' ? await startDockerEnv() : undefined;
   try {
     // BENCH_NODE_ARGS: options for the agent's node (V8 flags), to try memory settings.
     const nodeArgs = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
@@ -177,7 +183,7 @@ async function main() {
     const git = execFileSync('git', ['--version']).toString().trim();
     console.log(
       `rollgate agent${nodeArgs.length ? ` (node ${nodeArgs.join(' ')})` : ''}` +
-        `${engine ? ', a Docker Engine beside it' : ''}, ` +
+        `${engine ? ', a Docker Engine beside it' : ''}${APP_SERVICES ? `, an app of ${APP_SERVICES} services` : ''}, ` +
         `interval ${INTERVAL}, ${agent.polls} polls measured after ${WARMUP} warm-up polls; ` +
         `peer: ${git}, ${PEER_POLLS} runs\n`,
     );

@@ -28,12 +28,29 @@ export const DEVICES_FLEET_AGENT_ARGS = [
  */
 export function pushDevicesFleet(
   srv: string,
-  o: { name?: string; key?: SigningKey; keyring?: Keyring } = {},
+  o: {
+    name?: string;
+    key?: SigningKey;
+    keyring?: Keyring;
+    /** An app `bench` of this many services of `image`, each sleeping, in place of the demo's app. */
+    app?: { image: string; services: number };
+  } = {},
 ): string[] {
   const bare = join(srv, o.name ?? 'fleet.git');
   const ex = new ExampleCopy();
   const devices = tempDir('devices-');
-  ex.edit(FLEET, /\n {4}apps:\n {6}edge: [^\n]*/, '').edit(FLEET, /\n {4}overrides:(\n {6}.*)+/, '');
+  ex.edit(
+    FLEET,
+    /\n {4}apps:\n {6}edge: [^\n]*/,
+    o.app ? '\n    apps:\n      bench: systems/gateway/apps/bench.yaml' : '',
+  );
+  ex.edit(FLEET, /\n {4}overrides:(\n {6}.*)+/, '');
+  if (o.app) {
+    const services = Array.from({ length: o.app.services }, (_, i) =>
+      [`  s${i}:`, `    image: ${o.app!.image}`, '    init: true', '    command: ["sleep", "86400"]'].join('\n'),
+    );
+    ex.write('systems/gateway/apps/bench.yaml', `services:\n${services.join('\n')}\n`);
+  }
   ex.write(MANIFEST, ex.read(MANIFEST).replaceAll('/var/lib/rollgate-example/', `${devices}/`));
   ex.write(
     HEALTH,
