@@ -1,9 +1,12 @@
 // rollgate against docker-compose (Debian's docker-compose package) on the same private Engine,
 // in the same run: a no-op reconcile of 20 running services, and a release update of all 20.
-// Needs root, docker.io, docker-registry, busybox-static and docker-compose. Prints Markdown;
+// Needs root, docker.io, docker-registry, busybox-static and docker-compose. With the bundle built
+// (`npm run bundle`: what a gateway installs), `rollgate apply` is timed from it too; with
+// ROLLGATE_COMPOSE_V2 (scripts/get-compose-v2.sh), Compose v2's no-op `up -d` is the second peer.
+// Prints Markdown;
 // BENCHMARKS.md holds the recorded figures and the method.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DockerApplier, Engine } from '../src/apply/index.js';
 import { silentLog } from '../src/base/log.js';
@@ -11,9 +14,11 @@ import { reconcileOnce } from '../src/gateway/reconcile.js';
 import { AppRepo } from '../test/helpers/app-repo.js';
 import { median, run, withComposeBench } from './common.js';
 import { CLI } from '../test/helpers/cli.js';
-import { tempDir } from '../test/helpers/fixtures.js';
+import { projectRoot, tempDir } from '../test/helpers/fixtures.js';
 
 const SERVICES = 20;
+const BUNDLE = join(projectRoot, 'dist/bundle/cli/rollgate.mjs');
+const COMPOSE_V2 = process.env['ROLLGATE_COMPOSE_V2'];
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
 
 function compose(image: string): string {
@@ -66,15 +71,28 @@ async function main() {
         dockerHost,
       );
 
+    const applyArgs = ['apply', '--repo', repo.dir, '--id', 'gw-bench', '--state-dir', stateDir, '--quiet'];
+    const bundleCli = () => run(process.execPath, [BUNDLE, ...applyArgs], dockerHost);
+    // Compose v2 on a project of its own: on v1's project each would recreate what the other made.
+    const composeV2Up = () =>
+      run(COMPOSE_V2!, ['-p', 'cmp2', '-f', cfile, 'up', '-d', '--remove-orphans'], dockerHost, cdir);
+
     mkdirSync(cdir, { recursive: true });
     writeFileSync(cfile, compose(img1));
     await repo.set({ rg: compose(img1) });
     await composeUp();
+    if (COMPOSE_V2) await composeV2Up();
     const first = await rollgateOnce();
     if (first.outcome?.status !== 'applied') throw new Error(`rollgate install failed: ${first.outcome?.error}`);
 
     // No-op reconcile of 20 running services
-    const noop = { compose: [] as number[], rollgate: [] as number[], rollgateCli: [] as number[] };
+    const noop = {
+      compose: [] as number[],
+      rollgate: [] as number[],
+      rollgateCli: [] as number[],
+      bundle: [] as number[],
+      composeV2: [] as number[],
+    };
     let calls = 0;
     for (let r = 0; r < ROUNDS; r++) {
       noop.compose.push((await timed(composeUp)).ms);
@@ -84,7 +102,12 @@ async function main() {
       if (t.value.outcome) throw new Error('the no-op reconcile planned changes');
       noop.rollgate.push(t.ms);
       noop.rollgateCli.push((await timed(rollgateCli)).ms);
+      if (existsSync(BUNDLE)) noop.bundle.push((await timed(bundleCli)).ms);
+      if (COMPOSE_V2) noop.composeV2.push((await timed(composeV2Up)).ms);
     }
+
+    // Compose v2's project is only the no-op's peer: its containers would load the Engine in the updates.
+    if (COMPOSE_V2) await run(COMPOSE_V2, ['-p', 'cmp2', '-f', cfile, 'down', '-t', '1'], dockerHost, cdir);
 
     // Release update of all 20 services, alternating between the two images
     const upd = { compose: [] as number[], rollgate: [] as number[], rollgateCli: [] as number[] };
@@ -123,6 +146,20 @@ async function main() {
     console.log(row('no-op reconcile', noop.compose, noop.rollgate, noop.rollgateCli));
     console.log(row('release update of all services', upd.compose, upd.rollgate, upd.rollgateCli));
     console.log(`\nEngine API calls in a no-op reconcile: ${calls}`);
+    const c1 = median(noop.compose);
+    if (noop.bundle.length)
+      console.log(
+        `rollgate apply from the bundle (what a gateway installs), no-op: ${median(noop.bundle).toFixed(0)} ms, ` +
+          `${(median(noop.bundle) / c1).toFixed(2)}× docker-compose ${version}`,
+      );
+    if (noop.composeV2.length) {
+      const c2 = median(noop.composeV2);
+      const cli = noop.bundle.length ? median(noop.bundle) : median(noop.rollgateCli);
+      console.log(
+        `Compose v2 up -d, no-op: ${c2.toFixed(0)} ms; rollgate apply (${noop.bundle.length ? 'bundle' : 'dist'}) ` +
+          `${(cli / c2).toFixed(2)}× of it`,
+      );
+    }
     await run('docker-compose', ['-p', 'cmp', '-f', cfile, 'down', '-t', '1'], dockerHost, cdir).catch(() => {});
   });
 }
