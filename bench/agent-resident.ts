@@ -4,9 +4,9 @@
 // node:http) — and polls the same git server as `bench/agent-idle.ts` measures the agent against,
 // with the same method (warm-up polls, then VmRSS sampled every second, VmHWM for the peak).
 // It is what the parent of the split would cost at rest before it is built, so the design is
-// judged on a measurement; BENCH_RESIDENT_CONFIG=1 adds the configuration's loader (ajv, yaml,
-// cron), to price loading the configuration in the parent rather than in the child. The process
-// itself is ./agent-resident-process.ts, which imports nothing else.
+// judged on a measurement; BENCH_RESIDENT_CONFIG=1 adds the configuration's loader (the validators
+// built from its schema, yaml, croner), to price loading the configuration in the parent rather
+// than in the child. The process itself is ./agent-resident-process.ts, which imports nothing else.
 // Prints Markdown; BENCHMARKS.md holds the recorded figures.
 
 import { execFileSync, spawn } from 'node:child_process';

@@ -5,13 +5,14 @@
 // and the loader cannot drift apart.
 
 import { readFile } from 'node:fs/promises';
-import { Ajv } from 'ajv';
 import { Cron } from 'croner';
 import { formatProblem, type GatewayPolicy, type Problem } from '../manifest/index.js';
 import { Problems } from '../manifest/problems.js';
 import { validateSchema } from '../manifest/schema.js';
 import { parseYamlFile } from '../manifest/yaml-file.js';
-import { AGENT_CONFIG_SCHEMA as SCHEMA, DEFAULT_CONFIG_FILE, SETTINGS, type Setting } from './settings.js';
+// Compiled at build time (scripts/gen-validators.mjs): no ajv at the agent's start.
+import { leafValidators, policyValidator } from './config-validators.js';
+import { DEFAULT_CONFIG_FILE, SETTINGS, type Setting } from './settings.js';
 
 export { DEFAULT_CONFIG_FILE, SETTINGS, type Setting };
 
@@ -75,14 +76,10 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const ajv = new Ajv({ allErrors: true, strict: false });
-
 function leafValidator(s: Setting) {
-  // The definitions come along: a map's values may refer to them.
-  const schema = s.schema.$ref
-    ? { ...SCHEMA.definitions[s.schema.$ref.split('/').pop()!] }
-    : { ...s.schema, definitions: SCHEMA.definitions };
-  return ajv.compile(schema);
+  const v = leafValidators[s.key];
+  if (!v) throw new Error(`no validator was built for the setting ${s.key}: rebuild (npm run build)`);
+  return v;
 }
 
 function fromText(s: Setting, text: string, where: string): unknown {
@@ -282,11 +279,10 @@ export async function readPolicyFile(file: string): Promise<{ policy: GatewayPol
   if (!y) throw new ConfigError(problems.list.map((p: Problem) => formatProblem(p)).join('\n'));
   const doc = y.value as Record<string, unknown> | null;
   const policy = doc && typeof doc === 'object' && 'policy' in doc ? doc['policy'] : doc;
-  const validate = ajv.compile(SCHEMA.properties['policy'] as object);
-  if (!validate(policy ?? {}))
+  if (!policyValidator(policy ?? {}))
     throw new ConfigError(
       `${file}: not a gateway policy: ` +
-        (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`.trim()).join('; '),
+        (policyValidator.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`.trim()).join('; '),
     );
   const stateDir = doc && typeof doc === 'object' && 'policy' in doc ? doc['stateDir'] : undefined;
   return { policy: (policy ?? {}) as GatewayPolicy, ...(typeof stateDir === 'string' ? { stateDir } : {}) };

@@ -1,7 +1,7 @@
 // The agent's settings as schemas/agent-config.schema.json lists them, each leaf with its key,
 // environment variable, flag, default and documentation. Kept apart from the loader (./config.ts,
-// which validates with ajv and cron): `rollgate agent --help` is made from this list, and reading
-// it costs one JSON file, not the loader's libraries.
+// which validates and parses cron expressions): `rollgate agent --help` is made from this list, and
+// reading it costs one JSON file, not the loader's libraries.
 
 import { readFileSync } from 'node:fs';
 
@@ -87,3 +87,17 @@ function collectSettings(props: Record<string, unknown>, prefix: string[]): Sett
 
 /** Every setting, in the order of the schema. */
 export const SETTINGS: readonly Setting[] = collectSettings(AGENT_CONFIG_SCHEMA.properties, []);
+
+/**
+ * The schema a setting's value from a flag or the environment is checked against: its leaf, with
+ * the definitions a map's values may refer to (a `$ref` leaf is the definition itself). Compiled
+ * at build time (scripts/gen-validators.mjs) into ./config-validators.js.
+ */
+export function leafSchema(s: Setting): object {
+  return s.schema.$ref
+    ? { ...AGENT_CONFIG_SCHEMA.definitions[s.schema.$ref.split('/').pop()!] }
+    : { ...s.schema, definitions: AGENT_CONFIG_SCHEMA.definitions };
+}
+
+/** The schema of a gateway policy file (`--policy-file`): the configuration's `policy`. */
+export const POLICY_SCHEMA = AGENT_CONFIG_SCHEMA.properties['policy'] as object;

@@ -1,45 +1,15 @@
 // JSON Schema validation of parsed YAML, with ajv's errors turned into problems that point at
 // the offending key or value and say what was expected.
 
-import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject } from '../base/validator.js';
 import type { Problems } from './problems.js';
+import type { SchemaName } from './schema-names.js';
+// Compiled from schemas/*.json at build time (scripts/gen-validators.mjs): ajv's compiler, its
+// 68 modules and the compiling itself stay out of every process that validates.
+import { validators } from './validators.js';
 import { problemAt, type PathSeg, type YamlFile } from './yaml-file.js';
 
-export type SchemaName =
-  | 'fleet'
-  | 'health'
-  | 'constraints'
-  | 'mender-update-manifest'
-  | 'mender-manifest'
-  | 'mender-topology'
-  | 'agent-config'
-  | 'rollout-state'
-  | 'compose-x-rollgate';
-
-/** Schemas another refers to by `$id` (the Compose file's x-rollgate.window is the fleet file's window). */
-const REFERS_TO: Partial<Record<SchemaName, SchemaName[]>> = { 'compose-x-rollgate': ['fleet'] };
-
-const schemaDir = new URL('../../../schemas/', import.meta.url);
-// verbose: errors carry their parent schema, for the list of known keys and x-expected texts.
-const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
-const compiled = new Map<SchemaName, ValidateFunction>();
-
-function validator(name: SchemaName): ValidateFunction {
-  const cached = compiled.get(name);
-  if (cached) return cached;
-  const read = (n: SchemaName) =>
-    JSON.parse(readFileSync(new URL(`${n}.schema.json`, schemaDir), 'utf8')) as { $id?: string };
-  for (const dep of REFERS_TO[name] ?? []) {
-    const d = read(dep);
-    if (d.$id && !ajv.getSchema(d.$id)) ajv.addSchema(d);
-  }
-  const schema = read(name);
-  // A schema added for another's references is compiled once, under its $id.
-  const v = (schema.$id ? ajv.getSchema(schema.$id) : undefined) ?? ajv.compile(schema);
-  compiled.set(name, v);
-  return v;
-}
+export type { SchemaName };
 
 function toPath(pointer: string): PathSeg[] {
   if (pointer === '') return [];
@@ -170,7 +140,7 @@ function report(problems: Problems, y: YamlFile, e: ErrorObject): void {
 
 /** Validates `y.value` against a schema; returns true when valid. */
 export function validateSchema(name: SchemaName, y: YamlFile, problems: Problems): boolean {
-  const v = validator(name);
+  const v = validators[name];
   if (v(y.value)) return true;
   const seen = new Set<string>();
   for (const e of prune(v.errors ?? [])) {

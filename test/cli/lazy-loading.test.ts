@@ -3,6 +3,8 @@
 // nothing else; the agent at rest on a fleet of devices does not load the hub's database drivers,
 // openpgp without OpenPGP keys to check, the Docker Engine client with no Engine, nor Node's fetch
 // (undici: a poll is one request over node:http); each of them is loaded by what needs it.
+// Neither the agent nor `rollgate validate` loads ajv: the validators are compiled at build time
+// (scripts/gen-validators.mjs), and only ajv's small runtime helpers come with them.
 // The Engine client with an Engine: test/agent/docker-lazy-engine.test.ts.
 
 import assert from 'node:assert/strict';
@@ -13,7 +15,7 @@ import { AgentProcess } from '../helpers/agent-process.js';
 import { atRest } from '../helpers/agent-rest.js';
 import { CLI } from '../helpers/cli.js';
 import { DEVICES_FLEET_AGENT_ARGS, pushDevicesFleet } from '../helpers/devices-fleet.js';
-import { cleanup, tempDir } from '../helpers/fixtures.js';
+import { cleanup, projectRoot, tempDir } from '../helpers/fixtures.js';
 import { startGitServer, type GitServer } from '../helpers/git-server.js';
 import {
   loadedAtExit,
@@ -29,6 +31,9 @@ import { Keyring, type GpgKey, type SshKey } from '../helpers/signing.js';
 /** The hub's database drivers, openpgp, and dockerode with what it brings. */
 const HEAVY = ['pg', '@electric-sql/pglite', 'openpgp', 'dockerode', 'ssh2', '@grpc/grpc-js', 'protobufjs'];
 const heavyIn = (packages: Set<string>) => HEAVY.filter((p) => packages.has(p));
+/** ajv's modules other than the runtime helpers its standalone code calls (equal, ucs2length, ...). */
+const ajvCompilerIn = (modules: readonly string[]) =>
+  modules.filter((m) => m.includes('/node_modules/ajv/') && !/\/node_modules\/ajv\/dist\/runtime\/[^/]+$/.test(m));
 
 describe('a command loads only the modules it uses (real processes, their loaded modules listed)', () => {
   const root = tempDir('rollgate-lazy-');
@@ -129,6 +134,23 @@ describe('a command loads only the modules it uses (real processes, their loaded
     assert.ok(!modules.includes(UNDICI), "the poll goes over node:http: Node's fetch (undici) is not loaded");
     const hub = [...ownModulesIn(modules)].filter((m) => m.startsWith('hub/') || m === 'cli/hub-command.js');
     assert.deepEqual(hub, ['hub/defaults.js'], "none of the hub's modules but its defaults, which the help shows");
+    assert.ok(
+      ownModulesIn(modules).has('manifest/validators.js'),
+      'the trace sees the built validators the configuration was checked with',
+    );
+    assert.deepEqual(ajvCompilerIn(modules), [], 'no ajv: the validators were compiled at build time');
+  });
+
+  test('rollgate validate of the example fleet repo loads no ajv, only validators built at build time', async () => {
+    const r = await traced('validate', '--repo', join(projectRoot, 'fleet-repo-example'));
+    assert.equal(r.code, 0, r.err);
+    const own = ownModulesIn(r.modules);
+    assert.ok(own.has('manifest/validators.js'), `the trace sees the built validators: ${[...own].join(', ')}`);
+    assert.ok(
+      r.modules.some((m) => m.includes('/node_modules/ajv/dist/runtime/')),
+      "the trace sees ajv's files: its runtime helpers",
+    );
+    assert.deepEqual(ajvCompilerIn(r.modules), [], 'no ajv: the validators were compiled at build time');
   });
 
   test('with an OpenPGP trusted key the agent loads openpgp, and applies the signed commit', async () => {
