@@ -183,7 +183,8 @@ async function main() {
     const git = execFileSync('git', ['--version']).toString().trim();
     console.log(
       `rollgate agent${nodeArgs.length ? ` (node ${nodeArgs.join(' ')})` : ''}` +
-        `${engine ? ', a Docker Engine beside it' : ''}${APP_SERVICES ? `, an app of ${APP_SERVICES} services` : ''}, ` +
+        `${engine ? ', a Docker Engine beside it' : ''}` +
+        `${APP_SERVICES ? `, an app of ${APP_SERVICES} services` : ''}, ` +
         `interval ${INTERVAL}, ${agent.polls} polls measured after ${WARMUP} warm-up polls; ` +
         `peer: ${git}, ${PEER_POLLS} runs\n`,
     );
