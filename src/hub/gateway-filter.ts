@@ -33,7 +33,7 @@ export class FilterError extends Error {
 }
 
 /** A commit filter's value checked: 7 to 64 hex digits, the prefix of a commit id. */
-export function commitPrefix(value: string, name: string): string {
+export function checkCommitPrefix(value: string, name: string): string {
   if (!/^[0-9a-f]{7,64}$/.test(value)) throw new FilterError(`${name} takes 7 to 64 hex digits`);
   return value;
 }
@@ -58,7 +58,7 @@ export function gatewayWhere(f: GatewayFilter, params: unknown[]): string {
     ['applied_commit', f.commit, 'commit'],
     ['rollout_target', f.target, 'target'],
   ] as const) {
-    if (value) where.push(`${column} like ${p(commitPrefix(value, name) + '%')}`);
+    if (value) where.push(`${column} like ${p(checkCommitPrefix(value, name) + '%')}`);
   }
   if (f.condition) {
     const c = conditionOf(f.condition);

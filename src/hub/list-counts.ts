@@ -10,7 +10,7 @@
 // costs. Both ways mean the same as the list's own condition; test/hub/count-tables.test.ts checks them.
 
 import type { Sql } from './db.js';
-import { commitPrefix, conditionOf, gatewayWhere, type GatewayFilter } from './gateway-filter.js';
+import { checkCommitPrefix, conditionOf, gatewayWhere, type GatewayFilter } from './gateway-filter.js';
 
 type Filter = keyof GatewayFilter;
 
@@ -29,7 +29,7 @@ const STATE_FILTERS: ReadonlySet<Filter> = new Set(['commit', 'condition', 'stal
 function stateWhere(f: GatewayFilter, p: (v: unknown) => string): string {
   const where: string[] = [];
   // A gateway that runs nothing is kept as '', which no prefix of 7 hex digits matches.
-  if (f.commit) where.push(`applied_commit like ${p(commitPrefix(f.commit, 'commit') + '%')}`);
+  if (f.commit) where.push(`applied_commit like ${p(checkCommitPrefix(f.commit, 'commit') + '%')}`);
   if (f.condition) {
     const c = conditionOf(f.condition);
     where.push(`${c.column} = ${p(c.value)}`);
