@@ -190,6 +190,10 @@ try {
     'a rollout page: 3 of 4 waves open, half the fleet on the target (/rollouts/{id})',
     await time(rollout.render),
   ]);
+  rows.push([
+    "the rollout page's evidence alone (a row per gateway, its verdict on the target)",
+    await time(rollout.evidence),
+  ]);
   // The page shows what it was filled with: each wave's members, read back as the browser test reads them.
   const page = String(await rollout.render());
   const members = [...page.matchAll(/data-testid="wave-fleet-(\d)-members">(\d+)</g)].map((m) => `${m[1]}: ${m[2]}`);
