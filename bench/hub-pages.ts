@@ -9,7 +9,8 @@
 
 import { failureGroups, fleetVersions, gatewayListPage } from '../src/hub/board-queries.js';
 import { commitCounts } from '../src/hub/commit-counts.js';
-import type { GatewayFilter } from '../src/hub/gateway-filter.js';
+import { gatewayWhere, type GatewayFilter } from '../src/hub/gateway-filter.js';
+import { countGateways } from '../src/hub/list-counts.js';
 import { openDatabase, type Database } from '../src/hub/index.js';
 import { migrate } from '../src/hub/migrations.js';
 import { renderCommitsPage, renderFleetPage, renderGatewayList } from '../src/hub/page.js';
@@ -111,7 +112,9 @@ async function listRows(db: Database): Promise<[string, number][]> {
     ['service=shop/web=shop/web:2', { service: ['shop', 'web', 'shop/web:2'] }],
     ['label=ring=1', { labels: { ring: '1' } }],
     ['label=ring=1 and state=silent', { labels: { ring: '1' }, state: 'silent' }],
+    ['component=rtos=rtos-v1 and state=reporting', { component: ['rtos', 'rtos-v1'], state: 'reporting' }],
     ['target (prefix)', { target: sha(COMMITS - 1).slice(0, 10) }],
+    ['q=gw-012 (id search)', { search: 'gw-012' }],
   ];
   return [
     ['gateway list: unfiltered, first page, rendered', await time(page({}, 0))],
@@ -122,6 +125,26 @@ async function listRows(db: Database): Promise<[string, number][]> {
         `gateway list filtered by ${name}: count and first page, rendered`,
         await time(page(f, 0)),
       ]),
+    )),
+    // The count alone, as the list reads it now (kept counts where they answer) and as a pass over the gateways.
+    ...(await sequential(
+      filters.map(([name, f]) => async (): Promise<[string, number]> => {
+        const c = await countGateways(db, f);
+        return [
+          `count of ${name} alone, ${c.kept ? 'from kept counts' : 'over the gateways'}`,
+          await time(() => countGateways(db, f)),
+        ];
+      }),
+    )),
+    ...(await sequential(
+      filters.map(([name, f]) => async (): Promise<[string, number]> => {
+        const params: unknown[] = [];
+        const where = gatewayWhere(f, params);
+        return [
+          `count of ${name} alone, a pass over the gateways`,
+          await time(() => db.query(`select count(*) from gateways where ${where}`, params)),
+        ];
+      }),
     )),
   ];
 }
