@@ -124,10 +124,10 @@ async function timeline(db: Sql, s: RolloutState, now: number): Promise<RolloutV
   for (const r of rows) {
     const commit = r.verdict === 'applied' ? r.commit : undefined;
     const was = on.get(r.gateway_id);
-    const now: On = commit === s.target ? 'target' : commit === s.base ? 'base' : 'other';
+    const is: On = commit === s.target ? 'target' : commit === s.base ? 'base' : 'other';
     if (was) n[was]--;
-    n[now]++;
-    on.set(r.gateway_id, now);
+    n[is]++;
+    on.set(r.gateway_id, is);
     points.push({ at: Number(r.at), onTarget: n.target, onBase: n.base });
   }
   if (points.length) points.push({ ...points.at(-1)!, at: now });
@@ -149,7 +149,11 @@ function policyAt(gitdir: string, target: string) {
 /** Each failure reason's gateways, most first; each list cut at `listed`, its count whole. */
 function failureGroups(failed: { id: string; reason: string }[], listed: number): FailureGroup[] {
   const groups = new Map<string, string[]>();
-  for (const g of failed) groups.set(g.reason, [...(groups.get(g.reason) ?? []), g.id]);
+  for (const g of failed) {
+    const ids = groups.get(g.reason);
+    if (ids) ids.push(g.id);
+    else groups.set(g.reason, [g.id]);
+  }
   return [...groups]
     .map(([reason, ids]) => ({ reason, count: ids.length, gateways: ids.slice(0, listed) }))
     .sort((a, b) => b.count - a.count || (a.reason < b.reason ? -1 : 1));
@@ -226,17 +230,16 @@ export async function rolloutView(
           : members.map((g) => ({ id: g.id, standing: 'not admitted' as const })),
       };
     });
-    const g = judgedTrack;
     return {
       track: t.name,
       waves,
-      ...(g
+      ...(judgedTrack
         ? {
             gate: {
-              wave: g.wave + 1,
-              decision: g.gate.decision,
-              message: g.gate.message,
-              timeoutAt: new Date(g.gate.timeoutAt).toISOString(),
+              wave: judgedTrack.wave + 1,
+              decision: judgedTrack.gate.decision,
+              message: judgedTrack.gate.message,
+              timeoutAt: new Date(judgedTrack.gate.timeoutAt).toISOString(),
             },
           }
         : {}),
