@@ -9,6 +9,8 @@
 
 import { failureGroups, fleetVersions, gatewayListPage } from '../src/hub/board-queries.js';
 import { commitCounts } from '../src/hub/commit-counts.js';
+import { gatewayWhere, type GatewayFilter } from '../src/hub/gateway-filter.js';
+import { countGateways } from '../src/hub/list-counts.js';
 import { openDatabase, type Database } from '../src/hub/index.js';
 import { migrate } from '../src/hub/migrations.js';
 import { renderCommitsPage, renderFleetPage, renderGatewayList } from '../src/hub/page.js';
@@ -94,6 +96,65 @@ async function oldCounts(db: Database): Promise<void> {
     );
 }
 
+/** The list unfiltered at its first, middle and last page, and each filter's count (what "n of N" costs). */
+async function listRows(db: Database): Promise<[string, number][]> {
+  const per = 100;
+  const last = Math.floor((GATEWAYS - 1) / per) * per;
+  const page = (f: GatewayFilter, offset: number) => async () => {
+    const list = await gatewayListPage(db, f, 'id', offset, per);
+    renderGatewayList({ list, filters: [], sort: 'id', per });
+  };
+  const filters: [string, GatewayFilter][] = [
+    ['state=silent', { state: 'silent' }],
+    ['condition=Healthy=True', { condition: 'Healthy=True' }],
+    ['commit (prefix) and state=reporting', { commit: sha(COMMITS - 1).slice(0, 10), state: 'reporting' }],
+    ['component=rtos=rtos-v1', { component: ['rtos', 'rtos-v1'] }],
+    ['service=shop/web=shop/web:2', { service: ['shop', 'web', 'shop/web:2'] }],
+    ['label=ring=1', { labels: { ring: '1' } }],
+    ['label=ring=1 and state=silent', { labels: { ring: '1' }, state: 'silent' }],
+    ['component=rtos=rtos-v1 and state=reporting', { component: ['rtos', 'rtos-v1'], state: 'reporting' }],
+    ['target (prefix)', { target: sha(COMMITS - 1).slice(0, 10) }],
+    ['q=gw-012 (id search)', { search: 'gw-012' }],
+  ];
+  return [
+    ['gateway list: unfiltered, first page, rendered', await time(page({}, 0))],
+    ['gateway list: unfiltered, middle page, rendered', await time(page({}, Math.floor(last / 2 / per) * per))],
+    ['gateway list: unfiltered, last page, rendered', await time(page({}, last))],
+    ...(await sequential(
+      filters.map(([name, f]) => async (): Promise<[string, number]> => [
+        `gateway list filtered by ${name}: count and first page, rendered`,
+        await time(page(f, 0)),
+      ]),
+    )),
+    // The count alone, as the list reads it now (kept counts where they answer) and as a pass over the gateways.
+    ...(await sequential(
+      filters.map(([name, f]) => async (): Promise<[string, number]> => {
+        const c = await countGateways(db, f);
+        return [
+          `count of ${name} alone, ${c.kept ? 'from kept counts' : 'over the gateways'}`,
+          await time(() => countGateways(db, f)),
+        ];
+      }),
+    )),
+    ...(await sequential(
+      filters.map(([name, f]) => async (): Promise<[string, number]> => {
+        const params: unknown[] = [];
+        const where = gatewayWhere(f, params);
+        return [
+          `count of ${name} alone, a pass over the gateways`,
+          await time(() => db.query(`select count(*) from gateways where ${where}`, params)),
+        ];
+      }),
+    )),
+  ];
+}
+
+async function sequential<T>(jobs: (() => Promise<T>)[]): Promise<T[]> {
+  const out: T[] = [];
+  for (const j of jobs) out.push(await j());
+  return out;
+}
+
 async function time(what: () => Promise<unknown>): Promise<number> {
   for (let i = 0; i < 2; i++) await what();
   const ms: number[] = [];
@@ -137,6 +198,7 @@ try {
       }),
     ],
     ['gateway list: id search, first page', await time(() => gatewayListPage(db, { search: 'gw-012' }, 'id', 0, 100))],
+    ...(await listRows(db)),
     ['versions, rendered', await time(async () => renderVersionsPage(await fleetVersions(db)))],
     ['one commit (API /commits/{sha})', await time(() => commitSummary(db, recent[0]!))],
     [
@@ -150,6 +212,10 @@ try {
   rows.push([
     'a rollout page: 3 of 4 waves open, half the fleet on the target (/rollouts/{id})',
     await time(rollout.render),
+  ]);
+  rows.push([
+    "the rollout page's evidence alone (a row per gateway, its verdict on the target)",
+    await time(rollout.evidence),
   ]);
   // The page shows what it was filled with: each wave's members, read back as the browser test reads them.
   const page = String(await rollout.render());

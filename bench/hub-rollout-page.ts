@@ -15,6 +15,7 @@ import { silentLog } from '../src/base/log.js';
 import type { Database } from '../src/hub/index.js';
 import { FleetRepoReader } from '../src/hub/fleet-repo.js';
 import { renderRolloutPage } from '../src/hub/pages/rollouts.js';
+import { rolloutEvidence } from '../src/hub/rollout-evidence.js';
 import { rolloutView } from '../src/hub/rollout-view.js';
 import { projectRoot } from '../test/helpers/fixtures.js';
 
@@ -29,6 +30,8 @@ const POLICY = `rollout:
 
 export interface RolloutPageBench {
   render(): Promise<unknown>;
+  /** The evidence alone: a row per gateway the hub knows, with its verdict on the target. */
+  evidence(): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -109,6 +112,7 @@ export async function rolloutPageBench(db: Database): Promise<RolloutPageBench> 
   if (!snap || !r) throw new Error(`the bench's fleet repo has no rollout: ${read.failed?.message ?? 'none read'}`);
   return {
     render: async () => renderRolloutPage(await rolloutView(db, snap, r), read, {}),
+    evidence: () => rolloutEvidence(db, target),
     close: async () => {
       await reader.stop();
       rmSync(dir, { recursive: true, force: true });

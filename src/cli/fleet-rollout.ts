@@ -1,7 +1,8 @@
 // `rollgate fleet rollout [id]`: the hub's rollout view (a hub started with --repo) in a terminal:
-// without an id the rollouts of the fleet repo's recent history, with one its waves, why it waits,
-// and its signed steps. Reads only.
+// without an id the rollouts of the fleet repo's recent history, with one its waves, why it waits (the
+// first gateways of each failure reason, and how many more), and its signed steps. Reads only.
 
+import { ROLLOUT_FAILURES_LISTED } from '../hub/defaults.js';
 import type { RolloutView } from '../hub/rollout-view.js';
 import { EXIT_OK, type Io } from './io.js';
 import { hubClientOptions, hubRequest } from './hub-client.js';
@@ -53,7 +54,12 @@ export async function runFleetRollout(id: string | undefined, o: FleetFlags, io:
           `${w.admitted}, healthy ${w.healthy}, soaking ${w.soaking}, applying ${w.applying}, not on target ` +
           `${w.pending}, not reporting ${w.silent}, failed ${w.failed}\n`,
       );
-      for (const f of w.failures) io.out(`      ${f.count} x ${t(f.reason)}: ${t(f.gateways.join(', '))}\n`);
+      for (const f of w.failures) {
+        // The hub lists the first gateways of a reason; so does the terminal, whatever hub answered.
+        const shown = f.gateways.slice(0, ROLLOUT_FAILURES_LISTED);
+        const more = f.count - shown.length;
+        io.out(`      ${f.count} x ${t(f.reason)}: ${t(shown.join(', '))}${more > 0 ? `, and ${more} more` : ''}\n`);
+      }
     }
   }
   io.out('steps\n');

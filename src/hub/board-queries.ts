@@ -1,9 +1,11 @@
 // What the board's pages read beyond the API's shapes: a page of the gateway list with its counts
 // (so nothing is ever cut without saying so), the versions that run across the fleet, and the
-// failures of the newest commits grouped by commit and reason. Each reads current state, or the
-// rows of a few commits through gateway_commits' primary key: never the history.
+// failures of the newest commits grouped by commit and reason. Each reads kept counts, current state, or
+// the rows of a few commits through gateway_commits' primary key: never the history.
 
 import type { Sql } from './db.js';
+import type { FacetKind } from './facet-counts.js';
+import { countGateways } from './list-counts.js';
 import { gatewayOrder, gatewayWhere, type GatewayFilter, type GatewaySort } from './gateway-filter.js';
 import type { FleetEvent, GatewaySummary, Page } from './api-types.js';
 import type { Outcome } from './outcomes.js';
@@ -26,21 +28,15 @@ export async function gatewayListPage(
   offset: number,
   limit: number,
 ): Promise<GatewayListPage> {
+  const n = await countGateways(db, f);
   const params: unknown[] = [];
   const where = gatewayWhere(f, params);
-  // Unfiltered (the overview's list), both numbers are the fleet's size, kept as gateways come and go.
-  const [n] = await db.query<{ matching: string; total: string }>(
-    where === 'true'
-      ? 'select coalesce(sum(n), 0) as matching, coalesce(sum(n), 0) as total from gateway_state_counts'
-      : `select count(*) filter (where ${where}) as matching, count(*) as total from gateways`,
-    params,
-  );
   const rows = await db.query<GatewayRow>(
     `select ${GATEWAY_COLUMNS} from gateways where ${where} order by ${gatewayOrder(sort)}
      limit ${Math.max(1, Math.floor(limit))} offset ${Math.max(0, Math.floor(offset))}`,
     params,
   );
-  return { items: rows.map(summary), offset, matching: Number(n!.matching), total: Number(n!.total) };
+  return { items: rows.map(summary), offset, matching: n.matching, total: n.total };
 }
 
 export interface VersionCount {
@@ -58,25 +54,20 @@ export interface FleetVersions {
   reported: number;
 }
 
-/** Which component versions and service images run on how many gateways, from their last reports. */
+/**
+ * Which component versions and service images run on how many gateways, from their last reports: the
+ * counts kept as reports change them (./facet-counts.ts), so the page reads the rows it shows and not
+ * every gateway's report.
+ */
 export async function fleetVersions(db: Sql): Promise<FleetVersions> {
-  const components = await db.query<{ what: string; version: string; n: string }>(
-    `select c->>'type' as what, coalesce(c->>'version', '') as version, count(distinct g.id) as n
-       from gateways g, jsonb_array_elements(case when jsonb_typeof(g.status->'components') = 'array'
-                                                  then g.status->'components' else '[]'::jsonb end) c
-      group by 1, 2 order by 1, 3 desc, 2`,
+  const rows = await db.query<{ kind: FacetKind; what: string; value: string; n: string }>(
+    `select kind, what, value, n from gateway_facet_counts
+      where kind in ('component', 'service', 'reported') and n > 0 order by kind, what, n desc, value`,
   );
-  const services = await db.query<{ what: string; version: string; n: string }>(
-    `select (c->>'app') || '/' || (c->>'service') as what, coalesce(c->>'image', '') as version,
-            count(distinct g.id) as n
-       from gateways g, jsonb_array_elements(case when jsonb_typeof(g.status->'containers') = 'array'
-                                                  then g.status->'containers' else '[]'::jsonb end) c
-      group by 1, 2 order by 1, 3 desc, 2`,
-  );
-  const [r] = await db.query<{ n: string }>('select count(*) as n from gateways where status is not null');
-  const out = (rows: { what: string; version: string; n: string }[]) =>
-    rows.map((x) => ({ what: x.what, version: x.version, gateways: Number(x.n) }));
-  return { components: out(components), services: out(services), reported: Number(r!.n) };
+  const of = (kind: FacetKind) =>
+    rows.filter((r) => r.kind === kind).map((r) => ({ what: r.what, version: r.value, gateways: Number(r.n) }));
+  const reported = rows.find((r) => r.kind === 'reported');
+  return { components: of('component'), services: of('service'), reported: reported ? Number(reported.n) : 0 };
 }
 
 export interface FailureGroup {

@@ -15,8 +15,8 @@
 import type { Database } from './db.js';
 import type { Migration } from './migrations.js';
 
-/** The advisory lock of count changes (any constant; "rg-cnt" in ASCII). */
-const COUNT_LOCK = 0x72672d636e74;
+/** The advisory lock of count changes (any constant; "rg-cnt" in ASCII); every count trigger takes it. */
+export const COUNT_LOCK = 0x72672d636e74;
 
 /** A gateway row's key in gateway_state_counts. */
 export const STATE_KEY = (g: string) =>
@@ -33,7 +33,7 @@ const STATE_COLUMNS = 'applied_commit, seen, silent, ready, healthy, stalled';
 const VERDICT_COLUMNS = 'commit, outcome, applied_commit, silent, healthy';
 
 /** Adds the signed rows of `delta` (the key's columns, then ±1) to a table of counts, in key order. */
-function addTo(table: string, columns: string, delta: string): string {
+export function addTo(table: string, columns: string, delta: string): string {
   const keys = columns.split(', ').map((_, i) => `k${i + 1}`);
   return `insert into ${table} as t (${columns}, n)
           select ${keys.join(', ')}, sum(x.n) from (${delta}) x(${keys.join(', ')}, n)
@@ -41,7 +41,7 @@ function addTo(table: string, columns: string, delta: string): string {
           on conflict (${columns}) do update set n = t.n + excluded.n`;
 }
 
-const lock = `perform pg_advisory_xact_lock(${COUNT_LOCK})`;
+export const TAKE_COUNT_LOCK = `perform pg_advisory_xact_lock(${COUNT_LOCK})`;
 
 const SQL = `
 create table gateway_state_counts (
@@ -75,7 +75,7 @@ select ${VERDICT_KEY('c', 'g')}, count(*) from gateway_commits c join gateways g
 create function rg_counts_gateways_insert() returns trigger language plpgsql as $$
 begin
   if not exists (select 1 from n) then return null; end if;
-  ${lock};
+  ${TAKE_COUNT_LOCK};
   ${addTo('gateway_state_counts', STATE_COLUMNS, `select ${STATE_KEY('g')}, 1 from n g`)};
   return null;
 end $$;
@@ -87,7 +87,7 @@ begin
   -- Most reports change none of what is counted (a heartbeat): nothing to lock, nothing to write.
   if not exists (select 1 from o join n using (id) where (${STATE_KEY('o')}) is distinct from (${STATE_KEY('n')}))
     then return null; end if;
-  ${lock};
+  ${TAKE_COUNT_LOCK};
   ${addTo(
     'gateway_state_counts',
     STATE_COLUMNS,
@@ -119,7 +119,7 @@ end $$;
 -- that deletes them finds no gateway to count them against, so they are not taken out twice).
 create function rg_counts_gateways_delete() returns trigger language plpgsql as $$
 begin
-  ${lock};
+  ${TAKE_COUNT_LOCK};
   ${addTo('gateway_state_counts', STATE_COLUMNS, `select ${STATE_KEY('g')}, -1 from gateways g where g.id = old.id`)};
   ${addTo(
     'commit_verdict_counts',
@@ -136,7 +136,7 @@ end $$;
 create function rg_counts_verdicts_insert() returns trigger language plpgsql as $$
 begin
   if not exists (select 1 from n) then return null; end if;
-  ${lock};
+  ${TAKE_COUNT_LOCK};
   ${addTo(
     'commit_verdict_counts',
     VERDICT_COLUMNS,
@@ -150,7 +150,7 @@ begin
   if not exists (select 1 from o join n using (commit, gateway_id) where o.outcome <> n.outcome) then
     return null;
   end if;
-  ${lock};
+  ${TAKE_COUNT_LOCK};
   ${addTo(
     'commit_verdict_counts',
     VERDICT_COLUMNS,
@@ -165,7 +165,7 @@ end $$;
 create function rg_counts_verdicts_delete() returns trigger language plpgsql as $$
 begin
   if not exists (select 1 from o join gateways g on g.id = o.gateway_id) then return null; end if;
-  ${lock};
+  ${TAKE_COUNT_LOCK};
   ${addTo(
     'commit_verdict_counts',
     VERDICT_COLUMNS,
@@ -221,9 +221,11 @@ export async function warmUpCounts(db: Database): Promise<void> {
         [WARM_UP_ID],
       );
       await tx.query(`update gateway_commits set outcome = 'rejected' where gateway_id = $1`, [WARM_UP_ID]);
-      await tx.query(`update gateways set applied_commit = '0', last_seen = now(), healthy = 'True' where id = $1`, [
-        WARM_UP_ID,
-      ]);
+      // A status too, so the facets' trigger (./facet-counts.ts) gets past its "nothing changed".
+      await tx.query(
+        `update gateways set applied_commit = '0', last_seen = now(), healthy = 'True', status = '{}' where id = $1`,
+        [WARM_UP_ID],
+      );
       await tx.query('delete from gateway_commits where gateway_id = $1', [WARM_UP_ID]);
       await tx.query('delete from gateways where id = $1', [WARM_UP_ID]);
       throw new WarmedUp();

@@ -32,6 +32,19 @@ export class FilterError extends Error {
   override name = 'FilterError';
 }
 
+/** A commit filter's value checked: 7 to 64 hex digits, the prefix of a commit id. */
+export function checkCommitPrefix(value: string, name: string): string {
+  if (!/^[0-9a-f]{7,64}$/.test(value)) throw new FilterError(`${name} takes 7 to 64 hex digits`);
+  return value;
+}
+
+/** A condition filter as the column it reads (`ready`, `healthy`, `stalled`) and the value it wants. */
+export function conditionOf(condition: string): { column: string; value: string } {
+  const m = CONDITION.exec(condition);
+  if (!m) throw new FilterError('condition takes Ready, Healthy or Stalled, with =True, =False or =Unknown');
+  return { column: m[1]!.toLowerCase(), value: m[2] ?? 'True' };
+}
+
 /** The SQL condition (`true` for none) and its parameters, numbered from `$1 + params.length`. */
 export function gatewayWhere(f: GatewayFilter, params: unknown[]): string {
   const where: string[] = [];
@@ -45,14 +58,11 @@ export function gatewayWhere(f: GatewayFilter, params: unknown[]): string {
     ['applied_commit', f.commit, 'commit'],
     ['rollout_target', f.target, 'target'],
   ] as const) {
-    if (!value) continue;
-    if (!/^[0-9a-f]{7,64}$/.test(value)) throw new FilterError(`${name} takes 7 to 64 hex digits`);
-    where.push(`${column} like ${p(value + '%')}`);
+    if (value) where.push(`${column} like ${p(checkCommitPrefix(value, name) + '%')}`);
   }
   if (f.condition) {
-    const m = CONDITION.exec(f.condition);
-    if (!m) throw new FilterError('condition takes Ready, Healthy or Stalled, with =True, =False or =Unknown');
-    where.push(`${m[1]!.toLowerCase()} = ${p(m[2] ?? 'True')}`);
+    const c = conditionOf(f.condition);
+    where.push(`${c.column} = ${p(c.value)}`);
   }
   if (f.stale === true) where.push('silent_since is not null');
   if (f.stale === false) where.push('silent_since is null');

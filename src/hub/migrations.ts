@@ -4,6 +4,7 @@
 
 import type { Database } from './db.js';
 import { COUNTS_MIGRATION } from './count-tables.js';
+import { FACETS_MIGRATION } from './facet-counts.js';
 
 export interface Migration {
   version: number;
@@ -136,6 +137,7 @@ alter table gateway_commits add column received_at timestamptz;
 `,
   },
   COUNTS_MIGRATION,
+  FACETS_MIGRATION,
 ];
 
 /**

@@ -173,6 +173,22 @@ export const rolloutId = pattern(
   'a rollout id (letters, digits and . _ -, starting with a letter or digit, at most 128 characters)',
 );
 
+/** A rollout's track: the fleet's policy, or a fleet target's own (`target:<name>`). */
+export const rolloutTrack = pattern(
+  /^(fleet|target:[A-Za-z0-9][A-Za-z0-9._-]{0,252})$/,
+  {},
+  'fleet or target:<name of a fleet target>',
+);
+
+/** The words of a failure, as a rollout's page groups them (a verdict's line, at most 500 characters). */
+export const failureReason: ParamKind<string> = {
+  schema: { type: 'string', maxLength: 1000 },
+  parse(raw, name) {
+    if (raw.length > 1000) throw bad(`${name} takes at most 1000 characters, got ${raw.length}`);
+    return raw;
+  },
+};
+
 export const condition = pattern(
   /^(Ready|Healthy|Stalled)(=(True|False|Unknown))?$/,
   {},

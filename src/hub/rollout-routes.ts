@@ -1,4 +1,5 @@
-// The hub's rollout routes: the pages (/rollouts, /rollouts/{id}), the admin's forms that act on a
+// The hub's rollout routes: the pages (/rollouts, /rollouts/{id}, and /rollouts/{id}/failed: every
+// gateway behind one of the page's failure reasons, which it lists only the first of), the admin's forms that act on a
 // rollout, and the same views as JSON (/api/v1/rollouts, /api/v1/rollouts/{id}) for `rollgate fleet
 // rollout`. All of it reads the fleet repo reader's last snapshot (never a fetch per view); without
 // `--repo` the pages say how to give it and the API answers 404.
@@ -9,11 +10,11 @@ import { FleetRepoReader, type FleetRepoSpec, type RepoRead } from './fleet-repo
 import { noteFrom, type CommitNote } from './pages/commit-note.js';
 import type { PromoterSettings } from './promoter-loop.js';
 import { bearer, cookieToken, HttpError, json, readBody, redirect, sendHtml } from './http.js';
-import { renderRolloutList, renderRolloutPage, type PageAccess } from './pages/rollouts.js';
-import { rolloutId } from './params.js';
+import { renderRolloutFailures, renderRolloutList, renderRolloutPage, type PageAccess } from './pages/rollouts.js';
+import { failureReason, integer, rolloutId, rolloutTrack } from './params.js';
 import { checkForm, csrfToken, reasonOf, ROLLOUT_ACTIONS, RolloutActions } from './rollout-actions.js';
 import type { Route, RouteContext } from './routes.js';
-import { rolloutView, type RolloutView } from './rollout-view.js';
+import { rolloutView, type RolloutView, type RolloutViewOptions } from './rollout-view.js';
 import { hubPath } from './html.js';
 import type { Sql } from './db.js';
 import { shortCommit } from '../base/short-commit.js';
@@ -31,7 +32,7 @@ function readOf(d: RolloutRouteDeps): RepoRead | undefined {
   return d.reader?.read();
 }
 
-async function viewOf(db: Sql, d: RolloutRouteDeps, id: string): Promise<RolloutView> {
+async function viewOf(db: Sql, d: RolloutRouteDeps, id: string, o: RolloutViewOptions = {}): Promise<RolloutView> {
   const read = readOf(d);
   if (!read) throw new HttpError(404, 'the hub does not read the fleet repo: start it with --repo <url|path>');
   const snap = read.snapshot;
@@ -39,7 +40,7 @@ async function viewOf(db: Sql, d: RolloutRouteDeps, id: string): Promise<Rollout
     throw new HttpError(503, `the fleet repo has not been read yet${read.failed ? `: ${read.failed.message}` : ''}`);
   const r = snap.rollouts.find((x) => x.state.id === id);
   if (!r) throw new HttpError(404, `no rollout ${id} in the fleet repo's recent history`);
-  return rolloutView(db, snap, r);
+  return rolloutView(db, snap, r, o);
 }
 
 function access(c: RouteContext, d: RolloutRouteDeps): PageAccess {
@@ -116,6 +117,28 @@ export function rolloutRoutes(d: RolloutRouteDeps): Route[] {
       pathParams: idParam,
       handle: async (c) =>
         sendHtml(c.res, renderRolloutPage(await viewOf(c.db, d, c.path['id'] as string), readOf(d), access(c, d))),
+    },
+    {
+      ...page,
+      method: 'GET',
+      path: '/rollouts/{id}/failed',
+      summary: 'Every gateway of one wave that failed for one reason (the rollout page lists the first)',
+      pathParams: idParam,
+      query: {
+        track: { kind: rolloutTrack, description: 'the track: fleet, or target:<name>' },
+        wave: { kind: integer(1, 1000), description: 'the wave, from 1' },
+        reason: { kind: failureReason, description: 'the failure, as the rollout page words it' },
+      },
+      handle: async (c) => {
+        const { track, wave, reason } = c.query as { track?: string; wave?: number; reason?: string };
+        if (!track || !wave || reason === undefined) throw new HttpError(400, 'give track, wave and reason');
+        const v = await viewOf(c.db, d, c.path['id'] as string, { failuresListed: Infinity });
+        const w = v.tracks.find((t) => t.track === track)?.waves[wave - 1];
+        if (!w) throw new HttpError(404, `rollout ${v.id} has no wave ${wave} in track ${track}`);
+        // A reason no gateway fails for (any more) is an empty list, said so on the page.
+        const group = w.failures.find((f) => f.reason === reason) ?? { reason, count: 0, gateways: [] };
+        sendHtml(c.res, renderRolloutFailures(v, track, w, group));
+      },
     },
     ...forms,
     // Only a hub that reads a fleet repo serves (and documents) the rollouts' API.

@@ -15,6 +15,15 @@ import { rolloutEvidence } from './rollout-evidence.js';
 import type { FleetDoc } from '../manifest/index.js';
 import { GitObjectSource } from '../manifest/index.js';
 import { shortCommit } from '../base/short-commit.js';
+import { ROLLOUT_FAILURES_LISTED } from './defaults.js';
+
+/** The gateways of a wave that failed for one reason. */
+export interface FailureGroup {
+  reason: string;
+  count: number;
+  /** The first of them by id: at most ROLLOUT_FAILURES_LISTED, unless the view was asked for all. */
+  gateways: string[];
+}
 
 export interface WaveView {
   number: number;
@@ -34,7 +43,7 @@ export interface WaveView {
   silent: number;
   failed: number;
   /** Failures grouped by reason, most first. */
-  failures: { reason: string; count: number; gateways: string[] }[];
+  failures: FailureGroup[];
   gateways: { id: string; standing: GatewayStanding | 'not admitted'; reason?: string }[];
 }
 
@@ -107,13 +116,19 @@ async function timeline(db: Sql, s: RolloutState, now: number): Promise<RolloutV
       order by at, seq limit 50000`,
     [start],
   );
-  const on = new Map<string, 'target' | 'base' | 'other'>();
+  type On = 'target' | 'base' | 'other';
+  const on = new Map<string, On>();
+  // Kept as each event moves a gateway, not recounted per event (that was events × gateways).
+  const n: Record<On, number> = { target: 0, base: 0, other: 0 };
   const points: RolloutView['timeline'] = [];
-  const count = (w: string) => [...on.values()].filter((v) => v === w).length;
   for (const r of rows) {
     const commit = r.verdict === 'applied' ? r.commit : undefined;
-    on.set(r.gateway_id, commit === s.target ? 'target' : commit === s.base ? 'base' : 'other');
-    points.push({ at: Number(r.at), onTarget: count('target'), onBase: count('base') });
+    const was = on.get(r.gateway_id);
+    const is: On = commit === s.target ? 'target' : commit === s.base ? 'base' : 'other';
+    if (was) n[was]--;
+    n[is]++;
+    on.set(r.gateway_id, is);
+    points.push({ at: Number(r.at), onTarget: n.target, onBase: n.base });
   }
   if (points.length) points.push({ ...points.at(-1)!, at: now });
   return points;
@@ -131,17 +146,45 @@ function policyAt(gitdir: string, target: string) {
   return p;
 }
 
-export async function rolloutView(db: Sql, snap: RepoSnapshot, r: RepoRollout): Promise<RolloutView> {
+/** Each failure reason's gateways, most first; each list cut at `listed`, its count whole. */
+function failureGroups(failed: { id: string; reason: string }[], listed: number): FailureGroup[] {
+  const groups = new Map<string, string[]>();
+  for (const g of failed) {
+    const ids = groups.get(g.reason);
+    if (ids) ids.push(g.id);
+    else groups.set(g.reason, [g.id]);
+  }
+  return [...groups]
+    .map(([reason, ids]) => ({ reason, count: ids.length, gateways: ids.slice(0, listed) }))
+    .sort((a, b) => b.count - a.count || (a.reason < b.reason ? -1 : 1));
+}
+
+export interface RolloutViewOptions {
+  /** Gateways listed under each failure reason (ROLLOUT_FAILURES_LISTED); Infinity for all. */
+  failuresListed?: number;
+}
+
+export async function rolloutView(
+  db: Sql,
+  snap: RepoSnapshot,
+  r: RepoRollout,
+  o: RolloutViewOptions = {},
+): Promise<RolloutView> {
+  const listed = o.failuresListed ?? ROLLOUT_FAILURES_LISTED;
   const s = r.state;
   const ev = await rolloutEvidence(db, s.target);
   const { fleet, rollout } = await policyAt(snap.gitdir, s.target);
   const live = s.state === 'rolling' || s.state === 'paused';
   const gates = live ? judgeTracks(s, fleet, rollout, ev) : [];
   const tracks: TrackView[] = tracksOf(s, rollout).map((t) => {
-    const published = t.opened.map((o) => o.threshold);
-    const known = gatewaysOf(t, fleet, rollout, ev);
+    const published = t.opened.map((x) => x.threshold);
+    const judgedTrack = gates.find((x) => x.track.name === t.name);
+    const known = judgedTrack?.known ?? gatewaysOf(t, fleet, rollout, ev);
+    // Each gateway's wave worked out once (a hash of its id), not once per wave.
+    const byWave: (typeof known)[] = t.policy.waves.map(() => []);
+    for (const g of known) byWave[waveOf(t.policy, g, s.salt, published).index]!.push(g);
     const waves = t.policy.waves.map((w, i): WaveView => {
-      const members = known.filter((g) => waveOf(t.policy, g, s.salt, published).index === i);
+      const members = byWave[i]!;
       const open = i < t.opened.length && s.state !== 'aborted';
       const opened = t.opened[i];
       const judged = gates.find((x) => x.track.name === t.name && x.wave === i);
@@ -161,11 +204,9 @@ export async function rolloutView(db: Sql, snap: RepoSnapshot, r: RepoRollout): 
                 now: ev.now,
               })
             : undefined));
-      const groups = new Map<string, string[]>();
       const failedOnes = gate
         ? gate.gateways.filter((g) => g.standing === 'failed').map((g) => ({ id: g.id, reason: g.reason ?? '?' }))
         : members.filter((g) => g.failed && g.target === s.target).map((g) => ({ id: g.id, reason: g.failed!.reason }));
-      for (const g of failedOnes) groups.set(g.reason, [...(groups.get(g.reason) ?? []), g.id]);
       const onTarget = (g: (typeof members)[number]) =>
         !g.failed && g.target === s.target && g.healthySince !== undefined;
       const c = gate?.counts;
@@ -183,25 +224,22 @@ export async function rolloutView(db: Sql, snap: RepoSnapshot, r: RepoRollout): 
         pending: c?.pending ?? 0,
         silent: c?.silent ?? 0,
         failed: c?.failed ?? failedOnes.length,
-        failures: [...groups]
-          .map(([reason, gws]) => ({ reason, count: gws.length, gateways: gws }))
-          .sort((a, b) => b.count - a.count),
+        failures: failureGroups(failedOnes, listed),
         gateways: gate
           ? gate.gateways.map((g) => ({ id: g.id, standing: g.standing, ...(g.reason ? { reason: g.reason } : {}) }))
           : members.map((g) => ({ id: g.id, standing: 'not admitted' as const })),
       };
     });
-    const g = gates.find((x) => x.track.name === t.name);
     return {
       track: t.name,
       waves,
-      ...(g
+      ...(judgedTrack
         ? {
             gate: {
-              wave: g.wave + 1,
-              decision: g.gate.decision,
-              message: g.gate.message,
-              timeoutAt: new Date(g.gate.timeoutAt).toISOString(),
+              wave: judgedTrack.wave + 1,
+              decision: judgedTrack.gate.decision,
+              message: judgedTrack.gate.message,
+              timeoutAt: new Date(judgedTrack.gate.timeoutAt).toISOString(),
             },
           }
         : {}),

@@ -1,12 +1,13 @@
 // The rollout pages: the list of rollouts the fleet repo's history holds, and one rollout — its waves
 // with what the reports say, why it waits in one sentence, the signed steps with who and why, a
 // server-rendered SVG of gateways on the target over time, and, for an admin on a hub with a
-// promoter, the pause / resume / promote / abort forms. Every value goes through html`` (escaped).
+// promoter, the pause / resume / promote / abort forms; and the page of every gateway behind one of its
+// failure reasons, which the rollout page lists only the first of. Every value goes through html`` (escaped).
 
 import { html, hubPath, raw, type Html } from '../html.js';
 import { layout, table } from '../page.js';
 import type { RepoRead } from '../fleet-repo.js';
-import type { RolloutView, TrackView, WaveView } from '../rollout-view.js';
+import type { FailureGroup, RolloutView, TrackView, WaveView } from '../rollout-view.js';
 import type { RolloutAction } from '../rollout-actions.js';
 import { shortCommit } from '../../base/short-commit.js';
 
@@ -75,15 +76,25 @@ export function renderRolloutList(read: RepoRead | undefined): string {
   );
 }
 
-function waveRow(track: string, w: WaveView): Html {
+/** The page that lists every gateway of a wave that failed for `reason`. */
+function allFailedHref(id: string, track: string, wave: number, reason: string): string {
+  return `${hubPath('rollouts', id, 'failed')}?${new URLSearchParams({ track, wave: String(wave), reason })}`;
+}
+
+function waveRow(id: string, track: string, w: WaveView): Html {
   const n = (k: keyof WaveView) =>
     html`<td class="n" data-testid="wave-${track}-${w.number}-${k}">${String(w[k])}</td>`;
+  // Each reason lists its first gateways; a long list is one link away, so the page stays the same size.
   const failures = w.failures.length
     ? w.failures.map(
         (f) =>
-          html`<details>
+          html`<details data-testid="failure-${track}-${w.number}">
             <summary>${f.count} × ${f.reason}</summary>
             ${f.gateways.map((g) => html`<a href="${hubPath('gateways', g)}">${g}</a> `)}
+            ${
+              f.count > f.gateways.length &&
+              html`<a class="all" href="${allFailedHref(id, track, w.number, f.reason)}">all ${f.count} →</a>`
+            }
           </details>`,
       )
     : '';
@@ -112,7 +123,7 @@ const WAVE_HEAD = [
   'failures by reason',
 ];
 
-function trackSection(t: TrackView): Html {
+function trackSection(id: string, t: TrackView): Html {
   const gate =
     t.gate &&
     html`<p>
@@ -123,7 +134,7 @@ function trackSection(t: TrackView): Html {
     ${table(
       `waves-${t.track}`,
       WAVE_HEAD,
-      t.waves.map((w) => waveRow(t.track, w)),
+      t.waves.map((w) => waveRow(id, t.track, w)),
     )}
     ${gate}`;
 }
@@ -245,7 +256,7 @@ export function renderRolloutPage(v: RolloutView, read: RepoRead | undefined, ac
         </tr>
       </table>
       <p class="why" data-testid="rollout-why">${v.why}</p>
-      ${access.csrf ? actionForms(v, access.csrf) : noActions(access)} ${v.tracks.map(trackSection)}
+      ${access.csrf ? actionForms(v, access.csrf) : noActions(access)} ${v.tracks.map((t) => trackSection(v.id, t))}
       ${v.tracks.length === 0 && html`<p class="muted">The target's policy has no waves: all at once.</p>`}
       <h2>Gateways on the target over time</h2>
       ${timelineSvg(v)}
@@ -260,5 +271,27 @@ export function renderRolloutPage(v: RolloutView, read: RepoRead | undefined, ac
           : html`<p class="muted">None.</p>`
       }`,
     { section: '/rollouts', self: hubPath('rollouts', v.id) },
+  );
+}
+
+/** Every gateway of one wave that failed for one reason, each a link to its page. */
+export function renderRolloutFailures(v: RolloutView, track: string, w: WaveView, f: FailureGroup): string {
+  const rows = f.gateways.map(
+    (g) =>
+      html`<tr>
+        <td><a href="${hubPath('gateways', g)}">${g}</a></td>
+      </tr>`,
+  );
+  return layout(
+    `Rollout ${v.id}: failed in wave ${w.number}`,
+    html`${CSS}
+      <p><a href="${hubPath('rollouts', v.id)}">← rollout ${v.id}</a></p>
+      <h2>Wave ${w.number} ${w.name} (${track}): <span data-testid="failed-count">${f.count}</span> × ${f.reason}</h2>
+      ${
+        rows.length
+          ? table('failed', ['gateway'], rows)
+          : html`<p class="muted">No gateway of this wave fails for this reason now.</p>`
+      }`,
+    { section: '/rollouts', self: allFailedHref(v.id, track, w.number, f.reason) },
   );
 }
