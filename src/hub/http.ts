@@ -39,7 +39,9 @@ export function sendHtml(res: ServerResponse, body: string, status = 200, cookie
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-store',
     'content-security-policy':
-      "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+      // base-uri does not fall back to default-src: without it a <base> would move every relative link.
+      "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; " +
+      "base-uri 'none'",
     'x-content-type-options': 'nosniff',
   });
   res.end(body);

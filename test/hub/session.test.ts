@@ -42,6 +42,7 @@ interface Reply {
   status: number;
   location: string | undefined;
   cookies: string[];
+  csp: string;
   text: string;
 }
 
@@ -68,6 +69,7 @@ function send(
           status: res.statusCode ?? 0,
           location: res.headers.location,
           cookies: res.headers['set-cookie'] ?? [],
+          csp: String(res.headers['content-security-policy'] ?? ''),
           text,
         }),
       );
@@ -104,6 +106,9 @@ for (const tls of [false, true]) {
       assert.ok(value, `a ${names.login} cookie: ${r.cookies.join(' | ')}`);
       assert.equal(r.cookies[0], `${names.login}=${value}; ${attrs}; Max-Age=3600`);
       assert.match(r.text, new RegExp(`<input type="hidden" name="csrf" value="${value}"`));
+      // Not framed by another site (clickjacking the form), posting only to the hub, no <base> honoured.
+      for (const d of ["frame-ancestors 'none'", "form-action 'self'", "base-uri 'none'"])
+        assert.ok(r.csp.includes(d), `${d} in ${r.csp}`);
       return { value, cookie: `${names.login}=${value}` };
     }
     const post = (headers: Record<string, string>, fields: Record<string, string>) =>
