@@ -29,7 +29,7 @@ export function renderNotFound(what: string): string {
   return renderProblem('Not found', what);
 }
 
-/** `csrf`: the form's one-time value, also in the log-in cookie (./session.ts). */
+/** `csrf`: the form's random value, also in the log-in cookie (./session.ts). */
 export function renderLoginPage(csrf: string, error?: string): string {
   return layout(
     'Log in',

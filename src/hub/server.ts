@@ -32,7 +32,7 @@ import {
   checkLoginForm,
   checkSameOrigin,
   clearCookie,
-  newLoginForm,
+  loginForm,
   readCookie,
   sessionCookies,
   setCookie,
@@ -307,7 +307,7 @@ export class Hub {
         hidden: true,
         summary: 'The login form',
         responses: {},
-        handle: async ({ res }) => this.loginPage(res),
+        handle: async ({ req, res }) => this.loginPage(req, res),
       },
       {
         method: 'POST',
@@ -409,9 +409,9 @@ export class Hub {
     json(res, 200, { accepted: receipt.accepted, duplicates: receipt.duplicates, refused });
   }
 
-  /** The log-in form, with a new one-time value in it and in its cookie (./session.ts). */
-  private loginPage(res: ServerResponse, error?: string, status = 200): void {
-    const form = newLoginForm(this.cookies);
+  /** The log-in form, with its value in it and in its cookie (./session.ts). */
+  private loginPage(req: IncomingMessage, res: ServerResponse, error?: string, status = 200): void {
+    const form = loginForm(req, this.cookies);
     sendHtml(res, renderLoginPage(form.value, error), status, [form.cookie]);
   }
 
@@ -421,11 +421,12 @@ export class Hub {
       checkLoginForm(req, this.cookies, form);
     } catch (err) {
       // Refused before the token is looked at: a forged form learns nothing of it.
-      return this.loginPage(res, (err as Error).message, 403);
+      return this.loginPage(req, res, (err as Error).message, 403);
     }
     const token = (form.get('token') ?? '').trim();
     const who = /^[A-Za-z0-9_-]{1,200}$/.test(token) ? await this.who(token) : undefined;
-    if (!who || who.role === 'gateway') return this.loginPage(res, 'That is not a reader or admin token of this hub.');
+    if (!who || who.role === 'gateway')
+      return this.loginPage(req, res, 'That is not a reader or admin token of this hub.');
     redirect(res, '/', [
       setCookie(this.cookies, this.cookies.session, token),
       clearCookie(this.cookies, this.cookies.login),

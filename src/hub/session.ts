@@ -4,7 +4,7 @@
 // their own token into an operator's browser). Every form that changes what the browser is logged in
 // as, or writes something, is checked to come from the hub's own page:
 //
-// - the log-in form carries a one-time value that is also in a cookie the log-in page set (a site
+// - the log-in form carries a random value that is also in a cookie the log-in page set (a site
 //   that posts a form to /login knows neither), so another site cannot log the operator's browser
 //   in with a token of its choosing (login CSRF);
 // - the rollout forms carry a value derived from the session's token (./rollout-actions.ts);
@@ -55,9 +55,13 @@ export const setCookie = (c: SessionCookies, name: string, value: string, maxAge
 
 export const clearCookie = (c: SessionCookies, name: string) => setCookie(c, name, '', 0);
 
-/** A new log-in form's value and the cookie that carries it. */
-export function newLoginForm(c: SessionCookies): { value: string; cookie: string } {
-  const value = randomBytes(24).toString('base64url');
+/**
+ * A log-in form's value and the cookie that carries it: the browser's own, when it has one (a
+ * second tab's log-in page must not spoil the first's form), else a new one. Either way only this
+ * browser and the hub know it.
+ */
+export function loginForm(req: IncomingMessage, c: SessionCookies): { value: string; cookie: string } {
+  const value = readCookie(req, c.login) ?? randomBytes(24).toString('base64url');
   return { value, cookie: setCookie(c, c.login, value, LOGIN_FORM_SECONDS) };
 }
 

@@ -140,6 +140,10 @@ for (const tls of [false, true]) {
 
     test("the hub's own form logs in: the session cookie's attributes, the log-in cookie gone", async () => {
       const { value, cookie } = await loginPage();
+      // A second log-in page in the same browser (another tab) keeps the value: the first tab's form still works.
+      const again = await send(hub().url, 'GET', '/login', { cookie });
+      assert.equal(cookieValue(again.cookies, names.login), value);
+      assert.notEqual(cookieValue((await send(hub().url, 'GET', '/login', {})).cookies, names.login), value);
       const bad = await post({ cookie }, { token: 'rga_nope', csrf: value });
       assert.equal(bad.status, 200);
       assert.match(bad.text, /not a reader or admin token/);
