@@ -9,6 +9,7 @@ import { request as httpsRequest } from 'node:https';
 import { networkReason, untrustedCertificate } from '../base/net-error.js';
 import { withDefaultCas } from '../base/tls-trust.js';
 import { isLoopback } from '../base/loopback.js';
+import { redactUrl } from '../base/url.js';
 import { terminalText } from './terminal-text.js';
 
 export interface HubClientOptions {
@@ -68,8 +69,15 @@ export const ALLOW_PLAIN_HTTP = 'ROLLGATE_HUB_ALLOW_PLAIN_HTTP';
 
 export async function hubRequest(o: HubClientOptions, method: string, path: string, body?: unknown): Promise<unknown> {
   if (!URL.canParse(o.hub) || !/^https?:$/.test(new URL(o.hub).protocol))
-    throw new HubClientError(`the hub's address is an http:// or https:// URL, got "${o.hub}"`);
+    throw new HubClientError(`the hub's address is an http:// or https:// URL, got "${redactUrl(o.hub)}"`);
   const hub = new URL(o.hub);
+  // The token file is how the CLI says who it is; a password in the address would be shown in every
+  // message and in `ps`, and sent besides.
+  if (hub.username || hub.password)
+    throw new HubClientError(
+      `the hub's address ${redactUrl(o.hub)} has credentials in it: give the hub's plain address, and the token ` +
+        'with --token-file or ROLLGATE_HUB_TOKEN_FILE',
+    );
   if (hub.protocol === 'http:') {
     // A CA file says the operator meant TLS: plain http would carry the token with no certificate checked.
     if (o.caFile)

@@ -57,3 +57,18 @@ test("a hub's error reaches the terminal as text: control and bidi characters sh
     return true;
   });
 });
+
+test('a hub address with credentials is refused, the password never shown', async () => {
+  await assert.rejects(
+    hubRequest({ hub: `http://ops:hunter2@127.0.0.1:${port}`, tokenFile }, 'GET', '/api/v1/fleet'),
+    (err: Error) => {
+      assert.match(err.message, /has credentials in it: give the hub's plain address/);
+      assert.doesNotMatch(err.message, /hunter2/);
+      return true;
+    },
+  );
+  await assert.rejects(hubRequest({ hub: 'ftp://ops:hunter2@x', tokenFile }, 'GET', '/'), (err: Error) => {
+    assert.doesNotMatch(err.message, /hunter2/);
+    return true;
+  });
+});
