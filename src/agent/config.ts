@@ -25,6 +25,8 @@ export interface AgentConfig {
     ref: string;
     tokenFile?: string;
     basicAuthFile?: string;
+    /** PEM certificates of CAs trusted for the git server, besides the defaults. */
+    caFile?: string;
     timeout: string;
     allowPlainHttpAuth: boolean;
     maxFetchSize: string;

@@ -31,7 +31,14 @@ export function fleetSource(o: {
   timeoutMs: number;
   allowPlainHttpAuth?: boolean;
   maxFetchBytes?: number;
+  /** PEM certificates of CAs trusted for an https git server besides the defaults (repo.caFile). */
+  caFile?: string;
 }): FleetSource {
+  if (o.caFile !== undefined && !o.url.startsWith('https://'))
+    throw new Error(
+      'repo.caFile (--repo-ca-file) is for a git server at an https URL; repo.url is ' +
+        o.url.replace(/\/\/[^@/]*@/, '//'),
+    );
   if (isUrl(o.url)) {
     const sync = new GitSync({
       url: o.url,
@@ -43,6 +50,7 @@ export function fleetSource(o: {
       idleTimeoutMs: Math.min(o.timeoutMs, 20_000),
       depth: 1,
       ...(o.auth ? { auth: o.auth } : {}),
+      ...(o.caFile !== undefined ? { caFile: o.caFile } : {}),
     });
     return {
       gitdir: sync.gitdir,

@@ -57,6 +57,7 @@ export function agentFleetSource(cfg: AgentConfig): FleetSource {
     timeoutMs: durationMs(r.timeout, 'repo.timeout'),
     allowPlainHttpAuth: r.allowPlainHttpAuth,
     maxFetchBytes: parseSize(r.maxFetchSize, 'repo.maxFetchSize'),
+    ...(r.caFile !== undefined ? { caFile: r.caFile } : {}),
     ...(r.tokenFile
       ? { auth: { kind: 'token' as const, file: r.tokenFile } }
       : r.basicAuthFile

@@ -45,6 +45,8 @@ export interface RepoOptions {
   /** commander's attributes of --auth-token-file and --auth-basic-file. */
   authTokenFile?: string;
   authBasicFile?: string;
+  /** --repo-ca-file: CAs trusted for the git server besides the defaults. */
+  repoCaFile?: string;
   cacheDir?: string;
   depth: string;
   trustedKeys?: string[];
@@ -64,7 +66,15 @@ export function repoSpec(o: RepoOptions) {
   if (!Number.isInteger(depth) || depth < 1)
     throw new Error(`--depth takes a whole number of commits, got "${o.depth}"`);
   const a = auth(o);
-  return { repo: o.repo, depth, ...(a ? { auth: a } : {}), ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}) };
+  if (o.repoCaFile !== undefined && !o.repo.startsWith('https://'))
+    throw new Error(`--repo-ca-file is for a git server at an https URL, not ${o.repo}`);
+  return {
+    repo: o.repo,
+    depth,
+    ...(a ? { auth: a } : {}),
+    ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
+    ...(o.repoCaFile !== undefined ? { caFile: o.repoCaFile } : {}),
+  };
 }
 
 /**

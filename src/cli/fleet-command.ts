@@ -4,6 +4,9 @@
 import type { CommitSummary, FleetSummary, GatewaySummary, Page } from '../hub/index.js';
 import { EXIT_OK, type Io } from './io.js';
 import { hubClientOptions, hubRequest } from './hub-client.js';
+import { terminalText } from './terminal-text.js';
+
+export { terminalText };
 
 export interface FleetFlags {
   hub?: string;
@@ -12,20 +15,8 @@ export interface FleetFlags {
   output: 'human' | 'json';
 }
 
-const c12 = (c: string | undefined) => (c ? c.slice(0, 12) : '-');
-
-/**
- * A gateway's words as a terminal shows them: control characters (an escape sequence that would
- * retitle or clear the operator's terminal, a carriage return that would overwrite a line) and
- * bidirectional overrides are written as \uXXXX, never obeyed.
- */
-export function terminalText(s: string): string {
-  return s.replace(
-    // eslint-disable-next-line no-control-regex -- control characters are what this is about
-    /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
-}
+const c12 = (c: string | undefined) => (c ? terminalText(c.slice(0, 12)) : '-');
+const t = terminalText;
 
 function commitLine(c: CommitSummary): string {
   return (
@@ -56,11 +47,14 @@ export async function runFleetStatus(o: FleetFlags, io: Io): Promise<number> {
   if (s.failures.length) {
     io.out('\nfailures\n');
     for (const f of s.failures)
-      io.out(`  ${f.at}  ${f.gateway}  ${f.verdict} ${c12(f.commit)}${f.reason ? ` (${f.reason})` : ''}\n`);
+      io.out(
+        `  ${t(f.at)}  ${t(f.gateway)}  ${t(f.verdict ?? f.kind)} ${c12(f.commit)}` +
+          `${f.reason ? ` (${t(f.reason)})` : ''}\n`,
+      );
   }
   if (s.silentGateways.length) {
     io.out('\nstopped reporting\n');
-    for (const g of s.silentGateways) io.out(`  ${g.id}  last report ${g.lastSeen ?? '-'}\n`);
+    for (const g of s.silentGateways) io.out(`  ${t(g.id)}  last report ${t(g.lastSeen ?? '-')}\n`);
   }
   return EXIT_OK;
 }
@@ -72,19 +66,19 @@ export async function runFleetCommit(sha: string, o: FleetFlags, io: Io): Promis
     io.out(JSON.stringify(c, null, 2) + '\n');
     return EXIT_OK;
   }
-  io.out(`commit     ${c.commit} (first seen ${c.firstSeen}), ${c.gateways} gateways\n`);
+  io.out(`commit     ${t(c.commit)} (first seen ${t(c.firstSeen)}), ${c.gateways} gateways\n`);
   io.out(`           ${commitLine(c).slice(14)}\n`);
   if (c.reasons.length) {
     io.out('why\n');
     for (const r of c.reasons)
       io.out(
-        `  ${String(r.count).padStart(5)}  ${r.outcome} ${terminalText(r.reason)}` +
-          `${r.example ? `: ${terminalText(r.example)}` : ''}\n`,
+        `  ${String(r.count).padStart(5)}  ${t(r.outcome)} ${t(r.reason)}${r.example ? `: ${t(r.example)}` : ''}\n`,
       );
   }
   if (c.failures.length) {
     io.out('gateways\n');
-    for (const f of c.failures) io.out(`  ${f.gateway}  ${f.verdict}${f.reason ? ` (${f.reason})` : ''}  ${f.at}\n`);
+    for (const f of c.failures)
+      io.out(`  ${t(f.gateway)}  ${t(f.verdict)}${f.reason ? ` (${t(f.reason)})` : ''}  ${t(f.at)}\n`);
   }
   return EXIT_OK;
 }
@@ -107,7 +101,7 @@ export async function runFleetGateways(
   for (const g of page.items) {
     const cond = (['Ready', 'Healthy', 'Stalled'] as const).map((t) => `${t}=${g.conditions[t] ?? '-'}`).join(' ');
     const state = g.silent ? 'silent' : g.lastSeen ? 'reporting' : 'never seen';
-    io.out(`${g.id}  ${state}  ${c12(g.applied)}  ${cond}\n`);
+    io.out(`${t(g.id)}  ${state}  ${c12(g.applied)}  ${t(cond)}\n`);
   }
   return EXIT_OK;
 }

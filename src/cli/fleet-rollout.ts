@@ -24,12 +24,14 @@ export async function runFleetRollout(id: string | undefined, o: FleetFlags, io:
       return EXIT_OK;
     }
     if (l.repo)
-      io.out(`fleet repo ${t(l.repo.name)} ${t(l.repo.ref)} at ${shortCommit(l.repo.head)}, read ${l.repo.readAt}\n`);
-    if (l.failed) io.out(`reading the fleet repo failed at ${l.failed.at}: ${t(l.failed.message)}\n`);
+      io.out(
+        `fleet repo ${t(l.repo.name)} ${t(l.repo.ref)} at ${shortCommit(l.repo.head)}, read ${t(l.repo.readAt)}\n`,
+      );
+    if (l.failed) io.out(`reading the fleet repo failed at ${t(l.failed.at)}: ${t(l.failed.message)}\n`);
     if (!l.rollouts.length) io.out("no rollout in the fleet repo's recent history\n");
     for (const r of l.rollouts)
       io.out(
-        `${t(r.id)}  ${r.state}  ${shortCommit(r.base)} -> ${shortCommit(r.target)}  ${r.steps} step(s)` +
+        `${t(r.id)}  ${t(r.state)}  ${t(shortCommit(r.base))} -> ${t(shortCommit(r.target))}  ${r.steps} step(s)` +
           `${r.current ? '  (at the head)' : ''}\n`,
       );
     return EXIT_OK;
@@ -40,7 +42,7 @@ export async function runFleetRollout(id: string | undefined, o: FleetFlags, io:
     return EXIT_OK;
   }
   const subject = (s: string | undefined) => (s ? ` ${t(s)}` : '');
-  io.out(`rollout ${t(v.id)} (${v.state})\n`);
+  io.out(`rollout ${t(v.id)} (${t(v.state)})\n`);
   io.out(
     `  base   ${shortCommit(v.base)}${subject(v.baseSubject)}\n` +
       `  target ${shortCommit(v.target)}${subject(v.targetSubject)}\n`,
@@ -65,7 +67,7 @@ export async function runFleetRollout(id: string | undefined, o: FleetFlags, io:
   io.out('steps\n');
   for (const s of v.steps) {
     const commit = s.commit ? `  (${shortCommit(s.commit)}, ${t(s.signer ?? '')})` : '';
-    io.out(`  ${s.at}  ${s.action} by ${t(s.by)}: ${t(s.why)}${commit}\n`);
+    io.out(`  ${t(s.at)}  ${t(s.action)} by ${t(s.by)}: ${t(s.why)}${commit}\n`);
   }
   return EXIT_OK;
 }

@@ -8,6 +8,9 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { networkReason, untrustedCertificate } from '../base/net-error.js';
 import { withDefaultCas } from '../base/tls-trust.js';
+import { isLoopback } from '../base/loopback.js';
+import { redactUrl } from '../base/url.js';
+import { terminalText } from './terminal-text.js';
 
 export interface HubClientOptions {
   hub: string;
@@ -61,7 +64,32 @@ function send(url: URL, method: string, headers: Record<string, string>, body: s
   });
 }
 
+/** Lets the CLI send its token over plain http to another machine, on purpose. */
+export const ALLOW_PLAIN_HTTP = 'ROLLGATE_HUB_ALLOW_PLAIN_HTTP';
+
 export async function hubRequest(o: HubClientOptions, method: string, path: string, body?: unknown): Promise<unknown> {
+  if (!URL.canParse(o.hub) || !/^https?:$/.test(new URL(o.hub).protocol))
+    throw new HubClientError(`the hub's address is an http:// or https:// URL, got "${redactUrl(o.hub)}"`);
+  const hub = new URL(o.hub);
+  // The token file is how the CLI says who it is; a password in the address would be shown in every
+  // message and in `ps`, and sent besides.
+  if (hub.username || hub.password)
+    throw new HubClientError(
+      `the hub's address ${redactUrl(o.hub)} has credentials in it: give the hub's plain address, and the token ` +
+        'with --token-file or ROLLGATE_HUB_TOKEN_FILE',
+    );
+  if (hub.protocol === 'http:') {
+    // A CA file says the operator meant TLS: plain http would carry the token with no certificate checked.
+    if (o.caFile)
+      throw new HubClientError(`--ca-file (${o.caFile}) is for a hub at an https:// URL; ${o.hub} is plain http`);
+    // As the agent's report.allowPlainHttp: a reader or admin token on the wire is anyone's on the path.
+    if (!isLoopback(hub.hostname) && process.env[ALLOW_PLAIN_HTTP] !== 'true')
+      throw new HubClientError(
+        `refusing to send the token in ${o.tokenFile} to ${hub.host} over plain http, where anyone on the path can ` +
+          `read it and act as it: use https (rollgate hub --tls-cert/--tls-key), or allow it on purpose with ` +
+          `${ALLOW_PLAIN_HTTP}=true`,
+      );
+  }
   let token: string;
   try {
     token = (await readFile(o.tokenFile, 'utf8')).trim();
@@ -81,8 +109,6 @@ export async function hubRequest(o: HubClientOptions, method: string, path: stri
       throw new HubClientError(`cannot read the CA file ${o.caFile}: ${(err as Error).message}`);
     }
   }
-  if (!URL.canParse(o.hub) || !/^https?:$/.test(new URL(o.hub).protocol))
-    throw new HubClientError(`the hub's address is an http:// or https:// URL, got "${o.hub}"`);
   const url = new URL(path, o.hub.endsWith('/') ? o.hub : o.hub + '/');
   const headers: Record<string, string> = {
     authorization: `Bearer ${token}`,
@@ -108,7 +134,8 @@ export async function hubRequest(o: HubClientOptions, method: string, path: stri
     throw new HubClientError(`the hub at ${o.hub} answered ${res.status} with something that is not JSON`);
   }
   const e = (doc as { error?: unknown } | null)?.error;
-  const said = typeof e === 'string' ? e : 'no reason given';
+  // The hub's words reach the operator's terminal: shown, never obeyed.
+  const said = typeof e === 'string' ? terminalText(e) : 'no reason given';
   if (res.status === 401)
     throw new HubClientError(
       `the hub refused the token in ${o.tokenFile} (401: ${said}); put a current reader or admin token in it ` +

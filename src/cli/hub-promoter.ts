@@ -14,6 +14,7 @@ export interface PromoterFlags {
   promoteSigningPassphraseFile?: string;
   promoteAuthTokenFile?: string;
   promoteAuthBasicFile?: string;
+  promoteCaFile?: string;
   promoteBy?: string;
   promoteInterval?: string;
 }
@@ -34,6 +35,9 @@ export async function promoterSettings(
   const basic = f.promoteAuthBasicFile ?? file?.authBasicFile;
   if (token && basic) throw new Error('give one of --promote-auth-token-file and --promote-auth-basic-file');
   if ((token || basic) && !isUrl(repo)) throw new Error('--promote-auth-… files are for a repository at a URL');
+  const caFile = f.promoteCaFile ?? file?.caFile;
+  if (caFile && !repo.startsWith('https://'))
+    throw new Error(`--promote-ca-file (promoter.caFile) is for a repository at an https URL, not ${repo}`);
   const passphrase = f.promoteSigningPassphraseFile ?? file?.signingPassphraseFile;
   return {
     repo: {
@@ -41,6 +45,7 @@ export async function promoterSettings(
       ref: f.promoteRef ?? file?.ref ?? 'main',
       ...(token ? { auth: { kind: 'token' as const, file: token } } : {}),
       ...(basic ? { auth: { kind: 'basic' as const, file: basic } } : {}),
+      ...(caFile ? { caFile } : {}),
     },
     signer: await readSigner(key, passphrase),
     by: f.promoteBy ?? file?.by ?? `promoter@${hostname()}`,

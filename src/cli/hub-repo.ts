@@ -43,7 +43,8 @@ export function repoSettings(
         ? promoter?.repo.auth
         : undefined;
   if (auth && !isUrl(repo)) throw new Error('--repo-auth-… files are for a repository at a URL');
-  const caFile = f.repoCaFile ?? file.caFile;
+  // The promoter's repository is read with the promoter's CAs, as with its credentials.
+  const caFile = f.repoCaFile ?? file.caFile ?? (same ? promoter?.repo.caFile : undefined);
   if (caFile && !isUrl(repo))
     throw new Error(`--repo-ca-file (repo.caFile) is for a repository at an https URL, not the path ${repo}`);
   const trustedKeys = f.repoTrustedKeys?.length ? f.repoTrustedKeys : file.trustedKeys;

@@ -10,6 +10,8 @@ import { GitSync, isUrl, resolveRevision, type GitAuth } from '../sync/index.js'
 export interface RepoSpec {
   repo: string;
   auth?: GitAuth;
+  /** URL repos: PEM certificates of CAs trusted besides the defaults (a git server with a private CA). */
+  caFile?: string;
   /** Where a URL is fetched to; a temporary directory (removed on close) when not given. */
   cacheDir?: string;
   depth: number;
@@ -48,6 +50,7 @@ export async function openRepo(spec: RepoSpec): Promise<OpenedRepo> {
             gitdir,
             depth: spec.depth,
             ...(spec.auth ? { auth: spec.auth } : {}),
+            ...(spec.caFile !== undefined ? { caFile: spec.caFile } : {}),
           });
           const { commit } = await sync.poll();
           fetched.set(branch, commit);

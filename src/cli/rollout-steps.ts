@@ -32,6 +32,7 @@ export interface StepFlags {
   ref: string;
   authTokenFile?: string;
   authBasicFile?: string;
+  repoCaFile?: string;
   cacheDir?: string;
   depth: string;
   output: 'human' | 'json';
@@ -72,6 +73,7 @@ export function openRepoOf(o: StepFlags): PromoterRepo {
     depth: spec.depth,
     ...(spec.auth ? { auth: spec.auth } : {}),
     ...(spec.cacheDir ? { cacheDir: spec.cacheDir } : {}),
+    ...(spec.caFile !== undefined ? { caFile: spec.caFile } : {}),
   });
 }
 

@@ -46,6 +46,8 @@ export interface PromoterFileConfig {
   signingPassphraseFile?: string;
   authTokenFile?: string;
   authBasicFile?: string;
+  /** PEM certificates of CAs trusted for the git server besides the defaults (fetch and push). */
+  caFile?: string;
   by?: string;
   interval?: string;
 }
@@ -57,6 +59,7 @@ const PROMOTER_KEYS = [
   'signingPassphraseFile',
   'authTokenFile',
   'authBasicFile',
+  'caFile',
   'by',
   'interval',
 ] as const;

@@ -1,24 +1,10 @@
 // The hub's HTTP plumbing: bounded bodies, JSON and HTML answers with their headers, tokens from
-// a bearer header or the page's cookie, and the errors that carry a status.
+// a bearer header, and the errors that carry a status. The page's cookies are in ./session.ts.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError, parseJson } from './params.js';
 
-export const COOKIE = 'rollgate_hub';
-
 export { HttpError } from './params.js';
-
-/** The page's token from its cookie; a cookie that is not one the hub set is no token (never an error). */
-export function cookieToken(req: IncomingMessage): string | undefined {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0 || part.slice(0, eq).trim() !== COOKIE) continue;
-    const v = part.slice(eq + 1).trim();
-    // The hub sets it URI-encoded; tokens are base64url, so anything else was not set by the hub.
-    if (/^[A-Za-z0-9_-]{1,200}$/.test(v)) return v;
-  }
-  return undefined;
-}
 
 export function bearer(req: IncomingMessage): string | undefined {
   const h = req.headers.authorization;
@@ -47,19 +33,22 @@ export function json(res: ServerResponse, status: number, body: unknown, headers
   res.end(text);
 }
 
-export function sendHtml(res: ServerResponse, body: string, status = 200): void {
+export function sendHtml(res: ServerResponse, body: string, status = 200, cookies: string[] = []): void {
   res.writeHead(status, {
+    ...(cookies.length ? { 'set-cookie': cookies } : {}),
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-store',
     'content-security-policy':
-      "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+      // base-uri does not fall back to default-src: without it a <base> would move every relative link.
+      "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; " +
+      "base-uri 'none'",
     'x-content-type-options': 'nosniff',
   });
   res.end(body);
 }
 
-export function redirect(res: ServerResponse, to: string, cookie?: string): void {
-  res.writeHead(303, { location: to, ...(cookie ? { 'set-cookie': cookie } : {}) });
+export function redirect(res: ServerResponse, to: string, cookies: string[] = []): void {
+  res.writeHead(303, { location: to, ...(cookies.length ? { 'set-cookie': cookies } : {}) });
   res.end();
 }
 

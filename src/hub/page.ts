@@ -29,12 +29,14 @@ export function renderNotFound(what: string): string {
   return renderProblem('Not found', what);
 }
 
-export function renderLoginPage(error?: string): string {
+/** `csrf`: the form's random value, also in the log-in cookie (./session.ts). */
+export function renderLoginPage(csrf: string, error?: string): string {
   return layout(
     'Log in',
     html`<h2>Log in</h2>
       ${error && html`<p class="m-bad" role="alert">${error}</p>`}
       <form method="post" action="/login">
+        <input type="hidden" name="csrf" value="${csrf}" />
         <label
           >Reader or admin token
           <input name="token" type="password" autocomplete="current-password" size="60" autofocus

@@ -2,9 +2,9 @@
 // the CLI writes it — src/promoter's runStep with the operator or promote decider, signed with the
 // promoter's key, pushed only if the branch did not move — naming the admin's token and the reason.
 // The page's forms carry a token bound to the session (csrfToken) and the hub checks it and the
-// request's Origin, on top of the session cookie's SameSite=Strict.
+// request's Origin and Sec-Fetch-Site (./session.ts), on top of the session cookie's SameSite=Strict.
 
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import type { Sql } from './db.js';
 import { HttpError } from './http.js';
 import type { PromoterSettings } from './promoter-loop.js';
 import { rolloutEvidence } from './rollout-evidence.js';
+import { checkSameOrigin, sameValue } from './session.js';
 
 export const ROLLOUT_ACTIONS = ['pause', 'resume', 'promote', 'abort'] as const;
 export type RolloutAction = (typeof ROLLOUT_ACTIONS)[number];
@@ -28,14 +29,8 @@ export function csrfToken(sessionToken: string): string {
 
 /** Refuses a form post whose token is not the session's, or that comes from another origin. */
 export function checkForm(req: IncomingMessage, sessionToken: string, form: URLSearchParams): void {
-  const origin = req.headers.origin;
-  if (origin && origin !== 'null') {
-    const host = URL.canParse(origin) ? new URL(origin).host : '';
-    if (host !== req.headers.host) throw new HttpError(403, `a form of another site (${origin}) is refused`);
-  }
-  const given = Buffer.from(form.get('csrf') ?? '');
-  const want = Buffer.from(csrfToken(sessionToken));
-  if (given.length !== want.length || !timingSafeEqual(given, want))
+  checkSameOrigin(req);
+  if (!sessionToken || !sameValue(form.get('csrf') ?? '', csrfToken(sessionToken)))
     throw new HttpError(403, 'the form is not one this hub gave this session (reload the page and try again)');
 }
 

@@ -9,7 +9,7 @@ import { RolloutActionError } from '../rollout/index.js';
 import { FleetRepoReader, type FleetRepoSpec, type RepoRead } from './fleet-repo.js';
 import { noteFrom, type CommitNote } from './pages/commit-note.js';
 import type { PromoterSettings } from './promoter-loop.js';
-import { bearer, cookieToken, HttpError, json, readBody, redirect, sendHtml } from './http.js';
+import { HttpError, json, readBody, redirect, sendHtml } from './http.js';
 import { renderRolloutFailures, renderRolloutList, renderRolloutPage, type PageAccess } from './pages/rollouts.js';
 import { failureReason, integer, rolloutId, rolloutTrack } from './params.js';
 import { checkForm, csrfToken, reasonOf, ROLLOUT_ACTIONS, RolloutActions } from './rollout-actions.js';
@@ -47,8 +47,7 @@ function access(c: RouteContext, d: RolloutRouteDeps): PageAccess {
   if (c.who?.role !== 'admin') return { noActions: 'Pause, resume, promote and abort are for admin tokens.' };
   if (!d.actions)
     return { noActions: 'This hub has no promoter (--promote-repo and a signing key), so it cannot act on rollouts.' };
-  const token = cookieToken(c.req) ?? bearer(c.req);
-  return token ? { csrf: csrfToken(token) } : {};
+  return c.token ? { csrf: csrfToken(c.token) } : {};
 }
 
 /** The fleet repo's reader (with --repo, else the promoter's repo) and the rollout routes of a hub. */
@@ -78,9 +77,9 @@ export function rolloutRoutes(d: RolloutRouteDeps): Route[] {
     pathParams: idParam,
     responses: {},
     handle: async (c) => {
-      const token = cookieToken(c.req) ?? bearer(c.req);
       const form = new URLSearchParams(await readBody(c.req, 16_384));
-      checkForm(c.req, token ?? '', form);
+      // The token that authenticated this request: a form made for another session does not pass.
+      checkForm(c.req, c.token ?? '', form);
       if (!d.actions)
         throw new HttpError(403, 'this hub has no promoter (--promote-repo and a signing key): it cannot act');
       const why = reasonOf(form);

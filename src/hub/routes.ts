@@ -32,6 +32,8 @@ export interface RouteContext {
   res: ServerResponse;
   /** Set for reader and admin routes. */
   who: Principal | undefined;
+  /** The token `who` was found by: the bearer header's, or on a page the session cookie's. */
+  token: string | undefined;
   path: Record<string, unknown>;
   query: Record<string, unknown>;
   routes: readonly Route[];

@@ -18,18 +18,7 @@ import { HubMetrics } from './metrics.js';
 import { PromoterLoop, type PromoterSettings } from './promoter-loop.js';
 import type { FleetRepoReader, FleetRepoSpec } from './fleet-repo.js';
 import { commitNotes, rolloutConsole } from './rollout-routes.js';
-import {
-  bearer,
-  cookieToken,
-  COOKIE,
-  databaseDown,
-  HttpError,
-  json,
-  jsonDocument,
-  readBody,
-  redirect,
-  sendHtml,
-} from './http.js';
+import { bearer, databaseDown, HttpError, json, jsonDocument, readBody, redirect, sendHtml } from './http.js';
 import { migrate } from './migrations.js';
 import { warmUpCounts } from './count-tables.js';
 import { escapesUnstorable } from './params.js';
@@ -39,6 +28,16 @@ import { QueryError } from './queries.js';
 import { parseReport } from './report-schema.js';
 import { match, parseRouteQuery, type Route, type RouteContext } from './routes.js';
 import { hashToken, roleOf } from './tokens.js';
+import {
+  checkLoginForm,
+  checkSameOrigin,
+  clearCookie,
+  loginForm,
+  readCookie,
+  sessionCookies,
+  setCookie,
+  type SessionCookies,
+} from './session.js';
 import type { WebhookTarget } from './webhook-body.js';
 import { DEFAULT_HUB_LISTEN } from './defaults.js';
 
@@ -86,11 +85,13 @@ export class Hub {
   /** Reading the fleet repo when the hub was given one. */
   readonly fleetRepo: FleetRepoReader | undefined;
   private readonly startedAt = Date.now();
+  private readonly cookies: SessionCookies;
   /** http(s)://host:port */
   url = '';
 
   private constructor(private readonly o: HubOptions) {
     this.metrics = new HubMetrics(o.db);
+    this.cookies = sessionCookies(Boolean(o.tls));
     const webhooks = o.webhooks ?? [];
     const orderLapseMs = o.silentAfterMs ?? 15 * 60_000;
     this.batcher = new Batcher((items) => o.db.transaction((tx) => ingest(tx, items, { webhooks, orderLapseMs })), {
@@ -212,8 +213,9 @@ export class Hub {
       page = Boolean(route.page);
       const query = parseRouteQuery(route, url.search);
       let who: Principal | undefined;
+      let token: string | undefined;
       if (route.access === 'reader' || route.access === 'admin') {
-        const token = bearer(req) ?? (route.page ? cookieToken(req) : undefined);
+        token = bearer(req) ?? (route.page ? readCookie(req, this.cookies.session) : undefined);
         who = await this.who(token);
         if (!who || who.role === 'gateway') {
           if (route.page && req.method === 'GET') return redirect(res, '/login');
@@ -228,7 +230,7 @@ export class Hub {
         }
         if (route.access === 'admin' && who.role !== 'admin') throw new HttpError(403, 'this needs an admin token');
       }
-      const c: RouteContext = { db: this.o.db, req, res, who, path: params, query, routes: this.routes };
+      const c: RouteContext = { db: this.o.db, req, res, who, token, path: params, query, routes: this.routes };
       return await route.handle(c);
     } catch (err) {
       const down = databaseDown(err);
@@ -305,7 +307,7 @@ export class Hub {
         hidden: true,
         summary: 'The login form',
         responses: {},
-        handle: async ({ res }) => sendHtml(res, renderLoginPage()),
+        handle: async ({ req, res }) => this.loginPage(req, res),
       },
       {
         method: 'POST',
@@ -325,7 +327,12 @@ export class Hub {
         hidden: true,
         summary: 'Log out',
         responses: {},
-        handle: async ({ res }) => redirect(res, '/login', `${COOKIE}=; Max-Age=0; Path=/`),
+        handle: async ({ req, res }) => {
+          // Another site may not log the operator out either.
+          checkSameOrigin(req);
+          req.resume();
+          redirect(res, '/login', [clearCookie(this.cookies, this.cookies.session)]);
+        },
       },
     ];
   }
@@ -402,13 +409,27 @@ export class Hub {
     json(res, 200, { accepted: receipt.accepted, duplicates: receipt.duplicates, refused });
   }
 
+  /** The log-in form, with its value in it and in its cookie (./session.ts). */
+  private loginPage(req: IncomingMessage, res: ServerResponse, error?: string, status = 200): void {
+    const form = loginForm(req, this.cookies);
+    sendHtml(res, renderLoginPage(form.value, error), status, [form.cookie]);
+  }
+
   private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const form = new URLSearchParams(await readBody(req, 4096));
+    try {
+      checkLoginForm(req, this.cookies, form);
+    } catch (err) {
+      // Refused before the token is looked at: a forged form learns nothing of it.
+      return this.loginPage(req, res, (err as Error).message, 403);
+    }
     const token = (form.get('token') ?? '').trim();
     const who = /^[A-Za-z0-9_-]{1,200}$/.test(token) ? await this.who(token) : undefined;
     if (!who || who.role === 'gateway')
-      return sendHtml(res, renderLoginPage('That is not a reader or admin token of this hub.'));
-    const secure = this.o.tls ? '; Secure' : '';
-    redirect(res, '/', `${COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/${secure}`);
+      return this.loginPage(req, res, 'That is not a reader or admin token of this hub.');
+    redirect(res, '/', [
+      setCookie(this.cookies, this.cookies.session, token),
+      clearCookie(this.cookies, this.cookies.login),
+    ]);
   }
 }

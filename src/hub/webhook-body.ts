@@ -1,8 +1,11 @@
 // What a webhook says: JSON with the facts and a `text` a person can read in a chat channel as
 // it is (Slack's and Mattermost's incoming webhooks show `text`). The facts stay exact for
 // machines; in `text`, words that came from a gateway cannot be chat markup: no mention
-// (<!channel>, <@U123>, @everyone), no link a reader could click, disguised or not.
+// (<!channel>, <@U123>, @everyone), no link a reader could click, disguised or not, and no
+// bidirectional control that would reorder the hub's own words after it (a U+202E in a detail
+// would turn "… to a81c5b2e9f01" around).
 
+import { showBidiControls } from './html.js';
 import { VERDICTS, type NotifyingVerdict, type ReportEvent } from '../model/index.js';
 import type { NotifyKind } from './outcomes.js';
 import { shortCommit } from '../base/short-commit.js';
@@ -31,13 +34,14 @@ const short = (c: string | undefined) => shortCommit(c, 'an unknown commit');
 const ZWSP = '\u200B';
 
 /**
- * `s` as plain words in Slack, Mattermost, Discord and Teams: `&`, `<` and `>` escaped as Slack
+ * `s` as plain words in Slack, Mattermost, Discord and Teams: a bidirectional control shown as
+ * `<U+202E>` (./html.ts, the pages' own rule), then `&`, `<` and `>` escaped as Slack
  * asks (so <!channel>, <@U123> and <http://evil|click> are shown, not acted on); a zero-width
  * space after every `@`, in every `://`, after the dot of anything that looks like a domain, and in
  * a Markdown link's `](`, so no mention fires and nothing becomes a link a reader could click.
  */
 export function chatText(s: string): string {
-  return s
+  return showBidiControls(s)
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')

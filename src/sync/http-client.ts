@@ -208,7 +208,8 @@ function toSyncError(err: unknown, signal: AbortSignal, url: string, caFile?: st
         (caFile
           ? `; ${caFile} does not hold the CA that signed it`
           : "; if it comes from a private CA, give that CA's certificate (PEM) as the repository's CA file " +
-            "(repo.caFile; the hub's --repo-ca-file)"),
+            "(the agent's repo.caFile, --repo-ca-file of the commands that read or push the fleet repo, " +
+            "the hub's --repo-ca-file and --promote-ca-file)"),
       false,
     );
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;

@@ -20,8 +20,8 @@ export async function rawStatus(url: string, request: string): Promise<number> {
   });
 }
 
-/** What an error answer says: the API's `error`, or the page's alert. */
-export const says = (a: Answer) => String(a.body['error'] ?? /role="alert">([^<]*)</.exec(a.text)?.[1] ?? '');
+/** What an error answer says: the API's `error`, or the page's alert (a <bdi> isolates words that are not ASCII). */
+export const says = (a: Answer) => String(a.body['error'] ?? /role="alert">(?:<bdi>)?([^<]*)</.exec(a.text)?.[1] ?? '');
 
 /** A 4xx with an error that says something, or an assertion naming the case. */
 export function refused(what: string, a: Answer, code?: number): void {

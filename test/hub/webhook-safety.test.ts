@@ -44,6 +44,8 @@ test('chat markup is neutralised: mentions broken, <, > and & escaped, no link l
     ['[click](https://evil.example/x)', `[click]${ZW}(https:${ZW}//evil.${ZW}example/x)`],
     ['@everyone @here @channel @all', `@${ZW}everyone @${ZW}here @${ZW}channel @${ZW}all`],
     ['a & b', 'a &amp; b'],
+    ['failed: \u202Eko si lla\u202C) to abc', 'failed: &lt;U+202E&gt;ko si lla&lt;U+202C&gt;) to abc'],
+    ['\u2067isolate left open \u200F7', '&lt;U+2067&gt;isolate left open &lt;U+200F&gt;7'],
     ['&lt; stays text', '&amp;lt; stays text'],
     ['see www.evil.com', `see www.${ZW}evil.${ZW}com`],
     [

@@ -21,6 +21,11 @@ export function promoterOptions(cmd: Command): Command {
     )
     .option('--promote-auth-token-file <file>', 'a token for the git server, fetch and push (promoter.authTokenFile)')
     .option('--promote-auth-basic-file <file>', '"user:password" for the git server (promoter.authBasicFile)')
+    .option(
+      '--promote-ca-file <file>',
+      "PEM certificates of the CAs to trust for the git server's https certificate besides the system's, fetch " +
+        'and push (promoter.caFile)',
+    )
     .option('--promote-by <who>', 'who the steps name (promoter.by; default promoter@<host name>)')
     .option('--promote-interval <duration>', 'how often a step is tried (promoter.interval; default 1m)');
 }

@@ -84,6 +84,11 @@ export function applyOptions(cmd: Command): Command {
     );
 }
 
+/** --repo-ca-file, said the same by every command that reads the fleet repo from a git server. */
+export const REPO_CA_FILE_HELP =
+  "URL repos: PEM certificates of the CAs to trust for the git server's https certificate, besides the " +
+  "system's (a private CA; the agent's repo.caFile)";
+
 export function repoOptions(cmd: Command): Command {
   return cmd
     .option('--repo <url|path>', 'fleet repo: an http(s) URL, or a local path (a checkout or a bare repo)', '.')
@@ -94,6 +99,7 @@ export function repoOptions(cmd: Command): Command {
     )
     .option('--auth-token-file <file>', 'URL repos: file holding a token, sent as "Authorization: Bearer"')
     .option('--auth-basic-file <file>', 'URL repos: file holding "user:password"')
+    .option('--repo-ca-file <file>', REPO_CA_FILE_HELP)
     .option(
       '--cache-dir <dir>',
       'URL repos: keep the fetched objects here (default: a temporary directory, removed afterwards)',

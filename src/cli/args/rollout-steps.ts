@@ -4,6 +4,7 @@
 
 import { Option, type Command } from 'commander';
 import type { Runner } from './run.js';
+import { REPO_CA_FILE_HELP } from './options.js';
 
 export const ROLLOUT_EXIT_HELP =
   '\n\nExit status: 0 a step was written, or nothing to do (the rollout is complete, or none runs); 2 the open ' +
@@ -19,6 +20,7 @@ function repoOptions(cmd: Command): Command {
       'URL repos: file holding a token, sent as "Authorization: Bearer" (fetch and push)',
     )
     .option('--auth-basic-file <file>', 'URL repos: file holding "user:password"')
+    .option('--repo-ca-file <file>', `${REPO_CA_FILE_HELP} (fetch and push)`)
     .option('--cache-dir <dir>', 'URL repos: keep the fetched objects here (default: a temporary directory)')
     .option(
       '--depth <n>',

@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import { collect } from '../identity.js';
-import { outputOption } from './options.js';
+import { outputOption, REPO_CA_FILE_HELP } from './options.js';
 import { addRolloutStepCommands } from './rollout-steps.js';
 import type { Reporter, Runner } from './run.js';
 
@@ -46,6 +46,7 @@ export function addRolloutCommands(program: Command, run: Runner): void {
     .option('--label <key=value>', 'a gateway label (repeat for several)', collect, [])
     .option('--auth-token-file <file>', 'URL repos: file holding a token, sent as "Authorization: Bearer"')
     .option('--auth-basic-file <file>', 'URL repos: file holding "user:password"')
+    .option('--repo-ca-file <file>', REPO_CA_FILE_HELP)
     .option('--cache-dir <dir>', 'URL repos: keep the fetched objects here (default: a temporary directory)')
     .option('--depth <n>', "URL repos: commits of history to fetch, enough to reach the rollout's target", '50')
     .addOption(outputOption())
