@@ -110,11 +110,6 @@ export class Agent {
     return this.cfg.stateDir;
   }
 
-  /** The worker's pid while one runs (tests and the bench look at it). */
-  get workerPid(): number | undefined {
-    return this.worker.pid;
-  }
-
   /** Takes the lock, resumes what a crash interrupted, starts the servers, the schedule and the watch. */
   async start(): Promise<void> {
     allowPublic(this.cfg.gateway);

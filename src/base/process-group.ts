@@ -391,7 +391,9 @@ export async function endLeftoverGroups(stateDir: string, graceMs: number, log: 
   docs.sort((a, b) => Number(atOnce(b.doc)) - Number(atOnce(a.doc)));
   const ended: number[] = [];
   for (const { file, doc } of docs) {
-    if (doc.pid !== process.pid && doc.started !== '' && startTime(doc.pid) === doc.started) continue; // alive
+    // Alive, and not a zombie: a killed agent's worker, killed in turn, may stay one where nothing reaps orphans.
+    const owner = doc.pid === process.pid ? undefined : procInfo(doc.pid);
+    if (owner && owner.state !== 'Z' && doc.started !== '' && owner.started === doc.started) continue; // alive
     for (const g of doc.groups) {
       const pids = g.endAtOnce ? await endGroup(g, graceMs, 'SIGKILL') : await endGroup(g, graceMs);
       if (pids.length === 0) continue;

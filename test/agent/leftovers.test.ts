@@ -108,7 +108,7 @@ describe('what a killed agent started is ended when the agent starts again', { s
       lab.unset('R456', 'misbehave/Download');
       agent = lab.agent({}, args);
       const s = await agent.until('applied after the restart', (x) => x.lastGood?.commit === commit);
-      assert.deepEqual(groupMembers(leader), [], 'no process of the hung Download group remains');
+      assert.deepEqual(groupMembers(leader), [], `no process of the hung Download group remains:\n${agent.text()}`);
       assert.equal(alive(workers[0]!), false, "the killed agent's worker does not run on beside the new agent");
       assert.ok(
         agent.logs.some((l) => /the agent's worker \(cycle\), started .* which is gone, was still running/.test(l.msg)),
@@ -175,7 +175,7 @@ describe('what a killed agent started is ended when the agent starts again', { s
     assert.deepEqual(
       [...hung].filter((pid) => alive(pid)),
       [],
-      'none of the interfaces the killed agent started still runs',
+      `none of the interfaces the killed worker started still runs:\n${agent.text()}`,
     );
     lab.expectSettled('v2');
   });
