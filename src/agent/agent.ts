@@ -13,8 +13,9 @@ import type { Log } from '../base/log.js';
 import { durationMs as ms } from '../base/duration.js';
 import { removeLeftoverTempFiles, secureStateDir } from '../base/state-dir.js';
 import { endLeftoverGroups } from '../base/process-group.js';
-import { afterPoll, Reason, VERDICTS, type ActivityReason, type AgentState } from '../model/index.js';
-import type { Choice, LifecycleMemory, Verdict } from '../lifecycle/index.js';
+import { Reason, VERDICTS, type ActivityReason } from '../model/index.js';
+import type { LifecycleMemory, Verdict } from '../lifecycle/index.js';
+import { restingAnswer, skipBadLine } from './at-rest.js';
 import type { Gateway } from '../gateway/gateway.js';
 import type { Reporter } from '../report/index.js';
 import { ConfigError, type AgentConfig } from './config.js';
@@ -32,7 +33,7 @@ import { StateStore } from './state.js';
 import { SystemdNotifier } from './systemd-notify.js';
 import { shortCommit } from '../base/short-commit.js';
 import { errorMessage } from '../base/error-message.js';
-import type { CycleOutcome, TriggerReason, WorkerJob, WorkerMessage } from './worker-protocol.js';
+import type { CycleOutcome, TriggerReason, WorkerEvent, WorkerJob } from './worker-protocol.js';
 import { WorkerDiedError, WorkerError, WorkerRunner } from './worker-runner.js';
 
 export type { LiveStatus, TriggerReason };
@@ -44,10 +45,6 @@ const TRANSIENT = new Set<Verdict['reason']>([
   Reason.Error,
   Reason.ConfigError,
 ]);
-
-/** What the lifecycle's choose keys its answer on (src/lifecycle/lifecycle.ts): the same key, the same answer. */
-const chooseKey = (head: string, st: Readonly<AgentState>) =>
-  [head, st.applied?.commit, ...st.bad.map((b) => b.commit)].join(' ');
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -331,10 +328,25 @@ export class Agent {
     const recoverDue =
       reason === 'sync' ||
       Date.now() - this.lastRecovery >= Math.min(this.driftMs, this.retryMs * 2 ** this.recoveriesInRow);
-    const rest = this.atRest(head, reason, driftDue, recoverDue);
+    const rest =
+      reason === 'sync' || this.resumeNext
+        ? undefined
+        : restingAnswer(this.state.current, head, this.memory, driftDue, recoverDue);
     if (rest) {
       this.live.polled(head);
-      return rest;
+      if (rest.kind === 'unchanged') {
+        this.metrics.polls.inc({ result: Reason.Unchanged });
+        return rest.verdict;
+      }
+      this.metrics.polls.inc({ result: Reason.KnownBad });
+      if (this.skipLogged !== rest.commit) {
+        this.log.warn(
+          { verdict: Reason.KnownBad, commit: rest.commit, reason: rest.bad.reason },
+          skipBadLine(head, rest.commit, rest.bad, this.state.current.applied?.commit),
+        );
+        this.skipLogged = rest.commit;
+      }
+      return rest.verdict;
     }
     const job: WorkerJob = {
       kind: 'cycle',
@@ -351,49 +363,6 @@ export class Agent {
   }
 
   /**
-   * The answer to a poll when the state says there is nothing to do, as the lifecycle would give
-   * it (nothing new, the deferral the gateway waits on, a bad commit skipped); undefined when
-   * there is work for a worker. When in doubt, there is work: a worker finds out.
-   */
-  private atRest(head: string, reason: TriggerReason, driftDue: boolean, recoverDue: boolean): Verdict | undefined {
-    if (reason === 'sync' || this.resumeNext) return undefined;
-    const st = this.state.current;
-    if (afterPoll(st, head, driftDue, recoverDue).action === 'finish-rollback') return undefined;
-    const remembered = this.memory.chosen;
-    const bad = st.bad.some((b) => b.commit === head);
-    // What the lifecycle's choose answers without a gate: a bad head, the head the gateway runs.
-    const choice: Choice | undefined =
-      bad || head === st.applied?.commit
-        ? { head, commit: head }
-        : remembered?.key === chooseKey(head, st)
-          ? remembered.choice
-          : undefined;
-    if (!choice) return undefined;
-    const next = afterPoll(st, choice.commit, driftDue, recoverDue);
-    if (next.action === 'skip-bad') {
-      this.metrics.polls.inc({ result: Reason.KnownBad });
-      const commit = choice.commit;
-      if (this.skipLogged !== commit) {
-        this.log.warn(
-          { verdict: Reason.KnownBad, commit, reason: next.bad.reason },
-          `${commit === head ? 'the branch points at' : `the rollout at ${shortCommit(head)} gives this gateway`} ` +
-            `${shortCommit(commit)}, which failed (${next.bad.kind}: ${next.bad.reason}); ` +
-            `it is not applied again. Waiting for the branch to move; the gateway stays ` +
-            `on ${shortCommit(st.applied?.commit)}`,
-        );
-        this.skipLogged = commit;
-      }
-      return { reason: Reason.KnownBad, commit, detail: next.bad.reason };
-    }
-    if (next.action !== 'nothing') return undefined;
-    this.metrics.polls.inc({ result: Reason.Unchanged });
-    const d = choice.deferral;
-    return d
-      ? { reason: Reason.Deferred, commit: d.commit, detail: d.why }
-      : { reason: Reason.Unchanged, commit: choice.commit };
-  }
-
-  /**
    * Runs a job in a worker (the caller holds the turn: nothing here writes the state meanwhile)
    * and takes in what it came to: the state file again, the lifecycle's memory, the metrics and
    * timers. Undefined when the worker was killed: that is logged, and the next worker resumes
@@ -401,7 +370,7 @@ export class Agent {
    */
   private async inWorker(job: WorkerJob): Promise<CycleOutcome | undefined> {
     const events = this.live.events();
-    const onMessage = async (m: WorkerMessage) => {
+    const onMessage = async (m: WorkerEvent) => {
       switch (m.type) {
         case 'activity':
           return this.live.set(m.phase, m.commit, m.progress);

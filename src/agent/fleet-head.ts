@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { durationMs, parseSize } from '../base/duration.js';
-import { isUrl, redactUrl } from '../base/url.js';
+import { isUrl } from '../base/url.js';
 import { fullRef, RemoteRef, refuseCredentialsInUrl } from '../sync/remote-ref.js';
 import type { AgentConfig } from './config.js';
 

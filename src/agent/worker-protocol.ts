@@ -56,3 +56,6 @@ export type WorkerMessage =
   | { type: 'verdict'; verdict: Verdict }
   | { type: 'done'; outcome: CycleOutcome; memory: LifecycleMemory }
   | { type: 'failed'; name: string; message: string };
+
+/** What the worker streams while it works (the rest ends its work). */
+export type WorkerEvent = Exclude<WorkerMessage, { type: 'done' } | { type: 'failed' }>;

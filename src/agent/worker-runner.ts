@@ -12,7 +12,7 @@ import { startTime } from '../base/proc.js';
 import { bookGroup, GROUP_TOKEN_ENV, unbookGroup } from '../base/process-group.js';
 import type { LifecycleMemory } from '../lifecycle/index.js';
 import type { AgentConfig } from './config.js';
-import type { CycleOutcome, WorkerJob, WorkerMessage, WorkerRequest } from './worker-protocol.js';
+import type { CycleOutcome, WorkerEvent, WorkerJob, WorkerMessage, WorkerRequest } from './worker-protocol.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url));
 
@@ -85,7 +85,7 @@ export class WorkerRunner {
     config: AgentConfig,
     job: WorkerJob,
     memory: LifecycleMemory,
-    onMessage: (m: WorkerMessage) => Promise<void> | void,
+    onMessage: (m: WorkerEvent) => Promise<void> | void,
   ): Promise<{ outcome: CycleOutcome; memory: LifecycleMemory }> {
     const token = randomUUID();
     const since = new Date().toISOString();

@@ -8,7 +8,6 @@
 
 import { errorMessage } from '../base/error-message.js';
 import type { Log } from '../base/log.js';
-import { shortCommit } from '../base/short-commit.js';
 import { Gateway, readVariables } from '../gateway/gateway.js';
 import { badRecord, CommitLifecycle, type LifecycleEvents, type Verdict } from '../lifecycle/index.js';
 import { afterPoll, Reason, VERDICTS } from '../model/index.js';
@@ -20,6 +19,7 @@ import { gatewayOptions } from './gateway-options.js';
 import { agentLogger } from './logger.js';
 import { agentFleetSource, lifecyclePorts } from './ports.js';
 import { allowPublic } from './redaction.js';
+import { skipBadLine } from './at-rest.js';
 import { StateStore } from './state.js';
 import type { CycleOutcome, WorkerJob, WorkerMessage, WorkerRequest } from './worker-protocol.js';
 
@@ -136,10 +136,7 @@ async function cycle(
     if (skipLogged !== commit || job.reason === 'sync') {
       log.warn(
         { verdict: Reason.KnownBad, commit, reason: next.bad.reason },
-        `${commit === head ? 'the branch points at' : `the rollout at ${shortCommit(head)} gives this gateway`} ` +
-          `${shortCommit(commit)}, which failed (${next.bad.kind}: ${next.bad.reason}); ` +
-          `it is not applied again. Waiting for the branch to move; the gateway stays ` +
-          `on ${shortCommit(st.applied?.commit)}`,
+        skipBadLine(head, commit, next.bad, st.applied?.commit),
       );
       skipLogged = commit;
     }

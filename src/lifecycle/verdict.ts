@@ -16,7 +16,6 @@ import {
   type GateName,
 } from '../model/index.js';
 import type { RolloutStanding } from '../model/rollout.js';
-import { stalledOn } from '../model/poll-decision.js';
 
 export { afterPoll, stalledOn, type PollDecision } from '../model/poll-decision.js';
 import { badRecord, withBad } from './bad-commits.js';

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import git from 'isomorphic-git';
-import { authHeaders, type GitAuth } from './auth.js';
+import type { GitAuth } from './auth.js';
 import { SyncError, refusedAccess } from './errors.js';
 import { CountingHttpClient } from './http-client.js';
 import { lsRemoteRef } from './ls-refs.js';

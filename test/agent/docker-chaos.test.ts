@@ -184,7 +184,8 @@ describe('chaos: faults at random moments, real parts (seeded)', { skip: missing
         logs.push(agent.text());
         await sleep(ms(100, 1_000));
         agent = startAgent();
-        return `killed the agent and its worker${workers.length ? ` ${workers.join(', ')}` : ' (none ran)'} with SIGKILL and started again`;
+        const which = workers.length ? ` ${workers.join(', ')}` : ' (none ran)';
+        return `killed the agent and its worker${which} with SIGKILL and started again`;
       }
       case 'interface-kill': {
         const until = Date.now() + 3_000;

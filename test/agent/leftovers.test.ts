@@ -133,7 +133,7 @@ describe('what a killed agent started is ended when the agent starts again', { s
     },
   );
 
-  test('its worker killed by an interface at once (its siblings hung on their Download pipes): none of them is left', async () => {
+  test('its worker killed by an interface (siblings hung on their Download pipes): none of them is left', async () => {
     await agent?.kill();
     await lab.server.close();
     lab.close();
@@ -164,7 +164,8 @@ describe('what a killed agent started is ended when the agent starts again', { s
     const hung = new Set<number>();
     const killed = () => agent!.logs.some((l) => /worker process was killed \(SIGKILL\)/.test(l.msg));
     for (let i = 0; i < 3000 && !killed(); i++) {
-      for (const pid of interfaces()) hung.add(pid);
+      // The agent's own command line names the interfaces' directory too: it is no interface.
+      for (const pid of interfaces()) if (pid !== agent.pid) hung.add(pid);
       await sleep(20);
     }
     assert.ok(killed(), `the worker was killed:\n${agent.text()}`);

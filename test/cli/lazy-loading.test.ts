@@ -145,7 +145,7 @@ describe('a command loads only the modules it uses (real processes, their loaded
     assert.deepEqual(hub, ['hub/defaults.js'], "none of the hub's modules but its defaults, which the help shows");
   });
 
-  test('the resident part at rest after a reconcile: no worker alive, no lifecycle, git client, openpgp or Engine client', async () => {
+  test('the resident part at rest: no worker alive, no lifecycle, git client, openpgp or Engine client', async () => {
     const { parent, workers, workersAlive } = await agentAtRestApart('pgp.git', ['--trusted-keys', gpgKey.publicFile]);
     assert.deepEqual(workersAlive, [], 'the worker that applied the commit has exited');
     assert.ok(workers.length >= 2, `workers ran (the start's resume, the first reconcile): ${workers.length}`);
