@@ -178,7 +178,10 @@ describe('chaos: faults at random moments, real parts (seeded)', { skip: missing
         return 'no worker was running to kill';
       }
       case 'both-kill': {
-        const workers = agent.workerPids();
+        // Both at once while a worker runs, when one does within a moment (a power cut to rollgate).
+        let workers = agent.workerPids();
+        for (const until = Date.now() + 3_000; workers.length === 0 && Date.now() < until; await sleep(20))
+          workers = agent.workerPids();
         for (const pid of workers) kill(pid);
         await agent.kill();
         logs.push(agent.text());
