@@ -74,6 +74,33 @@ interface Idle {
   /** The first and the last second's sample: a long run (BENCH_POLLS=20000) shows whether it stays flat. */
   rssFirstKb: number;
   rssLastKb: number;
+  /** The agent's worker processes (the apply, at rest none): how many ran, and the highest peak (VmHWM) of one. */
+  workers: number;
+  workerPeakKb: number;
+}
+
+/**
+ * Watches the agent's workers while it runs: each one's peak resident memory, read from /proc
+ * while it lives (a worker lives for a second or so, so it is looked at often).
+ */
+function watchWorkers(agent: AgentProcess): { stop(): { workers: number; peakKb: number } } {
+  const peaks = new Map<number, number>();
+  const look = () => {
+    for (const pid of agent.workerPids()) {
+      try {
+        peaks.set(pid, Math.max(peaks.get(pid) ?? 0, proc(pid).hwmKb));
+      } catch {
+        // ended meanwhile
+      }
+    }
+  };
+  const timer = setInterval(look, 25);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return { workers: peaks.size, peakKb: Math.max(0, ...peaks.values()) };
+    },
+  };
 }
 
 /** The agent with these node options: the fleet applied, WARMUP polls, then POLLS measured. */
@@ -95,6 +122,8 @@ async function measureAgent(server: GitServer, root: string, nodeArgs: string[],
     {},
     nodeArgs,
   );
+  // The agent's figure is its resident part's (agent.pid, the process the CLI started); its workers apart.
+  const workers = watchWorkers(agent);
   try {
     const metrics = String((await agent.waitForLog(/rollgate agent started/))['metrics']);
     await agent.until('the fleet applied', (s) => s.lastGood !== undefined, 120_000);
@@ -115,7 +144,10 @@ async function measureAgent(server: GitServer, root: string, nodeArgs: string[],
     const b = proc(agent.pid);
     const t = traffic(server, ra);
     const n = pb - pa;
+    const w = workers.stop();
     return {
+      workers: w.workers,
+      workerPeakKb: w.peakKb,
       polls: n,
       cpuMsPerPoll: (b.cpuMs - a.cpuMs) / n,
       requestsPerPoll: t.requests / n,
@@ -129,6 +161,7 @@ async function measureAgent(server: GitServer, root: string, nodeArgs: string[],
       rssLastKb: rss[rss.length - 1]!,
     };
   } finally {
+    workers.stop();
     await agent.stop();
   }
 }
@@ -194,7 +227,7 @@ async function main() {
     );
     console.log('|---|---|---|---|---|---|---|');
     console.log(
-      `| rollgate agent (one process) | ${agent.cpuMsPerPoll.toFixed(2)} ` +
+      `| rollgate agent (its resident part) | ${agent.cpuMsPerPoll.toFixed(2)} ` +
         `| ${(agent.cpuMsPerPoll / peer.cpuMsPerPoll).toFixed(2)}× | ${agent.requestsPerPoll.toFixed(2)} ` +
         `| ${agent.bytesPerPoll.toFixed(0)} | ${mb(agent.rssMedianKb)} (${mb(agent.rssMinKb)}–${mb(agent.rssMaxKb)}) ` +
         `| ${mb(agent.hwmKb)} |`,
@@ -205,6 +238,10 @@ async function main() {
         `| ${mb(peer.maxRssKb)} (one run) |`,
     );
     console.log(`\nagent RSS right after the first apply: ${mb(agent.afterApplyKb)} MB`);
+    console.log(
+      `the agent's workers: ${agent.workers} ran (start, first apply; none at rest), ` +
+        `the highest peak of one ${mb(agent.workerPeakKb)} MB`,
+    );
     console.log(
       `agent RSS at the first and the last measured second: ${mb(agent.rssFirstKb)}, ${mb(agent.rssLastKb)} MB`,
     );

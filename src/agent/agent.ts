@@ -1,7 +1,11 @@
-// The daemon: polls the fleet repo on a schedule (and on triggers: start, `rollgate sync`, a
-// change of a local repo), one reconcile at a time, and hands each commit to the commit
-// lifecycle (src/lifecycle), which decides and records what happens to it. What a crash
-// interrupted is resumed before anything new; SIGTERM waits for the step in flight.
+// The daemon's resident part: polls the fleet repo on a schedule (and on triggers: start,
+// `rollgate sync`, a change of a local repo), one reconcile at a time, and keeps the state, the
+// control socket, metrics and the hub reporter. When a poll finds work — a new head, a commit
+// that may run now, drift to check, a gateway to look at again, what a killed worker left — it
+// runs the commit lifecycle (src/lifecycle) in a worker process that ends when the work is done
+// (./worker.ts); at rest it holds none of it, so what the heavy libraries take and leak goes with
+// the worker. What a crash interrupted is resumed before anything new; SIGTERM waits for the step
+// in flight.
 
 import type { Server } from 'node:http';
 import { watch, type FSWatcher } from 'chokidar';
@@ -10,30 +14,29 @@ import { durationMs as ms } from '../base/duration.js';
 import { removeLeftoverTempFiles, secureStateDir } from '../base/state-dir.js';
 import { endLeftoverGroups } from '../base/process-group.js';
 import { Reason, VERDICTS, type ActivityReason } from '../model/index.js';
-import { afterPoll, badRecord, CommitLifecycle, type Verdict } from '../lifecycle/index.js';
-import { Gateway, readVariables } from '../gateway/gateway.js';
+import type { LifecycleMemory, Verdict } from '../lifecycle/index.js';
+import { restingAnswer, skipBadLine } from './at-rest.js';
+import type { Gateway } from '../gateway/gateway.js';
 import type { Reporter } from '../report/index.js';
-import { SyncError } from '../sync/index.js';
-import { DecryptionKeyError, readDecryptionKeys, readTrustedKeys } from '../trust/index.js';
 import { ConfigError, type AgentConfig } from './config.js';
 import { serveControl } from './control.js';
-import { forgetIn, forgetRequest } from './forget.js';
-import type { FleetSource } from './fleet-source.js';
+import { fleetHead, type FleetHead } from './fleet-head.js';
+import { gatewayOptions } from './gateway-options.js';
 import { LiveView, type LiveStatus } from './live.js';
 import { AgentLock } from './lock.js';
 import type { PidLock } from '../base/pid-lock.js';
 import { AgentMetrics } from './metrics.js';
 import { allowPublic } from './redaction.js';
-import { agentFleetSource, gatewayOptions, lifecyclePorts } from './ports.js';
 import { startReporting } from './reporting.js';
 import { nextPollDelay, retryDelay, type ScheduleSpec } from './schedule.js';
 import { StateStore } from './state.js';
 import { SystemdNotifier } from './systemd-notify.js';
 import { shortCommit } from '../base/short-commit.js';
 import { errorMessage } from '../base/error-message.js';
+import type { CycleOutcome, TriggerReason, WorkerEvent, WorkerJob } from './worker-protocol.js';
+import { WorkerDiedError, WorkerError, WorkerRunner } from './worker-runner.js';
 
-export type { LiveStatus };
-export type TriggerReason = 'start' | 'schedule' | 'sync' | 'watch';
+export type { LiveStatus, TriggerReason };
 
 /** Verdicts after which the next poll comes sooner than the schedule, backing off. */
 const TRANSIENT = new Set<Verdict['reason']>([
@@ -57,12 +60,13 @@ export class Agent {
   private readonly schedule: ScheduleSpec;
   private readonly driftMs: number;
   private readonly retryMs: number;
-  private source!: FleetSource;
+  private readonly worker: WorkerRunner;
+  private head!: FleetHead;
   private state!: StateStore;
-  private lifecycle!: CommitLifecycle;
   private live!: LiveView;
   private lock?: PidLock;
   private reporter: Reporter | undefined;
+  private gateway: Promise<Gateway> | undefined;
   private servers: Server[] = [];
   private watcher?: FSWatcher;
   private timer?: NodeJS.Timeout;
@@ -77,6 +81,12 @@ export class Agent {
   private lastRecovery = 0;
   private recoveriesInRow = 0;
   private skipLogged: string | undefined;
+  /** What the lifecycle keeps between reconciles, handed from each worker to the next. */
+  private memory: LifecycleMemory = {};
+  /** A worker was killed: the next resumes its journal first, as a restarted agent does. */
+  private resumeNext = false;
+  /** The poll failure the state notes already: the same again needs no worker to note it. */
+  private pollFailure: string | undefined;
   metricsAddress?: string;
 
   constructor(o: AgentOptions) {
@@ -90,6 +100,7 @@ export class Agent {
     };
     this.driftMs = ms(o.config.schedule.driftCheck, 'schedule.driftCheck');
     this.retryMs = ms(o.config.schedule.retry, 'schedule.retry');
+    this.worker = new WorkerRunner(o.config.stateDir, o.log);
   }
 
   private get stateDir(): string {
@@ -105,43 +116,19 @@ export class Agent {
       const leftovers = await removeLeftoverTempFiles(this.stateDir);
       if (leftovers.length)
         this.log.info({ removed: leftovers }, `removed ${leftovers.length} half-written file(s) a crash left behind`);
-      // What a killed agent started (a hung Download on a pipe nobody reads) is ended before its journal resumes.
-      await endLeftoverGroups(this.stateDir, ms(this.cfg.interfaces.killGrace, 'interfaces.killGrace'), this.log);
+      // What a killed agent started (its worker first, then a hung Download on a pipe nobody reads)
+      // is ended before its journal resumes.
+      await this.endLeftovers();
       this.state = await StateStore.open(this.stateDir);
-      this.source = agentFleetSource(this.cfg);
+      this.head = fleetHead(this.cfg);
       this.live = new LiveView(this.state, this.metrics);
       this.live.onChange = () => this.notifier.status(this.live.line());
-      const gateway = new Gateway(gatewayOptions(this.cfg), this.log);
-      const keys = this.cfg.trust.keys ?? [];
-      const trusted = keys.length > 0 ? await readTrustedKeys(keys) : undefined;
-      const promoterFiles = this.cfg.trust.promoterKeys ?? [];
-      if (promoterFiles.length > 0 && !trusted)
-        throw new ConfigError(
-          'trust.promoterKeys is set without trust.keys: a promoter key narrows what a trusted fleet may sign, so ' +
-            'it takes the release keys (trust.keys) too',
-        );
-      const promoterKeys = promoterFiles.length > 0 ? await readTrustedKeys(promoterFiles) : undefined;
-      const decryptionKeys = await readDecryptionKeys(this.cfg.secrets?.keyFiles ?? [], true).catch((err: unknown) => {
-        throw err instanceof DecryptionKeyError ? new ConfigError(`secrets.keyFiles: ${err.message}`) : err;
-      });
-      this.lifecycle = new CommitLifecycle(
-        lifecyclePorts({
-          cfg: this.cfg,
-          source: this.source,
-          store: this.state,
-          log: this.log,
-          events: this.live.events(),
-          gateway,
-          ...(trusted ? { trusted } : {}),
-          ...(promoterKeys ? { promoterKeys } : {}),
-          decryptionKeys,
-        }),
-      );
       this.reporter = await startReporting({
         cfg: this.cfg,
         state: this.state,
         live: this.live,
-        gateway,
+        // Made when the hub first asks for the inventory: a gateway that reports nothing loads none of it.
+        gateway: { inventory: async () => (await this.gatewayForInventory()).inventory() },
         log: this.log,
       });
       if (this.reporter) this.metrics.watchReporting(this.reporter);
@@ -155,7 +142,9 @@ export class Agent {
       this.servers.push(
         await serveControl(this.stateDir, {
           sync: () => this.trigger('sync'),
-          forget: (body) => {
+          forget: async (body) => {
+            // Loaded when asked: an operator's rare request, no part of the agent at rest.
+            const { forgetIn, forgetRequest } = await import('./forget.js');
             const req = forgetRequest(body);
             return this.inTurn(async () => {
               const v = await forgetIn(this.state, req, this.log);
@@ -170,30 +159,39 @@ export class Agent {
       const st = this.state.current;
       this.log.info(
         {
-          repo: this.source.description,
+          repo: this.head.description,
           stateDir: this.stateDir,
           applied: st.applied?.commit,
           lastGood: st.lastGood?.commit,
           bad: st.bad.length,
           metrics: this.live.status.metrics,
         },
-        `rollgate agent started for gateway ${this.cfg.gateway.id}: following ${this.source.description}; ` +
+        `rollgate agent started for gateway ${this.cfg.gateway.id}: following ${this.head.description}; ` +
           `applied ${shortCommit(st.applied?.commit)}, last good ${shortCommit(st.lastGood?.commit)}`,
       );
       this.live.set('applying');
-      // What a resumed apply prints is scrubbed too: the variables are known before it runs (every
-      // reconcile reads them again, and says so when the file is wrong).
-      const vars = this.cfg.gateway.variablesFile;
-      if (vars) await readVariables([vars]).catch(() => undefined);
-      await this.inTurn(() => this.lifecycle.resumeAtStart());
+      // The worker reads the keys (a wrong one stops the start, as it always did) and resumes what a crash interrupted.
+      await this.inTurn(async () => {
+        await this.inWorker({ kind: 'start' });
+      });
     } catch (err) {
       await this.close();
       throw err;
     }
     this.live.set('idle');
-    if (this.cfg.schedule.watch && this.source.watchPaths.length > 0) this.startWatch();
+    if (this.cfg.schedule.watch && this.head.watchPaths.length > 0) this.startWatch();
     this.notifier.ready(this.live.line());
     this.timer = setTimeout(() => void this.trigger('start'), 0);
+  }
+
+  private endLeftovers(): Promise<number[]> {
+    return endLeftoverGroups(this.stateDir, ms(this.cfg.interfaces.killGrace, 'interfaces.killGrace'), this.log);
+  }
+
+  private gatewayForInventory(): Promise<Gateway> {
+    return (this.gateway ??= import('../gateway/gateway.js').then(
+      ({ Gateway }) => new Gateway(gatewayOptions(this.cfg), this.log),
+    ));
   }
 
   /** Reconcile now (or right after the one running; calls while one waits share it). */
@@ -251,6 +249,7 @@ export class Agent {
     if (this.timer) clearTimeout(this.timer);
     if (this.running) {
       this.live.stopRequested();
+      this.worker.stopRequested();
       const { phase, commit } = this.live.status;
       this.log.info(
         { phase, commit },
@@ -264,6 +263,11 @@ export class Agent {
     this.log.info({}, 'rollgate agent stopped');
   }
 
+  /** A second SIGTERM: the worker is killed with the agent (the journal resumes its work at the next start). */
+  abort(): void {
+    this.worker.killNow();
+  }
+
   private async close(): Promise<void> {
     await this.reporter?.stop();
     await this.watcher?.close();
@@ -274,7 +278,7 @@ export class Agent {
 
   private startWatch(): void {
     let debounce: NodeJS.Timeout | undefined;
-    this.watcher = watch(this.source.watchPaths, { ignoreInitial: true, persistent: true, depth: 5 });
+    this.watcher = watch(this.head.watchPaths, { ignoreInitial: true, persistent: true, depth: 5 });
     this.watcher.on('all', (_event, path) => {
       if (path.endsWith('.lock')) return;
       if (debounce) clearTimeout(debounce);
@@ -295,83 +299,125 @@ export class Agent {
     this.live.set(activity, commit);
   }
 
-  /** One poll, and what follows from it: skip a bad commit, apply a new one, check drift, or nothing. */
+  /**
+   * One poll, and what follows from it. The poll and the decisions the state alone makes (nothing
+   * new, a bad commit skipped) are made here; everything else — choosing, applying, repairing,
+   * recovering — in a worker.
+   */
   private async cycle(reason: TriggerReason): Promise<Verdict> {
     this.set('polling');
-    let commit: string;
+    let head: string;
     try {
-      commit = (await this.source.poll((c) => badRecord(this.state.current.bad, c) !== undefined)).commit;
-      this.live.polled(commit);
+      head = await this.head.head();
     } catch (err) {
-      if (err instanceof SyncError && err.kind === 'too-large' && err.commit) {
-        this.live.polled(err.commit, err.message);
-        this.metrics.polls.inc({ result: 'new-commit' });
-        return this.lifecycle.refuse(err.commit, err.message);
-      }
-      this.live.polled(undefined, errorMessage(err));
+      const why = errorMessage(err);
+      this.live.polled(undefined, why);
       this.metrics.polls.inc({ result: Reason.PollFailed });
-      this.log.warn(
-        { verdict: Reason.PollFailed, err: errorMessage(err) },
-        `poll failed, the gateway is left as it is: ${errorMessage(err)}`,
-      );
-      return this.lifecycle.pollFailed(errorMessage(err));
+      this.log.warn({ verdict: Reason.PollFailed, err: why }, `poll failed, the gateway is left as it is: ${why}`);
+      const v: Verdict = { reason: Reason.PollFailed, detail: why };
+      // Noting it changes the state (its conditions, the last error): the lifecycle's, so the
+      // worker's; the same failure again is noted already.
+      if (this.pollFailure === why) return v;
+      const done = await this.inWorker({ kind: 'poll-failed', error: why });
+      if (done) this.pollFailure = why;
+      return done?.verdict ?? v;
     }
+    this.pollFailure = undefined;
     const driftDue = reason === 'sync' || Date.now() - this.lastDriftCheck >= this.driftMs;
     // A stalled gateway is looked at again soon after, then less and less often, up to the drift check's period.
     const recoverDue =
       reason === 'sync' ||
       Date.now() - this.lastRecovery >= Math.min(this.driftMs, this.retryMs * 2 ** this.recoveriesInRow);
-    if (afterPoll(this.state.current, commit, driftDue, recoverDue).action === 'finish-rollback') {
-      this.metrics.polls.inc({ result: Reason.KnownBad });
-      const v = await this.lifecycle.finishRollback();
-      this.countReconcile(v);
-      return v;
-    }
-    // Which commit the head gives this gateway now: not always the head (a staged rollout's wave).
-    const chosen = await this.lifecycle.choose(commit);
-    if ('reason' in chosen) {
-      this.metrics.polls.inc({ result: 'new-commit' });
-      this.countReconcile(chosen);
-      return chosen;
-    }
-    const head = commit;
-    commit = chosen.commit;
-    const st = this.state.current;
-    const next = afterPoll(st, commit, driftDue, recoverDue);
-    if (next.action === 'recover') {
-      this.metrics.polls.inc({ result: Reason.KnownBad });
-      const v = await this.lifecycle.recover(next.failed, next.lastGood);
-      this.lastRecovery = Date.now();
-      this.recoveriesInRow = v.reason === Reason.KnownBad ? this.recoveriesInRow + 1 : 0;
-      this.countReconcile(v);
-      return v;
-    }
-    if (next.action === 'skip-bad') {
-      this.metrics.polls.inc({ result: Reason.KnownBad });
-      if (this.skipLogged !== commit || reason === 'sync') {
-        this.log.warn(
-          { verdict: Reason.KnownBad, commit, reason: next.bad.reason },
-          `${commit === head ? 'the branch points at' : `the rollout at ${shortCommit(head)} gives this gateway`} ` +
-            `${shortCommit(commit)}, which failed (${next.bad.kind}: ${next.bad.reason}); ` +
-            `it is not applied again. Waiting for the branch to move; the gateway stays ` +
-            `on ${shortCommit(st.applied?.commit)}`,
-        );
-        this.skipLogged = commit;
+    const rest =
+      reason === 'sync' || this.resumeNext
+        ? undefined
+        : restingAnswer(this.state.current, head, this.memory, driftDue, recoverDue);
+    if (rest) {
+      this.live.polled(head);
+      if (rest.kind === 'unchanged') {
+        this.metrics.polls.inc({ result: Reason.Unchanged });
+        return rest.verdict;
       }
-      return { reason: Reason.KnownBad, commit, detail: next.bad.reason };
+      this.metrics.polls.inc({ result: Reason.KnownBad });
+      if (this.skipLogged !== rest.commit) {
+        this.log.warn(
+          { verdict: Reason.KnownBad, commit: rest.commit, reason: rest.bad.reason },
+          skipBadLine(head, rest.commit, rest.bad, this.state.current.applied?.commit),
+        );
+        this.skipLogged = rest.commit;
+      }
+      return rest.verdict;
     }
-    this.metrics.polls.inc({ result: next.action === 'apply' ? 'new-commit' : Reason.Unchanged });
-    if (next.action === 'nothing') return this.lifecycle.settled(chosen);
-    const started = Date.now();
-    const v =
-      next.action === 'apply'
-        ? await this.lifecycle.applyCommit(commit, chosen)
-        : await this.lifecycle.repairDrift(commit);
-    this.lastDriftCheck = Date.now();
-    if (v.reason !== Reason.Unchanged) this.metrics.duration.observe((Date.now() - started) / 1000);
-    this.countReconcile(v);
-    // Nothing drifted: what the poll says is what the gateway waits on, if anything.
-    return v.reason === Reason.Unchanged ? this.lifecycle.settled(chosen) : v;
+    const job: WorkerJob = {
+      kind: 'cycle',
+      reason,
+      driftDue,
+      recoverDue,
+      resume: this.resumeNext,
+      ...(this.skipLogged ? { skipLogged: this.skipLogged } : {}),
+    };
+    const o = await this.inWorker(job);
+    if (!o)
+      return { reason: Reason.Error, detail: "the agent's worker was killed; its work is resumed at the next poll" };
+    return o.verdict;
+  }
+
+  /**
+   * Runs a job in a worker (the caller holds the turn: nothing here writes the state meanwhile)
+   * and takes in what it came to: the state file again, the lifecycle's memory, the metrics and
+   * timers. Undefined when the worker was killed: that is logged, and the next worker resumes
+   * its journal. The worker's own errors are thrown (a ConfigError as one).
+   */
+  private async inWorker(job: WorkerJob): Promise<CycleOutcome | undefined> {
+    const events = this.live.events();
+    const onMessage = async (m: WorkerEvent) => {
+      switch (m.type) {
+        case 'activity':
+          return this.live.set(m.phase, m.commit, m.progress);
+        case 'progress':
+          return this.live.progress(m.progress);
+        case 'rolling-back':
+          return void this.metrics.rollbacks.inc({ reason: m.kind });
+        case 'verdict':
+          // The worker has written it: the state is read again before the gauges and the reporter look.
+          await this.state.reload();
+          return events.verdict(m.verdict);
+      }
+    };
+    let result: Awaited<ReturnType<WorkerRunner['run']>>;
+    try {
+      result = await this.worker.run(this.cfg, job, this.memory, onMessage);
+    } catch (err) {
+      await this.state.reload().catch(() => {});
+      this.live.publish();
+      if (err instanceof WorkerError) throw err.name === 'ConfigError' ? new ConfigError(err.message) : err;
+      if (!(err instanceof WorkerDiedError)) throw err;
+      this.log.error(
+        { err: err.message, code: err.code, signal: err.signal, job: job.kind },
+        `${err.message}; what it did is resumed from its journal by the next worker`,
+      );
+      // As a restarted agent: what the dead worker started is ended, and its memory is gone.
+      await this.endLeftovers();
+      this.resumeNext = true;
+      this.memory = {};
+      return undefined;
+    }
+    this.resumeNext = false;
+    this.memory = result.memory;
+    await this.state.reload();
+    this.live.publish();
+    const o = result.outcome;
+    if (o.polled) this.live.polled(o.polled.commit, o.polled.error);
+    if (o.polls) this.metrics.polls.inc({ result: o.polls });
+    if (o.durationS !== undefined) this.metrics.duration.observe(o.durationS);
+    if (o.reconcile) this.countReconcile(o.verdict);
+    if (o.action === 'apply' || o.action === 'check-drift') this.lastDriftCheck = Date.now();
+    if (o.action === 'recover') {
+      this.lastRecovery = Date.now();
+      this.recoveriesInRow = o.verdict.reason === Reason.KnownBad ? this.recoveriesInRow + 1 : 0;
+    }
+    if (job.kind === 'cycle') this.skipLogged = o.skipLogged;
+    return o;
   }
 
   /** Counted under the label its row in the verdict table gives (none: not a reconcile's end). */

@@ -6,8 +6,9 @@
 
 import { readFile } from 'node:fs/promises';
 import { Cron } from 'croner';
-import { formatProblem, type GatewayPolicy, type Problem } from '../manifest/index.js';
-import { Problems } from '../manifest/problems.js';
+import type { GatewayPolicy } from '../manifest/index.js';
+// The module itself, not the index: the index brings the git object reader (isomorphic-git) along.
+import { formatProblem, Problems, type Problem } from '../manifest/problems.js';
 import { validateSchema } from '../manifest/schema.js';
 import { parseYamlFile } from '../manifest/yaml-file.js';
 // Compiled at build time (scripts/gen-validators.mjs): no ajv at the agent's start.

@@ -2,9 +2,9 @@
 // request; fetched into <stateDir>/repo.git only when the branch moved) or a local git
 // repository (read in place, watched for its branch to move).
 
-import { existsSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { statePath } from '../base/state-dir.js';
+import { localGitdir, watchPathsOf } from './fleet-head.js';
 import { GitSync, fullRef, isUrl, resolveRevision, type GitAuth } from '../sync/index.js';
 
 export interface FleetSource {
@@ -65,26 +65,14 @@ export function fleetSource(o: {
       description: `${o.url.replace(/\/\/[^@/]*@/, '//')} ${fullRef(o.ref)}`,
     };
   }
-  const root = resolve(o.url);
-  if (!existsSync(root) || !statSync(root).isDirectory())
-    throw new Error(`repo.url ${o.url} is neither an http(s) URL nor a directory`);
-  const gitdir = existsSync(join(root, '.git'))
-    ? join(root, '.git')
-    : existsSync(join(root, 'objects'))
-      ? root
-      : undefined;
-  if (!gitdir)
-    throw new Error(
-      `repo.url ${o.url} is a directory but not a git repository; the agent applies commits, so commit the ` +
-        `fleet repo there (git init && git commit)`,
-    );
+  const gitdir = localGitdir(o.url);
   const ref = o.ref;
   return {
     gitdir,
     poll: async () => ({ commit: await resolveRevision(gitdir, ref), requests: 0 }),
     // A local repository belongs to its owner: rollgate writes nothing into it.
     pin: async () => {},
-    watchPaths: [join(gitdir, 'HEAD'), join(gitdir, 'refs'), join(gitdir, 'packed-refs')],
-    description: `${root} ${ref}`,
+    watchPaths: watchPathsOf(gitdir),
+    description: `${resolve(o.url)} ${ref}`,
   };
 }

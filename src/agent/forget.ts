@@ -6,7 +6,8 @@
 import type { Log } from '../base/log.js';
 import { fields, shapeProblem, describeProblem } from '../base/shape.js';
 import type { Verdict } from '../lifecycle/index.js';
-import { ForgetError, forgetBad, type ForgetRequest } from '../lifecycle/index.js';
+// The pure module itself, not the lifecycle's index: the resident agent loads this file when asked to forget.
+import { ForgetError, forgetBad, type ForgetRequest } from '../lifecycle/bad-commits.js';
 import { ControlRequestError } from './control.js';
 import { AgentLock, LockedError } from './lock.js';
 import { StateStore } from './state.js';

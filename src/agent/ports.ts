@@ -5,7 +5,8 @@
 import type { GatewayAppliers } from '../apply/index.js';
 import type { Log } from '../base/log.js';
 import { durationMs, parseSize } from '../base/duration.js';
-import { Gateway, readVariables, type GatewayOptions } from '../gateway/gateway.js';
+import { Gateway, readVariables } from '../gateway/gateway.js';
+import { gatewayOptions } from './gateway-options.js';
 import { configHashesOf, dockerContainerStates, healthWindow, type ProbeEnv } from '../health/index.js';
 import { findTarget, GitObjectSource, loadDesiredState, readFleet, windowOfTarget } from '../manifest/index.js';
 import { refreshableImages } from '../apply/index.js';
@@ -27,26 +28,6 @@ import { systemClock } from './clock.js';
 import type { AgentConfig } from './config.js';
 import { fleetSource, type FleetSource } from './fleet-source.js';
 import { shortCommit } from '../base/short-commit.js';
-
-export function gatewayOptions(cfg: AgentConfig): GatewayOptions {
-  const i = cfg.interfaces;
-  return {
-    stateDir: cfg.stateDir,
-    ...(cfg.trust.artifactKeys?.length ? { artifactKeys: cfg.trust.artifactKeys } : {}),
-    ...(cfg.docker.host ? { dockerHost: cfg.docker.host } : {}),
-    ...(cfg.docker.registryAuthFile ? { registryAuthFile: cfg.docker.registryAuthFile } : {}),
-    engineWait: cfg.docker.engineWait,
-    ...(i.dirs ? { interfacesDir: i.dirs } : {}),
-    rebootCommand: i.rebootCommand,
-    artifactCacheSize: i.artifactCacheSize,
-    interfaceTimeout: i.timeout,
-    interfaceStateTimeout: i.stateTimeouts,
-    interfaceKillGrace: i.killGrace,
-    rebootWait: i.rebootWait,
-    ...(cfg.policy ? { policy: cfg.policy } : {}),
-    engineWhenNeeded: true,
-  };
-}
 
 export function agentFleetSource(cfg: AgentConfig): FleetSource {
   const r = cfg.repo;

@@ -43,7 +43,8 @@ export interface ReportingParts {
   cfg: AgentConfig;
   state: StateStore;
   live: LiveView;
-  gateway: Gateway;
+  /** What the gateway runs, for the hub's inventory (the resident agent makes its Gateway when first asked). */
+  gateway: Pick<Gateway, 'inventory'>;
   log: Log;
 }
 

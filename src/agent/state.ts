@@ -90,10 +90,33 @@ export class StateStore implements StatePort {
   private constructor(
     readonly file: string,
     private state: AgentState,
+    private readonly stateDir: string,
   ) {}
 
   static async open(stateDir: string): Promise<StateStore> {
-    return new StateStore(statePath(stateDir, 'state'), await readAgentState(stateDir));
+    return new StateStore(statePath(stateDir, 'state'), await readAgentState(stateDir), stateDir);
+  }
+
+  /**
+   * Reads the file again after another process wrote it (the agent's worker, while this one wrote
+   * nothing), telling `onRecorded` the history entries that are new, as a write here would.
+   */
+  async reload(): Promise<void> {
+    const next = await readAgentState(this.stateDir);
+    const before = this.state.history;
+    const last = before.at(-1);
+    let from = 0;
+    if (last) {
+      // What this process holds is what the file held (it was read from it), so the entry is found as it is.
+      const key = JSON.stringify(last);
+      let at = next.history.length - 1;
+      while (at >= 0 && JSON.stringify(next.history[at]) !== key) at--;
+      // Not found: the file's history was bounded past it, or rewritten; all of it is news then only if it grew.
+      from = at >= 0 ? at + 1 : next.history.length > before.length ? before.length : next.history.length;
+    }
+    const appended = next.history.slice(from);
+    this.state = next;
+    if (appended.length && this.onRecorded) await this.onRecorded(appended, next);
   }
 
   get current(): Readonly<AgentState> {

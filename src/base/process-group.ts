@@ -44,6 +44,13 @@ export interface GroupRecord {
   /** What runs, for the log: `interface "rtos" (R456) Download`. */
   what: string;
   since: string;
+  /**
+   * Left over, it gets SIGKILL at once rather than SIGTERM and the grace: the agent's worker, which
+   * must not go on writing the state beside a new agent, and whose journal the new one resumes.
+   * Ended before any other record is looked at, so that the groups the worker started are found
+   * left over (their owner gone) in the same pass.
+   */
+  endAtOnce?: boolean;
 }
 
 interface BookFile {
@@ -65,6 +72,7 @@ const BOOK_SHAPE: Shape = fields<BookFile>({
       token: 'string',
       what: 'string',
       since: 'string',
+      endAtOnce: optional('boolean'),
     }),
   },
 });
@@ -132,6 +140,19 @@ class GroupBook {
     });
     return this.writing;
   }
+}
+
+/**
+ * Records a group this process started outside runGroup (the agent's worker), so that a next
+ * start ends it if this process is killed; resolves once the record is written.
+ */
+export function bookGroup(stateDir: string, r: GroupRecord, log?: Log): Promise<void> {
+  return GroupBook.of(stateDir, log).add(r);
+}
+
+/** The group ended (or was never started): its record goes. */
+export function unbookGroup(stateDir: string, token: string): Promise<void> {
+  return GroupBook.of(stateDir).remove(token);
 }
 
 /**
@@ -341,7 +362,7 @@ export async function endLeftoverGroups(stateDir: string, graceMs: number, log: 
   } catch {
     return [];
   }
-  const ended: number[] = [];
+  const docs: { file: string; doc: BookFile }[] = [];
   for (const name of names) {
     const file = join(dir, name);
     let doc: BookFile;
@@ -362,9 +383,19 @@ export async function endLeftoverGroups(stateDir: string, graceMs: number, log: 
       );
       continue;
     }
-    if (doc.pid !== process.pid && doc.started !== '' && startTime(doc.pid) === doc.started) continue; // alive
+    docs.push({ file, doc });
+  }
+  // A killed agent's worker first: until it is gone its own record counts as alive, and what it
+  // started would be left running.
+  const atOnce = (d: BookFile) => d.groups.some((g) => g.endAtOnce === true);
+  docs.sort((a, b) => Number(atOnce(b.doc)) - Number(atOnce(a.doc)));
+  const ended: number[] = [];
+  for (const { file, doc } of docs) {
+    // Alive, and not a zombie: a killed agent's worker, killed in turn, may stay one where nothing reaps orphans.
+    const owner = doc.pid === process.pid ? undefined : procInfo(doc.pid);
+    if (owner && owner.state !== 'Z' && doc.started !== '' && owner.started === doc.started) continue; // alive
     for (const g of doc.groups) {
-      const pids = await endGroup(g, graceMs);
+      const pids = g.endAtOnce ? await endGroup(g, graceMs, 'SIGKILL') : await endGroup(g, graceMs);
       if (pids.length === 0) continue;
       ended.push(...pids);
       log.warn(

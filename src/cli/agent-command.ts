@@ -98,6 +98,7 @@ export async function runAgent(o: AgentCommandOptions, io: Io): Promise<number> 
         { signal: sig },
         `${sig} again: stopping now; the journal resumes the apply in flight at the next start`,
       );
+      agent.abort();
       process.exit(EXIT_ERROR);
     }
     log.info({ signal: sig }, `${sig}: stopping`);

@@ -18,7 +18,14 @@ export class AheadOfWindow {
     private readonly p: LifecyclePorts,
     /** Records a deferral (once per cause; a changed detail is kept quietly). */
     private readonly record: (d: Deferral) => Promise<Verdict>,
-  ) {}
+    done?: { commit: string; said: string },
+  ) {
+    this.done = done;
+  }
+
+  memory(): { commit: string; said: string } | undefined {
+    return this.done;
+  }
 
   /** Records the window gate's deferral, fetching what the commit needs meanwhile (loaded through `load`). */
   async defer(d: Deferral, load: LifecyclePorts['load'] = (c) => this.p.load(c)): Promise<Verdict> {

@@ -25,7 +25,7 @@ export {
   type Verdict,
   withStanding,
 } from './verdict.js';
-export { CommitLifecycle, type Choice, type LoadedCommit } from './lifecycle.js';
+export { CommitLifecycle, type Choice, type LifecycleMemory, type LoadedCommit } from './lifecycle.js';
 export type { LifecyclePorts, LifecycleEvents, StatePort } from './ports.js';
 export {
   GATES,

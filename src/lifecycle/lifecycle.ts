@@ -53,6 +53,18 @@ function goodBefore(state: Readonly<AgentState>, lastGood: string | undefined): 
   return out;
 }
 
+/**
+ * What the lifecycle keeps between reconciles in memory, as plain data: the agent's worker process
+ * ends after each piece of work, so the next one is given it back and behaves as one long-lived
+ * lifecycle would (an idle choose asks no gate, a paused transaction goes on as the same attempt,
+ * downloads ahead of a window are not fetched again).
+ */
+export interface LifecycleMemory {
+  paused?: string;
+  chosen?: { key: string; choice: Choice };
+  ahead?: { commit: string; said: string };
+}
+
 const isChoice = (r: Choice | Verdict): r is Choice => !('reason' in r);
 
 type GatesPassed = Extract<GateOutcome, { kind: 'pass' }>;
@@ -70,9 +82,24 @@ export class CommitLifecycle {
   private readonly rec: Recorder;
   private readonly ahead: AheadOfWindow;
 
-  constructor(private readonly p: LifecyclePorts) {
+  constructor(
+    private readonly p: LifecyclePorts,
+    memory: LifecycleMemory = {},
+  ) {
     this.rec = new Recorder(p, (failed, lastGood, ran) => this.rollBack(failed, lastGood, ran));
-    this.ahead = new AheadOfWindow(p, (d) => this.rec.defer(d));
+    this.ahead = new AheadOfWindow(p, (d) => this.rec.defer(d), memory.ahead);
+    this.paused = memory.paused;
+    this.chosen = memory.chosen;
+  }
+
+  /** What a lifecycle made after this one must be given to go on as this one would. */
+  memory(): LifecycleMemory {
+    const ahead = this.ahead.memory();
+    return {
+      ...(this.paused !== undefined ? { paused: this.paused } : {}),
+      ...(this.chosen ? { chosen: this.chosen } : {}),
+      ...(ahead ? { ahead } : {}),
+    };
   }
 
   private get state(): Readonly<AgentState> {

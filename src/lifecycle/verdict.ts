@@ -16,6 +16,8 @@ import {
   type GateName,
 } from '../model/index.js';
 import type { RolloutStanding } from '../model/rollout.js';
+
+export { afterPoll, stalledOn, type PollDecision } from '../model/poll-decision.js';
 import { badRecord, withBad } from './bad-commits.js';
 
 /** A commit interrupted this many times while being applied is recorded as bad. */
@@ -291,14 +293,6 @@ function recovery(state: AgentState, o: Extract<Outcome, { kind: 'recovery' }>, 
   return afterRollback(state, o.failed, r, [], at, r.healthy === false ? undefined : note);
 }
 
-/** What a stalled gateway is left with, when a look at it again may help: the failed commit whose rollback stalled. */
-export function stalledOn(state: AgentState): BadCommit | undefined {
-  const last = state.lastAttempted;
-  if (!last || (last.reason !== Reason.RollbackIncomplete && last.reason !== Reason.LastGoodUnhealthy))
-    return undefined;
-  return badRecord(state.bad, last.commit);
-}
-
 /** What a crash interrupted, once its journal (if any) was resumed. */
 function interrupted(state: AgentState, o: Extract<Outcome, { kind: 'interrupted' }>, at: string): Decision {
   const { commit, resumed } = o;
@@ -376,36 +370,4 @@ export function note(
   if (opts.error !== undefined && s.lastError?.message !== opts.error)
     s.lastError = { at, message: opts.error, ...(v.commit ? { commit: v.commit } : {}) };
   return s;
-}
-
-export type PollDecision =
-  | { action: 'skip-bad'; bad: BadCommit }
-  | { action: 'apply' }
-  | { action: 'check-drift' }
-  | { action: 'nothing' }
-  /** A rollback the Engine (or a full disk) paused is finished before anything else. */
-  | { action: 'finish-rollback'; failed: BadCommit }
-  /** The gateway a rollback left stalled is converged to the last good commit again and checked. */
-  | { action: 'recover'; failed: BadCommit; lastGood: string };
-
-/**
- * After a poll found the branch at `commit`: finish a paused rollback, skip a bad commit (looking
- * again at a gateway its rollback left stalled, when `recoverDue`), apply a new one, check drift,
- * or nothing. A bad commit is never applied again (safety rule 5).
- */
-export function afterPoll(
-  state: AgentState,
-  commit: string,
-  driftDue: boolean,
-  recoverDue: boolean = driftDue,
-): PollDecision {
-  const pending = state.rollingBack && badRecord(state.bad, state.rollingBack.commit);
-  if (pending) return { action: 'finish-rollback', failed: pending };
-  const bad = badRecord(state.bad, commit);
-  const stalled = bad && stalledOn(state);
-  if (stalled && recoverDue && state.lastGood)
-    return { action: 'recover', failed: stalled, lastGood: state.lastGood.commit };
-  if (bad) return { action: 'skip-bad', bad };
-  if (commit !== state.applied?.commit) return { action: 'apply' };
-  return driftDue ? { action: 'check-drift' } : { action: 'nothing' };
 }

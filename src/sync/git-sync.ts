@@ -5,12 +5,15 @@
 import * as fs from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import git from 'isomorphic-git';
-import { authHeaders, type GitAuth } from './auth.js';
+import type { GitAuth } from './auth.js';
 import { SyncError, refusedAccess } from './errors.js';
 import { CountingHttpClient } from './http-client.js';
 import { lsRemoteRef } from './ls-refs.js';
+import { fullRef, RemoteRef, refuseCredentialsInUrl, retrying } from './remote-ref.js';
+
+export { fullRef };
 import { formatSize } from '../base/duration.js';
-import { CREDENTIALS_IN_URL, hasCredentials, redactUrl } from '../base/url.js';
+import { redactUrl } from '../base/url.js';
 import { shortCommit } from '../base/short-commit.js';
 import { withDefaultCas } from '../base/tls-trust.js';
 
@@ -66,10 +69,6 @@ function readCaFile(file: string): string {
   return pem;
 }
 
-export function fullRef(ref: string): string {
-  return ref.startsWith('refs/') ? ref : `refs/heads/${ref}`;
-}
-
 export class GitSync {
   private readonly o: Required<Omit<GitSyncOptions, 'auth' | 'allowPlainHttpAuth' | 'maxFetchBytes' | 'caFile'>> & {
     maxFetchBytes: number;
@@ -81,14 +80,9 @@ export class GitSync {
   private readonly ca: string[] | undefined;
   private readonly complete = new Set<string>();
   private remoteSet = false;
+  private remoteRef: RemoteRef | undefined;
   constructor(opts: GitSyncOptions) {
-    if (hasCredentials(opts.url))
-      throw new SyncError(
-        'auth',
-        `the repository URL ${redactUrl(opts.url)} ${CREDENTIALS_IN_URL}: put the token in a file ` +
-          '(repo.tokenFile, --auth-token-file) or "user:password" in one (repo.basicAuthFile, --auth-basic-file)',
-        false,
-      );
+    refuseCredentialsInUrl(opts.url);
     this.o = {
       timeoutMs: 60_000,
       idleTimeoutMs: 20_000,
@@ -106,17 +100,25 @@ export class GitSync {
     return this.o.gitdir;
   }
 
-  private async client(): Promise<CountingHttpClient> {
-    return new CountingHttpClient({
+  /** The server's side of the store: ls-refs and the clients every request goes through. */
+  private get remote(): RemoteRef {
+    return (this.remoteRef ??= new RemoteRef({
+      url: this.o.url,
+      ref: fullRef(this.o.ref),
+      ...(this.o.auth ? { auth: this.o.auth } : {}),
       timeoutMs: this.o.timeoutMs,
       idleTimeoutMs: this.o.idleTimeoutMs,
-      headers: await authHeaders(this.o.auth),
-      userAgent: 'git/rollgate',
+      attempts: this.o.attempts,
+      backoffMs: this.o.backoffMs,
       ...(this.o.allowPlainHttpAuth ? { allowPlainHttpAuth: true } : {}),
       maxResponseBytes: this.o.maxFetchBytes,
-      ...(this.o.auth ? { auth: this.o.auth } : {}),
-      ...(this.ca ? { ca: this.ca, caFile: this.o.caFile! } : {}),
-    });
+      ...(this.ca ? { ca: { certs: this.ca, file: this.o.caFile! } } : {}),
+      sleep: this.o.sleep,
+    }));
+  }
+
+  private client(): Promise<CountingHttpClient> {
+    return this.remote.client();
   }
 
   private async init(): Promise<void> {
@@ -132,21 +134,8 @@ export class GitSync {
     this.remoteSet = true;
   }
 
-  private async retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    let last: unknown;
-    for (let attempt = 1; attempt <= this.o.attempts; attempt++) {
-      try {
-        return await fn();
-      } catch (err) {
-        last = err;
-        const retryable = err instanceof SyncError ? err.retryable : true;
-        if (!retryable || attempt === this.o.attempts) break;
-        const delay = this.o.backoffMs * 2 ** (attempt - 1) * (0.5 + Math.random() / 2);
-        await this.o.sleep(delay);
-      }
-    }
-    if (last instanceof SyncError) throw new SyncError(last.kind, `${what}: ${last.message}`, last.retryable);
-    throw new SyncError('unreachable', `${what}: ${redactMessage((last as Error).message, this.o.url)}`, true);
+  private retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return retrying(this.o, what, fn);
   }
 
   /** True when the commit and its root tree are in the object store. */
@@ -173,16 +162,9 @@ export class GitSync {
     await this.init();
     const ref = fullRef(this.o.ref);
     const url = redactUrl(this.o.url);
-    let requests = 0;
-    const remote = await this.retrying(`polling ${url} for ${ref}`, async () => {
-      const http = await this.client();
-      try {
-        return await lsRemoteRef(http, this.o.url, ref);
-      } finally {
-        requests += http.requests;
-      }
-    });
-    if (remote === null) throw new SyncError('not-found', `${url} has no ${ref}`, false);
+    const head = await this.remote.head();
+    const remote = head.commit;
+    let requests = head.requests;
     if (skip?.(remote) || (await this.hasCommit(remote))) return { commit: remote, fetched: false, requests };
     try {
       requests += await this.fetchRef(ref, this.o.depth, `fetching ${ref} from ${url}`);

@@ -7,8 +7,9 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { AgentProcess, lastHistory } from '../helpers/agent-process.js';
+import { AgentProcess, lastHistory, workersIn } from '../helpers/agent-process.js';
 import { rollgate } from '../helpers/cli.js';
 import { requireMenderTools } from '../helpers/devices.js';
 import { FleetLab } from '../helpers/fleet-lab.js';
@@ -227,66 +228,104 @@ const KILL_POINTS: [string, boolean][] = [
   [`undo:${4 + pick(5)}`, false],
 ];
 
+/**
+ * Who dies at the point (src/apply/crash-points.ts): the agent and its worker at once (a power
+ * cut), the worker alone (the agent goes on, and its next worker resumes the journal), or the
+ * agent alone (its worker runs on until the next agent's start kills it).
+ */
+const KILLED = ['both', 'worker', 'parent'] as const;
+
 describe(
   `the agent killed (kill -9) at seeded points of an apply and of a rollback (seed ${SEED})`,
   { skip: missing ?? false },
   () => {
-    for (const [point, healthy] of KILL_POINTS) {
-      test(
-        `killed at ${point} ${healthy ? 'applying a good commit' : 'rolling back a failing one'}: it ends on ` +
-          `the new commit or the last good one`,
-        async () => {
-          const lab = new FleetLab();
-          let agent: AgentProcess | undefined;
-          try {
-            lab.seed((t) => `${t}-v1`);
-            lab.init();
-            await lab.serve();
-            lab.write('v2', true);
-            const good = lab.commit('system v2');
-            lab.push();
-            agent = lab.agent({}, ['--interval', '1h']);
-            await agent.until('v2 applied', (x) => x.lastGood?.commit === good);
-            await agent.stop();
+    for (const who of KILLED)
+      for (const [point, healthy] of KILL_POINTS) {
+        const whom = { both: 'the agent and its worker', worker: 'its worker', parent: 'the agent alone' }[who];
+        test(
+          `${whom} killed at ${point} ${healthy ? 'applying a good commit' : 'rolling back a failing one'}: it ` +
+            `ends on the new commit or the last good one`,
+          async () => {
+            const lab = new FleetLab();
+            let agent: AgentProcess | undefined;
+            try {
+              lab.seed((t) => `${t}-v1`);
+              lab.init();
+              await lab.serve();
+              lab.write('v2', true);
+              const good = lab.commit('system v2');
+              lab.push();
+              agent = lab.agent({}, ['--interval', '1h']);
+              await agent.until('v2 applied', (x) => x.lastGood?.commit === good);
+              await agent.stop();
 
-            lab.write('v3', healthy);
-            const next = lab.commit(healthy ? 'system v3' : 'system v3, failing');
-            lab.push();
-            agent = lab.agent({ ROLLGATE_CRASH_AT: point }, ['--interval', '1h']);
-            const ended = await agent.exited;
-            assert.equal(ended.signal, 'SIGKILL', `the agent died at ${point}:\n${agent.text()}`);
-            assert.doesNotThrow(() => agent!.state(), 'the state file is readable after the kill');
-
-            agent = lab.agent({}, ['--interval', '1h']);
-            const s = await agent.until(
-              'settled',
-              (x) =>
-                !x.inProgress &&
-                (x.lastGood?.commit === next ||
-                  (x.bad.some((b) => b.commit === next) && lastHistory(x, next)?.event === 'rolled-back')),
-            );
-            if (healthy) {
-              assert.equal(
-                s.lastGood?.commit,
-                next,
-                'a good commit interrupted by a crash is applied when the agent is back',
+              lab.write('v3', healthy);
+              const next = lab.commit(healthy ? 'system v3' : 'system v3, failing');
+              lab.push();
+              const crash = {
+                ROLLGATE_CRASH_AT: point,
+                ROLLGATE_CRASH_KILLS: who,
+                ROLLGATE_CRASH_ONCE: join(lab.root, `crashed-${who}-${point}`),
+              };
+              // A killed worker's parent polls again after the retry delay, not the hour.
+              agent = lab.agent(crash, ['--interval', '1h', '--retry', '500ms']);
+              const seen = new Set<number>();
+              if (who === 'worker') {
+                await agent.waitForLog(/worker process was killed \(SIGKILL\)/, 120_000);
+                assert.ok(agent.running, 'the agent outlives its worker');
+              } else {
+                // The workers on record (the killed agent's book keeps the last): none may outlive the next start.
+                while (agent.running) {
+                  for (const pid of workersIn(lab.stateDir)) seen.add(pid);
+                  await sleep(20);
+                }
+                const ended = await agent.exited;
+                for (const pid of workersIn(lab.stateDir)) seen.add(pid);
+                assert.equal(ended.signal, 'SIGKILL', `the agent died at ${point}:\n${agent.text()}`);
+                assert.doesNotThrow(() => agent!.state(), 'the state file is readable after the kill');
+                agent = lab.agent({}, ['--interval', '1h']);
+              }
+              const s = await agent.until(
+                'settled',
+                (x) =>
+                  !x.inProgress &&
+                  (x.lastGood?.commit === next ||
+                    (x.bad.some((b) => b.commit === next) && lastHistory(x, next)?.event === 'rolled-back')),
+                120_000,
               );
-              lab.expectSettled('v3');
-            } else {
-              assert.equal(s.applied?.commit, good);
-              assert.equal(s.bad.find((b) => b.commit === next)?.kind, 'health-failed');
-              lab.expectSettled('v2');
+              if (healthy) {
+                assert.equal(
+                  s.lastGood?.commit,
+                  next,
+                  'a good commit interrupted by a crash is applied when the agent is back',
+                );
+                lab.expectSettled('v3');
+              } else {
+                assert.equal(s.applied?.commit, good);
+                assert.equal(s.bad.find((b) => b.commit === next)?.kind, 'health-failed');
+                lab.expectSettled('v2');
+              }
+              const records = readFileSync(join(lab.stateDir, 'agent-state.json'), 'utf8');
+              assert.doesNotThrow(() => JSON.parse(records));
+              assert.deepEqual(lab.componentRecords().sort(), ['G13', 'R456', 'R998']);
+              for (const pid of seen)
+                assert.ok(!alive(pid), `the killed agent's worker ${pid} did not run on beside the new agent`);
+            } finally {
+              await agent?.kill();
+              await lab.server?.close();
+              lab.close();
             }
-            const records = readFileSync(join(lab.stateDir, 'agent-state.json'), 'utf8');
-            assert.doesNotThrow(() => JSON.parse(records));
-            assert.deepEqual(lab.componentRecords().sort(), ['G13', 'R456', 'R998']);
-          } finally {
-            await agent?.kill();
-            await lab.server?.close();
-            lab.close();
-          }
-        },
-      );
-    }
+          },
+        );
+      }
   },
 );
+
+/** Whether `pid` is a live process (a zombie is not). */
+function alive(pid: number): boolean {
+  try {
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
+  } catch {
+    return false;
+  }
+}

@@ -1,8 +1,8 @@
 // Chaos: one real gateway — `rollgate agent` as a process, the private dockerd and registry, three
 // simulated devices behind real update interfaces and `.mender` artifacts, a fleet repo on a real
 // git server, the state directory on a small disk of its own — receives commit after commit (most
-// healthy, some whose health fails), and at a random moment during each, one fault: the agent
-// killed with SIGKILL, an update interface killed mid-state, dockerd stopped with SIGTERM or
+// healthy, some whose health fails), and at a random moment during each, one fault: the agent,
+// its worker, or both killed with SIGKILL, an update interface killed mid-state, dockerd stopped with SIGTERM or
 // killed with SIGKILL and started again, the git server down or cutting a pack short, the state
 // disk full. After each fault and its recovery the gateway must be exactly on the commit the agent
 // says it applied (its containers running, its devices on its versions), every commit must have
@@ -157,16 +157,45 @@ describe('chaos: faults at random moments, real parts (seeded)', { skip: missing
   async function inject(fault: Fault): Promise<string> {
     switch (fault) {
       case 'agent-kill': {
+        // The agent alone: a worker it ran goes on until the next start kills it at once.
         await agent.kill();
         logs.push(agent.text());
         await sleep(ms(100, 1_000));
         agent = startAgent();
         return 'killed with SIGKILL and started again';
       }
+      case 'worker-kill': {
+        // The worker that runs now, or the next one within a moment (a poll may be between two).
+        const until = Date.now() + 3_000;
+        while (Date.now() < until) {
+          const workers = agent.workerPids();
+          if (workers.length) {
+            for (const pid of workers) kill(pid);
+            return `killed the agent's worker ${workers.join(', ')} with SIGKILL; the agent lives on`;
+          }
+          await sleep(20);
+        }
+        return 'no worker was running to kill';
+      }
+      case 'both-kill': {
+        // Both at once while a worker runs, when one does within a moment (a power cut to rollgate).
+        let workers = agent.workerPids();
+        for (const until = Date.now() + 3_000; workers.length === 0 && Date.now() < until; await sleep(20))
+          workers = agent.workerPids();
+        for (const pid of workers) kill(pid);
+        await agent.kill();
+        logs.push(agent.text());
+        await sleep(ms(100, 1_000));
+        agent = startAgent();
+        const which = workers.length ? ` ${workers.join(', ')}` : ' (none ran)';
+        return `killed the agent and its worker${which} with SIGKILL and started again`;
+      }
       case 'interface-kill': {
         const until = Date.now() + 3_000;
         while (Date.now() < until) {
-          const mine = interfaceProcesses().filter((p) => parentOf(p) === agent.pid);
+          // Started by the agent's worker (the agent's own children: the workers).
+          const callers = new Set([agent.pid, ...agent.workerPids()]);
+          const mine = interfaceProcesses().filter((p) => callers.has(parentOf(p)));
           if (mine.length) {
             const pid = mine[Math.floor(rng() * mine.length)]!;
             let what = '';

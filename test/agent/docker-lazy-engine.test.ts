@@ -1,13 +1,14 @@
 // The agent loads the Docker Engine client (dockerode, with ssh2, grpc-js and protobufjs) when it
-// needs it, asked of the real process (test/helpers/module-trace.ts) on the private Engine: not at
-// rest with no apps desired and nothing of rollgate's on the Engine; when an app is desired; and
-// after a restart on a commit that desires none while the Engine still runs the app, which the
-// agent then removes, as before.
+// needs it — in its worker, never in its resident part — asked of the real processes
+// (test/helpers/module-trace.ts) on the private Engine: not at rest with no apps desired and
+// nothing of rollgate's on the Engine; when an app is desired; and after a restart on a commit that
+// desires none while the Engine still runs the app, which the agent then removes, as before.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import type Docker from 'dockerode';
 import { LABEL } from '../../src/apply/index.js';
@@ -16,7 +17,7 @@ import { atRest } from '../helpers/agent-rest.js';
 import { requireDocker } from '../helpers/docker-tests.js';
 import { cleanup, tempDir } from '../helpers/fixtures.js';
 import { startGitServer, type GitServer } from '../helpers/git-server.js';
-import { loadedNow, MODULE_TRACE_ARGS, MODULE_TRACE_ENV, packagesIn } from '../helpers/module-trace.js';
+import { loadedNow, MODULE_TRACE_ARGS, MODULE_TRACE_ENV, packagesIn, workersLoaded } from '../helpers/module-trace.js';
 
 const env = requireDocker();
 
@@ -91,7 +92,18 @@ describe(
         MODULE_TRACE_ARGS,
       );
 
-    const engineClientLoaded = async (a: AgentProcess) => packagesIn(await loadedNow(a.pid, trace)).has('dockerode');
+    /**
+     * Whether the Engine client was loaded since the last look: by the agent's workers, which do the
+     * work (each writes its list as it exits); the resident part never loads it.
+     */
+    const engineClientLoaded = async (a: AgentProcess) => {
+      for (let i = 0; i < 200 && a.workerPids().length > 0; i++) await sleep(50);
+      const parent = packagesIn(await loadedNow(a.pid, trace));
+      assert.ok(!parent.has('dockerode'), "the agent's resident part does not load the Engine client");
+      const workers = workersLoaded(trace);
+      for (const pid of workers.keys()) rmSync(`${trace}.worker-${pid}`, { force: true });
+      return [...workers.values()].some((m) => packagesIn(m).has('dockerode'));
+    };
 
     before(async () => {
       docker = env!.docker;

@@ -72,14 +72,26 @@ describe('what a killed agent started is ended when the agent starts again', { s
       const child = Number(readFileSync(children, 'utf8').trim());
       // The Download call's group: the child's, led by the interface itself.
       const leader = Number(readFileSync(`/proc/${child}/stat`, 'utf8').split(') ')[1]?.split(' ')[2]);
-      const book = join(lab.stateDir, 'processes', `${agent.pid}.json`);
+      // The Download runs in the agent's worker, which keeps the book of what it starts.
+      const books = () =>
+        existsSync(join(lab.stateDir, 'processes'))
+          ? readdirSync(join(lab.stateDir, 'processes')).filter((n) => n.endsWith('.json'))
+          : [];
       const recorded = () =>
-        existsSync(book) &&
-        (JSON.parse(readFileSync(book, 'utf8')) as { groups: { pgid?: number; what: string }[] }).groups.some(
-          (g) => g.pgid === leader && g.what === '"rtos" (R456) Download',
-        );
+        books().some((name) => {
+          try {
+            const book = JSON.parse(readFileSync(join(lab.stateDir, 'processes', name), 'utf8')) as {
+              groups: { pgid?: number; what: string }[];
+            };
+            return book.groups.some((g) => g.pgid === leader && g.what === '"rtos" (R456) Download');
+          } catch {
+            return false;
+          }
+        });
       for (let i = 0; i < 100 && !recorded(); i++) await sleep(50);
-      assert.ok(recorded(), 'the agent records the group while it runs');
+      assert.ok(recorded(), 'the worker records the group while it runs');
+      const workers = agent.workerPids();
+      assert.equal(workers.length, 1, 'the Download runs in a worker of the agent');
       stray.push(leader, child);
       assert.deepEqual(
         groupMembers(leader)
@@ -91,11 +103,17 @@ describe('what a killed agent started is ended when the agent starts again', { s
 
       await agent.kill();
       assert.ok(alive(leader) && alive(child), 'killed with the agent, nothing ends them: the bug');
+      assert.ok(alive(workers[0]!), "the agent's worker outlives it, until the next start");
 
       lab.unset('R456', 'misbehave/Download');
       agent = lab.agent({}, args);
       const s = await agent.until('applied after the restart', (x) => x.lastGood?.commit === commit);
-      assert.deepEqual(groupMembers(leader), [], 'no process of the hung Download group remains');
+      assert.deepEqual(groupMembers(leader), [], `no process of the hung Download group remains:\n${agent.text()}`);
+      assert.equal(alive(workers[0]!), false, "the killed agent's worker does not run on beside the new agent");
+      assert.ok(
+        agent.logs.some((l) => /the agent's worker \(cycle\), started .* which is gone, was still running/.test(l.msg)),
+        'the worker was ended at once',
+      );
       assert.equal(alive(child), false);
       assert.ok(
         agent.logs.some((l) => /"rtos" \(R456\) Download, started .* which is gone, was still running/.test(l.msg)),
@@ -115,7 +133,7 @@ describe('what a killed agent started is ended when the agent starts again', { s
     },
   );
 
-  test('killed by an interface at once (its siblings hung on their Download pipes): none of them is left', async () => {
+  test('its worker killed by an interface (siblings hung on their Download pipes): none of them is left', async () => {
     await agent?.kill();
     await lab.server.close();
     lab.close();
@@ -126,12 +144,10 @@ describe('what a killed agent started is ended when the agent starts again', { s
     lab.write('v2', true);
     const commit = lab.commit('system v2');
     lab.push();
-    // R456 kills the agent as soon as its Download starts; G13 and R998 wait for streams that never come.
+    // R456 kills its caller, the agent's worker, as soon as its Download starts; G13 and R998 wait
+    // for streams that never come. The agent lives on, and polls again soon (a transient error).
     lab.set('R456', 'misbehave/Download', 'kill-agent');
-    const args = ['--interval', '1h', '--interface-kill-grace', '2s'];
-    agent = lab.agent({}, args);
-    const ended = await agent.exited;
-    assert.equal(ended.signal, 'SIGKILL');
+    const args = ['--interval', '1h', '--interface-kill-grace', '2s', '--retry', '3s'];
     const interfaces = () =>
       readdirSync('/proc')
         .filter((n) => /^\d+$/.test(n) && alive(Number(n)))
@@ -143,16 +159,24 @@ describe('what a killed agent started is ended when the agent starts again', { s
           }
         })
         .map(Number);
-    for (let i = 0; i < 40 && interfaces().length === 0; i++) await sleep(50);
-    const hung = interfaces();
-    stray.push(...hung);
-    assert.ok(hung.length > 0, 'the siblings hang on their pipes once the agent is gone');
     agent = lab.agent({}, args);
+    // The siblings, seen while they run: the agent ends them as soon as it sees its worker gone.
+    const hung = new Set<number>();
+    const killed = () => agent!.logs.some((l) => /worker process was killed \(SIGKILL\)/.test(l.msg));
+    for (let i = 0; i < 3000 && !killed(); i++) {
+      // The agent's own command line names the interfaces' directory too: it is no interface.
+      for (const pid of interfaces()) if (pid !== agent.pid) hung.add(pid);
+      await sleep(20);
+    }
+    assert.ok(killed(), `the worker was killed:\n${agent.text()}`);
+    assert.ok(agent.running, 'the agent outlives its worker');
+    stray.push(...hung);
+    assert.ok(hung.size > 0, 'the interfaces ran');
     await agent.until('applied after the restart', (x) => x.lastGood?.commit === commit);
     assert.deepEqual(
-      hung.filter((pid) => alive(pid)),
+      [...hung].filter((pid) => alive(pid)),
       [],
-      'none of the interfaces the killed agent started still runs',
+      `none of the interfaces the killed worker started still runs:\n${agent.text()}`,
     );
     lab.expectSettled('v2');
   });

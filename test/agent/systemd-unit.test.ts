@@ -25,6 +25,8 @@ describe('the systemd unit', () => {
         assert.ok(unit.includes(line), `has ${line}`);
       assert.match(unit, /^After=.*network-online\.target.*docker\.service/m);
       assert.match(unit, /^ExecStart=\/opt\/rollgate\/bin\/rollgate agent /m);
+      // The resident part's Node options (its worker runs without them).
+      assert.match(unit, /^Environment="NODE_OPTIONS=--jitless --max-semi-space-size=1"$/m);
       verifyUnit('rollgate.service', unit);
     },
   );

@@ -20,6 +20,7 @@ import { startGitServer, type GitServer } from '../helpers/git-server.js';
 import {
   loadedAtExit,
   loadedNow,
+  workersLoaded,
   MODULE_TRACE_ARGS,
   MODULE_TRACE_ENV,
   ownModulesIn,
@@ -62,8 +63,19 @@ describe('a command loads only the modules it uses (real processes, their loaded
     });
   }
 
-  /** The agent on a fleet repo of the server, applied and polling; what it has loaded then. */
+  /**
+   * The agent on a fleet repo of the server, applied and polling: what its resident part has
+   * loaded then, and what its workers loaded (each as it exited), all together.
+   */
   async function agentAtRest(repo: string, extra: string[] = []): Promise<string[]> {
+    const { parent, workers } = await agentAtRestApart(repo, extra);
+    return [...parent, ...workers.flat()];
+  }
+
+  async function agentAtRestApart(
+    repo: string,
+    extra: string[] = [],
+  ): Promise<{ parent: string[]; workers: string[][]; workersAlive: number[] }> {
     const file = traceFile();
     const agent = new AgentProcess(
       join(root, `state-${n}`),
@@ -87,7 +99,9 @@ describe('a command loads only the modules it uses (real processes, their loaded
       const applied = await agent.until('the fleet applied', (s) => s.lastGood !== undefined, 120_000);
       assert.equal(applied.bad.length, 0, agent.text());
       await atRest(agent);
-      return await loadedNow(agent.pid, file);
+      const workersAlive = agent.workerPids();
+      const parent = await loadedNow(agent.pid, file);
+      return { parent, workers: [...workersLoaded(file).values()], workersAlive };
     } finally {
       await agent.stop();
     }
@@ -151,6 +165,28 @@ describe('a command loads only the modules it uses (real processes, their loaded
       "the trace sees ajv's files: its runtime helpers",
     );
     assert.deepEqual(ajvCompilerIn(r.modules), [], 'no ajv: the validators were compiled at build time');
+  });
+
+  test('the resident part at rest: no worker alive, no lifecycle, git client, openpgp or Engine client', async () => {
+    const { parent, workers, workersAlive } = await agentAtRestApart('pgp.git', ['--trusted-keys', gpgKey.publicFile]);
+    assert.deepEqual(workersAlive, [], 'the worker that applied the commit has exited');
+    assert.ok(workers.length >= 2, `workers ran (the start's resume, the first reconcile): ${workers.length}`);
+    const ownParent = [...ownModulesIn(parent)];
+    assert.ok(ownParent.includes('agent/agent.js'), `the trace sees the resident part: ${ownParent.join(', ')}`);
+    assert.deepEqual(
+      ownParent.filter((m) => m.startsWith('lifecycle/')),
+      [],
+      'the commit lifecycle is loaded by the worker only',
+    );
+    const packages = packagesIn(parent);
+    for (const heavy of ['isomorphic-git', 'openpgp', 'dockerode'])
+      assert.ok(!packages.has(heavy), `${heavy} is not loaded by the resident part: ${[...packages].join(', ')}`);
+    const inWorkers = packagesIn(workers.flat());
+    assert.ok(inWorkers.has('isomorphic-git') && inWorkers.has('openpgp'), 'the worker fetched and checked signatures');
+    assert.ok(
+      [...ownModulesIn(workers.flat())].includes('lifecycle/lifecycle.js'),
+      'the worker ran the commit lifecycle',
+    );
   });
 
   test('with an OpenPGP trusted key the agent loads openpgp, and applies the signed commit', async () => {

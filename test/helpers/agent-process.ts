@@ -2,7 +2,7 @@
 // persisted state read from the state directory, SIGTERM and SIGKILL like the real thing.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentState } from '../../src/agent/state.js';
@@ -17,6 +17,53 @@ export interface LogLine {
 /** The newest history entry about a commit. */
 export function lastHistory(s: Pick<AgentState, 'history'>, commit: string): AgentState['history'][number] | undefined {
   return [...s.history].reverse().find((h) => h.commit === commit);
+}
+
+/** The live worker processes (`dist/src/agent/worker-main.js`) whose parent is `pid`. */
+export function workersOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) !== pid || fields[0] === 'Z') continue;
+      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('worker-main.js')) out.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** Every live worker process of this state directory's agents, orphans included (their parent killed). */
+export function workersIn(stateDir: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (!readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('worker-main.js')) continue;
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
+      if (isWorkerOfDir(Number(name), stateDir)) out.push(Number(name));
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return out;
+}
+
+/** Whether the worker `pid` is on record in the state directory's process book. */
+function isWorkerOfDir(pid: number, stateDir: string): boolean {
+  const dir = join(stateDir, 'processes');
+  if (!existsSync(dir)) return false;
+  return readdirSync(dir).some((f) => {
+    try {
+      return readFileSync(join(dir, f), 'utf8').includes(`"pgid": ${pid}`);
+    } catch {
+      return false;
+    }
+  });
 }
 
 export class AgentProcess {
@@ -71,6 +118,11 @@ export class AgentProcess {
 
   get pid(): number {
     return this.child.pid!;
+  }
+
+  /** The agent's worker processes alive now (its children that run the worker's entry): none at rest. */
+  workerPids(): number[] {
+    return workersOf(this.pid);
   }
 
   /** The state file, parsed: it must always be readable. */

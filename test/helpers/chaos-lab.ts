@@ -23,7 +23,11 @@ export function prng(seed: number): () => number {
 }
 
 export const FAULTS = [
+  // The agent alone (its worker runs on until the next start kills it), its worker alone (the agent
+  // lives on and its next worker resumes the journal), both at once (a power cut to rollgate).
   'agent-kill',
+  'worker-kill',
+  'both-kill',
   'interface-kill',
   'dockerd-term',
   'dockerd-kill',

@@ -4,7 +4,8 @@
 // loader hooks (./module-trace-hooks.ts), CommonJS ones in the require cache (dockerode and pg
 // are CommonJS, and dockerode is required, not imported), Node's own in process.moduleLoadList.
 
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { createRequire, register } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -15,9 +16,12 @@ export const MODULE_TRACE_ENV = 'ROLLGATE_TEST_MODULE_TRACE';
 export const MODULE_TRACE_ARGS = ['--import', import.meta.url];
 
 // Set only in the environment of a traced process: a test that imports these helpers is not traced.
-const out = process.env[MODULE_TRACE_ENV];
+// A process forked with an IPC channel (the agent's worker) writes beside it, to `<file>.worker-<pid>`:
+// the file is the traced process's own.
+const traced = process.env[MODULE_TRACE_ENV];
+const out = traced && process.send ? `${traced}.worker-${process.pid}` : traced;
 if (out) {
-  const esm = `${out}.esm`;
+  const esm = `${out}.${process.pid}.esm`;
   register('./module-trace-hooks.js', import.meta.url, { data: { file: esm } });
   const cache = createRequire(import.meta.url).cache;
   const dump = () => {
@@ -72,6 +76,17 @@ export async function loadedNow(pid: number, file: string): Promise<string[]> {
   process.kill(pid, 'SIGUSR2');
   for (let i = 0; i < 200 && !existsSync(file); i++) await sleep(50);
   return readFileSync(file, 'utf8').split('\n').filter(Boolean);
+}
+
+/** What the workers of the traced process have loaded, each as it exited, by pid. */
+export function workersLoaded(file: string): Map<number, string[]> {
+  const dir = dirname(file);
+  const prefix = `${basename(file)}.worker-`;
+  const out = new Map<number, string[]>();
+  for (const name of readdirSync(dir))
+    if (name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length)))
+      out.set(Number(name.slice(prefix.length)), loadedAtExit(join(dir, name)));
+  return out;
 }
 
 /** What a traced process that has exited had loaded. */
