@@ -29,8 +29,23 @@ const lazyDockerode = {
     });
   },
 };
+// The agent forks its worker from a file beside the module that starts it (src/agent/worker-runner.ts):
+// in the bundle that file is an entry point of its own, with the bundle's extension.
+const workerRunner = `${root}dist/src/agent/worker-runner.js`;
+const workerEntry = {
+  name: 'worker-entry',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]agent[\\/]worker-runner\.js$/ }, (args) => {
+      const code = readFileSync(args.path, 'utf8');
+      const file = "'./worker-main.js'";
+      if (args.path === workerRunner && !code.includes(file))
+        throw new Error(`${workerRunner} no longer names ${file}`);
+      return { contents: code.replace(file, "'./worker-main.mjs'"), loader: 'js' };
+    });
+  },
+};
 await build({
-  entryPoints: { rollgate: `${root}dist/src/cli/main.js` },
+  entryPoints: { rollgate: `${root}dist/src/cli/main.js`, 'worker-main': `${root}dist/src/agent/worker-main.js` },
   outdir,
   bundle: true,
   splitting: true,
@@ -52,6 +67,6 @@ await build({
       'const __dirname = __rgDirname(__filename);',
     ].join(' '),
   },
-  plugins: [lazyDockerode],
+  plugins: [lazyDockerode, workerEntry],
   logLevel: 'warning',
 });

@@ -5,10 +5,12 @@
 // what to install. (scripts/systemd-boot-test.sh takes such an install on through the systemd units.)
 
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
+import { DEVICES_FLEET_AGENT_ARGS, pushDevicesFleet } from './helpers/devices-fleet.js';
 import { projectRoot, tempDir } from './helpers/fixtures.js';
 
 interface Packed {
@@ -39,7 +41,8 @@ const npm = (args: string[], cwd: string) =>
 /** At most this much on disk beside Node (issue 26). */
 const INSTALL_LIMIT_KIB = 25 * 1024;
 
-test('npm pack from a clean checkout bundles the code; the tarball alone installs in at most 25 MB and runs', () => {
+const TITLE = 'npm pack from a clean checkout bundles the code; the tarball alone installs in at most 25 MB and runs';
+test(`${TITLE}, its agent's worker included`, async () => {
   const checkout = cleanCheckout();
   const out = tempDir('rollgate-pack-');
   const prefix = tempDir('rollgate-prefix-');
@@ -94,6 +97,45 @@ test('npm pack from a clean checkout bundles the code; the tarball alone install
       encoding: 'utf8',
     });
     assert.equal(validate.status, 0, validate.stdout + validate.stderr);
+    // The agent from the install: its worker (an entry of the bundle's own) applies the demo's devices.
+    const fleet = tempDir('rollgate-pack-fleet-');
+    const made = pushDevicesFleet(fleet);
+    const stateDir = join(prefix, 'state');
+    const agent = spawn(
+      bin,
+      [
+        'agent',
+        '--config',
+        '/dev/null',
+        '--state-dir',
+        stateDir,
+        '--metrics-listen',
+        'off',
+        '--repo',
+        join(fleet, 'fleet.git'),
+        ...DEVICES_FLEET_AGENT_ARGS,
+        '--interval',
+        '1h',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let log = '';
+    agent.stdout.on('data', (c: Buffer) => (log += c.toString()));
+    agent.stderr.on('data', (c: Buffer) => (log += c.toString()));
+    try {
+      const stateFile = join(stateDir, 'agent-state.json');
+      const good = () =>
+        existsSync(stateFile) && (JSON.parse(readFileSync(stateFile, 'utf8')) as { lastGood?: unknown }).lastGood;
+      for (let i = 0; i < 600 && !good() && agent.exitCode === null; i++) await sleep(200);
+      assert.ok(good(), `the installed agent applied the fleet and kept it as its last good commit:\n${log}`);
+    } finally {
+      if (agent.exitCode === null && agent.signalCode === null) {
+        const exited = new Promise((r) => agent.once('close', r));
+        agent.kill('SIGTERM');
+        await exited;
+      }
+      for (const d of [fleet, ...made]) rmSync(d, { recursive: true, force: true });
+    }
     const hub = spawnSync(bin, ['hub', 'serve', '--data-dir', join(prefix, 'hub')], { encoding: 'utf8' });
     assert.equal(hub.status, 1, hub.stdout + hub.stderr);
     assert.match(hub.stderr, /the hub's database drivers are not installed \(pg is missing\)/);
