@@ -121,6 +121,11 @@ test(`soak: ${POLLS} polls and ${RECONCILES} reconciles, resident memory flat`, 
         `min ${(Math.min(...samples) / MB).toFixed(1)}, max ${(Math.max(...samples) / MB).toFixed(1)}, ` +
         `peak ${peakMb.toFixed(1)}; node ${NODE_ARGS.join(' ') || '(no flags)'}`,
     );
+    // The path between the two: a leak climbs all the way, a heap settling into its size levels off.
+    const minutes: string[] = [];
+    for (let i = 0; i < samples.length; i += WINDOW)
+      minutes.push((median(samples.slice(i, i + WINDOW)) / MB).toFixed(1));
+    console.log(`soak: RSS median of each ${WINDOW} s (MB): ${minutes.join(' ')}`);
     assert.ok(end.polls - started.polls >= POLLS, `at least ${POLLS} polls`);
     assert.ok(end.reconciles - started.reconciles >= RECONCILES, `at least ${RECONCILES} reconciles`);
     const s = agent.state()!;
