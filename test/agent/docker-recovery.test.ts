@@ -243,12 +243,19 @@ describe(
         // Its container takes seconds to stop, so the rollback is still undoing when the Engine goes.
         const failing = /apply failed, rolling back: health check failed/;
         const before = agent.logs.filter((l) => failing.test(l.msg)).length;
+        const pause = /the transaction is paused in its rolling-back phase/;
+        const pausesBefore = agent.logs.filter((l) => pause.test(l.msg)).length;
         const c5 = commit('5', false, true);
         await logged(failing, before + 1);
         await env!.stopEngine();
+        await logged(pause, pausesBefore + 1);
+        // The pause's own words stay until the next reconcile (a worker of its own) finds the Engine
+        // still away and records that instead: either is the same state, a rollback under way.
         const paused = await stateUntil(
           'the rollback paused',
-          (x) => x.rollingBack?.commit === c5 && /paused in its rolling-back phase/.test(x.lastError?.message ?? ''),
+          (x) =>
+            x.rollingBack?.commit === c5 &&
+            /paused in its rolling-back phase|Docker Engine unreachable/.test(x.lastError?.message ?? ''),
         );
         assert.equal(paused.rollingBack?.commit, c5, agent.text());
         assert.equal(existsSync(join(stateDir, 'journal.json')), true, 'the journal is kept');
