@@ -26,7 +26,7 @@ const ajvVersion = JSON.parse(readFileSync(`${root}node_modules/ajv/package.json
  * The options of each validator as the code used them when it compiled at run time: the
  * generated code, and so every error object and every message made from it, is the same.
  */
-export const OPTIONS = {
+const OPTIONS = {
   // verbose: errors carry their parent schema, for the list of known keys and x-expected texts.
   manifest: { allErrors: true, strict: false, verbose: true },
   config: { allErrors: true, strict: false },
@@ -38,9 +38,10 @@ export const OPTIONS = {
 /**
  * The generated modules: where each goes (under dist/src), what it is made from, and each ajv
  * instance in it with the schemas it compiles (`add`: [schema, key], in order) and exports
- * (export name → key); `tail` gives the module's exports from the instances' objects.
+ * (export name → key); `tail` gives the module's exports from the instances' objects; `formats`:
+ * the module the formats the schemas name come from.
  */
-export async function modules() {
+async function modules() {
   const { SCHEMA_NAMES, REFERS_TO } = await built('manifest/schema-names.js');
   const { SETTINGS, leafSchema, POLICY_SCHEMA } = await built('agent/settings.js');
   const hub = await built('hub/report-json-schema.js');
@@ -81,7 +82,6 @@ export async function modules() {
       instances: [
         {
           options: OPTIONS.reportLenient,
-          formats: './report-json-schema.js',
           add: [
             [hub.ENVELOPE_JSON_SCHEMA, 'envelope'],
             [hub.EVENT_JSON_SCHEMA, 'event'],
@@ -90,7 +90,6 @@ export async function modules() {
         },
         {
           options: OPTIONS.reportStrict,
-          formats: './report-json-schema.js',
           add: [[hub.NEW_GATEWAY_JSON_SCHEMA, 'newGateway']],
           exports: { newGateway: 'newGateway' },
         },
@@ -101,13 +100,14 @@ export async function modules() {
           `export const checkEvent = ${lenient}.event;`,
           `export const checkNewGateway = ${strict}.newGateway;`,
         ].join('\n'),
-      formats: hub.REPORT_FORMATS,
+      // The date-time format is rollgate's function: the generated code imports it from its module.
+      formats: { from: './report-json-schema.js', name: 'REPORT_FORMATS', value: hub.REPORT_FORMATS },
     },
   ];
 }
 
-/** An ajv instance with an instance's schemas, as the generator and the tests compile them. */
-export function ajvFor(instance, formats, code) {
+/** An ajv instance with an instance's schemas. */
+function ajvFor(instance, formats, code) {
   const ajv = new Ajv({ ...instance.options, ...(code ? { code } : {}) });
   for (const [name, format] of Object.entries(formats ?? {})) ajv.addFormat(name, format);
   for (const [schema, key] of instance.add) if (!ajv.getSchema(key)) ajv.addSchema(schema, key);
@@ -129,9 +129,9 @@ export async function generate() {
       }
       const code = {
         source: true,
-        ...(instance.formats ? { formats: _`require(${instance.formats}).REPORT_FORMATS` } : {}),
+        ...(m.formats ? { formats: _`require(${m.formats.from})[${m.formats.name}]` } : {}),
       };
-      const ajv = ajvFor(instance, m.formats, code);
+      const ajv = ajvFor(instance, m.formats?.value, code);
       const cjs = standaloneCode(ajv, instance.exports);
       for (const [, spec] of cjs.matchAll(/require\("([^"]+)"\)/g))
         if (!imports.has(spec)) imports.set(spec, `__m${imports.size}`);
