@@ -4,11 +4,7 @@
 
 import { shortCommit } from '../base/short-commit.js';
 import type { Choice, LifecycleMemory, Verdict } from '../lifecycle/index.js';
-import { afterPoll, Reason, type AgentState, type BadCommit } from '../model/index.js';
-
-/** What the lifecycle's choose keys its answer on (src/lifecycle/lifecycle.ts): the same key, the same answer. */
-const chooseKey = (head: string, st: Readonly<AgentState>) =>
-  [head, st.applied?.commit, ...st.bad.map((b) => b.commit)].join(' ');
+import { afterPoll, choiceKey, Reason, type AgentState, type BadCommit } from '../model/index.js';
 
 export type RestingAnswer =
   { kind: 'unchanged'; verdict: Verdict } | { kind: 'skip-bad'; verdict: Verdict; commit: string; bad: BadCommit };
@@ -30,7 +26,7 @@ export function restingAnswer(
   const choice: Choice | undefined =
     st.bad.some((b) => b.commit === head) || head === st.applied?.commit
       ? { head, commit: head }
-      : remembered?.key === chooseKey(head, st)
+      : remembered?.key === choiceKey(head, st)
         ? remembered.choice
         : undefined;
   if (!choice) return undefined;

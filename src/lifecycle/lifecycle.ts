@@ -7,7 +7,14 @@ import type { GatewayAppliers } from '../apply/index.js';
 import { reconcileOnce, type ReconcileResult } from '../gateway/reconcile.js';
 import type { HealthVerdict } from '../health/index.js';
 import type { RepoSource } from '../manifest/index.js';
-import { Reason, type AgentState, type BadCommit, type DesiredState, type GateName } from '../model/index.js';
+import {
+  choiceKey,
+  Reason,
+  type AgentState,
+  type BadCommit,
+  type DesiredState,
+  type GateName,
+} from '../model/index.js';
 import type { RolloutStanding } from '../model/rollout.js';
 import { PlanError } from '../plan/index.js';
 import { AheadOfWindow } from './ahead.js';
@@ -130,7 +137,7 @@ export class CommitLifecycle {
     // the gateway runs passed the gates when it was applied (a head that carries a rollout file is
     // never run itself): it is not judged again while it runs.
     if (badRecord(this.state.bad, head) || head === applied) return { head, commit: head };
-    const keyNow = () => [head, applied, ...this.state.bad.map((b) => b.commit)].join(' ');
+    const keyNow = () => choiceKey(head, this.state);
     if (this.chosen?.key === keyNow()) return this.chosen.choice;
     const r = await this.gated(CHOOSE_GATES, { head, commit: head, ...(applied ? { applied } : {}) });
     if (!isGatesPassed(r)) {

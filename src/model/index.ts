@@ -19,4 +19,4 @@ export {
   verdictsWhere,
 } from './verdicts.js';
 export type * from './window.js';
-export { afterPoll, stalledOn, type PollDecision } from './poll-decision.js';
+export { afterPoll, choiceKey, stalledOn, type PollDecision } from './poll-decision.js';

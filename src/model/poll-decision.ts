@@ -46,3 +46,11 @@ export function afterPoll(
   if (commit !== state.applied?.commit) return { action: 'apply' };
   return driftDue ? { action: 'check-drift' } : { action: 'nothing' };
 }
+
+/**
+ * What a remembered choice of the commit to run rests on: the head, the applied commit and the bad
+ * ones. The lifecycle keys its memory on it, and the resident part reads that memory with the same
+ * key, so an idle poll asks no gate in either.
+ */
+export const choiceKey = (head: string, state: Readonly<AgentState>): string =>
+  [head, state.applied?.commit, ...state.bad.map((b) => b.commit)].join(' ');
