@@ -9,6 +9,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
+import { silentLog } from '../../src/base/log.js';
+import { endLeftoverGroups } from '../../src/base/process-group.js';
 import { AgentProcess, lastHistory, workersIn } from '../helpers/agent-process.js';
 import { rollgate } from '../helpers/cli.js';
 import { requireMenderTools } from '../helpers/devices.js';
@@ -312,6 +314,9 @@ describe(
                 assert.ok(!alive(pid), `the killed agent's worker ${pid} did not run on beside the new agent`);
             } finally {
               await agent?.kill();
+              // As systemd's control-group kill would: a worker that outlives its killed agent (and what it
+              // runs) ends too, before the lab's directories go.
+              await endLeftoverGroups(lab.stateDir, 0, silentLog).catch(() => []);
               await lab.server?.close();
               lab.close();
             }
