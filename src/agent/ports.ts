@@ -52,7 +52,7 @@ function probeEnv(desired: DesiredState, a: GatewayAppliers, cfg: AgentConfig): 
     stateDir: cfg.stateDir,
     ...(cfg.policy ? { policy: cfg.policy } : {}),
     configHashes: configHashesOf(desired),
-    ...(a.docker ? { containers: dockerContainerStates(a.docker.engine.docker) } : {}),
+    ...(a.docker ? { containers: dockerContainerStates(a.docker.engine) } : {}),
   };
 }
 

@@ -2,17 +2,22 @@
 // which service, so no other bookkeeping is needed.
 
 import type Docker from 'dockerode';
-import { LABEL } from '../apply/index.js';
+import { LABEL, type Engine } from '../apply/index.js';
 import type { DesiredState } from '../model/index.js';
 import type { ContainerStates } from './probes.js';
 
-export function dockerContainerStates(docker: Docker): ContainerStates {
+export function dockerContainerStates(engine: Engine): ContainerStates {
   return {
     async service(app, service) {
-      const list = await docker.listContainers({
-        all: true,
-        filters: JSON.stringify({ label: [`${LABEL.app}=${app}`, `${LABEL.service}=${service}`] }),
-      });
+      const list = await engine.read<Docker.ContainerInfo[]>(
+        '/containers/json',
+        {
+          all: '1',
+          filters: JSON.stringify({ label: [`${LABEL.app}=${app}`, `${LABEL.service}=${service}`] }),
+        },
+        // A probe's answer is now: the health window, not the Engine's patience, decides how long.
+        false,
+      );
       return list.map((c) => {
         // "Up 3 seconds (healthy)"; the list API carries health only in the status text.
         const health = /\((healthy|unhealthy|health: starting)\)/.exec(c.Status)?.[1]?.replace('health: ', '');

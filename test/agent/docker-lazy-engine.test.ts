@@ -17,7 +17,15 @@ import { atRest } from '../helpers/agent-rest.js';
 import { requireDocker } from '../helpers/docker-tests.js';
 import { cleanup, tempDir } from '../helpers/fixtures.js';
 import { startGitServer, type GitServer } from '../helpers/git-server.js';
-import { loadedNow, MODULE_TRACE_ARGS, MODULE_TRACE_ENV, packagesIn, workersLoaded } from '../helpers/module-trace.js';
+import { rollgateWith } from '../helpers/cli.js';
+import {
+  loadedAtExit,
+  loadedNow,
+  MODULE_TRACE_ARGS,
+  MODULE_TRACE_ENV,
+  packagesIn,
+  workersLoaded,
+} from '../helpers/module-trace.js';
 
 const env = requireDocker();
 
@@ -152,6 +160,38 @@ describe(
       const [web] = await docker.listContainers({ filters: JSON.stringify({ label: [`${LABEL.app}=web`] }) });
       assert.equal(web?.State, 'running');
       await agent!.stop();
+    });
+
+    test('`rollgate apply` with the app running: nothing to do loads no client; a step to run does', async () => {
+      const cliTrace = join(root, 'cli-trace');
+      const apply = async () => {
+        const r = await rollgateWith(
+          { [MODULE_TRACE_ENV]: cliTrace, NODE_OPTIONS: `--import=${MODULE_TRACE_ARGS[1]!}` },
+          'apply',
+          '--repo',
+          server.url('fleet.git'),
+          '--id',
+          'gw-lazy',
+          '--docker-host',
+          `unix://${env!.socket}`,
+          '--state-dir',
+          stateDir,
+        );
+        assert.equal(r.code, 0, r.err);
+        return { out: r.out, client: packagesIn(loadedAtExit(cliTrace)).has('dockerode') };
+      };
+      const quiet = await apply();
+      assert.match(quiet.out, /Nothing to apply/, quiet.out);
+      assert.equal(quiet.client, false, 'observing the Engine and finding nothing to do loads no Engine client');
+
+      const filters = JSON.stringify({ label: [`${LABEL.app}=web`] });
+      const [web] = await docker.listContainers({ all: true, filters });
+      await docker.getContainer(web!.Id).remove({ force: true });
+      const repair = await apply();
+      assert.equal(repair.client, true, 'a container to make again is made through the Engine client');
+      const [again] = await docker.listContainers({ filters });
+      assert.equal(again?.State, 'running');
+      assert.notEqual(again?.Id, web!.Id);
     });
 
     test('restarted on a commit without the app: the client is loaded to remove it; then not, at rest', async () => {

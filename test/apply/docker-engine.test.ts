@@ -129,7 +129,7 @@ describe(
         ];
         const verdict = await healthWindow(
           { windowMs: 1_000, deadlineMs: 30_000, checks },
-          { containers: dockerContainerStates(engine.docker), configHashes: configHashesOf(d) },
+          { containers: dockerContainerStates(engine), configHashes: configHashesOf(d) },
           { log },
         );
         if (!verdict.ok) throw new HealthFailedError(verdict);

@@ -1,5 +1,6 @@
-// One connection to a Docker Engine: dockerode on a unix socket, a count of API calls (the
-// benchmark reports it), and patience for an Engine that restarts in the middle of an apply: an
+// One connection to a Docker Engine: reads (the lists and inspections observation makes) as plain
+// GETs over node:http, and everything else through dockerode, loaded on the first such call; a
+// count of API calls (the benchmark reports it), and patience for an Engine that restarts in the middle of an apply: an
 // Engine that is stopping, restarting or answering with its shutdown errors is waited for, and
 // only a fault that persists while it answers is the request's own.
 
@@ -50,9 +51,9 @@ export function socketFromHost(host: string | undefined): string {
   );
 }
 
-// dockerode loads grpc, protobufjs and ssh2 with it (about 7 MB resident in the agent) for
-// features rollgate does not use, so it is loaded on the first Engine call: a gateway without a
-// Docker Engine never pays for it.
+// dockerode loads grpc, protobufjs and ssh2 with it (about 7 MB resident, and 110 ms of a
+// `rollgate apply`) for features rollgate does not use, so it is loaded on the first call that
+// changes something: observing an Engine, and a reconcile with nothing to do, never load it.
 const requireCjs = createRequire(import.meta.url);
 
 export class Engine {
@@ -108,10 +109,46 @@ export class Engine {
           'not a socket (is dockerd running?)',
       );
     try {
-      await this.docker.ping();
+      await this.get('/_ping');
     } catch (err) {
       throw isConnectionError(err) ? unreachable(this.socketPath, err) : err;
     }
+  }
+
+  /**
+   * One GET of the Engine's API, answered with JSON: `path` with its query, e.g.
+   * `/containers/json?all=1`. Waited for and retried as `call` does; fails as dockerode does (the
+   * status in `statusCode`, the Engine's message in `json.message`), so errors.ts reads both alike.
+   */
+  read<T>(path: string, query: Record<string, string | undefined> = {}, patient = true): Promise<T> {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) q.set(k, v);
+    const full = q.size ? `${path}?${q.toString()}` : path;
+    return this.retrying(async () => JSON.parse((await this.get(full)).toString('utf8')) as T, patient);
+  }
+
+  /** The body of a GET that answered 2xx, on a connection of its own (see `docker`). */
+  private get(path: string): Promise<Buffer> {
+    this.calls++;
+    const timeout = this.callTimeoutMs;
+    return new Promise((resolve, reject) => {
+      const req = request({ socketPath: this.socketPath, path, agent: false, timeout }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const body = Buffer.concat(chunks);
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) return resolve(body);
+          reject(engineAnswer(status, body));
+        });
+      });
+      req.on('timeout', () =>
+        req.destroy(Object.assign(new Error(`Timeout of ${timeout}ms exceeded`), { code: 'ETIMEDOUT' })),
+      );
+      req.on('error', reject);
+      req.end();
+    });
   }
 
   /** How long a call waits for an Engine that went away before it fails. */
@@ -200,12 +237,16 @@ export class Engine {
    * naming the socket. A server error while the Engine answers a ping is tried once more: only a
    * fault that persists with a healthy Engine is the call's own. Calls must be safe to repeat.
    */
-  async call<T>(fn: (docker: Docker) => Promise<T>, patient = true): Promise<T> {
+  call<T>(fn: (docker: Docker) => Promise<T>, patient = true): Promise<T> {
+    return this.retrying(() => fn(this.docker), patient);
+  }
+
+  private async retrying<T>(fn: () => Promise<T>, patient: boolean): Promise<T> {
     const deadline = Date.now() + (patient ? this.reconnectMs : 0);
     let whileUp = 0;
     for (;;) {
       try {
-        return await fn(this.docker);
+        return await fn();
       } catch (err) {
         const away = isEngineGoingAway(err);
         const serverError = (statusOf(err) ?? 0) >= 500 && !portInUse(engineMessage(err));
@@ -225,4 +266,17 @@ export class Engine {
       }
     }
   }
+}
+
+/** An Engine's error answer, shaped as dockerode's (statusCode, json.message) for errors.ts. */
+function engineAnswer(status: number, body: Buffer): Error {
+  const text = body.toString('utf8').trim();
+  let json: { message?: string } | null = null;
+  try {
+    json = JSON.parse(text) as { message?: string };
+  } catch {
+    // The Engine answers JSON; a proxy in front of it may not.
+  }
+  const message = json?.message ?? (text || `HTTP ${status}`);
+  return Object.assign(new Error(message), { statusCode: status, json });
 }

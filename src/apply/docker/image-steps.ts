@@ -2,6 +2,7 @@
 // moved (pull_policy), and pruned after a confirmed change when nothing uses them any more —
 // only images of containers rollgate itself removed.
 
+import type Docker from 'dockerode';
 import type { Log } from '../../base/log.js';
 import type { StepContext, StepRecord } from '../applier.js';
 import { keep, type HandlerTable } from '../step-handlers.js';
@@ -14,7 +15,9 @@ import { pullImage, registryOf } from './pull.js';
 export async function imagesWithoutHealthcheck(env: DockerEnv, refs: string[]): Promise<string[]> {
   const out: string[] = [];
   for (const ref of refs) {
-    const info = await env.engine.call((d) => d.getImage(ref).inspect()).catch(() => undefined);
+    const info = await env.engine
+      .read<Docker.ImageInspectInfo>(`/images/${ref.split('/').map(encodeURIComponent).join('/')}/json`)
+      .catch(() => undefined);
     const test = info?.Config?.Healthcheck?.Test;
     if (info && (!test || test.length === 0 || test[0] === 'NONE')) out.push(ref);
   }

@@ -7,6 +7,7 @@ import type {
   ObservedState,
   ServiceHook,
 } from '../../model/index.js';
+import type Docker from 'dockerode';
 import type { Engine } from './engine.js';
 import { LABEL, ownedBy } from './labels.js';
 
@@ -93,12 +94,12 @@ export function preStopOf(label: string | undefined): ServiceHook[] | undefined 
 }
 
 export async function observeDocker(engine: Engine, owner?: string): Promise<DockerObservation> {
-  const filters = (label: string) => ({ filters: JSON.stringify({ label: [label] }) });
+  const filters = JSON.stringify({ label: [LABEL.app] });
   const [containers, networks, volumes, images] = await Promise.all([
-    engine.call((d) => d.listContainers({ all: true, ...filters(LABEL.app) })),
-    engine.call((d) => d.listNetworks(filters(LABEL.app))),
-    engine.call((d) => d.listVolumes(filters(LABEL.app))),
-    engine.call((d) => d.listImages()),
+    engine.read<Docker.ContainerInfo[]>('/containers/json', { all: '1', filters }),
+    engine.read<Docker.NetworkInspectInfo[]>('/networks', { filters }),
+    engine.read<{ Volumes?: Docker.VolumeInspectInfo[] | null }>('/volumes', { filters }),
+    engine.read<Docker.ImageInfo[]>('/images/json'),
   ]);
   const observed: DockerObservation = { containers: [], networks: [], volumes: [], images: [], foreign: [] };
   const foreign = new Map<string, string>();

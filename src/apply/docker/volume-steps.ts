@@ -15,7 +15,7 @@ type VolumeInfo = { Labels?: Record<string, string> | null };
 /** A volume as the Engine reports it (its labels may be null), or undefined when there is none of that name. */
 async function volumeInfo(env: DockerEnv, name: string): Promise<VolumeInfo | undefined> {
   try {
-    const info: VolumeInfo = await env.engine.call((d) => d.getVolume(name).inspect());
+    const info: VolumeInfo = await env.engine.read<VolumeInfo>(`/volumes/${encodeURIComponent(name)}`);
     return info;
   } catch (err) {
     if (statusOf(err) === 404) return undefined;
