@@ -15,9 +15,12 @@ const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
 const outdir = `${root}dist/bundle/cli`;
 rmSync(`${root}dist/bundle`, { recursive: true, force: true });
 
-// The Engine client loads dockerode through createRequire (lazily: see src/apply/docker/engine.ts),
-// which esbuild cannot follow; a plain require() it bundles, still run only on the first Engine call.
+// The Engine client loads dockerode through createRequire, lazily (src/apply/docker/engine.ts): in
+// the bundle it is a CommonJS file of its own beside the chunks, required on the first call that
+// changes something on the Engine. Bundled into a chunk, its megabyte (with ssh2, grpc-js and
+// protobufjs) would be parsed by every command that observes the Engine, a no-op apply included.
 const engineModule = `${root}dist/src/apply/docker/engine.js`;
+const DOCKERODE_FILE = 'dockerode.cjs';
 const lazyDockerode = {
   name: 'lazy-dockerode',
   setup(b) {
@@ -25,7 +28,7 @@ const lazyDockerode = {
       const code = readFileSync(args.path, 'utf8');
       const call = "requireCjs('dockerode')";
       if (args.path === engineModule && !code.includes(call)) throw new Error(`${engineModule} no longer has ${call}`);
-      return { contents: code.replace(call, "require('dockerode')"), loader: 'js' };
+      return { contents: code.replace(call, `requireCjs('./${DOCKERODE_FILE}')`), loader: 'js' };
     });
   },
 };
@@ -68,5 +71,18 @@ await build({
     ].join(' '),
   },
   plugins: [lazyDockerode, workerEntry],
+  logLevel: 'warning',
+});
+
+await build({
+  entryPoints: ['dockerode'],
+  outfile: `${outdir}/${DOCKERODE_FILE}`,
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  minify: true,
+  legalComments: 'linked',
+  external: ['cpu-features', '*.node'],
   logLevel: 'warning',
 });

@@ -54,6 +54,7 @@ test(`${TITLE}, its agent's worker included`, async () => {
     for (const s of readdirSync(join(projectRoot, 'schemas'))) assert.ok(files.includes(`schemas/${s}`), s);
     for (const f of [
       'dist/bundle/cli/rollgate.mjs',
+      'dist/bundle/cli/dockerode.cjs',
       'systemd/rollgate.service',
       'systemd/rollgate-hub.service',
       'README.md',
@@ -64,6 +65,7 @@ test(`${TITLE}, its agent's worker included`, async () => {
     const stray = files.filter(
       (f) =>
         !/^dist\/bundle\/cli\/[^/]+\.mjs(\.LEGAL\.txt)?$/.test(f) &&
+        !/^dist\/bundle\/cli\/dockerode\.cjs(\.LEGAL\.txt)?$/.test(f) &&
         !/^schemas\/[^/]+\.json$/.test(f) &&
         !/^systemd\/[^/]+\.service$/.test(f) &&
         !['README.md', 'LICENSE', 'package.json'].includes(f),
@@ -93,6 +95,19 @@ test(`${TITLE}, its agent's worker included`, async () => {
     const bin = join(prefix, 'bin/rollgate');
     const version = spawnSync(bin, ['--version'], { encoding: 'utf8' });
     assert.equal(version.status, 0, version.stderr);
+    // The Engine client, a file of its own that only a change on the Engine loads: it loads from the install.
+    const client = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        "const D = require(process.argv[1]); const d = new D({ socketPath: '/nonexistent.sock' }); " +
+          "process.stdout.write(typeof d.createContainer + ' ' + typeof d.modem.followProgress)",
+        join(prefix, 'lib/node_modules/rollgate/dist/bundle/cli/dockerode.cjs'),
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(client.status, 0, client.stderr);
+    assert.equal(client.stdout, 'function function');
     const validate = spawnSync(bin, ['validate', '--repo', join(projectRoot, 'fleet-repo-example')], {
       encoding: 'utf8',
     });
