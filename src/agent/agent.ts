@@ -331,7 +331,7 @@ export class Agent {
     const rest =
       reason === 'sync' || this.resumeNext
         ? undefined
-        : restingAnswer(this.state.current, head, this.memory, driftDue, recoverDue);
+        : restingAnswer(this.state.current, head, this.memory, driftDue, recoverDue, Date.now());
     if (rest) {
       this.live.polled(head);
       if (rest.kind === 'unchanged') {

@@ -1,6 +1,7 @@
 // What a poll answers when the state says there is nothing to do, decided in the resident part
 // without the commit lifecycle, as the lifecycle would answer: nothing new, the deferral the
-// gateway waits on, a bad commit skipped. Anything else is work for a worker.
+// gateway waits on (a rollout's wave, a maintenance window not open yet), a bad commit skipped.
+// Anything else is work for a worker.
 
 import { shortCommit } from '../base/short-commit.js';
 import type { Choice, LifecycleMemory, Verdict } from '../lifecycle/index.js';
@@ -19,6 +20,7 @@ export function restingAnswer(
   memory: LifecycleMemory,
   driftDue: boolean,
   recoverDue: boolean,
+  now: number,
 ): RestingAnswer | undefined {
   if (afterPoll(st, head, driftDue, recoverDue).action === 'finish-rollback') return undefined;
   const remembered = memory.chosen;
@@ -34,6 +36,12 @@ export function restingAnswer(
   if (next.action === 'skip-bad') {
     const verdict: Verdict = { reason: Reason.KnownBad, commit: choice.commit, detail: next.bad.reason };
     return { kind: 'skip-bad', verdict, commit: choice.commit, bad: next.bad };
+  }
+  if (next.action === 'apply') {
+    // The commit waits for its window, downloaded: the same answer until the window opens.
+    const w = memory.waiting;
+    const same = w && w.key === choiceKey(head, st) && w.commit === choice.commit && now < w.opensAt;
+    return same ? { kind: 'unchanged', verdict: w.verdict } : undefined;
   }
   if (next.action !== 'nothing') return undefined;
   const d = choice.deferral;

@@ -70,6 +70,19 @@ export interface LifecycleMemory {
   paused?: string;
   chosen?: { key: string; choice: Choice };
   ahead?: { commit: string; said: string };
+  waiting?: WindowWait;
+}
+
+/**
+ * A commit the window gate deferred with its downloads done: until `opensAt`, and while the
+ * choice's key holds, asking again gives `verdict` again, so the agent's resident part answers
+ * those polls itself (src/agent/at-rest.ts) instead of starting a worker at each one.
+ */
+export interface WindowWait {
+  key: string;
+  commit: string;
+  opensAt: number;
+  verdict: Verdict;
 }
 
 const isChoice = (r: Choice | Verdict): r is Choice => !('reason' in r);
@@ -85,6 +98,7 @@ export class CommitLifecycle {
    * `rollgate forget` may change): the same again asks no gate.
    */
   private chosen: { key: string; choice: Choice } | undefined;
+  private waiting: WindowWait | undefined;
 
   private readonly rec: Recorder;
   private readonly ahead: AheadOfWindow;
@@ -97,6 +111,7 @@ export class CommitLifecycle {
     this.ahead = new AheadOfWindow(p, (d) => this.rec.defer(d), memory.ahead);
     this.paused = memory.paused;
     this.chosen = memory.chosen;
+    this.waiting = memory.waiting;
   }
 
   /** What a lifecycle made after this one must be given to go on as this one would. */
@@ -106,6 +121,7 @@ export class CommitLifecycle {
       ...(this.paused !== undefined ? { paused: this.paused } : {}),
       ...(this.chosen ? { chosen: this.chosen } : {}),
       ...(ahead ? { ahead } : {}),
+      ...(this.waiting ? { waiting: this.waiting } : {}),
     };
   }
 
@@ -191,6 +207,7 @@ export class CommitLifecycle {
    */
   async applyCommit(commit: string, chosen?: Choice): Promise<Verdict> {
     this.p.events.activity('applying', commit);
+    this.waiting = undefined;
     let c = chosen;
     if (!c) {
       const r = await this.choose(commit);
@@ -259,8 +276,14 @@ export class CommitLifecycle {
         if (bad) return { reason: Reason.KnownBad, commit: r.commit, detail: bad.reason };
         return (await this.rec.decide({ kind: 'invalid', commit: r.commit, reason: r.reason, bad: r.bad }))!;
       }
-      case 'defer':
-        return r.gate === 'window' ? this.ahead.defer(r, load) : this.rec.defer(r);
+      case 'defer': {
+        if (r.gate !== 'window') return this.rec.defer(r);
+        const v = await this.ahead.defer(r, load);
+        // Only once its downloads are on the gateway: a failed download is tried again at each poll.
+        if (r.opensAt !== undefined && this.ahead.memory()?.commit === r.commit)
+          this.waiting = { key: choiceKey(s.head, this.state), commit: r.commit, opensAt: r.opensAt, verdict: v };
+        return v;
+      }
       case 'error': {
         const fault = configFault(r.error);
         if (fault) return this.rec.configError(r.commit, fault);

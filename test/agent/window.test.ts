@@ -7,11 +7,14 @@ import assert from 'node:assert/strict';
 import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentProcess } from '../helpers/agent-process.js';
+import { atRest } from '../helpers/agent-rest.js';
 import { rollgate } from '../helpers/cli.js';
 import { DeviceLab, requireMenderTools } from '../helpers/devices.js';
 import { projectRoot, run } from '../helpers/fixtures.js';
 import { startGitServer, type GitServer } from '../helpers/git-server.js';
+import { MODULE_TRACE_ARGS, MODULE_TRACE_ENV, workersLoaded } from '../helpers/module-trace.js';
 
 const missing = requireMenderTools();
 
@@ -19,6 +22,7 @@ describe('a maintenance window with a real agent: the commit waits, then applies
   const lab = new DeviceLab();
   const work = join(lab.root, 'fleet');
   const srv = join(lab.root, 'srv');
+  const trace = join(lab.root, 'trace');
   let server: GitServer;
   let agent: AgentProcess;
   const git = (...args: string[]) => run('git', ['-C', work, ...args]);
@@ -87,7 +91,8 @@ describe('a maintenance window with a real agent: the commit waits, then applies
         '--jitter',
         '0s',
       ],
-      { ROLLGATE_BOOT_ID_FILE: lab.bootIdFile },
+      { ROLLGATE_BOOT_ID_FILE: lab.bootIdFile, [MODULE_TRACE_ENV]: trace },
+      MODULE_TRACE_ARGS,
     );
     await agent.until('v1 applied', (x) => x.lastGood?.commit === v1, 180_000);
   });
@@ -114,6 +119,17 @@ describe('a maintenance window with a real agent: the commit waits, then applies
     assert.equal(waiting.applied?.commit, v1, 'the gateway keeps v1 meanwhile');
     assert.deepEqual(waiting.bad, [], 'a deferral is never a bad commit');
     assert.deepEqual(installs(), [], 'no device is touched outside the window');
+    // Downloaded, it waits without a worker: the resident part answers the polls until the window opens.
+    await agent.until(
+      'v2 downloaded ahead of its window',
+      (x) => /downloaded \(/.test(x.deferred?.detail ?? ''),
+      60_000,
+    );
+    for (let i = 0; i < 100 && agent.workerPids().length > 0; i++) await sleep(50);
+    const workers = workersLoaded(trace).size;
+    await atRest(agent, 5);
+    assert.equal(workersLoaded(trace).size, workers, 'five polls while waiting for the window, and no worker');
+    assert.ok(Date.now() < opens.getTime(), 'the window was still closed for those polls');
     const status = await rollgate('status', '--state-dir', lab.stateDir);
     assert.match(status.out, /deferred .* at the window gate .*waiting for the window that opens at/);
 

@@ -71,6 +71,12 @@ export type GateAnswer =
       cause: string;
       why: string;
       until?: string;
+      /**
+       * The moment (ms since the epoch, on the gateway's clock) before which asking again gives the
+       * same answer, as long as the branch, the applied commit and the bad ones stay: a window's
+       * opening. Absent: any poll may change it.
+       */
+      opensAt?: number;
       /** Run this meanwhile (a rollout's base); absent: keep what runs. */
       instead?: string;
       rollout?: RolloutStanding;
@@ -153,6 +159,7 @@ export type GateOutcome =
       cause: string;
       why: string;
       until?: string;
+      opensAt?: number;
       rollout?: RolloutStanding;
       passed: GateName[];
     }
@@ -192,7 +199,15 @@ export async function runGates(gates: readonly Gate[], subject: Subject, p: Gate
       const why = { cause: a.cause, why: a.why, ...(a.until !== undefined ? { until: a.until } : {}) };
       const commit = a.commit ?? s.commit;
       if (a.instead === undefined)
-        return { kind: 'defer', gate: g.name, commit, ...why, ...(rollout ? { rollout } : {}), passed };
+        return {
+          kind: 'defer',
+          gate: g.name,
+          commit,
+          ...why,
+          ...(a.opensAt !== undefined ? { opensAt: a.opensAt } : {}),
+          ...(rollout ? { rollout } : {}),
+          passed,
+        };
       deferral = { gate: g.name, commit, ...why, instead: a.instead };
       s = { ...s, commit: a.instead };
       continue;

@@ -132,6 +132,7 @@ function waiting(s: Subject, w: MaintenanceWindow, at: number | undefined): Gate
       `waiting for the window that opens at ${opens} (${w.from}; a transaction starts with at least ` +
       `${formatDuration(w.expectedMs)} of the window left); the gateway keeps ${shortCommit(s.applied)}`,
     until: `the window opens at ${opens}`,
+    opensAt: at,
   };
 }
 
