@@ -81,21 +81,19 @@ describe(
       return git('rev-parse', 'HEAD');
     }
 
+    /** The gateway's arguments, the agent's and `rollgate apply`'s alike. */
+    const gateway = () => [
+      '--repo',
+      server.url('fleet.git'),
+      '--id',
+      'gw-lazy',
+      '--docker-host',
+      `unix://${env!.socket}`,
+    ];
     const start = () =>
       new AgentProcess(
         stateDir,
-        [
-          '--repo',
-          server.url('fleet.git'),
-          '--id',
-          'gw-lazy',
-          '--docker-host',
-          `unix://${env!.socket}`,
-          '--interval',
-          '300ms',
-          '--jitter',
-          '0s',
-        ],
+        [...gateway(), '--interval', '300ms', '--jitter', '0s'],
         { [MODULE_TRACE_ENV]: trace },
         MODULE_TRACE_ARGS,
       );
@@ -168,12 +166,7 @@ describe(
         const r = await rollgateWith(
           { [MODULE_TRACE_ENV]: cliTrace, NODE_OPTIONS: `--import=${MODULE_TRACE_ARGS[1]!}` },
           'apply',
-          '--repo',
-          server.url('fleet.git'),
-          '--id',
-          'gw-lazy',
-          '--docker-host',
-          `unix://${env!.socket}`,
+          ...gateway(),
           '--state-dir',
           stateDir,
         );
