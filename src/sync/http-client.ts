@@ -139,9 +139,8 @@ export class CountingHttpClient implements HttpClient {
  * closure at every call, with a map of its own for its generator objects. Maps are not in V8's
  * young generation, and a map points back at its function, so the whole scope of `request` (the
  * response, its socket, the parser) survived every scavenge and was promoted, to go only at the
- * next full collection: about 10 KB of old-generation garbage a poll (1.7 KB with it here), which
- * at the soak's 50 polls a second let the resident agent's old generation settle about 7 MB above
- * its live data (BENCHMARKS.md, "Flat over a long run").
+ * next full collection: about 10 KB of old-generation garbage a poll, 1.7 KB with it here
+ * (BENCHMARKS.md, "Flat over a long run").
  */
 async function* responseChunks(
   res: IncomingMessage,
