@@ -34,6 +34,15 @@ export function parsePktLines(buf: Buffer): (string | null)[] {
   return out;
 }
 
+/**
+ * One buffer as a request body. At module level, as every generator function of the poll's path: one
+ * declared inside `lsRemoteRef` would keep the poll's scope from young-generation collection (see
+ * `responseChunks` in ./http-client.ts).
+ */
+async function* once(b: Buffer): AsyncGenerator<Uint8Array> {
+  yield b;
+}
+
 async function readAll(body: AsyncIterableIterator<Uint8Array>): Promise<Buffer> {
   const chunks: Uint8Array[] = [];
   for await (const c of body) chunks.push(c);
@@ -65,9 +74,7 @@ export async function lsRemoteRef(http: CountingHttpClient, url: string, ref: st
       accept: 'application/x-git-upload-pack-result',
       'git-protocol': 'version=2',
     },
-    body: (async function* () {
-      yield body;
-    })(),
+    body: once(body),
   });
   const data = await readAll(res.body as AsyncIterableIterator<Uint8Array>);
   checkStatus(res.statusCode, url, http);
