@@ -3,7 +3,7 @@
 // devices-only fleet behind a real git smart-HTTP server. Each reconcile is real work: a commit
 // that moves the gateway and both RTOS devices between v1 and v2 through the example's update interface, health
 // checked. The resident process's RSS at the end must be within 5 MB of its RSS at the start.
-// Runs only with ROLLGATE_SOAK=1 (scripts/run-tests.mjs): about half an hour on 2 cores.
+// Runs only with ROLLGATE_SOAK=1 (scripts/run-tests.mjs): 12–16 minutes on 2 cores.
 // SOAK_POLLS, SOAK_RECONCILES, SOAK_WINDOW (seconds), SOAK_INTERVAL and SOAK_NODE_ARGS change its size
 // and node's flags.
 
