@@ -362,6 +362,12 @@ export class Agent {
     return o.verdict;
   }
 
+  /** What a worker wrote: the state file, and the verdicts it put in the outbox for the reporter. */
+  private async takeIn(): Promise<void> {
+    await this.state.reload();
+    await this.reporter?.collect();
+  }
+
   /**
    * Runs a job in a worker (the caller holds the turn: nothing here writes the state meanwhile)
    * and takes in what it came to: the state file again, the lifecycle's memory, the metrics and
@@ -380,7 +386,7 @@ export class Agent {
           return void this.metrics.rollbacks.inc({ reason: m.kind });
         case 'verdict':
           // The worker has written it: the state is read again before the gauges and the reporter look.
-          await this.state.reload();
+          await this.takeIn();
           return events.verdict(m.verdict);
       }
     };
@@ -388,7 +394,7 @@ export class Agent {
     try {
       result = await this.worker.run(this.cfg, job, this.memory, onMessage);
     } catch (err) {
-      await this.state.reload().catch(() => {});
+      await this.takeIn().catch(() => {});
       this.live.publish();
       if (err instanceof WorkerError) throw err.name === 'ConfigError' ? new ConfigError(err.message) : err;
       if (!(err instanceof WorkerDiedError)) throw err;
@@ -404,7 +410,7 @@ export class Agent {
     }
     this.resumeNext = false;
     this.memory = result.memory;
-    await this.state.reload();
+    await this.takeIn();
     this.live.publish();
     const o = result.outcome;
     if (o.polled) this.live.polled(o.polled.commit, o.polled.error);

@@ -99,24 +99,10 @@ export class StateStore implements StatePort {
 
   /**
    * Reads the file again after another process wrote it (the agent's worker, while this one wrote
-   * nothing), telling `onRecorded` the history entries that are new, as a write here would.
+   * nothing). `onRecorded` is not told: the process that wrote the entries recorded them.
    */
   async reload(): Promise<void> {
-    const next = await readAgentState(this.stateDir);
-    const before = this.state.history;
-    const last = before.at(-1);
-    let from = 0;
-    if (last) {
-      // What this process holds is what the file held (it was read from it), so the entry is found as it is.
-      const key = JSON.stringify(last);
-      let at = next.history.length - 1;
-      while (at >= 0 && JSON.stringify(next.history[at]) !== key) at--;
-      // Not found: the file's history was bounded past it, or rewritten; all of it is news then only if it grew.
-      from = at >= 0 ? at + 1 : next.history.length > before.length ? before.length : next.history.length;
-    }
-    const appended = next.history.slice(from);
-    this.state = next;
-    if (appended.length && this.onRecorded) await this.onRecorded(appended, next);
+    this.state = await readAgentState(this.stateDir);
   }
 
   get current(): Readonly<AgentState> {

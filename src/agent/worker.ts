@@ -4,13 +4,16 @@
 // schemas), signatures (openpgp), the appliers (dockerode). The commit lifecycle runs here as it
 // ran in the single-process agent; what the parent shows (live status, metrics) is streamed to it
 // over IPC (./worker-protocol.ts), and the state file, which only one process writes at a time, is
-// read again by the parent once the worker has exited.
+// read again by the parent after each verdict and once the worker has exited. The verdicts' events
+// for the hub are written to the outbox here, beside the state; the parent sends them.
 
 import { errorMessage } from '../base/error-message.js';
 import type { Log } from '../base/log.js';
+import { statePath } from '../base/state-dir.js';
 import { Gateway, readVariables } from '../gateway/gateway.js';
 import { badRecord, CommitLifecycle, type LifecycleEvents, type Verdict } from '../lifecycle/index.js';
 import { afterPoll, Reason, VERDICTS } from '../model/index.js';
+import { reportEvents, writeOutboxEvents } from '../report/index.js';
 import { SyncError } from '../sync/index.js';
 import { DecryptionKeyError, readDecryptionKeys, readTrustedKeys } from '../trust/index.js';
 import { ConfigError, type AgentConfig } from './config.js';
@@ -18,7 +21,7 @@ import type { FleetSource } from './fleet-source.js';
 import { gatewayOptions } from './gateway-options.js';
 import { agentLogger } from './logger.js';
 import { agentFleetSource, lifecyclePorts } from './ports.js';
-import { allowPublic } from './redaction.js';
+import { allowPublic, scrubbed } from './redaction.js';
 import { skipBadLine } from './at-rest.js';
 import { StateStore } from './state.js';
 import type { CycleOutcome, WorkerJob, WorkerMessage, WorkerRequest } from './worker-protocol.js';
@@ -168,6 +171,21 @@ async function run(req: Extract<WorkerRequest, { type: 'run' }>): Promise<Worker
   const log = agentLogger(cfg.log.level, cfg.gateway.id);
   allowPublic(cfg.gateway);
   const state = await StateStore.open(cfg.stateDir);
+  if (cfg.report.url) {
+    // The verdicts go to the outbox here, right after the state holds them: an agent killed before
+    // it hears of them (its worker runs on) does not cost the hub a verdict. The agent sends them.
+    const outbox = statePath(cfg.stateDir, 'outbox');
+    state.onRecorded = async (appended, after) => {
+      try {
+        await writeOutboxEvents(outbox, scrubbed(reportEvents(appended, after)));
+      } catch (err) {
+        log.warn(
+          { err: errorMessage(err) },
+          `a verdict could not be written to the report outbox; the hub will not hear of it: ${errorMessage(err)}`,
+        );
+      }
+    };
+  }
   const source = agentFleetSource(cfg);
   const lifecycle = await lifecycleFor(cfg, state, source, log, req.memory);
   const job = req.job;

@@ -49,6 +49,29 @@ function wrongShape(doc: unknown, id: string): string | undefined {
   return undefined;
 }
 
+/** Writes one event file, named so that the outbox's order is the order of writing. */
+async function writeEvent(dir: string, event: ReportEvent, seq: number): Promise<Entry> {
+  const clean = storable(EVENT_ID.test(event.id) ? event : { ...event, id: Outbox.newId() });
+  const text = JSON.stringify(clean) + '\n';
+  const name = `${String(Date.now()).padStart(15, '0')}-${String(seq % 1e6).padStart(6, '0')}-${clean.id}.json`;
+  await writeFileAtomic(join(dir, name), text);
+  return { name, id: clean.id, bytes: Buffer.byteLength(text) };
+}
+
+let writerSeq = 0;
+
+/**
+ * Writes verdict events into the outbox from a process that only adds (the agent's worker, right
+ * after it wrote the verdict to the state): the event is on disk even when the agent that reports
+ * is killed before it hears of it. The reporting process takes them in with `rescan`, and only it
+ * bounds, sends and removes.
+ */
+export async function writeOutboxEvents(dir: string, events: readonly ReportEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  for (const e of events) await writeEvent(dir, e, writerSeq++);
+}
+
 export class Outbox {
   private entries: Entry[] = [];
   private bytes = 0;
@@ -104,14 +127,39 @@ export class Outbox {
    * strings are made storable first (an interface's output may hold a NUL), so the hub can keep it.
    */
   async add(event: ReportEvent): Promise<void> {
-    const clean = storable(EVENT_ID.test(event.id) ? event : { ...event, id: Outbox.newId() });
-    const text = JSON.stringify(clean) + '\n';
-    const seq = String(this.seq++ % 1e6).padStart(6, '0');
-    const name = `${String(Date.now()).padStart(15, '0')}-${seq}-${clean.id}.json`;
-    await writeFileAtomic(join(this.dir, name), text);
-    const bytes = Buffer.byteLength(text);
-    this.entries.push({ name, id: clean.id, bytes });
+    const { name, id, bytes } = await writeEvent(this.dir, event, this.seq++);
+    this.entries.push({ name, id, bytes });
     this.bytes += bytes;
+    await this.bound();
+  }
+
+  /**
+   * Takes in the event files another process wrote (the agent's worker, with `writeOutboxEvents`)
+   * since this one last looked, oldest first, and keeps the bound. Returns how many came.
+   */
+  async rescan(): Promise<number> {
+    const known = new Set(this.entries.map((e) => e.name));
+    let added = 0;
+    for (const name of await readdir(this.dir)) {
+      const m = EVENT_FILE.exec(name);
+      if (!m || known.has(name)) continue;
+      const size = await stat(join(this.dir, name)).then(
+        (s) => s.size,
+        () => undefined,
+      );
+      if (size === undefined) continue;
+      this.entries.push({ name, id: m[3]!, bytes: size });
+      this.bytes += size;
+      added++;
+    }
+    if (added) {
+      this.entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      await this.bound();
+    }
+    return added;
+  }
+
+  private async bound(): Promise<void> {
     let dropped = 0;
     // The newest event stays even when it alone is over the bound: it is the one an operator needs.
     while (this.bytes > this.maxBytes && this.entries.length > 1) {

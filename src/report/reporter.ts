@@ -102,6 +102,18 @@ export class Reporter {
     }
   }
 
+  /** Takes in the events another process wrote to the outbox (the agent's worker) and sends them soon. */
+  async collect(): Promise<void> {
+    try {
+      if ((await this.o.outbox.rescan()) === 0) return;
+    } catch (err) {
+      this.o.log.warn({ err: (err as Error).message }, `the report outbox cannot be read: ${(err as Error).message}`);
+      return;
+    }
+    this.status = undefined;
+    this.kick();
+  }
+
   state(): ReportingState {
     return {
       url: this.o.url,

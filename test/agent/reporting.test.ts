@@ -3,7 +3,8 @@
 // all the same, keeps the verdict in its outbox, and stops at once on SIGTERM.
 
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -157,15 +158,64 @@ describe('reporting to a hub, as the agent meets bad input', { skip: missing ?? 
       const s = await agent.until('v2 applied', (x) => x.lastGood?.commit === c);
       assert.equal(s.applied?.commit, c);
       lab.expectSettled('v2');
-      const outbox = join(lab.stateDir, 'outbox');
-      const waiting = readdirSync(outbox).filter((f) => f.endsWith('.json'));
-      assert.ok(waiting.length >= 1, 'the verdict is kept for the hub');
-      const kept = waiting.map((f) => JSON.parse(readFileSync(join(outbox, f), 'utf8')) as { verdict: string });
-      assert.ok(kept.some((e) => e.verdict === 'applied'));
+      const kept = outboxEvents(lab.stateDir);
+      assert.ok(
+        kept.some((e) => e.verdict === 'applied' && e.commit === c),
+        `the verdict is kept for the hub: ${JSON.stringify(kept)}`,
+      );
       // SIGTERM while a report hangs: the agent does not wait out the request.
       const { code } = await agent.stop();
       assert.equal(code, 0, agent.text());
       assert.doesNotMatch(agent.text(), /"level":"error"|^error /m);
     },
   );
+
+  test(
+    'the agent killed while its worker applies: the worker runs on, and its verdict still waits in the outbox',
+    { timeout: 90_000 },
+    async () => {
+      const token = join(lab.root, 'hub-token-killed');
+      writeFileSync(token, 'rgw_some-token\n', { mode: 0o600 });
+      lab.write('v3', true);
+      const c = lab.commit('system v3');
+      lab.push();
+      const killed = lab.agent(
+        {
+          ROLLGATE_CRASH_AT: 'finalize:1',
+          ROLLGATE_CRASH_KILLS: 'parent',
+          ROLLGATE_CRASH_ONCE: join(lab.root, 'crashed-parent-finalize'),
+        },
+        ['--interval', '1h', '--report-url', silentUrl, '--report-token-file', token],
+      );
+      const ended = await killed.exited;
+      assert.equal(ended.signal, 'SIGKILL', killed.text());
+      // Nobody is left to hear the worker's verdict: the worker finishes the commit and records it alone.
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const s = killed.state();
+        if (s?.lastGood?.commit === c && !existsSync(join(lab.stateDir, 'journal.json'))) break;
+        assert.ok(Date.now() < deadline, `the worker did not finish v3 alone: ${JSON.stringify(s)}`);
+        await sleep(150);
+      }
+      lab.expectSettled('v3');
+      const kept = outboxEvents(lab.stateDir);
+      assert.ok(
+        kept.some((e) => e.verdict === 'applied' && e.commit === c),
+        `the verdict of the commit the worker applied alone is kept for the hub: ${JSON.stringify(kept)}`,
+      );
+      // The next agent starts with it in its outbox, to send when the hub answers.
+      agent = lab.agent({}, ['--interval', '1h', '--report-url', silentUrl, '--report-token-file', token]);
+      await agent.waitForLog(/event\(s\) from before wait for the hub/);
+      assert.equal((await agent.stop()).code, 0, agent.text());
+    },
+  );
 });
+
+/** The events in a state directory's outbox, oldest first. */
+function outboxEvents(stateDir: string): { verdict: string; commit?: string }[] {
+  const dir = join(stateDir, 'outbox');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as { verdict: string; commit?: string });
+}

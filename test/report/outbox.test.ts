@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ReportEvent } from '../../src/model/index.js';
-import { Outbox } from '../../src/report/index.js';
+import { Outbox, writeOutboxEvents } from '../../src/report/index.js';
 import { tempDir } from '../helpers/fixtures.js';
 
 const event = (n: number, detail = ''): ReportEvent => ({
@@ -48,6 +48,31 @@ test('past its bound the oldest events go, and how many is kept until the hub is
   assert.equal(reopened.lost, 6 - kept.length, 'the lost count survives a restart');
   await reopened.acknowledge([], 2);
   assert.equal(reopened.lost, 6 - kept.length - 2, 'what the hub was told is subtracted');
+});
+
+test('events another process writes are taken in by rescan, in order, within the bound, and not twice', async () => {
+  const dir = join(tempDir(), 'outbox');
+  const box = await Outbox.open(dir, 1500);
+  const mine = event(1);
+  await box.add(mine);
+  // The worker's side: it only writes files; the reporting process indexes, bounds and sends them.
+  const theirs = [event(2), event(3)];
+  await writeOutboxEvents(dir, theirs);
+  assert.equal(box.size, 1, 'unseen until rescanned');
+  assert.equal(await box.rescan(), 2);
+  assert.equal(await box.rescan(), 0, 'nothing is taken in twice');
+  assert.deepEqual(await box.oldest(10, 1 << 20), [mine, ...theirs]);
+  await box.acknowledge([mine.id, theirs[0]!.id], 0);
+  assert.equal(await box.rescan(), 0, 'a delivered event does not come back');
+  assert.deepEqual(await box.oldest(10, 1 << 20), [theirs[1]]);
+  // Past the bound, the oldest go and are counted, as when the reporting process adds them itself.
+  const big = Array.from({ length: 5 }, (_, i) => event(10 + i, 'x'.repeat(400)));
+  await writeOutboxEvents(dir, big);
+  assert.equal(await box.rescan(), 5);
+  const kept = await box.oldest(10, 1 << 20);
+  assert.deepEqual(kept, big.slice(5 - kept.length));
+  assert.equal(box.lost, 6 - kept.length);
+  assert.equal(readdirSync(dir).filter((f) => f.endsWith('.json')).length, kept.length, 'the dropped files are gone');
 });
 
 test('one event larger than the bound is still kept: it is the newest', async () => {
