@@ -90,13 +90,7 @@ export class Outbox {
   static async open(dir: string, maxBytes: number): Promise<Outbox> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const box = new Outbox(dir, maxBytes, await ReportSequencer.open(dir));
-    for (const name of (await readdir(dir)).sort()) {
-      const m = EVENT_FILE.exec(name);
-      if (!m) continue;
-      const { size } = await stat(join(dir, name));
-      box.entries.push({ name, id: m[3]!, bytes: size });
-      box.bytes += size;
-    }
+    await box.scan();
     const lost = Number((await readFile(join(dir, LOST_FILE), 'utf8').catch(() => '0')).trim());
     box.lostCount = Number.isSafeInteger(lost) && lost > 0 ? lost : 0;
     const reset = box.sequencer.reset;
@@ -138,6 +132,13 @@ export class Outbox {
    * since this one last looked, oldest first, and keeps the bound. Returns how many came.
    */
   async rescan(): Promise<number> {
+    const added = await this.scan();
+    if (added) await this.bound();
+    return added;
+  }
+
+  /** Indexes the event files not indexed yet, keeping the entries in the order of their names. */
+  private async scan(): Promise<number> {
     const known = new Set(this.entries.map((e) => e.name));
     let added = 0;
     for (const name of await readdir(this.dir)) {
@@ -145,17 +146,14 @@ export class Outbox {
       if (!m || known.has(name)) continue;
       const size = await stat(join(this.dir, name)).then(
         (s) => s.size,
-        () => undefined,
+        () => undefined, // gone since the listing: acknowledged or set aside meanwhile
       );
       if (size === undefined) continue;
       this.entries.push({ name, id: m[3]!, bytes: size });
       this.bytes += size;
       added++;
     }
-    if (added) {
-      this.entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      await this.bound();
-    }
+    if (added) this.entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return added;
   }
 
