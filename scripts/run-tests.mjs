@@ -6,10 +6,14 @@
 // (one of them restarts the Engine), and stops it afterwards. Under CI=true an environment that
 // cannot start fails the run; elsewhere those tests skip with a loud line saying why.
 //
-// ROLLGATE_TEST_PARALLEL=1 runs the two parts side by side: Node's runner takes one plain file at a time on a
-// 2-core machine and the Docker part mostly waits on the Engine, so together they end about when the longer
-// one does. The Docker part's report is then kept in a file and printed whole when it ends. Not yet the
-// default: a few timing-sensitive tests (a hub's 3 s silence window) have failed beside it on a loaded machine.
+// The plain files run two at a time (ROLLGATE_TEST_CONCURRENCY=<n> changes it; 1 runs them one by one): most
+// of them wait on processes they start (agents polling, a git server, a hub), so on a 2-core machine two at a
+// time took the plain part from about 1,825 s to 1,137 s (BENCHMARKS.md, "The test suite"). Node 20's runner
+// would take os.availableParallelism() - 1 files at a time, which is one on two cores.
+//
+// ROLLGATE_TEST_PARALLEL=1 also runs the Docker part beside the plain part; its report is then kept in a file
+// and printed whole when it ends. Not the default: a few timing-sensitive tests (a hub's 3 s silence window)
+// have failed beside it on a loaded machine.
 //
 // Files under test/soak/ (long runs: tens of thousands of polls) run only with ROLLGATE_SOAK=1.
 //
@@ -86,7 +90,12 @@ const finish = (status) => {
 };
 
 const serial = process.env.ROLLGATE_TEST_PARALLEL !== '1';
-const plainPart = run(plain);
+const concurrency = process.env.ROLLGATE_TEST_CONCURRENCY ?? '2';
+if (!/^[1-9][0-9]*$/.test(concurrency)) {
+  process.stderr.write(`ROLLGATE_TEST_CONCURRENCY must be a whole number of files at a time, not "${concurrency}"\n`);
+  process.exit(2);
+}
+const plainPart = run(plain, { extra: [`--test-concurrency=${concurrency}`] });
 let status = serial ? await plainPart : 0;
 
 if (docker.length > 0) {
