@@ -8,7 +8,7 @@
 //
 // The plain files run two at a time (ROLLGATE_TEST_CONCURRENCY=<n> changes it; 1 runs them one by one): most
 // of them wait on processes they start (agents polling, a git server, a hub), so on a 2-core machine two at a
-// time took the plain part from about 1,825 s to 1,137 s (BENCHMARKS.md, "The test suite"). Node 20's runner
+// time took the plain part from about 1,824 s to 1,137 s (BENCHMARKS.md, "The test suite"). Node 20's runner
 // would take os.availableParallelism() - 1 files at a time, which is one on two cores.
 //
 // ROLLGATE_TEST_PARALLEL=1 also runs the Docker part beside the plain part; its report is then kept in a file
