@@ -162,16 +162,26 @@ export class Hub {
   private scheduleJobs(delay: number): void {
     if (this.stopping) return;
     this.jobTimer = setTimeout(() => {
-      this.jobs = this.runJobs().finally(() => {
-        this.jobs = undefined;
-        this.scheduleJobs(this.jobIntervalMs);
-      });
+      void this.runJobs().finally(() => this.scheduleJobs(this.jobIntervalMs));
     }, delay);
     this.jobTimer.unref();
   }
 
-  /** One round of the background jobs; public so tests need not wait for the timer. */
-  async runJobs(): Promise<void> {
+  /**
+   * One round of the background jobs, after the round in flight if there is one: a caller that
+   * asks for a round gets one that starts after its own writes (a round already under way may have
+   * looked before them). Public so tests need not wait for the timer.
+   */
+  runJobs(): Promise<void> {
+    const round = (this.jobs ?? Promise.resolve()).then(() => this.jobRound());
+    this.jobs = round;
+    void round.finally(() => {
+      if (this.jobs === round) this.jobs = undefined;
+    });
+    return round;
+  }
+
+  private async jobRound(): Promise<void> {
     const log = this.o.log;
     try {
       const after = this.o.silentAfterMs ?? 15 * 60_000;
