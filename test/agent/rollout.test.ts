@@ -78,6 +78,16 @@ describe(
         .sort()
         .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as ReportEvent);
     };
+    /** The worker writes the state first and its verdicts to the outbox right after: wait for the verdict. */
+    const reported = async (what: string, match: (e: ReportEvent) => boolean): Promise<ReportEvent> => {
+      const end = Date.now() + 30_000;
+      for (;;) {
+        const event = outbox().find(match);
+        if (event) return event;
+        if (Date.now() > end) throw new Error(`no ${what} in the outbox:\n${agent!.text()}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
 
     before(async () => {
       lab.seed((t) => `${t}-v1`);
@@ -148,8 +158,8 @@ describe(
       const sync = await rollgate('sync', '--state-dir', lab.stateDir);
       assert.equal(sync.code, 0, sync.err);
       assert.match(sync.out, new RegExp(`^not yet: .*: commit ${target.slice(0, 12)}\\n  not yet: wave 2 of 2`));
-      const event = outbox().find((e) => e.verdict === 'deferred');
-      assert.deepEqual(event?.rollout, { id: 'edge-v2', target }, 'the report names the rollout and its target');
+      const event = await reported('deferral', (e) => e.verdict === 'deferred');
+      assert.deepEqual(event.rollout, { id: 'edge-v2', target }, 'the report names the rollout and its target');
     });
 
     test('idle under a rollout: the gateway waits on the base, a poll is one request to the git server', async () => {
@@ -203,8 +213,8 @@ describe(
       assert.equal(s.rollout?.code, 'admitted');
       assert.deepEqual(lastHistory(s, target)?.rollout, { id: 'edge-v2', target });
       assert.equal(lastHistory(s, target)?.event, 'applied');
-      const applied = outbox().find((e) => e.verdict === 'applied' && e.commit === target);
-      assert.deepEqual(applied?.rollout, { id: 'edge-v2', target }, 'the report of the apply names the rollout');
+      const applied = await reported('apply', (e) => e.verdict === 'applied' && e.commit === target);
+      assert.deepEqual(applied.rollout, { id: 'edge-v2', target }, 'the report of the apply names the rollout');
     });
 
     test('an abort takes it back to the base, and the target is never tried again', async () => {
