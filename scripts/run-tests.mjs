@@ -22,7 +22,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const started = process.hrtime.bigint();
@@ -64,20 +64,26 @@ const run = (list, { extra = [], env = process.env, report } = {}) => {
 /** The totals of every part; a part whose runner died before its report counts as one failure. */
 function closingLine() {
   const sum = { tests: 0, passed: 0, failed: 0, cancelled: 0, skipped: 0, skippedSuites: 0, todo: 0 };
+  const failures = [];
   for (const file of parts) {
     let t;
     try {
       t = JSON.parse(readFileSync(file, 'utf8'));
     } catch {
-      t = { tests: 1, failed: 1 };
+      t = { tests: 1, failed: 1, failures: [{ name: 'a part of the run', file, error: 'its runner died first' }] };
     }
     for (const k of Object.keys(sum)) sum[k] += t[k] ?? 0;
+    failures.push(...(t.failures ?? []));
   }
   rmSync(totalsDir, { recursive: true, force: true });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const where = (f) =>
+    f.file ? ` (${relative(process.cwd(), f.file.replace(/^file:\/\//, ''))}${f.line ? `:${f.line}` : ''})` : '';
+  const failed = failures.map((f) => `✖ ${f.name}${where(f)}\n${f.error.replace(/^/gm, '    ')}\n`).join('');
   return (
-    `== all tests: ${sum.tests} tests, ${sum.passed} passed, ${sum.failed} failed` +
+    (failed ? `\n== what failed, again (each test's whole output is above):\n${failed}` : '') +
+    `== all tests: ${plural(sum.tests, 'test')}, ${sum.passed} passed, ${sum.failed} failed` +
     (sum.cancelled ? ` (${sum.cancelled} cancelled)` : '') +
     `, ${sum.skipped} skipped` +
     (sum.skippedSuites ? ` (${plural(sum.skippedSuites, 'whole suite')})` : '') +

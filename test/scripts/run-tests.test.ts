@@ -22,6 +22,9 @@ describe('a suite', () => { test('inside', () => {}); });
 test('also passes', () => {});
 describe('a suite whose own code throws', () => { throw new Error('broken suite'); });
 `,
+  'clean.test.js': `import { test } from 'node:test';
+test('passes cleanly', () => {});
+`,
 };
 
 let dir: string;
@@ -48,7 +51,7 @@ test('the run ends on one line with the totals of every file: skipped suites and
   assert.equal(r.code, 1, 'a failing test fails the run');
   assert.match(
     r.lines.at(-1)!,
-    /^== all tests: 8 tests, 3 passed, 2 failed, 2 skipped \(1 whole suite\), 1 todo; 2 files in \d+\.\d s$/,
+    /^== all tests: 9 tests, 4 passed, 2 failed, 2 skipped \(1 whole suite\), 1 todo; 3 files in \d+\.\d s$/,
   );
 });
 
@@ -56,4 +59,25 @@ test('a filter narrows the files, and the totals with them', () => {
   const r = runner('other');
   assert.equal(r.code, 1);
   assert.match(r.lines.at(-1)!, /^== all tests: 2 tests, 1 passed, 1 failed, 0 skipped, 0 todo; 1 file in /);
+});
+
+test('the failures are named again just above the totals, each with its file and the first lines of its error', () => {
+  const r = runner();
+  const at = r.lines.indexOf("== what failed, again (each test's whole output is above):");
+  assert.ok(at > 0, r.lines.join('\n'));
+  const tail = r.lines.slice(at + 1, -1).join('\n');
+  assert.match(tail, /^✖ fails \(.*mixed\.test\.js:3\)\n {4}expected failure$/m);
+  assert.match(tail, /^✖ a suite whose own code throws \(.*other\.test\.js:3\)\n {4}broken suite$/m);
+  assert.doesNotMatch(tail, /✖ (passes|skipped|todo|a skipped suite)\b/);
+  assert.equal(r.lines.filter((l) => l.startsWith('✖ ')).length >= 2, true);
+});
+
+test('a clean run prints no list of failures', () => {
+  const r = runner('clean');
+  assert.equal(r.code, 0);
+  assert.match(r.lines.at(-1)!, /^== all tests: 1 test, 1 passed, 0 failed/);
+  assert.equal(
+    r.lines.some((l) => l.startsWith('== what failed')),
+    false,
+  );
 });
