@@ -226,30 +226,33 @@ describe('several hubs on one PostgreSQL', { skip: !dbs.postgres && 'PostgreSQL 
     );
     const setup = await fresh.open();
     try {
-      const tokens: string[] = [];
-      for (let i = 0; i < 20; i++) tokens.push(await addGateway(setup, `gw-${i}`));
-      // Reports spread over the hubs, as a load balancer would.
-      await Promise.all(
-        tokens.map((t, i) =>
-          call(hubs[i % 3]!.url, 'POST', '/api/v1/reports', { token: t, body: report(`gw-${i}`, status()) }),
-        ),
+      try {
+        const tokens: string[] = [];
+        for (let i = 0; i < 20; i++) tokens.push(await addGateway(setup, `gw-${i}`));
+        // Reports spread over the hubs, as a load balancer would.
+        await Promise.all(
+          tokens.map((t, i) =>
+            call(hubs[i % 3]!.url, 'POST', '/api/v1/reports', { token: t, body: report(`gw-${i}`, status()) }),
+          ),
+        );
+        await new Promise((r) => setTimeout(r, 400));
+        // Each hub's own timer runs the jobs too (every 250 ms here), beside these rounds.
+        for (let round = 0; round < 3; round++) await Promise.all(hubs.map((h) => h.runJobs()));
+      } finally {
+        // A timer's round may still be sending deliveries it claimed: stopping a hub waits for it.
+        await Promise.all(hubs.map((h) => h.stop()));
+        await hook.stop();
+      }
+      const silent = await setup.query<{ n: string }>("select count(*) as n from events where kind = 'silent'");
+      const pending = await setup.query<{ n: string }>(
+        'select count(*) as n from webhook_deliveries where delivered_at is null',
       );
-      await new Promise((r) => setTimeout(r, 400));
-      // Each hub's own timer runs the jobs too (every 250 ms here), beside these rounds.
-      for (let round = 0; round < 3; round++) await Promise.all(hubs.map((h) => h.runJobs()));
+      assert.equal(Number(silent[0]!.n), 20);
+      assert.equal(Number(pending[0]!.n), 0, 'every delivery was sent');
+      assert.equal(hook.received.length, 20);
+      assert.equal(new Set(hook.received.map((h) => h.body['gateway'])).size, 20);
     } finally {
-      // A timer's round may still be sending deliveries it claimed: stopping a hub waits for it.
-      await Promise.all(hubs.map((h) => h.stop()));
-      await hook.stop();
+      await setup.close();
     }
-    const silent = await setup.query<{ n: string }>("select count(*) as n from events where kind = 'silent'");
-    const pending = await setup.query<{ n: string }>(
-      'select count(*) as n from webhook_deliveries where delivered_at is null',
-    );
-    await setup.close();
-    assert.equal(Number(silent[0]!.n), 20);
-    assert.equal(Number(pending[0]!.n), 0, 'every delivery was sent');
-    assert.equal(hook.received.length, 20);
-    assert.equal(new Set(hook.received.map((h) => h.body['gateway'])).size, 20);
   });
 });

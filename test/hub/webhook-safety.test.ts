@@ -2,9 +2,12 @@
 // refused at start (naming the webhook, never the password) and never logged, not even one an
 // older hub queued; what a gateway says reaches a chat channel as words — no mention fires, no
 // link is clickable — while the JSON fields for machines stay exactly what the gateway sent.
+// A round of the jobs asked for while one is sending waits for it, then sends what came in meanwhile.
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { HubConfigError, readHubConfig } from '../../src/hub/index.js';
@@ -122,6 +125,58 @@ for (const kind of dbs.kinds)
       } finally {
         await l.hub.stop();
         await hook.stop();
+      }
+    });
+
+    test('a round of jobs asked for while one is sending starts after it, and sends what came in meanwhile', async () => {
+      // A receiver that holds its first answer until told: the first round stays in flight.
+      const arrived: { commit: unknown; released: boolean }[] = [];
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      let isReleased = false;
+      void released.then(() => (isReleased = true));
+      const server = createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          const body = JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown>;
+          arrived.push({ commit: body['commit'], released: isReleased });
+          if (arrived.length === 1) void released.then(() => res.writeHead(204).end());
+          else res.writeHead(204).end();
+        });
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+      const l = await lab(kind, { 'gw-1': {} }, { webhooks: [{ url, events: ['rolled-back'] }] });
+      try {
+        const event = (n: number) => verdict('rolled-back', sha(n), { reason: 'health-failed', to: sha(0) });
+        await l.post('gw-1', report('gw-1', status(), [event(1)]));
+        const first = l.hub.runJobs();
+        while (arrived.length === 0) await new Promise((r) => setTimeout(r, 20));
+        // Written while the first round is sending: a round asked for now must see it.
+        await l.post('gw-1', report('gw-1', status(), [event(2)]));
+        const second = l.hub.runJobs();
+        // Long enough for a round that ran beside the first to have sent it already.
+        await new Promise((r) => setTimeout(r, 300));
+        release();
+        await second;
+        await first;
+        assert.deepEqual(
+          arrived.map((a) => [a.commit, a.released]),
+          [
+            [sha(1), false],
+            [sha(2), true],
+          ],
+          'the second delivery went out only after the first round ended',
+        );
+        const pending = await l.db.query<{ n: string }>(
+          'select count(*) as n from webhook_deliveries where delivered_at is null',
+        );
+        assert.equal(Number(pending[0]!.n), 0, 'when the round asked for ends, both are sent');
+      } finally {
+        release();
+        await l.hub.stop();
+        await new Promise((r) => server.close(r));
       }
     });
   });
