@@ -128,7 +128,7 @@ for (const kind of dbs.kinds)
       }
     });
 
-    test('a round of jobs asked for while one is sending starts after it, and sends what came in meanwhile', async () => {
+    test('a round of jobs asked for mid-round starts after it, and sends what came in meanwhile', async () => {
       // A receiver that holds its first answer until told: the first round stays in flight.
       const arrived: { commit: unknown; released: boolean }[] = [];
       let release!: () => void;
