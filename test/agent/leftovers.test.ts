@@ -11,14 +11,11 @@ import { after, describe, test } from 'node:test';
 import type { AgentProcess } from '../helpers/agent-process.js';
 import { requireMenderTools } from '../helpers/devices.js';
 import { FleetLab } from '../helpers/fleet-lab.js';
+import { running } from '../helpers/proc.js';
 
 const missing = requireMenderTools();
 
-/** Whether a process runs (a zombie has ended). */
-function alive(pid: number): boolean {
-  const stat = `/proc/${pid}/stat`;
-  return existsSync(stat) && readFileSync(stat, 'utf8').split(') ')[1]?.[0] !== 'Z';
-}
+const alive = running;
 
 /** The running processes of a process group, read from /proc here so the test stands on its own. */
 function groupMembers(pgid: number): { pid: number }[] {

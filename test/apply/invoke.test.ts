@@ -10,6 +10,7 @@ import { InterfaceError } from '../../src/apply/index.js';
 import { type Log } from '../../src/base/log.js';
 import { invoke, type Invocation } from '../../src/apply/interface/invoke.js';
 import { cleanup, tempDir } from '../helpers/fixtures.js';
+import { running } from '../helpers/proc.js';
 
 const dir = tempDir('rollgate-invoke-');
 after(() => cleanup(dir));
@@ -48,8 +49,7 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
-  const stat = `/proc/${pid}/stat`;
-  return existsSync(stat) && readFileSync(stat, 'utf8').split(' ')[2] !== 'Z';
+  return running(pid);
 }
 
 describe('an interface call', () => {

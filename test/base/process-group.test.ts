@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, test } from 'node:test';
@@ -12,6 +12,7 @@ import { endLeftoverGroups, GROUP_TOKEN_ENV } from '../../src/base/process-group
 import { groupMembers, startTime } from '../../src/base/proc.js';
 import type { Log } from '../../src/base/log.js';
 import { cleanup, tempDir } from '../helpers/fixtures.js';
+import { running } from '../helpers/proc.js';
 
 const dirs: string[] = [];
 const started: number[] = [];
@@ -38,11 +39,7 @@ function recorder(): Log & { warnings: string[] } {
   return { warnings, debug: none, info: none, error: none, warn: (_o, msg) => void warnings.push(msg) };
 }
 
-/** Whether a process runs (a zombie has ended). */
-function alive(pid: number): boolean {
-  const stat = `/proc/${pid}/stat`;
-  return existsSync(stat) && readFileSync(stat, 'utf8').split(') ')[1]?.[0] !== 'Z';
-}
+const alive = running;
 
 /** A group as an interface leaves it: a leader hung in its state and a child of its own, both with the token. */
 async function leftGroup(token: string | undefined): Promise<{ leader: number; child: number }> {

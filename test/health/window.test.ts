@@ -2,7 +2,7 @@
 // hanging commands and the children they leave, container checks through the Engine's view.
 
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer as httpServer, type Server } from 'node:http';
 import { createServer as tcpServer } from 'node:net';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { healthWindow } from '../../src/health/index.js';
 import type { HealthCheck, HealthSpec } from '../../src/model/index.js';
 import { silentLog } from '../../src/base/log.js';
 import { tempDirs } from '../helpers/temp-dirs.js';
+import { running } from '../helpers/proc.js';
 
 const dir = tempDirs('rollgate-agent-parts-');
 
@@ -139,10 +140,8 @@ describe('the health window (real servers and commands)', () => {
     );
     assert.equal(v.ok, true, v.reason);
     const child = Number(readFileSync(pidFile, 'utf8'));
-    const running = () =>
-      existsSync(`/proc/${child}/stat`) && readFileSync(`/proc/${child}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
-    for (let i = 0; i < 50 && running(); i++) await new Promise((r) => setTimeout(r, 100));
-    assert.equal(running(), false, 'the child is ended');
+    for (let i = 0; i < 50 && running(child); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(running(child), false, 'the child is ended');
     // A check may still be in flight when the window passed; it ends within its timeout.
     for (let i = 0; i < 100 && readdirSync(join(d, 'processes')).length; i++)
       await new Promise((r) => setTimeout(r, 100));
