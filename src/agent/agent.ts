@@ -27,7 +27,7 @@ import { AgentLock } from './lock.js';
 import type { PidLock } from '../base/pid-lock.js';
 import { AgentMetrics } from './metrics.js';
 import { allowPublic } from './redaction.js';
-import { startReporting } from './reporting.js';
+import { catchUpOutbox, startReporting } from './reporting.js';
 import { nextPollDelay, retryDelay, type ScheduleSpec } from './schedule.js';
 import { StateStore } from './state.js';
 import { SystemdNotifier } from './systemd-notify.js';
@@ -362,9 +362,13 @@ export class Agent {
     return o.verdict;
   }
 
-  /** What a worker wrote: the state file, and the verdicts it put in the outbox for the reporter. */
-  private async takeIn(): Promise<void> {
+  /**
+   * What a worker wrote: the state file, and the verdicts it put in the outbox for the reporter.
+   * Once it has ended, also the verdicts it recorded and was killed before putting in the outbox.
+   */
+  private async takeIn(ended = true): Promise<void> {
     await this.state.reload();
+    if (ended && this.reporter) await catchUpOutbox({ cfg: this.cfg, state: this.state, log: this.log }, this.reporter);
     await this.reporter?.collect();
   }
 
@@ -386,7 +390,7 @@ export class Agent {
           return void this.metrics.rollbacks.inc({ reason: m.kind });
         case 'verdict':
           // The worker has written it: the state is read again before the gauges and the reporter look.
-          await this.takeIn();
+          await this.takeIn(false);
           return events.verdict(m.verdict);
       }
     };

@@ -11,10 +11,11 @@ import { processSecrets } from '../base/redact.js';
 import { statePath } from '../base/state-dir.js';
 import { ROLLGATE_VERSION } from '../base/version.js';
 import type { Gateway } from '../gateway/gateway.js';
-import type { ReportStatus } from '../model/index.js';
-import { Outbox, Reporter, reportEvents } from '../report/index.js';
+import type { ReportEvent, ReportStatus } from '../model/index.js';
+import { Outbox, Reporter } from '../report/index.js';
 import { ConfigError, type AgentConfig } from './config.js';
 import type { LiveView } from './live.js';
+import { recordVerdicts, startRecording } from './outbox-record.js';
 import { scrubbed } from './redaction.js';
 import type { StateStore } from './state.js';
 
@@ -123,9 +124,29 @@ export async function startReporting(p: ReportingParts): Promise<Reporter | unde
       });
     },
   });
-  p.state.onRecorded = (appended, after) => reporter.record(scrubbed(reportEvents(appended, after)));
+  const add = (events: ReportEvent[]) => reporter.record(events);
+  p.state.onRecorded = async (appended, after) => {
+    await recordVerdicts(p.cfg.stateDir, appended, after, add);
+  };
+  const missed = await startRecording(p.cfg.stateDir, p.state.current, add);
+  if (missed)
+    p.log.info({ events: missed }, `${missed} verdict(s) recorded before a kill were put in the outbox for the hub`);
   if (outbox.size > 0)
     p.log.info({ waiting: outbox.size, lost: outbox.lost }, `${outbox.size} event(s) from before wait for the hub`);
   reporter.start();
   return reporter;
+}
+
+/**
+ * After a worker ended (or died): the verdicts it recorded in the state and did not put in the
+ * outbox (killed in between) are added. Only when no worker runs: one that runs may be between its
+ * state and its outbox.
+ */
+export async function catchUpOutbox(
+  p: Pick<ReportingParts, 'cfg' | 'state' | 'log'>,
+  reporter: Reporter,
+): Promise<void> {
+  const missed = await recordVerdicts(p.cfg.stateDir, [], p.state.current, (events) => reporter.record(events));
+  if (missed)
+    p.log.info({ events: missed }, `${missed} verdict(s) the worker recorded before it died were put in the outbox`);
 }

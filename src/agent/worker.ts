@@ -7,13 +7,13 @@
 // read again by the parent after each verdict and once the worker has exited. The verdicts' events
 // for the hub are written to the outbox here, beside the state; the parent sends them.
 
+import { crashPoint } from '../apply/crash-points.js';
 import { errorMessage } from '../base/error-message.js';
 import type { Log } from '../base/log.js';
-import { statePath } from '../base/state-dir.js';
 import { Gateway, readVariables } from '../gateway/gateway.js';
 import { badRecord, CommitLifecycle, type LifecycleEvents, type Verdict } from '../lifecycle/index.js';
 import { afterPoll, Reason, VERDICTS } from '../model/index.js';
-import { reportEvents, writeOutboxEvents } from '../report/index.js';
+import { writeOutboxEvents } from '../report/index.js';
 import { SyncError } from '../sync/index.js';
 import { DecryptionKeyError, readDecryptionKeys, readTrustedKeys } from '../trust/index.js';
 import { ConfigError, type AgentConfig } from './config.js';
@@ -21,8 +21,9 @@ import type { FleetSource } from './fleet-source.js';
 import { gatewayOptions } from './gateway-options.js';
 import { agentLogger } from './logger.js';
 import { agentFleetSource, lifecyclePorts } from './ports.js';
-import { allowPublic, scrubbed } from './redaction.js';
+import { allowPublic } from './redaction.js';
 import { skipBadLine } from './at-rest.js';
+import { outboxDir, recordVerdicts } from './outbox-record.js';
 import { StateStore } from './state.js';
 import type { CycleOutcome, WorkerJob, WorkerMessage, WorkerRequest } from './worker-protocol.js';
 
@@ -174,10 +175,13 @@ async function run(req: Extract<WorkerRequest, { type: 'run' }>): Promise<Worker
   if (cfg.report.url) {
     // The verdicts go to the outbox here, right after the state holds them: an agent killed before
     // it hears of them (its worker runs on) does not cost the hub a verdict. The agent sends them.
-    const outbox = statePath(cfg.stateDir, 'outbox');
     state.onRecorded = async (appended, after) => {
+      // The kill tests' point between the state, on disk with the verdict, and the outbox.
+      crashPoint('state-recorded');
       try {
-        await writeOutboxEvents(outbox, scrubbed(reportEvents(appended, after)));
+        await recordVerdicts(cfg.stateDir, appended, after, (events) =>
+          writeOutboxEvents(outboxDir(cfg.stateDir), events),
+        );
       } catch (err) {
         log.warn(
           { err: errorMessage(err) },

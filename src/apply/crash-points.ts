@@ -1,8 +1,9 @@
 // Deterministic crash points for the kill tests: ROLLGATE_CRASH_AT=<kind>:<n> makes the process
 // SIGKILL itself right after the n-th journal record of that kind is on disk, exactly like a
 // power cut at that moment. Kinds: a step kind (`create`, `stop`, `start`, `pull`, ...), or
-// `stages`, `finalize`, `undo` for the phases, or `reboot-gateway` just before the reboot
-// command runs. Unset in production; costs one lookup per step.
+// `stages`, `finalize`, `undo` for the phases, `reboot-gateway` just before the reboot
+// command runs, or `state-recorded` in the agent's worker (a verdict in the state, not yet in the
+// outbox). Unset in production; costs one lookup per step.
 //
 // In the agent the steps run in its worker process, and what dies at the point is chosen with
 // ROLLGATE_CRASH_KILLS: `both` (the default: the power cut, the agent and its worker at once),

@@ -1,4 +1,4 @@
-export { Outbox, writeOutboxEvents } from './outbox.js';
+export { Outbox, readRecordedMark, writeOutboxEvents, writeRecordedMark } from './outbox.js';
 export { HubError, postJson } from './post.js';
 export { Reporter, reportsUrl, type ReporterOptions, type ReportingState } from './reporter.js';
-export { reportEvents } from './events.js';
+export { entryKey, recordedMark, reportEvents, unrecorded, type RecordedMark } from './events.js';

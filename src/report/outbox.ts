@@ -15,6 +15,7 @@ import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../base/atomic-write.js';
 import { storable, type ReportEvent, type ReportSequence } from '../model/index.js';
+import type { RecordedMark } from './events.js';
 import { ReportSequencer } from './sequence.js';
 
 const EVENT_ID = /^[A-Za-z0-9-]{1,64}$/;
@@ -59,6 +60,30 @@ async function writeEvent(dir: string, event: ReportEvent, seq: number): Promise
 }
 
 let writerSeq = 0;
+
+const MARK_FILE = 'recorded';
+
+/** The mark of the history entry the outbox holds events up to; undefined when none was written yet. */
+export async function readRecordedMark(dir: string): Promise<RecordedMark | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, MARK_FILE), 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const doc = JSON.parse(text) as Partial<RecordedMark>;
+    const ok = (v: unknown) => v === null || typeof v === 'string';
+    return ok(doc.key) && ok(doc.at) ? { key: doc.key ?? null, at: doc.at ?? null } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function writeRecordedMark(dir: string, mark: RecordedMark): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFileAtomic(join(dir, MARK_FILE), JSON.stringify(mark) + '\n');
+}
 
 /**
  * Writes verdict events into the outbox from a process that only adds (the agent's worker, right

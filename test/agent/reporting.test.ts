@@ -10,6 +10,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { reportEvents } from '../../src/report/index.js';
 import type { AgentProcess } from '../helpers/agent-process.js';
 import { rollgate } from '../helpers/cli.js';
 import { requireMenderTools } from '../helpers/devices.js';
@@ -209,13 +210,71 @@ describe('reporting to a hub, as the agent meets bad input', { skip: missing ?? 
       assert.equal((await agent.stop()).code, 0, agent.text());
     },
   );
+
+  /** Waits until every verdict the state recorded since `since` that the hub hears of is in the outbox. */
+  const everyVerdictInOutbox = async (since: string) => {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const st = agent!.state()!;
+      const want = reportEvents(
+        st.history.filter((h) => h.at >= since),
+        st,
+      );
+      const have = new Set(outboxEvents(lab.stateDir).map((e) => e.id));
+      const lost = want.filter((e) => !have.has(e.id));
+      if (lost.length === 0) return want;
+      assert.ok(Date.now() < deadline, `not in the outbox: ${JSON.stringify(lost)}\n${agent!.text()}`);
+      await sleep(150);
+    }
+  };
+
+  for (const kills of ['worker', 'both'] as const)
+    test(
+      `killed (${kills === 'worker' ? 'the worker alone' : 'the agent and its worker'}) between the state and ` +
+        'the outbox: the verdict still reaches the outbox, once',
+      { timeout: 120_000 },
+      async () => {
+        await agent?.kill();
+        const token = join(lab.root, `hub-token-${kills}`);
+        writeFileSync(token, 'rgw_some-token\n', { mode: 0o600 });
+        const args = ['--interval', '1s', '--report-url', silentUrl, '--report-token-file', token];
+        const since = new Date().toISOString();
+        lab.write(kills === 'worker' ? 'v4' : 'v5', true);
+        const c = lab.commit(`system ${kills}`);
+        lab.push();
+        const env = {
+          ROLLGATE_CRASH_AT: 'state-recorded:1',
+          ROLLGATE_CRASH_KILLS: kills,
+          ROLLGATE_CRASH_ONCE: join(lab.root, `crashed-state-recorded-${kills}`),
+        };
+        agent = lab.agent(env, args);
+        if (kills === 'both') {
+          const ended = await agent.exited;
+          assert.equal(ended.signal, 'SIGKILL', agent.text());
+          assert.ok(existsSync(env.ROLLGATE_CRASH_ONCE), 'killed at the point');
+          agent = lab.agent({}, args);
+          await agent.waitForLog(/verdict\(s\) recorded before a kill were put in the outbox/);
+        } else {
+          await agent.waitForLog(/verdict\(s\) the worker recorded before it died were put in the outbox/);
+        }
+        await agent.until('the commit applied', (x) => x.lastGood?.commit === c);
+        const want = await everyVerdictInOutbox(since);
+        assert.ok(
+          want.some((e) => e.verdict === 'applied' && e.commit === c),
+          'the apply is among them',
+        );
+        const ids = outboxEvents(lab.stateDir).map((e) => e.id);
+        assert.equal(new Set(ids).size, ids.length, 'no event is in the outbox twice');
+        assert.equal((await agent.stop()).code, 0, agent.text());
+      },
+    );
 });
 
 /** The events in a state directory's outbox, oldest first. */
-function outboxEvents(stateDir: string): { verdict: string; commit?: string }[] {
+function outboxEvents(stateDir: string): { id: string; verdict: string; commit?: string }[] {
   const dir = join(stateDir, 'outbox');
   return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as { verdict: string; commit?: string });
+    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as { id: string; verdict: string; commit?: string });
 }

@@ -1,10 +1,10 @@
 // History entries to hub events: every verdict but the quiet ones, with the bad commit's kind as
-// the reason, and details cut to a bound.
+// the reason, and details cut to a bound; ids from the entries, and what lies past the outbox's mark.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { emptyState, type AgentState, type HistoryEntry } from '../../src/model/index.js';
-import { reportEvents } from '../../src/report/index.js';
+import { entryKey, recordedMark, reportEvents, unrecorded } from '../../src/report/index.js';
 
 const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
@@ -60,4 +60,34 @@ test('a verdict recorded under a staged rollout names it in its event; a deferra
       ['applied', A, undefined],
     ],
   );
+});
+
+test("an event's id comes from its entry: the same entry, the same id; any field that differs, another", () => {
+  const h: HistoryEntry = { at: '2026-11-30T12:00:00.000Z', event: 'rolled-back', commit: B, to: A, detail: 'x' };
+  const after = emptyState();
+  assert.equal(reportEvents([h], after)[0]!.id, reportEvents([{ ...h }], after)[0]!.id);
+  assert.match(entryKey(h), /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  const variants: HistoryEntry[] = [
+    { ...h, at: '2026-11-30T12:00:00.001Z' },
+    { ...h, event: 'applied' },
+    { ...h, commit: A },
+    { ...h, to: B },
+    { ...h, detail: 'y' },
+  ];
+  for (const v of variants) assert.notEqual(entryKey(v), entryKey(h), JSON.stringify(v));
+});
+
+test('what lies past the mark: after the marked entry, all of it from an empty mark, by time once it is gone', () => {
+  const at = (m: number) => `2026-11-30T12:0${m}:00.000Z`;
+  const history: HistoryEntry[] = [0, 1, 2, 3].map((m) => ({ at: at(m), event: 'applied', commit: m % 2 ? A : B }));
+  const events = (hs: HistoryEntry[]) => hs.map((x) => x.at);
+  assert.deepEqual(events(unrecorded(history, recordedMark(history.slice(0, 2)))), [at(2), at(3)]);
+  assert.deepEqual(events(unrecorded(history, recordedMark(history))), []);
+  assert.deepEqual(events(unrecorded(history, recordedMark([]))), [at(0), at(1), at(2), at(3)]);
+  // The marked entry has left the bounded history: what came after its time.
+  const gone: HistoryEntry = { at: '2026-11-30T12:01:30.000Z', event: 'deferred', commit: A };
+  assert.deepEqual(events(unrecorded(history, recordedMark([gone]))), [at(2), at(3)]);
+  // The same entry twice in a row (the same millisecond): the mark is the last one.
+  const twice = [...history, { ...history[3]! }];
+  assert.deepEqual(events(unrecorded(twice, recordedMark(twice))), []);
 });
