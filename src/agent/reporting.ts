@@ -8,14 +8,13 @@ import type { Log } from '../base/log.js';
 import { durationMs, parseSize } from '../base/duration.js';
 import { isLoopback } from '../base/loopback.js';
 import { processSecrets } from '../base/redact.js';
-import { statePath } from '../base/state-dir.js';
 import { ROLLGATE_VERSION } from '../base/version.js';
 import type { Gateway } from '../gateway/gateway.js';
 import type { ReportEvent, ReportStatus } from '../model/index.js';
 import { Outbox, Reporter } from '../report/index.js';
 import { ConfigError, type AgentConfig } from './config.js';
 import type { LiveView } from './live.js';
-import { recordVerdicts, startRecording } from './outbox-record.js';
+import { outboxDir, recordVerdicts, startRecording } from './outbox-record.js';
 import { scrubbed } from './redaction.js';
 import type { StateStore } from './state.js';
 
@@ -75,7 +74,7 @@ export async function startReporting(p: ReportingParts): Promise<Reporter | unde
       throw new ConfigError(`cannot read report.caFile ${r.caFile}: ${(err as Error).message}`);
     }
   }
-  const outbox = await Outbox.open(statePath(p.cfg.stateDir, 'outbox'), parseSize(r.outboxSize, 'report.outboxSize'));
+  const outbox = await Outbox.open(outboxDir(p.cfg.stateDir), parseSize(r.outboxSize, 'report.outboxSize'));
   const startedAt = new Date().toISOString();
   let known: Inventory = { components: [], containers: [] };
   const inventory = async (): Promise<Inventory> => {
